@@ -1,0 +1,35 @@
+/*
+ * The panic path of COW_CHECK and COW_ASSERT (see base.h).
+ */
+#include "base.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Per OS thread: an explore run converts panics of its tasks into failed
+ * runs without affecting stress threads. */
+static __thread cow_panic_fn panic_handler;
+
+cow_panic_fn cow_set_panic_handler(cow_panic_fn fn)
+{
+	cow_panic_fn old = panic_handler;
+
+	panic_handler = fn;
+	return old;
+}
+
+void cow_panic(const char *file, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (panic_handler)
+		panic_handler(file, line, msg);
+	fprintf(stderr, "cowlab: broken invariant at %s:%d: %s\n", file, line, msg);
+	fflush(stderr);
+	abort();
+}

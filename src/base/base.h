@@ -1,0 +1,57 @@
+/*
+ * Base definitions shared by every layer: compiler helpers, container_of,
+ * and the two assertion macros of the house style.  It includes only the
+ * public header (for the COW_E* codes); every layer may include it.
+ *
+ *   COW_ASSERT(cond)   cheap, checked in debug builds (COW_DEBUG=1) only;
+ *   COW_CHECK(cond, fmt, ...)  always checked, for module boundaries.
+ *
+ * A failing assertion calls cow_panic(), which prints the broken invariant
+ * and aborts.  Tests may install their own handler with
+ * cow_set_panic_handler() to assert that an assertion fires.
+ */
+#ifndef COW_BASE_H
+#define COW_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "cowlab.h"
+
+#ifndef COW_DEBUG
+#define COW_DEBUG 1
+#endif
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define COW_UNUSED __attribute__((unused))
+#define COW_NORETURN __attribute__((noreturn))
+#define COW_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+typedef void (*cow_panic_fn)(const char *file, int line, const char *msg);
+
+/* Report a broken invariant: calls the installed handler, then aborts. */
+COW_NORETURN void cow_panic(const char *file, int line, const char *fmt, ...)
+	COW_PRINTF(3, 4);
+
+/* Replace the panic handler (NULL restores the default).  The handler may
+ * longjmp out; if it returns, the process aborts.  Returns the old one. */
+cow_panic_fn cow_set_panic_handler(cow_panic_fn fn);
+
+#define COW_CHECK(cond, ...)                                  \
+	do {                                                  \
+		if (unlikely(!(cond)))                        \
+			cow_panic(__FILE__, __LINE__, __VA_ARGS__); \
+	} while (0)
+
+#if COW_DEBUG
+#define COW_ASSERT(cond) COW_CHECK(cond, "assertion failed: %s", #cond)
+#else
+#define COW_ASSERT(cond) ((void)sizeof(cond))
+#endif
+
+#endif /* COW_BASE_H */

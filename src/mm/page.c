@@ -1,0 +1,284 @@
+/*
+ * The frame pool: one host mapping of 4 KiB frames and their struct pages,
+ * a free list under the pool lock and a cache of free frames per simulated
+ * CPU (see page.h).  This is the bottom of the mm layer; everything else
+ * in src/mm allocates frames here, page-table pages included.
+ *
+ * Invariants (checked by frames_check() in check.c):
+ *   F1  a frame is PG_free iff it is on the free list or in one CPU cache,
+ *       and then its refcount, mapcount and pincount are 0 and no other
+ *       flag is set;
+ *   F2  pool->nr_free counts the PG_free frames;
+ *   F3  an allocated frame has refcount > 0.
+ */
+#include "page.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+_Static_assert(sizeof(struct page) <= 64, "struct page must fit in 64 bytes");
+
+int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
+{
+	struct frame_pool *pool;
+
+	*out = NULL;
+	if (nr == 0 || nr >= PFN_NONE || cpus < 1 || cpus > SYNC_MAX_CPUS)
+		return COW_EINVAL;
+	pool = calloc(1, sizeof(*pool));
+	if (!pool)
+		return COW_ENOMEM;
+	pool->nr = nr;
+	pool->cpus = cpus;
+	spin_lock_init(&pool->lock);
+	pool->mem = mmap(NULL, nr * PAGE_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (pool->mem == MAP_FAILED)
+		goto out_free_pool;
+	pool->pages = calloc(nr, sizeof(struct page));
+	if (!pool->pages)
+		goto out_unmap;
+	pool->pcp = aligned_alloc(64, sizeof(struct pcp) * (size_t)cpus);
+	if (!pool->pcp)
+		goto out_free_pages;
+	memset(pool->pcp, 0, sizeof(struct pcp) * (size_t)cpus);
+	/* Thread the free list in ascending pfn order, so that a fresh
+	 * pool hands out frames in a predictable order. */
+	for (unsigned long pfn = 0; pfn < nr; pfn++) {
+		struct page *page = &pool->pages[pfn];
+
+		page->flags = BIT_MASK(PG_free);
+		page->lru.next = pfn + 1 < nr ? (uint32_t)(pfn + 1) : PFN_NONE;
+	}
+	pool->free_head = 0;
+	pool->nr_free_list = nr;
+	pool->nr_free.counter = (long)nr;
+	*out = pool;
+	return 0;
+
+out_free_pages:
+	free(pool->pages);
+out_unmap:
+	munmap(pool->mem, nr * PAGE_SIZE);
+out_free_pool:
+	free(pool);
+	return COW_ENOMEM;
+}
+
+void frame_pool_destroy(struct frame_pool *pool)
+{
+	if (!pool)
+		return;
+	munmap(pool->mem, pool->nr * PAGE_SIZE);
+	free(pool->pcp);
+	free(pool->pages);
+	free(pool);
+}
+
+unsigned long frame_pool_size(const struct frame_pool *pool)
+{
+	return pool->nr;
+}
+
+unsigned long frame_pool_nr_free(const struct frame_pool *pool)
+{
+	return (unsigned long)atomic_long_read(&pool->nr_free);
+}
+
+bool pfn_valid(const struct frame_pool *pool, unsigned long pfn)
+{
+	return pfn < pool->nr;
+}
+
+struct page *pfn_to_page(const struct frame_pool *pool, unsigned long pfn)
+{
+	COW_ASSERT(pfn < pool->nr);
+	return &pool->pages[pfn];
+}
+
+unsigned long page_to_pfn(const struct frame_pool *pool, const struct page *page)
+{
+	COW_ASSERT(page >= pool->pages && page < pool->pages + pool->nr);
+	return (unsigned long)(page - pool->pages);
+}
+
+void *page_address(const struct frame_pool *pool, const struct page *page)
+{
+	return pool->mem + page_to_pfn(pool, page) * PAGE_SIZE;
+}
+
+struct page *virt_to_page(const struct frame_pool *pool, const void *addr)
+{
+	const char *p = addr;
+
+	if (p < pool->mem || p >= pool->mem + pool->nr * PAGE_SIZE)
+		return NULL;
+	return &pool->pages[(unsigned long)(p - pool->mem) / PAGE_SIZE];
+}
+
+/* ---- free list (pool lock held) ---------------------------------------- */
+
+static unsigned int take_from_free_list(struct frame_pool *pool, uint32_t *pfns,
+					unsigned int want)
+{
+	unsigned int got = 0;
+
+	while (got < want && pool->free_head != PFN_NONE) {
+		uint32_t pfn = pool->free_head;
+
+		pool->free_head = pool->pages[pfn].lru.next;
+		pfns[got++] = pfn;
+	}
+	pool->nr_free_list -= got;
+	return got;
+}
+
+static void give_to_free_list(struct frame_pool *pool, const uint32_t *pfns,
+			      unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		pool->pages[pfns[i]].lru.next = pool->free_head;
+		pool->free_head = pfns[i];
+	}
+	pool->nr_free_list += n;
+}
+
+/* ---- allocation ---------------------------------------------------------- */
+
+static struct pcp *this_pcp(struct frame_pool *pool)
+{
+	/* A CPU id beyond the pool's shares a cache; its lock keeps that
+	 * correct, just slower. */
+	return &pool->pcp[smp_processor_id() % pool->cpus];
+}
+
+struct page *alloc_page(struct frame_pool *pool, unsigned int gfp)
+{
+	struct pcp *pcp = this_pcp(pool);
+	struct page *page;
+	uint32_t pfn;
+
+	spin_lock(&pcp->lock);
+	if (pcp->count == 0) {
+		spin_lock(&pool->lock);
+		pcp->count = take_from_free_list(pool, pcp->pfns, PCP_BATCH);
+		spin_unlock(&pool->lock);
+		if (pcp->count == 0) {
+			spin_unlock(&pcp->lock);
+			return NULL;
+		}
+	}
+	pfn = pcp->pfns[--pcp->count];
+	spin_unlock(&pcp->lock);
+
+	page = &pool->pages[pfn];
+	COW_ASSERT(page->flags == BIT_MASK(PG_free));
+	atomic_long_dec(&pool->nr_free);
+	page->private = 0;
+	page->lru.next = page->lru.prev = PFN_NONE;
+	spin_lock_init(&page->ptl);
+	atomic_set(&page->_mapcount, 0);
+	atomic_set(&page->_pincount, 0);
+	if (gfp & GFP_ZERO)
+		memset(page_address(pool, page), 0, PAGE_SIZE);
+	/* The refcount goes up last: a speculative get_page_unless_zero()
+	 * that races with allocation sees either 0 or a ready page. */
+	ClearPageFlag(page, PG_free);
+	smp_wmb(); /* pairs with the barrier in the speculative getter */
+	atomic_set(&page->_refcount, 1);
+	return page;
+}
+
+void free_page(struct frame_pool *pool, struct page *page)
+{
+	struct pcp *pcp = this_pcp(pool);
+	uint32_t pfn = (uint32_t)page_to_pfn(pool, page);
+
+	COW_CHECK(page_ref_count(page) == 0, "freeing pfn %u with refcount %d",
+		  pfn, page_ref_count(page));
+	COW_CHECK(page_mapcount(page) == 0, "freeing pfn %u with mapcount %d",
+		  pfn, page_mapcount(page));
+	COW_CHECK(!PageFlag(page, PG_free), "double free of pfn %u", pfn);
+	COW_CHECK(!PageLocked(page), "freeing locked pfn %u", pfn);
+	WRITE_ONCE(page->flags, BIT_MASK(PG_free));
+	atomic_long_inc(&pool->nr_free);
+
+	spin_lock(&pcp->lock);
+	pcp->pfns[pcp->count++] = pfn;
+	if (pcp->count == PCP_HIGH) {
+		/* Give the oldest batch back, keep the hot frames. */
+		spin_lock(&pool->lock);
+		give_to_free_list(pool, pcp->pfns, PCP_BATCH);
+		spin_unlock(&pool->lock);
+		pcp->count -= PCP_BATCH;
+		memmove(pcp->pfns, pcp->pfns + PCP_BATCH,
+			pcp->count * sizeof(pcp->pfns[0]));
+	}
+	spin_unlock(&pcp->lock);
+}
+
+void frame_pool_drain(struct frame_pool *pool)
+{
+	for (int c = 0; c < pool->cpus; c++) {
+		struct pcp *pcp = &pool->pcp[c];
+
+		spin_lock(&pcp->lock);
+		spin_lock(&pool->lock);
+		give_to_free_list(pool, pcp->pfns, pcp->count);
+		spin_unlock(&pool->lock);
+		pcp->count = 0;
+		spin_unlock(&pcp->lock);
+	}
+}
+
+/* ---- references and pins ------------------------------------------------ */
+
+void page_ref_sub(struct frame_pool *pool, struct page *page, int n)
+{
+	int left = atomic_sub_return(n, &page->_refcount);
+
+	COW_CHECK(left >= 0, "refcount of pfn %lu went negative (%d)",
+		  page_to_pfn(pool, page), left);
+	if (left == 0)
+		free_page(pool, page);
+}
+
+void put_page(struct frame_pool *pool, struct page *page)
+{
+	page_ref_sub(pool, page, 1);
+}
+
+void page_pin(struct page *page)
+{
+	COW_ASSERT(page_ref_count(page) > 0);
+	if (PageFlag(page, PG_head)) {
+		atomic_inc(&page->_pincount);
+		atomic_inc(&page->_refcount);
+	} else {
+		atomic_add(GUP_PIN_COUNTING_BIAS, &page->_refcount);
+	}
+}
+
+void unpin_user_page(struct frame_pool *pool, struct page *page)
+{
+	if (PageFlag(page, PG_head)) {
+		COW_CHECK(atomic_dec_return(&page->_pincount) >= 0,
+			  "unpin of unpinned compound pfn %lu", page_to_pfn(pool, page));
+		put_page(pool, page);
+	} else {
+		COW_CHECK(page_ref_count(page) >= GUP_PIN_COUNTING_BIAS,
+			  "unpin of pfn %lu that holds no pin (refcount %d)",
+			  page_to_pfn(pool, page), page_ref_count(page));
+		page_ref_sub(pool, page, GUP_PIN_COUNTING_BIAS);
+	}
+}
+
+bool page_maybe_dma_pinned(const struct page *page)
+{
+	if (PageFlag(page, PG_head))
+		return atomic_read(&page->_pincount) > 0;
+	/* 1024 ordinary references are indistinguishable from a pin: a
+	 * false positive Linux accepts. */
+	return page_ref_count(page) >= GUP_PIN_COUNTING_BIAS;
+}

@@ -1,0 +1,211 @@
+/*
+ * Frames and struct page.
+ *
+ * A frame pool is one host mapping of nr 4 KiB frames, page aligned so real
+ * O_DIRECT I/O can land in frame memory, plus one struct page per frame
+ * (at most 64 bytes, checked at build time).  A frame number (pfn) is the
+ * index of the frame in the pool.  Page-table pages come from the same
+ * pool, as in a kernel.
+ *
+ * Lock legend for the fields of struct page:
+ *   (A) atomic, no lock        (L) the page lock (PG_locked)
+ *   (F) owned by the allocator while the frame is free (PG_free set)
+ *   (T) page-table pages only: set up at allocation, ptl is the split lock
+ *
+ * Reference counting (Linux's rules, kept explicit so that refcount-based
+ * policies misfire where Linux's did):
+ *   refcount  every PTE mapping, the swap cache, each FOLL_GET reference,
+ *             each FOLL_PIN (GUP_PIN_COUNTING_BIAS on small pages), the
+ *             LRU-add cache and transient speculative references;
+ *   mapcount  the number of PTEs that map the page (0 when unmapped;
+ *             Linux stores it biased by -1, cowlab does not);
+ *   pincount  FOLL_PIN count of a compound (huge) page's head.
+ *
+ * Allocation: alloc_page() takes a frame from the calling CPU's cache, which
+ * refills from and drains to the pool's free list in batches; each cache
+ * has its own lock, so CPUs do not share a lock on the fast path (Linux's
+ * per-cpu page lists since 5.18 work the same way).
+ */
+#ifndef COW_MM_PAGE_H
+#define COW_MM_PAGE_H
+
+#include "base/base.h"
+#include "sync/sync.h"
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1UL << PAGE_SHIFT)
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+#define GUP_PIN_COUNTING_BIAS 1024
+
+/* Page flags: bit numbers in struct page.flags. */
+enum pageflags {
+	PG_locked,         /* the page lock (a bit lock with waiting) */
+	PG_free,           /* on a free list or a CPU cache */
+	PG_table,          /* a page-table page */
+	PG_anon,           /* anonymous memory; private is an anon_vma */
+	PG_swapcache,      /* in the swap cache; private is the swap entry */
+	PG_dirty,
+	PG_lru,            /* on an LRU list */
+	PG_ksm,            /* a KSM stable page */
+	PG_anon_exclusive, /* mapped by exactly one process, may be written */
+	PG_gup,            /* 2009 forkfix: touched by get_user_pages */
+	PG_dontcow,        /* 2009 Nick Piggin: never COW-share again */
+	PG_head,           /* head of a compound (huge) page */
+	PG_zero,           /* the shared zero page */
+	NR_PAGEFLAGS
+};
+
+struct page {
+	unsigned long flags;   /* (A) PG_* bits */
+	atomic_t _refcount;    /* (A) */
+	atomic_t _mapcount;    /* (A) */
+	unsigned long private; /* (L) anon_vma pointer or swap entry */
+	union {
+		struct {               /* (F) free list / (L) LRU links */
+			uint32_t next, prev;
+		} lru;
+		struct rcu_head rcu;   /* (T) freeing a page table through RCU */
+	};
+	spinlock_t ptl;        /* (T) split PT lock of a PTE table */
+	atomic_t _pincount;    /* (A) compound head: FOLL_PIN count */
+};
+
+/* A CPU's cache of free frames: a stack of pfns under its own lock. */
+#define PCP_BATCH 32
+#define PCP_HIGH (3 * PCP_BATCH)
+struct pcp {
+	spinlock_t lock;
+	unsigned int count;
+	uint32_t pfns[PCP_HIGH];
+} __attribute__((aligned(64)));
+
+#define PFN_NONE UINT32_MAX
+
+/* The pool (fields for page.c and check.c only). */
+struct frame_pool {
+	char *mem;             /* nr * PAGE_SIZE bytes, page aligned */
+	struct page *pages;    /* nr entries */
+	unsigned long nr;
+	int cpus;
+	spinlock_t lock;       /* protects the free list */
+	uint32_t free_head;    /* free list through page.lru.next */
+	unsigned long nr_free_list;
+	atomic_long_t nr_free; /* free list + caches */
+	struct pcp *pcp;       /* cpus entries */
+};
+
+/* Create a pool of nr frames for cpus simulated CPUs (1..SYNC_MAX_CPUS).
+ * Returns 0, COW_EINVAL for a zero size or bad cpu count, COW_ENOMEM when
+ * the host cannot provide the memory. */
+int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus);
+/* Free the pool.  Frames still allocated are the caller's leak; the pool
+ * is unmapped regardless. */
+void frame_pool_destroy(struct frame_pool *pool);
+
+unsigned long frame_pool_size(const struct frame_pool *pool);
+/* Free frames, counting those held in CPU caches. */
+unsigned long frame_pool_nr_free(const struct frame_pool *pool);
+/* Move every CPU cache back to the free list (for teardown and checks). */
+void frame_pool_drain(struct frame_pool *pool);
+
+/* Allocation flags. */
+#define GFP_ZERO 1u /* fill the frame with zeroes */
+
+/* A frame with refcount 1 and no flags, or NULL when the pool is empty.
+ * Never sleeps, never takes a global lock while the caller's CPU cache
+ * has frames. */
+struct page *alloc_page(struct frame_pool *pool, unsigned int gfp);
+/* Return a frame whose refcount has reached zero to the pool. */
+void free_page(struct frame_pool *pool, struct page *page);
+
+struct page *pfn_to_page(const struct frame_pool *pool, unsigned long pfn);
+unsigned long page_to_pfn(const struct frame_pool *pool, const struct page *page);
+/* The frame's memory (PAGE_SIZE bytes, page aligned). */
+void *page_address(const struct frame_pool *pool, const struct page *page);
+/* The struct page of a frame address inside the pool, or NULL. */
+struct page *virt_to_page(const struct frame_pool *pool, const void *addr);
+bool pfn_valid(const struct frame_pool *pool, unsigned long pfn);
+
+/* ---- reference counts -------------------------------------------------- */
+
+static inline int page_ref_count(const struct page *page)
+{
+	return atomic_read(&page->_refcount);
+}
+static inline int page_mapcount(const struct page *page)
+{
+	return atomic_read(&page->_mapcount);
+}
+static inline void get_page(struct page *page)
+{
+	COW_ASSERT(page_ref_count(page) > 0);
+	atomic_inc(&page->_refcount);
+}
+/* A speculative reference, for lockless lookups (gup-fast): fails if the
+ * page is being freed.  The caller must re-check that the page is still
+ * the one it looked up. */
+static inline bool get_page_unless_zero(struct page *page)
+{
+	return atomic_inc_not_zero(&page->_refcount);
+}
+/* Drop a reference; the last one frees the frame. */
+void put_page(struct frame_pool *pool, struct page *page);
+/* Drop n references at once (an unpin drops the bias). */
+void page_ref_sub(struct frame_pool *pool, struct page *page, int n);
+
+static inline bool PageFlag(const struct page *page, enum pageflags f)
+{
+	return test_bit(f, &page->flags);
+}
+static inline void SetPageFlag(struct page *page, enum pageflags f)
+{
+	set_bit(f, (unsigned long *)&page->flags);
+}
+static inline void ClearPageFlag(struct page *page, enum pageflags f)
+{
+	clear_bit(f, (unsigned long *)&page->flags);
+}
+
+/* ---- pins ------------------------------------------------------------- */
+
+/* Take a FOLL_PIN reference: GUP_PIN_COUNTING_BIAS on a small page, or the
+ * head's exact pincount plus one reference on a compound page. */
+void page_pin(struct page *page);
+/* Drop a FOLL_PIN reference taken by page_pin(). */
+void unpin_user_page(struct frame_pool *pool, struct page *page);
+/* May the page be pinned for DMA?  Linux's semantics: false positives are
+ * allowed (1024 plain references look like a pin), false negatives not. */
+bool page_maybe_dma_pinned(const struct page *page);
+
+/* ---- the page lock ------------------------------------------------------ */
+
+static inline void lock_page(struct page *page)
+{
+	bit_lock(&page->flags, PG_locked);
+}
+static inline bool trylock_page(struct page *page)
+{
+	return bit_trylock(&page->flags, PG_locked);
+}
+static inline void unlock_page(struct page *page)
+{
+	bit_unlock(&page->flags, PG_locked);
+}
+static inline void wait_on_page_locked(struct page *page)
+{
+	bit_wait_unlocked(&page->flags, PG_locked);
+}
+static inline bool PageLocked(const struct page *page)
+{
+	return PageFlag(page, PG_locked);
+}
+
+/* ---- validation (check.c) ------------------------------------------------ */
+
+/* Check every frame of the pool: free frames have no counts and no other
+ * flags, the free count matches, cache and free-list links are sane.
+ * Returns 0 or COW_ECORRUPT with a message in msg.  The pool must be
+ * quiescent (no concurrent allocation). */
+int frames_check(struct frame_pool *pool, char *msg, size_t len);
+
+#endif /* COW_MM_PAGE_H */

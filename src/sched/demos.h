@@ -1,0 +1,22 @@
+/*
+ * Small programs that show what the explorer does, used by `cowlab demo`,
+ * `cowlab replay` and the tests: a counter incremented without a lock (a
+ * lost update the explorer must find), the same with a lock and with an
+ * atomic (it must never fail), a lock-order inversion (a deadlock it must
+ * report) and a spin on a flag nobody sets (a livelock it must stop).
+ */
+#ifndef COW_SCHED_DEMOS_H
+#define COW_SCHED_DEMOS_H
+
+#include "explore.h"
+
+extern const struct explore_prog demo_racy_counter;
+extern const struct explore_prog demo_locked_counter;
+extern const struct explore_prog demo_atomic_counter;
+extern const struct explore_prog demo_lock_inversion;
+extern const struct explore_prog demo_spin_forever;
+
+/* The demo program of that name, or NULL. */
+const struct explore_prog *explore_demo_find(const char *name);
+
+#endif

@@ -1,0 +1,428 @@
+/*
+ * The deterministic scheduler (see sched.h for the model).
+ *
+ * Control flow: sched_run() loops in the scheduler's own context.  Each
+ * iteration wakes blocked tasks whose predicate holds, lets the chooser
+ * pick one runnable task, and switches to it; the task runs until its next
+ * yield point (or until it blocks, fails or finishes) and switches back.
+ * So a "step" is the operation at a yield point plus the task's local code
+ * up to the next one.  Nothing here allocates after sched_create().
+ *
+ * Invariants (checked with COW_ASSERT):
+ *   I1  sync_explorer is non-NULL exactly while a task runs;
+ *   I2  s->current is the running task, or NULL in scheduler context;
+ *   I3  a BLOCKED task has a predicate; RUNNABLE and DONE tasks have none.
+ */
+#include "sched.h"
+
+#include "coro.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define DEFAULT_MAX_STEPS 1000000ull
+#define DEFAULT_STACK (256u * 1024u)
+#define GUARD_SIZE 4096u
+
+enum task_state { T_RUNNABLE, T_BLOCKED, T_DONE };
+
+struct task {
+	struct coro ctx;
+	char *stack;
+	const char *name;
+	void (*fn)(void *);
+	void *arg;
+	struct sched *sched;
+	int id;
+	int cpu;
+	unsigned int flags;
+	enum task_state state;
+	sync_pred_fn ready;     /* wake predicate while BLOCKED */
+	const void *wait_obj;
+	const char *wait_what;
+	const int *wait_owner;
+	struct sched_rcu rcu;
+};
+
+struct sched {
+	struct task *tasks;
+	char *stacks;        /* one mapping: max_tasks x (guard + stack) */
+	size_t stack_size;
+	unsigned int max_tasks;
+	unsigned int nr_tasks;
+	struct task *current;
+	struct coro main_ctx;
+	int *runnable;       /* scratch: ids of runnable tasks */
+
+	enum sched_algo algo;
+	uint64_t rng;
+	uint64_t step, max_steps;
+	uint64_t fingerprint;
+	enum sched_verdict verdict;
+	bool stop;
+	char msg[2048];
+
+	void (*step_hook)(void *);
+	void *step_arg;
+	struct sched_rcu_queue rcu;
+};
+
+__thread struct sched *sync_explorer;
+
+/* ---- set-up ------------------------------------------------------------ */
+
+struct sched *sched_create(const struct sched_opts *opts)
+{
+	struct sched *s = calloc(1, sizeof(*s));
+	size_t slot;
+
+	if (!s)
+		return NULL;
+	s->max_tasks = opts && opts->max_tasks ? opts->max_tasks : 16;
+	if (s->max_tasks > SCHED_MAX_TASKS)
+		s->max_tasks = SCHED_MAX_TASKS;
+	s->stack_size = opts && opts->stack_size ? opts->stack_size : DEFAULT_STACK;
+	s->stack_size = (s->stack_size + 4095) & ~(size_t)4095;
+	slot = GUARD_SIZE + s->stack_size;
+	s->tasks = calloc(s->max_tasks, sizeof(*s->tasks));
+	s->runnable = calloc(s->max_tasks, sizeof(*s->runnable));
+	s->stacks = mmap(NULL, slot * s->max_tasks, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (!s->tasks || !s->runnable || s->stacks == MAP_FAILED) {
+		if (s->stacks != MAP_FAILED)
+			s->stacks = NULL;
+		sched_destroy(s);
+		return NULL;
+	}
+	for (unsigned int i = 0; i < s->max_tasks; i++) {
+		/* A guard page below each stack turns an overflow into a
+		 * fault instead of silent corruption of the next task. */
+		mprotect(s->stacks + i * slot, GUARD_SIZE, PROT_NONE);
+		s->tasks[i].stack = s->stacks + i * slot + GUARD_SIZE;
+	}
+	sched_reset(s, SCHED_RANDOM, 0, 0);
+	sync_explore_thread = true;
+	return s;
+}
+
+void sched_destroy(struct sched *s)
+{
+	if (!s)
+		return;
+	sync_explore_thread = false;
+	if (s->stacks)
+		munmap(s->stacks, (GUARD_SIZE + s->stack_size) * s->max_tasks);
+	free(s->tasks);
+	free(s->runnable);
+	free(s);
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed,
+		 uint64_t max_steps)
+{
+	COW_CHECK(s->current == NULL, "sched_reset called from a task");
+	s->nr_tasks = 0;
+	s->algo = algo;
+	s->rng = seed;
+	s->step = 0;
+	s->max_steps = max_steps ? max_steps : DEFAULT_MAX_STEPS;
+	s->fingerprint = 0xcbf29ce484222325ull;
+	s->verdict = SCHED_OK;
+	s->stop = false;
+	s->msg[0] = '\0';
+	s->rcu.head = NULL;
+	s->rcu.tail = &s->rcu.head;
+	s->rcu.batch = NULL;
+	s->rcu.daemon = -1;
+	s->rcu.queued = s->rcu.done = 0;
+}
+
+void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg)
+{
+	s->step_hook = fn;
+	s->step_arg = arg;
+}
+
+/* ---- switching --------------------------------------------------------- */
+
+/* Leave the running task for the scheduler's context (I1, I2). */
+static void switch_to_scheduler(struct sched *s)
+{
+	struct task *t = s->current;
+
+	s->current = NULL;
+	sync_explorer = NULL;
+	coro_switch(&t->ctx, &s->main_ctx);
+	/* Resumed: the scheduler set current, sync_explorer and sync_cpu. */
+}
+
+static void task_entry(void *arg)
+{
+	struct task *t = arg;
+	struct sched *s = t->sched;
+
+	t->fn(t->arg);
+	COW_CHECK(t->rcu.nesting == 0,
+		  "task %s finished inside an RCU read-side section", t->name);
+	t->state = T_DONE;
+	switch_to_scheduler(s);
+	cow_panic(__FILE__, __LINE__, "finished task %s resumed", t->name);
+}
+
+int sched_spawn(struct sched *s, const char *name, int cpu,
+		void (*fn)(void *), void *arg, unsigned int flags)
+{
+	struct task *t;
+
+	if (s->nr_tasks >= s->max_tasks)
+		return COW_ENOMEM;
+	COW_CHECK(cpu >= 0 && cpu < SYNC_MAX_CPUS, "cpu %d out of range", cpu);
+	t = &s->tasks[s->nr_tasks];
+	t->name = name;
+	t->fn = fn;
+	t->arg = arg;
+	t->sched = s;
+	t->id = (int)s->nr_tasks;
+	t->cpu = cpu;
+	t->flags = flags;
+	t->state = T_RUNNABLE;
+	t->ready = NULL;
+	t->wait_obj = NULL;
+	t->wait_what = NULL;
+	t->wait_owner = NULL;
+	t->rcu.nesting = 0;
+	t->rcu.exits = 0;
+	coro_init(&t->ctx, t->stack, s->stack_size, task_entry, t);
+	s->nr_tasks++;
+	return t->id;
+}
+
+void sched_yield_point(struct sched *s, enum sync_op op, const void *obj)
+{
+	(void)obj;
+	COW_ASSERT(s->current != NULL);
+	/* The fingerprint covers who stepped and at which kind of
+	 * operation; object addresses differ between processes. */
+	s->fingerprint = (s->fingerprint ^ (uint64_t)(s->current->id * 16 + (int)op)) *
+			 0x100000001b3ull;
+	switch_to_scheduler(s);
+}
+
+void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj,
+		const char *what, const int *owner)
+{
+	struct task *t = s->current;
+
+	COW_ASSERT(t != NULL);
+	if (ready(obj))
+		return;
+	t->state = T_BLOCKED;
+	t->ready = ready;
+	t->wait_obj = obj;
+	t->wait_what = what;
+	t->wait_owner = owner;
+	switch_to_scheduler(s);
+	COW_ASSERT(t->state == T_RUNNABLE && ready(obj));
+}
+
+static void vfail(struct sched *s, const char *fmt, va_list ap)
+{
+	if (s->verdict == SCHED_OK) {
+		s->verdict = SCHED_FAILED;
+		vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
+	}
+	s->stop = true;
+}
+
+void sched_fail(struct sched *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(s, fmt, ap);
+	va_end(ap);
+	if (s->current) {
+		/* Abandon the task: it is never resumed, its stack is
+		 * reused by the next run. */
+		s->current->state = T_DONE;
+		switch_to_scheduler(s);
+		cow_panic(__FILE__, __LINE__, "failed task resumed");
+	}
+}
+
+/* A COW_CHECK or COW_ASSERT that fires inside a task ends the run as a
+ * counterexample instead of aborting the process. */
+static __thread struct sched *panic_sched;
+
+static void sched_panic(const char *file, int line, const char *msg)
+{
+	struct sched *s = panic_sched;
+
+	if (s && s->current)
+		sched_fail(s, "broken invariant at %s:%d: %s", file, line, msg);
+}
+
+/* ---- the run loop ------------------------------------------------------ */
+
+static void describe_tasks(struct sched *s, const char *headline)
+{
+	size_t len = strlen(s->msg);
+	int n = snprintf(s->msg + len, sizeof(s->msg) - len, "%s", headline);
+
+	len += n > 0 ? (size_t)n : 0;
+	for (unsigned int i = 0; i < s->nr_tasks && len < sizeof(s->msg); i++) {
+		struct task *t = &s->tasks[i];
+
+		if (t->state == T_DONE || (t->flags & SCHED_DAEMON))
+			continue;
+		if (t->state == T_RUNNABLE) {
+			n = snprintf(s->msg + len, sizeof(s->msg) - len,
+				     "; cpu%d (%s) is runnable", t->cpu, t->name);
+		} else if (t->wait_owner &&
+			   *t->wait_owner >= SYNC_OWNER_BASE &&
+			   *t->wait_owner < SYNC_OWNER_BASE + (int)s->nr_tasks) {
+			struct task *h = &s->tasks[*t->wait_owner - SYNC_OWNER_BASE];
+
+			n = snprintf(s->msg + len, sizeof(s->msg) - len,
+				     "; cpu%d (%s) waits for %s %p held by cpu%d (%s)",
+				     t->cpu, t->name, t->wait_what, t->wait_obj,
+				     h->cpu, h->name);
+		} else {
+			n = snprintf(s->msg + len, sizeof(s->msg) - len,
+				     "; cpu%d (%s) waits for %s %p", t->cpu,
+				     t->name, t->wait_what, t->wait_obj);
+		}
+		len += n > 0 ? (size_t)n : 0;
+	}
+}
+
+static unsigned int collect_runnable(struct sched *s, bool *all_done)
+{
+	unsigned int n = 0;
+
+	*all_done = true;
+	for (unsigned int i = 0; i < s->nr_tasks; i++) {
+		struct task *t = &s->tasks[i];
+
+		if (t->state == T_DONE)
+			continue;
+		if (!(t->flags & SCHED_DAEMON))
+			*all_done = false;
+		/* A blocked task stays blocked until it is picked, so its
+		 * predicate is re-evaluated at every step until then. */
+		if (t->state == T_BLOCKED && !t->ready(t->wait_obj))
+			continue;
+		s->runnable[n++] = (int)i;
+	}
+	return n;
+}
+
+/* Pick the task that takes the next step. */
+static int choose(struct sched *s, unsigned int n)
+{
+	switch (s->algo) {
+	case SCHED_RANDOM:
+		break;
+	}
+	return s->runnable[splitmix64(&s->rng) % n];
+}
+
+enum sched_verdict sched_run(struct sched *s)
+{
+	struct sched *outer_panic = panic_sched;
+	cow_panic_fn old_handler;
+	int saved_cpu = sync_cpu;
+
+	COW_CHECK(s->current == NULL && sync_explorer == NULL,
+		  "sched_run called from inside a run");
+	panic_sched = s;
+	old_handler = cow_set_panic_handler(sched_panic);
+	while (!s->stop) {
+		bool all_done;
+		unsigned int n = collect_runnable(s, &all_done);
+		struct task *t;
+
+		if (n == 0) {
+			if (!all_done) {
+				s->verdict = SCHED_DEADLOCK;
+				describe_tasks(s, "deadlock: every task is blocked");
+			}
+			break;
+		}
+		if (s->step >= s->max_steps) {
+			s->verdict = SCHED_LIVELOCK;
+			snprintf(s->msg, sizeof(s->msg),
+				 "livelock: no outcome after %llu steps",
+				 (unsigned long long)s->step);
+			describe_tasks(s, "");
+			break;
+		}
+		t = &s->tasks[choose(s, n)];
+		if (t->state == T_BLOCKED) {
+			t->state = T_RUNNABLE;
+			t->ready = NULL;
+		}
+		s->step++;
+		s->current = t;
+		sync_explorer = s;
+		sync_cpu = t->cpu;
+		coro_switch(&s->main_ctx, &t->ctx);
+		COW_ASSERT(s->current == NULL && sync_explorer == NULL);
+		if (s->step_hook && !s->stop)
+			s->step_hook(s->step_arg);
+	}
+	sync_cpu = saved_cpu;
+	cow_set_panic_handler(old_handler);
+	panic_sched = outer_panic;
+	return s->verdict;
+}
+
+/* ---- accessors --------------------------------------------------------- */
+
+const char *sched_message(const struct sched *s)
+{
+	return s->msg;
+}
+
+uint64_t sched_steps(const struct sched *s)
+{
+	return s->step;
+}
+
+uint64_t sched_fingerprint(const struct sched *s)
+{
+	return s->fingerprint;
+}
+
+int sched_task_id(const struct sched *s)
+{
+	return s->current ? s->current->id : -1;
+}
+
+int sched_nr_tasks(const struct sched *s)
+{
+	return (int)s->nr_tasks;
+}
+
+struct sched_rcu *sched_task_rcu(struct sched *s, int task)
+{
+	COW_ASSERT(task >= 0 && (unsigned int)task < s->nr_tasks);
+	return &s->tasks[task].rcu;
+}
+
+struct sched_rcu_queue *sched_rcu_queue(struct sched *s)
+{
+	return &s->rcu;
+}

@@ -1,0 +1,125 @@
+/*
+ * The deterministic scheduler of the explore back end.
+ *
+ * A run executes a set of tasks (simulated CPUs, devices, and daemon tasks
+ * such as the RCU callback runner) as coroutines on the calling OS thread.
+ * Tasks give up control only at yield points (every sync operation, see
+ * src/sync/sync.h); at each one the scheduler picks which runnable task
+ * takes the next step.  A blocked task (waiting for a lock, a grace period,
+ * a bit) is runnable again as soon as its wake predicate holds.  The pick
+ * is made by a chooser seeded from the run's seed, so a run is a pure
+ * function of (program, seed): replaying the seed replays the run.
+ *
+ * Outcomes of a run:
+ *   SCHED_OK        every non-daemon task finished and no daemon has work;
+ *   SCHED_FAILED    a task or the per-step checker called sched_fail(), or
+ *                   a COW_CHECK/COW_ASSERT fired inside a task;
+ *   SCHED_DEADLOCK  every unfinished non-daemon task is blocked;
+ *   SCHED_LIVELOCK  the run reached its step limit.
+ * sched_message() explains the last three in one paragraph.
+ *
+ * State diagram of a task:
+ *
+ *     spawn -> RUNNABLE <-> BLOCKED      (sched_wait / predicate holds)
+ *                  |
+ *                  v
+ *                 DONE                   (its function returned)
+ *
+ * Daemon tasks never finish; the run ends without them, and they do not
+ * count when deciding whether the run is deadlocked.
+ */
+#ifndef COW_SCHED_H
+#define COW_SCHED_H
+
+#include "base/base.h"
+#include "sync/sync.h"
+
+#include <stdint.h>
+
+enum sched_verdict {
+	SCHED_OK,
+	SCHED_FAILED,
+	SCHED_DEADLOCK,
+	SCHED_LIVELOCK,
+};
+
+enum sched_algo {
+	SCHED_RANDOM, /* a uniformly random runnable task at every step */
+};
+
+#define SCHED_MAX_TASKS 64 /* tasks in one run, at most */
+#define SCHED_DAEMON 1u /* flag for sched_spawn: the run may end without it */
+
+struct sched;
+
+struct sched_opts {
+	unsigned int max_tasks;     /* task slots (stacks) to allocate */
+	size_t stack_size;          /* bytes per task stack */
+};
+
+/* Create a scheduler; NULL when host memory is short.  The calling OS
+ * thread becomes an explorer thread (sync_explore_thread) until
+ * sched_destroy(): outside runs, in its scheduler context, RCU is immediate
+ * because no task can be inside a read-side section. */
+struct sched *sched_create(const struct sched_opts *opts);
+void sched_destroy(struct sched *s);
+
+/* Begin a new run: forget all tasks, seed the chooser.  max_steps == 0
+ * means the default (1,000,000). */
+void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed,
+		 uint64_t max_steps);
+/* Called in scheduler context after every step of the run (the invariant
+ * checker); it may call sched_fail().  NULL to disable. */
+void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg);
+
+/* Add a task to the run, on simulated CPU cpu.  May be called before
+ * sched_run or from a running task.  Returns its id, or COW_ENOMEM when all
+ * slots are taken. */
+int sched_spawn(struct sched *s, const char *name, int cpu,
+		void (*fn)(void *), void *arg, unsigned int flags);
+
+/* Run until an outcome is reached (see above). */
+enum sched_verdict sched_run(struct sched *s);
+
+const char *sched_message(const struct sched *s);
+uint64_t sched_steps(const struct sched *s);
+/* A hash of the run's step sequence (who stepped, at which operation);
+ * equal for two runs iff they interleaved the same way (up to hash
+ * collisions).  Used to check that replays are exact. */
+uint64_t sched_fingerprint(const struct sched *s);
+
+/* ---- called from inside tasks (through src/sync) ----------------------- */
+
+/* A yield point: the scheduler may now run another task. */
+void sched_yield_point(struct sched *s, enum sync_op op, const void *obj);
+/* Block the running task until ready(obj) holds.  what names the wait in
+ * deadlock reports; owner, if not NULL, points at a word that holds the
+ * holder's owner tag (SYNC_OWNER_BASE + task id). */
+void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj,
+		const char *what, const int *owner);
+/* End the run as failed with a message.  From a task it does not return;
+ * from the step hook it returns and the run stops after the hook. */
+void sched_fail(struct sched *s, const char *fmt, ...) COW_PRINTF(2, 3);
+
+/* The running task's id (0-based), or -1 outside a task. */
+int sched_task_id(const struct sched *s);
+/* Number of tasks in the run and task i's name. */
+int sched_nr_tasks(const struct sched *s);
+
+/* Per-task RCU state kept for src/sync/explore.c. */
+struct sched_rcu {
+	int nesting;         /* read-side depth */
+	unsigned long exits; /* outermost read-side exits so far */
+};
+struct sched_rcu *sched_task_rcu(struct sched *s, int task);
+
+/* Per-run RCU callback queue kept for src/sync/explore.c. */
+struct sched_rcu_queue {
+	struct rcu_head *head, **tail; /* FIFO through backend[0] */
+	struct rcu_head *batch;         /* taken by the daemon, awaiting a GP */
+	int daemon;                     /* task id of the callback runner, -1 */
+	unsigned long queued, done;     /* callbacks queued / run */
+};
+struct sched_rcu_queue *sched_rcu_queue(struct sched *s);
+
+#endif /* COW_SCHED_H */

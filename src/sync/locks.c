@@ -1,0 +1,415 @@
+/*
+ * Sleeping and spinning locks of both back ends: the spinlock slow path,
+ * mutex, rw-semaphore, the bit lock (page lock) and seqcount readers.
+ *
+ * Stress waiting uses an event count: a waiter reads the count, tries the
+ * lock, announces itself, tries again and sleeps on the futex only if the
+ * count has not moved; a releaser bumps the count and wakes sleepers if it
+ * sees any.  All of it is sequentially consistent, so a waiter either sees
+ * the release or is seen by the releaser (no lost wake-up).
+ *
+ * Explore waiting is modelled by the scheduler: sync_explore_wait() yields
+ * and blocks the task until the lock is free, then the task takes it at
+ * once, with no step in between.
+ */
+#include "sync.h"
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SPIN_BEFORE_SLEEP 64
+
+static void futex_wait(unsigned int *word, unsigned int val)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(unsigned int *word, int nr)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, nr, NULL, NULL, 0);
+}
+
+static void relax_host(int spins)
+{
+	if (spins < SPIN_BEFORE_SLEEP) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	} else {
+		sched_yield();
+	}
+}
+
+/* A lock word held by an explore task can never be released while the
+ * explorer thread sits in scheduler context: waiting would hang. */
+static void no_wait_in_explore_context(const void *obj, const char *what)
+{
+	COW_CHECK(!sync_explore_thread,
+		  "contended %s %p in the explorer's scheduler context", what, obj);
+}
+
+struct evc {
+	unsigned int seq;
+	unsigned int sleepers;
+};
+
+typedef bool (*try_fn)(void *arg);
+
+static void evc_wait(struct evc *e, try_fn try_take, void *arg, const char *what)
+{
+	for (int spins = 0;; spins++) {
+		unsigned int seq = __atomic_load_n(&e->seq, __ATOMIC_SEQ_CST);
+
+		if (try_take(arg))
+			return;
+		no_wait_in_explore_context(arg, what);
+		if (spins < SPIN_BEFORE_SLEEP) {
+			relax_host(spins);
+			continue;
+		}
+		__atomic_fetch_add(&e->sleepers, 1, __ATOMIC_SEQ_CST);
+		if (try_take(arg)) {
+			__atomic_fetch_sub(&e->sleepers, 1, __ATOMIC_SEQ_CST);
+			return;
+		}
+		futex_wait(&e->seq, seq);
+		__atomic_fetch_sub(&e->sleepers, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static void evc_signal(struct evc *e)
+{
+	__atomic_fetch_add(&e->seq, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&e->sleepers, __ATOMIC_SEQ_CST))
+		futex_wake(&e->seq, INT_MAX);
+}
+
+/* ---- spinlock ---------------------------------------------------------- */
+
+static bool spin_free(const void *obj)
+{
+	return ((const spinlock_t *)obj)->locked == 0;
+}
+
+void spin_lock_slow(spinlock_t *lock)
+{
+	for (int spins = 0;; spins++) {
+		if (__atomic_load_n(&lock->locked, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_exchange_n(&lock->locked, 1, __ATOMIC_ACQUIRE) == 0)
+			return;
+		no_wait_in_explore_context(lock, "spinlock");
+		relax_host(spins);
+	}
+}
+
+void spin_lock_explore(spinlock_t *lock)
+{
+	sync_explore_wait(SYNC_LOCK, lock, spin_free, "spinlock", &lock->locked);
+	__atomic_store_n(&lock->locked, sync_explore_owner_tag(), __ATOMIC_RELAXED);
+}
+
+/* ---- mutex ------------------------------------------------------------- */
+
+static bool mutex_free(const void *obj)
+{
+	return ((const struct mutex *)obj)->state == 0;
+}
+
+void mutex_init(struct mutex *m)
+{
+	m->state = 0;
+}
+
+void mutex_lock(struct mutex *m)
+{
+	int c = 0;
+
+	if (unlikely(sync_explorer != NULL)) {
+		sync_explore_wait(SYNC_LOCK, m, mutex_free, "mutex", &m->state);
+		m->state = sync_explore_owner_tag();
+		return;
+	}
+	if (__atomic_compare_exchange_n(&m->state, &c, 1, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		return;
+	no_wait_in_explore_context(m, "mutex");
+	if (c != 2)
+		c = __atomic_exchange_n(&m->state, 2, __ATOMIC_ACQUIRE);
+	while (c != 0) {
+		futex_wait((unsigned int *)&m->state, 2);
+		c = __atomic_exchange_n(&m->state, 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+bool mutex_trylock(struct mutex *m)
+{
+	int c = 0;
+
+	sync_point(SYNC_LOCK, m);
+	return __atomic_compare_exchange_n(&m->state, &c,
+					   sync_explorer ? sync_explore_owner_tag() : 1,
+					   false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
+void mutex_unlock(struct mutex *m)
+{
+	COW_ASSERT(m->state != 0);
+	sync_point(SYNC_UNLOCK, m);
+	if (__atomic_exchange_n(&m->state, 0, __ATOMIC_RELEASE) == 2)
+		futex_wake((unsigned int *)&m->state, 1);
+}
+
+bool mutex_is_locked(const struct mutex *m)
+{
+	sync_point(SYNC_READ, m);
+	return __atomic_load_n(&m->state, __ATOMIC_RELAXED) != 0;
+}
+
+/* ---- rw-semaphore ------------------------------------------------------ */
+
+static struct evc *rwsem_evc(struct rw_semaphore *sem)
+{
+	_Static_assert(offsetof(struct rw_semaphore, sleepers) ==
+			       offsetof(struct rw_semaphore, seq) + sizeof(unsigned int),
+		       "rw_semaphore's event count must be two adjacent words");
+	return (struct evc *)(void *)&sem->seq;
+}
+
+static bool rwsem_read_ready(const void *obj)
+{
+	const struct rw_semaphore *sem = obj;
+
+	return sem->count >= 0 && sem->writers_waiting == 0;
+}
+
+static bool rwsem_write_ready(const void *obj)
+{
+	return ((const struct rw_semaphore *)obj)->count == 0;
+}
+
+static bool rwsem_try_read(void *obj)
+{
+	struct rw_semaphore *sem = obj;
+	int c = __atomic_load_n(&sem->count, __ATOMIC_RELAXED);
+
+	while (c >= 0 && __atomic_load_n(&sem->writers_waiting, __ATOMIC_SEQ_CST) == 0) {
+		if (__atomic_compare_exchange_n(&sem->count, &c, c + 1, true,
+						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+			return true;
+	}
+	return false;
+}
+
+static bool rwsem_try_write(void *obj)
+{
+	struct rw_semaphore *sem = obj;
+	int c = 0;
+
+	return __atomic_compare_exchange_n(&sem->count, &c, -1, false,
+					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+void init_rwsem(struct rw_semaphore *sem)
+{
+	sem->count = 0;
+	sem->writers_waiting = 0;
+	sem->seq = 0;
+	sem->sleepers = 0;
+}
+
+void down_read(struct rw_semaphore *sem)
+{
+	if (unlikely(sync_explorer != NULL)) {
+		sync_explore_wait(SYNC_LOCK, sem, rwsem_read_ready,
+				  "rwsem (read)", NULL);
+		sem->count++;
+		return;
+	}
+	if (!rwsem_try_read(sem))
+		evc_wait(rwsem_evc(sem), rwsem_try_read, sem, "rwsem");
+}
+
+bool down_read_trylock(struct rw_semaphore *sem)
+{
+	sync_point(SYNC_LOCK, sem);
+	return rwsem_try_read(sem);
+}
+
+void up_read(struct rw_semaphore *sem)
+{
+	COW_ASSERT(sem->count > 0);
+	sync_point(SYNC_UNLOCK, sem);
+	if (__atomic_sub_fetch(&sem->count, 1, __ATOMIC_SEQ_CST) == 0 &&
+	    sync_explorer == NULL)
+		evc_signal(rwsem_evc(sem));
+}
+
+void down_write(struct rw_semaphore *sem)
+{
+	if (unlikely(sync_explorer != NULL)) {
+		sync_point(SYNC_LOCK, sem);
+		if (sem->count != 0) {
+			/* Queue first, so that new readers hold back. */
+			sem->writers_waiting++;
+			sync_explore_block(sem, rwsem_write_ready, "rwsem (write)", NULL);
+			sem->writers_waiting--;
+		}
+		sem->count = -1;
+		return;
+	}
+	if (rwsem_try_write(sem))
+		return;
+	__atomic_fetch_add(&sem->writers_waiting, 1, __ATOMIC_SEQ_CST);
+	evc_wait(rwsem_evc(sem), rwsem_try_write, sem, "rwsem");
+	__atomic_fetch_sub(&sem->writers_waiting, 1, __ATOMIC_SEQ_CST);
+}
+
+bool down_write_trylock(struct rw_semaphore *sem)
+{
+	sync_point(SYNC_LOCK, sem);
+	return rwsem_try_write(sem);
+}
+
+void up_write(struct rw_semaphore *sem)
+{
+	COW_ASSERT(sem->count == -1);
+	sync_point(SYNC_UNLOCK, sem);
+	__atomic_store_n(&sem->count, 0, __ATOMIC_SEQ_CST);
+	if (sync_explorer == NULL)
+		evc_signal(rwsem_evc(sem));
+}
+
+void downgrade_write(struct rw_semaphore *sem)
+{
+	COW_ASSERT(sem->count == -1);
+	sync_point(SYNC_UNLOCK, sem);
+	__atomic_store_n(&sem->count, 1, __ATOMIC_SEQ_CST);
+	if (sync_explorer == NULL)
+		evc_signal(rwsem_evc(sem));
+}
+
+bool rwsem_is_locked(const struct rw_semaphore *sem)
+{
+	sync_point(SYNC_READ, sem);
+	return __atomic_load_n(&sem->count, __ATOMIC_RELAXED) != 0;
+}
+
+bool rwsem_is_write_locked(const struct rw_semaphore *sem)
+{
+	sync_point(SYNC_READ, sem);
+	return __atomic_load_n(&sem->count, __ATOMIC_RELAXED) < 0;
+}
+
+/* ---- bit lock ----------------------------------------------------------
+ * Waiters hash on (word, bit) into a fixed table of event counts, like
+ * Linux's page_waitqueue(): no per-page wait state, false wake-ups are
+ * harmless because waiters re-check. */
+
+#define BIT_WAIT_TABLE 256
+
+static struct evc bit_wait_table[BIT_WAIT_TABLE];
+
+struct bit_ref {
+	unsigned long *word;
+	int nr;
+};
+
+static struct evc *bit_evc(const unsigned long *word, int nr)
+{
+	uintptr_t h = ((uintptr_t)word >> 3) * 31u + (uintptr_t)nr;
+
+	h ^= h >> 17;
+	h *= 0x9e3779b97f4a7c15ull;
+	return &bit_wait_table[(h >> 32) % BIT_WAIT_TABLE];
+}
+
+static bool bit_try(void *arg)
+{
+	struct bit_ref *b = arg;
+
+	return (__atomic_fetch_or(b->word, BIT_MASK(b->nr), __ATOMIC_ACQUIRE) &
+		BIT_MASK(b->nr)) == 0;
+}
+
+static bool bit_clear_now(void *arg)
+{
+	struct bit_ref *b = arg;
+
+	return (__atomic_load_n(b->word, __ATOMIC_ACQUIRE) & BIT_MASK(b->nr)) == 0;
+}
+
+static bool bit_clear_pred(const void *arg)
+{
+	return bit_clear_now((void *)arg);
+}
+
+void bit_lock(unsigned long *word, int nr)
+{
+	struct bit_ref b = { word, nr };
+
+	if (unlikely(sync_explorer != NULL)) {
+		sync_point(SYNC_LOCK, word);
+		sync_explore_block(&b, bit_clear_pred, "bit lock", NULL);
+		*word |= BIT_MASK(nr);
+		return;
+	}
+	if (!bit_try(&b))
+		evc_wait(bit_evc(word, nr), bit_try, &b, "bit lock");
+}
+
+bool bit_trylock(unsigned long *word, int nr)
+{
+	struct bit_ref b = { word, nr };
+
+	sync_point(SYNC_LOCK, word);
+	return bit_try(&b);
+}
+
+void bit_unlock(unsigned long *word, int nr)
+{
+	COW_ASSERT(*word & BIT_MASK(nr));
+	sync_point(SYNC_UNLOCK, word);
+	__atomic_fetch_and(word, ~BIT_MASK(nr), __ATOMIC_SEQ_CST);
+	if (sync_explorer == NULL)
+		evc_signal(bit_evc(word, nr));
+}
+
+void bit_wait_unlocked(unsigned long *word, int nr)
+{
+	struct bit_ref b = { word, nr };
+
+	if (unlikely(sync_explorer != NULL)) {
+		sync_point(SYNC_READ, word);
+		sync_explore_block(&b, bit_clear_pred, "bit unlock", NULL);
+		return;
+	}
+	if (!bit_clear_now(&b))
+		evc_wait(bit_evc(word, nr), bit_clear_now, &b, "bit lock");
+}
+
+/* ---- seqcount readers -------------------------------------------------- */
+
+static bool seq_even(const void *obj)
+{
+	return (((const seqcount_t *)obj)->sequence & 1) == 0;
+}
+
+unsigned int read_seqcount_begin(const seqcount_t *s)
+{
+	unsigned int v;
+
+	if (unlikely(sync_explorer != NULL)) {
+		sync_explore_wait(SYNC_READ, s, seq_even, "seqcount", NULL);
+		return s->sequence;
+	}
+	for (int spins = 0;; spins++) {
+		v = __atomic_load_n(&s->sequence, __ATOMIC_ACQUIRE);
+		if (!(v & 1))
+			return v;
+		no_wait_in_explore_context(s, "seqcount");
+		relax_host(spins);
+	}
+}

@@ -1,0 +1,457 @@
+/*
+ * The concurrency layer.  Every access to state shared between simulated
+ * CPUs in src/mm goes through this header: READ_ONCE/WRITE_ONCE, atomics
+ * and fences, bit operations, spinlocks, mutexes, rw-semaphores,
+ * seqcounts, the bit lock with waiting (the page lock), RCU and device
+ * steps.  mm never touches pthreads, C11 atomics or liburcu directly.
+ *
+ * Two back ends run the same calls:
+ *
+ *   stress   real pthreads, GCC __atomic builtins (the C11 memory model),
+ *            futexes for waiting and liburcu (urcu-memb) for RCU;
+ *   explore  a deterministic scheduler (src/sched) runs every simulated CPU
+ *            as a coroutine on one OS thread.  Each operation here is a
+ *            yield point, and waiting is modelled: a task that cannot take
+ *            a lock is blocked until the lock is free, so a deadlock is
+ *            reported rather than hung.  Memory is sequentially consistent.
+ *
+ * How the back end is chosen, and what it costs.  The choice is made at
+ * run time, per OS thread: the thread-local pointer sync_explorer is
+ * non-NULL exactly while an explore coroutine runs (the scheduler sets it
+ * on every switch into a task and clears it on the way out).  Every
+ * operation starts with one test of it, marked unlikely; in stress mode the
+ * cost is one thread-local load (a %fs-relative mov in the executable) and
+ * a never-taken, perfectly predicted branch.  Choosing at run time lets one
+ * binary run a scenario both ways and lets setup and checking code, which
+ * runs in the scheduler's own context, use the same calls without yielding.
+ * Lock fast paths stay inline; slow paths (contention, waiting) are out of
+ * line in stress.c and explore.c.
+ *
+ * Memory ordering follows Linux: READ_ONCE/WRITE_ONCE and atomic_read/set
+ * are relaxed, void atomic RMWs (atomic_inc) are relaxed, value-returning
+ * RMWs (atomic_inc_return, cmpxchg, test_and_set_bit) are fully ordered,
+ * lock acquire/release have acquire/release semantics, and smp_mb(),
+ * smp_rmb(), smp_wmb() are explicit fences.
+ *
+ * Which primitive may be used where (the liburcu habit):
+ *
+ *   primitive             task   RCU read side   scheduler context
+ *   atomics, READ_ONCE     yes        yes              yes
+ *   spin_lock              yes        yes              only uncontended
+ *   mutex, rwsem, bit_lock yes        no               only uncontended
+ *   synchronize_rcu        yes        no               yes (no readers)
+ *   call_rcu               yes        yes              yes
+ *
+ * "Scheduler context" is code that runs outside any explore task: setup,
+ * checkers and teardown.  There a contended lock is a bug and panics.
+ */
+#ifndef COW_SYNC_H
+#define COW_SYNC_H
+
+#include "base/base.h"
+
+#define SYNC_MAX_CPUS 64
+
+/* What a yield point does, for traces and (later) dependence analysis. */
+enum sync_op {
+	SYNC_READ,    /* a load of a shared word */
+	SYNC_WRITE,   /* a store */
+	SYNC_RMW,     /* an atomic read-modify-write */
+	SYNC_LOCK,    /* an attempt to take a lock of any kind */
+	SYNC_UNLOCK,  /* a release */
+	SYNC_RCU,     /* RCU read-side entry or exit, or a grace period */
+	SYNC_DEVICE,  /* one step of a simulated device (a DMA chunk) */
+	SYNC_YIELD,   /* an explicit yield with no object */
+	SYNC_NR_OPS
+};
+
+struct sched;
+/* Non-NULL while an explore task runs on this OS thread (see above). */
+extern __thread struct sched *sync_explorer;
+/* The simulated CPU this OS thread or explore task runs as. */
+extern __thread int sync_cpu;
+/* True on an OS thread that owns an explore scheduler.  In its scheduler
+ * context (setup, checks, teardown) RCU is immediate and a contended lock
+ * is a bug that panics instead of hanging. */
+extern __thread bool sync_explore_thread;
+/* Lock words taken by explore task i hold SYNC_OWNER_BASE + i; stress
+ * holders write 1 (spinlock) or 1..2 (mutex). */
+#define SYNC_OWNER_BASE 0x10000
+
+/* Explore back end entry points (explore.c); only called when
+ * sync_explorer is set. */
+void sync_explore_point(enum sync_op op, const void *obj);
+typedef bool (*sync_pred_fn)(const void *obj);
+/* Block until ready(obj), with no yield point before: a modelled wait. */
+void sync_explore_block(const void *obj, sync_pred_fn ready, const char *what,
+			const int *owner);
+/* A yield point, then block until ready(obj). */
+void sync_explore_wait(enum sync_op op, const void *obj, sync_pred_fn ready,
+		       const char *what, const int *owner);
+int sync_explore_owner_tag(void);
+
+static inline void sync_point(enum sync_op op, const void *obj)
+{
+	if (unlikely(sync_explorer != NULL))
+		sync_explore_point(op, obj);
+}
+
+/* The simulated CPU the caller runs on: 0..SYNC_MAX_CPUS-1. */
+static inline int smp_processor_id(void)
+{
+	return sync_cpu;
+}
+
+/* An explicit yield point (cpu_relax in a retry loop). */
+static inline void cpu_relax(void)
+{
+	sync_point(SYNC_YIELD, NULL);
+}
+
+/* ---- plain shared accesses and fences --------------------------------- */
+
+#define READ_ONCE(x)                                                   \
+	({                                                             \
+		sync_point(SYNC_READ, &(x));                           \
+		__atomic_load_n(&(x), __ATOMIC_RELAXED);               \
+	})
+#define WRITE_ONCE(x, val)                                             \
+	do {                                                           \
+		sync_point(SYNC_WRITE, &(x));                          \
+		__atomic_store_n(&(x), (val), __ATOMIC_RELAXED);       \
+	} while (0)
+/* Acquire load and release store (smp_load_acquire / smp_store_release). */
+#define smp_load_acquire(p)                                            \
+	({                                                             \
+		sync_point(SYNC_READ, (p));                            \
+		__atomic_load_n((p), __ATOMIC_ACQUIRE);                \
+	})
+#define smp_store_release(p, val)                                      \
+	do {                                                           \
+		sync_point(SYNC_WRITE, (p));                           \
+		__atomic_store_n((p), (val), __ATOMIC_RELEASE);        \
+	} while (0)
+/* Atomic exchange and compare-exchange of a word (e.g. a PTE). */
+#define xchg(p, val)                                                   \
+	({                                                             \
+		sync_point(SYNC_RMW, (p));                             \
+		__atomic_exchange_n((p), (val), __ATOMIC_SEQ_CST);     \
+	})
+#define cmpxchg(p, old, new)                                           \
+	({                                                             \
+		__typeof__(*(p)) __old = (old);                        \
+		sync_point(SYNC_RMW, (p));                             \
+		__atomic_compare_exchange_n((p), &__old, (new), false, \
+					    __ATOMIC_SEQ_CST,          \
+					    __ATOMIC_SEQ_CST);         \
+		__old;                                                 \
+	})
+
+#define barrier() __asm__ __volatile__("" ::: "memory")
+#define smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+/* After a value-less atomic RMW that must order like a full barrier. */
+#define smp_mb__after_atomic() smp_mb()
+#define smp_mb__before_atomic() smp_mb()
+
+/* ---- atomic_t and atomic_long_t --------------------------------------- */
+
+typedef struct { int counter; } atomic_t;
+typedef struct { long counter; } atomic_long_t;
+#define ATOMIC_INIT(i) { (i) }
+
+#define SYNC_DEFINE_ATOMIC(pfx, T, V)                                        \
+	static inline T pfx##_read(const V *v)                               \
+	{                                                                    \
+		sync_point(SYNC_READ, v);                                    \
+		return __atomic_load_n(&v->counter, __ATOMIC_RELAXED);       \
+	}                                                                    \
+	static inline void pfx##_set(V *v, T i)                              \
+	{                                                                    \
+		sync_point(SYNC_WRITE, v);                                   \
+		__atomic_store_n(&v->counter, i, __ATOMIC_RELAXED);          \
+	}                                                                    \
+	static inline void pfx##_add(T i, V *v)                              \
+	{                                                                    \
+		sync_point(SYNC_RMW, v);                                     \
+		__atomic_fetch_add(&v->counter, i, __ATOMIC_RELAXED);        \
+	}                                                                    \
+	static inline void pfx##_sub(T i, V *v)                              \
+	{                                                                    \
+		sync_point(SYNC_RMW, v);                                     \
+		__atomic_fetch_sub(&v->counter, i, __ATOMIC_RELAXED);        \
+	}                                                                    \
+	static inline void pfx##_inc(V *v) { pfx##_add(1, v); }              \
+	static inline void pfx##_dec(V *v) { pfx##_sub(1, v); }              \
+	static inline T pfx##_fetch_add(T i, V *v)                           \
+	{                                                                    \
+		sync_point(SYNC_RMW, v);                                     \
+		return __atomic_fetch_add(&v->counter, i, __ATOMIC_SEQ_CST); \
+	}                                                                    \
+	static inline T pfx##_add_return(T i, V *v)                          \
+	{                                                                    \
+		return pfx##_fetch_add(i, v) + i;                            \
+	}                                                                    \
+	static inline T pfx##_sub_return(T i, V *v)                          \
+	{                                                                    \
+		return pfx##_fetch_add(-i, v) - i;                           \
+	}                                                                    \
+	static inline T pfx##_inc_return(V *v) { return pfx##_add_return(1, v); } \
+	static inline T pfx##_dec_return(V *v) { return pfx##_sub_return(1, v); } \
+	static inline bool pfx##_dec_and_test(V *v)                          \
+	{                                                                    \
+		return pfx##_sub_return(1, v) == 0;                          \
+	}                                                                    \
+	static inline bool pfx##_sub_and_test(T i, V *v)                     \
+	{                                                                    \
+		return pfx##_sub_return(i, v) == 0;                          \
+	}                                                                    \
+	/* Returns the value found; the swap happened iff it equals old. */ \
+	static inline T pfx##_cmpxchg(V *v, T old, T new_)                   \
+	{                                                                    \
+		sync_point(SYNC_RMW, v);                                     \
+		__atomic_compare_exchange_n(&v->counter, &old, new_, false,  \
+					    __ATOMIC_SEQ_CST,                \
+					    __ATOMIC_SEQ_CST);               \
+		return old;                                                  \
+	}                                                                    \
+	/* Add a unless the value is u; returns whether it added. */        \
+	static inline bool pfx##_add_unless(V *v, T a, T u)                  \
+	{                                                                    \
+		T c;                                                         \
+		sync_point(SYNC_RMW, v);                                     \
+		c = __atomic_load_n(&v->counter, __ATOMIC_RELAXED);          \
+		do {                                                         \
+			if (c == u)                                          \
+				return false;                                \
+		} while (!__atomic_compare_exchange_n(                       \
+			&v->counter, &c, c + a, true, __ATOMIC_SEQ_CST,      \
+			__ATOMIC_RELAXED));                                  \
+		return true;                                                 \
+	}                                                                    \
+	static inline bool pfx##_inc_not_zero(V *v)                          \
+	{                                                                    \
+		return pfx##_add_unless(v, 1, 0);                            \
+	}
+
+SYNC_DEFINE_ATOMIC(atomic, int, atomic_t)
+SYNC_DEFINE_ATOMIC(atomic_long, long, atomic_long_t)
+#undef SYNC_DEFINE_ATOMIC
+
+/* ---- bit operations on an unsigned long (page flags) ------------------ */
+
+#define BIT_MASK(nr) (1UL << (nr))
+
+static inline bool test_bit(int nr, const unsigned long *addr)
+{
+	sync_point(SYNC_READ, addr);
+	return (__atomic_load_n(addr, __ATOMIC_RELAXED) & BIT_MASK(nr)) != 0;
+}
+static inline void set_bit(int nr, unsigned long *addr)
+{
+	sync_point(SYNC_RMW, addr);
+	__atomic_fetch_or(addr, BIT_MASK(nr), __ATOMIC_RELAXED);
+}
+static inline void clear_bit(int nr, unsigned long *addr)
+{
+	sync_point(SYNC_RMW, addr);
+	__atomic_fetch_and(addr, ~BIT_MASK(nr), __ATOMIC_RELAXED);
+}
+static inline bool test_and_set_bit(int nr, unsigned long *addr)
+{
+	sync_point(SYNC_RMW, addr);
+	return (__atomic_fetch_or(addr, BIT_MASK(nr), __ATOMIC_SEQ_CST) &
+		BIT_MASK(nr)) != 0;
+}
+static inline bool test_and_clear_bit(int nr, unsigned long *addr)
+{
+	sync_point(SYNC_RMW, addr);
+	return (__atomic_fetch_and(addr, ~BIT_MASK(nr), __ATOMIC_SEQ_CST) &
+		BIT_MASK(nr)) != 0;
+}
+
+/* ---- spinlock ----------------------------------------------------------
+ * A test-and-test-and-set lock in one int: 0 free, else the holder's tag
+ * (SYNC_OWNER_BASE + an explore task's id, or 1 in stress).  The stress slow path spins
+ * with pause and then yields the OS CPU, since simulated CPUs may outnumber
+ * real ones. */
+
+typedef struct { int locked; } spinlock_t;
+#define SPINLOCK_INIT { 0 }
+
+void spin_lock_slow(spinlock_t *lock);
+void spin_lock_explore(spinlock_t *lock);
+
+static inline void spin_lock_init(spinlock_t *lock)
+{
+	lock->locked = 0;
+}
+static inline bool spin_is_locked(const spinlock_t *lock)
+{
+	sync_point(SYNC_READ, lock);
+	return __atomic_load_n(&lock->locked, __ATOMIC_RELAXED) != 0;
+}
+static inline void spin_lock(spinlock_t *lock)
+{
+	if (unlikely(sync_explorer != NULL)) {
+		spin_lock_explore(lock);
+		return;
+	}
+	if (likely(__atomic_exchange_n(&lock->locked, 1, __ATOMIC_ACQUIRE) == 0))
+		return;
+	spin_lock_slow(lock);
+}
+static inline bool spin_trylock(spinlock_t *lock)
+{
+	int expect = 0;
+
+	sync_point(SYNC_LOCK, lock);
+	return __atomic_compare_exchange_n(&lock->locked, &expect,
+					   sync_explorer ? sync_explore_owner_tag() : 1,
+					   false, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED);
+}
+static inline void spin_unlock(spinlock_t *lock)
+{
+	COW_ASSERT(lock->locked != 0);
+	sync_point(SYNC_UNLOCK, lock);
+	__atomic_store_n(&lock->locked, 0, __ATOMIC_RELEASE);
+}
+
+/* ---- mutex (sleeping lock) ----------------------------------------------
+ * Drepper's three-state futex mutex: 0 free, 1 held, 2 held with waiters.
+ * In explore mode the word holds the owner's tag; waiting is modelled. */
+
+struct mutex { int state; };
+#define MUTEX_INIT { 0 }
+
+void mutex_init(struct mutex *m);
+void mutex_lock(struct mutex *m);
+bool mutex_trylock(struct mutex *m);
+void mutex_unlock(struct mutex *m);
+bool mutex_is_locked(const struct mutex *m);
+
+/* ---- rw-semaphore -------------------------------------------------------
+ * count > 0: that many readers; -1: one writer; 0: free.  A waiting writer
+ * holds new readers back (writer preference, as Linux), so a recursive
+ * down_read with a writer queued deadlocks, here as there. */
+
+struct rw_semaphore {
+	int count;
+	int writers_waiting;
+	unsigned int seq;     /* futex event count for stress waiters */
+	unsigned int sleepers;
+};
+#define RWSEM_INIT { 0, 0, 0, 0 }
+
+void init_rwsem(struct rw_semaphore *sem);
+void down_read(struct rw_semaphore *sem);
+bool down_read_trylock(struct rw_semaphore *sem);
+void up_read(struct rw_semaphore *sem);
+void down_write(struct rw_semaphore *sem);
+bool down_write_trylock(struct rw_semaphore *sem);
+void up_write(struct rw_semaphore *sem);
+void downgrade_write(struct rw_semaphore *sem);
+bool rwsem_is_locked(const struct rw_semaphore *sem);
+bool rwsem_is_write_locked(const struct rw_semaphore *sem);
+
+/* ---- seqcount -----------------------------------------------------------
+ * Writers must be serialised by the caller (a lock or the mmap rwsem held
+ * for write).  Readers either wait for an even count (read_seqcount_begin)
+ * or take the raw value and treat odd as "a writer is inside"
+ * (raw_read_seqcount, as gup-fast does). */
+
+typedef struct { unsigned int sequence; } seqcount_t;
+#define SEQCNT_ZERO { 0 }
+
+unsigned int read_seqcount_begin(const seqcount_t *s);
+
+static inline void seqcount_init(seqcount_t *s)
+{
+	s->sequence = 0;
+}
+static inline unsigned int raw_read_seqcount(const seqcount_t *s)
+{
+	sync_point(SYNC_READ, s);
+	return __atomic_load_n(&s->sequence, __ATOMIC_ACQUIRE);
+}
+static inline bool read_seqcount_retry(const seqcount_t *s, unsigned int start)
+{
+	smp_rmb();
+	sync_point(SYNC_READ, s);
+	return __atomic_load_n(&s->sequence, __ATOMIC_RELAXED) != start;
+}
+static inline void write_seqcount_begin(seqcount_t *s)
+{
+	sync_point(SYNC_RMW, s);
+	__atomic_fetch_add(&s->sequence, 1, __ATOMIC_RELAXED);
+	smp_wmb();
+}
+static inline void write_seqcount_end(seqcount_t *s)
+{
+	smp_wmb();
+	sync_point(SYNC_RMW, s);
+	__atomic_fetch_add(&s->sequence, 1, __ATOMIC_RELAXED);
+}
+
+/* ---- bit lock with waiting (the page lock) ------------------------------
+ * Bit nr of *word is the lock; other bits of the word stay usable with the
+ * bit operations above.  Stress waiters sleep on a hashed futex table, as
+ * Linux's page wait queues are hashed. */
+
+void bit_lock(unsigned long *word, int nr);
+bool bit_trylock(unsigned long *word, int nr);
+void bit_unlock(unsigned long *word, int nr);
+/* Wait until the bit is clear, without taking it (wait_on_page_locked). */
+void bit_wait_unlocked(unsigned long *word, int nr);
+
+/* ---- RCU ----------------------------------------------------------------
+ * Read-side sections nest.  call_rcu runs fn after a grace period: on a
+ * liburcu thread in stress mode, on an RCU daemon task in explore mode.
+ * A thread that uses RCU in stress mode must be registered: threads made
+ * by sync_thread_start() are, and the thread that calls sync_init(). */
+
+struct rcu_head {
+	void *backend[2];               /* the back end's own queue link */
+	void (*func)(struct rcu_head *);
+};
+
+void rcu_read_lock(void);
+void rcu_read_unlock(void);
+void synchronize_rcu(void);
+void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *));
+/* Wait until every callback queued so far has run. */
+void rcu_barrier(void);
+/* After an explore run that stopped early (a failure), run the callbacks it
+ * left queued.  Call from the explorer thread's scheduler context. */
+void sync_explore_drain(struct sched *s);
+
+#define rcu_dereference(p) smp_load_acquire(&(p))
+#define rcu_assign_pointer(p, v) smp_store_release(&(p), (v))
+
+/* ---- devices ------------------------------------------------------------
+ * A simulated device (the direct-I/O engine) calls this before each unit
+ * of work it does on memory.  In explore mode it is a yield point of the
+ * device's task, so interleavings can split a transfer; in stress mode the
+ * device runs as it is scheduled by the host. */
+
+static inline void sync_device_step(const void *dev)
+{
+	sync_point(SYNC_DEVICE, dev);
+}
+
+/* ---- threads (stress back end) and set-up ------------------------------- */
+
+/* Initialise the layer and register the calling thread as CPU 0.  Call
+ * once per process before anything else here; idempotent. */
+void sync_init(void);
+
+struct sync_thread;
+/* Start fn(arg) on a new OS thread running as simulated CPU cpu, registered
+ * for RCU.  Returns NULL if the host cannot make a thread. */
+struct sync_thread *sync_thread_start(int cpu, void (*fn)(void *), void *arg);
+/* Wait for the thread to finish and free it. */
+void sync_thread_join(struct sync_thread *t);
+
+#endif /* COW_SYNC_H */

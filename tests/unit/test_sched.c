@@ -1,0 +1,303 @@
+/*
+ * Tests of src/sched: the scheduler's outcomes (ok, failed, deadlock,
+ * livelock), determinism and replay, tokens, and the explorer's acceptance
+ * programs from src/sched/demos.c.
+ */
+#include "testutil.h"
+
+#include "sched/demos.h"
+
+/* The racy counter is caught within 1,000 runs from a fixed seed range,
+ * and the printed token replays the run bit-exactly. */
+static void test_racy_counter_found_and_replayed(void **state)
+{
+	struct explore_result r = explore_runs(&demo_racy_counter, 1000, 1000);
+	struct explore_result again;
+	struct explore_token t;
+	char token[EXPLORE_TOKEN_MAX], err[128];
+
+	(void)state;
+	assert_true(r.failed);
+	assert_true(r.runs <= 1000);
+	assert_non_null(strstr(r.message, "lost update"));
+	assert_int_equal(explore_token_format(&r.token, token, sizeof(token)), 0);
+	/* Replay from the printed text, as a user would, many times. */
+	assert_int_equal(explore_token_parse(token, &t, err, sizeof(err)), 0);
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(explore_replay(&demo_racy_counter, &t, 0, &again), 0);
+		assert_true(again.failed);
+		assert_int_equal(again.verdict, r.verdict);
+		assert_int_equal(again.steps, r.steps);
+		assert_int_equal(again.fingerprint, r.fingerprint);
+		assert_string_equal(again.message, r.message);
+	}
+}
+
+static void test_locked_counter_never_fails(void **state)
+{
+	(void)state;
+	assert_explore_clean(&demo_locked_counter, 1, 10000);
+}
+
+static void test_atomic_counter_never_fails(void **state)
+{
+	(void)state;
+	assert_explore_clean(&demo_atomic_counter, 1, 10000);
+}
+
+static void test_lock_inversion_is_a_deadlock(void **state)
+{
+	struct explore_result r = explore_runs(&demo_lock_inversion, 1, 1000);
+
+	(void)state;
+	assert_true(r.failed);
+	assert_int_equal(r.verdict, SCHED_DEADLOCK);
+	/* The report names what each CPU waits for and who holds it. */
+	assert_non_null(strstr(r.message, "cpu0 (lock-then-other) waits for spinlock"));
+	assert_non_null(strstr(r.message, "held by cpu1 (other-then-lock)"));
+	assert_non_null(strstr(r.message, "cpu1 (other-then-lock) waits for spinlock"));
+	assert_non_null(strstr(r.message, "held by cpu0 (lock-then-other)"));
+}
+
+static void test_lock_inversion_also_passes_sometimes(void **state)
+{
+	struct explore_result r;
+
+	(void)state;
+	/* Some schedules run one CPU's pair of locks before the other's:
+	 * the deadlock depends on the interleaving, as it should. */
+	assert_int_equal(explore_search(&demo_lock_inversion, NULL, SCHED_RANDOM, 1, 1,
+					0, &r), 0);
+	for (uint64_t seed = 1; seed < 200 && r.failed; seed++)
+		assert_int_equal(explore_search(&demo_lock_inversion, NULL, SCHED_RANDOM,
+						seed, 1, 0, &r), 0);
+	assert_false(r.failed);
+}
+
+static void test_spin_forever_is_a_livelock(void **state)
+{
+	struct explore_result r;
+
+	(void)state;
+	assert_int_equal(explore_search(&demo_spin_forever, NULL, SCHED_RANDOM, 1, 1,
+					5000, &r), 0);
+	assert_true(r.failed);
+	assert_int_equal(r.verdict, SCHED_LIVELOCK);
+	assert_int_equal(r.steps, 5000);
+	assert_non_null(strstr(r.message, "spinner"));
+}
+
+static void test_same_seed_same_run(void **state)
+{
+	struct explore_result a, b;
+
+	(void)state;
+	for (uint64_t seed = 0; seed < 50; seed++) {
+		assert_int_equal(explore_search(&demo_locked_counter, NULL, SCHED_RANDOM,
+						seed, 1, 0, &a), 0);
+		assert_int_equal(explore_search(&demo_locked_counter, NULL, SCHED_RANDOM,
+						seed, 1, 0, &b), 0);
+		assert_int_equal(a.fingerprint, b.fingerprint);
+		assert_int_equal(a.steps, b.steps);
+	}
+}
+
+static void test_seeds_give_different_schedules(void **state)
+{
+	uint64_t prints[64];
+	int distinct = 0;
+
+	(void)state;
+	for (int i = 0; i < 64; i++) {
+		struct explore_result r;
+		bool seen = false;
+
+		assert_int_equal(explore_search(&demo_locked_counter, NULL, SCHED_RANDOM,
+						(uint64_t)i, 1, 0, &r), 0);
+		for (int j = 0; j < distinct; j++)
+			seen |= prints[j] == r.fingerprint;
+		if (!seen)
+			prints[distinct++] = r.fingerprint;
+	}
+	assert_true(distinct >= 32);
+}
+
+static void test_token_round_trip(void **state)
+{
+	struct explore_token t = { .algo = SCHED_RANDOM, .seed = 18446744073709551615ull }, u;
+	char buf[EXPLORE_TOKEN_MAX], err[128];
+
+	(void)state;
+	strcpy(t.prog, "scenarios/dma_thread.cow");
+	strcpy(t.policy, "linux-2.6.29");
+	assert_int_equal(explore_token_format(&t, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "cow1:scenarios/dma_thread.cow:linux-2.6.29:random:"
+				 "18446744073709551615");
+	assert_int_equal(explore_token_parse(buf, &u, err, sizeof(err)), 0);
+	assert_string_equal(u.prog, t.prog);
+	assert_string_equal(u.policy, t.policy);
+	assert_int_equal(u.algo, t.algo);
+	assert_true(u.seed == t.seed);
+}
+
+static void test_bad_tokens_rejected(void **state)
+{
+	static const char *const bad[] = {
+		"", "cow1", "cow2:a:-:random:1", "cow1:a:-:random:", "cow1:a:-:random:x",
+		"cow1::-:random:1", "cow1:a::random:1", "cow1:a:-:pct:1", "cow1:a:-:random:1x",
+		"cow1:a:-:random:-1", "cow1:a:-:random:99999999999999999999999",
+		"cow1:a b:-:random:1",
+	};
+	struct explore_token t;
+	char err[128];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		err[0] = '\0';
+		assert_int_equal(explore_token_parse(bad[i], &t, err, sizeof(err)), COW_EINVAL);
+		assert_non_null(strstr(err, "bad replay token"));
+	}
+	/* A name with ':' cannot be put in a token. */
+	memset(&t, 0, sizeof(t));
+	strcpy(t.prog, "a:b");
+	strcpy(t.policy, "-");
+	assert_int_equal(explore_token_format(&t, err, sizeof(err)), COW_EINVAL);
+}
+
+static void test_replay_refuses_other_program(void **state)
+{
+	struct explore_token t = { .prog = "locked-counter", .policy = "-" };
+	struct explore_result r;
+
+	(void)state;
+	assert_int_equal(explore_replay(&demo_racy_counter, &t, 0, &r), COW_EINVAL);
+	assert_non_null(explore_demo_find("racy-counter"));
+	assert_null(explore_demo_find("no-such-demo"));
+}
+
+/* A COW_CHECK that fires inside a task fails the run; it does not abort. */
+static void panicking_task(void *arg)
+{
+	(void)arg;
+	cpu_relax();
+	COW_CHECK(false, "the test's invariant %d", 42);
+}
+
+static void *panic_setup(struct sched *s)
+{
+	sched_spawn(s, "panics", 0, panicking_task, NULL, 0);
+	return malloc(1);
+}
+
+static const struct explore_prog panic_prog = {
+	"panic", 1, panic_setup, NULL, NULL, free,
+};
+
+static void test_panic_in_task_fails_the_run(void **state)
+{
+	struct explore_result r = explore_runs(&panic_prog, 1, 1);
+
+	(void)state;
+	assert_true(r.failed);
+	assert_int_equal(r.verdict, SCHED_FAILED);
+	assert_non_null(strstr(r.message, "the test's invariant 42"));
+}
+
+/* The per-step checker runs after every step and can fail a run. */
+struct step_state {
+	long counter;
+	int checks;
+};
+
+static void step_task(void *arg)
+{
+	struct step_state *st = arg;
+
+	for (int i = 0; i < 5; i++)
+		WRITE_ONCE(st->counter, READ_ONCE(st->counter) + 1);
+}
+
+static void *step_setup(struct sched *s)
+{
+	struct step_state *st = calloc(1, sizeof(*st));
+
+	sched_spawn(s, "stepper", 0, step_task, st, 0);
+	return st;
+}
+
+static int step_check(void *state, char *msg, size_t len)
+{
+	struct step_state *st = state;
+
+	st->checks++;
+	if (st->counter < 3)
+		return 0;
+	snprintf(msg, len, "counter reached %ld", st->counter);
+	return 1;
+}
+
+static int step_verdict(void *state, char *msg, size_t len)
+{
+	(void)state;
+	snprintf(msg, len, "the checker should have stopped the run");
+	return 1;
+}
+
+static const struct explore_prog step_prog = {
+	"step-check", 1, step_setup, step_check, step_verdict, free,
+};
+
+static void test_step_checker_runs_every_step(void **state)
+{
+	struct explore_result r = explore_runs(&step_prog, 1, 1);
+
+	(void)state;
+	assert_true(r.failed);
+	assert_string_equal(r.message, "counter reached 3");
+	/* Step 1 runs up to the first read; each increment is then a read
+	 * step and a write step, and the third write (step 7) trips it. */
+	assert_int_equal(r.steps, 7);
+}
+
+static void noop(void *arg)
+{
+	(void)arg;
+}
+
+static void test_spawn_beyond_slots(void **state)
+{
+	struct sched_opts o = { .max_tasks = 2 };
+	struct sched *s = sched_create(&o);
+
+	(void)state;
+	assert_non_null(s);
+	sched_reset(s, SCHED_RANDOM, 1, 0);
+	assert_int_equal(sched_spawn(s, "a", 0, noop, NULL, 0), 0);
+	assert_int_equal(sched_spawn(s, "b", 1, noop, NULL, 0), 1);
+	assert_int_equal(sched_spawn(s, "c", 2, noop, NULL, 0), COW_ENOMEM);
+	assert_int_equal(sched_run(s), SCHED_OK);
+	sched_destroy(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_racy_counter_found_and_replayed),
+		cmocka_unit_test(test_locked_counter_never_fails),
+		cmocka_unit_test(test_atomic_counter_never_fails),
+		cmocka_unit_test(test_lock_inversion_is_a_deadlock),
+		cmocka_unit_test(test_lock_inversion_also_passes_sometimes),
+		cmocka_unit_test(test_spin_forever_is_a_livelock),
+		cmocka_unit_test(test_same_seed_same_run),
+		cmocka_unit_test(test_seeds_give_different_schedules),
+		cmocka_unit_test(test_token_round_trip),
+		cmocka_unit_test(test_bad_tokens_rejected),
+		cmocka_unit_test(test_replay_refuses_other_program),
+		cmocka_unit_test(test_panic_in_task_fails_the_run),
+		cmocka_unit_test(test_step_checker_runs_every_step),
+		cmocka_unit_test(test_spawn_beyond_slots),
+	};
+
+	test_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
