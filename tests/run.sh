@@ -36,5 +36,11 @@ for t in "$dir"/test_*; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
+# The layering rules count as one test.
+if sh "$(dirname "$0")/check_layers.sh"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

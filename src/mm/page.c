@@ -153,29 +153,47 @@ static struct pcp *this_pcp(struct frame_pool *pool)
 	return &pool->pcp[smp_processor_id() % pool->cpus];
 }
 
-struct page *alloc_page(struct frame_pool *pool, unsigned int gfp)
+/* Take one frame for the calling CPU, refilling its cache from the free
+ * list; PFN_NONE when both are empty. */
+static uint32_t take_frame(struct frame_pool *pool, struct pcp *pcp)
 {
-	struct pcp *pcp = this_pcp(pool);
-	struct page *page;
-	uint32_t pfn;
+	uint32_t pfn = PFN_NONE;
 
 	spin_lock(&pcp->lock);
 	if (pcp->count == 0) {
 		spin_lock(&pool->lock);
 		pcp->count = take_from_free_list(pool, pcp->pfns, PCP_BATCH);
 		spin_unlock(&pool->lock);
-		if (pcp->count == 0) {
-			spin_unlock(&pcp->lock);
-			return NULL;
-		}
 	}
-	pfn = pcp->pfns[--pcp->count];
+	if (pcp->count > 0)
+		pfn = pcp->pfns[--pcp->count];
 	spin_unlock(&pcp->lock);
+	return pfn;
+}
+
+struct page *alloc_page(struct frame_pool *pool, unsigned int gfp)
+{
+	struct pcp *pcp = this_pcp(pool);
+	struct page *page;
+	uint32_t pfn;
+
+	pfn = take_frame(pool, pcp);
+	if (unlikely(pfn == PFN_NONE)) {
+		/* Free frames may sit in other CPUs' caches: give them all
+		 * back before failing (Linux drains remote per-cpu lists on
+		 * the way to an allocation failure too). */
+		frame_pool_drain(pool);
+		pfn = take_frame(pool, pcp);
+		if (pfn == PFN_NONE)
+			return NULL;
+	}
 
 	page = &pool->pages[pfn];
 	COW_ASSERT(page->flags == BIT_MASK(PG_free));
 	atomic_long_dec(&pool->nr_free);
+	page->mapping = 0;
 	page->private = 0;
+	page->index = 0;
 	page->lru.next = page->lru.prev = PFN_NONE;
 	spin_lock_init(&page->ptl);
 	atomic_set(&page->_mapcount, 0);

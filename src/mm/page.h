@@ -42,7 +42,7 @@ enum pageflags {
 	PG_locked,         /* the page lock (a bit lock with waiting) */
 	PG_free,           /* on a free list or a CPU cache */
 	PG_table,          /* a page-table page */
-	PG_anon,           /* anonymous memory; private is an anon_vma */
+	PG_anon,           /* anonymous memory; mapping is an anon_vma */
 	PG_swapcache,      /* in the swap cache; private is the swap entry */
 	PG_dirty,
 	PG_lru,            /* on an LRU list */
@@ -59,11 +59,15 @@ struct page {
 	unsigned long flags;   /* (A) PG_* bits */
 	atomic_t _refcount;    /* (A) */
 	atomic_t _mapcount;    /* (A) */
-	unsigned long private; /* (L) anon_vma pointer or swap entry */
+	unsigned long mapping; /* (L) anon: its anon_vma */
+	unsigned long private; /* (L) swap cache: the swap entry; tables: the pool */
 	union {
-		struct {               /* (F) free list / (L) LRU links */
-			uint32_t next, prev;
-		} lru;
+		struct {
+			unsigned long index;   /* (L) anon: page index for the rmap */
+			struct {               /* (F) free list / (L) LRU links */
+				uint32_t next, prev;
+			} lru;
+		};
 		struct rcu_head rcu;   /* (T) freeing a page table through RCU */
 	};
 	spinlock_t ptl;        /* (T) split PT lock of a PTE table */
@@ -207,5 +211,8 @@ static inline bool PageLocked(const struct page *page)
  * Returns 0 or COW_ECORRUPT with a message in msg.  The pool must be
  * quiescent (no concurrent allocation). */
 int frames_check(struct frame_pool *pool, char *msg, size_t len);
+/* The part of frames_check() that holds between any two steps of an
+ * explore run, with operations in flight. */
+int frames_check_step(struct frame_pool *pool, char *msg, size_t len);
 
 #endif /* COW_MM_PAGE_H */

@@ -413,3 +413,54 @@ unsigned int read_seqcount_begin(const seqcount_t *s)
 		relax_host(spins);
 	}
 }
+
+/* ---- conditions and TLB shootdown ---------------------------------------- */
+
+void sync_wait_cond(const void *obj, sync_pred_fn cond, const char *what)
+{
+	if (unlikely(sync_explorer != NULL)) {
+		sync_explore_wait(SYNC_READ, obj, cond, what, NULL);
+		return;
+	}
+	for (int spins = 0; !cond(obj); spins++) {
+		no_wait_in_explore_context(obj, what);
+		relax_host(spins);
+	}
+}
+
+struct shootdown {
+	struct tlb_window *windows;
+	size_t stride;
+	int nr;
+	unsigned int snap[SYNC_MAX_CPUS];
+};
+
+static struct tlb_window *window_at(const struct shootdown *sd, int i)
+{
+	return (struct tlb_window *)(void *)((char *)sd->windows + sd->stride * (size_t)i);
+}
+
+static bool shootdown_acked(const void *arg)
+{
+	const struct shootdown *sd = arg;
+
+	for (int i = 0; i < sd->nr; i++)
+		if ((sd->snap[i] & 1) &&
+		    __atomic_load_n(&window_at(sd, i)->seq, __ATOMIC_ACQUIRE) == sd->snap[i])
+			return false;
+	return true;
+}
+
+void tlb_shootdown_wait(struct tlb_window *windows, size_t stride, int nr)
+{
+	struct shootdown sd = { windows, stride, nr, { 0 } };
+
+	COW_CHECK(nr <= SYNC_MAX_CPUS, "%d CPUs to shoot down", nr);
+	smp_mb(); /* the new translations before the snapshot */
+	for (int i = 0; i < nr; i++) {
+		/* Our own CPU is not inside an access while it changes
+		 * translations, so it never waits for itself. */
+		sd.snap[i] = __atomic_load_n(&window_at(&sd, i)->seq, __ATOMIC_RELAXED);
+	}
+	sync_wait_cond(&sd, shootdown_acked, "TLB shootdown acknowledgement");
+}

@@ -441,6 +441,41 @@ static inline void sync_device_step(const void *dev)
 	sync_point(SYNC_DEVICE, dev);
 }
 
+/* ---- waiting for a condition --------------------------------------------
+ * Wait until cond(obj) holds, where another CPU makes it true through sync
+ * operations.  Stress spins, then yields the host CPU; explore blocks the
+ * task until the predicate holds (a modelled wait, part of deadlock
+ * detection).  For a lock, use the lock. */
+
+void sync_wait_cond(const void *obj, sync_pred_fn cond, const char *what);
+
+/* ---- TLB shootdown ---------------------------------------------------------
+ * A simulated CPU brackets every access that may use its software TLB (the
+ * lookup, a walk and fill, and the load or store itself) with
+ * tlb_access_begin/end: one access is one "instruction".  A CPU that
+ * changes translations makes the old TLB entries unusable for accesses that
+ * start from now on (the memory manager bumps a generation), then calls
+ * tlb_shootdown_wait(), which returns once every CPU that was inside an
+ * access at the call has left it: the acknowledgement of a shootdown IPI,
+ * which a CPU gives between instructions. */
+
+struct tlb_window {
+	unsigned int seq; /* odd while the CPU is inside an access */
+};
+
+static inline void tlb_access_begin(struct tlb_window *w)
+{
+	sync_point(SYNC_WRITE, w);
+	__atomic_store_n(&w->seq, w->seq + 1, __ATOMIC_RELAXED);
+	smp_mb(); /* pairs with the barrier in tlb_shootdown_wait() */
+}
+static inline void tlb_access_end(struct tlb_window *w)
+{
+	__atomic_store_n(&w->seq, w->seq + 1, __ATOMIC_RELEASE);
+}
+/* Wait for the nr CPUs' windows (an array) as described above. */
+void tlb_shootdown_wait(struct tlb_window *windows, size_t stride, int nr);
+
 /* ---- threads (stress back end) and set-up ------------------------------- */
 
 /* Initialise the layer and register the calling thread as CPU 0.  Call

@@ -709,6 +709,116 @@ static void test_rcu_misuse_is_reported(void **state)
 	assert_non_null(strstr(r.message, "synchronize_rcu inside"));
 }
 
+/* ---- TLB shootdown and condition waits ---------------------------------------
+ * CPU 1 stores through a "translation" (a pointer it loads inside an access
+ * window); CPU 0 changes the translation and shoots down.  After the
+ * shootdown no store may reach the old target.  The negative control skips
+ * the wait and must be caught. */
+
+struct tlbtest {
+	struct tlb_window win[2];
+	long *cur;
+	long bufs[2];
+	int stop;
+	int iters;
+	bool no_wait;
+};
+
+static void tlb_accessor(struct tlbtest *t)
+{
+	for (int i = 0; t->iters ? i < t->iters : !READ_ONCE(t->stop); i++) {
+		long *p;
+
+		tlb_access_begin(&t->win[1]);
+		p = READ_ONCE(t->cur);
+		cpu_relax();
+		WRITE_ONCE(*p, READ_ONCE(*p) + 1);
+		tlb_access_end(&t->win[1]);
+	}
+}
+
+static bool new_target_used(const void *arg)
+{
+	const struct tlbtest *t = arg;
+
+	return __atomic_load_n(&t->bufs[1], __ATOMIC_ACQUIRE) >= 1000;
+}
+
+static void tlb_shooter(struct tlbtest *t)
+{
+	long snap;
+
+	WRITE_ONCE(t->cur, &t->bufs[1]);
+	if (!t->no_wait)
+		tlb_shootdown_wait(t->win, sizeof(t->win[0]), 2);
+	snap = READ_ONCE(t->bufs[0]);
+	if (t->iters) {
+		for (int i = 0; i < 4; i++)
+			cpu_relax();
+	} else {
+		sync_wait_cond(t, new_target_used, "stores through the new translation");
+		WRITE_ONCE(t->stop, 1);
+	}
+	task_check(READ_ONCE(t->bufs[0]) == snap);
+}
+
+static void tlb_both(void *arg)
+{
+	if (smp_processor_id() == 0)
+		tlb_shooter(arg);
+	else
+		tlb_accessor(arg);
+}
+
+static void test_tlb_shootdown_stress(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 50; round++) {
+		struct tlbtest t = { 0 };
+
+		t.cur = &t.bufs[0];
+		stress_run(2, tlb_both, &t);
+		assert_true(t.bufs[1] >= 1000);
+	}
+}
+
+static void *tlbtest_setup_common(struct sched *sch, bool no_wait)
+{
+	struct tlbtest *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	t->cur = &t->bufs[0];
+	t->iters = 4;
+	t->no_wait = no_wait;
+	sched_spawn(sch, "shooter", 0, tlb_both, t, 0);
+	sched_spawn(sch, "accessor", 1, tlb_both, t, 0);
+	return t;
+}
+
+static void *tlbtest_setup(struct sched *sch)
+{
+	return tlbtest_setup_common(sch, false);
+}
+
+static void *tlbtest_broken_setup(struct sched *sch)
+{
+	return tlbtest_setup_common(sch, true);
+}
+
+static const struct explore_prog tlb_prog = {
+	"tlb-shootdown", 2, tlbtest_setup, NULL, NULL, free,
+};
+static const struct explore_prog tlb_broken_prog = {
+	"tlb-no-shootdown", 2, tlbtest_broken_setup, NULL, NULL, free,
+};
+
+static void test_tlb_shootdown_explore(void **state)
+{
+	(void)state;
+	assert_explore_clean(&tlb_prog, 1, EXPLORE_RUNS);
+	assert_true(explore_runs(&tlb_broken_prog, 1, 1000).failed);
+}
+
 /* ---- devices and CPU ids ----------------------------------------------------- */
 
 static void device_task(void *arg)
@@ -794,6 +904,8 @@ int main(void)
 		cmocka_unit_test(test_rcu_explore_has_teeth),
 		cmocka_unit_test(test_call_rcu_and_barrier),
 		cmocka_unit_test(test_rcu_misuse_is_reported),
+		cmocka_unit_test(test_tlb_shootdown_stress),
+		cmocka_unit_test(test_tlb_shootdown_explore),
 		cmocka_unit_test(test_device_steps_are_yield_points),
 		cmocka_unit_test(test_cpu_ids_stress),
 	};

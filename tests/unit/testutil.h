@@ -76,6 +76,33 @@ static inline void stress_run(int n, void (*fn)(void *), void *arg)
 	assert_int_equal(__atomic_load_n(&stress_failures, __ATOMIC_SEQ_CST), 0);
 }
 
+/* Assert that stmt makes a COW_CHECK fire with a message containing
+ * substr (the STYLE.md habit: tests can assert that an assert fires). */
+static jmp_buf panic_jmp;
+static char panic_msg[512];
+
+static COW_UNUSED void test_panic_handler(const char *file, int line, const char *msg)
+{
+	(void)file;
+	(void)line;
+	snprintf(panic_msg, sizeof(panic_msg), "%s", msg);
+	longjmp(panic_jmp, 1);
+}
+
+#define expect_panic(stmt, substr)                                          \
+	do {                                                                \
+		cow_panic_fn old_ = cow_set_panic_handler(test_panic_handler); \
+		panic_msg[0] = '\0';                                        \
+		if (setjmp(panic_jmp) == 0) {                               \
+			stmt;                                               \
+			cow_set_panic_handler(old_);                        \
+			fail_msg("no panic from: %s", #stmt);               \
+		}                                                           \
+		cow_set_panic_handler(old_);                                \
+		if (!strstr(panic_msg, (substr)))                           \
+			fail_msg("panic \"%s\" lacks \"%s\"", panic_msg, (substr)); \
+	} while (0)
+
 static inline void test_init(void)
 {
 	sync_init();

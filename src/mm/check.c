@@ -1,0 +1,363 @@
+/*
+ * Whole-structure validators of the mm layer: the frame pool (invariants
+ * F1..F3 of page.c) and page tables (P1..P4 of pgtable.h).  They sit beside
+ * the structures they check and are called by tests, by the explorer after
+ * every step and by scenarios at their end, so they never panic: a broken
+ * invariant comes back as COW_ECORRUPT with one line naming the frame (or
+ * address) and the rule it breaks.
+ *
+ * They read shared fields through src/sync like everyone else.  Called in
+ * an explore scheduler's own context, those reads are not yield points, so
+ * a check sees one consistent moment between two steps; in stress mode the
+ * caller makes the structure quiescent first.
+ */
+#include "mm/page.h"
+#include "mm/pgtable.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define BITS_PER_LONG (8 * sizeof(unsigned long))
+
+static COW_PRINTF(3, 4) int corrupt(char *msg, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (msg && len) {
+		va_start(ap, fmt);
+		vsnprintf(msg, len, fmt, ap);
+		va_end(ap);
+	}
+	return COW_ECORRUPT;
+}
+
+static int no_memory(char *msg, size_t len, const char *who)
+{
+	if (msg && len)
+		snprintf(msg, len, "%s: no host memory for a scratch bitmap", who);
+	return COW_ENOMEM;
+}
+
+/* A private bitmap of nr bits: "have we met this pfn already?". */
+static unsigned long *seen_alloc(unsigned long nr)
+{
+	return calloc((nr + BITS_PER_LONG - 1) / BITS_PER_LONG, sizeof(unsigned long));
+}
+
+/* Mark bit; returns whether it was marked already. */
+static bool seen_mark(unsigned long *seen, unsigned long bit)
+{
+	unsigned long mask = 1UL << (bit % BITS_PER_LONG);
+	bool was = (seen[bit / BITS_PER_LONG] & mask) != 0;
+
+	seen[bit / BITS_PER_LONG] |= mask;
+	return was;
+}
+
+/* ---- the frame pool -------------------------------------------------------- */
+
+/* F1 and F3 frame by frame; counts the PG_free frames into *nfree. */
+static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, char *msg,
+			    size_t len)
+{
+	for (unsigned long pfn = 0; pfn < pool->nr; pfn++) {
+		struct page *page = &pool->pages[pfn];
+		unsigned long flags = READ_ONCE(page->flags);
+		int ref = atomic_read(&page->_refcount);
+		int map = atomic_read(&page->_mapcount);
+		int pin = atomic_read(&page->_pincount);
+
+		if (!(flags & BIT_MASK(PG_free))) {
+			if (ref <= 0)
+				return corrupt(msg, len,
+					       "pfn %lu: allocated frame has refcount %d (F3)",
+					       pfn, ref);
+			continue;
+		}
+		if (flags != BIT_MASK(PG_free))
+			return corrupt(msg, len, "pfn %lu: free frame has flags 0x%lx besides "
+				       "PG_free (F1)", pfn, flags & ~BIT_MASK(PG_free));
+		if (ref || map || pin)
+			return corrupt(msg, len, "pfn %lu: free frame has refcount %d, mapcount "
+				       "%d, pincount %d (F1)", pfn, ref, map, pin);
+		(*nfree)++;
+	}
+	return 0;
+}
+
+/* One frame met on the free list or in a cache: in the pool, PG_free, and
+ * met for the first time. */
+static int check_listed(struct frame_pool *pool, unsigned long *seen, unsigned long pfn,
+			const char *where, char *msg, size_t len)
+{
+	if (pfn >= pool->nr)
+		return corrupt(msg, len, "%s holds pfn %lu, beyond the pool of %lu", where,
+			       pfn, pool->nr);
+	if (seen_mark(seen, pfn))
+		return corrupt(msg, len, "%s: pfn %lu is on the free list or a cache twice, "
+			       "or the list has a cycle (F1)", where, pfn);
+	if (!PageFlag(&pool->pages[pfn], PG_free))
+		return corrupt(msg, len, "%s holds pfn %lu, which is not PG_free (F1)", where,
+			       pfn);
+	return 0;
+}
+
+/* What holds at every step: every frame on the free list or in a cache
+ * whose lock is free is PG_free with no counts, and none is listed twice.
+ * Allocation and freeing move a frame between "listed" and "allocated"
+ * over several steps outside the locks, so F2, F3 and "every PG_free frame
+ * is listed" hold only when the pool is quiescent. */
+int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
+{
+	unsigned long *seen = seen_alloc(pool->nr);
+	char where[32];
+	int err = 0;
+
+	if (!seen)
+		return no_memory(msg, len, "frames_check_step");
+	if (!spin_is_locked(&pool->lock)) {
+		unsigned long n = 0;
+
+		for (uint32_t pfn = READ_ONCE(pool->free_head); pfn != PFN_NONE && !err;
+		     pfn = READ_ONCE(pool->pages[pfn].lru.next), n++)
+			err = check_listed(pool, seen, pfn, "the free list", msg, len);
+		if (!err && n != READ_ONCE(pool->nr_free_list))
+			err = corrupt(msg, len, "frame pool: the free list has %lu frames but "
+				      "nr_free_list is %lu", n, READ_ONCE(pool->nr_free_list));
+	}
+	for (int c = 0; c < pool->cpus && !err; c++) {
+		struct pcp *pcp = &pool->pcp[c];
+
+		if (spin_is_locked(&pcp->lock))
+			continue;
+		snprintf(where, sizeof(where), "cpu %d's cache", c);
+		for (unsigned int i = 0; i < READ_ONCE(pcp->count) && !err; i++) {
+			unsigned long pfn = READ_ONCE(pcp->pfns[i]);
+
+			err = check_listed(pool, seen, pfn, where, msg, len);
+			if (!err && (atomic_read(&pool->pages[pfn]._refcount) ||
+				     atomic_read(&pool->pages[pfn]._mapcount)))
+				err = corrupt(msg, len, "%s holds pfn %lu with counts (F1)",
+					      where, pfn);
+		}
+	}
+	free(seen);
+	return err;
+}
+
+int frames_check(struct frame_pool *pool, char *msg, size_t len)
+{
+	unsigned long nfree = 0, listed = 0, nr_free_list;
+	long nr_free = atomic_long_read(&pool->nr_free);
+	unsigned long *seen;
+	char where[32];
+	uint32_t pfn;
+	int err;
+
+	err = check_each_frame(pool, &nfree, msg, len);
+	if (err)
+		return err;
+	if ((long)nfree != nr_free)
+		return corrupt(msg, len, "frame pool: %lu frames are PG_free but nr_free is %ld "
+			       "(F2)", nfree, nr_free);
+
+	seen = seen_alloc(pool->nr);
+	if (!seen)
+		return no_memory(msg, len, "frames_check");
+	/* Bounded by the pool size, so a cycle is caught by seen_mark()
+	 * before the loop could run forever. */
+	nr_free_list = READ_ONCE(pool->nr_free_list);
+	for (pfn = READ_ONCE(pool->free_head); pfn != PFN_NONE;
+	     pfn = READ_ONCE(pool->pages[pfn].lru.next)) {
+		err = check_listed(pool, seen, pfn, "the free list", msg, len);
+		if (err)
+			goto out_free_seen;
+		listed++;
+	}
+	if (listed != nr_free_list) {
+		err = corrupt(msg, len, "frame pool: the free list has %lu frames but "
+			      "nr_free_list is %lu", listed, nr_free_list);
+		goto out_free_seen;
+	}
+	for (int c = 0; c < pool->cpus; c++) {
+		struct pcp *pcp = &pool->pcp[c];
+		unsigned int count = READ_ONCE(pcp->count);
+
+		snprintf(where, sizeof(where), "cpu %d's cache", c);
+		if (count > PCP_HIGH) {
+			err = corrupt(msg, len, "%s holds %u frames, more than %d", where, count,
+				      PCP_HIGH);
+			goto out_free_seen;
+		}
+		for (unsigned int i = 0; i < count; i++) {
+			err = check_listed(pool, seen, READ_ONCE(pcp->pfns[i]), where, msg, len);
+			if (err)
+				goto out_free_seen;
+		}
+		listed += count;
+	}
+	/* Every listed frame is PG_free and distinct, so equal counts mean
+	 * every PG_free frame is listed somewhere. */
+	if (listed != nfree)
+		err = corrupt(msg, len, "frame pool: %lu frames are PG_free but %lu are on the "
+			      "free list and in caches (F1)", nfree, listed);
+out_free_seen:
+	free(seen);
+	return err;
+}
+
+/* ---- page tables ----------------------------------------------------------- */
+
+static const char *const level_name[PT_LEVELS] = {
+	[PT_PTE] = "PTE table", [PT_PMD] = "PMD", [PT_PUD] = "PUD", [PT_PGD] = "PGD",
+};
+
+struct pgtable_check_ctx {
+	struct pgtable *pgt;
+	struct frame_pool *pool;
+	unsigned long *seen;     /* table pfns met so far */
+	unsigned int flags;
+	long tables;             /* reachable tables, PGD included */
+	char *msg;
+	size_t len;
+};
+
+/* A present leaf maps an allocated frame that is not a table (P4). */
+static int check_leaf(struct pgtable_check_ctx *c, unsigned long addr, pte_t pte)
+{
+	unsigned long pfn = pte_pfn(pte);
+	struct page *page;
+	unsigned long flags;
+	int ref;
+
+	if (!pte_present(pte)) {
+		if (swap_pte_bad(pte))
+			return corrupt(c->msg, c->len, "PTE for 0x%lx is 0x%llx: neither present "
+				       "nor a swap entry (P4)", addr, (unsigned long long)pte);
+		return 0;
+	}
+	if (!pfn_valid(c->pool, pfn))
+		return corrupt(c->msg, c->len, "PTE for 0x%lx maps pfn %lu, beyond the pool (P4)",
+			       addr, pfn);
+	page = pfn_to_page(c->pool, pfn);
+	flags = READ_ONCE(page->flags);
+	ref = page_ref_count(page);
+	if ((flags & BIT_MASK(PG_free)) || ref <= 0)
+		return corrupt(c->msg, c->len, "PTE for 0x%lx maps pfn %lu, which is free "
+			       "(refcount %d) (P4)", addr, pfn, ref);
+	if (flags & BIT_MASK(PG_table))
+		return corrupt(c->msg, c->len, "PTE for 0x%lx maps pfn %lu, a page table (P4)",
+			       addr, pfn);
+	return 0;
+}
+
+/* Check the table in pfn, at level, translating addresses from base, and
+ * everything below it (P1, P2, P4). */
+static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_level level,
+		       unsigned long base)
+{
+	unsigned long size = pt_level_size(level);
+	struct page *page;
+	unsigned long flags;
+	pte_t *table;
+	int err;
+
+	if (!pfn_valid(c->pool, pfn))
+		return corrupt(c->msg, c->len, "%s for 0x%lx is pfn %lu, beyond the pool (P1)",
+			       level_name[level], base, pfn);
+	if (seen_mark(c->seen, pfn))
+		return corrupt(c->msg, c->len, "pfn %lu is reachable twice as a page table, "
+			       "again as the %s for 0x%lx (P1)", pfn, level_name[level], base);
+	page = pfn_to_page(c->pool, pfn);
+	flags = READ_ONCE(page->flags);
+	if (!(flags & BIT_MASK(PG_table)) || (flags & BIT_MASK(PG_free)))
+		return corrupt(c->msg, c->len, "%s for 0x%lx is pfn %lu with flags 0x%lx: not a "
+			       "live page table (P1)", level_name[level], base, pfn, flags);
+	if (page->private != (unsigned long)c->pool || page_ref_count(page) <= 0)
+		return corrupt(c->msg, c->len, "%s for 0x%lx, pfn %lu: private 0x%lx, refcount "
+			       "%d; want the pool and > 0 (P1)", level_name[level], base, pfn,
+			       page->private, page_ref_count(page));
+	if (level == PT_PTE && (c->flags & PGTABLE_CHECK_QUIESCENT) && spin_is_locked(&page->ptl))
+		return corrupt(c->msg, c->len, "PTE table for 0x%lx, pfn %lu: its PT lock is "
+			       "still held", base, pfn);
+	c->tables++;
+
+	table = page_address(c->pool, page);
+	for (unsigned long i = 0; i < PTRS_PER_TABLE; i++) {
+		unsigned long addr = base + i * size;
+		pte_t e = READ_ONCE(table[i]);
+
+		if (pte_none(e))
+			continue;
+		if (level == PT_PTE) {
+			err = check_leaf(c, addr, e);
+		} else if (table_entry_bad(e)) {
+			err = corrupt(c->msg, c->len, "%s entry for 0x%lx is 0x%llx, not a table "
+				      "entry (P2)", level_name[level], addr,
+				      (unsigned long long)e);
+		} else {
+			err = check_table(c, pte_pfn(e), level - 1, addr);
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int pgtable_check(struct pgtable *pgt, unsigned int flags, char *msg, size_t len)
+{
+	struct pgtable_check_ctx c = {
+		.pgt = pgt, .pool = pgt->pool, .flags = flags, .msg = msg, .len = len,
+	};
+	bool locked;
+	long nr;
+	int err;
+
+	c.seen = seen_alloc(frame_pool_size(pgt->pool));
+	if (!c.seen)
+		return no_memory(msg, len, "pgtable_check");
+	err = check_table(&c, pgt->pgd_pfn, PT_PGD, 0);
+	if (err)
+		goto out_free_seen;
+	locked = spin_is_locked(&pgt->lock);
+	if (locked && (flags & PGTABLE_CHECK_QUIESCENT)) {
+		err = corrupt(msg, len, "page tables: pgt->lock is still held");
+		goto out_free_seen;
+	}
+	/* Populate and free change nr_tables and an entry under the lock,
+	 * one after the other: the two agree only while it is free (P3). */
+	nr = atomic_long_read(&pgt->nr_tables);
+	if (!locked && c.tables != nr)
+		err = corrupt(msg, len, "page tables: %ld tables are reachable but nr_tables is "
+			      "%ld (P3)", c.tables, nr);
+out_free_seen:
+	free(c.seen);
+	return err;
+}
+
+struct count_maps_ctx {
+	unsigned long *counts;
+	unsigned long nr;
+};
+
+static int count_one(unsigned long addr, pte_t *ptep, void *arg)
+{
+	struct count_maps_ctx *c = arg;
+	pte_t pte = ptep_get(ptep);
+
+	(void)addr;
+	if (!pte_present(pte) || pte_special(pte))
+		return 0;
+	if (pte_pfn(pte) >= c->nr)
+		return COW_EINVAL;
+	c->counts[pte_pfn(pte)]++;
+	return 0;
+}
+
+int pgtable_count_maps(struct pgtable *pgt, unsigned long *counts, unsigned long nr)
+{
+	struct count_maps_ctx c = { counts, nr };
+
+	return pgtable_walk_range(pgt, 0, VA_END, count_one, &c);
+}

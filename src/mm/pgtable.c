@@ -1,0 +1,398 @@
+/*
+ * Page tables (see pgtable.h for the encoding, the locks and the
+ * invariants P1..P5).  Above the frame pool, below the address-space layer:
+ * faults, fork, GUP, reclaim and KSM find and change PTEs through the
+ * functions here, and gup-fast walks the tree with no lock at all.
+ *
+ * Why tables are freed through RCU.  gup-fast reads the PGD, PUD and PMD
+ * entries and then the PTE with nothing but rcu_read_lock() held.  Between
+ * two of those reads munmap may unlink the table the walker is about to
+ * read.  If the frame went straight back to the pool it could be reused --
+ * as another process's page table or as user data -- and the walker would
+ * read a PTE out of garbage and pin whatever page that names.  So
+ * free_pgd_range() clears the upper entry (a walker sees the old table or
+ * none), and the frame is put back only after a grace period, when no
+ * walker that could have seen the old entry is left.  Linux does the same
+ * with tlb_remove_table() under CONFIG_MMU_GATHER_RCU_TABLE_FREE; x86 got
+ * away without it for years only because its TLB-flush IPIs, which
+ * gup-fast blocks by disabling interrupts, acted as the grace period.
+ *
+ * Why upper entries are read with an acquire load.  pgtable_populate()
+ * zeroes the new table, then publishes it with a store after smp_wmb();
+ * a walker must see the zeroes, not the frame's previous contents.  Linux
+ * relies on the address dependency from the entry to the table; C11
+ * compilers do not honour dependency ordering, so pxd_get() asks for
+ * acquire, which is free on x86 and one cheap barrier on arm64.
+ */
+#include "pgtable.h"
+
+bool pgtable_test_free_immediately;
+
+/* ---- table frames ---------------------------------------------------------- */
+
+static pte_t *table_of_page(const struct pgtable *pgt, struct page *page)
+{
+	return page_address(pgt->pool, page);
+}
+
+static struct page *entry_page(const struct pgtable *pgt, pte_t entry)
+{
+	return pfn_to_page(pgt->pool, pte_pfn(entry));
+}
+
+static pte_t *entry_table(const struct pgtable *pgt, pte_t entry)
+{
+	return table_of_page(pgt, entry_page(pgt, entry));
+}
+
+static pte_t *pgd_table(const struct pgtable *pgt)
+{
+	return table_of_page(pgt, pfn_to_page(pgt->pool, pgt->pgd_pfn));
+}
+
+/* Read an upper-level entry; the acquire pairs with the smp_wmb() in
+ * pgtable_populate() (see the top of the file). */
+static pte_t pxd_get(pte_t *entry)
+{
+	return smp_load_acquire(entry);
+}
+
+/* A zeroed frame becomes a table.  The private word, unused by table
+ * pages otherwise, remembers the pool for the RCU callback, which gets
+ * nothing but the struct page. */
+static struct page *table_alloc(struct frame_pool *pool)
+{
+	struct page *page = alloc_page(pool, GFP_ZERO);
+
+	if (!page)
+		return NULL;
+	page->private = (unsigned long)pool;
+	SetPageFlag(page, PG_table);
+	return page;
+}
+
+static void table_free_now(struct page *page)
+{
+	struct frame_pool *pool = (struct frame_pool *)page->private;
+
+	ClearPageFlag(page, PG_table);
+	page->private = 0;
+	put_page(pool, page);
+}
+
+static void table_free_rcu(struct rcu_head *head)
+{
+	table_free_now(container_of(head, struct page, rcu));
+}
+
+/* Free a table that is no longer reachable from the tree. */
+static void table_free_deferred(struct page *page)
+{
+	/* Plain read: the hook changes only while no thread walks (see
+	 * pgtable.h). */
+	if (unlikely(pgtable_test_free_immediately))
+		table_free_now(page);
+	else
+		call_rcu(&page->rcu, table_free_rcu);
+}
+
+/* ---- set-up and teardown --------------------------------------------------- */
+
+int pgtable_init(struct pgtable *pgt, struct frame_pool *pool)
+{
+	struct page *pgd;
+
+	pgt->pool = pool;
+	spin_lock_init(&pgt->lock);
+	atomic_long_set(&pgt->nr_tables, 0);
+	pgt->pgd_pfn = PFN_NONE;
+	pgd = table_alloc(pool);
+	if (!pgd)
+		return COW_ENOMEM;
+	pgt->pgd_pfn = page_to_pfn(pool, pgd);
+	atomic_long_set(&pgt->nr_tables, 1);
+	return 0;
+}
+
+/* Free the table in page and every table below it; returns how many. */
+static long destroy_table(struct pgtable *pgt, struct page *page, enum pt_level level)
+{
+	pte_t *table = table_of_page(pgt, page);
+	long n = 1;
+
+	if (level > PT_PTE) {
+		for (int i = 0; i < PTRS_PER_TABLE; i++) {
+			pte_t e = pxd_get(&table[i]);
+
+			if (!pte_none(e))
+				n += destroy_table(pgt, entry_page(pgt, e), level - 1);
+		}
+	}
+	table_free_now(page);
+	return n;
+}
+
+static int find_leaf(unsigned long addr, pte_t *ptep, void *arg)
+{
+	unsigned long *where = arg;
+
+	(void)ptep;
+	*where = addr;
+	return 1;
+}
+
+void pgtable_destroy(struct pgtable *pgt)
+{
+	unsigned long addr = 0;
+	long freed;
+
+	if (pgt->pgd_pfn == PFN_NONE)
+		return; /* pgtable_init() failed or already destroyed */
+	/* Check first and free after, so that a failed check leaves the
+	 * tree intact for whoever catches the panic. */
+	COW_CHECK(pgtable_walk_range(pgt, 0, VA_END, find_leaf, &addr) == 0,
+		  "pgtable_destroy: the PTE for 0x%lx is still set; zap it first", addr);
+	freed = destroy_table(pgt, pfn_to_page(pgt->pool, pgt->pgd_pfn), PT_PGD);
+	COW_CHECK(freed == atomic_long_read(&pgt->nr_tables),
+		  "pgtable_destroy: freed %ld tables but nr_tables was %ld", freed,
+		  atomic_long_read(&pgt->nr_tables));
+	atomic_long_set(&pgt->nr_tables, 0);
+	pgt->pgd_pfn = PFN_NONE;
+}
+
+/* ---- finding and populating ------------------------------------------------ */
+
+/* Make *entry point at a new, empty table unless a racing thread did
+ * first.  The frame is allocated before taking pgt->lock, which stays a
+ * leaf lock; the loser of a race gives its frame straight back, since no
+ * walker can have seen it. */
+static int pgtable_populate(struct pgtable *pgt, pte_t *entry)
+{
+	struct page *page = table_alloc(pgt->pool);
+
+	if (!page)
+		return COW_ENOMEM;
+	spin_lock(&pgt->lock);
+	if (pte_none(pxd_get(entry))) {
+		atomic_long_inc(&pgt->nr_tables);
+		/* The zeroed table and its flags before the entry that
+		 * publishes it; pairs with the acquire in pxd_get(). */
+		smp_wmb();
+		WRITE_ONCE(*entry, mk_table_entry(page_to_pfn(pgt->pool, page)));
+		page = NULL;
+	}
+	spin_unlock(&pgt->lock);
+	if (page)
+		table_free_now(page);
+	return 0;
+}
+
+/* The struct page of addr's PTE table, or NULL if a level is missing (and
+ * alloc is false) or a table could not be allocated (alloc is true). */
+static struct page *find_pte_table(struct pgtable *pgt, unsigned long addr, bool alloc)
+{
+	pte_t *table = pgd_table(pgt);
+	struct page *page = NULL;
+
+	for (int level = PT_PGD; level > PT_PTE; level--) {
+		pte_t *entry = &table[pt_index(addr, level)];
+		pte_t e = pxd_get(entry);
+
+		if (pte_none(e)) {
+			if (!alloc || pgtable_populate(pgt, entry) != 0)
+				return NULL;
+			e = pxd_get(entry);
+		}
+		COW_ASSERT(!table_entry_bad(e));
+		page = entry_page(pgt, e);
+		table = table_of_page(pgt, page);
+	}
+	return page;
+}
+
+static pte_t *lock_pte(struct pgtable *pgt, struct page *ptable, unsigned long addr,
+		       spinlock_t **ptlp)
+{
+	spinlock_t *ptl = &ptable->ptl;
+
+	spin_lock(ptl);
+	*ptlp = ptl;
+	return &table_of_page(pgt, ptable)[pte_index(addr)];
+}
+
+pte_t *pte_alloc_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp)
+{
+	struct page *ptable;
+
+	COW_CHECK(addr < VA_END, "pte_alloc_map_lock: address 0x%lx beyond %d bits", addr,
+		  VA_BITS);
+	ptable = find_pte_table(pgt, addr, true);
+	if (!ptable)
+		return NULL;
+	return lock_pte(pgt, ptable, addr, ptlp);
+}
+
+pte_t *pte_offset_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp)
+{
+	struct page *ptable;
+
+	if (addr >= VA_END)
+		return NULL;
+	ptable = find_pte_table(pgt, addr, false);
+	if (!ptable)
+		return NULL;
+	return lock_pte(pgt, ptable, addr, ptlp);
+}
+
+void pte_unmap_unlock(pte_t *ptep, spinlock_t *ptl)
+{
+	(void)ptep;
+	spin_unlock(ptl);
+}
+
+spinlock_t *pte_lockptr(struct pgtable *pgt, pte_t *ptep)
+{
+	struct page *page = virt_to_page(pgt->pool, ptep);
+
+	COW_CHECK(page != NULL, "pte_lockptr: %p is not in a page table", (void *)ptep);
+	return &page->ptl;
+}
+
+pte_t *pgtable_walk_lockless(struct pgtable *pgt, unsigned long addr, pte_t *out)
+{
+	pte_t *table, *ptep;
+
+	if (addr >= VA_END)
+		return NULL;
+	table = pgd_table(pgt);
+	for (int level = PT_PGD; level > PT_PTE; level--) {
+		pte_t e = pxd_get(&table[pt_index(addr, level)]);
+
+		/* An entry cleared under us reads as 0: stop.  One that is
+		 * cleared after this read still points at a table that
+		 * stays one until our rcu_read_unlock() (P5). */
+		if (!pte_present(e))
+			return NULL;
+		table = entry_table(pgt, e);
+	}
+	ptep = &table[pte_index(addr)];
+	*out = ptep_get(ptep);
+	return ptep;
+}
+
+/* ---- walking and freeing a range ------------------------------------------- */
+
+/* The end of the entry at this level that holds addr, or end if sooner
+ * (Linux's pmd_addr_end() and friends).  Addresses stay below VA_END, so
+ * nothing overflows. */
+static unsigned long entry_end(unsigned long addr, unsigned long end, enum pt_level level)
+{
+	unsigned long boundary = (addr | (pt_level_size(level) - 1)) + 1;
+
+	return boundary < end ? boundary : end;
+}
+
+static int walk_range_level(struct pgtable *pgt, pte_t *table, enum pt_level level,
+			    unsigned long start, unsigned long end,
+			    int (*fn)(unsigned long, pte_t *, void *), void *arg)
+{
+	unsigned long addr, next;
+	int ret;
+
+	for (addr = start; addr < end; addr = next) {
+		pte_t *entry = &table[pt_index(addr, level)];
+
+		next = entry_end(addr, end, level);
+		if (level == PT_PTE) {
+			if (pte_none(ptep_get(entry)))
+				continue;
+			ret = fn(addr & PAGE_MASK, entry, arg);
+		} else {
+			pte_t e = pxd_get(entry);
+
+			if (pte_none(e))
+				continue;
+			ret = walk_range_level(pgt, entry_table(pgt, e), level - 1, addr, next,
+					       fn, arg);
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int pgtable_walk_range(struct pgtable *pgt, unsigned long start, unsigned long end,
+		       int (*fn)(unsigned long addr, pte_t *ptep, void *arg), void *arg)
+{
+	if (start > end || end > VA_END)
+		return COW_EINVAL;
+	return walk_range_level(pgt, pgd_table(pgt), PT_PGD, start, end, fn, arg);
+}
+
+static bool pte_table_empty(pte_t *table)
+{
+	for (int i = 0; i < PTRS_PER_TABLE; i++)
+		if (!pte_none(ptep_get(&table[i])))
+			return false;
+	return true;
+}
+
+/* Unlink the table in child from *entry, which held expect, and free it
+ * after a grace period.  The exchange rather than a plain store lets us
+ * check the caller's promise that nobody populates the range. */
+static void unlink_table(struct pgtable *pgt, pte_t *entry, pte_t expect, struct page *child)
+{
+	pte_t old;
+
+	spin_lock(&pgt->lock);
+	/* A lockless walker reads the old entry or 0, never a torn one. */
+	old = ptep_get_and_clear(entry);
+	atomic_long_dec(&pgt->nr_tables);
+	spin_unlock(&pgt->lock);
+	COW_CHECK(old == expect,
+		  "free_pgd_range: entry changed from 0x%llx to 0x%llx while freeing; "
+		  "someone populated a range being freed",
+		  (unsigned long long)expect, (unsigned long long)old);
+	table_free_deferred(child);
+}
+
+/* Free the tables below table (at level, above PT_PTE) that lie entirely
+ * inside [start, end) and are empty.  Returns whether every entry of table
+ * visited, i.e. in [start, end), is none afterwards; when the table lies
+ * entirely inside the range that means the table is empty. */
+static bool free_range_level(struct pgtable *pgt, pte_t *table, enum pt_level level,
+			     unsigned long start, unsigned long end)
+{
+	unsigned long addr, next;
+	bool empty = true;
+
+	for (addr = start; addr < end; addr = next) {
+		pte_t *entry = &table[pt_index(addr, level)];
+		pte_t e = pxd_get(entry);
+		struct page *child;
+		bool whole, child_empty;
+
+		next = entry_end(addr, end, level);
+		if (pte_none(e))
+			continue;
+		child = entry_page(pgt, e);
+		whole = next - addr == pt_level_size(level);
+		if (level == PT_PMD)
+			child_empty = whole && pte_table_empty(table_of_page(pgt, child));
+		else
+			child_empty = free_range_level(pgt, table_of_page(pgt, child), level - 1,
+						       addr, next);
+		if (whole && child_empty)
+			unlink_table(pgt, entry, e, child);
+		else
+			empty = false;
+	}
+	return empty;
+}
+
+void free_pgd_range(struct pgtable *pgt, unsigned long start, unsigned long end)
+{
+	COW_CHECK(start <= end && end <= VA_END, "free_pgd_range: bad range 0x%lx-0x%lx",
+		  start, end);
+	free_range_level(pgt, pgd_table(pgt), PT_PGD, start, end);
+}

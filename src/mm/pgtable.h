@@ -1,0 +1,429 @@
+/*
+ * Page tables: four levels of 512 entries (PGD, PUD, PMD, PTE table), 48-bit
+ * virtual addresses, 4 KiB pages.  This sits just above the frame pool
+ * (page.h): every table is one frame of the pool flagged PG_table, and the
+ * address-space layer (struct mm) embeds a struct pgtable.  Everything that
+ * reads or writes an entry goes through src/sync, so explore mode sees each
+ * access as a yield point.
+ *
+ * Entry encoding (our own, x86-like).  One type, pte_t, serves all levels.
+ *
+ *   present leaf     bit 0 present, 1 write, 2 user, 5 accessed, 6 dirty,
+ *                    7 PSE (reserved for huge pages), 9 special,
+ *                    11 soft-dirty, PFN in bits 12..51;
+ *   swap entry       any non-zero leaf with bit 0 clear: bit 1 soft-dirty,
+ *                    bit 2 exclusive, bit 3 a marker that is always set (so
+ *                    type 0 offset 0 is not pte_none), bits 4..8 the swap
+ *                    type, bits 12..61 the offset;
+ *   upper level      0, or a table's PFN with _PAGE_TABLE.
+ *
+ * Locks (legend for the fields below):
+ *   (C) constant after pgtable_init()      (A) atomic
+ *   (P) pgt->lock, like Linux's mm->page_table_lock: serialises populating
+ *       and clearing upper-level entries.  It is a leaf lock: nothing is
+ *       taken while it is held, so it may be taken with a PT lock held.
+ *   PT lock: the split lock of one PTE table (struct page.ptl of the
+ *       table's frame) serialises changes to that table's 512 leaf PTEs.
+ *
+ * Invariants (checked by pgtable_check() in check.c):
+ *   P1  every table is a frame with PG_table, not PG_free, whose private
+ *       word points at the pool, referenced by exactly one upper entry
+ *       (the PGD by pgd_pfn);
+ *   P2  an upper entry is 0 or mk_table_entry(pfn of a table);
+ *   P3  nr_tables counts the reachable tables, PGD included, whenever
+ *       pgt->lock is free (populate and free update both under it);
+ *   P4  a present leaf maps an allocated frame (refcount > 0); a non-present
+ *       non-zero leaf is a well-formed swap entry;
+ *   P5  a table unlinked by free_pgd_range() stays a table (PG_table, not
+ *       reused) until an RCU grace period has passed, so a lockless walker
+ *       inside rcu_read_lock() never reads a reused frame.
+ */
+#ifndef COW_MM_PGTABLE_H
+#define COW_MM_PGTABLE_H
+
+#include "mm/page.h"
+
+typedef uint64_t pte_t;
+
+/* ---- geometry ------------------------------------------------------------ */
+
+/* Levels, numbered from the leaves up so that a level's shift is
+ * PAGE_SHIFT + level * TABLE_SHIFT. */
+enum pt_level {
+	PT_PTE,  /* a PTE table: 512 leaf PTEs, 4 KiB each */
+	PT_PMD,  /* entries point at PTE tables, 2 MiB each */
+	PT_PUD,  /* entries point at PMD tables, 1 GiB each */
+	PT_PGD,  /* the root: entries point at PUD tables, 512 GiB each */
+	PT_LEVELS
+};
+
+#define TABLE_SHIFT 9
+#define PTRS_PER_TABLE (1 << TABLE_SHIFT)
+#define PMD_SHIFT (PAGE_SHIFT + TABLE_SHIFT)
+#define PUD_SHIFT (PMD_SHIFT + TABLE_SHIFT)
+#define PGDIR_SHIFT (PUD_SHIFT + TABLE_SHIFT)
+#define PMD_SIZE (1UL << PMD_SHIFT)
+#define PUD_SIZE (1UL << PUD_SHIFT)
+#define PGDIR_SIZE (1UL << PGDIR_SHIFT)
+#define PMD_MASK (~(PMD_SIZE - 1))
+#define PUD_MASK (~(PUD_SIZE - 1))
+#define PGDIR_MASK (~(PGDIR_SIZE - 1))
+
+/* The tables translate 48 bits; user space is the lower half, as on
+ * x86-64.  Addresses at or above VA_END cannot be mapped at all. */
+#define VA_BITS 48
+#define VA_END (1UL << VA_BITS)
+#define TASK_SIZE (1UL << (VA_BITS - 1))
+
+/* Bytes mapped by one entry of a table at this level. */
+static inline unsigned long pt_level_size(enum pt_level level)
+{
+	return 1UL << (PAGE_SHIFT + TABLE_SHIFT * (unsigned int)level);
+}
+
+/* The index of addr's entry in its table at this level. */
+static inline unsigned int pt_index(unsigned long addr, enum pt_level level)
+{
+	return (unsigned int)(addr >> (PAGE_SHIFT + TABLE_SHIFT * (unsigned int)level)) &
+	       (PTRS_PER_TABLE - 1);
+}
+
+static inline unsigned int pgd_index(unsigned long addr)
+{
+	return pt_index(addr, PT_PGD);
+}
+static inline unsigned int pud_index(unsigned long addr)
+{
+	return pt_index(addr, PT_PUD);
+}
+static inline unsigned int pmd_index(unsigned long addr)
+{
+	return pt_index(addr, PT_PMD);
+}
+static inline unsigned int pte_index(unsigned long addr)
+{
+	return pt_index(addr, PT_PTE);
+}
+
+/* ---- PTE bits ------------------------------------------------------------ */
+
+#define _PAGE_BIT_PRESENT 0
+#define _PAGE_BIT_RW 1
+#define _PAGE_BIT_USER 2
+#define _PAGE_BIT_ACCESSED 5
+#define _PAGE_BIT_DIRTY 6
+#define _PAGE_BIT_PSE 7
+#define _PAGE_BIT_SPECIAL 9
+#define _PAGE_BIT_SOFT_DIRTY 11
+
+#define _PAGE_PRESENT (1ULL << _PAGE_BIT_PRESENT)
+#define _PAGE_RW (1ULL << _PAGE_BIT_RW)
+#define _PAGE_USER (1ULL << _PAGE_BIT_USER)
+#define _PAGE_ACCESSED (1ULL << _PAGE_BIT_ACCESSED)
+#define _PAGE_DIRTY (1ULL << _PAGE_BIT_DIRTY)
+#define _PAGE_PSE (1ULL << _PAGE_BIT_PSE)
+#define _PAGE_SPECIAL (1ULL << _PAGE_BIT_SPECIAL)
+#define _PAGE_SOFT_DIRTY (1ULL << _PAGE_BIT_SOFT_DIRTY)
+
+#define PTE_PFN_SHIFT PAGE_SHIFT
+#define PTE_PFN_MASK (((1ULL << 52) - 1) & ~((1ULL << PTE_PFN_SHIFT) - 1))
+/* The bits of a present PTE other than the PFN. */
+#define PTE_FLAGS_MASK (~PTE_PFN_MASK)
+
+/* An upper-level entry: the table below is present, writable and user
+ * accessible; permissions are decided at the leaves only. */
+#define _PAGE_TABLE (_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED)
+
+/* Protections for pfn_pte(). */
+#define PAGE_READONLY (_PAGE_PRESENT | _PAGE_USER)
+#define PAGE_READWRITE (_PAGE_PRESENT | _PAGE_USER | _PAGE_RW)
+
+static inline bool pte_none(pte_t pte)
+{
+	return pte == 0;
+}
+static inline bool pte_present(pte_t pte)
+{
+	return (pte & _PAGE_PRESENT) != 0;
+}
+static inline bool pte_write(pte_t pte)
+{
+	return (pte & _PAGE_RW) != 0;
+}
+static inline bool pte_user(pte_t pte)
+{
+	return (pte & _PAGE_USER) != 0;
+}
+static inline bool pte_dirty(pte_t pte)
+{
+	return (pte & _PAGE_DIRTY) != 0;
+}
+static inline bool pte_young(pte_t pte)
+{
+	return (pte & _PAGE_ACCESSED) != 0;
+}
+static inline bool pte_soft_dirty(pte_t pte)
+{
+	return (pte & _PAGE_SOFT_DIRTY) != 0;
+}
+static inline bool pte_special(pte_t pte)
+{
+	return (pte & _PAGE_SPECIAL) != 0;
+}
+static inline unsigned long pte_pfn(pte_t pte)
+{
+	return (unsigned long)((pte & PTE_PFN_MASK) >> PTE_PFN_SHIFT);
+}
+/* A PTE mapping pfn with the bits of prot (which should include
+ * _PAGE_PRESENT; PAGE_READONLY and PAGE_READWRITE do). */
+static inline pte_t pfn_pte(unsigned long pfn, uint64_t prot)
+{
+	COW_ASSERT(pfn <= PTE_PFN_MASK >> PTE_PFN_SHIFT);
+	return (((pte_t)pfn << PTE_PFN_SHIFT) & PTE_PFN_MASK) | (prot & PTE_FLAGS_MASK);
+}
+
+static inline pte_t pte_mkwrite(pte_t pte)
+{
+	return pte | _PAGE_RW;
+}
+static inline pte_t pte_wrprotect(pte_t pte)
+{
+	return pte & ~_PAGE_RW;
+}
+static inline pte_t pte_mkdirty(pte_t pte)
+{
+	return pte | _PAGE_DIRTY;
+}
+static inline pte_t pte_mkclean(pte_t pte)
+{
+	return pte & ~_PAGE_DIRTY;
+}
+static inline pte_t pte_mkyoung(pte_t pte)
+{
+	return pte | _PAGE_ACCESSED;
+}
+static inline pte_t pte_mkold(pte_t pte)
+{
+	return pte & ~_PAGE_ACCESSED;
+}
+static inline pte_t pte_mksoft_dirty(pte_t pte)
+{
+	return pte | _PAGE_SOFT_DIRTY;
+}
+static inline pte_t pte_clear_soft_dirty(pte_t pte)
+{
+	return pte & ~_PAGE_SOFT_DIRTY;
+}
+static inline pte_t pte_mkspecial(pte_t pte)
+{
+	return pte | _PAGE_SPECIAL;
+}
+
+/* Upper-level entries (PGD, PUD, PMD) point at the table one level down. */
+static inline pte_t mk_table_entry(unsigned long pfn)
+{
+	return pfn_pte(pfn, _PAGE_TABLE);
+}
+/* Neither none nor a well-formed table entry (P2). */
+static inline bool table_entry_bad(pte_t entry)
+{
+	return !pte_none(entry) && (entry & PTE_FLAGS_MASK) != _PAGE_TABLE;
+}
+
+/* ---- swap entries -------------------------------------------------------- */
+
+/* An arch-independent swap entry: type in the top bits, offset below. */
+typedef struct {
+	unsigned long val;
+} swp_entry_t;
+
+#define MAX_SWAPFILES_SHIFT 5
+#define MAX_SWAPFILES (1U << MAX_SWAPFILES_SHIFT)
+#define SWP_OFFSET_BITS 50
+#define SWP_OFFSET_MASK ((1UL << SWP_OFFSET_BITS) - 1)
+
+#define _PAGE_SWP_SOFT_DIRTY (1ULL << 1)
+#define _PAGE_SWP_EXCLUSIVE (1ULL << 2)
+#define _PAGE_SWP_MARKER (1ULL << 3)
+#define _PAGE_SWP_TYPE_SHIFT 4
+#define _PAGE_SWP_OFFSET_SHIFT PAGE_SHIFT
+/* Every bit a swap PTE may have set. */
+#define _PAGE_SWP_MASK                                                              \
+	(_PAGE_SWP_SOFT_DIRTY | _PAGE_SWP_EXCLUSIVE | _PAGE_SWP_MARKER |            \
+	 ((pte_t)(MAX_SWAPFILES - 1) << _PAGE_SWP_TYPE_SHIFT) |                     \
+	 ((pte_t)SWP_OFFSET_MASK << _PAGE_SWP_OFFSET_SHIFT))
+
+static inline swp_entry_t swp_entry(unsigned int type, unsigned long offset)
+{
+	swp_entry_t e = { ((unsigned long)type << SWP_OFFSET_BITS) | offset };
+
+	COW_ASSERT(type < MAX_SWAPFILES && offset <= SWP_OFFSET_MASK);
+	return e;
+}
+static inline unsigned int swp_type(swp_entry_t entry)
+{
+	return (unsigned int)(entry.val >> SWP_OFFSET_BITS);
+}
+static inline unsigned long swp_offset(swp_entry_t entry)
+{
+	return entry.val & SWP_OFFSET_MASK;
+}
+
+/* A leaf that is neither none nor present holds a swap entry. */
+static inline bool is_swap_pte(pte_t pte)
+{
+	return !pte_none(pte) && !pte_present(pte);
+}
+/* A swap PTE with the exclusive and soft-dirty bits clear. */
+static inline pte_t swp_entry_to_pte(swp_entry_t entry)
+{
+	return _PAGE_SWP_MARKER | ((pte_t)swp_type(entry) << _PAGE_SWP_TYPE_SHIFT) |
+	       ((pte_t)swp_offset(entry) << _PAGE_SWP_OFFSET_SHIFT);
+}
+/* The entry of a swap PTE, without its exclusive and soft-dirty bits. */
+static inline swp_entry_t pte_to_swp_entry(pte_t pte)
+{
+	COW_ASSERT(is_swap_pte(pte));
+	return swp_entry((unsigned int)(pte >> _PAGE_SWP_TYPE_SHIFT) & (MAX_SWAPFILES - 1),
+			 (unsigned long)(pte >> _PAGE_SWP_OFFSET_SHIFT) & SWP_OFFSET_MASK);
+}
+/* Not a swap PTE we could have made (checked by pgtable_check). */
+static inline bool swap_pte_bad(pte_t pte)
+{
+	return !(pte & _PAGE_SWP_MARKER) || (pte & ~_PAGE_SWP_MASK);
+}
+
+/* The exclusive bit of a swap PTE: the swapped-out page was exclusive to
+ * this mapping (Linux 5.19), so swap-in may map it writable. */
+static inline pte_t pte_swp_mkexclusive(pte_t pte)
+{
+	return pte | _PAGE_SWP_EXCLUSIVE;
+}
+static inline bool pte_swp_exclusive(pte_t pte)
+{
+	return (pte & _PAGE_SWP_EXCLUSIVE) != 0;
+}
+static inline pte_t pte_swp_clear_exclusive(pte_t pte)
+{
+	return pte & ~_PAGE_SWP_EXCLUSIVE;
+}
+static inline pte_t pte_swp_mksoft_dirty(pte_t pte)
+{
+	return pte | _PAGE_SWP_SOFT_DIRTY;
+}
+static inline bool pte_swp_soft_dirty(pte_t pte)
+{
+	return (pte & _PAGE_SWP_SOFT_DIRTY) != 0;
+}
+static inline pte_t pte_swp_clear_soft_dirty(pte_t pte)
+{
+	return pte & ~_PAGE_SWP_SOFT_DIRTY;
+}
+
+/* ---- accessing an entry --------------------------------------------------
+ * Leaf PTEs change under the PT lock, but lockless walkers (gup-fast) and
+ * the simulated hardware read them at any time, so every access is one
+ * sync operation and a PTE is never torn. */
+
+static inline pte_t ptep_get(pte_t *ptep)
+{
+	return READ_ONCE(*ptep);
+}
+static inline void set_pte(pte_t *ptep, pte_t pte)
+{
+	WRITE_ONCE(*ptep, pte);
+}
+/* Atomically clear a PTE and return what it held: no hardware-style
+ * accessed/dirty update can slip in between read and clear. */
+static inline pte_t ptep_get_and_clear(pte_t *ptep)
+{
+	return xchg(ptep, (pte_t)0);
+}
+static inline void pte_clear(pte_t *ptep)
+{
+	WRITE_ONCE(*ptep, (pte_t)0);
+}
+
+/* ---- the tree -------------------------------------------------------------- */
+
+struct pgtable {
+	unsigned long pgd_pfn;     /* (C) the root table */
+	spinlock_t lock;           /* populating and clearing upper entries */
+	struct frame_pool *pool;   /* (C) where the tables come from */
+	atomic_long_t nr_tables;   /* (A), changed under (P): tables, PGD included */
+};
+
+/* Allocate the PGD.  Returns 0, or COW_ENOMEM when the pool is empty. */
+int pgtable_init(struct pgtable *pgt, struct frame_pool *pool);
+/* Free every table at once, the PGD included.  The caller is done with the
+ * tree: no walker, locked or lockless, may be inside, and every leaf must
+ * be none (zapped) -- a COW_CHECK.  Tables unlinked earlier by
+ * free_pgd_range() may still wait for their grace period: rcu_barrier()
+ * before destroying the pool.  A no-op after a failed pgtable_init(). */
+void pgtable_destroy(struct pgtable *pgt);
+
+/* Return addr's PTE with the PT lock of its table held (*ptlp), allocating
+ * missing tables on the way.  Upper entries are populated under pgt->lock;
+ * a racing thread that populated first wins and our frame goes back to the
+ * pool.  Returns NULL when the pool is exhausted: tables populated before
+ * that stay in the tree (counted, freed by free_pgd_range() or
+ * pgtable_destroy()), nothing leaks.  addr must be below VA_END.  May take
+ * the frame pool's locks and pgt->lock (never nested) before the PT lock. */
+pte_t *pte_alloc_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp);
+/* As pte_alloc_map_lock() without allocating: NULL if a level is missing
+ * or addr is at or above VA_END. */
+pte_t *pte_offset_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp);
+/* Drop the PT lock taken by the two functions above. */
+void pte_unmap_unlock(pte_t *ptep, spinlock_t *ptl);
+/* The PT lock of the PTE table that holds ptep. */
+spinlock_t *pte_lockptr(struct pgtable *pgt, pte_t *ptep);
+
+/* The gup-fast walk.  The caller holds rcu_read_lock(); no lock is taken.
+ * Each level is read once; returns addr's PTE pointer and its value in
+ * *out, or NULL if a level is missing (or addr >= VA_END).  The pointer
+ * stays valid, pointing into a frame that is still a page table, until
+ * rcu_read_unlock(); the table may meanwhile have been unlinked, so a
+ * caller that acts on the value must re-check it (as gup-fast does). */
+pte_t *pgtable_walk_lockless(struct pgtable *pgt, unsigned long addr, pte_t *out);
+
+/* Unlink and free every PTE, PMD and PUD table that lies entirely inside
+ * [start, end) and has no non-none entry left; never the PGD.  Entries are
+ * cleared under pgt->lock and the frames freed through call_rcu (P5).  The
+ * caller excludes every locked walker and every populator of the range
+ * (in Linux: the VMAs are gone and mmap_lock is held); lockless walkers
+ * may be inside.  end must not exceed VA_END. */
+void free_pgd_range(struct pgtable *pgt, unsigned long start, unsigned long end);
+
+/* Call fn(addr, ptep, arg) for every PTE in [start, end) that is not none,
+ * in address order, skipping missing tables.  The caller provides the
+ * exclusion (PT locks are not taken).  Stops at and returns fn's first
+ * non-zero return; returns 0, or COW_EINVAL for a bad range. */
+int pgtable_walk_range(struct pgtable *pgt, unsigned long start, unsigned long end,
+		       int (*fn)(unsigned long addr, pte_t *ptep, void *arg), void *arg);
+
+/* Test-only fault injection: when true, free_pgd_range() frees table
+ * frames at once instead of after a grace period, breaking P5.  The unit
+ * tests set it to show that their RCU test catches the use-after-free.
+ * Change it only while no other thread uses page tables. */
+extern bool pgtable_test_free_immediately;
+
+/* ---- validation (check.c) ------------------------------------------------ */
+
+/* pgtable_check() flags. */
+#define PGTABLE_CHECK_QUIESCENT 1u /* also: no PT lock or pgt->lock held */
+
+/* Check P1..P4 over the whole tree: table frames, entry encodings, no
+ * table reachable twice, nr_tables, leaves.  Without
+ * PGTABLE_CHECK_QUIESCENT it may run between the steps of an explore run
+ * (locks may be held then; the nr_tables check is skipped while pgt->lock
+ * is).  Returns 0, COW_ECORRUPT with a one-line message in msg, or
+ * COW_ENOMEM if the host cannot give it scratch memory. */
+int pgtable_check(struct pgtable *pgt, unsigned int flags, char *msg, size_t len);
+
+/* Add 1 to counts[pfn] for every present leaf PTE that is not special
+ * (special PTEs, like the zero page's, are not counted in mapcount, as in
+ * Linux's vm_normal_page()).  The tree must be quiescent.  Returns 0, or
+ * COW_EINVAL when a pfn is not below nr (counts are then partly added). */
+int pgtable_count_maps(struct pgtable *pgt, unsigned long *counts, unsigned long nr);
+
+#endif /* COW_MM_PGTABLE_H */

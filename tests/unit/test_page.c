@@ -1,0 +1,426 @@
+/*
+ * Tests of src/mm/page.c: the frame pool (allocation, per-CPU caches,
+ * exhaustion, leaks), reference counts, the FOLL_PIN bias and
+ * page_maybe_dma_pinned, and the page lock, under both back ends.
+ */
+#include "testutil.h"
+
+#include "mm/page.h"
+#include "sched/sched.h"
+
+static struct frame_pool *pool_new(unsigned long nr, int cpus)
+{
+	struct frame_pool *pool;
+
+	assert_int_equal(frame_pool_create(&pool, nr, cpus), 0);
+	return pool;
+}
+
+static void assert_pool_healthy(struct frame_pool *pool)
+{
+	char msg[256] = "";
+
+	if (frames_check(pool, msg, sizeof(msg)) != 0)
+		fail_msg("frames_check: %s", msg);
+}
+
+static void test_create_rejects_bad_sizes(void **state)
+{
+	struct frame_pool *pool = (void *)1;
+
+	(void)state;
+	assert_int_equal(frame_pool_create(&pool, 0, 1), COW_EINVAL);
+	assert_null(pool);
+	assert_int_equal(frame_pool_create(&pool, 16, 0), COW_EINVAL);
+	assert_int_equal(frame_pool_create(&pool, 16, SYNC_MAX_CPUS + 1), COW_EINVAL);
+	assert_int_equal(frame_pool_create(&pool, 1UL << 40, 1), COW_EINVAL);
+}
+
+static void test_struct_page_fits_64_bytes(void **state)
+{
+	(void)state;
+	assert_true(sizeof(struct page) <= 64);
+}
+
+static void test_alloc_gives_fresh_aligned_frames(void **state)
+{
+	struct frame_pool *pool = pool_new(64, 1);
+	struct page *page = alloc_page(pool, GFP_ZERO);
+	char *mem;
+
+	(void)state;
+	assert_non_null(page);
+	assert_int_equal(page_ref_count(page), 1);
+	assert_int_equal(page_mapcount(page), 0);
+	assert_false(PageFlag(page, PG_free));
+	mem = page_address(pool, page);
+	assert_int_equal((uintptr_t)mem % PAGE_SIZE, 0);
+	for (size_t i = 0; i < PAGE_SIZE; i++)
+		assert_int_equal(mem[i], 0);
+	assert_ptr_equal(virt_to_page(pool, mem + 100), page);
+	assert_ptr_equal(pfn_to_page(pool, page_to_pfn(pool, page)), page);
+	assert_null(virt_to_page(pool, (char *)pool));
+	assert_true(pfn_valid(pool, 63));
+	assert_false(pfn_valid(pool, 64));
+	assert_int_equal(frame_pool_nr_free(pool), 63);
+	/* Dirty the frame; a GFP_ZERO allocation must clean it again. */
+	memset(mem, 0xab, PAGE_SIZE);
+	put_page(pool, page);
+	assert_int_equal(frame_pool_nr_free(pool), 64);
+	page = alloc_page(pool, GFP_ZERO);
+	mem = page_address(pool, page);
+	for (size_t i = 0; i < PAGE_SIZE; i++)
+		assert_int_equal(mem[i], 0);
+	put_page(pool, page);
+	assert_pool_healthy(pool);
+	frame_pool_destroy(pool);
+}
+
+static void test_exhaustion_returns_null_and_recovers(void **state)
+{
+	enum { NR = 200 };
+	struct frame_pool *pool = pool_new(NR, 2);
+	struct page *pages[NR];
+
+	(void)state;
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < NR; i++) {
+			/* Alternate CPUs so frames sit in both caches. */
+			sync_cpu = i % 2;
+			pages[i] = alloc_page(pool, 0);
+			assert_non_null(pages[i]);
+		}
+		assert_null(alloc_page(pool, 0));
+		assert_null(alloc_page(pool, GFP_ZERO));
+		assert_int_equal(frame_pool_nr_free(pool), 0);
+		assert_pool_healthy(pool);
+		for (int i = 0; i < NR; i++) {
+			sync_cpu = (i / 7) % 2;
+			put_page(pool, pages[i]);
+		}
+		assert_int_equal(frame_pool_nr_free(pool), NR);
+		assert_pool_healthy(pool);
+	}
+	sync_cpu = 0;
+	frame_pool_destroy(pool);
+}
+
+static void test_frames_in_other_caches_are_found(void **state)
+{
+	struct frame_pool *pool = pool_new(40, 2);
+	struct page *page;
+
+	(void)state;
+	/* CPU 1 takes a batch into its cache and gives the frame back: 39
+	 * frames sit in its cache, 8 on the free list. */
+	sync_cpu = 1;
+	page = alloc_page(pool, 0);
+	put_page(pool, page);
+	sync_cpu = 0;
+	for (int i = 0; i < 40; i++)
+		assert_non_null(alloc_page(pool, 0));
+	assert_null(alloc_page(pool, 0));
+	frame_pool_destroy(pool);
+}
+
+static void test_drain_empties_caches(void **state)
+{
+	struct frame_pool *pool = pool_new(100, 3);
+	struct page *p[10];
+
+	(void)state;
+	for (int c = 0; c < 3; c++) {
+		sync_cpu = c;
+		for (int i = 0; i < 10; i++)
+			p[i] = alloc_page(pool, 0);
+		for (int i = 0; i < 10; i++)
+			put_page(pool, p[i]);
+	}
+	sync_cpu = 0;
+	assert_true(pool->nr_free_list < 100);
+	frame_pool_drain(pool);
+	for (int c = 0; c < 3; c++)
+		assert_int_equal(pool->pcp[c].count, 0);
+	assert_int_equal(pool->nr_free_list, 100);
+	assert_pool_healthy(pool);
+	frame_pool_destroy(pool);
+}
+
+static void test_refcount_get_put(void **state)
+{
+	struct frame_pool *pool = pool_new(8, 1);
+	struct page *page = alloc_page(pool, 0);
+
+	(void)state;
+	get_page(page);
+	assert_true(get_page_unless_zero(page));
+	assert_int_equal(page_ref_count(page), 3);
+	put_page(pool, page);
+	put_page(pool, page);
+	assert_int_equal(frame_pool_nr_free(pool), 7);
+	put_page(pool, page);
+	assert_int_equal(frame_pool_nr_free(pool), 8);
+	/* A speculative reference on a freed frame must fail. */
+	assert_false(get_page_unless_zero(page));
+	assert_int_equal(page_ref_count(page), 0);
+	frame_pool_destroy(pool);
+}
+
+static void test_pin_bias_and_maybe_pinned(void **state)
+{
+	struct frame_pool *pool = pool_new(8, 1);
+	struct page *page = alloc_page(pool, 0);
+
+	(void)state;
+	assert_false(page_maybe_dma_pinned(page));
+	page_pin(page);
+	assert_int_equal(page_ref_count(page), 1 + GUP_PIN_COUNTING_BIAS);
+	assert_true(page_maybe_dma_pinned(page));
+	unpin_user_page(pool, page);
+	assert_false(page_maybe_dma_pinned(page));
+	/* Linux's false positive: 1023 plain references look like a pin. */
+	for (int i = 0; i < GUP_PIN_COUNTING_BIAS - 1; i++)
+		get_page(page);
+	assert_true(page_maybe_dma_pinned(page));
+	page_ref_sub(pool, page, GUP_PIN_COUNTING_BIAS - 1);
+	assert_false(page_maybe_dma_pinned(page));
+	put_page(pool, page);
+	assert_int_equal(frame_pool_nr_free(pool), 8);
+	frame_pool_destroy(pool);
+}
+
+static void test_compound_head_pins_exactly(void **state)
+{
+	struct frame_pool *pool = pool_new(8, 1);
+	struct page *page = alloc_page(pool, 0);
+
+	(void)state;
+	SetPageFlag(page, PG_head);
+	page_pin(page);
+	page_pin(page);
+	assert_int_equal(atomic_read(&page->_pincount), 2);
+	assert_int_equal(page_ref_count(page), 3);
+	assert_true(page_maybe_dma_pinned(page));
+	unpin_user_page(pool, page);
+	unpin_user_page(pool, page);
+	assert_false(page_maybe_dma_pinned(page));
+	ClearPageFlag(page, PG_head);
+	put_page(pool, page);
+	frame_pool_destroy(pool);
+}
+
+static void test_misuse_is_caught(void **state)
+{
+	struct frame_pool *pool = pool_new(8, 1);
+	struct page *page = alloc_page(pool, 0);
+
+	(void)state;
+	expect_panic(unpin_user_page(pool, page), "holds no pin");
+	put_page(pool, page);
+	expect_panic(free_page(pool, page), "double free");
+	expect_panic(put_page(pool, page), "went negative");
+	frame_pool_destroy(pool);
+}
+
+/* Threads allocate, stamp, verify and free frames from a pool too small
+ * for all of them: no frame is ever handed to two owners, exhaustion is
+ * survived, and nothing leaks. */
+struct churn {
+	struct frame_pool *pool;
+	int iters;
+	long failures;
+};
+
+static void churn_worker(void *arg)
+{
+	struct churn *c = arg;
+	struct page *held[48];
+	int n = 0;
+	unsigned int rnd = (unsigned int)smp_processor_id() * 2654435761u + 1;
+
+	for (int i = 0; i < c->iters; i++) {
+		rnd = rnd * 1103515245u + 12345u;
+		if (n < 48 && (rnd >> 16) % 3 != 0) {
+			struct page *p = alloc_page(c->pool, 0);
+
+			if (!p) {
+				__atomic_fetch_add(&c->failures, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			memset(page_address(c->pool, p), smp_processor_id() + 1, 64);
+			held[n++] = p;
+		} else if (n > 0) {
+			struct page *p = held[--n];
+			unsigned char *m = page_address(c->pool, p);
+
+			for (int b = 0; b < 64; b++)
+				task_check(m[b] == smp_processor_id() + 1);
+			put_page(c->pool, p);
+		}
+	}
+	while (n > 0)
+		put_page(c->pool, held[--n]);
+}
+
+static void test_churn_stress(void **state)
+{
+	struct churn c = { pool_new(40, 4), 100000, 0 };
+
+	(void)state;
+	stress_run(4, churn_worker, &c);
+	assert_int_equal(frame_pool_nr_free(c.pool), 40);
+	assert_true(c.failures > 0); /* one thread alone can empty it */
+	assert_pool_healthy(c.pool);
+	frame_pool_destroy(c.pool);
+}
+
+static void *churn_setup(struct sched *s)
+{
+	struct churn *c = calloc(1, sizeof(*c));
+
+	c->pool = pool_new(40, 2);
+	c->iters = 12;
+	sched_spawn(s, "cpu0", 0, churn_worker, c, 0);
+	sched_spawn(s, "cpu1", 1, churn_worker, c, 0);
+	return c;
+}
+
+static int churn_check(void *state, char *msg, size_t len)
+{
+	return frames_check_step(((struct churn *)state)->pool, msg, len);
+}
+
+static int churn_verdict(void *state, char *msg, size_t len)
+{
+	struct churn *c = state;
+
+	if (frame_pool_nr_free(c->pool) == 40)
+		return frames_check(c->pool, msg, len);
+	snprintf(msg, len, "leak: %lu of 40 frames free", frame_pool_nr_free(c->pool));
+	return 1;
+}
+
+static void churn_teardown(void *state)
+{
+	struct churn *c = state;
+
+	frame_pool_destroy(c->pool);
+	free(c);
+}
+
+static const struct explore_prog churn_prog = {
+	"frame-churn", 2, churn_setup, churn_check, churn_verdict, churn_teardown,
+};
+
+static void test_churn_explore_checked_every_step(void **state)
+{
+	(void)state;
+	assert_explore_clean(&churn_prog, 1, 500);
+}
+
+/* The page lock excludes, and wait_on_page_locked waits. */
+struct locker {
+	struct frame_pool *pool;
+	struct page *page;
+	int inside;
+	long count;
+	int iters;
+};
+
+static void lock_worker(void *arg)
+{
+	struct locker *l = arg;
+
+	for (int i = 0; i < l->iters; i++) {
+		lock_page(l->page);
+		task_check(READ_ONCE(l->inside) == 0);
+		WRITE_ONCE(l->inside, 1);
+		WRITE_ONCE(l->count, READ_ONCE(l->count) + 1);
+		WRITE_ONCE(l->inside, 0);
+		unlock_page(l->page);
+		wait_on_page_locked(l->page);
+		/* refcount updates do not disturb the lock bit */
+		get_page(l->page);
+		put_page(l->pool, l->page);
+	}
+}
+
+static void test_page_lock_stress(void **state)
+{
+	struct locker l = { .pool = pool_new(8, 4), .iters = 50000 };
+
+	(void)state;
+	l.page = alloc_page(l.pool, 0);
+	assert_true(trylock_page(l.page));
+	assert_false(trylock_page(l.page));
+	assert_true(PageLocked(l.page));
+	unlock_page(l.page);
+	stress_run(4, lock_worker, &l);
+	assert_int_equal(l.count, 4 * 50000);
+	assert_false(PageLocked(l.page));
+	put_page(l.pool, l.page);
+	frame_pool_destroy(l.pool);
+}
+
+static void *locker_setup(struct sched *s)
+{
+	struct locker *l = calloc(1, sizeof(*l));
+
+	l->pool = pool_new(8, 2);
+	l->page = alloc_page(l->pool, 0);
+	l->iters = 3;
+	sched_spawn(s, "cpu0", 0, lock_worker, l, 0);
+	sched_spawn(s, "cpu1", 1, lock_worker, l, 0);
+	return l;
+}
+
+static int locker_verdict(void *state, char *msg, size_t len)
+{
+	struct locker *l = state;
+
+	if (l->count == 6 && !PageLocked(l->page))
+		return 0;
+	snprintf(msg, len, "count %ld", l->count);
+	return 1;
+}
+
+static void locker_teardown(void *state)
+{
+	struct locker *l = state;
+
+	frame_pool_destroy(l->pool);
+	free(l);
+}
+
+static const struct explore_prog locker_prog = {
+	"page-lock", 2, locker_setup, NULL, locker_verdict, locker_teardown,
+};
+
+static void test_page_lock_explore(void **state)
+{
+	(void)state;
+	assert_explore_clean(&locker_prog, 1, 2000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_rejects_bad_sizes),
+		cmocka_unit_test(test_struct_page_fits_64_bytes),
+		cmocka_unit_test(test_alloc_gives_fresh_aligned_frames),
+		cmocka_unit_test(test_exhaustion_returns_null_and_recovers),
+		cmocka_unit_test(test_frames_in_other_caches_are_found),
+		cmocka_unit_test(test_drain_empties_caches),
+		cmocka_unit_test(test_refcount_get_put),
+		cmocka_unit_test(test_pin_bias_and_maybe_pinned),
+		cmocka_unit_test(test_compound_head_pins_exactly),
+		cmocka_unit_test(test_misuse_is_caught),
+		cmocka_unit_test(test_churn_stress),
+		cmocka_unit_test(test_churn_explore_checked_every_step),
+		cmocka_unit_test(test_page_lock_stress),
+		cmocka_unit_test(test_page_lock_explore),
+	};
+
+	test_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
