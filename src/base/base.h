@@ -26,8 +26,7 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define COW_UNUSED __attribute__((unused))
 #define COW_NORETURN __attribute__((noreturn))
 #define COW_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -35,16 +34,15 @@
 typedef void (*cow_panic_fn)(const char *file, int line, const char *msg);
 
 /* Report a broken invariant: calls the installed handler, then aborts. */
-COW_NORETURN void cow_panic(const char *file, int line, const char *fmt, ...)
-	COW_PRINTF(3, 4);
+COW_NORETURN void cow_panic(const char *file, int line, const char *fmt, ...) COW_PRINTF(3, 4);
 
 /* Replace the panic handler (NULL restores the default).  The handler may
  * longjmp out; if it returns, the process aborts.  Returns the old one. */
 cow_panic_fn cow_set_panic_handler(cow_panic_fn fn);
 
-#define COW_CHECK(cond, ...)                                  \
-	do {                                                  \
-		if (unlikely(!(cond)))                        \
+#define COW_CHECK(cond, ...)                                        \
+	do {                                                        \
+		if (unlikely(!(cond)))                              \
 			cow_panic(__FILE__, __LINE__, __VA_ARGS__); \
 	} while (0)
 

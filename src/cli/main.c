@@ -111,8 +111,7 @@ static int cmd_demo(int argc, char **argv)
 		}
 	}
 
-	printf("explorer demo: two CPUs each add %d to a counter with READ_ONCE/WRITE_ONCE\n",
-	       3);
+	printf("explorer demo: two CPUs each add %d to a counter with READ_ONCE/WRITE_ONCE\n", 3);
 	t0 = now_seconds();
 	err = explore_search(&demo_racy_counter, NULL, SCHED_RANDOM, seed, runs, 0, &found);
 	t1 = now_seconds();

@@ -58,8 +58,7 @@ static bool seen_mark(unsigned long *seen, unsigned long bit)
 /* ---- the frame pool -------------------------------------------------------- */
 
 /* F1 and F3 frame by frame; counts the PG_free frames into *nfree. */
-static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, char *msg,
-			    size_t len)
+static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, char *msg, size_t len)
 {
 	for (unsigned long pfn = 0; pfn < pool->nr; pfn++) {
 		struct page *page = &pool->pages[pfn];
@@ -71,16 +70,20 @@ static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, char 
 		if (!(flags & BIT_MASK(PG_free))) {
 			if (ref <= 0)
 				return corrupt(msg, len,
-					       "pfn %lu: allocated frame has refcount %d (F3)",
-					       pfn, ref);
+					       "pfn %lu: allocated frame has refcount %d (F3)", pfn,
+					       ref);
 			continue;
 		}
 		if (flags != BIT_MASK(PG_free))
-			return corrupt(msg, len, "pfn %lu: free frame has flags 0x%lx besides "
-				       "PG_free (F1)", pfn, flags & ~BIT_MASK(PG_free));
+			return corrupt(msg, len,
+				       "pfn %lu: free frame has flags 0x%lx besides "
+				       "PG_free (F1)",
+				       pfn, flags & ~BIT_MASK(PG_free));
 		if (ref || map || pin)
-			return corrupt(msg, len, "pfn %lu: free frame has refcount %d, mapcount "
-				       "%d, pincount %d (F1)", pfn, ref, map, pin);
+			return corrupt(msg, len,
+				       "pfn %lu: free frame has refcount %d, mapcount "
+				       "%d, pincount %d (F1)",
+				       pfn, ref, map, pin);
 		(*nfree)++;
 	}
 	return 0;
@@ -92,14 +95,15 @@ static int check_listed(struct frame_pool *pool, unsigned long *seen, unsigned l
 			const char *where, char *msg, size_t len)
 {
 	if (pfn >= pool->nr)
-		return corrupt(msg, len, "%s holds pfn %lu, beyond the pool of %lu", where,
-			       pfn, pool->nr);
+		return corrupt(msg, len, "%s holds pfn %lu, beyond the pool of %lu", where, pfn,
+			       pool->nr);
 	if (seen_mark(seen, pfn))
-		return corrupt(msg, len, "%s: pfn %lu is on the free list or a cache twice, "
-			       "or the list has a cycle (F1)", where, pfn);
+		return corrupt(msg, len,
+			       "%s: pfn %lu is on the free list or a cache twice, "
+			       "or the list has a cycle (F1)",
+			       where, pfn);
 	if (!PageFlag(&pool->pages[pfn], PG_free))
-		return corrupt(msg, len, "%s holds pfn %lu, which is not PG_free (F1)", where,
-			       pfn);
+		return corrupt(msg, len, "%s holds pfn %lu, which is not PG_free (F1)", where, pfn);
 	return 0;
 }
 
@@ -123,8 +127,10 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 		     pfn = READ_ONCE(pool->pages[pfn].lru.next), n++)
 			err = check_listed(pool, seen, pfn, "the free list", msg, len);
 		if (!err && n != READ_ONCE(pool->nr_free_list))
-			err = corrupt(msg, len, "frame pool: the free list has %lu frames but "
-				      "nr_free_list is %lu", n, READ_ONCE(pool->nr_free_list));
+			err = corrupt(msg, len,
+				      "frame pool: the free list has %lu frames but "
+				      "nr_free_list is %lu",
+				      n, READ_ONCE(pool->nr_free_list));
 	}
 	for (int c = 0; c < pool->cpus && !err; c++) {
 		struct pcp *pcp = &pool->pcp[c];
@@ -138,8 +144,8 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 			err = check_listed(pool, seen, pfn, where, msg, len);
 			if (!err && (atomic_read(&pool->pages[pfn]._refcount) ||
 				     atomic_read(&pool->pages[pfn]._mapcount)))
-				err = corrupt(msg, len, "%s holds pfn %lu with counts (F1)",
-					      where, pfn);
+				err = corrupt(msg, len, "%s holds pfn %lu with counts (F1)", where,
+					      pfn);
 		}
 	}
 	free(seen);
@@ -159,8 +165,10 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 	if (err)
 		return err;
 	if ((long)nfree != nr_free)
-		return corrupt(msg, len, "frame pool: %lu frames are PG_free but nr_free is %ld "
-			       "(F2)", nfree, nr_free);
+		return corrupt(msg, len,
+			       "frame pool: %lu frames are PG_free but nr_free is %ld "
+			       "(F2)",
+			       nfree, nr_free);
 
 	seen = seen_alloc(pool->nr);
 	if (!seen)
@@ -176,8 +184,10 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 		listed++;
 	}
 	if (listed != nr_free_list) {
-		err = corrupt(msg, len, "frame pool: the free list has %lu frames but "
-			      "nr_free_list is %lu", listed, nr_free_list);
+		err = corrupt(msg, len,
+			      "frame pool: the free list has %lu frames but "
+			      "nr_free_list is %lu",
+			      listed, nr_free_list);
 		goto out_free_seen;
 	}
 	for (int c = 0; c < pool->cpus; c++) {
@@ -200,8 +210,10 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 	/* Every listed frame is PG_free and distinct, so equal counts mean
 	 * every PG_free frame is listed somewhere. */
 	if (listed != nfree)
-		err = corrupt(msg, len, "frame pool: %lu frames are PG_free but %lu are on the "
-			      "free list and in caches (F1)", nfree, listed);
+		err = corrupt(msg, len,
+			      "frame pool: %lu frames are PG_free but %lu are on the "
+			      "free list and in caches (F1)",
+			      nfree, listed);
 out_free_seen:
 	free(seen);
 	return err;
@@ -210,15 +222,18 @@ out_free_seen:
 /* ---- page tables ----------------------------------------------------------- */
 
 static const char *const level_name[PT_LEVELS] = {
-	[PT_PTE] = "PTE table", [PT_PMD] = "PMD", [PT_PUD] = "PUD", [PT_PGD] = "PGD",
+	[PT_PTE] = "PTE table",
+	[PT_PMD] = "PMD",
+	[PT_PUD] = "PUD",
+	[PT_PGD] = "PGD",
 };
 
 struct pgtable_check_ctx {
 	struct pgtable *pgt;
 	struct frame_pool *pool;
-	unsigned long *seen;     /* table pfns met so far */
+	unsigned long *seen; /* table pfns met so far */
 	unsigned int flags;
-	long tables;             /* reachable tables, PGD included */
+	long tables; /* reachable tables, PGD included */
 	char *msg;
 	size_t len;
 };
@@ -233,8 +248,10 @@ static int check_leaf(struct pgtable_check_ctx *c, unsigned long addr, pte_t pte
 
 	if (!pte_present(pte)) {
 		if (swap_pte_bad(pte))
-			return corrupt(c->msg, c->len, "PTE for 0x%lx is 0x%llx: neither present "
-				       "nor a swap entry (P4)", addr, (unsigned long long)pte);
+			return corrupt(c->msg, c->len,
+				       "PTE for 0x%lx is 0x%llx: neither present "
+				       "nor a swap entry (P4)",
+				       addr, (unsigned long long)pte);
 		return 0;
 	}
 	if (!pfn_valid(c->pool, pfn))
@@ -244,8 +261,10 @@ static int check_leaf(struct pgtable_check_ctx *c, unsigned long addr, pte_t pte
 	flags = READ_ONCE(page->flags);
 	ref = page_ref_count(page);
 	if ((flags & BIT_MASK(PG_free)) || ref <= 0)
-		return corrupt(c->msg, c->len, "PTE for 0x%lx maps pfn %lu, which is free "
-			       "(refcount %d) (P4)", addr, pfn, ref);
+		return corrupt(c->msg, c->len,
+			       "PTE for 0x%lx maps pfn %lu, which is free "
+			       "(refcount %d) (P4)",
+			       addr, pfn, ref);
 	if (flags & BIT_MASK(PG_table))
 		return corrupt(c->msg, c->len, "PTE for 0x%lx maps pfn %lu, a page table (P4)",
 			       addr, pfn);
@@ -267,20 +286,27 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 		return corrupt(c->msg, c->len, "%s for 0x%lx is pfn %lu, beyond the pool (P1)",
 			       level_name[level], base, pfn);
 	if (seen_mark(c->seen, pfn))
-		return corrupt(c->msg, c->len, "pfn %lu is reachable twice as a page table, "
-			       "again as the %s for 0x%lx (P1)", pfn, level_name[level], base);
+		return corrupt(c->msg, c->len,
+			       "pfn %lu is reachable twice as a page table, "
+			       "again as the %s for 0x%lx (P1)",
+			       pfn, level_name[level], base);
 	page = pfn_to_page(c->pool, pfn);
 	flags = READ_ONCE(page->flags);
 	if (!(flags & BIT_MASK(PG_table)) || (flags & BIT_MASK(PG_free)))
-		return corrupt(c->msg, c->len, "%s for 0x%lx is pfn %lu with flags 0x%lx: not a "
-			       "live page table (P1)", level_name[level], base, pfn, flags);
+		return corrupt(c->msg, c->len,
+			       "%s for 0x%lx is pfn %lu with flags 0x%lx: not a "
+			       "live page table (P1)",
+			       level_name[level], base, pfn, flags);
 	if (page->private != (unsigned long)c->pool || page_ref_count(page) <= 0)
-		return corrupt(c->msg, c->len, "%s for 0x%lx, pfn %lu: private 0x%lx, refcount "
-			       "%d; want the pool and > 0 (P1)", level_name[level], base, pfn,
-			       page->private, page_ref_count(page));
+		return corrupt(c->msg, c->len,
+			       "%s for 0x%lx, pfn %lu: private 0x%lx, refcount "
+			       "%d; want the pool and > 0 (P1)",
+			       level_name[level], base, pfn, page->private, page_ref_count(page));
 	if (level == PT_PTE && (c->flags & PGTABLE_CHECK_QUIESCENT) && spin_is_locked(&page->ptl))
-		return corrupt(c->msg, c->len, "PTE table for 0x%lx, pfn %lu: its PT lock is "
-			       "still held", base, pfn);
+		return corrupt(c->msg, c->len,
+			       "PTE table for 0x%lx, pfn %lu: its PT lock is "
+			       "still held",
+			       base, pfn);
 	c->tables++;
 
 	table = page_address(c->pool, page);
@@ -293,9 +319,10 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 		if (level == PT_PTE) {
 			err = check_leaf(c, addr, e);
 		} else if (table_entry_bad(e)) {
-			err = corrupt(c->msg, c->len, "%s entry for 0x%lx is 0x%llx, not a table "
-				      "entry (P2)", level_name[level], addr,
-				      (unsigned long long)e);
+			err = corrupt(c->msg, c->len,
+				      "%s entry for 0x%lx is 0x%llx, not a table "
+				      "entry (P2)",
+				      level_name[level], addr, (unsigned long long)e);
 		} else {
 			err = check_table(c, pte_pfn(e), level - 1, addr);
 		}
@@ -308,7 +335,11 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 int pgtable_check(struct pgtable *pgt, unsigned int flags, char *msg, size_t len)
 {
 	struct pgtable_check_ctx c = {
-		.pgt = pgt, .pool = pgt->pool, .flags = flags, .msg = msg, .len = len,
+		.pgt = pgt,
+		.pool = pgt->pool,
+		.flags = flags,
+		.msg = msg,
+		.len = len,
 	};
 	bool locked;
 	long nr;
@@ -329,8 +360,10 @@ int pgtable_check(struct pgtable *pgt, unsigned int flags, char *msg, size_t len
 	 * one after the other: the two agree only while it is free (P3). */
 	nr = atomic_long_read(&pgt->nr_tables);
 	if (!locked && c.tables != nr)
-		err = corrupt(msg, len, "page tables: %ld tables are reachable but nr_tables is "
-			      "%ld (P3)", c.tables, nr);
+		err = corrupt(msg, len,
+			      "page tables: %ld tables are reachable but nr_tables is "
+			      "%ld (P3)",
+			      c.tables, nr);
 out_free_seen:
 	free(c.seen);
 	return err;
@@ -357,7 +390,7 @@ static int count_one(unsigned long addr, pte_t *ptep, void *arg)
 
 int pgtable_count_maps(struct pgtable *pgt, unsigned long *counts, unsigned long nr)
 {
-	struct count_maps_ctx c = { counts, nr };
+	struct count_maps_ctx c = {counts, nr};
 
 	return pgtable_walk_range(pgt, 0, VA_END, count_one, &c);
 }

@@ -119,8 +119,7 @@ struct page *virt_to_page(const struct frame_pool *pool, const void *addr)
 
 /* ---- free list (pool lock held) ---------------------------------------- */
 
-static unsigned int take_from_free_list(struct frame_pool *pool, uint32_t *pfns,
-					unsigned int want)
+static unsigned int take_from_free_list(struct frame_pool *pool, uint32_t *pfns, unsigned int want)
 {
 	unsigned int got = 0;
 
@@ -134,8 +133,7 @@ static unsigned int take_from_free_list(struct frame_pool *pool, uint32_t *pfns,
 	return got;
 }
 
-static void give_to_free_list(struct frame_pool *pool, const uint32_t *pfns,
-			      unsigned int n)
+static void give_to_free_list(struct frame_pool *pool, const uint32_t *pfns, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++) {
 		pool->pages[pfns[i]].lru.next = pool->free_head;
@@ -213,10 +211,10 @@ void free_page(struct frame_pool *pool, struct page *page)
 	struct pcp *pcp = this_pcp(pool);
 	uint32_t pfn = (uint32_t)page_to_pfn(pool, page);
 
-	COW_CHECK(page_ref_count(page) == 0, "freeing pfn %u with refcount %d",
-		  pfn, page_ref_count(page));
-	COW_CHECK(page_mapcount(page) == 0, "freeing pfn %u with mapcount %d",
-		  pfn, page_mapcount(page));
+	COW_CHECK(page_ref_count(page) == 0, "freeing pfn %u with refcount %d", pfn,
+		  page_ref_count(page));
+	COW_CHECK(page_mapcount(page) == 0, "freeing pfn %u with mapcount %d", pfn,
+		  page_mapcount(page));
 	COW_CHECK(!PageFlag(page, PG_free), "double free of pfn %u", pfn);
 	COW_CHECK(!PageLocked(page), "freeing locked pfn %u", pfn);
 	WRITE_ONCE(page->flags, BIT_MASK(PG_free));
@@ -230,8 +228,7 @@ void free_page(struct frame_pool *pool, struct page *page)
 		give_to_free_list(pool, pcp->pfns, PCP_BATCH);
 		spin_unlock(&pool->lock);
 		pcp->count -= PCP_BATCH;
-		memmove(pcp->pfns, pcp->pfns + PCP_BATCH,
-			pcp->count * sizeof(pcp->pfns[0]));
+		memmove(pcp->pfns, pcp->pfns + PCP_BATCH, pcp->count * sizeof(pcp->pfns[0]));
 	}
 	spin_unlock(&pcp->lock);
 }
@@ -256,8 +253,8 @@ void page_ref_sub(struct frame_pool *pool, struct page *page, int n)
 {
 	int left = atomic_sub_return(n, &page->_refcount);
 
-	COW_CHECK(left >= 0, "refcount of pfn %lu went negative (%d)",
-		  page_to_pfn(pool, page), left);
+	COW_CHECK(left >= 0, "refcount of pfn %lu went negative (%d)", page_to_pfn(pool, page),
+		  left);
 	if (left == 0)
 		free_page(pool, page);
 }

@@ -39,19 +39,19 @@
 
 /* Page flags: bit numbers in struct page.flags. */
 enum pageflags {
-	PG_locked,         /* the page lock (a bit lock with waiting) */
-	PG_free,           /* on a free list or a CPU cache */
-	PG_table,          /* a page-table page */
-	PG_anon,           /* anonymous memory; mapping is an anon_vma */
-	PG_swapcache,      /* in the swap cache; private is the swap entry */
+	PG_locked,    /* the page lock (a bit lock with waiting) */
+	PG_free,      /* on a free list or a CPU cache */
+	PG_table,     /* a page-table page */
+	PG_anon,      /* anonymous memory; mapping is an anon_vma */
+	PG_swapcache, /* in the swap cache; private is the swap entry */
 	PG_dirty,
-	PG_lru,            /* on an LRU list */
-	PG_ksm,            /* a KSM stable page */
+	PG_lru,		   /* on an LRU list */
+	PG_ksm,		   /* a KSM stable page */
 	PG_anon_exclusive, /* mapped by exactly one process, may be written */
-	PG_gup,            /* 2009 forkfix: touched by get_user_pages */
-	PG_dontcow,        /* 2009 Nick Piggin: never COW-share again */
-	PG_head,           /* head of a compound (huge) page */
-	PG_zero,           /* the shared zero page */
+	PG_gup,		   /* 2009 forkfix: touched by get_user_pages */
+	PG_dontcow,	   /* 2009 Nick Piggin: never COW-share again */
+	PG_head,	   /* head of a compound (huge) page */
+	PG_zero,	   /* the shared zero page */
 	NR_PAGEFLAGS
 };
 
@@ -63,15 +63,15 @@ struct page {
 	unsigned long private; /* (L) swap cache: the swap entry; tables: the pool */
 	union {
 		struct {
-			unsigned long index;   /* (L) anon: page index for the rmap */
-			struct {               /* (F) free list / (L) LRU links */
+			unsigned long index; /* (L) anon: page index for the rmap */
+			struct {	     /* (F) free list / (L) LRU links */
 				uint32_t next, prev;
 			} lru;
 		};
-		struct rcu_head rcu;   /* (T) freeing a page table through RCU */
+		struct rcu_head rcu; /* (T) freeing a page table through RCU */
 	};
-	spinlock_t ptl;        /* (T) split PT lock of a PTE table */
-	atomic_t _pincount;    /* (A) compound head: FOLL_PIN count */
+	spinlock_t ptl;	    /* (T) split PT lock of a PTE table */
+	atomic_t _pincount; /* (A) compound head: FOLL_PIN count */
 };
 
 /* A CPU's cache of free frames: a stack of pfns under its own lock. */
@@ -87,12 +87,12 @@ struct pcp {
 
 /* The pool (fields for page.c and check.c only). */
 struct frame_pool {
-	char *mem;             /* nr * PAGE_SIZE bytes, page aligned */
-	struct page *pages;    /* nr entries */
+	char *mem;	    /* nr * PAGE_SIZE bytes, page aligned */
+	struct page *pages; /* nr entries */
 	unsigned long nr;
 	int cpus;
-	spinlock_t lock;       /* protects the free list */
-	uint32_t free_head;    /* free list through page.lru.next */
+	spinlock_t lock;    /* protects the free list */
+	uint32_t free_head; /* free list through page.lru.next */
 	unsigned long nr_free_list;
 	atomic_long_t nr_free; /* free list + caches */
 	struct pcp *pcp;       /* cpus entries */

@@ -224,8 +224,7 @@ pte_t *pte_alloc_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **
 {
 	struct page *ptable;
 
-	COW_CHECK(addr < VA_END, "pte_alloc_map_lock: address 0x%lx beyond %d bits", addr,
-		  VA_BITS);
+	COW_CHECK(addr < VA_END, "pte_alloc_map_lock: address 0x%lx beyond %d bits", addr, VA_BITS);
 	ptable = find_pte_table(pgt, addr, true);
 	if (!ptable)
 		return NULL;
@@ -312,8 +311,8 @@ static int walk_range_level(struct pgtable *pgt, pte_t *table, enum pt_level lev
 
 			if (pte_none(e))
 				continue;
-			ret = walk_range_level(pgt, entry_table(pgt, e), level - 1, addr, next,
-					       fn, arg);
+			ret = walk_range_level(pgt, entry_table(pgt, e), level - 1, addr, next, fn,
+					       arg);
 		}
 		if (ret)
 			return ret;
@@ -392,7 +391,7 @@ static bool free_range_level(struct pgtable *pgt, pte_t *table, enum pt_level le
 
 void free_pgd_range(struct pgtable *pgt, unsigned long start, unsigned long end)
 {
-	COW_CHECK(start <= end && end <= VA_END, "free_pgd_range: bad range 0x%lx-0x%lx",
-		  start, end);
+	COW_CHECK(start <= end && end <= VA_END, "free_pgd_range: bad range 0x%lx-0x%lx", start,
+		  end);
 	free_range_level(pgt, pgd_table(pgt), PT_PGD, start, end);
 }

@@ -50,10 +50,10 @@ typedef uint64_t pte_t;
 /* Levels, numbered from the leaves up so that a level's shift is
  * PAGE_SHIFT + level * TABLE_SHIFT. */
 enum pt_level {
-	PT_PTE,  /* a PTE table: 512 leaf PTEs, 4 KiB each */
-	PT_PMD,  /* entries point at PTE tables, 2 MiB each */
-	PT_PUD,  /* entries point at PMD tables, 1 GiB each */
-	PT_PGD,  /* the root: entries point at PUD tables, 512 GiB each */
+	PT_PTE, /* a PTE table: 512 leaf PTEs, 4 KiB each */
+	PT_PMD, /* entries point at PTE tables, 2 MiB each */
+	PT_PUD, /* entries point at PMD tables, 1 GiB each */
+	PT_PGD, /* the root: entries point at PUD tables, 512 GiB each */
 	PT_LEVELS
 };
 
@@ -248,14 +248,14 @@ typedef struct {
 #define _PAGE_SWP_TYPE_SHIFT 4
 #define _PAGE_SWP_OFFSET_SHIFT PAGE_SHIFT
 /* Every bit a swap PTE may have set. */
-#define _PAGE_SWP_MASK                                                              \
-	(_PAGE_SWP_SOFT_DIRTY | _PAGE_SWP_EXCLUSIVE | _PAGE_SWP_MARKER |            \
-	 ((pte_t)(MAX_SWAPFILES - 1) << _PAGE_SWP_TYPE_SHIFT) |                     \
+#define _PAGE_SWP_MASK                                                   \
+	(_PAGE_SWP_SOFT_DIRTY | _PAGE_SWP_EXCLUSIVE | _PAGE_SWP_MARKER | \
+	 ((pte_t)(MAX_SWAPFILES - 1) << _PAGE_SWP_TYPE_SHIFT) |          \
 	 ((pte_t)SWP_OFFSET_MASK << _PAGE_SWP_OFFSET_SHIFT))
 
 static inline swp_entry_t swp_entry(unsigned int type, unsigned long offset)
 {
-	swp_entry_t e = { ((unsigned long)type << SWP_OFFSET_BITS) | offset };
+	swp_entry_t e = {((unsigned long)type << SWP_OFFSET_BITS) | offset};
 
 	COW_ASSERT(type < MAX_SWAPFILES && offset <= SWP_OFFSET_MASK);
 	return e;
@@ -347,10 +347,10 @@ static inline void pte_clear(pte_t *ptep)
 /* ---- the tree -------------------------------------------------------------- */
 
 struct pgtable {
-	unsigned long pgd_pfn;     /* (C) the root table */
-	spinlock_t lock;           /* populating and clearing upper entries */
-	struct frame_pool *pool;   /* (C) where the tables come from */
-	atomic_long_t nr_tables;   /* (A), changed under (P): tables, PGD included */
+	unsigned long pgd_pfn;	 /* (C) the root table */
+	spinlock_t lock;	 /* populating and clearing upper entries */
+	struct frame_pool *pool; /* (C) where the tables come from */
+	atomic_long_t nr_tables; /* (A), changed under (P): tables, PGD included */
 };
 
 /* Allocate the PGD.  Returns 0, or COW_ENOMEM when the pool is empty. */

@@ -42,26 +42,24 @@ __asm__(".text\n"
 	"	ud2\n"
 	".size coro_start, .-coro_start\n");
 
-void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *),
-	       void *arg)
+void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *), void *arg)
 {
 	uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
 	uint64_t *sp = (uint64_t *)top;
 
 	*--sp = (uint64_t)(uintptr_t)coro_start; /* return address */
-	*--sp = 0;                               /* rbp */
-	*--sp = 0;                               /* rbx */
-	*--sp = (uint64_t)(uintptr_t)entry;      /* r12 */
-	*--sp = (uint64_t)(uintptr_t)arg;        /* r13 */
-	*--sp = 0;                               /* r14 */
-	*--sp = 0;                               /* r15 */
+	*--sp = 0;				 /* rbp */
+	*--sp = 0;				 /* rbx */
+	*--sp = (uint64_t)(uintptr_t)entry;	 /* r12 */
+	*--sp = (uint64_t)(uintptr_t)arg;	 /* r13 */
+	*--sp = 0;				 /* r14 */
+	*--sp = 0;				 /* r15 */
 	c->sp = sp;
 }
 
 #else /* portable fallback */
 
-static void coro_trampoline(unsigned int lo, unsigned int hi, unsigned int alo,
-			    unsigned int ahi)
+static void coro_trampoline(unsigned int lo, unsigned int hi, unsigned int alo, unsigned int ahi)
 {
 	void (*entry)(void *) = (void (*)(void *))(((uintptr_t)hi << 32) | lo);
 	void *arg = (void *)(((uintptr_t)ahi << 32) | alo);
@@ -70,8 +68,7 @@ static void coro_trampoline(unsigned int lo, unsigned int hi, unsigned int alo,
 	abort();
 }
 
-void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *),
-	       void *arg)
+void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *), void *arg)
 {
 	uintptr_t e = (uintptr_t)entry, a = (uintptr_t)arg;
 
@@ -79,9 +76,8 @@ void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *),
 	c->uc.uc_stack.ss_sp = stack;
 	c->uc.uc_stack.ss_size = size;
 	c->uc.uc_link = NULL;
-	makecontext(&c->uc, (void (*)(void))coro_trampoline, 4,
-		    (unsigned int)e, (unsigned int)(e >> 32), (unsigned int)a,
-		    (unsigned int)(a >> 32));
+	makecontext(&c->uc, (void (*)(void))coro_trampoline, 4, (unsigned int)e,
+		    (unsigned int)(e >> 32), (unsigned int)a, (unsigned int)(a >> 32));
 }
 
 void coro_switch(struct coro *from, struct coro *to)

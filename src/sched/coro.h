@@ -22,8 +22,7 @@ struct coro {
 
 /* Prepare c to run entry(arg) on the given stack at its first switch-in.
  * entry must never return; it switches away for the last time instead. */
-void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *),
-	       void *arg);
+void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *), void *arg);
 /* Save the running context into from and resume to. */
 void coro_switch(struct coro *from, struct coro *to);
 

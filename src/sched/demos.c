@@ -172,7 +172,7 @@ const struct explore_prog demo_spin_forever = {
 const struct explore_prog *explore_demo_find(const char *name)
 {
 	static const struct explore_prog *const all[] = {
-		&demo_racy_counter, &demo_locked_counter, &demo_atomic_counter,
+		&demo_racy_counter,   &demo_locked_counter, &demo_atomic_counter,
 		&demo_lock_inversion, &demo_spin_forever,
 	};
 

@@ -79,8 +79,7 @@ static bool next_field(const char **p, char *out, size_t len, bool last)
 	return true;
 }
 
-int explore_token_parse(const char *text, struct explore_token *t, char *err,
-			size_t errlen)
+int explore_token_parse(const char *text, struct explore_token *t, char *err, size_t errlen)
 {
 	char algo[32], seed[32], *end;
 	const char *p = text;
@@ -133,11 +132,10 @@ static void step_check(void *arg)
 }
 
 /* One run; returns whether it failed and fills r if so. */
-static int run_one(struct sched *s, const struct explore_prog *p,
-		   const struct explore_token *t, uint64_t max_steps,
-		   struct explore_result *r, bool *failed)
+static int run_one(struct sched *s, const struct explore_prog *p, const struct explore_token *t,
+		   uint64_t max_steps, struct explore_result *r, bool *failed)
 {
-	struct run_ctx c = { s, p, NULL };
+	struct run_ctx c = {s, p, NULL};
 	enum sched_verdict v;
 	char msg[1024] = "";
 
@@ -167,16 +165,15 @@ static int run_one(struct sched *s, const struct explore_prog *p,
 
 static struct sched *make_sched(const struct explore_prog *p)
 {
-	struct sched_opts o = { .max_tasks = (unsigned int)p->nr_tasks + 1 };
+	struct sched_opts o = {.max_tasks = (unsigned int)p->nr_tasks + 1};
 
 	return sched_create(&o);
 }
 
-int explore_search(const struct explore_prog *p, const char *policy,
-		   enum sched_algo algo, uint64_t seed, uint64_t runs,
-		   uint64_t max_steps, struct explore_result *r)
+int explore_search(const struct explore_prog *p, const char *policy, enum sched_algo algo,
+		   uint64_t seed, uint64_t runs, uint64_t max_steps, struct explore_result *r)
 {
-	struct explore_token t = { .algo = algo, .seed = seed };
+	struct explore_token t = {.algo = algo, .seed = seed};
 	struct sched *s;
 	int err = 0;
 
@@ -197,8 +194,8 @@ int explore_search(const struct explore_prog *p, const char *policy,
 	return err;
 }
 
-int explore_replay(const struct explore_prog *p, const struct explore_token *t,
-		   uint64_t max_steps, struct explore_result *r)
+int explore_replay(const struct explore_prog *p, const struct explore_token *t, uint64_t max_steps,
+		   struct explore_result *r)
 {
 	struct sched *s;
 	bool failed;

@@ -44,29 +44,27 @@ struct explore_token {
 };
 
 struct explore_result {
-	bool failed;                 /* a counterexample was found */
-	enum sched_verdict verdict;  /* of the reported run */
-	uint64_t runs;               /* runs made */
-	uint64_t steps;              /* steps of the reported run */
-	uint64_t fingerprint;        /* of the reported run */
-	struct explore_token token;  /* names the reported run */
-	char message[2048];          /* why it failed */
+	bool failed;		    /* a counterexample was found */
+	enum sched_verdict verdict; /* of the reported run */
+	uint64_t runs;		    /* runs made */
+	uint64_t steps;		    /* steps of the reported run */
+	uint64_t fingerprint;	    /* of the reported run */
+	struct explore_token token; /* names the reported run */
+	char message[2048];	    /* why it failed */
 };
 
 /* Run seeds seed, seed+1, ... for at most runs runs, stopping at the first
  * failing run.  max_steps bounds each run (0: the default).  Returns 0 (r
  * says whether something was found) or a negative COW_E* code. */
-int explore_search(const struct explore_prog *p, const char *policy,
-		   enum sched_algo algo, uint64_t seed, uint64_t runs,
-		   uint64_t max_steps, struct explore_result *r);
+int explore_search(const struct explore_prog *p, const char *policy, enum sched_algo algo,
+		   uint64_t seed, uint64_t runs, uint64_t max_steps, struct explore_result *r);
 /* Re-run exactly the run a token names. */
-int explore_replay(const struct explore_prog *p, const struct explore_token *t,
-		   uint64_t max_steps, struct explore_result *r);
+int explore_replay(const struct explore_prog *p, const struct explore_token *t, uint64_t max_steps,
+		   struct explore_result *r);
 
 int explore_token_format(const struct explore_token *t, char *buf, size_t len);
 /* Parse a token; COW_EINVAL with a reason in err when it is malformed. */
-int explore_token_parse(const char *text, struct explore_token *t, char *err,
-			size_t errlen);
+int explore_token_parse(const char *text, struct explore_token *t, char *err, size_t errlen);
 const char *sched_algo_name(enum sched_algo algo);
 const char *sched_verdict_name(enum sched_verdict v);
 

@@ -40,7 +40,7 @@ struct task {
 	int cpu;
 	unsigned int flags;
 	enum task_state state;
-	sync_pred_fn ready;     /* wake predicate while BLOCKED */
+	sync_pred_fn ready; /* wake predicate while BLOCKED */
 	const void *wait_obj;
 	const char *wait_what;
 	const int *wait_owner;
@@ -49,13 +49,13 @@ struct task {
 
 struct sched {
 	struct task *tasks;
-	char *stacks;        /* one mapping: max_tasks x (guard + stack) */
+	char *stacks; /* one mapping: max_tasks x (guard + stack) */
 	size_t stack_size;
 	unsigned int max_tasks;
 	unsigned int nr_tasks;
 	struct task *current;
 	struct coro main_ctx;
-	int *runnable;       /* scratch: ids of runnable tasks */
+	int *runnable; /* scratch: ids of runnable tasks */
 
 	enum sched_algo algo;
 	uint64_t rng;
@@ -129,8 +129,7 @@ static uint64_t splitmix64(uint64_t *x)
 	return z ^ (z >> 31);
 }
 
-void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed,
-		 uint64_t max_steps)
+void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t max_steps)
 {
 	COW_CHECK(s->current == NULL, "sched_reset called from a task");
 	s->nr_tasks = 0;
@@ -174,15 +173,14 @@ static void task_entry(void *arg)
 	struct sched *s = t->sched;
 
 	t->fn(t->arg);
-	COW_CHECK(t->rcu.nesting == 0,
-		  "task %s finished inside an RCU read-side section", t->name);
+	COW_CHECK(t->rcu.nesting == 0, "task %s finished inside an RCU read-side section", t->name);
 	t->state = T_DONE;
 	switch_to_scheduler(s);
 	cow_panic(__FILE__, __LINE__, "finished task %s resumed", t->name);
 }
 
-int sched_spawn(struct sched *s, const char *name, int cpu,
-		void (*fn)(void *), void *arg, unsigned int flags)
+int sched_spawn(struct sched *s, const char *name, int cpu, void (*fn)(void *), void *arg,
+		unsigned int flags)
 {
 	struct task *t;
 
@@ -215,13 +213,13 @@ void sched_yield_point(struct sched *s, enum sync_op op, const void *obj)
 	COW_ASSERT(s->current != NULL);
 	/* The fingerprint covers who stepped and at which kind of
 	 * operation; object addresses differ between processes. */
-	s->fingerprint = (s->fingerprint ^ (uint64_t)(s->current->id * 16 + (int)op)) *
-			 0x100000001b3ull;
+	s->fingerprint =
+		(s->fingerprint ^ (uint64_t)(s->current->id * 16 + (int)op)) * 0x100000001b3ull;
 	switch_to_scheduler(s);
 }
 
-void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj,
-		const char *what, const int *owner)
+void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char *what,
+		const int *owner)
 {
 	struct task *t = s->current;
 
@@ -288,21 +286,19 @@ static void describe_tasks(struct sched *s, const char *headline)
 		if (t->state == T_DONE || (t->flags & SCHED_DAEMON))
 			continue;
 		if (t->state == T_RUNNABLE) {
-			n = snprintf(s->msg + len, sizeof(s->msg) - len,
-				     "; cpu%d (%s) is runnable", t->cpu, t->name);
-		} else if (t->wait_owner &&
-			   *t->wait_owner >= SYNC_OWNER_BASE &&
+			n = snprintf(s->msg + len, sizeof(s->msg) - len, "; cpu%d (%s) is runnable",
+				     t->cpu, t->name);
+		} else if (t->wait_owner && *t->wait_owner >= SYNC_OWNER_BASE &&
 			   *t->wait_owner < SYNC_OWNER_BASE + (int)s->nr_tasks) {
 			struct task *h = &s->tasks[*t->wait_owner - SYNC_OWNER_BASE];
 
 			n = snprintf(s->msg + len, sizeof(s->msg) - len,
-				     "; cpu%d (%s) waits for %s %p held by cpu%d (%s)",
-				     t->cpu, t->name, t->wait_what, t->wait_obj,
-				     h->cpu, h->name);
+				     "; cpu%d (%s) waits for %s %p held by cpu%d (%s)", t->cpu,
+				     t->name, t->wait_what, t->wait_obj, h->cpu, h->name);
 		} else {
 			n = snprintf(s->msg + len, sizeof(s->msg) - len,
-				     "; cpu%d (%s) waits for %s %p", t->cpu,
-				     t->name, t->wait_what, t->wait_obj);
+				     "; cpu%d (%s) waits for %s %p", t->cpu, t->name, t->wait_what,
+				     t->wait_obj);
 		}
 		len += n > 0 ? (size_t)n : 0;
 	}
@@ -333,8 +329,7 @@ static unsigned int collect_runnable(struct sched *s, bool *all_done)
 static int choose(struct sched *s, unsigned int n)
 {
 	switch (s->algo) {
-	case SCHED_RANDOM:
-		break;
+	case SCHED_RANDOM: break;
 	}
 	return s->runnable[splitmix64(&s->rng) % n];
 }
@@ -363,8 +358,7 @@ enum sched_verdict sched_run(struct sched *s)
 		}
 		if (s->step >= s->max_steps) {
 			s->verdict = SCHED_LIVELOCK;
-			snprintf(s->msg, sizeof(s->msg),
-				 "livelock: no outcome after %llu steps",
+			snprintf(s->msg, sizeof(s->msg), "livelock: no outcome after %llu steps",
 				 (unsigned long long)s->step);
 			describe_tasks(s, "");
 			break;

@@ -48,13 +48,13 @@ enum sched_algo {
 };
 
 #define SCHED_MAX_TASKS 64 /* tasks in one run, at most */
-#define SCHED_DAEMON 1u /* flag for sched_spawn: the run may end without it */
+#define SCHED_DAEMON 1u	   /* flag for sched_spawn: the run may end without it */
 
 struct sched;
 
 struct sched_opts {
-	unsigned int max_tasks;     /* task slots (stacks) to allocate */
-	size_t stack_size;          /* bytes per task stack */
+	unsigned int max_tasks; /* task slots (stacks) to allocate */
+	size_t stack_size;	/* bytes per task stack */
 };
 
 /* Create a scheduler; NULL when host memory is short.  The calling OS
@@ -66,8 +66,7 @@ void sched_destroy(struct sched *s);
 
 /* Begin a new run: forget all tasks, seed the chooser.  max_steps == 0
  * means the default (1,000,000). */
-void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed,
-		 uint64_t max_steps);
+void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t max_steps);
 /* Called in scheduler context after every step of the run (the invariant
  * checker); it may call sched_fail().  NULL to disable. */
 void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg);
@@ -75,8 +74,8 @@ void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg);
 /* Add a task to the run, on simulated CPU cpu.  May be called before
  * sched_run or from a running task.  Returns its id, or COW_ENOMEM when all
  * slots are taken. */
-int sched_spawn(struct sched *s, const char *name, int cpu,
-		void (*fn)(void *), void *arg, unsigned int flags);
+int sched_spawn(struct sched *s, const char *name, int cpu, void (*fn)(void *), void *arg,
+		unsigned int flags);
 
 /* Run until an outcome is reached (see above). */
 enum sched_verdict sched_run(struct sched *s);
@@ -95,8 +94,8 @@ void sched_yield_point(struct sched *s, enum sync_op op, const void *obj);
 /* Block the running task until ready(obj) holds.  what names the wait in
  * deadlock reports; owner, if not NULL, points at a word that holds the
  * holder's owner tag (SYNC_OWNER_BASE + task id). */
-void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj,
-		const char *what, const int *owner);
+void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char *what,
+		const int *owner);
 /* End the run as failed with a message.  From a task it does not return;
  * from the step hook it returns and the run stops after the hook. */
 void sched_fail(struct sched *s, const char *fmt, ...) COW_PRINTF(2, 3);
@@ -108,7 +107,7 @@ int sched_nr_tasks(const struct sched *s);
 
 /* Per-task RCU state kept for src/sync/explore.c. */
 struct sched_rcu {
-	int nesting;         /* read-side depth */
+	int nesting;	     /* read-side depth */
 	unsigned long exits; /* outermost read-side exits so far */
 };
 struct sched_rcu *sched_task_rcu(struct sched *s, int task);
@@ -116,9 +115,9 @@ struct sched_rcu *sched_task_rcu(struct sched *s, int task);
 /* Per-run RCU callback queue kept for src/sync/explore.c. */
 struct sched_rcu_queue {
 	struct rcu_head *head, **tail; /* FIFO through backend[0] */
-	struct rcu_head *batch;         /* taken by the daemon, awaiting a GP */
-	int daemon;                     /* task id of the callback runner, -1 */
-	unsigned long queued, done;     /* callbacks queued / run */
+	struct rcu_head *batch;	       /* taken by the daemon, awaiting a GP */
+	int daemon;		       /* task id of the callback runner, -1 */
+	unsigned long queued, done;    /* callbacks queued / run */
 };
 struct sched_rcu_queue *sched_rcu_queue(struct sched *s);
 

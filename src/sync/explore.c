@@ -17,14 +17,13 @@ void sync_explore_point(enum sync_op op, const void *obj)
 	sched_yield_point(sync_explorer, op, obj);
 }
 
-void sync_explore_block(const void *obj, sync_pred_fn ready, const char *what,
-			const int *owner)
+void sync_explore_block(const void *obj, sync_pred_fn ready, const char *what, const int *owner)
 {
 	sched_wait(sync_explorer, ready, obj, what, owner);
 }
 
-void sync_explore_wait(enum sync_op op, const void *obj, sync_pred_fn ready,
-		       const char *what, const int *owner)
+void sync_explore_wait(enum sync_op op, const void *obj, sync_pred_fn ready, const char *what,
+		       const int *owner)
 {
 	sched_yield_point(sync_explorer, op, obj);
 	/* The scheduler re-evaluates ready() when it picks this task, and

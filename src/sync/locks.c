@@ -47,8 +47,8 @@ static void relax_host(int spins)
  * explorer thread sits in scheduler context: waiting would hang. */
 static void no_wait_in_explore_context(const void *obj, const char *what)
 {
-	COW_CHECK(!sync_explore_thread,
-		  "contended %s %p in the explorer's scheduler context", what, obj);
+	COW_CHECK(!sync_explore_thread, "contended %s %p in the explorer's scheduler context", what,
+		  obj);
 }
 
 struct evc {
@@ -150,8 +150,8 @@ bool mutex_trylock(struct mutex *m)
 
 	sync_point(SYNC_LOCK, m);
 	return __atomic_compare_exchange_n(&m->state, &c,
-					   sync_explorer ? sync_explore_owner_tag() : 1,
-					   false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+					   sync_explorer ? sync_explore_owner_tag() : 1, false,
+					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
 void mutex_unlock(struct mutex *m)
@@ -196,8 +196,8 @@ static bool rwsem_try_read(void *obj)
 	int c = __atomic_load_n(&sem->count, __ATOMIC_RELAXED);
 
 	while (c >= 0 && __atomic_load_n(&sem->writers_waiting, __ATOMIC_SEQ_CST) == 0) {
-		if (__atomic_compare_exchange_n(&sem->count, &c, c + 1, true,
-						__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		if (__atomic_compare_exchange_n(&sem->count, &c, c + 1, true, __ATOMIC_SEQ_CST,
+						__ATOMIC_RELAXED))
 			return true;
 	}
 	return false;
@@ -208,8 +208,8 @@ static bool rwsem_try_write(void *obj)
 	struct rw_semaphore *sem = obj;
 	int c = 0;
 
-	return __atomic_compare_exchange_n(&sem->count, &c, -1, false,
-					   __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+	return __atomic_compare_exchange_n(&sem->count, &c, -1, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_RELAXED);
 }
 
 void init_rwsem(struct rw_semaphore *sem)
@@ -223,8 +223,7 @@ void init_rwsem(struct rw_semaphore *sem)
 void down_read(struct rw_semaphore *sem)
 {
 	if (unlikely(sync_explorer != NULL)) {
-		sync_explore_wait(SYNC_LOCK, sem, rwsem_read_ready,
-				  "rwsem (read)", NULL);
+		sync_explore_wait(SYNC_LOCK, sem, rwsem_read_ready, "rwsem (read)", NULL);
 		sem->count++;
 		return;
 	}
@@ -242,8 +241,7 @@ void up_read(struct rw_semaphore *sem)
 {
 	COW_ASSERT(sem->count > 0);
 	sync_point(SYNC_UNLOCK, sem);
-	if (__atomic_sub_fetch(&sem->count, 1, __ATOMIC_SEQ_CST) == 0 &&
-	    sync_explorer == NULL)
+	if (__atomic_sub_fetch(&sem->count, 1, __ATOMIC_SEQ_CST) == 0 && sync_explorer == NULL)
 		evc_signal(rwsem_evc(sem));
 }
 
@@ -330,8 +328,8 @@ static bool bit_try(void *arg)
 {
 	struct bit_ref *b = arg;
 
-	return (__atomic_fetch_or(b->word, BIT_MASK(b->nr), __ATOMIC_ACQUIRE) &
-		BIT_MASK(b->nr)) == 0;
+	return (__atomic_fetch_or(b->word, BIT_MASK(b->nr), __ATOMIC_ACQUIRE) & BIT_MASK(b->nr)) ==
+	       0;
 }
 
 static bool bit_clear_now(void *arg)
@@ -348,7 +346,7 @@ static bool bit_clear_pred(const void *arg)
 
 void bit_lock(unsigned long *word, int nr)
 {
-	struct bit_ref b = { word, nr };
+	struct bit_ref b = {word, nr};
 
 	if (unlikely(sync_explorer != NULL)) {
 		sync_point(SYNC_LOCK, word);
@@ -362,7 +360,7 @@ void bit_lock(unsigned long *word, int nr)
 
 bool bit_trylock(unsigned long *word, int nr)
 {
-	struct bit_ref b = { word, nr };
+	struct bit_ref b = {word, nr};
 
 	sync_point(SYNC_LOCK, word);
 	return bit_try(&b);
@@ -379,7 +377,7 @@ void bit_unlock(unsigned long *word, int nr)
 
 void bit_wait_unlocked(unsigned long *word, int nr)
 {
-	struct bit_ref b = { word, nr };
+	struct bit_ref b = {word, nr};
 
 	if (unlikely(sync_explorer != NULL)) {
 		sync_point(SYNC_READ, word);
@@ -453,7 +451,7 @@ static bool shootdown_acked(const void *arg)
 
 void tlb_shootdown_wait(struct tlb_window *windows, size_t stride, int nr)
 {
-	struct shootdown sd = { windows, stride, nr, { 0 } };
+	struct shootdown sd = {windows, stride, nr, {0}};
 
 	COW_CHECK(nr <= SYNC_MAX_CPUS, "%d CPUs to shoot down", nr);
 	smp_mb(); /* the new translations before the snapshot */

@@ -39,7 +39,7 @@ static bool gp_done(const void *arg)
 
 static void explore_synchronize(struct sched *s)
 {
-	struct gp_snapshot g = { .s = s, .nr = sched_nr_tasks(s) };
+	struct gp_snapshot g = {.s = s, .nr = sched_nr_tasks(s)};
 	struct sched_rcu *self = sched_task_rcu(s, sched_task_id(s));
 
 	COW_CHECK(self->nesting == 0, "synchronize_rcu inside an RCU read-side section");
@@ -165,7 +165,7 @@ void rcu_barrier(void)
 	struct sched *s = sync_explorer;
 
 	if (unlikely(s != NULL)) {
-		struct barrier_wait b = { sched_rcu_queue(s), sched_rcu_queue(s)->queued };
+		struct barrier_wait b = {sched_rcu_queue(s), sched_rcu_queue(s)->queued};
 
 		sched_yield_point(s, SYNC_RCU, NULL);
 		sched_wait(s, barrier_done, &b, "rcu_barrier", NULL);

@@ -54,14 +54,14 @@
 
 /* What a yield point does, for traces and (later) dependence analysis. */
 enum sync_op {
-	SYNC_READ,    /* a load of a shared word */
-	SYNC_WRITE,   /* a store */
-	SYNC_RMW,     /* an atomic read-modify-write */
-	SYNC_LOCK,    /* an attempt to take a lock of any kind */
-	SYNC_UNLOCK,  /* a release */
-	SYNC_RCU,     /* RCU read-side entry or exit, or a grace period */
-	SYNC_DEVICE,  /* one step of a simulated device (a DMA chunk) */
-	SYNC_YIELD,   /* an explicit yield with no object */
+	SYNC_READ,   /* a load of a shared word */
+	SYNC_WRITE,  /* a store */
+	SYNC_RMW,    /* an atomic read-modify-write */
+	SYNC_LOCK,   /* an attempt to take a lock of any kind */
+	SYNC_UNLOCK, /* a release */
+	SYNC_RCU,    /* RCU read-side entry or exit, or a grace period */
+	SYNC_DEVICE, /* one step of a simulated device (a DMA chunk) */
+	SYNC_YIELD,  /* an explicit yield with no object */
 	SYNC_NR_OPS
 };
 
@@ -83,11 +83,10 @@ extern __thread bool sync_explore_thread;
 void sync_explore_point(enum sync_op op, const void *obj);
 typedef bool (*sync_pred_fn)(const void *obj);
 /* Block until ready(obj), with no yield point before: a modelled wait. */
-void sync_explore_block(const void *obj, sync_pred_fn ready, const char *what,
-			const int *owner);
+void sync_explore_block(const void *obj, sync_pred_fn ready, const char *what, const int *owner);
 /* A yield point, then block until ready(obj). */
-void sync_explore_wait(enum sync_op op, const void *obj, sync_pred_fn ready,
-		       const char *what, const int *owner);
+void sync_explore_wait(enum sync_op op, const void *obj, sync_pred_fn ready, const char *what,
+		       const int *owner);
 int sync_explore_owner_tag(void);
 
 static inline void sync_point(enum sync_op op, const void *obj)
@@ -110,41 +109,40 @@ static inline void cpu_relax(void)
 
 /* ---- plain shared accesses and fences --------------------------------- */
 
-#define READ_ONCE(x)                                                   \
-	({                                                             \
-		sync_point(SYNC_READ, &(x));                           \
-		__atomic_load_n(&(x), __ATOMIC_RELAXED);               \
+#define READ_ONCE(x)                                     \
+	({                                               \
+		sync_point(SYNC_READ, &(x));             \
+		__atomic_load_n(&(x), __ATOMIC_RELAXED); \
 	})
-#define WRITE_ONCE(x, val)                                             \
-	do {                                                           \
-		sync_point(SYNC_WRITE, &(x));                          \
-		__atomic_store_n(&(x), (val), __ATOMIC_RELAXED);       \
+#define WRITE_ONCE(x, val)                                       \
+	do {                                                     \
+		sync_point(SYNC_WRITE, &(x));                    \
+		__atomic_store_n(&(x), (val), __ATOMIC_RELAXED); \
 	} while (0)
 /* Acquire load and release store (smp_load_acquire / smp_store_release). */
-#define smp_load_acquire(p)                                            \
-	({                                                             \
-		sync_point(SYNC_READ, (p));                            \
-		__atomic_load_n((p), __ATOMIC_ACQUIRE);                \
+#define smp_load_acquire(p)                             \
+	({                                              \
+		sync_point(SYNC_READ, (p));             \
+		__atomic_load_n((p), __ATOMIC_ACQUIRE); \
 	})
-#define smp_store_release(p, val)                                      \
-	do {                                                           \
-		sync_point(SYNC_WRITE, (p));                           \
-		__atomic_store_n((p), (val), __ATOMIC_RELEASE);        \
+#define smp_store_release(p, val)                               \
+	do {                                                    \
+		sync_point(SYNC_WRITE, (p));                    \
+		__atomic_store_n((p), (val), __ATOMIC_RELEASE); \
 	} while (0)
 /* Atomic exchange and compare-exchange of a word (e.g. a PTE). */
-#define xchg(p, val)                                                   \
-	({                                                             \
-		sync_point(SYNC_RMW, (p));                             \
-		__atomic_exchange_n((p), (val), __ATOMIC_SEQ_CST);     \
+#define xchg(p, val)                                               \
+	({                                                         \
+		sync_point(SYNC_RMW, (p));                         \
+		__atomic_exchange_n((p), (val), __ATOMIC_SEQ_CST); \
 	})
-#define cmpxchg(p, old, new)                                           \
-	({                                                             \
-		__typeof__(*(p)) __old = (old);                        \
-		sync_point(SYNC_RMW, (p));                             \
-		__atomic_compare_exchange_n((p), &__old, (new), false, \
-					    __ATOMIC_SEQ_CST,          \
-					    __ATOMIC_SEQ_CST);         \
-		__old;                                                 \
+#define cmpxchg(p, old, new)                                                             \
+	({                                                                               \
+		__typeof__(*(p)) __old = (old);                                          \
+		sync_point(SYNC_RMW, (p));                                               \
+		__atomic_compare_exchange_n((p), &__old, (new), false, __ATOMIC_SEQ_CST, \
+					    __ATOMIC_SEQ_CST);                           \
+		__old;                                                                   \
 	})
 
 #define barrier() __asm__ __volatile__("" ::: "memory")
@@ -157,82 +155,99 @@ static inline void cpu_relax(void)
 
 /* ---- atomic_t and atomic_long_t --------------------------------------- */
 
-typedef struct { int counter; } atomic_t;
-typedef struct { long counter; } atomic_long_t;
-#define ATOMIC_INIT(i) { (i) }
+typedef struct {
+	int counter;
+} atomic_t;
+typedef struct {
+	long counter;
+} atomic_long_t;
+#define ATOMIC_INIT(i) \
+	{              \
+		(i)    \
+	}
 
-#define SYNC_DEFINE_ATOMIC(pfx, T, V)                                        \
-	static inline T pfx##_read(const V *v)                               \
-	{                                                                    \
-		sync_point(SYNC_READ, v);                                    \
-		return __atomic_load_n(&v->counter, __ATOMIC_RELAXED);       \
-	}                                                                    \
-	static inline void pfx##_set(V *v, T i)                              \
-	{                                                                    \
-		sync_point(SYNC_WRITE, v);                                   \
-		__atomic_store_n(&v->counter, i, __ATOMIC_RELAXED);          \
-	}                                                                    \
-	static inline void pfx##_add(T i, V *v)                              \
-	{                                                                    \
-		sync_point(SYNC_RMW, v);                                     \
-		__atomic_fetch_add(&v->counter, i, __ATOMIC_RELAXED);        \
-	}                                                                    \
-	static inline void pfx##_sub(T i, V *v)                              \
-	{                                                                    \
-		sync_point(SYNC_RMW, v);                                     \
-		__atomic_fetch_sub(&v->counter, i, __ATOMIC_RELAXED);        \
-	}                                                                    \
-	static inline void pfx##_inc(V *v) { pfx##_add(1, v); }              \
-	static inline void pfx##_dec(V *v) { pfx##_sub(1, v); }              \
-	static inline T pfx##_fetch_add(T i, V *v)                           \
-	{                                                                    \
-		sync_point(SYNC_RMW, v);                                     \
-		return __atomic_fetch_add(&v->counter, i, __ATOMIC_SEQ_CST); \
-	}                                                                    \
-	static inline T pfx##_add_return(T i, V *v)                          \
-	{                                                                    \
-		return pfx##_fetch_add(i, v) + i;                            \
-	}                                                                    \
-	static inline T pfx##_sub_return(T i, V *v)                          \
-	{                                                                    \
-		return pfx##_fetch_add(-i, v) - i;                           \
-	}                                                                    \
-	static inline T pfx##_inc_return(V *v) { return pfx##_add_return(1, v); } \
-	static inline T pfx##_dec_return(V *v) { return pfx##_sub_return(1, v); } \
-	static inline bool pfx##_dec_and_test(V *v)                          \
-	{                                                                    \
-		return pfx##_sub_return(1, v) == 0;                          \
-	}                                                                    \
-	static inline bool pfx##_sub_and_test(T i, V *v)                     \
-	{                                                                    \
-		return pfx##_sub_return(i, v) == 0;                          \
-	}                                                                    \
-	/* Returns the value found; the swap happened iff it equals old. */ \
-	static inline T pfx##_cmpxchg(V *v, T old, T new_)                   \
-	{                                                                    \
-		sync_point(SYNC_RMW, v);                                     \
-		__atomic_compare_exchange_n(&v->counter, &old, new_, false,  \
-					    __ATOMIC_SEQ_CST,                \
-					    __ATOMIC_SEQ_CST);               \
-		return old;                                                  \
-	}                                                                    \
-	/* Add a unless the value is u; returns whether it added. */        \
-	static inline bool pfx##_add_unless(V *v, T a, T u)                  \
-	{                                                                    \
-		T c;                                                         \
-		sync_point(SYNC_RMW, v);                                     \
-		c = __atomic_load_n(&v->counter, __ATOMIC_RELAXED);          \
-		do {                                                         \
-			if (c == u)                                          \
-				return false;                                \
-		} while (!__atomic_compare_exchange_n(                       \
-			&v->counter, &c, c + a, true, __ATOMIC_SEQ_CST,      \
-			__ATOMIC_RELAXED));                                  \
-		return true;                                                 \
-	}                                                                    \
-	static inline bool pfx##_inc_not_zero(V *v)                          \
-	{                                                                    \
-		return pfx##_add_unless(v, 1, 0);                            \
+#define SYNC_DEFINE_ATOMIC(pfx, T, V)                                                         \
+	static inline T pfx##_read(const V *v)                                                \
+	{                                                                                     \
+		sync_point(SYNC_READ, v);                                                     \
+		return __atomic_load_n(&v->counter, __ATOMIC_RELAXED);                        \
+	}                                                                                     \
+	static inline void pfx##_set(V *v, T i)                                               \
+	{                                                                                     \
+		sync_point(SYNC_WRITE, v);                                                    \
+		__atomic_store_n(&v->counter, i, __ATOMIC_RELAXED);                           \
+	}                                                                                     \
+	static inline void pfx##_add(T i, V *v)                                               \
+	{                                                                                     \
+		sync_point(SYNC_RMW, v);                                                      \
+		__atomic_fetch_add(&v->counter, i, __ATOMIC_RELAXED);                         \
+	}                                                                                     \
+	static inline void pfx##_sub(T i, V *v)                                               \
+	{                                                                                     \
+		sync_point(SYNC_RMW, v);                                                      \
+		__atomic_fetch_sub(&v->counter, i, __ATOMIC_RELAXED);                         \
+	}                                                                                     \
+	static inline void pfx##_inc(V *v)                                                    \
+	{                                                                                     \
+		pfx##_add(1, v);                                                              \
+	}                                                                                     \
+	static inline void pfx##_dec(V *v)                                                    \
+	{                                                                                     \
+		pfx##_sub(1, v);                                                              \
+	}                                                                                     \
+	static inline T pfx##_fetch_add(T i, V *v)                                            \
+	{                                                                                     \
+		sync_point(SYNC_RMW, v);                                                      \
+		return __atomic_fetch_add(&v->counter, i, __ATOMIC_SEQ_CST);                  \
+	}                                                                                     \
+	static inline T pfx##_add_return(T i, V *v)                                           \
+	{                                                                                     \
+		return pfx##_fetch_add(i, v) + i;                                             \
+	}                                                                                     \
+	static inline T pfx##_sub_return(T i, V *v)                                           \
+	{                                                                                     \
+		return pfx##_fetch_add(-i, v) - i;                                            \
+	}                                                                                     \
+	static inline T pfx##_inc_return(V *v)                                                \
+	{                                                                                     \
+		return pfx##_add_return(1, v);                                                \
+	}                                                                                     \
+	static inline T pfx##_dec_return(V *v)                                                \
+	{                                                                                     \
+		return pfx##_sub_return(1, v);                                                \
+	}                                                                                     \
+	static inline bool pfx##_dec_and_test(V *v)                                           \
+	{                                                                                     \
+		return pfx##_sub_return(1, v) == 0;                                           \
+	}                                                                                     \
+	static inline bool pfx##_sub_and_test(T i, V *v)                                      \
+	{                                                                                     \
+		return pfx##_sub_return(i, v) == 0;                                           \
+	}                                                                                     \
+	/* Returns the value found; the swap happened iff it equals old. */                   \
+	static inline T pfx##_cmpxchg(V *v, T old, T new_)                                    \
+	{                                                                                     \
+		sync_point(SYNC_RMW, v);                                                      \
+		__atomic_compare_exchange_n(&v->counter, &old, new_, false, __ATOMIC_SEQ_CST, \
+					    __ATOMIC_SEQ_CST);                                \
+		return old;                                                                   \
+	}                                                                                     \
+	/* Add a unless the value is u; returns whether it added. */                          \
+	static inline bool pfx##_add_unless(V *v, T a, T u)                                   \
+	{                                                                                     \
+		T c;                                                                          \
+		sync_point(SYNC_RMW, v);                                                      \
+		c = __atomic_load_n(&v->counter, __ATOMIC_RELAXED);                           \
+		do {                                                                          \
+			if (c == u)                                                           \
+				return false;                                                 \
+		} while (!__atomic_compare_exchange_n(&v->counter, &c, c + a, true,           \
+						      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));   \
+		return true;                                                                  \
+	}                                                                                     \
+	static inline bool pfx##_inc_not_zero(V *v)                                           \
+	{                                                                                     \
+		return pfx##_add_unless(v, 1, 0);                                             \
 	}
 
 SYNC_DEFINE_ATOMIC(atomic, int, atomic_t)
@@ -261,14 +276,12 @@ static inline void clear_bit(int nr, unsigned long *addr)
 static inline bool test_and_set_bit(int nr, unsigned long *addr)
 {
 	sync_point(SYNC_RMW, addr);
-	return (__atomic_fetch_or(addr, BIT_MASK(nr), __ATOMIC_SEQ_CST) &
-		BIT_MASK(nr)) != 0;
+	return (__atomic_fetch_or(addr, BIT_MASK(nr), __ATOMIC_SEQ_CST) & BIT_MASK(nr)) != 0;
 }
 static inline bool test_and_clear_bit(int nr, unsigned long *addr)
 {
 	sync_point(SYNC_RMW, addr);
-	return (__atomic_fetch_and(addr, ~BIT_MASK(nr), __ATOMIC_SEQ_CST) &
-		BIT_MASK(nr)) != 0;
+	return (__atomic_fetch_and(addr, ~BIT_MASK(nr), __ATOMIC_SEQ_CST) & BIT_MASK(nr)) != 0;
 }
 
 /* ---- spinlock ----------------------------------------------------------
@@ -277,8 +290,13 @@ static inline bool test_and_clear_bit(int nr, unsigned long *addr)
  * with pause and then yields the OS CPU, since simulated CPUs may outnumber
  * real ones. */
 
-typedef struct { int locked; } spinlock_t;
-#define SPINLOCK_INIT { 0 }
+typedef struct {
+	int locked;
+} spinlock_t;
+#define SPINLOCK_INIT \
+	{             \
+		0     \
+	}
 
 void spin_lock_slow(spinlock_t *lock);
 void spin_lock_explore(spinlock_t *lock);
@@ -308,9 +326,8 @@ static inline bool spin_trylock(spinlock_t *lock)
 
 	sync_point(SYNC_LOCK, lock);
 	return __atomic_compare_exchange_n(&lock->locked, &expect,
-					   sync_explorer ? sync_explore_owner_tag() : 1,
-					   false, __ATOMIC_ACQUIRE,
-					   __ATOMIC_RELAXED);
+					   sync_explorer ? sync_explore_owner_tag() : 1, false,
+					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 static inline void spin_unlock(spinlock_t *lock)
 {
@@ -323,8 +340,13 @@ static inline void spin_unlock(spinlock_t *lock)
  * Drepper's three-state futex mutex: 0 free, 1 held, 2 held with waiters.
  * In explore mode the word holds the owner's tag; waiting is modelled. */
 
-struct mutex { int state; };
-#define MUTEX_INIT { 0 }
+struct mutex {
+	int state;
+};
+#define MUTEX_INIT \
+	{          \
+		0  \
+	}
 
 void mutex_init(struct mutex *m);
 void mutex_lock(struct mutex *m);
@@ -340,10 +362,13 @@ bool mutex_is_locked(const struct mutex *m);
 struct rw_semaphore {
 	int count;
 	int writers_waiting;
-	unsigned int seq;     /* futex event count for stress waiters */
+	unsigned int seq; /* futex event count for stress waiters */
 	unsigned int sleepers;
 };
-#define RWSEM_INIT { 0, 0, 0, 0 }
+#define RWSEM_INIT         \
+	{                  \
+		0, 0, 0, 0 \
+	}
 
 void init_rwsem(struct rw_semaphore *sem);
 void down_read(struct rw_semaphore *sem);
@@ -362,8 +387,13 @@ bool rwsem_is_write_locked(const struct rw_semaphore *sem);
  * or take the raw value and treat odd as "a writer is inside"
  * (raw_read_seqcount, as gup-fast does). */
 
-typedef struct { unsigned int sequence; } seqcount_t;
-#define SEQCNT_ZERO { 0 }
+typedef struct {
+	unsigned int sequence;
+} seqcount_t;
+#define SEQCNT_ZERO \
+	{           \
+		0   \
+	}
 
 unsigned int read_seqcount_begin(const seqcount_t *s);
 
@@ -413,7 +443,7 @@ void bit_wait_unlocked(unsigned long *word, int nr);
  * by sync_thread_start() are, and the thread that calls sync_init(). */
 
 struct rcu_head {
-	void *backend[2];               /* the back end's own queue link */
+	void *backend[2]; /* the back end's own queue link */
 	void (*func)(struct rcu_head *);
 };
 

@@ -173,8 +173,7 @@ static void test_frames_check_nr_free_broken(void **state)
 
 	frame_pool_drain(fx->pool);
 	fx->pool->nr_free_list--;
-	expect_corrupt(fx, frames_check(fx->pool, fx->msg, sizeof(fx->msg)), "nr_free_list",
-		       NULL);
+	expect_corrupt(fx, frames_check(fx->pool, fx->msg, sizeof(fx->msg)), "nr_free_list", NULL);
 	fx->pool->nr_free_list++;
 	expect_frames_ok(fx);
 	fixture_free(fx);
@@ -198,8 +197,7 @@ static void test_frames_check_free_list_damage(void **state)
 	expect_corrupt(fx, frames_check(pool, fx->msg, sizeof(fx->msg)), "cycle", "F1");
 	/* A link out of the pool. */
 	pool->pages[second].lru.next = FRAMES + 5;
-	expect_corrupt(fx, frames_check(pool, fx->msg, sizeof(fx->msg)), "beyond the pool",
-		       NULL);
+	expect_corrupt(fx, frames_check(pool, fx->msg, sizeof(fx->msg)), "beyond the pool", NULL);
 	pool->pages[second].lru.next = saved;
 	expect_frames_ok(fx);
 
@@ -237,13 +235,15 @@ static void test_pgtable_check_healthy(void **state)
 	 * quiescent. */
 	ptep = pte_offset_map_lock(&fx->pgt, 0x1000, &ptl);
 	expect_pgtable_ok(fx, 0);
-	expect_corrupt(fx, pgtable_check(&fx->pgt, PGTABLE_CHECK_QUIESCENT, fx->msg,
-					 sizeof(fx->msg)), "PT lock", NULL);
+	expect_corrupt(fx,
+		       pgtable_check(&fx->pgt, PGTABLE_CHECK_QUIESCENT, fx->msg, sizeof(fx->msg)),
+		       "PT lock", NULL);
 	pte_unmap_unlock(ptep, ptl);
 	spin_lock(&fx->pgt.lock);
 	expect_pgtable_ok(fx, 0);
-	expect_corrupt(fx, pgtable_check(&fx->pgt, PGTABLE_CHECK_QUIESCENT, fx->msg,
-					 sizeof(fx->msg)), "pgt->lock", NULL);
+	expect_corrupt(fx,
+		       pgtable_check(&fx->pgt, PGTABLE_CHECK_QUIESCENT, fx->msg, sizeof(fx->msg)),
+		       "pgt->lock", NULL);
 	spin_unlock(&fx->pgt.lock);
 	expect_pgtable_ok(fx, PGTABLE_CHECK_QUIESCENT);
 	fixture_free(fx);
@@ -282,8 +282,8 @@ static void test_pgtable_check_bad_upper_entries(void **state)
 		       "not a live page table");
 	/* ...or beyond the pool, or not a table entry at all. */
 	set_pte(pmd, mk_table_entry(FRAMES + 1));
-	expect_corrupt(fx, pgtable_check(&fx->pgt, 0, fx->msg, sizeof(fx->msg)),
-		       "beyond the pool", "P1");
+	expect_corrupt(fx, pgtable_check(&fx->pgt, 0, fx->msg, sizeof(fx->msg)), "beyond the pool",
+		       "P1");
 	set_pte(pmd, pte_wrprotect(saved));
 	expect_corrupt(fx, pgtable_check(&fx->pgt, 0, fx->msg, sizeof(fx->msg)),
 		       "not a table entry", "P2");
@@ -291,8 +291,8 @@ static void test_pgtable_check_bad_upper_entries(void **state)
 	/* Two PMD entries sharing one PTE table. */
 	set_pte(pmd, saved);
 	set_pte(pmd - 1, saved);
-	expect_corrupt(fx, pgtable_check(&fx->pgt, 0, fx->msg, sizeof(fx->msg)),
-		       "reachable twice", "P1");
+	expect_corrupt(fx, pgtable_check(&fx->pgt, 0, fx->msg, sizeof(fx->msg)), "reachable twice",
+		       "P1");
 	pte_clear(pmd - 1);
 
 	/* A table that lost its flag. */
@@ -341,11 +341,11 @@ static void test_pgtable_check_bad_leaves(void **state)
 	expect_corrupt(fx, pgtable_check(&fx->pgt, 0, fx->msg, sizeof(fx->msg)), want, "P4");
 	/* ...a frame beyond the pool, a page table, a malformed swap entry. */
 	set_pte(ptep, pfn_pte(FRAMES + 3, PAGE_READWRITE));
-	expect_corrupt(fx, pgtable_check(&fx->pgt, 0, fx->msg, sizeof(fx->msg)),
-		       "PTE for 0x7000", "beyond the pool");
+	expect_corrupt(fx, pgtable_check(&fx->pgt, 0, fx->msg, sizeof(fx->msg)), "PTE for 0x7000",
+		       "beyond the pool");
 	set_pte(ptep, pfn_pte(fx->pgt.pgd_pfn, PAGE_READONLY));
-	expect_corrupt(fx, pgtable_check(&fx->pgt, 0, fx->msg, sizeof(fx->msg)),
-		       "a page table", "P4");
+	expect_corrupt(fx, pgtable_check(&fx->pgt, 0, fx->msg, sizeof(fx->msg)), "a page table",
+		       "P4");
 	set_pte(ptep, swp_entry_to_pte(swp_entry(2, 9)) & ~_PAGE_SWP_MARKER);
 	expect_corrupt(fx, pgtable_check(&fx->pgt, 0, fx->msg, sizeof(fx->msg)),
 		       "neither present nor a swap entry", "P4");
@@ -362,14 +362,14 @@ static void test_count_maps(void **state)
 	struct page *other = alloc_page(fx->pool, 0);
 	unsigned long data = page_to_pfn(fx->pool, fx->data);
 	unsigned long opfn = page_to_pfn(fx->pool, other);
-	unsigned long counts[FRAMES] = { 0 };
+	unsigned long counts[FRAMES] = {0};
 
 	(void)state;
 	map(fx, 0x1000, data_pte(fx));
 	map(fx, PUD_SIZE, pte_wrprotect(data_pte(fx)));
 	map(fx, TASK_SIZE - PAGE_SIZE, data_pte(fx));
 	map(fx, 0x2000, pfn_pte(opfn, PAGE_READONLY));
-	map(fx, 0x3000, swp_entry_to_pte(swp_entry(0, data)));   /* not present */
+	map(fx, 0x3000, swp_entry_to_pte(swp_entry(0, data)));	      /* not present */
 	map(fx, 0x4000, pte_mkspecial(pfn_pte(opfn, PAGE_READONLY))); /* zero-page style */
 	assert_int_equal(pgtable_count_maps(&fx->pgt, counts, FRAMES), 0);
 	assert_int_equal(counts[data], 3);

@@ -264,7 +264,7 @@ static void churn_worker(void *arg)
 
 static void test_churn_stress(void **state)
 {
-	struct churn c = { pool_new(40, 4), 100000, 0 };
+	struct churn c = {pool_new(40, 4), 100000, 0};
 
 	(void)state;
 	stress_run(4, churn_worker, &c);
@@ -347,7 +347,7 @@ static void lock_worker(void *arg)
 
 static void test_page_lock_stress(void **state)
 {
-	struct locker l = { .pool = pool_new(8, 4), .iters = 50000 };
+	struct locker l = {.pool = pool_new(8, 4), .iters = 50000};
 
 	(void)state;
 	l.page = alloc_page(l.pool, 0);

@@ -18,7 +18,7 @@
 struct fixture {
 	struct frame_pool *pool;
 	struct pgtable pgt;
-	struct page *data;       /* the frame every test leaf maps */
+	struct page *data;	 /* the frame every test leaf maps */
 	unsigned long pool_free; /* nr_free before pgtable_init */
 };
 
@@ -130,7 +130,7 @@ static void test_geometry_and_indices(void **state)
 
 static void test_pte_bit_helpers(void **state)
 {
-	const unsigned long pfns[] = { 0, 1, 0x12345, (1UL << 40) - 1 };
+	const unsigned long pfns[] = {0, 1, 0x12345, (1UL << 40) - 1};
 
 	(void)state;
 	assert_true(pte_none(0));
@@ -155,8 +155,8 @@ static void test_pte_bit_helpers(void **state)
 		assert_true(pte_soft_dirty(pte_mksoft_dirty(rw)));
 		assert_true(pte_clear_soft_dirty(pte_mksoft_dirty(rw)) == rw);
 		assert_true(pte_special(pte_mkspecial(rw)));
-		assert_true(pte_pfn(pte_mkspecial(pte_mksoft_dirty(pte_mkyoung(
-				    pte_mkdirty(ro))))) == pfns[i]);
+		assert_true(pte_pfn(pte_mkspecial(
+				    pte_mksoft_dirty(pte_mkyoung(pte_mkdirty(ro))))) == pfns[i]);
 		assert_true((pte_mkdirty(rw) ^ rw) == _PAGE_DIRTY);
 		assert_true((pte_mkyoung(rw) ^ rw) == _PAGE_ACCESSED);
 		assert_true((pte_mksoft_dirty(rw) ^ rw) == _PAGE_SOFT_DIRTY);
@@ -211,7 +211,14 @@ static void check_swap_roundtrip(unsigned int type, unsigned long offset)
 static void test_swap_entry_roundtrip(void **state)
 {
 	const unsigned long offsets[] = {
-		0, 1, 2, 0x1234, 1UL << 20, (1UL << 40) - 1, 1UL << 40, SWP_OFFSET_MASK - 1,
+		0,
+		1,
+		2,
+		0x1234,
+		1UL << 20,
+		(1UL << 40) - 1,
+		1UL << 40,
+		SWP_OFFSET_MASK - 1,
 		SWP_OFFSET_MASK,
 	};
 	uint64_t x = 0x9e3779b97f4a7c15ull;
@@ -312,16 +319,16 @@ static void test_address_edges_and_boundaries(void **state)
 		unsigned long addr;
 		long tables;
 	} steps[] = {
-		{ 0, 4 },                            /* PUD, PMD and PTE table */
-		{ PMD_SIZE - PAGE_SIZE, 4 },         /* last slot of the same table */
-		{ PMD_SIZE, 5 },                     /* next PTE table */
-		{ PUD_SIZE - PAGE_SIZE, 6 },         /* last PTE table of the PMD */
-		{ PUD_SIZE, 8 },                     /* next PMD */
-		{ PGDIR_SIZE - PAGE_SIZE, 10 },      /* last PMD of the PUD... */
-		{ PGDIR_SIZE, 13 },                  /* ...then a new PUD */
-		{ TASK_SIZE - PAGE_SIZE, 16 },       /* top of user space */
-		{ TASK_SIZE, 19 },                   /* first kernel-half page */
-		{ VA_END - PAGE_SIZE, 22 },          /* the very last page */
+		{0, 4},			      /* PUD, PMD and PTE table */
+		{PMD_SIZE - PAGE_SIZE, 4},    /* last slot of the same table */
+		{PMD_SIZE, 5},		      /* next PTE table */
+		{PUD_SIZE - PAGE_SIZE, 6},    /* last PTE table of the PMD */
+		{PUD_SIZE, 8},		      /* next PMD */
+		{PGDIR_SIZE - PAGE_SIZE, 10}, /* last PMD of the PUD... */
+		{PGDIR_SIZE, 13},	      /* ...then a new PUD */
+		{TASK_SIZE - PAGE_SIZE, 16},  /* top of user space */
+		{TASK_SIZE, 19},	      /* first kernel-half page */
+		{VA_END - PAGE_SIZE, 22},     /* the very last page */
 	};
 	pte_t *ptes[ARRAY_SIZE(steps)];
 	struct fixture fx;
@@ -360,8 +367,13 @@ static void test_missing_level_returns_null(void **state)
 	 * PTE table (other PMD slot) once PUD_SIZE + PMD_SIZE is mapped, and
 	 * addresses beyond 48 bits. */
 	static const unsigned long missing[] = {
-		PGDIR_SIZE + PUD_SIZE + PMD_SIZE, 2 * PUD_SIZE, PUD_SIZE + 2 * PMD_SIZE, PUD_SIZE,
-		VA_END, VA_END + PUD_SIZE + PMD_SIZE, ~0UL,
+		PGDIR_SIZE + PUD_SIZE + PMD_SIZE,
+		2 * PUD_SIZE,
+		PUD_SIZE + 2 * PMD_SIZE,
+		PUD_SIZE,
+		VA_END,
+		VA_END + PUD_SIZE + PMD_SIZE,
+		~0UL,
 	};
 	struct fixture fx;
 	spinlock_t *ptl = NULL;
@@ -410,7 +422,7 @@ static int record_visit(unsigned long addr, pte_t *ptep, void *arg)
 static void expect_visits(struct fixture *fx, unsigned long start, unsigned long end,
 			  const unsigned long *want, int nwant)
 {
-	struct visits v = { .n = 0 };
+	struct visits v = {.n = 0};
 
 	assert_int_equal(pgtable_walk_range(&fx->pgt, start, end, record_visit, &v), 0);
 	assert_int_equal(v.n, nwant);
@@ -421,15 +433,28 @@ static void expect_visits(struct fixture *fx, unsigned long start, unsigned long
 static void test_walk_range_visits_mapped_slots(void **state)
 {
 	static const unsigned long mapped[] = {
-		0, 0x5000, PMD_SIZE - PAGE_SIZE, PMD_SIZE, PUD_SIZE + 0x3000,
-		PGDIR_SIZE, TASK_SIZE - PAGE_SIZE, VA_END - PAGE_SIZE,
+		0,
+		0x5000,
+		PMD_SIZE - PAGE_SIZE,
+		PMD_SIZE,
+		PUD_SIZE + 0x3000,
+		PGDIR_SIZE,
+		TASK_SIZE - PAGE_SIZE,
+		VA_END - PAGE_SIZE,
 	};
 	const unsigned long swap_addr = 2 * PMD_SIZE + 0x7000;
 	const unsigned long all[] = {
-		0, 0x5000, PMD_SIZE - PAGE_SIZE, PMD_SIZE, swap_addr, PUD_SIZE + 0x3000,
-		PGDIR_SIZE, TASK_SIZE - PAGE_SIZE, VA_END - PAGE_SIZE,
+		0,
+		0x5000,
+		PMD_SIZE - PAGE_SIZE,
+		PMD_SIZE,
+		swap_addr,
+		PUD_SIZE + 0x3000,
+		PGDIR_SIZE,
+		TASK_SIZE - PAGE_SIZE,
+		VA_END - PAGE_SIZE,
 	};
-	struct visits v = { .n = 0, .stop_at = 3 };
+	struct visits v = {.n = 0, .stop_at = 3};
 	struct fixture fx;
 	spinlock_t *ptl;
 	pte_t *ptep;
@@ -444,21 +469,21 @@ static void test_walk_range_visits_mapped_slots(void **state)
 	pte_unmap_unlock(ptep, ptl);
 
 	expect_visits(&fx, 0, VA_END, all, ARRAY_SIZE(all));
-	expect_visits(&fx, 0x1000, PMD_SIZE, (const unsigned long[]){ 0x5000,
-		      PMD_SIZE - PAGE_SIZE }, 2);
+	expect_visits(&fx, 0x1000, PMD_SIZE, (const unsigned long[]){0x5000, PMD_SIZE - PAGE_SIZE},
+		      2);
 	/* A page that overlaps the range at all is visited. */
-	expect_visits(&fx, 0x5800, 0x5801, (const unsigned long[]){ 0x5000 }, 1);
+	expect_visits(&fx, 0x5800, 0x5801, (const unsigned long[]){0x5000}, 1);
 	expect_visits(&fx, 0x6000, PMD_SIZE - PAGE_SIZE, NULL, 0);
 	expect_visits(&fx, PMD_SIZE, PMD_SIZE, NULL, 0);
 	expect_visits(&fx, PMD_SIZE + PAGE_SIZE, TASK_SIZE,
-		      (const unsigned long[]){ swap_addr, PUD_SIZE + 0x3000, PGDIR_SIZE,
-					       TASK_SIZE - PAGE_SIZE }, 4);
+		      (const unsigned long[]){swap_addr, PUD_SIZE + 0x3000, PGDIR_SIZE,
+					      TASK_SIZE - PAGE_SIZE},
+		      4);
 	/* Stops at fn's first non-zero return and passes it on. */
 	assert_int_equal(pgtable_walk_range(&fx.pgt, 0, VA_END, record_visit, &v), 7);
 	assert_int_equal(v.n, 3);
 	assert_int_equal(pgtable_walk_range(&fx.pgt, 2, 1, record_visit, &v), COW_EINVAL);
-	assert_int_equal(pgtable_walk_range(&fx.pgt, 0, VA_END + 1, record_visit, &v),
-			 COW_EINVAL);
+	assert_int_equal(pgtable_walk_range(&fx.pgt, 0, VA_END + 1, record_visit, &v), COW_EINVAL);
 	assert_int_equal(v.n, 3);
 	assert_checks_pass(&fx);
 	fixture_fini(&fx);
@@ -539,7 +564,8 @@ static void test_enomem_while_populating(void **state)
 				pte_unmap_unlock(ptep, ptl);
 			}
 			assert_int_equal(frame_pool_nr_free(pool) +
-					 (unsigned long)atomic_long_read(&pgt.nr_tables), frames);
+						 (unsigned long)atomic_long_read(&pgt.nr_tables),
+					 frames);
 			if (pgtable_check(&pgt, PGTABLE_CHECK_QUIESCENT, msg, sizeof(msg)))
 				fail_msg("%lu frames: %s", frames, msg);
 		}
@@ -602,7 +628,7 @@ static void test_misuse_panics(void **state)
 
 #define POPULATE_THREADS 4
 #define POPULATE_SHARED 48 /* addresses every thread maps */
-#define POPULATE_OWN 32    /* addresses only one thread maps */
+#define POPULATE_OWN 32	   /* addresses only one thread maps */
 #define POPULATE_ROUNDS 20
 
 struct populate {
@@ -660,8 +686,8 @@ static void test_concurrent_populate_stress(void **state)
 {
 	/* PGD, then per shared address a PMD and a PTE table under one
 	 * PUD; per thread a PUD, a PMD and one PTE table per address. */
-	const long want_tables = 1 + (1 + 2 * POPULATE_SHARED) +
-				 POPULATE_THREADS * (2 + POPULATE_OWN);
+	const long want_tables =
+		1 + (1 + 2 * POPULATE_SHARED) + POPULATE_THREADS * (2 + POPULATE_OWN);
 	const long want_leaves = POPULATE_SHARED + POPULATE_THREADS * POPULATE_OWN;
 	struct populate p;
 
@@ -769,13 +795,12 @@ static void rcu_stress_worker(void *arg)
 
 static void test_table_free_rcu_stress(void **state)
 {
-	struct rcu_stress r = { .done = 0 };
+	struct rcu_stress r = {.done = 0};
 
 	(void)state;
 	fixture_init(&r.fx, 4096, 3);
 	stress_run(3, rcu_stress_worker, &r);
-	print_message("# %ld lockless walks found the table\n",
-		      atomic_long_read(&r.walks_inside));
+	print_message("# %ld lockless walks found the table\n", atomic_long_read(&r.walks_inside));
 	assert_checks_pass(&r.fx);
 	fixture_fini(&r.fx);
 }
@@ -792,7 +817,7 @@ static void test_table_free_rcu_stress(void **state)
 
 struct rcu_run {
 	struct fixture fx;
-	bool clean;  /* the verdict passed: the tree may be destroyed */
+	bool clean; /* the verdict passed: the tree may be destroyed */
 };
 
 static void walker_check_table(struct rcu_run *r, struct page *table, pte_t *ptep)
@@ -800,7 +825,8 @@ static void walker_check_table(struct rcu_run *r, struct page *table, pte_t *pte
 	pte_t v;
 
 	if (!PageFlag(table, PG_table) || PageFlag(table, PG_free))
-		sched_fail(sync_explorer, "walker: PTE table pfn %lu was freed (flags %#lx) "
+		sched_fail(sync_explorer,
+			   "walker: PTE table pfn %lu was freed (flags %#lx) "
 			   "while the walker was inside rcu_read_lock",
 			   page_to_pfn(r->fx.pool, table), table->flags);
 	v = ptep_get(ptep);
@@ -970,8 +996,8 @@ static void race_task(void *arg)
 		set_pte(ptep, data_pte(&r->fx));
 	}
 	pte_unmap_unlock(ptep, ptl);
-	ptep = pte_alloc_map_lock(&r->fx.pgt, RACE_ADDR + (sched_task_id(sync_explorer) + 1) *
-					      PAGE_SIZE, &ptl);
+	ptep = pte_alloc_map_lock(&r->fx.pgt,
+				  RACE_ADDR + (sched_task_id(sync_explorer) + 1) * PAGE_SIZE, &ptl);
 	COW_CHECK(ptep != NULL, "race: out of frames");
 	get_page(r->fx.data);
 	set_pte(ptep, data_pte(&r->fx));
@@ -1011,8 +1037,8 @@ static int race_verdict(void *state, char *msg, size_t len)
 	if (atomic_long_read(&r->fx.pgt.nr_tables) != 4 || nfree != r->fx.pool_free - 5 ||
 	    page_ref_count(r->fx.data) != 4) {
 		snprintf(msg, len, "%ld tables, %lu frames free, data refcount %d; want 4, %lu, 4",
-			 atomic_long_read(&r->fx.pgt.nr_tables), nfree,
-			 page_ref_count(r->fx.data), r->fx.pool_free - 5);
+			 atomic_long_read(&r->fx.pgt.nr_tables), nfree, page_ref_count(r->fx.data),
+			 r->fx.pool_free - 5);
 		return COW_ECORRUPT;
 	}
 	err = pgtable_check(&r->fx.pgt, PGTABLE_CHECK_QUIESCENT, msg, len);
@@ -1026,8 +1052,7 @@ static int race_verdict(void *state, char *msg, size_t len)
 }
 
 static const struct explore_prog populate_race_prog = {
-	"pgtable-populate-race", 2, race_setup, rcu_run_check, race_verdict,
-	rcu_run_teardown,
+	"pgtable-populate-race", 2, race_setup, rcu_run_check, race_verdict, rcu_run_teardown,
 };
 
 static void test_concurrent_populate_explore(void **state)

@@ -66,11 +66,11 @@ static void test_lock_inversion_also_passes_sometimes(void **state)
 	(void)state;
 	/* Some schedules run one CPU's pair of locks before the other's:
 	 * the deadlock depends on the interleaving, as it should. */
-	assert_int_equal(explore_search(&demo_lock_inversion, NULL, SCHED_RANDOM, 1, 1,
-					0, &r), 0);
+	assert_int_equal(explore_search(&demo_lock_inversion, NULL, SCHED_RANDOM, 1, 1, 0, &r), 0);
 	for (uint64_t seed = 1; seed < 200 && r.failed; seed++)
-		assert_int_equal(explore_search(&demo_lock_inversion, NULL, SCHED_RANDOM,
-						seed, 1, 0, &r), 0);
+		assert_int_equal(
+			explore_search(&demo_lock_inversion, NULL, SCHED_RANDOM, seed, 1, 0, &r),
+			0);
 	assert_false(r.failed);
 }
 
@@ -79,8 +79,7 @@ static void test_spin_forever_is_a_livelock(void **state)
 	struct explore_result r;
 
 	(void)state;
-	assert_int_equal(explore_search(&demo_spin_forever, NULL, SCHED_RANDOM, 1, 1,
-					5000, &r), 0);
+	assert_int_equal(explore_search(&demo_spin_forever, NULL, SCHED_RANDOM, 1, 1, 5000, &r), 0);
 	assert_true(r.failed);
 	assert_int_equal(r.verdict, SCHED_LIVELOCK);
 	assert_int_equal(r.steps, 5000);
@@ -93,10 +92,12 @@ static void test_same_seed_same_run(void **state)
 
 	(void)state;
 	for (uint64_t seed = 0; seed < 50; seed++) {
-		assert_int_equal(explore_search(&demo_locked_counter, NULL, SCHED_RANDOM,
-						seed, 1, 0, &a), 0);
-		assert_int_equal(explore_search(&demo_locked_counter, NULL, SCHED_RANDOM,
-						seed, 1, 0, &b), 0);
+		assert_int_equal(
+			explore_search(&demo_locked_counter, NULL, SCHED_RANDOM, seed, 1, 0, &a),
+			0);
+		assert_int_equal(
+			explore_search(&demo_locked_counter, NULL, SCHED_RANDOM, seed, 1, 0, &b),
+			0);
 		assert_int_equal(a.fingerprint, b.fingerprint);
 		assert_int_equal(a.steps, b.steps);
 	}
@@ -113,7 +114,8 @@ static void test_seeds_give_different_schedules(void **state)
 		bool seen = false;
 
 		assert_int_equal(explore_search(&demo_locked_counter, NULL, SCHED_RANDOM,
-						(uint64_t)i, 1, 0, &r), 0);
+						(uint64_t)i, 1, 0, &r),
+				 0);
 		for (int j = 0; j < distinct; j++)
 			seen |= prints[j] == r.fingerprint;
 		if (!seen)
@@ -124,7 +126,7 @@ static void test_seeds_give_different_schedules(void **state)
 
 static void test_token_round_trip(void **state)
 {
-	struct explore_token t = { .algo = SCHED_RANDOM, .seed = 18446744073709551615ull }, u;
+	struct explore_token t = {.algo = SCHED_RANDOM, .seed = 18446744073709551615ull}, u;
 	char buf[EXPLORE_TOKEN_MAX], err[128];
 
 	(void)state;
@@ -143,9 +145,17 @@ static void test_token_round_trip(void **state)
 static void test_bad_tokens_rejected(void **state)
 {
 	static const char *const bad[] = {
-		"", "cow1", "cow2:a:-:random:1", "cow1:a:-:random:", "cow1:a:-:random:x",
-		"cow1::-:random:1", "cow1:a::random:1", "cow1:a:-:pct:1", "cow1:a:-:random:1x",
-		"cow1:a:-:random:-1", "cow1:a:-:random:99999999999999999999999",
+		"",
+		"cow1",
+		"cow2:a:-:random:1",
+		"cow1:a:-:random:",
+		"cow1:a:-:random:x",
+		"cow1::-:random:1",
+		"cow1:a::random:1",
+		"cow1:a:-:pct:1",
+		"cow1:a:-:random:1x",
+		"cow1:a:-:random:-1",
+		"cow1:a:-:random:99999999999999999999999",
 		"cow1:a b:-:random:1",
 	};
 	struct explore_token t;
@@ -166,7 +176,7 @@ static void test_bad_tokens_rejected(void **state)
 
 static void test_replay_refuses_other_program(void **state)
 {
-	struct explore_token t = { .prog = "locked-counter", .policy = "-" };
+	struct explore_token t = {.prog = "locked-counter", .policy = "-"};
 	struct explore_result r;
 
 	(void)state;
@@ -266,7 +276,7 @@ static void noop(void *arg)
 
 static void test_spawn_beyond_slots(void **state)
 {
-	struct sched_opts o = { .max_tasks = 2 };
+	struct sched_opts o = {.max_tasks = 2};
 	struct sched *s = sched_create(&o);
 
 	(void)state;

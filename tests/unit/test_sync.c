@@ -17,19 +17,19 @@ struct shared {
 	atomic_t a;
 	atomic_long_t l;
 	long plain;
-	int inside;             /* how many tasks are in a critical section */
+	int inside; /* how many tasks are in a critical section */
 	int readers_inside;
 	spinlock_t spin;
 	struct mutex mutex;
 	struct rw_semaphore sem;
 	seqcount_t seq;
-	long pair[2];           /* written together under seq */
-	unsigned long word;     /* bit 0 is a bit lock, bit 5 flips */
-	struct obj *ptr;        /* RCU-protected */
-	struct obj *dead[8];    /* negative control: killed, not yet freed */
+	long pair[2];	     /* written together under seq */
+	unsigned long word;  /* bit 0 is a bit lock, bit 5 flips */
+	struct obj *ptr;     /* RCU-protected */
+	struct obj *dead[8]; /* negative control: killed, not yet freed */
 	int callbacks;
 	int iters;
-	bool no_sync;           /* negative control: skip the protection */
+	bool no_sync; /* negative control: skip the protection */
 };
 
 struct obj {
@@ -103,8 +103,8 @@ static void test_atomic_ops_semantics(void **state)
 	assert_false(atomic_add_unless(&a, 1, 1));
 	assert_int_equal(atomic_read(&a), 1);
 	assert_true(atomic_inc_not_zero(&a));
-	assert_int_equal(atomic_cmpxchg(&a, 5, 7), 2);  /* no swap */
-	assert_int_equal(atomic_cmpxchg(&a, 2, 7), 2);  /* swap */
+	assert_int_equal(atomic_cmpxchg(&a, 5, 7), 2); /* no swap */
+	assert_int_equal(atomic_cmpxchg(&a, 2, 7), 2); /* swap */
 	assert_int_equal(atomic_read(&a), 7);
 	assert_false(atomic_sub_and_test(6, &a));
 	assert_true(atomic_dec_and_test(&a));
@@ -184,17 +184,17 @@ static int plain_verdict(void *state, char *msg, size_t len)
 	return 1;
 }
 
-#define TWO_TASK_PROG(name, worker, nosync)                              \
-	static void *name##_setup(struct sched *sch)                     \
-	{                                                                \
-		struct shared *s = shared_new(2);                        \
-		s->no_sync = (nosync);                                   \
-		sched_spawn(sch, #name "0", 0, worker, s, 0);            \
-		sched_spawn(sch, #name "1", 1, worker, s, 0);            \
-		return s;                                                \
-	}                                                                \
-	static const struct explore_prog name##_prog = {                 \
-		#name, 2, name##_setup, NULL, plain_verdict, free,       \
+#define TWO_TASK_PROG(name, worker, nosync)                        \
+	static void *name##_setup(struct sched *sch)               \
+	{                                                          \
+		struct shared *s = shared_new(2);                  \
+		s->no_sync = (nosync);                             \
+		sched_spawn(sch, #name "0", 0, worker, s, 0);      \
+		sched_spawn(sch, #name "1", 1, worker, s, 0);      \
+		return s;                                          \
+	}                                                          \
+	static const struct explore_prog name##_prog = {           \
+		#name, 2, name##_setup, NULL, plain_verdict, free, \
 	}
 
 TWO_TASK_PROG(spin, spin_worker, false);
@@ -774,7 +774,7 @@ static void test_tlb_shootdown_stress(void **state)
 {
 	(void)state;
 	for (int round = 0; round < 50; round++) {
-		struct tlbtest t = { 0 };
+		struct tlbtest t = {0};
 
 		t.cur = &t.bufs[0];
 		stress_run(2, tlb_both, &t);
@@ -870,7 +870,7 @@ static void record_cpu(void *arg)
 
 static void test_cpu_ids_stress(void **state)
 {
-	int seen[SYNC_MAX_CPUS] = { 0 };
+	int seen[SYNC_MAX_CPUS] = {0};
 
 	(void)state;
 	stress_run(5, record_cpu, seen);

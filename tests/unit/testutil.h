@@ -21,8 +21,8 @@
 
 /* Search runs seeds from seed with the random scheduler; returns the
  * result (failed or not). */
-static inline struct explore_result explore_runs(const struct explore_prog *p,
-						 uint64_t seed, uint64_t runs)
+static inline struct explore_result explore_runs(const struct explore_prog *p, uint64_t seed,
+						 uint64_t runs)
 {
 	struct explore_result r;
 
@@ -37,11 +37,11 @@ static inline struct explore_result explore_runs(const struct explore_prog *p,
 }
 
 /* Assert that no run in the range fails. */
-#define assert_explore_clean(p_, seed_, nruns_)                             \
-	do {                                                                \
+#define assert_explore_clean(p_, seed_, nruns_)                                   \
+	do {                                                                      \
 		struct explore_result r_ = explore_runs((p_), (seed_), (nruns_)); \
-		assert_false(r_.failed);                                    \
-		assert_int_equal(r_.runs, (nruns_));                        \
+		assert_false(r_.failed);                                          \
+		assert_int_equal(r_.runs, (nruns_));                              \
 	} while (0)
 
 /* Failures seen by stress threads (cmocka's assertions may only be used
@@ -49,16 +49,16 @@ static inline struct explore_result explore_runs(const struct explore_prog *p,
 static int stress_failures;
 
 /* Inside a task or thread: fail the explore run, or count a stress failure. */
-#define task_check(cond)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			if (sync_explorer) {                                 \
-				sched_fail(sync_explorer, "check failed: %s", #cond); \
-			} else {                                             \
-				fprintf(stderr, "check failed: %s\n", #cond); \
+#define task_check(cond)                                                                   \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			if (sync_explorer) {                                               \
+				sched_fail(sync_explorer, "check failed: %s", #cond);      \
+			} else {                                                           \
+				fprintf(stderr, "check failed: %s\n", #cond);              \
 				__atomic_fetch_add(&stress_failures, 1, __ATOMIC_SEQ_CST); \
-			}                                                    \
-		}                                                            \
+			}                                                                  \
+		}                                                                          \
 	} while (0)
 
 /* Run fn(arg) on n stress threads, CPUs 0..n-1, and wait for all. */
@@ -89,17 +89,17 @@ static COW_UNUSED void test_panic_handler(const char *file, int line, const char
 	longjmp(panic_jmp, 1);
 }
 
-#define expect_panic(stmt, substr)                                          \
-	do {                                                                \
-		cow_panic_fn old_ = cow_set_panic_handler(test_panic_handler); \
-		panic_msg[0] = '\0';                                        \
-		if (setjmp(panic_jmp) == 0) {                               \
-			stmt;                                               \
-			cow_set_panic_handler(old_);                        \
-			fail_msg("no panic from: %s", #stmt);               \
-		}                                                           \
-		cow_set_panic_handler(old_);                                \
-		if (!strstr(panic_msg, (substr)))                           \
+#define expect_panic(stmt, substr)                                                  \
+	do {                                                                        \
+		cow_panic_fn old_ = cow_set_panic_handler(test_panic_handler);      \
+		panic_msg[0] = '\0';                                                \
+		if (setjmp(panic_jmp) == 0) {                                       \
+			stmt;                                                       \
+			cow_set_panic_handler(old_);                                \
+			fail_msg("no panic from: %s", #stmt);                       \
+		}                                                                   \
+		cow_set_panic_handler(old_);                                        \
+		if (!strstr(panic_msg, (substr)))                                   \
 			fail_msg("panic \"%s\" lacks \"%s\"", panic_msg, (substr)); \
 	} while (0)
 
