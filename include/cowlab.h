@@ -24,16 +24,16 @@ extern "C" {
 /* Error codes.  Keep cow_strerror() and the table in src/mm/error.c in step. */
 enum cow_error {
 	COW_OK = 0,
-	COW_EINVAL = -1,   /* an argument is out of range or malformed */
-	COW_ENOMEM = -2,   /* the frame pool (or host memory) is exhausted */
-	COW_EFAULT = -3,   /* an address is not mapped, or not with that access */
-	COW_EBUSY = -4,    /* the object is in use (locked, pinned, mapped) */
-	COW_EAGAIN = -5,   /* a transient condition: try again */
-	COW_EIO = -6,      /* a host I/O operation failed */
-	COW_ENOTSUP = -7,  /* the operation is not supported (yet, or here) */
-	COW_ECORRUPT = -8, /* a validator found a broken invariant */
-	COW_ENOENT = -9,   /* no such object (name, entry, token) */
-	COW_EDEADLK = -10, /* the explorer found every task blocked */
+	COW_EINVAL = -1,     /* an argument is out of range or malformed */
+	COW_ENOMEM = -2,     /* the frame pool (or host memory) is exhausted */
+	COW_EFAULT = -3,     /* an address is not mapped, or not with that access */
+	COW_EBUSY = -4,	     /* the object is in use (locked, pinned, mapped) */
+	COW_EAGAIN = -5,     /* a transient condition: try again */
+	COW_EIO = -6,	     /* a host I/O operation failed */
+	COW_ENOTSUP = -7,    /* the operation is not supported (yet, or here) */
+	COW_ECORRUPT = -8,   /* a validator found a broken invariant */
+	COW_ENOENT = -9,     /* no such object (name, entry, token) */
+	COW_EDEADLK = -10,   /* the explorer found every task blocked */
 	COW_ELIVELOCK = -11, /* the explorer stopped a run at its step limit */
 };
 
@@ -42,6 +42,79 @@ const char *cow_strerror(int err);
 
 /* The library version string, COWLAB_VERSION. */
 const char *cow_version(void);
+
+/* ---- systems, processes, tasks ------------------------------------------
+ * A system is one simulated machine: a frame pool, CPUs with software TLBs,
+ * a policy (a preset of historical rules), processes.  A task is a thread
+ * of a process running on one simulated CPU; every memory access is made by
+ * a task.  Operations on one system may run concurrently from several OS
+ * threads (stress) or explore tasks, each task used by one at a time. */
+
+struct cow_system;
+struct cow_process;
+struct cow_task;
+struct cow_policy;
+
+struct cow_system_opts {
+	unsigned long frames; /* frame pool size in 4 KiB frames (default 4096) */
+	int cpus;	      /* simulated CPUs, 1..64 (default 4) */
+	const char *policy;   /* preset name (default "linux-6.5") */
+	int no_zero_page;     /* read faults map fresh pages, as on hosts without one */
+};
+
+/* Create a system; COW_EINVAL for bad options or an unknown policy. */
+int cow_system_create(const struct cow_system_opts *opts, struct cow_system **out);
+/* Destroy it: every remaining process exits first. */
+void cow_system_destroy(struct cow_system *sys);
+const struct cow_policy *cow_system_policy(const struct cow_system *sys);
+/* Frames free in the pool; equal to the pool size once every process exited. */
+unsigned long cow_system_free_frames(const struct cow_system *sys);
+/* Check the invariants; strict when nothing is in flight.  0 or
+ * COW_ECORRUPT with a message. */
+int cow_system_check(struct cow_system *sys, int strict, char *msg, unsigned long len);
+
+/* A new process with an empty address space. */
+int cow_process_create(struct cow_system *sys, const char *name, struct cow_process **out);
+/* The process exits: its address space is torn down and the handle freed.
+ * None of its tasks may be running, and they must not be used again. */
+void cow_process_exit(struct cow_process *proc);
+const char *cow_process_name(const struct cow_process *proc);
+int cow_process_pid(const struct cow_process *proc);
+
+/* A thread of proc that runs on simulated CPU cpu. */
+int cow_task_create(struct cow_process *proc, int cpu, struct cow_task **out);
+void cow_task_destroy(struct cow_task *task);
+struct cow_process *cow_task_process(const struct cow_task *task);
+
+/* ---- memory operations (all made by a task) ------------------------------ */
+
+#define COW_PROT_READ 0x1
+#define COW_PROT_WRITE 0x2
+#define COW_MAP_PRIVATE 0x2
+#define COW_MAP_SHARED 0x1
+
+enum cow_advice {
+	COW_MADV_DONTNEED = 4,
+	COW_MADV_DONTFORK = 10,
+	COW_MADV_DOFORK = 11,
+};
+
+/* Map len bytes of anonymous memory (private or shared) at addr, which
+ * must be page aligned and free; addr 0 picks a free range.  The address
+ * is returned in *out. */
+int cow_mmap(struct cow_task *task, unsigned long addr, unsigned long len, int prot, int flags,
+	     unsigned long *out);
+int cow_munmap(struct cow_task *task, unsigned long addr, unsigned long len);
+int cow_mprotect(struct cow_task *task, unsigned long addr, unsigned long len, int prot);
+int cow_madvise(struct cow_task *task, unsigned long addr, unsigned long len, int advice);
+/* Load or store len bytes through the task's CPU: TLB, page tables, then
+ * the fault handler, as hardware does.  COW_EFAULT where an access would
+ * raise SIGSEGV (bytes before it were transferred). */
+int cow_read(struct cow_task *task, unsigned long addr, void *buf, unsigned long len);
+int cow_write(struct cow_task *task, unsigned long addr, const void *buf, unsigned long len);
+/* fork(): a child process with a copy-on-write copy of the task's address
+ * space, named name. */
+int cow_fork(struct cow_task *task, const char *name, struct cow_process **child);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /*
  * Whole-structure validators of the mm layer: the frame pool (invariants
- * F1..F3 of page.c) and page tables (P1..P4 of pgtable.h).  They sit beside
+ * F1..F3 of page.c), page tables (P1..P4 of pgtable.h) and the whole
+ * system (S1..S5 below).  They sit beside
  * the structures they check and are called by tests, by the explorer after
  * every step and by scenarios at their end, so they never panic: a broken
  * invariant comes back as COW_ECORRUPT with one line naming the frame (or
@@ -11,8 +12,7 @@
  * a check sees one consistent moment between two steps; in stress mode the
  * caller makes the structure quiescent first.
  */
-#include "mm/page.h"
-#include "mm/pgtable.h"
+#include "mm/mm.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -393,4 +393,150 @@ int pgtable_count_maps(struct pgtable *pgt, unsigned long *counts, unsigned long
 	struct count_maps_ctx c = {counts, nr};
 
 	return pgtable_walk_range(pgt, 0, VA_END, count_one, &c);
+}
+
+/* ---- the whole system -------------------------------------------------------
+ *
+ *   S1  the frame pool and every process's page tables are sound;
+ *   S2  mapcount >= the PTEs that map the page (a full scan of every page
+ *       table), and equal when no PT lock is held: every change of a
+ *       mapping and its count happens under the PT lock, the count going
+ *       up before the PTE appears and down after it is gone;
+ *   S3  refcount >= mapcount + the page cache's reference (shared memory),
+ *       equal when the system is quiescent (no transient references);
+ *   S4  under policies with PG_anon_exclusive, a writable PTE of an anon
+ *       page in a table whose PT lock is free maps an exclusive page, and
+ *       an exclusive page is mapped at most once;
+ *   S5  the zero page holds zeroes and is never mapped writable.
+ */
+
+struct sys_check {
+	struct cow_system *sys;
+	unsigned long *maps; /* PTEs per pfn */
+	bool any_locked;     /* some PT lock is held */
+	char *msg;
+	size_t len;
+	int err;
+};
+
+static int check_pte_excl(unsigned long addr, pte_t *ptep, void *arg)
+{
+	struct sys_check *c = arg;
+	struct frame_pool *pool = c->sys->pool;
+	struct page *table = virt_to_page(pool, ptep), *page;
+	pte_t pte = ptep_get(ptep);
+
+	if (!pte_present(pte))
+		return 0;
+	if (!pte_special(pte))
+		c->maps[pte_pfn(pte)]++;
+	if (spin_is_locked(&table->ptl))
+		return 0;
+	page = pfn_to_page(pool, pte_pfn(pte));
+	if (page == c->sys->zero_page) {
+		if (pte_write(pte))
+			return corrupt(c->msg, c->len,
+				       "the zero page is mapped writable at 0x%lx (S5)", addr);
+		return 0;
+	}
+	if (c->sys->policy->anon_exclusive && pte_write(pte) && PageFlag(page, PG_anon) &&
+	    !PageFlag(page, PG_anon_exclusive))
+		return corrupt(c->msg, c->len,
+			       "writable PTE at 0x%lx maps pfn %lu, which is not exclusive "
+			       "(mapcount %d, refcount %d) (S4)",
+			       addr, page_to_pfn(pool, page), page_mapcount(page),
+			       page_ref_count(page));
+	return 0;
+}
+
+static bool any_pt_lock_held(struct frame_pool *pool)
+{
+	for (unsigned long pfn = 0; pfn < pool->nr; pfn++) {
+		struct page *page = &pool->pages[pfn];
+
+		if (PageFlag(page, PG_table) && spin_is_locked(&page->ptl))
+			return true;
+	}
+	return false;
+}
+
+static int check_counts(struct sys_check *c, bool strict)
+{
+	struct cow_system *sys = c->sys;
+	struct frame_pool *pool = sys->pool;
+	bool exact = strict || !c->any_locked;
+
+	for (unsigned long pfn = 0; pfn < pool->nr; pfn++) {
+		struct page *page = &pool->pages[pfn];
+		unsigned long flags = READ_ONCE(page->flags);
+		int ref = page_ref_count(page), map = page_mapcount(page);
+		int want;
+
+		if (flags & (BIT_MASK(PG_free) | BIT_MASK(PG_table) | BIT_MASK(PG_zero)))
+			continue;
+		if (ref == 0 && !strict)
+			continue; /* its last reference is being dropped */
+		if ((unsigned long)map < c->maps[pfn] ||
+		    (exact && (unsigned long)map != c->maps[pfn]))
+			return corrupt(c->msg, c->len,
+				       "pfn %lu: mapcount %d but %lu PTEs map it (S2)", pfn, map,
+				       c->maps[pfn]);
+		want = map + ((flags & BIT_MASK(PG_anon)) ? 0 : 1);
+		if (ref < want || (strict && ref != want))
+			return corrupt(c->msg, c->len,
+				       "pfn %lu: refcount %d, want %s%d (mapcount %d%s) (S3)", pfn,
+				       ref, strict ? "" : "at least ", want, map,
+				       (flags & BIT_MASK(PG_anon)) ? "" : " + page cache");
+		if (sys->policy->anon_exclusive && exact && (flags & BIT_MASK(PG_anon_exclusive)) &&
+		    map > 1)
+			return corrupt(c->msg, c->len,
+				       "pfn %lu is exclusive but mapped %d times (S4)", pfn, map);
+	}
+	return 0;
+}
+
+int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
+{
+	struct sys_check c = {.sys = sys, .msg = msg, .len = len};
+	struct frame_pool *pool = sys->pool;
+	struct mm_struct *mm;
+	int err;
+
+	err = strict ? frames_check(pool, msg, len) : frames_check_step(pool, msg, len);
+	if (err)
+		return err;
+	c.maps = calloc(pool->nr, sizeof(*c.maps));
+	if (!c.maps)
+		return no_memory(msg, len, "system_check");
+	c.any_locked = any_pt_lock_held(pool);
+	list_for_each_entry(mm, &sys->mms, mmlist)
+	{
+		struct pgtable *pgt = &mm->pgt;
+
+		err = pgtable_check(pgt, strict ? PGTABLE_CHECK_QUIESCENT : 0, msg, len);
+		if (!err)
+			err = pgtable_walk_range(pgt, 0, TASK_SIZE, check_pte_excl, &c);
+		if (err) {
+			if (err != COW_ECORRUPT)
+				corrupt(msg, len, "mm %llu: page-table scan failed: %s",
+					(unsigned long long)mm->id, cow_strerror(err));
+			err = COW_ECORRUPT;
+			goto out_free;
+		}
+	}
+	err = check_counts(&c, strict);
+	if (!err && sys->zero_page) {
+		const unsigned char *z = page_address(pool, sys->zero_page);
+
+		for (size_t i = 0; i < PAGE_SIZE; i++)
+			if (z[i]) {
+				err = corrupt(msg, len,
+					      "the zero page holds 0x%02x at offset %zu (S5)", z[i],
+					      i);
+				break;
+			}
+	}
+out_free:
+	free(c.maps);
+	return err;
 }

@@ -115,43 +115,34 @@ int pgtable_init(struct pgtable *pgt, struct frame_pool *pool)
 }
 
 /* Free the table in page and every table below it; returns how many. */
+/* Free the table in page and every table below it; returns how many.
+ * The tree is private to the caller now (pgtable_destroy's contract), so
+ * entries are read without yield points. */
 static long destroy_table(struct pgtable *pgt, struct page *page, enum pt_level level)
 {
 	pte_t *table = table_of_page(pgt, page);
 	long n = 1;
 
-	if (level > PT_PTE) {
-		for (int i = 0; i < PTRS_PER_TABLE; i++) {
-			pte_t e = pxd_get(&table[i]);
+	for (int i = 0; i < PTRS_PER_TABLE; i++) {
+		pte_t e = READ_PRIVATE(table[i]);
 
-			if (!pte_none(e))
-				n += destroy_table(pgt, entry_page(pgt, e), level - 1);
-		}
+		if (pte_none(e))
+			continue;
+		COW_CHECK(level > PT_PTE,
+			  "pgtable_destroy: a PTE is still set (0x%llx); zap it first",
+			  (unsigned long long)e);
+		n += destroy_table(pgt, entry_page(pgt, e), level - 1);
 	}
 	table_free_now(page);
 	return n;
 }
 
-static int find_leaf(unsigned long addr, pte_t *ptep, void *arg)
-{
-	unsigned long *where = arg;
-
-	(void)ptep;
-	*where = addr;
-	return 1;
-}
-
 void pgtable_destroy(struct pgtable *pgt)
 {
-	unsigned long addr = 0;
 	long freed;
 
 	if (pgt->pgd_pfn == PFN_NONE)
 		return; /* pgtable_init() failed or already destroyed */
-	/* Check first and free after, so that a failed check leaves the
-	 * tree intact for whoever catches the panic. */
-	COW_CHECK(pgtable_walk_range(pgt, 0, VA_END, find_leaf, &addr) == 0,
-		  "pgtable_destroy: the PTE for 0x%lx is still set; zap it first", addr);
 	freed = destroy_table(pgt, pfn_to_page(pgt->pool, pgt->pgd_pfn), PT_PGD);
 	COW_CHECK(freed == atomic_long_read(&pgt->nr_tables),
 		  "pgtable_destroy: freed %ld tables but nr_tables was %ld", freed,

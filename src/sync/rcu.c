@@ -121,6 +121,7 @@ void rcu_read_lock(void)
 		sched_yield_point(s, SYNC_RCU, NULL);
 		sched_task_rcu(s, sched_task_id(s))->nesting++;
 	} else if (!sync_explore_thread) {
+		COW_ASSERT(urcu_registered);
 		urcu_lock();
 	}
 }
@@ -156,8 +157,10 @@ void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *))
 		explore_call(sync_explorer, head);
 	else if (sync_explore_thread)
 		func(head);
-	else
+	else {
+		COW_ASSERT(urcu_registered);
 		urcu_call(head);
+	}
 }
 
 void rcu_barrier(void)

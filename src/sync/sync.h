@@ -119,6 +119,11 @@ static inline void cpu_relax(void)
 		sync_point(SYNC_WRITE, &(x));                    \
 		__atomic_store_n(&(x), (val), __ATOMIC_RELAXED); \
 	} while (0)
+/* A load of a word that no other CPU can touch now (an object being torn
+ * down after its last user, or not yet published).  Not a yield point:
+ * there is no interleaving to explore, and teardown of big structures
+ * would otherwise cost the explorer thousands of empty steps. */
+#define READ_PRIVATE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 /* Acquire load and release store (smp_load_acquire / smp_store_release). */
 #define smp_load_acquire(p)                             \
 	({                                              \

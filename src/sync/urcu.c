@@ -7,6 +7,7 @@
  */
 #include "urcu.h"
 
+#include <stdbool.h>
 #include <urcu/urcu-memb.h>
 
 /* cowlab's struct rcu_head starts with two words that hold liburcu's. */
@@ -20,14 +21,18 @@ static void urcu_trampoline(struct rcu_head *head)
 	callback_done(head);
 }
 
+__thread bool urcu_registered;
+
 void urcu_register(void)
 {
 	urcu_memb_register_thread();
+	urcu_registered = true;
 }
 
 void urcu_unregister(void)
 {
 	urcu_memb_unregister_thread();
+	urcu_registered = false;
 }
 
 void urcu_lock(void)

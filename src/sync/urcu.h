@@ -5,6 +5,11 @@
 #ifndef COW_SYNC_URCU_H
 #define COW_SYNC_URCU_H
 
+#include <stdbool.h>
+
+/* Whether this thread is registered with liburcu (readers and call_rcu
+ * callers must be: threads of sync_thread_start() and sync_init()'s). */
+extern __thread bool urcu_registered;
 void urcu_register(void);
 void urcu_unregister(void);
 void urcu_lock(void);

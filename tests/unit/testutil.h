@@ -27,6 +27,9 @@ static inline struct explore_result explore_runs(const struct explore_prog *p, u
 	struct explore_result r;
 
 	assert_int_equal(explore_search(p, NULL, SCHED_RANDOM, seed, runs, 0, &r), 0);
+	if (getenv("COW_TEST_VERBOSE"))
+		printf("# explore: %s: %llu runs, last run %llu steps\n", p->name,
+		       (unsigned long long)r.runs, (unsigned long long)r.steps);
 	if (r.failed) {
 		char token[EXPLORE_TOKEN_MAX] = "?";
 

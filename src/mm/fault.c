@@ -1,0 +1,323 @@
+/*
+ * Page faults: the anonymous fault, the write-protect fault ("reuse or
+ * copy"), the copy itself, and the unshare fault.
+ *
+ * The cases (handle_pte_fault):
+ *
+ *   PTE none, shared VMA      map the shmem object's page (do_shared_fault)
+ *   PTE none, read            map the shared zero page read-only, or a
+ *                             fresh zeroed page where the system has none
+ *   PTE none, write           map a fresh zeroed exclusive page, writable
+ *   present, write, R/O PTE   do_wp_page: the policy decides whether the
+ *                             page may be reused in place or must be copied
+ *   present, unshare          (GUP, 5.19+) make the page exclusive, keep
+ *                             the PTE read-only: reuse or copy, as above
+ *   anything else             spurious (a stale TLB): nothing to do
+ *
+ * Locks: the mmap_lock is held for read throughout; the PT lock is taken
+ * to install or change a PTE and every decision is re-checked under it
+ * against the PTE value the decision was based on (pte_same), since the
+ * PTE may change while the lock is dropped (to sleep for the page lock, to
+ * allocate, to copy).
+ *
+ * The reuse decision is the heart of the 2009 thread.  linux-2.6.29 reuses
+ * iff mapcount + swapcount == 1 after sleeping for the page lock, so a GUP
+ * reference (which raises only the refcount) does not prevent reuse, and
+ * after fork the first writer, whoever it is, copies.  linux-6.5 reuses an
+ * exclusive page at once and otherwise only if the page's refcount is 1,
+ * so any extra reference (GUP, pipe) forces a copy; fork clears
+ * exclusivity, or copies a maybe-pinned page for the child up front.
+ * Rejected alternative: a copy of the decision logic per era.  Each rule
+ * is one case of the policy's wp_reuse field instead.
+ */
+#include "mm/mm.h"
+
+#include <string.h>
+
+/* PTE bits for a page mapped in vma, before any write permission. */
+static pte_t vma_pte_bits(const struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & (VM_READ | VM_WRITE)) ? PAGE_READONLY : _PAGE_PRESENT;
+}
+
+static pte_t mk_pte(struct cow_system *sys, struct page *page, const struct vm_area_struct *vma,
+		    bool writable)
+{
+	pte_t pte = pfn_pte(page_to_pfn(sys->pool, page), vma_pte_bits(vma));
+
+	if (writable && (vma->vm_flags & VM_WRITE))
+		pte = pte_mkdirty(pte_mkwrite(pte));
+	return pte_mkyoung(pte);
+}
+
+/* ---- faults on empty PTEs ------------------------------------------------------- */
+
+static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct cow_system *sys = mm->sys;
+	struct page *page;
+	spinlock_t *ptl;
+	pte_t *ptep;
+	int err;
+
+	if (!(flags & FAULT_FLAG_WRITE) && sys->zero_page) {
+		pte_t zero = pte_mkspecial(mk_pte(sys, sys->zero_page, vma, false));
+
+		ptep = pte_alloc_map_lock(&mm->pgt, addr, &ptl);
+		if (!ptep)
+			return COW_ENOMEM;
+		if (pte_none(ptep_get(ptep)))
+			set_pte(ptep, zero);
+		pte_unmap_unlock(ptep, ptl);
+		return 0;
+	}
+	err = anon_vma_prepare(vma);
+	if (err)
+		return err;
+	page = alloc_page(sys->pool, GFP_ZERO);
+	if (!page)
+		return COW_ENOMEM;
+	ptep = pte_alloc_map_lock(&mm->pgt, addr, &ptl);
+	if (!ptep) {
+		put_page(sys->pool, page);
+		return COW_ENOMEM;
+	}
+	if (!pte_none(ptep_get(ptep))) {
+		/* Another thread faulted the page in first. */
+		pte_unmap_unlock(ptep, ptl);
+		put_page(sys->pool, page);
+		return 0;
+	}
+	/* The new page's reference becomes the mapping's. */
+	page_add_new_anon_rmap(page, vma, addr, true);
+	atomic_long_inc(&mm->nr_anon);
+	set_pte(ptep, mk_pte(sys, page, vma, true));
+	pte_unmap_unlock(ptep, ptl);
+	return 0;
+}
+
+static int do_shared_fault(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct cow_system *sys = mm->sys;
+	unsigned long index = ((addr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff;
+	struct page *page = shmem_get_page(sys, vma->shm, index);
+	spinlock_t *ptl;
+	pte_t *ptep;
+
+	if (!page)
+		return COW_ENOMEM;
+	ptep = pte_alloc_map_lock(&mm->pgt, addr, &ptl);
+	if (!ptep) {
+		put_page(sys->pool, page);
+		return COW_ENOMEM;
+	}
+	if (!pte_none(ptep_get(ptep))) {
+		pte_unmap_unlock(ptep, ptl);
+		put_page(sys->pool, page);
+		return 0;
+	}
+	/* Our reference becomes the mapping's. */
+	atomic_inc(&page->_mapcount);
+	set_pte(ptep, mk_pte(sys, page, vma, true));
+	pte_unmap_unlock(ptep, ptl);
+	return 0;
+}
+
+/* ---- write-protect faults --------------------------------------------------------- */
+
+/* Copy the page (or the zero page, old == NULL) for this mapping.  The
+ * caller holds a reference on old and no lock; orig is the PTE value the
+ * decision to copy was based on. */
+static int wp_page_copy(struct vm_area_struct *vma, unsigned long addr, pte_t orig,
+			struct page *old, unsigned int flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct cow_system *sys = mm->sys;
+	bool unshare = (flags & FAULT_FLAG_UNSHARE) != 0;
+	bool replaced = false;
+	struct page *new;
+	spinlock_t *ptl;
+	pte_t *ptep;
+	int err;
+
+	err = anon_vma_prepare(vma);
+	if (err)
+		goto out_put_old;
+	new = alloc_page(sys->pool, old ? 0 : GFP_ZERO);
+	if (!new) {
+		err = COW_ENOMEM;
+		goto out_put_old;
+	}
+	if (old)
+		memcpy(page_address(sys->pool, new), page_address(sys->pool, old), PAGE_SIZE);
+
+	ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
+	if (ptep && ptep_get(ptep) == orig) {
+		/* Clear and flush before the new page goes in, so that no
+		 * CPU keeps writing to the old one through its TLB. */
+		ptep_get_and_clear(ptep);
+		flush_tlb_mm(mm);
+		page_add_new_anon_rmap(new, vma, addr, true);
+		set_pte(ptep, mk_pte(sys, new, vma, !unshare));
+		if (old)
+			page_remove_rmap(old);
+		else
+			atomic_long_inc(&mm->nr_anon);
+		replaced = true;
+	}
+	if (ptep)
+		pte_unmap_unlock(ptep, ptl);
+	if (!replaced)
+		put_page(sys->pool, new); /* lost a race: someone else resolved it */
+	if (old && replaced)
+		put_page(sys->pool, old); /* the old mapping's reference */
+out_put_old:
+	if (old)
+		put_page(sys->pool, old); /* ours */
+	return err;
+}
+
+/* Reuse in place: make the PTE writable (or, for unshare, leave it). */
+static int wp_page_reuse(pte_t *ptep, spinlock_t *ptl, unsigned int flags)
+{
+	if (!(flags & FAULT_FLAG_UNSHARE))
+		ptep_modify(ptep, 0, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED);
+	pte_unmap_unlock(ptep, ptl);
+	return 0;
+}
+
+/* linux-6.5's wp_can_reuse_anon_folio(): may this non-exclusive page be
+ * reused?  PT lock held; only a trylock of the page lock. */
+static bool can_reuse_anon_page(struct page *page, struct vm_area_struct *vma)
+{
+	if (PageFlag(page, PG_ksm) || page_ref_count(page) > 3)
+		return false; /* cheap early exit before locking */
+	if (page_ref_count(page) > 1 + PageFlag(page, PG_swapcache))
+		return false;
+	if (!trylock_page(page))
+		return false;
+	if (PageFlag(page, PG_ksm) || page_ref_count(page) != 1) {
+		unlock_page(page);
+		return false;
+	}
+	/* The page is ours alone: future rmap walks need look only here. */
+	page_move_anon_rmap(page, vma);
+	unlock_page(page);
+	return true;
+}
+
+/* Called with the PT lock held and pte the value of *ptep. */
+static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, spinlock_t *ptl,
+		      pte_t pte, unsigned int flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct cow_system *sys = mm->sys;
+	struct page *page;
+	bool reuse = false;
+
+	if (pte_special(pte)) {
+		/* The zero page: a write gets a fresh page. */
+		pte_unmap_unlock(ptep, ptl);
+		return wp_page_copy(vma, addr, pte, NULL, flags);
+	}
+	page = pfn_to_page(sys->pool, pte_pfn(pte));
+	if (vma->vm_flags & VM_SHARED)
+		return wp_page_reuse(ptep, ptl, flags);
+
+	switch (sys->policy->wp_reuse) {
+	case REUSE_MAPCOUNT_LOCK:
+		if (flags & FAULT_FLAG_UNSHARE) {
+			/* The era had no unshare faults. */
+			pte_unmap_unlock(ptep, ptl);
+			return 0;
+		}
+		if (PageFlag(page, PG_ksm))
+			break;
+		if (!trylock_page(page)) {
+			/* ab967d86015a: sleep for the lock instead of
+			 * treating a locked page as shared. */
+			get_page(page);
+			pte_unmap_unlock(ptep, ptl);
+			lock_page(page);
+			ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
+			if (!ptep || ptep_get(ptep) != pte) {
+				unlock_page(page);
+				put_page(sys->pool, page);
+				if (ptep)
+					pte_unmap_unlock(ptep, ptl);
+				return 0;
+			}
+			put_page(sys->pool, page);
+		}
+		reuse = page_mapcount(page) == 1; /* + swapcount, once swap exists */
+		if (reuse)
+			SetPageFlag(page, PG_anon_exclusive);
+		unlock_page(page);
+		break;
+	case REUSE_EXCLUSIVE:
+		if (PageFlag(page, PG_anon_exclusive)) {
+			reuse = true;
+		} else if (can_reuse_anon_page(page, vma)) {
+			SetPageFlag(page, PG_anon_exclusive);
+			reuse = true;
+		}
+		break;
+	}
+	if (reuse)
+		return wp_page_reuse(ptep, ptl, flags);
+	get_page(page);
+	pte_unmap_unlock(ptep, ptl);
+	return wp_page_copy(vma, addr, pte, page, flags);
+}
+
+static int handle_pte_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	spinlock_t *ptl;
+	pte_t *ptep, pte;
+
+	ptep = pte_alloc_map_lock(&mm->pgt, addr, &ptl);
+	if (!ptep)
+		return COW_ENOMEM;
+	pte = ptep_get(ptep);
+	if (pte_none(pte)) {
+		pte_unmap_unlock(ptep, ptl);
+		if (vma->shm)
+			return do_shared_fault(vma, addr);
+		return do_anonymous_page(vma, addr, flags);
+	}
+	if (!pte_present(pte)) {
+		pte_unmap_unlock(ptep, ptl);
+		return COW_ENOTSUP; /* swap entries arrive with the swap work */
+	}
+	if ((flags & FAULT_FLAG_WRITE) && !pte_write(pte))
+		return do_wp_page(vma, addr, ptep, ptl, pte, flags);
+	if ((flags & FAULT_FLAG_UNSHARE) && !pte_special(pte) && !(vma->vm_flags & VM_SHARED)) {
+		struct page *page = pfn_to_page(mm->sys->pool, pte_pfn(pte));
+
+		if (!PageFlag(page, PG_anon_exclusive))
+			return do_wp_page(vma, addr, ptep, ptl, pte, flags);
+	}
+	/* Spurious: the PTE already allows the access (a stale TLB entry or
+	 * a racing fault resolved it). */
+	pte_unmap_unlock(ptep, ptl);
+	return 0;
+}
+
+int handle_mm_fault(struct mm_struct *mm, unsigned long addr, unsigned int flags)
+{
+	struct vm_area_struct *vma;
+	int err;
+
+	down_read(&mm->mmap_lock);
+	vma = find_vma(mm, addr);
+	if (!vma || ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE)) ||
+	    !(vma->vm_flags & (VM_READ | VM_WRITE)))
+		err = COW_EFAULT;
+	else
+		err = handle_pte_fault(vma, addr & PAGE_MASK, flags);
+	up_read(&mm->mmap_lock);
+	return err;
+}

@@ -1,0 +1,192 @@
+/*
+ * fork: a copy-on-write copy of an address space.
+ *
+ * dup_mm() holds the parent's mmap_lock for write, copies each VMA except
+ * those marked VM_DONTCOPY (MADV_DONTFORK), links the copy into the
+ * reverse map, and copies the PTEs of private mappings (shared ones refault
+ * from their shmem object in the child, as Linux skips them).  For a
+ * copy-on-write mapping it write-protects every writable PTE in parent and
+ * child, and it holds mm->write_protect_seq for write meanwhile, so
+ * gup-fast can tell that a fork ran under it.  After all VMAs it shoots the
+ * parent's TLBs down: until then other threads of the parent may still
+ * write through old writable TLB entries, as on Linux.
+ *
+ * Per page, the policy decides between sharing and copying (the fork
+ * hook).  FORK_SHARE always shares.  FORK_COPY_PINNED_EXCLUSIVE shares
+ * after clearing PG_anon_exclusive, except a page that is exclusive and
+ * may be pinned for DMA in an mm that has pinned pages: then the child
+ * gets a copy now and the parent keeps its page, still writable, so the
+ * pin keeps seeing the parent's data (70e806e4e645, 6c287605fd56).
+ *
+ * Locks: PT locks of the child's table, then the parent's (Linux's
+ * spin_lock_nested order); both mms' tables are stable, the parent's
+ * because we hold its mmap_lock for write, the child's because nobody
+ * knows it yet.
+ */
+#include "mm/mm.h"
+
+#include <string.h>
+
+/* Fault injection for tests only: skip the parent's TLB shootdown at the
+ * end of fork, so a test can show that it catches writes through stale
+ * TLB entries.  Never set outside tests. */
+bool fork_test_skip_tlb_flush;
+
+/* page_needs_cow_for_dma(): Linux 5.9+ (with MMF_HAS_PINNED from 5.14). */
+static bool page_needs_cow_for_dma(struct vm_area_struct *vma, struct page *page)
+{
+	return is_cow_mapping(vma->vm_flags) && test_bit(MMF_HAS_PINNED, &vma->vm_mm->flags) &&
+	       page_maybe_dma_pinned(page);
+}
+
+/* Should fork copy this anonymous page for the child now? */
+static bool fork_must_copy(const struct cow_policy *policy, struct vm_area_struct *src_vma,
+			   struct page *page)
+{
+	switch (policy->fork) {
+	case FORK_SHARE: return false;
+	case FORK_COPY_PINNED_EXCLUSIVE:
+		return PageFlag(page, PG_anon_exclusive) && page_needs_cow_for_dma(src_vma, page);
+	}
+	return false;
+}
+
+/* Give the child its own copy of page at addr (copy_present_page). */
+static int copy_page_for_child(struct vm_area_struct *dst_vma, unsigned long addr, pte_t *dst_ptep,
+			       struct page *page)
+{
+	struct mm_struct *dst_mm = dst_vma->vm_mm;
+	struct cow_system *sys = dst_mm->sys;
+	struct page *new = alloc_page(sys->pool, 0);
+	pte_t pte;
+
+	if (!new)
+		return COW_ENOMEM;
+	memcpy(page_address(sys->pool, new), page_address(sys->pool, page), PAGE_SIZE);
+	page_add_new_anon_rmap(new, dst_vma, addr, true);
+	atomic_long_inc(&dst_mm->nr_anon);
+	pte = pfn_pte(page_to_pfn(sys->pool, new), PAGE_READONLY);
+	if (dst_vma->vm_flags & VM_WRITE)
+		pte = pte_mkdirty(pte_mkwrite(pte));
+	set_pte(dst_ptep, pte);
+	return 0;
+}
+
+static int copy_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma,
+		    unsigned long addr, pte_t *dst_ptep, pte_t *src_ptep)
+{
+	struct cow_system *sys = src_vma->vm_mm->sys;
+	pte_t pte = ptep_get(src_ptep);
+	struct page *page;
+
+	if (pte_none(pte))
+		return 0;
+	COW_CHECK(pte_present(pte), "swap entry at %#lx: swap is not implemented yet", addr);
+	if (!pte_special(pte)) {
+		page = pfn_to_page(sys->pool, pte_pfn(pte));
+		if (PageFlag(page, PG_anon)) {
+			if (fork_must_copy(sys->policy, src_vma, page))
+				return copy_page_for_child(dst_vma, addr, dst_ptep, page);
+			get_page(page);
+			/* Shared from now on: neither side may write
+			 * without asking do_wp_page first. */
+			ClearPageFlag(page, PG_anon_exclusive);
+			page_dup_anon_rmap(page);
+			atomic_long_inc(&dst_vma->vm_mm->nr_anon);
+		} else {
+			get_page(page);
+			atomic_inc(&page->_mapcount);
+		}
+	}
+	if (is_cow_mapping(src_vma->vm_flags) && pte_write(pte)) {
+		ptep_modify(src_ptep, _PAGE_RW, 0);
+		pte = pte_wrprotect(pte);
+	}
+	if (src_vma->vm_flags & VM_SHARED)
+		pte = pte_mkclean(pte);
+	set_pte(dst_ptep, pte_mkold(pte));
+	return 0;
+}
+
+static int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma)
+{
+	struct mm_struct *src_mm = src_vma->vm_mm, *dst_mm = dst_vma->vm_mm;
+	bool cow = is_cow_mapping(src_vma->vm_flags);
+	unsigned long addr = src_vma->vm_start, end = src_vma->vm_end;
+	int err = 0;
+
+	if (cow)
+		write_seqcount_begin(&src_mm->write_protect_seq);
+	while (addr < end && !err) {
+		unsigned long next = (addr + PMD_SIZE) & PMD_MASK;
+		spinlock_t *src_ptl, *dst_ptl;
+		pte_t *src_ptep, *dst_ptep;
+
+		if (next > end || next == 0)
+			next = end;
+		/* Skip ranges where the parent has no PTE table. */
+		src_ptep = pte_offset_map_lock(&src_mm->pgt, addr, &src_ptl);
+		if (!src_ptep) {
+			addr = next;
+			continue;
+		}
+		pte_unmap_unlock(src_ptep, src_ptl);
+		dst_ptep = pte_alloc_map_lock(&dst_mm->pgt, addr, &dst_ptl);
+		if (!dst_ptep) {
+			err = COW_ENOMEM;
+			break;
+		}
+		src_ptep = pte_offset_map_lock(&src_mm->pgt, addr, &src_ptl);
+		for (; addr < next && !err; addr += PAGE_SIZE, src_ptep++, dst_ptep++)
+			err = copy_pte(dst_vma, src_vma, addr, dst_ptep, src_ptep);
+		pte_unmap_unlock(src_ptep - 1, src_ptl);
+		pte_unmap_unlock(dst_ptep - 1, dst_ptl);
+	}
+	if (cow)
+		write_seqcount_end(&src_mm->write_protect_seq);
+	return err;
+}
+
+int dup_mm(struct mm_struct *oldmm, struct mm_struct **out)
+{
+	struct mm_struct *mm;
+	int err;
+
+	*out = NULL;
+	err = mm_alloc(oldmm->sys, &mm);
+	if (err)
+		return err;
+	down_write(&oldmm->mmap_lock);
+	for (int i = 0; i < oldmm->nr_vmas && !err; i++) {
+		struct vm_area_struct *src = oldmm->vmas[i], *dst;
+
+		if (src->vm_flags & VM_DONTCOPY)
+			continue;
+		dst = vma_alloc(mm, src->vm_start, src->vm_end, src->vm_flags, src->vm_pgoff);
+		if (!dst) {
+			err = COW_ENOMEM;
+			break;
+		}
+		dst->shm = src->shm;
+		shmem_get(dst->shm);
+		err = anon_vma_fork(dst, src);
+		if (!err)
+			err = vma_insert(mm, dst);
+		if (err) {
+			vma_free(dst);
+			break;
+		}
+		if (!(src->vm_flags & VM_SHARED))
+			err = copy_page_range(dst, src);
+	}
+	/* The parent's PTEs may have lost their write bit: shoot down. */
+	if (likely(!fork_test_skip_tlb_flush))
+		flush_tlb_mm(oldmm);
+	up_write(&oldmm->mmap_lock);
+	if (err) {
+		mm_destroy(mm);
+		return err;
+	}
+	*out = mm;
+	return 0;
+}

@@ -1,0 +1,240 @@
+/*
+ * The memory manager's core objects: the system (one simulated machine),
+ * its CPUs with their software TLBs, processes and tasks, address spaces
+ * (struct mm_struct), VMAs and the anonymous reverse map (anon_vma and
+ * anon_vma_chain).  Each .c file of src/mm that works on these includes
+ * this header; the public API in include/cowlab.h wraps them.
+ *
+ * Lock legend for the fields below:
+ *   (C) constant after creation           (A) atomic
+ *   (M) the mm's mmap_lock (read to use, write to change)
+ *   (T) the mm's page_table_lock (pgt.lock)
+ *   (R) the root anon_vma's rwsem          (S) the system's lock
+ *   (O) owned by the CPU (its TLB is written only by the CPU itself)
+ *
+ * Lock order (outermost first; see docs/architecture.md):
+ *   mmap_lock -> page lock -> anon_vma rwsem -> page_table_lock ->
+ *   PT lock (dst before src in fork) -> frame caches -> frame pool
+ */
+#ifndef COW_MM_MM_H
+#define COW_MM_MM_H
+
+#include "base/list.h"
+#include "mm/page.h"
+#include "mm/pgtable.h"
+#include "mm/policy.h"
+
+/* ---- VMAs ------------------------------------------------------------------ */
+
+#define VM_READ 0x1UL
+#define VM_WRITE 0x2UL
+#define VM_SHARED 0x8UL
+#define VM_MAYWRITE 0x20UL
+#define VM_DONTCOPY 0x20000UL /* MADV_DONTFORK */
+
+struct shmem_object;
+
+struct vm_area_struct {
+	unsigned long vm_start, vm_end;	 /* (M) [start, end), page aligned */
+	unsigned long vm_flags;		 /* (M) VM_* */
+	unsigned long vm_pgoff;		 /* (M) page index of vm_start */
+	struct mm_struct *vm_mm;	 /* (C) */
+	struct anon_vma *anon_vma;	 /* (M+T) set on the first anon fault */
+	struct list_head anon_vma_chain; /* (M) anon_vma_chain.same_vma */
+	struct shmem_object *shm;	 /* (C) shared anonymous memory */
+};
+
+/* Private mappings that may become writable are copy-on-write. */
+static inline bool is_cow_mapping(unsigned long flags)
+{
+	return (flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE;
+}
+
+/* The anonymous reverse map, as Linux's: an anon_vma collects the VMAs
+ * (through anon_vma_chain links) whose pages may be mapped by any of them;
+ * fork gives the child VMA its own anon_vma under the parent's root and
+ * links it to every anon_vma of the parent's chain, so a page faulted in
+ * any generation is found from its anon_vma in every descendant. */
+struct anon_vma {
+	struct anon_vma *root;	   /* (C) the first generation's */
+	struct rw_semaphore rwsem; /* used on the root only */
+	atomic_t refcount;	   /* (A) chains linking it + children */
+	struct list_head head;	   /* (R) anon_vma_chain.same_anon_vma */
+	struct rcu_head rcu;
+};
+
+struct anon_vma_chain {
+	struct vm_area_struct *vma;
+	struct anon_vma *anon_vma;
+	struct list_head same_vma;	/* (M) on vma->anon_vma_chain */
+	struct list_head same_anon_vma; /* (R) on anon_vma->head */
+};
+
+/* ---- address spaces ------------------------------------------------------------ */
+
+#define MMF_HAS_PINNED 0 /* bit in mm->flags: has ever FOLL_PIN'd (sticky) */
+
+struct mm_struct {
+	struct cow_system *sys; /* (C) */
+	uint64_t id;		/* (C) unique: tags TLB entries */
+	struct rw_semaphore mmap_lock;
+	struct vm_area_struct **vmas; /* (M) sorted by vm_start */
+	int nr_vmas, cap_vmas;	      /* (M) */
+	struct pgtable pgt;	      /* pgt.lock is the page_table_lock */
+	seqcount_t write_protect_seq; /* fork writes it over COW copies */
+	unsigned long flags;	      /* (A) MMF_* */
+	atomic_long_t tlb_gen;	      /* (A) bumped by every shootdown */
+	atomic_long_t nr_anon;	      /* (A) resident anonymous pages */
+	struct list_head mmlist;      /* (S) on sys->mms, from birth to teardown */
+};
+
+/* ---- CPUs and the software TLB -------------------------------------------------- */
+
+#define TLB_ENTRIES 64
+
+struct tlb_entry {
+	uint64_t mm_id;	   /* 0: empty */
+	unsigned long vpn; /* virtual page number */
+	long gen;	   /* mm->tlb_gen when filled */
+	char *frame;	   /* host address of the frame */
+	bool writable;
+};
+
+struct cow_cpu {
+	struct tlb_window window;		    /* (O) the shootdown handshake */
+	struct tlb_entry tlb[TLB_ENTRIES];	    /* (O) */
+	unsigned long tlb_hits, tlb_misses, faults; /* (O) statistics */
+} __attribute__((aligned(64)));
+
+/* ---- the system ------------------------------------------------------------------- */
+
+struct cow_process {
+	struct cow_system *sys; /* (C) */
+	struct mm_struct *mm;	/* (C) until exit */
+	int pid;		/* (C) */
+	char name[32];		/* (C) */
+	struct list_head node;	/* (S) on sys->processes */
+};
+
+struct cow_task {
+	struct cow_process *proc; /* (C) */
+	int cpu;		  /* (C) the simulated CPU it runs on */
+};
+
+struct cow_system {
+	struct frame_pool *pool;	 /* (C) */
+	const struct cow_policy *policy; /* (C) */
+	int nr_cpus;			 /* (C) */
+	struct cow_cpu *cpus;		 /* (C) nr_cpus entries */
+	struct page *zero_page;		 /* (C) NULL when disabled */
+	spinlock_t lock;		 /* the process and mm lists, pids */
+	struct list_head processes;	 /* (S) */
+	struct list_head mms;		 /* (S) every mm, also mid-fork */
+	int next_pid;			 /* (S) */
+	atomic_long_t next_mm_id;	 /* (A) */
+};
+
+/* ---- vma.c: address spaces and mappings ---------------------------------------- */
+
+int mm_alloc(struct cow_system *sys, struct mm_struct **out);
+/* Tear down an address space nobody runs in: zap every mapping, free the
+ * VMAs, the page tables and the mm. */
+void mm_destroy(struct mm_struct *mm);
+/* The VMA containing addr, or NULL; O(log n).  mmap_lock held. */
+struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr);
+/* Insert a VMA (mmap_lock held for write); COW_ENOMEM on failure. */
+int vma_insert(struct mm_struct *mm, struct vm_area_struct *vma);
+/* Split vma at addr (strictly inside it); mmap_lock held for write. */
+int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr);
+void vma_free(struct vm_area_struct *vma);
+/* Unmap the pages of [start, end) inside vma: clear PTEs, shoot down the
+ * TLBs, drop the mappings' references. */
+void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end);
+
+struct vm_area_struct *vma_alloc(struct mm_struct *mm, unsigned long start, unsigned long end,
+				 unsigned long flags, unsigned long pgoff);
+/* Call fn on every PTE slot of [start, end) inside vma that has a PTE
+ * table, holding each table's PT lock while its slots are visited. */
+typedef void (*pte_range_fn)(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep,
+			     void *arg);
+void walk_pte_range(struct vm_area_struct *vma, unsigned long start, unsigned long end,
+		    pte_range_fn fn, void *arg);
+/* The system calls, on an mm (they take the mmap_lock themselves). */
+int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot, int flags,
+	    unsigned long *out);
+int do_munmap(struct mm_struct *mm, unsigned long addr, unsigned long len);
+int do_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot);
+int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice);
+/* Replace bits of a present PTE atomically (PT lock held); the simulated
+ * hardware may set accessed/dirty bits concurrently. */
+void ptep_modify(pte_t *ptep, pte_t clear, pte_t set);
+
+/* Shared anonymous memory: the page at index, allocated zeroed on first
+ * use, with a reference for the caller; NULL when the pool is empty. */
+struct page *shmem_get_page(struct cow_system *sys, struct shmem_object *shm, unsigned long index);
+/* One more VMA refers to the object (NULL is ignored). */
+void shmem_get(struct shmem_object *shm);
+
+/* ---- mmu.c: the TLB and shootdowns -------------------------------------------------- */
+
+/* Make every CPU forget mm's translations, and wait until no CPU is still
+ * inside an access that may have used one (the IPI's acknowledgement). */
+void flush_tlb_mm(struct mm_struct *mm);
+/* A load (write false) or store of len bytes at addr by task, through its
+ * CPU's TLB, the page tables and the fault handler. */
+int mmu_access(struct cow_task *task, unsigned long addr, void *buf, unsigned long len, bool write);
+
+/* ---- fault.c ------------------------------------------------------------------------- */
+
+#define FAULT_FLAG_WRITE 0x1u
+#define FAULT_FLAG_UNSHARE 0x2u /* make the page exclusive, keep it R/O */
+
+/* Resolve a fault at addr: the mmap_lock is taken for read inside.
+ * Returns 0 (retry the access), COW_EFAULT (no mapping, or no permission:
+ * the access would raise SIGSEGV) or COW_ENOMEM. */
+int handle_mm_fault(struct mm_struct *mm, unsigned long addr, unsigned int flags);
+
+/* ---- rmap.c ---------------------------------------------------------------------------- */
+
+/* Give vma an anon_vma if it has none (first anon fault). */
+int anon_vma_prepare(struct vm_area_struct *vma);
+/* Link the child VMA into the parent's reverse map (fork). */
+int anon_vma_fork(struct vm_area_struct *dst, struct vm_area_struct *src);
+/* Splitting vma: the new part shares every anon_vma of src. */
+int anon_vma_clone_split(struct vm_area_struct *dst, struct vm_area_struct *src);
+/* Detach a VMA from the reverse map before it is freed. */
+void unlink_anon_vmas(struct vm_area_struct *vma);
+/* A freshly allocated page becomes anon, mapped once at addr of vma. */
+void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, unsigned long addr,
+			    bool exclusive);
+/* One more PTE maps an anon page (fork shares it). */
+void page_dup_anon_rmap(struct page *page);
+/* One PTE stopped mapping the page. */
+void page_remove_rmap(struct page *page);
+/* The page's anon_vma becomes vma's (reuse after COW: the page now belongs
+ * to this process alone). Page lock held or page exclusive. */
+void page_move_anon_rmap(struct page *page, struct vm_area_struct *vma);
+/* Call fn for every PTE that maps page; stops at fn's non-zero return. */
+typedef int (*rmap_fn)(struct page *page, struct vm_area_struct *vma, unsigned long addr,
+		       void *arg);
+int rmap_walk(struct page *page, rmap_fn fn, void *arg);
+/* For an rmap_walk callback: the PTE at addr of vma if it maps page, with
+ * its PT lock held (*ptlp); NULL otherwise. */
+pte_t *page_vma_mapped(struct page *page, struct vm_area_struct *vma, unsigned long addr,
+		       spinlock_t **ptlp);
+
+/* ---- fork.c ------------------------------------------------------------------------------ */
+
+int dup_mm(struct mm_struct *oldmm, struct mm_struct **out);
+/* Test-only fault injection: fork skips its final TLB shootdown. */
+extern bool fork_test_skip_tlb_flush;
+
+/* ---- check.c ------------------------------------------------------------------------------ */
+
+/* The invariants of the whole system (DESIGN section 6 as far as they
+ * apply).  strict: the system is quiescent (no operation in flight), so
+ * counts must match exactly; otherwise only what holds at every step.
+ * Returns 0 or COW_ECORRUPT with a message. */
+int system_check(struct cow_system *sys, bool strict, char *msg, size_t len);
+
+#endif /* COW_MM_MM_H */

@@ -1,0 +1,68 @@
+/*
+ * The table of policy presets (see policy.h).  Adding an era is adding a
+ * row here and, where its rule is new, a value to a rule enum and a case at
+ * the decision point that reads it.
+ */
+#include "policy.h"
+
+#include <string.h>
+
+static const struct cow_policy presets[] = {
+	{
+		.name = "linux-2.6.29",
+		.summary = "mapcount-based reuse under the sleeping page lock; fork "
+			   "shares every anonymous page (the 2009 thread's baseline)",
+		.commits = "c475a8ab625d (v2.6.13), ab967d86015a (v2.6.29)",
+		.wp_reuse = REUSE_MAPCOUNT_LOCK,
+		.fork = FORK_SHARE,
+		.anon_exclusive = false,
+	},
+	{
+		.name = "linux-6.5",
+		.summary = "PG_anon_exclusive decides reuse, else refcount == 1; fork "
+			   "copies maybe-pinned exclusive pages for the child",
+		.commits = "09854ba94c6a (v5.9), 70e806e4e645 (v5.9), 57efa1fe5957 "
+			   "(v5.11), 6c287605fd56 (v5.19), c89357e27f20 (v5.19), "
+			   "84209e87c696 (v6.2), a7e689dd1c06 (v6.5)",
+		.wp_reuse = REUSE_EXCLUSIVE,
+		.fork = FORK_COPY_PINNED_EXCLUSIVE,
+		.anon_exclusive = true,
+	},
+};
+
+const struct cow_policy *cow_policy_find(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(presets); i++)
+		if (strcmp(presets[i].name, name) == 0)
+			return &presets[i];
+	return NULL;
+}
+
+const struct cow_policy *cow_policy_default(void)
+{
+	return cow_policy_find("linux-6.5");
+}
+
+const struct cow_policy *cow_policy_list(int *nr)
+{
+	*nr = (int)ARRAY_SIZE(presets);
+	return presets;
+}
+
+const char *wp_reuse_rule_name(enum wp_reuse_rule r)
+{
+	switch (r) {
+	case REUSE_MAPCOUNT_LOCK: return "reuse iff mapcount + swapcount == 1 (page lock)";
+	case REUSE_EXCLUSIVE: return "reuse if exclusive, else iff refcount == 1";
+	}
+	return "?";
+}
+
+const char *fork_rule_name(enum fork_rule r)
+{
+	switch (r) {
+	case FORK_SHARE: return "share every anonymous page";
+	case FORK_COPY_PINNED_EXCLUSIVE: return "copy maybe-pinned exclusive pages for the child";
+	}
+	return "?";
+}

@@ -1,0 +1,64 @@
+/*
+ * Policies: the historical rules of copy-on-write as data.
+ *
+ * A policy is a named preset over orthogonal rules, one field per rule; the
+ * memory manager asks the active policy at each decision point ("reuse or
+ * copy" in a write fault, "share or copy" at fork) instead of carrying a
+ * copied code path per era.  The rules and their eras are documented in
+ * docs/policies.md, with the commits behind them.
+ *
+ * Each enum holds only the choices that the code implements; a later
+ * change that implements another era's rule adds its value and the presets
+ * that use it.
+ */
+#ifndef COW_MM_POLICY_H
+#define COW_MM_POLICY_H
+
+#include "base/base.h"
+
+/* Write fault on a present, write-protected anonymous page: reuse it in
+ * place, or copy it? */
+enum wp_reuse_rule {
+	/* 2.6.29 .. 5.7 (ab967d86015a, c475a8ab625d): take the page lock,
+	 * sleeping for it; reuse iff mapcount + swapcount == 1.  References
+	 * from GUP are invisible to the decision. */
+	REUSE_MAPCOUNT_LOCK,
+	/* 5.19+ (6c287605fd56): reuse at once if PG_anon_exclusive; else
+	 * (not KSM) drop the references the kernel can drop, trylock, and
+	 * reuse iff refcount == 1, claiming exclusivity; else copy. */
+	REUSE_EXCLUSIVE,
+};
+
+/* What fork does with a present anonymous page of a COW mapping. */
+enum fork_rule {
+	/* Share it read-only with the child, always (until 5.8). */
+	FORK_SHARE,
+	/* 5.19+ (70e806e4e645, 6c287605fd56): share it after clearing
+	 * PG_anon_exclusive, unless it is exclusive and may be pinned for
+	 * DMA in an mm that has pinned (page_needs_cow_for_dma): then the
+	 * child gets a copy at once and the parent keeps its page writable. */
+	FORK_COPY_PINNED_EXCLUSIVE,
+};
+
+struct cow_policy {
+	const char *name;
+	const char *summary; /* one line */
+	const char *commits; /* the commits behind the rules */
+	enum wp_reuse_rule wp_reuse;
+	enum fork_rule fork;
+	/* Maintain and check PG_anon_exclusive (5.19+): a writable anon PTE
+	 * implies an exclusive page. */
+	bool anon_exclusive;
+};
+
+/* The preset of that name, or NULL. */
+const struct cow_policy *cow_policy_find(const char *name);
+/* The default preset (linux-6.5). */
+const struct cow_policy *cow_policy_default(void);
+/* Presets in historical order; *nr receives their number. */
+const struct cow_policy *cow_policy_list(int *nr);
+
+const char *wp_reuse_rule_name(enum wp_reuse_rule r);
+const char *fork_rule_name(enum fork_rule r);
+
+#endif /* COW_MM_POLICY_H */

@@ -1,0 +1,238 @@
+/*
+ * The system (one simulated machine), its processes and tasks, and the
+ * public cow_* entry points of include/cowlab.h that operate on them.  The
+ * entry points only translate handles and check arguments; the work is
+ * done in vma.c, mmu.c, fault.c and fork.c.
+ */
+#include "mm/mm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_FRAMES 4096
+#define DEFAULT_CPUS 4
+
+int cow_system_create(const struct cow_system_opts *opts, struct cow_system **out)
+{
+	struct cow_system_opts o = {DEFAULT_FRAMES, DEFAULT_CPUS, NULL, 0};
+	struct cow_system *sys;
+	int err;
+
+	*out = NULL;
+	if (opts)
+		o = *opts;
+	if (o.frames == 0)
+		o.frames = DEFAULT_FRAMES;
+	if (o.cpus == 0)
+		o.cpus = DEFAULT_CPUS;
+	if (o.cpus < 1 || o.cpus > SYNC_MAX_CPUS)
+		return COW_EINVAL;
+	sys = calloc(1, sizeof(*sys));
+	if (!sys)
+		return COW_ENOMEM;
+	sys->policy = o.policy ? cow_policy_find(o.policy) : cow_policy_default();
+	if (!sys->policy) {
+		free(sys);
+		return COW_EINVAL;
+	}
+	sync_init();
+	sys->nr_cpus = o.cpus;
+	spin_lock_init(&sys->lock);
+	INIT_LIST_HEAD(&sys->processes);
+	INIT_LIST_HEAD(&sys->mms);
+	sys->next_pid = 1;
+	sys->cpus = aligned_alloc(64, sizeof(struct cow_cpu) * (size_t)o.cpus);
+	if (!sys->cpus) {
+		err = COW_ENOMEM;
+		goto out_free_sys;
+	}
+	memset(sys->cpus, 0, sizeof(struct cow_cpu) * (size_t)o.cpus);
+	err = frame_pool_create(&sys->pool, o.frames, o.cpus);
+	if (err)
+		goto out_free_cpus;
+	if (!o.no_zero_page) {
+		sys->zero_page = alloc_page(sys->pool, GFP_ZERO);
+		if (!sys->zero_page) {
+			err = COW_ENOMEM;
+			goto out_free_pool;
+		}
+		SetPageFlag(sys->zero_page, PG_zero);
+	}
+	*out = sys;
+	return 0;
+
+out_free_pool:
+	frame_pool_destroy(sys->pool);
+out_free_cpus:
+	free(sys->cpus);
+out_free_sys:
+	free(sys);
+	return err;
+}
+
+void cow_system_destroy(struct cow_system *sys)
+{
+	struct cow_process *p, *n;
+
+	if (!sys)
+		return;
+	list_for_each_entry_safe(p, n, &sys->processes, node) cow_process_exit(p);
+	if (sys->zero_page) {
+		ClearPageFlag(sys->zero_page, PG_zero);
+		put_page(sys->pool, sys->zero_page);
+	}
+	/* Page tables and anon_vmas freed through RCU must be back before
+	 * the pool goes. */
+	rcu_barrier();
+	frame_pool_destroy(sys->pool);
+	free(sys->cpus);
+	free(sys);
+}
+
+const struct cow_policy *cow_system_policy(const struct cow_system *sys)
+{
+	return sys->policy;
+}
+
+unsigned long cow_system_free_frames(const struct cow_system *sys)
+{
+	/* The zero page is the system's own, not a leak. */
+	return frame_pool_nr_free(sys->pool) + (sys->zero_page ? 1 : 0);
+}
+
+int cow_system_check(struct cow_system *sys, int strict, char *msg, unsigned long len)
+{
+	return system_check(sys, strict != 0, msg, len);
+}
+
+/* ---- processes and tasks ----------------------------------------------------- */
+
+static int process_new(struct cow_system *sys, const char *name, struct mm_struct *mm,
+		       struct cow_process **out)
+{
+	struct cow_process *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return COW_ENOMEM;
+	p->sys = sys;
+	p->mm = mm;
+	snprintf(p->name, sizeof(p->name), "%s", name ? name : "process");
+	spin_lock(&sys->lock);
+	p->pid = sys->next_pid++;
+	list_add_tail(&p->node, &sys->processes);
+	spin_unlock(&sys->lock);
+	*out = p;
+	return 0;
+}
+
+int cow_process_create(struct cow_system *sys, const char *name, struct cow_process **out)
+{
+	struct mm_struct *mm;
+	int err;
+
+	*out = NULL;
+	err = mm_alloc(sys, &mm);
+	if (err)
+		return err;
+	err = process_new(sys, name, mm, out);
+	if (err)
+		mm_destroy(mm);
+	return err;
+}
+
+void cow_process_exit(struct cow_process *proc)
+{
+	struct cow_system *sys = proc->sys;
+
+	spin_lock(&sys->lock);
+	list_del(&proc->node);
+	spin_unlock(&sys->lock);
+	mm_destroy(proc->mm);
+	free(proc);
+}
+
+const char *cow_process_name(const struct cow_process *proc)
+{
+	return proc->name;
+}
+
+int cow_process_pid(const struct cow_process *proc)
+{
+	return proc->pid;
+}
+
+int cow_task_create(struct cow_process *proc, int cpu, struct cow_task **out)
+{
+	struct cow_task *t;
+
+	*out = NULL;
+	if (cpu < 0 || cpu >= proc->sys->nr_cpus)
+		return COW_EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return COW_ENOMEM;
+	t->proc = proc;
+	t->cpu = cpu;
+	*out = t;
+	return 0;
+}
+
+void cow_task_destroy(struct cow_task *task)
+{
+	free(task);
+}
+
+struct cow_process *cow_task_process(const struct cow_task *task)
+{
+	return task->proc;
+}
+
+/* ---- memory operations ------------------------------------------------------------ */
+
+int cow_mmap(struct cow_task *task, unsigned long addr, unsigned long len, int prot, int flags,
+	     unsigned long *out)
+{
+	return do_mmap(task->proc->mm, addr, len, prot, flags, out);
+}
+
+int cow_munmap(struct cow_task *task, unsigned long addr, unsigned long len)
+{
+	return do_munmap(task->proc->mm, addr, len);
+}
+
+int cow_mprotect(struct cow_task *task, unsigned long addr, unsigned long len, int prot)
+{
+	return do_mprotect(task->proc->mm, addr, len, prot);
+}
+
+int cow_madvise(struct cow_task *task, unsigned long addr, unsigned long len, int advice)
+{
+	return do_madvise(task->proc->mm, addr, len, advice);
+}
+
+int cow_read(struct cow_task *task, unsigned long addr, void *buf, unsigned long len)
+{
+	return mmu_access(task, addr, buf, len, false);
+}
+
+int cow_write(struct cow_task *task, unsigned long addr, const void *buf, unsigned long len)
+{
+	/* The MMU copies out of buf for a store; it never writes it. */
+	return mmu_access(task, addr, (void *)(uintptr_t)buf, len, true);
+}
+
+int cow_fork(struct cow_task *task, const char *name, struct cow_process **child)
+{
+	struct mm_struct *mm;
+	int err;
+
+	*child = NULL;
+	err = dup_mm(task->proc->mm, &mm);
+	if (err)
+		return err;
+	err = process_new(task->proc->sys, name, mm, child);
+	if (err)
+		mm_destroy(mm);
+	return err;
+}

@@ -1,0 +1,421 @@
+/*
+ * Tests of src/mm/fault.c: anonymous faults, the zero page, and above all
+ * the write-fault decision "reuse or copy" of each policy, observed through
+ * the frame a virtual address maps before and after a write.  The cases
+ * that tell the presets apart are the ones the 2009 thread argued about:
+ * a page with an extra (GUP-like) reference, and a pinned page at fork.
+ */
+#include "mmtest.h"
+
+#define FRAMES 512
+
+struct one {
+	struct cow_system *sys;
+	struct cow_process *p;
+	struct cow_task *t;
+	unsigned long addr;
+};
+
+static struct one one_new(const char *policy, bool zero_page)
+{
+	struct one o;
+
+	o.sys = mmt_system(policy, FRAMES, 4, zero_page);
+	o.p = mmt_process(o.sys, "parent");
+	o.t = mmt_task(o.p, 0);
+	o.addr = mmt_map(o.t, 4, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+	return o;
+}
+
+static void one_free(struct one *o)
+{
+	assert_system_ok(o->sys);
+	cow_task_destroy(o->t);
+	cow_process_exit(o->p);
+	assert_all_frames_free(o->sys, FRAMES);
+	cow_system_destroy(o->sys);
+}
+
+static void test_write_fault_maps_fresh_exclusive_page(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], true);
+		struct page *page;
+		pte_t pte;
+
+		assert_int_equal(mmt_fill(o.t, o.addr, 0x5a, PAGE_SIZE), 0);
+		pte = mmt_pte(o.p, o.addr);
+		page = mmt_page(o.p, o.addr);
+		assert_true(pte_present(pte) && pte_write(pte) && pte_dirty(pte));
+		assert_true(PageFlag(page, PG_anon));
+		assert_true(PageFlag(page, PG_anon_exclusive));
+		assert_int_equal(page_mapcount(page), 1);
+		assert_int_equal(page_ref_count(page), 1);
+		assert_true(mmt_holds(o.t, o.addr, 0x5a, PAGE_SIZE));
+		/* Untouched neighbours are still empty. */
+		assert_true(pte_none(mmt_pte(o.p, o.addr + PAGE_SIZE)));
+		one_free(&o);
+	}
+}
+
+static void test_read_fault_maps_zero_page(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], true);
+		pte_t pte;
+
+		assert_true(mmt_holds(o.t, o.addr, 0, 2 * PAGE_SIZE));
+		pte = mmt_pte(o.p, o.addr);
+		assert_true(pte_present(pte) && !pte_write(pte) && pte_special(pte));
+		assert_ptr_equal(mmt_page(o.p, o.addr), o.sys->zero_page);
+		assert_ptr_equal(mmt_page(o.p, o.addr + PAGE_SIZE), o.sys->zero_page);
+		/* A write replaces the zero page by a fresh page; the zero
+		 * page itself stays zero (the system check verifies it). */
+		assert_int_equal(mmt_fill(o.t, o.addr, 0xee, PAGE_SIZE), 0);
+		assert_ptr_not_equal(mmt_page(o.p, o.addr), o.sys->zero_page);
+		assert_true(mmt_holds(o.t, o.addr, 0xee, PAGE_SIZE));
+		assert_true(mmt_holds(o.t, o.addr + PAGE_SIZE, 0, PAGE_SIZE));
+		one_free(&o);
+	}
+}
+
+static void test_no_zero_page_maps_fresh_pages(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], false);
+		unsigned long before = cow_system_free_frames(o.sys);
+		pte_t pte;
+
+		assert_null(o.sys->zero_page);
+		assert_true(mmt_holds(o.t, o.addr, 0, PAGE_SIZE));
+		pte = mmt_pte(o.p, o.addr);
+		/* A host without a zero page maps a private page, writable. */
+		assert_true(pte_present(pte) && !pte_special(pte) && pte_write(pte));
+		/* the page, and the PUD, PMD and PTE tables above it */
+		assert_int_equal(cow_system_free_frames(o.sys), before - 4);
+		one_free(&o);
+	}
+}
+
+static void test_permission_faults(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], true);
+		unsigned long ro = mmt_map(o.t, 1, COW_PROT_READ, COW_MAP_PRIVATE);
+		unsigned long none = mmt_map(o.t, 1, 0, COW_MAP_PRIVATE);
+		unsigned char b = 1;
+
+		assert_int_equal(cow_write(o.t, ro, &b, 1), COW_EFAULT);
+		assert_int_equal(cow_read(o.t, ro, &b, 1), 0);
+		assert_int_equal(b, 0);
+		assert_int_equal(cow_read(o.t, none, &b, 1), COW_EFAULT);
+		assert_int_equal(cow_read(o.t, 0x1000, &b, 1), COW_EFAULT);
+		assert_int_equal(cow_write(o.t, TASK_SIZE - 1, &b, 2), COW_EFAULT);
+		one_free(&o);
+	}
+}
+
+/* Fork, let the child exit: the parent's page is mapped once again but no
+ * longer marked exclusive.  Both presets reuse it on the next write. */
+static void test_reuse_after_child_exit(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], true);
+		struct cow_process *c;
+		struct page *page;
+
+		assert_int_equal(mmt_fill(o.t, o.addr, 1, PAGE_SIZE), 0);
+		page = mmt_page(o.p, o.addr);
+		assert_int_equal(cow_fork(o.t, "child", &c), 0);
+		assert_int_equal(page_mapcount(page), 2);
+		assert_false(PageFlag(page, PG_anon_exclusive));
+		assert_false(pte_write(mmt_pte(o.p, o.addr)));
+		cow_process_exit(c);
+		assert_int_equal(mmt_fill(o.t, o.addr, 2, PAGE_SIZE), 0);
+		assert_ptr_equal(mmt_page(o.p, o.addr), page);
+		assert_true(pte_write(mmt_pte(o.p, o.addr)));
+		one_free(&o);
+	}
+}
+
+/* The 2009 question itself.  A page mapped once, not exclusive, with one
+ * extra reference (what get_user_pages takes for direct I/O).  The
+ * mapcount rule reuses it: the reference holder keeps seeing the page the
+ * process writes.  The refcount rule of 5.9+ copies it away from the
+ * reference ("wrong COW" for the holder, but never a leak). */
+static void test_extra_reference_reuse_or_copy(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], true);
+		bool mapcount_rule = o.sys->policy->wp_reuse == REUSE_MAPCOUNT_LOCK;
+		struct cow_process *c;
+		struct page *page;
+
+		assert_int_equal(mmt_fill(o.t, o.addr, 1, PAGE_SIZE), 0);
+		page = mmt_page(o.p, o.addr);
+		assert_int_equal(cow_fork(o.t, "child", &c), 0);
+		cow_process_exit(c);
+		get_page(page); /* the GUP-like reference */
+		assert_int_equal(mmt_fill(o.t, o.addr, 2, PAGE_SIZE), 0);
+		if (mapcount_rule) {
+			assert_ptr_equal(mmt_page(o.p, o.addr), page);
+			assert_int_equal(*(unsigned char *)page_address(o.sys->pool, page), 2);
+		} else {
+			assert_ptr_not_equal(mmt_page(o.p, o.addr), page);
+			/* The holder still sees the old data. */
+			assert_int_equal(*(unsigned char *)page_address(o.sys->pool, page), 1);
+			assert_int_equal(page_mapcount(page), 0);
+		}
+		put_page(o.sys->pool, page);
+		assert_true(mmt_holds(o.t, o.addr, 2, PAGE_SIZE));
+		one_free(&o);
+	}
+}
+
+/* A page that is still shared after fork: whoever writes first copies,
+ * under every policy, and the other side keeps the original. */
+static void test_shared_page_is_copied_by_first_writer(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], true);
+		struct cow_process *c;
+		struct cow_task *ct;
+		struct page *page;
+
+		assert_int_equal(mmt_fill(o.t, o.addr, 1, PAGE_SIZE), 0);
+		page = mmt_page(o.p, o.addr);
+		assert_int_equal(cow_fork(o.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		assert_int_equal(mmt_fill(o.t, o.addr, 2, PAGE_SIZE), 0);
+		assert_ptr_not_equal(mmt_page(o.p, o.addr), page);
+		assert_ptr_equal(mmt_page(c, o.addr), page);
+		assert_true(mmt_holds(ct, o.addr, 1, PAGE_SIZE));
+		/* Now the child is the only mapper: its write reuses. */
+		assert_int_equal(mmt_fill(ct, o.addr, 3, PAGE_SIZE), 0);
+		assert_ptr_equal(mmt_page(c, o.addr), page);
+		assert_true(mmt_holds(o.t, o.addr, 2, PAGE_SIZE));
+		assert_system_ok(o.sys);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		one_free(&o);
+	}
+}
+
+/* A pinned exclusive page at fork.  linux-6.5 copies it for the child and
+ * the parent keeps writing to the pinned page without a fault; linux-2.6.29
+ * shares it, and the parent's next write moves the parent away from the
+ * pin (the RDMA/io_uring case of cow.c, and row 3 of the matrix). */
+static void test_pinned_page_at_fork(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], true);
+		bool early_copy = o.sys->policy->fork == FORK_COPY_PINNED_EXCLUSIVE;
+		struct cow_process *c;
+		struct cow_task *ct;
+		struct page *page;
+
+		assert_int_equal(mmt_fill(o.t, o.addr, 1, PAGE_SIZE), 0);
+		page = mmt_page(o.p, o.addr);
+		page_pin(page);
+		set_bit(MMF_HAS_PINNED, &o.p->mm->flags);
+		assert_int_equal(cow_fork(o.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		assert_true(mmt_holds(ct, o.addr, 1, PAGE_SIZE));
+		assert_int_equal(mmt_fill(o.t, o.addr, 2, PAGE_SIZE), 0);
+		if (early_copy) {
+			assert_ptr_not_equal(mmt_page(c, o.addr), page);
+			assert_ptr_equal(mmt_page(o.p, o.addr), page);
+			assert_true(PageFlag(page, PG_anon_exclusive));
+		} else {
+			assert_ptr_equal(mmt_page(c, o.addr), page);
+			assert_ptr_not_equal(mmt_page(o.p, o.addr), page);
+		}
+		/* What the pin sees: the parent's data only with early copy. */
+		assert_int_equal(*(unsigned char *)page_address(o.sys->pool, page),
+				 early_copy ? 2 : 1);
+		assert_true(mmt_holds(ct, o.addr, 1, PAGE_SIZE));
+		unpin_user_page(o.sys->pool, page);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		one_free(&o);
+	}
+}
+
+/* FAULT_FLAG_UNSHARE (5.19+): a shared page becomes exclusive to the
+ * faulting process, still read-only; the era of 2.6.29 had no such fault. */
+static void test_unshare_fault(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], true);
+		struct cow_process *c;
+		struct page *page, *now;
+
+		assert_int_equal(mmt_fill(o.t, o.addr, 7, PAGE_SIZE), 0);
+		page = mmt_page(o.p, o.addr);
+		assert_int_equal(cow_fork(o.t, "child", &c), 0);
+		assert_int_equal(handle_mm_fault(o.p->mm, o.addr, FAULT_FLAG_UNSHARE), 0);
+		now = mmt_page(o.p, o.addr);
+		assert_false(pte_write(mmt_pte(o.p, o.addr)));
+		if (o.sys->policy->anon_exclusive) {
+			assert_ptr_not_equal(now, page);
+			assert_true(PageFlag(now, PG_anon_exclusive));
+			assert_int_equal(page_mapcount(page), 1);
+		} else {
+			assert_ptr_equal(now, page);
+		}
+		assert_true(mmt_holds(o.t, o.addr, 7, PAGE_SIZE));
+		assert_system_ok(o.sys);
+		cow_process_exit(c);
+		one_free(&o);
+	}
+}
+
+/* The zero page is never written, whatever happens around it. */
+static void test_zero_page_never_written(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], true);
+		struct cow_process *c;
+		struct cow_task *ct;
+
+		assert_true(mmt_holds(o.t, o.addr, 0, 4 * PAGE_SIZE));
+		assert_int_equal(cow_fork(o.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		assert_ptr_equal(mmt_page(c, o.addr), o.sys->zero_page);
+		assert_int_equal(mmt_fill(ct, o.addr, 0x99, 2 * PAGE_SIZE), 0);
+		assert_int_equal(cow_mprotect(o.t, o.addr, 4 * PAGE_SIZE, COW_PROT_READ), 0);
+		assert_int_equal(
+			cow_mprotect(o.t, o.addr, 4 * PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE),
+			0);
+		assert_int_equal(mmt_fill(o.t, o.addr + PAGE_SIZE, 0x77, PAGE_SIZE), 0);
+		assert_true(mmt_holds(o.t, o.addr, 0, PAGE_SIZE));
+		assert_true(mmt_holds(ct, o.addr + 2 * PAGE_SIZE, 0, 2 * PAGE_SIZE));
+		assert_true(mmt_holds(ct, o.addr, 0x99, 2 * PAGE_SIZE));
+		assert_true(mmt_holds(o.t, o.addr + PAGE_SIZE, 0x77, PAGE_SIZE));
+		assert_system_ok(o.sys); /* includes: the zero page holds zeroes */
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		one_free(&o);
+	}
+}
+
+/* mprotect read-only then read-write must never make a shared page
+ * writable; linux-6.5 may make an exclusive page writable at once. */
+static void test_mprotect_never_makes_shared_page_writable(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], true);
+		struct cow_process *c;
+		struct cow_task *ct;
+
+		assert_int_equal(mmt_fill(o.t, o.addr, 1, 2 * PAGE_SIZE), 0);
+		assert_int_equal(cow_fork(o.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		/* Page 0 stays shared.  Page 1: the child copies, the parent's
+		 * page is mapped once again but was never re-claimed, so it
+		 * is not exclusive.  Page 2: written after fork, exclusive. */
+		assert_int_equal(mmt_fill(ct, o.addr + PAGE_SIZE, 2, PAGE_SIZE), 0);
+		assert_int_equal(mmt_fill(o.t, o.addr + 2 * PAGE_SIZE, 4, PAGE_SIZE), 0);
+		assert_int_equal(cow_mprotect(o.t, o.addr, 3 * PAGE_SIZE, COW_PROT_READ), 0);
+		for (int k = 0; k < 3; k++)
+			assert_false(pte_write(mmt_pte(o.p, o.addr + k * PAGE_SIZE)));
+		assert_int_equal(
+			cow_mprotect(o.t, o.addr, 3 * PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE),
+			0);
+		assert_false(pte_write(mmt_pte(o.p, o.addr)));
+		assert_false(pte_write(mmt_pte(o.p, o.addr + PAGE_SIZE)));
+		assert_int_equal(pte_write(mmt_pte(o.p, o.addr + 2 * PAGE_SIZE)),
+				 o.sys->policy->anon_exclusive);
+		assert_int_equal(mmt_fill(o.t, o.addr, 3, 2 * PAGE_SIZE), 0);
+		assert_true(mmt_holds(ct, o.addr, 1, PAGE_SIZE));
+		assert_true(mmt_holds(ct, o.addr + PAGE_SIZE, 2, PAGE_SIZE));
+		assert_true(mmt_holds(o.t, o.addr, 3, 2 * PAGE_SIZE));
+		assert_true(mmt_holds(o.t, o.addr + 2 * PAGE_SIZE, 4, PAGE_SIZE));
+		assert_system_ok(o.sys);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		one_free(&o);
+	}
+}
+
+static void test_pool_exhaustion_is_enomem(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct cow_system *sys = mmt_system(mm_policies[i], 64, 2, true);
+		struct cow_process *p = mmt_process(sys, "p");
+		struct cow_task *t = mmt_task(p, 0);
+		unsigned long addr =
+			mmt_map(t, 100, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+		int err = 0;
+		unsigned long n;
+
+		for (n = 0; n < 100 && !err; n++)
+			err = mmt_fill(t, addr + n * PAGE_SIZE, (int)n, PAGE_SIZE);
+		assert_int_equal(err, COW_ENOMEM);
+		/* What was written before stays intact. */
+		for (unsigned long k = 0; k + 1 < n; k++)
+			assert_true(mmt_holds(t, addr + k * PAGE_SIZE, (int)k, PAGE_SIZE));
+		assert_system_ok(sys);
+		cow_task_destroy(t);
+		cow_process_exit(p);
+		assert_all_frames_free(sys, 64);
+		cow_system_destroy(sys);
+	}
+}
+
+static void test_policy_table(void **state)
+{
+	int nr;
+	const struct cow_policy *all = cow_policy_list(&nr);
+
+	(void)state;
+	assert_true(nr >= 2);
+	assert_string_equal(cow_policy_default()->name, "linux-6.5");
+	for (int i = 0; i < nr; i++) {
+		assert_ptr_equal(cow_policy_find(all[i].name), &all[i]);
+		assert_non_null(all[i].commits);
+		assert_string_not_equal(wp_reuse_rule_name(all[i].wp_reuse), "?");
+		assert_string_not_equal(fork_rule_name(all[i].fork), "?");
+	}
+	assert_null(cow_policy_find("linux-0.01"));
+	{
+		struct cow_system_opts o = {16, 1, "no-such-policy", 0};
+		struct cow_system *sys;
+
+		assert_int_equal(cow_system_create(&o, &sys), COW_EINVAL);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_write_fault_maps_fresh_exclusive_page),
+		cmocka_unit_test(test_read_fault_maps_zero_page),
+		cmocka_unit_test(test_no_zero_page_maps_fresh_pages),
+		cmocka_unit_test(test_permission_faults),
+		cmocka_unit_test(test_reuse_after_child_exit),
+		cmocka_unit_test(test_extra_reference_reuse_or_copy),
+		cmocka_unit_test(test_shared_page_is_copied_by_first_writer),
+		cmocka_unit_test(test_pinned_page_at_fork),
+		cmocka_unit_test(test_unshare_fault),
+		cmocka_unit_test(test_zero_page_never_written),
+		cmocka_unit_test(test_mprotect_never_makes_shared_page_writable),
+		cmocka_unit_test(test_pool_exhaustion_is_enomem),
+		cmocka_unit_test(test_policy_table),
+	};
+
+	test_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
