@@ -256,6 +256,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 			SetPageFlag(page, PG_anon_exclusive);
 		unlock_page(page);
 		break;
+	case REUSE_ALWAYS: reuse = !(flags & FAULT_FLAG_UNSHARE); break;
 	case REUSE_EXCLUSIVE:
 		if (PageFlag(page, PG_anon_exclusive)) {
 			reuse = true;

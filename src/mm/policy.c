@@ -28,6 +28,15 @@ static const struct cow_policy presets[] = {
 		.fork = FORK_COPY_PINNED_EXCLUSIVE,
 		.anon_exclusive = true,
 	},
+	{
+		.name = "broken-always-reuse",
+		.summary = "deliberately wrong: a write fault always reuses the page, so "
+			   "writes after fork leak into the other process (a negative control)",
+		.commits = "none: no kernel shipped this rule",
+		.wp_reuse = REUSE_ALWAYS,
+		.fork = FORK_SHARE,
+		.anon_exclusive = false,
+	},
 };
 
 const struct cow_policy *cow_policy_find(const char *name)
@@ -54,6 +63,7 @@ const char *wp_reuse_rule_name(enum wp_reuse_rule r)
 	switch (r) {
 	case REUSE_MAPCOUNT_LOCK: return "reuse iff mapcount + swapcount == 1 (page lock)";
 	case REUSE_EXCLUSIVE: return "reuse if exclusive, else iff refcount == 1";
+	case REUSE_ALWAYS: return "always reuse (deliberately wrong)";
 	}
 	return "?";
 }

@@ -27,6 +27,9 @@ enum wp_reuse_rule {
 	 * (not KSM) drop the references the kernel can drop, trylock, and
 	 * reuse iff refcount == 1, claiming exclusivity; else copy. */
 	REUSE_EXCLUSIVE,
+	/* Deliberately wrong, no kernel's: reuse every anonymous page.  The
+	 * sanity row of the history matrix; every COW check must catch it. */
+	REUSE_ALWAYS,
 };
 
 /* What fork does with a present anonymous page of a COW mapping. */

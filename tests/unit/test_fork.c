@@ -408,6 +408,264 @@ static void test_stale_tlb_is_caught_without_shootdown(void **state)
 	assert_non_null(strstr(r.message, "again == first"));
 }
 
+/* ---- a family of processes, on threads and under the explorer -----------------
+ * Two threads of a parent race: one forks a child, the child forks a
+ * grandchild, and both write, munmap, mprotect and read untouched memory;
+ * the other thread writes, mprotects and writes a MADV_DONTFORK page.
+ * Every process must see exactly its own writes and a stable snapshot of
+ * what was there at its fork; nobody's write may reach another process. */
+
+enum { FA, FZ = 4, FD = 6, FPAGES = 7 };
+
+struct family {
+	struct cow_system *sys;
+	struct cow_process *p;
+	struct cow_task *t0, *t1;
+	unsigned long a;
+	bool passed;
+};
+
+static unsigned long fam_page(struct family *f, int k)
+{
+	return f->a + (unsigned long)k * PAGE_SIZE;
+}
+
+/* The parent's writer thread owns pages 1-3 of region A and page D. */
+static void family_writer(struct family *f)
+{
+	task_check(mmt_fill(f->t1, fam_page(f, FA + 1), 0xb1, PAGE_SIZE) == 0);
+	task_check(mmt_fill(f->t1, fam_page(f, FA + 2), 0xb2, PAGE_SIZE) == 0);
+	task_check(cow_mprotect(f->t1, fam_page(f, FA + 3), PAGE_SIZE, COW_PROT_READ) == 0);
+	task_check(cow_mprotect(f->t1, fam_page(f, FA + 3), PAGE_SIZE,
+				COW_PROT_READ | COW_PROT_WRITE) == 0);
+	task_check(mmt_fill(f->t1, fam_page(f, FA + 3), 0xb3, PAGE_SIZE) == 0);
+	task_check(mmt_holds(f->t1, fam_page(f, FZ), 0, 2 * PAGE_SIZE));
+	task_check(mmt_fill(f->t1, fam_page(f, FD), 0xd1, PAGE_SIZE) == 0);
+}
+
+/* Page k's byte must be the parent's value before or after its write. */
+static bool snapshot_ok(int k, int byte)
+{
+	static const int after[4] = {0xa0, 0xb1, 0xb2, 0xb3};
+
+	return byte == 0xa0 || byte == after[k];
+}
+
+static void family_forker(struct family *f)
+{
+	struct cow_process *c, *g;
+	struct cow_task *ct, *gt;
+	int snap[4];
+	unsigned char b;
+
+	task_check(cow_fork(f->t0, "child", &c) == 0);
+	task_check(cow_task_create(c, 2, &ct) == 0);
+	for (int k = 0; k < 4; k++) {
+		snap[k] = mmt_byte(ct, fam_page(f, FA + k));
+		task_check(snapshot_ok(k, snap[k]));
+		task_check(mmt_holds(ct, fam_page(f, FA + k), snap[k], PAGE_SIZE));
+	}
+	task_check(cow_fork(ct, "grandchild", &g) == 0);
+	task_check(cow_task_create(g, 3, &gt) == 0);
+	task_check(mmt_fill(ct, fam_page(f, FA), 0xc0, PAGE_SIZE) == 0);
+	task_check(mmt_fill(gt, fam_page(f, FA), 0x60, PAGE_SIZE) == 0);
+	task_check(cow_munmap(ct, fam_page(f, FA + 3), PAGE_SIZE) == 0);
+	task_check(cow_mprotect(gt, fam_page(f, FA + 2), PAGE_SIZE, COW_PROT_READ) == 0);
+	task_check(cow_mprotect(gt, fam_page(f, FA + 2), PAGE_SIZE,
+				COW_PROT_READ | COW_PROT_WRITE) == 0);
+	task_check(mmt_fill(gt, fam_page(f, FA + 2), 0x62, PAGE_SIZE) == 0);
+
+	task_check(mmt_holds(ct, fam_page(f, FA), 0xc0, PAGE_SIZE));
+	task_check(mmt_holds(gt, fam_page(f, FA), 0x60, PAGE_SIZE));
+	task_check(mmt_holds(ct, fam_page(f, FA + 1), snap[1], PAGE_SIZE));
+	task_check(mmt_holds(gt, fam_page(f, FA + 1), snap[1], PAGE_SIZE));
+	task_check(mmt_holds(ct, fam_page(f, FA + 2), snap[2], PAGE_SIZE));
+	task_check(mmt_holds(gt, fam_page(f, FA + 2), 0x62, PAGE_SIZE));
+	task_check(cow_read(ct, fam_page(f, FA + 3), &b, 1) == COW_EFAULT);
+	task_check(mmt_holds(gt, fam_page(f, FA + 3), snap[3], PAGE_SIZE));
+	task_check(mmt_holds(ct, fam_page(f, FZ), 0, 2 * PAGE_SIZE));
+	task_check(mmt_holds(gt, fam_page(f, FZ), 0, 2 * PAGE_SIZE));
+	/* MADV_DONTFORK: neither descendant has the page at all. */
+	task_check(cow_read(ct, fam_page(f, FD), &b, 1) == COW_EFAULT);
+	task_check(cow_read(gt, fam_page(f, FD), &b, 1) == COW_EFAULT);
+	cow_task_destroy(gt);
+	cow_process_exit(g);
+	cow_task_destroy(ct);
+	cow_process_exit(c);
+}
+
+static struct family *family_new(const char *policy)
+{
+	struct family *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->sys = mmt_system(policy, 256, 4, true);
+	f->p = mmt_process(f->sys, "parent");
+	f->t0 = mmt_task(f->p, 0);
+	f->t1 = mmt_task(f->p, 1);
+	f->a = mmt_map(f->t0, FPAGES, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+	return f;
+}
+
+/* Set the parent's memory up for one round. */
+static void family_prepare(struct family *f)
+{
+	assert_int_equal(mmt_fill(f->t0, fam_page(f, FA), 0xa0, 4 * PAGE_SIZE), 0);
+	assert_int_equal(cow_madvise(f->t0, fam_page(f, FZ), 2 * PAGE_SIZE, COW_MADV_DONTNEED), 0);
+	assert_int_equal(mmt_fill(f->t0, fam_page(f, FD), 0xd0, PAGE_SIZE), 0);
+	assert_int_equal(cow_madvise(f->t0, fam_page(f, FD), PAGE_SIZE, COW_MADV_DONTFORK), 0);
+}
+
+static int family_result(struct family *f, char *msg, size_t len)
+{
+	static const int want[FPAGES] = {0xa0, 0xb1, 0xb2, 0xb3, 0, 0, 0xd1};
+	int err = cow_system_check(f->sys, 1, msg, len);
+
+	if (err)
+		return err;
+	for (int k = 0; k < FPAGES; k++)
+		if (!mmt_holds(f->t0, fam_page(f, k), want[k], PAGE_SIZE)) {
+			snprintf(msg, len, "parent page %d holds 0x%02x, want 0x%02x", k,
+				 mmt_byte(f->t0, fam_page(f, k)), want[k]);
+			return 1;
+		}
+	return 0;
+}
+
+static void family_thread(void *arg)
+{
+	if (smp_processor_id() == 0)
+		family_forker(arg);
+	else
+		family_writer(arg);
+}
+
+static void test_family_stress(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct family *f = family_new(mm_policies[i]);
+		char msg[512];
+
+		for (int round = 0; round < 200; round++) {
+			family_prepare(f);
+			stress_run(2, family_thread, f);
+			if (family_result(f, msg, sizeof(msg)))
+				fail_msg("%s, round %d: %s", mm_policies[i], round, msg);
+		}
+		cow_task_destroy(f->t0);
+		cow_task_destroy(f->t1);
+		cow_process_exit(f->p);
+		assert_all_frames_free(f->sys, 256);
+		cow_system_destroy(f->sys);
+		free(f);
+	}
+}
+
+static void explore_family_forker(void *arg)
+{
+	family_forker(arg);
+}
+
+static void explore_family_writer(void *arg)
+{
+	family_writer(arg);
+}
+
+static void *family_setup(struct sched *s, const char *policy)
+{
+	struct family *f = family_new(policy);
+
+	family_prepare(f);
+	sched_spawn(s, "forker", 0, explore_family_forker, f, 0);
+	sched_spawn(s, "writer", 1, explore_family_writer, f, 0);
+	return f;
+}
+
+static void *family_setup_old(struct sched *s)
+{
+	return family_setup(s, "linux-2.6.29");
+}
+
+static void *family_setup_new(struct sched *s)
+{
+	return family_setup(s, "linux-6.5");
+}
+
+static int family_check(void *state, char *msg, size_t len)
+{
+	return mmt_step_check(((struct family *)state)->sys, msg, len);
+}
+
+static int family_verdict(void *state, char *msg, size_t len)
+{
+	struct family *f = state;
+	int err = family_result(f, msg, len);
+
+	f->passed = err == 0;
+	return err;
+}
+
+static void family_teardown(void *state)
+{
+	struct family *f = state;
+
+	if (f->passed) {
+		cow_task_destroy(f->t0);
+		cow_task_destroy(f->t1);
+		cow_process_exit(f->p);
+		cow_system_destroy(f->sys);
+	}
+	free(f);
+}
+
+static void *family_setup_broken(struct sched *s)
+{
+	return family_setup(s, "broken-always-reuse");
+}
+
+static const struct explore_prog family_broken = {
+	"family-broken", 4, family_setup_broken, family_check, family_verdict, family_teardown,
+};
+static const struct explore_prog family_old = {
+	"family-2.6.29", 4, family_setup_old, family_check, family_verdict, family_teardown,
+};
+static const struct explore_prog family_new_prog = {
+	"family-6.5", 4, family_setup_new, family_check, family_verdict, family_teardown,
+};
+
+static void test_family_explore(void **state)
+{
+	(void)state;
+	assert_explore_clean(&family_old, 1, 200);
+	assert_explore_clean(&family_new_prog, 1, 200);
+}
+
+/* With the reuse rule broken, the same checks must fail at once. */
+static void test_broken_reuse_rule_is_caught(void **state)
+{
+	struct cow_system *sys = mmt_system("broken-always-reuse", FRAMES, 4, true);
+	struct cow_process *p = mmt_process(sys, "parent"), *c;
+	struct cow_task *pt = mmt_task(p, 0), *ct;
+	unsigned long a = mmt_map(pt, 1, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+	struct explore_result r;
+
+	(void)state;
+	assert_int_equal(mmt_fill(pt, a, 0x11, PAGE_SIZE), 0);
+	assert_int_equal(cow_fork(pt, "child", &c), 0);
+	ct = mmt_task(c, 1);
+	assert_int_equal(mmt_fill(pt, a, 0x22, PAGE_SIZE), 0);
+	assert_true(mmt_holds(ct, a, 0x22, PAGE_SIZE)); /* the leak */
+	cow_task_destroy(ct);
+	cow_process_exit(c);
+	cow_task_destroy(pt);
+	cow_process_exit(p);
+	cow_system_destroy(sys);
+
+	r = explore_runs(&family_broken, 1, 50);
+	assert_true(r.failed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +676,9 @@ int main(void)
 		cmocka_unit_test(test_fork_races_writer_stress),
 		cmocka_unit_test(test_fork_races_writer_explore),
 		cmocka_unit_test(test_stale_tlb_is_caught_without_shootdown),
+		cmocka_unit_test(test_family_stress),
+		cmocka_unit_test(test_family_explore),
+		cmocka_unit_test(test_broken_reuse_rule_is_caught),
 	};
 
 	test_init();
