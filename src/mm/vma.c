@@ -592,22 +592,21 @@ int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int 
 		return err;
 	case COW_MADV_DONTFORK:
 	case COW_MADV_DOFORK:
+		/* As Linux: the mapped parts get the advice, and a hole in
+		 * the range is reported afterwards as ENOMEM. */
 		down_write(&mm->mmap_lock);
-		if (!range_is_mapped(mm, addr, end)) {
-			err = COW_ENOMEM;
-			goto out_unlock;
-		}
 		err = split_at_edges(mm, addr, end);
-		if (err)
-			goto out_unlock;
-		for (int i = vma_index(mm, addr); i < mm->nr_vmas && mm->vmas[i]->vm_start < end;
-		     i++) {
-			if (advice == COW_MADV_DONTFORK)
-				mm->vmas[i]->vm_flags |= VM_DONTCOPY;
-			else
-				mm->vmas[i]->vm_flags &= ~VM_DONTCOPY;
+		if (!err) {
+			for (int i = vma_index(mm, addr);
+			     i < mm->nr_vmas && mm->vmas[i]->vm_start < end; i++) {
+				if (advice == COW_MADV_DONTFORK)
+					mm->vmas[i]->vm_flags |= VM_DONTCOPY;
+				else
+					mm->vmas[i]->vm_flags &= ~VM_DONTCOPY;
+			}
+			if (!range_is_mapped(mm, addr, end))
+				err = COW_ENOMEM;
 		}
-	out_unlock:
 		up_write(&mm->mmap_lock);
 		return err;
 	}

@@ -501,6 +501,8 @@ struct tlb_window {
 static inline void tlb_access_begin(struct tlb_window *w)
 {
 	sync_point(SYNC_WRITE, w);
+	/* Odd here means two OS threads or tasks run as one CPU at once. */
+	COW_CHECK(!(w->seq & 1), "a simulated CPU entered an access twice: two threads share it");
 	__atomic_store_n(&w->seq, w->seq + 1, __ATOMIC_RELAXED);
 	smp_mb(); /* pairs with the barrier in tlb_shootdown_wait() */
 }

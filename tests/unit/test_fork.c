@@ -185,6 +185,243 @@ static void test_thousand_pages_three_generations(void **state)
 	}
 }
 
+/* The same family three generations deep, with two threads per process
+ * writing halves of the pages concurrently, and every byte checked by
+ * both threads. */
+#define GGENS_MAX 4
+
+struct gens {
+	struct cow_system *sys;
+	struct cow_process *p[4];
+	struct cow_task *t[4][2];
+	unsigned long a;
+	int gen; /* the generation being written */
+	unsigned long pages;
+	int done[GGENS_MAX]; /* explore: threads done with each round */
+	bool passed;
+};
+
+enum { GPAGES = 1000, GGENS = GGENS_MAX, GPAGES_EXPLORE = 48 };
+
+static unsigned char gens_value(int owner, int gen, unsigned long k)
+{
+	return (unsigned char)(k * 7 + 1 + 32 * owner + 5 * gen);
+}
+
+/* What process w holds in page k once generation g has been written.
+ * Round gen forks process gen from gen - 1, then both write the pages with
+ * k % 3 == gen % 3; every later process descends from process gen and
+ * inherits its value. */
+static unsigned char gens_expect(int w, int g, unsigned long k)
+{
+	unsigned char v = gens_value(0, 0, k);
+
+	for (int gen = 1; gen <= g; gen++) {
+		if (k % 3 != (unsigned long)gen % 3 || w < gen - 1)
+			continue;
+		v = gens_value(w == gen - 1 ? gen - 1 : gen, gen, k);
+	}
+	return v;
+}
+
+/* Thread half of process w writes its half of the pages of generation g. */
+static void gens_write(struct gens *G, int w, int half)
+{
+	int g = G->gen;
+
+	for (unsigned long k = (unsigned long)half; k < G->pages; k += 2)
+		if (g == 0 || k % 3 == (unsigned long)g % 3)
+			task_check(mmt_fill(G->t[w][half], G->a + k * PAGE_SIZE,
+					    gens_value(w, g, k), PAGE_SIZE) == 0);
+}
+
+static bool gens_verify(struct gens *G, int w, int half)
+{
+	for (unsigned long k = 0; k < G->pages; k++)
+		if (!mmt_holds(G->t[w][half], G->a + k * PAGE_SIZE, gens_expect(w, G->gen, k),
+			       PAGE_SIZE)) {
+			printf("# generation %d, page %lu: 0x%02x, want 0x%02x\n", w, k,
+			       mmt_byte(G->t[w][half], G->a + k * PAGE_SIZE),
+			       gens_expect(w, G->gen, k));
+			return false;
+		}
+	return true;
+}
+
+/* Process w's two tasks run on CPUs 2 * (w % 2) and 2 * (w % 2) + 1, so a
+ * parent and its child never share a CPU (one OS thread per CPU). */
+static int gens_cpu(int w, int half)
+{
+	return 2 * (w % 2) + half;
+}
+
+static void gens_thread(void *arg)
+{
+	struct gens *G = arg;
+	int cpu = smp_processor_id(), g = G->gen;
+
+	for (int w = g > 0 ? g - 1 : 0; w <= g; w++)
+		if (gens_cpu(w, 0) <= cpu && cpu <= gens_cpu(w, 1))
+			gens_write(G, w, cpu - gens_cpu(w, 0));
+}
+
+static struct gens *gens_new(const char *policy, unsigned long pages)
+{
+	struct gens *G = calloc(1, sizeof(*G));
+
+	assert_non_null(G);
+	G->pages = pages;
+	G->sys = mmt_system(policy, 8192, 4, true);
+	G->p[0] = mmt_process(G->sys, "gen0");
+	G->t[0][0] = mmt_task(G->p[0], gens_cpu(0, 0));
+	G->t[0][1] = mmt_task(G->p[0], gens_cpu(0, 1));
+	G->a = mmt_map(G->t[0][0], pages, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+	return G;
+}
+
+static void gens_fork(struct gens *G, int g)
+{
+	task_check(cow_fork(G->t[g - 1][0], "gen", &G->p[g]) == 0);
+	task_check(cow_task_create(G->p[g], gens_cpu(g, 0), &G->t[g][0]) == 0);
+	task_check(cow_task_create(G->p[g], gens_cpu(g, 1), &G->t[g][1]) == 0);
+	WRITE_ONCE(G->gen, g);
+}
+
+static void gens_free(struct gens *G)
+{
+	for (int g = 0; g < GGENS; g++) {
+		cow_task_destroy(G->t[g][0]);
+		cow_task_destroy(G->t[g][1]);
+		cow_process_exit(G->p[g]);
+	}
+	assert_all_frames_free(G->sys, 8192);
+	cow_system_destroy(G->sys);
+	free(G);
+}
+
+/* Explore: task half h does half h's writes of both processes of every
+ * round; task 0 forks; a round starts when both finished the last. */
+struct gens_round {
+	struct gens *G;
+	int g;
+};
+
+static bool gens_round_ready(const void *arg)
+{
+	const struct gens_round *r = arg;
+
+	return r->g == 0 || (r->G->done[r->g - 1] == 2 && r->G->gen == r->g);
+}
+
+static bool gens_forked_ready(const void *arg)
+{
+	const struct gens_round *r = arg;
+
+	return r->g == 0 || r->G->done[r->g - 1] == 2;
+}
+
+static void gens_explore_task(void *arg)
+{
+	struct gens *G = arg;
+	int half = smp_processor_id();
+
+	for (int g = 0; g < GGENS; g++) {
+		struct gens_round r = {G, g};
+
+		if (half == 0) {
+			sync_wait_cond(&r, gens_forked_ready, "the previous round");
+			if (g > 0)
+				gens_fork(G, g);
+		}
+		sync_wait_cond(&r, gens_round_ready, "the fork of this round");
+		for (int w = g > 0 ? g - 1 : 0; w <= g; w++)
+			gens_write(G, w, half);
+		WRITE_ONCE(G->done[g], G->done[g] + 1);
+	}
+}
+
+static void *gens_setup(struct sched *s, const char *policy)
+{
+	struct gens *G = gens_new(policy, GPAGES_EXPLORE);
+
+	sched_spawn(s, "half0", 0, gens_explore_task, G, 0);
+	sched_spawn(s, "half1", 1, gens_explore_task, G, 0);
+	return G;
+}
+
+static void *gens_setup_old(struct sched *s)
+{
+	return gens_setup(s, "linux-2.6.29");
+}
+
+static void *gens_setup_new(struct sched *s)
+{
+	return gens_setup(s, "linux-6.5");
+}
+
+static int gens_check(void *state, char *msg, size_t len)
+{
+	return mmt_step_check(((struct gens *)state)->sys, msg, len);
+}
+
+static int gens_verdict(void *state, char *msg, size_t len)
+{
+	struct gens *G = state;
+	int err = cow_system_check(G->sys, 1, msg, len);
+
+	for (int w = 0; w < GGENS && !err; w++)
+		for (int half = 0; half < 2 && !err; half++)
+			if (!gens_verify(G, w, half)) {
+				snprintf(msg, len, "generation %d lost a write", w);
+				err = 1;
+			}
+	G->passed = err == 0;
+	return err;
+}
+
+static void gens_teardown(void *state)
+{
+	struct gens *G = state;
+
+	if (G->passed)
+		gens_free(G);
+	else
+		free(G);
+}
+
+static const struct explore_prog gens_old = {
+	"generations-2.6.29", 4, gens_setup_old, gens_check, gens_verdict, gens_teardown,
+};
+static const struct explore_prog gens_new_prog = {
+	"generations-6.5", 4, gens_setup_new, gens_check, gens_verdict, gens_teardown,
+};
+
+static void test_generations_explore(void **state)
+{
+	(void)state;
+	assert_explore_clean(&gens_old, 1, 20);
+	assert_explore_clean(&gens_new_prog, 1, 20);
+}
+
+static void test_thousand_pages_three_generations_stress(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct gens *G = gens_new(mm_policies[i], GPAGES);
+
+		stress_run(2, gens_thread, G);
+		for (int g = 1; g < GGENS; g++) {
+			gens_fork(G, g);
+			stress_run(4, gens_thread, G);
+		}
+		for (int w = 0; w < GGENS; w++)
+			for (int half = 0; half < 2; half++)
+				assert_true(gens_verify(G, w, half));
+		assert_system_ok(G->sys);
+		gens_free(G);
+	}
+}
+
 /* ---- races on real threads ----------------------------------------------------- */
 
 struct race {
@@ -673,6 +910,8 @@ int main(void)
 		cmocka_unit_test(test_grandchildren),
 		cmocka_unit_test(test_munmap_on_either_side),
 		cmocka_unit_test(test_thousand_pages_three_generations),
+		cmocka_unit_test(test_thousand_pages_three_generations_stress),
+		cmocka_unit_test(test_generations_explore),
 		cmocka_unit_test(test_fork_races_writer_stress),
 		cmocka_unit_test(test_fork_races_writer_explore),
 		cmocka_unit_test(test_stale_tlb_is_caught_without_shootdown),

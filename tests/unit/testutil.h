@@ -70,6 +70,7 @@ static inline void stress_run(int n, void (*fn)(void *), void *arg)
 	struct sync_thread *t[SYNC_MAX_CPUS];
 
 	assert_true(n <= SYNC_MAX_CPUS);
+	stress_failures = 0;
 	for (int i = 0; i < n; i++) {
 		t[i] = sync_thread_start(i, fn, arg);
 		assert_non_null(t[i]);
