@@ -13,7 +13,8 @@ DESTDIR  ?=
 BUILD    ?= build
 COW_DEBUG ?= 1
 
-WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror \
+            -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -DCOW_DEBUG=$(COW_DEBUG) -Iinclude -Isrc -MMD -MP
 LDLIBS   := -lurcu-memb -lpthread
@@ -54,8 +55,8 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_OK)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
 run: $(COWLAB)
-	./$(COWLAB) --version
-	./$(COWLAB) demo
+	@./$(COWLAB) --version
+	./$(COWLAB) run --mode all scenarios/*.cow
 
 test: $(COWLAB) $(TEST_BINS)
 	@sh tests/run.sh $(BUILD)/tests
@@ -73,3 +74,46 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(TEST_BINS:=.d)
+
+# ---- fuzzing ------------------------------------------------------------------
+# make fuzz [FUZZ_SECONDS=60] [FUZZ_FLAGS=...]
+#     builds build/fuzz/fuzz_parser (clang: libFuzzer, ASan, UBSan) from the
+#     parser's sources alone and runs it over tests/fuzz/corpus, with
+#     scenarios/ as extra seeds; new inputs land in tests/fuzz/corpus, and
+#     crash reproducers in build/fuzz/.
+# make fuzz-merge
+#     shrinks tests/fuzz/corpus to a small set of inputs with the same
+#     coverage (a greedy set cover), keeping the hand-written seed-*.cow
+#     files as they are.
+# `make test` parses the committed corpus without libFuzzer (test_parser).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   ?=
+FUZZ_CFLAGS  := -std=gnu11 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=undefined -DCOW_DEBUG=1 -Iinclude -Isrc
+FUZZ_SRCS    := tests/fuzz/fuzz_parser.c src/scenario/lexer.c src/scenario/parser.c \
+                src/base/base.c
+FUZZ_BIN     := $(BUILD)/fuzz/fuzz_parser
+FUZZ_CORPUS  := tests/fuzz/corpus
+FUZZ_RUN     := -max_len=4096 -timeout=10 -dict=tests/fuzz/parser.dict \
+                -artifact_prefix=$(BUILD)/fuzz/
+
+.PHONY: fuzz fuzz-merge
+$(FUZZ_BIN): $(FUZZ_SRCS) src/scenario/scenario.h src/scenario/lexer.h src/base/base.h \
+             include/cowlab.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS)
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(FUZZ_CORPUS)
+	./$(FUZZ_BIN) $(FUZZ_RUN) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		$(FUZZ_FLAGS) $(FUZZ_CORPUS) $(wildcard scenarios)
+
+fuzz-merge: $(FUZZ_BIN)
+	rm -rf $(BUILD)/fuzz/merged && mkdir -p $(BUILD)/fuzz/merged
+	./$(FUZZ_BIN) $(FUZZ_RUN) -set_cover_merge=1 $(BUILD)/fuzz/merged $(FUZZ_CORPUS)
+	find $(FUZZ_CORPUS) -type f ! -name 'seed-*' -delete
+	cp $(BUILD)/fuzz/merged/* $(FUZZ_CORPUS)/
+	@for f in $(FUZZ_CORPUS)/seed-*; do \
+		rm -f $(FUZZ_CORPUS)/$$(sha1sum < "$$f" | cut -d' ' -f1); done
+	@echo "fuzz-merge: $$(ls $(FUZZ_CORPUS) | wc -l) inputs in $(FUZZ_CORPUS)"

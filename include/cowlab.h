@@ -73,6 +73,21 @@ unsigned long cow_system_free_frames(const struct cow_system *sys);
  * COW_ECORRUPT with a message. */
 int cow_system_check(struct cow_system *sys, int strict, char *msg, unsigned long len);
 
+/* ---- policies -------------------------------------------------------------
+ * A policy is a named preset of the historical rules (write-fault reuse,
+ * fork, ...).  The default is "linux-6.5". */
+
+const struct cow_policy *cow_policy_find(const char *name);
+const struct cow_policy *cow_policy_default(void);
+int cow_policy_count(void);
+/* The i-th preset in historical order (0 <= i < cow_policy_count()). */
+const struct cow_policy *cow_policy_at(int i);
+const char *cow_policy_name(const struct cow_policy *p);
+const char *cow_policy_summary(const struct cow_policy *p);
+const char *cow_policy_commits(const struct cow_policy *p);
+/* One line per rule ("rule: choice\n"), into buf; returns buf. */
+const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned long len);
+
 /* A new process with an empty address space. */
 int cow_process_create(struct cow_system *sys, const char *name, struct cow_process **out);
 /* The process exits: its address space is torn down and the handle freed.

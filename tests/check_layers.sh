@@ -22,4 +22,6 @@ rule "src/sync and src/sched include no upper layer" \
 	"$(grep -lE '#include "(mm|io|scenario|kernel|cli)/' src/sync/* src/sched/* 2>/dev/null)"
 rule "src/mm includes no scenario, kernel or cli header" \
 	"$(grep -lE '#include "(scenario|kernel|cli)/' src/mm/* 2>/dev/null)"
+rule "src/scenario reaches mm only through include/cowlab.h" \
+	"$(grep -lE '#include "mm/' src/scenario/* src/cli/* 2>/dev/null)"
 exit $bad

@@ -36,6 +36,18 @@ for t in "$dir"/test_*; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
+# The command's end-to-end checks count one test each.
+if [ -x build/cowlab ] && [ -f "$(dirname "$0")/cli.sh" ]; then
+	sh "$(dirname "$0")/cli.sh" >"$dir/cli.log" 2>&1
+	p=$(sed -n 's/^cli: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$dir/cli.log")
+	f=$(sed -n 's/^cli: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$dir/cli.log")
+	p=${p:-0}
+	f=${f:-1}
+	printf '%-24s %4d passed, %d failed\n' "cli.sh" "$p" "$f"
+	[ "$f" -ne 0 ] && grep -v '^cli: ok' "$dir/cli.log" | tail -n 30
+	passed=$((passed + p))
+	failed=$((failed + f))
+fi
 # The layering rules count as one test.
 if sh "$(dirname "$0")/check_layers.sh"; then
 	passed=$((passed + 1))

@@ -1,14 +1,19 @@
 /*
- * The cowlab command.  It parses arguments, calls the library and prints;
- * it holds no memory-manager logic.  Until the scenario runner exists it
- * offers the explorer's demonstration (`cowlab demo`) and replays of demo
- * runs (`cowlab replay TOKEN`).
+ * The cowlab command.  It parses arguments, calls the scenario layer and
+ * the library, and prints; it holds no memory-manager logic.
+ *
+ *   cowlab run FILE... [--mode seq|stress|explore|all] [options]
+ *   cowlab replay TOKEN
+ *   cowlab policies
+ *   cowlab demo
  *
  * Exit status: 0 all checks held (or nothing found), 1 a check failed or a
  * counterexample was found, 2 bad input or usage.
  */
 #include "cowlab.h"
 #include "sched/demos.h"
+#include "scenario/interp.h"
+#include "sync/sync.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -27,10 +32,46 @@ static const char usage_main[] =
 	"fork, get_user_pages, direct I/O, swap, KSM) and explores its races.\n"
 	"\n"
 	"commands:\n"
-	"  demo [--runs N] [--seed S]  show the explorer finding a lost update\n"
-	"  replay TOKEN                re-run exactly the run a token names\n"
+	"  run FILE...    run scenario files (.cow) and judge their checks\n"
+	"  replay TOKEN   re-run exactly the explore run a token names\n"
+	"  policies       list the historical policies and their rules\n"
+	"  demo           show the explorer finding a lost update\n"
 	"\n"
-	"Run 'cowlab COMMAND --help' for a command's options.\n";
+	"Run 'cowlab COMMAND --help' for a command's options.  The scenario\n"
+	"language is described in docs/scenarios.md.\n";
+
+static const char usage_run[] =
+	"usage: cowlab run FILE... [options]\n"
+	"\n"
+	"Runs each scenario and judges it by its checks and the memory\n"
+	"manager's invariants (checked after every step in explore mode).\n"
+	"\n"
+	"  --mode M          seq (default): threads of a group one after another;\n"
+	"                    stress: threads on real OS threads;\n"
+	"                    explore: random schedules of the deterministic explorer;\n"
+	"                    all: the three, one table row per file\n"
+	"  --policy P        a preset from 'cowlab policies' (default: the file's\n"
+	"                    policy line, else linux-6.5)\n"
+	"  --iterations N    stress: repetitions (default 100 with --mode all, else 1)\n"
+	"  --runs N          explore: runs (default 1000)\n"
+	"  --seed S          explore: first seed (default 1)\n"
+	"  --max-steps N     explore: step limit of a run (default 1000000)\n"
+	"\n"
+	"Exit status: 0 every check held, 1 a check failed, 2 bad input.\n"
+	"A failed explore run prints a 'cowlab replay TOKEN' line.\n";
+
+static const char usage_replay[] =
+	"usage: cowlab replay TOKEN\n"
+	"\n"
+	"Re-runs exactly the run named by TOKEN (a line \"cow1:...\" printed by\n"
+	"an exploration).  The token names the scenario file by the path it was\n"
+	"run with; run replay where that path leads to the same file.\n"
+	"Exit 1 if the run fails, as it did when it was found.\n";
+
+static const char usage_policies[] =
+	"usage: cowlab policies\n"
+	"\n"
+	"Lists every policy preset: its rules and the commits behind them.\n";
 
 static const char usage_demo[] =
 	"usage: cowlab demo [--runs N] [--seed S]\n"
@@ -40,12 +81,6 @@ static const char usage_demo[] =
 	"then explores the locked version, which must never fail.\n"
 	"  --runs N   runs per search (default 10000)\n"
 	"  --seed S   first seed (default 1)\n";
-
-static const char usage_replay[] =
-	"usage: cowlab replay TOKEN\n"
-	"\n"
-	"Re-runs exactly the run named by TOKEN (a line \"cow1:...\" printed by\n"
-	"an exploration) and prints its outcome.  Exit 1 if the run fails.\n";
 
 static double now_seconds(void)
 {
@@ -87,6 +122,302 @@ static void print_token(const struct explore_token *t)
 		printf("  cowlab replay %s\n", token);
 }
 
+/* ---- run ---------------------------------------------------------------------- */
+
+struct run_args {
+	const char **files;
+	int nr_files;
+	bool all;
+	struct scen_opts o;
+	bool iterations_given;
+};
+
+static int parse_run_args(int argc, char **argv, struct run_args *a)
+{
+	a->files = calloc((size_t)argc, sizeof(*a->files));
+	if (!a->files)
+		return EXIT_USAGE;
+	a->o.mode = SCEN_SEQ;
+	a->o.seed = 1;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (is_help(arg)) {
+			fputs(usage_run, stdout);
+			return -1;
+		}
+		if (arg[0] != '-' || strcmp(arg, "-") == 0) {
+			a->files[a->nr_files++] = arg;
+			continue;
+		}
+		if (!val) {
+			fprintf(stderr, "cowlab run: %s needs a value\n", arg);
+			return EXIT_USAGE;
+		}
+		i++;
+		if (strcmp(arg, "--mode") == 0) {
+			if (strcmp(val, "seq") == 0)
+				a->o.mode = SCEN_SEQ;
+			else if (strcmp(val, "stress") == 0)
+				a->o.mode = SCEN_STRESS;
+			else if (strcmp(val, "explore") == 0)
+				a->o.mode = SCEN_EXPLORE;
+			else if (strcmp(val, "all") == 0)
+				a->all = true;
+			else {
+				fprintf(stderr,
+					"cowlab run: unknown mode '%s' (seq, stress, "
+					"explore or all)\n",
+					val);
+				return EXIT_USAGE;
+			}
+		} else if (strcmp(arg, "--policy") == 0) {
+			if (!cow_policy_find(val)) {
+				fprintf(stderr,
+					"cowlab run: unknown policy '%s' (see 'cowlab policies')\n",
+					val);
+				return EXIT_USAGE;
+			}
+			a->o.policy = val;
+		} else if (strcmp(arg, "--iterations") == 0) {
+			uint64_t v;
+
+			if (parse_u64(arg, val, &v) || v == 0)
+				return EXIT_USAGE;
+			a->o.iterations = (unsigned long)v;
+			a->iterations_given = true;
+		} else if (strcmp(arg, "--runs") == 0) {
+			if (parse_u64(arg, val, &a->o.runs) || a->o.runs == 0)
+				return EXIT_USAGE;
+		} else if (strcmp(arg, "--seed") == 0) {
+			if (parse_u64(arg, val, &a->o.seed))
+				return EXIT_USAGE;
+		} else if (strcmp(arg, "--max-steps") == 0) {
+			if (parse_u64(arg, val, &a->o.max_steps))
+				return EXIT_USAGE;
+		} else {
+			fprintf(stderr, "cowlab run: unknown option '%s'\n%s", arg, usage_run);
+			return EXIT_USAGE;
+		}
+	}
+	if (a->nr_files == 0) {
+		fprintf(stderr, "cowlab run: no scenario file given\n%s", usage_run);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static void print_failure(const struct scen_result *r)
+{
+	printf("  %s: %s\n", r->verdict, r->message);
+	if (r->has_token) {
+		printf("  replay it with:\n");
+		print_token(&r->token);
+	}
+}
+
+/* One file in one mode, printed as a paragraph.  Returns the exit code. */
+static int run_one_mode(const struct scenario *s, const struct scen_opts *o)
+{
+	struct scen_result r;
+	double t0 = now_seconds();
+	int err = scen_run(s, o, &r);
+	double secs = now_seconds() - t0;
+
+	if (err) {
+		fprintf(stderr, "cowlab run: %s: %s\n", s->path,
+			r.message[0] ? r.message : cow_strerror(err));
+		return EXIT_USAGE;
+	}
+	if (r.failed) {
+		printf("%s: FAILED (%s, %s)", s->path, scen_mode_name(o->mode), r.policy);
+		if (o->mode != SCEN_SEQ)
+			printf(" in %s %" PRIu64, o->mode == SCEN_EXPLORE ? "run" : "iteration",
+			       r.runs);
+		printf("\n");
+		print_failure(&r);
+		return EXIT_FOUND;
+	}
+	printf("%s: ok (%s, %s): %d checks held", s->path, scen_mode_name(o->mode), r.policy,
+	       r.checks);
+	if (o->mode != SCEN_SEQ)
+		printf(", %" PRIu64 " %s in %.2f s", r.runs,
+		       o->mode == SCEN_EXPLORE ? "runs" : "iterations", secs);
+	printf("\n");
+	return 0;
+}
+
+/* --mode all: one table row per file. */
+static int run_all_modes(const struct scenario *s, const struct run_args *a, bool header)
+{
+	static const enum scen_mode modes[] = {SCEN_SEQ, SCEN_STRESS, SCEN_EXPLORE};
+	struct scen_result res[3];
+	int code = 0;
+
+	if (header)
+		printf("%-36s %-14s %-8s %-14s %-14s\n", "scenario", "policy", "seq", "stress",
+		       "explore");
+	for (int m = 0; m < 3; m++) {
+		struct scen_opts o = a->o;
+		int err;
+
+		o.mode = modes[m];
+		if (o.mode == SCEN_STRESS && !a->iterations_given)
+			o.iterations = 100;
+		err = scen_run(s, &o, &res[m]);
+		if (err) {
+			fprintf(stderr, "cowlab run: %s: %s\n", s->path,
+				res[m].message[0] ? res[m].message : cow_strerror(err));
+			return EXIT_USAGE;
+		}
+	}
+	printf("%-36s %-14s", s->path, res[0].policy);
+	for (int m = 0; m < 3; m++) {
+		char cell[32];
+
+		if (res[m].failed)
+			snprintf(cell, sizeof(cell), "FAIL:%s", res[m].verdict);
+		else if (m == 0)
+			snprintf(cell, sizeof(cell), "ok");
+		else
+			snprintf(cell, sizeof(cell), "ok x%" PRIu64, res[m].runs);
+		printf(" %-*s", m == 0 ? 8 : 14, cell);
+	}
+	printf("\n");
+	for (int m = 0; m < 3; m++)
+		if (res[m].failed) {
+			printf("  %s mode:\n", scen_mode_name(modes[m]));
+			print_failure(&res[m]);
+			code = EXIT_FOUND;
+		}
+	return code;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run_args a = {0};
+	int code = 0, err = parse_run_args(argc, argv, &a);
+
+	if (err) {
+		free(a.files);
+		return err < 0 ? 0 : err;
+	}
+	for (int i = 0; i < a.nr_files; i++) {
+		struct scenario *s;
+		char msg[512];
+		int rc;
+
+		if (scen_load(a.files[i], &s, msg, sizeof(msg)) != 0) {
+			fprintf(stderr, "%s\n", msg);
+			if (code < EXIT_USAGE)
+				code = EXIT_USAGE;
+			continue;
+		}
+		rc = a.all ? run_all_modes(s, &a, i == 0) : run_one_mode(s, &a.o);
+		if (rc > code)
+			code = rc;
+		scen_free(s);
+	}
+	free(a.files);
+	return code;
+}
+
+/* ---- replay ---------------------------------------------------------------------- */
+
+static int replay_scenario(const struct explore_token *t)
+{
+	struct scenario *s;
+	struct scen_result r;
+	char msg[512];
+	int err;
+
+	if (scen_load(t->prog, &s, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "cowlab replay: %s\n", msg);
+		return EXIT_USAGE;
+	}
+	err = scen_replay(s, t, &r);
+	scen_free(s);
+	if (err) {
+		fprintf(stderr, "cowlab replay: %s\n",
+			r.message[0] ? r.message : cow_strerror(err));
+		return EXIT_USAGE;
+	}
+	printf("%s (%s, seed %" PRIu64 "): %s after %" PRIu64 " steps\n", t->prog, r.policy,
+	       t->seed, r.failed ? "FAILED" : "ok", r.steps);
+	if (r.failed)
+		printf("  %s: %s\n", r.verdict, r.message);
+	return r.failed ? EXIT_FOUND : 0;
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+	const struct explore_prog *p;
+	struct explore_token t;
+	struct explore_result r;
+	char err[160];
+	int e;
+
+	if (argc == 2 && is_help(argv[1])) {
+		fputs(usage_replay, stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		fputs(usage_replay, stderr);
+		return EXIT_USAGE;
+	}
+	if (explore_token_parse(argv[1], &t, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cowlab replay: %s\n", err);
+		return EXIT_USAGE;
+	}
+	p = explore_demo_find(t.prog);
+	if (!p)
+		return replay_scenario(&t);
+	e = explore_replay(p, &t, 0, &r);
+	if (e) {
+		fprintf(stderr, "cowlab replay: %s\n", cow_strerror(e));
+		return EXIT_USAGE;
+	}
+	printf("%s: %s after %" PRIu64 " steps (fingerprint %016" PRIx64 ")\n", t.prog,
+	       r.failed ? sched_verdict_name(r.verdict) : "ok", r.steps, r.fingerprint);
+	if (r.failed)
+		printf("  %s\n", r.message);
+	return r.failed ? EXIT_FOUND : 0;
+}
+
+/* ---- policies ---------------------------------------------------------------------- */
+
+static int cmd_policies(int argc, char **argv)
+{
+	char rules[512];
+
+	if (argc == 2 && is_help(argv[1])) {
+		fputs(usage_policies, stdout);
+		return 0;
+	}
+	if (argc != 1) {
+		fputs(usage_policies, stderr);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < cow_policy_count(); i++) {
+		const struct cow_policy *p = cow_policy_at(i);
+		const char *line = cow_policy_rules(p, rules, sizeof(rules));
+
+		printf("%s%s\n  %s\n", cow_policy_name(p),
+		       p == cow_policy_default() ? " (default)" : "", cow_policy_summary(p));
+		while (*line) {
+			const char *nl = strchr(line, '\n');
+			int n = nl ? (int)(nl - line) : (int)strlen(line);
+
+			printf("    %.*s\n", n, line);
+			line += n + (nl ? 1 : 0);
+		}
+		printf("    commits:           %s\n\n", cow_policy_commits(p));
+	}
+	return 0;
+}
+
+/* ---- demo -------------------------------------------------------------------------- */
+
 static int cmd_demo(int argc, char **argv)
 {
 	uint64_t runs = 10000, seed = 1;
@@ -111,7 +442,8 @@ static int cmd_demo(int argc, char **argv)
 		}
 	}
 
-	printf("explorer demo: two CPUs each add %d to a counter with READ_ONCE/WRITE_ONCE\n", 3);
+	printf("explorer demo: two CPUs each add %d to a counter with READ_ONCE/WRITE_ONCE\n",
+	       DEMO_INCREMENTS);
 	t0 = now_seconds();
 	err = explore_search(&demo_racy_counter, NULL, SCHED_RANDOM, seed, runs, 0, &found);
 	t1 = now_seconds();
@@ -154,43 +486,6 @@ static int cmd_demo(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_replay(int argc, char **argv)
-{
-	const struct explore_prog *p;
-	struct explore_token t;
-	struct explore_result r;
-	char err[160];
-	int e;
-
-	if (argc == 2 && is_help(argv[1])) {
-		fputs(usage_replay, stdout);
-		return 0;
-	}
-	if (argc != 2) {
-		fputs(usage_replay, stderr);
-		return EXIT_USAGE;
-	}
-	if (explore_token_parse(argv[1], &t, err, sizeof(err)) != 0) {
-		fprintf(stderr, "cowlab replay: %s\n", err);
-		return EXIT_USAGE;
-	}
-	p = explore_demo_find(t.prog);
-	if (!p) {
-		fprintf(stderr, "cowlab replay: no program named '%s'\n", t.prog);
-		return EXIT_USAGE;
-	}
-	e = explore_replay(p, &t, 0, &r);
-	if (e) {
-		fprintf(stderr, "cowlab replay: %s\n", cow_strerror(e));
-		return EXIT_USAGE;
-	}
-	printf("%s: %s after %" PRIu64 " steps (fingerprint %016" PRIx64 ")\n", t.prog,
-	       r.failed ? sched_verdict_name(r.verdict) : "ok", r.steps, r.fingerprint);
-	if (r.failed)
-		printf("  %s\n", r.message);
-	return r.failed ? EXIT_FOUND : 0;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -206,10 +501,14 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	sync_init();
-	if (strcmp(argv[1], "demo") == 0)
-		return cmd_demo(argc - 1, argv + 1);
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "replay") == 0)
 		return cmd_replay(argc - 1, argv + 1);
+	if (strcmp(argv[1], "policies") == 0)
+		return cmd_policies(argc - 1, argv + 1);
+	if (strcmp(argv[1], "demo") == 0)
+		return cmd_demo(argc - 1, argv + 1);
 	fprintf(stderr, "cowlab: unknown command '%s'\n%s", argv[1], usage_main);
 	return EXIT_USAGE;
 }

@@ -236,6 +236,8 @@ struct pgtable_check_ctx {
 	long tables; /* reachable tables, PGD included */
 	char *msg;
 	size_t len;
+	int (*leaf)(unsigned long addr, pte_t *ptep, void *arg); /* optional */
+	void *leaf_arg;
 };
 
 /* A present leaf maps an allocated frame that is not a table (P4). */
@@ -318,6 +320,8 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 			continue;
 		if (level == PT_PTE) {
 			err = check_leaf(c, addr, e);
+			if (!err && c->leaf)
+				err = c->leaf(addr, &table[i], c->leaf_arg);
 		} else if (table_entry_bad(e)) {
 			err = corrupt(c->msg, c->len,
 				      "%s entry for 0x%lx is 0x%llx, not a table "
@@ -334,12 +338,21 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 
 int pgtable_check(struct pgtable *pgt, unsigned int flags, char *msg, size_t len)
 {
+	return pgtable_check_leaves(pgt, flags, NULL, NULL, msg, len);
+}
+
+int pgtable_check_leaves(struct pgtable *pgt, unsigned int flags,
+			 int (*leaf)(unsigned long addr, pte_t *ptep, void *arg), void *arg,
+			 char *msg, size_t len)
+{
 	struct pgtable_check_ctx c = {
 		.pgt = pgt,
 		.pool = pgt->pool,
 		.flags = flags,
 		.msg = msg,
 		.len = len,
+		.leaf = leaf,
+		.leaf_arg = arg,
 	};
 	bool locked;
 	long nr;
@@ -513,9 +526,8 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
 	{
 		struct pgtable *pgt = &mm->pgt;
 
-		err = pgtable_check(pgt, strict ? PGTABLE_CHECK_QUIESCENT : 0, msg, len);
-		if (!err)
-			err = pgtable_walk_range(pgt, 0, TASK_SIZE, check_pte_excl, &c);
+		err = pgtable_check_leaves(pgt, strict ? PGTABLE_CHECK_QUIESCENT : 0,
+					   check_pte_excl, &c, msg, len);
 		if (err) {
 			if (err != COW_ECORRUPT)
 				corrupt(msg, len, "mm %llu: page-table scan failed: %s",

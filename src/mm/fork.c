@@ -136,7 +136,7 @@ static int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct
 			err = COW_ENOMEM;
 			break;
 		}
-		src_ptep = pte_offset_map_lock(&src_mm->pgt, addr, &src_ptl);
+		src_ptep = pte_offset_map_lock_nested(&src_mm->pgt, addr, &src_ptl);
 		for (; addr < next && !err; addr += PAGE_SIZE, src_ptep++, dst_ptep++)
 			err = copy_pte(dst_vma, src_vma, addr, dst_ptep, src_ptep);
 		pte_unmap_unlock(src_ptep - 1, src_ptl);

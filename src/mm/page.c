@@ -31,7 +31,7 @@ int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 		return COW_ENOMEM;
 	pool->nr = nr;
 	pool->cpus = cpus;
-	spin_lock_init(&pool->lock);
+	spin_lock_init_rank(&pool->lock, RANK_FRAME_POOL);
 	pool->mem = mmap(NULL, nr * PAGE_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (pool->mem == MAP_FAILED)
@@ -43,6 +43,8 @@ int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 	if (!pool->pcp)
 		goto out_free_pages;
 	memset(pool->pcp, 0, sizeof(struct pcp) * (size_t)cpus);
+	for (int c = 0; c < cpus; c++)
+		spin_lock_init_rank(&pool->pcp[c].lock, RANK_FRAME_CACHE);
 	/* Thread the free list in ascending pfn order, so that a fresh
 	 * pool hands out frames in a predictable order. */
 	for (unsigned long pfn = 0; pfn < nr; pfn++) {

@@ -11,6 +11,8 @@
  *   (A) atomic, no lock        (L) the page lock (PG_locked)
  *   (F) owned by the allocator while the frame is free (PG_free set)
  *   (T) page-table pages only: set up at allocation, ptl is the split lock
+ *       (a table is never a compound page, so ptl shares its place with
+ *       the compound pin count)
  *
  * Reference counting (Linux's rules, kept explicit so that refcount-based
  * policies misfire where Linux's did):
@@ -70,8 +72,10 @@ struct page {
 		};
 		struct rcu_head rcu; /* (T) freeing a page table through RCU */
 	};
-	spinlock_t ptl;	    /* (T) split PT lock of a PTE table */
-	atomic_t _pincount; /* (A) compound head: FOLL_PIN count */
+	union {
+		spinlock_t ptl;	    /* (T) split PT lock of a PTE table */
+		atomic_t _pincount; /* (A) compound head: FOLL_PIN count */
+	};
 };
 
 /* A CPU's cache of free frames: a stack of pfns under its own lock. */

@@ -67,6 +67,7 @@ static struct page *table_alloc(struct frame_pool *pool)
 	if (!page)
 		return NULL;
 	page->private = (unsigned long)pool;
+	spin_lock_init_rank(&page->ptl, RANK_PTL);
 	SetPageFlag(page, PG_table);
 	return page;
 }
@@ -103,7 +104,7 @@ int pgtable_init(struct pgtable *pgt, struct frame_pool *pool)
 	struct page *pgd;
 
 	pgt->pool = pool;
-	spin_lock_init(&pgt->lock);
+	spin_lock_init_rank(&pgt->lock, RANK_PAGE_TABLE);
 	atomic_long_set(&pgt->nr_tables, 0);
 	pgt->pgd_pfn = PFN_NONE;
 	pgd = table_alloc(pool);
@@ -202,11 +203,14 @@ static struct page *find_pte_table(struct pgtable *pgt, unsigned long addr, bool
 }
 
 static pte_t *lock_pte(struct pgtable *pgt, struct page *ptable, unsigned long addr,
-		       spinlock_t **ptlp)
+		       spinlock_t **ptlp, bool nested)
 {
 	spinlock_t *ptl = &ptable->ptl;
 
-	spin_lock(ptl);
+	if (nested)
+		spin_lock_nested(ptl);
+	else
+		spin_lock(ptl);
 	*ptlp = ptl;
 	return &table_of_page(pgt, ptable)[pte_index(addr)];
 }
@@ -219,10 +223,11 @@ pte_t *pte_alloc_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **
 	ptable = find_pte_table(pgt, addr, true);
 	if (!ptable)
 		return NULL;
-	return lock_pte(pgt, ptable, addr, ptlp);
+	return lock_pte(pgt, ptable, addr, ptlp, false);
 }
 
-pte_t *pte_offset_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp)
+static pte_t *offset_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp,
+			      bool nested)
 {
 	struct page *ptable;
 
@@ -231,7 +236,17 @@ pte_t *pte_offset_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t *
 	ptable = find_pte_table(pgt, addr, false);
 	if (!ptable)
 		return NULL;
-	return lock_pte(pgt, ptable, addr, ptlp);
+	return lock_pte(pgt, ptable, addr, ptlp, nested);
+}
+
+pte_t *pte_offset_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp)
+{
+	return offset_map_lock(pgt, addr, ptlp, false);
+}
+
+pte_t *pte_offset_map_lock_nested(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp)
+{
+	return offset_map_lock(pgt, addr, ptlp, true);
 }
 
 void pte_unmap_unlock(pte_t *ptep, spinlock_t *ptl)

@@ -373,7 +373,10 @@ pte_t *pte_alloc_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **
 /* As pte_alloc_map_lock() without allocating: NULL if a level is missing
  * or addr is at or above VA_END. */
 pte_t *pte_offset_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp);
-/* Drop the PT lock taken by the two functions above. */
+/* As pte_offset_map_lock() while the PT lock of another table (of the
+ * same rank) is held: fork holds the child's, then takes the parent's. */
+pte_t *pte_offset_map_lock_nested(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp);
+/* Drop the PT lock taken by the functions above. */
 void pte_unmap_unlock(pte_t *ptep, spinlock_t *ptl);
 /* The PT lock of the PTE table that holds ptep. */
 spinlock_t *pte_lockptr(struct pgtable *pgt, pte_t *ptep);
@@ -419,6 +422,12 @@ extern bool pgtable_test_free_immediately;
  * is).  Returns 0, COW_ECORRUPT with a one-line message in msg, or
  * COW_ENOMEM if the host cannot give it scratch memory. */
 int pgtable_check(struct pgtable *pgt, unsigned int flags, char *msg, size_t len);
+/* pgtable_check(), calling leaf(addr, ptep, arg) for every sound non-none
+ * leaf on the way (one traversal for callers that inspect leaves too); a
+ * non-zero return of leaf ends the check with that value. */
+int pgtable_check_leaves(struct pgtable *pgt, unsigned int flags,
+			 int (*leaf)(unsigned long addr, pte_t *ptep, void *arg), void *arg,
+			 char *msg, size_t len);
 
 /* Add 1 to counts[pfn] for every present leaf PTE that is not special
  * (special PTEs, like the zero page's, are not counted in mapcount, as in

@@ -5,6 +5,7 @@
  */
 #include "policy.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const struct cow_policy presets[] = {
@@ -75,4 +76,40 @@ const char *fork_rule_name(enum fork_rule r)
 	case FORK_COPY_PINNED_EXCLUSIVE: return "copy maybe-pinned exclusive pages for the child";
 	}
 	return "?";
+}
+
+int cow_policy_count(void)
+{
+	return (int)ARRAY_SIZE(presets);
+}
+
+const struct cow_policy *cow_policy_at(int i)
+{
+	return i >= 0 && i < (int)ARRAY_SIZE(presets) ? &presets[i] : NULL;
+}
+
+const char *cow_policy_name(const struct cow_policy *p)
+{
+	return p->name;
+}
+
+const char *cow_policy_summary(const struct cow_policy *p)
+{
+	return p->summary;
+}
+
+const char *cow_policy_commits(const struct cow_policy *p)
+{
+	return p->commits;
+}
+
+const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned long len)
+{
+	snprintf(buf, len,
+		 "write-fault reuse: %s\n"
+		 "fork:              %s\n"
+		 "anon-exclusive:    %s\n",
+		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
+		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used");
+	return buf;
 }

@@ -34,7 +34,7 @@ static struct anon_vma *anon_vma_alloc(struct anon_vma *root)
 	if (!av)
 		return NULL;
 	av->root = root ? root : av;
-	init_rwsem(&av->rwsem);
+	init_rwsem_rank(&av->rwsem, RANK_ANON_VMA);
 	atomic_set(&av->refcount, 1); /* the caller's */
 	INIT_LIST_HEAD(&av->head);
 	if (root)

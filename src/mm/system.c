@@ -38,7 +38,7 @@ int cow_system_create(const struct cow_system_opts *opts, struct cow_system **ou
 	}
 	sync_init();
 	sys->nr_cpus = o.cpus;
-	spin_lock_init(&sys->lock);
+	spin_lock_init_rank(&sys->lock, RANK_SYSTEM);
 	INIT_LIST_HEAD(&sys->processes);
 	INIT_LIST_HEAD(&sys->mms);
 	sys->next_pid = 1;

@@ -41,7 +41,7 @@ static struct shmem_object *shmem_create(unsigned long nr)
 	}
 	shm->nr = nr;
 	atomic_set(&shm->refcount, 1);
-	spin_lock_init(&shm->lock);
+	spin_lock_init_rank(&shm->lock, RANK_SHMEM);
 	return shm;
 }
 
@@ -94,7 +94,7 @@ int mm_alloc(struct cow_system *sys, struct mm_struct **out)
 		return COW_ENOMEM;
 	mm->sys = sys;
 	mm->id = (uint64_t)atomic_long_inc_return(&sys->next_mm_id);
-	init_rwsem(&mm->mmap_lock);
+	init_rwsem_rank(&mm->mmap_lock, RANK_MMAP_LOCK);
 	seqcount_init(&mm->write_protect_seq);
 	err = pgtable_init(&mm->pgt, sys->pool);
 	if (err) {

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define INCREMENTS 3
-
 struct counter {
 	long value;
 	atomic_long_t atomic;
@@ -33,7 +31,7 @@ static void racy_inc(void *arg)
 {
 	struct counter *c = arg;
 
-	for (int i = 0; i < INCREMENTS; i++) {
+	for (int i = 0; i < DEMO_INCREMENTS; i++) {
 		long v = READ_ONCE(c->value);
 
 		WRITE_ONCE(c->value, v + 1);
@@ -44,7 +42,7 @@ static void locked_inc(void *arg)
 {
 	struct counter *c = arg;
 
-	for (int i = 0; i < INCREMENTS; i++) {
+	for (int i = 0; i < DEMO_INCREMENTS; i++) {
 		spin_lock(&c->lock);
 		WRITE_ONCE(c->value, READ_ONCE(c->value) + 1);
 		spin_unlock(&c->lock);
@@ -55,7 +53,7 @@ static void atomic_incs(void *arg)
 {
 	struct counter *c = arg;
 
-	for (int i = 0; i < INCREMENTS; i++)
+	for (int i = 0; i < DEMO_INCREMENTS; i++)
 		atomic_long_inc(&c->atomic);
 }
 
@@ -90,10 +88,10 @@ static int counter_verdict(void *state, char *msg, size_t len)
 	struct counter *c = state;
 	long got = c->value + c->atomic.counter;
 
-	if (got == 2 * INCREMENTS)
+	if (got == 2 * DEMO_INCREMENTS)
 		return 0;
 	snprintf(msg, len, "lost update: two CPUs made %d increments, the counter holds %ld",
-		 2 * INCREMENTS, got);
+		 2 * DEMO_INCREMENTS, got);
 	return 1;
 }
 

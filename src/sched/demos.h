@@ -10,6 +10,9 @@
 
 #include "explore.h"
 
+/* How many increments each CPU makes in the counter demos. */
+#define DEMO_INCREMENTS 3
+
 extern const struct explore_prog demo_racy_counter;
 extern const struct explore_prog demo_locked_counter;
 extern const struct explore_prog demo_atomic_counter;

@@ -140,7 +140,7 @@ static int run_one(struct sched *s, const struct explore_prog *p, const struct e
 	char msg[1024] = "";
 
 	sched_reset(s, t->algo, t->seed, max_steps);
-	c.state = p->setup(s);
+	c.state = p->setup_arg ? p->setup_arg(s, p->arg) : p->setup(s);
 	if (!c.state)
 		return COW_ENOMEM;
 	sched_set_step_hook(s, p->check ? step_check : NULL, &c);

@@ -34,6 +34,10 @@ struct explore_prog {
 	int (*verdict)(void *state, char *msg, size_t len);
 	/* Free the state (also after failed runs, with tasks abandoned). */
 	void (*teardown)(void *state);
+	/* Optional: used instead of setup, with arg, for programs built at
+	 * run time (a scenario file and its options). */
+	void *(*setup_arg)(struct sched *s, const void *arg);
+	const void *arg;
 };
 
 struct explore_token {

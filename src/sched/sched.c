@@ -45,6 +45,7 @@ struct task {
 	const char *wait_what;
 	const int *wait_owner;
 	struct sched_rcu rcu;
+	struct lock_stack locks;
 };
 
 struct sched {
@@ -202,6 +203,7 @@ int sched_spawn(struct sched *s, const char *name, int cpu, void (*fn)(void *), 
 	t->wait_owner = NULL;
 	t->rcu.nesting = 0;
 	t->rcu.exits = 0;
+	t->locks.depth = 0;
 	coro_init(&t->ctx, t->stack, s->stack_size, task_entry, t);
 	s->nr_tasks++;
 	return t->id;
@@ -414,6 +416,12 @@ struct sched_rcu *sched_task_rcu(struct sched *s, int task)
 {
 	COW_ASSERT(task >= 0 && (unsigned int)task < s->nr_tasks);
 	return &s->tasks[task].rcu;
+}
+
+struct lock_stack *sched_task_locks(struct sched *s)
+{
+	COW_ASSERT(s->current != NULL);
+	return &s->current->locks;
 }
 
 struct sched_rcu_queue *sched_rcu_queue(struct sched *s)

@@ -105,6 +105,9 @@ int sched_task_id(const struct sched *s);
 /* Number of tasks in the run and task i's name. */
 int sched_nr_tasks(const struct sched *s);
 
+/* The locks the running task holds (src/sync's lock-order check). */
+struct lock_stack *sched_task_locks(struct sched *s);
+
 /* Per-task RCU state kept for src/sync/explore.c. */
 struct sched_rcu {
 	int nesting;	     /* read-side depth */

@@ -14,6 +14,8 @@
  */
 #include "sync.h"
 
+#include "sched/sched.h"
+
 #include <limits.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -87,6 +89,74 @@ static void evc_signal(struct evc *e)
 		futex_wake(&e->seq, INT_MAX);
 }
 
+/* ---- lock ranks ---------------------------------------------------------- */
+
+static const char *const rank_names[RANK_NR] = {
+	[RANK_NONE] = "an unranked lock",
+	[RANK_MMAP_LOCK] = "mmap_lock",
+	[RANK_PAGE_LOCK] = "a page lock",
+	[RANK_ANON_VMA] = "an anon_vma lock",
+	[RANK_PAGE_TABLE] = "a page_table_lock",
+	[RANK_PTL] = "a PT lock",
+	[RANK_SHMEM] = "a shmem lock",
+	[RANK_SWAP_CACHE] = "the swap-cache lock",
+	[RANK_SYSTEM] = "the system's list lock",
+	[RANK_FRAME_CACHE] = "a frame-cache lock",
+	[RANK_FRAME_POOL] = "the frame-pool lock",
+};
+
+const char *lock_rank_name(int rank)
+{
+	return rank >= 0 && rank < RANK_NR ? rank_names[rank] : "a lock of unknown rank";
+}
+
+#if COW_DEBUG
+/* Stress threads keep their held locks here; explore tasks in their task. */
+static __thread struct lock_stack thread_locks;
+
+static struct lock_stack *held_locks(void)
+{
+	return sync_explorer ? sched_task_locks(sync_explorer) : &thread_locks;
+}
+
+void lockdep_acquire(const void *lock, int rank, bool nested, bool trylock)
+{
+	struct lock_stack *st = held_locks();
+
+	for (int i = 0; i < st->depth && !trylock; i++) {
+		int r = st->held[i].rank;
+
+		if (r > rank || (r == rank && !nested))
+			cow_panic(
+				__FILE__, __LINE__,
+				"lock order: taking %s %p while holding %s %p (the order is "
+				"mmap_lock, page lock, anon_vma, page_table_lock, PT lock, shmem, "
+				"swap cache, system lists, frame cache, frame pool)",
+				lock_rank_name(rank), lock, lock_rank_name(r), st->held[i].lock);
+	}
+	COW_CHECK(st->depth < LOCKDEP_DEPTH, "more than %d locks held at once", LOCKDEP_DEPTH);
+	st->held[st->depth].lock = lock;
+	st->held[st->depth].rank = rank;
+	st->depth++;
+}
+
+void lockdep_release(const void *lock, int rank)
+{
+	struct lock_stack *st = held_locks();
+
+	for (int i = st->depth - 1; i >= 0; i--) {
+		if (st->held[i].lock != lock)
+			continue;
+		for (int j = i; j + 1 < st->depth; j++)
+			st->held[j] = st->held[j + 1];
+		st->depth--;
+		return;
+	}
+	cow_panic(__FILE__, __LINE__, "releasing %s %p that this CPU does not hold",
+		  lock_rank_name(rank), lock);
+}
+#endif
+
 /* ---- spinlock ---------------------------------------------------------- */
 
 static bool spin_free(const void *obj)
@@ -118,15 +188,23 @@ static bool mutex_free(const void *obj)
 	return ((const struct mutex *)obj)->state == 0;
 }
 
-void mutex_init(struct mutex *m)
+void mutex_init_rank(struct mutex *m, int rank)
 {
 	m->state = 0;
+	m->rank = rank;
+}
+
+void mutex_init(struct mutex *m)
+{
+	mutex_init_rank(m, RANK_NONE);
 }
 
 void mutex_lock(struct mutex *m)
 {
 	int c = 0;
 
+	if (COW_DEBUG && m->rank)
+		lockdep_acquire(m, m->rank, false, false);
 	if (unlikely(sync_explorer != NULL)) {
 		sync_explore_wait(SYNC_LOCK, m, mutex_free, "mutex", &m->state);
 		m->state = sync_explore_owner_tag();
@@ -147,16 +225,22 @@ void mutex_lock(struct mutex *m)
 bool mutex_trylock(struct mutex *m)
 {
 	int c = 0;
+	bool ok;
 
 	sync_point(SYNC_LOCK, m);
-	return __atomic_compare_exchange_n(&m->state, &c,
-					   sync_explorer ? sync_explore_owner_tag() : 1, false,
-					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	ok = __atomic_compare_exchange_n(&m->state, &c,
+					 sync_explorer ? sync_explore_owner_tag() : 1, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	if (COW_DEBUG && ok && m->rank)
+		lockdep_acquire(m, m->rank, false, true);
+	return ok;
 }
 
 void mutex_unlock(struct mutex *m)
 {
 	COW_ASSERT(m->state != 0);
+	if (COW_DEBUG && m->rank)
+		lockdep_release(m, m->rank);
 	sync_point(SYNC_UNLOCK, m);
 	if (__atomic_exchange_n(&m->state, 0, __ATOMIC_RELEASE) == 2)
 		futex_wake((unsigned int *)&m->state, 1);
@@ -212,16 +296,24 @@ static bool rwsem_try_write(void *obj)
 					   __ATOMIC_RELAXED);
 }
 
-void init_rwsem(struct rw_semaphore *sem)
+void init_rwsem_rank(struct rw_semaphore *sem, int rank)
 {
 	sem->count = 0;
 	sem->writers_waiting = 0;
 	sem->seq = 0;
 	sem->sleepers = 0;
+	sem->rank = rank;
+}
+
+void init_rwsem(struct rw_semaphore *sem)
+{
+	init_rwsem_rank(sem, RANK_NONE);
 }
 
 void down_read(struct rw_semaphore *sem)
 {
+	if (COW_DEBUG && sem->rank)
+		lockdep_acquire(sem, sem->rank, false, false);
 	if (unlikely(sync_explorer != NULL)) {
 		sync_explore_wait(SYNC_LOCK, sem, rwsem_read_ready, "rwsem (read)", NULL);
 		sem->count++;
@@ -233,13 +325,20 @@ void down_read(struct rw_semaphore *sem)
 
 bool down_read_trylock(struct rw_semaphore *sem)
 {
+	bool ok;
+
 	sync_point(SYNC_LOCK, sem);
-	return rwsem_try_read(sem);
+	ok = rwsem_try_read(sem);
+	if (COW_DEBUG && ok && sem->rank)
+		lockdep_acquire(sem, sem->rank, false, true);
+	return ok;
 }
 
 void up_read(struct rw_semaphore *sem)
 {
 	COW_ASSERT(sem->count > 0);
+	if (COW_DEBUG && sem->rank)
+		lockdep_release(sem, sem->rank);
 	sync_point(SYNC_UNLOCK, sem);
 	if (__atomic_sub_fetch(&sem->count, 1, __ATOMIC_SEQ_CST) == 0 && sync_explorer == NULL)
 		evc_signal(rwsem_evc(sem));
@@ -247,6 +346,8 @@ void up_read(struct rw_semaphore *sem)
 
 void down_write(struct rw_semaphore *sem)
 {
+	if (COW_DEBUG && sem->rank)
+		lockdep_acquire(sem, sem->rank, false, false);
 	if (unlikely(sync_explorer != NULL)) {
 		sync_point(SYNC_LOCK, sem);
 		if (sem->count != 0) {
@@ -267,13 +368,20 @@ void down_write(struct rw_semaphore *sem)
 
 bool down_write_trylock(struct rw_semaphore *sem)
 {
+	bool ok;
+
 	sync_point(SYNC_LOCK, sem);
-	return rwsem_try_write(sem);
+	ok = rwsem_try_write(sem);
+	if (COW_DEBUG && ok && sem->rank)
+		lockdep_acquire(sem, sem->rank, false, true);
+	return ok;
 }
 
 void up_write(struct rw_semaphore *sem)
 {
 	COW_ASSERT(sem->count == -1);
+	if (COW_DEBUG && sem->rank)
+		lockdep_release(sem, sem->rank);
 	sync_point(SYNC_UNLOCK, sem);
 	__atomic_store_n(&sem->count, 0, __ATOMIC_SEQ_CST);
 	if (sync_explorer == NULL)
@@ -348,6 +456,8 @@ void bit_lock(unsigned long *word, int nr)
 {
 	struct bit_ref b = {word, nr};
 
+	if (COW_DEBUG)
+		lockdep_acquire(word, RANK_PAGE_LOCK, false, false);
 	if (unlikely(sync_explorer != NULL)) {
 		sync_point(SYNC_LOCK, word);
 		sync_explore_block(&b, bit_clear_pred, "bit lock", NULL);
@@ -362,13 +472,20 @@ bool bit_trylock(unsigned long *word, int nr)
 {
 	struct bit_ref b = {word, nr};
 
+	bool ok;
+
 	sync_point(SYNC_LOCK, word);
-	return bit_try(&b);
+	ok = bit_try(&b);
+	if (COW_DEBUG && ok)
+		lockdep_acquire(word, RANK_PAGE_LOCK, false, true);
+	return ok;
 }
 
 void bit_unlock(unsigned long *word, int nr)
 {
 	COW_ASSERT(*word & BIT_MASK(nr));
+	if (COW_DEBUG)
+		lockdep_release(word, RANK_PAGE_LOCK);
 	sync_point(SYNC_UNLOCK, word);
 	__atomic_fetch_and(word, ~BIT_MASK(nr), __ATOMIC_SEQ_CST);
 	if (sync_explorer == NULL)

@@ -1,7 +1,10 @@
 /*
  * RCU for both back ends.
  *
- * stress: liburcu (urcu.c).  call_rcu callbacks run on liburcu's thread.
+ * stress: liburcu (urcu.c) for read-side sections and grace periods.
+ * call_rcu queues on a FIFO that one callback thread drains: it takes the
+ * whole queue, waits for one grace period, runs the batch and counts it,
+ * so rcu_barrier() waits for exactly the callbacks queued before it.
  *
  * explore: a model of RCU's guarantee, not of its implementation.  Each
  * task counts its read-side nesting and its outermost exits.  A grace
@@ -17,6 +20,8 @@
 
 #include "sched/sched.h"
 #include "urcu.h"
+
+#include <pthread.h>
 
 /* ---- explore model ----------------------------------------------------- */
 
@@ -111,6 +116,88 @@ static bool barrier_done(const void *arg)
 	return b->q->done >= b->target;
 }
 
+/* ---- stress: the callback thread ---------------------------------------- */
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t work, done_cond;
+	struct rcu_head *head, **tail;
+	unsigned long queued, done;
+	pthread_once_t once;
+} cbq = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.work = PTHREAD_COND_INITIALIZER,
+	.done_cond = PTHREAD_COND_INITIALIZER,
+	.tail = &cbq.head,
+	.once = PTHREAD_ONCE_INIT,
+};
+
+static void *callback_thread(void *arg)
+{
+	(void)arg;
+	urcu_register();
+	for (;;) {
+		struct rcu_head *batch;
+		unsigned long n = 0;
+
+		pthread_mutex_lock(&cbq.lock);
+		while (!cbq.head)
+			pthread_cond_wait(&cbq.work, &cbq.lock);
+		batch = cbq.head;
+		cbq.head = NULL;
+		cbq.tail = &cbq.head;
+		pthread_mutex_unlock(&cbq.lock);
+		urcu_synchronize();
+		while (batch) {
+			struct rcu_head *next = batch->backend[0];
+
+			batch->func(batch);
+			batch = next;
+			n++;
+		}
+		pthread_mutex_lock(&cbq.lock);
+		cbq.done += n;
+		pthread_cond_broadcast(&cbq.done_cond);
+		pthread_mutex_unlock(&cbq.lock);
+	}
+	return NULL;
+}
+
+static void start_callback_thread(void)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	COW_CHECK(pthread_create(&t, &attr, callback_thread, NULL) == 0,
+		  "cannot start the RCU callback thread");
+	pthread_attr_destroy(&attr);
+}
+
+static void stress_call(struct rcu_head *head)
+{
+	pthread_once(&cbq.once, start_callback_thread);
+	head->backend[0] = NULL;
+	pthread_mutex_lock(&cbq.lock);
+	*cbq.tail = head;
+	cbq.tail = (struct rcu_head **)&head->backend[0];
+	cbq.queued++;
+	pthread_cond_signal(&cbq.work);
+	pthread_mutex_unlock(&cbq.lock);
+}
+
+static void stress_barrier(void)
+{
+	unsigned long target;
+
+	pthread_mutex_lock(&cbq.lock);
+	target = cbq.queued;
+	while (cbq.done < target)
+		pthread_cond_wait(&cbq.done_cond, &cbq.lock);
+	pthread_mutex_unlock(&cbq.lock);
+}
+
 /* ---- the interface ----------------------------------------------------- */
 
 void rcu_read_lock(void)
@@ -157,10 +244,8 @@ void call_rcu(struct rcu_head *head, void (*func)(struct rcu_head *))
 		explore_call(sync_explorer, head);
 	else if (sync_explore_thread)
 		func(head);
-	else {
-		COW_ASSERT(urcu_registered);
-		urcu_call(head);
-	}
+	else
+		stress_call(head);
 }
 
 void rcu_barrier(void)
@@ -173,16 +258,8 @@ void rcu_barrier(void)
 		sched_yield_point(s, SYNC_RCU, NULL);
 		sched_wait(s, barrier_done, &b, "rcu_barrier", NULL);
 	} else if (!sync_explore_thread) {
-		urcu_barrier();
+		stress_barrier();
 	}
-}
-
-/* liburcu calls this with the address of our rcu_head (its first word). */
-void sync_rcu_callback(void *head)
-{
-	struct rcu_head *h = head;
-
-	h->func(h);
 }
 
 void sync_explore_drain(struct sched *s)

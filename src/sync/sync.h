@@ -289,6 +289,60 @@ static inline bool test_and_clear_bit(int nr, unsigned long *addr)
 	return (__atomic_fetch_and(addr, ~BIT_MASK(nr), __ATOMIC_SEQ_CST) & BIT_MASK(nr)) != 0;
 }
 
+/* ---- lock ranks (the lock order, checked in debug builds) ----------------
+ * Every lock of the memory manager has a rank; a CPU may take a lock only
+ * if every lock it holds has a lower rank (or the same rank, for the one
+ * annotated nesting: fork's child PT lock, then the parent's).  Trylocks
+ * are not checked (they cannot deadlock) but are recorded.  Rank 0 means
+ * unchecked (test and demo locks).  In debug builds (COW_DEBUG=1, the
+ * default of `make`) a violation panics with both locks named, even on a
+ * run that happens not to deadlock; release builds compile it out.
+ *
+ *   mmap_lock -> page lock -> anon_vma -> page_table_lock -> PT lock ->
+ *   shmem -> swap cache -> system lists -> frame cache -> frame pool
+ */
+
+enum lock_rank {
+	RANK_NONE = 0,
+	RANK_MMAP_LOCK,
+	RANK_PAGE_LOCK,
+	RANK_ANON_VMA,
+	RANK_PAGE_TABLE,
+	RANK_PTL,
+	RANK_SHMEM,
+	RANK_SWAP_CACHE,
+	RANK_SYSTEM,
+	RANK_FRAME_CACHE,
+	RANK_FRAME_POOL,
+	RANK_NR
+};
+
+#define LOCKDEP_DEPTH 16
+
+/* The locks one CPU (stress thread or explore task) holds. */
+struct lock_stack {
+	int depth;
+	struct {
+		const void *lock;
+		int rank;
+	} held[LOCKDEP_DEPTH];
+};
+
+const char *lock_rank_name(int rank);
+#if COW_DEBUG
+void lockdep_acquire(const void *lock, int rank, bool nested, bool trylock);
+void lockdep_release(const void *lock, int rank);
+#else
+static inline void lockdep_acquire(const void *lock, int rank, bool nested, bool trylock)
+{
+	(void)lock, (void)rank, (void)nested, (void)trylock;
+}
+static inline void lockdep_release(const void *lock, int rank)
+{
+	(void)lock, (void)rank;
+}
+#endif
+
 /* ---- spinlock ----------------------------------------------------------
  * A test-and-test-and-set lock in one int: 0 free, else the holder's tag
  * (SYNC_OWNER_BASE + an explore task's id, or 1 in stress).  The stress slow path spins
@@ -297,25 +351,31 @@ static inline bool test_and_clear_bit(int nr, unsigned long *addr)
 
 typedef struct {
 	int locked;
+	int rank; /* enum lock_rank */
 } spinlock_t;
-#define SPINLOCK_INIT \
-	{             \
-		0     \
+#define SPINLOCK_INIT        \
+	{                    \
+		0, RANK_NONE \
 	}
 
 void spin_lock_slow(spinlock_t *lock);
 void spin_lock_explore(spinlock_t *lock);
 
-static inline void spin_lock_init(spinlock_t *lock)
+static inline void spin_lock_init_rank(spinlock_t *lock, int rank)
 {
 	lock->locked = 0;
+	lock->rank = rank;
+}
+static inline void spin_lock_init(spinlock_t *lock)
+{
+	spin_lock_init_rank(lock, RANK_NONE);
 }
 static inline bool spin_is_locked(const spinlock_t *lock)
 {
 	sync_point(SYNC_READ, lock);
 	return __atomic_load_n(&lock->locked, __ATOMIC_RELAXED) != 0;
 }
-static inline void spin_lock(spinlock_t *lock)
+static inline void spin_lock_raw(spinlock_t *lock)
 {
 	if (unlikely(sync_explorer != NULL)) {
 		spin_lock_explore(lock);
@@ -325,18 +385,38 @@ static inline void spin_lock(spinlock_t *lock)
 		return;
 	spin_lock_slow(lock);
 }
+static inline void spin_lock(spinlock_t *lock)
+{
+	if (COW_DEBUG && lock->rank)
+		lockdep_acquire(lock, lock->rank, false, false);
+	spin_lock_raw(lock);
+}
+/* Take a second lock of the rank of one already held: the one annotated
+ * nesting of the lock order (Linux's spin_lock_nested). */
+static inline void spin_lock_nested(spinlock_t *lock)
+{
+	if (COW_DEBUG && lock->rank)
+		lockdep_acquire(lock, lock->rank, true, false);
+	spin_lock_raw(lock);
+}
 static inline bool spin_trylock(spinlock_t *lock)
 {
 	int expect = 0;
+	bool ok;
 
 	sync_point(SYNC_LOCK, lock);
-	return __atomic_compare_exchange_n(&lock->locked, &expect,
-					   sync_explorer ? sync_explore_owner_tag() : 1, false,
-					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	ok = __atomic_compare_exchange_n(&lock->locked, &expect,
+					 sync_explorer ? sync_explore_owner_tag() : 1, false,
+					 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+	if (COW_DEBUG && ok && lock->rank)
+		lockdep_acquire(lock, lock->rank, false, true);
+	return ok;
 }
 static inline void spin_unlock(spinlock_t *lock)
 {
 	COW_ASSERT(lock->locked != 0);
+	if (COW_DEBUG && lock->rank)
+		lockdep_release(lock, lock->rank);
 	sync_point(SYNC_UNLOCK, lock);
 	__atomic_store_n(&lock->locked, 0, __ATOMIC_RELEASE);
 }
@@ -347,13 +427,15 @@ static inline void spin_unlock(spinlock_t *lock)
 
 struct mutex {
 	int state;
+	int rank; /* enum lock_rank */
 };
-#define MUTEX_INIT \
-	{          \
-		0  \
+#define MUTEX_INIT           \
+	{                    \
+		0, RANK_NONE \
 	}
 
 void mutex_init(struct mutex *m);
+void mutex_init_rank(struct mutex *m, int rank);
 void mutex_lock(struct mutex *m);
 bool mutex_trylock(struct mutex *m);
 void mutex_unlock(struct mutex *m);
@@ -369,13 +451,15 @@ struct rw_semaphore {
 	int writers_waiting;
 	unsigned int seq; /* futex event count for stress waiters */
 	unsigned int sleepers;
+	int rank; /* enum lock_rank */
 };
-#define RWSEM_INIT         \
-	{                  \
-		0, 0, 0, 0 \
+#define RWSEM_INIT                    \
+	{                             \
+		0, 0, 0, 0, RANK_NONE \
 	}
 
 void init_rwsem(struct rw_semaphore *sem);
+void init_rwsem_rank(struct rw_semaphore *sem, int rank);
 void down_read(struct rw_semaphore *sem);
 bool down_read_trylock(struct rw_semaphore *sem);
 void up_read(struct rw_semaphore *sem);
@@ -432,8 +516,8 @@ static inline void write_seqcount_end(seqcount_t *s)
 
 /* ---- bit lock with waiting (the page lock) ------------------------------
  * Bit nr of *word is the lock; other bits of the word stay usable with the
- * bit operations above.  Stress waiters sleep on a hashed futex table, as
- * Linux's page wait queues are hashed. */
+ * bit operations above.  Its rank is RANK_PAGE_LOCK.  Stress waiters sleep on a hashed futex table,
+ * as Linux's page wait queues are hashed. */
 
 void bit_lock(unsigned long *word, int nr);
 bool bit_trylock(unsigned long *word, int nr);

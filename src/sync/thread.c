@@ -16,7 +16,6 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void sync_init_once(void)
 {
-	urcu_set_callback(sync_rcu_callback);
 	urcu_register();
 }
 

@@ -819,6 +819,99 @@ static void test_tlb_shootdown_explore(void **state)
 	assert_true(explore_runs(&tlb_broken_prog, 1, 1000).failed);
 }
 
+/* ---- lock order (debug builds) ------------------------------------------------ */
+
+static void test_lock_order_checked(void **state)
+{
+	spinlock_t pt, pool, pt2;
+	struct rw_semaphore mmap;
+	unsigned long page_flags = 0;
+
+	(void)state;
+	spin_lock_init_rank(&pt, RANK_PTL);
+	spin_lock_init_rank(&pt2, RANK_PTL);
+	spin_lock_init_rank(&pool, RANK_FRAME_POOL);
+	init_rwsem_rank(&mmap, RANK_MMAP_LOCK);
+	/* In order: fine. */
+	down_read(&mmap);
+	bit_lock(&page_flags, 0);
+	spin_lock(&pt);
+	spin_lock(&pool);
+	spin_unlock(&pool);
+	spin_unlock(&pt);
+	bit_unlock(&page_flags, 0);
+	up_read(&mmap);
+	/* Out of order: caught although nothing deadlocks here. */
+	spin_lock(&pt);
+	expect_panic(down_write(&mmap), "taking mmap_lock");
+	expect_panic(bit_lock(&page_flags, 0), "while holding a PT lock");
+	/* The same rank twice needs the nesting annotation. */
+	expect_panic(spin_lock(&pt2), "taking a PT lock");
+	spin_lock_nested(&pt2);
+	/* A trylock cannot deadlock and is not checked. */
+	assert_true(bit_trylock(&page_flags, 0));
+	bit_unlock(&page_flags, 0);
+	spin_unlock(&pt2);
+	spin_unlock(&pt);
+	/* Releasing a lock one does not hold is caught too. */
+	pt.locked = 1;
+	expect_panic(spin_unlock(&pt), "does not hold");
+}
+
+/* Under the explorer, a lock-order violation fails every run that reaches
+ * it, also the runs whose schedule does not deadlock. */
+struct ranked_pair {
+	spinlock_t outer, inner;
+};
+
+static void take_in_order(void *arg)
+{
+	struct ranked_pair *r = arg;
+
+	spin_lock(&r->outer);
+	spin_lock(&r->inner);
+	spin_unlock(&r->inner);
+	spin_unlock(&r->outer);
+}
+
+static void take_reversed(void *arg)
+{
+	struct ranked_pair *r = arg;
+
+	spin_lock(&r->inner);
+	spin_lock(&r->outer);
+	spin_unlock(&r->outer);
+	spin_unlock(&r->inner);
+}
+
+static void *ranked_setup(struct sched *sch)
+{
+	struct ranked_pair *r = calloc(1, sizeof(*r));
+
+	spin_lock_init_rank(&r->outer, RANK_PTL);
+	spin_lock_init_rank(&r->inner, RANK_FRAME_POOL);
+	sched_spawn(sch, "in-order", 0, take_in_order, r, 0);
+	sched_spawn(sch, "reversed", 1, take_reversed, r, 0);
+	return r;
+}
+
+static const struct explore_prog ranked_prog = {
+	"ranked-inversion", 2, ranked_setup, NULL, NULL, free,
+};
+
+static void test_lock_order_explore(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 50; seed++) {
+		struct explore_result r = explore_runs(&ranked_prog, seed, 1);
+
+		assert_true(r.failed);
+		assert_true(r.verdict == SCHED_FAILED || r.verdict == SCHED_DEADLOCK);
+		if (r.verdict == SCHED_FAILED)
+			assert_non_null(strstr(r.message, "lock order"));
+	}
+}
+
 /* ---- devices and CPU ids ----------------------------------------------------- */
 
 static void device_task(void *arg)
@@ -906,6 +999,8 @@ int main(void)
 		cmocka_unit_test(test_rcu_misuse_is_reported),
 		cmocka_unit_test(test_tlb_shootdown_stress),
 		cmocka_unit_test(test_tlb_shootdown_explore),
+		cmocka_unit_test(test_lock_order_checked),
+		cmocka_unit_test(test_lock_order_explore),
 		cmocka_unit_test(test_device_steps_are_yield_points),
 		cmocka_unit_test(test_cpu_ids_stress),
 	};

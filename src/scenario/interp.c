@@ -1,0 +1,741 @@
+/*
+ * The scenario interpreter (see interp.h).  It sits above the library: it
+ * calls the public cow_* API for every operation, src/sync to run thread
+ * groups on real threads, and the explorer front end (src/sched/explore.h)
+ * to run a whole scenario as an explore program.
+ *
+ * One run: a fresh system; the top-level operations run in order on CPU 0
+ * (the main task); a thread group runs its threads on CPUs 1..n, in the
+ * mode's way, and the main task waits at join.  A failed check or an
+ * operation that fails unexpectedly is recorded (the first one wins) and
+ * stops the thread that met it; the other threads go on to their end, so
+ * every run ends in a state that can be checked and torn down.
+ *
+ * The tables of a run (process handles, mapping addresses, task handles)
+ * are written by fork and exit; the parser guarantees that no other thread
+ * of the same group uses a process made in the group, and exit happens
+ * only outside groups, so concurrent threads never touch the same entry.
+ */
+#include "scenario/interp.h"
+
+#include "sync/sync.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUF_SIZE 4096
+
+struct run {
+	const struct scenario *s;
+	struct cow_system *sys;
+	unsigned long frames;
+	int ncpus;
+	struct cow_process **procs; /* [nr_procs] */
+	unsigned long *addrs;	    /* [nr_procs][nr_maps]: where each mapping is */
+	struct cow_task **tasks;    /* [nr_procs][ncpus]: made on first use */
+	enum scen_mode mode;
+	struct sched *sched;	 /* explore */
+	struct explore_cfg *cfg; /* explore: where the run reports */
+	spinlock_t lock;	 /* the failure record */
+	bool failed;
+	char verdict[16];
+	char message[1024];
+	atomic_t checks;
+	bool clean; /* explore: the verdict passed, teardown may run */
+};
+
+struct group_wait {
+	struct run *r;
+	const struct scen_op *op;
+	int done;
+};
+
+struct thread_ctx {
+	struct run *r;
+	const struct scen_thread *t;
+	int cpu;
+	struct group_wait *g;
+};
+
+const char *scen_mode_name(enum scen_mode m)
+{
+	switch (m) {
+	case SCEN_SEQ: return "seq";
+	case SCEN_STRESS: return "stress";
+	case SCEN_EXPLORE: return "explore";
+	}
+	return "?";
+}
+
+/* ---- failures ---------------------------------------------------------------- */
+
+static COW_PRINTF(4, 5) void run_fail(struct run *r, const char *verdict, const struct scen_op *op,
+				      const char *fmt, ...)
+{
+	va_list ap;
+	int n = 0;
+
+	spin_lock(&r->lock);
+	if (!r->failed) {
+		r->failed = true;
+		snprintf(r->verdict, sizeof(r->verdict), "%s", verdict);
+		if (op)
+			n = snprintf(r->message, sizeof(r->message), "%s:%d:%d: ", r->s->path,
+				     op->loc.line, op->loc.col);
+		if (n < 0 || (size_t)n >= sizeof(r->message))
+			n = 0;
+		va_start(ap, fmt);
+		vsnprintf(r->message + n, sizeof(r->message) - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	spin_unlock(&r->lock);
+}
+
+static bool run_failed(struct run *r)
+{
+	return READ_ONCE(r->failed);
+}
+
+/* ---- set-up and teardown ------------------------------------------------------- */
+
+static const char *effective_policy(const struct scenario *s, const char *override)
+{
+	if (override)
+		return override;
+	return s->policy[0] ? s->policy : NULL;
+}
+
+/* Without a `system frames=` line: room for every process to hold a
+ * private copy of every mapping, plus page tables and slack.  A small pool
+ * keeps the explorer's per-step checks cheap. */
+static unsigned long default_frames(const struct scenario *s)
+{
+	unsigned long pages = 0;
+
+	for (int i = 0; i < s->nr_maps; i++)
+		pages += s->maps[i].len / 4096;
+	return 64 + (unsigned long)s->nr_procs * (pages + 16);
+}
+
+static int run_new(const struct scenario *s, const char *policy, enum scen_mode mode,
+		   struct run **out)
+{
+	struct cow_system_opts o = {0};
+	struct run *r = calloc(1, sizeof(*r));
+	int err;
+
+	*out = NULL;
+	if (!r)
+		return COW_ENOMEM;
+	r->s = s;
+	r->mode = mode;
+	r->ncpus = s->max_group + 1;
+	if (s->cpus > r->ncpus)
+		r->ncpus = s->cpus;
+	if (r->ncpus < 2)
+		r->ncpus = 2;
+	spin_lock_init(&r->lock);
+	o.frames = s->frames ? s->frames : default_frames(s);
+	o.cpus = r->ncpus;
+	o.policy = policy;
+	o.no_zero_page = s->zero_page == 0;
+	err = cow_system_create(&o, &r->sys);
+	if (err) {
+		free(r);
+		return err;
+	}
+	r->frames = cow_system_free_frames(r->sys);
+	r->procs = calloc((size_t)s->nr_procs, sizeof(*r->procs));
+	r->addrs = calloc((size_t)s->nr_procs * (size_t)(s->nr_maps ? s->nr_maps : 1),
+			  sizeof(*r->addrs));
+	r->tasks = calloc((size_t)s->nr_procs * (size_t)r->ncpus, sizeof(*r->tasks));
+	if (!r->procs || !r->addrs || !r->tasks) {
+		cow_system_destroy(r->sys);
+		free(r->procs);
+		free(r->addrs);
+		free(r->tasks);
+		free(r);
+		return COW_ENOMEM;
+	}
+	*out = r;
+	return 0;
+}
+
+static void drop_tasks(struct run *r, int proc)
+{
+	for (int c = 0; c < r->ncpus; c++) {
+		cow_task_destroy(r->tasks[proc * r->ncpus + c]);
+		r->tasks[proc * r->ncpus + c] = NULL;
+	}
+}
+
+static void run_free(struct run *r)
+{
+	for (int p = 0; p < r->s->nr_procs; p++)
+		drop_tasks(r, p);
+	cow_system_destroy(r->sys); /* exits what is left */
+	free(r->procs);
+	free(r->addrs);
+	free(r->tasks);
+	free(r);
+}
+
+/* The end of a run: strict invariants, every process exits, no frame may
+ * be left behind. */
+static void run_finish(struct run *r)
+{
+	char msg[512];
+
+	if (cow_system_check(r->sys, 1, msg, sizeof(msg)) != 0)
+		run_fail(r, "crash", NULL, "%s: at the end: invariant broken: %s", r->s->path, msg);
+	for (int p = 0; p < r->s->nr_procs; p++) {
+		drop_tasks(r, p);
+		if (r->procs[p]) {
+			cow_process_exit(r->procs[p]);
+			r->procs[p] = NULL;
+		}
+	}
+	rcu_barrier();
+	if (cow_system_free_frames(r->sys) != r->frames)
+		run_fail(r, "crash", NULL, "%s: %lu frames leaked after every process exited",
+			 r->s->path, r->frames - cow_system_free_frames(r->sys));
+}
+
+/* ---- operations ------------------------------------------------------------------ */
+
+static struct cow_task *task_for(struct run *r, int proc, int cpu)
+{
+	struct cow_task **slot = &r->tasks[proc * r->ncpus + cpu];
+
+	if (!*slot && cow_task_create(r->procs[proc], cpu, slot) != 0)
+		*slot = NULL;
+	return *slot;
+}
+
+static unsigned long range_len(const struct run *r, const struct scen_range *g)
+{
+	return g->whole ? r->s->maps[g->name].len : g->len;
+}
+
+/* The byte a value holds at position i of the range it is applied to. */
+static unsigned char value_byte(const struct run *r, const struct scen_value *v, unsigned long i)
+{
+	switch (v->kind) {
+	case VAL_BYTE: return v->byte;
+	case VAL_BYTES: return v->bytes[i % v->nbytes];
+	case VAL_FILE: return r->s->files[v->file.name].fill;
+	}
+	return 0;
+}
+
+static void describe_value(const struct run *r, const struct scen_value *v, char *buf, size_t len)
+{
+	switch (v->kind) {
+	case VAL_BYTE: snprintf(buf, len, "0x%02x", v->byte); return;
+	case VAL_BYTES: snprintf(buf, len, "a %zu-byte string", v->nbytes); return;
+	case VAL_FILE:
+		snprintf(buf, len, "%s[%lu..+%lu]", r->s->files[v->file.name].name, v->file.off,
+			 v->file.len);
+		return;
+	}
+}
+
+static void op_error(struct run *r, const struct scen_op *op, const char *what, int err)
+{
+	run_fail(r, "error", op, "%s failed: %s", what, cow_strerror(err));
+}
+
+static void exec_write(struct run *r, const struct scen_op *op, struct cow_task *t)
+{
+	const struct scen_range *g = &op->write.range;
+	unsigned long base = r->addrs[op->proc * r->s->nr_maps + g->name] + g->off;
+	unsigned long len = range_len(r, g);
+	unsigned char buf[BUF_SIZE];
+
+	for (unsigned long done = 0; done < len;) {
+		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
+		int err;
+
+		for (unsigned long j = 0; j < n; j++)
+			buf[j] = value_byte(r, &op->write.value, done + j);
+		err = cow_write(t, base + done, buf, n);
+		if (err) {
+			op_error(r, op, "write", err);
+			return;
+		}
+		done += n;
+	}
+}
+
+static void exec_read(struct run *r, const struct scen_op *op, struct cow_task *t)
+{
+	const struct scen_range *g = &op->read.range;
+	unsigned long base = r->addrs[op->proc * r->s->nr_maps + g->name] + g->off;
+	unsigned long len = range_len(r, g);
+	unsigned char buf[BUF_SIZE];
+
+	for (unsigned long done = 0; done < len;) {
+		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
+		int err = cow_read(t, base + done, buf, n);
+
+		if (err) {
+			op_error(r, op, "read", err);
+			return;
+		}
+		done += n;
+	}
+}
+
+static void exec_check(struct run *r, const struct scen_op *op, struct cow_task *t)
+{
+	const struct scen_range *g = &op->check.range;
+	const char *map = r->s->maps[g->name].name;
+	const char *verdict = scen_verdict_name(op->check.verdict);
+	unsigned long base = r->addrs[op->proc * r->s->nr_maps + g->name] + g->off;
+	unsigned long len = range_len(r, g);
+	unsigned char buf[BUF_SIZE];
+	char want[96];
+	bool differs = false;
+
+	if (op->check.cmp == CMP_FAULTS) {
+		int err = cow_read(t, base, buf, 1);
+
+		if (err != COW_EFAULT)
+			run_fail(r, verdict, op,
+				 "check %s %s[%lu] faults failed: the byte is readable (0x%02x)",
+				 verdict, map, g->off, err ? 0 : buf[0]);
+		else
+			atomic_inc(&r->checks);
+		return;
+	}
+	describe_value(r, &op->check.value, want, sizeof(want));
+	for (unsigned long done = 0; done < len;) {
+		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
+		int err = cow_read(t, base + done, buf, n);
+
+		if (err) {
+			run_fail(r, verdict, op,
+				 "check %s %s[%lu..+%lu]: the memory cannot be read: %s", verdict,
+				 map, g->off, len, cow_strerror(err));
+			return;
+		}
+		for (unsigned long j = 0; j < n; j++) {
+			unsigned char e = value_byte(r, &op->check.value, done + j);
+
+			if (buf[j] == e)
+				continue;
+			if (op->check.cmp == CMP_NE) {
+				differs = true;
+				break;
+			}
+			run_fail(r, verdict, op,
+				 "check %s %s[%lu..+%lu] == %s failed: found 0x%02x, expected "
+				 "0x%02x "
+				 "at %s[%lu] (first difference, offset %lu in the range)",
+				 verdict, map, g->off, len, want, buf[j], e, map, g->off + done + j,
+				 done + j);
+			return;
+		}
+		if (differs)
+			break;
+		done += n;
+	}
+	if (op->check.cmp == CMP_NE && !differs) {
+		run_fail(r, verdict, op, "check %s %s[%lu..+%lu] != %s failed: the bytes are equal",
+			 verdict, map, g->off, len, want);
+		return;
+	}
+	atomic_inc(&r->checks);
+}
+
+static void exec_fork(struct run *r, const struct scen_op *op, struct cow_task *t)
+{
+	int child = op->fork.child, nr_maps = r->s->nr_maps;
+	struct cow_process *c;
+	int err = cow_fork(t, r->s->procs[child].name, &c);
+
+	if (err) {
+		op_error(r, op, "fork", err);
+		return;
+	}
+	memcpy(&r->addrs[child * nr_maps], &r->addrs[op->proc * nr_maps],
+	       (size_t)nr_maps * sizeof(*r->addrs));
+	WRITE_ONCE(r->procs[child], c);
+}
+
+static void run_group(struct run *r, const struct scen_op *op);
+
+static void exec_op(struct run *r, const struct scen_op *op, int cpu)
+{
+	struct cow_task *t;
+	unsigned long addr;
+	int err = 0;
+
+	if (op->kind == OP_GROUP) {
+		run_group(r, op);
+		return;
+	}
+	if (!r->procs[op->proc]) {
+		/* The first block of a process that no fork made. */
+		err = cow_process_create(r->sys, r->s->procs[op->proc].name, &r->procs[op->proc]);
+		if (err) {
+			op_error(r, op, "creating the process", err);
+			return;
+		}
+	}
+	t = task_for(r, op->proc, cpu);
+	if (!t) {
+		op_error(r, op, "creating a task", COW_ENOMEM);
+		return;
+	}
+	switch (op->kind) {
+	case OP_MAP:
+		err = cow_mmap(t, 0, op->map.len, op->map.prot,
+			       op->map.shared ? COW_MAP_SHARED : COW_MAP_PRIVATE, &addr);
+		if (!err)
+			r->addrs[op->proc * r->s->nr_maps + op->map.name] = addr;
+		else
+			op_error(r, op, "map", err);
+		return;
+	case OP_WRITE: exec_write(r, op, t); return;
+	case OP_READ: exec_read(r, op, t); return;
+	case OP_CHECK: exec_check(r, op, t); return;
+	case OP_FORK: exec_fork(r, op, t); return;
+	case OP_EXIT:
+		drop_tasks(r, op->proc);
+		cow_process_exit(r->procs[op->proc]);
+		r->procs[op->proc] = NULL;
+		return;
+	case OP_MUNMAP:
+	case OP_MPROTECT:
+	case OP_MADVISE: {
+		const struct scen_range *g = op->kind == OP_MUNMAP     ? &op->munmap.range
+					     : op->kind == OP_MPROTECT ? &op->mprotect.range
+								       : &op->madvise.range;
+
+		addr = r->addrs[op->proc * r->s->nr_maps + g->name] + g->off;
+		if (op->kind == OP_MUNMAP)
+			err = cow_munmap(t, addr, range_len(r, g));
+		else if (op->kind == OP_MPROTECT)
+			err = cow_mprotect(t, addr, range_len(r, g), op->mprotect.prot);
+		else
+			err = cow_madvise(t, addr, range_len(r, g), op->madvise.advice);
+		if (err)
+			op_error(r, op,
+				 op->kind == OP_MUNMAP	   ? "munmap"
+				 : op->kind == OP_MPROTECT ? "mprotect"
+							   : "madvise",
+				 err);
+		return;
+	}
+	case OP_GROUP: return;
+	}
+}
+
+static void exec_ops(struct run *r, const struct scen_op *ops, int n, int cpu)
+{
+	for (int i = 0; i < n && !run_failed(r); i++)
+		exec_op(r, &ops[i], cpu);
+}
+
+/* ---- thread groups ------------------------------------------------------------------ */
+
+static void thread_main(void *arg)
+{
+	struct thread_ctx *c = arg;
+
+	exec_ops(c->r, c->t->ops, c->t->nr_ops, c->cpu);
+	if (c->g) {
+		WRITE_ONCE(c->g->done, READ_ONCE(c->g->done) + 1);
+		free(c);
+	}
+}
+
+static bool group_done(const void *arg)
+{
+	const struct group_wait *g = arg;
+
+	return g->done == g->op->group.nr;
+}
+
+static void run_group(struct run *r, const struct scen_op *op)
+{
+	const struct scen_thread *t = &r->s->threads[op->group.first];
+	int nr = op->group.nr, saved_cpu = sync_cpu;
+
+	switch (r->mode) {
+	case SCEN_SEQ:
+		for (int i = 0; i < nr && !run_failed(r); i++) {
+			struct thread_ctx c = {r, &t[i], 1 + i, NULL};
+
+			sync_cpu = c.cpu;
+			thread_main(&c);
+		}
+		sync_cpu = saved_cpu;
+		return;
+	case SCEN_STRESS: {
+		struct sync_thread *th[SYNC_MAX_CPUS];
+		struct thread_ctx ctx[SYNC_MAX_CPUS];
+
+		for (int i = 0; i < nr; i++) {
+			ctx[i] = (struct thread_ctx){r, &t[i], 1 + i, NULL};
+			th[i] = sync_thread_start(1 + i, thread_main, &ctx[i]);
+			if (!th[i]) {
+				/* No host thread: run it here instead. */
+				thread_main(&ctx[i]);
+			}
+		}
+		for (int i = 0; i < nr; i++)
+			if (th[i])
+				sync_thread_join(th[i]);
+		return;
+	}
+	case SCEN_EXPLORE: {
+		struct group_wait g = {r, op, 0};
+
+		for (int i = 0; i < nr; i++) {
+			struct thread_ctx *c = malloc(sizeof(*c));
+
+			if (!c || sched_spawn(r->sched, t[i].name, 1 + i, thread_main, c, 0) < 0) {
+				/* Cannot happen: scen_run sized the slots. */
+				free(c);
+				run_fail(r, "error", op, "no task slot for thread %s", t[i].name);
+				g.done++;
+				continue;
+			}
+			*c = (struct thread_ctx){r, &t[i], 1 + i, &g};
+		}
+		sync_wait_cond(&g, group_done, "the threads of a group (join)");
+		return;
+	}
+	}
+}
+
+/* ---- stress and seq ------------------------------------------------------------------- */
+
+static void copy_failure(struct run *run, struct scen_result *res)
+{
+	res->failed = run->failed;
+	snprintf(res->verdict, sizeof(res->verdict), "%s", run->verdict);
+	snprintf(res->message, sizeof(res->message), "%s", run->message);
+	res->checks = atomic_read(&run->checks);
+}
+
+static int run_direct(const struct scenario *s, const char *policy, const struct scen_opts *o,
+		      struct scen_result *res)
+{
+	unsigned long iters = o->mode == SCEN_STRESS && o->iterations ? o->iterations : 1;
+
+	sync_init();
+	for (unsigned long i = 0; i < iters; i++) {
+		struct run *r;
+		int err = run_new(s, policy, o->mode, &r);
+
+		if (err)
+			return err;
+		exec_ops(r, s->ops, s->nr_ops, 0);
+		run_finish(r);
+		res->runs = i + 1;
+		copy_failure(r, res);
+		run_free(r);
+		if (res->failed)
+			break;
+	}
+	return 0;
+}
+
+/* ---- explore ------------------------------------------------------------------------------ */
+
+struct explore_cfg {
+	const struct scenario *s;
+	const char *policy;
+	int last_checks; /* checks that held in the last run that ended */
+};
+
+static void main_task(void *arg)
+{
+	struct run *r = arg;
+
+	exec_ops(r, r->s->ops, r->s->nr_ops, 0);
+}
+
+static void *explore_setup(struct sched *sch, const void *arg)
+{
+	/* The configuration is ours (scen_run's stack): the run reports its
+	 * check count there. */
+	struct explore_cfg *cfg = (struct explore_cfg *)(uintptr_t)arg;
+	struct run *r;
+
+	if (run_new(cfg->s, cfg->policy, SCEN_EXPLORE, &r) != 0)
+		return NULL;
+	r->sched = sch;
+	r->cfg = cfg;
+	sched_spawn(sch, "main", 0, main_task, r, 0);
+	return r;
+}
+
+static int explore_check(void *state, char *msg, size_t len)
+{
+	struct run *r = state;
+	char m[512];
+
+	if (cow_system_check(r->sys, 0, m, sizeof(m)) == 0)
+		return 0;
+	snprintf(msg, len, "crash: invariant broken: %s", m);
+	return 1;
+}
+
+static int explore_verdict(void *state, char *msg, size_t len)
+{
+	struct run *r = state;
+
+	/* A run that reaches its verdict ended in order, even if a check
+	 * failed: its state can be torn down. */
+	run_finish(r);
+	r->clean = true;
+	r->cfg->last_checks = atomic_read(&r->checks);
+	if (!r->failed)
+		return 0;
+	snprintf(msg, len, "%s: %s", r->verdict, r->message);
+	return 1;
+}
+
+/* Runs stopped by the scheduler (deadlock, livelock, a broken invariant
+ * during the run) abandon tasks that may hold locks: leave that state be
+ * rather than risk tearing it down. */
+static void explore_teardown(void *state)
+{
+	struct run *r = state;
+
+	if (r->clean)
+		run_free(r);
+}
+
+static void result_from_explore(const struct explore_result *x, struct scen_result *res)
+{
+	const char *colon = strstr(x->message, ": ");
+	static const char *const words[] = {"corrupt",	 "leak",  "desync",
+					    "overwrite", "crash", "error"};
+
+	res->failed = x->failed;
+	res->runs = x->runs;
+	res->steps = x->steps;
+	res->has_token = true;
+	res->token = x->token;
+	if (!x->failed)
+		return;
+	if (x->verdict == SCHED_DEADLOCK || x->verdict == SCHED_LIVELOCK) {
+		snprintf(res->verdict, sizeof(res->verdict), "%s", sched_verdict_name(x->verdict));
+		snprintf(res->message, sizeof(res->message), "%s", x->message);
+		return;
+	}
+	snprintf(res->verdict, sizeof(res->verdict), "crash");
+	snprintf(res->message, sizeof(res->message), "%s", x->message);
+	for (size_t i = 0; colon && i < ARRAY_SIZE(words); i++)
+		if ((size_t)(colon - x->message) == strlen(words[i]) &&
+		    strncmp(x->message, words[i], strlen(words[i])) == 0) {
+			snprintf(res->verdict, sizeof(res->verdict), "%s", words[i]);
+			snprintf(res->message, sizeof(res->message), "%s", colon + 2);
+		}
+}
+
+static struct explore_prog explore_prog_for(const struct scenario *s, const struct explore_cfg *cfg)
+{
+	struct explore_prog p = {
+		.name = s->path,
+		.nr_tasks = 2 + s->nr_threads, /* main, the threads, the RCU daemon */
+		.check = explore_check,
+		.verdict = explore_verdict,
+		.teardown = explore_teardown,
+		.setup_arg = explore_setup,
+		.arg = cfg,
+	};
+
+	return p;
+}
+
+static int explore_limits_ok(const struct scenario *s, struct scen_result *res)
+{
+	if (s->nr_threads + 2 <= SCHED_MAX_TASKS)
+		return 0;
+	snprintf(res->message, sizeof(res->message),
+		 "%s: %d threads in all; explore mode runs at most %d", s->path, s->nr_threads,
+		 SCHED_MAX_TASKS - 2);
+	return COW_EINVAL;
+}
+
+/* ---- entry points ----------------------------------------------------------------------- */
+
+static int resolve_policy(const struct scenario *s, const char *override, struct scen_result *res,
+			  const char **out)
+{
+	const char *name = effective_policy(s, override);
+
+	if (!name)
+		name = cow_policy_name(cow_policy_default());
+	if (!cow_policy_find(name)) {
+		snprintf(res->message, sizeof(res->message),
+			 "unknown policy '%s' (cowlab policies lists them)", name);
+		return COW_EINVAL;
+	}
+	snprintf(res->policy, sizeof(res->policy), "%s", name);
+	*out = res->policy;
+	return 0;
+}
+
+int scen_run(const struct scenario *s, const struct scen_opts *o, struct scen_result *res)
+{
+	struct explore_result x;
+	struct explore_cfg cfg;
+	struct explore_prog p;
+	const char *policy;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = resolve_policy(s, o->policy, res, &policy);
+	if (err)
+		return err;
+	if (o->mode != SCEN_EXPLORE)
+		return run_direct(s, policy, o, res);
+	err = explore_limits_ok(s, res);
+	if (err)
+		return err;
+	cfg = (struct explore_cfg){s, policy, 0};
+	p = explore_prog_for(s, &cfg);
+	sync_init();
+	err = explore_search(&p, policy, SCHED_RANDOM, o->seed, o->runs ? o->runs : 1000,
+			     o->max_steps, &x);
+	if (err)
+		return err;
+	result_from_explore(&x, res);
+	res->checks = cfg.last_checks;
+	return 0;
+}
+
+int scen_replay(const struct scenario *s, const struct explore_token *t, struct scen_result *res)
+{
+	struct explore_result x;
+	struct explore_cfg cfg;
+	struct explore_prog p;
+	const char *policy;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = resolve_policy(s, strcmp(t->policy, "-") ? t->policy : NULL, res, &policy);
+	if (!err)
+		err = explore_limits_ok(s, res);
+	if (err)
+		return err;
+	cfg = (struct explore_cfg){s, policy, 0};
+	p = explore_prog_for(s, &cfg);
+	sync_init();
+	err = explore_replay(&p, t, 0, &x);
+	if (err)
+		return err;
+	result_from_explore(&x, res);
+	res->checks = cfg.last_checks;
+	return 0;
+}

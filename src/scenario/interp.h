@@ -1,0 +1,56 @@
+/*
+ * The scenario interpreter: runs a parsed scenario against the library in
+ * one of three modes and judges it by its checks and the system's
+ * invariants.
+ *
+ *   seq      one OS thread; the threads of a group run one after another,
+ *            in file order (a readable baseline);
+ *   stress   each thread of a group on its own OS thread (real timing),
+ *            the whole scenario repeated `iterations` times;
+ *   explore  the whole scenario under the deterministic scheduler, one run
+ *            per seed; the invariants are checked after every step and a
+ *            failing run is named by a replay token.
+ *
+ * Every run builds a fresh system, and at its end checks the invariants
+ * strictly, lets every process exit and requires every frame to be free.
+ */
+#ifndef COW_SCENARIO_INTERP_H
+#define COW_SCENARIO_INTERP_H
+
+#include "sched/explore.h"
+#include "scenario/scenario.h"
+
+enum scen_mode { SCEN_SEQ, SCEN_STRESS, SCEN_EXPLORE };
+
+struct scen_opts {
+	enum scen_mode mode;
+	const char *policy;	  /* overrides the file's policy line; NULL: keep */
+	unsigned long iterations; /* stress: repetitions (default 1) */
+	uint64_t runs;		  /* explore: runs (default 1000) */
+	uint64_t seed;		  /* explore: first seed */
+	uint64_t max_steps;	  /* explore: per run (0: the scheduler's default) */
+};
+
+struct scen_result {
+	bool failed;
+	/* corrupt, leak, desync, overwrite (a check), crash (an invariant),
+	 * error (an operation failed unexpectedly), deadlock, livelock */
+	char verdict[16];
+	char message[2048];
+	int checks;	/* checks that held in the last run */
+	uint64_t runs;	/* runs (explore) or iterations (stress) done */
+	bool has_token; /* explore: token names the reported run */
+	struct explore_token token;
+	uint64_t steps;
+	char policy[64]; /* the policy that was used */
+};
+
+/* Run s as the options say.  Returns 0 (r says whether a check failed) or
+ * COW_EINVAL (bad options, e.g. an unknown policy: r->message says why). */
+int scen_run(const struct scenario *s, const struct scen_opts *o, struct scen_result *r);
+/* Re-run exactly the explore run a token names (its program is s->path). */
+int scen_replay(const struct scenario *s, const struct explore_token *t, struct scen_result *r);
+
+const char *scen_mode_name(enum scen_mode m);
+
+#endif

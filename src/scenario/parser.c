@@ -1,0 +1,1837 @@
+/*
+ * The scenario parser: turns a .cow text (grammar in scenario.h) into a
+ * struct scenario for interp.c, the layer above it, using the lexer below
+ * it.  Everything that can be known before a run is checked here, so the
+ * interpreter may trust what it gets and a user hears about a mistake with
+ * its line and column instead of at run time.
+ *
+ * The parse is one pass over the lines, with no recursion.  Blocks are a
+ * stack of at most three (top level, a process block, a thread body); a
+ * line closes every block whose opening line is indented as far or
+ * further, and belongs to the block left on top.  What the parser tracks
+ * statically besides the structure:
+ *
+ *   I1  each process has a set of mapping names: its own maps and those it
+ *       inherited at fork; munmap keeps the name (an access then faults at
+ *       run time).  A range names a mapping of the executing process.
+ *   I2  in a thread group, a thread sees its process's set as it was at
+ *       the group's first thread, plus its own maps; the sets are merged
+ *       at join.  So no thread uses a mapping that a concurrent thread is
+ *       still creating, and the interpreter's per-process tables are never
+ *       written and read at once.
+ *   I3  a process forked by a thread of a group is not used by another
+ *       thread of that group; exit never happens in a thread; after exit a
+ *       process gets no operation, thread or block.
+ *   I4  every mapping name has one length (its first map's, rounded up to
+ *       pages), every range lies inside its mapping or file, every file
+ *       value is exactly as long as the range it goes with.
+ *
+ *   I5  munmap, mprotect and madvise get page-aligned offsets, as the
+ *       system calls need; their lengths are rounded up by the kernel.
+ *
+ * A line indented deeper than the previous statement of its block is an
+ * error unless that statement opened a block: stray indentation is a
+ * mistake worth a message, not a silent regrouping.  Every error stops the
+ * parse; the scenario built so far is freed by scen_free(), which is why
+ * every array slot is zeroed before it is filled.
+ *
+ * Limits keep memory bounded on any input: 1 MiB of text, 4096-byte
+ * lines, 31-character names, 1024 processes, 1024 mapping names, 256
+ * files, 63 threads in a group.  scen_check(), at the end of this file,
+ * checks an accepted scenario against what these rules promise; the tests
+ * and the fuzz target run it on every scenario the parser returns.
+ */
+#include "scenario/lexer.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_SIZE 4096UL
+#define MAX_PROCS 1024
+#define MAX_MAPS 1024
+#define MAX_FILES 256
+#define MAX_GROUP 63
+#define MAX_FILE_SIZE (64UL << 20)
+#define MAX_MAP_SIZE (64UL << 30) /* 16M pages, the largest frame pool */
+#define MAX_FRAMES (16UL << 20)
+#define MAX_CPUS 64
+#define MAX_DEPTH 3 /* top level, process block, thread body */
+
+int scen_fail_alloc;
+
+/* The parser's allocations, so that tests can make the Nth one fail. */
+static void *alloc_hook(void *p, size_t size)
+{
+	if (scen_fail_alloc > 0 && --scen_fail_alloc == 0)
+		return NULL;
+	return p ? realloc(p, size) : malloc(size);
+}
+
+/* A set of mapping names (indices into scenario.maps[]). */
+struct mapset {
+	uint64_t w[MAX_MAPS / 64];
+};
+
+/* What the parser knows of a process, beside its scen_proc. */
+struct pproc {
+	struct mapset mapped; /* I1 */
+	bool exited;
+	struct scen_loc exit_loc;
+	unsigned born_group; /* the group whose thread forked it; 0: none */
+};
+
+enum blk_kind { BLK_TOP, BLK_PROC, BLK_THREAD };
+
+struct block {
+	enum blk_kind kind;
+	int opener_indent; /* -1 for the top level */
+	int prev_indent;   /* of its last statement; -1 before the first */
+	int proc;	   /* BLK_PROC, BLK_THREAD */
+	int thread;	   /* BLK_THREAD: index into threads[] */
+	/* BLK_TOP, BLK_PROC: the thread group being built at this level */
+	bool group;
+	int group_first, group_nr;
+	struct scen_loc group_loc;
+};
+
+/* Who executes an operation: a process's main thread or a thread. */
+struct ctx {
+	int proc;
+	int thread; /* threads[] index, or -1 */
+};
+
+struct parser {
+	const char *path;
+	struct scenario *s;
+	struct lexer lx;
+	struct scen_diag diag;
+	int rc; /* the error code when a function returned -1 */
+	struct token tok;
+	struct block stack[MAX_DEPTH];
+	int depth;
+	int nr_statements;
+	bool seen_process; /* a process or thread line was seen */
+	struct scen_loc system_loc, policy_loc;
+	bool have_system, have_policy;
+	unsigned group_serial; /* numbers the groups, from 1 */
+	struct pproc *pp;      /* parallel to s->procs */
+	int ops_cap, threads_cap, procs_cap, maps_cap, files_cap;
+	int tops_cap;			/* of the thread now receiving operations */
+	struct mapset views[MAX_GROUP]; /* I2: the open group's threads */
+	struct scen_loc map_loc[MAX_MAPS];
+	struct scen_loc file_loc[MAX_FILES];
+};
+
+enum op_word {
+	W_MAP,
+	W_WRITE,
+	W_READ,
+	W_CHECK,
+	W_FORK,
+	W_EXIT,
+	W_MUNMAP,
+	W_MPROTECT,
+	W_MADVISE,
+	W_NONE,
+};
+
+static const char *const op_words[] = {
+	[W_MAP] = "map",       [W_WRITE] = "write",	  [W_READ] = "read",
+	[W_CHECK] = "check",   [W_FORK] = "fork",	  [W_EXIT] = "exit",
+	[W_MUNMAP] = "munmap", [W_MPROTECT] = "mprotect", [W_MADVISE] = "madvise",
+};
+
+static const char *const top_words[] = {"system", "policy", "file", "process", "thread", "join"};
+
+static const char gup_work[] = "the get_user_pages work";
+
+/* Operations of later work: named so they get a clear error. */
+static const struct {
+	const char *word, *what, *work;
+} unsupported[] = {
+	{"dio_read", "direct I/O arrives", gup_work},
+	{"dio_write", "direct I/O arrives", gup_work},
+	{"wait", "waiting for direct I/O arrives", gup_work},
+	{"pin", "pinning arrives", gup_work},
+	{"unpin", "pinning arrives", gup_work},
+	{"vmsplice", "pipes arrive", gup_work},
+	{"pipe_read", "pipes arrive", gup_work},
+	{"swapout", "swap arrives", "the swap work"},
+	{"clear_refs", "soft-dirty tracking arrives", "the swap and KSM work"},
+	{"ksm_merge", "KSM arrives", "the swap and KSM work"},
+};
+
+static const char *const verdict_names[] = {
+	[VERDICT_CORRUPT] = "corrupt",
+	[VERDICT_LEAK] = "leak",
+	[VERDICT_DESYNC] = "desync",
+	[VERDICT_OVERWRITE] = "overwrite",
+};
+
+/* ---- errors ---------------------------------------------------------- */
+
+static COW_PRINTF(4, 0) int vperr(struct parser *ps, int line, int col, const char *fmt, va_list ap)
+{
+	ps->diag.line = line;
+	ps->diag.col = col;
+	vsnprintf(ps->diag.msg, sizeof(ps->diag.msg), fmt, ap);
+	ps->rc = COW_EINVAL;
+	return -1;
+}
+
+/* An error at loc; returns -1. */
+static COW_PRINTF(3, 4) int lerr(struct parser *ps, struct scen_loc loc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vperr(ps, loc.line, loc.col, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* An error at token t of the current line; returns -1. */
+static COW_PRINTF(3, 4) int terr(struct parser *ps, const struct token *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vperr(ps, ps->lx.lineno, t->col, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int nomem(struct parser *ps)
+{
+	ps->diag.line = ps->lx.lineno > 0 ? ps->lx.lineno : 1;
+	ps->diag.col = 1;
+	snprintf(ps->diag.msg, sizeof(ps->diag.msg), "out of memory");
+	ps->rc = COW_ENOMEM;
+	return -1;
+}
+
+/* ---- tokens ---------------------------------------------------------- */
+
+#define SHOW(t) tok_show((t), (char[64]){0}, 64)
+
+static int next(struct parser *ps)
+{
+	return lex_token(&ps->lx, &ps->tok);
+}
+
+static struct scen_loc tok_loc(const struct parser *ps, const struct token *t)
+{
+	return (struct scen_loc){.line = ps->lx.lineno, .col = t->col};
+}
+
+static bool tok_is(const struct token *t, const char *word)
+{
+	return t->kind == TOK_IDENT && strlen(word) == t->len && !memcmp(t->p, word, t->len);
+}
+
+static bool name_is(const char *name, const struct token *t)
+{
+	return strlen(name) == t->len && !memcmp(name, t->p, t->len);
+}
+
+static void tok_copy(const struct token *t, char *dst, size_t size)
+{
+	size_t n = t->len < size - 1 ? t->len : size - 1;
+
+	memcpy(dst, t->p, n);
+	dst[n] = '\0';
+}
+
+static enum op_word op_word(const struct token *t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(op_words); i++)
+		if (tok_is(t, op_words[i]))
+			return (enum op_word)i;
+	return W_NONE;
+}
+
+static bool is_keyword(const struct token *t)
+{
+	if (op_word(t) != W_NONE || tok_is(t, "in"))
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(top_words); i++)
+		if (tok_is(t, top_words[i]))
+			return true;
+	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
+		if (tok_is(t, unsupported[i].word))
+			return true;
+	return false;
+}
+
+/* The current token as the name of something new or looked up: an
+ * identifier that is not a keyword.  `what` reads "a mapping name after
+ * 'map'". */
+static int expect_name(struct parser *ps, const char *what)
+{
+	const struct token *t = &ps->tok;
+
+	if (t->kind != TOK_IDENT)
+		return terr(ps, t, "expected %s, found %s", what, SHOW(t));
+	if (is_keyword(t))
+		return terr(ps, t, "%s is a keyword and cannot be a name", SHOW(t));
+	return 0;
+}
+
+static int expect_eol(struct parser *ps, const char *after)
+{
+	if (ps->tok.kind != TOK_EOL)
+		return terr(ps, &ps->tok, "unexpected %s after %s", SHOW(&ps->tok), after);
+	return 0;
+}
+
+/* ---- "did you mean" --------------------------------------------------- */
+
+struct suggest {
+	const struct token *t;
+	const char *best;
+	int dist;
+};
+
+/* Levenshtein distance; both strings are names (under SCEN_NAME_MAX). */
+static int edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+	int row[SCEN_NAME_MAX + 1];
+
+	if (la >= SCEN_NAME_MAX || lb >= SCEN_NAME_MAX)
+		return INT_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int diag = row[0];
+
+		row[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb];
+}
+
+static void suggest_try(struct suggest *sg, const char *cand)
+{
+	int limit = sg->t->len <= 3 ? 1 : 2;
+	int d = edit_distance(sg->t->p, sg->t->len, cand, strlen(cand));
+
+	if (d > 0 && d <= limit && (!sg->best || d < sg->dist)) {
+		sg->best = cand;
+		sg->dist = d;
+	}
+}
+
+static void suggest_list(struct suggest *sg, const char *const *words, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		suggest_try(sg, words[i]);
+}
+
+/* " (did you mean 'x'?)" or "", in buf. */
+static const char *suggest_text(const struct suggest *sg, char *buf, size_t len)
+{
+	if (!sg->best)
+		return "";
+	snprintf(buf, len, " (did you mean '%s'?)", sg->best);
+	return buf;
+}
+
+#define SUGGESTION(sg) suggest_text((sg), (char[64]){0}, 64)
+
+/* ---- sets, arrays and lookups ------------------------------------------ */
+
+static bool set_has(const struct mapset *m, int i)
+{
+	return (m->w[i / 64] >> (i % 64)) & 1;
+}
+
+static void set_add(struct mapset *m, int i)
+{
+	m->w[i / 64] |= 1ULL << (i % 64);
+}
+
+/* Room for one more element in an array of *cap; new slots are zeroed.
+ * Returns the (maybe moved) array, or NULL with the old one untouched. */
+static void *grow(void *arr, int nr, int *cap, size_t size)
+{
+	int ncap;
+	void *p;
+
+	if (nr < *cap)
+		return arr;
+	if (*cap > INT_MAX / 2)
+		return NULL;
+	ncap = *cap ? *cap * 2 : 8;
+	p = alloc_hook(arr, (size_t)ncap * size);
+	if (!p)
+		return NULL;
+	memset((char *)p + (size_t)*cap * size, 0, (size_t)(ncap - *cap) * size);
+	*cap = ncap;
+	return p;
+}
+
+static int find_proc(const struct parser *ps, const struct token *t)
+{
+	for (int i = 0; i < ps->s->nr_procs; i++)
+		if (name_is(ps->s->procs[i].name, t))
+			return i;
+	return -1;
+}
+
+static int find_map(const struct parser *ps, const struct token *t)
+{
+	for (int i = 0; i < ps->s->nr_maps; i++)
+		if (name_is(ps->s->maps[i].name, t))
+			return i;
+	return -1;
+}
+
+static int find_file(const struct parser *ps, const struct token *t)
+{
+	for (int i = 0; i < ps->s->nr_files; i++)
+		if (name_is(ps->s->files[i].name, t))
+			return i;
+	return -1;
+}
+
+static const char *suggest_proc(const struct parser *ps, struct suggest *sg)
+{
+	for (int i = 0; i < ps->s->nr_procs; i++)
+		suggest_try(sg, ps->s->procs[i].name);
+	return sg->best;
+}
+
+static const char *suggest_map(const struct parser *ps, struct suggest *sg)
+{
+	for (int i = 0; i < ps->s->nr_maps; i++)
+		suggest_try(sg, ps->s->maps[i].name);
+	return sg->best;
+}
+
+static const char *suggest_file(const struct parser *ps, struct suggest *sg)
+{
+	for (int i = 0; i < ps->s->nr_files; i++)
+		suggest_try(sg, ps->s->files[i].name);
+	return sg->best;
+}
+
+/* A new process named by t; its index, or -1. */
+static int add_proc(struct parser *ps, const struct token *t)
+{
+	struct scenario *s = ps->s;
+	int cap = ps->procs_cap;
+	void *p;
+
+	if (s->nr_procs >= MAX_PROCS)
+		return terr(ps, t, "too many processes: a scenario has at most %d", MAX_PROCS);
+	p = grow(s->procs, s->nr_procs, &cap, sizeof(*s->procs));
+	if (!p)
+		return nomem(ps);
+	s->procs = p;
+	cap = ps->procs_cap;
+	p = grow(ps->pp, s->nr_procs, &cap, sizeof(*ps->pp));
+	if (!p)
+		return nomem(ps);
+	ps->pp = p;
+	ps->procs_cap = cap;
+	tok_copy(t, s->procs[s->nr_procs].name, SCEN_NAME_MAX);
+	s->procs[s->nr_procs].loc = tok_loc(ps, t);
+	return s->nr_procs++;
+}
+
+/* The group being built, if any: in the block under a thread body, or
+ * in the current block. */
+static struct block *open_group(struct parser *ps)
+{
+	for (int d = ps->depth; d >= 0; d--)
+		if (ps->stack[d].kind != BLK_THREAD)
+			return ps->stack[d].group ? &ps->stack[d] : NULL;
+	return NULL;
+}
+
+/* The mapping names the executor sees (I1, I2). */
+static struct mapset *ctx_view(struct parser *ps, const struct ctx *c)
+{
+	if (c->thread >= 0)
+		return &ps->views[c->thread - open_group(ps)->group_first];
+	return &ps->pp[c->proc].mapped;
+}
+
+/* "process 'P'" or "thread 'a' of process 'P'", for messages. */
+static const char *who(const struct parser *ps, const struct ctx *c, char *buf, size_t len)
+{
+	if (c->thread >= 0)
+		snprintf(buf, len, "thread '%s' of process '%s'", ps->s->threads[c->thread].name,
+			 ps->s->procs[c->proc].name);
+	else
+		snprintf(buf, len, "process '%s'", ps->s->procs[c->proc].name);
+	return buf;
+}
+
+#define WHO(ps, c) who((ps), (c), (char[96]){0}, 96)
+
+/* ---- sizes, ranges and values ------------------------------------------ */
+
+/* SIZE: NUMBER, or NUMBER page(s).  `what` names what is expected. */
+static int parse_size(struct parser *ps, unsigned long long *v, const char *what)
+{
+	struct token nt = ps->tok;
+
+	if (nt.kind != TOK_NUMBER)
+		return terr(ps, &nt, "expected %s, found %s", what, SHOW(&nt));
+	*v = nt.num;
+	if (next(ps))
+		return -1;
+	if (tok_is(&ps->tok, "page") || tok_is(&ps->tok, "pages")) {
+		if (nt.suffix)
+			return terr(ps, &ps->tok,
+				    "a size is a number of bytes (like 8K) or of pages (like 2 "
+				    "pages), not both");
+		if (*v > SCEN_MAX_NUMBER / PAGE_SIZE)
+			return terr(ps, &nt, "the number %s is too large", SHOW(&nt));
+		*v *= PAGE_SIZE;
+		if (next(ps))
+			return -1;
+	}
+	return 0;
+}
+
+/* [OFF], [OFF..END] or [OFF..+LEN] after a name, or nothing: the whole of
+ * something `size` bytes long.  *off_col gets the column of OFF. */
+static int parse_brackets(struct parser *ps, const char *name, unsigned long size,
+			  struct scen_range *r, int *off_col)
+{
+	unsigned long long off, len;
+	struct token t;
+
+	*off_col = ps->tok.col;
+	if (ps->tok.kind != TOK_LBRACKET) {
+		r->whole = true;
+		r->off = 0;
+		r->len = size;
+		return 0;
+	}
+	if (next(ps))
+		return -1;
+	t = ps->tok;
+	*off_col = t.col;
+	if (parse_size(ps, &off, "an offset like 0, 4K or 2 pages after '['"))
+		return -1;
+	if (off >= size)
+		return terr(ps, &t, "offset %llu is beyond the end of '%s' (%lu bytes)", off, name,
+			    size);
+	if (ps->tok.kind == TOK_RBRACKET) {
+		len = 1;
+	} else if (ps->tok.kind == TOK_DOTDOT) {
+		if (next(ps))
+			return -1;
+		if (ps->tok.kind == TOK_PLUS) {
+			if (next(ps))
+				return -1;
+			t = ps->tok;
+			if (parse_size(ps, &len, "a length like 16 or 4K after '+'"))
+				return -1;
+			if (len == 0)
+				return terr(ps, &t, "the length must be above 0");
+			if (len > size - off)
+				return terr(ps, &t,
+					    "%llu bytes from offset %llu go beyond the end of '%s' "
+					    "(%lu bytes)",
+					    len, off, name, size);
+		} else {
+			unsigned long long end;
+
+			t = ps->tok;
+			if (parse_size(ps, &end, "an end offset like 4K, or +LENGTH, after '..'"))
+				return -1;
+			if (end <= off)
+				return terr(ps, &t, "the end (%llu) must be above the start (%llu)",
+					    end, off);
+			if (end > size)
+				return terr(ps, &t,
+					    "end %llu is beyond the end of '%s' (%lu bytes)", end,
+					    name, size);
+			len = end - off;
+		}
+		if (ps->tok.kind != TOK_RBRACKET)
+			return terr(ps, &ps->tok, "expected ']' to close the range, found %s",
+				    SHOW(&ps->tok));
+	} else {
+		return terr(ps, &ps->tok, "expected '..' or ']' after the offset, found %s",
+			    SHOW(&ps->tok));
+	}
+	if (next(ps))
+		return -1;
+	r->whole = false;
+	r->off = off;
+	r->len = len;
+	return 0;
+}
+
+/* RANGE of a mapping the executor has (I1, I2, I4). */
+static int parse_range(struct parser *ps, const struct ctx *c, const char *after,
+		       struct scen_range *r, int *off_col)
+{
+	struct token nt = ps->tok;
+	struct suggest sg = {.t = &nt};
+	int idx;
+
+	if (nt.kind != TOK_IDENT)
+		return terr(ps, &nt, "expected a range like buf or buf[0..4K] after '%s', found %s",
+			    after, SHOW(&nt));
+	idx = find_map(ps, &nt);
+	if (idx < 0) {
+		if (find_file(ps, &nt) >= 0)
+			return terr(ps, &nt,
+				    "%s is a file; a file can only be a value, the range must "
+				    "name a mapping",
+				    SHOW(&nt));
+		suggest_map(ps, &sg);
+		return terr(ps, &nt, "unknown mapping %s%s", SHOW(&nt), SUGGESTION(&sg));
+	}
+	if (!set_has(ctx_view(ps, c), idx)) {
+		if (c->thread >= 0) {
+			const struct block *g = open_group(ps);
+
+			for (int i = 0; i < g->group_nr; i++)
+				if (ps->s->threads[g->group_first + i].proc == c->proc &&
+				    set_has(&ps->views[i], idx))
+					return terr(ps, &nt,
+						    "%s has no mapping '%s' yet: thread '%s' "
+						    "maps it, and other threads see it after "
+						    "'join'",
+						    WHO(ps, c), ps->s->maps[idx].name,
+						    ps->s->threads[g->group_first + i].name);
+		}
+		return terr(ps, &nt,
+			    "%s has no mapping '%s': it must map it first, or be forked from a "
+			    "process that has it",
+			    WHO(ps, c), ps->s->maps[idx].name);
+	}
+	if (next(ps))
+		return -1;
+	r->name = idx;
+	r->is_file = false;
+	return parse_brackets(ps, ps->s->maps[idx].name, ps->s->maps[idx].len, r, off_col);
+}
+
+/* A byte for a value or fill=: 0x00..0xff, in hex. */
+static int parse_byte(struct parser *ps, unsigned char *byte)
+{
+	const struct token *t = &ps->tok;
+
+	if (t->kind != TOK_NUMBER || !t->hex || t->suffix)
+		return terr(ps, t, "expected a byte in hex, like 0x01, found %s", SHOW(t));
+	if (t->num > 0xff)
+		return terr(ps, t, "the byte %s is out of range: a byte is 0x00..0xff", SHOW(t));
+	*byte = (unsigned char)t->num;
+	return next(ps);
+}
+
+/* VALUE, for a range `rlen` bytes long. */
+static int parse_value(struct parser *ps, struct scen_value *v, unsigned long rlen)
+{
+	struct token vt = ps->tok;
+	struct suggest sg = {.t = &vt};
+	int f, off_col;
+
+	switch (vt.kind) {
+	case TOK_NUMBER: v->kind = VAL_BYTE; return parse_byte(ps, &v->byte);
+	case TOK_STRING:
+		if (vt.nbytes == 0)
+			return terr(ps, &vt, "an empty string: a value needs at least one byte");
+		if (vt.nbytes > rlen)
+			return terr(ps, &vt, "the string is %zu bytes, longer than the range (%lu)",
+				    vt.nbytes, rlen);
+		v->kind = VAL_BYTES;
+		v->bytes = alloc_hook(NULL, vt.nbytes);
+		if (!v->bytes)
+			return nomem(ps);
+		lex_string_decode(&vt, v->bytes);
+		v->nbytes = vt.nbytes;
+		return next(ps);
+	case TOK_IDENT:
+		f = find_file(ps, &vt);
+		if (f < 0) {
+			if (find_map(ps, &vt) >= 0)
+				return terr(ps, &vt,
+					    "%s is a mapping; a range in a value names a file "
+					    "(declared with 'file NAME SIZE')",
+					    SHOW(&vt));
+			suggest_file(ps, &sg);
+			return terr(ps, &vt, "unknown file %s%s", SHOW(&vt), SUGGESTION(&sg));
+		}
+		if (next(ps))
+			return -1;
+		v->kind = VAL_FILE;
+		v->file.name = f;
+		v->file.is_file = true;
+		if (parse_brackets(ps, ps->s->files[f].name, ps->s->files[f].size, &v->file,
+				   &off_col))
+			return -1;
+		if (v->file.len != rlen)
+			return terr(ps, &vt,
+				    "this file range is %lu bytes but the range is %lu: they must "
+				    "be equally long",
+				    v->file.len, rlen);
+		return 0;
+	default:
+		return terr(ps, &vt,
+			    "expected a value: a byte like 0x00, a string like \"text\" or a file "
+			    "range like data[0..4K], found %s",
+			    SHOW(&vt));
+	}
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+/* A zeroed operation at the end of the executor's sequence. */
+static struct scen_op *new_op(struct parser *ps, const struct ctx *c)
+{
+	struct scenario *s = ps->s;
+	void *p;
+
+	if (c->thread < 0) {
+		p = grow(s->ops, s->nr_ops, &ps->ops_cap, sizeof(*s->ops));
+		if (!p)
+			return NULL;
+		s->ops = p;
+		return &s->ops[s->nr_ops++];
+	}
+	struct scen_thread *t = &s->threads[c->thread];
+
+	p = grow(t->ops, t->nr_ops, &ps->tops_cap, sizeof(*t->ops));
+	if (!p)
+		return NULL;
+	t->ops = p;
+	return &t->ops[t->nr_ops++];
+}
+
+static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
+{
+	struct scenario *s = ps->s;
+	struct token nt = ps->tok, st;
+	unsigned long long size;
+	unsigned long len;
+	bool have_prot = false, have_share = false;
+	int idx;
+
+	if (expect_name(ps, "a mapping name after 'map'") || next(ps))
+		return -1;
+	st = ps->tok;
+	if (parse_size(ps, &size, "a size like 4K or 2 pages after the mapping name"))
+		return -1;
+	if (size == 0)
+		return terr(ps, &st, "a mapping needs a size above 0");
+	if (size > MAX_MAP_SIZE)
+		return terr(ps, &st, "a mapping is at most 64G (%lu bytes)", MAX_MAP_SIZE);
+	len = (unsigned long)((size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE);
+
+	idx = find_map(ps, &nt);
+	if (idx >= 0) {
+		const struct block *g = open_group(ps);
+
+		if (set_has(ctx_view(ps, c), idx))
+			return terr(ps, &nt,
+				    "'%s' is already mapped in process '%s': a process maps a "
+				    "name once (a forked child inherits its parent's mappings)",
+				    s->maps[idx].name, s->procs[c->proc].name);
+		for (int i = 0; c->thread >= 0 && g && i < g->group_nr; i++)
+			if (s->threads[g->group_first + i].proc == c->proc &&
+			    set_has(&ps->views[i], idx))
+				return terr(ps, &nt,
+					    "'%s' is already mapped by thread '%s' of this group",
+					    s->maps[idx].name, s->threads[g->group_first + i].name);
+		if (s->maps[idx].len != len)
+			return terr(ps, &st,
+				    "'%s' is %lu bytes where it is first mapped (line %d): every "
+				    "map of one name has the same size",
+				    s->maps[idx].name, s->maps[idx].len, ps->map_loc[idx].line);
+	} else {
+		void *p;
+
+		if (s->nr_maps >= MAX_MAPS)
+			return terr(ps, &nt, "too many mappings: a scenario has at most %d names",
+				    MAX_MAPS);
+		p = grow(s->maps, s->nr_maps, &ps->maps_cap, sizeof(*s->maps));
+		if (!p)
+			return nomem(ps);
+		s->maps = p;
+		idx = s->nr_maps++;
+		tok_copy(&nt, s->maps[idx].name, SCEN_NAME_MAX);
+		s->maps[idx].len = len;
+		ps->map_loc[idx] = tok_loc(ps, &nt);
+	}
+
+	op->map.prot = COW_PROT_READ | COW_PROT_WRITE;
+	while (ps->tok.kind == TOK_IDENT) {
+		const struct token *t = &ps->tok;
+		static const char *const opts[] = {"rw", "ro", "none", "private", "shared"};
+		struct suggest sg = {.t = t};
+
+		if (tok_is(t, "rw") || tok_is(t, "ro") || tok_is(t, "none")) {
+			if (have_prot)
+				return terr(ps, t, "the protection is given twice");
+			have_prot = true;
+			op->map.prot = tok_is(t, "rw")	 ? COW_PROT_READ | COW_PROT_WRITE
+				       : tok_is(t, "ro") ? COW_PROT_READ
+							 : 0;
+		} else if (tok_is(t, "private") || tok_is(t, "shared")) {
+			if (have_share)
+				return terr(ps, t, "private or shared is given twice");
+			have_share = true;
+			op->map.shared = tok_is(t, "shared");
+		} else {
+			suggest_list(&sg, opts, ARRAY_SIZE(opts));
+			return terr(ps, t,
+				    "unknown map option %s%s: expected rw, ro, none, private or "
+				    "shared",
+				    SHOW(t), SUGGESTION(&sg));
+		}
+		if (next(ps))
+			return -1;
+	}
+	set_add(ctx_view(ps, c), idx);
+	op->map.name = idx;
+	op->map.len = len;
+	return 0;
+}
+
+static int parse_prot(struct parser *ps, int *prot)
+{
+	static const char *const words[] = {"rw", "ro", "none"};
+	const struct token *t = &ps->tok;
+	struct suggest sg = {.t = t};
+
+	if (tok_is(t, "rw"))
+		*prot = COW_PROT_READ | COW_PROT_WRITE;
+	else if (tok_is(t, "ro"))
+		*prot = COW_PROT_READ;
+	else if (tok_is(t, "none"))
+		*prot = 0;
+	else {
+		if (t->kind == TOK_IDENT)
+			suggest_list(&sg, words, ARRAY_SIZE(words));
+		return terr(ps, t,
+			    "expected a protection (rw, ro or none) after the range, found %s%s",
+			    SHOW(t), SUGGESTION(&sg));
+	}
+	return next(ps);
+}
+
+static int parse_advice(struct parser *ps, int *advice)
+{
+	static const char *const words[] = {"dontneed", "dontfork", "dofork"};
+	const struct token *t = &ps->tok;
+	struct suggest sg = {.t = t};
+
+	if (tok_is(t, "dontneed"))
+		*advice = COW_MADV_DONTNEED;
+	else if (tok_is(t, "dontfork"))
+		*advice = COW_MADV_DONTFORK;
+	else if (tok_is(t, "dofork"))
+		*advice = COW_MADV_DOFORK;
+	else if (tok_is(t, "pageout"))
+		return terr(ps, t,
+			    "'madvise pageout' is not supported yet: swap arrives with the "
+			    "swap work");
+	else if (tok_is(t, "mergeable"))
+		return terr(ps, t,
+			    "'madvise mergeable' is not supported yet: KSM arrives with the "
+			    "swap and KSM work");
+	else {
+		if (t->kind == TOK_IDENT)
+			suggest_list(&sg, words, ARRAY_SIZE(words));
+		return terr(ps, t,
+			    "expected an advice (dontneed, dontfork or dofork) after the range, "
+			    "found %s%s",
+			    SHOW(t), SUGGESTION(&sg));
+	}
+	return next(ps);
+}
+
+static int parse_check(struct parser *ps, const struct ctx *c, struct scen_op *op)
+{
+	const struct token *t = &ps->tok;
+	struct suggest sg = {.t = t};
+	bool found = false;
+	int off_col;
+
+	for (size_t i = 0; i < ARRAY_SIZE(verdict_names); i++) {
+		if (tok_is(t, verdict_names[i])) {
+			op->check.verdict = (enum scen_verdict)i;
+			found = true;
+		}
+	}
+	if (!found) {
+		if (t->kind == TOK_IDENT)
+			suggest_list(&sg, verdict_names, ARRAY_SIZE(verdict_names));
+		return terr(ps, t,
+			    "expected a verdict (corrupt, leak, desync or overwrite) after "
+			    "'check', found %s%s",
+			    SHOW(t), SUGGESTION(&sg));
+	}
+	if (next(ps) || parse_range(ps, c, "the verdict", &op->check.range, &off_col))
+		return -1;
+	ps->s->nr_checks++;
+	if (tok_is(t, "faults")) {
+		op->check.cmp = CMP_FAULTS;
+		return next(ps);
+	}
+	if (t->kind != TOK_EQ && t->kind != TOK_NE)
+		return terr(ps, t, "expected '==', '!=' or 'faults' after the range, found %s",
+			    SHOW(t));
+	op->check.cmp = t->kind == TOK_EQ ? CMP_EQ : CMP_NE;
+	if (next(ps))
+		return -1;
+	return parse_value(ps, &op->check.value, op->check.range.len);
+}
+
+static int parse_fork(struct parser *ps, const struct ctx *c, struct scen_op *op)
+{
+	struct token nt = ps->tok;
+	struct mapset view;
+	int child;
+
+	if (expect_name(ps, "the child's name after 'fork'"))
+		return -1;
+	child = find_proc(ps, &nt);
+	if (child >= 0)
+		return terr(ps, &nt, "process '%s' already exists (line %d): fork makes a new one",
+			    ps->s->procs[child].name, ps->s->procs[child].loc.line);
+	view = *ctx_view(ps, c); /* add_proc may move ps->pp */
+	child = add_proc(ps, &nt);
+	if (child < 0)
+		return -1;
+	ps->pp[child].mapped = view;
+	if (c->thread >= 0)
+		ps->pp[child].born_group = ps->group_serial;
+	op->fork.child = child;
+	return next(ps);
+}
+
+/* The operation at the current token, executed by c; the word is known to
+ * be one of op_words[]. */
+static int parse_op(struct parser *ps, const struct ctx *c)
+{
+	struct token kw = ps->tok;
+	enum op_word w = op_word(&kw);
+	struct scen_range *r = NULL;
+	struct scen_op *op;
+	char after[32];
+	int off_col = 0;
+
+	if (w == W_EXIT && c->thread >= 0)
+		return terr(ps, &kw, "exit is not allowed in a thread; put it after join");
+	op = new_op(ps, c);
+	if (!op)
+		return nomem(ps);
+	op->loc = tok_loc(ps, &kw);
+	op->proc = c->proc;
+	if (next(ps))
+		return -1;
+	switch (w) {
+	case W_MAP:
+		op->kind = OP_MAP;
+		if (parse_map(ps, c, op))
+			return -1;
+		break;
+	case W_WRITE:
+		op->kind = OP_WRITE;
+		if (parse_range(ps, c, "write", &op->write.range, &off_col) ||
+		    parse_value(ps, &op->write.value, op->write.range.len))
+			return -1;
+		break;
+	case W_READ:
+		op->kind = OP_READ;
+		if (parse_range(ps, c, "read", &op->read.range, &off_col))
+			return -1;
+		break;
+	case W_CHECK:
+		op->kind = OP_CHECK;
+		if (parse_check(ps, c, op))
+			return -1;
+		break;
+	case W_FORK:
+		op->kind = OP_FORK;
+		if (parse_fork(ps, c, op))
+			return -1;
+		break;
+	case W_EXIT:
+		op->kind = OP_EXIT;
+		ps->pp[c->proc].exited = true;
+		ps->pp[c->proc].exit_loc = op->loc;
+		break;
+	case W_MUNMAP:
+		op->kind = OP_MUNMAP;
+		r = &op->munmap.range;
+		if (parse_range(ps, c, "munmap", r, &off_col))
+			return -1;
+		break;
+	case W_MPROTECT:
+		op->kind = OP_MPROTECT;
+		r = &op->mprotect.range;
+		if (parse_range(ps, c, "mprotect", r, &off_col) ||
+		    parse_prot(ps, &op->mprotect.prot))
+			return -1;
+		break;
+	case W_MADVISE:
+		op->kind = OP_MADVISE;
+		r = &op->madvise.range;
+		if (parse_range(ps, c, "madvise", r, &off_col) ||
+		    parse_advice(ps, &op->madvise.advice))
+			return -1;
+		break;
+	case W_NONE: COW_ASSERT(!"parse_op without an operation word"); return -1;
+	}
+	/* munmap, mprotect and madvise take a page-aligned address, as the
+	 * system calls do; the length is rounded up. */
+	if (r && r->off % PAGE_SIZE)
+		return lerr(ps, (struct scen_loc){ps->lx.lineno, off_col},
+			    "%s needs a page-aligned offset: %lu is not a multiple of 4K",
+			    op_words[w], r->off);
+	snprintf(after, sizeof(after), "the '%s' operation", op_words[w]);
+	return expect_eol(ps, after);
+}
+
+/* ---- statements ------------------------------------------------------------ */
+
+/* -1 with the error if t names an operation of later work. */
+static int unsupported_op(struct parser *ps, const struct token *t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
+		if (tok_is(t, unsupported[i].word))
+			return terr(ps, t, "%s is not supported yet: %s with %s", SHOW(t),
+				    unsupported[i].what, unsupported[i].work);
+	return 0;
+}
+
+/* An operation where one may stand, in c (a process block, a thread body,
+ * a one-line thread): everything else gets a fitting error. */
+static int op_statement(struct parser *ps, const struct ctx *c)
+{
+	const struct token *t = &ps->tok;
+	struct suggest sg = {.t = t};
+
+	if (t->kind != TOK_IDENT)
+		return terr(ps, t, "expected an operation like 'write buf 0x01', found %s",
+			    SHOW(t));
+	if (unsupported_op(ps, t))
+		return -1;
+	if (op_word(t) != W_NONE)
+		return parse_op(ps, c);
+	if (tok_is(t, "thread") && c->thread >= 0)
+		return terr(ps, t, "threads cannot nest: a thread holds operations only");
+	if (tok_is(t, "join") && c->thread >= 0)
+		return terr(ps, t, "'join' must line up with the 'thread' lines it closes");
+	for (size_t i = 0; i < ARRAY_SIZE(top_words); i++)
+		if (tok_is(t, top_words[i]))
+			return terr(ps, t,
+				    "%s is only allowed at top level, not indented under "
+				    "a process or thread",
+				    SHOW(t));
+	suggest_list(&sg, op_words, ARRAY_SIZE(op_words));
+	if (c->thread < 0) {
+		suggest_try(&sg, "thread");
+		suggest_try(&sg, "join");
+	}
+	return terr(ps, t, "unknown operation %s%s", SHOW(t), SUGGESTION(&sg));
+}
+
+static int push_block(struct parser *ps, enum blk_kind kind, int proc, int thread)
+{
+	struct block *b;
+
+	COW_ASSERT(ps->depth + 1 < MAX_DEPTH);
+	b = &ps->stack[++ps->depth];
+	memset(b, 0, sizeof(*b));
+	b->kind = kind;
+	b->opener_indent = ps->lx.indent;
+	b->prev_indent = -1;
+	b->proc = proc;
+	b->thread = thread;
+	return 0;
+}
+
+/* thread TNAME [in PROC] [OP ...], in block b (the top level or a
+ * process block). */
+static int parse_thread(struct parser *ps, struct block *b)
+{
+	struct scenario *s = ps->s;
+	struct token kw = ps->tok, nt;
+	struct scen_thread *t;
+	struct ctx c;
+	void *p;
+	int proc;
+
+	if (!b->group) {
+		b->group = true;
+		b->group_first = s->nr_threads;
+		b->group_nr = 0;
+		b->group_loc = tok_loc(ps, &kw);
+		ps->group_serial++;
+	}
+	if (b->group_nr >= MAX_GROUP)
+		return terr(ps, &kw, "a thread group has at most %d threads", MAX_GROUP);
+	if (next(ps))
+		return -1;
+	nt = ps->tok;
+	if (expect_name(ps, "a thread name after 'thread'"))
+		return -1;
+	for (int i = 0; i < b->group_nr; i++)
+		if (name_is(s->threads[b->group_first + i].name, &nt))
+			return terr(ps, &nt, "thread '%s' already exists in this group (line %d)",
+				    s->threads[b->group_first + i].name,
+				    s->threads[b->group_first + i].loc.line);
+	if (next(ps))
+		return -1;
+	if (b->kind == BLK_TOP) {
+		struct token pt;
+		struct suggest sg = {.t = &pt};
+
+		if (!tok_is(&ps->tok, "in"))
+			return terr(ps, &ps->tok,
+				    "expected 'in PROCESS' after the thread name, found %s: a "
+				    "top-level thread names its process, as in 'thread %.*s in P'",
+				    SHOW(&ps->tok), (int)nt.len, nt.p);
+		if (next(ps))
+			return -1;
+		pt = ps->tok;
+		if (pt.kind != TOK_IDENT)
+			return terr(ps, &pt, "expected a process name after 'in', found %s",
+				    SHOW(&pt));
+		proc = find_proc(ps, &pt);
+		if (proc < 0) {
+			suggest_proc(ps, &sg);
+			return terr(ps, &pt, "unknown process %s%s", SHOW(&pt), SUGGESTION(&sg));
+		}
+		if (ps->pp[proc].exited)
+			return terr(ps, &pt, "process '%s' exited at line %d", s->procs[proc].name,
+				    ps->pp[proc].exit_loc.line);
+		if (ps->pp[proc].born_group == ps->group_serial)
+			return terr(ps, &pt,
+				    "process '%s' is forked in this thread group (line %d): its "
+				    "threads can start after 'join'",
+				    s->procs[proc].name, s->procs[proc].loc.line);
+		if (next(ps))
+			return -1;
+	} else {
+		if (tok_is(&ps->tok, "in"))
+			return terr(ps, &ps->tok,
+				    "'in PROCESS' is for top-level threads; this thread belongs to "
+				    "process '%s'",
+				    s->procs[b->proc].name);
+		proc = b->proc;
+	}
+	ps->seen_process = true;
+
+	p = grow(s->threads, s->nr_threads, &ps->threads_cap, sizeof(*s->threads));
+	if (!p)
+		return nomem(ps);
+	s->threads = p;
+	t = &s->threads[s->nr_threads];
+	tok_copy(&nt, t->name, SCEN_NAME_MAX);
+	t->loc = tok_loc(ps, &kw);
+	t->proc = proc;
+	c.proc = proc;
+	c.thread = s->nr_threads++;
+	ps->tops_cap = 0;
+	ps->views[b->group_nr++] = ps->pp[proc].mapped;
+
+	if (ps->tok.kind == TOK_EOL)
+		return push_block(ps, BLK_THREAD, proc, c.thread);
+	/* A one-line thread. */
+	return op_statement(ps, &c);
+}
+
+static int parse_join(struct parser *ps, struct block *b)
+{
+	struct scenario *s = ps->s;
+	struct token kw = ps->tok;
+	struct scen_op *op;
+	struct ctx c;
+
+	if (!b->group)
+		return terr(ps, &kw,
+			    "'join' without threads: it closes a group of 'thread' "
+			    "lines at the same level");
+	if (next(ps) || expect_eol(ps, "'join'"))
+		return -1;
+	for (int i = 0; i < b->group_nr; i++)
+		for (size_t w = 0; w < ARRAY_SIZE(ps->views[i].w); w++)
+			ps->pp[s->threads[b->group_first + i].proc].mapped.w[w] |=
+				ps->views[i].w[w];
+	c.proc = b->kind == BLK_PROC ? b->proc : s->threads[b->group_first].proc;
+	c.thread = -1;
+	op = new_op(ps, &c);
+	if (!op)
+		return nomem(ps);
+	op->kind = OP_GROUP;
+	op->loc = b->group_loc;
+	op->proc = c.proc;
+	op->group.first = b->group_first;
+	op->group.nr = b->group_nr;
+	if (b->group_nr > s->max_group)
+		s->max_group = b->group_nr;
+	b->group = false;
+	return 0;
+}
+
+static int parse_system(struct parser *ps)
+{
+	struct scenario *s = ps->s;
+	struct token kw = ps->tok;
+	bool have_frames = false, have_cpus = false, have_zp = false;
+
+	if (ps->have_system)
+		return terr(ps, &kw, "a second 'system' line: the first is at line %d",
+			    ps->system_loc.line);
+	if (ps->seen_process)
+		return terr(ps, &kw, "'system' must come before the first process or thread");
+	ps->have_system = true;
+	ps->system_loc = tok_loc(ps, &kw);
+	if (next(ps))
+		return -1;
+	while (ps->tok.kind != TOK_EOL) {
+		static const char *const keys[] = {"frames", "cpus", "zero_page"};
+		struct token key = ps->tok, vt;
+		struct suggest sg = {.t = &key};
+		bool *seen;
+
+		if (key.kind != TOK_IDENT)
+			return terr(ps, &key, "expected a setting like cpus=4, found %s",
+				    SHOW(&key));
+		if (tok_is(&key, "frames"))
+			seen = &have_frames;
+		else if (tok_is(&key, "cpus"))
+			seen = &have_cpus;
+		else if (tok_is(&key, "zero_page"))
+			seen = &have_zp;
+		else {
+			suggest_list(&sg, keys, ARRAY_SIZE(keys));
+			return terr(ps, &key,
+				    "unknown system setting %s%s: expected frames=, cpus= or "
+				    "zero_page=",
+				    SHOW(&key), SUGGESTION(&sg));
+		}
+		if (*seen)
+			return terr(ps, &key, "%s is given twice", SHOW(&key));
+		*seen = true;
+		if (next(ps))
+			return -1;
+		if (ps->tok.kind != TOK_ASSIGN)
+			return terr(ps, &ps->tok, "expected '=' after %s, found %s", SHOW(&key),
+				    SHOW(&ps->tok));
+		if (next(ps))
+			return -1;
+		vt = ps->tok;
+		if (seen == &have_zp) {
+			if (!tok_is(&vt, "on") && !tok_is(&vt, "off"))
+				return terr(ps, &vt,
+					    "expected on or off after 'zero_page=', found %s",
+					    SHOW(&vt));
+			s->zero_page = tok_is(&vt, "on");
+		} else if (seen == &have_frames) {
+			if (vt.kind != TOK_NUMBER || vt.num < 1 || vt.num > MAX_FRAMES)
+				return terr(ps, &vt,
+					    "expected a frame count from 1 to 16M after 'frames=', "
+					    "found %s",
+					    SHOW(&vt));
+			s->frames = (unsigned long)vt.num;
+		} else {
+			if (vt.kind != TOK_NUMBER || vt.num < 1 || vt.num > MAX_CPUS)
+				return terr(
+					ps, &vt,
+					"expected a CPU count from 1 to %d after 'cpus=', found "
+					"%s",
+					MAX_CPUS, SHOW(&vt));
+			s->cpus = (int)vt.num;
+		}
+		if (next(ps))
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_policy(struct parser *ps)
+{
+	struct token kw = ps->tok;
+
+	if (ps->have_policy)
+		return terr(ps, &kw, "a second 'policy' line: the first is at line %d",
+			    ps->policy_loc.line);
+	if (ps->seen_process)
+		return terr(ps, &kw, "'policy' must come before the first process or thread");
+	ps->have_policy = true;
+	ps->policy_loc = tok_loc(ps, &kw);
+	if (next(ps))
+		return -1;
+	if (ps->tok.kind != TOK_IDENT)
+		return terr(ps, &ps->tok, "expected a policy name like linux-6.5, found %s",
+			    SHOW(&ps->tok));
+	tok_copy(&ps->tok, ps->s->policy, sizeof(ps->s->policy));
+	if (next(ps))
+		return -1;
+	return expect_eol(ps, "the policy name");
+}
+
+static int parse_file(struct parser *ps)
+{
+	struct scenario *s = ps->s;
+	struct token nt, st;
+	struct scen_file *f;
+	unsigned long long size;
+	void *p;
+	int idx;
+
+	if (next(ps))
+		return -1;
+	nt = ps->tok;
+	if (expect_name(ps, "a file name after 'file'"))
+		return -1;
+	idx = find_file(ps, &nt);
+	if (idx >= 0)
+		return terr(ps, &nt, "file '%s' is already declared at line %d", s->files[idx].name,
+			    ps->file_loc[idx].line);
+	if (s->nr_files >= MAX_FILES)
+		return terr(ps, &nt, "too many files: a scenario has at most %d", MAX_FILES);
+	if (next(ps))
+		return -1;
+	st = ps->tok;
+	if (parse_size(ps, &size, "a size like 8K or 2 pages after the file name"))
+		return -1;
+	if (size == 0)
+		return terr(ps, &st, "a file needs a size above 0");
+	if (size > MAX_FILE_SIZE)
+		return terr(ps, &st, "a file is at most 64M (%lu bytes)", MAX_FILE_SIZE);
+	p = grow(s->files, s->nr_files, &ps->files_cap, sizeof(*s->files));
+	if (!p)
+		return nomem(ps);
+	s->files = p;
+	idx = s->nr_files++;
+	f = &s->files[idx];
+	tok_copy(&nt, f->name, SCEN_NAME_MAX);
+	f->size = (unsigned long)size;
+	ps->file_loc[idx] = tok_loc(ps, &nt);
+	if (tok_is(&ps->tok, "fill")) {
+		if (next(ps))
+			return -1;
+		if (ps->tok.kind != TOK_ASSIGN)
+			return terr(ps, &ps->tok, "expected '=' after 'fill', found %s",
+				    SHOW(&ps->tok));
+		if (next(ps) || parse_byte(ps, &s->files[idx].fill))
+			return -1;
+	}
+	if (ps->tok.kind != TOK_EOL)
+		return terr(ps, &ps->tok,
+			    "unexpected %s: a file is declared as 'file NAME SIZE [fill=BYTE]'",
+			    SHOW(&ps->tok));
+	return 0;
+}
+
+static int parse_process(struct parser *ps)
+{
+	struct token nt;
+	int proc;
+
+	if (next(ps))
+		return -1;
+	nt = ps->tok;
+	if (expect_name(ps, "a process name after 'process'") || next(ps) ||
+	    expect_eol(ps, "the process name"))
+		return -1;
+	proc = find_proc(ps, &nt);
+	if (proc >= 0 && ps->pp[proc].exited)
+		return terr(ps, &nt, "process '%s' exited at line %d: it cannot have another block",
+			    ps->s->procs[proc].name, ps->pp[proc].exit_loc.line);
+	if (proc < 0)
+		proc = add_proc(ps, &nt);
+	if (proc < 0)
+		return -1;
+	ps->seen_process = true;
+	return push_block(ps, BLK_PROC, proc, -1);
+}
+
+static int top_statement(struct parser *ps, struct block *b)
+{
+	const struct token *t = &ps->tok;
+	struct suggest sg = {.t = t};
+
+	if (tok_is(t, "system"))
+		return parse_system(ps);
+	if (tok_is(t, "policy"))
+		return parse_policy(ps);
+	if (tok_is(t, "file"))
+		return parse_file(ps);
+	if (tok_is(t, "process"))
+		return parse_process(ps);
+	if (tok_is(t, "thread"))
+		return parse_thread(ps, b);
+	if (tok_is(t, "join"))
+		return parse_join(ps, b);
+	if (op_word(t) != W_NONE)
+		return terr(ps, t,
+			    "%s must be inside a process block: start one with 'process NAME' "
+			    "above it",
+			    SHOW(t));
+	suggest_list(&sg, top_words, ARRAY_SIZE(top_words));
+	return terr(ps, t,
+		    "unknown statement %s%s: expected system, policy, file, process or thread",
+		    SHOW(t), SUGGESTION(&sg));
+}
+
+/* Close every block the line at indent (first token at loc) is not in. */
+static int close_blocks(struct parser *ps, int indent, struct scen_loc loc)
+{
+	while (ps->depth > 0 && ps->stack[ps->depth].opener_indent >= indent) {
+		struct block *b = &ps->stack[ps->depth];
+
+		if (b->kind == BLK_THREAD && ps->s->threads[b->thread].nr_ops == 0)
+			return lerr(ps, ps->s->threads[b->thread].loc,
+				    "thread '%s' has no operations: indent them under it, or "
+				    "write one on the same line",
+				    ps->s->threads[b->thread].name);
+		if (b->group)
+			return lerr(ps, loc,
+				    "the thread group that starts at line %d is not joined: add "
+				    "'join' after its last thread",
+				    b->group_loc.line);
+		ps->depth--;
+	}
+	return 0;
+}
+
+static int statement(struct parser *ps)
+{
+	const struct token *t = &ps->tok;
+	int indent = ps->lx.indent;
+	struct block *b;
+	struct ctx c;
+
+	if (close_blocks(ps, indent, tok_loc(ps, t)))
+		return -1;
+	b = &ps->stack[ps->depth];
+	if (b->prev_indent >= 0 && indent > b->prev_indent)
+		return terr(ps, t, "unexpected indentation: the line above does not open a block");
+	b->prev_indent = indent;
+	ps->nr_statements++;
+	if (t->kind != TOK_IDENT)
+		return terr(ps, t, "expected a statement or an operation, found %s", SHOW(t));
+	if (unsupported_op(ps, t))
+		return -1;
+	if (b->group && !tok_is(t, "thread") && !tok_is(t, "join"))
+		return terr(ps, t,
+			    "the thread group that starts at line %d is not joined: expected "
+			    "'join' or another 'thread' here",
+			    b->group_loc.line);
+	switch (b->kind) {
+	case BLK_TOP: return top_statement(ps, b);
+	case BLK_PROC:
+		if (tok_is(t, "join"))
+			return parse_join(ps, b);
+		if (ps->pp[b->proc].exited && (tok_is(t, "thread") || op_word(t) != W_NONE))
+			return terr(ps, t,
+				    "process '%s' exited at line %d: nothing can follow 'exit' in "
+				    "its block",
+				    ps->s->procs[b->proc].name, ps->pp[b->proc].exit_loc.line);
+		if (tok_is(t, "thread"))
+			return parse_thread(ps, b);
+		c.proc = b->proc;
+		c.thread = -1;
+		return op_statement(ps, &c);
+	case BLK_THREAD:
+		c.proc = b->proc;
+		c.thread = b->thread;
+		return op_statement(ps, &c);
+	}
+	return -1;
+}
+
+static int parse(struct parser *ps)
+{
+	struct block *top = &ps->stack[0];
+	struct scen_loc eof;
+	int r;
+
+	top->kind = BLK_TOP;
+	top->opener_indent = -1;
+	top->prev_indent = -1;
+	while ((r = lex_line(&ps->lx)) > 0)
+		if (next(ps) || statement(ps))
+			return -1;
+	if (r < 0)
+		return -1;
+	lex_eof_loc(&ps->lx, &eof);
+	if (close_blocks(ps, -1, eof))
+		return -1;
+	if (top->group)
+		return lerr(ps, eof,
+			    "the thread group that starts at line %d is not joined: add 'join' "
+			    "after its last thread",
+			    top->group_loc.line);
+	if (ps->nr_statements == 0)
+		return lerr(ps, (struct scen_loc){1, 1},
+			    "the scenario is empty: it needs at least one process");
+	if (ps->s->nr_procs == 0)
+		return lerr(ps, (struct scen_loc){1, 1},
+			    "the scenario has no process: add a 'process NAME' block");
+	return 0;
+}
+
+/* ---- entry points ---------------------------------------------------------- */
+
+int scen_parse(const char *path, const char *text, size_t len, struct scenario **out, char *err,
+	       size_t errlen)
+{
+	struct parser *ps;
+	struct scenario *s;
+	int rc;
+
+	if (!path)
+		path = "<scenario>";
+	ps = alloc_hook(NULL, sizeof(*ps));
+	s = alloc_hook(NULL, sizeof(*s));
+	if (!ps || !s) {
+		free(ps);
+		free(s);
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", path);
+		return COW_ENOMEM;
+	}
+	memset(ps, 0, sizeof(*ps));
+	memset(s, 0, sizeof(*s));
+	ps->path = path;
+	ps->s = s;
+	ps->rc = COW_EINVAL;
+	s->zero_page = -1;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	lex_init(&ps->lx, text, len, &ps->diag);
+
+	if (len > SCEN_MAX_FILE)
+		rc = lerr(ps, (struct scen_loc){1, 1},
+			  "the file is larger than 1 MiB: a scenario is at most %lu bytes",
+			  SCEN_MAX_FILE);
+	else
+		rc = parse(ps);
+	if (rc == 0) {
+		*out = s;
+		if (err && errlen)
+			err[0] = '\0';
+	} else {
+		rc = ps->rc;
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%d:%d: %s", path, ps->diag.line, ps->diag.col,
+				 ps->diag.msg);
+		scen_free(s);
+	}
+	free(ps->pp);
+	free(ps);
+	return rc;
+}
+
+int scen_load(const char *path, struct scenario **out, char *err, size_t errlen)
+{
+	size_t len = 0, cap = 16384;
+	char *buf = malloc(cap), *p;
+	FILE *f;
+	int rc, e;
+
+	if (!buf) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return COW_ENOMEM;
+	}
+	f = fopen(path, "rb");
+	if (!f)
+		goto out_error;
+	/* Read at most one byte past the limit: scen_parse rejects that. */
+	for (;;) {
+		size_t n = fread(buf + len, 1, cap - len, f);
+
+		len += n;
+		if (len < cap) {
+			if (ferror(f))
+				goto out_close;
+			break;
+		}
+		if (cap > SCEN_MAX_FILE)
+			break;
+		cap = cap * 2 > SCEN_MAX_FILE + 1 ? SCEN_MAX_FILE + 1 : cap * 2;
+		p = realloc(buf, cap);
+		if (!p) {
+			fclose(f);
+			free(buf);
+			snprintf(err, errlen, "%s: out of memory", path);
+			return COW_ENOMEM;
+		}
+		buf = p;
+	}
+	fclose(f);
+	rc = scen_parse(path, buf, len, out, err, errlen);
+	free(buf);
+	return rc;
+
+out_close:
+	e = errno;
+	fclose(f);
+	errno = e;
+out_error:
+	snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+	free(buf);
+	return COW_ENOENT;
+}
+
+static void free_ops(struct scen_op *ops, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (ops[i].kind == OP_WRITE)
+			free(ops[i].write.value.bytes);
+		else if (ops[i].kind == OP_CHECK)
+			free(ops[i].check.value.bytes);
+	}
+	free(ops);
+}
+
+void scen_free(struct scenario *s)
+{
+	if (!s)
+		return;
+	free_ops(s->ops, s->nr_ops);
+	for (int i = 0; i < s->nr_threads; i++)
+		free_ops(s->threads[i].ops, s->threads[i].nr_ops);
+	free(s->threads);
+	free(s->procs);
+	free(s->maps);
+	free(s->files);
+	free(s);
+}
+
+const char *scen_verdict_name(enum scen_verdict v)
+{
+	if ((unsigned)v < ARRAY_SIZE(verdict_names))
+		return verdict_names[v];
+	return "unknown";
+}
+
+/* ---- the whole-structure validator ------------------------------------------ */
+
+struct vstate {
+	const struct scenario *s;
+	char *msg;
+	size_t len;
+	bool *exited; /* [nr_procs] */
+	int checks;
+};
+
+static COW_PRINTF(2, 3) int vfail(struct vstate *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (v->msg && v->len)
+		vsnprintf(v->msg, v->len, fmt, ap);
+	va_end(ap);
+	return COW_ECORRUPT;
+}
+
+static bool name_ok(const char *name)
+{
+	size_t n = strnlen(name, SCEN_NAME_MAX);
+
+	return n > 0 && n < SCEN_NAME_MAX;
+}
+
+static int check_range(struct vstate *v, const struct scen_range *r, bool is_file)
+{
+	const struct scenario *s = v->s;
+	unsigned long size;
+
+	if (r->is_file != is_file)
+		return vfail(v, "a range's is_file is %d, expected %d", r->is_file, is_file);
+	if (r->name < 0 || r->name >= (is_file ? s->nr_files : s->nr_maps))
+		return vfail(v, "a range names %s %d of %d", is_file ? "file" : "mapping", r->name,
+			     is_file ? s->nr_files : s->nr_maps);
+	size = is_file ? s->files[r->name].size : s->maps[r->name].len;
+	if (r->len == 0 || r->off >= size || r->len > size - r->off)
+		return vfail(v, "range [%lu..+%lu] is outside its %lu bytes", r->off, r->len, size);
+	if (r->whole && (r->off != 0 || r->len != size))
+		return vfail(v, "a whole range is [%lu..+%lu] of %lu bytes", r->off, r->len, size);
+	return 0;
+}
+
+static int check_value(struct vstate *v, const struct scen_value *val, unsigned long rlen)
+{
+	switch (val->kind) {
+	case VAL_BYTE: return 0;
+	case VAL_BYTES:
+		if (!val->bytes || val->nbytes == 0 || val->nbytes > SCEN_MAX_STRING ||
+		    val->nbytes > rlen)
+			return vfail(v, "a string value of %zu bytes for %lu", val->nbytes, rlen);
+		return 0;
+	case VAL_FILE:
+		if (check_range(v, &val->file, true))
+			return COW_ECORRUPT;
+		if (val->file.len != rlen)
+			return vfail(v, "a file value of %lu bytes for %lu", val->file.len, rlen);
+		return 0;
+	}
+	return vfail(v, "value kind %d", (int)val->kind);
+}
+
+static int check_op(struct vstate *v, const struct scen_op *op, int thread_proc)
+{
+	const struct scenario *s = v->s;
+	const int rw = COW_PROT_READ | COW_PROT_WRITE;
+	const struct scen_range *r = NULL;
+
+	if (op->proc < 0 || op->proc >= s->nr_procs)
+		return vfail(v, "%d:%d: op of process %d of %d", op->loc.line, op->loc.col,
+			     op->proc, s->nr_procs);
+	if (thread_proc >= 0 && op->proc != thread_proc)
+		return vfail(v, "%d:%d: a thread's op runs in process %d, not its %d", op->loc.line,
+			     op->loc.col, op->proc, thread_proc);
+	if (v->exited[op->proc])
+		return vfail(v, "%d:%d: an op of process '%s' after its exit", op->loc.line,
+			     op->loc.col, s->procs[op->proc].name);
+	switch (op->kind) {
+	case OP_MAP:
+		if (op->map.name < 0 || op->map.name >= s->nr_maps ||
+		    op->map.len != s->maps[op->map.name].len || (op->map.prot & ~rw))
+			return vfail(v, "%d:%d: a bad map", op->loc.line, op->loc.col);
+		return 0;
+	case OP_WRITE:
+		if (check_range(v, &op->write.range, false))
+			return COW_ECORRUPT;
+		return check_value(v, &op->write.value, op->write.range.len);
+	case OP_READ: return check_range(v, &op->read.range, false);
+	case OP_CHECK:
+		v->checks++;
+		if ((unsigned)op->check.verdict > VERDICT_OVERWRITE ||
+		    (unsigned)op->check.cmp > CMP_FAULTS)
+			return vfail(v, "%d:%d: a bad check", op->loc.line, op->loc.col);
+		if (check_range(v, &op->check.range, false))
+			return COW_ECORRUPT;
+		return op->check.cmp == CMP_FAULTS
+			       ? 0
+			       : check_value(v, &op->check.value, op->check.range.len);
+	case OP_FORK:
+		if (op->fork.child < 0 || op->fork.child >= s->nr_procs ||
+		    op->fork.child == op->proc)
+			return vfail(v, "%d:%d: a bad fork", op->loc.line, op->loc.col);
+		return 0;
+	case OP_EXIT:
+		if (thread_proc >= 0)
+			return vfail(v, "%d:%d: exit in a thread", op->loc.line, op->loc.col);
+		v->exited[op->proc] = true;
+		return 0;
+	case OP_MUNMAP: r = &op->munmap.range; break;
+	case OP_MPROTECT:
+		r = &op->mprotect.range;
+		if (op->mprotect.prot & ~rw)
+			return vfail(v, "%d:%d: a bad protection", op->loc.line, op->loc.col);
+		break;
+	case OP_MADVISE:
+		r = &op->madvise.range;
+		if (op->madvise.advice != COW_MADV_DONTNEED &&
+		    op->madvise.advice != COW_MADV_DONTFORK &&
+		    op->madvise.advice != COW_MADV_DOFORK)
+			return vfail(v, "%d:%d: a bad advice", op->loc.line, op->loc.col);
+		break;
+	case OP_GROUP: return vfail(v, "%d:%d: a group inside a thread", op->loc.line, op->loc.col);
+	default: return vfail(v, "op kind %d", (int)op->kind);
+	}
+	if (check_range(v, r, false))
+		return COW_ECORRUPT;
+	if (r->off % PAGE_SIZE)
+		return vfail(v, "%d:%d: an unaligned offset", op->loc.line, op->loc.col);
+	return 0;
+}
+
+static int check_all(struct vstate *v)
+{
+	const struct scenario *s = v->s;
+	int next_thread = 0, max_group = 0;
+
+	if (s->nr_procs < 1 || s->nr_ops < 0 || s->nr_threads < 0 || s->nr_maps < 0 ||
+	    s->nr_files < 0)
+		return vfail(v, "bad counts");
+	if (s->zero_page < -1 || s->zero_page > 1 || s->cpus < 0 || s->cpus > MAX_CPUS ||
+	    s->frames > MAX_FRAMES)
+		return vfail(v, "bad system settings");
+	for (int i = 0; i < s->nr_procs; i++)
+		if (!name_ok(s->procs[i].name))
+			return vfail(v, "process %d has a bad name", i);
+	for (int i = 0; i < s->nr_maps; i++)
+		if (!name_ok(s->maps[i].name) || s->maps[i].len == 0 || s->maps[i].len % PAGE_SIZE)
+			return vfail(v, "mapping %d is bad", i);
+	for (int i = 0; i < s->nr_files; i++)
+		if (!name_ok(s->files[i].name) || s->files[i].size == 0)
+			return vfail(v, "file %d is bad", i);
+	for (int i = 0; i < s->nr_ops; i++) {
+		const struct scen_op *op = &s->ops[i];
+
+		if (op->kind != OP_GROUP) {
+			if (check_op(v, op, -1))
+				return COW_ECORRUPT;
+			continue;
+		}
+		/* Groups take the threads in order, each exactly once. */
+		if (op->group.first != next_thread || op->group.nr < 1 ||
+		    op->group.nr > MAX_GROUP || op->group.nr > s->nr_threads - op->group.first)
+			return vfail(v, "%d:%d: group [%d..+%d] of %d threads, expected from %d",
+				     op->loc.line, op->loc.col, op->group.first, op->group.nr,
+				     s->nr_threads, next_thread);
+		if (op->proc < 0 || op->proc >= s->nr_procs)
+			return vfail(v, "%d:%d: a group of process %d", op->loc.line, op->loc.col,
+				     op->proc);
+		next_thread += op->group.nr;
+		if (op->group.nr > max_group)
+			max_group = op->group.nr;
+		for (int t = op->group.first; t < next_thread; t++) {
+			const struct scen_thread *th = &s->threads[t];
+
+			if (!name_ok(th->name) || th->proc < 0 || th->proc >= s->nr_procs ||
+			    th->nr_ops < 1)
+				return vfail(v, "thread %d is bad", t);
+			for (int j = 0; j < th->nr_ops; j++)
+				if (check_op(v, &th->ops[j], th->proc))
+					return COW_ECORRUPT;
+		}
+	}
+	if (next_thread != s->nr_threads)
+		return vfail(v, "%d threads, %d in groups", s->nr_threads, next_thread);
+	if (max_group != s->max_group)
+		return vfail(v, "max_group %d, the largest group has %d", s->max_group, max_group);
+	if (v->checks != s->nr_checks)
+		return vfail(v, "nr_checks %d, counted %d", s->nr_checks, v->checks);
+	return 0;
+}
+
+int scen_check(const struct scenario *s, char *msg, size_t len)
+{
+	struct vstate v = {.s = s, .msg = msg, .len = len};
+	int rc;
+
+	if (msg && len)
+		msg[0] = '\0';
+	if (!s || s->nr_procs < 1 || s->nr_procs > MAX_PROCS)
+		return vfail(&v, "no scenario, or a bad process count");
+	v.exited = calloc((size_t)s->nr_procs, sizeof(*v.exited));
+	if (!v.exited)
+		return COW_ENOMEM;
+	rc = check_all(&v);
+	free(v.exited);
+	return rc;
+}

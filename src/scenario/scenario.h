@@ -1,0 +1,214 @@
+/*
+ * Scenario files (.cow): what a user of cowlab writes.  This header is the
+ * parsed form (parser.c builds it, interp.c runs it) and the grammar.
+ *
+ * A scenario is line oriented.  '#' starts a comment.  Indentation nests:
+ * a line belongs to the block of the nearest less-indented line above it
+ * that opens a block (process, thread).  Tabs count as 8 columns.
+ *
+ *   system [frames=N] [cpus=N] [zero_page=on|off]
+ *   policy NAME                       default preset (cowlab --policy wins)
+ *   file NAME SIZE [fill=BYTE]        a named byte array (a data file)
+ *   process NAME                      a block of NAME's main thread; NAME
+ *                                     is created unless a fork made it
+ *     OP ...
+ *     thread TNAME                    a thread of the process ...
+ *       OP ...
+ *     thread TNAME OP                 ... or a one-operation thread
+ *     join                            the threads above run concurrently
+ *                                     from the first `thread` to `join`
+ *   thread TNAME in PROC              a top-level thread group member
+ *   join
+ *
+ * Operations (OP):
+ *   map NAME SIZE [rw|ro|none] [private|shared]      mmap (default rw private)
+ *   write RANGE VALUE                 store VALUE (repeated to fill RANGE)
+ *   read RANGE                        load (touches the pages)
+ *   check VERDICT RANGE == VALUE      the bytes must equal VALUE
+ *   check VERDICT RANGE != VALUE      ... must differ somewhere
+ *   check VERDICT RANGE faults        the access must fault (unmapped)
+ *   fork NAME                         a child process NAME (a COW copy)
+ *   exit                              the process exits
+ *   munmap RANGE
+ *   mprotect RANGE rw|ro|none
+ *   madvise RANGE dontneed|dontfork|dofork
+ * Accepted with a "not supported yet" error until their work lands:
+ *   dio_read, dio_write, wait, pin, unpin, vmsplice, pipe_read, swapout,
+ *   clear_refs, ksm_merge.
+ *
+ *   SIZE    123, 0x1f, 4K, 2M, 1G, or N page(s)
+ *   RANGE   MAP, MAP[OFF], MAP[OFF..END], MAP[OFF..+LEN] (MAP a mapping
+ *           or, in VALUE, a file); MAP[OFF] is one byte
+ *   VALUE   0xNN (a byte), "text" (\n \t \\ \" \xNN escapes), or a file RANGE
+ *   VERDICT corrupt | leak | desync | overwrite: what the check guards
+ *
+ * Rules the parser adds (parser.c has them all):
+ *   NAME    [A-Za-z_][A-Za-z0-9_.-]*, at most 31 characters, not a
+ *           keyword (operation and block words); a name ends before "..".
+ *   BYTE    hex only, 0x00..0xff, so that a byte never reads as a size.
+ *   strings 1..4096 bytes, never longer than the range they go with.
+ *   munmap, mprotect and madvise take a page-aligned OFF (LEN need not be).
+ *   In a thread group a thread sees the mappings its process had when the
+ *   group began plus its own maps; the others' maps are seen after join.
+ *   Tabs advance to the next multiple of 8 columns; a line indented deeper
+ *   than the line above must be the body of a block that line opens.
+ *   Limits: 1 MiB of text, 4096-byte lines, 1024 processes, 1024 mapping
+ *   names, 256 files (64 MiB each), 63 threads in a group, maps of 64 GiB.
+ *
+ * Errors are reported as "FILE:LINE:COL: message" (COL counts bytes from
+ * 1; a tab is one); the parser never crashes or hangs on any input (a fuzz
+ * target, tests/fuzz/fuzz_parser.c, proves it).
+ */
+#ifndef COW_SCENARIO_H
+#define COW_SCENARIO_H
+
+#include "base/base.h"
+
+#include <stddef.h>
+
+#define SCEN_NAME_MAX 32
+
+enum scen_verdict { VERDICT_CORRUPT, VERDICT_LEAK, VERDICT_DESYNC, VERDICT_OVERWRITE };
+
+enum scen_op_kind {
+	OP_MAP,
+	OP_WRITE,
+	OP_READ,
+	OP_CHECK,
+	OP_FORK,
+	OP_EXIT,
+	OP_MUNMAP,
+	OP_MPROTECT,
+	OP_MADVISE,
+	OP_GROUP, /* a thread group: threads first..first+nr-1, then join */
+};
+
+enum scen_cmp { CMP_EQ, CMP_NE, CMP_FAULTS };
+
+struct scen_loc {
+	int line, col; /* 1-based */
+};
+
+/* Bytes [off, off + len) of mapping (or file) number `name`. */
+struct scen_range {
+	int name; /* index into scenario.maps[] (or files[] in a value) */
+	bool is_file;
+	bool whole; /* the whole mapping: off 0, len = its size */
+	unsigned long off;
+	unsigned long len;
+};
+
+enum scen_value_kind { VAL_BYTE, VAL_BYTES, VAL_FILE };
+
+struct scen_value {
+	enum scen_value_kind kind;
+	unsigned char byte;   /* VAL_BYTE */
+	unsigned char *bytes; /* VAL_BYTES: a string, repeated to fill */
+	size_t nbytes;
+	struct scen_range file; /* VAL_FILE: is_file set */
+};
+
+struct scen_op {
+	enum scen_op_kind kind;
+	struct scen_loc loc;
+	int proc; /* index into scenario.procs[]: who executes it */
+	union {
+		struct {
+			int name;	   /* maps[] */
+			unsigned long len; /* bytes, a multiple of the page size */
+			int prot;	   /* COW_PROT_* */
+			bool shared;
+		} map;
+		struct {
+			struct scen_range range;
+			struct scen_value value;
+		} write;
+		struct {
+			struct scen_range range;
+		} read, munmap;
+		struct {
+			enum scen_verdict verdict;
+			enum scen_cmp cmp;
+			struct scen_range range;
+			struct scen_value value; /* unused for CMP_FAULTS */
+		} check;
+		struct {
+			int child; /* procs[] */
+		} fork;
+		struct {
+			struct scen_range range;
+			int prot;
+		} mprotect;
+		struct {
+			struct scen_range range;
+			int advice; /* COW_MADV_* */
+		} madvise;
+		struct {
+			int first, nr; /* threads[] */
+		} group;
+	};
+};
+
+struct scen_thread {
+	char name[SCEN_NAME_MAX];
+	struct scen_loc loc;
+	int proc; /* the process it is a thread of */
+	struct scen_op *ops;
+	int nr_ops;
+};
+
+struct scen_file {
+	char name[SCEN_NAME_MAX];
+	unsigned long size;
+	unsigned char fill;
+};
+
+struct scen_map {
+	char name[SCEN_NAME_MAX];
+	unsigned long len; /* from its (first) map operation */
+};
+
+struct scen_proc {
+	char name[SCEN_NAME_MAX];
+	struct scen_loc loc; /* where it is first named */
+};
+
+struct scenario {
+	char path[256];
+	struct scen_op *ops; /* the top-level sequence */
+	int nr_ops;
+	struct scen_thread *threads;
+	int nr_threads;
+	struct scen_proc *procs;
+	int nr_procs;
+	struct scen_map *maps;
+	int nr_maps;
+	struct scen_file *files;
+	int nr_files;
+	/* system line and policy line; 0 / NULL where not given */
+	unsigned long frames;
+	int cpus;
+	int zero_page; /* -1 not given, 0 off, 1 on */
+	char policy[64];
+	int max_group; /* the largest thread group */
+	int nr_checks;
+};
+
+/* Parse text (len bytes, need not be NUL-terminated) read from path.
+ * Returns 0, or COW_EINVAL with "path:line:col: message" in err, or
+ * COW_ENOMEM.  *out is set only on success; free it with scen_free(). */
+int scen_parse(const char *path, const char *text, size_t len, struct scenario **out, char *err,
+	       size_t errlen);
+/* Read and parse a file; COW_ENOENT with the reason in err if unreadable. */
+int scen_load(const char *path, struct scenario **out, char *err, size_t errlen);
+void scen_free(struct scenario *s);
+
+const char *scen_verdict_name(enum scen_verdict v);
+
+/* Check the invariants of a parsed scenario (indices and bounds, groups
+ * taking the threads in order, no operation after a process's exit, the
+ * counts); 0 or COW_ECORRUPT with the first broken one in msg.  The tests
+ * and the fuzz target check every scenario the parser returns. */
+int scen_check(const struct scenario *s, char *msg, size_t len);
+
+#endif /* COW_SCENARIO_H */

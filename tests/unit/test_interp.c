@@ -1,0 +1,258 @@
+/*
+ * Tests of src/scenario/interp.c: scenarios run in the three modes, checks
+ * that hold and checks that fail with the right verdict and message, the
+ * invariants at the end of a run, explore failures replayed from their
+ * token, and every bundled scenario under every implemented policy.
+ */
+#include "testutil.h"
+
+#include "scenario/interp.h"
+
+#include <dirent.h>
+
+static struct scenario *parse_ok(const char *text)
+{
+	struct scenario *s = NULL;
+	char err[512] = "";
+
+	if (scen_parse("test.cow", text, strlen(text), &s, err, sizeof(err)) != 0)
+		fail_msg("parse: %s", err);
+	return s;
+}
+
+static struct scen_result run_mode(const struct scenario *s, enum scen_mode mode,
+				   const char *policy)
+{
+	struct scen_opts o = {
+		.mode = mode, .policy = policy, .iterations = 20, .runs = 200, .seed = 1};
+	struct scen_result r;
+
+	assert_int_equal(scen_run(s, &o, &r), 0);
+	return r;
+}
+
+static const char cow_text[] = "process P\n"
+			       "  map buf 2 pages\n"
+			       "  write buf 0x11\n"
+			       "  fork C\n"
+			       "  write buf[0..4K] 0x22\n"
+			       "  check corrupt buf[0..4K] == 0x22\n"
+			       "process C\n"
+			       "  check leak buf == 0x11\n";
+
+static void test_cow_scenario_all_modes(void **state)
+{
+	static const enum scen_mode modes[] = {SCEN_SEQ, SCEN_STRESS, SCEN_EXPLORE};
+	struct scenario *s = parse_ok(cow_text);
+
+	(void)state;
+	for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
+		struct scen_result r = run_mode(s, modes[m], NULL);
+
+		if (r.failed)
+			fail_msg("%s: %s: %s", scen_mode_name(modes[m]), r.verdict, r.message);
+		assert_int_equal(r.checks, 2);
+		assert_string_equal(r.policy, "linux-6.5");
+	}
+	scen_free(s);
+}
+
+/* The same scenario under the deliberately broken reuse rule: the child
+ * sees the parent's write, and the check says "leak" with the offset. */
+static void test_leak_is_reported(void **state)
+{
+	struct scenario *s = parse_ok(cow_text);
+	struct scen_result r = run_mode(s, SCEN_SEQ, "broken-always-reuse");
+
+	(void)state;
+	assert_true(r.failed);
+	assert_string_equal(r.verdict, "leak");
+	assert_non_null(strstr(r.message, "test.cow:8:3: check leak buf"));
+	assert_non_null(strstr(r.message, "found 0x22, expected 0x11 at buf[0]"));
+	assert_int_equal(r.checks, 1);
+	scen_free(s);
+}
+
+static void test_explore_failure_replays(void **state)
+{
+	struct scenario *s = parse_ok(cow_text);
+	struct scen_result r = run_mode(s, SCEN_EXPLORE, "broken-always-reuse"), again;
+
+	(void)state;
+	assert_true(r.failed);
+	assert_true(r.has_token);
+	assert_string_equal(r.token.prog, "test.cow");
+	assert_string_equal(r.token.policy, "broken-always-reuse");
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(scen_replay(s, &r.token, &again), 0);
+		assert_true(again.failed);
+		assert_string_equal(again.verdict, r.verdict);
+		assert_string_equal(again.message, r.message);
+		assert_int_equal(again.steps, r.steps);
+	}
+	scen_free(s);
+}
+
+static void test_check_forms(void **state)
+{
+	struct scenario *s = parse_ok("file data 8K fill=0x5a\n"
+				      "process P\n"
+				      "  map buf 3 pages\n"
+				      "  write buf[0..8K] data[0..8K]\n"
+				      "  write buf[8K..12K] \"ab\"\n"
+				      "  check corrupt buf[0..8K] == data[0..8K]\n"
+				      "  check corrupt buf[8K..+4] == \"abab\"\n"
+				      "  check corrupt buf[8K..+4] != \"baba\"\n"
+				      "  munmap buf[0..4K]\n"
+				      "  check corrupt buf[0] faults\n"
+				      "  check corrupt buf[4K] == 0x5a\n");
+	struct scen_result r = run_mode(s, SCEN_SEQ, NULL);
+
+	(void)state;
+	if (r.failed)
+		fail_msg("%s: %s", r.verdict, r.message);
+	assert_int_equal(r.checks, 5);
+	scen_free(s);
+}
+
+static void test_failing_checks_of_each_form(void **state)
+{
+	static const struct {
+		const char *check, *msg;
+	} cases[] = {
+		{"check overwrite buf == 0x01", "found 0x00, expected 0x01"},
+		{"check desync buf != 0x00", "the bytes are equal"},
+		{"check corrupt buf faults", "the byte is readable"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char text[256];
+		struct scenario *s;
+		struct scen_result r;
+
+		snprintf(text, sizeof(text), "process P\n  map buf 1 page\n  %s\n", cases[i].check);
+		s = parse_ok(text);
+		r = run_mode(s, SCEN_SEQ, NULL);
+		assert_true(r.failed);
+		assert_non_null(strstr(r.message, cases[i].msg));
+		assert_non_null(strstr(r.message, "test.cow:3:3:"));
+		scen_free(s);
+	}
+}
+
+/* An operation the scenario did not expect to fail reports "error". */
+static void test_unexpected_fault_is_an_error(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 1 page ro\n"
+				      "  write buf 0x01\n");
+	struct scen_result r = run_mode(s, SCEN_SEQ, NULL);
+
+	(void)state;
+	assert_true(r.failed);
+	assert_string_equal(r.verdict, "error");
+	assert_non_null(strstr(r.message, "write failed: bad address"));
+	scen_free(s);
+}
+
+static void test_unknown_policy_is_bad_input(void **state)
+{
+	struct scenario *s = parse_ok("policy linux-0.99\nprocess P\n  map buf 1 page\n");
+	struct scen_opts o = {.mode = SCEN_SEQ};
+	struct scen_result r;
+
+	(void)state;
+	assert_int_equal(scen_run(s, &o, &r), COW_EINVAL);
+	assert_non_null(strstr(r.message, "unknown policy 'linux-0.99'"));
+	scen_free(s);
+}
+
+static void test_threads_and_top_level_groups(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 1 page\n"
+				      "  write buf 0x01\n"
+				      "  fork C\n"
+				      "thread a in P\n"
+				      "  write buf[0..2K] 0x0a\n"
+				      "thread b in C\n"
+				      "  write buf[2K..4K] 0x0b\n"
+				      "join\n"
+				      "process P\n"
+				      "  check leak buf[0..2K] == 0x0a\n"
+				      "  check leak buf[2K..4K] == 0x01\n"
+				      "process C\n"
+				      "  check leak buf[0..2K] == 0x01\n"
+				      "  check leak buf[2K..4K] == 0x0b\n");
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		const char *policy = i ? "linux-2.6.29" : "linux-6.5";
+		struct scen_result a = run_mode(s, SCEN_SEQ, policy);
+		struct scen_result b = run_mode(s, SCEN_STRESS, policy);
+		struct scen_result c = run_mode(s, SCEN_EXPLORE, policy);
+
+		assert_false(a.failed || b.failed || c.failed);
+		assert_int_equal(c.runs, 200);
+		assert_int_equal(b.runs, 20);
+	}
+	scen_free(s);
+}
+
+/* Every bundled scenario holds in every mode under every real policy. */
+static void test_bundled_scenarios(void **state)
+{
+	static const char *const policies[] = {"linux-2.6.29", "linux-6.5"};
+	DIR *d = opendir("scenarios");
+	struct dirent *e;
+	int files = 0;
+
+	(void)state;
+	if (!d)
+		fail_msg("run the tests from the repository root (no scenarios/ here)");
+	while ((e = readdir(d)) != NULL) {
+		char path[512], err[512];
+		size_t n = strlen(e->d_name);
+		struct scenario *s;
+
+		if (n < 5 || strcmp(e->d_name + n - 4, ".cow") != 0)
+			continue;
+		snprintf(path, sizeof(path), "scenarios/%s", e->d_name);
+		if (scen_load(path, &s, err, sizeof(err)) != 0)
+			fail_msg("%s", err);
+		for (size_t p = 0; p < ARRAY_SIZE(policies); p++) {
+			struct scen_result a = run_mode(s, SCEN_SEQ, policies[p]);
+			struct scen_result b = run_mode(s, SCEN_STRESS, policies[p]);
+			struct scen_result c = run_mode(s, SCEN_EXPLORE, policies[p]);
+
+			if (a.failed || b.failed || c.failed)
+				fail_msg("%s under %s: %s", path, policies[p],
+					 a.failed   ? a.message
+					 : b.failed ? b.message
+						    : c.message);
+		}
+		scen_free(s);
+		files++;
+	}
+	closedir(d);
+	assert_true(files >= 10);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cow_scenario_all_modes),
+		cmocka_unit_test(test_leak_is_reported),
+		cmocka_unit_test(test_explore_failure_replays),
+		cmocka_unit_test(test_check_forms),
+		cmocka_unit_test(test_failing_checks_of_each_form),
+		cmocka_unit_test(test_unexpected_fault_is_an_error),
+		cmocka_unit_test(test_unknown_policy_is_bad_input),
+		cmocka_unit_test(test_threads_and_top_level_groups),
+		cmocka_unit_test(test_bundled_scenarios),
+	};
+
+	test_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1672 @@
+/*
+ * Tests of src/scenario's lexer and parser: the parsed form of every
+ * construct of the grammar in scenario.h, every class of error with its
+ * exact line and column, and robustness on hostile input (random bytes,
+ * random token soup, mutations of a good file, the committed fuzz corpus,
+ * tabs, CRLF, long lines, no final newline).  Every text is handed to the
+ * parser in a buffer of exactly its length, so a read past the end shows
+ * under valgrind or ASan.
+ */
+#include "testutil.h"
+
+#include "scenario/lexer.h"
+#include "scenario/scenario.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATH "t.cow"
+#define RW (COW_PROT_READ | COW_PROT_WRITE)
+
+static const char *argv0;
+static char last_err[1024];
+
+/* Parse len bytes of text from an exact-size copy. */
+static int parse_raw(const char *text, size_t len, struct scenario **s)
+{
+	char *copy = malloc(len ? len : 1);
+	int rc;
+
+	assert_non_null(copy);
+	if (len)
+		memcpy(copy, text, len);
+	*s = NULL;
+	last_err[0] = '\0';
+	rc = scen_parse(PATH, copy, len, s, last_err, sizeof(last_err));
+	free(copy);
+	return rc;
+}
+
+static struct scenario *parse_ok_n(const char *text, size_t len)
+{
+	struct scenario *s;
+	int rc = parse_raw(text, len, &s);
+
+	char msg[256];
+
+	if (rc != 0)
+		fail_msg("parse failed (%d): %s", rc, last_err);
+	assert_non_null(s);
+	if (scen_check(s, msg, sizeof(msg)))
+		fail_msg("the parsed scenario is broken: %s", msg);
+	return s;
+}
+
+#define parse_ok(text) parse_ok_n((text), strlen(text))
+
+/* The parse fails with COW_EINVAL and "t.cow:WHERE: ...MSG...". */
+static void expect_err_n(const char *text, size_t len, const char *where, const char *msg)
+{
+	struct scenario *s;
+	char prefix[64];
+	int rc = parse_raw(text, len, &s);
+
+	if (rc == 0) {
+		scen_free(s);
+		fail_msg("parsed, but expected an error at %s: %s", where, msg);
+	}
+	assert_int_equal(rc, COW_EINVAL);
+	assert_null(s);
+	snprintf(prefix, sizeof(prefix), PATH ":%s: ", where);
+	if (strncmp(last_err, prefix, strlen(prefix)) || !strstr(last_err, msg))
+		fail_msg("error \"%s\"; expected \"%s...%s...\"", last_err, prefix, msg);
+}
+
+#define expect_err(text, where, msg) expect_err_n((text), strlen(text), (where), (msg))
+/* For literals holding NUL bytes. */
+#define expect_err_lit(text, where, msg) expect_err_n((text), sizeof(text) - 1, (where), (msg))
+
+static const char example[] = "# The seed's race, without direct I/O for now.\n"
+			      "system cpus=4 zero_page=off\n"
+			      "policy linux-2.6.29\n"
+			      "file data 8K fill=0x5a\n"
+			      "process P\n"
+			      "  map buf 3 pages rw private\n"
+			      "  write buf 0x00\n"
+			      "  write buf[0..4K] data[0..4K]\n"
+			      "  thread forker fork C\n"
+			      "  thread writer\n"
+			      "    write buf[5000] 0x01\n"
+			      "    read buf[0..+16]\n"
+			      "  join\n"
+			      "  check corrupt buf[5000] == 0x01\n"
+			      "  check corrupt buf[0..4K] == data[0..4K]\n"
+			      "process C\n"
+			      "  check leak buf[5000..+1] != 0x01\n"
+			      "  write buf[8K..12K] \"child\\n\"\n"
+			      "  mprotect buf[0..4K] ro\n"
+			      "  madvise buf[4K..+4K] dontneed\n"
+			      "  munmap buf[8K..+4K]\n"
+			      "  check leak buf[8K] faults\n"
+			      "  exit\n"
+			      "thread t1 in P\n"
+			      "  write buf 0x11\n"
+			      "join\n";
+
+static void assert_loc(struct scen_loc loc, int line, int col)
+{
+	if (loc.line != line || loc.col != col)
+		fail_msg("at %d:%d, expected %d:%d", loc.line, loc.col, line, col);
+}
+
+static void assert_range(const struct scen_range *r, int name, bool whole, unsigned long off,
+			 unsigned long len)
+{
+	assert_int_equal(r->name, name);
+	assert_int_equal(r->whole, whole);
+	assert_int_equal(r->off, off);
+	assert_int_equal(r->len, len);
+}
+
+static void check_example(const struct scenario *s)
+{
+	const struct scen_op *op = s->ops;
+	const struct scen_thread *t = s->threads;
+
+	assert_string_equal(s->path, PATH);
+	assert_int_equal(s->cpus, 4);
+	assert_int_equal(s->zero_page, 0);
+	assert_int_equal(s->frames, 0);
+	assert_string_equal(s->policy, "linux-2.6.29");
+	assert_int_equal(s->nr_files, 1);
+	assert_string_equal(s->files[0].name, "data");
+	assert_int_equal(s->files[0].size, 8192);
+	assert_int_equal(s->files[0].fill, 0x5a);
+	assert_int_equal(s->nr_procs, 2);
+	assert_string_equal(s->procs[0].name, "P");
+	assert_loc(s->procs[0].loc, 5, 9);
+	assert_string_equal(s->procs[1].name, "C");
+	assert_loc(s->procs[1].loc, 9, 22);
+	assert_int_equal(s->nr_maps, 1);
+	assert_string_equal(s->maps[0].name, "buf");
+	assert_int_equal(s->maps[0].len, 12288);
+	assert_int_equal(s->nr_ops, 14);
+	assert_int_equal(s->nr_threads, 3);
+	assert_int_equal(s->max_group, 2);
+	assert_int_equal(s->nr_checks, 4);
+
+	assert_int_equal(op[0].kind, OP_MAP);
+	assert_loc(op[0].loc, 6, 3);
+	assert_int_equal(op[0].proc, 0);
+	assert_int_equal(op[0].map.name, 0);
+	assert_int_equal(op[0].map.len, 12288);
+	assert_int_equal(op[0].map.prot, RW);
+	assert_false(op[0].map.shared);
+
+	assert_int_equal(op[1].kind, OP_WRITE);
+	assert_loc(op[1].loc, 7, 3);
+	assert_range(&op[1].write.range, 0, true, 0, 12288);
+	assert_false(op[1].write.range.is_file);
+	assert_int_equal(op[1].write.value.kind, VAL_BYTE);
+	assert_int_equal(op[1].write.value.byte, 0);
+
+	assert_int_equal(op[2].kind, OP_WRITE);
+	assert_range(&op[2].write.range, 0, false, 0, 4096);
+	assert_int_equal(op[2].write.value.kind, VAL_FILE);
+	assert_true(op[2].write.value.file.is_file);
+	assert_range(&op[2].write.value.file, 0, false, 0, 4096);
+
+	assert_int_equal(op[3].kind, OP_GROUP);
+	assert_loc(op[3].loc, 9, 3);
+	assert_int_equal(op[3].proc, 0);
+	assert_int_equal(op[3].group.first, 0);
+	assert_int_equal(op[3].group.nr, 2);
+
+	assert_string_equal(t[0].name, "forker");
+	assert_loc(t[0].loc, 9, 3);
+	assert_int_equal(t[0].proc, 0);
+	assert_int_equal(t[0].nr_ops, 1);
+	assert_int_equal(t[0].ops[0].kind, OP_FORK);
+	assert_loc(t[0].ops[0].loc, 9, 17);
+	assert_int_equal(t[0].ops[0].proc, 0);
+	assert_int_equal(t[0].ops[0].fork.child, 1);
+
+	assert_string_equal(t[1].name, "writer");
+	assert_loc(t[1].loc, 10, 3);
+	assert_int_equal(t[1].proc, 0);
+	assert_int_equal(t[1].nr_ops, 2);
+	assert_int_equal(t[1].ops[0].kind, OP_WRITE);
+	assert_loc(t[1].ops[0].loc, 11, 5);
+	assert_range(&t[1].ops[0].write.range, 0, false, 5000, 1);
+	assert_int_equal(t[1].ops[0].write.value.kind, VAL_BYTE);
+	assert_int_equal(t[1].ops[0].write.value.byte, 1);
+	assert_int_equal(t[1].ops[1].kind, OP_READ);
+	assert_loc(t[1].ops[1].loc, 12, 5);
+	assert_range(&t[1].ops[1].read.range, 0, false, 0, 16);
+
+	assert_int_equal(op[4].kind, OP_CHECK);
+	assert_loc(op[4].loc, 14, 3);
+	assert_int_equal(op[4].check.verdict, VERDICT_CORRUPT);
+	assert_int_equal(op[4].check.cmp, CMP_EQ);
+	assert_range(&op[4].check.range, 0, false, 5000, 1);
+	assert_int_equal(op[4].check.value.kind, VAL_BYTE);
+	assert_int_equal(op[4].check.value.byte, 1);
+
+	assert_int_equal(op[5].kind, OP_CHECK);
+	assert_int_equal(op[5].check.cmp, CMP_EQ);
+	assert_range(&op[5].check.range, 0, false, 0, 4096);
+	assert_int_equal(op[5].check.value.kind, VAL_FILE);
+	assert_range(&op[5].check.value.file, 0, false, 0, 4096);
+
+	assert_int_equal(op[6].kind, OP_CHECK);
+	assert_int_equal(op[6].proc, 1);
+	assert_loc(op[6].loc, 17, 3);
+	assert_int_equal(op[6].check.verdict, VERDICT_LEAK);
+	assert_int_equal(op[6].check.cmp, CMP_NE);
+	assert_range(&op[6].check.range, 0, false, 5000, 1);
+
+	assert_int_equal(op[7].kind, OP_WRITE);
+	assert_int_equal(op[7].proc, 1);
+	assert_range(&op[7].write.range, 0, false, 8192, 4096);
+	assert_int_equal(op[7].write.value.kind, VAL_BYTES);
+	assert_int_equal(op[7].write.value.nbytes, 6);
+	assert_memory_equal(op[7].write.value.bytes, "child\n", 6);
+
+	assert_int_equal(op[8].kind, OP_MPROTECT);
+	assert_range(&op[8].mprotect.range, 0, false, 0, 4096);
+	assert_int_equal(op[8].mprotect.prot, COW_PROT_READ);
+
+	assert_int_equal(op[9].kind, OP_MADVISE);
+	assert_range(&op[9].madvise.range, 0, false, 4096, 4096);
+	assert_int_equal(op[9].madvise.advice, COW_MADV_DONTNEED);
+
+	assert_int_equal(op[10].kind, OP_MUNMAP);
+	assert_range(&op[10].munmap.range, 0, false, 8192, 4096);
+
+	assert_int_equal(op[11].kind, OP_CHECK);
+	assert_int_equal(op[11].check.verdict, VERDICT_LEAK);
+	assert_int_equal(op[11].check.cmp, CMP_FAULTS);
+	assert_range(&op[11].check.range, 0, false, 8192, 1);
+
+	assert_int_equal(op[12].kind, OP_EXIT);
+	assert_int_equal(op[12].proc, 1);
+	assert_loc(op[12].loc, 23, 3);
+
+	assert_int_equal(op[13].kind, OP_GROUP);
+	assert_loc(op[13].loc, 24, 1);
+	assert_int_equal(op[13].proc, 0);
+	assert_int_equal(op[13].group.first, 2);
+	assert_int_equal(op[13].group.nr, 1);
+	assert_string_equal(t[2].name, "t1");
+	assert_loc(t[2].loc, 24, 1);
+	assert_int_equal(t[2].proc, 0);
+	assert_int_equal(t[2].nr_ops, 1);
+	assert_int_equal(t[2].ops[0].kind, OP_WRITE);
+	assert_loc(t[2].ops[0].loc, 25, 3);
+	assert_range(&t[2].ops[0].write.range, 0, true, 0, 12288);
+	assert_int_equal(t[2].ops[0].write.value.byte, 0x11);
+}
+
+static void test_example_structure(void **state)
+{
+	struct scenario *s = parse_ok(example);
+
+	(void)state;
+	check_example(s);
+	scen_free(s);
+}
+
+/* The same example with CRLF line endings, and without a final newline. */
+static void test_crlf_and_no_final_newline(void **state)
+{
+	char crlf[2 * sizeof(example)], *p = crlf;
+	struct scenario *s;
+
+	(void)state;
+	for (const char *c = example; *c; c++) {
+		if (*c == '\n')
+			*p++ = '\r';
+		*p++ = *c;
+	}
+	s = parse_ok_n(crlf, (size_t)(p - crlf));
+	check_example(s);
+	scen_free(s);
+	/* Without the last newline (and without the last CRLF). */
+	s = parse_ok_n(example, strlen(example) - 1);
+	check_example(s);
+	scen_free(s);
+	s = parse_ok_n(crlf, (size_t)(p - crlf) - 2);
+	check_example(s);
+	scen_free(s);
+	/* A lone CR at the very end counts as a line end. */
+	s = parse_ok("process P\r");
+	assert_int_equal(s->nr_procs, 1);
+	scen_free(s);
+	expect_err("process P\r\n  wirte\r\n", "2:3", "unknown operation 'wirte'");
+	expect_err("process P\r  map\n", "1:10", "a carriage return in the middle of a line");
+	/* The end of the text, for an error there, with and without a newline. */
+	expect_err("process P\n  map x 4K\n  thread a read x\n", "4:1",
+		   "the thread group that starts at line 3 is not joined: add 'join'");
+	expect_err("process P\n  map x 4K\n  thread a read x", "3:18",
+		   "the thread group that starts at line 3 is not joined");
+	expect_err("process P\r\n  map x 4K\r\n  thread a read x\r\n", "4:1", "is not joined");
+}
+
+static void test_minimal_and_defaults(void **state)
+{
+	struct scenario *s = parse_ok("process P\n");
+
+	(void)state;
+	assert_int_equal(s->nr_procs, 1);
+	assert_string_equal(s->procs[0].name, "P");
+	assert_loc(s->procs[0].loc, 1, 9);
+	assert_int_equal(s->nr_ops, 0);
+	assert_int_equal(s->nr_threads, 0);
+	assert_int_equal(s->nr_maps, 0);
+	assert_int_equal(s->nr_files, 0);
+	assert_int_equal(s->frames, 0);
+	assert_int_equal(s->cpus, 0);
+	assert_int_equal(s->zero_page, -1);
+	assert_string_equal(s->policy, "");
+	assert_int_equal(s->max_group, 0);
+	assert_int_equal(s->nr_checks, 0);
+	assert_string_equal(s->path, PATH);
+	scen_free(s);
+	scen_free(NULL);
+}
+
+static void test_empty_scenarios(void **state)
+{
+	struct scenario *s = (struct scenario *)&s;
+
+	(void)state;
+	expect_err("", "1:1", "the scenario is empty: it needs at least one process");
+	expect_err("# only\n# comments\n\n   \n\t# here\n", "1:1",
+		   "the scenario is empty: it needs at least one process");
+	expect_err("\n\n\r\n", "1:1", "the scenario is empty");
+	expect_err("file data 4K\n", "1:1", "the scenario has no process");
+	expect_err("system cpus=2\npolicy x\n", "1:1", "the scenario has no process");
+	/* No text at all, not even a buffer. */
+	assert_int_equal(scen_parse(PATH, NULL, 0, &s, last_err, sizeof(last_err)), COW_EINVAL);
+	assert_string_equal(last_err,
+			    PATH ":1:1: the scenario is empty: it needs at least one process");
+	assert_ptr_equal(s, (struct scenario *)&s); /* untouched on error */
+	/* A NULL path and a tiny error buffer are survived. */
+	assert_int_equal(scen_parse(NULL, "", 0, &s, last_err, 8), COW_EINVAL);
+	assert_int_equal(strlen(last_err), 7);
+	assert_int_equal(scen_parse(NULL, "", 0, &s, NULL, 0), COW_EINVAL);
+}
+
+static void test_system_line(void **state)
+{
+	struct scenario *s;
+
+	(void)state;
+	s = parse_ok("system frames=4K cpus=64 zero_page=on\nprocess P\n");
+	assert_int_equal(s->frames, 4096);
+	assert_int_equal(s->cpus, 64);
+	assert_int_equal(s->zero_page, 1);
+	scen_free(s);
+	s = parse_ok("# settings\nfile d 4K\nsystem frames=0x100\nprocess P\n");
+	assert_int_equal(s->frames, 256);
+	assert_int_equal(s->cpus, 0);
+	assert_int_equal(s->zero_page, -1);
+	scen_free(s);
+	s = parse_ok("system frames=16M\nprocess P\n");
+	assert_int_equal(s->frames, 16UL << 20);
+	scen_free(s);
+	expect_err("system cpus=4\nsystem cpus=2\n", "2:1",
+		   "a second 'system' line: the first is at line 1");
+	expect_err("process P\nsystem cpus=2\n", "2:1",
+		   "'system' must come before the first process or thread");
+	expect_err("system cpu=4\n", "1:8", "unknown system setting 'cpu' (did you mean 'cpus'?)");
+	expect_err("system cpus=4 cpus=4\n", "1:15", "'cpus' is given twice");
+	expect_err("system cpus=0\n", "1:13", "expected a CPU count from 1 to 64 after 'cpus='");
+	expect_err("system cpus=65\n", "1:13", "found '65'");
+	expect_err("system frames=0\n", "1:15", "expected a frame count from 1 to 16M");
+	expect_err("system frames=16777217\n", "1:15", "expected a frame count");
+	expect_err("system zero_page=maybe\n", "1:18", "expected on or off after 'zero_page='");
+	expect_err("system cpus 4\n", "1:13", "expected '=' after 'cpus', found '4'");
+	expect_err("system 4\n", "1:8", "expected a setting like cpus=4, found '4'");
+	expect_err("process P\n  system cpus=4\n", "2:3", "'system' is only allowed at top level");
+}
+
+static void test_policy_line(void **state)
+{
+	struct scenario *s = parse_ok("policy linux-6.5\nprocess P\n");
+
+	(void)state;
+	assert_string_equal(s->policy, "linux-6.5");
+	scen_free(s);
+	expect_err("policy a\npolicy b\n", "2:1", "a second 'policy' line: the first is at line 1");
+	expect_err("process P\npolicy a\n", "2:1",
+		   "'policy' must come before the first process or thread");
+	expect_err("process P\n  map x 4K\nthread t in P read x\njoin\npolicy a\n", "5:1",
+		   "'policy' must come before");
+	expect_err("policy\n", "1:7",
+		   "expected a policy name like linux-6.5, found the end of the line");
+	expect_err("policy a b\n", "1:10", "unexpected 'b' after the policy name");
+	expect_err("policy 2.6\n", "1:8", "expected a policy name like linux-6.5, found '2'");
+}
+
+static void test_file_line(void **state)
+{
+	struct scenario *s =
+		parse_ok("file data 8K fill=0x5a\nfile b 1\nfile c 2 pages\nprocess P\nfile d 3\n");
+
+	(void)state;
+	assert_int_equal(s->nr_files, 4);
+	assert_string_equal(s->files[0].name, "data");
+	assert_int_equal(s->files[0].size, 8192);
+	assert_int_equal(s->files[0].fill, 0x5a);
+	assert_int_equal(s->files[1].size, 1);
+	assert_int_equal(s->files[1].fill, 0);
+	assert_int_equal(s->files[2].size, 8192);
+	assert_int_equal(s->files[3].size, 3);
+	scen_free(s);
+	s = parse_ok("file big 64M\nprocess P\n");
+	assert_int_equal(s->files[0].size, 64UL << 20);
+	scen_free(s);
+	expect_err("file data 4K\nfile data 4K\n", "2:6",
+		   "file 'data' is already declared at line 1");
+	expect_err("file d 0\n", "1:8", "a file needs a size above 0");
+	expect_err("file d 65M\n", "1:8", "a file is at most 64M");
+	expect_err("file d 4K fill=12\n", "1:16", "expected a byte in hex, like 0x01, found '12'");
+	expect_err("file d 4K fill=0x100\n", "1:16", "the byte '0x100' is out of range");
+	expect_err("file d 4K fill 0x1\n", "1:16", "expected '=' after 'fill'");
+	expect_err("file d 4K junk\n", "1:11",
+		   "unexpected 'junk': a file is declared as 'file NAME SIZE [fill=BYTE]'");
+	expect_err("file d\n", "1:7", "expected a size like 8K or 2 pages after the file name");
+	expect_err("file\n", "1:5", "expected a file name after 'file', found the end of the line");
+	expect_err("file thread 4K\n", "1:6", "'thread' is a keyword and cannot be a name");
+	expect_err("process P\n  file x 4K\n", "2:3", "'file' is only allowed at top level");
+}
+
+static void test_process_blocks(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map a 4K\n"
+				      "process Q\n"
+				      "  map b 4K\n"
+				      "process P\n"
+				      "  read a\n");
+
+	(void)state;
+	assert_int_equal(s->nr_procs, 2);
+	assert_int_equal(s->nr_ops, 3);
+	assert_int_equal(s->ops[0].proc, 0);
+	assert_int_equal(s->ops[1].proc, 1);
+	assert_int_equal(s->ops[2].proc, 0);
+	assert_int_equal(s->ops[2].kind, OP_READ);
+	assert_loc(s->ops[2].loc, 6, 3);
+	scen_free(s);
+	expect_err("process P Q\n", "1:11", "unexpected 'Q' after the process name");
+	expect_err("process\n", "1:8", "expected a process name after 'process'");
+	expect_err("process map\n", "1:9", "'map' is a keyword and cannot be a name");
+	expect_err("process P\n  process Q\n", "2:3", "'process' is only allowed at top level");
+}
+
+static void test_sizes(void **state)
+{
+	static const unsigned long want[] = {4096,  4096, 4096,	     2UL << 20, 4096,
+					     12288, 8192, 1UL << 30, 16384,	8192};
+	struct scenario *s = parse_ok("process P\n"
+				      "  map a 123\n"
+				      "  map b 0x1f\n"
+				      "  map c 4K\n"
+				      "  map d 2M\n"
+				      "  map e 1 page\n"
+				      "  map f 3 pages\n"
+				      "  map g 4097\n"
+				      "  map h 1G\n"
+				      "  map i 0x10k\n"
+				      "  map j 2 page\n");
+
+	(void)state;
+	assert_int_equal(s->nr_maps, ARRAY_SIZE(want));
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		assert_int_equal(s->maps[i].len, want[i]);
+		assert_int_equal(s->ops[i].map.len, want[i]);
+		assert_int_equal(s->ops[i].map.name, i);
+	}
+	scen_free(s);
+	expect_err("process P\n  map a 0\n", "2:9", "a mapping needs a size above 0");
+	expect_err("process P\n  map a 4K pages\n", "2:12",
+		   "a size is a number of bytes (like 8K) or of pages (like 2 pages), not both");
+	expect_err("process P\n  map a 4KB\n", "2:9",
+		   "malformed number '4KB': write numbers like 4096, 0x1000, 4K, 2M or 1G");
+	expect_err("process P\n  map a 0x\n", "2:9", "malformed number '0x'");
+	expect_err("process P\n  map a 12abc\n", "2:9", "malformed number '12abc'");
+	expect_err("process P\n  map a\n", "2:8",
+		   "expected a size like 4K or 2 pages after the mapping name, found the end of "
+		   "the line");
+	expect_err("process P\n  map a rw\n", "2:9",
+		   "expected a size like 4K or 2 pages after the mapping name, found 'rw'");
+	expect_err("process P\n  map a 65G\n", "2:9", "a mapping is at most 64G");
+	expect_err("process P\n  map a 99999999999999999999\n", "2:9", "is too large");
+	expect_err("process P\n  map a 0xffffffffffffffffff\n", "2:9", "is too large");
+	expect_err("process P\n  map a 999999999G\n", "2:9", "is too large");
+	expect_err("process P\n  map a 99999999999999 pages\n", "2:9", "is too large");
+}
+
+static void test_map_options(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map a 4K\n"
+				      "  map b 4K ro\n"
+				      "  map c 4K none shared\n"
+				      "  map d 4K shared rw\n"
+				      "  map e 4K private ro\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(op[0].map.prot, RW);
+	assert_false(op[0].map.shared);
+	assert_int_equal(op[1].map.prot, COW_PROT_READ);
+	assert_false(op[1].map.shared);
+	assert_int_equal(op[2].map.prot, 0);
+	assert_true(op[2].map.shared);
+	assert_int_equal(op[3].map.prot, RW);
+	assert_true(op[3].map.shared);
+	assert_int_equal(op[4].map.prot, COW_PROT_READ);
+	assert_false(op[4].map.shared);
+	scen_free(s);
+	expect_err("process P\n  map a 4K rw ro\n", "2:15", "the protection is given twice");
+	expect_err("process P\n  map a 4K shared private\n", "2:19",
+		   "private or shared is given twice");
+	expect_err("process P\n  map a 4K rx\n", "2:12",
+		   "unknown map option 'rx' (did you mean 'rw'?): expected rw, ro, none, private "
+		   "or shared");
+	expect_err("process P\n  map a 4K rw [\n", "2:15",
+		   "unexpected '[' after the 'map' operation");
+	expect_err("process P\n  map 4K\n", "2:7",
+		   "expected a mapping name after 'map', found '4K'");
+	expect_err("process P\n  map write 4K\n", "2:7",
+		   "'write' is a keyword and cannot be a name");
+	expect_err("process P\n  map in 4K\n", "2:7", "'in' is a keyword");
+}
+
+static void test_ranges(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 3 pages\n"
+				      "  read buf\n"
+				      "  read buf[100]\n"
+				      "  read buf[1K..2K]\n"
+				      "  read buf[4K..+10]\n"
+				      "  read buf[0..12K]\n"
+				      "  read buf[1 page..+1 page]\n"
+				      "  read buf [ 0x10 .. + 0x10 ]\n"
+				      "  read buf[12287]\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(s->nr_ops, 9);
+	assert_range(&op[1].read.range, 0, true, 0, 12288);
+	assert_range(&op[2].read.range, 0, false, 100, 1);
+	assert_range(&op[3].read.range, 0, false, 1024, 1024);
+	assert_range(&op[4].read.range, 0, false, 4096, 10);
+	assert_range(&op[5].read.range, 0, false, 0, 12288);
+	assert_range(&op[6].read.range, 0, false, 4096, 4096);
+	assert_range(&op[7].read.range, 0, false, 16, 16);
+	assert_range(&op[8].read.range, 0, false, 12287, 1);
+	scen_free(s);
+
+#define P3 "process P\n  map buf 3 pages\n"
+	expect_err(P3 "  read buf[12K]\n", "3:12",
+		   "offset 12288 is beyond the end of 'buf' (12288 bytes)");
+	expect_err(P3 "  read buf[2K..1K]\n", "3:16",
+		   "the end (1024) must be above the start (2048)");
+	expect_err(P3 "  read buf[1K..1K]\n", "3:16", "must be above the start");
+	expect_err(P3 "  read buf[0..13K]\n", "3:15", "end 13312 is beyond the end of 'buf'");
+	expect_err(P3 "  read buf[0..+0]\n", "3:16", "the length must be above 0");
+	expect_err(P3 "  read buf[8K..+5K]\n", "3:17",
+		   "5120 bytes from offset 8192 go beyond the end of 'buf' (12288 bytes)");
+	expect_err(P3 "  read buf[0..4K\n", "3:17",
+		   "expected ']' to close the range, found the end of the line");
+	expect_err(P3 "  read buf[0 4K]\n", "3:14",
+		   "expected '..' or ']' after the offset, found '4K'");
+	expect_err(P3 "  read buf[]\n", "3:12",
+		   "expected an offset like 0, 4K or 2 pages after '['");
+	expect_err(P3 "  read buf[0..]\n", "3:15", "expected an end offset like 4K, or +LENGTH");
+	expect_err(P3 "  read buf[0..+]\n", "3:16", "expected a length like 16 or 4K after '+'");
+	expect_err(P3 "  read bug\n", "3:8", "unknown mapping 'bug' (did you mean 'buf'?)");
+	expect_err(P3 "  read zzzzzz\n", "3:8", "unknown mapping 'zzzzzz'");
+	expect_err(P3 "  read buf[0.5]\n", "3:13",
+		   "unexpected '.': a range is written MAP[OFF..END]");
+	expect_err(
+		P3 "  read\n", "3:7",
+		"expected a range like buf or buf[0..4K] after 'read', found the end of the line");
+	expect_err(P3 "  read buf junk\n", "3:12", "unexpected 'junk' after the 'read' operation");
+	expect_err("file data 4K\n" P3 "  read data\n", "4:8",
+		   "'data' is a file; a file can only be a value");
+#undef P3
+}
+
+static void test_values(void **state)
+{
+	struct scenario *s = parse_ok("file data 8K fill=0x5a\n"
+				      "file more 100\n"
+				      "process P\n"
+				      "  map buf 2 pages\n"
+				      "  write buf 0xff\n"
+				      "  write buf \"a\\n\\t\\\\\\\"\\x41\"\n"
+				      "  write buf[0..100] more\n"
+				      "  write buf[0..+4K] data[4K..8K]\n"
+				      "  write buf \"\xc3\xa9\"\n"
+				      "  write buf \"#not a comment\" # but this is\n"
+				      "  write buf[0..+8K] data\n"
+				      "  write buf[1] 0x0\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(s->nr_ops, 9);
+	assert_int_equal(op[1].write.value.kind, VAL_BYTE);
+	assert_int_equal(op[1].write.value.byte, 0xff);
+	assert_int_equal(op[2].write.value.kind, VAL_BYTES);
+	assert_int_equal(op[2].write.value.nbytes, 6);
+	assert_memory_equal(op[2].write.value.bytes, "a\n\t\\\"A", 6);
+	assert_int_equal(op[3].write.value.kind, VAL_FILE);
+	assert_int_equal(op[3].write.value.file.name, 1);
+	assert_range(&op[3].write.value.file, 1, true, 0, 100);
+	assert_range(&op[4].write.value.file, 0, false, 4096, 4096);
+	assert_int_equal(op[5].write.value.nbytes, 2);
+	assert_memory_equal(op[5].write.value.bytes, "\xc3\xa9", 2);
+	assert_int_equal(op[6].write.value.nbytes, 14);
+	assert_memory_equal(op[6].write.value.bytes, "#not a comment", 14);
+	assert_range(&op[7].write.value.file, 0, true, 0, 8192);
+	assert_int_equal(op[8].write.value.byte, 0);
+	scen_free(s);
+
+#define V3 "file data 8K fill=0x5a\nprocess P\n  map buf 2 pages\n"
+	expect_err(V3 "  write buf 1\n", "4:13", "expected a byte in hex, like 0x01, found '1'");
+	expect_err(V3 "  write buf 0x100\n", "4:13",
+		   "the byte '0x100' is out of range: a byte is 0x00..0xff");
+	expect_err(V3 "  write buf 0x1K\n", "4:13", "expected a byte in hex");
+	expect_err(V3 "  write buf \"\"\n", "4:13",
+		   "an empty string: a value needs at least one byte");
+	expect_err(V3 "  write buf[0] \"ab\"\n", "4:16",
+		   "the string is 2 bytes, longer than the range (1)");
+	expect_err(V3 "  write buf \"abc\n", "4:13",
+		   "unterminated string: it must end with '\"' on the same line");
+	expect_err(V3 "  write buf \"abc\\\"\n", "4:13", "unterminated string");
+	expect_err(V3 "  write buf \"abc\\\n", "4:13", "unterminated string");
+	expect_err(V3 "  write buf \"a\\qb\"\n", "4:15",
+		   "unknown escape '\\q': use \\n, \\t, \\\\, \\\" or \\xNN");
+	expect_err(V3 "  write buf \"a\\\xc3\xa9\"\n", "4:15", "unknown escape: use");
+	expect_err(V3 "  write buf \"\\x4\"\n", "4:14", "'\\x' needs two hex digits, like \\x0a");
+	expect_err(V3 "  write buf \"\\x4g\"\n", "4:14", "'\\x' needs two hex digits");
+	expect_err(
+		V3 "  write buf[0..4K] data\n", "4:20",
+		"this file range is 8192 bytes but the range is 4096: they must be equally long");
+	expect_err(V3 "  write buf buf\n", "4:13",
+		   "'buf' is a mapping; a range in a value names a file (declared with 'file NAME "
+		   "SIZE')");
+	expect_err(V3 "  write buf dat\n", "4:13", "unknown file 'dat' (did you mean 'data'?)");
+	expect_err(
+		V3 "  write buf ==\n", "4:13",
+		"expected a value: a byte like 0x00, a string like \"text\" or a file range like "
+		"data[0..4K], found '=='");
+	expect_err(V3 "  write buf\n", "4:12", "expected a value: a byte like 0x00");
+	expect_err(V3 "  write buf 0x01 0x02\n", "4:18",
+		   "unexpected '0x02' after the 'write' operation");
+	expect_err(V3 "  write buf data[8K]\n", "4:18",
+		   "offset 8192 is beyond the end of 'data' (8192 bytes)");
+#undef V3
+}
+
+static void test_checks(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 4K\n"
+				      "  check corrupt buf == 0x00\n"
+				      "  check leak buf[1] != \"x\"\n"
+				      "  check desync buf[0..+2] faults\n"
+				      "  check overwrite buf==0x01\n"
+				      "  thread a check leak buf faults\n"
+				      "  thread b\n"
+				      "    check corrupt buf[0] == 0x01\n"
+				      "  join\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(s->nr_checks, 6);
+	assert_int_equal(s->nr_ops, 6);
+	assert_int_equal(op[1].check.verdict, VERDICT_CORRUPT);
+	assert_int_equal(op[1].check.cmp, CMP_EQ);
+	assert_int_equal(op[2].check.verdict, VERDICT_LEAK);
+	assert_int_equal(op[2].check.cmp, CMP_NE);
+	assert_int_equal(op[2].check.value.kind, VAL_BYTES);
+	assert_int_equal(op[2].check.value.nbytes, 1);
+	assert_int_equal(op[3].check.verdict, VERDICT_DESYNC);
+	assert_int_equal(op[3].check.cmp, CMP_FAULTS);
+	assert_range(&op[3].check.range, 0, false, 0, 2);
+	assert_int_equal(op[4].check.verdict, VERDICT_OVERWRITE);
+	assert_int_equal(op[4].check.value.byte, 1);
+	assert_int_equal(s->threads[0].ops[0].kind, OP_CHECK);
+	assert_int_equal(s->threads[0].ops[0].check.cmp, CMP_FAULTS);
+	assert_int_equal(s->threads[1].ops[0].check.verdict, VERDICT_CORRUPT);
+	scen_free(s);
+
+#define C2 "process P\n  map buf 4K\n"
+	expect_err(C2 "  check corupt buf == 0x00\n", "3:9",
+		   "expected a verdict (corrupt, leak, desync or overwrite) after 'check', found "
+		   "'corupt' (did you mean 'corrupt'?)");
+	expect_err(C2 "  check buf == 0x00\n", "3:9", "expected a verdict");
+	expect_err(C2 "  check leak buf = 0x00\n", "3:18",
+		   "expected '==', '!=' or 'faults' after the range, found '='");
+	expect_err(C2 "  check leak buf\n", "3:17",
+		   "expected '==', '!=' or 'faults' after the range");
+	expect_err(C2 "  check leak buf faults 0x00\n", "3:25",
+		   "unexpected '0x00' after the 'check' operation");
+	expect_err(C2 "  check leak buf ! 0x00\n", "3:18", "unexpected '!' (did you mean '!='?)");
+	expect_err(C2 "  check leak buf[0] == \"ab\"\n", "3:24", "longer than the range (1)");
+#undef C2
+}
+
+static void test_mprotect_madvise_munmap(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 4 pages\n"
+				      "  mprotect buf rw\n"
+				      "  mprotect buf[4K..+4K] none\n"
+				      "  mprotect buf[8K] ro\n"
+				      "  madvise buf dontfork\n"
+				      "  madvise buf[0..4K] dofork\n"
+				      "  madvise buf[4K..8K] dontneed\n"
+				      "  munmap buf[12K..16K]\n"
+				      "  munmap buf\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(op[1].kind, OP_MPROTECT);
+	assert_range(&op[1].mprotect.range, 0, true, 0, 16384);
+	assert_int_equal(op[1].mprotect.prot, RW);
+	assert_range(&op[2].mprotect.range, 0, false, 4096, 4096);
+	assert_int_equal(op[2].mprotect.prot, 0);
+	assert_range(&op[3].mprotect.range, 0, false, 8192, 1);
+	assert_int_equal(op[3].mprotect.prot, COW_PROT_READ);
+	assert_int_equal(op[4].kind, OP_MADVISE);
+	assert_int_equal(op[4].madvise.advice, COW_MADV_DONTFORK);
+	assert_int_equal(op[5].madvise.advice, COW_MADV_DOFORK);
+	assert_int_equal(op[6].madvise.advice, COW_MADV_DONTNEED);
+	assert_range(&op[6].madvise.range, 0, false, 4096, 4096);
+	assert_int_equal(op[7].kind, OP_MUNMAP);
+	assert_range(&op[7].munmap.range, 0, false, 12288, 4096);
+	assert_range(&op[8].munmap.range, 0, true, 0, 16384);
+	scen_free(s);
+
+#define M2 "process P\n  map buf 4 pages\n"
+	expect_err(M2 "  mprotect buf[100] ro\n", "3:16",
+		   "mprotect needs a page-aligned offset: 100 is not a multiple of 4K");
+	expect_err(M2 "  munmap buf[1..+4K]\n", "3:14", "munmap needs a page-aligned offset");
+	expect_err(M2 "  madvise buf[5000] dontneed\n", "3:15",
+		   "madvise needs a page-aligned offset");
+	expect_err(M2 "  mprotect buf rx\n", "3:16",
+		   "expected a protection (rw, ro or none) after the range, found 'rx' (did you "
+		   "mean 'rw'?)");
+	expect_err(M2 "  mprotect buf\n", "3:15", "expected a protection (rw, ro or none)");
+	expect_err(M2 "  madvise buf dontned\n", "3:15",
+		   "expected an advice (dontneed, dontfork or dofork) after the range, found "
+		   "'dontned' (did you mean 'dontneed'?)");
+	expect_err(M2 "  madvise buf pageout\n", "3:15",
+		   "'madvise pageout' is not supported yet: swap arrives with the swap work");
+	expect_err(M2 "  madvise buf mergeable\n", "3:15",
+		   "'madvise mergeable' is not supported yet: KSM arrives with the swap and KSM "
+		   "work");
+	expect_err(M2 "  munmap buf ro\n", "3:14", "unexpected 'ro' after the 'munmap' operation");
+#undef M2
+}
+
+static void test_fork_and_mapping_sets(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map a 4K\n"
+				      "  fork C\n"
+				      "  map b 8K\n"
+				      "process C\n"
+				      "  read a\n"
+				      "  map b 8K shared\n"
+				      "  fork D\n"
+				      "process D\n"
+				      "  read b\n"
+				      "  read a\n");
+
+	(void)state;
+	assert_int_equal(s->nr_procs, 3);
+	assert_loc(s->procs[1].loc, 3, 8);
+	assert_loc(s->procs[2].loc, 8, 8);
+	assert_int_equal(s->nr_maps, 2);
+	assert_int_equal(s->nr_ops, 8);
+	assert_int_equal(s->ops[1].kind, OP_FORK);
+	assert_int_equal(s->ops[1].proc, 0);
+	assert_int_equal(s->ops[1].fork.child, 1);
+	assert_int_equal(s->ops[4].proc, 1);
+	assert_int_equal(s->ops[4].map.name, 1);
+	assert_true(s->ops[4].map.shared);
+	assert_int_equal(s->ops[5].fork.child, 2);
+	assert_int_equal(s->ops[7].proc, 2);
+	scen_free(s);
+	/* Sizes are compared after rounding up to pages. */
+	s = parse_ok("process P\n  map a 4K\nprocess Q\n  map a 100\n");
+	assert_int_equal(s->nr_maps, 1);
+	scen_free(s);
+
+	expect_err("process P\n  fork P\n", "2:8",
+		   "process 'P' already exists (line 1): fork makes a new one");
+	expect_err("process P\n  fork\n", "2:7", "expected the child's name after 'fork'");
+	expect_err("process P\n  fork map\n", "2:8", "'map' is a keyword");
+	expect_err("process P\n  fork C D\n", "2:10", "unexpected 'D' after the 'fork' operation");
+	expect_err("process P\n  fork C\nprocess C\n  map x 4K\nprocess P\n  read x\n", "6:8",
+		   "process 'P' has no mapping 'x': it must map it first, or be forked from a "
+		   "process that has it");
+	expect_err("process P\n  map a 4K\n  map a 4K\n", "3:7",
+		   "'a' is already mapped in process 'P': a process maps a name once");
+	expect_err("process P\n  map a 4K\n  fork C\nprocess C\n  map a 4K\n", "5:7",
+		   "'a' is already mapped in process 'C'");
+	/* munmap does not forget the name. */
+	expect_err("process P\n  map a 4K\n  munmap a\n  map a 4K\n", "4:7", "already mapped");
+	expect_err("process P\n  map a 4K\nprocess Q\n  map a 8K\n", "4:9",
+		   "'a' is 4096 bytes where it is first mapped (line 2): every map of one name has "
+		   "the same size");
+	expect_err("process P\n  map a 4K\nprocess Q\n  read a\n", "4:8",
+		   "process 'Q' has no mapping 'a'");
+}
+
+static void test_exit(void **state)
+{
+	struct scenario *s = parse_ok("process P\n  exit\nprocess Q\n  map a 4K\n");
+
+	(void)state;
+	assert_int_equal(s->ops[0].kind, OP_EXIT);
+	assert_int_equal(s->ops[0].proc, 0);
+	scen_free(s);
+	expect_err("process P\n  exit\n  map a 4K\n", "3:3",
+		   "process 'P' exited at line 2: nothing can follow 'exit' in its block");
+	expect_err("process P\n  exit\n  exit\n", "3:3", "nothing can follow 'exit'");
+	expect_err("process P\n  exit\nprocess P\n", "3:9",
+		   "process 'P' exited at line 2: it cannot have another block");
+	expect_err("process P\n  exit\nthread t in P\n  exit\njoin\n", "3:13",
+		   "process 'P' exited at line 2");
+	expect_err("process P\n  exit\n  thread t read a\n", "3:3", "nothing can follow 'exit'");
+	expect_err("process P\n  thread t\n    exit\n  join\n", "3:5",
+		   "exit is not allowed in a thread; put it after join");
+	expect_err("process P\n  thread t exit\n  join\n", "2:12",
+		   "exit is not allowed in a thread; put it after join");
+	expect_err("process P\n  fork C\nthread t in C exit\njoin\n", "3:15",
+		   "exit is not allowed in a thread");
+	expect_err("process P\n  exit now\n", "2:8", "unexpected 'now' after the 'exit' operation");
+}
+
+static void test_thread_groups(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map a 4K\n"
+				      "  thread w1 write a 0x01\n"
+				      "  thread w2\n"
+				      "    read a\n"
+				      "    map b 4K\n"
+				      "    read b\n"
+				      "  join\n"
+				      "  read b\n"
+				      "process Q\n"
+				      "thread x in P read a\n"
+				      "thread y in Q\n"
+				      "  map c 4K\n"
+				      "thread z in P\n"
+				      "\tread b\n"
+				      "join\n"
+				      "thread again in Q read c\n"
+				      "join\n");
+	const struct scen_op *op = s->ops;
+	const struct scen_thread *t = s->threads;
+
+	(void)state;
+	assert_int_equal(s->nr_ops, 5);
+	assert_int_equal(op[1].kind, OP_GROUP);
+	assert_loc(op[1].loc, 3, 3);
+	assert_int_equal(op[1].group.first, 0);
+	assert_int_equal(op[1].group.nr, 2);
+	assert_int_equal(op[2].kind, OP_READ);
+	assert_int_equal(op[2].read.range.name, 1);
+	assert_int_equal(op[3].kind, OP_GROUP);
+	assert_int_equal(op[3].proc, 0); /* the first thread's process */
+	assert_loc(op[3].loc, 11, 1);
+	assert_int_equal(op[3].group.first, 2);
+	assert_int_equal(op[3].group.nr, 3);
+	assert_int_equal(op[4].kind, OP_GROUP);
+	assert_int_equal(op[4].proc, 1);
+	assert_int_equal(op[4].group.first, 5);
+	assert_int_equal(op[4].group.nr, 1);
+	assert_int_equal(s->nr_threads, 6);
+	assert_int_equal(s->max_group, 3);
+	assert_string_equal(t[0].name, "w1");
+	assert_int_equal(t[0].nr_ops, 1);
+	assert_int_equal(t[0].ops[0].proc, 0);
+	assert_string_equal(t[1].name, "w2");
+	assert_int_equal(t[1].nr_ops, 3);
+	assert_string_equal(t[2].name, "x");
+	assert_int_equal(t[2].proc, 0);
+	assert_string_equal(t[3].name, "y");
+	assert_int_equal(t[3].proc, 1);
+	assert_int_equal(t[3].ops[0].proc, 1);
+	assert_loc(t[3].loc, 12, 1);
+	assert_string_equal(t[4].name, "z");
+	assert_int_equal(t[4].proc, 0);
+	assert_loc(t[4].ops[0].loc, 15, 2);
+	scen_free(s);
+
+	/* Threads of two processes may map the same name at once. */
+	s = parse_ok(
+		"process P\nprocess Q\nthread a in P map x 4K\nthread b in Q map x 4K\njoin\n");
+	assert_int_equal(s->nr_maps, 1);
+	scen_free(s);
+	/* A process forked in a group can run threads after the join. */
+	s = parse_ok("process P\nthread a in P fork C\njoin\nthread b in C fork D\njoin\n");
+	assert_int_equal(s->nr_procs, 3);
+	scen_free(s);
+	/* The same thread names in two groups. */
+	s = parse_ok("process P\n  thread a fork B\n  join\n  thread a fork C\n  join\n");
+	assert_int_equal(s->nr_threads, 2);
+	scen_free(s);
+}
+
+static void test_group_visibility(void **state)
+{
+	(void)state;
+	expect_err("process P\n  thread a map x 4K\n  thread b read x\n  join\n", "3:17",
+		   "thread 'b' of process 'P' has no mapping 'x' yet: thread 'a' maps it, and "
+		   "other threads see it after 'join'");
+	expect_err("process P\n  thread a map x 4K\n  thread b map x 4K\n  join\n", "3:16",
+		   "'x' is already mapped by thread 'a' of this group");
+	expect_err("process P\n  thread a map x 4K\n  join\n  map x 4K\n", "4:7",
+		   "'x' is already mapped in process 'P'");
+	expect_err(
+		"process P\n  thread a fork C\n  thread b map x 4K\n  join\nprocess C\n  read x\n",
+		"6:8", "process 'C' has no mapping 'x'");
+	expect_err("process P\nthread a in P fork C\nthread b in C exit\njoin\n", "3:13",
+		   "process 'C' is forked in this thread group (line 2): its threads can start "
+		   "after 'join'");
+}
+
+static void test_group_errors(void **state)
+{
+	char text[8192];
+	struct scenario *s;
+	size_t n;
+
+	(void)state;
+#define G2 "process P\n  map x 4K\n"
+	expect_err(G2 "  thread a read x\n  read x\n", "4:3",
+		   "the thread group that starts at line 3 is not joined: expected 'join' or "
+		   "another 'thread' here");
+	expect_err(G2 "  thread a read x\nprocess Q\n", "4:1",
+		   "the thread group that starts at line 3 is not joined: add 'join' after its "
+		   "last thread");
+	expect_err(G2 "thread a in P read x\nprocess Q\n", "4:1",
+		   "the thread group that starts at line 3 is not joined: expected 'join'");
+	expect_err(G2 "thread a in P read x\n", "4:1", "is not joined: add 'join'");
+	expect_err("process P\n  join\n", "2:3",
+		   "'join' without threads: it closes a group of 'thread' lines at the same level");
+	expect_err("process P\njoin\n", "2:1", "'join' without threads");
+	expect_err(G2 "  thread a read x\n  join now\n", "4:8", "unexpected 'now' after 'join'");
+	expect_err(G2 "  thread a read x\njoin\n", "4:1", "is not joined: add 'join'");
+	expect_err("process P\n  thread a\n    thread b read x\n", "3:5",
+		   "threads cannot nest: a thread holds operations only");
+	expect_err("process P\n  thread a thread b\n", "2:12", "threads cannot nest");
+	expect_err(G2 "  thread a\n    read x\n    join\n", "5:5",
+		   "'join' must line up with the 'thread' lines it closes");
+	expect_err(G2 "  thread a read x\n  thread a read x\n  join\n", "4:10",
+		   "thread 'a' already exists in this group (line 3)");
+	expect_err("process P\n  thread a\n  join\n", "2:3",
+		   "thread 'a' has no operations: indent them under it, or write one on the same "
+		   "line");
+	expect_err("process P\n  thread a\n", "2:3", "thread 'a' has no operations");
+	expect_err("process P\n    map x 4K\n    thread t\n  read x\n", "3:5",
+		   "thread 't' has no operations");
+	expect_err("process P\nthread a read x\n", "2:10",
+		   "expected 'in PROCESS' after the thread name, found 'read': a top-level thread "
+		   "names its process, as in 'thread a in P'");
+	expect_err("process P\nthread a in\n", "2:12", "expected a process name after 'in'");
+	expect_err("process P\n  thread a in P read x\n", "2:12",
+		   "'in PROCESS' is for top-level threads; this thread belongs to process 'P'");
+	expect_err("process P\nthread a in Q\n", "2:13", "unknown process 'Q'");
+	expect_err("process Pa\nthread a in Pb\n", "2:13",
+		   "unknown process 'Pb' (did you mean 'Pa'?)");
+	expect_err("process P\n  thread map read x\n", "2:10", "'map' is a keyword");
+	expect_err("process P\n  thread\n", "2:9", "expected a thread name after 'thread'");
+	expect_err("process P\n  thread a\n    process Q\n", "3:5",
+		   "'process' is only allowed at top level");
+	expect_err("process P\n  thread a [\n", "2:12",
+		   "expected an operation like 'write buf 0x01', found '['");
+	expect_err("process P\n  thread a bogus\n", "2:12", "unknown operation 'bogus'");
+	expect_err("process P\nthread a in P\n  join\n", "3:3", "'join' must line up");
+
+	/* 63 threads make a group; the 64th is refused. */
+	for (int nr = 63; nr <= 64; nr++) {
+		n = (size_t)snprintf(text, sizeof(text), G2);
+		for (int i = 0; i < nr; i++)
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "  thread t%d read x\n",
+					      i);
+		snprintf(text + n, sizeof(text) - n, "  join\n");
+		if (nr == 63) {
+			s = parse_ok(text);
+			assert_int_equal(s->max_group, 63);
+			assert_int_equal(s->nr_threads, 63);
+			scen_free(s);
+		} else {
+			expect_err(text, "66:3", "a thread group has at most 63 threads");
+		}
+	}
+#undef G2
+}
+
+static void test_unsupported_operations(void **state)
+{
+	static const struct {
+		const char *word, *reason;
+	} cases[] = {
+		{"dio_read", "direct I/O arrives with the get_user_pages work"},
+		{"dio_write", "direct I/O arrives with the get_user_pages work"},
+		{"wait", "waiting for direct I/O arrives with the get_user_pages work"},
+		{"pin", "pinning arrives with the get_user_pages work"},
+		{"unpin", "pinning arrives with the get_user_pages work"},
+		{"vmsplice", "pipes arrive with the get_user_pages work"},
+		{"pipe_read", "pipes arrive with the get_user_pages work"},
+		{"swapout", "swap arrives with the swap work"},
+		{"clear_refs", "soft-dirty tracking arrives with the swap and KSM work"},
+		{"ksm_merge", "KSM arrives with the swap and KSM work"},
+	};
+	char text[256], msg[256];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(msg, sizeof(msg), "'%s' is not supported yet: %s", cases[i].word,
+			 cases[i].reason);
+		/* In a process block, with arguments that are not parsed. */
+		snprintf(text, sizeof(text), "process P\n  %s data 0..4K -> buf+512 @!\n",
+			 cases[i].word);
+		expect_err(text, "2:3", msg);
+		/* In a thread body and as a one-line thread. */
+		snprintf(text, sizeof(text), "process P\n  thread t\n    %s\n  join\n",
+			 cases[i].word);
+		expect_err(text, "3:5", msg);
+		snprintf(text, sizeof(text), "process P\n  thread t %s x\n  join\n", cases[i].word);
+		expect_err(text, "2:12", msg);
+		snprintf(text, sizeof(text), "process P\nthread t in P %s x\njoin\n",
+			 cases[i].word);
+		expect_err(text, "2:15", msg);
+		/* At top level. */
+		snprintf(text, sizeof(text), "%s\n", cases[i].word);
+		expect_err(text, "1:1", msg);
+		/* Not a name either. */
+		snprintf(text, sizeof(text), "process %s\n", cases[i].word);
+		expect_err(text, "1:9", "is a keyword");
+	}
+}
+
+static void test_unknown_words(void **state)
+{
+	(void)state;
+	expect_err("process P\n  wirte buf 0x00\n", "2:3",
+		   "unknown operation 'wirte' (did you mean 'write'?)");
+	expect_err("process P\n  forc C\n", "2:3",
+		   "unknown operation 'forc' (did you mean 'fork'?)");
+	expect_err("process P\n  thred a\n", "2:3", "(did you mean 'thread'?)");
+	expect_err("proces P\n", "1:1",
+		   "unknown statement 'proces' (did you mean 'process'?): expected system, policy, "
+		   "file, process or thread");
+	expect_err("process P\n  frobnicate\n", "2:3", "unknown operation 'frobnicate'");
+	assert_null(strstr(last_err, "did you mean"));
+	expect_err("map a 4K\n", "1:1",
+		   "'map' must be inside a process block: start one with 'process NAME' above it");
+	expect_err("[\n", "1:1", "expected a statement or an operation, found '['");
+	expect_err("process P\n  4K\n", "2:3", "expected a statement or an operation, found '4K'");
+	expect_err("process P\n  \"x\"\n", "2:3", "found '\"x\"'");
+	expect_err("process P @\n", "1:11", "unexpected character '@'");
+	expect_err("process P\n  map a 4K\n  read a$\n", "3:9", "unexpected character '$'");
+	expect_err("process P\n  map \xc3\xa9 4K\n", "2:7", "unexpected character '\xc3\xa9'");
+	expect_err("process P\n  in\n", "2:3", "unknown operation 'in'");
+}
+
+static void test_names(void **state)
+{
+	char text[8192];
+	struct scenario *s;
+
+	(void)state;
+	snprintf(text, sizeof(text), "process %s\n", "abcdefghijklmnopqrstuvwxyz01234");
+	s = parse_ok(text);
+	assert_string_equal(s->procs[0].name, "abcdefghijklmnopqrstuvwxyz01234");
+	scen_free(s);
+	snprintf(text, sizeof(text), "process %s\n", "abcdefghijklmnopqrstuvwxyz012345");
+	expect_err(text, "1:9",
+		   "the name 'abcdefghijklmnopqrstuvwxyz012345' is longer than 31 characters");
+	/* A very long name is shown shortened. */
+	memcpy(text, "process ", 8);
+	memset(text + 8, 'n', 4000);
+	strcpy(text + 4008, "\n");
+	expect_err(text, "1:9", "the name 'nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn...' is longer");
+	s = parse_ok("process a.b-c_1\nprocess _x\nprocess X9\n");
+	assert_string_equal(s->procs[0].name, "a.b-c_1");
+	assert_int_equal(s->nr_procs, 3);
+	scen_free(s);
+	expect_err("process 1abc\n", "1:9", "malformed number '1abc'");
+	/* Names of different kinds live apart. */
+	s = parse_ok("file x 4K\nprocess x\n  map x 4K\n  write x x\n  thread x read x\n  join\n");
+	assert_int_equal(s->ops[1].write.value.kind, VAL_FILE);
+	scen_free(s);
+}
+
+static void test_indentation(void **state)
+{
+	struct scenario *s;
+	char text[4096];
+	size_t n;
+
+	(void)state;
+	/* Tabs, and tabs mixed with spaces (tab stops every 8 columns). */
+	s = parse_ok("process P\n\tmap a 4K\n\tthread t\n\t\tread a\n\tjoin\n");
+	assert_int_equal(s->nr_ops, 2);
+	assert_int_equal(s->threads[0].nr_ops, 1);
+	scen_free(s);
+	s = parse_ok("process P\n  map a 4K\n  thread t\n  \tread a\n        read a\n   \twrite a "
+		     "0x1\n  join\n");
+	assert_int_equal(s->threads[0].nr_ops, 3);
+	scen_free(s);
+	s = parse_ok("process P\n        map a 4K\n\tread a\n");
+	assert_int_equal(s->nr_ops, 2);
+	scen_free(s);
+	/* Odd widths. */
+	s = parse_ok("process P\n map a 4K\n thread t\n    read a\n join\n");
+	assert_int_equal(s->nr_threads, 1);
+	scen_free(s);
+	s = parse_ok("process P\n   map a 4K\n   thread t\n      read a\n   join\n");
+	assert_int_equal(s->nr_threads, 1);
+	scen_free(s);
+	/* Deep. */
+	n = (size_t)snprintf(text, sizeof(text), "process P\n");
+	memset(text + n, ' ', 1000);
+	n += 1000;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "map a 4K\n");
+	memset(text + n, ' ', 1000);
+	n += 1000;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "thread t\n");
+	memset(text + n, '\t', 1000);
+	n += 1000;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "read a\n");
+	memset(text + n, ' ', 1000);
+	n += 1000;
+	snprintf(text + n, sizeof(text) - n, "join\n");
+	s = parse_ok(text);
+	assert_int_equal(s->threads[0].nr_ops, 1);
+	assert_loc(s->threads[0].ops[0].loc, 4, 1001);
+	scen_free(s);
+	/* Indented top-level statements; a looser dedent inside a block. */
+	s = parse_ok("   process P\n      map a 4K\n process Q\n");
+	assert_int_equal(s->nr_procs, 2);
+	assert_int_equal(s->ops[0].proc, 0);
+	scen_free(s);
+	s = parse_ok("process P\n    map a 4K\n  read a\n");
+	assert_int_equal(s->nr_ops, 2);
+	assert_int_equal(s->ops[1].proc, 0);
+	scen_free(s);
+	/* Comments and blank lines do not count. */
+	s = parse_ok("process P\n# x\n  map a 4K\n\n        # deep comment\n  read a\n");
+	assert_int_equal(s->nr_ops, 2);
+	scen_free(s);
+
+	expect_err("process P\n  map a 4K\n    read a\n", "3:5",
+		   "unexpected indentation: the line above does not open a block");
+	expect_err("file d 4K\n  process P\n", "2:3", "unexpected indentation");
+	expect_err("process P\n  map a 4K\n  thread t read a\n    read a\n  join\n", "4:5",
+		   "unexpected indentation");
+	expect_err("process P\n    map a 4K\n  read a\n    read a\n", "4:5",
+		   "unexpected indentation");
+}
+
+static void test_bad_bytes(void **state)
+{
+	struct scenario *s;
+
+	(void)state;
+	expect_err_lit("process P\n  map a\0 4K\n", "2:8",
+		       "a NUL byte: a scenario is a text file, is this a binary one?");
+	expect_err_lit("# a\0b\nprocess P\n", "1:4", "a NUL byte");
+	expect_err_lit("process P\n\0", "2:1", "a NUL byte");
+	expect_err("process P\x07\n", "1:10", "control character 0x07 is not allowed");
+	expect_err("process P\x7f\n", "1:10", "control character 0x7f is not allowed");
+	expect_err("process P\n\x0c", "2:1", "control character 0x0c");
+	expect_err("# caf\xc3\n", "1:6", "invalid UTF-8 (byte 0xc3): a scenario is UTF-8 text");
+	expect_err("# \xc0\x80\n", "1:3", "invalid UTF-8 (byte 0xc0)");
+	expect_err("# \xed\xa0\x80\n", "1:3", "invalid UTF-8 (byte 0xed)");
+	expect_err("# \x80\n", "1:3", "invalid UTF-8 (byte 0x80)");
+	expect_err("# \xf4\x90\x80\x80\n", "1:3", "invalid UTF-8 (byte 0xf4)");
+	expect_err("# \xe2\x9c\n", "1:3", "invalid UTF-8");
+	expect_err("# \xff\n", "1:3", "invalid UTF-8 (byte 0xff)");
+	expect_err("process P\n  map a 4K\n  write a \"\xc3(\"\n", "3:12", "invalid UTF-8");
+	/* The first bad line wins, even in a comment after good lines. */
+	expect_err("process P\n  map a 4K\n# \x01\n  bogus\n", "3:3", "control character 0x01");
+	/* Valid UTF-8 in comments and strings, and a byte order mark. */
+	s = parse_ok("# caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x90\x84\nprocess P\n  map a 4K\n"
+		     "  write a \"\xf0\x9f\x90\x84\"\n");
+	assert_int_equal(s->ops[1].write.value.nbytes, 4);
+	scen_free(s);
+	s = parse_ok("\xef\xbb\xbfprocess P\n");
+	assert_loc(s->procs[0].loc, 1, 9);
+	scen_free(s);
+}
+
+static void test_long_lines_and_big_files(void **state)
+{
+	const size_t big = (1UL << 20) + 1;
+	char *text = malloc(big + 16);
+	struct scenario *s;
+	size_t n;
+
+	(void)state;
+	assert_non_null(text);
+	/* A 4096-byte line is fine, with LF or CRLF; 4097 bytes is not. */
+	text[0] = '#';
+	memset(text + 1, 'x', 4095);
+	strcpy(text + 4096, "\nprocess P\n");
+	s = parse_ok(text);
+	scen_free(s);
+	strcpy(text + 4096, "\r\nprocess P\n");
+	s = parse_ok(text);
+	scen_free(s);
+	memcpy(text, "process P\n#", 11);
+	memset(text + 11, 'x', 4096);
+	strcpy(text + 10 + 4097, "\n");
+	expect_err(text, "2:4097", "this line is longer than 4096 bytes");
+	/* The longest string fits on a line. */
+	n = (size_t)sprintf(text, "process P\n  map a 1M\n  write a \"");
+	memset(text + n, 's', 4080);
+	strcpy(text + n + 4080, "\"\n");
+	s = parse_ok(text);
+	assert_int_equal(s->ops[1].write.value.nbytes, 4080);
+	scen_free(s);
+	/* 1 MiB is accepted, one byte more is refused. */
+	n = (size_t)sprintf(text, "process P\n");
+	memset(text + n, '\n', big - 1 - n);
+	s = parse_ok_n(text, big - 1);
+	scen_free(s);
+	text[big - 1] = '\n';
+	expect_err_n(text, big, "1:1",
+		     "the file is larger than 1 MiB: a scenario is at most 1048576 bytes");
+	/* Many short lines. */
+	n = (size_t)sprintf(text, "process P\n  map a 4K\n");
+	while (n + 16 < big - 1)
+		n += (size_t)sprintf(text + n, "  read a[%zu]\n", n % 4096);
+	s = parse_ok_n(text, n);
+	assert_true(s->nr_ops > 50000);
+	scen_free(s);
+	free(text);
+}
+
+static void test_load_and_path(void **state)
+{
+	char path[] = "/tmp/cowlab-test-parser-XXXXXX";
+	char longpath[400];
+	struct scenario *s = NULL;
+	int fd = mkstemp(path);
+	char *big;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, example, strlen(example)), (ssize_t)strlen(example));
+	close(fd);
+	assert_int_equal(scen_load(path, &s, last_err, sizeof(last_err)), 0);
+	assert_string_equal(s->path, path);
+	assert_int_equal(s->nr_ops, 14);
+	scen_free(s);
+
+	/* A parse error names the path. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "process P\n  bogus\n", 18), 18);
+	close(fd);
+	assert_int_equal(scen_load(path, &s, last_err, sizeof(last_err)), COW_EINVAL);
+	assert_non_null(strstr(last_err, ":2:3: unknown operation 'bogus'"));
+	assert_memory_equal(last_err, path, strlen(path));
+
+	/* Too big: read only up to the limit, then refused. */
+	big = malloc((2UL << 20));
+	assert_non_null(big);
+	memset(big, '\n', 2UL << 20);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, big, 2UL << 20), (ssize_t)(2UL << 20));
+	close(fd);
+	free(big);
+	assert_int_equal(scen_load(path, &s, last_err, sizeof(last_err)), COW_EINVAL);
+	assert_non_null(strstr(last_err, ":1:1: the file is larger than 1 MiB"));
+	unlink(path);
+
+	assert_int_equal(scen_load("/nonexistent/x.cow", &s, last_err, sizeof(last_err)),
+			 COW_ENOENT);
+	assert_string_equal(last_err, "/nonexistent/x.cow: cannot read: No such file or directory");
+	assert_int_equal(scen_load("/tmp", &s, last_err, sizeof(last_err)), COW_ENOENT);
+	assert_string_equal(last_err, "/tmp: cannot read: Is a directory");
+
+	/* scenario.path is a truncated copy. */
+	memset(longpath, 'p', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(scen_parse(longpath, "process P\n", 10, &s, last_err, sizeof(last_err)),
+			 0);
+	assert_int_equal(strlen(s->path), sizeof(s->path) - 1);
+	assert_memory_equal(s->path, longpath, sizeof(s->path) - 1);
+	scen_free(s);
+}
+
+/* The counts that keep memory bounded: 1024 processes, 1024 mapping
+ * names, 256 files. */
+static void test_limits(void **state)
+{
+	const size_t size = 64 * 1024;
+	char *text = malloc(size);
+	struct scenario *s;
+	size_t n;
+
+	(void)state;
+	assert_non_null(text);
+	n = 0;
+	for (int i = 0; i < 1025; i++)
+		n += (size_t)snprintf(text + n, size - n, "process p%d\n", i);
+	expect_err(text, "1025:9", "too many processes: a scenario has at most 1024");
+	text[n - strlen("process p1024\n")] = '\0';
+	s = parse_ok(text);
+	assert_int_equal(s->nr_procs, 1024);
+	scen_free(s);
+	n = (size_t)snprintf(text, size, "process P\n");
+	for (int i = 0; i < 1025; i++)
+		n += (size_t)snprintf(text + n, size - n, "  map m%d 4K\n", i);
+	expect_err(text, "1026:7", "too many mappings: a scenario has at most 1024 names");
+	/* Every process may map all 1024 names. */
+	text[n - strlen("  map m1024 4K\n")] = '\0';
+	n = strlen(text);
+	n += (size_t)snprintf(text + n, size - n, "  fork C\nprocess C\n  read m1023\n");
+	s = parse_ok(text);
+	assert_int_equal(s->nr_maps, 1024);
+	scen_free(s);
+	n = 0;
+	for (int i = 0; i < 257; i++)
+		n += (size_t)snprintf(text + n, size - n, "file f%d 1\n", i);
+	expect_err(text, "257:6", "too many files: a scenario has at most 256");
+	free(text);
+}
+
+static void test_verdict_names(void **state)
+{
+	(void)state;
+	assert_string_equal(scen_verdict_name(VERDICT_CORRUPT), "corrupt");
+	assert_string_equal(scen_verdict_name(VERDICT_LEAK), "leak");
+	assert_string_equal(scen_verdict_name(VERDICT_DESYNC), "desync");
+	assert_string_equal(scen_verdict_name(VERDICT_OVERWRITE), "overwrite");
+}
+
+/* The validator finds what a parser bug (or a hand-made scenario) would
+ * break. */
+static void test_scen_check_catches_damage(void **state)
+{
+	struct scenario *s = parse_ok(example);
+	char msg[256];
+
+	(void)state;
+	s->ops[2].write.range.off = 9000;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "range [9000..+4096] is outside its 12288 bytes"));
+	s->ops[2].write.range.off = 0;
+	s->ops[2].write.range.len = 12288;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "a file value of 4096 bytes for 12288"));
+	s->ops[2].write.range.len = 4096;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+	s->ops[13].group.first = 1;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "expected from 2"));
+	s->ops[13].group.first = 2;
+	s->threads[1].ops[0].proc = 1;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	s->threads[1].ops[0].proc = 0;
+	s->nr_checks = 3;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "nr_checks 3, counted 4"));
+	s->nr_checks = 4;
+	s->ops[12].proc = 0; /* P exits, and its group runs after */
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "after its exit"));
+	s->ops[12].proc = 1;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+	scen_free(s);
+	assert_int_equal(scen_check(NULL, msg, sizeof(msg)), COW_ECORRUPT);
+}
+
+/* Errors after strings were allocated in ops and threads free them (run
+ * under valgrind to see it). */
+static void test_free_after_errors(void **state)
+{
+	struct scenario *s;
+
+	(void)state;
+	expect_err("process P\n  map a 4K\n  write a \"xy\"\n  check leak a == \"ab\"\n"
+		   "  thread t write a \"zz\"\n  thread u\n    check leak a != \"q\"\n    bogus\n",
+		   "8:5", "unknown operation 'bogus'");
+	expect_err("process P\n  map a 4K\n  write a \"xy\" junk\n", "3:16", "unexpected 'junk'");
+	expect_err("process P\n  map a 4K\n  check leak a == \"xy\" junk\n", "3:24",
+		   "unexpected 'junk'");
+	s = parse_ok("process P\n  map a 4K\n  thread t write a \"zz\"\n  thread u\n    check leak "
+		     "a != \"q\"\n  join\n");
+	assert_int_equal(s->threads[1].ops[0].check.value.nbytes, 1);
+	scen_free(s);
+}
+
+/* Every allocation of a parse may fail: the parse then returns
+ * COW_ENOMEM, frees what it built (valgrind shows it) and sets no result. */
+static void test_out_of_memory(void **state)
+{
+	int enomem = 0;
+
+	(void)state;
+	for (int n = 1;; n++) {
+		struct scenario *s = (struct scenario *)&s;
+		int rc;
+
+		scen_fail_alloc = n;
+		rc = scen_parse(PATH, example, strlen(example), &s, last_err, sizeof(last_err));
+		if (rc == 0) {
+			scen_fail_alloc = 0;
+			scen_free(s);
+			break;
+		}
+		scen_fail_alloc = 0;
+		assert_int_equal(rc, COW_ENOMEM);
+		assert_ptr_equal(s, (struct scenario *)&s);
+		assert_non_null(strstr(last_err, "out of memory"));
+		enomem++;
+	}
+	assert_true(enomem >= 10);
+}
+
+/* ---- robustness ------------------------------------------------------------ */
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Parse anything: only 0 or COW_EINVAL with a located message. */
+static void parse_any(const char *text, size_t len)
+{
+	struct scenario *s;
+	int rc = parse_raw(text, len, &s);
+
+	char msg[256];
+
+	if (rc == 0) {
+		assert_non_null(s);
+		if (scen_check(s, msg, sizeof(msg)))
+			fail_msg("the parsed scenario is broken: %s\n%.*s", msg, (int)len, text);
+		scen_free(s);
+		return;
+	}
+	assert_int_equal(rc, COW_EINVAL);
+	assert_null(s);
+	assert_memory_equal(last_err, PATH ":", strlen(PATH ":"));
+}
+
+static void test_random_bytes(void **state)
+{
+	char buf[600];
+
+	(void)state;
+	rng_state = 0x9e3779b97f4a7c15ULL;
+	for (int i = 0; i < 2000; i++) {
+		size_t len = rng() % sizeof(buf);
+
+		for (size_t j = 0; j < len; j++) {
+			uint64_t r = rng();
+
+			/* Half the buffers are printable text with line breaks. */
+			buf[j] = (char)(i % 2 ? r : (r % 8 == 0 ? '\n' : 32 + r % 95));
+		}
+		parse_any(buf, len);
+	}
+}
+
+static void test_random_token_soup(void **state)
+{
+	static const char *const words[] = {
+		"process", "P",	       "C",	    "thread", "t",	   "u",		 "in",
+		"join",	   "map",      "buf",	    "4K",     "3",	   "pages",	 "rw",
+		"ro",	   "shared",   "write",	    "read",   "check",	   "corrupt",	 "leak",
+		"[",	   "]",	       "..",	    "+",      "0x01",	   "\"ab\"",	 "data",
+		"file",	   "8K",       "fill=0x5a", "fork",   "exit",	   "munmap",	 "mprotect",
+		"madvise", "dontneed", "==",	    "!=",     "faults",	   "system",	 "cpus=4",
+		"policy",  "x",	       "\n",	    "\n  ",   "\n    ",	   "\t",	 "#c\n",
+		"0",	   "16",       "dio_read",  "none",   "\"\\x41\"", "buf[0..4K]", "\n",
+		"\n",	   "\n  ",     "\n  "};
+	char buf[1024];
+
+	(void)state;
+	rng_state = 42;
+	for (int i = 0; i < 3000; i++) {
+		size_t len = 0, nw = rng() % 60;
+
+		for (size_t w = 0; w < nw; w++) {
+			const char *word = words[rng() % ARRAY_SIZE(words)];
+			size_t wl = strlen(word);
+
+			if (len + wl + 1 > sizeof(buf))
+				break;
+			memcpy(buf + len, word, wl);
+			len += wl;
+			if (rng() % 3)
+				buf[len++] = ' ';
+		}
+		parse_any(buf, len);
+	}
+}
+
+static void test_mutated_example(void **state)
+{
+	char buf[2 * sizeof(example)];
+	size_t base = strlen(example);
+
+	(void)state;
+	rng_state = 7;
+	for (int i = 0; i < 2000; i++) {
+		size_t len = base;
+		int nmut = 1 + (int)(rng() % 4);
+
+		memcpy(buf, example, base);
+		for (int m = 0; m < nmut; m++) {
+			size_t at = len ? rng() % len : 0;
+
+			switch (rng() % 4) {
+			case 0: buf[at] = (char)rng(); break;
+			case 1: /* delete a run */
+			{
+				size_t k = 1 + rng() % 16;
+
+				if (at + k > len)
+					k = len - at;
+				memmove(buf + at, buf + at + k, len - at - k);
+				len -= k;
+				break;
+			}
+			case 2: /* duplicate a run */
+			{
+				size_t k = 1 + rng() % 32;
+
+				if (at + k > len)
+					k = len - at;
+				if (len + k > sizeof(buf))
+					break;
+				memmove(buf + at + k, buf + at, len - at);
+				len += k;
+				break;
+			}
+			default: buf[at] = " \n\t[]\"#0x.+="[rng() % 12]; break;
+			}
+		}
+		parse_any(buf, len);
+	}
+}
+
+/* The fuzz corpus directory, from the repository root (where tests/run.sh
+ * runs the tests) or next to the test binary's build/tests/. */
+static DIR *open_corpus(char *dir, size_t len)
+{
+	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+	DIR *d;
+
+	snprintf(dir, len, "tests/fuzz/corpus");
+	d = opendir(dir);
+	if (d || !slash)
+		return d;
+	snprintf(dir, len, "%.*s/../../tests/fuzz/corpus", (int)(slash - argv0), argv0);
+	return opendir(dir);
+}
+
+/* Every input of the committed fuzz corpus, without libFuzzer. */
+static void test_fuzz_corpus(void **state)
+{
+	char dir[1024], path[2048];
+	struct dirent *e;
+	int files = 0, parsed = 0;
+	DIR *d = open_corpus(dir, sizeof(dir));
+
+	(void)state;
+	if (!d)
+		fail_msg("cannot open the fuzz corpus tests/fuzz/corpus (%s): run the tests from "
+			 "the repository root, as tests/run.sh does",
+			 strerror(errno));
+	while ((e = readdir(d))) {
+		struct scenario *s = NULL;
+		struct stat st;
+		int rc;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) || !S_ISREG(st.st_mode))
+			continue;
+		rc = scen_load(path, &s, last_err, sizeof(last_err));
+		if (rc != 0 && rc != COW_EINVAL)
+			fail_msg("%s: %d: %s", path, rc, last_err);
+		if (rc == 0) {
+			parsed++;
+			scen_free(s);
+		}
+		files++;
+	}
+	closedir(d);
+	if (getenv("COW_TEST_VERBOSE"))
+		printf("# corpus: %d files, %d parse\n", files, parsed);
+	assert_true(files > 0);
+	assert_true(parsed > 0);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_example_structure),
+		cmocka_unit_test(test_crlf_and_no_final_newline),
+		cmocka_unit_test(test_minimal_and_defaults),
+		cmocka_unit_test(test_empty_scenarios),
+		cmocka_unit_test(test_system_line),
+		cmocka_unit_test(test_policy_line),
+		cmocka_unit_test(test_file_line),
+		cmocka_unit_test(test_process_blocks),
+		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_map_options),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_mprotect_madvise_munmap),
+		cmocka_unit_test(test_fork_and_mapping_sets),
+		cmocka_unit_test(test_exit),
+		cmocka_unit_test(test_thread_groups),
+		cmocka_unit_test(test_group_visibility),
+		cmocka_unit_test(test_group_errors),
+		cmocka_unit_test(test_unsupported_operations),
+		cmocka_unit_test(test_unknown_words),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_indentation),
+		cmocka_unit_test(test_bad_bytes),
+		cmocka_unit_test(test_long_lines_and_big_files),
+		cmocka_unit_test(test_load_and_path),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_verdict_names),
+		cmocka_unit_test(test_scen_check_catches_damage),
+		cmocka_unit_test(test_free_after_errors),
+		cmocka_unit_test(test_out_of_memory),
+		cmocka_unit_test(test_random_bytes),
+		cmocka_unit_test(test_random_token_soup),
+		cmocka_unit_test(test_mutated_example),
+		cmocka_unit_test(test_fuzz_corpus),
+	};
+
+	(void)argc;
+	argv0 = argv[0];
+	test_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
