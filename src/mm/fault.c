@@ -52,6 +52,38 @@ static pte_t mk_pte(struct cow_system *sys, struct page *page, const struct vm_a
 
 /* ---- faults on empty PTEs ------------------------------------------------------- */
 
+/* Install page at the empty PTE of addr, giving the mapping the caller's
+ * reference; anon pages join the reverse map as new exclusive pages,
+ * shmem pages gain a mapcount.  If another thread filled the PTE first,
+ * the page goes back.  Returns 0 or COW_ENOMEM. */
+static int map_fresh_page(struct vm_area_struct *vma, unsigned long addr, struct page *page,
+			  bool anon)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct cow_system *sys = mm->sys;
+	spinlock_t *ptl;
+	pte_t *ptep = pte_alloc_map_lock(&mm->pgt, addr, &ptl);
+
+	if (!ptep) {
+		put_page(sys->pool, page);
+		return COW_ENOMEM;
+	}
+	if (!pte_none(ptep_get(ptep))) {
+		pte_unmap_unlock(ptep, ptl);
+		put_page(sys->pool, page);
+		return 0;
+	}
+	if (anon) {
+		page_add_new_anon_rmap(page, vma, addr, true);
+		atomic_long_inc(&mm->nr_anon);
+	} else {
+		atomic_inc(&page->_mapcount);
+	}
+	set_pte(ptep, mk_pte(sys, page, vma, true));
+	pte_unmap_unlock(ptep, ptl);
+	return 0;
+}
+
 static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags)
 {
 	struct mm_struct *mm = vma->vm_mm;
@@ -78,51 +110,17 @@ static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, uns
 	page = alloc_page(sys->pool, GFP_ZERO);
 	if (!page)
 		return COW_ENOMEM;
-	ptep = pte_alloc_map_lock(&mm->pgt, addr, &ptl);
-	if (!ptep) {
-		put_page(sys->pool, page);
-		return COW_ENOMEM;
-	}
-	if (!pte_none(ptep_get(ptep))) {
-		/* Another thread faulted the page in first. */
-		pte_unmap_unlock(ptep, ptl);
-		put_page(sys->pool, page);
-		return 0;
-	}
-	/* The new page's reference becomes the mapping's. */
-	page_add_new_anon_rmap(page, vma, addr, true);
-	atomic_long_inc(&mm->nr_anon);
-	set_pte(ptep, mk_pte(sys, page, vma, true));
-	pte_unmap_unlock(ptep, ptl);
-	return 0;
+	return map_fresh_page(vma, addr, page, true);
 }
 
 static int do_shared_fault(struct vm_area_struct *vma, unsigned long addr)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	struct cow_system *sys = mm->sys;
 	unsigned long index = ((addr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff;
-	struct page *page = shmem_get_page(sys, vma->shm, index);
-	spinlock_t *ptl;
-	pte_t *ptep;
+	struct page *page = shmem_get_page(vma->vm_mm->sys, vma->shm, index);
 
 	if (!page)
 		return COW_ENOMEM;
-	ptep = pte_alloc_map_lock(&mm->pgt, addr, &ptl);
-	if (!ptep) {
-		put_page(sys->pool, page);
-		return COW_ENOMEM;
-	}
-	if (!pte_none(ptep_get(ptep))) {
-		pte_unmap_unlock(ptep, ptl);
-		put_page(sys->pool, page);
-		return 0;
-	}
-	/* Our reference becomes the mapping's. */
-	atomic_inc(&page->_mapcount);
-	set_pte(ptep, mk_pte(sys, page, vma, true));
-	pte_unmap_unlock(ptep, ptl);
-	return 0;
+	return map_fresh_page(vma, addr, page, false);
 }
 
 /* ---- write-protect faults --------------------------------------------------------- */

@@ -686,11 +686,33 @@ static int resolve_policy(const struct scenario *s, const char *override, struct
 	return 0;
 }
 
+/* An explore search (t == NULL: runs from o) or the replay of one token. */
+static int run_explore(const struct scenario *s, const char *policy, const struct scen_opts *o,
+		       const struct explore_token *t, struct scen_result *res)
+{
+	struct explore_cfg cfg = {s, policy, 0};
+	struct explore_prog p;
+	struct explore_result x;
+	int err = explore_limits_ok(s, res);
+
+	if (err)
+		return err;
+	p = explore_prog_for(s, &cfg);
+	sync_init();
+	if (t)
+		err = explore_replay(&p, t, 0, &x);
+	else
+		err = explore_search(&p, policy, SCHED_RANDOM, o->seed, o->runs ? o->runs : 1000,
+				     o->max_steps, &x);
+	if (err)
+		return err;
+	result_from_explore(&x, res);
+	res->checks = cfg.last_checks;
+	return 0;
+}
+
 int scen_run(const struct scenario *s, const struct scen_opts *o, struct scen_result *res)
 {
-	struct explore_result x;
-	struct explore_cfg cfg;
-	struct explore_prog p;
 	const char *policy;
 	int err;
 
@@ -700,42 +722,17 @@ int scen_run(const struct scenario *s, const struct scen_opts *o, struct scen_re
 		return err;
 	if (o->mode != SCEN_EXPLORE)
 		return run_direct(s, policy, o, res);
-	err = explore_limits_ok(s, res);
-	if (err)
-		return err;
-	cfg = (struct explore_cfg){s, policy, 0};
-	p = explore_prog_for(s, &cfg);
-	sync_init();
-	err = explore_search(&p, policy, SCHED_RANDOM, o->seed, o->runs ? o->runs : 1000,
-			     o->max_steps, &x);
-	if (err)
-		return err;
-	result_from_explore(&x, res);
-	res->checks = cfg.last_checks;
-	return 0;
+	return run_explore(s, policy, o, NULL, res);
 }
 
 int scen_replay(const struct scenario *s, const struct explore_token *t, struct scen_result *res)
 {
-	struct explore_result x;
-	struct explore_cfg cfg;
-	struct explore_prog p;
 	const char *policy;
 	int err;
 
 	memset(res, 0, sizeof(*res));
 	err = resolve_policy(s, strcmp(t->policy, "-") ? t->policy : NULL, res, &policy);
-	if (!err)
-		err = explore_limits_ok(s, res);
 	if (err)
 		return err;
-	cfg = (struct explore_cfg){s, policy, 0};
-	p = explore_prog_for(s, &cfg);
-	sync_init();
-	err = explore_replay(&p, t, 0, &x);
-	if (err)
-		return err;
-	result_from_explore(&x, res);
-	res->checks = cfg.last_checks;
-	return 0;
+	return run_explore(s, policy, NULL, t, res);
 }
