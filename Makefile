@@ -56,7 +56,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_OK)
 
 run: $(COWLAB)
 	@./$(COWLAB) --version
-	./$(COWLAB) run --mode all scenarios/*.cow
+	./$(COWLAB) run --mode all scenarios/*.cow scenarios/gup/*.cow
 
 test: $(COWLAB) $(TEST_BINS)
 	@sh tests/run.sh $(BUILD)/tests

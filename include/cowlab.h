@@ -131,6 +131,46 @@ int cow_write(struct cow_task *task, unsigned long addr, const void *buf, unsign
  * space, named name. */
 int cow_fork(struct cow_task *task, const char *name, struct cow_process **child);
 
+/* ---- get_user_pages, pins, direct I/O, pipes ------------------------------
+ * A cow_pages holds references to the frames behind a user range, as a
+ * device, a pipe or a long-term pin holds them: it sees the frames, not the
+ * page tables, so it keeps seeing the same frames whatever copy-on-write
+ * does to the mappings afterwards. */
+
+struct cow_pages;
+struct cow_dio;
+
+#define COW_GUP_WRITE 0x01    /* for writing: breaks COW first (FOLL_WRITE) */
+#define COW_GUP_PIN 0x02      /* FOLL_PIN (else FOLL_GET) */
+#define COW_GUP_LONGTERM 0x04 /* FOLL_LONGTERM */
+#define COW_GUP_FAST 0x08     /* lockless gup-fast first, the slow path for the rest */
+#define COW_GUP_DIO 0x10      /* FOLL_GET or FOLL_PIN as the policy's direct I/O does */
+
+/* Take references to the pages covering [addr, addr + len). */
+int cow_gup(struct cow_task *task, unsigned long addr, unsigned long len, unsigned int flags,
+	    struct cow_pages **out);
+/* Give every reference back (put or unpin) and free the handle. */
+void cow_pages_release(struct cow_pages *pages);
+/* What the frames hold / store into them, at offset off of the range. */
+void cow_pages_read(const struct cow_pages *pages, unsigned long off, void *buf, unsigned long len);
+void cow_pages_write(struct cow_pages *pages, unsigned long off, const void *buf,
+		     unsigned long len);
+unsigned long cow_pages_len(const struct cow_pages *pages);
+/* FOLL_PIN references taken and not yet given back, system-wide. */
+long cow_system_pins_held(const struct cow_system *sys);
+
+/* Direct I/O: submit pins the user range (COW_GUP_DIO, for writing when the
+ * device writes memory), then the device moves the data 512 bytes a step;
+ * the last step marks the pages dirty and gives the references back.
+ * to_memory: a read from the file into memory (O_DIRECT read).  The file's
+ * bytes are file[0..len).  addr, len and the file offset must be 512-byte
+ * aligned. */
+int cow_dio_submit(struct cow_task *task, unsigned long addr, unsigned long len,
+		   unsigned char *file, int to_memory, struct cow_dio **out);
+/* One device step; returns 1 while steps remain, 0 once complete. */
+int cow_dio_step(struct cow_dio *dio);
+void cow_dio_free(struct cow_dio *dio);
+
 #ifdef __cplusplus
 }
 #endif

@@ -53,6 +53,9 @@ static const char usage_run[] =
 	"  --policy P        a preset from 'cowlab policies' (default: the file's\n"
 	"                    policy line, else linux-6.5)\n"
 	"  --iterations N    stress: repetitions (default 100 with --mode all, else 1)\n"
+	"  --algo A          explore: auto (default: random and PCT runs in turn),\n"
+	"                    random, or pct (PCT of --depth D, default 3)\n"
+	"  --depth D         explore: PCT depth, 1..8\n"
 	"  --runs N          explore: runs (default 1000)\n"
 	"  --seed S          explore: first seed (default 1)\n"
 	"  --max-steps N     explore: step limit of a run (default 1000000)\n"
@@ -139,6 +142,7 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 		return EXIT_USAGE;
 	a->o.mode = SCEN_SEQ;
 	a->o.seed = 1;
+	a->o.algo = SCHED_AUTO;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -186,6 +190,29 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 				return EXIT_USAGE;
 			a->o.iterations = (unsigned long)v;
 			a->iterations_given = true;
+		} else if (strcmp(arg, "--algo") == 0) {
+			if (strcmp(val, "auto") == 0)
+				a->o.algo = SCHED_AUTO;
+			else if (strcmp(val, "random") == 0)
+				a->o.algo = SCHED_RANDOM;
+			else if (strcmp(val, "pct") == 0)
+				a->o.algo = SCHED_PCT;
+			else {
+				fprintf(stderr,
+					"cowlab run: unknown algorithm '%s' (auto, random or "
+					"pct)\n",
+					val);
+				return EXIT_USAGE;
+			}
+		} else if (strcmp(arg, "--depth") == 0) {
+			uint64_t d;
+
+			if (parse_u64(arg, val, &d) || d < 1 || d > SCHED_PCT_MAX_DEPTH) {
+				fprintf(stderr, "cowlab run: --depth takes 1 to %d\n",
+					SCHED_PCT_MAX_DEPTH);
+				return EXIT_USAGE;
+			}
+			a->o.depth = (unsigned int)d;
 		} else if (strcmp(arg, "--runs") == 0) {
 			if (parse_u64(arg, val, &a->o.runs) || a->o.runs == 0)
 				return EXIT_USAGE;

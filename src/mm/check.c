@@ -415,7 +415,8 @@ int pgtable_count_maps(struct pgtable *pgt, unsigned long *counts, unsigned long
  *       table), and equal when no PT lock is held: every change of a
  *       mapping and its count happens under the PT lock, the count going
  *       up before the PTE appears and down after it is gone;
- *   S3  refcount >= mapcount + the page cache's reference (shared memory),
+ *   S3  refcount >= mapcount + the page cache's reference (shared memory)
+ *       + the references get_user_pages handed out (a pin counts its bias),
  *       equal when the system is quiescent (no transient references);
  *   S4  under policies with PG_anon_exclusive, a writable PTE of an anon
  *       page in a table whose PT lock is free maps an exclusive page, and
@@ -494,12 +495,15 @@ static int check_counts(struct sys_check *c, bool strict)
 			return corrupt(c->msg, c->len,
 				       "pfn %lu: mapcount %d but %lu PTEs map it (S2)", pfn, map,
 				       c->maps[pfn]);
-		want = map + ((flags & BIT_MASK(PG_anon)) ? 0 : 1);
+		want = map + ((flags & BIT_MASK(PG_anon)) ? 0 : 1) +
+		       atomic_read(&sys->ext_refs[pfn]);
 		if (ref < want || (strict && ref != want))
-			return corrupt(c->msg, c->len,
-				       "pfn %lu: refcount %d, want %s%d (mapcount %d%s) (S3)", pfn,
-				       ref, strict ? "" : "at least ", want, map,
-				       (flags & BIT_MASK(PG_anon)) ? "" : " + page cache");
+			return corrupt(
+				c->msg, c->len,
+				"pfn %lu: refcount %d, want %s%d (mapcount %d%s, GUP %d) (S3)", pfn,
+				ref, strict ? "" : "at least ", want, map,
+				(flags & BIT_MASK(PG_anon)) ? "" : " + page cache",
+				atomic_read(&sys->ext_refs[pfn]));
 		if (sys->policy->anon_exclusive && exact && (flags & BIT_MASK(PG_anon_exclusive)) &&
 		    map > 1)
 			return corrupt(c->msg, c->len,

@@ -305,18 +305,22 @@ static int handle_pte_fault(struct vm_area_struct *vma, unsigned long addr, unsi
 	return 0;
 }
 
+int handle_mm_fault_locked(struct mm_struct *mm, unsigned long addr, unsigned int flags)
+{
+	struct vm_area_struct *vma = find_vma(mm, addr);
+
+	if (!vma || ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE)) ||
+	    !(vma->vm_flags & (VM_READ | VM_WRITE)))
+		return COW_EFAULT;
+	return handle_pte_fault(vma, addr & PAGE_MASK, flags);
+}
+
 int handle_mm_fault(struct mm_struct *mm, unsigned long addr, unsigned int flags)
 {
-	struct vm_area_struct *vma;
 	int err;
 
 	down_read(&mm->mmap_lock);
-	vma = find_vma(mm, addr);
-	if (!vma || ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE)) ||
-	    !(vma->vm_flags & (VM_READ | VM_WRITE)))
-		err = COW_EFAULT;
-	else
-		err = handle_pte_fault(vma, addr & PAGE_MASK, flags);
+	err = handle_mm_fault_locked(mm, addr, flags);
 	up_read(&mm->mmap_lock);
 	return err;
 }

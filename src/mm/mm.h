@@ -132,6 +132,9 @@ struct cow_system {
 	struct list_head mms;		 /* (S) every mm, also mid-fork */
 	int next_pid;			 /* (S) */
 	atomic_long_t next_mm_id;	 /* (A) */
+	atomic_t *ext_refs;		 /* (A) per pfn: references GUP handed out */
+	atomic_long_t pins_acquired;	 /* (A) FOLL_PIN references taken ... */
+	atomic_long_t pins_released;	 /* (A) ... and given back */
 };
 
 /* ---- vma.c: address spaces and mappings ---------------------------------------- */
@@ -193,6 +196,8 @@ int mmu_access(struct cow_task *task, unsigned long addr, void *buf, unsigned lo
  * Returns 0 (retry the access), COW_EFAULT (no mapping, or no permission:
  * the access would raise SIGSEGV) or COW_ENOMEM. */
 int handle_mm_fault(struct mm_struct *mm, unsigned long addr, unsigned int flags);
+/* The same with the mmap_lock already held for read (get_user_pages). */
+int handle_mm_fault_locked(struct mm_struct *mm, unsigned long addr, unsigned int flags);
 
 /* ---- rmap.c ---------------------------------------------------------------------------- */
 
@@ -222,6 +227,28 @@ int rmap_walk(struct page *page, rmap_fn fn, void *arg);
  * its PT lock held (*ptlp); NULL otherwise. */
 pte_t *page_vma_mapped(struct page *page, struct vm_area_struct *vma, unsigned long addr,
 		       spinlock_t **ptlp);
+
+/* ---- gup.c -------------------------------------------------------------------------------- */
+
+#define FOLL_WRITE 0x01u    /* the caller will write: break COW first */
+#define FOLL_GET 0x02u	    /* a plain reference (put_page) */
+#define FOLL_PIN 0x04u	    /* a pin (unpin_user_page), page_maybe_dma_pinned */
+#define FOLL_LONGTERM 0x08u /* held indefinitely (io_uring, RDMA) */
+
+/* References to the nr pages from start, into pages[]; exactly one of
+ * FOLL_GET and FOLL_PIN.  Takes the mmap_lock for read.  Returns nr, or a
+ * COW_E* code with no reference kept. */
+long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr, unsigned int flags,
+		    struct page **pages);
+/* The lockless walk, as CPU cpu: returns how many leading pages it took
+ * (possibly 0); the caller falls back for the rest. */
+long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long nr,
+	      unsigned int flags, struct page **pages);
+/* gup_fast, then get_user_pages for what it left. */
+long get_user_pages_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long nr,
+			 unsigned int flags, struct page **pages);
+/* Give back one reference taken with flags. */
+void gup_put_page(struct cow_system *sys, struct page *page, unsigned int flags);
 
 /* ---- fork.c ------------------------------------------------------------------------------ */
 

@@ -156,6 +156,12 @@ static inline bool get_page_unless_zero(struct page *page)
 {
 	return atomic_inc_not_zero(&page->_refcount);
 }
+/* Add refs references unless the count is zero (a frame being freed):
+ * gup-fast's speculative grab.  Returns whether it added. */
+static inline bool page_ref_add_unless_zero(struct page *page, int refs)
+{
+	return atomic_add_unless(&page->_refcount, refs, 0);
+}
 /* Drop a reference; the last one frees the frame. */
 void put_page(struct frame_pool *pool, struct page *page);
 /* Drop n references at once (an unpin drops the bias). */

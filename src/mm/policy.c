@@ -17,6 +17,9 @@ static const struct cow_policy presets[] = {
 		.wp_reuse = REUSE_MAPCOUNT_LOCK,
 		.fork = FORK_SHARE,
 		.anon_exclusive = false,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_NONE,
+		.dio_pin = DIO_FOLL_GET,
 	},
 	{
 		.name = "linux-6.5",
@@ -28,6 +31,9 @@ static const struct cow_policy presets[] = {
 		.wp_reuse = REUSE_EXCLUSIVE,
 		.fork = FORK_COPY_PINNED_EXCLUSIVE,
 		.anon_exclusive = true,
+		.gup = GUP_UNSHARE_RO_PIN,
+		.gupfast = GUPFAST_SEQ_EXCLUSIVE,
+		.dio_pin = DIO_FOLL_PIN,
 	},
 	{
 		.name = "broken-always-reuse",
@@ -37,6 +43,9 @@ static const struct cow_policy presets[] = {
 		.wp_reuse = REUSE_ALWAYS,
 		.fork = FORK_SHARE,
 		.anon_exclusive = false,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_NONE,
+		.dio_pin = DIO_FOLL_GET,
 	},
 };
 
@@ -103,13 +112,45 @@ const char *cow_policy_commits(const struct cow_policy *p)
 	return p->commits;
 }
 
+const char *gup_rule_name(enum gup_rule r)
+{
+	switch (r) {
+	case GUP_PLAIN: return "write GUP breaks COW, read GUP takes the page as is";
+	case GUP_UNSHARE_RO_PIN: return "also unshare before a R/O pin of a maybe-shared page";
+	}
+	return "?";
+}
+
+const char *gupfast_guard_name(enum gupfast_guard g)
+{
+	switch (g) {
+	case GUPFAST_NONE: return "write bit only";
+	case GUPFAST_SEQ_EXCLUSIVE: return "PTE re-check, write_protect_seq, exclusive pins";
+	}
+	return "?";
+}
+
+const char *dio_pin_rule_name(enum dio_pin_rule d)
+{
+	switch (d) {
+	case DIO_FOLL_GET: return "FOLL_GET (a plain reference)";
+	case DIO_FOLL_PIN: return "FOLL_PIN";
+	}
+	return "?";
+}
+
 const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned long len)
 {
 	snprintf(buf, len,
 		 "write-fault reuse: %s\n"
 		 "fork:              %s\n"
-		 "anon-exclusive:    %s\n",
+		 "anon-exclusive:    %s\n"
+		 "get_user_pages:    %s\n"
+		 "gup-fast guard:    %s\n"
+		 "direct I/O holds:  %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
-		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used");
+		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used",
+		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
+		 dio_pin_rule_name(p->dio_pin));
 	return buf;
 }

@@ -43,6 +43,34 @@ enum fork_rule {
 	FORK_COPY_PINNED_EXCLUSIVE,
 };
 
+/* What get_user_pages does with a page it returns. */
+enum gup_rule {
+	/* Until 5.7: a write GUP faults until the PTE is writable (breaking
+	 * COW), a read GUP takes the page as it is, shared or not. */
+	GUP_PLAIN,
+	/* 5.19+ (a7f226604170): in addition, a R/O FOLL_PIN of an anon page
+	 * that may be shared triggers an unshare fault first, so a pin only
+	 * ever holds an exclusive page. */
+	GUP_UNSHARE_RO_PIN,
+};
+
+/* How lockless gup-fast guards against a concurrent fork or unmap. */
+enum gupfast_guard {
+	/* 2.6.29: only the write bit; interrupts off keep the page from
+	 * being freed, nothing stops fork from sharing it after the read. */
+	GUPFAST_NONE,
+	/* 5.11 + 5.19: re-check the PTE after taking the reference, sample
+	 * mm->write_protect_seq around the walk (57efa1fe5957), and refuse a
+	 * R/O pin of a page that is not exclusive. */
+	GUPFAST_SEQ_EXCLUSIVE,
+};
+
+/* How the direct-I/O engine holds the user pages during a transfer. */
+enum dio_pin_rule {
+	DIO_FOLL_GET, /* until 6.5: a plain reference, invisible to fork */
+	DIO_FOLL_PIN, /* 6.5 (a7e689dd1c06): a pin, page_maybe_dma_pinned() */
+};
+
 struct cow_policy {
 	const char *name;
 	const char *summary; /* one line */
@@ -52,6 +80,9 @@ struct cow_policy {
 	/* Maintain and check PG_anon_exclusive (5.19+): a writable anon PTE
 	 * implies an exclusive page. */
 	bool anon_exclusive;
+	enum gup_rule gup;
+	enum gupfast_guard gupfast;
+	enum dio_pin_rule dio_pin;
 };
 
 /* The preset of that name, or NULL. */
@@ -63,5 +94,8 @@ const struct cow_policy *cow_policy_list(int *nr);
 
 const char *wp_reuse_rule_name(enum wp_reuse_rule r);
 const char *fork_rule_name(enum fork_rule r);
+const char *gup_rule_name(enum gup_rule r);
+const char *gupfast_guard_name(enum gupfast_guard g);
+const char *dio_pin_rule_name(enum dio_pin_rule d);
 
 #endif /* COW_MM_POLICY_H */

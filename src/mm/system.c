@@ -51,6 +51,11 @@ int cow_system_create(const struct cow_system_opts *opts, struct cow_system **ou
 	err = frame_pool_create(&sys->pool, o.frames, o.cpus);
 	if (err)
 		goto out_free_cpus;
+	sys->ext_refs = calloc(o.frames, sizeof(*sys->ext_refs));
+	if (!sys->ext_refs) {
+		err = COW_ENOMEM;
+		goto out_free_pool;
+	}
 	if (!o.no_zero_page) {
 		sys->zero_page = alloc_page(sys->pool, GFP_ZERO);
 		if (!sys->zero_page) {
@@ -63,6 +68,7 @@ int cow_system_create(const struct cow_system_opts *opts, struct cow_system **ou
 	return 0;
 
 out_free_pool:
+	free(sys->ext_refs);
 	frame_pool_destroy(sys->pool);
 out_free_cpus:
 	free(sys->cpus);
@@ -86,6 +92,7 @@ void cow_system_destroy(struct cow_system *sys)
 	 * the pool goes. */
 	rcu_barrier();
 	frame_pool_destroy(sys->pool);
+	free(sys->ext_refs);
 	free(sys->cpus);
 	free(sys);
 }

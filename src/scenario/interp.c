@@ -44,8 +44,28 @@ struct run {
 	char verdict[16];
 	char message[1024];
 	atomic_t checks;
-	bool clean; /* explore: the verdict passed, teardown may run */
+	bool clean;		  /* explore: the verdict passed, teardown may run */
+	unsigned char **files;	  /* [nr_files]: the files' bytes */
+	struct cow_pages **pins;  /* [nr_pins]: held from pin to unpin */
+	struct cow_pages **pipes; /* [nr_pipes]: held from vmsplice to pipe_read */
 };
+
+/* Direct I/O in flight, issued by one thread (or a block's main thread). */
+struct pending_io {
+	struct cow_dio *dio;
+	struct sync_thread *device; /* stress */
+	int done;		    /* explore */
+};
+
+struct io_ctx {
+	int cpu;
+	int nr;
+	struct pending_io *io; /* room for every dio of the scenario */
+};
+
+/* The simulated CPU of every device (a DMA engine is not a CPU, but the
+ * frame allocator wants a cache to return frames to). */
+#define DEVICE_CPU (SYNC_MAX_CPUS - 1)
 
 struct group_wait {
 	struct run *r;
@@ -108,6 +128,8 @@ static const char *effective_policy(const struct scenario *s, const char *overri
 	return s->policy[0] ? s->policy : NULL;
 }
 
+static void run_free(struct run *r);
+
 /* Without a `system frames=` line: room for every process to hold a
  * private copy of every mapping, plus page tables and slack.  A small pool
  * keeps the explorer's per-step checks cheap. */
@@ -152,12 +174,18 @@ static int run_new(const struct scenario *s, const char *policy, enum scen_mode 
 	r->addrs = calloc((size_t)s->nr_procs * (size_t)(s->nr_maps ? s->nr_maps : 1),
 			  sizeof(*r->addrs));
 	r->tasks = calloc((size_t)s->nr_procs * (size_t)r->ncpus, sizeof(*r->tasks));
-	if (!r->procs || !r->addrs || !r->tasks) {
-		cow_system_destroy(r->sys);
-		free(r->procs);
-		free(r->addrs);
-		free(r->tasks);
-		free(r);
+	r->files = calloc((size_t)s->nr_files + 1, sizeof(*r->files));
+	r->pins = calloc((size_t)s->nr_pins + 1, sizeof(*r->pins));
+	r->pipes = calloc((size_t)s->nr_pipes + 1, sizeof(*r->pipes));
+	for (int i = 0; r->files && i < s->nr_files; i++) {
+		r->files[i] = malloc(s->files[i].size ? s->files[i].size : 1);
+		if (!r->files[i])
+			break;
+		memset(r->files[i], s->files[i].fill, s->files[i].size);
+	}
+	if (!r->procs || !r->addrs || !r->tasks || !r->files || !r->pins || !r->pipes ||
+	    (s->nr_files && !r->files[s->nr_files - 1])) {
+		run_free(r);
 		return COW_ENOMEM;
 	}
 	*out = r;
@@ -172,11 +200,29 @@ static void drop_tasks(struct run *r, int proc)
 	}
 }
 
+static void release_held(struct run *r)
+{
+	for (int i = 0; r->pins && i < r->s->nr_pins; i++) {
+		cow_pages_release(r->pins[i]);
+		r->pins[i] = NULL;
+	}
+	for (int i = 0; r->pipes && i < r->s->nr_pipes; i++) {
+		cow_pages_release(r->pipes[i]);
+		r->pipes[i] = NULL;
+	}
+}
+
 static void run_free(struct run *r)
 {
-	for (int p = 0; p < r->s->nr_procs; p++)
+	for (int p = 0; r->tasks && p < r->s->nr_procs; p++)
 		drop_tasks(r, p);
+	release_held(r);
 	cow_system_destroy(r->sys); /* exits what is left */
+	for (int i = 0; r->files && i < r->s->nr_files; i++)
+		free(r->files[i]);
+	free(r->files);
+	free(r->pins);
+	free(r->pipes);
 	free(r->procs);
 	free(r->addrs);
 	free(r->tasks);
@@ -191,6 +237,12 @@ static void run_finish(struct run *r)
 
 	if (cow_system_check(r->sys, 1, msg, sizeof(msg)) != 0)
 		run_fail(r, "crash", NULL, "%s: at the end: invariant broken: %s", r->s->path, msg);
+	/* Pins and pipes left at the end go, as io_uring's buffers and a
+	 * pipe's pages go when their process exits. */
+	release_held(r);
+	if (cow_system_pins_held(r->sys) != 0)
+		run_fail(r, "crash", NULL, "%s: %ld pins acquired and not released", r->s->path,
+			 cow_system_pins_held(r->sys));
 	for (int p = 0; p < r->s->nr_procs; p++) {
 		drop_tasks(r, p);
 		if (r->procs[p]) {
@@ -217,7 +269,51 @@ static struct cow_task *task_for(struct run *r, int proc, int cpu)
 
 static unsigned long range_len(const struct run *r, const struct scen_range *g)
 {
-	return g->whole ? r->s->maps[g->name].len : g->len;
+	if (!g->whole)
+		return g->len;
+	switch (g->space) {
+	case SPACE_MAP: return r->s->maps[g->name].len;
+	case SPACE_FILE: return r->s->files[g->name].size;
+	case SPACE_PIN: return r->s->pins[g->name].len;
+	case SPACE_PIPE: return r->s->pipes[g->name].len;
+	}
+	return 0;
+}
+
+static const char *range_name(const struct run *r, const struct scen_range *g)
+{
+	switch (g->space) {
+	case SPACE_MAP: return r->s->maps[g->name].name;
+	case SPACE_FILE: return r->s->files[g->name].name;
+	case SPACE_PIN: return r->s->pins[g->name].name;
+	case SPACE_PIPE: return r->s->pipes[g->name].name;
+	}
+	return "?";
+}
+
+/* Read n bytes at offset at of range g, as the executing task sees them:
+ * memory through its MMU, a file's bytes, or what a pin's or a pipe's
+ * frames hold. */
+static int read_range(struct run *r, const struct scen_op *op, struct cow_task *t,
+		      const struct scen_range *g, unsigned long at, unsigned char *buf,
+		      unsigned long n)
+{
+	struct cow_pages *held;
+
+	switch (g->space) {
+	case SPACE_MAP:
+		return cow_read(t, r->addrs[op->proc * r->s->nr_maps + g->name] + g->off + at, buf,
+				n);
+	case SPACE_FILE: memcpy(buf, r->files[g->name] + g->off + at, n); return 0;
+	case SPACE_PIN:
+	case SPACE_PIPE:
+		held = g->space == SPACE_PIN ? r->pins[g->name] : r->pipes[g->name];
+		if (!held)
+			return COW_ENOENT;
+		cow_pages_read(held, g->off + at, buf, n);
+		return 0;
+	}
+	return COW_EINVAL;
 }
 
 /* The byte a value holds at position i of the range it is applied to. */
@@ -292,7 +388,7 @@ static void exec_read(struct run *r, const struct scen_op *op, struct cow_task *
 static void exec_check(struct run *r, const struct scen_op *op, struct cow_task *t)
 {
 	const struct scen_range *g = &op->check.range;
-	const char *map = r->s->maps[g->name].name;
+	const char *map = range_name(r, g);
 	const char *verdict = scen_verdict_name(op->check.verdict);
 	unsigned long base = r->addrs[op->proc * r->s->nr_maps + g->name] + g->off;
 	unsigned long len = range_len(r, g);
@@ -314,7 +410,7 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 	describe_value(r, &op->check.value, want, sizeof(want));
 	for (unsigned long done = 0; done < len;) {
 		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
-		int err = cow_read(t, base + done, buf, n);
+		int err = read_range(r, op, t, g, done, buf, n);
 
 		if (err) {
 			run_fail(r, verdict, op,
@@ -368,8 +464,130 @@ static void exec_fork(struct run *r, const struct scen_op *op, struct cow_task *
 
 static void run_group(struct run *r, const struct scen_op *op);
 
-static void exec_op(struct run *r, const struct scen_op *op, int cpu)
+/* ---- get_user_pages, direct I/O and pipes -------------------------------------------- */
+
+static void device_thread(void *arg)
 {
+	struct cow_dio *d = arg;
+
+	while (cow_dio_step(d))
+		;
+}
+
+static void device_task(void *arg)
+{
+	struct pending_io *p = arg;
+
+	while (cow_dio_step(p->dio))
+		;
+	WRITE_ONCE(p->done, 1);
+}
+
+static bool io_done(const void *arg)
+{
+	return ((const struct pending_io *)arg)->done != 0;
+}
+
+/* Wait for every I/O this context issued, then forget it. */
+static void io_wait(struct run *r, struct io_ctx *io)
+{
+	for (int i = 0; i < io->nr; i++) {
+		struct pending_io *p = &io->io[i];
+
+		if (r->mode == SCEN_STRESS && p->device)
+			sync_thread_join(p->device);
+		else if (r->mode == SCEN_EXPLORE)
+			sync_wait_cond(p, io_done, "a direct I/O to complete (wait)");
+		while (cow_dio_step(p->dio)) /* seq, or no device thread */
+			;
+		cow_dio_free(p->dio);
+	}
+	io->nr = 0;
+}
+
+static void exec_dio(struct run *r, const struct scen_op *op, struct cow_task *t, struct io_ctx *io)
+{
+	bool to_memory = op->kind == OP_DIO_READ;
+	const struct scen_range *m = &op->dio.mem, *f = &op->dio.file;
+	unsigned long addr = r->addrs[op->proc * r->s->nr_maps + m->name] + m->off;
+	struct pending_io *p = &io->io[io->nr];
+	int err = cow_dio_submit(t, addr, range_len(r, m), r->files[f->name] + f->off, to_memory,
+				 &p->dio);
+
+	if (err) {
+		op_error(r, op, to_memory ? "dio_read" : "dio_write", err);
+		return;
+	}
+	io->nr++;
+	p->device = NULL;
+	p->done = 0;
+	switch (r->mode) {
+	case SCEN_SEQ:
+		while (cow_dio_step(p->dio))
+			;
+		return;
+	case SCEN_STRESS: p->device = sync_thread_start(DEVICE_CPU, device_thread, p->dio); return;
+	case SCEN_EXPLORE:
+		if (sched_spawn(r->sched, "dio", DEVICE_CPU, device_task, p, 0) < 0)
+			run_fail(r, "error", op, "no task slot for the device");
+		return;
+	}
+}
+
+static void exec_pin(struct run *r, const struct scen_op *op, struct cow_task *t)
+{
+	const struct scen_range *m = &op->pin.mem;
+	unsigned long addr = r->addrs[op->proc * r->s->nr_maps + m->name] + m->off;
+	unsigned int flags = COW_GUP_PIN | COW_GUP_LONGTERM;
+	int err;
+
+	if (!op->pin.ro)
+		flags |= COW_GUP_WRITE;
+	if (op->pin.fast)
+		flags |= COW_GUP_FAST;
+	err = cow_gup(t, addr, range_len(r, m), flags, &r->pins[op->pin.pin]);
+	if (err)
+		op_error(r, op, "pin", err);
+}
+
+/* vmsplice() takes read references (FOLL_GET) with gup-fast. */
+static void exec_vmsplice(struct run *r, const struct scen_op *op, struct cow_task *t)
+{
+	const struct scen_range *m = &op->splice.mem;
+	unsigned long addr = r->addrs[op->proc * r->s->nr_maps + m->name] + m->off;
+	int err = cow_gup(t, addr, range_len(r, m), COW_GUP_FAST, &r->pipes[op->splice.pipe]);
+
+	if (err)
+		op_error(r, op, "vmsplice", err);
+}
+
+static void exec_pipe_read(struct run *r, const struct scen_op *op, struct cow_task *t)
+{
+	const struct scen_range *m = &op->splice.mem;
+	unsigned long addr = r->addrs[op->proc * r->s->nr_maps + m->name] + m->off;
+	struct cow_pages *pipe = r->pipes[op->splice.pipe];
+	unsigned long len = cow_pages_len(pipe);
+	unsigned char buf[BUF_SIZE];
+
+	for (unsigned long done = 0; done < len;) {
+		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
+		int err;
+
+		cow_pages_read(pipe, done, buf, n);
+		err = cow_write(t, addr + done, buf, n);
+		if (err) {
+			op_error(r, op, "pipe_read", err);
+			break;
+		}
+		done += n;
+	}
+	cow_pages_release(pipe);
+	r->pipes[op->splice.pipe] = NULL;
+}
+
+static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
+{
+	int cpu = io->cpu;
 	struct cow_task *t;
 	unsigned long addr;
 	int err = 0;
@@ -378,6 +596,7 @@ static void exec_op(struct run *r, const struct scen_op *op, int cpu)
 		run_group(r, op);
 		return;
 	}
+	(void)cpu;
 	if (!r->procs[op->proc]) {
 		/* The first block of a process that no fork made. */
 		err = cow_process_create(r->sys, r->s->procs[op->proc].name, &r->procs[op->proc]);
@@ -431,14 +650,36 @@ static void exec_op(struct run *r, const struct scen_op *op, int cpu)
 				 err);
 		return;
 	}
+	case OP_DIO_READ:
+	case OP_DIO_WRITE: exec_dio(r, op, t, io); return;
+	case OP_WAIT: io_wait(r, io); return;
+	case OP_PIN: exec_pin(r, op, t); return;
+	case OP_UNPIN:
+		cow_pages_release(r->pins[op->unpin.pin]);
+		r->pins[op->unpin.pin] = NULL;
+		return;
+	case OP_VMSPLICE: exec_vmsplice(r, op, t); return;
+	case OP_PIPE_READ: exec_pipe_read(r, op, t); return;
 	case OP_GROUP: return;
 	}
 }
 
+/* Run a sequence as CPU cpu; its I/O completes before it returns. */
 static void exec_ops(struct run *r, const struct scen_op *ops, int n, int cpu)
 {
+	struct io_ctx io = {cpu, 0, NULL};
+
+	if (r->s->nr_dio) {
+		io.io = calloc((size_t)r->s->nr_dio, sizeof(*io.io));
+		if (!io.io) {
+			run_fail(r, "error", NULL, "%s: no memory for direct I/O", r->s->path);
+			return;
+		}
+	}
 	for (int i = 0; i < n && !run_failed(r); i++)
-		exec_op(r, &ops[i], cpu);
+		exec_op(r, &ops[i], &io);
+	io_wait(r, &io);
+	free(io.io);
 }
 
 /* ---- thread groups ------------------------------------------------------------------ */
@@ -646,7 +887,7 @@ static struct explore_prog explore_prog_for(const struct scenario *s, const stru
 {
 	struct explore_prog p = {
 		.name = s->path,
-		.nr_tasks = 2 + s->nr_threads, /* main, the threads, the RCU daemon */
+		.nr_tasks = 2 + s->nr_threads + s->nr_dio, /* main, threads, devices, RCU */
 		.check = explore_check,
 		.verdict = explore_verdict,
 		.teardown = explore_teardown,
@@ -659,11 +900,11 @@ static struct explore_prog explore_prog_for(const struct scenario *s, const stru
 
 static int explore_limits_ok(const struct scenario *s, struct scen_result *res)
 {
-	if (s->nr_threads + 2 <= SCHED_MAX_TASKS)
+	if (s->nr_threads + s->nr_dio + 2 <= SCHED_MAX_TASKS)
 		return 0;
 	snprintf(res->message, sizeof(res->message),
-		 "%s: %d threads in all; explore mode runs at most %d", s->path, s->nr_threads,
-		 SCHED_MAX_TASKS - 2);
+		 "%s: %d threads and %d direct I/Os in all; explore mode runs at most %d", s->path,
+		 s->nr_threads, s->nr_dio, SCHED_MAX_TASKS - 2);
 	return COW_EINVAL;
 }
 
@@ -702,8 +943,8 @@ static int run_explore(const struct scenario *s, const char *policy, const struc
 	if (t)
 		err = explore_replay(&p, t, 0, &x);
 	else
-		err = explore_search(&p, policy, SCHED_RANDOM, o->seed, o->runs ? o->runs : 1000,
-				     o->max_steps, &x);
+		err = explore_search_depth(&p, policy, o->algo, o->depth ? o->depth : 3, o->seed,
+					   o->runs ? o->runs : 1000, o->max_steps, &x);
 	if (err)
 		return err;
 	result_from_explore(&x, res);

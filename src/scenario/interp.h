@@ -26,6 +26,8 @@ struct scen_opts {
 	enum scen_mode mode;
 	const char *policy;	  /* overrides the file's policy line; NULL: keep */
 	unsigned long iterations; /* stress: repetitions (default 1) */
+	enum sched_algo algo;	  /* explore: SCHED_AUTO, SCHED_PCT or SCHED_RANDOM */
+	unsigned int depth;	  /* explore, SCHED_PCT: the depth (default 3) */
 	uint64_t runs;		  /* explore: runs (default 1000) */
 	uint64_t seed;		  /* explore: first seed */
 	uint64_t max_steps;	  /* explore: per run (0: the scheduler's default) */

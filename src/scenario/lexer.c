@@ -350,10 +350,11 @@ int lex_token(struct lexer *lx, struct token *t)
 		return 0;
 	}
 	if (is_alpha(l[i])) {
-		/* A name stops before "..", so that buf[1 page..2 pages] reads
-		 * as a range. */
+		/* A name stops before ".." and "->", so that buf[1 page..2
+		 * pages] reads as a range and buf->pipe as an arrow. */
 		for (j = i + 1; j < n && is_ident(l[j]); j++)
-			if (l[j] == '.' && j + 1 < n && l[j + 1] == '.')
+			if ((l[j] == '.' || l[j] == '-') && j + 1 < n &&
+			    l[j + 1] == (l[j] == '.' ? '.' : '>'))
 				break;
 		t->kind = TOK_IDENT;
 		t->len = j - i;
@@ -395,6 +396,13 @@ int lex_token(struct lexer *lx, struct token *t)
 			return lex_error(lx->diag, lx->lineno, t->col,
 					 "unexpected '!' (did you mean '!='?)");
 		t->kind = TOK_NE;
+		t->len = 2;
+		break;
+	case '-':
+		if (i + 1 >= n || l[i + 1] != '>')
+			return lex_error(lx->diag, lx->lineno, t->col,
+					 "unexpected '-' (did you mean '->'?)");
+		t->kind = TOK_ARROW;
 		t->len = 2;
 		break;
 	case '.':

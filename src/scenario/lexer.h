@@ -29,6 +29,7 @@ enum tok_kind {
 	TOK_ASSIGN, /* = */
 	TOK_EQ,	    /* == */
 	TOK_NE,	    /* != */
+	TOK_ARROW,  /* -> */
 };
 
 struct token {

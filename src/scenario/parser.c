@@ -26,8 +26,18 @@
  *       pages), every range lies inside its mapping or file, every file
  *       value is exactly as long as the range it goes with.
  *
- *   I5  munmap, mprotect and madvise get page-aligned offsets, as the
+ *   I5  munmap, mprotect, madvise and pin get page-aligned offsets, as the
  *       system calls need; their lengths are rounded up by the kernel.
+ *   I6  a pin or pipe is made once (pin, vmsplice) and lives until it ends
+ *       (unpin by its own process, pipe_read by any process), used only in
+ *       between; in a thread group, one a thread makes is not used by the
+ *       other threads, and one a thread ends is not used by the others
+ *       either (struct pref tracks it).  So the interpreter never sees a
+ *       pin or pipe used and ended at once, or used before it exists.
+ *   I7  processes, mappings, files, pins and pipes share one namespace,
+ *       so a check's range name means one thing.
+ *   I8  direct I/O keeps O_DIRECT's rules: equally long ranges, offsets
+ *       and length multiples of 512.
  *
  * A line indented deeper than the previous statement of its block is an
  * error unless that statement opened a block: stray indentation is a
@@ -37,7 +47,7 @@
  *
  * Limits keep memory bounded on any input: 1 MiB of text, 4096-byte
  * lines, 31-character names, 1024 processes, 1024 mapping names, 256
- * files, 63 threads in a group.  scen_check(), at the end of this file,
+ * files, 1024 pins, 1024 pipes, 63 threads in a group.  scen_check(), at the end of this file,
  * checks an accepted scenario against what these rules promise; the tests
  * and the fuzz target run it on every scenario the parser returns.
  */
@@ -54,6 +64,9 @@
 #define MAX_PROCS 1024
 #define MAX_MAPS 1024
 #define MAX_FILES 256
+#define MAX_PINS 1024
+#define MAX_PIPES 1024
+#define DIO_ALIGN 512UL /* O_DIRECT's logical block size */
 #define MAX_GROUP 63
 #define MAX_FILE_SIZE (64UL << 20)
 #define MAX_MAP_SIZE (64UL << 30) /* 16M pages, the largest frame pool */
@@ -82,6 +95,17 @@ struct pproc {
 	bool exited;
 	struct scen_loc exit_loc;
 	unsigned born_group; /* the group whose thread forked it; 0: none */
+};
+
+/* What the parser knows of a pin or a pipe, beside its scen_ref (I6). */
+struct pref {
+	struct scen_loc loc; /* its name in the pin or vmsplice line */
+	unsigned born_group; /* the group whose thread made it; 0: none */
+	int born_thread;     /* that thread (threads[]), or -1 */
+	bool ended;	     /* unpinned, or read */
+	struct scen_loc end_loc;
+	unsigned use_group; /* the group whose threads use_mask records */
+	uint64_t use_mask;  /* bit i: thread group_first + i used it */
 };
 
 enum blk_kind { BLK_TOP, BLK_PROC, BLK_THREAD };
@@ -124,6 +148,9 @@ struct parser {
 	struct mapset views[MAX_GROUP]; /* I2: the open group's threads */
 	struct scen_loc map_loc[MAX_MAPS];
 	struct scen_loc file_loc[MAX_FILES];
+	int pins_cap, pipes_cap;
+	struct pref pin_st[MAX_PINS];
+	struct pref pipe_st[MAX_PIPES];
 };
 
 enum op_word {
@@ -136,30 +163,41 @@ enum op_word {
 	W_MUNMAP,
 	W_MPROTECT,
 	W_MADVISE,
+	W_DIO_READ,
+	W_DIO_WRITE,
+	W_WAIT,
+	W_PIN,
+	W_UNPIN,
+	W_VMSPLICE,
+	W_PIPE_READ,
 	W_NONE,
 };
 
 static const char *const op_words[] = {
-	[W_MAP] = "map",       [W_WRITE] = "write",	  [W_READ] = "read",
-	[W_CHECK] = "check",   [W_FORK] = "fork",	  [W_EXIT] = "exit",
-	[W_MUNMAP] = "munmap", [W_MPROTECT] = "mprotect", [W_MADVISE] = "madvise",
+	[W_MAP] = "map",
+	[W_WRITE] = "write",
+	[W_READ] = "read",
+	[W_CHECK] = "check",
+	[W_FORK] = "fork",
+	[W_EXIT] = "exit",
+	[W_MUNMAP] = "munmap",
+	[W_MPROTECT] = "mprotect",
+	[W_MADVISE] = "madvise",
+	[W_DIO_READ] = "dio_read",
+	[W_DIO_WRITE] = "dio_write",
+	[W_WAIT] = "wait",
+	[W_PIN] = "pin",
+	[W_UNPIN] = "unpin",
+	[W_VMSPLICE] = "vmsplice",
+	[W_PIPE_READ] = "pipe_read",
 };
 
 static const char *const top_words[] = {"system", "policy", "file", "process", "thread", "join"};
-
-static const char gup_work[] = "the get_user_pages work";
 
 /* Operations of later work: named so they get a clear error. */
 static const struct {
 	const char *word, *what, *work;
 } unsupported[] = {
-	{"dio_read", "direct I/O arrives", gup_work},
-	{"dio_write", "direct I/O arrives", gup_work},
-	{"wait", "waiting for direct I/O arrives", gup_work},
-	{"pin", "pinning arrives", gup_work},
-	{"unpin", "pinning arrives", gup_work},
-	{"vmsplice", "pipes arrive", gup_work},
-	{"pipe_read", "pipes arrive", gup_work},
 	{"swapout", "swap arrives", "the swap work"},
 	{"clear_refs", "soft-dirty tracking arrives", "the swap and KSM work"},
 	{"ksm_merge", "KSM arrives", "the swap and KSM work"},
@@ -407,6 +445,74 @@ static int find_file(const struct parser *ps, const struct token *t)
 	return -1;
 }
 
+static int find_ref(const struct scen_ref *refs, int nr, const struct token *t)
+{
+	for (int i = 0; i < nr; i++)
+		if (name_is(refs[i].name, t))
+			return i;
+	return -1;
+}
+
+/* What a name can refer to (I7: one namespace for them all). */
+enum name_kind { NK_NONE, NK_PROC, NK_MAP, NK_FILE, NK_PIN, NK_PIPE };
+
+static const char *const kind_nouns[] = {
+	[NK_NONE] = "name", [NK_PROC] = "process", [NK_MAP] = "mapping",
+	[NK_FILE] = "file", [NK_PIN] = "pin",	   [NK_PIPE] = "pipe",
+};
+
+/* What t names: its kind, its index and where it was defined. */
+static enum name_kind lookup(const struct parser *ps, const struct token *t, int *idx,
+			     struct scen_loc *loc)
+{
+	const struct scenario *s = ps->s;
+	int i;
+
+	if ((i = find_proc(ps, t)) >= 0) {
+		*loc = s->procs[i].loc;
+		*idx = i;
+		return NK_PROC;
+	}
+	if ((i = find_map(ps, t)) >= 0) {
+		*loc = ps->map_loc[i];
+		*idx = i;
+		return NK_MAP;
+	}
+	if ((i = find_file(ps, t)) >= 0) {
+		*loc = ps->file_loc[i];
+		*idx = i;
+		return NK_FILE;
+	}
+	if ((i = find_ref(s->pins, s->nr_pins, t)) >= 0) {
+		*loc = ps->pin_st[i].loc;
+		*idx = i;
+		return NK_PIN;
+	}
+	if ((i = find_ref(s->pipes, s->nr_pipes, t)) >= 0) {
+		*loc = ps->pipe_st[i].loc;
+		*idx = i;
+		return NK_PIPE;
+	}
+	*idx = -1;
+	return NK_NONE;
+}
+
+/* -1 with an error if t, about to name something new, names something
+ * else already. */
+static int name_clash(struct parser *ps, const struct token *t)
+{
+	struct scen_loc loc;
+	int idx;
+	enum name_kind k = lookup(ps, t, &idx, &loc);
+
+	if (k == NK_NONE)
+		return 0;
+	return terr(ps, t,
+		    "%s already names a %s (line %d): processes, mappings, files, pins and "
+		    "pipes need distinct names",
+		    SHOW(t), kind_nouns[k], loc.line);
+}
+
 static const char *suggest_proc(const struct parser *ps, struct suggest *sg)
 {
 	for (int i = 0; i < ps->s->nr_procs; i++)
@@ -425,6 +531,13 @@ static const char *suggest_file(const struct parser *ps, struct suggest *sg)
 {
 	for (int i = 0; i < ps->s->nr_files; i++)
 		suggest_try(sg, ps->s->files[i].name);
+	return sg->best;
+}
+
+static const char *suggest_ref(const struct scen_ref *refs, int nr, struct suggest *sg)
+{
+	for (int i = 0; i < nr; i++)
+		suggest_try(sg, refs[i].name);
 	return sg->best;
 }
 
@@ -509,15 +622,21 @@ static int parse_size(struct parser *ps, unsigned long long *v, const char *what
 	return 0;
 }
 
+/* Where the parts of a range are, for messages: the columns of its name,
+ * of OFF and of its end or length (OFF's and the name's where absent). */
+struct rcols {
+	int name, off, len;
+};
+
 /* [OFF], [OFF..END] or [OFF..+LEN] after a name, or nothing: the whole of
- * something `size` bytes long.  *off_col gets the column of OFF. */
+ * something `size` bytes long.  rc->name is set by the caller. */
 static int parse_brackets(struct parser *ps, const char *name, unsigned long size,
-			  struct scen_range *r, int *off_col)
+			  struct scen_range *r, struct rcols *rc)
 {
 	unsigned long long off, len;
 	struct token t;
 
-	*off_col = ps->tok.col;
+	rc->off = rc->len = rc->name;
 	if (ps->tok.kind != TOK_LBRACKET) {
 		r->whole = true;
 		r->off = 0;
@@ -527,7 +646,7 @@ static int parse_brackets(struct parser *ps, const char *name, unsigned long siz
 	if (next(ps))
 		return -1;
 	t = ps->tok;
-	*off_col = t.col;
+	rc->off = rc->len = t.col;
 	if (parse_size(ps, &off, "an offset like 0, 4K or 2 pages after '['"))
 		return -1;
 	if (off >= size)
@@ -542,6 +661,7 @@ static int parse_brackets(struct parser *ps, const char *name, unsigned long siz
 			if (next(ps))
 				return -1;
 			t = ps->tok;
+			rc->len = t.col;
 			if (parse_size(ps, &len, "a length like 16 or 4K after '+'"))
 				return -1;
 			if (len == 0)
@@ -555,6 +675,7 @@ static int parse_brackets(struct parser *ps, const char *name, unsigned long siz
 			unsigned long long end;
 
 			t = ps->tok;
+			rc->len = t.col;
 			if (parse_size(ps, &end, "an end offset like 4K, or +LENGTH, after '..'"))
 				return -1;
 			if (end <= off)
@@ -581,27 +702,27 @@ static int parse_brackets(struct parser *ps, const char *name, unsigned long siz
 	return 0;
 }
 
-/* RANGE of a mapping the executor has (I1, I2, I4). */
-static int parse_range(struct parser *ps, const struct ctx *c, const char *after,
-		       struct scen_range *r, int *off_col)
+/* RANGE of a mapping the executor has (I1, I2, I4), for operation `word`. */
+static int parse_range(struct parser *ps, const struct ctx *c, const char *word,
+		       struct scen_range *r, struct rcols *rc)
 {
 	struct token nt = ps->tok;
 	struct suggest sg = {.t = &nt};
+	struct scen_loc loc;
+	enum name_kind k;
 	int idx;
 
 	if (nt.kind != TOK_IDENT)
 		return terr(ps, &nt, "expected a range like buf or buf[0..4K] after '%s', found %s",
-			    after, SHOW(&nt));
-	idx = find_map(ps, &nt);
-	if (idx < 0) {
-		if (find_file(ps, &nt) >= 0)
-			return terr(ps, &nt,
-				    "%s is a file; a file can only be a value, the range must "
-				    "name a mapping",
-				    SHOW(&nt));
+			    word, SHOW(&nt));
+	k = lookup(ps, &nt, &idx, &loc);
+	if (k == NK_NONE) {
 		suggest_map(ps, &sg);
 		return terr(ps, &nt, "unknown mapping %s%s", SHOW(&nt), SUGGESTION(&sg));
 	}
+	if (k != NK_MAP)
+		return terr(ps, &nt, "%s is a %s, not a mapping: '%s' needs a range of a mapping",
+			    SHOW(&nt), kind_nouns[k], word);
 	if (!set_has(ctx_view(ps, c), idx)) {
 		if (c->thread >= 0) {
 			const struct block *g = open_group(ps);
@@ -623,9 +744,219 @@ static int parse_range(struct parser *ps, const struct ctx *c, const char *after
 	}
 	if (next(ps))
 		return -1;
+	r->space = SPACE_MAP;
 	r->name = idx;
 	r->is_file = false;
-	return parse_brackets(ps, ps->s->maps[idx].name, ps->s->maps[idx].len, r, off_col);
+	rc->name = nt.col;
+	return parse_brackets(ps, ps->s->maps[idx].name, ps->s->maps[idx].len, r, rc);
+}
+
+/* A file's RANGE; `role` says what must name a file, for the error. */
+static int parse_file_range(struct parser *ps, const char *role, struct scen_range *r,
+			    struct rcols *rc)
+{
+	struct token nt = ps->tok;
+	struct suggest sg = {.t = &nt};
+	struct scen_loc loc;
+	enum name_kind k;
+	int f;
+
+	if (nt.kind != TOK_IDENT)
+		return terr(ps, &nt, "expected a file range like data[0..4K], found %s", SHOW(&nt));
+	k = lookup(ps, &nt, &f, &loc);
+	if (k == NK_NONE) {
+		suggest_file(ps, &sg);
+		return terr(ps, &nt, "unknown file %s%s", SHOW(&nt), SUGGESTION(&sg));
+	}
+	if (k != NK_FILE)
+		return terr(ps, &nt,
+			    "%s is a %s; %s must name a file (declared with 'file NAME SIZE')",
+			    SHOW(&nt), kind_nouns[k], role);
+	if (next(ps))
+		return -1;
+	r->space = SPACE_FILE;
+	r->name = f;
+	r->is_file = true;
+	rc->name = nt.col;
+	return parse_brackets(ps, ps->s->files[f].name, ps->s->files[f].size, r, rc);
+}
+
+/* ---- pins and pipes ------------------------------------------------------ */
+
+/* I6: a pin or a pipe is made once (by pin or vmsplice), used until it
+ * ends (unpin, pipe_read), and not shared between the threads of the
+ * group that makes or ends it. */
+
+static struct scen_ref *ref_array(const struct parser *ps, enum name_kind k, int *nr)
+{
+	*nr = k == NK_PIN ? ps->s->nr_pins : ps->s->nr_pipes;
+	return k == NK_PIN ? ps->s->pins : ps->s->pipes;
+}
+
+static struct pref *ref_state(struct parser *ps, enum name_kind k, int idx)
+{
+	return k == NK_PIN ? &ps->pin_st[idx] : &ps->pipe_st[idx];
+}
+
+static const char *ref_ended(enum name_kind k)
+{
+	return k == NK_PIN ? "unpinned" : "read";
+}
+
+/* c uses pin or pipe idx (named at token nt); `end`: the use unpins or
+ * reads it. */
+static int use_ref(struct parser *ps, const struct ctx *c, enum name_kind k, int idx,
+		   const struct token *nt, bool end)
+{
+	struct pref *st = ref_state(ps, k, idx);
+	const char *noun = kind_nouns[k];
+	int nr;
+	const struct scen_ref *ref = &ref_array(ps, k, &nr)[idx];
+
+	if (st->ended)
+		return terr(ps, nt, "%s '%s' was %s at line %d", noun, ref->name, ref_ended(k),
+			    st->end_loc.line);
+	if (c->thread >= 0) {
+		const struct block *g = open_group(ps);
+		int me = c->thread - g->group_first;
+
+		if (st->born_group == ps->group_serial && st->born_thread != c->thread)
+			return terr(ps, nt,
+				    "%s '%s' is made by thread '%s' of this group (line %d): other "
+				    "threads can use it after 'join'",
+				    noun, ref->name, ps->s->threads[st->born_thread].name,
+				    st->loc.line);
+		if (st->use_group != ps->group_serial) {
+			st->use_group = ps->group_serial;
+			st->use_mask = 0;
+		}
+		if (end && (st->use_mask & ~(1ULL << me))) {
+			int other = 0;
+
+			while (other == me || !(st->use_mask & (1ULL << other)))
+				other++;
+			return terr(ps, nt,
+				    "thread '%s' of this group uses %s '%s': it can be %s after "
+				    "'join'",
+				    ps->s->threads[g->group_first + other].name, noun, ref->name,
+				    ref_ended(k));
+		}
+		st->use_mask |= 1ULL << me;
+	}
+	if (end) {
+		st->ended = true;
+		st->end_loc = tok_loc(ps, nt);
+	}
+	return 0;
+}
+
+/* The pin or pipe an unpin or pipe_read names, at the current token. */
+static int parse_ref_name(struct parser *ps, enum name_kind want, const char *word, int *idx)
+{
+	struct token nt = ps->tok;
+	struct suggest sg = {.t = &nt};
+	struct scen_loc loc;
+	enum name_kind k;
+	int nr;
+	const struct scen_ref *refs = ref_array(ps, want, &nr);
+
+	if (nt.kind != TOK_IDENT)
+		return terr(ps, &nt, "expected a %s name after '%s', found %s", kind_nouns[want],
+			    word, SHOW(&nt));
+	k = lookup(ps, &nt, idx, &loc);
+	if (k == NK_NONE) {
+		suggest_ref(refs, nr, &sg);
+		return terr(ps, &nt, "unknown %s %s%s", kind_nouns[want], SHOW(&nt),
+			    SUGGESTION(&sg));
+	}
+	if (k != want)
+		return terr(ps, &nt, "%s is a %s; '%s' takes a %s", SHOW(&nt), kind_nouns[k], word,
+			    kind_nouns[want]);
+	return 0;
+}
+
+/* -1 unless t can name a new pin or pipe. */
+static int new_ref_name(struct parser *ps, enum name_kind k, const struct token *t)
+{
+	struct scen_loc loc;
+	int idx, nr;
+	const struct scen_ref *refs = ref_array(ps, k, &nr);
+
+	if (lookup(ps, t, &idx, &loc) == k)
+		return terr(ps, t, "%s '%s' already exists (line %d): every %s has its own name",
+			    kind_nouns[k], refs[idx].name, loc.line, kind_nouns[k]);
+	if (name_clash(ps, t))
+		return -1;
+	if (nr >= (k == NK_PIN ? MAX_PINS : MAX_PIPES))
+		return terr(ps, t, "too many %ss: a scenario has at most %d", kind_nouns[k],
+			    k == NK_PIN ? MAX_PINS : MAX_PIPES);
+	return 0;
+}
+
+/* A new pin or pipe named t, made by c, holding len bytes; its index. */
+static int add_ref(struct parser *ps, const struct ctx *c, enum name_kind k, const struct token *t,
+		   unsigned long len)
+{
+	struct scenario *s = ps->s;
+	struct scen_ref **arr = k == NK_PIN ? &s->pins : &s->pipes;
+	int *nr = k == NK_PIN ? &s->nr_pins : &s->nr_pipes;
+	int *cap = k == NK_PIN ? &ps->pins_cap : &ps->pipes_cap;
+	struct pref *st;
+	void *p = grow(*arr, *nr, cap, sizeof(**arr));
+
+	if (!p)
+		return nomem(ps);
+	*arr = p;
+	tok_copy(t, (*arr)[*nr].name, SCEN_NAME_MAX);
+	(*arr)[*nr].len = len;
+	(*arr)[*nr].proc = c->proc;
+	st = ref_state(ps, k, *nr);
+	memset(st, 0, sizeof(*st));
+	st->loc = tok_loc(ps, t);
+	st->born_group = c->thread >= 0 ? ps->group_serial : 0;
+	st->born_thread = c->thread;
+	return (*nr)++;
+}
+
+/* The RANGE of a check: a mapping's, a file's, a pin's or a pipe's. */
+static int parse_check_range(struct parser *ps, const struct ctx *c, struct scen_range *r)
+{
+	struct token nt = ps->tok;
+	struct suggest sg = {.t = &nt};
+	struct scen_loc loc;
+	struct rcols rc = {.name = nt.col};
+	const struct scen_ref *ref;
+	enum name_kind k;
+	int idx, nr;
+
+	if (nt.kind != TOK_IDENT)
+		return terr(ps, &nt,
+			    "expected a range like buf or buf[0..4K] after the verdict, found %s",
+			    SHOW(&nt));
+	k = lookup(ps, &nt, &idx, &loc);
+	switch (k) {
+	case NK_MAP: return parse_range(ps, c, "check", r, &rc);
+	case NK_FILE: return parse_file_range(ps, "a checked range", r, &rc);
+	case NK_PIN:
+	case NK_PIPE:
+		if (use_ref(ps, c, k, idx, &nt, false) || next(ps))
+			return -1;
+		ref = &ref_array(ps, k, &nr)[idx];
+		r->space = k == NK_PIN ? SPACE_PIN : SPACE_PIPE;
+		r->name = idx;
+		r->is_file = false;
+		return parse_brackets(ps, ref->name, ref->len, r, &rc);
+	case NK_PROC:
+		return terr(ps, &nt,
+			    "%s is a process; a check reads a mapping, a file, a pin or a pipe",
+			    SHOW(&nt));
+	case NK_NONE: break;
+	}
+	suggest_map(ps, &sg);
+	suggest_file(ps, &sg);
+	suggest_ref(ps->s->pins, ps->s->nr_pins, &sg);
+	suggest_ref(ps->s->pipes, ps->s->nr_pipes, &sg);
+	return terr(ps, &nt, "unknown mapping, file, pin or pipe %s%s", SHOW(&nt), SUGGESTION(&sg));
 }
 
 /* A byte for a value or fill=: 0x00..0xff, in hex. */
@@ -645,8 +976,7 @@ static int parse_byte(struct parser *ps, unsigned char *byte)
 static int parse_value(struct parser *ps, struct scen_value *v, unsigned long rlen)
 {
 	struct token vt = ps->tok;
-	struct suggest sg = {.t = &vt};
-	int f, off_col;
+	struct rcols rc;
 
 	switch (vt.kind) {
 	case TOK_NUMBER: v->kind = VAL_BYTE; return parse_byte(ps, &v->byte);
@@ -664,23 +994,8 @@ static int parse_value(struct parser *ps, struct scen_value *v, unsigned long rl
 		v->nbytes = vt.nbytes;
 		return next(ps);
 	case TOK_IDENT:
-		f = find_file(ps, &vt);
-		if (f < 0) {
-			if (find_map(ps, &vt) >= 0)
-				return terr(ps, &vt,
-					    "%s is a mapping; a range in a value names a file "
-					    "(declared with 'file NAME SIZE')",
-					    SHOW(&vt));
-			suggest_file(ps, &sg);
-			return terr(ps, &vt, "unknown file %s%s", SHOW(&vt), SUGGESTION(&sg));
-		}
-		if (next(ps))
-			return -1;
 		v->kind = VAL_FILE;
-		v->file.name = f;
-		v->file.is_file = true;
-		if (parse_brackets(ps, ps->s->files[f].name, ps->s->files[f].size, &v->file,
-				   &off_col))
+		if (parse_file_range(ps, "a range in a value", &v->file, &rc))
 			return -1;
 		if (v->file.len != rlen)
 			return terr(ps, &vt,
@@ -763,6 +1078,8 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 	} else {
 		void *p;
 
+		if (name_clash(ps, &nt))
+			return -1;
 		if (s->nr_maps >= MAX_MAPS)
 			return terr(ps, &nt, "too many mappings: a scenario has at most %d names",
 				    MAX_MAPS);
@@ -868,7 +1185,6 @@ static int parse_check(struct parser *ps, const struct ctx *c, struct scen_op *o
 	const struct token *t = &ps->tok;
 	struct suggest sg = {.t = t};
 	bool found = false;
-	int off_col;
 
 	for (size_t i = 0; i < ARRAY_SIZE(verdict_names); i++) {
 		if (tok_is(t, verdict_names[i])) {
@@ -884,10 +1200,17 @@ static int parse_check(struct parser *ps, const struct ctx *c, struct scen_op *o
 			    "'check', found %s%s",
 			    SHOW(t), SUGGESTION(&sg));
 	}
-	if (next(ps) || parse_range(ps, c, "the verdict", &op->check.range, &off_col))
+	if (next(ps) || parse_check_range(ps, c, &op->check.range))
 		return -1;
 	ps->s->nr_checks++;
 	if (tok_is(t, "faults")) {
+		if (op->check.range.space != SPACE_MAP)
+			return terr(
+				ps, t,
+				"'faults' checks a mapping: a %s is not mapped, it cannot fault",
+				op->check.range.space == SPACE_FILE  ? "file"
+				: op->check.range.space == SPACE_PIN ? "pin"
+								     : "pipe");
 		op->check.cmp = CMP_FAULTS;
 		return next(ps);
 	}
@@ -912,6 +1235,8 @@ static int parse_fork(struct parser *ps, const struct ctx *c, struct scen_op *op
 	if (child >= 0)
 		return terr(ps, &nt, "process '%s' already exists (line %d): fork makes a new one",
 			    ps->s->procs[child].name, ps->s->procs[child].loc.line);
+	if (name_clash(ps, &nt))
+		return -1;
 	view = *ctx_view(ps, c); /* add_proc may move ps->pp */
 	child = add_proc(ps, &nt);
 	if (child < 0)
@@ -923,6 +1248,158 @@ static int parse_fork(struct parser *ps, const struct ctx *c, struct scen_op *op
 	return next(ps);
 }
 
+static int expect_arrow(struct parser *ps, const char *what)
+{
+	if (ps->tok.kind != TOK_ARROW)
+		return terr(ps, &ps->tok, "expected '->' after %s, found %s", what, SHOW(&ps->tok));
+	return next(ps);
+}
+
+static int dio_misaligned(struct parser *ps, int col, const char *what, unsigned long v)
+{
+	return lerr(ps, (struct scen_loc){ps->lx.lineno, col},
+		    "direct I/O needs 512-byte alignment: the %s %lu is not a multiple of 512",
+		    what, v);
+}
+
+/* dio_read FRANGE -> RANGE, dio_write RANGE -> FRANGE (I8). */
+static int parse_dio(struct parser *ps, const struct ctx *c, struct scen_op *op, bool is_read)
+{
+	const char *word = is_read ? "dio_read" : "dio_write";
+	struct rcols fc, mc;
+	const struct rcols *first = is_read ? &fc : &mc, *second = is_read ? &mc : &fc;
+
+	if (is_read) {
+		if (parse_file_range(ps, "the range before '->'", &op->dio.file, &fc) ||
+		    expect_arrow(ps, "the file range") ||
+		    parse_range(ps, c, word, &op->dio.mem, &mc))
+			return -1;
+	} else {
+		if (parse_range(ps, c, word, &op->dio.mem, &mc) ||
+		    expect_arrow(ps, "the memory range") ||
+		    parse_file_range(ps, "the range after '->'", &op->dio.file, &fc))
+			return -1;
+	}
+	if (op->dio.file.len != op->dio.mem.len)
+		return lerr(ps, (struct scen_loc){ps->lx.lineno, second->name},
+			    "the file range is %lu bytes and the memory range %lu: '%s' moves "
+			    "equally long ranges",
+			    op->dio.file.len, op->dio.mem.len, word);
+	if (is_read && op->dio.file.off % DIO_ALIGN)
+		return dio_misaligned(ps, fc.off, "file offset", op->dio.file.off);
+	if (op->dio.mem.off % DIO_ALIGN)
+		return dio_misaligned(ps, mc.off, "mapping offset", op->dio.mem.off);
+	if (!is_read && op->dio.file.off % DIO_ALIGN)
+		return dio_misaligned(ps, fc.off, "file offset", op->dio.file.off);
+	if (op->dio.mem.len % DIO_ALIGN)
+		return dio_misaligned(ps, first->len, "length", op->dio.mem.len);
+	ps->s->nr_dio++;
+	return 0;
+}
+
+/* pin PNAME RANGE [ro] [fast] */
+static int parse_pin(struct parser *ps, const struct ctx *c, struct scen_op *op)
+{
+	struct token nt = ps->tok;
+	bool have_ro = false, have_fast = false;
+	struct rcols rc;
+	int idx;
+
+	if (expect_name(ps, "a pin name after 'pin'") || new_ref_name(ps, NK_PIN, &nt) ||
+	    next(ps) || parse_range(ps, c, "pin", &op->pin.mem, &rc))
+		return -1;
+	if (op->pin.mem.off % PAGE_SIZE)
+		return lerr(ps, (struct scen_loc){ps->lx.lineno, rc.off},
+			    "pin needs a page-aligned offset: %lu is not a multiple of 4K",
+			    op->pin.mem.off);
+	while (ps->tok.kind == TOK_IDENT) {
+		static const char *const opts[] = {"ro", "fast"};
+		const struct token *t = &ps->tok;
+		struct suggest sg = {.t = t};
+
+		if (tok_is(t, "ro") || tok_is(t, "fast")) {
+			bool *have = tok_is(t, "ro") ? &have_ro : &have_fast;
+
+			if (*have)
+				return terr(ps, t, "%s is given twice", SHOW(t));
+			*have = true;
+		} else {
+			suggest_list(&sg, opts, ARRAY_SIZE(opts));
+			return terr(ps, t, "unknown pin option %s%s: expected ro or fast", SHOW(t),
+				    SUGGESTION(&sg));
+		}
+		if (next(ps))
+			return -1;
+	}
+	idx = add_ref(ps, c, NK_PIN, &nt, op->pin.mem.len);
+	if (idx < 0)
+		return -1;
+	op->pin.pin = idx;
+	op->pin.ro = have_ro;
+	op->pin.fast = have_fast;
+	return 0;
+}
+
+/* unpin PNAME: by the process that pinned, once. */
+static int parse_unpin(struct parser *ps, const struct ctx *c, struct scen_op *op)
+{
+	struct token nt = ps->tok;
+	int idx;
+
+	if (parse_ref_name(ps, NK_PIN, "unpin", &idx))
+		return -1;
+	if (ps->s->pins[idx].proc != c->proc)
+		return terr(ps, &nt,
+			    "pin '%s' is held by process '%s' (line %d): only that process can "
+			    "unpin it",
+			    ps->s->pins[idx].name, ps->s->procs[ps->s->pins[idx].proc].name,
+			    ps->pin_st[idx].loc.line);
+	if (use_ref(ps, c, NK_PIN, idx, &nt, true))
+		return -1;
+	op->unpin.pin = idx;
+	return next(ps);
+}
+
+/* vmsplice RANGE -> PIPE */
+static int parse_vmsplice(struct parser *ps, const struct ctx *c, struct scen_op *op)
+{
+	struct token nt;
+	struct rcols rc;
+	int idx;
+
+	if (parse_range(ps, c, "vmsplice", &op->splice.mem, &rc) || expect_arrow(ps, "the range"))
+		return -1;
+	nt = ps->tok;
+	if (expect_name(ps, "a new pipe's name after '->'") || new_ref_name(ps, NK_PIPE, &nt))
+		return -1;
+	idx = add_ref(ps, c, NK_PIPE, &nt, op->splice.mem.len);
+	if (idx < 0)
+		return -1;
+	op->splice.pipe = idx;
+	return next(ps);
+}
+
+/* pipe_read PIPE -> RANGE: any process may read a pipe, once, whole. */
+static int parse_pipe_read(struct parser *ps, const struct ctx *c, struct scen_op *op)
+{
+	struct token nt = ps->tok;
+	struct rcols rc;
+	int idx;
+
+	if (parse_ref_name(ps, NK_PIPE, "pipe_read", &idx) ||
+	    use_ref(ps, c, NK_PIPE, idx, &nt, true) || next(ps) ||
+	    expect_arrow(ps, "the pipe's name") ||
+	    parse_range(ps, c, "pipe_read", &op->splice.mem, &rc))
+		return -1;
+	if (op->splice.mem.len != ps->s->pipes[idx].len)
+		return lerr(ps, (struct scen_loc){ps->lx.lineno, rc.name},
+			    "pipe '%s' holds %lu bytes but the range is %lu: pipe_read reads the "
+			    "whole pipe into an equally long range",
+			    ps->s->pipes[idx].name, ps->s->pipes[idx].len, op->splice.mem.len);
+	op->splice.pipe = idx;
+	return 0;
+}
+
 /* The operation at the current token, executed by c; the word is known to
  * be one of op_words[]. */
 static int parse_op(struct parser *ps, const struct ctx *c)
@@ -932,7 +1409,7 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 	struct scen_range *r = NULL;
 	struct scen_op *op;
 	char after[32];
-	int off_col = 0;
+	struct rcols rc = {0};
 
 	if (w == W_EXIT && c->thread >= 0)
 		return terr(ps, &kw, "exit is not allowed in a thread; put it after join");
@@ -951,13 +1428,13 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 		break;
 	case W_WRITE:
 		op->kind = OP_WRITE;
-		if (parse_range(ps, c, "write", &op->write.range, &off_col) ||
+		if (parse_range(ps, c, "write", &op->write.range, &rc) ||
 		    parse_value(ps, &op->write.value, op->write.range.len))
 			return -1;
 		break;
 	case W_READ:
 		op->kind = OP_READ;
-		if (parse_range(ps, c, "read", &op->read.range, &off_col))
+		if (parse_range(ps, c, "read", &op->read.range, &rc))
 			return -1;
 		break;
 	case W_CHECK:
@@ -978,21 +1455,46 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 	case W_MUNMAP:
 		op->kind = OP_MUNMAP;
 		r = &op->munmap.range;
-		if (parse_range(ps, c, "munmap", r, &off_col))
+		if (parse_range(ps, c, "munmap", r, &rc))
 			return -1;
 		break;
 	case W_MPROTECT:
 		op->kind = OP_MPROTECT;
 		r = &op->mprotect.range;
-		if (parse_range(ps, c, "mprotect", r, &off_col) ||
-		    parse_prot(ps, &op->mprotect.prot))
+		if (parse_range(ps, c, "mprotect", r, &rc) || parse_prot(ps, &op->mprotect.prot))
 			return -1;
 		break;
 	case W_MADVISE:
 		op->kind = OP_MADVISE;
 		r = &op->madvise.range;
-		if (parse_range(ps, c, "madvise", r, &off_col) ||
-		    parse_advice(ps, &op->madvise.advice))
+		if (parse_range(ps, c, "madvise", r, &rc) || parse_advice(ps, &op->madvise.advice))
+			return -1;
+		break;
+	case W_DIO_READ:
+	case W_DIO_WRITE:
+		op->kind = w == W_DIO_READ ? OP_DIO_READ : OP_DIO_WRITE;
+		if (parse_dio(ps, c, op, w == W_DIO_READ))
+			return -1;
+		break;
+	case W_WAIT: op->kind = OP_WAIT; break;
+	case W_PIN:
+		op->kind = OP_PIN;
+		if (parse_pin(ps, c, op))
+			return -1;
+		break;
+	case W_UNPIN:
+		op->kind = OP_UNPIN;
+		if (parse_unpin(ps, c, op))
+			return -1;
+		break;
+	case W_VMSPLICE:
+		op->kind = OP_VMSPLICE;
+		if (parse_vmsplice(ps, c, op))
+			return -1;
+		break;
+	case W_PIPE_READ:
+		op->kind = OP_PIPE_READ;
+		if (parse_pipe_read(ps, c, op))
 			return -1;
 		break;
 	case W_NONE: COW_ASSERT(!"parse_op without an operation word"); return -1;
@@ -1000,7 +1502,7 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 	/* munmap, mprotect and madvise take a page-aligned address, as the
 	 * system calls do; the length is rounded up. */
 	if (r && r->off % PAGE_SIZE)
-		return lerr(ps, (struct scen_loc){ps->lx.lineno, off_col},
+		return lerr(ps, (struct scen_loc){ps->lx.lineno, rc.off},
 			    "%s needs a page-aligned offset: %lu is not a multiple of 4K",
 			    op_words[w], r->off);
 	snprintf(after, sizeof(after), "the '%s' operation", op_words[w]);
@@ -1306,6 +1808,8 @@ static int parse_file(struct parser *ps)
 	if (idx >= 0)
 		return terr(ps, &nt, "file '%s' is already declared at line %d", s->files[idx].name,
 			    ps->file_loc[idx].line);
+	if (name_clash(ps, &nt))
+		return -1;
 	if (s->nr_files >= MAX_FILES)
 		return terr(ps, &nt, "too many files: a scenario has at most %d", MAX_FILES);
 	if (next(ps))
@@ -1357,6 +1861,8 @@ static int parse_process(struct parser *ps)
 	if (proc >= 0 && ps->pp[proc].exited)
 		return terr(ps, &nt, "process '%s' exited at line %d: it cannot have another block",
 			    ps->s->procs[proc].name, ps->pp[proc].exit_loc.line);
+	if (proc < 0 && name_clash(ps, &nt))
+		return -1;
 	if (proc < 0)
 		proc = add_proc(ps, &nt);
 	if (proc < 0)
@@ -1615,6 +2121,8 @@ void scen_free(struct scenario *s)
 	free(s->procs);
 	free(s->maps);
 	free(s->files);
+	free(s->pins);
+	free(s->pipes);
 	free(s);
 }
 
@@ -1627,12 +2135,24 @@ const char *scen_verdict_name(enum scen_verdict v)
 
 /* ---- the whole-structure validator ------------------------------------------ */
 
+/* A pin or a pipe as the validator walks the operations in program order
+ * (a group's threads where its OP_GROUP stands). */
+struct vref {
+	bool made, ended;
+	int born_group, born_thread; /* 0, -1: made outside a group */
+	int use_group;
+	uint64_t use_mask; /* the threads of use_group that used it */
+};
+
 struct vstate {
 	const struct scenario *s;
 	char *msg;
 	size_t len;
 	bool *exited; /* [nr_procs] */
-	int checks;
+	struct vref *pins, *pipes;
+	int checks, dio, made_pins, made_pipes;
+	int group;	 /* numbers the groups walked, from 1 */
+	int group_first; /* the first thread of the group being walked */
 };
 
 static COW_PRINTF(2, 3) int vfail(struct vstate *v, const char *fmt, ...)
@@ -1653,17 +2173,38 @@ static bool name_ok(const char *name)
 	return n > 0 && n < SCEN_NAME_MAX;
 }
 
-static int check_range(struct vstate *v, const struct scen_range *r, bool is_file)
+static const char *const space_nouns[] = {
+	[SPACE_MAP] = "mapping",
+	[SPACE_FILE] = "file",
+	[SPACE_PIN] = "pin",
+	[SPACE_PIPE] = "pipe",
+};
+
+static int check_range(struct vstate *v, const struct scen_range *r, enum scen_space space)
 {
 	const struct scenario *s = v->s;
 	unsigned long size;
+	int nr;
 
-	if (r->is_file != is_file)
-		return vfail(v, "a range's is_file is %d, expected %d", r->is_file, is_file);
-	if (r->name < 0 || r->name >= (is_file ? s->nr_files : s->nr_maps))
-		return vfail(v, "a range names %s %d of %d", is_file ? "file" : "mapping", r->name,
-			     is_file ? s->nr_files : s->nr_maps);
-	size = is_file ? s->files[r->name].size : s->maps[r->name].len;
+	if (r->space != space)
+		return vfail(v, "a range in space %d, expected %d", (int)r->space, (int)space);
+	if (r->is_file != (space == SPACE_FILE))
+		return vfail(v, "a range's is_file is %d in space %d", r->is_file, (int)space);
+	switch (space) {
+	case SPACE_MAP: nr = s->nr_maps; break;
+	case SPACE_FILE: nr = s->nr_files; break;
+	case SPACE_PIN: nr = s->nr_pins; break;
+	case SPACE_PIPE: nr = s->nr_pipes; break;
+	default: return vfail(v, "a range in space %d", (int)space);
+	}
+	if (r->name < 0 || r->name >= nr)
+		return vfail(v, "a range names %s %d of %d", space_nouns[space], r->name, nr);
+	switch (space) {
+	case SPACE_MAP: size = s->maps[r->name].len; break;
+	case SPACE_FILE: size = s->files[r->name].size; break;
+	case SPACE_PIN: size = s->pins[r->name].len; break;
+	default: size = s->pipes[r->name].len; break;
+	}
 	if (r->len == 0 || r->off >= size || r->len > size - r->off)
 		return vfail(v, "range [%lu..+%lu] is outside its %lu bytes", r->off, r->len, size);
 	if (r->whole && (r->off != 0 || r->len != size))
@@ -1681,7 +2222,7 @@ static int check_value(struct vstate *v, const struct scen_value *val, unsigned 
 			return vfail(v, "a string value of %zu bytes for %lu", val->nbytes, rlen);
 		return 0;
 	case VAL_FILE:
-		if (check_range(v, &val->file, true))
+		if (check_range(v, &val->file, SPACE_FILE))
 			return COW_ECORRUPT;
 		if (val->file.len != rlen)
 			return vfail(v, "a file value of %lu bytes for %lu", val->file.len, rlen);
@@ -1690,11 +2231,86 @@ static int check_value(struct vstate *v, const struct scen_value *val, unsigned 
 	return vfail(v, "value kind %d", (int)val->kind);
 }
 
-static int check_op(struct vstate *v, const struct scen_op *op, int thread_proc)
+/* A new pin or pipe, number idx, made by op in thread (or -1); they are
+ * numbered in program order. */
+static int vref_make(struct vstate *v, const struct scen_op *op, int thread, bool pin, int idx,
+		     unsigned long len)
+{
+	const struct scen_ref *refs = pin ? v->s->pins : v->s->pipes;
+	struct vref *vr = pin ? v->pins : v->pipes;
+	int *made = pin ? &v->made_pins : &v->made_pipes;
+
+	if (idx < 0 || idx >= (pin ? v->s->nr_pins : v->s->nr_pipes))
+		return vfail(v, "%d:%d: makes %s %d of %d", op->loc.line, op->loc.col,
+			     pin ? "pin" : "pipe", idx, pin ? v->s->nr_pins : v->s->nr_pipes);
+	if (idx != *made)
+		return vfail(v, "%d:%d: makes %s %d, expected %d", op->loc.line, op->loc.col,
+			     pin ? "pin" : "pipe", idx, *made);
+	if (refs[idx].len != len || refs[idx].proc != op->proc)
+		return vfail(v, "%d:%d: %s %d is %lu bytes of process %d, made from %lu of %d",
+			     op->loc.line, op->loc.col, pin ? "pin" : "pipe", idx, refs[idx].len,
+			     refs[idx].proc, len, op->proc);
+	(*made)++;
+	vr[idx].made = true;
+	vr[idx].born_group = thread >= 0 ? v->group : 0;
+	vr[idx].born_thread = thread;
+	return 0;
+}
+
+/* op, in thread (or -1), uses pin or pipe idx; `end`: unpins or reads it. */
+static int vref_use(struct vstate *v, const struct scen_op *op, int thread, bool pin, int idx,
+		    bool end)
+{
+	const char *noun = pin ? "pin" : "pipe";
+	struct vref *vr;
+
+	if (idx < 0 || idx >= (pin ? v->s->nr_pins : v->s->nr_pipes))
+		return vfail(v, "%d:%d: uses %s %d", op->loc.line, op->loc.col, noun, idx);
+	vr = &(pin ? v->pins : v->pipes)[idx];
+	if (!vr->made || vr->ended)
+		return vfail(v, "%d:%d: uses %s %d %s", op->loc.line, op->loc.col, noun, idx,
+			     vr->made ? "after its end" : "before it is made");
+	if (thread >= 0) {
+		uint64_t me = 1ULL << (thread - v->group_first);
+
+		if (vr->born_group == v->group && vr->born_thread != thread)
+			return vfail(v, "%d:%d: uses %s %d of another thread of its group",
+				     op->loc.line, op->loc.col, noun, idx);
+		if (vr->use_group != v->group) {
+			vr->use_group = v->group;
+			vr->use_mask = 0;
+		}
+		if (end && (vr->use_mask & ~me))
+			return vfail(v, "%d:%d: ends %s %d that another thread of its group uses",
+				     op->loc.line, op->loc.col, noun, idx);
+		vr->use_mask |= me;
+	}
+	if (end)
+		vr->ended = true;
+	return 0;
+}
+
+static int check_dio(struct vstate *v, const struct scen_op *op)
+{
+	const struct scen_range *f = &op->dio.file, *m = &op->dio.mem;
+
+	if (check_range(v, f, SPACE_FILE) || check_range(v, m, SPACE_MAP))
+		return COW_ECORRUPT;
+	if (f->len != m->len || f->off % DIO_ALIGN || m->off % DIO_ALIGN || m->len % DIO_ALIGN)
+		return vfail(v, "%d:%d: direct I/O of file [%lu..+%lu] and memory [%lu..+%lu]",
+			     op->loc.line, op->loc.col, f->off, f->len, m->off, m->len);
+	v->dio++;
+	return 0;
+}
+
+/* One operation, of the main thread of op->proc (thread -1) or of thread
+ * number `thread`. */
+static int check_op(struct vstate *v, const struct scen_op *op, int thread)
 {
 	const struct scenario *s = v->s;
 	const int rw = COW_PROT_READ | COW_PROT_WRITE;
 	const struct scen_range *r = NULL;
+	int thread_proc = thread >= 0 ? s->threads[thread].proc : -1;
 
 	if (op->proc < 0 || op->proc >= s->nr_procs)
 		return vfail(v, "%d:%d: op of process %d of %d", op->loc.line, op->loc.col,
@@ -1712,27 +2328,30 @@ static int check_op(struct vstate *v, const struct scen_op *op, int thread_proc)
 			return vfail(v, "%d:%d: a bad map", op->loc.line, op->loc.col);
 		return 0;
 	case OP_WRITE:
-		if (check_range(v, &op->write.range, false))
+		if (check_range(v, &op->write.range, SPACE_MAP))
 			return COW_ECORRUPT;
 		return check_value(v, &op->write.value, op->write.range.len);
-	case OP_READ: return check_range(v, &op->read.range, false);
+	case OP_READ: return check_range(v, &op->read.range, SPACE_MAP);
 	case OP_CHECK:
 		v->checks++;
+		r = &op->check.range;
 		if ((unsigned)op->check.verdict > VERDICT_OVERWRITE ||
-		    (unsigned)op->check.cmp > CMP_FAULTS)
+		    (unsigned)op->check.cmp > CMP_FAULTS || (unsigned)r->space > SPACE_PIPE ||
+		    (op->check.cmp == CMP_FAULTS && r->space != SPACE_MAP))
 			return vfail(v, "%d:%d: a bad check", op->loc.line, op->loc.col);
-		if (check_range(v, &op->check.range, false))
+		if (check_range(v, r, r->space))
 			return COW_ECORRUPT;
-		return op->check.cmp == CMP_FAULTS
-			       ? 0
-			       : check_value(v, &op->check.value, op->check.range.len);
+		if ((r->space == SPACE_PIN || r->space == SPACE_PIPE) &&
+		    vref_use(v, op, thread, r->space == SPACE_PIN, r->name, false))
+			return COW_ECORRUPT;
+		return op->check.cmp == CMP_FAULTS ? 0 : check_value(v, &op->check.value, r->len);
 	case OP_FORK:
 		if (op->fork.child < 0 || op->fork.child >= s->nr_procs ||
 		    op->fork.child == op->proc)
 			return vfail(v, "%d:%d: a bad fork", op->loc.line, op->loc.col);
 		return 0;
 	case OP_EXIT:
-		if (thread_proc >= 0)
+		if (thread >= 0)
 			return vfail(v, "%d:%d: exit in a thread", op->loc.line, op->loc.col);
 		v->exited[op->proc] = true;
 		return 0;
@@ -1749,23 +2368,84 @@ static int check_op(struct vstate *v, const struct scen_op *op, int thread_proc)
 		    op->madvise.advice != COW_MADV_DOFORK)
 			return vfail(v, "%d:%d: a bad advice", op->loc.line, op->loc.col);
 		break;
+	case OP_DIO_READ:
+	case OP_DIO_WRITE: return check_dio(v, op);
+	case OP_WAIT: return 0;
+	case OP_PIN:
+		r = &op->pin.mem;
+		if (vref_make(v, op, thread, true, op->pin.pin, r->len))
+			return COW_ECORRUPT;
+		break; /* page aligned */
+	case OP_UNPIN:
+		if (op->unpin.pin >= 0 && op->unpin.pin < s->nr_pins &&
+		    s->pins[op->unpin.pin].proc != op->proc)
+			return vfail(v, "%d:%d: unpins another process's pin", op->loc.line,
+				     op->loc.col);
+		return vref_use(v, op, thread, true, op->unpin.pin, true);
+	case OP_VMSPLICE:
+		if (check_range(v, &op->splice.mem, SPACE_MAP))
+			return COW_ECORRUPT;
+		return vref_make(v, op, thread, false, op->splice.pipe, op->splice.mem.len);
+	case OP_PIPE_READ:
+		if (check_range(v, &op->splice.mem, SPACE_MAP) ||
+		    vref_use(v, op, thread, false, op->splice.pipe, true))
+			return COW_ECORRUPT;
+		if (op->splice.mem.len != s->pipes[op->splice.pipe].len)
+			return vfail(v, "%d:%d: reads %lu bytes of a pipe into %lu", op->loc.line,
+				     op->loc.col, s->pipes[op->splice.pipe].len,
+				     op->splice.mem.len);
+		return 0;
 	case OP_GROUP: return vfail(v, "%d:%d: a group inside a thread", op->loc.line, op->loc.col);
 	default: return vfail(v, "op kind %d", (int)op->kind);
 	}
-	if (check_range(v, r, false))
+	if (check_range(v, r, SPACE_MAP))
 		return COW_ECORRUPT;
 	if (r->off % PAGE_SIZE)
 		return vfail(v, "%d:%d: an unaligned offset", op->loc.line, op->loc.col);
 	return 0;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* I7: processes, mappings, files, pins and pipes have distinct names. */
+static int check_names(struct vstate *v)
+{
+	const struct scenario *s = v->s;
+	size_t n = 0, total = (size_t)s->nr_procs + (size_t)s->nr_maps + (size_t)s->nr_files +
+			      (size_t)s->nr_pins + (size_t)s->nr_pipes;
+	const char **names = malloc((total ? total : 1) * sizeof(*names));
+	int rc = 0;
+
+	if (!names)
+		return COW_ENOMEM;
+	for (int i = 0; i < s->nr_procs; i++)
+		names[n++] = s->procs[i].name;
+	for (int i = 0; i < s->nr_maps; i++)
+		names[n++] = s->maps[i].name;
+	for (int i = 0; i < s->nr_files; i++)
+		names[n++] = s->files[i].name;
+	for (int i = 0; i < s->nr_pins; i++)
+		names[n++] = s->pins[i].name;
+	for (int i = 0; i < s->nr_pipes; i++)
+		names[n++] = s->pipes[i].name;
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 1; i < n && !rc; i++)
+		if (!strcmp(names[i - 1], names[i]))
+			rc = vfail(v, "the name '%s' is given to two things", names[i]);
+	free(names);
+	return rc;
+}
+
 static int check_all(struct vstate *v)
 {
 	const struct scenario *s = v->s;
-	int next_thread = 0, max_group = 0;
+	int next_thread = 0, max_group = 0, rc;
 
 	if (s->nr_procs < 1 || s->nr_ops < 0 || s->nr_threads < 0 || s->nr_maps < 0 ||
-	    s->nr_files < 0)
+	    s->nr_maps > MAX_MAPS || s->nr_files < 0 || s->nr_files > MAX_FILES)
 		return vfail(v, "bad counts");
 	if (s->zero_page < -1 || s->zero_page > 1 || s->cpus < 0 || s->cpus > MAX_CPUS ||
 	    s->frames > MAX_FRAMES)
@@ -1779,6 +2459,17 @@ static int check_all(struct vstate *v)
 	for (int i = 0; i < s->nr_files; i++)
 		if (!name_ok(s->files[i].name) || s->files[i].size == 0)
 			return vfail(v, "file %d is bad", i);
+	for (int i = 0; i < s->nr_pins; i++)
+		if (!name_ok(s->pins[i].name) || s->pins[i].len == 0 || s->pins[i].proc < 0 ||
+		    s->pins[i].proc >= s->nr_procs)
+			return vfail(v, "pin %d is bad", i);
+	for (int i = 0; i < s->nr_pipes; i++)
+		if (!name_ok(s->pipes[i].name) || s->pipes[i].len == 0 || s->pipes[i].proc < 0 ||
+		    s->pipes[i].proc >= s->nr_procs)
+			return vfail(v, "pipe %d is bad", i);
+	rc = check_names(v);
+	if (rc)
+		return rc;
 	for (int i = 0; i < s->nr_ops; i++) {
 		const struct scen_op *op = &s->ops[i];
 
@@ -1799,6 +2490,8 @@ static int check_all(struct vstate *v)
 		next_thread += op->group.nr;
 		if (op->group.nr > max_group)
 			max_group = op->group.nr;
+		v->group++;
+		v->group_first = op->group.first;
 		for (int t = op->group.first; t < next_thread; t++) {
 			const struct scen_thread *th = &s->threads[t];
 
@@ -1806,7 +2499,7 @@ static int check_all(struct vstate *v)
 			    th->nr_ops < 1)
 				return vfail(v, "thread %d is bad", t);
 			for (int j = 0; j < th->nr_ops; j++)
-				if (check_op(v, &th->ops[j], th->proc))
+				if (check_op(v, &th->ops[j], t))
 					return COW_ECORRUPT;
 		}
 	}
@@ -1816,22 +2509,33 @@ static int check_all(struct vstate *v)
 		return vfail(v, "max_group %d, the largest group has %d", s->max_group, max_group);
 	if (v->checks != s->nr_checks)
 		return vfail(v, "nr_checks %d, counted %d", s->nr_checks, v->checks);
+	if (v->dio != s->nr_dio)
+		return vfail(v, "nr_dio %d, counted %d", s->nr_dio, v->dio);
+	if (v->made_pins != s->nr_pins || v->made_pipes != s->nr_pipes)
+		return vfail(v, "%d pins and %d pipes, %d and %d made", s->nr_pins, s->nr_pipes,
+			     v->made_pins, v->made_pipes);
 	return 0;
 }
 
 int scen_check(const struct scenario *s, char *msg, size_t len)
 {
 	struct vstate v = {.s = s, .msg = msg, .len = len};
-	int rc;
+	int rc = COW_ENOMEM;
 
 	if (msg && len)
 		msg[0] = '\0';
 	if (!s || s->nr_procs < 1 || s->nr_procs > MAX_PROCS)
 		return vfail(&v, "no scenario, or a bad process count");
+	if (s->nr_pins < 0 || s->nr_pins > MAX_PINS || s->nr_pipes < 0 || s->nr_pipes > MAX_PIPES ||
+	    s->nr_dio < 0)
+		return vfail(&v, "bad pin, pipe or direct I/O counts");
 	v.exited = calloc((size_t)s->nr_procs, sizeof(*v.exited));
-	if (!v.exited)
-		return COW_ENOMEM;
-	rc = check_all(&v);
+	v.pins = calloc((size_t)s->nr_pins + 1, sizeof(*v.pins));
+	v.pipes = calloc((size_t)s->nr_pipes + 1, sizeof(*v.pipes));
+	if (v.exited && v.pins && v.pipes)
+		rc = check_all(&v);
 	free(v.exited);
+	free(v.pins);
+	free(v.pipes);
 	return rc;
 }

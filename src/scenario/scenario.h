@@ -32,28 +32,61 @@
  *   munmap RANGE
  *   mprotect RANGE rw|ro|none
  *   madvise RANGE dontneed|dontfork|dofork
+ * get_user_pages, direct I/O and pipes:
+ *   dio_read FRANGE -> RANGE          asynchronous O_DIRECT read: the pages of
+ *                                     RANGE are taken by GUP for write at
+ *                                     submission, then a device writes the
+ *                                     file's bytes into them, 512 bytes a step
+ *   dio_write RANGE -> FRANGE         asynchronous O_DIRECT write: GUP for
+ *                                     read, then the device copies the pinned
+ *                                     pages into the file
+ *   wait                              wait until every I/O this thread (or
+ *                                     block) issued has completed; a thread's
+ *                                     end and a block's end wait implicitly
+ *   pin PNAME RANGE [ro] [fast]       a long-term pin (an io_uring fixed
+ *                                     buffer: R/W; ro: a R/O pin; fast: try
+ *                                     gup-fast first)
+ *   unpin PNAME
+ *   vmsplice RANGE -> PIPE            PIPE holds read references (FOLL_GET)
+ *                                     to the pages of RANGE
+ *   pipe_read PIPE -> RANGE           copy what the pipe's pages hold now into
+ *                                     RANGE, and drop the references
+ *   In a check, RANGE may also name a file (its bytes now), a pin (what the
+ *   pinned frames hold) or a pipe (what reading it would deliver); FRANGE
+ *   is a file's RANGE.
  * Accepted with a "not supported yet" error until their work lands:
- *   dio_read, dio_write, wait, pin, unpin, vmsplice, pipe_read, swapout,
- *   clear_refs, ksm_merge.
+ *   swapout, clear_refs, ksm_merge.
  *
  *   SIZE    123, 0x1f, 4K, 2M, 1G, or N page(s)
- *   RANGE   MAP, MAP[OFF], MAP[OFF..END], MAP[OFF..+LEN] (MAP a mapping
- *           or, in VALUE, a file); MAP[OFF] is one byte
+ *   RANGE   MAP, MAP[OFF], MAP[OFF..END], MAP[OFF..+LEN] (MAP a mapping;
+ *           in VALUE and FRANGE a file; in a check any of the four);
+ *           MAP[OFF] is one byte
  *   VALUE   0xNN (a byte), "text" (\n \t \\ \" \xNN escapes), or a file RANGE
  *   VERDICT corrupt | leak | desync | overwrite: what the check guards
  *
  * Rules the parser adds (parser.c has them all):
  *   NAME    [A-Za-z_][A-Za-z0-9_.-]*, at most 31 characters, not a
- *           keyword (operation and block words); a name ends before "..".
+ *           keyword (operation and block words); a name ends before ".."
+ *           and "->".  Processes, mappings, files, pins and pipes share
+ *           one namespace; thread names are apart (unique per group).
  *   BYTE    hex only, 0x00..0xff, so that a byte never reads as a size.
  *   strings 1..4096 bytes, never longer than the range they go with.
- *   munmap, mprotect and madvise take a page-aligned OFF (LEN need not be).
+ *   munmap, mprotect, madvise and pin take a page-aligned OFF (LEN need
+ *   not be).  dio_read and dio_write move equally long ranges, and both
+ *   offsets and the length are multiples of 512 (O_DIRECT's rules).
+ *   A pin lives from its pin to its unpin (by the same process, once); a
+ *   pipe from its vmsplice to its one pipe_read (by any process, into a
+ *   range exactly as long).  Checks may read them in between, from any
+ *   process; `faults` checks mappings only.  In a thread group, a pin or
+ *   pipe one thread makes is used by the others after join, and a thread
+ *   that unpins or reads one shares its group with no thread using it.
  *   In a thread group a thread sees the mappings its process had when the
  *   group began plus its own maps; the others' maps are seen after join.
  *   Tabs advance to the next multiple of 8 columns; a line indented deeper
  *   than the line above must be the body of a block that line opens.
  *   Limits: 1 MiB of text, 4096-byte lines, 1024 processes, 1024 mapping
- *   names, 256 files (64 MiB each), 63 threads in a group, maps of 64 GiB.
+ *   names, 256 files (64 MiB each), 1024 pins, 1024 pipes, 63 threads in
+ *   a group, maps of 64 GiB.
  *
  * Errors are reported as "FILE:LINE:COL: message" (COL counts bytes from
  * 1; a tab is one); the parser never crashes or hangs on any input (a fuzz
@@ -81,6 +114,21 @@ enum scen_op_kind {
 	OP_MPROTECT,
 	OP_MADVISE,
 	OP_GROUP, /* a thread group: threads first..first+nr-1, then join */
+	OP_DIO_READ,
+	OP_DIO_WRITE,
+	OP_WAIT,
+	OP_PIN,
+	OP_UNPIN,
+	OP_VMSPLICE,
+	OP_PIPE_READ,
+};
+
+/* What a range's name refers to. */
+enum scen_space {
+	SPACE_MAP,  /* maps[]: the executing process's mapping */
+	SPACE_FILE, /* files[] */
+	SPACE_PIN,  /* pins[]: offsets relative to the pinned range */
+	SPACE_PIPE, /* pipes[]: offsets relative to the spliced range */
 };
 
 enum scen_cmp { CMP_EQ, CMP_NE, CMP_FAULTS };
@@ -89,11 +137,12 @@ struct scen_loc {
 	int line, col; /* 1-based */
 };
 
-/* Bytes [off, off + len) of mapping (or file) number `name`. */
+/* Bytes [off, off + len) of mapping, file, pin or pipe number `name`. */
 struct scen_range {
-	int name; /* index into scenario.maps[] (or files[] in a value) */
+	enum scen_space space; /* is_file == (space == SPACE_FILE) */
+	int name;	       /* index into maps[], files[], pins[] or pipes[] */
 	bool is_file;
-	bool whole; /* the whole mapping: off 0, len = its size */
+	bool whole; /* the whole of it: off 0, len = its size */
 	unsigned long off;
 	unsigned long len;
 };
@@ -129,7 +178,7 @@ struct scen_op {
 		struct {
 			enum scen_verdict verdict;
 			enum scen_cmp cmp;
-			struct scen_range range;
+			struct scen_range range; /* any space; CMP_FAULTS: SPACE_MAP */
 			struct scen_value value; /* unused for CMP_FAULTS */
 		} check;
 		struct {
@@ -146,6 +195,22 @@ struct scen_op {
 		struct {
 			int first, nr; /* threads[] */
 		} group;
+		struct {
+			struct scen_range file; /* SPACE_FILE */
+			struct scen_range mem;	/* SPACE_MAP, same length */
+		} dio;				/* OP_DIO_READ, OP_DIO_WRITE */
+		struct {
+			int pin; /* pins[] */
+			struct scen_range mem;
+			bool ro, fast;
+		} pin;
+		struct {
+			int pin;
+		} unpin;
+		struct {
+			struct scen_range mem;
+			int pipe; /* pipes[] */
+		} splice;	  /* OP_VMSPLICE, OP_PIPE_READ */
 	};
 };
 
@@ -168,6 +233,13 @@ struct scen_map {
 	unsigned long len; /* from its (first) map operation */
 };
 
+/* A pin or a pipe: defined by its pin or vmsplice operation. */
+struct scen_ref {
+	char name[SCEN_NAME_MAX];
+	unsigned long len; /* bytes of the range it holds */
+	int proc;	   /* the process whose pages it holds */
+};
+
 struct scen_proc {
 	char name[SCEN_NAME_MAX];
 	struct scen_loc loc; /* where it is first named */
@@ -185,6 +257,13 @@ struct scenario {
 	int nr_maps;
 	struct scen_file *files;
 	int nr_files;
+	struct scen_ref *pins;
+	int nr_pins;
+	struct scen_ref *pipes;
+	int nr_pipes;
+	int nr_dio; /* dio_read and dio_write operations, threads included */
+	/* pins[] and pipes[] are numbered in program order (a group's
+	 * threads where its OP_GROUP stands); proc made them. */
 	/* system line and policy line; 0 / NULL where not given */
 	unsigned long frames;
 	int cpus;
@@ -205,9 +284,11 @@ void scen_free(struct scenario *s);
 
 const char *scen_verdict_name(enum scen_verdict v);
 
-/* Check the invariants of a parsed scenario (indices and bounds, groups
- * taking the threads in order, no operation after a process's exit, the
- * counts); 0 or COW_ECORRUPT with the first broken one in msg.  The tests
+/* Check the invariants of a parsed scenario (indices, spaces and bounds,
+ * groups taking the threads in order, no operation after a process's exit,
+ * direct I/O alignment, pins and pipes made once in order and used only
+ * while they live, distinct names, the counts); 0, COW_ENOMEM, or
+ * COW_ECORRUPT with the first broken one in msg.  The tests
  * and the fuzz target check every scenario the parser returns. */
 int scen_check(const struct scenario *s, char *msg, size_t len);
 

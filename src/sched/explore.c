@@ -14,6 +14,8 @@
 
 static const char *const algo_names[] = {
 	[SCHED_RANDOM] = "random",
+	[SCHED_PCT] = "pct",
+	[SCHED_AUTO] = "auto",
 };
 
 static const char *const verdict_names[] = {
@@ -51,8 +53,13 @@ int explore_token_format(const struct explore_token *t, char *buf, size_t len)
 
 	if (!name_ok(t->prog) || !name_ok(t->policy))
 		return COW_EINVAL;
-	n = snprintf(buf, len, "cow1:%s:%s:%s:%" PRIu64, t->prog, t->policy,
-		     sched_algo_name(t->algo), t->seed);
+	if (t->algo == SCHED_PCT)
+		n = snprintf(buf, len, "cow1:%s:%s:pct%uk%" PRIu64 ":%" PRIu64, t->prog, t->policy,
+			     t->depth, t->k, t->seed);
+	else if (t->algo == SCHED_RANDOM)
+		n = snprintf(buf, len, "cow1:%s:%s:random:%" PRIu64, t->prog, t->policy, t->seed);
+	else
+		return COW_EINVAL;
 	return n > 0 && (size_t)n < len ? 0 : COW_EINVAL;
 }
 
@@ -98,12 +105,22 @@ int explore_token_parse(const char *text, struct explore_token *t, char *err, si
 		return token_error(err, errlen, "missing algorithm");
 	if (!next_field(&p, seed, sizeof(seed), true))
 		return token_error(err, errlen, "missing seed");
-	for (i = 0; i < ARRAY_SIZE(algo_names); i++)
-		if (strcmp(algo, algo_names[i]) == 0)
-			break;
-	if (i == ARRAY_SIZE(algo_names))
-		return token_error(err, errlen, "unknown algorithm");
-	t->algo = (enum sched_algo)i;
+	(void)i;
+	if (strcmp(algo, "random") == 0) {
+		t->algo = SCHED_RANDOM;
+	} else {
+		unsigned int d;
+		unsigned long long k;
+		int used = 0;
+
+		if (sscanf(algo, "pct%uk%llu%n", &d, &k, &used) != 2 || algo[used] != '\0' ||
+		    algo[3] < '1' || algo[3] > '9' || d < 1 || d > SCHED_PCT_MAX_DEPTH || k < 1 ||
+		    k > (1ull << 40))
+			return token_error(err, errlen, "unknown algorithm");
+		t->algo = SCHED_PCT;
+		t->depth = d;
+		t->k = k;
+	}
 	if (seed[0] < '0' || seed[0] > '9')
 		return token_error(err, errlen, "the seed is not a number");
 	errno = 0;
@@ -140,6 +157,8 @@ static int run_one(struct sched *s, const struct explore_prog *p, const struct e
 	char msg[1024] = "";
 
 	sched_reset(s, t->algo, t->seed, max_steps);
+	if (t->algo == SCHED_PCT)
+		sched_set_pct(s, t->depth, t->k);
 	c.state = p->setup_arg ? p->setup_arg(s, p->arg) : p->setup(s);
 	if (!c.state)
 		return COW_ENOMEM;
@@ -173,7 +192,14 @@ static struct sched *make_sched(const struct explore_prog *p)
 int explore_search(const struct explore_prog *p, const char *policy, enum sched_algo algo,
 		   uint64_t seed, uint64_t runs, uint64_t max_steps, struct explore_result *r)
 {
-	struct explore_token t = {.algo = algo, .seed = seed};
+	return explore_search_depth(p, policy, algo, 3, seed, runs, max_steps, r);
+}
+
+int explore_search_depth(const struct explore_prog *p, const char *policy, enum sched_algo algo,
+			 unsigned int depth, uint64_t seed, uint64_t runs, uint64_t max_steps,
+			 struct explore_result *r)
+{
+	struct explore_token t = {.algo = algo, .depth = depth, .k = 1000, .seed = seed};
 	struct sched *s;
 	int err = 0;
 
@@ -186,9 +212,21 @@ int explore_search(const struct explore_prog *p, const char *policy, enum sched_
 	for (uint64_t i = 0; i < runs; i++, t.seed++) {
 		bool failed;
 
+		if (algo == SCHED_AUTO) {
+			/* random, then PCT depth 2, PCT depth 3, random, ... */
+			static const unsigned int mix[] = {0, 2, 3};
+
+			t.depth = mix[i % 3];
+			t.algo = i == 0 || t.depth == 0 ? SCHED_RANDOM : SCHED_PCT;
+		} else if (algo == SCHED_PCT) {
+			t.algo = i == 0 ? SCHED_RANDOM : SCHED_PCT;
+		}
 		err = run_one(s, p, &t, max_steps, r, &failed);
 		if (err || failed)
 			break;
+		/* k: the change points fall within the length of a run. */
+		if (algo != SCHED_RANDOM && i == 0)
+			t.k = r->steps + r->steps / 4 + 1;
 	}
 	sched_destroy(s);
 	return err;

@@ -12,7 +12,12 @@
  *
  *     cow1:<program>:<policy or ->:<algorithm>:<seed>
  *
- * e.g. "cow1:racy-counter:-:random:17".  Later algorithms append fields.
+ * where <algorithm> is "random" or "pct<depth>k<k>", e.g.
+ * "cow1:racy-counter:-:random:17" or "cow1:x.cow:linux-6.5:pct3k400:9".
+ *
+ * SCHED_AUTO searches with a mix: the first run is random (its length
+ * sets k for PCT), then PCT with depth 2, PCT with depth 3 and random in
+ * turn, each run named by its own token.
  */
 #ifndef COW_SCHED_EXPLORE_H
 #define COW_SCHED_EXPLORE_H
@@ -43,7 +48,9 @@ struct explore_prog {
 struct explore_token {
 	char prog[EXPLORE_NAME_MAX];
 	char policy[EXPLORE_NAME_MAX];
-	enum sched_algo algo;
+	enum sched_algo algo; /* SCHED_RANDOM or SCHED_PCT */
+	unsigned int depth;   /* PCT */
+	uint64_t k;	      /* PCT: steps the change points come from */
 	uint64_t seed;
 };
 
@@ -62,6 +69,11 @@ struct explore_result {
  * says whether something was found) or a negative COW_E* code. */
 int explore_search(const struct explore_prog *p, const char *policy, enum sched_algo algo,
 		   uint64_t seed, uint64_t runs, uint64_t max_steps, struct explore_result *r);
+/* The same with the PCT depth for SCHED_PCT (explore_search uses 3).
+ * SCHED_PCT, like SCHED_AUTO, starts with one random run that sets k. */
+int explore_search_depth(const struct explore_prog *p, const char *policy, enum sched_algo algo,
+			 unsigned int depth, uint64_t seed, uint64_t runs, uint64_t max_steps,
+			 struct explore_result *r);
 /* Re-run exactly the run a token names. */
 int explore_replay(const struct explore_prog *p, const struct explore_token *t, uint64_t max_steps,
 		   struct explore_result *r);

@@ -46,6 +46,7 @@ struct task {
 	const int *wait_owner;
 	struct sched_rcu rcu;
 	struct lock_stack locks;
+	uint64_t prio; /* PCT */
 };
 
 struct sched {
@@ -59,6 +60,8 @@ struct sched {
 	int *runnable; /* scratch: ids of runnable tasks */
 
 	enum sched_algo algo;
+	unsigned int pct_changes;		  /* change points left */
+	uint64_t pct_change[SCHED_PCT_MAX_DEPTH]; /* their steps */
 	uint64_t rng;
 	uint64_t step, max_steps;
 	uint64_t fingerprint;
@@ -147,6 +150,16 @@ void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t 
 	s->rcu.batch = NULL;
 	s->rcu.daemon = -1;
 	s->rcu.queued = s->rcu.done = 0;
+	s->pct_changes = 0;
+}
+
+void sched_set_pct(struct sched *s, unsigned int depth, uint64_t k)
+{
+	COW_CHECK(s->algo == SCHED_PCT && depth >= 1 && depth <= SCHED_PCT_MAX_DEPTH && k > 0,
+		  "bad PCT parameters: depth %u, k %llu", depth, (unsigned long long)k);
+	s->pct_changes = depth - 1;
+	for (unsigned int i = 0; i < depth - 1; i++)
+		s->pct_change[i] = 1 + splitmix64(&s->rng) % k;
 }
 
 void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg)
@@ -204,6 +217,10 @@ int sched_spawn(struct sched *s, const char *name, int cpu, void (*fn)(void *), 
 	t->rcu.nesting = 0;
 	t->rcu.exits = 0;
 	t->locks.depth = 0;
+	/* A random priority above every change-point priority (those are
+	 * below SCHED_PCT_MAX_DEPTH); the id breaks the (unlikely) ties. */
+	t->prio = (splitmix64(&s->rng) | (1ull << 63)) & ~(uint64_t)(SCHED_MAX_TASKS - 1);
+	t->prio |= (uint64_t)t->id;
 	coro_init(&t->ctx, t->stack, s->stack_size, task_entry, t);
 	s->nr_tasks++;
 	return t->id;
@@ -328,10 +345,34 @@ static unsigned int collect_runnable(struct sched *s, bool *all_done)
 }
 
 /* Pick the task that takes the next step. */
+static int pct_highest(struct sched *s, unsigned int n)
+{
+	int best = s->runnable[0];
+
+	for (unsigned int i = 1; i < n; i++)
+		if (s->tasks[s->runnable[i]].prio > s->tasks[best].prio)
+			best = s->runnable[i];
+	return best;
+}
+
 static int choose(struct sched *s, unsigned int n)
 {
+	int t;
+
 	switch (s->algo) {
-	case SCHED_RANDOM: break;
+	case SCHED_PCT:
+		t = pct_highest(s, n);
+		for (unsigned int i = 0; i < s->pct_changes; i++) {
+			if (s->pct_change[i] != s->step + 1)
+				continue;
+			/* A change point: the task about to run drops below
+			 * everyone (later change points lower still). */
+			s->tasks[t].prio = SCHED_PCT_MAX_DEPTH - 1 - i;
+			t = pct_highest(s, n);
+		}
+		return t;
+	case SCHED_RANDOM:
+	case SCHED_AUTO: break;
 	}
 	return s->runnable[splitmix64(&s->rng) % n];
 }

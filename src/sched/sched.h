@@ -45,7 +45,17 @@ enum sched_verdict {
 
 enum sched_algo {
 	SCHED_RANDOM, /* a uniformly random runnable task at every step */
+	/* PCT (Burckhardt et al., ASPLOS 2010): every task gets a random
+	 * priority when it is spawned and the highest-priority runnable task
+	 * always runs; at depth-1 random steps among the first k, the running
+	 * task drops below every other.  A bug that needs depth ordering
+	 * constraints is hit with probability >= 1/(n k^(depth-1)) a run. */
+	SCHED_PCT,
+	/* Only for explore_search: a mix of the above, one per run. */
+	SCHED_AUTO,
 };
+
+#define SCHED_PCT_MAX_DEPTH 8
 
 #define SCHED_MAX_TASKS 64 /* tasks in one run, at most */
 #define SCHED_DAEMON 1u	   /* flag for sched_spawn: the run may end without it */
@@ -67,6 +77,9 @@ void sched_destroy(struct sched *s);
 /* Begin a new run: forget all tasks, seed the chooser.  max_steps == 0
  * means the default (1,000,000). */
 void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t max_steps);
+/* After sched_reset with SCHED_PCT: the depth (1..SCHED_PCT_MAX_DEPTH)
+ * and the number of steps k the change points are drawn from. */
+void sched_set_pct(struct sched *s, unsigned int depth, uint64_t k);
 /* Called in scheduler context after every step of the run (the invariant
  * checker); it may call sched_fail().  NULL to disable. */
 void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg);

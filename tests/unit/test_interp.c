@@ -239,6 +239,60 @@ static void test_bundled_scenarios(void **state)
 	assert_true(files >= 10);
 }
 
+/* The races of the 2009 thread and their descendants (scenarios/gup):
+ * every schedule passes under linux-6.5; under linux-2.6.29 the explorer
+ * finds the documented failure, and its token replays it exactly. */
+static void test_gup_race_scenarios(void **state)
+{
+	static const struct {
+		const char *file, *old_verdict;
+	} cases[] = {
+		{"scenarios/gup/dma_thread.cow", "corrupt"},
+		{"scenarios/gup/forkscrew.cow", "corrupt"},
+		{"scenarios/gup/forkscrewreverse.cow", "leak"},
+		{"scenarios/gup/iouring_fixed_fork.cow", "desync"},
+		{"scenarios/gup/vmsplice_child_leak.cow", "leak"},
+		{"scenarios/gup/vmsplice_parent_leak.cow", "leak"},
+		{"scenarios/gup/gup_fast_vs_fork.cow", "desync"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct scen_opts o = {
+			.mode = SCEN_EXPLORE, .algo = SCHED_AUTO, .runs = 2000, .seed = 1};
+		struct scen_result r, again;
+		struct scenario *s;
+		char err[512];
+
+		if (scen_load(cases[i].file, &s, err, sizeof(err)) != 0)
+			fail_msg("%s", err);
+		o.policy = "linux-6.5";
+		assert_int_equal(scen_run(s, &o, &r), 0);
+		if (r.failed)
+			fail_msg("%s under linux-6.5: %s: %s", cases[i].file, r.verdict, r.message);
+		o.mode = SCEN_STRESS;
+		o.iterations = 200;
+		assert_int_equal(scen_run(s, &o, &r), 0);
+		if (r.failed)
+			fail_msg("%s stressed under linux-6.5: %s: %s", cases[i].file, r.verdict,
+				 r.message);
+		o.mode = SCEN_EXPLORE;
+		o.policy = "linux-2.6.29";
+		assert_int_equal(scen_run(s, &o, &r), 0);
+		if (!r.failed)
+			fail_msg("%s: linux-2.6.29 passed %llu runs", cases[i].file,
+				 (unsigned long long)r.runs);
+		assert_string_equal(r.verdict, cases[i].old_verdict);
+		for (int k = 0; k < 10; k++) {
+			assert_int_equal(scen_replay(s, &r.token, &again), 0);
+			assert_true(again.failed);
+			assert_string_equal(again.message, r.message);
+			assert_int_equal(again.steps, r.steps);
+		}
+		scen_free(s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_policy_is_bad_input),
 		cmocka_unit_test(test_threads_and_top_level_groups),
 		cmocka_unit_test(test_bundled_scenarios),
+		cmocka_unit_test(test_gup_race_scenarios),
 	};
 
 	test_init();

@@ -106,6 +106,29 @@ static const char example[] = "# The seed's race, without direct I/O for now.\n"
 			      "  write buf 0x11\n"
 			      "join\n";
 
+/* Direct I/O racing fork (the forkscrew pattern), a pin and a pipe read
+ * by the child: the get_user_pages operations together. */
+static const char gup_example[] = "file data 12K fill=0x5a\n"
+				  "process P\n"
+				  "  map buf 3 pages\n"
+				  "  write buf 0x2a\n"
+				  "  thread worker0\n"
+				  "    dio_read data[0..4K] -> buf[512..+4K]\n"
+				  "    wait\n"
+				  "  thread forker fork C\n"
+				  "  thread worker1\n"
+				  "    dio_read data[4K..8K] -> buf[4608..+4K]\n"
+				  "  join\n"
+				  "  check corrupt buf[512..+4K] == data[0..4K]\n"
+				  "  pin P1 buf[0..4K] fast\n"
+				  "  vmsplice buf[4K..8K] -> pipe1\n"
+				  "  check desync P1[0..4K] == 0x2a\n"
+				  "  check leak pipe1 == 0x5a\n"
+				  "  unpin P1\n"
+				  "process C\n"
+				  "  pipe_read pipe1 -> buf[8K..12K]\n"
+				  "  check leak data[0..512] == 0x5a\n";
+
 static void assert_loc(struct scen_loc loc, int line, int col)
 {
 	if (loc.line != line || loc.col != col)
@@ -592,7 +615,9 @@ static void test_ranges(void **state)
 		"expected a range like buf or buf[0..4K] after 'read', found the end of the line");
 	expect_err(P3 "  read buf junk\n", "3:12", "unexpected 'junk' after the 'read' operation");
 	expect_err("file data 4K\n" P3 "  read data\n", "4:8",
-		   "'data' is a file; a file can only be a value");
+		   "'data' is a file, not a mapping: 'read' needs a range of a mapping");
+	expect_err(P3 "  read P\n", "3:8",
+		   "'P' is a process, not a mapping: 'read' needs a range of a mapping");
 #undef P3
 }
 
@@ -653,8 +678,8 @@ static void test_values(void **state)
 		V3 "  write buf[0..4K] data\n", "4:20",
 		"this file range is 8192 bytes but the range is 4096: they must be equally long");
 	expect_err(V3 "  write buf buf\n", "4:13",
-		   "'buf' is a mapping; a range in a value names a file (declared with 'file NAME "
-		   "SIZE')");
+		   "'buf' is a mapping; a range in a value must name a file (declared with 'file "
+		   "NAME SIZE')");
 	expect_err(V3 "  write buf dat\n", "4:13", "unknown file 'dat' (did you mean 'data'?)");
 	expect_err(
 		V3 "  write buf ==\n", "4:13",
@@ -1019,13 +1044,6 @@ static void test_unsupported_operations(void **state)
 	static const struct {
 		const char *word, *reason;
 	} cases[] = {
-		{"dio_read", "direct I/O arrives with the get_user_pages work"},
-		{"dio_write", "direct I/O arrives with the get_user_pages work"},
-		{"wait", "waiting for direct I/O arrives with the get_user_pages work"},
-		{"pin", "pinning arrives with the get_user_pages work"},
-		{"unpin", "pinning arrives with the get_user_pages work"},
-		{"vmsplice", "pipes arrive with the get_user_pages work"},
-		{"pipe_read", "pipes arrive with the get_user_pages work"},
 		{"swapout", "swap arrives with the swap work"},
 		{"clear_refs", "soft-dirty tracking arrives with the swap and KSM work"},
 		{"ksm_merge", "KSM arrives with the swap and KSM work"},
@@ -1105,8 +1123,8 @@ static void test_names(void **state)
 	assert_int_equal(s->nr_procs, 3);
 	scen_free(s);
 	expect_err("process 1abc\n", "1:9", "malformed number '1abc'");
-	/* Names of different kinds live apart. */
-	s = parse_ok("file x 4K\nprocess x\n  map x 4K\n  write x x\n  thread x read x\n  join\n");
+	/* Thread names live apart from the rest (test_one_namespace). */
+	s = parse_ok("file x 4K\nprocess P\n  map m 4K\n  write m x\n  thread x read m\n  join\n");
 	assert_int_equal(s->ops[1].write.value.kind, VAL_FILE);
 	scen_free(s);
 }
@@ -1415,17 +1433,16 @@ static void test_free_after_errors(void **state)
 
 /* Every allocation of a parse may fail: the parse then returns
  * COW_ENOMEM, frees what it built (valgrind shows it) and sets no result. */
-static void test_out_of_memory(void **state)
+static void out_of_memory(const char *text)
 {
 	int enomem = 0;
 
-	(void)state;
 	for (int n = 1;; n++) {
 		struct scenario *s = (struct scenario *)&s;
 		int rc;
 
 		scen_fail_alloc = n;
-		rc = scen_parse(PATH, example, strlen(example), &s, last_err, sizeof(last_err));
+		rc = scen_parse(PATH, text, strlen(text), &s, last_err, sizeof(last_err));
 		if (rc == 0) {
 			scen_fail_alloc = 0;
 			scen_free(s);
@@ -1438,6 +1455,744 @@ static void test_out_of_memory(void **state)
 		enomem++;
 	}
 	assert_true(enomem >= 10);
+}
+
+static void test_out_of_memory(void **state)
+{
+	(void)state;
+	out_of_memory(example);
+	out_of_memory(gup_example);
+}
+
+/* ---- get_user_pages, direct I/O and pipes ------------------------------------ */
+
+static void assert_space(const struct scen_range *r, enum scen_space space, int name, bool whole,
+			 unsigned long off, unsigned long len)
+{
+	assert_int_equal(r->space, space);
+	assert_int_equal(r->is_file, space == SPACE_FILE);
+	assert_range(r, name, whole, off, len);
+}
+
+static void assert_ref(const struct scen_ref *r, const char *name, unsigned long len, int proc)
+{
+	assert_string_equal(r->name, name);
+	assert_int_equal(r->len, len);
+	assert_int_equal(r->proc, proc);
+}
+
+/* The forkscrew-like example: direct I/O racing fork, a pin and a pipe
+ * read by the child. */
+static void test_gup_example_structure(void **state)
+{
+	struct scenario *s = parse_ok(gup_example);
+	const struct scen_op *op = s->ops;
+	const struct scen_thread *t = s->threads;
+
+	(void)state;
+	assert_int_equal(s->nr_procs, 2);
+	assert_string_equal(s->procs[1].name, "C");
+	assert_loc(s->procs[1].loc, 8, 22);
+	assert_int_equal(s->nr_ops, 11);
+	assert_int_equal(s->nr_threads, 3);
+	assert_int_equal(s->max_group, 3);
+	assert_int_equal(s->nr_checks, 4);
+	assert_int_equal(s->nr_dio, 2);
+	assert_int_equal(s->nr_pins, 1);
+	assert_ref(&s->pins[0], "P1", 4096, 0);
+	assert_int_equal(s->nr_pipes, 1);
+	assert_ref(&s->pipes[0], "pipe1", 4096, 0);
+
+	assert_int_equal(op[0].kind, OP_MAP);
+	assert_space(&op[1].write.range, SPACE_MAP, 0, true, 0, 12288);
+	assert_int_equal(op[2].kind, OP_GROUP);
+	assert_loc(op[2].loc, 5, 3);
+	assert_int_equal(op[2].group.first, 0);
+	assert_int_equal(op[2].group.nr, 3);
+
+	assert_string_equal(t[0].name, "worker0");
+	assert_int_equal(t[0].nr_ops, 2);
+	assert_int_equal(t[0].ops[0].kind, OP_DIO_READ);
+	assert_loc(t[0].ops[0].loc, 6, 5);
+	assert_int_equal(t[0].ops[0].proc, 0);
+	assert_space(&t[0].ops[0].dio.file, SPACE_FILE, 0, false, 0, 4096);
+	assert_space(&t[0].ops[0].dio.mem, SPACE_MAP, 0, false, 512, 4096);
+	assert_int_equal(t[0].ops[1].kind, OP_WAIT);
+	assert_loc(t[0].ops[1].loc, 7, 5);
+	assert_int_equal(t[0].ops[1].proc, 0);
+	assert_int_equal(t[1].ops[0].kind, OP_FORK);
+	assert_int_equal(t[1].ops[0].fork.child, 1);
+	assert_string_equal(t[2].name, "worker1");
+	assert_int_equal(t[2].nr_ops, 1);
+	assert_int_equal(t[2].ops[0].kind, OP_DIO_READ);
+	assert_space(&t[2].ops[0].dio.file, SPACE_FILE, 0, false, 4096, 4096);
+	assert_space(&t[2].ops[0].dio.mem, SPACE_MAP, 0, false, 4608, 4096);
+
+	assert_int_equal(op[3].kind, OP_CHECK);
+	assert_loc(op[3].loc, 12, 3);
+	assert_int_equal(op[3].check.verdict, VERDICT_CORRUPT);
+	assert_space(&op[3].check.range, SPACE_MAP, 0, false, 512, 4096);
+	assert_int_equal(op[3].check.value.kind, VAL_FILE);
+	assert_space(&op[3].check.value.file, SPACE_FILE, 0, false, 0, 4096);
+
+	assert_int_equal(op[4].kind, OP_PIN);
+	assert_loc(op[4].loc, 13, 3);
+	assert_int_equal(op[4].proc, 0);
+	assert_int_equal(op[4].pin.pin, 0);
+	assert_space(&op[4].pin.mem, SPACE_MAP, 0, false, 0, 4096);
+	assert_false(op[4].pin.ro);
+	assert_true(op[4].pin.fast);
+
+	assert_int_equal(op[5].kind, OP_VMSPLICE);
+	assert_loc(op[5].loc, 14, 3);
+	assert_int_equal(op[5].splice.pipe, 0);
+	assert_space(&op[5].splice.mem, SPACE_MAP, 0, false, 4096, 4096);
+
+	assert_int_equal(op[6].kind, OP_CHECK);
+	assert_int_equal(op[6].check.verdict, VERDICT_DESYNC);
+	assert_int_equal(op[6].check.cmp, CMP_EQ);
+	assert_space(&op[6].check.range, SPACE_PIN, 0, false, 0, 4096);
+	assert_int_equal(op[6].check.value.byte, 0x2a);
+
+	assert_int_equal(op[7].kind, OP_CHECK);
+	assert_int_equal(op[7].check.verdict, VERDICT_LEAK);
+	assert_space(&op[7].check.range, SPACE_PIPE, 0, true, 0, 4096);
+	assert_int_equal(op[7].check.value.byte, 0x5a);
+
+	assert_int_equal(op[8].kind, OP_UNPIN);
+	assert_loc(op[8].loc, 17, 3);
+	assert_int_equal(op[8].proc, 0);
+	assert_int_equal(op[8].unpin.pin, 0);
+
+	assert_int_equal(op[9].kind, OP_PIPE_READ);
+	assert_loc(op[9].loc, 19, 3);
+	assert_int_equal(op[9].proc, 1);
+	assert_int_equal(op[9].splice.pipe, 0);
+	assert_space(&op[9].splice.mem, SPACE_MAP, 0, false, 8192, 4096);
+
+	assert_int_equal(op[10].kind, OP_CHECK);
+	assert_int_equal(op[10].proc, 1);
+	assert_space(&op[10].check.range, SPACE_FILE, 0, false, 0, 512);
+	scen_free(s);
+}
+
+/* Every range of the older operations says SPACE_MAP, and is_file
+ * follows the space everywhere. */
+static void test_range_spaces(void **state)
+{
+	struct scenario *s = parse_ok(example);
+
+	(void)state;
+	for (int i = 0; i < s->nr_ops; i++) {
+		const struct scen_op *op = &s->ops[i];
+
+		switch (op->kind) {
+		case OP_WRITE:
+			assert_int_equal(op->write.range.space, SPACE_MAP);
+			if (op->write.value.kind == VAL_FILE)
+				assert_int_equal(op->write.value.file.space, SPACE_FILE);
+			break;
+		case OP_CHECK:
+			assert_int_equal(op->check.range.space, SPACE_MAP);
+			assert_false(op->check.range.is_file);
+			if (op->check.value.kind == VAL_FILE) {
+				assert_int_equal(op->check.value.file.space, SPACE_FILE);
+				assert_true(op->check.value.file.is_file);
+			}
+			break;
+		case OP_MPROTECT: assert_int_equal(op->mprotect.range.space, SPACE_MAP); break;
+		case OP_MADVISE: assert_int_equal(op->madvise.range.space, SPACE_MAP); break;
+		case OP_MUNMAP: assert_int_equal(op->munmap.range.space, SPACE_MAP); break;
+		default: break;
+		}
+	}
+	assert_int_equal(s->nr_dio, 0);
+	assert_int_equal(s->nr_pins, 0);
+	assert_int_equal(s->nr_pipes, 0);
+	assert_null(s->pins);
+	assert_null(s->pipes);
+	scen_free(s);
+}
+
+static void test_dio(void **state)
+{
+	struct scenario *s;
+	const struct scen_op *op;
+
+	(void)state;
+	s = parse_ok("file f 64K\n"
+		     "process P\n"
+		     "  map m 16K\n"
+		     "  dio_write m[1K..+512] -> f[63K..+512]\n"
+		     "  dio_read f[0..16K] -> m\n"
+		     "  dio_write m->f[0..16K]\n"
+		     "  wait\n"
+		     "thread a in P\n"
+		     "  dio_read f[0..512]->m[15K..+512]\n"
+		     "  wait\n"
+		     "thread b in P dio_write m -> f[16K..32K]\n"
+		     "join\n"
+		     "process P\n"
+		     "  wait\n");
+	op = s->ops;
+	assert_int_equal(s->nr_dio, 5);
+	assert_int_equal(s->nr_ops, 7);
+	assert_int_equal(op[1].kind, OP_DIO_WRITE);
+	assert_loc(op[1].loc, 4, 3);
+	assert_space(&op[1].dio.mem, SPACE_MAP, 0, false, 1024, 512);
+	assert_space(&op[1].dio.file, SPACE_FILE, 0, false, 63 * 1024, 512);
+	assert_int_equal(op[2].kind, OP_DIO_READ);
+	assert_space(&op[2].dio.file, SPACE_FILE, 0, false, 0, 16384);
+	assert_space(&op[2].dio.mem, SPACE_MAP, 0, true, 0, 16384);
+	assert_int_equal(op[3].kind, OP_DIO_WRITE);
+	assert_space(&op[3].dio.mem, SPACE_MAP, 0, true, 0, 16384);
+	assert_space(&op[3].dio.file, SPACE_FILE, 0, false, 0, 16384);
+	assert_int_equal(op[4].kind, OP_WAIT);
+	assert_int_equal(op[5].kind, OP_GROUP);
+	assert_int_equal(op[6].kind, OP_WAIT);
+	assert_loc(op[6].loc, 14, 3);
+	assert_int_equal(s->threads[0].ops[0].kind, OP_DIO_READ);
+	assert_space(&s->threads[0].ops[0].dio.mem, SPACE_MAP, 0, false, 15 * 1024, 512);
+	assert_int_equal(s->threads[0].ops[1].kind, OP_WAIT);
+	assert_int_equal(s->threads[1].ops[0].kind, OP_DIO_WRITE);
+	assert_space(&s->threads[1].ops[0].dio.file, SPACE_FILE, 0, false, 16384, 16384);
+	scen_free(s);
+	/* wait alone, and as a one-line thread. */
+	s = parse_ok("process P\n  wait\n  thread t wait\n  join\n");
+	assert_int_equal(s->ops[0].kind, OP_WAIT);
+	assert_int_equal(s->threads[0].ops[0].kind, OP_WAIT);
+	assert_int_equal(s->nr_dio, 0);
+	scen_free(s);
+}
+
+static void test_dio_errors(void **state)
+{
+	(void)state;
+#define D "file f 8K\nprocess P\n  map m 8K\n"
+	expect_err(D "  dio_read f[0..4K] -> m[0..2K]\n", "4:24",
+		   "the file range is 4096 bytes and the memory range 2048: 'dio_read' moves "
+		   "equally long ranges");
+	expect_err(D "  dio_write m -> f[0..4K]\n", "4:18",
+		   "the file range is 4096 bytes and the memory range 8192: 'dio_write'");
+	expect_err(D "  dio_read f[0..4K] -> m[100..+4K]\n", "4:26",
+		   "direct I/O needs 512-byte alignment: the mapping offset 100 is not a multiple "
+		   "of 512");
+	expect_err(D "  dio_read f[1..+4K] -> m[0..4K]\n", "4:14",
+		   "direct I/O needs 512-byte alignment: the file offset 1 is not a multiple of "
+		   "512");
+	expect_err(D "  dio_write m[0..+4K] -> f[513..+4K]\n", "4:28",
+		   "direct I/O needs 512-byte alignment: the file offset 513");
+	expect_err(D "  dio_read f[0..+100] -> m[0..+100]\n", "4:18",
+		   "direct I/O needs 512-byte alignment: the length 100 is not a multiple of 512");
+	expect_err(D "  dio_write m[512] -> f[512]\n", "4:15", "the length 1 is not a multiple");
+	/* Offsets are checked before the length, in the order written. */
+	expect_err(D "  dio_write m[1..+1] -> f[3..+1]\n", "4:15", "the mapping offset 1");
+	expect_err(D "  dio_read f[3..+1] -> m[1..+1]\n", "4:14", "the file offset 3");
+	/* Which side is which. */
+	expect_err(D "  dio_read m -> f\n", "4:12",
+		   "'m' is a mapping; the range before '->' must name a file (declared with 'file "
+		   "NAME SIZE')");
+	expect_err(D "  dio_read f -> f\n", "4:17",
+		   "'f' is a file, not a mapping: 'dio_read' needs a range of a mapping");
+	expect_err(D "  dio_write f -> m\n", "4:13",
+		   "'f' is a file, not a mapping: 'dio_write' needs a range of a mapping");
+	expect_err(D "  dio_write m -> m\n", "4:18",
+		   "'m' is a mapping; the range after '->' must name a file");
+	expect_err(D "  dio_read g -> m\n", "4:12", "unknown file 'g' (did you mean 'f'?)");
+	expect_err(D "  dio_read f m\n", "4:14", "expected '->' after the file range, found 'm'");
+	expect_err(D "  dio_write m f\n", "4:15",
+		   "expected '->' after the memory range, found 'f'");
+	expect_err(D "  dio_read f ->\n", "4:16",
+		   "expected a range like buf or buf[0..4K] after 'dio_read', found the end of the "
+		   "line");
+	expect_err(D "  dio_read\n", "4:11",
+		   "expected a file range like data[0..4K], found the end of the line");
+	expect_err(D "  dio_read f -> m m\n", "4:19",
+		   "unexpected 'm' after the 'dio_read' operation");
+	expect_err(D "  dio_read f - > m\n", "4:14", "unexpected '-' (did you mean '->'?)");
+	expect_err(D "  dio_read f => m\n", "4:14",
+		   "expected '->' after the file range, found '='");
+	expect_err("file f 8K\nprocess P\n  dio_read f -> m\n", "3:17", "unknown mapping 'm'");
+	expect_err(D "  thread a map n 4K\n  thread b dio_read f[0..4K] -> n\n  join\n", "5:33",
+		   "thread 'b' of process 'P' has no mapping 'n' yet");
+	expect_err(D "  wait 1\n", "4:8", "unexpected '1' after the 'wait' operation");
+	expect_err(D "  wait\n  exit\n  wait\n", "6:3", "process 'P' exited at line 5");
+	expect_err("wait\n", "1:1", "'wait' must be inside a process block");
+#undef D
+}
+
+/* "->" is a token, also without blanks around it; a name ends before it. */
+static void test_arrow_token(void **state)
+{
+	struct scenario *s;
+
+	(void)state;
+	s = parse_ok("file f-1 4K\nprocess P\n  map m- 4K\n  dio_read f-1->m-\n"
+		     "  vmsplice m-->p-\n  pipe_read p- -> m-\n");
+	assert_string_equal(s->files[0].name, "f-1");
+	assert_string_equal(s->maps[0].name, "m-");
+	assert_string_equal(s->pipes[0].name, "p-");
+	assert_int_equal(s->ops[1].dio.mem.name, 0);
+	scen_free(s);
+	expect_err("process P\n  map a 4K\n  vmsplice a -> -> p\n", "3:17",
+		   "expected a new pipe's name after '->', found '->'");
+	expect_err("process P -> Q\n", "1:11", "unexpected '->' after the process name");
+	expect_err("process P\n  map a 4K\n  read a ->\n", "3:10",
+		   "unexpected '->' after the 'read' operation");
+	expect_err("process P\n  -> a\n", "2:3",
+		   "expected a statement or an operation, found '->'");
+	expect_err("process P\n  map a 4K\n  read a-\n", "3:8", "unknown mapping 'a-'");
+	expect_err("process P\n  map a 4K\n  read a -\n", "3:10", "unexpected '-'");
+	expect_err("process P\n  map a 4K\n  read a[0..-1]\n", "3:13", "unexpected '-'");
+}
+
+static void test_pin_and_unpin(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map m 4 pages\n"
+				      "  pin a m\n"
+				      "  pin b m[4K..+1] ro\n"
+				      "  pin c m[8K..12K] fast ro\n"
+				      "  pin d m[0..16K] ro fast\n"
+				      "  unpin b\n"
+				      "  fork C\n"
+				      "thread t in P\n"
+				      "  pin e m[12K..+4K]\n"
+				      "  unpin e\n"
+				      "  unpin a\n"
+				      "thread u in C pin f m fast\n"
+				      "join\n"
+				      "process C\n"
+				      "  unpin f\n");
+	const struct scen_op *op = s->ops;
+	const struct scen_op *t0 = s->threads[0].ops;
+
+	(void)state;
+	assert_int_equal(s->nr_pins, 6);
+	assert_ref(&s->pins[0], "a", 16384, 0);
+	assert_ref(&s->pins[1], "b", 1, 0);
+	assert_ref(&s->pins[2], "c", 4096, 0);
+	assert_ref(&s->pins[3], "d", 16384, 0);
+	assert_ref(&s->pins[4], "e", 4096, 0);
+	assert_ref(&s->pins[5], "f", 16384, 1);
+	assert_int_equal(op[1].kind, OP_PIN);
+	assert_loc(op[1].loc, 3, 3);
+	assert_int_equal(op[1].pin.pin, 0);
+	assert_space(&op[1].pin.mem, SPACE_MAP, 0, true, 0, 16384);
+	assert_false(op[1].pin.ro);
+	assert_false(op[1].pin.fast);
+	assert_int_equal(op[2].pin.pin, 1);
+	assert_space(&op[2].pin.mem, SPACE_MAP, 0, false, 4096, 1);
+	assert_true(op[2].pin.ro);
+	assert_false(op[2].pin.fast);
+	assert_true(op[3].pin.ro);
+	assert_true(op[3].pin.fast);
+	assert_true(op[4].pin.ro);
+	assert_true(op[4].pin.fast);
+	assert_int_equal(op[5].kind, OP_UNPIN);
+	assert_loc(op[5].loc, 7, 3);
+	assert_int_equal(op[5].unpin.pin, 1);
+	assert_int_equal(t0[0].kind, OP_PIN);
+	assert_int_equal(t0[0].pin.pin, 4);
+	assert_int_equal(t0[1].kind, OP_UNPIN);
+	assert_int_equal(t0[1].unpin.pin, 4);
+	assert_int_equal(t0[2].unpin.pin, 0);
+	assert_int_equal(s->threads[1].ops[0].proc, 1);
+	assert_int_equal(s->threads[1].ops[0].pin.pin, 5);
+	assert_int_equal(op[8].kind, OP_UNPIN);
+	assert_int_equal(op[8].proc, 1);
+	assert_int_equal(op[8].unpin.pin, 5);
+	scen_free(s);
+}
+
+static void test_pin_errors(void **state)
+{
+	char *text;
+	size_t n, size = 64 * 1024;
+	struct scenario *s;
+
+	(void)state;
+#define M "file f 4K\nprocess P\n  map m 8K\n"
+	expect_err(M "  pin a m[100..+4K]\n", "4:11",
+		   "pin needs a page-aligned offset: 100 is not a multiple of 4K");
+	expect_err(M "  pin a m ro ro\n", "4:14", "'ro' is given twice");
+	expect_err(M "  pin a m fast ro fast\n", "4:19", "'fast' is given twice");
+	expect_err(M "  pin a m fsat\n", "4:11",
+		   "unknown pin option 'fsat' (did you mean 'fast'?): expected ro or fast");
+	expect_err(M "  pin a m 0x01\n", "4:11", "unexpected '0x01' after the 'pin' operation");
+	expect_err(M "  pin a\n", "4:8", "expected a range like buf or buf[0..4K] after 'pin'");
+	expect_err(M "  pin m[0..4K]\n", "4:7", "'m' already names a mapping (line 3)");
+	expect_err(M "  pin\n", "4:6",
+		   "expected a pin name after 'pin', found the end of the line");
+	expect_err(M "  pin write m\n", "4:7", "'write' is a keyword and cannot be a name");
+	expect_err(M "  pin f m\n", "4:7",
+		   "'f' already names a file (line 1): processes, mappings, files, pins and pipes "
+		   "need distinct names");
+	expect_err(M "  pin P m\n", "4:7", "'P' already names a process (line 2)");
+	expect_err(M "  pin a m\n  pin a m\n", "5:7",
+		   "pin 'a' already exists (line 4): every pin has its own name");
+	expect_err(M "  vmsplice m -> a\n  pin a m\n", "5:7", "'a' already names a pipe (line 4)");
+	expect_err(M "  pin a f\n", "4:9",
+		   "'f' is a file, not a mapping: 'pin' needs a range of a mapping");
+	/* unpin */
+	expect_err(M "  unpin a\n", "4:9", "unknown pin 'a'");
+	expect_err(M "  pin abc m\n  unpin abd\n", "5:9",
+		   "unknown pin 'abd' (did you mean 'abc'?)");
+	expect_err(M "  unpin m\n", "4:9", "'m' is a mapping; 'unpin' takes a pin");
+	expect_err(M "  unpin\n", "4:8", "expected a pin name after 'unpin', found the end");
+	expect_err(M "  pin a m\n  unpin a\n  unpin a\n", "6:9", "pin 'a' was unpinned at line 5");
+	expect_err(M "  pin a m\n  unpin a a\n", "5:11",
+		   "unexpected 'a' after the 'unpin' operation");
+	expect_err(M "  pin a m\n  fork C\nprocess C\n  unpin a\n", "7:9",
+		   "pin 'a' is held by process 'P' (line 4): only that process can unpin it");
+	/* Pinned and unpinned by other processes' threads, or before it exists. */
+	expect_err(M "  unpin a\n  pin a m\n", "4:9", "unknown pin 'a'");
+	expect_err(M "  fork C\nprocess C\n  pin a m\nprocess P\n  thread t unpin a\n  join\n",
+		   "8:18", "pin 'a' is held by process 'C' (line 6)");
+#undef M
+	/* At most 1024 pins. */
+	text = malloc(size);
+	assert_non_null(text);
+	n = (size_t)snprintf(text, size, "process P\n  map m 4K\n");
+	for (int i = 0; i < 1025; i++)
+		n += (size_t)snprintf(text + n, size - n, "  pin p%d m\n", i);
+	expect_err(text, "1027:7", "too many pins: a scenario has at most 1024");
+	text[n - strlen("  pin p1024 m\n")] = '\0';
+	s = parse_ok(text);
+	assert_int_equal(s->nr_pins, 1024);
+	scen_free(s);
+	n = (size_t)snprintf(text, size, "process P\n  map m 4K\n");
+	for (int i = 0; i < 1025; i++)
+		n += (size_t)snprintf(text + n, size - n, "  vmsplice m -> p%d\n", i);
+	expect_err(text, "1027:17", "too many pipes: a scenario has at most 1024");
+	free(text);
+}
+
+static void test_vmsplice_and_pipe_read(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map m 3 pages\n"
+				      "  vmsplice m[100..+3000] -> a\n"
+				      "  vmsplice m -> b\n"
+				      "  pipe_read a -> m[5000..+3000]\n"
+				      "  fork C\n"
+				      "  vmsplice m[1] -> c\n"
+				      "process C\n"
+				      "  pipe_read b -> m\n"
+				      "  thread t pipe_read c -> m[4K]\n"
+				      "  thread u vmsplice m[0..4K] -> d\n"
+				      "  join\n"
+				      "process P\n"
+				      "  pipe_read d -> m[8K..12K]\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(s->nr_pipes, 4);
+	assert_ref(&s->pipes[0], "a", 3000, 0);
+	assert_ref(&s->pipes[1], "b", 12288, 0);
+	assert_ref(&s->pipes[2], "c", 1, 0);
+	assert_ref(&s->pipes[3], "d", 4096, 1);
+	assert_int_equal(op[1].kind, OP_VMSPLICE);
+	assert_loc(op[1].loc, 3, 3);
+	assert_int_equal(op[1].splice.pipe, 0);
+	assert_space(&op[1].splice.mem, SPACE_MAP, 0, false, 100, 3000);
+	assert_space(&op[2].splice.mem, SPACE_MAP, 0, true, 0, 12288);
+	assert_int_equal(op[3].kind, OP_PIPE_READ);
+	assert_int_equal(op[3].splice.pipe, 0);
+	assert_space(&op[3].splice.mem, SPACE_MAP, 0, false, 5000, 3000);
+	assert_int_equal(op[6].kind, OP_PIPE_READ);
+	assert_int_equal(op[6].proc, 1);
+	assert_int_equal(op[6].splice.pipe, 1);
+	assert_int_equal(s->threads[0].ops[0].kind, OP_PIPE_READ);
+	assert_int_equal(s->threads[0].ops[0].splice.pipe, 2);
+	assert_int_equal(s->threads[1].ops[0].kind, OP_VMSPLICE);
+	assert_int_equal(op[8].kind, OP_PIPE_READ);
+	assert_int_equal(op[8].proc, 0);
+	assert_int_equal(op[8].splice.pipe, 3);
+	scen_free(s);
+
+#define M "file f 4K\nprocess P\n  map m 8K\n"
+	expect_err(M "  vmsplice m p\n", "4:14", "expected '->' after the range, found 'p'");
+	expect_err(M "  vmsplice m ->\n", "4:16", "expected a new pipe's name after '->'");
+	expect_err(M "  vmsplice m -> m\n", "4:17", "'m' already names a mapping (line 3)");
+	expect_err(M "  vmsplice m -> p\n  vmsplice m -> p\n", "5:17",
+		   "pipe 'p' already exists (line 4): every pipe has its own name");
+	expect_err(M "  pin p m\n  vmsplice m -> p\n", "5:17", "'p' already names a pin (line 4)");
+	expect_err(M "  vmsplice f -> p\n", "4:12", "'f' is a file, not a mapping");
+	expect_err(M "  vmsplice m -> p x\n", "4:19",
+		   "unexpected 'x' after the 'vmsplice' operation");
+	expect_err(M "  pipe_read p -> m\n", "4:13", "unknown pipe 'p'");
+	expect_err(M "  vmsplice m -> pipe1\n  pipe_read pipe2 -> m\n", "5:13",
+		   "unknown pipe 'pipe2' (did you mean 'pipe1'?)");
+	expect_err(M "  pipe_read f -> m\n", "4:13", "'f' is a file; 'pipe_read' takes a pipe");
+	expect_err(M "  vmsplice m -> p\n  pipe_read p -> m[0..4K]\n", "5:18",
+		   "pipe 'p' holds 8192 bytes but the range is 4096: pipe_read reads the whole "
+		   "pipe into an equally long range");
+	expect_err(M "  vmsplice m -> p\n  pipe_read p m\n", "5:15",
+		   "expected '->' after the pipe's name, found 'm'");
+	expect_err(M "  vmsplice m -> p\n  pipe_read p -> m\n  pipe_read p -> m\n", "6:13",
+		   "pipe 'p' was read at line 5");
+	expect_err(M "  vmsplice m -> p\n  pipe_read p -> f\n", "5:18",
+		   "'f' is a file, not a mapping: 'pipe_read' needs a range of a mapping");
+	/* The reader needs the mapping, not the pipe's process. */
+	expect_err(M "  vmsplice m -> p\nprocess Q\n  pipe_read p -> m\n", "6:18",
+		   "process 'Q' has no mapping 'm'");
+#undef M
+}
+
+static void test_check_spaces(void **state)
+{
+	struct scenario *s = parse_ok("file f 8K\n"
+				      "process P\n"
+				      "  map m 4 pages\n"
+				      "  pin a m[4K..12K] ro\n"
+				      "  vmsplice m[10..+100] -> p\n"
+				      "  check overwrite f == 0x00\n"
+				      "  check overwrite f[4K..+10] != \"abc\"\n"
+				      "  check desync a[4K..+4K] == f[0..4K]\n"
+				      "  check desync a == 0x00\n"
+				      "  check leak p[99] == 0x00\n"
+				      "  check leak p == f[0..100]\n"
+				      "  unpin a\n"
+				      "  pipe_read p -> m[0..100]\n"
+				      "process Q\n"
+				      "  check leak f[8191] == 0x00\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(s->nr_checks, 7);
+	assert_space(&op[3].check.range, SPACE_FILE, 0, true, 0, 8192);
+	assert_space(&op[4].check.range, SPACE_FILE, 0, false, 4096, 10);
+	assert_int_equal(op[4].check.cmp, CMP_NE);
+	assert_space(&op[5].check.range, SPACE_PIN, 0, false, 4096, 4096);
+	assert_space(&op[5].check.value.file, SPACE_FILE, 0, false, 0, 4096);
+	assert_space(&op[6].check.range, SPACE_PIN, 0, true, 0, 8192);
+	assert_space(&op[7].check.range, SPACE_PIPE, 0, false, 99, 1);
+	assert_space(&op[8].check.range, SPACE_PIPE, 0, true, 0, 100);
+	assert_int_equal(op[11].proc, 1);
+	assert_space(&op[11].check.range, SPACE_FILE, 0, false, 8191, 1);
+	scen_free(s);
+
+#define M "file f 8K\nprocess P\n  map m 8K\n  pin a m[0..4K]\n  vmsplice m[0..+10] -> p\n"
+	expect_err(M "  check leak a[4K] == 0x00\n", "6:16",
+		   "offset 4096 is beyond the end of 'a' (4096 bytes)");
+	expect_err(M "  check leak p[0..+11] == 0x00\n", "6:20",
+		   "11 bytes from offset 0 go beyond the end of 'p' (10 bytes)");
+	expect_err(M "  check leak f[0..9K] == 0x00\n", "6:19",
+		   "end 9216 is beyond the end of 'f'");
+	expect_err(M "  check leak f faults\n", "6:16",
+		   "'faults' checks a mapping: a file is not mapped, it cannot fault");
+	expect_err(M "  check leak a faults\n", "6:16", "a pin is not mapped");
+	expect_err(M "  check leak p faults\n", "6:16", "a pipe is not mapped");
+	expect_err(M "  unpin a\n  check desync a == 0x00\n", "7:16",
+		   "pin 'a' was unpinned at line 6");
+	expect_err(M "  pipe_read p -> m[0..10]\n  check leak p == 0x00\n", "7:14",
+		   "pipe 'p' was read at line 6");
+	expect_err(M "  check leak pp == 0x00\n", "6:14",
+		   "unknown mapping, file, pin or pipe 'pp' (did you mean 'p'?)");
+	expect_err(M "  check leak fx == 0x00\n", "6:14", "(did you mean 'f'?)");
+	expect_err(M "  check leak P == 0x00\n", "6:14",
+		   "'P' is a process; a check reads a mapping, a file, a pin or a pipe");
+	expect_err(M "  check leak a == a\n", "6:19",
+		   "'a' is a pin; a range in a value must name a file");
+	/* A pin or pipe made later is not there yet. */
+	expect_err("process P\n  map m 4K\n  check leak z == 0x00\n  pin z m\n", "3:14",
+		   "unknown mapping, file, pin or pipe 'z'");
+#undef M
+}
+
+/* A pin or pipe belongs to the thread of a group that makes it until
+ * join; one that a thread ends is not used by the group's others. */
+static void test_gup_thread_groups(void **state)
+{
+	struct scenario *s;
+
+	(void)state;
+#define M "process P\n  map m 8K\n"
+	expect_err(M "  thread a pin x m\n  thread b check leak x == 0x00\n  join\n", "4:23",
+		   "pin 'x' is made by thread 'a' of this group (line 3): other threads can use "
+		   "it after 'join'");
+	expect_err(M "  thread a pin x m\n  thread b unpin x\n  join\n", "4:18",
+		   "pin 'x' is made by thread 'a' of this group");
+	expect_err(M "  thread a vmsplice m -> x\n  thread b pipe_read x -> m\n  join\n", "4:22",
+		   "pipe 'x' is made by thread 'a' of this group (line 3)");
+	expect_err(M "  fork C\nprocess C\nthread a in P vmsplice m -> x\n"
+		     "thread b in C pipe_read x -> m\njoin\n",
+		   "6:25", "pipe 'x' is made by thread 'a' of this group");
+	expect_err(M "  pin x m\n  thread a check leak x == 0x00\n  thread b unpin x\n  join\n",
+		   "5:18",
+		   "thread 'a' of this group uses pin 'x': it can be unpinned after 'join'");
+	expect_err(M "  vmsplice m -> x\n  thread a\n    check leak x == 0x00\n  thread b\n"
+		     "    read m\n    pipe_read x -> m\n  join\n",
+		   "8:15", "thread 'a' of this group uses pipe 'x': it can be read after 'join'");
+	expect_err(M "  pin x m\n  thread b unpin x\n  thread a check leak x == 0x00\n  join\n",
+		   "5:23", "pin 'x' was unpinned at line 4");
+	/* All of these are fine. */
+	s = parse_ok(M "  pin x m\n"
+		       "  vmsplice m -> y\n"
+		       "  thread a\n"
+		       "    pin z m\n"
+		       "    check leak x == 0x00\n"
+		       "    check leak z == 0x00\n"
+		       "    unpin z\n"
+		       "  thread b\n"
+		       "    check leak x == 0x00\n"
+		       "    check leak y == 0x00\n"
+		       "  thread c\n"
+		       "    vmsplice m -> w\n"
+		       "    pipe_read w -> m\n"
+		       "  join\n"
+		       "  thread a\n"
+		       "    check leak x == 0x00\n"
+		       "    unpin x\n"
+		       "  thread b pipe_read y -> m\n"
+		       "  join\n"
+		       "  thread a pin x2 m\n"
+		       "  join\n"
+		       "  unpin x2\n");
+	assert_int_equal(s->nr_pins, 3);
+	assert_int_equal(s->nr_pipes, 2);
+	scen_free(s);
+#undef M
+}
+
+/* Processes, mappings, files, pins and pipes share one namespace; thread
+ * names live apart. */
+static void test_one_namespace(void **state)
+{
+	static const char *const words[] = {"dio_read", "dio_write", "wait",	 "pin",
+					    "unpin",	"vmsplice",  "pipe_read"};
+	struct scenario *s;
+
+	(void)state;
+	s = parse_ok("file x 4K\nprocess P\n  map m 4K\n  write m x\n  thread x read m\n  thread m "
+		     "read m\n  thread P read m\n  join\n");
+	assert_int_equal(s->ops[1].write.value.kind, VAL_FILE);
+	scen_free(s);
+	expect_err("file x 4K\nprocess x\n", "2:9",
+		   "'x' already names a file (line 1): processes, mappings, files, pins and pipes "
+		   "need distinct names");
+	expect_err("process P\n  map P 4K\n", "2:7", "'P' already names a process (line 1)");
+	expect_err("process P\n  map m 4K\nfile m 4K\n", "3:6",
+		   "'m' already names a mapping (line 2)");
+	expect_err("process P\n  map m 4K\n  fork m\n", "3:8",
+		   "'m' already names a mapping (line 2)");
+	expect_err("process P\n  map m 4K\nprocess m\n", "3:9", "'m' already names a mapping");
+	expect_err("process P\n  map m 4K\n  pin x m\n  map x 4K\n", "4:7",
+		   "'x' already names a pin (line 3)");
+	expect_err("process P\n  map m 4K\n  vmsplice m -> x\nfile x 4K\n", "4:6",
+		   "'x' already names a pipe (line 3)");
+	expect_err("process P\n  map m 4K\n  vmsplice m -> x\nprocess x\n", "4:9",
+		   "'x' already names a pipe (line 3)");
+	/* The new operation words are keywords; their options are not. */
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+		char text[64];
+
+		snprintf(text, sizeof(text), "process %s\n", words[i]);
+		expect_err(text, "1:9", "is a keyword and cannot be a name");
+	}
+	s = parse_ok("process fast\n  map ro 4K\n  pin pin_ ro ro fast\n");
+	assert_true(s->ops[1].pin.ro);
+	scen_free(s);
+	/* A mapping name is mapped again by its name, a process continued. */
+	s = parse_ok("process P\n  map m 4K\nprocess Q\n  map m 4K\nprocess P\n  read m\n");
+	assert_int_equal(s->nr_maps, 1);
+	scen_free(s);
+}
+
+/* The validator knows the rules of pins, pipes, direct I/O and spaces. */
+static void test_scen_check_gup_damage(void **state)
+{
+	struct scenario *s = parse_ok(gup_example);
+	struct scen_op *op = s->ops;
+	struct scen_op *dio = &s->threads[0].ops[0], tmp;
+	char msg[256];
+
+	(void)state;
+#define BROKEN(what)                                                                      \
+	do {                                                                              \
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);          \
+		if (!strstr(msg, (what)))                                                 \
+			fail_msg("scen_check said \"%s\", expected \"%s\"", msg, (what)); \
+	} while (0)
+	dio->dio.mem.off = 100;
+	BROKEN("direct I/O of file [0..+4096] and memory [100..+4096]");
+	dio->dio.mem.off = 512;
+	dio->dio.file.len = 512;
+	BROKEN("direct I/O of file");
+	dio->dio.file.len = 4096;
+	dio->dio.mem.space = SPACE_FILE;
+	BROKEN("a range in space 1, expected 0");
+	dio->dio.mem.space = SPACE_MAP;
+	dio->dio.file.is_file = false;
+	BROKEN("a range's is_file is 0 in space 1");
+	dio->dio.file.is_file = true;
+	s->nr_dio = 3;
+	BROKEN("nr_dio 3, counted 2");
+	s->nr_dio = 2;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+
+	op[4].pin.mem.off = 512;
+	BROKEN("an unaligned offset");
+	op[4].pin.mem.off = 0;
+	s->pins[0].len = 8192;
+	BROKEN("pin 0 is 8192 bytes of process 0, made from 4096 of 0");
+	s->pins[0].len = 4096;
+	op[6].check.range.off = 4096;
+	BROKEN("range [4096..+4096] is outside its 4096 bytes");
+	op[6].check.range.off = 0;
+	op[6].check.cmp = CMP_FAULTS;
+	BROKEN("a bad check");
+	op[6].check.cmp = CMP_EQ;
+	/* The check of the pin after its unpin. */
+	tmp = op[6];
+	op[6] = op[8];
+	op[8] = tmp;
+	BROKEN("uses pin 0 after its end");
+	scen_free(s);
+
+	s = parse_ok(gup_example);
+	op = s->ops;
+	op[9].proc = 0; /* C's pipe_read, in P: fine for a pipe */
+	op[10].proc = 0;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+	op[9].splice.mem.len = 100;
+	BROKEN("reads 4096 bytes of a pipe into 100");
+	op[9].splice.mem.len = 4096;
+	op[9].splice.pipe = 1;
+	BROKEN("uses pipe 1");
+	op[9].splice.pipe = 0;
+	op[8].proc = 1; /* C unpins P's pin */
+	BROKEN("unpins another process's pin");
+	op[8].proc = 0;
+	op[5].splice.pipe = 1;
+	BROKEN("makes pipe 1 of 1");
+	op[5].splice.pipe = 0;
+	strcpy(s->pipes[0].name, "P1");
+	BROKEN("the name 'P1' is given to two things");
+	strcpy(s->pipes[0].name, "data");
+	BROKEN("the name 'data' is given to two things");
+	strcpy(s->pipes[0].name, "pipe1");
+	s->nr_pins = 0;
+	BROKEN("makes pin 0 of 0");
+	s->nr_pins = 1;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+	scen_free(s);
+
+	/* A pin a thread makes, used by another thread of its group. */
+	s = parse_ok("process P\n  map m 4K\n  thread a pin x m\n  thread b read m\n  join\n"
+		     "  check leak x == 0x00\n");
+	s->threads[1].ops[0] = s->ops[2];
+	s->threads[1].ops[0].proc = 0;
+	s->nr_checks = 2;
+	BROKEN("uses pin 0 of another thread of its group");
+	scen_free(s);
+	/* Pins are numbered in program order. */
+	s = parse_ok("process P\n  map m 4K\n  pin a m\n  pin b m\n");
+	s->ops[1].pin.pin = 1;
+	BROKEN("3:3: makes pin 1, expected 0");
+	scen_free(s);
+#undef BROKEN
 }
 
 /* ---- robustness ------------------------------------------------------------ */
@@ -1493,16 +2248,79 @@ static void test_random_bytes(void **state)
 
 static void test_random_token_soup(void **state)
 {
-	static const char *const words[] = {
-		"process", "P",	       "C",	    "thread", "t",	   "u",		 "in",
-		"join",	   "map",      "buf",	    "4K",     "3",	   "pages",	 "rw",
-		"ro",	   "shared",   "write",	    "read",   "check",	   "corrupt",	 "leak",
-		"[",	   "]",	       "..",	    "+",      "0x01",	   "\"ab\"",	 "data",
-		"file",	   "8K",       "fill=0x5a", "fork",   "exit",	   "munmap",	 "mprotect",
-		"madvise", "dontneed", "==",	    "!=",     "faults",	   "system",	 "cpus=4",
-		"policy",  "x",	       "\n",	    "\n  ",   "\n    ",	   "\t",	 "#c\n",
-		"0",	   "16",       "dio_read",  "none",   "\"\\x41\"", "buf[0..4K]", "\n",
-		"\n",	   "\n  ",     "\n  "};
+	static const char *const words[] = {"process",
+					    "P",
+					    "C",
+					    "thread",
+					    "t",
+					    "u",
+					    "in",
+					    "join",
+					    "map",
+					    "buf",
+					    "4K",
+					    "3",
+					    "pages",
+					    "rw",
+					    "ro",
+					    "shared",
+					    "write",
+					    "read",
+					    "check",
+					    "corrupt",
+					    "leak",
+					    "[",
+					    "]",
+					    "..",
+					    "+",
+					    "0x01",
+					    "\"ab\"",
+					    "data",
+					    "file",
+					    "8K",
+					    "fill=0x5a",
+					    "fork",
+					    "exit",
+					    "munmap",
+					    "mprotect",
+					    "madvise",
+					    "dontneed",
+					    "==",
+					    "!=",
+					    "faults",
+					    "system",
+					    "cpus=4",
+					    "policy",
+					    "x",
+					    "\n",
+					    "\n  ",
+					    "\n    ",
+					    "\t",
+					    "#c\n",
+					    "0",
+					    "16",
+					    "dio_read",
+					    "none",
+					    "\"\\x41\"",
+					    "buf[0..4K]",
+					    "\n",
+					    "\n",
+					    "\n  ",
+					    "\n  ",
+					    "->",
+					    "dio_write",
+					    "wait",
+					    "pin",
+					    "unpin",
+					    "vmsplice",
+					    "pipe_read",
+					    "p1",
+					    "fast",
+					    "p1[0..4K]",
+					    "data[0..512]",
+					    "512",
+					    "pipe",
+					    "buf[512..+4K]"};
 	char buf[1024];
 
 	(void)state;
@@ -1525,18 +2343,18 @@ static void test_random_token_soup(void **state)
 	}
 }
 
-static void test_mutated_example(void **state)
+static void mutate(const char *text, uint64_t seed)
 {
-	char buf[2 * sizeof(example)];
-	size_t base = strlen(example);
+	char buf[2048];
+	size_t base = strlen(text);
 
-	(void)state;
-	rng_state = 7;
+	assert_true(2 * base <= sizeof(buf));
+	rng_state = seed;
 	for (int i = 0; i < 2000; i++) {
 		size_t len = base;
 		int nmut = 1 + (int)(rng() % 4);
 
-		memcpy(buf, example, base);
+		memcpy(buf, text, base);
 		for (int m = 0; m < nmut; m++) {
 			size_t at = len ? rng() % len : 0;
 
@@ -1564,11 +2382,18 @@ static void test_mutated_example(void **state)
 				len += k;
 				break;
 			}
-			default: buf[at] = " \n\t[]\"#0x.+="[rng() % 12]; break;
+			default: buf[at] = " \n\t[]\"#0x.+=->"[rng() % 14]; break;
 			}
 		}
 		parse_any(buf, len);
 	}
+}
+
+static void test_mutated_example(void **state)
+{
+	(void)state;
+	mutate(example, 7);
+	mutate(gup_example, 8);
 }
 
 /* The fuzz corpus directory, from the repository root (where tests/run.sh
@@ -1659,6 +2484,18 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_scen_check_catches_damage),
 		cmocka_unit_test(test_free_after_errors),
 		cmocka_unit_test(test_out_of_memory),
+		cmocka_unit_test(test_gup_example_structure),
+		cmocka_unit_test(test_range_spaces),
+		cmocka_unit_test(test_dio),
+		cmocka_unit_test(test_dio_errors),
+		cmocka_unit_test(test_arrow_token),
+		cmocka_unit_test(test_pin_and_unpin),
+		cmocka_unit_test(test_pin_errors),
+		cmocka_unit_test(test_vmsplice_and_pipe_read),
+		cmocka_unit_test(test_check_spaces),
+		cmocka_unit_test(test_gup_thread_groups),
+		cmocka_unit_test(test_one_namespace),
+		cmocka_unit_test(test_scen_check_gup_damage),
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_random_token_soup),
 		cmocka_unit_test(test_mutated_example),

@@ -289,6 +289,56 @@ static void test_spawn_beyond_slots(void **state)
 	sched_destroy(s);
 }
 
+/* PCT: tokens carry depth and k, runs replay exactly, and a search with
+ * PCT finds the races the random walk finds. */
+static void test_pct_tokens_and_replay(void **state)
+{
+	struct explore_token t = {.prog = "racy-counter",
+				  .policy = "-",
+				  .algo = SCHED_PCT,
+				  .depth = 3,
+				  .k = 40,
+				  .seed = 7},
+			     u;
+	struct explore_result a, b;
+	char buf[EXPLORE_TOKEN_MAX], err[128];
+
+	(void)state;
+	assert_int_equal(explore_token_format(&t, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "cow1:racy-counter:-:pct3k40:7");
+	assert_int_equal(explore_token_parse(buf, &u, err, sizeof(err)), 0);
+	assert_int_equal(u.algo, SCHED_PCT);
+	assert_int_equal(u.depth, 3);
+	assert_true(u.k == 40);
+	for (uint64_t seed = 1; seed < 30; seed++) {
+		u.seed = seed;
+		assert_int_equal(explore_replay(&demo_racy_counter, &u, 0, &a), 0);
+		assert_int_equal(explore_replay(&demo_racy_counter, &u, 0, &b), 0);
+		assert_int_equal(a.fingerprint, b.fingerprint);
+		assert_int_equal(a.failed, b.failed);
+	}
+	static const char *const bad[] = {"cow1:a:-:pct:1",	"cow1:a:-:pct0k5:1",
+					  "cow1:a:-:pct9k5:1",	"cow1:a:-:pct3k0:1",
+					  "cow1:a:-:pct3k5x:1", "cow1:a:-:pct3:1"};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(explore_token_parse(bad[i], &u, err, sizeof(err)), COW_EINVAL);
+}
+
+static void test_pct_and_auto_find_races(void **state)
+{
+	struct explore_result r;
+
+	(void)state;
+	assert_int_equal(
+		explore_search_depth(&demo_racy_counter, NULL, SCHED_PCT, 2, 1, 1000, 0, &r), 0);
+	assert_true(r.failed);
+	assert_int_equal(explore_search(&demo_lock_inversion, NULL, SCHED_AUTO, 1, 1000, 0, &r), 0);
+	assert_true(r.failed);
+	assert_int_equal(r.verdict, SCHED_DEADLOCK);
+	assert_int_equal(explore_search(&demo_locked_counter, NULL, SCHED_AUTO, 1, 3000, 0, &r), 0);
+	assert_false(r.failed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +356,8 @@ int main(void)
 		cmocka_unit_test(test_panic_in_task_fails_the_run),
 		cmocka_unit_test(test_step_checker_runs_every_step),
 		cmocka_unit_test(test_spawn_beyond_slots),
+		cmocka_unit_test(test_pct_tokens_and_replay),
+		cmocka_unit_test(test_pct_and_auto_find_races),
 	};
 
 	test_init();

@@ -1,0 +1,193 @@
+/*
+ * The outside world's hold on memory: page sets taken by get_user_pages
+ * (for pins and pipes) and the direct-I/O engine, which moves data between
+ * a file and the frames it pinned at submission, 512 bytes (one sector) a
+ * step.  A device step is a yield point of the device's task in explore
+ * mode, so schedules can split a transfer, as the 2009 race needs.
+ *
+ * Layer: beside mm, using its internals (gup.c, struct page); everything
+ * above (scenario, cli) sees only the cow_* API of include/cowlab.h.
+ */
+#include "mm/mm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SECTOR 512
+
+struct cow_pages {
+	struct cow_system *sys;
+	unsigned int foll; /* FOLL_GET or FOLL_PIN, to give back */
+	unsigned long off; /* of the range in its first page */
+	unsigned long len;
+	unsigned long nr;
+	struct page *pages[];
+};
+
+static unsigned int foll_flags(const struct cow_system *sys, unsigned int flags)
+{
+	unsigned int foll = 0;
+
+	if (flags & COW_GUP_WRITE)
+		foll |= FOLL_WRITE;
+	if (flags & COW_GUP_LONGTERM)
+		foll |= FOLL_LONGTERM;
+	if (flags & COW_GUP_DIO)
+		foll |= sys->policy->dio_pin == DIO_FOLL_PIN ? FOLL_PIN : FOLL_GET;
+	else
+		foll |= (flags & COW_GUP_PIN) ? FOLL_PIN : FOLL_GET;
+	return foll;
+}
+
+int cow_gup(struct cow_task *task, unsigned long addr, unsigned long len, unsigned int flags,
+	    struct cow_pages **out)
+{
+	struct mm_struct *mm = task->proc->mm;
+	unsigned long start = addr & PAGE_MASK, nr;
+	struct cow_pages *p;
+	long got;
+
+	*out = NULL;
+	if (len == 0 || addr + len < addr || addr + len > TASK_SIZE)
+		return COW_EINVAL;
+	nr = ((addr + len + PAGE_SIZE - 1) & PAGE_MASK) - start;
+	nr /= PAGE_SIZE;
+	p = malloc(sizeof(*p) + nr * sizeof(p->pages[0]));
+	if (!p)
+		return COW_ENOMEM;
+	p->sys = mm->sys;
+	p->foll = foll_flags(mm->sys, flags);
+	p->off = addr - start;
+	p->len = len;
+	p->nr = nr;
+	if (flags & COW_GUP_FAST)
+		got = get_user_pages_fast(mm, task->cpu, start, nr, p->foll, p->pages);
+	else
+		got = get_user_pages(mm, start, nr, p->foll, p->pages);
+	if (got < 0) {
+		free(p);
+		return (int)got;
+	}
+	*out = p;
+	return 0;
+}
+
+void cow_pages_release(struct cow_pages *p)
+{
+	if (!p)
+		return;
+	for (unsigned long i = 0; i < p->nr; i++)
+		gup_put_page(p->sys, p->pages[i], p->foll);
+	free(p);
+}
+
+unsigned long cow_pages_len(const struct cow_pages *p)
+{
+	return p->len;
+}
+
+/* Copy between buf and the frames behind [off, off + len) of the range:
+ * straight into frame memory, as DMA does, past any page table. */
+static void pages_copy(const struct cow_pages *p, unsigned long off, void *buf, unsigned long len,
+		       bool to_frames)
+{
+	unsigned char *b = buf;
+
+	COW_CHECK(off + len <= p->len && off + len >= off, "access beyond a page set");
+	off += p->off;
+	while (len > 0) {
+		unsigned long in = off & ~PAGE_MASK, n = PAGE_SIZE - in;
+		char *frame = page_address(p->sys->pool, p->pages[off / PAGE_SIZE]);
+
+		if (n > len)
+			n = len;
+		if (to_frames)
+			memcpy(frame + in, b, n);
+		else
+			memcpy(b, frame + in, n);
+		b += n;
+		off += n;
+		len -= n;
+	}
+}
+
+void cow_pages_read(const struct cow_pages *p, unsigned long off, void *buf, unsigned long len)
+{
+	pages_copy(p, off, buf, len, false);
+}
+
+void cow_pages_write(struct cow_pages *p, unsigned long off, const void *buf, unsigned long len)
+{
+	pages_copy(p, off, (void *)(uintptr_t)buf, len, true);
+}
+
+long cow_system_pins_held(const struct cow_system *sys)
+{
+	return atomic_long_read(&sys->pins_acquired) - atomic_long_read(&sys->pins_released);
+}
+
+/* ---- direct I/O ------------------------------------------------------------------ */
+
+struct cow_dio {
+	struct cow_pages *pages; /* NULL once complete */
+	unsigned char *file;
+	unsigned long done, len;
+	bool to_memory;
+};
+
+int cow_dio_submit(struct cow_task *task, unsigned long addr, unsigned long len,
+		   unsigned char *file, int to_memory, struct cow_dio **out)
+{
+	struct cow_dio *d;
+	int err;
+
+	*out = NULL;
+	if ((addr | len) % SECTOR)
+		return COW_EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return COW_ENOMEM;
+	/* Linux's direct I/O takes the pages with get_user_pages_fast: for
+	 * writing when the device will write memory. */
+	err = cow_gup(task, addr, len, COW_GUP_DIO | COW_GUP_FAST | (to_memory ? COW_GUP_WRITE : 0),
+		      &d->pages);
+	if (err) {
+		free(d);
+		return err;
+	}
+	d->file = file;
+	d->len = len;
+	d->to_memory = to_memory != 0;
+	*out = d;
+	return 0;
+}
+
+int cow_dio_step(struct cow_dio *d)
+{
+	if (!d->pages)
+		return 0;
+	sync_device_step(d);
+	if (d->to_memory)
+		cow_pages_write(d->pages, d->done, d->file + d->done, SECTOR);
+	else
+		cow_pages_read(d->pages, d->done, d->file + d->done, SECTOR);
+	d->done += SECTOR;
+	if (d->done < d->len)
+		return 1;
+	/* Completion: the pages the device wrote are dirty; the references
+	 * go back (bio_release_pages). */
+	if (d->to_memory)
+		for (unsigned long i = 0; i < d->pages->nr; i++)
+			SetPageFlag(d->pages->pages[i], PG_dirty);
+	cow_pages_release(d->pages);
+	d->pages = NULL;
+	return 0;
+}
+
+void cow_dio_free(struct cow_dio *d)
+{
+	if (!d)
+		return;
+	COW_CHECK(d->pages == NULL, "freeing a direct I/O that has not completed");
+	free(d);
+}

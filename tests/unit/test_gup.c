@@ -1,0 +1,262 @@
+/*
+ * Tests of src/mm/gup.c and src/io/io.c: references and pins taken by
+ * get_user_pages and gup-fast, the rules of each policy (COW broken by a
+ * write GUP, unshare before a R/O pin, early copy at fork for pinned
+ * pages), the reference accounting the invariants rely on, and the
+ * direct-I/O engine moving data into the frames it pinned.
+ */
+#include "mmtest.h"
+
+#define FRAMES 512
+
+struct gt {
+	struct cow_system *sys;
+	struct cow_process *p;
+	struct cow_task *t;
+	unsigned long a;
+};
+
+static struct gt gt_new(const char *policy)
+{
+	struct gt g;
+
+	g.sys = mmt_system(policy, FRAMES, 4, true);
+	g.p = mmt_process(g.sys, "parent");
+	g.t = mmt_task(g.p, 0);
+	g.a = mmt_map(g.t, 4, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+	return g;
+}
+
+static void gt_free(struct gt *g)
+{
+	assert_system_ok(g->sys);
+	assert_int_equal(cow_system_pins_held(g->sys), 0);
+	cow_task_destroy(g->t);
+	cow_process_exit(g->p);
+	assert_all_frames_free(g->sys, FRAMES);
+	cow_system_destroy(g->sys);
+}
+
+static void test_gup_faults_pages_in_and_counts(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct gt g = gt_new(mm_policies[i]);
+		struct cow_pages *pg;
+		struct page *page;
+		unsigned char b[8];
+
+		assert_int_equal(cow_gup(g.t, g.a + 100, 2 * PAGE_SIZE, COW_GUP_WRITE, &pg), 0);
+		page = mmt_page(g.p, g.a);
+		assert_non_null(page);
+		assert_int_equal(page_ref_count(page), 2); /* the mapping and ours */
+		assert_int_equal(atomic_read(&g.sys->ext_refs[page_to_pfn(g.sys->pool, page)]), 1);
+		/* The strict invariants account for the reference. */
+		assert_system_ok(g.sys);
+		/* A device write lands in the frame, seen through the mapping. */
+		cow_pages_write(pg, 0, "dma!", 4);
+		assert_int_equal(cow_read(g.t, g.a + 100, b, 4), 0);
+		assert_memory_equal(b, "dma!", 4);
+		assert_int_equal(cow_pages_len(pg), 2 * PAGE_SIZE);
+		cow_pages_release(pg);
+		assert_int_equal(page_ref_count(page), 1);
+		gt_free(&g);
+	}
+}
+
+static void test_gup_bad_arguments(void **state)
+{
+	struct gt g = gt_new("linux-6.5");
+	struct cow_pages *pg;
+	struct page *pages[1];
+
+	(void)state;
+	assert_int_equal(cow_gup(g.t, g.a, 0, 0, &pg), COW_EINVAL);
+	assert_int_equal(cow_gup(g.t, 0x1000, PAGE_SIZE, 0, &pg), COW_EFAULT);
+	assert_int_equal(get_user_pages(g.p->mm, g.a, 1, FOLL_GET | FOLL_PIN, pages), COW_EINVAL);
+	assert_int_equal(get_user_pages(g.p->mm, g.a, 1, 0, pages), COW_EINVAL);
+	{
+		unsigned long ro = mmt_map(g.t, 1, COW_PROT_READ, COW_MAP_PRIVATE);
+
+		assert_int_equal(cow_gup(g.t, ro, PAGE_SIZE, COW_GUP_WRITE, &pg), COW_EFAULT);
+		assert_int_equal(cow_gup(g.t, ro, PAGE_SIZE, 0, &pg), 0); /* the zero page */
+		cow_pages_release(pg);
+	}
+	gt_free(&g);
+}
+
+/* A write GUP on a page shared after fork breaks COW for the caller. */
+static void test_write_gup_breaks_cow(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct gt g = gt_new(mm_policies[i]);
+		struct cow_process *c;
+		struct cow_pages *pg;
+		struct page *shared;
+
+		assert_int_equal(mmt_fill(g.t, g.a, 0x11, PAGE_SIZE), 0);
+		assert_int_equal(cow_fork(g.t, "child", &c), 0);
+		shared = mmt_page(g.p, g.a);
+		assert_int_equal(cow_gup(g.t, g.a, PAGE_SIZE, COW_GUP_WRITE, &pg), 0);
+		assert_ptr_not_equal(mmt_page(g.p, g.a), shared);
+		assert_ptr_equal(mmt_page(c, g.a), shared);
+		cow_pages_write(pg, 0, "\x22", 1);
+		assert_int_equal(mmt_byte(g.t, g.a), 0x22);
+		cow_pages_release(pg);
+		cow_process_exit(c);
+		gt_free(&g);
+	}
+}
+
+/* The pin-then-fork case of cow.c ("fork() with an iouring fixed
+ * buffer"): linux-6.5 keeps the pinned page with the parent, 2.6.29 lets
+ * the parent's next write move it away from the pin. */
+static void test_pin_then_fork(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct gt g = gt_new(mm_policies[i]);
+		bool fixed = g.sys->policy->fork == FORK_COPY_PINNED_EXCLUSIVE;
+		struct cow_process *c;
+		struct cow_task *ct;
+		struct cow_pages *pin;
+		unsigned char seen;
+
+		assert_int_equal(mmt_fill(g.t, g.a, 0x11, PAGE_SIZE), 0);
+		assert_int_equal(cow_gup(g.t, g.a, PAGE_SIZE,
+					 COW_GUP_PIN | COW_GUP_LONGTERM | COW_GUP_WRITE, &pin),
+				 0);
+		assert_true(test_bit(MMF_HAS_PINNED, &g.p->mm->flags));
+		assert_true(page_maybe_dma_pinned(mmt_page(g.p, g.a)));
+		assert_int_equal(cow_system_pins_held(g.sys), 1);
+		assert_int_equal(cow_fork(g.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		assert_int_equal(mmt_fill(g.t, g.a, 0x22, PAGE_SIZE), 0);
+		cow_pages_read(pin, 0, &seen, 1);
+		assert_int_equal(seen, fixed ? 0x22 : 0x11);
+		assert_true(mmt_holds(ct, g.a, 0x11, PAGE_SIZE));
+		assert_system_ok(g.sys);
+		cow_pages_release(pin);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		gt_free(&g);
+	}
+}
+
+/* A R/O pin of a page shared with a child (cow.c "R/O GUP pin on
+ * R/O-mapped shared page"): 5.19+ unshares first, so the parent's later
+ * write stays visible through the pin. */
+static void test_ro_pin_of_shared_page(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		for (int fast = 0; fast < 2; fast++) {
+			struct gt g = gt_new(mm_policies[i]);
+			bool unshare = g.sys->policy->gup == GUP_UNSHARE_RO_PIN;
+			struct cow_process *c;
+			struct cow_pages *pin;
+			unsigned char seen;
+
+			assert_int_equal(mmt_fill(g.t, g.a, 0x11, PAGE_SIZE), 0);
+			assert_int_equal(cow_fork(g.t, "child", &c), 0);
+			assert_int_equal(
+				cow_gup(g.t, g.a, PAGE_SIZE,
+					COW_GUP_PIN | COW_GUP_LONGTERM | (fast ? COW_GUP_FAST : 0),
+					&pin),
+				0);
+			if (unshare)
+				assert_true(PageFlag(mmt_page(g.p, g.a), PG_anon_exclusive));
+			assert_int_equal(mmt_fill(g.t, g.a, 0x33, PAGE_SIZE), 0);
+			cow_pages_read(pin, 0, &seen, 1);
+			assert_int_equal(seen, unshare ? 0x33 : 0x11);
+			cow_pages_release(pin);
+			cow_process_exit(c);
+			gt_free(&g);
+		}
+	}
+}
+
+static void test_gup_fast_takes_only_what_it_may(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct gt g = gt_new(mm_policies[i]);
+		struct page *pages[4];
+		struct cow_process *c;
+		long n;
+
+		/* Nothing mapped yet: gup-fast takes nothing. */
+		assert_int_equal(gup_fast(g.p->mm, 0, g.a, 4, FOLL_GET, pages), 0);
+		assert_int_equal(mmt_fill(g.t, g.a, 0x11, 2 * PAGE_SIZE), 0);
+		n = gup_fast(g.p->mm, 0, g.a, 4, FOLL_GET | FOLL_WRITE, pages);
+		assert_int_equal(n, 2);
+		for (long k = 0; k < n; k++)
+			gup_put_page(g.sys, pages[k], FOLL_GET);
+		/* After fork the PTEs are read-only: no write gup-fast. */
+		assert_int_equal(cow_fork(g.t, "child", &c), 0);
+		assert_int_equal(gup_fast(g.p->mm, 0, g.a, 2, FOLL_PIN | FOLL_WRITE, pages), 0);
+		/* The combined path falls back and succeeds, breaking COW. */
+		n = get_user_pages_fast(g.p->mm, 0, g.a, 4, FOLL_PIN | FOLL_WRITE, pages);
+		assert_int_equal(n, 4);
+		assert_ptr_not_equal(pages[0], mmt_page(c, g.a));
+		for (long k = 0; k < n; k++)
+			gup_put_page(g.sys, pages[k], FOLL_PIN);
+		cow_process_exit(c);
+		gt_free(&g);
+	}
+}
+
+/* The direct-I/O engine: a read from a file lands in the pinned frames,
+ * 512 bytes a step; a write copies the frames into the file. */
+static void test_dio_read_and_write(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct gt g = gt_new(mm_policies[i]);
+		unsigned char file[4096];
+		struct cow_dio *d;
+		int steps = 0;
+
+		memset(file, 0x5a, sizeof(file));
+		assert_int_equal(mmt_fill(g.t, g.a, 0x2a, 3 * PAGE_SIZE), 0);
+		assert_int_equal(cow_dio_submit(g.t, g.a + 512, 4096, file, 1, &d), 0);
+		assert_int_equal(cow_system_pins_held(g.sys),
+				 g.sys->policy->dio_pin == DIO_FOLL_PIN ? 2 : 0);
+		while (cow_dio_step(d))
+			steps++;
+		assert_int_equal(steps + 1, 8);
+		cow_dio_free(d);
+		assert_int_equal(cow_system_pins_held(g.sys), 0);
+		assert_true(mmt_holds(g.t, g.a, 0x2a, 512));
+		assert_true(mmt_holds(g.t, g.a + 512, 0x5a, 4096));
+		assert_true(mmt_holds(g.t, g.a + 4608, 0x2a, 512));
+		assert_true(PageFlag(mmt_page(g.p, g.a + PAGE_SIZE), PG_dirty));
+		/* And back out: the frames into the file. */
+		assert_int_equal(mmt_fill(g.t, g.a + 2 * PAGE_SIZE, 0x77, PAGE_SIZE), 0);
+		assert_int_equal(cow_dio_submit(g.t, g.a + 2 * PAGE_SIZE, 4096, file, 0, &d), 0);
+		while (cow_dio_step(d))
+			;
+		cow_dio_free(d);
+		for (size_t k = 0; k < sizeof(file); k++)
+			assert_int_equal(file[k], 0x77);
+		assert_int_equal(cow_dio_submit(g.t, g.a + 100, 512, file, 1, &d), COW_EINVAL);
+		gt_free(&g);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_gup_faults_pages_in_and_counts),
+		cmocka_unit_test(test_gup_bad_arguments),
+		cmocka_unit_test(test_write_gup_breaks_cow),
+		cmocka_unit_test(test_pin_then_fork),
+		cmocka_unit_test(test_ro_pin_of_shared_page),
+		cmocka_unit_test(test_gup_fast_takes_only_what_it_may),
+		cmocka_unit_test(test_dio_read_and_write),
+	};
+
+	test_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
