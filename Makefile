@@ -17,7 +17,7 @@ WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wer
             -Wno-missing-field-initializers
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) -DCOW_DEBUG=$(COW_DEBUG) -Iinclude -Isrc -MMD -MP
-LDLIBS   := -lurcu-memb -lpthread
+LDLIBS   := -lurcu-memb -luring -lpthread
 
 LIB_SRCS := $(sort $(wildcard src/base/*.c src/sync/*.c src/sched/*.c src/mm/*.c \
               src/io/*.c src/scenario/*.c src/kernel/*.c))

@@ -159,16 +159,36 @@ unsigned long cow_pages_len(const struct cow_pages *pages);
 /* FOLL_PIN references taken and not yet given back, system-wide. */
 long cow_system_pins_held(const struct cow_system *sys);
 
-/* Direct I/O: submit pins the user range (COW_GUP_DIO, for writing when the
- * device writes memory), then the device moves the data 512 bytes a step;
- * the last step marks the pages dirty and gives the references back.
- * to_memory: a read from the file into memory (O_DIRECT read).  The file's
- * bytes are file[0..len).  addr, len and the file offset must be 512-byte
- * aligned. */
+/* Data files on the host: size bytes (a multiple of 512) of fill, in a
+ * real file opened with O_DIRECT and unlinked at once ($COWLAB_TMPDIR,
+ * else /var/tmp, else the working directory). */
+struct cow_file;
+int cow_file_create(unsigned long size, int fill, struct cow_file **out);
+void cow_file_close(struct cow_file *file);
+unsigned long cow_file_size(const struct cow_file *file);
+int cow_file_fd(const struct cow_file *file);
+/* 1 if the file's filesystem really bypasses the page cache for O_DIRECT
+ * (0 on tmpfs, which accepts O_DIRECT and buffers silently). */
+int cow_file_direct(const struct cow_file *file);
+/* Read any range of the file (for checks). */
+int cow_file_read(const struct cow_file *file, unsigned long off, void *buf, unsigned long len);
+
+/* Direct I/O: submit takes the user range's pages (COW_GUP_DIO, for
+ * writing when the device writes memory) with gup-fast; the device then
+ * moves the data between the file at foff and the frames, past any page
+ * table, and the last step marks the pages dirty and gives the references
+ * back.  to_memory: an O_DIRECT read.  addr, len and foff are multiples of
+ * 512. */
 int cow_dio_submit(struct cow_task *task, unsigned long addr, unsigned long len,
-		   unsigned char *file, int to_memory, struct cow_dio **out);
-/* One device step; returns 1 while steps remain, 0 once complete. */
+		   struct cow_file *file, unsigned long foff, int to_memory, struct cow_dio **out);
+/* One device step of 512 bytes (pread/pwrite into the frames); returns 1
+ * while steps remain, 0 once complete. */
 int cow_dio_step(struct cow_dio *dio);
+/* The whole rest of the transfer at once through io_uring, then complete;
+ * returns cow_dio_error(). */
+int cow_dio_run_async(struct cow_dio *dio);
+/* 0, or COW_EIO if a transfer failed or came up short. */
+int cow_dio_error(const struct cow_dio *dio);
 void cow_dio_free(struct cow_dio *dio);
 
 #ifdef __cplusplus

@@ -234,6 +234,20 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 	return 0;
 }
 
+/* tmpfs takes O_DIRECT and buffers it: the runs are right, but the data
+ * never left the page cache.  Say so, once. */
+static void note_buffered(const struct scen_result *r)
+{
+	static bool said;
+
+	if (r->buffered && !said) {
+		said = true;
+		fprintf(stderr,
+			"cowlab: note: the data files' filesystem buffers O_DIRECT (tmpfs?); "
+			"set COWLAB_TMPDIR to a directory on a disk\n");
+	}
+}
+
 static void print_failure(const struct scen_result *r)
 {
 	printf("  %s: %s\n", r->verdict, r->message);
@@ -251,6 +265,7 @@ static int run_one_mode(const struct scenario *s, const struct scen_opts *o)
 	int err = scen_run(s, o, &r);
 	double secs = now_seconds() - t0;
 
+	note_buffered(&r);
 	if (err) {
 		fprintf(stderr, "cowlab run: %s: %s\n", s->path,
 			r.message[0] ? r.message : cow_strerror(err));
@@ -292,6 +307,7 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, boo
 		if (o.mode == SCEN_STRESS && !a->iterations_given)
 			o.iterations = 100;
 		err = scen_run(s, &o, &res[m]);
+		note_buffered(&res[m]);
 		if (err) {
 			fprintf(stderr, "cowlab run: %s: %s\n", s->path,
 				res[m].message[0] ? res[m].message : cow_strerror(err));

@@ -1,14 +1,20 @@
 /*
  * The outside world's hold on memory: page sets taken by get_user_pages
  * (for pins and pipes) and the direct-I/O engine, which moves data between
- * a file and the frames it pinned at submission, 512 bytes (one sector) a
- * step.  A device step is a yield point of the device's task in explore
- * mode, so schedules can split a transfer, as the 2009 race needs.
+ * a real O_DIRECT file (file.c) and the frames it pinned at submission.
+ * Step by step, 512 bytes (one sector) a step with pread/pwrite straight
+ * into frame memory: a device step is a yield point of the device's task
+ * in explore mode, so schedules can split a transfer, as the 2009 race
+ * needs.  Or at once, asynchronously, through io_uring with one iovec per
+ * page piece (stress mode, real timing).
  *
  * Layer: beside mm, using its internals (gup.c, struct page); everything
  * above (scenario, cli) sees only the cow_* API of include/cowlab.h.
  */
 #include "mm/mm.h"
+
+#include <liburing.h>
+#include <unistd.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -130,19 +136,21 @@ long cow_system_pins_held(const struct cow_system *sys)
 
 struct cow_dio {
 	struct cow_pages *pages; /* NULL once complete */
-	unsigned char *file;
+	struct cow_file *file;
+	unsigned long foff; /* where in the file */
 	unsigned long done, len;
 	bool to_memory;
+	int error; /* the first failed transfer, a COW_E* code */
 };
 
 int cow_dio_submit(struct cow_task *task, unsigned long addr, unsigned long len,
-		   unsigned char *file, int to_memory, struct cow_dio **out)
+		   struct cow_file *file, unsigned long foff, int to_memory, struct cow_dio **out)
 {
 	struct cow_dio *d;
 	int err;
 
 	*out = NULL;
-	if ((addr | len) % SECTOR)
+	if ((addr | len | foff) % SECTOR || len == 0 || foff + len > cow_file_size(file))
 		return COW_EINVAL;
 	d = calloc(1, sizeof(*d));
 	if (!d)
@@ -156,32 +164,111 @@ int cow_dio_submit(struct cow_task *task, unsigned long addr, unsigned long len,
 		return err;
 	}
 	d->file = file;
+	d->foff = foff;
 	d->len = len;
 	d->to_memory = to_memory != 0;
 	*out = d;
 	return 0;
 }
 
-int cow_dio_step(struct cow_dio *d)
+/* The frame memory behind byte off of the transfer (never crosses a page
+ * within a sector: offsets are sector aligned). */
+static char *dio_frame(struct cow_dio *d, unsigned long off)
 {
-	if (!d->pages)
-		return 0;
-	sync_device_step(d);
-	if (d->to_memory)
-		cow_pages_write(d->pages, d->done, d->file + d->done, SECTOR);
-	else
-		cow_pages_read(d->pages, d->done, d->file + d->done, SECTOR);
-	d->done += SECTOR;
-	if (d->done < d->len)
-		return 1;
-	/* Completion: the pages the device wrote are dirty; the references
-	 * go back (bio_release_pages). */
+	struct cow_pages *p = d->pages;
+	unsigned long at = p->off + off;
+
+	return (char *)page_address(p->sys->pool, p->pages[at / PAGE_SIZE]) + (at & ~PAGE_MASK);
+}
+
+/* Completion: the pages the device wrote are dirty; the references go
+ * back (bio_release_pages). */
+static void dio_complete(struct cow_dio *d)
+{
 	if (d->to_memory)
 		for (unsigned long i = 0; i < d->pages->nr; i++)
 			SetPageFlag(d->pages->pages[i], PG_dirty);
 	cow_pages_release(d->pages);
 	d->pages = NULL;
+}
+
+int cow_dio_step(struct cow_dio *d)
+{
+	int fd = cow_file_fd(d->file);
+	char *frame;
+	ssize_t n;
+
+	if (!d->pages)
+		return 0;
+	sync_device_step(d);
+	frame = dio_frame(d, d->done);
+	if (d->to_memory)
+		n = pread(fd, frame, SECTOR, (off_t)(d->foff + d->done));
+	else
+		n = pwrite(fd, frame, SECTOR, (off_t)(d->foff + d->done));
+	if (n != SECTOR && !d->error)
+		d->error = COW_EIO;
+	d->done += SECTOR;
+	if (d->done < d->len)
+		return 1;
+	dio_complete(d);
 	return 0;
+}
+
+int cow_dio_run_async(struct cow_dio *d)
+{
+	struct io_uring ring;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	struct iovec *iov;
+	unsigned long nr = 0;
+	int err;
+
+	if (!d->pages)
+		return d->error;
+	/* One iovec per page piece: the frames are not contiguous. */
+	iov = calloc(d->pages->nr, sizeof(*iov));
+	if (!iov)
+		return COW_ENOMEM;
+	for (unsigned long off = d->done; off < d->len; nr++) {
+		unsigned long in = (d->pages->off + off) & ~PAGE_MASK, n = PAGE_SIZE - in;
+
+		if (n > d->len - off)
+			n = d->len - off;
+		iov[nr].iov_base = dio_frame(d, off);
+		iov[nr].iov_len = n;
+		off += n;
+	}
+	err = io_uring_queue_init(4, &ring, 0);
+	if (err) {
+		free(iov);
+		return COW_EIO;
+	}
+	sqe = io_uring_get_sqe(&ring);
+	if (d->to_memory)
+		io_uring_prep_readv(sqe, cow_file_fd(d->file), iov, (unsigned int)nr,
+				    d->foff + d->done);
+	else
+		io_uring_prep_writev(sqe, cow_file_fd(d->file), iov, (unsigned int)nr,
+				     d->foff + d->done);
+	err = io_uring_submit(&ring) == 1 ? io_uring_wait_cqe(&ring, &cqe) : -1;
+	if (err == 0) {
+		if (cqe->res != (int)(d->len - d->done))
+			d->error = COW_EIO;
+		io_uring_cqe_seen(&ring, cqe);
+	} else {
+		d->error = COW_EIO;
+	}
+	io_uring_queue_exit(&ring);
+	free(iov);
+	d->done = d->len;
+	dio_complete(d);
+	return d->error;
+}
+
+int cow_dio_error(const struct cow_dio *d)
+{
+	return d->error;
 }
 
 void cow_dio_free(struct cow_dio *d)

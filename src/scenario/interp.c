@@ -45,9 +45,10 @@ struct run {
 	char message[1024];
 	atomic_t checks;
 	bool clean;		  /* explore: the verdict passed, teardown may run */
-	unsigned char **files;	  /* [nr_files]: the files' bytes */
+	struct cow_file **files;  /* [nr_files]: real O_DIRECT files */
 	struct cow_pages **pins;  /* [nr_pins]: held from pin to unpin */
 	struct cow_pages **pipes; /* [nr_pipes]: held from vmsplice to pipe_read */
+	bool buffered_files;	  /* a file's filesystem buffers O_DIRECT (tmpfs) */
 };
 
 /* Direct I/O in flight, issued by one thread (or a block's main thread). */
@@ -177,16 +178,21 @@ static int run_new(const struct scenario *s, const char *policy, enum scen_mode 
 	r->files = calloc((size_t)s->nr_files + 1, sizeof(*r->files));
 	r->pins = calloc((size_t)s->nr_pins + 1, sizeof(*r->pins));
 	r->pipes = calloc((size_t)s->nr_pipes + 1, sizeof(*r->pipes));
-	for (int i = 0; r->files && i < s->nr_files; i++) {
-		r->files[i] = malloc(s->files[i].size ? s->files[i].size : 1);
-		if (!r->files[i])
-			break;
-		memset(r->files[i], s->files[i].fill, s->files[i].size);
-	}
-	if (!r->procs || !r->addrs || !r->tasks || !r->files || !r->pins || !r->pipes ||
-	    (s->nr_files && !r->files[s->nr_files - 1])) {
+	if (!r->procs || !r->addrs || !r->tasks || !r->files || !r->pins || !r->pipes) {
 		run_free(r);
 		return COW_ENOMEM;
+	}
+	for (int i = 0; i < s->nr_files; i++) {
+		/* Files are whole sectors on the host; the scenario's size
+		 * bounds what it can reach. */
+		unsigned long size = (s->files[i].size + 511) & ~511UL;
+
+		err = cow_file_create(size ? size : 512, s->files[i].fill, &r->files[i]);
+		if (err) {
+			run_free(r);
+			return err;
+		}
+		r->buffered_files |= !cow_file_direct(r->files[i]);
 	}
 	*out = r;
 	return 0;
@@ -219,7 +225,7 @@ static void run_free(struct run *r)
 	release_held(r);
 	cow_system_destroy(r->sys); /* exits what is left */
 	for (int i = 0; r->files && i < r->s->nr_files; i++)
-		free(r->files[i]);
+		cow_file_close(r->files[i]);
 	free(r->files);
 	free(r->pins);
 	free(r->pipes);
@@ -304,7 +310,7 @@ static int read_range(struct run *r, const struct scen_op *op, struct cow_task *
 	case SPACE_MAP:
 		return cow_read(t, r->addrs[op->proc * r->s->nr_maps + g->name] + g->off + at, buf,
 				n);
-	case SPACE_FILE: memcpy(buf, r->files[g->name] + g->off + at, n); return 0;
+	case SPACE_FILE: return cow_file_read(r->files[g->name], g->off + at, buf, n);
 	case SPACE_PIN:
 	case SPACE_PIPE:
 		held = g->space == SPACE_PIN ? r->pins[g->name] : r->pipes[g->name];
@@ -466,12 +472,10 @@ static void run_group(struct run *r, const struct scen_op *op);
 
 /* ---- get_user_pages, direct I/O and pipes -------------------------------------------- */
 
+/* Stress: the whole transfer through io_uring, at the host's pace. */
 static void device_thread(void *arg)
 {
-	struct cow_dio *d = arg;
-
-	while (cow_dio_step(d))
-		;
+	cow_dio_run_async(arg);
 }
 
 static void device_task(void *arg)
@@ -500,6 +504,9 @@ static void io_wait(struct run *r, struct io_ctx *io)
 			sync_wait_cond(p, io_done, "a direct I/O to complete (wait)");
 		while (cow_dio_step(p->dio)) /* seq, or no device thread */
 			;
+		if (cow_dio_error(p->dio))
+			run_fail(r, "error", NULL, "%s: a direct I/O failed: %s", r->s->path,
+				 cow_strerror(cow_dio_error(p->dio)));
 		cow_dio_free(p->dio);
 	}
 	io->nr = 0;
@@ -511,7 +518,7 @@ static void exec_dio(struct run *r, const struct scen_op *op, struct cow_task *t
 	const struct scen_range *m = &op->dio.mem, *f = &op->dio.file;
 	unsigned long addr = r->addrs[op->proc * r->s->nr_maps + m->name] + m->off;
 	struct pending_io *p = &io->io[io->nr];
-	int err = cow_dio_submit(t, addr, range_len(r, m), r->files[f->name] + f->off, to_memory,
+	int err = cow_dio_submit(t, addr, range_len(r, m), r->files[f->name], f->off, to_memory,
 				 &p->dio);
 
 	if (err) {
@@ -763,6 +770,7 @@ static void copy_failure(struct run *run, struct scen_result *res)
 	snprintf(res->verdict, sizeof(res->verdict), "%s", run->verdict);
 	snprintf(res->message, sizeof(res->message), "%s", run->message);
 	res->checks = atomic_read(&run->checks);
+	res->buffered |= run->buffered_files;
 }
 
 static int run_direct(const struct scenario *s, const char *policy, const struct scen_opts *o,
@@ -794,6 +802,7 @@ struct explore_cfg {
 	const struct scenario *s;
 	const char *policy;
 	int last_checks; /* checks that held in the last run that ended */
+	bool buffered;	 /* a data file's filesystem buffers O_DIRECT */
 };
 
 static void main_task(void *arg)
@@ -838,6 +847,7 @@ static int explore_verdict(void *state, char *msg, size_t len)
 	run_finish(r);
 	r->clean = true;
 	r->cfg->last_checks = atomic_read(&r->checks);
+	r->cfg->buffered |= r->buffered_files;
 	if (!r->failed)
 		return 0;
 	snprintf(msg, len, "%s: %s", r->verdict, r->message);
@@ -931,7 +941,7 @@ static int resolve_policy(const struct scenario *s, const char *override, struct
 static int run_explore(const struct scenario *s, const char *policy, const struct scen_opts *o,
 		       const struct explore_token *t, struct scen_result *res)
 {
-	struct explore_cfg cfg = {s, policy, 0};
+	struct explore_cfg cfg = {s, policy, 0, false};
 	struct explore_prog p;
 	struct explore_result x;
 	int err = explore_limits_ok(s, res);
@@ -949,6 +959,7 @@ static int run_explore(const struct scenario *s, const char *policy, const struc
 		return err;
 	result_from_explore(&x, res);
 	res->checks = cfg.last_checks;
+	res->buffered = cfg.buffered;
 	return 0;
 }
 

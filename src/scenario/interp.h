@@ -45,6 +45,7 @@ struct scen_result {
 	struct explore_token token;
 	uint64_t steps;
 	char policy[64]; /* the policy that was used */
+	bool buffered;	 /* a data file's filesystem buffers O_DIRECT (tmpfs) */
 };
 
 /* Run s as the options say.  Returns 0 (r says whether a check failed) or

@@ -207,40 +207,55 @@ static void test_gup_fast_takes_only_what_it_may(void **state)
 	}
 }
 
-/* The direct-I/O engine: a read from a file lands in the pinned frames,
- * 512 bytes a step; a write copies the frames into the file. */
+/* The direct-I/O engine against a real O_DIRECT file: a read lands in
+ * the pinned frames 512 bytes a step; a write copies the frames into the
+ * file; io_uring does the same in one go. */
 static void test_dio_read_and_write(void **state)
 {
 	(void)state;
 	for (int i = 0; i < NR_MM_POLICIES; i++) {
 		struct gt g = gt_new(mm_policies[i]);
-		unsigned char file[4096];
+		unsigned char back[4096];
+		struct cow_file *file;
 		struct cow_dio *d;
 		int steps = 0;
 
-		memset(file, 0x5a, sizeof(file));
+		assert_int_equal(cow_file_create(8192, 0x5a, &file), 0);
+		assert_int_equal(cow_file_size(file), 8192);
 		assert_int_equal(mmt_fill(g.t, g.a, 0x2a, 3 * PAGE_SIZE), 0);
-		assert_int_equal(cow_dio_submit(g.t, g.a + 512, 4096, file, 1, &d), 0);
+		assert_int_equal(cow_dio_submit(g.t, g.a + 512, 4096, file, 0, 1, &d), 0);
 		assert_int_equal(cow_system_pins_held(g.sys),
 				 g.sys->policy->dio_pin == DIO_FOLL_PIN ? 2 : 0);
 		while (cow_dio_step(d))
 			steps++;
 		assert_int_equal(steps + 1, 8);
+		assert_int_equal(cow_dio_error(d), 0);
 		cow_dio_free(d);
 		assert_int_equal(cow_system_pins_held(g.sys), 0);
 		assert_true(mmt_holds(g.t, g.a, 0x2a, 512));
 		assert_true(mmt_holds(g.t, g.a + 512, 0x5a, 4096));
 		assert_true(mmt_holds(g.t, g.a + 4608, 0x2a, 512));
 		assert_true(PageFlag(mmt_page(g.p, g.a + PAGE_SIZE), PG_dirty));
-		/* And back out: the frames into the file. */
+		/* And back out, through io_uring: the frames into the file. */
 		assert_int_equal(mmt_fill(g.t, g.a + 2 * PAGE_SIZE, 0x77, PAGE_SIZE), 0);
-		assert_int_equal(cow_dio_submit(g.t, g.a + 2 * PAGE_SIZE, 4096, file, 0, &d), 0);
-		while (cow_dio_step(d))
-			;
+		assert_int_equal(cow_dio_submit(g.t, g.a + 2 * PAGE_SIZE, 4096, file, 4096, 0, &d),
+				 0);
+		assert_int_equal(cow_dio_run_async(d), 0);
 		cow_dio_free(d);
-		for (size_t k = 0; k < sizeof(file); k++)
-			assert_int_equal(file[k], 0x77);
-		assert_int_equal(cow_dio_submit(g.t, g.a + 100, 512, file, 1, &d), COW_EINVAL);
+		assert_int_equal(cow_file_read(file, 4096, back, sizeof(back)), 0);
+		for (size_t k = 0; k < sizeof(back); k++)
+			assert_int_equal(back[k], 0x77);
+		assert_int_equal(cow_file_read(file, 100, back, 10), 0);
+		assert_int_equal(back[0], 0x5a);
+		/* O_DIRECT's rules: 512-byte alignment, inside the file. */
+		assert_int_equal(cow_dio_submit(g.t, g.a + 100, 512, file, 0, 1, &d), COW_EINVAL);
+		assert_int_equal(cow_dio_submit(g.t, g.a, 512, file, 8192, 1, &d), COW_EINVAL);
+		{
+			struct cow_file *bad;
+
+			assert_int_equal(cow_file_create(100, 0, &bad), COW_EINVAL);
+		}
+		cow_file_close(file);
 		gt_free(&g);
 	}
 }

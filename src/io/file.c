@@ -1,0 +1,157 @@
+/*
+ * Data files on the host, for direct I/O: each is a real file opened with
+ * O_DIRECT, so a device transfer moves bytes between the disk and frame
+ * memory without the page cache, as the 2009 reproducers did.  The file is
+ * unlinked as soon as it is open, so nothing is left behind, also when the
+ * process is killed.
+ *
+ * Where: $COWLAB_TMPDIR, else /var/tmp, else the working directory.  tmpfs
+ * accepts O_DIRECT but silently buffers; cow_file_direct() says whether
+ * the file's filesystem really bypasses the cache (the scenario layer
+ * reports it), and a filesystem that refuses O_DIRECT gets a buffered file
+ * with the same report.
+ *
+ * Layer: src/io, the outside world; it uses no mm internals.
+ */
+#define _GNU_SOURCE
+#include "cowlab.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#define TMPFS_MAGIC_NR 0x01021994
+#define ALIGN 4096
+
+struct cow_file {
+	int fd;
+	unsigned long size;
+	int direct;
+};
+
+static int open_in(const char *dir, int flags)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s/cowlab-data.XXXXXX", dir) >= (int)sizeof(path))
+		return -1;
+	int fd = mkostemp(path, flags);
+
+	if (fd >= 0)
+		unlink(path);
+	return fd;
+}
+
+static int open_tmp(int *direct)
+{
+	const char *dirs[] = {getenv("COWLAB_TMPDIR"), "/var/tmp", "."};
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		struct statfs st;
+		int fd;
+
+		if (!dirs[i] || !*dirs[i])
+			continue;
+		fd = open_in(dirs[i], O_DIRECT);
+		if (fd >= 0) {
+			*direct = !(fstatfs(fd, &st) == 0 && st.f_type == TMPFS_MAGIC_NR);
+			return fd;
+		}
+		if (errno == EINVAL) { /* no O_DIRECT here: buffered, and say so */
+			fd = open_in(dirs[i], 0);
+			if (fd >= 0) {
+				*direct = 0;
+				return fd;
+			}
+		}
+	}
+	return -1;
+}
+
+int cow_file_create(unsigned long size, int fill, struct cow_file **out)
+{
+	struct cow_file *f;
+	unsigned char *buf;
+	int err = 0;
+
+	*out = NULL;
+	if (size == 0 || size % 512)
+		return COW_EINVAL;
+	f = calloc(1, sizeof(*f));
+	if (!f || posix_memalign((void **)&buf, ALIGN, ALIGN) != 0) {
+		free(f);
+		return COW_ENOMEM;
+	}
+	f->size = size;
+	f->fd = open_tmp(&f->direct);
+	if (f->fd < 0) {
+		err = COW_EIO;
+		goto out_free;
+	}
+	memset(buf, fill, ALIGN);
+	for (unsigned long off = 0; off < size && !err; off += ALIGN) {
+		unsigned long n = size - off < ALIGN ? size - off : ALIGN;
+
+		if (pwrite(f->fd, buf, n, (off_t)off) != (ssize_t)n)
+			err = COW_EIO;
+	}
+	if (err) {
+		close(f->fd);
+		goto out_free;
+	}
+	free(buf);
+	*out = f;
+	return 0;
+
+out_free:
+	free(buf);
+	free(f);
+	return err;
+}
+
+void cow_file_close(struct cow_file *f)
+{
+	if (!f)
+		return;
+	close(f->fd);
+	free(f);
+}
+
+int cow_file_direct(const struct cow_file *f)
+{
+	return f->direct;
+}
+
+unsigned long cow_file_size(const struct cow_file *f)
+{
+	return f->size;
+}
+
+int cow_file_fd(const struct cow_file *f)
+{
+	return f->fd;
+}
+
+/* Any offset and length: through an aligned bounce buffer of whole
+ * sectors, as O_DIRECT wants. */
+int cow_file_read(const struct cow_file *f, unsigned long off, void *buf, unsigned long len)
+{
+	unsigned char *bounce;
+	unsigned long start = off & ~511UL, end = (off + len + 511) & ~511UL;
+	int err = 0;
+
+	if (off + len > f->size || off + len < off)
+		return COW_EINVAL;
+	if (posix_memalign((void **)&bounce, ALIGN, end - start) != 0)
+		return COW_ENOMEM;
+	if (pread(f->fd, bounce, end - start, (off_t)start) != (ssize_t)(end - start))
+		err = COW_EIO;
+	else
+		memcpy(buf, bounce + (off - start), len);
+	free(bounce);
+	return err;
+}
