@@ -145,6 +145,7 @@ struct cow_dio;
 #define COW_GUP_LONGTERM 0x04 /* FOLL_LONGTERM */
 #define COW_GUP_FAST 0x08     /* lockless gup-fast first, the slow path for the rest */
 #define COW_GUP_DIO 0x10      /* FOLL_GET or FOLL_PIN as the policy's direct I/O does */
+#define COW_GUP_FORCE 0x20    /* FOLL_FORCE: as ptrace writes a read-only private mapping */
 
 /* Take references to the pages covering [addr, addr + len). */
 int cow_gup(struct cow_task *task, unsigned long addr, unsigned long len, unsigned int flags,

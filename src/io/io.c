@@ -38,6 +38,8 @@ static unsigned int foll_flags(const struct cow_system *sys, unsigned int flags)
 		foll |= FOLL_WRITE;
 	if (flags & COW_GUP_LONGTERM)
 		foll |= FOLL_LONGTERM;
+	if (flags & COW_GUP_FORCE)
+		foll |= FOLL_FORCE;
 	if (flags & COW_GUP_DIO)
 		foll |= sys->policy->dio_pin == DIO_FOLL_PIN ? FOLL_PIN : FOLL_GET;
 	else

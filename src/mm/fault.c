@@ -178,10 +178,15 @@ out_put_old:
 }
 
 /* Reuse in place: make the PTE writable (or, for unshare, leave it). */
-static int wp_page_reuse(pte_t *ptep, spinlock_t *ptl, unsigned int flags)
+static int wp_page_reuse(struct vm_area_struct *vma, pte_t *ptep, spinlock_t *ptl,
+			 unsigned int flags)
 {
+	/* maybe_mkwrite(): a forced write in a read-only mapping keeps the
+	 * PTE read-only, the page now private and exclusive. */
 	if (!(flags & FAULT_FLAG_UNSHARE))
-		ptep_modify(ptep, 0, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED);
+		ptep_modify(ptep, 0,
+			    ((vma->vm_flags & VM_WRITE) ? _PAGE_RW : 0) | _PAGE_DIRTY |
+				    _PAGE_ACCESSED);
 	pte_unmap_unlock(ptep, ptl);
 	return 0;
 }
@@ -222,7 +227,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 	}
 	page = pfn_to_page(sys->pool, pte_pfn(pte));
 	if (vma->vm_flags & VM_SHARED)
-		return wp_page_reuse(ptep, ptl, flags);
+		return wp_page_reuse(vma, ptep, ptl, flags);
 
 	switch (sys->policy->wp_reuse) {
 	case REUSE_MAPCOUNT_LOCK:
@@ -265,7 +270,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 		break;
 	}
 	if (reuse)
-		return wp_page_reuse(ptep, ptl, flags);
+		return wp_page_reuse(vma, ptep, ptl, flags);
 	get_page(page);
 	pte_unmap_unlock(ptep, ptl);
 	return wp_page_copy(vma, addr, pte, page, flags);
@@ -309,8 +314,12 @@ int handle_mm_fault_locked(struct mm_struct *mm, unsigned long addr, unsigned in
 {
 	struct vm_area_struct *vma = find_vma(mm, addr);
 
-	if (!vma || ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE)) ||
-	    !(vma->vm_flags & (VM_READ | VM_WRITE)))
+	if (!vma)
+		return COW_EFAULT;
+	if ((flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_WRITE) &&
+	    !((flags & FAULT_FLAG_FORCE) && is_cow_mapping(vma->vm_flags)))
+		return COW_EFAULT;
+	if (!(flags & FAULT_FLAG_FORCE) && !(vma->vm_flags & (VM_READ | VM_WRITE)))
 		return COW_EFAULT;
 	return handle_pte_fault(vma, addr & PAGE_MASK, flags);
 }

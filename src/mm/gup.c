@@ -91,11 +91,20 @@ static enum follow follow_page(struct mm_struct *mm, unsigned long addr, unsigne
 	if (!ptep)
 		return FOLLOW_FAULT;
 	pte = ptep_get(ptep);
-	if (!pte_present(pte) || !pte_user(pte) || ((flags & FOLL_WRITE) && !pte_write(pte))) {
+	if (!pte_present(pte) || (!pte_user(pte) && !(flags & FOLL_FORCE))) {
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_FAULT;
 	}
 	page = pte_special(pte) ? sys->zero_page : pfn_to_page(sys->pool, pte_pfn(pte));
+	/* A write needs a writable PTE, except the forced write of Linux 6.0
+	 * (5535be309971): through a read-only PTE only onto an exclusive
+	 * anonymous page, the private copy a forced COW fault made. */
+	if ((flags & FOLL_WRITE) && !pte_write(pte) &&
+	    !((flags & FOLL_FORCE) && !pte_special(pte) && PageFlag(page, PG_anon) &&
+	      PageFlag(page, PG_anon_exclusive))) {
+		pte_unmap_unlock(ptep, ptl);
+		return FOLLOW_FAULT;
+	}
 	if (gup_must_unshare(sys, flags, page)) {
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_UNSHARE;
@@ -135,8 +144,10 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 		unsigned long addr = start + i * PAGE_SIZE;
 		struct vm_area_struct *vma = find_vma(mm, addr);
 
-		if (!vma || ((flags & FOLL_WRITE) && !(vma->vm_flags & VM_WRITE)) ||
-		    !(vma->vm_flags & (VM_READ | VM_WRITE))) {
+		if (!vma ||
+		    ((flags & FOLL_WRITE) && !(vma->vm_flags & VM_WRITE) &&
+		     !((flags & FOLL_FORCE) && is_cow_mapping(vma->vm_flags))) ||
+		    (!(flags & FOLL_FORCE) && !(vma->vm_flags & (VM_READ | VM_WRITE)))) {
 			err = COW_EFAULT;
 			break;
 		}
@@ -145,10 +156,13 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 
 			if (f == FOLLOW_OK)
 				break;
-			err = handle_mm_fault_locked(mm, addr,
-						     f == FOLLOW_UNSHARE    ? FAULT_FLAG_UNSHARE
-						     : (flags & FOLL_WRITE) ? FAULT_FLAG_WRITE
-									    : 0);
+			unsigned int fault = (flags & FOLL_FORCE) ? FAULT_FLAG_FORCE : 0;
+
+			if (f == FOLLOW_UNSHARE)
+				fault |= FAULT_FLAG_UNSHARE;
+			else if (flags & FOLL_WRITE)
+				fault |= FAULT_FLAG_WRITE;
+			err = handle_mm_fault_locked(mm, addr, fault);
 			if (err)
 				break;
 		}

@@ -191,6 +191,9 @@ int mmu_access(struct cow_task *task, unsigned long addr, void *buf, unsigned lo
 
 #define FAULT_FLAG_WRITE 0x1u
 #define FAULT_FLAG_UNSHARE 0x2u /* make the page exclusive, keep it R/O */
+/* A FOLL_FORCE write (ptrace, /proc/pid/mem) to a private mapping without
+ * VM_WRITE: break COW into a private anon copy that stays read-only. */
+#define FAULT_FLAG_FORCE 0x4u
 
 /* Resolve a fault at addr: the mmap_lock is taken for read inside.
  * Returns 0 (retry the access), COW_EFAULT (no mapping, or no permission:
@@ -234,6 +237,7 @@ pte_t *page_vma_mapped(struct page *page, struct vm_area_struct *vma, unsigned l
 #define FOLL_GET 0x02u	    /* a plain reference (put_page) */
 #define FOLL_PIN 0x04u	    /* a pin (unpin_user_page), page_maybe_dma_pinned */
 #define FOLL_LONGTERM 0x08u /* held indefinitely (io_uring, RDMA) */
+#define FOLL_FORCE 0x10u    /* write even where the mapping forbids it (ptrace) */
 
 /* References to the nr pages from start, into pages[]; exactly one of
  * FOLL_GET and FOLL_PIN.  Takes the mmap_lock for read.  Returns nr, or a

@@ -260,6 +260,48 @@ static void test_dio_read_and_write(void **state)
 	}
 }
 
+/* FOLL_FORCE (ptrace, /proc/pid/mem): a write to a read-only private
+ * mapping lands in a private copy that stays read-only; a shared snapshot
+ * of a child is never touched, and a shared mapping cannot be forced. */
+static void test_forced_write(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct gt g = gt_new(mm_policies[i]);
+		struct cow_process *c;
+		struct cow_task *ct;
+		struct cow_pages *pg;
+		unsigned long shm;
+		unsigned char b = 0x42;
+
+		assert_int_equal(mmt_fill(g.t, g.a, 0x11, PAGE_SIZE), 0);
+		assert_int_equal(cow_fork(g.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		assert_int_equal(cow_mprotect(g.t, g.a, 4 * PAGE_SIZE, COW_PROT_READ), 0);
+		assert_int_equal(cow_gup(g.t, g.a, PAGE_SIZE, COW_GUP_WRITE, &pg), COW_EFAULT);
+		assert_int_equal(cow_gup(g.t, g.a, PAGE_SIZE, COW_GUP_WRITE | COW_GUP_FORCE, &pg),
+				 0);
+		cow_pages_write(pg, 0, "\x99", 1);
+		cow_pages_release(pg);
+		assert_int_equal(mmt_byte(g.t, g.a), 0x99);
+		assert_false(pte_write(mmt_pte(g.p, g.a)));
+		assert_int_equal(cow_write(g.t, g.a, &b, 1), COW_EFAULT);
+		assert_true(mmt_holds(ct, g.a, 0x11, PAGE_SIZE));
+		/* Forcing an untouched page: a private zeroed copy. */
+		assert_int_equal(
+			cow_gup(g.t, g.a + PAGE_SIZE, 1, COW_GUP_WRITE | COW_GUP_FORCE, &pg), 0);
+		cow_pages_release(pg);
+		assert_int_equal(mmt_byte(g.t, g.a + PAGE_SIZE), 0);
+		shm = mmt_map(g.t, 1, COW_PROT_READ, COW_MAP_SHARED);
+		assert_int_equal(cow_gup(g.t, shm, 1, COW_GUP_WRITE | COW_GUP_FORCE, &pg),
+				 COW_EFAULT);
+		assert_system_ok(g.sys);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		gt_free(&g);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -270,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_ro_pin_of_shared_page),
 		cmocka_unit_test(test_gup_fast_takes_only_what_it_may),
 		cmocka_unit_test(test_dio_read_and_write),
+		cmocka_unit_test(test_forced_write),
 	};
 
 	test_init();
