@@ -297,6 +297,13 @@ static const char *range_name(const struct run *r, const struct scen_range *g)
 	return "?";
 }
 
+/* The address where range g (a mapping) starts in the executing process. */
+static unsigned long map_addr(const struct run *r, const struct scen_op *op,
+			      const struct scen_range *g)
+{
+	return r->addrs[op->proc * r->s->nr_maps + g->name] + g->off;
+}
+
 /* Read n bytes at offset at of range g, as the executing task sees them:
  * memory through its MMU, a file's bytes, or what a pin's or a pipe's
  * frames hold. */
@@ -307,9 +314,7 @@ static int read_range(struct run *r, const struct scen_op *op, struct cow_task *
 	struct cow_pages *held;
 
 	switch (g->space) {
-	case SPACE_MAP:
-		return cow_read(t, r->addrs[op->proc * r->s->nr_maps + g->name] + g->off + at, buf,
-				n);
+	case SPACE_MAP: return cow_read(t, map_addr(r, op, g) + at, buf, n);
 	case SPACE_FILE: return cow_file_read(r->files[g->name], g->off + at, buf, n);
 	case SPACE_PIN:
 	case SPACE_PIPE:
@@ -353,7 +358,7 @@ static void op_error(struct run *r, const struct scen_op *op, const char *what, 
 static void exec_write(struct run *r, const struct scen_op *op, struct cow_task *t)
 {
 	const struct scen_range *g = &op->write.range;
-	unsigned long base = r->addrs[op->proc * r->s->nr_maps + g->name] + g->off;
+	unsigned long base = map_addr(r, op, g);
 	unsigned long len = range_len(r, g);
 	unsigned char buf[BUF_SIZE];
 
@@ -375,7 +380,7 @@ static void exec_write(struct run *r, const struct scen_op *op, struct cow_task 
 static void exec_read(struct run *r, const struct scen_op *op, struct cow_task *t)
 {
 	const struct scen_range *g = &op->read.range;
-	unsigned long base = r->addrs[op->proc * r->s->nr_maps + g->name] + g->off;
+	unsigned long base = map_addr(r, op, g);
 	unsigned long len = range_len(r, g);
 	unsigned char buf[BUF_SIZE];
 
@@ -396,7 +401,7 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 	const struct scen_range *g = &op->check.range;
 	const char *map = range_name(r, g);
 	const char *verdict = scen_verdict_name(op->check.verdict);
-	unsigned long base = r->addrs[op->proc * r->s->nr_maps + g->name] + g->off;
+	unsigned long base = map_addr(r, op, g);
 	unsigned long len = range_len(r, g);
 	unsigned char buf[BUF_SIZE];
 	char want[96];
@@ -516,7 +521,7 @@ static void exec_dio(struct run *r, const struct scen_op *op, struct cow_task *t
 {
 	bool to_memory = op->kind == OP_DIO_READ;
 	const struct scen_range *m = &op->dio.mem, *f = &op->dio.file;
-	unsigned long addr = r->addrs[op->proc * r->s->nr_maps + m->name] + m->off;
+	unsigned long addr = map_addr(r, op, m);
 	struct pending_io *p = &io->io[io->nr];
 	int err = cow_dio_submit(t, addr, range_len(r, m), r->files[f->name], f->off, to_memory,
 				 &p->dio);
@@ -544,7 +549,7 @@ static void exec_dio(struct run *r, const struct scen_op *op, struct cow_task *t
 static void exec_pin(struct run *r, const struct scen_op *op, struct cow_task *t)
 {
 	const struct scen_range *m = &op->pin.mem;
-	unsigned long addr = r->addrs[op->proc * r->s->nr_maps + m->name] + m->off;
+	unsigned long addr = map_addr(r, op, m);
 	unsigned int flags = COW_GUP_PIN | COW_GUP_LONGTERM;
 	int err;
 
@@ -561,7 +566,7 @@ static void exec_pin(struct run *r, const struct scen_op *op, struct cow_task *t
 static void exec_vmsplice(struct run *r, const struct scen_op *op, struct cow_task *t)
 {
 	const struct scen_range *m = &op->splice.mem;
-	unsigned long addr = r->addrs[op->proc * r->s->nr_maps + m->name] + m->off;
+	unsigned long addr = map_addr(r, op, m);
 	int err = cow_gup(t, addr, range_len(r, m), COW_GUP_FAST, &r->pipes[op->splice.pipe]);
 
 	if (err)
@@ -571,7 +576,7 @@ static void exec_vmsplice(struct run *r, const struct scen_op *op, struct cow_ta
 static void exec_pipe_read(struct run *r, const struct scen_op *op, struct cow_task *t)
 {
 	const struct scen_range *m = &op->splice.mem;
-	unsigned long addr = r->addrs[op->proc * r->s->nr_maps + m->name] + m->off;
+	unsigned long addr = map_addr(r, op, m);
 	struct cow_pages *pipe = r->pipes[op->splice.pipe];
 	unsigned long len = cow_pages_len(pipe);
 	unsigned char buf[BUF_SIZE];
@@ -642,7 +647,7 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 					     : op->kind == OP_MPROTECT ? &op->mprotect.range
 								       : &op->madvise.range;
 
-		addr = r->addrs[op->proc * r->s->nr_maps + g->name] + g->off;
+		addr = map_addr(r, op, g);
 		if (op->kind == OP_MUNMAP)
 			err = cow_munmap(t, addr, range_len(r, g));
 		else if (op->kind == OP_MPROTECT)
