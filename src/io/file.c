@@ -5,26 +5,25 @@
  * unlinked as soon as it is open, so nothing is left behind, also when the
  * process is killed.
  *
- * Where: $COWLAB_TMPDIR, else /var/tmp, else the working directory.  tmpfs
- * accepts O_DIRECT but silently buffers; cow_file_direct() says whether
- * the file's filesystem really bypasses the cache (the scenario layer
- * reports it), and a filesystem that refuses O_DIRECT gets a buffered file
- * with the same report.
+ * Where: see base/hostfile.h.  tmpfs accepts O_DIRECT but silently
+ * buffers; cow_file_direct() says whether the file's filesystem really
+ * bypasses the cache (the scenario layer reports it), and a filesystem
+ * that refuses O_DIRECT gets a buffered file with the same report.
  *
  * Layer: src/io, the outside world; it uses no mm internals.
  */
 #define _GNU_SOURCE
 #include "cowlab.h"
 
+#include "base/hostfile.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
-#define TMPFS_MAGIC_NR 0x01021994
 #define ALIGN 4096
 
 struct cow_file {
@@ -32,45 +31,6 @@ struct cow_file {
 	unsigned long size;
 	int direct;
 };
-
-static int open_in(const char *dir, int flags)
-{
-	char path[4096];
-
-	if (snprintf(path, sizeof(path), "%s/cowlab-data.XXXXXX", dir) >= (int)sizeof(path))
-		return -1;
-	int fd = mkostemp(path, flags);
-
-	if (fd >= 0)
-		unlink(path);
-	return fd;
-}
-
-static int open_tmp(int *direct)
-{
-	const char *dirs[] = {getenv("COWLAB_TMPDIR"), "/var/tmp", "."};
-
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		struct statfs st;
-		int fd;
-
-		if (!dirs[i] || !*dirs[i])
-			continue;
-		fd = open_in(dirs[i], O_DIRECT);
-		if (fd >= 0) {
-			*direct = !(fstatfs(fd, &st) == 0 && st.f_type == TMPFS_MAGIC_NR);
-			return fd;
-		}
-		if (errno == EINVAL) { /* no O_DIRECT here: buffered, and say so */
-			fd = open_in(dirs[i], 0);
-			if (fd >= 0) {
-				*direct = 0;
-				return fd;
-			}
-		}
-	}
-	return -1;
-}
 
 int cow_file_create(unsigned long size, int fill, struct cow_file **out)
 {
@@ -87,7 +47,7 @@ int cow_file_create(unsigned long size, int fill, struct cow_file **out)
 		return COW_ENOMEM;
 	}
 	f->size = size;
-	f->fd = open_tmp(&f->direct);
+	f->fd = host_tmpfile(&f->direct);
 	if (f->fd < 0) {
 		err = COW_EIO;
 		goto out_free;

@@ -1,0 +1,234 @@
+/*
+ * The swap device (see swap.h): slot counts under one lock, page I/O with
+ * O_DIRECT on an unlinked host file, and injected errors for tests.  The
+ * swap cache, reclaim and swap-in build on this.
+ *
+ * Invariants (checked by swap_check):
+ *   W1  nr_free counts the slots whose count is 0;
+ *   W2  a slot's PTE count equals the swap PTEs that refer to it.
+ */
+#define _GNU_SOURCE
+#include "mm/swap.h"
+
+#include "base/hostfile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct swap_device {
+	unsigned int type;
+	int fd;
+	int direct;
+	unsigned long nr;
+	unsigned long nr_free; /* (S) */
+	unsigned long cursor;  /* (S) where the next search starts */
+	uint16_t *map;	       /* (S) count per slot */
+	spinlock_t lock;
+	/* fault injection (tests) */
+	unsigned int every_read, every_write;
+	atomic_t reads, writes;
+};
+
+int swap_device_create(unsigned int type, unsigned long nr, struct swap_device **out)
+{
+	struct swap_device *sd;
+
+	*out = NULL;
+	if (type >= MAX_SWAPFILES || nr == 0 || nr > SWP_OFFSET_MASK)
+		return COW_EINVAL;
+	sd = calloc(1, sizeof(*sd));
+	if (!sd)
+		return COW_ENOMEM;
+	sd->map = calloc(nr, sizeof(*sd->map));
+	if (!sd->map) {
+		free(sd);
+		return COW_ENOMEM;
+	}
+	sd->fd = host_tmpfile(&sd->direct);
+	if (sd->fd < 0 || ftruncate(sd->fd, (off_t)(nr * PAGE_SIZE)) != 0) {
+		if (sd->fd >= 0)
+			close(sd->fd);
+		free(sd->map);
+		free(sd);
+		return COW_EIO;
+	}
+	sd->type = type;
+	sd->nr = nr;
+	sd->nr_free = nr;
+	spin_lock_init_rank(&sd->lock, RANK_SWAP_CACHE);
+	*out = sd;
+	return 0;
+}
+
+void swap_device_destroy(struct swap_device *sd)
+{
+	if (!sd)
+		return;
+	COW_CHECK(sd->nr_free == sd->nr, "swap device destroyed with %lu slots in use",
+		  sd->nr - sd->nr_free);
+	close(sd->fd);
+	free(sd->map);
+	free(sd);
+}
+
+unsigned long swap_device_size(const struct swap_device *sd)
+{
+	return sd->nr;
+}
+
+unsigned long swap_device_nr_free(const struct swap_device *sd)
+{
+	return READ_ONCE(sd->nr_free);
+}
+
+int swap_device_direct(const struct swap_device *sd)
+{
+	return sd->direct;
+}
+
+static unsigned long slot_of(const struct swap_device *sd, swp_entry_t entry)
+{
+	COW_CHECK(swp_type(entry) == sd->type && swp_offset(entry) < sd->nr,
+		  "swap entry type %u offset %lu is not of this device", swp_type(entry),
+		  swp_offset(entry));
+	return swp_offset(entry);
+}
+
+int swap_alloc_slot(struct swap_device *sd, swp_entry_t *out)
+{
+	int err = COW_ENOMEM;
+
+	spin_lock(&sd->lock);
+	for (unsigned long i = 0; i < sd->nr && sd->nr_free; i++) {
+		unsigned long slot = (sd->cursor + i) % sd->nr;
+
+		if (sd->map[slot])
+			continue;
+		sd->map[slot] = SWAP_HAS_CACHE;
+		sd->nr_free--;
+		sd->cursor = slot + 1;
+		*out = swp_entry(sd->type, slot);
+		err = 0;
+		break;
+	}
+	spin_unlock(&sd->lock);
+	return err;
+}
+
+int swap_duplicate(struct swap_device *sd, swp_entry_t entry)
+{
+	unsigned long slot = slot_of(sd, entry);
+	int err = 0;
+
+	spin_lock(&sd->lock);
+	if (sd->map[slot] == 0 || (sd->map[slot] & SWAP_MAP_MAX) == SWAP_MAP_MAX)
+		err = COW_EINVAL;
+	else
+		sd->map[slot]++;
+	spin_unlock(&sd->lock);
+	return err;
+}
+
+/* Drop the swap-cache flag (cache) or one PTE count from a slot's count;
+ * the slot is free at zero.  A misuse is reported after the lock is
+ * dropped, so a test that catches the panic finds the device usable. */
+static void put_slot(struct swap_device *sd, swp_entry_t entry, bool cache)
+{
+	unsigned long slot = slot_of(sd, entry);
+	bool ok;
+
+	spin_lock(&sd->lock);
+	ok = cache ? (sd->map[slot] & SWAP_HAS_CACHE) != 0 : (sd->map[slot] & SWAP_MAP_MAX) != 0;
+	if (ok) {
+		if (cache)
+			sd->map[slot] &= (uint16_t)~SWAP_HAS_CACHE;
+		else
+			sd->map[slot]--;
+		if (sd->map[slot] == 0)
+			sd->nr_free++;
+	}
+	spin_unlock(&sd->lock);
+	COW_CHECK(ok,
+		  cache ? "slot %lu has no swap cache page"
+			: "swap_free of slot %lu with no PTE count",
+		  slot);
+}
+
+void swap_free(struct swap_device *sd, swp_entry_t entry)
+{
+	put_slot(sd, entry, false);
+}
+
+void swapcache_free(struct swap_device *sd, swp_entry_t entry)
+{
+	put_slot(sd, entry, true);
+}
+
+int swap_count(const struct swap_device *sd, swp_entry_t entry)
+{
+	return READ_ONCE(sd->map[slot_of(sd, entry)]) & SWAP_MAP_MAX;
+}
+
+bool swap_has_cache(const struct swap_device *sd, swp_entry_t entry)
+{
+	return (READ_ONCE(sd->map[slot_of(sd, entry)]) & SWAP_HAS_CACHE) != 0;
+}
+
+/* Should this I/O fail (fault injection)? */
+static bool inject(atomic_t *count, unsigned int every)
+{
+	return every && atomic_inc_return(count) % (int)every == 0;
+}
+
+int swap_write_page(struct swap_device *sd, swp_entry_t entry, const void *frame)
+{
+	off_t at = (off_t)(slot_of(sd, entry) * PAGE_SIZE);
+
+	sync_device_step(sd);
+	if (inject(&sd->writes, sd->every_write))
+		return COW_EIO;
+	return pwrite(sd->fd, frame, PAGE_SIZE, at) == (ssize_t)PAGE_SIZE ? 0 : COW_EIO;
+}
+
+int swap_read_page(struct swap_device *sd, swp_entry_t entry, void *frame)
+{
+	off_t at = (off_t)(slot_of(sd, entry) * PAGE_SIZE);
+
+	sync_device_step(sd);
+	if (inject(&sd->reads, sd->every_read))
+		return COW_EIO;
+	return pread(sd->fd, frame, PAGE_SIZE, at) == (ssize_t)PAGE_SIZE ? 0 : COW_EIO;
+}
+
+void swap_inject_errors(struct swap_device *sd, unsigned int every_read, unsigned int every_write)
+{
+	sd->every_read = every_read;
+	sd->every_write = every_write;
+	atomic_set(&sd->reads, 0);
+	atomic_set(&sd->writes, 0);
+}
+
+int swap_check(const struct swap_device *sd, const unsigned long *refs, char *msg, size_t len)
+{
+	unsigned long free_slots = 0;
+
+	for (unsigned long slot = 0; slot < sd->nr; slot++) {
+		unsigned int c = sd->map[slot];
+
+		if (c == 0)
+			free_slots++;
+		if (refs && (c & SWAP_MAP_MAX) != refs[slot]) {
+			snprintf(msg, len,
+				 "swap slot %lu: count %u but %lu swap PTEs refer to it (W2)", slot,
+				 c & SWAP_MAP_MAX, refs[slot]);
+			return COW_ECORRUPT;
+		}
+	}
+	if (free_slots != sd->nr_free) {
+		snprintf(msg, len, "swap device: %lu slots are free but nr_free is %lu (W1)",
+			 free_slots, sd->nr_free);
+		return COW_ECORRUPT;
+	}
+	return 0;
+}

@@ -1,0 +1,71 @@
+/*
+ * The swap device: a real host file of 4 KiB slots, written and read with
+ * O_DIRECT, and a count per slot (Linux's swap_map).
+ *
+ * A slot's count is the number of swap PTEs that refer to it, plus
+ * SWAP_HAS_CACHE while a swap-cache page stands for it (Linux keeps the
+ * same flag in the same byte).  A slot is free when its count is 0.
+ * Allocation hands out a slot with SWAP_HAS_CACHE set: the page being
+ * swapped out enters the swap cache first, its PTEs point at the slot
+ * next.
+ *
+ * I/O errors are reported, never ignored: a failed write leaves the page
+ * in memory (the caller keeps it), a failed read fails the fault with
+ * COW_EIO and loses nothing else.  Tests inject errors on the Nth read or
+ * write (swap_inject_errors).
+ *
+ * Locks: the device lock (rank RANK_SWAP_CACHE: below the PT lock, above
+ * the frame locks) protects the counts and the search cursor.  File I/O
+ * runs without it.
+ */
+#ifndef COW_MM_SWAP_H
+#define COW_MM_SWAP_H
+
+#include "mm/pgtable.h"
+
+#define SWAP_HAS_CACHE 0x8000u /* in the count: a swap-cache page exists */
+#define SWAP_MAP_MAX 0x7fffu   /* the most PTEs one slot can count */
+
+struct swap_device;
+
+/* A device of nr slots of type (0..MAX_SWAPFILES-1), backed by a file in
+ * dir (NULL: $COWLAB_TMPDIR, else /var/tmp, else the working directory),
+ * unlinked at once.  COW_EINVAL, COW_ENOMEM or COW_EIO. */
+int swap_device_create(unsigned int type, unsigned long nr, struct swap_device **out);
+/* Every slot must be free: a COW_CHECK. */
+void swap_device_destroy(struct swap_device *sd);
+
+unsigned long swap_device_size(const struct swap_device *sd);
+unsigned long swap_device_nr_free(const struct swap_device *sd);
+/* 1 if the file really bypasses the page cache (0 on tmpfs). */
+int swap_device_direct(const struct swap_device *sd);
+
+/* A free slot, with count SWAP_HAS_CACHE; COW_ENOMEM when the device is
+ * full. */
+int swap_alloc_slot(struct swap_device *sd, swp_entry_t *out);
+/* One more swap PTE refers to the slot (fork, try_to_unmap); COW_EINVAL
+ * for a free slot or one whose count is at its maximum. */
+int swap_duplicate(struct swap_device *sd, swp_entry_t entry);
+/* One swap PTE fewer; the slot is free once its count is 0. */
+void swap_free(struct swap_device *sd, swp_entry_t entry);
+/* The swap-cache page for the slot went away. */
+void swapcache_free(struct swap_device *sd, swp_entry_t entry);
+/* The number of swap PTEs referring to the slot (without SWAP_HAS_CACHE). */
+int swap_count(const struct swap_device *sd, swp_entry_t entry);
+bool swap_has_cache(const struct swap_device *sd, swp_entry_t entry);
+
+/* Write or read the slot's 4 KiB; frame must be 4 KiB aligned (frames
+ * are).  0 or COW_EIO. */
+int swap_write_page(struct swap_device *sd, swp_entry_t entry, const void *frame);
+int swap_read_page(struct swap_device *sd, swp_entry_t entry, void *frame);
+
+/* Test-only fault injection: fail every Nth read or write from now on (0
+ * never).  The counters restart at each call. */
+void swap_inject_errors(struct swap_device *sd, unsigned int every_read, unsigned int every_write);
+
+/* The counts against the swap PTEs found (refs[slot], from a scan of
+ * every page table) and the slots the swap cache holds: 0 or COW_ECORRUPT
+ * with a message. */
+int swap_check(const struct swap_device *sd, const unsigned long *refs, char *msg, size_t len);
+
+#endif /* COW_MM_SWAP_H */
