@@ -56,10 +56,11 @@ struct cow_task;
 struct cow_policy;
 
 struct cow_system_opts {
-	unsigned long frames; /* frame pool size in 4 KiB frames (default 4096) */
-	int cpus;	      /* simulated CPUs, 1..64 (default 4) */
-	const char *policy;   /* preset name (default "linux-6.5") */
-	int no_zero_page;     /* read faults map fresh pages, as on hosts without one */
+	unsigned long frames;	  /* frame pool size in 4 KiB frames (default 4096) */
+	int cpus;		  /* simulated CPUs, 1..64 (default 4) */
+	const char *policy;	  /* preset name (default "linux-6.5") */
+	int no_zero_page;	  /* read faults map fresh pages, as on hosts without one */
+	unsigned long swap_slots; /* swap device size in 4 KiB slots (default: frames) */
 };
 
 /* Create a system; COW_EINVAL for bad options or an unknown policy. */
@@ -122,6 +123,10 @@ int cow_mmap(struct cow_task *task, unsigned long addr, unsigned long len, int p
 int cow_munmap(struct cow_task *task, unsigned long addr, unsigned long len);
 int cow_mprotect(struct cow_task *task, unsigned long addr, unsigned long len, int prot);
 int cow_madvise(struct cow_task *task, unsigned long addr, unsigned long len, int advice);
+/* Swap the pages of [addr, addr+len) out (MADV_PAGEOUT): reclaim through
+ * the reverse map, then write them to the swap device.  Advice: pages the
+ * policy keeps (pinned) stay, and that is no error. */
+int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len);
 /* Load or store len bytes through the task's CPU: TLB, page tables, then
  * the fault handler, as hardware does.  COW_EFAULT where an access would
  * raise SIGSEGV (bytes before it were transferred). */

@@ -421,13 +421,16 @@ int pgtable_count_maps(struct pgtable *pgt, unsigned long *counts, unsigned long
  *   S4  under policies with PG_anon_exclusive, a writable PTE of an anon
  *       page in a table whose PT lock is free maps an exclusive page, and
  *       an exclusive page is mapped at most once;
- *   S5  the zero page holds zeroes and is never mapped writable.
+ *   S5  the zero page holds zeroes and is never mapped writable;
+ *   S6  the swap device's counts match the swap PTEs (W1-W3 of swap.c).
  */
 
 struct sys_check {
 	struct cow_system *sys;
-	unsigned long *maps; /* PTEs per pfn */
-	bool any_locked;     /* some PT lock is held */
+	unsigned long *maps;  /* PTEs per pfn */
+	unsigned long *swaps; /* swap PTEs per slot */
+	unsigned long nr_swap_ptes;
+	bool any_locked; /* some PT lock is held */
 	char *msg;
 	size_t len;
 	int err;
@@ -440,8 +443,14 @@ static int check_pte_excl(unsigned long addr, pte_t *ptep, void *arg)
 	struct page *table = virt_to_page(pool, ptep), *page;
 	pte_t pte = ptep_get(ptep);
 
-	if (!pte_present(pte))
+	if (!pte_present(pte)) {
+		unsigned long slot = swp_offset(pte_to_swp_entry(pte));
+
+		if (c->swaps && slot < swap_device_size(c->sys->swap))
+			c->swaps[slot]++;
+		c->nr_swap_ptes++;
 		return 0;
+	}
 	if (!pte_special(pte))
 		c->maps[pte_pfn(pte)]++;
 	if (spin_is_locked(&table->ptl))
@@ -496,6 +505,7 @@ static int check_counts(struct sys_check *c, bool strict)
 				       "pfn %lu: mapcount %d but %lu PTEs map it (S2)", pfn, map,
 				       c->maps[pfn]);
 		want = map + ((flags & BIT_MASK(PG_anon)) ? 0 : 1) +
+		       ((flags & BIT_MASK(PG_swapcache)) ? 1 : 0) +
 		       atomic_read(&sys->ext_refs[pfn]);
 		if (ref < want || (strict && ref != want))
 			return corrupt(
@@ -523,8 +533,13 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
 	if (err)
 		return err;
 	c.maps = calloc(pool->nr, sizeof(*c.maps));
-	if (!c.maps)
+	c.swaps = sys->swap ? calloc(swap_device_size(sys->swap), sizeof(*c.swaps)) : NULL;
+	if (!c.maps || (sys->swap && !c.swaps)) {
+		free(c.maps);
+		free(c.swaps);
+		free(c.swaps);
 		return no_memory(msg, len, "system_check");
+	}
 	c.any_locked = any_pt_lock_held(pool);
 	list_for_each_entry(mm, &sys->mms, mmlist)
 	{
@@ -541,6 +556,14 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
 		}
 	}
 	err = check_counts(&c, strict);
+	/* W1-W3; the counts exactly only while no PT lock is held (a swap
+	 * count goes up before its PTE appears and down after it is gone). */
+	if (!err && !sys->swap && c.nr_swap_ptes)
+		err = corrupt(msg, len, "%lu swap PTEs but no swap device (S6)", c.nr_swap_ptes);
+	else if (!err && sys->swap &&
+		 (c.nr_swap_ptes || swap_device_nr_free(sys->swap) != swap_device_size(sys->swap)))
+		err = swap_check(sys->swap, (strict || !c.any_locked) ? c.swaps : NULL, strict, msg,
+				 len);
 	if (!err && sys->zero_page) {
 		const unsigned char *z = page_address(pool, sys->zero_page);
 

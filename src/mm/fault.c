@@ -254,7 +254,18 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 			}
 			put_page(sys->pool, page);
 		}
-		reuse = page_mapcount(page) == 1; /* + swapcount, once swap exists */
+		/* reuse_swap_page(): the swap PTEs that still refer to the
+		 * page's slot are mappings too; a reused page leaves the
+		 * swap cache. */
+		if (PageFlag(page, PG_swapcache)) {
+			swp_entry_t entry = {page->private};
+
+			reuse = page_mapcount(page) + swap_count(sys->swap, entry) == 1;
+			if (reuse)
+				delete_from_swap_cache(sys, page);
+		} else {
+			reuse = page_mapcount(page) == 1;
+		}
 		if (reuse)
 			SetPageFlag(page, PG_anon_exclusive);
 		unlock_page(page);
@@ -276,6 +287,117 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 	return wp_page_copy(vma, addr, pte, page, flags);
 }
 
+/* ---- swap-in ----------------------------------------------------------------------- */
+
+/* The page behind a swap entry, with a reference: from the swap cache, or
+ * read from the device into a fresh page that joins the cache.  NULL with
+ * *err set when memory is short or the read fails (nothing is lost: the
+ * slot still holds the data). */
+static struct page *swapin_page(struct cow_system *sys, swp_entry_t entry, int *err)
+{
+	struct page *page;
+
+	for (;;) {
+		page = swap_cache_get(sys->swap, entry);
+		if (page)
+			return page;
+		page = alloc_page(sys->pool, 0);
+		if (!page) {
+			*err = COW_ENOMEM;
+			return NULL;
+		}
+		*err = swap_read_page(sys->swap, entry, page_address(sys->pool, page));
+		if (*err) {
+			put_page(sys->pool, page);
+			return NULL;
+		}
+		/* Into the cache (it owns one reference, the caller one). */
+		get_page(page);
+		page->private = entry.val;
+		SetPageFlag(page, PG_swapcache);
+		SetPageFlag(page, PG_anon);
+		if (swap_cache_add(sys->swap, entry, page) == 0)
+			return page;
+		/* Another CPU read it first: use theirs. */
+		ClearPageFlag(page, PG_swapcache);
+		ClearPageFlag(page, PG_anon);
+		page->private = 0;
+		page_ref_sub(sys->pool, page, 2);
+	}
+}
+
+/* May the process that faults take the swapped-in page as its own?  The
+ * page lock is held.  2.6.29's reuse_swap_page counts mappings and swap
+ * references; 5.19+ trusts the exclusive bit of the swap PTE, else the
+ * refcount once the swap cache's own reference could go. */
+static bool swapin_exclusive(struct cow_system *sys, struct page *page, swp_entry_t entry,
+			     bool excl_bit)
+{
+	switch (sys->policy->wp_reuse) {
+	case REUSE_MAPCOUNT_LOCK: return page_mapcount(page) + swap_count(sys->swap, entry) == 1;
+	case REUSE_EXCLUSIVE:
+		return excl_bit || (page_mapcount(page) == 0 && swap_count(sys->swap, entry) == 1 &&
+				    page_ref_count(page) == 2);
+	case REUSE_ALWAYS: return true;
+	}
+	return false;
+}
+
+static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, pte_t orig,
+			unsigned int flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct cow_system *sys = mm->sys;
+	swp_entry_t entry = pte_to_swp_entry(orig);
+	bool exclusive;
+	struct page *page;
+	spinlock_t *ptl;
+	pte_t *ptep, pte;
+	int err = anon_vma_prepare(vma);
+
+	if (err)
+		return err;
+	page = swapin_page(sys, entry, &err);
+	if (!page)
+		return err;
+	lock_page(page);
+	ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
+	if (!ptep || ptep_get(ptep) != orig) {
+		/* Someone else swapped it in, or unmapped it, meanwhile. */
+		if (ptep)
+			pte_unmap_unlock(ptep, ptl);
+		goto out_unlock_page;
+	}
+	exclusive = swapin_exclusive(sys, page, entry, pte_swp_exclusive(orig));
+	/* The PTE's reference to the slot becomes the mapping's to the page. */
+	swap_free(sys->swap, entry);
+	if (page_mapcount(page) == 0 && page->mapping == 0) {
+		page_add_new_anon_rmap(page, vma, addr, exclusive);
+		/* __folio_set_anon(): a page other processes may map too gets
+		 * the oldest anon_vma, which every descendant is linked to. */
+		if (!exclusive)
+			page->mapping = (unsigned long)vma->anon_vma->root;
+	} else {
+		page_dup_anon_rmap(page);
+		if (exclusive)
+			SetPageFlag(page, PG_anon_exclusive);
+	}
+	atomic_long_inc(&mm->nr_anon);
+	/* An exclusive page needs no swap copy any more. */
+	if (exclusive && swap_count(sys->swap, entry) == 0)
+		delete_from_swap_cache(sys, page);
+	pte = mk_pte(sys, page, vma, exclusive && (flags & FAULT_FLAG_WRITE));
+	get_page(page); /* the mapping's reference */
+	set_pte(ptep, pte);
+	pte_unmap_unlock(ptep, ptl);
+	/* A write to a page that is not exclusive retries and meets
+	 * do_wp_page, which decides reuse or copy as for any shared page. */
+out_unlock_page:
+	unlock_page(page);
+	put_page(sys->pool, page);
+	return 0;
+}
+
 static int handle_pte_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int flags)
 {
 	struct mm_struct *mm = vma->vm_mm;
@@ -294,7 +416,7 @@ static int handle_pte_fault(struct vm_area_struct *vma, unsigned long addr, unsi
 	}
 	if (!pte_present(pte)) {
 		pte_unmap_unlock(ptep, ptl);
-		return COW_ENOTSUP; /* swap entries arrive with the swap work */
+		return do_swap_page(vma, addr, pte, flags);
 	}
 	if ((flags & FAULT_FLAG_WRITE) && !pte_write(pte))
 		return do_wp_page(vma, addr, ptep, ptl, pte, flags);

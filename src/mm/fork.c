@@ -81,7 +81,21 @@ static int copy_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 
 	if (pte_none(pte))
 		return 0;
-	COW_CHECK(pte_present(pte), "swap entry at %#lx: swap is not implemented yet", addr);
+	if (!pte_present(pte)) {
+		/* copy_nonpresent_pte(): one more PTE refers to the slot; the
+		 * page behind it is shared now, so neither side keeps the
+		 * exclusive bit. */
+		int err = swap_duplicate(sys->swap, pte_to_swp_entry(pte));
+
+		if (err)
+			return err;
+		if (pte_swp_exclusive(pte)) {
+			pte = pte_swp_clear_exclusive(pte);
+			set_pte(src_ptep, pte);
+		}
+		set_pte(dst_ptep, pte);
+		return 0;
+	}
 	if (!pte_special(pte)) {
 		page = pfn_to_page(sys->pool, pte_pfn(pte));
 		if (PageFlag(page, PG_anon)) {

@@ -23,6 +23,7 @@
 #include "mm/page.h"
 #include "mm/pgtable.h"
 #include "mm/policy.h"
+#include "mm/swap.h"
 
 /* ---- VMAs ------------------------------------------------------------------ */
 
@@ -133,6 +134,8 @@ struct cow_system {
 	int next_pid;			 /* (S) */
 	atomic_long_t next_mm_id;	 /* (A) */
 	atomic_t *ext_refs;		 /* (A) per pfn: references GUP handed out */
+	struct swap_device *swap;	 /* (A) made on first swap-out, then constant */
+	unsigned long swap_slots;	 /* (C) its size */
 	atomic_long_t pins_acquired;	 /* (A) FOLL_PIN references taken ... */
 	atomic_long_t pins_released;	 /* (A) ... and given back */
 };
@@ -253,6 +256,21 @@ long get_user_pages_fast(struct mm_struct *mm, int cpu, unsigned long start, uns
 			 unsigned int flags, struct page **pages);
 /* Give back one reference taken with flags. */
 void gup_put_page(struct cow_system *sys, struct page *page, unsigned int flags);
+
+/* ---- reclaim.c ----------------------------------------------------------------------------- */
+
+/* Put a locked anon page into the swap cache (a slot, PG_swapcache, the
+ * cache's reference); COW_ENOMEM when swap is full. */
+int add_to_swap(struct cow_system *sys, struct page *page);
+/* Take a locked page out of the swap cache and drop the cache's reference. */
+void delete_from_swap_cache(struct cow_system *sys, struct page *page);
+/* Reclaim one anon page the caller holds a reference on (see reclaim.c). */
+int shrink_page(struct cow_system *sys, struct page *page);
+/* A swap PTE to entry went away: drop its count, and the cache page if
+ * nothing else needs it. */
+void free_swap_and_cache(struct cow_system *sys, swp_entry_t entry);
+/* Free cache pages no swap PTE and nobody else refers to any more. */
+void swap_cache_drain(struct cow_system *sys);
 
 /* ---- fork.c ------------------------------------------------------------------------------ */
 

@@ -20,6 +20,7 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_PLAIN,
 		.gupfast = GUPFAST_NONE,
 		.dio_pin = DIO_FOLL_GET,
+		.reclaim = RECLAIM_UNMAP_ANY,
 	},
 	{
 		.name = "linux-6.5",
@@ -34,6 +35,7 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_UNSHARE_RO_PIN,
 		.gupfast = GUPFAST_SEQ_EXCLUSIVE,
 		.dio_pin = DIO_FOLL_PIN,
+		.reclaim = RECLAIM_SHARE_EXCLUSIVE,
 	},
 	{
 		.name = "broken-always-reuse",
@@ -46,6 +48,7 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_PLAIN,
 		.gupfast = GUPFAST_NONE,
 		.dio_pin = DIO_FOLL_GET,
+		.reclaim = RECLAIM_UNMAP_ANY,
 	},
 };
 
@@ -139,6 +142,15 @@ const char *dio_pin_rule_name(enum dio_pin_rule d)
 	return "?";
 }
 
+const char *reclaim_rule_name(enum reclaim_rule r)
+{
+	switch (r) {
+	case RECLAIM_UNMAP_ANY: return "unmap any page, GUP references or not";
+	case RECLAIM_SHARE_EXCLUSIVE: return "keep maybe-pinned pages mapped";
+	}
+	return "?";
+}
+
 const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned long len)
 {
 	snprintf(buf, len,
@@ -147,10 +159,11 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "anon-exclusive:    %s\n"
 		 "get_user_pages:    %s\n"
 		 "gup-fast guard:    %s\n"
-		 "direct I/O holds:  %s\n",
+		 "direct I/O holds:  %s\n"
+		 "reclaim:           %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
 		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used",
 		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
-		 dio_pin_rule_name(p->dio_pin));
+		 dio_pin_rule_name(p->dio_pin), reclaim_rule_name(p->reclaim));
 	return buf;
 }

@@ -71,6 +71,16 @@ enum dio_pin_rule {
 	DIO_FOLL_PIN, /* 6.5 (a7e689dd1c06): a pin, page_maybe_dma_pinned() */
 };
 
+/* Whether reclaim may unmap a page that GUP may hold. */
+enum reclaim_rule {
+	/* 2.6.13 .. 5.10 (c475a8ab625d): unmap anything. */
+	RECLAIM_UNMAP_ANY,
+	/* 5.11 (feb889fb40fa): a maybe-pinned page does not enter the swap
+	 * cache; 5.19: an exclusive page is unmapped only if exclusivity can
+	 * be given up, which fails when it may be pinned. */
+	RECLAIM_SHARE_EXCLUSIVE,
+};
+
 struct cow_policy {
 	const char *name;
 	const char *summary; /* one line */
@@ -83,6 +93,7 @@ struct cow_policy {
 	enum gup_rule gup;
 	enum gupfast_guard gupfast;
 	enum dio_pin_rule dio_pin;
+	enum reclaim_rule reclaim;
 };
 
 /* The preset of that name, or NULL. */
@@ -97,5 +108,6 @@ const char *fork_rule_name(enum fork_rule r);
 const char *gup_rule_name(enum gup_rule r);
 const char *gupfast_guard_name(enum gupfast_guard g);
 const char *dio_pin_rule_name(enum dio_pin_rule d);
+const char *reclaim_rule_name(enum reclaim_rule r);
 
 #endif /* COW_MM_POLICY_H */

@@ -5,7 +5,9 @@
  *
  * Invariants (checked by swap_check):
  *   W1  nr_free counts the slots whose count is 0;
- *   W2  a slot's PTE count equals the swap PTEs that refer to it.
+ *   W2  a slot's PTE count equals the swap PTEs that refer to it;
+ *   W3  a slot has a swap-cache page iff SWAP_HAS_CACHE is set, and that
+ *       page is PG_swapcache with the slot's entry in page->private.
  */
 #define _GNU_SOURCE
 #include "mm/swap.h"
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+static unsigned long slot_of(const struct swap_device *sd, swp_entry_t entry);
+
 struct swap_device {
 	unsigned int type;
 	int fd;
@@ -24,6 +28,7 @@ struct swap_device {
 	unsigned long nr_free; /* (S) */
 	unsigned long cursor;  /* (S) where the next search starts */
 	uint16_t *map;	       /* (S) count per slot */
+	struct page **cache;   /* (S) the swap cache: the page standing for a slot */
 	spinlock_t lock;
 	/* fault injection (tests) */
 	unsigned int every_read, every_write;
@@ -41,7 +46,10 @@ int swap_device_create(unsigned int type, unsigned long nr, struct swap_device *
 	if (!sd)
 		return COW_ENOMEM;
 	sd->map = calloc(nr, sizeof(*sd->map));
-	if (!sd->map) {
+	sd->cache = calloc(nr, sizeof(*sd->cache));
+	if (!sd->map || !sd->cache) {
+		free(sd->map);
+		free(sd->cache);
 		free(sd);
 		return COW_ENOMEM;
 	}
@@ -50,6 +58,7 @@ int swap_device_create(unsigned int type, unsigned long nr, struct swap_device *
 		if (sd->fd >= 0)
 			close(sd->fd);
 		free(sd->map);
+		free(sd->cache);
 		free(sd);
 		return COW_EIO;
 	}
@@ -69,7 +78,85 @@ void swap_device_destroy(struct swap_device *sd)
 		  sd->nr - sd->nr_free);
 	close(sd->fd);
 	free(sd->map);
+	free(sd->cache);
 	free(sd);
+}
+
+int swap_cache_add(struct swap_device *sd, swp_entry_t entry, struct page *page)
+{
+	unsigned long slot = slot_of(sd, entry);
+	int err = 0;
+
+	spin_lock(&sd->lock);
+	if (sd->cache[slot] || sd->map[slot] == 0) {
+		err = COW_EBUSY;
+	} else {
+		/* swapcache_prepare(): a swap-in's page takes the flag; a
+		 * swap-out's slot came with it. */
+		sd->map[slot] |= SWAP_HAS_CACHE;
+		sd->cache[slot] = page;
+	}
+	spin_unlock(&sd->lock);
+	return err;
+}
+
+struct page *swap_cache_get(struct swap_device *sd, swp_entry_t entry)
+{
+	unsigned long slot = slot_of(sd, entry);
+	struct page *page;
+
+	spin_lock(&sd->lock);
+	page = sd->cache[slot];
+	if (page)
+		get_page(page); /* the cache's reference keeps it live */
+	spin_unlock(&sd->lock);
+	return page;
+}
+
+void swap_cache_del(struct swap_device *sd, swp_entry_t entry)
+{
+	unsigned long slot = slot_of(sd, entry);
+
+	spin_lock(&sd->lock);
+	sd->cache[slot] = NULL;
+	spin_unlock(&sd->lock);
+}
+
+/* For a slot in use whose PTE count is 0, the page the cache still holds
+ * (or NULL): what free_swap_and_cache() and the drain look for. */
+static struct page *orphan_in_cache(struct swap_device *sd, unsigned long slot)
+{
+	return (sd->map[slot] & SWAP_MAP_MAX) == 0 ? sd->cache[slot] : NULL;
+}
+
+struct page *swap_cache_orphan(struct swap_device *sd, swp_entry_t entry)
+{
+	unsigned long slot = slot_of(sd, entry);
+	struct page *page;
+
+	spin_lock(&sd->lock);
+	page = orphan_in_cache(sd, slot);
+	if (page)
+		get_page(page);
+	spin_unlock(&sd->lock);
+	return page;
+}
+
+swp_entry_t swap_next_orphan(struct swap_device *sd, unsigned long *from, bool *found)
+{
+	swp_entry_t e = {0};
+
+	*found = false;
+	spin_lock(&sd->lock);
+	for (; *from < sd->nr; (*from)++)
+		if (orphan_in_cache(sd, *from)) {
+			e = swp_entry(sd->type, *from);
+			*found = true;
+			(*from)++;
+			break;
+		}
+	spin_unlock(&sd->lock);
+	return e;
 }
 
 unsigned long swap_device_size(const struct swap_device *sd)
@@ -209,15 +296,28 @@ void swap_inject_errors(struct swap_device *sd, unsigned int every_read, unsigne
 	atomic_set(&sd->writes, 0);
 }
 
-int swap_check(const struct swap_device *sd, const unsigned long *refs, char *msg, size_t len)
+int swap_check(const struct swap_device *sd, const unsigned long *refs, bool strict, char *msg,
+	       size_t len)
 {
 	unsigned long free_slots = 0;
 
 	for (unsigned long slot = 0; slot < sd->nr; slot++) {
 		unsigned int c = sd->map[slot];
+		struct page *page = sd->cache[slot];
 
 		if (c == 0)
 			free_slots++;
+		/* W3: the cache and the flag agree (adding and deleting take
+		 * two steps, so a flag without a page only at rest). */
+		if ((page && (!(c & SWAP_HAS_CACHE) || !PageFlag(page, PG_swapcache) ||
+			      page->private != swp_entry(sd->type, slot).val)) ||
+		    (strict && (c & SWAP_HAS_CACHE) && !page)) {
+			snprintf(msg, len,
+				 "swap slot %lu: count 0x%x, cache page %p, which does not "
+				 "agree (W3)",
+				 slot, c, (void *)page);
+			return COW_ECORRUPT;
+		}
 		if (refs && (c & SWAP_MAP_MAX) != refs[slot]) {
 			snprintf(msg, len,
 				 "swap slot %lu: count %u but %lu swap PTEs refer to it (W2)", slot,

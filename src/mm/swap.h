@@ -54,6 +54,20 @@ void swapcache_free(struct swap_device *sd, swp_entry_t entry);
 int swap_count(const struct swap_device *sd, swp_entry_t entry);
 bool swap_has_cache(const struct swap_device *sd, swp_entry_t entry);
 
+/* ---- the swap cache: slot -> page (the caller holds the page lock and
+ * sets PG_swapcache, page->private and the cache's reference) ---- */
+
+/* Sets SWAP_HAS_CACHE; COW_EBUSY if the slot already has a page (another
+ * CPU swapped it in first) or is free. */
+int swap_cache_add(struct swap_device *sd, swp_entry_t entry, struct page *page);
+/* The slot's cache page with a reference for the caller, or NULL. */
+struct page *swap_cache_get(struct swap_device *sd, swp_entry_t entry);
+void swap_cache_del(struct swap_device *sd, swp_entry_t entry);
+/* The cache page of a slot no PTE refers to any more (with a reference),
+ * or NULL; and an iterator over such slots, from *from on. */
+struct page *swap_cache_orphan(struct swap_device *sd, swp_entry_t entry);
+swp_entry_t swap_next_orphan(struct swap_device *sd, unsigned long *from, bool *found);
+
 /* Write or read the slot's 4 KiB; frame must be 4 KiB aligned (frames
  * are).  0 or COW_EIO. */
 int swap_write_page(struct swap_device *sd, swp_entry_t entry, const void *frame);
@@ -66,6 +80,7 @@ void swap_inject_errors(struct swap_device *sd, unsigned int every_read, unsigne
 /* The counts against the swap PTEs found (refs[slot], from a scan of
  * every page table) and the slots the swap cache holds: 0 or COW_ECORRUPT
  * with a message. */
-int swap_check(const struct swap_device *sd, const unsigned long *refs, char *msg, size_t len);
+int swap_check(const struct swap_device *sd, const unsigned long *refs, bool strict, char *msg,
+	       size_t len);
 
 #endif /* COW_MM_SWAP_H */

@@ -56,6 +56,9 @@ int cow_system_create(const struct cow_system_opts *opts, struct cow_system **ou
 		err = COW_ENOMEM;
 		goto out_free_pool;
 	}
+	/* The swap device (a host file) is made on first use: most runs
+	 * never swap, and an explorer makes thousands of systems. */
+	sys->swap_slots = o.swap_slots ? o.swap_slots : o.frames;
 	if (!o.no_zero_page) {
 		sys->zero_page = alloc_page(sys->pool, GFP_ZERO);
 		if (!sys->zero_page) {
@@ -91,6 +94,10 @@ void cow_system_destroy(struct cow_system *sys)
 	/* Page tables and anon_vmas freed through RCU must be back before
 	 * the pool goes. */
 	rcu_barrier();
+	if (sys->swap) {
+		swap_cache_drain(sys);
+		swap_device_destroy(sys->swap);
+	}
 	frame_pool_destroy(sys->pool);
 	free(sys->ext_refs);
 	free(sys->cpus);
@@ -157,6 +164,9 @@ void cow_process_exit(struct cow_process *proc)
 	spin_unlock(&sys->lock);
 	mm_destroy(proc->mm);
 	free(proc);
+	/* Swap-cache pages whose last swap PTE went with this mm. */
+	if (READ_ONCE(sys->swap))
+		swap_cache_drain(sys);
 }
 
 const char *cow_process_name(const struct cow_process *proc)

@@ -289,7 +289,12 @@ static void zap_one(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep,
 	if (pte_none(ptep_get(ptep)))
 		return;
 	pte = ptep_get_and_clear(ptep);
-	COW_CHECK(pte_present(pte), "swap entry at %#lx: swap is not implemented yet", addr);
+	if (!pte_present(pte)) {
+		/* A swap PTE: its slot count, and the cache page if nothing
+		 * needs it any more. */
+		free_swap_and_cache(tlb->mm->sys, pte_to_swp_entry(pte));
+		return;
+	}
 	/* Even a zero-page PTE may sit in a TLB: without the flush a read
 	 * after munmap would still succeed through it. */
 	tlb->need_flush = true;

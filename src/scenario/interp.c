@@ -672,6 +672,12 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 		return;
 	case OP_VMSPLICE: exec_vmsplice(r, op, t); return;
 	case OP_PIPE_READ: exec_pipe_read(r, op, t); return;
+	case OP_SWAPOUT:
+		err = cow_swapout(t, map_addr(r, op, &op->swapout.range),
+				  range_len(r, &op->swapout.range));
+		if (err)
+			op_error(r, op, "swapout", err);
+		return;
 	case OP_GROUP: return;
 	}
 }

@@ -26,8 +26,9 @@
  *       pages), every range lies inside its mapping or file, every file
  *       value is exactly as long as the range it goes with.
  *
- *   I5  munmap, mprotect, madvise and pin get page-aligned offsets, as the
- *       system calls need; their lengths are rounded up by the kernel.
+ *   I5  munmap, mprotect, madvise, swapout and pin get page-aligned
+ *       offsets, as the system calls need; their lengths are rounded up by
+ *       the kernel.
  *   I6  a pin or pipe is made once (pin, vmsplice) and lives until it ends
  *       (unpin by its own process, pipe_read by any process), used only in
  *       between; in a thread group, one a thread makes is not used by the
@@ -170,6 +171,7 @@ enum op_word {
 	W_UNPIN,
 	W_VMSPLICE,
 	W_PIPE_READ,
+	W_SWAPOUT,
 	W_NONE,
 };
 
@@ -190,6 +192,7 @@ static const char *const op_words[] = {
 	[W_UNPIN] = "unpin",
 	[W_VMSPLICE] = "vmsplice",
 	[W_PIPE_READ] = "pipe_read",
+	[W_SWAPOUT] = "swapout",
 };
 
 static const char *const top_words[] = {"system", "policy", "file", "process", "thread", "join"};
@@ -198,7 +201,6 @@ static const char *const top_words[] = {"system", "policy", "file", "process", "
 static const struct {
 	const char *word, *what, *work;
 } unsupported[] = {
-	{"swapout", "swap arrives", "the swap work"},
 	{"clear_refs", "soft-dirty tracking arrives", "the swap and KSM work"},
 	{"ksm_merge", "KSM arrives", "the swap and KSM work"},
 };
@@ -1470,6 +1472,12 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 		if (parse_range(ps, c, "madvise", r, &rc) || parse_advice(ps, &op->madvise.advice))
 			return -1;
 		break;
+	case W_SWAPOUT:
+		op->kind = OP_SWAPOUT;
+		r = &op->swapout.range;
+		if (parse_range(ps, c, "swapout", r, &rc))
+			return -1;
+		break;
 	case W_DIO_READ:
 	case W_DIO_WRITE:
 		op->kind = w == W_DIO_READ ? OP_DIO_READ : OP_DIO_WRITE;
@@ -1499,8 +1507,9 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 		break;
 	case W_NONE: COW_ASSERT(!"parse_op without an operation word"); return -1;
 	}
-	/* munmap, mprotect and madvise take a page-aligned address, as the
-	 * system calls do; the length is rounded up. */
+	/* munmap, mprotect, madvise and swapout (MADV_PAGEOUT) take a
+	 * page-aligned address, as the system calls do; the length is rounded
+	 * up. */
 	if (r && r->off % PAGE_SIZE)
 		return lerr(ps, (struct scen_loc){ps->lx.lineno, rc.off},
 			    "%s needs a page-aligned offset: %lu is not a multiple of 4K",
@@ -2356,6 +2365,7 @@ static int check_op(struct vstate *v, const struct scen_op *op, int thread)
 		v->exited[op->proc] = true;
 		return 0;
 	case OP_MUNMAP: r = &op->munmap.range; break;
+	case OP_SWAPOUT: r = &op->swapout.range; break;
 	case OP_MPROTECT:
 		r = &op->mprotect.range;
 		if (op->mprotect.prot & ~rw)

@@ -32,6 +32,10 @@
  *   munmap RANGE
  *   mprotect RANGE rw|ro|none
  *   madvise RANGE dontneed|dontfork|dofork
+ *   swapout RANGE                     swap the pages of RANGE out (reclaim
+ *                                     unmaps them through the reverse map,
+ *                                     then writes them to the swap device;
+ *                                     MADV_PAGEOUT)
  * get_user_pages, direct I/O and pipes:
  *   dio_read FRANGE -> RANGE          asynchronous O_DIRECT read: the pages of
  *                                     RANGE are taken by GUP for write at
@@ -55,7 +59,7 @@
  *   pinned frames hold) or a pipe (what reading it would deliver); FRANGE
  *   is a file's RANGE.
  * Accepted with a "not supported yet" error until their work lands:
- *   swapout, clear_refs, ksm_merge.
+ *   clear_refs, ksm_merge, and madvise's pageout and mergeable advice.
  *
  *   SIZE    123, 0x1f, 4K, 2M, 1G, or N page(s)
  *   RANGE   MAP, MAP[OFF], MAP[OFF..END], MAP[OFF..+LEN] (MAP a mapping;
@@ -71,9 +75,10 @@
  *           one namespace; thread names are apart (unique per group).
  *   BYTE    hex only, 0x00..0xff, so that a byte never reads as a size.
  *   strings 1..4096 bytes, never longer than the range they go with.
- *   munmap, mprotect, madvise and pin take a page-aligned OFF (LEN need
- *   not be).  dio_read and dio_write move equally long ranges, and both
- *   offsets and the length are multiples of 512 (O_DIRECT's rules).
+ *   munmap, mprotect, madvise, swapout and pin take a page-aligned OFF
+ *   (LEN need not be).  dio_read and dio_write move equally long ranges,
+ *   and both offsets and the length are multiples of 512 (O_DIRECT's
+ *   rules).
  *   A pin lives from its pin to its unpin (by the same process, once); a
  *   pipe from its vmsplice to its one pipe_read (by any process, into a
  *   range exactly as long).  Checks may read them in between, from any
@@ -121,6 +126,7 @@ enum scen_op_kind {
 	OP_UNPIN,
 	OP_VMSPLICE,
 	OP_PIPE_READ,
+	OP_SWAPOUT,
 };
 
 /* What a range's name refers to. */
@@ -174,7 +180,7 @@ struct scen_op {
 		} write;
 		struct {
 			struct scen_range range;
-		} read, munmap;
+		} read, munmap, swapout;
 		struct {
 			enum scen_verdict verdict;
 			enum scen_cmp cmp;

@@ -796,6 +796,105 @@ static void test_mprotect_madvise_munmap(void **state)
 #undef M2
 }
 
+static void test_swapout(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 4 pages\n"
+				      "  write buf 0x2a\n"
+				      "  swapout buf\n"
+				      "  swapout buf[4K..+4K]\n"
+				      "  swapout buf[8K..12K]\n"
+				      "  swapout buf[12K]\n"
+				      "  fork C\n"
+				      "  thread t\n"
+				      "    map own 1 page\n"
+				      "    swapout own\n"
+				      "    swapout buf[4K..+1]\n"
+				      "  thread u swapout buf\n"
+				      "  join\n"
+				      "  munmap buf\n"
+				      "  swapout buf\n"
+				      "process C\n"
+				      "  swapout buf[0..+8K]\n"
+				      "thread v in C swapout buf\n"
+				      "join\n");
+	const struct scen_op *op = s->ops;
+	const struct scen_thread *th = s->threads;
+
+	(void)state;
+	assert_int_equal(s->nr_threads, 3);
+	assert_int_equal(op[2].kind, OP_SWAPOUT);
+	assert_int_equal(op[2].proc, 0);
+	assert_int_equal(op[2].loc.line, 4);
+	assert_int_equal(op[2].loc.col, 3);
+	assert_range(&op[2].swapout.range, 0, true, 0, 16384);
+	assert_int_equal(op[2].swapout.range.space, SPACE_MAP);
+	assert_false(op[2].swapout.range.is_file);
+	assert_int_equal(op[3].kind, OP_SWAPOUT);
+	assert_range(&op[3].swapout.range, 0, false, 4096, 4096);
+	assert_range(&op[4].swapout.range, 0, false, 8192, 4096);
+	assert_range(&op[5].swapout.range, 0, false, 12288, 1);
+	assert_int_equal(op[7].kind, OP_GROUP);
+	assert_int_equal(th[0].nr_ops, 3);
+	assert_int_equal(th[0].ops[1].kind, OP_SWAPOUT);
+	assert_range(&th[0].ops[1].swapout.range, 1, true, 0, 4096);
+	assert_int_equal(th[0].ops[2].kind, OP_SWAPOUT);
+	assert_range(&th[0].ops[2].swapout.range, 0, false, 4096, 1);
+	assert_int_equal(th[1].nr_ops, 1);
+	assert_int_equal(th[1].ops[0].kind, OP_SWAPOUT);
+	assert_int_equal(th[1].ops[0].loc.col, 12);
+	assert_range(&th[1].ops[0].swapout.range, 0, true, 0, 16384);
+	/* munmap keeps the name: a swapout after it is accepted (and swaps
+	 * nothing out at run time). */
+	assert_int_equal(op[8].kind, OP_MUNMAP);
+	assert_int_equal(op[9].kind, OP_SWAPOUT);
+	/* The child swaps out the mapping it inherited. */
+	assert_int_equal(op[10].kind, OP_SWAPOUT);
+	assert_int_equal(op[10].proc, 1);
+	assert_range(&op[10].swapout.range, 0, false, 0, 8192);
+	assert_int_equal(th[2].proc, 1);
+	assert_int_equal(th[2].ops[0].kind, OP_SWAPOUT);
+	assert_int_equal(th[2].ops[0].proc, 1);
+	scen_free(s);
+
+#define S2 "file f 8K\nprocess P\n  map buf 4 pages\n"
+	/* A page-aligned offset, like munmap and madvise; any length. */
+	expect_err(S2 "  swapout buf[1..+4K]\n", "4:15",
+		   "swapout needs a page-aligned offset: 1 is not a multiple of 4K");
+	expect_err(S2 "  swapout buf[6K]\n", "4:15",
+		   "swapout needs a page-aligned offset: 6144 is not a multiple of 4K");
+	expect_err(S2 "  thread t swapout buf[512..4K]\n  join\n", "4:24",
+		   "swapout needs a page-aligned offset");
+	/* A range of a mapping of the executing process. */
+	expect_err(S2 "  swapout f\n", "4:11",
+		   "'f' is a file, not a mapping: 'swapout' needs a range of a mapping");
+	expect_err(S2 "  swapout f[0..4K]\n", "4:11", "'f' is a file, not a mapping");
+	expect_err(S2 "  swapout P\n", "4:11",
+		   "'P' is a process, not a mapping: 'swapout' needs a range of a mapping");
+	expect_err(S2 "  pin a buf\n  swapout a\n", "5:11", "'a' is a pin, not a mapping");
+	expect_err(S2 "  vmsplice buf -> p\n  swapout p\n", "5:11", "'p' is a pipe, not a mapping");
+	expect_err(S2 "  swapout bug\n", "4:11", "unknown mapping 'bug' (did you mean 'buf'?)");
+	expect_err(S2 "process Q\n  swapout buf\n", "5:11",
+		   "process 'Q' has no mapping 'buf': it must map it first, or be forked from a "
+		   "process that has it");
+	expect_err(S2 "  swapout buf[0..20K]\n", "4:18",
+		   "end 20480 is beyond the end of 'buf' (16384 bytes)");
+	expect_err(S2 "  swapout\n", "4:10",
+		   "expected a range like buf or buf[0..4K] after 'swapout', found the end of "
+		   "the line");
+	expect_err(S2 "  swapout buf ro\n", "4:15",
+		   "unexpected 'ro' after the 'swapout' operation");
+	expect_err(S2 "  swapout buf -> buf\n", "4:15",
+		   "unexpected '->' after the 'swapout' operation");
+	/* A keyword now, never a name. */
+	expect_err("process swapout\n", "1:9", "'swapout' is a keyword and cannot be a name");
+	expect_err(S2 "  map swapout 4K\n", "4:7", "'swapout' is a keyword");
+	/* Not after exit. */
+	expect_err(S2 "  exit\n  swapout buf\n", "5:3",
+		   "process 'P' exited at line 4: nothing can follow 'exit' in its block");
+#undef S2
+}
+
 static void test_fork_and_mapping_sets(void **state)
 {
 	struct scenario *s = parse_ok("process P\n"
@@ -1044,7 +1143,6 @@ static void test_unsupported_operations(void **state)
 	static const struct {
 		const char *word, *reason;
 	} cases[] = {
-		{"swapout", "swap arrives with the swap work"},
 		{"clear_refs", "soft-dirty tracking arrives with the swap and KSM work"},
 		{"ksm_merge", "KSM arrives with the swap and KSM work"},
 	};
@@ -1603,6 +1701,7 @@ static void test_range_spaces(void **state)
 		case OP_MPROTECT: assert_int_equal(op->mprotect.range.space, SPACE_MAP); break;
 		case OP_MADVISE: assert_int_equal(op->madvise.range.space, SPACE_MAP); break;
 		case OP_MUNMAP: assert_int_equal(op->munmap.range.space, SPACE_MAP); break;
+		case OP_SWAPOUT: assert_int_equal(op->swapout.range.space, SPACE_MAP); break;
 		default: break;
 		}
 	}
@@ -2284,6 +2383,7 @@ static void test_random_token_soup(void **state)
 					    "munmap",
 					    "mprotect",
 					    "madvise",
+					    "swapout",
 					    "dontneed",
 					    "==",
 					    "!=",
@@ -2467,6 +2567,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_checks),
 		cmocka_unit_test(test_mprotect_madvise_munmap),
+		cmocka_unit_test(test_swapout),
 		cmocka_unit_test(test_fork_and_mapping_sets),
 		cmocka_unit_test(test_exit),
 		cmocka_unit_test(test_thread_groups),

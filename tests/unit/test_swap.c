@@ -21,7 +21,7 @@ static void assert_swap_ok(struct swap_device *sd, const unsigned long *refs)
 {
 	char msg[256];
 
-	if (swap_check(sd, refs, msg, sizeof(msg)) != 0)
+	if (swap_check(sd, refs, false, msg, sizeof(msg)) != 0)
 		fail_msg("swap_check: %s", msg);
 }
 
@@ -160,10 +160,10 @@ static void test_check_finds_mismatches(void **state)
 	(void)state;
 	assert_int_equal(swap_alloc_slot(sd, &e), 0);
 	assert_int_equal(swap_duplicate(sd, e), 0);
-	assert_int_equal(swap_check(sd, refs, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_int_equal(swap_check(sd, refs, false, msg, sizeof(msg)), COW_ECORRUPT);
 	assert_non_null(strstr(msg, "(W2)"));
 	refs[swp_offset(e)] = 1;
-	assert_int_equal(swap_check(sd, refs, msg, sizeof(msg)), 0);
+	assert_int_equal(swap_check(sd, refs, false, msg, sizeof(msg)), 0);
 	swap_free(sd, e);
 	swapcache_free(sd, e);
 	swap_device_destroy(sd);
@@ -233,7 +233,7 @@ static int churn_verdict(void *state, char *msg, size_t len)
 		snprintf(msg, len, "%lu of 6 slots free", swap_device_nr_free(c->sd));
 		return 1;
 	}
-	return swap_check(c->sd, NULL, msg, len);
+	return swap_check(c->sd, NULL, false, msg, len);
 }
 
 static void churn_teardown(void *state)

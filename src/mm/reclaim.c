@@ -1,0 +1,257 @@
+/*
+ * Reclaim of anonymous pages: into the swap cache, unmapped through the
+ * reverse map, written to the swap device, freed.  And the swap cache's
+ * two page-level operations, add_to_swap and delete_from_swap_cache.
+ *
+ * shrink_page(), for one page, with its page lock held throughout:
+ *
+ *   1. The policy's reclaim rule may keep the page: from 5.11
+ *      (feb889fb40fa) a page that may be pinned is not put into the swap
+ *      cache, since swap-in would map it read-only and the next write
+ *      would copy it away from the pin.
+ *   2. add_to_swap: a slot (count SWAP_HAS_CACHE), PG_swapcache, the
+ *      cache's reference.
+ *   3. try_to_unmap: every PTE that maps the page becomes a swap PTE to
+ *      the slot (swap_duplicate), cleared and shot down first.  From 5.19
+ *      an exclusive page may be unmapped only if exclusivity can be given
+ *      up, which fails when the page may be pinned (page_try_share_anon_
+ *      rmap); the exclusive bit then travels in the swap PTE.  Before
+ *      that (2.6.13 .. 5.10) anything was unmapped: the hazard the 2009
+ *      thread argued about.
+ *   4. The page is written; a failed write keeps it in the swap cache, so
+ *      every swap PTE still finds the data in memory.
+ *   5. If nobody but the cache (and the caller) holds the page, it leaves
+ *      the cache and is freed when the caller drops its reference.  A page
+ *      with extra references (GUP) stays in the swap cache.
+ *
+ * Locks: page lock -> anon_vma (rmap walk) -> PT lock -> swap device lock,
+ * as the lock order says.
+ */
+#include "mm/mm.h"
+#include "mm/swap.h"
+
+#include <stdlib.h>
+
+/* The swap device, made on first use (two CPUs may race: one wins). */
+static struct swap_device *get_swap(struct cow_system *sys, int *err)
+{
+	struct swap_device *sd = READ_ONCE(sys->swap);
+
+	if (sd)
+		return sd;
+	*err = swap_device_create(0, sys->swap_slots, &sd);
+	if (*err)
+		return NULL;
+	if (cmpxchg(&sys->swap, (struct swap_device *)NULL, sd) != NULL)
+		swap_device_destroy(sd);
+	return READ_ONCE(sys->swap);
+}
+
+int add_to_swap(struct cow_system *sys, struct page *page)
+{
+	swp_entry_t entry;
+	int err = 0;
+	struct swap_device *sd = get_swap(sys, &err);
+
+	if (!sd)
+		return err;
+	err = swap_alloc_slot(sd, &entry);
+
+	if (err)
+		return err;
+	/* Reference first, then the flag: a check between the two steps
+	 * sees refcount >= its sources. */
+	get_page(page);
+	page->private = entry.val;
+	SetPageFlag(page, PG_swapcache);
+	err = swap_cache_add(sys->swap, entry, page);
+	COW_CHECK(err == 0, "a fresh swap slot already has a cache page");
+	return 0;
+}
+
+void delete_from_swap_cache(struct cow_system *sys, struct page *page)
+{
+	swp_entry_t entry = {page->private};
+
+	COW_ASSERT(PageLocked(page) && PageFlag(page, PG_swapcache));
+	swap_cache_del(sys->swap, entry);
+	ClearPageFlag(page, PG_swapcache);
+	page->private = 0;
+	swapcache_free(sys->swap, entry);
+	put_page(sys->pool, page);
+}
+
+struct unmap_ctx {
+	struct cow_system *sys;
+	swp_entry_t entry;
+	bool failed;
+};
+
+static int try_to_unmap_one(struct page *page, struct vm_area_struct *vma, unsigned long addr,
+			    void *arg)
+{
+	struct unmap_ctx *c = arg;
+	struct cow_system *sys = c->sys;
+	spinlock_t *ptl;
+	pte_t *ptep = page_vma_mapped(page, vma, addr, &ptl);
+	pte_t pte, swp;
+	bool exclusive;
+
+	if (!ptep)
+		return 0;
+	exclusive = PageFlag(page, PG_anon_exclusive);
+	if (sys->policy->reclaim == RECLAIM_SHARE_EXCLUSIVE && exclusive &&
+	    page_maybe_dma_pinned(page)) {
+		/* page_try_share_anon_rmap() fails: keep it mapped. */
+		pte_unmap_unlock(ptep, ptl);
+		c->failed = true;
+		return 1;
+	}
+	pte = ptep_get_and_clear(ptep);
+	flush_tlb_mm(vma->vm_mm);
+	if (pte_dirty(pte))
+		SetPageFlag(page, PG_dirty);
+	COW_CHECK(swap_duplicate(sys->swap, c->entry) == 0, "swap count overflow");
+	swp = swp_entry_to_pte(c->entry);
+	if (exclusive) {
+		ClearPageFlag(page, PG_anon_exclusive);
+		if (sys->policy->anon_exclusive)
+			swp = pte_swp_mkexclusive(swp);
+	}
+	set_pte(ptep, swp);
+	page_remove_rmap(page);
+	atomic_long_dec(&vma->vm_mm->nr_anon);
+	pte_unmap_unlock(ptep, ptl);
+	put_page(sys->pool, page); /* the mapping's reference */
+	return 0;
+}
+
+/* Reclaim one anon page the caller holds a reference on.  0 if it is now
+ * in swap (and free once the caller lets go), COW_EBUSY if the policy or
+ * a pin kept it, COW_ENOMEM if swap is full, COW_EIO if the write failed
+ * (the page stays in the swap cache: nothing is lost). */
+int shrink_page(struct cow_system *sys, struct page *page)
+{
+	struct unmap_ctx c = {sys, {0}, false};
+	int err = 0;
+
+	if (!trylock_page(page))
+		return COW_EBUSY;
+	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_ksm)) {
+		err = COW_EBUSY;
+		goto out_unlock;
+	}
+	if (!PageFlag(page, PG_swapcache)) {
+		if (sys->policy->reclaim == RECLAIM_SHARE_EXCLUSIVE &&
+		    page_maybe_dma_pinned(page)) {
+			err = COW_EBUSY;
+			goto out_unlock;
+		}
+		err = add_to_swap(sys, page);
+		if (err)
+			goto out_unlock;
+	}
+	c.entry.val = page->private;
+	if (page_mapcount(page) > 0)
+		rmap_walk(page, try_to_unmap_one, &c);
+	if (c.failed || page_mapcount(page) > 0) {
+		err = COW_EBUSY;
+		goto out_unlock;
+	}
+	err = swap_write_page(sys->swap, c.entry, page_address(sys->pool, page));
+	if (err)
+		goto out_unlock;
+	ClearPageFlag(page, PG_dirty);
+	/* Only the cache and the caller: it can go. */
+	if (page_ref_count(page) == 2)
+		delete_from_swap_cache(sys, page);
+out_unlock:
+	unlock_page(page);
+	return err;
+}
+
+void free_swap_and_cache(struct cow_system *sys, swp_entry_t entry)
+{
+	struct page *page;
+
+	swap_free(sys->swap, entry);
+	page = swap_cache_orphan(sys->swap, entry);
+	if (!page)
+		return;
+	if (trylock_page(page)) {
+		/* Ours and the cache's only, and still the slot's page. */
+		if (PageFlag(page, PG_swapcache) && page->private == entry.val &&
+		    page_mapcount(page) == 0 && page_ref_count(page) == 2)
+			delete_from_swap_cache(sys, page);
+		unlock_page(page);
+	}
+	put_page(sys->pool, page);
+}
+
+void swap_cache_drain(struct cow_system *sys)
+{
+	unsigned long from = 0;
+	bool found;
+
+	for (;;) {
+		swp_entry_t entry = swap_next_orphan(sys->swap, &from, &found);
+		struct page *page;
+
+		if (!found)
+			return;
+		page = swap_cache_orphan(sys->swap, entry);
+		if (!page)
+			continue;
+		lock_page(page);
+		if (PageFlag(page, PG_swapcache) && page->private == entry.val &&
+		    page_mapcount(page) == 0 && page_ref_count(page) == 2)
+			delete_from_swap_cache(sys, page);
+		unlock_page(page);
+		put_page(sys->pool, page);
+	}
+}
+
+int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len)
+{
+	struct mm_struct *mm = task->proc->mm;
+	struct cow_system *sys = mm->sys;
+	unsigned long start = addr & PAGE_MASK, end, nr = 0;
+	struct page **pages;
+
+	if (len == 0 || addr + len < addr || addr + len > TASK_SIZE)
+		return COW_EINVAL;
+	end = (addr + len + PAGE_SIZE - 1) & PAGE_MASK;
+	pages = calloc((end - start) / PAGE_SIZE, sizeof(*pages));
+	if (!pages)
+		return COW_ENOMEM;
+	/* MADV_PAGEOUT: take the anon pages the range maps, then reclaim
+	 * them without the mmap_lock. */
+	down_read(&mm->mmap_lock);
+	for (unsigned long a = start; a < end; a += PAGE_SIZE) {
+		spinlock_t *ptl;
+		pte_t *ptep = pte_offset_map_lock(&mm->pgt, a, &ptl);
+		pte_t pte;
+
+		if (!ptep)
+			continue;
+		pte = ptep_get(ptep);
+		if (pte_present(pte) && !pte_special(pte)) {
+			struct page *page = pfn_to_page(sys->pool, pte_pfn(pte));
+
+			if (PageFlag(page, PG_anon)) {
+				get_page(page);
+				pages[nr++] = page;
+			}
+		}
+		pte_unmap_unlock(ptep, ptl);
+	}
+	up_read(&mm->mmap_lock);
+	for (unsigned long i = 0; i < nr; i++) {
+		/* Advice, as MADV_PAGEOUT: a page kept in memory (pinned, or
+		 * its write failed) is no error of the caller's. */
+		shrink_page(sys, pages[i]);
+		put_page(sys->pool, pages[i]);
+	}
+	free(pages);
+	return 0;
+}
