@@ -537,7 +537,6 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
 	if (!c.maps || (sys->swap && !c.swaps)) {
 		free(c.maps);
 		free(c.swaps);
-		free(c.swaps);
 		return no_memory(msg, len, "system_check");
 	}
 	c.any_locked = any_pt_lock_held(pool);
@@ -577,5 +576,6 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
 	}
 out_free:
 	free(c.maps);
+	free(c.swaps);
 	return err;
 }
