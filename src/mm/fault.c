@@ -292,7 +292,8 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 /* The page behind a swap entry, with a reference: from the swap cache, or
  * read from the device into a fresh page that joins the cache.  NULL with
  * *err set when memory is short or the read fails (nothing is lost: the
- * slot still holds the data). */
+ * slot still holds the data); NULL with *err 0 when the slot was freed
+ * meanwhile, and the fault is to be retried. */
 static struct page *swapin_page(struct cow_system *sys, swp_entry_t entry, int *err)
 {
 	struct page *page;
@@ -316,13 +317,20 @@ static struct page *swapin_page(struct cow_system *sys, swp_entry_t entry, int *
 		page->private = entry.val;
 		SetPageFlag(page, PG_swapcache);
 		SetPageFlag(page, PG_anon);
-		if (swap_cache_add(sys->swap, entry, page) == 0)
+		*err = swap_cache_add(sys->swap, entry, page);
+		if (*err == 0)
 			return page;
-		/* Another CPU read it first: use theirs. */
 		ClearPageFlag(page, PG_swapcache);
 		ClearPageFlag(page, PG_anon);
 		page->private = 0;
 		page_ref_sub(sys->pool, page, 2);
+		if (*err == COW_ENOENT) {
+			/* The slot was freed under us: whoever zapped the
+			 * PTE changed it too, and the fault is retried. */
+			*err = 0;
+			return NULL;
+		}
+		/* Another CPU read it first: use theirs. */
 	}
 }
 

@@ -88,7 +88,9 @@ int swap_cache_add(struct swap_device *sd, swp_entry_t entry, struct page *page)
 	int err = 0;
 
 	spin_lock(&sd->lock);
-	if (sd->cache[slot] || sd->map[slot] == 0) {
+	if (sd->map[slot] == 0) {
+		err = COW_ENOENT;
+	} else if (sd->cache[slot]) {
 		err = COW_EBUSY;
 	} else {
 		/* swapcache_prepare(): a swap-in's page takes the flag; a

@@ -58,7 +58,7 @@ bool swap_has_cache(const struct swap_device *sd, swp_entry_t entry);
  * sets PG_swapcache, page->private and the cache's reference) ---- */
 
 /* Sets SWAP_HAS_CACHE; COW_EBUSY if the slot already has a page (another
- * CPU swapped it in first) or is free. */
+ * CPU swapped it in first), COW_ENOENT if the slot is free. */
 int swap_cache_add(struct swap_device *sd, swp_entry_t entry, struct page *page);
 /* The slot's cache page with a reference for the caller, or NULL. */
 struct page *swap_cache_get(struct swap_device *sd, swp_entry_t entry);
