@@ -289,8 +289,12 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 
 /* ---- swap-in ----------------------------------------------------------------------- */
 
-/* The page behind a swap entry, with a reference: from the swap cache, or
- * read from the device into a fresh page that joins the cache.  NULL with
+/* The page behind a swap entry, locked and with a reference: from the
+ * swap cache, or a fresh page that joins the cache and is then read from
+ * the device.  Like swapcache_prepare(), the page claims the slot before
+ * the read and stays locked until the read is done: a CPU that finds it
+ * in the cache waits on the lock, and a slot freed and reused meanwhile
+ * can never receive a page read from its previous contents.  NULL with
  * *err set when memory is short or the read fails (nothing is lost: the
  * slot still holds the data); NULL with *err 0 when the slot was freed
  * meanwhile, and the fault is to be retried. */
@@ -300,37 +304,50 @@ static struct page *swapin_page(struct cow_system *sys, swp_entry_t entry, int *
 
 	for (;;) {
 		page = swap_cache_get(sys->swap, entry);
-		if (page)
-			return page;
+		if (page) {
+			lock_page(page);
+			/* Still the slot's page (its read did not fail, and
+			 * it was not deleted from the cache meanwhile)? */
+			if (PageFlag(page, PG_swapcache) && page->private == entry.val)
+				return page;
+			unlock_page(page);
+			put_page(sys->pool, page);
+			continue;
+		}
 		page = alloc_page(sys->pool, 0);
 		if (!page) {
 			*err = COW_ENOMEM;
 			return NULL;
 		}
-		*err = swap_read_page(sys->swap, entry, page_address(sys->pool, page));
-		if (*err) {
-			put_page(sys->pool, page);
-			return NULL;
-		}
 		/* Into the cache (it owns one reference, the caller one). */
+		lock_page(page); /* a fresh page: never waits */
 		get_page(page);
 		page->private = entry.val;
 		SetPageFlag(page, PG_swapcache);
 		SetPageFlag(page, PG_anon);
 		*err = swap_cache_add(sys->swap, entry, page);
-		if (*err == 0)
-			return page;
-		ClearPageFlag(page, PG_swapcache);
+		if (*err == 0) {
+			*err = swap_read_page(sys->swap, entry, page_address(sys->pool, page));
+			if (*err == 0)
+				return page;
+			delete_from_swap_cache(sys, page);
+		} else {
+			ClearPageFlag(page, PG_swapcache);
+			page->private = 0;
+			put_page(sys->pool, page);
+		}
 		ClearPageFlag(page, PG_anon);
-		page->private = 0;
-		page_ref_sub(sys->pool, page, 2);
-		if (*err == COW_ENOENT) {
-			/* The slot was freed under us: whoever zapped the
-			 * PTE changed it too, and the fault is retried. */
-			*err = 0;
+		unlock_page(page);
+		put_page(sys->pool, page);
+		if (*err != COW_EBUSY) {
+			/* COW_ENOENT: the slot was freed under us; whoever
+			 * zapped the PTE changed it too, and the fault is
+			 * retried. */
+			if (*err == COW_ENOENT)
+				*err = 0;
 			return NULL;
 		}
-		/* Another CPU read it first: use theirs. */
+		/* Another CPU claimed the slot first: wait for its page. */
 	}
 }
 
@@ -368,7 +385,6 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, pte_t or
 	page = swapin_page(sys, entry, &err);
 	if (!page)
 		return err;
-	lock_page(page);
 	ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
 	if (!ptep || ptep_get(ptep) != orig) {
 		/* Someone else swapped it in, or unmapped it, meanwhile. */
