@@ -289,16 +289,18 @@ static int run_one_mode(const struct scenario *s, const struct scen_opts *o)
 	return 0;
 }
 
-/* --mode all: one table row per file. */
-static int run_all_modes(const struct scenario *s, const struct run_args *a, bool header)
+/* --mode all: one table row per file; the first column is name_width
+ * wide, so that every path of the run fits. */
+static int run_all_modes(const struct scenario *s, const struct run_args *a, int name_width,
+			 bool header)
 {
 	static const enum scen_mode modes[] = {SCEN_SEQ, SCEN_STRESS, SCEN_EXPLORE};
 	struct scen_result res[3];
 	int code = 0;
 
 	if (header)
-		printf("%-36s %-14s %-8s %-14s %-14s\n", "scenario", "policy", "seq", "stress",
-		       "explore");
+		printf("%-*s %-19s %-12s %-14s %-14s\n", name_width, "scenario", "policy", "seq",
+		       "stress", "explore");
 	for (int m = 0; m < 3; m++) {
 		struct scen_opts o = a->o;
 		int err;
@@ -314,7 +316,7 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, boo
 			return EXIT_USAGE;
 		}
 	}
-	printf("%-36s %-14s", s->path, res[0].policy);
+	printf("%-*s %-19s", name_width, s->path, res[0].policy);
 	for (int m = 0; m < 3; m++) {
 		char cell[32];
 
@@ -324,7 +326,7 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, boo
 			snprintf(cell, sizeof(cell), "ok");
 		else
 			snprintf(cell, sizeof(cell), "ok x%" PRIu64, res[m].runs);
-		printf(" %-*s", m == 0 ? 8 : 14, cell);
+		printf(" %-*s", m == 0 ? 12 : 14, cell);
 	}
 	printf("\n");
 	for (int m = 0; m < 3; m++)
@@ -339,12 +341,15 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, boo
 static int cmd_run(int argc, char **argv)
 {
 	struct run_args a = {0};
-	int code = 0, err = parse_run_args(argc, argv, &a);
+	int code = 0, name_width = 8, err = parse_run_args(argc, argv, &a);
 
 	if (err) {
 		free(a.files);
 		return err < 0 ? 0 : err;
 	}
+	for (int i = 0; i < a.nr_files; i++)
+		if ((int)strlen(a.files[i]) > name_width)
+			name_width = (int)strlen(a.files[i]);
 	for (int i = 0; i < a.nr_files; i++) {
 		struct scenario *s;
 		char msg[512];
@@ -356,7 +361,7 @@ static int cmd_run(int argc, char **argv)
 				code = EXIT_USAGE;
 			continue;
 		}
-		rc = a.all ? run_all_modes(s, &a, i == 0) : run_one_mode(s, &a.o);
+		rc = a.all ? run_all_modes(s, &a, name_width, i == 0) : run_one_mode(s, &a.o);
 		if (rc > code)
 			code = rc;
 		scen_free(s);
