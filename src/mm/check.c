@@ -1,6 +1,6 @@
 /*
  * Whole-structure validators of the mm layer: the frame pool (invariants
- * F1..F3 of page.c), page tables (P1..P4 of pgtable.h) and the whole
+ * F1..F4 of page.c), page tables (P1..P4 of pgtable.h) and the whole
  * system (S1..S5 below).  They sit beside
  * the structures they check and are called by tests, by the explorer after
  * every step and by scenarios at their end, so they never panic: a broken
@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define BITS_PER_LONG (8 * sizeof(unsigned long))
 
@@ -57,8 +58,10 @@ static bool seen_mark(unsigned long *seen, unsigned long bit)
 
 /* ---- the frame pool -------------------------------------------------------- */
 
-/* F1 and F3 frame by frame; counts the PG_free frames into *nfree. */
-static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, char *msg, size_t len)
+/* F1 and F3 frame by frame; counts the PG_free frames into *nfree and
+ * the PG_lru ones into *nlru. */
+static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, unsigned long *nlru,
+			    char *msg, size_t len)
 {
 	for (unsigned long pfn = 0; pfn < pool->nr; pfn++) {
 		struct page *page = &pool->pages[pfn];
@@ -68,6 +71,7 @@ static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, char 
 		int pin = atomic_read(&page->_pincount);
 
 		if (!(flags & BIT_MASK(PG_free))) {
+			*nlru += (flags & BIT_MASK(PG_lru)) != 0;
 			if (ref <= 0)
 				return corrupt(msg, len,
 					       "pfn %lu: allocated frame has refcount %d (F3)", pfn,
@@ -107,6 +111,43 @@ static int check_listed(struct frame_pool *pool, unsigned long *seen, unsigned l
 	return 0;
 }
 
+/* F4: the LRU is a well-linked list of allocated PG_lru frames, nr_lru
+ * long; *nlisted receives its length.  Skipped (0) while its lock is
+ * held: lru_add and lru_del change it over several steps. */
+static int check_lru(struct frame_pool *pool, unsigned long *seen, unsigned long *nlisted,
+		     char *msg, size_t len)
+{
+	uint32_t prev = PFN_NONE;
+	unsigned long n = 0;
+
+	*nlisted = 0;
+	if (spin_is_locked(&pool->lru_lock))
+		return 0;
+	for (uint32_t pfn = READ_ONCE(pool->lru_head); pfn != PFN_NONE;
+	     prev = pfn, pfn = READ_ONCE(pool->pages[pfn].lru.next), n++) {
+		const struct page *page = &pool->pages[pfn];
+
+		if (pfn >= pool->nr || seen_mark(seen, pfn))
+			return corrupt(msg, len,
+				       "the LRU holds pfn %u twice, or one beyond the pool, or "
+				       "has a cycle (F4)",
+				       pfn);
+		if (!PageFlag(page, PG_lru) || PageFlag(page, PG_free))
+			return corrupt(msg, len, "pfn %u is on the LRU but %s (F4)", pfn,
+				       PageFlag(page, PG_free) ? "free" : "not PG_lru");
+		if (READ_ONCE(page->lru.prev) != prev)
+			return corrupt(msg, len, "LRU: pfn %u's back link is %u, not %u (F4)", pfn,
+				       READ_ONCE(page->lru.prev), prev);
+	}
+	if (prev != READ_ONCE(pool->lru_tail) || n != READ_ONCE(pool->nr_lru))
+		return corrupt(msg, len,
+			       "the LRU has %lu pages ending at pfn %u, but nr_lru is %lu and "
+			       "the tail pfn %u (F4)",
+			       n, prev, READ_ONCE(pool->nr_lru), READ_ONCE(pool->lru_tail));
+	*nlisted = n;
+	return 0;
+}
+
 /* What holds at every step: every frame on the free list or in a cache
  * whose lock is free is PG_free with no counts, and none is listed twice.
  * Allocation and freeing move a frame between "listed" and "allocated"
@@ -132,6 +173,13 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 				      "nr_free_list is %lu",
 				      n, READ_ONCE(pool->nr_free_list));
 	}
+	if (!err) {
+		unsigned long *lru_seen = seen_alloc(pool->nr), n;
+
+		err = lru_seen ? check_lru(pool, lru_seen, &n, msg, len)
+			       : no_memory(msg, len, "frames_check_step");
+		free(lru_seen);
+	}
 	for (int c = 0; c < pool->cpus && !err; c++) {
 		struct pcp *pcp = &pool->pcp[c];
 
@@ -154,14 +202,14 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 
 int frames_check(struct frame_pool *pool, char *msg, size_t len)
 {
-	unsigned long nfree = 0, listed = 0, nr_free_list;
+	unsigned long nfree = 0, nlru = 0, listed = 0, nr_free_list, lru_listed;
 	long nr_free = atomic_long_read(&pool->nr_free);
 	unsigned long *seen;
 	char where[32];
 	uint32_t pfn;
 	int err;
 
-	err = check_each_frame(pool, &nfree, msg, len);
+	err = check_each_frame(pool, &nfree, &nlru, msg, len);
 	if (err)
 		return err;
 	if ((long)nfree != nr_free)
@@ -173,6 +221,13 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 	seen = seen_alloc(pool->nr);
 	if (!seen)
 		return no_memory(msg, len, "frames_check");
+	err = check_lru(pool, seen, &lru_listed, msg, len);
+	if (!err && lru_listed != nlru)
+		err = corrupt(msg, len, "%lu frames are PG_lru but the LRU lists %lu (F4)", nlru,
+			      lru_listed);
+	if (err)
+		goto out_free_seen;
+	memset(seen, 0, (pool->nr + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(*seen));
 	/* Bounded by the pool size, so a cycle is caught by seen_mark()
 	 * before the loop could run forever. */
 	nr_free_list = READ_ONCE(pool->nr_free_list);

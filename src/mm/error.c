@@ -9,7 +9,9 @@ const char *cow_strerror(int err)
 	switch (err) {
 	case COW_OK: return "success";
 	case COW_EINVAL: return "invalid argument";
-	case COW_ENOMEM: return "out of memory (frame pool exhausted)";
+	case COW_ENOMEM:
+		return "out of memory (no frame free or reclaimable: swap full, or every page in "
+		       "use)";
 	case COW_EFAULT: return "bad address";
 	case COW_EBUSY: return "object busy";
 	case COW_EAGAIN: return "try again";

@@ -107,9 +107,10 @@ static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, uns
 	err = anon_vma_prepare(vma);
 	if (err)
 		return err;
-	page = alloc_page(sys->pool, GFP_ZERO);
+	page = alloc_page_direct(sys, GFP_ZERO);
 	if (!page)
 		return COW_ENOMEM;
+	lru_add(sys->pool, page);
 	return map_fresh_page(vma, addr, page, true);
 }
 
@@ -143,13 +144,14 @@ static int wp_page_copy(struct vm_area_struct *vma, unsigned long addr, pte_t or
 	err = anon_vma_prepare(vma);
 	if (err)
 		goto out_put_old;
-	new = alloc_page(sys->pool, old ? 0 : GFP_ZERO);
+	new = alloc_page_direct(sys, old ? 0 : GFP_ZERO);
 	if (!new) {
 		err = COW_ENOMEM;
 		goto out_put_old;
 	}
 	if (old)
 		memcpy(page_address(sys->pool, new), page_address(sys->pool, old), PAGE_SIZE);
+	lru_add(sys->pool, new);
 
 	ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
 	if (ptep && ptep_get(ptep) == orig) {
@@ -314,7 +316,7 @@ static struct page *swapin_page(struct cow_system *sys, swp_entry_t entry, int *
 			put_page(sys->pool, page);
 			continue;
 		}
-		page = alloc_page(sys->pool, 0);
+		page = alloc_page_direct(sys, 0);
 		if (!page) {
 			*err = COW_ENOMEM;
 			return NULL;
@@ -327,6 +329,7 @@ static struct page *swapin_page(struct cow_system *sys, swp_entry_t entry, int *
 		SetPageFlag(page, PG_anon);
 		*err = swap_cache_add(sys->swap, entry, page);
 		if (*err == 0) {
+			lru_add(sys->pool, page);
 			*err = swap_read_page(sys->swap, entry, page_address(sys->pool, page));
 			if (*err == 0)
 				return page;

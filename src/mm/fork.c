@@ -63,6 +63,7 @@ static int copy_page_for_child(struct vm_area_struct *dst_vma, unsigned long add
 	if (!new)
 		return COW_ENOMEM;
 	memcpy(page_address(sys->pool, new), page_address(sys->pool, page), PAGE_SIZE);
+	lru_add(sys->pool, new);
 	page_add_new_anon_rmap(new, dst_vma, addr, true);
 	atomic_long_inc(&dst_mm->nr_anon);
 	pte = pfn_pte(page_to_pfn(sys->pool, new), PAGE_READONLY);
@@ -122,12 +123,15 @@ static int copy_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 	return 0;
 }
 
+/* Copy the PTEs of src_vma into dst_vma.  An allocation that finds the
+ * pool empty (a child's PTE table, the copy of a pinned page) drops both
+ * PT locks, reclaims and resumes at the same address. */
 static int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma)
 {
 	struct mm_struct *src_mm = src_vma->vm_mm, *dst_mm = dst_vma->vm_mm;
 	bool cow = is_cow_mapping(src_vma->vm_flags);
 	unsigned long addr = src_vma->vm_start, end = src_vma->vm_end;
-	int err = 0;
+	int err = 0, tries = 0;
 
 	if (cow)
 		write_seqcount_begin(&src_mm->write_protect_seq);
@@ -146,15 +150,20 @@ static int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct
 		}
 		pte_unmap_unlock(src_ptep, src_ptl);
 		dst_ptep = pte_alloc_map_lock(&dst_mm->pgt, addr, &dst_ptl);
-		if (!dst_ptep) {
+		if (dst_ptep) {
+			src_ptep = pte_offset_map_lock_nested(&src_mm->pgt, addr, &src_ptl);
+			for (; addr < next; addr += PAGE_SIZE, src_ptep++, dst_ptep++) {
+				err = copy_pte(dst_vma, src_vma, addr, dst_ptep, src_ptep);
+				if (err)
+					break;
+			}
+			pte_unmap_unlock(src_ptep, src_ptl);
+			pte_unmap_unlock(dst_ptep, dst_ptl);
+		} else {
 			err = COW_ENOMEM;
-			break;
 		}
-		src_ptep = pte_offset_map_lock_nested(&src_mm->pgt, addr, &src_ptl);
-		for (; addr < next && !err; addr += PAGE_SIZE, src_ptep++, dst_ptep++)
-			err = copy_pte(dst_vma, src_vma, addr, dst_ptep, src_ptep);
-		pte_unmap_unlock(src_ptep - 1, src_ptl);
-		pte_unmap_unlock(dst_ptep - 1, dst_ptl);
+		if (err == COW_ENOMEM && reclaim_before_retry(src_mm->sys, &tries))
+			err = 0;
 	}
 	if (cow)
 		write_seqcount_end(&src_mm->write_protect_seq);
@@ -164,10 +173,12 @@ static int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct
 int dup_mm(struct mm_struct *oldmm, struct mm_struct **out)
 {
 	struct mm_struct *mm;
-	int err;
+	int err, tries = 0;
 
 	*out = NULL;
-	err = mm_alloc(oldmm->sys, &mm);
+	do
+		err = mm_alloc(oldmm->sys, &mm);
+	while (err == COW_ENOMEM && reclaim_before_retry(oldmm->sys, &tries));
 	if (err)
 		return err;
 	down_write(&oldmm->mmap_lock);

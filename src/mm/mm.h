@@ -264,8 +264,23 @@ void gup_put_page(struct cow_system *sys, struct page *page, unsigned int flags)
 int add_to_swap(struct cow_system *sys, struct page *page);
 /* Take a locked page out of the swap cache and drop the cache's reference. */
 void delete_from_swap_cache(struct cow_system *sys, struct page *page);
-/* Reclaim one anon page the caller holds a reference on (see reclaim.c). */
-int shrink_page(struct cow_system *sys, struct page *page);
+/* Pages reclaim takes from the LRU at a time, and frames one round of
+ * direct reclaim tries to free (Linux's SWAP_CLUSTER_MAX). */
+#define SWAP_CLUSTER_MAX 32
+/* Rounds of direct reclaim one allocation may ask for. */
+#define MAX_RECLAIM_RETRIES 16
+/* Reclaim from the LRU (see reclaim.c); returns the frames freed. */
+unsigned long try_to_free_pages(struct cow_system *sys, unsigned long nr);
+/* An allocation found the pool empty: run a round of direct reclaim and
+ * say whether the caller should try again (it freed something, and the
+ * caller's *tries, starting at 0, is within MAX_RECLAIM_RETRIES).  The
+ * caller holds no lock but mmap_locks. */
+bool reclaim_before_retry(struct cow_system *sys, int *tries);
+/* alloc_page() with direct reclaim: when the pool is empty, reclaim and
+ * try again while reclaim makes progress.  For callers that hold no lock
+ * but mmap_locks; the pages they hold references on cannot be reclaimed
+ * from under them. */
+struct page *alloc_page_direct(struct cow_system *sys, unsigned int gfp);
 /* A swap PTE to entry went away: drop its count, and the cache page if
  * nothing else needs it. */
 void free_swap_and_cache(struct cow_system *sys, swp_entry_t entry);

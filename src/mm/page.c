@@ -9,7 +9,9 @@
  *       and then its refcount, mapcount and pincount are 0 and no other
  *       flag is set;
  *   F2  pool->nr_free counts the PG_free frames;
- *   F3  an allocated frame has refcount > 0.
+ *   F3  an allocated frame has refcount > 0;
+ *   F4  the LRU is a doubly linked list of allocated frames, nr_lru long,
+ *       and a frame is on it iff PG_lru is set.
  */
 #include "page.h"
 
@@ -32,6 +34,8 @@ int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 	pool->nr = nr;
 	pool->cpus = cpus;
 	spin_lock_init_rank(&pool->lock, RANK_FRAME_POOL);
+	spin_lock_init_rank(&pool->lru_lock, RANK_LRU);
+	pool->lru_head = pool->lru_tail = PFN_NONE;
 	pool->mem = mmap(NULL, nr * PAGE_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (pool->mem == MAP_FAILED)
@@ -249,6 +253,69 @@ void frame_pool_drain(struct frame_pool *pool)
 	}
 }
 
+/* ---- the LRU ----------------------------------------------------------------- */
+
+/* Unlink a page from the LRU; lru_lock held, PG_lru set. */
+static void lru_del(struct frame_pool *pool, struct page *page)
+{
+	uint32_t next = page->lru.next, prev = page->lru.prev;
+
+	if (prev != PFN_NONE)
+		pool->pages[prev].lru.next = next;
+	else
+		pool->lru_head = next;
+	if (next != PFN_NONE)
+		pool->pages[next].lru.prev = prev;
+	else
+		pool->lru_tail = prev;
+	ClearPageFlag(page, PG_lru);
+	pool->nr_lru--;
+}
+
+void lru_add(struct frame_pool *pool, struct page *page)
+{
+	uint32_t pfn = (uint32_t)page_to_pfn(pool, page);
+
+	COW_ASSERT(page_ref_count(page) > 0);
+	spin_lock(&pool->lru_lock);
+	COW_CHECK(!PageFlag(page, PG_lru), "pfn %u added to the LRU twice", pfn);
+	page->lru.prev = PFN_NONE;
+	page->lru.next = pool->lru_head;
+	if (pool->lru_head != PFN_NONE)
+		pool->pages[pool->lru_head].lru.prev = pfn;
+	else
+		pool->lru_tail = pfn;
+	pool->lru_head = pfn;
+	pool->nr_lru++;
+	SetPageFlag(page, PG_lru);
+	spin_unlock(&pool->lru_lock);
+}
+
+unsigned int lru_isolate(struct frame_pool *pool, struct page **pages, unsigned int n)
+{
+	unsigned int got = 0;
+
+	spin_lock(&pool->lru_lock);
+	for (uint32_t pfn = pool->lru_tail; pfn != PFN_NONE && got < n;) {
+		struct page *page = &pool->pages[pfn];
+
+		pfn = page->lru.prev;
+		/* A page whose count reached zero is being freed; its last
+		 * put takes it off the list as soon as we let go. */
+		if (!get_page_unless_zero(page))
+			continue;
+		lru_del(pool, page);
+		pages[got++] = page;
+	}
+	spin_unlock(&pool->lru_lock);
+	return got;
+}
+
+unsigned long lru_size(const struct frame_pool *pool)
+{
+	return READ_ONCE(pool->nr_lru);
+}
+
 /* ---- references and pins ------------------------------------------------ */
 
 void page_ref_sub(struct frame_pool *pool, struct page *page, int n)
@@ -257,8 +324,16 @@ void page_ref_sub(struct frame_pool *pool, struct page *page, int n)
 
 	COW_CHECK(left >= 0, "refcount of pfn %lu went negative (%d)", page_to_pfn(pool, page),
 		  left);
-	if (left == 0)
-		free_page(pool, page);
+	if (left != 0)
+		return;
+	/* Nobody can isolate a page with no references, so PG_lru is
+	 * stable here; the list itself needs the lock. */
+	if (PageFlag(page, PG_lru)) {
+		spin_lock(&pool->lru_lock);
+		lru_del(pool, page);
+		spin_unlock(&pool->lru_lock);
+	}
+	free_page(pool, page);
 }
 
 void put_page(struct frame_pool *pool, struct page *page)

@@ -10,6 +10,7 @@
  * Lock legend for the fields of struct page:
  *   (A) atomic, no lock        (L) the page lock (PG_locked)
  *   (F) owned by the allocator while the frame is free (PG_free set)
+ *   (R) the pool's lru_lock while PG_lru is set
  *   (T) page-table pages only: set up at allocation, ptl is the split lock
  *       (a table is never a compound page, so ptl shares its place with
  *       the compound pin count)
@@ -22,6 +23,13 @@
  *   mapcount  the number of PTEs that map the page (0 when unmapped;
  *             Linux stores it biased by -1, cowlab does not);
  *   pincount  FOLL_PIN count of a compound (huge) page's head.
+ *
+ * The LRU: anonymous pages live on one list per pool, newest at the head,
+ * under the pool's lru_lock (Linux's lruvec per node); reclaim takes
+ * victims from the tail.  The list holds no reference.  Isolation takes a
+ * reference unless the count is already zero and clears PG_lru; the last
+ * put_page() of a page still on the list takes it off before the frame is
+ * freed.  So a page is on the list iff PG_lru is set.
  *
  * Allocation: alloc_page() takes a frame from the calling CPU's cache, which
  * refills from and drains to the pool's free list in batches; each cache
@@ -66,7 +74,7 @@ struct page {
 	union {
 		struct {
 			unsigned long index; /* (L) anon: page index for the rmap */
-			struct {	     /* (F) free list / (L) LRU links */
+			struct {	     /* (F) free list / (R) LRU links */
 				uint32_t next, prev;
 			} lru;
 		};
@@ -100,6 +108,10 @@ struct frame_pool {
 	unsigned long nr_free_list;
 	atomic_long_t nr_free; /* free list + caches */
 	struct pcp *pcp;       /* cpus entries */
+	spinlock_t lru_lock;   /* the LRU list and PG_lru */
+	uint32_t lru_head;     /* newest */
+	uint32_t lru_tail;     /* oldest */
+	unsigned long nr_lru;
 };
 
 /* Create a pool of nr frames for cpus simulated CPUs (1..SYNC_MAX_CPUS).
@@ -133,6 +145,17 @@ void *page_address(const struct frame_pool *pool, const struct page *page);
 /* The struct page of a frame address inside the pool, or NULL. */
 struct page *virt_to_page(const struct frame_pool *pool, const void *addr);
 bool pfn_valid(const struct frame_pool *pool, unsigned long pfn);
+
+/* ---- the LRU ---------------------------------------------------------------- */
+
+/* Put a page the caller holds a reference on, and that is on no list, at
+ * the head of the LRU. */
+void lru_add(struct frame_pool *pool, struct page *page);
+/* Take up to n pages from the LRU's tail into pages[], each with a
+ * reference for the caller and off the list (PG_lru clear).  Pages being
+ * freed are skipped.  Returns how many it took. */
+unsigned int lru_isolate(struct frame_pool *pool, struct page **pages, unsigned int n);
+unsigned long lru_size(const struct frame_pool *pool);
 
 /* ---- reference counts -------------------------------------------------- */
 

@@ -60,9 +60,10 @@ static pte_t pxd_get(pte_t *entry)
 /* A zeroed frame becomes a table.  The private word, unused by table
  * pages otherwise, remembers the pool for the RCU callback, which gets
  * nothing but the struct page. */
-static struct page *table_alloc(struct frame_pool *pool)
+static struct page *table_alloc(struct pgtable *pgt)
 {
-	struct page *page = alloc_page(pool, GFP_ZERO);
+	struct frame_pool *pool = pgt->pool;
+	struct page *page = pgt->alloc ? pgt->alloc(pgt->alloc_ctx) : alloc_page(pool, GFP_ZERO);
 
 	if (!page)
 		return NULL;
@@ -107,7 +108,9 @@ int pgtable_init(struct pgtable *pgt, struct frame_pool *pool)
 	spin_lock_init_rank(&pgt->lock, RANK_PAGE_TABLE);
 	atomic_long_set(&pgt->nr_tables, 0);
 	pgt->pgd_pfn = PFN_NONE;
-	pgd = table_alloc(pool);
+	pgt->alloc = NULL;
+	pgt->alloc_ctx = NULL;
+	pgd = table_alloc(pgt);
 	if (!pgd)
 		return COW_ENOMEM;
 	pgt->pgd_pfn = page_to_pfn(pool, pgd);
@@ -115,7 +118,12 @@ int pgtable_init(struct pgtable *pgt, struct frame_pool *pool)
 	return 0;
 }
 
-/* Free the table in page and every table below it; returns how many. */
+void pgtable_set_allocator(struct pgtable *pgt, struct page *(*alloc)(void *ctx), void *ctx)
+{
+	pgt->alloc = alloc;
+	pgt->alloc_ctx = ctx;
+}
+
 /* Free the table in page and every table below it; returns how many.
  * The tree is private to the caller now (pgtable_destroy's contract), so
  * entries are read without yield points. */
@@ -160,7 +168,7 @@ void pgtable_destroy(struct pgtable *pgt)
  * walker can have seen it. */
 static int pgtable_populate(struct pgtable *pgt, pte_t *entry)
 {
-	struct page *page = table_alloc(pgt->pool);
+	struct page *page = table_alloc(pgt);
 
 	if (!page)
 		return COW_ENOMEM;

@@ -351,10 +351,18 @@ struct pgtable {
 	spinlock_t lock;	 /* populating and clearing upper entries */
 	struct frame_pool *pool; /* (C) where the tables come from */
 	atomic_long_t nr_tables; /* (A), changed under (P): tables, PGD included */
+	/* (C) where new tables below the PGD come from: alloc(alloc_ctx),
+	 * which returns a zeroed frame or NULL; NULL: the pool as it is. */
+	struct page *(*alloc)(void *alloc_ctx);
+	void *alloc_ctx;
 };
 
 /* Allocate the PGD.  Returns 0, or COW_ENOMEM when the pool is empty. */
 int pgtable_init(struct pgtable *pgt, struct frame_pool *pool);
+/* Take tables from alloc(ctx) from now on (the memory manager's allocator
+ * with direct reclaim); before any other thread uses the tree.  It is
+ * called with no page-table lock held. */
+void pgtable_set_allocator(struct pgtable *pgt, struct page *(*alloc)(void *ctx), void *ctx);
 /* Free every table at once, the PGD included.  The caller is done with the
  * tree: no walker, locked or lockless, may be inside, and every leaf must
  * be none (zapped) -- a COW_CHECK.  Tables unlinked earlier by

@@ -5,6 +5,8 @@
  *
  * shrink_page(), for one page, with its page lock held throughout:
  *
+ *   0. Direct reclaim (not MADV_PAGEOUT) keeps a page whose PTEs were
+ *      accessed since the last look, clearing the accessed bits.
  *   1. The policy's reclaim rule may keep the page: from 5.11
  *      (feb889fb40fa) a page that may be pinned is not put into the swap
  *      cache, since swap-in would map it read-only and the next write
@@ -126,18 +128,49 @@ static int try_to_unmap_one(struct page *page, struct vm_area_struct *vma, unsig
 	return 0;
 }
 
+static int referenced_one(struct page *page, struct vm_area_struct *vma, unsigned long addr,
+			  void *arg)
+{
+	spinlock_t *ptl;
+	pte_t *ptep = page_vma_mapped(page, vma, addr, &ptl);
+
+	if (!ptep)
+		return 0;
+	if (pte_young(ptep_get(ptep))) {
+		ptep_modify(ptep, _PAGE_ACCESSED, 0);
+		(*(int *)arg)++;
+	}
+	pte_unmap_unlock(ptep, ptl);
+	return 0;
+}
+
+/* folio_referenced(): how many PTEs mapping the page were used since the
+ * last look, clearing their accessed bits.  As on x86, without a TLB
+ * flush: a CPU that keeps using a cached translation does not set the bit
+ * again, and the page may look idle when it is not (only a cost). */
+static int page_referenced(struct page *page)
+{
+	int young = 0;
+
+	if (page_mapcount(page) > 0)
+		rmap_walk(page, referenced_one, &young);
+	return young;
+}
+
 /* Reclaim one anon page the caller holds a reference on.  0 if it is now
- * in swap (and free once the caller lets go), COW_EBUSY if the policy or
- * a pin kept it, COW_ENOMEM if swap is full, COW_EIO if the write failed
- * (the page stays in the swap cache: nothing is lost). */
-int shrink_page(struct cow_system *sys, struct page *page)
+ * in swap (and free once the caller lets go), COW_EBUSY if the policy, a
+ * pin, or (check_references) a recent access kept it, COW_ENOMEM if swap
+ * is full, COW_EIO if the write failed (the page stays in the swap cache:
+ * nothing is lost). */
+static int shrink_page(struct cow_system *sys, struct page *page, bool check_references)
 {
 	struct unmap_ctx c = {sys, {0}, false};
 	int err = 0;
 
 	if (!trylock_page(page))
 		return COW_EBUSY;
-	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_ksm)) {
+	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_ksm) ||
+	    (check_references && page_referenced(page))) {
 		err = COW_EBUSY;
 		goto out_unlock;
 	}
@@ -168,6 +201,58 @@ int shrink_page(struct cow_system *sys, struct page *page)
 out_unlock:
 	unlock_page(page);
 	return err;
+}
+
+/* Reclaim from the LRU's oldest pages until nr frames are free again or
+ * the scan has gone round the list twice (a clock: the first round clears
+ * the accessed bits that gave recently used pages a second chance, the
+ * second takes them unless they were used meanwhile).  Pages that stay in
+ * memory (used since the last look; mapped still, pinned, locked, in the
+ * swap cache with other references, not anonymous yet, KSM) go back to
+ * the head of the list.  Returns the number of frames freed. */
+unsigned long try_to_free_pages(struct cow_system *sys, unsigned long nr)
+{
+	struct frame_pool *pool = sys->pool;
+	unsigned long scan = 2 * lru_size(pool), freed = 0;
+	struct page *batch[SWAP_CLUSTER_MAX];
+
+	while (freed < nr && scan > 0) {
+		unsigned int got = lru_isolate(pool, batch, SWAP_CLUSTER_MAX);
+
+		if (got == 0)
+			break;
+		scan = scan > got ? scan - got : 0;
+		for (unsigned int i = 0; i < got; i++) {
+			struct page *page = batch[i];
+
+			shrink_page(sys, page, true);
+			/* Only our reference left: nobody can find the page
+			 * any more, and our put frees it. */
+			if (page_ref_count(page) == 1)
+				freed++;
+			else
+				lru_add(pool, page);
+			put_page(pool, page);
+		}
+	}
+	return freed;
+}
+
+bool reclaim_before_retry(struct cow_system *sys, int *tries)
+{
+	if (++*tries > MAX_RECLAIM_RETRIES)
+		return false;
+	return try_to_free_pages(sys, SWAP_CLUSTER_MAX) > 0;
+}
+
+struct page *alloc_page_direct(struct cow_system *sys, unsigned int gfp)
+{
+	struct page *page = alloc_page(sys->pool, gfp);
+	int tries = 0;
+
+	while (!page && reclaim_before_retry(sys, &tries))
+		page = alloc_page(sys->pool, gfp);
+	return page;
 }
 
 void free_swap_and_cache(struct cow_system *sys, swp_entry_t entry)
@@ -249,7 +334,7 @@ int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len)
 	for (unsigned long i = 0; i < nr; i++) {
 		/* Advice, as MADV_PAGEOUT: a page kept in memory (pinned, or
 		 * its write failed) is no error of the caller's. */
-		shrink_page(sys, pages[i]);
+		shrink_page(sys, pages[i], false);
 		put_page(sys->pool, pages[i]);
 	}
 	free(pages);

@@ -84,6 +84,12 @@ struct page *shmem_get_page(struct cow_system *sys, struct shmem_object *shm, un
 
 /* ---- the mm -------------------------------------------------------------------------- */
 
+/* Page tables, like pages, come with direct reclaim. */
+static struct page *alloc_table_direct(void *sys)
+{
+	return alloc_page_direct(sys, GFP_ZERO);
+}
+
 int mm_alloc(struct cow_system *sys, struct mm_struct **out)
 {
 	struct mm_struct *mm = calloc(1, sizeof(*mm));
@@ -101,6 +107,7 @@ int mm_alloc(struct cow_system *sys, struct mm_struct **out)
 		free(mm);
 		return err;
 	}
+	pgtable_set_allocator(&mm->pgt, alloc_table_direct, sys);
 	/* Listed from birth, so that checks see a child's page tables while
 	 * fork is still filling them. */
 	spin_lock(&sys->lock);

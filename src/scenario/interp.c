@@ -162,6 +162,8 @@ static int run_new(const struct scenario *s, const char *policy, enum scen_mode 
 		r->ncpus = 2;
 	spin_lock_init(&r->lock);
 	o.frames = s->frames ? s->frames : default_frames(s);
+	/* Room to swap out every frame four times over. */
+	o.swap_slots = s->swap_slots ? s->swap_slots : 4 * o.frames;
 	o.cpus = r->ncpus;
 	o.policy = policy;
 	o.no_zero_page = s->zero_page == 0;

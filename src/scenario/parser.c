@@ -1705,7 +1705,7 @@ static int parse_system(struct parser *ps)
 {
 	struct scenario *s = ps->s;
 	struct token kw = ps->tok;
-	bool have_frames = false, have_cpus = false, have_zp = false;
+	bool have_frames = false, have_swap = false, have_cpus = false, have_zp = false;
 
 	if (ps->have_system)
 		return terr(ps, &kw, "a second 'system' line: the first is at line %d",
@@ -1717,7 +1717,7 @@ static int parse_system(struct parser *ps)
 	if (next(ps))
 		return -1;
 	while (ps->tok.kind != TOK_EOL) {
-		static const char *const keys[] = {"frames", "cpus", "zero_page"};
+		static const char *const keys[] = {"frames", "swap", "cpus", "zero_page"};
 		struct token key = ps->tok, vt;
 		struct suggest sg = {.t = &key};
 		bool *seen;
@@ -1727,6 +1727,8 @@ static int parse_system(struct parser *ps)
 				    SHOW(&key));
 		if (tok_is(&key, "frames"))
 			seen = &have_frames;
+		else if (tok_is(&key, "swap"))
+			seen = &have_swap;
 		else if (tok_is(&key, "cpus"))
 			seen = &have_cpus;
 		else if (tok_is(&key, "zero_page"))
@@ -1734,8 +1736,8 @@ static int parse_system(struct parser *ps)
 		else {
 			suggest_list(&sg, keys, ARRAY_SIZE(keys));
 			return terr(ps, &key,
-				    "unknown system setting %s%s: expected frames=, cpus= or "
-				    "zero_page=",
+				    "unknown system setting %s%s: expected frames=, swap=, cpus= "
+				    "or zero_page=",
 				    SHOW(&key), SUGGESTION(&sg));
 		}
 		if (*seen)
@@ -1762,6 +1764,14 @@ static int parse_system(struct parser *ps)
 					    "found %s",
 					    SHOW(&vt));
 			s->frames = (unsigned long)vt.num;
+		} else if (seen == &have_swap) {
+			if (vt.kind != TOK_NUMBER || vt.num < 1 || vt.num > MAX_FRAMES)
+				return terr(
+					ps, &vt,
+					"expected a swap slot count from 1 to 16M after 'swap=', "
+					"found %s",
+					SHOW(&vt));
+			s->swap_slots = (unsigned long)vt.num;
 		} else {
 			if (vt.kind != TOK_NUMBER || vt.num < 1 || vt.num > MAX_CPUS)
 				return terr(
@@ -2458,7 +2468,7 @@ static int check_all(struct vstate *v)
 	    s->nr_maps > MAX_MAPS || s->nr_files < 0 || s->nr_files > MAX_FILES)
 		return vfail(v, "bad counts");
 	if (s->zero_page < -1 || s->zero_page > 1 || s->cpus < 0 || s->cpus > MAX_CPUS ||
-	    s->frames > MAX_FRAMES)
+	    s->frames > MAX_FRAMES || s->swap_slots > MAX_FRAMES)
 		return vfail(v, "bad system settings");
 	for (int i = 0; i < s->nr_procs; i++)
 		if (!name_ok(s->procs[i].name))

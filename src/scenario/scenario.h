@@ -6,7 +6,7 @@
  * a line belongs to the block of the nearest less-indented line above it
  * that opens a block (process, thread).  Tabs count as 8 columns.
  *
- *   system [frames=N] [cpus=N] [zero_page=on|off]
+ *   system [frames=N] [swap=N] [cpus=N] [zero_page=on|off]
  *   policy NAME                       default preset (cowlab --policy wins)
  *   file NAME SIZE [fill=BYTE]        a named byte array (a data file)
  *   process NAME                      a block of NAME's main thread; NAME
@@ -272,6 +272,7 @@ struct scenario {
 	 * threads where its OP_GROUP stands); proc made them. */
 	/* system line and policy line; 0 / NULL where not given */
 	unsigned long frames;
+	unsigned long swap_slots; /* 0: the default, 4 per frame */
 	int cpus;
 	int zero_page; /* -1 not given, 0 off, 1 on */
 	char policy[64];

@@ -4,7 +4,8 @@
  * one-line replay token.
  *
  * A program (struct explore_prog) sets up its state and spawns its tasks,
- * may check invariants after every step, and judges the final state.  The
+ * may check invariants wherever the schedule branches, and judges the final
+ * state.  The
  * same program and token always give the same run: the explorer resets
  * the scheduler and the program builds fresh state for every run.
  *
@@ -32,7 +33,8 @@ struct explore_prog {
 	int nr_tasks; /* task slots the program needs (RCU daemon included) */
 	/* Build the state of one run and spawn its tasks on s. */
 	void *(*setup)(struct sched *s);
-	/* Optional: checked in scheduler context after every step; 0 if all
+	/* Optional: checked in scheduler context at every state where the
+	 * schedule branches, and at the end (sched_set_step_hook); 0 if all
 	 * invariants hold, else a message in msg. */
 	int (*check)(void *state, char *msg, size_t len);
 	/* After a run that ended SCHED_OK: 0 if the outcome is right. */

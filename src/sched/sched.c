@@ -70,6 +70,7 @@ struct sched {
 	char msg[2048];
 
 	void (*step_hook)(void *);
+	bool unchecked; /* a step ran since the hook last saw the state */
 	void *step_arg;
 	struct sched_rcu_queue rcu;
 };
@@ -144,6 +145,7 @@ void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t 
 	s->fingerprint = 0xcbf29ce484222325ull;
 	s->verdict = SCHED_OK;
 	s->stop = false;
+	s->unchecked = false;
 	s->msg[0] = '\0';
 	s->rcu.head = NULL;
 	s->rcu.tail = &s->rcu.head;
@@ -392,6 +394,17 @@ enum sched_verdict sched_run(struct sched *s)
 		unsigned int n = collect_runnable(s, &all_done);
 		struct task *t;
 
+		/* The step hook sees every state where the schedule branches
+		 * (two or more tasks could take the next step) and the final
+		 * one.  A state where only one task can run is seen by no
+		 * other task, in this run; a schedule in which another task
+		 * could run there checks it at that point. */
+		if (s->step_hook && s->unchecked && (n != 1 || s->step >= s->max_steps)) {
+			s->unchecked = false;
+			s->step_hook(s->step_arg);
+			if (s->stop)
+				break;
+		}
 		if (n == 0) {
 			if (!all_done) {
 				s->verdict = SCHED_DEADLOCK;
@@ -417,8 +430,7 @@ enum sched_verdict sched_run(struct sched *s)
 		sync_cpu = t->cpu;
 		coro_switch(&s->main_ctx, &t->ctx);
 		COW_ASSERT(s->current == NULL && sync_explorer == NULL);
-		if (s->step_hook && !s->stop)
-			s->step_hook(s->step_arg);
+		s->unchecked = true;
 	}
 	sync_cpu = saved_cpu;
 	cow_set_panic_handler(old_handler);

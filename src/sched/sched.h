@@ -80,8 +80,11 @@ void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t 
 /* After sched_reset with SCHED_PCT: the depth (1..SCHED_PCT_MAX_DEPTH)
  * and the number of steps k the change points are drawn from. */
 void sched_set_pct(struct sched *s, unsigned int depth, uint64_t k);
-/* Called in scheduler context after every step of the run (the invariant
- * checker); it may call sched_fail().  NULL to disable. */
+/* Called in scheduler context (the invariant checker) at every state of
+ * the run where the schedule branches, two or more tasks being able to
+ * take the next step, and at the final state; it may call sched_fail().
+ * A state where only one task can run is skipped: no other task sees it
+ * in this run.  NULL to disable. */
 void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg);
 
 /* Add a task to the run, on simulated CPU cpu.  May be called before

@@ -101,6 +101,7 @@ static const char *const rank_names[RANK_NR] = {
 	[RANK_SHMEM] = "a shmem lock",
 	[RANK_SWAP_CACHE] = "the swap-cache lock",
 	[RANK_SYSTEM] = "the system's list lock",
+	[RANK_LRU] = "the LRU lock",
 	[RANK_FRAME_CACHE] = "a frame-cache lock",
 	[RANK_FRAME_POOL] = "the frame-pool lock",
 };

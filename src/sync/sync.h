@@ -299,7 +299,7 @@ static inline bool test_and_clear_bit(int nr, unsigned long *addr)
  * run that happens not to deadlock; release builds compile it out.
  *
  *   mmap_lock -> page lock -> anon_vma -> page_table_lock -> PT lock ->
- *   shmem -> swap cache -> system lists -> frame cache -> frame pool
+ *   shmem -> swap cache -> system lists -> LRU -> frame cache -> frame pool
  */
 
 enum lock_rank {
@@ -312,6 +312,7 @@ enum lock_rank {
 	RANK_SHMEM,
 	RANK_SWAP_CACHE,
 	RANK_SYSTEM,
+	RANK_LRU,
 	RANK_FRAME_CACHE,
 	RANK_FRAME_POOL,
 	RANK_NR

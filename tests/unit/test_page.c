@@ -402,6 +402,56 @@ static void test_page_lock_explore(void **state)
 	assert_explore_clean(&locker_prog, 1, 2000);
 }
 
+/* The LRU: newest at the head, isolation from the tail with a reference,
+ * the last put of a listed page takes it off, F4 catches a broken list. */
+static void test_lru(void **state)
+{
+	struct frame_pool *pool = pool_new(16, 1);
+	struct page *p[4], *got[4];
+	char msg[256];
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		p[i] = alloc_page(pool, 0);
+		lru_add(pool, p[i]);
+		assert_true(PageFlag(p[i], PG_lru));
+	}
+	assert_int_equal(lru_size(pool), 4);
+	assert_pool_healthy(pool);
+	/* Freed while listed: off the list, and the frame is clean. */
+	put_page(pool, p[1]);
+	assert_int_equal(lru_size(pool), 3);
+	assert_pool_healthy(pool);
+	/* Oldest first, each with a reference of the isolator's. */
+	assert_int_equal(lru_isolate(pool, got, 2), 2);
+	assert_ptr_equal(got[0], p[0]);
+	assert_ptr_equal(got[1], p[2]);
+	assert_int_equal(page_ref_count(p[0]), 2);
+	assert_false(PageFlag(p[0], PG_lru));
+	assert_int_equal(lru_size(pool), 1);
+	assert_pool_healthy(pool);
+	/* p[0] goes back, now the newest; p[2] stays off the list. */
+	lru_add(pool, got[0]);
+	put_page(pool, got[0]);
+	put_page(pool, got[1]);
+	assert_int_equal(lru_isolate(pool, got, 4), 2);
+	assert_ptr_equal(got[0], p[3]);
+	assert_ptr_equal(got[1], p[0]);
+	/* Negative control: a PG_lru page the list does not hold. */
+	SetPageFlag(p[3], PG_lru);
+	assert_int_equal(frames_check(pool, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "(F4)"));
+	ClearPageFlag(p[3], PG_lru);
+	for (int i = 0; i < 2; i++)
+		put_page(pool, got[i]);
+	put_page(pool, p[0]);
+	put_page(pool, p[2]);
+	put_page(pool, p[3]);
+	assert_int_equal(frame_pool_nr_free(pool), 16);
+	assert_pool_healthy(pool);
+	frame_pool_destroy(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -419,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_churn_explore_checked_every_step),
 		cmocka_unit_test(test_page_lock_stress),
 		cmocka_unit_test(test_page_lock_explore),
+		cmocka_unit_test(test_lru),
 	};
 
 	test_init();

@@ -253,6 +253,55 @@ static const struct explore_prog race_new = {
 	"reclaim-writer-6.5", 3, race_setup_new, race_check, race_verdict, race_teardown,
 };
 
+/* Four times as much memory as there are frames: faults reclaim the
+ * oldest pages on demand, every page keeps its own bytes through swap-out
+ * and swap-in, fork works under the pressure, and at the end every frame
+ * and every slot is free. */
+static void test_memory_larger_than_the_pool(void **state)
+{
+	enum { SMALL = 48, PAGES = 4 * SMALL };
+
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct cow_system_opts o = {SMALL, 2, mm_policies[i], true, 8 * SMALL};
+		struct cow_system *sys;
+		struct cow_process *p, *c;
+		struct cow_task *t, *ct;
+		unsigned long a;
+
+		assert_int_equal(cow_system_create(&o, &sys), 0);
+		p = mmt_process(sys, "p");
+		t = mmt_task(p, 0);
+		a = mmt_map(t, PAGES, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+		for (unsigned long n = 0; n < PAGES; n++)
+			assert_int_equal(mmt_fill(t, a + n * PAGE_SIZE, (int)n, PAGE_SIZE), 0);
+		assert_true(swap_device_nr_free(sys->swap) < swap_device_size(sys->swap));
+		for (unsigned long n = 0; n < PAGES; n++)
+			assert_true(mmt_holds(t, a + n * PAGE_SIZE, (int)n, PAGE_SIZE));
+		assert_system_ok(sys);
+		assert_int_equal(cow_fork(t, "c", &c), 0);
+		ct = mmt_task(c, 1);
+		for (unsigned long n = 0; n < PAGES; n += 2)
+			assert_int_equal(mmt_fill(ct, a + n * PAGE_SIZE, 0xff - (int)n, PAGE_SIZE),
+					 0);
+		for (unsigned long n = 0; n < PAGES; n++) {
+			int mine = n % 2 ? (int)n : 0xff - (int)n;
+
+			assert_true(mmt_holds(t, a + n * PAGE_SIZE, (int)n, PAGE_SIZE));
+			assert_true(mmt_holds(ct, a + n * PAGE_SIZE, mine, PAGE_SIZE));
+		}
+		assert_system_ok(sys);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		cow_task_destroy(t);
+		cow_process_exit(p);
+		assert_all_frames_free(sys, SMALL);
+		swap_cache_drain(sys);
+		assert_int_equal(swap_device_nr_free(sys->swap), swap_device_size(sys->swap));
+		cow_system_destroy(sys);
+	}
+}
+
 static void test_reclaim_races_writers_explore(void **state)
 {
 	(void)state;
@@ -269,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_swap_io_errors_lose_nothing),
 		cmocka_unit_test(test_reclaim_races_writers_stress),
 		cmocka_unit_test(test_reclaim_races_writers_explore),
+		cmocka_unit_test(test_memory_larger_than_the_pool),
 	};
 
 	test_init();

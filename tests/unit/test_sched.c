@@ -213,9 +213,10 @@ static void test_panic_in_task_fails_the_run(void **state)
 	assert_non_null(strstr(r.message, "the test's invariant 42"));
 }
 
-/* The per-step checker runs after every step and can fail a run. */
+/* The step checker sees every state where the schedule branches and the
+ * final one, and can fail a run. */
 struct step_state {
-	long counter;
+	long counter, idle;
 	int checks;
 };
 
@@ -227,11 +228,27 @@ static void step_task(void *arg)
 		WRITE_ONCE(st->counter, READ_ONCE(st->counter) + 1);
 }
 
+static void idle_task(void *arg)
+{
+	struct step_state *st = arg;
+
+	for (int i = 0; i < 40; i++)
+		WRITE_ONCE(st->idle, i);
+}
+
 static void *step_setup(struct sched *s)
 {
 	struct step_state *st = calloc(1, sizeof(*st));
 
 	sched_spawn(s, "stepper", 0, step_task, st, 0);
+	return st;
+}
+
+static void *step_setup_two(struct sched *s)
+{
+	struct step_state *st = step_setup(s);
+
+	sched_spawn(s, "idler", 1, idle_task, st, 0);
 	return st;
 }
 
@@ -242,7 +259,7 @@ static int step_check(void *state, char *msg, size_t len)
 	st->checks++;
 	if (st->counter < 3)
 		return 0;
-	snprintf(msg, len, "counter reached %ld", st->counter);
+	snprintf(msg, len, "counter reached %ld after %d checks", st->counter, st->checks);
 	return 1;
 }
 
@@ -256,17 +273,26 @@ static int step_verdict(void *state, char *msg, size_t len)
 static const struct explore_prog step_prog = {
 	"step-check", 1, step_setup, step_check, step_verdict, free,
 };
+static const struct explore_prog step_prog_two = {
+	"step-check-two", 2, step_setup_two, step_check, step_verdict, free,
+};
 
-static void test_step_checker_runs_every_step(void **state)
+static void test_step_checker_runs_where_schedules_branch(void **state)
 {
 	struct explore_result r = explore_runs(&step_prog, 1, 1);
 
 	(void)state;
+	/* Alone, the stepper never shares a state with another task: only
+	 * the final state is checked. */
 	assert_true(r.failed);
-	assert_string_equal(r.message, "counter reached 3");
-	/* Step 1 runs up to the first read; each increment is then a read
-	 * step and a write step, and the third write (step 7) trips it. */
-	assert_int_equal(r.steps, 7);
+	assert_string_equal(r.message, "counter reached 5 after 1 checks");
+	/* Beside a task that runs longer, every state is a branch point:
+	 * the checker meets the counter at 3, the moment it gets there. */
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		r = explore_runs(&step_prog_two, seed, 1);
+		assert_true(r.failed);
+		assert_non_null(strstr(r.message, "counter reached 3 after"));
+	}
 }
 
 static void noop(void *arg)
@@ -354,7 +380,7 @@ int main(void)
 		cmocka_unit_test(test_bad_tokens_rejected),
 		cmocka_unit_test(test_replay_refuses_other_program),
 		cmocka_unit_test(test_panic_in_task_fails_the_run),
-		cmocka_unit_test(test_step_checker_runs_every_step),
+		cmocka_unit_test(test_step_checker_runs_where_schedules_branch),
 		cmocka_unit_test(test_spawn_beyond_slots),
 		cmocka_unit_test(test_pct_tokens_and_replay),
 		cmocka_unit_test(test_pct_and_auto_find_races),
