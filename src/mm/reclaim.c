@@ -22,9 +22,10 @@
  *      thread argued about.
  *   4. The page is written; a failed write keeps it in the swap cache, so
  *      every swap PTE still finds the data in memory.
- *   5. If nobody but the cache (and the caller) holds the page, it leaves
- *      the cache and is freed when the caller drops its reference.  A page
- *      with extra references (GUP) stays in the swap cache.
+ *   5. If nobody but the cache (and the caller) holds the page and it was
+ *      not dirtied during the write (a DMA that completed meanwhile), it
+ *      leaves the cache and is freed when the caller drops its reference.
+ *      A page with extra references (GUP) stays in the swap cache.
  *
  * Locks: page lock -> anon_vma (rmap walk) -> PT lock -> swap device lock,
  * as the lock order says.
@@ -79,7 +80,6 @@ void delete_from_swap_cache(struct cow_system *sys, struct page *page)
 	swap_cache_del(sys->swap, entry);
 	ClearPageFlag(page, PG_swapcache);
 	page->private = 0;
-	swapcache_free(sys->swap, entry);
 	put_page(sys->pool, page);
 }
 
@@ -191,13 +191,23 @@ static int shrink_page(struct cow_system *sys, struct page *page, bool check_ref
 		err = COW_EBUSY;
 		goto out_unlock;
 	}
-	err = swap_write_page(sys->swap, c.entry, page_address(sys->pool, page));
-	if (err)
-		goto out_unlock;
+	/* clear_page_dirty_for_io(): a device that writes the page from
+	 * now on (a DMA through a reference taken before the unmap) marks it
+	 * dirty again when it completes, and the page must then stay. */
 	ClearPageFlag(page, PG_dirty);
-	/* Only the cache and the caller: it can go. */
-	if (page_ref_count(page) == 2)
-		delete_from_swap_cache(sys, page);
+	err = swap_write_page(sys->swap, c.entry, page_address(sys->pool, page));
+	if (err) {
+		SetPageFlag(page, PG_dirty);
+		goto out_unlock;
+	}
+	/* __remove_mapping(): only the cache and the caller hold it, and
+	 * nobody wrote it since (the completion dirties before it lets go,
+	 * so the count is read first). */
+	if (page_ref_count(page) == 2) {
+		smp_rmb();
+		if (!PageFlag(page, PG_dirty))
+			delete_from_swap_cache(sys, page);
+	}
 out_unlock:
 	unlock_page(page);
 	return err;

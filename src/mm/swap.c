@@ -115,13 +115,11 @@ struct page *swap_cache_get(struct swap_device *sd, swp_entry_t entry)
 	return page;
 }
 
+static void put_slot(struct swap_device *sd, swp_entry_t entry, bool cache, bool del);
+
 void swap_cache_del(struct swap_device *sd, swp_entry_t entry)
 {
-	unsigned long slot = slot_of(sd, entry);
-
-	spin_lock(&sd->lock);
-	sd->cache[slot] = NULL;
-	spin_unlock(&sd->lock);
+	put_slot(sd, entry, true, true);
 }
 
 /* For a slot in use whose PTE count is 0, the page the cache still holds
@@ -220,14 +218,19 @@ int swap_duplicate(struct swap_device *sd, swp_entry_t entry)
 }
 
 /* Drop the swap-cache flag (cache) or one PTE count from a slot's count;
- * the slot is free at zero.  A misuse is reported after the lock is
- * dropped, so a test that catches the panic finds the device usable. */
-static void put_slot(struct swap_device *sd, swp_entry_t entry, bool cache)
+ * the slot is free at zero.  del: the cache page goes in the same step, so
+ * that no swap-in can find the slot without a cache page but still
+ * flagged, and add a second page for it (swapcache_prepare's rule: the
+ * flag, not the page, says whether the slot has a cache page).  A misuse is reported after the lock
+ * is dropped, so a test that catches the panic finds the device usable. */
+static void put_slot(struct swap_device *sd, swp_entry_t entry, bool cache, bool del)
 {
 	unsigned long slot = slot_of(sd, entry);
 	bool ok;
 
 	spin_lock(&sd->lock);
+	if (del)
+		sd->cache[slot] = NULL;
 	ok = cache ? (sd->map[slot] & SWAP_HAS_CACHE) != 0 : (sd->map[slot] & SWAP_MAP_MAX) != 0;
 	if (ok) {
 		if (cache)
@@ -246,12 +249,12 @@ static void put_slot(struct swap_device *sd, swp_entry_t entry, bool cache)
 
 void swap_free(struct swap_device *sd, swp_entry_t entry)
 {
-	put_slot(sd, entry, false);
+	put_slot(sd, entry, false, false);
 }
 
 void swapcache_free(struct swap_device *sd, swp_entry_t entry)
 {
-	put_slot(sd, entry, true);
+	put_slot(sd, entry, true, false);
 }
 
 int swap_count(const struct swap_device *sd, swp_entry_t entry)

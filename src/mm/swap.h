@@ -48,7 +48,8 @@ int swap_alloc_slot(struct swap_device *sd, swp_entry_t *out);
 int swap_duplicate(struct swap_device *sd, swp_entry_t entry);
 /* One swap PTE fewer; the slot is free once its count is 0. */
 void swap_free(struct swap_device *sd, swp_entry_t entry);
-/* The swap-cache page for the slot went away. */
+/* Drop SWAP_HAS_CACHE from a slot no page was added for (swap_cache_del
+ * does it for one that had a page). */
 void swapcache_free(struct swap_device *sd, swp_entry_t entry);
 /* The number of swap PTEs referring to the slot (without SWAP_HAS_CACHE). */
 int swap_count(const struct swap_device *sd, swp_entry_t entry);
@@ -62,6 +63,8 @@ bool swap_has_cache(const struct swap_device *sd, swp_entry_t entry);
 int swap_cache_add(struct swap_device *sd, swp_entry_t entry, struct page *page);
 /* The slot's cache page with a reference for the caller, or NULL. */
 struct page *swap_cache_get(struct swap_device *sd, swp_entry_t entry);
+/* The slot's cache page goes, and with it SWAP_HAS_CACHE, in one step
+ * (the slot is free if no PTE refers to it). */
 void swap_cache_del(struct swap_device *sd, swp_entry_t entry);
 /* The cache page of a slot no PTE refers to any more (with a reference),
  * or NULL; and an iterator over such slots, from *from on. */
