@@ -127,6 +127,10 @@ int cow_madvise(struct cow_task *task, unsigned long addr, unsigned long len, in
  * the reverse map, then write them to the swap device.  Advice: pages the
  * policy keeps (pinned) stay, and that is no error. */
 int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len);
+/* echo 4 > /proc/PID/clear_refs: clear the soft-dirty bits of the task's
+ * process, write-protecting every present PTE (the next write faults and
+ * marks the PTE soft-dirty again); the policy may skip pinned pages. */
+int cow_clear_refs(struct cow_task *task);
 /* Load or store len bytes through the task's CPU: TLB, page tables, then
  * the fault handler, as hardware does.  COW_EFAULT where an access would
  * raise SIGSEGV (bytes before it were transferred). */

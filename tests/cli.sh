@@ -45,7 +45,7 @@ expect 2 "empty file" "$cow" run "$tmp/empty.cow"
 grep -q "empty" "$tmp/err" && ok "empty file says so" || bad "empty file says so"
 head -c 4096 /dev/urandom >"$tmp/random.cow"
 expect 2 "random bytes" "$cow" run "$tmp/random.cow"
-printf 'process P\n  map buf 1 page\n  clear_refs buf\n' >"$tmp/later.cow"
+printf 'process P\n  map buf 1 page\n  ksm_merge\n' >"$tmp/later.cow"
 expect 2 "not supported yet" "$cow" run "$tmp/later.cow"
 grep -q "not supported yet" "$tmp/err" && ok "not supported yet says so" || bad "not supported yet says so"
 

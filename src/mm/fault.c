@@ -188,7 +188,7 @@ static int wp_page_reuse(struct vm_area_struct *vma, pte_t *ptep, spinlock_t *pt
 	if (!(flags & FAULT_FLAG_UNSHARE))
 		ptep_modify(ptep, 0,
 			    ((vma->vm_flags & VM_WRITE) ? _PAGE_RW : 0) | _PAGE_DIRTY |
-				    _PAGE_ACCESSED);
+				    _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
 	pte_unmap_unlock(ptep, ptl);
 	return 0;
 }

@@ -31,7 +31,8 @@
 #define VM_WRITE 0x2UL
 #define VM_SHARED 0x8UL
 #define VM_MAYWRITE 0x20UL
-#define VM_DONTCOPY 0x20000UL /* MADV_DONTFORK */
+#define VM_DONTCOPY 0x20000UL	 /* MADV_DONTFORK */
+#define VM_SOFTDIRTY 0x8000000UL /* not soft-dirty tracked since clear_refs */
 
 struct shmem_object;
 
@@ -171,6 +172,8 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 int do_munmap(struct mm_struct *mm, unsigned long addr, unsigned long len);
 int do_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot);
 int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice);
+/* clear_refs soft-dirty (see vma.c). */
+int clear_refs_soft_dirty(struct mm_struct *mm);
 /* Replace bits of a present PTE atomically (PT lock held); the simulated
  * hardware may set accessed/dirty bits concurrently. */
 void ptep_modify(pte_t *ptep, pte_t clear, pte_t set);

@@ -190,9 +190,10 @@ static inline pte_t pte_wrprotect(pte_t pte)
 {
 	return pte & ~_PAGE_RW;
 }
+/* As on x86, dirtying also marks the PTE soft-dirty. */
 static inline pte_t pte_mkdirty(pte_t pte)
 {
-	return pte | _PAGE_DIRTY;
+	return pte | _PAGE_DIRTY | _PAGE_SOFT_DIRTY;
 }
 static inline pte_t pte_mkclean(pte_t pte)
 {

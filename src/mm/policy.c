@@ -36,6 +36,7 @@ static const struct cow_policy presets[] = {
 		.gupfast = GUPFAST_SEQ_EXCLUSIVE,
 		.dio_pin = DIO_FOLL_PIN,
 		.reclaim = RECLAIM_SHARE_EXCLUSIVE,
+		.clear_refs_skip_pinned = true,
 	},
 	{
 		.name = "broken-always-reuse",
@@ -160,10 +161,13 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "get_user_pages:    %s\n"
 		 "gup-fast guard:    %s\n"
 		 "direct I/O holds:  %s\n"
-		 "reclaim:           %s\n",
+		 "reclaim:           %s\n"
+		 "clear_refs:        %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
 		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used",
 		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
-		 dio_pin_rule_name(p->dio_pin), reclaim_rule_name(p->reclaim));
+		 dio_pin_rule_name(p->dio_pin), reclaim_rule_name(p->reclaim),
+		 p->clear_refs_skip_pinned ? "skips maybe-pinned pages (9348b73c2e1b)"
+					   : "write-protects every page");
 	return buf;
 }

@@ -94,6 +94,12 @@ struct cow_policy {
 	enum gupfast_guard gupfast;
 	enum dio_pin_rule dio_pin;
 	enum reclaim_rule reclaim;
+	/* clear_refs soft-dirty leaves maybe-pinned anonymous pages of an mm
+	 * that has pinned writable (5.11, 9348b73c2e1b "mm: don't play games
+	 * with pinned pages in clear_page_refs"); before, every present PTE
+	 * was write-protected (soft-dirty tracking itself dates from 3.11;
+	 * the 2.6.29 preset gets that first rule). */
+	bool clear_refs_skip_pinned;
 };
 
 /* The preset of that name, or NULL. */

@@ -223,6 +223,11 @@ int cow_mprotect(struct cow_task *task, unsigned long addr, unsigned long len, i
 	return do_mprotect(task->proc->mm, addr, len, prot);
 }
 
+int cow_clear_refs(struct cow_task *task)
+{
+	return clear_refs_soft_dirty(task->proc->mm);
+}
+
 int cow_madvise(struct cow_task *task, unsigned long addr, unsigned long len, int advice)
 {
 	return do_madvise(task->proc->mm, addr, len, advice);

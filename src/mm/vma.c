@@ -367,7 +367,7 @@ static bool range_is_free(struct mm_struct *mm, unsigned long addr, unsigned lon
 int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot, int flags,
 	    unsigned long *out)
 {
-	unsigned long vm_flags = VM_MAYWRITE;
+	unsigned long vm_flags = VM_MAYWRITE | VM_SOFTDIRTY;
 	struct vm_area_struct *vma;
 	int err = 0;
 
@@ -530,6 +530,10 @@ static void change_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *pt
 	}
 	if (pte_write(pte) || pte_special(pte))
 		return;
+	/* A PTE that soft-dirty tracking write-protected stays so: the next
+	 * write must fault to mark it (can_change_pte_writable). */
+	if (!(vma->vm_flags & VM_SOFTDIRTY) && !pte_soft_dirty(pte))
+		return;
 	/* Gaining write: a shared mapping's page may be mapped writable at
 	 * once; a private one's only if it is an exclusive anonymous page
 	 * (Linux 6.x can_change_pte_writable); older kernels let the next
@@ -576,6 +580,50 @@ int do_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int
 out_unlock:
 	up_write(&mm->mmap_lock);
 	return err;
+}
+
+struct soft_dirty_ctx {
+	struct cow_system *sys;
+	bool reduced;
+};
+
+/* clear_soft_dirty(): write-protect the PTE and clear its soft-dirty bit,
+ * unless the policy leaves pages that may be pinned (a write would find
+ * them exclusive and reuse them anyway under linux-6.5; under the
+ * refcount-only rule of 5.9/5.10 it copied them away from the pin). */
+static void clear_soft_dirty_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep,
+				 void *arg)
+{
+	struct soft_dirty_ctx *c = arg;
+	pte_t pte = ptep_get(ptep);
+
+	(void)addr;
+	if (!pte_present(pte))
+		return;
+	if (c->sys->policy->clear_refs_skip_pinned && !pte_special(pte) &&
+	    test_bit(MMF_HAS_PINNED, &vma->vm_mm->flags) && is_cow_mapping(vma->vm_flags) &&
+	    page_maybe_dma_pinned(pfn_to_page(c->sys->pool, pte_pfn(pte))))
+		return;
+	if (pte_write(pte))
+		c->reduced = true;
+	ptep_modify(ptep, _PAGE_RW | _PAGE_SOFT_DIRTY, 0);
+}
+
+int clear_refs_soft_dirty(struct mm_struct *mm)
+{
+	struct soft_dirty_ctx c = {mm->sys, false};
+
+	down_write(&mm->mmap_lock);
+	for (int i = 0; i < mm->nr_vmas; i++) {
+		struct vm_area_struct *vma = mm->vmas[i];
+
+		vma->vm_flags &= ~VM_SOFTDIRTY;
+		walk_pte_range(vma, vma->vm_start, vma->vm_end, clear_soft_dirty_pte, &c);
+	}
+	if (c.reduced)
+		flush_tlb_mm(mm);
+	up_write(&mm->mmap_lock);
+	return 0;
 }
 
 int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice)

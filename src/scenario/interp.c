@@ -680,6 +680,11 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 		if (err)
 			op_error(r, op, "swapout", err);
 		return;
+	case OP_CLEAR_REFS:
+		err = cow_clear_refs(t);
+		if (err)
+			op_error(r, op, "clear_refs", err);
+		return;
 	case OP_GROUP: return;
 	}
 }

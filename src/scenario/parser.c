@@ -172,6 +172,7 @@ enum op_word {
 	W_VMSPLICE,
 	W_PIPE_READ,
 	W_SWAPOUT,
+	W_CLEAR_REFS,
 	W_NONE,
 };
 
@@ -193,6 +194,7 @@ static const char *const op_words[] = {
 	[W_VMSPLICE] = "vmsplice",
 	[W_PIPE_READ] = "pipe_read",
 	[W_SWAPOUT] = "swapout",
+	[W_CLEAR_REFS] = "clear_refs",
 };
 
 static const char *const top_words[] = {"system", "policy", "file", "process", "thread", "join"};
@@ -201,7 +203,6 @@ static const char *const top_words[] = {"system", "policy", "file", "process", "
 static const struct {
 	const char *word, *what, *work;
 } unsupported[] = {
-	{"clear_refs", "soft-dirty tracking arrives", "the swap and KSM work"},
 	{"ksm_merge", "KSM arrives", "the swap and KSM work"},
 };
 
@@ -1478,6 +1479,12 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 		if (parse_range(ps, c, "swapout", r, &rc))
 			return -1;
 		break;
+	case W_CLEAR_REFS:
+		/* echo 4 > /proc/PID/clear_refs: the whole address space. */
+		op->kind = OP_CLEAR_REFS;
+		if (expect_eol(ps, "'clear_refs'"))
+			return -1;
+		break;
 	case W_DIO_READ:
 	case W_DIO_WRITE:
 		op->kind = w == W_DIO_READ ? OP_DIO_READ : OP_DIO_WRITE;
@@ -2390,7 +2397,8 @@ static int check_op(struct vstate *v, const struct scen_op *op, int thread)
 		break;
 	case OP_DIO_READ:
 	case OP_DIO_WRITE: return check_dio(v, op);
-	case OP_WAIT: return 0;
+	case OP_WAIT:
+	case OP_CLEAR_REFS: return 0;
 	case OP_PIN:
 		r = &op->pin.mem;
 		if (vref_make(v, op, thread, true, op->pin.pin, r->len))

@@ -36,6 +36,9 @@
  *                                     unmaps them through the reverse map,
  *                                     then writes them to the swap device;
  *                                     MADV_PAGEOUT)
+ *   clear_refs                        clear the process's soft-dirty bits
+ *                                     (echo 4 > /proc/PID/clear_refs): every
+ *                                     PTE becomes write-protected
  * get_user_pages, direct I/O and pipes:
  *   dio_read FRANGE -> RANGE          asynchronous O_DIRECT read: the pages of
  *                                     RANGE are taken by GUP for write at
@@ -59,7 +62,7 @@
  *   pinned frames hold) or a pipe (what reading it would deliver); FRANGE
  *   is a file's RANGE.
  * Accepted with a "not supported yet" error until their work lands:
- *   clear_refs, ksm_merge, and madvise's pageout and mergeable advice.
+ *   ksm_merge, and madvise's pageout and mergeable advice.
  *
  *   SIZE    123, 0x1f, 4K, 2M, 1G, or N page(s)
  *   RANGE   MAP, MAP[OFF], MAP[OFF..END], MAP[OFF..+LEN] (MAP a mapping;
@@ -127,6 +130,7 @@ enum scen_op_kind {
 	OP_VMSPLICE,
 	OP_PIPE_READ,
 	OP_SWAPOUT,
+	OP_CLEAR_REFS,
 };
 
 /* What a range's name refers to. */

@@ -408,6 +408,52 @@ static void test_policy_table(void **state)
 	}
 }
 
+/* clear_refs soft-dirty: every PTE loses write and soft-dirty, the next
+ * write fault restores both, mprotect R/W leaves a clean PTE read-only;
+ * linux-6.5 leaves a maybe-pinned page's PTE as it was, 2.6.29 does not,
+ * and the write after clear_refs reuses the pinned page under both. */
+static void test_clear_refs_soft_dirty(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct cow_system *sys = mmt_system(mm_policies[i], 64, 2, true);
+		struct cow_process *p = mmt_process(sys, "p");
+		struct cow_task *t = mmt_task(p, 0);
+		unsigned long a = mmt_map(t, 2, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+		bool skips = sys->policy->clear_refs_skip_pinned;
+		struct page *pinned, *before;
+
+		assert_int_equal(mmt_fill(t, a, 0x11, 2 * PAGE_SIZE), 0);
+		assert_true(pte_soft_dirty(mmt_pte(p, a)) && pte_write(mmt_pte(p, a)));
+		assert_int_equal(get_user_pages(p->mm, a + PAGE_SIZE, 1,
+						FOLL_PIN | FOLL_WRITE | FOLL_LONGTERM, &pinned),
+				 1);
+		assert_int_equal(cow_clear_refs(t), 0);
+		assert_false(pte_write(mmt_pte(p, a)) || pte_soft_dirty(mmt_pte(p, a)));
+		assert_true(pte_write(mmt_pte(p, a + PAGE_SIZE)) == skips);
+		assert_system_ok(sys);
+		/* mprotect R/W does not make the clean PTE writable ... */
+		assert_int_equal(cow_mprotect(t, a, 2 * PAGE_SIZE, COW_PROT_READ), 0);
+		assert_int_equal(cow_mprotect(t, a, 2 * PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE),
+				 0);
+		assert_false(pte_write(mmt_pte(p, a)));
+		/* ... the write fault does, reusing the page in place. */
+		before = mmt_page(p, a);
+		assert_int_equal(mmt_fill(t, a, 0x22, 2 * PAGE_SIZE), 0);
+		assert_ptr_equal(mmt_page(p, a), before);
+		assert_true(pte_soft_dirty(mmt_pte(p, a)) && pte_write(mmt_pte(p, a)));
+		/* The pin still sees what the process wrote. */
+		assert_ptr_equal(mmt_page(p, a + PAGE_SIZE), pinned);
+		assert_int_equal(*(unsigned char *)page_address(sys->pool, pinned), 0x22);
+		gup_put_page(sys, pinned, FOLL_PIN);
+		assert_system_ok(sys);
+		cow_task_destroy(t);
+		cow_process_exit(p);
+		assert_all_frames_free(sys, 64);
+		cow_system_destroy(sys);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_mprotect_never_makes_shared_page_writable),
 		cmocka_unit_test(test_pool_exhaustion_is_enomem),
 		cmocka_unit_test(test_policy_table),
+		cmocka_unit_test(test_clear_refs_soft_dirty),
 	};
 
 	test_init();

@@ -1143,7 +1143,6 @@ static void test_unsupported_operations(void **state)
 	static const struct {
 		const char *word, *reason;
 	} cases[] = {
-		{"clear_refs", "soft-dirty tracking arrives with the swap and KSM work"},
 		{"ksm_merge", "KSM arrives with the swap and KSM work"},
 	};
 	char text[256], msg[256];
