@@ -70,6 +70,9 @@ void cow_system_destroy(struct cow_system *sys);
 const struct cow_policy *cow_system_policy(const struct cow_system *sys);
 /* Frames free in the pool; equal to the pool size once every process exited. */
 unsigned long cow_system_free_frames(const struct cow_system *sys);
+/* Free the swap-cache pages nothing refers to any more and return the
+ * swap slots still in use (0 once every process exited). */
+unsigned long cow_system_swap_in_use(struct cow_system *sys);
 /* Check the invariants; strict when nothing is in flight.  0 or
  * COW_ECORRUPT with a message. */
 int cow_system_check(struct cow_system *sys, int strict, char *msg, unsigned long len);

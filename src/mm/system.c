@@ -5,6 +5,7 @@
  * done in vma.c, mmu.c, fault.c and fork.c.
  */
 #include "mm/mm.h"
+#include "mm/swap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,16 @@ unsigned long cow_system_free_frames(const struct cow_system *sys)
 {
 	/* The zero page is the system's own, not a leak. */
 	return frame_pool_nr_free(sys->pool) + (sys->zero_page ? 1 : 0);
+}
+
+unsigned long cow_system_swap_in_use(struct cow_system *sys)
+{
+	struct swap_device *sd = READ_ONCE(sys->swap);
+
+	if (!sd)
+		return 0;
+	swap_cache_drain(sys);
+	return swap_device_size(sd) - swap_device_nr_free(sd);
 }
 
 int cow_system_check(struct cow_system *sys, int strict, char *msg, unsigned long len)

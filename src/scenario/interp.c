@@ -259,6 +259,9 @@ static void run_finish(struct run *r)
 		}
 	}
 	rcu_barrier();
+	if (cow_system_swap_in_use(r->sys) != 0)
+		run_fail(r, "crash", NULL, "%s: %lu swap slots leaked after every process exited",
+			 r->s->path, cow_system_swap_in_use(r->sys));
 	if (cow_system_free_frames(r->sys) != r->frames)
 		run_fail(r, "crash", NULL, "%s: %lu frames leaked after every process exited",
 			 r->s->path, r->frames - cow_system_free_frames(r->sys));
