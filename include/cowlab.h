@@ -116,6 +116,8 @@ enum cow_advice {
 	COW_MADV_DONTNEED = 4,
 	COW_MADV_DONTFORK = 10,
 	COW_MADV_DOFORK = 11,
+	COW_MADV_MERGEABLE = 12,   /* KSM may merge the range's pages */
+	COW_MADV_UNMERGEABLE = 13, /* ... no longer (merged pages stay shared) */
 };
 
 /* Map len bytes of anonymous memory (private or shared) at addr, which
@@ -134,6 +136,11 @@ int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len);
  * process, write-protecting every present PTE (the next write faults and
  * marks the PTE soft-dirty again); the policy may skip pinned pages. */
 int cow_clear_refs(struct cow_task *task);
+/* One full pass of KSM over every process's MADV_MERGEABLE memory, run by
+ * the task's CPU (ksmd): identical anonymous pages become one write-
+ * protected KSM page.  *merged (may be NULL) receives how many mappings
+ * were switched to a KSM page. */
+int cow_ksm_merge(struct cow_task *task, unsigned long *merged);
 /* Load or store len bytes through the task's CPU: TLB, page tables, then
  * the fault handler, as hardware does.  COW_EFAULT where an access would
  * raise SIGSEGV (bytes before it were transferred). */

@@ -45,9 +45,9 @@ expect 2 "empty file" "$cow" run "$tmp/empty.cow"
 grep -q "empty" "$tmp/err" && ok "empty file says so" || bad "empty file says so"
 head -c 4096 /dev/urandom >"$tmp/random.cow"
 expect 2 "random bytes" "$cow" run "$tmp/random.cow"
-printf 'process P\n  map buf 1 page\n  ksm_merge\n' >"$tmp/later.cow"
-expect 2 "not supported yet" "$cow" run "$tmp/later.cow"
-grep -q "not supported yet" "$tmp/err" && ok "not supported yet says so" || bad "not supported yet says so"
+printf 'process P\n  map buf 1 page\n  madvise buf pageout\n' >"$tmp/later.cow"
+expect 2 "madvise pageout" "$cow" run "$tmp/later.cow"
+grep -q "spelled 'swapout RANGE'" "$tmp/err" && ok "madvise pageout points to swapout" || bad "madvise pageout points to swapout"
 
 # A failing explore run prints a token that replays the same failure.
 expect 1 "broken policy fails" "$cow" run scenarios/cow_parent_writes.cow --mode explore --policy broken-always-reuse --runs 50

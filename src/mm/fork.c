@@ -212,6 +212,9 @@ int dup_mm(struct mm_struct *oldmm, struct mm_struct **out)
 		mm_destroy(mm);
 		return err;
 	}
+	/* ksm_fork(): the child's mergeable VMAs are KSM's to scan too. */
+	if (test_bit(MMF_VM_MERGEABLE, &oldmm->flags))
+		ksm_enter(mm);
 	*out = mm;
 	return 0;
 }

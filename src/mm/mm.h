@@ -31,8 +31,9 @@
 #define VM_WRITE 0x2UL
 #define VM_SHARED 0x8UL
 #define VM_MAYWRITE 0x20UL
-#define VM_DONTCOPY 0x20000UL	 /* MADV_DONTFORK */
-#define VM_SOFTDIRTY 0x8000000UL /* not soft-dirty tracked since clear_refs */
+#define VM_DONTCOPY 0x20000UL	  /* MADV_DONTFORK */
+#define VM_SOFTDIRTY 0x8000000UL  /* not soft-dirty tracked since clear_refs */
+#define VM_MERGEABLE 0x80000000UL /* MADV_MERGEABLE: KSM may merge its pages */
 
 struct shmem_object;
 
@@ -74,7 +75,8 @@ struct anon_vma_chain {
 
 /* ---- address spaces ------------------------------------------------------------ */
 
-#define MMF_HAS_PINNED 0 /* bit in mm->flags: has ever FOLL_PIN'd (sticky) */
+#define MMF_HAS_PINNED 0   /* bit in mm->flags: has ever FOLL_PIN'd (sticky) */
+#define MMF_VM_MERGEABLE 1 /* bit in mm->flags: registered with KSM (K) */
 
 struct mm_struct {
 	struct cow_system *sys; /* (C) */
@@ -88,6 +90,7 @@ struct mm_struct {
 	atomic_long_t tlb_gen;	      /* (A) bumped by every shootdown */
 	atomic_long_t nr_anon;	      /* (A) resident anonymous pages */
 	struct list_head mmlist;      /* (S) on sys->mms, from birth to teardown */
+	struct list_head ksm_node;    /* (K) on sys->ksm_mms while MMF_VM_MERGEABLE */
 };
 
 /* ---- CPUs and the software TLB -------------------------------------------------- */
@@ -123,6 +126,8 @@ struct cow_task {
 	int cpu;		  /* (C) the simulated CPU it runs on */
 };
 
+struct ksm_stable;
+
 struct cow_system {
 	struct frame_pool *pool;	 /* (C) */
 	const struct cow_policy *policy; /* (C) */
@@ -139,6 +144,9 @@ struct cow_system {
 	unsigned long swap_slots;	 /* (C) its size */
 	atomic_long_t pins_acquired;	 /* (A) FOLL_PIN references taken ... */
 	atomic_long_t pins_released;	 /* (A) ... and given back */
+	struct mutex ksm_lock;		 /* (K): KSM's state, one pass at a time */
+	struct list_head ksm_mms;	 /* (K) mms with mergeable memory */
+	struct ksm_stable *ksm_stable;	 /* (K) the KSM pages' nodes */
 };
 
 /* ---- vma.c: address spaces and mappings ---------------------------------------- */
@@ -289,6 +297,21 @@ struct page *alloc_page_direct(struct cow_system *sys, unsigned int gfp);
 void free_swap_and_cache(struct cow_system *sys, swp_entry_t entry);
 /* Free cache pages no swap PTE and nobody else refers to any more. */
 void swap_cache_drain(struct cow_system *sys);
+
+/* ---- ksm.c ------------------------------------------------------------------------------- */
+
+void ksm_init(struct cow_system *sys);
+void ksm_destroy(struct cow_system *sys);
+/* Register an mm that has mergeable VMAs (madvise, fork); the caller
+ * holds no mmap_lock. */
+void ksm_enter(struct mm_struct *mm);
+/* Unregister it before it is torn down (waits for a pass in progress). */
+void ksm_exit(struct mm_struct *mm);
+/* One pass over every registered mm (see ksm.c); returns how many
+ * mappings were merged into KSM pages. */
+unsigned long ksm_scan(struct cow_system *sys);
+/* Test-only fault injection: write_protect_page skips the count check. */
+extern bool ksm_test_skip_count_check;
 
 /* ---- fork.c ------------------------------------------------------------------------------ */
 

@@ -256,7 +256,12 @@ static struct anon_vma *page_get_anon_vma(struct page *page)
 
 int rmap_walk(struct page *page, rmap_fn fn, void *arg)
 {
-	struct anon_vma *av = page_get_anon_vma(page);
+	struct anon_vma *av;
+
+	/* A KSM page's mapping is its stable node; reclaim keeps KSM pages
+	 * and nothing else walks them. */
+	COW_ASSERT(!PageFlag(page, PG_ksm));
+	av = page_get_anon_vma(page);
 	struct anon_vma_chain *avc;
 	int ret = 0;
 

@@ -40,6 +40,7 @@ int cow_system_create(const struct cow_system_opts *opts, struct cow_system **ou
 	sync_init();
 	sys->nr_cpus = o.cpus;
 	spin_lock_init_rank(&sys->lock, RANK_SYSTEM);
+	ksm_init(sys);
 	INIT_LIST_HEAD(&sys->processes);
 	INIT_LIST_HEAD(&sys->mms);
 	sys->next_pid = 1;
@@ -99,6 +100,7 @@ void cow_system_destroy(struct cow_system *sys)
 		swap_cache_drain(sys);
 		swap_device_destroy(sys->swap);
 	}
+	ksm_destroy(sys);
 	frame_pool_destroy(sys->pool);
 	free(sys->ext_refs);
 	free(sys->cpus);
@@ -232,6 +234,15 @@ int cow_munmap(struct cow_task *task, unsigned long addr, unsigned long len)
 int cow_mprotect(struct cow_task *task, unsigned long addr, unsigned long len, int prot)
 {
 	return do_mprotect(task->proc->mm, addr, len, prot);
+}
+
+int cow_ksm_merge(struct cow_task *task, unsigned long *merged)
+{
+	unsigned long n = ksm_scan(task->proc->sys);
+
+	if (merged)
+		*merged = n;
+	return 0;
 }
 
 int cow_clear_refs(struct cow_task *task)

@@ -126,6 +126,7 @@ void vma_free(struct vm_area_struct *vma)
 
 void mm_destroy(struct mm_struct *mm)
 {
+	ksm_exit(mm);
 	for (int i = 0; i < mm->nr_vmas; i++) {
 		zap_page_range(mm->vmas[i], mm->vmas[i]->vm_start, mm->vmas[i]->vm_end);
 		vma_free(mm->vmas[i]);
@@ -652,6 +653,8 @@ int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int 
 		return err;
 	case COW_MADV_DONTFORK:
 	case COW_MADV_DOFORK:
+	case COW_MADV_MERGEABLE:
+	case COW_MADV_UNMERGEABLE:
 		/* As Linux: the mapped parts get the advice, and a hole in
 		 * the range is reported afterwards as ENOMEM. */
 		down_write(&mm->mmap_lock);
@@ -659,15 +662,22 @@ int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int 
 		if (!err) {
 			for (int i = vma_index(mm, addr);
 			     i < mm->nr_vmas && mm->vmas[i]->vm_start < end; i++) {
-				if (advice == COW_MADV_DONTFORK)
-					mm->vmas[i]->vm_flags |= VM_DONTCOPY;
+				unsigned long flag =
+					(advice == COW_MADV_DONTFORK || advice == COW_MADV_DOFORK)
+						? VM_DONTCOPY
+						: VM_MERGEABLE;
+
+				if (advice == COW_MADV_DONTFORK || advice == COW_MADV_MERGEABLE)
+					mm->vmas[i]->vm_flags |= flag;
 				else
-					mm->vmas[i]->vm_flags &= ~VM_DONTCOPY;
+					mm->vmas[i]->vm_flags &= ~flag;
 			}
 			if (!range_is_mapped(mm, addr, end))
 				err = COW_ENOMEM;
 		}
 		up_write(&mm->mmap_lock);
+		if (advice == COW_MADV_MERGEABLE)
+			ksm_enter(mm);
 		return err;
 	}
 	return COW_EINVAL;

@@ -688,6 +688,11 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 		if (err)
 			op_error(r, op, "clear_refs", err);
 		return;
+	case OP_KSM_MERGE:
+		err = cow_ksm_merge(t, NULL);
+		if (err)
+			op_error(r, op, "ksm_merge", err);
+		return;
 	case OP_GROUP: return;
 	}
 }

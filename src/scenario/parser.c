@@ -173,6 +173,7 @@ enum op_word {
 	W_PIPE_READ,
 	W_SWAPOUT,
 	W_CLEAR_REFS,
+	W_KSM_MERGE,
 	W_NONE,
 };
 
@@ -195,16 +196,10 @@ static const char *const op_words[] = {
 	[W_PIPE_READ] = "pipe_read",
 	[W_SWAPOUT] = "swapout",
 	[W_CLEAR_REFS] = "clear_refs",
+	[W_KSM_MERGE] = "ksm_merge",
 };
 
 static const char *const top_words[] = {"system", "policy", "file", "process", "thread", "join"};
-
-/* Operations of later work: named so they get a clear error. */
-static const struct {
-	const char *word, *what, *work;
-} unsupported[] = {
-	{"ksm_merge", "KSM arrives", "the swap and KSM work"},
-};
 
 static const char *const verdict_names[] = {
 	[VERDICT_CORRUPT] = "corrupt",
@@ -301,9 +296,6 @@ static bool is_keyword(const struct token *t)
 		return true;
 	for (size_t i = 0; i < ARRAY_SIZE(top_words); i++)
 		if (tok_is(t, top_words[i]))
-			return true;
-	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
-		if (tok_is(t, unsupported[i].word))
 			return true;
 	return false;
 }
@@ -1154,7 +1146,8 @@ static int parse_prot(struct parser *ps, int *prot)
 
 static int parse_advice(struct parser *ps, int *advice)
 {
-	static const char *const words[] = {"dontneed", "dontfork", "dofork"};
+	static const char *const words[] = {"dontneed", "dontfork", "dofork", "mergeable",
+					    "unmergeable"};
 	const struct token *t = &ps->tok;
 	struct suggest sg = {.t = t};
 
@@ -1165,19 +1158,17 @@ static int parse_advice(struct parser *ps, int *advice)
 	else if (tok_is(t, "dofork"))
 		*advice = COW_MADV_DOFORK;
 	else if (tok_is(t, "pageout"))
-		return terr(ps, t,
-			    "'madvise pageout' is not supported yet: swap arrives with the "
-			    "swap work");
+		return terr(ps, t, "'madvise pageout' is spelled 'swapout RANGE' in scenarios");
 	else if (tok_is(t, "mergeable"))
-		return terr(ps, t,
-			    "'madvise mergeable' is not supported yet: KSM arrives with the "
-			    "swap and KSM work");
+		*advice = COW_MADV_MERGEABLE;
+	else if (tok_is(t, "unmergeable"))
+		*advice = COW_MADV_UNMERGEABLE;
 	else {
 		if (t->kind == TOK_IDENT)
 			suggest_list(&sg, words, ARRAY_SIZE(words));
 		return terr(ps, t,
-			    "expected an advice (dontneed, dontfork or dofork) after the range, "
-			    "found %s%s",
+			    "expected an advice (dontneed, dontfork, dofork, mergeable or "
+			    "unmergeable) after the range, found %s%s",
 			    SHOW(t), SUGGESTION(&sg));
 	}
 	return next(ps);
@@ -1485,6 +1476,12 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 		if (expect_eol(ps, "'clear_refs'"))
 			return -1;
 		break;
+	case W_KSM_MERGE:
+		/* One ksmd pass over every process's mergeable memory. */
+		op->kind = OP_KSM_MERGE;
+		if (expect_eol(ps, "'ksm_merge'"))
+			return -1;
+		break;
 	case W_DIO_READ:
 	case W_DIO_WRITE:
 		op->kind = w == W_DIO_READ ? OP_DIO_READ : OP_DIO_WRITE;
@@ -1527,16 +1524,6 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 
 /* ---- statements ------------------------------------------------------------ */
 
-/* -1 with the error if t names an operation of later work. */
-static int unsupported_op(struct parser *ps, const struct token *t)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++)
-		if (tok_is(t, unsupported[i].word))
-			return terr(ps, t, "%s is not supported yet: %s with %s", SHOW(t),
-				    unsupported[i].what, unsupported[i].work);
-	return 0;
-}
-
 /* An operation where one may stand, in c (a process block, a thread body,
  * a one-line thread): everything else gets a fitting error. */
 static int op_statement(struct parser *ps, const struct ctx *c)
@@ -1547,8 +1534,6 @@ static int op_statement(struct parser *ps, const struct ctx *c)
 	if (t->kind != TOK_IDENT)
 		return terr(ps, t, "expected an operation like 'write buf 0x01', found %s",
 			    SHOW(t));
-	if (unsupported_op(ps, t))
-		return -1;
 	if (op_word(t) != W_NONE)
 		return parse_op(ps, c);
 	if (tok_is(t, "thread") && c->thread >= 0)
@@ -1962,8 +1947,6 @@ static int statement(struct parser *ps)
 	ps->nr_statements++;
 	if (t->kind != TOK_IDENT)
 		return terr(ps, t, "expected a statement or an operation, found %s", SHOW(t));
-	if (unsupported_op(ps, t))
-		return -1;
 	if (b->group && !tok_is(t, "thread") && !tok_is(t, "join"))
 		return terr(ps, t,
 			    "the thread group that starts at line %d is not joined: expected "
@@ -2392,13 +2375,16 @@ static int check_op(struct vstate *v, const struct scen_op *op, int thread)
 		r = &op->madvise.range;
 		if (op->madvise.advice != COW_MADV_DONTNEED &&
 		    op->madvise.advice != COW_MADV_DONTFORK &&
-		    op->madvise.advice != COW_MADV_DOFORK)
+		    op->madvise.advice != COW_MADV_DOFORK &&
+		    op->madvise.advice != COW_MADV_MERGEABLE &&
+		    op->madvise.advice != COW_MADV_UNMERGEABLE)
 			return vfail(v, "%d:%d: a bad advice", op->loc.line, op->loc.col);
 		break;
 	case OP_DIO_READ:
 	case OP_DIO_WRITE: return check_dio(v, op);
 	case OP_WAIT:
-	case OP_CLEAR_REFS: return 0;
+	case OP_CLEAR_REFS:
+	case OP_KSM_MERGE: return 0;
 	case OP_PIN:
 		r = &op->pin.mem;
 		if (vref_make(v, op, thread, true, op->pin.pin, r->len))

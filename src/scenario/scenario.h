@@ -39,6 +39,8 @@
  *   clear_refs                        clear the process's soft-dirty bits
  *                                     (echo 4 > /proc/PID/clear_refs): every
  *                                     PTE becomes write-protected
+ *   ksm_merge                         one KSM pass over every process's
+ *                                     mergeable memory (madvise mergeable)
  * get_user_pages, direct I/O and pipes:
  *   dio_read FRANGE -> RANGE          asynchronous O_DIRECT read: the pages of
  *                                     RANGE are taken by GUP for write at
@@ -61,8 +63,8 @@
  *   In a check, RANGE may also name a file (its bytes now), a pin (what the
  *   pinned frames hold) or a pipe (what reading it would deliver); FRANGE
  *   is a file's RANGE.
- * Accepted with a "not supported yet" error until their work lands:
- *   ksm_merge, and madvise's pageout and mergeable advice.
+ * Accepted with a "not supported yet" error: madvise pageout (use
+ *   swapout).
  *
  *   SIZE    123, 0x1f, 4K, 2M, 1G, or N page(s)
  *   RANGE   MAP, MAP[OFF], MAP[OFF..END], MAP[OFF..+LEN] (MAP a mapping;
@@ -131,6 +133,7 @@ enum scen_op_kind {
 	OP_PIPE_READ,
 	OP_SWAPOUT,
 	OP_CLEAR_REFS,
+	OP_KSM_MERGE,
 };
 
 /* What a range's name refers to. */

@@ -93,6 +93,7 @@ static void evc_signal(struct evc *e)
 
 static const char *const rank_names[RANK_NR] = {
 	[RANK_NONE] = "an unranked lock",
+	[RANK_KSM] = "the KSM mutex",
 	[RANK_MMAP_LOCK] = "mmap_lock",
 	[RANK_PAGE_LOCK] = "a page lock",
 	[RANK_ANON_VMA] = "an anon_vma lock",

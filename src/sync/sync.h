@@ -298,12 +298,13 @@ static inline bool test_and_clear_bit(int nr, unsigned long *addr)
  * default of `make`) a violation panics with both locks named, even on a
  * run that happens not to deadlock; release builds compile it out.
  *
- *   mmap_lock -> page lock -> anon_vma -> page_table_lock -> PT lock ->
+ *   KSM -> mmap_lock -> page lock -> anon_vma -> page_table_lock -> PT lock ->
  *   shmem -> swap cache -> system lists -> LRU -> frame cache -> frame pool
  */
 
 enum lock_rank {
 	RANK_NONE = 0,
+	RANK_KSM,
 	RANK_MMAP_LOCK,
 	RANK_PAGE_LOCK,
 	RANK_ANON_VMA,

@@ -785,13 +785,10 @@ static void test_mprotect_madvise_munmap(void **state)
 		   "mean 'rw'?)");
 	expect_err(M2 "  mprotect buf\n", "3:15", "expected a protection (rw, ro or none)");
 	expect_err(M2 "  madvise buf dontned\n", "3:15",
-		   "expected an advice (dontneed, dontfork or dofork) after the range, found "
-		   "'dontned' (did you mean 'dontneed'?)");
+		   "expected an advice (dontneed, dontfork, dofork, mergeable or unmergeable) "
+		   "after the range, found 'dontned' (did you mean 'dontneed'?)");
 	expect_err(M2 "  madvise buf pageout\n", "3:15",
-		   "'madvise pageout' is not supported yet: swap arrives with the swap work");
-	expect_err(M2 "  madvise buf mergeable\n", "3:15",
-		   "'madvise mergeable' is not supported yet: KSM arrives with the swap and KSM "
-		   "work");
+		   "'madvise pageout' is spelled 'swapout RANGE' in scenarios");
 	expect_err(M2 "  munmap buf ro\n", "3:14", "unexpected 'ro' after the 'munmap' operation");
 #undef M2
 }
@@ -1138,37 +1135,26 @@ static void test_group_errors(void **state)
 #undef G2
 }
 
-static void test_unsupported_operations(void **state)
+/* clear_refs and ksm_merge take no operands, may stand wherever an
+ * operation may, and are keywords. */
+static void test_argless_operations(void **state)
 {
-	static const struct {
-		const char *word, *reason;
-	} cases[] = {
-		{"ksm_merge", "KSM arrives with the swap and KSM work"},
-	};
-	char text[256], msg[256];
+	static const char *const words[] = {"clear_refs", "ksm_merge"};
+	char text[256], msg[256], where[32];
+	struct scenario *s;
 
 	(void)state;
-	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		snprintf(msg, sizeof(msg), "'%s' is not supported yet: %s", cases[i].word,
-			 cases[i].reason);
-		/* In a process block, with arguments that are not parsed. */
-		snprintf(text, sizeof(text), "process P\n  %s data 0..4K -> buf+512 @!\n",
-			 cases[i].word);
-		expect_err(text, "2:3", msg);
-		/* In a thread body and as a one-line thread. */
-		snprintf(text, sizeof(text), "process P\n  thread t\n    %s\n  join\n",
-			 cases[i].word);
-		expect_err(text, "3:5", msg);
-		snprintf(text, sizeof(text), "process P\n  thread t %s x\n  join\n", cases[i].word);
-		expect_err(text, "2:12", msg);
-		snprintf(text, sizeof(text), "process P\nthread t in P %s x\njoin\n",
-			 cases[i].word);
-		expect_err(text, "2:15", msg);
-		/* At top level. */
-		snprintf(text, sizeof(text), "%s\n", cases[i].word);
-		expect_err(text, "1:1", msg);
-		/* Not a name either. */
-		snprintf(text, sizeof(text), "process %s\n", cases[i].word);
+	s = parse_ok("process P\n  map buf 1 page\n  madvise buf mergeable\n  clear_refs\n"
+		     "  thread t ksm_merge\n  join\n  madvise buf unmergeable\n");
+	assert_int_equal(s->ops[2].kind, OP_CLEAR_REFS);
+	assert_int_equal(s->ops[1].madvise.advice, COW_MADV_MERGEABLE);
+	scen_free(s);
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+		snprintf(text, sizeof(text), "process P\n  %s now\n", words[i]);
+		snprintf(msg, sizeof(msg), "unexpected 'now' after '%s'", words[i]);
+		snprintf(where, sizeof(where), "2:%zu", strlen(words[i]) + 4);
+		expect_err(text, where, msg);
+		snprintf(text, sizeof(text), "process %s\n", words[i]);
 		expect_err(text, "1:9", "is a keyword");
 	}
 }
@@ -2572,7 +2558,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_thread_groups),
 		cmocka_unit_test(test_group_visibility),
 		cmocka_unit_test(test_group_errors),
-		cmocka_unit_test(test_unsupported_operations),
+		cmocka_unit_test(test_argless_operations),
 		cmocka_unit_test(test_unknown_words),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_indentation),

@@ -1,0 +1,196 @@
+/*
+ * Tests of src/mm/ksm.c: identical pages of mergeable mappings become one
+ * KSM page across processes, writes copy, frames are given back; pages
+ * with GUP references (a pin, a direct-I/O reference) are never merged,
+ * and without write_protect_page's count check a pinned page would be
+ * (the negative control).
+ */
+#include "mmtest.h"
+
+#include "scenario/interp.h"
+
+#define FRAMES 128
+
+static unsigned long mergeable(struct cow_task *t, unsigned long pages)
+{
+	unsigned long a = mmt_map(t, pages, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+
+	assert_int_equal(cow_madvise(t, a, pages * PAGE_SIZE, COW_MADV_MERGEABLE), 0);
+	return a;
+}
+
+static void test_ksm_merges_identical_pages(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct cow_system *sys = mmt_system(mm_policies[i], FRAMES, 2, true);
+		struct cow_process *p = mmt_process(sys, "p"), *q = mmt_process(sys, "q");
+		struct cow_task *tp = mmt_task(p, 0), *tq = mmt_task(q, 1);
+		unsigned long a = mergeable(tp, 3), b = mergeable(tq, 3), merged, before;
+		struct page *k;
+
+		assert_int_equal(mmt_fill(tp, a, 0x5a, 2 * PAGE_SIZE), 0);
+		assert_int_equal(mmt_fill(tp, a + 2 * PAGE_SIZE, 0x01, PAGE_SIZE), 0);
+		assert_int_equal(mmt_fill(tq, b, 0x5a, 2 * PAGE_SIZE), 0);
+		assert_int_equal(mmt_fill(tq, b + 2 * PAGE_SIZE, 0x02, PAGE_SIZE), 0);
+		before = cow_system_free_frames(sys);
+		assert_int_equal(cow_ksm_merge(tp, &merged), 0);
+		/* p's second page into p's first (now KSM), q's two into it;
+		 * the third pages differ. */
+		assert_int_equal(merged, 3);
+		assert_int_equal(cow_system_free_frames(sys), before + 3);
+		k = mmt_page(p, a);
+		assert_true(PageFlag(k, PG_ksm));
+		assert_int_equal(page_mapcount(k), 4);
+		assert_ptr_equal(mmt_page(p, a + PAGE_SIZE), k);
+		assert_ptr_equal(mmt_page(q, b), k);
+		assert_ptr_equal(mmt_page(q, b + PAGE_SIZE), k);
+		assert_false(pte_write(mmt_pte(q, b)));
+		assert_false(PageFlag(mmt_page(q, b + 2 * PAGE_SIZE), PG_ksm));
+		assert_system_ok(sys);
+		/* A second pass finds nothing new. */
+		assert_int_equal(cow_ksm_merge(tq, &merged), 0);
+		assert_int_equal(merged, 0);
+		/* Writes copy, each side keeps its bytes. */
+		assert_int_equal(mmt_fill(tq, b, 0x77, PAGE_SIZE), 0);
+		assert_ptr_not_equal(mmt_page(q, b), k);
+		assert_true(mmt_holds(tp, a, 0x5a, 2 * PAGE_SIZE));
+		assert_true(mmt_holds(tq, b + PAGE_SIZE, 0x5a, PAGE_SIZE));
+		assert_true(mmt_holds(tq, b, 0x77, PAGE_SIZE));
+		assert_int_equal(page_mapcount(k), 3);
+		assert_system_ok(sys);
+		cow_task_destroy(tq);
+		cow_process_exit(q);
+		cow_task_destroy(tp);
+		cow_process_exit(p);
+		assert_all_frames_free(sys, FRAMES);
+		cow_system_destroy(sys);
+	}
+}
+
+/* Three identical pages, the first held by GUP (a long-term pin, or a
+ * plain reference as direct I/O took until 6.5): the other two merge, the
+ * held one stays, and a write after the pass reaches the held page.  With
+ * the count check switched off, linux-2.6.29 merges the pinned page and
+ * the write lands beside the pin; linux-6.5 still refuses, because the
+ * pinned page cannot give up its exclusivity (5.19). */
+static void held_page(const char *policy, unsigned int foll, bool skip_check, bool want_merged)
+{
+	struct cow_system *sys = mmt_system(policy, FRAMES, 2, true);
+	struct cow_process *p = mmt_process(sys, "p");
+	struct cow_task *t = mmt_task(p, 0);
+	unsigned long a = mergeable(t, 3), merged;
+	struct page *held;
+
+	assert_int_equal(mmt_fill(t, a, 0x11, 3 * PAGE_SIZE), 0);
+	assert_int_equal(get_user_pages(p->mm, a, 1, foll | FOLL_WRITE, &held), 1);
+	ksm_test_skip_count_check = skip_check;
+	assert_int_equal(cow_ksm_merge(t, &merged), 0);
+	ksm_test_skip_count_check = false;
+	assert_int_equal(PageFlag(mmt_page(p, a), PG_ksm), want_merged);
+	assert_int_equal(merged, want_merged ? 2 : 1);
+	assert_int_equal(mmt_fill(t, a, 0x22, PAGE_SIZE), 0);
+	assert_int_equal(*(unsigned char *)page_address(sys->pool, held),
+			 want_merged ? 0x11 : 0x22);
+	assert_int_equal(mmt_page(p, a) == held, !want_merged);
+	gup_put_page(sys, held, foll);
+	assert_system_ok(sys);
+	cow_task_destroy(t);
+	cow_process_exit(p);
+	assert_all_frames_free(sys, FRAMES);
+	cow_system_destroy(sys);
+}
+
+static void test_ksm_leaves_held_pages(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		held_page(mm_policies[i], FOLL_PIN | FOLL_LONGTERM, false, false);
+		held_page(mm_policies[i], FOLL_GET, false, false);
+	}
+}
+
+static void test_ksm_count_check_is_what_protects(void **state)
+{
+	(void)state;
+	held_page("linux-2.6.29", FOLL_PIN | FOLL_LONGTERM, true, true);
+	held_page("linux-2.6.29", FOLL_GET, true, true);
+	held_page("linux-6.5", FOLL_PIN | FOLL_LONGTERM, true, false);
+}
+
+/* scenarios/ksm_dio.cow: KSM racing a direct-I/O read into one of its
+ * candidates.  Without the count check the explorer finds the lost DMA
+ * under linux-2.6.29 (a FOLL_GET reference is all that marks the page);
+ * linux-6.5's direct I/O pins, and a pinned exclusive page is refused
+ * anyway. */
+static void test_ksm_dio_race_needs_the_count_check(void **state)
+{
+	struct scen_opts o = {.mode = SCEN_EXPLORE, .algo = SCHED_AUTO, .runs = 2000, .seed = 1};
+	struct scen_result r;
+	struct scenario *s;
+	char err[512];
+
+	(void)state;
+	if (scen_load("scenarios/ksm_dio.cow", &s, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	ksm_test_skip_count_check = true;
+	o.policy = "linux-2.6.29";
+	assert_int_equal(scen_run(s, &o, &r), 0);
+	assert_true(r.failed);
+	assert_string_equal(r.verdict, "corrupt");
+	o.policy = "linux-6.5";
+	assert_int_equal(scen_run(s, &o, &r), 0);
+	ksm_test_skip_count_check = false;
+	if (r.failed)
+		fail_msg("linux-6.5: %s", r.message);
+	scen_free(s);
+}
+
+/* Unmergeable memory is left alone, and an mm that exits is forgotten. */
+static void test_ksm_respects_advice(void **state)
+{
+	struct cow_system *sys = mmt_system("linux-6.5", FRAMES, 2, true);
+	struct cow_process *p = mmt_process(sys, "p"), *q;
+	struct cow_task *t = mmt_task(p, 0), *tq;
+	unsigned long a = mergeable(t, 2), merged;
+	unsigned long b = mmt_map(t, 2, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+
+	(void)state;
+	assert_int_equal(mmt_fill(t, b, 0x5a, 2 * PAGE_SIZE), 0);
+	assert_int_equal(mmt_fill(t, a, 0x6b, 2 * PAGE_SIZE), 0);
+	assert_int_equal(cow_madvise(t, a, 2 * PAGE_SIZE, COW_MADV_UNMERGEABLE), 0);
+	assert_int_equal(cow_ksm_merge(t, &merged), 0);
+	assert_int_equal(merged, 0);
+	/* A child inherits mergeable mappings and is scanned; its exit
+	 * leaves KSM with nothing to trip over. */
+	assert_int_equal(cow_madvise(t, a, 2 * PAGE_SIZE, COW_MADV_MERGEABLE), 0);
+	assert_int_equal(cow_fork(t, "q", &q), 0);
+	tq = mmt_task(q, 1);
+	assert_int_equal(mmt_fill(tq, a, 0x6b, PAGE_SIZE), 0); /* a private copy */
+	assert_int_equal(cow_ksm_merge(t, &merged), 0);
+	assert_true(merged >= 1);
+	cow_task_destroy(tq);
+	cow_process_exit(q);
+	assert_int_equal(cow_ksm_merge(t, &merged), 0);
+	assert_true(mmt_holds(t, a, 0x6b, 2 * PAGE_SIZE));
+	assert_true(mmt_holds(t, b, 0x5a, 2 * PAGE_SIZE));
+	assert_system_ok(sys);
+	cow_task_destroy(t);
+	cow_process_exit(p);
+	assert_all_frames_free(sys, FRAMES);
+	cow_system_destroy(sys);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ksm_merges_identical_pages),
+		cmocka_unit_test(test_ksm_leaves_held_pages),
+		cmocka_unit_test(test_ksm_count_check_is_what_protects),
+		cmocka_unit_test(test_ksm_respects_advice),
+		cmocka_unit_test(test_ksm_dio_race_needs_the_count_check),
+	};
+
+	test_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
