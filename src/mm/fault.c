@@ -203,6 +203,13 @@ static bool can_reuse_anon_page(struct page *page, struct vm_area_struct *vma)
 		return false;
 	if (!trylock_page(page))
 		return false;
+	/* folio_free_swap() (5.18, "mm: optimize do_wp_page() for exclusive
+	 * pages in the swapcache"): a swap-cache page no swap
+	 * PTE refers to any more leaves the cache, and its reference with
+	 * it, so that the count below can reach 1. */
+	if (PageFlag(page, PG_swapcache) &&
+	    swap_count(vma->vm_mm->sys->swap, (swp_entry_t){page->private}) == 0)
+		delete_from_swap_cache(vma->vm_mm->sys, page);
 	if (PageFlag(page, PG_ksm) || page_ref_count(page) != 1) {
 		unlock_page(page);
 		return false;

@@ -167,7 +167,7 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used",
 		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
 		 dio_pin_rule_name(p->dio_pin), reclaim_rule_name(p->reclaim),
-		 p->clear_refs_skip_pinned ? "skips maybe-pinned pages (9348b73c2e1b)"
+		 p->clear_refs_skip_pinned ? "skips maybe-pinned pages (5.11)"
 					   : "write-protects every page");
 	return buf;
 }

@@ -5,7 +5,8 @@
  * memory manager asks the active policy at each decision point ("reuse or
  * copy" in a write fault, "share or copy" at fork) instead of carrying a
  * copied code path per era.  The rules and their eras are documented in
- * docs/policies.md, with the commits behind them.
+ * docs/memory-manager.md and printed by `cowlab policies`, with the commits
+ * behind them.
  *
  * Each enum holds only the choices that the code implements; a later
  * change that implements another era's rule adds its value and the presets
@@ -95,7 +96,7 @@ struct cow_policy {
 	enum dio_pin_rule dio_pin;
 	enum reclaim_rule reclaim;
 	/* clear_refs soft-dirty leaves maybe-pinned anonymous pages of an mm
-	 * that has pinned writable (5.11, 9348b73c2e1b "mm: don't play games
+	 * that has pinned writable (5.11, "mm: don't play games
 	 * with pinned pages in clear_page_refs"); before, every present PTE
 	 * was write-protected (soft-dirty tracking itself dates from 3.11;
 	 * the 2.6.29 preset gets that first rule). */

@@ -31,7 +31,7 @@
  *   exit                              the process exits
  *   munmap RANGE
  *   mprotect RANGE rw|ro|none
- *   madvise RANGE dontneed|dontfork|dofork
+ *   madvise RANGE dontneed|dontfork|dofork|mergeable|unmergeable
  *   swapout RANGE                     swap the pages of RANGE out (reclaim
  *                                     unmaps them through the reverse map,
  *                                     then writes them to the swap device;

@@ -302,6 +302,33 @@ static void test_memory_larger_than_the_pool(void **state)
 	}
 }
 
+/* A page swapped in while shared, whose other swap PTE went away since:
+ * a write reuses it.  linux-2.6.29 counts mapcount + swap count == 1;
+ * linux-6.5 first drops the swap cache's reference, no swap PTE needing
+ * it (5.18), so that its refcount test sees 1. */
+static void test_write_reuses_swapcache_page_nobody_else_needs(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct rt r = rt_new(mm_policies[i]);
+		struct cow_process *c;
+		struct page *page;
+
+		assert_int_equal(mmt_fill(r.t, r.a, 0x5a, PAGE_SIZE), 0);
+		assert_int_equal(cow_fork(r.t, "child", &c), 0);
+		assert_int_equal(cow_swapout(r.t, r.a, PAGE_SIZE), 0);
+		assert_true(swapped(r.p, r.a) && swapped(c, r.a));
+		assert_true(mmt_holds(r.t, r.a, 0x5a, PAGE_SIZE));
+		page = mmt_page(r.p, r.a);
+		assert_true(PageFlag(page, PG_swapcache));
+		cow_process_exit(c);
+		assert_int_equal(mmt_fill(r.t, r.a, 0x6b, PAGE_SIZE), 0);
+		assert_ptr_equal(mmt_page(r.p, r.a), page);
+		assert_false(PageFlag(page, PG_swapcache));
+		rt_free(&r);
+	}
+}
+
 static void test_reclaim_races_writers_explore(void **state)
 {
 	(void)state;
@@ -319,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_reclaim_races_writers_stress),
 		cmocka_unit_test(test_reclaim_races_writers_explore),
 		cmocka_unit_test(test_memory_larger_than_the_pool),
+		cmocka_unit_test(test_write_reuses_swapcache_page_nobody_else_needs),
 	};
 
 	test_init();
