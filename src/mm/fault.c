@@ -239,6 +239,24 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 		return wp_page_reuse(vma, ptep, ptl, flags);
 
 	switch (sys->policy->wp_reuse) {
+	case REUSE_REFCOUNT_TRYLOCK:
+		/* can_share_swap_page() under a trylock: a locked page is
+		 * treated as shared (the copy ab967d86015a later avoided). */
+		if ((flags & FAULT_FLAG_UNSHARE) || PageFlag(page, PG_ksm) || !trylock_page(page))
+			break;
+		if (PageFlag(page, PG_swapcache)) {
+			swp_entry_t entry = {page->private};
+
+			reuse = page_ref_count(page) == 2 && swap_count(sys->swap, entry) == 0;
+			if (reuse)
+				delete_from_swap_cache(sys, page);
+		} else {
+			reuse = page_ref_count(page) == 1;
+		}
+		if (reuse)
+			SetPageFlag(page, PG_anon_exclusive);
+		unlock_page(page);
+		break;
 	case REUSE_MAPCOUNT_LOCK:
 		if (flags & FAULT_FLAG_UNSHARE) {
 			/* The era had no unshare faults. */
@@ -370,6 +388,10 @@ static bool swapin_exclusive(struct cow_system *sys, struct page *page, swp_entr
 {
 	switch (sys->policy->wp_reuse) {
 	case REUSE_MAPCOUNT_LOCK: return page_mapcount(page) + swap_count(sys->swap, entry) == 1;
+	case REUSE_REFCOUNT_TRYLOCK:
+		/* The cache's reference and ours, no other mapping or user. */
+		return page_mapcount(page) == 0 && swap_count(sys->swap, entry) == 1 &&
+		       page_ref_count(page) == 2;
 	case REUSE_EXCLUSIVE:
 		return excl_bit || (page_mapcount(page) == 0 && swap_count(sys->swap, entry) == 1 &&
 				    page_ref_count(page) == 2);

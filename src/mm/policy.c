@@ -10,6 +10,20 @@
 
 static const struct cow_policy presets[] = {
 	{
+		.name = "linux-2.6.12",
+		.summary = "refcount-based reuse under a page-lock trylock; reclaim never "
+			   "unmaps a page GUP holds (2.6.7's rule, gone in 2.6.13)",
+		.commits = "try_to_unmap_one's page_count back-out (v2.6.7), removed by "
+			   "c475a8ab625d (v2.6.13)",
+		.wp_reuse = REUSE_REFCOUNT_TRYLOCK,
+		.fork = FORK_SHARE,
+		.anon_exclusive = false,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_NONE,
+		.dio_pin = DIO_FOLL_GET,
+		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
+	},
+	{
 		.name = "linux-2.6.29",
 		.summary = "mapcount-based reuse under the sleeping page lock; fork "
 			   "shares every anonymous page (the 2009 thread's baseline)",
@@ -75,6 +89,8 @@ const struct cow_policy *cow_policy_list(int *nr)
 const char *wp_reuse_rule_name(enum wp_reuse_rule r)
 {
 	switch (r) {
+	case REUSE_REFCOUNT_TRYLOCK:
+		return "reuse iff refcount == 1 (+ an unshared swap cache), page lock trylock";
 	case REUSE_MAPCOUNT_LOCK: return "reuse iff mapcount + swapcount == 1 (page lock)";
 	case REUSE_EXCLUSIVE: return "reuse if exclusive, else iff refcount == 1";
 	case REUSE_ALWAYS: return "always reuse (deliberately wrong)";
@@ -146,6 +162,7 @@ const char *dio_pin_rule_name(enum dio_pin_rule d)
 const char *reclaim_rule_name(enum reclaim_rule r)
 {
 	switch (r) {
+	case RECLAIM_KEEP_RAISED_REFCOUNT: return "never unmap a page with a raised refcount";
 	case RECLAIM_UNMAP_ANY: return "unmap any page, GUP references or not";
 	case RECLAIM_SHARE_EXCLUSIVE: return "keep maybe-pinned pages mapped";
 	}

@@ -20,9 +20,13 @@
 /* Write fault on a present, write-protected anonymous page: reuse it in
  * place, or copy it? */
 enum wp_reuse_rule {
-	/* 2.6.29 .. 5.7 (ab967d86015a, c475a8ab625d): take the page lock,
-	 * sleeping for it; reuse iff mapcount + swapcount == 1.  References
-	 * from GUP are invisible to the decision. */
+	/* 2.6.7 .. 2.6.12 (can_share_swap_page before c475a8ab625d): a
+	 * trylock of the page lock, copy if it is taken; reuse iff the
+	 * refcount is 1, or 2 for a swap-cache page whose slot no swap PTE
+	 * refers to.  Any GUP reference forces a copy. */
+	REUSE_REFCOUNT_TRYLOCK, /* 2.6.29 .. 5.7 (ab967d86015a, c475a8ab625d): take the page lock,
+				 * sleeping for it; reuse iff mapcount + swapcount == 1.  References
+				 * from GUP are invisible to the decision. */
 	REUSE_MAPCOUNT_LOCK,
 	/* 5.19+ (6c287605fd56): reuse at once if PG_anon_exclusive; else
 	 * (not KSM) drop the references the kernel can drop, trylock, and
@@ -74,7 +78,10 @@ enum dio_pin_rule {
 
 /* Whether reclaim may unmap a page that GUP may hold. */
 enum reclaim_rule {
-	/* 2.6.13 .. 5.10 (c475a8ab625d): unmap anything. */
+	/* 2.6.7 .. 2.6.12 (Andrea Arcangeli, 2004): try_to_unmap_one backs
+	 * out of a swap-cache page whose refcount is raised above mapcount +
+	 * the cache + the reclaimer, so a page GUP holds stays mapped. */
+	RECLAIM_KEEP_RAISED_REFCOUNT, /* 2.6.13 .. 5.10 (c475a8ab625d): unmap anything. */
 	RECLAIM_UNMAP_ANY,
 	/* 5.11 (feb889fb40fa): a maybe-pinned page does not enter the swap
 	 * cache; 5.19: an exclusive page is unmapped only if exclusivity can

@@ -102,8 +102,13 @@ static int try_to_unmap_one(struct page *page, struct vm_area_struct *vma, unsig
 	if (!ptep)
 		return 0;
 	exclusive = PageFlag(page, PG_anon_exclusive);
-	if (sys->policy->reclaim == RECLAIM_SHARE_EXCLUSIVE && exclusive &&
-	    page_maybe_dma_pinned(page)) {
+	/* 2.6.7: a reference beyond the mappings, the cache and ours is
+	 * GUP's; unmapping would make the next write copy the page away from
+	 * it (the "ironic" get_user_pages race). */
+	if ((sys->policy->reclaim == RECLAIM_KEEP_RAISED_REFCOUNT &&
+	     page_ref_count(page) != page_mapcount(page) + 2) ||
+	    (sys->policy->reclaim == RECLAIM_SHARE_EXCLUSIVE && exclusive &&
+	     page_maybe_dma_pinned(page))) {
 		/* page_try_share_anon_rmap() fails: keep it mapped. */
 		pte_unmap_unlock(ptep, ptl);
 		c->failed = true;

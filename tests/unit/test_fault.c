@@ -454,6 +454,47 @@ static void test_clear_refs_soft_dirty(void **state)
 	}
 }
 
+/* After fork and the child's exit, a write to a page a GUP reference
+ * holds: linux-2.6.12 counts references and copies, linux-2.6.29 counts
+ * mappings and reuses, linux-6.5 finds the page not exclusive any more
+ * and, with the reference, copies. */
+static void test_reuse_rules_of_each_era(void **state)
+{
+	static const struct {
+		const char *policy;
+		bool reuses;
+	} cases[] = {{"linux-2.6.12", false}, {"linux-2.6.29", true}, {"linux-6.5", false}};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct cow_system *sys = mmt_system(cases[i].policy, 64, 2, true);
+		struct cow_process *p = mmt_process(sys, "p"), *c;
+		struct cow_task *t = mmt_task(p, 0);
+		unsigned long a = mmt_map(t, 1, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+		struct page *page, *ref;
+
+		assert_int_equal(mmt_fill(t, a, 0x11, PAGE_SIZE), 0);
+		assert_int_equal(cow_fork(t, "c", &c), 0);
+		cow_process_exit(c);
+		page = mmt_page(p, a);
+		assert_int_equal(get_user_pages(p->mm, a, 1, FOLL_GET, &ref), 1);
+		assert_int_equal(mmt_fill(t, a, 0x22, PAGE_SIZE), 0);
+		assert_int_equal(mmt_page(p, a) == page, cases[i].reuses);
+		gup_put_page(sys, ref, FOLL_GET);
+		/* Without the reference, every era reuses. */
+		page = mmt_page(p, a);
+		assert_int_equal(cow_mprotect(t, a, PAGE_SIZE, COW_PROT_READ), 0);
+		assert_int_equal(cow_mprotect(t, a, PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE), 0);
+		assert_int_equal(mmt_fill(t, a, 0x33, PAGE_SIZE), 0);
+		assert_ptr_equal(mmt_page(p, a), page);
+		assert_system_ok(sys);
+		cow_task_destroy(t);
+		cow_process_exit(p);
+		assert_all_frames_free(sys, 64);
+		cow_system_destroy(sys);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_pool_exhaustion_is_enomem),
 		cmocka_unit_test(test_policy_table),
 		cmocka_unit_test(test_clear_refs_soft_dirty),
+		cmocka_unit_test(test_reuse_rules_of_each_era),
 	};
 
 	test_init();

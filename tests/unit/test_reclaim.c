@@ -104,12 +104,20 @@ static void test_swap_across_fork(void **state)
  * linux-2.6.29 unmaps it; the page stays in the swap cache (the pin's
  * reference), and swap-in with mapcount + swapcount == 1 reuses it, so
  * the pin still agrees: the 2009 thread's "safe" case of ab967d86015a. */
+/* Each era's reclaim rule, with a long-term pin and then with a plain
+ * reference (direct I/O until 6.5): linux-2.6.12 keeps any page with a
+ * raised refcount mapped (2.6.7's rule), linux-2.6.29 unmaps both,
+ * linux-6.5 keeps the maybe-pinned page only. */
 static void test_pinned_page_under_reclaim(void **state)
 {
+	static const char *const policies[] = {"linux-2.6.12", "linux-2.6.29", "linux-6.5"};
+
 	(void)state;
-	for (int i = 0; i < NR_MM_POLICIES; i++) {
-		struct rt r = rt_new(mm_policies[i]);
-		bool keeps = r.sys->policy->reclaim == RECLAIM_SHARE_EXCLUSIVE;
+	for (size_t i = 0; i < ARRAY_SIZE(policies); i++) {
+		struct rt r = rt_new(policies[i]);
+		enum reclaim_rule rule = r.sys->policy->reclaim;
+		bool keeps = rule != RECLAIM_UNMAP_ANY;
+		struct page *ref;
 		struct cow_pages *pin;
 		unsigned char seen;
 
@@ -124,6 +132,15 @@ static void test_pinned_page_under_reclaim(void **state)
 		cow_pages_read(pin, 0, &seen, 1);
 		assert_int_equal(seen, 0x44);
 		cow_pages_release(pin);
+		/* A plain reference on the second page. */
+		assert_int_equal(mmt_fill(r.t, r.a + PAGE_SIZE, 0x55, PAGE_SIZE), 0);
+		assert_int_equal(get_user_pages(r.p->mm, r.a + PAGE_SIZE, 1, FOLL_GET, &ref), 1);
+		assert_int_equal(cow_swapout(r.t, r.a + PAGE_SIZE, PAGE_SIZE), 0);
+		assert_int_equal(swapped(r.p, r.a + PAGE_SIZE),
+				 rule != RECLAIM_KEEP_RAISED_REFCOUNT);
+		assert_system_ok(r.sys);
+		gup_put_page(r.sys, ref, FOLL_GET);
+		assert_true(mmt_holds(r.t, r.a + PAGE_SIZE, 0x55, PAGE_SIZE));
 		rt_free(&r);
 	}
 }
