@@ -220,6 +220,31 @@ static bool can_reuse_anon_page(struct page *page, struct vm_area_struct *vma)
 	return true;
 }
 
+/* The old eras' test, the page lock held (and dropped here): reuse iff
+ * the page's users come to one, counted as mappings, the swap PTEs of its
+ * slot included (reuse_swap_page, 2.6.13+), or as references, the swap
+ * cache's aside when no swap PTE needs it (can_share_swap_page, 2.6.7 ..
+ * 2.6.12).  A reused page leaves the swap cache. */
+static bool reuse_locked_page(struct cow_system *sys, struct page *page, bool by_refcount)
+{
+	bool reuse;
+
+	if (PageFlag(page, PG_swapcache)) {
+		int swapped = swap_count(sys->swap, (swp_entry_t){page->private});
+
+		reuse = by_refcount ? page_ref_count(page) == 2 && swapped == 0
+				    : page_mapcount(page) + swapped == 1;
+		if (reuse)
+			delete_from_swap_cache(sys, page);
+	} else {
+		reuse = by_refcount ? page_ref_count(page) == 1 : page_mapcount(page) == 1;
+	}
+	if (reuse)
+		SetPageFlag(page, PG_anon_exclusive);
+	unlock_page(page);
+	return reuse;
+}
+
 /* Called with the PT lock held and pte the value of *ptep. */
 static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, spinlock_t *ptl,
 		      pte_t pte, unsigned int flags)
@@ -244,18 +269,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 		 * treated as shared (the copy ab967d86015a later avoided). */
 		if ((flags & FAULT_FLAG_UNSHARE) || PageFlag(page, PG_ksm) || !trylock_page(page))
 			break;
-		if (PageFlag(page, PG_swapcache)) {
-			swp_entry_t entry = {page->private};
-
-			reuse = page_ref_count(page) == 2 && swap_count(sys->swap, entry) == 0;
-			if (reuse)
-				delete_from_swap_cache(sys, page);
-		} else {
-			reuse = page_ref_count(page) == 1;
-		}
-		if (reuse)
-			SetPageFlag(page, PG_anon_exclusive);
-		unlock_page(page);
+		reuse = reuse_locked_page(sys, page, true);
 		break;
 	case REUSE_MAPCOUNT_LOCK:
 		if (flags & FAULT_FLAG_UNSHARE) {
@@ -281,21 +295,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 			}
 			put_page(sys->pool, page);
 		}
-		/* reuse_swap_page(): the swap PTEs that still refer to the
-		 * page's slot are mappings too; a reused page leaves the
-		 * swap cache. */
-		if (PageFlag(page, PG_swapcache)) {
-			swp_entry_t entry = {page->private};
-
-			reuse = page_mapcount(page) + swap_count(sys->swap, entry) == 1;
-			if (reuse)
-				delete_from_swap_cache(sys, page);
-		} else {
-			reuse = page_mapcount(page) == 1;
-		}
-		if (reuse)
-			SetPageFlag(page, PG_anon_exclusive);
-		unlock_page(page);
+		reuse = reuse_locked_page(sys, page, false);
 		break;
 	case REUSE_ALWAYS: reuse = !(flags & FAULT_FLAG_UNSHARE); break;
 	case REUSE_EXCLUSIVE:
