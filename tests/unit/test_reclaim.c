@@ -346,6 +346,59 @@ static void test_write_reuses_swapcache_page_nobody_else_needs(void **state)
 	}
 }
 
+/* Memory pressure with a failing swap device: every third write and
+ * every fourth read fail.  Direct reclaim keeps a page whose write failed
+ * (it stays in the swap cache) and tries others; a failed read fails that
+ * access with COW_EIO, and the next try reads the data.  Nothing is lost. */
+static void test_pressure_with_swap_errors(void **state)
+{
+	enum { SMALL = 48, PAGES = 3 * SMALL };
+
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct cow_system_opts o = {SMALL, 2, mm_policies[i], true, 8 * SMALL};
+		struct cow_system *sys;
+		struct cow_process *p;
+		struct cow_task *t;
+		unsigned long a, eio = 0;
+
+		assert_int_equal(cow_system_create(&o, &sys), 0);
+		p = mmt_process(sys, "p");
+		t = mmt_task(p, 0);
+		a = mmt_map(t, PAGES, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+		assert_int_equal(mmt_fill(t, a, 0xee, PAGE_SIZE), 0);
+		assert_int_equal(cow_swapout(t, a, PAGE_SIZE), 0); /* makes the device */
+		swap_inject_errors(sys->swap, 4, 3);
+		for (unsigned long n = 0; n < PAGES; n++) {
+			int err;
+
+			while ((err = mmt_fill(t, a + n * PAGE_SIZE, (int)n, PAGE_SIZE)) == COW_EIO)
+				eio++;
+			assert_int_equal(err, 0);
+		}
+		for (unsigned long n = 0; n < PAGES; n++) {
+			unsigned char b[PAGE_SIZE];
+			int err;
+
+			while ((err = cow_read(t, a + n * PAGE_SIZE, b, PAGE_SIZE)) == COW_EIO)
+				eio++;
+			assert_int_equal(err, 0);
+			for (unsigned long k = 0; k < PAGE_SIZE; k++)
+				if (b[k] != (unsigned char)n)
+					fail_msg("%s: page %lu byte %lu is 0x%02x", mm_policies[i],
+						 n, k, b[k]);
+		}
+		assert_true(eio > 0);
+		swap_inject_errors(sys->swap, 0, 0);
+		assert_system_ok(sys);
+		cow_task_destroy(t);
+		cow_process_exit(p);
+		assert_all_frames_free(sys, SMALL);
+		assert_int_equal(cow_system_swap_in_use(sys), 0);
+		cow_system_destroy(sys);
+	}
+}
+
 static void test_reclaim_races_writers_explore(void **state)
 {
 	(void)state;
@@ -364,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_reclaim_races_writers_explore),
 		cmocka_unit_test(test_memory_larger_than_the_pool),
 		cmocka_unit_test(test_write_reuses_swapcache_page_nobody_else_needs),
+		cmocka_unit_test(test_pressure_with_swap_errors),
 	};
 
 	test_init();
