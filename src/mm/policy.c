@@ -10,7 +10,7 @@
 
 static const struct cow_policy presets[] = {
 	{
-		.name = "linux-2.6.12",
+		.name = "linux-2.6.7",
 		.summary = "refcount-based reuse under a page-lock trylock; reclaim never "
 			   "unmaps a page GUP holds (2.6.7's rule, gone in 2.6.13)",
 		.commits = "try_to_unmap_one's page_count back-out (v2.6.7), removed by "

@@ -455,7 +455,7 @@ static void test_clear_refs_soft_dirty(void **state)
 }
 
 /* After fork and the child's exit, a write to a page a GUP reference
- * holds: linux-2.6.12 counts references and copies, linux-2.6.29 counts
+ * holds: linux-2.6.7 counts references and copies, linux-2.6.29 counts
  * mappings and reuses, linux-6.5 finds the page not exclusive any more
  * and, with the reference, copies. */
 static void test_reuse_rules_of_each_era(void **state)
@@ -463,7 +463,7 @@ static void test_reuse_rules_of_each_era(void **state)
 	static const struct {
 		const char *policy;
 		bool reuses;
-	} cases[] = {{"linux-2.6.12", false}, {"linux-2.6.29", true}, {"linux-6.5", false}};
+	} cases[] = {{"linux-2.6.7", false}, {"linux-2.6.29", true}, {"linux-6.5", false}};
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {

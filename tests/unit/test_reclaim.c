@@ -105,12 +105,12 @@ static void test_swap_across_fork(void **state)
  * reference), and swap-in with mapcount + swapcount == 1 reuses it, so
  * the pin still agrees: the 2009 thread's "safe" case of ab967d86015a. */
 /* Each era's reclaim rule, with a long-term pin and then with a plain
- * reference (direct I/O until 6.5): linux-2.6.12 keeps any page with a
+ * reference (direct I/O until 6.5): linux-2.6.7 keeps any page with a
  * raised refcount mapped (2.6.7's rule), linux-2.6.29 unmaps both,
  * linux-6.5 keeps the maybe-pinned page only. */
 static void test_pinned_page_under_reclaim(void **state)
 {
-	static const char *const policies[] = {"linux-2.6.12", "linux-2.6.29", "linux-6.5"};
+	static const char *const policies[] = {"linux-2.6.7", "linux-2.6.29", "linux-6.5"};
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(policies); i++) {
