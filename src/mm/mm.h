@@ -278,14 +278,15 @@ void delete_from_swap_cache(struct cow_system *sys, struct page *page);
 /* Pages reclaim takes from the LRU at a time, and frames one round of
  * direct reclaim tries to free (Linux's SWAP_CLUSTER_MAX). */
 #define SWAP_CLUSTER_MAX 32
-/* Rounds of direct reclaim one allocation may ask for. */
+/* Rounds of direct reclaim without progress one allocation may ask for. */
 #define MAX_RECLAIM_RETRIES 16
 /* Reclaim from the LRU (see reclaim.c); returns the frames freed. */
 unsigned long try_to_free_pages(struct cow_system *sys, unsigned long nr);
 /* An allocation found the pool empty: run a round of direct reclaim and
- * say whether the caller should try again (it freed something, and the
- * caller's *tries, starting at 0, is within MAX_RECLAIM_RETRIES).  The
- * caller holds no lock but mmap_locks. */
+ * say whether the caller should try again: it freed something, or another
+ * CPU's reclaim did (waited for), or, nothing being reclaimable now, the
+ * caller's *tries (starting at 0) of such rounds is within
+ * MAX_RECLAIM_RETRIES.  The caller holds no lock but mmap_locks. */
 bool reclaim_before_retry(struct cow_system *sys, int *tries);
 /* alloc_page() with direct reclaim: when the pool is empty, reclaim and
  * try again while reclaim makes progress.  For callers that hold no lock

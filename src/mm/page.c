@@ -224,10 +224,13 @@ void free_page(struct frame_pool *pool, struct page *page)
 	COW_CHECK(!PageFlag(page, PG_free), "double free of pfn %u", pfn);
 	COW_CHECK(!PageLocked(page), "freeing locked pfn %u", pfn);
 	WRITE_ONCE(page->flags, BIT_MASK(PG_free));
-	atomic_long_inc(&pool->nr_free);
 
 	spin_lock(&pcp->lock);
 	pcp->pfns[pcp->count++] = pfn;
+	/* Counted once it can be taken: a CPU that sees a free frame and
+	 * fails to get one knows another CPU took it (direct reclaim's retry
+	 * rests on that). */
+	atomic_long_inc(&pool->nr_free);
 	if (pcp->count == PCP_HIGH) {
 		/* Give the oldest batch back, keep the hot frames. */
 		spin_lock(&pool->lock);
@@ -307,8 +310,19 @@ unsigned int lru_isolate(struct frame_pool *pool, struct page **pages, unsigned 
 		lru_del(pool, page);
 		pages[got++] = page;
 	}
+	atomic_long_add(got, &pool->nr_isolated);
 	spin_unlock(&pool->lru_lock);
 	return got;
+}
+
+void lru_isolated_done(struct frame_pool *pool, unsigned int n)
+{
+	atomic_long_sub(n, &pool->nr_isolated);
+}
+
+long lru_isolated(const struct frame_pool *pool)
+{
+	return atomic_long_read(&pool->nr_isolated);
 }
 
 unsigned long lru_size(const struct frame_pool *pool)

@@ -112,6 +112,7 @@ struct frame_pool {
 	uint32_t lru_head;     /* newest */
 	uint32_t lru_tail;     /* oldest */
 	unsigned long nr_lru;
+	atomic_long_t nr_isolated; /* taken off the LRU by reclaim, not back yet */
 };
 
 /* Create a pool of nr frames for cpus simulated CPUs (1..SYNC_MAX_CPUS).
@@ -155,6 +156,10 @@ void lru_add(struct frame_pool *pool, struct page *page);
  * reference for the caller and off the list (PG_lru clear).  Pages being
  * freed are skipped.  Returns how many it took. */
 unsigned int lru_isolate(struct frame_pool *pool, struct page **pages, unsigned int n);
+/* The isolator is done with n pages (put back or freed). */
+void lru_isolated_done(struct frame_pool *pool, unsigned int n);
+/* Pages isolated by reclaimers now. */
+long lru_isolated(const struct frame_pool *pool);
 unsigned long lru_size(const struct frame_pool *pool);
 
 /* ---- reference counts -------------------------------------------------- */

@@ -249,15 +249,36 @@ unsigned long try_to_free_pages(struct cow_system *sys, unsigned long nr)
 				lru_add(pool, page);
 			put_page(pool, page);
 		}
+		lru_isolated_done(pool, got);
 	}
 	return freed;
 }
 
+/* Frames are free again, or no other CPU is in the middle of reclaim. */
+static bool reclaim_settled(const void *arg)
+{
+	const struct frame_pool *pool = arg;
+
+	return frame_pool_nr_free(pool) > 0 || lru_isolated(pool) == 0;
+}
+
 bool reclaim_before_retry(struct cow_system *sys, int *tries)
 {
-	if (++*tries > MAX_RECLAIM_RETRIES)
-		return false;
-	return try_to_free_pages(sys, SWAP_CLUSTER_MAX) > 0;
+	struct frame_pool *pool = sys->pool;
+
+	if (try_to_free_pages(sys, SWAP_CLUSTER_MAX) > 0)
+		return true;
+	/* Nothing for us: another CPU may have isolated the pages we would
+	 * have taken.  Wait until its reclaim frees a frame or ends. */
+	if (lru_isolated(pool) > 0)
+		sync_wait_cond(pool, reclaim_settled, "another CPU's reclaim");
+	/* Someone freed frames: try for one (if another CPU takes it first,
+	 * that CPU made progress, and so will we once it is done). */
+	if (frame_pool_nr_free(pool) > 0)
+		return true;
+	/* Nothing reclaimable now (pages locked or just used, pinned, swap
+	 * full): a few more rounds, then out of memory. */
+	return ++*tries <= MAX_RECLAIM_RETRIES;
 }
 
 struct page *alloc_page_direct(struct cow_system *sys, unsigned int gfp)
