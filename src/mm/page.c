@@ -307,10 +307,12 @@ unsigned int lru_isolate(struct frame_pool *pool, struct page **pages, unsigned 
 		 * put takes it off the list as soon as we let go. */
 		if (!get_page_unless_zero(page))
 			continue;
+		/* Counted before it leaves the list: a CPU that finds the
+		 * list empty sees who has the pages. */
+		atomic_long_inc(&pool->nr_isolated);
 		lru_del(pool, page);
 		pages[got++] = page;
 	}
-	atomic_long_add(got, &pool->nr_isolated);
 	spin_unlock(&pool->lru_lock);
 	return got;
 }
