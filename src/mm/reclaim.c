@@ -259,7 +259,8 @@ static bool reclaim_settled(const void *arg)
 {
 	const struct frame_pool *pool = arg;
 
-	return frame_pool_nr_free(pool) > 0 || lru_isolated(pool) == 0;
+	return READ_IN_PREDICATE(pool->nr_free.counter) > 0 ||
+	       READ_IN_PREDICATE(pool->nr_isolated.counter) == 0;
 }
 
 bool reclaim_before_retry(struct cow_system *sys, int *tries)

@@ -124,6 +124,10 @@ static inline void cpu_relax(void)
  * there is no interleaving to explore, and teardown of big structures
  * would otherwise cost the explorer thousands of empty steps. */
 #define READ_PRIVATE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+/* A load inside a wait predicate (sync_wait_cond's cond): the explorer
+ * evaluates it in its own context and once more in the woken task, where a
+ * yield point would let the condition change between the two. */
+#define READ_IN_PREDICATE(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 /* Acquire load and release store (smp_load_acquire / smp_store_release). */
 #define smp_load_acquire(p)                             \
 	({                                              \
@@ -566,7 +570,8 @@ static inline void sync_device_step(const void *dev)
  * Wait until cond(obj) holds, where another CPU makes it true through sync
  * operations.  Stress spins, then yields the host CPU; explore blocks the
  * task until the predicate holds (a modelled wait, part of deadlock
- * detection).  For a lock, use the lock. */
+ * detection).  cond reads shared state with READ_IN_PREDICATE only.  For a
+ * lock, use the lock. */
 
 void sync_wait_cond(const void *obj, sync_pred_fn cond, const char *what);
 
