@@ -361,7 +361,7 @@ static int merge_with_unstable(struct cow_system *sys, struct ksm_item *items, s
 	return 0;
 }
 
-unsigned long ksm_scan(struct cow_system *sys)
+int ksm_scan(struct cow_system *sys, unsigned long *nr_merged)
 {
 	struct ksm_collect c = {.pool = sys->pool};
 	struct mm_struct *mm;
@@ -383,5 +383,7 @@ unsigned long ksm_scan(struct cow_system *sys)
 	for (size_t i = 0; i < c.nr; i++)
 		put_page(sys->pool, c.items[i].page);
 	free(c.items);
-	return merged;
+	*nr_merged = merged;
+	/* The pages collected before host memory ran short were scanned. */
+	return c.failed ? COW_ENOMEM : 0;
 }

@@ -308,9 +308,10 @@ void ksm_destroy(struct cow_system *sys);
 void ksm_enter(struct mm_struct *mm);
 /* Unregister it before it is torn down (waits for a pass in progress). */
 void ksm_exit(struct mm_struct *mm);
-/* One pass over every registered mm (see ksm.c); returns how many
- * mappings were merged into KSM pages. */
-unsigned long ksm_scan(struct cow_system *sys);
+/* One pass over every registered mm (see ksm.c); *nr_merged receives how
+ * many mappings were merged into KSM pages.  0, or COW_ENOMEM if host
+ * memory for the pass ran short (what it collected was still scanned). */
+int ksm_scan(struct cow_system *sys, unsigned long *nr_merged);
 /* Test-only fault injection: write_protect_page skips the count check. */
 extern bool ksm_test_skip_count_check;
 

@@ -238,11 +238,12 @@ int cow_mprotect(struct cow_task *task, unsigned long addr, unsigned long len, i
 
 int cow_ksm_merge(struct cow_task *task, unsigned long *merged)
 {
-	unsigned long n = ksm_scan(task->proc->sys);
+	unsigned long n;
+	int err = ksm_scan(task->proc->sys, &n);
 
 	if (merged)
 		*merged = n;
-	return 0;
+	return err;
 }
 
 int cow_clear_refs(struct cow_task *task)
