@@ -14,6 +14,18 @@
 static const char *const mm_policies[] = {"linux-2.6.29", "linux-6.5"};
 #define NR_MM_POLICIES ((int)ARRAY_SIZE(mm_policies))
 
+/* A system of frames frames and swap_slots swap slots (0: the default)
+ * on cpus CPUs, without the zero page, under policy. */
+static inline struct cow_system *mmt_system_swap(const char *policy, unsigned long frames,
+						 unsigned long swap_slots, int cpus)
+{
+	struct cow_system_opts o = {frames, cpus, policy, true, swap_slots};
+	struct cow_system *sys;
+
+	assert_int_equal(cow_system_create(&o, &sys), 0);
+	return sys;
+}
+
 static inline struct cow_system *mmt_system(const char *policy, unsigned long frames, int cpus,
 					    bool zero_page)
 {

@@ -355,15 +355,12 @@ static void test_pool_exhaustion_is_enomem(void **state)
 {
 	(void)state;
 	for (int i = 0; i < NR_MM_POLICIES; i++) {
-		struct cow_system_opts o = {64, 2, mm_policies[i], false, 8};
-		struct cow_system *sys;
-		struct cow_process *p;
+		struct cow_system *sys = mmt_system_swap(mm_policies[i], 64, 8, 2);
+		struct cow_process *p = mmt_process(sys, "p");
 		struct cow_task *t;
 		unsigned long addr, n;
 		int err = 0;
 
-		assert_int_equal(cow_system_create(&o, &sys), 0);
-		p = mmt_process(sys, "p");
 		t = mmt_task(p, 0);
 		addr = mmt_map(t, 100, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
 		for (n = 0; n < 100 && !err; n++)

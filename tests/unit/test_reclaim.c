@@ -280,13 +280,11 @@ static void test_memory_larger_than_the_pool(void **state)
 
 	(void)state;
 	for (int i = 0; i < NR_MM_POLICIES; i++) {
-		struct cow_system_opts o = {SMALL, 2, mm_policies[i], true, 8 * SMALL};
-		struct cow_system *sys;
+		struct cow_system *sys = mmt_system_swap(mm_policies[i], SMALL, 8 * SMALL, 2);
 		struct cow_process *p, *c;
 		struct cow_task *t, *ct;
 		unsigned long a;
 
-		assert_int_equal(cow_system_create(&o, &sys), 0);
 		p = mmt_process(sys, "p");
 		t = mmt_task(p, 0);
 		a = mmt_map(t, PAGES, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
@@ -356,13 +354,11 @@ static void test_pressure_with_swap_errors(void **state)
 
 	(void)state;
 	for (int i = 0; i < NR_MM_POLICIES; i++) {
-		struct cow_system_opts o = {SMALL, 2, mm_policies[i], true, 8 * SMALL};
-		struct cow_system *sys;
+		struct cow_system *sys = mmt_system_swap(mm_policies[i], SMALL, 8 * SMALL, 2);
 		struct cow_process *p;
 		struct cow_task *t;
 		unsigned long a, eio = 0;
 
-		assert_int_equal(cow_system_create(&o, &sys), 0);
 		p = mmt_process(sys, "p");
 		t = mmt_task(p, 0);
 		a = mmt_map(t, PAGES, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
