@@ -76,6 +76,13 @@ unsigned long cow_system_swap_in_use(struct cow_system *sys);
 /* Check the invariants; strict when nothing is in flight.  0 or
  * COW_ECORRUPT with a message. */
 int cow_system_check(struct cow_system *sys, int strict, char *msg, unsigned long len);
+/* Name the object at obj for an explorer trace ("pte@0x1000 mm1 = pfn 5
+ * W", "page pfn 5.refcount [ref 2 map 1 pin 0 excl]", ...); "word" when it
+ * is none the system knows.  Returns 1 for the objects a trace shows (PTEs,
+ * pages, page contents, an mm's write_protect_seq and flags), 0 for
+ * bookkeeping (allocator, lists, TLBs, upper tables).  Only while no task
+ * of the system runs. */
+int cow_system_describe(struct cow_system *sys, const void *obj, char *buf, unsigned long len);
 
 /* ---- policies -------------------------------------------------------------
  * A policy is a named preset of the historical rules (write-fault reuse,

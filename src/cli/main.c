@@ -10,6 +10,7 @@
  * Exit status: 0 all checks held (or nothing found), 1 a check failed or a
  * counterexample was found, 2 bad input or usage.
  */
+#include "cli.h"
 #include "cowlab.h"
 #include "sched/demos.h"
 #include "scenario/interp.h"
@@ -22,9 +23,6 @@
 #include <string.h>
 #include <time.h>
 
-#define EXIT_FOUND 1
-#define EXIT_USAGE 2
-
 static const char usage_main[] =
 	"usage: cowlab [--version] [--help] COMMAND [ARGS]\n"
 	"\n"
@@ -33,6 +31,8 @@ static const char usage_main[] =
 	"\n"
 	"commands:\n"
 	"  run FILE...    run scenario files (.cow) and judge their checks\n"
+	"  explore FILE   search a scenario's schedules for a failing run,\n"
+	"                 shrink it and print its trace\n"
 	"  replay TOKEN   re-run exactly the explore run a token names\n"
 	"  policies       list the historical policies and their rules\n"
 	"  demo           show the explorer finding a lost update\n"
@@ -64,11 +64,12 @@ static const char usage_run[] =
 	"A failed explore run prints a 'cowlab replay TOKEN' line.\n";
 
 static const char usage_replay[] =
-	"usage: cowlab replay TOKEN\n"
+	"usage: cowlab replay TOKEN [--trace]\n"
 	"\n"
 	"Re-runs exactly the run named by TOKEN (a line \"cow1:...\" printed by\n"
 	"an exploration).  The token names the scenario file by the path it was\n"
 	"run with; run replay where that path leads to the same file.\n"
+	"  --trace   print the run's trace (as cowlab explore does)\n"
 	"Exit 1 if the run fails, as it did when it was found.\n";
 
 static const char usage_policies[] =
@@ -84,46 +85,6 @@ static const char usage_demo[] =
 	"then explores the locked version, which must never fail.\n"
 	"  --runs N   runs per search (default 10000)\n"
 	"  --seed S   first seed (default 1)\n";
-
-static double now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse_u64(const char *opt, const char *text, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	if (!text || text[0] < '0' || text[0] > '9')
-		goto bad;
-	v = strtoull(text, &end, 10);
-	if (errno || *end)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "cowlab: %s needs a non-negative number, not '%s'\n", opt,
-		text ? text : "");
-	return -1;
-}
-
-static bool is_help(const char *arg)
-{
-	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
-}
-
-static void print_token(const struct explore_token *t)
-{
-	char token[EXPLORE_TOKEN_MAX];
-
-	if (explore_token_format(t, token, sizeof(token)) == 0)
-		printf("  cowlab replay %s\n", token);
-}
 
 /* ---- run ---------------------------------------------------------------------- */
 
@@ -372,64 +333,69 @@ static int cmd_run(int argc, char **argv)
 
 /* ---- replay ---------------------------------------------------------------------- */
 
-static int replay_scenario(const struct explore_token *t)
-{
-	struct scenario *s;
-	struct scen_result r;
-	char msg[512];
-	int err;
-
-	if (scen_load(t->prog, &s, msg, sizeof(msg)) != 0) {
-		fprintf(stderr, "cowlab replay: %s\n", msg);
-		return EXIT_USAGE;
-	}
-	err = scen_replay(s, t, &r);
-	scen_free(s);
-	if (err) {
-		fprintf(stderr, "cowlab replay: %s\n",
-			r.message[0] ? r.message : cow_strerror(err));
-		return EXIT_USAGE;
-	}
-	printf("%s (%s, seed %" PRIu64 "): %s after %" PRIu64 " steps\n", t->prog, r.policy,
-	       t->seed, r.failed ? "FAILED" : "ok", r.steps);
-	if (r.failed)
-		printf("  %s: %s\n", r.verdict, r.message);
-	return r.failed ? EXIT_FOUND : 0;
-}
-
 static int cmd_replay(int argc, char **argv)
 {
 	const struct explore_prog *p;
-	struct explore_token t;
-	struct explore_result r;
+	struct explore_target *target;
+	struct explore_token *t = malloc(sizeof(*t));
+	struct explore_result *r = malloc(sizeof(*r));
+	struct scen_result sr;
+	const char *token = NULL, *policy;
+	bool trace = false;
 	char err[160];
-	int e;
+	int e, code = EXIT_USAGE;
 
-	if (argc == 2 && is_help(argv[1])) {
-		fputs(usage_replay, stdout);
-		return 0;
+	if (!t || !r)
+		goto out;
+	for (int i = 1; i < argc; i++) {
+		if (is_help(argv[i])) {
+			fputs(usage_replay, stdout);
+			code = 0;
+			goto out;
+		}
+		if (strcmp(argv[i], "--trace") == 0)
+			trace = true;
+		else if (!token && argv[i][0] != '-')
+			token = argv[i];
+		else
+			token = NULL, i = argc;
 	}
-	if (argc != 2) {
+	if (!token) {
 		fputs(usage_replay, stderr);
-		return EXIT_USAGE;
+		goto out;
 	}
-	if (explore_token_parse(argv[1], &t, err, sizeof(err)) != 0) {
+	if (explore_token_parse(token, t, err, sizeof(err)) != 0) {
 		fprintf(stderr, "cowlab replay: %s\n", err);
-		return EXIT_USAGE;
+		goto out;
 	}
-	p = explore_demo_find(t.prog);
-	if (!p)
-		return replay_scenario(&t);
-	e = explore_replay(p, &t, 0, &r);
-	if (e) {
+	code = explore_target_open(t->prog, strcmp(t->policy, "-") ? t->policy : NULL, "replay",
+				   &target, &p, &policy);
+	if (code)
+		goto out;
+	e = trace ? explore_trace(p, t, stdout, r) : explore_replay(p, t, 0, r);
+	if (e < 0) {
 		fprintf(stderr, "cowlab replay: %s\n", cow_strerror(e));
-		return EXIT_USAGE;
+		code = EXIT_USAGE;
+	} else {
+		if (target)
+			scen_result_from_explore(r, &sr);
+		else
+			snprintf(sr.verdict, sizeof(sr.verdict), "%s",
+				 sched_verdict_name(r->verdict)),
+				snprintf(sr.message, sizeof(sr.message), "%s", r->message);
+		printf("%s (%s): %s after %" PRIu64
+		       " steps, %u preemptions (fingerprint %016" PRIx64 ")\n",
+		       t->prog, policy, r->failed ? "FAILED" : "ok", r->steps, r->preemptions,
+		       r->fingerprint);
+		if (r->failed)
+			printf("  %s: %s\n", sr.verdict, sr.message);
+		code = r->failed ? EXIT_FOUND : 0;
 	}
-	printf("%s: %s after %" PRIu64 " steps (fingerprint %016" PRIx64 ")\n", t.prog,
-	       r.failed ? sched_verdict_name(r.verdict) : "ok", r.steps, r.fingerprint);
-	if (r.failed)
-		printf("  %s\n", r.message);
-	return r.failed ? EXIT_FOUND : 0;
+	explore_target_free(target);
+out:
+	free(t);
+	free(r);
+	return code;
 }
 
 /* ---- policies ---------------------------------------------------------------------- */
@@ -553,6 +519,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (strcmp(argv[1], "replay") == 0)
 		return cmd_replay(argc - 1, argv + 1);
+	if (strcmp(argv[1], "explore") == 0)
+		return cmd_explore(argc - 1, argv + 1);
 	if (strcmp(argv[1], "policies") == 0)
 		return cmd_policies(argc - 1, argv + 1);
 	if (strcmp(argv[1], "demo") == 0)

@@ -37,9 +37,9 @@ struct run {
 	unsigned long *addrs;	    /* [nr_procs][nr_maps]: where each mapping is */
 	struct cow_task **tasks;    /* [nr_procs][ncpus]: made on first use */
 	enum scen_mode mode;
-	struct sched *sched;	 /* explore */
-	struct explore_cfg *cfg; /* explore: where the run reports */
-	spinlock_t lock;	 /* the failure record */
+	struct sched *sched;   /* explore */
+	struct scen_prog *cfg; /* explore: where the run reports */
+	spinlock_t lock;       /* the failure record */
 	bool failed;
 	char verdict[16];
 	char message[1024];
@@ -824,13 +824,6 @@ static int run_direct(const struct scenario *s, const char *policy, const struct
 
 /* ---- explore ------------------------------------------------------------------------------ */
 
-struct explore_cfg {
-	const struct scenario *s;
-	const char *policy;
-	int last_checks; /* checks that held in the last run that ended */
-	bool buffered;	 /* a data file's filesystem buffers O_DIRECT */
-};
-
 static void main_task(void *arg)
 {
 	struct run *r = arg;
@@ -842,7 +835,7 @@ static void *explore_setup(struct sched *sch, const void *arg)
 {
 	/* The configuration is ours (scen_run's stack): the run reports its
 	 * check count there. */
-	struct explore_cfg *cfg = (struct explore_cfg *)(uintptr_t)arg;
+	struct scen_prog *cfg = (struct scen_prog *)(uintptr_t)arg;
 	struct run *r;
 
 	if (run_new(cfg->s, cfg->policy, SCEN_EXPLORE, &r) != 0)
@@ -891,7 +884,14 @@ static void explore_teardown(void *state)
 		run_free(r);
 }
 
-static void result_from_explore(const struct explore_result *x, struct scen_result *res)
+static bool explore_describe(void *state, const void *obj, char *buf, size_t len)
+{
+	struct run *r = state;
+
+	return cow_system_describe(r->sys, obj, buf, len) != 0;
+}
+
+void scen_result_from_explore(const struct explore_result *x, struct scen_result *res)
 {
 	const char *colon = strstr(x->message, ": ");
 	static const char *const words[] = {"corrupt",	 "leak",  "desync",
@@ -919,31 +919,6 @@ static void result_from_explore(const struct explore_result *x, struct scen_resu
 		}
 }
 
-static struct explore_prog explore_prog_for(const struct scenario *s, const struct explore_cfg *cfg)
-{
-	struct explore_prog p = {
-		.name = s->path,
-		.nr_tasks = 2 + s->nr_threads + s->nr_dio, /* main, threads, devices, RCU */
-		.check = explore_check,
-		.verdict = explore_verdict,
-		.teardown = explore_teardown,
-		.setup_arg = explore_setup,
-		.arg = cfg,
-	};
-
-	return p;
-}
-
-static int explore_limits_ok(const struct scenario *s, struct scen_result *res)
-{
-	if (s->nr_threads + s->nr_dio + 2 <= SCHED_MAX_TASKS)
-		return 0;
-	snprintf(res->message, sizeof(res->message),
-		 "%s: %d threads and %d direct I/Os in all; explore mode runs at most %d", s->path,
-		 s->nr_threads, s->nr_dio, SCHED_MAX_TASKS - 2);
-	return COW_EINVAL;
-}
-
 /* ---- entry points ----------------------------------------------------------------------- */
 
 static int resolve_policy(const struct scenario *s, const char *override, struct scen_result *res,
@@ -963,29 +938,70 @@ static int resolve_policy(const struct scenario *s, const char *override, struct
 	return 0;
 }
 
+int scen_prog_init(const struct scenario *s, const char *policy, struct scen_prog *sp,
+		   struct scen_result *res)
+{
+	const char *name;
+	int err;
+
+	memset(sp, 0, sizeof(*sp));
+	memset(res, 0, sizeof(*res));
+	err = resolve_policy(s, policy, res, &name);
+	if (err)
+		return err;
+	if (s->nr_threads + s->nr_dio + 2 > SCHED_MAX_TASKS) {
+		snprintf(res->message, sizeof(res->message),
+			 "%s: %d threads and %d direct I/Os in all; explore mode runs at most %d",
+			 s->path, s->nr_threads, s->nr_dio, SCHED_MAX_TASKS - 2);
+		return COW_EINVAL;
+	}
+	snprintf(sp->policy_name, sizeof(sp->policy_name), "%s", name);
+	sp->s = s;
+	sp->policy = sp->policy_name;
+	sp->prog = (struct explore_prog){
+		.name = s->path,
+		.nr_tasks = 2 + s->nr_threads + s->nr_dio, /* main, threads, devices, RCU */
+		.check = explore_check,
+		.verdict = explore_verdict,
+		.teardown = explore_teardown,
+		.setup_arg = explore_setup,
+		.arg = sp,
+		.describe = explore_describe,
+	};
+	sync_init();
+	return 0;
+}
+
 /* An explore search (t == NULL: runs from o) or the replay of one token. */
 static int run_explore(const struct scenario *s, const char *policy, const struct scen_opts *o,
 		       const struct explore_token *t, struct scen_result *res)
 {
-	struct explore_cfg cfg = {s, policy, 0, false};
-	struct explore_prog p;
+	struct scen_prog sp;
 	struct explore_result x;
-	int err = explore_limits_ok(s, res);
+	int err = scen_prog_init(s, policy, &sp, res);
 
 	if (err)
 		return err;
-	p = explore_prog_for(s, &cfg);
-	sync_init();
-	if (t)
-		err = explore_replay(&p, t, 0, &x);
-	else
-		err = explore_search_depth(&p, policy, o->algo, o->depth ? o->depth : 3, o->seed,
-					   o->runs ? o->runs : 1000, o->max_steps, &x);
+	if (t) {
+		err = explore_replay(&sp.prog, t, 0, &x);
+	} else {
+		struct explore_opts eo = {
+			.algo = o->algo,
+			.depth = o->depth ? o->depth : 3,
+			.preemptions = 2,
+			.seed = o->seed,
+			.runs = o->runs ? o->runs : 1000,
+			.max_steps = o->max_steps,
+		};
+
+		err = explore_run_search(&sp.prog, sp.policy, &eo, &x);
+	}
 	if (err)
 		return err;
-	result_from_explore(&x, res);
-	res->checks = cfg.last_checks;
-	res->buffered = cfg.buffered;
+	scen_result_from_explore(&x, res);
+	snprintf(res->policy, sizeof(res->policy), "%s", sp.policy);
+	res->checks = sp.last_checks;
+	res->buffered = sp.buffered;
 	return 0;
 }
 
@@ -994,23 +1010,16 @@ int scen_run(const struct scenario *s, const struct scen_opts *o, struct scen_re
 	const char *policy;
 	int err;
 
+	if (o->mode == SCEN_EXPLORE)
+		return run_explore(s, o->policy, o, NULL, res);
 	memset(res, 0, sizeof(*res));
 	err = resolve_policy(s, o->policy, res, &policy);
 	if (err)
 		return err;
-	if (o->mode != SCEN_EXPLORE)
-		return run_direct(s, policy, o, res);
-	return run_explore(s, policy, o, NULL, res);
+	return run_direct(s, policy, o, res);
 }
 
 int scen_replay(const struct scenario *s, const struct explore_token *t, struct scen_result *res)
 {
-	const char *policy;
-	int err;
-
-	memset(res, 0, sizeof(*res));
-	err = resolve_policy(s, strcmp(t->policy, "-") ? t->policy : NULL, res, &policy);
-	if (err)
-		return err;
-	return run_explore(s, policy, NULL, t, res);
+	return run_explore(s, strcmp(t->policy, "-") ? t->policy : NULL, NULL, t, res);
 }

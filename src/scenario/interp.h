@@ -48,6 +48,25 @@ struct scen_result {
 	bool buffered;	 /* a data file's filesystem buffers O_DIRECT (tmpfs) */
 };
 
+/* A scenario as an explore program (explore.h), for the explorer's own
+ * entry points: search, shrink, trace.  The program's name is the
+ * scenario's path; policy overrides the file's policy line (NULL: keep). */
+struct scen_prog {
+	struct explore_prog prog;
+	const char *policy; /* the policy used (points into policy_name) */
+	/* The interpreter's: */
+	char policy_name[64];
+	const struct scenario *s;
+	int last_checks; /* checks that held in the last run that ended */
+	bool buffered;	 /* a data file's filesystem buffers O_DIRECT */
+};
+/* COW_EINVAL with the reason in res->message for an unknown policy or a
+ * scenario too big for the explorer. */
+int scen_prog_init(const struct scenario *s, const char *policy, struct scen_prog *sp,
+		   struct scen_result *res);
+/* An explore result as a scenario result (the verdict word split off). */
+void scen_result_from_explore(const struct explore_result *x, struct scen_result *res);
+
 /* Run s as the options say.  Returns 0 (r says whether a check failed) or
  * COW_EINVAL (bad options, e.g. an unknown policy: r->message says why). */
 int scen_run(const struct scenario *s, const struct scen_opts *o, struct scen_result *r);

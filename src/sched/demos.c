@@ -83,27 +83,80 @@ static void *atomic_setup(struct sched *s)
 	return spawn_two(s, atomic_incs);
 }
 
-static int counter_verdict(void *state, char *msg, size_t len)
+static int check_total(void *state, long want, char *msg, size_t len)
 {
 	struct counter *c = state;
 	long got = c->value + c->atomic.counter;
 
-	if (got == 2 * DEMO_INCREMENTS)
+	if (got == want)
 		return 0;
-	snprintf(msg, len, "lost update: two CPUs made %d increments, the counter holds %ld",
-		 2 * DEMO_INCREMENTS, got);
+	snprintf(msg, len, "lost update: two CPUs made %ld increments, the counter holds %ld", want,
+		 got);
 	return 1;
 }
 
-const struct explore_prog demo_racy_counter = {
-	"racy-counter", 2, racy_setup, NULL, counter_verdict, counter_free,
-};
-const struct explore_prog demo_locked_counter = {
-	"locked-counter", 2, locked_setup, NULL, counter_verdict, counter_free,
-};
-const struct explore_prog demo_atomic_counter = {
-	"atomic-counter", 2, atomic_setup, NULL, counter_verdict, counter_free,
-};
+static int counter_verdict(void *state, char *msg, size_t len)
+{
+	return check_total(state, 2 * DEMO_INCREMENTS, msg, len);
+}
+
+/* The counter's fields by name, for traces. */
+static bool counter_describe(void *state, const void *obj, char *buf, size_t len)
+{
+	struct counter *c = state;
+	const char *name = obj == &c->value    ? "value"
+			   : obj == &c->atomic ? "atomic"
+			   : obj == &c->lock   ? "lock"
+			   : obj == &c->other  ? "other"
+			   : obj == &c->flag   ? "flag"
+					       : "word";
+
+	if (obj == &c->value)
+		snprintf(buf, len, "value = %ld", c->value);
+	else
+		snprintf(buf, len, "%s", name);
+	return true;
+}
+
+#define COUNTER_PROG(name, setup, verdict)                                                 \
+	{                                                                                  \
+		name, 2, setup, NULL, verdict, counter_free, .describe = counter_describe, \
+	}
+
+const struct explore_prog demo_racy_counter =
+	COUNTER_PROG("racy-counter", racy_setup, counter_verdict);
+const struct explore_prog demo_locked_counter =
+	COUNTER_PROG("locked-counter", locked_setup, counter_verdict);
+const struct explore_prog demo_atomic_counter =
+	COUNTER_PROG("atomic-counter", atomic_setup, counter_verdict);
+
+/* The benchmark's program: two CPUs each make BENCH_INCREMENTS locked
+ * increments, four steps each, about a hundred steps a run. */
+#define BENCH_INCREMENTS 12
+
+static void locked_incs_bench(void *arg)
+{
+	struct counter *c = arg;
+
+	for (int i = 0; i < BENCH_INCREMENTS; i++) {
+		spin_lock(&c->lock);
+		WRITE_ONCE(c->value, READ_ONCE(c->value) + 1);
+		spin_unlock(&c->lock);
+	}
+}
+
+static void *bench_setup(struct sched *s)
+{
+	return spawn_two(s, locked_incs_bench);
+}
+
+static int bench_verdict(void *state, char *msg, size_t len)
+{
+	return check_total(state, 2 * BENCH_INCREMENTS, msg, len);
+}
+
+const struct explore_prog demo_two_cpus_100 =
+	COUNTER_PROG("two-cpus-100", bench_setup, bench_verdict);
 
 /* Lock-order inversion: cpu0 takes lock then other, cpu1 the reverse. */
 static void take_ab(void *arg)
@@ -139,9 +192,8 @@ static void *inversion_setup(struct sched *s)
 	return c;
 }
 
-const struct explore_prog demo_lock_inversion = {
-	"lock-inversion", 2, inversion_setup, NULL, NULL, counter_free,
-};
+const struct explore_prog demo_lock_inversion =
+	COUNTER_PROG("lock-inversion", inversion_setup, NULL);
 
 /* A spin on a flag that nobody sets: the step limit must stop it. */
 static void spin_on_flag(void *arg)
@@ -163,15 +215,13 @@ static void *spin_setup(struct sched *s)
 	return c;
 }
 
-const struct explore_prog demo_spin_forever = {
-	"spin-forever", 2, spin_setup, NULL, NULL, counter_free,
-};
+const struct explore_prog demo_spin_forever = COUNTER_PROG("spin-forever", spin_setup, NULL);
 
 const struct explore_prog *explore_demo_find(const char *name)
 {
 	static const struct explore_prog *const all[] = {
 		&demo_racy_counter,   &demo_locked_counter, &demo_atomic_counter,
-		&demo_lock_inversion, &demo_spin_forever,
+		&demo_lock_inversion, &demo_spin_forever,   &demo_two_cpus_100,
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++)

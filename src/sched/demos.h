@@ -18,6 +18,9 @@ extern const struct explore_prog demo_locked_counter;
 extern const struct explore_prog demo_atomic_counter;
 extern const struct explore_prog demo_lock_inversion;
 extern const struct explore_prog demo_spin_forever;
+/* Two CPUs making 12 locked increments each: about 100 steps a run, the
+ * explorer benchmark's program. */
+extern const struct explore_prog demo_two_cpus_100;
 
 /* The demo program of that name, or NULL. */
 const struct explore_prog *explore_demo_find(const char *name);

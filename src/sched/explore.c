@@ -1,21 +1,21 @@
 /*
- * The explorer front end (see explore.h): seeds in, verdicts and replay
- * tokens out.  One scheduler is made per search and reset for every run;
+ * The explorer front end (see explore.h): tokens, single runs and the
+ * search loop.  One scheduler is made per search and reset for every run;
  * the program rebuilds its state each time, so runs are independent and a
  * token replays its run exactly.
  */
-#include "explore.h"
+#include "explore_impl.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const algo_names[] = {
-	[SCHED_RANDOM] = "random",
-	[SCHED_PCT] = "pct",
-	[SCHED_AUTO] = "auto",
+	[SCHED_RANDOM] = "random", [SCHED_PCT] = "pct",	  [SCHED_DIRECTED] = "schedule",
+	[SCHED_DFS] = "dfs",	   [SCHED_AUTO] = "auto",
 };
 
 static const char *const verdict_names[] = {
@@ -47,13 +47,75 @@ static bool name_ok(const char *s)
 	return true;
 }
 
+static const char task_letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/* "<delta><task>" for each deviation, or "-". */
+static int format_devs(const struct explore_token *t, char *buf, size_t len)
+{
+	size_t used = 0;
+	uint32_t prev = 0;
+
+	if (t->nr_devs == 0)
+		return snprintf(buf, len, "-") < (int)len ? 0 : COW_EINVAL;
+	for (unsigned int i = 0; i < t->nr_devs; i++) {
+		const struct sched_dev *d = &t->devs[i];
+		int n;
+
+		if (d->task >= sizeof(task_letters) - 1 || (i > 0 && d->step < prev))
+			return COW_EINVAL;
+		n = snprintf(buf + used, len - used, "%" PRIu32 "%c", d->step - prev,
+			     task_letters[d->task]);
+		if (n < 0 || (size_t)n >= len - used)
+			return COW_EINVAL;
+		used += (size_t)n;
+		prev = d->step;
+	}
+	return 0;
+}
+
+static int parse_devs(const char *text, struct explore_token *t)
+{
+	uint32_t step = 0;
+
+	t->nr_devs = 0;
+	if (strcmp(text, "-") == 0)
+		return 0;
+	while (*text) {
+		unsigned long long delta = 0;
+		const char *letter;
+
+		if (*text < '0' || *text > '9')
+			return COW_EINVAL;
+		while (*text >= '0' && *text <= '9') {
+			delta = delta * 10 + (unsigned long long)(*text++ - '0');
+			if (delta > UINT32_MAX)
+				return COW_EINVAL;
+		}
+		letter = *text ? strchr(task_letters, *text) : NULL;
+		if (!letter || t->nr_devs == EXPLORE_MAX_DEVS || step + delta > UINT32_MAX)
+			return COW_EINVAL;
+		step += (uint32_t)delta;
+		t->devs[t->nr_devs].step = step;
+		t->devs[t->nr_devs].task = (uint16_t)(letter - task_letters);
+		t->devs[t->nr_devs].preempt = 0;
+		t->nr_devs++;
+		text++;
+	}
+	return 0;
+}
+
 int explore_token_format(const struct explore_token *t, char *buf, size_t len)
 {
+	char devs[8 * EXPLORE_MAX_DEVS];
 	int n;
 
 	if (!name_ok(t->prog) || !name_ok(t->policy))
 		return COW_EINVAL;
-	if (t->algo == SCHED_PCT)
+	if (t->algo == SCHED_DIRECTED) {
+		if (format_devs(t, devs, sizeof(devs)) != 0)
+			return COW_EINVAL;
+		n = snprintf(buf, len, "cow1:%s:%s:s:%s", t->prog, t->policy, devs);
+	} else if (t->algo == SCHED_PCT)
 		n = snprintf(buf, len, "cow1:%s:%s:pct%uk%" PRIu64 ":%" PRIu64, t->prog, t->policy,
 			     t->depth, t->k, t->seed);
 	else if (t->algo == SCHED_RANDOM)
@@ -88,10 +150,9 @@ static bool next_field(const char **p, char *out, size_t len, bool last)
 
 int explore_token_parse(const char *text, struct explore_token *t, char *err, size_t errlen)
 {
-	char algo[32], seed[32], *end;
+	char algo[32], seed[8 * EXPLORE_MAX_DEVS], *end;
 	const char *p = text;
 	unsigned long long v;
-	size_t i;
 
 	memset(t, 0, sizeof(*t));
 	if (strncmp(p, "cow1:", 5) != 0)
@@ -104,8 +165,15 @@ int explore_token_parse(const char *text, struct explore_token *t, char *err, si
 	if (!next_field(&p, algo, sizeof(algo), false))
 		return token_error(err, errlen, "missing algorithm");
 	if (!next_field(&p, seed, sizeof(seed), true))
-		return token_error(err, errlen, "missing seed");
-	(void)i;
+		return token_error(err, errlen, "missing seed or schedule");
+	if (strcmp(algo, "s") == 0) {
+		t->algo = SCHED_DIRECTED;
+		if (parse_devs(seed, t) != 0)
+			return token_error(err, errlen,
+					   "the schedule is not \"-\" or a list of "
+					   "<steps><task letter>");
+		return 0;
+	}
 	if (strcmp(algo, "random") == 0) {
 		t->algo = SCHED_RANDOM;
 	} else {
@@ -131,6 +199,17 @@ int explore_token_parse(const char *text, struct explore_token *t, char *err, si
 	return 0;
 }
 
+bool explore_conflict(enum sync_op a, const void *oa, enum sync_op b, const void *ob)
+{
+	if (a == SYNC_YIELD || b == SYNC_YIELD)
+		return false;
+	if (a == SYNC_DEVICE || b == SYNC_DEVICE)
+		return true;
+	if (a == SYNC_RCU || b == SYNC_RCU)
+		return a == b;
+	return oa == ob && (a != SYNC_READ || b != SYNC_READ);
+}
+
 /* ---- runs ---------------------------------------------------------------- */
 
 struct run_ctx {
@@ -148,20 +227,73 @@ static void step_check(void *arg)
 		sched_fail(c->s, "%s", msg);
 }
 
-/* One run; returns whether it failed and fills r if so. */
-static int run_one(struct sched *s, const struct explore_prog *p, const struct explore_token *t,
-		   uint64_t max_steps, struct explore_result *r, bool *failed)
+/* Replays a schedule token: its deviations, at their steps; a deviation
+ * to a task that cannot run there is passed over (the shrinker relies on
+ * this), so any list of deviations names one run. */
+struct replay_dir {
+	const struct explore_token *t;
+	unsigned int next;
+};
+
+static int replay_director(void *arg, struct sched *s, const int *runnable, unsigned int n,
+			   int dflt)
+{
+	struct replay_dir *d = arg;
+	uint64_t step = sched_steps(s);
+
+	while (d->next < d->t->nr_devs && d->t->devs[d->next].step < step)
+		d->next++;
+	if (d->next == d->t->nr_devs || d->t->devs[d->next].step != step)
+		return dflt;
+	for (unsigned int i = 0; i < n; i++)
+		if (runnable[i] == d->t->devs[d->next].task) {
+			d->next++;
+			return runnable[i];
+		}
+	d->next++;
+	return dflt;
+}
+
+static void record_schedule(struct sched *s, const struct explore_token *t,
+			    struct explore_result *r)
+{
+	const struct sched_dev *devs;
+	unsigned int n;
+	bool overflow;
+
+	devs = sched_devs(s, &n, &overflow);
+	r->has_schedule = !overflow && n <= EXPLORE_MAX_DEVS;
+	if (!r->has_schedule)
+		return;
+	snprintf(r->schedule.prog, sizeof(r->schedule.prog), "%s", t->prog);
+	snprintf(r->schedule.policy, sizeof(r->schedule.policy), "%s", t->policy);
+	r->schedule.algo = SCHED_DIRECTED;
+	r->schedule.nr_devs = n;
+	memcpy(r->schedule.devs, devs, n * sizeof(*devs));
+}
+
+int explore_run_one(struct sched *s, const struct explore_prog *p, const struct explore_token *t,
+		    uint64_t max_steps, sched_director_fn dir, void *dir_arg, bool want_schedule,
+		    struct explore_result *r, bool *failed)
 {
 	struct run_ctx c = {s, p, NULL};
+	struct replay_dir replay = {t, 0};
 	enum sched_verdict v;
 	char msg[1024] = "";
 
-	sched_reset(s, t->algo, t->seed, max_steps);
+	sched_reset(s, t->algo == SCHED_DFS ? SCHED_DIRECTED : t->algo, t->seed, max_steps);
 	if (t->algo == SCHED_PCT)
 		sched_set_pct(s, t->depth, t->k);
+	if (t->algo == SCHED_DIRECTED || t->algo == SCHED_DFS) {
+		if (dir)
+			sched_set_director(s, dir, dir_arg);
+		else
+			sched_set_director(s, replay_director, &replay);
+	}
 	c.state = p->setup_arg ? p->setup_arg(s, p->arg) : p->setup(s);
 	if (!c.state)
 		return COW_ENOMEM;
+	sched_set_data(s, c.state);
 	sched_set_step_hook(s, p->check ? step_check : NULL, &c);
 	v = sched_run(s);
 	sched_set_step_hook(s, NULL, NULL);
@@ -173,63 +305,240 @@ static int run_one(struct sched *s, const struct explore_prog *p, const struct e
 	r->verdict = v == SCHED_OK && *failed ? SCHED_FAILED : v;
 	r->steps = sched_steps(s);
 	r->fingerprint = sched_fingerprint(s);
-	r->token = *t;
+	r->preemptions = sched_preemptions(s);
 	r->failed = *failed;
-	if (*failed)
+	if (*failed || want_schedule) {
+		r->token = *t;
+		record_schedule(s, t, r);
 		snprintf(r->message, sizeof(r->message), "%s",
-			 v == SCHED_OK ? msg : sched_message(s));
+			 !*failed	 ? ""
+			 : v == SCHED_OK ? msg
+					 : sched_message(s));
+	}
+	sched_set_data(s, NULL);
 	p->teardown(c.state);
 	return 0;
 }
 
-static struct sched *make_sched(const struct explore_prog *p)
+struct sched *explore_sched_new(const struct explore_prog *p)
 {
 	struct sched_opts o = {.max_tasks = (unsigned int)p->nr_tasks + 1};
 
 	return sched_create(&o);
 }
 
-int explore_search(const struct explore_prog *p, const char *policy, enum sched_algo algo,
-		   uint64_t seed, uint64_t runs, uint64_t max_steps, struct explore_result *r)
+/* ---- the search ------------------------------------------------------------ */
+
+static double now_seconds(void)
 {
-	return explore_search_depth(p, policy, algo, 3, seed, runs, max_steps, r);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int explore_search_depth(const struct explore_prog *p, const char *policy, enum sched_algo algo,
-			 unsigned int depth, uint64_t seed, uint64_t runs, uint64_t max_steps,
-			 struct explore_result *r)
+/* The distinct schedules seen, as a set of run fingerprints (open
+ * addressing; it stops growing at 2^22 entries and then counts a lower
+ * bound). */
+struct fp_set {
+	uint64_t *slot;
+	size_t cap, nr;
+};
+
+static void fp_add(struct fp_set *f, uint64_t fp)
 {
-	struct explore_token t = {.algo = algo, .depth = depth, .k = 1000, .seed = seed};
+	size_t i;
+
+	fp |= 1; /* 0 marks an empty slot */
+	if (f->nr * 4 >= f->cap * 3) {
+		size_t cap = f->cap ? 2 * f->cap : 1024;
+		uint64_t *slot;
+
+		if (cap > (1u << 22) || !(slot = calloc(cap, sizeof(*slot))))
+			return;
+		for (size_t j = 0; j < f->cap; j++) {
+			if (!f->slot[j])
+				continue;
+			for (i = f->slot[j] & (cap - 1); slot[i]; i = (i + 1) & (cap - 1))
+				;
+			slot[i] = f->slot[j];
+		}
+		free(f->slot);
+		f->slot = slot;
+		f->cap = cap;
+	}
+	for (i = fp & (f->cap - 1); f->slot[i]; i = (i + 1) & (f->cap - 1))
+		if (f->slot[i] == fp)
+			return;
+	f->slot[i] = fp;
+	f->nr++;
+}
+
+struct search {
+	const struct explore_prog *p;
+	const struct explore_opts *o;
 	struct sched *s;
+	struct dfs *dfs;
+	struct explore_token t;
+	uint64_t seeded; /* seeded runs considered, this shard's and others' */
+	uint64_t k;	 /* PCT's k, 0 until the first run has set it */
+	unsigned int nr_shards;
+};
+
+/* The next seeded run of this shard: random, or PCT.  Runs are numbered
+ * over all shards; shard i takes those equal to i modulo nr_shards, and
+ * each shard goes through the mix in turn. */
+static void next_seeded(struct search *x)
+{
+	static const unsigned int mix[] = {3, 2, 0}; /* PCT d=3, d=2, random */
+	uint64_t j = x->seeded;
+
+	while (j % x->nr_shards != x->o->shard)
+		j++;
+	x->seeded = j + 1;
+	x->t.seed = x->o->seed + j;
+	x->t.nr_devs = 0;
+	if (x->o->algo == SCHED_RANDOM || x->k == 0) {
+		x->t.algo = SCHED_RANDOM;
+	} else if (x->o->algo == SCHED_PCT) {
+		x->t.algo = SCHED_PCT;
+		x->t.depth = x->o->depth ? x->o->depth : 3;
+	} else {
+		unsigned int d = mix[(j / x->nr_shards) % 3];
+
+		x->t.algo = d ? SCHED_PCT : SCHED_RANDOM;
+		x->t.depth = d;
+	}
+	x->t.k = x->k;
+}
+
+static void report_progress(struct search *x, struct explore_result *r, struct fp_set *fps,
+			    double start)
+{
+	struct explore_stats st = {
+		.runs = r->runs,
+		.distinct = fps->nr,
+		.elapsed = now_seconds() - start,
+		.bound = x->dfs ? r->dfs_bound : 0,
+		.dfs_done = x->dfs && dfs_done(x->dfs),
+	};
+
+	if (x->o->progress)
+		x->o->progress(x->o->arg, &st);
+}
+
+int explore_run_search(const struct explore_prog *p, const char *policy,
+		       const struct explore_opts *o, struct explore_result *r)
+{
+	struct search x = {.p = p, .o = o, .nr_shards = o->nr_shards ? o->nr_shards : 1};
+	struct fp_set fps = {0};
+	double start = now_seconds(), last = start;
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
-	snprintf(t.prog, sizeof(t.prog), "%s", p->name);
-	snprintf(t.policy, sizeof(t.policy), "%s", policy ? policy : "-");
-	s = make_sched(p);
-	if (!s)
+	if (o->shard >= x.nr_shards || (o->algo != SCHED_RANDOM && o->algo != SCHED_PCT &&
+					o->algo != SCHED_DFS && o->algo != SCHED_AUTO))
+		return COW_EINVAL;
+	snprintf(x.t.prog, sizeof(x.t.prog), "%s", p->name);
+	snprintf(x.t.policy, sizeof(x.t.policy), "%s", policy ? policy : "-");
+	x.s = explore_sched_new(p);
+	if (!x.s)
 		return COW_ENOMEM;
-	for (uint64_t i = 0; i < runs; i++, t.seed++) {
-		bool failed;
-
-		if (algo == SCHED_AUTO) {
-			/* random, then PCT depth 2, PCT depth 3, random, ... */
-			static const unsigned int mix[] = {0, 2, 3};
-
-			t.depth = mix[i % 3];
-			t.algo = i == 0 || t.depth == 0 ? SCHED_RANDOM : SCHED_PCT;
-		} else if (algo == SCHED_PCT) {
-			t.algo = i == 0 ? SCHED_RANDOM : SCHED_PCT;
+	if (o->algo == SCHED_DFS || o->algo == SCHED_AUTO) {
+		r->dfs_bound = o->algo == SCHED_DFS ? o->preemptions : 2;
+		x.dfs = dfs_new(r->dfs_bound, !o->no_reduction, o->shard, x.nr_shards);
+		if (!x.dfs) {
+			sched_destroy(x.s);
+			return COW_ENOMEM;
 		}
-		err = run_one(s, p, &t, max_steps, r, &failed);
-		if (err || failed)
-			break;
-		/* k: the change points fall within the length of a run. */
-		if (algo != SCHED_RANDOM && i == 0)
-			t.k = r->steps + r->steps / 4 + 1;
 	}
-	sched_destroy(s);
+	for (uint64_t i = 0;; i++) {
+		struct explore_result one;
+		bool failed, counts = true, use_dfs;
+		double t_now;
+
+		if ((o->runs && r->runs >= o->runs) || (o->stop && *o->stop))
+			break;
+		if (x.dfs && dfs_done(x.dfs) && o->algo == SCHED_DFS)
+			break;
+		use_dfs = o->algo == SCHED_DFS ||
+			  (o->algo == SCHED_AUTO && !dfs_done(x.dfs) && x.k && i % 4 == 3);
+		if (use_dfs)
+			dfs_next(x.dfs, &x.t);
+		else
+			next_seeded(&x);
+		if (o->before_run)
+			o->before_run(o->arg, &x.t);
+		one.runs = 0;
+		err = explore_run_one(x.s, p, &x.t, o->max_steps, use_dfs ? dfs_director : NULL,
+				      x.dfs, false, &one, &failed);
+		if (err)
+			break;
+		if (use_dfs) {
+			counts = dfs_finish(x.dfs, &err);
+			if (err) {
+				snprintf(r->message, sizeof(r->message),
+					 "%s did not run the same way twice: replaying a "
+					 "schedule prefix reached a different state",
+					 p->name);
+				break;
+			}
+		} else if (!x.k) {
+			/* k: the change points fall within the length of a run. */
+			x.k = one.steps + one.steps / 4 + 1;
+		}
+		if (counts) {
+			uint64_t runs = r->runs + 1;
+
+			fp_add(&fps, one.fingerprint);
+			if (failed) {
+				unsigned int bound = r->dfs_bound;
+
+				memcpy(r, &one, sizeof(one));
+				r->dfs_bound = bound;
+			}
+			/* The last run's outcome. */
+			r->verdict = one.verdict;
+			r->steps = one.steps;
+			r->fingerprint = one.fingerprint;
+			r->preemptions = one.preemptions;
+			r->runs = runs;
+		}
+		if (failed && counts)
+			break;
+		if ((i & 15) == 0 || use_dfs) {
+			t_now = now_seconds();
+			if (o->time > 0 && t_now - start >= o->time)
+				break;
+			if (t_now - last >= 1.0) {
+				last = t_now;
+				report_progress(&x, r, &fps, start);
+			}
+		}
+	}
+	r->distinct = fps.nr;
+	r->dfs_done = x.dfs && dfs_done(x.dfs);
+	r->elapsed = now_seconds() - start;
+	report_progress(&x, r, &fps, start);
+	free(fps.slot);
+	dfs_free(x.dfs);
+	sched_destroy(x.s);
 	return err;
+}
+
+int explore_search(const struct explore_prog *p, const char *policy, enum sched_algo algo,
+		   uint64_t seed, uint64_t runs, uint64_t max_steps, struct explore_result *r)
+{
+	struct explore_opts o = {
+		.algo = algo,
+		.depth = 3,
+		.preemptions = 2,
+		.seed = seed,
+		.runs = runs,
+		.max_steps = max_steps,
+	};
+
+	return explore_run_search(p, policy, &o, r);
 }
 
 int explore_replay(const struct explore_prog *p, const struct explore_token *t, uint64_t max_steps,
@@ -240,12 +549,12 @@ int explore_replay(const struct explore_prog *p, const struct explore_token *t, 
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	if (strcmp(t->prog, p->name) != 0)
+	if (strcmp(t->prog, p->name) != 0 || t->algo == SCHED_DFS || t->algo == SCHED_AUTO)
 		return COW_EINVAL;
-	s = make_sched(p);
+	s = explore_sched_new(p);
 	if (!s)
 		return COW_ENOMEM;
-	err = run_one(s, p, t, max_steps, r, &failed);
+	err = explore_run_one(s, p, t, max_steps, NULL, NULL, true, r, &failed);
 	sched_destroy(s);
 	return err;
 }

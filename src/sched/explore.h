@@ -1,32 +1,52 @@
 /*
  * The explorer front end: run a program under the deterministic scheduler
- * for one seed or a range of seeds, judge each run, and name a run by a
- * one-line replay token.
+ * for many schedules, judge each run, name a run by a one-line replay
+ * token, shrink a failing schedule and print it as a trace.
  *
  * A program (struct explore_prog) sets up its state and spawns its tasks,
  * may check invariants wherever the schedule branches, and judges the final
- * state.  The
- * same program and token always give the same run: the explorer resets
- * the scheduler and the program builds fresh state for every run.
+ * state.  The same program and token always give the same run: the
+ * explorer resets the scheduler and the program builds fresh state for
+ * every run.
  *
  * Token grammar (one line, shell-safe, no spaces):
  *
- *     cow1:<program>:<policy or ->:<algorithm>:<seed>
+ *     cow1:<program>:<policy or ->:<algorithm>:<argument>
  *
- * where <algorithm> is "random" or "pct<depth>k<k>", e.g.
- * "cow1:racy-counter:-:random:17" or "cow1:x.cow:linux-6.5:pct3k400:9".
+ *   random:<seed>            a uniformly random schedule
+ *   pct<d>k<k>:<seed>        PCT of depth d, change points among k steps
+ *   s:<deviations>           a schedule given by its deviations from the
+ *                            default choice (sched.h): "-" for none, else
+ *                            one "<steps since the last one><task>" each,
+ *                            task a..z = 0..25, A..Z = 26..51
  *
- * SCHED_AUTO searches with a mix: the first run is random (its length
- * sets k for PCT), then PCT with depth 2, PCT with depth 3 and random in
- * turn, each run named by its own token.
+ * e.g. "cow1:racy-counter:-:random:17" or "cow1:x.cow:linux-6.5:s:4b9a".
+ * A seed token is known before its run starts; so is a dfs run's schedule
+ * token.  The shrinker turns any failing run into the shortest schedule
+ * token that still fails the same way.
+ *
+ * Algorithms: random; PCT; dfs, every schedule within a preemption bound,
+ * with sleep sets over the conflict relation below so that schedules that
+ * differ only in the order of independent steps run once; auto, a mix of
+ * PCT depth 3, PCT depth 2, random and dfs with bound 2, run in turn.
+ *
+ * Two steps conflict when their operations (sync.h) touch the same object
+ * and one of them writes (a read never conflicts with a read); an RCU step
+ * conflicts with every RCU step, a device step (a DMA chunk) with every
+ * step, a bare yield with none.  Bytes of page contents are not objects:
+ * their order follows the PTE, page and lock operations around them, and
+ * a device step conflicts with everything.
  */
 #ifndef COW_SCHED_EXPLORE_H
 #define COW_SCHED_EXPLORE_H
 
 #include "sched.h"
 
+#include <stdio.h>
+
 #define EXPLORE_NAME_MAX 96
-#define EXPLORE_TOKEN_MAX 256
+#define EXPLORE_MAX_DEVS 256 /* deviations a schedule token can hold */
+#define EXPLORE_TOKEN_MAX (2 * EXPLORE_NAME_MAX + 32 + 8 * EXPLORE_MAX_DEVS)
 
 struct explore_prog {
 	const char *name;
@@ -45,15 +65,22 @@ struct explore_prog {
 	 * run time (a scenario file and its options). */
 	void *(*setup_arg)(struct sched *s, const void *arg);
 	const void *arg;
+	/* Optional: describe the object a step operates on, in the state of
+	 * the run (for traces): e.g. "pte@0x1000 mm1 = pfn 5 W" or "page
+	 * pfn 5.refcount [ref 2 map 1 pin 0 excl]".  Returns whether a trace
+	 * shows steps on it (false for bookkeeping such as allocator locks). */
+	bool (*describe)(void *state, const void *obj, char *buf, size_t len);
 };
 
 struct explore_token {
 	char prog[EXPLORE_NAME_MAX];
 	char policy[EXPLORE_NAME_MAX];
-	enum sched_algo algo; /* SCHED_RANDOM or SCHED_PCT */
+	enum sched_algo algo; /* SCHED_RANDOM, SCHED_PCT or SCHED_DIRECTED */
 	unsigned int depth;   /* PCT */
 	uint64_t k;	      /* PCT: steps the change points come from */
-	uint64_t seed;
+	uint64_t seed;	      /* random and PCT */
+	unsigned int nr_devs; /* SCHED_DIRECTED: the schedule */
+	struct sched_dev devs[EXPLORE_MAX_DEVS];
 };
 
 struct explore_result {
@@ -62,23 +89,85 @@ struct explore_result {
 	uint64_t runs;		    /* runs made */
 	uint64_t steps;		    /* steps of the reported run */
 	uint64_t fingerprint;	    /* of the reported run */
+	unsigned int preemptions;   /* of the reported run */
 	struct explore_token token; /* names the reported run */
-	char message[2048];	    /* why it failed */
+	/* The reported run as a schedule token, if its deviations fit. */
+	bool has_schedule;
+	struct explore_token schedule;
+	char message[2048]; /* why it failed */
+	/* Searches only. */
+	uint64_t distinct; /* distinct schedules run (by fingerprint) */
+	bool dfs_done;	   /* dfs covered every schedule within its bound */
+	unsigned int dfs_bound;
+	double elapsed; /* seconds */
 };
 
-/* Run seeds seed, seed+1, ... for at most runs runs, stopping at the first
- * failing run.  max_steps bounds each run (0: the default).  Returns 0 (r
- * says whether something was found) or a negative COW_E* code. */
+struct explore_stats {
+	uint64_t runs, distinct;
+	double elapsed;
+	unsigned int bound; /* dfs: preemption bound (auto: of its dfs part) */
+	bool dfs_done;
+};
+
+struct explore_opts {
+	enum sched_algo algo;	  /* SCHED_AUTO, SCHED_PCT, SCHED_RANDOM or SCHED_DFS */
+	unsigned int depth;	  /* PCT depth, default 3 */
+	unsigned int preemptions; /* dfs bound, default 2 */
+	bool no_reduction;	  /* dfs without sleep sets */
+	uint64_t seed;		  /* first seed of random and PCT runs */
+	uint64_t runs;		  /* 0: no limit but time (and dfs's end) */
+	double time;		  /* seconds, 0: no limit */
+	uint64_t max_steps;	  /* per run, 0: the scheduler's default */
+	/* Shard shard of nr_shards (0 means 1): the runs are split so that
+	 * the shards run disjoint sets of schedules and together all. */
+	unsigned int shard, nr_shards;
+	/* Optional: called about once a second, and once at the end. */
+	void (*progress)(void *arg, const struct explore_stats *st);
+	/* Optional: called before each run with its token (persist it to
+	 * replay a run that crashes the process). */
+	void (*before_run)(void *arg, const struct explore_token *t);
+	void *arg;
+	/* Optional: set from a signal handler to stop the search. */
+	volatile int *stop;
+};
+
+/* Search as o says, stopping at the first failing run.  SCHED_PCT, like
+ * SCHED_AUTO, starts with one random run whose length sets k.  Returns 0
+ * (r says whether something was found) or a negative COW_E* code. */
+int explore_run_search(const struct explore_prog *p, const char *policy,
+		       const struct explore_opts *o, struct explore_result *r);
+/* The same for seeds seed, seed+1, ... and at most runs runs, PCT depth
+ * 3, dfs bound 2. */
 int explore_search(const struct explore_prog *p, const char *policy, enum sched_algo algo,
 		   uint64_t seed, uint64_t runs, uint64_t max_steps, struct explore_result *r);
-/* The same with the PCT depth for SCHED_PCT (explore_search uses 3).
- * SCHED_PCT, like SCHED_AUTO, starts with one random run that sets k. */
-int explore_search_depth(const struct explore_prog *p, const char *policy, enum sched_algo algo,
-			 unsigned int depth, uint64_t seed, uint64_t runs, uint64_t max_steps,
-			 struct explore_result *r);
 /* Re-run exactly the run a token names. */
 int explore_replay(const struct explore_prog *p, const struct explore_token *t, uint64_t max_steps,
 		   struct explore_result *r);
+
+/* Shrink the failing run t names: the fewest deviations, then the fewest
+ * preemptions, that still fail with the same verdict and the same key
+ * (explore_failure_key).  out is a schedule token; r the run it names.
+ * At most budget replays (0: 2000). */
+int explore_shrink(const struct explore_prog *p, const struct explore_token *t, uint64_t budget,
+		   struct explore_token *out, struct explore_result *r);
+/* What makes two failures the same: the message up to the first digit
+ * after its verdict word, with addresses and numbers left out. */
+void explore_failure_key(const char *message, char *key, size_t len);
+
+/* Replay t and print its trace to f: one column per task, one row per
+ * visible step, naming its operation and object before and after, the
+ * deviations marked, and the failure.  A step is visible when a trace
+ * shows its object (describe), another task touches the object too with
+ * one of the two writing, and it comes after the program's set-up (the
+ * first step of the second task); deviations, device steps and the last
+ * step are always visible.  Consecutive visible steps of one task on one
+ * page or PTE make one row.  Returns the number of rows (visible steps) or
+ * a negative COW_E* code; r gets the run. */
+int explore_trace(const struct explore_prog *p, const struct explore_token *t, FILE *f,
+		  struct explore_result *r);
+
+/* Whether the operations of two steps conflict (see above). */
+bool explore_conflict(enum sync_op a, const void *oa, enum sync_op b, const void *ob);
 
 int explore_token_format(const struct explore_token *t, char *buf, size_t len);
 /* Parse a token; COW_EINVAL with a reason in err when it is malformed. */

@@ -47,6 +47,10 @@ struct task {
 	struct sched_rcu rcu;
 	struct lock_stack locks;
 	uint64_t prio; /* PCT */
+	/* The operation the task performs when it next takes a step: the
+	 * one at its last yield point (or its wait). */
+	enum sync_op pend_op;
+	const void *pend_obj;
 };
 
 struct sched {
@@ -60,6 +64,13 @@ struct sched {
 	int *runnable; /* scratch: ids of runnable tasks */
 
 	enum sched_algo algo;
+	sched_director_fn director; /* SCHED_DIRECTED */
+	void *director_arg;
+	int last; /* the task that took the previous step, -1 */
+	struct sched_dev devs[SCHED_MAX_DEVS];
+	unsigned int nr_devs;
+	bool devs_overflow;
+	unsigned int preemptions;
 	unsigned int pct_changes;		  /* change points left */
 	uint64_t pct_change[SCHED_PCT_MAX_DEPTH]; /* their steps */
 	uint64_t rng;
@@ -70,6 +81,9 @@ struct sched {
 	char msg[2048];
 
 	void (*step_hook)(void *);
+	sched_trace_fn trace;
+	void *trace_arg;
+	void *data;
 	bool unchecked; /* a step ran since the hook last saw the state */
 	void *step_arg;
 	struct sched_rcu_queue rcu;
@@ -153,6 +167,23 @@ void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t 
 	s->rcu.daemon = -1;
 	s->rcu.queued = s->rcu.done = 0;
 	s->pct_changes = 0;
+	s->last = -1;
+	s->nr_devs = 0;
+	s->devs_overflow = false;
+	s->preemptions = 0;
+}
+
+void sched_set_director(struct sched *s, sched_director_fn fn, void *arg)
+{
+	COW_CHECK(s->algo == SCHED_DIRECTED, "a director needs SCHED_DIRECTED");
+	s->director = fn;
+	s->director_arg = arg;
+}
+
+void sched_set_trace(struct sched *s, sched_trace_fn fn, void *arg)
+{
+	s->trace = fn;
+	s->trace_arg = arg;
 }
 
 void sched_set_pct(struct sched *s, unsigned int depth, uint64_t k)
@@ -219,6 +250,8 @@ int sched_spawn(struct sched *s, const char *name, int cpu, void (*fn)(void *), 
 	t->rcu.nesting = 0;
 	t->rcu.exits = 0;
 	t->locks.depth = 0;
+	t->pend_op = SYNC_YIELD;
+	t->pend_obj = NULL;
 	/* A random priority above every change-point priority (those are
 	 * below SCHED_PCT_MAX_DEPTH); the id breaks the (unlikely) ties. */
 	t->prio = (splitmix64(&s->rng) | (1ull << 63)) & ~(uint64_t)(SCHED_MAX_TASKS - 1);
@@ -236,6 +269,8 @@ void sched_yield_point(struct sched *s, enum sync_op op, const void *obj)
 	 * operation; object addresses differ between processes. */
 	s->fingerprint =
 		(s->fingerprint ^ (uint64_t)(s->current->id * 16 + (int)op)) * 0x100000001b3ull;
+	s->current->pend_op = op;
+	s->current->pend_obj = obj;
 	switch_to_scheduler(s);
 }
 
@@ -252,6 +287,11 @@ void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char
 	t->wait_obj = obj;
 	t->wait_what = what;
 	t->wait_owner = owner;
+	/* Waking reads what the wait is for. */
+	if (t->pend_obj != obj) {
+		t->pend_op = SYNC_READ;
+		t->pend_obj = obj;
+	}
 	switch_to_scheduler(s);
 	COW_ASSERT(t->state == T_RUNNABLE && ready(obj));
 }
@@ -357,11 +397,22 @@ static int pct_highest(struct sched *s, unsigned int n)
 	return best;
 }
 
-static int choose(struct sched *s, unsigned int n)
+/* The task the schedule runs when nobody chooses otherwise: the one that
+ * ran last if it still can, else the runnable task with the lowest id. */
+static int default_choice(struct sched *s, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (s->runnable[i] == s->last)
+			return s->last;
+	return s->runnable[0];
+}
+
+static int choose(struct sched *s, unsigned int n, int dflt)
 {
 	int t;
 
 	switch (s->algo) {
+	case SCHED_DIRECTED: return s->director(s->director_arg, s, s->runnable, n, dflt);
 	case SCHED_PCT:
 		t = pct_highest(s, n);
 		for (unsigned int i = 0; i < s->pct_changes; i++) {
@@ -374,9 +425,23 @@ static int choose(struct sched *s, unsigned int n)
 		}
 		return t;
 	case SCHED_RANDOM:
-	case SCHED_AUTO: break;
+	case SCHED_AUTO:
+	case SCHED_DFS: break;
 	}
 	return s->runnable[splitmix64(&s->rng) % n];
+}
+
+static void record_deviation(struct sched *s, int id, bool preempt)
+{
+	if (s->nr_devs == SCHED_MAX_DEVS) {
+		s->devs_overflow = true;
+	} else {
+		s->devs[s->nr_devs].step = s->step;
+		s->devs[s->nr_devs].task = (uint16_t)id;
+		s->devs[s->nr_devs].preempt = preempt;
+		s->nr_devs++;
+	}
+	s->preemptions += preempt;
 }
 
 enum sched_verdict sched_run(struct sched *s)
@@ -393,6 +458,9 @@ enum sched_verdict sched_run(struct sched *s)
 		bool all_done;
 		unsigned int n = collect_runnable(s, &all_done);
 		struct task *t;
+		int dflt, id;
+		enum sync_op op;
+		const void *obj;
 
 		/* The step hook sees every state where the schedule branches
 		 * (two or more tasks could take the next step) and the final
@@ -419,18 +487,29 @@ enum sched_verdict sched_run(struct sched *s)
 			describe_tasks(s, "");
 			break;
 		}
-		t = &s->tasks[choose(s, n)];
+		dflt = default_choice(s, n);
+		id = choose(s, n, dflt);
+		if (id != dflt)
+			record_deviation(s, id, dflt == s->last);
+		t = &s->tasks[id];
 		if (t->state == T_BLOCKED) {
 			t->state = T_RUNNABLE;
 			t->ready = NULL;
 		}
+		op = t->pend_op;
+		obj = t->pend_obj;
+		if (s->trace)
+			s->trace(s->trace_arg, s, id, op, obj, false);
 		s->step++;
+		s->last = id;
 		s->current = t;
 		sync_explorer = s;
 		sync_cpu = t->cpu;
 		coro_switch(&s->main_ctx, &t->ctx);
 		COW_ASSERT(s->current == NULL && sync_explorer == NULL);
 		s->unchecked = true;
+		if (s->trace)
+			s->trace(s->trace_arg, s, id, op, obj, true);
 	}
 	sync_cpu = saved_cpu;
 	cow_set_panic_handler(old_handler);
@@ -439,6 +518,16 @@ enum sched_verdict sched_run(struct sched *s)
 }
 
 /* ---- accessors --------------------------------------------------------- */
+
+void sched_set_data(struct sched *s, void *data)
+{
+	s->data = data;
+}
+
+void *sched_data(const struct sched *s)
+{
+	return s->data;
+}
 
 const char *sched_message(const struct sched *s)
 {
@@ -453,6 +542,42 @@ uint64_t sched_steps(const struct sched *s)
 uint64_t sched_fingerprint(const struct sched *s)
 {
 	return s->fingerprint;
+}
+
+const struct sched_dev *sched_devs(const struct sched *s, unsigned int *n, bool *overflow)
+{
+	*n = s->nr_devs;
+	*overflow = s->devs_overflow;
+	return s->devs;
+}
+
+unsigned int sched_preemptions(const struct sched *s)
+{
+	return s->preemptions;
+}
+
+int sched_last(const struct sched *s)
+{
+	return s->last;
+}
+
+void sched_pending(const struct sched *s, int task, enum sync_op *op, const void **obj)
+{
+	COW_ASSERT(task >= 0 && (unsigned int)task < s->nr_tasks);
+	*op = s->tasks[task].pend_op;
+	*obj = s->tasks[task].pend_obj;
+}
+
+const char *sched_task_name(const struct sched *s, int task)
+{
+	COW_ASSERT(task >= 0 && (unsigned int)task < s->nr_tasks);
+	return s->tasks[task].name;
+}
+
+int sched_task_cpu(const struct sched *s, int task)
+{
+	COW_ASSERT(task >= 0 && (unsigned int)task < s->nr_tasks);
+	return s->tasks[task].cpu;
 }
 
 int sched_task_id(const struct sched *s)

@@ -51,9 +51,39 @@ enum sched_algo {
 	 * task drops below every other.  A bug that needs depth ordering
 	 * constraints is hit with probability >= 1/(n k^(depth-1)) a run. */
 	SCHED_PCT,
-	/* Only for explore_search: a mix of the above, one per run. */
+	/* Every choice made by a director callback (sched_set_director):
+	 * replay of a recorded schedule, depth-first search. */
+	SCHED_DIRECTED,
+	/* Only for the explorer front end: depth-first search within a
+	 * preemption bound, and a mix of PCT, random and DFS, one per run. */
+	SCHED_DFS,
 	SCHED_AUTO,
 };
+
+/*
+ * Schedules as deviations.  At every step the default choice is the task
+ * that took the previous step if it can still run, else the runnable task
+ * with the lowest id.  Any run is then named by the steps where it chose
+ * otherwise: a deviation.  A deviation where the previous task could have
+ * gone on is a preemption; the others choose among the tasks that may run
+ * after one blocked or finished.  Every run records its deviations.
+ */
+struct sched_dev {
+	uint32_t step; /* the choice made before this step (0-based) */
+	uint16_t task; /* the task chosen */
+	uint8_t preempt;
+};
+#define SCHED_MAX_DEVS 512 /* deviations recorded per run */
+
+/* The director of a SCHED_DIRECTED run: called before every step with the
+ * runnable tasks (ascending ids) and the default choice; returns the task
+ * to run, one of runnable[]. */
+typedef int (*sched_director_fn)(void *arg, struct sched *s, const int *runnable, unsigned int n,
+				 int dflt);
+/* Called in scheduler context before (after == false) and after every
+ * step, with the task and the operation its step performs. */
+typedef void (*sched_trace_fn)(void *arg, struct sched *s, int task, enum sync_op op,
+			       const void *obj, bool after);
 
 #define SCHED_PCT_MAX_DEPTH 8
 
@@ -80,6 +110,14 @@ void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t 
 /* After sched_reset with SCHED_PCT: the depth (1..SCHED_PCT_MAX_DEPTH)
  * and the number of steps k the change points are drawn from. */
 void sched_set_pct(struct sched *s, unsigned int depth, uint64_t k);
+/* After sched_reset with SCHED_DIRECTED. */
+void sched_set_director(struct sched *s, sched_director_fn fn, void *arg);
+/* NULL to disable; kept across sched_reset. */
+void sched_set_trace(struct sched *s, sched_trace_fn fn, void *arg);
+/* A pointer the front end keeps with the scheduler (the program's state
+ * during a run). */
+void sched_set_data(struct sched *s, void *data);
+void *sched_data(const struct sched *s);
 /* Called in scheduler context (the invariant checker) at every state of
  * the run where the schedule branches, two or more tasks being able to
  * take the next step, and at the final state; it may call sched_fail().
@@ -102,6 +140,17 @@ uint64_t sched_steps(const struct sched *s);
  * equal for two runs iff they interleaved the same way (up to hash
  * collisions).  Used to check that replays are exact. */
 uint64_t sched_fingerprint(const struct sched *s);
+
+/* The deviations of the run so far (see above); *overflow when there were
+ * more than SCHED_MAX_DEVS. */
+const struct sched_dev *sched_devs(const struct sched *s, unsigned int *n, bool *overflow);
+unsigned int sched_preemptions(const struct sched *s);
+/* The task that took the last step, -1 before the first. */
+int sched_last(const struct sched *s);
+/* The operation task will perform when it next steps. */
+void sched_pending(const struct sched *s, int task, enum sync_op *op, const void **obj);
+const char *sched_task_name(const struct sched *s, int task);
+int sched_task_cpu(const struct sched *s, int task);
 
 /* ---- called from inside tasks (through src/sync) ----------------------- */
 

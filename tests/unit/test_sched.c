@@ -353,10 +353,10 @@ static void test_pct_tokens_and_replay(void **state)
 static void test_pct_and_auto_find_races(void **state)
 {
 	struct explore_result r;
+	struct explore_opts o = {.algo = SCHED_PCT, .depth = 2, .seed = 1, .runs = 1000};
 
 	(void)state;
-	assert_int_equal(
-		explore_search_depth(&demo_racy_counter, NULL, SCHED_PCT, 2, 1, 1000, 0, &r), 0);
+	assert_int_equal(explore_run_search(&demo_racy_counter, NULL, &o, &r), 0);
 	assert_true(r.failed);
 	assert_int_equal(explore_search(&demo_lock_inversion, NULL, SCHED_AUTO, 1, 1000, 0, &r), 0);
 	assert_true(r.failed);

@@ -1,0 +1,674 @@
+/*
+ * cowlab explore: search a scenario's schedules for a failing run, then
+ * shrink the counterexample and print its trace.
+ *
+ * With --jobs J the search runs in J worker processes, each a shard of
+ * the search (explore.h), reporting to the parent through a pipe; the
+ * parent prints the progress, stops the others when one finds a failing
+ * run, and shrinks it itself.  --shard I/N makes this whole command one
+ * shard of a search split over N machines.
+ */
+#include "cli.h"
+#include "cowlab.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char usage_explore[] =
+	"usage: cowlab explore FILE [options]\n"
+	"\n"
+	"Searches the schedules of a scenario (or of a demo program such as\n"
+	"racy-counter) for a run that fails a check or an invariant.  A failing\n"
+	"run is shrunk to the fewest deviations and preemptions that still fail\n"
+	"the same check, and printed as a trace with a 'cowlab replay' line.\n"
+	"\n"
+	"  --algo A          auto (default): PCT depth 3, PCT depth 2, random and\n"
+	"                    dfs with bound 2, one run each in turn;\n"
+	"                    pct, random, or dfs (every schedule within the bound)\n"
+	"  --depth D         PCT depth, 1..8 (default 3)\n"
+	"  --preemptions K   dfs: the preemption bound (default 2)\n"
+	"  --no-reduction    dfs without sleep sets: also run the schedules that\n"
+	"                    differ only in the order of independent steps\n"
+	"  --runs N          stop after N runs (default 100000; dfs: until done)\n"
+	"  --time S          stop after S seconds\n"
+	"  --seed S          first seed of random and PCT runs (default 1)\n"
+	"  --policy P        a preset from 'cowlab policies' (default: the file's\n"
+	"                    policy line, else linux-6.5)\n"
+	"  --max-steps N     step limit of a run (default 1000000)\n"
+	"  --jobs J          J worker processes (default 1)\n"
+	"  --shard I/N       explore shard I (0..N-1) of a search split N ways\n"
+	"  --save FILE       write each run's replay token to FILE before the run\n"
+	"                    starts (with --jobs, FILE.0, FILE.1, ...)\n"
+	"  --no-shrink       report the failing run as found, unshrunk\n"
+	"  --json            JSON lines: progress once a second, then the result\n"
+	"\n"
+	"Progress goes to a terminal on stderr once a second.  Exit status: 0\n"
+	"nothing found, 1 a failing run was found, 2 bad input.\n";
+
+struct explore_args {
+	const char *file;
+	const char *policy;
+	const char *save;
+	struct explore_opts o;
+	bool runs_given, json, no_shrink;
+	unsigned int jobs;
+};
+
+static int parse_shard(const char *val, struct explore_opts *o)
+{
+	unsigned int i, n;
+	int used = 0;
+
+	if (!val || sscanf(val, "%u/%u%n", &i, &n, &used) != 2 || val[used] || n == 0 || i >= n ||
+	    n > 1u << 20) {
+		fprintf(stderr, "cowlab explore: --shard takes I/N with 0 <= I < N, not '%s'\n",
+			val ? val : "");
+		return -1;
+	}
+	o->shard = i;
+	o->nr_shards = n;
+	return 0;
+}
+
+static int parse_algo(const char *val, struct explore_opts *o)
+{
+	static const struct {
+		const char *name;
+		enum sched_algo algo;
+	} algos[] = {
+		{"auto", SCHED_AUTO},
+		{"pct", SCHED_PCT},
+		{"random", SCHED_RANDOM},
+		{"dfs", SCHED_DFS},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(algos); i++)
+		if (strcmp(val, algos[i].name) == 0) {
+			o->algo = algos[i].algo;
+			return 0;
+		}
+	fprintf(stderr, "cowlab explore: unknown algorithm '%s' (auto, pct, random or dfs)\n", val);
+	return -1;
+}
+
+static int parse_option(struct explore_args *a, const char *arg, const char *val)
+{
+	uint64_t v;
+
+	if (strcmp(arg, "--algo") == 0)
+		return parse_algo(val, &a->o);
+	if (strcmp(arg, "--policy") == 0) {
+		if (!cow_policy_find(val)) {
+			fprintf(stderr,
+				"cowlab explore: unknown policy '%s' (see 'cowlab policies')\n",
+				val);
+			return -1;
+		}
+		a->policy = val;
+		return 0;
+	}
+	if (strcmp(arg, "--shard") == 0)
+		return parse_shard(val, &a->o);
+	if (strcmp(arg, "--save") == 0) {
+		a->save = val;
+		return 0;
+	}
+	if (strcmp(arg, "--time") == 0) {
+		char *end;
+
+		errno = 0;
+		a->o.time = strtod(val, &end);
+		if (errno || *end || !(a->o.time > 0) || a->o.time > 1e9) {
+			fprintf(stderr, "cowlab explore: --time takes seconds > 0, not '%s'\n",
+				val);
+			return -1;
+		}
+		return 0;
+	}
+	if (parse_u64(arg, val, &v))
+		return -1;
+	if (strcmp(arg, "--depth") == 0 && v >= 1 && v <= SCHED_PCT_MAX_DEPTH)
+		a->o.depth = (unsigned int)v;
+	else if (strcmp(arg, "--preemptions") == 0 && v <= 64)
+		a->o.preemptions = (unsigned int)v;
+	else if (strcmp(arg, "--runs") == 0 && v > 0)
+		a->o.runs = v, a->runs_given = true;
+	else if (strcmp(arg, "--seed") == 0)
+		a->o.seed = v;
+	else if (strcmp(arg, "--max-steps") == 0)
+		a->o.max_steps = v;
+	else if (strcmp(arg, "--jobs") == 0 && v >= 1 && v <= 256)
+		a->jobs = (unsigned int)v;
+	else {
+		fprintf(stderr, "cowlab explore: bad option or value: %s %s\n", arg, val);
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 to go on, -1 after --help, else the exit code. */
+static int parse_explore_args(int argc, char **argv, struct explore_args *a)
+{
+	a->o.algo = SCHED_AUTO;
+	a->o.depth = 3;
+	a->o.preemptions = 2;
+	a->o.seed = 1;
+	a->o.nr_shards = 1;
+	a->jobs = 1;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (is_help(arg)) {
+			fputs(usage_explore, stdout);
+			return -1;
+		}
+		if (strcmp(arg, "--json") == 0) {
+			a->json = true;
+		} else if (strcmp(arg, "--no-shrink") == 0) {
+			a->no_shrink = true;
+		} else if (strcmp(arg, "--no-reduction") == 0) {
+			a->o.no_reduction = true;
+		} else if (arg[0] != '-') {
+			if (a->file) {
+				fprintf(stderr, "cowlab explore: one file at a time ('%s', '%s')\n",
+					a->file, arg);
+				return EXIT_USAGE;
+			}
+			a->file = arg;
+		} else if (i + 1 >= argc) {
+			fprintf(stderr, "cowlab explore: %s needs a value\n", arg);
+			return EXIT_USAGE;
+		} else if (parse_option(a, arg, argv[++i]) != 0) {
+			return EXIT_USAGE;
+		}
+	}
+	if (!a->file) {
+		fprintf(stderr, "cowlab explore: no scenario file given\n%s", usage_explore);
+		return EXIT_USAGE;
+	}
+	if (!a->runs_given && a->o.time == 0 && a->o.algo != SCHED_DFS)
+		a->o.runs = 100000;
+	return 0;
+}
+
+/* ---- progress -------------------------------------------------------------------- */
+
+struct progress {
+	bool json, tty;
+	double last_elapsed;
+	uint64_t last_runs;
+	bool printed;
+};
+
+static void show_progress(struct progress *pr, const struct explore_stats *st)
+{
+	double dt = st->elapsed - pr->last_elapsed;
+	double rate = dt > 0 ? (double)(st->runs - pr->last_runs) / dt : 0;
+
+	pr->last_elapsed = st->elapsed;
+	pr->last_runs = st->runs;
+	if (pr->json) {
+		printf("{\"type\":\"progress\",\"runs\":%" PRIu64 ",\"runs_per_s\":%.0f,"
+		       "\"distinct\":%" PRIu64 ",\"bound\":%u,\"dfs_done\":%s,\"elapsed\":%.2f}\n",
+		       st->runs, rate, st->distinct, st->bound, st->dfs_done ? "true" : "false",
+		       st->elapsed);
+		fflush(stdout);
+	} else if (pr->tty) {
+		fprintf(stderr,
+			"\r  %" PRIu64 " runs, %.0f runs/s, %" PRIu64 " distinct schedules%s%s, "
+			"%.0f s   ",
+			st->runs, rate, st->distinct, st->bound ? ", dfs bound " : "",
+			st->bound ? (st->dfs_done ? "2 done" : "2") : "", st->elapsed);
+		pr->printed = true;
+	}
+}
+
+static void progress_cb(void *arg, const struct explore_stats *st)
+{
+	show_progress(arg, st);
+}
+
+/* End the terminal's progress line. */
+static void end_progress(struct progress *pr)
+{
+	if (pr->printed && pr->tty && !pr->json)
+		fputc('\n', stderr);
+}
+
+/* ---- persisting the token of the run in progress ---------------------------------- */
+
+static const struct explore_token *current_token;
+static int save_fd = -1;
+
+static void save_token(void *arg, const struct explore_token *t)
+{
+	char buf[EXPLORE_TOKEN_MAX + 1];
+	int n;
+
+	(void)arg;
+	current_token = t;
+	if (save_fd < 0 || explore_token_format(t, buf, sizeof(buf) - 1) != 0)
+		return;
+	n = (int)strlen(buf);
+	buf[n++] = '\n';
+	if (pwrite(save_fd, buf, (size_t)n, 0) == n)
+		(void)!ftruncate(save_fd, n);
+}
+
+/* A run that crashes the process still names itself. */
+static void crash_handler(int sig)
+{
+	char buf[EXPLORE_TOKEN_MAX];
+
+	if (current_token && explore_token_format(current_token, buf, sizeof(buf)) == 0) {
+		(void)!write(2, "cowlab explore: crashed in the run of token ", 44);
+		(void)!write(2, buf, strlen(buf));
+		(void)!write(2, "\n", 1);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static volatile int stop_flag;
+
+static void stop_handler(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static int open_save(const char *save, int job, unsigned int jobs)
+{
+	char path[4096];
+
+	if (!save)
+		return 0;
+	if (jobs > 1)
+		snprintf(path, sizeof(path), "%s.%d", save, job);
+	else
+		snprintf(path, sizeof(path), "%s", save);
+	save_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (save_fd < 0) {
+		fprintf(stderr, "cowlab explore: cannot write %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- workers ----------------------------------------------------------------------- */
+
+/* What a worker sends its parent: progress, then one final message. */
+struct worker_msg {
+	int final, err, failed, dfs_done;
+	uint64_t runs, distinct;
+	char token[EXPLORE_TOKEN_MAX];
+	char message[2048];
+};
+
+static int write_full(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* A whole message, or less at the end of the stream. */
+static ssize_t read_full(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+static void worker_progress(void *arg, const struct explore_stats *st)
+{
+	struct worker_msg m = {
+		.runs = st->runs, .distinct = st->distinct, .dfs_done = st->dfs_done};
+
+	(void)!write_full(*(int *)arg, &m, sizeof(m));
+}
+
+static void run_worker(const struct explore_prog *p, const char *policy,
+		       const struct explore_args *a, unsigned int j, int fd)
+{
+	struct explore_opts o = a->o;
+	struct explore_result *r = calloc(1, sizeof(*r));
+	struct worker_msg m = {.final = 1};
+
+	o.shard = a->o.shard * a->jobs + j;
+	o.nr_shards = a->o.nr_shards * a->jobs;
+	if (o.runs)
+		o.runs = o.runs / a->jobs + (j < o.runs % a->jobs);
+	o.progress = worker_progress;
+	o.before_run = save_token;
+	o.arg = &fd;
+	o.stop = &stop_flag;
+	if (!r || open_save(a->save, (int)j, a->jobs) != 0) {
+		m.err = COW_ENOMEM;
+	} else {
+		m.err = explore_run_search(p, policy, &o, r);
+		m.failed = r->failed;
+		m.runs = r->runs;
+		m.distinct = r->distinct;
+		m.dfs_done = r->dfs_done;
+		if (r->failed)
+			explore_token_format(&r->token, m.token, sizeof(m.token));
+		snprintf(m.message, sizeof(m.message), "%s", r->message);
+	}
+	(void)!write_full(fd, &m, sizeof(m));
+	_exit(0);
+}
+
+/* Run the search in a->jobs workers; the first failing run's token goes to
+ * r->token.  Returns 0 or a COW_E* code. */
+static int run_jobs(const struct explore_prog *p, const char *policy, const struct explore_args *a,
+		    struct progress *pr, struct explore_result *r)
+{
+	unsigned int n = a->jobs, live = n;
+	pid_t *pids = calloc(n, sizeof(*pids));
+	struct pollfd *fds = calloc(n, sizeof(*fds));
+	struct worker_msg *last = calloc(n, sizeof(*last));
+	double start = now_seconds(), shown = start;
+	int err = 0;
+
+	if (!pids || !fds || !last) {
+		err = COW_ENOMEM;
+		goto out;
+	}
+	fflush(NULL);
+	for (unsigned int j = 0; j < n; j++) {
+		int pipefd[2];
+
+		if (pipe(pipefd) != 0) {
+			err = COW_ENOMEM;
+			n = j;
+			goto out_kill;
+		}
+		pids[j] = fork();
+		if (pids[j] == 0) {
+			close(pipefd[0]);
+			run_worker(p, policy, a, j, pipefd[1]);
+		}
+		close(pipefd[1]);
+		fds[j].fd = pipefd[0];
+		fds[j].events = POLLIN;
+		if (pids[j] < 0) {
+			close(pipefd[0]);
+			err = COW_ENOMEM;
+			n = j;
+			goto out_kill;
+		}
+	}
+	while (live > 0) {
+		if (poll(fds, n, 200) < 0 && errno != EINTR)
+			break;
+		if (stop_flag)
+			goto out_kill;
+		for (unsigned int j = 0; j < n; j++) {
+			struct worker_msg m;
+			ssize_t got;
+
+			if (fds[j].fd < 0 || !(fds[j].revents & (POLLIN | POLLHUP)))
+				continue;
+			got = read_full(fds[j].fd, &m, sizeof(m));
+			if (got != (ssize_t)sizeof(m)) {
+				/* The worker died without a final word. */
+				close(fds[j].fd);
+				fds[j].fd = -1;
+				live--;
+				if (!last[j].final && !err) {
+					snprintf(r->message, sizeof(r->message),
+						 "worker %u ended without a result", j);
+					err = COW_EIO;
+				}
+				continue;
+			}
+			last[j] = m;
+			if (m.final && m.err && !err)
+				err = m.err;
+			if (m.final && m.failed && !r->failed) {
+				char why[160];
+
+				r->failed = true;
+				if (explore_token_parse(m.token, &r->token, why, sizeof(why)) != 0)
+					err = COW_EINVAL;
+				snprintf(r->message, sizeof(r->message), "%s", m.message);
+				for (unsigned int k = 0; k < n; k++)
+					if (k != j)
+						kill(pids[k], SIGTERM);
+			}
+		}
+		if (now_seconds() - shown >= 1.0) {
+			struct explore_stats st = {
+				.elapsed = now_seconds() - start,
+				.bound = a->o.algo == SCHED_DFS ? a->o.preemptions : 0};
+
+			shown = now_seconds();
+			st.dfs_done = true;
+			for (unsigned int j = 0; j < n; j++) {
+				st.runs += last[j].runs;
+				st.distinct += last[j].distinct;
+				st.dfs_done &= last[j].dfs_done;
+			}
+			show_progress(pr, &st);
+		}
+	}
+	goto out_wait;
+out_kill:
+	for (unsigned int j = 0; j < n; j++)
+		kill(pids[j], SIGTERM);
+out_wait:
+	for (unsigned int j = 0; j < n; j++) {
+		waitpid(pids[j], NULL, 0);
+		if (fds[j].fd >= 0)
+			close(fds[j].fd);
+		r->runs += last[j].runs;
+		r->distinct += last[j].distinct;
+	}
+	r->dfs_done = true;
+	for (unsigned int j = 0; j < n; j++)
+		r->dfs_done &= last[j].dfs_done != 0;
+	r->dfs_bound = a->o.algo == SCHED_DFS ? a->o.preemptions : 2;
+	r->elapsed = now_seconds() - start;
+out:
+	free(pids);
+	free(fds);
+	free(last);
+	return err;
+}
+
+/* ---- reporting --------------------------------------------------------------------- */
+
+static void report_none(const struct explore_args *a, const char *policy,
+			const struct explore_result *r)
+{
+	double rate = r->elapsed > 0 ? (double)r->runs / r->elapsed : 0;
+	bool dfs = a->o.algo == SCHED_DFS || a->o.algo == SCHED_AUTO;
+
+	if (a->json) {
+		printf("{\"type\":\"result\",\"file\":");
+		json_string(stdout, a->file);
+		printf(",\"policy\":");
+		json_string(stdout, policy);
+		printf(",\"found\":false,\"runs\":%" PRIu64 ",\"distinct\":%" PRIu64
+		       ",\"dfs_done\":%s,\"elapsed\":%.3f,\"runs_per_s\":%.0f}\n",
+		       r->runs, r->distinct, r->dfs_done ? "true" : "false", r->elapsed, rate);
+		return;
+	}
+	printf("%s: nothing found (%s): %" PRIu64 " runs, %" PRIu64 " distinct schedules", a->file,
+	       policy, r->runs, r->distinct);
+	if (dfs)
+		printf(", dfs bound %u %s", r->dfs_bound,
+		       r->dfs_done ? "complete" : "not complete");
+	printf(", %.2f s (%.0f runs/s)\n", r->elapsed, rate);
+}
+
+static int report_found(const struct explore_args *a, const struct explore_prog *p,
+			const char *policy, const struct explore_result *found)
+{
+	struct explore_token *shrunk = malloc(sizeof(*shrunk));
+	struct explore_result *sr = malloc(sizeof(*sr));
+	char tok[EXPLORE_TOKEN_MAX], orig[EXPLORE_TOKEN_MAX], verdict[64];
+	FILE *trace = NULL;
+	char *trace_text = NULL;
+	size_t trace_len = 0;
+	int shown = -1, err = 0;
+	double t0 = now_seconds();
+
+	if (!shrunk || !sr) {
+		free(shrunk);
+		free(sr);
+		fprintf(stderr, "cowlab explore: out of memory\n");
+		return EXIT_USAGE;
+	}
+	if (explore_token_format(&found->token, orig, sizeof(orig)) != 0)
+		snprintf(orig, sizeof(orig), "?");
+	*shrunk = found->token;
+	if (!a->no_shrink)
+		err = explore_shrink(p, &found->token, 0, shrunk, sr);
+	if (!err)
+		trace = open_memstream(&trace_text, &trace_len);
+	if (trace) {
+		shown = explore_trace(p, shrunk, trace, sr);
+		fclose(trace);
+	}
+	if (err || shown < 0) {
+		fprintf(stderr, "cowlab explore: replaying the failing run: %s\n",
+			cow_strerror(err ? err : shown));
+		free(trace_text);
+		free(shrunk);
+		free(sr);
+		return EXIT_USAGE;
+	}
+	if (explore_token_format(shrunk, tok, sizeof(tok)) != 0)
+		snprintf(tok, sizeof(tok), "%s", orig);
+	{
+		const char *colon = strstr(sr->message, ": ");
+		size_t n = colon ? (size_t)(colon - sr->message) : 0;
+
+		if (n == 0 || n >= sizeof(verdict) || strchr(sr->message, ' ') < colon)
+			snprintf(verdict, sizeof(verdict), "%s", sched_verdict_name(sr->verdict));
+		else
+			snprintf(verdict, sizeof(verdict), "%.*s", (int)n, sr->message);
+	}
+	if (a->json) {
+		printf("{\"type\":\"result\",\"file\":");
+		json_string(stdout, a->file);
+		printf(",\"policy\":");
+		json_string(stdout, policy);
+		printf(",\"found\":true,\"verdict\":");
+		json_string(stdout, verdict);
+		printf(",\"message\":");
+		json_string(stdout, sr->message);
+		printf(",\"token\":");
+		json_string(stdout, tok);
+		printf(",\"found_by\":");
+		json_string(stdout, orig);
+		printf(",\"preemptions\":%u,\"deviations\":%u,\"visible_steps\":%d,\"steps\":"
+		       "%" PRIu64 ",\"runs\":%" PRIu64
+		       ",\"elapsed\":%.3f,\"shrink_s\":%.3f,\"trace\":",
+		       sr->preemptions, shrunk->algo == SCHED_DIRECTED ? shrunk->nr_devs : 0, shown,
+		       sr->steps, found->runs, found->elapsed, now_seconds() - t0);
+		json_string(stdout, trace_text ? trace_text : "");
+		printf("}\n");
+	} else {
+		printf("%s: FOUND %s (%s) in run %" PRIu64 " after %.2f s\n", a->file, verdict,
+		       policy, found->runs, found->elapsed);
+		printf("  %s\n", sr->message);
+		printf("  found by   %s\n", orig);
+		if (!a->no_shrink)
+			printf("  shrunk to  %u preemptions, %d visible steps of %" PRIu64
+			       " (%.2f s)\n",
+			       sr->preemptions, shown, sr->steps, now_seconds() - t0);
+		fputs(trace_text ? trace_text : "", stdout);
+		printf("replay it with:\n  cowlab replay %s\n", tok);
+	}
+	free(trace_text);
+	free(shrunk);
+	free(sr);
+	return EXIT_FOUND;
+}
+
+int cmd_explore(int argc, char **argv)
+{
+	struct explore_args a = {0};
+	struct progress pr = {0};
+	struct explore_target *target;
+	const struct explore_prog *p;
+	struct explore_result *r;
+	const char *policy;
+	int code = parse_explore_args(argc, argv, &a), err;
+
+	if (code)
+		return code < 0 ? 0 : code;
+	code = explore_target_open(a.file, a.policy, "explore", &target, &p, &policy);
+	if (code)
+		return code;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		explore_target_free(target);
+		return EXIT_USAGE;
+	}
+	pr.json = a.json;
+	pr.tty = isatty(2);
+	signal(SIGINT, stop_handler);
+	signal(SIGTERM, stop_handler);
+	signal(SIGSEGV, crash_handler);
+	signal(SIGBUS, crash_handler);
+	signal(SIGABRT, crash_handler);
+	if (a.jobs > 1) {
+		err = run_jobs(p, policy, &a, &pr, r);
+	} else if (open_save(a.save, 0, 1) != 0) {
+		err = COW_EINVAL;
+	} else {
+		a.o.progress = progress_cb;
+		a.o.before_run = save_token;
+		a.o.arg = &pr;
+		a.o.stop = &stop_flag;
+		err = explore_run_search(p, policy, &a.o, r);
+	}
+	current_token = NULL;
+	end_progress(&pr);
+	if (save_fd >= 0)
+		close(save_fd);
+	if (err) {
+		fprintf(stderr, "cowlab explore: %s\n",
+			r->message[0] ? r->message : cow_strerror(err));
+		code = EXIT_USAGE;
+	} else if (r->failed) {
+		code = report_found(&a, p, policy, r);
+	} else {
+		report_none(&a, policy, r);
+		code = 0;
+	}
+	free(r);
+	explore_target_free(target);
+	return code;
+}

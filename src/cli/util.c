@@ -1,0 +1,121 @@
+/*
+ * Helpers shared by the cowlab command's files (see cli.h).
+ */
+#include "cli.h"
+#include "cowlab.h"
+#include "sched/demos.h"
+#include "scenario/interp.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int parse_u64(const char *opt, const char *text, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	if (!text || text[0] < '0' || text[0] > '9')
+		goto bad;
+	v = strtoull(text, &end, 10);
+	if (errno || *end)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	fprintf(stderr, "cowlab: %s needs a non-negative number, not '%s'\n", opt,
+		text ? text : "");
+	return -1;
+}
+
+bool is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+void print_token(const struct explore_token *t)
+{
+	char token[EXPLORE_TOKEN_MAX];
+
+	if (explore_token_format(t, token, sizeof(token)) == 0)
+		printf("  cowlab replay %s\n", token);
+}
+
+void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+struct explore_target {
+	struct scenario *s;
+	struct scen_prog sp;
+};
+
+int explore_target_open(const char *name, const char *policy, const char *cmd,
+			struct explore_target **out, const struct explore_prog **p,
+			const char **policy_used)
+{
+	struct explore_target *t;
+	struct scen_result res;
+	char msg[512];
+	int err;
+
+	*out = NULL;
+	*p = explore_demo_find(name);
+	if (*p) {
+		*policy_used = "-";
+		return 0;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		fprintf(stderr, "cowlab %s: out of memory\n", cmd);
+		return EXIT_USAGE;
+	}
+	if (scen_load(name, &t->s, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "%s\n", msg);
+		free(t);
+		return EXIT_USAGE;
+	}
+	err = scen_prog_init(t->s, policy, &t->sp, &res);
+	if (err) {
+		fprintf(stderr, "cowlab %s: %s\n", cmd,
+			res.message[0] ? res.message : cow_strerror(err));
+		explore_target_free(t);
+		return EXIT_USAGE;
+	}
+	*out = t;
+	*p = &t->sp.prog;
+	*policy_used = t->sp.policy;
+	return 0;
+}
+
+void explore_target_free(struct explore_target *t)
+{
+	if (!t)
+		return;
+	scen_free(t->s);
+	free(t);
+}

@@ -1,0 +1,38 @@
+/*
+ * Internals shared by the explorer's files (explore.c: tokens, runs and
+ * the search loop; dfs.c: depth-first search; shrink.c: shrinking and
+ * traces).  Not part of the explorer's interface.
+ */
+#ifndef COW_SCHED_EXPLORE_IMPL_H
+#define COW_SCHED_EXPLORE_IMPL_H
+
+#include "explore.h"
+
+struct sched *explore_sched_new(const struct explore_prog *p);
+
+/* One run as t says; a SCHED_DIRECTED token replays t->devs unless dir
+ * is given, which then makes every choice.  Fills r's per-run fields
+ * (runs is incremented; token, schedule and message only when the run
+ * failed or want_schedule).  *failed says whether it failed. */
+int explore_run_one(struct sched *s, const struct explore_prog *p, const struct explore_token *t,
+		    uint64_t max_steps, sched_director_fn dir, void *dir_arg, bool want_schedule,
+		    struct explore_result *r, bool *failed);
+
+/* ---- dfs.c ---------------------------------------------------------------- */
+
+struct dfs;
+/* reduce: use sleep sets. */
+struct dfs *dfs_new(unsigned int bound, bool reduce, unsigned int shard, unsigned int nr_shards);
+void dfs_free(struct dfs *d);
+/* Prepare the next run; false when the search is complete.  t->devs and
+ * t->nr_devs get the run's schedule (t->algo SCHED_DIRECTED), or t->algo
+ * is SCHED_DFS when it does not fit in a token. */
+bool dfs_next(struct dfs *d, struct explore_token *t);
+int dfs_director(void *arg, struct sched *s, const int *runnable, unsigned int n, int dflt);
+/* After the run: whether it belongs to this shard (a run of another shard
+ * does not count); a negative COW_E* code in *err if the program did not
+ * replay its prefix the same way (it is not deterministic). */
+bool dfs_finish(struct dfs *d, int *err);
+bool dfs_done(const struct dfs *d);
+
+#endif

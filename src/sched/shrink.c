@@ -1,0 +1,444 @@
+/*
+ * Shrinking failing schedules and printing them as traces (explore.h).
+ *
+ * Shrinking works on schedule tokens: a run is the list of its deviations
+ * from the default choice.  Removing a deviation gives another run (the
+ * replay passes over a deviation to a task that cannot run), so the
+ * shrinker removes chunks of deviations, halving the chunk size down to
+ * one (as delta debugging does), and keeps every removal after which the
+ * run still fails with the same verdict and failure key.  After each kept
+ * removal it adopts the deviations the new run actually made.  Then it
+ * tries to move each preemption later, to a point where the preempted
+ * task no longer runs, which turns it into a free switch.
+ */
+#include "explore_impl.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_MAX 256
+
+void explore_failure_key(const char *message, char *key, size_t len)
+{
+	const char *cow = strstr(message, ".cow:");
+	const char *colon = strstr(message, ": ");
+	size_t n = 0;
+
+	if (len == 0)
+		return;
+	/* A scenario check: its verdict word and its place in the file. */
+	if (cow && colon && colon < cow) {
+		const char *end = cow + 5;
+
+		while (isdigit((unsigned char)*end) || *end == ':')
+			end++;
+		snprintf(key, len, "%.*s", (int)(end - message), message);
+		return;
+	}
+	/* Anything else: the text with every number left out. */
+	for (const char *m = message; *m && n + 1 < len && m - message < 160; m++) {
+		if (isdigit((unsigned char)*m) || (*m == 'x' && m > message && m[-1] == '0'))
+			continue;
+		key[n++] = *m;
+	}
+	key[n] = '\0';
+}
+
+struct shrinker {
+	struct sched *s;
+	const struct explore_prog *p;
+	enum sched_verdict verdict;
+	char key[KEY_MAX];
+	uint64_t budget, used;
+};
+
+/* Run cand; true if it fails the same way (out then holds the run). */
+static bool same_failure(struct shrinker *k, const struct explore_token *cand,
+			 struct explore_result *out)
+{
+	char key[KEY_MAX];
+	bool failed;
+
+	if (k->used >= k->budget)
+		return false;
+	k->used++;
+	if (explore_run_one(k->s, k->p, cand, 0, NULL, NULL, true, out, &failed) != 0 || !failed ||
+	    out->verdict != k->verdict || !out->has_schedule)
+		return false;
+	explore_failure_key(out->message, key, sizeof(key));
+	return strcmp(key, k->key) == 0;
+}
+
+static void remove_devs(const struct explore_token *from, unsigned int start, unsigned int n,
+			struct explore_token *to)
+{
+	memcpy(to, from, offsetof(struct explore_token, devs));
+	memcpy(to->devs, from->devs, start * sizeof(from->devs[0]));
+	memcpy(to->devs + start, from->devs + start + n,
+	       (from->nr_devs - start - n) * sizeof(from->devs[0]));
+	to->nr_devs = from->nr_devs - n;
+}
+
+static unsigned int preemptions(const struct explore_token *t)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < t->nr_devs; i++)
+		n += t->devs[i].preempt;
+	return n;
+}
+
+/* Fewer deviations: remove chunks of halving size. */
+static void drop_deviations(struct shrinker *k, struct explore_token *cur,
+			    struct explore_token *cand, struct explore_result *out)
+{
+	for (unsigned int chunk = cur->nr_devs / 2 ? cur->nr_devs / 2 : 1; chunk >= 1;) {
+		bool changed = false;
+
+		for (unsigned int start = 0; start + chunk <= cur->nr_devs;) {
+			remove_devs(cur, start, chunk, cand);
+			if (same_failure(k, cand, out)) {
+				*cur = out->schedule;
+				changed = true;
+			} else {
+				start += chunk;
+			}
+		}
+		if (chunk == 1 && !changed)
+			break;
+		if (chunk > 1)
+			chunk /= 2;
+		if (k->used >= k->budget)
+			break;
+	}
+}
+
+/* Fewer preemptions: move a preemption later while that removes some. */
+static void delay_preemptions(struct shrinker *k, struct explore_token *cur,
+			      struct explore_token *cand, struct explore_result *out)
+{
+	for (unsigned int i = 0; i < cur->nr_devs && k->used < k->budget; i++) {
+		unsigned int before = preemptions(cur);
+		uint32_t limit = i + 1 < cur->nr_devs ? cur->devs[i + 1].step : UINT32_MAX;
+
+		if (!cur->devs[i].preempt)
+			continue;
+		for (uint32_t delta = 1; delta <= 64 && cur->devs[i].step + delta < limit;
+		     delta++) {
+			*cand = *cur;
+			cand->devs[i].step += delta;
+			if (same_failure(k, cand, out) && preemptions(&out->schedule) < before) {
+				*cur = out->schedule;
+				break;
+			}
+			if (k->used >= k->budget)
+				break;
+		}
+	}
+}
+
+int explore_shrink(const struct explore_prog *p, const struct explore_token *t, uint64_t budget,
+		   struct explore_token *out_token, struct explore_result *r)
+{
+	struct shrinker k = {.p = p, .budget = budget ? budget : 2000};
+	struct explore_token *cur = NULL, *cand = NULL;
+	struct explore_result *out = NULL;
+	bool failed;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (strcmp(t->prog, p->name) != 0 || t->algo == SCHED_DFS || t->algo == SCHED_AUTO)
+		return COW_EINVAL;
+	k.s = explore_sched_new(p);
+	cur = malloc(sizeof(*cur));
+	cand = malloc(sizeof(*cand));
+	out = malloc(sizeof(*out));
+	err = COW_ENOMEM;
+	if (!k.s || !cur || !cand || !out)
+		goto out_free;
+	err = explore_run_one(k.s, p, t, 0, NULL, NULL, true, r, &failed);
+	if (err)
+		goto out_free;
+	*out_token = *t;
+	if (!failed || !r->has_schedule)
+		goto out_free; /* nothing to shrink, or too long to name */
+	k.verdict = r->verdict;
+	explore_failure_key(r->message, k.key, sizeof(k.key));
+	/* The same run as a schedule token. */
+	if (!same_failure(&k, &r->schedule, out))
+		goto out_free;
+	*cur = out->schedule;
+	drop_deviations(&k, cur, cand, out);
+	delay_preemptions(&k, cur, cand, out);
+	/* The final token's own run, recorded afresh. */
+	if (same_failure(&k, cur, out) || (k.budget++, same_failure(&k, cur, out))) {
+		*out_token = out->schedule;
+		memcpy(r, out, sizeof(*out));
+		r->runs = k.used + 1;
+	}
+out_free:
+	free(cur);
+	free(cand);
+	free(out);
+	if (k.s)
+		sched_destroy(k.s);
+	return err;
+}
+
+/* ---- traces ------------------------------------------------------------------ */
+
+#define DESC_MAX 112
+#define TRACE_MAX_STEPS 200000u
+#define COL_WIDTH 34
+
+struct trace_step {
+	uint32_t step;
+	uint16_t task;
+	uint8_t op;
+	bool deviation, visible, shown_obj;
+	const void *obj;
+	char before[DESC_MAX], after[DESC_MAX];
+};
+
+struct tracer {
+	const struct explore_prog *p;
+	const struct explore_token *t;
+	struct trace_step *steps;
+	size_t nr;
+	unsigned int next_dev;
+	bool truncated;
+	int nr_tasks;
+	char names[SCHED_MAX_TASKS][40];
+};
+
+static const char *const op_names[SYNC_NR_OPS] = {
+	[SYNC_READ] = "read",	  [SYNC_WRITE] = "write",   [SYNC_RMW] = "rmw",
+	[SYNC_LOCK] = "lock",	  [SYNC_UNLOCK] = "unlock", [SYNC_RCU] = "rcu",
+	[SYNC_DEVICE] = "device", [SYNC_YIELD] = "yield",
+};
+
+/* Whether a trace shows the object. */
+static bool describe(struct tracer *tr, struct sched *s, const void *obj, char *buf)
+{
+	void *state = sched_data(s);
+
+	buf[0] = '\0';
+	if (!obj)
+		return false;
+	if (tr->p->describe && state)
+		return tr->p->describe(state, obj, buf, DESC_MAX);
+	snprintf(buf, DESC_MAX, "word");
+	return true;
+}
+
+static void trace_hook(void *arg, struct sched *s, int task, enum sync_op op, const void *obj,
+		       bool after)
+{
+	struct tracer *tr = arg;
+	struct trace_step *st;
+
+	if (after) {
+		if (tr->nr && tr->steps[tr->nr - 1].task == task && !tr->truncated)
+			(void)describe(tr, s, obj, tr->steps[tr->nr - 1].after);
+		return;
+	}
+	if (tr->nr == TRACE_MAX_STEPS) {
+		tr->truncated = true;
+		return;
+	}
+	st = &tr->steps[tr->nr++];
+	st->step = (uint32_t)sched_steps(s);
+	st->task = (uint16_t)task;
+	st->op = (uint8_t)op;
+	st->obj = obj;
+	st->visible = false;
+	st->deviation = false;
+	while (tr->next_dev < tr->t->nr_devs && tr->t->devs[tr->next_dev].step < st->step)
+		tr->next_dev++;
+	if (tr->t->algo == SCHED_DIRECTED && tr->next_dev < tr->t->nr_devs &&
+	    tr->t->devs[tr->next_dev].step == st->step && tr->t->devs[tr->next_dev].task == task)
+		st->deviation = true;
+	st->shown_obj = describe(tr, s, obj, st->before);
+	st->after[0] = '\0';
+	if (task < SCHED_MAX_TASKS && task >= tr->nr_tasks) {
+		for (int i = tr->nr_tasks; i <= task; i++) {
+			char cpu[16];
+
+			snprintf(cpu, sizeof(cpu), "cpu%d", sched_task_cpu(s, i));
+			if (strcmp(cpu, sched_task_name(s, i)) == 0)
+				snprintf(tr->names[i], sizeof(tr->names[i]), "%s", cpu);
+			else
+				snprintf(tr->names[i], sizeof(tr->names[i]), "%s (%s)",
+					 sched_task_name(s, i), cpu);
+		}
+		tr->nr_tasks = task + 1;
+	}
+}
+
+/* The object a description names, without its field and state: "page
+ * pfn 5" of "page pfn 5.refcount [...]", "pte@0x1000 mm1" of "pte@0x1000
+ * mm1 = pfn 5 W". */
+static size_t object_len(const char *desc)
+{
+	size_t n = strcspn(desc, ".=[");
+
+	while (n > 0 && desc[n - 1] == ' ')
+		n--;
+	return n;
+}
+
+/* Whether visible step b continues the row of visible step a: the same
+ * task, on the same page or PTE, with no deviation at b. */
+static bool same_row(const struct trace_step *a, const struct trace_step *b)
+{
+	size_t n;
+
+	if (!a || a->task != b->task || b->deviation || !a->before[0])
+		return false;
+	n = object_len(a->before);
+	return n == object_len(b->before) && strncmp(a->before, b->before, n) == 0;
+}
+
+/* Mark the visible steps (see explore.h) and count the rows they make. */
+static size_t mark_visible(struct tracer *tr)
+{
+	size_t start = tr->nr, rows = 0;
+	const struct trace_step *prev = NULL;
+
+	for (size_t i = 1; i < tr->nr && start == tr->nr; i++)
+		if (tr->steps[i].task != tr->steps[0].task)
+			start = i;
+	for (size_t i = 0; i < tr->nr; i++) {
+		struct trace_step *a = &tr->steps[i];
+
+		a->visible = a->deviation || a->op == SYNC_DEVICE || i + 1 == tr->nr;
+		for (size_t j = start; !a->visible && i >= start && a->shown_obj && j < tr->nr;
+		     j++) {
+			const struct trace_step *b = &tr->steps[j];
+
+			a->visible = b->task != a->task && b->obj == a->obj &&
+				     (a->op != SYNC_READ || b->op != SYNC_READ) &&
+				     a->op != SYNC_YIELD && b->op != SYNC_YIELD;
+		}
+		if (!a->visible)
+			continue;
+		if (!same_row(prev, a))
+			rows++;
+		prev = a;
+	}
+	return rows;
+}
+
+/* Print text in column col, wrapped to the column's width. */
+static void print_cell(FILE *f, const char *lead, int col, const char *text)
+{
+	size_t len = strlen(text);
+
+	do {
+		size_t n = len > COL_WIDTH - 1 ? COL_WIDTH - 1 : len;
+
+		if (n < len) { /* break at a space if there is one */
+			size_t sp = n;
+
+			while (sp > COL_WIDTH / 2 && text[sp] != ' ')
+				sp--;
+			if (text[sp] == ' ')
+				n = sp;
+		}
+		fprintf(f, "%s%*s%.*s\n", lead, col * COL_WIDTH, "", (int)n, text);
+		lead = "       ";
+		text += n;
+		len -= n;
+		while (*text == ' ') {
+			text++;
+			len--;
+		}
+	} while (len > 0);
+}
+
+static void print_trace(FILE *f, const struct tracer *tr, size_t rows,
+			const struct explore_result *r)
+{
+	char cell[3 * DESC_MAX + 64], ops[64], lead[16];
+	const struct trace_step *prev = NULL;
+
+	fprintf(f, "trace: %zu visible steps of %zu, %u preemptions; * marks a deviation\n", rows,
+		tr->nr, r->preemptions);
+	fprintf(f, "%-7s", "  step");
+	for (int i = 0; i < tr->nr_tasks; i++)
+		fprintf(f, "%-*.*s", COL_WIDTH, COL_WIDTH - 1, tr->names[i]);
+	fputc('\n', f);
+	for (size_t i = 0; i < tr->nr; i++) {
+		const struct trace_step *first = &tr->steps[i], *end = first;
+		size_t used;
+
+		if (!first->visible)
+			continue;
+		/* The row: this step and the visible steps that continue it. */
+		used = (size_t)snprintf(ops, sizeof(ops), "%s", op_names[first->op]);
+		prev = first;
+		for (size_t j = i + 1; j < tr->nr; j++) {
+			const struct trace_step *b = &tr->steps[j];
+
+			if (!b->visible)
+				continue;
+			if (!same_row(prev, b))
+				break;
+			if (used < sizeof(ops))
+				used += (size_t)snprintf(ops + used, sizeof(ops) - used, ",%s",
+							 op_names[b->op]);
+			prev = end = b;
+			i = j;
+		}
+		if (first->before[0] && end->after[0] &&
+		    strcmp(first->before + object_len(first->before),
+			   end->after + object_len(end->after)) != 0)
+			snprintf(cell, sizeof(cell), "%s %s -> %s", ops, first->before,
+				 end->after + object_len(end->after) +
+					 strspn(end->after + object_len(end->after), " "));
+		else
+			snprintf(cell, sizeof(cell), "%s %s", ops, first->before);
+		snprintf(lead, sizeof(lead), "%c%5" PRIu32 " ", first->deviation ? '*' : ' ',
+			 first->step);
+		print_cell(f, lead, first->task, cell);
+	}
+	if (tr->truncated)
+		fprintf(f, "(the trace stops after %u steps)\n", TRACE_MAX_STEPS);
+	if (r->failed)
+		fprintf(f, "failed: %s\n", r->message);
+}
+
+int explore_trace(const struct explore_prog *p, const struct explore_token *t, FILE *f,
+		  struct explore_result *r)
+{
+	struct tracer tr = {.p = p, .t = t};
+	struct sched *s;
+	size_t shown;
+	bool failed;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (strcmp(t->prog, p->name) != 0 || t->algo == SCHED_DFS || t->algo == SCHED_AUTO)
+		return COW_EINVAL;
+	s = explore_sched_new(p);
+	tr.steps = malloc(TRACE_MAX_STEPS * sizeof(*tr.steps));
+	if (!s || !tr.steps) {
+		free(tr.steps);
+		sched_destroy(s);
+		return COW_ENOMEM;
+	}
+	sched_set_trace(s, trace_hook, &tr);
+	err = explore_run_one(s, p, t, 0, NULL, NULL, true, r, &failed);
+	sched_set_trace(s, NULL, NULL);
+	if (!err) {
+		shown = mark_visible(&tr);
+		print_trace(f, &tr, shown, r);
+		err = (int)shown;
+	}
+	free(tr.steps);
+	sched_destroy(s);
+	return err;
+}
