@@ -221,7 +221,7 @@ static bool can_reuse_anon_page(struct page *page, struct vm_area_struct *vma)
 }
 
 /* The old eras' test, the page lock held (and dropped here): reuse iff
- * the page's users come to one, counted as mappings, the swap PTEs of its
+ * the page is no KSM page and its users come to one, counted as mappings, the swap PTEs of its
  * slot included (reuse_swap_page, 2.6.13+), or as references, the swap
  * cache's aside when no swap PTE needs it (can_share_swap_page, 2.6.7 ..
  * 2.6.12).  A reused page leaves the swap cache. */
@@ -229,7 +229,11 @@ static bool reuse_locked_page(struct cow_system *sys, struct page *page, bool by
 {
 	bool reuse;
 
-	if (PageFlag(page, PG_swapcache)) {
+	if (PageFlag(page, PG_ksm)) {
+		/* KSM made it a KSM page while the fault slept for the lock
+		 * (reuse_swap_page's PageKsm test, under the lock). */
+		reuse = false;
+	} else if (PageFlag(page, PG_swapcache)) {
 		int swapped = swap_count(sys->swap, (swp_entry_t){page->private});
 
 		reuse = by_refcount ? page_ref_count(page) == 2 && swapped == 0
