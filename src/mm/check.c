@@ -93,22 +93,27 @@ static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, unsig
 	return 0;
 }
 
-/* One frame met on the free list or in a cache: in the pool, PG_free, and
- * met for the first time. */
-static int check_listed(struct frame_pool *pool, unsigned long *seen, unsigned long pfn,
-			const char *where, char *msg, size_t len)
+/* One frame met on the free list (cpu < 0) or in cpu's cache: in the
+ * pool, PG_free, and met for the first time. */
+static int check_listed(struct frame_pool *pool, unsigned long *seen, unsigned long pfn, int cpu,
+			char *msg, size_t len)
 {
-	if (pfn >= pool->nr)
+	char where[32] = "the free list";
+	bool in_pool = pfn < pool->nr, twice = in_pool && seen_mark(seen, pfn);
+
+	if (in_pool && !twice && PageFlag(&pool->pages[pfn], PG_free))
+		return 0;
+	if (cpu >= 0) /* named only when something is wrong: checks run often */
+		snprintf(where, sizeof(where), "cpu %d's cache", cpu);
+	if (!in_pool)
 		return corrupt(msg, len, "%s holds pfn %lu, beyond the pool of %lu", where, pfn,
 			       pool->nr);
-	if (seen_mark(seen, pfn))
+	if (twice)
 		return corrupt(msg, len,
 			       "%s: pfn %lu is on the free list or a cache twice, "
 			       "or the list has a cycle (F1)",
 			       where, pfn);
-	if (!PageFlag(&pool->pages[pfn], PG_free))
-		return corrupt(msg, len, "%s holds pfn %lu, which is not PG_free (F1)", where, pfn);
-	return 0;
+	return corrupt(msg, len, "%s holds pfn %lu, which is not PG_free (F1)", where, pfn);
 }
 
 /* F4: the LRU is a well-linked list of allocated PG_lru frames, nr_lru
@@ -156,7 +161,6 @@ static int check_lru(struct frame_pool *pool, unsigned long *seen, unsigned long
 int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 {
 	unsigned long *seen = seen_alloc(pool->nr);
-	char where[32];
 	int err = 0;
 
 	if (!seen)
@@ -166,7 +170,7 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 
 		for (uint32_t pfn = READ_ONCE(pool->free_head); pfn != PFN_NONE && !err;
 		     pfn = READ_ONCE(pool->pages[pfn].lru.next), n++)
-			err = check_listed(pool, seen, pfn, "the free list", msg, len);
+			err = check_listed(pool, seen, pfn, -1, msg, len);
 		if (!err && n != READ_ONCE(pool->nr_free_list))
 			err = corrupt(msg, len,
 				      "frame pool: the free list has %lu frames but "
@@ -185,15 +189,14 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 
 		if (spin_is_locked(&pcp->lock))
 			continue;
-		snprintf(where, sizeof(where), "cpu %d's cache", c);
 		for (unsigned int i = 0; i < READ_ONCE(pcp->count) && !err; i++) {
 			unsigned long pfn = READ_ONCE(pcp->pfns[i]);
 
-			err = check_listed(pool, seen, pfn, where, msg, len);
+			err = check_listed(pool, seen, pfn, c, msg, len);
 			if (!err && (atomic_read(&pool->pages[pfn]._refcount) ||
 				     atomic_read(&pool->pages[pfn]._mapcount)))
-				err = corrupt(msg, len, "%s holds pfn %lu with counts (F1)", where,
-					      pfn);
+				err = corrupt(msg, len, "cpu %d's cache holds pfn %lu with counts (F1)",
+					      c, pfn);
 		}
 	}
 	free(seen);
@@ -205,7 +208,6 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 	unsigned long nfree = 0, nlru = 0, listed = 0, nr_free_list, lru_listed;
 	long nr_free = atomic_long_read(&pool->nr_free);
 	unsigned long *seen;
-	char where[32];
 	uint32_t pfn;
 	int err;
 
@@ -233,7 +235,7 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 	nr_free_list = READ_ONCE(pool->nr_free_list);
 	for (pfn = READ_ONCE(pool->free_head); pfn != PFN_NONE;
 	     pfn = READ_ONCE(pool->pages[pfn].lru.next)) {
-		err = check_listed(pool, seen, pfn, "the free list", msg, len);
+		err = check_listed(pool, seen, pfn, -1, msg, len);
 		if (err)
 			goto out_free_seen;
 		listed++;
@@ -249,14 +251,13 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 		struct pcp *pcp = &pool->pcp[c];
 		unsigned int count = READ_ONCE(pcp->count);
 
-		snprintf(where, sizeof(where), "cpu %d's cache", c);
 		if (count > PCP_HIGH) {
-			err = corrupt(msg, len, "%s holds %u frames, more than %d", where, count,
-				      PCP_HIGH);
+			err = corrupt(msg, len, "cpu %d's cache holds %u frames, more than %d", c,
+				      count, PCP_HIGH);
 			goto out_free_seen;
 		}
 		for (unsigned int i = 0; i < count; i++) {
-			err = check_listed(pool, seen, READ_ONCE(pcp->pfns[i]), where, msg, len);
+			err = check_listed(pool, seen, READ_ONCE(pcp->pfns[i]), c, msg, len);
 			if (err)
 				goto out_free_seen;
 		}
@@ -619,9 +620,10 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
 		err = swap_check(sys->swap, (strict || !c.any_locked) ? c.swaps : NULL, strict, msg,
 				 len);
 	if (!err && sys->zero_page) {
+		static const unsigned char zeroes[PAGE_SIZE];
 		const unsigned char *z = page_address(pool, sys->zero_page);
 
-		for (size_t i = 0; i < PAGE_SIZE; i++)
+		for (size_t i = 0; memcmp(z, zeroes, PAGE_SIZE) != 0 && i < PAGE_SIZE; i++)
 			if (z[i]) {
 				err = corrupt(msg, len,
 					      "the zero page holds 0x%02x at offset %zu (S5)", z[i],

@@ -21,6 +21,39 @@
 
 _Static_assert(sizeof(struct page) <= 64, "struct page must fit in 64 bytes");
 
+/* The frames of the last pool this thread destroyed, kept for the next
+ * pool of the same size: the explorer builds a system for every run, and
+ * mapping fresh memory each time costs a host page fault per frame used.
+ * Frames hold stale bytes then, as real frames do: every allocation that
+ * needs zeroes asks for GFP_ZERO. */
+#define SPARE_MAX_BYTES (64ul << 20)
+static __thread char *spare_mem;
+static __thread unsigned long spare_nr;
+
+static char *frames_map(unsigned long nr)
+{
+	char *mem;
+
+	if (spare_mem && spare_nr == nr) {
+		mem = spare_mem;
+		spare_mem = NULL;
+		return mem;
+	}
+	mem = mmap(NULL, nr * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return mem == MAP_FAILED ? NULL : mem;
+}
+
+static void frames_unmap(char *mem, unsigned long nr)
+{
+	if (!spare_mem && nr * PAGE_SIZE <= SPARE_MAX_BYTES) {
+		spare_mem = mem;
+		spare_nr = nr;
+		return;
+	}
+	munmap(mem, nr * PAGE_SIZE);
+}
+
 int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 {
 	struct frame_pool *pool;
@@ -36,9 +69,8 @@ int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 	spin_lock_init_rank(&pool->lock, RANK_FRAME_POOL);
 	spin_lock_init_rank(&pool->lru_lock, RANK_LRU);
 	pool->lru_head = pool->lru_tail = PFN_NONE;
-	pool->mem = mmap(NULL, nr * PAGE_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (pool->mem == MAP_FAILED)
+	pool->mem = frames_map(nr);
+	if (!pool->mem)
 		goto out_free_pool;
 	pool->pages = calloc(nr, sizeof(struct page));
 	if (!pool->pages)
@@ -66,7 +98,7 @@ int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 out_free_pages:
 	free(pool->pages);
 out_unmap:
-	munmap(pool->mem, nr * PAGE_SIZE);
+	frames_unmap(pool->mem, nr);
 out_free_pool:
 	free(pool);
 	return COW_ENOMEM;
@@ -76,7 +108,7 @@ void frame_pool_destroy(struct frame_pool *pool)
 {
 	if (!pool)
 		return;
-	munmap(pool->mem, pool->nr * PAGE_SIZE);
+	frames_unmap(pool->mem, pool->nr);
 	free(pool->pcp);
 	free(pool->pages);
 	free(pool);
