@@ -307,7 +307,7 @@ static int open_save(const char *save, int job, unsigned int jobs)
 /* What a worker sends its parent: progress, then one final message. */
 struct worker_msg {
 	int final, err, failed, dfs_done;
-	uint64_t runs, distinct;
+	uint64_t runs, distinct, uncounted;
 	char token[EXPLORE_TOKEN_MAX];
 	char message[2048];
 };
@@ -377,6 +377,7 @@ static void run_worker(const struct explore_prog *p, const char *policy,
 		m.failed = r->failed;
 		m.runs = r->runs;
 		m.distinct = r->distinct;
+		m.uncounted = r->uncounted;
 		m.dfs_done = r->dfs_done;
 		if (r->failed)
 			explore_token_format(&r->token, m.token, sizeof(m.token));
@@ -475,6 +476,7 @@ static int run_jobs(const struct explore_prog *p, const char *policy, const stru
 			for (unsigned int j = 0; j < n; j++) {
 				st.runs += last[j].runs;
 				st.distinct += last[j].distinct;
+				st.uncounted += last[j].uncounted;
 				st.dfs_done &= last[j].dfs_done;
 			}
 			show_progress(pr, &st);
@@ -491,6 +493,7 @@ out_wait:
 			close(fds[j].fd);
 		r->runs += last[j].runs;
 		r->distinct += last[j].distinct;
+		r->uncounted += last[j].uncounted;
 	}
 	r->dfs_done = true;
 	for (unsigned int j = 0; j < n; j++)
@@ -518,8 +521,10 @@ static void report_none(const struct explore_args *a, const char *policy,
 		printf(",\"policy\":");
 		json_string(stdout, policy);
 		printf(",\"found\":false,\"runs\":%" PRIu64 ",\"distinct\":%" PRIu64
-		       ",\"dfs_done\":%s,\"elapsed\":%.3f,\"runs_per_s\":%.0f}\n",
-		       r->runs, r->distinct, r->dfs_done ? "true" : "false", r->elapsed, rate);
+		       ",\"uncounted\":%" PRIu64 ",\"dfs_done\":%s,\"elapsed\":%.3f,"
+		       "\"runs_per_s\":%.0f}\n",
+		       r->runs, r->distinct, r->uncounted, r->dfs_done ? "true" : "false",
+		       r->elapsed, rate);
 		return;
 	}
 	printf("%s: nothing found (%s): %" PRIu64 " runs, %" PRIu64 " distinct schedules", a->file,
@@ -527,6 +532,8 @@ static void report_none(const struct explore_args *a, const char *policy,
 	if (dfs)
 		printf(", dfs bound %u %s", r->dfs_bound,
 		       r->dfs_done ? "complete" : "not complete");
+	if (r->uncounted)
+		printf(" (and %" PRIu64 " runs cut short: repeats or other shards')", r->uncounted);
 	printf(", %.2f s (%.0f runs/s)\n", r->elapsed, rate);
 }
 

@@ -195,8 +195,9 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 			err = check_listed(pool, seen, pfn, c, msg, len);
 			if (!err && (atomic_read(&pool->pages[pfn]._refcount) ||
 				     atomic_read(&pool->pages[pfn]._mapcount)))
-				err = corrupt(msg, len, "cpu %d's cache holds pfn %lu with counts (F1)",
-					      c, pfn);
+				err = corrupt(msg, len,
+					      "cpu %d's cache holds pfn %lu with counts (F1)", c,
+					      pfn);
 		}
 	}
 	free(seen);

@@ -8,16 +8,19 @@
  * choices already explored there and the sleep set on arrival.  The next
  * run replays the path up to the deepest node that has an unexplored
  * choice within the bound, takes that choice, and then follows the
- * default choice (sched.h) wherever it can, so a run deviates from the
- * default only at nodes of the path: its schedule token is known before
- * it starts.
+ * default choice (sched.h) wherever it can: a run deviates from the
+ * default at the node it was made for, and further down only where the
+ * default choice sleeps (below).  Its schedule token up to its branch
+ * point is known before it starts; the run records the rest.
  *
  * Sleep sets (Godefroid): after the subtree of choice a at a node has been
  * explored, a sibling b's subtree need not run a again before something
- * that conflicts with a's step has happened; a sleeps until then.  A run
- * whose default choice is asleep continues (it must end to be torn down),
- * but adds no nodes: everything below is covered elsewhere.  A task that
- * cannot run leaves the sleep set, which is always safe.
+ * that conflicts with a's step has happened; a sleeps until then.  Where
+ * the default choice sleeps, a run takes the lowest task awake instead;
+ * if every task within the bound sleeps, everything below is covered
+ * elsewhere: the run goes on (it must end to be torn down) but adds no
+ * nodes and does not count.  A task that cannot run leaves the sleep set,
+ * which is always safe.
  *
  * Sleep sets and a preemption bound do not mix freely (Coons, Musuvathi
  * and McKinley, "Bounded partial-order reduction", OOPSLA 2013): the run
@@ -72,6 +75,7 @@ struct dfs {
 	unsigned int devs;
 	uint64_t first_dev; /* the run's first deviation: node << 8 | task */
 	bool frozen;	    /* no more nodes this run */
+	bool redundant;	    /* ... because it repeats a run done */
 	int err;
 };
 
@@ -123,6 +127,7 @@ bool dfs_next(struct dfs *d, struct explore_token *t)
 	d->sleep = 0;
 	d->preempts = 0;
 	d->frozen = false;
+	d->redundant = false;
 	d->devs = 0;
 	d->chose = 0;
 	d->err = 0;
@@ -183,6 +188,32 @@ static struct dfs_node *push_node(struct dfs *d)
 	return &d->nodes[d->nr++];
 }
 
+/* The rest of the run repeats runs done: it goes on only to end, without
+ * nodes and without invariant checks, and does not count. */
+static void cut_short(struct dfs *d, struct sched *s)
+{
+	d->frozen = true;
+	d->redundant = true;
+	sched_set_step_hook(s, NULL, NULL);
+}
+
+/* The first choice at a new node: the default unless it sleeps, else the
+ * lowest task that is awake and within the bound; -1 if there is none. */
+static int first_choice(const struct dfs *d, const struct dfs_node *n, int dflt)
+{
+	uint64_t awake = n->enabled & ~n->sleep;
+
+	if (awake & BIT(dflt))
+		return dflt;
+	for (; awake; awake &= awake - 1) {
+		int u = __builtin_ctzll(awake);
+
+		if (n->preempts + choice_cost(n, u) <= d->bound)
+			return u;
+	}
+	return -1;
+}
+
 /* Wake the sleepers whose operation conflicts with the step task takes. */
 static void wake_sleepers(struct dfs *d, struct sched *s, int task)
 {
@@ -219,8 +250,14 @@ int dfs_director(void *arg, struct sched *s, const int *runnable, unsigned int n
 		d->chose = 0;
 	}
 	d->sleep &= enabled;
-	if (n < 2)
+	if (n < 2) {
+		if (d->sleep & BIT(dflt)) {
+			/* The one task that can run sleeps: as below. */
+			cut_short(d, s);
+			return dflt;
+		}
 		goto step;
+	}
 	if (d->pos < d->replay_len) {
 		node = &d->nodes[d->pos];
 		if (node->step != sched_steps(s) || node->enabled != enabled) {
@@ -242,15 +279,20 @@ int dfs_director(void *arg, struct sched *s, const int *runnable, unsigned int n
 		node->devs = (uint16_t)d->devs;
 		node->enabled = enabled;
 		node->sleep = d->sleep;
-		node->tried = BIT(dflt);
 		node->cont = 0;
-		node->chosen = (uint16_t)dflt;
-		if (d->sleep & BIT(dflt)) {
-			/* Every run from here is equivalent to one done. */
+		choice = first_choice(d, node, dflt);
+		if (choice < 0) {
+			/* Every run from here is equivalent to one done: this
+			 * one goes on (it must end to be torn down) but does
+			 * not count. */
+			node->tried = 0;
+			node->chosen = (uint16_t)dflt;
 			d->pos++;
-			d->frozen = true;
+			cut_short(d, s);
 			return dflt;
 		}
+		node->tried = BIT(choice);
+		node->chosen = (uint16_t)choice;
 	}
 	d->pos++;
 	d->chose = d->pos;
@@ -266,7 +308,7 @@ step:
 bool dfs_finish(struct dfs *d, int *err)
 {
 	/* Runs with two deviations or more were chosen for this shard. */
-	bool counts = d->devs >= 2 || mine(d, d->devs ? d->first_dev : 0, 0);
+	bool counts = !d->redundant && (d->devs >= 2 || mine(d, d->devs ? d->first_dev : 0, 0));
 
 	*err = d->err;
 	d->nr = d->pos;

@@ -418,6 +418,7 @@ static void report_progress(struct search *x, struct explore_result *r, struct f
 	struct explore_stats st = {
 		.runs = r->runs,
 		.distinct = fps->nr,
+		.uncounted = r->uncounted,
 		.elapsed = now_seconds() - start,
 		.bound = x->dfs ? r->dfs_bound : 0,
 		.dfs_done = x->dfs && dfs_done(x->dfs),
@@ -493,9 +494,11 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 			fp_add(&fps, one.fingerprint);
 			if (failed) {
 				unsigned int bound = r->dfs_bound;
+				uint64_t uncounted = r->uncounted;
 
 				memcpy(r, &one, sizeof(one));
 				r->dfs_bound = bound;
+				r->uncounted = uncounted;
 			}
 			/* The last run's outcome. */
 			r->verdict = one.verdict;
@@ -504,6 +507,8 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 			r->preemptions = one.preemptions;
 			r->runs = runs;
 		}
+		if (!counts)
+			r->uncounted++;
 		if (failed && counts)
 			break;
 		if ((i & 15) == 0 || use_dfs) {

@@ -97,13 +97,16 @@ struct explore_result {
 	char message[2048]; /* why it failed */
 	/* Searches only. */
 	uint64_t distinct; /* distinct schedules run (by fingerprint) */
-	bool dfs_done;	   /* dfs covered every schedule within its bound */
+	/* Runs made that do not count: dfs runs of other shards, and dfs runs
+	 * that repeat one done (sleep sets) and are cut short of nodes. */
+	uint64_t uncounted;
+	bool dfs_done; /* dfs covered every schedule within its bound */
 	unsigned int dfs_bound;
 	double elapsed; /* seconds */
 };
 
 struct explore_stats {
-	uint64_t runs, distinct;
+	uint64_t runs, distinct, uncounted;
 	double elapsed;
 	unsigned int bound; /* dfs: preemption bound (auto: of its dfs part) */
 	bool dfs_done;

@@ -25,13 +25,14 @@ struct dfs;
 struct dfs *dfs_new(unsigned int bound, bool reduce, unsigned int shard, unsigned int nr_shards);
 void dfs_free(struct dfs *d);
 /* Prepare the next run; false when the search is complete.  t->devs and
- * t->nr_devs get the run's schedule (t->algo SCHED_DIRECTED), or t->algo
- * is SCHED_DFS when it does not fit in a token. */
+ * t->nr_devs get the run's schedule up to its branch point (t->algo
+ * SCHED_DIRECTED), or t->algo is SCHED_DFS when it does not fit in a
+ * token.  The run records its whole schedule (sched_devs). */
 bool dfs_next(struct dfs *d, struct explore_token *t);
 int dfs_director(void *arg, struct sched *s, const int *runnable, unsigned int n, int dflt);
-/* After the run: whether it belongs to this shard (a run of another shard
- * does not count); a negative COW_E* code in *err if the program did not
- * replay its prefix the same way (it is not deterministic). */
+/* After the run: whether it counts (belongs to this shard, and is no
+ * repeat of a run done up to the order of independent steps); a negative COW_E* code in *err if the
+ * program did not replay its prefix the same way (it is not deterministic). */
 bool dfs_finish(struct dfs *d, int *err);
 bool dfs_done(const struct dfs *d);
 

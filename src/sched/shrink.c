@@ -9,7 +9,11 @@
  * run still fails with the same verdict and failure key.  After each kept
  * removal it adopts the deviations the new run actually made.  Then it
  * tries to move each preemption later, to a point where the preempted
- * task no longer runs, which turns it into a free switch.
+ * task no longer runs, which turns it into a free switch.  Greedy removal
+ * can stop at a local minimum, so last it searches for the same failure
+ * with fewer preemptions outright: dfs with bound 0, 1, ... below the
+ * count it has, within what is left of its budget, and shrinks what that
+ * finds once more.
  */
 #include "explore_impl.h"
 
@@ -140,6 +144,36 @@ static void delay_preemptions(struct shrinker *k, struct explore_token *cur,
 	}
 }
 
+/* A run that fails the same way with at most bound preemptions, found by
+ * dfs within the budget: true with it in out. */
+static bool search_fewer(struct shrinker *k, unsigned int bound, struct explore_token *t,
+			 struct explore_result *out)
+{
+	struct dfs *d = dfs_new(bound, true, 0, 1);
+	char key[KEY_MAX];
+	bool found = false;
+
+	if (!d)
+		return false;
+	snprintf(t->prog, sizeof(t->prog), "%s", k->p->name);
+	while (!found && k->used < k->budget && dfs_next(d, t)) {
+		bool failed;
+		int err;
+
+		k->used++;
+		if (explore_run_one(k->s, k->p, t, 0, dfs_director, d, true, out, &failed) != 0)
+			break;
+		dfs_finish(d, &err);
+		if (err)
+			break;
+		explore_failure_key(out->message, key, sizeof(key));
+		found = failed && out->verdict == k->verdict && out->has_schedule &&
+			strcmp(key, k->key) == 0;
+	}
+	dfs_free(d);
+	return found;
+}
+
 int explore_shrink(const struct explore_prog *p, const struct explore_token *t, uint64_t budget,
 		   struct explore_token *out_token, struct explore_result *r)
 {
@@ -173,6 +207,14 @@ int explore_shrink(const struct explore_prog *p, const struct explore_token *t, 
 	*cur = out->schedule;
 	drop_deviations(&k, cur, cand, out);
 	delay_preemptions(&k, cur, cand, out);
+	for (unsigned int bound = 0; bound < preemptions(cur) && k.used < k.budget; bound++) {
+		*cand = *cur;
+		if (search_fewer(&k, bound, cand, out)) {
+			*cur = out->schedule;
+			drop_deviations(&k, cur, cand, out);
+			break;
+		}
+	}
 	/* The final token's own run, recorded afresh. */
 	if (same_failure(&k, cur, out) || (k.budget++, same_failure(&k, cur, out))) {
 		*out_token = out->schedule;
