@@ -61,8 +61,11 @@ run: $(COWLAB)
 test: $(COWLAB) $(TEST_BINS)
 	@sh tests/run.sh $(BUILD)/tests
 
+# Benchmarks run an optimised build without debug asserts, in build/release.
+RELEASE := $(BUILD)/release
 bench:
-	@echo "no benchmarks yet: they arrive with the memory manager's core"
+	@$(MAKE) --no-print-directory BUILD=$(RELEASE) COW_DEBUG=0 $(RELEASE)/cowlab
+	sh bench/explore.sh $(RELEASE)/cowlab $(BUILD)/bench
 
 install: $(COWLAB)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include

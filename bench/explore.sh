@@ -1,0 +1,90 @@
+#!/bin/sh
+# make bench, the explorer's part: runs per second per core, time to the
+# first counterexample of the bundled races, and the speed-up of --jobs 2.
+# Every figure comes from `cowlab explore --json` in this one run; the
+# ratios are against baselines measured in the same run.
+#
+#   sh bench/explore.sh COWLAB [OUTDIR]
+#
+# Writes OUTDIR/explore.json (one JSON object per line) and
+# OUTDIR/explore.md (the tables), and prints the tables.
+set -eu
+cow=${1:?usage: explore.sh COWLAB [OUTDIR]}
+out=${2:-build/bench}
+mkdir -p "$out"
+json="$out/explore.json"
+md="$out/explore.md"
+: >"$json"
+
+# The last value of a numeric or string field in JSON lines on stdin.
+field() {
+	sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\)\"\{0,1\}[,}].*/\1/p" | tail -n 1
+}
+
+# explore ARGS...: run, keep the result line, print it.
+explore() {
+	line=$("$cow" explore "$@" --json 2>/dev/null | grep '"type":"result"' || true)
+	printf '%s\n' "$line" >>"$json"
+	printf '%s\n' "$line"
+}
+
+# The bundled races that linux-2.6.29 loses.
+races="scenarios/gup/gup_fast_vs_fork.cow scenarios/gup/forkscrewreverse.cow
+scenarios/gup/forkscrew.cow scenarios/gup/dma_thread.cow scenarios/gup/vmsplice_child_leak.cow
+scenarios/gup/iouring_fixed_fork.cow"
+
+{
+	echo "## Explorer throughput (one worker process, one core)"
+	echo
+	echo "| program | algorithm | runs | runs/s |"
+	echo "|---|---|---:|---:|"
+	for algo in random pct dfs; do
+		if [ "$algo" = dfs ]; then
+			r=$(explore two-cpus-100 --algo dfs --preemptions 3)
+		else
+			r=$(explore two-cpus-100 --algo "$algo" --time 3)
+		fi
+		echo "| two-cpus-100 (2 tasks, ~100 steps) | $algo | $(echo "$r" | field runs) | $(echo "$r" | field runs_per_s) |"
+	done
+	for f in $races scenarios/ksm_dio.cow; do
+		r=$(explore "$f" --policy linux-6.5 --algo random --time 2)
+		echo "| $f (linux-6.5) | random | $(echo "$r" | field runs) | $(echo "$r" | field runs_per_s) |"
+	done
+	echo
+	echo "## Time to the first counterexample (linux-2.6.29, --algo auto, seeds 1-5)"
+	echo
+	echo "| scenario | found in (s), per seed | runs, per seed | preemptions | visible steps | token chars |"
+	echo "|---|---|---|---:|---:|---:|"
+	for f in $races; do
+		times="" runs="" pre="" vis="" tok=""
+		for seed in 1 2 3 4 5; do
+			r=$(explore "$f" --policy linux-2.6.29 --seed "$seed" --runs 200000)
+			if [ "$(echo "$r" | field found)" = true ]; then
+				times="$times $(echo "$r" | field elapsed)"
+				runs="$runs $(echo "$r" | field runs)"
+				pre="$pre $(echo "$r" | field preemptions)"
+				vis="$vis $(echo "$r" | field visible_steps)"
+				tok="$tok $(echo "$r" | field token | awk '{print length($0)}')"
+			else
+				times="$times -" runs="$runs -"
+			fi
+		done
+		max() { printf '%s\n' $1 | sort -n | tail -n 1; }
+		echo "| $f |$times |$runs | $(max "$pre") | $(max "$vis") | $(max "$tok") |"
+	done
+	echo
+	echo "## Parallel workers (--jobs), same run"
+	echo
+	echo "| program | jobs 1 runs/s | jobs 2 runs/s | speed-up |"
+	echo "|---|---:|---:|---:|"
+	for target in "two-cpus-100" "scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5"; do
+		# shellcheck disable=SC2086
+		one=$(explore $target --algo random --time 3 --jobs 1 | field runs_per_s)
+		# shellcheck disable=SC2086
+		two=$(explore $target --algo random --time 3 --jobs 2 | field runs_per_s)
+		ratio=$(awk -v a="$one" -v b="$two" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')
+		echo "| $target | $one | $two | $ratio |"
+	done
+} | tee "$md"
+echo
+echo "results: $json, $md"
