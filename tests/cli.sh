@@ -23,7 +23,7 @@ expect 0 "--help" "$cow" --help
 expect 0 "--version" "$cow" --version
 expect 2 "no command" "$cow"
 expect 2 "unknown command" "$cow" frobnicate
-for c in run replay policies demo; do
+for c in run explore replay policies demo; do
 	expect 0 "$c --help" "$cow" "$c" --help
 done
 expect 0 "policies" "$cow" policies
@@ -61,6 +61,50 @@ else
 fi
 expect 2 "replay a malformed token" "$cow" replay "cow1:oops"
 expect 0 "replay a demo token" "$cow" replay "cow1:locked-counter:-:random:3"
+
+# cowlab explore: found and not found, shrunk traces, tokens, workers, shards.
+expect 1 "explore finds gup-fast vs fork under 2.6.29" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-2.6.29
+grep -q "FOUND desync" "$tmp/out" && ok "explore names the verdict" || bad "explore names the verdict"
+grep -q "^trace: " "$tmp/out" && ok "explore prints a trace" || bad "explore prints a trace"
+grep -q "pte@0x" "$tmp/out" && ok "the trace names PTEs" || bad "the trace names PTEs"
+token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | head -n 1)
+case $token in
+cow1:*:s:*) ok "explore prints a schedule token" ;;
+*) bad "explore prints a schedule token ($token)" ;;
+esac
+expect 1 "the shrunk token replays the failure" "$cow" replay "$token"
+expect 1 "replay --trace" "$cow" replay --trace "$token"
+grep -q "^trace: " "$tmp/out" && ok "replay --trace prints the trace" || bad "replay --trace prints the trace"
+expect 0 "explore dfs under 6.5 finds nothing" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs
+grep -q "dfs bound 2 complete" "$tmp/out" && ok "dfs says it completed" || bad "dfs says it completed"
+runs1=$(sed -n 's/.*found (linux-6.5): \([0-9]*\) runs.*/\1/p' "$tmp/out")
+expect 0 "explore dfs --jobs 2" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --jobs 2
+runs2=$(sed -n 's/.*found (linux-6.5): \([0-9]*\) runs.*/\1/p' "$tmp/out")
+[ -n "$runs1" ] && [ "$runs1" = "$runs2" ] && ok "dfs --jobs 2 runs the same schedules ($runs1)" || bad "dfs --jobs 2 runs the same schedules ($runs1 vs $runs2)"
+sum=0
+for i in 0 1 2; do
+	"$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --shard $i/3 >"$tmp/shard" 2>&1
+	n=$(sed -n 's/.*found (linux-6.5): \([0-9]*\) runs.*/\1/p' "$tmp/shard")
+	sum=$((sum + ${n:-0}))
+done
+[ "$sum" = "$runs1" ] && ok "three shards make the whole dfs" || bad "three shards make the whole dfs ($sum vs $runs1)"
+expect 1 "explore --jobs 2 finds dma_thread's loss" "$cow" explore scenarios/gup/dma_thread.cow --policy linux-2.6.29 --jobs 2
+token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | head -n 1)
+expect 1 "a worker's find replays" "$cow" replay "$token"
+expect 1 "explore --json" "$cow" explore racy-counter --json
+grep -q '"type":"result".*"found":true.*"token":"cow1:racy-counter:-:s:' "$tmp/out" && ok "--json gives the result line" || bad "--json gives the result line"
+expect 0 "explore --save" "$cow" explore locked-counter --algo random --runs 50 --save "$tmp/token"
+grep -q '^cow1:locked-counter:-:random:50$' "$tmp/token" && ok "--save holds the last run's token" || bad "--save holds the last run's token"
+expect 0 "explore --time" "$cow" explore locked-counter --time 0.3
+expect 2 "explore without a file" "$cow" explore
+expect 2 "explore two files" "$cow" explore racy-counter locked-counter
+expect 2 "explore a bad algorithm" "$cow" explore racy-counter --algo bfs
+expect 2 "explore a bad shard" "$cow" explore racy-counter --shard 3/3
+expect 2 "explore a bad depth" "$cow" explore racy-counter --depth 0
+expect 2 "explore a bad time" "$cow" explore racy-counter --time -1
+expect 2 "explore an unknown policy" "$cow" explore scenarios/zero_page.cow --policy linux-9
+expect 2 "explore a missing file" "$cow" explore "$tmp/nope.cow"
+expect 2 "replay a token with a bad schedule" "$cow" replay "cow1:racy-counter:-:s:4"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
