@@ -244,7 +244,6 @@ static void end_progress(struct progress *pr)
 
 /* ---- persisting the token of the run in progress ---------------------------------- */
 
-static const struct explore_token *current_token;
 static int save_fd = -1;
 
 static void save_token(void *arg, const struct explore_token *t)
@@ -253,7 +252,6 @@ static void save_token(void *arg, const struct explore_token *t)
 	int n;
 
 	(void)arg;
-	current_token = t;
 	if (save_fd < 0 || explore_token_format(t, buf, sizeof(buf) - 1) != 0)
 		return;
 	n = (int)strlen(buf);
@@ -265,9 +263,10 @@ static void save_token(void *arg, const struct explore_token *t)
 /* A run that crashes the process still names itself. */
 static void crash_handler(int sig)
 {
+	static struct explore_token t;
 	char buf[EXPLORE_TOKEN_MAX];
 
-	if (current_token && explore_token_format(current_token, buf, sizeof(buf)) == 0) {
+	if (explore_current_token(&t) == 0 && explore_token_format(&t, buf, sizeof(buf)) == 0) {
 		(void)!write(2, "cowlab explore: crashed in the run of token ", 44);
 		(void)!write(2, buf, strlen(buf));
 		(void)!write(2, "\n", 1);
@@ -661,7 +660,6 @@ int cmd_explore(int argc, char **argv)
 		a.o.stop = &stop_flag;
 		err = explore_run_search(p, policy, &a.o, r);
 	}
-	current_token = NULL;
 	end_progress(&pr);
 	if (save_fd >= 0)
 		close(save_fd);

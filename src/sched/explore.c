@@ -412,6 +412,30 @@ static void next_seeded(struct search *x)
 	x->t.k = x->k;
 }
 
+/* The search in progress on this thread, for explore_current_token. */
+static __thread struct search *live;
+
+int explore_current_token(struct explore_token *t)
+{
+	const struct sched_dev *devs;
+	unsigned int n;
+	bool overflow;
+
+	if (!live)
+		return COW_EINVAL;
+	*t = live->t;
+	if (t->algo != SCHED_DIRECTED && t->algo != SCHED_DFS)
+		return 0;
+	/* A dfs run's schedule so far, as the scheduler recorded it. */
+	devs = sched_devs(live->s, &n, &overflow);
+	if (overflow || n > EXPLORE_MAX_DEVS)
+		return COW_EINVAL;
+	t->algo = SCHED_DIRECTED;
+	t->nr_devs = n;
+	memcpy(t->devs, devs, n * sizeof(*devs));
+	return 0;
+}
+
 static void report_progress(struct search *x, struct explore_result *r, struct fp_set *fps,
 			    double start)
 {
@@ -470,9 +494,11 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 			next_seeded(&x);
 		if (o->before_run)
 			o->before_run(o->arg, &x.t);
+		live = &x;
 		one.runs = 0;
 		err = explore_run_one(x.s, p, &x.t, o->max_steps, use_dfs ? dfs_director : NULL,
 				      x.dfs, false, &one, &failed);
+		live = NULL;
 		if (err)
 			break;
 		if (use_dfs) {

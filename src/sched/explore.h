@@ -143,6 +143,10 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
  * 3, dfs bound 2. */
 int explore_search(const struct explore_prog *p, const char *policy, enum sched_algo algo,
 		   uint64_t seed, uint64_t runs, uint64_t max_steps, struct explore_result *r);
+/* The token of the run in progress on this thread (from a signal handler
+ * that reports a crash): a seed token, or the schedule recorded so far,
+ * which replays the run up to where it is.  COW_EINVAL if none. */
+int explore_current_token(struct explore_token *t);
 /* Re-run exactly the run a token names. */
 int explore_replay(const struct explore_prog *p, const struct explore_token *t, uint64_t max_steps,
 		   struct explore_result *r);

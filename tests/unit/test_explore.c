@@ -216,6 +216,48 @@ static void test_dfs_finds_the_race(void **state)
 	assert_true(r.preemptions <= 1);
 }
 
+/* The token of the run in progress names it: a dfs run that fails in its
+ * verdict (the third run) reports, from inside the run, the schedule that
+ * replays it. */
+static struct explore_token in_progress;
+static int verdicts;
+
+static int fail_third_run(void *state, char *msg, size_t len)
+{
+	struct explore_token t;
+
+	(void)state;
+	if (explore_current_token(&t) == 0) /* not in a replay */
+		in_progress = t;
+	if (++verdicts < 3)
+		return 0;
+	snprintf(msg, len, "third run");
+	return 1;
+}
+
+static const struct explore_prog third_prog = {
+	"third", 2, outcome_setup, NULL, fail_third_run, free,
+};
+
+static void test_current_token_names_the_run(void **state)
+{
+	struct explore_opts o = {.algo = SCHED_DFS, .preemptions = 2};
+	struct explore_result r, again;
+
+	(void)state;
+	assert_int_equal(explore_current_token(&in_progress), COW_EINVAL);
+	memset(&in_progress, 0, sizeof(in_progress));
+	verdicts = 0;
+	assert_int_equal(explore_run_search(&third_prog, NULL, &o, &r), 0);
+	assert_true(r.failed);
+	assert_int_equal(in_progress.algo, SCHED_DIRECTED);
+	assert_true(in_progress.nr_devs > 0);
+	verdicts = -1000;
+	assert_int_equal(explore_replay(&third_prog, &in_progress, 0, &again), 0);
+	assert_int_equal(again.fingerprint, r.fingerprint);
+	assert_int_equal(again.steps, r.steps);
+}
+
 /* A search stops at its time limit and honours a stop flag. */
 static void test_search_limits(void **state)
 {
@@ -365,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_dfs_bounds_and_sleep_sets),
 		cmocka_unit_test(test_dfs_shards_split_the_search),
 		cmocka_unit_test(test_dfs_finds_the_race),
+		cmocka_unit_test(test_current_token_names_the_run),
 		cmocka_unit_test(test_search_limits),
 		cmocka_unit_test(test_shrink_random_failures),
 		cmocka_unit_test(test_failure_keys),
