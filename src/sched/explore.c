@@ -482,7 +482,7 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 		bool failed, counts = true, use_dfs;
 		double t_now;
 
-		if ((o->runs && r->runs >= o->runs) || (o->stop && *o->stop))
+		if ((o->runs && r->runs + r->uncounted >= o->runs) || (o->stop && *o->stop))
 			break;
 		if (x.dfs && dfs_done(x.dfs) && o->algo == SCHED_DFS)
 			break;

@@ -118,7 +118,7 @@ struct explore_opts {
 	unsigned int preemptions; /* dfs bound, default 2 */
 	bool no_reduction;	  /* dfs without sleep sets */
 	uint64_t seed;		  /* first seed of random and PCT runs */
-	uint64_t runs;		  /* 0: no limit but time (and dfs's end) */
+	uint64_t runs;		  /* runs made, counted or not; 0: no limit but time */
 	double time;		  /* seconds, 0: no limit */
 	uint64_t max_steps;	  /* per run, 0: the scheduler's default */
 	/* Shard shard of nr_shards (0 means 1): the runs are split so that
