@@ -320,6 +320,12 @@ int explore_run_one(struct sched *s, const struct explore_prog *p, const struct 
 	return 0;
 }
 
+bool explore_token_names(const struct explore_prog *p, const struct explore_token *t)
+{
+	return strcmp(t->prog, p->name) == 0 &&
+	       (t->algo == SCHED_RANDOM || t->algo == SCHED_PCT || t->algo == SCHED_DIRECTED);
+}
+
 struct sched *explore_sched_new(const struct explore_prog *p)
 {
 	struct sched_opts o = {.max_tasks = (unsigned int)p->nr_tasks + 1};
@@ -572,20 +578,28 @@ int explore_search(const struct explore_prog *p, const char *policy, enum sched_
 	return explore_run_search(p, policy, &o, r);
 }
 
-int explore_replay(const struct explore_prog *p, const struct explore_token *t, uint64_t max_steps,
-		   struct explore_result *r)
+int explore_replay_traced(const struct explore_prog *p, const struct explore_token *t,
+			  uint64_t max_steps, sched_trace_fn trace, void *trace_arg,
+			  struct explore_result *r)
 {
 	struct sched *s;
 	bool failed;
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	if (strcmp(t->prog, p->name) != 0 || t->algo == SCHED_DFS || t->algo == SCHED_AUTO)
+	if (!explore_token_names(p, t))
 		return COW_EINVAL;
 	s = explore_sched_new(p);
 	if (!s)
 		return COW_ENOMEM;
+	sched_set_trace(s, trace, trace_arg);
 	err = explore_run_one(s, p, t, max_steps, NULL, NULL, true, r, &failed);
 	sched_destroy(s);
 	return err;
+}
+
+int explore_replay(const struct explore_prog *p, const struct explore_token *t, uint64_t max_steps,
+		   struct explore_result *r)
+{
+	return explore_replay_traced(p, t, max_steps, NULL, NULL, r);
 }

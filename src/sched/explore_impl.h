@@ -9,6 +9,8 @@
 #include "explore.h"
 
 struct sched *explore_sched_new(const struct explore_prog *p);
+/* Whether t names a run of p (a seed or a schedule, for p's name). */
+bool explore_token_names(const struct explore_prog *p, const struct explore_token *t);
 
 /* One run as t says; a SCHED_DIRECTED token replays t->devs unless dir
  * is given, which then makes every choice.  Fills r's per-run fields
@@ -17,6 +19,11 @@ struct sched *explore_sched_new(const struct explore_prog *p);
 int explore_run_one(struct sched *s, const struct explore_prog *p, const struct explore_token *t,
 		    uint64_t max_steps, sched_director_fn dir, void *dir_arg, bool want_schedule,
 		    struct explore_result *r, bool *failed);
+
+/* explore_replay with a trace hook (sched_set_trace). */
+int explore_replay_traced(const struct explore_prog *p, const struct explore_token *t,
+			  uint64_t max_steps, sched_trace_fn trace, void *trace_arg,
+			  struct explore_result *r);
 
 /* ---- dfs.c ---------------------------------------------------------------- */
 

@@ -184,7 +184,7 @@ int explore_shrink(const struct explore_prog *p, const struct explore_token *t, 
 	int err;
 
 	memset(r, 0, sizeof(*r));
-	if (strcmp(t->prog, p->name) != 0 || t->algo == SCHED_DFS || t->algo == SCHED_AUTO)
+	if (!explore_token_names(p, t))
 		return COW_EINVAL;
 	k.s = explore_sched_new(p);
 	cur = malloc(sizeof(*cur));
@@ -239,7 +239,7 @@ out_free:
 struct trace_step {
 	uint32_t step;
 	uint16_t task;
-	uint8_t op;
+	uint8_t op; /* SYNC_NR_OPS: the task's first step */
 	bool deviation, visible, shown_obj;
 	const void *obj;
 	char before[DESC_MAX], after[DESC_MAX];
@@ -251,15 +251,16 @@ struct tracer {
 	struct trace_step *steps;
 	size_t nr;
 	unsigned int next_dev;
+	uint64_t started; /* tasks that took a step */
 	bool truncated;
 	int nr_tasks;
 	char names[SCHED_MAX_TASKS][40];
 };
 
-static const char *const op_names[SYNC_NR_OPS] = {
+static const char *const op_names[SYNC_NR_OPS + 1] = {
 	[SYNC_READ] = "read",	  [SYNC_WRITE] = "write",   [SYNC_RMW] = "rmw",
 	[SYNC_LOCK] = "lock",	  [SYNC_UNLOCK] = "unlock", [SYNC_RCU] = "rcu",
-	[SYNC_DEVICE] = "device", [SYNC_YIELD] = "yield",
+	[SYNC_DEVICE] = "device", [SYNC_YIELD] = "yield",   [SYNC_NR_OPS] = "start",
 };
 
 /* Whether a trace shows the object. */
@@ -294,7 +295,8 @@ static void trace_hook(void *arg, struct sched *s, int task, enum sync_op op, co
 	st = &tr->steps[tr->nr++];
 	st->step = (uint32_t)sched_steps(s);
 	st->task = (uint16_t)task;
-	st->op = (uint8_t)op;
+	st->op = (uint8_t)(tr->started & (1ull << task) ? op : SYNC_NR_OPS);
+	tr->started |= 1ull << task;
 	st->obj = obj;
 	st->visible = false;
 	st->deviation = false;
@@ -457,30 +459,18 @@ int explore_trace(const struct explore_prog *p, const struct explore_token *t, F
 		  struct explore_result *r)
 {
 	struct tracer tr = {.p = p, .t = t};
-	struct sched *s;
 	size_t shown;
-	bool failed;
 	int err;
 
-	memset(r, 0, sizeof(*r));
-	if (strcmp(t->prog, p->name) != 0 || t->algo == SCHED_DFS || t->algo == SCHED_AUTO)
-		return COW_EINVAL;
-	s = explore_sched_new(p);
 	tr.steps = malloc(TRACE_MAX_STEPS * sizeof(*tr.steps));
-	if (!s || !tr.steps) {
-		free(tr.steps);
-		sched_destroy(s);
+	if (!tr.steps)
 		return COW_ENOMEM;
-	}
-	sched_set_trace(s, trace_hook, &tr);
-	err = explore_run_one(s, p, t, 0, NULL, NULL, true, r, &failed);
-	sched_set_trace(s, NULL, NULL);
+	err = explore_replay_traced(p, t, 0, trace_hook, &tr, r);
 	if (!err) {
 		shown = mark_visible(&tr);
 		print_trace(f, &tr, shown, r);
 		err = (int)shown;
 	}
 	free(tr.steps);
-	sched_destroy(s);
 	return err;
 }
