@@ -531,6 +531,11 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 				memcpy(r, &one, sizeof(one));
 				r->dfs_bound = bound;
 				r->uncounted = uncounted;
+				/* A dfs run may have left its planned schedule
+				 * where a sleep set forbade the default: name it
+				 * by what it did. */
+				if (use_dfs && one.has_schedule)
+					r->token = one.schedule;
 			}
 			/* The last run's outcome. */
 			r->verdict = one.verdict;

@@ -63,6 +63,18 @@ static void assert_same_run(const struct explore_result *a, const struct explore
 	assert_string_equal(a->message, b->message);
 }
 
+/* t replays r bit-exactly, 100 times out of 100. */
+static void assert_replays_100(const struct explore_prog *p, const struct explore_token *t,
+			       const struct explore_result *r)
+{
+	for (int i = 0; i < 100; i++) {
+		struct explore_result again;
+
+		assert_int_equal(explore_replay(p, t, 0, &again), 0);
+		assert_same_run(r, &again);
+	}
+}
+
 /* Any run, named by its recorded deviations, replays bit-exactly. */
 static void test_recorded_schedules_replay_their_runs(void **state)
 {
@@ -214,6 +226,7 @@ static void test_dfs_finds_the_race(void **state)
 	assert_true(r.failed);
 	assert_int_equal(r.token.algo, SCHED_DIRECTED);
 	assert_true(r.preemptions <= 1);
+	assert_replays_100(&demo_racy_counter, &r.token, &r);
 }
 
 /* The token of the run in progress names it: a dfs run that fails in its
@@ -256,6 +269,8 @@ static void test_current_token_names_the_run(void **state)
 	assert_int_equal(explore_replay(&third_prog, &in_progress, 0, &again), 0);
 	assert_int_equal(again.fingerprint, r.fingerprint);
 	assert_int_equal(again.steps, r.steps);
+	verdicts = 2; /* the replays fail in their verdict, as the run did */
+	assert_replays_100(&third_prog, &r.token, &r);
 }
 
 /* A search stops at its time limit and honours a stop flag. */
@@ -284,7 +299,7 @@ static void test_shrink_random_failures(void **state)
 {
 	(void)state;
 	for (uint64_t seed = 1; seed <= 20; seed++) {
-		struct explore_result found, shrunk, again;
+		struct explore_result found, shrunk;
 		struct explore_token t;
 
 		assert_int_equal(explore_search(&demo_racy_counter, NULL, SCHED_RANDOM, seed * 1000,
@@ -297,8 +312,8 @@ static void test_shrink_random_failures(void **state)
 		assert_true(shrunk.failed);
 		assert_int_equal(shrunk.preemptions, 1);
 		assert_true(t.nr_devs <= found.schedule.nr_devs);
-		assert_int_equal(explore_replay(&demo_racy_counter, &t, 0, &again), 0);
-		assert_same_run(&shrunk, &again);
+		assert_replays_100(&demo_racy_counter, &found.token, &found);
+		assert_replays_100(&demo_racy_counter, &t, &shrunk);
 	}
 }
 
@@ -370,10 +385,7 @@ static void test_races_found_shrunk_replayed(void **state)
 		assert_true(visible > 0);
 		if (races[i].two_threads && visible > 15)
 			fail_msg("%s: %d visible steps", races[i].path, visible);
-		for (int k = 0; k < 100; k++) {
-			assert_int_equal(explore_replay(&sp.prog, &t, 0, &again), 0);
-			assert_same_run(&shrunk, &again);
-		}
+		assert_replays_100(&sp.prog, &t, &shrunk);
 		scen_free(s);
 	}
 }
