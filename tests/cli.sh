@@ -66,7 +66,7 @@ expect 0 "replay a demo token" "$cow" replay "cow1:locked-counter:-:random:3"
 expect 1 "explore finds gup-fast vs fork under 2.6.29" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-2.6.29
 grep -q "FOUND desync" "$tmp/out" && ok "explore names the verdict" || bad "explore names the verdict"
 grep -q "^trace: " "$tmp/out" && ok "explore prints a trace" || bad "explore prints a trace"
-grep -q "pte@0x" "$tmp/out" && ok "the trace names PTEs" || bad "the trace names PTEs"
+grep -q "rmw page pfn [0-9]*.refcount \[ref" "$tmp/out" && ok "the trace names pages and their counts" || bad "the trace names pages and their counts"
 token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | head -n 1)
 case $token in
 cow1:*:s:*) ok "explore prints a schedule token" ;;
@@ -88,6 +88,8 @@ for i in 0 1 2; do
 	sum=$((sum + ${n:-0}))
 done
 [ "$sum" = "$runs1" ] && ok "three shards make the whole dfs" || bad "three shards make the whole dfs ($sum vs $runs1)"
+expect 1 "explore finds forkscrew's loss" "$cow" explore scenarios/gup/forkscrew.cow --policy linux-2.6.29
+grep -q "rmw pte@0x10001000 mm1 = pfn [0-9]* W" "$tmp/out" && ok "the trace shows fork write-protecting the PTE" || bad "the trace shows fork write-protecting the PTE"
 expect 1 "explore --jobs 2 finds dma_thread's loss" "$cow" explore scenarios/gup/dma_thread.cow --policy linux-2.6.29 --jobs 2
 token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | head -n 1)
 expect 1 "a worker's find replays" "$cow" replay "$token"

@@ -163,13 +163,14 @@ void explore_failure_key(const char *message, char *key, size_t len);
 
 /* Replay t and print its trace to f: one column per task, one row per
  * visible step, naming its operation and object before and after, the
- * deviations marked, and the failure.  A step is visible when a trace
- * shows its object (describe), another task touches the object too with
- * one of the two writing, and it comes after the program's set-up (the
- * first step of the second task); deviations, device steps and the last
- * step are always visible.  Consecutive visible steps of one task on one
- * page or PTE make one row.  Returns the number of rows (visible steps) or
- * a negative COW_E* code; r gets the run. */
+ * deviations marked, and the failure.  A step is visible when it races
+ * with a step of another task on an object a trace shows (describe):
+ * they conflict and only the schedule orders them, not program order,
+ * spawning or other conflicting steps in between (vector clocks);
+ * deviations, device steps and the last step are always visible.
+ * Consecutive visible steps of one task on one page or PTE make one row.
+ * Returns the number of rows (visible steps) or a negative COW_E* code;
+ * r gets the run. */
 int explore_trace(const struct explore_prog *p, const struct explore_token *t, FILE *f,
 		  struct explore_result *r);
 

@@ -12,7 +12,7 @@
  * task no longer runs, which turns it into a free switch.  Greedy removal
  * can stop at a local minimum, so last it searches for the same failure
  * with fewer preemptions outright: dfs with bound 0, 1, ... below the
- * count it has, within what is left of its budget, and shrinks what that
+ * count it has, each within an eighth of its budget, and shrinks what that
  * finds once more.
  */
 #include "explore_impl.h"
@@ -153,10 +153,12 @@ static bool search_fewer(struct shrinker *k, unsigned int bound, struct explore_
 	char key[KEY_MAX];
 	bool found = false;
 
+	uint64_t limit = k->used + k->budget / 8; /* each bound gets an eighth */
+
 	if (!d)
 		return false;
 	snprintf(t->prog, sizeof(t->prog), "%s", k->p->name);
-	while (!found && k->used < k->budget && dfs_next(d, t)) {
+	while (!found && k->used < k->budget && k->used < limit && dfs_next(d, t)) {
 		bool failed;
 		int err;
 
@@ -254,6 +256,8 @@ struct tracer {
 	uint64_t started; /* tasks that took a step */
 	bool truncated;
 	int nr_tasks;
+	int spawned;			    /* tasks known to exist */
+	size_t spawn_step[SCHED_MAX_TASKS]; /* the step that spawned each, SIZE_MAX: setup */
 	char names[SCHED_MAX_TASKS][40];
 };
 
@@ -286,8 +290,13 @@ static void trace_hook(void *arg, struct sched *s, int task, enum sync_op op, co
 	if (after) {
 		if (tr->nr && tr->steps[tr->nr - 1].task == task && !tr->truncated)
 			(void)describe(tr, s, obj, tr->steps[tr->nr - 1].after);
+		for (; tr->spawned < sched_nr_tasks(s); tr->spawned++)
+			tr->spawn_step[tr->spawned] = tr->nr - 1;
 		return;
 	}
+	if (tr->nr == 0)
+		for (; tr->spawned < sched_nr_tasks(s); tr->spawned++)
+			tr->spawn_step[tr->spawned] = SIZE_MAX;
 	if (tr->nr == TRACE_MAX_STEPS) {
 		tr->truncated = true;
 		return;
@@ -346,27 +355,149 @@ static bool same_row(const struct trace_step *a, const struct trace_step *b)
 	return n == object_len(b->before) && strncmp(a->before, b->before, n) == 0;
 }
 
+/* ---- races: which steps a trace shows ------------------------------------------
+ *
+ * Happens-before is program order, spawning, and the order of conflicting
+ * steps.  Two conflicting steps of different tasks race when the later
+ * one's task had not yet seen the earlier one through other steps: only
+ * the schedule orders them.  Vector clocks find the races as in a
+ * dynamic race detector: each object keeps its last write and the reads
+ * since, each with its task's clock entry.  A lock hand-over is a race of
+ * the unlock and the lock; what the two critical sections touch is then
+ * ordered and not shown.
+ */
+struct obj_clock {
+	const void *obj;
+	bool written;
+	size_t w_step; /* the last write */
+	int w_task;
+	uint32_t *w_vc;	   /* its clock */
+	uint32_t *r_epoch; /* per task: its last read since the write, 0: none */
+	size_t *r_step;
+	uint32_t *r_vc; /* the join of those reads' clocks */
+};
+
+struct race_finder {
+	int nt;
+	uint32_t *vc; /* nt x nt: task t's clock at vc[t * nt] */
+	struct obj_clock *objs;
+	size_t nr_objs, cap; /* open addressing, cap a power of two */
+	bool failed;	     /* host memory ran short */
+};
+
+static void vc_join(uint32_t *into, const uint32_t *from, int nt)
+{
+	for (int i = 0; i < nt; i++)
+		if (from[i] > into[i])
+			into[i] = from[i];
+}
+
+static struct obj_clock *obj_clock(struct race_finder *rf, const void *obj)
+{
+	size_t nt = (size_t)rf->nt, i;
+
+	i = ((uintptr_t)obj >> 3) * 0x9e3779b97f4a7c15ull & (rf->cap - 1);
+	for (; rf->objs[i].obj; i = (i + 1) & (rf->cap - 1))
+		if (rf->objs[i].obj == obj)
+			return &rf->objs[i];
+	/* New: the table has room (cap >= 2 x steps). */
+	rf->objs[i].obj = obj;
+	rf->objs[i].w_vc = calloc(nt * 3, sizeof(uint32_t));
+	rf->objs[i].r_step = calloc(nt, sizeof(size_t));
+	if (!rf->objs[i].w_vc || !rf->objs[i].r_step) {
+		rf->failed = true;
+		return NULL;
+	}
+	rf->objs[i].r_epoch = rf->objs[i].w_vc + nt;
+	rf->objs[i].r_vc = rf->objs[i].w_vc + 2 * nt;
+	rf->nr_objs++;
+	return &rf->objs[i];
+}
+
+static void mark_race(struct tracer *tr, size_t a, size_t b)
+{
+	tr->steps[a].visible |= tr->steps[a].shown_obj;
+	tr->steps[b].visible |= tr->steps[b].shown_obj;
+}
+
+/* Step i (task t, clock c) on its object: find its races, then order it
+ * after the steps it conflicts with. */
+static void race_step(struct tracer *tr, struct race_finder *rf, size_t i, uint32_t *c)
+{
+	const struct trace_step *st = &tr->steps[i];
+	struct obj_clock *o = obj_clock(rf, st->obj);
+	int t = st->task, nt = rf->nt;
+
+	if (!o)
+		return;
+	if (o->written && o->w_task != t && o->w_vc[o->w_task] > c[o->w_task])
+		mark_race(tr, o->w_step, i);
+	if (o->written)
+		vc_join(c, o->w_vc, nt);
+	if (st->op == SYNC_READ) {
+		o->r_epoch[t] = c[t];
+		o->r_step[t] = i;
+		vc_join(o->r_vc, c, nt);
+		return;
+	}
+	for (int u = 0; u < nt; u++)
+		if (u != t && o->r_epoch[u] > c[u])
+			mark_race(tr, o->r_step[u], i);
+	vc_join(c, o->r_vc, nt);
+	memset(o->r_epoch, 0, (size_t)nt * sizeof(uint32_t));
+	memset(o->r_vc, 0, (size_t)nt * sizeof(uint32_t));
+	o->written = true;
+	o->w_step = i;
+	o->w_task = t;
+	memcpy(o->w_vc, c, (size_t)nt * sizeof(uint32_t));
+}
+
+static void find_races(struct tracer *tr, struct race_finder *rf)
+{
+	int nt = rf->nt;
+
+	for (size_t i = 0; i < tr->nr && !rf->failed; i++) {
+		const struct trace_step *st = &tr->steps[i];
+		uint32_t *c = &rf->vc[(size_t)st->task * (size_t)nt];
+
+		c[st->task]++;
+		if (st->obj && st->op < SYNC_RCU)
+			race_step(tr, rf, i, c);
+		/* Tasks this step spawned start from its clock. */
+		for (int k = 0; k < nt; k++)
+			if (tr->spawn_step[k] == i)
+				vc_join(&rf->vc[(size_t)k * (size_t)nt], c, nt);
+	}
+}
+
 /* Mark the visible steps (see explore.h) and count the rows they make. */
 static size_t mark_visible(struct tracer *tr)
 {
-	size_t start = tr->nr, rows = 0;
+	struct race_finder rf = {.nt = tr->spawned > tr->nr_tasks ? tr->spawned : tr->nr_tasks};
 	const struct trace_step *prev = NULL;
+	size_t rows = 0;
 
-	for (size_t i = 1; i < tr->nr && start == tr->nr; i++)
-		if (tr->steps[i].task != tr->steps[0].task)
-			start = i;
+	rf.cap = 16;
+	while (rf.cap < 2 * tr->nr)
+		rf.cap *= 2;
+	rf.vc = calloc((size_t)rf.nt * (size_t)rf.nt, sizeof(uint32_t));
+	rf.objs = calloc(rf.cap, sizeof(*rf.objs));
+	for (size_t i = 0; i < tr->nr; i++)
+		tr->steps[i].visible = false;
+	if (rf.vc && rf.objs && rf.nt > 0)
+		find_races(tr, &rf);
+	for (size_t i = 0; rf.objs && i < rf.cap; i++) {
+		free(rf.objs[i].w_vc);
+		free(rf.objs[i].r_step);
+	}
+	free(rf.objs);
+	free(rf.vc);
 	for (size_t i = 0; i < tr->nr; i++) {
 		struct trace_step *a = &tr->steps[i];
 
-		a->visible = a->deviation || a->op == SYNC_DEVICE || i + 1 == tr->nr;
-		for (size_t j = start; !a->visible && i >= start && a->shown_obj && j < tr->nr;
-		     j++) {
-			const struct trace_step *b = &tr->steps[j];
-
-			a->visible = b->task != a->task && b->obj == a->obj &&
-				     (a->op != SYNC_READ || b->op != SYNC_READ) &&
-				     a->op != SYNC_YIELD && b->op != SYNC_YIELD;
-		}
+		/* Without the memory for clocks, every shown step. */
+		a->visible |= a->deviation || a->op == SYNC_DEVICE || i + 1 == tr->nr ||
+			      ((rf.failed || !rf.vc || !rf.objs) && a->shown_obj);
 		if (!a->visible)
 			continue;
 		if (!same_row(prev, a))
