@@ -221,11 +221,15 @@ static void show_progress(struct progress *pr, const struct explore_stats *st)
 		       st->elapsed);
 		fflush(stdout);
 	} else if (pr->tty) {
+		char bound[48] = "";
+
+		if (st->bound)
+			snprintf(bound, sizeof(bound), ", dfs bound %u%s", st->bound,
+				 st->dfs_done ? " done" : "");
 		fprintf(stderr,
-			"\r  %" PRIu64 " runs, %.0f runs/s, %" PRIu64 " distinct schedules%s%s, "
-			"%.0f s   ",
-			st->runs, rate, st->distinct, st->bound ? ", dfs bound " : "",
-			st->bound ? (st->dfs_done ? "2 done" : "2") : "", st->elapsed);
+			"\r  %" PRIu64 " runs, %.0f runs/s, %" PRIu64
+			" distinct schedules%s, %.0f s   ",
+			st->runs, rate, st->distinct, bound, st->elapsed);
 		pr->printed = true;
 	}
 }
@@ -466,9 +470,11 @@ static int run_jobs(const struct explore_prog *p, const char *policy, const stru
 			}
 		}
 		if (now_seconds() - shown >= 1.0) {
-			struct explore_stats st = {
-				.elapsed = now_seconds() - start,
-				.bound = a->o.algo == SCHED_DFS ? a->o.preemptions : 0};
+			struct explore_stats st = {.elapsed = now_seconds() - start,
+						   .bound = a->o.algo == SCHED_DFS
+								    ? a->o.preemptions
+							    : a->o.algo == SCHED_AUTO ? 2
+										      : 0};
 
 			shown = now_seconds();
 			st.dfs_done = true;
