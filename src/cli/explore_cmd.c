@@ -216,9 +216,10 @@ static void show_progress(struct progress *pr, const struct explore_stats *st)
 	pr->last_runs = st->runs;
 	if (pr->json) {
 		printf("{\"type\":\"progress\",\"runs\":%" PRIu64 ",\"runs_per_s\":%.0f,"
-		       "\"distinct\":%" PRIu64 ",\"bound\":%u,\"dfs_done\":%s,\"elapsed\":%.2f}\n",
-		       st->runs, rate, st->distinct, st->bound, st->dfs_done ? "true" : "false",
-		       st->elapsed);
+		       "\"distinct\":%" PRIu64 ",\"max_preemptions\":%u,\"bound\":%u,"
+		       "\"dfs_done\":%s,\"elapsed\":%.2f}\n",
+		       st->runs, rate, st->distinct, st->max_preemptions, st->bound,
+		       st->dfs_done ? "true" : "false", st->elapsed);
 		fflush(stdout);
 	} else if (pr->tty) {
 		char bound[48] = "";
@@ -228,8 +229,8 @@ static void show_progress(struct progress *pr, const struct explore_stats *st)
 				 st->dfs_done ? " done" : "");
 		fprintf(stderr,
 			"\r  %" PRIu64 " runs, %.0f runs/s, %" PRIu64
-			" distinct schedules%s, %.0f s   ",
-			st->runs, rate, st->distinct, bound, st->elapsed);
+			" distinct schedules, up to %u preemptions%s, %.0f s   ",
+			st->runs, rate, st->distinct, st->max_preemptions, bound, st->elapsed);
 		pr->printed = true;
 	}
 }
@@ -311,6 +312,7 @@ static int open_save(const char *save, int job, unsigned int jobs)
 struct worker_msg {
 	int final, err, failed, dfs_done;
 	uint64_t runs, distinct, uncounted;
+	unsigned int max_preemptions;
 	char token[EXPLORE_TOKEN_MAX];
 	char message[2048];
 };
@@ -353,7 +355,12 @@ static ssize_t read_full(int fd, void *buf, size_t n)
 static void worker_progress(void *arg, const struct explore_stats *st)
 {
 	struct worker_msg m = {
-		.runs = st->runs, .distinct = st->distinct, .dfs_done = st->dfs_done};
+		.runs = st->runs,
+		.distinct = st->distinct,
+		.uncounted = st->uncounted,
+		.max_preemptions = st->max_preemptions,
+		.dfs_done = st->dfs_done,
+	};
 
 	(void)!write_full(*(int *)arg, &m, sizeof(m));
 }
@@ -482,6 +489,8 @@ static int run_jobs(const struct explore_prog *p, const char *policy, const stru
 				st.runs += last[j].runs;
 				st.distinct += last[j].distinct;
 				st.uncounted += last[j].uncounted;
+				if (last[j].max_preemptions > st.max_preemptions)
+					st.max_preemptions = last[j].max_preemptions;
 				st.dfs_done &= last[j].dfs_done;
 			}
 			show_progress(pr, &st);

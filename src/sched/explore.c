@@ -449,6 +449,7 @@ static void report_progress(struct search *x, struct explore_result *r, struct f
 		.runs = r->runs,
 		.distinct = fps->nr,
 		.uncounted = r->uncounted,
+		.max_preemptions = r->max_preemptions,
 		.elapsed = now_seconds() - start,
 		.bound = x->dfs ? r->dfs_bound : 0,
 		.dfs_done = x->dfs && dfs_done(x->dfs),
@@ -464,6 +465,7 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 	struct search x = {.p = p, .o = o, .nr_shards = o->nr_shards ? o->nr_shards : 1};
 	struct fp_set fps = {0};
 	double start = now_seconds(), last = start;
+	unsigned int max_preemptions = 0;
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
@@ -542,6 +544,9 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 			r->steps = one.steps;
 			r->fingerprint = one.fingerprint;
 			r->preemptions = one.preemptions;
+			if (one.preemptions > max_preemptions)
+				max_preemptions = one.preemptions;
+			r->max_preemptions = max_preemptions;
 			r->runs = runs;
 		}
 		if (!counts)

@@ -102,7 +102,8 @@ struct explore_result {
 	uint64_t uncounted;
 	bool dfs_done; /* dfs covered every schedule within its bound */
 	unsigned int dfs_bound;
-	double elapsed; /* seconds */
+	unsigned int max_preemptions; /* the most any counted run made */
+	double elapsed;		      /* seconds */
 };
 
 struct explore_stats {
@@ -110,6 +111,7 @@ struct explore_stats {
 	double elapsed;
 	unsigned int bound; /* dfs: preemption bound (auto: of its dfs part) */
 	bool dfs_done;
+	unsigned int max_preemptions; /* the most any counted run made */
 };
 
 struct explore_opts {
