@@ -157,6 +157,53 @@ static const struct explore_prog outcome_prog = {
 	"outcomes", 2, outcome_setup, NULL, record_outcome, free,
 };
 
+/* A writes its own word, then s = 1; B reads s twice, with a step of its
+ * own between.  B seeing 0 then 1 needs A to run between B's reads: one
+ * preemption of B, whose stand-in with A first needs two.  Sleep sets
+ * that ignore preemption costs (A asleep in B's subtree) lose it at
+ * bound 1. */
+static void writer_task(void *arg)
+{
+	struct shared *sh = arg;
+
+	WRITE_ONCE(sh->own[0], 1);
+	WRITE_ONCE(sh->count, 1);
+}
+
+static void reader_task(void *arg)
+{
+	struct shared *sh = arg;
+	long first = READ_ONCE(sh->count);
+
+	WRITE_ONCE(sh->own[1], 1);
+	sh->own[1] = 2 * first + READ_ONCE(sh->count); /* 0..3 */
+}
+
+static void *order_setup(struct sched *s)
+{
+	struct shared *sh = calloc(1, sizeof(*sh));
+
+	if (sh) {
+		sched_spawn(s, "writer", 0, writer_task, sh, 0);
+		sched_spawn(s, "reader", 1, reader_task, sh, 0);
+	}
+	return sh;
+}
+
+static int record_order(void *state, char *msg, size_t len)
+{
+	struct shared *sh = state;
+
+	(void)msg;
+	(void)len;
+	outcomes |= 1u << sh->own[1];
+	return 0;
+}
+
+static const struct explore_prog order_prog = {
+	"order", 2, order_setup, NULL, record_order, free,
+};
+
 static struct explore_result dfs(const struct explore_prog *p, unsigned int bound, bool reduce,
 				 unsigned int shard, unsigned int nr_shards)
 {
@@ -195,6 +242,14 @@ static void test_dfs_bounds_and_sleep_sets(void **state)
 	/* Exhaustive without a bound worth the name: the same outcomes. */
 	dfs(&outcome_prog, 20, true, 0, 1);
 	assert_int_equal(outcomes, seen_full);
+	/* Where pruning would cost a preemption, sleep sets keep the run. */
+	for (unsigned int bound = 0; bound <= 2; bound++) {
+		dfs(&order_prog, bound, false, 0, 1);
+		seen_full = outcomes;
+		dfs(&order_prog, bound, true, 0, 1);
+		assert_int_equal(outcomes, seen_full);
+	}
+	assert_true(seen_full & (1u << 1)); /* 0 then 1, at bound 1 and up */
 }
 
 /* The shards of a dfs run disjoint parts of it that make the whole. */

@@ -146,6 +146,32 @@ static void test_ksm_dio_race_needs_the_count_check(void **state)
 	scen_free(s);
 }
 
+/* A write fault of the old eras that sleeps for the page lock while ksmd
+ * makes the page a KSM page must not reuse it once it has the lock: ksmd
+ * then merges another page into it, and the in-flight DMA writes both.
+ * PCT from seed 1 reaches that schedule at run 2,458 of ksm_dio.cow under
+ * linux-2.6.29 when reuse_locked_page forgets the PG_ksm test. */
+static void test_locked_reuse_refuses_a_ksm_page(void **state)
+{
+	struct scen_opts o = {.mode = SCEN_EXPLORE,
+			      .policy = "linux-2.6.29",
+			      .algo = SCHED_PCT,
+			      .depth = 3,
+			      .runs = 4000,
+			      .seed = 1};
+	struct scen_result r;
+	struct scenario *s;
+	char err[512];
+
+	(void)state;
+	if (scen_load("scenarios/ksm_dio.cow", &s, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(scen_run(s, &o, &r), 0);
+	if (r.failed)
+		fail_msg("%s", r.message);
+	scen_free(s);
+}
+
 /* Unmergeable memory is left alone, and an mm that exits is forgotten. */
 static void test_ksm_respects_advice(void **state)
 {
@@ -189,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_ksm_count_check_is_what_protects),
 		cmocka_unit_test(test_ksm_respects_advice),
 		cmocka_unit_test(test_ksm_dio_race_needs_the_count_check),
+		cmocka_unit_test(test_locked_reuse_refuses_a_ksm_page),
 	};
 
 	test_init();
