@@ -123,16 +123,23 @@ static void test_ksm_count_check_is_what_protects(void **state)
  * under linux-2.6.29 (a FOLL_GET reference is all that marks the page);
  * linux-6.5's direct I/O pins, and a pinned exclusive page is refused
  * anyway. */
-static void test_ksm_dio_race_needs_the_count_check(void **state)
+static struct scenario *load_ksm_dio(void)
 {
-	struct scen_opts o = {.mode = SCEN_EXPLORE, .algo = SCHED_AUTO, .runs = 2000, .seed = 1};
-	struct scen_result r;
 	struct scenario *s;
 	char err[512];
 
-	(void)state;
 	if (scen_load("scenarios/ksm_dio.cow", &s, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
+	return s;
+}
+
+static void test_ksm_dio_race_needs_the_count_check(void **state)
+{
+	struct scen_opts o = {.mode = SCEN_EXPLORE, .algo = SCHED_AUTO, .runs = 2000, .seed = 1};
+	struct scenario *s = load_ksm_dio();
+	struct scen_result r;
+
+	(void)state;
 	ksm_test_skip_count_check = true;
 	o.policy = "linux-2.6.29";
 	assert_int_equal(scen_run(s, &o, &r), 0);
@@ -159,13 +166,10 @@ static void test_locked_reuse_refuses_a_ksm_page(void **state)
 			      .depth = 3,
 			      .runs = 4000,
 			      .seed = 1};
+	struct scenario *s = load_ksm_dio();
 	struct scen_result r;
-	struct scenario *s;
-	char err[512];
 
 	(void)state;
-	if (scen_load("scenarios/ksm_dio.cow", &s, err, sizeof(err)) != 0)
-		fail_msg("%s", err);
 	assert_int_equal(scen_run(s, &o, &r), 0);
 	if (r.failed)
 		fail_msg("%s", r.message);
