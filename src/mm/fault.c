@@ -269,11 +269,13 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 
 	switch (sys->policy->wp_reuse) {
 	case REUSE_REFCOUNT_TRYLOCK:
+	case REUSE_MAPCOUNT_TRYLOCK:
 		/* can_share_swap_page() under a trylock: a locked page is
 		 * treated as shared (the copy ab967d86015a later avoided). */
 		if ((flags & FAULT_FLAG_UNSHARE) || PageFlag(page, PG_ksm) || !trylock_page(page))
 			break;
-		reuse = reuse_locked_page(sys, page, true);
+		reuse = reuse_locked_page(sys, page,
+					  sys->policy->wp_reuse == REUSE_REFCOUNT_TRYLOCK);
 		break;
 	case REUSE_MAPCOUNT_LOCK:
 		if (flags & FAULT_FLAG_UNSHARE) {
@@ -384,13 +386,14 @@ static struct page *swapin_page(struct cow_system *sys, swp_entry_t entry, int *
 }
 
 /* May the process that faults take the swapped-in page as its own?  The
- * page lock is held.  2.6.29's reuse_swap_page counts mappings and swap
- * references; 5.19+ trusts the exclusive bit of the swap PTE, else the
- * refcount once the swap cache's own reference could go. */
+ * page lock is held.  2.6.13's can_share_swap_page and 2.6.29's
+ * reuse_swap_page count mappings and swap references; 5.19+ trusts the exclusive bit of the swap
+ * PTE, else the refcount once the swap cache's own reference could go. */
 static bool swapin_exclusive(struct cow_system *sys, struct page *page, swp_entry_t entry,
 			     bool excl_bit)
 {
 	switch (sys->policy->wp_reuse) {
+	case REUSE_MAPCOUNT_TRYLOCK:
 	case REUSE_MAPCOUNT_LOCK: return page_mapcount(page) + swap_count(sys->swap, entry) == 1;
 	case REUSE_REFCOUNT_TRYLOCK:
 		/* The cache's reference and ours, no other mapping or user. */

@@ -24,6 +24,19 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
 	},
 	{
+		.name = "linux-2.6.13",
+		.summary = "mapcount-based reuse under a page-lock trylock (a locked page "
+			   "is copied); reclaim unmaps any page",
+		.commits = "c475a8ab625d (v2.6.13); the trylock until ab967d86015a (v2.6.29)",
+		.wp_reuse = REUSE_MAPCOUNT_TRYLOCK,
+		.fork = FORK_SHARE,
+		.anon_exclusive = false,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_NONE,
+		.dio_pin = DIO_FOLL_GET,
+		.reclaim = RECLAIM_UNMAP_ANY,
+	},
+	{
 		.name = "linux-2.6.29",
 		.summary = "mapcount-based reuse under the sleeping page lock; fork "
 			   "shares every anonymous page (the 2009 thread's baseline)",
@@ -91,6 +104,8 @@ const char *wp_reuse_rule_name(enum wp_reuse_rule r)
 	switch (r) {
 	case REUSE_REFCOUNT_TRYLOCK:
 		return "reuse iff refcount == 1 (+ an unshared swap cache), page lock trylock";
+	case REUSE_MAPCOUNT_TRYLOCK:
+		return "reuse iff mapcount + swapcount == 1, page lock trylock";
 	case REUSE_MAPCOUNT_LOCK: return "reuse iff mapcount + swapcount == 1 (page lock)";
 	case REUSE_EXCLUSIVE: return "reuse if exclusive, else iff refcount == 1";
 	case REUSE_ALWAYS: return "always reuse (deliberately wrong)";

@@ -24,9 +24,14 @@ enum wp_reuse_rule {
 	 * trylock of the page lock, copy if it is taken; reuse iff the
 	 * refcount is 1, or 2 for a swap-cache page whose slot no swap PTE
 	 * refers to.  Any GUP reference forces a copy. */
-	REUSE_REFCOUNT_TRYLOCK, /* 2.6.29 .. 5.7 (ab967d86015a, c475a8ab625d): take the page lock,
-				 * sleeping for it; reuse iff mapcount + swapcount == 1.  References
-				 * from GUP are invisible to the decision. */
+	REUSE_REFCOUNT_TRYLOCK,
+	/* 2.6.13 .. 2.6.28 (c475a8ab625d): the same trylock, copy if the page
+	 * is locked; reuse iff mapcount + swapcount == 1, so a GUP reference
+	 * no longer forces a copy. */
+	REUSE_MAPCOUNT_TRYLOCK,
+	/* 2.6.29 .. 5.7 (ab967d86015a, c475a8ab625d): take the page lock,
+	 * sleeping for it; reuse iff mapcount + swapcount == 1.  References
+	 * from GUP are invisible to the decision. */
 	REUSE_MAPCOUNT_LOCK,
 	/* 5.19+ (6c287605fd56): reuse at once if PG_anon_exclusive; else
 	 * (not KSM) drop the references the kernel can drop, trylock, and

@@ -7,6 +7,8 @@
  */
 #include "mmtest.h"
 
+#include <pthread.h>
+
 #define FRAMES 512
 
 struct one {
@@ -452,15 +454,18 @@ static void test_clear_refs_soft_dirty(void **state)
 }
 
 /* After fork and the child's exit, a write to a page a GUP reference
- * holds: linux-2.6.7 counts references and copies, linux-2.6.29 counts
- * mappings and reuses, linux-6.5 finds the page not exclusive any more
- * and, with the reference, copies. */
+ * holds: linux-2.6.7 counts references and copies, linux-2.6.13 and
+ * linux-2.6.29 count mappings and reuse, linux-6.5 finds the page not
+ * exclusive any more and, with the reference, copies. */
 static void test_reuse_rules_of_each_era(void **state)
 {
 	static const struct {
 		const char *policy;
 		bool reuses;
-	} cases[] = {{"linux-2.6.7", false}, {"linux-2.6.29", true}, {"linux-6.5", false}};
+	} cases[] = {{"linux-2.6.7", false},
+		     {"linux-2.6.13", true},
+		     {"linux-2.6.29", true},
+		     {"linux-6.5", false}};
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -492,6 +497,73 @@ static void test_reuse_rules_of_each_era(void **state)
 	}
 }
 
+/* Another CPU (reclaim, say) holding a page lock until told to let go. */
+struct lock_holder {
+	struct page *page;
+	pthread_barrier_t locked, release;
+};
+
+static void *hold_page_lock(void *arg)
+{
+	struct lock_holder *h = arg;
+
+	lock_page(h->page);
+	pthread_barrier_wait(&h->locked);
+	pthread_barrier_wait(&h->release);
+	unlock_page(h->page);
+	return NULL;
+}
+
+/* The trylock eras (2.6.7 to 2.6.28) copy a page that is locked at the
+ * write fault, even one the process alone maps: the "wrong COW" of the
+ * 2006 report that ab967d86015a (2.6.29) ended by sleeping for the lock.
+ * (A sleeping era would wait for the holder here, so only these run.) */
+static void test_trylock_eras_copy_a_locked_page(void **state)
+{
+	static const char *const policies[] = {"linux-2.6.7", "linux-2.6.13"};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(policies); i++) {
+		struct cow_system *sys = mmt_system(policies[i], 64, 2, true);
+		struct cow_process *p = mmt_process(sys, "p");
+		struct cow_task *t = mmt_task(p, 0);
+		unsigned long a = mmt_map(t, 1, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+		struct page *page;
+
+		assert_int_equal(mmt_fill(t, a, 0x11, PAGE_SIZE), 0);
+		page = mmt_page(p, a);
+		assert_int_equal(cow_mprotect(t, a, PAGE_SIZE, COW_PROT_READ), 0);
+		assert_int_equal(cow_mprotect(t, a, PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE), 0);
+		/* Unlocked, the page is reused. */
+		assert_int_equal(mmt_fill(t, a, 0x22, PAGE_SIZE), 0);
+		assert_ptr_equal(mmt_page(p, a), page);
+		assert_int_equal(cow_mprotect(t, a, PAGE_SIZE, COW_PROT_READ), 0);
+		assert_int_equal(cow_mprotect(t, a, PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE), 0);
+		/* Locked by another CPU, which holds a reference (as reclaim
+		 * does), it is copied. */
+		struct lock_holder h = {.page = page};
+		pthread_t holder;
+
+		get_page(page);
+		pthread_barrier_init(&h.locked, NULL, 2);
+		pthread_barrier_init(&h.release, NULL, 2);
+		assert_int_equal(pthread_create(&holder, NULL, hold_page_lock, &h), 0);
+		pthread_barrier_wait(&h.locked);
+		assert_int_equal(mmt_fill(t, a, 0x33, PAGE_SIZE), 0);
+		pthread_barrier_wait(&h.release);
+		pthread_join(holder, NULL);
+		pthread_barrier_destroy(&h.locked);
+		pthread_barrier_destroy(&h.release);
+		assert_ptr_not_equal(mmt_page(p, a), page);
+		put_page(sys->pool, page);
+		assert_system_ok(sys);
+		cow_task_destroy(t);
+		cow_process_exit(p);
+		assert_all_frames_free(sys, 64);
+		cow_system_destroy(sys);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -510,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_policy_table),
 		cmocka_unit_test(test_clear_refs_soft_dirty),
 		cmocka_unit_test(test_reuse_rules_of_each_era),
+		cmocka_unit_test(test_trylock_eras_copy_a_locked_page),
 	};
 
 	test_init();
