@@ -378,8 +378,9 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 		 * no yield points: the checker runs in the explorer's
 		 * scheduler context, where no task runs, or on a quiescent
 		 * system. */
-		if (i % 8 == 0 && (table[i] | table[i + 1] | table[i + 2] | table[i + 3] |
-				   table[i + 4] | table[i + 5] | table[i + 6] | table[i + 7]) == 0) {
+		if (i % 8 == 0 &&
+		    (table[i] | table[i + 1] | table[i + 2] | table[i + 3] | table[i + 4] |
+		     table[i + 5] | table[i + 6] | table[i + 7]) == 0) {
 			i += 7;
 			continue;
 		}

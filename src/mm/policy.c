@@ -8,6 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The rules every era before 5.8 shares: fork shares every anonymous page,
+ * GUP and gup-fast know no pins, direct I/O takes plain references. */
+#define BEFORE_PINS                                                                             \
+	.fork = FORK_SHARE, .anon_exclusive = false, .gup = GUP_PLAIN, .gupfast = GUPFAST_NONE, \
+	.dio_pin = DIO_FOLL_GET
+
 static const struct cow_policy presets[] = {
 	{
 		.name = "linux-2.6.7",
@@ -16,11 +22,7 @@ static const struct cow_policy presets[] = {
 		.commits = "try_to_unmap_one's page_count back-out (v2.6.7), removed by "
 			   "c475a8ab625d (v2.6.13)",
 		.wp_reuse = REUSE_REFCOUNT_TRYLOCK,
-		.fork = FORK_SHARE,
-		.anon_exclusive = false,
-		.gup = GUP_PLAIN,
-		.gupfast = GUPFAST_NONE,
-		.dio_pin = DIO_FOLL_GET,
+		BEFORE_PINS,
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
 	},
 	{
@@ -29,11 +31,7 @@ static const struct cow_policy presets[] = {
 			   "is copied); reclaim unmaps any page",
 		.commits = "c475a8ab625d (v2.6.13); the trylock until ab967d86015a (v2.6.29)",
 		.wp_reuse = REUSE_MAPCOUNT_TRYLOCK,
-		.fork = FORK_SHARE,
-		.anon_exclusive = false,
-		.gup = GUP_PLAIN,
-		.gupfast = GUPFAST_NONE,
-		.dio_pin = DIO_FOLL_GET,
+		BEFORE_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 	},
 	{
@@ -42,11 +40,7 @@ static const struct cow_policy presets[] = {
 			   "shares every anonymous page (the 2009 thread's baseline)",
 		.commits = "c475a8ab625d (v2.6.13), ab967d86015a (v2.6.29)",
 		.wp_reuse = REUSE_MAPCOUNT_LOCK,
-		.fork = FORK_SHARE,
-		.anon_exclusive = false,
-		.gup = GUP_PLAIN,
-		.gupfast = GUPFAST_NONE,
-		.dio_pin = DIO_FOLL_GET,
+		BEFORE_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 	},
 	{
@@ -71,11 +65,7 @@ static const struct cow_policy presets[] = {
 			   "writes after fork leak into the other process (a negative control)",
 		.commits = "none: no kernel shipped this rule",
 		.wp_reuse = REUSE_ALWAYS,
-		.fork = FORK_SHARE,
-		.anon_exclusive = false,
-		.gup = GUP_PLAIN,
-		.gupfast = GUPFAST_NONE,
-		.dio_pin = DIO_FOLL_GET,
+		BEFORE_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 	},
 };

@@ -142,15 +142,21 @@ static void racy_cpu1(void *arg)
 	racy_twice(arg, 1);
 }
 
-static void *outcome_setup(struct sched *s)
+/* Fresh shared words and two tasks on CPUs 0 and 1 working on them. */
+static void *spawn_pair(struct sched *s, void (*fn0)(void *), void (*fn1)(void *))
 {
 	struct shared *sh = calloc(1, sizeof(*sh));
 
 	if (sh) {
-		sched_spawn(s, "cpu0", 0, racy_cpu0, sh, 0);
-		sched_spawn(s, "cpu1", 1, racy_cpu1, sh, 0);
+		sched_spawn(s, "cpu0", 0, fn0, sh, 0);
+		sched_spawn(s, "cpu1", 1, fn1, sh, 0);
 	}
 	return sh;
+}
+
+static void *outcome_setup(struct sched *s)
+{
+	return spawn_pair(s, racy_cpu0, racy_cpu1);
 }
 
 static const struct explore_prog outcome_prog = {
@@ -181,13 +187,7 @@ static void reader_task(void *arg)
 
 static void *order_setup(struct sched *s)
 {
-	struct shared *sh = calloc(1, sizeof(*sh));
-
-	if (sh) {
-		sched_spawn(s, "writer", 0, writer_task, sh, 0);
-		sched_spawn(s, "reader", 1, reader_task, sh, 0);
-	}
-	return sh;
+	return spawn_pair(s, writer_task, reader_task);
 }
 
 static int record_order(void *state, char *msg, size_t len)
