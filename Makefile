@@ -54,9 +54,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
+# The main job: every matrix scenario under every policy preset, held
+# against the verdicts history documents (docs/history.md).
 run: $(COWLAB)
 	@./$(COWLAB) --version
-	./$(COWLAB) run --mode all scenarios/*.cow scenarios/gup/*.cow
+	./$(COWLAB) matrix scenarios/matrix
 
 test: $(COWLAB) $(TEST_BINS)
 	@sh tests/run.sh $(BUILD)/tests
@@ -81,7 +83,8 @@ clean:
 # ---- fuzzing ------------------------------------------------------------------
 # make fuzz [FUZZ_SECONDS=60] [FUZZ_FLAGS=...]
 #     builds build/fuzz/fuzz_parser (clang: libFuzzer, ASan, UBSan) from the
-#     parser's sources alone and runs it over tests/fuzz/corpus, with
+#     parser's sources alone (and the preset table, which expect lines are
+#     checked against) and runs it over tests/fuzz/corpus, with
 #     scenarios/ as extra seeds; new inputs land in tests/fuzz/corpus, and
 #     crash reproducers in build/fuzz/.
 # make fuzz-merge
@@ -95,7 +98,7 @@ FUZZ_FLAGS   ?=
 FUZZ_CFLAGS  := -std=gnu11 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -DCOW_DEBUG=1 -Iinclude -Isrc
 FUZZ_SRCS    := tests/fuzz/fuzz_parser.c src/scenario/lexer.c src/scenario/parser.c \
-                src/base/base.c
+                src/base/base.c src/mm/policy.c
 FUZZ_BIN     := $(BUILD)/fuzz/fuzz_parser
 FUZZ_CORPUS  := tests/fuzz/corpus
 FUZZ_RUN     := -max_len=4096 -timeout=10 -dict=tests/fuzz/parser.dict \
@@ -103,7 +106,7 @@ FUZZ_RUN     := -max_len=4096 -timeout=10 -dict=tests/fuzz/parser.dict \
 
 .PHONY: fuzz fuzz-merge
 $(FUZZ_BIN): $(FUZZ_SRCS) src/scenario/scenario.h src/scenario/lexer.h src/base/base.h \
-             include/cowlab.h
+             src/mm/policy.h include/cowlab.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS)
 

@@ -23,7 +23,7 @@ expect 0 "--help" "$cow" --help
 expect 0 "--version" "$cow" --version
 expect 2 "no command" "$cow"
 expect 2 "unknown command" "$cow" frobnicate
-for c in run explore replay policies demo; do
+for c in run explore matrix replay policies demo; do
 	expect 0 "$c --help" "$cow" "$c" --help
 done
 expect 0 "policies" "$cow" policies
@@ -107,6 +107,90 @@ expect 2 "explore a bad time" "$cow" explore racy-counter --time -1
 expect 2 "explore an unknown policy" "$cow" explore scenarios/zero_page.cow --policy linux-9
 expect 2 "explore a missing file" "$cow" explore "$tmp/nope.cow"
 expect 2 "replay a token with a bad schedule" "$cow" replay "cow1:racy-counter:-:s:4"
+
+# cowlab matrix: every scenario of a folder under every preset, held
+# against the files' expect lines.  The presets come from `cowlab
+# policies`, never from this script, except the negative control.
+presets=$("$cow" policies | sed -n 's/^\([^ ][^ ]*\).*/\1/p')
+dflt=$("$cow" policies | sed -n 's/^\([^ ][^ ]*\) (default)$/\1/p')
+others=$(echo "$presets" | grep -vx broken-always-reuse | tr '\n' ' ')
+mkdir -p "$tmp/mx" "$tmp/mxbad" "$tmp/mxnone"
+{
+	echo "# Parent writes after fork; the child still sees the snapshot."
+	echo "expect pass $others"
+	echo "expect leak broken-always-reuse"
+	printf 'process P\n  map buf 2 pages\n  write buf 0x11\n  fork C\n  write buf 0x22\n'
+	printf '  check corrupt buf == 0x22\nprocess C\n  check leak buf == 0x11\n'
+} >"$tmp/mx/seq.cow"
+{
+	echo "# A deliberately wrong expectation: the default preset passes."
+	echo "expect leak $dflt"
+	printf 'process P\n  map buf 1 page\n  write buf 0x11\n  fork C\n  write buf 0x22\n'
+	printf 'process C\n  check leak buf == 0x11\n'
+} >"$tmp/mx/wrong.cow"
+printf 'expect pass no-such-preset\nprocess P\n' >"$tmp/mxbad/bad.cow"
+nr=$(echo "$presets" | wc -l)
+t0=$(date +%s)
+expect 0 "matrix: a scenario matching its expect lines" "$cow" matrix "$tmp/mx/seq.cow" --time 5
+t1=$(date +%s)
+grep -q "^$nr cells, $nr match, 0 differ$" "$tmp/out" && ok "matrix sums up the cells" || bad "matrix sums up the cells"
+grep -q "^seq .* leak$" "$tmp/out" && ok "matrix: broken-always-reuse leaks" || bad "matrix: broken-always-reuse leaks"
+[ $((t1 - t0)) -le 3 ] && ok "matrix stops a single-schedule cell early" || bad "matrix stops a single-schedule cell early ($((t1 - t0)) s)"
+expect 1 "matrix: a wrong expectation differs" "$cow" matrix "$tmp/mx" --jobs 2
+grep -q "^wrong .* pass!" "$tmp/out" && ok "matrix marks a difference with !" || bad "matrix marks a difference with !"
+grep -q "^wrong .* leak?$" "$tmp/out" && ok "matrix marks a missing expectation with ?" || bad "matrix marks a missing expectation with ?"
+grep -q "wrong under $dflt: found pass, expected leak" "$tmp/out" && ok "matrix names the difference" || bad "matrix names the difference"
+grep -q "^$((2 * nr)) cells, $nr match, $nr differ$" "$tmp/out" && ok "matrix counts the differences" || bad "matrix counts the differences"
+head -n 1 "$tmp/out" | grep -q "^scenario  *$(echo "$presets" | tr '\n' ' ' | sed 's/ *$//; s/ /  */g')$" && ok "matrix: columns in 'cowlab policies' order" || bad "matrix: columns in 'cowlab policies' order"
+expect 0 "matrix --policy subset" "$cow" matrix "$tmp/mx/seq.cow" --policy "broken-always-reuse,$dflt"
+head -n 1 "$tmp/out" | grep -q "^scenario  *broken-always-reuse  *$dflt$" && ok "matrix --policy sets the columns" || bad "matrix --policy sets the columns"
+grep -q "^2 cells, 2 match, 0 differ$" "$tmp/out" && ok "matrix --policy runs those cells only" || bad "matrix --policy runs those cells only"
+expect 1 "matrix --markdown" "$cow" matrix "$tmp/mx" --markdown --policy "$dflt,broken-always-reuse"
+grep -qx "| scenario | $dflt | broken-always-reuse |" "$tmp/out" && grep -qx "| seq | pass | leak |" "$tmp/out" &&
+	grep -qx '| wrong | \*\*pass!\*\* | \*\*leak?\*\* |' "$tmp/out" && ok "matrix --markdown: a table, differences in bold" || bad "matrix --markdown: a table, differences in bold"
+expect 1 "matrix --json" "$cow" matrix "$tmp/mx" --json --policy "$dflt,broken-always-reuse"
+if command -v python3 >/dev/null 2>&1; then
+	python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+dflt = sys.argv[2]
+assert d["presets"] == [dflt, "broken-always-reuse"], d["presets"]
+assert d["cells"] == 4 and d["mismatches"] == 2, d
+rows = {r["scenario"]: r for r in d["rows"]}
+assert sorted(rows) == ["seq", "wrong"] and rows["seq"]["file"].endswith("/mx/seq.cow")
+seq = {c["preset"]: c for c in rows["seq"]["cells"]}
+assert seq[dflt]["found"] == "pass" and seq[dflt]["match"] and "token" not in seq[dflt]
+assert seq[dflt]["exhaustive"] and seq[dflt]["runs"] <= 4, seq[dflt]
+leak = seq["broken-always-reuse"]
+assert leak["found"] == "leak" and leak["expected"] == "leak" and leak["match"]
+assert leak["token"].startswith("cow1:"), leak
+wrong = {c["preset"]: c for c in rows["wrong"]["cells"]}
+assert wrong[dflt]["expected"] == "leak" and not wrong[dflt]["match"]
+assert wrong["broken-always-reuse"]["expected"] is None
+print(leak["token"])
+' "$tmp/out" "$dflt" >"$tmp/token" && ok "matrix --json: the document" || bad "matrix --json: the document"
+	token=$(cat "$tmp/token")
+else
+	grep -q '"cells":4,"mismatches":2}$' "$tmp/out" && ok "matrix --json: the document" || bad "matrix --json: the document"
+	token=$(sed -n 's/.*"token":"\(cow1:[^"]*\)".*/\1/p' "$tmp/out")
+fi
+expect 1 "matrix --json: a failing cell's token replays" "$cow" replay "$token"
+grep -q "leak" "$tmp/out" && ok "the matrix token replays the leak" || bad "the matrix token replays the leak"
+expect 2 "matrix: a parse error" "$cow" matrix "$tmp/mx" "$tmp/mxbad"
+grep -q "bad.cow:1:13: unknown preset 'no-such-preset' (see 'cowlab policies')" "$tmp/err" && ok "matrix: the parse error has file:line:col" || bad "matrix: the parse error has file:line:col"
+expect 2 "matrix: a folder without scenarios" "$cow" matrix "$tmp/mxnone"
+expect 2 "matrix: a missing folder" "$cow" matrix "$tmp/nope"
+expect 2 "matrix: an unknown option" "$cow" matrix "$tmp/mx" --frob
+expect 2 "matrix: an unknown policy" "$cow" matrix "$tmp/mx" --policy "$dflt,linux-9"
+expect 2 "matrix: a policy twice" "$cow" matrix "$tmp/mx" --policy "$dflt,$dflt"
+expect 2 "matrix: --runs 0" "$cow" matrix "$tmp/mx" --runs 0
+expect 2 "matrix: --jobs 0" "$cow" matrix "$tmp/mx" --jobs 0
+expect 2 "matrix: a bad time" "$cow" matrix "$tmp/mx" --time 0
+expect 2 "matrix: --json and --markdown" "$cow" matrix "$tmp/mx" --json --markdown
+# The history matrix itself, reduced to 200 runs a cell (the racy cells
+# fail within 100): every cell must match the verdict history documents.
+expect 0 "the history matrix, reduced" "$cow" matrix scenarios/matrix --runs 200 --json
+grep -q '"mismatches":0}$' "$tmp/out" && ok "the history matrix: every cell as documented" || bad "the history matrix: every cell as documented"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

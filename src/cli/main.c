@@ -3,6 +3,8 @@
  * the library, and prints; it holds no memory-manager logic.
  *
  *   cowlab run FILE... [--mode seq|stress|explore|all] [options]
+ *   cowlab explore FILE [options]          (explore_cmd.c)
+ *   cowlab matrix [DIR|FILE...] [options]  (matrix_cmd.c)
  *   cowlab replay TOKEN
  *   cowlab policies
  *   cowlab demo
@@ -33,6 +35,8 @@ static const char usage_main[] =
 	"  run FILE...    run scenario files (.cow) and judge their checks\n"
 	"  explore FILE   search a scenario's schedules for a failing run,\n"
 	"                 shrink it and print its trace\n"
+	"  matrix [DIR]   explore every scenario under every policy preset and\n"
+	"                 check the verdicts against the files' expect lines\n"
 	"  replay TOKEN   re-run exactly the explore run a token names\n"
 	"  policies       list the historical policies and their rules\n"
 	"  demo           show the explorer finding a lost update\n"
@@ -521,6 +525,8 @@ int main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1);
 	if (strcmp(argv[1], "explore") == 0)
 		return cmd_explore(argc - 1, argv + 1);
+	if (strcmp(argv[1], "matrix") == 0)
+		return cmd_matrix(argc - 1, argv + 1);
 	if (strcmp(argv[1], "policies") == 0)
 		return cmd_policies(argc - 1, argv + 1);
 	if (strcmp(argv[1], "demo") == 0)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 double now_seconds(void)
 {
@@ -69,19 +70,78 @@ void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+int write_full(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+ssize_t read_full(int fd, void *buf, size_t n)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 struct explore_target {
-	struct scenario *s;
+	struct scenario *s; /* NULL if the caller's (explore_target_scenario) */
 	struct scen_prog sp;
 };
+
+int explore_target_scenario(const struct scenario *s, const char *policy, const char *cmd,
+			    struct explore_target **out, const struct explore_prog **p,
+			    const char **policy_used)
+{
+	struct explore_target *t = calloc(1, sizeof(*t));
+	struct scen_result res;
+	int err;
+
+	*out = NULL;
+	if (!t) {
+		fprintf(stderr, "cowlab %s: out of memory\n", cmd);
+		return EXIT_USAGE;
+	}
+	err = scen_prog_init(s, policy, &t->sp, &res);
+	if (err) {
+		fprintf(stderr, "cowlab %s: %s\n", cmd,
+			res.message[0] ? res.message : cow_strerror(err));
+		free(t);
+		return EXIT_USAGE;
+	}
+	*out = t;
+	*p = &t->sp.prog;
+	*policy_used = t->sp.policy;
+	return 0;
+}
 
 int explore_target_open(const char *name, const char *policy, const char *cmd,
 			struct explore_target **out, const struct explore_prog **p,
 			const char **policy_used)
 {
-	struct explore_target *t;
-	struct scen_result res;
+	struct scenario *s;
 	char msg[512];
-	int err;
+	int code;
 
 	*out = NULL;
 	*p = explore_demo_find(name);
@@ -89,26 +149,16 @@ int explore_target_open(const char *name, const char *policy, const char *cmd,
 		*policy_used = "-";
 		return 0;
 	}
-	t = calloc(1, sizeof(*t));
-	if (!t) {
-		fprintf(stderr, "cowlab %s: out of memory\n", cmd);
-		return EXIT_USAGE;
-	}
-	if (scen_load(name, &t->s, msg, sizeof(msg)) != 0) {
+	if (scen_load(name, &s, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "%s\n", msg);
-		free(t);
 		return EXIT_USAGE;
 	}
-	err = scen_prog_init(t->s, policy, &t->sp, &res);
-	if (err) {
-		fprintf(stderr, "cowlab %s: %s\n", cmd,
-			res.message[0] ? res.message : cow_strerror(err));
-		explore_target_free(t);
-		return EXIT_USAGE;
+	code = explore_target_scenario(s, policy, cmd, out, p, policy_used);
+	if (code) {
+		scen_free(s);
+		return code;
 	}
-	*out = t;
-	*p = &t->sp.prog;
-	*policy_used = t->sp.policy;
+	(*out)->s = s;
 	return 0;
 }
 

@@ -138,6 +138,7 @@ long cow_system_pins_held(const struct cow_system *sys)
 
 struct cow_dio {
 	struct cow_pages *pages; /* NULL once complete */
+	struct mm_struct *mm;	 /* its dio_sem held for read (mmlock-2009), or NULL */
 	struct cow_file *file;
 	unsigned long foff; /* where in the file */
 	unsigned long done, len;
@@ -145,9 +146,36 @@ struct cow_dio {
 	int error; /* the first failed transfer, a COW_E* code */
 };
 
+/* Linux 2.4: the pages stay locked until the transfer completes, so that
+ * reclaim, which only trylocks, cannot unmap them meanwhile.  In address
+ * order, as every locker of several pages must; a page twice in the set
+ * (the zero page) is locked once. */
+static bool dio_page_seen(const struct cow_pages *p, unsigned long i)
+{
+	for (unsigned long j = 0; j < i; j++)
+		if (p->pages[j] == p->pages[i])
+			return true;
+	return false;
+}
+
+static void dio_lock_pages(struct cow_pages *p)
+{
+	for (unsigned long i = 0; i < p->nr; i++)
+		if (!dio_page_seen(p, i))
+			lock_page_io(p->pages[i]);
+}
+
+static void dio_unlock_pages(struct cow_pages *p)
+{
+	for (unsigned long i = 0; i < p->nr; i++)
+		if (!dio_page_seen(p, i))
+			unlock_page_io(p->pages[i]);
+}
+
 int cow_dio_submit(struct cow_task *task, unsigned long addr, unsigned long len,
 		   struct cow_file *file, unsigned long foff, int to_memory, struct cow_dio **out)
 {
+	struct cow_system *sys = task->proc->sys;
 	struct cow_dio *d;
 	int err;
 
@@ -157,14 +185,23 @@ int cow_dio_submit(struct cow_task *task, unsigned long addr, unsigned long len,
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return COW_ENOMEM;
+	if (sys->policy->dio_mm_lock) {
+		/* mmlock-2009: fork waits until this I/O completes. */
+		d->mm = task->proc->mm;
+		down_read(&d->mm->dio_sem);
+	}
 	/* Linux's direct I/O takes the pages with get_user_pages_fast: for
 	 * writing when the device will write memory. */
 	err = cow_gup(task, addr, len, COW_GUP_DIO | COW_GUP_FAST | (to_memory ? COW_GUP_WRITE : 0),
 		      &d->pages);
 	if (err) {
+		if (d->mm)
+			up_read(&d->mm->dio_sem);
 		free(d);
 		return err;
 	}
+	if (sys->policy->dio_pin == DIO_LOCK_PAGES)
+		dio_lock_pages(d->pages);
 	d->file = file;
 	d->foff = foff;
 	d->len = len;
@@ -190,8 +227,12 @@ static void dio_complete(struct cow_dio *d)
 	if (d->to_memory)
 		for (unsigned long i = 0; i < d->pages->nr; i++)
 			SetPageFlag(d->pages->pages[i], PG_dirty);
+	if (d->pages->sys->policy->dio_pin == DIO_LOCK_PAGES)
+		dio_unlock_pages(d->pages);
 	cow_pages_release(d->pages);
 	d->pages = NULL;
+	if (d->mm)
+		up_read(&d->mm->dio_sem);
 }
 
 int cow_dio_step(struct cow_dio *d)

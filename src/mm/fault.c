@@ -193,13 +193,16 @@ static int wp_page_reuse(struct vm_area_struct *vma, pte_t *ptep, spinlock_t *pt
 	return 0;
 }
 
-/* linux-6.5's wp_can_reuse_anon_folio(): may this non-exclusive page be
- * reused?  PT lock held; only a trylock of the page lock. */
-static bool can_reuse_anon_page(struct page *page, struct vm_area_struct *vma)
+/* The refcount test of 5.9+ (09854ba94c6a), as linux-6.5's
+ * wp_can_reuse_anon_folio() has it: may this page, not known to be
+ * exclusive, be reused?  PT lock held; only a trylock of the page lock.
+ * From 5.18 (drop_cache) an unshared swap cache gives its reference up
+ * first; before, a swap-cache page always counts 2 and is copied. */
+static bool can_reuse_anon_page(struct page *page, struct vm_area_struct *vma, bool drop_cache)
 {
 	if (PageFlag(page, PG_ksm) || page_ref_count(page) > 3)
 		return false; /* cheap early exit before locking */
-	if (page_ref_count(page) > 1 + PageFlag(page, PG_swapcache))
+	if (page_ref_count(page) > 1 + (drop_cache && PageFlag(page, PG_swapcache)))
 		return false;
 	if (!trylock_page(page))
 		return false;
@@ -207,10 +210,10 @@ static bool can_reuse_anon_page(struct page *page, struct vm_area_struct *vma)
 	 * pages in the swapcache"): a swap-cache page no swap
 	 * PTE refers to any more leaves the cache, and its reference with
 	 * it, so that the count below can reach 1. */
-	if (PageFlag(page, PG_swapcache) &&
+	if (drop_cache && PageFlag(page, PG_swapcache) &&
 	    swap_count(vma->vm_mm->sys->swap, (swp_entry_t){page->private}) == 0)
 		delete_from_swap_cache(vma->vm_mm->sys, page);
-	if (PageFlag(page, PG_ksm) || page_ref_count(page) != 1) {
+	if (PageFlag(page, PG_ksm) || page_ref_count(page) != 1 || page_mapcount(page) != 1) {
 		unlock_page(page);
 		return false;
 	}
@@ -278,6 +281,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 					  sys->policy->wp_reuse == REUSE_REFCOUNT_TRYLOCK);
 		break;
 	case REUSE_MAPCOUNT_LOCK:
+	case REUSE_REFCOUNT_LOCK:
 		if (flags & FAULT_FLAG_UNSHARE) {
 			/* The era had no unshare faults. */
 			pte_unmap_unlock(ptep, ptl);
@@ -301,13 +305,16 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 			}
 			put_page(sys->pool, page);
 		}
-		reuse = reuse_locked_page(sys, page, false);
+		reuse = reuse_locked_page(sys, page, sys->policy->wp_reuse == REUSE_REFCOUNT_LOCK);
 		break;
 	case REUSE_ALWAYS: reuse = !(flags & FAULT_FLAG_UNSHARE); break;
+	case REUSE_REFCOUNT:
+	case REUSE_REFCOUNT_ALL:
 	case REUSE_EXCLUSIVE:
-		if (PageFlag(page, PG_anon_exclusive)) {
+		if (sys->policy->wp_reuse == REUSE_EXCLUSIVE && PageFlag(page, PG_anon_exclusive)) {
 			reuse = true;
-		} else if (can_reuse_anon_page(page, vma)) {
+		} else if (can_reuse_anon_page(page, vma,
+					       sys->policy->wp_reuse != REUSE_REFCOUNT)) {
 			SetPageFlag(page, PG_anon_exclusive);
 			reuse = true;
 		}
@@ -394,8 +401,12 @@ static bool swapin_exclusive(struct cow_system *sys, struct page *page, swp_entr
 {
 	switch (sys->policy->wp_reuse) {
 	case REUSE_MAPCOUNT_TRYLOCK:
-	case REUSE_MAPCOUNT_LOCK: return page_mapcount(page) + swap_count(sys->swap, entry) == 1;
+	case REUSE_MAPCOUNT_LOCK:
+	case REUSE_REFCOUNT: /* 5.9 .. 5.17 kept reuse_swap_page() here */
+		return page_mapcount(page) + swap_count(sys->swap, entry) == 1;
 	case REUSE_REFCOUNT_TRYLOCK:
+	case REUSE_REFCOUNT_LOCK:
+	case REUSE_REFCOUNT_ALL:
 		/* The cache's reference and ours, no other mapping or user. */
 		return page_mapcount(page) == 0 && swap_count(sys->swap, entry) == 1 &&
 		       page_ref_count(page) == 2;
@@ -483,12 +494,11 @@ static int handle_pte_fault(struct vm_area_struct *vma, unsigned long addr, unsi
 	}
 	if ((flags & FAULT_FLAG_WRITE) && !pte_write(pte))
 		return do_wp_page(vma, addr, ptep, ptl, pte, flags);
-	if ((flags & FAULT_FLAG_UNSHARE) && !pte_special(pte) && !(vma->vm_flags & VM_SHARED)) {
-		struct page *page = pfn_to_page(mm->sys->pool, pte_pfn(pte));
-
-		if (!PageFlag(page, PG_anon_exclusive))
-			return do_wp_page(vma, addr, ptep, ptl, pte, flags);
-	}
+	if ((flags & FAULT_FLAG_UNSHARE) && !(vma->vm_flags & VM_SHARED) &&
+	    (pte_special(pte) ||
+	     !PageFlag(pfn_to_page(mm->sys->pool, pte_pfn(pte)), PG_anon_exclusive)))
+		/* A maybe-shared anon page, or (6.2) the zero page. */
+		return do_wp_page(vma, addr, ptep, ptl, pte, flags);
 	/* Spurious: the PTE already allows the access (a stale TLB entry or
 	 * a racing fault resolved it). */
 	pte_unmap_unlock(ptep, ptl);

@@ -44,11 +44,33 @@ static bool fork_must_copy(const struct cow_policy *policy, struct vm_area_struc
 			   struct page *page)
 {
 	switch (policy->fork) {
-	case FORK_SHARE: return false;
+	case FORK_SHARE:
+	case FORK_COPY_GUP_FLAGGED: /* decided in copy_pte, see there */ return false;
+	case FORK_COPY_DONTCOW: return PageFlag(page, PG_dontcow);
+	case FORK_COPY_PINNED: return page_needs_cow_for_dma(src_vma, page);
 	case FORK_COPY_PINNED_EXCLUSIVE:
 		return PageFlag(page, PG_anon_exclusive) && page_needs_cow_for_dma(src_vma, page);
 	}
 	return false;
+}
+
+/* The 2009 forkfix's test, made after the parent's PTE was write-protected:
+ * has GUP flagged the page, and does it hold a reference beyond the
+ * mappings (one: the PTE was writable) and the swap cache?  A page whose
+ * lock is taken counts as held, as the patch's trylock had it.  A
+ * gup-fast that takes its reference later sees the read-only PTE when it
+ * re-checks, and gives the reference back. */
+static bool forkfix_must_copy(struct page *page)
+{
+	bool held;
+
+	if (!PageFlag(page, PG_gup))
+		return false;
+	if (!trylock_page(page))
+		return true;
+	held = page_ref_count(page) != page_mapcount(page) + PageFlag(page, PG_swapcache);
+	unlock_page(page);
+	return held;
 }
 
 /* Give the child its own copy of page at addr (copy_present_page). */
@@ -100,6 +122,21 @@ static int copy_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 	if (!pte_special(pte)) {
 		page = pfn_to_page(sys->pool, pte_pfn(pte));
 		if (PageFlag(page, PG_anon)) {
+			if (sys->policy->fork == FORK_COPY_GUP_FLAGGED &&
+			    is_cow_mapping(src_vma->vm_flags) && pte_write(pte)) {
+				/* Write-protect first, then look (see above). */
+				ptep_modify(src_ptep, _PAGE_RW, 0);
+				if (forkfix_must_copy(page)) {
+					int err =
+						copy_page_for_child(dst_vma, addr, dst_ptep, page);
+
+					/* The parent keeps its page writable;
+					 * after a failure the retry decides
+					 * again. */
+					ptep_modify(src_ptep, 0, _PAGE_RW);
+					return err;
+				}
+			}
 			if (fork_must_copy(sys->policy, src_vma, page))
 				return copy_page_for_child(dst_vma, addr, dst_ptep, page);
 			get_page(page);
@@ -181,6 +218,9 @@ int dup_mm(struct mm_struct *oldmm, struct mm_struct **out)
 	while (err == COW_ENOMEM && reclaim_before_retry(oldmm->sys, &tries));
 	if (err)
 		return err;
+	/* mmlock-2009: no direct I/O of the parent is in flight meanwhile. */
+	if (oldmm->sys->policy->dio_mm_lock)
+		down_write(&oldmm->dio_sem);
 	down_write(&oldmm->mmap_lock);
 	for (int i = 0; i < oldmm->nr_vmas && !err; i++) {
 		struct vm_area_struct *src = oldmm->vmas[i], *dst;
@@ -208,6 +248,8 @@ int dup_mm(struct mm_struct *oldmm, struct mm_struct **out)
 	if (likely(!fork_test_skip_tlb_flush))
 		flush_tlb_mm(oldmm);
 	up_write(&oldmm->mmap_lock);
+	if (oldmm->sys->policy->dio_mm_lock)
+		up_write(&oldmm->dio_sem);
 	if (err) {
 		mm_destroy(mm);
 		return err;

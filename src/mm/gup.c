@@ -6,20 +6,25 @@
  * Slow path (get_user_pages): under the mmap_lock held for read, each page
  * is looked up under its PT lock (follow_page); if the PTE does not allow
  * the access yet, a fault is taken and the lookup retried.  A write GUP
- * faults until the PTE is writable, which breaks COW; under policies with
- * GUP_UNSHARE_RO_PIN a read-only FOLL_PIN of an anonymous page that may be
- * shared takes an unshare fault first (a7f226604170), so a pin only ever
- * holds an exclusive page.
+ * faults until the PTE is writable, which breaks COW.  The policy's GUP
+ * rule adds more: the 2009 patches break COW for reads too and mark the
+ * page (PG_gup, PG_dontcow); 5.8 breaks COW for every GUP in a COW
+ * mapping; from 5.19 a read-only FOLL_PIN of an anonymous page that may
+ * be shared takes an unshare fault first (a7f226604170), so a pin only
+ * ever holds an exclusive page, and from 6.2 a read-only long-term pin
+ * unshares the zero page as well.
  *
  * Fast path (gup_fast): no mmap_lock, no PT lock.  The walk runs inside the
  * CPU's TLB access window, the analogue of Linux's interrupts-off section
  * (a shootdown, and so the freeing of a page unmapped meanwhile, waits for
  * it), and inside rcu_read_lock (page tables are freed through RCU).  It
- * takes a speculative reference and, under GUPFAST_SEQ_EXCLUSIVE, re-checks
- * the PTE and mm->write_protect_seq afterwards, falling back to the slow
- * path when anything moved; under GUPFAST_NONE (2.6.29) it trusts the PTE
- * it read, so a fork that runs between the read and the reference shares a
- * page that is about to be pinned.
+ * takes a speculative reference and then, by the policy's guard: trusts
+ * the PTE it read (GUPFAST_NONE, 2.6.29's x86 gup-fast), so a fork that
+ * runs between the read and the reference shares a page that is about to
+ * be pinned; re-checks the PTE (GUPFAST_RECHECK); or also samples
+ * mm->write_protect_seq around the walk of a pin (GUPFAST_RECHECK_SEQ,
+ * 5.11+), falling back to the slow path when anything moved.  Before
+ * 2.6.27 there was no gup-fast (GUPFAST_ABSENT).
  *
  * References: FOLL_GET adds one; FOLL_PIN adds GUP_PIN_COUNTING_BIAS (and
  * sets MMF_HAS_PINNED, never cleared).  Every reference handed out is also
@@ -66,22 +71,53 @@ void gup_put_page(struct cow_system *sys, struct page *page, unsigned int flags)
 		put_page(sys->pool, page);
 }
 
-/* gup_must_unshare(): may this R/O pin not take the page as it is? */
+/* gup_must_unshare(): may this R/O pin not take the page as it is?  From
+ * 5.19 not a maybe-shared anonymous page; from 6.2 not the shared zero
+ * page either, for a long-term pin. */
 static bool gup_must_unshare(const struct cow_system *sys, unsigned int flags,
 			     const struct page *page)
 {
-	return sys->policy->gup == GUP_UNSHARE_RO_PIN && (flags & FOLL_PIN) &&
-	       !(flags & FOLL_WRITE) && PageFlag(page, PG_anon) &&
-	       !PageFlag(page, PG_anon_exclusive);
+	enum gup_rule rule = sys->policy->gup;
+
+	if ((rule != GUP_UNSHARE_RO_PIN && rule != GUP_UNSHARE_ALL) || !(flags & FOLL_PIN) ||
+	    (flags & FOLL_WRITE))
+		return false;
+	if (PageFlag(page, PG_zero))
+		return rule == GUP_UNSHARE_ALL && (flags & FOLL_LONGTERM);
+	return PageFlag(page, PG_anon) && !PageFlag(page, PG_anon_exclusive);
 }
 
-enum follow { FOLLOW_OK, FOLLOW_FAULT, FOLLOW_UNSHARE };
+/* The 2009 patches' de-COW: also a read GUP breaks COW of an anonymous
+ * page mapped read-only in a writable private mapping (forkfix, dontcow). */
+static bool gup_must_decow(const struct cow_system *sys, const struct vm_area_struct *vma,
+			   pte_t pte, const struct page *page)
+{
+	enum gup_rule rule = sys->policy->gup;
+
+	return (rule == GUP_DECOW_FLAG || rule == GUP_DECOW_DONTCOW) && !pte_write(pte) &&
+	       PageFlag(page, PG_anon) && is_cow_mapping(vma->vm_flags) &&
+	       (vma->vm_flags & VM_WRITE);
+}
+
+/* The hint an anonymous page GUP returned keeps under the 2009 patches:
+ * PG_gup (forkfix, a hint fork re-checks) or PG_dontcow (never shared
+ * again). */
+static void gup_mark_page(const struct cow_system *sys, struct page *page)
+{
+	enum gup_rule rule = sys->policy->gup;
+
+	if ((rule == GUP_DECOW_FLAG || rule == GUP_DECOW_DONTCOW) && PageFlag(page, PG_anon))
+		SetPageFlag(page, rule == GUP_DECOW_FLAG ? PG_gup : PG_dontcow);
+}
+
+enum follow { FOLLOW_OK, FOLLOW_FAULT, FOLLOW_WRITE_FAULT, FOLLOW_UNSHARE };
 
 /* Look the page up under its PT lock and grab it if the PTE allows the
  * access as it is. */
-static enum follow follow_page(struct mm_struct *mm, unsigned long addr, unsigned int flags,
+static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags,
 			       struct page **pagep)
 {
+	struct mm_struct *mm = vma->vm_mm;
 	struct cow_system *sys = mm->sys;
 	struct page *page;
 	spinlock_t *ptl;
@@ -109,7 +145,12 @@ static enum follow follow_page(struct mm_struct *mm, unsigned long addr, unsigne
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_UNSHARE;
 	}
+	if (gup_must_decow(sys, vma, pte, page)) {
+		pte_unmap_unlock(ptep, ptl);
+		return FOLLOW_WRITE_FAULT;
+	}
 	grab_page(sys, page, flags);
+	gup_mark_page(sys, page);
 	pte_unmap_unlock(ptep, ptl);
 	*pagep = page;
 	return FOLLOW_OK;
@@ -151,16 +192,24 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 			err = COW_EFAULT;
 			break;
 		}
+		/* 5.8 (17839856fd58): in a COW mapping, GUP breaks COW as
+		 * for a write, even for a read (only where the mapping is
+		 * writable here). */
+		unsigned int foll = flags;
+
+		if (sys->policy->gup == GUP_FORCE_COW && is_cow_mapping(vma->vm_flags) &&
+		    (vma->vm_flags & VM_WRITE))
+			foll |= FOLL_WRITE;
 		for (;;) {
-			enum follow f = follow_page(mm, addr, flags, &pages[i]);
+			enum follow f = follow_page(vma, addr, foll, &pages[i]);
 
 			if (f == FOLLOW_OK)
 				break;
-			unsigned int fault = (flags & FOLL_FORCE) ? FAULT_FLAG_FORCE : 0;
+			unsigned int fault = (foll & FOLL_FORCE) ? FAULT_FLAG_FORCE : 0;
 
 			if (f == FOLLOW_UNSHARE)
 				fault |= FAULT_FLAG_UNSHARE;
-			else if (flags & FOLL_WRITE)
+			else if ((foll & FOLL_WRITE) || f == FOLLOW_WRITE_FAULT)
 				fault |= FAULT_FLAG_WRITE;
 			err = handle_mm_fault_locked(mm, addr, fault);
 			if (err)
@@ -186,17 +235,25 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 {
 	struct cow_system *sys = mm->sys;
 	struct tlb_window *win = &sys->cpus[cpu].window;
-	bool guarded = sys->policy->gupfast == GUPFAST_SEQ_EXCLUSIVE;
+	enum gupfast_guard guard = sys->policy->gupfast;
+	enum gup_rule rule = sys->policy->gup;
+	bool recheck = guard == GUPFAST_RECHECK || guard == GUPFAST_RECHECK_SEQ;
+	bool seqcheck = guard == GUPFAST_RECHECK_SEQ && (flags & FOLL_PIN);
+	/* 5.8 and the forkfix take only writable PTEs, for reads too: a
+	 * read-only one may need the slow path's COW break. */
+	bool need_write = (flags & FOLL_WRITE) || rule == GUP_FORCE_COW || rule == GUP_DECOW_FLAG;
 	unsigned int seq = 0;
 	unsigned long n = 0;
 
 	if (check_flags(flags))
 		return COW_EINVAL;
+	if (guard == GUPFAST_ABSENT)
+		return 0; /* before 2.6.27: the slow path does it all */
 	if (flags & FOLL_PIN)
 		set_bit(MMF_HAS_PINNED, &mm->flags);
 	tlb_access_begin(win); /* local_irq_save(): shootdowns wait for us */
 	rcu_read_lock();
-	if (guarded && (flags & FOLL_PIN)) {
+	if (seqcheck) {
 		seq = raw_read_seqcount(&mm->write_protect_seq);
 		if (seq & 1)
 			goto out; /* fork is copying this mm right now */
@@ -209,23 +266,30 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 
 		if (!ptep || !pte_present(pte) || !pte_user(pte) || pte_special(pte))
 			break;
-		if ((flags & FOLL_WRITE) && !pte_write(pte))
+		if (need_write && !pte_write(pte))
 			break;
 		page = pfn_to_page(sys->pool, pte_pfn(pte));
-		if (guarded && gup_must_unshare(sys, flags, page))
+		if (gup_must_unshare(sys, flags, page))
+			break;
+		/* dontcow-2009: an anon page the slow path has not de-COWed
+		 * and marked yet goes there. */
+		if (rule == GUP_DECOW_DONTCOW && PageFlag(page, PG_anon) &&
+		    !PageFlag(page, PG_dontcow))
 			break;
 		refs = refs_for(page, flags);
 		if (!page_ref_add_unless_zero(page, refs))
 			break;
-		if (guarded && ptep_get(ptep) != pte) {
+		/* The forkfix flags the page before its re-check, so that a
+		 * fork either sees the flag or makes the re-check fail. */
+		gup_mark_page(sys, page);
+		if (recheck && ptep_get(ptep) != pte) {
 			gup_fast_undo(sys, page, refs);
 			break;
 		}
 		account_refs(sys, page, refs, flags & FOLL_PIN);
 		pages[n] = page;
 	}
-	if (guarded && (flags & FOLL_PIN) && n > 0 &&
-	    read_seqcount_retry(&mm->write_protect_seq, seq)) {
+	if (seqcheck && n > 0 && read_seqcount_retry(&mm->write_protect_seq, seq)) {
 		/* A fork write-protected under us: what we pinned may now be
 		 * shared.  Give it all back; the slow path sorts it out. */
 		release_pages(sys, pages, n, flags);

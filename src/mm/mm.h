@@ -82,6 +82,10 @@ struct mm_struct {
 	struct cow_system *sys; /* (C) */
 	uint64_t id;		/* (C) unique: tags TLB entries */
 	struct rw_semaphore mmap_lock;
+	/* mmlock-2009 only: direct I/O holds it for read from GUP to
+	 * completion, fork for write, exit waits for it (outside mmap_lock;
+	 * released by whichever task completes the I/O, so no lock rank). */
+	struct rw_semaphore dio_sem;
 	struct vm_area_struct **vmas; /* (M) sorted by vm_start */
 	int nr_vmas, cap_vmas;	      /* (M) */
 	struct pgtable pgt;	      /* pgt.lock is the page_table_lock */

@@ -233,6 +233,15 @@ static inline void unlock_page(struct page *page)
 {
 	bit_unlock(&page->flags, PG_locked);
 }
+/* The page lock held for an I/O (2.4's direct I/O): see bit_lock_io. */
+static inline void lock_page_io(struct page *page)
+{
+	bit_lock_io(&page->flags, PG_locked);
+}
+static inline void unlock_page_io(struct page *page)
+{
+	bit_unlock_io(&page->flags, PG_locked);
+}
 static inline void wait_on_page_locked(struct page *page)
 {
 	bit_wait_unlocked(&page->flags, PG_locked);

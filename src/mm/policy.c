@@ -8,13 +8,37 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The rules every era before 5.8 shares: fork shares every anonymous page,
- * GUP and gup-fast know no pins, direct I/O takes plain references. */
-#define BEFORE_PINS                                                                             \
-	.fork = FORK_SHARE, .anon_exclusive = false, .gup = GUP_PLAIN, .gupfast = GUPFAST_NONE, \
-	.dio_pin = DIO_FOLL_GET
+/* Rule groups shared by several presets.  Each preset names every rule
+ * exactly once (through a group or by itself). */
+#define NO_PINS                                                                 \
+	.anon_exclusive = false, .dio_pin = DIO_FOLL_GET, .dio_mm_lock = false, \
+	.clear_refs_skip_pinned = false
+#define PINS_511 /* 5.11 .. 5.18 */                                                    \
+	.fork = FORK_COPY_PINNED, .anon_exclusive = false, .gup = GUP_PLAIN,           \
+	.gupfast = GUPFAST_RECHECK_SEQ, .dio_pin = DIO_FOLL_GET, .dio_mm_lock = false, \
+	.reclaim = RECLAIM_SKIP_PINNED, .clear_refs_skip_pinned = true
+#define EXCLUSIVE_519 /* 5.19+ */                                                                 \
+	.wp_reuse = REUSE_EXCLUSIVE, .fork = FORK_COPY_PINNED_EXCLUSIVE, .anon_exclusive = true,  \
+	.gupfast = GUPFAST_RECHECK_SEQ, .dio_mm_lock = false, .reclaim = RECLAIM_SHARE_EXCLUSIVE, \
+	.clear_refs_skip_pinned = true
 
 static const struct cow_policy presets[] = {
+	{
+		.name = "linux-2.4",
+		.summary = "refcount-based reuse under a page-lock trylock; direct I/O holds "
+			   "the page lock until completion, so reclaim cannot unmap the page",
+		.commits = "2.4 direct I/O (page lock held to end_io), as Andrea recalls it "
+			   "in the 2009 thread; no gup-fast",
+		.wp_reuse = REUSE_REFCOUNT_TRYLOCK,
+		.fork = FORK_SHARE,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_ABSENT,
+		.anon_exclusive = false,
+		.dio_pin = DIO_LOCK_PAGES,
+		.dio_mm_lock = false,
+		.reclaim = RECLAIM_UNMAP_ANY,
+		.clear_refs_skip_pinned = false,
+	},
 	{
 		.name = "linux-2.6.7",
 		.summary = "refcount-based reuse under a page-lock trylock; reclaim never "
@@ -22,7 +46,10 @@ static const struct cow_policy presets[] = {
 		.commits = "try_to_unmap_one's page_count back-out (v2.6.7), removed by "
 			   "c475a8ab625d (v2.6.13)",
 		.wp_reuse = REUSE_REFCOUNT_TRYLOCK,
-		BEFORE_PINS,
+		.fork = FORK_SHARE,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_ABSENT,
+		NO_PINS,
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
 	},
 	{
@@ -31,33 +58,152 @@ static const struct cow_policy presets[] = {
 			   "is copied); reclaim unmaps any page",
 		.commits = "c475a8ab625d (v2.6.13); the trylock until ab967d86015a (v2.6.29)",
 		.wp_reuse = REUSE_MAPCOUNT_TRYLOCK,
-		BEFORE_PINS,
+		.fork = FORK_SHARE,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_ABSENT,
+		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 	},
 	{
 		.name = "linux-2.6.29",
 		.summary = "mapcount-based reuse under the sleeping page lock; fork "
 			   "shares every anonymous page (the 2009 thread's baseline)",
-		.commits = "c475a8ab625d (v2.6.13), ab967d86015a (v2.6.29)",
+		.commits = "c475a8ab625d (v2.6.13), x86 gup-fast (v2.6.27), ab967d86015a "
+			   "(v2.6.29)",
 		.wp_reuse = REUSE_MAPCOUNT_LOCK,
-		BEFORE_PINS,
+		.fork = FORK_SHARE,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_NONE,
+		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
+	},
+	{
+		.name = "forkfix-2009",
+		.summary = "Andrea's patch: GUP flags pages (PG_gup) and de-COWs them even "
+			   "for reads; fork copies flagged pages with extra references "
+			   "for the child; gup-fast re-checks the PTE",
+		.commits = "\"[PATCH] fork vs gup(-fast) fix\", linux-mm, 11-17 Mar 2009; "
+			   "never merged",
+		.wp_reuse = REUSE_MAPCOUNT_LOCK,
+		.fork = FORK_COPY_GUP_FLAGGED,
+		.gup = GUP_DECOW_FLAG,
+		.gupfast = GUPFAST_RECHECK,
+		NO_PINS,
+		.reclaim = RECLAIM_UNMAP_ANY,
+	},
+	{
+		.name = "dontcow-2009",
+		.summary = "Nick's patch: GUP de-COWs every anon page and marks it "
+			   "PG_dontcow forever; fork copies dontcow pages for the child; "
+			   "gup-fast only for dontcow pages",
+		.commits = "Nick Piggin's alternative in the same thread, Mar 2009; never "
+			   "merged",
+		.wp_reuse = REUSE_MAPCOUNT_LOCK,
+		.fork = FORK_COPY_DONTCOW,
+		.gup = GUP_DECOW_DONTCOW,
+		.gupfast = GUPFAST_NONE,
+		NO_PINS,
+		.reclaim = RECLAIM_UNMAP_ANY,
+	},
+	{
+		.name = "pagecount-2009",
+		.summary = "Linus's proposal: reuse iff the page count is 1, with 2.6.7's "
+			   "rule that reclaim never unmaps a page with a raised count",
+		.commits = "Linus Torvalds, 16-17 Mar 2009 (reuse_swap_page && page_count == "
+			   "1); Andrea's condition: the 2.6.7 reclaim rule; never merged",
+		.wp_reuse = REUSE_REFCOUNT_LOCK,
+		.fork = FORK_SHARE,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_NONE,
+		NO_PINS,
+		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
+	},
+	{
+		.name = "mmlock-2009",
+		.summary = "linux-2.6.29 plus an mm-wide lock outside GUP: direct I/O holds it "
+			   "for read from GUP to completion, fork takes it for write",
+		.commits = "Linus's per-mm lock idea and KOSAKI Motohiro's directio_sem "
+			   "(Mar-Apr 2009); never merged",
+		.wp_reuse = REUSE_MAPCOUNT_LOCK,
+		.fork = FORK_SHARE,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_NONE,
+		.anon_exclusive = false,
+		.dio_pin = DIO_FOLL_GET,
+		.dio_mm_lock = true,
+		.reclaim = RECLAIM_UNMAP_ANY,
+		.clear_refs_skip_pinned = false,
+	},
+	{
+		.name = "linux-5.8",
+		.summary = "mapcount-based reuse; GUP in a COW mapping breaks COW even for "
+			   "reads, gup-fast takes only writable PTEs",
+		.commits = "17839856fd58 (v5.8, CVE-2020-29374); generic gup-fast PTE "
+			   "re-check 2667f50e8b81",
+		.wp_reuse = REUSE_MAPCOUNT_LOCK,
+		.fork = FORK_SHARE,
+		.gup = GUP_FORCE_COW,
+		.gupfast = GUPFAST_RECHECK,
+		NO_PINS,
+		.reclaim = RECLAIM_UNMAP_ANY,
+	},
+	{
+		.name = "linux-5.9",
+		.summary = "refcount-based reuse (swap-in still by mapcount); fork copies "
+			   "maybe-pinned pages for the child; no forced COW in GUP",
+		.commits = "09854ba94c6a, a308c71bf1e6, 008cfe4418b3, 70e806e4e645 (v5.9)",
+		.wp_reuse = REUSE_REFCOUNT,
+		.fork = FORK_COPY_PINNED,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_RECHECK,
+		NO_PINS,
+		.reclaim = RECLAIM_UNMAP_ANY,
+	},
+	{
+		.name = "linux-5.11",
+		.summary = "5.9 plus gup-fast's write_protect_seq, no pinned page into the "
+			   "swap cache, clear_refs leaves pinned pages",
+		.commits = "57efa1fe5957, feb889fb40fa, \"mm: don't play games with pinned "
+			   "pages in clear_page_refs\" (v5.11)",
+		.wp_reuse = REUSE_REFCOUNT,
+		PINS_511,
+	},
+	{
+		.name = "linux-5.18",
+		.summary = "the refcount rule everywhere, swap-in included, after dropping "
+			   "an unshared swap cache",
+		.commits = "\"mm: COW fixes part 1\" (Hildenbrand, v5.18): reuse_swap_page() "
+			   "removed",
+		.wp_reuse = REUSE_REFCOUNT_ALL,
+		PINS_511,
+	},
+	{
+		.name = "linux-5.19",
+		.summary = "PG_anon_exclusive decides reuse, else refcount == 1; R/O pins "
+			   "unshare first; fork copies maybe-pinned exclusive pages",
+		.commits = "6c287605fd56, c89357e27f20, a7f226604170, 1493a1913e34 (v5.19)",
+		EXCLUSIVE_519,
+		.gup = GUP_UNSHARE_RO_PIN,
+		.dio_pin = DIO_FOLL_GET,
+	},
+	{
+		.name = "linux-6.2",
+		.summary = "5.19 plus R/O long-term pins that unshare the zero page too",
+		.commits = "84209e87c696 (v6.2), on 5.19's",
+		EXCLUSIVE_519,
+		.gup = GUP_UNSHARE_ALL,
+		.dio_pin = DIO_FOLL_GET,
 	},
 	{
 		.name = "linux-6.5",
 		.summary = "PG_anon_exclusive decides reuse, else refcount == 1; fork "
-			   "copies maybe-pinned exclusive pages for the child",
+			   "copies maybe-pinned exclusive pages; direct I/O pins",
 		.commits = "09854ba94c6a (v5.9), 70e806e4e645 (v5.9), 57efa1fe5957 "
 			   "(v5.11), 6c287605fd56 (v5.19), c89357e27f20 (v5.19), "
 			   "84209e87c696 (v6.2), a7e689dd1c06 (v6.5)",
-		.wp_reuse = REUSE_EXCLUSIVE,
-		.fork = FORK_COPY_PINNED_EXCLUSIVE,
-		.anon_exclusive = true,
-		.gup = GUP_UNSHARE_RO_PIN,
-		.gupfast = GUPFAST_SEQ_EXCLUSIVE,
+		EXCLUSIVE_519,
+		.gup = GUP_UNSHARE_ALL,
 		.dio_pin = DIO_FOLL_PIN,
-		.reclaim = RECLAIM_SHARE_EXCLUSIVE,
-		.clear_refs_skip_pinned = true,
 	},
 	{
 		.name = "broken-always-reuse",
@@ -65,7 +211,10 @@ static const struct cow_policy presets[] = {
 			   "writes after fork leak into the other process (a negative control)",
 		.commits = "none: no kernel shipped this rule",
 		.wp_reuse = REUSE_ALWAYS,
-		BEFORE_PINS,
+		.fork = FORK_SHARE,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_NONE,
+		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 	},
 };
@@ -97,6 +246,12 @@ const char *wp_reuse_rule_name(enum wp_reuse_rule r)
 	case REUSE_MAPCOUNT_TRYLOCK:
 		return "reuse iff mapcount + swapcount == 1, page lock trylock";
 	case REUSE_MAPCOUNT_LOCK: return "reuse iff mapcount + swapcount == 1 (page lock)";
+	case REUSE_REFCOUNT_LOCK:
+		return "reuse iff refcount == 1 (+ an unshared swap cache), page lock";
+	case REUSE_REFCOUNT:
+		return "reuse iff refcount == 1 and mapcount == 1 (swap-in: mapcount + swapcount)";
+	case REUSE_REFCOUNT_ALL:
+		return "reuse iff refcount == 1, swap-in too, after dropping the swap cache";
 	case REUSE_EXCLUSIVE: return "reuse if exclusive, else iff refcount == 1";
 	case REUSE_ALWAYS: return "always reuse (deliberately wrong)";
 	}
@@ -107,6 +262,10 @@ const char *fork_rule_name(enum fork_rule r)
 {
 	switch (r) {
 	case FORK_SHARE: return "share every anonymous page";
+	case FORK_COPY_GUP_FLAGGED:
+		return "copy PG_gup pages with references beyond mapcount + swap cache";
+	case FORK_COPY_DONTCOW: return "copy PG_dontcow pages for the child";
+	case FORK_COPY_PINNED: return "copy maybe-pinned pages for the child";
 	case FORK_COPY_PINNED_EXCLUSIVE: return "copy maybe-pinned exclusive pages for the child";
 	}
 	return "?";
@@ -141,7 +300,12 @@ const char *gup_rule_name(enum gup_rule r)
 {
 	switch (r) {
 	case GUP_PLAIN: return "write GUP breaks COW, read GUP takes the page as is";
+	case GUP_DECOW_FLAG: return "break COW for reads too, flag pages PG_gup";
+	case GUP_DECOW_DONTCOW: return "break COW for reads too, mark pages PG_dontcow forever";
+	case GUP_FORCE_COW: return "every GUP in a COW mapping breaks COW as for a write";
 	case GUP_UNSHARE_RO_PIN: return "also unshare before a R/O pin of a maybe-shared page";
+	case GUP_UNSHARE_ALL:
+		return "also unshare before a R/O pin of a maybe-shared page or the zero page";
 	}
 	return "?";
 }
@@ -149,8 +313,10 @@ const char *gup_rule_name(enum gup_rule r)
 const char *gupfast_guard_name(enum gupfast_guard g)
 {
 	switch (g) {
-	case GUPFAST_NONE: return "write bit only";
-	case GUPFAST_SEQ_EXCLUSIVE: return "PTE re-check, write_protect_seq, exclusive pins";
+	case GUPFAST_ABSENT: return "none (no gup-fast: the slow path)";
+	case GUPFAST_NONE: return "the PTE as read, no re-check";
+	case GUPFAST_RECHECK: return "PTE re-check after the reference";
+	case GUPFAST_RECHECK_SEQ: return "PTE re-check, write_protect_seq for pins";
 	}
 	return "?";
 }
@@ -158,6 +324,7 @@ const char *gupfast_guard_name(enum gupfast_guard g)
 const char *dio_pin_rule_name(enum dio_pin_rule d)
 {
 	switch (d) {
+	case DIO_LOCK_PAGES: return "a plain reference and the page lock until completion";
 	case DIO_FOLL_GET: return "FOLL_GET (a plain reference)";
 	case DIO_FOLL_PIN: return "FOLL_PIN";
 	}
@@ -168,7 +335,8 @@ const char *reclaim_rule_name(enum reclaim_rule r)
 {
 	switch (r) {
 	case RECLAIM_KEEP_RAISED_REFCOUNT: return "never unmap a page with a raised refcount";
-	case RECLAIM_UNMAP_ANY: return "unmap any page, GUP references or not";
+	case RECLAIM_UNMAP_ANY: return "unmap any unlocked page, GUP references or not";
+	case RECLAIM_SKIP_PINNED: return "keep maybe-pinned pages out of the swap cache";
 	case RECLAIM_SHARE_EXCLUSIVE: return "keep maybe-pinned pages mapped";
 	}
 	return "?";
@@ -183,12 +351,15 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "get_user_pages:    %s\n"
 		 "gup-fast guard:    %s\n"
 		 "direct I/O holds:  %s\n"
+		 "dio vs fork:       %s\n"
 		 "reclaim:           %s\n"
 		 "clear_refs:        %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
 		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used",
 		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
-		 dio_pin_rule_name(p->dio_pin), reclaim_rule_name(p->reclaim),
+		 dio_pin_rule_name(p->dio_pin),
+		 p->dio_mm_lock ? "an mm rwsem: I/O holds it for read, fork for write" : "no lock",
+		 reclaim_rule_name(p->reclaim),
 		 p->clear_refs_skip_pinned ? "skips maybe-pinned pages (5.11)"
 					   : "write-protects every page");
 	return buf;

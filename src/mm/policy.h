@@ -20,7 +20,7 @@
 /* Write fault on a present, write-protected anonymous page: reuse it in
  * place, or copy it? */
 enum wp_reuse_rule {
-	/* 2.6.7 .. 2.6.12 (can_share_swap_page before c475a8ab625d): a
+	/* 2.4 .. 2.6.12 (can_share_swap_page before c475a8ab625d): a
 	 * trylock of the page lock, copy if it is taken; reuse iff the
 	 * refcount is 1, or 2 for a swap-cache page whose slot no swap PTE
 	 * refers to.  Any GUP reference forces a copy. */
@@ -29,10 +29,22 @@ enum wp_reuse_rule {
 	 * is locked; reuse iff mapcount + swapcount == 1, so a GUP reference
 	 * no longer forces a copy. */
 	REUSE_MAPCOUNT_TRYLOCK,
-	/* 2.6.29 .. 5.7 (ab967d86015a, c475a8ab625d): take the page lock,
+	/* 2.6.29 .. 5.8 (ab967d86015a, c475a8ab625d): take the page lock,
 	 * sleeping for it; reuse iff mapcount + swapcount == 1.  References
 	 * from GUP are invisible to the decision. */
 	REUSE_MAPCOUNT_LOCK,
+	/* The 2009 thread's page-count proposal (Linus, 16 Mar 2009): the
+	 * sleeping page lock of 2.6.29, and reuse iff the refcount is 1 once
+	 * an unshared swap cache lets go (reuse_swap_page && page_count). */
+	REUSE_REFCOUNT_LOCK,
+	/* 5.9 .. 5.17 (09854ba94c6a): reuse iff not KSM, refcount == 1, the
+	 * page lock is free (trylock) and mapcount == 1; a swap-cache page
+	 * (refcount 2) is copied.  Swap-in still decides by mapcount +
+	 * swapcount (reuse_swap_page), the hole CVE-2020-29374 kept open. */
+	REUSE_REFCOUNT,
+	/* 5.18 (COW fixes part 1): the refcount rule everywhere, swap-in
+	 * included, after dropping an unshared swap cache's reference. */
+	REUSE_REFCOUNT_ALL,
 	/* 5.19+ (6c287605fd56): reuse at once if PG_anon_exclusive; else
 	 * (not KSM) drop the references the kernel can drop, trylock, and
 	 * reuse iff refcount == 1, claiming exclusivity; else copy. */
@@ -46,6 +58,17 @@ enum wp_reuse_rule {
 enum fork_rule {
 	/* Share it read-only with the child, always (until 5.8). */
 	FORK_SHARE,
+	/* Andrea Arcangeli's 2009 forkfix: write-protect the parent's PTE
+	 * first, then copy for the child a page GUP has flagged (PG_gup)
+	 * whose refcount exceeds mapcount + swap cache, or whose lock is
+	 * taken; the parent keeps its page writable. */
+	FORK_COPY_GUP_FLAGGED,
+	/* Nick Piggin's 2009 patch: a page marked PG_dontcow is never shared
+	 * again; the child gets a copy at once. */
+	FORK_COPY_DONTCOW,
+	/* 5.9 .. 5.18 (70e806e4e645): in an mm that has pinned, a page that
+	 * may be pinned (page_maybe_dma_pinned) is copied for the child. */
+	FORK_COPY_PINNED,
 	/* 5.19+ (70e806e4e645, 6c287605fd56): share it after clearing
 	 * PG_anon_exclusive, unless it is exclusive and may be pinned for
 	 * DMA in an mm that has pinned (page_needs_cow_for_dma): then the
@@ -58,26 +81,51 @@ enum gup_rule {
 	/* Until 5.7: a write GUP faults until the PTE is writable (breaking
 	 * COW), a read GUP takes the page as it is, shared or not. */
 	GUP_PLAIN,
-	/* 5.19+ (a7f226604170): in addition, a R/O FOLL_PIN of an anon page
-	 * that may be shared triggers an unshare fault first, so a pin only
-	 * ever holds an exclusive page. */
+	/* Andrea's 2009 forkfix: also a read GUP breaks COW of an anonymous
+	 * page whose PTE is read-only, and every anon page GUP returns gets
+	 * the sticky hint PG_gup (gup-fast sets it too, needs a writable PTE
+	 * and re-checks it after taking its reference). */
+	GUP_DECOW_FLAG,
+	/* Nick Piggin's 2009 patch: every anonymous page GUP returns is
+	 * de-COWed first and marked PG_dontcow forever; gup-fast takes only
+	 * anon pages marked so (the slow path marks the rest). */
+	GUP_DECOW_DONTCOW,
+	/* 5.8 (17839856fd58): GUP with FOLL_GET or FOLL_PIN in a COW mapping
+	 * breaks COW as for a write, and gup-fast takes only writable PTEs. */
+	GUP_FORCE_COW,
+	/* 5.19+ (a7f226604170): a R/O FOLL_PIN of an anon page that may be
+	 * shared triggers an unshare fault first, so a pin only ever holds an
+	 * exclusive page. */
 	GUP_UNSHARE_RO_PIN,
+	/* 6.2+ (84209e87c696): as 5.19, and a R/O long-term pin of the shared
+	 * zero page in a private mapping unshares it too (a fresh exclusive
+	 * page is mapped first). */
+	GUP_UNSHARE_ALL,
 };
 
 /* How lockless gup-fast guards against a concurrent fork or unmap. */
 enum gupfast_guard {
-	/* 2.6.29: only the write bit; interrupts off keep the page from
-	 * being freed, nothing stops fork from sharing it after the read. */
+	/* Before 2.6.27 there was no gup-fast: every GUP took the slow path
+	 * under the mmap_lock. */
+	GUPFAST_ABSENT,
+	/* 2.6.27 .. 3.18 on x86: only the PTE it read; interrupts off keep
+	 * the page from being freed, nothing stops fork from sharing it
+	 * after the read. */
 	GUPFAST_NONE,
-	/* 5.11 + 5.19: re-check the PTE after taking the reference, sample
-	 * mm->write_protect_seq around the walk (57efa1fe5957), and refuse a
-	 * R/O pin of a page that is not exclusive. */
-	GUPFAST_SEQ_EXCLUSIVE,
+	/* Andrea's 2009 forkfix, and the generic gup-fast (2667f50e8b81,
+	 * x86 from 4.13): re-check the PTE after taking the reference. */
+	GUPFAST_RECHECK,
+	/* 5.11+ (57efa1fe5957): also sample mm->write_protect_seq around
+	 * the walk of a FOLL_PIN and fall back when a fork ran meanwhile. */
+	GUPFAST_RECHECK_SEQ,
 };
 
 /* How the direct-I/O engine holds the user pages during a transfer. */
 enum dio_pin_rule {
-	DIO_FOLL_GET, /* until 6.5: a plain reference, invisible to fork */
+	/* 2.4: a plain reference, and the page lock held until completion,
+	 * so reclaim cannot unmap the page (Andrea, 2009). */
+	DIO_LOCK_PAGES,
+	DIO_FOLL_GET, /* 2.6 .. 6.4: a plain reference, invisible to fork */
 	DIO_FOLL_PIN, /* 6.5 (a7e689dd1c06): a pin, page_maybe_dma_pinned() */
 };
 
@@ -86,11 +134,14 @@ enum reclaim_rule {
 	/* 2.6.7 .. 2.6.12 (Andrea Arcangeli, 2004): try_to_unmap_one backs
 	 * out of a swap-cache page whose refcount is raised above mapcount +
 	 * the cache + the reclaimer, so a page GUP holds stays mapped. */
-	RECLAIM_KEEP_RAISED_REFCOUNT, /* 2.6.13 .. 5.10 (c475a8ab625d): unmap anything. */
+	RECLAIM_KEEP_RAISED_REFCOUNT,
+	/* 2.4, 2.6.13 .. 5.10 (c475a8ab625d): unmap anything not locked. */
 	RECLAIM_UNMAP_ANY,
-	/* 5.11 (feb889fb40fa): a maybe-pinned page does not enter the swap
-	 * cache; 5.19: an exclusive page is unmapped only if exclusivity can
-	 * be given up, which fails when it may be pinned. */
+	/* 5.11 .. 5.18 (feb889fb40fa): a maybe-pinned page does not enter the
+	 * swap cache. */
+	RECLAIM_SKIP_PINNED,
+	/* 5.19+: in addition, an exclusive page is unmapped only if
+	 * exclusivity can be given up, which fails when it may be pinned. */
 	RECLAIM_SHARE_EXCLUSIVE,
 };
 
@@ -106,6 +157,10 @@ struct cow_policy {
 	enum gup_rule gup;
 	enum gupfast_guard gupfast;
 	enum dio_pin_rule dio_pin;
+	/* mmlock-2009: direct I/O holds the mm's dio_sem for read from GUP
+	 * to completion, and fork takes it for write (the mm-wide lock
+	 * outside GUP of the 2009 thread, KOSAKI's directio_sem). */
+	bool dio_mm_lock;
 	enum reclaim_rule reclaim;
 	/* clear_refs soft-dirty leaves maybe-pinned anonymous pages of an mm
 	 * that has pinned writable (5.11, "mm: don't play games

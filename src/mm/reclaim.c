@@ -180,7 +180,9 @@ static int shrink_page(struct cow_system *sys, struct page *page, bool check_ref
 		goto out_unlock;
 	}
 	if (!PageFlag(page, PG_swapcache)) {
-		if (sys->policy->reclaim == RECLAIM_SHARE_EXCLUSIVE &&
+		/* feb889fb40fa (5.11): no pinned page into the swap cache. */
+		if ((sys->policy->reclaim == RECLAIM_SKIP_PINNED ||
+		     sys->policy->reclaim == RECLAIM_SHARE_EXCLUSIVE) &&
 		    page_maybe_dma_pinned(page)) {
 			err = COW_EBUSY;
 			goto out_unlock;

@@ -101,6 +101,7 @@ int mm_alloc(struct cow_system *sys, struct mm_struct **out)
 	mm->sys = sys;
 	mm->id = (uint64_t)atomic_long_inc_return(&sys->next_mm_id);
 	init_rwsem_rank(&mm->mmap_lock, RANK_MMAP_LOCK);
+	init_rwsem(&mm->dio_sem);
 	seqcount_init(&mm->write_protect_seq);
 	err = pgtable_init(&mm->pgt, sys->pool);
 	if (err) {
@@ -126,6 +127,10 @@ void vma_free(struct vm_area_struct *vma)
 
 void mm_destroy(struct mm_struct *mm)
 {
+	/* Under mmlock-2009 an exit waits for the mm's direct I/O, as
+	 * exit_aio() does, since completion releases dio_sem. */
+	if (mm->sys->policy->dio_mm_lock)
+		down_write(&mm->dio_sem);
 	ksm_exit(mm);
 	for (int i = 0; i < mm->nr_vmas; i++) {
 		zap_page_range(mm->vmas[i], mm->vmas[i]->vm_start, mm->vmas[i]->vm_end);

@@ -39,6 +39,10 @@
  *       so a check's range name means one thing.
  *   I8  direct I/O keeps O_DIRECT's rules: equally long ranges, offsets
  *       and length multiples of 512.
+ *   I9  an expect line names presets that exist (cow_policy_find, through
+ *       include/cowlab.h), each once in all the expect lines, so that a
+ *       (scenario, preset) cell of `cowlab matrix` has at most one
+ *       expectation.
  *
  * A line indented deeper than the previous statement of its block is an
  * error unless that statement opened a block: stray indentation is a
@@ -142,6 +146,7 @@ struct parser {
 	bool seen_process; /* a process or thread line was seen */
 	struct scen_loc system_loc, policy_loc;
 	bool have_system, have_policy;
+	int expects_cap;
 	unsigned group_serial; /* numbers the groups, from 1 */
 	struct pproc *pp;      /* parallel to s->procs */
 	int ops_cap, threads_cap, procs_cap, maps_cap, files_cap;
@@ -199,7 +204,8 @@ static const char *const op_words[] = {
 	[W_KSM_MERGE] = "ksm_merge",
 };
 
-static const char *const top_words[] = {"system", "policy", "file", "process", "thread", "join"};
+static const char *const top_words[] = {"system",  "policy", "expect", "file",
+					"process", "thread", "join"};
 
 static const char *const verdict_names[] = {
 	[VERDICT_CORRUPT] = "corrupt",
@@ -207,6 +213,14 @@ static const char *const verdict_names[] = {
 	[VERDICT_DESYNC] = "desync",
 	[VERDICT_OVERWRITE] = "overwrite",
 };
+
+/* What an expect line may document: a pass, a check's verdict (the words
+ * above, in their order), or the explorer's crash (a broken invariant)
+ * and error (an operation failed unexpectedly); scen_result_from_explore
+ * gives the same words.  The explorer's deadlock and livelock are bugs of
+ * the model, not history, and have no place here. */
+static const char *const expect_verdicts[] = {"pass",	   "corrupt", "leak", "desync",
+					      "overwrite", "crash",   "error"};
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -1801,6 +1815,83 @@ static int parse_policy(struct parser *ps)
 	return expect_eol(ps, "the policy name");
 }
 
+static int find_expect(const struct scenario *s, const char *preset)
+{
+	for (int i = 0; i < s->nr_expects; i++)
+		if (strcmp(s->expects[i].preset, preset) == 0)
+			return i;
+	return -1;
+}
+
+/* expect VERDICT PRESET [PRESET...]: what history documents for this
+ * scenario under each preset.  A preset must exist and be named once in
+ * all the expect lines, so that the matrix has one expectation a cell. */
+static int parse_expect(struct parser *ps)
+{
+	struct scenario *s = ps->s;
+	struct token kw = ps->tok, vt;
+	struct suggest sg = {.t = &ps->tok};
+	int verdict = -1;
+
+	if (ps->seen_process)
+		return terr(ps, &kw, "'expect' must come before the first process or thread");
+	if (next(ps))
+		return -1;
+	vt = ps->tok;
+	for (size_t i = 0; i < ARRAY_SIZE(expect_verdicts); i++)
+		if (tok_is(&vt, expect_verdicts[i]))
+			verdict = (int)i;
+	if (verdict < 0) {
+		if (vt.kind == TOK_IDENT)
+			suggest_list(&sg, expect_verdicts, ARRAY_SIZE(expect_verdicts));
+		return terr(ps, &vt,
+			    "expected a verdict after 'expect' (pass, corrupt, leak, desync, "
+			    "overwrite, crash or error), found %s%s",
+			    SHOW(&vt), SUGGESTION(&sg));
+	}
+	if (next(ps))
+		return -1;
+	if (ps->tok.kind == TOK_EOL)
+		return terr(ps, &ps->tok,
+			    "expected a preset name like linux-6.5 after 'expect %s' (see 'cowlab "
+			    "policies'), found the end of the line",
+			    expect_verdicts[verdict]);
+	while (ps->tok.kind != TOK_EOL) {
+		const struct token *t = &ps->tok;
+		char name[SCEN_NAME_MAX];
+		struct scen_expect *e;
+		void *p;
+		int dup;
+
+		if (t->kind != TOK_IDENT)
+			return terr(ps, t, "expected a preset name like linux-6.5, found %s",
+				    SHOW(t));
+		tok_copy(t, name, sizeof(name));
+		if (!cow_policy_find(name)) {
+			sg = (struct suggest){.t = t};
+			for (int i = 0; i < cow_policy_count(); i++)
+				suggest_try(&sg, cow_policy_name(cow_policy_at(i)));
+			return terr(ps, t, "unknown preset %s%s (see 'cowlab policies')", SHOW(t),
+				    SUGGESTION(&sg));
+		}
+		dup = find_expect(s, name);
+		if (dup >= 0)
+			return terr(ps, t, "a second expectation for '%s': the first is at line %d",
+				    name, s->expects[dup].loc.line);
+		p = grow(s->expects, s->nr_expects, &ps->expects_cap, sizeof(*s->expects));
+		if (!p)
+			return nomem(ps);
+		s->expects = p;
+		e = &s->expects[s->nr_expects++];
+		snprintf(e->preset, sizeof(e->preset), "%s", name);
+		snprintf(e->verdict, sizeof(e->verdict), "%s", expect_verdicts[verdict]);
+		e->loc = tok_loc(ps, t);
+		if (next(ps))
+			return -1;
+	}
+	return 0;
+}
+
 static int parse_file(struct parser *ps)
 {
 	struct scenario *s = ps->s;
@@ -1891,6 +1982,8 @@ static int top_statement(struct parser *ps, struct block *b)
 		return parse_system(ps);
 	if (tok_is(t, "policy"))
 		return parse_policy(ps);
+	if (tok_is(t, "expect"))
+		return parse_expect(ps);
 	if (tok_is(t, "file"))
 		return parse_file(ps);
 	if (tok_is(t, "process"))
@@ -1906,7 +1999,8 @@ static int top_statement(struct parser *ps, struct block *b)
 			    SHOW(t));
 	suggest_list(&sg, top_words, ARRAY_SIZE(top_words));
 	return terr(ps, t,
-		    "unknown statement %s%s: expected system, policy, file, process or thread",
+		    "unknown statement %s%s: expected system, policy, expect, file, process "
+		    "or thread",
 		    SHOW(t), SUGGESTION(&sg));
 }
 
@@ -2132,7 +2226,21 @@ void scen_free(struct scenario *s)
 	free(s->files);
 	free(s->pins);
 	free(s->pipes);
+	free(s->expects);
 	free(s);
+}
+
+const char *const *scen_expect_verdicts(int *nr_out)
+{
+	*nr_out = (int)ARRAY_SIZE(expect_verdicts);
+	return expect_verdicts;
+}
+
+const char *scen_expected(const struct scenario *s, const char *preset)
+{
+	int i = find_expect(s, preset);
+
+	return i >= 0 ? s->expects[i].verdict : NULL;
 }
 
 const char *scen_verdict_name(enum scen_verdict v)
@@ -2453,6 +2561,29 @@ static int check_names(struct vstate *v)
 	return rc;
 }
 
+/* Expectations name known presets, once each, with a verdict an expect
+ * line takes. */
+static int check_expects(struct vstate *v)
+{
+	const struct scenario *s = v->s;
+
+	if (s->nr_expects < 0 || (s->nr_expects > 0 && !s->expects))
+		return vfail(v, "bad expectation count");
+	for (int i = 0; i < s->nr_expects; i++) {
+		const struct scen_expect *e = &s->expects[i];
+		bool known = false;
+
+		for (size_t j = 0; j < ARRAY_SIZE(expect_verdicts); j++)
+			known |= strcmp(e->verdict, expect_verdicts[j]) == 0;
+		if (!name_ok(e->preset) || !cow_policy_find(e->preset) || !known)
+			return vfail(v, "%d:%d: expectation %d is bad", e->loc.line, e->loc.col, i);
+		if (find_expect(s, e->preset) != i)
+			return vfail(v, "%d:%d: a second expectation for '%s'", e->loc.line,
+				     e->loc.col, e->preset);
+	}
+	return 0;
+}
+
 static int check_all(struct vstate *v)
 {
 	const struct scenario *s = v->s;
@@ -2482,6 +2613,8 @@ static int check_all(struct vstate *v)
 		    s->pipes[i].proc >= s->nr_procs)
 			return vfail(v, "pipe %d is bad", i);
 	rc = check_names(v);
+	if (!rc)
+		rc = check_expects(v);
 	if (rc)
 		return rc;
 	for (int i = 0; i < s->nr_ops; i++) {

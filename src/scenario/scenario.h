@@ -8,6 +8,9 @@
  *
  *   system [frames=N] [swap=N] [cpus=N] [zero_page=on|off]
  *   policy NAME                       default preset (cowlab --policy wins)
+ *   expect VERDICT PRESET...          the verdict history documents under
+ *                                     each PRESET (cowlab matrix checks it):
+ *                                     pass, or a verdict word, crash or error
  *   file NAME SIZE [fill=BYTE]        a named byte array (a data file)
  *   process NAME                      a block of NAME's main thread; NAME
  *                                     is created unless a fork made it
@@ -92,6 +95,8 @@
  *   that unpins or reads one shares its group with no thread using it.
  *   In a thread group a thread sees the mappings its process had when the
  *   group began plus its own maps; the others' maps are seen after join.
+ *   expect names known presets (cow_policy_find), each at most once in
+ *   all the expect lines; like system and policy, before any process.
  *   Tabs advance to the next multiple of 8 columns; a line indented deeper
  *   than the line above must be the body of a block that line opens.
  *   Limits: 1 MiB of text, 4096-byte lines, 1024 processes, 1024 mapping
@@ -258,6 +263,15 @@ struct scen_proc {
 	struct scen_loc loc; /* where it is first named */
 };
 
+/* What an expect line documents for one preset: the verdict the explorer
+ * finds under it.  One entry per preset; a line naming several presets
+ * makes one each. */
+struct scen_expect {
+	char preset[SCEN_NAME_MAX]; /* a preset of `cowlab policies` */
+	char verdict[16];	    /* "pass", or a word of scen_expect_verdicts */
+	struct scen_loc loc;	    /* the preset's name in its expect line */
+};
+
 struct scenario {
 	char path[256];
 	struct scen_op *ops; /* the top-level sequence */
@@ -283,6 +297,8 @@ struct scenario {
 	int cpus;
 	int zero_page; /* -1 not given, 0 off, 1 on */
 	char policy[64];
+	struct scen_expect *expects; /* expect lines, in file order */
+	int nr_expects;
 	int max_group; /* the largest thread group */
 	int nr_checks;
 };
@@ -297,6 +313,14 @@ int scen_load(const char *path, struct scenario **out, char *err, size_t errlen)
 void scen_free(struct scenario *s);
 
 const char *scen_verdict_name(enum scen_verdict v);
+
+/* The verdicts an expect line takes, nr_out of them: "pass", the check
+ * verdicts (corrupt, leak, desync, overwrite), and crash and error, which
+ * the explorer reports for a broken invariant and a failed operation. */
+const char *const *scen_expect_verdicts(int *nr_out);
+/* The verdict s's expect lines document under preset ("pass" or a
+ * failure verdict), or NULL if no expect line names preset. */
+const char *scen_expected(const struct scenario *s, const char *preset);
 
 /* Check the invariants of a parsed scenario (indices, spaces and bounds,
  * groups taking the threads in order, no operation after a process's exit,

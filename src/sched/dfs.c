@@ -37,6 +37,11 @@
  * steps.  In practice a preempted default choice sleeps in the subtrees of
  * the preemptions, which is where the redundant runs are.
  *
+ * A search that is done without the bound ever keeping a choice from
+ * being tried (a choice first_choice passes over is one dfs_finish then
+ * skips) covered every schedule, not only those within the bound: e.g.
+ * the one schedule of a scenario without concurrency.
+ *
  * Sharding: a run is named by its first two deviations from the default
  * (node and task), and a hash of them picks its shard.  Every shard runs
  * the default run and the runs that deviate once (each is counted by one
@@ -67,6 +72,7 @@ struct dfs {
 	size_t nr, cap;	   /* the path */
 	size_t replay_len; /* nodes the next run replays (the last one new) */
 	bool started, done;
+	bool bounded; /* the bound kept a choice from being tried */
 	/* The run in progress. */
 	size_t pos;
 	uint64_t sleep;
@@ -104,6 +110,11 @@ void dfs_free(struct dfs *d)
 bool dfs_done(const struct dfs *d)
 {
 	return d->done;
+}
+
+bool dfs_exhaustive(const struct dfs *d)
+{
+	return d->done && !d->bounded;
 }
 
 static int node_default(const struct dfs_node *n)
@@ -319,8 +330,10 @@ bool dfs_finish(struct dfs *d, int *err)
 		for (; cand; cand &= cand - 1) {
 			int u = __builtin_ctzll(cand);
 
-			if (n->preempts + choice_cost(n, u) > d->bound)
+			if (n->preempts + choice_cost(n, u) > d->bound) {
+				d->bounded = true;
 				continue;
+			}
 			n->tried |= BIT(u);
 			if (n->devs == 1 &&
 			    !mine(d, d->first_dev, (uint64_t)(d->nr - 1) << 8 | (uint64_t)u)) {

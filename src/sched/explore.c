@@ -494,6 +494,8 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 			break;
 		if (x.dfs && dfs_done(x.dfs) && o->algo == SCHED_DFS)
 			break;
+		if (x.dfs && dfs_exhaustive(x.dfs) && o->stop_exhaustive)
+			break;
 		use_dfs = o->algo == SCHED_DFS ||
 			  (o->algo == SCHED_AUTO && !dfs_done(x.dfs) && x.k && i % 4 == 3);
 		if (use_dfs)
@@ -565,6 +567,7 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 	}
 	r->distinct = fps.nr;
 	r->dfs_done = x.dfs && dfs_done(x.dfs);
+	r->exhaustive = x.dfs && dfs_exhaustive(x.dfs);
 	r->elapsed = now_seconds() - start;
 	report_progress(&x, r, &fps, start);
 	free(fps.slot);

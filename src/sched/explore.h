@@ -101,6 +101,10 @@ struct explore_result {
 	 * that repeat one done (sleep sets) and are cut short of nodes. */
 	uint64_t uncounted;
 	bool dfs_done; /* dfs covered every schedule within its bound */
+	/* ... and the bound never cut a choice off: dfs covered every
+	 * schedule there is (up to the order of independent steps; with
+	 * shards, of this shard's part). */
+	bool exhaustive;
 	unsigned int dfs_bound;
 	unsigned int max_preemptions; /* the most any counted run made */
 	double elapsed;		      /* seconds */
@@ -123,6 +127,9 @@ struct explore_opts {
 	uint64_t runs;		  /* runs made, counted or not; 0: no limit but time */
 	double time;		  /* seconds, 0: no limit */
 	uint64_t max_steps;	  /* per run, 0: the scheduler's default */
+	/* SCHED_AUTO: stop once dfs is exhaustive (explore_result), before
+	 * the runs or the time are used up: nothing is left to find. */
+	bool stop_exhaustive;
 	/* Shard shard of nr_shards (0 means 1): the runs are split so that
 	 * the shards run disjoint sets of schedules and together all. */
 	unsigned int shard, nr_shards;

@@ -42,5 +42,8 @@ int dfs_director(void *arg, struct sched *s, const int *runnable, unsigned int n
  * program did not replay its prefix the same way (it is not deterministic). */
 bool dfs_finish(struct dfs *d, int *err);
 bool dfs_done(const struct dfs *d);
+/* Done, and the bound never kept a choice from being tried: every
+ * schedule ran, up to the order of independent steps. */
+bool dfs_exhaustive(const struct dfs *d);
 
 #endif

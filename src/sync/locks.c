@@ -454,11 +454,11 @@ static bool bit_clear_pred(const void *arg)
 	return bit_clear_now((void *)arg);
 }
 
-void bit_lock(unsigned long *word, int nr)
+static void bit_lock_dep(unsigned long *word, int nr, bool dep)
 {
 	struct bit_ref b = {word, nr};
 
-	if (COW_DEBUG)
+	if (COW_DEBUG && dep)
 		lockdep_acquire(word, RANK_PAGE_LOCK, false, false);
 	if (unlikely(sync_explorer != NULL)) {
 		sync_point(SYNC_LOCK, word);
@@ -483,15 +483,35 @@ bool bit_trylock(unsigned long *word, int nr)
 	return ok;
 }
 
-void bit_unlock(unsigned long *word, int nr)
+static void bit_unlock_dep(unsigned long *word, int nr, bool dep)
 {
 	COW_ASSERT(*word & BIT_MASK(nr));
-	if (COW_DEBUG)
+	if (COW_DEBUG && dep)
 		lockdep_release(word, RANK_PAGE_LOCK);
 	sync_point(SYNC_UNLOCK, word);
 	__atomic_fetch_and(word, ~BIT_MASK(nr), __ATOMIC_SEQ_CST);
 	if (sync_explorer == NULL)
 		evc_signal(bit_evc(word, nr));
+}
+
+void bit_lock(unsigned long *word, int nr)
+{
+	bit_lock_dep(word, nr, true);
+}
+
+void bit_unlock(unsigned long *word, int nr)
+{
+	bit_unlock_dep(word, nr, true);
+}
+
+void bit_lock_io(unsigned long *word, int nr)
+{
+	bit_lock_dep(word, nr, false);
+}
+
+void bit_unlock_io(unsigned long *word, int nr)
+{
+	bit_unlock_dep(word, nr, false);
 }
 
 void bit_wait_unlocked(unsigned long *word, int nr)

@@ -528,6 +528,11 @@ static inline void write_seqcount_end(seqcount_t *s)
 void bit_lock(unsigned long *word, int nr);
 bool bit_trylock(unsigned long *word, int nr);
 void bit_unlock(unsigned long *word, int nr);
+/* The same lock held across an I/O: taken by the submitter, released by
+ * whoever completes it, so not a lock of the taker's lock stack (lockdep
+ * does not see it; Linux's PG_locked across I/O is untracked too). */
+void bit_lock_io(unsigned long *word, int nr);
+void bit_unlock_io(unsigned long *word, int nr);
 /* Wait until the bit is clear, without taking it (wait_on_page_locked). */
 void bit_wait_unlocked(unsigned long *word, int nr);
 

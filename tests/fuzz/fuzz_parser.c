@@ -1,6 +1,7 @@
 /*
  * libFuzzer target for the scenario parser (src/scenario/parser.c and
- * lexer.c), the one layer that reads untrusted text.  Built and run by
+ * lexer.c, with src/mm/policy.c for the presets expect lines name), the
+ * one layer that reads untrusted text.  Built and run by
  * `make fuzz` with ASan and UBSan, so a read past the input, a leak, a
  * crash or undefined behaviour is a finding.  On top of that, the target
  * holds the parser to its contract: every input is either refused with

@@ -284,6 +284,62 @@ static void test_dfs_finds_the_race(void **state)
 	assert_replays_100(&demo_racy_counter, &r.token, &r);
 }
 
+/* One CPU counting alone: a program with a single schedule. */
+static void solo_task(void *arg)
+{
+	racy_twice(arg, 0);
+}
+
+static void *solo_setup(struct sched *s)
+{
+	struct shared *sh = calloc(1, sizeof(*sh));
+
+	if (sh)
+		sched_spawn(s, "cpu0", 0, solo_task, sh, 0);
+	return sh;
+}
+
+static const struct explore_prog solo_prog = {
+	"solo", 1, solo_setup, NULL, record_outcome, free,
+};
+
+/* dfs is exhaustive when its bound never kept a choice from being tried:
+ * at once for a single schedule, at a bound high enough for two CPUs, not
+ * at bound 0 for them.  An auto search asked to stop there does, long
+ * before its runs are used up; without stop_exhaustive it goes on. */
+static void test_dfs_exhaustive(void **state)
+{
+	struct explore_opts o = {.algo = SCHED_AUTO,
+				 .depth = 3,
+				 .preemptions = 2,
+				 .seed = 1,
+				 .runs = 500,
+				 .stop_exhaustive = true};
+	struct explore_result r;
+
+	(void)state;
+	r = dfs(&solo_prog, 0, true, 0, 1);
+	assert_true(r.exhaustive);
+	assert_int_equal(r.runs, 1);
+	r = dfs(&outcome_prog, 0, true, 0, 1);
+	assert_false(r.exhaustive);
+	r = dfs(&outcome_prog, 2, true, 0, 1);
+	assert_false(r.exhaustive);
+	r = dfs(&outcome_prog, 20, true, 0, 1);
+	assert_true(r.exhaustive);
+	assert_int_equal(explore_run_search(&solo_prog, NULL, &o, &r), 0);
+	assert_false(r.failed);
+	assert_true(r.exhaustive);
+	assert_true(r.runs <= 4); /* three seeded runs, then dfs's one */
+	assert_int_equal(explore_run_search(&demo_locked_counter, NULL, &o, &r), 0);
+	assert_false(r.exhaustive);
+	assert_int_equal(r.runs + r.uncounted, 500);
+	o.stop_exhaustive = false;
+	assert_int_equal(explore_run_search(&solo_prog, NULL, &o, &r), 0);
+	assert_true(r.exhaustive);
+	assert_int_equal(r.runs + r.uncounted, 500);
+}
+
 /* The token of the run in progress names it: a dfs run that fails in its
  * verdict (the third run) reports, from inside the run, the schedule that
  * replays it. */
@@ -475,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_dfs_bounds_and_sleep_sets),
 		cmocka_unit_test(test_dfs_shards_split_the_search),
 		cmocka_unit_test(test_dfs_finds_the_race),
+		cmocka_unit_test(test_dfs_exhaustive),
 		cmocka_unit_test(test_current_token_names_the_run),
 		cmocka_unit_test(test_search_limits),
 		cmocka_unit_test(test_shrink_random_failures),

@@ -454,18 +454,33 @@ static void test_clear_refs_soft_dirty(void **state)
 }
 
 /* After fork and the child's exit, a write to a page a GUP reference
- * holds: linux-2.6.7 counts references and copies, linux-2.6.13 and
- * linux-2.6.29 count mappings and reuse, linux-6.5 finds the page not
- * exclusive any more and, with the reference, copies. */
+ * holds: the refcount eras (2.4, 2.6.7, pagecount-2009, 5.9 .. 5.18) see
+ * the reference and copy, the mapcount eras reuse, 5.19+ find the page
+ * not exclusive any more and, with the reference, copy. */
 static void test_reuse_rules_of_each_era(void **state)
 {
 	static const struct {
 		const char *policy;
 		bool reuses;
-	} cases[] = {{"linux-2.6.7", false},
-		     {"linux-2.6.13", true},
-		     {"linux-2.6.29", true},
-		     {"linux-6.5", false}};
+	} cases[] = {
+		{"linux-2.4", false},
+		{"linux-2.6.7", false},
+		{"linux-2.6.13", true},
+		{"linux-2.6.29", true},
+		{"pagecount-2009", false},
+		{"mmlock-2009", true},
+		{"linux-5.9", false},
+		{"linux-5.11", false},
+		{"linux-5.18", false},
+		{"linux-5.19", false},
+		{"linux-6.5", false},
+		/* These break COW at GUP time (the page is still mapped by
+		 * one process, so the break reuses it), and the write finds
+		 * the PTE writable. */
+		{"forkfix-2009", true},
+		{"dontcow-2009", true},
+		{"linux-5.8", true},
+	};
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {

@@ -903,9 +903,89 @@ static void test_broken_reuse_rule_is_caught(void **state)
 	assert_true(r.failed);
 }
 
+/* The 2009 patches take the page GUP holds out of COW at fork: under
+ * forkfix-2009 a read GUP de-COWs and flags the page (PG_gup), and fork
+ * copies it for the child while the reference is held, the parent keeping
+ * it writable; once the reference is gone the flag is only a hint, and fork
+ * shares again.  Under dontcow-2009 the mark is forever: fork copies even
+ * after the reference is gone.  linux-2.6.29 shares in every case. */
+static void test_2009_patches_copy_gup_pages_at_fork(void **state)
+{
+	static const char *const policies[] = {"forkfix-2009", "dontcow-2009", "linux-2.6.29"};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(policies); i++) {
+		struct cow_system *sys = mmt_system(policies[i], FRAMES, 4, true);
+		struct cow_process *p = mmt_process(sys, "parent"), *c1, *c2;
+		struct cow_task *pt = mmt_task(p, 0);
+		unsigned long a = mmt_map(pt, 1, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+		enum fork_rule rule = sys->policy->fork;
+		bool copies = rule != FORK_SHARE;
+		struct page *ref;
+
+		assert_int_equal(mmt_fill(pt, a, 0x11, PAGE_SIZE), 0);
+		assert_int_equal(get_user_pages(p->mm, a, 1, FOLL_GET, &ref), 1);
+		assert_ptr_equal(ref, mmt_page(p, a));
+		assert_int_equal(PageFlag(ref, PG_gup), rule == FORK_COPY_GUP_FLAGGED);
+		assert_int_equal(PageFlag(ref, PG_dontcow), rule == FORK_COPY_DONTCOW);
+		assert_int_equal(cow_fork(pt, "child1", &c1), 0);
+		assert_int_equal(mmt_page(c1, a) != ref, copies);
+		assert_ptr_equal(mmt_page(p, a), ref); /* the parent keeps its page */
+		assert_int_equal(pte_write(mmt_pte(p, a)), copies);
+		assert_true(mmt_holds(pt, a, 0x11, PAGE_SIZE));
+		gup_put_page(sys, ref, FOLL_GET);
+		assert_system_ok(sys);
+		/* The reference is gone: only the mark counts now. */
+		cow_process_exit(c1);
+		assert_int_equal(cow_fork(pt, "child2", &c2), 0);
+		assert_int_equal(mmt_page(c2, a) != mmt_page(p, a), rule == FORK_COPY_DONTCOW);
+		assert_system_ok(sys);
+		cow_process_exit(c2);
+		cow_task_destroy(pt);
+		cow_process_exit(p);
+		assert_all_frames_free(sys, FRAMES);
+		cow_system_destroy(sys);
+	}
+}
+
+/* A read GUP of a COW-shared page: the 2009 patches and linux-5.8 break
+ * COW first, so the reference is to the caller's own copy; linux-2.6.29
+ * takes the shared page as it is. */
+static void test_read_gup_breaks_cow_by_era(void **state)
+{
+	static const char *const policies[] = {"forkfix-2009", "dontcow-2009", "linux-5.8",
+					       "linux-2.6.29"};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(policies); i++) {
+		struct cow_system *sys = mmt_system(policies[i], FRAMES, 4, true);
+		struct cow_process *p = mmt_process(sys, "parent"), *c;
+		struct cow_task *pt = mmt_task(p, 0);
+		unsigned long a = mmt_map(pt, 1, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+		bool breaks = sys->policy->gup != GUP_PLAIN;
+		struct page *ref;
+
+		assert_int_equal(mmt_fill(pt, a, 0x11, PAGE_SIZE), 0);
+		assert_int_equal(cow_fork(pt, "child", &c), 0);
+		assert_ptr_equal(mmt_page(p, a), mmt_page(c, a));
+		assert_int_equal(get_user_pages(p->mm, a, 1, FOLL_GET, &ref), 1);
+		assert_int_equal(ref != mmt_page(c, a), breaks);
+		assert_ptr_equal(ref, mmt_page(p, a));
+		gup_put_page(sys, ref, FOLL_GET);
+		assert_system_ok(sys);
+		cow_process_exit(c);
+		cow_task_destroy(pt);
+		cow_process_exit(p);
+		assert_all_frames_free(sys, FRAMES);
+		cow_system_destroy(sys);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_2009_patches_copy_gup_pages_at_fork),
+		cmocka_unit_test(test_read_gup_breaks_cow_by_era),
 		cmocka_unit_test(test_cow_both_directions),
 		cmocka_unit_test(test_grandchildren),
 		cmocka_unit_test(test_munmap_on_either_side),

@@ -153,7 +153,8 @@ static void test_ro_pin_of_shared_page(void **state)
 	for (int i = 0; i < NR_MM_POLICIES; i++) {
 		for (int fast = 0; fast < 2; fast++) {
 			struct gt g = gt_new(mm_policies[i]);
-			bool unshare = g.sys->policy->gup == GUP_UNSHARE_RO_PIN;
+			bool unshare = g.sys->policy->gup == GUP_UNSHARE_RO_PIN ||
+				       g.sys->policy->gup == GUP_UNSHARE_ALL;
 			struct cow_process *c;
 			struct cow_pages *pin;
 			unsigned char seen;

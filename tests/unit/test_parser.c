@@ -425,6 +425,118 @@ static void test_policy_line(void **state)
 	expect_err("policy 2.6\n", "1:8", "expected a policy name like linux-6.5, found '2'");
 }
 
+/* expect VERDICT PRESET...: one entry a preset, in file order; the
+ * presets come from the policy table, never from this test. */
+static void test_expect_lines(void **state)
+{
+	const char *p0 = cow_policy_name(cow_policy_at(0));
+	const char *dflt = cow_policy_name(cow_policy_default());
+	const char *const *words, *other, *mean;
+	char text[1024], msg[256], where[16];
+	struct scenario *s;
+	int nr;
+
+	(void)state;
+	assert_true(cow_policy_count() >= 2);
+	s = parse_ok("process P\n");
+	assert_int_equal(s->nr_expects, 0);
+	assert_null(scen_expected(s, dflt));
+	scen_free(s);
+	/* Every preset in one line, a verdict each in others. */
+	snprintf(text, sizeof(text), "system cpus=2\nexpect pass");
+	for (int i = 0; i < cow_policy_count(); i++)
+		if (cow_policy_at(i) != cow_policy_default()) {
+			strcat(text, " ");
+			strcat(text, cow_policy_name(cow_policy_at(i)));
+		}
+	strcat(text, "  # the others\npolicy x\nexpect  leak ");
+	strcat(text, dflt);
+	strcat(text, "\nprocess P\n");
+	s = parse_ok(text);
+	assert_int_equal(s->nr_expects, cow_policy_count());
+	for (int i = 0; i < cow_policy_count(); i++) {
+		const char *name = cow_policy_name(cow_policy_at(i));
+
+		assert_string_equal(scen_expected(s, name),
+				    cow_policy_at(i) == cow_policy_default() ? "leak" : "pass");
+	}
+	assert_string_equal(s->expects[0].preset,
+			    p0 == dflt ? cow_policy_name(cow_policy_at(1)) : p0);
+	assert_loc(s->expects[0].loc, 2, 13);
+	assert_loc(s->expects[s->nr_expects - 1].loc, 4, 14);
+	assert_null(scen_expected(s, "no-such-preset"));
+	/* scen_check holds expectations to the same rules. */
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+	snprintf(s->expects[0].verdict, sizeof(s->expects[0].verdict), "deadlock");
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "2:13: expectation 0 is bad"));
+	snprintf(s->expects[0].verdict, sizeof(s->expects[0].verdict), "pass");
+	snprintf(s->expects[0].preset, sizeof(s->expects[0].preset), "%s", dflt);
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "a second expectation for"));
+	snprintf(s->expects[0].preset, sizeof(s->expects[0].preset), "linux-0");
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	scen_free(s);
+	/* Every verdict word is taken. */
+	words = scen_expect_verdicts(&nr);
+	assert_int_equal(nr, 7);
+	assert_string_equal(words[0], "pass");
+	for (int i = 0; i < nr; i++) {
+		snprintf(text, sizeof(text), "expect %s %s\nprocess P\n", words[i], dflt);
+		s = parse_ok(text);
+		assert_string_equal(scen_expected(s, dflt), words[i]);
+		scen_free(s);
+	}
+	for (int v = VERDICT_CORRUPT; v <= VERDICT_OVERWRITE; v++)
+		assert_string_equal(words[1 + v], scen_verdict_name((enum scen_verdict)v));
+
+	/* The errors. */
+	snprintf(text, sizeof(text), "expect lek %s\n", dflt);
+	expect_err(text, "1:8",
+		   "expected a verdict after 'expect' (pass, corrupt, leak, desync, overwrite, "
+		   "crash or error), found 'lek' (did you mean 'leak'?)");
+	snprintf(text, sizeof(text), "expect deadlock %s\n", dflt);
+	expect_err(text, "1:8", "expected a verdict after 'expect' (pass, corrupt");
+	expect_err("expect\n", "1:7", "expected a verdict after 'expect'");
+	assert_non_null(strstr(last_err, "found the end of the line"));
+	expect_err("expect pass\nprocess P\n", "1:12",
+		   "expected a preset name like linux-6.5 after 'expect pass' (see 'cowlab "
+		   "policies'), found the end of the line");
+	expect_err("expect leak   # no preset\nprocess P\n", "1:15",
+		   "expected a preset name like linux-6.5 after 'expect leak'");
+	expect_err("expect pass no-such-preset\n", "1:13",
+		   "unknown preset 'no-such-preset' (see 'cowlab policies')");
+	/* One character off: a suggestion, a preset (which one depends on
+	 * the table: several may be as close). */
+	snprintf(text, sizeof(text), "expect pass %sx\n", dflt);
+	expect_err(text, "1:13", "unknown preset '");
+	mean = strstr(last_err, "(did you mean '");
+	assert_non_null(mean);
+	assert_non_null(strstr(mean, "'?) (see 'cowlab policies')"));
+	mean += strlen("(did you mean '");
+	snprintf(text, sizeof(text), "%.*s", (int)(strchr(mean, '\'') - mean), mean);
+	assert_non_null(cow_policy_find(text));
+	expect_err("expect pass 6.5\n", "1:13", "expected a preset name like linux-6.5, found '6'");
+	snprintf(text, sizeof(text), "expect pass %s %s\n", dflt, dflt);
+	snprintf(where, sizeof(where), "1:%d", 14 + (int)strlen(dflt));
+	expect_err(text, where, "a second expectation for '");
+	assert_non_null(strstr(last_err, dflt));
+	other = p0 == dflt ? cow_policy_name(cow_policy_at(1)) : dflt;
+	snprintf(text, sizeof(text), "expect pass %s\n\nexpect leak %s %s\n", p0, other, p0);
+	snprintf(where, sizeof(where), "3:%d", 14 + (int)strlen(other));
+	expect_err(text, where, "': the first is at line 1");
+	snprintf(text, sizeof(text), "process P\nexpect pass %s\n", dflt);
+	expect_err(text, "2:1", "'expect' must come before the first process or thread");
+	snprintf(text, sizeof(text), "process P\n  expect pass %s\n", dflt);
+	expect_err(text, "2:3", "'expect' is only allowed at top level");
+	expect_err("process expect\n", "1:9", "'expect' is a keyword and cannot be a name");
+	expect_err("expct pass\n", "1:1", "unknown statement 'expct' (did you mean 'expect'?)");
+	/* Only the first error counts, and the expectations made go with the
+	 * scenario (valgrind shows a leak otherwise). */
+	snprintf(text, sizeof(text), "expect pass %s\nprocess P\n  bogus\n", dflt);
+	expect_err(text, "3:3", "unknown operation 'bogus'");
+}
+
 static void test_file_line(void **state)
 {
 	struct scenario *s =
@@ -1169,7 +1281,7 @@ static void test_unknown_words(void **state)
 	expect_err("process P\n  thred a\n", "2:3", "(did you mean 'thread'?)");
 	expect_err("proces P\n", "1:1",
 		   "unknown statement 'proces' (did you mean 'process'?): expected system, policy, "
-		   "file, process or thread");
+		   "expect, file, process or thread");
 	expect_err("process P\n  frobnicate\n", "2:3", "unknown operation 'frobnicate'");
 	assert_null(strstr(last_err, "did you mean"));
 	expect_err("map a 4K\n", "1:1",
@@ -1545,6 +1657,9 @@ static void test_out_of_memory(void **state)
 	(void)state;
 	out_of_memory(example);
 	out_of_memory(gup_example);
+	out_of_memory("expect pass linux-6.5\nprocess P\n  map a 4K\n  write a 0x01\n"
+		      "  fork C\n  write a 0x02\n  thread t read a\n  thread u read a\n  join\n"
+		      "process C\n  check leak a == 0x01\n");
 }
 
 /* ---- get_user_pages, direct I/O and pipes ------------------------------------ */
@@ -2376,6 +2491,9 @@ static void test_random_token_soup(void **state)
 					    "system",
 					    "cpus=4",
 					    "policy",
+					    "expect",
+					    "pass",
+					    "linux-6.5",
 					    "x",
 					    "\n",
 					    "\n  ",
@@ -2544,6 +2662,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_empty_scenarios),
 		cmocka_unit_test(test_system_line),
 		cmocka_unit_test(test_policy_line),
+		cmocka_unit_test(test_expect_lines),
 		cmocka_unit_test(test_file_line),
 		cmocka_unit_test(test_process_blocks),
 		cmocka_unit_test(test_sizes),

@@ -1,0 +1,990 @@
+/*
+ * cowlab matrix: explore every scenario under every preset and print the
+ * verdicts as a table, one row per scenario and one column per preset,
+ * each cell held against the verdict the scenario's expect lines document
+ * (scenario.h).  It answers "which era loses which data" in one command
+ * and says where the model and the documented history disagree.
+ *
+ * A cell is what `cowlab explore FILE --policy P` does, without shrinking:
+ * the scenario as an explore program (explore_target_scenario, which
+ * explore uses too), explore_run_search with the auto algorithm, stopping
+ * at the first failing run, and scen_result_from_explore for its verdict.
+ * Its budget is --runs and --time, whichever ends first; a search whose
+ * dfs has run every schedule there is (explore_result.exhaustive: a
+ * scenario without concurrency has one) stops at once.
+ *
+ * Cells are independent.  --jobs J worker processes (fork) each take one
+ * cell at a time from the parent, which holds the queue, over a pipe, and
+ * send back one result over another.  A worker that dies in a cell (an
+ * abort in the memory manager, a segfault) costs only that cell, reported
+ * as `crash` with the token of the run in progress where the worker could
+ * still name it; the parent forks a new worker for the cells left.
+ */
+#include "cli.h"
+#include "cowlab.h"
+#include "scenario/interp.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char usage_matrix[] =
+	"usage: cowlab matrix [DIR|FILE...] [options]\n"
+	"\n"
+	"Explores every scenario under every policy preset and prints a table:\n"
+	"one row per scenario, one column per preset, each cell the verdict\n"
+	"found (pass, or the failing check's verdict).  A cell that differs from\n"
+	"the scenario's 'expect' line for that preset is marked '!'; one that no\n"
+	"expect line covers is marked '?' and counts as a difference.  A DIR\n"
+	"stands for its *.cow files, sorted by name (default: scenarios/matrix).\n"
+	"\n"
+	"  --policy P1,P2,... the presets to run, in this order (default: all of\n"
+	"                    'cowlab policies', in its order)\n"
+	"  --runs N          runs per cell at most (default 2000)\n"
+	"  --time S          seconds per cell at most (default 2); a cell whose\n"
+	"                    every schedule has run stops before either\n"
+	"  --seed S          first seed of the random and PCT runs (default 1)\n"
+	"  --jobs J          J worker processes (default: the online CPUs)\n"
+	"  --markdown        a markdown table\n"
+	"  --json            one JSON document, with a replay token for every\n"
+	"                    failing cell\n"
+	"\n"
+	"Exit status: 0 every cell matches its expect line, 1 a cell differs,\n"
+	"2 bad input (usage, or a scenario that does not parse).\n";
+
+#define DEFAULT_DIR "scenarios/matrix"
+#define MAX_JOBS 256
+
+enum matrix_format { FORMAT_TEXT, FORMAT_MARKDOWN, FORMAT_JSON };
+
+struct matrix_args {
+	const char **paths; /* DIRs and FILEs as given */
+	int nr_paths;
+	char *policy_list;    /* --policy's value, cut at the commas */
+	const char **presets; /* the columns */
+	int nr_presets;
+	uint64_t runs, seed;
+	double time;
+	unsigned int jobs;
+	enum matrix_format format;
+};
+
+struct matrix_row {
+	char *file; /* the path the scenario was read from */
+	char *name; /* its file name without .cow */
+	struct scenario *s;
+};
+
+/* One cell's result, as a worker sends it to the parent. */
+struct cell_msg {
+	int cell;
+	int err;	/* a COW_E* code: the search could not run */
+	int dying;	/* sent from the crash handler: the worker is gone */
+	int failed;	/* a failing run was found */
+	int exhaustive; /* every schedule ran */
+	uint64_t runs;
+	double seconds;
+	char verdict[16]; /* "pass" or the failing verdict */
+	char token[EXPLORE_TOKEN_MAX];
+	char message[512];
+};
+
+struct matrix {
+	struct matrix_args a;
+	struct matrix_row *rows;
+	int nr_rows;
+	struct cell_msg *cells; /* nr_rows * a.nr_presets, row by row */
+	int nr_cells;
+};
+
+/* ---- arguments ---------------------------------------------------------------------- */
+
+static int bad_value(const char *opt, const char *val, const char *want)
+{
+	fprintf(stderr, "cowlab matrix: %s takes %s, not '%s'\n", opt, want, val);
+	return EXIT_USAGE;
+}
+
+/* --policy P1,P2,...: known presets, each once. */
+static int parse_presets(struct matrix_args *a, const char *val)
+{
+	char *name, *save = NULL;
+	int nr = 0;
+
+	free(a->policy_list);
+	free(a->presets);
+	a->policy_list = strdup(val);
+	a->presets = calloc(strlen(val) / 2 + 1, sizeof(*a->presets));
+	a->nr_presets = 0;
+	if (!a->policy_list || !a->presets) {
+		fprintf(stderr, "cowlab matrix: out of memory\n");
+		return EXIT_USAGE;
+	}
+	if (!val[0] || val[0] == ',' || val[strlen(val) - 1] == ',' || strstr(val, ",,"))
+		return bad_value("--policy", val,
+				 "a comma-separated list of presets like linux-6.5");
+	for (name = strtok_r(a->policy_list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		if (!cow_policy_find(name)) {
+			fprintf(stderr,
+				"cowlab matrix: unknown policy '%s' (see 'cowlab policies')\n",
+				name);
+			return EXIT_USAGE;
+		}
+		for (int i = 0; i < nr; i++)
+			if (strcmp(a->presets[i], name) == 0) {
+				fprintf(stderr, "cowlab matrix: --policy names '%s' twice\n", name);
+				return EXIT_USAGE;
+			}
+		a->presets[nr++] = name;
+	}
+	a->nr_presets = nr;
+	return 0;
+}
+
+static bool takes_value(const char *arg)
+{
+	static const char *const opts[] = {"--policy", "--time", "--runs", "--seed", "--jobs"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
+		if (strcmp(arg, opts[i]) == 0)
+			return true;
+	return false;
+}
+
+/* One of takes_value's options. */
+static int parse_option(struct matrix_args *a, const char *arg, const char *val)
+{
+	uint64_t v;
+
+	if (strcmp(arg, "--policy") == 0)
+		return parse_presets(a, val);
+	if (strcmp(arg, "--time") == 0) {
+		char *end;
+
+		errno = 0;
+		a->time = strtod(val, &end);
+		if (errno || end == val || *end || !(a->time > 0) || a->time > 1e9)
+			return bad_value(arg, val, "seconds > 0");
+		return 0;
+	}
+	if (parse_u64(arg, val, &v))
+		return EXIT_USAGE;
+	if (strcmp(arg, "--runs") == 0) {
+		if (v == 0)
+			return bad_value(arg, val, "a number of runs above 0");
+		a->runs = v;
+	} else if (strcmp(arg, "--seed") == 0) {
+		a->seed = v;
+	} else {
+		if (v < 1 || v > MAX_JOBS)
+			return bad_value(arg, val, "1 to 256 workers");
+		a->jobs = (unsigned int)v;
+	}
+	return 0;
+}
+
+/* 0 to go on, -1 after --help, else the exit code. */
+static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
+{
+	bool markdown = false, json = false;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int err;
+
+	a->runs = 2000;
+	a->time = 2;
+	a->seed = 1;
+	a->jobs = cpus < 1 ? 1 : cpus > MAX_JOBS ? MAX_JOBS : (unsigned int)cpus;
+	a->paths = calloc((size_t)argc + 1, sizeof(*a->paths));
+	if (!a->paths)
+		return EXIT_USAGE;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (is_help(arg)) {
+			fputs(usage_matrix, stdout);
+			return -1;
+		}
+		if (strcmp(arg, "--markdown") == 0) {
+			markdown = true;
+		} else if (strcmp(arg, "--json") == 0) {
+			json = true;
+		} else if (arg[0] != '-') {
+			a->paths[a->nr_paths++] = arg;
+		} else if (!takes_value(arg)) {
+			fprintf(stderr, "cowlab matrix: unknown option '%s'\n%s", arg,
+				usage_matrix);
+			return EXIT_USAGE;
+		} else if (i + 1 >= argc) {
+			fprintf(stderr, "cowlab matrix: %s needs a value\n", arg);
+			return EXIT_USAGE;
+		} else if ((err = parse_option(a, arg, argv[++i])) != 0) {
+			return err;
+		}
+	}
+	if (markdown && json) {
+		fprintf(stderr, "cowlab matrix: --markdown and --json exclude each other\n");
+		return EXIT_USAGE;
+	}
+	a->format = json ? FORMAT_JSON : markdown ? FORMAT_MARKDOWN : FORMAT_TEXT;
+	if (a->nr_paths == 0)
+		a->paths[a->nr_paths++] = DEFAULT_DIR;
+	if (!a->presets) {
+		a->nr_presets = cow_policy_count();
+		a->presets = calloc((size_t)a->nr_presets, sizeof(*a->presets));
+		if (!a->presets)
+			return EXIT_USAGE;
+		for (int i = 0; i < a->nr_presets; i++)
+			a->presets[i] = cow_policy_name(cow_policy_at(i));
+	}
+	return 0;
+}
+
+/* ---- the scenarios ------------------------------------------------------------------ */
+
+static int cmp_strings(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static bool is_cow_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] != '.' && n > 4 && strcmp(name + n - 4, ".cow") == 0;
+}
+
+static int add_row(struct matrix *m, const char *file)
+{
+	struct matrix_row *r;
+	const char *base = strrchr(file, '/');
+	size_t n;
+	void *p = realloc(m->rows, ((size_t)m->nr_rows + 1) * sizeof(*m->rows));
+
+	if (!p)
+		return -1;
+	m->rows = p;
+	r = &m->rows[m->nr_rows];
+	memset(r, 0, sizeof(*r));
+	base = base ? base + 1 : file;
+	n = strlen(base);
+	if (n > 4 && strcmp(base + n - 4, ".cow") == 0)
+		n -= 4;
+	r->file = strdup(file);
+	r->name = strndup(base, n);
+	if (!r->file || !r->name) {
+		free(r->file);
+		free(r->name);
+		return -1;
+	}
+	m->nr_rows++;
+	return 0;
+}
+
+/* The *.cow files of dir, sorted by name, as rows. */
+static int add_dir(struct matrix *m, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL, path[4096];
+	size_t nr = 0, cap = 0;
+	int code = 0;
+
+	if (!d) {
+		fprintf(stderr, "cowlab matrix: cannot read %s: %s\n", dir, strerror(errno));
+		return EXIT_USAGE;
+	}
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (!is_cow_name(e->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (nr == cap) {
+			void *p = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*names));
+
+			if (!p)
+				goto out_nomem;
+			names = p;
+		}
+		names[nr] = strdup(path);
+		if (!names[nr])
+			goto out_nomem;
+		nr++;
+	}
+	if (nr == 0) {
+		fprintf(stderr, "cowlab matrix: no .cow files in %s\n", dir);
+		code = EXIT_USAGE;
+	}
+	if (nr > 1)
+		qsort(names, nr, sizeof(*names), cmp_strings);
+	for (size_t i = 0; i < nr && !code; i++)
+		if (add_row(m, names[i]) != 0)
+			goto out_nomem;
+	goto out_free;
+out_nomem:
+	fprintf(stderr, "cowlab matrix: out of memory\n");
+	code = EXIT_USAGE;
+out_free:
+	for (size_t i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return code;
+}
+
+/* Every row's scenario, parsed, and known to make an explore program:
+ * bad input is reported before any cell runs. */
+static int load_rows(struct matrix *m)
+{
+	int code = 0;
+
+	for (int i = 0; i < m->a.nr_paths; i++) {
+		const char *path = m->a.paths[i];
+		struct stat st;
+		int rc;
+
+		if (stat(path, &st) != 0) {
+			fprintf(stderr, "cowlab matrix: cannot read %s: %s\n", path,
+				strerror(errno));
+			return EXIT_USAGE;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			rc = add_dir(m, path);
+			if (rc)
+				return rc;
+		} else if (add_row(m, path) != 0) {
+			fprintf(stderr, "cowlab matrix: out of memory\n");
+			return EXIT_USAGE;
+		}
+	}
+	for (int i = 0; i < m->nr_rows; i++) {
+		struct matrix_row *r = &m->rows[i];
+		struct explore_target *t;
+		const struct explore_prog *p;
+		const char *policy;
+		char msg[512];
+
+		if (scen_load(r->file, &r->s, msg, sizeof(msg)) != 0) {
+			fprintf(stderr, "%s\n", msg);
+			code = EXIT_USAGE;
+			continue;
+		}
+		if (explore_target_scenario(r->s, m->a.presets[0], "matrix", &t, &p, &policy))
+			code = EXIT_USAGE;
+		explore_target_free(t);
+	}
+	return code;
+}
+
+/* ---- one cell, in a worker ----------------------------------------------------------- */
+
+static struct cell_msg crash_msg; /* the crash handler's: no stack to spare */
+static int crash_fd = -1;
+
+static void put_decimal(char *buf, size_t len, int v)
+{
+	char digits[16];
+	int n = 0;
+	size_t at = strlen(buf);
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0 && n < (int)sizeof(digits));
+	while (n > 0 && at + 1 < len)
+		buf[at++] = digits[--n];
+	buf[at] = '\0';
+}
+
+/* A worker that crashes in a cell sends what it knows, then dies of the
+ * signal; crash_msg.cell is the cell in progress. */
+static void worker_crash(int sig)
+{
+	static struct explore_token t;
+
+	crash_msg.dying = 1;
+	crash_msg.failed = 1;
+	memcpy(crash_msg.verdict, "crash", sizeof("crash"));
+	memcpy(crash_msg.message, "the worker died of signal ",
+	       sizeof("the worker died of signal "));
+	put_decimal(crash_msg.message, sizeof(crash_msg.message), sig);
+	if (explore_current_token(&t) != 0 ||
+	    explore_token_format(&t, crash_msg.token, sizeof(crash_msg.token)) != 0)
+		crash_msg.token[0] = '\0';
+	if (crash_fd >= 0)
+		(void)!write_full(crash_fd, &crash_msg, sizeof(crash_msg));
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void run_cell(const struct matrix *m, int cell, struct cell_msg *msg)
+{
+	const struct scenario *s = m->rows[cell / m->a.nr_presets].s;
+	const char *preset = m->a.presets[cell % m->a.nr_presets];
+	struct explore_opts o = {
+		.algo = SCHED_AUTO,
+		.depth = 3,
+		.preemptions = 2,
+		.seed = m->a.seed,
+		.runs = m->a.runs,
+		.time = m->a.time,
+		.stop_exhaustive = true,
+	};
+	struct explore_target *t;
+	const struct explore_prog *p;
+	struct explore_result *x = calloc(1, sizeof(*x));
+	struct scen_result *res = calloc(1, sizeof(*res));
+	const char *policy;
+	double t0 = now_seconds();
+
+	memset(msg, 0, sizeof(*msg));
+	msg->cell = cell;
+	crash_msg.cell = cell;
+	if (!x || !res) {
+		msg->err = COW_ENOMEM;
+	} else if (explore_target_scenario(s, preset, "matrix", &t, &p, &policy) != 0) {
+		msg->err = COW_EINVAL;
+	} else {
+		msg->err = explore_run_search(p, policy, &o, x);
+		explore_target_free(t);
+	}
+	if (msg->err) {
+		msg->failed = 1;
+		snprintf(msg->verdict, sizeof(msg->verdict), "error");
+		snprintf(msg->message, sizeof(msg->message), "the search did not run: %.400s",
+			 x && x->message[0] ? x->message : cow_strerror(msg->err));
+	} else {
+		scen_result_from_explore(x, res);
+		msg->failed = x->failed;
+		msg->exhaustive = x->exhaustive;
+		msg->runs = x->runs;
+		snprintf(msg->verdict, sizeof(msg->verdict), "%s",
+			 x->failed ? res->verdict : "pass");
+		if (x->failed) {
+			snprintf(msg->message, sizeof(msg->message), "%.500s", res->message);
+			if (explore_token_format(&x->token, msg->token, sizeof(msg->token)) != 0)
+				msg->token[0] = '\0';
+		}
+	}
+	msg->seconds = now_seconds() - t0;
+	free(x);
+	free(res);
+}
+
+/* Take cells from cmd_fd until it closes; answer each on res_fd. */
+static COW_NORETURN void matrix_worker(const struct matrix *m, int cmd_fd, int res_fd)
+{
+	static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+	struct cell_msg msg;
+	int cell;
+
+	crash_fd = res_fd;
+	for (size_t i = 0; i < ARRAY_SIZE(crash_signals); i++)
+		signal(crash_signals[i], worker_crash);
+	while (read_full(cmd_fd, &cell, sizeof(cell)) == (ssize_t)sizeof(cell)) {
+		if (cell < 0 || cell >= m->nr_cells)
+			break;
+		run_cell(m, cell, &msg);
+		if (write_full(res_fd, &msg, sizeof(msg)) != 0)
+			break;
+	}
+	_exit(0);
+}
+
+/* ---- the workers, from the parent ---------------------------------------------------- */
+
+struct worker {
+	pid_t pid;	/* 0: none */
+	int cmd_fd;	/* cells to the worker */
+	int res_fd;	/* results from it */
+	int cell;	/* the cell it runs, -1: idle */
+	double started; /* when it was given the cell */
+	bool dying;	/* it sent its crash report */
+};
+
+struct pool {
+	struct worker *w;
+	unsigned int nr;
+	int *todo; /* cells not yet given out, a stack */
+	int nr_todo;
+	int done, differ;
+};
+
+static bool cell_matches(const struct matrix *m, int cell);
+
+static int start_worker(struct matrix *m, struct pool *pl, unsigned int j)
+{
+	struct worker *w = &pl->w[j];
+	int cmd[2], res[2];
+
+	if (pipe(cmd) != 0)
+		return -1;
+	if (pipe(res) != 0) {
+		close(cmd[0]);
+		close(cmd[1]);
+		return -1;
+	}
+	fflush(NULL);
+	w->pid = fork();
+	if (w->pid == 0) {
+		/* The other workers' pipe ends stay theirs: a copy here would
+		 * keep a worker's command pipe open after the parent closed it. */
+		for (unsigned int k = 0; k < pl->nr; k++)
+			if (k != j && pl->w[k].pid > 0) {
+				close(pl->w[k].cmd_fd);
+				close(pl->w[k].res_fd);
+			}
+		close(cmd[1]);
+		close(res[0]);
+		matrix_worker(m, cmd[0], res[1]);
+	}
+	close(cmd[0]);
+	close(res[1]);
+	if (w->pid < 0) {
+		w->pid = 0;
+		close(cmd[1]);
+		close(res[0]);
+		return -1;
+	}
+	w->cmd_fd = cmd[1];
+	w->res_fd = res[0];
+	w->cell = -1;
+	w->dying = false;
+	return 0;
+}
+
+/* Give w the next cell, or close its command pipe (it then exits). */
+static void feed_worker(struct pool *pl, struct worker *w)
+{
+	int cell;
+
+	if (pl->nr_todo == 0 || w->dying) {
+		if (w->cmd_fd >= 0)
+			close(w->cmd_fd);
+		w->cmd_fd = -1;
+		return;
+	}
+	cell = pl->todo[--pl->nr_todo];
+	if (write_full(w->cmd_fd, &cell, sizeof(cell)) != 0) {
+		/* It died between cells: the cell goes back, and the end of
+		 * its result pipe tells the rest. */
+		pl->todo[pl->nr_todo++] = cell;
+		close(w->cmd_fd);
+		w->cmd_fd = -1;
+		return;
+	}
+	w->cell = cell;
+	w->started = now_seconds();
+}
+
+/* A cell's result; one without a time (its worker died in the cell) gets
+ * the parent's. */
+static void record(struct matrix *m, struct pool *pl, const struct worker *w,
+		   const struct cell_msg *msg)
+{
+	m->cells[msg->cell] = *msg;
+	if (msg->seconds == 0)
+		m->cells[msg->cell].seconds = now_seconds() - w->started;
+	pl->done++;
+	if (!cell_matches(m, msg->cell))
+		pl->differ++;
+}
+
+/* The worker's result pipe ended: reap it, charge the cell it was running
+ * with a crash unless it said so itself, and start another if cells are
+ * left. */
+static int worker_ended(struct matrix *m, struct pool *pl, unsigned int j)
+{
+	struct worker *w = &pl->w[j];
+	int status = 0;
+
+	close(w->res_fd);
+	if (w->cmd_fd >= 0)
+		close(w->cmd_fd);
+	waitpid(w->pid, &status, 0);
+	w->pid = 0;
+	if (w->cell >= 0) {
+		struct cell_msg msg = {.cell = w->cell, .failed = 1};
+
+		snprintf(msg.verdict, sizeof(msg.verdict), "crash");
+		if (WIFSIGNALED(status))
+			snprintf(msg.message, sizeof(msg.message),
+				 "the worker died of signal %d (%s)", WTERMSIG(status),
+				 strsignal(WTERMSIG(status)));
+		else
+			snprintf(msg.message, sizeof(msg.message),
+				 "the worker exited with status %d", WEXITSTATUS(status));
+		record(m, pl, w, &msg);
+		w->cell = -1;
+	}
+	if (pl->nr_todo == 0)
+		return 0;
+	if (start_worker(m, pl, j) != 0)
+		return -1;
+	feed_worker(pl, w);
+	return 0;
+}
+
+static void show_progress(const struct matrix *m, const struct pool *pl, double start, bool end)
+{
+	fprintf(stderr, "\r  matrix: %d of %d cells, %d differ, %.0f s   %s", pl->done, m->nr_cells,
+		pl->differ, now_seconds() - start, end ? "\n" : "");
+}
+
+/* Run every cell in up to a.jobs workers.  0, or -1 if no worker could be
+ * started (the cells not run are left empty). */
+static int run_cells(struct matrix *m)
+{
+	struct pool pl = {0};
+	struct pollfd *fds;
+	void (*old_sigpipe)(int) = signal(SIGPIPE, SIG_IGN);
+	bool tty = isatty(2);
+	double start = now_seconds(), shown = 0;
+	int err = 0;
+
+	pl.nr = m->a.jobs < (unsigned int)m->nr_cells ? m->a.jobs : (unsigned int)m->nr_cells;
+	pl.w = calloc(pl.nr, sizeof(*pl.w));
+	pl.todo = calloc((size_t)m->nr_cells, sizeof(*pl.todo));
+	fds = calloc(pl.nr, sizeof(*fds));
+	if (!pl.w || !pl.todo || !fds) {
+		err = -1;
+		goto out;
+	}
+	/* A write to the command pipe of a worker that died must fail, not
+	 * kill the command (feed_worker).  Cells go row by row: the stack
+	 * pops cell 0 first.  A worker that cannot be started leaves its
+	 * cells to the others; only none at all is an error. */
+	for (int c = 0; c < m->nr_cells; c++)
+		pl.todo[pl.nr_todo++] = m->nr_cells - 1 - c;
+	for (unsigned int j = 0; j < pl.nr; j++) {
+		if (start_worker(m, &pl, j) != 0)
+			break;
+		feed_worker(&pl, &pl.w[j]);
+	}
+	while (pl.done < m->nr_cells) {
+		unsigned int live = 0;
+
+		for (unsigned int j = 0; j < pl.nr; j++) {
+			fds[j].fd = pl.w[j].pid > 0 ? pl.w[j].res_fd : -1;
+			fds[j].events = POLLIN;
+			fds[j].revents = 0;
+			live += pl.w[j].pid > 0;
+		}
+		if (live == 0) {
+			err = -1;
+			break;
+		}
+		if (poll(fds, pl.nr, 1000) < 0 && errno != EINTR) {
+			err = -1;
+			break;
+		}
+		for (unsigned int j = 0; j < pl.nr; j++) {
+			struct worker *w = &pl.w[j];
+			struct cell_msg msg;
+
+			if (fds[j].fd < 0 || !(fds[j].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (read_full(w->res_fd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg) ||
+			    msg.cell != w->cell) {
+				if (worker_ended(m, &pl, j) != 0)
+					err = -1;
+				continue;
+			}
+			record(m, &pl, w, &msg);
+			w->cell = -1;
+			w->dying = msg.dying;
+			feed_worker(&pl, w);
+		}
+		if (tty && pl.done < m->nr_cells && now_seconds() - shown >= 0.5) {
+			shown = now_seconds();
+			show_progress(m, &pl, start, false);
+		}
+	}
+	if (tty)
+		show_progress(m, &pl, start, true);
+	if (pl.done == m->nr_cells)
+		err = 0;
+out:
+	for (unsigned int j = 0; pl.w && j < pl.nr; j++) {
+		struct worker *w = &pl.w[j];
+
+		if (w->pid <= 0)
+			continue;
+		if (w->cmd_fd >= 0)
+			close(w->cmd_fd);
+		close(w->res_fd);
+		if (w->cell >= 0)
+			kill(w->pid, SIGKILL);
+		waitpid(w->pid, NULL, 0);
+	}
+	free(pl.w);
+	free(pl.todo);
+	free(fds);
+	signal(SIGPIPE, old_sigpipe);
+	return err;
+}
+
+/* ---- reports ------------------------------------------------------------------------ */
+
+static const char *cell_expected(const struct matrix *m, int cell)
+{
+	return scen_expected(m->rows[cell / m->a.nr_presets].s,
+			     m->a.presets[cell % m->a.nr_presets]);
+}
+
+static bool cell_matches(const struct matrix *m, int cell)
+{
+	const char *want = cell_expected(m, cell);
+
+	return want && strcmp(want, m->cells[cell].verdict) == 0;
+}
+
+/* "leak", "leak!" (differs from the expect line) or "leak?" (none). */
+static const char *cell_text(const struct matrix *m, int cell, char *buf, size_t len)
+{
+	const char *mark = cell_matches(m, cell) ? "" : cell_expected(m, cell) ? "!" : "?";
+
+	snprintf(buf, len, "%s%s", m->cells[cell].verdict, mark);
+	return buf;
+}
+
+static int count_differ(const struct matrix *m)
+{
+	int n = 0;
+
+	for (int c = 0; c < m->nr_cells; c++)
+		n += !cell_matches(m, c);
+	return n;
+}
+
+static void print_summary(const struct matrix *m, const char *before)
+{
+	int differ = count_differ(m);
+
+	printf("%s%d cells, %d match, %d differ\n", before, m->nr_cells, m->nr_cells - differ,
+	       differ);
+}
+
+/* The message's first line. */
+static int first_line(const char *s)
+{
+	const char *nl = strchr(s, '\n');
+
+	return nl ? (int)(nl - s) : (int)strlen(s);
+}
+
+/* What each cell marked '!' was expected to be and how to see its run;
+ * then, a row a line, the presets no expect line names ('?'). */
+static void print_differences(const struct matrix *m, const char *item)
+{
+	int n = m->a.nr_presets;
+
+	for (int c = 0; c < m->nr_cells; c++) {
+		const struct cell_msg *x = &m->cells[c];
+		const char *want = cell_expected(m, c);
+
+		if (!want || cell_matches(m, c))
+			continue;
+		printf("%s%s under %s: found %s, expected %s\n", item, m->rows[c / n].name,
+		       m->a.presets[c % n], x->verdict, want);
+		if (x->failed && x->message[0])
+			printf("%s    %.*s\n", item, first_line(x->message), x->message);
+		if (x->token[0])
+			printf("%s    cowlab replay %s\n", item, x->token);
+	}
+	for (int i = 0; i < m->nr_rows; i++) {
+		const char *sep = "";
+
+		for (int p = 0; p < n; p++) {
+			if (cell_expected(m, i * n + p))
+				continue;
+			if (!sep[0])
+				printf("%s%s: no expect line for ", item, m->rows[i].name);
+			printf("%s%s", sep, m->a.presets[p]);
+			sep = ", ";
+		}
+		if (sep[0])
+			printf("\n");
+	}
+}
+
+static const char legend[] = "'!' differs from the scenario's expect line for the preset; '?' no "
+			     "expect line names the preset";
+
+static void print_text(const struct matrix *m)
+{
+	int name_w = (int)strlen("scenario"), *col_w = calloc((size_t)m->a.nr_presets, sizeof(int));
+	char buf[32];
+
+	if (!col_w)
+		return;
+	for (int i = 0; i < m->nr_rows; i++)
+		if ((int)strlen(m->rows[i].name) > name_w)
+			name_w = (int)strlen(m->rows[i].name);
+	for (int p = 0; p < m->a.nr_presets; p++) {
+		col_w[p] = (int)strlen(m->a.presets[p]);
+		for (int i = 0; i < m->nr_rows; i++) {
+			int n = (int)strlen(
+				cell_text(m, i * m->a.nr_presets + p, buf, sizeof(buf)));
+
+			if (n > col_w[p])
+				col_w[p] = n;
+		}
+	}
+	/* The last column is not padded: no trailing blanks. */
+	col_w[m->a.nr_presets - 1] = 0;
+	printf("%-*s", name_w, "scenario");
+	for (int p = 0; p < m->a.nr_presets; p++)
+		printf("  %-*s", col_w[p], m->a.presets[p]);
+	printf("\n");
+	for (int i = 0; i < m->nr_rows; i++) {
+		printf("%-*s", name_w, m->rows[i].name);
+		for (int p = 0; p < m->a.nr_presets; p++)
+			printf("  %-*s", col_w[p],
+			       cell_text(m, i * m->a.nr_presets + p, buf, sizeof(buf)));
+		printf("\n");
+	}
+	printf("\n%s\n", legend);
+	if (count_differ(m)) {
+		printf("differences:\n");
+		print_differences(m, "  ");
+	}
+	print_summary(m, "");
+	free(col_w);
+}
+
+static void print_markdown(const struct matrix *m)
+{
+	char buf[32];
+
+	printf("| scenario |");
+	for (int p = 0; p < m->a.nr_presets; p++)
+		printf(" %s |", m->a.presets[p]);
+	printf("\n|---|");
+	for (int p = 0; p < m->a.nr_presets; p++)
+		printf("---|");
+	printf("\n");
+	for (int i = 0; i < m->nr_rows; i++) {
+		printf("| %s |", m->rows[i].name);
+		for (int p = 0; p < m->a.nr_presets; p++) {
+			int c = i * m->a.nr_presets + p;
+			bool bold = !cell_matches(m, c);
+
+			printf(" %s%s%s |", bold ? "**" : "", cell_text(m, c, buf, sizeof(buf)),
+			       bold ? "**" : "");
+		}
+		printf("\n");
+	}
+	printf("\n%s.\n", legend);
+	if (count_differ(m)) {
+		printf("\nDifferences:\n\n```\n");
+		print_differences(m, "");
+		printf("```\n");
+	}
+	print_summary(m, "\n");
+}
+
+static void print_json(const struct matrix *m)
+{
+	printf("{\"presets\":[");
+	for (int p = 0; p < m->a.nr_presets; p++) {
+		printf("%s", p ? "," : "");
+		json_string(stdout, m->a.presets[p]);
+	}
+	printf("],\"rows\":[");
+	for (int i = 0; i < m->nr_rows; i++) {
+		printf("%s{\"scenario\":", i ? "," : "");
+		json_string(stdout, m->rows[i].name);
+		printf(",\"file\":");
+		json_string(stdout, m->rows[i].file);
+		printf(",\"cells\":[");
+		for (int p = 0; p < m->a.nr_presets; p++) {
+			int c = i * m->a.nr_presets + p;
+			const struct cell_msg *x = &m->cells[c];
+			const char *want = cell_expected(m, c);
+
+			printf("%s{\"preset\":", p ? "," : "");
+			json_string(stdout, m->a.presets[p]);
+			printf(",\"found\":");
+			json_string(stdout, x->verdict);
+			printf(",\"expected\":");
+			if (want)
+				json_string(stdout, want);
+			else
+				printf("null");
+			printf(",\"match\":%s,\"runs\":%" PRIu64
+			       ",\"seconds\":%.3f,\"exhaustive\":%s",
+			       cell_matches(m, c) ? "true" : "false", x->runs, x->seconds,
+			       x->exhaustive ? "true" : "false");
+			if (x->failed) {
+				printf(",\"message\":");
+				json_string(stdout, x->message);
+				if (x->token[0]) {
+					printf(",\"token\":");
+					json_string(stdout, x->token);
+				}
+			}
+			printf("}");
+		}
+		printf("]}");
+	}
+	printf("],\"cells\":%d,\"mismatches\":%d}\n", m->nr_cells, count_differ(m));
+}
+
+/* ---- the command ------------------------------------------------------------------- */
+
+static void matrix_free(struct matrix *m)
+{
+	for (int i = 0; i < m->nr_rows; i++) {
+		scen_free(m->rows[i].s);
+		free(m->rows[i].file);
+		free(m->rows[i].name);
+	}
+	free(m->rows);
+	free(m->cells);
+	free(m->a.paths);
+	free(m->a.presets);
+	free(m->a.policy_list);
+}
+
+int cmd_matrix(int argc, char **argv)
+{
+	struct matrix m = {0};
+	int code = parse_matrix_args(argc, argv, &m.a);
+
+	if (code)
+		goto out;
+	code = load_rows(&m);
+	if (code)
+		goto out;
+	m.nr_cells = m.nr_rows * m.a.nr_presets;
+	m.cells = calloc((size_t)m.nr_cells, sizeof(*m.cells));
+	if (!m.cells) {
+		fprintf(stderr, "cowlab matrix: out of memory\n");
+		code = EXIT_USAGE;
+		goto out;
+	}
+	if (run_cells(&m) != 0) {
+		fprintf(stderr, "cowlab matrix: cannot run the workers: %s\n", strerror(errno));
+		code = EXIT_USAGE;
+		goto out;
+	}
+	if (m.a.format == FORMAT_JSON)
+		print_json(&m);
+	else if (m.a.format == FORMAT_MARKDOWN)
+		print_markdown(&m);
+	else
+		print_text(&m);
+	code = count_differ(&m) ? EXIT_FOUND : 0;
+out:
+	matrix_free(&m);
+	return code < 0 ? 0 : code;
+}
