@@ -35,6 +35,10 @@ enum cow_error {
 	COW_ENOENT = -9,     /* no such object (name, entry, token) */
 	COW_EDEADLK = -10,   /* the explorer found every task blocked */
 	COW_ELIVELOCK = -11, /* the explorer stopped a run at its step limit */
+	/* A validator found a page the kernel must never write written (the
+	 * zero page): not the model's inconsistency but the policy's failure,
+	 * as Dirty COW wrote the zero page before 4.9. */
+	COW_EOVERWRITE = -12,
 };
 
 /* A static, human-readable name for a COW_E* code (or "unknown error"). */
@@ -54,6 +58,7 @@ struct cow_system;
 struct cow_process;
 struct cow_task;
 struct cow_policy;
+struct cow_file;
 
 struct cow_system_opts {
 	unsigned long frames;	  /* frame pool size in 4 KiB frames (default 4096) */
@@ -73,8 +78,8 @@ unsigned long cow_system_free_frames(const struct cow_system *sys);
 /* Free the swap-cache pages nothing refers to any more and return the
  * swap slots still in use (0 once every process exited). */
 unsigned long cow_system_swap_in_use(struct cow_system *sys);
-/* Check the invariants; strict when nothing is in flight.  0 or
- * COW_ECORRUPT with a message. */
+/* Check the invariants; strict when nothing is in flight.  0, or
+ * COW_ECORRUPT or COW_EOVERWRITE with a message. */
 int cow_system_check(struct cow_system *sys, int strict, char *msg, unsigned long len);
 /* Name the object at obj for an explorer trace ("pte@0x1000 mm1 = pfn 5
  * W", "page pfn 5.refcount [ref 2 map 1 pin 0 excl]", ...); "word" when it
@@ -132,7 +137,17 @@ enum cow_advice {
  * is returned in *out. */
 int cow_mmap(struct cow_task *task, unsigned long addr, unsigned long len, int prot, int flags,
 	     unsigned long *out);
+/* mmap of a file (from its start, at most its size rounded up to pages),
+ * through the system's page cache of that file: MAP_SHARED writes go to
+ * the cache, MAP_PRIVATE writes to private copies (copy-on-write).  The
+ * cache is filled from the file on first use and never written back; read
+ * the file as the system sees it with cow_file_read_cached. */
+int cow_mmap_file(struct cow_task *task, unsigned long len, int prot, int flags,
+		  const struct cow_file *file, unsigned long *out);
 int cow_munmap(struct cow_task *task, unsigned long addr, unsigned long len);
+/* Free the page caches of files no mapping uses any more (echo 1 >
+ * /proc/sys/vm/drop_caches); a later mapping reads the file again. */
+void cow_system_drop_caches(struct cow_system *sys);
 int cow_mprotect(struct cow_task *task, unsigned long addr, unsigned long len, int prot);
 int cow_madvise(struct cow_task *task, unsigned long addr, unsigned long len, int advice);
 /* Swap the pages of [addr, addr+len) out (MADV_PAGEOUT): reclaim through
@@ -190,7 +205,6 @@ long cow_system_pins_held(const struct cow_system *sys);
 /* Data files on the host: size bytes (a multiple of 512) of fill, in a
  * real file opened with O_DIRECT and unlinked at once ($COWLAB_TMPDIR,
  * else /var/tmp, else the working directory). */
-struct cow_file;
 int cow_file_create(unsigned long size, int fill, struct cow_file **out);
 void cow_file_close(struct cow_file *file);
 unsigned long cow_file_size(const struct cow_file *file);
@@ -200,6 +214,10 @@ int cow_file_fd(const struct cow_file *file);
 int cow_file_direct(const struct cow_file *file);
 /* Read any range of the file (for checks). */
 int cow_file_read(const struct cow_file *file, unsigned long off, void *buf, unsigned long len);
+/* The file's bytes as read(2) would return them on sys: the page cache's
+ * pages where sys has cached them (cow_mmap_file), else the file's. */
+int cow_file_read_cached(struct cow_system *sys, const struct cow_file *file, unsigned long off,
+			 void *buf, unsigned long len);
 
 /* Direct I/O: submit takes the user range's pages (COW_GUP_DIO, for
  * writing when the device writes memory) with gup-fast; the device then

@@ -406,7 +406,7 @@ out:
 
 static int cmd_policies(int argc, char **argv)
 {
-	char rules[512];
+	char rules[1024];
 
 	if (argc == 2 && is_help(argv[1])) {
 		fputs(usage_policies, stdout);

@@ -638,9 +638,9 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
 
 		for (size_t i = 0; memcmp(z, zeroes, PAGE_SIZE) != 0 && i < PAGE_SIZE; i++)
 			if (z[i]) {
-				err = corrupt(msg, len,
-					      "the zero page holds 0x%02x at offset %zu (S5)", z[i],
-					      i);
+				corrupt(msg, len, "the zero page holds 0x%02x at offset %zu (S5)",
+					z[i], i);
+				err = COW_EOVERWRITE;
 				break;
 			}
 	}

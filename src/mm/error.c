@@ -21,6 +21,7 @@ const char *cow_strerror(int err)
 	case COW_ENOENT: return "no such object";
 	case COW_EDEADLK: return "deadlock";
 	case COW_ELIVELOCK: return "livelock (step limit reached)";
+	case COW_EOVERWRITE: return "a page that must not change was written";
 	}
 	return "unknown error";
 }

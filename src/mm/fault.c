@@ -45,8 +45,13 @@ static pte_t mk_pte(struct cow_system *sys, struct page *page, const struct vm_a
 {
 	pte_t pte = pfn_pte(page_to_pfn(sys->pool, page), vma_pte_bits(vma));
 
+	/* maybe_mkwrite(pte_mkdirty()): a forced write to a mapping without
+	 * VM_WRITE leaves the PTE read-only but dirty, which is what 4.9's
+	 * FOLL_COW test looks for. */
+	if (writable)
+		pte = pte_mkdirty(pte);
 	if (writable && (vma->vm_flags & VM_WRITE))
-		pte = pte_mkdirty(pte_mkwrite(pte));
+		pte = pte_mkwrite(pte);
 	return pte_mkyoung(pte);
 }
 
@@ -79,7 +84,9 @@ static int map_fresh_page(struct vm_area_struct *vma, unsigned long addr, struct
 	} else {
 		atomic_inc(&page->_mapcount);
 	}
-	set_pte(ptep, mk_pte(sys, page, vma, true));
+	/* A page-cache page in a private mapping is mapped read-only: a
+	 * write must copy it. */
+	set_pte(ptep, mk_pte(sys, page, vma, anon || (vma->vm_flags & VM_SHARED)));
 	pte_unmap_unlock(ptep, ptl);
 	return 0;
 }
@@ -114,6 +121,9 @@ static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, uns
 	return map_fresh_page(vma, addr, page, true);
 }
 
+/* A fault on an empty PTE of a mapping with a page cache (shared
+ * anonymous memory, or a file): map the cache's page, read-only in a
+ * private mapping. */
 static int do_shared_fault(struct vm_area_struct *vma, unsigned long addr)
 {
 	unsigned long index = ((addr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff;
@@ -122,6 +132,31 @@ static int do_shared_fault(struct vm_area_struct *vma, unsigned long addr)
 	if (!page)
 		return COW_ENOMEM;
 	return map_fresh_page(vma, addr, page, false);
+}
+
+/* do_cow_fault(): a write fault on an empty PTE of a private file
+ * mapping maps a private copy of the cache's page at once. */
+static int do_cow_fault(struct vm_area_struct *vma, unsigned long addr)
+{
+	unsigned long index = ((addr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff;
+	struct cow_system *sys = vma->vm_mm->sys;
+	struct page *cached, *page;
+	int err = anon_vma_prepare(vma);
+
+	if (err)
+		return err;
+	cached = shmem_get_page(sys, vma->shm, index);
+	if (!cached)
+		return COW_ENOMEM;
+	page = alloc_page_direct(sys, 0);
+	if (!page) {
+		put_page(sys->pool, cached);
+		return COW_ENOMEM;
+	}
+	memcpy(page_address(sys->pool, page), page_address(sys->pool, cached), PAGE_SIZE);
+	put_page(sys->pool, cached);
+	lru_add(sys->pool, page);
+	return map_fresh_page(vma, addr, page, true);
 }
 
 /* ---- write-protect faults --------------------------------------------------------- */
@@ -163,7 +198,7 @@ static int wp_page_copy(struct vm_area_struct *vma, unsigned long addr, pte_t or
 		set_pte(ptep, mk_pte(sys, new, vma, !unshare));
 		if (old)
 			page_remove_rmap(old);
-		else
+		if (!old || !PageFlag(old, PG_anon))
 			atomic_long_inc(&mm->nr_anon);
 		replaced = true;
 	}
@@ -269,6 +304,12 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 	page = pfn_to_page(sys->pool, pte_pfn(pte));
 	if (vma->vm_flags & VM_SHARED)
 		return wp_page_reuse(vma, ptep, ptl, flags);
+	if (!PageFlag(page, PG_anon)) {
+		/* A page-cache page in a private mapping: always a copy. */
+		get_page(page);
+		pte_unmap_unlock(ptep, ptl);
+		return wp_page_copy(vma, addr, pte, page, flags);
+	}
 
 	switch (sys->policy->wp_reuse) {
 	case REUSE_REFCOUNT_TRYLOCK:
@@ -484,6 +525,8 @@ static int handle_pte_fault(struct vm_area_struct *vma, unsigned long addr, unsi
 	pte = ptep_get(ptep);
 	if (pte_none(pte)) {
 		pte_unmap_unlock(ptep, ptl);
+		if (vma->shm && !(vma->vm_flags & VM_SHARED) && (flags & FAULT_FLAG_WRITE))
+			return do_cow_fault(vma, addr);
 		if (vma->shm)
 			return do_shared_fault(vma, addr);
 		return do_anonymous_page(vma, addr, flags);

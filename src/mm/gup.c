@@ -72,19 +72,21 @@ void gup_put_page(struct cow_system *sys, struct page *page, unsigned int flags)
 }
 
 /* gup_must_unshare(): may this R/O pin not take the page as it is?  From
- * 5.19 not a maybe-shared anonymous page; from 6.2 not the shared zero
- * page either, for a long-term pin. */
-static bool gup_must_unshare(const struct cow_system *sys, unsigned int flags,
-			     const struct page *page)
+ * 5.19 not a maybe-shared anonymous page; from 6.2, for a long-term pin,
+ * not the shared zero page or a page-cache page of a private mapping
+ * either (gup-fast, which knows no VMA, leaves those to the slow path). */
+static bool gup_must_unshare(const struct cow_system *sys, const struct vm_area_struct *vma,
+			     unsigned int flags, const struct page *page)
 {
 	enum gup_rule rule = sys->policy->gup;
 
 	if ((rule != GUP_UNSHARE_RO_PIN && rule != GUP_UNSHARE_ALL) || !(flags & FOLL_PIN) ||
 	    (flags & FOLL_WRITE))
 		return false;
-	if (PageFlag(page, PG_zero))
-		return rule == GUP_UNSHARE_ALL && (flags & FOLL_LONGTERM);
-	return PageFlag(page, PG_anon) && !PageFlag(page, PG_anon_exclusive);
+	if (!PageFlag(page, PG_anon))
+		return rule == GUP_UNSHARE_ALL && (flags & FOLL_LONGTERM) &&
+		       (!vma || is_cow_mapping(vma->vm_flags));
+	return !PageFlag(page, PG_anon_exclusive);
 }
 
 /* The 2009 patches' de-COW: also a read GUP breaks COW of an anonymous
@@ -112,6 +114,25 @@ static void gup_mark_page(const struct cow_system *sys, struct page *page)
 
 enum follow { FOLLOW_OK, FOLLOW_FAULT, FOLLOW_WRITE_FAULT, FOLLOW_UNSHARE };
 
+/* May a forced write (FOLL_FORCE, a mapping without VM_WRITE) go through
+ * this read-only PTE?  Only onto the private copy its COW fault made:
+ * from 4.9 (19be0eaffa3a) when the fault ran (FOLL_COW) and the PTE is
+ * dirty, from 6.0 (5535be309971) when the page is an exclusive anonymous
+ * page.  Before 4.9 the write never gets here: after the fault it is
+ * retried as a read (see get_user_pages). */
+static bool forced_write_ok(const struct cow_system *sys, unsigned int flags, pte_t pte,
+			    const struct page *page)
+{
+	if (!(flags & FOLL_FORCE) || pte_special(pte))
+		return false;
+	switch (sys->policy->force) {
+	case FORCE_DROP_WRITE: return false;
+	case FORCE_COW_DIRTY: return (flags & FOLL_COW) && pte_dirty(pte);
+	case FORCE_EXCLUSIVE: return PageFlag(page, PG_anon) && PageFlag(page, PG_anon_exclusive);
+	}
+	return false;
+}
+
 /* Look the page up under its PT lock and grab it if the PTE allows the
  * access as it is. */
 static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags,
@@ -132,16 +153,11 @@ static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, u
 		return FOLLOW_FAULT;
 	}
 	page = pte_special(pte) ? sys->zero_page : pfn_to_page(sys->pool, pte_pfn(pte));
-	/* A write needs a writable PTE, except the forced write of Linux 6.0
-	 * (5535be309971): through a read-only PTE only onto an exclusive
-	 * anonymous page, the private copy a forced COW fault made. */
-	if ((flags & FOLL_WRITE) && !pte_write(pte) &&
-	    !((flags & FOLL_FORCE) && !pte_special(pte) && PageFlag(page, PG_anon) &&
-	      PageFlag(page, PG_anon_exclusive))) {
+	if ((flags & FOLL_WRITE) && !pte_write(pte) && !forced_write_ok(sys, flags, pte, page)) {
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_FAULT;
 	}
-	if (gup_must_unshare(sys, flags, page)) {
+	if (gup_must_unshare(sys, vma, flags, page)) {
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_UNSHARE;
 	}
@@ -214,6 +230,16 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 			err = handle_mm_fault_locked(mm, addr, fault);
 			if (err)
 				break;
+			/* A forced write fault in a mapping without VM_WRITE
+			 * made the process a private copy; how the retry may
+			 * write through the read-only PTE is the era's. */
+			if ((fault & FAULT_FLAG_WRITE) && (foll & FOLL_FORCE) &&
+			    !(vma->vm_flags & VM_WRITE)) {
+				if (sys->policy->force == FORCE_DROP_WRITE)
+					foll &= ~FOLL_WRITE; /* Dirty COW's window */
+				else if (sys->policy->force == FORCE_COW_DIRTY)
+					foll |= FOLL_COW;
+			}
 		}
 	}
 	up_read(&mm->mmap_lock);
@@ -269,7 +295,7 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 		if (need_write && !pte_write(pte))
 			break;
 		page = pfn_to_page(sys->pool, pte_pfn(pte));
-		if (gup_must_unshare(sys, flags, page))
+		if (gup_must_unshare(sys, NULL, flags, page))
 			break;
 		/* dontcow-2009: an anon page the slow path has not de-COWed
 		 * and marked yet goes there. */

@@ -44,7 +44,9 @@ struct vm_area_struct {
 	struct mm_struct *vm_mm;	 /* (C) */
 	struct anon_vma *anon_vma;	 /* (M+T) set on the first anon fault */
 	struct list_head anon_vma_chain; /* (M) anon_vma_chain.same_vma */
-	struct shmem_object *shm;	 /* (C) shared anonymous memory */
+	/* (C) shared anonymous memory, or the page cache of the file a
+	 * mapping maps (shared or private) */
+	struct shmem_object *shm;
 };
 
 /* Private mappings that may become writable are copy-on-write. */
@@ -133,24 +135,25 @@ struct cow_task {
 struct ksm_stable;
 
 struct cow_system {
-	struct frame_pool *pool;	 /* (C) */
-	const struct cow_policy *policy; /* (C) */
-	int nr_cpus;			 /* (C) */
-	struct cow_cpu *cpus;		 /* (C) nr_cpus entries */
-	struct page *zero_page;		 /* (C) NULL when disabled */
-	spinlock_t lock;		 /* the process and mm lists, pids */
-	struct list_head processes;	 /* (S) */
-	struct list_head mms;		 /* (S) every mm, also mid-fork */
-	int next_pid;			 /* (S) */
-	atomic_long_t next_mm_id;	 /* (A) */
-	atomic_t *ext_refs;		 /* (A) per pfn: references GUP handed out */
-	struct swap_device *swap;	 /* (A) made on first swap-out, then constant */
-	unsigned long swap_slots;	 /* (C) its size */
-	atomic_long_t pins_acquired;	 /* (A) FOLL_PIN references taken ... */
-	atomic_long_t pins_released;	 /* (A) ... and given back */
-	struct mutex ksm_lock;		 /* (K): KSM's state, one pass at a time */
-	struct list_head ksm_mms;	 /* (K) mms with mergeable memory */
-	struct ksm_stable *ksm_stable;	 /* (K) the KSM pages' nodes */
+	struct frame_pool *pool;	  /* (C) */
+	const struct cow_policy *policy;  /* (C) */
+	int nr_cpus;			  /* (C) */
+	struct cow_cpu *cpus;		  /* (C) nr_cpus entries */
+	struct page *zero_page;		  /* (C) NULL when disabled */
+	spinlock_t lock;		  /* the process and mm lists, pids */
+	struct list_head processes;	  /* (S) */
+	struct list_head mms;		  /* (S) every mm, also mid-fork */
+	struct shmem_object *file_caches; /* (S) page caches of mapped files */
+	int next_pid;			  /* (S) */
+	atomic_long_t next_mm_id;	  /* (A) */
+	atomic_t *ext_refs;		  /* (A) per pfn: references GUP handed out */
+	struct swap_device *swap;	  /* (A) made on first swap-out, then constant */
+	unsigned long swap_slots;	  /* (C) its size */
+	atomic_long_t pins_acquired;	  /* (A) FOLL_PIN references taken ... */
+	atomic_long_t pins_released;	  /* (A) ... and given back */
+	struct mutex ksm_lock;		  /* (K): KSM's state, one pass at a time */
+	struct list_head ksm_mms;	  /* (K) mms with mergeable memory */
+	struct ksm_stable *ksm_stable;	  /* (K) the KSM pages' nodes */
 };
 
 /* ---- vma.c: address spaces and mappings ---------------------------------------- */
@@ -180,7 +183,7 @@ void walk_pte_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 		    pte_range_fn fn, void *arg);
 /* The system calls, on an mm (they take the mmap_lock themselves). */
 int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot, int flags,
-	    unsigned long *out);
+	    const struct cow_file *file, unsigned long *out);
 int do_munmap(struct mm_struct *mm, unsigned long addr, unsigned long len);
 int do_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot);
 int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice);
@@ -256,6 +259,7 @@ pte_t *page_vma_mapped(struct page *page, struct vm_area_struct *vma, unsigned l
 #define FOLL_PIN 0x04u	    /* a pin (unpin_user_page), page_maybe_dma_pinned */
 #define FOLL_LONGTERM 0x08u /* held indefinitely (io_uring, RDMA) */
 #define FOLL_FORCE 0x10u    /* write even where the mapping forbids it (ptrace) */
+#define FOLL_COW 0x20u	    /* internal, 4.9 .. 5.19: a forced write's COW fault ran */
 
 /* References to the nr pages from start, into pages[]; exactly one of
  * FOLL_GET and FOLL_PIN.  Takes the mmap_lock for read.  Returns nr, or a

@@ -38,6 +38,7 @@ static const struct cow_policy presets[] = {
 		.dio_mm_lock = false,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.clear_refs_skip_pinned = false,
+		.force = FORCE_DROP_WRITE,
 	},
 	{
 		.name = "linux-2.6.7",
@@ -51,6 +52,7 @@ static const struct cow_policy presets[] = {
 		.gupfast = GUPFAST_ABSENT,
 		NO_PINS,
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
+		.force = FORCE_DROP_WRITE,
 	},
 	{
 		.name = "linux-2.6.13",
@@ -63,6 +65,7 @@ static const struct cow_policy presets[] = {
 		.gupfast = GUPFAST_ABSENT,
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
+		.force = FORCE_DROP_WRITE,
 	},
 	{
 		.name = "linux-2.6.29",
@@ -76,6 +79,7 @@ static const struct cow_policy presets[] = {
 		.gupfast = GUPFAST_NONE,
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
+		.force = FORCE_DROP_WRITE,
 	},
 	{
 		.name = "forkfix-2009",
@@ -90,6 +94,7 @@ static const struct cow_policy presets[] = {
 		.gupfast = GUPFAST_RECHECK,
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
+		.force = FORCE_DROP_WRITE,
 	},
 	{
 		.name = "dontcow-2009",
@@ -104,6 +109,7 @@ static const struct cow_policy presets[] = {
 		.gupfast = GUPFAST_NONE,
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
+		.force = FORCE_DROP_WRITE,
 	},
 	{
 		.name = "pagecount-2009",
@@ -117,6 +123,7 @@ static const struct cow_policy presets[] = {
 		.gupfast = GUPFAST_NONE,
 		NO_PINS,
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
+		.force = FORCE_DROP_WRITE,
 	},
 	{
 		.name = "mmlock-2009",
@@ -133,6 +140,7 @@ static const struct cow_policy presets[] = {
 		.dio_mm_lock = true,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.clear_refs_skip_pinned = false,
+		.force = FORCE_DROP_WRITE,
 	},
 	{
 		.name = "linux-5.8",
@@ -146,6 +154,7 @@ static const struct cow_policy presets[] = {
 		.gupfast = GUPFAST_RECHECK,
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
+		.force = FORCE_COW_DIRTY,
 	},
 	{
 		.name = "linux-5.9",
@@ -158,6 +167,7 @@ static const struct cow_policy presets[] = {
 		.gupfast = GUPFAST_RECHECK,
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
+		.force = FORCE_COW_DIRTY,
 	},
 	{
 		.name = "linux-5.11",
@@ -167,6 +177,7 @@ static const struct cow_policy presets[] = {
 			   "pages in clear_page_refs\" (v5.11)",
 		.wp_reuse = REUSE_REFCOUNT,
 		PINS_511,
+		.force = FORCE_COW_DIRTY,
 	},
 	{
 		.name = "linux-5.18",
@@ -176,6 +187,7 @@ static const struct cow_policy presets[] = {
 			   "removed",
 		.wp_reuse = REUSE_REFCOUNT_ALL,
 		PINS_511,
+		.force = FORCE_COW_DIRTY,
 	},
 	{
 		.name = "linux-5.19",
@@ -185,6 +197,7 @@ static const struct cow_policy presets[] = {
 		EXCLUSIVE_519,
 		.gup = GUP_UNSHARE_RO_PIN,
 		.dio_pin = DIO_FOLL_GET,
+		.force = FORCE_COW_DIRTY,
 	},
 	{
 		.name = "linux-6.2",
@@ -193,6 +206,7 @@ static const struct cow_policy presets[] = {
 		EXCLUSIVE_519,
 		.gup = GUP_UNSHARE_ALL,
 		.dio_pin = DIO_FOLL_GET,
+		.force = FORCE_EXCLUSIVE,
 	},
 	{
 		.name = "linux-6.5",
@@ -204,6 +218,7 @@ static const struct cow_policy presets[] = {
 		EXCLUSIVE_519,
 		.gup = GUP_UNSHARE_ALL,
 		.dio_pin = DIO_FOLL_PIN,
+		.force = FORCE_EXCLUSIVE,
 	},
 	{
 		.name = "broken-always-reuse",
@@ -216,6 +231,7 @@ static const struct cow_policy presets[] = {
 		.gupfast = GUPFAST_NONE,
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
+		.force = FORCE_EXCLUSIVE,
 	},
 };
 
@@ -331,6 +347,16 @@ const char *dio_pin_rule_name(enum dio_pin_rule d)
 	return "?";
 }
 
+const char *force_rule_name(enum force_rule f)
+{
+	switch (f) {
+	case FORCE_DROP_WRITE: return "after the COW fault, retry as a read (Dirty COW)";
+	case FORCE_COW_DIRTY: return "FOLL_COW: a read-only PTE only if dirty";
+	case FORCE_EXCLUSIVE: return "a read-only PTE only onto an exclusive anon page";
+	}
+	return "?";
+}
+
 const char *reclaim_rule_name(enum reclaim_rule r)
 {
 	switch (r) {
@@ -352,6 +378,7 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "gup-fast guard:    %s\n"
 		 "direct I/O holds:  %s\n"
 		 "dio vs fork:       %s\n"
+		 "forced write:      %s\n"
 		 "reclaim:           %s\n"
 		 "clear_refs:        %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
@@ -359,7 +386,7 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
 		 dio_pin_rule_name(p->dio_pin),
 		 p->dio_mm_lock ? "an mm rwsem: I/O holds it for read, fork for write" : "no lock",
-		 reclaim_rule_name(p->reclaim),
+		 force_rule_name(p->force), reclaim_rule_name(p->reclaim),
 		 p->clear_refs_skip_pinned ? "skips maybe-pinned pages (5.11)"
 					   : "write-protects every page");
 	return buf;

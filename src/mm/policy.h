@@ -120,6 +120,23 @@ enum gupfast_guard {
 	GUPFAST_RECHECK_SEQ,
 };
 
+/* How a FOLL_FORCE write (ptrace, /proc/PID/mem) goes through a read-only
+ * PTE of a private mapping it may not write (no VM_WRITE) once the fault
+ * it took has given the process a private copy. */
+enum force_rule {
+	/* Until 4.9: the retry after that fault drops FOLL_WRITE and takes
+	 * whatever page the PTE maps as if for a read; if MADV_DONTNEED
+	 * zapped the copy meanwhile, that is the page cache's page, and the
+	 * kernel writes into it (Dirty COW, CVE-2016-5195). */
+	FORCE_DROP_WRITE,
+	/* 4.9 .. 5.19 (19be0eaffa3a): keep FOLL_WRITE, set FOLL_COW, and
+	 * accept a read-only PTE only if it is dirty (the private copy). */
+	FORCE_COW_DIRTY,
+	/* 6.0+ (5535be309971): accept a read-only PTE only onto an exclusive
+	 * anonymous page; FOLL_COW is gone. */
+	FORCE_EXCLUSIVE,
+};
+
 /* How the direct-I/O engine holds the user pages during a transfer. */
 enum dio_pin_rule {
 	/* 2.4: a plain reference, and the page lock held until completion,
@@ -156,6 +173,7 @@ struct cow_policy {
 	bool anon_exclusive;
 	enum gup_rule gup;
 	enum gupfast_guard gupfast;
+	enum force_rule force;
 	enum dio_pin_rule dio_pin;
 	/* mmlock-2009: direct I/O holds the mm's dio_sem for read from GUP
 	 * to completion, and fork takes it for write (the mm-wide lock
@@ -182,6 +200,7 @@ const char *fork_rule_name(enum fork_rule r);
 const char *gup_rule_name(enum gup_rule r);
 const char *gupfast_guard_name(enum gupfast_guard g);
 const char *dio_pin_rule_name(enum dio_pin_rule d);
+const char *force_rule_name(enum force_rule f);
 const char *reclaim_rule_name(enum reclaim_rule r);
 
 #endif /* COW_MM_POLICY_H */

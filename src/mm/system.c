@@ -89,6 +89,7 @@ void cow_system_destroy(struct cow_system *sys)
 	if (!sys)
 		return;
 	list_for_each_entry_safe(p, n, &sys->processes, node) cow_process_exit(p);
+	cow_system_drop_caches(sys);
 	if (sys->zero_page) {
 		ClearPageFlag(sys->zero_page, PG_zero);
 		put_page(sys->pool, sys->zero_page);
@@ -223,7 +224,13 @@ struct cow_process *cow_task_process(const struct cow_task *task)
 int cow_mmap(struct cow_task *task, unsigned long addr, unsigned long len, int prot, int flags,
 	     unsigned long *out)
 {
-	return do_mmap(task->proc->mm, addr, len, prot, flags, out);
+	return do_mmap(task->proc->mm, addr, len, prot, flags, NULL, out);
+}
+
+int cow_mmap_file(struct cow_task *task, unsigned long len, int prot, int flags,
+		  const struct cow_file *file, unsigned long *out)
+{
+	return do_mmap(task->proc->mm, 0, len, prot, flags, file, out);
 }
 
 int cow_munmap(struct cow_task *task, unsigned long addr, unsigned long len)

@@ -19,13 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- shared anonymous memory ---------------------------------------------------- */
+/* ---- shared anonymous memory and the page cache of files ---------------------------- */
 
 struct shmem_object {
-	atomic_t refcount;   /* VMAs pointing here */
+	atomic_t refcount;   /* VMAs pointing here (and the system, for a file's) */
 	spinlock_t lock;     /* pages[] */
 	unsigned long nr;    /* pages */
 	struct page **pages; /* the object's page cache: one reference each */
+	/* The file a page's first contents come from, or NULL (zeroes). */
+	const struct cow_file *file;
+	struct shmem_object *next_file; /* (S) on sys->file_caches */
 };
 
 static struct shmem_object *shmem_create(unsigned long nr)
@@ -62,6 +65,18 @@ static void shmem_put(struct cow_system *sys, struct shmem_object *shm)
 	free(shm);
 }
 
+/* A file page's contents as the file holds them (zeroes past its end);
+ * false if the file cannot be read. */
+static bool file_fill_page(const struct cow_file *file, unsigned long index, void *frame)
+{
+	unsigned long off = index * PAGE_SIZE, size = cow_file_size(file);
+
+	if (off >= size)
+		return true;
+	return cow_file_read(file, off, frame, size - off < PAGE_SIZE ? size - off : PAGE_SIZE) ==
+	       0;
+}
+
 struct page *shmem_get_page(struct cow_system *sys, struct shmem_object *shm, unsigned long index)
 {
 	struct page *page;
@@ -71,6 +86,11 @@ struct page *shmem_get_page(struct cow_system *sys, struct shmem_object *shm, un
 	page = shm->pages[index];
 	if (!page) {
 		page = alloc_page(sys->pool, GFP_ZERO);
+		if (page && shm->file &&
+		    !file_fill_page(shm->file, index, page_address(sys->pool, page))) {
+			put_page(sys->pool, page);
+			page = NULL;
+		}
 		if (page) {
 			page->index = index;
 			shm->pages[index] = page; /* the cache's reference */
@@ -80,6 +100,84 @@ struct page *shmem_get_page(struct cow_system *sys, struct shmem_object *shm, un
 		get_page(page); /* the caller's */
 	spin_unlock(&shm->lock);
 	return page;
+}
+
+/* The page cache of file, created on its first mapping, with a reference
+ * for the caller; the system keeps its own until it is destroyed, so the
+ * cached pages outlive the mappings (and an overwrite of one stays
+ * visible), as a page cache does.  NULL when memory is short. */
+static struct shmem_object *file_cache_get(struct cow_system *sys, const struct cow_file *file)
+{
+	unsigned long nr = (cow_file_size(file) + PAGE_SIZE - 1) / PAGE_SIZE;
+	struct shmem_object *shm;
+
+	spin_lock(&sys->lock);
+	for (shm = sys->file_caches; shm && shm->file != file; shm = shm->next_file)
+		;
+	if (!shm) {
+		shm = shmem_create(nr);
+		if (shm) {
+			shm->file = file;
+			shm->next_file = sys->file_caches;
+			sys->file_caches = shm;
+		}
+	}
+	shmem_get(shm);
+	spin_unlock(&sys->lock);
+	return shm;
+}
+
+void cow_system_drop_caches(struct cow_system *sys)
+{
+	struct shmem_object **pp = &sys->file_caches, *unused = NULL;
+
+	spin_lock(&sys->lock);
+	while (*pp) {
+		struct shmem_object *shm = *pp;
+
+		if (atomic_read(&shm->refcount) == 1) { /* the system's alone */
+			*pp = shm->next_file;
+			shm->next_file = unused;
+			unused = shm;
+		} else {
+			pp = &shm->next_file;
+		}
+	}
+	spin_unlock(&sys->lock);
+	while (unused) {
+		struct shmem_object *shm = unused;
+
+		unused = shm->next_file;
+		shmem_put(sys, shm);
+	}
+}
+
+int cow_file_read_cached(struct cow_system *sys, const struct cow_file *file, unsigned long off,
+			 void *buf, unsigned long len)
+{
+	struct shmem_object *shm;
+	int err = cow_file_read(file, off, buf, len);
+
+	if (err)
+		return err;
+	spin_lock(&sys->lock);
+	for (shm = sys->file_caches; shm && shm->file != file; shm = shm->next_file)
+		;
+	spin_unlock(&sys->lock);
+	for (unsigned long at = off; shm && at < off + len;) {
+		unsigned long index = at / PAGE_SIZE, in = at % PAGE_SIZE;
+		unsigned long n = PAGE_SIZE - in < off + len - at ? PAGE_SIZE - in : off + len - at;
+		struct page *page;
+
+		spin_lock(&shm->lock);
+		page = shm->pages[index];
+		if (page)
+			memcpy((char *)buf + (at - off), (char *)page_address(sys->pool, page) + in,
+			       n);
+		spin_unlock(&shm->lock);
+		at += n;
+	}
+	return 0;
 }
 
 /* ---- the mm -------------------------------------------------------------------------- */
@@ -371,7 +469,7 @@ static bool range_is_free(struct mm_struct *mm, unsigned long addr, unsigned lon
 }
 
 int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot, int flags,
-	    unsigned long *out)
+	    const struct cow_file *file, unsigned long *out)
 {
 	unsigned long vm_flags = VM_MAYWRITE | VM_SOFTDIRTY;
 	struct vm_area_struct *vma;
@@ -382,6 +480,9 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	    (flags != COW_MAP_PRIVATE && flags != COW_MAP_SHARED))
 		return COW_EINVAL;
 	if (addr && !range_ok(addr, len))
+		return COW_EINVAL;
+	/* A file is mapped from its start, and not past its last page. */
+	if (file && len > ((cow_file_size(file) + PAGE_SIZE - 1) & PAGE_MASK))
 		return COW_EINVAL;
 	if (prot & COW_PROT_READ)
 		vm_flags |= VM_READ;
@@ -402,13 +503,13 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 		goto out_unlock;
 	}
 	vma = vma_alloc(mm, addr, addr + len, vm_flags,
-			flags == COW_MAP_SHARED ? 0 : addr >> PAGE_SHIFT);
+			(flags == COW_MAP_SHARED || file) ? 0 : addr >> PAGE_SHIFT);
 	if (!vma) {
 		err = COW_ENOMEM;
 		goto out_unlock;
 	}
-	if (flags == COW_MAP_SHARED) {
-		vma->shm = shmem_create(len >> PAGE_SHIFT);
+	if (file || flags == COW_MAP_SHARED) {
+		vma->shm = file ? file_cache_get(mm->sys, file) : shmem_create(len >> PAGE_SHIFT);
 		if (!vma->shm) {
 			free(vma);
 			err = COW_ENOMEM;

@@ -25,8 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BUF_SIZE 4096
+#define SECTOR 512UL
 
 struct run {
 	const struct scenario *s;
@@ -132,15 +134,44 @@ static const char *effective_policy(const struct scenario *s, const char *overri
 static void run_free(struct run *r);
 
 /* Without a `system frames=` line: room for every process to hold a
- * private copy of every mapping, plus page tables and slack.  A small pool
- * keeps the explorer's per-step checks cheap. */
+ * private copy of every mapping, plus the page cache of every mapped file,
+ * page tables and slack.  A small pool keeps the explorer's per-step
+ * checks cheap. */
 static unsigned long default_frames(const struct scenario *s)
 {
-	unsigned long pages = 0;
+	unsigned long pages = 0, cached = 0;
 
 	for (int i = 0; i < s->nr_maps; i++)
 		pages += s->maps[i].len / 4096;
-	return 64 + (unsigned long)s->nr_procs * (pages + 16);
+	for (int i = 0; i < s->nr_files; i++)
+		if (s->files[i].mapped)
+			cached += (s->files[i].size + 4095) / 4096;
+	return 64 + cached + (unsigned long)s->nr_procs * (pages + 16);
+}
+
+/* The bytes of a mapped file past its size, to the end of the host file's
+ * last sector, become zeroes: the tail of a file's last page reads as
+ * zeroes through a mapping.  (No direct I/O reaches them: its ranges lie
+ * inside the file and end on a sector.) */
+static int zero_file_tail(struct cow_file *file, unsigned long size)
+{
+	unsigned long start = size & ~(SECTOR - 1), in = size % SECTOR;
+	unsigned char *sector;
+	int err;
+
+	if (in == 0)
+		return 0;
+	/* O_DIRECT: an aligned buffer, a whole sector. */
+	if (posix_memalign((void **)&sector, BUF_SIZE, SECTOR) != 0)
+		return COW_ENOMEM;
+	err = cow_file_read(file, start, sector, SECTOR);
+	if (!err) {
+		memset(sector + in, 0, SECTOR - in);
+		if (pwrite(cow_file_fd(file), sector, SECTOR, (off_t)start) != (ssize_t)SECTOR)
+			err = COW_EIO;
+	}
+	free(sector);
+	return err;
 }
 
 static int run_new(const struct scenario *s, const char *policy, enum scen_mode mode,
@@ -187,9 +218,11 @@ static int run_new(const struct scenario *s, const char *policy, enum scen_mode 
 	for (int i = 0; i < s->nr_files; i++) {
 		/* Files are whole sectors on the host; the scenario's size
 		 * bounds what it can reach. */
-		unsigned long size = (s->files[i].size + 511) & ~511UL;
+		unsigned long size = (s->files[i].size + SECTOR - 1) & ~(SECTOR - 1);
 
-		err = cow_file_create(size ? size : 512, s->files[i].fill, &r->files[i]);
+		err = cow_file_create(size ? size : SECTOR, s->files[i].fill, &r->files[i]);
+		if (!err && s->files[i].mapped)
+			err = zero_file_tail(r->files[i], s->files[i].size);
 		if (err) {
 			run_free(r);
 			return err;
@@ -242,8 +275,11 @@ static void run_free(struct run *r)
 static void run_finish(struct run *r)
 {
 	char msg[512];
+	int err = cow_system_check(r->sys, 1, msg, sizeof(msg));
 
-	if (cow_system_check(r->sys, 1, msg, sizeof(msg)) != 0)
+	if (err == COW_EOVERWRITE)
+		run_fail(r, "overwrite", NULL, "%s: at the end: %s", r->s->path, msg);
+	else if (err)
 		run_fail(r, "crash", NULL, "%s: at the end: invariant broken: %s", r->s->path, msg);
 	/* Pins and pipes left at the end go, as io_uring's buffers and a
 	 * pipe's pages go when their process exits. */
@@ -259,6 +295,7 @@ static void run_finish(struct run *r)
 		}
 	}
 	rcu_barrier();
+	cow_system_drop_caches(r->sys);
 	if (cow_system_swap_in_use(r->sys) != 0)
 		run_fail(r, "crash", NULL, "%s: %lu swap slots leaked after every process exited",
 			 r->s->path, cow_system_swap_in_use(r->sys));
@@ -310,7 +347,8 @@ static unsigned long map_addr(const struct run *r, const struct scen_op *op,
 }
 
 /* Read n bytes at offset at of range g, as the executing task sees them:
- * memory through its MMU, a file's bytes, or what a pin's or a pipe's
+ * memory through its MMU, a file's bytes as read(2) sees them on this
+ * system (its page cache over the file), or what a pin's or a pipe's
  * frames hold. */
 static int read_range(struct run *r, const struct scen_op *op, struct cow_task *t,
 		      const struct scen_range *g, unsigned long at, unsigned char *buf,
@@ -320,7 +358,8 @@ static int read_range(struct run *r, const struct scen_op *op, struct cow_task *
 
 	switch (g->space) {
 	case SPACE_MAP: return cow_read(t, map_addr(r, op, g) + at, buf, n);
-	case SPACE_FILE: return cow_file_read(r->files[g->name], g->off + at, buf, n);
+	case SPACE_FILE:
+		return cow_file_read_cached(r->sys, r->files[g->name], g->off + at, buf, n);
 	case SPACE_PIN:
 	case SPACE_PIPE:
 		held = g->space == SPACE_PIN ? r->pins[g->name] : r->pipes[g->name];
@@ -332,15 +371,24 @@ static int read_range(struct run *r, const struct scen_op *op, struct cow_task *
 	return COW_EINVAL;
 }
 
-/* The byte a value holds at position i of the range it is applied to. */
-static unsigned char value_byte(const struct run *r, const struct scen_value *v, unsigned long i)
+/* The bytes a value holds at positions [at, at + n) of the range it is
+ * applied to, into buf: a file range's as read(2) sees them now, so that
+ * what a shared mapping wrote to the page cache counts.  0 or the error
+ * of reading the file. */
+static int value_fill(struct run *r, const struct scen_value *v, unsigned long at,
+		      unsigned char *buf, unsigned long n)
 {
 	switch (v->kind) {
-	case VAL_BYTE: return v->byte;
-	case VAL_BYTES: return v->bytes[i % v->nbytes];
-	case VAL_FILE: return r->s->files[v->file.name].fill;
+	case VAL_BYTE: memset(buf, v->byte, n); return 0;
+	case VAL_BYTES:
+		for (unsigned long j = 0; j < n; j++)
+			buf[j] = v->bytes[(at + j) % v->nbytes];
+		return 0;
+	case VAL_FILE:
+		return cow_file_read_cached(r->sys, r->files[v->file.name], v->file.off + at, buf,
+					    n);
 	}
-	return 0;
+	return COW_EINVAL;
 }
 
 static void describe_value(const struct run *r, const struct scen_value *v, char *buf, size_t len)
@@ -369,17 +417,47 @@ static void exec_write(struct run *r, const struct scen_op *op, struct cow_task 
 
 	for (unsigned long done = 0; done < len;) {
 		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
-		int err;
+		int err = value_fill(r, &op->write.value, done, buf, n);
 
-		for (unsigned long j = 0; j < n; j++)
-			buf[j] = value_byte(r, &op->write.value, done + j);
-		err = cow_write(t, base + done, buf, n);
+		if (!err)
+			err = cow_write(t, base + done, buf, n);
 		if (err) {
 			op_error(r, op, "write", err);
 			return;
 		}
 		done += n;
 	}
+}
+
+/* A write through /proc/PID/mem (or ptrace(PTRACE_POKEDATA)): the kernel
+ * takes the range's pages with get_user_pages(FOLL_FORCE | FOLL_WRITE) on
+ * its slow path, which writes even where the mapping forbids it (in a
+ * read-only private mapping, into the process's private copy), copies the
+ * bytes into the frames and drops the references. */
+static void exec_poke(struct run *r, const struct scen_op *op, struct cow_task *t)
+{
+	const struct scen_range *g = &op->write.range;
+	unsigned long len = range_len(r, g);
+	unsigned char buf[BUF_SIZE];
+	struct cow_pages *pages;
+	int err = cow_gup(t, map_addr(r, op, g), len, COW_GUP_FORCE | COW_GUP_WRITE, &pages);
+
+	if (err) {
+		op_error(r, op, "poke", err);
+		return;
+	}
+	for (unsigned long done = 0; done < len;) {
+		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
+
+		err = value_fill(r, &op->write.value, done, buf, n);
+		if (err) {
+			op_error(r, op, "poke", err);
+			break;
+		}
+		cow_pages_write(pages, done, buf, n);
+		done += n;
+	}
+	cow_pages_release(pages);
 }
 
 static void exec_read(struct run *r, const struct scen_op *op, struct cow_task *t)
@@ -408,7 +486,7 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 	const char *verdict = scen_verdict_name(op->check.verdict);
 	unsigned long base = map_addr(r, op, g);
 	unsigned long len = range_len(r, g);
-	unsigned char buf[BUF_SIZE];
+	unsigned char buf[BUF_SIZE], expect[BUF_SIZE];
 	char want[96];
 	bool differs = false;
 
@@ -434,8 +512,14 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 				 map, g->off, len, cow_strerror(err));
 			return;
 		}
+		err = value_fill(r, &op->check.value, done, expect, n);
+		if (err) {
+			run_fail(r, verdict, op, "check %s %s[%lu..+%lu]: %s cannot be read: %s",
+				 verdict, map, g->off, len, want, cow_strerror(err));
+			return;
+		}
 		for (unsigned long j = 0; j < n; j++) {
-			unsigned char e = value_byte(r, &op->check.value, done + j);
+			unsigned char e = expect[j];
 
 			if (buf[j] == e)
 				continue;
@@ -629,14 +713,21 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 	}
 	switch (op->kind) {
 	case OP_MAP:
-		err = cow_mmap(t, 0, op->map.len, op->map.prot,
-			       op->map.shared ? COW_MAP_SHARED : COW_MAP_PRIVATE, &addr);
+		/* mmap(2), of the file's descriptor with file=. */
+		if (op->map.file >= 0)
+			err = cow_mmap_file(t, op->map.len, op->map.prot,
+					    op->map.shared ? COW_MAP_SHARED : COW_MAP_PRIVATE,
+					    r->files[op->map.file], &addr);
+		else
+			err = cow_mmap(t, 0, op->map.len, op->map.prot,
+				       op->map.shared ? COW_MAP_SHARED : COW_MAP_PRIVATE, &addr);
 		if (!err)
 			r->addrs[op->proc * r->s->nr_maps + op->map.name] = addr;
 		else
 			op_error(r, op, "map", err);
 		return;
 	case OP_WRITE: exec_write(r, op, t); return;
+	case OP_POKE: exec_poke(r, op, t); return;
 	case OP_READ: exec_read(r, op, t); return;
 	case OP_CHECK: exec_check(r, op, t); return;
 	case OP_FORK: exec_fork(r, op, t); return;
@@ -851,9 +942,14 @@ static int explore_check(void *state, char *msg, size_t len)
 	struct run *r = state;
 	char m[512];
 
-	if (cow_system_check(r->sys, 0, m, sizeof(m)) == 0)
+	int err = cow_system_check(r->sys, 0, m, sizeof(m));
+
+	if (err == 0)
 		return 0;
-	snprintf(msg, len, "crash: invariant broken: %s", m);
+	if (err == COW_EOVERWRITE)
+		snprintf(msg, len, "overwrite: %s", m);
+	else
+		snprintf(msg, len, "crash: invariant broken: %s", m);
 	return 1;
 }
 

@@ -43,6 +43,11 @@
  *       include/cowlab.h), each once in all the expect lines, so that a
  *       (scenario, preset) cell of `cowlab matrix` has at most one
  *       expectation.
+ *   I10 a map's file= names a declared file that covers the mapping (its
+ *       size rounded up to whole pages, as mmap allows), and a file is
+ *       either mapped or a direct-I/O target in the whole scenario, never
+ *       both: the page cache the mappings share is not what the device
+ *       reads and writes, and cowlab does not keep the two coherent.
  *
  * A line indented deeper than the previous statement of its block is an
  * error unless that statement opened a block: stray indentation is a
@@ -154,6 +159,9 @@ struct parser {
 	struct mapset views[MAX_GROUP]; /* I2: the open group's threads */
 	struct scen_loc map_loc[MAX_MAPS];
 	struct scen_loc file_loc[MAX_FILES];
+	/* I10: the first map line mapping each file, the first direct I/O
+	 * using it (line 0: none yet) */
+	struct scen_loc file_map_loc[MAX_FILES], file_dio_loc[MAX_FILES];
 	int pins_cap, pipes_cap;
 	struct pref pin_st[MAX_PINS];
 	struct pref pipe_st[MAX_PIPES];
@@ -179,6 +187,7 @@ enum op_word {
 	W_SWAPOUT,
 	W_CLEAR_REFS,
 	W_KSM_MERGE,
+	W_POKE,
 	W_NONE,
 };
 
@@ -202,6 +211,7 @@ static const char *const op_words[] = {
 	[W_SWAPOUT] = "swapout",
 	[W_CLEAR_REFS] = "clear_refs",
 	[W_KSM_MERGE] = "ksm_merge",
+	[W_POKE] = "poke",
 };
 
 static const char *const top_words[] = {"system",  "policy", "expect", "file",
@@ -1044,13 +1054,57 @@ static struct scen_op *new_op(struct parser *ps, const struct ctx *c)
 	return &t->ops[t->nr_ops++];
 }
 
+/* FILE of a map's file=FILE, at the current token (left there): a
+ * declared file that covers the mapping of len bytes and that no direct
+ * I/O uses (I10).  st is the map's SIZE, for the error. */
+static int parse_map_file(struct parser *ps, struct scen_op *op, unsigned long len,
+			  const struct token *st)
+{
+	const struct token *t = &ps->tok;
+	struct suggest sg = {.t = t};
+	struct scen_file *file;
+	struct scen_loc loc;
+	unsigned long pages;
+	enum name_kind k;
+	int f;
+
+	if (t->kind != TOK_IDENT)
+		return terr(ps, t, "expected a file name after 'file=', found %s", SHOW(t));
+	k = lookup(ps, t, &f, &loc);
+	if (k == NK_NONE) {
+		suggest_file(ps, &sg);
+		return terr(ps, t, "unknown file %s%s", SHOW(t), SUGGESTION(&sg));
+	}
+	if (k != NK_FILE)
+		return terr(ps, t,
+			    "%s is a %s; file= must name a file (declared with 'file NAME SIZE')",
+			    SHOW(t), kind_nouns[k]);
+	file = &ps->s->files[f];
+	pages = (file->size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
+	if (len > pages)
+		return terr(ps, st,
+			    "the mapping is %lu bytes but file '%s' is %lu (%lu in whole pages): "
+			    "a file is mapped up to its size rounded up to whole pages",
+			    len, file->name, file->size, pages);
+	if (ps->file_dio_loc[f].line)
+		return terr(ps, t,
+			    "file '%s' is a direct-I/O target (line %d) and mapped: cowlab's page "
+			    "cache does not follow direct I/O",
+			    file->name, ps->file_dio_loc[f].line);
+	if (!file->mapped)
+		ps->file_map_loc[f] = tok_loc(ps, t);
+	file->mapped = true;
+	op->map.file = f;
+	return 0;
+}
+
 static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 {
 	struct scenario *s = ps->s;
 	struct token nt = ps->tok, st;
 	unsigned long long size;
 	unsigned long len;
-	bool have_prot = false, have_share = false;
+	bool have_prot = false, have_share = false, have_file = false;
 	int idx;
 
 	if (expect_name(ps, "a mapping name after 'map'") || next(ps))
@@ -1103,9 +1157,10 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 	}
 
 	op->map.prot = COW_PROT_READ | COW_PROT_WRITE;
+	op->map.file = -1;
 	while (ps->tok.kind == TOK_IDENT) {
 		const struct token *t = &ps->tok;
-		static const char *const opts[] = {"rw", "ro", "none", "private", "shared"};
+		static const char *const opts[] = {"rw", "ro", "none", "private", "shared", "file"};
 		struct suggest sg = {.t = t};
 
 		if (tok_is(t, "rw") || tok_is(t, "ro") || tok_is(t, "none")) {
@@ -1120,12 +1175,24 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 				return terr(ps, t, "private or shared is given twice");
 			have_share = true;
 			op->map.shared = tok_is(t, "shared");
+		} else if (tok_is(t, "file")) {
+			if (have_file)
+				return terr(ps, t, "file= is given twice: a mapping maps one file");
+			have_file = true;
+			if (next(ps))
+				return -1;
+			if (ps->tok.kind != TOK_ASSIGN)
+				return terr(ps, &ps->tok, "expected '=' after 'file', found %s",
+					    SHOW(&ps->tok));
+			if (next(ps) || parse_map_file(ps, op, len, &st))
+				return -1;
 		} else {
 			suggest_list(&sg, opts, ARRAY_SIZE(opts));
-			return terr(ps, t,
-				    "unknown map option %s%s: expected rw, ro, none, private or "
-				    "shared",
-				    SHOW(t), SUGGESTION(&sg));
+			return terr(
+				ps, t,
+				"unknown map option %s%s: expected rw, ro, none, private, shared "
+				"or file=FILE",
+				SHOW(t), SUGGESTION(&sg));
 		}
 		if (next(ps))
 			return -1;
@@ -1270,7 +1337,22 @@ static int dio_misaligned(struct parser *ps, int col, const char *what, unsigned
 		    what, v);
 }
 
-/* dio_read FRANGE -> RANGE, dio_write RANGE -> FRANGE (I8). */
+/* I10: file f, named at column col of a direct I/O, is mapped nowhere. */
+static int dio_file_unmapped(struct parser *ps, int f, int col)
+{
+	const struct scen_file *file = &ps->s->files[f];
+
+	if (file->mapped)
+		return lerr(ps, (struct scen_loc){ps->lx.lineno, col},
+			    "file '%s' is mapped (line %d) and a direct-I/O target: cowlab's page "
+			    "cache does not follow direct I/O",
+			    file->name, ps->file_map_loc[f].line);
+	if (!ps->file_dio_loc[f].line)
+		ps->file_dio_loc[f] = (struct scen_loc){ps->lx.lineno, col};
+	return 0;
+}
+
+/* dio_read FRANGE -> RANGE, dio_write RANGE -> FRANGE (I8, I10). */
 static int parse_dio(struct parser *ps, const struct ctx *c, struct scen_op *op, bool is_read)
 {
 	const char *word = is_read ? "dio_read" : "dio_write";
@@ -1288,6 +1370,8 @@ static int parse_dio(struct parser *ps, const struct ctx *c, struct scen_op *op,
 		    parse_file_range(ps, "the range after '->'", &op->dio.file, &fc))
 			return -1;
 	}
+	if (dio_file_unmapped(ps, op->dio.file.name, fc.name))
+		return -1;
 	if (op->dio.file.len != op->dio.mem.len)
 		return lerr(ps, (struct scen_loc){ps->lx.lineno, second->name},
 			    "the file range is %lu bytes and the memory range %lu: '%s' moves "
@@ -1437,6 +1521,13 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 	case W_WRITE:
 		op->kind = OP_WRITE;
 		if (parse_range(ps, c, "write", &op->write.range, &rc) ||
+		    parse_value(ps, &op->write.value, op->write.range.len))
+			return -1;
+		break;
+	case W_POKE:
+		/* A forced write (/proc/PID/mem): a write's range and value. */
+		op->kind = OP_POKE;
+		if (parse_range(ps, c, "poke", &op->write.range, &rc) ||
 		    parse_value(ps, &op->write.value, op->write.range.len))
 			return -1;
 		break;
@@ -2205,7 +2296,7 @@ out_error:
 static void free_ops(struct scen_op *ops, int n)
 {
 	for (int i = 0; i < n; i++) {
-		if (ops[i].kind == OP_WRITE)
+		if (ops[i].kind == OP_WRITE || ops[i].kind == OP_POKE)
 			free(ops[i].write.value.bytes);
 		else if (ops[i].kind == OP_CHECK)
 			free(ops[i].check.value.bytes);
@@ -2268,8 +2359,9 @@ struct vstate {
 	bool *exited; /* [nr_procs] */
 	struct vref *pins, *pipes;
 	int checks, dio, made_pins, made_pipes;
-	int group;	 /* numbers the groups walked, from 1 */
-	int group_first; /* the first thread of the group being walked */
+	int group;		/* numbers the groups walked, from 1 */
+	int group_first;	/* the first thread of the group being walked */
+	bool mapped[MAX_FILES]; /* a map operation maps the file (I10) */
 };
 
 static COW_PRINTF(2, 3) int vfail(struct vstate *v, const char *fmt, ...)
@@ -2413,10 +2505,25 @@ static int check_dio(struct vstate *v, const struct scen_op *op)
 
 	if (check_range(v, f, SPACE_FILE) || check_range(v, m, SPACE_MAP))
 		return COW_ECORRUPT;
+	if (v->s->files[f->name].mapped)
+		return vfail(v, "%d:%d: direct I/O of file '%s', which is mapped", op->loc.line,
+			     op->loc.col, v->s->files[f->name].name);
 	if (f->len != m->len || f->off % DIO_ALIGN || m->off % DIO_ALIGN || m->len % DIO_ALIGN)
 		return vfail(v, "%d:%d: direct I/O of file [%lu..+%lu] and memory [%lu..+%lu]",
 			     op->loc.line, op->loc.col, f->off, f->len, m->off, m->len);
 	v->dio++;
+	return 0;
+}
+
+/* A map of a file (I10): within the file's whole pages. */
+static int check_map_file(struct vstate *v, const struct scen_op *op)
+{
+	const struct scen_file *file = &v->s->files[op->map.file];
+
+	if (op->map.len > (file->size + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE)
+		return vfail(v, "%d:%d: maps %lu bytes of file '%s' of %lu", op->loc.line,
+			     op->loc.col, op->map.len, file->name, file->size);
+	v->mapped[op->map.file] = true;
 	return 0;
 }
 
@@ -2441,10 +2548,12 @@ static int check_op(struct vstate *v, const struct scen_op *op, int thread)
 	switch (op->kind) {
 	case OP_MAP:
 		if (op->map.name < 0 || op->map.name >= s->nr_maps ||
-		    op->map.len != s->maps[op->map.name].len || (op->map.prot & ~rw))
+		    op->map.len != s->maps[op->map.name].len || (op->map.prot & ~rw) ||
+		    op->map.file < -1 || op->map.file >= s->nr_files)
 			return vfail(v, "%d:%d: a bad map", op->loc.line, op->loc.col);
-		return 0;
+		return op->map.file >= 0 ? check_map_file(v, op) : 0;
 	case OP_WRITE:
+	case OP_POKE:
 		if (check_range(v, &op->write.range, SPACE_MAP))
 			return COW_ECORRUPT;
 		return check_value(v, &op->write.value, op->write.range.len);
@@ -2661,6 +2770,11 @@ static int check_all(struct vstate *v)
 	if (v->made_pins != s->nr_pins || v->made_pipes != s->nr_pipes)
 		return vfail(v, "%d pins and %d pipes, %d and %d made", s->nr_pins, s->nr_pipes,
 			     v->made_pins, v->made_pipes);
+	for (int i = 0; i < s->nr_files; i++)
+		if (s->files[i].mapped != v->mapped[i])
+			return vfail(v, "file '%s' is %smarked mapped, and %smapped",
+				     s->files[i].name, s->files[i].mapped ? "" : "not ",
+				     v->mapped[i] ? "" : "not ");
 	return 0;
 }
 

@@ -24,8 +24,16 @@
  *   join
  *
  * Operations (OP):
- *   map NAME SIZE [rw|ro|none] [private|shared]      mmap (default rw private)
+ *   map NAME SIZE [rw|ro|none] [private|shared] [file=FILE]
+ *                                     mmap (default rw private) of anonymous
+ *                                     memory, or of FILE from its start
+ *                                     through the page cache (mmap of the
+ *                                     file's descriptor)
  *   write RANGE VALUE                 store VALUE (repeated to fill RANGE)
+ *   poke RANGE VALUE                  store VALUE through /proc/PID/mem
+ *                                     (get_user_pages with FOLL_FORCE |
+ *                                     FOLL_WRITE): also into a read-only or
+ *                                     none private mapping, to a private copy
  *   read RANGE                        load (touches the pages)
  *   check VERDICT RANGE == VALUE      the bytes must equal VALUE
  *   check VERDICT RANGE != VALUE      ... must differ somewhere
@@ -63,9 +71,10 @@
  *                                     to the pages of RANGE
  *   pipe_read PIPE -> RANGE           copy what the pipe's pages hold now into
  *                                     RANGE, and drop the references
- *   In a check, RANGE may also name a file (its bytes now), a pin (what the
- *   pinned frames hold) or a pipe (what reading it would deliver); FRANGE
- *   is a file's RANGE.
+ *   In a check, RANGE may also name a file (its bytes now, as read(2)
+ *   sees them: through the page cache where the file is mapped), a pin
+ *   (what the pinned frames hold) or a pipe (what reading it would
+ *   deliver); FRANGE is a file's RANGE.
  * Accepted with a "not supported yet" error: madvise pageout (use
  *   swapout).
  *
@@ -74,6 +83,7 @@
  *           in VALUE and FRANGE a file; in a check any of the four);
  *           MAP[OFF] is one byte
  *   VALUE   0xNN (a byte), "text" (\n \t \\ \" \xNN escapes), or a file RANGE
+ *           (the file's bytes when the operation runs, as read(2) sees them)
  *   VERDICT corrupt | leak | desync | overwrite: what the check guards
  *
  * Rules the parser adds (parser.c has them all):
@@ -87,6 +97,10 @@
  *   (LEN need not be).  dio_read and dio_write move equally long ranges,
  *   and both offsets and the length are multiples of 512 (O_DIRECT's
  *   rules).
+ *   map file=FILE names a declared file, once, and maps at most the file's
+ *   size rounded up to whole pages.  A file is either mapped (in any map
+ *   line) or a direct-I/O target (in any dio_read or dio_write), never
+ *   both: cowlab's page cache does not follow direct I/O.
  *   A pin lives from its pin to its unpin (by the same process, once); a
  *   pipe from its vmsplice to its one pipe_read (by any process, into a
  *   range exactly as long).  Checks may read them in between, from any
@@ -139,6 +153,7 @@ enum scen_op_kind {
 	OP_SWAPOUT,
 	OP_CLEAR_REFS,
 	OP_KSM_MERGE,
+	OP_POKE, /* a forced write: /proc/PID/mem, ptrace(POKEDATA) */
 };
 
 /* What a range's name refers to. */
@@ -185,11 +200,12 @@ struct scen_op {
 			unsigned long len; /* bytes, a multiple of the page size */
 			int prot;	   /* COW_PROT_* */
 			bool shared;
+			int file; /* files[] it maps (file=), or -1: anonymous */
 		} map;
 		struct {
 			struct scen_range range;
 			struct scen_value value;
-		} write;
+		} write; /* OP_WRITE, OP_POKE */
 		struct {
 			struct scen_range range;
 		} read, munmap, swapout;
@@ -244,6 +260,7 @@ struct scen_file {
 	char name[SCEN_NAME_MAX];
 	unsigned long size;
 	unsigned char fill;
+	bool mapped; /* a map line maps it (file=); then no direct I/O uses it */
 };
 
 struct scen_map {
@@ -325,7 +342,8 @@ const char *scen_expected(const struct scenario *s, const char *preset);
 /* Check the invariants of a parsed scenario (indices, spaces and bounds,
  * groups taking the threads in order, no operation after a process's exit,
  * direct I/O alignment, pins and pipes made once in order and used only
- * while they live, distinct names, the counts); 0, COW_ENOMEM, or
+ * while they live, file mappings within their file and no mapped file
+ * used by direct I/O, distinct names, the counts); 0, COW_ENOMEM, or
  * COW_ECORRUPT with the first broken one in msg.  The tests
  * and the fuzz target check every scenario the parser returns. */
 int scen_check(const struct scenario *s, char *msg, size_t len);

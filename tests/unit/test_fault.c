@@ -579,6 +579,25 @@ static void test_trylock_eras_copy_a_locked_page(void **state)
 	}
 }
 
+/* A written zero page is the policy's failure (Dirty COW before 4.9 could
+ * write it), not the model's: the checker reports it as COW_EOVERWRITE,
+ * which a scenario reads as the overwrite verdict. */
+static void test_written_zero_page_is_an_overwrite(void **state)
+{
+	struct cow_system *sys = mmt_system("linux-6.5", 64, 1, true);
+	unsigned char *zero = page_address(sys->pool, sys->zero_page);
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(cow_system_check(sys, 1, msg, sizeof(msg)), 0);
+	zero[100] = 0x66;
+	assert_int_equal(cow_system_check(sys, 1, msg, sizeof(msg)), COW_EOVERWRITE);
+	assert_non_null(strstr(msg, "the zero page holds 0x66 at offset 100"));
+	zero[100] = 0;
+	assert_int_equal(cow_system_check(sys, 0, msg, sizeof(msg)), 0);
+	cow_system_destroy(sys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -598,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_clear_refs_soft_dirty),
 		cmocka_unit_test(test_reuse_rules_of_each_era),
 		cmocka_unit_test(test_trylock_eras_copy_a_locked_page),
+		cmocka_unit_test(test_written_zero_page_is_an_overwrite),
 	};
 
 	test_init();

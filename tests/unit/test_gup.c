@@ -303,6 +303,102 @@ static void test_forced_write(void **state)
 	}
 }
 
+/* A file mapped through the page cache (cow_mmap_file): a private mapping
+ * reads the file's bytes from cache pages every mapper shares, and every
+ * write, a forced one through a read-only mapping (ptrace,
+ * /proc/PID/mem) included, lands in a private anonymous copy, whatever
+ * the era's rule for the forced write's retry; the file as read(2) sees
+ * it never changes.  A shared mapping writes the cache itself. */
+static void test_file_mappings_and_forced_writes(void **state)
+{
+	static const char *const policies[] = {"linux-2.6.29", "linux-5.8", "linux-6.5"};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(policies); i++) {
+		struct cow_system *sys = mmt_system(policies[i], FRAMES, 4, true);
+		struct cow_process *p = mmt_process(sys, "p"), *q = mmt_process(sys, "q");
+		struct cow_task *pt = mmt_task(p, 0), *qt = mmt_task(q, 1);
+		unsigned long ro, rw, sh, qro;
+		struct cow_file *file;
+		struct cow_pages *pg;
+		unsigned char b[2];
+
+		assert_int_equal(cow_file_create(2 * PAGE_SIZE, 0x5a, &file), 0);
+		assert_int_equal(
+			cow_mmap_file(pt, 3 * PAGE_SIZE, COW_PROT_READ, COW_MAP_PRIVATE, file, &ro),
+			COW_EINVAL); /* past the file's last page */
+		assert_int_equal(
+			cow_mmap_file(pt, 2 * PAGE_SIZE, COW_PROT_READ, COW_MAP_PRIVATE, file, &ro),
+			0);
+		assert_int_equal(cow_mmap_file(pt, PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE,
+					       COW_MAP_PRIVATE, file, &rw),
+				 0);
+		assert_int_equal(cow_mmap_file(pt, PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE,
+					       COW_MAP_SHARED, file, &sh),
+				 0);
+		assert_int_equal(
+			cow_mmap_file(qt, PAGE_SIZE, COW_PROT_READ, COW_MAP_PRIVATE, file, &qro),
+			0);
+		assert_true(mmt_holds(pt, ro, 0x5a, 2 * PAGE_SIZE));
+		assert_true(mmt_holds(qt, qro, 0x5a, PAGE_SIZE));
+		/* One cache page behind every mapping, mapped read-only where
+		 * the mapping is private. */
+		assert_ptr_equal(mmt_page(p, ro), mmt_page(q, qro));
+		assert_false(PageFlag(mmt_page(p, ro), PG_anon));
+		assert_false(pte_write(mmt_pte(p, ro)));
+		/* A write to a private mapping copies. */
+		assert_int_equal(mmt_fill(pt, rw, 0x11, PAGE_SIZE), 0);
+		assert_true(PageFlag(mmt_page(p, rw), PG_anon));
+		assert_true(mmt_holds(qt, qro, 0x5a, PAGE_SIZE));
+		/* A forced write through the read-only mapping: a private copy
+		 * that stays read-only. */
+		assert_int_equal(cow_gup(pt, ro, 1, COW_GUP_WRITE, &pg), COW_EFAULT);
+		assert_int_equal(cow_gup(pt, ro, 1, COW_GUP_WRITE | COW_GUP_FORCE, &pg), 0);
+		cow_pages_write(pg, 0, "\x99", 1);
+		cow_pages_release(pg);
+		assert_int_equal(mmt_byte(pt, ro), 0x99);
+		assert_true(PageFlag(mmt_page(p, ro), PG_anon));
+		assert_false(pte_write(mmt_pte(p, ro)));
+		assert_int_equal(mmt_byte(qt, qro), 0x5a);
+		assert_int_equal(cow_file_read_cached(sys, file, 0, b, 1), 0);
+		assert_int_equal(b[0], 0x5a);
+		/* MADV_DONTNEED drops the copy: the file's bytes again. */
+		assert_int_equal(cow_madvise(pt, ro, PAGE_SIZE, COW_MADV_DONTNEED), 0);
+		assert_int_equal(mmt_byte(pt, ro), 0x5a);
+		/* A shared mapping writes the cache: every mapper and read(2)
+		 * see it, the file on disk does not (no writeback). */
+		assert_int_equal(mmt_fill(pt, sh, 0x33, 1), 0);
+		assert_int_equal(mmt_byte(qt, qro), 0x33);
+		assert_int_equal(cow_file_read_cached(sys, file, 0, b, 2), 0);
+		assert_int_equal(b[0], 0x33);
+		assert_int_equal(b[1], 0x5a);
+		assert_int_equal(cow_file_read(file, 0, b, 1), 0);
+		assert_int_equal(b[0], 0x5a);
+		/* fork shares the cache pages and the private copy alike. */
+		{
+			struct cow_process *c;
+			struct cow_task *ct;
+
+			assert_int_equal(cow_fork(pt, "c", &c), 0);
+			ct = mmt_task(c, 2);
+			assert_ptr_equal(mmt_page(c, ro + PAGE_SIZE), mmt_page(p, ro + PAGE_SIZE));
+			assert_true(mmt_holds(ct, rw, 0x11, PAGE_SIZE));
+			assert_int_equal(mmt_fill(ct, rw, 0x22, PAGE_SIZE), 0);
+			assert_true(mmt_holds(pt, rw, 0x11, PAGE_SIZE));
+			assert_system_ok(sys);
+			cow_task_destroy(ct);
+			cow_process_exit(c);
+		}
+		assert_system_ok(sys);
+		cow_task_destroy(qt);
+		cow_task_destroy(pt);
+		cow_process_exit(q);
+		cow_process_exit(p);
+		cow_system_destroy(sys);
+		cow_file_close(file);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_gup_fast_takes_only_what_it_may),
 		cmocka_unit_test(test_dio_read_and_write),
 		cmocka_unit_test(test_forced_write),
+		cmocka_unit_test(test_file_mappings_and_forced_writes),
 	};
 
 	test_init();

@@ -2,7 +2,8 @@
  * Tests of src/scenario/interp.c: scenarios run in the three modes, checks
  * that hold and checks that fail with the right verdict and message, the
  * invariants at the end of a run, explore failures replayed from their
- * token, and every bundled scenario under every implemented policy.
+ * token, file mappings and forced writes (poke), and every bundled
+ * scenario under every implemented policy.
  */
 #include "testutil.h"
 
@@ -200,6 +201,141 @@ static void test_threads_and_top_level_groups(void **state)
 	scen_free(s);
 }
 
+/* Every check of s holds in every mode (seq only if !all_modes). */
+static void expect_pass(const struct scenario *s, bool all_modes, int checks)
+{
+	static const enum scen_mode modes[] = {SCEN_SEQ, SCEN_STRESS, SCEN_EXPLORE};
+
+	for (size_t m = 0; m < (all_modes ? ARRAY_SIZE(modes) : 1); m++) {
+		struct scen_result r = run_mode(s, modes[m], NULL);
+
+		if (r.failed)
+			fail_msg("%s: %s: %s", scen_mode_name(modes[m]), r.verdict, r.message);
+		assert_int_equal(r.checks, checks);
+	}
+}
+
+/* map file=: a private mapping reads the file's bytes and writes to
+ * private copies, which the file (as read(2) sees it) never shows; a
+ * shared mapping writes the page cache, which checks of the file and
+ * file values see. */
+static void test_file_mappings(void **state)
+{
+	struct scenario *s = parse_ok("file data 8K fill=0x5a\n"
+				      "process P\n"
+				      "  map priv 8K file=data\n"
+				      "  map sh 4K shared file=data\n"
+				      "  map anon 4K\n"
+				      "  check corrupt priv == 0x5a\n"
+				      "  check corrupt priv == data\n"
+				      "  write priv[0..4K] 0x11\n"
+				      "  check corrupt priv[0..4K] == 0x11\n"
+				      "  check overwrite data == 0x5a\n"
+				      "  check corrupt sh == 0x5a\n"
+				      "  write sh[0..+16] 0x22\n"
+				      "  check desync data[0..+16] == 0x22\n"
+				      "  check overwrite data[16..8K] == 0x5a\n"
+				      "  check corrupt priv[0..+16] == 0x11\n"
+				      "  write anon[0..+16] data[0..+16]\n"
+				      "  check corrupt anon[0..+16] == 0x22\n"
+				      "  fork C\n"
+				      "process C\n"
+				      "  check leak priv[0..4K] == 0x11\n"
+				      "  check desync sh[0..+16] == 0x22\n");
+
+	(void)state;
+	expect_pass(s, true, 11);
+	scen_free(s);
+	/* Past the end of the file, its last page reads as zeroes. */
+	s = parse_ok("file data 100 fill=0x5a\n"
+		     "process P\n"
+		     "  map m 1 page file=data\n"
+		     "  check corrupt m[0..100] == 0x5a\n"
+		     "  check corrupt m[100..4K] == 0x00\n"
+		     "  check corrupt data == 0x5a\n");
+	expect_pass(s, false, 3);
+	scen_free(s);
+}
+
+/* poke: a forced write (/proc/PID/mem) into a read-only private file
+ * mapping lands in the process's private copy: the process reads it, the
+ * file keeps its bytes, and the mapping stays read-only. */
+static void test_poke_file_mapping(void **state)
+{
+	static const char text[] = "file data 4K fill=0x5a\n"
+				   "process P\n"
+				   "  map view 4K ro private file=data\n"
+				   "  read view\n"
+				   "  poke view[0..8] 0x66\n"
+				   "  check corrupt view[0..8] == 0x66\n"
+				   "  check corrupt view[8..4K] == 0x5a\n"
+				   "  check overwrite data == 0x5a\n";
+	char more[512];
+	struct scenario *s = parse_ok(text);
+	struct scen_result r = run_mode(s, SCEN_SEQ, "linux-6.5");
+
+	(void)state;
+	if (r.failed)
+		fail_msg("%s: %s", r.verdict, r.message);
+	assert_int_equal(r.checks, 3);
+	scen_free(s);
+	snprintf(more, sizeof(more), "%s  write view[0] 0x01\n", text);
+	s = parse_ok(more);
+	r = run_mode(s, SCEN_SEQ, "linux-6.5");
+	assert_true(r.failed);
+	assert_string_equal(r.verdict, "error");
+	assert_non_null(strstr(r.message, "test.cow:9:3: write failed: bad address"));
+	scen_free(s);
+}
+
+/* poke into read-only and inaccessible anonymous memory, in every mode;
+ * where the kernel refuses the forced write (a shared mapping without
+ * write permission is no copy-on-write mapping), an error. */
+static void test_poke_anonymous(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map ro 4K ro\n"
+				      "  map no 4K none\n"
+				      "  poke ro[100..+4] \"abcd\"\n"
+				      "  poke no 0x77\n"
+				      "  check corrupt ro[100..+4] == \"abcd\"\n"
+				      "  check corrupt ro[0..100] == 0x00\n"
+				      "  check corrupt no faults\n"
+				      "  mprotect no ro\n"
+				      "  check corrupt no == 0x77\n");
+	struct scen_result r;
+
+	(void)state;
+	expect_pass(s, true, 4);
+	scen_free(s);
+	s = parse_ok("process P\n  map sh 4K ro shared\n  poke sh 0x01\n");
+	r = run_mode(s, SCEN_SEQ, NULL);
+	assert_true(r.failed);
+	assert_string_equal(r.verdict, "error");
+	assert_non_null(strstr(r.message, "test.cow:3:3: poke failed: bad address"));
+	scen_free(s);
+}
+
+/* cowlab's page cache does not follow direct I/O: a file is mapped or
+ * a direct-I/O target, not both. */
+static void test_mapped_file_with_dio_is_refused(void **state)
+{
+	static const char text[] = "file data 4K\n"
+				   "process P\n"
+				   "  map buf 4K\n"
+				   "  dio_read data -> buf\n"
+				   "  map view 4K ro file=data\n";
+	struct scenario *s = NULL;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(scen_parse("test.cow", text, strlen(text), &s, err, sizeof(err)),
+			 COW_EINVAL);
+	assert_null(s);
+	assert_non_null(strstr(err, "test.cow:5:23: file 'data' is a direct-I/O target (line 4) "
+				    "and mapped: cowlab's page cache does not follow direct I/O"));
+}
+
 /* Every bundled scenario holds in every mode under every real policy. */
 static void test_bundled_scenarios(void **state)
 {
@@ -334,6 +470,10 @@ int main(void)
 		cmocka_unit_test(test_unexpected_fault_is_an_error),
 		cmocka_unit_test(test_unknown_policy_is_bad_input),
 		cmocka_unit_test(test_threads_and_top_level_groups),
+		cmocka_unit_test(test_file_mappings),
+		cmocka_unit_test(test_poke_file_mapping),
+		cmocka_unit_test(test_poke_anonymous),
+		cmocka_unit_test(test_mapped_file_with_dio_is_refused),
 		cmocka_unit_test(test_bundled_scenarios),
 		cmocka_unit_test(test_gup_race_scenarios),
 		cmocka_unit_test(test_dio_under_reclaim),

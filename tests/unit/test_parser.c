@@ -129,6 +129,23 @@ static const char gup_example[] = "file data 12K fill=0x5a\n"
 				  "  pipe_read pipe1 -> buf[8K..12K]\n"
 				  "  check leak data[0..512] == 0x5a\n";
 
+/* A forced write into a read-only private file mapping (Dirty COW's
+ * shape), beside a file direct I/O may use: file= and poke together. */
+static const char file_example[] = "file passwd 4K fill=0x5a\n"
+				   "file io 4K\n"
+				   "process P\n"
+				   "  map view 4K ro private file=passwd\n"
+				   "  map buf 4K\n"
+				   "  read view\n"
+				   "  thread poker\n"
+				   "    poke view[0..8] 0x66\n"
+				   "  thread zapper\n"
+				   "    madvise view dontneed\n"
+				   "  join\n"
+				   "  dio_read io -> buf\n"
+				   "  poke buf \"ab\"\n"
+				   "  check overwrite passwd == 0x5a\n";
+
 static void assert_loc(struct scen_loc loc, int line, int col)
 {
 	if (loc.line != line || loc.col != col)
@@ -178,6 +195,8 @@ static void check_example(const struct scenario *s)
 	assert_int_equal(op[0].map.len, 12288);
 	assert_int_equal(op[0].map.prot, RW);
 	assert_false(op[0].map.shared);
+	assert_int_equal(op[0].map.file, -1);
+	assert_false(s->files[0].mapped);
 
 	assert_int_equal(op[1].kind, OP_WRITE);
 	assert_loc(op[1].loc, 7, 3);
@@ -663,8 +682,8 @@ static void test_map_options(void **state)
 	expect_err("process P\n  map a 4K shared private\n", "2:19",
 		   "private or shared is given twice");
 	expect_err("process P\n  map a 4K rx\n", "2:12",
-		   "unknown map option 'rx' (did you mean 'rw'?): expected rw, ro, none, private "
-		   "or shared");
+		   "unknown map option 'rx' (did you mean 'rw'?): expected rw, ro, none, private, "
+		   "shared or file=FILE");
 	expect_err("process P\n  map a 4K rw [\n", "2:15",
 		   "unexpected '[' after the 'map' operation");
 	expect_err("process P\n  map 4K\n", "2:7",
@@ -1620,6 +1639,8 @@ static void test_free_after_errors(void **state)
 	expect_err("process P\n  map a 4K\n  write a \"xy\" junk\n", "3:16", "unexpected 'junk'");
 	expect_err("process P\n  map a 4K\n  check leak a == \"xy\" junk\n", "3:24",
 		   "unexpected 'junk'");
+	expect_err("process P\n  map a 4K\n  poke a \"xy\"\n  poke a[0..2] \"xyz\"\n", "4:16",
+		   "the string is 3 bytes");
 	s = parse_ok("process P\n  map a 4K\n  thread t write a \"zz\"\n  thread u\n    check leak "
 		     "a != \"q\"\n  join\n");
 	assert_int_equal(s->threads[1].ops[0].check.value.nbytes, 1);
@@ -1657,6 +1678,7 @@ static void test_out_of_memory(void **state)
 	(void)state;
 	out_of_memory(example);
 	out_of_memory(gup_example);
+	out_of_memory(file_example);
 	out_of_memory("expect pass linux-6.5\nprocess P\n  map a 4K\n  write a 0x01\n"
 		      "  fork C\n  write a 0x02\n  thread t read a\n  thread u read a\n  join\n"
 		      "process C\n  check leak a == 0x01\n");
@@ -1918,6 +1940,167 @@ static void test_dio_errors(void **state)
 	expect_err(D "  wait\n  exit\n  wait\n", "6:3", "process 'P' exited at line 5");
 	expect_err("wait\n", "1:1", "'wait' must be inside a process block");
 #undef D
+}
+
+/* map ... file=FILE: a mapping of a declared file, with the other
+ * options in any order (I10). */
+static void test_map_file(void **state)
+{
+	struct scenario *s = parse_ok("file data 6000 fill=0x5a\n"
+				      "file other 4K\n"
+				      "file io 4K\n"
+				      "process P\n"
+				      "  map a 8K ro private file=data\n"
+				      "  map b 4K file=data shared\n"
+				      "  map c 4K\n"
+				      "  dio_read io -> c\n"
+				      "  fork C\n"
+				      "process C\n"
+				      "  map d 1 page file=other none\n"
+				      "  thread t map e 1 file=other\n"
+				      "  join\n"
+				      "  check overwrite data[0..+8] == 0x5a\n"
+				      "  write c data[0..4K]\n");
+	const struct scen_op *op = s->ops;
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(op[0].map.file, 0);
+	assert_int_equal(op[0].map.prot, COW_PROT_READ);
+	assert_false(op[0].map.shared);
+	assert_int_equal(op[0].map.len, 8192);
+	assert_int_equal(op[1].map.file, 0);
+	assert_int_equal(op[1].map.prot, RW);
+	assert_true(op[1].map.shared);
+	assert_int_equal(op[2].map.file, -1);
+	assert_int_equal(op[5].map.file, 1);
+	assert_int_equal(op[5].map.prot, 0);
+	assert_int_equal(s->threads[0].ops[0].map.file, 1);
+	assert_int_equal(s->threads[0].ops[0].map.len, 4096);
+	assert_true(s->files[0].mapped);
+	assert_true(s->files[1].mapped);
+	assert_false(s->files[2].mapped);
+	assert_space(&op[7].check.range, SPACE_FILE, 0, false, 0, 8);
+	/* What scen_check holds file mappings to. */
+	s->files[2].mapped = true;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "direct I/O of file 'io', which is mapped"));
+	s->files[2].mapped = false;
+	s->files[1].mapped = false;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "file 'other' is not marked mapped, and mapped"));
+	s->files[1].mapped = true;
+	s->ops[0].map.file = 1;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "5:3: maps 8192 bytes of file 'other' of 4096"));
+	s->ops[0].map.file = 3;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "5:3: a bad map"));
+	s->ops[0].map.file = 0;
+	assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+	scen_free(s);
+	/* Up to the file's size rounded up to whole pages, and no further. */
+	s = parse_ok("file d 4097\nprocess P\n  map a 8K file=d\n  map b 1 file=d\n");
+	assert_int_equal(s->ops[1].map.len, 4096);
+	scen_free(s);
+}
+
+static void test_map_file_errors(void **state)
+{
+	(void)state;
+#define F "file data 4K\nprocess P\n"
+	expect_err(F "  map a 4K file=dat\n", "3:17", "unknown file 'dat' (did you mean 'data'?)");
+	expect_err(F "  map a 4K file=nothing\n", "3:17", "unknown file 'nothing'");
+	assert_null(strstr(last_err, "did you mean"));
+	expect_err(F "  map a 4K\n  map b 4K file=a\n", "4:17",
+		   "'a' is a mapping; file= must name a file (declared with 'file NAME SIZE')");
+	expect_err(F "  map a 4K file=P\n", "3:17", "'P' is a process; file= must name a file");
+	expect_err(F "  map a 4K file=data file=data\n", "3:22",
+		   "file= is given twice: a mapping maps one file");
+	expect_err(F "  map a 4K file data\n", "3:17", "expected '=' after 'file', found 'data'");
+	expect_err(F "  map a 4K file=\n", "3:17",
+		   "expected a file name after 'file=', found the end of the line");
+	expect_err(F "  map a 4K file=0x1\n", "3:17",
+		   "expected a file name after 'file=', found '0x1'");
+	expect_err(F "  map a 4K file=data[0..4K]\n", "3:21",
+		   "unexpected '[' after the 'map' operation");
+	expect_err(F "  map a 4K fille=data\n", "3:12",
+		   "unknown map option 'fille' (did you mean 'file'?)");
+	expect_err("file d 100\nprocess P\n  map a 2 pages file=d\n", "3:9",
+		   "the mapping is 8192 bytes but file 'd' is 100 (4096 in whole pages): a file is "
+		   "mapped up to its size rounded up to whole pages");
+	expect_err("file d 4K\nprocess P\n  map a 4097 ro file=d\n", "3:9",
+		   "the mapping is 8192 bytes but file 'd' is 4096");
+	/* A second map of the name: its first size, checked against this file. */
+	expect_err("file d 4K\nfile e 8K\nprocess P\n  map a 8K file=e\n  fork C\n"
+		   "process Q\n  map a 8K file=d\n",
+		   "7:9", "the mapping is 8192 bytes but file 'd' is 4096");
+	/* Mapped and a direct-I/O target, in either order, anywhere. */
+	expect_err(F "  map a 4K file=data\n  map b 4K\n  dio_read data -> b\n", "5:12",
+		   "file 'data' is mapped (line 3) and a direct-I/O target: cowlab's page cache "
+		   "does not follow direct I/O");
+	expect_err(F "  map a 4K ro shared file=data\nprocess Q\n  map b 4K\n"
+		     "  thread t dio_write b[0..512] -> data[512..+512]\n  join\n",
+		   "6:35", "file 'data' is mapped (line 3) and a direct-I/O target");
+	expect_err(F "  map b 4K\n  dio_write b -> data\n  wait\n  map a 4K file=data\n", "6:17",
+		   "file 'data' is a direct-I/O target (line 4) and mapped: cowlab's page cache "
+		   "does not follow direct I/O");
+#undef F
+}
+
+/* poke RANGE VALUE: a forced write (/proc/PID/mem), shaped like write. */
+static void test_poke(void **state)
+{
+	struct scenario *s = parse_ok("file data 4K fill=0x5a\n"
+				      "process P\n"
+				      "  map a 8K ro\n"
+				      "  map f 4K none private file=data\n"
+				      "  poke a 0x01\n"
+				      "  poke a[4K..+4] \"abcd\"\n"
+				      "  poke a[0..4K] data\n"
+				      "  poke f[1] 0x02\n"
+				      "  thread t poke a[1] 0x03\n"
+				      "  join\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(op[2].kind, OP_POKE);
+	assert_loc(op[2].loc, 5, 3);
+	assert_space(&op[2].write.range, SPACE_MAP, 0, true, 0, 8192);
+	assert_int_equal(op[2].write.value.kind, VAL_BYTE);
+	assert_int_equal(op[2].write.value.byte, 0x01);
+	assert_int_equal(op[3].kind, OP_POKE);
+	assert_space(&op[3].write.range, SPACE_MAP, 0, false, 4096, 4);
+	assert_int_equal(op[3].write.value.kind, VAL_BYTES);
+	assert_int_equal(op[3].write.value.nbytes, 4);
+	assert_memory_equal(op[3].write.value.bytes, "abcd", 4);
+	assert_int_equal(op[4].write.value.kind, VAL_FILE);
+	assert_space(&op[4].write.value.file, SPACE_FILE, 0, true, 0, 4096);
+	assert_space(&op[5].write.range, SPACE_MAP, 1, false, 1, 1);
+	assert_int_equal(s->threads[0].ops[0].kind, OP_POKE);
+	assert_space(&s->threads[0].ops[0].write.range, SPACE_MAP, 0, false, 1, 1);
+	scen_free(s);
+#define P "file d 4K\nprocess P\n  map a 4K\n"
+	expect_err(P "  poke a\n", "4:9", "expected a value: a byte like 0x00");
+	expect_err(P "  poke\n", "4:7",
+		   "expected a range like buf or buf[0..4K] after 'poke', found the end of the "
+		   "line");
+	expect_err(P "  poke b 0x01\n", "4:8", "unknown mapping 'b' (did you mean 'a'?)");
+	expect_err(P "  poke d 0x01\n", "4:8",
+		   "'d' is a file, not a mapping: 'poke' needs a range of a mapping");
+	expect_err(P "  poke a[4K] 0x01\n", "4:10", "offset 4096 is beyond the end of 'a'");
+	expect_err(P "  poke a[0..4] \"12345\"\n", "4:16",
+		   "the string is 5 bytes, longer than the range (4)");
+	expect_err(P "  poke a[0..512] d\n", "4:18",
+		   "this file range is 4096 bytes but the range is 512");
+	expect_err(P "  poke a 0x01 0x02\n", "4:15",
+		   "unexpected '0x02' after the 'poke' operation");
+	expect_err(P "  pok a 0x01\n", "4:3", "unknown operation 'pok' (did you mean 'poke'?)");
+	expect_err(P "  map poke 4K\n", "4:7", "'poke' is a keyword and cannot be a name");
+	expect_err("poke a 0x01\n", "1:1", "'poke' must be inside a process block");
+	expect_err(P "  thread t map b 4K\n  thread u poke b 0x01\n  join\n", "5:17",
+		   "thread 'u' of process 'P' has no mapping 'b' yet");
+#undef P
 }
 
 /* "->" is a token, also without blanks around it; a name ends before it. */
@@ -2523,7 +2706,10 @@ static void test_random_token_soup(void **state)
 					    "data[0..512]",
 					    "512",
 					    "pipe",
-					    "buf[512..+4K]"};
+					    "buf[512..+4K]",
+					    "poke",
+					    "file=data",
+					    "file="};
 	char buf[1024];
 
 	(void)state;
@@ -2597,6 +2783,7 @@ static void test_mutated_example(void **state)
 	(void)state;
 	mutate(example, 7);
 	mutate(gup_example, 8);
+	mutate(file_example, 9);
 }
 
 /* The fuzz corpus directory, from the repository root (where tests/run.sh
@@ -2693,6 +2880,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_range_spaces),
 		cmocka_unit_test(test_dio),
 		cmocka_unit_test(test_dio_errors),
+		cmocka_unit_test(test_map_file),
+		cmocka_unit_test(test_map_file_errors),
+		cmocka_unit_test(test_poke),
 		cmocka_unit_test(test_arrow_token),
 		cmocka_unit_test(test_pin_and_unpin),
 		cmocka_unit_test(test_pin_errors),
