@@ -145,6 +145,10 @@ int cow_mmap(struct cow_task *task, unsigned long addr, unsigned long len, int p
 int cow_mmap_file(struct cow_task *task, unsigned long len, int prot, int flags,
 		  const struct cow_file *file, unsigned long *out);
 int cow_munmap(struct cow_task *task, unsigned long addr, unsigned long len);
+/* UFFDIO_CONTINUE over [addr, addr+len) of a file mapping: map the page
+ * cache's pages into the empty PTEs (a minor fault resolved from user
+ * space), dirty from 5.16 on; COW_EINVAL outside a file mapping. */
+int cow_uffd_continue(struct cow_task *task, unsigned long addr, unsigned long len);
 /* Free the page caches of files no mapping uses any more (echo 1 >
  * /proc/sys/vm/drop_caches); a later mapping reads the file again. */
 void cow_system_drop_caches(struct cow_system *sys);

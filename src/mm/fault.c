@@ -59,10 +59,11 @@ static pte_t mk_pte(struct cow_system *sys, struct page *page, const struct vm_a
 
 /* Install page at the empty PTE of addr, giving the mapping the caller's
  * reference; anon pages join the reverse map as new exclusive pages,
- * shmem pages gain a mapcount.  If another thread filled the PTE first,
- * the page goes back.  Returns 0 or COW_ENOMEM. */
-static int map_fresh_page(struct vm_area_struct *vma, unsigned long addr, struct page *page,
-			  bool anon)
+ * shmem pages gain a mapcount; extra bits (_PAGE_DIRTY) join the PTE.  If
+ * another thread filled the PTE first, the page goes back.  Returns 0 or
+ * COW_ENOMEM. */
+static int map_page_bits(struct vm_area_struct *vma, unsigned long addr, struct page *page,
+			 bool anon, pte_t extra)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct cow_system *sys = mm->sys;
@@ -86,9 +87,15 @@ static int map_fresh_page(struct vm_area_struct *vma, unsigned long addr, struct
 	}
 	/* A page-cache page in a private mapping is mapped read-only: a
 	 * write must copy it. */
-	set_pte(ptep, mk_pte(sys, page, vma, anon || (vma->vm_flags & VM_SHARED)));
+	set_pte(ptep, mk_pte(sys, page, vma, anon || (vma->vm_flags & VM_SHARED)) | extra);
 	pte_unmap_unlock(ptep, ptl);
 	return 0;
+}
+
+static int map_fresh_page(struct vm_area_struct *vma, unsigned long addr, struct page *page,
+			  bool anon)
+{
+	return map_page_bits(vma, addr, page, anon, 0);
 }
 
 static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags)
@@ -560,6 +567,38 @@ int handle_mm_fault_locked(struct mm_struct *mm, unsigned long addr, unsigned in
 	if (!(flags & FAULT_FLAG_FORCE) && !(vma->vm_flags & (VM_READ | VM_WRITE)))
 		return COW_EFAULT;
 	return handle_pte_fault(vma, addr & PAGE_MASK, flags);
+}
+
+/* UFFDIO_CONTINUE: resolve the minor faults of [addr, addr + len) of a
+ * mapping with a page cache, mapping the cache's pages into the empty PTEs
+ * (read-only in a private mapping) and leaving present PTEs alone.  From
+ * 5.16 (9ae0f87d009c) the PTE is installed dirty, which 4.9's FOLL_COW test
+ * takes for the dirty PTE of a forced write's private copy: CVE-2022-2590
+ * until 6.0 (5535be309971).  COW_EINVAL where the range is not such a
+ * mapping. */
+int do_uffd_continue(struct mm_struct *mm, unsigned long addr, unsigned long len)
+{
+	pte_t dirty = mm->sys->policy->uffd_dirty ? _PAGE_DIRTY : 0;
+	int err = 0;
+
+	if ((addr | len) & ~PAGE_MASK || len == 0 || addr + len < addr)
+		return COW_EINVAL;
+	down_read(&mm->mmap_lock);
+	for (unsigned long a = addr; a < addr + len && !err; a += PAGE_SIZE) {
+		struct vm_area_struct *vma = find_vma(mm, a);
+		unsigned long index;
+		struct page *page;
+
+		if (!vma || !vma->shm) {
+			err = COW_EINVAL;
+			break;
+		}
+		index = ((a - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff;
+		page = shmem_get_page(mm->sys, vma->shm, index);
+		err = page ? map_page_bits(vma, a, page, false, dirty) : COW_ENOMEM;
+	}
+	up_read(&mm->mmap_lock);
+	return err;
 }
 
 int handle_mm_fault(struct mm_struct *mm, unsigned long addr, unsigned int flags)

@@ -220,6 +220,7 @@ int mmu_access(struct cow_task *task, unsigned long addr, void *buf, unsigned lo
  * Returns 0 (retry the access), COW_EFAULT (no mapping, or no permission:
  * the access would raise SIGSEGV) or COW_ENOMEM. */
 int handle_mm_fault(struct mm_struct *mm, unsigned long addr, unsigned int flags);
+int do_uffd_continue(struct mm_struct *mm, unsigned long addr, unsigned long len);
 /* The same with the mmap_lock already held for read (get_user_pages). */
 int handle_mm_fault_locked(struct mm_struct *mm, unsigned long addr, unsigned int flags);
 

@@ -39,6 +39,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.clear_refs_skip_pinned = false,
 		.force = FORCE_DROP_WRITE,
+		.uffd_dirty = false,
 	},
 	{
 		.name = "linux-2.6.7",
@@ -53,6 +54,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
 		.force = FORCE_DROP_WRITE,
+		.uffd_dirty = false,
 	},
 	{
 		.name = "linux-2.6.13",
@@ -66,6 +68,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.uffd_dirty = false,
 	},
 	{
 		.name = "linux-2.6.29",
@@ -80,6 +83,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.uffd_dirty = false,
 	},
 	{
 		.name = "forkfix-2009",
@@ -95,6 +99,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.uffd_dirty = false,
 	},
 	{
 		.name = "dontcow-2009",
@@ -110,6 +115,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.uffd_dirty = false,
 	},
 	{
 		.name = "pagecount-2009",
@@ -124,6 +130,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
 		.force = FORCE_DROP_WRITE,
+		.uffd_dirty = false,
 	},
 	{
 		.name = "mmlock-2009",
@@ -141,6 +148,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.clear_refs_skip_pinned = false,
 		.force = FORCE_DROP_WRITE,
+		.uffd_dirty = false,
 	},
 	{
 		.name = "linux-5.8",
@@ -155,6 +163,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_COW_DIRTY,
+		.uffd_dirty = false,
 	},
 	{
 		.name = "linux-5.9",
@@ -168,6 +177,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_COW_DIRTY,
+		.uffd_dirty = false,
 	},
 	{
 		.name = "linux-5.11",
@@ -178,6 +188,7 @@ static const struct cow_policy presets[] = {
 		.wp_reuse = REUSE_REFCOUNT,
 		PINS_511,
 		.force = FORCE_COW_DIRTY,
+		.uffd_dirty = false,
 	},
 	{
 		.name = "linux-5.18",
@@ -188,6 +199,7 @@ static const struct cow_policy presets[] = {
 		.wp_reuse = REUSE_REFCOUNT_ALL,
 		PINS_511,
 		.force = FORCE_COW_DIRTY,
+		.uffd_dirty = true,
 	},
 	{
 		.name = "linux-5.19",
@@ -198,6 +210,7 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_UNSHARE_RO_PIN,
 		.dio_pin = DIO_FOLL_GET,
 		.force = FORCE_COW_DIRTY,
+		.uffd_dirty = true,
 	},
 	{
 		.name = "linux-6.2",
@@ -207,6 +220,7 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_UNSHARE_ALL,
 		.dio_pin = DIO_FOLL_GET,
 		.force = FORCE_EXCLUSIVE,
+		.uffd_dirty = true,
 	},
 	{
 		.name = "linux-6.5",
@@ -219,6 +233,7 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_UNSHARE_ALL,
 		.dio_pin = DIO_FOLL_PIN,
 		.force = FORCE_EXCLUSIVE,
+		.uffd_dirty = true,
 	},
 	{
 		.name = "broken-always-reuse",
@@ -232,6 +247,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_EXCLUSIVE,
+		.uffd_dirty = false,
 	},
 };
 
@@ -379,6 +395,7 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "direct I/O holds:  %s\n"
 		 "dio vs fork:       %s\n"
 		 "forced write:      %s\n"
+		 "UFFDIO_CONTINUE:   %s\n"
 		 "reclaim:           %s\n"
 		 "clear_refs:        %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
@@ -386,7 +403,9 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
 		 dio_pin_rule_name(p->dio_pin),
 		 p->dio_mm_lock ? "an mm rwsem: I/O holds it for read, fork for write" : "no lock",
-		 force_rule_name(p->force), reclaim_rule_name(p->reclaim),
+		 force_rule_name(p->force),
+		 p->uffd_dirty ? "installs the PTE dirty (5.16+)" : "installs the PTE clean",
+		 reclaim_rule_name(p->reclaim),
 		 p->clear_refs_skip_pinned ? "skips maybe-pinned pages (5.11)"
 					   : "write-protects every page");
 	return buf;

@@ -174,6 +174,8 @@ struct cow_policy {
 	enum gup_rule gup;
 	enum gupfast_guard gupfast;
 	enum force_rule force;
+	/* UFFDIO_CONTINUE installs its PTE dirty (9ae0f87d009c, 5.16+). */
+	bool uffd_dirty;
 	enum dio_pin_rule dio_pin;
 	/* mmlock-2009: direct I/O holds the mm's dio_sem for read from GUP
 	 * to completion, and fork takes it for write (the mm-wide lock

@@ -233,6 +233,11 @@ int cow_mmap_file(struct cow_task *task, unsigned long len, int prot, int flags,
 	return do_mmap(task->proc->mm, 0, len, prot, flags, file, out);
 }
 
+int cow_uffd_continue(struct cow_task *task, unsigned long addr, unsigned long len)
+{
+	return do_uffd_continue(task->proc->mm, addr, len);
+}
+
 int cow_munmap(struct cow_task *task, unsigned long addr, unsigned long len)
 {
 	return do_munmap(task->proc->mm, addr, len);

@@ -774,6 +774,12 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 		if (err)
 			op_error(r, op, "swapout", err);
 		return;
+	case OP_UFFD_CONTINUE:
+		err = cow_uffd_continue(t, map_addr(r, op, &op->swapout.range),
+					(range_len(r, &op->swapout.range) + 4095) & ~4095UL);
+		if (err)
+			op_error(r, op, "uffd_continue (a file mapping only)", err);
+		return;
 	case OP_CLEAR_REFS:
 		err = cow_clear_refs(t);
 		if (err)

@@ -26,7 +26,7 @@
  *       pages), every range lies inside its mapping or file, every file
  *       value is exactly as long as the range it goes with.
  *
- *   I5  munmap, mprotect, madvise, swapout and pin get page-aligned
+ *   I5  munmap, mprotect, madvise, swapout, uffd_continue and pin get page-aligned
  *       offsets, as the system calls need; their lengths are rounded up by
  *       the kernel.
  *   I6  a pin or pipe is made once (pin, vmsplice) and lives until it ends
@@ -185,6 +185,7 @@ enum op_word {
 	W_VMSPLICE,
 	W_PIPE_READ,
 	W_SWAPOUT,
+	W_UFFD_CONTINUE,
 	W_CLEAR_REFS,
 	W_KSM_MERGE,
 	W_POKE,
@@ -209,6 +210,7 @@ static const char *const op_words[] = {
 	[W_VMSPLICE] = "vmsplice",
 	[W_PIPE_READ] = "pipe_read",
 	[W_SWAPOUT] = "swapout",
+	[W_UFFD_CONTINUE] = "uffd_continue",
 	[W_CLEAR_REFS] = "clear_refs",
 	[W_KSM_MERGE] = "ksm_merge",
 	[W_POKE] = "poke",
@@ -1570,9 +1572,10 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 			return -1;
 		break;
 	case W_SWAPOUT:
-		op->kind = OP_SWAPOUT;
+	case W_UFFD_CONTINUE:
+		op->kind = w == W_SWAPOUT ? OP_SWAPOUT : OP_UFFD_CONTINUE;
 		r = &op->swapout.range;
-		if (parse_range(ps, c, "swapout", r, &rc))
+		if (parse_range(ps, c, op_words[w], r, &rc))
 			return -1;
 		break;
 	case W_CLEAR_REFS:
@@ -1616,9 +1619,9 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 		break;
 	case W_NONE: COW_ASSERT(!"parse_op without an operation word"); return -1;
 	}
-	/* munmap, mprotect, madvise and swapout (MADV_PAGEOUT) take a
-	 * page-aligned address, as the system calls do; the length is rounded
-	 * up. */
+	/* munmap, mprotect, madvise, swapout (MADV_PAGEOUT) and
+	 * uffd_continue take a page-aligned address, as the system calls do;
+	 * the length is rounded up. */
 	if (r && r->off % PAGE_SIZE)
 		return lerr(ps, (struct scen_loc){ps->lx.lineno, rc.off},
 			    "%s needs a page-aligned offset: %lu is not a multiple of 4K",
@@ -2582,7 +2585,8 @@ static int check_op(struct vstate *v, const struct scen_op *op, int thread)
 		v->exited[op->proc] = true;
 		return 0;
 	case OP_MUNMAP: r = &op->munmap.range; break;
-	case OP_SWAPOUT: r = &op->swapout.range; break;
+	case OP_SWAPOUT:
+	case OP_UFFD_CONTINUE: r = &op->swapout.range; break;
 	case OP_MPROTECT:
 		r = &op->mprotect.range;
 		if (op->mprotect.prot & ~rw)

@@ -47,6 +47,9 @@
  *                                     unmaps them through the reverse map,
  *                                     then writes them to the swap device;
  *                                     MADV_PAGEOUT)
+ *   uffd_continue RANGE               map the page cache's pages into the
+ *                                     empty PTEs of a file mapping
+ *                                     (userfaultfd's UFFDIO_CONTINUE)
  *   clear_refs                        clear the process's soft-dirty bits
  *                                     (echo 4 > /proc/PID/clear_refs): every
  *                                     PTE becomes write-protected
@@ -93,7 +96,8 @@
  *           one namespace; thread names are apart (unique per group).
  *   BYTE    hex only, 0x00..0xff, so that a byte never reads as a size.
  *   strings 1..4096 bytes, never longer than the range they go with.
- *   munmap, mprotect, madvise, swapout and pin take a page-aligned OFF
+ *   munmap, mprotect, madvise, swapout, uffd_continue and pin take a
+ *   page-aligned OFF
  *   (LEN need not be).  dio_read and dio_write move equally long ranges,
  *   and both offsets and the length are multiples of 512 (O_DIRECT's
  *   rules).
@@ -154,6 +158,7 @@ enum scen_op_kind {
 	OP_CLEAR_REFS,
 	OP_KSM_MERGE,
 	OP_POKE, /* a forced write: /proc/PID/mem, ptrace(POKEDATA) */
+	OP_UFFD_CONTINUE,
 };
 
 /* What a range's name refers to. */
@@ -208,7 +213,7 @@ struct scen_op {
 		} write; /* OP_WRITE, OP_POKE */
 		struct {
 			struct scen_range range;
-		} read, munmap, swapout;
+		} read, munmap, swapout; /* swapout: OP_UFFD_CONTINUE too */
 		struct {
 			enum scen_verdict verdict;
 			enum scen_cmp cmp;

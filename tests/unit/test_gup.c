@@ -399,6 +399,47 @@ static void test_file_mappings_and_forced_writes(void **state)
 	}
 }
 
+/* UFFDIO_CONTINUE maps the page cache's page into an empty PTE, read-only
+ * in a private mapping, dirty from 5.16 on (linux-5.18+), clean before;
+ * present PTEs stay; an anonymous mapping has no page cache to map. */
+static void test_uffd_continue_installs_cache_pages(void **state)
+{
+	static const char *const policies[] = {"linux-5.11", "linux-5.19"};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(policies); i++) {
+		struct cow_system *sys = mmt_system(policies[i], FRAMES, 2, false);
+		struct cow_process *p = mmt_process(sys, "p");
+		struct cow_task *t = mmt_task(p, 0);
+		unsigned long f, anon = mmt_map(t, 1, COW_PROT_READ, COW_MAP_PRIVATE);
+		struct cow_file *file;
+		pte_t pte;
+
+		assert_int_equal(cow_file_create(2 * PAGE_SIZE, 0x5a, &file), 0);
+		assert_int_equal(
+			cow_mmap_file(t, 2 * PAGE_SIZE, COW_PROT_READ, COW_MAP_PRIVATE, file, &f),
+			0);
+		assert_true(pte_none(mmt_pte(p, f)));
+		assert_int_equal(cow_uffd_continue(t, f, PAGE_SIZE), 0);
+		pte = mmt_pte(p, f);
+		assert_true(pte_present(pte));
+		assert_false(pte_write(pte));
+		assert_int_equal(pte_dirty(pte) != 0, sys->policy->uffd_dirty);
+		assert_false(PageFlag(mmt_page(p, f), PG_anon));
+		assert_true(pte_none(mmt_pte(p, f + PAGE_SIZE)));
+		assert_int_equal(cow_uffd_continue(t, f, 2 * PAGE_SIZE), 0); /* the first stays */
+		assert_int_equal(mmt_pte(p, f), pte);
+		assert_true(mmt_holds(t, f, 0x5a, 2 * PAGE_SIZE));
+		assert_int_equal(cow_uffd_continue(t, anon, PAGE_SIZE), COW_EINVAL);
+		assert_int_equal(cow_uffd_continue(t, f + 1, PAGE_SIZE), COW_EINVAL);
+		assert_system_ok(sys);
+		cow_task_destroy(t);
+		cow_process_exit(p);
+		cow_system_destroy(sys);
+		cow_file_close(file);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_dio_read_and_write),
 		cmocka_unit_test(test_forced_write),
 		cmocka_unit_test(test_file_mappings_and_forced_writes),
+		cmocka_unit_test(test_uffd_continue_installs_cache_pages),
 	};
 
 	test_init();

@@ -2049,6 +2049,34 @@ static void test_map_file_errors(void **state)
 }
 
 /* poke RANGE VALUE: a forced write (/proc/PID/mem), shaped like write. */
+/* uffd_continue RANGE: a mapping range with a page-aligned offset, as
+ * swapout takes. */
+static void test_uffd_continue(void **state)
+{
+	struct scenario *s = parse_ok("file data 8K\n"
+				      "process P\n"
+				      "  map f 8K ro private file=data\n"
+				      "  uffd_continue f\n"
+				      "  uffd_continue f[4K..+1]\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(op[1].kind, OP_UFFD_CONTINUE);
+	assert_loc(op[1].loc, 4, 3);
+	assert_space(&op[1].swapout.range, SPACE_MAP, 0, true, 0, 8192);
+	assert_int_equal(op[2].kind, OP_UFFD_CONTINUE);
+	assert_space(&op[2].swapout.range, SPACE_MAP, 0, false, 4096, 1);
+	scen_free(s);
+#define P "file d 8K\nprocess P\n  map a 8K file=d\n"
+	expect_err(P "  uffd_continue a[1..+1]\n", "4:19",
+		   "uffd_continue needs a page-aligned offset: 1 is not a multiple of 4K");
+	expect_err(P "  uffd_continue d\n", "4:17",
+		   "'d' is a file, not a mapping: 'uffd_continue' needs a range of a mapping");
+	expect_err(P "  uffd_continue a 0x01\n", "4:19",
+		   "unexpected '0x01' after the 'uffd_continue' operation");
+#undef P
+}
+
 static void test_poke(void **state)
 {
 	struct scenario *s = parse_ok("file data 4K fill=0x5a\n"
@@ -2883,6 +2911,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_map_file),
 		cmocka_unit_test(test_map_file_errors),
 		cmocka_unit_test(test_poke),
+		cmocka_unit_test(test_uffd_continue),
 		cmocka_unit_test(test_arrow_token),
 		cmocka_unit_test(test_pin_and_unpin),
 		cmocka_unit_test(test_pin_errors),
