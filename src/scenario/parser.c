@@ -1521,15 +1521,9 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 			return -1;
 		break;
 	case W_WRITE:
-		op->kind = OP_WRITE;
-		if (parse_range(ps, c, "write", &op->write.range, &rc) ||
-		    parse_value(ps, &op->write.value, op->write.range.len))
-			return -1;
-		break;
-	case W_POKE:
-		/* A forced write (/proc/PID/mem): a write's range and value. */
-		op->kind = OP_POKE;
-		if (parse_range(ps, c, "poke", &op->write.range, &rc) ||
+	case W_POKE: /* a forced write (/proc/PID/mem): a write's range and value */
+		op->kind = w == W_WRITE ? OP_WRITE : OP_POKE;
+		if (parse_range(ps, c, op_words[w], &op->write.range, &rc) ||
 		    parse_value(ps, &op->write.value, op->write.range.len))
 			return -1;
 		break;
