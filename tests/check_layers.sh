@@ -2,7 +2,9 @@
 # The layering rules of docs/architecture.md that a grep can check:
 #  - src/mm reaches threads, atomics and RCU only through src/sync;
 #  - src/sync includes nothing from mm, scenario, kernel or cli;
-#  - src/cli holds no memory-manager logic beyond calling the library.
+#  - src/cli holds no memory-manager logic beyond calling the library;
+#  - src/kernel (the host backend) reaches the model through nothing: it
+#    includes src/scenario's parsed form, src/base and its own headers.
 # Prints one line per rule and exits 1 if any rule is broken.
 set -u
 cd "$(dirname "$0")/.."
@@ -24,4 +26,8 @@ rule "src/mm includes no scenario, kernel or cli header" \
 	"$(grep -lE '#include "(scenario|kernel|cli)/' src/mm/* 2>/dev/null)"
 rule "src/scenario reaches mm only through include/cowlab.h" \
 	"$(grep -lE '#include "mm/' src/scenario/* src/cli/* 2>/dev/null)"
+rule "src/kernel includes no mm, io, sync, sched or cli header" \
+	"$(grep -lE '#include "(mm|io|sync|sched|cli)/' src/kernel/* 2>/dev/null)"
+rule "src/kernel includes only scenario/scenario.h, base/ and kernel/ from src" \
+	"$(grep -hE '#include "' src/kernel/* 2>/dev/null | grep -vE '#include "(scenario/scenario\.h|base/[a-z]+\.h|kernel/[a-z]+\.h)"')"
 exit $bad

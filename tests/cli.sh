@@ -23,7 +23,7 @@ expect 0 "--help" "$cow" --help
 expect 0 "--version" "$cow" --version
 expect 2 "no command" "$cow"
 expect 2 "unknown command" "$cow" frobnicate
-for c in run explore matrix replay policies demo; do
+for c in run explore matrix replay policies demo kernel diff; do
 	expect 0 "$c --help" "$cow" "$c" --help
 done
 expect 0 "policies" "$cow" policies
@@ -107,6 +107,69 @@ expect 2 "explore a bad time" "$cow" explore racy-counter --time -1
 expect 2 "explore an unknown policy" "$cow" explore scenarios/zero_page.cow --policy linux-9
 expect 2 "explore a missing file" "$cow" explore "$tmp/nope.cow"
 expect 2 "replay a token with a bad schedule" "$cow" replay "cow1:racy-counter:-:s:4"
+
+# cowlab kernel: the same scenarios on the host's real kernel.
+expect 0 "kernel: a scenario passes on the host" "$cow" kernel scenarios/cow_parent_writes.cow
+grep -q "^scenarios/cow_parent_writes.cow  *PASS  1 iteration$" "$tmp/out" && ok "kernel prints PASS" || bad "kernel prints PASS"
+expect 0 "kernel --iterations" "$cow" kernel scenarios/gup/vmsplice_child_leak.cow scenarios/gup/dma_thread.cow --iterations 20
+[ "$(grep -c "PASS  20 iterations$" "$tmp/out")" -eq 2 ] && ok "kernel --iterations runs each file N times" || bad "kernel --iterations runs each file N times"
+expect 0 "kernel: a scenario the host cannot run" "$cow" kernel scenarios/ksm_merge.cow scenarios/cow_child_writes.cow
+grep -q "^scenarios/ksm_merge.cow  *SKIP  ksm_merge: " "$tmp/out" && ok "kernel prints SKIP with the reason" || bad "kernel prints SKIP with the reason"
+printf 'process P\n  map buf 2 pages\n  write buf 0x11\n  fork C\n  write buf 0x22\nprocess C\n  check corrupt buf[0..4K] == 0x11\n  check leak buf == 0x22\n' >"$tmp/kwrong.cow"
+expect 1 "kernel: a wrong check fails" "$cow" kernel "$tmp/kwrong.cow" --iterations 3
+grep -q "kwrong.cow  *FAIL  3 of 3 iterations failed: leak 3$" "$tmp/out" && ok "kernel counts the failed iterations by verdict" || bad "kernel counts the failed iterations by verdict"
+grep -q "first: leak: .*kwrong.cow:8:3: check leak buf\[0..+8192\] == 0x22 failed: found 0x11, expected 0x22 at buf\[0\]" "$tmp/out" && ok "kernel words the failure as the model does" || bad "kernel words the failure as the model does"
+expect 1 "kernel --json" "$cow" kernel "$tmp/kwrong.cow" scenarios/ksm_merge.cow --iterations 2 --json
+grep -q '^{"files":\[{"file":"[^"]*kwrong.cow","status":"fail","iterations":2,"failed":2,"verdicts":{"leak":2},"message":"[^"]*kwrong.cow:8:3: check leak .*"},{"file":"scenarios/ksm_merge.cow","status":"skip",.*"reason":"ksm_merge: .*}\],"failed":2}$' "$tmp/out" && ok "kernel --json: the document" || bad "kernel --json: the document"
+expect 2 "kernel: a syntax error" "$cow" kernel "$tmp/typo.cow"
+grep -q "typo.cow:3:3:" "$tmp/err" && ok "kernel: the syntax error has file:line:col" || bad "kernel: the syntax error has file:line:col"
+expect 2 "kernel: a missing file" "$cow" kernel "$tmp/nope.cow"
+expect 2 "kernel without a file" "$cow" kernel
+expect 2 "kernel --iterations 0" "$cow" kernel scenarios/zero_page.cow --iterations 0
+expect 2 "kernel: an unknown option" "$cow" kernel scenarios/zero_page.cow --frob
+# Nothing is left behind: no process, no file, after a run and after a
+# SIGTERM in the middle of one (the delays keep the workers busy).
+mkdir -p "$tmp/kdir"
+COWLAB_TMPDIR="$tmp/kdir" "$cow" kernel scenarios/gup/dma_thread.cow --iterations 5 >/dev/null 2>&1
+[ -z "$(ls -A "$tmp/kdir")" ] && ok "kernel leaves no file behind" || bad "kernel leaves no file behind"
+for sig in TERM INT; do
+	# env: a background job of a script starts with SIGINT ignored.
+	COWLAB_TMPDIR="$tmp/kdir" env --default-signal=INT "$cow" kernel scenarios/gup/dma_thread.cow \
+		--iterations 100000 --delay 100000 >/dev/null 2>&1 &
+	pid=$!
+	sleep 1
+	pgid=
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		kid=$(pgrep -P "$pid" | head -n 1)
+		[ -n "$kid" ] && pgid=$(ps -o pgid= -p "$kid" | tr -d ' ')
+		[ -n "$pgid" ] && break
+		sleep 0.1
+	done
+	kill -$sig "$pid"
+	wait "$pid"
+	rc=$?
+	want=143
+	[ $sig = INT ] && want=130
+	[ -n "$pgid" ] && [ "$pgid" != "$(ps -o pgid= -p $$ | tr -d ' ')" ] && ok "kernel: workers run in their own group ($sig)" || bad "kernel: workers run in their own group ($sig)"
+	[ "$rc" -eq $want ] && ok "kernel dies of SIG$sig" || bad "kernel dies of SIG$sig (exit $rc)"
+	left=$(pgrep -P "$pid"; [ -n "$pgid" ] && pgrep -g "$pgid")
+	[ -z "$left" ] && ok "kernel leaves no process behind after SIG$sig" || bad "kernel leaves no process behind after SIG$sig: $left"
+	[ -z "$(ls -A "$tmp/kdir")" ] && ok "kernel leaves no file behind after SIG$sig" || bad "kernel leaves no file behind after SIG$sig"
+done
+
+# cowlab diff: the host's verdict beside the model's.
+expect 0 "diff: host and model agree" "$cow" diff scenarios/cow_parent_writes.cow scenarios/gup/vmsplice_child_leak.cow --iterations 3
+grep -q "^scenarios/gup/vmsplice_child_leak.cow  *pass  *pass  *agree$" "$tmp/out" && ok "diff prints an agreeing row" || bad "diff prints an agreeing row"
+grep -q "^2 scenarios: 2 agree, 0 disagree, 0 skipped" "$tmp/out" && ok "diff sums up" || bad "diff sums up"
+expect 1 "diff: an old preset disagrees with the host" "$cow" diff scenarios/matrix/r03_pin_fork.cow --policy linux-2.6.29 --iterations 3
+grep -q "^scenarios/matrix/r03_pin_fork.cow  *pass  *desync  *DISAGREE$" "$tmp/out" && ok "diff marks the disagreement" || bad "diff marks the disagreement"
+grep -q "replay it with: cowlab replay cow1:scenarios/matrix/r03_pin_fork.cow:linux-2.6.29:" "$tmp/out" && ok "diff gives the model's token" || bad "diff gives the model's token"
+expect 0 "diff: a skip is no disagreement" "$cow" diff scenarios/ksm_merge.cow --json
+grep -q '"result":"skip"' "$tmp/out" && grep -q '"disagreements":0}$' "$tmp/out" && ok "diff --json: the skip" || bad "diff --json: the skip"
+expect 2 "diff: no file" "$cow" diff
+expect 2 "diff: an unknown policy" "$cow" diff scenarios/zero_page.cow --policy linux-9
+expect 2 "diff: --iterations 0" "$cow" diff scenarios/zero_page.cow --iterations 0
+expect 2 "diff: a missing file" "$cow" diff "$tmp/nope.cow"
 
 # cowlab matrix: every scenario of a folder under every preset, held
 # against the files' expect lines.  The presets come from `cowlab

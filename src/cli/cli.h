@@ -22,10 +22,6 @@ bool is_help(const char *arg);
 void print_token(const struct explore_token *t);
 /* s as a JSON string literal, quotes included. */
 void json_string(FILE *f, const char *s);
-/* Write all n bytes (0), or fail (-1). */
-int write_full(int fd, const void *buf, size_t n);
-/* Read a whole message of n bytes; fewer at the end of the stream. */
-ssize_t read_full(int fd, void *buf, size_t n);
 
 /* An explore program by name: a scenario file, or one of the demo
  * programs (cowlab demo).  On success *p is the program and *policy the
@@ -43,7 +39,37 @@ int explore_target_scenario(const struct scenario *s, const char *policy, const 
 			    const char **policy_used);
 void explore_target_free(struct explore_target *t);
 
+/* A scenario's verdict under preset, as the explorer finds it within runs
+ * runs and time seconds (verdict.c). */
+struct verdict {
+	int err;	/* a COW_E* code: the search could not run */
+	int failed;	/* a failing run was found */
+	int exhaustive; /* every schedule ran */
+	uint64_t runs;
+	double seconds;
+	char verdict[16]; /* "pass" or the failing verdict */
+	char token[EXPLORE_TOKEN_MAX];
+	char message[512];
+};
+void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs, double time,
+		     uint64_t seed, struct verdict *v);
+
+/* The scenarios a command is given (scenarios.c): each FILE, each DIR's
+ * *.cow files sorted by name, parsed in order.  0, or EXIT_USAGE after a
+ * message on stderr (every parse error is reported, then the load stops);
+ * free with scen_list_free either way. */
+struct scen_entry {
+	char *file; /* the path the scenario was read from */
+	char *name; /* its file name without .cow */
+	struct scenario *s;
+};
+int scen_list_load(const char *cmd, const char *const *paths, int nr_paths, struct scen_entry **out,
+		   int *nr);
+void scen_list_free(struct scen_entry *v, int nr);
+
 int cmd_explore(int argc, char **argv);
 int cmd_matrix(int argc, char **argv);
+int cmd_kernel(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 #endif

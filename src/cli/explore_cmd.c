@@ -8,6 +8,7 @@
  * run, and shrinks it itself.  --shard I/N makes this whole command one
  * shard of a search split over N machines.
  */
+#include "base/hostfile.h"
 #include "cli.h"
 #include "cowlab.h"
 
@@ -327,7 +328,7 @@ static void worker_progress(void *arg, const struct explore_stats *st)
 		.dfs_done = st->dfs_done,
 	};
 
-	(void)!write_full(*(int *)arg, &m, sizeof(m));
+	(void)!fd_write_full(*(int *)arg, &m, sizeof(m));
 }
 
 static void run_worker(const struct explore_prog *p, const char *policy,
@@ -358,7 +359,7 @@ static void run_worker(const struct explore_prog *p, const char *policy,
 			explore_token_format(&r->token, m.token, sizeof(m.token));
 		snprintf(m.message, sizeof(m.message), "%s", r->message);
 	}
-	(void)!write_full(fd, &m, sizeof(m));
+	(void)!fd_write_full(fd, &m, sizeof(m));
 	_exit(0);
 }
 
@@ -413,7 +414,7 @@ static int run_jobs(const struct explore_prog *p, const char *policy, const stru
 
 			if (fds[j].fd < 0 || !(fds[j].revents & (POLLIN | POLLHUP)))
 				continue;
-			got = read_full(fds[j].fd, &m, sizeof(m));
+			got = fd_read_full(fds[j].fd, &m, sizeof(m));
 			if (got != (ssize_t)sizeof(m)) {
 				/* The worker died without a final word. */
 				close(fds[j].fd);

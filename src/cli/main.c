@@ -38,6 +38,8 @@ static const char usage_main[] =
 	"  matrix [DIR]   explore every scenario under every policy preset and\n"
 	"                 check the verdicts against the files' expect lines\n"
 	"  replay TOKEN   re-run exactly the explore run a token names\n"
+	"  kernel FILE... run scenario files on the host's real Linux kernel\n"
+	"  diff FILE...   run scenarios on the host and on the model, compare\n"
 	"  policies       list the historical policies and their rules\n"
 	"  demo           show the explorer finding a lost update\n"
 	"\n"
@@ -527,6 +529,10 @@ int main(int argc, char **argv)
 		return cmd_explore(argc - 1, argv + 1);
 	if (strcmp(argv[1], "matrix") == 0)
 		return cmd_matrix(argc - 1, argv + 1);
+	if (strcmp(argv[1], "kernel") == 0)
+		return cmd_kernel(argc - 1, argv + 1);
+	if (strcmp(argv[1], "diff") == 0)
+		return cmd_diff(argc - 1, argv + 1);
 	if (strcmp(argv[1], "policies") == 0)
 		return cmd_policies(argc - 1, argv + 1);
 	if (strcmp(argv[1], "demo") == 0)

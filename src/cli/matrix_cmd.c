@@ -20,18 +20,17 @@
  * as `crash` with the token of the run in progress where the worker could
  * still name it; the parent forks a new worker for the cells left.
  */
+#include "base/hostfile.h"
 #include "cli.h"
 #include "cowlab.h"
 #include "scenario/interp.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,29 +75,16 @@ struct matrix_args {
 	enum matrix_format format;
 };
 
-struct matrix_row {
-	char *file; /* the path the scenario was read from */
-	char *name; /* its file name without .cow */
-	struct scenario *s;
-};
-
 /* One cell's result, as a worker sends it to the parent. */
 struct cell_msg {
 	int cell;
-	int err;	/* a COW_E* code: the search could not run */
-	int dying;	/* sent from the crash handler: the worker is gone */
-	int failed;	/* a failing run was found */
-	int exhaustive; /* every schedule ran */
-	uint64_t runs;
-	double seconds;
-	char verdict[16]; /* "pass" or the failing verdict */
-	char token[EXPLORE_TOKEN_MAX];
-	char message[512];
+	int dying; /* sent from the crash handler: the worker is gone */
+	struct verdict v;
 };
 
 struct matrix {
 	struct matrix_args a;
-	struct matrix_row *rows;
+	struct scen_entry *rows;
 	int nr_rows;
 	struct cell_msg *cells; /* nr_rows * a.nr_presets, row by row */
 	int nr_cells;
@@ -246,139 +232,19 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 	return 0;
 }
 
-/* ---- the scenarios ------------------------------------------------------------------ */
-
-static int cmp_strings(const void *x, const void *y)
-{
-	return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-static bool is_cow_name(const char *name)
-{
-	size_t n = strlen(name);
-
-	return name[0] != '.' && n > 4 && strcmp(name + n - 4, ".cow") == 0;
-}
-
-static int add_row(struct matrix *m, const char *file)
-{
-	struct matrix_row *r;
-	const char *base = strrchr(file, '/');
-	size_t n;
-	void *p = realloc(m->rows, ((size_t)m->nr_rows + 1) * sizeof(*m->rows));
-
-	if (!p)
-		return -1;
-	m->rows = p;
-	r = &m->rows[m->nr_rows];
-	memset(r, 0, sizeof(*r));
-	base = base ? base + 1 : file;
-	n = strlen(base);
-	if (n > 4 && strcmp(base + n - 4, ".cow") == 0)
-		n -= 4;
-	r->file = strdup(file);
-	r->name = strndup(base, n);
-	if (!r->file || !r->name) {
-		free(r->file);
-		free(r->name);
-		return -1;
-	}
-	m->nr_rows++;
-	return 0;
-}
-
-/* The *.cow files of dir, sorted by name, as rows. */
-static int add_dir(struct matrix *m, const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char **names = NULL, path[4096];
-	size_t nr = 0, cap = 0;
-	int code = 0;
-
-	if (!d) {
-		fprintf(stderr, "cowlab matrix: cannot read %s: %s\n", dir, strerror(errno));
-		return EXIT_USAGE;
-	}
-	while ((e = readdir(d))) {
-		struct stat st;
-
-		if (!is_cow_name(e->d_name))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (nr == cap) {
-			void *p = realloc(names, (cap = cap ? 2 * cap : 16) * sizeof(*names));
-
-			if (!p)
-				goto out_nomem;
-			names = p;
-		}
-		names[nr] = strdup(path);
-		if (!names[nr])
-			goto out_nomem;
-		nr++;
-	}
-	if (nr == 0) {
-		fprintf(stderr, "cowlab matrix: no .cow files in %s\n", dir);
-		code = EXIT_USAGE;
-	}
-	if (nr > 1)
-		qsort(names, nr, sizeof(*names), cmp_strings);
-	for (size_t i = 0; i < nr && !code; i++)
-		if (add_row(m, names[i]) != 0)
-			goto out_nomem;
-	goto out_free;
-out_nomem:
-	fprintf(stderr, "cowlab matrix: out of memory\n");
-	code = EXIT_USAGE;
-out_free:
-	for (size_t i = 0; i < nr; i++)
-		free(names[i]);
-	free(names);
-	closedir(d);
-	return code;
-}
-
 /* Every row's scenario, parsed, and known to make an explore program:
  * bad input is reported before any cell runs. */
 static int load_rows(struct matrix *m)
 {
-	int code = 0;
+	int code = scen_list_load("matrix", m->a.paths, m->a.nr_paths, &m->rows, &m->nr_rows);
 
-	for (int i = 0; i < m->a.nr_paths; i++) {
-		const char *path = m->a.paths[i];
-		struct stat st;
-		int rc;
-
-		if (stat(path, &st) != 0) {
-			fprintf(stderr, "cowlab matrix: cannot read %s: %s\n", path,
-				strerror(errno));
-			return EXIT_USAGE;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			rc = add_dir(m, path);
-			if (rc)
-				return rc;
-		} else if (add_row(m, path) != 0) {
-			fprintf(stderr, "cowlab matrix: out of memory\n");
-			return EXIT_USAGE;
-		}
-	}
-	for (int i = 0; i < m->nr_rows; i++) {
-		struct matrix_row *r = &m->rows[i];
+	for (int i = 0; i < m->nr_rows && !code; i++) {
 		struct explore_target *t;
 		const struct explore_prog *p;
 		const char *policy;
-		char msg[512];
 
-		if (scen_load(r->file, &r->s, msg, sizeof(msg)) != 0) {
-			fprintf(stderr, "%s\n", msg);
-			code = EXIT_USAGE;
-			continue;
-		}
-		if (explore_target_scenario(r->s, m->a.presets[0], "matrix", &t, &p, &policy))
+		if (explore_target_scenario(m->rows[i].s, m->a.presets[0], "matrix", &t, &p,
+					    &policy))
 			code = EXIT_USAGE;
 		explore_target_free(t);
 	}
@@ -411,72 +277,27 @@ static void worker_crash(int sig)
 	static struct explore_token t;
 
 	crash_msg.dying = 1;
-	crash_msg.failed = 1;
-	memcpy(crash_msg.verdict, "crash", sizeof("crash"));
-	memcpy(crash_msg.message, "the worker died of signal ",
+	crash_msg.v.failed = 1;
+	memcpy(crash_msg.v.verdict, "crash", sizeof("crash"));
+	memcpy(crash_msg.v.message, "the worker died of signal ",
 	       sizeof("the worker died of signal "));
-	put_decimal(crash_msg.message, sizeof(crash_msg.message), sig);
+	put_decimal(crash_msg.v.message, sizeof(crash_msg.v.message), sig);
 	if (explore_current_token(&t) != 0 ||
-	    explore_token_format(&t, crash_msg.token, sizeof(crash_msg.token)) != 0)
-		crash_msg.token[0] = '\0';
+	    explore_token_format(&t, crash_msg.v.token, sizeof(crash_msg.v.token)) != 0)
+		crash_msg.v.token[0] = '\0';
 	if (crash_fd >= 0)
-		(void)!write_full(crash_fd, &crash_msg, sizeof(crash_msg));
+		(void)!fd_write_full(crash_fd, &crash_msg, sizeof(crash_msg));
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
 static void run_cell(const struct matrix *m, int cell, struct cell_msg *msg)
 {
-	const struct scenario *s = m->rows[cell / m->a.nr_presets].s;
-	const char *preset = m->a.presets[cell % m->a.nr_presets];
-	struct explore_opts o = {
-		.algo = SCHED_AUTO,
-		.depth = 3,
-		.preemptions = 2,
-		.seed = m->a.seed,
-		.runs = m->a.runs,
-		.time = m->a.time,
-		.stop_exhaustive = true,
-	};
-	struct explore_target *t;
-	const struct explore_prog *p;
-	struct explore_result *x = calloc(1, sizeof(*x));
-	struct scen_result *res = calloc(1, sizeof(*res));
-	const char *policy;
-	double t0 = now_seconds();
-
 	memset(msg, 0, sizeof(*msg));
 	msg->cell = cell;
 	crash_msg.cell = cell;
-	if (!x || !res) {
-		msg->err = COW_ENOMEM;
-	} else if (explore_target_scenario(s, preset, "matrix", &t, &p, &policy) != 0) {
-		msg->err = COW_EINVAL;
-	} else {
-		msg->err = explore_run_search(p, policy, &o, x);
-		explore_target_free(t);
-	}
-	if (msg->err) {
-		msg->failed = 1;
-		snprintf(msg->verdict, sizeof(msg->verdict), "error");
-		snprintf(msg->message, sizeof(msg->message), "the search did not run: %.400s",
-			 x && x->message[0] ? x->message : cow_strerror(msg->err));
-	} else {
-		scen_result_from_explore(x, res);
-		msg->failed = x->failed;
-		msg->exhaustive = x->exhaustive;
-		msg->runs = x->runs;
-		snprintf(msg->verdict, sizeof(msg->verdict), "%s",
-			 x->failed ? res->verdict : "pass");
-		if (x->failed) {
-			snprintf(msg->message, sizeof(msg->message), "%.500s", res->message);
-			if (explore_token_format(&x->token, msg->token, sizeof(msg->token)) != 0)
-				msg->token[0] = '\0';
-		}
-	}
-	msg->seconds = now_seconds() - t0;
-	free(x);
-	free(res);
+	explore_verdict(m->rows[cell / m->a.nr_presets].s, m->a.presets[cell % m->a.nr_presets],
+			m->a.runs, m->a.time, m->a.seed, &msg->v);
 }
 
 /* Take cells from cmd_fd until it closes; answer each on res_fd. */
@@ -489,11 +310,11 @@ static COW_NORETURN void matrix_worker(const struct matrix *m, int cmd_fd, int r
 	crash_fd = res_fd;
 	for (size_t i = 0; i < ARRAY_SIZE(crash_signals); i++)
 		signal(crash_signals[i], worker_crash);
-	while (read_full(cmd_fd, &cell, sizeof(cell)) == (ssize_t)sizeof(cell)) {
+	while (fd_read_full(cmd_fd, &cell, sizeof(cell)) == (ssize_t)sizeof(cell)) {
 		if (cell < 0 || cell >= m->nr_cells)
 			break;
 		run_cell(m, cell, &msg);
-		if (write_full(res_fd, &msg, sizeof(msg)) != 0)
+		if (fd_write_full(res_fd, &msg, sizeof(msg)) != 0)
 			break;
 	}
 	_exit(0);
@@ -573,7 +394,7 @@ static void feed_worker(struct pool *pl, struct worker *w)
 		return;
 	}
 	cell = pl->todo[--pl->nr_todo];
-	if (write_full(w->cmd_fd, &cell, sizeof(cell)) != 0) {
+	if (fd_write_full(w->cmd_fd, &cell, sizeof(cell)) != 0) {
 		/* It died between cells: the cell goes back, and the end of
 		 * its result pipe tells the rest. */
 		pl->todo[pl->nr_todo++] = cell;
@@ -591,8 +412,8 @@ static void record(struct matrix *m, struct pool *pl, const struct worker *w,
 		   const struct cell_msg *msg)
 {
 	m->cells[msg->cell] = *msg;
-	if (msg->seconds == 0)
-		m->cells[msg->cell].seconds = now_seconds() - w->started;
+	if (msg->v.seconds == 0)
+		m->cells[msg->cell].v.seconds = now_seconds() - w->started;
 	pl->done++;
 	if (!cell_matches(m, msg->cell))
 		pl->differ++;
@@ -612,15 +433,15 @@ static int worker_ended(struct matrix *m, struct pool *pl, unsigned int j)
 	waitpid(w->pid, &status, 0);
 	w->pid = 0;
 	if (w->cell >= 0) {
-		struct cell_msg msg = {.cell = w->cell, .failed = 1};
+		struct cell_msg msg = {.cell = w->cell, .v.failed = 1};
 
-		snprintf(msg.verdict, sizeof(msg.verdict), "crash");
+		snprintf(msg.v.verdict, sizeof(msg.v.verdict), "crash");
 		if (WIFSIGNALED(status))
-			snprintf(msg.message, sizeof(msg.message),
+			snprintf(msg.v.message, sizeof(msg.v.message),
 				 "the worker died of signal %d (%s)", WTERMSIG(status),
 				 strsignal(WTERMSIG(status)));
 		else
-			snprintf(msg.message, sizeof(msg.message),
+			snprintf(msg.v.message, sizeof(msg.v.message),
 				 "the worker exited with status %d", WEXITSTATUS(status));
 		record(m, pl, w, &msg);
 		w->cell = -1;
@@ -692,7 +513,7 @@ static int run_cells(struct matrix *m)
 
 			if (fds[j].fd < 0 || !(fds[j].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			if (read_full(w->res_fd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg) ||
+			if (fd_read_full(w->res_fd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg) ||
 			    msg.cell != w->cell) {
 				if (worker_ended(m, &pl, j) != 0)
 					err = -1;
@@ -744,7 +565,7 @@ static bool cell_matches(const struct matrix *m, int cell)
 {
 	const char *want = cell_expected(m, cell);
 
-	return want && strcmp(want, m->cells[cell].verdict) == 0;
+	return want && strcmp(want, m->cells[cell].v.verdict) == 0;
 }
 
 /* "leak", "leak!" (differs from the expect line) or "leak?" (none). */
@@ -752,7 +573,7 @@ static const char *cell_text(const struct matrix *m, int cell, char *buf, size_t
 {
 	const char *mark = cell_matches(m, cell) ? "" : cell_expected(m, cell) ? "!" : "?";
 
-	snprintf(buf, len, "%s%s", m->cells[cell].verdict, mark);
+	snprintf(buf, len, "%s%s", m->cells[cell].v.verdict, mark);
 	return buf;
 }
 
@@ -794,11 +615,11 @@ static void print_differences(const struct matrix *m, const char *item)
 		if (!want || cell_matches(m, c))
 			continue;
 		printf("%s%s under %s: found %s, expected %s\n", item, m->rows[c / n].name,
-		       m->a.presets[c % n], x->verdict, want);
-		if (x->failed && x->message[0])
-			printf("%s    %.*s\n", item, first_line(x->message), x->message);
-		if (x->token[0])
-			printf("%s    cowlab replay %s\n", item, x->token);
+		       m->a.presets[c % n], x->v.verdict, want);
+		if (x->v.failed && x->v.message[0])
+			printf("%s    %.*s\n", item, first_line(x->v.message), x->v.message);
+		if (x->v.token[0])
+			printf("%s    cowlab replay %s\n", item, x->v.token);
 	}
 	for (int i = 0; i < m->nr_rows; i++) {
 		const char *sep = "";
@@ -914,7 +735,7 @@ static void print_json(const struct matrix *m)
 			printf("%s{\"preset\":", p ? "," : "");
 			json_string(stdout, m->a.presets[p]);
 			printf(",\"found\":");
-			json_string(stdout, x->verdict);
+			json_string(stdout, x->v.verdict);
 			printf(",\"expected\":");
 			if (want)
 				json_string(stdout, want);
@@ -922,14 +743,14 @@ static void print_json(const struct matrix *m)
 				printf("null");
 			printf(",\"match\":%s,\"runs\":%" PRIu64
 			       ",\"seconds\":%.3f,\"exhaustive\":%s",
-			       cell_matches(m, c) ? "true" : "false", x->runs, x->seconds,
-			       x->exhaustive ? "true" : "false");
-			if (x->failed) {
+			       cell_matches(m, c) ? "true" : "false", x->v.runs, x->v.seconds,
+			       x->v.exhaustive ? "true" : "false");
+			if (x->v.failed) {
 				printf(",\"message\":");
-				json_string(stdout, x->message);
-				if (x->token[0]) {
+				json_string(stdout, x->v.message);
+				if (x->v.token[0]) {
 					printf(",\"token\":");
-					json_string(stdout, x->token);
+					json_string(stdout, x->v.token);
 				}
 			}
 			printf("}");
@@ -943,12 +764,7 @@ static void print_json(const struct matrix *m)
 
 static void matrix_free(struct matrix *m)
 {
-	for (int i = 0; i < m->nr_rows; i++) {
-		scen_free(m->rows[i].s);
-		free(m->rows[i].file);
-		free(m->rows[i].name);
-	}
-	free(m->rows);
+	scen_list_free(m->rows, m->nr_rows);
 	free(m->cells);
 	free(m->a.paths);
 	free(m->a.presets);

@@ -1,0 +1,283 @@
+/*
+ * cowlab diff: run each scenario on the host's real kernel (src/kernel)
+ * and on cowlab's model (the explorer, under one preset), and print one
+ * row per scenario: the host's verdict, the model's, and whether they
+ * agree.  A scenario the host cannot run is a skip, not a disagreement.
+ *
+ * The host's verdict is the first failing one of --iterations runs with
+ * random delays, else pass; the model's is the explorer's within its
+ * budget, as a cell of `cowlab matrix`.  Where the host maps no shared
+ * zero page (it tells through /proc/self/pagemap), the model runs without
+ * one too, unless the scenario says otherwise.
+ *
+ * Exit status: 0 every row agrees (skips included), 1 a row disagrees,
+ * 2 bad input or usage.
+ */
+#include "cli.h"
+#include "cowlab.h"
+#include "kernel/host.h"
+#include "kernel/kernel.h"
+#include "scenario/scenario.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_diff[] =
+	"usage: cowlab diff FILE|DIR... [options]\n"
+	"\n"
+	"Runs each scenario on this host's Linux kernel and on cowlab's model,\n"
+	"and prints one row per scenario: the host's verdict, the model's, and\n"
+	"agree or DISAGREE.  A DIR stands for its *.cow files.  A scenario the\n"
+	"host cannot run is skipped with the reason (see docs/kernel.md).\n"
+	"\n"
+	"  --policy P        the model's preset (default linux-6.5)\n"
+	"  --iterations N    host runs of each file (default 20); its verdict is\n"
+	"                    the first failing run's, else pass\n"
+	"  --seed S          seed of the host's random delays and of the model's\n"
+	"                    search (default 1)\n"
+	"  --delay US        the host's longest delay at an operation boundary\n"
+	"                    inside a thread, in microseconds (default 200)\n"
+	"  --runs N          the model's runs per scenario at most (default 2000)\n"
+	"  --time S          the model's seconds per scenario at most (default 2)\n"
+	"  --json            one JSON document instead of the table\n"
+	"\n"
+	"Exit status: 0 every scenario agrees (skips included), 1 one\n"
+	"disagrees, 2 bad input.\n";
+
+struct diff_args {
+	const char **paths;
+	int nr_paths;
+	const char *policy;
+	uint64_t iterations, seed, delay, runs;
+	double time;
+	bool json;
+};
+
+struct diff_row {
+	const struct scen_entry *e;
+	struct kern_result host; /* the first failing run, or the last */
+	uint64_t host_runs;
+	struct verdict model;
+	bool skipped, agree;
+};
+
+static int parse_diff_args(int argc, char **argv, struct diff_args *a)
+{
+	*a = (struct diff_args){.policy = "linux-6.5",
+				.iterations = 20,
+				.seed = 1,
+				.delay = 200,
+				.runs = 2000,
+				.time = 2};
+	a->paths = calloc((size_t)argc, sizeof(*a->paths));
+	if (!a->paths)
+		return EXIT_USAGE;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		uint64_t *num = NULL;
+
+		if (is_help(arg)) {
+			fputs(usage_diff, stdout);
+			return -1;
+		}
+		if (strcmp(arg, "--json") == 0) {
+			a->json = true;
+			continue;
+		}
+		if (arg[0] != '-') {
+			a->paths[a->nr_paths++] = arg;
+			continue;
+		}
+		if (strcmp(arg, "--iterations") == 0)
+			num = &a->iterations;
+		else if (strcmp(arg, "--seed") == 0)
+			num = &a->seed;
+		else if (strcmp(arg, "--delay") == 0)
+			num = &a->delay;
+		else if (strcmp(arg, "--runs") == 0)
+			num = &a->runs;
+		else if (strcmp(arg, "--policy") != 0 && strcmp(arg, "--time") != 0) {
+			fprintf(stderr, "cowlab diff: unknown option '%s'\n%s", arg, usage_diff);
+			return EXIT_USAGE;
+		}
+		if (!val) {
+			fprintf(stderr, "cowlab diff: %s needs a value\n", arg);
+			return EXIT_USAGE;
+		}
+		i++;
+		if (strcmp(arg, "--policy") == 0) {
+			if (!cow_policy_find(val)) {
+				fprintf(stderr,
+					"cowlab diff: unknown policy '%s' (see 'cowlab "
+					"policies')\n",
+					val);
+				return EXIT_USAGE;
+			}
+			a->policy = val;
+		} else if (strcmp(arg, "--time") == 0) {
+			char *end;
+
+			a->time = strtod(val, &end);
+			if (end == val || *end || !(a->time > 0) || a->time > 1e6) {
+				fprintf(stderr, "cowlab diff: --time needs seconds > 0, not '%s'\n",
+					val);
+				return EXIT_USAGE;
+			}
+		} else if (parse_u64(arg, val, num) != 0) {
+			return EXIT_USAGE;
+		}
+	}
+	if (a->iterations == 0 || a->runs == 0 || a->delay > 1000000) {
+		fprintf(stderr, "cowlab diff: --iterations and --runs need at least 1, --delay "
+				"at most 1000000\n");
+		return EXIT_USAGE;
+	}
+	if (a->nr_paths == 0) {
+		fprintf(stderr, "cowlab diff: no scenario file or folder given\n%s", usage_diff);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* The host's side: the first failing run of a->iterations, else pass. */
+static void run_host(const struct scenario *s, const struct diff_args *a, struct diff_row *row)
+{
+	const char *why = kern_skip_reason(s);
+
+	if (why) {
+		row->skipped = true;
+		row->host.status = KERN_SKIP;
+		snprintf(row->host.verdict, sizeof(row->host.verdict), "skip");
+		snprintf(row->host.message, sizeof(row->host.message), "%s", why);
+		return;
+	}
+	for (uint64_t i = 0; i < a->iterations; i++) {
+		struct kern_opts o = {
+			.seed = a->seed ? a->seed + i : 0,
+			.max_delay_us = (unsigned int)a->delay,
+		};
+
+		kern_run(s, &o, &row->host);
+		row->host_runs = i + 1;
+		if (row->host.status != KERN_PASS) {
+			row->skipped = row->host.status == KERN_SKIP;
+			return;
+		}
+	}
+}
+
+/* The model's side, under a->policy; without the zero page where the host
+ * maps none and the scenario does not say. */
+static void run_model(const struct scenario *s, const struct diff_args *a, int host_zero,
+		      struct diff_row *row)
+{
+	struct scenario copy = *s;
+
+	if (copy.zero_page < 0 && host_zero == 0)
+		copy.zero_page = 0;
+	explore_verdict(&copy, a->policy, a->runs, a->time, a->seed, &row->model);
+}
+
+static void print_table(const struct diff_row *rows, int n, const char *policy)
+{
+	int w = (int)strlen("scenario");
+
+	for (int i = 0; i < n; i++)
+		if ((int)strlen(rows[i].e->file) > w)
+			w = (int)strlen(rows[i].e->file);
+	printf("%-*s  %-10s  %-10s  %s\n", w, "scenario", "host", policy, "");
+	for (int i = 0; i < n; i++) {
+		const struct diff_row *r = &rows[i];
+
+		printf("%-*s  %-10s  %-10s  %s\n", w, r->e->file, r->host.verdict,
+		       r->skipped ? "-" : r->model.verdict,
+		       r->skipped ? "skip"
+		       : r->agree ? "agree"
+				  : "DISAGREE");
+		if (r->skipped)
+			printf("  skipped: %s\n", r->host.message);
+		else if (!r->agree) {
+			if (r->host.status != KERN_PASS)
+				printf("  host:  %s\n", r->host.message);
+			if (r->model.failed)
+				printf("  model: %s\n  replay it with: cowlab replay %s\n",
+				       r->model.message, r->model.token);
+		}
+	}
+}
+
+static void print_json(const struct diff_row *rows, int n, const char *policy, int disagree)
+{
+	printf("{\"policy\":");
+	json_string(stdout, policy);
+	printf(",\"rows\":[");
+	for (int i = 0; i < n; i++) {
+		const struct diff_row *r = &rows[i];
+
+		printf("%s{\"file\":", i ? "," : "");
+		json_string(stdout, r->e->file);
+		printf(",\"host\":");
+		json_string(stdout, r->host.verdict);
+		printf(",\"host_runs\":%" PRIu64 ",\"host_message\":", r->host_runs);
+		json_string(stdout, r->host.message);
+		printf(",\"model\":");
+		json_string(stdout, r->skipped ? "" : r->model.verdict);
+		printf(",\"model_message\":");
+		json_string(stdout, r->model.message);
+		printf(",\"token\":");
+		json_string(stdout, r->model.token);
+		printf(",\"result\":\"%s\"}", r->skipped ? "skip"
+					      : r->agree ? "agree"
+							 : "disagree");
+	}
+	printf("],\"disagreements\":%d}\n", disagree);
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	struct diff_args a;
+	struct scen_entry *v = NULL;
+	struct diff_row *rows = NULL;
+	int nr = 0, disagree = 0, skipped = 0, code = parse_diff_args(argc, argv, &a);
+	int host_zero = kern_host_zero_page();
+
+	if (code) {
+		free(a.paths);
+		return code < 0 ? 0 : code;
+	}
+	code = scen_list_load("diff", a.paths, a.nr_paths, &v, &nr);
+	if (!code && !(rows = calloc((size_t)nr, sizeof(*rows)))) {
+		fprintf(stderr, "cowlab diff: out of memory\n");
+		code = EXIT_USAGE;
+	}
+	for (int i = 0; i < nr && !code; i++) {
+		struct diff_row *r = &rows[i];
+
+		r->e = &v[i];
+		run_host(v[i].s, &a, r);
+		if (!r->skipped)
+			run_model(v[i].s, &a, host_zero, r);
+		r->agree = r->skipped || strcmp(r->host.verdict, r->model.verdict) == 0;
+		disagree += !r->agree;
+		skipped += r->skipped;
+	}
+	if (!code) {
+		if (a.json) {
+			print_json(rows, nr, a.policy, disagree);
+		} else {
+			print_table(rows, nr, a.policy);
+			printf("\n%d scenarios: %d agree, %d disagree, %d skipped (host zero page: "
+			       "%s)\n",
+			       nr, nr - disagree - skipped, disagree, skipped,
+			       host_zero > 0	? "yes"
+			       : host_zero == 0 ? "no"
+						: "unknown");
+		}
+		code = disagree ? EXIT_FOUND : 0;
+	}
+	free(rows);
+	scen_list_free(v, nr);
+	free(a.paths);
+	return code;
+}

@@ -1,0 +1,63 @@
+/*
+ * A scenario's verdict under one preset, as the explorer finds it within a
+ * budget: the cell of `cowlab matrix` and the model's side of `cowlab
+ * diff`.  The auto search (PCT, random and dfs in turn) stops at the first
+ * failing run, unshrunk, or when the runs or the time are spent, or once
+ * dfs has run every schedule there is.
+ */
+#include "cli.h"
+#include "cowlab.h"
+#include "scenario/interp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs, double time,
+		     uint64_t seed, struct verdict *v)
+{
+	struct explore_opts o = {
+		.algo = SCHED_AUTO,
+		.depth = 3,
+		.preemptions = 2,
+		.seed = seed,
+		.runs = runs,
+		.time = time,
+		.stop_exhaustive = true,
+	};
+	struct explore_result *x = calloc(1, sizeof(*x));
+	struct scen_result *res = calloc(1, sizeof(*res));
+	struct explore_target *t;
+	const struct explore_prog *p;
+	const char *policy;
+	double t0 = now_seconds();
+
+	memset(v, 0, sizeof(*v));
+	if (!x || !res) {
+		v->err = COW_ENOMEM;
+	} else if (explore_target_scenario(s, preset, "matrix", &t, &p, &policy) != 0) {
+		v->err = COW_EINVAL;
+	} else {
+		v->err = explore_run_search(p, policy, &o, x);
+		explore_target_free(t);
+	}
+	if (v->err) {
+		v->failed = 1;
+		snprintf(v->verdict, sizeof(v->verdict), "error");
+		snprintf(v->message, sizeof(v->message), "the search did not run: %.400s",
+			 x && x->message[0] ? x->message : cow_strerror(v->err));
+	} else {
+		scen_result_from_explore(x, res);
+		v->failed = x->failed;
+		v->exhaustive = x->exhaustive;
+		v->runs = x->runs;
+		snprintf(v->verdict, sizeof(v->verdict), "%s", x->failed ? res->verdict : "pass");
+		if (x->failed) {
+			snprintf(v->message, sizeof(v->message), "%.500s", res->message);
+			if (explore_token_format(&x->token, v->token, sizeof(v->token)) != 0)
+				v->token[0] = '\0';
+		}
+	}
+	v->seconds = now_seconds() - t0;
+	free(x);
+	free(res);
+}

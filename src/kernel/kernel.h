@@ -1,0 +1,70 @@
+/*
+ * The host backend: a second interpreter of scenario files (.cow), which
+ * runs a parsed scenario against the host's real Linux kernel instead of
+ * cowlab's model.  It sits beside the model in the layers (cli ->
+ * scenario -> kernel): it reads the parsed form of src/scenario and uses
+ * src/base, libc and liburing, never src/mm or src/io.
+ *
+ * Every scenario process is a real process (fork() makes the children),
+ * every thread of a group a real pthread; map is mmap, write, read and
+ * check touch the memory, dio_read and dio_write are O_DIRECT transfers
+ * submitted through io_uring, pin registers an io_uring fixed buffer (a
+ * long-term R/W pin), vmsplice and pipe_read are the real calls, poke is
+ * a pwrite to /proc/self/mem, clear_refs writes /proc/self/clear_refs and
+ * swapout is MADV_PAGEOUT.  worker.c says how one process runs, kernel.c
+ * how the calling process coordinates them.
+ *
+ * An operation the host cannot perform makes the scenario SKIP with the
+ * reason, never PASS.  A run leaves nothing behind: its processes are
+ * gone and its data files were unlinked as soon as they were opened, also
+ * when a SIGINT or SIGTERM interrupts it (the process then dies of the
+ * signal, as it would have without cowlab's handler).
+ *
+ * kern_run changes process-wide state while it runs (the SIGINT, SIGTERM
+ * and SIGPIPE dispositions, PR_SET_CHILD_SUBREAPER) and restores it; one
+ * run at a time per process.
+ */
+#ifndef COW_KERNEL_H
+#define COW_KERNEL_H
+
+#include "scenario/scenario.h"
+
+#include <stdint.h>
+
+struct kern_opts {
+	uint64_t seed;		   /* of the random delays; 0: no delays */
+	unsigned int max_delay_us; /* a delay is 0..max_delay_us microseconds */
+	const char *tmpdir;	   /* data files; NULL: $COWLAB_TMPDIR, /var/tmp, . */
+	unsigned int timeout_ms;   /* the longest an operation may take; 0: 30 s */
+};
+
+enum kern_status {
+	KERN_PASS,  /* every check held */
+	KERN_FAIL,  /* a check failed: verdict is its word */
+	KERN_SKIP,  /* the host cannot run it: message says why */
+	KERN_ERROR, /* an operation failed (verdict "error"), or the run broke */
+};
+
+struct kern_result {
+	enum kern_status status;
+	char verdict[16];  /* "pass", a check's verdict word, "skip" or "error" */
+	char message[512]; /* the failure as interp.c words it
+			    * (FILE:LINE:COL: check ... failed: found ...), or
+			    * the reason for the skip */
+	int checks;	   /* the checks that held */
+};
+
+/* Why the host cannot run s (a static look at its operations and at the
+ * host: KSM passes, userfaultfd, swap, read-only pins, zero_page=off), or
+ * NULL if it can.  A run may still skip for what only running finds (a
+ * filesystem without O_DIRECT, a kernel without KSM). */
+const char *kern_skip_reason(const struct scenario *s);
+
+/* Run s once on the host.  The delays (o->seed) come at the operation
+ * boundaries of the threads of a group, which run concurrently; every
+ * other operation runs in file order, as in interp.c.  Returns 0 with the
+ * outcome in *r, or a negative COW_E* code when the run could not be set
+ * up (then r is KERN_ERROR with the reason). */
+int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_result *r);
+
+#endif /* COW_KERNEL_H */

@@ -1,0 +1,985 @@
+/*
+ * A worker: one scenario process, as a real process on the host (see
+ * kern.h for the protocol and kernel.h for the layer).  It runs the
+ * operations the coordinator sends, in its main thread, and a thread
+ * group's threads of this process on pthreads that start together; the
+ * semantics mirror interp.c operation by operation.
+ *
+ * Invariants:
+ *  I1 Every io_uring this process opens is in ring_fds, and its rings are
+ *     MADV_DONTFORK; a fork's child closes every fd in ring_fds before it
+ *     runs a command, so a child never keeps its parent's pins or I/O
+ *     alive (the pins are the parent's, as in the model).  ring_lock is
+ *     held from a ring's creation to its entry in ring_fds and across
+ *     fork(), so no ring escapes the table.
+ *  I2 A memory access that may fault (write, read, check of a mapping) is
+ *     guarded: SIGSEGV or SIGBUS inside it longjmps back to the access,
+ *     which then fails with EFAULT, as cow_read() and cow_write() return
+ *     COW_EFAULT in the model.  Any other fault kills the worker, which
+ *     the coordinator reports.
+ *  I3 A thread waits for the direct I/O it issued before it ends (the end
+ *     of a thread, and of the main thread at exit or at the end, is an
+ *     implicit wait, as in interp.c).
+ *
+ * Alternatives rejected: reading a pin's bytes through the mapping (that
+ * is the page table's view, not the pin's; IORING_OP_WRITE_FIXED from the
+ * registered buffer is what tools/testing/selftests/mm/cow.c does), and
+ * PR_SET_PDEATHSIG in forked workers (it fires when the forking *thread*
+ * ends, which a thread group's fork does at join; a worker instead exits
+ * when its command pipe reaches end of file, which happens when the
+ * coordinator is gone).
+ */
+#define _GNU_SOURCE
+#include "base/hostfile.h"
+#include "kernel/kern.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define BUF_SIZE 4096
+#define MAX_RINGS 4096
+#define RING_ENTRIES 64
+
+/* A long-term pin: an io_uring with one registered buffer. */
+struct pin {
+	struct io_uring ring;
+	int slot;	      /* in ring_fds */
+	pthread_mutex_t lock; /* one user of the ring at a time */
+	unsigned long addr, len;
+};
+
+/* One thread of the worker (the main thread included). */
+struct tctx {
+	struct io_uring ring; /* its direct I/O, opened on first use */
+	int slot;	      /* in ring_fds, -1: no ring */
+	int inflight;
+	uint64_t rng; /* the delays */
+};
+
+static struct {
+	const struct kern_ctx *k;
+	const struct scenario *s;
+	struct kern_shared *sh;
+	int me;		      /* procs[] */
+	unsigned long *addrs; /* [nr_maps]: where each mapping is */
+	bool *file_map;	      /* [nr_maps]: it maps a file */
+	struct pin **pins;    /* [nr_pins]: this process's, from pin to unpin */
+} W;
+
+static atomic_int ring_fds[MAX_RINGS]; /* fd + 1, or 0 (I1) */
+static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread sigjmp_buf *fault_guard; /* I2 */
+
+COW_NORETURN static void worker_loop(void);
+
+/* ---- failures --------------------------------------------------------------- */
+
+void kern_record(struct kern_shared *sh, enum kern_status st, const char *verdict,
+		 const struct scenario *s, const struct scen_op *op, const char *fmt, ...)
+{
+	int clean = 0, n = 0;
+	va_list ap;
+
+	if (!atomic_compare_exchange_strong(&sh->state, &clean, 1))
+		return;
+	sh->status = st;
+	snprintf(sh->verdict, sizeof(sh->verdict), "%s", verdict);
+	if (op)
+		n = snprintf(sh->message, sizeof(sh->message), "%s:%d:%d: ", s->path, op->loc.line,
+			     op->loc.col);
+	if (n < 0 || (size_t)n >= sizeof(sh->message))
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(sh->message + n, sizeof(sh->message) - (size_t)n, fmt, ap);
+	va_end(ap);
+	atomic_store_explicit(&sh->state, 2, memory_order_release);
+}
+
+/* strerror, lower case as cow_strerror words its codes. */
+static const char *errname(int err, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", strerror(err));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
+static void op_error(const struct scen_op *op, const char *what, int err)
+{
+	char e[128];
+
+	kern_record(W.sh, KERN_ERROR, "error", W.s, op, "%s failed: %s", what,
+		    errname(err, e, sizeof(e)));
+}
+
+static void op_skip(const struct scen_op *op, const char *why)
+{
+	kern_record(W.sh, KERN_SKIP, "skip", W.s, op, "%s", why);
+}
+
+/* ---- pipes ------------------------------------------------------------------------ */
+
+/* ---- io_uring instances (I1) --------------------------------------------------------- */
+
+static int ring_open(struct io_uring *ring, int *slot)
+{
+	int err;
+
+	*slot = -1;
+	pthread_mutex_lock(&ring_lock);
+	err = io_uring_queue_init(RING_ENTRIES, ring, 0);
+	if (err < 0)
+		goto out_unlock;
+	err = io_uring_ring_dontfork(ring);
+	for (int i = 0; !err && i < MAX_RINGS; i++) {
+		int empty = 0;
+
+		if (atomic_compare_exchange_strong(&ring_fds[i], &empty, ring->ring_fd + 1)) {
+			*slot = i;
+			break;
+		}
+	}
+	if (!err && *slot < 0)
+		err = -EMFILE;
+	if (err < 0)
+		io_uring_queue_exit(ring);
+out_unlock:
+	pthread_mutex_unlock(&ring_lock);
+	return err < 0 ? -err : 0;
+}
+
+static void ring_close(struct io_uring *ring, int slot)
+{
+	atomic_store(&ring_fds[slot], 0);
+	io_uring_queue_exit(ring);
+}
+
+/* In a fork's child: the rings are the parent's (their memory did not
+ * come along, MADV_DONTFORK); close the descriptors. */
+static void rings_drop_inherited(void)
+{
+	for (int i = 0; i < MAX_RINGS; i++) {
+		int fd = atomic_exchange(&ring_fds[i], 0);
+
+		if (fd)
+			close(fd - 1);
+	}
+}
+
+/* ---- guarded memory access (I2) -------------------------------------------------------- */
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	if (fault_guard)
+		siglongjmp(*fault_guard, 1);
+	signal(sig, SIG_DFL); /* the access faults again and kills us */
+}
+
+/* Copy n bytes as loads and stores of this thread: 0 or EFAULT. */
+static int guarded_copy(void *volatile dst, const void *volatile src, volatile size_t n)
+{
+	sigjmp_buf jb;
+
+	if (sigsetjmp(jb, 1)) {
+		fault_guard = NULL;
+		return EFAULT;
+	}
+	fault_guard = &jb;
+	memcpy(dst, src, n);
+	__asm__ volatile("" : : "r"(dst) : "memory"); /* the loads must happen */
+	fault_guard = NULL;
+	return 0;
+}
+
+/* ---- ranges and values ----------------------------------------------------------------- */
+
+static unsigned long range_len(const struct scen_range *g)
+{
+	if (!g->whole)
+		return g->len;
+	switch (g->space) {
+	case SPACE_MAP: return W.s->maps[g->name].len;
+	case SPACE_FILE: return W.s->files[g->name].size;
+	case SPACE_PIN: return W.s->pins[g->name].len;
+	case SPACE_PIPE: return W.s->pipes[g->name].len;
+	}
+	return 0;
+}
+
+static const char *range_name(const struct scen_range *g)
+{
+	switch (g->space) {
+	case SPACE_MAP: return W.s->maps[g->name].name;
+	case SPACE_FILE: return W.s->files[g->name].name;
+	case SPACE_PIN: return W.s->pins[g->name].name;
+	case SPACE_PIPE: return W.s->pipes[g->name].name;
+	}
+	return "?";
+}
+
+static unsigned char *map_addr(const struct scen_range *g)
+{
+	return (unsigned char *)(W.addrs[g->name] + g->off);
+}
+
+/* n bytes of a file at off, as read(2) sees them: 0 or an errno. */
+static int file_read(int file, unsigned long off, unsigned char *buf, unsigned long n)
+{
+	unsigned long got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(W.k->fd_cached[file], buf + got, n - got, (off_t)(off + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return errno;
+		if (r == 0)
+			return EIO; /* past the end: the parser keeps ranges inside */
+		got += (unsigned long)r;
+	}
+	return 0;
+}
+
+static int value_fill(const struct scen_value *v, unsigned long at, unsigned char *buf,
+		      unsigned long n)
+{
+	switch (v->kind) {
+	case VAL_BYTE: memset(buf, v->byte, n); return 0;
+	case VAL_BYTES:
+		for (unsigned long j = 0; j < n; j++)
+			buf[j] = v->bytes[(at + j) % v->nbytes];
+		return 0;
+	case VAL_FILE: return file_read(v->file.name, v->file.off + at, buf, n);
+	}
+	return EINVAL;
+}
+
+static void describe_value(const struct scen_value *v, char *buf, size_t len)
+{
+	switch (v->kind) {
+	case VAL_BYTE: snprintf(buf, len, "0x%02x", v->byte); return;
+	case VAL_BYTES: snprintf(buf, len, "a %zu-byte string", v->nbytes); return;
+	case VAL_FILE:
+		snprintf(buf, len, "%s[%lu..+%lu]", W.s->files[v->file.name].name, v->file.off,
+			 v->file.len);
+		return;
+	}
+}
+
+/* What the pinned pages hold: IORING_OP_WRITE_FIXED from the registered
+ * buffer into a memfd, read back.  0 or an errno. */
+static int pin_read(struct pin *p, unsigned long off, unsigned char *buf, unsigned long n)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int fd, err = 0;
+
+	fd = memfd_create("cowlab-pin", MFD_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	pthread_mutex_lock(&p->lock);
+	sqe = io_uring_get_sqe(&p->ring);
+	if (!sqe) {
+		err = EBUSY;
+		goto out_unlock;
+	}
+	io_uring_prep_write_fixed(sqe, fd, (void *)(p->addr + off), (unsigned int)n, 0, 0);
+	err = -io_uring_submit_and_wait(&p->ring, 1);
+	if (err > 0)
+		goto out_unlock;
+	err = -io_uring_wait_cqe(&p->ring, &cqe);
+	if (err > 0)
+		goto out_unlock;
+	err = cqe->res < 0 ? -cqe->res : (unsigned long)cqe->res != n ? EIO : 0;
+	io_uring_cqe_seen(&p->ring, cqe);
+	if (!err && pread(fd, buf, n, 0) != (ssize_t)n)
+		err = EIO;
+out_unlock:
+	pthread_mutex_unlock(&p->lock);
+	close(fd);
+	return err;
+}
+
+/* What reading pipe would deliver now, without consuming it: tee() into
+ * a pipe of the same size, read that.  *out is malloc'd, len bytes. */
+static int pipe_peek(int pipe, unsigned long len, unsigned char **out)
+{
+	int src = W.k->pipes[pipe][0], sp[2], size, err = 0;
+	unsigned char *buf = malloc(len ? len : 1);
+	ssize_t dup;
+
+	*out = NULL;
+	if (!buf)
+		return ENOMEM;
+	if (pipe2(sp, O_NONBLOCK | O_CLOEXEC) != 0) {
+		free(buf);
+		return errno;
+	}
+	size = fcntl(src, F_GETPIPE_SZ);
+	if (size > 0)
+		fcntl(sp[1], F_SETPIPE_SZ, size);
+	dup = tee(src, sp[1], len, SPLICE_F_NONBLOCK);
+	if (dup < 0)
+		err = errno == EAGAIN ? ENODATA : errno;
+	else if ((unsigned long)dup < len || fd_read_full(sp[0], buf, len) != (ssize_t)len)
+		err = ENODATA;
+	close(sp[0]);
+	close(sp[1]);
+	if (err)
+		free(buf);
+	else
+		*out = buf;
+	return err;
+}
+
+/* ---- operations --------------------------------------------------------------------------- */
+
+static void exec_write(const struct scen_op *op)
+{
+	const struct scen_range *g = &op->write.range;
+	unsigned char *base = map_addr(g), buf[BUF_SIZE];
+	unsigned long len = range_len(g);
+
+	for (unsigned long done = 0; done < len;) {
+		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
+		int err = value_fill(&op->write.value, done, buf, n);
+
+		if (!err)
+			err = guarded_copy(base + done, buf, n);
+		if (err) {
+			op_error(op, "write", err);
+			return;
+		}
+		done += n;
+	}
+}
+
+/* A forced write through /proc/self/mem: the kernel's
+ * get_user_pages(FOLL_FORCE | FOLL_WRITE), as in the model. */
+static void exec_poke(const struct scen_op *op)
+{
+	const struct scen_range *g = &op->write.range;
+	unsigned long base = (unsigned long)map_addr(g), len = range_len(g);
+	unsigned char buf[BUF_SIZE];
+	int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		op_error(op, "poke (opening /proc/self/mem)", errno);
+		return;
+	}
+	for (unsigned long done = 0; done < len;) {
+		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
+		int err = value_fill(&op->write.value, done, buf, n);
+		ssize_t w = 0;
+
+		if (!err)
+			w = pwrite(fd, buf, n, (off_t)(base + done));
+		if (!err && w < 0 && errno == EINTR)
+			continue;
+		if (!err && w <= 0)
+			err = w < 0 ? errno : EIO;
+		if (err) {
+			op_error(op, "poke", err);
+			break;
+		}
+		done += (unsigned long)w;
+	}
+	close(fd);
+}
+
+static void exec_read(const struct scen_op *op)
+{
+	const struct scen_range *g = &op->read.range;
+	unsigned char *base = map_addr(g), buf[BUF_SIZE];
+	unsigned long len = range_len(g);
+
+	for (unsigned long done = 0; done < len;) {
+		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
+		int err = guarded_copy(buf, base + done, n);
+
+		if (err) {
+			op_error(op, "read", err);
+			return;
+		}
+		done += n;
+	}
+}
+
+/* n bytes at offset at of range g, as the executing thread sees them. */
+static int read_range(const struct scen_range *g, const unsigned char *pipe_bytes, unsigned long at,
+		      unsigned char *buf, unsigned long n)
+{
+	struct pin *p;
+
+	switch (g->space) {
+	case SPACE_MAP: return guarded_copy(buf, map_addr(g) + at, n);
+	case SPACE_FILE: return file_read(g->name, g->off + at, buf, n);
+	case SPACE_PIN: p = W.pins[g->name]; return p ? pin_read(p, g->off + at, buf, n) : ENOENT;
+	case SPACE_PIPE: memcpy(buf, pipe_bytes + g->off + at, n); return 0;
+	}
+	return EINVAL;
+}
+
+static void check_fail(const struct scen_op *op, const char *fmt, ...) COW_PRINTF(2, 3);
+
+static void check_fail(const struct scen_op *op, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kern_record(W.sh, KERN_FAIL, scen_verdict_name(op->check.verdict), W.s, op, "%s", msg);
+}
+
+static void exec_check(const struct scen_op *op)
+{
+	const struct scen_range *g = &op->check.range;
+	const char *map = range_name(g);
+	const char *verdict = scen_verdict_name(op->check.verdict);
+	unsigned long len = range_len(g);
+	unsigned char buf[BUF_SIZE], expect[BUF_SIZE], *pipe_bytes = NULL;
+	char want[96], e[128];
+	bool differs = false;
+	int err;
+
+	if (op->check.cmp == CMP_FAULTS) {
+		unsigned char b = 0;
+
+		if (guarded_copy(&b, map_addr(g), 1) != EFAULT)
+			check_fail(op,
+				   "check %s %s[%lu] faults failed: the byte is readable (0x%02x)",
+				   verdict, map, g->off, b);
+		else
+			atomic_fetch_add(&W.sh->checks, 1);
+		return;
+	}
+	describe_value(&op->check.value, want, sizeof(want));
+	if (g->space == SPACE_PIPE) {
+		unsigned long whole = W.s->pipes[g->name].len;
+
+		err = pipe_peek(g->name, whole, &pipe_bytes);
+		if (err) {
+			check_fail(op, "check %s %s[%lu..+%lu]: the memory cannot be read: %s",
+				   verdict, map, g->off, len, errname(err, e, sizeof(e)));
+			return;
+		}
+	}
+	for (unsigned long done = 0; done < len;) {
+		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
+
+		err = read_range(g, pipe_bytes, done, buf, n);
+		if (err) {
+			check_fail(op, "check %s %s[%lu..+%lu]: the memory cannot be read: %s",
+				   verdict, map, g->off, len, errname(err, e, sizeof(e)));
+			goto out_free;
+		}
+		err = value_fill(&op->check.value, done, expect, n);
+		if (err) {
+			check_fail(op, "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict,
+				   map, g->off, len, want, errname(err, e, sizeof(e)));
+			goto out_free;
+		}
+		for (unsigned long j = 0; j < n; j++) {
+			if (buf[j] == expect[j])
+				continue;
+			if (op->check.cmp == CMP_NE) {
+				differs = true;
+				break;
+			}
+			check_fail(op,
+				   "check %s %s[%lu..+%lu] == %s failed: found 0x%02x, expected "
+				   "0x%02x at %s[%lu] (first difference, offset %lu in the range)",
+				   verdict, map, g->off, len, want, buf[j], expect[j], map,
+				   g->off + done + j, done + j);
+			goto out_free;
+		}
+		if (differs)
+			break;
+		done += n;
+	}
+	if (op->check.cmp == CMP_NE && !differs)
+		check_fail(op, "check %s %s[%lu..+%lu] != %s failed: the bytes are equal", verdict,
+			   map, g->off, len, want);
+	else
+		atomic_fetch_add(&W.sh->checks, 1);
+out_free:
+	free(pipe_bytes);
+}
+
+/* The child of a fork becomes the child process's worker (I1). */
+COW_NORETURN static void child_start(int child)
+{
+	W.me = child;
+	rings_drop_inherited();
+	pthread_mutex_init(&ring_lock, NULL);
+	fault_guard = NULL;
+	for (int i = 0; i < W.s->nr_pins; i++)
+		W.pins[i] = NULL; /* the parent's: its memory, its rings */
+	worker_loop();
+}
+
+static void exec_fork(const struct scen_op *op)
+{
+	int child = op->fork.child;
+	pid_t pid;
+
+	pthread_mutex_lock(&ring_lock);
+	pid = fork();
+	if (pid == 0)
+		child_start(child);
+	pthread_mutex_unlock(&ring_lock);
+	if (pid < 0) {
+		op_error(op, "fork", errno);
+		return;
+	}
+	atomic_store(&W.sh->pid[child], pid);
+}
+
+/* Wait for every I/O this thread issued (I3). */
+static void io_wait(struct tctx *t)
+{
+	char e[128];
+
+	while (t->inflight > 0) {
+		struct io_uring_cqe *cqe;
+		int err = io_uring_wait_cqe(&t->ring, &cqe);
+
+		if (err == -EINTR)
+			continue;
+		if (err < 0) {
+			kern_record(W.sh, KERN_ERROR, "error", W.s, NULL,
+				    "%s: waiting for a direct I/O failed: %s", W.s->path,
+				    errname(-err, e, sizeof(e)));
+			t->inflight = 0;
+			return;
+		}
+		if (cqe->res < 0)
+			kern_record(W.sh, KERN_ERROR, "error", W.s, NULL,
+				    "%s: a direct I/O failed: %s", W.s->path,
+				    errname(-cqe->res, e, sizeof(e)));
+		else if ((uint64_t)cqe->res != cqe->user_data)
+			kern_record(W.sh, KERN_ERROR, "error", W.s, NULL,
+				    "%s: a direct I/O failed: %d of %llu bytes moved", W.s->path,
+				    cqe->res, (unsigned long long)cqe->user_data);
+		io_uring_cqe_seen(&t->ring, cqe);
+		t->inflight--;
+	}
+}
+
+static void exec_dio(const struct scen_op *op, struct tctx *t)
+{
+	bool to_memory = op->kind == OP_DIO_READ;
+	const char *what = to_memory ? "dio_read" : "dio_write";
+	const struct scen_range *m = &op->dio.mem, *f = &op->dio.file;
+	unsigned long len = range_len(m);
+	int fd = W.k->fd_direct[f->name], err;
+	struct io_uring_sqe *sqe;
+
+	if (t->slot < 0) {
+		err = ring_open(&t->ring, &t->slot);
+		if (err) {
+			op_error(op, what, err);
+			return;
+		}
+	}
+	if (t->inflight >= RING_ENTRIES)
+		io_wait(t);
+	sqe = io_uring_get_sqe(&t->ring);
+	if (!sqe) {
+		op_error(op, what, EBUSY);
+		return;
+	}
+	if (to_memory)
+		io_uring_prep_read(sqe, fd, map_addr(m), (unsigned int)len, f->off);
+	else
+		io_uring_prep_write(sqe, fd, map_addr(m), (unsigned int)len, f->off);
+	sqe->user_data = len;
+	err = io_uring_submit(&t->ring);
+	if (err < 0) {
+		op_error(op, what, -err);
+		return;
+	}
+	t->inflight++;
+}
+
+static void drop_pin(struct pin *p)
+{
+	io_uring_unregister_buffers(&p->ring);
+	ring_close(&p->ring, p->slot);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+/* A long-term R/W pin: io_uring_register_buffers (FOLL_PIN |
+ * FOLL_LONGTERM | FOLL_WRITE), on a ring of its own. */
+static void exec_pin(const struct scen_op *op)
+{
+	const struct scen_range *m = &op->pin.mem;
+	struct pin *p = calloc(1, sizeof(*p));
+	struct iovec iov;
+	int err;
+
+	if (!p) {
+		op_error(op, "pin", ENOMEM);
+		return;
+	}
+	err = ring_open(&p->ring, &p->slot);
+	if (err) {
+		free(p);
+		op_error(op, "pin", err);
+		return;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	p->addr = (unsigned long)map_addr(m);
+	p->len = range_len(m);
+	iov = (struct iovec){(void *)p->addr, p->len};
+	err = -io_uring_register_buffers(&p->ring, &iov, 1);
+	if (err > 0) {
+		ring_close(&p->ring, p->slot);
+		pthread_mutex_destroy(&p->lock);
+		free(p);
+		if (W.file_map[m->name] && (err == EOPNOTSUPP || err == EFAULT))
+			op_skip(op, "pin: io_uring does not pin file-backed memory (a fixed buffer "
+				    "must be anonymous or shmem)");
+		else
+			op_error(op, "pin", err);
+		return;
+	}
+	W.pins[op->pin.pin] = p;
+}
+
+static void exec_vmsplice(const struct scen_op *op)
+{
+	const struct scen_range *m = &op->splice.mem;
+	struct iovec iov = {map_addr(m), range_len(m)};
+
+	while (iov.iov_len) {
+		ssize_t n = vmsplice(W.k->pipes[op->splice.pipe][1], &iov, 1, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			op_error(op, "vmsplice", n < 0 ? errno : EIO);
+			return;
+		}
+		iov.iov_base = (char *)iov.iov_base + n;
+		iov.iov_len -= (size_t)n;
+	}
+}
+
+static void exec_pipe_read(const struct scen_op *op)
+{
+	const struct scen_range *m = &op->splice.mem;
+	unsigned char *addr = map_addr(m);
+	unsigned long len = W.s->pipes[op->splice.pipe].len;
+
+	for (unsigned long done = 0; done < len;) {
+		ssize_t n = read(W.k->pipes[op->splice.pipe][0], addr + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			op_error(op, "pipe_read",
+				 n < 0 ? (errno == EAGAIN ? ENODATA : errno) : EIO);
+			return;
+		}
+		done += (unsigned long)n;
+	}
+}
+
+static int host_prot(int prot)
+{
+	return (prot & COW_PROT_READ ? PROT_READ : 0) | (prot & COW_PROT_WRITE ? PROT_WRITE : 0);
+}
+
+static int host_advice(int advice)
+{
+	switch (advice) {
+	case COW_MADV_DONTNEED: return MADV_DONTNEED;
+	case COW_MADV_DONTFORK: return MADV_DONTFORK;
+	case COW_MADV_DOFORK: return MADV_DOFORK;
+	case COW_MADV_MERGEABLE: return MADV_MERGEABLE;
+	case COW_MADV_UNMERGEABLE: return MADV_UNMERGEABLE;
+	}
+	return -1;
+}
+
+static void exec_map(const struct scen_op *op)
+{
+	int flags = op->map.shared ? MAP_SHARED : MAP_PRIVATE, fd = -1;
+	void *a;
+
+	if (op->map.file >= 0)
+		fd = W.k->fd_cached[op->map.file];
+	else
+		flags |= MAP_ANONYMOUS;
+	a = mmap(NULL, op->map.len, host_prot(op->map.prot), flags, fd, 0);
+	if (a == MAP_FAILED) {
+		op_error(op, "map", errno);
+		return;
+	}
+	W.addrs[op->map.name] = (unsigned long)a;
+	W.file_map[op->map.name] = fd >= 0;
+}
+
+static void exec_clear_refs(const struct scen_op *op)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "4", 1) != 1)
+		op_error(op, "clear_refs", errno);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void exec_madvise(const struct scen_op *op)
+{
+	const struct scen_range *g = &op->madvise.range;
+	int advice = host_advice(op->madvise.advice);
+
+	if (advice < 0) {
+		op_error(op, "madvise", EINVAL);
+		return;
+	}
+	if (madvise(map_addr(g), range_len(g), advice) == 0)
+		return;
+	if (errno == EINVAL && (advice == MADV_MERGEABLE || advice == MADV_UNMERGEABLE))
+		op_skip(op, "madvise mergeable: this kernel has no KSM (CONFIG_KSM)");
+	else
+		op_error(op, "madvise", errno);
+}
+
+static void exec_op(const struct scen_op *op, struct tctx *t)
+{
+	const struct scen_range *g;
+
+	switch (op->kind) {
+	case OP_MAP: exec_map(op); return;
+	case OP_WRITE: exec_write(op); return;
+	case OP_POKE: exec_poke(op); return;
+	case OP_READ: exec_read(op); return;
+	case OP_CHECK: exec_check(op); return;
+	case OP_FORK: exec_fork(op); return;
+	case OP_MUNMAP:
+		g = &op->munmap.range;
+		if (munmap(map_addr(g), range_len(g)) != 0)
+			op_error(op, "munmap", errno);
+		return;
+	case OP_MPROTECT:
+		g = &op->mprotect.range;
+		if (mprotect(map_addr(g), range_len(g), host_prot(op->mprotect.prot)) != 0)
+			op_error(op, "mprotect", errno);
+		return;
+	case OP_MADVISE: exec_madvise(op); return;
+	case OP_DIO_READ:
+	case OP_DIO_WRITE: exec_dio(op, t); return;
+	case OP_WAIT: io_wait(t); return;
+	case OP_PIN: exec_pin(op); return;
+	case OP_UNPIN:
+		if (W.pins[op->unpin.pin])
+			drop_pin(W.pins[op->unpin.pin]);
+		W.pins[op->unpin.pin] = NULL;
+		return;
+	case OP_VMSPLICE: exec_vmsplice(op); return;
+	case OP_PIPE_READ: exec_pipe_read(op); return;
+	case OP_SWAPOUT:
+		g = &op->swapout.range;
+		if (madvise(map_addr(g), range_len(g), MADV_PAGEOUT) != 0)
+			op_error(op, "swapout (MADV_PAGEOUT)", errno);
+		return;
+	case OP_CLEAR_REFS: exec_clear_refs(op); return;
+	case OP_KSM_MERGE: op_skip(op, "ksm_merge is not run on the host yet"); return;
+	case OP_UFFD_CONTINUE: op_skip(op, "uffd_continue is not run on the host yet"); return;
+	case OP_EXIT: /* the worker loop's */
+	case OP_GROUP: return;
+	}
+}
+
+/* ---- threads ------------------------------------------------------------------------------ */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void tctx_init(struct tctx *t, uint64_t salt)
+{
+	t->slot = -1;
+	t->inflight = 0;
+	t->rng = W.k->o.seed ^ (salt * 0x9e3779b97f4a7c15ULL);
+}
+
+static void tctx_end(struct tctx *t)
+{
+	io_wait(t);
+	if (t->slot >= 0)
+		ring_close(&t->ring, t->slot);
+	t->slot = -1;
+}
+
+static void delay(struct tctx *t)
+{
+	unsigned int max = W.k->o.max_delay_us;
+
+	if (W.k->o.seed && max)
+		usleep((useconds_t)(splitmix64(&t->rng) % ((uint64_t)max + 1)));
+}
+
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t open_cond;
+	bool open;
+};
+
+struct thread_arg {
+	const struct scen_thread *t;
+	struct gate *gate;
+	uint64_t salt;
+};
+
+static void *thread_main(void *arg)
+{
+	struct thread_arg *a = arg;
+	struct tctx t;
+
+	tctx_init(&t, a->salt);
+	pthread_mutex_lock(&a->gate->lock);
+	while (!a->gate->open)
+		pthread_cond_wait(&a->gate->open_cond, &a->gate->lock);
+	pthread_mutex_unlock(&a->gate->lock);
+	for (int i = 0; i < a->t->nr_ops && !kern_failed(W.sh); i++) {
+		delay(&t);
+		exec_op(&a->t->ops[i], &t);
+	}
+	tctx_end(&t);
+	return NULL;
+}
+
+/* This process's threads of a group, started together, joined. */
+static void run_group(const struct scen_op *op)
+{
+	struct thread_arg args[64];
+	pthread_t th[64];
+	bool started[64] = {false};
+	struct gate gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+	int nr = 0;
+
+	for (int i = 0; i < op->group.nr && nr < 64; i++) {
+		const struct scen_thread *t = &W.s->threads[op->group.first + i];
+
+		if (t->proc != W.me)
+			continue;
+		args[nr] = (struct thread_arg){t, &gate, (uint64_t)(op->group.first + i + 1)};
+		started[nr] = pthread_create(&th[nr], NULL, thread_main, &args[nr]) == 0;
+		nr++;
+	}
+	pthread_mutex_lock(&gate.lock);
+	gate.open = true;
+	pthread_cond_broadcast(&gate.open_cond);
+	pthread_mutex_unlock(&gate.lock);
+	for (int i = 0; i < nr; i++)
+		if (!started[i])
+			thread_main(&args[i]); /* no host thread: run it here */
+	for (int i = 0; i < nr; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+}
+
+/* ---- the worker --------------------------------------------------------------------------------
+ */
+
+COW_NORETURN static void worker_exit(struct tctx *t, bool answer)
+{
+	struct kern_reply rep = {1};
+
+	tctx_end(t);
+	for (int i = 0; i < W.s->nr_pins; i++)
+		if (W.pins[i])
+			drop_pin(W.pins[i]);
+	if (answer)
+		fd_write_full(W.k->res[W.me][1], &rep, sizeof(rep));
+	_exit(0);
+}
+
+COW_NORETURN static void worker_loop(void)
+{
+	struct kern_reply rep = {1};
+	struct tctx t;
+
+	tctx_init(&t, 1000 + (uint64_t)W.me);
+	for (;;) {
+		struct kern_cmd c;
+		const struct scen_op *op;
+
+		/* End of file: the coordinator is gone, and so are we. */
+		if (fd_read_full(W.k->cmd[W.me][0], &c, sizeof(c)) != sizeof(c))
+			worker_exit(&t, false);
+		if (c.kind == CMD_QUIT)
+			worker_exit(&t, true);
+		if (c.op < 0 || c.op >= W.s->nr_ops)
+			_exit(3);
+		op = &W.s->ops[c.op];
+		if (c.kind == CMD_GROUP)
+			run_group(op);
+		else if (op->kind == OP_EXIT)
+			worker_exit(&t, true);
+		else
+			exec_op(op, &t);
+		if (fd_write_full(W.k->res[W.me][1], &rep, sizeof(rep)) != 0)
+			worker_exit(&t, false);
+	}
+}
+
+void kern_worker_main(const struct kern_ctx *k, int proc)
+{
+	const struct scenario *s = k->s;
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_IGN; /* forked workers are reaped by the kernel */
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = NULL;
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	/* The coordinator's ends: when it goes, our reads see end of file. */
+	for (int p = 0; p < s->nr_procs; p++) {
+		close(k->cmd[p][1]);
+		close(k->res[p][0]);
+	}
+	W.k = k;
+	W.s = s;
+	W.sh = k->sh;
+	W.me = proc;
+	W.addrs = calloc((size_t)s->nr_maps + 1, sizeof(*W.addrs));
+	W.file_map = calloc((size_t)s->nr_maps + 1, sizeof(*W.file_map));
+	W.pins = calloc((size_t)s->nr_pins + 1, sizeof(*W.pins));
+	if (!W.addrs || !W.file_map || !W.pins)
+		_exit(3);
+	worker_loop();
+}

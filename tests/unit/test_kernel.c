@@ -1,0 +1,395 @@
+/*
+ * Tests of src/kernel: scenarios run on the host's real kernel through
+ * kern_run.  Copy-on-write after fork, a wrong check failing with the
+ * model's verdict and message, direct I/O through io_uring, io_uring
+ * fixed buffers (pins) across fork, vmsplice, forced writes through
+ * /proc/self/mem, threads with random delays, checks of pins and pipes,
+ * faults, skips and their reasons, and that a run leaves no process and
+ * no file behind.  None of it needs root.
+ */
+#include "testutil.h"
+
+#include "kernel/host.h"
+#include "kernel/kernel.h"
+#include "scenario/scenario.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[] = "/var/tmp/cowlab-test-kernel.XXXXXX";
+
+static struct scenario *parse_ok(const char *text)
+{
+	struct scenario *s = NULL;
+	char err[512] = "";
+
+	if (scen_parse("test.cow", text, strlen(text), &s, err, sizeof(err)) != 0)
+		fail_msg("parse: %s", err);
+	return s;
+}
+
+static struct scenario *load_ok(const char *path)
+{
+	struct scenario *s = NULL;
+	char err[512] = "";
+
+	if (scen_load(path, &s, err, sizeof(err)) != 0)
+		fail_msg("load: %s", err);
+	return s;
+}
+
+static struct kern_result run(const struct scenario *s, uint64_t seed)
+{
+	struct kern_opts o = {.seed = seed, .max_delay_us = 100, .tmpdir = tmpdir};
+	struct kern_result r;
+
+	assert_int_equal(kern_run(s, &o, &r), 0);
+	return r;
+}
+
+static int dir_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Nothing of a run is left: no child of ours, no file in its directory. */
+static void assert_nothing_left(void)
+{
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	assert_int_equal(dir_entries(tmpdir), 0);
+}
+
+static void assert_pass(const struct scenario *s, uint64_t seed)
+{
+	struct kern_result r = run(s, seed);
+
+	if (r.status != KERN_PASS)
+		fail_msg("%s: %s: %s", s->path, r.verdict, r.message);
+	assert_string_equal(r.verdict, "pass");
+}
+
+static void assert_file_passes(const char *path, int iterations)
+{
+	struct scenario *s = load_ok(path);
+
+	for (int i = 0; i < iterations; i++)
+		assert_pass(s, 1 + (uint64_t)i);
+	scen_free(s);
+	assert_nothing_left();
+}
+
+static const char cow_text[] = "process P\n"
+			       "  map buf 2 pages\n"
+			       "  write buf 0x11\n"
+			       "  fork C\n"
+			       "  write buf[0..4K] 0x22\n"
+			       "  check corrupt buf[0..4K] == 0x22\n"
+			       "process C\n"
+			       "  check leak buf == 0x11\n";
+
+static void test_cow_after_fork_passes(void **state)
+{
+	struct scenario *s = parse_ok(cow_text);
+	struct kern_result r = run(s, 0);
+
+	(void)state;
+	assert_int_equal(r.status, KERN_PASS);
+	assert_int_equal(r.checks, 2);
+	scen_free(s);
+	assert_nothing_left();
+}
+
+/* The child must see the snapshot: a check that says otherwise fails
+ * with its verdict, worded as interp.c words it. */
+static void test_wrong_check_fails_with_verdict_and_message(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 2 pages\n"
+				      "  write buf 0x11\n"
+				      "  fork C\n"
+				      "  write buf[0..4K] 0x22\n"
+				      "process C\n"
+				      "  check leak buf[4K..8K] == 0x11\n"
+				      "  check leak buf == 0x22\n"
+				      "  check corrupt buf == 0x11\n");
+	struct kern_result r = run(s, 0);
+
+	(void)state;
+	assert_int_equal(r.status, KERN_FAIL);
+	assert_string_equal(r.verdict, "leak");
+	assert_string_equal(r.message, "test.cow:8:3: check leak buf[0..+8192] == 0x22 failed: "
+				       "found 0x11, expected 0x22 at buf[0] (first difference, "
+				       "offset 0 in the range)");
+	assert_int_equal(r.checks, 1); /* the run stopped at the failure */
+	scen_free(s);
+	assert_nothing_left();
+}
+
+static void test_check_forms(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 2 pages\n"
+				      "  write buf \"abcdefgh\"\n"
+				      "  check corrupt buf != 0x61\n"
+				      "  munmap buf[4K..8K]\n"
+				      "  check corrupt buf[4K] faults\n"
+				      "  mprotect buf[0..4K] none\n"
+				      "  check corrupt buf[0] faults\n"
+				      "  mprotect buf[0..4K] ro\n"
+				      "  check corrupt buf[0..8] == \"abcdefgh\"\n"
+				      "  check corrupt buf[1] faults\n");
+	struct kern_result r = run(s, 0);
+
+	(void)state;
+	assert_int_equal(r.status, KERN_FAIL);
+	assert_string_equal(r.verdict, "corrupt");
+	assert_string_equal(r.message, "test.cow:11:3: check corrupt buf[1] faults failed: the "
+				       "byte is readable (0x62)");
+	assert_int_equal(r.checks, 4);
+	scen_free(s);
+}
+
+/* An operation the host refuses is an error, worded as the model's. */
+static void test_failed_operation_is_an_error(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 1 page ro\n"
+				      "  write buf 0x11\n");
+	struct kern_result r = run(s, 0);
+
+	(void)state;
+	assert_int_equal(r.status, KERN_ERROR);
+	assert_string_equal(r.verdict, "error");
+	assert_string_equal(r.message, "test.cow:3:3: write failed: bad address");
+	scen_free(s);
+	assert_nothing_left();
+}
+
+/* Direct I/O through io_uring on O_DIRECT files, in both directions, and
+ * file values in writes and checks. */
+static void test_direct_io(void **state)
+{
+	struct scenario *s = parse_ok("file data 8K fill=0x5a\n"
+				      "file out 8K fill=0x00\n"
+				      "process P\n"
+				      "  map buf 3 pages\n"
+				      "  write buf 0x11\n"
+				      "  dio_read data[0..4K] -> buf[512..+4K]\n"
+				      "  wait\n"
+				      "  check corrupt buf[512..+4K] == data[0..4K]\n"
+				      "  check corrupt buf[0..512] == 0x11\n"
+				      "  check corrupt buf[4608..12K] == 0x11\n"
+				      "  write buf[0..4K] 0x77\n"
+				      "  dio_write buf[0..8K] -> out\n"
+				      "  wait\n"
+				      "  check corrupt out[0..4K] == 0x77\n"
+				      "  check corrupt out[4K..4608] == 0x5a\n"
+				      "  check corrupt out[4608..8K] == 0x11\n"
+				      "  write buf[8K..12K] data[4K..8K]\n"
+				      "  check corrupt buf[8K..12K] == 0x5a\n");
+
+	(void)state;
+	assert_pass(s, 0);
+	scen_free(s);
+	assert_nothing_left();
+}
+
+/* A pin's check reads the pinned page (IORING_OP_WRITE_FIXED), not the
+ * page table: after MADV_DONTNEED the mapping has a new page. */
+static void test_pin_check_reads_the_pinned_page(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 1 page\n"
+				      "  write buf 0x11\n"
+				      "  pin ring buf fast\n"
+				      "  madvise buf dontneed\n"
+				      "  write buf 0x22\n"
+				      "  check desync ring == 0x11\n"
+				      "  check corrupt buf == 0x22\n"
+				      "  unpin ring\n");
+
+	(void)state;
+	assert_pass(s, 0);
+	scen_free(s);
+}
+
+/* A pipe's check does not consume it; pipe_read delivers the pages'
+ * bytes as they are when it runs. */
+static void test_pipe_check_and_read(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 2 pages\n"
+				      "  write buf \"abcdefgh\"\n"
+				      "  vmsplice buf -> pp\n"
+				      "  check leak pp == \"abcdefgh\"\n"
+				      "  write buf[0..4K] 0x22\n"
+				      "  check leak pp[0..4K] == 0x22\n"
+				      "  map out 2 pages\n"
+				      "  pipe_read pp -> out\n"
+				      "  check corrupt out[0..4K] == 0x22\n"
+				      "  check corrupt out[4K..8K] == \"abcdefgh\"\n");
+
+	(void)state;
+	assert_pass(s, 0);
+	scen_free(s);
+	assert_nothing_left();
+}
+
+static void test_threads_and_top_level_groups(void **state)
+{
+	(void)state;
+	assert_file_passes("scenarios/fork_vs_writer.cow", 10);
+	assert_file_passes("scenarios/parent_child_race.cow", 10);
+	assert_file_passes("scenarios/memory_threads.cow", 5);
+}
+
+/* CVE-2020-29374: fixed since 5.8 (this host runs a later kernel). */
+static void test_vmsplice_child_leak_passes(void **state)
+{
+	(void)state;
+	assert_file_passes("scenarios/gup/vmsplice_child_leak.cow", 5);
+}
+
+static void test_iouring_fixed_fork_passes(void **state)
+{
+	(void)state;
+	assert_file_passes("scenarios/gup/iouring_fixed_fork.cow", 5);
+}
+
+static void test_dio_races_pass(void **state)
+{
+	(void)state;
+	assert_file_passes("scenarios/gup/dma_thread.cow", 10);
+	assert_file_passes("scenarios/gup/forkscrewreverse.cow", 10);
+}
+
+/* Dirty COW's forced write lands in a private copy, never the file. */
+static void test_poke_and_file_mappings(void **state)
+{
+	(void)state;
+	assert_file_passes("scenarios/matrix/r18_dirty_cow.cow", 5);
+}
+
+static void assert_skips(const char *text, const char *reason_part)
+{
+	struct scenario *s = parse_ok(text);
+	struct kern_result r = run(s, 0);
+
+	assert_int_equal(r.status, KERN_SKIP);
+	assert_string_equal(r.verdict, "skip");
+	if (!strstr(r.message, reason_part))
+		fail_msg("skip reason '%s' lacks '%s'", r.message, reason_part);
+	assert_string_equal(kern_skip_reason(s), r.message);
+	scen_free(s);
+}
+
+static void test_skips_say_why(void **state)
+{
+	struct scenario *s;
+
+	(void)state;
+	assert_skips("process P\n  map buf 1 page\n  madvise buf mergeable\n  ksm_merge\n",
+		     "ksm_merge");
+	assert_skips("file shm 4K fill=0x5a\nprocess P\n  map v 4K ro private file=shm\n"
+		     "  uffd_continue v\n",
+		     "userfaultfd");
+	assert_skips("process P\n  map buf 1 page\n  write buf 0x11\n  pin ring buf ro\n",
+		     "gup_test");
+	/* A premise about the zero page the host does not share (it has one
+	 * or it has none; when it cannot tell, both run). */
+	switch (kern_host_zero_page()) {
+	case 1:
+		assert_skips("system zero_page=off\nprocess P\n  map buf 1 page\n", "zero page");
+		break;
+	case 0:
+		assert_skips("system zero_page=on\nprocess P\n  map buf 1 page\n", "zero page");
+		break;
+	default: break;
+	}
+	s = parse_ok(cow_text);
+	assert_null(kern_skip_reason(s));
+	scen_free(s);
+}
+
+/* Every bundled scenario passes on this host or is skipped with a reason:
+ * the model's linux-6.5 verdicts (pass) hold on a later kernel. */
+static void test_bundled_scenarios_pass_or_skip(void **state)
+{
+	static const char *const dirs[] = {"scenarios", "scenarios/gup", "scenarios/matrix"};
+
+	(void)state;
+	for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
+		DIR *dir = opendir(dirs[d]);
+		struct dirent *e;
+
+		assert_non_null(dir);
+		while ((e = readdir(dir))) {
+			char path[512];
+			struct scenario *s;
+			struct kern_result r;
+			size_t n = strlen(e->d_name);
+
+			if (n < 5 || strcmp(e->d_name + n - 4, ".cow") != 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dirs[d], e->d_name);
+			s = load_ok(path);
+			r = run(s, 7);
+			if (r.status != KERN_PASS && r.status != KERN_SKIP)
+				fail_msg("%s: %s: %s", path, r.verdict, r.message);
+			if (r.status == KERN_SKIP)
+				assert_true(r.message[0] != '\0');
+			scen_free(s);
+		}
+		closedir(dir);
+	}
+	assert_nothing_left();
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return rmdir(tmpdir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cow_after_fork_passes),
+		cmocka_unit_test(test_wrong_check_fails_with_verdict_and_message),
+		cmocka_unit_test(test_check_forms),
+		cmocka_unit_test(test_failed_operation_is_an_error),
+		cmocka_unit_test(test_direct_io),
+		cmocka_unit_test(test_pin_check_reads_the_pinned_page),
+		cmocka_unit_test(test_pipe_check_and_read),
+		cmocka_unit_test(test_threads_and_top_level_groups),
+		cmocka_unit_test(test_vmsplice_child_leak_passes),
+		cmocka_unit_test(test_iouring_fixed_fork_passes),
+		cmocka_unit_test(test_dio_races_pass),
+		cmocka_unit_test(test_poke_and_file_mappings),
+		cmocka_unit_test(test_skips_say_why),
+		cmocka_unit_test(test_bundled_scenarios_pass_or_skip),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
