@@ -157,6 +157,21 @@ for sig in TERM INT; do
 	[ -z "$(ls -A "$tmp/kdir")" ] && ok "kernel leaves no file behind after SIG$sig" || bad "kernel leaves no file behind after SIG$sig"
 done
 
+# A swapout scenario on a host without swap: as root, a temporary swap
+# file for each run (or a skip saying why swapon refused), gone after the
+# run and after a SIGTERM in the middle of one.
+if [ "$(id -u)" = 0 ] && [ "$(wc -l </proc/swaps)" -le 1 ]; then
+	COWLAB_TMPDIR="$tmp/kdir" "$cow" kernel scenarios/swap_across_fork.cow --iterations 3 >"$tmp/out" 2>&1
+	grep -qE "PASS  3 iterations|SKIP  swapout: swapon" "$tmp/out" && ok "kernel: swapout with a temporary swap file ($(grep -oE 'PASS|SKIP' "$tmp/out"))" || bad "kernel: swapout with a temporary swap file: $(cat "$tmp/out")"
+	[ "$(wc -l </proc/swaps)" -le 1 ] && [ -z "$(ls -A "$tmp/kdir")" ] && ok "kernel: no swap and no swap file left after the run" || bad "kernel: no swap and no swap file left after the run"
+	COWLAB_TMPDIR="$tmp/kdir" "$cow" kernel scenarios/swap_across_fork.cow --iterations 1000000 >/dev/null 2>&1 &
+	pid=$!
+	sleep 1
+	kill -TERM "$pid"
+	wait "$pid"
+	[ "$(wc -l </proc/swaps)" -le 1 ] && [ -z "$(ls -A "$tmp/kdir")" ] && ok "kernel: no swap and no swap file left after SIGTERM" || bad "kernel: no swap and no swap file left after SIGTERM"
+fi
+
 # cowlab diff: the host's verdict beside the model's.
 expect 0 "diff: host and model agree" "$cow" diff scenarios/cow_parent_writes.cow scenarios/gup/vmsplice_child_leak.cow --iterations 3
 grep -q "^scenarios/gup/vmsplice_child_leak.cow  *pass  *pass  *agree$" "$tmp/out" && ok "diff prints an agreeing row" || bad "diff prints an agreeing row"

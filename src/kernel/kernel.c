@@ -68,18 +68,16 @@ struct coord {
 
 /* ---- the skip reasons ---------------------------------------------------------- */
 
-static bool swap_active(void)
+static bool needs_swap(const struct scenario *s)
 {
-	FILE *f = fopen("/proc/swaps", "r");
-	char line[512];
-	int lines = 0;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		lines++;
-	fclose(f);
-	return lines > 1; /* a header, then one line per swap area */
+	for (int i = 0; i < s->nr_ops; i++)
+		if (s->ops[i].kind == OP_SWAPOUT)
+			return true;
+	for (int t = 0; t < s->nr_threads; t++)
+		for (int i = 0; i < s->threads[t].nr_ops; i++)
+			if (s->threads[t].ops[i].kind == OP_SWAPOUT)
+				return true;
+	return false;
 }
 
 static const char *op_skip_reason(const struct scenario *s, const struct scen_op *op)
@@ -92,10 +90,10 @@ static const char *op_skip_reason(const struct scenario *s, const struct scen_op
 		return "uffd_continue: needs a shmem mapping registered with userfaultfd for "
 		       "minor faults, not set up on the host yet";
 	case OP_SWAPOUT:
-		if (!swap_active())
+		if (!kern_swap_active() && geteuid() != 0)
 			return "swapout: no swap is active on this host (/proc/swaps), so "
-			       "MADV_PAGEOUT cannot swap anonymous pages; a temporary swap file "
-			       "is not set up yet";
+			       "MADV_PAGEOUT cannot swap anonymous pages, and only root can "
+			       "enable a temporary swap file";
 		return NULL;
 	case OP_PIN:
 		if (op->pin.ro)
@@ -175,6 +173,7 @@ static void on_stop_signal(int sig)
 	kill_and_reap();
 	if (stop_path_set)
 		unlink(stop_path);
+	kern_swap_off();
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigaction(sig, &dfl, NULL);
@@ -662,6 +661,13 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 		return 0;
 	}
 	enter_run(&st);
+	/* Swap for a swapout, for this run only: a signal between runs
+	 * could not remove it. */
+	if (needs_swap(s) && kern_swap_on(why, sizeof(why)) != 0) {
+		set_result(r, KERN_SKIP, "skip", why);
+		leave_run(&st);
+		return 0;
+	}
 	err = coord_new(&c, s, o ? o : &none, why, sizeof(why));
 	if (err == 1) {
 		set_result(r, KERN_SKIP, "skip", why);
@@ -679,6 +685,7 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 		}
 	}
 	coord_free(&c);
+	kern_swap_off();
 	leave_run(&st);
 	return err;
 }
