@@ -113,14 +113,14 @@ expect 0 "kernel: a scenario passes on the host" "$cow" kernel scenarios/cow_par
 grep -q "^scenarios/cow_parent_writes.cow  *PASS  1 iteration$" "$tmp/out" && ok "kernel prints PASS" || bad "kernel prints PASS"
 expect 0 "kernel --iterations" "$cow" kernel scenarios/gup/vmsplice_child_leak.cow scenarios/gup/dma_thread.cow --iterations 20
 [ "$(grep -c "PASS  20 iterations$" "$tmp/out")" -eq 2 ] && ok "kernel --iterations runs each file N times" || bad "kernel --iterations runs each file N times"
-expect 0 "kernel: a scenario the host cannot run" "$cow" kernel scenarios/ksm_merge.cow scenarios/cow_child_writes.cow
-grep -q "^scenarios/ksm_merge.cow  *SKIP  ksm_merge: " "$tmp/out" && ok "kernel prints SKIP with the reason" || bad "kernel prints SKIP with the reason"
+expect 0 "kernel: a scenario the host cannot run" "$cow" kernel scenarios/matrix/r20_uffd_continue_dirty.cow scenarios/cow_child_writes.cow
+grep -q "^scenarios/matrix/r20_uffd_continue_dirty.cow  *SKIP  uffd_continue: " "$tmp/out" && ok "kernel prints SKIP with the reason" || bad "kernel prints SKIP with the reason"
 printf 'process P\n  map buf 2 pages\n  write buf 0x11\n  fork C\n  write buf 0x22\nprocess C\n  check corrupt buf[0..4K] == 0x11\n  check leak buf == 0x22\n' >"$tmp/kwrong.cow"
 expect 1 "kernel: a wrong check fails" "$cow" kernel "$tmp/kwrong.cow" --iterations 3
 grep -q "kwrong.cow  *FAIL  3 of 3 iterations failed: leak 3$" "$tmp/out" && ok "kernel counts the failed iterations by verdict" || bad "kernel counts the failed iterations by verdict"
 grep -q "first: leak: .*kwrong.cow:8:3: check leak buf\[0..+8192\] == 0x22 failed: found 0x11, expected 0x22 at buf\[0\]" "$tmp/out" && ok "kernel words the failure as the model does" || bad "kernel words the failure as the model does"
-expect 1 "kernel --json" "$cow" kernel "$tmp/kwrong.cow" scenarios/ksm_merge.cow --iterations 2 --json
-grep -q '^{"files":\[{"file":"[^"]*kwrong.cow","status":"fail","iterations":2,"failed":2,"verdicts":{"leak":2},"message":"[^"]*kwrong.cow:8:3: check leak .*"},{"file":"scenarios/ksm_merge.cow","status":"skip",.*"reason":"ksm_merge: .*}\],"failed":2}$' "$tmp/out" && ok "kernel --json: the document" || bad "kernel --json: the document"
+expect 1 "kernel --json" "$cow" kernel "$tmp/kwrong.cow" scenarios/matrix/r20_uffd_continue_dirty.cow --iterations 2 --json
+grep -q '^{"files":\[{"file":"[^"]*kwrong.cow","status":"fail","iterations":2,"failed":2,"verdicts":{"leak":2},"message":"[^"]*kwrong.cow:8:3: check leak .*"},{"file":"scenarios/matrix/r20_uffd_continue_dirty.cow","status":"skip",.*"reason":"uffd_continue: .*}\],"failed":2}$' "$tmp/out" && ok "kernel --json: the document" || bad "kernel --json: the document"
 expect 2 "kernel: a syntax error" "$cow" kernel "$tmp/typo.cow"
 grep -q "typo.cow:3:3:" "$tmp/err" && ok "kernel: the syntax error has file:line:col" || bad "kernel: the syntax error has file:line:col"
 expect 2 "kernel: a missing file" "$cow" kernel "$tmp/nope.cow"
@@ -179,7 +179,7 @@ grep -q "^2 scenarios: 2 agree, 0 disagree, 0 skipped" "$tmp/out" && ok "diff su
 expect 1 "diff: an old preset disagrees with the host" "$cow" diff scenarios/matrix/r03_pin_fork.cow --policy linux-2.6.29 --iterations 3
 grep -q "^scenarios/matrix/r03_pin_fork.cow  *pass  *desync  *DISAGREE$" "$tmp/out" && ok "diff marks the disagreement" || bad "diff marks the disagreement"
 grep -q "replay it with: cowlab replay cow1:scenarios/matrix/r03_pin_fork.cow:linux-2.6.29:" "$tmp/out" && ok "diff gives the model's token" || bad "diff gives the model's token"
-expect 0 "diff: a skip is no disagreement" "$cow" diff scenarios/ksm_merge.cow --json
+expect 0 "diff: a skip is no disagreement" "$cow" diff scenarios/matrix/r20_uffd_continue_dirty.cow --json
 grep -q '"result":"skip"' "$tmp/out" && grep -q '"disagreements":0}$' "$tmp/out" && ok "diff --json: the skip" || bad "diff --json: the skip"
 expect 2 "diff: no file" "$cow" diff
 expect 2 "diff: an unknown policy" "$cow" diff scenarios/zero_page.cow --policy linux-9

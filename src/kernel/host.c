@@ -141,3 +141,117 @@ void kern_swap_off(void)
 	unlink(swap_path);
 	swap_on = 0;
 }
+
+/* ---- KSM -------------------------------------------------------------------------------- */
+
+#define KSM_DIR "/sys/kernel/mm/ksm/"
+
+/* The settings a run changes, as they were, to be written back. */
+static const char *const ksm_knobs[] = {"pages_to_scan", "sleep_millisecs", "smart_scan", "run"};
+static char ksm_saved[4][32];
+static volatile sig_atomic_t ksm_changed;
+
+/* Write a sysfs value with open, write and close only (a signal handler
+ * restores the settings). */
+static int knob_write(const char *name, const char *val)
+{
+	char path[128];
+	size_t n = strlen(val);
+	int fd, ok;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, val, n) == (ssize_t)n;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static int knob_read(const char *name, char *buf, size_t len)
+{
+	char path[128];
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+const char *kern_ksm_unavailable(void)
+{
+	if (access(KSM_DIR "run", F_OK) != 0)
+		return "ksm_merge: this kernel has no KSM (" KSM_DIR " is missing)";
+	if (geteuid() != 0)
+		return "ksm_merge: driving KSM passes (" KSM_DIR ") needs root";
+	return NULL;
+}
+
+int kern_ksm_prepare(char *why, size_t len)
+{
+	static const char *const run_values[] = {"100000", "0", "0", "0"};
+
+	/* smart_scan (6.7+) may be missing: an empty saved value. */
+	for (size_t i = 0; i < 4; i++)
+		if (knob_read(ksm_knobs[i], ksm_saved[i], sizeof(ksm_saved[i])) != 0) {
+			ksm_saved[i][0] = '\0';
+			if (strcmp(ksm_knobs[i], "smart_scan") != 0) {
+				snprintf(why, len, "ksm_merge: cannot read " KSM_DIR "%s",
+					 ksm_knobs[i]);
+				return 1;
+			}
+		}
+	ksm_changed = 1;
+	/* ksmd stopped until a pass; then as fast as it goes, every page
+	 * looked at in every scan (no smart scan skipping pages). */
+	for (size_t i = 0; i < 4; i++)
+		if (ksm_saved[i][0] && knob_write(ksm_knobs[i], run_values[i]) != 0) {
+			kern_ksm_restore();
+			snprintf(why, len, "ksm_merge: cannot write " KSM_DIR "%s", ksm_knobs[i]);
+			return 1;
+		}
+	return 0;
+}
+
+void kern_ksm_restore(void)
+{
+	if (!ksm_changed)
+		return;
+	/* run last: ksmd goes back to what it did with the old settings. */
+	for (size_t i = 0; i < 4; i++)
+		if (ksm_saved[i][0])
+			knob_write(ksm_knobs[i], ksm_saved[i]);
+	ksm_changed = 0;
+}
+
+int kern_ksm_pass(unsigned int timeout_ms)
+{
+	char buf[32];
+	long start, now;
+
+	if (knob_read("full_scans", buf, sizeof(buf)) != 0)
+		return -1;
+	now = start = strtol(buf, NULL, 10);
+	if (knob_write("run", "1") != 0)
+		return -1;
+	/* Two full scans: a page enters the unstable tree in one and merges
+	 * in the next, as the model's pass merges every candidate. */
+	for (unsigned int ms = 0;; ms++) {
+		if (knob_read("full_scans", buf, sizeof(buf)) != 0)
+			break;
+		now = strtol(buf, NULL, 10);
+		if (now >= start + 2 || ms >= timeout_ms)
+			break;
+		usleep(1000);
+	}
+	return knob_write("run", "0") == 0 && now >= start + 2 ? 0 : -1;
+}

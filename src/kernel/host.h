@@ -22,4 +22,15 @@ int kern_swap_on(char *why, size_t len);
  * signal handler (swapoff and unlink only). */
 void kern_swap_off(void);
 
+/* KSM passes for ksm_merge: why the host cannot drive them, or NULL.
+ * The coordinator saves and changes the settings of /sys/kernel/mm/ksm
+ * for a run (prepare: 0, or 1 with the reason to skip) and restores them
+ * (also from a signal handler: open, write and close only); a worker runs
+ * a pass (two full scans of ksmd, then stopped again): 0, or -1 if it did
+ * not finish within timeout_ms. */
+const char *kern_ksm_unavailable(void);
+int kern_ksm_prepare(char *why, size_t len);
+void kern_ksm_restore(void);
+int kern_ksm_pass(unsigned int timeout_ms);
+
 #endif /* COW_KERNEL_HOST_H */

@@ -68,24 +68,32 @@ struct coord {
 
 /* ---- the skip reasons ---------------------------------------------------------- */
 
-static bool needs_swap(const struct scenario *s)
+static bool has_op(const struct scenario *s, enum scen_op_kind kind)
 {
 	for (int i = 0; i < s->nr_ops; i++)
-		if (s->ops[i].kind == OP_SWAPOUT)
+		if (s->ops[i].kind == kind)
 			return true;
 	for (int t = 0; t < s->nr_threads; t++)
 		for (int i = 0; i < s->threads[t].nr_ops; i++)
-			if (s->threads[t].ops[i].kind == OP_SWAPOUT)
+			if (s->threads[t].ops[i].kind == kind)
 				return true;
 	return false;
+}
+
+static bool needs_swap(const struct scenario *s)
+{
+	return has_op(s, OP_SWAPOUT);
+}
+
+static bool needs_ksm(const struct scenario *s)
+{
+	return has_op(s, OP_KSM_MERGE);
 }
 
 static const char *op_skip_reason(const struct scenario *s, const struct scen_op *op)
 {
 	switch (op->kind) {
-	case OP_KSM_MERGE:
-		return "ksm_merge: a KSM pass that has settled (every candidate merged or "
-		       "refused) is not driven on the host yet; ksmd merges on its own schedule";
+	case OP_KSM_MERGE: return kern_ksm_unavailable();
 	case OP_UFFD_CONTINUE:
 		return "uffd_continue: needs a shmem mapping registered with userfaultfd for "
 		       "minor faults, not set up on the host yet";
@@ -174,6 +182,7 @@ static void on_stop_signal(int sig)
 	if (stop_path_set)
 		unlink(stop_path);
 	kern_swap_off();
+	kern_ksm_restore();
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigaction(sig, &dfl, NULL);
@@ -668,6 +677,12 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 		leave_run(&st);
 		return 0;
 	}
+	if (needs_ksm(s) && kern_ksm_prepare(why, sizeof(why)) != 0) {
+		kern_swap_off();
+		set_result(r, KERN_SKIP, "skip", why);
+		leave_run(&st);
+		return 0;
+	}
 	err = coord_new(&c, s, o ? o : &none, why, sizeof(why));
 	if (err == 1) {
 		set_result(r, KERN_SKIP, "skip", why);
@@ -686,6 +701,7 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 	}
 	coord_free(&c);
 	kern_swap_off();
+	kern_ksm_restore();
 	leave_run(&st);
 	return err;
 }

@@ -31,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include "base/hostfile.h"
+#include "kernel/host.h"
 #include "kernel/kern.h"
 
 #include <errno.h>
@@ -804,7 +805,11 @@ static void exec_op(const struct scen_op *op, struct tctx *t)
 			op_error(op, "swapout (MADV_PAGEOUT)", errno);
 		return;
 	case OP_CLEAR_REFS: exec_clear_refs(op); return;
-	case OP_KSM_MERGE: op_skip(op, "ksm_merge is not run on the host yet"); return;
+	case OP_KSM_MERGE:
+		/* The coordinator set ksmd up for the run (kern_ksm_prepare). */
+		if (kern_ksm_pass(10000) != 0)
+			op_skip(op, "ksm_merge: ksmd did not finish two full scans in 10 s");
+		return;
 	case OP_UFFD_CONTINUE: op_skip(op, "uffd_continue is not run on the host yet"); return;
 	case OP_EXIT: /* the worker loop's */
 	case OP_GROUP: return;

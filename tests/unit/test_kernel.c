@@ -296,13 +296,59 @@ static void assert_skips(const char *text, const char *reason_part)
 	scen_free(s);
 }
 
+/* The host's settings a run changes are back after it: KSM's knobs (a
+ * ksm_merge run drives ksmd) and swap (a swapout run may enable a
+ * temporary swap file).  Only where the host lets the run change them. */
+static void read_knob(const char *name, char *buf, size_t len)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, (int)len, f));
+	fclose(f);
+}
+
+static void test_host_settings_restored(void **state)
+{
+	static const char *const knobs[] = {"run", "pages_to_scan", "sleep_millisecs"};
+	char before[3][32], after[3][32];
+	bool swap_before = kern_swap_active();
+	struct scenario *s;
+
+	(void)state;
+	if (!kern_ksm_unavailable()) {
+		for (int i = 0; i < 3; i++)
+			read_knob(knobs[i], before[i], sizeof(before[i]));
+		s = parse_ok("process P\n  map buf 2 pages\n  write buf 0x5a\n"
+			     "  madvise buf mergeable\n  ksm_merge\n  write buf[0] 0x11\n"
+			     "  check corrupt buf[0] == 0x11\n  check corrupt buf[4K] == 0x5a\n");
+		assert_pass(s, 1);
+		scen_free(s);
+		for (int i = 0; i < 3; i++) {
+			read_knob(knobs[i], after[i], sizeof(after[i]));
+			assert_string_equal(before[i], after[i]);
+		}
+	}
+	s = parse_ok("process P\n  map buf 1 page\n  write buf 0x5a\n  swapout buf\n"
+		     "  check corrupt buf == 0x5a\n");
+	if (!kern_skip_reason(s))
+		(void)run(s, 1);
+	scen_free(s);
+	assert_int_equal(kern_swap_active(), swap_before);
+	assert_nothing_left();
+}
+
 static void test_skips_say_why(void **state)
 {
 	struct scenario *s;
 
 	(void)state;
-	assert_skips("process P\n  map buf 1 page\n  madvise buf mergeable\n  ksm_merge\n",
-		     "ksm_merge");
+	if (kern_ksm_unavailable())
+		assert_skips("process P\n  map buf 1 page\n  madvise buf mergeable\n  ksm_merge\n",
+			     "ksm_merge");
 	assert_skips("file shm 4K fill=0x5a\nprocess P\n  map v 4K ro private file=shm\n"
 		     "  uffd_continue v\n",
 		     "userfaultfd");
@@ -388,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_dio_races_pass),
 		cmocka_unit_test(test_poke_and_file_mappings),
 		cmocka_unit_test(test_skips_say_why),
+		cmocka_unit_test(test_host_settings_restored),
 		cmocka_unit_test(test_bundled_scenarios_pass_or_skip),
 	};
 
