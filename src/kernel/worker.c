@@ -258,27 +258,10 @@ static int file_read(int file, unsigned long off, unsigned char *buf, unsigned l
 static int value_fill(const struct scen_value *v, unsigned long at, unsigned char *buf,
 		      unsigned long n)
 {
-	switch (v->kind) {
-	case VAL_BYTE: memset(buf, v->byte, n); return 0;
-	case VAL_BYTES:
-		for (unsigned long j = 0; j < n; j++)
-			buf[j] = v->bytes[(at + j) % v->nbytes];
-		return 0;
-	case VAL_FILE: return file_read(v->file.name, v->file.off + at, buf, n);
-	}
-	return EINVAL;
-}
-
-static void describe_value(const struct scen_value *v, char *buf, size_t len)
-{
-	switch (v->kind) {
-	case VAL_BYTE: snprintf(buf, len, "0x%02x", v->byte); return;
-	case VAL_BYTES: snprintf(buf, len, "a %zu-byte string", v->nbytes); return;
-	case VAL_FILE:
-		snprintf(buf, len, "%s[%lu..+%lu]", W.s->files[v->file.name].name, v->file.off,
-			 v->file.len);
-		return;
-	}
+	if (v->kind == VAL_FILE)
+		return file_read(v->file.name, v->file.off + at, buf, n);
+	scen_value_bytes(v, at, buf, n);
+	return 0;
 }
 
 /* What the pinned pages hold: IORING_OP_WRITE_FIXED from the registered
@@ -470,7 +453,7 @@ static void exec_check(const struct scen_op *op)
 			atomic_fetch_add(&W.sh->checks, 1);
 		return;
 	}
-	describe_value(&op->check.value, want, sizeof(want));
+	scen_value_describe(W.s, &op->check.value, want, sizeof(want));
 	if (g->space == SPACE_PIPE) {
 		unsigned long whole = W.s->pipes[g->name].len;
 

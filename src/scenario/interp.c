@@ -378,29 +378,11 @@ static int read_range(struct run *r, const struct scen_op *op, struct cow_task *
 static int value_fill(struct run *r, const struct scen_value *v, unsigned long at,
 		      unsigned char *buf, unsigned long n)
 {
-	switch (v->kind) {
-	case VAL_BYTE: memset(buf, v->byte, n); return 0;
-	case VAL_BYTES:
-		for (unsigned long j = 0; j < n; j++)
-			buf[j] = v->bytes[(at + j) % v->nbytes];
-		return 0;
-	case VAL_FILE:
+	if (v->kind == VAL_FILE)
 		return cow_file_read_cached(r->sys, r->files[v->file.name], v->file.off + at, buf,
 					    n);
-	}
-	return COW_EINVAL;
-}
-
-static void describe_value(const struct run *r, const struct scen_value *v, char *buf, size_t len)
-{
-	switch (v->kind) {
-	case VAL_BYTE: snprintf(buf, len, "0x%02x", v->byte); return;
-	case VAL_BYTES: snprintf(buf, len, "a %zu-byte string", v->nbytes); return;
-	case VAL_FILE:
-		snprintf(buf, len, "%s[%lu..+%lu]", r->s->files[v->file.name].name, v->file.off,
-			 v->file.len);
-		return;
-	}
+	scen_value_bytes(v, at, buf, n);
+	return 0;
 }
 
 static void op_error(struct run *r, const struct scen_op *op, const char *what, int err)
@@ -501,7 +483,7 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 			atomic_inc(&r->checks);
 		return;
 	}
-	describe_value(r, &op->check.value, want, sizeof(want));
+	scen_value_describe(r->s, &op->check.value, want, sizeof(want));
 	for (unsigned long done = 0; done < len;) {
 		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
 		int err = read_range(r, op, t, g, done, buf, n);

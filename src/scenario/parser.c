@@ -2338,6 +2338,29 @@ const char *scen_verdict_name(enum scen_verdict v)
 	return "unknown";
 }
 
+void scen_value_bytes(const struct scen_value *v, unsigned long at, unsigned char *buf,
+		      unsigned long n)
+{
+	if (v->kind == VAL_BYTE)
+		memset(buf, v->byte, n);
+	else if (v->kind == VAL_BYTES)
+		for (unsigned long j = 0; j < n; j++)
+			buf[j] = v->bytes[(at + j) % v->nbytes];
+}
+
+void scen_value_describe(const struct scenario *s, const struct scen_value *v, char *buf,
+			 size_t len)
+{
+	switch (v->kind) {
+	case VAL_BYTE: snprintf(buf, len, "0x%02x", v->byte); return;
+	case VAL_BYTES: snprintf(buf, len, "a %zu-byte string", v->nbytes); return;
+	case VAL_FILE:
+		snprintf(buf, len, "%s[%lu..+%lu]", s->files[v->file.name].name, v->file.off,
+			 v->file.len);
+		return;
+	}
+}
+
 /* ---- the whole-structure validator ------------------------------------------ */
 
 /* A pin or a pipe as the validator walks the operations in program order
