@@ -149,6 +149,10 @@ int cow_munmap(struct cow_task *task, unsigned long addr, unsigned long len);
  * cache's pages into the empty PTEs (a minor fault resolved from user
  * space), dirty from 5.16 on; COW_EINVAL outside a file mapping. */
 int cow_uffd_continue(struct cow_task *task, unsigned long addr, unsigned long len);
+/* Is the page at addr mapped exclusively (an anonymous page with
+ * PG_anon_exclusive)?  1 or 0, or COW_EFAULT when no page is present
+ * there (unmapped, never touched, swapped out).  Touches nothing. */
+int cow_page_exclusive(struct cow_task *task, unsigned long addr);
 /* Free the page caches of files no mapping uses any more (echo 1 >
  * /proc/sys/vm/drop_caches); a later mapping reads the file again. */
 void cow_system_drop_caches(struct cow_system *sys);

@@ -109,6 +109,10 @@ static const char *op_skip_reason(const struct scenario *s, const struct scen_op
 			       "(CONFIG_GUP_TEST); io_uring fixed buffers pin read-write";
 		return NULL;
 	case OP_CHECK:
+		if ((op->check.cmp == CMP_EXCLUSIVE || op->check.cmp == CMP_SHARED) &&
+		    access("/proc/kpageflags", R_OK) != 0)
+			return "check exclusive|shared: reading page flags (/proc/kpageflags) "
+			       "needs root";
 		if (op->check.range.space == SPACE_PIN &&
 		    s->pins[op->check.range.name].proc != op->proc)
 			return "a check of another process's pin: the pin's io_uring belongs to "

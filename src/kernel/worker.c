@@ -431,6 +431,64 @@ static void check_fail(const struct scen_op *op, const char *fmt, ...)
 	kern_record(W.sh, KERN_FAIL, scen_verdict_name(op->check.verdict), W.s, op, "%s", msg);
 }
 
+/* Is the page at addr mapped exclusively?  /proc/self/pagemap gives its
+ * frame (bit 63: present), /proc/kpageflags the frame's flags: KPF_ANON
+ * (bit 12) and PG_anon_exclusive, reported as KPF_MAPPEDTODISK (bit 34)
+ * for anonymous pages.  1 or 0; -1 if no page is present; -2 if the
+ * flags cannot be read (root only). */
+static int page_exclusive(const void *addr)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	uint64_t e = 0, f = 0, pfn;
+	int ret = -2;
+
+	if (pm >= 0 && kf >= 0 &&
+	    pread(pm, &e, sizeof(e), (off_t)((uintptr_t)addr / 4096 * sizeof(e))) ==
+		    (ssize_t)sizeof(e)) {
+		pfn = e & ((1ULL << 55) - 1);
+		if (!(e >> 63))
+			ret = -1;
+		else if (pfn &&
+			 pread(kf, &f, sizeof(f), (off_t)(pfn * sizeof(f))) == (ssize_t)sizeof(f))
+			ret = (f >> 12 & 1) && (f >> 34 & 1);
+	}
+	if (pm >= 0)
+		close(pm);
+	if (kf >= 0)
+		close(kf);
+	return ret;
+}
+
+/* check VERDICT RANGE exclusive|shared, page by page, without touching. */
+static void check_exclusive(const struct scen_op *op)
+{
+	const struct scen_range *g = &op->check.range;
+	const char *verdict = scen_verdict_name(op->check.verdict);
+	const unsigned char *base = map_addr(g);
+	unsigned long len = range_len(g);
+	bool want = op->check.cmp == CMP_EXCLUSIVE;
+
+	for (unsigned long at = 0; at < len; at += 4096 - (((uintptr_t)base + at) & 4095)) {
+		int got = page_exclusive(base + at);
+
+		if (got == -2) {
+			op_skip(op, "check exclusive|shared: /proc/kpageflags cannot be read "
+				    "(root only)");
+			return;
+		}
+		if (got < 0 || (got == 1) != want) {
+			check_fail(op, "check %s %s[%lu] %s failed: the page is %s", verdict,
+				   range_name(g), g->off + at, want ? "exclusive" : "shared",
+				   got < 0 ? "not present"
+				   : got   ? "exclusive"
+					   : "not exclusive");
+			return;
+		}
+	}
+	atomic_fetch_add(&W.sh->checks, 1);
+}
+
 static void exec_check(const struct scen_op *op)
 {
 	const struct scen_range *g = &op->check.range;
@@ -442,6 +500,10 @@ static void exec_check(const struct scen_op *op)
 	bool differs = false;
 	int err;
 
+	if (op->check.cmp == CMP_EXCLUSIVE || op->check.cmp == CMP_SHARED) {
+		check_exclusive(op);
+		return;
+	}
 	if (op->check.cmp == CMP_FAULTS) {
 		unsigned char b = 0;
 

@@ -461,6 +461,30 @@ static void exec_read(struct run *r, const struct scen_op *op, struct cow_task *
 	}
 }
 
+/* check VERDICT RANGE exclusive|shared: page by page, without touching. */
+static void check_exclusive(struct run *r, const struct scen_op *op, struct cow_task *t,
+			    unsigned long base, unsigned long len)
+{
+	const char *verdict = scen_verdict_name(op->check.verdict),
+		   *map = range_name(r, &op->check.range);
+	bool want = op->check.cmp == CMP_EXCLUSIVE;
+
+	for (unsigned long at = 0; at < len; at += 4096 - ((base + at) & 4095)) {
+		int got = cow_page_exclusive(t, base + at);
+
+		if (got < 0 || (got == 1) != want) {
+			run_fail(r, verdict, op, "check %s %s[%lu] %s failed: the page is %s",
+				 verdict, map, op->check.range.off + at,
+				 want ? "exclusive" : "shared",
+				 got < 0 ? "not present"
+				 : got	 ? "exclusive"
+					 : "not exclusive");
+			return;
+		}
+	}
+	atomic_inc(&r->checks);
+}
+
 static void exec_check(struct run *r, const struct scen_op *op, struct cow_task *t)
 {
 	const struct scen_range *g = &op->check.range;
@@ -472,6 +496,10 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 	char want[96];
 	bool differs = false;
 
+	if (op->check.cmp == CMP_EXCLUSIVE || op->check.cmp == CMP_SHARED) {
+		check_exclusive(r, op, t, base, len);
+		return;
+	}
 	if (op->check.cmp == CMP_FAULTS) {
 		int err = cow_read(t, base, buf, 1);
 

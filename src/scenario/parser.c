@@ -1280,19 +1280,29 @@ static int parse_check(struct parser *ps, const struct ctx *c, struct scen_op *o
 	if (next(ps) || parse_check_range(ps, c, &op->check.range))
 		return -1;
 	ps->s->nr_checks++;
-	if (tok_is(t, "faults")) {
+	if (tok_is(t, "faults") || tok_is(t, "exclusive") || tok_is(t, "shared")) {
+		const char *space = op->check.range.space == SPACE_FILE	 ? "file"
+				    : op->check.range.space == SPACE_PIN ? "pin"
+									 : "pipe";
+
 		if (op->check.range.space != SPACE_MAP)
-			return terr(
-				ps, t,
-				"'faults' checks a mapping: a %s is not mapped, it cannot fault",
-				op->check.range.space == SPACE_FILE  ? "file"
-				: op->check.range.space == SPACE_PIN ? "pin"
-								     : "pipe");
-		op->check.cmp = CMP_FAULTS;
+			return tok_is(t, "faults")
+				       ? terr(ps, t,
+					      "'faults' checks a mapping: a %s is not mapped, it "
+					      "cannot fault",
+					      space)
+				       : terr(ps, t,
+					      "'%s' checks a mapping's pages: a %s is not mapped",
+					      tok_is(t, "shared") ? "shared" : "exclusive", space);
+		op->check.cmp = tok_is(t, "faults")	 ? CMP_FAULTS
+				: tok_is(t, "exclusive") ? CMP_EXCLUSIVE
+							 : CMP_SHARED;
 		return next(ps);
 	}
 	if (t->kind != TOK_EQ && t->kind != TOK_NE)
-		return terr(ps, t, "expected '==', '!=' or 'faults' after the range, found %s",
+		return terr(ps, t,
+			    "expected '==', '!=', 'faults', 'exclusive' or 'shared' after the "
+			    "range, found %s",
 			    SHOW(t));
 	op->check.cmp = t->kind == TOK_EQ ? CMP_EQ : CMP_NE;
 	if (next(ps))
@@ -2582,15 +2592,15 @@ static int check_op(struct vstate *v, const struct scen_op *op, int thread)
 		v->checks++;
 		r = &op->check.range;
 		if ((unsigned)op->check.verdict > VERDICT_OVERWRITE ||
-		    (unsigned)op->check.cmp > CMP_FAULTS || (unsigned)r->space > SPACE_PIPE ||
-		    (op->check.cmp == CMP_FAULTS && r->space != SPACE_MAP))
+		    (unsigned)op->check.cmp > CMP_SHARED || (unsigned)r->space > SPACE_PIPE ||
+		    (op->check.cmp >= CMP_FAULTS && r->space != SPACE_MAP))
 			return vfail(v, "%d:%d: a bad check", op->loc.line, op->loc.col);
 		if (check_range(v, r, r->space))
 			return COW_ECORRUPT;
 		if ((r->space == SPACE_PIN || r->space == SPACE_PIPE) &&
 		    vref_use(v, op, thread, r->space == SPACE_PIN, r->name, false))
 			return COW_ECORRUPT;
-		return op->check.cmp == CMP_FAULTS ? 0 : check_value(v, &op->check.value, r->len);
+		return op->check.cmp >= CMP_FAULTS ? 0 : check_value(v, &op->check.value, r->len);
 	case OP_FORK:
 		if (op->fork.child < 0 || op->fork.child >= s->nr_procs ||
 		    op->fork.child == op->proc)

@@ -38,6 +38,9 @@
  *   check VERDICT RANGE == VALUE      the bytes must equal VALUE
  *   check VERDICT RANGE != VALUE      ... must differ somewhere
  *   check VERDICT RANGE faults        the access must fault (unmapped)
+ *   check VERDICT RANGE exclusive     every page of RANGE is present and
+ *                                     mapped exclusively (PG_anon_exclusive)
+ *   check VERDICT RANGE shared        ... present and not exclusive
  *   fork NAME                         a child process NAME (a COW copy)
  *   exit                              the process exits
  *   munmap RANGE
@@ -169,7 +172,9 @@ enum scen_space {
 	SPACE_PIPE, /* pipes[]: offsets relative to the spliced range */
 };
 
-enum scen_cmp { CMP_EQ, CMP_NE, CMP_FAULTS };
+/* CMP_EXCLUSIVE, CMP_SHARED: every page of the range is (is not) mapped
+ * exclusively, PG_anon_exclusive (the host: /proc/kpageflags). */
+enum scen_cmp { CMP_EQ, CMP_NE, CMP_FAULTS, CMP_EXCLUSIVE, CMP_SHARED };
 
 struct scen_loc {
 	int line, col; /* 1-based */
@@ -217,8 +222,8 @@ struct scen_op {
 		struct {
 			enum scen_verdict verdict;
 			enum scen_cmp cmp;
-			struct scen_range range; /* any space; CMP_FAULTS: SPACE_MAP */
-			struct scen_value value; /* unused for CMP_FAULTS */
+			struct scen_range range; /* any space; not CMP_EQ/NE: SPACE_MAP */
+			struct scen_value value; /* CMP_EQ and CMP_NE only */
 		} check;
 		struct {
 			int child; /* procs[] */

@@ -162,6 +162,34 @@ static void test_check_forms(void **state)
 	scen_free(s);
 }
 
+/* check exclusive|shared reads PG_anon_exclusive through /proc/kpageflags
+ * (root), and words a failure as the model does. */
+static void test_exclusive_checks(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 2 pages\n"
+				      "  write buf 0x11\n"
+				      "  check corrupt buf exclusive\n"
+				      "  fork C\n"
+				      "  check corrupt buf shared\n"
+				      "  write buf[0] 0x22\n"
+				      "  check corrupt buf[0] exclusive\n"
+				      "  check corrupt buf[4K] exclusive\n");
+	struct kern_result r;
+
+	(void)state;
+	if (kern_skip_reason(s)) {
+		scen_free(s); /* not root: nothing to read the bit from */
+		return;
+	}
+	r = run(s, 0);
+	assert_int_equal(r.status, KERN_FAIL);
+	assert_string_equal(r.message, "test.cow:9:3: check corrupt buf[4096] exclusive failed: "
+				       "the page is not exclusive");
+	assert_int_equal(r.checks, 3);
+	scen_free(s);
+}
+
 /* An operation the host refuses is an error, worded as the model's. */
 static void test_failed_operation_is_an_error(void **state)
 {
@@ -424,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_cow_after_fork_passes),
 		cmocka_unit_test(test_wrong_check_fails_with_verdict_and_message),
 		cmocka_unit_test(test_check_forms),
+		cmocka_unit_test(test_exclusive_checks),
 		cmocka_unit_test(test_failed_operation_is_an_error),
 		cmocka_unit_test(test_direct_io),
 		cmocka_unit_test(test_pin_check_reads_the_pinned_page),

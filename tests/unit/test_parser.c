@@ -863,11 +863,23 @@ static void test_checks(void **state)
 		   "'corupt' (did you mean 'corrupt'?)");
 	expect_err(C2 "  check buf == 0x00\n", "3:9", "expected a verdict");
 	expect_err(C2 "  check leak buf = 0x00\n", "3:18",
-		   "expected '==', '!=' or 'faults' after the range, found '='");
+		   "expected '==', '!=', 'faults', 'exclusive' or 'shared' after the range, "
+		   "found '='");
 	expect_err(C2 "  check leak buf\n", "3:17",
-		   "expected '==', '!=' or 'faults' after the range");
+		   "expected '==', '!=', 'faults', 'exclusive' or 'shared' after the range");
 	expect_err(C2 "  check leak buf faults 0x00\n", "3:25",
 		   "unexpected '0x00' after the 'check' operation");
+	expect_err("file d 4K\nprocess P\n  check leak d exclusive\n", "3:16",
+		   "'exclusive' checks a mapping's pages: a file is not mapped");
+	{
+		struct scenario *x = parse_ok(C2 "  check leak buf exclusive\n"
+						 "  check corrupt buf[0..+1] shared\n");
+
+		assert_int_equal(x->ops[1].check.cmp, CMP_EXCLUSIVE);
+		assert_int_equal(x->ops[2].check.cmp, CMP_SHARED);
+		assert_int_equal(x->ops[2].check.range.len, 1);
+		scen_free(x);
+	}
 	expect_err(C2 "  check leak buf ! 0x00\n", "3:18", "unexpected '!' (did you mean '!='?)");
 	expect_err(C2 "  check leak buf[0] == \"ab\"\n", "3:24", "longer than the range (1)");
 #undef C2
