@@ -17,14 +17,15 @@
 #include <string.h>
 
 static const char usage_kernel[] =
-	"usage: cowlab kernel FILE... [options]\n"
+	"usage: cowlab kernel FILE|DIR... [options]\n"
 	"\n"
 	"Runs each scenario on this host's Linux kernel: every process a real\n"
 	"process (fork), every thread a pthread, direct I/O through io_uring on\n"
 	"O_DIRECT files, pins as io_uring fixed buffers, vmsplice, /proc/self/mem.\n"
 	"A scenario the host cannot run (ksm_merge, uffd_continue, pin ... ro,\n"
 	"swapout without swap) is skipped with the reason.  Nothing is left\n"
-	"behind: no process, no file, also after SIGINT or SIGTERM.\n"
+	"behind: no process, no file, also after SIGINT or SIGTERM.  A DIR\n"
+	"stands for its *.cow files.\n"
 	"\n"
 	"  --iterations N    runs of each file (default 1)\n"
 	"  --seed S          seed of the random delays, S + i in iteration i\n"
@@ -207,44 +208,35 @@ int cmd_kernel(int argc, char **argv)
 {
 	struct kernel_args a = {0};
 	struct tally *tallies = NULL;
-	int code = 0, width = 8, nr = 0, err = parse_kernel_args(argc, argv, &a);
+	struct scen_entry *v = NULL;
+	int code, width = 8, nr = 0, err = parse_kernel_args(argc, argv, &a);
 
-	if (err)
-		goto out;
-	tallies = calloc((size_t)a.nr_files, sizeof(*tallies));
-	if (!tallies) {
-		err = EXIT_USAGE;
-		goto out;
+	if (err) {
+		free(a.files);
+		return err < 0 ? 0 : err;
 	}
-	for (int i = 0; i < a.nr_files; i++)
-		if ((int)strlen(a.files[i]) > width)
-			width = (int)strlen(a.files[i]);
-	for (int i = 0; i < a.nr_files; i++) {
-		struct scenario *s;
-		char msg[512];
-
-		if (scen_load(a.files[i], &s, msg, sizeof(msg)) != 0) {
-			fprintf(stderr, "%s\n", msg);
-			code = EXIT_USAGE;
-			continue;
-		}
-		tallies[nr].path = a.files[i];
-		run_file(s, &a, &tallies[nr]);
-		scen_free(s);
-		if (tallies[nr].failed && code < EXIT_FOUND)
+	code = scen_list_load("kernel", a.files, a.nr_files, &v, &nr);
+	if (!code && !(tallies = calloc((size_t)nr, sizeof(*tallies)))) {
+		fprintf(stderr, "cowlab kernel: out of memory\n");
+		code = EXIT_USAGE;
+	}
+	for (int i = 0; i < nr && !code; i++)
+		if ((int)strlen(v[i].file) > width)
+			width = (int)strlen(v[i].file);
+	for (int i = 0; i < nr && code != EXIT_USAGE; i++) {
+		tallies[i].path = v[i].file;
+		run_file(v[i].s, &a, &tallies[i]);
+		if (tallies[i].failed)
 			code = EXIT_FOUND;
 		if (!a.json) {
-			print_tally(&tallies[nr], width);
+			print_tally(&tallies[i], width);
 			fflush(stdout);
 		}
-		nr++;
 	}
-	if (a.json)
+	if (a.json && code != EXIT_USAGE)
 		print_json(tallies, nr);
-out:
 	free(tallies);
+	scen_list_free(v, nr);
 	free(a.files);
-	if (err)
-		return err < 0 ? 0 : err;
 	return code;
 }

@@ -58,8 +58,11 @@ int kern_host_zero_page(void)
 
 #define SWAP_PAGES 1024 /* 4 MiB: what a scenario swaps out is a few pages */
 
+/* Set before the step they undo, so that a signal handler that runs in
+ * between undoes it: the file may exist, swap may be on (an unlink of a
+ * missing file, a swapoff of a file never enabled, fail harmlessly). */
 static char swap_path[4096];
-static volatile sig_atomic_t swap_on;
+static volatile sig_atomic_t swap_file, swap_on;
 
 bool kern_swap_active(void)
 {
@@ -106,7 +109,7 @@ int kern_swap_on(char *why, size_t len)
 {
 	const char *dir = getenv("COWLAB_TMPDIR");
 
-	if (swap_on || kern_swap_active())
+	if (swap_file || kern_swap_active())
 		return 0;
 	if (geteuid() != 0) {
 		snprintf(why, len,
@@ -117,29 +120,32 @@ int kern_swap_on(char *why, size_t len)
 	if (!dir || !*dir)
 		dir = "/var/tmp";
 	snprintf(swap_path, sizeof(swap_path), "%s/cowlab-swap-%d", dir, (int)getpid());
+	swap_file = 1;
 	if (write_swap_file(swap_path) != 0) {
 		snprintf(why, len, "swapout: cannot write a swap file in %s: %s", dir,
 			 strerror(errno));
-		unlink(swap_path);
-		return 1;
-	}
-	if (swapon(swap_path, 0) != 0) {
-		snprintf(why, len, "swapout: swapon of a swap file in %s failed: %s", dir,
-			 strerror(errno));
-		unlink(swap_path);
+		kern_swap_off();
 		return 1;
 	}
 	swap_on = 1;
+	if (swapon(swap_path, 0) != 0) {
+		snprintf(why, len, "swapout: swapon of a swap file in %s failed: %s", dir,
+			 strerror(errno));
+		swap_on = 0;
+		kern_swap_off();
+		return 1;
+	}
 	return 0;
 }
 
 void kern_swap_off(void)
 {
-	if (!swap_on)
-		return;
-	swapoff(swap_path);
-	unlink(swap_path);
+	if (swap_on)
+		swapoff(swap_path);
 	swap_on = 0;
+	if (swap_file)
+		unlink(swap_path);
+	swap_file = 0;
 }
 
 /* ---- KSM -------------------------------------------------------------------------------- */
