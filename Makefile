@@ -68,9 +68,15 @@ test: $(COWLAB) $(TEST_BINS)
 
 # Benchmarks run an optimised build without debug asserts, in build/release.
 RELEASE := $(BUILD)/release
+# cowbench: cowlab beside the host kernel; explore.sh: the explorer.
 bench:
-	@$(MAKE) --no-print-directory BUILD=$(RELEASE) COW_DEBUG=0 $(RELEASE)/cowlab
+	@$(MAKE) --no-print-directory BUILD=$(RELEASE) COW_DEBUG=0 $(RELEASE)/cowlab $(RELEASE)/cowbench
+	@mkdir -p $(BUILD)/bench
+	$(RELEASE)/cowbench --json $(BUILD)/bench/cowbench.json --markdown $(BUILD)/bench/cowbench.md
 	sh bench/explore.sh $(RELEASE)/cowlab $(BUILD)/bench
+
+$(BUILD)/cowbench: bench/cowbench.c $(LIB) | $(DEPS_OK)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 install: $(COWLAB)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include

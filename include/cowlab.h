@@ -130,6 +130,11 @@ enum cow_advice {
 	COW_MADV_DOFORK = 11,
 	COW_MADV_MERGEABLE = 12,   /* KSM may merge the range's pages */
 	COW_MADV_UNMERGEABLE = 13, /* ... no longer (merged pages stay shared) */
+	/* Fault the range's pages in now, as a read or a write would
+	 * (breaking COW for a write); COW_ENOMEM for a hole in the range,
+	 * COW_EFAULT where the access is not allowed. */
+	COW_MADV_POPULATE_READ = 22,
+	COW_MADV_POPULATE_WRITE = 23,
 };
 
 /* Map len bytes of anonymous memory (private or shared) at addr, which

@@ -84,8 +84,7 @@ void cow_pages_release(struct cow_pages *p)
 {
 	if (!p)
 		return;
-	for (unsigned long i = 0; i < p->nr; i++)
-		gup_put_page(p->sys, p->pages[i], p->foll);
+	gup_put_pages(p->sys, p->pages, p->nr, p->foll);
 	free(p);
 }
 

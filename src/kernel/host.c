@@ -56,8 +56,6 @@ int kern_host_zero_page(void)
 
 /* ---- a temporary swap area ------------------------------------------------------------ */
 
-#define SWAP_PAGES 1024 /* 4 MiB: what a scenario swaps out is a few pages */
-
 /* Set before the step they undo, so that a signal handler that runs in
  * between undoes it: the file may exist, swap may be on (an unlink of a
  * missing file, a swapoff of a file never enabled, fail harmlessly). */
@@ -78,26 +76,29 @@ bool kern_swap_active(void)
 	return lines > 1; /* a header, then one line per swap area */
 }
 
-/* A swap file of SWAP_PAGES pages at path: mkswap's header (version 1,
- * the last page, "SWAPSPACE2" at the end of the first page), the rest
- * written, as swapon wants a file without holes. */
-static int write_swap_file(const char *path)
+/* A swap file of pages pages at path: mkswap's header (version 1, the
+ * last page, "SWAPSPACE2" at the end of the first page), the rest written
+ * with zeros, as swapon wants a file without holes. */
+static int write_swap_file(const char *path, unsigned long pages)
 {
-	static unsigned char page[4096];
+	static unsigned char chunk[64 * 4096];
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	uint32_t version = 1, last = SWAP_PAGES - 1;
-	int err = 0;
+	uint32_t version = 1, last = (uint32_t)(pages - 1);
+	int err;
 
 	if (fd < 0)
 		return -1;
-	memset(page, 0, sizeof(page));
-	memcpy(page + 1024, &version, sizeof(version));
-	memcpy(page + 1028, &last, sizeof(last));
-	memcpy(page + sizeof(page) - 10, "SWAPSPACE2", 10);
-	for (int i = 0; i < SWAP_PAGES && !err; i++) {
-		err = fd_write_full(fd, page, sizeof(page));
-		if (i == 0)
-			memset(page, 0, sizeof(page));
+	memset(chunk, 0, 4096);
+	memcpy(chunk + 1024, &version, sizeof(version));
+	memcpy(chunk + 1028, &last, sizeof(last));
+	memcpy(chunk + 4096 - 10, "SWAPSPACE2", 10);
+	err = fd_write_full(fd, chunk, 4096);
+	memset(chunk, 0, 4096);
+	for (unsigned long done = 1; done < pages && !err;) {
+		unsigned long n = pages - done < 64 ? pages - done : 64;
+
+		err = fd_write_full(fd, chunk, n * 4096);
+		done += n;
 	}
 	if (!err)
 		err = fsync(fd);
@@ -105,7 +106,7 @@ static int write_swap_file(const char *path)
 	return err;
 }
 
-int kern_swap_on(char *why, size_t len)
+int kern_swap_on(unsigned long pages, char *why, size_t len)
 {
 	const char *dir = getenv("COWLAB_TMPDIR");
 
@@ -121,7 +122,7 @@ int kern_swap_on(char *why, size_t len)
 		dir = "/var/tmp";
 	snprintf(swap_path, sizeof(swap_path), "%s/cowlab-swap-%d", dir, (int)getpid());
 	swap_file = 1;
-	if (write_swap_file(swap_path) != 0) {
+	if (write_swap_file(swap_path, pages) != 0) {
 		snprintf(why, len, "swapout: cannot write a swap file in %s: %s", dir,
 			 strerror(errno));
 		kern_swap_off();

@@ -47,6 +47,7 @@
 
 #define TMPFS_MAGIC_NR 0x01021994
 #define MAX_PGIDS 64
+#define KERN_SWAP_PAGES 1024 /* 4 MiB: what a scenario swaps out is a few pages */
 
 /* For the signal handler (C4): written before a worker can exist. */
 static pid_t stop_pgids[MAX_PGIDS];
@@ -676,7 +677,7 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 	enter_run(&st);
 	/* Swap for a swapout, for this run only: a signal between runs
 	 * could not remove it. */
-	if (needs_swap(s) && kern_swap_on(why, sizeof(why)) != 0) {
+	if (needs_swap(s) && kern_swap_on(KERN_SWAP_PAGES, why, sizeof(why)) != 0) {
 		set_result(r, KERN_SKIP, "skip", why);
 		leave_run(&st);
 		return 0;

@@ -43,11 +43,18 @@ static int refs_for(const struct page *page, unsigned int flags)
 	return PageFlag(page, PG_head) ? 1 : GUP_PIN_COUNTING_BIAS;
 }
 
-static void account_refs(struct cow_system *sys, struct page *page, int refs, bool pin)
+/* The shadow count of one page's GUP references (see above). */
+static void account_refs(struct cow_system *sys, struct page *page, int refs)
 {
 	atomic_add(refs, &sys->ext_refs[page_to_pfn(sys->pool, page)]);
-	if (pin)
-		atomic_long_inc(refs > 0 ? &sys->pins_acquired : &sys->pins_released);
+}
+
+/* The vmstat-like pin counters, n pins at once (a batch costs one atomic
+ * on a shared line, not one per page). */
+static void account_pins(struct cow_system *sys, unsigned int flags, long n, bool acquired)
+{
+	if ((flags & FOLL_PIN) && n > 0)
+		atomic_long_add(n, acquired ? &sys->pins_acquired : &sys->pins_released);
 }
 
 /* Take the reference GUP hands out; the page is known to be live. */
@@ -59,16 +66,24 @@ static void grab_page(struct cow_system *sys, struct page *page, unsigned int fl
 		page_pin(page);
 	else
 		get_page(page);
-	account_refs(sys, page, refs_for(page, flags), flags & FOLL_PIN);
+	account_refs(sys, page, refs_for(page, flags));
+	account_pins(sys, flags, 1, true);
 }
 
-void gup_put_page(struct cow_system *sys, struct page *page, unsigned int flags)
+static void put_one(struct cow_system *sys, struct page *page, unsigned int flags)
 {
-	account_refs(sys, page, -refs_for(page, flags), flags & FOLL_PIN);
+	account_refs(sys, page, -refs_for(page, flags));
 	if (flags & FOLL_PIN)
 		unpin_user_page(sys->pool, page);
 	else
 		put_page(sys->pool, page);
+}
+
+void gup_put_pages(struct cow_system *sys, struct page **pages, unsigned long n, unsigned int flags)
+{
+	for (unsigned long i = 0; i < n; i++)
+		put_one(sys, pages[i], flags);
+	account_pins(sys, flags, (long)n, false);
 }
 
 /* gup_must_unshare(): may this R/O pin not take the page as it is?  From
@@ -172,13 +187,6 @@ static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, u
 	return FOLLOW_OK;
 }
 
-static void release_pages(struct cow_system *sys, struct page **pages, unsigned long n,
-			  unsigned int flags)
-{
-	for (unsigned long i = 0; i < n; i++)
-		gup_put_page(sys, pages[i], flags);
-}
-
 static int check_flags(unsigned int flags)
 {
 	/* Exactly one of FOLL_GET and FOLL_PIN, as Linux insists. */
@@ -244,7 +252,7 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 	}
 	up_read(&mm->mmap_lock);
 	if (err) {
-		release_pages(sys, pages, i, flags);
+		gup_put_pages(sys, pages, i, flags);
 		return err;
 	}
 	return (long)nr;
@@ -284,12 +292,18 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 		if (seq & 1)
 			goto out; /* fork is copying this mm right now */
 	}
-	for (; n < nr; n++) {
+	/* The upper levels are walked once per PTE table, as Linux's
+	 * gup_pgd_range() walks them once per range. */
+	for (pte_t *ptep = NULL; n < nr; n++) {
 		unsigned long addr = start + n * PAGE_SIZE;
 		struct page *page;
-		pte_t pte, *ptep = pgtable_walk_lockless(&mm->pgt, addr, &pte);
+		pte_t pte;
 		int refs;
 
+		if (!ptep || (addr & ~PMD_MASK) == 0)
+			ptep = pgtable_walk_lockless(&mm->pgt, addr, &pte);
+		else
+			pte = ptep_get(++ptep);
 		if (!ptep || !pte_present(pte) || !pte_user(pte) || pte_special(pte))
 			break;
 		if (need_write && !pte_write(pte))
@@ -312,13 +326,14 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 			gup_fast_undo(sys, page, refs);
 			break;
 		}
-		account_refs(sys, page, refs, flags & FOLL_PIN);
+		account_refs(sys, page, refs);
 		pages[n] = page;
 	}
+	account_pins(sys, flags, (long)n, true);
 	if (seqcheck && n > 0 && read_seqcount_retry(&mm->write_protect_seq, seq)) {
 		/* A fork write-protected under us: what we pinned may now be
 		 * shared.  Give it all back; the slow path sorts it out. */
-		release_pages(sys, pages, n, flags);
+		gup_put_pages(sys, pages, n, flags);
 		n = 0;
 	}
 out:
@@ -337,7 +352,7 @@ long get_user_pages_fast(struct mm_struct *mm, int cpu, unsigned long start, uns
 	rest = get_user_pages(mm, start + (unsigned long)n * PAGE_SIZE, nr - (unsigned long)n,
 			      flags, pages + n);
 	if (rest < 0) {
-		release_pages(mm->sys, pages, (unsigned long)n, flags);
+		gup_put_pages(mm->sys, pages, (unsigned long)n, flags);
 		return rest;
 	}
 	return n + rest;

@@ -274,8 +274,9 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 /* gup_fast, then get_user_pages for what it left. */
 long get_user_pages_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long nr,
 			 unsigned int flags, struct page **pages);
-/* Give back one reference taken with flags. */
-void gup_put_page(struct cow_system *sys, struct page *page, unsigned int flags);
+/* Give back the references to n pages taken with flags. */
+void gup_put_pages(struct cow_system *sys, struct page **pages, unsigned long n,
+		   unsigned int flags);
 
 /* ---- reclaim.c ----------------------------------------------------------------------------- */
 

@@ -129,23 +129,6 @@ bool pfn_valid(const struct frame_pool *pool, unsigned long pfn)
 	return pfn < pool->nr;
 }
 
-struct page *pfn_to_page(const struct frame_pool *pool, unsigned long pfn)
-{
-	COW_ASSERT(pfn < pool->nr);
-	return &pool->pages[pfn];
-}
-
-unsigned long page_to_pfn(const struct frame_pool *pool, const struct page *page)
-{
-	COW_ASSERT(page >= pool->pages && page < pool->pages + pool->nr);
-	return (unsigned long)(page - pool->pages);
-}
-
-void *page_address(const struct frame_pool *pool, const struct page *page)
-{
-	return pool->mem + page_to_pfn(pool, page) * PAGE_SIZE;
-}
-
 struct page *virt_to_page(const struct frame_pool *pool, const void *addr)
 {
 	const char *p = addr;
@@ -157,6 +140,13 @@ struct page *virt_to_page(const struct frame_pool *pool, const void *addr)
 
 /* ---- free list (pool lock held) ---------------------------------------- */
 
+/* Frames leave a CPU's cache from the top of its stack.  The free list
+ * and the caches keep runs of frames in ascending order: a refill puts
+ * the list's first frame on top, and a batch given back keeps its first
+ * (oldest) frame first on the list.  Consecutive allocations then get
+ * consecutive frames, as a buddy allocator gives them, which is what the
+ * host's caches and prefetchers reward: zeroing frames in scattered
+ * order runs at 40% of zeroing them in order (docs/performance.md). */
 static unsigned int take_from_free_list(struct frame_pool *pool, uint32_t *pfns, unsigned int want)
 {
 	unsigned int got = 0;
@@ -167,13 +157,19 @@ static unsigned int take_from_free_list(struct frame_pool *pool, uint32_t *pfns,
 		pool->free_head = pool->pages[pfn].lru.next;
 		pfns[got++] = pfn;
 	}
+	for (unsigned int i = 0; i < got / 2; i++) {
+		uint32_t t = pfns[i];
+
+		pfns[i] = pfns[got - 1 - i];
+		pfns[got - 1 - i] = t;
+	}
 	pool->nr_free_list -= got;
 	return got;
 }
 
 static void give_to_free_list(struct frame_pool *pool, const uint32_t *pfns, unsigned int n)
 {
-	for (unsigned int i = 0; i < n; i++) {
+	for (unsigned int i = n; i-- > 0;) {
 		pool->pages[pfns[i]].lru.next = pool->free_head;
 		pool->free_head = pfns[i];
 	}
@@ -203,6 +199,13 @@ static uint32_t take_frame(struct frame_pool *pool, struct pcp *pcp)
 	}
 	if (pcp->count > 0)
 		pfn = pcp->pfns[--pcp->count];
+	if (pcp->count > 0) {
+		const char *next = pool->mem + (unsigned long)pcp->pfns[pcp->count - 1] * PAGE_SIZE;
+
+		for (int i = 0; i < 4; i++)
+			__builtin_prefetch(next + i * 64, 1);
+		__builtin_prefetch(&pool->pages[pcp->pfns[pcp->count - 1]], 1);
+	}
 	spin_unlock(&pcp->lock);
 	return pfn;
 }

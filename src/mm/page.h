@@ -139,10 +139,21 @@ struct page *alloc_page(struct frame_pool *pool, unsigned int gfp);
 /* Return a frame whose refcount has reached zero to the pool. */
 void free_page(struct frame_pool *pool, struct page *page);
 
-struct page *pfn_to_page(const struct frame_pool *pool, unsigned long pfn);
-unsigned long page_to_pfn(const struct frame_pool *pool, const struct page *page);
+static inline struct page *pfn_to_page(const struct frame_pool *pool, unsigned long pfn)
+{
+	COW_ASSERT(pfn < pool->nr);
+	return &pool->pages[pfn];
+}
+static inline unsigned long page_to_pfn(const struct frame_pool *pool, const struct page *page)
+{
+	COW_ASSERT(page >= pool->pages && page < pool->pages + pool->nr);
+	return (unsigned long)(page - pool->pages);
+}
 /* The frame's memory (PAGE_SIZE bytes, page aligned). */
-void *page_address(const struct frame_pool *pool, const struct page *page);
+static inline void *page_address(const struct frame_pool *pool, const struct page *page)
+{
+	return pool->mem + page_to_pfn(pool, page) * PAGE_SIZE;
+}
 /* The struct page of a frame address inside the pool, or NULL. */
 struct page *virt_to_page(const struct frame_pool *pool, const void *addr);
 bool pfn_valid(const struct frame_pool *pool, unsigned long pfn);

@@ -733,6 +733,22 @@ int clear_refs_soft_dirty(struct mm_struct *mm)
 	return 0;
 }
 
+/* MADV_POPULATE_(READ|WRITE): fault every page of [addr, end) in under
+ * one hold of mmap_lock, as the access would; a page whose PTE already
+ * allows the access costs one spurious fault's PTE-lock round trip. */
+static int populate_range(struct mm_struct *mm, unsigned long addr, unsigned long end, bool write)
+{
+	int err = 0;
+
+	down_read(&mm->mmap_lock);
+	if (!range_is_mapped(mm, addr, end))
+		err = COW_ENOMEM;
+	for (unsigned long a = addr; a < end && !err; a += PAGE_SIZE)
+		err = handle_mm_fault_locked(mm, a, write ? FAULT_FLAG_WRITE : 0);
+	up_read(&mm->mmap_lock);
+	return err;
+}
+
 int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice)
 {
 	unsigned long end;
@@ -757,6 +773,9 @@ int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int 
 		}
 		up_read(&mm->mmap_lock);
 		return err;
+	case COW_MADV_POPULATE_READ:
+	case COW_MADV_POPULATE_WRITE:
+		return populate_range(mm, addr, end, advice == COW_MADV_POPULATE_WRITE);
 	case COW_MADV_DONTFORK:
 	case COW_MADV_DOFORK:
 	case COW_MADV_MERGEABLE:

@@ -444,7 +444,7 @@ static void test_clear_refs_soft_dirty(void **state)
 		/* The pin still sees what the process wrote. */
 		assert_ptr_equal(mmt_page(p, a + PAGE_SIZE), pinned);
 		assert_int_equal(*(unsigned char *)page_address(sys->pool, pinned), 0x22);
-		gup_put_page(sys, pinned, FOLL_PIN);
+		gup_put_pages(sys, &pinned, 1, FOLL_PIN);
 		assert_system_ok(sys);
 		cow_task_destroy(t);
 		cow_process_exit(p);
@@ -497,7 +497,7 @@ static void test_reuse_rules_of_each_era(void **state)
 		assert_int_equal(get_user_pages(p->mm, a, 1, FOLL_GET, &ref), 1);
 		assert_int_equal(mmt_fill(t, a, 0x22, PAGE_SIZE), 0);
 		assert_int_equal(mmt_page(p, a) == page, cases[i].reuses);
-		gup_put_page(sys, ref, FOLL_GET);
+		gup_put_pages(sys, &ref, 1, FOLL_GET);
 		/* Without the reference, every era reuses. */
 		page = mmt_page(p, a);
 		assert_int_equal(cow_mprotect(t, a, PAGE_SIZE, COW_PROT_READ), 0);

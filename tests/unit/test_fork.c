@@ -933,7 +933,7 @@ static void test_2009_patches_copy_gup_pages_at_fork(void **state)
 		assert_ptr_equal(mmt_page(p, a), ref); /* the parent keeps its page */
 		assert_int_equal(pte_write(mmt_pte(p, a)), copies);
 		assert_true(mmt_holds(pt, a, 0x11, PAGE_SIZE));
-		gup_put_page(sys, ref, FOLL_GET);
+		gup_put_pages(sys, &ref, 1, FOLL_GET);
 		assert_system_ok(sys);
 		/* The reference is gone: only the mark counts now. */
 		cow_process_exit(c1);
@@ -971,7 +971,7 @@ static void test_read_gup_breaks_cow_by_era(void **state)
 		assert_int_equal(get_user_pages(p->mm, a, 1, FOLL_GET, &ref), 1);
 		assert_int_equal(ref != mmt_page(c, a), breaks);
 		assert_ptr_equal(ref, mmt_page(p, a));
-		gup_put_page(sys, ref, FOLL_GET);
+		gup_put_pages(sys, &ref, 1, FOLL_GET);
 		assert_system_ok(sys);
 		cow_process_exit(c);
 		cow_task_destroy(pt);

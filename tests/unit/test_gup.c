@@ -193,7 +193,7 @@ static void test_gup_fast_takes_only_what_it_may(void **state)
 		n = gup_fast(g.p->mm, 0, g.a, 4, FOLL_GET | FOLL_WRITE, pages);
 		assert_int_equal(n, 2);
 		for (long k = 0; k < n; k++)
-			gup_put_page(g.sys, pages[k], FOLL_GET);
+			gup_put_pages(g.sys, &pages[k], 1, FOLL_GET);
 		/* After fork the PTEs are read-only: no write gup-fast. */
 		assert_int_equal(cow_fork(g.t, "child", &c), 0);
 		assert_int_equal(gup_fast(g.p->mm, 0, g.a, 2, FOLL_PIN | FOLL_WRITE, pages), 0);
@@ -202,7 +202,7 @@ static void test_gup_fast_takes_only_what_it_may(void **state)
 		assert_int_equal(n, 4);
 		assert_ptr_not_equal(pages[0], mmt_page(c, g.a));
 		for (long k = 0; k < n; k++)
-			gup_put_page(g.sys, pages[k], FOLL_PIN);
+			gup_put_pages(g.sys, &pages[k], 1, FOLL_PIN);
 		cow_process_exit(c);
 		gt_free(&g);
 	}

@@ -93,7 +93,7 @@ static void held_page(const char *policy, unsigned int foll, bool skip_check, bo
 	assert_int_equal(*(unsigned char *)page_address(sys->pool, held),
 			 want_merged ? 0x11 : 0x22);
 	assert_int_equal(mmt_page(p, a) == held, !want_merged);
-	gup_put_page(sys, held, foll);
+	gup_put_pages(sys, &held, 1, foll);
 	assert_system_ok(sys);
 	cow_task_destroy(t);
 	cow_process_exit(p);

@@ -139,7 +139,7 @@ static void test_pinned_page_under_reclaim(void **state)
 		assert_int_equal(swapped(r.p, r.a + PAGE_SIZE),
 				 rule != RECLAIM_KEEP_RAISED_REFCOUNT);
 		assert_system_ok(r.sys);
-		gup_put_page(r.sys, ref, FOLL_GET);
+		gup_put_pages(r.sys, &ref, 1, FOLL_GET);
 		assert_true(mmt_holds(r.t, r.a + PAGE_SIZE, 0x55, PAGE_SIZE));
 		rt_free(&r);
 	}

@@ -1,0 +1,1062 @@
+/*
+ * cowbench: cowlab's memory manager side by side with the host's kernel.
+ *
+ * Each benchmark does the same work twice in this one process run: on
+ * cowlab (the stress back end: real OS threads, real time) and on the host
+ * kernel (real mmap, fork, io_uring, swap).  Each side runs a few warm-up
+ * rounds, then several measured ones; only the operation itself is timed,
+ * not its set-up.  A round's rate is its work (4 KiB pages, or runs)
+ * divided by its time; the tables give the median rate of each side, the
+ * spread (min and max rate over the median) and the ratio cowlab/kernel.
+ * Memory targets are reported as bytes.  The physical limits (memset and
+ * memcpy of 4 KiB pages) are measured the same way.
+ *
+ *   cowbench [--mib N] [--swap-mib N] [--rounds R] [--warmup W]
+ *            [--only NAME[,NAME...]] [--json FILE] [--markdown FILE]
+ *
+ * Fairness: host mappings get MADV_NOHUGEPAGE (cowlab has 4 KiB pages
+ * only), the frames of cowlab's pool are faulted in on the host by the
+ * warm-up rounds, and both sides use the same CPU count.  See
+ * docs/performance.md for what each benchmark means.
+ */
+#define _GNU_SOURCE
+#include "cowlab.h"
+
+#include "kernel/host.h"
+#include "mm/mm.h"
+#include "sched/demos.h"
+#include "sched/explore.h"
+#include "sync/sync.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+#define PG 4096UL
+#define MAX_ROUNDS 64
+
+static struct {
+	unsigned long pages;	  /* the working set, in pages */
+	unsigned long swap_pages; /* the swapped set */
+	int rounds, warmup;
+	const char *only;
+	const char *json, *markdown;
+	int sides; /* bit 0: cowlab, bit 1: the kernel */
+} cfg = {.pages = (1024UL << 20) / PG,
+	 .swap_pages = (256UL << 20) / PG,
+	 .rounds = 5,
+	 .warmup = 1,
+	 .sides = 3};
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("cowbench: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	kern_swap_off();
+	exit(2);
+}
+
+static void check(int err, const char *what)
+{
+	if (err)
+		die("%s: %s", what, err < 0 ? cow_strerror(err) : strerror(err));
+}
+
+/* ---- the cowlab side: one system for the whole run ------------------------------ */
+
+static struct cow_system *sys;
+static struct cow_process *proc;
+static struct cow_task *task;
+
+static void cow_setup(void)
+{
+	struct cow_system_opts o = {
+		/* COW needs the working set twice, plus tables and slack. */
+		.frames = 2 * cfg.pages + cfg.pages / 64 + 4096,
+		.cpus = 2,
+		.policy = "linux-6.5",
+		.swap_slots = cfg.swap_pages + 1024,
+	};
+
+	check(cow_system_create(&o, &sys), "cow_system_create");
+	check(cow_process_create(sys, "bench", &proc), "cow_process_create");
+	check(cow_task_create(proc, 0, &task), "cow_task_create");
+	/* The pool is the machine's physical memory: fault it in on the
+	 * host now, not in the first rounds. */
+	madvise(sys->pool->mem, frame_pool_size(sys->pool) * PG, MADV_POPULATE_WRITE);
+}
+
+static unsigned long cmap(struct cow_task *t, unsigned long pages)
+{
+	unsigned long a;
+
+	check(cow_mmap(t, 0, pages * PG, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE, &a),
+	      "cow_mmap");
+	return a;
+}
+
+static void cpopulate(struct cow_task *t, unsigned long a, unsigned long pages)
+{
+	check(cow_madvise(t, a, pages * PG, COW_MADV_POPULATE_WRITE), "cow populate");
+}
+
+static void cunmap(struct cow_task *t, unsigned long a, unsigned long pages)
+{
+	check(cow_munmap(t, a, pages * PG), "cow_munmap");
+}
+
+/* One byte written in each page: a write fault per page. */
+static void ctouch(struct cow_task *t, unsigned long a, unsigned long pages, char v)
+{
+	for (unsigned long i = 0; i < pages; i++)
+		check(cow_write(t, a + i * PG, &v, 1), "cow_write");
+}
+
+static void cread_each(struct cow_task *t, unsigned long a, unsigned long pages)
+{
+	char v;
+
+	for (unsigned long i = 0; i < pages; i++)
+		check(cow_read(t, a + i * PG, &v, 1), "cow_read");
+}
+
+/* ---- the host side --------------------------------------------------------------- */
+
+static char *hmap(unsigned long pages)
+{
+	char *p =
+		mmap(NULL, pages * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	madvise(p, pages * PG, MADV_NOHUGEPAGE);
+	return p;
+}
+
+static void hpopulate(char *p, unsigned long pages)
+{
+	if (madvise(p, pages * PG, MADV_POPULATE_WRITE) != 0)
+		die("MADV_POPULATE_WRITE: %s", strerror(errno));
+}
+
+static void htouch(char *p, unsigned long pages, char v)
+{
+	for (unsigned long i = 0; i < pages; i++)
+		((volatile char *)p)[i * PG] = v;
+}
+
+static void hread_each(const char *p, unsigned long pages)
+{
+	for (unsigned long i = 0; i < pages; i++)
+		(void)((const volatile char *)p)[i * PG];
+}
+
+/* A child that holds the parent's memory until told to go (a byte on the
+ * pipe, or the pipe's end), then exits. */
+static pid_t hfork_holder(int *go_fd)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds) != 0)
+		die("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		char c;
+
+		close(fds[1]);
+		(void)!read(fds[0], &c, 1);
+		_exit(0);
+	}
+	close(fds[0]);
+	*go_fd = fds[1];
+	return pid;
+}
+
+static void hrelease(pid_t pid, int go_fd)
+{
+	close(go_fd);
+	waitpid(pid, NULL, 0);
+}
+
+/* ---- two threads ------------------------------------------------------------------ */
+
+struct half {
+	struct cow_task *t; /* cowlab, or NULL for the host */
+	char *p;
+	unsigned long a, pages;
+};
+
+static void touch_half(void *arg)
+{
+	struct half *h = arg;
+
+	if (h->t)
+		ctouch(h->t, h->a, h->pages, 1);
+	else
+		htouch(h->p, h->pages, 1);
+}
+
+static void *touch_half_pthread(void *arg)
+{
+	touch_half(arg);
+	return NULL;
+}
+
+/* ---- the benchmarks ----------------------------------------------------------------
+ * A round function does its set-up, times the operation and cleans up;
+ * it returns the seconds the operation took.  side 0 is cowlab, 1 the
+ * host's kernel. */
+
+enum side { COWLAB, KERNEL };
+
+static double b_populate(enum side s)
+{
+	double t0, t;
+
+	if (s == COWLAB) {
+		unsigned long a = cmap(task, cfg.pages);
+
+		t0 = now();
+		cpopulate(task, a, cfg.pages);
+		t = now() - t0;
+		cunmap(task, a, cfg.pages);
+	} else {
+		char *p = hmap(cfg.pages);
+
+		t0 = now();
+		hpopulate(p, cfg.pages);
+		t = now() - t0;
+		munmap(p, cfg.pages * PG);
+	}
+	return t;
+}
+
+static double b_touch(enum side s)
+{
+	double t0, t;
+
+	if (s == COWLAB) {
+		unsigned long a = cmap(task, cfg.pages);
+
+		t0 = now();
+		ctouch(task, a, cfg.pages, 1);
+		t = now() - t0;
+		cunmap(task, a, cfg.pages);
+	} else {
+		char *p = hmap(cfg.pages);
+
+		t0 = now();
+		htouch(p, cfg.pages, 1);
+		t = now() - t0;
+		munmap(p, cfg.pages * PG);
+	}
+	return t;
+}
+
+static double b_touch2(enum side s)
+{
+	unsigned long half = cfg.pages / 2;
+	struct half h[2];
+	double t0, t;
+
+	if (s == COWLAB) {
+		struct cow_task *t1;
+		struct sync_thread *th[2];
+		unsigned long a = cmap(task, cfg.pages);
+
+		check(cow_task_create(proc, 1, &t1), "cow_task_create");
+		h[0] = (struct half){task, NULL, a, half};
+		h[1] = (struct half){t1, NULL, a + half * PG, half};
+		t0 = now();
+		for (int i = 0; i < 2; i++)
+			th[i] = sync_thread_start(i, touch_half, &h[i]);
+		for (int i = 0; i < 2; i++)
+			sync_thread_join(th[i]);
+		t = now() - t0;
+		cow_task_destroy(t1);
+		cunmap(task, a, cfg.pages);
+	} else {
+		pthread_t th[2];
+		char *p = hmap(cfg.pages);
+
+		h[0] = (struct half){NULL, p, 0, half};
+		h[1] = (struct half){NULL, p + half * PG, 0, half};
+		t0 = now();
+		for (int i = 0; i < 2; i++)
+			pthread_create(&th[i], NULL, touch_half_pthread, &h[i]);
+		for (int i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		t = now() - t0;
+		munmap(p, cfg.pages * PG);
+	}
+	return t;
+}
+
+static double b_munmap(enum side s)
+{
+	double t0;
+
+	if (s == COWLAB) {
+		unsigned long a = cmap(task, cfg.pages);
+
+		cpopulate(task, a, cfg.pages);
+		t0 = now();
+		cunmap(task, a, cfg.pages);
+	} else {
+		char *p = hmap(cfg.pages);
+
+		hpopulate(p, cfg.pages);
+		t0 = now();
+		munmap(p, cfg.pages * PG);
+	}
+	return now() - t0;
+}
+
+static double b_dontneed(enum side s)
+{
+	double t0, t;
+
+	if (s == COWLAB) {
+		unsigned long a = cmap(task, cfg.pages);
+
+		cpopulate(task, a, cfg.pages);
+		t0 = now();
+		check(cow_madvise(task, a, cfg.pages * PG, COW_MADV_DONTNEED), "MADV_DONTNEED");
+		t = now() - t0;
+		cunmap(task, a, cfg.pages);
+	} else {
+		char *p = hmap(cfg.pages);
+
+		hpopulate(p, cfg.pages);
+		t0 = now();
+		madvise(p, cfg.pages * PG, MADV_DONTNEED);
+		t = now() - t0;
+		munmap(p, cfg.pages * PG);
+	}
+	return t;
+}
+
+/* fork of a process with the working set written: the first fork (it
+ * write-protects every PTE) or a repeated one (the set was forked
+ * before). */
+static double fork_round(enum side s, bool repeated)
+{
+	double t0, t;
+
+	if (s == COWLAB) {
+		struct cow_process *child;
+		unsigned long a = cmap(task, cfg.pages);
+
+		cpopulate(task, a, cfg.pages);
+		if (repeated) {
+			check(cow_fork(task, "child", &child), "cow_fork");
+			cow_process_exit(child);
+		}
+		t0 = now();
+		check(cow_fork(task, "child", &child), "cow_fork");
+		t = now() - t0;
+		cow_process_exit(child);
+		cunmap(task, a, cfg.pages);
+	} else {
+		char *p = hmap(cfg.pages);
+		int go;
+		pid_t pid;
+
+		hpopulate(p, cfg.pages);
+		if (repeated) {
+			pid = hfork_holder(&go);
+			hrelease(pid, go);
+		}
+		t0 = now();
+		pid = hfork_holder(&go);
+		t = now() - t0;
+		hrelease(pid, go);
+		munmap(p, cfg.pages * PG);
+	}
+	return t;
+}
+
+static double b_fork_first(enum side s)
+{
+	return fork_round(s, false);
+}
+
+static double b_fork_repeat(enum side s)
+{
+	return fork_round(s, true);
+}
+
+/* Exit of a process that owns the working set. */
+static double b_exit(enum side s)
+{
+	double t0;
+
+	if (s == COWLAB) {
+		struct cow_process *q;
+		struct cow_task *qt;
+
+		check(cow_process_create(sys, "exiting", &q), "cow_process_create");
+		check(cow_task_create(q, 0, &qt), "cow_task_create");
+		cpopulate(qt, cmap(qt, cfg.pages), cfg.pages);
+		cow_task_destroy(qt);
+		t0 = now();
+		cow_process_exit(q);
+	} else {
+		int ready[2], go[2];
+		pid_t pid;
+		char c = 0;
+
+		if (pipe(ready) != 0 || pipe(go) != 0)
+			die("pipe: %s", strerror(errno));
+		pid = fork();
+		if (pid < 0)
+			die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			hpopulate(hmap(cfg.pages), cfg.pages);
+			(void)!write(ready[1], &c, 1);
+			(void)!read(go[0], &c, 1);
+			_exit(0);
+		}
+		if (read(ready[0], &c, 1) != 1)
+			die("the exiting child died");
+		t0 = now();
+		(void)!write(go[1], &c, 1);
+		waitpid(pid, NULL, 0);
+		close(ready[0]);
+		close(ready[1]);
+		close(go[0]);
+		close(go[1]);
+	}
+	return now() - t0;
+}
+
+/* Write faults that copy: the parent writes each page while a child
+ * still maps them all. */
+static double b_cow(enum side s)
+{
+	double t0, t;
+
+	if (s == COWLAB) {
+		struct cow_process *child;
+		unsigned long a = cmap(task, cfg.pages);
+
+		cpopulate(task, a, cfg.pages);
+		check(cow_fork(task, "child", &child), "cow_fork");
+		t0 = now();
+		ctouch(task, a, cfg.pages, 2);
+		t = now() - t0;
+		cow_process_exit(child);
+		cunmap(task, a, cfg.pages);
+	} else {
+		char *p = hmap(cfg.pages);
+		int go;
+		pid_t pid;
+
+		hpopulate(p, cfg.pages);
+		pid = hfork_holder(&go);
+		t0 = now();
+		htouch(p, cfg.pages, 2);
+		t = now() - t0;
+		hrelease(pid, go);
+		munmap(p, cfg.pages * PG);
+	}
+	return t;
+}
+
+/* Long-term pins of the written working set: cowlab's GUP (gup-fast or
+ * the slow path) against the host's io_uring buffer registration, which
+ * pins with pin_user_pages(FOLL_LONGTERM). */
+static double pin_round(enum side s, unsigned int fast)
+{
+	double t0, t;
+
+	if (s == COWLAB) {
+		struct cow_pages *pages;
+		unsigned long a = cmap(task, cfg.pages);
+
+		cpopulate(task, a, cfg.pages);
+		t0 = now();
+		check(cow_gup(task, a, cfg.pages * PG,
+			      COW_GUP_WRITE | COW_GUP_PIN | COW_GUP_LONGTERM | fast, &pages),
+		      "cow_gup");
+		t = now() - t0;
+		cow_pages_release(pages);
+		cunmap(task, a, cfg.pages);
+	} else {
+		struct io_uring ring;
+		struct iovec iov;
+		char *p = hmap(cfg.pages);
+		int err;
+
+		hpopulate(p, cfg.pages);
+		check(-io_uring_queue_init(4, &ring, 0), "io_uring_queue_init");
+		iov.iov_base = p;
+		iov.iov_len = cfg.pages * PG;
+		t0 = now();
+		err = io_uring_register_buffers(&ring, &iov, 1);
+		t = now() - t0;
+		check(-err, "io_uring_register_buffers");
+		io_uring_unregister_buffers(&ring);
+		io_uring_queue_exit(&ring);
+		munmap(p, cfg.pages * PG);
+	}
+	return t;
+}
+
+static double b_pin_fast(enum side s)
+{
+	return pin_round(s, COW_GUP_FAST);
+}
+
+static double b_pin_slow(enum side s)
+{
+	return pin_round(s, 0);
+}
+
+/* Swap: out (MADV_PAGEOUT, through the rmap, written to the swap file)
+ * and back in (a read of each page). */
+static bool host_swap;
+static char host_swap_why[256];
+
+static double swap_round(enum side s, bool in)
+{
+	unsigned long n = cfg.swap_pages;
+	double t0, t = 0;
+
+	if (s == COWLAB) {
+		unsigned long a = cmap(task, n);
+
+		ctouch(task, a, n, 3);
+		t0 = now();
+		check(cow_swapout(task, a, n * PG), "cow_swapout");
+		t = now() - t0;
+		if (in) {
+			t0 = now();
+			cread_each(task, a, n);
+			t = now() - t0;
+		}
+		cunmap(task, a, n);
+	} else {
+		char *p = hmap(n);
+
+		htouch(p, n, 3);
+		t0 = now();
+		if (madvise(p, n * PG, MADV_PAGEOUT) != 0)
+			die("MADV_PAGEOUT: %s", strerror(errno));
+		t = now() - t0;
+		if (in) {
+			t0 = now();
+			hread_each(p, n);
+			t = now() - t0;
+		}
+		munmap(p, n * PG);
+	}
+	return t;
+}
+
+static double b_swapout(enum side s)
+{
+	return swap_round(s, false);
+}
+
+static double b_swapin(enum side s)
+{
+	return swap_round(s, true);
+}
+
+/* The physical limits: memset and memcpy of 4 KiB pages, on host memory
+ * faulted in beforehand. */
+static char *limit_a, *limit_b;
+
+static double b_memset(enum side s)
+{
+	double t0;
+
+	(void)s;
+	t0 = now();
+	for (unsigned long i = 0; i < cfg.pages; i++)
+		memset(limit_a + i * PG, (int)i, PG);
+	return now() - t0;
+}
+
+static double b_memcpy(enum side s)
+{
+	double t0;
+
+	(void)s;
+	t0 = now();
+	for (unsigned long i = 0; i < cfg.pages; i++)
+		memcpy(limit_b + i * PG, limit_a + i * PG, PG);
+	return now() - t0;
+}
+
+/* The explorer: runs of the two-task, ~100-step program in one second. */
+static double explorer_runs;
+
+static double b_explore(enum side s)
+{
+	struct explore_opts o = {.algo = SCHED_RANDOM, .seed = 1, .time = 1.0};
+	struct explore_result r;
+	double t0 = now();
+
+	(void)s;
+	check(explore_run_search(&demo_two_cpus_100, NULL, &o, &r), "explore");
+	explorer_runs = (double)r.runs;
+	return now() - t0;
+}
+
+/* ---- the harness ---------------------------------------------------------------- */
+
+struct bench {
+	const char *name;
+	const char *what;
+	double (*round)(enum side);
+	bool kernel;	   /* has a host side */
+	bool swap;	   /* needs host swap */
+	int rounds;	   /* 0: cfg.rounds */
+	double work;	   /* units per round, set at run time */
+	const char *unit;  /* what the rate counts */
+	double rate[2][3]; /* [side][median, min, max] */
+	bool done[2];
+	char skip[300];
+};
+
+static struct bench benches[] = {
+	{"memset", "memset of 4 KiB pages (the zeroing limit)", b_memset, false, false, 0, 0,
+	 "pages/s"},
+	{"memcpy", "memcpy of 4 KiB pages (the copying limit)", b_memcpy, false, false, 0, 0,
+	 "pages/s"},
+	{"populate", "anonymous write faults: MADV_POPULATE_WRITE", b_populate, true, false, 0, 0,
+	 "pages/s"},
+	{"touch", "anonymous write faults: a store to each page", b_touch, true, false, 0, 0,
+	 "pages/s"},
+	{"touch-2t", "anonymous write faults: 2 threads, a half each", b_touch2, true, false, 0, 0,
+	 "pages/s"},
+	{"fork-first", "fork of a process with the set written, first fork", b_fork_first, true,
+	 false, 0, 0, "pages/s"},
+	{"fork-repeat", "fork of a process with the set written, repeated fork", b_fork_repeat,
+	 true, false, 0, 0, "pages/s"},
+	{"exit", "exit of a process owning the set", b_exit, true, false, 0, 0, "pages/s"},
+	{"munmap", "munmap of the written set", b_munmap, true, false, 0, 0, "pages/s"},
+	{"dontneed", "MADV_DONTNEED of the written set", b_dontneed, true, false, 0, 0, "pages/s"},
+	{"cow", "COW copy faults: parent writes while a child maps all", b_cow, true, false, 0, 0,
+	 "pages/s"},
+	{"pin-fast", "long-term pin: cowlab gup-fast vs io_uring registration", b_pin_fast, true,
+	 false, 0, 0, "pages/s"},
+	{"pin-slow", "long-term pin: cowlab slow GUP vs io_uring registration", b_pin_slow, true,
+	 false, 0, 0, "pages/s"},
+	{"swapout", "swap-out (MADV_PAGEOUT) to the swap file", b_swapout, true, true, 3, 0,
+	 "pages/s"},
+	{"swapin", "swap-in: a read of each swapped page", b_swapin, true, true, 3, 0, "pages/s"},
+	{"explore", "explorer: two tasks, ~100 steps, random, one core", b_explore, false, false, 3,
+	 0, "runs/s"},
+};
+#define NR_BENCHES (sizeof(benches) / sizeof(benches[0]))
+
+static struct bench *find_bench(const char *name)
+{
+	for (size_t i = 0; i < NR_BENCHES; i++)
+		if (strcmp(benches[i].name, name) == 0)
+			return &benches[i];
+	return NULL;
+}
+
+static bool selected(const struct bench *b)
+{
+	const char *p = cfg.only;
+	size_t n = strlen(b->name);
+
+	if (!p)
+		return true;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && strncmp(p, b->name, n) == 0)
+			return true;
+		p += len + (p[len] == ',');
+	}
+	return false;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void run_side(struct bench *b, enum side s)
+{
+	int rounds = b->rounds ? b->rounds : cfg.rounds;
+	double rates[MAX_ROUNDS];
+
+	for (int i = 0; i < cfg.warmup; i++)
+		b->round(s);
+	for (int i = 0; i < rounds; i++) {
+		double t = b->round(s);
+		double work = b->round == b_explore ? explorer_runs : b->work;
+
+		rates[i] = t > 0 ? work / t : 0;
+	}
+	qsort(rates, (size_t)rounds, sizeof(double), cmp_double);
+	b->rate[s][0] =
+		rounds % 2 ? rates[rounds / 2] : (rates[rounds / 2 - 1] + rates[rounds / 2]) / 2;
+	b->rate[s][1] = rates[0];
+	b->rate[s][2] = rates[rounds - 1];
+	b->done[s] = true;
+	fprintf(stderr, "  %-12s %-7s %14.0f %s (min %.0f, max %.0f)\n", b->name,
+		s == COWLAB ? (b->kernel ? "cowlab" : "") : "kernel", b->rate[s][0], b->unit,
+		b->rate[s][1], b->rate[s][2]);
+}
+
+/* ---- memory --------------------------------------------------------------------- */
+
+static long host_vmpte_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPTE: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static struct {
+	unsigned long page_bytes;		/* sizeof(struct page) */
+	double cow_pt_per_gib, host_pt_per_gib; /* page-table bytes per mapped GiB */
+} mem;
+
+static void measure_memory(void)
+{
+	unsigned long a, before, after;
+	long k0, k1;
+	char *p;
+
+	mem.page_bytes = sizeof(struct page);
+	before = (unsigned long)atomic_long_read(&proc->mm->pgt.nr_tables);
+	a = cmap(task, cfg.pages);
+	cpopulate(task, a, cfg.pages);
+	after = (unsigned long)atomic_long_read(&proc->mm->pgt.nr_tables);
+	cunmap(task, a, cfg.pages);
+	mem.cow_pt_per_gib =
+		(double)(after - before) * PG * (double)(1UL << 30) / (double)(cfg.pages * PG);
+	k0 = host_vmpte_kib();
+	p = hmap(cfg.pages);
+	hpopulate(p, cfg.pages);
+	k1 = host_vmpte_kib();
+	munmap(p, cfg.pages * PG);
+	mem.host_pt_per_gib = k0 < 0 || k1 < 0 ? -1
+					       : (double)(k1 - k0) * 1024.0 * (double)(1UL << 30) /
+							 (double)(cfg.pages * PG);
+}
+
+/* ---- reports -------------------------------------------------------------------- */
+
+struct target {
+	const char *what;
+	const char *num, *den; /* benchmark names; den NULL: a fixed figure */
+	double need;	       /* the ratio (or figure) to reach */
+	int num_side, den_side;
+};
+
+static const struct target targets[] = {
+	{"write faults (populate) >= kernel MADV_POPULATE_WRITE", "populate", "populate", 1.0,
+	 COWLAB, KERNEL},
+	{"write faults (populate) within 2x of memset", "populate", "memset", 0.5, COWLAB, COWLAB},
+	{"write faults (touch) within 2x of memset", "touch", "memset", 0.5, COWLAB, COWLAB},
+	{"fork of the set, first, >= kernel repeated fork", "fork-first", "fork-repeat", 1.0,
+	 COWLAB, KERNEL},
+	{"fork of the set, repeated, >= kernel repeated fork", "fork-repeat", "fork-repeat", 1.0,
+	 COWLAB, KERNEL},
+	{"exit >= kernel exit", "exit", "exit", 1.0, COWLAB, KERNEL},
+	{"COW copy faults within 2x of memcpy", "cow", "memcpy", 0.5, COWLAB, COWLAB},
+	{"gup-fast pins >= kernel io_uring registration", "pin-fast", "pin-fast", 1.0, COWLAB,
+	 KERNEL},
+	{"explorer >= 50,000 runs/s per core", "explore", NULL, 50000, COWLAB, COWLAB},
+};
+
+/* The ratio a target asks about, or -1 when a side did not run. */
+static double target_value(const struct target *t)
+{
+	struct bench *n = find_bench(t->num), *d = t->den ? find_bench(t->den) : NULL;
+
+	if (!n->done[t->num_side] || (d && !d->done[t->den_side]))
+		return -1;
+	if (!d)
+		return n->rate[t->num_side][0];
+	return n->rate[t->num_side][0] / d->rate[t->den_side][0];
+}
+
+static void write_markdown(FILE *f)
+{
+	fprintf(f,
+		"## cowlab against the host kernel (%lu MiB, swap %lu MiB, %d rounds after %d "
+		"warm-up)\n\n",
+		cfg.pages * PG >> 20, cfg.swap_pages * PG >> 20, cfg.rounds, cfg.warmup);
+	fprintf(f, "| benchmark | what | unit | cowlab median | cowlab min-max | kernel median | "
+		   "kernel min-max | cowlab/kernel |\n");
+	fprintf(f, "|---|---|---|---:|---:|---:|---:|---:|\n");
+	for (size_t i = 0; i < NR_BENCHES; i++) {
+		struct bench *b = &benches[i];
+
+		if (!b->done[COWLAB] && !b->skip[0])
+			continue;
+		fprintf(f, "| %s | %s | %s | ", b->name, b->what, b->unit);
+		if (b->done[COWLAB])
+			fprintf(f, "%.0f | %.0f-%.0f | ", b->rate[0][0], b->rate[0][1],
+				b->rate[0][2]);
+		else
+			fprintf(f, "- | - | ");
+		if (b->done[KERNEL])
+			fprintf(f, "%.0f | %.0f-%.0f | %.2f |\n", b->rate[1][0], b->rate[1][1],
+				b->rate[1][2], b->rate[0][0] / b->rate[1][0]);
+		else
+			fprintf(f, "%s | - | - |\n", b->skip[0] ? b->skip : "-");
+	}
+	fprintf(f, "\nThe memset, memcpy and explore rows have no kernel side: memset and memcpy "
+		   "are the host's limits, measured in the cowlab column.\n");
+	fprintf(f, "\n## Targets\n\n| target | measured | needed | met |\n|---|---:|---:|---|\n");
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		double v = target_value(&targets[i]);
+
+		if (v < 0)
+			fprintf(f, "| %s | - | %.2f | not run |\n", targets[i].what,
+				targets[i].need);
+		else
+			fprintf(f, "| %s | %.2f | %.2f | %s |\n", targets[i].what, v,
+				targets[i].need, v >= targets[i].need ? "yes" : "NO");
+	}
+	fprintf(f, "\n## Memory\n\n| figure | cowlab | kernel |\n|---|---:|---:|\n");
+	fprintf(f, "| struct page bytes per 4 KiB frame | %lu | 64 |\n", mem.page_bytes);
+	fprintf(f, "| page-table bytes per mapped GiB | %.0f | %.0f |\n", mem.cow_pt_per_gib,
+		mem.host_pt_per_gib);
+}
+
+static void write_json(FILE *f)
+{
+	fprintf(f, "{\"mib\":%lu,\"swap_mib\":%lu,\"rounds\":%d,\"warmup\":%d,\"benchmarks\":[",
+		cfg.pages * PG >> 20, cfg.swap_pages * PG >> 20, cfg.rounds, cfg.warmup);
+	bool first = true;
+	for (size_t i = 0; i < NR_BENCHES; i++) {
+		struct bench *b = &benches[i];
+
+		if (!b->done[COWLAB])
+			continue;
+		fprintf(f,
+			"%s\n{\"name\":\"%s\",\"unit\":\"%s\",\"cowlab\":{\"median\":%.1f,"
+			"\"min\":%.1f,\"max\":%.1f}",
+			first ? "" : ",", b->name, b->unit, b->rate[0][0], b->rate[0][1],
+			b->rate[0][2]);
+		first = false;
+		if (b->done[KERNEL])
+			fprintf(f,
+				",\"kernel\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},"
+				"\"ratio\":%.3f",
+				b->rate[1][0], b->rate[1][1], b->rate[1][2],
+				b->rate[0][0] / b->rate[1][0]);
+		else if (b->skip[0])
+			fprintf(f, ",\"kernel_skip\":\"%s\"", b->skip);
+		fputc('}', f);
+	}
+	fprintf(f, "],\n\"targets\":[");
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		double v = target_value(&targets[i]);
+
+		fprintf(f, "%s\n{\"target\":\"%s\",\"need\":%.3f,", i ? "," : "", targets[i].what,
+			targets[i].need);
+		if (v < 0)
+			fprintf(f, "\"value\":null,\"met\":null}");
+		else
+			fprintf(f, "\"value\":%.3f,\"met\":%s}", v,
+				v >= targets[i].need ? "true" : "false");
+	}
+	fprintf(f,
+		"],\n\"memory\":{\"struct_page_bytes\":%lu,\"cowlab_pt_bytes_per_gib\":%.0f,"
+		"\"kernel_pt_bytes_per_gib\":%.0f}}\n",
+		mem.page_bytes, mem.cow_pt_per_gib, mem.host_pt_per_gib);
+}
+
+static void on_signal(int sig)
+{
+	kern_swap_off();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cowbench [--mib N] [--swap-mib N] [--rounds R] [--warmup W]\n"
+		   "                [--only NAME[,NAME...]] [--side cowlab|kernel]\n"
+		   "                [--json FILE] [--markdown FILE]\n"
+		   "benchmarks:");
+	for (size_t i = 0; i < NR_BENCHES; i++)
+		fprintf(f, " %s", benches[i].name);
+	fputc('\n', f);
+}
+
+static unsigned long parse_num(const char *opt, const char *s, unsigned long lo, unsigned long hi)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = s ? strtoul(s, &end, 10) : 0;
+	if (!s || errno || *end || v < lo || v > hi)
+		die("%s wants a number from %lu to %lu", opt, lo, hi);
+	return v;
+}
+
+static FILE *open_out(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		die("cannot write %s: %s", path, strerror(errno));
+	return f;
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(a, "--mib") == 0) {
+			cfg.pages = parse_num(a, v, 16, 8192) << 20 >> 12;
+		} else if (strcmp(a, "--swap-mib") == 0) {
+			cfg.swap_pages = parse_num(a, v, 4, 4096) << 20 >> 12;
+		} else if (strcmp(a, "--rounds") == 0) {
+			cfg.rounds = (int)parse_num(a, v, 1, MAX_ROUNDS);
+		} else if (strcmp(a, "--warmup") == 0) {
+			cfg.warmup = (int)parse_num(a, v, 0, 100);
+		} else if (strcmp(a, "--side") == 0 && v) {
+			if (strcmp(v, "cowlab") == 0)
+				cfg.sides = 1;
+			else if (strcmp(v, "kernel") == 0)
+				cfg.sides = 2;
+			else
+				die("--side wants cowlab or kernel");
+		} else if (strcmp(a, "--only") == 0 && v) {
+			cfg.only = v;
+		} else if (strcmp(a, "--json") == 0 && v) {
+			cfg.json = v;
+		} else if (strcmp(a, "--markdown") == 0 && v) {
+			cfg.markdown = v;
+		} else {
+			fprintf(stderr, "cowbench: unknown or incomplete option '%s'\n", a);
+			usage(stderr);
+			return 2;
+		}
+		i++;
+	}
+	for (const char *p = cfg.only; p && *p;) {
+		size_t len = strcspn(p, ",");
+		char name[32];
+
+		snprintf(name, sizeof(name), "%.*s", (int)len, p);
+		if (!find_bench(name))
+			die("no benchmark '%s' (--help lists them)", name);
+		p += len + (p[len] == ',');
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	cow_setup();
+
+	bool need_limits = false, need_swap = false;
+	for (size_t i = 0; i < NR_BENCHES; i++) {
+		struct bench *b = &benches[i];
+
+		b->work = (double)(b->swap ? cfg.swap_pages : cfg.pages);
+		need_limits |= selected(b) && (b->round == b_memset || b->round == b_memcpy);
+		need_swap |= selected(b) && b->swap;
+	}
+	if (need_limits) {
+		limit_a = hmap(cfg.pages);
+		limit_b = hmap(cfg.pages);
+		hpopulate(limit_a, cfg.pages);
+		hpopulate(limit_b, cfg.pages);
+	}
+	if (need_swap) {
+		/* The host swaps to a temporary file, as cowlab does. */
+		if (kern_swap_active())
+			host_swap = true;
+		else
+			host_swap = kern_swap_on(cfg.swap_pages + 256, host_swap_why,
+						 sizeof(host_swap_why)) == 0;
+	}
+	fprintf(stderr, "cowbench: %lu MiB, %d rounds after %d warm-up\n", cfg.pages * PG >> 20,
+		cfg.rounds, cfg.warmup);
+	for (size_t i = 0; i < NR_BENCHES; i++) {
+		struct bench *b = &benches[i];
+
+		if (!selected(b))
+			continue;
+		if (cfg.sides & 1)
+			run_side(b, COWLAB);
+		if (!b->kernel || !(cfg.sides & 2))
+			continue;
+		if (b->swap && !host_swap)
+			snprintf(b->skip, sizeof(b->skip), "skip: %s", host_swap_why);
+		else
+			run_side(b, KERNEL);
+	}
+	kern_swap_off();
+	measure_memory();
+	write_markdown(stdout);
+	if (cfg.markdown) {
+		FILE *f = open_out(cfg.markdown);
+
+		write_markdown(f);
+		fclose(f);
+	}
+	if (cfg.json) {
+		FILE *f = open_out(cfg.json);
+
+		write_json(f);
+		fclose(f);
+	}
+	cow_task_destroy(task);
+	cow_process_exit(proc);
+	cow_system_destroy(sys);
+	return 0;
+}
