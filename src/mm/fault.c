@@ -57,18 +57,39 @@ static pte_t mk_pte(struct cow_system *sys, struct page *page, const struct vm_a
 
 /* ---- faults on empty PTEs ------------------------------------------------------- */
 
+/* Where a fault found addr's PTE, unlocked again before the fault
+ * allocated: the PTE table stays while the faulting thread holds
+ * mmap_lock (only munmap frees tables, holding it for writing), so the
+ * fault takes the PT lock again without a walk, as Linux keeps vmf->pmd. */
+struct fault_pte {
+	pte_t *ptep;
+	spinlock_t *ptl;
+};
+
+/* addr's PTE, locked: through fp where the fault has it, else walked to
+ * (allocating tables); NULL when a table cannot be allocated. */
+static pte_t *fault_pte_lock(struct mm_struct *mm, unsigned long addr, struct fault_pte *fp,
+			     spinlock_t **ptlp)
+{
+	if (!fp)
+		return pte_alloc_map_lock(&mm->pgt, addr, ptlp);
+	spin_lock(fp->ptl);
+	*ptlp = fp->ptl;
+	return fp->ptep;
+}
+
 /* Install page at the empty PTE of addr, giving the mapping the caller's
  * reference; anon pages join the reverse map as new exclusive pages,
  * shmem pages gain a mapcount; extra bits (_PAGE_DIRTY) join the PTE.  If
  * another thread filled the PTE first, the page goes back.  Returns 0 or
  * COW_ENOMEM. */
 static int map_page_bits(struct vm_area_struct *vma, unsigned long addr, struct page *page,
-			 bool anon, pte_t extra)
+			 bool anon, pte_t extra, struct fault_pte *fp)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct cow_system *sys = mm->sys;
 	spinlock_t *ptl;
-	pte_t *ptep = pte_alloc_map_lock(&mm->pgt, addr, &ptl);
+	pte_t *ptep = fault_pte_lock(mm, addr, fp, &ptl);
 
 	if (!ptep) {
 		put_page(sys->pool, page);
@@ -93,12 +114,13 @@ static int map_page_bits(struct vm_area_struct *vma, unsigned long addr, struct 
 }
 
 static int map_fresh_page(struct vm_area_struct *vma, unsigned long addr, struct page *page,
-			  bool anon)
+			  bool anon, struct fault_pte *fp)
 {
-	return map_page_bits(vma, addr, page, anon, 0);
+	return map_page_bits(vma, addr, page, anon, 0, fp);
 }
 
-static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags)
+static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags,
+			     struct fault_pte *fp)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct cow_system *sys = mm->sys;
@@ -110,7 +132,7 @@ static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, uns
 	if (!(flags & FAULT_FLAG_WRITE) && sys->zero_page) {
 		pte_t zero = pte_mkspecial(mk_pte(sys, sys->zero_page, vma, false));
 
-		ptep = pte_alloc_map_lock(&mm->pgt, addr, &ptl);
+		ptep = fault_pte_lock(mm, addr, fp, &ptl);
 		if (!ptep)
 			return COW_ENOMEM;
 		if (pte_none(ptep_get(ptep)))
@@ -125,25 +147,25 @@ static int do_anonymous_page(struct vm_area_struct *vma, unsigned long addr, uns
 	if (!page)
 		return COW_ENOMEM;
 	lru_add(sys->pool, page);
-	return map_fresh_page(vma, addr, page, true);
+	return map_fresh_page(vma, addr, page, true, fp);
 }
 
 /* A fault on an empty PTE of a mapping with a page cache (shared
  * anonymous memory, or a file): map the cache's page, read-only in a
  * private mapping. */
-static int do_shared_fault(struct vm_area_struct *vma, unsigned long addr)
+static int do_shared_fault(struct vm_area_struct *vma, unsigned long addr, struct fault_pte *fp)
 {
 	unsigned long index = ((addr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff;
 	struct page *page = shmem_get_page(vma->vm_mm->sys, vma->shm, index);
 
 	if (!page)
 		return COW_ENOMEM;
-	return map_fresh_page(vma, addr, page, false);
+	return map_fresh_page(vma, addr, page, false, fp);
 }
 
 /* do_cow_fault(): a write fault on an empty PTE of a private file
  * mapping maps a private copy of the cache's page at once. */
-static int do_cow_fault(struct vm_area_struct *vma, unsigned long addr)
+static int do_cow_fault(struct vm_area_struct *vma, unsigned long addr, struct fault_pte *fp)
 {
 	unsigned long index = ((addr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff;
 	struct cow_system *sys = vma->vm_mm->sys;
@@ -163,26 +185,29 @@ static int do_cow_fault(struct vm_area_struct *vma, unsigned long addr)
 	memcpy(page_address(sys->pool, page), page_address(sys->pool, cached), PAGE_SIZE);
 	put_page(sys->pool, cached);
 	lru_add(sys->pool, page);
-	return map_fresh_page(vma, addr, page, true);
+	return map_fresh_page(vma, addr, page, true, fp);
 }
 
 /* ---- write-protect faults --------------------------------------------------------- */
 
 /* Copy the page (or the zero page, old == NULL) for this mapping.  The
- * caller holds a reference on old and no lock; orig is the PTE value the
- * decision to copy was based on. */
-static int wp_page_copy(struct vm_area_struct *vma, unsigned long addr, pte_t orig,
-			struct page *old, unsigned int flags)
+ * caller holds mmap_lock, a reference on old and no other lock; orig is
+ * the value of *ptep the decision to copy was based on, and ptl its PT
+ * lock.  The PTE table cannot go while mmap_lock is held (only munmap
+ * frees tables, under the lock for writing), so the pointer is used again
+ * without a walk, as Linux keeps vmf->pmd. */
+static int wp_page_copy(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep,
+			spinlock_t *ptl, pte_t orig, struct page *old, unsigned int flags)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct cow_system *sys = mm->sys;
 	bool unshare = (flags & FAULT_FLAG_UNSHARE) != 0;
 	bool replaced = false;
 	struct page *new;
-	spinlock_t *ptl;
-	pte_t *ptep;
 	int err;
 
+	if (old) /* the copy's source, while the rest of the work goes on */
+		prefetch_frame(sys->pool, old, PAGE_SIZE / 64, false);
 	err = anon_vma_prepare(vma);
 	if (err)
 		goto out_put_old;
@@ -195,8 +220,8 @@ static int wp_page_copy(struct vm_area_struct *vma, unsigned long addr, pte_t or
 		memcpy(page_address(sys->pool, new), page_address(sys->pool, old), PAGE_SIZE);
 	lru_add(sys->pool, new);
 
-	ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
-	if (ptep && ptep_get(ptep) == orig) {
+	spin_lock(ptl);
+	if (ptep_get(ptep) == orig) {
 		/* Clear and flush before the new page goes in, so that no
 		 * CPU keeps writing to the old one through its TLB. */
 		ptep_get_and_clear(ptep);
@@ -209,8 +234,7 @@ static int wp_page_copy(struct vm_area_struct *vma, unsigned long addr, pte_t or
 			atomic_long_inc(&mm->nr_anon);
 		replaced = true;
 	}
-	if (ptep)
-		pte_unmap_unlock(ptep, ptl);
+	pte_unmap_unlock(ptep, ptl);
 	if (!replaced)
 		put_page(sys->pool, new); /* lost a race: someone else resolved it */
 	if (old && replaced)
@@ -306,7 +330,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 	if (pte_special(pte)) {
 		/* The zero page: a write gets a fresh page. */
 		pte_unmap_unlock(ptep, ptl);
-		return wp_page_copy(vma, addr, pte, NULL, flags);
+		return wp_page_copy(vma, addr, ptep, ptl, pte, NULL, flags);
 	}
 	page = pfn_to_page(sys->pool, pte_pfn(pte));
 	if (vma->vm_flags & VM_SHARED)
@@ -315,7 +339,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 		/* A page-cache page in a private mapping: always a copy. */
 		get_page(page);
 		pte_unmap_unlock(ptep, ptl);
-		return wp_page_copy(vma, addr, pte, page, flags);
+		return wp_page_copy(vma, addr, ptep, ptl, pte, page, flags);
 	}
 
 	switch (sys->policy->wp_reuse) {
@@ -372,7 +396,7 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 		return wp_page_reuse(vma, ptep, ptl, flags);
 	get_page(page);
 	pte_unmap_unlock(ptep, ptl);
-	return wp_page_copy(vma, addr, pte, page, flags);
+	return wp_page_copy(vma, addr, ptep, ptl, pte, page, flags);
 }
 
 /* ---- swap-in ----------------------------------------------------------------------- */
@@ -531,12 +555,14 @@ static int handle_pte_fault(struct vm_area_struct *vma, unsigned long addr, unsi
 		return COW_ENOMEM;
 	pte = ptep_get(ptep);
 	if (pte_none(pte)) {
+		struct fault_pte fp = {ptep, ptl};
+
 		pte_unmap_unlock(ptep, ptl);
 		if (vma->shm && !(vma->vm_flags & VM_SHARED) && (flags & FAULT_FLAG_WRITE))
-			return do_cow_fault(vma, addr);
+			return do_cow_fault(vma, addr, &fp);
 		if (vma->shm)
-			return do_shared_fault(vma, addr);
-		return do_anonymous_page(vma, addr, flags);
+			return do_shared_fault(vma, addr, &fp);
+		return do_anonymous_page(vma, addr, flags, &fp);
 	}
 	if (!pte_present(pte)) {
 		pte_unmap_unlock(ptep, ptl);
@@ -595,7 +621,7 @@ int do_uffd_continue(struct mm_struct *mm, unsigned long addr, unsigned long len
 		}
 		index = ((a - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff;
 		page = shmem_get_page(mm->sys, vma->shm, index);
-		err = page ? map_page_bits(vma, a, page, false, dirty) : COW_ENOMEM;
+		err = page ? map_page_bits(vma, a, page, false, dirty, NULL) : COW_ENOMEM;
 	}
 	up_read(&mm->mmap_lock);
 	return err;

@@ -199,13 +199,8 @@ static uint32_t take_frame(struct frame_pool *pool, struct pcp *pcp)
 	}
 	if (pcp->count > 0)
 		pfn = pcp->pfns[--pcp->count];
-	if (pcp->count > 0) {
-		const char *next = pool->mem + (unsigned long)pcp->pfns[pcp->count - 1] * PAGE_SIZE;
-
-		for (int i = 0; i < 4; i++)
-			__builtin_prefetch(next + i * 64, 1);
-		__builtin_prefetch(&pool->pages[pcp->pfns[pcp->count - 1]], 1);
-	}
+	if (pcp->count > 0) /* the next allocation's frame */
+		prefetch_frame(pool, &pool->pages[pcp->pfns[pcp->count - 1]], 4, true);
 	spin_unlock(&pcp->lock);
 	return pfn;
 }

@@ -598,6 +598,59 @@ static void test_written_zero_page_is_an_overwrite(void **state)
 	cow_system_destroy(sys);
 }
 
+/* MADV_POPULATE_WRITE faults every page in as a write would: fresh
+ * exclusive pages, COW broken after fork (the child keeps its data);
+ * POPULATE_READ maps the zero page where there is one.  A hole is
+ * COW_ENOMEM, a write to a read-only mapping COW_EFAULT. */
+static void test_populate_faults_the_range_in(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct one o = one_new(mm_policies[i], true);
+		struct cow_process *c;
+		struct cow_task *ct;
+		unsigned long ro;
+
+		assert_int_equal(cow_madvise(o.t, o.addr, 4 * PAGE_SIZE, COW_MADV_POPULATE_READ),
+				 0);
+		for (int k = 0; k < 4; k++) {
+			pte_t pte = mmt_pte(o.p, o.addr + k * PAGE_SIZE);
+
+			assert_true(pte_present(pte) && pte_special(pte) && !pte_write(pte));
+		}
+		assert_int_equal(cow_madvise(o.t, o.addr, 4 * PAGE_SIZE, COW_MADV_POPULATE_WRITE),
+				 0);
+		for (int k = 0; k < 4; k++) {
+			pte_t pte = mmt_pte(o.p, o.addr + k * PAGE_SIZE);
+
+			assert_true(pte_present(pte) && !pte_special(pte) && pte_write(pte));
+			assert_int_equal(cow_page_exclusive(o.t, o.addr + k * PAGE_SIZE), 1);
+			assert_int_equal(mmt_byte(o.t, o.addr + k * PAGE_SIZE), 0);
+		}
+		assert_int_equal(mmt_fill(o.t, o.addr, 0x5a, 4 * PAGE_SIZE), 0);
+		assert_int_equal(cow_fork(o.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		assert_int_equal(cow_page_exclusive(o.t, o.addr), 0);
+		assert_int_equal(cow_madvise(o.t, o.addr, 4 * PAGE_SIZE, COW_MADV_POPULATE_WRITE),
+				 0);
+		assert_ptr_not_equal(mmt_page(o.p, o.addr), mmt_page(c, o.addr));
+		assert_int_equal(cow_page_exclusive(o.t, o.addr + 3 * PAGE_SIZE), 1);
+		assert_true(mmt_holds(o.t, o.addr, 0x5a, 4 * PAGE_SIZE));
+		assert_true(mmt_holds(ct, o.addr, 0x5a, 4 * PAGE_SIZE));
+		assert_system_ok(o.sys);
+		/* Errors: past the mapping, and writes to a read-only one. */
+		assert_int_equal(cow_madvise(o.t, o.addr, 5 * PAGE_SIZE, COW_MADV_POPULATE_WRITE),
+				 COW_ENOMEM);
+		ro = mmt_map(o.t, 1, COW_PROT_READ, COW_MAP_PRIVATE);
+		assert_int_equal(cow_madvise(o.t, ro, PAGE_SIZE, COW_MADV_POPULATE_WRITE),
+				 COW_EFAULT);
+		assert_int_equal(cow_madvise(o.t, ro, PAGE_SIZE, COW_MADV_POPULATE_READ), 0);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		one_free(&o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -618,6 +671,7 @@ int main(void)
 		cmocka_unit_test(test_reuse_rules_of_each_era),
 		cmocka_unit_test(test_trylock_eras_copy_a_locked_page),
 		cmocka_unit_test(test_written_zero_page_is_an_overwrite),
+		cmocka_unit_test(test_populate_faults_the_range_in),
 	};
 
 	test_init();

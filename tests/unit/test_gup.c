@@ -440,6 +440,41 @@ static void test_uffd_continue_installs_cache_pages(void **state)
 	}
 }
 
+/* gup-fast walks the upper levels once per PTE table: a range that
+ * crosses a table boundary gets every page, in order, and one whose
+ * second table is missing stops at the boundary. */
+static void test_gup_fast_crosses_page_tables(void **state)
+{
+	struct cow_system *sys = mmt_system("linux-6.5", 64, 2, false);
+	struct cow_process *p = mmt_process(sys, "p");
+	struct cow_task *t = mmt_task(p, 0);
+	unsigned long a, want = PMD_SIZE - 3 * PAGE_SIZE;
+	struct page *pages[6];
+
+	(void)state;
+	assert_int_equal(cow_mmap(t, want, 6 * PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE,
+				  COW_MAP_PRIVATE, &a),
+			 0);
+	assert_int_equal(a, want);
+	assert_int_equal(mmt_fill(t, a, 0x33, 3 * PAGE_SIZE), 0);
+	/* The second table does not exist yet. */
+	assert_int_equal(gup_fast(p->mm, 0, a, 6, FOLL_PIN | FOLL_WRITE, pages), 3);
+	gup_put_pages(sys, pages, 3, FOLL_PIN);
+	assert_int_equal(mmt_fill(t, a + 3 * PAGE_SIZE, 0x44, 2 * PAGE_SIZE), 0);
+	/* A hole in the second table stops the walk there. */
+	assert_int_equal(gup_fast(p->mm, 0, a, 6, FOLL_PIN | FOLL_WRITE, pages), 5);
+	for (int k = 0; k < 5; k++)
+		assert_ptr_equal(pages[k], mmt_page(p, a + k * PAGE_SIZE));
+	assert_int_equal(cow_system_pins_held(sys), 5);
+	gup_put_pages(sys, pages, 5, FOLL_PIN);
+	assert_int_equal(cow_system_pins_held(sys), 0);
+	assert_system_ok(sys);
+	cow_task_destroy(t);
+	cow_process_exit(p);
+	assert_all_frames_free(sys, 64);
+	cow_system_destroy(sys);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_pin_then_fork),
 		cmocka_unit_test(test_ro_pin_of_shared_page),
 		cmocka_unit_test(test_gup_fast_takes_only_what_it_may),
+		cmocka_unit_test(test_gup_fast_crosses_page_tables),
 		cmocka_unit_test(test_dio_read_and_write),
 		cmocka_unit_test(test_forced_write),
 		cmocka_unit_test(test_file_mappings_and_forced_writes),
