@@ -63,7 +63,7 @@ run: $(COWLAB)
 	./$(COWLAB) matrix scenarios/matrix
 	-./$(COWLAB) diff scenarios scenarios/gup scenarios/matrix --iterations 10
 
-test: $(COWLAB) $(TEST_BINS)
+test: $(COWLAB) $(BUILD)/cowbench $(TEST_BINS)
 	@sh tests/run.sh $(BUILD)/tests
 
 # Benchmarks run an optimised build without debug asserts, in build/release.

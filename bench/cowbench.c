@@ -1,23 +1,26 @@
 /*
  * cowbench: cowlab's memory manager side by side with the host's kernel.
  *
- * Each benchmark does the same work twice in this one process run: on
- * cowlab (the stress back end: real OS threads, real time) and on the host
- * kernel (real mmap, fork, io_uring, swap).  Each side runs a few warm-up
- * rounds, then several measured ones; only the operation itself is timed,
- * not its set-up.  A round's rate is its work (4 KiB pages, or runs)
- * divided by its time; the tables give the median rate of each side, the
- * spread (min and max rate over the median) and the ratio cowlab/kernel.
- * Memory targets are reported as bytes.  The physical limits (memset and
- * memcpy of 4 KiB pages) are measured the same way.
+ * Each benchmark does the same work on cowlab (the stress back end: real
+ * OS threads, real time) and on the host kernel (real mmap, fork,
+ * io_uring, swap), in this one process run, and where it has one, its
+ * physical limit: memset or memcpy of as many 4 KiB pages.  Each side
+ * runs warm-up rounds, then measured ones; only the operation itself is
+ * timed, not its set-up.  A round's rate is its work (4 KiB pages, or
+ * explorer runs) divided by its time; the tables give each side's median
+ * rate and its range, the ratios cowlab/kernel and cowlab/limit, the
+ * targets of DESIGN section 8 and the memory figures.
  *
  *   cowbench [--mib N] [--swap-mib N] [--rounds R] [--warmup W]
- *            [--only NAME[,NAME...]] [--json FILE] [--markdown FILE]
+ *            [--only NAME[,NAME...]] [--side cowlab|kernel]
+ *            [--json FILE] [--markdown FILE]
  *
- * Fairness: host mappings get MADV_NOHUGEPAGE (cowlab has 4 KiB pages
- * only), the frames of cowlab's pool are faulted in on the host by the
- * warm-up rounds, and both sides use the same CPU count.  See
- * docs/performance.md for what each benchmark means.
+ * Defaults: 1024 MiB, swap 256 MiB, 3 rounds after 1 warm-up.  Fairness:
+ * host mappings get MADV_NOHUGEPAGE (cowlab has 4 KiB pages only),
+ * cowlab's frame pool is faulted in on the host before the first round
+ * (it stands for the machine's memory), and cowlab's rounds alternate with
+ * its limit's.  The host's swap is a temporary swap file (root), as
+ * cowlab's is a real file.  docs/performance.md explains each benchmark.
  */
 #define _GNU_SOURCE
 #include "cowlab.h"
@@ -61,7 +64,7 @@ static struct {
 	int sides; /* bit 0: cowlab, bit 1: the kernel */
 } cfg = {.pages = (1024UL << 20) / PG,
 	 .swap_pages = (256UL << 20) / PG,
-	 .rounds = 5,
+	 .rounds = 3,
 	 .warmup = 1,
 	 .sides = 3};
 
@@ -727,7 +730,7 @@ static double one_round(struct bench *b, enum side s)
 static void run_bench(struct bench *b, const bool want[NR_SIDES])
 {
 	static const enum side order[][2] = {{COWLAB, LIMIT}, {KERNEL, KERNEL}};
-	int rounds = b->rounds ? b->rounds : cfg.rounds;
+	int rounds = b->rounds && b->rounds < cfg.rounds ? b->rounds : cfg.rounds;
 	double rates[NR_SIDES][MAX_ROUNDS];
 
 	for (size_t g = 0; g < sizeof(order) / sizeof(order[0]); g++)

@@ -42,22 +42,22 @@ scenarios/gup/iouring_fixed_fork.cow"
 		if [ "$algo" = dfs ]; then
 			r=$(explore two-cpus-100 --algo dfs --preemptions 3)
 		else
-			r=$(explore two-cpus-100 --algo "$algo" --time 3)
+			r=$(explore two-cpus-100 --algo "$algo" --time 2)
 		fi
 		echo "| two-cpus-100 (2 tasks, ~100 steps) | $algo | $(echo "$r" | field runs) | $(echo "$r" | field runs_per_s) |"
 	done
 	for f in $races scenarios/ksm_dio.cow; do
-		r=$(explore "$f" --policy linux-6.5 --algo random --time 2)
+		r=$(explore "$f" --policy linux-6.5 --algo random --time 1)
 		echo "| $f (linux-6.5) | random | $(echo "$r" | field runs) | $(echo "$r" | field runs_per_s) |"
 	done
 	echo
-	echo "## Time to the first counterexample (linux-2.6.29, --algo auto, seeds 1-5)"
+	echo "## Time to the first counterexample (linux-2.6.29, --algo auto, seeds 1-3)"
 	echo
 	echo "| scenario | found in (s), per seed | runs, per seed | preemptions | visible steps | token chars |"
 	echo "|---|---|---|---:|---:|---:|"
 	for f in $races; do
 		times="" runs="" pre="" vis="" tok=""
-		for seed in 1 2 3 4 5; do
+		for seed in 1 2 3; do
 			r=$(explore "$f" --policy linux-2.6.29 --seed "$seed" --runs 200000)
 			if [ "$(echo "$r" | field found)" = true ]; then
 				times="$times $(echo "$r" | field elapsed)"
@@ -79,9 +79,9 @@ scenarios/gup/iouring_fixed_fork.cow"
 	echo "|---|---:|---:|---:|"
 	for target in "two-cpus-100" "scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5"; do
 		# shellcheck disable=SC2086
-		one=$(explore $target --algo random --time 3 --jobs 1 | field runs_per_s)
+		one=$(explore $target --algo random --time 2 --jobs 1 | field runs_per_s)
 		# shellcheck disable=SC2086
-		two=$(explore $target --algo random --time 3 --jobs 2 | field runs_per_s)
+		two=$(explore $target --algo random --time 2 --jobs 2 | field runs_per_s)
 		ratio=$(awk -v a="$one" -v b="$two" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')
 		echo "| $target | $one | $two | $ratio |"
 	done

@@ -270,5 +270,30 @@ expect 2 "matrix: --json and --markdown" "$cow" matrix "$tmp/mx" --json --markdo
 expect 0 "the history matrix, reduced" "$cow" matrix scenarios/matrix --runs 200 --json
 grep -q '"mismatches":0}$' "$tmp/out" && ok "the history matrix: every cell as documented" || bad "the history matrix: every cell as documented"
 
+# cowbench: the benchmark runs end to end on a small set (no timing is
+# checked here; make bench measures).  The swap benchmarks need root.
+bench=${COWBENCH:-build/cowbench}
+expect 0 "cowbench --help" "$bench" --help
+expect 2 "cowbench: an unknown option" "$bench" --frob
+expect 2 "cowbench: an unknown benchmark" "$bench" --only populate,nope
+expect 2 "cowbench: a bad size" "$bench" --mib 0
+expect 0 "cowbench, small" "$bench" --mib 16 --swap-mib 4 --rounds 1 --warmup 0 \
+	--only populate,touch,touch-2t,fork-first,fork-repeat,exit,munmap,dontneed,cow,pin-fast,pin-slow,swapout,swapin \
+	--json "$tmp/bench.json" --markdown "$tmp/bench.md"
+for b in populate touch touch-2t fork-first fork-repeat exit munmap dontneed cow pin-fast pin-slow; do
+	grep -q "^| $b | .* | [0-9.]* | [0-9.-]* |\$" "$tmp/bench.md" && grep -q "\"name\":\"$b\",\"unit\":\"pages/s\",\"cowlab\":{\"median\":[0-9]" "$tmp/bench.json" &&
+		ok "cowbench: $b ran on both sides" || bad "cowbench: $b ran on both sides"
+done
+grep -q '"struct_page_bytes":64,"cowlab_pt_bytes_per_gib":2[0-9]*,' "$tmp/bench.json" && ok "cowbench: the memory figures" || bad "cowbench: the memory figures"
+if [ "$(id -u)" = 0 ]; then
+	grep -q '"name":"swapin".*"kernel":{"median":[0-9]' "$tmp/bench.json" && ok "cowbench: swap on both sides" || bad "cowbench: swap on both sides"
+	ls /var/tmp/cowlab-swap-* >/dev/null 2>&1 && bad "cowbench: the swap file is gone" || ok "cowbench: the swap file is gone"
+	grep -q cowlab-swap /proc/swaps && bad "cowbench: swap is off again" || ok "cowbench: swap is off again"
+fi
+if command -v python3 >/dev/null 2>&1; then
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["targets"]) == 9' "$tmp/bench.json" &&
+		ok "cowbench --json: valid JSON" || bad "cowbench --json: valid JSON"
+fi
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -28,6 +28,10 @@
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define COW_UNUSED __attribute__((unused))
+/* A field that other CPUs write often starts its own cache line, so that
+ * the read-mostly fields before it do not bounce with it (false sharing). */
+#define COW_CACHELINE 64
+#define cacheline_aligned __attribute__((aligned(COW_CACHELINE)))
 #define COW_NORETURN __attribute__((noreturn))
 #define COW_PRINTF(a, b) __attribute__((format(printf, a, b)))
 

@@ -80,24 +80,28 @@ struct anon_vma_chain {
 #define MMF_HAS_PINNED 0   /* bit in mm->flags: has ever FOLL_PIN'd (sticky) */
 #define MMF_VM_MERGEABLE 1 /* bit in mm->flags: registered with KSM (K) */
 
+/* The fields every access reads come first; the ones every fault writes
+ * (mmap_lock's count, nr_anon) each start a cache line of their own, so
+ * that two CPUs faulting in one mm do not also bounce the read-mostly
+ * line (docs/performance.md). */
 struct mm_struct {
-	struct cow_system *sys; /* (C) */
-	uint64_t id;		/* (C) unique: tags TLB entries */
-	struct rw_semaphore mmap_lock;
+	struct cow_system *sys;	      /* (C) */
+	uint64_t id;		      /* (C) unique: tags TLB entries */
+	atomic_long_t tlb_gen;	      /* (A) bumped by every shootdown */
+	unsigned long flags;	      /* (A) MMF_* */
+	struct vm_area_struct **vmas; /* (M) sorted by vm_start */
+	int nr_vmas, cap_vmas;	      /* (M) */
+	seqcount_t write_protect_seq; /* fork writes it over COW copies */
+	struct list_head mmlist;      /* (S) on sys->mms, from birth to teardown */
+	struct list_head ksm_node;    /* (K) on sys->ksm_mms while MMF_VM_MERGEABLE */
+	struct pgtable pgt;	      /* pgt.lock is the page_table_lock */
+	struct rw_semaphore mmap_lock cacheline_aligned;
 	/* mmlock-2009 only: direct I/O holds it for read from GUP to
 	 * completion, fork for write, exit waits for it (outside mmap_lock;
 	 * released by whichever task completes the I/O, so no lock rank). */
 	struct rw_semaphore dio_sem;
-	struct vm_area_struct **vmas; /* (M) sorted by vm_start */
-	int nr_vmas, cap_vmas;	      /* (M) */
-	struct pgtable pgt;	      /* pgt.lock is the page_table_lock */
-	seqcount_t write_protect_seq; /* fork writes it over COW copies */
-	unsigned long flags;	      /* (A) MMF_* */
-	atomic_long_t tlb_gen;	      /* (A) bumped by every shootdown */
-	atomic_long_t nr_anon;	      /* (A) resident anonymous pages */
-	struct list_head mmlist;      /* (S) on sys->mms, from birth to teardown */
-	struct list_head ksm_node;    /* (K) on sys->ksm_mms while MMF_VM_MERGEABLE */
-};
+	atomic_long_t nr_anon cacheline_aligned; /* (A) resident anonymous pages */
+} cacheline_aligned;
 
 /* ---- CPUs and the software TLB -------------------------------------------------- */
 

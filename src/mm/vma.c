@@ -190,12 +190,13 @@ static struct page *alloc_table_direct(void *sys)
 
 int mm_alloc(struct cow_system *sys, struct mm_struct **out)
 {
-	struct mm_struct *mm = calloc(1, sizeof(*mm));
+	struct mm_struct *mm = aligned_alloc(COW_CACHELINE, sizeof(*mm));
 	int err;
 
 	*out = NULL;
 	if (!mm)
 		return COW_ENOMEM;
+	memset(mm, 0, sizeof(*mm));
 	mm->sys = sys;
 	mm->id = (uint64_t)atomic_long_inc_return(&sys->next_mm_id);
 	init_rwsem_rank(&mm->mmap_lock, RANK_MMAP_LOCK);
