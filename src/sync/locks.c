@@ -590,14 +590,22 @@ static bool shootdown_acked(const void *arg)
 
 void tlb_shootdown_wait(struct tlb_window *windows, size_t stride, int nr)
 {
-	struct shootdown sd = {windows, stride, nr, {0}};
+	struct shootdown sd; /* snap[] beyond nr stays unwritten: a flush per COW fault */
+	bool busy = false;
 
 	COW_CHECK(nr <= SYNC_MAX_CPUS, "%d CPUs to shoot down", nr);
+	sd.windows = windows;
+	sd.stride = stride;
+	sd.nr = nr;
 	smp_mb(); /* the new translations before the snapshot */
 	for (int i = 0; i < nr; i++) {
 		/* Our own CPU is not inside an access while it changes
 		 * translations, so it never waits for itself. */
 		sd.snap[i] = __atomic_load_n(&window_at(&sd, i)->seq, __ATOMIC_RELAXED);
+		busy |= sd.snap[i] & 1;
 	}
-	sync_wait_cond(&sd, shootdown_acked, "TLB shootdown acknowledgement");
+	/* No CPU inside an access: nothing to wait for (the explorer still
+	 * gets its scheduling point in sync_wait_cond). */
+	if (busy || unlikely(sync_explorer != NULL))
+		sync_wait_cond(&sd, shootdown_acked, "TLB shootdown acknowledgement");
 }
