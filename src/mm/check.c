@@ -109,11 +109,28 @@ static int check_listed(struct frame_pool *pool, unsigned long *seen, unsigned l
 		return corrupt(msg, len, "%s holds pfn %lu, beyond the pool of %lu", where, pfn,
 			       pool->nr);
 	if (twice)
-		return corrupt(msg, len,
-			       "%s: pfn %lu is on the free list or a cache twice, "
-			       "or the list has a cycle (F1)",
+		return corrupt(msg, len, "%s: pfn %lu is on the free list or a cache twice (F1)",
 			       where, pfn);
 	return corrupt(msg, len, "%s holds pfn %lu, which is not PG_free (F1)", where, pfn);
+}
+
+/* Each frame the free list's bitmap holds is a free frame listed once;
+ * *n receives how many it holds. */
+static int check_free_map(struct frame_pool *pool, unsigned long *seen, unsigned long *n, char *msg,
+			  size_t len)
+{
+	*n = 0;
+	for (unsigned long w = 0; w < frame_map_words(pool); w++)
+		for (unsigned long bits = READ_ONCE(pool->free_map[w]); bits; bits &= bits - 1) {
+			unsigned long pfn =
+				w * FRAME_MAP_BITS + (unsigned long)__builtin_ctzl(bits);
+			int err = check_listed(pool, seen, pfn, -1, msg, len);
+
+			if (err)
+				return err;
+			(*n)++;
+		}
+	return 0;
 }
 
 /* F4: the LRU is a well-linked list of allocated PG_lru frames, nr_lru
@@ -168,9 +185,7 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 	if (!spin_is_locked(&pool->lock)) {
 		unsigned long n = 0;
 
-		for (uint32_t pfn = READ_ONCE(pool->free_head); pfn != PFN_NONE && !err;
-		     pfn = READ_ONCE(pool->pages[pfn].lru.next), n++)
-			err = check_listed(pool, seen, pfn, -1, msg, len);
+		err = check_free_map(pool, seen, &n, msg, len);
 		if (!err && n != READ_ONCE(pool->nr_free_list))
 			err = corrupt(msg, len,
 				      "frame pool: the free list has %lu frames but "
@@ -209,7 +224,6 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 	unsigned long nfree = 0, nlru = 0, listed = 0, nr_free_list, lru_listed;
 	long nr_free = atomic_long_read(&pool->nr_free);
 	unsigned long *seen;
-	uint32_t pfn;
 	int err;
 
 	err = check_each_frame(pool, &nfree, &nlru, msg, len);
@@ -234,13 +248,9 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 	/* Bounded by the pool size, so a cycle is caught by seen_mark()
 	 * before the loop could run forever. */
 	nr_free_list = READ_ONCE(pool->nr_free_list);
-	for (pfn = READ_ONCE(pool->free_head); pfn != PFN_NONE;
-	     pfn = READ_ONCE(pool->pages[pfn].lru.next)) {
-		err = check_listed(pool, seen, pfn, -1, msg, len);
-		if (err)
-			goto out_free_seen;
-		listed++;
-	}
+	err = check_free_map(pool, seen, &listed, msg, len);
+	if (err)
+		goto out_free_seen;
 	if (listed != nr_free_list) {
 		err = corrupt(msg, len,
 			      "frame pool: the free list has %lu frames but "

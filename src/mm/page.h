@@ -103,8 +103,9 @@ struct frame_pool {
 	struct page *pages; /* nr entries */
 	unsigned long nr;
 	int cpus;
-	spinlock_t lock;    /* protects the free list */
-	uint32_t free_head; /* free list through page.lru.next */
+	spinlock_t lock;	   /* protects the free list */
+	unsigned long *free_map;   /* the free list: a bit per frame */
+	unsigned long free_cursor; /* no free frame in a word below it */
 	unsigned long nr_free_list;
 	atomic_long_t nr_free; /* free list + caches */
 	struct pcp *pcp;       /* cpus entries */
@@ -114,6 +115,13 @@ struct frame_pool {
 	unsigned long nr_lru;
 	atomic_long_t nr_isolated; /* taken off the LRU by reclaim, not back yet */
 };
+
+/* Words of the free list's bitmap (and of any bitmap over the frames). */
+#define FRAME_MAP_BITS (8 * sizeof(unsigned long))
+static inline unsigned long frame_map_words(const struct frame_pool *pool)
+{
+	return (pool->nr + FRAME_MAP_BITS - 1) / FRAME_MAP_BITS;
+}
 
 /* Create a pool of nr frames for cpus simulated CPUs (1..SYNC_MAX_CPUS).
  * Returns 0, COW_EINVAL for a zero size or bad cpu count, COW_ENOMEM when

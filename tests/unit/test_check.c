@@ -183,22 +183,21 @@ static void test_frames_check_free_list_damage(void **state)
 {
 	struct fixture *fx = fixture_new(1);
 	struct frame_pool *pool = fx->pool;
-	uint32_t head, second, saved;
+	unsigned long data = page_to_pfn(pool, fx->data);
+	uint32_t second;
 
 	(void)state;
 	frame_pool_drain(pool);
-	head = pool->free_head;
-	second = pool->pages[head].lru.next;
-	assert_true(second != PFN_NONE);
-
-	/* A cycle: the second frame points back at the head. */
-	saved = pool->pages[second].lru.next;
-	pool->pages[second].lru.next = head;
-	expect_corrupt(fx, frames_check(pool, fx->msg, sizeof(fx->msg)), "cycle", "F1");
-	/* A link out of the pool. */
-	pool->pages[second].lru.next = FRAMES + 5;
-	expect_corrupt(fx, frames_check(pool, fx->msg, sizeof(fx->msg)), "beyond the pool", NULL);
-	pool->pages[second].lru.next = saved;
+	/* An allocated frame marked free in the bitmap. */
+	pool->free_map[data / FRAME_MAP_BITS] |= 1UL << (data % FRAME_MAP_BITS);
+	expect_corrupt(fx, frames_check(pool, fx->msg, sizeof(fx->msg)), "not PG_free", "F1");
+	pool->free_map[data / FRAME_MAP_BITS] &= ~(1UL << (data % FRAME_MAP_BITS));
+	/* A free frame missing from it. */
+	second = data + 1 < FRAMES ? (uint32_t)data + 1 : 0;
+	assert_true(PageFlag(&pool->pages[second], PG_free));
+	pool->free_map[second / FRAME_MAP_BITS] &= ~(1UL << (second % FRAME_MAP_BITS));
+	expect_corrupt(fx, frames_check(pool, fx->msg, sizeof(fx->msg)), "nr_free_list", NULL);
+	pool->free_map[second / FRAME_MAP_BITS] |= 1UL << (second % FRAME_MAP_BITS);
 	expect_frames_ok(fx);
 
 	/* A frame both on the free list and in a CPU cache. */
