@@ -638,6 +638,27 @@ static double b_memcpy(enum side s)
 	return now() - t0;
 }
 
+/* TLB hits: 8-byte loads from 64 pages already in the task's TLB, a
+ * million of them a round (the work counts accesses, not pages). */
+#define TLB_HIT_ACCESSES 1000000
+
+static double b_tlbhit(enum side s)
+{
+	unsigned long a = cmap(task, 64);
+	double t0, t;
+	long v;
+
+	(void)s;
+	cpopulate(task, a, 64);
+	cread_each(task, a, 64);
+	t0 = now();
+	for (long i = 0; i < TLB_HIT_ACCESSES; i++)
+		check(cow_read(task, a + (unsigned long)(i & 63) * PG, &v, sizeof(v)), "cow_read");
+	t = now() - t0;
+	cunmap(task, a, 64);
+	return t;
+}
+
 /* The explorer: runs of the two-task, ~100-step program in one second. */
 static double explorer_runs;
 
@@ -685,6 +706,7 @@ static struct bench benches[] = {
 	{"pin-slow", "long-term pin: cowlab slow GUP vs io_uring registration", b_pin_slow, true},
 	{"swapout", "swap-out (MADV_PAGEOUT) to the swap file", b_swapout, true, NULL, true, 3},
 	{"swapin", "swap-in: a read of each swapped page", b_swapin, true, NULL, true, 3},
+	{"tlb-hit", "an 8-byte load that hits the software TLB", b_tlbhit, false},
 	{"explore", "explorer: two tasks, ~100 steps, random, one core", b_explore, false, NULL,
 	 false, 3},
 };
@@ -1062,8 +1084,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < NR_BENCHES; i++) {
 		struct bench *b = &benches[i];
 
-		b->unit = b->round == b_explore ? "runs/s" : "pages/s";
-		b->work = (double)(b->swap ? cfg.swap_pages : cfg.pages);
+		b->unit = b->round == b_explore	 ? "runs/s"
+			  : b->round == b_tlbhit ? "loads/s"
+						 : "pages/s";
+		b->work = b->round == b_tlbhit ? TLB_HIT_ACCESSES
+					       : (double)(b->swap ? cfg.swap_pages : cfg.pages);
 		need_limits |= selected(b) && b->limit && (cfg.sides & 1);
 		need_swap |= selected(b) && b->swap && (cfg.sides & 2);
 	}
