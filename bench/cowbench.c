@@ -135,6 +135,15 @@ static void cpopulate(struct cow_task *t, unsigned long a, unsigned long pages)
 	check(cow_madvise(t, a, pages * PG, COW_MADV_POPULATE_WRITE), "cow populate");
 }
 
+/* A mapping of pages pages, every page written (faulted in). */
+static unsigned long cmap_written(struct cow_task *t, unsigned long pages)
+{
+	unsigned long a = cmap(t, pages);
+
+	cpopulate(t, a, pages);
+	return a;
+}
+
 static void cunmap(struct cow_task *t, unsigned long a, unsigned long pages)
 {
 	check(cow_munmap(t, a, pages * PG), "cow_munmap");
@@ -172,6 +181,14 @@ static void hpopulate(char *p, unsigned long pages)
 {
 	if (madvise(p, pages * PG, MADV_POPULATE_WRITE) != 0)
 		die("MADV_POPULATE_WRITE: %s", strerror(errno));
+}
+
+static char *hmap_written(unsigned long pages)
+{
+	char *p = hmap(pages);
+
+	hpopulate(p, pages);
+	return p;
 }
 
 static void htouch(char *p, unsigned long pages, char v)
@@ -336,15 +353,13 @@ static double b_munmap(enum side s)
 	double t0;
 
 	if (s == COWLAB) {
-		unsigned long a = cmap(task, cfg.pages);
+		unsigned long a = cmap_written(task, cfg.pages);
 
-		cpopulate(task, a, cfg.pages);
 		t0 = now();
 		cunmap(task, a, cfg.pages);
 	} else {
-		char *p = hmap(cfg.pages);
+		char *p = hmap_written(cfg.pages);
 
-		hpopulate(p, cfg.pages);
 		t0 = now();
 		munmap(p, cfg.pages * PG);
 	}
@@ -356,17 +371,15 @@ static double b_dontneed(enum side s)
 	double t0, t;
 
 	if (s == COWLAB) {
-		unsigned long a = cmap(task, cfg.pages);
+		unsigned long a = cmap_written(task, cfg.pages);
 
-		cpopulate(task, a, cfg.pages);
 		t0 = now();
 		check(cow_madvise(task, a, cfg.pages * PG, COW_MADV_DONTNEED), "MADV_DONTNEED");
 		t = now() - t0;
 		cunmap(task, a, cfg.pages);
 	} else {
-		char *p = hmap(cfg.pages);
+		char *p = hmap_written(cfg.pages);
 
-		hpopulate(p, cfg.pages);
 		t0 = now();
 		madvise(p, cfg.pages * PG, MADV_DONTNEED);
 		t = now() - t0;
@@ -384,9 +397,8 @@ static double fork_round(enum side s, bool repeated)
 
 	if (s == COWLAB) {
 		struct cow_process *child;
-		unsigned long a = cmap(task, cfg.pages);
+		unsigned long a = cmap_written(task, cfg.pages);
 
-		cpopulate(task, a, cfg.pages);
 		if (repeated) {
 			check(cow_fork(task, "child", &child), "cow_fork");
 			cow_process_exit(child);
@@ -397,11 +409,10 @@ static double fork_round(enum side s, bool repeated)
 		cow_process_exit(child);
 		cunmap(task, a, cfg.pages);
 	} else {
-		char *p = hmap(cfg.pages);
+		char *p = hmap_written(cfg.pages);
 		int go;
 		pid_t pid;
 
-		hpopulate(p, cfg.pages);
 		if (repeated) {
 			pid = hfork_holder(&go);
 			hrelease(pid, go);
@@ -436,7 +447,7 @@ static double b_exit(enum side s)
 
 		check(cow_process_create(sys, "exiting", &q), "cow_process_create");
 		check(cow_task_create(q, 0, &qt), "cow_task_create");
-		cpopulate(qt, cmap(qt, cfg.pages), cfg.pages);
+		cmap_written(qt, cfg.pages);
 		cow_task_destroy(qt);
 		t0 = now();
 		cow_process_exit(q);
@@ -451,7 +462,7 @@ static double b_exit(enum side s)
 		if (pid < 0)
 			die("fork: %s", strerror(errno));
 		if (pid == 0) {
-			hpopulate(hmap(cfg.pages), cfg.pages);
+			hmap_written(cfg.pages);
 			(void)!write(ready[1], &c, 1);
 			(void)!read(go[0], &c, 1);
 			_exit(0);
@@ -477,9 +488,8 @@ static double b_cow(enum side s)
 
 	if (s == COWLAB) {
 		struct cow_process *child;
-		unsigned long a = cmap(task, cfg.pages);
+		unsigned long a = cmap_written(task, cfg.pages);
 
-		cpopulate(task, a, cfg.pages);
 		check(cow_fork(task, "child", &child), "cow_fork");
 		t0 = now();
 		ctouch(task, a, cfg.pages, 2);
@@ -487,11 +497,10 @@ static double b_cow(enum side s)
 		cow_process_exit(child);
 		cunmap(task, a, cfg.pages);
 	} else {
-		char *p = hmap(cfg.pages);
+		char *p = hmap_written(cfg.pages);
 		int go;
 		pid_t pid;
 
-		hpopulate(p, cfg.pages);
 		pid = hfork_holder(&go);
 		t0 = now();
 		htouch(p, cfg.pages, 2);
@@ -514,9 +523,8 @@ static double pin_round(enum side s, unsigned int fast)
 
 	if (s == COWLAB) {
 		struct cow_pages *pages;
-		unsigned long a = cmap(task, cfg.pages);
+		unsigned long a = cmap_written(task, cfg.pages);
 
-		cpopulate(task, a, cfg.pages);
 		t0 = now();
 		check(cow_gup(task, a, cfg.pages * PG,
 			      COW_GUP_WRITE | COW_GUP_PIN | COW_GUP_LONGTERM | fast, &pages),
@@ -1093,10 +1101,8 @@ int main(int argc, char **argv)
 		need_swap |= selected(b) && b->swap && (cfg.sides & 2);
 	}
 	if (need_limits) {
-		limit_a = hmap(cfg.pages);
-		limit_b = hmap(cfg.pages);
-		hpopulate(limit_a, cfg.pages);
-		hpopulate(limit_b, cfg.pages);
+		limit_a = hmap_written(cfg.pages);
+		limit_b = hmap_written(cfg.pages);
 	}
 	if (need_swap) {
 		/* The host swaps to a temporary file, as cowlab does. */
