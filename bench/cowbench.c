@@ -829,28 +829,29 @@ static struct {
 	double cow_pt_per_gib, host_pt_per_gib; /* page-table bytes per mapped GiB */
 } mem;
 
+/* Page-table bytes per mapped GiB: the tables below the PGD of a fresh
+ * process that has written the set (Linux's VmPTE counts the same: PTE,
+ * PMD and PUD tables), and the growth of the host's VmPTE. */
 static void measure_memory(void)
 {
-	unsigned long a, before, after;
+	struct cow_process *q;
+	struct cow_task *qt;
+	double scale = (double)(1UL << 30) / (double)(cfg.pages * PG);
 	long k0, k1;
 	char *p;
 
 	mem.page_bytes = sizeof(struct page);
-	before = (unsigned long)atomic_long_read(&proc->mm->pgt.nr_tables);
-	a = cmap(task, cfg.pages);
-	cpopulate(task, a, cfg.pages);
-	after = (unsigned long)atomic_long_read(&proc->mm->pgt.nr_tables);
-	cunmap(task, a, cfg.pages);
-	mem.cow_pt_per_gib =
-		(double)(after - before) * PG * (double)(1UL << 30) / (double)(cfg.pages * PG);
+	check(cow_process_create(sys, "tables", &q), "cow_process_create");
+	check(cow_task_create(q, 0, &qt), "cow_task_create");
+	cmap_written(qt, cfg.pages);
+	mem.cow_pt_per_gib = (double)(atomic_long_read(&q->mm->pgt.nr_tables) - 1) * PG * scale;
+	cow_task_destroy(qt);
+	cow_process_exit(q);
 	k0 = host_vmpte_kib();
-	p = hmap(cfg.pages);
-	hpopulate(p, cfg.pages);
+	p = hmap_written(cfg.pages);
 	k1 = host_vmpte_kib();
 	munmap(p, cfg.pages * PG);
-	mem.host_pt_per_gib = k0 < 0 || k1 < 0 ? -1
-					       : (double)(k1 - k0) * 1024.0 * (double)(1UL << 30) /
-							 (double)(cfg.pages * PG);
+	mem.host_pt_per_gib = k0 < 0 || k1 < 0 ? -1 : (double)(k1 - k0) * 1024.0 * scale;
 }
 
 /* ---- reports -------------------------------------------------------------------- */
