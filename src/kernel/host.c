@@ -120,6 +120,8 @@ int kern_swap_on(unsigned long pages, char *why, size_t len)
 	}
 	if (!dir || !*dir)
 		dir = "/var/tmp";
+	if (pages < 10)
+		pages = 10; /* swapon refuses a smaller area */
 	snprintf(swap_path, sizeof(swap_path), "%s/cowlab-swap-%d", dir, (int)getpid());
 	swap_file = 1;
 	if (write_swap_file(swap_path, pages) != 0) {

@@ -19,8 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BITS_PER_LONG (8 * sizeof(unsigned long))
-
 static COW_PRINTF(3, 4) int corrupt(char *msg, size_t len, const char *fmt, ...)
 {
 	va_list ap;
@@ -40,19 +38,19 @@ static int no_memory(char *msg, size_t len, const char *who)
 	return COW_ENOMEM;
 }
 
-/* A private bitmap of nr bits: "have we met this pfn already?". */
-static unsigned long *seen_alloc(unsigned long nr)
+/* A private bitmap with a bit per frame: "have we met this pfn already?". */
+static unsigned long *seen_alloc(const struct frame_pool *pool)
 {
-	return calloc((nr + BITS_PER_LONG - 1) / BITS_PER_LONG, sizeof(unsigned long));
+	return calloc(frame_map_words(pool), sizeof(unsigned long));
 }
 
 /* Mark bit; returns whether it was marked already. */
 static bool seen_mark(unsigned long *seen, unsigned long bit)
 {
-	unsigned long mask = 1UL << (bit % BITS_PER_LONG);
-	bool was = (seen[bit / BITS_PER_LONG] & mask) != 0;
+	unsigned long mask = 1UL << (bit % FRAME_MAP_BITS);
+	bool was = (seen[bit / FRAME_MAP_BITS] & mask) != 0;
 
-	seen[bit / BITS_PER_LONG] |= mask;
+	seen[bit / FRAME_MAP_BITS] |= mask;
 	return was;
 }
 
@@ -177,7 +175,7 @@ static int check_lru(struct frame_pool *pool, unsigned long *seen, unsigned long
  * is listed" hold only when the pool is quiescent. */
 int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 {
-	unsigned long *seen = seen_alloc(pool->nr);
+	unsigned long *seen = seen_alloc(pool);
 	int err = 0;
 
 	if (!seen)
@@ -193,7 +191,7 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 				      n, READ_ONCE(pool->nr_free_list));
 	}
 	if (!err) {
-		unsigned long *lru_seen = seen_alloc(pool->nr), n;
+		unsigned long *lru_seen = seen_alloc(pool), n;
 
 		err = lru_seen ? check_lru(pool, lru_seen, &n, msg, len)
 			       : no_memory(msg, len, "frames_check_step");
@@ -235,7 +233,7 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 			       "(F2)",
 			       nfree, nr_free);
 
-	seen = seen_alloc(pool->nr);
+	seen = seen_alloc(pool);
 	if (!seen)
 		return no_memory(msg, len, "frames_check");
 	err = check_lru(pool, seen, &lru_listed, msg, len);
@@ -244,7 +242,7 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 			      lru_listed);
 	if (err)
 		goto out_free_seen;
-	memset(seen, 0, (pool->nr + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(*seen));
+	memset(seen, 0, frame_map_words(pool) * sizeof(*seen));
 	/* Bounded by the pool size, so a cycle is caught by seen_mark()
 	 * before the loop could run forever. */
 	nr_free_list = READ_ONCE(pool->nr_free_list);
@@ -437,7 +435,7 @@ int pgtable_check_leaves(struct pgtable *pgt, unsigned int flags,
 	long nr;
 	int err;
 
-	c.seen = seen_alloc(frame_pool_size(pgt->pool));
+	c.seen = seen_alloc(pgt->pool);
 	if (!c.seen)
 		return no_memory(msg, len, "pgtable_check");
 	err = check_table(&c, pgt->pgd_pfn, PT_PGD, 0);
