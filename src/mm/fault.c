@@ -182,7 +182,7 @@ static int do_cow_fault(struct vm_area_struct *vma, unsigned long addr, struct f
 		put_page(sys->pool, cached);
 		return COW_ENOMEM;
 	}
-	memcpy(page_address(sys->pool, page), page_address(sys->pool, cached), PAGE_SIZE);
+	copy_frame(sys->pool, page, cached);
 	put_page(sys->pool, cached);
 	lru_add(sys->pool, page);
 	return map_fresh_page(vma, addr, page, true, fp);
@@ -217,7 +217,7 @@ static int wp_page_copy(struct vm_area_struct *vma, unsigned long addr, pte_t *p
 		goto out_put_old;
 	}
 	if (old)
-		memcpy(page_address(sys->pool, new), page_address(sys->pool, old), PAGE_SIZE);
+		copy_frame(sys->pool, new, old);
 	lru_add(sys->pool, new);
 
 	spin_lock(ptl);

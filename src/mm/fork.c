@@ -84,7 +84,7 @@ static int copy_page_for_child(struct vm_area_struct *dst_vma, unsigned long add
 
 	if (!new)
 		return COW_ENOMEM;
-	memcpy(page_address(sys->pool, new), page_address(sys->pool, page), PAGE_SIZE);
+	copy_frame(sys->pool, new, page);
 	lru_add(sys->pool, new);
 	page_add_new_anon_rmap(new, dst_vma, addr, true);
 	atomic_long_inc(&dst_mm->nr_anon);

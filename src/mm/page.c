@@ -250,7 +250,7 @@ struct page *alloc_page(struct frame_pool *pool, unsigned int gfp)
 	atomic_set(&page->_mapcount, 0);
 	atomic_set(&page->_pincount, 0);
 	if (gfp & GFP_ZERO)
-		memset(page_address(pool, page), 0, PAGE_SIZE);
+		clear_page(page_address(pool, page));
 	/* The refcount goes up last: a speculative get_page_unless_zero()
 	 * that races with allocation sees either 0 or a ready page. */
 	ClearPageFlag(page, PG_free);

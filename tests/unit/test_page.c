@@ -76,6 +76,30 @@ static void test_alloc_gives_fresh_aligned_frames(void **state)
 	frame_pool_destroy(pool);
 }
 
+/* copy_frame() copies every byte, and no byte beyond the frame. */
+static void test_copy_frame_copies_every_byte(void **state)
+{
+	struct frame_pool *pool = pool_new(4, 1);
+	struct page *from = alloc_page(pool, 0), *to = alloc_page(pool, 0);
+	struct page *next = alloc_page(pool, 0);
+	unsigned char *src = page_address(pool, from), *dst = page_address(pool, to);
+	unsigned char *after = page_address(pool, next);
+
+	(void)state;
+	for (size_t i = 0; i < PAGE_SIZE; i++)
+		src[i] = (unsigned char)(i * 7 + i / 256 + 3);
+	memset(dst, 0xab, PAGE_SIZE);
+	memset(after, 0xcd, PAGE_SIZE);
+	copy_frame(pool, to, from);
+	assert_memory_equal(dst, src, PAGE_SIZE);
+	for (size_t i = 0; i < PAGE_SIZE; i++)
+		assert_int_equal(after[i], 0xcd);
+	put_page(pool, from);
+	put_page(pool, to);
+	put_page(pool, next);
+	frame_pool_destroy(pool);
+}
+
 static void test_exhaustion_returns_null_and_recovers(void **state)
 {
 	enum { NR = 200 };
@@ -458,6 +482,7 @@ int main(void)
 		cmocka_unit_test(test_create_rejects_bad_sizes),
 		cmocka_unit_test(test_struct_page_fits_64_bytes),
 		cmocka_unit_test(test_alloc_gives_fresh_aligned_frames),
+		cmocka_unit_test(test_copy_frame_copies_every_byte),
 		cmocka_unit_test(test_exhaustion_returns_null_and_recovers),
 		cmocka_unit_test(test_frames_in_other_caches_are_found),
 		cmocka_unit_test(test_drain_empties_caches),
