@@ -3,7 +3,10 @@
  * reverse map, written to the swap device, freed.  And the swap cache's
  * two page-level operations, add_to_swap and delete_from_swap_cache.
  *
- * shrink_page(), for one page, with its page lock held throughout:
+ * shrink_pages(), for a batch of up to SWAP_CLUSTER_MAX pages, each with
+ * its page lock held from step 0 to step 5: steps 0-3 page by page, step
+ * 4 one device request for the batch (pages of consecutive slots in one
+ * write), step 5 page by page.
  *
  *   0. Direct reclaim (not MADV_PAGEOUT) keeps a page whose PTEs were
  *      accessed since the last look, clearing the accessed bits.
@@ -20,8 +23,8 @@
  *      rmap); the exclusive bit then travels in the swap PTE.  Before
  *      that (2.6.13 .. 5.10) anything was unmapped: the hazard the 2009
  *      thread argued about.
- *   4. The page is written; a failed write keeps it in the swap cache, so
- *      every swap PTE still finds the data in memory.
+ *   4. The pages are written; a failed write keeps its page in the swap
+ *      cache, so every swap PTE still finds the data in memory.
  *   5. If nobody but the cache (and the caller) holds the page and it was
  *      not dirtied during the write (a DMA that completed meanwhile), it
  *      leaves the cache and is freed when the caller drops its reference.
@@ -162,12 +165,11 @@ static int page_referenced(struct page *page)
 	return young;
 }
 
-/* Reclaim one anon page the caller holds a reference on.  0 if it is now
- * in swap (and free once the caller lets go), COW_EBUSY if the policy, a
- * pin, or (check_references) a recent access kept it, COW_ENOMEM if swap
- * is full, COW_EIO if the write failed (the page stays in the swap cache:
- * nothing is lost). */
-static int shrink_page(struct cow_system *sys, struct page *page, bool check_references)
+/* Steps 0-3 for one anon page the caller holds a reference on: 0 with
+ * the page locked, in the swap cache, unmapped and clean, ready to be
+ * written; COW_EBUSY if the policy, a pin, or (check_references) a recent
+ * access kept it, COW_ENOMEM if swap is full (the page unlocked). */
+static int shrink_prepare(struct cow_system *sys, struct page *page, bool check_references)
 {
 	struct unmap_ctx c = {sys, {0}, false};
 	int err = 0;
@@ -202,22 +204,59 @@ static int shrink_page(struct cow_system *sys, struct page *page, bool check_ref
 	 * now on (a DMA through a reference taken before the unmap) marks it
 	 * dirty again when it completes, and the page must then stay. */
 	ClearPageFlag(page, PG_dirty);
-	err = swap_write_page(sys->swap, c.entry, page_address(sys->pool, page));
+	return 0;
+out_unlock:
+	unlock_page(page);
+	return err;
+}
+
+/* Step 5 for a prepared page whose write ended with err, and its unlock.
+ * A failed write keeps the page in the swap cache, dirty: nothing is
+ * lost. */
+static void shrink_finish(struct cow_system *sys, struct page *page, int err)
+{
 	if (err) {
 		SetPageFlag(page, PG_dirty);
-		goto out_unlock;
-	}
-	/* __remove_mapping(): only the cache and the caller hold it, and
-	 * nobody wrote it since (the completion dirties before it lets go,
-	 * so the count is read first). */
-	if (page_ref_count(page) == 2) {
+	} else if (page_ref_count(page) == 2) {
+		/* __remove_mapping(): only the cache and the caller hold it,
+		 * and nobody wrote it since (the completion dirties before it
+		 * lets go, so the count is read first). */
 		smp_rmb();
 		if (!PageFlag(page, PG_dirty))
 			delete_from_swap_cache(sys, page);
 	}
-out_unlock:
 	unlock_page(page);
-	return err;
+}
+
+_Static_assert(SWAP_CLUSTER_MAX <= SWAP_WRITE_MAX, "a reclaim batch is one swap write");
+
+/* Reclaim up to SWAP_CLUSTER_MAX anon pages the caller holds references
+ * on: each that can go is prepared, then all are written in one device
+ * request, then each is finished.  A page that went is free once the
+ * caller lets go of it. */
+static void shrink_pages(struct cow_system *sys, struct page **pages, unsigned int n,
+			 bool check_references)
+{
+	struct page *out[SWAP_CLUSTER_MAX];
+	swp_entry_t entries[SWAP_CLUSTER_MAX];
+	void *frames[SWAP_CLUSTER_MAX];
+	int errs[SWAP_CLUSTER_MAX];
+	unsigned int nr = 0;
+
+	COW_ASSERT(n <= SWAP_CLUSTER_MAX);
+	for (unsigned int i = 0; i < n; i++) {
+		if (shrink_prepare(sys, pages[i], check_references) != 0)
+			continue;
+		out[nr] = pages[i];
+		entries[nr].val = pages[i]->private;
+		frames[nr] = page_address(sys->pool, pages[i]);
+		nr++;
+	}
+	if (nr == 0)
+		return;
+	swap_write_pages(sys->swap, entries, frames, nr, errs);
+	for (unsigned int i = 0; i < nr; i++)
+		shrink_finish(sys, out[i], errs[i]);
 }
 
 /* Reclaim from the LRU's oldest pages until nr frames are free again or
@@ -239,10 +278,10 @@ unsigned long try_to_free_pages(struct cow_system *sys, unsigned long nr)
 		if (got == 0)
 			break;
 		scan = scan > got ? scan - got : 0;
+		shrink_pages(sys, batch, got, true);
 		for (unsigned int i = 0; i < got; i++) {
 			struct page *page = batch[i];
 
-			shrink_page(sys, page, true);
 			/* Only our reference left: nobody can find the page
 			 * any more, and our put frees it. */
 			if (page_ref_count(page) == 1)
@@ -370,12 +409,16 @@ int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len)
 		pte_unmap_unlock(ptep, ptl);
 	}
 	up_read(&mm->mmap_lock);
-	for (unsigned long i = 0; i < nr; i++) {
-		/* Advice, as MADV_PAGEOUT: a page kept in memory (pinned, or
-		 * its write failed) is no error of the caller's. */
-		shrink_page(sys, pages[i], false);
-		put_page(sys->pool, pages[i]);
+	/* Advice, as MADV_PAGEOUT: a page kept in memory (pinned, or its
+	 * write failed) is no error of the caller's. */
+	for (unsigned long i = 0; i < nr; i += SWAP_CLUSTER_MAX) {
+		unsigned int n =
+			(unsigned int)(nr - i < SWAP_CLUSTER_MAX ? nr - i : SWAP_CLUSTER_MAX);
+
+		shrink_pages(sys, pages + i, n, false);
 	}
+	for (unsigned long i = 0; i < nr; i++)
+		put_page(sys->pool, pages[i]);
 	free(pages);
 	return 0;
 }

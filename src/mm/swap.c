@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static unsigned long slot_of(const struct swap_device *sd, swp_entry_t entry);
@@ -273,14 +274,59 @@ static bool inject(atomic_t *count, unsigned int every)
 	return every && atomic_inc_return(count) % (int)every == 0;
 }
 
-int swap_write_page(struct swap_device *sd, swp_entry_t entry, const void *frame)
+/* Write one run of pages to consecutive slots from slot first with a
+ * single pwritev, as a block layer merges the bios of neighbouring slots;
+ * idx[] are the run's pages' places in the caller's arrays.  Returns 0,
+ * the length of the next run. */
+static unsigned int write_run(struct swap_device *sd, unsigned long first, struct iovec *iov,
+			      unsigned int n, const unsigned int *idx, int *errs)
 {
-	off_t at = (off_t)(slot_of(sd, entry) * PAGE_SIZE);
+	ssize_t want = (ssize_t)(n * PAGE_SIZE);
+	int err = pwritev(sd->fd, iov, (int)n, (off_t)(first * PAGE_SIZE)) == want ? 0 : COW_EIO;
 
-	sync_device_step(sd);
-	if (inject(&sd->writes, sd->every_write))
-		return COW_EIO;
-	return pwrite(sd->fd, frame, PAGE_SIZE, at) == (ssize_t)PAGE_SIZE ? 0 : COW_EIO;
+	for (unsigned int r = 0; r < n; r++)
+		errs[idx[r]] = err;
+	return 0;
+}
+
+void swap_write_pages(struct swap_device *sd, const swp_entry_t *entries, void *const *frames,
+		      unsigned int n, int *errs)
+{
+	unsigned int order[SWAP_WRITE_MAX], run = 0;
+	struct iovec iov[SWAP_WRITE_MAX];
+	unsigned long first = 0;
+
+	COW_ASSERT(n <= SWAP_WRITE_MAX);
+	/* The pages in slot order (insertion sort: a batch is short, and its
+	 * fresh slots come in order already). */
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int j = i;
+
+		for (; j > 0 && slot_of(sd, entries[order[j - 1]]) > slot_of(sd, entries[i]); j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	sync_device_step(sd); /* one request to the device */
+	for (unsigned int k = 0; k < n; k++) {
+		unsigned int i = order[k];
+		unsigned long slot = slot_of(sd, entries[i]);
+		bool fail = inject(&sd->writes, sd->every_write);
+
+		/* A slot that does not follow, or a page that fails, ends the run. */
+		if (run > 0 && (fail || slot != first + run))
+			run = write_run(sd, first, iov, run, order + k - run, errs);
+		if (fail) {
+			errs[i] = COW_EIO;
+			continue;
+		}
+		if (run == 0)
+			first = slot;
+		iov[run].iov_base = frames[i];
+		iov[run].iov_len = PAGE_SIZE;
+		run++;
+	}
+	if (run > 0)
+		write_run(sd, first, iov, run, order + n - run, errs);
 }
 
 int swap_read_page(struct swap_device *sd, swp_entry_t entry, void *frame)

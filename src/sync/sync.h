@@ -332,7 +332,9 @@ enum lock_rank {
 	RANK_NR
 };
 
-#define LOCKDEP_DEPTH 16
+/* Reclaim holds the page locks of a whole batch (SWAP_CLUSTER_MAX, 32)
+ * while it writes them, and a few more locks besides. */
+#define LOCKDEP_DEPTH 48
 
 /* The locks one CPU (stress thread or explore task) holds. */
 struct lock_stack {

@@ -91,6 +91,15 @@ static void test_counts_lifecycle(void **state)
 	swap_device_destroy(sd);
 }
 
+/* One page written alone. */
+static int write1(struct swap_device *sd, swp_entry_t e, void *frame)
+{
+	int err = -1;
+
+	swap_write_pages(sd, &e, &frame, 1, &err);
+	return err;
+}
+
 static void test_page_io_round_trip(void **state)
 {
 	struct frame_pool *pool;
@@ -105,9 +114,9 @@ static void test_page_io_round_trip(void **state)
 	memset(page_address(pool, a), 0x5c, PAGE_SIZE);
 	assert_int_equal(swap_alloc_slot(sd, &e1), 0);
 	assert_int_equal(swap_alloc_slot(sd, &e2), 0);
-	assert_int_equal(swap_write_page(sd, e1, page_address(pool, a)), 0);
+	assert_int_equal(write1(sd, e1, page_address(pool, a)), 0);
 	memset(page_address(pool, a), 0x11, PAGE_SIZE);
-	assert_int_equal(swap_write_page(sd, e2, page_address(pool, a)), 0);
+	assert_int_equal(write1(sd, e2, page_address(pool, a)), 0);
 	assert_int_equal(swap_read_page(sd, e1, page_address(pool, b)), 0);
 	for (size_t i = 0; i < PAGE_SIZE; i++)
 		assert_int_equal(((unsigned char *)page_address(pool, b))[i], 0x5c);
@@ -133,11 +142,11 @@ static void test_injected_errors(void **state)
 	assert_int_equal(swap_alloc_slot(sd, &e1), 0);
 	assert_int_equal(swap_alloc_slot(sd, &e2), 0);
 	memset(buf, 0x42, sizeof(buf));
-	assert_int_equal(swap_write_page(sd, e1, buf), 0);
+	assert_int_equal(write1(sd, e1, buf), 0);
 	swap_inject_errors(sd, 0, 1);
 	memset(buf, 0x43, sizeof(buf));
-	assert_int_equal(swap_write_page(sd, e2, buf), COW_EIO);
-	assert_int_equal(swap_write_page(sd, e1, buf), COW_EIO);
+	assert_int_equal(write1(sd, e2, buf), COW_EIO);
+	assert_int_equal(write1(sd, e1, buf), COW_EIO);
 	swap_inject_errors(sd, 2, 0);
 	assert_int_equal(swap_read_page(sd, e1, buf), 0);
 	assert_int_equal(buf[0], 0x42); /* the failed write changed nothing */
@@ -146,6 +155,51 @@ static void test_injected_errors(void **state)
 	assert_int_equal(swap_read_page(sd, e1, buf), 0);
 	swapcache_free(sd, e1);
 	swapcache_free(sd, e2);
+	assert_swap_ok(sd, NULL);
+	swap_device_destroy(sd);
+}
+
+/* A batch in no particular slot order, with gaps between slots and an
+ * injected failure in the middle of a run: every page that did not fail
+ * lands in its own slot, and the failed one leaves its slot as it was. */
+static void test_batch_write(void **state)
+{
+	enum { N = 6, SLOTS = 8 };
+	static unsigned char frames[N][PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+	static unsigned char buf[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+	/* In slot order, every third page fails: slots 0-1 go in one write,
+	 * slot 2 fails, 4-5 go in one write, 7 fails. */
+	static const unsigned int slot_of_page[N] = {5, 0, 2, 7, 1, 4};
+	struct swap_device *sd = dev_new(SLOTS);
+	swp_entry_t all[SLOTS], entries[N];
+	void *ptrs[N];
+	int errs[N];
+
+	(void)state;
+	for (unsigned int s = 0; s < SLOTS; s++)
+		assert_int_equal(swap_alloc_slot(sd, &all[s]), 0);
+	memset(buf, 0xee, sizeof(buf));
+	assert_int_equal(write1(sd, all[2], buf), 0); /* what the failing slots */
+	assert_int_equal(write1(sd, all[7], buf), 0); /* held before */
+	for (unsigned int i = 0; i < N; i++) {
+		entries[i] = all[slot_of_page[i]];
+		memset(frames[i], 0x10 + (int)i, PAGE_SIZE);
+		ptrs[i] = frames[i];
+		errs[i] = -1;
+	}
+	swap_inject_errors(sd, 0, 3);
+	swap_write_pages(sd, entries, ptrs, N, errs);
+	swap_inject_errors(sd, 0, 0);
+	for (unsigned int i = 0; i < N; i++) {
+		bool failed = slot_of_page[i] == 2 || slot_of_page[i] == 7;
+
+		assert_int_equal(errs[i], failed ? COW_EIO : 0);
+		assert_int_equal(swap_read_page(sd, entries[i], buf), 0);
+		assert_int_equal(buf[0], failed ? 0xee : 0x10 + i);
+		assert_int_equal(buf[PAGE_SIZE - 1], failed ? 0xee : 0x10 + i);
+	}
+	for (unsigned int s = 0; s < SLOTS; s++)
+		swapcache_free(sd, all[s]);
 	assert_swap_ok(sd, NULL);
 	swap_device_destroy(sd);
 }
@@ -263,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_counts_lifecycle),
 		cmocka_unit_test(test_page_io_round_trip),
 		cmocka_unit_test(test_injected_errors),
+		cmocka_unit_test(test_batch_write),
 		cmocka_unit_test(test_check_finds_mismatches),
 		cmocka_unit_test(test_churn_stress),
 		cmocka_unit_test(test_churn_explore),
