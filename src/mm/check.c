@@ -131,40 +131,65 @@ static int check_free_map(struct frame_pool *pool, unsigned long *seen, unsigned
 	return 0;
 }
 
-/* F4: the LRU is a well-linked list of allocated PG_lru frames, nr_lru
- * long; *nlisted receives its length.  Skipped (0) while its lock is
- * held: lru_add and lru_del change it over several steps. */
-static int check_lru(struct frame_pool *pool, unsigned long *seen, unsigned long *nlisted,
-		     char *msg, size_t len)
+/* F4 for list c: a well-linked list of allocated PG_lru frames that name
+ * it, nr long; *n receives its length. */
+static int check_lru_list(struct frame_pool *pool, int c, unsigned long *seen, unsigned long *n,
+			  char *msg, size_t len)
 {
+	const struct lru_list *list = &pool->lru[c];
 	uint32_t prev = PFN_NONE;
-	unsigned long n = 0;
 
-	*nlisted = 0;
-	if (spin_is_locked(&pool->lru_lock))
-		return 0;
-	for (uint32_t pfn = READ_ONCE(pool->lru_head); pfn != PFN_NONE;
-	     prev = pfn, pfn = READ_ONCE(pool->pages[pfn].lru.next), n++) {
+	*n = 0;
+	for (uint32_t pfn = READ_ONCE(list->head); pfn != PFN_NONE;
+	     prev = pfn, pfn = READ_ONCE(pool->pages[pfn].lru.next), (*n)++) {
 		const struct page *page = &pool->pages[pfn];
+		unsigned long flags = READ_ONCE(page->flags);
 
 		if (pfn >= pool->nr || seen_mark(seen, pfn))
 			return corrupt(msg, len,
-				       "the LRU holds pfn %u twice, or one beyond the pool, or "
-				       "has a cycle (F4)",
-				       pfn);
-		if (!PageFlag(page, PG_lru) || PageFlag(page, PG_free))
-			return corrupt(msg, len, "pfn %u is on the LRU but %s (F4)", pfn,
-				       PageFlag(page, PG_free) ? "free" : "not PG_lru");
+				       "LRU list %d holds pfn %u twice, or one beyond the pool, or "
+				       "has a cycle, or shares it with another list (F4)",
+				       c, pfn);
+		if (!(flags & BIT_MASK(PG_lru)) || (flags & BIT_MASK(PG_free)))
+			return corrupt(msg, len, "pfn %u is on LRU list %d but %s (F4)", pfn, c,
+				       (flags & BIT_MASK(PG_free)) ? "free" : "not PG_lru");
+		if ((flags & PG_LRU_LIST_MASK) >> PG_LRU_LIST_SHIFT != (unsigned long)c)
+			return corrupt(msg, len, "pfn %u is on LRU list %d but names list %lu (F4)",
+				       pfn, c, (flags & PG_LRU_LIST_MASK) >> PG_LRU_LIST_SHIFT);
 		if (READ_ONCE(page->lru.prev) != prev)
-			return corrupt(msg, len, "LRU: pfn %u's back link is %u, not %u (F4)", pfn,
+			return corrupt(msg, len,
+				       "LRU list %d: pfn %u's back link is %u, not %u (F4)", c, pfn,
 				       READ_ONCE(page->lru.prev), prev);
 	}
-	if (prev != READ_ONCE(pool->lru_tail) || n != READ_ONCE(pool->nr_lru))
+	if (prev != READ_ONCE(list->tail) || *n != READ_ONCE(list->nr))
 		return corrupt(msg, len,
-			       "the LRU has %lu pages ending at pfn %u, but nr_lru is %lu and "
-			       "the tail pfn %u (F4)",
-			       n, prev, READ_ONCE(pool->nr_lru), READ_ONCE(pool->lru_tail));
-	*nlisted = n;
+			       "LRU list %d has %lu pages ending at pfn %u, but its count is %lu "
+			       "and its tail pfn %u (F4)",
+			       c, *n, prev, READ_ONCE(list->nr), READ_ONCE(list->tail));
+	return 0;
+}
+
+/* F4 for every LRU list whose lock is free (lru_add and lru_del change a
+ * list over several steps); *nlisted receives how many pages they hold,
+ * *all whether every list was checked. */
+static int check_lru(struct frame_pool *pool, unsigned long *seen, unsigned long *nlisted,
+		     bool *all, char *msg, size_t len)
+{
+	*nlisted = 0;
+	*all = true;
+	for (int c = 0; c < pool->cpus; c++) {
+		unsigned long n;
+		int err;
+
+		if (spin_is_locked(&pool->lru[c].lock)) {
+			*all = false;
+			continue;
+		}
+		err = check_lru_list(pool, c, seen, &n, msg, len);
+		if (err)
+			return err;
+		*nlisted += n;
+	}
 	return 0;
 }
 
@@ -192,8 +217,9 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 	}
 	if (!err) {
 		unsigned long *lru_seen = seen_alloc(pool), n;
+		bool all;
 
-		err = lru_seen ? check_lru(pool, lru_seen, &n, msg, len)
+		err = lru_seen ? check_lru(pool, lru_seen, &n, &all, msg, len)
 			       : no_memory(msg, len, "frames_check_step");
 		free(lru_seen);
 	}
@@ -220,6 +246,7 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 int frames_check(struct frame_pool *pool, char *msg, size_t len)
 {
 	unsigned long nfree = 0, nlru = 0, listed = 0, nr_free_list, lru_listed;
+	bool all;
 	long nr_free = atomic_long_read(&pool->nr_free);
 	unsigned long *seen;
 	int err;
@@ -236,8 +263,8 @@ int frames_check(struct frame_pool *pool, char *msg, size_t len)
 	seen = seen_alloc(pool);
 	if (!seen)
 		return no_memory(msg, len, "frames_check");
-	err = check_lru(pool, seen, &lru_listed, msg, len);
-	if (!err && lru_listed != nlru)
+	err = check_lru(pool, seen, &lru_listed, &all, msg, len);
+	if (!err && all && lru_listed != nlru)
 		err = corrupt(msg, len, "%lu frames are PG_lru but the LRU lists %lu (F4)", nlru,
 			      lru_listed);
 	if (err)

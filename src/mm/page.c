@@ -11,8 +11,9 @@
  *       flag is set;
  *   F2  pool->nr_free counts the PG_free frames;
  *   F3  an allocated frame has refcount > 0;
- *   F4  the LRU is a doubly linked list of allocated frames, nr_lru long,
- *       and a frame is on it iff PG_lru is set.
+ *   F4  each LRU list is a doubly linked list of allocated frames, nr
+ *       long, and a frame is on a list iff PG_lru is set, the list's
+ *       number in its flags.
  */
 #include "page.h"
 
@@ -68,8 +69,6 @@ int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 	pool->nr = nr;
 	pool->cpus = cpus;
 	spin_lock_init_rank(&pool->lock, RANK_FRAME_POOL);
-	spin_lock_init_rank(&pool->lru_lock, RANK_LRU);
-	pool->lru_head = pool->lru_tail = PFN_NONE;
 	pool->mem = frames_map(nr);
 	if (!pool->mem)
 		goto out_free_pool;
@@ -82,9 +81,17 @@ int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 	memset(pool->pcp, 0, sizeof(struct pcp) * (size_t)cpus);
 	for (int c = 0; c < cpus; c++)
 		spin_lock_init_rank(&pool->pcp[c].lock, RANK_FRAME_CACHE);
+	pool->lru = aligned_alloc(64, sizeof(struct lru_list) * (size_t)cpus);
+	if (!pool->lru)
+		goto out_free_pcp;
+	memset(pool->lru, 0, sizeof(struct lru_list) * (size_t)cpus);
+	for (int c = 0; c < cpus; c++) {
+		spin_lock_init_rank(&pool->lru[c].lock, RANK_LRU);
+		pool->lru[c].head = pool->lru[c].tail = PFN_NONE;
+	}
 	pool->free_map = calloc(frame_map_words(pool), sizeof(unsigned long));
 	if (!pool->free_map)
-		goto out_free_pcp;
+		goto out_free_lru;
 	for (unsigned long pfn = 0; pfn < nr; pfn++) {
 		pool->pages[pfn].flags = BIT_MASK(PG_free);
 		pool->free_map[pfn / FRAME_MAP_BITS] |= 1UL << (pfn % FRAME_MAP_BITS);
@@ -94,6 +101,8 @@ int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 	*out = pool;
 	return 0;
 
+out_free_lru:
+	free(pool->lru);
 out_free_pcp:
 	free(pool->pcp);
 out_free_pages:
@@ -111,6 +120,7 @@ void frame_pool_destroy(struct frame_pool *pool)
 		return;
 	frames_unmap(pool->mem, pool->nr);
 	free(pool->free_map);
+	free(pool->lru);
 	free(pool->pcp);
 	free(pool->pages);
 	free(pool);
@@ -305,48 +315,58 @@ void frame_pool_drain(struct frame_pool *pool)
 
 /* ---- the LRU ----------------------------------------------------------------- */
 
-/* Unlink a page from the LRU; lru_lock held, PG_lru set. */
-static void lru_del(struct frame_pool *pool, struct page *page)
+/* The list a PG_lru page is on. */
+static struct lru_list *page_lru_list(struct frame_pool *pool, const struct page *page)
+{
+	return &pool->lru[(READ_ONCE(page->flags) & PG_LRU_LIST_MASK) >> PG_LRU_LIST_SHIFT];
+}
+
+/* Unlink a page from its LRU list; the list's lock held, PG_lru set. */
+static void lru_del(struct frame_pool *pool, struct lru_list *list, struct page *page)
 {
 	uint32_t next = page->lru.next, prev = page->lru.prev;
 
 	if (prev != PFN_NONE)
 		pool->pages[prev].lru.next = next;
 	else
-		pool->lru_head = next;
+		list->head = next;
 	if (next != PFN_NONE)
 		pool->pages[next].lru.prev = prev;
 	else
-		pool->lru_tail = prev;
-	ClearPageFlag(page, PG_lru);
-	pool->nr_lru--;
+		list->tail = prev;
+	clear_mask(BIT_MASK(PG_lru) | PG_LRU_LIST_MASK, &page->flags);
+	list->nr--;
 }
 
 void lru_add(struct frame_pool *pool, struct page *page)
 {
+	unsigned long c = (unsigned long)smp_processor_id() % (unsigned long)pool->cpus;
+	struct lru_list *list = &pool->lru[c];
 	uint32_t pfn = (uint32_t)page_to_pfn(pool, page);
 
 	COW_ASSERT(page_ref_count(page) > 0);
-	spin_lock(&pool->lru_lock);
+	spin_lock(&list->lock);
 	COW_CHECK(!PageFlag(page, PG_lru), "pfn %u added to the LRU twice", pfn);
 	page->lru.prev = PFN_NONE;
-	page->lru.next = pool->lru_head;
-	if (pool->lru_head != PFN_NONE)
-		pool->pages[pool->lru_head].lru.prev = pfn;
+	page->lru.next = list->head;
+	if (list->head != PFN_NONE)
+		pool->pages[list->head].lru.prev = pfn;
 	else
-		pool->lru_tail = pfn;
-	pool->lru_head = pfn;
-	pool->nr_lru++;
-	SetPageFlag(page, PG_lru);
-	spin_unlock(&pool->lru_lock);
+		list->tail = pfn;
+	list->head = pfn;
+	list->nr++;
+	set_mask(BIT_MASK(PG_lru) | c << PG_LRU_LIST_SHIFT, &page->flags);
+	spin_unlock(&list->lock);
 }
 
-unsigned int lru_isolate(struct frame_pool *pool, struct page **pages, unsigned int n)
+/* Isolate up to n pages from the tail of one list into pages[]. */
+static unsigned int isolate_from(struct frame_pool *pool, struct lru_list *list,
+				 struct page **pages, unsigned int n)
 {
 	unsigned int got = 0;
 
-	spin_lock(&pool->lru_lock);
-	for (uint32_t pfn = pool->lru_tail; pfn != PFN_NONE && got < n;) {
+	spin_lock(&list->lock);
+	for (uint32_t pfn = list->tail; pfn != PFN_NONE && got < n;) {
 		struct page *page = &pool->pages[pfn];
 
 		pfn = page->lru.prev;
@@ -355,12 +375,25 @@ unsigned int lru_isolate(struct frame_pool *pool, struct page **pages, unsigned 
 		if (!get_page_unless_zero(page))
 			continue;
 		/* Counted before it leaves the list: a CPU that finds the
-		 * list empty sees who has the pages. */
+		 * lists empty sees who has the pages. */
 		atomic_long_inc(&pool->nr_isolated);
-		lru_del(pool, page);
+		lru_del(pool, list, page);
 		pages[got++] = page;
 	}
-	spin_unlock(&pool->lru_lock);
+	spin_unlock(&list->lock);
+	return got;
+}
+
+unsigned int lru_isolate(struct frame_pool *pool, struct page **pages, unsigned int n)
+{
+	unsigned int got = 0, first = (unsigned int)atomic_inc_return(&pool->lru_next) - 1;
+
+	for (int i = 0; i < pool->cpus && got < n; i++) {
+		struct lru_list *list =
+			&pool->lru[(first + (unsigned int)i) % (unsigned int)pool->cpus];
+
+		got += isolate_from(pool, list, pages + got, n - got);
+	}
 	return got;
 }
 
@@ -376,7 +409,11 @@ long lru_isolated(const struct frame_pool *pool)
 
 unsigned long lru_size(const struct frame_pool *pool)
 {
-	return READ_ONCE(pool->nr_lru);
+	unsigned long n = 0;
+
+	for (int c = 0; c < pool->cpus; c++)
+		n += READ_ONCE(pool->lru[c].nr);
+	return n;
 }
 
 /* ---- references and pins ------------------------------------------------ */
@@ -392,9 +429,11 @@ void page_ref_sub(struct frame_pool *pool, struct page *page, int n)
 	/* Nobody can isolate a page with no references, so PG_lru is
 	 * stable here; the list itself needs the lock. */
 	if (PageFlag(page, PG_lru)) {
-		spin_lock(&pool->lru_lock);
-		lru_del(pool, page);
-		spin_unlock(&pool->lru_lock);
+		struct lru_list *list = page_lru_list(pool, page);
+
+		spin_lock(&list->lock);
+		lru_del(pool, list, page);
+		spin_unlock(&list->lock);
 	}
 	free_page(pool, page);
 }

@@ -10,7 +10,7 @@
  * Lock legend for the fields of struct page:
  *   (A) atomic, no lock        (L) the page lock (PG_locked)
  *   (F) owned by the allocator while the frame is free (PG_free set)
- *   (R) the pool's lru_lock while PG_lru is set
+ *   (R) the lock of the LRU list the page is on, while PG_lru is set
  *   (T) page-table pages only: set up at allocation, ptl is the split lock
  *       (a table is never a compound page, so ptl shares its place with
  *       the compound pin count)
@@ -18,18 +18,22 @@
  * Reference counting (Linux's rules, kept explicit so that refcount-based
  * policies misfire where Linux's did):
  *   refcount  every PTE mapping, the swap cache, each FOLL_GET reference,
- *             each FOLL_PIN (GUP_PIN_COUNTING_BIAS on small pages), the
- *             LRU-add cache and transient speculative references;
+ *             each FOLL_PIN (GUP_PIN_COUNTING_BIAS on small pages) and
+ *             transient speculative references (reclaim's isolation);
  *   mapcount  the number of PTEs that map the page (0 when unmapped;
  *             Linux stores it biased by -1, cowlab does not);
  *   pincount  FOLL_PIN count of a compound (huge) page's head.
  *
- * The LRU: anonymous pages live on one list per pool, newest at the head,
- * under the pool's lru_lock (Linux's lruvec per node); reclaim takes
- * victims from the tail.  The list holds no reference.  Isolation takes a
- * reference unless the count is already zero and clears PG_lru; the last
- * put_page() of a page still on the list takes it off before the frame is
- * freed.  So a page is on the list iff PG_lru is set.
+ * The LRU: anonymous pages live on one list per simulated CPU, each under
+ * its own lock, as Linux splits its LRU into an lruvec per node and memory
+ * cgroup: a page goes on the list of the CPU that adds it, newest at the
+ * head, and the list's number is kept in the page's flags
+ * (PG_LRU_LIST_SHIFT).  Reclaim takes victims from the tails, the lists in
+ * turn.  A list holds no reference.  Isolation takes a reference unless
+ * the count is already zero and clears PG_lru; the last put_page() of a
+ * page still on a list takes it off before the frame is freed.  So a page
+ * is on a list iff PG_lru is set.  (One list under one lock put a global
+ * lock on every fault: docs/performance.md.)
  *
  * Allocation: alloc_page() takes a frame from the calling CPU's cache, which
  * refills from and drains to the pool's free list in batches; each cache
@@ -65,6 +69,12 @@ enum pageflags {
 	NR_PAGEFLAGS
 };
 
+/* The top bits of flags: the number of the LRU list a PG_lru page is on. */
+#define PG_LRU_LIST_SHIFT 56
+#define PG_LRU_LIST_MASK (~0UL << PG_LRU_LIST_SHIFT)
+_Static_assert(NR_PAGEFLAGS <= PG_LRU_LIST_SHIFT && SYNC_MAX_CPUS <= 256,
+	       "the LRU list number fits above the page flags");
+
 struct page {
 	unsigned long flags;   /* (A) PG_* bits */
 	atomic_t _refcount;    /* (A) */
@@ -97,6 +107,14 @@ struct pcp {
 
 #define PFN_NONE UINT32_MAX
 
+/* One LRU list (one per simulated CPU), on a cache line of its own. */
+struct lru_list {
+	spinlock_t lock; /* the list, and PG_lru of the pages on it */
+	uint32_t head;	 /* newest */
+	uint32_t tail;	 /* oldest */
+	unsigned long nr;
+} __attribute__((aligned(64)));
+
 /* The pool (fields for page.c and check.c only). */
 struct frame_pool {
 	char *mem;	    /* nr * PAGE_SIZE bytes, page aligned */
@@ -107,12 +125,10 @@ struct frame_pool {
 	unsigned long *free_map;   /* the free list: a bit per frame */
 	unsigned long free_cursor; /* no free frame in a word below it */
 	unsigned long nr_free_list;
-	atomic_long_t nr_free; /* free list + caches */
-	struct pcp *pcp;       /* cpus entries */
-	spinlock_t lru_lock;   /* the LRU list and PG_lru */
-	uint32_t lru_head;     /* newest */
-	uint32_t lru_tail;     /* oldest */
-	unsigned long nr_lru;
+	atomic_long_t nr_free;	   /* free list + caches */
+	struct pcp *pcp;	   /* cpus entries */
+	struct lru_list *lru;	   /* cpus entries */
+	atomic_t lru_next;	   /* the list reclaim isolates from next */
 	atomic_long_t nr_isolated; /* taken off the LRU by reclaim, not back yet */
 };
 
@@ -216,16 +232,19 @@ bool pfn_valid(const struct frame_pool *pool, unsigned long pfn);
 /* ---- the LRU ---------------------------------------------------------------- */
 
 /* Put a page the caller holds a reference on, and that is on no list, at
- * the head of the LRU. */
+ * the head of the calling CPU's LRU list. */
 void lru_add(struct frame_pool *pool, struct page *page);
-/* Take up to n pages from the LRU's tail into pages[], each with a
- * reference for the caller and off the list (PG_lru clear).  Pages being
- * freed are skipped.  Returns how many it took. */
+/* Take up to n of the oldest pages into pages[], each with a reference
+ * for the caller and off its list (PG_lru clear): from the tail of one
+ * list, the next list when that one runs out; each call starts at the
+ * list after the one the last call started at.  Pages being freed are
+ * skipped.  Returns how many it took. */
 unsigned int lru_isolate(struct frame_pool *pool, struct page **pages, unsigned int n);
 /* The isolator is done with n pages (put back or freed). */
 void lru_isolated_done(struct frame_pool *pool, unsigned int n);
 /* Pages isolated by reclaimers now. */
 long lru_isolated(const struct frame_pool *pool);
+/* Pages on the LRU lists. */
 unsigned long lru_size(const struct frame_pool *pool);
 
 /* ---- reference counts -------------------------------------------------- */

@@ -281,15 +281,23 @@ static inline bool test_bit(int nr, const unsigned long *addr)
 	sync_point(SYNC_READ, addr);
 	return (__atomic_load_n(addr, __ATOMIC_RELAXED) & BIT_MASK(nr)) != 0;
 }
-static inline void set_bit(int nr, unsigned long *addr)
+static inline void set_mask(unsigned long mask, unsigned long *addr)
 {
 	sync_point(SYNC_RMW, addr);
-	__atomic_fetch_or(addr, BIT_MASK(nr), __ATOMIC_RELAXED);
+	__atomic_fetch_or(addr, mask, __ATOMIC_RELAXED);
+}
+static inline void clear_mask(unsigned long mask, unsigned long *addr)
+{
+	sync_point(SYNC_RMW, addr);
+	__atomic_fetch_and(addr, ~mask, __ATOMIC_RELAXED);
+}
+static inline void set_bit(int nr, unsigned long *addr)
+{
+	set_mask(BIT_MASK(nr), addr);
 }
 static inline void clear_bit(int nr, unsigned long *addr)
 {
-	sync_point(SYNC_RMW, addr);
-	__atomic_fetch_and(addr, ~BIT_MASK(nr), __ATOMIC_RELAXED);
+	clear_mask(BIT_MASK(nr), addr);
 }
 static inline bool test_and_set_bit(int nr, unsigned long *addr)
 {

@@ -476,6 +476,57 @@ static void test_lru(void **state)
 	frame_pool_destroy(pool);
 }
 
+/* One LRU list per CPU: a page goes on the list of the CPU that adds it,
+ * a put from another CPU takes it off the right list, isolation takes the
+ * lists in turn, and F4 catches a page that names the wrong list. */
+static void test_lru_per_cpu(void **state)
+{
+	struct frame_pool *pool = pool_new(16, 2);
+	struct page *p[4], *got[4];
+	char msg[256];
+
+	(void)state;
+	for (int i = 0; i < 4; i++) { /* p[0], p[2] on CPU 0's list; p[1], p[3] on CPU 1's */
+		sync_cpu = i % 2;
+		p[i] = alloc_page(pool, 0);
+		lru_add(pool, p[i]);
+	}
+	sync_cpu = 0;
+	assert_int_equal(lru_size(pool), 4);
+	assert_pool_healthy(pool);
+	put_page(pool, p[3]); /* CPU 0 frees a page on CPU 1's list */
+	assert_int_equal(lru_size(pool), 3);
+	assert_pool_healthy(pool);
+	/* A batch from the first list, the rest from the next. */
+	assert_int_equal(lru_isolate(pool, got, 3), 3);
+	assert_ptr_equal(got[0], p[0]);
+	assert_ptr_equal(got[1], p[2]);
+	assert_ptr_equal(got[2], p[1]);
+	for (int i = 0; i < 3; i++) {
+		lru_add(pool, got[i]); /* back, on CPU 0's list */
+		put_page(pool, got[i]);
+	}
+	lru_isolated_done(pool, 3);
+	/* The next call starts at CPU 1's list, empty now: CPU 0's oldest. */
+	assert_int_equal(lru_isolate(pool, got, 1), 1);
+	assert_ptr_equal(got[0], p[0]);
+	lru_add(pool, got[0]);
+	put_page(pool, got[0]);
+	lru_isolated_done(pool, 1);
+	/* Negative control: a listed page that names another list. */
+	p[2]->flags ^= 1UL << PG_LRU_LIST_SHIFT;
+	assert_int_equal(frames_check(pool, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "names list 1 (F4)"));
+	p[2]->flags ^= 1UL << PG_LRU_LIST_SHIFT;
+	assert_pool_healthy(pool);
+	for (int i = 0; i < 3; i++)
+		put_page(pool, p[i]);
+	assert_int_equal(lru_size(pool), 0);
+	assert_int_equal(frame_pool_nr_free(pool), 16);
+	assert_pool_healthy(pool);
+	frame_pool_destroy(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_page_lock_stress),
 		cmocka_unit_test(test_page_lock_explore),
 		cmocka_unit_test(test_lru),
+		cmocka_unit_test(test_lru_per_cpu),
 	};
 
 	test_init();
