@@ -416,9 +416,9 @@ int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len)
 			(unsigned int)(nr - i < SWAP_CLUSTER_MAX ? nr - i : SWAP_CLUSTER_MAX);
 
 		shrink_pages(sys, pages + i, n, false);
+		for (unsigned int k = 0; k < n; k++)
+			put_page(sys->pool, pages[i + k]);
 	}
-	for (unsigned long i = 0; i < nr; i++)
-		put_page(sys->pool, pages[i]);
 	free(pages);
 	return 0;
 }

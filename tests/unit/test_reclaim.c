@@ -439,6 +439,37 @@ static void test_dio_page_lock_keeps_page_mapped(void **state)
 	}
 }
 
+/* A range of several reclaim batches goes out in batched writes, with
+ * every seventh write failing: each page either went to its slot or
+ * stayed in the swap cache, and every page reads back what was written. */
+static void test_swapout_in_batches(void **state)
+{
+	enum { PAGES = 2 * SWAP_CLUSTER_MAX + 16 };
+	struct rt r = rt_new("linux-6.5");
+	unsigned long a = mmt_map(r.t, PAGES, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+	unsigned long before;
+
+	(void)state;
+	for (int i = 0; i < PAGES; i++)
+		assert_int_equal(mmt_fill(r.t, a + (unsigned long)i * PAGE_SIZE, i, PAGE_SIZE), 0);
+	assert_int_equal(cow_swapout(r.t, a, PAGE_SIZE), 0); /* makes the device */
+	before = cow_system_free_frames(r.sys);
+	swap_inject_errors(r.sys->swap, 0, 7);
+	assert_int_equal(cow_swapout(r.t, a, PAGES * PAGE_SIZE), 0);
+	swap_inject_errors(r.sys->swap, 0, 0);
+	/* The first page was out already; of the others, every seventh
+	 * write failed and its page stays in the swap cache. */
+	assert_int_equal(cow_system_free_frames(r.sys), before + (PAGES - 1) - (PAGES - 1) / 7);
+	for (int i = 0; i < PAGES; i++)
+		assert_true(swapped(r.p, a + (unsigned long)i * PAGE_SIZE));
+	assert_system_ok(r.sys);
+	for (int i = 0; i < PAGES; i++)
+		assert_true(mmt_holds(r.t, a + (unsigned long)i * PAGE_SIZE, i, PAGE_SIZE));
+	assert_system_ok(r.sys);
+	assert_int_equal(cow_munmap(r.t, a, PAGES * PAGE_SIZE), 0);
+	rt_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_pinned_page_under_reclaim),
 		cmocka_unit_test(test_dio_page_lock_keeps_page_mapped),
 		cmocka_unit_test(test_swap_io_errors_lose_nothing),
+		cmocka_unit_test(test_swapout_in_batches),
 		cmocka_unit_test(test_reclaim_races_writers_stress),
 		cmocka_unit_test(test_reclaim_races_writers_explore),
 		cmocka_unit_test(test_memory_larger_than_the_pool),
