@@ -401,15 +401,117 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 
 /* ---- swap-in ----------------------------------------------------------------------- */
 
+/* A fresh page (the caller's one reference) joins the swap cache for
+ * entry, locked, anonymous, with the cache's reference: 0, or COW_ENOENT
+ * (the slot is free) or COW_EBUSY (another page stands for it), the page
+ * then as it came. */
+static int swapcache_new_page(struct cow_system *sys, swp_entry_t entry, struct page *page)
+{
+	int err;
+
+	/* A fresh page: nobody else can hold its lock (a trylock, as the
+	 * read-ahead takes several while holding the faulting page's). */
+	COW_CHECK(trylock_page(page), "a fresh page is locked");
+	get_page(page);
+	page->private = entry.val;
+	SetPageFlag(page, PG_swapcache);
+	SetPageFlag(page, PG_anon);
+	err = swap_cache_add(sys->swap, entry, page);
+	if (err == 0) {
+		lru_add(sys->pool, page);
+		return 0;
+	}
+	ClearPageFlag(page, PG_swapcache);
+	page->private = 0;
+	put_page(sys->pool, page);
+	ClearPageFlag(page, PG_anon);
+	unlock_page(page);
+	return err;
+}
+
+/* A page that joined the swap cache and whose read failed leaves it, and
+ * the caller's reference goes (the slot still holds the data). */
+static void swapcache_read_failed(struct cow_system *sys, struct page *page)
+{
+	delete_from_swap_cache(sys, page);
+	ClearPageFlag(page, PG_anon);
+	unlock_page(page);
+	put_page(sys->pool, page);
+}
+
+/* swapin_readahead() (cluster read-ahead, page-cluster 3): read the slot
+ * of page, which has just joined the swap cache, together with the
+ * neighbours in its aligned cluster of SWAP_RA_PAGES slots that swap PTEs
+ * still refer to and no page stands for: each of those gets a fresh page
+ * in the swap cache too (when a frame is free: no reclaim for a guess),
+ * and all are read in one device request.  Each read-ahead page is
+ * unlocked when its read is done and left to the cache, where its own
+ * fault will find it; one whose read failed leaves the cache.  Returns
+ * the result of page's read. */
+#define SWAP_RA_PAGES 8
+static int swapin_cluster(struct cow_system *sys, swp_entry_t entry, struct page *page)
+{
+	struct swap_device *sd = sys->swap;
+	unsigned long base = swp_offset(entry) & ~(SWAP_RA_PAGES - 1UL);
+	unsigned long end = base + SWAP_RA_PAGES;
+	struct page *pages[SWAP_RA_PAGES];
+	swp_entry_t entries[SWAP_RA_PAGES];
+	void *addrs[SWAP_RA_PAGES];
+	int errs[SWAP_RA_PAGES];
+	unsigned int n = 0, me = 0;
+	bool frames = true; /* free frames for read-ahead left */
+
+	if (end > swap_device_size(sd))
+		end = swap_device_size(sd);
+	for (unsigned long off = base; off < end; off++) {
+		swp_entry_t e = swp_entry(swp_type(entry), off);
+		struct page *ra = page;
+
+		if (off != swp_offset(entry)) {
+			/* A cheap look first; swap_cache_add decides. */
+			if (!frames || swap_count(sd, e) == 0 || swap_has_cache(sd, e))
+				continue;
+			ra = alloc_page(sys->pool, 0);
+			if (!ra) {
+				frames = false;
+				continue;
+			}
+			if (swapcache_new_page(sys, e, ra) != 0) {
+				put_page(sys->pool, ra);
+				continue;
+			}
+		} else {
+			me = n;
+		}
+		pages[n] = ra;
+		entries[n] = e;
+		addrs[n] = page_address(sys->pool, ra);
+		n++;
+	}
+	swap_read_pages(sd, entries, addrs, n, errs);
+	for (unsigned int i = 0; i < n; i++) {
+		if (i == me)
+			continue;
+		if (errs[i]) {
+			swapcache_read_failed(sys, pages[i]);
+			continue;
+		}
+		unlock_page(pages[i]);
+		put_page(sys->pool, pages[i]);
+	}
+	return errs[me];
+}
+
 /* The page behind a swap entry, locked and with a reference: from the
  * swap cache, or a fresh page that joins the cache and is then read from
- * the device.  Like swapcache_prepare(), the page claims the slot before
- * the read and stays locked until the read is done: a CPU that finds it
- * in the cache waits on the lock, and a slot freed and reused meanwhile
- * can never receive a page read from its previous contents.  NULL with
- * *err set when memory is short or the read fails (nothing is lost: the
- * slot still holds the data); NULL with *err 0 when the slot was freed
- * meanwhile, and the fault is to be retried. */
+ * the device, with its neighbours (swapin_cluster).  Like
+ * swapcache_prepare(), the page claims the slot before the read and stays
+ * locked until the read is done: a CPU that finds it in the cache waits
+ * on the lock, and a slot freed and reused meanwhile can never receive a
+ * page read from its previous contents.  NULL with *err set when memory
+ * is short or the read fails (nothing is lost: the slot still holds the
+ * data); NULL with *err 0 when the slot was freed meanwhile, and the
+ * fault is to be retried. */
 static struct page *swapin_page(struct cow_system *sys, swp_entry_t entry, int *err)
 {
 	struct page *page;
@@ -432,26 +534,15 @@ static struct page *swapin_page(struct cow_system *sys, swp_entry_t entry, int *
 			return NULL;
 		}
 		/* Into the cache (it owns one reference, the caller one). */
-		lock_page(page); /* a fresh page: never waits */
-		get_page(page);
-		page->private = entry.val;
-		SetPageFlag(page, PG_swapcache);
-		SetPageFlag(page, PG_anon);
-		*err = swap_cache_add(sys->swap, entry, page);
+		*err = swapcache_new_page(sys, entry, page);
 		if (*err == 0) {
-			lru_add(sys->pool, page);
-			*err = swap_read_page(sys->swap, entry, page_address(sys->pool, page));
+			*err = swapin_cluster(sys, entry, page);
 			if (*err == 0)
 				return page;
-			delete_from_swap_cache(sys, page);
+			swapcache_read_failed(sys, page);
 		} else {
-			ClearPageFlag(page, PG_swapcache);
-			page->private = 0;
 			put_page(sys->pool, page);
 		}
-		ClearPageFlag(page, PG_anon);
-		unlock_page(page);
-		put_page(sys->pool, page);
 		if (*err != COW_EBUSY) {
 			/* COW_ENOENT: the slot was freed under us; whoever
 			 * zapped the PTE changed it too, and the fault is

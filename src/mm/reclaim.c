@@ -228,7 +228,7 @@ static void shrink_finish(struct cow_system *sys, struct page *page, int err)
 	unlock_page(page);
 }
 
-_Static_assert(SWAP_CLUSTER_MAX <= SWAP_WRITE_MAX, "a reclaim batch is one swap write");
+_Static_assert(SWAP_CLUSTER_MAX <= SWAP_IO_MAX, "a reclaim batch is one swap write");
 
 /* Reclaim up to SWAP_CLUSTER_MAX anon pages the caller holds references
  * on: each that can go is prepared, then all are written in one device

@@ -274,31 +274,33 @@ static bool inject(atomic_t *count, unsigned int every)
 	return every && atomic_inc_return(count) % (int)every == 0;
 }
 
-/* Write one run of pages to consecutive slots from slot first with a
- * single pwritev, as a block layer merges the bios of neighbouring slots;
- * idx[] are the run's pages' places in the caller's arrays.  Returns 0,
- * the length of the next run. */
-static unsigned int write_run(struct swap_device *sd, unsigned long first, struct iovec *iov,
-			      unsigned int n, const unsigned int *idx, int *errs)
+/* Write or read one run of pages in consecutive slots from slot first
+ * with a single pwritev or preadv, as a block layer merges the bios of
+ * neighbouring slots; idx[] are the run's pages' places in the caller's
+ * arrays.  Returns 0, the length of the next run. */
+static unsigned int io_run(struct swap_device *sd, bool write, unsigned long first,
+			   struct iovec *iov, unsigned int n, const unsigned int *idx, int *errs)
 {
-	ssize_t want = (ssize_t)(n * PAGE_SIZE);
-	int err = pwritev(sd->fd, iov, (int)n, (off_t)(first * PAGE_SIZE)) == want ? 0 : COW_EIO;
+	ssize_t want = (ssize_t)(n * PAGE_SIZE), done;
+	off_t at = (off_t)(first * PAGE_SIZE);
 
+	done = write ? pwritev(sd->fd, iov, (int)n, at) : preadv(sd->fd, iov, (int)n, at);
 	for (unsigned int r = 0; r < n; r++)
-		errs[idx[r]] = err;
+		errs[idx[r]] = done == want ? 0 : COW_EIO;
 	return 0;
 }
 
-void swap_write_pages(struct swap_device *sd, const swp_entry_t *entries, void *const *frames,
-		      unsigned int n, int *errs)
+/* n pages to or from their slots as one device request. */
+static void swap_io(struct swap_device *sd, bool write, const swp_entry_t *entries,
+		    void *const *frames, unsigned int n, int *errs)
 {
-	unsigned int order[SWAP_WRITE_MAX], run = 0;
-	struct iovec iov[SWAP_WRITE_MAX];
+	unsigned int order[SWAP_IO_MAX], run = 0;
+	struct iovec iov[SWAP_IO_MAX];
 	unsigned long first = 0;
 
-	COW_ASSERT(n <= SWAP_WRITE_MAX);
+	COW_ASSERT(n <= SWAP_IO_MAX);
 	/* The pages in slot order (insertion sort: a batch is short, and its
-	 * fresh slots come in order already). */
+	 * slots mostly come in order already). */
 	for (unsigned int i = 0; i < n; i++) {
 		unsigned int j = i;
 
@@ -310,11 +312,12 @@ void swap_write_pages(struct swap_device *sd, const swp_entry_t *entries, void *
 	for (unsigned int k = 0; k < n; k++) {
 		unsigned int i = order[k];
 		unsigned long slot = slot_of(sd, entries[i]);
-		bool fail = inject(&sd->writes, sd->every_write);
+		bool fail = write ? inject(&sd->writes, sd->every_write)
+				  : inject(&sd->reads, sd->every_read);
 
 		/* A slot that does not follow, or a page that fails, ends the run. */
 		if (run > 0 && (fail || slot != first + run))
-			run = write_run(sd, first, iov, run, order + k - run, errs);
+			run = io_run(sd, write, first, iov, run, order + k - run, errs);
 		if (fail) {
 			errs[i] = COW_EIO;
 			continue;
@@ -326,17 +329,27 @@ void swap_write_pages(struct swap_device *sd, const swp_entry_t *entries, void *
 		run++;
 	}
 	if (run > 0)
-		write_run(sd, first, iov, run, order + n - run, errs);
+		io_run(sd, write, first, iov, run, order + n - run, errs);
+}
+
+void swap_write_pages(struct swap_device *sd, const swp_entry_t *entries, void *const *frames,
+		      unsigned int n, int *errs)
+{
+	swap_io(sd, true, entries, frames, n, errs);
+}
+
+void swap_read_pages(struct swap_device *sd, const swp_entry_t *entries, void *const *frames,
+		     unsigned int n, int *errs)
+{
+	swap_io(sd, false, entries, frames, n, errs);
 }
 
 int swap_read_page(struct swap_device *sd, swp_entry_t entry, void *frame)
 {
-	off_t at = (off_t)(slot_of(sd, entry) * PAGE_SIZE);
+	int err;
 
-	sync_device_step(sd);
-	if (inject(&sd->reads, sd->every_read))
-		return COW_EIO;
-	return pread(sd->fd, frame, PAGE_SIZE, at) == (ssize_t)PAGE_SIZE ? 0 : COW_EIO;
+	swap_read_pages(sd, &entry, &frame, 1, &err);
+	return err;
 }
 
 void swap_inject_errors(struct swap_device *sd, unsigned int every_read, unsigned int every_write)

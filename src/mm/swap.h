@@ -71,12 +71,15 @@ void swap_cache_del(struct swap_device *sd, swp_entry_t entry);
 struct page *swap_cache_orphan(struct swap_device *sd, swp_entry_t entry);
 swp_entry_t swap_next_orphan(struct swap_device *sd, unsigned long *from, bool *found);
 
-/* Write n pages (at most SWAP_WRITE_MAX) to their slots, frames[i] to
- * entries[i], as one device request: pages of consecutive slots go out
- * in one write.  errs[i] is 0 or COW_EIO.  Frames are 4 KiB aligned. */
-#define SWAP_WRITE_MAX 32
+/* Write (read) n pages, at most SWAP_IO_MAX, to (from) their slots,
+ * frames[i] to (from) entries[i], as one device request: pages of
+ * consecutive slots go in one write (read).  errs[i] is 0 or COW_EIO.
+ * Frames are 4 KiB aligned. */
+#define SWAP_IO_MAX 32
 void swap_write_pages(struct swap_device *sd, const swp_entry_t *entries, void *const *frames,
 		      unsigned int n, int *errs);
+void swap_read_pages(struct swap_device *sd, const swp_entry_t *entries, void *const *frames,
+		     unsigned int n, int *errs);
 /* Read the slot's 4 KiB into frame (4 KiB aligned): 0 or COW_EIO. */
 int swap_read_page(struct swap_device *sd, swp_entry_t entry, void *frame);
 

@@ -470,6 +470,56 @@ static void test_swapout_in_batches(void **state)
 	rt_free(&r);
 }
 
+/* Is the slot the swap PTE at addr refers to in the swap cache? */
+static bool in_swap_cache(struct rt *r, unsigned long addr)
+{
+	return swap_has_cache(r->sys->swap, pte_to_swp_entry(mmt_pte(r->p, addr)));
+}
+
+/* Swap-in reads the faulting page's aligned cluster of 8 slots at once:
+ * the neighbours wait in the swap cache, and their own faults read
+ * nothing more.  A neighbour whose read fails leaves the cache, and its
+ * own fault reads it again. */
+static void test_swapin_reads_ahead(void **state)
+{
+	enum { PAGES = 16 };
+	struct rt r = rt_new("linux-6.5");
+	unsigned long a = mmt_map(r.t, PAGES, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+	unsigned long before;
+
+	(void)state;
+	for (int i = 0; i < PAGES; i++)
+		assert_int_equal(
+			mmt_fill(r.t, a + (unsigned long)i * PAGE_SIZE, 0x40 + i, PAGE_SIZE), 0);
+	assert_int_equal(cow_swapout(r.t, a, PAGES * PAGE_SIZE), 0);
+	before = cow_system_free_frames(r.sys);
+	/* Page 0's fault brings pages 1-7 along, not 8-15. */
+	assert_true(mmt_holds(r.t, a, 0x40, PAGE_SIZE));
+	assert_int_equal(cow_system_free_frames(r.sys), before - 8);
+	for (int i = 1; i < PAGES; i++) {
+		assert_true(swapped(r.p, a + (unsigned long)i * PAGE_SIZE));
+		assert_int_equal(in_swap_cache(&r, a + (unsigned long)i * PAGE_SIZE), i < 8);
+	}
+	assert_system_ok(r.sys);
+	/* With every read failing, pages 1-7 still come in: from the cache. */
+	swap_inject_errors(r.sys->swap, 1, 0);
+	for (int i = 1; i < 8; i++)
+		assert_true(mmt_holds(r.t, a + (unsigned long)i * PAGE_SIZE, 0x40 + i, PAGE_SIZE));
+	/* In the second cluster every second read fails: page 8's own is
+	 * the first and succeeds, pages 9, 11, 13 and 15 are not kept. */
+	swap_inject_errors(r.sys->swap, 2, 0);
+	assert_true(mmt_holds(r.t, a + 8 * PAGE_SIZE, 0x48, PAGE_SIZE));
+	for (int i = 9; i < PAGES; i++)
+		assert_int_equal(in_swap_cache(&r, a + (unsigned long)i * PAGE_SIZE), i % 2 == 0);
+	swap_inject_errors(r.sys->swap, 0, 0);
+	assert_system_ok(r.sys);
+	for (int i = 9; i < PAGES; i++)
+		assert_true(mmt_holds(r.t, a + (unsigned long)i * PAGE_SIZE, 0x40 + i, PAGE_SIZE));
+	assert_system_ok(r.sys);
+	assert_int_equal(cow_munmap(r.t, a, PAGES * PAGE_SIZE), 0);
+	rt_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +529,7 @@ int main(void)
 		cmocka_unit_test(test_dio_page_lock_keeps_page_mapped),
 		cmocka_unit_test(test_swap_io_errors_lose_nothing),
 		cmocka_unit_test(test_swapout_in_batches),
+		cmocka_unit_test(test_swapin_reads_ahead),
 		cmocka_unit_test(test_reclaim_races_writers_stress),
 		cmocka_unit_test(test_reclaim_races_writers_explore),
 		cmocka_unit_test(test_memory_larger_than_the_pool),
