@@ -407,11 +407,12 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
  * then as it came. */
 static int swapcache_new_page(struct cow_system *sys, swp_entry_t entry, struct page *page)
 {
-	int err;
-
 	/* A fresh page: nobody else can hold its lock (a trylock, as the
 	 * read-ahead takes several while holding the faulting page's). */
-	COW_CHECK(trylock_page(page), "a fresh page is locked");
+	bool locked = trylock_page(page);
+	int err;
+
+	COW_CHECK(locked, "a fresh page is locked");
 	get_page(page);
 	page->private = entry.val;
 	SetPageFlag(page, PG_swapcache);

@@ -277,9 +277,9 @@ static bool inject(atomic_t *count, unsigned int every)
 /* Write or read one run of pages in consecutive slots from slot first
  * with a single pwritev or preadv, as a block layer merges the bios of
  * neighbouring slots; idx[] are the run's pages' places in the caller's
- * arrays.  Returns 0, the length of the next run. */
-static unsigned int io_run(struct swap_device *sd, bool write, unsigned long first,
-			   struct iovec *iov, unsigned int n, const unsigned int *idx, int *errs)
+ * arrays. */
+static void io_run(struct swap_device *sd, bool write, unsigned long first, struct iovec *iov,
+		   unsigned int n, const unsigned int *idx, int *errs)
 {
 	ssize_t want = (ssize_t)(n * PAGE_SIZE), done;
 	off_t at = (off_t)(first * PAGE_SIZE);
@@ -287,7 +287,6 @@ static unsigned int io_run(struct swap_device *sd, bool write, unsigned long fir
 	done = write ? pwritev(sd->fd, iov, (int)n, at) : preadv(sd->fd, iov, (int)n, at);
 	for (unsigned int r = 0; r < n; r++)
 		errs[idx[r]] = done == want ? 0 : COW_EIO;
-	return 0;
 }
 
 /* n pages to or from their slots as one device request. */
@@ -316,8 +315,10 @@ static void swap_io(struct swap_device *sd, bool write, const swp_entry_t *entri
 				  : inject(&sd->reads, sd->every_read);
 
 		/* A slot that does not follow, or a page that fails, ends the run. */
-		if (run > 0 && (fail || slot != first + run))
-			run = io_run(sd, write, first, iov, run, order + k - run, errs);
+		if (run > 0 && (fail || slot != first + run)) {
+			io_run(sd, write, first, iov, run, order + k - run, errs);
+			run = 0;
+		}
 		if (fail) {
 			errs[i] = COW_EIO;
 			continue;
