@@ -158,6 +158,14 @@ int cow_uffd_continue(struct cow_task *task, unsigned long addr, unsigned long l
  * PG_anon_exclusive)?  1 or 0, or COW_EFAULT when no page is present
  * there (unmapped, never touched, swapped out).  Touches nothing. */
 int cow_page_exclusive(struct cow_task *task, unsigned long addr);
+/* What the task's page table holds for the page at addr, as flags (0: no
+ * entry, e.g. never touched or unmapped), as /proc/PID/pagemap and
+ * /proc/kpageflags report it.  Touches nothing. */
+#define COW_PAGE_PRESENT 0x01	/* a frame is mapped (pagemap bit 63) */
+#define COW_PAGE_SWAPPED 0x02	/* a swap entry (pagemap bit 62) */
+#define COW_PAGE_EXCLUSIVE 0x04 /* present, anonymous, PG_anon_exclusive */
+#define COW_PAGE_KSM 0x08	/* present, a KSM page (KPF_KSM) */
+int cow_page_state(struct cow_task *task, unsigned long addr);
 /* Free the page caches of files no mapping uses any more (echo 1 >
  * /proc/sys/vm/drop_caches); a later mapping reads the file again. */
 void cow_system_drop_caches(struct cow_system *sys);

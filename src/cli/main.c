@@ -9,8 +9,9 @@
  *   cowlab policies
  *   cowlab demo
  *
- * Exit status: 0 all checks held (or nothing found), 1 a check failed or a
- * counterexample was found, 2 bad input or usage.
+ * Exit status: 0 all checks held (or nothing found, or the run skipped at
+ * a require), 1 a check failed or a counterexample was found, 2 bad input
+ * or usage.
  */
 #include "cli.h"
 #include "cowlab.h"
@@ -67,6 +68,8 @@ static const char usage_run[] =
 	"  --max-steps N     explore: step limit of a run (default 1000000)\n"
 	"\n"
 	"Exit status: 0 every check held, 1 a check failed, 2 bad input.\n"
+	"A run whose 'require' line did not hold is SKIPPED (exit 0, the reason\n"
+	"printed), never counted as a pass.\n"
 	"A failed explore run prints a 'cowlab replay TOKEN' line.\n";
 
 static const char usage_replay[] =
@@ -247,12 +250,21 @@ static int run_one_mode(const struct scenario *s, const struct scen_opts *o)
 		print_failure(&r);
 		return EXIT_FOUND;
 	}
+	if (r.skipped) {
+		/* A require did not hold in any run: not a pass (exit 0). */
+		printf("%s: SKIPPED (%s, %s)\n  skipped: %s\n", s->path, scen_mode_name(o->mode),
+		       r.policy, r.message);
+		return 0;
+	}
 	printf("%s: ok (%s, %s): %d checks held", s->path, scen_mode_name(o->mode), r.policy,
 	       r.checks);
 	if (o->mode != SCEN_SEQ)
 		printf(", %" PRIu64 " %s in %.2f s", r.runs,
 		       o->mode == SCEN_EXPLORE ? "runs" : "iterations", secs);
 	printf("\n");
+	if (r.skipped_runs)
+		printf("  %" PRIu64 " of the %s skipped: %s\n", r.skipped_runs,
+		       o->mode == SCEN_EXPLORE ? "runs" : "iterations", r.message);
 	return 0;
 }
 
@@ -289,6 +301,8 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, int
 
 		if (res[m].failed)
 			snprintf(cell, sizeof(cell), "FAIL:%s", res[m].verdict);
+		else if (res[m].skipped)
+			snprintf(cell, sizeof(cell), "SKIP");
 		else if (m == 0)
 			snprintf(cell, sizeof(cell), "ok");
 		else
@@ -301,6 +315,9 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, int
 			printf("  %s mode:\n", scen_mode_name(modes[m]));
 			print_failure(&res[m]);
 			code = EXIT_FOUND;
+		} else if (res[m].skipped) {
+			printf("  %s mode: skipped: %s\n", scen_mode_name(modes[m]),
+			       res[m].message);
 		}
 	return code;
 }

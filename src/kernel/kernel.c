@@ -110,10 +110,12 @@ static const char *op_skip_reason(const struct scenario *s, const struct scen_op
 			       "(CONFIG_GUP_TEST); io_uring fixed buffers pin read-write";
 		return NULL;
 	case OP_CHECK:
-		if ((op->check.cmp == CMP_EXCLUSIVE || op->check.cmp == CMP_SHARED) &&
+	case OP_REQUIRE:
+		if ((op->check.cmp == CMP_EXCLUSIVE || op->check.cmp == CMP_SHARED ||
+		     op->check.cmp == CMP_MERGED) &&
 		    access("/proc/kpageflags", R_OK) != 0)
-			return "check exclusive|shared: reading page flags (/proc/kpageflags) "
-			       "needs root";
+			return "check or require exclusive|shared|merged: reading page flags "
+			       "(/proc/kpageflags) needs root";
 		if (op->check.range.space == SPACE_PIN &&
 		    s->pins[op->check.range.name].proc != op->proc)
 			return "a check of another process's pin: the pin's io_uring belongs to "
@@ -357,7 +359,9 @@ static void walk(struct coord *c)
 {
 	const struct scenario *s = c->s;
 
-	for (int i = 0; i < s->nr_ops && !kern_failed(c->sh); i++) {
+	/* A repeat or a fork with a body is one command: its process runs the
+	 * body itself. */
+	for (int i = 0; i < s->nr_ops && !kern_failed(c->sh); i += scen_op_span(&s->ops[i])) {
 		const struct scen_op *op = &s->ops[i];
 		int procs[64], n = op_procs(s, op, procs, 64), ok = 0;
 

@@ -44,7 +44,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -222,13 +224,7 @@ static unsigned long range_len(const struct scen_range *g)
 
 static const char *range_name(const struct scen_range *g)
 {
-	switch (g->space) {
-	case SPACE_MAP: return W.s->maps[g->name].name;
-	case SPACE_FILE: return W.s->files[g->name].name;
-	case SPACE_PIN: return W.s->pins[g->name].name;
-	case SPACE_PIPE: return W.s->pipes[g->name].name;
-	}
-	return "?";
+	return scen_range_name(W.s, g);
 }
 
 static unsigned char *map_addr(const struct scen_range *g)
@@ -431,27 +427,32 @@ static void check_fail(const struct scen_op *op, const char *fmt, ...)
 	kern_record(W.sh, KERN_FAIL, scen_verdict_name(op->check.verdict), W.s, op, "%s", msg);
 }
 
-/* Is the page at addr mapped exclusively?  /proc/self/pagemap gives its
- * frame (bit 63: present), /proc/kpageflags the frame's flags: KPF_ANON
- * (bit 12) and PG_anon_exclusive, reported as KPF_MAPPEDTODISK (bit 34)
- * for anonymous pages.  1 or 0; -1 if no page is present; -2 if the
- * flags cannot be read (root only). */
-static int page_exclusive(const void *addr)
+/* The page at addr as SCEN_PAGE_* flags: /proc/self/pagemap gives bit 63
+ * (present), bit 62 (swapped) and the frame; with flags, /proc/kpageflags
+ * gives the frame's KPF_ANON (bit 12), KPF_KSM (bit 21) and
+ * PG_anon_exclusive, reported as KPF_MAPPEDTODISK (bit 34) for anonymous
+ * pages.  -1 if what is asked cannot be read (the frame and its flags:
+ * root only). */
+static int page_state(const void *addr, bool flags)
 {
 	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	int kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	int kf = flags ? open("/proc/kpageflags", O_RDONLY | O_CLOEXEC) : -1;
 	uint64_t e = 0, f = 0, pfn;
-	int ret = -2;
+	int ret = -1;
 
-	if (pm >= 0 && kf >= 0 &&
+	if (pm >= 0 && (kf >= 0 || !flags) &&
 	    pread(pm, &e, sizeof(e), (off_t)((uintptr_t)addr / 4096 * sizeof(e))) ==
 		    (ssize_t)sizeof(e)) {
 		pfn = e & ((1ULL << 55) - 1);
-		if (!(e >> 63))
-			ret = -1;
-		else if (pfn &&
-			 pread(kf, &f, sizeof(f), (off_t)(pfn * sizeof(f))) == (ssize_t)sizeof(f))
-			ret = (f >> 12 & 1) && (f >> 34 & 1);
+		ret = (e >> 63 ? SCEN_PAGE_PRESENT : 0) | (e >> 62 & 1 ? SCEN_PAGE_SWAPPED : 0);
+		if (flags && (e >> 63)) {
+			if (pfn && pread(kf, &f, sizeof(f), (off_t)(pfn * sizeof(f))) ==
+					   (ssize_t)sizeof(f))
+				ret |= ((f >> 12 & 1) && (f >> 34 & 1) ? SCEN_PAGE_EXCLUSIVE : 0) |
+				       (f >> 21 & 1 ? SCEN_PAGE_KSM : 0);
+			else
+				ret = -1;
+		}
 	}
 	if (pm >= 0)
 		close(pm);
@@ -460,48 +461,92 @@ static int page_exclusive(const void *addr)
 	return ret;
 }
 
-/* check VERDICT RANGE exclusive|shared, page by page, without touching. */
-static void check_exclusive(const struct scen_op *op)
+/* Does every page of op's range (a check's or a require's) have the page
+ * state it names?  1, or 0 with the first that has not (its offset in
+ * *at, what it is in *what), or -1 if the host cannot tell (root only). */
+static int pages_hold(const struct scen_op *op, unsigned long *at, const char **what)
 {
 	const struct scen_range *g = &op->check.range;
-	const char *verdict = scen_verdict_name(op->check.verdict);
 	const unsigned char *base = map_addr(g);
 	unsigned long len = range_len(g);
-	bool want = op->check.cmp == CMP_EXCLUSIVE;
+	bool flags = op->check.cmp == CMP_EXCLUSIVE || op->check.cmp == CMP_SHARED ||
+		     op->check.cmp == CMP_MERGED;
 
-	for (unsigned long at = 0; at < len; at += 4096 - (((uintptr_t)base + at) & 4095)) {
-		int got = page_exclusive(base + at);
+	for (*at = 0; *at < len; *at += 4096 - (((uintptr_t)base + *at) & 4095)) {
+		int st = page_state(base + *at, flags);
 
-		if (got == -2) {
-			op_skip(op, "check exclusive|shared: /proc/kpageflags cannot be read "
-				    "(root only)");
-			return;
-		}
-		if (got < 0 || (got == 1) != want) {
-			check_fail(op, "check %s %s[%lu] %s failed: the page is %s", verdict,
-				   range_name(g), g->off + at, want ? "exclusive" : "shared",
-				   got < 0 ? "not present"
-				   : got   ? "exclusive"
-					   : "not exclusive");
-			return;
-		}
+		if (st < 0)
+			return -1;
+		if (!scen_page_holds(op->check.cmp, st, what))
+			return 0;
 	}
-	atomic_fetch_add(&W.sh->checks, 1);
+	return 1;
+}
+
+/* check VERDICT RANGE PAGES, or require RANGE PAGES: page by page,
+ * without touching.  A require that does not hold skips the run. */
+static void exec_pages(const struct scen_op *op)
+{
+	const struct scen_range *g = &op->check.range;
+	const char *verdict = scen_verdict_name(op->check.verdict), *what = NULL;
+	const char *cmp = scen_cmp_name(op->check.cmp);
+	bool req = op->kind == OP_REQUIRE;
+	unsigned long at;
+	char why[160];
+
+	switch (pages_hold(op, &at, &what)) {
+	case -1:
+		snprintf(why, sizeof(why), "%s %s: /proc/kpageflags cannot be read (root only)",
+			 req ? "require" : "check", cmp);
+		op_skip(op, why);
+		return;
+	case 0:
+		if (req) {
+			snprintf(why, sizeof(why),
+				 "require %s %s does not hold: the page at %s[%lu] is %s",
+				 range_name(g), cmp, range_name(g), g->off + at, what);
+			op_skip(op, why);
+		} else {
+			check_fail(op, "check %s %s[%lu] %s failed: the page is %s", verdict,
+				   range_name(g), g->off + at, cmp, what);
+		}
+		return;
+	default:
+		if (!req)
+			atomic_fetch_add(&W.sh->checks, 1);
+	}
+}
+
+struct match_arg {
+	const struct scen_op *op;
+	unsigned char *pipe_bytes[SCEN_MAX_TUPLE]; /* a pipe range's whole pipe */
+};
+
+static int match_read(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n)
+{
+	struct match_arg *m = arg;
+
+	return read_range(scen_check_range(m->op, i), m->pipe_bytes[i], at, buf, n);
+}
+
+static int match_fill(void *arg, const struct scen_value *v, unsigned long at, unsigned char *buf,
+		      unsigned long n)
+{
+	(void)arg;
+	return value_fill(v, at, buf, n);
 }
 
 static void exec_check(const struct scen_op *op)
 {
 	const struct scen_range *g = &op->check.range;
-	const char *map = range_name(g);
 	const char *verdict = scen_verdict_name(op->check.verdict);
-	unsigned long len = range_len(g);
-	unsigned char buf[BUF_SIZE], expect[BUF_SIZE], *pipe_bytes = NULL;
-	char want[96], e[128];
-	bool differs = false;
-	int err;
+	struct match_arg m = {op, {NULL}};
+	struct scen_match_io io = {match_read, match_fill, &m};
+	char msg[512], want[256], e[128];
+	int which = -1, err = 0, rc;
 
-	if (op->check.cmp == CMP_EXCLUSIVE || op->check.cmp == CMP_SHARED) {
-		check_exclusive(op);
+	if (scen_cmp_is_page(op->check.cmp)) {
+		exec_pages(op);
 		return;
 	}
 	if (op->check.cmp == CMP_FAULTS) {
@@ -510,62 +555,36 @@ static void exec_check(const struct scen_op *op)
 		if (guarded_copy(&b, map_addr(g), 1) != EFAULT)
 			check_fail(op,
 				   "check %s %s[%lu] faults failed: the byte is readable (0x%02x)",
-				   verdict, map, g->off, b);
+				   verdict, range_name(g), g->off, b);
 		else
 			atomic_fetch_add(&W.sh->checks, 1);
 		return;
 	}
-	scen_value_describe(W.s, &op->check.value, want, sizeof(want));
-	if (g->space == SPACE_PIPE) {
-		unsigned long whole = W.s->pipes[g->name].len;
+	/* A pipe is read once, whole, without consuming it. */
+	for (int i = 0; i < op->check.nr_ranges && !err; i++) {
+		const struct scen_range *r = scen_check_range(op, i);
 
-		err = pipe_peek(g->name, whole, &pipe_bytes);
-		if (err) {
-			check_fail(op, "check %s %s[%lu..+%lu]: the memory cannot be read: %s",
-				   verdict, map, g->off, len, errname(err, e, sizeof(e)));
-			return;
-		}
+		if (r->space == SPACE_PIPE)
+			err = pipe_peek(r->name, W.s->pipes[r->name].len, &m.pipe_bytes[i]);
+		which = i;
 	}
-	for (unsigned long done = 0; done < len;) {
-		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
-
-		err = read_range(g, pipe_bytes, done, buf, n);
-		if (err) {
-			check_fail(op, "check %s %s[%lu..+%lu]: the memory cannot be read: %s",
-				   verdict, map, g->off, len, errname(err, e, sizeof(e)));
-			goto out_free;
-		}
-		err = value_fill(&op->check.value, done, expect, n);
-		if (err) {
-			check_fail(op, "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict,
-				   map, g->off, len, want, errname(err, e, sizeof(e)));
-			goto out_free;
-		}
-		for (unsigned long j = 0; j < n; j++) {
-			if (buf[j] == expect[j])
-				continue;
-			if (op->check.cmp == CMP_NE) {
-				differs = true;
-				break;
-			}
-			check_fail(op,
-				   "check %s %s[%lu..+%lu] == %s failed: found 0x%02x, expected "
-				   "0x%02x at %s[%lu] (first difference, offset %lu in the range)",
-				   verdict, map, g->off, len, want, buf[j], expect[j], map,
-				   g->off + done + j, done + j);
-			goto out_free;
-		}
-		if (differs)
-			break;
-		done += n;
+	rc = err ? SCEN_MATCH_EREAD : scen_match(W.s, op, &io, msg, sizeof(msg), &which, &err);
+	if (which >= 0)
+		g = scen_check_range(op, which);
+	switch (rc) {
+	case SCEN_MATCH_OK: atomic_fetch_add(&W.sh->checks, 1); break;
+	case SCEN_MATCH_FAIL: check_fail(op, "%s", msg); break;
+	case SCEN_MATCH_EREAD:
+		check_fail(op, "check %s %s[%lu..+%lu]: the memory cannot be read: %s", verdict,
+			   range_name(g), g->off, range_len(g), errname(err, e, sizeof(e)));
+		break;
+	default:
+		scen_check_describe_values(W.s, op, want, sizeof(want));
+		check_fail(op, "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict,
+			   range_name(g), g->off, range_len(g), want, errname(err, e, sizeof(e)));
 	}
-	if (op->check.cmp == CMP_NE && !differs)
-		check_fail(op, "check %s %s[%lu..+%lu] != %s failed: the bytes are equal", verdict,
-			   map, g->off, len, want);
-	else
-		atomic_fetch_add(&W.sh->checks, 1);
-out_free:
-	free(pipe_bytes);
+	for (int i = 0; i < SCEN_MAX_TUPLE; i++)
+		free(m.pipe_bytes[i]);
 }
 
 /* The child of a fork becomes the child process's worker (I1). */
@@ -580,6 +599,46 @@ COW_NORETURN static void child_start(int child)
 	worker_loop();
 }
 
+static void exec_seq(const struct scen_op *ops, int n, struct tctx *t);
+static void tctx_init(struct tctx *t, uint64_t salt);
+static void tctx_end(struct tctx *t);
+
+/* The child of a fork with a body: it runs the body in its only thread,
+ * then exits (the body's failures are in the shared record).  It takes
+ * no command: the coordinator never knows it. */
+COW_NORETURN static void child_body(const struct scen_op *op)
+{
+	struct tctx t;
+
+	W.me = op->fork.child;
+	rings_drop_inherited();
+	pthread_mutex_init(&ring_lock, NULL);
+	fault_guard = NULL;
+	for (int i = 0; i < W.s->nr_pins; i++)
+		W.pins[i] = NULL;
+	tctx_init(&t, 2000 + (uint64_t)W.me);
+	exec_seq(op + 1, op->fork.nr, &t);
+	tctx_end(&t);
+	_exit(0);
+}
+
+/* Wait until a fork body's child has exited.  Workers ignore SIGCHLD, so
+ * the kernel reaps it: its pidfd says when (gone already: ESRCH). */
+static void await_child(const struct scen_op *op, pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd p = {fd, POLLIN, 0};
+
+	if (fd < 0) {
+		if (errno != ESRCH)
+			op_error(op, "fork (waiting for the child: pidfd_open)", errno);
+		return;
+	}
+	while (poll(&p, 1, -1) < 0 && errno == EINTR)
+		;
+	close(fd);
+}
+
 static void exec_fork(const struct scen_op *op)
 {
 	int child = op->fork.child;
@@ -587,14 +646,20 @@ static void exec_fork(const struct scen_op *op)
 
 	pthread_mutex_lock(&ring_lock);
 	pid = fork();
-	if (pid == 0)
+	if (pid == 0) {
+		if (op->fork.nr > 0)
+			child_body(op);
 		child_start(child);
+	}
 	pthread_mutex_unlock(&ring_lock);
 	if (pid < 0) {
 		op_error(op, "fork", errno);
 		return;
 	}
-	atomic_store(&W.sh->pid[child], pid);
+	if (op->fork.nr > 0)
+		await_child(op, pid);
+	else
+		atomic_store(&W.sh->pid[child], pid);
 }
 
 /* Wait for every I/O this thread issued (I3). */
@@ -821,7 +886,12 @@ static void exec_op(const struct scen_op *op, struct tctx *t)
 	case OP_POKE: exec_poke(op); return;
 	case OP_READ: exec_read(op); return;
 	case OP_CHECK: exec_check(op); return;
+	case OP_REQUIRE: exec_pages(op); return;
 	case OP_FORK: exec_fork(op); return;
+	case OP_REPEAT:
+		for (unsigned long i = 0; i < op->repeat.count && !kern_failed(W.sh); i++)
+			exec_seq(op + 1, op->repeat.nr, t);
+		return;
 	case OP_MUNMAP:
 		g = &op->munmap.range;
 		if (munmap(map_addr(g), range_len(g)) != 0)
@@ -859,6 +929,14 @@ static void exec_op(const struct scen_op *op, struct tctx *t)
 	case OP_EXIT: /* the worker loop's */
 	case OP_GROUP: return;
 	}
+}
+
+/* A sequence in order (a body with the operation that owns it), until
+ * the run fails or skips. */
+static void exec_seq(const struct scen_op *ops, int n, struct tctx *t)
+{
+	for (int i = 0; i < n && !kern_failed(W.sh); i += scen_op_span(&ops[i]))
+		exec_op(&ops[i], t);
 }
 
 /* ---- threads ------------------------------------------------------------------------------ */
@@ -917,7 +995,7 @@ static void *thread_main(void *arg)
 	while (!a->gate->open)
 		pthread_cond_wait(&a->gate->open_cond, &a->gate->lock);
 	pthread_mutex_unlock(&a->gate->lock);
-	for (int i = 0; i < a->t->nr_ops && !kern_failed(W.sh); i++) {
+	for (int i = 0; i < a->t->nr_ops && !kern_failed(W.sh); i += scen_op_span(&a->t->ops[i])) {
 		delay(&t);
 		exec_op(&a->t->ops[i], &t);
 	}

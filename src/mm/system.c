@@ -256,6 +256,35 @@ int cow_page_exclusive(struct cow_task *task, unsigned long addr)
 	return ret;
 }
 
+int cow_page_state(struct cow_task *task, unsigned long addr)
+{
+	struct mm_struct *mm = task->proc->mm;
+	spinlock_t *ptl;
+	pte_t *ptep, pte;
+	int ret = 0;
+
+	down_read(&mm->mmap_lock);
+	ptep = pte_offset_map_lock(&mm->pgt, addr & PAGE_MASK, &ptl);
+	if (ptep) {
+		pte = ptep_get(ptep);
+		if (pte_present(pte)) {
+			struct page *page = pfn_to_page(mm->sys->pool, pte_pfn(pte));
+
+			ret = COW_PAGE_PRESENT;
+			if (!pte_special(pte) && PageFlag(page, PG_anon) &&
+			    PageFlag(page, PG_anon_exclusive))
+				ret |= COW_PAGE_EXCLUSIVE;
+			if (!pte_special(pte) && PageFlag(page, PG_ksm))
+				ret |= COW_PAGE_KSM;
+		} else if (is_swap_pte(pte)) {
+			ret = COW_PAGE_SWAPPED;
+		}
+		pte_unmap_unlock(ptep, ptl);
+	}
+	up_read(&mm->mmap_lock);
+	return ret;
+}
+
 int cow_uffd_continue(struct cow_task *task, unsigned long addr, unsigned long len)
 {
 	return do_uffd_continue(task->proc->mm, addr, len);

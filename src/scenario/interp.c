@@ -42,7 +42,8 @@ struct run {
 	struct sched *sched;   /* explore */
 	struct scen_prog *cfg; /* explore: where the run reports */
 	spinlock_t lock;       /* the failure record */
-	bool failed;
+	bool failed;	       /* the record is written: a failure, or a skip */
+	bool skipped;	       /* ... a skip: a require did not hold */
 	char verdict[16];
 	char message[1024];
 	atomic_t checks;
@@ -95,26 +96,58 @@ const char *scen_mode_name(enum scen_mode m)
 
 /* ---- failures ---------------------------------------------------------------- */
 
-static COW_PRINTF(4, 5) void run_fail(struct run *r, const char *verdict, const struct scen_op *op,
-				      const char *fmt, ...)
+/* How a record is written: a failure or a skip takes an empty record (the
+ * first one wins, and stops every thread at its next operation); the end
+ * of a run's failures (run_finish: invariants, leaks) also replace a skip,
+ * for a skipped run must still leave the system in order. */
+enum rec_kind { REC_FAIL, REC_SKIP, REC_END };
+
+static COW_PRINTF(5, 0) void run_record(struct run *r, enum rec_kind kind, const char *verdict,
+					const struct scen_op *op, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int n = 0;
 
 	spin_lock(&r->lock);
-	if (!r->failed) {
+	if (!r->failed || (kind == REC_END && r->skipped)) {
 		r->failed = true;
+		r->skipped = kind == REC_SKIP;
 		snprintf(r->verdict, sizeof(r->verdict), "%s", verdict);
 		if (op)
 			n = snprintf(r->message, sizeof(r->message), "%s:%d:%d: ", r->s->path,
 				     op->loc.line, op->loc.col);
 		if (n < 0 || (size_t)n >= sizeof(r->message))
 			n = 0;
-		va_start(ap, fmt);
 		vsnprintf(r->message + n, sizeof(r->message) - (size_t)n, fmt, ap);
-		va_end(ap);
 	}
 	spin_unlock(&r->lock);
+}
+
+static COW_PRINTF(4, 5) void run_fail(struct run *r, const char *verdict, const struct scen_op *op,
+				      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	run_record(r, REC_FAIL, verdict, op, fmt, ap);
+	va_end(ap);
+}
+
+static COW_PRINTF(3, 4) void run_skip(struct run *r, const struct scen_op *op, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	run_record(r, REC_SKIP, "skip", op, fmt, ap);
+	va_end(ap);
+}
+
+static COW_PRINTF(3, 4) void run_fail_end(struct run *r, const char *verdict, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	run_record(r, REC_END, verdict, NULL, fmt, ap);
+	va_end(ap);
 }
 
 static bool run_failed(struct run *r)
@@ -278,15 +311,15 @@ static void run_finish(struct run *r)
 	int err = cow_system_check(r->sys, 1, msg, sizeof(msg));
 
 	if (err == COW_EOVERWRITE)
-		run_fail(r, "overwrite", NULL, "%s: at the end: %s", r->s->path, msg);
+		run_fail_end(r, "overwrite", "%s: at the end: %s", r->s->path, msg);
 	else if (err)
-		run_fail(r, "crash", NULL, "%s: at the end: invariant broken: %s", r->s->path, msg);
+		run_fail_end(r, "crash", "%s: at the end: invariant broken: %s", r->s->path, msg);
 	/* Pins and pipes left at the end go, as io_uring's buffers and a
 	 * pipe's pages go when their process exits. */
 	release_held(r);
 	if (cow_system_pins_held(r->sys) != 0)
-		run_fail(r, "crash", NULL, "%s: %ld pins acquired and not released", r->s->path,
-			 cow_system_pins_held(r->sys));
+		run_fail_end(r, "crash", "%s: %ld pins acquired and not released", r->s->path,
+			     cow_system_pins_held(r->sys));
 	for (int p = 0; p < r->s->nr_procs; p++) {
 		drop_tasks(r, p);
 		if (r->procs[p]) {
@@ -297,11 +330,11 @@ static void run_finish(struct run *r)
 	rcu_barrier();
 	cow_system_drop_caches(r->sys);
 	if (cow_system_swap_in_use(r->sys) != 0)
-		run_fail(r, "crash", NULL, "%s: %lu swap slots leaked after every process exited",
-			 r->s->path, cow_system_swap_in_use(r->sys));
+		run_fail_end(r, "crash", "%s: %lu swap slots leaked after every process exited",
+			     r->s->path, cow_system_swap_in_use(r->sys));
 	if (cow_system_free_frames(r->sys) != r->frames)
-		run_fail(r, "crash", NULL, "%s: %lu frames leaked after every process exited",
-			 r->s->path, r->frames - cow_system_free_frames(r->sys));
+		run_fail_end(r, "crash", "%s: %lu frames leaked after every process exited",
+			     r->s->path, r->frames - cow_system_free_frames(r->sys));
 }
 
 /* ---- operations ------------------------------------------------------------------ */
@@ -461,28 +494,69 @@ static void exec_read(struct run *r, const struct scen_op *op, struct cow_task *
 	}
 }
 
-/* check VERDICT RANGE exclusive|shared: page by page, without touching. */
-static void check_exclusive(struct run *r, const struct scen_op *op, struct cow_task *t,
-			    unsigned long base, unsigned long len)
+/* The page states of a check or a require: page by page, without
+ * touching.  true, or false with the first page that differs (its offset
+ * in the range in *at) and what it is in *what. */
+static bool pages_hold(struct run *r, const struct scen_op *op, struct cow_task *t,
+		       unsigned long *at, const char **what)
 {
-	const char *verdict = scen_verdict_name(op->check.verdict),
-		   *map = range_name(r, &op->check.range);
-	bool want = op->check.cmp == CMP_EXCLUSIVE;
+	unsigned long base = map_addr(r, op, &op->check.range);
+	unsigned long len = range_len(r, &op->check.range);
 
-	for (unsigned long at = 0; at < len; at += 4096 - ((base + at) & 4095)) {
-		int got = cow_page_exclusive(t, base + at);
+	_Static_assert(
+		COW_PAGE_PRESENT == SCEN_PAGE_PRESENT && COW_PAGE_SWAPPED == SCEN_PAGE_SWAPPED &&
+			COW_PAGE_EXCLUSIVE == SCEN_PAGE_EXCLUSIVE && COW_PAGE_KSM == SCEN_PAGE_KSM,
+		"page state flags");
+	for (*at = 0; *at < len; *at += 4096 - ((base + *at) & 4095))
+		if (!scen_page_holds(op->check.cmp, cow_page_state(t, base + *at), what))
+			return false;
+	return true;
+}
 
-		if (got < 0 || (got == 1) != want) {
-			run_fail(r, verdict, op, "check %s %s[%lu] %s failed: the page is %s",
-				 verdict, map, op->check.range.off + at,
-				 want ? "exclusive" : "shared",
-				 got < 0 ? "not present"
-				 : got	 ? "exclusive"
-					 : "not exclusive");
-			return;
-		}
+/* check VERDICT RANGE PAGES (exclusive, shared, present, swapped, merged). */
+static void check_pages(struct run *r, const struct scen_op *op, struct cow_task *t)
+{
+	const char *verdict = scen_verdict_name(op->check.verdict), *what = NULL;
+	unsigned long at;
+
+	if (pages_hold(r, op, t, &at, &what)) {
+		atomic_inc(&r->checks);
+		return;
 	}
-	atomic_inc(&r->checks);
+	run_fail(r, verdict, op, "check %s %s[%lu] %s failed: the page is %s", verdict,
+		 range_name(r, &op->check.range), op->check.range.off + at,
+		 scen_cmp_name(op->check.cmp), what);
+}
+
+/* require RANGE PAGES: a run whose premise does not hold is skipped. */
+static void exec_require(struct run *r, const struct scen_op *op, struct cow_task *t)
+{
+	const char *what = NULL;
+	unsigned long at;
+
+	if (!pages_hold(r, op, t, &at, &what))
+		run_skip(r, op, "require %s %s does not hold: the page at %s[%lu] is %s",
+			 range_name(r, &op->check.range), scen_cmp_name(op->check.cmp),
+			 range_name(r, &op->check.range), op->check.range.off + at, what);
+}
+
+struct match_arg {
+	struct run *r;
+	const struct scen_op *op;
+	struct cow_task *t;
+};
+
+static int match_read(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n)
+{
+	struct match_arg *m = arg;
+
+	return read_range(m->r, m->op, m->t, scen_check_range(m->op, i), at, buf, n);
+}
+
+static int match_fill(void *arg, const struct scen_value *v, unsigned long at, unsigned char *buf,
+		      unsigned long n)
+{
+	return value_fill(((struct match_arg *)arg)->r, v, at, buf, n);
 }
 
 static void exec_check(struct run *r, const struct scen_op *op, struct cow_task *t)
@@ -490,71 +564,42 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 	const struct scen_range *g = &op->check.range;
 	const char *map = range_name(r, g);
 	const char *verdict = scen_verdict_name(op->check.verdict);
-	unsigned long base = map_addr(r, op, g);
-	unsigned long len = range_len(r, g);
-	unsigned char buf[BUF_SIZE], expect[BUF_SIZE];
-	char want[96];
-	bool differs = false;
+	struct match_arg m = {r, op, t};
+	struct scen_match_io io = {match_read, match_fill, &m};
+	char msg[1024], want[256];
+	int which, err;
 
-	if (op->check.cmp == CMP_EXCLUSIVE || op->check.cmp == CMP_SHARED) {
-		check_exclusive(r, op, t, base, len);
+	if (scen_cmp_is_page(op->check.cmp)) {
+		check_pages(r, op, t);
 		return;
 	}
 	if (op->check.cmp == CMP_FAULTS) {
-		int err = cow_read(t, base, buf, 1);
+		unsigned char b = 0;
+		int e = cow_read(t, map_addr(r, op, g), &b, 1);
 
-		if (err != COW_EFAULT)
+		if (e != COW_EFAULT)
 			run_fail(r, verdict, op,
 				 "check %s %s[%lu] faults failed: the byte is readable (0x%02x)",
-				 verdict, map, g->off, err ? 0 : buf[0]);
+				 verdict, map, g->off, e ? 0 : b);
 		else
 			atomic_inc(&r->checks);
 		return;
 	}
-	scen_value_describe(r->s, &op->check.value, want, sizeof(want));
-	for (unsigned long done = 0; done < len;) {
-		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
-		int err = read_range(r, op, t, g, done, buf, n);
-
-		if (err) {
-			run_fail(r, verdict, op,
-				 "check %s %s[%lu..+%lu]: the memory cannot be read: %s", verdict,
-				 map, g->off, len, cow_strerror(err));
-			return;
-		}
-		err = value_fill(r, &op->check.value, done, expect, n);
-		if (err) {
-			run_fail(r, verdict, op, "check %s %s[%lu..+%lu]: %s cannot be read: %s",
-				 verdict, map, g->off, len, want, cow_strerror(err));
-			return;
-		}
-		for (unsigned long j = 0; j < n; j++) {
-			unsigned char e = expect[j];
-
-			if (buf[j] == e)
-				continue;
-			if (op->check.cmp == CMP_NE) {
-				differs = true;
-				break;
-			}
-			run_fail(r, verdict, op,
-				 "check %s %s[%lu..+%lu] == %s failed: found 0x%02x, expected "
-				 "0x%02x "
-				 "at %s[%lu] (first difference, offset %lu in the range)",
-				 verdict, map, g->off, len, want, buf[j], e, map, g->off + done + j,
-				 done + j);
-			return;
-		}
-		if (differs)
-			break;
-		done += n;
-	}
-	if (op->check.cmp == CMP_NE && !differs) {
-		run_fail(r, verdict, op, "check %s %s[%lu..+%lu] != %s failed: the bytes are equal",
-			 verdict, map, g->off, len, want);
+	switch (scen_match(r->s, op, &io, msg, sizeof(msg), &which, &err)) {
+	case SCEN_MATCH_OK: atomic_inc(&r->checks); return;
+	case SCEN_MATCH_FAIL: run_fail(r, verdict, op, "%s", msg); return;
+	case SCEN_MATCH_EREAD:
+		g = scen_check_range(op, which);
+		run_fail(r, verdict, op, "check %s %s[%lu..+%lu]: the memory cannot be read: %s",
+			 verdict, range_name(r, g), g->off, g->len, cow_strerror(err));
+		return;
+	default:
+		g = scen_check_range(op, which);
+		scen_check_describe_values(r->s, op, want, sizeof(want));
+		run_fail(r, verdict, op, "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict,
+			 range_name(r, g), g->off, g->len, want, cow_strerror(err));
 		return;
 	}
-	atomic_inc(&r->checks);
 }
 
 static void exec_fork(struct run *r, const struct scen_op *op, struct cow_task *t)
@@ -573,6 +618,8 @@ static void exec_fork(struct run *r, const struct scen_op *op, struct cow_task *
 }
 
 static void run_group(struct run *r, const struct scen_op *op);
+static void exec_seq(struct run *r, const struct scen_op *ops, int n, struct io_ctx *io);
+static void exec_fork_body(struct run *r, const struct scen_op *op, struct io_ctx *io);
 
 /* ---- get_user_pages, direct I/O and pipes -------------------------------------------- */
 
@@ -740,7 +787,16 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 	case OP_POKE: exec_poke(r, op, t); return;
 	case OP_READ: exec_read(r, op, t); return;
 	case OP_CHECK: exec_check(r, op, t); return;
-	case OP_FORK: exec_fork(r, op, t); return;
+	case OP_REQUIRE: exec_require(r, op, t); return;
+	case OP_FORK:
+		exec_fork(r, op, t);
+		if (op->fork.nr > 0)
+			exec_fork_body(r, op, io);
+		return;
+	case OP_REPEAT:
+		for (unsigned long i = 0; i < op->repeat.count && !run_failed(r); i++)
+			exec_seq(r, op + 1, op->repeat.nr, io);
+		return;
 	case OP_EXIT:
 		drop_tasks(r, op->proc);
 		cow_process_exit(r->procs[op->proc]);
@@ -804,6 +860,30 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 	}
 }
 
+/* The operations of a sequence in order, a body as part of the operation
+ * that owns it, until the run fails or skips. */
+static void exec_seq(struct run *r, const struct scen_op *ops, int n, struct io_ctx *io)
+{
+	for (int i = 0; i < n && !run_failed(r); i += scen_op_span(&ops[i]))
+		exec_op(r, &ops[i], io);
+}
+
+/* A fork's body: the child runs it at once on the forker's CPU, then
+ * exits (unless the body did), as a forker that waits for its child. */
+static void exec_fork_body(struct run *r, const struct scen_op *op, struct io_ctx *io)
+{
+	int child = op->fork.child;
+
+	if (!r->procs[child])
+		return; /* the fork failed */
+	exec_seq(r, op + 1, op->fork.nr, io);
+	if (r->procs[child]) {
+		drop_tasks(r, child);
+		cow_process_exit(r->procs[child]);
+		WRITE_ONCE(r->procs[child], NULL);
+	}
+}
+
 /* Run a sequence as CPU cpu; its I/O completes before it returns. */
 static void exec_ops(struct run *r, const struct scen_op *ops, int n, int cpu)
 {
@@ -816,8 +896,7 @@ static void exec_ops(struct run *r, const struct scen_op *ops, int n, int cpu)
 			return;
 		}
 	}
-	for (int i = 0; i < n && !run_failed(r); i++)
-		exec_op(r, &ops[i], &io);
+	exec_seq(r, ops, n, &io);
 	io_wait(r, &io);
 	free(io.io);
 }
@@ -897,13 +976,30 @@ static void run_group(struct run *r, const struct scen_op *op)
 
 /* ---- stress and seq ------------------------------------------------------------------- */
 
+/* A run's record into res: a failure, or the first skip (kept while
+ * later runs pass, so that an all-skipped result can say why). */
 static void copy_failure(struct run *run, struct scen_result *res)
 {
-	res->failed = run->failed;
-	snprintf(res->verdict, sizeof(res->verdict), "%s", run->verdict);
-	snprintf(res->message, sizeof(res->message), "%s", run->message);
+	res->failed = run->failed && !run->skipped;
+	if (run->failed && (!run->skipped || !res->skipped_runs)) {
+		snprintf(res->verdict, sizeof(res->verdict), "%s", run->verdict);
+		snprintf(res->message, sizeof(res->message), "%s", run->message);
+	}
+	res->skipped_runs += run->skipped;
 	res->checks = atomic_read(&run->checks);
 	res->buffered |= run->buffered_files;
+}
+
+/* After runs runs of which res->skipped_runs skipped: the outcome is a
+ * skip if every run skipped; else what the others found. */
+static void settle_skips(struct scen_result *res, uint64_t runs)
+{
+	res->skipped = !res->failed && runs > 0 && res->skipped_runs == runs;
+	if (!res->failed && !res->skipped) {
+		res->verdict[0] = '\0';
+		if (!res->skipped_runs)
+			res->message[0] = '\0';
+	}
 }
 
 static int run_direct(const struct scenario *s, const char *policy, const struct scen_opts *o,
@@ -926,6 +1022,7 @@ static int run_direct(const struct scenario *s, const char *policy, const struct
 		if (res->failed)
 			break;
 	}
+	settle_skips(res, res->runs);
 	return 0;
 }
 
@@ -979,6 +1076,14 @@ static int explore_verdict(void *state, char *msg, size_t len)
 	r->clean = true;
 	r->cfg->last_checks = atomic_read(&r->checks);
 	r->cfg->buffered |= r->buffered_files;
+	r->cfg->judged_runs++;
+	if (r->skipped) {
+		/* Not a failure: the run's premise did not hold. */
+		if (!r->cfg->skipped_runs++)
+			snprintf(r->cfg->skip_message, sizeof(r->cfg->skip_message), "%s",
+				 r->message);
+		return 0;
+	}
 	if (!r->failed)
 		return 0;
 	snprintf(msg, len, "%s: %s", r->verdict, r->message);
@@ -1029,6 +1134,16 @@ void scen_result_from_explore(const struct explore_result *x, struct scen_result
 			snprintf(res->verdict, sizeof(res->verdict), "%s", words[i]);
 			snprintf(res->message, sizeof(res->message), "%s", colon + 2);
 		}
+}
+
+void scen_result_add_skips(const struct scen_prog *sp, struct scen_result *res)
+{
+	res->skipped_runs = sp->skipped_runs;
+	if (res->failed || !sp->skipped_runs)
+		return;
+	res->skipped = sp->skipped_runs == sp->judged_runs;
+	snprintf(res->verdict, sizeof(res->verdict), "%s", res->skipped ? "skip" : "");
+	snprintf(res->message, sizeof(res->message), "%s", sp->skip_message);
 }
 
 /* ---- entry points ----------------------------------------------------------------------- */
@@ -1114,6 +1229,7 @@ static int run_explore(const struct scenario *s, const char *policy, const struc
 	snprintf(res->policy, sizeof(res->policy), "%s", sp.policy);
 	res->checks = sp.last_checks;
 	res->buffered = sp.buffered;
+	scen_result_add_skips(&sp, res);
 	return 0;
 }
 

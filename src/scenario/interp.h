@@ -33,10 +33,18 @@ struct scen_opts {
 	uint64_t max_steps;	  /* explore: per run (0: the scheduler's default) */
 };
 
+/* The outcome is one of three: failed (a check, an invariant or an
+ * operation failed: verdict and message say which), skipped (every run
+ * stopped at a `require` that did not hold: verdict "skip", message the
+ * first one's reason; never a pass), or neither: a pass.  A pass may
+ * still count skipped_runs (some runs skipped, the others held; message
+ * then names the first skip). */
 struct scen_result {
 	bool failed;
+	bool skipped;	       /* every run skipped (a require did not hold) */
+	uint64_t skipped_runs; /* the runs (iterations, schedules) that skipped */
 	/* corrupt, leak, desync, overwrite (a check), crash (an invariant),
-	 * error (an operation failed unexpectedly), deadlock, livelock */
+	 * error (an operation failed unexpectedly), deadlock, livelock; skip */
 	char verdict[16];
 	char message[2048];
 	int checks;	/* checks that held in the last run */
@@ -59,6 +67,12 @@ struct scen_prog {
 	const struct scenario *s;
 	int last_checks; /* checks that held in the last run that ended */
 	bool buffered;	 /* a data file's filesystem buffers O_DIRECT */
+	/* Runs judged (their verdict reached), and those of them that
+	 * skipped (a require did not hold: not a failure), with the first
+	 * one's reason.  Counted in this process only: a search split over
+	 * worker processes counts each worker's own. */
+	uint64_t judged_runs, skipped_runs;
+	char skip_message[1024];
 };
 /* COW_EINVAL with the reason in res->message for an unknown policy or a
  * scenario too big for the explorer. */
@@ -66,6 +80,10 @@ int scen_prog_init(const struct scenario *s, const char *policy, struct scen_pro
 		   struct scen_result *res);
 /* An explore result as a scenario result (the verdict word split off). */
 void scen_result_from_explore(const struct explore_result *x, struct scen_result *res);
+/* After a search of sp (and scen_result_from_explore): the runs that
+ * skipped into res (skipped_runs), and res->skipped with the reason when
+ * no run failed and every run judged skipped. */
+void scen_result_add_skips(const struct scen_prog *sp, struct scen_result *res);
 
 /* Run s as the options say.  Returns 0 (r says whether a check failed) or
  * COW_EINVAL (bad options, e.g. an unknown policy: r->message says why). */

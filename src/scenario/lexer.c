@@ -384,6 +384,8 @@ int lex_token(struct lexer *lx, struct token *t)
 	case '[': t->kind = TOK_LBRACKET; break;
 	case ']': t->kind = TOK_RBRACKET; break;
 	case '+': t->kind = TOK_PLUS; break;
+	case ',': t->kind = TOK_COMMA; break;
+	case '|': t->kind = TOK_BAR; break;
 	case '=':
 		t->kind = TOK_ASSIGN;
 		if (i + 1 < n && l[i + 1] == '=') {

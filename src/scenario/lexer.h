@@ -30,6 +30,8 @@ enum tok_kind {
 	TOK_EQ,	    /* == */
 	TOK_NE,	    /* != */
 	TOK_ARROW,  /* -> */
+	TOK_COMMA,  /* , */
+	TOK_BAR,    /* | */
 };
 
 struct token {

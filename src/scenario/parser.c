@@ -82,7 +82,7 @@
 #define MAX_MAP_SIZE (64UL << 30) /* 16M pages, the largest frame pool */
 #define MAX_FRAMES (16UL << 20)
 #define MAX_CPUS 64
-#define MAX_DEPTH 3 /* top level, process block, thread body */
+#define MAX_DEPTH 16 /* top level, process block, thread body, repeat and fork bodies */
 
 int scen_fail_alloc;
 
@@ -118,24 +118,36 @@ struct pref {
 	uint64_t use_mask;  /* bit i: thread group_first + i used it */
 };
 
-enum blk_kind { BLK_TOP, BLK_PROC, BLK_THREAD };
+/* BLK_REPEAT: a repeat's body; BLK_FORK: after a fork, its body if the
+ * next lines are indented deeper (else the block closes empty). */
+enum blk_kind { BLK_TOP, BLK_PROC, BLK_THREAD, BLK_REPEAT, BLK_FORK };
 
 struct block {
 	enum blk_kind kind;
 	int opener_indent; /* -1 for the top level */
 	int prev_indent;   /* of its last statement; -1 before the first */
-	int proc;	   /* BLK_PROC, BLK_THREAD */
-	int thread;	   /* BLK_THREAD: index into threads[] */
+	int proc;	   /* BLK_PROC, BLK_THREAD; BLK_REPEAT, BLK_FORK: their ctx's */
+	int thread;	   /* BLK_THREAD: index into threads[]; -1 at a process's level */
+	/* BLK_REPEAT, BLK_FORK: the ctx of the body, and where the opening
+	 * operation stands in that sequence */
+	bool child, loop, any_loop;
+	int op_index;
 	/* BLK_TOP, BLK_PROC: the thread group being built at this level */
 	bool group;
 	int group_first, group_nr;
 	struct scen_loc group_loc;
 };
 
-/* Who executes an operation: a process's main thread or a thread. */
+/* Who executes an operation: a process's main thread or a thread, or
+ * the child of a fork with a body (whose operations go where the fork's
+ * do: in the thread's sequence or at top level). */
 struct ctx {
 	int proc;
-	int thread; /* threads[] index, or -1 */
+	int thread;    /* threads[] index, or -1 */
+	bool child;    /* in a fork's body: proc is the child */
+	bool loop;     /* inside a repeat of this process (not of an ancestor) */
+	bool any_loop; /* inside a repeat, of this process or an ancestor */
+	bool oneline;  /* a one-line thread: no block can open */
 };
 
 struct parser {
@@ -189,6 +201,8 @@ enum op_word {
 	W_CLEAR_REFS,
 	W_KSM_MERGE,
 	W_POKE,
+	W_REQUIRE,
+	W_REPEAT,
 	W_NONE,
 };
 
@@ -214,6 +228,8 @@ static const char *const op_words[] = {
 	[W_CLEAR_REFS] = "clear_refs",
 	[W_KSM_MERGE] = "ksm_merge",
 	[W_POKE] = "poke",
+	[W_REQUIRE] = "require",
+	[W_REPEAT] = "repeat",
 };
 
 static const char *const top_words[] = {"system",  "policy", "expect", "file",
@@ -591,7 +607,7 @@ static int add_proc(struct parser *ps, const struct token *t)
 static struct block *open_group(struct parser *ps)
 {
 	for (int d = ps->depth; d >= 0; d--)
-		if (ps->stack[d].kind != BLK_THREAD)
+		if (ps->stack[d].kind == BLK_TOP || ps->stack[d].kind == BLK_PROC)
 			return ps->stack[d].group ? &ps->stack[d] : NULL;
 	return NULL;
 }
@@ -599,7 +615,7 @@ static struct block *open_group(struct parser *ps)
 /* The mapping names the executor sees (I1, I2). */
 static struct mapset *ctx_view(struct parser *ps, const struct ctx *c)
 {
-	if (c->thread >= 0)
+	if (c->thread >= 0 && !c->child)
 		return &ps->views[c->thread - open_group(ps)->group_first];
 	return &ps->pp[c->proc].mapped;
 }
@@ -607,7 +623,7 @@ static struct mapset *ctx_view(struct parser *ps, const struct ctx *c)
 /* "process 'P'" or "thread 'a' of process 'P'", for messages. */
 static const char *who(const struct parser *ps, const struct ctx *c, char *buf, size_t len)
 {
-	if (c->thread >= 0)
+	if (c->thread >= 0 && !c->child)
 		snprintf(buf, len, "thread '%s' of process '%s'", ps->s->threads[c->thread].name,
 			 ps->s->procs[c->proc].name);
 	else
@@ -745,7 +761,7 @@ static int parse_range(struct parser *ps, const struct ctx *c, const char *word,
 		return terr(ps, &nt, "%s is a %s, not a mapping: '%s' needs a range of a mapping",
 			    SHOW(&nt), kind_nouns[k], word);
 	if (!set_has(ctx_view(ps, c), idx)) {
-		if (c->thread >= 0) {
+		if (c->thread >= 0 && !c->child) {
 			const struct block *g = open_group(ps);
 
 			for (int i = 0; i < g->group_nr; i++)
@@ -1257,10 +1273,117 @@ static int parse_advice(struct parser *ps, int *advice)
 	return next(ps);
 }
 
+/* The page states a check or a require tests (scen_cmp_is_page). */
+static const char *const page_words[] = {"exclusive", "shared", "present", "swapped", "merged"};
+static const enum scen_cmp page_cmps[] = {CMP_EXCLUSIVE, CMP_SHARED, CMP_PRESENT, CMP_SWAPPED,
+					  CMP_MERGED};
+
+static int page_word(const struct token *t)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(page_words); i++)
+		if (tok_is(t, page_words[i]))
+			return (int)page_cmps[i];
+	return -1;
+}
+
+/* The page state after a range (a mapping's, in r): into *cmp. */
+static int parse_page_state(struct parser *ps, const struct scen_range *r, enum scen_cmp *cmp)
+{
+	const struct token *t = &ps->tok;
+	int w = page_word(t);
+
+	COW_ASSERT(w >= 0);
+	if (r->space != SPACE_MAP)
+		return terr(ps, t, "'%.*s' checks a mapping's pages: a %s is not mapped",
+			    (int)t->len, t->p,
+			    r->space == SPACE_FILE  ? "file"
+			    : r->space == SPACE_PIN ? "pin"
+						    : "pipe");
+	*cmp = (enum scen_cmp)w;
+	return next(ps);
+}
+
+/* The values of a check after == or != (op->check.range and the
+ * nr_ranges ranges in ranges[] are known): VALUE, ... [| VALUE, ...]...,
+ * one VALUE per range in each alternative. */
+static int parse_check_values(struct parser *ps, struct scen_op *op, struct scen_range *ranges,
+			      int nr_ranges)
+{
+	struct scen_value *vals = NULL;
+	int nr_alts = 0, cap = 0, rc = -1;
+	bool ne = op->check.cmp == CMP_NE;
+
+	for (;;) {
+		void *p = grow(vals, nr_alts, &cap, sizeof(*vals) * (size_t)nr_ranges);
+
+		if (!p) {
+			nomem(ps);
+			goto out_free;
+		}
+		vals = p;
+		nr_alts++;
+		for (int i = 0; i < nr_ranges; i++) {
+			if (i > 0) {
+				if (ps->tok.kind != TOK_COMMA) {
+					terr(ps, &ps->tok,
+					     "expected ',' and a value for range %d of %d, found "
+					     "%s: each alternative gives one value per range",
+					     i + 1, nr_ranges, SHOW(&ps->tok));
+					goto out_free;
+				}
+				if (next(ps))
+					goto out_free;
+			}
+			if (parse_value(ps, &vals[(nr_alts - 1) * nr_ranges + i], ranges[i].len))
+				goto out_free;
+		}
+		if (ps->tok.kind == TOK_COMMA) {
+			terr(ps, &ps->tok,
+			     "a value too many: the check compares %d range%s, one value each",
+			     nr_ranges, nr_ranges > 1 ? "s" : "");
+			goto out_free;
+		}
+		if (ps->tok.kind != TOK_BAR)
+			break;
+		if (ne) {
+			terr(ps, &ps->tok, "'!=' takes one value: alternatives ('|') go with '=='");
+			goto out_free;
+		}
+		if (nr_alts >= SCEN_MAX_ALTS) {
+			terr(ps, &ps->tok, "a check has at most %d alternatives", SCEN_MAX_ALTS);
+			goto out_free;
+		}
+		if (next(ps))
+			goto out_free;
+	}
+	if (nr_alts == 1 && nr_ranges == 1) {
+		op->check.value = vals[0];
+		free(vals);
+		return 0;
+	}
+	op->check.ranges = alloc_hook(NULL, sizeof(*ranges) * (size_t)nr_ranges);
+	if (!op->check.ranges) {
+		nomem(ps);
+		goto out_free;
+	}
+	memcpy(op->check.ranges, ranges, sizeof(*ranges) * (size_t)nr_ranges);
+	op->check.values = vals;
+	op->check.value = vals[0]; /* its bytes are values[0]'s */
+	op->check.nr_alts = nr_alts;
+	return 0;
+out_free:
+	for (int j = 0; j < nr_alts * nr_ranges; j++)
+		free(vals[j].bytes);
+	free(vals);
+	return rc;
+}
+
 static int parse_check(struct parser *ps, const struct ctx *c, struct scen_op *op)
 {
 	const struct token *t = &ps->tok;
 	struct suggest sg = {.t = t};
+	struct scen_range ranges[SCEN_MAX_TUPLE];
+	int nr = 1;
 	bool found = false;
 
 	for (size_t i = 0; i < ARRAY_SIZE(verdict_names); i++) {
@@ -1280,34 +1403,61 @@ static int parse_check(struct parser *ps, const struct ctx *c, struct scen_op *o
 	if (next(ps) || parse_check_range(ps, c, &op->check.range))
 		return -1;
 	ps->s->nr_checks++;
-	if (tok_is(t, "faults") || tok_is(t, "exclusive") || tok_is(t, "shared")) {
-		const char *space = op->check.range.space == SPACE_FILE	 ? "file"
-				    : op->check.range.space == SPACE_PIN ? "pin"
-									 : "pipe";
-
+	op->check.nr_ranges = 1;
+	op->check.nr_alts = 1;
+	ranges[0] = op->check.range;
+	if (tok_is(t, "faults")) {
 		if (op->check.range.space != SPACE_MAP)
-			return tok_is(t, "faults")
-				       ? terr(ps, t,
-					      "'faults' checks a mapping: a %s is not mapped, it "
-					      "cannot fault",
-					      space)
-				       : terr(ps, t,
-					      "'%s' checks a mapping's pages: a %s is not mapped",
-					      tok_is(t, "shared") ? "shared" : "exclusive", space);
-		op->check.cmp = tok_is(t, "faults")	 ? CMP_FAULTS
-				: tok_is(t, "exclusive") ? CMP_EXCLUSIVE
-							 : CMP_SHARED;
+			return terr(ps, t,
+				    "'faults' checks a mapping: a %s is not mapped, it cannot "
+				    "fault",
+				    op->check.range.space == SPACE_FILE	 ? "file"
+				    : op->check.range.space == SPACE_PIN ? "pin"
+									 : "pipe");
+		op->check.cmp = CMP_FAULTS;
 		return next(ps);
 	}
+	if (page_word(t) >= 0)
+		return parse_page_state(ps, &op->check.range, &op->check.cmp);
+	while (t->kind == TOK_COMMA) {
+		if (nr >= SCEN_MAX_TUPLE)
+			return terr(ps, t, "a check compares at most %d ranges", SCEN_MAX_TUPLE);
+		if (next(ps) || parse_check_range(ps, c, &ranges[nr]))
+			return -1;
+		nr++;
+	}
 	if (t->kind != TOK_EQ && t->kind != TOK_NE)
-		return terr(ps, t,
-			    "expected '==', '!=', 'faults', 'exclusive' or 'shared' after the "
-			    "range, found %s",
-			    SHOW(t));
+		return terr(
+			ps, t,
+			nr > 1 ? "expected '==' or ',' after the ranges, found %s"
+			       : "expected '==', '!=', ',', 'faults' or a page state (exclusive, "
+				 "shared, present, swapped, merged) after the range, found %s",
+			SHOW(t));
 	op->check.cmp = t->kind == TOK_EQ ? CMP_EQ : CMP_NE;
+	if (nr > 1 && op->check.cmp == CMP_NE)
+		return terr(ps, t, "'!=' compares one range: several ranges go with '=='");
 	if (next(ps))
 		return -1;
-	return parse_value(ps, &op->check.value, op->check.range.len);
+	op->check.nr_ranges = nr;
+	return parse_check_values(ps, op, ranges, nr);
+}
+
+/* require RANGE PAGES: a mapping's range and a page state. */
+static int parse_require(struct parser *ps, const struct ctx *c, struct scen_op *op)
+{
+	struct rcols rc = {0};
+	const struct token *t = &ps->tok;
+
+	if (parse_range(ps, c, "require", &op->check.range, &rc))
+		return -1;
+	op->check.nr_ranges = 1;
+	op->check.nr_alts = 1;
+	if (page_word(t) < 0)
+		return terr(ps, t,
+			    "expected a page state after the range (exclusive, shared, present, "
+			    "swapped or merged), found %s",
+			    SHOW(t));
+	return parse_page_state(ps, &op->check.range, &op->check.cmp);
 }
 
 static int parse_fork(struct parser *ps, const struct ctx *c, struct scen_op *op)
@@ -1504,6 +1654,111 @@ static int parse_pipe_read(struct parser *ps, const struct ctx *c, struct scen_o
 	return 0;
 }
 
+/* repeat N, at N: the count. */
+static int parse_repeat(struct parser *ps, struct scen_op *op)
+{
+	const struct token *t = &ps->tok;
+
+	if (t->kind != TOK_NUMBER || t->suffix)
+		return terr(ps, t, "expected a count after 'repeat', like 'repeat 100', found %s",
+			    SHOW(t));
+	if (t->num < 1 || t->num > SCEN_MAX_REPEAT)
+		return terr(ps, t, "repeat %s: the count is 1 to %lu", SHOW(t), SCEN_MAX_REPEAT);
+	op->repeat.count = (unsigned long)t->num;
+	return next(ps);
+}
+
+/* What a repeat's or a fork's body cannot hold, at the word kw: what
+ * would be made twice (a pin, a pipe, a mapping, the process's exit), or
+ * lives beyond one pass (direct I/O, a process forked without a body, a
+ * thread group, which statement() refuses). */
+static int body_forbids(struct parser *ps, const struct ctx *c, enum op_word w,
+			const struct token *kw)
+{
+	const char *where = c->loop ? "inside repeat" : "in a fork's body";
+
+	if (!c->loop && !c->child)
+		return 0;
+	switch (w) {
+	case W_DIO_READ:
+	case W_DIO_WRITE:
+	case W_PIN:
+	case W_UNPIN:
+	case W_VMSPLICE:
+	case W_PIPE_READ:
+		return terr(ps, kw,
+			    "'%s' is not allowed %s: direct I/O, pins and pipes are made once, "
+			    "by a process block or a thread",
+			    op_words[w], where);
+	case W_MAP:
+	case W_MUNMAP:
+	case W_EXIT:
+		if (c->loop)
+			return terr(ps, kw,
+				    "'%s' is not allowed inside repeat: it would run again on "
+				    "each pass (a fork's body inside repeat may map and exit: "
+				    "each pass makes a fresh child)",
+				    op_words[w]);
+		return 0;
+	default: return 0;
+	}
+}
+
+static int *seq_len(struct parser *ps, int thread)
+{
+	return thread < 0 ? &ps->s->nr_ops : &ps->s->threads[thread].nr_ops;
+}
+
+static struct scen_op *seq_op(struct parser *ps, int thread, int idx)
+{
+	return thread < 0 ? &ps->s->ops[idx] : &ps->s->threads[thread].ops[idx];
+}
+
+static int push_block(struct parser *ps, enum blk_kind kind, int proc, int thread);
+
+/* After a repeat or a fork line in c: a block for the body below it. */
+static int open_body(struct parser *ps, const struct ctx *c, enum blk_kind kind)
+{
+	int idx = *seq_len(ps, c->thread) - 1;
+	struct scen_op *op = seq_op(ps, c->thread, idx);
+	struct block *b;
+
+	if (ps->depth + 1 >= MAX_DEPTH)
+		return lerr(ps, op->loc, "blocks nest at most %d deep here", MAX_DEPTH - 1);
+	push_block(ps, kind, kind == BLK_FORK ? op->fork.child : c->proc, c->thread);
+	b = &ps->stack[ps->depth];
+	b->op_index = idx;
+	b->child = kind == BLK_FORK || c->child;
+	b->loop = kind == BLK_REPEAT; /* a fork's child starts a fresh scope */
+	b->any_loop = kind == BLK_REPEAT || c->any_loop;
+	return 0;
+}
+
+/* The end of a repeat's or a fork's body (block b, at its depth). */
+static int close_body(struct parser *ps, const struct block *b)
+{
+	int nr = *seq_len(ps, b->thread) - b->op_index - 1;
+	struct scen_op *op = seq_op(ps, b->thread, b->op_index);
+
+	if (b->kind == BLK_REPEAT) {
+		if (nr == 0)
+			return lerr(ps, op->loc, "repeat has no operations: indent them under it");
+		op->repeat.nr = nr;
+		return 0;
+	}
+	if (nr == 0 && b->any_loop)
+		return lerr(ps, op->loc,
+			    "a fork inside repeat needs a body: indent the child's operations "
+			    "under it (each pass forks a fresh child, which runs them and "
+			    "exits)");
+	op->fork.nr = nr;
+	if (nr > 0 && !ps->pp[b->proc].exited) {
+		ps->pp[b->proc].exited = true; /* at the end of its body */
+		ps->pp[b->proc].exit_loc = op->loc;
+	}
+	return 0;
+}
+
 /* The operation at the current token, executed by c; the word is known to
  * be one of op_words[]. */
 static int parse_op(struct parser *ps, const struct ctx *c)
@@ -1515,8 +1770,10 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 	char after[32];
 	struct rcols rc = {0};
 
-	if (w == W_EXIT && c->thread >= 0)
+	if (w == W_EXIT && c->thread >= 0 && !c->child)
 		return terr(ps, &kw, "exit is not allowed in a thread; put it after join");
+	if (body_forbids(ps, c, w, &kw))
+		return -1;
 	op = new_op(ps, c);
 	if (!op)
 		return nomem(ps);
@@ -1550,6 +1807,16 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 	case W_FORK:
 		op->kind = OP_FORK;
 		if (parse_fork(ps, c, op))
+			return -1;
+		break;
+	case W_REQUIRE:
+		op->kind = OP_REQUIRE;
+		if (parse_require(ps, c, op))
+			return -1;
+		break;
+	case W_REPEAT:
+		op->kind = OP_REPEAT;
+		if (parse_repeat(ps, op))
 			return -1;
 		break;
 	case W_EXIT:
@@ -1631,7 +1898,11 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 			    "%s needs a page-aligned offset: %lu is not a multiple of 4K",
 			    op_words[w], r->off);
 	snprintf(after, sizeof(after), "the '%s' operation", op_words[w]);
-	return expect_eol(ps, after);
+	if (expect_eol(ps, after))
+		return -1;
+	if (w == W_REPEAT || (w == W_FORK && !c->oneline))
+		return open_body(ps, c, w == W_REPEAT ? BLK_REPEAT : BLK_FORK);
+	return 0;
 }
 
 /* ---- statements ------------------------------------------------------------ */
@@ -1688,7 +1959,7 @@ static int parse_thread(struct parser *ps, struct block *b)
 	struct scenario *s = ps->s;
 	struct token kw = ps->tok, nt;
 	struct scen_thread *t;
-	struct ctx c;
+	struct ctx c = {0};
 	void *p;
 	int proc;
 
@@ -1769,6 +2040,7 @@ static int parse_thread(struct parser *ps, struct block *b)
 	if (ps->tok.kind == TOK_EOL)
 		return push_block(ps, BLK_THREAD, proc, c.thread);
 	/* A one-line thread. */
+	c.oneline = true;
 	return op_statement(ps, &c);
 }
 
@@ -1777,7 +2049,7 @@ static int parse_join(struct parser *ps, struct block *b)
 	struct scenario *s = ps->s;
 	struct token kw = ps->tok;
 	struct scen_op *op;
-	struct ctx c;
+	struct ctx c = {0};
 
 	if (!b->group)
 		return terr(ps, &kw,
@@ -2118,6 +2390,8 @@ static int close_blocks(struct parser *ps, int indent, struct scen_loc loc)
 				    "the thread group that starts at line %d is not joined: add "
 				    "'join' after its last thread",
 				    b->group_loc.line);
+		if ((b->kind == BLK_REPEAT || b->kind == BLK_FORK) && close_body(ps, b))
+			return -1;
 		ps->depth--;
 	}
 	return 0;
@@ -2156,12 +2430,28 @@ static int statement(struct parser *ps)
 				    ps->s->procs[b->proc].name, ps->pp[b->proc].exit_loc.line);
 		if (tok_is(t, "thread"))
 			return parse_thread(ps, b);
-		c.proc = b->proc;
-		c.thread = -1;
+		c = (struct ctx){.proc = b->proc, .thread = -1};
 		return op_statement(ps, &c);
 	case BLK_THREAD:
-		c.proc = b->proc;
-		c.thread = b->thread;
+		c = (struct ctx){.proc = b->proc, .thread = b->thread};
+		return op_statement(ps, &c);
+	case BLK_REPEAT:
+	case BLK_FORK:
+		if (tok_is(t, "thread") || tok_is(t, "join"))
+			return terr(ps, t,
+				    "a thread group cannot start %s: put the repeat inside "
+				    "the threads",
+				    b->kind == BLK_REPEAT ? "inside repeat" : "in a fork's body");
+		if (ps->pp[b->proc].exited && op_word(t) != W_NONE)
+			return terr(ps, t,
+				    "process '%s' exited at line %d: nothing can follow 'exit' in "
+				    "its body",
+				    ps->s->procs[b->proc].name, ps->pp[b->proc].exit_loc.line);
+		c = (struct ctx){.proc = b->proc,
+				 .thread = b->thread,
+				 .child = b->child,
+				 .loop = b->loop,
+				 .any_loop = b->any_loop};
 		return op_statement(ps, &c);
 	}
 	return -1;
@@ -2305,7 +2595,14 @@ static void free_ops(struct scen_op *ops, int n)
 	for (int i = 0; i < n; i++) {
 		if (ops[i].kind == OP_WRITE || ops[i].kind == OP_POKE)
 			free(ops[i].write.value.bytes);
-		else if (ops[i].kind == OP_CHECK)
+		else if (ops[i].kind == OP_CHECK && ops[i].check.values) {
+			int nr = ops[i].check.nr_ranges * ops[i].check.nr_alts;
+
+			for (int j = 0; j < nr; j++)
+				free(ops[i].check.values[j].bytes);
+			free(ops[i].check.values);
+			free(ops[i].check.ranges);
+		} else if (ops[i].kind == OP_CHECK)
 			free(ops[i].check.value.bytes);
 	}
 	free(ops);
@@ -2371,6 +2668,91 @@ void scen_value_describe(const struct scenario *s, const struct scen_value *v, c
 	}
 }
 
+static const char *const cmp_words[] = {
+	[CMP_EQ] = "==",	   [CMP_NE] = "!=",
+	[CMP_FAULTS] = "faults",   [CMP_EXCLUSIVE] = "exclusive",
+	[CMP_SHARED] = "shared",   [CMP_PRESENT] = "present",
+	[CMP_SWAPPED] = "swapped", [CMP_MERGED] = "merged",
+};
+
+const char *scen_cmp_name(enum scen_cmp c)
+{
+	if ((unsigned)c < ARRAY_SIZE(cmp_words))
+		return cmp_words[c];
+	return "?";
+}
+
+int scen_op_span(const struct scen_op *op)
+{
+	if (op->kind == OP_REPEAT)
+		return 1 + op->repeat.nr;
+	if (op->kind == OP_FORK)
+		return 1 + op->fork.nr;
+	return 1;
+}
+
+const struct scen_range *scen_check_range(const struct scen_op *op, int i)
+{
+	return op->check.ranges ? &op->check.ranges[i] : &op->check.range;
+}
+
+const struct scen_value *scen_check_value(const struct scen_op *op, int alt, int i)
+{
+	int nr = op->check.nr_ranges > 1 ? op->check.nr_ranges : 1;
+
+	return op->check.values ? &op->check.values[alt * nr + i] : &op->check.value;
+}
+
+const char *scen_range_name(const struct scenario *s, const struct scen_range *g)
+{
+	switch (g->space) {
+	case SPACE_MAP: return s->maps[g->name].name;
+	case SPACE_FILE: return s->files[g->name].name;
+	case SPACE_PIN: return s->pins[g->name].name;
+	case SPACE_PIPE: return s->pipes[g->name].name;
+	}
+	return "?";
+}
+
+void scen_check_describe_ranges(const struct scenario *s, const struct scen_op *op, char *buf,
+				size_t len)
+{
+	int nr = op->check.nr_ranges > 1 ? op->check.nr_ranges : 1;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < nr && n < len; i++) {
+		const struct scen_range *g = scen_check_range(op, i);
+		int w = snprintf(buf + n, len - n, "%s%s[%lu..+%lu]", i ? ", " : "",
+				 scen_range_name(s, g), g->off, g->len);
+
+		if (w < 0)
+			return;
+		n += (size_t)w;
+	}
+}
+
+void scen_check_describe_values(const struct scenario *s, const struct scen_op *op, char *buf,
+				size_t len)
+{
+	int nr = op->check.nr_ranges > 1 ? op->check.nr_ranges : 1;
+	int na = op->check.nr_alts > 1 ? op->check.nr_alts : 1;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int a = 0; a < na && n < len; a++)
+		for (int i = 0; i < nr && n < len; i++) {
+			char v[96];
+			int w;
+
+			scen_value_describe(s, scen_check_value(op, a, i), v, sizeof(v));
+			w = snprintf(buf + n, len - n, "%s%s", i ? ", " : a ? " | " : "", v);
+			if (w < 0)
+				return;
+			n += (size_t)w;
+		}
+}
+
 /* ---- the whole-structure validator ------------------------------------------ */
 
 /* A pin or a pipe as the validator walks the operations in program order
@@ -2391,6 +2773,8 @@ struct vstate {
 	int checks, dio, made_pins, made_pipes;
 	int group;		/* numbers the groups walked, from 1 */
 	int group_first;	/* the first thread of the group being walked */
+	int next_thread;	/* the first thread no group took yet */
+	int max_group;		/* the largest group walked */
 	bool mapped[MAX_FILES]; /* a map operation maps the file (I10) */
 };
 
@@ -2557,21 +2941,55 @@ static int check_map_file(struct vstate *v, const struct scen_op *op)
 	return 0;
 }
 
+/* Where an operation stands (check_seq): in a repeat of its process, in
+ * a fork's body, in a repeat of any process. */
+#define VB_LOOP 1
+#define VB_CHILD 2
+#define VB_ANY_LOOP 4
+
+/* A check's ranges and values (CMP_EQ, CMP_NE), in thread (or -1). */
+static int check_compare(struct vstate *v, const struct scen_op *op, int thread)
+{
+	int nr = op->check.nr_ranges, na = op->check.nr_alts;
+	bool tuple = nr > 1 || na > 1;
+
+	if (nr < 1 || nr > SCEN_MAX_TUPLE || na < 1 || na > SCEN_MAX_ALTS ||
+	    tuple != (op->check.ranges != NULL) || tuple != (op->check.values != NULL) ||
+	    (tuple && op->check.cmp != CMP_EQ) ||
+	    (tuple && memcmp(&op->check.range, &op->check.ranges[0], sizeof(op->check.range))))
+		return vfail(v, "%d:%d: a check of %d ranges and %d alternatives", op->loc.line,
+			     op->loc.col, nr, na);
+	for (int i = 0; i < nr; i++) {
+		const struct scen_range *r = scen_check_range(op, i);
+
+		if ((unsigned)r->space > SPACE_PIPE || check_range(v, r, r->space))
+			return COW_ECORRUPT;
+		if ((r->space == SPACE_PIN || r->space == SPACE_PIPE) &&
+		    vref_use(v, op, thread, r->space == SPACE_PIN, r->name, false))
+			return COW_ECORRUPT;
+		for (int a = 0; a < na; a++)
+			if (check_value(v, scen_check_value(op, a, i), r->len))
+				return COW_ECORRUPT;
+	}
+	return 0;
+}
+
 /* One operation, of the main thread of op->proc (thread -1) or of thread
- * number `thread`. */
-static int check_op(struct vstate *v, const struct scen_op *op, int thread)
+ * number `thread`; want: the process that must run it (-1: any), flags:
+ * VB_*. */
+static int check_op(struct vstate *v, const struct scen_op *op, int thread, int want,
+		    unsigned flags)
 {
 	const struct scenario *s = v->s;
 	const int rw = COW_PROT_READ | COW_PROT_WRITE;
 	const struct scen_range *r = NULL;
-	int thread_proc = thread >= 0 ? s->threads[thread].proc : -1;
 
 	if (op->proc < 0 || op->proc >= s->nr_procs)
 		return vfail(v, "%d:%d: op of process %d of %d", op->loc.line, op->loc.col,
 			     op->proc, s->nr_procs);
-	if (thread_proc >= 0 && op->proc != thread_proc)
-		return vfail(v, "%d:%d: a thread's op runs in process %d, not its %d", op->loc.line,
-			     op->loc.col, op->proc, thread_proc);
+	if (want >= 0 && op->proc != want)
+		return vfail(v, "%d:%d: an op runs in process %d, not %d", op->loc.line,
+			     op->loc.col, op->proc, want);
 	if (v->exited[op->proc])
 		return vfail(v, "%d:%d: an op of process '%s' after its exit", op->loc.line,
 			     op->loc.col, s->procs[op->proc].name);
@@ -2589,26 +3007,34 @@ static int check_op(struct vstate *v, const struct scen_op *op, int thread)
 		return check_value(v, &op->write.value, op->write.range.len);
 	case OP_READ: return check_range(v, &op->read.range, SPACE_MAP);
 	case OP_CHECK:
-		v->checks++;
+	case OP_REQUIRE:
+		v->checks += op->kind == OP_CHECK;
 		r = &op->check.range;
 		if ((unsigned)op->check.verdict > VERDICT_OVERWRITE ||
-		    (unsigned)op->check.cmp > CMP_SHARED || (unsigned)r->space > SPACE_PIPE ||
-		    (op->check.cmp >= CMP_FAULTS && r->space != SPACE_MAP))
+		    (unsigned)op->check.cmp > CMP_MERGED || (unsigned)r->space > SPACE_PIPE ||
+		    (op->check.cmp >= CMP_FAULTS && r->space != SPACE_MAP) ||
+		    (op->kind == OP_REQUIRE && !scen_cmp_is_page(op->check.cmp)))
 			return vfail(v, "%d:%d: a bad check", op->loc.line, op->loc.col);
-		if (check_range(v, r, r->space))
-			return COW_ECORRUPT;
-		if ((r->space == SPACE_PIN || r->space == SPACE_PIPE) &&
-		    vref_use(v, op, thread, r->space == SPACE_PIN, r->name, false))
-			return COW_ECORRUPT;
-		return op->check.cmp >= CMP_FAULTS ? 0 : check_value(v, &op->check.value, r->len);
+		if (op->check.cmp <= CMP_NE)
+			return check_compare(v, op, thread);
+		if (op->check.ranges || op->check.values)
+			return vfail(v, "%d:%d: a page check with values", op->loc.line,
+				     op->loc.col);
+		return check_range(v, r, SPACE_MAP);
 	case OP_FORK:
 		if (op->fork.child < 0 || op->fork.child >= s->nr_procs ||
-		    op->fork.child == op->proc)
+		    op->fork.child == op->proc || op->fork.nr < 0 || v->exited[op->fork.child] ||
+		    (op->fork.nr == 0 && (flags & VB_ANY_LOOP)))
 			return vfail(v, "%d:%d: a bad fork", op->loc.line, op->loc.col);
 		return 0;
+	case OP_REPEAT:
+		if (op->repeat.count < 1 || op->repeat.count > SCEN_MAX_REPEAT || op->repeat.nr < 1)
+			return vfail(v, "%d:%d: a bad repeat", op->loc.line, op->loc.col);
+		return 0;
 	case OP_EXIT:
-		if (thread >= 0)
-			return vfail(v, "%d:%d: exit in a thread", op->loc.line, op->loc.col);
+		if ((thread >= 0 && !(flags & VB_CHILD)) || (flags & VB_LOOP))
+			return vfail(v, "%d:%d: exit in a thread or a repeat", op->loc.line,
+				     op->loc.col);
 		v->exited[op->proc] = true;
 		return 0;
 	case OP_MUNMAP: r = &op->munmap.range; break;
@@ -2724,10 +3150,99 @@ static int check_expects(struct vstate *v)
 	return 0;
 }
 
+/* May an operation of this kind stand where flags (VB_*) say?  Not what
+ * is made once or outlives a pass (parse_op's body_forbids). */
+static bool body_allows(const struct scen_op *op, unsigned flags)
+{
+	switch (op->kind) {
+	case OP_GROUP:
+	case OP_DIO_READ:
+	case OP_DIO_WRITE:
+	case OP_PIN:
+	case OP_UNPIN:
+	case OP_VMSPLICE:
+	case OP_PIPE_READ: return !(flags & (VB_LOOP | VB_CHILD));
+	case OP_MAP:
+	case OP_MUNMAP:
+	case OP_EXIT: return !(flags & VB_LOOP);
+	default: return true;
+	}
+}
+
+static int check_group(struct vstate *v, const struct scen_op *op);
+
+/* The n operations of a sequence: the top level (thread -1, want -1), a
+ * thread's (its process in want), or a body (flags). */
+static int check_seq(struct vstate *v, const struct scen_op *ops, int n, int thread, int want,
+		     unsigned flags)
+{
+	for (int i = 0, span; i < n; i += span) {
+		const struct scen_op *op = &ops[i];
+
+		if ((op->kind == OP_REPEAT && op->repeat.nr < 1) ||
+		    (op->kind == OP_FORK && op->fork.nr < 0))
+			return vfail(v, "%d:%d: a body of no operations", op->loc.line,
+				     op->loc.col);
+		span = scen_op_span(op);
+		if (span > n - i || !body_allows(op, flags))
+			return vfail(v, "%d:%d: a %s that does not fit where it stands",
+				     op->loc.line, op->loc.col,
+				     span > n - i ? "body" : "body's operation");
+		if (op->kind == OP_GROUP && thread < 0 && !flags) {
+			if (check_group(v, op))
+				return COW_ECORRUPT;
+			continue;
+		}
+		if (check_op(v, op, thread, want, flags))
+			return COW_ECORRUPT;
+		if (op->kind == OP_REPEAT && check_seq(v, op + 1, op->repeat.nr, thread, op->proc,
+						       (flags & VB_CHILD) | VB_LOOP | VB_ANY_LOOP))
+			return COW_ECORRUPT;
+		if (op->kind == OP_FORK && op->fork.nr > 0) {
+			if (check_seq(v, op + 1, op->fork.nr, thread, op->fork.child,
+				      VB_CHILD | (flags & VB_ANY_LOOP)))
+				return COW_ECORRUPT;
+			v->exited[op->fork.child] = true; /* at the end of its body */
+		}
+	}
+	return 0;
+}
+
+/* A thread group at top level or in a process block: the threads in
+ * order, each exactly once. */
+static int check_group(struct vstate *v, const struct scen_op *op)
+{
+	const struct scenario *s = v->s;
+	int first = op->group.first;
+
+	if (first != v->next_thread || op->group.nr < 1 || op->group.nr > MAX_GROUP ||
+	    op->group.nr > s->nr_threads - first)
+		return vfail(v, "%d:%d: group [%d..+%d] of %d threads, expected from %d",
+			     op->loc.line, op->loc.col, first, op->group.nr, s->nr_threads,
+			     v->next_thread);
+	if (op->proc < 0 || op->proc >= s->nr_procs)
+		return vfail(v, "%d:%d: a group of process %d", op->loc.line, op->loc.col,
+			     op->proc);
+	v->next_thread += op->group.nr;
+	if (op->group.nr > v->max_group)
+		v->max_group = op->group.nr;
+	v->group++;
+	v->group_first = first;
+	for (int t = first; t < v->next_thread; t++) {
+		const struct scen_thread *th = &s->threads[t];
+
+		if (!name_ok(th->name) || th->proc < 0 || th->proc >= s->nr_procs || th->nr_ops < 1)
+			return vfail(v, "thread %d is bad", t);
+		if (check_seq(v, th->ops, th->nr_ops, t, th->proc, 0))
+			return COW_ECORRUPT;
+	}
+	return 0;
+}
+
 static int check_all(struct vstate *v)
 {
 	const struct scenario *s = v->s;
-	int next_thread = 0, max_group = 0, rc;
+	int rc;
 
 	if (s->nr_procs < 1 || s->nr_ops < 0 || s->nr_threads < 0 || s->nr_maps < 0 ||
 	    s->nr_maps > MAX_MAPS || s->nr_files < 0 || s->nr_files > MAX_FILES)
@@ -2757,43 +3272,13 @@ static int check_all(struct vstate *v)
 		rc = check_expects(v);
 	if (rc)
 		return rc;
-	for (int i = 0; i < s->nr_ops; i++) {
-		const struct scen_op *op = &s->ops[i];
-
-		if (op->kind != OP_GROUP) {
-			if (check_op(v, op, -1))
-				return COW_ECORRUPT;
-			continue;
-		}
-		/* Groups take the threads in order, each exactly once. */
-		if (op->group.first != next_thread || op->group.nr < 1 ||
-		    op->group.nr > MAX_GROUP || op->group.nr > s->nr_threads - op->group.first)
-			return vfail(v, "%d:%d: group [%d..+%d] of %d threads, expected from %d",
-				     op->loc.line, op->loc.col, op->group.first, op->group.nr,
-				     s->nr_threads, next_thread);
-		if (op->proc < 0 || op->proc >= s->nr_procs)
-			return vfail(v, "%d:%d: a group of process %d", op->loc.line, op->loc.col,
-				     op->proc);
-		next_thread += op->group.nr;
-		if (op->group.nr > max_group)
-			max_group = op->group.nr;
-		v->group++;
-		v->group_first = op->group.first;
-		for (int t = op->group.first; t < next_thread; t++) {
-			const struct scen_thread *th = &s->threads[t];
-
-			if (!name_ok(th->name) || th->proc < 0 || th->proc >= s->nr_procs ||
-			    th->nr_ops < 1)
-				return vfail(v, "thread %d is bad", t);
-			for (int j = 0; j < th->nr_ops; j++)
-				if (check_op(v, &th->ops[j], t))
-					return COW_ECORRUPT;
-		}
-	}
-	if (next_thread != s->nr_threads)
-		return vfail(v, "%d threads, %d in groups", s->nr_threads, next_thread);
-	if (max_group != s->max_group)
-		return vfail(v, "max_group %d, the largest group has %d", s->max_group, max_group);
+	if (check_seq(v, s->ops, s->nr_ops, -1, -1, 0))
+		return COW_ECORRUPT;
+	if (v->next_thread != s->nr_threads)
+		return vfail(v, "%d threads, %d in groups", s->nr_threads, v->next_thread);
+	if (v->max_group != s->max_group)
+		return vfail(v, "max_group %d, the largest group has %d", s->max_group,
+			     v->max_group);
 	if (v->checks != s->nr_checks)
 		return vfail(v, "nr_checks %d, counted %d", s->nr_checks, v->checks);
 	if (v->dio != s->nr_dio)

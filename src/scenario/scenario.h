@@ -38,10 +38,31 @@
  *   check VERDICT RANGE == VALUE      the bytes must equal VALUE
  *   check VERDICT RANGE != VALUE      ... must differ somewhere
  *   check VERDICT RANGE faults        the access must fault (unmapped)
- *   check VERDICT RANGE exclusive     every page of RANGE is present and
- *                                     mapped exclusively (PG_anon_exclusive)
- *   check VERDICT RANGE shared        ... present and not exclusive
+ *   check VERDICT RANGE == VALUE | VALUE ...
+ *                                     ... equal one of the VALUEs, as a whole
+ *   check VERDICT RANGE, RANGE... == VALUE, VALUE... [| VALUE, VALUE...]...
+ *                                     the RANGEs (read at once) must equal
+ *                                     one alternative: its Nth VALUE for the
+ *                                     Nth RANGE
+ *   check VERDICT RANGE PAGES         every page of RANGE is so (PAGES below)
+ *   require RANGE PAGES               a precondition: when it does not hold,
+ *                                     the run stops and is SKIPPED (the
+ *                                     reason printed), neither pass nor fail
+ *   PAGES   exclusive (present, mapped exclusively: PG_anon_exclusive),
+ *           shared (present, not exclusive), present (a frame is mapped),
+ *           swapped (a swap PTE), merged (present, a KSM page)
+ *   repeat N                          the indented operations below, N times
+ *     OP ...                          (1..1000000; no map, munmap, pin,
+ *                                     unpin, direct I/O, vmsplice,
+ *                                     pipe_read, exit, threads, nor fork
+ *                                     without a body inside)
  *   fork NAME                         a child process NAME (a COW copy)
+ *   fork NAME                         ... with an indented body: the child
+ *     OP ...                          runs it at once (its main thread, on
+ *                                     the forker's CPU), then exits; the
+ *                                     forker waits for it.  NAME exists
+ *                                     only in the body, a fresh process
+ *                                     each time the fork runs
  *   exit                              the process exits
  *   munmap RANGE
  *   mprotect RANGE rw|ro|none
@@ -162,7 +183,13 @@ enum scen_op_kind {
 	OP_KSM_MERGE,
 	OP_POKE, /* a forced write: /proc/PID/mem, ptrace(POKEDATA) */
 	OP_UFFD_CONTINUE,
+	OP_REQUIRE, /* check.range and check.cmp (a page state): SKIP if false */
+	OP_REPEAT,  /* the next repeat.nr operations, repeat.count times */
 };
+
+#define SCEN_MAX_REPEAT 1000000UL /* the largest repeat count */
+#define SCEN_MAX_TUPLE 16	  /* ranges of one check */
+#define SCEN_MAX_ALTS 64	  /* alternatives of one check */
 
 /* What a range's name refers to. */
 enum scen_space {
@@ -173,8 +200,26 @@ enum scen_space {
 };
 
 /* CMP_EXCLUSIVE, CMP_SHARED: every page of the range is (is not) mapped
- * exclusively, PG_anon_exclusive (the host: /proc/kpageflags). */
-enum scen_cmp { CMP_EQ, CMP_NE, CMP_FAULTS, CMP_EXCLUSIVE, CMP_SHARED };
+ * exclusively, PG_anon_exclusive (the host: /proc/kpageflags).  From
+ * CMP_EXCLUSIVE on, the page states (scen_cmp_is_page) a check or a
+ * require tests page by page, without touching: CMP_PRESENT a frame is
+ * mapped, CMP_SWAPPED a swap PTE (the host: /proc/self/pagemap bits 63
+ * and 62), CMP_MERGED present and a KSM page (the host: KPF_KSM). */
+enum scen_cmp {
+	CMP_EQ,
+	CMP_NE,
+	CMP_FAULTS,
+	CMP_EXCLUSIVE,
+	CMP_SHARED,
+	CMP_PRESENT,
+	CMP_SWAPPED,
+	CMP_MERGED,
+};
+
+static inline bool scen_cmp_is_page(enum scen_cmp c)
+{
+	return c >= CMP_EXCLUSIVE;
+}
 
 struct scen_loc {
 	int line, col; /* 1-based */
@@ -219,15 +264,30 @@ struct scen_op {
 		struct {
 			struct scen_range range;
 		} read, munmap, swapout; /* swapout: OP_UFFD_CONTINUE too */
+		/* OP_CHECK; OP_REQUIRE uses range and cmp (a page state).
+		 * CMP_EQ may compare several ranges at once against several
+		 * alternatives: then ranges[] and values[] hold them all
+		 * (range and value are ranges[0] and values[0], value's bytes
+		 * owned by values[]); scen_check_range and scen_check_value
+		 * give either form. */
 		struct {
 			enum scen_verdict verdict;
 			enum scen_cmp cmp;
-			struct scen_range range; /* any space; not CMP_EQ/NE: SPACE_MAP */
-			struct scen_value value; /* CMP_EQ and CMP_NE only */
+			struct scen_range range;   /* any space; not CMP_EQ/NE: SPACE_MAP */
+			struct scen_value value;   /* CMP_EQ and CMP_NE only */
+			int nr_ranges;		   /* 1..SCEN_MAX_TUPLE */
+			int nr_alts;		   /* 1..SCEN_MAX_ALTS; CMP_NE: 1 */
+			struct scen_range *ranges; /* [nr_ranges], or NULL */
+			struct scen_value *values; /* [nr_alts][nr_ranges], or NULL */
 		} check;
 		struct {
 			int child; /* procs[] */
+			int nr;	   /* a body: the next nr operations (the child's) */
 		} fork;
+		struct {
+			unsigned long count; /* 1..SCEN_MAX_REPEAT */
+			int nr;		     /* the body: the next nr operations */
+		} repeat;
 		struct {
 			struct scen_range range;
 			int prot;
@@ -340,6 +400,50 @@ int scen_load(const char *path, struct scenario **out, char *err, size_t errlen)
 void scen_free(struct scenario *s);
 
 const char *scen_verdict_name(enum scen_verdict v);
+/* The word of a page state (scen_cmp_is_page): "exclusive", "swapped"... */
+const char *scen_cmp_name(enum scen_cmp c);
+/* A page as a page-state check sees it: flags from the page table (the
+ * model's) or from /proc/self/pagemap and /proc/kpageflags (the host's). */
+#define SCEN_PAGE_PRESENT 0x01	 /* a frame is mapped */
+#define SCEN_PAGE_SWAPPED 0x02	 /* a swap entry */
+#define SCEN_PAGE_EXCLUSIVE 0x04 /* present, anonymous, PG_anon_exclusive */
+#define SCEN_PAGE_KSM 0x08	 /* present, a KSM page */
+/* Does a page with flags (SCEN_PAGE_*) have page state c?  If not, *what
+ * says what it is instead ("not present", "swapped out", ...). */
+bool scen_page_holds(enum scen_cmp c, int flags, const char **what);
+/* How many operations op stands for in its sequence: 1, plus its body
+ * for a repeat or a fork with a body (the body follows it). */
+int scen_op_span(const struct scen_op *op);
+/* A check's range i (0..nr_ranges-1) and the value alternative alt
+ * compares it with (CMP_EQ, CMP_NE). */
+const struct scen_range *scen_check_range(const struct scen_op *op, int i);
+const struct scen_value *scen_check_value(const struct scen_op *op, int alt, int i);
+/* A check's ranges or alternatives as a message names them:
+ * "buf[0..+4096], buf[4096..+4096]", "0x11, 0x11 | 0x22, 0x11". */
+void scen_check_describe_ranges(const struct scenario *s, const struct scen_op *op, char *buf,
+				size_t len);
+void scen_check_describe_values(const struct scenario *s, const struct scen_op *op, char *buf,
+				size_t len);
+
+/* Compare a CMP_EQ or CMP_NE check's ranges with its values: the one
+ * comparison the model (interp.c) and the host (src/kernel) share.  read
+ * gives n bytes at offset at of range i as the executor sees them, fill
+ * the bytes of a value at [at, at + n) of its range; both return 0 or an
+ * error code of the caller's, which comes back in *err.  Returns
+ * SCEN_MATCH_OK (the check holds), SCEN_MATCH_FAIL (msg says why, worded
+ * "check VERDICT ... failed: ..."), or SCEN_MATCH_EREAD / SCEN_MATCH_EVALUE
+ * (range *which or a value of it could not be read: *err). */
+enum { SCEN_MATCH_OK, SCEN_MATCH_FAIL, SCEN_MATCH_EREAD, SCEN_MATCH_EVALUE };
+struct scen_match_io {
+	int (*read)(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n);
+	int (*fill)(void *arg, const struct scen_value *v, unsigned long at, unsigned char *buf,
+		    unsigned long n);
+	void *arg;
+};
+/* The name of what range g reads: a mapping's, file's, pin's or pipe's. */
+const char *scen_range_name(const struct scenario *s, const struct scen_range *g);
+int scen_match(const struct scenario *s, const struct scen_op *op, const struct scen_match_io *io,
+	       char *msg, size_t len, int *which, int *err);
 /* The bytes a byte or string value holds at [at, at + n) of the range it
  * goes with (a file value's bytes are the interpreter's to read). */
 void scen_value_bytes(const struct scen_value *v, unsigned long at, unsigned char *buf,

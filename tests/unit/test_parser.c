@@ -863,10 +863,10 @@ static void test_checks(void **state)
 		   "'corupt' (did you mean 'corrupt'?)");
 	expect_err(C2 "  check buf == 0x00\n", "3:9", "expected a verdict");
 	expect_err(C2 "  check leak buf = 0x00\n", "3:18",
-		   "expected '==', '!=', 'faults', 'exclusive' or 'shared' after the range, "
-		   "found '='");
+		   "expected '==', '!=', ',', 'faults' or a page state (exclusive, shared, "
+		   "present, swapped, merged) after the range, found '='");
 	expect_err(C2 "  check leak buf\n", "3:17",
-		   "expected '==', '!=', 'faults', 'exclusive' or 'shared' after the range");
+		   "expected '==', '!=', ',', 'faults' or a page state");
 	expect_err(C2 "  check leak buf faults 0x00\n", "3:25",
 		   "unexpected '0x00' after the 'check' operation");
 	expect_err("file d 4K\nprocess P\n  check leak d exclusive\n", "3:16",
