@@ -263,7 +263,8 @@ static int run_one_mode(const struct scenario *s, const struct scen_opts *o)
 		       o->mode == SCEN_EXPLORE ? "runs" : "iterations", secs);
 	printf("\n");
 	if (r.skipped_runs)
-		printf("  %" PRIu64 " of the %s skipped: %s\n", r.skipped_runs,
+		printf("  %" PRIu64 " of %" PRIu64 " %s skipped (the others held): %s\n",
+		       r.skipped_runs, r.judged_runs,
 		       o->mode == SCEN_EXPLORE ? "runs" : "iterations", r.message);
 	return 0;
 }

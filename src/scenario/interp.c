@@ -994,6 +994,7 @@ static void copy_failure(struct run *run, struct scen_result *res)
  * skip if every run skipped; else what the others found. */
 static void settle_skips(struct scen_result *res, uint64_t runs)
 {
+	res->judged_runs = runs;
 	res->skipped = !res->failed && runs > 0 && res->skipped_runs == runs;
 	if (!res->failed && !res->skipped) {
 		res->verdict[0] = '\0';
@@ -1139,6 +1140,7 @@ void scen_result_from_explore(const struct explore_result *x, struct scen_result
 void scen_result_add_skips(const struct scen_prog *sp, struct scen_result *res)
 {
 	res->skipped_runs = sp->skipped_runs;
+	res->judged_runs = sp->judged_runs;
 	if (res->failed || !sp->skipped_runs)
 		return;
 	res->skipped = sp->skipped_runs == sp->judged_runs;

@@ -43,6 +43,8 @@ struct scen_result {
 	bool failed;
 	bool skipped;	       /* every run skipped (a require did not hold) */
 	uint64_t skipped_runs; /* the runs (iterations, schedules) that skipped */
+	uint64_t judged_runs;  /* ... of the runs that reached their end (explore:
+				* uncounted ones too, see explore.h) */
 	/* corrupt, leak, desync, overwrite (a check), crash (an invariant),
 	 * error (an operation failed unexpectedly), deadlock, livelock; skip */
 	char verdict[16];

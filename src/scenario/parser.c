@@ -1663,7 +1663,8 @@ static int parse_repeat(struct parser *ps, struct scen_op *op)
 		return terr(ps, t, "expected a count after 'repeat', like 'repeat 100', found %s",
 			    SHOW(t));
 	if (t->num < 1 || t->num > SCEN_MAX_REPEAT)
-		return terr(ps, t, "repeat %s: the count is 1 to %lu", SHOW(t), SCEN_MAX_REPEAT);
+		return terr(ps, t, "repeat %.*s: the count is 1 to %lu", (int)t->len, t->p,
+			    SCEN_MAX_REPEAT);
 	op->repeat.count = (unsigned long)t->num;
 	return next(ps);
 }
@@ -1774,6 +1775,10 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 		return terr(ps, &kw, "exit is not allowed in a thread; put it after join");
 	if (body_forbids(ps, c, w, &kw))
 		return -1;
+	if (w == W_REPEAT && c->oneline)
+		return terr(ps, &kw,
+			    "repeat opens a block: write 'thread NAME' on a line of its own and "
+			    "the repeat indented under it");
 	op = new_op(ps, c);
 	if (!op)
 		return nomem(ps);

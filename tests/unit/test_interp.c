@@ -147,6 +147,234 @@ static void test_failing_checks_of_each_form(void **state)
 	}
 }
 
+/* Run text in mode under policy (NULL: the file's) and expect it to pass
+ * with `checks` checks held. */
+static void expect_text_pass(const char *text, enum scen_mode mode, const char *policy, int checks)
+{
+	struct scenario *s = parse_ok(text);
+	struct scen_result r = run_mode(s, mode, policy);
+
+	if (r.failed || r.skipped)
+		fail_msg("%s: %s: %s", scen_mode_name(mode), r.verdict, r.message);
+	assert_int_equal(r.checks, checks);
+	scen_free(s);
+}
+
+/* Run text in mode and expect the verdict with msg in its message. */
+static void expect_text_fail(const char *text, enum scen_mode mode, const char *policy,
+			     const char *verdict, const char *msg)
+{
+	struct scenario *s = parse_ok(text);
+	struct scen_result r = run_mode(s, mode, policy);
+
+	if (!r.failed)
+		fail_msg("%s: expected %s, found a %s", scen_mode_name(mode), verdict,
+			 r.skipped ? "skip" : "pass");
+	assert_string_equal(r.verdict, verdict);
+	if (!strstr(r.message, msg))
+		fail_msg("message \"%s\" lacks \"%s\"", r.message, msg);
+	assert_false(r.skipped);
+	scen_free(s);
+}
+
+/* == A | B holds on either value as a whole, fails on a mix; a check of
+ * two pages (A, B) against the states a writer of A then B can leave. */
+static void test_check_alternatives(void **state)
+{
+	static const char *const pass[] = {"0x11", "0x22"};
+	static const char *const pairs[][2] = {
+		{"0x11", "0x11"}, {"0x22", "0x11"}, {"0x22", "0x22"}};
+	char text[1024];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(pass); i++) {
+		snprintf(text, sizeof(text),
+			 "process P\n  map buf 2 pages\n  write buf[0..4K] %s\n"
+			 "  check leak buf[0..4K] == 0x11 | 0x22\n"
+			 "  check leak buf[0..4K] == 0x33 | %s | 0x44\n",
+			 pass[i], pass[i]);
+		expect_text_pass(text, SCEN_SEQ, NULL, 2);
+	}
+	/* Torn: the low half new, the high half old. */
+	expect_text_fail(
+		"process P\n  map buf 2 pages\n  write buf[0..4K] 0x11\n"
+		"  write buf[0..2K] 0x22\n"
+		"  check leak buf[0..4K] == 0x11 | 0x22\n",
+		SCEN_SEQ, NULL, "leak",
+		"test.cow:5:3: check leak buf[0..+4096] == 0x11 | 0x22 failed: the bytes "
+		"match none of the 2 values: found 0x22, expected 0x11 at buf[0]; found 0x11, "
+		"expected 0x22 at buf[2048] (the first difference from each)");
+	/* Two pages written A then B: never B's new value without A's. */
+	for (size_t i = 0; i < ARRAY_SIZE(pairs); i++) {
+		snprintf(text, sizeof(text),
+			 "process P\n  map a 1 page\n  map b 1 page\n"
+			 "  write a %s\n  write b %s\n"
+			 "  check leak a, b == 0x11, 0x11 | 0x22, 0x11 | 0x22, 0x22\n",
+			 pairs[i][0], pairs[i][1]);
+		expect_text_pass(text, SCEN_SEQ, NULL, 1);
+	}
+	expect_text_fail(
+		"process P\n  map a 1 page\n  map b 1 page\n"
+		"  write a 0x11\n  write b 0x22\n"
+		"  check leak a, b == 0x11, 0x11 | 0x22, 0x11 | 0x22, 0x22\n",
+		SCEN_SEQ, NULL, "leak",
+		"check leak a[0..+4096], b[0..+4096] == 0x11, 0x11 | 0x22, 0x11 | 0x22, 0x22 "
+		"failed: the bytes match none of the 3 values: found 0x22, expected 0x11 at "
+		"b[0]; found 0x22, expected 0x11 at b[0]; found 0x11, expected 0x22 at a[0]");
+	/* One alternative over two ranges. */
+	expect_text_fail("process P\n  map a 1 page\n  map b 1 page\n"
+			 "  check corrupt a, b == 0x00, 0x01\n",
+			 SCEN_SEQ, NULL, "corrupt",
+			 "check corrupt a[0..+4096], b[0..+4096] == 0x00, 0x01 failed: found 0x00, "
+			 "expected 0x01 at b[0]");
+}
+
+/* repeat N runs its body N times; a fork's body runs in a fresh child
+ * each pass, which exits at its end. */
+static void test_repeat_and_fork_bodies(void **state)
+{
+	static const char loop[] = "process P\n"
+				   "  map buf 2 pages\n"
+				   "  repeat 3\n"
+				   "    write buf 0x22\n"
+				   "    repeat 2\n"
+				   "      check corrupt buf == 0x22\n"
+				   "    fork C\n"
+				   "      check leak buf == 0x22\n"
+				   "      write buf 0x33\n"
+				   "      check corrupt buf == 0x33\n"
+				   "    check corrupt buf == 0x22\n"
+				   "    write buf 0x11\n";
+	static const char race[] = "process P\n"
+				   "  map buf 2 pages\n"
+				   "  write buf 0x11\n"
+				   "  thread writer\n"
+				   "    repeat 2\n"
+				   "      write buf[0..4K] 0x22\n"
+				   "      write buf[0..4K] 0x11\n"
+				   "  thread forker\n"
+				   "    repeat 2\n"
+				   "      fork C\n"
+				   "        check leak buf[0..4K] == 0x11 | 0x22\n"
+				   "        check leak buf[4K..8K] == 0x11\n"
+				   "        exit\n"
+				   "  join\n"
+				   "  check corrupt buf == 0x11\n";
+
+	(void)state;
+	/* 3 x (2 + 2 + 1) checks; no frame is left behind by the children. */
+	expect_text_pass(loop, SCEN_SEQ, NULL, 15);
+	expect_text_pass(loop, SCEN_STRESS, NULL, 15);
+	expect_text_pass(loop, SCEN_EXPLORE, NULL, 15);
+	/* Under a reuse rule that never copies, the child's write lands in
+	 * the parent's page on the first pass. */
+	expect_text_fail(loop, SCEN_SEQ, "broken-always-reuse", "corrupt",
+			 "test.cow:11:5: check corrupt buf[0..+8192] == 0x22 failed: found 0x33");
+	expect_text_pass(race, SCEN_SEQ, NULL, 5);
+	expect_text_pass(race, SCEN_EXPLORE, NULL, 5);
+}
+
+/* present and swapped, after swapout and after a swap-in; merged after a
+ * KSM pass. */
+static void test_page_states(void **state)
+{
+	(void)state;
+	expect_text_pass("process P\n  map buf 2 pages\n"
+			 "  check corrupt buf[0] == 0x00\n" /* the zero page: present */
+			 "  write buf 0x11\n"
+			 "  check corrupt buf present\n"
+			 "  swapout buf\n"
+			 "  check corrupt buf swapped\n"
+			 "  read buf[4K..+1]\n"
+			 "  check corrupt buf[0..4K] swapped\n"
+			 "  check corrupt buf[4K..8K] present\n",
+			 SCEN_SEQ, NULL, 5);
+	expect_text_fail(
+		"process P\n  map buf 2 pages\n  write buf 0x11\n  swapout buf\n"
+		"  check corrupt buf present\n",
+		SCEN_SEQ, NULL, "corrupt",
+		"test.cow:5:3: check corrupt buf[0] present failed: the page is swapped out");
+	expect_text_fail("process P\n  map buf 2 pages\n  write buf[0..4K] 0x11\n"
+			 "  check corrupt buf swapped\n",
+			 SCEN_SEQ, NULL, "corrupt",
+			 "check corrupt buf[0] swapped failed: the page is present");
+	expect_text_fail("process P\n  map buf 2 pages\n  write buf[0..4K] 0x11\n"
+			 "  check corrupt buf present\n",
+			 SCEN_SEQ, NULL, "corrupt",
+			 "check corrupt buf[4096] present failed: the page is not present");
+	expect_text_pass("process P\n  map buf 1 page\n  madvise buf mergeable\n  write buf 0x5a\n"
+			 "process Q\n  map buf 1 page\n  madvise buf mergeable\n  write buf 0x5a\n"
+			 "  check corrupt buf exclusive\n"
+			 "  ksm_merge\n"
+			 "  check corrupt buf merged\n"
+			 "  check corrupt buf shared\n"
+			 "  write buf 0x77\n"
+			 "  check corrupt buf exclusive\n",
+			 SCEN_SEQ, NULL, 4);
+	expect_text_fail("process P\n  map buf 1 page\n  write buf 0x5a\n  check leak buf merged\n",
+			 SCEN_SEQ, NULL, "leak",
+			 "check leak buf[0] merged failed: the page is not a KSM page");
+}
+
+/* A require that does not hold skips the run: never a pass, never a
+ * failure; one that holds changes nothing. */
+static void test_require_skips(void **state)
+{
+	static const enum scen_mode modes[] = {SCEN_SEQ, SCEN_STRESS, SCEN_EXPLORE};
+	static const char skip[] = "process P\n"
+				   "  map buf 2 pages\n"
+				   "  write buf 0x11\n"
+				   "  fork C\n"
+				   "  require buf swapped\n"
+				   "  check corrupt buf == 0x22\n"
+				   "process C\n"
+				   "  check leak buf == 0x33\n";
+
+	(void)state;
+	for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
+		struct scenario *s = parse_ok(skip);
+		struct scen_result r = run_mode(s, modes[m], NULL);
+
+		assert_false(r.failed);
+		assert_true(r.skipped);
+		assert_string_equal(r.verdict, "skip");
+		assert_string_equal(r.message, "test.cow:5:3: require buf swapped does not hold: "
+					       "the page at buf[0] is present");
+		assert_int_equal(r.checks, 0); /* nothing after the require ran */
+		assert_int_equal(r.skipped_runs, r.judged_runs);
+		scen_free(s);
+	}
+	/* Held: the run goes on, and its checks decide. */
+	expect_text_pass("process P\n  map buf 2 pages\n  write buf 0x11\n  swapout buf\n"
+			 "  require buf swapped\n"
+			 "  check corrupt buf == 0x11\n  require buf present\n"
+			 "  require buf[0..4K] exclusive\n",
+			 SCEN_SEQ, NULL, 1);
+	/* A check that failed before the require wins. */
+	expect_text_fail("process P\n  map buf 1 page\n  check corrupt buf == 0x01\n"
+			 "  require buf swapped\n",
+			 SCEN_SEQ, NULL, "corrupt", "found 0x00, expected 0x01");
+	/* In a thread: the run stops and skips. */
+	{
+		struct scenario *s = parse_ok("process P\n  map buf 1 page\n"
+					      "  thread t\n    require buf present\n"
+					      "  thread u\n    read buf\n  join\n"
+					      "  check corrupt buf == 0x00\n");
+		struct scen_opts o = {
+			.mode = SCEN_EXPLORE, .algo = SCHED_AUTO, .runs = 200, .seed = 1};
+		struct scen_result r;
+
+		/* Present in some schedules (u read first), not in others. */
+		assert_int_equal(scen_run(s, &o, &r), 0);
+		assert_false(r.failed);
+		assert_true(r.skipped_runs > 0);
+		assert_true(r.skipped_runs < r.judged_runs);
+		assert_false(r.skipped);
+		assert_non_null(strstr(r.message, "require buf present does not hold"));
+		scen_free(s);
+	}
+}
+
 /* An operation the scenario did not expect to fail reports "error". */
 static void test_unexpected_fault_is_an_error(void **state)
 {
@@ -482,6 +710,10 @@ int main(void)
 		cmocka_unit_test(test_bundled_scenarios),
 		cmocka_unit_test(test_gup_race_scenarios),
 		cmocka_unit_test(test_dio_under_reclaim),
+		cmocka_unit_test(test_check_alternatives),
+		cmocka_unit_test(test_repeat_and_fork_bodies),
+		cmocka_unit_test(test_page_states),
+		cmocka_unit_test(test_require_skips),
 	};
 
 	test_init();

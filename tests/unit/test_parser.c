@@ -2362,6 +2362,276 @@ static void test_vmsplice_and_pipe_read(void **state)
 #undef M
 }
 
+/* == A | B: the whole range equals one alternative; A, B == ...: several
+ * ranges against alternatives of one value each. */
+static void test_check_alternatives(void **state)
+{
+	struct scenario *s =
+		parse_ok("file d 8K fill=0x33\n"
+			 "process P\n"
+			 "  map buf 2 pages\n"
+			 "  check leak buf[0..4K] == 0x11 | 0x22\n"
+			 "  check leak buf[0..4K], buf[4K..8K] == 0x11, 0x11 | 0x22, 0x11 | "
+			 "0x22, 0x22\n"
+			 "  check corrupt buf == \"ab\" | d[0..8K]|0x00\n"
+			 "  check corrupt buf[0..4K] == 0x11\n");
+	const struct scen_op *op = s->ops;
+	char buf[256];
+
+	(void)state;
+	assert_int_equal(s->nr_checks, 4);
+	assert_int_equal(op[1].check.cmp, CMP_EQ);
+	assert_int_equal(op[1].check.nr_ranges, 1);
+	assert_int_equal(op[1].check.nr_alts, 2);
+	assert_int_equal(scen_check_value(&op[1], 0, 0)->byte, 0x11);
+	assert_int_equal(scen_check_value(&op[1], 1, 0)->byte, 0x22);
+	assert_int_equal(op[1].check.value.byte, 0x11);
+	assert_range(scen_check_range(&op[1], 0), 0, false, 0, 4096);
+
+	assert_int_equal(op[2].check.nr_ranges, 2);
+	assert_int_equal(op[2].check.nr_alts, 3);
+	assert_range(scen_check_range(&op[2], 0), 0, false, 0, 4096);
+	assert_range(scen_check_range(&op[2], 1), 0, false, 4096, 4096);
+	assert_int_equal(scen_check_value(&op[2], 1, 0)->byte, 0x22);
+	assert_int_equal(scen_check_value(&op[2], 1, 1)->byte, 0x11);
+	assert_int_equal(scen_check_value(&op[2], 2, 1)->byte, 0x22);
+	scen_check_describe_ranges(s, &op[2], buf, sizeof(buf));
+	assert_string_equal(buf, "buf[0..+4096], buf[4096..+4096]");
+	scen_check_describe_values(s, &op[2], buf, sizeof(buf));
+	assert_string_equal(buf, "0x11, 0x11 | 0x22, 0x11 | 0x22, 0x22");
+
+	assert_int_equal(op[3].check.nr_alts, 3);
+	assert_int_equal(scen_check_value(&op[3], 0, 0)->kind, VAL_BYTES);
+	assert_int_equal(scen_check_value(&op[3], 1, 0)->kind, VAL_FILE);
+	assert_int_equal(scen_check_value(&op[3], 2, 0)->byte, 0);
+	/* A plain check keeps the plain form. */
+	assert_int_equal(op[4].check.nr_alts, 1);
+	assert_null(op[4].check.values);
+	assert_null(op[4].check.ranges);
+	assert_int_equal(scen_op_span(&op[4]), 1);
+	scen_free(s);
+
+#define C2 "process P\n  map buf 8K\n"
+	expect_err(C2 "  check leak buf == 0x11 |\n", "3:27", "expected a value");
+	expect_err(C2 "  check leak buf == 0x11 | | 0x22\n", "3:28", "expected a value");
+	expect_err(C2 "  check leak buf != 0x11 | 0x22\n", "3:26",
+		   "'!=' takes one value: alternatives ('|') go with '=='");
+	expect_err(C2 "  check leak buf[0..4K], buf[4K..8K] == 0x11\n", "3:45",
+		   "expected ',' and a value for range 2 of 2, found the end of the line");
+	expect_err(C2 "  check leak buf[0..4K], buf[4K..8K] == 0x11, 0x11 | 0x22, 0x11, 0x22\n",
+		   "3:64", "a value too many: the check compares 2 ranges, one value each");
+	expect_err(C2 "  check leak buf == 0x11, 0x22\n", "3:25",
+		   "a value too many: the check compares 1 range, one value each");
+	expect_err(C2 "  check leak buf, buf != 0x11, 0x11\n", "3:23",
+		   "'!=' compares one range: several ranges go with '=='");
+	expect_err(C2 "  check leak buf, buf swapped\n", "3:23",
+		   "expected '==' or ',' after the ranges, found 'swapped'");
+	expect_err(C2 "  check leak buf, == 0x11\n", "3:19", "expected a range");
+	expect_err(C2 "  check leak buf[0..4K], buf[0..8] == 0x11, \"0123456789\"\n", "3:45",
+		   "longer than the range (8)");
+	expect_err(C2 "  check leak buf == 0x11 | 0x22 |\n", "3:34", "expected a value");
+#undef C2
+}
+
+/* check ... present|swapped|merged, and require RANGE STATE. */
+static void test_page_states_and_require(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 2 pages\n"
+				      "  check corrupt buf present\n"
+				      "  check corrupt buf[4K] swapped\n"
+				      "  check leak buf merged\n"
+				      "  require buf swapped\n"
+				      "  require buf[0..4K] present\n"
+				      "  require buf exclusive\n"
+				      "  require buf shared\n"
+				      "  require buf merged\n"
+				      "  thread t require buf present\n"
+				      "  join\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(s->nr_checks, 3); /* a require is no check */
+	assert_int_equal(op[1].check.cmp, CMP_PRESENT);
+	assert_int_equal(op[2].check.cmp, CMP_SWAPPED);
+	assert_range(&op[2].check.range, 0, false, 4096, 1);
+	assert_int_equal(op[3].check.cmp, CMP_MERGED);
+	assert_int_equal(op[4].kind, OP_REQUIRE);
+	assert_int_equal(op[4].check.cmp, CMP_SWAPPED);
+	assert_range(&op[4].check.range, 0, true, 0, 8192);
+	assert_int_equal(op[5].check.cmp, CMP_PRESENT);
+	assert_int_equal(op[6].check.cmp, CMP_EXCLUSIVE);
+	assert_int_equal(op[7].check.cmp, CMP_SHARED);
+	assert_int_equal(op[8].check.cmp, CMP_MERGED);
+	assert_int_equal(op[8].loc.line, 10);
+	assert_int_equal(op[8].loc.col, 3);
+	assert_int_equal(s->threads[0].ops[0].kind, OP_REQUIRE);
+	assert_string_equal(scen_cmp_name(CMP_SWAPPED), "swapped");
+	scen_free(s);
+
+#define C2 "file d 4K\nprocess P\n  map buf 8K\n"
+	expect_err(C2 "  require buf\n", "4:14",
+		   "expected a page state after the range (exclusive, shared, present, swapped "
+		   "or merged), found the end of the line");
+	expect_err(C2 "  require buf == 0x11\n", "4:15", "expected a page state");
+	expect_err(C2 "  require buf swaped\n", "4:15", "expected a page state");
+	expect_err(C2 "  require d swapped\n", "4:11", "'d' is a file, not a mapping");
+	expect_err(C2 "  check leak d present\n", "4:16",
+		   "'present' checks a mapping's pages: a file is not mapped");
+	expect_err(C2 "  require buf swapped present\n", "4:23",
+		   "unexpected 'present' after the 'require' operation");
+	expect_err(C2 "  require nope swapped\n", "4:11", "unknown mapping 'nope'");
+	expect_err("process P\n  require buf swapped\n", "2:11", "unknown mapping 'buf'");
+#undef C2
+}
+
+/* repeat N and fork NAME with a body. */
+static void test_repeat_and_fork_bodies(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 2 pages\n"
+				      "  repeat 3\n"
+				      "    write buf 0x22\n"
+				      "    repeat 2\n"
+				      "      read buf\n"
+				      "    check corrupt buf == 0x22\n"
+				      "  thread writer\n"
+				      "    repeat 1000000\n"
+				      "      write buf[0..4K] 0x11\n"
+				      "  thread forker\n"
+				      "    repeat 5\n"
+				      "      fork C\n"
+				      "        check leak buf[0..4K] == 0x11 | 0x22\n"
+				      "        fork G\n"
+				      "          map own 1 page\n"
+				      "          write own 0x01\n"
+				      "        exit\n"
+				      "    read buf\n"
+				      "  join\n"
+				      "  fork D\n"
+				      "    write buf 0x33\n"
+				      "  fork E\n"
+				      "process E\n"
+				      "  check leak buf == 0x22\n");
+	const struct scen_op *op = s->ops, *t;
+
+	(void)state;
+	assert_int_equal(op[1].kind, OP_REPEAT);
+	assert_int_equal(op[1].repeat.count, 3);
+	assert_int_equal(op[1].repeat.nr, 4);
+	assert_int_equal(scen_op_span(&op[1]), 5);
+	assert_int_equal(op[3].kind, OP_REPEAT);
+	assert_int_equal(op[3].repeat.count, 2);
+	assert_int_equal(op[3].repeat.nr, 1);
+	assert_int_equal(op[5].kind, OP_CHECK);
+	assert_int_equal(op[6].kind, OP_GROUP);
+	/* fork D with a body, fork E without. */
+	assert_int_equal(op[7].kind, OP_FORK);
+	assert_int_equal(op[7].fork.nr, 1);
+	assert_int_equal(op[8].proc, op[7].fork.child);
+	assert_int_equal(op[9].kind, OP_FORK);
+	assert_int_equal(op[9].fork.nr, 0);
+	assert_int_equal(s->nr_ops, 11);
+
+	assert_int_equal(s->threads[0].ops[0].repeat.count, 1000000);
+	t = s->threads[1].ops;
+	assert_int_equal(s->threads[1].nr_ops, 8);
+	assert_int_equal(t[0].kind, OP_REPEAT);
+	assert_int_equal(t[0].repeat.nr, 6);
+	assert_int_equal(t[1].kind, OP_FORK);
+	assert_int_equal(t[1].fork.nr, 5);
+	assert_int_equal(t[1].proc, 0);
+	assert_int_equal(t[2].proc, t[1].fork.child);
+	assert_int_equal(t[3].kind, OP_FORK); /* G: the child's child */
+	assert_int_equal(t[3].fork.nr, 2);
+	assert_int_equal(t[4].kind, OP_MAP);
+	assert_int_equal(t[4].proc, t[3].fork.child);
+	assert_int_equal(t[6].kind, OP_EXIT);
+	assert_int_equal(t[6].proc, t[1].fork.child);
+	assert_int_equal(t[7].kind, OP_READ);
+	assert_int_equal(t[7].proc, 0);
+	/* scen_check holds the bodies to their rules. */
+	{
+		struct scen_op *w = s->threads[1].ops;
+		char msg[256];
+
+		w[0].repeat.nr = 8;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "a body that does not fit"));
+		w[0].repeat.nr = 6;
+		w[3].fork.nr = 0; /* G, forked without a body inside repeat */
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		w[3].fork.nr = 2;
+		w[2].proc = 0; /* the child's check run by its parent */
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		w[2].proc = w[1].fork.child;
+		s->ops[2].kind = OP_MAP; /* a map inside repeat */
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "a body's operation that does not fit"));
+		s->ops[2].kind = OP_WRITE;
+		s->ops[1].repeat.count = SCEN_MAX_REPEAT + 1;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		s->ops[1].repeat.count = 3;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+	}
+	scen_free(s);
+
+#define C2 "process P\n  map buf 8K\n"
+	expect_err(C2 "  repeat 0\n    read buf\n", "3:10", "repeat 0: the count is 1 to 1000000");
+	expect_err(C2 "  repeat 1000001\n    read buf\n", "3:10", "the count is 1 to 1000000");
+	expect_err(C2 "  repeat\n    read buf\n", "3:9",
+		   "expected a count after 'repeat', like 'repeat 100', found the end of the line");
+	expect_err(C2 "  repeat 4K\n    read buf\n", "3:10", "expected a count after 'repeat'");
+	expect_err(C2 "  repeat 3 read buf\n", "3:12", "unexpected 'read' after the 'repeat'");
+	expect_err(C2 "  repeat 3\n  read buf\n", "3:3",
+		   "repeat has no operations: indent them under it");
+	expect_err(C2 "  repeat 3\n", "3:3", "repeat has no operations");
+	expect_err(C2 "  repeat 3\n    map x 4K\n", "4:5",
+		   "'map' is not allowed inside repeat: it would run again on each pass");
+	expect_err(C2 "  repeat 3\n    munmap buf\n", "4:5",
+		   "'munmap' is not allowed inside repeat");
+	expect_err(C2 "  repeat 3\n    exit\n", "4:5", "'exit' is not allowed inside repeat");
+	expect_err(C2 "  repeat 3\n    pin p buf\n", "4:5",
+		   "'pin' is not allowed inside repeat: direct I/O, pins and pipes are made once");
+	expect_err("file d 4K\n" C2 "  repeat 3\n    dio_read d -> buf[0..4K]\n", "5:5",
+		   "'dio_read' is not allowed inside repeat");
+	expect_err(C2 "  repeat 3\n    thread t read buf\n    join\n", "4:5",
+		   "a thread group cannot start inside repeat");
+	expect_err(C2 "  repeat 3\n    fork C\n    read buf\n", "4:5",
+		   "a fork inside repeat needs a body: indent the child's operations under it");
+	expect_err(C2 "  repeat 3\n    fork C\n      fork G\n", "5:7",
+		   "a fork inside repeat needs a body");
+	expect_err(C2 "  thread t repeat 3\n  join\n", "3:12",
+		   "repeat opens a block: write 'thread NAME' on a line of its own");
+	expect_err(C2 "  fork C\n    vmsplice buf -> p\n", "4:5",
+		   "'vmsplice' is not allowed in a fork's body");
+	expect_err(C2 "  fork C\n    thread t read buf\n    join\n", "4:5",
+		   "a thread group cannot start in a fork's body");
+	expect_err(C2 "  fork C\n    exit\n    read buf\n", "5:5",
+		   "process 'C' exited at line 4: nothing can follow 'exit' in its body");
+	expect_err(C2 "  fork C\n    read buf\nthread x in C read buf\njoin\n", "5:13",
+		   "process 'C' exited at line 3");
+	expect_err(C2 "  fork C\n    read buf\nprocess C\n  read buf\n", "5:9",
+		   "process 'C' exited at line 3");
+	expect_err(C2 "  fork C\n    read buf\n  fork C\n", "5:8", "process 'C' already exists");
+	expect_err(C2 "  fork C\n    map own 4K\n  read own\n", "5:8",
+		   "process 'P' has no mapping 'own'");
+	expect_err(C2 "  thread t\n    repeat 2\n      exit\n  join\n", "5:7",
+		   "exit is not allowed in a thread");
+#undef C2
+	/* Bodies nest, but not without end. */
+	{
+		char text[4096];
+		size_t n = (size_t)snprintf(text, sizeof(text), "process P\n  map b 4K\n");
+
+		for (int d = 0; d < 20; d++)
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "%*srepeat 2\n",
+					      2 + 2 * d, "");
+		snprintf(text + n, sizeof(text) - n, "%*sread b\n", 44, "");
+		expect_err(text, "17:31", "blocks nest at most 15 deep here");
+	}
+}
+
 static void test_check_spaces(void **state)
 {
 	struct scenario *s = parse_ok("file f 8K\n"
@@ -2929,6 +3199,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_pin_errors),
 		cmocka_unit_test(test_vmsplice_and_pipe_read),
 		cmocka_unit_test(test_check_spaces),
+		cmocka_unit_test(test_check_alternatives),
+		cmocka_unit_test(test_page_states_and_require),
+		cmocka_unit_test(test_repeat_and_fork_bodies),
 		cmocka_unit_test(test_gup_thread_groups),
 		cmocka_unit_test(test_one_namespace),
 		cmocka_unit_test(test_scen_check_gup_damage),
