@@ -127,6 +127,47 @@ expect 2 "kernel: a missing file" "$cow" kernel "$tmp/nope.cow"
 expect 2 "kernel without a file" "$cow" kernel
 expect 2 "kernel --iterations 0" "$cow" kernel scenarios/zero_page.cow --iterations 0
 expect 2 "kernel: an unknown option" "$cow" kernel scenarios/zero_page.cow --frob
+# The language's alternatives, repeat, fork bodies, page states and
+# require, on the model and on the host.
+cat >"$tmp/lang.cow" <<'EOF'
+process P
+  map buf 2 pages
+  write buf 0x11
+  thread writer
+    repeat 3
+      write buf[0..8] 0x22
+      write buf[4088..4096] 0x22
+      write buf[0..8] 0x11
+      write buf[4088..4096] 0x11
+  thread forker
+    repeat 3
+      fork C
+        check leak buf[0..8], buf[4088..4096] == 0x11, 0x11 | 0x22, 0x11 | 0x22, 0x22 | 0x11, 0x22
+        check leak buf[4K..8K] == 0x11 | 0x22
+  join
+  check corrupt buf present
+EOF
+expect 0 "run: alternatives, repeat and fork bodies in every mode" "$cow" run "$tmp/lang.cow" --mode all --iterations 5 --runs 100
+expect 0 "kernel: alternatives, repeat and fork bodies" "$cow" kernel "$tmp/lang.cow" --iterations 3
+grep -q "lang.cow  *PASS  3 iterations$" "$tmp/out" && ok "kernel: the repeat passes" || bad "kernel: the repeat passes"
+printf 'process P\n  map buf 2 pages\n  write buf[0..4K] 0x11\n  write buf[0..2K] 0x22\n  check leak buf[0..4K] == 0x11 | 0x22\n' >"$tmp/torn.cow"
+expect 1 "run: a torn page matches no alternative" "$cow" run "$tmp/torn.cow"
+grep -q "torn.cow:5:3: check leak buf\[0..+4096\] == 0x11 | 0x22 failed: the bytes match none of the 2 values: found 0x22, expected 0x11 at buf\[0\]; found 0x11, expected 0x22 at buf\[2048\]" "$tmp/out" &&
+	ok "run: the torn page's message" || bad "run: the torn page's message"
+printf 'process P\n  map buf 2 pages\n  write buf 0x11\n  require buf swapped\n  check corrupt buf == 0x22\n' >"$tmp/skip.cow"
+expect 0 "run: a require that does not hold skips (exit 0)" "$cow" run "$tmp/skip.cow"
+grep -q "skip.cow: SKIPPED (seq, linux-6.5)$" "$tmp/out" && grep -q "skipped: .*skip.cow:4:3: require buf swapped does not hold: the page at buf\[0\] is present" "$tmp/out" &&
+	ok "run: the skip and its reason" || bad "run: the skip and its reason"
+grep -q ": ok " "$tmp/out" && bad "run: a skip is no pass" || ok "run: a skip is no pass"
+expect 0 "run --mode all: a skip" "$cow" run "$tmp/skip.cow" --mode all --iterations 3 --runs 20
+[ "$(grep -c "SKIP" "$tmp/out")" -eq 1 ] && [ "$(grep -c "mode: skipped: " "$tmp/out")" -eq 3 ] && ok "run --mode all: SKIP cells" || bad "run --mode all: SKIP cells"
+expect 0 "kernel: a require that does not hold skips" "$cow" kernel "$tmp/skip.cow"
+grep -q "skip.cow  *SKIP  .*skip.cow:4:3: require buf swapped does not hold: the page at buf\[0\] is present$" "$tmp/out" &&
+	ok "kernel: the require's reason" || bad "kernel: the require's reason"
+expect 0 "diff: a skip is no disagreement" "$cow" diff "$tmp/skip.cow"
+printf 'process P\n  map buf 1 page\n  repeat 0\n    read buf\n' >"$tmp/rep0.cow"
+expect 2 "run: repeat 0" "$cow" run "$tmp/rep0.cow"
+grep -q "rep0.cow:3:10: repeat 0: the count is 1 to 1000000" "$tmp/err" && ok "run: repeat's bound, with its position" || bad "run: repeat's bound, with its position"
 # Nothing is left behind: no process, no file, after a run and after a
 # SIGTERM in the middle of one (the delays keep the workers busy).
 mkdir -p "$tmp/kdir"

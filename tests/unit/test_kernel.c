@@ -190,6 +190,135 @@ static void test_exclusive_checks(void **state)
 	scen_free(s);
 }
 
+/* Run text on the host and expect status with msg in the message (NULL:
+ * any), and, for a pass, checks checks held. */
+static void expect_host(const char *text, enum kern_status status, const char *msg, int checks)
+{
+	struct scenario *s = parse_ok(text);
+	struct kern_result r = run(s, 0);
+
+	if (r.status != status)
+		fail_msg("status %d (%s: %s), expected %d", r.status, r.verdict, r.message, status);
+	if (msg && !strstr(r.message, msg))
+		fail_msg("message \"%s\" lacks \"%s\"", r.message, msg);
+	if (status == KERN_PASS)
+		assert_int_equal(r.checks, checks);
+	scen_free(s);
+	assert_nothing_left();
+}
+
+/* == A | B and checks of several ranges, worded as the model words them. */
+static void test_check_alternatives(void **state)
+{
+	(void)state;
+	expect_host("process P\n  map buf 2 pages\n  write buf[0..4K] 0x22\n"
+		    "  check leak buf[0..4K] == 0x11 | 0x22\n"
+		    "  check leak buf[4K..8K] == 0x11 | 0x00\n",
+		    KERN_PASS, NULL, 2);
+	expect_host("process P\n  map buf 2 pages\n  write buf[0..4K] 0x11\n"
+		    "  write buf[0..2K] 0x22\n"
+		    "  check leak buf[0..4K] == 0x11 | 0x22\n",
+		    KERN_FAIL,
+		    "test.cow:5:3: check leak buf[0..+4096] == 0x11 | 0x22 failed: the bytes "
+		    "match none of the 2 values: found 0x22, expected 0x11 at buf[0]; found 0x11, "
+		    "expected 0x22 at buf[2048] (the first difference from each)",
+		    0);
+	expect_host("process P\n  map a 1 page\n  map b 1 page\n"
+		    "  write a 0x11\n  write b 0x22\n"
+		    "  check leak a, b == 0x11, 0x11 | 0x22, 0x11 | 0x22, 0x22\n",
+		    KERN_FAIL,
+		    "check leak a[0..+4096], b[0..+4096] == 0x11, 0x11 | 0x22, 0x11 | 0x22, 0x22 "
+		    "failed: the bytes match none of the 3 values: found 0x22, expected 0x11 at "
+		    "b[0]; found 0x22, expected 0x11 at b[0]; found 0x11, expected 0x22 at a[0]",
+		    0);
+}
+
+/* repeat, and a fork's body run by a fresh child each pass (which is
+ * gone when the run ends); a writer looping against a forker of children
+ * that check the writer's order, in one page of unpinned memory, where
+ * fork's snapshot is whole. */
+static void test_repeat_and_fork_bodies(void **state)
+{
+	(void)state;
+	expect_host("process P\n"
+		    "  map buf 2 pages\n"
+		    "  repeat 3\n"
+		    "    write buf 0x22\n"
+		    "    repeat 2\n"
+		    "      check corrupt buf == 0x22\n"
+		    "    fork C\n"
+		    "      check leak buf == 0x22\n"
+		    "      write buf 0x33\n"
+		    "      check corrupt buf == 0x33\n"
+		    "    check corrupt buf == 0x22\n"
+		    "    write buf 0x11\n",
+		    KERN_PASS, NULL, 15);
+	expect_host("process P\n"
+		    "  map buf 1 page\n"
+		    "  write buf 0x11\n"
+		    "  thread writer\n"
+		    "    repeat 20000\n"
+		    "      write buf[0..8] 0x22\n"
+		    "      write buf[4088..4096] 0x22\n"
+		    "      write buf[0..8] 0x11\n"
+		    "      write buf[4088..4096] 0x11\n"
+		    "  thread forker\n"
+		    "    repeat 100\n"
+		    "      fork C\n"
+		    "        check leak buf[0..8], buf[4088..4096] == 0x11, 0x11 | 0x22, 0x11 | "
+		    "0x22, 0x22 | 0x11, 0x22\n"
+		    "        exit\n"
+		    "  join\n",
+		    KERN_PASS, NULL, 100);
+	/* A failure in a child's body is the run's. */
+	expect_host("process P\n  map buf 1 page\n  repeat 5\n    fork C\n"
+		    "      check leak buf == 0x01\n",
+		    KERN_FAIL, "test.cow:5:7: check leak buf[0..+4096] == 0x01 failed", 0);
+}
+
+/* present and swapped from /proc/self/pagemap; require skips the run. */
+static void test_page_states_and_require(void **state)
+{
+	const char *swap = "process P\n  map buf 2 pages\n  write buf 0x11\n"
+			   "  check corrupt buf present\n"
+			   "  swapout buf\n"
+			   "  require buf swapped\n"
+			   "  check corrupt buf swapped\n"
+			   "  read buf[4K..+1]\n"
+			   "  check corrupt buf[4K] present\n"
+			   "  check corrupt buf[0] swapped\n"
+			   "  check corrupt buf == 0x11\n";
+	struct scenario *s = parse_ok(swap);
+	struct kern_result r;
+
+	(void)state;
+	expect_host("process P\n  map buf 2 pages\n  write buf[0..4K] 0x11\n"
+		    "  check corrupt buf[0..4K] present\n"
+		    "  check corrupt buf present\n",
+		    KERN_FAIL, "check corrupt buf[4096] present failed: the page is not present",
+		    0);
+	expect_host("process P\n  map buf 2 pages\n  write buf 0x11\n"
+		    "  require buf present\n  require buf swapped\n  check corrupt buf == 0x22\n",
+		    KERN_SKIP,
+		    "test.cow:5:3: require buf swapped does not hold: the page at buf[0] is "
+		    "present",
+		    0);
+	if (kern_skip_reason(s)) {
+		scen_free(s); /* no swap, and not root to make one */
+		skip();
+	}
+	r = run(s, 0);
+	/* MADV_PAGEOUT may keep a page resident: then the require skips. */
+	if (r.status == KERN_SKIP)
+		assert_non_null(strstr(r.message, "require buf swapped does not hold"));
+	else if (r.status != KERN_PASS)
+		fail_msg("%s: %s", r.verdict, r.message);
+	else
+		assert_int_equal(r.checks, 5);
+	scen_free(s);
+	assert_nothing_left();
+}
+
 /* An operation the host refuses is an error, worded as the model's. */
 static void test_failed_operation_is_an_error(void **state)
 {
@@ -465,6 +594,9 @@ int main(void)
 		cmocka_unit_test(test_skips_say_why),
 		cmocka_unit_test(test_host_settings_restored),
 		cmocka_unit_test(test_bundled_scenarios_pass_or_skip),
+		cmocka_unit_test(test_check_alternatives),
+		cmocka_unit_test(test_repeat_and_fork_bodies),
+		cmocka_unit_test(test_page_states_and_require),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
