@@ -889,7 +889,7 @@ static void exec_op(const struct scen_op *op, struct tctx *t)
 	case OP_REQUIRE: exec_pages(op); return;
 	case OP_FORK: exec_fork(op); return;
 	case OP_REPEAT:
-		for (unsigned long i = 0; i < op->repeat.count && !kern_failed(W.sh); i++)
+		for (unsigned long i = 0; i < op->repeat.host_count && !kern_failed(W.sh); i++)
 			exec_seq(op + 1, op->repeat.nr, t);
 		return;
 	case OP_MUNMAP:

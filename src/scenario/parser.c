@@ -1654,19 +1654,36 @@ static int parse_pipe_read(struct parser *ps, const struct ctx *c, struct scen_o
 	return 0;
 }
 
-/* repeat N, at N: the count. */
-static int parse_repeat(struct parser *ps, struct scen_op *op)
+/* A repeat count at the current token, for what (in messages). */
+static int parse_count(struct parser *ps, unsigned long *count, const char *what)
 {
 	const struct token *t = &ps->tok;
 
 	if (t->kind != TOK_NUMBER || t->suffix)
-		return terr(ps, t, "expected a count after 'repeat', like 'repeat 100', found %s",
+		return terr(ps, t, "expected a count after %s, like 'repeat 100', found %s", what,
 			    SHOW(t));
 	if (t->num < 1 || t->num > SCEN_MAX_REPEAT)
 		return terr(ps, t, "repeat %.*s: the count is 1 to %lu", (int)t->len, t->p,
 			    SCEN_MAX_REPEAT);
-	op->repeat.count = (unsigned long)t->num;
+	*count = (unsigned long)t->num;
 	return next(ps);
+}
+
+/* repeat N [host=M], at N: the model's count and the host's. */
+static int parse_repeat(struct parser *ps, struct scen_op *op)
+{
+	if (parse_count(ps, &op->repeat.count, "'repeat'"))
+		return -1;
+	op->repeat.host_count = op->repeat.count;
+	if (!tok_is(&ps->tok, "host"))
+		return 0;
+	if (next(ps))
+		return -1;
+	if (ps->tok.kind != TOK_ASSIGN)
+		return terr(ps, &ps->tok, "expected '=' after 'host', found %s", SHOW(&ps->tok));
+	if (next(ps))
+		return -1;
+	return parse_count(ps, &op->repeat.host_count, "'host='");
 }
 
 /* What a repeat's or a fork's body cannot hold, at the word kw: what
@@ -3033,7 +3050,9 @@ static int check_op(struct vstate *v, const struct scen_op *op, int thread, int 
 			return vfail(v, "%d:%d: a bad fork", op->loc.line, op->loc.col);
 		return 0;
 	case OP_REPEAT:
-		if (op->repeat.count < 1 || op->repeat.count > SCEN_MAX_REPEAT || op->repeat.nr < 1)
+		if (op->repeat.count < 1 || op->repeat.count > SCEN_MAX_REPEAT ||
+		    op->repeat.host_count < 1 || op->repeat.host_count > SCEN_MAX_REPEAT ||
+		    op->repeat.nr < 1)
 			return vfail(v, "%d:%d: a bad repeat", op->loc.line, op->loc.col);
 		return 0;
 	case OP_EXIT:

@@ -51,8 +51,9 @@
  *   PAGES   exclusive (present, mapped exclusively: PG_anon_exclusive),
  *           shared (present, not exclusive), present (a frame is mapped),
  *           swapped (a swap PTE), merged (present, a KSM page)
- *   repeat N                          the indented operations below, N times
- *     OP ...                          (1..1000000; no map, munmap, pin,
+ *   repeat N [host=M]                 the indented operations below, N times
+ *     OP ...                          (M times on the host; 1..1000000
+ *                                     each; no map, munmap, pin,
  *                                     unpin, direct I/O, vmsplice,
  *                                     pipe_read, exit, threads, nor fork
  *                                     without a body inside)
@@ -285,8 +286,9 @@ struct scen_op {
 			int nr;	   /* a body: the next nr operations (the child's) */
 		} fork;
 		struct {
-			unsigned long count; /* 1..SCEN_MAX_REPEAT */
-			int nr;		     /* the body: the next nr operations */
+			unsigned long count;	  /* 1..SCEN_MAX_REPEAT: the model's */
+			unsigned long host_count; /* ... the host's (host=M; else count) */
+			int nr;			  /* the body: the next nr operations */
 		} repeat;
 		struct {
 			struct scen_range range;

@@ -270,6 +270,10 @@ static void test_repeat_and_fork_bodies(void **state)
 	 * the parent's page on the first pass. */
 	expect_text_fail(loop, SCEN_SEQ, "broken-always-reuse", "corrupt",
 			 "test.cow:11:5: check corrupt buf[0..+8192] == 0x22 failed: found 0x33");
+	/* host= counts on the host only. */
+	expect_text_pass("process P\n  map buf 1 page\n  repeat 2 host=5\n"
+			 "    check corrupt buf == 0x00\n",
+			 SCEN_SEQ, NULL, 2);
 	expect_text_pass(race, SCEN_SEQ, NULL, 5);
 	expect_text_pass(race, SCEN_EXPLORE, NULL, 5);
 }

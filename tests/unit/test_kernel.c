@@ -270,6 +270,10 @@ static void test_repeat_and_fork_bodies(void **state)
 		    "        exit\n"
 		    "  join\n",
 		    KERN_PASS, NULL, 100);
+	/* host= sets the host's count. */
+	expect_host("process P\n  map buf 1 page\n  repeat 2 host=5\n"
+		    "    fork C\n      check leak buf == 0x00\n",
+		    KERN_PASS, NULL, 5);
 	/* A failure in a child's body is the run's. */
 	expect_host("process P\n  map buf 1 page\n  repeat 5\n    fork C\n"
 		    "      check leak buf == 0x01\n",

@@ -2496,7 +2496,7 @@ static void test_repeat_and_fork_bodies(void **state)
 				      "      read buf\n"
 				      "    check corrupt buf == 0x22\n"
 				      "  thread writer\n"
-				      "    repeat 1000000\n"
+				      "    repeat 2 host=1000000\n"
 				      "      write buf[0..4K] 0x11\n"
 				      "  thread forker\n"
 				      "    repeat 5\n"
@@ -2533,7 +2533,9 @@ static void test_repeat_and_fork_bodies(void **state)
 	assert_int_equal(op[9].fork.nr, 0);
 	assert_int_equal(s->nr_ops, 11);
 
-	assert_int_equal(s->threads[0].ops[0].repeat.count, 1000000);
+	assert_int_equal(op[1].repeat.host_count, 3); /* host= defaults to the count */
+	assert_int_equal(s->threads[0].ops[0].repeat.count, 2);
+	assert_int_equal(s->threads[0].ops[0].repeat.host_count, 1000000);
 	t = s->threads[1].ops;
 	assert_int_equal(s->threads[1].nr_ops, 8);
 	assert_int_equal(t[0].kind, OP_REPEAT);
@@ -2582,6 +2584,13 @@ static void test_repeat_and_fork_bodies(void **state)
 	expect_err(C2 "  repeat\n    read buf\n", "3:9",
 		   "expected a count after 'repeat', like 'repeat 100', found the end of the line");
 	expect_err(C2 "  repeat 4K\n    read buf\n", "3:10", "expected a count after 'repeat'");
+	expect_err(C2 "  repeat 2 host 5\n    read buf\n", "3:17",
+		   "expected '=' after 'host', found '5'");
+	expect_err(C2 "  repeat 2 host=0\n    read buf\n", "3:17",
+		   "repeat 0: the count is 1 to 1000000");
+	expect_err(C2 "  repeat 2 host=\n    read buf\n", "3:17",
+		   "expected a count after 'host=', like 'repeat 100', found the end of the line");
+	expect_err(C2 "  repeat 2 hots=5\n    read buf\n", "3:12", "unexpected 'hots'");
 	expect_err(C2 "  repeat 3 read buf\n", "3:12", "unexpected 'read' after the 'repeat'");
 	expect_err(C2 "  repeat 3\n  read buf\n", "3:3",
 		   "repeat has no operations: indent them under it");
