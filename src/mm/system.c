@@ -233,29 +233,6 @@ int cow_mmap_file(struct cow_task *task, unsigned long len, int prot, int flags,
 	return do_mmap(task->proc->mm, 0, len, prot, flags, file, out);
 }
 
-int cow_page_exclusive(struct cow_task *task, unsigned long addr)
-{
-	struct mm_struct *mm = task->proc->mm;
-	spinlock_t *ptl;
-	pte_t *ptep, pte;
-	int ret = COW_EFAULT;
-
-	down_read(&mm->mmap_lock);
-	ptep = pte_offset_map_lock(&mm->pgt, addr & PAGE_MASK, &ptl);
-	if (ptep) {
-		pte = ptep_get(ptep);
-		if (pte_present(pte)) {
-			struct page *page = pfn_to_page(mm->sys->pool, pte_pfn(pte));
-
-			ret = !pte_special(pte) && PageFlag(page, PG_anon) &&
-			      PageFlag(page, PG_anon_exclusive);
-		}
-		pte_unmap_unlock(ptep, ptl);
-	}
-	up_read(&mm->mmap_lock);
-	return ret;
-}
-
 int cow_page_state(struct cow_task *task, unsigned long addr)
 {
 	struct mm_struct *mm = task->proc->mm;
@@ -283,6 +260,15 @@ int cow_page_state(struct cow_task *task, unsigned long addr)
 	}
 	up_read(&mm->mmap_lock);
 	return ret;
+}
+
+int cow_page_exclusive(struct cow_task *task, unsigned long addr)
+{
+	int st = cow_page_state(task, addr);
+
+	if (!(st & COW_PAGE_PRESENT))
+		return COW_EFAULT;
+	return !!(st & COW_PAGE_EXCLUSIVE);
 }
 
 int cow_uffd_continue(struct cow_task *task, unsigned long addr, unsigned long len)
