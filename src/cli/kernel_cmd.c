@@ -3,7 +3,9 @@
  * src/kernel backend), each --iterations times with random delays at the
  * operation boundaries of its threads, and print one line per file:
  * PASS, FAIL (how many iterations failed, with which verdicts, and the
- * first failure) or SKIP (why the host cannot run it).
+ * first failure) or SKIP (why the host cannot run it, or why a require
+ * did not hold in any iteration).  An iteration that skips at a require
+ * is neither pass nor failure: PASS says how many did.
  *
  * Exit status: 0 no iteration failed (skips included), 1 one did, 2 bad
  * input or usage.
@@ -23,7 +25,8 @@ static const char usage_kernel[] =
 	"process (fork), every thread a pthread, direct I/O through io_uring on\n"
 	"O_DIRECT files, pins as io_uring fixed buffers, vmsplice, /proc/self/mem.\n"
 	"A scenario the host cannot run (ksm_merge, uffd_continue, pin ... ro,\n"
-	"swapout without swap) is skipped with the reason.  Nothing is left\n"
+	"swapout without swap) is skipped with the reason; so is an iteration\n"
+	"whose 'require' line did not hold (PASS counts them apart).  Nothing is left\n"
 	"behind: no process, no file, also after SIGINT or SIGTERM.  A DIR\n"
 	"stands for its *.cow files.\n"
 	"\n"
@@ -46,7 +49,8 @@ static const char usage_kernel[] =
 struct tally {
 	const char *path;
 	uint64_t runs, failed;
-	bool skipped;
+	uint64_t skips;	  /* iterations that skipped (a require did not hold) */
+	bool skipped;	  /* the file skipped: every iteration, none failed */
 	char reason[512]; /* the skip's, or the first failure's message */
 	char first_verdict[16];
 	int nr_verdicts;
@@ -141,10 +145,14 @@ static void run_file(const struct scenario *s, const struct kernel_args *a, stru
 		kern_run(s, &o, &r);
 		t->runs = i + 1;
 		if (r.status == KERN_SKIP) {
-			/* Only a first iteration can skip: the host does not change. */
-			t->skipped = true;
-			snprintf(t->reason, sizeof(t->reason), "%s", r.message);
-			return;
+			/* What the host cannot do skips every iteration; a require
+			 * that did not hold skips this one: a failure of another
+			 * still fails the file. */
+			if (t->skips++ == 0 && !t->failed)
+				snprintf(t->reason, sizeof(t->reason), "%s", r.message);
+			if (i == 0 && kern_skip_reason(s))
+				break;
+			continue;
 		}
 		if (r.status == KERN_PASS)
 			continue;
@@ -154,6 +162,7 @@ static void run_file(const struct scenario *s, const struct kernel_args *a, stru
 		}
 		count_verdict(t, r.verdict);
 	}
+	t->skipped = !t->failed && t->skips == t->runs;
 }
 
 static void print_tally(const struct tally *t, int width)
@@ -163,8 +172,11 @@ static void print_tally(const struct tally *t, int width)
 		return;
 	}
 	if (!t->failed) {
-		printf("%-*s  PASS  %" PRIu64 " iteration%s\n", width, t->path, t->runs,
+		printf("%-*s  PASS  %" PRIu64 " iteration%s", width, t->path, t->runs,
 		       t->runs == 1 ? "" : "s");
+		if (t->skips)
+			printf(", %" PRIu64 " skipped: %s", t->skips, t->reason);
+		printf("\n");
 		return;
 	}
 	printf("%-*s  FAIL  %" PRIu64 " of %" PRIu64 " iterations failed:", width, t->path,
@@ -194,6 +206,8 @@ static void print_json(const struct tally *t, int n)
 			printf(":%" PRIu64, t[i].verdicts[v].n);
 		}
 		printf("}");
+		if (t[i].skips && !t[i].skipped)
+			printf(",\"skipped\":%" PRIu64, t[i].skips);
 		if (t[i].skipped || t[i].failed) {
 			printf(",\"%s\":", t[i].skipped ? "reason" : "message");
 			json_string(stdout, t[i].reason);
