@@ -165,6 +165,8 @@ expect 0 "kernel: a require that does not hold skips" "$cow" kernel "$tmp/skip.c
 grep -q "skip.cow  *SKIP  .*skip.cow:4:3: require buf swapped does not hold: the page at buf\[0\] is present$" "$tmp/out" &&
 	ok "kernel: the require's reason" || bad "kernel: the require's reason"
 expect 0 "diff: a skip is no disagreement" "$cow" diff "$tmp/skip.cow"
+expect 1 "matrix: a cell whose every run skipped" "$cow" matrix "$tmp/skip.cow" --policy linux-6.5
+grep -q "^skip  *skip?$" "$tmp/out" && ok "matrix: the cell says skip, not pass" || bad "matrix: the cell says skip, not pass"
 printf 'process P\n  map buf 1 page\n  repeat 0\n    read buf\n' >"$tmp/rep0.cow"
 expect 2 "run: repeat 0" "$cow" run "$tmp/rep0.cow"
 grep -q "rep0.cow:3:10: repeat 0: the count is 1 to 1000000" "$tmp/err" && ok "run: repeat's bound, with its position" || bad "run: repeat's bound, with its position"

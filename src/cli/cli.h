@@ -38,6 +38,10 @@ int explore_target_scenario(const struct scenario *s, const char *policy, const 
 			    struct explore_target **out, const struct explore_prog **p,
 			    const char **policy_used);
 void explore_target_free(struct explore_target *t);
+/* After a search of a scenario target: its skipped runs into res
+ * (scen_result_add_skips); nothing for a demo. */
+struct scen_result;
+void explore_target_skips(const struct explore_target *t, struct scen_result *res);
 
 /* A scenario's verdict under preset, as the explorer finds it within runs
  * runs and time seconds (verdict.c). */
@@ -47,7 +51,8 @@ struct verdict {
 	int exhaustive; /* every schedule ran */
 	uint64_t runs;
 	double seconds;
-	char verdict[16]; /* "pass" or the failing verdict */
+	char verdict[16]; /* "pass", the failing verdict, or "skip" (every run
+			   * stopped at a require that did not hold) */
 	char token[EXPLORE_TOKEN_MAX];
 	char message[512];
 };

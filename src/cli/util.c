@@ -128,6 +128,12 @@ int explore_target_open(const char *name, const char *policy, const char *cmd,
 	return 0;
 }
 
+void explore_target_skips(const struct explore_target *t, struct scen_result *res)
+{
+	if (t && t->sp.s)
+		scen_result_add_skips(&t->sp, res);
+}
+
 void explore_target_free(struct explore_target *t)
 {
 	if (!t)

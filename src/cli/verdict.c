@@ -38,6 +38,10 @@ void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs
 		v->err = COW_EINVAL;
 	} else {
 		v->err = explore_run_search(p, policy, &o, x);
+		if (!v->err) {
+			scen_result_from_explore(x, res);
+			explore_target_skips(t, res);
+		}
 		explore_target_free(t);
 	}
 	if (v->err) {
@@ -46,11 +50,13 @@ void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs
 		snprintf(v->message, sizeof(v->message), "the search did not run: %.400s",
 			 x && x->message[0] ? x->message : cow_strerror(v->err));
 	} else {
-		scen_result_from_explore(x, res);
 		v->failed = x->failed;
 		v->exhaustive = x->exhaustive;
 		v->runs = x->runs;
-		snprintf(v->verdict, sizeof(v->verdict), "%s", x->failed ? res->verdict : "pass");
+		snprintf(v->verdict, sizeof(v->verdict), "%s",
+			 x->failed || res->skipped ? res->verdict : "pass");
+		if (res->skipped)
+			snprintf(v->message, sizeof(v->message), "%.500s", res->message);
 		if (x->failed) {
 			snprintf(v->message, sizeof(v->message), "%.500s", res->message);
 			if (explore_token_format(&x->token, v->token, sizeof(v->token)) != 0)
