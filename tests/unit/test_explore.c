@@ -523,6 +523,44 @@ static void test_gup_fast_vs_fork_dfs_clean_on_65(void **state)
 	scen_free(s);
 }
 
+/* Matrix row 24: gup-fast pins a page while reclaim swaps it out, then the
+ * process forks and writes.  Under the 5.19+ rules reclaim clears the PTE
+ * and flushes before it tests the pin, so dfs with bound 2 finds nothing;
+ * 5.18 tests the pin before the unmap with nothing to stop gup-fast, and
+ * the search finds the pinned page unmapped (desync at the write). */
+static void test_gup_fast_vs_reclaim(void **state)
+{
+	static const struct {
+		const char *policy;
+		bool fails;
+	} eras[] = {{"linux-5.18", true}, {"linux-5.19", false}, {"linux-6.5", false}};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(eras); i++) {
+		struct explore_opts o = {.algo = SCHED_DFS, .preemptions = 2};
+		struct explore_result r;
+		struct scen_result sr;
+		struct scen_prog sp;
+		struct scenario *s;
+		char msg[512];
+
+		assert_int_equal(scen_load("scenarios/matrix/r24_gup_fast_vs_reclaim.cow", &s, msg,
+					   sizeof(msg)),
+				 0);
+		assert_int_equal(scen_prog_init(s, eras[i].policy, &sp, &sr), 0);
+		assert_int_equal(explore_run_search(&sp.prog, sp.policy, &o, &r), 0);
+		if (r.failed != eras[i].fails)
+			fail_msg("%s: %s after %llu runs: %s", eras[i].policy,
+				 r.failed ? "failed" : "passed", (unsigned long long)r.runs,
+				 r.message);
+		if (r.failed)
+			assert_non_null(strstr(r.message, "desync"));
+		else
+			assert_true(r.dfs_done);
+		scen_free(s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -538,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_failure_keys),
 		cmocka_unit_test(test_races_found_shrunk_replayed),
 		cmocka_unit_test(test_gup_fast_vs_fork_dfs_clean_on_65),
+		cmocka_unit_test(test_gup_fast_vs_reclaim),
 	};
 
 	test_init();
