@@ -39,6 +39,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.clear_refs_skip_pinned = false,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -54,6 +55,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -68,6 +70,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -83,6 +86,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -99,6 +103,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -115,6 +120,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -130,6 +136,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -148,6 +155,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.clear_refs_skip_pinned = false,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -163,6 +171,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_COW_DIRTY,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -177,6 +186,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_COW_DIRTY,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -188,6 +198,7 @@ static const struct cow_policy presets[] = {
 		.wp_reuse = REUSE_REFCOUNT,
 		PINS_511,
 		.force = FORCE_COW_DIRTY,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -199,6 +210,7 @@ static const struct cow_policy presets[] = {
 		.wp_reuse = REUSE_REFCOUNT_ALL,
 		PINS_511,
 		.force = FORCE_COW_DIRTY,
+		.mprotect_upgrade = false,
 		.uffd_dirty = true,
 	},
 	{
@@ -210,6 +222,7 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_UNSHARE_RO_PIN,
 		.dio_pin = DIO_FOLL_GET,
 		.force = FORCE_COW_DIRTY,
+		.mprotect_upgrade = false,
 		.uffd_dirty = true,
 	},
 	{
@@ -220,6 +233,7 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_UNSHARE_ALL,
 		.dio_pin = DIO_FOLL_GET,
 		.force = FORCE_EXCLUSIVE,
+		.mprotect_upgrade = true,
 		.uffd_dirty = true,
 	},
 	{
@@ -233,6 +247,7 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_UNSHARE_ALL,
 		.dio_pin = DIO_FOLL_PIN,
 		.force = FORCE_EXCLUSIVE,
+		.mprotect_upgrade = true,
 		.uffd_dirty = true,
 	},
 	{
@@ -247,6 +262,7 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_EXCLUSIVE,
+		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
 };
@@ -397,7 +413,8 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "forced write:      %s\n"
 		 "UFFDIO_CONTINUE:   %s\n"
 		 "reclaim:           %s\n"
-		 "clear_refs:        %s\n",
+		 "clear_refs:        %s\n"
+		 "mprotect +write:   %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
 		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used",
 		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
@@ -407,6 +424,8 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 p->uffd_dirty ? "installs the PTE dirty (5.16+)" : "installs the PTE clean",
 		 reclaim_rule_name(p->reclaim),
 		 p->clear_refs_skip_pinned ? "skips maybe-pinned pages (5.11)"
-					   : "write-protects every page");
+					   : "write-protects every page",
+		 p->mprotect_upgrade ? "maps exclusive anon pages writable at once (6.0)"
+				     : "leaves private pages to the write fault");
 	return buf;
 }

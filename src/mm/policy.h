@@ -188,6 +188,11 @@ struct cow_policy {
 	 * was write-protected (soft-dirty tracking itself dates from 3.11;
 	 * the 2.6.29 preset gets that first rule). */
 	bool clear_refs_skip_pinned;
+	/* mprotect giving write back maps an exclusive anonymous page of a
+	 * private mapping writable at once, without waiting for a write
+	 * fault (can_change_pte_writable, 64fe24a3e05e, 6.0).  Before, only
+	 * the write fault makes such a PTE writable again. */
+	bool mprotect_upgrade;
 };
 
 /* The preset of that name, or NULL. */
