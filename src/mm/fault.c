@@ -40,6 +40,15 @@ static pte_t vma_pte_bits(const struct vm_area_struct *vma)
 	return (vma->vm_flags & (VM_READ | VM_WRITE)) ? PAGE_READONLY : _PAGE_PRESENT;
 }
 
+/* maybe_mkwrite(): may a write fault make the PTE writable?  Only in a
+ * mapping with VM_WRITE: a forced write (FOLL_FORCE) to one without
+ * leaves the PTE read-only.  2.4 had no such test (FORCE_MKWRITE): its
+ * faults made every PTE they wrote writable. */
+static bool may_mkwrite(const struct cow_system *sys, const struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & VM_WRITE) || sys->policy->force == FORCE_MKWRITE;
+}
+
 static pte_t mk_pte(struct cow_system *sys, struct page *page, const struct vm_area_struct *vma,
 		    bool writable)
 {
@@ -50,7 +59,7 @@ static pte_t mk_pte(struct cow_system *sys, struct page *page, const struct vm_a
 	 * FOLL_COW test looks for. */
 	if (writable)
 		pte = pte_mkdirty(pte);
-	if (writable && (vma->vm_flags & VM_WRITE))
+	if (writable && may_mkwrite(sys, vma))
 		pte = pte_mkwrite(pte);
 	return pte_mkyoung(pte);
 }
@@ -253,7 +262,7 @@ static int wp_page_reuse(struct vm_area_struct *vma, pte_t *ptep, spinlock_t *pt
 	 * PTE read-only, the page now private and exclusive. */
 	if (!(flags & FAULT_FLAG_UNSHARE))
 		ptep_modify(ptep, 0,
-			    ((vma->vm_flags & VM_WRITE) ? _PAGE_RW : 0) | _PAGE_DIRTY |
+			    (may_mkwrite(vma->vm_mm->sys, vma) ? _PAGE_RW : 0) | _PAGE_DIRTY |
 				    _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
 	pte_unmap_unlock(ptep, ptl);
 	return 0;

@@ -38,7 +38,7 @@ static const struct cow_policy presets[] = {
 		.dio_mm_lock = false,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.clear_refs_skip_pinned = false,
-		.force = FORCE_DROP_WRITE,
+		.force = FORCE_MKWRITE,
 		.mprotect_upgrade = false,
 		.uffd_dirty = false,
 	},
@@ -382,6 +382,8 @@ const char *dio_pin_rule_name(enum dio_pin_rule d)
 const char *force_rule_name(enum force_rule f)
 {
 	switch (f) {
+	case FORCE_MKWRITE:
+		return "the COW fault maps the private copy writable, even without VM_WRITE";
 	case FORCE_DROP_WRITE: return "after the COW fault, retry as a read (Dirty COW)";
 	case FORCE_COW_DIRTY: return "FOLL_COW: a read-only PTE only if dirty";
 	case FORCE_EXCLUSIVE: return "a read-only PTE only onto an exclusive anon page";

@@ -124,7 +124,15 @@ enum gupfast_guard {
  * PTE of a private mapping it may not write (no VM_WRITE) once the fault
  * it took has given the process a private copy. */
 enum force_rule {
-	/* Until 4.9: the retry after that fault drops FOLL_WRITE and takes
+	/* 2.4: there is no maybe_mkwrite; break_cow (and every fault that
+	 * writes) installs the private copy writable, so the retried lookup
+	 * finds a writable PTE and writes the private copy, even after a
+	 * racing MADV_DONTNEED (the next forced fault makes a new copy).  No
+	 * Dirty COW, but a different bug: a mapping without VM_WRITE gets a
+	 * writable PTE, and the process can then store into it. */
+	FORCE_MKWRITE,
+	/* 2.6 (Feb 2004, "restore protections after forced fault in
+	 * get_user_pages") until 4.9: the retry after that fault drops FOLL_WRITE and takes
 	 * whatever page the PTE maps as if for a read; if MADV_DONTNEED
 	 * zapped the copy meanwhile, that is the page cache's page, and the
 	 * kernel writes into it (Dirty COW, CVE-2016-5195). */
