@@ -632,11 +632,12 @@ static int check_counts(struct sys_check *c, bool strict)
 			unsigned long slot = swp_offset((swp_entry_t){page->private});
 
 			if (slot < swap_device_size(sys->swap) && c->swaps[slot] > 0)
-				return corrupt(c->msg, c->len,
-					       "pfn %lu may be pinned (refcount %d) but was unmapped "
-					       "into the swap cache: %lu swap PTEs refer to slot %lu "
-					       "(S7)",
-					       pfn, ref, c->swaps[slot], slot);
+				return corrupt(
+					c->msg, c->len,
+					"pfn %lu may be pinned (refcount %d) but was unmapped "
+					"into the swap cache: %lu swap PTEs refer to slot %lu "
+					"(S7)",
+					pfn, ref, c->swaps[slot], slot);
 		}
 	}
 	return 0;

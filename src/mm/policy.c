@@ -40,6 +40,7 @@ static const struct cow_policy presets[] = {
 		.clear_refs_skip_pinned = false,
 		.force = FORCE_MKWRITE,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -56,6 +57,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
 		.force = FORCE_DROP_WRITE,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -71,6 +73,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -87,6 +90,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -104,6 +108,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -121,6 +126,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -137,6 +143,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
 		.force = FORCE_DROP_WRITE,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -156,6 +163,7 @@ static const struct cow_policy presets[] = {
 		.clear_refs_skip_pinned = false,
 		.force = FORCE_DROP_WRITE,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -172,6 +180,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_COW_DIRTY,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -187,6 +196,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_COW_DIRTY,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -199,6 +209,7 @@ static const struct cow_policy presets[] = {
 		PINS_511,
 		.force = FORCE_COW_DIRTY,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -211,6 +222,7 @@ static const struct cow_policy presets[] = {
 		PINS_511,
 		.force = FORCE_COW_DIRTY,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = true,
 	},
 	{
@@ -223,6 +235,7 @@ static const struct cow_policy presets[] = {
 		.dio_pin = DIO_FOLL_GET,
 		.force = FORCE_COW_DIRTY,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = true,
 	},
 	{
@@ -234,6 +247,7 @@ static const struct cow_policy presets[] = {
 		.dio_pin = DIO_FOLL_GET,
 		.force = FORCE_EXCLUSIVE,
 		.mprotect_upgrade = true,
+		.fork_copy_coherent = false,
 		.uffd_dirty = true,
 	},
 	{
@@ -248,6 +262,21 @@ static const struct cow_policy presets[] = {
 		.dio_pin = DIO_FOLL_PIN,
 		.force = FORCE_EXCLUSIVE,
 		.mprotect_upgrade = true,
+		.fork_copy_coherent = false,
+		.uffd_dirty = true,
+	},
+	{
+		.name = "fork-coherent-2025",
+		.summary = "linux-6.5 plus a coherent snapshot at fork: the parent's PTE is "
+			   "write-protected and flushed before its page is copied for the child",
+		.commits = "\"mm/memory: ensure fork child sees coherent memory snapshot\" "
+			   "(Jann Horn, linux-mm, 2025), on linux-6.5's rules",
+		EXCLUSIVE_519,
+		.gup = GUP_UNSHARE_ALL,
+		.dio_pin = DIO_FOLL_PIN,
+		.force = FORCE_EXCLUSIVE,
+		.mprotect_upgrade = true,
+		.fork_copy_coherent = true,
 		.uffd_dirty = true,
 	},
 	{
@@ -263,6 +292,7 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_EXCLUSIVE,
 		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 };
@@ -416,7 +446,8 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "UFFDIO_CONTINUE:   %s\n"
 		 "reclaim:           %s\n"
 		 "clear_refs:        %s\n"
-		 "mprotect +write:   %s\n",
+		 "mprotect +write:   %s\n"
+		 "fork's early copy: %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
 		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used",
 		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
@@ -428,6 +459,8 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 p->clear_refs_skip_pinned ? "skips maybe-pinned pages (5.11)"
 					   : "write-protects every page",
 		 p->mprotect_upgrade ? "maps exclusive anon pages writable at once (6.0)"
-				     : "leaves private pages to the write fault");
+				     : "leaves private pages to the write fault",
+		 p->fork_copy_coherent ? "write-protects and flushes first (a coherent snapshot)"
+				       : "the parent's PTE stays writable meanwhile");
 	return buf;
 }

@@ -201,6 +201,16 @@ struct cow_policy {
 	 * fault (can_change_pte_writable, 64fe24a3e05e, 6.0).  Before, only
 	 * the write fault makes such a PTE writable again. */
 	bool mprotect_upgrade;
+	/* Before fork copies a page for the child (the early copy of a
+	 * maybe-pinned page), it write-protects the parent's PTE and shoots
+	 * the TLBs down, so no thread of the parent writes the page during
+	 * the copy; the parent's next write faults, waits for fork to end and
+	 * reuses its exclusive page.  The 2025 linux-mm proposal "ensure fork
+	 * child sees coherent memory snapshot" (Jann Horn); until then the
+	 * parent's PTE stays writable and a parent thread's stores can tear
+	 * the child's copy.  (The 2009 forkfix write-protects and flushes as
+	 * part of its own fork rule.) */
+	bool fork_copy_coherent;
 };
 
 /* The preset of that name, or NULL. */

@@ -401,9 +401,9 @@ static void test_check_finds_pinned_page_in_swap(void **state)
 
 	(void)state;
 	assert_int_equal(mmt_fill(r.t, r.a, 0x11, PAGE_SIZE), 0);
-	assert_int_equal(cow_gup(r.t, r.a, PAGE_SIZE, COW_GUP_PIN | COW_GUP_LONGTERM | COW_GUP_WRITE,
-				 &pin),
-			 0);
+	assert_int_equal(
+		cow_gup(r.t, r.a, PAGE_SIZE, COW_GUP_PIN | COW_GUP_LONGTERM | COW_GUP_WRITE, &pin),
+		0);
 	r.sys->policy = cow_policy_find("linux-2.6.29");
 	assert_int_equal(cow_swapout(r.t, r.a, PAGE_SIZE), 0);
 	assert_true(swapped(r.p, r.a));

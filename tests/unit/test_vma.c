@@ -593,8 +593,11 @@ static void test_mprotect_upgrades_exclusive_pages_from_60(void **state)
 	static const struct {
 		const char *policy;
 		bool writable;
-	} eras[] = {{"linux-2.6.29", false}, {"linux-5.18", false}, {"linux-5.19", false},
-		    {"linux-6.2", true},     {"linux-6.5", true}};
+	} eras[] = {{"linux-2.6.29", false},
+		    {"linux-5.18", false},
+		    {"linux-5.19", false},
+		    {"linux-6.2", true},
+		    {"linux-6.5", true}};
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(eras); i++) {
@@ -607,7 +610,8 @@ static void test_mprotect_upgrades_exclusive_pages_from_60(void **state)
 		assert_true(PageFlag(mmt_page(f.p, a), PG_anon_exclusive));
 		assert_int_equal(cow_mprotect(f.t, a, PAGE_SIZE, COW_PROT_READ), 0);
 		assert_false(pte_write(mmt_pte(f.p, a)));
-		assert_int_equal(cow_mprotect(f.t, a, PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE), 0);
+		assert_int_equal(cow_mprotect(f.t, a, PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE),
+				 0);
 		if (pte_write(mmt_pte(f.p, a)) != eras[i].writable)
 			fail_msg("%s: the PTE is %s after mprotect(RW)", eras[i].policy,
 				 eras[i].writable ? "read-only" : "writable");
