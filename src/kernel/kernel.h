@@ -52,7 +52,23 @@ struct kern_result {
 			    * (FILE:LINE:COL: check ... failed: found ...), or
 			    * the reason for the skip */
 	int checks;	   /* the checks that held */
+	int expected;	   /* the checks a passing run makes: every one ran */
 };
+
+/* The checks a run of s makes when none fails: each check operation
+ * once, at the top level and in every thread (each thread of a group
+ * runs once). */
+int kern_expected_checks(const struct scenario *s);
+
+/* Hold a finished run to its checks: a run that would pass although
+ * fewer than r->expected checks held did less than the scenario says, and
+ * becomes an error (KERN_ERROR, "error") that says how many ran. */
+void kern_judge(const struct scenario *s, struct kern_result *r);
+
+/* What the host runs in a way of its own, which a verdict on s should
+ * say beside it (a static text), or NULL: `pin ... fast` is an io_uring
+ * buffer registration here. */
+const char *kern_host_note(const struct scenario *s);
 
 /* Why the host cannot run s (a static look at its operations and at the
  * host: KSM passes, userfaultfd, swap, read-only pins, zero_page=off), or
