@@ -247,7 +247,7 @@ static void print_table(const struct diff_row *rows, int n, const char *policy)
 	for (int i = 0; i < n; i++)
 		if ((int)strlen(rows[i].e->file) > w)
 			w = (int)strlen(rows[i].e->file);
-	printf("%-*s  %-8s  %-10s  %-36s  %s\n", w, "scenario", "host", policy, "model search",
+	printf("%-*s  %-8s  %-10s  %-40s  %s\n", w, "scenario", "host", policy, "model search",
 	       "result");
 	for (int i = 0; i < n; i++) {
 		const struct diff_row *r = &rows[i];
@@ -258,7 +258,7 @@ static void print_table(const struct diff_row *rows, int n, const char *policy)
 			snprintf(search, sizeof(search), "-");
 		else
 			describe_search(&r->model, search, sizeof(search));
-		printf("%-*s  %-8s  %-10s  %-36s  %s\n", w, r->e->file, r->host.verdict,
+		printf("%-*s  %-8s  %-10s  %-40s  %s\n", w, r->e->file, r->host.verdict,
 		       skip ? "-" : r->model.verdict, search, outcome_word(r->outcome, false));
 		if (skip)
 			printf("  skipped: %s\n", r->host.message);

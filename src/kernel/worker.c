@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -449,6 +450,7 @@ static void check_fail(const struct scen_op *op, const char *fmt, ...)
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAP (1ULL << 62)
 #define PM_PFN ((1ULL << 55) - 1) /* reads as 0 without CAP_SYS_ADMIN */
+#define KPF_WRITEBACK 8
 #define KPF_ANON 12
 #define KPF_KSM 21
 #define KPF_ZERO_PAGE 24
@@ -970,14 +972,19 @@ static const char *stayed_why(uint64_t e, char *buf, size_t len)
 {
 	uint64_t count = 0, flags = 0;
 	bool known = kpage_word("/proc/kpageflags", e & PM_PFN, &flags);
+	struct sysinfo si;
 
 	if (known && (flags >> KPF_ZERO_PAGE & 1))
 		return NULL;
-	if (known && (flags >> KPF_KSM & 1))
+	if (sysinfo(&si) == 0 && si.freeswap == 0)
+		snprintf(buf, len, "no swap space is free (/proc/swaps)");
+	else if (known && (flags >> KPF_WRITEBACK & 1))
+		snprintf(buf, len, "it is still being written to swap (PG_writeback)");
+	else if (known && (flags >> KPF_KSM & 1))
 		snprintf(buf, len, "it is a KSM page, which MADV_PAGEOUT leaves alone");
 	else if (kpage_word("/proc/kpagecount", e & PM_PFN, &count) && count > 1)
 		snprintf(buf, len,
-			 "it is mapped %llu times (a live child shares it): MADV_PAGEOUT "
+			 "it is mapped %llu times (a live parent or child shares it): MADV_PAGEOUT "
 			 "pages out only what one process maps, where reclaim would unmap "
 			 "it everywhere",
 			 (unsigned long long)count);
@@ -1019,8 +1026,10 @@ static int pageout_every_cpu(void *addr, size_t len)
  * reclaim keeps too (maybe pinned by a pin or a direct I/O of this
  * process; the shared zero page), pages mapped by nothing (nothing to
  * swap), and, in a thread group, pages another thread of the group
- * touches (it may have faulted them back in).  Pages that stayed get a
- * second try on every CPU (pageout_every_cpu) first. */
+ * touches (it may have faulted them back in).  Pages that stayed get
+ * three more tries on every CPU (pageout_every_cpu) first, a few
+ * milliseconds apart: reclaim does not unmap a page while an earlier
+ * swap-out still writes it (PG_writeback). */
 static void exec_swapout(const struct scen_op *op, const struct tctx *t)
 {
 	const struct scen_range *g = &op->swapout.range;
@@ -1034,11 +1043,14 @@ static void exec_swapout(const struct scen_op *op, const struct tctx *t)
 		op_error(op, "swapout (opening /proc/self/pagemap)", errno);
 		return;
 	}
-	for (int tries = 0; tries < 2; tries++) {
-		int err = tries ? pageout_every_cpu((void *)base, len)
-			  : madvise((void *)base, len, MADV_PAGEOUT) == 0 ? 0
-									  : errno;
+	for (int tries = 0; tries < 4; tries++) {
+		int err;
 
+		if (tries)
+			usleep(2000U << tries); /* a swap write still in flight */
+		err = tries ? pageout_every_cpu((void *)base, len)
+		      : madvise((void *)base, len, MADV_PAGEOUT) == 0 ? 0
+								      : errno;
 		stayed = 0;
 		n = 0;
 		if (err) {
