@@ -36,7 +36,7 @@ for t in "$dir"/test_*; do
 	fi
 	printf '%-24s %4d passed, %d failed, %d skipped (%ss)\n' "$name" "$p" "$f" "$s" "$secs"
 	if [ "$s" -ne 0 ]; then
-		grep '^# skip: \|^\[  SKIPPED \] [a-z]' "$log" | sed 's/^/    /'
+		grep -A 1 '^# skip: ' "$log" | grep -v '^--$' | sed 's/^/    /'
 	fi
 	if [ "$f" -ne 0 ]; then
 		echo "---- $log"
