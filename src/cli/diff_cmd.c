@@ -241,13 +241,13 @@ static const char *outcome_word(enum diff_outcome o, bool json)
 
 static void print_table(const struct diff_row *rows, int n, const char *policy)
 {
-	int w = (int)strlen("scenario");
+	int w = (int)strlen("scenario"), pw = (int)strlen(policy) > 10 ? (int)strlen(policy) : 10;
 	char search[96];
 
 	for (int i = 0; i < n; i++)
 		if ((int)strlen(rows[i].e->file) > w)
 			w = (int)strlen(rows[i].e->file);
-	printf("%-*s  %-8s  %-10s  %-40s  %s\n", w, "scenario", "host", policy, "model search",
+	printf("%-*s  %-8s  %-*s  %-40s  %s\n", w, "scenario", "host", pw, policy, "model search",
 	       "result");
 	for (int i = 0; i < n; i++) {
 		const struct diff_row *r = &rows[i];
@@ -258,7 +258,7 @@ static void print_table(const struct diff_row *rows, int n, const char *policy)
 			snprintf(search, sizeof(search), "-");
 		else
 			describe_search(&r->model, search, sizeof(search));
-		printf("%-*s  %-8s  %-10s  %-40s  %s\n", w, r->e->file, r->host.verdict,
+		printf("%-*s  %-8s  %-*s  %-40s  %s\n", w, r->e->file, r->host.verdict, pw,
 		       skip ? "-" : r->model.verdict, search, outcome_word(r->outcome, false));
 		if (skip)
 			printf("  skipped: %s\n", r->host.message);
@@ -356,11 +356,10 @@ int cmd_diff(int argc, char **argv)
 			print_json(rows, nr, a.policy, count);
 		} else {
 			print_table(rows, nr, a.policy);
-			printf("\ndiff: %d agree, %d disagree, %d skipped%s; %d scenarios, host "
-			       "zero "
-			       "page: %s\n",
+			printf("\ndiff: %d agree, %d disagree, %d skipped%s; %d scenario%s, "
+			       "host zero page: %s\n",
 			       count[DIFF_AGREE], count[DIFF_DISAGREE], count[DIFF_SKIP],
-			       count[DIFF_SKIP] ? " (reasons above)" : "", nr,
+			       count[DIFF_SKIP] ? " (reasons above)" : "", nr, nr == 1 ? "" : "s",
 			       host_zero > 0	? "yes"
 			       : host_zero == 0 ? "no"
 						: "unknown");
