@@ -10,12 +10,16 @@
  * check touch the memory, dio_read and dio_write are O_DIRECT transfers
  * submitted through io_uring, pin registers an io_uring fixed buffer (a
  * long-term R/W pin), vmsplice and pipe_read are the real calls, poke is
- * a pwrite to /proc/self/mem, clear_refs writes /proc/self/clear_refs and
- * swapout is MADV_PAGEOUT.  worker.c says how one process runs, kernel.c
- * how the calling process coordinates them.
+ * a pwrite to /proc/self/mem, clear_refs writes /proc/self/clear_refs,
+ * swapout is MADV_PAGEOUT checked through /proc/self/pagemap and
+ * ksm_merge a ksmd pass checked through /proc/PID/ksm_merging_pages.
+ * worker.c says how one process runs, kernel.c how the calling process
+ * coordinates them.
  *
  * An operation the host cannot perform makes the scenario SKIP with the
- * reason, never PASS.  A run leaves nothing behind: its processes are
+ * reason, never PASS, and so does one that did less than the scenario
+ * says (a swapout whose pages stayed in memory, a ksm_merge that merged
+ * nothing); a run passes only if every check of the scenario ran.  A run leaves nothing behind: its processes are
  * gone and its data files were unlinked as soon as they were opened, also
  * when a SIGINT or SIGTERM interrupts it (the process then dies of the
  * signal, as it would have without cowlab's handler).
