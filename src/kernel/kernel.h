@@ -19,10 +19,11 @@
  * An operation the host cannot perform makes the scenario SKIP with the
  * reason, never PASS, and so does one that did less than the scenario
  * says (a swapout whose pages stayed in memory, a ksm_merge that merged
- * nothing); a run passes only if every check of the scenario ran.  A run leaves nothing behind: its processes are
- * gone and its data files were unlinked as soon as they were opened, also
- * when a SIGINT or SIGTERM interrupts it (the process then dies of the
- * signal, as it would have without cowlab's handler).
+ * nothing); a run passes only if every check of the scenario ran.  A
+ * run leaves nothing behind: its processes are gone and its data files
+ * were unlinked as soon as they were opened, also when a SIGINT or
+ * SIGTERM interrupts it (the process then dies of the signal, as it would
+ * have without cowlab's handler).
  *
  * kern_run changes process-wide state while it runs (the SIGINT, SIGTERM
  * and SIGPIPE dispositions, PR_SET_CHILD_SUBREAPER) and restores it; one
