@@ -45,6 +45,8 @@ struct verdict {
 	int err;	/* a COW_E* code: the search could not run */
 	int failed;	/* a failing run was found */
 	int exhaustive; /* every schedule ran */
+	int dfs_done;	/* every schedule within dfs_bound preemptions ran */
+	unsigned int dfs_bound;
 	uint64_t runs;
 	double seconds;
 	char verdict[16]; /* "pass" or the failing verdict */

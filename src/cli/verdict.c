@@ -49,6 +49,8 @@ void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs
 		scen_result_from_explore(x, res);
 		v->failed = x->failed;
 		v->exhaustive = x->exhaustive;
+		v->dfs_done = x->dfs_done;
+		v->dfs_bound = x->dfs_bound;
 		v->runs = x->runs;
 		snprintf(v->verdict, sizeof(v->verdict), "%s", x->failed ? res->verdict : "pass");
 		if (x->failed) {

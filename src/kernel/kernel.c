@@ -81,6 +81,58 @@ static bool has_op(const struct scenario *s, enum scen_op_kind kind)
 	return false;
 }
 
+static int count_checks(const struct scen_op *ops, int n)
+{
+	int c = 0;
+
+	for (int i = 0; i < n; i++)
+		c += ops[i].kind == OP_CHECK;
+	return c;
+}
+
+int kern_expected_checks(const struct scenario *s)
+{
+	int c = count_checks(s->ops, s->nr_ops);
+
+	for (int t = 0; t < s->nr_threads; t++)
+		c += count_checks(s->threads[t].ops, s->threads[t].nr_ops);
+	return c;
+}
+
+void kern_judge(const struct scenario *s, struct kern_result *r)
+{
+	r->expected = kern_expected_checks(s);
+	if (r->status != KERN_PASS || r->checks == r->expected)
+		return;
+	r->status = KERN_ERROR;
+	snprintf(r->verdict, sizeof(r->verdict), "error");
+	snprintf(r->message, sizeof(r->message),
+		 "%s: %d of the scenario's %d checks ran; a run that leaves checks out is "
+		 "no pass",
+		 s->path, r->checks, r->expected);
+}
+
+static bool is_fast_pin(const struct scen_op *op)
+{
+	return op->kind == OP_PIN && op->pin.fast;
+}
+
+const char *kern_host_note(const struct scenario *s)
+{
+	bool fast = false;
+
+	for (int i = 0; i < s->nr_ops; i++)
+		fast |= is_fast_pin(&s->ops[i]);
+	for (int t = 0; t < s->nr_threads; t++)
+		for (int i = 0; i < s->threads[t].nr_ops; i++)
+			fast |= is_fast_pin(&s->threads[t].ops[i]);
+	if (!fast)
+		return NULL;
+	return "pin ... fast is an io_uring buffer registration on the host, as every pin: "
+	       "pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM), gup-fast inside the kernel "
+	       "with the slow path behind it";
+}
+
 static bool needs_swap(const struct scenario *s)
 {
 	return has_op(s, OP_SWAPOUT);
@@ -669,6 +721,7 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 
 	memset(r, 0, sizeof(*r));
 	set_result(r, KERN_PASS, "pass", "");
+	r->expected = kern_expected_checks(s);
 	skip = kern_skip_reason(s);
 	if (skip) {
 		set_result(r, KERN_SKIP, "skip", skip);
@@ -704,6 +757,7 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 				snprintf(r->verdict, sizeof(r->verdict), "skip");
 		}
 	}
+	kern_judge(s, r);
 	coord_free(&c);
 	kern_swap_off();
 	kern_ksm_restore();
