@@ -63,8 +63,55 @@ if [ -n "$token" ]; then
 else
 	bad "failure prints a replay token"
 fi
-expect 2 "replay a malformed token" "$cow" replay "cow1:oops"
-expect 0 "replay a demo token" "$cow" replay "cow1:locked-counter:-:random:3"
+expect 2 "replay a malformed token" "$cow" replay "cow2:oops"
+expect 0 "replay a demo token" "$cow" replay "cow2:locked-counter:-:1:-:random:3"
+expect 2 "replay a demo token of another version" "$cow" replay "cow2:locked-counter:-:99:-:random:3"
+grep -q "locked-counter has changed since the token was made" "$tmp/err" && ok "a demo's version binds its tokens" || bad "a demo's version binds its tokens"
+
+# A token binds to what it replays: the scenario file's bytes and the
+# preset's rules.  A copy of a scenario, changed after its token was made,
+# or the token's rules hash edited (other rules under the preset's name),
+# is refused with exit 2 and what changed; so is a token of the first
+# format, which carries no hash.
+mkdir -p "$tmp/tok"
+cp scenarios/cow_parent_writes.cow "$tmp/tok/x.cow"
+expect 1 "token: a failing run of a copy" "$cow" run "$tmp/tok/x.cow" --mode explore --policy broken-always-reuse --runs 50
+token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | head -n 1)
+case $token in
+"cow2:$tmp/tok/x.cow:broken-always-reuse:"*) ok "token: cow2, the file, the preset ($token)" ;;
+*) bad "token: cow2, the file, the preset ($token)" ;;
+esac
+expect 1 "token: replays on the unchanged file" "$cow" replay "$token"
+echo "# an edit after the token was made" >>"$tmp/tok/x.cow"
+expect 2 "token: refused on the changed file" "$cow" replay "$token"
+grep -q "x.cow has changed since the token was made" "$tmp/err" && ok "token: says the file changed" || bad "token: says the file changed: $(cat "$tmp/err")"
+expect 2 "token: replay --trace refused on the changed file" "$cow" replay --trace "$token"
+cp scenarios/cow_parent_writes.cow "$tmp/tok/x.cow"
+expect 1 "token: replays on the file restored" "$cow" replay "$token"
+other=$(echo "$token" | awk -F: -v OFS=: '{ $5 = ($5 == "1" ? "2" : "1"); print }')
+expect 2 "token: refused under other rules" "$cow" replay "$other"
+grep -q "the rules of broken-always-reuse differ from those the token was made under" "$tmp/err" && ok "token: says the rules differ" || bad "token: says the rules differ: $(cat "$tmp/err")"
+grep -q "has changed" "$tmp/err" && bad "token: blames only the rules" || ok "token: blames only the rules"
+other=$(echo "$token" | awk -F: -v OFS=: '{ $4 = $4 "0"; print }')
+expect 2 "token: an overlong hash is malformed" "$cow" replay "$other"
+expect 2 "token: the first format is refused" "$cow" replay "cow1:$tmp/tok/x.cow:broken-always-reuse:random:1"
+grep -q 'a "cow1:" token carries no hash' "$tmp/err" && ok "token: says a cow1 token carries no hash" || bad "token: says a cow1 token carries no hash"
+
+# Every verdict says what it rests on: a scenario without concurrency has
+# one schedule, which every search runs (exhaustive); a racy one under a
+# small budget is sampled; a failure is a counterexample.
+expect 0 "explore: a single schedule" "$cow" explore scenarios/cow_parent_writes.cow --runs 10
+grep -q "^scenarios/cow_parent_writes.cow: nothing found (linux-6.5), exhaustive: every schedule ran$" "$tmp/out" && ok "explore: says exhaustive" || bad "explore: says exhaustive: $(cat "$tmp/out")"
+expect 0 "explore: a racy scenario, 20 runs" "$cow" explore scenarios/fork_vs_writer.cow --runs 20
+grep -q "^scenarios/fork_vs_writer.cow: nothing found (linux-6.5), sampled: [0-9]* runs of PCT, random and dfs, not every schedule$" "$tmp/out" && ok "explore: says sampled" || bad "explore: says sampled: $(cat "$tmp/out")"
+expect 0 "explore --json: sampled" "$cow" explore scenarios/fork_vs_writer.cow --runs 20 --json
+grep -q '"type":"result",.*"found":false,"search":"sampled","runs":' "$tmp/out" && ok "explore --json: search sampled" || bad "explore --json: search sampled"
+expect 0 "explore --json: exhaustive" "$cow" explore scenarios/cow_parent_writes.cow --runs 10 --json
+grep -q '"found":false,"search":"exhaustive","runs":' "$tmp/out" && ok "explore --json: search exhaustive" || bad "explore --json: search exhaustive"
+expect 0 "run --mode explore: exhaustive" "$cow" run scenarios/cow_parent_writes.cow --mode explore --runs 10
+grep -q "; exhaustive: every schedule ran$" "$tmp/out" && ok "run --mode explore: says exhaustive" || bad "run --mode explore: says exhaustive"
+expect 0 "run --mode explore: sampled" "$cow" run scenarios/fork_vs_writer.cow --mode explore --runs 20 --algo pct
+grep -q "; sampled: 20 PCT runs, not every schedule$" "$tmp/out" && ok "run --mode explore: says sampled" || bad "run --mode explore: says sampled: $(cat "$tmp/out")"
 
 # cowlab explore: found and not found, shrunk traces, tokens, workers, shards.
 expect 1 "explore finds gup-fast vs fork under 2.6.29" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-2.6.29
@@ -73,22 +120,22 @@ grep -q "^trace: " "$tmp/out" && ok "explore prints a trace" || bad "explore pri
 grep -q "rmw page pfn [0-9]*.refcount \[ref" "$tmp/out" && ok "the trace names pages and their counts" || bad "the trace names pages and their counts"
 token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | head -n 1)
 case $token in
-cow1:*:s:*) ok "explore prints a schedule token" ;;
+cow2:*:s:*) ok "explore prints a schedule token" ;;
 *) bad "explore prints a schedule token ($token)" ;;
 esac
 expect 1 "the shrunk token replays the failure" "$cow" replay "$token"
 expect 1 "replay --trace" "$cow" replay --trace "$token"
 grep -q "^trace: " "$tmp/out" && ok "replay --trace prints the trace" || bad "replay --trace prints the trace"
 expect 0 "explore dfs under 6.5 finds nothing" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs
-grep -q "dfs bound 2 complete" "$tmp/out" && ok "dfs says it completed" || bad "dfs says it completed"
-runs1=$(sed -n 's/.*found (linux-6.5): \([0-9]*\) runs.*/\1/p' "$tmp/out")
+grep -q "nothing found (linux-6.5), exhaustive within 2 preemptions: every schedule with at most 2 ran$" "$tmp/out" && ok "dfs says it completed its bound" || bad "dfs says it completed its bound"
+runs1=$(sed -n 's/^  \([0-9]*\) runs.*/\1/p' "$tmp/out")
 expect 0 "explore dfs --jobs 2" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --jobs 2
-runs2=$(sed -n 's/.*found (linux-6.5): \([0-9]*\) runs.*/\1/p' "$tmp/out")
+runs2=$(sed -n 's/^  \([0-9]*\) runs.*/\1/p' "$tmp/out")
 [ -n "$runs1" ] && [ "$runs1" = "$runs2" ] && ok "dfs --jobs 2 runs the same schedules ($runs1)" || bad "dfs --jobs 2 runs the same schedules ($runs1 vs $runs2)"
 sum=0
 for i in 0 1 2; do
 	"$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --shard $i/3 >"$tmp/shard" 2>&1
-	n=$(sed -n 's/.*found (linux-6.5): \([0-9]*\) runs.*/\1/p' "$tmp/shard")
+	n=$(sed -n 's/^  \([0-9]*\) runs.*/\1/p' "$tmp/shard")
 	sum=$((sum + ${n:-0}))
 done
 [ "$sum" = "$runs1" ] && ok "three shards make the whole dfs" || bad "three shards make the whole dfs ($sum vs $runs1)"
@@ -98,9 +145,9 @@ expect 1 "explore --jobs 2 finds dma_thread's loss" "$cow" explore scenarios/gup
 token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | head -n 1)
 expect 1 "a worker's find replays" "$cow" replay "$token"
 expect 1 "explore --json" "$cow" explore racy-counter --json
-grep -q '"type":"result".*"found":true.*"token":"cow1:racy-counter:-:s:' "$tmp/out" && ok "--json gives the result line" || bad "--json gives the result line"
+grep -q '"type":"result".*"found":true.*"token":"cow2:racy-counter:-:1:-:s:' "$tmp/out" && ok "--json gives the result line" || bad "--json gives the result line"
 expect 0 "explore --save" "$cow" explore locked-counter --algo random --runs 50 --save "$tmp/token"
-grep -q '^cow1:locked-counter:-:random:50$' "$tmp/token" && ok "--save holds the last run's token" || bad "--save holds the last run's token"
+grep -q '^cow2:locked-counter:-:1:-:random:50$' "$tmp/token" && ok "--save holds the last run's token" || bad "--save holds the last run's token"
 expect 0 "explore --time" "$cow" explore locked-counter --time 0.3
 expect 2 "explore without a file" "$cow" explore
 expect 2 "explore two files" "$cow" explore racy-counter locked-counter
@@ -110,7 +157,7 @@ expect 2 "explore a bad depth" "$cow" explore racy-counter --depth 0
 expect 2 "explore a bad time" "$cow" explore racy-counter --time -1
 expect 2 "explore an unknown policy" "$cow" explore scenarios/zero_page.cow --policy linux-9
 expect 2 "explore a missing file" "$cow" explore "$tmp/nope.cow"
-expect 2 "replay a token with a bad schedule" "$cow" replay "cow1:racy-counter:-:s:4"
+expect 2 "replay a token with a bad schedule" "$cow" replay "cow2:racy-counter:-:1:-:s:4"
 
 # cowlab kernel: the same scenarios on the host's real kernel.
 expect 0 "kernel: a scenario passes on the host" "$cow" kernel scenarios/cow_parent_writes.cow
@@ -202,7 +249,7 @@ expect 0 "diff --json: the model's search" "$cow" diff scenarios/cow_parent_writ
 grep -q '"file":"scenarios/cow_parent_writes.cow",.*"model":"pass","model_search":"exhaustive","model_runs":[0-9]*,"model_exhaustive":true,"model_bound":2,.*"file":"scenarios/fork_vs_writer.cow",.*"model_search":"sampled","model_runs":[0-9]*,"model_exhaustive":false,.*"agree":2,"disagreements":0,"skipped":0}$' "$tmp/out" && ok "diff --json: exhaustive or sampled, with the runs" || bad "diff --json: exhaustive or sampled, with the runs"
 expect 1 "diff: an old preset disagrees with the host" "$cow" diff scenarios/matrix/r03_pin_fork.cow --policy linux-2.6.29 --iterations 3
 grep -q "^scenarios/matrix/r03_pin_fork.cow  *pass  *desync  *found ([0-9]* runs\{0,1\})  *DISAGREE$" "$tmp/out" && ok "diff marks the disagreement" || bad "diff marks the disagreement"
-grep -q "replay it with: cowlab replay cow1:scenarios/matrix/r03_pin_fork.cow:linux-2.6.29:" "$tmp/out" && ok "diff gives the model's token" || bad "diff gives the model's token"
+grep -q "replay it with: cowlab replay cow2:scenarios/matrix/r03_pin_fork.cow:linux-2.6.29:" "$tmp/out" && ok "diff gives the model's token" || bad "diff gives the model's token"
 expect 0 "diff: a skip is no disagreement" "$cow" diff scenarios/matrix/r20_uffd_continue_dirty.cow scenarios/cow_parent_writes.cow --iterations 2
 grep -q "^scenarios/matrix/r20_uffd_continue_dirty.cow  *skip  *-  *-  *skip$" "$tmp/out" && grep -q "^  skipped: uffd_continue: " "$tmp/out" && ok "diff: the skip's row and reason" || bad "diff: the skip's row and reason"
 grep -q "^diff: 1 agree, 0 disagree, 1 skipped (reasons above); 2 scenarios" "$tmp/out" && ok "diff: the summary counts skips apart" || bad "diff: the summary counts skips apart"
@@ -242,7 +289,18 @@ expect 0 "matrix: a scenario matching its expect lines" "$cow" matrix "$tmp/mx/s
 t1=$(date +%s)
 grep -q "^$nr cells, $nr match, 0 differ$" "$tmp/out" && ok "matrix sums up the cells" || bad "matrix sums up the cells"
 grep -q "^seq .* leak$" "$tmp/out" && ok "matrix: broken-always-reuse leaks" || bad "matrix: broken-always-reuse leaks"
+grep -q "^0 fail (each a counterexample)\|^1 fail (each a counterexample); $((nr - 1)) pass: $((nr - 1)) proven (every schedule ran), 0 within 2 preemptions, 0 sampled$" "$tmp/out" && ok "matrix: the single-schedule passes are proven" || bad "matrix: the single-schedule passes are proven"
+grep -q "^seq  *pass  " "$tmp/out" && ok "matrix: a proven pass is unmarked" || bad "matrix: a proven pass is unmarked"
 [ $((t1 - t0)) -le 3 ] && ok "matrix stops a single-schedule cell early" || bad "matrix stops a single-schedule cell early ($((t1 - t0)) s)"
+{
+	echo "expect pass $dflt"
+	sed 1,3d scenarios/fork_vs_writer.cow
+} >"$tmp/mxracy.cow"
+expect 0 "matrix: a racy scenario under a small budget" "$cow" matrix "$tmp/mxracy.cow" --policy "$dflt" --runs 20
+grep -q "^mxracy  *pass~$" "$tmp/out" && ok "matrix: a sampled pass is marked ~" || bad "matrix: a sampled pass is marked ~"
+grep -q "^0 fail (each a counterexample); 1 pass: 0 proven (every schedule ran), 0 within 2 preemptions, 1 sampled$" "$tmp/out" && ok "matrix: counts the sampled pass" || bad "matrix: counts the sampled pass"
+expect 0 "matrix --json: a sampled cell" "$cow" matrix "$tmp/mxracy.cow" --policy "$dflt" --runs 20 --json
+grep -q '"found":"pass","expected":"pass","match":true,"search":"sampled","runs":[0-9]*,' "$tmp/out" && ok "matrix --json: search sampled" || bad "matrix --json: search sampled"
 expect 1 "matrix: a wrong expectation differs" "$cow" matrix "$tmp/mx" --jobs 2
 grep -q "^wrong .* pass!" "$tmp/out" && ok "matrix marks a difference with !" || bad "matrix marks a difference with !"
 grep -q "^wrong .* leak?$" "$tmp/out" && ok "matrix marks a missing expectation with ?" || bad "matrix marks a missing expectation with ?"
@@ -268,9 +326,11 @@ assert sorted(rows) == ["seq", "wrong"] and rows["seq"]["file"].endswith("/mx/se
 seq = {c["preset"]: c for c in rows["seq"]["cells"]}
 assert seq[dflt]["found"] == "pass" and seq[dflt]["match"] and "token" not in seq[dflt]
 assert seq[dflt]["exhaustive"] and seq[dflt]["runs"] <= 4, seq[dflt]
+assert seq[dflt]["search"] == "exhaustive" and "bound" not in seq[dflt], seq[dflt]
 leak = seq["broken-always-reuse"]
 assert leak["found"] == "leak" and leak["expected"] == "leak" and leak["match"]
-assert leak["token"].startswith("cow1:"), leak
+assert leak["token"].startswith("cow2:") and leak["search"] == "found", leak
+assert d["search"] == {"found": 2, "sampled": 0, "bounded": 0, "exhaustive": 2}, d["search"]
 wrong = {c["preset"]: c for c in rows["wrong"]["cells"]}
 assert wrong[dflt]["expected"] == "leak" and not wrong[dflt]["match"]
 assert wrong["broken-always-reuse"]["expected"] is None
@@ -279,7 +339,7 @@ print(leak["token"])
 	token=$(cat "$tmp/token")
 else
 	grep -q '"cells":4,"mismatches":2}$' "$tmp/out" && ok "matrix --json: the document" || bad "matrix --json: the document"
-	token=$(sed -n 's/.*"token":"\(cow1:[^"]*\)".*/\1/p' "$tmp/out")
+	token=$(sed -n 's/.*"token":"\(cow2:[^"]*\)".*/\1/p' "$tmp/out")
 fi
 expect 1 "matrix --json: a failing cell's token replays" "$cow" replay "$token"
 grep -q "leak" "$tmp/out" && ok "the matrix token replays the leak" || bad "the matrix token replays the leak"

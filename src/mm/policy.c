@@ -464,3 +464,29 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 				       : "the parent's PTE stays writable meanwhile");
 	return buf;
 }
+
+unsigned long long cow_policy_hash(const struct cow_policy *p)
+{
+	/* Every rule field by value, in a fixed order, then the words
+	 * `cowlab policies` prints for the rules: a rule added to the struct
+	 * and the listing but not to this array still changes the hash. */
+	const uint32_t rules[] = {
+		p->wp_reuse,
+		p->fork,
+		p->anon_exclusive,
+		p->gup,
+		p->gupfast,
+		p->force,
+		p->uffd_dirty,
+		p->dio_pin,
+		p->dio_mm_lock,
+		p->reclaim,
+		p->clear_refs_skip_pinned,
+		p->mprotect_upgrade,
+		p->fork_copy_coherent,
+	};
+	char text[2048];
+
+	cow_policy_rules(p, text, sizeof(text));
+	return cow_fnv1a(cow_fnv1a(COW_FNV_BASIS, rules, sizeof(rules)), text, strlen(text));
+}

@@ -170,6 +170,9 @@ enum reclaim_rule {
 	RECLAIM_SHARE_EXCLUSIVE,
 };
 
+/* Every rule field below name, summary and commits also joins
+ * cow_policy_hash() (policy.c), which replay tokens carry, and the
+ * listing of cow_policy_rules(). */
 struct cow_policy {
 	const char *name;
 	const char *summary; /* one line */
