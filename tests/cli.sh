@@ -257,6 +257,14 @@ expect 0 "diff --json: a skip" "$cow" diff scenarios/matrix/r20_uffd_continue_di
 grep -q '"result":"skip"' "$tmp/out" && grep -q '"agree":0,"disagreements":0,"skipped":1}$' "$tmp/out" && ok "diff --json: the skip" || bad "diff --json: the skip"
 expect 1 "diff: a disagreement beside a skip" "$cow" diff scenarios/matrix/r20_uffd_continue_dirty.cow scenarios/matrix/r03_pin_fork.cow --policy linux-2.6.29 --iterations 2
 grep -q "^diff: 0 agree, 1 disagree, 1 skipped (reasons above); 2 scenarios" "$tmp/out" && ok "diff: the summary with a disagreement and a skip" || bad "diff: the summary with a disagreement and a skip"
+# KSM on the host (root and a kernel with KSM; else the rows skip): the
+# model's pass merges what two full scans of ksmd merge.  A page fork
+# shares merges; a pinned first page keeps the 63 identical pages after
+# it from merging.
+if [ "$(id -u)" = 0 ] && [ -e /sys/kernel/mm/ksm/run ]; then
+	expect 0 "diff: KSM merges as the host's does" "$cow" diff scenarios/ksm_fork_shared.cow scenarios/ksm_pinned_node.cow --iterations 3
+	grep -q "^diff: 2 agree, 0 disagree, 0 skipped; 2 scenarios" "$tmp/out" && ok "diff: the KSM rows ran on the host and agree" || bad "diff: the KSM rows ran on the host and agree: $(cat "$tmp/out")"
+fi
 expect 2 "diff: no file" "$cow" diff
 expect 2 "diff: an unknown policy" "$cow" diff scenarios/zero_page.cow --policy linux-9
 expect 2 "diff: --iterations 0" "$cow" diff scenarios/zero_page.cow --iterations 0
