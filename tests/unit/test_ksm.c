@@ -120,6 +120,27 @@ static void test_ksm_count_check_is_what_protects(void **state)
 	held_page("linux-6.5", FOLL_PIN | FOLL_LONGTERM, true, false);
 }
 
+/* page is a KSM page at rest: mapped n times, referenced by nothing else. */
+static void assert_ksm_page(struct page *page, int n)
+{
+	assert_true(PageFlag(page, PG_ksm));
+	assert_int_equal(page_mapcount(page), n);
+	assert_int_equal(page_ref_count(page), n);
+}
+
+/* Each process exits (tasks[i] being procs[i]'s), last first; every frame
+ * comes back. */
+static void exit_all(struct cow_system *sys, struct cow_task **tasks, struct cow_process **procs,
+		     int n)
+{
+	while (n-- > 0) {
+		cow_task_destroy(tasks[n]);
+		cow_process_exit(procs[n]);
+	}
+	assert_all_frames_free(sys, FRAMES);
+	cow_system_destroy(sys);
+}
+
 /* A page fork shares is mapped by two PTEs, and KSM holds one reference
  * to it while it compares it (Linux's follow_page for the item, or
  * get_mergeable_page for the unstable tree's node), not one per PTE: the
@@ -145,19 +166,12 @@ static void fork_shared_becomes_ksm(const char *policy)
 	before = cow_system_free_frames(sys);
 	assert_int_equal(cow_ksm_merge(tp, &merged), 0);
 	assert_int_equal(merged, 1);
-	assert_true(PageFlag(shared, PG_ksm));
+	assert_ksm_page(shared, 3);
 	assert_ptr_equal(mmt_page(p, a), shared);
 	assert_ptr_equal(mmt_page(q, a + PAGE_SIZE), shared);
-	assert_int_equal(page_mapcount(shared), 3);
-	assert_int_equal(page_ref_count(shared), 3);
 	assert_int_equal(cow_system_free_frames(sys), before + 1);
 	assert_system_ok(sys);
-	cow_task_destroy(tq);
-	cow_process_exit(q);
-	cow_task_destroy(tp);
-	cow_process_exit(p);
-	assert_all_frames_free(sys, FRAMES);
-	cow_system_destroy(sys);
+	exit_all(sys, (struct cow_task *[]){tp, tq}, (struct cow_process *[]){p, q}, 2);
 }
 
 /* Then as the unstable tree's node: p's page, shared with q, is met
@@ -185,10 +199,8 @@ static void fork_shared_is_the_node(const char *policy)
 	before = cow_system_free_frames(sys);
 	assert_int_equal(cow_ksm_merge(tp, &merged), 0);
 	assert_int_equal(merged, 1);
-	assert_true(PageFlag(k, PG_ksm));
+	assert_ksm_page(k, 2);
 	assert_ptr_equal(mmt_page(p, a), k);
-	assert_int_equal(page_mapcount(k), 2);
-	assert_int_equal(page_ref_count(k), 2);
 	assert_ptr_equal(mmt_page(q, a), shared);
 	assert_false(PageFlag(shared, PG_ksm));
 	assert_int_equal(page_mapcount(shared), 1);
@@ -198,17 +210,10 @@ static void fork_shared_is_the_node(const char *policy)
 	assert_int_equal(cow_ksm_merge(tp, &merged), 0);
 	assert_int_equal(merged, 1);
 	assert_ptr_equal(mmt_page(q, a), k);
-	assert_int_equal(page_mapcount(k), 3);
+	assert_ksm_page(k, 3);
 	assert_int_equal(cow_system_free_frames(sys), before + 1);
 	assert_system_ok(sys);
-	cow_task_destroy(tr);
-	cow_process_exit(r);
-	cow_task_destroy(tq);
-	cow_process_exit(q);
-	cow_task_destroy(tp);
-	cow_process_exit(p);
-	assert_all_frames_free(sys, FRAMES);
-	cow_system_destroy(sys);
+	exit_all(sys, (struct cow_task *[]){tp, tq, tr}, (struct cow_process *[]){p, q, r}, 3);
 }
 
 static void test_ksm_merges_fork_shared_page(void **state)
@@ -270,10 +275,7 @@ static void pinned_among_identical(const char *policy, int pinned, unsigned long
 	assert_int_equal(cow_ksm_merge(t, &merged), 0);
 	assert_int_equal(merged, NR_SAME - 1);
 	assert_system_ok(sys);
-	cow_task_destroy(t);
-	cow_process_exit(p);
-	assert_all_frames_free(sys, FRAMES);
-	cow_system_destroy(sys);
+	exit_all(sys, &t, &p, 1);
 }
 
 static void test_ksm_pinned_node_blocks_its_bytes(void **state)
@@ -329,10 +331,7 @@ static void test_ksm_changed_page_is_no_node(void **state)
 	assert_ptr_equal(mmt_page(p, b), mmt_page(p, a + PAGE_SIZE));
 	assert_system_ok(sys);
 	cow_task_destroy(rewriter);
-	cow_task_destroy(t);
-	cow_process_exit(p);
-	assert_all_frames_free(sys, FRAMES);
-	cow_system_destroy(sys);
+	exit_all(sys, &t, &p, 1);
 }
 
 /* scenarios/ksm_dio.cow: KSM racing a direct-I/O read into one of its
@@ -422,10 +421,7 @@ static void test_ksm_respects_advice(void **state)
 	assert_true(mmt_holds(t, a, 0x6b, 2 * PAGE_SIZE));
 	assert_true(mmt_holds(t, b, 0x5a, 2 * PAGE_SIZE));
 	assert_system_ok(sys);
-	cow_task_destroy(t);
-	cow_process_exit(p);
-	assert_all_frames_free(sys, FRAMES);
-	cow_system_destroy(sys);
+	exit_all(sys, &t, &p, 1);
 }
 
 int main(void)
