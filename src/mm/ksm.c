@@ -27,7 +27,10 @@
  *      when the first page of some bytes cannot be merged (pinned), no
  *      later page of those bytes merges in that scan either.  When the
  *      node's page could not follow, the item's half-made KSM page is
- *      broken again (break_cow: a fault gives the address a copy).
+ *      broken again (break_cow: a fault gives the address a copy); a PTE
+ *      that fork made stays on it, a KSM page with no node that nothing
+ *      merges into.  A KSM page, with a node or not, is never compared
+ *      again (Linux's write_protect_page finds no anon_vma for it).
  *
  * A page is referenced once by the item being compared and once more only
  * as another item's node, never through both at once (a node that maps
@@ -55,11 +58,11 @@
  *                       the old page loses the mapping and its reference.
  *
  * The stable pages are kept as a list of nodes (kpfn); a KSM page records
- * its node in page->mapping (KSM pages are never walked through the anon
- * reverse map: reclaim keeps them).  The node holds no reference: a node
- * whose page was freed, and maybe reused, is found stale on lookup and
- * dropped, as Linux's get_ksm_page does; so is one whose page is mapped
- * nowhere any more (a pair that broke up).  The unstable tree is the
+ * its node in page->mapping, 0 for none (KSM pages are never walked
+ * through the anon reverse map: reclaim keeps them).  The node holds no
+ * reference: a node whose page was freed, and maybe reused, is found
+ * stale on lookup and dropped, as Linux's get_ksm_page does; so is one
+ * whose page is mapped nowhere any more.  The unstable tree is the
  * item array with a flag, searched in scan order: the model has no
  * rbtree to be corrupted by pages that change, so where Linux gives up a
  * search at a node whose page is gone, the model drops that node and
@@ -316,19 +319,20 @@ static int replace_page(struct vm_area_struct *vma, struct page *page, struct pa
 	return 0;
 }
 
-/* Make page (locked, write-protected where the item maps it; any other
- * PTE, which fork made, is read-only already) a KSM page. */
-static int stable_insert(struct cow_system *sys, struct page *page)
+/* Give the KSM page kpage its node in the stable tree (Linux's
+ * stable_tree_insert), under the page lock. */
+static int stable_insert(struct cow_system *sys, struct page *kpage)
 {
 	struct ksm_stable *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return COW_ENOMEM;
-	s->kpfn = page_to_pfn(sys->pool, page);
+	s->kpfn = page_to_pfn(sys->pool, kpage);
 	s->next = sys->ksm_stable;
 	sys->ksm_stable = s;
-	WRITE_ONCE(page->mapping, (unsigned long)s);
-	SetPageFlag(page, PG_ksm);
+	lock_page(kpage);
+	WRITE_ONCE(kpage->mapping, (unsigned long)s);
+	unlock_page(kpage);
 	return 0;
 }
 
@@ -349,10 +353,16 @@ static int merge_one(struct ksm_item *it, struct page *page, struct page *kpage)
 	if (write_protect_page(vma, page, it->addr, &orig) == 0) {
 		struct frame_pool *pool = mm->sys->pool;
 
-		if (!kpage)
-			err = stable_insert(mm->sys, page);
-		else if (memcmp(page_address(pool, page), page_address(pool, kpage), PAGE_SIZE) ==
-			 0)
+		if (!kpage) {
+			/* A KSM page with no node yet (Linux's
+			 * set_page_stable_node(page, NULL)): the pair's
+			 * other half is merged into it, then it gets one.
+			 * Every other PTE, which fork made, is read-only. */
+			SetPageFlag(page, PG_ksm);
+			WRITE_ONCE(page->mapping, 0);
+			err = 0;
+		} else if (memcmp(page_address(pool, page), page_address(pool, kpage), PAGE_SIZE) ==
+			   0)
 			err = replace_page(vma, page, kpage, it->addr, orig);
 	}
 	unlock_page(page);
@@ -362,7 +372,8 @@ out:
 }
 
 /* The item's page became a KSM page but its partner could not follow:
- * give the item's address a page of its own again (Linux's break_cow).
+ * give the item's address a page of its own again (Linux's break_cow);
+ * a PTE that fork made stays on the KSM page, which has no node.
  * Like Linux's break_ksm this is a fault at the address: from 6.1 an
  * unshare fault (a private copy, left read-only), before that a write
  * fault.  The model takes the unshare fault wherever its preset tracks
@@ -454,9 +465,10 @@ static struct ksm_item *unstable_search(struct cow_system *sys, struct ksm_item 
 			continue;
 		tpage = item_page(t);
 		if (!tpage || PageFlag(tpage, PG_ksm)) {
-			/* Its address maps another page now, or none.
-			 * Linux gives up the search here; the model forgets
-			 * the node and searches on (below). */
+			/* Its address maps no page KSM may take now, or a
+			 * KSM page.  Linux gives up the search at a node
+			 * whose page is gone; the model forgets the node and
+			 * searches on. */
 			t->unstable = false;
 			if (tpage)
 				put_page(sys->pool, tpage);
@@ -509,11 +521,15 @@ static int cmp_and_merge_page(struct cow_system *sys, struct ksm_item *items, si
 	/* try_to_merge_two_pages: the item's page becomes the KSM page,
 	 * then the node's page is merged into it. */
 	if (merge_one(it, page, NULL) == 0) {
-		if (merge_one(t, tpage, page) == 0) {
+		if (merge_one(t, tpage, page) != 0) {
+			break_cow(it);
+		} else if (stable_insert(sys, page) != 0) {
+			/* No node: neither mapping may stay on the page. */
+			break_cow(t);
+			break_cow(it);
+		} else {
 			t->unstable = false;
 			merged = 1;
-		} else {
-			break_cow(it);
 		}
 	}
 	put_page(sys->pool, tpage);

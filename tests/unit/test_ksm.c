@@ -288,6 +288,54 @@ static void test_ksm_pinned_node_blocks_its_bytes(void **state)
 	}
 }
 
+/* A pair that breaks up after its first half became a KSM page: the
+ * node's page is pinned, the item's page is one fork shares.  break_cow
+ * gives p's address a copy; q's PTE stays on the KSM page, which never
+ * got a node, so no later page merges into it (nor, being a KSM page
+ * already, is it compared again: Linux's write_protect_page finds no
+ * anon_vma for it), until q writes it. */
+static void test_ksm_half_made_page_gets_no_node(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct cow_system *sys = mmt_system(mm_policies[i], FRAMES, 3, true);
+		struct cow_process *p = mmt_process(sys, "p"), *q, *r;
+		struct cow_task *tp = mmt_task(p, 0), *tq, *tr;
+		unsigned long a = mergeable(tp, 2), b, merged;
+		struct page *pin, *half;
+
+		assert_int_equal(mmt_fill(tp, a + PAGE_SIZE, 0x5a, PAGE_SIZE), 0);
+		assert_int_equal(cow_fork(tp, "q", &q), 0);
+		tq = mmt_task(q, 1);
+		assert_int_equal(mmt_fill(tp, a, 0x5a, PAGE_SIZE), 0);
+		assert_int_equal(
+			get_user_pages(p->mm, a, 1, FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE, &pin),
+			1);
+		half = mmt_page(q, a + PAGE_SIZE);
+		assert_int_equal(cow_ksm_merge(tp, &merged), 0);
+		assert_int_equal(merged, 0);
+		assert_ptr_not_equal(mmt_page(p, a + PAGE_SIZE), half);
+		assert_true(PageFlag(mmt_page(p, a + PAGE_SIZE), PG_anon_exclusive));
+		assert_ptr_equal(mmt_page(q, a + PAGE_SIZE), half);
+		assert_ksm_page(half, 1);
+		assert_false(PageFlag(half, PG_anon_exclusive));
+		r = mmt_process(sys, "r");
+		tr = mmt_task(r, 2);
+		b = mergeable(tr, 1);
+		assert_int_equal(mmt_fill(tr, b, 0x5a, PAGE_SIZE), 0);
+		assert_int_equal(cow_ksm_merge(tp, &merged), 0);
+		assert_int_equal(merged, 0);
+		assert_true(PageFlag(mmt_page(r, b), PG_anon_exclusive));
+		assert_int_equal(mmt_fill(tq, a + PAGE_SIZE, 0x22, PAGE_SIZE), 0);
+		assert_ptr_not_equal(mmt_page(q, a + PAGE_SIZE), half);
+		assert_true(mmt_holds(tp, a, 0x5a, 2 * PAGE_SIZE));
+		gup_put_pages(sys, &pin, 1, FOLL_PIN | FOLL_LONGTERM);
+		assert_system_ok(sys);
+		exit_all(sys, (struct cow_task *[]){tp, tq, tr}, (struct cow_process *[]){p, q, r},
+			 3);
+	}
+}
+
 /* A page whose bytes changed between the pass's two scans (its checksum
  * differs) is no node of the unstable tree: it changes often, Linux
  * reasons, and is left for a later pass.  Here a is rewritten to the
@@ -432,6 +480,7 @@ int main(void)
 		cmocka_unit_test(test_ksm_count_check_is_what_protects),
 		cmocka_unit_test(test_ksm_merges_fork_shared_page),
 		cmocka_unit_test(test_ksm_pinned_node_blocks_its_bytes),
+		cmocka_unit_test(test_ksm_half_made_page_gets_no_node),
 		cmocka_unit_test(test_ksm_changed_page_is_no_node),
 		cmocka_unit_test(test_ksm_respects_advice),
 		cmocka_unit_test(test_ksm_dio_race_needs_the_count_check),
