@@ -420,7 +420,7 @@ static void test_ksm_dio_race_needs_the_count_check(void **state)
 /* A write fault of the old eras that sleeps for the page lock while ksmd
  * makes the page a KSM page must not reuse it once it has the lock: ksmd
  * then merges another page into it, and the in-flight DMA writes both.
- * PCT from seed 1 reaches that schedule at run 1,216 of ksm_dio.cow under
+ * PCT from seed 1 reaches that schedule at run 223 of ksm_dio.cow under
  * linux-2.6.29 when reuse_locked_page forgets the PG_ksm test. */
 static void test_locked_reuse_refuses_a_ksm_page(void **state)
 {
