@@ -103,6 +103,11 @@ const char *cow_policy_summary(const struct cow_policy *p);
 const char *cow_policy_commits(const struct cow_policy *p);
 /* One line per rule ("rule: choice\n"), into buf; returns buf. */
 const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned long len);
+/* A hash of the preset's rules (their values and the words
+ * cow_policy_rules prints for them; not its name): two presets with the
+ * same rules hash alike, and a preset whose rules change hashes anew.
+ * Replay tokens carry it (docs/explorer.md). */
+unsigned long long cow_policy_hash(const struct cow_policy *p);
 
 /* A new process with an empty address space. */
 int cow_process_create(struct cow_system *sys, const char *name, struct cow_process **out);

@@ -1,14 +1,22 @@
 #!/bin/sh
 # Run every unit-test binary in the given folder (default build/tests), each
 # with a time limit, and print one line per binary and a closing line
-#     tests: N passed, N failed
-# A binary that crashes or times out before printing its summary counts as
-# one failed test.  Exit status 0 iff nothing failed.
+#     tests: N passed, N failed, N skipped
+# A skipped test (cmocka's skip(): it cannot run on this host, e.g. not
+# root) is neither passed nor failed.  A binary that crashes or times out
+# before printing its summary counts as one failed test.  Exit status 0
+# iff nothing failed and something passed.
 set -u
 dir=${1:-build/tests}
 limit=${TEST_TIMEOUT:-600}
 passed=0
 failed=0
+skipped=0
+# count WORD LOG: the N of cmocka's last "[  WORD  ] N test(s)" line, or 0.
+count() {
+	n=$(sed -n "s/^\\[  *$1  *\\] \\([0-9][0-9]*\\) test(s).*/\\1/p" "$2" | tail -n 1)
+	echo "${n:-0}"
+}
 for t in "$dir"/test_*; do
 	case "$t" in *.d|*.log) continue ;; esac
 	[ -x "$t" ] || continue
@@ -18,16 +26,18 @@ for t in "$dir"/test_*; do
 	timeout "$limit" "$t" >"$log" 2>&1
 	rc=$?
 	secs=$(( $(date +%s) - start ))
-	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
-	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
-	p=${p:-0}
-	f=${f:-0}
+	p=$(count PASSED "$log")
+	f=$(count FAILED "$log")
+	s=$(count SKIPPED "$log")
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 		[ "$rc" -eq 124 ] && echo "$name: timed out after ${limit}s"
 		echo "$name: exited with status $rc before its summary"
 	fi
-	printf '%-24s %4d passed, %d failed (%ss)\n' "$name" "$p" "$f" "$secs"
+	printf '%-24s %4d passed, %d failed, %d skipped (%ss)\n' "$name" "$p" "$f" "$s" "$secs"
+	if [ "$s" -ne 0 ]; then
+		grep -A 1 '^# skip: ' "$log" | grep -v '^--$' | sed 's/^/    /'
+	fi
 	if [ "$f" -ne 0 ]; then
 		echo "---- $log"
 		grep -v '^\[ RUN      \]\|^\[       OK \]' "$log" | tail -n 60
@@ -35,18 +45,24 @@ for t in "$dir"/test_*; do
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
+	skipped=$((skipped + s))
 done
 # The command's end-to-end checks count one test each.
 if [ -x build/cowlab ] && [ -f "$(dirname "$0")/cli.sh" ]; then
 	sh "$(dirname "$0")/cli.sh" >"$dir/cli.log" 2>&1
-	p=$(sed -n 's/^cli: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$dir/cli.log")
-	f=$(sed -n 's/^cli: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$dir/cli.log")
+	line='^cli: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$'
+	p=$(sed -n "s/$line/\1/p" "$dir/cli.log")
+	f=$(sed -n "s/$line/\2/p" "$dir/cli.log")
+	s=$(sed -n "s/$line/\3/p" "$dir/cli.log")
 	p=${p:-0}
 	f=${f:-1}
-	printf '%-24s %4d passed, %d failed\n' "cli.sh" "$p" "$f"
+	s=${s:-0}
+	printf '%-24s %4d passed, %d failed, %d skipped\n' "cli.sh" "$p" "$f" "$s"
+	[ "$s" -ne 0 ] && grep '^cli: SKIPPED' "$dir/cli.log" | sed 's/^/    /'
 	[ "$f" -ne 0 ] && grep -v '^cli: ok' "$dir/cli.log" | tail -n 30
 	passed=$((passed + p))
 	failed=$((failed + f))
+	skipped=$((skipped + s))
 fi
 # The layering rules count as one test.
 if sh "$(dirname "$0")/check_layers.sh"; then
@@ -54,5 +70,5 @@ if sh "$(dirname "$0")/check_layers.sh"; then
 else
 	failed=$((failed + 1))
 fi
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

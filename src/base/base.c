@@ -1,5 +1,6 @@
 /*
- * The panic path of COW_CHECK and COW_ASSERT (see base.h).
+ * The panic path of COW_CHECK and COW_ASSERT, and the FNV-1a hash (see
+ * base.h).
  */
 #include "base.h"
 
@@ -32,4 +33,13 @@ void cow_panic(const char *file, int line, const char *fmt, ...)
 	fprintf(stderr, "cowlab: broken invariant at %s:%d: %s\n", file, line, msg);
 	fflush(stderr);
 	abort();
+}
+
+uint64_t cow_fnv1a(uint64_t h, const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
 }

@@ -1,7 +1,8 @@
 /*
  * Base definitions shared by every layer: compiler helpers, container_of,
- * and the two assertion macros of the house style.  It includes only the
- * public header (for the COW_E* codes); every layer may include it.
+ * the two assertion macros of the house style, and a hash (FNV-1a).  It
+ * includes only the public header (for the COW_E* codes); every layer may
+ * include it.
  *
  *   COW_ASSERT(cond)   cheap, checked in debug builds (COW_DEBUG=1) only;
  *   COW_CHECK(cond, fmt, ...)  always checked, for module boundaries.
@@ -34,6 +35,11 @@
 #define cacheline_aligned __attribute__((aligned(COW_CACHELINE)))
 #define COW_NORETURN __attribute__((noreturn))
 #define COW_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* 64-bit FNV-1a of n bytes, continuing from h (COW_FNV_BASIS to start):
+ * what a replay token carries to name a scenario's text and its rules. */
+#define COW_FNV_BASIS 0xcbf29ce484222325ull
+uint64_t cow_fnv1a(uint64_t h, const void *buf, size_t n);
 
 typedef void (*cow_panic_fn)(const char *file, int line, const char *msg);
 

@@ -20,6 +20,19 @@ double now_seconds(void);
 int parse_u64(const char *opt, const char *text, uint64_t *out);
 bool is_help(const char *arg);
 void print_token(const struct explore_token *t);
+/* What a verdict rests on, in words, for the lines of explore, run and
+ * matrix (algo: the search's, naming what sampled; bound: dfs's):
+ *   "found: a counterexample in run 12"
+ *   "sampled: 2000 runs of PCT, random and dfs, not every schedule"
+ *   "exhaustive within 2 preemptions: every schedule with at most 2 ran"
+ *   "exhaustive: every schedule ran"                                   */
+const char *cover_words(enum explore_cover c, enum sched_algo algo, unsigned int bound,
+			uint64_t runs, char *buf, size_t len);
+/* The same as a table cell's mark after "pass" or "ok": "" when every
+ * schedule ran (and for a failure: it is a counterexample), "(K)" when
+ * every schedule within K preemptions ran, "~" when sampled. */
+const char *cover_mark(enum explore_cover c, unsigned int bound, char *buf, size_t len);
+
 /* s as a JSON string literal, quotes included. */
 void json_string(FILE *f, const char *s);
 
@@ -49,6 +62,10 @@ struct verdict {
 	int err;	/* a COW_E* code: the search could not run */
 	int failed;	/* a failing run was found */
 	int exhaustive; /* every schedule ran */
+	int dfs_done;	/* every schedule within dfs_bound preemptions ran */
+	unsigned int dfs_bound;
+	/* What the verdict rests on (explore_result_cover). */
+	enum explore_cover cover;
 	uint64_t runs;
 	double seconds;
 	char verdict[16]; /* "pass", the failing verdict, or "skip" (every run

@@ -1,16 +1,19 @@
 /*
  * cowlab diff: run each scenario on the host's real kernel (src/kernel)
  * and on cowlab's model (the explorer, under one preset), and print one
- * row per scenario: the host's verdict, the model's, and whether they
- * agree.  A scenario the host cannot run is a skip, not a disagreement.
+ * row per scenario: the host's verdict, the model's with how far its
+ * search went (exhaustive, to a bound, sampled), and the outcome: agree,
+ * disagree or skip.  A scenario the host cannot run is a skip, counted
+ * apart from both.
  *
  * The host's verdict is the first failing one of --iterations runs with
- * random delays, else pass; the model's is the explorer's within its
- * budget, as a cell of `cowlab matrix`.  Where the host maps no shared
+ * random delays, else pass if a run passed (runs that skip count neither
+ * way), else skip; the model's is the explorer's within its budget, as a
+ * cell of `cowlab matrix`.  Where the host maps no shared
  * zero page (it tells through /proc/self/pagemap), the model runs without
  * one too, unless the scenario says otherwise.
  *
- * Exit status: 0 every row agrees (skips included), 1 a row disagrees,
+ * Exit status: 0 no row disagrees (skips included), 1 a row disagrees,
  * 2 bad input or usage.
  */
 #include "cli.h"
@@ -27,9 +30,12 @@ static const char usage_diff[] =
 	"usage: cowlab diff FILE|DIR... [options]\n"
 	"\n"
 	"Runs each scenario on this host's Linux kernel and on cowlab's model,\n"
-	"and prints one row per scenario: the host's verdict, the model's, and\n"
-	"agree or DISAGREE.  A DIR stands for its *.cow files.  A scenario the\n"
-	"host cannot run is skipped with the reason (see docs/kernel.md).\n"
+	"and prints one row per scenario: the host's verdict, the model's, how\n"
+	"far the model's search went (exhaustive, exhaustive to a preemption\n"
+	"bound, sampled or found, with its runs), and agree, DISAGREE or skip.\n"
+	"A DIR stands for its *.cow files.  A scenario the host cannot run, or\n"
+	"whose runs all did less than it says, is a skip with the reason (see\n"
+	"docs/kernel.md): neither an agreement nor a disagreement.\n"
 	"\n"
 	"  --policy P        the model's preset (default linux-6.5)\n"
 	"  --iterations N    host runs of each file (default 20); its verdict is\n"
@@ -42,8 +48,8 @@ static const char usage_diff[] =
 	"  --time S          the model's seconds per scenario at most (default 2)\n"
 	"  --json            one JSON document instead of the table\n"
 	"\n"
-	"Exit status: 0 every scenario agrees (skips included), 1 one\n"
-	"disagrees, 2 bad input.\n";
+	"Exit status: 0 no scenario disagrees (skips listed with their\n"
+	"reasons), 1 one disagrees, 2 bad input.\n";
 
 struct diff_args {
 	const char **paths;
@@ -54,12 +60,16 @@ struct diff_args {
 	bool json;
 };
 
+enum diff_outcome { DIFF_AGREE, DIFF_DISAGREE, DIFF_SKIP };
+
 struct diff_row {
 	const struct scen_entry *e;
 	struct kern_result host; /* the first failing run, or the last */
-	uint64_t host_runs;
+	uint64_t host_runs;	 /* runs that passed or failed */
+	uint64_t host_skipped;	 /* runs that skipped */
+	char skip_reason[512];	 /* the first skipped run's */
 	struct verdict model;
-	bool skipped, agree;
+	enum diff_outcome outcome;
 };
 
 static int parse_diff_args(int argc, char **argv, struct diff_args *a)
@@ -140,30 +150,43 @@ static int parse_diff_args(int argc, char **argv, struct diff_args *a)
 	return 0;
 }
 
-/* The host's side: the first failing run of a->iterations, else pass. */
+/* The host's side: the first failing run of a->iterations, else pass if
+ * some run passed, else skip.  A run that skips (a swap-out that swapped
+ * nothing, a KSM pass that merged nothing) counts neither way. */
 static void run_host(const struct scenario *s, const struct diff_args *a, struct diff_row *row)
 {
 	const char *why = kern_skip_reason(s);
+	uint64_t passed = 0;
 
 	if (why) {
-		row->skipped = true;
-		row->host.status = KERN_SKIP;
-		snprintf(row->host.verdict, sizeof(row->host.verdict), "skip");
-		snprintf(row->host.message, sizeof(row->host.message), "%s", why);
-		return;
+		row->host_skipped = 1;
+		snprintf(row->skip_reason, sizeof(row->skip_reason), "%s", why);
 	}
-	for (uint64_t i = 0; i < a->iterations; i++) {
+	for (uint64_t i = 0; i < a->iterations && !why; i++) {
 		struct kern_opts o = {
 			.seed = a->seed ? a->seed + i : 0,
 			.max_delay_us = (unsigned int)a->delay,
 		};
+		struct kern_result one;
 
-		kern_run(s, &o, &row->host);
-		row->host_runs = i + 1;
-		if (row->host.status != KERN_PASS) {
-			row->skipped = row->host.status == KERN_SKIP;
-			return;
+		kern_run(s, &o, &one);
+		if (one.status == KERN_SKIP) {
+			if (row->host_skipped++ == 0)
+				snprintf(row->skip_reason, sizeof(row->skip_reason), "%s",
+					 one.message);
+			continue;
 		}
+		row->host = one;
+		row->host_runs++;
+		if (row->host.status != KERN_PASS)
+			return;
+		passed++;
+	}
+	if (!passed) {
+		row->outcome = DIFF_SKIP;
+		row->host.status = KERN_SKIP;
+		snprintf(row->host.verdict, sizeof(row->host.verdict), "skip");
+		snprintf(row->host.message, sizeof(row->host.message), "%s", row->skip_reason);
 	}
 }
 
@@ -179,25 +202,72 @@ static void run_model(const struct scenario *s, const struct diff_args *a, int h
 	explore_verdict(&copy, a->policy, a->runs, a->time, a->seed, &row->model);
 }
 
+/* How far the model's search went: a failure found, every schedule
+ * (exhaustive), every schedule within the dfs bound, or a sample. */
+static const char *search_kind(const struct verdict *v)
+{
+	if (v->err)
+		return "none";
+	if (v->failed)
+		return "found";
+	if (v->exhaustive)
+		return "exhaustive";
+	return v->dfs_done ? "bounded" : "sampled";
+}
+
+static void describe_search(const struct verdict *v, char *buf, size_t len)
+{
+	const char *kind = search_kind(v);
+
+	if (v->err)
+		snprintf(buf, len, "-");
+	else if (strcmp(kind, "bounded") == 0)
+		snprintf(buf, len, "exhaustive to %u preemptions (%" PRIu64 " runs)", v->dfs_bound,
+			 v->runs);
+	else
+		snprintf(buf, len, "%s (%" PRIu64 " run%s)", kind, v->runs,
+			 v->runs == 1 ? "" : "s");
+}
+
+static const char *outcome_word(enum diff_outcome o, bool json)
+{
+	switch (o) {
+	case DIFF_AGREE: return "agree";
+	case DIFF_DISAGREE: return json ? "disagree" : "DISAGREE";
+	case DIFF_SKIP: return "skip";
+	}
+	return "?";
+}
+
 static void print_table(const struct diff_row *rows, int n, const char *policy)
 {
-	int w = (int)strlen("scenario");
+	int w = (int)strlen("scenario"), pw = (int)strlen(policy) > 10 ? (int)strlen(policy) : 10;
+	char search[96];
 
 	for (int i = 0; i < n; i++)
 		if ((int)strlen(rows[i].e->file) > w)
 			w = (int)strlen(rows[i].e->file);
-	printf("%-*s  %-10s  %-10s  %s\n", w, "scenario", "host", policy, "");
+	printf("%-*s  %-8s  %-*s  %-40s  %s\n", w, "scenario", "host", pw, policy, "model search",
+	       "result");
 	for (int i = 0; i < n; i++) {
 		const struct diff_row *r = &rows[i];
+		bool skip = r->outcome == DIFF_SKIP;
+		const char *note = kern_host_note(r->e->s);
 
-		printf("%-*s  %-10s  %-10s  %s\n", w, r->e->file, r->host.verdict,
-		       r->skipped ? "-" : r->model.verdict,
-		       r->skipped ? "skip"
-		       : r->agree ? "agree"
-				  : "DISAGREE");
-		if (r->skipped)
+		if (skip)
+			snprintf(search, sizeof(search), "-");
+		else
+			describe_search(&r->model, search, sizeof(search));
+		printf("%-*s  %-8s  %-*s  %-40s  %s\n", w, r->e->file, r->host.verdict, pw,
+		       skip ? "-" : r->model.verdict, search, outcome_word(r->outcome, false));
+		if (skip)
 			printf("  skipped: %s\n", r->host.message);
-		else if (!r->agree) {
+		else if (r->host_skipped)
+			printf("  host: %" PRIu64 " of %" PRIu64 " runs skipped: %s\n",
+			       r->host_skipped, r->host_skipped + r->host_runs, r->skip_reason);
+		if (note && !skip)
+			printf("  note: %s\n", note);
+		if (r->outcome == DIFF_DISAGREE) {
 			if (r->host.status != KERN_PASS)
 				printf("  host:  %s\n", r->host.message);
 			if (r->model.failed)
@@ -207,31 +277,49 @@ static void print_table(const struct diff_row *rows, int n, const char *policy)
 	}
 }
 
-static void print_json(const struct diff_row *rows, int n, const char *policy, int disagree)
+static void print_json(const struct diff_row *rows, int n, const char *policy, const int *count)
 {
 	printf("{\"policy\":");
 	json_string(stdout, policy);
 	printf(",\"rows\":[");
 	for (int i = 0; i < n; i++) {
 		const struct diff_row *r = &rows[i];
+		bool skip = r->outcome == DIFF_SKIP;
+		const char *note = kern_host_note(r->e->s);
 
 		printf("%s{\"file\":", i ? "," : "");
 		json_string(stdout, r->e->file);
 		printf(",\"host\":");
 		json_string(stdout, r->host.verdict);
-		printf(",\"host_runs\":%" PRIu64 ",\"host_message\":", r->host_runs);
+		printf(",\"host_runs\":%" PRIu64 ",\"host_skipped\":%" PRIu64 ",\"host_message\":",
+		       r->host_runs, r->host_skipped);
 		json_string(stdout, r->host.message);
+		if (r->host_skipped) {
+			printf(",\"skip_reason\":");
+			json_string(stdout, r->skip_reason);
+		}
+		if (note) {
+			printf(",\"note\":");
+			json_string(stdout, note);
+		}
 		printf(",\"model\":");
-		json_string(stdout, r->skipped ? "" : r->model.verdict);
+		json_string(stdout, skip ? "" : r->model.verdict);
+		if (!skip) {
+			printf(",\"model_search\":\"%s\",\"model_runs\":%" PRIu64
+			       ",\"model_exhaustive\":%s",
+			       search_kind(&r->model), r->model.runs,
+			       r->model.exhaustive ? "true" : "false");
+			if (r->model.dfs_done)
+				printf(",\"model_bound\":%u", r->model.dfs_bound);
+		}
 		printf(",\"model_message\":");
 		json_string(stdout, r->model.message);
 		printf(",\"token\":");
 		json_string(stdout, r->model.token);
-		printf(",\"result\":\"%s\"}", r->skipped ? "skip"
-					      : r->agree ? "agree"
-							 : "disagree");
+		printf(",\"result\":\"%s\"}", outcome_word(r->outcome, true));
 	}
-	printf("],\"disagreements\":%d}\n", disagree);
+	printf("],\"agree\":%d,\"disagreements\":%d,\"skipped\":%d}\n", count[DIFF_AGREE],
+	       count[DIFF_DISAGREE], count[DIFF_SKIP]);
 }
 
 int cmd_diff(int argc, char **argv)
@@ -239,7 +327,7 @@ int cmd_diff(int argc, char **argv)
 	struct diff_args a;
 	struct scen_entry *v = NULL;
 	struct diff_row *rows = NULL;
-	int nr = 0, disagree = 0, skipped = 0, code = parse_diff_args(argc, argv, &a);
+	int nr = 0, count[3] = {0}, code = parse_diff_args(argc, argv, &a);
 	int host_zero = kern_host_zero_page();
 
 	if (code) {
@@ -256,25 +344,27 @@ int cmd_diff(int argc, char **argv)
 
 		r->e = &v[i];
 		run_host(v[i].s, &a, r);
-		if (!r->skipped)
+		if (r->outcome != DIFF_SKIP) {
 			run_model(v[i].s, &a, host_zero, r);
-		r->agree = r->skipped || strcmp(r->host.verdict, r->model.verdict) == 0;
-		disagree += !r->agree;
-		skipped += r->skipped;
+			r->outcome = strcmp(r->host.verdict, r->model.verdict) == 0 ? DIFF_AGREE
+										    : DIFF_DISAGREE;
+		}
+		count[r->outcome]++;
 	}
 	if (!code) {
 		if (a.json) {
-			print_json(rows, nr, a.policy, disagree);
+			print_json(rows, nr, a.policy, count);
 		} else {
 			print_table(rows, nr, a.policy);
-			printf("\n%d scenarios: %d agree, %d disagree, %d skipped (host zero page: "
-			       "%s)\n",
-			       nr, nr - disagree - skipped, disagree, skipped,
+			printf("\ndiff: %d agree, %d disagree, %d skipped%s; %d scenario%s, "
+			       "host zero page: %s\n",
+			       count[DIFF_AGREE], count[DIFF_DISAGREE], count[DIFF_SKIP],
+			       count[DIFF_SKIP] ? " (reasons above)" : "", nr, nr == 1 ? "" : "s",
 			       host_zero > 0	? "yes"
 			       : host_zero == 0 ? "no"
 						: "unknown");
 		}
-		code = disagree ? EXIT_FOUND : 0;
+		code = count[DIFF_DISAGREE] ? EXIT_FOUND : 0;
 	}
 	free(rows);
 	scen_list_free(v, nr);

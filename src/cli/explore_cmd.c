@@ -50,6 +50,8 @@ static const char usage_explore[] =
 	"  --no-shrink       report the failing run as found, unshrunk\n"
 	"  --json            JSON lines: progress once a second, then the result\n"
 	"\n"
+	"A search that finds nothing says what that shows: exhaustive (every\n"
+	"schedule ran), exhaustive within the preemption bound, or sampled.\n"
 	"Progress goes to a terminal on stderr once a second.  Exit status: 0\n"
 	"nothing found, 1 a failing run was found, 2 bad input.\n";
 
@@ -311,7 +313,7 @@ static int open_save(const char *save, int job, unsigned int jobs)
 
 /* What a worker sends its parent: progress, then one final message. */
 struct worker_msg {
-	int final, err, failed, dfs_done;
+	int final, err, failed, dfs_done, exhaustive;
 	uint64_t runs, distinct, uncounted;
 	unsigned int max_preemptions;
 	char token[EXPLORE_TOKEN_MAX];
@@ -355,6 +357,7 @@ static void run_worker(const struct explore_prog *p, const char *policy,
 		m.distinct = r->distinct;
 		m.uncounted = r->uncounted;
 		m.dfs_done = r->dfs_done;
+		m.exhaustive = r->exhaustive;
 		if (r->failed)
 			explore_token_format(&r->token, m.token, sizeof(m.token));
 		snprintf(m.message, sizeof(m.message), "%s", r->message);
@@ -475,9 +478,11 @@ out_wait:
 		r->distinct += last[j].distinct;
 		r->uncounted += last[j].uncounted;
 	}
-	r->dfs_done = true;
-	for (unsigned int j = 0; j < n; j++)
+	r->dfs_done = r->exhaustive = true;
+	for (unsigned int j = 0; j < n; j++) {
 		r->dfs_done &= last[j].dfs_done != 0;
+		r->exhaustive &= last[j].exhaustive != 0;
+	}
 	r->dfs_bound = a->o.algo == SCHED_DFS ? a->o.preemptions : 2;
 	r->elapsed = now_seconds() - start;
 out:
@@ -489,29 +494,43 @@ out:
 
 /* ---- reporting --------------------------------------------------------------------- */
 
+/* What the search covered, in words; a shard's search covers its part. */
+static const char *search_words(const struct explore_args *a, const struct explore_result *r,
+				char *buf, size_t len)
+{
+	size_t n;
+
+	cover_words(explore_result_cover(r), a->o.algo, r->dfs_bound, r->runs, buf, len);
+	n = strlen(buf);
+	if (a->o.nr_shards > 1 && n < len)
+		snprintf(buf + n, len - n, " (of shard %u/%u's part)", a->o.shard, a->o.nr_shards);
+	return buf;
+}
+
 static void report_none(const struct explore_args *a, const char *policy,
 			const struct explore_result *r)
 {
 	double rate = r->elapsed > 0 ? (double)r->runs / r->elapsed : 0;
-	bool dfs = a->o.algo == SCHED_DFS || a->o.algo == SCHED_AUTO;
+	enum explore_cover cover = explore_result_cover(r);
+	char words[160];
 
 	if (a->json) {
 		printf("{\"type\":\"result\",\"file\":");
 		json_string(stdout, a->file);
 		printf(",\"policy\":");
 		json_string(stdout, policy);
-		printf(",\"found\":false,\"runs\":%" PRIu64 ",\"distinct\":%" PRIu64
-		       ",\"uncounted\":%" PRIu64 ",\"dfs_done\":%s,\"elapsed\":%.3f,"
-		       "\"runs_per_s\":%.0f}\n",
+		printf(",\"found\":false,\"search\":\"%s\"", explore_cover_name(cover));
+		if (cover == EXPLORE_BOUNDED)
+			printf(",\"bound\":%u", r->dfs_bound);
+		printf(",\"runs\":%" PRIu64 ",\"distinct\":%" PRIu64 ",\"uncounted\":%" PRIu64
+		       ",\"dfs_done\":%s,\"elapsed\":%.3f,\"runs_per_s\":%.0f}\n",
 		       r->runs, r->distinct, r->uncounted, r->dfs_done ? "true" : "false",
 		       r->elapsed, rate);
 		return;
 	}
-	printf("%s: nothing found (%s): %" PRIu64 " runs, %" PRIu64 " distinct schedules", a->file,
-	       policy, r->runs, r->distinct);
-	if (dfs)
-		printf(", dfs bound %u %s", r->dfs_bound,
-		       r->dfs_done ? "complete" : "not complete");
+	printf("%s: nothing found (%s), %s\n", a->file, policy,
+	       search_words(a, r, words, sizeof(words)));
+	printf("  %" PRIu64 " runs, %" PRIu64 " distinct schedules", r->runs, r->distinct);
 	if (r->uncounted)
 		printf(" (and %" PRIu64 " runs cut short: repeats or other shards')", r->uncounted);
 	printf(", %.2f s (%.0f runs/s)\n", r->elapsed, rate);
@@ -570,7 +589,7 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 		json_string(stdout, a->file);
 		printf(",\"policy\":");
 		json_string(stdout, policy);
-		printf(",\"found\":true,\"verdict\":");
+		printf(",\"found\":true,\"search\":\"found\",\"verdict\":");
 		json_string(stdout, verdict);
 		printf(",\"message\":");
 		json_string(stdout, sr->message);
@@ -586,8 +605,8 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 		json_string(stdout, trace_text ? trace_text : "");
 		printf("}\n");
 	} else {
-		printf("%s: FOUND %s (%s) in run %" PRIu64 " after %.2f s\n", a->file, verdict,
-		       policy, found->runs, found->elapsed);
+		printf("%s: FOUND %s (%s) in run %" PRIu64 " after %.2f s: a counterexample\n",
+		       a->file, verdict, policy, found->runs, found->elapsed);
 		printf("  %s\n", sr->message);
 		printf("  found by   %s\n", orig);
 		if (!a->no_shrink)

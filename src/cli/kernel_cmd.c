@@ -2,10 +2,10 @@
  * cowlab kernel: run scenario files on the host's real Linux kernel (the
  * src/kernel backend), each --iterations times with random delays at the
  * operation boundaries of its threads, and print one line per file:
- * PASS, FAIL (how many iterations failed, with which verdicts, and the
- * first failure) or SKIP (why the host cannot run it, or why a require
- * did not hold in any iteration).  An iteration that skips at a require
- * is neither pass nor failure: PASS says how many did.
+ * PASS (with the checks every run made), FAIL (how many iterations
+ * failed, with which verdicts, and the first failure) or SKIP (why the
+ * host cannot run it), and under it the runs that skipped and what the
+ * host runs in a way of its own (kern_host_note).
  *
  * Exit status: 0 no iteration failed (skips included), 1 one did, 2 bad
  * input or usage.
@@ -24,11 +24,12 @@ static const char usage_kernel[] =
 	"Runs each scenario on this host's Linux kernel: every process a real\n"
 	"process (fork), every thread a pthread, direct I/O through io_uring on\n"
 	"O_DIRECT files, pins as io_uring fixed buffers, vmsplice, /proc/self/mem.\n"
-	"A scenario the host cannot run (ksm_merge, uffd_continue, pin ... ro,\n"
-	"swapout without swap) is skipped with the reason; so is an iteration\n"
-	"whose 'require' line did not hold (PASS counts them apart).  Nothing is left\n"
-	"behind: no process, no file, also after SIGINT or SIGTERM.  A DIR\n"
-	"stands for its *.cow files.\n"
+	"A scenario the host cannot run (uffd_continue, pin ... ro, swapout\n"
+	"without swap, ksm_merge without root) is skipped with the reason, and\n"
+	"so is a run that did less than the scenario says (a swapout whose pages\n"
+	"stayed in memory, a KSM pass that merged nothing); a PASS ran every\n"
+	"check.  Nothing is left behind: no process, no file, also after SIGINT\n"
+	"or SIGTERM.  A DIR stands for its *.cow files.\n"
 	"\n"
 	"  --iterations N    runs of each file (default 1)\n"
 	"  --seed S          seed of the random delays, S + i in iteration i\n"
@@ -48,10 +49,13 @@ static const char usage_kernel[] =
 
 struct tally {
 	const char *path;
-	uint64_t runs, failed;
-	uint64_t skips;	  /* iterations that skipped (a require did not hold) */
-	bool skipped;	  /* the file skipped: every iteration, none failed */
-	char reason[512]; /* the skip's, or the first failure's message */
+	uint64_t runs, failed; /* runs: that passed or failed */
+	uint64_t skipped_runs;
+	bool skipped; /* no run passed or failed */
+	int checks;   /* every passing run made them all */
+	const char *note;
+	char reason[512];      /* the skip's, or the first failure's message */
+	char skip_reason[512]; /* the first skipped run's */
 	char first_verdict[16];
 	int nr_verdicts;
 	struct {
@@ -132,10 +136,21 @@ static void count_verdict(struct tally *t, const char *word)
 	}
 }
 
-/* Run one parsed file a->iterations times into t. */
+/* Run one parsed file a->iterations times into t.  A run that skips
+ * (what only running finds: a swap-out that swapped nothing, a KSM pass
+ * that merged nothing) counts neither as passed nor as failed; the file
+ * is a SKIP when no run counted. */
 static void run_file(const struct scenario *s, const struct kernel_args *a, struct tally *t)
 {
-	for (uint64_t i = 0; i < a->iterations; i++) {
+	const char *why = kern_skip_reason(s);
+
+	t->note = kern_host_note(s);
+	t->checks = kern_expected_checks(s);
+	if (why) {
+		t->skipped_runs = 1;
+		snprintf(t->skip_reason, sizeof(t->skip_reason), "%s", why);
+	}
+	for (uint64_t i = 0; i < a->iterations && !why; i++) {
 		struct kern_opts o = {
 			.seed = a->seed ? a->seed + i : 0,
 			.max_delay_us = (unsigned int)a->delay,
@@ -143,17 +158,12 @@ static void run_file(const struct scenario *s, const struct kernel_args *a, stru
 		struct kern_result r;
 
 		kern_run(s, &o, &r);
-		t->runs = i + 1;
 		if (r.status == KERN_SKIP) {
-			/* What the host cannot do skips every iteration; a require
-			 * that did not hold skips this one: a failure of another
-			 * still fails the file. */
-			if (t->skips++ == 0 && !t->failed)
-				snprintf(t->reason, sizeof(t->reason), "%s", r.message);
-			if (i == 0 && kern_skip_reason(s))
-				break;
+			if (t->skipped_runs++ == 0)
+				snprintf(t->skip_reason, sizeof(t->skip_reason), "%s", r.message);
 			continue;
 		}
+		t->runs++;
 		if (r.status == KERN_PASS)
 			continue;
 		if (t->failed++ == 0) {
@@ -162,28 +172,38 @@ static void run_file(const struct scenario *s, const struct kernel_args *a, stru
 		}
 		count_verdict(t, r.verdict);
 	}
-	t->skipped = !t->failed && t->skips == t->runs;
+	t->skipped = t->runs == 0;
+	if (t->skipped)
+		snprintf(t->reason, sizeof(t->reason), "%s", t->skip_reason);
 }
 
 static void print_tally(const struct tally *t, int width)
 {
+	uint64_t all = t->runs + t->skipped_runs;
+
 	if (t->skipped) {
 		printf("%-*s  SKIP  %s\n", width, t->path, t->reason);
 		return;
 	}
-	if (!t->failed) {
-		printf("%-*s  PASS  %" PRIu64 " iteration%s", width, t->path, t->runs,
-		       t->runs == 1 ? "" : "s");
-		if (t->skips)
-			printf(", %" PRIu64 " skipped: %s", t->skips, t->reason);
-		printf("\n");
-		return;
+	if (!t->failed)
+		printf("%-*s  PASS  %" PRIu64 " iteration%s, %d check%s each", width, t->path,
+		       t->runs, t->runs == 1 ? "" : "s", t->checks, t->checks == 1 ? "" : "s");
+	else {
+		printf("%-*s  FAIL  %" PRIu64 " of %" PRIu64 " iterations failed:", width, t->path,
+		       t->failed, t->runs);
+		for (int i = 0; i < t->nr_verdicts; i++)
+			printf("%s %s %" PRIu64, i ? "," : "", t->verdicts[i].word,
+			       t->verdicts[i].n);
 	}
-	printf("%-*s  FAIL  %" PRIu64 " of %" PRIu64 " iterations failed:", width, t->path,
-	       t->failed, t->runs);
-	for (int i = 0; i < t->nr_verdicts; i++)
-		printf("%s %s %" PRIu64, i ? "," : "", t->verdicts[i].word, t->verdicts[i].n);
-	printf("\n  first: %s: %s\n", t->first_verdict, t->reason);
+	if (t->skipped_runs)
+		printf(" (and %" PRIu64 " of %" PRIu64 " skipped)", t->skipped_runs, all);
+	printf("\n");
+	if (t->failed)
+		printf("  first: %s: %s\n", t->first_verdict, t->reason);
+	if (t->skipped_runs)
+		printf("  skipped: %s\n", t->skip_reason);
+	if (t->note)
+		printf("  note: %s\n", t->note);
 }
 
 static void print_json(const struct tally *t, int n)
@@ -194,11 +214,12 @@ static void print_json(const struct tally *t, int n)
 	for (int i = 0; i < n; i++) {
 		printf("%s{\"file\":", i ? "," : "");
 		json_string(stdout, t[i].path);
-		printf(",\"status\":\"%s\",\"iterations\":%" PRIu64 ",\"failed\":%" PRIu64,
+		printf(",\"status\":\"%s\",\"iterations\":%" PRIu64 ",\"failed\":%" PRIu64
+		       ",\"skipped\":%" PRIu64 ",\"checks\":%d",
 		       t[i].skipped  ? "skip"
 		       : t[i].failed ? "fail"
 				     : "pass",
-		       t[i].runs, t[i].failed);
+		       t[i].runs, t[i].failed, t[i].skipped_runs, t[i].checks);
 		printf(",\"verdicts\":{");
 		for (int v = 0; v < t[i].nr_verdicts; v++) {
 			printf("%s", v ? "," : "");
@@ -206,11 +227,17 @@ static void print_json(const struct tally *t, int n)
 			printf(":%" PRIu64, t[i].verdicts[v].n);
 		}
 		printf("}");
-		if (t[i].skips && !t[i].skipped)
-			printf(",\"skipped\":%" PRIu64, t[i].skips);
-		if (t[i].skipped || t[i].failed) {
-			printf(",\"%s\":", t[i].skipped ? "reason" : "message");
+		if (t[i].failed) {
+			printf(",\"message\":");
 			json_string(stdout, t[i].reason);
+		}
+		if (t[i].skipped_runs) {
+			printf(",\"reason\":");
+			json_string(stdout, t[i].skip_reason);
+		}
+		if (t[i].note) {
+			printf(",\"note\":");
+			json_string(stdout, t[i].note);
 		}
 		printf("}");
 		failed += t[i].failed;

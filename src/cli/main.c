@@ -70,14 +70,18 @@ static const char usage_run[] =
 	"Exit status: 0 every check held, 1 a check failed, 2 bad input.\n"
 	"A run whose 'require' line did not hold is SKIPPED (exit 0, the reason\n"
 	"printed), never counted as a pass.\n"
-	"A failed explore run prints a 'cowlab replay TOKEN' line.\n";
+	"A failed explore run prints a 'cowlab replay TOKEN' line; one that\n"
+	"passes says whether every schedule ran or they were sampled.\n";
 
 static const char usage_replay[] =
 	"usage: cowlab replay TOKEN [--trace]\n"
 	"\n"
-	"Re-runs exactly the run named by TOKEN (a line \"cow1:...\" printed by\n"
+	"Re-runs exactly the run named by TOKEN (a line \"cow2:...\" printed by\n"
 	"an exploration).  The token names the scenario file by the path it was\n"
-	"run with; run replay where that path leads to the same file.\n"
+	"run with, and carries a hash of the file's bytes and of the preset's\n"
+	"rules: a file changed since, or a preset whose rules differ, is refused\n"
+	"(exit 2), and so are tokens of the old format \"cow1:...\", which carry\n"
+	"no hash.\n"
 	"  --trace   print the run's trace (as cowlab explore does)\n"
 	"Exit 1 if the run fails, as it did when it was found.\n";
 
@@ -261,6 +265,12 @@ static int run_one_mode(const struct scenario *s, const struct scen_opts *o)
 	if (o->mode != SCEN_SEQ)
 		printf(", %" PRIu64 " %s in %.2f s", r.runs,
 		       o->mode == SCEN_EXPLORE ? "runs" : "iterations", secs);
+	if (o->mode == SCEN_EXPLORE) {
+		char words[160];
+
+		printf("; %s",
+		       cover_words(r.cover, o->algo, r.bound, r.runs, words, sizeof(words)));
+	}
 	printf("\n");
 	if (r.skipped_runs)
 		printf("  %" PRIu64 " of %" PRIu64 " %s skipped (the others held): %s\n",
@@ -298,7 +308,7 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, int
 	}
 	printf("%-*s %-19s", name_width, s->path, res[0].policy);
 	for (int m = 0; m < 3; m++) {
-		char cell[32];
+		char cell[32], mark[16];
 
 		if (res[m].failed)
 			snprintf(cell, sizeof(cell), "FAIL:%s", res[m].verdict);
@@ -307,7 +317,10 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, int
 		else if (m == 0)
 			snprintf(cell, sizeof(cell), "ok");
 		else
-			snprintf(cell, sizeof(cell), "ok x%" PRIu64, res[m].runs);
+			snprintf(cell, sizeof(cell), "ok x%" PRIu64 "%s", res[m].runs,
+				 modes[m] == SCEN_EXPLORE ? cover_mark(res[m].cover, res[m].bound,
+								       mark, sizeof(mark))
+							  : "");
 		printf(" %-*s", m == 0 ? 12 : 14, cell);
 	}
 	printf("\n");
@@ -351,6 +364,9 @@ static int cmd_run(int argc, char **argv)
 			code = rc;
 		scen_free(s);
 	}
+	if (a.all)
+		printf("\nexplore: 'ok xN' every schedule ran (proven), 'ok xN(K)' every "
+		       "schedule within K preemptions, 'ok xN~' sampled\n");
 	free(a.files);
 	return code;
 }
@@ -366,7 +382,7 @@ static int cmd_replay(int argc, char **argv)
 	struct scen_result sr;
 	const char *token = NULL, *policy;
 	bool trace = false;
-	char err[160];
+	char err[256], why[512];
 	int e, code = EXIT_USAGE;
 
 	if (!t || !r)
@@ -396,6 +412,13 @@ static int cmd_replay(int argc, char **argv)
 				   &target, &p, &policy);
 	if (code)
 		goto out;
+	if (explore_token_check(p, t, why, sizeof(why)) != 0) {
+		fprintf(stderr,
+			"cowlab replay: %s; explore again for a token of what is there now\n", why);
+		explore_target_free(target);
+		code = EXIT_USAGE;
+		goto out;
+	}
 	e = trace ? explore_trace(p, t, stdout, r) : explore_replay(p, t, 0, r);
 	if (e < 0) {
 		fprintf(stderr, "cowlab replay: %s\n", cow_strerror(e));
@@ -460,6 +483,7 @@ static int cmd_demo(int argc, char **argv)
 {
 	uint64_t runs = 10000, seed = 1;
 	struct explore_result found, again, locked;
+	char words[160];
 	double t0, t1;
 	int err;
 
@@ -519,8 +543,10 @@ static int cmd_demo(int argc, char **argv)
 		print_token(&locked.token);
 		return EXIT_FOUND;
 	}
-	printf("  %" PRIu64 " runs, no failure (%.0f runs/s)\n", locked.runs,
-	       (double)locked.runs / (t1 - t0 > 0 ? t1 - t0 : 1e-9));
+	printf("  %" PRIu64 " runs, no failure (%.0f runs/s); %s\n", locked.runs,
+	       (double)locked.runs / (t1 - t0 > 0 ? t1 - t0 : 1e-9),
+	       cover_words(explore_result_cover(&locked), SCHED_RANDOM, 0, locked.runs, words,
+			   sizeof(words)));
 	return 0;
 }
 

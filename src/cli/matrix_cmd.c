@@ -39,8 +39,10 @@ static const char usage_matrix[] =
 	"\n"
 	"Explores every scenario under every policy preset and prints a table:\n"
 	"one row per scenario, one column per preset, each cell the verdict\n"
-	"found (pass, or the failing check's verdict).  A cell that differs from\n"
-	"the scenario's 'expect' line for that preset is marked '!'; one that no\n"
+	"found (pass, or the failing check's verdict: a counterexample).  A pass\n"
+	"says what it rests on: 'pass' every schedule ran, 'pass(K)' every one\n"
+	"within K preemptions, 'pass~' sampled.  A cell that differs from the\n"
+	"scenario's 'expect' line for that preset is marked '!'; one that no\n"
 	"expect line covers is marked '?' and counts as a difference.  A DIR\n"
 	"stands for its *.cow files, sorted by name (default: scenarios/matrix).\n"
 	"\n"
@@ -568,12 +570,17 @@ static bool cell_matches(const struct matrix *m, int cell)
 	return want && strcmp(want, m->cells[cell].v.verdict) == 0;
 }
 
-/* "leak", "leak!" (differs from the expect line) or "leak?" (none). */
+/* "leak", "pass", "pass(2)" or "pass~" (what the verdict rests on:
+ * cover_mark), then "!" if it differs from the expect line or "?" if
+ * none names the preset. */
 static const char *cell_text(const struct matrix *m, int cell, char *buf, size_t len)
 {
+	const struct verdict *v = &m->cells[cell].v;
 	const char *mark = cell_matches(m, cell) ? "" : cell_expected(m, cell) ? "!" : "?";
+	char cover[16];
 
-	snprintf(buf, len, "%s%s", m->cells[cell].v.verdict, mark);
+	snprintf(buf, len, "%s%s%s", v->verdict,
+		 v->failed ? "" : cover_mark(v->cover, v->dfs_bound, cover, sizeof(cover)), mark);
 	return buf;
 }
 
@@ -586,12 +593,34 @@ static int count_differ(const struct matrix *m)
 	return n;
 }
 
+/* How many cells rest on what (explore_cover): failures are
+ * counterexamples; passes are proven, proven within a preemption bound,
+ * or sampled.  *bound: the bound of a bounded cell (the cells share it). */
+static void count_covers(const struct matrix *m, int n[EXPLORE_EXHAUSTIVE + 1], unsigned int *bound)
+{
+	*bound = 2;
+	memset(n, 0, (EXPLORE_EXHAUSTIVE + 1) * sizeof(*n));
+	for (int c = 0; c < m->nr_cells; c++) {
+		const struct verdict *v = &m->cells[c].v;
+
+		n[v->failed ? EXPLORE_FOUND : v->cover]++;
+		if (!v->failed && v->cover == EXPLORE_BOUNDED)
+			*bound = v->dfs_bound;
+	}
+}
+
 static void print_summary(const struct matrix *m, const char *before)
 {
-	int differ = count_differ(m);
+	int differ = count_differ(m), n[EXPLORE_EXHAUSTIVE + 1];
+	unsigned int bound;
 
+	count_covers(m, n, &bound);
 	printf("%s%d cells, %d match, %d differ\n", before, m->nr_cells, m->nr_cells - differ,
 	       differ);
+	printf("%d fail (each a counterexample); %d pass: %d proven (every schedule ran), "
+	       "%d within %u preemptions, %d sampled\n",
+	       n[EXPLORE_FOUND], m->nr_cells - n[EXPLORE_FOUND], n[EXPLORE_EXHAUSTIVE],
+	       n[EXPLORE_BOUNDED], bound, n[EXPLORE_SAMPLED]);
 }
 
 /* The message's first line. */
@@ -611,6 +640,7 @@ static void print_differences(const struct matrix *m, const char *item)
 	for (int c = 0; c < m->nr_cells; c++) {
 		const struct cell_msg *x = &m->cells[c];
 		const char *want = cell_expected(m, c);
+		char words[160];
 
 		if (!want || cell_matches(m, c))
 			continue;
@@ -618,6 +648,10 @@ static void print_differences(const struct matrix *m, const char *item)
 		       m->a.presets[c % n], x->v.verdict, want);
 		if (x->v.failed && x->v.message[0])
 			printf("%s    %.*s\n", item, first_line(x->v.message), x->v.message);
+		if (!x->v.failed)
+			printf("%s    %s\n", item,
+			       cover_words(x->v.cover, SCHED_AUTO, x->v.dfs_bound, x->v.runs, words,
+					   sizeof(words)));
 		if (x->v.token[0])
 			printf("%s    cowlab replay %s\n", item, x->v.token);
 	}
@@ -639,6 +673,9 @@ static void print_differences(const struct matrix *m, const char *item)
 
 static const char legend[] = "'!' differs from the scenario's expect line for the preset; '?' no "
 			     "expect line names the preset";
+static const char cover_legend[] =
+	"pass: every schedule ran (proven); pass(K): every schedule within K preemptions ran; "
+	"pass~: sampled, not every schedule ran; a failing verdict is a counterexample";
 
 static void print_text(const struct matrix *m)
 {
@@ -673,7 +710,7 @@ static void print_text(const struct matrix *m)
 			       cell_text(m, i * m->a.nr_presets + p, buf, sizeof(buf)));
 		printf("\n");
 	}
-	printf("\n%s\n", legend);
+	printf("\n%s\n%s\n", legend, cover_legend);
 	if (count_differ(m)) {
 		printf("differences:\n");
 		print_differences(m, "  ");
@@ -704,7 +741,7 @@ static void print_markdown(const struct matrix *m)
 		}
 		printf("\n");
 	}
-	printf("\n%s.\n", legend);
+	printf("\n%s.\n\n%s.\n", legend, cover_legend);
 	if (count_differ(m)) {
 		printf("\nDifferences:\n\n```\n");
 		print_differences(m, "");
@@ -715,6 +752,9 @@ static void print_markdown(const struct matrix *m)
 
 static void print_json(const struct matrix *m)
 {
+	int n[EXPLORE_EXHAUSTIVE + 1];
+	unsigned int bound;
+
 	printf("{\"presets\":[");
 	for (int p = 0; p < m->a.nr_presets; p++) {
 		printf("%s", p ? "," : "");
@@ -741,10 +781,13 @@ static void print_json(const struct matrix *m)
 				json_string(stdout, want);
 			else
 				printf("null");
-			printf(",\"match\":%s,\"runs\":%" PRIu64
-			       ",\"seconds\":%.3f,\"exhaustive\":%s",
-			       cell_matches(m, c) ? "true" : "false", x->v.runs, x->v.seconds,
-			       x->v.exhaustive ? "true" : "false");
+			printf(",\"match\":%s,\"search\":\"%s\"",
+			       cell_matches(m, c) ? "true" : "false",
+			       explore_cover_name(x->v.failed ? EXPLORE_FOUND : x->v.cover));
+			if (!x->v.failed && x->v.cover == EXPLORE_BOUNDED)
+				printf(",\"bound\":%u", x->v.dfs_bound);
+			printf(",\"runs\":%" PRIu64 ",\"seconds\":%.3f,\"exhaustive\":%s",
+			       x->v.runs, x->v.seconds, x->v.exhaustive ? "true" : "false");
 			if (x->v.failed) {
 				printf(",\"message\":");
 				json_string(stdout, x->v.message);
@@ -757,7 +800,12 @@ static void print_json(const struct matrix *m)
 		}
 		printf("]}");
 	}
-	printf("],\"cells\":%d,\"mismatches\":%d}\n", m->nr_cells, count_differ(m));
+	count_covers(m, n, &bound);
+	printf("],\"search\":{");
+	for (int k = 0; k <= EXPLORE_EXHAUSTIVE; k++)
+		printf("%s\"%s\":%d", k ? "," : "", explore_cover_name((enum explore_cover)k),
+		       n[k]);
+	printf("},\"cells\":%d,\"mismatches\":%d}\n", m->nr_cells, count_differ(m));
 }
 
 /* ---- the command ------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include "scenario/interp.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,6 +51,46 @@ void print_token(const struct explore_token *t)
 
 	if (explore_token_format(t, token, sizeof(token)) == 0)
 		printf("  cowlab replay %s\n", token);
+}
+
+const char *cover_words(enum explore_cover c, enum sched_algo algo, unsigned int bound,
+			uint64_t runs, char *buf, size_t len)
+{
+	const char *runs_word = runs == 1 ? "run" : "runs";
+
+	switch (c) {
+	case EXPLORE_FOUND:
+		snprintf(buf, len, "found: a counterexample in run %" PRIu64, runs);
+		break;
+	case EXPLORE_SAMPLED:
+		if (algo == SCHED_AUTO)
+			snprintf(buf, len, "sampled: %" PRIu64 " %s of PCT, random and dfs", runs,
+				 runs_word);
+		else
+			snprintf(buf, len, "sampled: %" PRIu64 " %s %s%s", runs,
+				 algo == SCHED_PCT ? "PCT" : sched_algo_name(algo), runs_word,
+				 algo == SCHED_DFS ? " (dfs did not finish)" : "");
+		snprintf(buf + strlen(buf), len - strlen(buf), ", not every schedule");
+		break;
+	case EXPLORE_BOUNDED:
+		snprintf(buf, len,
+			 "exhaustive within %u preemption%s: every schedule with at most %u ran",
+			 bound, bound == 1 ? "" : "s", bound);
+		break;
+	case EXPLORE_EXHAUSTIVE: snprintf(buf, len, "exhaustive: every schedule ran"); break;
+	}
+	return buf;
+}
+
+const char *cover_mark(enum explore_cover c, unsigned int bound, char *buf, size_t len)
+{
+	if (c == EXPLORE_SAMPLED)
+		snprintf(buf, len, "~");
+	else if (c == EXPLORE_BOUNDED)
+		snprintf(buf, len, "(%u)", bound);
+	else
+		snprintf(buf, len, "%s", "");
+	return buf;
 }
 
 void json_string(FILE *f, const char *s)

@@ -52,6 +52,9 @@ void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs
 	} else {
 		v->failed = x->failed;
 		v->exhaustive = x->exhaustive;
+		v->dfs_done = x->dfs_done;
+		v->dfs_bound = x->dfs_bound;
+		v->cover = explore_result_cover(x);
 		v->runs = x->runs;
 		snprintf(v->verdict, sizeof(v->verdict), "%s",
 			 x->failed || res->skipped ? res->verdict : "pass");

@@ -62,18 +62,27 @@ int kern_host_zero_page(void)
 static char swap_path[4096];
 static volatile sig_atomic_t swap_file, swap_on;
 
-bool kern_swap_active(void)
+/* The active swap areas (/proc/swaps: a header, then one line each);
+ * lasting: only those that are not another cowlab run's temporary swap
+ * file, which goes away when that run ends. */
+static int swap_areas(bool lasting)
 {
 	FILE *f = fopen("/proc/swaps", "r");
 	char line[512];
-	int lines = 0;
+	int n = 0;
 
 	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		lines++;
+		return 0;
+	for (bool header = true; fgets(line, sizeof(line), f); header = false)
+		if (!header && !(lasting && strstr(line, "/cowlab-swap-")))
+			n++;
 	fclose(f);
-	return lines > 1; /* a header, then one line per swap area */
+	return n;
+}
+
+bool kern_swap_active(void)
+{
+	return swap_areas(false) > 0;
 }
 
 /* A swap file of pages pages at path: mkswap's header (version 1, the
@@ -110,7 +119,8 @@ int kern_swap_on(unsigned long pages, char *why, size_t len)
 {
 	const char *dir = getenv("COWLAB_TMPDIR");
 
-	if (swap_file || kern_swap_active())
+	/* Another run's temporary file may go away in the middle of ours. */
+	if (swap_file || swap_areas(true) > 0 || (kern_swap_active() && geteuid() != 0))
 		return 0;
 	if (geteuid() != 0) {
 		snprintf(why, len,

@@ -14,10 +14,11 @@ int kern_host_zero_page(void);
 
 /* Is a swap area active (/proc/swaps)? */
 bool kern_swap_active(void);
-/* Make sure swap is active for a run's swapout: when none is, and we are
- * root, create and enable a temporary swap file of pages 4 KiB pages (at
- * least 10, in $COWLAB_TMPDIR, else /var/tmp).  0, or 1 with the reason
- * the run must skip in why. */
+/* Make sure swap is active for a run's swapout: when none is but other
+ * cowlab runs' temporary swap files (which go away when those runs end),
+ * and we are root, create and enable a temporary swap file of pages 4 KiB
+ * pages (at least 10, in $COWLAB_TMPDIR, else /var/tmp).  0, or 1 with
+ * the reason the run must skip in why. */
 int kern_swap_on(unsigned long pages, char *why, size_t len);
 /* Disable and remove the swap file kern_swap_on made, if any; safe in a
  * signal handler (swapoff and unlink only). */

@@ -30,6 +30,7 @@
 #include "kernel/kern.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -79,6 +80,68 @@ static bool has_op(const struct scenario *s, enum scen_op_kind kind)
 			if (s->threads[t].ops[i].kind == kind)
 				return true;
 	return false;
+}
+
+/* The checks a sequence makes: a repeat's body's, host_count times; a
+ * fork's body's once per fork (saturated at INT_MAX: no run gets there). */
+static long long count_checks(const struct scen_op *ops, int n)
+{
+	long long c = 0;
+
+	for (int i = 0; i < n && c < INT_MAX; i += scen_op_span(&ops[i])) {
+		const struct scen_op *op = &ops[i];
+
+		if (op->kind == OP_CHECK)
+			c++;
+		else if (op->kind == OP_REPEAT)
+			c += (long long)op->repeat.host_count * count_checks(op + 1, op->repeat.nr);
+		else if (op->kind == OP_FORK)
+			c += count_checks(op + 1, op->fork.nr);
+	}
+	return c;
+}
+
+int kern_expected_checks(const struct scenario *s)
+{
+	long long c = count_checks(s->ops, s->nr_ops);
+
+	for (int t = 0; t < s->nr_threads && c < INT_MAX; t++)
+		c += count_checks(s->threads[t].ops, s->threads[t].nr_ops);
+	return c < INT_MAX ? (int)c : INT_MAX;
+}
+
+void kern_judge(const struct scenario *s, struct kern_result *r)
+{
+	r->expected = kern_expected_checks(s);
+	if (r->status != KERN_PASS || r->checks == r->expected)
+		return;
+	r->status = KERN_ERROR;
+	snprintf(r->verdict, sizeof(r->verdict), "error");
+	snprintf(r->message, sizeof(r->message),
+		 "%s: %d of the scenario's %d checks ran; a run that leaves checks out is "
+		 "no pass",
+		 s->path, r->checks, r->expected);
+}
+
+static bool is_fast_pin(const struct scen_op *op)
+{
+	return op->kind == OP_PIN && op->pin.fast;
+}
+
+const char *kern_host_note(const struct scenario *s)
+{
+	bool fast = false;
+
+	for (int i = 0; i < s->nr_ops; i++)
+		fast |= is_fast_pin(&s->ops[i]);
+	for (int t = 0; t < s->nr_threads; t++)
+		for (int i = 0; i < s->threads[t].nr_ops; i++)
+			fast |= is_fast_pin(&s->threads[t].ops[i]);
+	if (!fast)
+		return NULL;
+	return "pin ... fast is an io_uring buffer registration on the host, as every pin: "
+	       "pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM), gup-fast inside the kernel "
+	       "with the slow path behind it";
 }
 
 static bool needs_swap(const struct scenario *s)
@@ -673,6 +736,7 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 
 	memset(r, 0, sizeof(*r));
 	set_result(r, KERN_PASS, "pass", "");
+	r->expected = kern_expected_checks(s);
 	skip = kern_skip_reason(s);
 	if (skip) {
 		set_result(r, KERN_SKIP, "skip", skip);
@@ -708,6 +772,7 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 				snprintf(r->verdict, sizeof(r->verdict), "skip");
 		}
 	}
+	kern_judge(s, r);
 	coord_free(&c);
 	kern_swap_off();
 	kern_ksm_restore();

@@ -10,15 +10,20 @@
  * check touch the memory, dio_read and dio_write are O_DIRECT transfers
  * submitted through io_uring, pin registers an io_uring fixed buffer (a
  * long-term R/W pin), vmsplice and pipe_read are the real calls, poke is
- * a pwrite to /proc/self/mem, clear_refs writes /proc/self/clear_refs and
- * swapout is MADV_PAGEOUT.  worker.c says how one process runs, kernel.c
- * how the calling process coordinates them.
+ * a pwrite to /proc/self/mem, clear_refs writes /proc/self/clear_refs,
+ * swapout is MADV_PAGEOUT checked through /proc/self/pagemap and
+ * ksm_merge a ksmd pass checked through /proc/PID/ksm_merging_pages.
+ * worker.c says how one process runs, kernel.c how the calling process
+ * coordinates them.
  *
  * An operation the host cannot perform makes the scenario SKIP with the
- * reason, never PASS.  A run leaves nothing behind: its processes are
- * gone and its data files were unlinked as soon as they were opened, also
- * when a SIGINT or SIGTERM interrupts it (the process then dies of the
- * signal, as it would have without cowlab's handler).
+ * reason, never PASS, and so does one that did less than the scenario
+ * says (a swapout whose pages stayed in memory, a ksm_merge that merged
+ * nothing); a run passes only if every check of the scenario ran.  A
+ * run leaves nothing behind: its processes are gone and its data files
+ * were unlinked as soon as they were opened, also when a SIGINT or
+ * SIGTERM interrupts it (the process then dies of the signal, as it would
+ * have without cowlab's handler).
  *
  * kern_run changes process-wide state while it runs (the SIGINT, SIGTERM
  * and SIGPIPE dispositions, PR_SET_CHILD_SUBREAPER) and restores it; one
@@ -52,7 +57,24 @@ struct kern_result {
 			    * (FILE:LINE:COL: check ... failed: found ...), or
 			    * the reason for the skip */
 	int checks;	   /* the checks that held */
+	int expected;	   /* the checks a passing run makes: every one ran */
 };
+
+/* The checks a run of s makes when none fails: each check operation
+ * once, at the top level and in every thread (each thread of a group
+ * runs once), a repeat's as often as it runs on the host (host=), a fork
+ * body's each time its fork runs. */
+int kern_expected_checks(const struct scenario *s);
+
+/* Hold a finished run to its checks: a run that would pass although
+ * fewer than r->expected checks held did less than the scenario says, and
+ * becomes an error (KERN_ERROR, "error") that says how many ran. */
+void kern_judge(const struct scenario *s, struct kern_result *r);
+
+/* What the host runs in a way of its own, which a verdict on s should
+ * say beside it (a static text), or NULL: `pin ... fast` is an io_uring
+ * buffer registration here. */
+const char *kern_host_note(const struct scenario *s);
 
 /* Why the host cannot run s (a static look at its operations and at the
  * host: KSM passes, userfaultfd, swap, read-only pins, zero_page=off), or

@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -47,12 +48,14 @@
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define BUF_SIZE 4096
 #define MAX_RINGS 4096
 #define RING_ENTRIES 64
+#define MAX_DIO 1024
 
 /* A long-term pin: an io_uring with one registered buffer. */
 struct pin {
@@ -68,17 +71,28 @@ struct tctx {
 	int slot;	      /* in ring_fds, -1: no ring */
 	int inflight;
 	uint64_t rng; /* the delays */
+	/* In a thread group: the group and this thread (NULL: the main
+	 * thread, which runs top-level operations one at a time). */
+	const struct scen_op *group;
+	const struct scen_thread *self;
+};
+
+/* A direct I/O submitted and not yet reaped: its pages may be pinned. */
+struct dio_live {
+	unsigned long addr, len; /* len 0: a free slot */
 };
 
 static struct {
 	const struct kern_ctx *k;
 	const struct scenario *s;
 	struct kern_shared *sh;
-	int me;		      /* procs[] */
-	unsigned long *addrs; /* [nr_maps]: where each mapping is */
-	bool *file_map;	      /* [nr_maps]: it maps a file */
-	struct pin **pins;    /* [nr_pins]: this process's, from pin to unpin */
-} W;
+	int me;			      /* procs[] */
+	unsigned long *addrs;	      /* [nr_maps]: where each mapping is */
+	bool *file_map;		      /* [nr_maps]: it maps a file */
+	struct pin **pins;	      /* [nr_pins]: this process's, from pin to unpin */
+	pthread_mutex_t live_lock;    /* pins[] and dio[] change under it */
+	struct dio_live dio[MAX_DIO]; /* this process's, from submission to reaping */
+} W = {.live_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static atomic_int ring_fds[MAX_RINGS]; /* fd + 1, or 0 (I1) */
 static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -427,37 +441,65 @@ static void check_fail(const struct scen_op *op, const char *fmt, ...)
 	kern_record(W.sh, KERN_FAIL, scen_verdict_name(op->check.verdict), W.s, op, "%s", msg);
 }
 
-/* The page at addr as SCEN_PAGE_* flags: /proc/self/pagemap gives bit 63
- * (present), bit 62 (swapped) and the frame; with flags, /proc/kpageflags
- * gives the frame's KPF_ANON (bit 12), KPF_KSM (bit 21) and
- * PG_anon_exclusive, reported as KPF_MAPPEDTODISK (bit 34) for anonymous
- * pages.  -1 if what is asked cannot be read (the frame and its flags:
- * root only). */
+/* ---- pages: /proc/self/pagemap, /proc/kpagecount, /proc/kpageflags ---------------------- */
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAP (1ULL << 62)
+#define PM_PFN ((1ULL << 55) - 1) /* reads as 0 without CAP_SYS_ADMIN */
+#define KPF_WRITEBACK 8
+#define KPF_ANON 12
+#define KPF_KSM 21
+#define KPF_ZERO_PAGE 24
+#define KPF_MAPPEDTODISK 34 /* PG_anon_exclusive, for anonymous pages */
+
+/* The pagemap entry of the page at addr (pagemap: an open
+ * /proc/self/pagemap); 0 if it cannot be read. */
+static uint64_t pagemap_entry(int pagemap, unsigned long addr)
+{
+	uint64_t e = 0;
+
+	if (pread(pagemap, &e, sizeof(e), (off_t)(addr / 4096 * sizeof(e))) != (ssize_t)sizeof(e))
+		return 0;
+	return e;
+}
+
+/* A frame's word in /proc/kpagecount or /proc/kpageflags (root only);
+ * false if it cannot be read. */
+static bool kpage_word(const char *file, uint64_t pfn, uint64_t *out)
+{
+	int fd = pfn ? open(file, O_RDONLY | O_CLOEXEC) : -1;
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = pread(fd, out, sizeof(*out), (off_t)(pfn * sizeof(*out))) == (ssize_t)sizeof(*out);
+	close(fd);
+	return ok;
+}
+
+/* The page at addr as SCEN_PAGE_* flags: pagemap says present (bit 63)
+ * and swapped (bit 62); with flags, the frame's /proc/kpageflags word
+ * says KPF_ANON with PG_anon_exclusive (KPF_MAPPEDTODISK for anonymous
+ * pages) and KPF_KSM.  -1 if what is asked cannot be read (pagemap, or
+ * the frame and its flags: root only). */
 static int page_state(const void *addr, bool flags)
 {
-	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	int kf = flags ? open("/proc/kpageflags", O_RDONLY | O_CLOEXEC) : -1;
-	uint64_t e = 0, f = 0, pfn;
-	int ret = -1;
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), ret;
+	uint64_t e, f;
 
-	if (pm >= 0 && (kf >= 0 || !flags) &&
-	    pread(pm, &e, sizeof(e), (off_t)((uintptr_t)addr / 4096 * sizeof(e))) ==
-		    (ssize_t)sizeof(e)) {
-		pfn = e & ((1ULL << 55) - 1);
-		ret = (e >> 63 ? SCEN_PAGE_PRESENT : 0) | (e >> 62 & 1 ? SCEN_PAGE_SWAPPED : 0);
-		if (flags && (e >> 63)) {
-			if (pfn && pread(kf, &f, sizeof(f), (off_t)(pfn * sizeof(f))) ==
-					   (ssize_t)sizeof(f))
-				ret |= ((f >> 12 & 1) && (f >> 34 & 1) ? SCEN_PAGE_EXCLUSIVE : 0) |
-				       (f >> 21 & 1 ? SCEN_PAGE_KSM : 0);
-			else
-				ret = -1;
-		}
-	}
-	if (pm >= 0)
-		close(pm);
-	if (kf >= 0)
-		close(kf);
+	if (pm < 0)
+		return -1;
+	e = pagemap_entry(pm, (unsigned long)addr);
+	close(pm);
+	ret = (e & PM_PRESENT ? SCEN_PAGE_PRESENT : 0) | (e & PM_SWAP ? SCEN_PAGE_SWAPPED : 0);
+	if (!flags || !(e & PM_PRESENT))
+		return ret;
+	if (!kpage_word("/proc/kpageflags", e & PM_PFN, &f))
+		return -1;
+	if ((f >> KPF_ANON & 1) && (f >> KPF_MAPPEDTODISK & 1))
+		ret |= SCEN_PAGE_EXCLUSIVE;
+	if (f >> KPF_KSM & 1)
+		ret |= SCEN_PAGE_KSM;
 	return ret;
 }
 
@@ -596,6 +638,8 @@ COW_NORETURN static void child_start(int child)
 	fault_guard = NULL;
 	for (int i = 0; i < W.s->nr_pins; i++)
 		W.pins[i] = NULL; /* the parent's: its memory, its rings */
+	pthread_mutex_init(&W.live_lock, NULL);
+	memset(W.dio, 0, sizeof(W.dio)); /* the parent's I/O, into its pages */
 	worker_loop();
 }
 
@@ -662,6 +706,55 @@ static void exec_fork(const struct scen_op *op)
 		atomic_store(&W.sh->pid[child], pid);
 }
 
+/* ---- direct I/O in flight ------------------------------------------------------------- */
+
+/* Note a submitted direct I/O: its slot (the io_uring user_data), or -1
+ * when the table is full. */
+static int dio_start(unsigned long addr, unsigned long len)
+{
+	int slot = -1;
+
+	pthread_mutex_lock(&W.live_lock);
+	for (int i = 0; i < MAX_DIO && slot < 0; i++)
+		if (!W.dio[i].len) {
+			W.dio[i] = (struct dio_live){addr, len};
+			slot = i;
+		}
+	pthread_mutex_unlock(&W.live_lock);
+	return slot;
+}
+
+/* A reaped direct I/O: its length, and its slot is free again. */
+static unsigned long dio_done(uint64_t slot)
+{
+	unsigned long len = 0;
+
+	pthread_mutex_lock(&W.live_lock);
+	if (slot < MAX_DIO) {
+		len = W.dio[slot].len;
+		W.dio[slot].len = 0;
+	}
+	pthread_mutex_unlock(&W.live_lock);
+	return len;
+}
+
+/* May a pin of this process hold the page at addr: a long-term pin, or a
+ * direct I/O not reaped yet? */
+static bool page_maybe_pinned(unsigned long addr)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&W.live_lock);
+	for (int i = 0; i < W.s->nr_pins && !hit; i++)
+		hit = W.pins[i] && addr + 4096 > W.pins[i]->addr &&
+		      addr < W.pins[i]->addr + W.pins[i]->len;
+	for (int i = 0; i < MAX_DIO && !hit; i++)
+		hit = W.dio[i].len && addr + 4096 > W.dio[i].addr &&
+		      addr < W.dio[i].addr + W.dio[i].len;
+	pthread_mutex_unlock(&W.live_lock);
+	return hit;
+}
+
 /* Wait for every I/O this thread issued (I3). */
 static void io_wait(struct tctx *t)
 {
@@ -670,6 +763,7 @@ static void io_wait(struct tctx *t)
 	while (t->inflight > 0) {
 		struct io_uring_cqe *cqe;
 		int err = io_uring_wait_cqe(&t->ring, &cqe);
+		unsigned long len;
 
 		if (err == -EINTR)
 			continue;
@@ -680,14 +774,15 @@ static void io_wait(struct tctx *t)
 			t->inflight = 0;
 			return;
 		}
+		len = dio_done(cqe->user_data);
 		if (cqe->res < 0)
 			kern_record(W.sh, KERN_ERROR, "error", W.s, NULL,
 				    "%s: a direct I/O failed: %s", W.s->path,
 				    errname(-cqe->res, e, sizeof(e)));
-		else if ((uint64_t)cqe->res != cqe->user_data)
+		else if ((unsigned long)cqe->res != len)
 			kern_record(W.sh, KERN_ERROR, "error", W.s, NULL,
-				    "%s: a direct I/O failed: %d of %llu bytes moved", W.s->path,
-				    cqe->res, (unsigned long long)cqe->user_data);
+				    "%s: a direct I/O failed: %d of %lu bytes moved", W.s->path,
+				    cqe->res, len);
 		io_uring_cqe_seen(&t->ring, cqe);
 		t->inflight--;
 	}
@@ -699,7 +794,7 @@ static void exec_dio(const struct scen_op *op, struct tctx *t)
 	const char *what = to_memory ? "dio_read" : "dio_write";
 	const struct scen_range *m = &op->dio.mem, *f = &op->dio.file;
 	unsigned long len = range_len(m);
-	int fd = W.k->fd_direct[f->name], err;
+	int fd = W.k->fd_direct[f->name], err, slot;
 	struct io_uring_sqe *sqe;
 
 	if (t->slot < 0) {
@@ -712,7 +807,8 @@ static void exec_dio(const struct scen_op *op, struct tctx *t)
 	if (t->inflight >= RING_ENTRIES)
 		io_wait(t);
 	sqe = io_uring_get_sqe(&t->ring);
-	if (!sqe) {
+	slot = sqe ? dio_start((unsigned long)map_addr(m), len) : -1;
+	if (slot < 0) {
 		op_error(op, what, EBUSY);
 		return;
 	}
@@ -720,9 +816,10 @@ static void exec_dio(const struct scen_op *op, struct tctx *t)
 		io_uring_prep_read(sqe, fd, map_addr(m), (unsigned int)len, f->off);
 	else
 		io_uring_prep_write(sqe, fd, map_addr(m), (unsigned int)len, f->off);
-	sqe->user_data = len;
+	sqe->user_data = (uint64_t)slot;
 	err = io_uring_submit(&t->ring);
 	if (err < 0) {
+		dio_done((uint64_t)slot);
 		op_error(op, what, -err);
 		return;
 	}
@@ -772,7 +869,21 @@ static void exec_pin(const struct scen_op *op)
 			op_error(op, "pin", err);
 		return;
 	}
+	pthread_mutex_lock(&W.live_lock);
 	W.pins[op->pin.pin] = p;
+	pthread_mutex_unlock(&W.live_lock);
+}
+
+static void exec_unpin(const struct scen_op *op)
+{
+	struct pin *p;
+
+	pthread_mutex_lock(&W.live_lock);
+	p = W.pins[op->unpin.pin];
+	W.pins[op->unpin.pin] = NULL;
+	pthread_mutex_unlock(&W.live_lock);
+	if (p)
+		drop_pin(p);
 }
 
 static void exec_vmsplice(const struct scen_op *op)
@@ -876,6 +987,212 @@ static void exec_madvise(const struct scen_op *op)
 		op_error(op, "madvise", errno);
 }
 
+/* The mapping range an operation touches, or NULL. */
+static const struct scen_range *op_map_range(const struct scen_op *op)
+{
+	switch (op->kind) {
+	case OP_WRITE:
+	case OP_POKE: return &op->write.range;
+	case OP_READ:
+	case OP_MUNMAP:
+	case OP_SWAPOUT: return &op->read.range;
+	case OP_CHECK: return op->check.range.space == SPACE_MAP ? &op->check.range : NULL;
+	case OP_MPROTECT: return &op->mprotect.range;
+	case OP_MADVISE: return &op->madvise.range;
+	case OP_DIO_READ:
+	case OP_DIO_WRITE: return &op->dio.mem;
+	case OP_PIN: return &op->pin.mem;
+	case OP_VMSPLICE:
+	case OP_PIPE_READ: return &op->splice.mem;
+	default: return NULL;
+	}
+}
+
+/* Does another thread of t's group in this process touch the page at
+ * addr?  Then it may have faulted the page back in since the swap-out. */
+static bool group_touches(const struct tctx *t, unsigned long addr)
+{
+	if (!t->group)
+		return false;
+	for (int i = 0; i < t->group->group.nr; i++) {
+		const struct scen_thread *th = &W.s->threads[t->group->group.first + i];
+
+		if (th == t->self || th->proc != W.me)
+			continue;
+		for (int j = 0; j < th->nr_ops; j++) {
+			const struct scen_range *g = op_map_range(&th->ops[j]);
+			unsigned long a;
+
+			if (!g || !W.addrs[g->name])
+				continue;
+			a = (unsigned long)map_addr(g);
+			if (addr + 4096 > a && addr < a + range_len(g))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Why a page that MADV_PAGEOUT left mapped stayed, as far as the frame's
+ * count and flags tell (root); NULL: it is the shared zero page, which
+ * reclaim never swaps either. */
+static const char *stayed_why(uint64_t e, char *buf, size_t len)
+{
+	uint64_t count = 0, flags = 0;
+	bool known = kpage_word("/proc/kpageflags", e & PM_PFN, &flags);
+	struct sysinfo si;
+
+	if (known && (flags >> KPF_ZERO_PAGE & 1))
+		return NULL;
+	if (sysinfo(&si) == 0 && si.freeswap == 0)
+		snprintf(buf, len, "no swap space is free (/proc/swaps)");
+	else if (known && (flags >> KPF_WRITEBACK & 1))
+		snprintf(buf, len, "it is still being written to swap (PG_writeback)");
+	else if (known && (flags >> KPF_KSM & 1))
+		snprintf(buf, len, "it is a KSM page, which MADV_PAGEOUT leaves alone");
+	else if (kpage_word("/proc/kpagecount", e & PM_PFN, &count) && count > 1)
+		snprintf(buf, len,
+			 "it is mapped %llu times (a live parent or child shares it): MADV_PAGEOUT "
+			 "pages out only what one process maps, where reclaim would unmap "
+			 "it everywhere",
+			 (unsigned long long)count);
+	else
+		snprintf(buf, len,
+			 "%sMADV_PAGEOUT left it mapped (shared with a live child, swap "
+			 "full, or the page busy)",
+			 known ? "" : "(the frame's count needs root) ");
+	return buf;
+}
+
+/* MADV_PAGEOUT drains only this CPU's LRU batches, and a page that is in
+ * another CPU's batch (another thread faulted it in last) is on no LRU
+ * list yet and cannot be isolated: run it once on every CPU this thread
+ * may use, as reclaim would find the page later.  0 or an errno. */
+static int pageout_every_cpu(void *addr, size_t len)
+{
+	cpu_set_t old, one;
+	int err = 0;
+
+	if (sched_getaffinity(0, sizeof(old), &old) != 0)
+		return madvise(addr, len, MADV_PAGEOUT) == 0 ? 0 : errno;
+	for (int cpu = 0; cpu < CPU_SETSIZE && !err; cpu++) {
+		if (!CPU_ISSET(cpu, &old))
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one) == 0 &&
+		    madvise(addr, len, MADV_PAGEOUT) != 0)
+			err = errno;
+	}
+	sched_setaffinity(0, sizeof(old), &old);
+	return err;
+}
+
+/* swapout RANGE: MADV_PAGEOUT, then every page of RANGE must be in swap
+ * (/proc/self/pagemap bit 62), or the run would pass without the
+ * swap-out it claims: it skips, naming the pages.  Excused are the pages
+ * reclaim keeps too (maybe pinned by a pin or a direct I/O of this
+ * process; the shared zero page), pages mapped by nothing (nothing to
+ * swap), and, in a thread group, pages another thread of the group
+ * touches (it may have faulted them back in).  Pages that stayed get
+ * three more tries on every CPU (pageout_every_cpu) first, a few
+ * milliseconds apart: reclaim does not unmap a page while an earlier
+ * swap-out still writes it (PG_writeback). */
+static void exec_swapout(const struct scen_op *op, const struct tctx *t)
+{
+	const struct scen_range *g = &op->swapout.range;
+	unsigned long base = (unsigned long)map_addr(g);
+	unsigned long len = (range_len(g) + 4095) & ~4095UL, first = 0;
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), stayed = 0;
+	char why[256] = "", at[96] = "";
+	size_t n = 0;
+
+	if (pm < 0) {
+		op_error(op, "swapout (opening /proc/self/pagemap)", errno);
+		return;
+	}
+	for (int tries = 0; tries < 4; tries++) {
+		int err;
+
+		if (tries)
+			usleep(2000U << tries); /* a swap write still in flight */
+		err = tries ? pageout_every_cpu((void *)base, len)
+		      : madvise((void *)base, len, MADV_PAGEOUT) == 0 ? 0
+								      : errno;
+		stayed = 0;
+		n = 0;
+		if (err) {
+			op_error(op, "swapout (MADV_PAGEOUT)", err);
+			goto out;
+		}
+		for (unsigned long off = 0; off < len; off += 4096) {
+			uint64_t e = pagemap_entry(pm, base + off);
+
+			if ((e & PM_SWAP) || !(e & PM_PRESENT) || page_maybe_pinned(base + off) ||
+			    group_touches(t, base + off) || !stayed_why(e, why, sizeof(why)))
+				continue;
+			if (stayed++ == 0)
+				first = off;
+			if (n < sizeof(at) - 1)
+				n += (size_t)snprintf(at + n, sizeof(at) - n, "%s%s[%lu]",
+						      stayed > 1 ? ", " : "", range_name(g),
+						      g->off + off);
+		}
+		if (!stayed)
+			goto out;
+	}
+	stayed_why(pagemap_entry(pm, base + first), why, sizeof(why));
+	kern_record(W.sh, KERN_SKIP, "skip", W.s, op,
+		    "swapout: %d of %lu pages stayed in memory (%.80s%s); the first: %s. The "
+		    "run would pass without its swap-out",
+		    stayed, len / 4096, at, n >= sizeof(at) - 1 ? "..." : "", why);
+out:
+	close(pm);
+}
+
+/* ksm_merge: one pass of ksmd (the coordinator set it up), which must
+ * merge something: the pages the scenario's processes have in KSM pages
+ * (/proc/PID/ksm_merging_pages, Linux 6.1+) are summed, and a pass that
+ * merged none skips, or the run would pass without the merge it claims.
+ * The rule is "something merged", not "every candidate": a scenario may
+ * expect a page (pinned, under I/O, written concurrently) to stay apart. */
+static void exec_ksm_merge(const struct scen_op *op)
+{
+	long merged = 0;
+	int seen = 0;
+
+	if (kern_ksm_pass(10000) != 0) {
+		op_skip(op, "ksm_merge: ksmd did not finish two full scans in 10 s");
+		return;
+	}
+	for (int p = 0; p < W.s->nr_procs; p++) {
+		pid_t pid = atomic_load(&W.sh->pid[p]);
+		char path[64], buf[32];
+		int fd;
+		ssize_t got;
+
+		if (!pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ksm_merging_pages", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		got = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (got <= 0)
+			continue;
+		buf[got] = '\0';
+		merged += strtol(buf, NULL, 10);
+		seen++;
+	}
+	if (!seen)
+		op_skip(op, "ksm_merge: cannot tell whether the pass merged anything "
+			    "(/proc/PID/ksm_merging_pages, Linux 6.1+)");
+	else if (!merged)
+		op_skip(op, "ksm_merge: the pass merged no page of the scenario's processes "
+			    "(ksm_merging_pages 0); the run would pass without a merge");
+}
+
 static void exec_op(const struct scen_op *op, struct tctx *t)
 {
 	const struct scen_range *g;
@@ -907,24 +1224,12 @@ static void exec_op(const struct scen_op *op, struct tctx *t)
 	case OP_DIO_WRITE: exec_dio(op, t); return;
 	case OP_WAIT: io_wait(t); return;
 	case OP_PIN: exec_pin(op); return;
-	case OP_UNPIN:
-		if (W.pins[op->unpin.pin])
-			drop_pin(W.pins[op->unpin.pin]);
-		W.pins[op->unpin.pin] = NULL;
-		return;
+	case OP_UNPIN: exec_unpin(op); return;
 	case OP_VMSPLICE: exec_vmsplice(op); return;
 	case OP_PIPE_READ: exec_pipe_read(op); return;
-	case OP_SWAPOUT:
-		g = &op->swapout.range;
-		if (madvise(map_addr(g), range_len(g), MADV_PAGEOUT) != 0)
-			op_error(op, "swapout (MADV_PAGEOUT)", errno);
-		return;
+	case OP_SWAPOUT: exec_swapout(op, t); return;
 	case OP_CLEAR_REFS: exec_clear_refs(op); return;
-	case OP_KSM_MERGE:
-		/* The coordinator set ksmd up for the run (kern_ksm_prepare). */
-		if (kern_ksm_pass(10000) != 0)
-			op_skip(op, "ksm_merge: ksmd did not finish two full scans in 10 s");
-		return;
+	case OP_KSM_MERGE: exec_ksm_merge(op); return;
 	case OP_UFFD_CONTINUE: op_skip(op, "uffd_continue is not run on the host yet"); return;
 	case OP_EXIT: /* the worker loop's */
 	case OP_GROUP: return;
@@ -955,6 +1260,8 @@ static void tctx_init(struct tctx *t, uint64_t salt)
 	t->slot = -1;
 	t->inflight = 0;
 	t->rng = W.k->o.seed ^ (salt * 0x9e3779b97f4a7c15ULL);
+	t->group = NULL;
+	t->self = NULL;
 }
 
 static void tctx_end(struct tctx *t)
@@ -980,6 +1287,7 @@ struct gate {
 };
 
 struct thread_arg {
+	const struct scen_op *group;
 	const struct scen_thread *t;
 	struct gate *gate;
 	uint64_t salt;
@@ -991,6 +1299,8 @@ static void *thread_main(void *arg)
 	struct tctx t;
 
 	tctx_init(&t, a->salt);
+	t.group = a->group;
+	t.self = a->t;
 	pthread_mutex_lock(&a->gate->lock);
 	while (!a->gate->open)
 		pthread_cond_wait(&a->gate->open_cond, &a->gate->lock);
@@ -1017,7 +1327,7 @@ static void run_group(const struct scen_op *op)
 
 		if (t->proc != W.me)
 			continue;
-		args[nr] = (struct thread_arg){t, &gate, (uint64_t)(op->group.first + i + 1)};
+		args[nr] = (struct thread_arg){op, t, &gate, (uint64_t)(op->group.first + i + 1)};
 		started[nr] = pthread_create(&th[nr], NULL, thread_main, &args[nr]) == 0;
 		nr++;
 	}

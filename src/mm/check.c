@@ -526,7 +526,12 @@ int pgtable_count_maps(struct pgtable *pgt, unsigned long *counts, unsigned long
  *       page in a table whose PT lock is free maps an exclusive page, and
  *       an exclusive page is mapped at most once;
  *   S5  the zero page holds zeroes and is never mapped writable;
- *   S6  the swap device's counts match the swap PTEs (W1-W3 of swap.c).
+ *   S6  the swap device's counts match the swap PTEs (W1-W3 of swap.c);
+ *   S7  under policies with PG_anon_exclusive, a page that may be pinned
+ *       is never unmapped into the swap cache: no swap PTE refers to the
+ *       slot of a maybe-pinned swap-cache page (the swap-in after a fork
+ *       would find it shared and the next write copy it away from the
+ *       pin).  Checked where the swap counts are exact.
  */
 
 struct sys_check {
@@ -622,6 +627,18 @@ static int check_counts(struct sys_check *c, bool strict)
 		    map > 1)
 			return corrupt(c->msg, c->len,
 				       "pfn %lu is exclusive but mapped %d times (S4)", pfn, map);
+		if (sys->policy->anon_exclusive && exact && c->swaps &&
+		    (flags & BIT_MASK(PG_swapcache)) && page_maybe_dma_pinned(page)) {
+			unsigned long slot = swp_offset((swp_entry_t){page->private});
+
+			if (slot < swap_device_size(sys->swap) && c->swaps[slot] > 0)
+				return corrupt(
+					c->msg, c->len,
+					"pfn %lu may be pinned (refcount %d) but was unmapped "
+					"into the swap cache: %lu swap PTEs refer to slot %lu "
+					"(S7)",
+					pfn, ref, c->swaps[slot], slot);
+		}
 	}
 	return 0;
 }

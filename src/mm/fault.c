@@ -40,6 +40,15 @@ static pte_t vma_pte_bits(const struct vm_area_struct *vma)
 	return (vma->vm_flags & (VM_READ | VM_WRITE)) ? PAGE_READONLY : _PAGE_PRESENT;
 }
 
+/* maybe_mkwrite(): may a write fault make the PTE writable?  Only in a
+ * mapping with VM_WRITE: a forced write (FOLL_FORCE) to one without
+ * leaves the PTE read-only.  2.4 had no such test (FORCE_MKWRITE): its
+ * faults made every PTE they wrote writable. */
+static bool may_mkwrite(const struct cow_system *sys, const struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & VM_WRITE) || sys->policy->force == FORCE_MKWRITE;
+}
+
 static pte_t mk_pte(struct cow_system *sys, struct page *page, const struct vm_area_struct *vma,
 		    bool writable)
 {
@@ -50,7 +59,7 @@ static pte_t mk_pte(struct cow_system *sys, struct page *page, const struct vm_a
 	 * FOLL_COW test looks for. */
 	if (writable)
 		pte = pte_mkdirty(pte);
-	if (writable && (vma->vm_flags & VM_WRITE))
+	if (writable && may_mkwrite(sys, vma))
 		pte = pte_mkwrite(pte);
 	return pte_mkyoung(pte);
 }
@@ -253,7 +262,7 @@ static int wp_page_reuse(struct vm_area_struct *vma, pte_t *ptep, spinlock_t *pt
 	 * PTE read-only, the page now private and exclusive. */
 	if (!(flags & FAULT_FLAG_UNSHARE))
 		ptep_modify(ptep, 0,
-			    ((vma->vm_flags & VM_WRITE) ? _PAGE_RW : 0) | _PAGE_DIRTY |
+			    (may_mkwrite(vma->vm_mm->sys, vma) ? _PAGE_RW : 0) | _PAGE_DIRTY |
 				    _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
 	pte_unmap_unlock(ptep, ptl);
 	return 0;
@@ -557,26 +566,31 @@ static struct page *swapin_page(struct cow_system *sys, swp_entry_t entry, int *
 }
 
 /* May the process that faults take the swapped-in page as its own?  The
- * page lock is held.  2.6.13's can_share_swap_page and 2.6.29's
- * reuse_swap_page count mappings and swap references; 5.19+ trusts the exclusive bit of the swap
- * PTE, else the refcount once the swap cache's own reference could go. */
+ * page lock is held.  Every era before 5.19 asked only on a write fault
+ * (do_swap_page's "write_access && reuse_swap_page()", and 5.18's
+ * refcount test behind FAULT_FLAG_WRITE): a read fault maps the page
+ * read-only and leaves it in the swap cache, and the write that follows
+ * meets do_wp_page.  2.6.13's can_share_swap_page and 2.6.29's
+ * reuse_swap_page count mappings and swap references; 2.4 .. 2.6.12 and
+ * 5.18 count references.  5.19+ trusts the exclusive bit of the swap PTE
+ * on any fault, and on a write fault also the refcount once the swap
+ * cache's own reference could go (should_try_to_free_swap). */
 static bool swapin_exclusive(struct cow_system *sys, struct page *page, swp_entry_t entry,
-			     bool excl_bit)
+			     bool excl_bit, bool write)
 {
+	/* The cache's reference and ours, no other mapping or user. */
+	bool sole_user = page_mapcount(page) == 0 && swap_count(sys->swap, entry) == 1 &&
+			 page_ref_count(page) == 2;
+
 	switch (sys->policy->wp_reuse) {
 	case REUSE_MAPCOUNT_TRYLOCK:
 	case REUSE_MAPCOUNT_LOCK:
 	case REUSE_REFCOUNT: /* 5.9 .. 5.17 kept reuse_swap_page() here */
-		return page_mapcount(page) + swap_count(sys->swap, entry) == 1;
+		return write && page_mapcount(page) + swap_count(sys->swap, entry) == 1;
 	case REUSE_REFCOUNT_TRYLOCK:
 	case REUSE_REFCOUNT_LOCK:
-	case REUSE_REFCOUNT_ALL:
-		/* The cache's reference and ours, no other mapping or user. */
-		return page_mapcount(page) == 0 && swap_count(sys->swap, entry) == 1 &&
-		       page_ref_count(page) == 2;
-	case REUSE_EXCLUSIVE:
-		return excl_bit || (page_mapcount(page) == 0 && swap_count(sys->swap, entry) == 1 &&
-				    page_ref_count(page) == 2);
+	case REUSE_REFCOUNT_ALL: return write && sole_user;
+	case REUSE_EXCLUSIVE: return excl_bit || (write && sole_user);
 	case REUSE_ALWAYS: return true;
 	}
 	return false;
@@ -606,7 +620,8 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, pte_t or
 			pte_unmap_unlock(ptep, ptl);
 		goto out_unlock_page;
 	}
-	exclusive = swapin_exclusive(sys, page, entry, pte_swp_exclusive(orig));
+	exclusive = swapin_exclusive(sys, page, entry, pte_swp_exclusive(orig),
+				     flags & FAULT_FLAG_WRITE);
 	/* The PTE's reference to the slot becomes the mapping's to the page. */
 	swap_free(sys->swap, entry);
 	if (page_mapcount(page) == 0 && page->mapping == 0) {
@@ -621,8 +636,10 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, pte_t or
 			SetPageFlag(page, PG_anon_exclusive);
 	}
 	atomic_long_inc(&mm->nr_anon);
-	/* An exclusive page needs no swap copy any more. */
-	if (exclusive && swap_count(sys->swap, entry) == 0)
+	/* An exclusive page that is written needs no swap copy any more; a
+	 * read fault keeps the cache (should_try_to_free_swap(), and
+	 * reuse_swap_page() before it, run for writes only). */
+	if (exclusive && (flags & FAULT_FLAG_WRITE) && swap_count(sys->swap, entry) == 0)
 		delete_from_swap_cache(sys, page);
 	pte = mk_pte(sys, page, vma, exclusive && (flags & FAULT_FLAG_WRITE));
 	get_page(page); /* the mapping's reference */

@@ -127,8 +127,14 @@ static int copy_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 				/* Write-protect first, then look (see above). */
 				ptep_modify(src_ptep, _PAGE_RW, 0);
 				if (forkfix_must_copy(page)) {
-					int err =
-						copy_page_for_child(dst_vma, addr, dst_ptep, page);
+					int err;
+
+					/* fork_pre_cow(): flush before the copy,
+					 * so that no thread of the parent writes
+					 * the page while it is copied (Andrea:
+					 * the copy must be atomic per page). */
+					flush_tlb_mm(src_vma->vm_mm);
+					err = copy_page_for_child(dst_vma, addr, dst_ptep, page);
 
 					/* The parent keeps its page writable;
 					 * after a failure the retry decides
@@ -137,8 +143,18 @@ static int copy_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 					return err;
 				}
 			}
-			if (fork_must_copy(sys->policy, src_vma, page))
+			if (fork_must_copy(sys->policy, src_vma, page)) {
+				/* 2025's coherent snapshot: the parent's
+				 * writes wait (their fault needs the mmap_lock
+				 * fork holds) until the copy is made; its PTE
+				 * becomes writable again at its next write
+				 * fault, which reuses the exclusive page. */
+				if (sys->policy->fork_copy_coherent && pte_write(pte)) {
+					ptep_modify(src_ptep, _PAGE_RW, 0);
+					flush_tlb_mm(src_vma->vm_mm);
+				}
 				return copy_page_for_child(dst_vma, addr, dst_ptep, page);
+			}
 			get_page(page);
 			/* Shared from now on: neither side may write
 			 * without asking do_wp_page first. */

@@ -133,14 +133,16 @@ enum follow { FOLLOW_OK, FOLLOW_FAULT, FOLLOW_WRITE_FAULT, FOLLOW_UNSHARE };
  * this read-only PTE?  Only onto the private copy its COW fault made:
  * from 4.9 (19be0eaffa3a) when the fault ran (FOLL_COW) and the PTE is
  * dirty, from 6.0 (5535be309971) when the page is an exclusive anonymous
- * page.  Before 4.9 the write never gets here: after the fault it is
- * retried as a read (see get_user_pages). */
+ * page.  From 2.6 to 4.9 the write never gets here: after the fault it
+ * is retried as a read (see get_user_pages); in 2.4 the fault left the
+ * PTE writable, so the lookup needs no exception. */
 static bool forced_write_ok(const struct cow_system *sys, unsigned int flags, pte_t pte,
 			    const struct page *page)
 {
 	if (!(flags & FOLL_FORCE) || pte_special(pte))
 		return false;
 	switch (sys->policy->force) {
+	case FORCE_MKWRITE:
 	case FORCE_DROP_WRITE: return false;
 	case FORCE_COW_DIRTY: return (flags & FOLL_COW) && pte_dirty(pte);
 	case FORCE_EXCLUSIVE: return PageFlag(page, PG_anon) && PageFlag(page, PG_anon_exclusive);

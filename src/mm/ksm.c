@@ -3,18 +3,40 @@
  * mappings (madvise MADV_MERGEABLE) become one write-protected KSM page;
  * a write to it always copies (do_wp_page never reuses a KSM page).
  *
- * A pass (ksm_scan, what ksmd does over time) runs under the KSM mutex:
+ * A pass (ksm_scan, the `ksm_merge` operation) runs under the KSM mutex
+ * and stands for the two full scans of ksmd that the host backend drives:
  *
- *   1. Every registered mm is walked under its mmap_lock for read; each
- *      present anonymous page of a mergeable private VMA becomes an item
- *      (mm, address, page) with a reference held (KSM's "+1").  Pages in
- *      the swap cache and KSM pages are left out.
- *   2. Each item in turn is compared with the stable pages (the KSM pages
- *      made so far); on a match its mapping is merged into that page.
- *      Otherwise it is compared with the earlier unmerged items of this
- *      pass (Linux's unstable tree); on a match both are write-protected
- *      and the item's mapping is merged into the earlier page, which
- *      becomes a KSM page.
+ *   1. The first scan: every registered mm is walked under its mmap_lock
+ *      for read; each present anonymous page of a mergeable private VMA
+ *      becomes an item (Linux's rmap_item: mm, address) with a checksum
+ *      of its bytes.  No reference is kept.  Pages in the swap cache and
+ *      KSM pages are left out.
+ *   2. The second scan, cmp_and_merge_page for each item in turn: the
+ *      page its address maps now is looked up with one reference (Linux's
+ *      follow_page(FOLL_GET)), held only while the item is compared, and
+ *      compared first with the KSM pages (the stable tree); on a match
+ *      the item's mapping is merged into that KSM page.  Otherwise, if
+ *      its checksum is unchanged since the first scan (a page that
+ *      changes is not worth a node), with the unstable tree: the earlier
+ *      items of this scan, each one's page looked up again with one
+ *      reference (get_mergeable_page).  The tree holds one node per
+ *      content.  A page with no match becomes a node; a page that
+ *      matches a node is merged with it (try_to_merge_two_pages: the
+ *      item's page becomes the KSM page, then the node's page is merged
+ *      into it) and, merged or not, never becomes a node itself.  So
+ *      when the first page of some bytes cannot be merged (pinned), no
+ *      later page of those bytes merges in that scan either.  When the
+ *      node's page could not follow, the item's half-made KSM page is
+ *      broken again (break_cow: a fault gives the address a copy); a PTE
+ *      that fork made stays on it, a KSM page with no node that nothing
+ *      merges into.  A KSM page, with a node or not, is never compared
+ *      again (Linux's write_protect_page finds no anon_vma for it).
+ *
+ * A page is referenced once by the item being compared and once more only
+ * as another item's node, never through both at once (a node that maps
+ * the item's own page, which fork shares, ends the search: Linux's "don't
+ * substitute a ksm page for a forked page").  So a page that two PTEs map
+ * meets the count check below with mapcount 2 + 1 == refcount 3.
  *
  * Merging one mapping (try_to_merge_one_page) takes the mm's mmap_lock for
  * read again, finds the VMA again and locks the page (a trylock: a busy
@@ -36,15 +58,22 @@
  *                       the old page loses the mapping and its reference.
  *
  * The stable pages are kept as a list of nodes (kpfn); a KSM page records
- * its node in page->mapping (KSM pages are never walked through the anon
- * reverse map: reclaim keeps them).  The node holds no reference: a node
- * whose page was freed, and maybe reused, is found stale on lookup and
- * dropped, as Linux's get_ksm_page does.
+ * its node in page->mapping, 0 for none (KSM pages are never walked
+ * through the anon reverse map: reclaim keeps them).  The node holds no
+ * reference: a node whose page was freed, and maybe reused, is found
+ * stale on lookup and dropped, as Linux's get_ksm_page does; so is one
+ * whose page is mapped nowhere any more.  The unstable tree is the
+ * item array with a flag, searched in scan order: the model has no
+ * rbtree to be corrupted by pages that change, so where Linux gives up a
+ * search at a node whose page is gone, the model drops that node and
+ * searches on.
  *
  * Locks: KSM mutex -> mmap_lock -> page lock -> PT lock.  An mm is
  * registered (ksm_enter) after madvise or fork dropped its mmap_lock, and
  * unregistered by mm_destroy under the KSM mutex, so a pass never meets a
- * freed mm.  One mmap_lock is held at a time.
+ * freed mm.  One mmap_lock is held at a time.  break_cow's fault runs
+ * under the KSM mutex and one mmap_lock, and may reclaim to allocate its
+ * copy: nothing reclaim waits for takes the KSM mutex.
  */
 #include "mm/mm.h"
 
@@ -52,18 +81,19 @@
 #include <string.h>
 
 bool ksm_test_skip_count_check;
+void (*ksm_test_between_scans)(struct cow_system *sys);
 
 struct ksm_stable {
 	struct ksm_stable *next;
 	unsigned long kpfn;
-	unsigned long anon_mapping; /* the page's anon_vma before it became KSM */
 };
 
+/* Linux's rmap_item: one per (mm, address), no page reference held. */
 struct ksm_item {
 	struct mm_struct *mm;
 	unsigned long addr;
-	struct page *page; /* with the pass's reference */
-	bool unstable;	   /* unmerged: a candidate for later items */
+	uint32_t checksum; /* of the bytes when collected (the first scan) */
+	bool unstable;	   /* a node of the unstable tree */
 };
 
 struct ksm_collect {
@@ -117,19 +147,45 @@ void ksm_exit(struct mm_struct *mm)
 	mutex_unlock(&sys->ksm_lock);
 }
 
-/* ---- step 1: the items ----------------------------------------------------------- */
+/* ---- the items ----------------------------------------------------------------------- */
+
+/* A 32-bit checksum of the page's bytes (Linux's calc_checksum, xxhash
+ * there): cheap, and only ever compared with itself. */
+static uint32_t page_checksum(const struct frame_pool *pool, const struct page *page)
+{
+	const uint64_t *w = page_address(pool, page);
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < PAGE_SIZE / sizeof(*w); i++)
+		h = (h ^ w[i]) * 0x100000001b3ull;
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* May KSM look at the page this PTE maps? */
+static struct page *mergeable_pte_page(struct frame_pool *pool, pte_t pte)
+{
+	struct page *page;
+
+	if (!pte_present(pte) || pte_special(pte))
+		return NULL;
+	page = pfn_to_page(pool, pte_pfn(pte));
+	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_swapcache))
+		return NULL;
+	return page;
+}
+
+static bool mergeable_vma(const struct vm_area_struct *vma)
+{
+	return vma && (vma->vm_flags & VM_MERGEABLE) && !(vma->vm_flags & VM_SHARED);
+}
 
 static void collect_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, void *arg)
 {
 	struct ksm_collect *c = arg;
-	pte_t pte = ptep_get(ptep);
-	struct page *page;
+	struct page *page = mergeable_pte_page(c->pool, ptep_get(ptep));
 
 	(void)vma;
-	if (c->failed || !pte_present(pte) || pte_special(pte))
-		return;
-	page = pfn_to_page(c->pool, pte_pfn(pte));
-	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_ksm) || PageFlag(page, PG_swapcache))
+	if (c->failed || !page || PageFlag(page, PG_ksm))
 		return;
 	if (c->nr == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 64;
@@ -142,8 +198,8 @@ static void collect_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *p
 		c->items = items;
 		c->cap = cap;
 	}
-	get_page(page);
-	c->items[c->nr++] = (struct ksm_item){c->mm, addr, page, false};
+	/* The PT lock keeps the page mapped, so its bytes can be read. */
+	c->items[c->nr++] = (struct ksm_item){c->mm, addr, page_checksum(c->pool, page), false};
 }
 
 static void collect_mm(struct ksm_collect *c, struct mm_struct *mm)
@@ -153,10 +209,43 @@ static void collect_mm(struct ksm_collect *c, struct mm_struct *mm)
 	for (int i = 0; i < mm->nr_vmas; i++) {
 		struct vm_area_struct *vma = mm->vmas[i];
 
-		if ((vma->vm_flags & VM_MERGEABLE) && !(vma->vm_flags & VM_SHARED))
+		if (mergeable_vma(vma))
 			walk_pte_range(vma, vma->vm_start, vma->vm_end, collect_pte, c);
 	}
 	up_read(&mm->mmap_lock);
+}
+
+/* The page addr maps in a mergeable VMA, with a reference (Linux's
+ * follow_page(FOLL_GET)), or NULL if it maps none KSM may look at.  The
+ * mmap_lock is held. */
+static struct page *follow_page(struct mm_struct *mm, unsigned long addr)
+{
+	struct page *page;
+	spinlock_t *ptl;
+	pte_t *ptep;
+
+	if (!mergeable_vma(find_vma(mm, addr)))
+		return NULL;
+	ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
+	if (!ptep)
+		return NULL;
+	page = mergeable_pte_page(mm->sys->pool, ptep_get(ptep));
+	if (page)
+		get_page(page);
+	pte_unmap_unlock(ptep, ptl);
+	return page;
+}
+
+/* The page the item's address maps now, with a reference (Linux's
+ * scan_get_next_rmap_item and get_mergeable_page), or NULL. */
+static struct page *item_page(struct ksm_item *it)
+{
+	struct page *page;
+
+	down_read(&it->mm->mmap_lock);
+	page = follow_page(it->mm, it->addr);
+	up_read(&it->mm->mmap_lock);
+	return page;
 }
 
 /* ---- merging one mapping ------------------------------------------------------------ */
@@ -230,25 +319,27 @@ static int replace_page(struct vm_area_struct *vma, struct page *page, struct pa
 	return 0;
 }
 
-/* Make page (locked, write-protected in its one mapping) a KSM page. */
-static int stable_insert(struct cow_system *sys, struct page *page)
+/* Give the KSM page kpage its node in the stable tree (Linux's
+ * stable_tree_insert), under the page lock. */
+static int stable_insert(struct cow_system *sys, struct page *kpage)
 {
 	struct ksm_stable *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return COW_ENOMEM;
-	s->kpfn = page_to_pfn(sys->pool, page);
-	s->anon_mapping = page->mapping;
+	s->kpfn = page_to_pfn(sys->pool, kpage);
 	s->next = sys->ksm_stable;
 	sys->ksm_stable = s;
-	WRITE_ONCE(page->mapping, (unsigned long)s);
-	SetPageFlag(page, PG_ksm);
+	lock_page(kpage);
+	WRITE_ONCE(kpage->mapping, (unsigned long)s);
+	unlock_page(kpage);
 	return 0;
 }
 
-/* Merge the item's mapping into kpage, or (kpage NULL) write-protect it
- * and make its page a KSM page.  0 on success. */
-static int merge_one(struct ksm_item *it, struct page *kpage)
+/* Merge the item's mapping of page (referenced by the caller) into
+ * kpage, or (kpage NULL) write-protect it and make page a KSM page:
+ * Linux's try_to_merge_with_ksm_page.  0 on success. */
+static int merge_one(struct ksm_item *it, struct page *page, struct page *kpage)
 {
 	struct mm_struct *mm = it->mm;
 	struct vm_area_struct *vma;
@@ -257,25 +348,56 @@ static int merge_one(struct ksm_item *it, struct page *kpage)
 
 	down_read(&mm->mmap_lock);
 	vma = find_vma(mm, it->addr);
-	if (!vma || !(vma->vm_flags & VM_MERGEABLE) || (vma->vm_flags & VM_SHARED) ||
-	    !trylock_page(it->page))
+	if (!mergeable_vma(vma) || !trylock_page(page))
 		goto out;
-	if (write_protect_page(vma, it->page, it->addr, &orig) == 0) {
+	if (write_protect_page(vma, page, it->addr, &orig) == 0) {
 		struct frame_pool *pool = mm->sys->pool;
 
-		if (!kpage)
-			err = stable_insert(mm->sys, it->page);
-		else if (memcmp(page_address(pool, it->page), page_address(pool, kpage),
-				PAGE_SIZE) == 0)
-			err = replace_page(vma, it->page, kpage, it->addr, orig);
+		if (!kpage) {
+			/* A KSM page with no node yet (Linux's
+			 * set_page_stable_node(page, NULL)): the pair's
+			 * other half is merged into it, then it gets one.
+			 * Every other PTE, which fork made, is read-only. */
+			SetPageFlag(page, PG_ksm);
+			WRITE_ONCE(page->mapping, 0);
+			err = 0;
+		} else if (memcmp(page_address(pool, page), page_address(pool, kpage), PAGE_SIZE) ==
+			   0)
+			err = replace_page(vma, page, kpage, it->addr, orig);
 	}
-	unlock_page(it->page);
+	unlock_page(page);
 out:
 	up_read(&mm->mmap_lock);
 	return err;
 }
 
-/* ---- the stable pages -------------------------------------------------------------- */
+/* The item's page became a KSM page but its partner could not follow:
+ * give the item's address a page of its own again (Linux's break_cow);
+ * a PTE that fork made stays on the KSM page, which has no node.
+ * Like Linux's break_ksm this is a fault at the address: from 6.1 an
+ * unshare fault (a private copy, left read-only), before that a write
+ * fault.  The model takes the unshare fault wherever its preset tracks
+ * PG_anon_exclusive (5.19 on).  If the fault cannot copy (no memory,
+ * the mapping lost its write permission) the page stays a KSM page,
+ * mapped once, until it is written or unmapped. */
+static void break_cow(struct ksm_item *it)
+{
+	struct mm_struct *mm = it->mm;
+	unsigned int flags =
+		mm->sys->policy->anon_exclusive ? FAULT_FLAG_UNSHARE : FAULT_FLAG_WRITE;
+	struct page *page;
+
+	down_read(&mm->mmap_lock);
+	page = follow_page(mm, it->addr);
+	if (page) {
+		if (PageFlag(page, PG_ksm))
+			(void)handle_mm_fault_locked(mm, it->addr, flags);
+		put_page(mm->sys->pool, page);
+	}
+	up_read(&mm->mmap_lock);
+}
+
+/* ---- the stable tree ---------------------------------------------------------------- */
 
 /* The node's page with a reference, or NULL if it is no KSM page of this
  * node any more (freed, maybe reused). */
@@ -291,74 +413,129 @@ static struct page *get_ksm_page(struct cow_system *sys, struct ksm_stable *s)
 	return NULL;
 }
 
-/* The newest KSM page found no partner: an anonymous page again, as
- * Linux's break_cow leaves it (only if nobody took it meanwhile; else it
- * stays a KSM page until it is freed). */
-static void stable_undo(struct cow_system *sys, struct page *page)
+/* A KSM page with the bytes of page, with a reference, or NULL (Linux's
+ * stable_tree_search).  A node whose page was freed, or is mapped nowhere
+ * any more (a pair that broke up), is dropped: no one can map an
+ * unmapped KSM page again (Linux's rmap_hlist_len test). */
+static struct page *stable_search(struct cow_system *sys, struct page *page)
 {
-	struct ksm_stable *s = sys->ksm_stable;
-
-	COW_ASSERT(s && s->kpfn == page_to_pfn(sys->pool, page));
-	if (!trylock_page(page))
-		return;
-	if (PageFlag(page, PG_ksm) && page_mapcount(page) <= 1) {
-		ClearPageFlag(page, PG_ksm);
-		WRITE_ONCE(page->mapping, s->anon_mapping);
-		sys->ksm_stable = s->next;
-		free(s);
-	}
-	unlock_page(page);
-}
-
-/* Merge the item into a stable page with the same bytes: 1 if merged. */
-static int merge_with_stable(struct cow_system *sys, struct ksm_item *it)
-{
-	const void *data = page_address(sys->pool, it->page);
+	const void *data = page_address(sys->pool, page);
 
 	for (struct ksm_stable **pp = &sys->ksm_stable; *pp;) {
 		struct ksm_stable *s = *pp;
 		struct page *kpage = get_ksm_page(sys, s);
-		int merged = 0;
 
+		if (kpage && page_mapcount(kpage) == 0) {
+			put_page(sys->pool, kpage);
+			kpage = NULL;
+		}
 		if (!kpage) {
-			*pp = s->next; /* stale */
+			*pp = s->next;
 			free(s);
 			continue;
 		}
 		if (memcmp(data, page_address(sys->pool, kpage), PAGE_SIZE) == 0)
-			merged = merge_one(it, kpage) == 0;
+			return kpage;
 		put_page(sys->pool, kpage);
-		if (merged)
-			return 1;
 		pp = &s->next;
 	}
-	return 0;
+	return NULL;
 }
 
-/* Merge the item and an earlier unmerged one with the same bytes into a
- * new KSM page (the earlier one's): 1 if merged. */
-static int merge_with_unstable(struct cow_system *sys, struct ksm_item *items, size_t n)
-{
-	struct ksm_item *it = &items[n];
-	const void *data = page_address(sys->pool, it->page);
+/* ---- the unstable tree -------------------------------------------------------------- */
 
+/* The node of the unstable tree with the bytes of page, its page
+ * referenced in *tree_page; NULL if there is none (Linux's
+ * unstable_tree_search_insert).  The tree holds one node per content: a
+ * page that matches a node is never inserted beside it, even when the
+ * two cannot be merged, so all later pages of that content meet the
+ * same node.  *forked is set when the node maps page itself (a page
+ * fork shares): Linux stops there and inserts nothing. */
+static struct ksm_item *unstable_search(struct cow_system *sys, struct ksm_item *items, size_t n,
+					struct page *page, struct page **tree_page, bool *forked)
+{
+	const void *data = page_address(sys->pool, page);
+
+	*forked = false;
 	for (size_t j = 0; j < n; j++) {
 		struct ksm_item *t = &items[j];
+		struct page *tpage;
 
-		if (!t->unstable || t->page == it->page || PageFlag(t->page, PG_ksm) ||
-		    memcmp(data, page_address(sys->pool, t->page), PAGE_SIZE) != 0)
+		if (!t->unstable)
 			continue;
-		if (merge_one(t, NULL) != 0)
-			continue;
-		/* t's page is a KSM page now, its mapping write-protected:
-		 * it holds still while the item is compared and merged. */
-		if (merge_one(it, t->page) == 0) {
+		tpage = item_page(t);
+		if (!tpage || PageFlag(tpage, PG_ksm)) {
+			/* Its address maps no page KSM may take now, or a
+			 * KSM page.  Linux gives up the search at a node
+			 * whose page is gone; the model forgets the node and
+			 * searches on. */
 			t->unstable = false;
-			return 1;
+			if (tpage)
+				put_page(sys->pool, tpage);
+			continue;
 		}
-		stable_undo(sys, t->page);
+		if (tpage == page) {
+			put_page(sys->pool, tpage);
+			*forked = true;
+			return NULL;
+		}
+		if (memcmp(data, page_address(sys->pool, tpage), PAGE_SIZE) == 0) {
+			*tree_page = tpage;
+			return t;
+		}
+		put_page(sys->pool, tpage);
 	}
-	return 0;
+	return NULL;
+}
+
+/* ---- one item: cmp_and_merge_page --------------------------------------------------------- */
+
+/* Compare the item's page with the stable tree, then with the unstable
+ * tree, and merge: 1 if a mapping was merged into another page. */
+static int cmp_and_merge_page(struct cow_system *sys, struct ksm_item *items, size_t i)
+{
+	struct ksm_item *it = &items[i], *t;
+	struct page *page = item_page(it), *kpage, *tpage;
+	bool forked;
+	int merged = 0;
+
+	if (!page)
+		return 0;
+	if (PageFlag(page, PG_ksm))
+		goto out; /* merged already (or a KSM page fork shared) */
+	kpage = stable_search(sys, page);
+	if (kpage) {
+		merged = merge_one(it, page, kpage) == 0;
+		put_page(sys->pool, kpage);
+		goto out;
+	}
+	/* A page whose bytes changed since the first scan changes often:
+	 * it is not worth a node. */
+	if (page_checksum(sys->pool, page) != it->checksum)
+		goto out;
+	t = unstable_search(sys, items, i, page, &tpage, &forked);
+	if (!t) {
+		it->unstable = !forked;
+		goto out;
+	}
+	/* try_to_merge_two_pages: the item's page becomes the KSM page,
+	 * then the node's page is merged into it. */
+	if (merge_one(it, page, NULL) == 0) {
+		if (merge_one(t, tpage, page) != 0) {
+			break_cow(it);
+		} else if (stable_insert(sys, page) != 0) {
+			/* No node: neither mapping may stay on the page. */
+			break_cow(t);
+			break_cow(it);
+		} else {
+			t->unstable = false;
+			merged = 1;
+		}
+	}
+	put_page(sys->pool, tpage);
+out:
+	put_page(sys->pool, page);
+	return merged;
 }
 
 int ksm_scan(struct cow_system *sys, unsigned long *nr_merged)
@@ -369,19 +546,11 @@ int ksm_scan(struct cow_system *sys, unsigned long *nr_merged)
 
 	mutex_lock(&sys->ksm_lock);
 	list_for_each_entry(mm, &sys->ksm_mms, ksm_node) collect_mm(&c, mm);
-	for (size_t i = 0; i < c.nr; i++) {
-		struct ksm_item *it = &c.items[i];
-
-		if (PageFlag(it->page, PG_ksm))
-			continue;
-		if (merge_with_stable(sys, it) || merge_with_unstable(sys, c.items, i))
-			merged++;
-		else
-			it->unstable = true;
-	}
-	mutex_unlock(&sys->ksm_lock);
+	if (ksm_test_between_scans)
+		ksm_test_between_scans(sys);
 	for (size_t i = 0; i < c.nr; i++)
-		put_page(sys->pool, c.items[i].page);
+		merged += cmp_and_merge_page(sys, c.items, i);
+	mutex_unlock(&sys->ksm_lock);
 	free(c.items);
 	*nr_merged = merged;
 	/* The pages collected before host memory ran short were scanned. */

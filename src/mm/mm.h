@@ -328,6 +328,8 @@ void ksm_exit(struct mm_struct *mm);
 int ksm_scan(struct cow_system *sys, unsigned long *nr_merged);
 /* Test-only fault injection: write_protect_page skips the count check. */
 extern bool ksm_test_skip_count_check;
+/* Test-only: called by a pass between its two scans, KSM mutex held. */
+extern void (*ksm_test_between_scans)(struct cow_system *sys);
 
 /* ---- fork.c ------------------------------------------------------------------------------ */
 

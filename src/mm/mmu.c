@@ -23,6 +23,16 @@
  * compare-and-swap that succeeds only if the PTE did not change, as the
  * hardware walker's locked update does.
  *
+ * Under the explorer an access moves at most ACCESS_CHUNK (512) bytes, each
+ * chunk an access of its own, and the bytes move after a yield point that
+ * names the frame (a read or a write of that struct page): so a store of
+ * a whole page can be interleaved with another CPU's copy of that page,
+ * chunk by chunk, and a shootdown that completes between two chunks sends
+ * the rest of the store through the fault handler, as an IPI taken in the
+ * middle of a memcpy does.  The yield point also tells the explorer's
+ * sleep sets which frame the step touches.  On real threads (stress) an
+ * access is one copy per page: the host's memcpy is what interleaves.
+ *
  * Alternatives rejected: invalidating single entries on remote CPUs (the
  * remote CPU may refill from the old PTE between the PTE change and the
  * invalidation unless the walk and the use are atomic with respect to it,
@@ -41,8 +51,11 @@ void flush_tlb_mm(struct mm_struct *mm)
 	tlb_shootdown_wait(&sys->cpus[0].window, sizeof(struct cow_cpu), sys->nr_cpus);
 }
 
-static void copy_bytes(char *frame, unsigned long off, void *buf, unsigned long n, bool write)
+static void copy_bytes(const struct frame_pool *pool, char *frame, unsigned long off, void *buf,
+		       unsigned long n, bool write)
 {
+	if (unlikely(sync_explorer != NULL))
+		sync_point(write ? SYNC_WRITE : SYNC_READ, virt_to_page(pool, frame));
 	if (write)
 		memcpy(frame + off, buf, n);
 	else
@@ -69,7 +82,7 @@ static int access_one_page(struct cow_task *task, unsigned long addr, void *buf,
 		smp_rmb(); /* the generation before the PTEs it covers */
 		if (e->mm_id == mm->id && e->vpn == vpn && e->gen == gen &&
 		    (!write || e->writable)) {
-			copy_bytes(e->frame, off, buf, n, write);
+			copy_bytes(sys->pool, e->frame, off, buf, n, write);
 			tlb_access_end(&cpu->window);
 			cpu->tlb_hits++;
 			return 0;
@@ -88,7 +101,7 @@ static int access_one_page(struct cow_task *task, unsigned long addr, void *buf,
 				e->frame = page_address(sys->pool, page);
 				e->writable = pte_write(pte);
 				rcu_read_unlock();
-				copy_bytes(e->frame, off, buf, n, write);
+				copy_bytes(sys->pool, e->frame, off, buf, n, write);
 				tlb_access_end(&cpu->window);
 				cpu->tlb_misses++;
 				return 0;
@@ -117,6 +130,8 @@ int mmu_access(struct cow_task *task, unsigned long addr, void *buf, unsigned lo
 		unsigned long n = PAGE_SIZE - (addr & ~PAGE_MASK);
 		int err;
 
+		if (unlikely(sync_explorer != NULL) && n > ACCESS_CHUNK - (addr % ACCESS_CHUNK))
+			n = ACCESS_CHUNK - (addr % ACCESS_CHUNK);
 		if (n > len)
 			n = len;
 		err = access_one_page(task, addr, p, n, write);

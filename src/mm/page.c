@@ -141,6 +141,17 @@ bool pfn_valid(const struct frame_pool *pool, unsigned long pfn)
 	return pfn < pool->nr;
 }
 
+void copy_frame_chunked(const struct frame_pool *pool, struct page *to, const struct page *from)
+{
+	char *d = page_address(pool, to);
+	const char *s = page_address(pool, from);
+
+	for (unsigned int off = 0; off < PAGE_SIZE; off += ACCESS_CHUNK) {
+		sync_point(SYNC_READ, from);
+		memcpy(d + off, s + off, ACCESS_CHUNK);
+	}
+}
+
 struct page *virt_to_page(const struct frame_pool *pool, const void *addr)
 {
 	const char *p = addr;

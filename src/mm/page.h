@@ -220,10 +220,22 @@ static inline void copy_page(void *restrict to, const void *restrict from)
 		d[i + 4] = w4, d[i + 5] = w5, d[i + 6] = w6, d[i + 7] = w7;
 	}
 }
+/* The unit in which the explorer interleaves a copy or a user access of
+ * memory: 512 bytes, a disk sector, the unit the direct-I/O engine moves
+ * per step (docs/explorer.md says why). */
+#define ACCESS_CHUNK 512
+/* A page copy under the explorer: a yield point that reads from before
+ * each chunk, so that another CPU's store (a parent thread writing through
+ * a still-writable PTE, a device's DMA) can land between two chunks and
+ * tear the copy, as it can tear a real memcpy. */
+void copy_frame_chunked(const struct frame_pool *pool, struct page *to, const struct page *from);
 static inline void copy_frame(const struct frame_pool *pool, struct page *to,
 			      const struct page *from)
 {
-	copy_page(page_address(pool, to), page_address(pool, from));
+	if (unlikely(sync_explorer != NULL))
+		copy_frame_chunked(pool, to, from);
+	else
+		copy_page(page_address(pool, to), page_address(pool, from));
 }
 /* The struct page of a frame address inside the pool, or NULL. */
 struct page *virt_to_page(const struct frame_pool *pool, const void *addr);

@@ -38,7 +38,9 @@ static const struct cow_policy presets[] = {
 		.dio_mm_lock = false,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.clear_refs_skip_pinned = false,
-		.force = FORCE_DROP_WRITE,
+		.force = FORCE_MKWRITE,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -54,6 +56,8 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -68,6 +72,8 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -83,6 +89,8 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -99,6 +107,8 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -115,6 +125,8 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -130,6 +142,8 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_KEEP_RAISED_REFCOUNT,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -148,6 +162,8 @@ static const struct cow_policy presets[] = {
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.clear_refs_skip_pinned = false,
 		.force = FORCE_DROP_WRITE,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -163,6 +179,8 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_COW_DIRTY,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -177,6 +195,8 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_COW_DIRTY,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -188,6 +208,8 @@ static const struct cow_policy presets[] = {
 		.wp_reuse = REUSE_REFCOUNT,
 		PINS_511,
 		.force = FORCE_COW_DIRTY,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 	{
@@ -199,6 +221,8 @@ static const struct cow_policy presets[] = {
 		.wp_reuse = REUSE_REFCOUNT_ALL,
 		PINS_511,
 		.force = FORCE_COW_DIRTY,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = true,
 	},
 	{
@@ -210,6 +234,8 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_UNSHARE_RO_PIN,
 		.dio_pin = DIO_FOLL_GET,
 		.force = FORCE_COW_DIRTY,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = true,
 	},
 	{
@@ -220,6 +246,8 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_UNSHARE_ALL,
 		.dio_pin = DIO_FOLL_GET,
 		.force = FORCE_EXCLUSIVE,
+		.mprotect_upgrade = true,
+		.fork_copy_coherent = false,
 		.uffd_dirty = true,
 	},
 	{
@@ -233,6 +261,22 @@ static const struct cow_policy presets[] = {
 		.gup = GUP_UNSHARE_ALL,
 		.dio_pin = DIO_FOLL_PIN,
 		.force = FORCE_EXCLUSIVE,
+		.mprotect_upgrade = true,
+		.fork_copy_coherent = false,
+		.uffd_dirty = true,
+	},
+	{
+		.name = "fork-coherent-2025",
+		.summary = "linux-6.5 plus a coherent snapshot at fork: the parent's PTE is "
+			   "write-protected and flushed before its page is copied for the child",
+		.commits = "\"mm/memory: ensure fork child sees coherent memory snapshot\" "
+			   "(Jann Horn, linux-mm, 2025), on linux-6.5's rules",
+		EXCLUSIVE_519,
+		.gup = GUP_UNSHARE_ALL,
+		.dio_pin = DIO_FOLL_PIN,
+		.force = FORCE_EXCLUSIVE,
+		.mprotect_upgrade = true,
+		.fork_copy_coherent = true,
 		.uffd_dirty = true,
 	},
 	{
@@ -247,6 +291,8 @@ static const struct cow_policy presets[] = {
 		NO_PINS,
 		.reclaim = RECLAIM_UNMAP_ANY,
 		.force = FORCE_EXCLUSIVE,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
 		.uffd_dirty = false,
 	},
 };
@@ -366,6 +412,8 @@ const char *dio_pin_rule_name(enum dio_pin_rule d)
 const char *force_rule_name(enum force_rule f)
 {
 	switch (f) {
+	case FORCE_MKWRITE:
+		return "the COW fault maps the private copy writable, even without VM_WRITE";
 	case FORCE_DROP_WRITE: return "after the COW fault, retry as a read (Dirty COW)";
 	case FORCE_COW_DIRTY: return "FOLL_COW: a read-only PTE only if dirty";
 	case FORCE_EXCLUSIVE: return "a read-only PTE only onto an exclusive anon page";
@@ -397,7 +445,9 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "forced write:      %s\n"
 		 "UFFDIO_CONTINUE:   %s\n"
 		 "reclaim:           %s\n"
-		 "clear_refs:        %s\n",
+		 "clear_refs:        %s\n"
+		 "mprotect +write:   %s\n"
+		 "fork's early copy: %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
 		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used",
 		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
@@ -407,6 +457,36 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 p->uffd_dirty ? "installs the PTE dirty (5.16+)" : "installs the PTE clean",
 		 reclaim_rule_name(p->reclaim),
 		 p->clear_refs_skip_pinned ? "skips maybe-pinned pages (5.11)"
-					   : "write-protects every page");
+					   : "write-protects every page",
+		 p->mprotect_upgrade ? "maps exclusive anon pages writable at once (6.0)"
+				     : "leaves private pages to the write fault",
+		 p->fork_copy_coherent ? "write-protects and flushes first (a coherent snapshot)"
+				       : "the parent's PTE stays writable meanwhile");
 	return buf;
+}
+
+unsigned long long cow_policy_hash(const struct cow_policy *p)
+{
+	/* Every rule field by value, in a fixed order, then the words
+	 * `cowlab policies` prints for the rules: a rule added to the struct
+	 * and the listing but not to this array still changes the hash. */
+	const uint32_t rules[] = {
+		p->wp_reuse,
+		p->fork,
+		p->anon_exclusive,
+		p->gup,
+		p->gupfast,
+		p->force,
+		p->uffd_dirty,
+		p->dio_pin,
+		p->dio_mm_lock,
+		p->reclaim,
+		p->clear_refs_skip_pinned,
+		p->mprotect_upgrade,
+		p->fork_copy_coherent,
+	};
+	char text[2048];
+
+	cow_policy_rules(p, text, sizeof(text));
+	return cow_fnv1a(cow_fnv1a(COW_FNV_BASIS, rules, sizeof(rules)), text, strlen(text));
 }

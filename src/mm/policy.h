@@ -124,7 +124,15 @@ enum gupfast_guard {
  * PTE of a private mapping it may not write (no VM_WRITE) once the fault
  * it took has given the process a private copy. */
 enum force_rule {
-	/* Until 4.9: the retry after that fault drops FOLL_WRITE and takes
+	/* 2.4: there is no maybe_mkwrite; break_cow (and every fault that
+	 * writes) installs the private copy writable, so the retried lookup
+	 * finds a writable PTE and writes the private copy, even after a
+	 * racing MADV_DONTNEED (the next forced fault makes a new copy).  No
+	 * Dirty COW, but a different bug: a mapping without VM_WRITE gets a
+	 * writable PTE, and the process can then store into it. */
+	FORCE_MKWRITE,
+	/* 2.6 (Feb 2004, "restore protections after forced fault in
+	 * get_user_pages") until 4.9: the retry after that fault drops FOLL_WRITE and takes
 	 * whatever page the PTE maps as if for a read; if MADV_DONTNEED
 	 * zapped the copy meanwhile, that is the page cache's page, and the
 	 * kernel writes into it (Dirty COW, CVE-2016-5195). */
@@ -162,6 +170,9 @@ enum reclaim_rule {
 	RECLAIM_SHARE_EXCLUSIVE,
 };
 
+/* Every rule field below name, summary and commits also joins
+ * cow_policy_hash() (policy.c), which replay tokens carry, and the
+ * listing of cow_policy_rules(). */
 struct cow_policy {
 	const char *name;
 	const char *summary; /* one line */
@@ -188,6 +199,21 @@ struct cow_policy {
 	 * was write-protected (soft-dirty tracking itself dates from 3.11;
 	 * the 2.6.29 preset gets that first rule). */
 	bool clear_refs_skip_pinned;
+	/* mprotect giving write back maps an exclusive anonymous page of a
+	 * private mapping writable at once, without waiting for a write
+	 * fault (can_change_pte_writable, 64fe24a3e05e, 6.0).  Before, only
+	 * the write fault makes such a PTE writable again. */
+	bool mprotect_upgrade;
+	/* Before fork copies a page for the child (the early copy of a
+	 * maybe-pinned page), it write-protects the parent's PTE and shoots
+	 * the TLBs down, so no thread of the parent writes the page during
+	 * the copy; the parent's next write faults, waits for fork to end and
+	 * reuses its exclusive page.  The 2025 linux-mm proposal "ensure fork
+	 * child sees coherent memory snapshot" (Jann Horn); until then the
+	 * parent's PTE stays writable and a parent thread's stores can tear
+	 * the child's copy.  (The 2009 forkfix write-protects and flushes as
+	 * part of its own fork rule.) */
+	bool fork_copy_coherent;
 };
 
 /* The preset of that name, or NULL. */

@@ -107,18 +107,25 @@ static int try_to_unmap_one(struct page *page, struct vm_area_struct *vma, unsig
 	exclusive = PageFlag(page, PG_anon_exclusive);
 	/* 2.6.7: a reference beyond the mappings, the cache and ours is
 	 * GUP's; unmapping would make the next write copy the page away from
-	 * it (the "ironic" get_user_pages race). */
-	if ((sys->policy->reclaim == RECLAIM_KEEP_RAISED_REFCOUNT &&
-	     page_ref_count(page) != page_mapcount(page) + 2) ||
-	    (sys->policy->reclaim == RECLAIM_SHARE_EXCLUSIVE && exclusive &&
-	     page_maybe_dma_pinned(page))) {
-		/* page_try_share_anon_rmap() fails: keep it mapped. */
-		pte_unmap_unlock(ptep, ptl);
-		c->failed = true;
-		return 1;
-	}
+	 * it (the "ironic" get_user_pages race).  Tested before the PTE is
+	 * cleared, as 2.6.7 did: its GUP took the page-table lock we hold. */
+	if (sys->policy->reclaim == RECLAIM_KEEP_RAISED_REFCOUNT &&
+	    page_ref_count(page) != page_mapcount(page) + 2)
+		goto out_keep;
 	pte = ptep_get_and_clear(ptep);
 	flush_tlb_mm(vma->vm_mm);
+	/* 5.19+: page_try_share_anon_rmap() fails on a page that may be
+	 * pinned, and the page stays mapped.  Only now, with the PTE clear
+	 * and every TLB shot down, is the pin test final: a gup-fast that
+	 * read the old PTE has either taken its pin by the time the
+	 * shootdown returns (and we see it), or will find the PTE changed on
+	 * its re-check and let go.  Testing before the clear, a pin could
+	 * land in between and the pinned page would be unmapped. */
+	if (sys->policy->reclaim == RECLAIM_SHARE_EXCLUSIVE && exclusive &&
+	    page_maybe_dma_pinned(page)) {
+		set_pte(ptep, pte);
+		goto out_keep;
+	}
 	if (pte_dirty(pte))
 		SetPageFlag(page, PG_dirty);
 	COW_CHECK(swap_duplicate(sys->swap, c->entry) == 0, "swap count overflow");
@@ -134,6 +141,10 @@ static int try_to_unmap_one(struct page *page, struct vm_area_struct *vma, unsig
 	pte_unmap_unlock(ptep, ptl);
 	put_page(sys->pool, page); /* the mapping's reference */
 	return 0;
+out_keep:
+	pte_unmap_unlock(ptep, ptl);
+	c->failed = true;
+	return 1;
 }
 
 static int referenced_one(struct page *page, struct vm_area_struct *vma, unsigned long addr,

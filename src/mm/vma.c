@@ -644,11 +644,11 @@ static void change_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *pt
 		return;
 	/* Gaining write: a shared mapping's page may be mapped writable at
 	 * once; a private one's only if it is an exclusive anonymous page
-	 * (Linux 6.x can_change_pte_writable); older kernels let the next
-	 * write fault decide. */
+	 * (6.0's can_change_pte_writable); older kernels, 5.19 included,
+	 * let the next write fault decide. */
 	page = pfn_to_page(pc->sys->pool, pte_pfn(pte));
 	if ((vma->vm_flags & VM_SHARED) ||
-	    (pc->sys->policy->anon_exclusive && PageFlag(page, PG_anon) &&
+	    (pc->sys->policy->mprotect_upgrade && PageFlag(page, PG_anon) &&
 	     PageFlag(page, PG_anon_exclusive)))
 		ptep_modify(ptep, 0, _PAGE_RW);
 }

@@ -1120,6 +1120,8 @@ void scen_result_from_explore(const struct explore_result *x, struct scen_result
 	res->steps = x->steps;
 	res->has_token = true;
 	res->token = x->token;
+	res->cover = explore_result_cover(x);
+	res->bound = x->dfs_bound;
 	if (!x->failed)
 		return;
 	if (x->verdict == SCHED_DEADLOCK || x->verdict == SCHED_LIVELOCK) {
@@ -1196,6 +1198,8 @@ int scen_prog_init(const struct scenario *s, const char *policy, struct scen_pro
 		.setup_arg = explore_setup,
 		.arg = sp,
 		.describe = explore_describe,
+		.hash = s->hash,
+		.rules_hash = cow_policy_hash(cow_policy_find(name)),
 	};
 	sync_init();
 	return 0;

@@ -53,6 +53,9 @@ struct scen_result {
 	uint64_t runs;	/* runs (explore) or iterations (stress) done */
 	bool has_token; /* explore: token names the reported run */
 	struct explore_token token;
+	/* explore: what the verdict rests on, and its dfs's bound */
+	enum explore_cover cover;
+	unsigned int bound;
 	uint64_t steps;
 	char policy[64]; /* the policy that was used */
 	bool buffered;	 /* a data file's filesystem buffers O_DIRECT (tmpfs) */

@@ -2537,6 +2537,7 @@ int scen_parse(const char *path, const char *text, size_t len, struct scenario *
 	ps->rc = COW_EINVAL;
 	s->zero_page = -1;
 	snprintf(s->path, sizeof(s->path), "%s", path);
+	s->hash = cow_fnv1a(COW_FNV_BASIS, text, len);
 	lex_init(&ps->lx, text, len, &ps->diag);
 
 	if (len > SCEN_MAX_FILE)

@@ -363,6 +363,7 @@ struct scen_expect {
 
 struct scenario {
 	char path[256];
+	uint64_t hash;	     /* FNV-1a of the text parsed: replay tokens carry it */
 	struct scen_op *ops; /* the top-level sequence */
 	int nr_ops;
 	struct scen_thread *threads;

@@ -118,9 +118,13 @@ static bool counter_describe(void *state, const void *obj, char *buf, size_t len
 	return true;
 }
 
-#define COUNTER_PROG(name, setup, verdict)                                                 \
-	{                                                                                  \
-		name, 2, setup, NULL, verdict, counter_free, .describe = counter_describe, \
+/* A demo's hash (explore_prog.hash) is its version: raise it when a demo
+ * changes how it runs, so that its old tokens are refused, not replayed
+ * as some other run. */
+#define COUNTER_PROG(n, setup_fn, verdict_fn)                                                 \
+	{                                                                                     \
+		.name = n, .nr_tasks = 2, .setup = setup_fn, .verdict = verdict_fn,           \
+		.teardown = counter_free, .describe = counter_describe, .hash = DEMO_VERSION, \
 	}
 
 const struct explore_prog demo_racy_counter =

@@ -12,6 +12,9 @@
 
 /* How many increments each CPU makes in the counter demos. */
 #define DEMO_INCREMENTS 3
+/* The demos' version, their explore_prog.hash: a token carries it
+ * ("cow2:racy-counter:-:1:-:random:17"). */
+#define DEMO_VERSION 1
 
 extern const struct explore_prog demo_racy_counter;
 extern const struct explore_prog demo_locked_counter;

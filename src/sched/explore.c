@@ -35,6 +35,26 @@ const char *sched_verdict_name(enum sched_verdict v)
 	return (unsigned int)v < ARRAY_SIZE(verdict_names) ? verdict_names[v] : "?";
 }
 
+enum explore_cover explore_result_cover(const struct explore_result *r)
+{
+	return r->failed       ? EXPLORE_FOUND
+	       : r->exhaustive ? EXPLORE_EXHAUSTIVE
+	       : r->dfs_done   ? EXPLORE_BOUNDED
+			       : EXPLORE_SAMPLED;
+}
+
+const char *explore_cover_name(enum explore_cover c)
+{
+	static const char *const names[] = {
+		[EXPLORE_FOUND] = "found",
+		[EXPLORE_SAMPLED] = "sampled",
+		[EXPLORE_BOUNDED] = "bounded",
+		[EXPLORE_EXHAUSTIVE] = "exhaustive",
+	};
+
+	return (unsigned int)c < ARRAY_SIZE(names) ? names[c] : "?";
+}
+
 /* ---- tokens -------------------------------------------------------------- */
 
 static bool name_ok(const char *s)
@@ -104,22 +124,33 @@ static int parse_devs(const char *text, struct explore_token *t)
 	return 0;
 }
 
+/* "<hash>:<rules hash or ->:" */
+static void format_hashes(const struct explore_token *t, char *buf, size_t len)
+{
+	if (t->rules_hash)
+		snprintf(buf, len, "%" PRIx64 ":%" PRIx64 ":", t->hash, t->rules_hash);
+	else
+		snprintf(buf, len, "%" PRIx64 ":-:", t->hash);
+}
+
 int explore_token_format(const struct explore_token *t, char *buf, size_t len)
 {
-	char devs[8 * EXPLORE_MAX_DEVS];
+	char devs[8 * EXPLORE_MAX_DEVS], hashes[40];
 	int n;
 
 	if (!name_ok(t->prog) || !name_ok(t->policy))
 		return COW_EINVAL;
+	format_hashes(t, hashes, sizeof(hashes));
 	if (t->algo == SCHED_DIRECTED) {
 		if (format_devs(t, devs, sizeof(devs)) != 0)
 			return COW_EINVAL;
-		n = snprintf(buf, len, "cow1:%s:%s:s:%s", t->prog, t->policy, devs);
+		n = snprintf(buf, len, "cow2:%s:%s:%ss:%s", t->prog, t->policy, hashes, devs);
 	} else if (t->algo == SCHED_PCT)
-		n = snprintf(buf, len, "cow1:%s:%s:pct%uk%" PRIu64 ":%" PRIu64, t->prog, t->policy,
-			     t->depth, t->k, t->seed);
+		n = snprintf(buf, len, "cow2:%s:%s:%spct%uk%" PRIu64 ":%" PRIu64, t->prog,
+			     t->policy, hashes, t->depth, t->k, t->seed);
 	else if (t->algo == SCHED_RANDOM)
-		n = snprintf(buf, len, "cow1:%s:%s:random:%" PRIu64, t->prog, t->policy, t->seed);
+		n = snprintf(buf, len, "cow2:%s:%s:%srandom:%" PRIu64, t->prog, t->policy, hashes,
+			     t->seed);
 	else
 		return COW_EINVAL;
 	return n > 0 && (size_t)n < len ? 0 : COW_EINVAL;
@@ -148,20 +179,44 @@ static bool next_field(const char **p, char *out, size_t len, bool last)
 	return true;
 }
 
+/* 1 to 16 lower-case hex digits, or "-" for 0 where dash is allowed. */
+static bool parse_hash(const char *text, bool dash, uint64_t *out)
+{
+	size_t n = strlen(text);
+
+	*out = 0;
+	if (dash && strcmp(text, "-") == 0)
+		return true;
+	if (n < 1 || n > 16 || strspn(text, "0123456789abcdef") != n)
+		return false;
+	*out = strtoull(text, NULL, 16);
+	return true;
+}
+
 int explore_token_parse(const char *text, struct explore_token *t, char *err, size_t errlen)
 {
-	char algo[32], seed[8 * EXPLORE_MAX_DEVS], *end;
+	char algo[32], seed[8 * EXPLORE_MAX_DEVS], hash[24], *end;
 	const char *p = text;
 	unsigned long long v;
 
 	memset(t, 0, sizeof(*t));
-	if (strncmp(p, "cow1:", 5) != 0)
-		return token_error(err, errlen, "it must start with \"cow1:\"");
+	if (strncmp(p, "cow1:", 5) == 0)
+		return token_error(err, errlen,
+				   "a \"cow1:\" token carries no hash of its scenario and "
+				   "rules, so it may name another run by now; explore again "
+				   "for a \"cow2:\" token");
+	if (strncmp(p, "cow2:", 5) != 0)
+		return token_error(err, errlen, "it must start with \"cow2:\"");
 	p += 5;
 	if (!next_field(&p, t->prog, sizeof(t->prog), false) || !name_ok(t->prog))
 		return token_error(err, errlen, "missing or overlong program name");
 	if (!next_field(&p, t->policy, sizeof(t->policy), false) || !name_ok(t->policy))
 		return token_error(err, errlen, "missing or overlong policy");
+	if (!next_field(&p, hash, sizeof(hash), false) || !parse_hash(hash, false, &t->hash))
+		return token_error(err, errlen, "the hash is not 1 to 16 hex digits");
+	if (!next_field(&p, hash, sizeof(hash), false) || !parse_hash(hash, true, &t->rules_hash))
+		return token_error(err, errlen,
+				   "the rules hash is not 1 to 16 hex digits or \"-\"");
 	if (!next_field(&p, algo, sizeof(algo), false))
 		return token_error(err, errlen, "missing algorithm");
 	if (!next_field(&p, seed, sizeof(seed), true))
@@ -197,6 +252,35 @@ int explore_token_parse(const char *text, struct explore_token *t, char *err, si
 		return token_error(err, errlen, "the seed is not a number");
 	t->seed = v;
 	return 0;
+}
+
+int explore_token_check(const struct explore_prog *p, const struct explore_token *t, char *err,
+			size_t errlen)
+{
+	size_t used = 0;
+
+	if (errlen)
+		err[0] = '\0';
+	if (strcmp(t->prog, p->name) != 0) {
+		snprintf(err, errlen, "the token names %s, not %s", t->prog, p->name);
+		return COW_EINVAL;
+	}
+	if (t->hash == p->hash && t->rules_hash == p->rules_hash)
+		return 0;
+	if (t->hash != p->hash) {
+		int n = snprintf(err, errlen,
+				 "%s has changed since the token was made: its content hash is "
+				 "%" PRIx64 ", the token's %" PRIx64,
+				 p->name, p->hash, t->hash);
+
+		used = n > 0 && (size_t)n < errlen ? (size_t)n : errlen;
+	}
+	if (t->rules_hash != p->rules_hash && used + 1 < errlen)
+		snprintf(err + used, errlen - used,
+			 "%sthe rules of %s differ from those the token was made under: "
+			 "their hash is %" PRIx64 ", the token's %" PRIx64,
+			 used ? "; " : "", t->policy, p->rules_hash, t->rules_hash);
+	return COW_EINVAL;
 }
 
 bool explore_conflict(enum sync_op a, const void *oa, enum sync_op b, const void *ob)
@@ -267,6 +351,8 @@ static void record_schedule(struct sched *s, const struct explore_token *t,
 		return;
 	snprintf(r->schedule.prog, sizeof(r->schedule.prog), "%s", t->prog);
 	snprintf(r->schedule.policy, sizeof(r->schedule.policy), "%s", t->policy);
+	r->schedule.hash = t->hash;
+	r->schedule.rules_hash = t->rules_hash;
 	r->schedule.algo = SCHED_DIRECTED;
 	r->schedule.nr_devs = n;
 	memcpy(r->schedule.devs, devs, n * sizeof(*devs));
@@ -322,7 +408,8 @@ int explore_run_one(struct sched *s, const struct explore_prog *p, const struct 
 
 bool explore_token_names(const struct explore_prog *p, const struct explore_token *t)
 {
-	return strcmp(t->prog, p->name) == 0 &&
+	return strcmp(t->prog, p->name) == 0 && t->hash == p->hash &&
+	       t->rules_hash == p->rules_hash &&
 	       (t->algo == SCHED_RANDOM || t->algo == SCHED_PCT || t->algo == SCHED_DIRECTED);
 }
 
@@ -474,6 +561,8 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 		return COW_EINVAL;
 	snprintf(x.t.prog, sizeof(x.t.prog), "%s", p->name);
 	snprintf(x.t.policy, sizeof(x.t.policy), "%s", policy ? policy : "-");
+	x.t.hash = p->hash;
+	x.t.rules_hash = p->rules_hash;
 	x.s = explore_sched_new(p);
 	if (!x.s)
 		return COW_ENOMEM;

@@ -11,7 +11,14 @@
  *
  * Token grammar (one line, shell-safe, no spaces):
  *
- *     cow1:<program>:<policy or ->:<algorithm>:<argument>
+ *     cow2:<program>:<policy or ->:<hash>:<rules hash or ->:<algorithm>:<argument>
+ *
+ * <hash> and <rules hash> are the program's explore_prog.hash and
+ * .rules_hash in lower-case hex (a rules hash of 0 is "-"): what the
+ * program was when the token was made.  A replay refuses a token whose
+ * values differ from the program's (explore_token_check): the same name
+ * no longer names the same run.  Tokens of the first format, "cow1:",
+ * carry no hash and are refused.  Algorithms and arguments:
  *
  *   random:<seed>            a uniformly random schedule
  *   pct<d>k<k>:<seed>        PCT of depth d, change points among k steps
@@ -20,7 +27,8 @@
  *                            one "<steps since the last one><task>" each,
  *                            task a..z = 0..25, A..Z = 26..51
  *
- * e.g. "cow1:racy-counter:-:random:17" or "cow1:x.cow:linux-6.5:s:4b9a".
+ * e.g. "cow2:racy-counter:-:1:-:random:17" or
+ * "cow2:x.cow:linux-6.5:8f2c51d0a3b7e914:2a5e0c1f9d4b6387:s:4b9a".
  * A seed token is known before its run starts; so is a dfs run's schedule
  * token.  The shrinker turns any failing run into the shortest schedule
  * token that still fails the same way.
@@ -46,7 +54,7 @@
 
 #define EXPLORE_NAME_MAX 96
 #define EXPLORE_MAX_DEVS 256 /* deviations a schedule token can hold */
-#define EXPLORE_TOKEN_MAX (2 * EXPLORE_NAME_MAX + 32 + 8 * EXPLORE_MAX_DEVS)
+#define EXPLORE_TOKEN_MAX (2 * EXPLORE_NAME_MAX + 72 + 8 * EXPLORE_MAX_DEVS)
 
 struct explore_prog {
 	const char *name;
@@ -70,16 +78,22 @@ struct explore_prog {
 	 * pfn 5.refcount [ref 2 map 1 pin 0 excl]".  Returns whether a trace
 	 * shows steps on it (false for bookkeeping such as allocator locks). */
 	bool (*describe)(void *state, const void *obj, char *buf, size_t len);
+	/* What the program is, as its maker names it (opaque here): a hash
+	 * of its text (a scenario file's bytes; a built-in program's version
+	 * number) and one of the rules it runs under (0: none).  Tokens carry
+	 * both, and a token whose values differ does not replay on it. */
+	uint64_t hash, rules_hash;
 };
 
 struct explore_token {
 	char prog[EXPLORE_NAME_MAX];
 	char policy[EXPLORE_NAME_MAX];
-	enum sched_algo algo; /* SCHED_RANDOM, SCHED_PCT or SCHED_DIRECTED */
-	unsigned int depth;   /* PCT */
-	uint64_t k;	      /* PCT: steps the change points come from */
-	uint64_t seed;	      /* random and PCT */
-	unsigned int nr_devs; /* SCHED_DIRECTED: the schedule */
+	uint64_t hash, rules_hash; /* the program's, when the token was made */
+	enum sched_algo algo;	   /* SCHED_RANDOM, SCHED_PCT or SCHED_DIRECTED */
+	unsigned int depth;	   /* PCT */
+	uint64_t k;		   /* PCT: steps the change points come from */
+	uint64_t seed;		   /* random and PCT */
+	unsigned int nr_devs;	   /* SCHED_DIRECTED: the schedule */
 	struct sched_dev devs[EXPLORE_MAX_DEVS];
 };
 
@@ -109,6 +123,25 @@ struct explore_result {
 	unsigned int max_preemptions; /* the most any counted run made */
 	double elapsed;		      /* seconds */
 };
+
+/* What a search's verdict rests on; every verdict the tool prints says
+ * which (docs/explorer.md, "What a verdict shows"). */
+enum explore_cover {
+	/* A failing run was found: a counterexample, which its token
+	 * replays.  The search stopped there. */
+	EXPLORE_FOUND,
+	/* Nothing found in the runs made (seeded runs, or a dfs that did
+	 * not finish): some schedules, not all. */
+	EXPLORE_SAMPLED,
+	/* Nothing found, and dfs ran every schedule with at most dfs_bound
+	 * preemptions (dfs_done); the bound cut some choices off. */
+	EXPLORE_BOUNDED,
+	/* Nothing found, and dfs ran every schedule there is (exhaustive). */
+	EXPLORE_EXHAUSTIVE,
+};
+enum explore_cover explore_result_cover(const struct explore_result *r);
+/* "found", "sampled", "bounded" or "exhaustive". */
+const char *explore_cover_name(enum explore_cover c);
 
 struct explore_stats {
 	uint64_t runs, distinct, uncounted;
@@ -189,6 +222,11 @@ bool explore_conflict(enum sync_op a, const void *oa, enum sync_op b, const void
 int explore_token_format(const struct explore_token *t, char *buf, size_t len);
 /* Parse a token; COW_EINVAL with a reason in err when it is malformed. */
 int explore_token_parse(const char *text, struct explore_token *t, char *err, size_t errlen);
+/* Whether t may replay on p: 0, or COW_EINVAL with what differs in err
+ * (the program's name, its text's hash, its rules' hash).  Replays,
+ * shrinks and traces refuse such a token. */
+int explore_token_check(const struct explore_prog *p, const struct explore_token *t, char *err,
+			size_t errlen);
 const char *sched_algo_name(enum sched_algo algo);
 const char *sched_verdict_name(enum sched_verdict v);
 

@@ -9,7 +9,8 @@
 #include "explore.h"
 
 struct sched *explore_sched_new(const struct explore_prog *p);
-/* Whether t names a run of p (a seed or a schedule, for p's name). */
+/* Whether t names a run of p (a seed or a schedule, for p's name and
+ * hashes: explore_token_check says what differs). */
 bool explore_token_names(const struct explore_prog *p, const struct explore_token *t);
 
 /* One run as t says; a SCHED_DIRECTED token replays t->devs unless dir

@@ -17,18 +17,18 @@
 static void test_schedule_token_round_trip(void **state)
 {
 	static const char *const good[] = {
-		"cow1:racy-counter:-:s:-",
-		"cow1:racy-counter:-:s:4b",
-		"cow1:x.cow:linux-6.5:s:0a12b7Z",
+		"cow2:racy-counter:-:1:-:s:-",
+		"cow2:racy-counter:-:1:-:s:4b",
+		"cow2:x.cow:linux-6.5:8f2c51d0a3b7e914:2a5e0c1f9d4b6387:s:0a12b7Z",
 	};
 	static const char *const bad[] = {
-		"cow1:a:-:s:",
-		"cow1:a:-:s:b",
-		"cow1:a:-:s:4",
-		"cow1:a:-:s:4b-",
-		"cow1:a:-:s:4!",
-		"cow1:a:-:s:--",
-		"cow1:a:-:s:99999999999a",
+		"cow2:a:-:1:-:s:",
+		"cow2:a:-:1:-:s:b",
+		"cow2:a:-:1:-:s:4",
+		"cow2:a:-:1:-:s:4b-",
+		"cow2:a:-:1:-:s:4!",
+		"cow2:a:-:1:-:s:--",
+		"cow2:a:-:1:-:s:99999999999a",
 	};
 	struct explore_token t;
 	char out[EXPLORE_TOKEN_MAX], err[160];
@@ -41,6 +41,8 @@ static void test_schedule_token_round_trip(void **state)
 		assert_string_equal(out, good[i]);
 	}
 	assert_int_equal(explore_token_parse(good[2], &t, err, sizeof(err)), 0);
+	assert_true(t.hash == 0x8f2c51d0a3b7e914ull);
+	assert_true(t.rules_hash == 0x2a5e0c1f9d4b6387ull);
 	assert_int_equal(t.nr_devs, 3);
 	assert_int_equal(t.devs[0].step, 0);
 	assert_int_equal(t.devs[0].task, 0);
@@ -50,6 +52,118 @@ static void test_schedule_token_round_trip(void **state)
 	assert_int_equal(t.devs[2].task, 51);
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		assert_int_equal(explore_token_parse(bad[i], &t, err, sizeof(err)), COW_EINVAL);
+}
+
+/* A token binds to what it replays: the hashes it carries are the
+ * program's (a scenario's text, its preset's rules), they survive the
+ * text form, and a token whose hashes differ from the program's (a file
+ * changed since, other rules, a corrupted hash) is refused with what
+ * differs, by the check and by replay, shrink and trace alike. */
+static void test_token_binds_to_its_program(void **state)
+{
+	static const char text[] = "process P\n  map buf 1 page\n  write buf 0x11\n"
+				   "  check corrupt buf == 0x22\n",
+			  edited[] = "process P\n  map buf 1 page\n  write buf 0x11\n"
+				     "  check corrupt buf == 0x22\n# edited\n";
+	static const char *const bad_hashes[] = {
+		"cow2:x.cow:linux-6.5::1:s:-",
+		"cow2:x.cow:linux-6.5:1::s:-",
+		"cow2:x.cow:linux-6.5:-:1:s:-",
+		"cow2:x.cow:linux-6.5:12G4:1:s:-",
+		"cow2:x.cow:linux-6.5:ABC:1:s:-",
+		"cow2:x.cow:linux-6.5:1:+1:s:-",
+		"cow2:x.cow:linux-6.5:11111111111111111:1:s:-",
+		"cow2:x.cow:linux-6.5:1:s:-",
+	};
+	struct scenario *s, *changed;
+	struct scen_prog sp, sp2;
+	struct scen_result res;
+	struct explore_token *t = malloc(sizeof(*t)), *u = malloc(sizeof(*u));
+	struct explore_result *r = malloc(sizeof(*r));
+	char buf[EXPLORE_TOKEN_MAX], err[512];
+	FILE *devnull = fopen("/dev/null", "w");
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(u);
+	assert_non_null(r);
+	assert_non_null(devnull);
+	assert_int_equal(scen_parse("x.cow", text, sizeof(text) - 1, &s, err, sizeof(err)), 0);
+	/* The same name, a comment more: another file. */
+	assert_int_equal(
+		scen_parse("x.cow", edited, sizeof(edited) - 1, &changed, err, sizeof(err)), 0);
+	assert_true(s->hash != changed->hash);
+	assert_int_equal(scen_prog_init(s, "linux-6.5", &sp, &res), 0);
+	assert_true(sp.prog.hash == s->hash);
+	assert_true(sp.prog.rules_hash == cow_policy_hash(cow_policy_find("linux-6.5")));
+	assert_true(cow_policy_hash(cow_policy_find("linux-6.5")) !=
+		    cow_policy_hash(cow_policy_find("linux-2.6.29")));
+
+	/* A search's token (of a failing run) carries the program's hashes,
+	 * in text too, and replays the failure. */
+	assert_int_equal(explore_search(&sp.prog, sp.policy, SCHED_RANDOM, 1, 1, 0, r), 0);
+	assert_true(r->failed);
+	*t = r->token;
+	assert_true(t->hash == sp.prog.hash && t->rules_hash == sp.prog.rules_hash);
+	assert_int_equal(explore_token_format(t, buf, sizeof(buf)), 0);
+	assert_int_equal(explore_token_parse(buf, u, err, sizeof(err)), 0);
+	assert_true(u->hash == t->hash && u->rules_hash == t->rules_hash);
+	assert_int_equal(explore_token_check(&sp.prog, u, err, sizeof(err)), 0);
+	assert_int_equal(explore_replay(&sp.prog, u, 0, r), 0);
+	assert_true(r->failed);
+
+	/* The file changed: the check says so, and nothing replays it. */
+	assert_int_equal(scen_prog_init(changed, "linux-6.5", &sp2, &res), 0);
+	assert_int_equal(explore_token_check(&sp2.prog, u, err, sizeof(err)), COW_EINVAL);
+	assert_non_null(strstr(err, "x.cow has changed since the token was made"));
+	assert_null(strstr(err, "rules"));
+	assert_int_equal(explore_replay(&sp2.prog, u, 0, r), COW_EINVAL);
+	assert_int_equal(explore_shrink(&sp2.prog, u, 0, t, r), COW_EINVAL);
+	assert_int_equal(explore_trace(&sp2.prog, u, devnull, r), COW_EINVAL);
+
+	/* Other rules under the same name: a corrupted rules hash. */
+	*t = *u;
+	t->rules_hash ^= 1;
+	assert_int_equal(explore_token_check(&sp.prog, t, err, sizeof(err)), COW_EINVAL);
+	assert_non_null(strstr(err, "the rules of linux-6.5 differ"));
+	assert_null(strstr(err, "has changed"));
+	assert_int_equal(explore_replay(&sp.prog, t, 0, r), COW_EINVAL);
+	/* A corrupted content hash, in the text. */
+	*t = *u;
+	t->hash ^= 0x10;
+	assert_int_equal(explore_token_format(t, buf, sizeof(buf)), 0);
+	assert_int_equal(explore_token_parse(buf, t, err, sizeof(err)), 0);
+	assert_int_equal(explore_token_check(&sp.prog, t, err, sizeof(err)), COW_EINVAL);
+	assert_non_null(strstr(err, "has changed"));
+	/* Both at once: both said. */
+	t->rules_hash ^= 1;
+	assert_int_equal(explore_token_check(&sp.prog, t, err, sizeof(err)), COW_EINVAL);
+	assert_non_null(strstr(err, "has changed"));
+	assert_non_null(strstr(err, "the rules of linux-6.5 differ"));
+
+	/* Hashes that are not 1 to 16 lower-case hex digits, or missing. */
+	for (size_t i = 0; i < ARRAY_SIZE(bad_hashes); i++)
+		assert_int_equal(explore_token_parse(bad_hashes[i], t, err, sizeof(err)),
+				 COW_EINVAL);
+	/* The first format carries no hash: refused, saying why. */
+	assert_int_equal(explore_token_parse("cow1:x.cow:linux-6.5:s:-", t, err, sizeof(err)),
+			 COW_EINVAL);
+	assert_non_null(strstr(err, "carries no hash"));
+	/* A demo's hash is its version; it has no rules ("-"). */
+	assert_int_equal(
+		explore_token_parse("cow2:racy-counter:-:1:-:random:3", t, err, sizeof(err)), 0);
+	assert_true(t->hash == DEMO_VERSION && t->rules_hash == 0);
+	assert_int_equal(explore_token_check(&demo_racy_counter, t, err, sizeof(err)), 0);
+	t->hash = DEMO_VERSION + 1;
+	assert_int_equal(explore_token_check(&demo_racy_counter, t, err, sizeof(err)), COW_EINVAL);
+	assert_int_equal(explore_replay(&demo_racy_counter, t, 0, r), COW_EINVAL);
+
+	fclose(devnull);
+	scen_free(s);
+	scen_free(changed);
+	free(t);
+	free(u);
+	free(r);
 }
 
 /* ---- replay ------------------------------------------------------------------------ */
@@ -84,7 +198,8 @@ static void test_recorded_schedules_replay_their_runs(void **state)
 	(void)state;
 	for (size_t p = 0; p < ARRAY_SIZE(progs); p++)
 		for (uint64_t seed = 1; seed <= 100; seed++) {
-			struct explore_token t = {.algo = SCHED_RANDOM, .seed = seed};
+			struct explore_token t = {
+				.algo = SCHED_RANDOM, .seed = seed, .hash = progs[p]->hash};
 			struct explore_result a, b;
 
 			snprintf(t.prog, sizeof(t.prog), "%s", progs[p]->name);
@@ -502,6 +617,59 @@ static void test_races_found_shrunk_replayed(void **state)
 	}
 }
 
+/* A preset's rules hash follows its rules, not its name: two presets
+ * hash alike exactly when `cowlab policies` prints the same rules for
+ * them (a rule left out of cow_policy_hash fails this as soon as two
+ * presets differ only in it). */
+static void test_policy_hash_follows_rules(void **state)
+{
+	char a[1024], b[1024];
+
+	(void)state;
+	for (int i = 0; i < cow_policy_count(); i++)
+		for (int j = i + 1; j < cow_policy_count(); j++) {
+			const struct cow_policy *p = cow_policy_at(i), *q = cow_policy_at(j);
+			bool same_rules = strcmp(cow_policy_rules(p, a, sizeof(a)),
+						 cow_policy_rules(q, b, sizeof(b))) == 0;
+
+			if (same_rules != (cow_policy_hash(p) == cow_policy_hash(q)))
+				fail_msg("%s and %s: rules %s, hashes %s", cow_policy_name(p),
+					 cow_policy_name(q), same_rules ? "equal" : "differ",
+					 same_rules ? "differ" : "equal");
+		}
+}
+
+/* What a search's verdict rests on: a failure is found; a pass is
+ * exhaustive when dfs ran every schedule, bounded when it ran every one
+ * within its bound, else sampled. */
+static void test_result_cover(void **state)
+{
+	struct explore_opts o = {.algo = SCHED_DFS, .preemptions = 2, .seed = 1};
+	struct explore_result r;
+
+	(void)state;
+	assert_int_equal(explore_run_search(&demo_racy_counter, NULL, &o, &r), 0);
+	assert_int_equal(explore_result_cover(&r), EXPLORE_FOUND);
+	assert_int_equal(explore_run_search(&outcome_prog, NULL, &o, &r), 0);
+	assert_true(r.dfs_done && !r.exhaustive);
+	assert_int_equal(explore_result_cover(&r), EXPLORE_BOUNDED);
+	o.preemptions = 20;
+	assert_int_equal(explore_run_search(&outcome_prog, NULL, &o, &r), 0);
+	assert_true(r.exhaustive);
+	assert_int_equal(explore_result_cover(&r), EXPLORE_EXHAUSTIVE);
+	o.preemptions = 2;
+	o.runs = 3;
+	assert_int_equal(explore_run_search(&demo_locked_counter, NULL, &o, &r), 0);
+	assert_int_equal(explore_result_cover(&r), EXPLORE_SAMPLED);
+	assert_int_equal(explore_search(&demo_locked_counter, NULL, SCHED_RANDOM, 1, 100, 0, &r),
+			 0);
+	assert_int_equal(explore_result_cover(&r), EXPLORE_SAMPLED);
+	assert_string_equal(explore_cover_name(EXPLORE_FOUND), "found");
+	assert_string_equal(explore_cover_name(EXPLORE_SAMPLED), "sampled");
+	assert_string_equal(explore_cover_name(EXPLORE_BOUNDED), "bounded");
+	assert_string_equal(explore_cover_name(EXPLORE_EXHAUSTIVE), "exhaustive");
+}
+
 /* Under linux-6.5, dfs with bound 2 covers gup-fast racing fork and finds
  * nothing. */
 static void test_gup_fast_vs_fork_dfs_clean_on_65(void **state)
@@ -523,21 +691,63 @@ static void test_gup_fast_vs_fork_dfs_clean_on_65(void **state)
 	scen_free(s);
 }
 
+/* Matrix row 24: gup-fast pins a page while reclaim swaps it out, then the
+ * process forks and writes.  Under the 5.19+ rules reclaim clears the PTE
+ * and flushes before it tests the pin, so dfs with bound 2 finds nothing;
+ * 5.18 tests the pin before the unmap with nothing to stop gup-fast, and
+ * the search finds the pinned page unmapped (desync at the write). */
+static void test_gup_fast_vs_reclaim(void **state)
+{
+	static const struct {
+		const char *policy;
+		bool fails;
+	} eras[] = {{"linux-5.18", true}, {"linux-5.19", false}, {"linux-6.5", false}};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(eras); i++) {
+		struct explore_opts o = {.algo = SCHED_DFS, .preemptions = 2};
+		struct explore_result r;
+		struct scen_result sr;
+		struct scen_prog sp;
+		struct scenario *s;
+		char msg[512];
+
+		assert_int_equal(scen_load("scenarios/matrix/r24_gup_fast_vs_reclaim.cow", &s, msg,
+					   sizeof(msg)),
+				 0);
+		assert_int_equal(scen_prog_init(s, eras[i].policy, &sp, &sr), 0);
+		assert_int_equal(explore_run_search(&sp.prog, sp.policy, &o, &r), 0);
+		if (r.failed != eras[i].fails)
+			fail_msg("%s: %s after %llu runs: %s", eras[i].policy,
+				 r.failed ? "failed" : "passed", (unsigned long long)r.runs,
+				 r.message);
+		if (r.failed)
+			assert_non_null(strstr(r.message, "desync"));
+		else
+			assert_true(r.dfs_done);
+		scen_free(s);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schedule_token_round_trip),
+		cmocka_unit_test(test_token_binds_to_its_program),
 		cmocka_unit_test(test_recorded_schedules_replay_their_runs),
 		cmocka_unit_test(test_dfs_bounds_and_sleep_sets),
 		cmocka_unit_test(test_dfs_shards_split_the_search),
 		cmocka_unit_test(test_dfs_finds_the_race),
 		cmocka_unit_test(test_dfs_exhaustive),
+		cmocka_unit_test(test_policy_hash_follows_rules),
+		cmocka_unit_test(test_result_cover),
 		cmocka_unit_test(test_current_token_names_the_run),
 		cmocka_unit_test(test_search_limits),
 		cmocka_unit_test(test_shrink_random_failures),
 		cmocka_unit_test(test_failure_keys),
 		cmocka_unit_test(test_races_found_shrunk_replayed),
 		cmocka_unit_test(test_gup_fast_vs_fork_dfs_clean_on_65),
+		cmocka_unit_test(test_gup_fast_vs_reclaim),
 	};
 
 	test_init();

@@ -438,14 +438,16 @@ struct race {
 	bool passed;
 };
 
-/* The writer stores increasing values into page 0 of the parent. */
+/* The writer stores increasing values into the first ACCESS_CHUNK bytes
+ * of page 0 of the parent: one store the explorer does not split (a
+ * store of a whole page is many, and a fork may copy it half written). */
 static void race_writer(struct race *r, int n)
 {
 	/* In stress mode: at least 100 writes, then until the forker stops. */
 	for (int v = 1; n ? v <= n : (v <= 100 || !READ_ONCE(r->stop)); v++) {
 		int b = v % 250 + 1;
 
-		task_check(mmt_fill(r->writer, r->a, b, PAGE_SIZE) == 0);
+		task_check(mmt_fill(r->writer, r->a, b, ACCESS_CHUNK) == 0);
 		WRITE_ONCE(r->written, v);
 	}
 }
@@ -462,7 +464,7 @@ static void race_fork_once(struct race *r, int slot)
 	task_check(cow_fork(r->forker, "child", &c) == 0);
 	task_check(cow_task_create(c, 2, &ct) == 0);
 	first = mmt_byte(ct, r->a);
-	task_check(mmt_holds(ct, r->a, first, PAGE_SIZE));
+	task_check(mmt_holds(ct, r->a, first, ACCESS_CHUNK));
 	WRITE_ONCE(r->child_ready, 1);
 	for (int k = 0; k < 3; k++)
 		cpu_relax();
@@ -552,7 +554,7 @@ static void explore_writer(void *arg)
 	race_writer(r, 3);
 	sync_wait_cond(r, child_ready, "the child's first read");
 	for (int v = 4; v <= 6; v++) {
-		task_check(mmt_fill(r->writer, r->a, v, PAGE_SIZE) == 0);
+		task_check(mmt_fill(r->writer, r->a, v, ACCESS_CHUNK) == 0);
 		WRITE_ONCE(r->written, v);
 	}
 }
@@ -631,6 +633,159 @@ static void test_fork_races_writer_explore(void **state)
 	(void)state;
 	assert_explore_clean(&race_old, 1, 300);
 	assert_explore_clean(&race_new_prog, 1, 300);
+}
+
+/* ---- a coherent snapshot at fork (matrix row 25) --------------------------------
+ *
+ * A parent with a pinned page (so that fork copies it for the child from
+ * 5.9 on) forks while another of its threads writes the page: first a
+ * chunk at the low end, then one at the high end (in the same page, or in
+ * the next page, also pinned).  The child may see neither write, the low
+ * one or both, never the high one without the low one.  Copies and
+ * stores move ACCESS_CHUNK bytes a step under the explorer, so a copy made
+ * while the parent's PTE is writable can be torn: 5.9 .. 6.5 and Nick's
+ * 2009 patch.  Andrea's 2009 patch and the 2025 proposal write-protect the
+ * parent's PTE and flush before the copy.  The forkfix makes the parent's
+ * PTE writable again right after copying its page, so a write to the
+ * next page can land before fork copies that one: its copy of each page
+ * is atomic, its snapshot of two pages is not.  The 2025 proposal keeps
+ * the parent's PTEs read-only until fork is done. */
+
+struct snap {
+	struct cow_system *sys;
+	struct cow_process *p, *c;
+	struct cow_task *forker, *writer;
+	struct cow_pages *pin;
+	unsigned long a, high; /* high: the offset of the second write */
+	bool passed;
+};
+
+static void snap_fork(void *arg)
+{
+	struct snap *x = arg;
+
+	task_check(cow_fork(x->forker, "child", &x->c) == 0);
+}
+
+static void snap_write(void *arg)
+{
+	struct snap *x = arg;
+
+	task_check(mmt_fill(x->writer, x->a, 0x22, ACCESS_CHUNK) == 0);
+	task_check(mmt_fill(x->writer, x->a + x->high, 0x22, ACCESS_CHUNK) == 0);
+}
+
+static void *snap_setup(struct sched *s, const char *policy, unsigned long high)
+{
+	struct snap *x = calloc(1, sizeof(*x));
+
+	assert_non_null(x);
+	x->sys = mmt_system(policy, 256, 4, true);
+	x->p = mmt_process(x->sys, "parent");
+	x->forker = mmt_task(x->p, 0);
+	x->writer = mmt_task(x->p, 1);
+	x->a = mmt_map(x->forker, 2, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+	x->high = high;
+	assert_int_equal(mmt_fill(x->writer, x->a, 0x11, 2 * PAGE_SIZE), 0);
+	assert_int_equal(cow_gup(x->forker, x->a, 2 * PAGE_SIZE,
+				 COW_GUP_PIN | COW_GUP_LONGTERM | COW_GUP_WRITE, &x->pin),
+			 0);
+	sched_spawn(s, "forker", 0, snap_fork, x, 0);
+	sched_spawn(s, "writer", 1, snap_write, x, 0);
+	return x;
+}
+
+static int snap_check(void *state, char *msg, size_t len)
+{
+	return mmt_step_check(((struct snap *)state)->sys, msg, len);
+}
+
+static int snap_verdict(void *state, char *msg, size_t len)
+{
+	struct snap *x = state;
+	struct cow_task *ct;
+	int low, high, err = cow_system_check(x->sys, 1, msg, len);
+
+	if (err)
+		return err;
+	assert_int_equal(cow_task_create(x->c, 2, &ct), 0);
+	low = mmt_byte(ct, x->a);
+	high = mmt_byte(ct, x->a + x->high);
+	cow_task_destroy(ct);
+	if (!mmt_holds(x->forker, x->a, 0x22, ACCESS_CHUNK) ||
+	    !mmt_holds(x->forker, x->a + x->high, 0x22, ACCESS_CHUNK)) {
+		snprintf(msg, len, "the parent lost a write");
+		return 1;
+	}
+	if (low == 0x11 && high == 0x22) {
+		snprintf(msg, len,
+			 "torn snapshot: the child sees the high write (offset %lu) "
+			 "without the low one",
+			 x->high);
+		return 1;
+	}
+	x->passed = true;
+	return 0;
+}
+
+static void snap_teardown(void *state)
+{
+	struct snap *x = state;
+
+	if (x->passed) {
+		cow_pages_release(x->pin);
+		cow_task_destroy(x->forker);
+		cow_task_destroy(x->writer);
+		cow_process_exit(x->c);
+		cow_process_exit(x->p);
+		cow_system_destroy(x->sys);
+	}
+	free(x);
+}
+
+#define SNAP_PROG(id, policy, high)                                                           \
+	static void *snap_setup_##id(struct sched *s)                                         \
+	{                                                                                     \
+		return snap_setup(s, policy, high);                                           \
+	}                                                                                     \
+	static const struct explore_prog snap_##id = {                                        \
+		"snapshot-" #id, 3, snap_setup_##id, snap_check, snap_verdict, snap_teardown, \
+	}
+SNAP_PROG(page_65, "linux-6.5", PAGE_SIZE - ACCESS_CHUNK);
+SNAP_PROG(pages_65, "linux-6.5", PAGE_SIZE);
+SNAP_PROG(page_dontcow, "dontcow-2009", PAGE_SIZE - ACCESS_CHUNK);
+SNAP_PROG(page_forkfix, "forkfix-2009", PAGE_SIZE - ACCESS_CHUNK);
+SNAP_PROG(pages_forkfix, "forkfix-2009", PAGE_SIZE);
+SNAP_PROG(page_2025, "fork-coherent-2025", PAGE_SIZE - ACCESS_CHUNK);
+SNAP_PROG(pages_2025, "fork-coherent-2025", PAGE_SIZE);
+
+static void test_fork_snapshot_coherence(void **state)
+{
+	static const struct {
+		const struct explore_prog *prog;
+		bool torn;
+	} cases[] = {
+		{&snap_page_65, true},	     {&snap_pages_65, true},
+		{&snap_page_dontcow, true},  {&snap_page_forkfix, false},
+		{&snap_pages_forkfix, true}, {&snap_page_2025, false},
+		{&snap_pages_2025, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct explore_opts o = {.algo = SCHED_DFS, .preemptions = 2};
+		struct explore_result r;
+
+		assert_int_equal(explore_run_search(cases[i].prog, NULL, &o, &r), 0);
+		if (r.failed != cases[i].torn)
+			fail_msg("%s: %s after %llu runs%s%s", cases[i].prog->name,
+				 r.failed ? "failed" : "passed", (unsigned long long)r.runs,
+				 r.failed ? ": " : "", r.failed ? r.message : "");
+		if (r.failed)
+			assert_non_null(strstr(r.message, "torn snapshot"));
+		else
+			assert_true(r.dfs_done);
+	}
 }
 
 static void test_stale_tlb_is_caught_without_shootdown(void **state)
@@ -995,6 +1150,7 @@ int main(void)
 		cmocka_unit_test(test_fork_races_writer_stress),
 		cmocka_unit_test(test_fork_races_writer_explore),
 		cmocka_unit_test(test_stale_tlb_is_caught_without_shootdown),
+		cmocka_unit_test(test_fork_snapshot_coherence),
 		cmocka_unit_test(test_family_stress),
 		cmocka_unit_test(test_family_explore),
 		cmocka_unit_test(test_broken_reuse_rule_is_caught),

@@ -303,6 +303,41 @@ static void test_forced_write(void **state)
 	}
 }
 
+/* linux-2.4 had no maybe_mkwrite: the forced write's COW fault installs
+ * the private copy writable in a mapping without VM_WRITE, so the retried
+ * lookup writes the copy (no Dirty COW: a racing MADV_DONTNEED only makes
+ * the next forced fault copy again), and the process can afterwards store
+ * into its read-only mapping.  2.6's rule keeps the PTE read-only. */
+static void test_forced_write_24_maps_copy_writable(void **state)
+{
+	static const struct {
+		const char *policy;
+		bool writable;
+	} eras[] = {{"linux-2.4", true}, {"linux-2.6.7", false}, {"linux-6.5", false}};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(eras); i++) {
+		struct gt g = gt_new(eras[i].policy);
+		struct cow_pages *pg;
+		unsigned char b = 0x42;
+
+		assert_int_equal(mmt_fill(g.t, g.a, 0x11, PAGE_SIZE), 0);
+		assert_int_equal(cow_mprotect(g.t, g.a, PAGE_SIZE, COW_PROT_READ), 0);
+		assert_int_equal(cow_gup(g.t, g.a, PAGE_SIZE, COW_GUP_WRITE | COW_GUP_FORCE, &pg),
+				 0);
+		cow_pages_write(pg, 0, "\x99", 1);
+		cow_pages_release(pg);
+		assert_int_equal(mmt_byte(g.t, g.a), 0x99);
+		if (pte_write(mmt_pte(g.p, g.a)) != eras[i].writable)
+			fail_msg("%s: the forced fault left the PTE %s", eras[i].policy,
+				 eras[i].writable ? "read-only" : "writable");
+		assert_int_equal(cow_write(g.t, g.a, &b, 1), eras[i].writable ? 0 : COW_EFAULT);
+		assert_int_equal(mmt_byte(g.t, g.a), eras[i].writable ? 0x42 : 0x99);
+		assert_system_ok(g.sys);
+		gt_free(&g);
+	}
+}
+
 /* A file mapped through the page cache (cow_mmap_file): a private mapping
  * reads the file's bytes from cache pages every mapper shares, and every
  * write, a forced one through a read-only mapping (ptrace,
@@ -487,6 +522,7 @@ int main(void)
 		cmocka_unit_test(test_gup_fast_crosses_page_tables),
 		cmocka_unit_test(test_dio_read_and_write),
 		cmocka_unit_test(test_forced_write),
+		cmocka_unit_test(test_forced_write_24_maps_copy_writable),
 		cmocka_unit_test(test_file_mappings_and_forced_writes),
 		cmocka_unit_test(test_uffd_continue_installs_cache_pages),
 	};

@@ -245,21 +245,29 @@ static void test_repeat_and_fork_bodies(void **state)
 				   "      check corrupt buf == 0x33\n"
 				   "    check corrupt buf == 0x22\n"
 				   "    write buf 0x11\n";
-	static const char race[] = "process P\n"
-				   "  map buf 2 pages\n"
-				   "  write buf 0x11\n"
-				   "  thread writer\n"
-				   "    repeat 2\n"
-				   "      write buf[0..4K] 0x22\n"
-				   "      write buf[0..4K] 0x11\n"
-				   "  thread forker\n"
-				   "    repeat 2\n"
-				   "      fork C\n"
-				   "        check leak buf[0..4K] == 0x11 | 0x22\n"
-				   "        check leak buf[4K..8K] == 0x11\n"
-				   "        exit\n"
-				   "  join\n"
-				   "  check corrupt buf == 0x11\n";
+	/* A writer of the ends of a page (low, then high) cycling through
+	 * three values; each child sees a state of the cycle. */
+	static const char race[] =
+		"process P\n"
+		"  map buf 2 pages\n"
+		"  write buf 0x11\n"
+		"  thread writer\n"
+		"    repeat 2\n"
+		"      write buf[0..8] 0x22\n"
+		"      write buf[4088..4096] 0x22\n"
+		"      write buf[0..8] 0x33\n"
+		"      write buf[4088..4096] 0x33\n"
+		"      write buf[0..8] 0x11\n"
+		"      write buf[4088..4096] 0x11\n"
+		"  thread forker\n"
+		"    repeat 2\n"
+		"      fork C\n"
+		"        check leak buf[0..8], buf[4088..4096] == 0x11, 0x11 | "
+		"0x22, 0x11 | 0x22, 0x22 | 0x33, 0x22 | 0x33, 0x33 | 0x11, 0x33\n"
+		"        check leak buf[4K..8K] == 0x11\n"
+		"        exit\n"
+		"  join\n"
+		"  check corrupt buf == 0x11\n";
 
 	(void)state;
 	/* 3 x (2 + 2 + 1) checks; no frame is left behind by the children. */

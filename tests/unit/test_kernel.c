@@ -4,8 +4,10 @@
  * model's verdict and message, direct I/O through io_uring, io_uring
  * fixed buffers (pins) across fork, vmsplice, forced writes through
  * /proc/self/mem, threads with random delays, checks of pins and pipes,
- * faults, skips and their reasons, and that a run leaves no process and
- * no file behind.  None of it needs root.
+ * faults, skips and their reasons, that a swap-out or a KSM pass that
+ * did nothing skips, that a pass ran every check, and that a run leaves
+ * no process and no file behind.  What needs root (page flags, a swap
+ * file, KSM passes) is skipped with the reason without it.
  */
 #include "testutil.h"
 
@@ -76,6 +78,11 @@ static void assert_pass(const struct scenario *s, uint64_t seed)
 {
 	struct kern_result r = run(s, seed);
 
+	/* The data files' directory refuses O_DIRECT or is tmpfs: that is the
+	 * machine, not the backend; any other skip fails the test. */
+	if (r.status == KERN_SKIP &&
+	    (strstr(r.message, "no O_DIRECT") || strstr(r.message, "is tmpfs")))
+		skip_because(r.message);
 	if (r.status != KERN_PASS)
 		fail_msg("%s: %s: %s", s->path, r.verdict, r.message);
 	assert_string_equal(r.verdict, "pass");
@@ -179,8 +186,8 @@ static void test_exclusive_checks(void **state)
 
 	(void)state;
 	if (kern_skip_reason(s)) {
-		scen_free(s); /* not root: nothing to read the bit from */
-		return;
+		scen_free(s);
+		skip_because("check exclusive needs /proc/kpageflags (root)");
 	}
 	r = run(s, 0);
 	assert_int_equal(r.status, KERN_FAIL);
@@ -260,13 +267,15 @@ static void test_repeat_and_fork_bodies(void **state)
 		    "    repeat 20000\n"
 		    "      write buf[0..8] 0x22\n"
 		    "      write buf[4088..4096] 0x22\n"
+		    "      write buf[0..8] 0x33\n"
+		    "      write buf[4088..4096] 0x33\n"
 		    "      write buf[0..8] 0x11\n"
 		    "      write buf[4088..4096] 0x11\n"
 		    "  thread forker\n"
 		    "    repeat 100\n"
 		    "      fork C\n"
 		    "        check leak buf[0..8], buf[4088..4096] == 0x11, 0x11 | 0x22, 0x11 | "
-		    "0x22, 0x22 | 0x11, 0x22\n"
+		    "0x22, 0x22 | 0x33, 0x22 | 0x33, 0x33 | 0x11, 0x33\n"
 		    "        exit\n"
 		    "  join\n",
 		    KERN_PASS, NULL, 100);
@@ -510,6 +519,8 @@ static void test_host_settings_restored(void **state)
 	struct scenario *s;
 
 	(void)state;
+	if (kern_ksm_unavailable() && !kern_swap_active() && geteuid() != 0)
+		skip_because("neither KSM passes nor a swap file (root only)");
 	if (!kern_ksm_unavailable()) {
 		for (int i = 0; i < 3; i++)
 			read_knob(knobs[i], before[i], sizeof(before[i]));
@@ -558,6 +569,134 @@ static void test_skips_say_why(void **state)
 	}
 	s = parse_ok(cow_text);
 	assert_null(kern_skip_reason(s));
+	scen_free(s);
+}
+
+/* A swapout whose pages stay in memory did not swap out: MADV_PAGEOUT
+ * leaves a page that a live child shares alone, where reclaim would
+ * unmap it from both.  The run skips and names the pages; it never
+ * passes without its swap-out. */
+static void test_swapout_that_swaps_nothing_skips(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 2 pages\n"
+				      "  write buf 0x11\n"
+				      "  fork C\n"
+				      "  swapout buf\n"
+				      "  check corrupt buf == 0x11\n"
+				      "process C\n"
+				      "  check leak buf == 0x11\n");
+	struct kern_result r;
+
+	(void)state;
+	if (kern_skip_reason(s)) {
+		scen_free(s);
+		skip_because("swapout needs active swap or root");
+	}
+	r = run(s, 1);
+	if (r.status != KERN_SKIP)
+		fail_msg("%s: %s (a swap-out that swapped nothing must skip)", r.verdict,
+			 r.message);
+	if (!strstr(r.message, "test.cow:5:3: swapout: 2 of 2 pages stayed in memory "
+			       "(buf[0], buf[4096])"))
+		fail_msg("reason: %s", r.message);
+	if (geteuid() == 0 &&
+	    !strstr(r.message, "mapped 2 times (a live parent or child shares it)"))
+		fail_msg("reason: %s", r.message);
+	scen_free(s);
+	assert_nothing_left();
+}
+
+/* A swapout that swaps every page passes, and so does one whose page a
+ * pin holds (reclaim keeps a maybe-pinned page, as the model's 6.5 does):
+ * the pages that stay are the scenario's subject, not a shortcut. */
+static void test_swapout_that_swaps_passes(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 2 pages\n"
+				      "  write buf 0x11\n"
+				      "  swapout buf\n"
+				      "  check corrupt buf == 0x11\n");
+
+	(void)state;
+	if (kern_skip_reason(s)) {
+		scen_free(s);
+		skip_because("swapout needs active swap or root");
+	}
+	assert_pass(s, 1);
+	scen_free(s);
+	assert_file_passes("scenarios/swap_pinned.cow", 3);
+	assert_file_passes("scenarios/dio_under_reclaim.cow", 3);
+}
+
+/* A KSM pass that merges nothing (no two pages alike) skips; a pass that
+ * merges the unpinned pages and leaves the pinned one alone passes. */
+static void test_ksm_merge_must_merge(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 2 pages\n"
+				      "  madvise buf mergeable\n"
+				      "  write buf[0..4K] 0x11\n"
+				      "  write buf[4K..8K] 0x22\n"
+				      "  ksm_merge\n"
+				      "  check corrupt buf[0..4K] == 0x11\n");
+	struct kern_result r;
+
+	(void)state;
+	if (kern_ksm_unavailable()) {
+		scen_free(s);
+		skip_because(kern_ksm_unavailable());
+	}
+	r = run(s, 1);
+	assert_int_equal(r.status, KERN_SKIP);
+	if (!strstr(r.message, "test.cow:6:3: ksm_merge: the pass merged no page"))
+		fail_msg("reason: %s", r.message);
+	scen_free(s);
+	assert_file_passes("scenarios/ksm_pinned.cow", 2);
+	assert_file_passes("scenarios/ksm_merge.cow", 2);
+}
+
+/* A run passes only if every check of the scenario ran: one check per
+ * check operation, the threads' included. */
+static void test_every_check_must_run(void **state)
+{
+	struct scenario *s = load_ok("scenarios/fork_vs_writer.cow");
+	struct kern_result r = run(s, 3);
+
+	(void)state;
+	assert_int_equal(r.status, KERN_PASS);
+	assert_int_equal(r.expected, kern_expected_checks(s));
+	assert_int_equal(r.checks, r.expected);
+	assert_true(r.expected > 0);
+	/* A pass that made fewer checks is an error, saying how many ran. */
+	r.checks = r.expected - 1;
+	kern_judge(s, &r);
+	assert_int_equal(r.status, KERN_ERROR);
+	assert_string_equal(r.verdict, "error");
+	if (!strstr(r.message, "of the scenario's") || !strstr(r.message, "checks ran"))
+		fail_msg("message: %s", r.message);
+	scen_free(s);
+	s = parse_ok("process P\n  map buf 1 page\n  check corrupt buf == 0x00\n"
+		     "  thread a check corrupt buf[0] == 0x00\n"
+		     "  thread b check corrupt buf[1] == 0x00\n  join\n");
+	assert_int_equal(kern_expected_checks(s), 3);
+	r = run(s, 1);
+	assert_int_equal(r.status, KERN_PASS);
+	assert_int_equal(r.checks, 3);
+	scen_free(s);
+}
+
+/* pin ... fast says what it is on the host. */
+static void test_fast_pin_note(void **state)
+{
+	struct scenario *s = load_ok("scenarios/gup/gup_fast_vs_fork.cow");
+
+	(void)state;
+	assert_non_null(kern_host_note(s));
+	assert_non_null(strstr(kern_host_note(s), "io_uring buffer registration"));
+	scen_free(s);
+	s = parse_ok(cow_text);
+	assert_null(kern_host_note(s));
 	scen_free(s);
 }
 
@@ -627,6 +766,11 @@ int main(void)
 		cmocka_unit_test(test_poke_and_file_mappings),
 		cmocka_unit_test(test_skips_say_why),
 		cmocka_unit_test(test_host_settings_restored),
+		cmocka_unit_test(test_swapout_that_swaps_nothing_skips),
+		cmocka_unit_test(test_swapout_that_swaps_passes),
+		cmocka_unit_test(test_ksm_merge_must_merge),
+		cmocka_unit_test(test_every_check_must_run),
+		cmocka_unit_test(test_fast_pin_note),
 		cmocka_unit_test(test_bundled_scenarios_pass_or_skip),
 		cmocka_unit_test(test_check_alternatives),
 		cmocka_unit_test(test_repeat_and_fork_bodies),

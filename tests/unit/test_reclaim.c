@@ -344,6 +344,81 @@ static void test_write_reuses_swapcache_page_nobody_else_needs(void **state)
 	}
 }
 
+/* A read fault on a swapped-out page decides nothing in any era: it maps
+ * the page read-only and leaves it in the swap cache (reuse_swap_page and
+ * should_try_to_free_swap run for write faults only).  Before 5.19 the
+ * page is not made exclusive either; 5.19+ takes exclusivity from the swap
+ * PTE's bit.  The write that follows then meets do_wp_page: 2.6.29 reuses
+ * (mapcount + swap count == 1), 5.9 .. 5.17 copy (the swap cache's
+ * reference makes the count 2: an unnecessary COW of that era), 5.18
+ * drops the cache first and reuses, 6.5 reuses the exclusive page. */
+static void test_swapin_read_fault_decides_nothing(void **state)
+{
+	static const struct {
+		const char *policy;
+		bool exclusive_on_read, copied_on_write;
+	} eras[] = {
+		{"linux-2.6.29", false, false},
+		{"linux-5.9", false, true},
+		{"linux-5.18", false, false},
+		{"linux-6.5", true, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(eras); i++) {
+		struct rt r = rt_new(eras[i].policy);
+		struct page *page;
+
+		assert_int_equal(mmt_fill(r.t, r.a, 0x5a, PAGE_SIZE), 0);
+		assert_int_equal(cow_swapout(r.t, r.a, PAGE_SIZE), 0);
+		assert_true(swapped(r.p, r.a));
+		assert_int_equal(mmt_byte(r.t, r.a), 0x5a);
+		page = mmt_page(r.p, r.a);
+		assert_non_null(page);
+		if (!PageFlag(page, PG_swapcache))
+			fail_msg("%s: a read fault took the page out of the swap cache",
+				 eras[i].policy);
+		assert_false(pte_write(mmt_pte(r.p, r.a)));
+		assert_int_equal(PageFlag(page, PG_anon_exclusive), eras[i].exclusive_on_read);
+		assert_system_ok(r.sys);
+		assert_int_equal(mmt_fill(r.t, r.a, 0x6b, PAGE_SIZE), 0);
+		assert_int_equal(mmt_page(r.p, r.a) != page, eras[i].copied_on_write);
+		assert_true(mmt_holds(r.t, r.a, 0x6b, PAGE_SIZE));
+		rt_free(&r);
+	}
+}
+
+/* S7, the negative control: a pinned page that reclaim unmapped into the
+ * swap cache is what the 5.19+ rules forbid.  Made by swapping out under
+ * 2.6.29's reclaim rule, which unmaps pinned pages, then judged under
+ * linux-6.5's. */
+static void test_check_finds_pinned_page_in_swap(void **state)
+{
+	struct rt r = rt_new("linux-6.5");
+	const struct cow_policy *own = r.sys->policy;
+	struct cow_pages *pin;
+	char msg[512] = "";
+
+	(void)state;
+	assert_int_equal(mmt_fill(r.t, r.a, 0x11, PAGE_SIZE), 0);
+	assert_int_equal(
+		cow_gup(r.t, r.a, PAGE_SIZE, COW_GUP_PIN | COW_GUP_LONGTERM | COW_GUP_WRITE, &pin),
+		0);
+	r.sys->policy = cow_policy_find("linux-2.6.29");
+	assert_int_equal(cow_swapout(r.t, r.a, PAGE_SIZE), 0);
+	assert_true(swapped(r.p, r.a));
+	assert_int_equal(cow_system_check(r.sys, 1, msg, sizeof(msg)), 0);
+	r.sys->policy = own;
+	assert_int_not_equal(cow_system_check(r.sys, 1, msg, sizeof(msg)), 0);
+	if (!strstr(msg, "(S7)"))
+		fail_msg("expected S7, got: %s", msg);
+	/* Swap-in maps the page again, and the state is sound once more. */
+	assert_int_equal(mmt_byte(r.t, r.a), 0x11);
+	assert_system_ok(r.sys);
+	cow_pages_release(pin);
+	rt_free(&r);
+}
+
 /* Memory pressure with a failing swap device: every third write and
  * every fourth read fail.  Direct reclaim keeps a page whose write failed
  * (it stays in the swap cache) and tries others; a failed read fails that
@@ -532,6 +607,8 @@ int main(void)
 		cmocka_unit_test(test_swapin_reads_ahead),
 		cmocka_unit_test(test_reclaim_races_writers_stress),
 		cmocka_unit_test(test_reclaim_races_writers_explore),
+		cmocka_unit_test(test_swapin_read_fault_decides_nothing),
+		cmocka_unit_test(test_check_finds_pinned_page_in_swap),
 		cmocka_unit_test(test_memory_larger_than_the_pool),
 		cmocka_unit_test(test_write_reuses_swapcache_page_nobody_else_needs),
 		cmocka_unit_test(test_pressure_with_swap_errors),

@@ -126,18 +126,23 @@ static void test_seeds_give_different_schedules(void **state)
 
 static void test_token_round_trip(void **state)
 {
-	struct explore_token t = {.algo = SCHED_RANDOM, .seed = 18446744073709551615ull}, u;
+	struct explore_token t = {.algo = SCHED_RANDOM,
+				  .seed = 18446744073709551615ull,
+				  .hash = UINT64_MAX,
+				  .rules_hash = 1},
+			     u;
 	char buf[EXPLORE_TOKEN_MAX], err[128];
 
 	(void)state;
 	strcpy(t.prog, "scenarios/dma_thread.cow");
 	strcpy(t.policy, "linux-2.6.29");
 	assert_int_equal(explore_token_format(&t, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "cow1:scenarios/dma_thread.cow:linux-2.6.29:random:"
-				 "18446744073709551615");
+	assert_string_equal(buf, "cow2:scenarios/dma_thread.cow:linux-2.6.29:ffffffffffffffff:"
+				 "1:random:18446744073709551615");
 	assert_int_equal(explore_token_parse(buf, &u, err, sizeof(err)), 0);
 	assert_string_equal(u.prog, t.prog);
 	assert_string_equal(u.policy, t.policy);
+	assert_true(u.hash == t.hash && u.rules_hash == t.rules_hash);
 	assert_int_equal(u.algo, t.algo);
 	assert_true(u.seed == t.seed);
 }
@@ -146,17 +151,19 @@ static void test_bad_tokens_rejected(void **state)
 {
 	static const char *const bad[] = {
 		"",
-		"cow1",
+		"cow2",
+		"cow3:a:-:1:-:random:1",
+		"cow1:a:-:random:1",
 		"cow2:a:-:random:1",
-		"cow1:a:-:random:",
-		"cow1:a:-:random:x",
-		"cow1::-:random:1",
-		"cow1:a::random:1",
-		"cow1:a:-:pct:1",
-		"cow1:a:-:random:1x",
-		"cow1:a:-:random:-1",
-		"cow1:a:-:random:99999999999999999999999",
-		"cow1:a b:-:random:1",
+		"cow2:a:-:1:-:random:",
+		"cow2:a:-:1:-:random:x",
+		"cow2::-:1:-:random:1",
+		"cow2:a::1:-:random:1",
+		"cow2:a:-:1:-:pct:1",
+		"cow2:a:-:1:-:random:1x",
+		"cow2:a:-:1:-:random:-1",
+		"cow2:a:-:1:-:random:99999999999999999999999",
+		"cow2:a b:-:1:-:random:1",
 	};
 	struct explore_token t;
 	char err[128];
@@ -176,7 +183,7 @@ static void test_bad_tokens_rejected(void **state)
 
 static void test_replay_refuses_other_program(void **state)
 {
-	struct explore_token t = {.prog = "locked-counter", .policy = "-"};
+	struct explore_token t = {.prog = "locked-counter", .policy = "-", .hash = DEMO_VERSION};
 	struct explore_result r;
 
 	(void)state;
@@ -321,6 +328,7 @@ static void test_pct_tokens_and_replay(void **state)
 {
 	struct explore_token t = {.prog = "racy-counter",
 				  .policy = "-",
+				  .hash = DEMO_VERSION,
 				  .algo = SCHED_PCT,
 				  .depth = 3,
 				  .k = 40,
@@ -331,7 +339,7 @@ static void test_pct_tokens_and_replay(void **state)
 
 	(void)state;
 	assert_int_equal(explore_token_format(&t, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "cow1:racy-counter:-:pct3k40:7");
+	assert_string_equal(buf, "cow2:racy-counter:-:1:-:pct3k40:7");
 	assert_int_equal(explore_token_parse(buf, &u, err, sizeof(err)), 0);
 	assert_int_equal(u.algo, SCHED_PCT);
 	assert_int_equal(u.depth, 3);
@@ -343,9 +351,9 @@ static void test_pct_tokens_and_replay(void **state)
 		assert_int_equal(a.fingerprint, b.fingerprint);
 		assert_int_equal(a.failed, b.failed);
 	}
-	static const char *const bad[] = {"cow1:a:-:pct:1",	"cow1:a:-:pct0k5:1",
-					  "cow1:a:-:pct9k5:1",	"cow1:a:-:pct3k0:1",
-					  "cow1:a:-:pct3k5x:1", "cow1:a:-:pct3:1"};
+	static const char *const bad[] = {"cow2:a:-:1:-:pct:1",	    "cow2:a:-:1:-:pct0k5:1",
+					  "cow2:a:-:1:-:pct9k5:1",  "cow2:a:-:1:-:pct3k0:1",
+					  "cow2:a:-:1:-:pct3k5x:1", "cow2:a:-:1:-:pct3:1"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		assert_int_equal(explore_token_parse(bad[i], &u, err, sizeof(err)), COW_EINVAL);
 }

@@ -584,6 +584,43 @@ static void test_mprotect_permissions(void **state)
 	}
 }
 
+/* Giving write back to an exclusive anonymous page: 6.0's
+ * can_change_pte_writable maps it writable at once (linux-6.2, 6.5);
+ * earlier kernels, 5.19 with its exclusive bit included, leave the PTE
+ * read-only for the next write fault to reuse. */
+static void test_mprotect_upgrades_exclusive_pages_from_60(void **state)
+{
+	static const struct {
+		const char *policy;
+		bool writable;
+	} eras[] = {{"linux-2.6.29", false},
+		    {"linux-5.18", false},
+		    {"linux-5.19", false},
+		    {"linux-6.2", true},
+		    {"linux-6.5", true}};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(eras); i++) {
+		unsigned long a;
+		struct fx f;
+
+		fx_init(&f, eras[i].policy, FRAMES, true);
+		a = mmt_map(f.t, 1, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+		stamp(f.t, a, 1, 0x31);
+		assert_true(PageFlag(mmt_page(f.p, a), PG_anon_exclusive));
+		assert_int_equal(cow_mprotect(f.t, a, PAGE_SIZE, COW_PROT_READ), 0);
+		assert_false(pte_write(mmt_pte(f.p, a)));
+		assert_int_equal(cow_mprotect(f.t, a, PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE),
+				 0);
+		if (pte_write(mmt_pte(f.p, a)) != eras[i].writable)
+			fail_msg("%s: the PTE is %s after mprotect(RW)", eras[i].policy,
+				 eras[i].writable ? "read-only" : "writable");
+		stamp(f.t, a, 1, 0x32);
+		assert_true(stamped(f.t, a, 1, 0x32));
+		fx_finish(&f);
+	}
+}
+
 static void test_mprotect_shared_mapping(void **state)
 {
 	unsigned long a;
@@ -1009,6 +1046,7 @@ int main(void)
 		cmocka_unit_test(test_munmap_across_vmas),
 		cmocka_unit_test(test_munmap_frees_page_tables),
 		cmocka_unit_test(test_mprotect_permissions),
+		cmocka_unit_test(test_mprotect_upgrades_exclusive_pages_from_60),
 		cmocka_unit_test(test_mprotect_shared_mapping),
 		cmocka_unit_test(test_mprotect_partial_splits),
 		cmocka_unit_test(test_mprotect_hole_enomem),

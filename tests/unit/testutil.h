@@ -19,6 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* cmocka's skip(), with the reason printed: a test that cannot run here
+ * (not root, no O_DIRECT, no swap, no KSM) is a skip, never a pass. */
+#define skip_because(why)                             \
+	do {                                          \
+		print_message("# skip: %s\n", (why)); \
+		skip();                               \
+	} while (0)
+
 /* Search runs seeds from seed with the random scheduler; returns the
  * result (failed or not). */
 static inline struct explore_result explore_runs(const struct explore_prog *p, uint64_t seed,
