@@ -15,6 +15,12 @@
 #define EXIT_FOUND 1
 #define EXIT_USAGE 2
 
+/* The model's search budget for one verdict of cowlab matrix and cowlab
+ * diff: runs and seconds, whichever ends first.  Every failing cell of
+ * the history matrix is found within 600 runs. */
+#define VERDICT_RUNS 2000
+#define VERDICT_SECONDS 2
+
 double now_seconds(void);
 /* A non-negative decimal; prints why and returns -1 if it is not one. */
 int parse_u64(const char *opt, const char *text, uint64_t *out);

@@ -78,8 +78,8 @@ static int parse_diff_args(int argc, char **argv, struct diff_args *a)
 				.iterations = 20,
 				.seed = 1,
 				.delay = 200,
-				.runs = 2000,
-				.time = 2};
+				.runs = VERDICT_RUNS,
+				.time = VERDICT_SECONDS};
 	a->paths = calloc((size_t)argc, sizeof(*a->paths));
 	if (!a->paths)
 		return EXIT_USAGE;

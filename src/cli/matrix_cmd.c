@@ -185,8 +185,8 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int err;
 
-	a->runs = 2000;
-	a->time = 2;
+	a->runs = VERDICT_RUNS;
+	a->time = VERDICT_SECONDS;
 	a->seed = 1;
 	a->jobs = cpus < 1 ? 1 : cpus > MAX_JOBS ? MAX_JOBS : (unsigned int)cpus;
 	a->paths = calloc((size_t)argc + 1, sizeof(*a->paths));
