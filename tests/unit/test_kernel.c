@@ -700,8 +700,10 @@ static void test_fast_pin_note(void **state)
 	scen_free(s);
 }
 
-/* Every bundled scenario passes on this host or is skipped with a reason:
- * the model's linux-6.5 verdicts (pass) hold on a later kernel. */
+/* Every bundled scenario gives on this host the verdict its expect lines
+ * document under linux-6.5 (pass where none do), or is skipped with a
+ * reason: the model's linux-6.5 verdicts hold on a later kernel.  Row 25
+ * (a torn child snapshot) fails on both. */
 static void test_bundled_scenarios_pass_or_skip(void **state)
 {
 	static const char *const dirs[] = {"scenarios", "scenarios/gup", "scenarios/matrix"};
@@ -721,10 +723,14 @@ static void test_bundled_scenarios_pass_or_skip(void **state)
 			if (n < 5 || strcmp(e->d_name + n - 4, ".cow") != 0)
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", dirs[d], e->d_name);
+			const char *want;
+
 			s = load_ok(path);
+			want = scen_expected(s, "linux-6.5");
 			r = run(s, 7);
-			if (r.status != KERN_PASS && r.status != KERN_SKIP)
-				fail_msg("%s: %s: %s", path, r.verdict, r.message);
+			if (r.status != KERN_SKIP && strcmp(r.verdict, want ? want : "pass") != 0)
+				fail_msg("%s: %s, expected %s: %s", path, r.verdict,
+					 want ? want : "pass", r.message);
 			if (r.status == KERN_SKIP)
 				assert_true(r.message[0] != '\0');
 			scen_free(s);
