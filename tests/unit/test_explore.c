@@ -670,9 +670,8 @@ static void test_result_cover(void **state)
 	assert_string_equal(explore_cover_name(EXPLORE_EXHAUSTIVE), "exhaustive");
 }
 
-/* Under linux-6.5, dfs with bound 2 covers gup-fast racing fork and finds
- * nothing. */
-static void test_gup_fast_vs_fork_dfs_clean_on_65(void **state)
+/* dfs with bound 2 over the scenario at path under policy. */
+static struct explore_result dfs_scenario(const char *path, const char *policy)
 {
 	struct explore_opts o = {.algo = SCHED_DFS, .preemptions = 2};
 	struct explore_result r;
@@ -681,14 +680,24 @@ static void test_gup_fast_vs_fork_dfs_clean_on_65(void **state)
 	struct scenario *s;
 	char msg[512];
 
-	(void)state;
-	assert_int_equal(scen_load("scenarios/gup/gup_fast_vs_fork.cow", &s, msg, sizeof(msg)), 0);
-	assert_int_equal(scen_prog_init(s, "linux-6.5", &sp, &sr), 0);
+	if (scen_load(path, &s, msg, sizeof(msg)) != 0)
+		fail_msg("%s", msg);
+	assert_int_equal(scen_prog_init(s, policy, &sp, &sr), 0);
 	assert_int_equal(explore_run_search(&sp.prog, sp.policy, &o, &r), 0);
+	scen_free(s);
+	return r;
+}
+
+/* Under linux-6.5, dfs with bound 2 covers gup-fast racing fork and finds
+ * nothing. */
+static void test_gup_fast_vs_fork_dfs_clean_on_65(void **state)
+{
+	struct explore_result r = dfs_scenario("scenarios/gup/gup_fast_vs_fork.cow", "linux-6.5");
+
+	(void)state;
 	assert_false(r.failed);
 	assert_true(r.dfs_done);
 	assert_true(r.runs > 10);
-	scen_free(s);
 }
 
 /* Matrix row 24: gup-fast pins a page while reclaim swaps it out, then the
@@ -705,18 +714,9 @@ static void test_gup_fast_vs_reclaim(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(eras); i++) {
-		struct explore_opts o = {.algo = SCHED_DFS, .preemptions = 2};
-		struct explore_result r;
-		struct scen_result sr;
-		struct scen_prog sp;
-		struct scenario *s;
-		char msg[512];
+		struct explore_result r = dfs_scenario(
+			"scenarios/matrix/r24_gup_fast_vs_reclaim.cow", eras[i].policy);
 
-		assert_int_equal(scen_load("scenarios/matrix/r24_gup_fast_vs_reclaim.cow", &s, msg,
-					   sizeof(msg)),
-				 0);
-		assert_int_equal(scen_prog_init(s, eras[i].policy, &sp, &sr), 0);
-		assert_int_equal(explore_run_search(&sp.prog, sp.policy, &o, &r), 0);
 		if (r.failed != eras[i].fails)
 			fail_msg("%s: %s after %llu runs: %s", eras[i].policy,
 				 r.failed ? "failed" : "passed", (unsigned long long)r.runs,
@@ -725,7 +725,6 @@ static void test_gup_fast_vs_reclaim(void **state)
 			assert_non_null(strstr(r.message, "desync"));
 		else
 			assert_true(r.dfs_done);
-		scen_free(s);
 	}
 }
 
