@@ -296,6 +296,18 @@ grep -q '"file":"scenarios/cow_parent_writes.cow",.*"model":"pass","model_search
 expect 1 "diff: an old preset disagrees with the host" "$cow" diff scenarios/matrix/r03_pin_fork.cow --policy linux-2.6.29 --iterations 3
 grep -q "^scenarios/matrix/r03_pin_fork.cow  *pass  *desync  *found ([0-9]* runs\{0,1\})  *DISAGREE$" "$tmp/out" && ok "diff marks the disagreement" || bad "diff marks the disagreement"
 grep -q "replay it with: cowlab replay cow2:scenarios/matrix/r03_pin_fork.cow:linux-2.6.29:" "$tmp/out" && ok "diff gives the model's token" || bad "diff gives the model's token"
+# A model whose every run stops at a require (here: memory pressure swaps
+# the page out, which the host's larger memory does not) is a skip too.
+cat >"$tmp/mskip.cow" <<'EOF'
+system frames=40 swap=256
+process P
+  map buf 64 pages
+  write buf 0x11
+  require buf[0..4K] present
+  check corrupt buf == 0x11
+EOF
+expect 0 "diff: the model skipped every run" "$cow" diff "$tmp/mskip.cow" --iterations 2
+grep -q "^  skipped: the model skipped every run: .*require buf present does not hold" "$tmp/out" && grep -q "^diff: 0 agree, 0 disagree, 1 skipped" "$tmp/out" && ok "diff: a model skip is a skip, not a disagreement" || bad "diff: a model skip is a skip, not a disagreement"
 expect 0 "diff: a skip is no disagreement" "$cow" diff scenarios/matrix/r20_uffd_continue_dirty.cow scenarios/cow_parent_writes.cow --iterations 2
 grep -q "^scenarios/matrix/r20_uffd_continue_dirty.cow  *skip  *-  *-  *skip$" "$tmp/out" && grep -q "^  skipped: uffd_continue: " "$tmp/out" && ok "diff: the skip's row and reason" || bad "diff: the skip's row and reason"
 grep -q "^diff: 1 agree, 0 disagree, 1 skipped (reasons above); 2 scenarios" "$tmp/out" && ok "diff: the summary counts skips apart" || bad "diff: the summary counts skips apart"

@@ -349,6 +349,13 @@ int cmd_diff(int argc, char **argv)
 			r->outcome = strcmp(r->host.verdict, r->model.verdict) == 0 ? DIFF_AGREE
 										    : DIFF_DISAGREE;
 		}
+		if (r->outcome != DIFF_SKIP && strcmp(r->model.verdict, "skip") == 0) {
+			/* Every model run stopped at a require: nothing to
+			 * hold the host's verdict against. */
+			r->outcome = DIFF_SKIP;
+			snprintf(r->host.message, sizeof(r->host.message),
+				 "the model skipped every run: %.400s", r->model.message);
+		}
 		count[r->outcome]++;
 	}
 	if (!code) {
