@@ -306,6 +306,10 @@ process P
   require buf[0..4K] present
   check corrupt buf == 0x11
 EOF
+expect 0 "explore: every run skipped" "$cow" explore "$tmp/mskip.cow"
+grep -q "^.*mskip.cow: SKIPPED (linux-6.5): every one of [0-9]* runs stopped at a require" "$tmp/out" && grep -q "^  skipped: .*require buf present does not hold" "$tmp/out" && ! grep -q "nothing found" "$tmp/out" && ok "explore: a search whose every run skipped says SKIPPED, not nothing found" || bad "explore: a search whose every run skipped says SKIPPED, not nothing found"
+expect 0 "explore --json: every run skipped" "$cow" explore "$tmp/mskip.cow" --json --jobs 2
+grep -q '"found":false,"skipped":true,"runs":[0-9]*,"reason":".*require buf present does not hold' "$tmp/out" && ok "explore --json --jobs 2: skipped, with the reason" || bad "explore --json --jobs 2: skipped, with the reason"
 expect 0 "diff: the model skipped every run" "$cow" diff "$tmp/mskip.cow" --iterations 2
 grep -q "^  skipped: the model skipped every run: .*require buf present does not hold" "$tmp/out" && grep -q "^diff: 0 agree, 0 disagree, 1 skipped" "$tmp/out" && ok "diff: a model skip is a skip, not a disagreement" || bad "diff: a model skip is a skip, not a disagreement"
 expect 0 "diff: a skip is no disagreement" "$cow" diff scenarios/matrix/r20_uffd_continue_dirty.cow scenarios/cow_parent_writes.cow --iterations 2

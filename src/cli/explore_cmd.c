@@ -11,6 +11,7 @@
 #include "base/hostfile.h"
 #include "cli.h"
 #include "cowlab.h"
+#include "scenario/interp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +38,8 @@ static const char usage_explore[] =
 	"  --preemptions K   dfs: the preemption bound (default 2)\n"
 	"  --no-reduction    dfs without sleep sets: also run the schedules that\n"
 	"                    differ only in the order of independent steps\n"
-	"  --runs N          stop after N runs (default 100000; dfs: until done)\n"
+	"  --runs N          stop after N runs (default 100000; dfs: until done;\n"
+	"                    auto: also once its dfs has run every schedule)\n"
 	"  --time S          stop after S seconds\n"
 	"  --seed S          first seed of random and PCT runs (default 1)\n"
 	"  --policy P        a preset from 'cowlab policies' (default: the file's\n"
@@ -52,8 +54,10 @@ static const char usage_explore[] =
 	"\n"
 	"A search that finds nothing says what that shows: exhaustive (every\n"
 	"schedule ran), exhaustive within the preemption bound, or sampled.\n"
+	"A search whose every run stopped at a 'require' that did not hold is\n"
+	"SKIPPED, with the reason: nothing was judged.\n"
 	"Progress goes to a terminal on stderr once a second.  Exit status: 0\n"
-	"nothing found, 1 a failing run was found, 2 bad input.\n";
+	"nothing found (or skipped), 1 a failing run was found, 2 bad input.\n";
 
 struct explore_args {
 	const char *file;
@@ -62,7 +66,33 @@ struct explore_args {
 	struct explore_opts o;
 	bool runs_given, json, no_shrink;
 	unsigned int jobs;
+	struct explore_target *target; /* what is explored */
 };
+
+/* The runs that stopped at a require that did not hold, of those judged
+ * (a scenario's; a demo has none), and the first one's reason. */
+struct skips {
+	uint64_t skipped, judged;
+	char reason[512];
+};
+
+static void skips_add(struct skips *k, uint64_t skipped, uint64_t judged, const char *reason)
+{
+	if (skipped && !k->skipped)
+		snprintf(k->reason, sizeof(k->reason), "%.500s", reason);
+	k->skipped += skipped;
+	k->judged += judged;
+}
+
+/* The skips of the search that just ran in this process. */
+static void skips_of_search(const struct explore_args *a, struct skips *k)
+{
+	struct scen_result res;
+
+	memset(&res, 0, sizeof(res));
+	explore_target_skips(a->target, &res);
+	skips_add(k, res.skipped_runs, res.judged_runs, res.message);
+}
 
 static int parse_shard(const char *val, struct explore_opts *o)
 {
@@ -198,6 +228,8 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 	}
 	if (!a->runs_given && a->o.time == 0 && a->o.algo != SCHED_DFS)
 		a->o.runs = 100000;
+	/* Once dfs has run every schedule there is, nothing is left to find. */
+	a->o.stop_exhaustive = true;
 	return 0;
 }
 
@@ -318,6 +350,7 @@ struct worker_msg {
 	unsigned int max_preemptions;
 	char token[EXPLORE_TOKEN_MAX];
 	char message[2048];
+	struct skips skips;
 };
 
 static void worker_progress(void *arg, const struct explore_stats *st)
@@ -361,15 +394,16 @@ static void run_worker(const struct explore_prog *p, const char *policy,
 		if (r->failed)
 			explore_token_format(&r->token, m.token, sizeof(m.token));
 		snprintf(m.message, sizeof(m.message), "%s", r->message);
+		skips_of_search(a, &m.skips);
 	}
 	(void)!fd_write_full(fd, &m, sizeof(m));
 	_exit(0);
 }
 
 /* Run the search in a->jobs workers; the first failing run's token goes to
- * r->token.  Returns 0 or a COW_E* code. */
+ * r->token, the workers' skips into sk.  Returns 0 or a COW_E* code. */
 static int run_jobs(const struct explore_prog *p, const char *policy, const struct explore_args *a,
-		    struct progress *pr, struct explore_result *r)
+		    struct progress *pr, struct explore_result *r, struct skips *sk)
 {
 	unsigned int n = a->jobs, live = n;
 	pid_t *pids = calloc(n, sizeof(*pids));
@@ -431,6 +465,8 @@ static int run_jobs(const struct explore_prog *p, const char *policy, const stru
 				continue;
 			}
 			last[j] = m;
+			if (m.final)
+				skips_add(sk, m.skips.skipped, m.skips.judged, m.skips.reason);
 			if (m.final && m.err && !err)
 				err = m.err;
 			if (m.final && m.failed && !r->failed) {
@@ -508,7 +544,7 @@ static const char *search_words(const struct explore_args *a, const struct explo
 }
 
 static void report_none(const struct explore_args *a, const char *policy,
-			const struct explore_result *r)
+			const struct explore_result *r, const struct skips *k)
 {
 	double rate = r->elapsed > 0 ? (double)r->runs / r->elapsed : 0;
 	enum explore_cover cover = explore_result_cover(r);
@@ -523,9 +559,14 @@ static void report_none(const struct explore_args *a, const char *policy,
 		if (cover == EXPLORE_BOUNDED)
 			printf(",\"bound\":%u", r->dfs_bound);
 		printf(",\"runs\":%" PRIu64 ",\"distinct\":%" PRIu64 ",\"uncounted\":%" PRIu64
-		       ",\"dfs_done\":%s,\"elapsed\":%.3f,\"runs_per_s\":%.0f}\n",
+		       ",\"dfs_done\":%s,\"elapsed\":%.3f,\"runs_per_s\":%.0f",
 		       r->runs, r->distinct, r->uncounted, r->dfs_done ? "true" : "false",
 		       r->elapsed, rate);
+		if (k->skipped) {
+			printf(",\"skipped_runs\":%" PRIu64 ",\"skip_reason\":", k->skipped);
+			json_string(stdout, k->reason);
+		}
+		printf("}\n");
 		return;
 	}
 	printf("%s: nothing found (%s), %s\n", a->file, policy,
@@ -534,6 +575,29 @@ static void report_none(const struct explore_args *a, const char *policy,
 	if (r->uncounted)
 		printf(" (and %" PRIu64 " runs cut short: repeats or other shards')", r->uncounted);
 	printf(", %.2f s (%.0f runs/s)\n", r->elapsed, rate);
+	if (k->skipped)
+		printf("  %" PRIu64 " of %" PRIu64 " judged runs stopped at a require that did not "
+		       "hold: %s\n",
+		       k->skipped, k->judged, k->reason);
+}
+
+/* Every run stopped at a require that did not hold: a skip, not a pass. */
+static void report_skipped(const struct explore_args *a, const char *policy, const struct skips *k)
+{
+	if (a->json) {
+		printf("{\"type\":\"result\",\"file\":");
+		json_string(stdout, a->file);
+		printf(",\"policy\":");
+		json_string(stdout, policy);
+		printf(",\"found\":false,\"skipped\":true,\"runs\":%" PRIu64 ",\"reason\":",
+		       k->judged);
+		json_string(stdout, k->reason);
+		printf("}\n");
+		return;
+	}
+	printf("%s: SKIPPED (%s): every one of %" PRIu64 " runs stopped at a require that did "
+	       "not hold, so nothing was judged\n  skipped: %s\n",
+	       a->file, policy, k->judged, k->reason);
 }
 
 static int report_found(const struct explore_args *a, const struct explore_prog *p,
@@ -629,6 +693,7 @@ int cmd_explore(int argc, char **argv)
 	struct explore_target *target;
 	const struct explore_prog *p;
 	struct explore_result *r;
+	struct skips k = {0};
 	const char *policy;
 	int code = parse_explore_args(argc, argv, &a), err;
 
@@ -649,8 +714,9 @@ int cmd_explore(int argc, char **argv)
 	signal(SIGSEGV, crash_handler);
 	signal(SIGBUS, crash_handler);
 	signal(SIGABRT, crash_handler);
+	a.target = target;
 	if (a.jobs > 1) {
-		err = run_jobs(p, policy, &a, &pr, r);
+		err = run_jobs(p, policy, &a, &pr, r, &k);
 	} else if (open_save(a.save, 0, 1) != 0) {
 		err = COW_EINVAL;
 	} else {
@@ -659,6 +725,7 @@ int cmd_explore(int argc, char **argv)
 		a.o.arg = &pr;
 		a.o.stop = &stop_flag;
 		err = explore_run_search(p, policy, &a.o, r);
+		skips_of_search(&a, &k);
 	}
 	end_progress(&pr);
 	if (save_fd >= 0)
@@ -669,8 +736,11 @@ int cmd_explore(int argc, char **argv)
 		code = EXIT_USAGE;
 	} else if (r->failed) {
 		code = report_found(&a, p, policy, r);
+	} else if (k.judged > 0 && k.skipped == k.judged) {
+		report_skipped(&a, policy, &k);
+		code = 0;
 	} else {
-		report_none(&a, policy, r);
+		report_none(&a, policy, r, &k);
 		code = 0;
 	}
 	free(r);
