@@ -119,6 +119,11 @@ static void cow_setup(void)
 	 * first write of each frame slow on a virtual machine). */
 	madvise(sys->pool->mem, frame_pool_size(sys->pool) * PG, MADV_POPULATE_WRITE);
 	memset(sys->pool->mem, 0, frame_pool_size(sys->pool) * PG);
+	/* The kernel's side forks this process: the pool is cowlab's machine,
+	 * not part of the set a fork or exit is measured on, so no child of
+	 * the host's side may inherit it (see hfork_check). */
+	if (madvise(sys->pool->mem, frame_pool_size(sys->pool) * PG, MADV_DONTFORK) != 0)
+		die("MADV_DONTFORK: %s", strerror(errno));
 }
 
 static unsigned long cmap(struct cow_task *t, unsigned long pages)
@@ -203,34 +208,81 @@ static void hread_each(const char *p, unsigned long pages)
 		(void)((const volatile char *)p)[i * PG];
 }
 
+/* The calling process's page-table bytes (VmPTE), in KiB, or -1. */
+static long host_vmpte_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPTE: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* A host child's page tables must be those of the set being measured
+ * (cfg.pages, 8 bytes of PTE each) and little more: not cowlab's frame
+ * pool (twice the set) or the limits' buffers (as large as the set each),
+ * which are MADV_DONTFORK.  slack covers the rest of the process: about
+ * 60 KiB of heap, stacks and libraries, and cowlab's struct pages (64
+ * bytes a frame: 1/32 of the set's PTEs); anything the size of the pool
+ * or a limit buffer is well past it. */
+static void hfork_check(long child_kib)
+{
+	long want = (long)(cfg.pages * 8 / 1024), slack = 128 + want / 8;
+
+	if (child_kib < 0)
+		return; /* no VmPTE on this kernel: nothing to hold it against */
+	if (child_kib > want + slack)
+		die("a forked child has %ld KiB of page tables, the measured set needs %ld: "
+		    "the host's side would fork more than the set",
+		    child_kib, want);
+}
+
 /* A child that holds the parent's memory until told to go (a byte on the
- * pipe, or the pipe's end), then exits. */
+ * pipe, or the pipe's end), then exits.  It reports its VmPTE first, which
+ * hrelease checks (outside any timed region). */
 static pid_t hfork_holder(int *go_fd)
 {
-	int fds[2];
+	int fds[2], report[2];
 	pid_t pid;
 
-	if (pipe(fds) != 0)
+	if (pipe(fds) != 0 || pipe(report) != 0)
 		die("pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
+		long kib = host_vmpte_kib();
 		char c;
 
 		close(fds[1]);
+		close(report[0]);
+		(void)!write(report[1], &kib, sizeof(kib));
 		(void)!read(fds[0], &c, 1);
 		_exit(0);
 	}
 	close(fds[0]);
-	*go_fd = fds[1];
+	close(report[1]);
+	go_fd[0] = fds[1];
+	go_fd[1] = report[0];
 	return pid;
 }
 
-static void hrelease(pid_t pid, int go_fd)
+static void hrelease(pid_t pid, const int *go_fd)
 {
-	close(go_fd);
+	long kib = -1;
+
+	if (read(go_fd[1], &kib, sizeof(kib)) != (ssize_t)sizeof(kib))
+		die("a forked child died before it reported");
+	close(go_fd[1]);
+	close(go_fd[0]);
 	waitpid(pid, NULL, 0);
+	hfork_check(kib);
 }
 
 /* ---- two threads ------------------------------------------------------------------ */
@@ -410,15 +462,15 @@ static double fork_round(enum side s, bool repeated)
 		cunmap(task, a, cfg.pages);
 	} else {
 		char *p = hmap_written(cfg.pages);
-		int go;
+		int go[2];
 		pid_t pid;
 
 		if (repeated) {
-			pid = hfork_holder(&go);
+			pid = hfork_holder(go);
 			hrelease(pid, go);
 		}
 		t0 = now();
-		pid = hfork_holder(&go);
+		pid = hfork_holder(go);
 		t = now() - t0;
 		hrelease(pid, go);
 		munmap(p, cfg.pages * PG);
@@ -462,13 +514,21 @@ static double b_exit(enum side s)
 		if (pid < 0)
 			die("fork: %s", strerror(errno));
 		if (pid == 0) {
+			long kib;
+
 			hmap_written(cfg.pages);
-			(void)!write(ready[1], &c, 1);
+			kib = host_vmpte_kib();
+			(void)!write(ready[1], &kib, sizeof(kib));
 			(void)!read(go[0], &c, 1);
 			_exit(0);
 		}
-		if (read(ready[0], &c, 1) != 1)
-			die("the exiting child died");
+		{
+			long kib;
+
+			if (read(ready[0], &kib, sizeof(kib)) != (ssize_t)sizeof(kib))
+				die("the exiting child died");
+			hfork_check(kib);
+		}
 		t0 = now();
 		(void)!write(go[1], &c, 1);
 		waitpid(pid, NULL, 0);
@@ -498,10 +558,10 @@ static double b_cow(enum side s)
 		cunmap(task, a, cfg.pages);
 	} else {
 		char *p = hmap_written(cfg.pages);
-		int go;
+		int go[2];
 		pid_t pid;
 
-		pid = hfork_holder(&go);
+		pid = hfork_holder(go);
 		t0 = now();
 		htouch(p, cfg.pages, 2);
 		t = now() - t0;
@@ -812,21 +872,6 @@ static void run_bench(struct bench *b, bool want[NR_SIDES])
 
 /* ---- memory --------------------------------------------------------------------- */
 
-static long host_vmpte_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPTE: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 static struct {
 	unsigned long page_bytes;		/* sizeof(struct page) */
 	double cow_pt_per_gib, host_pt_per_gib; /* page-table bytes per mapped GiB */
@@ -1107,6 +1152,10 @@ int main(int argc, char **argv)
 	if (need_limits) {
 		limit_a = hmap_written(cfg.pages);
 		limit_b = hmap_written(cfg.pages);
+		/* Not inherited by the host's children either (hfork_check). */
+		if (madvise(limit_a, cfg.pages * PG, MADV_DONTFORK) != 0 ||
+		    madvise(limit_b, cfg.pages * PG, MADV_DONTFORK) != 0)
+			die("MADV_DONTFORK: %s", strerror(errno));
 	}
 	if (need_swap) {
 		/* The host swaps to a temporary file, as cowlab does. */
