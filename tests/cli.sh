@@ -41,6 +41,27 @@ expect 2 "run an unknown policy" "$cow" run scenarios/zero_page.cow --policy lin
 expect 2 "run a bad number" "$cow" run scenarios/zero_page.cow --runs -5
 expect 2 "run a missing file" "$cow" run "$tmp/nope.cow"
 
+# Options: an unknown one is named as unknown, a zero count names the
+# option and its range, --opt=value is the same as --opt value.
+for c in run explore matrix replay demo kernel diff policies; do
+	expect 2 "$c: an unknown option" "$cow" "$c" --frob
+	grep -q "unknown option '--frob'" "$tmp/err" && ok "$c: says the option is unknown" || bad "$c: says the option is unknown"
+done
+expect 2 "run --runs 0" "$cow" run scenarios/zero_page.cow --mode explore --runs 0
+grep -q -- "--runs takes a whole number from 1" "$tmp/err" && ok "run --runs 0 names the range" || bad "run --runs 0 names the range"
+expect 2 "run --iterations 0" "$cow" run scenarios/zero_page.cow --mode stress --iterations 0
+grep -q -- "--iterations takes a whole number from 1" "$tmp/err" && ok "run --iterations 0 names the range" || bad "run --iterations 0 names the range"
+expect 2 "kernel --iterations 0" "$cow" kernel scenarios/zero_page.cow --iterations 0
+grep -q -- "--iterations takes a whole number from 1" "$tmp/err" && ok "kernel --iterations 0 names the range" || bad "kernel --iterations 0 names the range"
+expect 2 "demo --runs 0 (would never end)" timeout 20 "$cow" demo --runs 0
+grep -q -- "--runs takes a whole number from 1" "$tmp/err" && ok "demo --runs 0 names the range" || bad "demo --runs 0 names the range"
+expect 0 "run --runs=3" "$cow" run scenarios/fork_vs_writer.cow --mode=explore --runs=3
+grep -q "3 runs" "$tmp/out" && ok "run --runs=3 ran 3 runs" || bad "run --runs=3 ran 3 runs"
+expect 0 "explore --runs=3" "$cow" explore scenarios/fork_vs_writer.cow --runs=3 --algo=random
+grep -q "3 run" "$tmp/out" && ok "explore --runs=3 ran 3 runs" || bad "explore --runs=3 ran 3 runs"
+expect 0 "demo --runs=5" "$cow" demo --runs=5 --seed=2
+expect 2 "a flag given a value" "$cow" explore scenarios/fork_vs_writer.cow --json=yes
+
 printf 'process P\n  map buf 1 page\n  wirte buf 0x01\n' >"$tmp/typo.cow"
 expect 2 "syntax error" "$cow" run "$tmp/typo.cow"
 grep -q "typo.cow:3:3:" "$tmp/err" && ok "syntax error has file:line:col" || bad "syntax error has file:line:col"

@@ -25,6 +25,28 @@ double now_seconds(void);
 /* A non-negative decimal; prints why and returns -1 if it is not one. */
 int parse_u64(const char *opt, const char *text, uint64_t *out);
 bool is_help(const char *arg);
+/* A number from min to max for option opt of cowlab cmd; prints the
+ * accepted range and returns -1 if text is not one. */
+int parse_count(const char *cmd, const char *opt, const char *text, uint64_t min, uint64_t max,
+		uint64_t *out);
+
+/* The options of a command, for cli_next: the table ends with a NULL name. */
+struct cli_opt {
+	const char *name; /* "--runs" */
+	bool value;	  /* takes a value: "--runs 5" or "--runs=5" */
+};
+enum cli_arg {
+	CLI_ARG,  /* a file or other operand: *val */
+	CLI_OPT,  /* an option of the table: *opt (the table's name), *val (NULL for a flag) */
+	CLI_HELP, /* --help or -h */
+	CLI_BAD,  /* an unknown option, a missing value: a message went to stderr */
+};
+/* The argument at argv[*i] of cowlab cmd; advances *i past an option's
+ * value when it is the next argument.  Every command parses its options
+ * with it, so that each one takes both "--opt value" and "--opt=value"
+ * and reports an unknown option as unknown. */
+enum cli_arg cli_next(const char *cmd, const struct cli_opt *opts, int argc, char **argv, int *i,
+		      const char **opt, const char **val);
 void print_token(const struct explore_token *t);
 /* What a verdict rests on, in words, for the lines of explore, run and
  * matrix (algo: the search's, naming what sampled; bound: dfs's):

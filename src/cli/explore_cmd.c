@@ -165,26 +165,39 @@ static int parse_option(struct explore_args *a, const char *arg, const char *val
 		}
 		return 0;
 	}
-	if (parse_u64(arg, val, &v))
-		return -1;
-	if (strcmp(arg, "--depth") == 0 && v >= 1 && v <= SCHED_PCT_MAX_DEPTH)
+	if (strcmp(arg, "--depth") == 0) {
+		if (parse_count("explore", arg, val, 1, SCHED_PCT_MAX_DEPTH, &v))
+			return -1;
 		a->o.depth = (unsigned int)v;
-	else if (strcmp(arg, "--preemptions") == 0 && v <= 64)
+	} else if (strcmp(arg, "--preemptions") == 0) {
+		if (parse_count("explore", arg, val, 0, 64, &v))
+			return -1;
 		a->o.preemptions = (unsigned int)v;
-	else if (strcmp(arg, "--runs") == 0 && v > 0)
-		a->o.runs = v, a->runs_given = true;
-	else if (strcmp(arg, "--seed") == 0)
-		a->o.seed = v;
-	else if (strcmp(arg, "--max-steps") == 0)
-		a->o.max_steps = v;
-	else if (strcmp(arg, "--jobs") == 0 && v >= 1 && v <= 256)
+	} else if (strcmp(arg, "--runs") == 0) {
+		if (parse_count("explore", arg, val, 1, UINT64_MAX, &a->o.runs))
+			return -1;
+		a->runs_given = true;
+	} else if (strcmp(arg, "--seed") == 0) {
+		if (parse_count("explore", arg, val, 0, UINT64_MAX, &a->o.seed))
+			return -1;
+	} else if (strcmp(arg, "--max-steps") == 0) {
+		if (parse_count("explore", arg, val, 0, UINT64_MAX, &a->o.max_steps))
+			return -1;
+	} else {
+		if (parse_count("explore", arg, val, 1, 256, &v))
+			return -1;
 		a->jobs = (unsigned int)v;
-	else {
-		fprintf(stderr, "cowlab explore: bad option or value: %s %s\n", arg, val);
-		return -1;
 	}
 	return 0;
 }
+
+static const struct cli_opt explore_opts[] = {
+	{"--algo", true},	 {"--policy", true},	    {"--shard", true},
+	{"--save", true},	 {"--time", true},	    {"--depth", true},
+	{"--preemptions", true}, {"--runs", true},	    {"--seed", true},
+	{"--max-steps", true},	 {"--jobs", true},	    {"--json", false},
+	{"--no-shrink", false},	 {"--no-reduction", false}, {NULL, false},
+};
 
 /* 0 to go on, -1 after --help, else the exit code. */
 static int parse_explore_args(int argc, char **argv, struct explore_args *a)
@@ -196,30 +209,29 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 	a->o.nr_shards = 1;
 	a->jobs = 1;
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
+		const char *arg, *val;
 
-		if (is_help(arg)) {
-			fputs(usage_explore, stdout);
-			return -1;
-		}
-		if (strcmp(arg, "--json") == 0) {
-			a->json = true;
-		} else if (strcmp(arg, "--no-shrink") == 0) {
-			a->no_shrink = true;
-		} else if (strcmp(arg, "--no-reduction") == 0) {
-			a->o.no_reduction = true;
-		} else if (arg[0] != '-') {
+		switch (cli_next("explore", explore_opts, argc, argv, &i, &arg, &val)) {
+		case CLI_HELP: fputs(usage_explore, stdout); return -1;
+		case CLI_BAD: return EXIT_USAGE;
+		case CLI_ARG:
 			if (a->file) {
 				fprintf(stderr, "cowlab explore: one file at a time ('%s', '%s')\n",
-					a->file, arg);
+					a->file, val);
 				return EXIT_USAGE;
 			}
-			a->file = arg;
-		} else if (i + 1 >= argc) {
-			fprintf(stderr, "cowlab explore: %s needs a value\n", arg);
-			return EXIT_USAGE;
-		} else if (parse_option(a, arg, argv[++i]) != 0) {
-			return EXIT_USAGE;
+			a->file = val;
+			break;
+		case CLI_OPT:
+			if (strcmp(arg, "--json") == 0)
+				a->json = true;
+			else if (strcmp(arg, "--no-shrink") == 0)
+				a->no_shrink = true;
+			else if (strcmp(arg, "--no-reduction") == 0)
+				a->o.no_reduction = true;
+			else if (parse_option(a, arg, val) != 0)
+				return EXIT_USAGE;
+			break;
 		}
 	}
 	if (!a->file) {

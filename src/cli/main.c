@@ -20,6 +20,7 @@
 #include "sync/sync.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,12 @@ struct run_args {
 	bool iterations_given;
 };
 
+static const struct cli_opt run_opts[] = {
+	{"--mode", true}, {"--policy", true},	 {"--iterations", true},
+	{"--algo", true}, {"--depth", true},	 {"--runs", true},
+	{"--seed", true}, {"--max-steps", true}, {NULL, false},
+};
+
 static int parse_run_args(int argc, char **argv, struct run_args *a)
 {
 	a->files = calloc((size_t)argc, sizeof(*a->files));
@@ -118,21 +125,14 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 	a->o.seed = 1;
 	a->o.algo = SCHED_AUTO;
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		const char *arg, *val;
 
-		if (is_help(arg)) {
-			fputs(usage_run, stdout);
-			return -1;
+		switch (cli_next("run", run_opts, argc, argv, &i, &arg, &val)) {
+		case CLI_HELP: fputs(usage_run, stdout); return -1;
+		case CLI_BAD: return EXIT_USAGE;
+		case CLI_ARG: a->files[a->nr_files++] = val; continue;
+		case CLI_OPT: break;
 		}
-		if (arg[0] != '-' || strcmp(arg, "-") == 0) {
-			a->files[a->nr_files++] = arg;
-			continue;
-		}
-		if (!val) {
-			fprintf(stderr, "cowlab run: %s needs a value\n", arg);
-			return EXIT_USAGE;
-		}
-		i++;
 		if (strcmp(arg, "--mode") == 0) {
 			if (strcmp(val, "seq") == 0)
 				a->o.mode = SCEN_SEQ;
@@ -160,7 +160,7 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 		} else if (strcmp(arg, "--iterations") == 0) {
 			uint64_t v;
 
-			if (parse_u64(arg, val, &v) || v == 0)
+			if (parse_count("run", arg, val, 1, ULONG_MAX, &v))
 				return EXIT_USAGE;
 			a->o.iterations = (unsigned long)v;
 			a->iterations_given = true;
@@ -181,24 +181,18 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 		} else if (strcmp(arg, "--depth") == 0) {
 			uint64_t d;
 
-			if (parse_u64(arg, val, &d) || d < 1 || d > SCHED_PCT_MAX_DEPTH) {
-				fprintf(stderr, "cowlab run: --depth takes 1 to %d\n",
-					SCHED_PCT_MAX_DEPTH);
+			if (parse_count("run", arg, val, 1, SCHED_PCT_MAX_DEPTH, &d))
 				return EXIT_USAGE;
-			}
 			a->o.depth = (unsigned int)d;
 		} else if (strcmp(arg, "--runs") == 0) {
-			if (parse_u64(arg, val, &a->o.runs) || a->o.runs == 0)
+			if (parse_count("run", arg, val, 1, UINT64_MAX, &a->o.runs))
 				return EXIT_USAGE;
 		} else if (strcmp(arg, "--seed") == 0) {
-			if (parse_u64(arg, val, &a->o.seed))
-				return EXIT_USAGE;
-		} else if (strcmp(arg, "--max-steps") == 0) {
-			if (parse_u64(arg, val, &a->o.max_steps))
+			if (parse_count("run", arg, val, 0, UINT64_MAX, &a->o.seed))
 				return EXIT_USAGE;
 		} else {
-			fprintf(stderr, "cowlab run: unknown option '%s'\n%s", arg, usage_run);
-			return EXIT_USAGE;
+			if (parse_count("run", arg, val, 0, UINT64_MAX, &a->o.max_steps))
+				return EXIT_USAGE;
 		}
 	}
 	if (a->nr_files == 0) {
@@ -388,17 +382,24 @@ static int cmd_replay(int argc, char **argv)
 	if (!t || !r)
 		goto out;
 	for (int i = 1; i < argc; i++) {
-		if (is_help(argv[i])) {
+		static const struct cli_opt opts[] = {{"--trace", false}, {NULL, false}};
+		const char *opt, *val;
+
+		switch (cli_next("replay", opts, argc, argv, &i, &opt, &val)) {
+		case CLI_HELP:
 			fputs(usage_replay, stdout);
 			code = 0;
 			goto out;
+		case CLI_BAD: goto out;
+		case CLI_OPT: trace = true; break;
+		case CLI_ARG:
+			if (token) {
+				fprintf(stderr, "cowlab replay: one token at a time\n");
+				goto out;
+			}
+			token = val;
+			break;
 		}
-		if (strcmp(argv[i], "--trace") == 0)
-			trace = true;
-		else if (!token && argv[i][0] != '-')
-			token = argv[i];
-		else
-			token = NULL, i = argc;
 	}
 	if (!token) {
 		fputs(usage_replay, stderr);
@@ -451,9 +452,15 @@ static int cmd_policies(int argc, char **argv)
 {
 	char rules[1024];
 
-	if (argc == 2 && is_help(argv[1])) {
-		fputs(usage_policies, stdout);
-		return 0;
+	static const struct cli_opt opts[] = {{NULL, false}};
+	const char *opt, *val;
+
+	for (int i = 1; i < argc; i++) {
+		switch (cli_next("policies", opts, argc, argv, &i, &opt, &val)) {
+		case CLI_HELP: fputs(usage_policies, stdout); return 0;
+		case CLI_BAD: return EXIT_USAGE;
+		default: break;
+		}
 	}
 	if (argc != 1) {
 		fputs(usage_policies, stderr);
@@ -488,19 +495,23 @@ static int cmd_demo(int argc, char **argv)
 	int err;
 
 	for (int i = 1; i < argc; i++) {
-		if (is_help(argv[i])) {
-			fputs(usage_demo, stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
-			if (parse_u64("--runs", argv[++i], &runs))
-				return EXIT_USAGE;
-		} else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-			if (parse_u64("--seed", argv[++i], &seed))
-				return EXIT_USAGE;
-		} else {
-			fprintf(stderr, "cowlab demo: unknown or incomplete option '%s'\n%s",
-				argv[i], usage_demo);
+		static const struct cli_opt opts[] = {
+			{"--runs", true}, {"--seed", true}, {NULL, false}};
+		const char *opt, *val;
+
+		switch (cli_next("demo", opts, argc, argv, &i, &opt, &val)) {
+		case CLI_HELP: fputs(usage_demo, stdout); return 0;
+		case CLI_BAD: return EXIT_USAGE;
+		case CLI_ARG:
+			fprintf(stderr, "cowlab demo: takes no file ('%s')\n%s", val, usage_demo);
 			return EXIT_USAGE;
+		case CLI_OPT:
+			/* --runs 0 would search forever: as everywhere, runs start at 1. */
+			if (strcmp(opt, "--runs") == 0
+				    ? parse_count("demo", opt, val, 1, UINT64_MAX, &runs)
+				    : parse_count("demo", opt, val, 0, UINT64_MAX, &seed))
+				return EXIT_USAGE;
+			break;
 		}
 	}
 

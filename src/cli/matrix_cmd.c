@@ -136,17 +136,12 @@ static int parse_presets(struct matrix_args *a, const char *val)
 	return 0;
 }
 
-static bool takes_value(const char *arg)
-{
-	static const char *const opts[] = {"--policy", "--time", "--runs", "--seed", "--jobs"};
+static const struct cli_opt matrix_opts[] = {
+	{"--policy", true}, {"--time", true},	   {"--runs", true},  {"--seed", true},
+	{"--jobs", true},   {"--markdown", false}, {"--json", false}, {NULL, false},
+};
 
-	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
-		if (strcmp(arg, opts[i]) == 0)
-			return true;
-	return false;
-}
-
-/* One of takes_value's options. */
+/* One of matrix_opts' options that take a value. */
 static int parse_option(struct matrix_args *a, const char *arg, const char *val)
 {
 	uint64_t v;
@@ -162,17 +157,15 @@ static int parse_option(struct matrix_args *a, const char *arg, const char *val)
 			return bad_value(arg, val, "seconds > 0");
 		return 0;
 	}
-	if (parse_u64(arg, val, &v))
-		return EXIT_USAGE;
 	if (strcmp(arg, "--runs") == 0) {
-		if (v == 0)
-			return bad_value(arg, val, "a number of runs above 0");
-		a->runs = v;
+		if (parse_count("matrix", arg, val, 1, UINT64_MAX, &a->runs))
+			return EXIT_USAGE;
 	} else if (strcmp(arg, "--seed") == 0) {
-		a->seed = v;
+		if (parse_count("matrix", arg, val, 0, UINT64_MAX, &a->seed))
+			return EXIT_USAGE;
 	} else {
-		if (v < 1 || v > MAX_JOBS)
-			return bad_value(arg, val, "1 to 256 workers");
+		if (parse_count("matrix", arg, val, 1, MAX_JOBS, &v))
+			return EXIT_USAGE;
 		a->jobs = (unsigned int)v;
 	}
 	return 0;
@@ -193,27 +186,20 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 	if (!a->paths)
 		return EXIT_USAGE;
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
+		const char *arg, *val;
 
-		if (is_help(arg)) {
-			fputs(usage_matrix, stdout);
-			return -1;
-		}
-		if (strcmp(arg, "--markdown") == 0) {
-			markdown = true;
-		} else if (strcmp(arg, "--json") == 0) {
-			json = true;
-		} else if (arg[0] != '-') {
-			a->paths[a->nr_paths++] = arg;
-		} else if (!takes_value(arg)) {
-			fprintf(stderr, "cowlab matrix: unknown option '%s'\n%s", arg,
-				usage_matrix);
-			return EXIT_USAGE;
-		} else if (i + 1 >= argc) {
-			fprintf(stderr, "cowlab matrix: %s needs a value\n", arg);
-			return EXIT_USAGE;
-		} else if ((err = parse_option(a, arg, argv[++i])) != 0) {
-			return err;
+		switch (cli_next("matrix", matrix_opts, argc, argv, &i, &arg, &val)) {
+		case CLI_HELP: fputs(usage_matrix, stdout); return -1;
+		case CLI_BAD: return EXIT_USAGE;
+		case CLI_ARG: a->paths[a->nr_paths++] = val; break;
+		case CLI_OPT:
+			if (strcmp(arg, "--markdown") == 0)
+				markdown = true;
+			else if (strcmp(arg, "--json") == 0)
+				json = true;
+			else if ((err = parse_option(a, arg, val)) != 0)
+				return err;
+			break;
 		}
 	}
 	if (markdown && json) {
