@@ -74,6 +74,33 @@ expect 2 "random bytes" "$cow" run "$tmp/random.cow"
 printf 'policy frobnicate\nprocess P\n  map buf 1 page\n' >"$tmp/pol.cow"
 expect 2 "an unknown policy line" "$cow" run "$tmp/pol.cow"
 grep -q "pol.cow:1:8: unknown policy 'frobnicate' (cowlab policies lists them)" "$tmp/err" && ok "an unknown policy line has file:line:col" || bad "an unknown policy line has file:line:col"
+# A scenario's own mistake (a write to a read-only mapping it does not
+# mark 'check ... faults') is verdict error, exit 3: not a bug found.
+printf 'process P\n  map buf 1 page ro\n  write buf 0x11\n' >"$tmp/ro.cow"
+expect 3 "run: the scenario is wrong" "$cow" run "$tmp/ro.cow"
+grep -q "ro.cow: ERROR (seq, linux-6.5): the scenario is wrong" "$tmp/out" && ok "run: says ERROR, the scenario is wrong" || bad "run: says ERROR, the scenario is wrong"
+expect 3 "run --mode all: the scenario is wrong" "$cow" run "$tmp/ro.cow" --mode all --iterations 2 --runs 5
+expect 3 "explore: the scenario is wrong" "$cow" explore "$tmp/ro.cow"
+grep -q "ro.cow: ERROR (linux-6.5) in run 1 .*the scenario is wrong" "$tmp/out" && ok "explore: says ERROR, not FOUND" || bad "explore: says ERROR, not FOUND"
+token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | tail -n 1)
+expect 3 "replay: the scenario is wrong" "$cow" replay "$token"
+mkdir "$tmp/mxro"
+cp "$tmp/ro.cow" "$tmp/mxro/ro.cow"
+expect 3 "matrix: an unexpected error cell" "$cow" matrix "$tmp/mxro" --policy linux-6.5
+printf 'expect error linux-6.5\n' | cat - "$tmp/ro.cow" >"$tmp/mxro/ro.cow"
+expect 0 "matrix: 'expect error' matches an error cell" "$cow" matrix "$tmp/mxro" --policy linux-6.5
+
+# Ctrl-C in matrix prints the cells finished so far and exits 130.
+"$cow" matrix scenarios/matrix --jobs 1 --time 1 >"$tmp/out" 2>"$tmp/err" &
+mpid=$!
+sleep 2
+kill -INT "$mpid"
+wait "$mpid"
+got=$?
+[ "$got" -eq 130 ] && ok "matrix: SIGINT exits 130" || bad "matrix: SIGINT exits 130 (exit $got)"
+grep -q "^interrupted: [0-9]* of 357 cells finished, the others are marked '-'" "$tmp/out" && ok "matrix: SIGINT says it was interrupted" || bad "matrix: SIGINT says it was interrupted"
+grep -q "^r01_cow_after_fork  *pass " "$tmp/out" && grep -q "^r2[0-9].*  -  " "$tmp/out" && ok "matrix: SIGINT prints the finished cells and marks the others" || bad "matrix: SIGINT prints the finished cells and marks the others"
+
 # A negative number is said to be one, not taken for a misspelt '->'.
 printf 'process P\n  map buf 1 page\n  write buf[-1..4] 0x11\n' >"$tmp/neg.cow"
 expect 2 "a negative offset" "$cow" run "$tmp/neg.cow"

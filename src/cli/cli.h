@@ -12,8 +12,21 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+/* The exit statuses of every command: 0 every check held (or nothing
+ * was found, or the runs skipped at a require), 1 a check failed or a
+ * counterexample was found, 2 bad input or usage, 3 the scenario is
+ * wrong (verdict "error": an operation it runs failed where it did not
+ * say "check ... faults"), 130 interrupted.  Of several files the
+ * highest status is the command's. */
 #define EXIT_FOUND 1
 #define EXIT_USAGE 2
+#define EXIT_SCENARIO 3
+#define EXIT_INTERRUPTED 130
+
+/* The verdict of a run that failed through the scenario's own fault,
+ * not the memory manager's: an operation failed that it did not expect
+ * to (scen_result.verdict, explore's message prefix). */
+bool verdict_is_error(const char *verdict);
 
 /* The model's search budget for one verdict of cowlab matrix and cowlab
  * diff: runs and seconds, whichever ends first.  Every failing cell of

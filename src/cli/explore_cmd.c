@@ -57,7 +57,10 @@ static const char usage_explore[] =
 	"A search whose every run stopped at a 'require' that did not hold is\n"
 	"SKIPPED, with the reason: nothing was judged.\n"
 	"Progress goes to a terminal on stderr once a second.  Exit status: 0\n"
-	"nothing found (or skipped), 1 a failing run was found, 2 bad input.\n";
+	"nothing found (or skipped), 1 a failing run was found, 2 bad input,\n"
+	"3 the scenario is wrong: a run ended in the verdict 'error' (an\n"
+	"operation failed that the scenario does not mark 'check ... faults'),\n"
+	"printed as ERROR rather than FOUND.\n";
 
 struct explore_args {
 	const char *file;
@@ -680,9 +683,15 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 		       sr->steps, found->runs, found->elapsed, now_seconds() - t0);
 		json_string(stdout, trace_text ? trace_text : "");
 		printf("}\n");
+	} else if (verdict_is_error(verdict)) {
+		printf("%s: ERROR (%s) in run %" PRIu64 " after %.2f s: the scenario is wrong: an "
+		       "operation failed that it does not mark 'check ... faults'\n",
+		       a->file, policy, found->runs, found->elapsed);
 	} else {
 		printf("%s: FOUND %s (%s) in run %" PRIu64 " after %.2f s: a counterexample\n",
 		       a->file, verdict, policy, found->runs, found->elapsed);
+	}
+	if (!a->json) {
 		printf("  %s\n", sr->message);
 		printf("  found by   %s\n", orig);
 		if (!a->no_shrink)
@@ -695,7 +704,7 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 	free(trace_text);
 	free(shrunk);
 	free(sr);
-	return EXIT_FOUND;
+	return verdict_is_error(verdict) ? EXIT_SCENARIO : EXIT_FOUND;
 }
 
 int cmd_explore(int argc, char **argv)

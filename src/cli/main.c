@@ -9,9 +9,8 @@
  *   cowlab policies
  *   cowlab demo
  *
- * Exit status: 0 all checks held (or nothing found, or the run skipped at
- * a require), 1 a check failed or a counterexample was found, 2 bad input
- * or usage.
+ * Exit status: see cli.h (0 ok, 1 a check failed, 2 bad input, 3 the
+ * scenario is wrong, 130 interrupted).
  */
 #include "cli.h"
 #include "cowlab.h"
@@ -68,7 +67,10 @@ static const char usage_run[] =
 	"  --seed S          explore: first seed (default 1)\n"
 	"  --max-steps N     explore: step limit of a run (default 1000000)\n"
 	"\n"
-	"Exit status: 0 every check held, 1 a check failed, 2 bad input.\n"
+	"Exit status: 0 every check held, 1 a check failed, 2 bad input, 3 the\n"
+	"scenario is wrong: an operation failed that it does not mark\n"
+	"'check ... faults' (verdict 'error', printed as ERROR).  Of several\n"
+	"files the highest status counts.\n"
 	"A run whose 'require' line did not hold is SKIPPED (exit 0, the reason\n"
 	"printed), never counted as a pass.\n"
 	"A failed explore run prints a 'cowlab replay TOKEN' line; one that\n"
@@ -84,7 +86,8 @@ static const char usage_replay[] =
 	"(exit 2), and so are tokens of the old format \"cow1:...\", which carry\n"
 	"no hash.\n"
 	"  --trace   print the run's trace (as cowlab explore does)\n"
-	"Exit 1 if the run fails, as it did when it was found.\n";
+	"Exit 1 if the run fails, as it did when it was found; 3 if it ends in\n"
+	"the verdict 'error' (the scenario is wrong).\n";
 
 static const char usage_policies[] =
 	"usage: cowlab policies\n"
@@ -239,6 +242,14 @@ static int run_one_mode(const struct scenario *s, const struct scen_opts *o)
 			r.message[0] ? r.message : cow_strerror(err));
 		return EXIT_USAGE;
 	}
+	if (r.failed && verdict_is_error(r.verdict)) {
+		/* The scenario's mistake, not the model's: not a counterexample. */
+		printf("%s: ERROR (%s, %s): the scenario is wrong: an operation failed that it "
+		       "does not mark 'check ... faults'\n",
+		       s->path, scen_mode_name(o->mode), r.policy);
+		print_failure(&r);
+		return EXIT_SCENARIO;
+	}
 	if (r.failed) {
 		printf("%s: FAILED (%s, %s)", s->path, scen_mode_name(o->mode), r.policy);
 		if (o->mode != SCEN_SEQ)
@@ -304,7 +315,9 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, int
 	for (int m = 0; m < 3; m++) {
 		char cell[32], mark[16];
 
-		if (res[m].failed)
+		if (res[m].failed && verdict_is_error(res[m].verdict))
+			snprintf(cell, sizeof(cell), "ERROR");
+		else if (res[m].failed)
 			snprintf(cell, sizeof(cell), "FAIL:%s", res[m].verdict);
 		else if (res[m].skipped)
 			snprintf(cell, sizeof(cell), "SKIP");
@@ -322,7 +335,10 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, int
 		if (res[m].failed) {
 			printf("  %s mode:\n", scen_mode_name(modes[m]));
 			print_failure(&res[m]);
-			code = EXIT_FOUND;
+			if (verdict_is_error(res[m].verdict))
+				code = EXIT_SCENARIO;
+			else if (code < EXIT_FOUND)
+				code = EXIT_FOUND;
 		} else if (res[m].skipped) {
 			printf("  %s mode: skipped: %s\n", scen_mode_name(modes[m]),
 			       res[m].message);
@@ -437,7 +453,7 @@ static int cmd_replay(int argc, char **argv)
 		       r->fingerprint);
 		if (r->failed)
 			printf("  %s: %s\n", sr.verdict, sr.message);
-		code = r->failed ? EXIT_FOUND : 0;
+		code = !r->failed ? 0 : verdict_is_error(sr.verdict) ? EXIT_SCENARIO : EXIT_FOUND;
 	}
 	explore_target_free(target);
 out:

@@ -57,8 +57,14 @@ static const char usage_matrix[] =
 	"  --json            one JSON document, with a replay token for every\n"
 	"                    failing cell\n"
 	"\n"
+	"Ctrl-C (SIGINT) stops the search: the cells finished so far are\n"
+	"printed, the others as '-', and the exit status is 130.\n"
+	"\n"
 	"Exit status: 0 every cell matches its expect line, 1 a cell differs,\n"
-	"2 bad input (usage, or a scenario that does not parse).\n";
+	"2 bad input (usage, or a scenario that does not parse), 3 a cell that\n"
+	"differs is 'error' (the scenario is wrong: an operation failed that it\n"
+	"does not mark 'check ... faults'; 'expect error' matches it), 130\n"
+	"interrupted.\n";
 
 #define DEFAULT_DIR "scenarios/matrix"
 #define MAX_JOBS 256
@@ -241,6 +247,17 @@ static int load_rows(struct matrix *m)
 
 /* ---- one cell, in a worker ----------------------------------------------------------- */
 
+/* Set by SIGINT in the parent: stop giving out cells and print what is
+ * done.  The workers ignore SIGINT (a terminal sends it to the whole
+ * process group): the parent ends them itself. */
+static volatile sig_atomic_t interrupted;
+
+static void interrupt_handler(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
 static struct cell_msg crash_msg; /* the crash handler's: no stack to spare */
 static int crash_fd = -1;
 
@@ -296,6 +313,7 @@ static COW_NORETURN void matrix_worker(const struct matrix *m, int cmd_fd, int r
 	int cell;
 
 	crash_fd = res_fd;
+	signal(SIGINT, SIG_IGN);
 	for (size_t i = 0; i < ARRAY_SIZE(crash_signals); i++)
 		signal(crash_signals[i], worker_crash);
 	while (fd_read_full(cmd_fd, &cell, sizeof(cell)) == (ssize_t)sizeof(cell)) {
@@ -478,7 +496,7 @@ static int run_cells(struct matrix *m)
 			break;
 		feed_worker(&pl, &pl.w[j]);
 	}
-	while (pl.done < m->nr_cells) {
+	while (pl.done < m->nr_cells && !interrupted) {
 		unsigned int live = 0;
 
 		for (unsigned int j = 0; j < pl.nr; j++) {
@@ -519,7 +537,7 @@ static int run_cells(struct matrix *m)
 	}
 	if (tty)
 		show_progress(m, &pl, start, true);
-	if (pl.done == m->nr_cells)
+	if (pl.done == m->nr_cells || interrupted)
 		err = 0;
 out:
 	for (unsigned int j = 0; pl.w && j < pl.nr; j++) {
@@ -549,6 +567,13 @@ static const char *cell_expected(const struct matrix *m, int cell)
 			     m->a.presets[cell % m->a.nr_presets]);
 }
 
+/* A cell run to its verdict: not one left when the search was
+ * interrupted (every verdict has a word). */
+static bool cell_done(const struct matrix *m, int cell)
+{
+	return m->cells[cell].v.verdict[0] != '\0';
+}
+
 static bool cell_matches(const struct matrix *m, int cell)
 {
 	const char *want = cell_expected(m, cell);
@@ -565,6 +590,11 @@ static const char *cell_text(const struct matrix *m, int cell, char *buf, size_t
 	const char *mark = cell_matches(m, cell) ? "" : cell_expected(m, cell) ? "!" : "?";
 	char cover[16];
 
+	if (!cell_done(m, cell)) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+
 	snprintf(buf, len, "%s%s%s", v->verdict,
 		 v->failed ? "" : cover_mark(v->cover, v->dfs_bound, cover, sizeof(cover)), mark);
 	return buf;
@@ -575,8 +605,27 @@ static int count_differ(const struct matrix *m)
 	int n = 0;
 
 	for (int c = 0; c < m->nr_cells; c++)
-		n += !cell_matches(m, c);
+		n += cell_done(m, c) && !cell_matches(m, c);
 	return n;
+}
+
+static int count_done(const struct matrix *m)
+{
+	int n = 0;
+
+	for (int c = 0; c < m->nr_cells; c++)
+		n += cell_done(m, c);
+	return n;
+}
+
+/* A differing cell whose verdict is error: the scenario is wrong. */
+static bool any_error_differs(const struct matrix *m)
+{
+	for (int c = 0; c < m->nr_cells; c++)
+		if (cell_done(m, c) && !cell_matches(m, c) &&
+		    verdict_is_error(m->cells[c].v.verdict))
+			return true;
+	return false;
 }
 
 /* How many cells rest on what (explore_cover): failures are
@@ -589,6 +638,8 @@ static void count_covers(const struct matrix *m, int n[EXPLORE_EXHAUSTIVE + 1], 
 	for (int c = 0; c < m->nr_cells; c++) {
 		const struct verdict *v = &m->cells[c].v;
 
+		if (!cell_done(m, c))
+			continue;
 		n[v->failed ? EXPLORE_FOUND : v->cover]++;
 		if (!v->failed && v->cover == EXPLORE_BOUNDED)
 			*bound = v->dfs_bound;
@@ -597,16 +648,19 @@ static void count_covers(const struct matrix *m, int n[EXPLORE_EXHAUSTIVE + 1], 
 
 static void print_summary(const struct matrix *m, const char *before)
 {
-	int differ = count_differ(m), n[EXPLORE_EXHAUSTIVE + 1];
+	int differ = count_differ(m), done = count_done(m), n[EXPLORE_EXHAUSTIVE + 1];
 	unsigned int bound;
 
 	count_covers(m, n, &bound);
-	printf("%s%d cells, %d match, %d differ\n", before, m->nr_cells, m->nr_cells - differ,
-	       differ);
+	if (done < m->nr_cells)
+		printf("%sinterrupted: %d of %d cells finished, the others are marked '-'\n",
+		       before, done, m->nr_cells);
+	printf("%s%d cells, %d match, %d differ\n", done < m->nr_cells ? "" : before, done,
+	       done - differ, differ);
 	printf("%d fail (each a counterexample); %d pass: %d proven (every schedule ran), "
 	       "%d within %u preemptions, %d sampled\n",
-	       n[EXPLORE_FOUND], m->nr_cells - n[EXPLORE_FOUND], n[EXPLORE_EXHAUSTIVE],
-	       n[EXPLORE_BOUNDED], bound, n[EXPLORE_SAMPLED]);
+	       n[EXPLORE_FOUND], done - n[EXPLORE_FOUND], n[EXPLORE_EXHAUSTIVE], n[EXPLORE_BOUNDED],
+	       bound, n[EXPLORE_SAMPLED]);
 }
 
 /* The message's first line. */
@@ -628,7 +682,7 @@ static void print_differences(const struct matrix *m, const char *item)
 		const char *want = cell_expected(m, c);
 		char words[160];
 
-		if (!want || cell_matches(m, c))
+		if (!want || !cell_done(m, c) || cell_matches(m, c))
 			continue;
 		printf("%s%s under %s: found %s, expected %s\n", item, m->rows[c / n].name,
 		       m->a.presets[c % n], x->v.verdict, want);
@@ -645,7 +699,7 @@ static void print_differences(const struct matrix *m, const char *item)
 		const char *sep = "";
 
 		for (int p = 0; p < n; p++) {
-			if (cell_expected(m, i * n + p))
+			if (cell_expected(m, i * n + p) || !cell_done(m, i * n + p))
 				continue;
 			if (!sep[0])
 				printf("%s%s: no expect line for ", item, m->rows[i].name);
@@ -720,7 +774,7 @@ static void print_markdown(const struct matrix *m)
 		printf("| %s |", m->rows[i].name);
 		for (int p = 0; p < m->a.nr_presets; p++) {
 			int c = i * m->a.nr_presets + p;
-			bool bold = !cell_matches(m, c);
+			bool bold = cell_done(m, c) && !cell_matches(m, c);
 
 			printf(" %s%s%s |", bold ? "**" : "", cell_text(m, c, buf, sizeof(buf)),
 			       bold ? "**" : "");
@@ -760,6 +814,10 @@ static void print_json(const struct matrix *m)
 
 			printf("%s{\"preset\":", p ? "," : "");
 			json_string(stdout, m->a.presets[p]);
+			if (!cell_done(m, c)) {
+				printf(",\"found\":null,\"stopped\":true}");
+				continue;
+			}
 			printf(",\"found\":");
 			json_string(stdout, x->v.verdict);
 			printf(",\"expected\":");
@@ -791,7 +849,8 @@ static void print_json(const struct matrix *m)
 	for (int k = 0; k <= EXPLORE_EXHAUSTIVE; k++)
 		printf("%s\"%s\":%d", k ? "," : "", explore_cover_name((enum explore_cover)k),
 		       n[k]);
-	printf("},\"cells\":%d,\"mismatches\":%d}\n", m->nr_cells, count_differ(m));
+	printf("},\"cells\":%d,\"finished\":%d,\"interrupted\":%s,\"mismatches\":%d}\n",
+	       m->nr_cells, count_done(m), interrupted ? "true" : "false", count_differ(m));
 }
 
 /* ---- the command ------------------------------------------------------------------- */
@@ -822,6 +881,7 @@ int cmd_matrix(int argc, char **argv)
 		code = EXIT_USAGE;
 		goto out;
 	}
+	signal(SIGINT, interrupt_handler);
 	if (run_cells(&m) != 0) {
 		fprintf(stderr, "cowlab matrix: cannot run the workers: %s\n", strerror(errno));
 		code = EXIT_USAGE;
@@ -833,7 +893,12 @@ int cmd_matrix(int argc, char **argv)
 		print_markdown(&m);
 	else
 		print_text(&m);
-	code = count_differ(&m) ? EXIT_FOUND : 0;
+	if (interrupted)
+		code = EXIT_INTERRUPTED;
+	else if (any_error_differs(&m))
+		code = EXIT_SCENARIO;
+	else
+		code = count_differ(&m) ? EXIT_FOUND : 0;
 out:
 	matrix_free(&m);
 	return code < 0 ? 0 : code;

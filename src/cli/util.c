@@ -45,6 +45,11 @@ bool is_help(const char *arg)
 	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
+bool verdict_is_error(const char *verdict)
+{
+	return strcmp(verdict, "error") == 0;
+}
+
 int parse_count(const char *cmd, const char *opt, const char *text, uint64_t min, uint64_t max,
 		uint64_t *out)
 {
