@@ -101,6 +101,15 @@ got=$?
 grep -q "^interrupted: [0-9]* of 357 cells finished, the others are marked '-'" "$tmp/out" && ok "matrix: SIGINT says it was interrupted" || bad "matrix: SIGINT says it was interrupted"
 grep -q "^r01_cow_after_fork  *pass " "$tmp/out" && grep -q "^r2[0-9].*  -  " "$tmp/out" && ok "matrix: SIGINT prints the finished cells and marks the others" || bad "matrix: SIGINT prints the finished cells and marks the others"
 
+# A run cut at --max-steps is a livelock, and its token replays it as one.
+expect 1 "explore --max-steps 1: a livelock" "$cow" explore scenarios/fork_vs_writer.cow --max-steps 1
+grep -q "FOUND livelock (linux-6.5)" "$tmp/out" && ok "explore --max-steps 1 says livelock" || bad "explore --max-steps 1 says livelock"
+token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | tail -n 1)
+case $token in *:max-steps=1) ok "the token carries max-steps" ;; *) bad "the token carries max-steps ($token)" ;; esac
+expect 1 "replay of a max-steps token: the livelock again" "$cow" replay "$token"
+grep -q "livelock: no outcome after 1 steps" "$tmp/out" && ok "replay reproduces the livelock" || bad "replay reproduces the livelock"
+expect 2 "a token with a bad max-steps" "$cow" replay "${token%=1}=0"
+
 # A negative number is said to be one, not taken for a misspelt '->'.
 printf 'process P\n  map buf 1 page\n  write buf[-1..4] 0x11\n' >"$tmp/neg.cow"
 expect 2 "a negative offset" "$cow" run "$tmp/neg.cow"

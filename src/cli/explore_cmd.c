@@ -44,7 +44,10 @@ static const char usage_explore[] =
 	"  --seed S          first seed of random and PCT runs (default 1)\n"
 	"  --policy P        a preset from 'cowlab policies' (default: the file's\n"
 	"                    policy line, else linux-6.5)\n"
-	"  --max-steps N     step limit of a run (default 1000000)\n"
+	"  --max-steps N     step limit of a run (default 1000000); a run cut\n"
+	"                    there ends in the verdict livelock, and its token\n"
+	"                    carries the limit (':max-steps=N') so that replay\n"
+	"                    cuts it at the same step\n"
 	"  --jobs J          J worker processes (default 1)\n"
 	"  --shard I/N       explore shard I (0..N-1) of a search split N ways\n"
 	"  --save FILE       write each run's replay token to FILE before the run\n"
@@ -693,6 +696,11 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 	}
 	if (!a->json) {
 		printf("  %s\n", sr->message);
+		if (strcmp(verdict, "livelock") == 0 && a->o.max_steps)
+			printf("  (the run reached --max-steps %" PRIu64
+			       ": raise it if the scenario needs more steps; the token "
+			       "replays under the same limit)\n",
+			       a->o.max_steps);
 		printf("  found by   %s\n", orig);
 		if (!a->no_shrink)
 			printf("  shrunk to  %u preemptions, %d visible steps of %" PRIu64
