@@ -648,7 +648,7 @@ static void count_covers(const struct matrix *m, int n[EXPLORE_EXHAUSTIVE + 1], 
 
 static void print_summary(const struct matrix *m, const char *before)
 {
-	int differ = count_differ(m), done = count_done(m), n[EXPLORE_EXHAUSTIVE + 1];
+	int differ = count_differ(m), done = count_done(m), n[EXPLORE_EXHAUSTIVE + 1], errors = 0;
 	unsigned int bound;
 
 	count_covers(m, n, &bound);
@@ -657,10 +657,14 @@ static void print_summary(const struct matrix *m, const char *before)
 		       before, done, m->nr_cells);
 	printf("%s%d cells, %d match, %d differ\n", done < m->nr_cells ? "" : before, done,
 	       done - differ, differ);
+	for (int c = 0; c < m->nr_cells; c++)
+		errors += cell_done(m, c) && verdict_is_error(m->cells[c].v.verdict);
+	if (errors)
+		printf("%d error (the scenario is wrong, not a counterexample); ", errors);
 	printf("%d fail (each a counterexample); %d pass: %d proven (every schedule ran), "
 	       "%d within %u preemptions, %d sampled\n",
-	       n[EXPLORE_FOUND], done - n[EXPLORE_FOUND], n[EXPLORE_EXHAUSTIVE], n[EXPLORE_BOUNDED],
-	       bound, n[EXPLORE_SAMPLED]);
+	       n[EXPLORE_FOUND] - errors, done - n[EXPLORE_FOUND], n[EXPLORE_EXHAUSTIVE],
+	       n[EXPLORE_BOUNDED], bound, n[EXPLORE_SAMPLED]);
 }
 
 /* The message's first line. */
