@@ -44,8 +44,13 @@ static const char usage_main[] =
 	"  policies       list the historical policies and their rules\n"
 	"  demo           show the explorer finding a lost update\n"
 	"\n"
-	"Run 'cowlab COMMAND --help' for a command's options.  The scenario\n"
-	"language is described in docs/scenarios.md.\n";
+	"Run 'cowlab COMMAND --help' for a command's options; an option's value\n"
+	"follows it ('--runs 5') or an '=' ('--runs=5').  The scenario\n"
+	"language is described in docs/scenarios.md.\n"
+	"\n"
+	"Exit status: 0 ok, 1 a check failed or a counterexample was found,\n"
+	"2 bad input or usage, 3 the scenario is wrong (verdict 'error'),\n"
+	"130 interrupted.\n";
 
 static const char usage_run[] =
 	"usage: cowlab run FILE... [options]\n"
