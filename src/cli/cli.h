@@ -35,8 +35,6 @@ bool verdict_is_error(const char *verdict);
 #define VERDICT_SECONDS 2
 
 double now_seconds(void);
-/* A non-negative decimal; prints why and returns -1 if it is not one. */
-int parse_u64(const char *opt, const char *text, uint64_t *out);
 bool is_help(const char *arg);
 /* A number from min to max for option opt of cowlab cmd; prints the
  * accepted range and returns -1 if text is not one. */

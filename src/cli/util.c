@@ -21,25 +21,6 @@ double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int parse_u64(const char *opt, const char *text, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	if (!text || text[0] < '0' || text[0] > '9')
-		goto bad;
-	v = strtoull(text, &end, 10);
-	if (errno || *end)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "cowlab: %s needs a non-negative number, not '%s'\n", opt,
-		text ? text : "");
-	return -1;
-}
-
 bool is_help(const char *arg)
 {
 	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
