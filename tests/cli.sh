@@ -41,6 +41,27 @@ expect 2 "run an unknown policy" "$cow" run scenarios/zero_page.cow --policy lin
 expect 2 "run a bad number" "$cow" run scenarios/zero_page.cow --runs -5
 expect 2 "run a missing file" "$cow" run "$tmp/nope.cow"
 
+# Options: an unknown one is named as unknown, a zero count names the
+# option and its range, --opt=value is the same as --opt value.
+for c in run explore matrix replay demo kernel diff policies; do
+	expect 2 "$c: an unknown option" "$cow" "$c" --frob
+	grep -q "unknown option '--frob'" "$tmp/err" && ok "$c: says the option is unknown" || bad "$c: says the option is unknown"
+done
+expect 2 "run --runs 0" "$cow" run scenarios/zero_page.cow --mode explore --runs 0
+grep -q -- "--runs takes a whole number from 1" "$tmp/err" && ok "run --runs 0 names the range" || bad "run --runs 0 names the range"
+expect 2 "run --iterations 0" "$cow" run scenarios/zero_page.cow --mode stress --iterations 0
+grep -q -- "--iterations takes a whole number from 1" "$tmp/err" && ok "run --iterations 0 names the range" || bad "run --iterations 0 names the range"
+expect 2 "kernel --iterations 0" "$cow" kernel scenarios/zero_page.cow --iterations 0
+grep -q -- "--iterations takes a whole number from 1" "$tmp/err" && ok "kernel --iterations 0 names the range" || bad "kernel --iterations 0 names the range"
+expect 2 "demo --runs 0 (would never end)" timeout 20 "$cow" demo --runs 0
+grep -q -- "--runs takes a whole number from 1" "$tmp/err" && ok "demo --runs 0 names the range" || bad "demo --runs 0 names the range"
+expect 0 "run --runs=3" "$cow" run scenarios/fork_vs_writer.cow --mode=explore --runs=3
+grep -q "3 runs" "$tmp/out" && ok "run --runs=3 ran 3 runs" || bad "run --runs=3 ran 3 runs"
+expect 0 "explore --runs=3" "$cow" explore scenarios/fork_vs_writer.cow --runs=3 --algo=random
+grep -q "3 run" "$tmp/out" && ok "explore --runs=3 ran 3 runs" || bad "explore --runs=3 ran 3 runs"
+expect 0 "demo --runs=5" "$cow" demo --runs=5 --seed=2
+expect 2 "a flag given a value" "$cow" explore scenarios/fork_vs_writer.cow --json=yes
+
 printf 'process P\n  map buf 1 page\n  wirte buf 0x01\n' >"$tmp/typo.cow"
 expect 2 "syntax error" "$cow" run "$tmp/typo.cow"
 grep -q "typo.cow:3:3:" "$tmp/err" && ok "syntax error has file:line:col" || bad "syntax error has file:line:col"
@@ -49,6 +70,53 @@ expect 2 "empty file" "$cow" run "$tmp/empty.cow"
 grep -q "empty" "$tmp/err" && ok "empty file says so" || bad "empty file says so"
 head -c 4096 /dev/urandom >"$tmp/random.cow"
 expect 2 "random bytes" "$cow" run "$tmp/random.cow"
+# An unknown preset on a policy line is reported at parse time, with its place.
+printf 'policy frobnicate\nprocess P\n  map buf 1 page\n' >"$tmp/pol.cow"
+expect 2 "an unknown policy line" "$cow" run "$tmp/pol.cow"
+grep -q "pol.cow:1:8: unknown policy 'frobnicate' (cowlab policies lists them)" "$tmp/err" && ok "an unknown policy line has file:line:col" || bad "an unknown policy line has file:line:col"
+# A scenario's own mistake (a write to a read-only mapping it does not
+# mark 'check ... faults') is verdict error, exit 3: not a bug found.
+printf 'process P\n  map buf 1 page ro\n  write buf 0x11\n' >"$tmp/ro.cow"
+expect 3 "run: the scenario is wrong" "$cow" run "$tmp/ro.cow"
+grep -q "ro.cow: ERROR (seq, linux-6.5): the scenario is wrong" "$tmp/out" && ok "run: says ERROR, the scenario is wrong" || bad "run: says ERROR, the scenario is wrong"
+expect 3 "run --mode all: the scenario is wrong" "$cow" run "$tmp/ro.cow" --mode all --iterations 2 --runs 5
+expect 3 "explore: the scenario is wrong" "$cow" explore "$tmp/ro.cow"
+grep -q "ro.cow: ERROR (linux-6.5) in run 1 .*the scenario is wrong" "$tmp/out" && ok "explore: says ERROR, not FOUND" || bad "explore: says ERROR, not FOUND"
+token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | tail -n 1)
+expect 3 "replay: the scenario is wrong" "$cow" replay "$token"
+mkdir "$tmp/mxro"
+cp "$tmp/ro.cow" "$tmp/mxro/ro.cow"
+expect 3 "matrix: an unexpected error cell" "$cow" matrix "$tmp/mxro" --policy linux-6.5
+printf 'expect error linux-6.5\n' | cat - "$tmp/ro.cow" >"$tmp/mxro/ro.cow"
+expect 0 "matrix: 'expect error' matches an error cell" "$cow" matrix "$tmp/mxro" --policy linux-6.5
+
+# Ctrl-C in matrix prints the cells finished so far and exits 130.
+"$cow" matrix scenarios/matrix --jobs 1 --time 1 >"$tmp/out" 2>"$tmp/err" &
+mpid=$!
+sleep 2
+kill -INT "$mpid"
+wait "$mpid"
+got=$?
+[ "$got" -eq 130 ] && ok "matrix: SIGINT exits 130" || bad "matrix: SIGINT exits 130 (exit $got)"
+grep -q "^interrupted: [0-9]* of 357 cells finished, the others are marked '-'" "$tmp/out" && ok "matrix: SIGINT says it was interrupted" || bad "matrix: SIGINT says it was interrupted"
+grep -q "^r01_cow_after_fork  *pass " "$tmp/out" && grep -q "^r2[0-9].*  -  " "$tmp/out" && ok "matrix: SIGINT prints the finished cells and marks the others" || bad "matrix: SIGINT prints the finished cells and marks the others"
+
+# A run cut at --max-steps is a livelock, and its token replays it as one.
+expect 1 "explore --max-steps 1: a livelock" "$cow" explore scenarios/fork_vs_writer.cow --max-steps 1
+grep -q "FOUND livelock (linux-6.5)" "$tmp/out" && ok "explore --max-steps 1 says livelock" || bad "explore --max-steps 1 says livelock"
+token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | tail -n 1)
+case $token in *:max-steps=1) ok "the token carries max-steps" ;; *) bad "the token carries max-steps ($token)" ;; esac
+expect 1 "replay of a max-steps token: the livelock again" "$cow" replay "$token"
+grep -q "livelock: no outcome after 1 steps" "$tmp/out" && ok "replay reproduces the livelock" || bad "replay reproduces the livelock"
+expect 2 "a token with a bad max-steps" "$cow" replay "${token%=1}=0"
+
+# A negative number is said to be one, not taken for a misspelt '->'.
+printf 'process P\n  map buf 1 page\n  write buf[-1..4] 0x11\n' >"$tmp/neg.cow"
+expect 2 "a negative offset" "$cow" run "$tmp/neg.cow"
+grep -q "neg.cow:3:13: a number cannot be negative" "$tmp/err" && ok "a negative offset is called negative" || bad "a negative offset is called negative"
+printf 'process P\n  map buf 1 page\n  repeat -3\n    write buf 0x11\n' >"$tmp/neg2.cow"
+expect 2 "a negative repeat" "$cow" run "$tmp/neg2.cow"
+grep -q "neg2.cow:3:10: a number cannot be negative" "$tmp/err" && ok "a negative repeat is called negative" || bad "a negative repeat is called negative"
 printf 'process P\n  map buf 1 page\n  madvise buf pageout\n' >"$tmp/later.cow"
 expect 2 "madvise pageout" "$cow" run "$tmp/later.cow"
 grep -q "spelled 'swapout RANGE'" "$tmp/err" && ok "madvise pageout points to swapout" || bad "madvise pageout points to swapout"

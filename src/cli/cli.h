@@ -12,8 +12,21 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+/* The exit statuses of every command: 0 every check held (or nothing
+ * was found, or the runs skipped at a require), 1 a check failed or a
+ * counterexample was found, 2 bad input or usage, 3 the scenario is
+ * wrong (verdict "error": an operation it runs failed where it did not
+ * say "check ... faults"), 130 interrupted.  Of several files the
+ * highest status is the command's. */
 #define EXIT_FOUND 1
 #define EXIT_USAGE 2
+#define EXIT_SCENARIO 3
+#define EXIT_INTERRUPTED 130
+
+/* The verdict of a run that failed through the scenario's own fault,
+ * not the memory manager's: an operation failed that it did not expect
+ * to (scen_result.verdict, explore's message prefix). */
+bool verdict_is_error(const char *verdict);
 
 /* The model's search budget for one verdict of cowlab matrix and cowlab
  * diff: runs and seconds, whichever ends first.  Every failing cell of
@@ -22,9 +35,29 @@
 #define VERDICT_SECONDS 2
 
 double now_seconds(void);
-/* A non-negative decimal; prints why and returns -1 if it is not one. */
-int parse_u64(const char *opt, const char *text, uint64_t *out);
 bool is_help(const char *arg);
+/* A number from min to max for option opt of cowlab cmd; prints the
+ * accepted range and returns -1 if text is not one. */
+int parse_count(const char *cmd, const char *opt, const char *text, uint64_t min, uint64_t max,
+		uint64_t *out);
+
+/* The options of a command, for cli_next: the table ends with a NULL name. */
+struct cli_opt {
+	const char *name; /* "--runs" */
+	bool value;	  /* takes a value: "--runs 5" or "--runs=5" */
+};
+enum cli_arg {
+	CLI_ARG,  /* a file or other operand: *val */
+	CLI_OPT,  /* an option of the table: *opt (the table's name), *val (NULL for a flag) */
+	CLI_HELP, /* --help or -h */
+	CLI_BAD,  /* an unknown option, a missing value: a message went to stderr */
+};
+/* The argument at argv[*i] of cowlab cmd; advances *i past an option's
+ * value when it is the next argument.  Every command parses its options
+ * with it, so that each one takes both "--opt value" and "--opt=value"
+ * and reports an unknown option as unknown. */
+enum cli_arg cli_next(const char *cmd, const struct cli_opt *opts, int argc, char **argv, int *i,
+		      const char **opt, const char **val);
 void print_token(const struct explore_token *t);
 /* What a verdict rests on, in words, for the lines of explore, run and
  * matrix (algo: the search's, naming what sampled; bound: dfs's):

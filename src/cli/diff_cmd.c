@@ -84,38 +84,23 @@ static int parse_diff_args(int argc, char **argv, struct diff_args *a)
 	if (!a->paths)
 		return EXIT_USAGE;
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		uint64_t *num = NULL;
+		static const struct cli_opt opts[] = {
+			{"--iterations", true}, {"--seed", true},   {"--delay", true},
+			{"--runs", true},	{"--policy", true}, {"--time", true},
+			{"--json", false},	{NULL, false},
+		};
+		const char *arg, *val;
 
-		if (is_help(arg)) {
-			fputs(usage_diff, stdout);
-			return -1;
+		switch (cli_next("diff", opts, argc, argv, &i, &arg, &val)) {
+		case CLI_HELP: fputs(usage_diff, stdout); return -1;
+		case CLI_BAD: return EXIT_USAGE;
+		case CLI_ARG: a->paths[a->nr_paths++] = val; continue;
+		case CLI_OPT: break;
 		}
 		if (strcmp(arg, "--json") == 0) {
 			a->json = true;
 			continue;
 		}
-		if (arg[0] != '-') {
-			a->paths[a->nr_paths++] = arg;
-			continue;
-		}
-		if (strcmp(arg, "--iterations") == 0)
-			num = &a->iterations;
-		else if (strcmp(arg, "--seed") == 0)
-			num = &a->seed;
-		else if (strcmp(arg, "--delay") == 0)
-			num = &a->delay;
-		else if (strcmp(arg, "--runs") == 0)
-			num = &a->runs;
-		else if (strcmp(arg, "--policy") != 0 && strcmp(arg, "--time") != 0) {
-			fprintf(stderr, "cowlab diff: unknown option '%s'\n%s", arg, usage_diff);
-			return EXIT_USAGE;
-		}
-		if (!val) {
-			fprintf(stderr, "cowlab diff: %s needs a value\n", arg);
-			return EXIT_USAGE;
-		}
-		i++;
 		if (strcmp(arg, "--policy") == 0) {
 			if (!cow_policy_find(val)) {
 				fprintf(stderr,
@@ -134,7 +119,16 @@ static int parse_diff_args(int argc, char **argv, struct diff_args *a)
 					val);
 				return EXIT_USAGE;
 			}
-		} else if (parse_u64(arg, val, num) != 0) {
+		} else if (strcmp(arg, "--iterations") == 0) {
+			if (parse_count("diff", arg, val, 1, UINT64_MAX, &a->iterations))
+				return EXIT_USAGE;
+		} else if (strcmp(arg, "--runs") == 0) {
+			if (parse_count("diff", arg, val, 1, UINT64_MAX, &a->runs))
+				return EXIT_USAGE;
+		} else if (strcmp(arg, "--seed") == 0) {
+			if (parse_count("diff", arg, val, 0, UINT64_MAX, &a->seed))
+				return EXIT_USAGE;
+		} else if (parse_count("diff", arg, val, 0, 1000000, &a->delay)) {
 			return EXIT_USAGE;
 		}
 	}

@@ -44,7 +44,10 @@ static const char usage_explore[] =
 	"  --seed S          first seed of random and PCT runs (default 1)\n"
 	"  --policy P        a preset from 'cowlab policies' (default: the file's\n"
 	"                    policy line, else linux-6.5)\n"
-	"  --max-steps N     step limit of a run (default 1000000)\n"
+	"  --max-steps N     step limit of a run (default 1000000); a run cut\n"
+	"                    there ends in the verdict livelock, and its token\n"
+	"                    carries the limit (':max-steps=N') so that replay\n"
+	"                    cuts it at the same step\n"
 	"  --jobs J          J worker processes (default 1)\n"
 	"  --shard I/N       explore shard I (0..N-1) of a search split N ways\n"
 	"  --save FILE       write each run's replay token to FILE before the run\n"
@@ -57,7 +60,10 @@ static const char usage_explore[] =
 	"A search whose every run stopped at a 'require' that did not hold is\n"
 	"SKIPPED, with the reason: nothing was judged.\n"
 	"Progress goes to a terminal on stderr once a second.  Exit status: 0\n"
-	"nothing found (or skipped), 1 a failing run was found, 2 bad input.\n";
+	"nothing found (or skipped), 1 a failing run was found, 2 bad input,\n"
+	"3 the scenario is wrong: a run ended in the verdict 'error' (an\n"
+	"operation failed that the scenario does not mark 'check ... faults'),\n"
+	"printed as ERROR rather than FOUND.\n";
 
 struct explore_args {
 	const char *file;
@@ -165,26 +171,39 @@ static int parse_option(struct explore_args *a, const char *arg, const char *val
 		}
 		return 0;
 	}
-	if (parse_u64(arg, val, &v))
-		return -1;
-	if (strcmp(arg, "--depth") == 0 && v >= 1 && v <= SCHED_PCT_MAX_DEPTH)
+	if (strcmp(arg, "--depth") == 0) {
+		if (parse_count("explore", arg, val, 1, SCHED_PCT_MAX_DEPTH, &v))
+			return -1;
 		a->o.depth = (unsigned int)v;
-	else if (strcmp(arg, "--preemptions") == 0 && v <= 64)
+	} else if (strcmp(arg, "--preemptions") == 0) {
+		if (parse_count("explore", arg, val, 0, 64, &v))
+			return -1;
 		a->o.preemptions = (unsigned int)v;
-	else if (strcmp(arg, "--runs") == 0 && v > 0)
-		a->o.runs = v, a->runs_given = true;
-	else if (strcmp(arg, "--seed") == 0)
-		a->o.seed = v;
-	else if (strcmp(arg, "--max-steps") == 0)
-		a->o.max_steps = v;
-	else if (strcmp(arg, "--jobs") == 0 && v >= 1 && v <= 256)
+	} else if (strcmp(arg, "--runs") == 0) {
+		if (parse_count("explore", arg, val, 1, UINT64_MAX, &a->o.runs))
+			return -1;
+		a->runs_given = true;
+	} else if (strcmp(arg, "--seed") == 0) {
+		if (parse_count("explore", arg, val, 0, UINT64_MAX, &a->o.seed))
+			return -1;
+	} else if (strcmp(arg, "--max-steps") == 0) {
+		if (parse_count("explore", arg, val, 0, UINT64_MAX, &a->o.max_steps))
+			return -1;
+	} else {
+		if (parse_count("explore", arg, val, 1, 256, &v))
+			return -1;
 		a->jobs = (unsigned int)v;
-	else {
-		fprintf(stderr, "cowlab explore: bad option or value: %s %s\n", arg, val);
-		return -1;
 	}
 	return 0;
 }
+
+static const struct cli_opt explore_opts[] = {
+	{"--algo", true},	 {"--policy", true},	    {"--shard", true},
+	{"--save", true},	 {"--time", true},	    {"--depth", true},
+	{"--preemptions", true}, {"--runs", true},	    {"--seed", true},
+	{"--max-steps", true},	 {"--jobs", true},	    {"--json", false},
+	{"--no-shrink", false},	 {"--no-reduction", false}, {NULL, false},
+};
 
 /* 0 to go on, -1 after --help, else the exit code. */
 static int parse_explore_args(int argc, char **argv, struct explore_args *a)
@@ -196,30 +215,29 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 	a->o.nr_shards = 1;
 	a->jobs = 1;
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
+		const char *arg, *val;
 
-		if (is_help(arg)) {
-			fputs(usage_explore, stdout);
-			return -1;
-		}
-		if (strcmp(arg, "--json") == 0) {
-			a->json = true;
-		} else if (strcmp(arg, "--no-shrink") == 0) {
-			a->no_shrink = true;
-		} else if (strcmp(arg, "--no-reduction") == 0) {
-			a->o.no_reduction = true;
-		} else if (arg[0] != '-') {
+		switch (cli_next("explore", explore_opts, argc, argv, &i, &arg, &val)) {
+		case CLI_HELP: fputs(usage_explore, stdout); return -1;
+		case CLI_BAD: return EXIT_USAGE;
+		case CLI_ARG:
 			if (a->file) {
 				fprintf(stderr, "cowlab explore: one file at a time ('%s', '%s')\n",
-					a->file, arg);
+					a->file, val);
 				return EXIT_USAGE;
 			}
-			a->file = arg;
-		} else if (i + 1 >= argc) {
-			fprintf(stderr, "cowlab explore: %s needs a value\n", arg);
-			return EXIT_USAGE;
-		} else if (parse_option(a, arg, argv[++i]) != 0) {
-			return EXIT_USAGE;
+			a->file = val;
+			break;
+		case CLI_OPT:
+			if (strcmp(arg, "--json") == 0)
+				a->json = true;
+			else if (strcmp(arg, "--no-shrink") == 0)
+				a->no_shrink = true;
+			else if (strcmp(arg, "--no-reduction") == 0)
+				a->o.no_reduction = true;
+			else if (parse_option(a, arg, val) != 0)
+				return EXIT_USAGE;
+			break;
 		}
 	}
 	if (!a->file) {
@@ -668,10 +686,21 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 		       sr->steps, found->runs, found->elapsed, now_seconds() - t0);
 		json_string(stdout, trace_text ? trace_text : "");
 		printf("}\n");
+	} else if (verdict_is_error(verdict)) {
+		printf("%s: ERROR (%s) in run %" PRIu64 " after %.2f s: the scenario is wrong: an "
+		       "operation failed that it does not mark 'check ... faults'\n",
+		       a->file, policy, found->runs, found->elapsed);
 	} else {
 		printf("%s: FOUND %s (%s) in run %" PRIu64 " after %.2f s: a counterexample\n",
 		       a->file, verdict, policy, found->runs, found->elapsed);
+	}
+	if (!a->json) {
 		printf("  %s\n", sr->message);
+		if (strcmp(verdict, "livelock") == 0 && a->o.max_steps)
+			printf("  (the run reached --max-steps %" PRIu64
+			       ": raise it if the scenario needs more steps; the token "
+			       "replays under the same limit)\n",
+			       a->o.max_steps);
 		printf("  found by   %s\n", orig);
 		if (!a->no_shrink)
 			printf("  shrunk to  %u preemptions, %d visible steps of %" PRIu64
@@ -683,7 +712,7 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 	free(trace_text);
 	free(shrunk);
 	free(sr);
-	return EXIT_FOUND;
+	return verdict_is_error(verdict) ? EXIT_SCENARIO : EXIT_FOUND;
 }
 
 int cmd_explore(int argc, char **argv)

@@ -80,39 +80,27 @@ static int parse_kernel_args(int argc, char **argv, struct kernel_args *a)
 	a->seed = 1;
 	a->delay = 200;
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		static const struct cli_opt opts[] = {
+			{"--iterations", true}, {"--seed", true}, {"--delay", true},
+			{"--json", false},	{NULL, false},
+		};
+		const char *arg, *val;
 
-		if (is_help(arg)) {
-			fputs(usage_kernel, stdout);
-			return -1;
-		}
-		if (arg[0] != '-' || strcmp(arg, "-") == 0) {
-			a->files[a->nr_files++] = arg;
-			continue;
+		switch (cli_next("kernel", opts, argc, argv, &i, &arg, &val)) {
+		case CLI_HELP: fputs(usage_kernel, stdout); return -1;
+		case CLI_BAD: return EXIT_USAGE;
+		case CLI_ARG: a->files[a->nr_files++] = val; continue;
+		case CLI_OPT: break;
 		}
 		if (strcmp(arg, "--json") == 0) {
 			a->json = true;
-			continue;
-		}
-		if (strcmp(arg, "--iterations") != 0 && strcmp(arg, "--seed") != 0 &&
-		    strcmp(arg, "--delay") != 0) {
-			fprintf(stderr, "cowlab kernel: unknown option '%s'\n%s", arg,
-				usage_kernel);
-			return EXIT_USAGE;
-		}
-		if (!val) {
-			fprintf(stderr, "cowlab kernel: %s needs a value\n", arg);
-			return EXIT_USAGE;
-		}
-		i++;
-		if (strcmp(arg, "--iterations") == 0) {
-			if (parse_u64(arg, val, &a->iterations) || a->iterations == 0)
+		} else if (strcmp(arg, "--iterations") == 0) {
+			if (parse_count("kernel", arg, val, 1, UINT64_MAX, &a->iterations))
 				return EXIT_USAGE;
 		} else if (strcmp(arg, "--seed") == 0) {
-			if (parse_u64(arg, val, &a->seed))
+			if (parse_count("kernel", arg, val, 0, UINT64_MAX, &a->seed))
 				return EXIT_USAGE;
-		} else if (parse_u64(arg, val, &a->delay) || a->delay > 1000000) {
-			fprintf(stderr, "cowlab kernel: --delay takes 0 to 1000000 microseconds\n");
+		} else if (parse_count("kernel", arg, val, 0, 1000000, &a->delay)) {
 			return EXIT_USAGE;
 		}
 	}

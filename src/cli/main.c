@@ -9,9 +9,8 @@
  *   cowlab policies
  *   cowlab demo
  *
- * Exit status: 0 all checks held (or nothing found, or the run skipped at
- * a require), 1 a check failed or a counterexample was found, 2 bad input
- * or usage.
+ * Exit status: see cli.h (0 ok, 1 a check failed, 2 bad input, 3 the
+ * scenario is wrong, 130 interrupted).
  */
 #include "cli.h"
 #include "cowlab.h"
@@ -20,6 +19,7 @@
 #include "sync/sync.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +44,13 @@ static const char usage_main[] =
 	"  policies       list the historical policies and their rules\n"
 	"  demo           show the explorer finding a lost update\n"
 	"\n"
-	"Run 'cowlab COMMAND --help' for a command's options.  The scenario\n"
-	"language is described in docs/scenarios.md.\n";
+	"Run 'cowlab COMMAND --help' for a command's options; an option's value\n"
+	"follows it ('--runs 5') or an '=' ('--runs=5').  The scenario\n"
+	"language is described in docs/scenarios.md.\n"
+	"\n"
+	"Exit status: 0 ok, 1 a check failed or a counterexample was found,\n"
+	"2 bad input or usage, 3 the scenario is wrong (verdict 'error'),\n"
+	"130 interrupted.\n";
 
 static const char usage_run[] =
 	"usage: cowlab run FILE... [options]\n"
@@ -67,7 +72,10 @@ static const char usage_run[] =
 	"  --seed S          explore: first seed (default 1)\n"
 	"  --max-steps N     explore: step limit of a run (default 1000000)\n"
 	"\n"
-	"Exit status: 0 every check held, 1 a check failed, 2 bad input.\n"
+	"Exit status: 0 every check held, 1 a check failed, 2 bad input, 3 the\n"
+	"scenario is wrong: an operation failed that it does not mark\n"
+	"'check ... faults' (verdict 'error', printed as ERROR).  Of several\n"
+	"files the highest status counts.\n"
 	"A run whose 'require' line did not hold is SKIPPED (exit 0, the reason\n"
 	"printed), never counted as a pass.\n"
 	"A failed explore run prints a 'cowlab replay TOKEN' line; one that\n"
@@ -83,7 +91,8 @@ static const char usage_replay[] =
 	"(exit 2), and so are tokens of the old format \"cow1:...\", which carry\n"
 	"no hash.\n"
 	"  --trace   print the run's trace (as cowlab explore does)\n"
-	"Exit 1 if the run fails, as it did when it was found.\n";
+	"Exit 1 if the run fails, as it did when it was found; 3 if it ends in\n"
+	"the verdict 'error' (the scenario is wrong).\n";
 
 static const char usage_policies[] =
 	"usage: cowlab policies\n"
@@ -109,6 +118,12 @@ struct run_args {
 	bool iterations_given;
 };
 
+static const struct cli_opt run_opts[] = {
+	{"--mode", true}, {"--policy", true},	 {"--iterations", true},
+	{"--algo", true}, {"--depth", true},	 {"--runs", true},
+	{"--seed", true}, {"--max-steps", true}, {NULL, false},
+};
+
 static int parse_run_args(int argc, char **argv, struct run_args *a)
 {
 	a->files = calloc((size_t)argc, sizeof(*a->files));
@@ -118,21 +133,14 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 	a->o.seed = 1;
 	a->o.algo = SCHED_AUTO;
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		const char *arg, *val;
 
-		if (is_help(arg)) {
-			fputs(usage_run, stdout);
-			return -1;
+		switch (cli_next("run", run_opts, argc, argv, &i, &arg, &val)) {
+		case CLI_HELP: fputs(usage_run, stdout); return -1;
+		case CLI_BAD: return EXIT_USAGE;
+		case CLI_ARG: a->files[a->nr_files++] = val; continue;
+		case CLI_OPT: break;
 		}
-		if (arg[0] != '-' || strcmp(arg, "-") == 0) {
-			a->files[a->nr_files++] = arg;
-			continue;
-		}
-		if (!val) {
-			fprintf(stderr, "cowlab run: %s needs a value\n", arg);
-			return EXIT_USAGE;
-		}
-		i++;
 		if (strcmp(arg, "--mode") == 0) {
 			if (strcmp(val, "seq") == 0)
 				a->o.mode = SCEN_SEQ;
@@ -160,7 +168,7 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 		} else if (strcmp(arg, "--iterations") == 0) {
 			uint64_t v;
 
-			if (parse_u64(arg, val, &v) || v == 0)
+			if (parse_count("run", arg, val, 1, ULONG_MAX, &v))
 				return EXIT_USAGE;
 			a->o.iterations = (unsigned long)v;
 			a->iterations_given = true;
@@ -181,24 +189,18 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 		} else if (strcmp(arg, "--depth") == 0) {
 			uint64_t d;
 
-			if (parse_u64(arg, val, &d) || d < 1 || d > SCHED_PCT_MAX_DEPTH) {
-				fprintf(stderr, "cowlab run: --depth takes 1 to %d\n",
-					SCHED_PCT_MAX_DEPTH);
+			if (parse_count("run", arg, val, 1, SCHED_PCT_MAX_DEPTH, &d))
 				return EXIT_USAGE;
-			}
 			a->o.depth = (unsigned int)d;
 		} else if (strcmp(arg, "--runs") == 0) {
-			if (parse_u64(arg, val, &a->o.runs) || a->o.runs == 0)
+			if (parse_count("run", arg, val, 1, UINT64_MAX, &a->o.runs))
 				return EXIT_USAGE;
 		} else if (strcmp(arg, "--seed") == 0) {
-			if (parse_u64(arg, val, &a->o.seed))
-				return EXIT_USAGE;
-		} else if (strcmp(arg, "--max-steps") == 0) {
-			if (parse_u64(arg, val, &a->o.max_steps))
+			if (parse_count("run", arg, val, 0, UINT64_MAX, &a->o.seed))
 				return EXIT_USAGE;
 		} else {
-			fprintf(stderr, "cowlab run: unknown option '%s'\n%s", arg, usage_run);
-			return EXIT_USAGE;
+			if (parse_count("run", arg, val, 0, UINT64_MAX, &a->o.max_steps))
+				return EXIT_USAGE;
 		}
 	}
 	if (a->nr_files == 0) {
@@ -244,6 +246,14 @@ static int run_one_mode(const struct scenario *s, const struct scen_opts *o)
 		fprintf(stderr, "cowlab run: %s: %s\n", s->path,
 			r.message[0] ? r.message : cow_strerror(err));
 		return EXIT_USAGE;
+	}
+	if (r.failed && verdict_is_error(r.verdict)) {
+		/* The scenario's mistake, not the model's: not a counterexample. */
+		printf("%s: ERROR (%s, %s): the scenario is wrong: an operation failed that it "
+		       "does not mark 'check ... faults'\n",
+		       s->path, scen_mode_name(o->mode), r.policy);
+		print_failure(&r);
+		return EXIT_SCENARIO;
 	}
 	if (r.failed) {
 		printf("%s: FAILED (%s, %s)", s->path, scen_mode_name(o->mode), r.policy);
@@ -310,7 +320,9 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, int
 	for (int m = 0; m < 3; m++) {
 		char cell[32], mark[16];
 
-		if (res[m].failed)
+		if (res[m].failed && verdict_is_error(res[m].verdict))
+			snprintf(cell, sizeof(cell), "ERROR");
+		else if (res[m].failed)
 			snprintf(cell, sizeof(cell), "FAIL:%s", res[m].verdict);
 		else if (res[m].skipped)
 			snprintf(cell, sizeof(cell), "SKIP");
@@ -328,7 +340,10 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, int
 		if (res[m].failed) {
 			printf("  %s mode:\n", scen_mode_name(modes[m]));
 			print_failure(&res[m]);
-			code = EXIT_FOUND;
+			if (verdict_is_error(res[m].verdict))
+				code = EXIT_SCENARIO;
+			else if (code < EXIT_FOUND)
+				code = EXIT_FOUND;
 		} else if (res[m].skipped) {
 			printf("  %s mode: skipped: %s\n", scen_mode_name(modes[m]),
 			       res[m].message);
@@ -388,17 +403,24 @@ static int cmd_replay(int argc, char **argv)
 	if (!t || !r)
 		goto out;
 	for (int i = 1; i < argc; i++) {
-		if (is_help(argv[i])) {
+		static const struct cli_opt opts[] = {{"--trace", false}, {NULL, false}};
+		const char *opt, *val;
+
+		switch (cli_next("replay", opts, argc, argv, &i, &opt, &val)) {
+		case CLI_HELP:
 			fputs(usage_replay, stdout);
 			code = 0;
 			goto out;
+		case CLI_BAD: goto out;
+		case CLI_OPT: trace = true; break;
+		case CLI_ARG:
+			if (token) {
+				fprintf(stderr, "cowlab replay: one token at a time\n");
+				goto out;
+			}
+			token = val;
+			break;
 		}
-		if (strcmp(argv[i], "--trace") == 0)
-			trace = true;
-		else if (!token && argv[i][0] != '-')
-			token = argv[i];
-		else
-			token = NULL, i = argc;
 	}
 	if (!token) {
 		fputs(usage_replay, stderr);
@@ -436,7 +458,7 @@ static int cmd_replay(int argc, char **argv)
 		       r->fingerprint);
 		if (r->failed)
 			printf("  %s: %s\n", sr.verdict, sr.message);
-		code = r->failed ? EXIT_FOUND : 0;
+		code = !r->failed ? 0 : verdict_is_error(sr.verdict) ? EXIT_SCENARIO : EXIT_FOUND;
 	}
 	explore_target_free(target);
 out:
@@ -451,9 +473,15 @@ static int cmd_policies(int argc, char **argv)
 {
 	char rules[1024];
 
-	if (argc == 2 && is_help(argv[1])) {
-		fputs(usage_policies, stdout);
-		return 0;
+	static const struct cli_opt opts[] = {{NULL, false}};
+	const char *opt, *val;
+
+	for (int i = 1; i < argc; i++) {
+		switch (cli_next("policies", opts, argc, argv, &i, &opt, &val)) {
+		case CLI_HELP: fputs(usage_policies, stdout); return 0;
+		case CLI_BAD: return EXIT_USAGE;
+		default: break;
+		}
 	}
 	if (argc != 1) {
 		fputs(usage_policies, stderr);
@@ -488,19 +516,23 @@ static int cmd_demo(int argc, char **argv)
 	int err;
 
 	for (int i = 1; i < argc; i++) {
-		if (is_help(argv[i])) {
-			fputs(usage_demo, stdout);
-			return 0;
-		} else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
-			if (parse_u64("--runs", argv[++i], &runs))
-				return EXIT_USAGE;
-		} else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-			if (parse_u64("--seed", argv[++i], &seed))
-				return EXIT_USAGE;
-		} else {
-			fprintf(stderr, "cowlab demo: unknown or incomplete option '%s'\n%s",
-				argv[i], usage_demo);
+		static const struct cli_opt opts[] = {
+			{"--runs", true}, {"--seed", true}, {NULL, false}};
+		const char *opt, *val;
+
+		switch (cli_next("demo", opts, argc, argv, &i, &opt, &val)) {
+		case CLI_HELP: fputs(usage_demo, stdout); return 0;
+		case CLI_BAD: return EXIT_USAGE;
+		case CLI_ARG:
+			fprintf(stderr, "cowlab demo: takes no file ('%s')\n%s", val, usage_demo);
 			return EXIT_USAGE;
+		case CLI_OPT:
+			/* --runs 0 would search forever: as everywhere, runs start at 1. */
+			if (strcmp(opt, "--runs") == 0
+				    ? parse_count("demo", opt, val, 1, UINT64_MAX, &runs)
+				    : parse_count("demo", opt, val, 0, UINT64_MAX, &seed))
+				return EXIT_USAGE;
+			break;
 		}
 	}
 

@@ -57,8 +57,14 @@ static const char usage_matrix[] =
 	"  --json            one JSON document, with a replay token for every\n"
 	"                    failing cell\n"
 	"\n"
+	"Ctrl-C (SIGINT) stops the search: the cells finished so far are\n"
+	"printed, the others as '-', and the exit status is 130.\n"
+	"\n"
 	"Exit status: 0 every cell matches its expect line, 1 a cell differs,\n"
-	"2 bad input (usage, or a scenario that does not parse).\n";
+	"2 bad input (usage, or a scenario that does not parse), 3 a cell that\n"
+	"differs is 'error' (the scenario is wrong: an operation failed that it\n"
+	"does not mark 'check ... faults'; 'expect error' matches it), 130\n"
+	"interrupted.\n";
 
 #define DEFAULT_DIR "scenarios/matrix"
 #define MAX_JOBS 256
@@ -136,17 +142,12 @@ static int parse_presets(struct matrix_args *a, const char *val)
 	return 0;
 }
 
-static bool takes_value(const char *arg)
-{
-	static const char *const opts[] = {"--policy", "--time", "--runs", "--seed", "--jobs"};
+static const struct cli_opt matrix_opts[] = {
+	{"--policy", true}, {"--time", true},	   {"--runs", true},  {"--seed", true},
+	{"--jobs", true},   {"--markdown", false}, {"--json", false}, {NULL, false},
+};
 
-	for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
-		if (strcmp(arg, opts[i]) == 0)
-			return true;
-	return false;
-}
-
-/* One of takes_value's options. */
+/* One of matrix_opts' options that take a value. */
 static int parse_option(struct matrix_args *a, const char *arg, const char *val)
 {
 	uint64_t v;
@@ -162,17 +163,15 @@ static int parse_option(struct matrix_args *a, const char *arg, const char *val)
 			return bad_value(arg, val, "seconds > 0");
 		return 0;
 	}
-	if (parse_u64(arg, val, &v))
-		return EXIT_USAGE;
 	if (strcmp(arg, "--runs") == 0) {
-		if (v == 0)
-			return bad_value(arg, val, "a number of runs above 0");
-		a->runs = v;
+		if (parse_count("matrix", arg, val, 1, UINT64_MAX, &a->runs))
+			return EXIT_USAGE;
 	} else if (strcmp(arg, "--seed") == 0) {
-		a->seed = v;
+		if (parse_count("matrix", arg, val, 0, UINT64_MAX, &a->seed))
+			return EXIT_USAGE;
 	} else {
-		if (v < 1 || v > MAX_JOBS)
-			return bad_value(arg, val, "1 to 256 workers");
+		if (parse_count("matrix", arg, val, 1, MAX_JOBS, &v))
+			return EXIT_USAGE;
 		a->jobs = (unsigned int)v;
 	}
 	return 0;
@@ -193,27 +192,20 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 	if (!a->paths)
 		return EXIT_USAGE;
 	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
+		const char *arg, *val;
 
-		if (is_help(arg)) {
-			fputs(usage_matrix, stdout);
-			return -1;
-		}
-		if (strcmp(arg, "--markdown") == 0) {
-			markdown = true;
-		} else if (strcmp(arg, "--json") == 0) {
-			json = true;
-		} else if (arg[0] != '-') {
-			a->paths[a->nr_paths++] = arg;
-		} else if (!takes_value(arg)) {
-			fprintf(stderr, "cowlab matrix: unknown option '%s'\n%s", arg,
-				usage_matrix);
-			return EXIT_USAGE;
-		} else if (i + 1 >= argc) {
-			fprintf(stderr, "cowlab matrix: %s needs a value\n", arg);
-			return EXIT_USAGE;
-		} else if ((err = parse_option(a, arg, argv[++i])) != 0) {
-			return err;
+		switch (cli_next("matrix", matrix_opts, argc, argv, &i, &arg, &val)) {
+		case CLI_HELP: fputs(usage_matrix, stdout); return -1;
+		case CLI_BAD: return EXIT_USAGE;
+		case CLI_ARG: a->paths[a->nr_paths++] = val; break;
+		case CLI_OPT:
+			if (strcmp(arg, "--markdown") == 0)
+				markdown = true;
+			else if (strcmp(arg, "--json") == 0)
+				json = true;
+			else if ((err = parse_option(a, arg, val)) != 0)
+				return err;
+			break;
 		}
 	}
 	if (markdown && json) {
@@ -254,6 +246,17 @@ static int load_rows(struct matrix *m)
 }
 
 /* ---- one cell, in a worker ----------------------------------------------------------- */
+
+/* Set by SIGINT in the parent: stop giving out cells and print what is
+ * done.  The workers ignore SIGINT (a terminal sends it to the whole
+ * process group): the parent ends them itself. */
+static volatile sig_atomic_t interrupted;
+
+static void interrupt_handler(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
 
 static struct cell_msg crash_msg; /* the crash handler's: no stack to spare */
 static int crash_fd = -1;
@@ -310,6 +313,7 @@ static COW_NORETURN void matrix_worker(const struct matrix *m, int cmd_fd, int r
 	int cell;
 
 	crash_fd = res_fd;
+	signal(SIGINT, SIG_IGN);
 	for (size_t i = 0; i < ARRAY_SIZE(crash_signals); i++)
 		signal(crash_signals[i], worker_crash);
 	while (fd_read_full(cmd_fd, &cell, sizeof(cell)) == (ssize_t)sizeof(cell)) {
@@ -492,7 +496,7 @@ static int run_cells(struct matrix *m)
 			break;
 		feed_worker(&pl, &pl.w[j]);
 	}
-	while (pl.done < m->nr_cells) {
+	while (pl.done < m->nr_cells && !interrupted) {
 		unsigned int live = 0;
 
 		for (unsigned int j = 0; j < pl.nr; j++) {
@@ -533,7 +537,7 @@ static int run_cells(struct matrix *m)
 	}
 	if (tty)
 		show_progress(m, &pl, start, true);
-	if (pl.done == m->nr_cells)
+	if (pl.done == m->nr_cells || interrupted)
 		err = 0;
 out:
 	for (unsigned int j = 0; pl.w && j < pl.nr; j++) {
@@ -563,6 +567,13 @@ static const char *cell_expected(const struct matrix *m, int cell)
 			     m->a.presets[cell % m->a.nr_presets]);
 }
 
+/* A cell run to its verdict: not one left when the search was
+ * interrupted (every verdict has a word). */
+static bool cell_done(const struct matrix *m, int cell)
+{
+	return m->cells[cell].v.verdict[0] != '\0';
+}
+
 static bool cell_matches(const struct matrix *m, int cell)
 {
 	const char *want = cell_expected(m, cell);
@@ -579,6 +590,11 @@ static const char *cell_text(const struct matrix *m, int cell, char *buf, size_t
 	const char *mark = cell_matches(m, cell) ? "" : cell_expected(m, cell) ? "!" : "?";
 	char cover[16];
 
+	if (!cell_done(m, cell)) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+
 	snprintf(buf, len, "%s%s%s", v->verdict,
 		 v->failed ? "" : cover_mark(v->cover, v->dfs_bound, cover, sizeof(cover)), mark);
 	return buf;
@@ -589,8 +605,27 @@ static int count_differ(const struct matrix *m)
 	int n = 0;
 
 	for (int c = 0; c < m->nr_cells; c++)
-		n += !cell_matches(m, c);
+		n += cell_done(m, c) && !cell_matches(m, c);
 	return n;
+}
+
+static int count_done(const struct matrix *m)
+{
+	int n = 0;
+
+	for (int c = 0; c < m->nr_cells; c++)
+		n += cell_done(m, c);
+	return n;
+}
+
+/* A differing cell whose verdict is error: the scenario is wrong. */
+static bool any_error_differs(const struct matrix *m)
+{
+	for (int c = 0; c < m->nr_cells; c++)
+		if (cell_done(m, c) && !cell_matches(m, c) &&
+		    verdict_is_error(m->cells[c].v.verdict))
+			return true;
+	return false;
 }
 
 /* How many cells rest on what (explore_cover): failures are
@@ -603,6 +638,8 @@ static void count_covers(const struct matrix *m, int n[EXPLORE_EXHAUSTIVE + 1], 
 	for (int c = 0; c < m->nr_cells; c++) {
 		const struct verdict *v = &m->cells[c].v;
 
+		if (!cell_done(m, c))
+			continue;
 		n[v->failed ? EXPLORE_FOUND : v->cover]++;
 		if (!v->failed && v->cover == EXPLORE_BOUNDED)
 			*bound = v->dfs_bound;
@@ -611,15 +648,22 @@ static void count_covers(const struct matrix *m, int n[EXPLORE_EXHAUSTIVE + 1], 
 
 static void print_summary(const struct matrix *m, const char *before)
 {
-	int differ = count_differ(m), n[EXPLORE_EXHAUSTIVE + 1];
+	int differ = count_differ(m), done = count_done(m), n[EXPLORE_EXHAUSTIVE + 1], errors = 0;
 	unsigned int bound;
 
 	count_covers(m, n, &bound);
-	printf("%s%d cells, %d match, %d differ\n", before, m->nr_cells, m->nr_cells - differ,
-	       differ);
+	if (done < m->nr_cells)
+		printf("%sinterrupted: %d of %d cells finished, the others are marked '-'\n",
+		       before, done, m->nr_cells);
+	printf("%s%d cells, %d match, %d differ\n", done < m->nr_cells ? "" : before, done,
+	       done - differ, differ);
+	for (int c = 0; c < m->nr_cells; c++)
+		errors += cell_done(m, c) && verdict_is_error(m->cells[c].v.verdict);
+	if (errors)
+		printf("%d error (the scenario is wrong, not a counterexample); ", errors);
 	printf("%d fail (each a counterexample); %d pass: %d proven (every schedule ran), "
 	       "%d within %u preemptions, %d sampled\n",
-	       n[EXPLORE_FOUND], m->nr_cells - n[EXPLORE_FOUND], n[EXPLORE_EXHAUSTIVE],
+	       n[EXPLORE_FOUND] - errors, done - n[EXPLORE_FOUND], n[EXPLORE_EXHAUSTIVE],
 	       n[EXPLORE_BOUNDED], bound, n[EXPLORE_SAMPLED]);
 }
 
@@ -642,7 +686,7 @@ static void print_differences(const struct matrix *m, const char *item)
 		const char *want = cell_expected(m, c);
 		char words[160];
 
-		if (!want || cell_matches(m, c))
+		if (!want || !cell_done(m, c) || cell_matches(m, c))
 			continue;
 		printf("%s%s under %s: found %s, expected %s\n", item, m->rows[c / n].name,
 		       m->a.presets[c % n], x->v.verdict, want);
@@ -659,7 +703,7 @@ static void print_differences(const struct matrix *m, const char *item)
 		const char *sep = "";
 
 		for (int p = 0; p < n; p++) {
-			if (cell_expected(m, i * n + p))
+			if (cell_expected(m, i * n + p) || !cell_done(m, i * n + p))
 				continue;
 			if (!sep[0])
 				printf("%s%s: no expect line for ", item, m->rows[i].name);
@@ -734,7 +778,7 @@ static void print_markdown(const struct matrix *m)
 		printf("| %s |", m->rows[i].name);
 		for (int p = 0; p < m->a.nr_presets; p++) {
 			int c = i * m->a.nr_presets + p;
-			bool bold = !cell_matches(m, c);
+			bool bold = cell_done(m, c) && !cell_matches(m, c);
 
 			printf(" %s%s%s |", bold ? "**" : "", cell_text(m, c, buf, sizeof(buf)),
 			       bold ? "**" : "");
@@ -774,6 +818,10 @@ static void print_json(const struct matrix *m)
 
 			printf("%s{\"preset\":", p ? "," : "");
 			json_string(stdout, m->a.presets[p]);
+			if (!cell_done(m, c)) {
+				printf(",\"found\":null,\"stopped\":true}");
+				continue;
+			}
 			printf(",\"found\":");
 			json_string(stdout, x->v.verdict);
 			printf(",\"expected\":");
@@ -805,7 +853,8 @@ static void print_json(const struct matrix *m)
 	for (int k = 0; k <= EXPLORE_EXHAUSTIVE; k++)
 		printf("%s\"%s\":%d", k ? "," : "", explore_cover_name((enum explore_cover)k),
 		       n[k]);
-	printf("},\"cells\":%d,\"mismatches\":%d}\n", m->nr_cells, count_differ(m));
+	printf("},\"cells\":%d,\"finished\":%d,\"interrupted\":%s,\"mismatches\":%d}\n",
+	       m->nr_cells, count_done(m), interrupted ? "true" : "false", count_differ(m));
 }
 
 /* ---- the command ------------------------------------------------------------------- */
@@ -836,6 +885,7 @@ int cmd_matrix(int argc, char **argv)
 		code = EXIT_USAGE;
 		goto out;
 	}
+	signal(SIGINT, interrupt_handler);
 	if (run_cells(&m) != 0) {
 		fprintf(stderr, "cowlab matrix: cannot run the workers: %s\n", strerror(errno));
 		code = EXIT_USAGE;
@@ -847,7 +897,12 @@ int cmd_matrix(int argc, char **argv)
 		print_markdown(&m);
 	else
 		print_text(&m);
-	code = count_differ(&m) ? EXIT_FOUND : 0;
+	if (interrupted)
+		code = EXIT_INTERRUPTED;
+	else if (any_error_differs(&m))
+		code = EXIT_SCENARIO;
+	else
+		code = count_differ(&m) ? EXIT_FOUND : 0;
 out:
 	matrix_free(&m);
 	return code < 0 ? 0 : code;

@@ -21,28 +21,84 @@ double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int parse_u64(const char *opt, const char *text, uint64_t *out)
+bool is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+bool verdict_is_error(const char *verdict)
+{
+	return strcmp(verdict, "error") == 0;
+}
+
+int parse_count(const char *cmd, const char *opt, const char *text, uint64_t min, uint64_t max,
+		uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
 
 	errno = 0;
-	if (!text || text[0] < '0' || text[0] > '9')
-		goto bad;
-	v = strtoull(text, &end, 10);
-	if (errno || *end)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "cowlab: %s needs a non-negative number, not '%s'\n", opt,
-		text ? text : "");
+	if (text && text[0] >= '0' && text[0] <= '9') {
+		v = strtoull(text, &end, 10);
+		if (!errno && !*end && v >= min && v <= max) {
+			*out = v;
+			return 0;
+		}
+	}
+	if (max == UINT64_MAX)
+		fprintf(stderr,
+			"cowlab %s: %s takes a whole number from %" PRIu64 " up, not '%s'\n", cmd,
+			opt, min, text ? text : "");
+	else
+		fprintf(stderr,
+			"cowlab %s: %s takes a whole number from %" PRIu64 " to %" PRIu64
+			", not '%s'\n",
+			cmd, opt, min, max, text ? text : "");
 	return -1;
 }
 
-bool is_help(const char *arg)
+enum cli_arg cli_next(const char *cmd, const struct cli_opt *opts, int argc, char **argv, int *i,
+		      const char **opt, const char **val)
 {
-	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+	const char *arg = argv[*i], *eq;
+	const struct cli_opt *o;
+	size_t n;
+
+	*opt = NULL;
+	*val = NULL;
+	if (is_help(arg))
+		return CLI_HELP;
+	if (arg[0] != '-' || strcmp(arg, "-") == 0) {
+		*val = arg;
+		return CLI_ARG;
+	}
+	eq = strchr(arg, '=');
+	n = eq ? (size_t)(eq - arg) : strlen(arg);
+	for (o = opts; o->name; o++)
+		if (strlen(o->name) == n && strncmp(arg, o->name, n) == 0)
+			break;
+	if (!o->name) {
+		fprintf(stderr, "cowlab %s: unknown option '%.*s' (see 'cowlab %s --help')\n", cmd,
+			(int)n, arg, cmd);
+		return CLI_BAD;
+	}
+	*opt = o->name;
+	if (!o->value) {
+		if (eq) {
+			fprintf(stderr, "cowlab %s: %s takes no value\n", cmd, o->name);
+			return CLI_BAD;
+		}
+		return CLI_OPT;
+	}
+	if (eq) {
+		*val = eq + 1;
+	} else if (*i + 1 < argc) {
+		*val = argv[++*i];
+	} else {
+		fprintf(stderr, "cowlab %s: %s needs a value\n", cmd, o->name);
+		return CLI_BAD;
+	}
+	return CLI_OPT;
 }
 
 void print_token(const struct explore_token *t)

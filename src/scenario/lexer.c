@@ -401,6 +401,12 @@ int lex_token(struct lexer *lx, struct token *t)
 		t->len = 2;
 		break;
 	case '-':
+		/* "-1" is a negative number, not a misspelt arrow: every count,
+		 * offset and value of the language is 0 or more. */
+		if (i + 1 < n && l[i + 1] >= '0' && l[i + 1] <= '9')
+			return lex_error(lx->diag, lx->lineno, t->col,
+					 "a number cannot be negative (counts, offsets and values "
+					 "start at 0)");
 		if (i + 1 >= n || l[i + 1] != '>')
 			return lex_error(lx->diag, lx->lineno, t->col,
 					 "unexpected '-' (did you mean '->'?)");

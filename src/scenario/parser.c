@@ -2202,6 +2202,16 @@ static int parse_policy(struct parser *ps)
 		return terr(ps, &ps->tok, "expected a policy name like linux-6.5, found %s",
 			    SHOW(&ps->tok));
 	tok_copy(&ps->tok, ps->s->policy, sizeof(ps->s->policy));
+	/* Checked here, as expect lines are, so that the message points at
+	 * the name rather than coming from the run without a position. */
+	if (!cow_policy_find(ps->s->policy)) {
+		struct suggest sg = {.t = &ps->tok};
+
+		for (int i = 0; i < cow_policy_count(); i++)
+			suggest_try(&sg, cow_policy_name(cow_policy_at(i)));
+		return terr(ps, &ps->tok, "unknown policy '%s'%s (cowlab policies lists them)",
+			    ps->s->policy, SUGGESTION(&sg));
+	}
 	if (next(ps))
 		return -1;
 	return expect_eol(ps, "the policy name");

@@ -153,6 +153,8 @@ int explore_token_format(const struct explore_token *t, char *buf, size_t len)
 			     t->seed);
 	else
 		return COW_EINVAL;
+	if (n > 0 && (size_t)n < len && t->max_steps)
+		n += snprintf(buf + n, len - (size_t)n, ":max-steps=%" PRIu64, t->max_steps);
 	return n > 0 && (size_t)n < len ? 0 : COW_EINVAL;
 }
 
@@ -195,11 +197,24 @@ static bool parse_hash(const char *text, bool dash, uint64_t *out)
 
 int explore_token_parse(const char *text, struct explore_token *t, char *err, size_t errlen)
 {
-	char algo[32], seed[8 * EXPLORE_MAX_DEVS], hash[24], *end;
-	const char *p = text;
+	char algo[32], seed[8 * EXPLORE_MAX_DEVS], hash[24], copy[EXPLORE_TOKEN_MAX], *end;
+	const char *p = copy, *last;
 	unsigned long long v;
 
 	memset(t, 0, sizeof(*t));
+	if (strlen(text) >= sizeof(copy))
+		return token_error(err, errlen, "it is too long");
+	snprintf(copy, sizeof(copy), "%s", text);
+	/* The step limit, if the run had one of its own: the last field. */
+	last = strrchr(copy, ':');
+	if (last && strncmp(last, ":max-steps=", 11) == 0) {
+		errno = 0;
+		v = strtoull(last + 11, &end, 10);
+		if (last[11] < '1' || last[11] > '9' || errno || *end)
+			return token_error(err, errlen, "max-steps is not a number above 0");
+		t->max_steps = v;
+		copy[last - copy] = '\0';
+	}
 	if (strncmp(p, "cow1:", 5) == 0)
 		return token_error(err, errlen,
 				   "a \"cow1:\" token carries no hash of its scenario and "
@@ -354,6 +369,7 @@ static void record_schedule(struct sched *s, const struct explore_token *t,
 	r->schedule.hash = t->hash;
 	r->schedule.rules_hash = t->rules_hash;
 	r->schedule.algo = SCHED_DIRECTED;
+	r->schedule.max_steps = t->max_steps;
 	r->schedule.nr_devs = n;
 	memcpy(r->schedule.devs, devs, n * sizeof(*devs));
 }
@@ -367,6 +383,9 @@ int explore_run_one(struct sched *s, const struct explore_prog *p, const struct 
 	enum sched_verdict v;
 	char msg[1024] = "";
 
+	/* A token made under a step limit replays under it (explore.h). */
+	if (!max_steps)
+		max_steps = t->max_steps;
 	sched_reset(s, t->algo == SCHED_DFS ? SCHED_DIRECTED : t->algo, t->seed, max_steps);
 	if (t->algo == SCHED_PCT)
 		sched_set_pct(s, t->depth, t->k);
@@ -563,6 +582,7 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 	snprintf(x.t.policy, sizeof(x.t.policy), "%s", policy ? policy : "-");
 	x.t.hash = p->hash;
 	x.t.rules_hash = p->rules_hash;
+	x.t.max_steps = o->max_steps;
 	x.s = explore_sched_new(p);
 	if (!x.s)
 		return COW_ENOMEM;

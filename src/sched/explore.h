@@ -54,7 +54,7 @@
 
 #define EXPLORE_NAME_MAX 96
 #define EXPLORE_MAX_DEVS 256 /* deviations a schedule token can hold */
-#define EXPLORE_TOKEN_MAX (2 * EXPLORE_NAME_MAX + 72 + 8 * EXPLORE_MAX_DEVS)
+#define EXPLORE_TOKEN_MAX (2 * EXPLORE_NAME_MAX + 104 + 8 * EXPLORE_MAX_DEVS)
 
 struct explore_prog {
 	const char *name;
@@ -95,6 +95,10 @@ struct explore_token {
 	uint64_t seed;		   /* random and PCT */
 	unsigned int nr_devs;	   /* SCHED_DIRECTED: the schedule */
 	struct sched_dev devs[EXPLORE_MAX_DEVS];
+	/* The run's step limit, 0: the scheduler's default.  A run cut at
+	 * the limit ends in livelock, so a replay must cut it at the same
+	 * step: the token carries it (":max-steps=N" at its end). */
+	uint64_t max_steps;
 };
 
 struct explore_result {
