@@ -2,7 +2,8 @@
 #
 #   make            build build/cowlab and the library (debug asserts on)
 #   make run        build, then run the main job
-#   make test       build and run the whole test suite
+#   make test       build and run the whole test suite, then the sanitizer suite
+#   make sanitize   the unit tests and every bundled scenario under ASan + UBSan
 #   make bench      benchmarks (optimised, asserts off)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -31,7 +32,7 @@ LIB      := $(BUILD)/libcowlab.a
 COWLAB   := $(BUILD)/cowlab
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all run test bench clean install deps
+.PHONY: all run test bench clean install deps unit-tests sanitize sanitize-build
 all: $(COWLAB)
 
 deps: $(DEPS_OK)
@@ -63,8 +64,33 @@ run: $(COWLAB)
 	./$(COWLAB) matrix scenarios/matrix
 	-./$(COWLAB) diff scenarios scenarios/gup scenarios/matrix --iterations 10
 
-test: $(COWLAB) $(BUILD)/cowbench $(TEST_BINS)
-	@sh tests/run.sh $(BUILD)/tests
+unit-tests: $(TEST_BINS)
+
+# The normal suite, then the sanitizer suite (make sanitize) folded into
+# the same closing line: tests/run.sh counts it when SANITIZE names its
+# build folder.
+test: $(COWLAB) $(BUILD)/cowbench $(TEST_BINS) sanitize-build
+	@SANITIZE=$(SAN_BUILD) sh tests/run.sh $(BUILD)/tests
+
+# ---- sanitizers ---------------------------------------------------------------
+# make sanitize
+#     builds the unit tests and cowlab with AddressSanitizer and
+#     UndefinedBehaviorSanitizer (alignment included: gcc's and clang's
+#     -fsanitize=undefined both check it) in build/asan, and runs
+#     tests/sanitize.sh: every unit-test binary, then `cowlab run FILE
+#     --mode all` over every bundled scenario.  Any sanitizer report fails
+#     it (UBSan does not recover; ASan aborts by default).  It ends with
+#         sanitize: N passed, N failed
+#     `make test` runs the same after the normal suite.
+SAN_BUILD  := $(BUILD)/asan
+SAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=undefined
+sanitize-build: | $(DEPS_OK)
+	@$(MAKE) --no-print-directory BUILD=$(SAN_BUILD) CFLAGS='$(SAN_CFLAGS)' \
+		$(SAN_BUILD)/cowlab unit-tests
+
+sanitize: sanitize-build
+	@sh tests/sanitize.sh $(SAN_BUILD)
 
 # Benchmarks run an optimised build without debug asserts, in build/release.
 RELEASE := $(BUILD)/release

@@ -6,6 +6,12 @@
 # root) is neither passed nor failed.  A binary that crashes or times out
 # before printing its summary counts as one failed test.  Exit status 0
 # iff nothing failed and something passed.
+# With SANITIZE=DIR (make test sets it to build/asan), the sanitizer suite
+# (tests/sanitize.sh DIR) runs last; its line
+#     sanitize: N passed, N failed
+# is printed before the closing line, and its counts are folded into it
+# (each unit-test binary and each scenario run under the sanitizers is one
+# test).
 set -u
 dir=${1:-build/tests}
 limit=${TEST_TIMEOUT:-600}
@@ -69,6 +75,20 @@ if sh "$(dirname "$0")/check_layers.sh"; then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1))
+fi
+# The sanitizer suite, when asked for.
+if [ -n "${SANITIZE:-}" ]; then
+	sh "$(dirname "$0")/sanitize.sh" "$SANITIZE" >"$dir/sanitize.log" 2>&1
+	line='^sanitize: \([0-9]*\) passed, \([0-9]*\) failed.*'
+	p=$(sed -n "s/$line/\1/p" "$dir/sanitize.log")
+	f=$(sed -n "s/$line/\2/p" "$dir/sanitize.log")
+	p=${p:-0}
+	f=${f:-1}
+	[ "$f" -ne 0 ] && grep -v '^sanitize: ' "$dir/sanitize.log" | tail -n 80
+	grep '^sanitize time: ' "$dir/sanitize.log"
+	grep '^sanitize: ' "$dir/sanitize.log" || echo "sanitize: no summary (see $dir/sanitize.log)"
+	passed=$((passed + p))
+	failed=$((failed + f))
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -55,14 +55,33 @@ static inline void list_del(struct list_head *n)
 
 #define list_entry(ptr, type, member) container_of(ptr, type, member)
 
-#define list_for_each_entry(pos, head, member)                                                 \
-	for (pos = list_entry((head)->next, __typeof__(*pos), member); &pos->member != (head); \
-	     pos = list_entry(pos->member.next, __typeof__(*pos), member))
+/*
+ * The iterators form an entry pointer only for a real element, never for
+ * the head: the head lives inside some other structure (a struct
+ * cow_system, a vma), so container_of() applied to it yields an address
+ * that is no object of pos's type, typically misaligned for it (struct
+ * mm_struct is cache-line aligned), which is undefined behaviour even
+ * unused, and UBSan's alignment check reports it.  So the loop walks a
+ * list_head cursor (named after pos, so nested loops do not shadow each
+ * other) and tests it against the head before computing pos.  After a
+ * loop that ran to its end, pos is the last element (unset if the list
+ * was empty), not Linux's head-derived pointer: no caller may use it then.
+ */
+#define list_for_each_entry(pos, head, member)                               \
+	for (struct list_head *pos##_node_ = (head)->next;                   \
+	     pos##_node_ != (head) &&                                        \
+	     ((pos = list_entry(pos##_node_, __typeof__(*pos), member)), 1); \
+	     pos##_node_ = pos##_node_->next)
 
-#define list_for_each_entry_safe(pos, n, head, member)                  \
-	for (pos = list_entry((head)->next, __typeof__(*pos), member),  \
-	    n = list_entry(pos->member.next, __typeof__(*pos), member); \
-	     &pos->member != (head);                                    \
-	     pos = n, n = list_entry(n->member.next, __typeof__(*n), member))
+/* As list_for_each_entry, and the body may delete (and free) pos: the next
+ * node is read before the body runs.  n is the next entry, or NULL when pos
+ * is the last. */
+#define list_for_each_entry_safe(pos, n, head, member)                                          \
+	for (struct list_head *pos##_node_ = (head)->next, *n##_node_ = pos##_node_->next;      \
+	     pos##_node_ != (head) &&                                                           \
+	     ((pos = list_entry(pos##_node_, __typeof__(*pos), member)),                        \
+	      (n = n##_node_ != (head) ? list_entry(n##_node_, __typeof__(*n), member) : NULL), \
+	      1);                                                                               \
+	     pos##_node_ = n##_node_, n##_node_ = pos##_node_->next)
 
 #endif

@@ -10,14 +10,57 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#if defined(COW_CORO_ASAN)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+
+/* The context being switched away from, for the side that resumes to
+ * record its stack (one switch is in flight per thread at a time). */
+static __thread struct coro *coro_leaving;
+
+/* Called on the resumed side of every switch: completes ASan's switch and
+ * records the stack of the context we came from (for main_ctx this is the
+ * only way to learn it). */
+static void asan_finish(struct coro *self)
+{
+	const void *bottom;
+	size_t size;
+
+	__sanitizer_finish_switch_fiber(self ? self->fake_stack : NULL, &bottom, &size);
+	if (coro_leaving) {
+		coro_leaving->stack = bottom;
+		coro_leaving->size = size;
+		coro_leaving = NULL;
+	}
+}
+
+/* A fresh coroutine's first instructions: finish the switch that started
+ * it, then run its entry. */
+static void asan_entry(void *arg)
+{
+	struct coro *c = arg;
+
+	asan_finish(NULL);
+	c->entry(c->arg);
+	abort(); /* entry never returns (coro.h) */
+}
+#endif
+
 #if defined(__x86_64__)
 
 void coro_start(void);
 
+/* The switch itself; coro_switch is this, or a wrapper under ASan. */
+#if defined(COW_CORO_ASAN)
+#define CORO_SWITCH_RAW "coro_switch_raw"
+void coro_switch_raw(struct coro *from, struct coro *to);
+#else
+#define CORO_SWITCH_RAW "coro_switch"
+#endif
+
 __asm__(".text\n"
-	".globl coro_switch\n"
-	".type coro_switch,@function\n"
-	"coro_switch:\n"
+	".globl " CORO_SWITCH_RAW "\n"
+	".type " CORO_SWITCH_RAW ",@function\n" CORO_SWITCH_RAW ":\n"
 	"	pushq %rbp\n"
 	"	pushq %rbx\n"
 	"	pushq %r12\n"
@@ -33,7 +76,7 @@ __asm__(".text\n"
 	"	popq %rbx\n"
 	"	popq %rbp\n"
 	"	ret\n"
-	".size coro_switch, .-coro_switch\n"
+	".size " CORO_SWITCH_RAW ", .-" CORO_SWITCH_RAW "\n"
 	".globl coro_start\n"
 	".type coro_start,@function\n"
 	"coro_start:\n"
@@ -42,7 +85,8 @@ __asm__(".text\n"
 	"	ud2\n"
 	".size coro_start, .-coro_start\n");
 
-void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *), void *arg)
+static void coro_init_raw(struct coro *c, void *stack, size_t size, void (*entry)(void *),
+			  void *arg)
 {
 	uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
 	uint64_t *sp = (uint64_t *)top;
@@ -68,7 +112,8 @@ static void coro_trampoline(unsigned int lo, unsigned int hi, unsigned int alo, 
 	abort();
 }
 
-void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *), void *arg)
+static void coro_init_raw(struct coro *c, void *stack, size_t size, void (*entry)(void *),
+			  void *arg)
 {
 	uintptr_t e = (uintptr_t)entry, a = (uintptr_t)arg;
 
@@ -80,9 +125,47 @@ void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *), 
 		    (unsigned int)(e >> 32), (unsigned int)a, (unsigned int)(a >> 32));
 }
 
+#if defined(COW_CORO_ASAN)
+static void coro_switch_raw(struct coro *from, struct coro *to)
+#else
 void coro_switch(struct coro *from, struct coro *to)
+#endif
 {
 	swapcontext(&from->uc, &to->uc);
+}
+
+#endif
+
+#if defined(COW_CORO_ASAN)
+
+void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *), void *arg)
+{
+	/* A reused stack may hold the redzones of an abandoned task's frames. */
+	ASAN_UNPOISON_MEMORY_REGION(stack, size);
+	c->stack = stack;
+	c->size = size;
+	c->fake_stack = NULL;
+	c->entry = entry;
+	c->arg = arg;
+	coro_init_raw(c, stack, size, asan_entry, c);
+}
+
+void coro_switch(struct coro *from, struct coro *to)
+{
+	/* from's own stack bounds are filled in by the side that resumes
+	 * (asan_finish), so the scheduler's main_ctx needs no setup. */
+	coro_leaving = from;
+	__sanitizer_start_switch_fiber(&from->fake_stack, to->stack, to->size);
+	coro_switch_raw(from, to);
+	/* Resumed: whoever switched here set coro_leaving to its context. */
+	asan_finish(from);
+}
+
+#else
+
+void coro_init(struct coro *c, void *stack, size_t size, void (*entry)(void *), void *arg)
+{
+	coro_init_raw(c, stack, size, entry, arg);
 }
 
 #endif

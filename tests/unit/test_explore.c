@@ -10,6 +10,7 @@
 #include "sched/demos.h"
 #include "scenario/interp.h"
 
+#include <ctype.h>
 #include <stdio.h>
 
 /* ---- schedule tokens --------------------------------------------------------- */
@@ -168,13 +169,38 @@ static void test_token_binds_to_its_program(void **state)
 
 /* ---- replay ------------------------------------------------------------------------ */
 
+/* msg with every hexadecimal address ("0x...") replaced by "0x?": a
+ * message may name an object by its address (a deadlock names its locks),
+ * and where the allocator puts an object is no part of a run.  glibc's
+ * malloc happens to hand a replay the same addresses; AddressSanitizer's
+ * quarantine does not (make sanitize). */
+static void mask_addresses(const char *msg, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; msg[i] && o + 4 < len; i++) {
+		out[o++] = msg[i];
+		if (msg[i] == '0' && msg[i + 1] == 'x') {
+			out[o++] = 'x';
+			out[o++] = '?';
+			for (i++; isxdigit((unsigned char)msg[i + 1]); i++)
+				;
+		}
+	}
+	out[o] = '\0';
+}
+
 static void assert_same_run(const struct explore_result *a, const struct explore_result *b)
 {
+	char ma[sizeof(a->message)], mb[sizeof(b->message)];
+
 	assert_int_equal(a->failed, b->failed);
 	assert_int_equal(a->verdict, b->verdict);
 	assert_int_equal(a->steps, b->steps);
 	assert_int_equal(a->fingerprint, b->fingerprint);
-	assert_string_equal(a->message, b->message);
+	mask_addresses(a->message, ma, sizeof(ma));
+	mask_addresses(b->message, mb, sizeof(mb));
+	assert_string_equal(ma, mb);
 }
 
 /* t replays r bit-exactly, 100 times out of 100. */
