@@ -310,6 +310,11 @@ struct page *alloc_page_direct(struct cow_system *sys, unsigned int gfp);
 /* A swap PTE to entry went away: drop its count, and the cache page if
  * nothing else needs it. */
 void free_swap_and_cache(struct cow_system *sys, swp_entry_t entry);
+/* free_swap_cache(): a swap-cache page that its last mapping just let go
+ * of (the caller still holds a reference) and that no swap PTE needs
+ * leaves the cache, so its slot is free again (a read fault keeps a
+ * swapped-in page in the cache).  Under a trylock; no PT lock held. */
+void free_swap_cache(struct cow_system *sys, struct page *page);
 /* Free cache pages no swap PTE and nobody else refers to any more. */
 void swap_cache_drain(struct cow_system *sys);
 

@@ -362,6 +362,16 @@ void free_swap_and_cache(struct cow_system *sys, swp_entry_t entry)
 	put_page(sys->pool, page);
 }
 
+void free_swap_cache(struct cow_system *sys, struct page *page)
+{
+	if (!PageFlag(page, PG_swapcache) || page_mapcount(page) > 0 || !trylock_page(page))
+		return;
+	if (PageFlag(page, PG_swapcache) && page_mapcount(page) == 0 &&
+	    swap_count(sys->swap, (swp_entry_t){page->private}) == 0)
+		delete_from_swap_cache(sys, page);
+	unlock_page(page);
+}
+
 void swap_cache_drain(struct cow_system *sys)
 {
 	unsigned long from = 0;

@@ -385,8 +385,10 @@ static void tlb_flush_and_free(struct mmu_gather *tlb)
 		return;
 	flush_tlb_mm(tlb->mm);
 	tlb->need_flush = false;
-	for (int i = 0; i < tlb->nr; i++)
+	for (int i = 0; i < tlb->nr; i++) {
+		free_swap_cache(tlb->mm->sys, tlb->pages[i]);
 		put_page(tlb->mm->sys->pool, tlb->pages[i]);
+	}
 	tlb->nr = 0;
 }
 

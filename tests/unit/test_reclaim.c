@@ -388,6 +388,26 @@ static void test_swapin_read_fault_decides_nothing(void **state)
 	}
 }
 
+/* A page a read fault swapped in stays in the swap cache; when its last
+ * mapping goes (munmap), the cache lets go of it and of its slot
+ * (free_swap_cache), or every swap-in by a read would leak a slot. */
+static void test_unmap_frees_swap_cache_of_read_page(void **state)
+{
+	(void)state;
+	for (int i = 0; i < NR_MM_POLICIES; i++) {
+		struct rt r = rt_new(mm_policies[i]);
+
+		assert_int_equal(mmt_fill(r.t, r.a, 0x5a, PAGE_SIZE), 0);
+		assert_int_equal(cow_swapout(r.t, r.a, PAGE_SIZE), 0);
+		assert_int_equal(mmt_byte(r.t, r.a), 0x5a);
+		assert_true(PageFlag(mmt_page(r.p, r.a), PG_swapcache));
+		assert_int_equal(cow_munmap(r.t, r.a, PAGE_SIZE), 0);
+		assert_int_equal(swap_device_nr_free(r.sys->swap), swap_device_size(r.sys->swap));
+		assert_system_ok(r.sys);
+		rt_free(&r);
+	}
+}
+
 /* S7, the negative control: a pinned page that reclaim unmapped into the
  * swap cache is what the 5.19+ rules forbid.  Made by swapping out under
  * 2.6.29's reclaim rule, which unmaps pinned pages, then judged under
@@ -609,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_reclaim_races_writers_explore),
 		cmocka_unit_test(test_swapin_read_fault_decides_nothing),
 		cmocka_unit_test(test_check_finds_pinned_page_in_swap),
+		cmocka_unit_test(test_unmap_frees_swap_cache_of_read_page),
 		cmocka_unit_test(test_memory_larger_than_the_pool),
 		cmocka_unit_test(test_write_reuses_swapcache_page_nobody_else_needs),
 		cmocka_unit_test(test_pressure_with_swap_errors),
