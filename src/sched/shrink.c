@@ -84,6 +84,7 @@ static void remove_devs(const struct explore_token *from, unsigned int start, un
 	memcpy(to->devs + start, from->devs + start + n,
 	       (from->nr_devs - start - n) * sizeof(from->devs[0]));
 	to->nr_devs = from->nr_devs - n;
+	to->max_steps = from->max_steps; /* after devs, not copied above */
 }
 
 static unsigned int preemptions(const struct explore_token *t)
