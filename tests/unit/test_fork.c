@@ -759,6 +759,92 @@ SNAP_PROG(pages_forkfix, "forkfix-2009", PAGE_SIZE);
 SNAP_PROG(page_2025, "fork-coherent-2025", PAGE_SIZE - ACCESS_CHUNK);
 SNAP_PROG(pages_2025, "fork-coherent-2025", PAGE_SIZE);
 
+/* A store of a whole page is many steps under the explorer (ACCESS_CHUNK
+ * bytes each), as a memcpy is many stores: a reader on another CPU that
+ * loads the first byte and then the last can see the first written and
+ * the last not yet.  With one step per store it never could. */
+struct torn_store {
+	struct cow_system *sys;
+	struct cow_process *p;
+	struct cow_task *writer, *reader;
+	unsigned long a;
+	int first, last;
+};
+
+static void torn_write(void *arg)
+{
+	struct torn_store *x = arg;
+
+	task_check(mmt_fill(x->writer, x->a, 0x22, PAGE_SIZE) == 0);
+}
+
+static void torn_read(void *arg)
+{
+	struct torn_store *x = arg;
+
+	x->first = mmt_byte(x->reader, x->a);
+	x->last = mmt_byte(x->reader, x->a + PAGE_SIZE - 1);
+}
+
+static void *torn_setup(struct sched *s)
+{
+	struct torn_store *x = calloc(1, sizeof(*x));
+
+	assert_non_null(x);
+	x->sys = mmt_system("linux-6.5", 64, 4, true);
+	x->p = mmt_process(x->sys, "p");
+	x->writer = mmt_task(x->p, 1);
+	x->reader = mmt_task(x->p, 2);
+	x->a = mmt_map(x->writer, 1, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+	assert_int_equal(mmt_fill(x->writer, x->a, 0x11, PAGE_SIZE), 0);
+	sched_spawn(s, "writer", 1, torn_write, x, 0);
+	sched_spawn(s, "reader", 2, torn_read, x, 0);
+	return x;
+}
+
+static int torn_check(void *state, char *msg, size_t len)
+{
+	return mmt_step_check(((struct torn_store *)state)->sys, msg, len);
+}
+
+static int torn_verdict(void *state, char *msg, size_t len)
+{
+	struct torn_store *x = state;
+
+	if (x->first == 0x22 && x->last == 0x11) {
+		snprintf(msg, len, "torn store: first byte written, last not yet");
+		return 1;
+	}
+	return 0;
+}
+
+static void torn_teardown(void *state)
+{
+	struct torn_store *x = state;
+
+	cow_task_destroy(x->writer);
+	cow_task_destroy(x->reader);
+	cow_process_exit(x->p);
+	cow_system_destroy(x->sys);
+	free(x);
+}
+
+static const struct explore_prog torn_prog = {
+	"torn-store", 3, torn_setup, torn_check, torn_verdict, torn_teardown,
+};
+
+static void test_page_store_is_many_steps(void **state)
+{
+	struct explore_opts o = {.algo = SCHED_DFS, .preemptions = 1};
+	struct explore_result r;
+
+	(void)state;
+	assert_int_equal(explore_run_search(&torn_prog, NULL, &o, &r), 0);
+	if (!r.failed)
+		fail_msg("no torn store in %llu runs", (unsigned long long)r.runs);
+	assert_non_null(strstr(r.message, "torn store"));
+}
+
 static void test_fork_snapshot_coherence(void **state)
 {
 	static const struct {
@@ -1151,6 +1237,7 @@ int main(void)
 		cmocka_unit_test(test_fork_races_writer_explore),
 		cmocka_unit_test(test_stale_tlb_is_caught_without_shootdown),
 		cmocka_unit_test(test_fork_snapshot_coherence),
+		cmocka_unit_test(test_page_store_is_many_steps),
 		cmocka_unit_test(test_family_stress),
 		cmocka_unit_test(test_family_explore),
 		cmocka_unit_test(test_broken_reuse_rule_is_caught),
