@@ -108,6 +108,7 @@ token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | tail -n 1)
 case $token in *:max-steps=1) ok "the token carries max-steps" ;; *) bad "the token carries max-steps ($token)" ;; esac
 expect 1 "replay of a max-steps token: the livelock again" "$cow" replay "$token"
 grep -q "livelock: no outcome after 1 steps" "$tmp/out" && ok "replay reproduces the livelock" || bad "replay reproduces the livelock"
+! grep -q "livelock: livelock" "$tmp/out" "$tmp/err" && ok "replay names the livelock once" || bad "replay names the livelock once"
 expect 2 "a token with a bad max-steps" "$cow" replay "${token%=1}=0"
 
 # A negative number is said to be one, not taken for a misspelt '->'.

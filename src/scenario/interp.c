@@ -1125,8 +1125,15 @@ void scen_result_from_explore(const struct explore_result *x, struct scen_result
 	if (!x->failed)
 		return;
 	if (x->verdict == SCHED_DEADLOCK || x->verdict == SCHED_LIVELOCK) {
-		snprintf(res->verdict, sizeof(res->verdict), "%s", sched_verdict_name(x->verdict));
-		snprintf(res->message, sizeof(res->message), "%s", x->message);
+		const char *name = sched_verdict_name(x->verdict), *msg = x->message;
+
+		/* The scheduler's message starts with the verdict's name, which
+		 * every caller prints before the message already. */
+		if (colon && (size_t)(colon - msg) == strlen(name) &&
+		    strncmp(msg, name, strlen(name)) == 0)
+			msg = colon + 2;
+		snprintf(res->verdict, sizeof(res->verdict), "%s", name);
+		snprintf(res->message, sizeof(res->message), "%s", msg);
 		return;
 	}
 	snprintf(res->verdict, sizeof(res->verdict), "crash");
