@@ -89,6 +89,11 @@ cp "$tmp/ro.cow" "$tmp/mxro/ro.cow"
 expect 3 "matrix: an unexpected error cell" "$cow" matrix "$tmp/mxro" --policy linux-6.5
 printf 'expect error linux-6.5\n' | cat - "$tmp/ro.cow" >"$tmp/mxro/ro.cow"
 expect 0 "matrix: 'expect error' matches an error cell" "$cow" matrix "$tmp/mxro" --policy linux-6.5
+# The host's side says the same, with the same exit status.
+expect 3 "kernel: the scenario is wrong" "$cow" kernel "$tmp/ro.cow"
+grep -q "error 1" "$tmp/out" && ok "kernel: counts the error iteration" || bad "kernel: counts the error iteration"
+expect 3 "diff: the scenario is wrong (both sides agree on error)" "$cow" diff "$tmp/ro.cow"
+grep -q "the scenario is wrong in the model: .*ro.cow:3:3: write failed" "$tmp/out" && ok "diff: says the scenario is wrong" || bad "diff: says the scenario is wrong"
 
 # Ctrl-C in matrix prints the cells finished so far and exits 130.
 "$cow" matrix scenarios/matrix --jobs 1 --time 1 >"$tmp/out" 2>"$tmp/err" &

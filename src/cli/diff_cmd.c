@@ -14,7 +14,9 @@
  * one too, unless the scenario says otherwise.
  *
  * Exit status: 0 no row disagrees (skips included), 1 a row disagrees,
- * 2 bad input or usage.
+ * 2 bad input or usage, 3 a side's verdict is error (the scenario is
+ * wrong: an operation failed that it does not mark 'check ... faults';
+ * agreeing on that says nothing of either memory manager).
  */
 #include "cli.h"
 #include "cowlab.h"
@@ -49,7 +51,9 @@ static const char usage_diff[] =
 	"  --json            one JSON document instead of the table\n"
 	"\n"
 	"Exit status: 0 no scenario disagrees (skips listed with their\n"
-	"reasons), 1 one disagrees, 2 bad input.\n";
+	"reasons), 1 one disagrees, 2 bad input, 3 the host's or the model's\n"
+	"verdict is 'error' (the scenario is wrong: an operation failed that it\n"
+	"does not mark 'check ... faults'), whether or not the two agree.\n";
 
 struct diff_args {
 	const char **paths;
@@ -261,6 +265,10 @@ static void print_table(const struct diff_row *rows, int n, const char *policy)
 			       r->host_skipped, r->host_skipped + r->host_runs, r->skip_reason);
 		if (note && !skip)
 			printf("  note: %s\n", note);
+		if (!skip && verdict_is_error(r->host.verdict))
+			printf("  the scenario is wrong on the host: %s\n", r->host.message);
+		if (!skip && verdict_is_error(r->model.verdict))
+			printf("  the scenario is wrong in the model: %s\n", r->model.message);
 		if (r->outcome == DIFF_DISAGREE) {
 			if (r->host.status != KERN_PASS)
 				printf("  host:  %s\n", r->host.message);
@@ -366,6 +374,10 @@ int cmd_diff(int argc, char **argv)
 						: "unknown");
 		}
 		code = count[DIFF_DISAGREE] ? EXIT_FOUND : 0;
+		for (int i = 0; i < nr; i++)
+			if (rows[i].outcome != DIFF_SKIP && (verdict_is_error(rows[i].host.verdict) ||
+							     verdict_is_error(rows[i].model.verdict)))
+				code = EXIT_SCENARIO;
 	}
 	free(rows);
 	scen_list_free(v, nr);

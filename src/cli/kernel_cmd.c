@@ -8,7 +8,9 @@
  * host runs in a way of its own (kern_host_note).
  *
  * Exit status: 0 no iteration failed (skips included), 1 one did, 2 bad
- * input or usage.
+ * input or usage, 3 an iteration's verdict was error (an operation of the
+ * scenario failed where it does not say 'check ... faults': the scenario,
+ * or the host's setup, is wrong, and the run says nothing of the kernel).
  */
 #include "cli.h"
 #include "kernel/kernel.h"
@@ -43,7 +45,9 @@ static const char usage_kernel[] =
 	"See docs/kernel.md.\n"
 	"\n"
 	"Exit status: 0 no iteration failed (skips included), 1 an iteration\n"
-	"failed, 2 bad input.\n";
+	"failed, 2 bad input, 3 an iteration's verdict was 'error' (an operation\n"
+	"failed that the scenario does not mark 'check ... faults': the run says\n"
+	"nothing of the kernel).  Of several files the highest status counts.\n";
 
 #define MAX_VERDICTS 8
 
@@ -122,6 +126,15 @@ static void count_verdict(struct tally *t, const char *word)
 		snprintf(t->verdicts[t->nr_verdicts].word, sizeof(t->verdicts[0].word), "%s", word);
 		t->verdicts[t->nr_verdicts++].n = 1;
 	}
+}
+
+/* Did an iteration fail with verdict error (the scenario is wrong)? */
+static bool tally_has_error(const struct tally *t)
+{
+	for (int i = 0; i < t->nr_verdicts; i++)
+		if (verdict_is_error(t->verdicts[i].word))
+			return true;
+	return false;
 }
 
 /* Run one parsed file a->iterations times into t.  A run that skips
@@ -255,7 +268,9 @@ int cmd_kernel(int argc, char **argv)
 	for (int i = 0; i < nr && code != EXIT_USAGE; i++) {
 		tallies[i].path = v[i].file;
 		run_file(v[i].s, &a, &tallies[i]);
-		if (tallies[i].failed)
+		if (tally_has_error(&tallies[i]))
+			code = EXIT_SCENARIO;
+		else if (tallies[i].failed && code < EXIT_FOUND)
 			code = EXIT_FOUND;
 		if (!a.json) {
 			print_tally(&tallies[i], width);
