@@ -69,25 +69,60 @@ static bool name_ok(const char *s)
 
 static const char task_letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-/* "<delta><task>" for each deviation, or "-". */
-static int format_devs(const struct explore_token *t, char *buf, size_t len)
+/* A bounded string builder that calls nothing but itself: the token
+ * formatter runs in crash handlers (async-signal-safe: no stdio, no
+ * allocation, no locale). */
+struct tbuf {
+	char *p;
+	size_t len, used;
+	bool over; /* it did not fit */
+};
+
+static void put_char(struct tbuf *b, char c)
 {
-	size_t used = 0;
+	if (b->used + 1 >= b->len) {
+		b->over = true;
+		return;
+	}
+	b->p[b->used++] = c;
+	b->p[b->used] = '\0';
+}
+
+static void put_str(struct tbuf *b, const char *s)
+{
+	while (*s)
+		put_char(b, *s++);
+}
+
+static void put_num(struct tbuf *b, uint64_t v, unsigned int base)
+{
+	char digits[24];
+	int n = 0;
+
+	do {
+		digits[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	while (n > 0)
+		put_char(b, digits[--n]);
+}
+
+/* "<delta><task>" for each deviation, or "-". */
+static int format_devs(const struct explore_token *t, struct tbuf *b)
+{
 	uint32_t prev = 0;
 
-	if (t->nr_devs == 0)
-		return snprintf(buf, len, "-") < (int)len ? 0 : COW_EINVAL;
+	if (t->nr_devs == 0) {
+		put_char(b, '-');
+		return 0;
+	}
 	for (unsigned int i = 0; i < t->nr_devs; i++) {
 		const struct sched_dev *d = &t->devs[i];
-		int n;
 
 		if (d->task >= sizeof(task_letters) - 1 || (i > 0 && d->step < prev))
 			return COW_EINVAL;
-		n = snprintf(buf + used, len - used, "%" PRIu32 "%c", d->step - prev,
-			     task_letters[d->task]);
-		if (n < 0 || (size_t)n >= len - used)
-			return COW_EINVAL;
-		used += (size_t)n;
+		put_num(b, d->step - prev, 10);
+		put_char(b, task_letters[d->task]);
 		prev = d->step;
 	}
 	return 0;
@@ -125,37 +160,52 @@ static int parse_devs(const char *text, struct explore_token *t)
 }
 
 /* "<hash>:<rules hash or ->:" */
-static void format_hashes(const struct explore_token *t, char *buf, size_t len)
+static void format_hashes(const struct explore_token *t, struct tbuf *b)
 {
+	put_num(b, t->hash, 16);
+	put_char(b, ':');
 	if (t->rules_hash)
-		snprintf(buf, len, "%" PRIx64 ":%" PRIx64 ":", t->hash, t->rules_hash);
+		put_num(b, t->rules_hash, 16);
 	else
-		snprintf(buf, len, "%" PRIx64 ":-:", t->hash);
+		put_char(b, '-');
+	put_char(b, ':');
 }
 
 int explore_token_format(const struct explore_token *t, char *buf, size_t len)
 {
-	char devs[8 * EXPLORE_MAX_DEVS], hashes[40];
-	int n;
+	struct tbuf b = {.p = buf, .len = len};
 
-	if (!name_ok(t->prog) || !name_ok(t->policy))
+	if (len == 0 || !name_ok(t->prog) || !name_ok(t->policy))
 		return COW_EINVAL;
-	format_hashes(t, hashes, sizeof(hashes));
+	buf[0] = '\0';
+	put_str(&b, "cow2:");
+	put_str(&b, t->prog);
+	put_char(&b, ':');
+	put_str(&b, t->policy);
+	put_char(&b, ':');
+	format_hashes(t, &b);
 	if (t->algo == SCHED_DIRECTED) {
-		if (format_devs(t, devs, sizeof(devs)) != 0)
+		put_str(&b, "s:");
+		if (format_devs(t, &b) != 0)
 			return COW_EINVAL;
-		n = snprintf(buf, len, "cow2:%s:%s:%ss:%s", t->prog, t->policy, hashes, devs);
-	} else if (t->algo == SCHED_PCT)
-		n = snprintf(buf, len, "cow2:%s:%s:%spct%uk%" PRIu64 ":%" PRIu64, t->prog,
-			     t->policy, hashes, t->depth, t->k, t->seed);
-	else if (t->algo == SCHED_RANDOM)
-		n = snprintf(buf, len, "cow2:%s:%s:%srandom:%" PRIu64, t->prog, t->policy, hashes,
-			     t->seed);
-	else
+	} else if (t->algo == SCHED_PCT) {
+		put_str(&b, "pct");
+		put_num(&b, t->depth, 10);
+		put_char(&b, 'k');
+		put_num(&b, t->k, 10);
+		put_char(&b, ':');
+		put_num(&b, t->seed, 10);
+	} else if (t->algo == SCHED_RANDOM) {
+		put_str(&b, "random:");
+		put_num(&b, t->seed, 10);
+	} else {
 		return COW_EINVAL;
-	if (n > 0 && (size_t)n < len && t->max_steps)
-		n += snprintf(buf + n, len - (size_t)n, ":max-steps=%" PRIu64, t->max_steps);
-	return n > 0 && (size_t)n < len ? 0 : COW_EINVAL;
+	}
+	if (t->max_steps) {
+		put_str(&b, ":max-steps=");
+		put_num(&b, t->max_steps, 10);
+	}
+	return b.over ? COW_EINVAL : 0;
 }
 
 static int token_error(char *err, size_t errlen, const char *what)

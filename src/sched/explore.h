@@ -191,7 +191,8 @@ int explore_search(const struct explore_prog *p, const char *policy, enum sched_
 		   uint64_t seed, uint64_t runs, uint64_t max_steps, struct explore_result *r);
 /* The token of the run in progress on this thread (from a signal handler
  * that reports a crash): a seed token, or the schedule recorded so far,
- * which replays the run up to where it is.  COW_EINVAL if none. */
+ * which replays the run up to where it is.  COW_EINVAL if none.
+ * Async-signal-safe: it only copies memory. */
 int explore_current_token(struct explore_token *t);
 /* Re-run exactly the run a token names. */
 int explore_replay(const struct explore_prog *p, const struct explore_token *t, uint64_t max_steps,
@@ -223,6 +224,9 @@ int explore_trace(const struct explore_prog *p, const struct explore_token *t, F
 /* Whether the operations of two steps conflict (see above). */
 bool explore_conflict(enum sync_op a, const void *oa, enum sync_op b, const void *ob);
 
+/* The token's text, "cow2:...", into buf; COW_EINVAL if it does not fit
+ * or a name holds ':' or blanks.  Async-signal-safe (crash handlers call
+ * it): no stdio, no allocation, no locale. */
 int explore_token_format(const struct explore_token *t, char *buf, size_t len);
 /* Parse a token; COW_EINVAL with a reason in err when it is malformed. */
 int explore_token_parse(const char *text, struct explore_token *t, char *err, size_t errlen);

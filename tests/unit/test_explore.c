@@ -22,6 +22,11 @@ static void test_schedule_token_round_trip(void **state)
 		"cow2:racy-counter:-:1:-:s:4b",
 		"cow2:x.cow:linux-6.5:8f2c51d0a3b7e914:2a5e0c1f9d4b6387:s:0a12b7Z",
 	};
+	static const char *const seeded[] = {
+		"cow2:x.cow:linux-6.5:ffffffffffffffff:1:pct3k17:18446744073709551615",
+		"cow2:x.cow:linux-2.6.29:8f2c51d0a3b7e914:-:random:0",
+		"cow2:racy-counter:-:1:-:s:3a:max-steps=4096",
+	};
 	static const char *const bad[] = {
 		"cow2:a:-:1:-:s:",
 		"cow2:a:-:1:-:s:b",
@@ -40,6 +45,15 @@ static void test_schedule_token_round_trip(void **state)
 		assert_int_equal(t.algo, SCHED_DIRECTED);
 		assert_int_equal(explore_token_format(&t, out, sizeof(out)), 0);
 		assert_string_equal(out, good[i]);
+	}
+	/* Seed tokens and a step limit round-trip too; a buffer one byte
+	 * short of a token is refused, not cut. */
+	for (size_t i = 0; i < ARRAY_SIZE(seeded); i++) {
+		assert_int_equal(explore_token_parse(seeded[i], &t, err, sizeof(err)), 0);
+		assert_int_equal(explore_token_format(&t, out, sizeof(out)), 0);
+		assert_string_equal(out, seeded[i]);
+		assert_int_equal(explore_token_format(&t, out, strlen(seeded[i])), COW_EINVAL);
+		assert_int_equal(explore_token_format(&t, out, strlen(seeded[i]) + 1), 0);
 	}
 	assert_int_equal(explore_token_parse(good[2], &t, err, sizeof(err)), 0);
 	assert_true(t.hash == 0x8f2c51d0a3b7e914ull);
