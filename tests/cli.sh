@@ -106,6 +106,40 @@ got=$?
 grep -q "^interrupted: [0-9]* of 357 cells finished, the others are marked '-'" "$tmp/out" && ok "matrix: SIGINT says it was interrupted" || bad "matrix: SIGINT says it was interrupted"
 grep -q "^r01_cow_after_fork  *pass " "$tmp/out" && grep -q "^r2[0-9].*  -  " "$tmp/out" && ok "matrix: SIGINT prints the finished cells and marks the others" || bad "matrix: SIGINT prints the finished cells and marks the others"
 
+# A cell's default budget is runs, not seconds: the same search as with
+# a time limit too long to matter (dma_thread's runs take longer
+# than the 2 seconds a cell once had).
+"$cow" matrix scenarios/gup/dma_thread.cow --policy linux-6.5 --runs 600 --json >"$tmp/out" 2>&1
+"$cow" matrix scenarios/gup/dma_thread.cow --policy linux-6.5 --runs 600 --time 1000000 --json >"$tmp/out2" 2>&1
+r1=$(grep -o '"runs":[0-9]*,"seconds"' "$tmp/out"); r2=$(grep -o '"runs":[0-9]*,"seconds"' "$tmp/out2")
+grep -q '"budget":{"runs":600,"time":null,"cell_timeout":300}' "$tmp/out" && grep -q '"budget":{"runs":600,"time":1e+06,"cell_timeout":1.0003e+06}' "$tmp/out2" && ok "matrix --json: the budget" || bad "matrix --json: the budget"
+[ -n "$r1" ] && [ "$r1" = "$r2" ] && ok "matrix: the default budget is runs alone ($r1)" || bad "matrix: the default budget is runs alone ($r1 vs $r2)"
+# The watchdog kills a cell past --cell-timeout and marks it timeout.
+expect 1 "matrix: a cell past --cell-timeout" "$cow" matrix scenarios/matrix/r17_gup_fast_vs_fork.cow --policy linux-6.5 --runs 100000000 --cell-timeout 1
+grep -q "^r17_gup_fast_vs_fork  *timeout!" "$tmp/out" && grep -q "^1 crash\|^0 crash, 1 timeout (no verdict" "$tmp/out" && grep -q "0 fail (each a counterexample)" "$tmp/out" && ok "matrix: a timeout cell is no counterexample" || bad "matrix: a timeout cell is no counterexample"
+expect 2 "matrix --cell-timeout 0" "$cow" matrix --cell-timeout 0
+"$cow" matrix scenarios/matrix/r17_gup_fast_vs_fork.cow --policy linux-6.5 --runs 100000000 --cell-timeout 1 --json >"$tmp/out" 2>&1
+grep -q '"found":"timeout",.*"search":"lost",.*"timeouts":1,' "$tmp/out" && ok "matrix --json: a timeout cell" || bad "matrix --json: a timeout cell"
+# A worker that dies in a cell costs that cell: 'crash', with the token of
+# the run in progress, which replays.
+"$cow" matrix scenarios/gup/forkscrew.cow --policy linux-6.5 --runs 100000000 --jobs 1 >"$tmp/out" 2>&1 &
+mpid=$!
+sleep 1
+wpid=$(pgrep -P "$mpid" | head -n 1)
+[ -n "$wpid" ] && kill -SEGV "$wpid"
+wait "$mpid"
+got=$?
+tok=$(sed -n 's/^ *cowlab replay \(cow2:.*\)$/\1/p' "$tmp/out" | head -n 1)
+if [ "$got" -eq 1 ] && grep -q "^forkscrew  *crash?" "$tmp/out" && grep -q "^1 crash, 0 timeout" "$tmp/out" && [ -n "$tok" ]; then
+	ok "matrix: a worker's crash is a crash cell with a token"
+	"$cow" replay "$tok" >"$tmp/out2" 2>&1
+	got=$?
+	[ "$got" -le 1 ] && grep -q "forkscrew.cow (linux-6.5): " "$tmp/out2" && ok "matrix: a crash cell's token replays" || bad "matrix: a crash cell's token replays (exit $got)"
+else
+	bad "matrix: a worker's crash is a crash cell with a token (exit $got)"
+	cat "$tmp/out"
+fi
+
 # A run cut at --max-steps is a livelock, and its token replays it as one.
 expect 1 "explore --max-steps 1: a livelock" "$cow" explore scenarios/fork_vs_writer.cow --max-steps 1
 grep -q "FOUND livelock (linux-6.5)" "$tmp/out" && ok "explore --max-steps 1 says livelock" || bad "explore --max-steps 1 says livelock"

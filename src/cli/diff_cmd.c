@@ -47,7 +47,9 @@ static const char usage_diff[] =
 	"  --delay US        the host's longest delay at an operation boundary\n"
 	"                    inside a thread, in microseconds (default 200)\n"
 	"  --runs N          the model's runs per scenario at most (default 2000)\n"
-	"  --time S          the model's seconds per scenario at most (default 2)\n"
+	"  --time S          the model's seconds per scenario at most (default:\n"
+	"                    none; the runs alone bound it, so a loaded machine\n"
+	"                    gives the same verdict)\n"
 	"  --json            one JSON document instead of the table\n"
 	"\n"
 	"Exit status: 0 no scenario disagrees (skips listed with their\n"
@@ -82,8 +84,7 @@ static int parse_diff_args(int argc, char **argv, struct diff_args *a)
 				.iterations = 20,
 				.seed = 1,
 				.delay = 200,
-				.runs = VERDICT_RUNS,
-				.time = VERDICT_SECONDS};
+				.runs = VERDICT_RUNS};
 	a->paths = calloc((size_t)argc, sizeof(*a->paths));
 	if (!a->paths)
 		return EXIT_USAGE;

@@ -9,16 +9,23 @@
  * the scenario as an explore program (explore_target_scenario, which
  * explore uses too), explore_run_search with the auto algorithm, stopping
  * at the first failing run, and scen_result_from_explore for its verdict.
- * Its budget is --runs and --time, whichever ends first; a search whose
- * dfs has run every schedule there is (explore_result.exhaustive: a
- * scenario without concurrency has one) stops at once.
+ * Its budget is --runs (and --time, if given: whichever ends first); a
+ * search whose dfs has run every schedule there is
+ * (explore_result.exhaustive: a scenario without concurrency has one)
+ * stops at once.  The default budget is runs alone, so that a loaded
+ * machine gives the same verdicts as an idle one.
  *
  * Cells are independent.  --jobs J worker processes (fork) each take one
  * cell at a time from the parent, which holds the queue, over a pipe, and
  * send back one result over another.  A worker that dies in a cell (an
  * abort in the memory manager, a segfault) costs only that cell, reported
  * as `crash` with the token of the run in progress where the worker could
- * still name it; the parent forks a new worker for the cells left.
+ * still name it; the parent forks a new worker for the cells left.  A
+ * worker still in one cell after --cell-timeout seconds is killed by the
+ * parent (a watchdog: a hang in the memory manager, or a machine too slow
+ * for the budget, cannot hang the command) and its cell is `timeout`.
+ * Neither `crash` nor `timeout` is a verdict of the scenario: the summary
+ * counts them apart from the counterexamples.
  */
 #include "base/hostfile.h"
 #include "cli.h"
@@ -48,9 +55,12 @@ static const char usage_matrix[] =
 	"\n"
 	"  --policy P1,P2,... the presets to run, in this order (default: all of\n"
 	"                    'cowlab policies', in its order)\n"
-	"  --runs N          runs per cell at most (default 2000)\n"
-	"  --time S          seconds per cell at most (default 2); a cell whose\n"
-	"                    every schedule has run stops before either\n"
+	"  --runs N          runs per cell at most (default 2000); a cell whose\n"
+	"                    every schedule has run stops before\n"
+	"  --time S          seconds per cell at most as well (default: none, so\n"
+	"                    that a loaded machine gives the same verdicts)\n"
+	"  --cell-timeout S  kill a worker still in one cell after S seconds and\n"
+	"                    mark the cell 'timeout' (default 300, plus --time)\n"
 	"  --seed S          first seed of the random and PCT runs (default 1)\n"
 	"  --jobs J          J worker processes (default: the online CPUs)\n"
 	"  --markdown        a markdown table\n"
@@ -78,7 +88,8 @@ struct matrix_args {
 	const char **presets; /* the columns */
 	int nr_presets;
 	uint64_t runs, seed;
-	double time;
+	double time;	     /* 0: no limit in seconds */
+	double cell_timeout; /* the watchdog's, in seconds */
 	unsigned int jobs;
 	enum matrix_format format;
 };
@@ -143,9 +154,23 @@ static int parse_presets(struct matrix_args *a, const char *val)
 }
 
 static const struct cli_opt matrix_opts[] = {
-	{"--policy", true}, {"--time", true},	   {"--runs", true},  {"--seed", true},
-	{"--jobs", true},   {"--markdown", false}, {"--json", false}, {NULL, false},
+	{"--policy", true}, {"--time", true},	  {"--cell-timeout", true},
+	{"--runs", true},   {"--seed", true},	  {"--jobs", true},
+	{"--markdown", false}, {"--json", false}, {NULL, false},
 };
+
+#define CELL_TIMEOUT 300.0
+
+static int parse_seconds(const char *arg, const char *val, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(val, &end);
+	if (errno || end == val || *end || !(*out > 0) || *out > 1e9)
+		return bad_value(arg, val, "seconds > 0");
+	return 0;
+}
 
 /* One of matrix_opts' options that take a value. */
 static int parse_option(struct matrix_args *a, const char *arg, const char *val)
@@ -154,15 +179,10 @@ static int parse_option(struct matrix_args *a, const char *arg, const char *val)
 
 	if (strcmp(arg, "--policy") == 0)
 		return parse_presets(a, val);
-	if (strcmp(arg, "--time") == 0) {
-		char *end;
-
-		errno = 0;
-		a->time = strtod(val, &end);
-		if (errno || end == val || *end || !(a->time > 0) || a->time > 1e9)
-			return bad_value(arg, val, "seconds > 0");
-		return 0;
-	}
+	if (strcmp(arg, "--time") == 0)
+		return parse_seconds(arg, val, &a->time);
+	if (strcmp(arg, "--cell-timeout") == 0)
+		return parse_seconds(arg, val, &a->cell_timeout);
 	if (strcmp(arg, "--runs") == 0) {
 		if (parse_count("matrix", arg, val, 1, UINT64_MAX, &a->runs))
 			return EXIT_USAGE;
@@ -185,7 +205,6 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 	int err;
 
 	a->runs = VERDICT_RUNS;
-	a->time = VERDICT_SECONDS;
 	a->seed = 1;
 	a->jobs = cpus < 1 ? 1 : cpus > MAX_JOBS ? MAX_JOBS : (unsigned int)cpus;
 	a->paths = calloc((size_t)argc + 1, sizeof(*a->paths));
@@ -213,6 +232,8 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 		return EXIT_USAGE;
 	}
 	a->format = json ? FORMAT_JSON : markdown ? FORMAT_MARKDOWN : FORMAT_TEXT;
+	if (a->cell_timeout == 0)
+		a->cell_timeout = CELL_TIMEOUT + a->time;
 	if (a->nr_paths == 0)
 		a->paths[a->nr_paths++] = DEFAULT_DIR;
 	if (!a->presets) {
@@ -334,7 +355,8 @@ struct worker {
 	int res_fd;	/* results from it */
 	int cell;	/* the cell it runs, -1: idle */
 	double started; /* when it was given the cell */
-	bool dying;	/* it sent its crash report */
+	bool dying;	/* it sent its crash report, or the watchdog killed it */
+	bool timed_out; /* the watchdog killed it */
 };
 
 struct pool {
@@ -385,6 +407,7 @@ static int start_worker(struct matrix *m, struct pool *pl, unsigned int j)
 	w->res_fd = res[0];
 	w->cell = -1;
 	w->dying = false;
+	w->timed_out = false;
 	return 0;
 }
 
@@ -441,8 +464,13 @@ static int worker_ended(struct matrix *m, struct pool *pl, unsigned int j)
 	if (w->cell >= 0) {
 		struct cell_msg msg = {.cell = w->cell, .v.failed = 1};
 
-		snprintf(msg.v.verdict, sizeof(msg.v.verdict), "crash");
-		if (WIFSIGNALED(status))
+		snprintf(msg.v.verdict, sizeof(msg.v.verdict), "%s",
+			 w->timed_out ? "timeout" : "crash");
+		if (w->timed_out)
+			snprintf(msg.v.message, sizeof(msg.v.message),
+				 "the cell ran past --cell-timeout (%g s): its worker was killed",
+				 m->a.cell_timeout);
+		else if (WIFSIGNALED(status))
 			snprintf(msg.v.message, sizeof(msg.v.message),
 				 "the worker died of signal %d (%s)", WTERMSIG(status),
 				 strsignal(WTERMSIG(status)));
@@ -464,6 +492,25 @@ static void show_progress(const struct matrix *m, const struct pool *pl, double 
 {
 	fprintf(stderr, "\r  matrix: %d of %d cells, %d differ, %.0f s   %s", pl->done, m->nr_cells,
 		pl->differ, now_seconds() - start, end ? "\n" : "");
+}
+
+/* The watchdog: kill every worker still in its cell after the cell
+ * timeout.  Its result pipe then ends, and worker_ended charges the cell
+ * with a timeout. */
+static void kill_overdue(const struct matrix *m, struct pool *pl)
+{
+	double now = now_seconds();
+
+	for (unsigned int j = 0; j < pl->nr; j++) {
+		struct worker *w = &pl->w[j];
+
+		if (w->pid > 0 && w->cell >= 0 && !w->timed_out &&
+		    now - w->started > m->a.cell_timeout) {
+			kill(w->pid, SIGKILL);
+			w->timed_out = true;
+			w->dying = true;
+		}
+	}
 }
 
 /* Run every cell in up to a.jobs workers.  0, or -1 if no worker could be
@@ -527,9 +574,10 @@ static int run_cells(struct matrix *m)
 			}
 			record(m, &pl, w, &msg);
 			w->cell = -1;
-			w->dying = msg.dying;
+			w->dying |= msg.dying;
 			feed_worker(&pl, w);
 		}
+		kill_overdue(m, &pl);
 		if (tty && pl.done < m->nr_cells && now_seconds() - shown >= 0.5) {
 			shown = now_seconds();
 			show_progress(m, &pl, start, false);
@@ -628,6 +676,15 @@ static bool any_error_differs(const struct matrix *m)
 	return false;
 }
 
+/* A cell whose worker crashed or was killed by the watchdog: no verdict
+ * of the scenario's, and no counterexample. */
+static bool cell_lost(const struct matrix *m, int cell)
+{
+	const char *v = m->cells[cell].v.verdict;
+
+	return cell_done(m, cell) && (strcmp(v, "crash") == 0 || strcmp(v, "timeout") == 0);
+}
+
 /* How many cells rest on what (explore_cover): failures are
  * counterexamples; passes are proven, proven within a preemption bound,
  * or sampled.  *bound: the bound of a bounded cell (the cells share it). */
@@ -638,7 +695,7 @@ static void count_covers(const struct matrix *m, int n[EXPLORE_EXHAUSTIVE + 1], 
 	for (int c = 0; c < m->nr_cells; c++) {
 		const struct verdict *v = &m->cells[c].v;
 
-		if (!cell_done(m, c))
+		if (!cell_done(m, c) || cell_lost(m, c))
 			continue;
 		n[v->failed ? EXPLORE_FOUND : v->cover]++;
 		if (!v->failed && v->cover == EXPLORE_BOUNDED)
@@ -646,9 +703,19 @@ static void count_covers(const struct matrix *m, int n[EXPLORE_EXHAUSTIVE + 1], 
 	}
 }
 
+static int count_verdict(const struct matrix *m, const char *verdict)
+{
+	int n = 0;
+
+	for (int c = 0; c < m->nr_cells; c++)
+		n += cell_done(m, c) && strcmp(m->cells[c].v.verdict, verdict) == 0;
+	return n;
+}
+
 static void print_summary(const struct matrix *m, const char *before)
 {
 	int differ = count_differ(m), done = count_done(m), n[EXPLORE_EXHAUSTIVE + 1], errors = 0;
+	int crashes = count_verdict(m, "crash"), timeouts = count_verdict(m, "timeout");
 	unsigned int bound;
 
 	count_covers(m, n, &bound);
@@ -659,11 +726,16 @@ static void print_summary(const struct matrix *m, const char *before)
 	       done - differ, differ);
 	for (int c = 0; c < m->nr_cells; c++)
 		errors += cell_done(m, c) && verdict_is_error(m->cells[c].v.verdict);
+	if (crashes || timeouts)
+		printf("%d crash, %d timeout (no verdict: the worker died or the watchdog "
+		       "killed it); ",
+		       crashes, timeouts);
 	if (errors)
 		printf("%d error (the scenario is wrong, not a counterexample); ", errors);
 	printf("%d fail (each a counterexample); %d pass: %d proven (every schedule ran), "
 	       "%d within %u preemptions, %d sampled\n",
-	       n[EXPLORE_FOUND] - errors, done - n[EXPLORE_FOUND], n[EXPLORE_EXHAUSTIVE],
+	       n[EXPLORE_FOUND] - errors, done - crashes - timeouts - n[EXPLORE_FOUND],
+	       n[EXPLORE_EXHAUSTIVE],
 	       n[EXPLORE_BOUNDED], bound, n[EXPLORE_SAMPLED]);
 }
 
@@ -686,10 +758,12 @@ static void print_differences(const struct matrix *m, const char *item)
 		const char *want = cell_expected(m, c);
 		char words[160];
 
-		if (!want || !cell_done(m, c) || cell_matches(m, c))
+		/* A crash or a timeout is shown with what its worker could say,
+		 * expect line or not. */
+		if (!cell_done(m, c) || cell_matches(m, c) || (!want && !cell_lost(m, c)))
 			continue;
 		printf("%s%s under %s: found %s, expected %s\n", item, m->rows[c / n].name,
-		       m->a.presets[c % n], x->v.verdict, want);
+		       m->a.presets[c % n], x->v.verdict, want ? want : "(no expect line)");
 		if (x->v.failed && x->v.message[0])
 			printf("%s    %.*s\n", item, first_line(x->v.message), x->v.message);
 		if (!x->v.failed)
@@ -804,7 +878,12 @@ static void print_json(const struct matrix *m)
 		printf("%s", p ? "," : "");
 		json_string(stdout, m->a.presets[p]);
 	}
-	printf("],\"rows\":[");
+	printf("],\"budget\":{\"runs\":%" PRIu64 ",\"time\":", m->a.runs);
+	if (m->a.time > 0)
+		printf("%g", m->a.time);
+	else
+		printf("null");
+	printf(",\"cell_timeout\":%g},\"rows\":[", m->a.cell_timeout);
 	for (int i = 0; i < m->nr_rows; i++) {
 		printf("%s{\"scenario\":", i ? "," : "");
 		json_string(stdout, m->rows[i].name);
@@ -831,7 +910,8 @@ static void print_json(const struct matrix *m)
 				printf("null");
 			printf(",\"match\":%s,\"search\":\"%s\"",
 			       cell_matches(m, c) ? "true" : "false",
-			       explore_cover_name(x->v.failed ? EXPLORE_FOUND : x->v.cover));
+			       cell_lost(m, c) ? "lost"
+			       : explore_cover_name(x->v.failed ? EXPLORE_FOUND : x->v.cover));
 			if (!x->v.failed && x->v.cover == EXPLORE_BOUNDED)
 				printf(",\"bound\":%u", x->v.dfs_bound);
 			printf(",\"runs\":%" PRIu64 ",\"seconds\":%.3f,\"exhaustive\":%s",
@@ -853,8 +933,10 @@ static void print_json(const struct matrix *m)
 	for (int k = 0; k <= EXPLORE_EXHAUSTIVE; k++)
 		printf("%s\"%s\":%d", k ? "," : "", explore_cover_name((enum explore_cover)k),
 		       n[k]);
-	printf("},\"cells\":%d,\"finished\":%d,\"interrupted\":%s,\"mismatches\":%d}\n",
-	       m->nr_cells, count_done(m), interrupted ? "true" : "false", count_differ(m));
+	printf("},\"cells\":%d,\"finished\":%d,\"crashes\":%d,\"timeouts\":%d,"
+	       "\"interrupted\":%s,\"mismatches\":%d}\n",
+	       m->nr_cells, count_done(m), count_verdict(m, "crash"), count_verdict(m, "timeout"),
+	       interrupted ? "true" : "false", count_differ(m));
 }
 
 /* ---- the command ------------------------------------------------------------------- */
