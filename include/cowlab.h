@@ -68,6 +68,10 @@ struct cow_system_opts {
 	unsigned long swap_slots; /* swap device size in 4 KiB slots (default: frames) */
 };
 
+/* The host memory a system of these options takes, in bytes: its frames
+ * (page tables come from them too) and their descriptors.  A caller can
+ * refuse a system too big for the host before it creates one. */
+unsigned long long cow_system_memory(const struct cow_system_opts *opts);
 /* Create a system; COW_EINVAL for bad options or an unknown policy. */
 int cow_system_create(const struct cow_system_opts *opts, struct cow_system **out);
 /* Destroy it: every remaining process exits first. */

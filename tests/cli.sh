@@ -140,6 +140,26 @@ else
 	cat "$tmp/out"
 fi
 
+# The resource guard: a scenario whose run may take more memory than
+# --max-memory (default half the RAM) is refused before anything is mapped.
+printf 'process P\n  map buf 16777216 pages\n  write buf[0..4K] 0x11\n  check corrupt buf[0..4K] == 0x11\n' >"$tmp/big.cow"
+for c in run explore matrix kernel diff; do
+	expect 2 "$c: a 64 GiB mapping is refused" timeout 60 "$cow" "$c" "$tmp/big.cow" --max-memory 16G
+	grep -q "big.cow: refused: a run may take 65.1 GiB of memory .*more than the limit of 16.0 GiB (--max-memory)" "$tmp/err" && ok "$c: says why it refused" || bad "$c: says why it refused"
+done
+if [ "$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' /proc/meminfo)" -lt 130000000 ]; then
+	expect 2 "run: a 64 GiB mapping is refused by default" timeout 60 "$cow" run "$tmp/big.cow"
+	grep -q "refused: .*(half of this machine's RAM)" "$tmp/err" && ok "run: names the default limit" || bad "run: names the default limit"
+else
+	skip "run: the default memory limit (this host has 130 GB or more: half of it holds the 64 GiB scenario)"
+fi
+expect 2 "run --max-memory 300K refuses a small scenario" "$cow" run scenarios/cow_parent_writes.cow --max-memory 300K
+expect 0 "run --max-memory 1M runs it" "$cow" run scenarios/cow_parent_writes.cow --max-memory 1M
+for v in 0 1X -5 G 1.5Q; do
+	expect 2 "run --max-memory '$v'" "$cow" run scenarios/cow_parent_writes.cow --max-memory "$v"
+	grep -q "max-memory takes a size in bytes" "$tmp/err" && ok "run --max-memory '$v' says why" || bad "run --max-memory '$v' says why"
+done
+
 # A run cut at --max-steps is a livelock, and its token replays it as one.
 expect 1 "explore --max-steps 1: a livelock" "$cow" explore scenarios/fork_vs_writer.cow --max-steps 1
 grep -q "FOUND livelock (linux-6.5)" "$tmp/out" && ok "explore --max-steps 1 says livelock" || bad "explore --max-steps 1 says livelock"

@@ -50,6 +50,7 @@ static const char usage_diff[] =
 	"  --time S          the model's seconds per scenario at most (default:\n"
 	"                    none; the runs alone bound it, so a loaded machine\n"
 	"                    gives the same verdict)\n"
+	MAX_MEMORY_HELP
 	"  --json            one JSON document instead of the table\n"
 	"\n"
 	"Exit status: 0 no scenario disagrees (skips listed with their\n"
@@ -92,7 +93,7 @@ static int parse_diff_args(int argc, char **argv, struct diff_args *a)
 		static const struct cli_opt opts[] = {
 			{"--iterations", true}, {"--seed", true},   {"--delay", true},
 			{"--runs", true},	{"--policy", true}, {"--time", true},
-			{"--json", false},	{NULL, false},
+			{"--json", false},	{"--max-memory", true}, {NULL, false},
 		};
 		const char *arg, *val;
 
@@ -104,6 +105,11 @@ static int parse_diff_args(int argc, char **argv, struct diff_args *a)
 		}
 		if (strcmp(arg, "--json") == 0) {
 			a->json = true;
+			continue;
+		}
+		if (strcmp(arg, "--max-memory") == 0) {
+			if (parse_max_memory("diff", val))
+				return EXIT_USAGE;
 			continue;
 		}
 		if (strcmp(arg, "--policy") == 0) {

@@ -53,6 +53,7 @@ static const char usage_explore[] =
 	"  --save FILE       write each run's replay token to FILE before the run\n"
 	"                    starts (with --jobs, FILE.0, FILE.1, ...)\n"
 	"  --no-shrink       report the failing run as found, unshrunk\n"
+	MAX_MEMORY_HELP
 	"  --json            JSON lines: progress once a second, then the result\n"
 	"\n"
 	"A search that finds nothing says what that shows: exhaustive (every\n"
@@ -202,7 +203,8 @@ static const struct cli_opt explore_opts[] = {
 	{"--save", true},	 {"--time", true},	    {"--depth", true},
 	{"--preemptions", true}, {"--runs", true},	    {"--seed", true},
 	{"--max-steps", true},	 {"--jobs", true},	    {"--json", false},
-	{"--no-shrink", false},	 {"--no-reduction", false}, {NULL, false},
+	{"--no-shrink", false},	 {"--no-reduction", false}, {"--max-memory", true},
+	{NULL, false},
 };
 
 /* 0 to go on, -1 after --help, else the exit code. */
@@ -235,7 +237,10 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 				a->no_shrink = true;
 			else if (strcmp(arg, "--no-reduction") == 0)
 				a->o.no_reduction = true;
-			else if (parse_option(a, arg, val) != 0)
+			else if (strcmp(arg, "--max-memory") == 0) {
+				if (parse_max_memory("explore", val))
+					return EXIT_USAGE;
+			} else if (parse_option(a, arg, val) != 0)
 				return EXIT_USAGE;
 			break;
 		}

@@ -38,6 +38,7 @@ static const char usage_kernel[] =
 	"                    (default 1; 0: no delays)\n"
 	"  --delay US        the longest delay at an operation boundary inside a\n"
 	"                    thread, in microseconds (default 200)\n"
+	MAX_MEMORY_HELP
 	"  --json            one JSON document instead of the table\n"
 	"\n"
 	"Data files go to $COWLAB_TMPDIR, else /var/tmp, else the current\n"
@@ -86,7 +87,7 @@ static int parse_kernel_args(int argc, char **argv, struct kernel_args *a)
 	for (int i = 1; i < argc; i++) {
 		static const struct cli_opt opts[] = {
 			{"--iterations", true}, {"--seed", true}, {"--delay", true},
-			{"--json", false},	{NULL, false},
+			{"--json", false},	{"--max-memory", true}, {NULL, false},
 		};
 		const char *arg, *val;
 
@@ -98,6 +99,9 @@ static int parse_kernel_args(int argc, char **argv, struct kernel_args *a)
 		}
 		if (strcmp(arg, "--json") == 0) {
 			a->json = true;
+		} else if (strcmp(arg, "--max-memory") == 0) {
+			if (parse_max_memory("kernel", val))
+				return EXIT_USAGE;
 		} else if (strcmp(arg, "--iterations") == 0) {
 			if (parse_count("kernel", arg, val, 1, UINT64_MAX, &a->iterations))
 				return EXIT_USAGE;

@@ -71,6 +71,7 @@ static const char usage_run[] =
 	"  --runs N          explore: runs (default 1000)\n"
 	"  --seed S          explore: first seed (default 1)\n"
 	"  --max-steps N     explore: step limit of a run (default 1000000)\n"
+	MAX_MEMORY_HELP
 	"\n"
 	"Exit status: 0 every check held, 1 a check failed, 2 bad input, 3 the\n"
 	"scenario is wrong: an operation failed that it does not mark\n"
@@ -82,7 +83,7 @@ static const char usage_run[] =
 	"passes says whether every schedule ran or they were sampled.\n";
 
 static const char usage_replay[] =
-	"usage: cowlab replay TOKEN [--trace]\n"
+	"usage: cowlab replay TOKEN [--trace] [--max-memory SIZE]\n"
 	"\n"
 	"Re-runs exactly the run named by TOKEN (a line \"cow2:...\" printed by\n"
 	"an exploration).  The token names the scenario file by the path it was\n"
@@ -90,7 +91,8 @@ static const char usage_replay[] =
 	"rules: a file changed since, or a preset whose rules differ, is refused\n"
 	"(exit 2), and so are tokens of the old format \"cow1:...\", which carry\n"
 	"no hash.\n"
-	"  --trace   print the run's trace (as cowlab explore does)\n"
+	"  --trace           print the run's trace (as cowlab explore does)\n"
+	MAX_MEMORY_HELP
 	"Exit 1 if the run fails, as it did when it was found; 3 if it ends in\n"
 	"the verdict 'error' (the scenario is wrong).\n";
 
@@ -121,7 +123,8 @@ struct run_args {
 static const struct cli_opt run_opts[] = {
 	{"--mode", true}, {"--policy", true},	 {"--iterations", true},
 	{"--algo", true}, {"--depth", true},	 {"--runs", true},
-	{"--seed", true}, {"--max-steps", true}, {NULL, false},
+	{"--seed", true}, {"--max-steps", true}, {"--max-memory", true},
+	{NULL, false},
 };
 
 static int parse_run_args(int argc, char **argv, struct run_args *a)
@@ -141,7 +144,10 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 		case CLI_ARG: a->files[a->nr_files++] = val; continue;
 		case CLI_OPT: break;
 		}
-		if (strcmp(arg, "--mode") == 0) {
+		if (strcmp(arg, "--max-memory") == 0) {
+			if (parse_max_memory("run", val))
+				return EXIT_USAGE;
+		} else if (strcmp(arg, "--mode") == 0) {
 			if (strcmp(val, "seq") == 0)
 				a->o.mode = SCEN_SEQ;
 			else if (strcmp(val, "stress") == 0)
@@ -365,11 +371,9 @@ static int cmd_run(int argc, char **argv)
 			name_width = (int)strlen(a.files[i]);
 	for (int i = 0; i < a.nr_files; i++) {
 		struct scenario *s;
-		char msg[512];
 		int rc;
 
-		if (scen_load(a.files[i], &s, msg, sizeof(msg)) != 0) {
-			fprintf(stderr, "%s\n", msg);
+		if (scen_load_checked("run", a.files[i], &s) != 0) {
 			if (code < EXIT_USAGE)
 				code = EXIT_USAGE;
 			continue;
@@ -403,7 +407,8 @@ static int cmd_replay(int argc, char **argv)
 	if (!t || !r)
 		goto out;
 	for (int i = 1; i < argc; i++) {
-		static const struct cli_opt opts[] = {{"--trace", false}, {NULL, false}};
+		static const struct cli_opt opts[] = {
+			{"--trace", false}, {"--max-memory", true}, {NULL, false}};
 		const char *opt, *val;
 
 		switch (cli_next("replay", opts, argc, argv, &i, &opt, &val)) {
@@ -412,7 +417,12 @@ static int cmd_replay(int argc, char **argv)
 			code = 0;
 			goto out;
 		case CLI_BAD: goto out;
-		case CLI_OPT: trace = true; break;
+		case CLI_OPT:
+			if (strcmp(opt, "--trace") == 0)
+				trace = true;
+			else if (parse_max_memory("replay", val))
+				goto out;
+			break;
 		case CLI_ARG:
 			if (token) {
 				fprintf(stderr, "cowlab replay: one token at a time\n");

@@ -63,6 +63,7 @@ static const char usage_matrix[] =
 	"                    mark the cell 'timeout' (default 300, plus --time)\n"
 	"  --seed S          first seed of the random and PCT runs (default 1)\n"
 	"  --jobs J          J worker processes (default: the online CPUs)\n"
+	MAX_MEMORY_HELP
 	"  --markdown        a markdown table\n"
 	"  --json            one JSON document, with a replay token for every\n"
 	"                    failing cell\n"
@@ -156,7 +157,8 @@ static int parse_presets(struct matrix_args *a, const char *val)
 static const struct cli_opt matrix_opts[] = {
 	{"--policy", true}, {"--time", true},	  {"--cell-timeout", true},
 	{"--runs", true},   {"--seed", true},	  {"--jobs", true},
-	{"--markdown", false}, {"--json", false}, {NULL, false},
+	{"--markdown", false}, {"--json", false}, {"--max-memory", true},
+	{NULL, false},
 };
 
 #define CELL_TIMEOUT 300.0
@@ -183,6 +185,8 @@ static int parse_option(struct matrix_args *a, const char *arg, const char *val)
 		return parse_seconds(arg, val, &a->time);
 	if (strcmp(arg, "--cell-timeout") == 0)
 		return parse_seconds(arg, val, &a->cell_timeout);
+	if (strcmp(arg, "--max-memory") == 0)
+		return parse_max_memory("matrix", val);
 	if (strcmp(arg, "--runs") == 0) {
 		if (parse_count("matrix", arg, val, 1, UINT64_MAX, &a->runs))
 			return EXIT_USAGE;

@@ -125,14 +125,8 @@ int scen_list_load(const char *cmd, const char *const *paths, int nr_paths, stru
 			code = EXIT_USAGE;
 		}
 	}
-	for (int i = 0; i < *nr && !code; i++) {
-		char msg[512];
-
-		if (scen_load((*out)[i].file, &(*out)[i].s, msg, sizeof(msg)) != 0) {
-			fprintf(stderr, "%s\n", msg);
-			code = EXIT_USAGE;
-		}
-	}
+	for (int i = 0; i < *nr && !code; i++)
+		code = scen_load_checked(cmd, (*out)[i].file, &(*out)[i].s);
 	return code;
 }
 

@@ -6,8 +6,10 @@
 #include "sched/demos.h"
 #include "scenario/interp.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +26,82 @@ double now_seconds(void)
 bool is_help(const char *arg)
 {
 	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+static unsigned long long memory_limit; /* --max-memory's; 0: the default */
+
+int parse_max_memory(const char *cmd, const char *text)
+{
+	static const char units[] = "KMGT";
+	char *end;
+	double v;
+	const char *u;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (*end && end[1] == '\0' && (u = strchr(units, *end)) != NULL) {
+		for (long i = 0; i <= u - units; i++)
+			v *= 1024;
+		end++;
+	}
+	if (errno || end == text || *end || !(v >= 1) || v >= 18e18 || !isdigit((unsigned char)*text)) {
+		fprintf(stderr,
+			"cowlab %s: --max-memory takes a size in bytes, or with K, M, G or T "
+			"(as 512M or 4G), not '%s'\n",
+			cmd, text);
+		return EXIT_USAGE;
+	}
+	memory_limit = (unsigned long long)v;
+	return 0;
+}
+
+unsigned long long max_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+	if (memory_limit)
+		return memory_limit;
+	if (pages <= 0 || size <= 0)
+		return ULLONG_MAX;
+	return (unsigned long long)pages * (unsigned long long)size / 2;
+}
+
+/* n bytes in the largest unit that keeps a digit before the point. */
+static const char *size_words(unsigned long long n, char *buf, size_t len)
+{
+	static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 6) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+	return buf;
+}
+
+int scen_load_checked(const char *cmd, const char *path, struct scenario **out)
+{
+	unsigned long long need, limit = max_memory();
+	char msg[512], a[32], b[32];
+
+	if (scen_load(path, out, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "%s\n", msg);
+		return EXIT_USAGE;
+	}
+	need = scen_memory_bytes(*out);
+	if (need <= limit)
+		return 0;
+	fprintf(stderr,
+		"cowlab %s: %s: refused: a run may take %s of memory (its mappings, a private "
+		"copy for every process, and the model's frame pool), more than the limit "
+		"of %s (%s); raise --max-memory or make the mappings smaller\n",
+		cmd, path, size_words(need, a, sizeof(a)), size_words(limit, b, sizeof(b)),
+		memory_limit ? "--max-memory" : "half of this machine's RAM");
+	scen_free(*out);
+	*out = NULL;
+	return EXIT_USAGE;
 }
 
 bool verdict_is_error(const char *verdict)
@@ -203,7 +281,6 @@ int explore_target_open(const char *name, const char *policy, const char *cmd,
 			const char **policy_used)
 {
 	struct scenario *s;
-	char msg[512];
 	int code;
 
 	*out = NULL;
@@ -212,10 +289,9 @@ int explore_target_open(const char *name, const char *policy, const char *cmd,
 		*policy_used = "-";
 		return 0;
 	}
-	if (scen_load(name, &s, msg, sizeof(msg)) != 0) {
-		fprintf(stderr, "%s\n", msg);
-		return EXIT_USAGE;
-	}
+	code = scen_load_checked(cmd, name, &s);
+	if (code)
+		return code;
 	code = explore_target_scenario(s, policy, cmd, out, p, policy_used);
 	if (code) {
 		scen_free(s);

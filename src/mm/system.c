@@ -14,6 +14,13 @@
 #define DEFAULT_FRAMES 4096
 #define DEFAULT_CPUS 4
 
+unsigned long long cow_system_memory(const struct cow_system_opts *opts)
+{
+	unsigned long long frames = opts && opts->frames ? opts->frames : DEFAULT_FRAMES;
+
+	return frames * (PAGE_SIZE + sizeof(struct page) + sizeof(atomic_t));
+}
+
 int cow_system_create(const struct cow_system_opts *opts, struct cow_system **out)
 {
 	struct cow_system_opts o = {DEFAULT_FRAMES, DEFAULT_CPUS, NULL, 0};

@@ -182,6 +182,15 @@ static unsigned long default_frames(const struct scenario *s)
 	return 64 + cached + (unsigned long)s->nr_procs * (pages + 16);
 }
 
+unsigned long long scen_memory_bytes(const struct scenario *s)
+{
+	unsigned long worst = default_frames(s);
+	struct cow_system_opts o = {.frames = s->frames ? s->frames : worst};
+	unsigned long long model = cow_system_memory(&o), host = (unsigned long long)worst * 4096;
+
+	return model > host ? model : host;
+}
+
 /* The bytes of a mapped file past its size, to the end of the host file's
  * last sector, become zeroes: the tail of a file's last page reads as
  * zeroes through a mapping.  (No direct I/O reaches them: its ranges lie

@@ -90,6 +90,13 @@ void scen_result_from_explore(const struct explore_result *x, struct scen_result
  * no run failed and every run judged skipped. */
 void scen_result_add_skips(const struct scen_prog *sp, struct scen_result *res);
 
+/* The host memory one run of s may take, in bytes, on either back end:
+ * the model's system (its frame pool: `system frames=` or the default
+ * that gives every process a private copy of every mapping) or the host's
+ * processes, each of which may write every page it maps.  A caller
+ * refuses a scenario past its memory limit before anything is mapped. */
+unsigned long long scen_memory_bytes(const struct scenario *s);
+
 /* Run s as the options say.  Returns 0 (r says whether a check failed) or
  * COW_EINVAL (bad options, e.g. an unknown policy: r->message says why). */
 int scen_run(const struct scenario *s, const struct scen_opts *o, struct scen_result *r);
