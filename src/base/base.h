@@ -27,6 +27,9 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* A macro's value as a string literal: COW_STR(3) is "3". */
+#define COW_STR_(x) #x
+#define COW_STR(x) COW_STR_(x)
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 #define COW_UNUSED __attribute__((unused))
 /* A field that other CPUs write often starts its own cache line, so that

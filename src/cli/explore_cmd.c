@@ -34,8 +34,9 @@ static const char usage_explore[] =
 	"  --algo A          auto (default): PCT depth 3, PCT depth 2, random and\n"
 	"                    dfs with bound 2, one run each in turn;\n"
 	"                    pct, random, or dfs (every schedule within the bound)\n"
-	"  --depth D         PCT depth, 1..8 (default 3)\n"
-	"  --preemptions K   dfs: the preemption bound (default 2)\n"
+	"  --depth D         PCT depth, 1..8 (default " COW_STR(EXPLORE_DEFAULT_DEPTH) ")\n"
+	"  --preemptions K   dfs: the preemption bound (default " COW_STR(
+		EXPLORE_DEFAULT_PREEMPTIONS) ")\n"
 	"  --no-reduction    dfs without sleep sets: also run the schedules that\n"
 	"                    differ only in the order of independent steps\n"
 	"  --runs N          stop after N runs (default 100000; dfs: until done;\n"
@@ -211,8 +212,8 @@ static const struct cli_opt explore_opts[] = {
 static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 {
 	a->o.algo = SCHED_AUTO;
-	a->o.depth = 3;
-	a->o.preemptions = 2;
+	a->o.depth = EXPLORE_DEFAULT_DEPTH;
+	a->o.preemptions = EXPLORE_DEFAULT_PREEMPTIONS;
 	a->o.seed = 1;
 	a->o.nr_shards = 1;
 	a->jobs = 1;
@@ -505,11 +506,9 @@ static int run_jobs(const struct explore_prog *p, const char *policy, const stru
 			}
 		}
 		if (now_seconds() - shown >= 1.0) {
+			bool dfs = a->o.algo == SCHED_DFS || a->o.algo == SCHED_AUTO;
 			struct explore_stats st = {.elapsed = now_seconds() - start,
-						   .bound = a->o.algo == SCHED_DFS
-								    ? a->o.preemptions
-							    : a->o.algo == SCHED_AUTO ? 2
-										      : 0};
+						   .bound = dfs ? explore_dfs_bound(&a->o) : 0};
 
 			shown = now_seconds();
 			st.dfs_done = true;
@@ -542,7 +541,7 @@ out_wait:
 		r->dfs_done &= last[j].dfs_done != 0;
 		r->exhaustive &= last[j].exhaustive != 0;
 	}
-	r->dfs_bound = a->o.algo == SCHED_DFS ? a->o.preemptions : 2;
+	r->dfs_bound = explore_dfs_bound(&a->o);
 	r->elapsed = now_seconds() - start;
 out:
 	free(pids);

@@ -66,7 +66,8 @@ static const char usage_run[] =
 	"                    policy line, else linux-6.5)\n"
 	"  --iterations N    stress: repetitions (default 100 with --mode all, else 1)\n"
 	"  --algo A          explore: auto (default: random and PCT runs in turn),\n"
-	"                    random, or pct (PCT of --depth D, default 3)\n"
+	"                    random, or pct (PCT of --depth D, default " COW_STR(
+		EXPLORE_DEFAULT_DEPTH) ")\n"
 	"  --depth D         explore: PCT depth, 1..8\n"
 	"  --runs N          explore: runs (default 1000)\n"
 	"  --seed S          explore: first seed (default 1)\n"

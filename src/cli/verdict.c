@@ -17,8 +17,8 @@ void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs
 {
 	struct explore_opts o = {
 		.algo = SCHED_AUTO,
-		.depth = 3,
-		.preemptions = 2,
+		.depth = EXPLORE_DEFAULT_DEPTH,
+		.preemptions = EXPLORE_DEFAULT_PREEMPTIONS,
 		.seed = seed,
 		.runs = runs,
 		.time = time,

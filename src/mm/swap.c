@@ -170,11 +170,6 @@ unsigned long swap_device_nr_free(const struct swap_device *sd)
 	return READ_ONCE(sd->nr_free);
 }
 
-int swap_device_direct(const struct swap_device *sd)
-{
-	return sd->direct;
-}
-
 static unsigned long slot_of(const struct swap_device *sd, swp_entry_t entry)
 {
 	COW_CHECK(swp_type(entry) == sd->type && swp_offset(entry) < sd->nr,

@@ -37,8 +37,6 @@ void swap_device_destroy(struct swap_device *sd);
 
 unsigned long swap_device_size(const struct swap_device *sd);
 unsigned long swap_device_nr_free(const struct swap_device *sd);
-/* 1 if the file really bypasses the page cache (0 on tmpfs). */
-int swap_device_direct(const struct swap_device *sd);
 
 /* A free slot, with count SWAP_HAS_CACHE; COW_ENOMEM when the device is
  * full. */

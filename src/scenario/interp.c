@@ -1236,8 +1236,8 @@ static int run_explore(const struct scenario *s, const char *policy, const struc
 	} else {
 		struct explore_opts eo = {
 			.algo = o->algo,
-			.depth = o->depth ? o->depth : 3,
-			.preemptions = 2,
+			.depth = o->depth ? o->depth : EXPLORE_DEFAULT_DEPTH,
+			.preemptions = EXPLORE_DEFAULT_PREEMPTIONS,
 			.seed = o->seed,
 			.runs = o->runs ? o->runs : 1000,
 			.max_steps = o->max_steps,

@@ -637,7 +637,7 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 	if (!x.s)
 		return COW_ENOMEM;
 	if (o->algo == SCHED_DFS || o->algo == SCHED_AUTO) {
-		r->dfs_bound = o->algo == SCHED_DFS ? o->preemptions : 2;
+		r->dfs_bound = explore_dfs_bound(o);
 		x.dfs = dfs_new(r->dfs_bound, !o->no_reduction, o->shard, x.nr_shards);
 		if (!x.dfs) {
 			sched_destroy(x.s);
@@ -740,8 +740,8 @@ int explore_search(const struct explore_prog *p, const char *policy, enum sched_
 {
 	struct explore_opts o = {
 		.algo = algo,
-		.depth = 3,
-		.preemptions = 2,
+		.depth = EXPLORE_DEFAULT_DEPTH,
+		.preemptions = EXPLORE_DEFAULT_PREEMPTIONS,
 		.seed = seed,
 		.runs = runs,
 		.max_steps = max_steps,

@@ -155,10 +155,15 @@ struct explore_stats {
 	unsigned int max_preemptions; /* the most any counted run made */
 };
 
+/* The search's defaults, for every caller: PCT's depth, and dfs's
+ * preemption bound (auto's dfs part always runs with it). */
+#define EXPLORE_DEFAULT_DEPTH 3
+#define EXPLORE_DEFAULT_PREEMPTIONS 2
+
 struct explore_opts {
 	enum sched_algo algo;	  /* SCHED_AUTO, SCHED_PCT, SCHED_RANDOM or SCHED_DFS */
-	unsigned int depth;	  /* PCT depth, default 3 */
-	unsigned int preemptions; /* dfs bound, default 2 */
+	unsigned int depth;	  /* PCT depth (EXPLORE_DEFAULT_DEPTH) */
+	unsigned int preemptions; /* dfs bound (EXPLORE_DEFAULT_PREEMPTIONS) */
 	bool no_reduction;	  /* dfs without sleep sets */
 	uint64_t seed;		  /* first seed of random and PCT runs */
 	uint64_t runs;		  /* runs made, counted or not; 0: no limit but time */
@@ -179,6 +184,13 @@ struct explore_opts {
 	/* Optional: set from a signal handler to stop the search. */
 	volatile int *stop;
 };
+
+/* The preemption bound of o's dfs part: --preemptions for dfs, the
+ * default for auto. */
+static inline unsigned int explore_dfs_bound(const struct explore_opts *o)
+{
+	return o->algo == SCHED_DFS ? o->preemptions : EXPLORE_DEFAULT_PREEMPTIONS;
+}
 
 /* Search as o says, stopping at the first failing run.  SCHED_PCT, like
  * SCHED_AUTO, starts with one random run whose length sets k.  Returns 0
