@@ -20,10 +20,10 @@
  * Locks (their letters and ranks are defined in src/sync/lockrank.h):
  *   (C) constant after pgtable_init()      (A) atomic
  *   (P) pgt->lock, like Linux's mm->page_table_lock: serialises populating
- *       and clearing upper-level entries.  It ranks above the PT lock, so
- *       it is never taken while a PT lock is held (a debug build panics if it
- *       is); and nothing is taken while it is held: a new table's frame
- *       is allocated before it is taken.
+ *       and clearing upper-level entries.  It ranks above the PT lock,
+ *       so it is never taken while a PT lock is held (a debug build
+ *       panics if it is); and nothing is taken while it is held: a new
+ *       table's frame is allocated before it is taken.
  *   (E) the PT lock: the split lock of one PTE table (struct page.ptl of
  *       the table's frame) serialises changes to that table's 512 leaf
  *       PTEs.
