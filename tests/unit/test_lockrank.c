@@ -6,7 +6,8 @@
  *
  *     build/tests/test_lockrank --write-doc
  *
- * rewrites the block between the markers (run from the repository root).
+ * replaces the block between the markers there with the one the list
+ * generates (run it, and the tests, from the repository root).
  */
 #include "testutil.h"
 
