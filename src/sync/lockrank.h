@@ -12,8 +12,8 @@
  * sync.h), the names lockdep's panics use, the order those panics print,
  * and the table in docs/architecture.md (rewritten by
  * `build/tests/test_lockrank --write-doc`; test_lockrank fails when the
- * document and this list differ).  Adding a lock means adding a line here,
- * nothing more.
+ * document and this list differ).  A new kind of lock takes a line here
+ * and its RANK_<ID> where it is initialised, nothing more.
  *
  * Each lock also has a letter.  The comments of src/mm's structures name
  * what protects a field by these letters, "(M)" for mmap_lock, "(M+P)"
