@@ -5,16 +5,13 @@
  * anon_vma_chain).  Each .c file of src/mm that works on these includes
  * this header; the public API in include/cowlab.h wraps them.
  *
- * Lock legend for the fields below:
- *   (C) constant after creation           (A) atomic
- *   (M) the mm's mmap_lock (read to use, write to change)
- *   (T) the mm's page_table_lock (pgt.lock)
- *   (R) the root anon_vma's rwsem          (S) the system's lock
- *   (O) owned by the CPU (its TLB is written only by the CPU itself)
- *
- * Lock order (outermost first; see docs/architecture.md):
- *   mmap_lock -> page lock -> anon_vma rwsem -> page_table_lock ->
- *   PT lock (dst before src in fork) -> frame caches -> frame pool
+ * Each field's comment names what protects it by a letter, (M+P) for two
+ * locks together: here (M) the mm's mmap_lock (read to use, write to
+ * change), (P) its page_table_lock (pgt.lock), (R) the root anon_vma's
+ * rwsem, (S) the system's lock, (K) the KSM mutex; (C) constant after
+ * creation, (A) atomic, (O) owned by the CPU (its TLB is written only by
+ * the CPU itself).  The letters, and the order in which the locks nest,
+ * are defined once, in src/sync/lockrank.h.
  */
 #ifndef COW_MM_MM_H
 #define COW_MM_MM_H
@@ -42,7 +39,7 @@ struct vm_area_struct {
 	unsigned long vm_flags;		 /* (M) VM_* */
 	unsigned long vm_pgoff;		 /* (M) page index of vm_start */
 	struct mm_struct *vm_mm;	 /* (C) */
-	struct anon_vma *anon_vma;	 /* (M+T) set on the first anon fault */
+	struct anon_vma *anon_vma;	 /* (M+P) set on the first anon fault */
 	struct list_head anon_vma_chain; /* (M) anon_vma_chain.same_vma */
 	/* (C) shared anonymous memory, or the page cache of the file a
 	 * mapping maps (shared or private) */

@@ -7,10 +7,11 @@
  * index of the frame in the pool.  Page-table pages come from the same
  * pool, as in a kernel.
  *
- * Lock legend for the fields of struct page:
+ * What protects each field of struct page, by the letters of
+ * src/sync/lockrank.h (which defines them and the lock order once):
  *   (A) atomic, no lock        (L) the page lock (PG_locked)
  *   (F) owned by the allocator while the frame is free (PG_free set)
- *   (R) the lock of the LRU list the page is on, while PG_lru is set
+ *   (U) the lock of the LRU list the page is on, while PG_lru is set
  *   (T) page-table pages only: set up at allocation, ptl is the split lock
  *       (a table is never a compound page, so ptl shares its place with
  *       the compound pin count)
@@ -84,7 +85,7 @@ struct page {
 	union {
 		struct {
 			unsigned long index; /* (L) anon: page index for the rmap */
-			struct {	     /* (F) free list / (R) LRU links */
+			struct {	     /* (F) free list / (U) LRU links */
 				uint32_t next, prev;
 			} lru;
 		};

@@ -17,13 +17,16 @@
  *                    type, bits 12..61 the offset;
  *   upper level      0, or a table's PFN with _PAGE_TABLE.
  *
- * Locks (legend for the fields below):
+ * Locks (their letters and ranks are defined in src/sync/lockrank.h):
  *   (C) constant after pgtable_init()      (A) atomic
  *   (P) pgt->lock, like Linux's mm->page_table_lock: serialises populating
- *       and clearing upper-level entries.  It is a leaf lock: nothing is
- *       taken while it is held, so it may be taken with a PT lock held.
- *   PT lock: the split lock of one PTE table (struct page.ptl of the
- *       table's frame) serialises changes to that table's 512 leaf PTEs.
+ *       and clearing upper-level entries.  It ranks above the PT lock,
+ *       so it is never taken while a PT lock is held (a debug build
+ *       panics if it is); and nothing is taken while it is held: a new
+ *       table's frame is allocated before it is taken.
+ *   (E) the PT lock: the split lock of one PTE table (struct page.ptl of
+ *       the table's frame) serialises changes to that table's 512 leaf
+ *       PTEs.
  *
  * Invariants (checked by pgtable_check() in check.c):
  *   P1  every table is a frame with PG_table, not PG_free, whose private

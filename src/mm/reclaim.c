@@ -31,7 +31,7 @@
  *      A page with extra references (GUP) stays in the swap cache.
  *
  * Locks: page lock -> anon_vma (rmap walk) -> PT lock -> swap device lock,
- * as the lock order says.
+ * as the lock order (src/sync/lockrank.h) says.
  */
 #include "mm/mm.h"
 #include "mm/swap.h"

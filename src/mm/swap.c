@@ -26,11 +26,11 @@ struct swap_device {
 	int fd;
 	int direct;
 	unsigned long nr;
-	unsigned long nr_free; /* (S) */
-	unsigned long cursor;  /* (S) where the next search starts */
-	uint16_t *map;	       /* (S) count per slot */
-	struct page **cache;   /* (S) the swap cache: the page standing for a slot */
-	spinlock_t lock;
+	unsigned long nr_free; /* (W) */
+	unsigned long cursor;  /* (W) where the next search starts */
+	uint16_t *map;	       /* (W) count per slot */
+	struct page **cache;   /* (W) the swap cache: the page standing for a slot */
+	spinlock_t lock;       /* RANK_SWAP_CACHE */
 	/* fault injection (tests) */
 	unsigned int every_read, every_write;
 	atomic_t reads, writes;

@@ -14,8 +14,8 @@
  * COW_EIO and loses nothing else.  Tests inject errors on the Nth read or
  * write (swap_inject_errors).
  *
- * Locks: the device lock (rank RANK_SWAP_CACHE: below the PT lock, above
- * the frame locks) protects the counts and the search cursor.  File I/O
+ * Locks: the device lock (W, rank RANK_SWAP_CACHE in src/sync/lockrank.h)
+ * protects the counts, the search cursor and the swap cache.  File I/O
  * runs without it.
  */
 #ifndef COW_MM_SWAP_H

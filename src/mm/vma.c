@@ -23,9 +23,9 @@
 
 struct shmem_object {
 	atomic_t refcount;   /* VMAs pointing here (and the system, for a file's) */
-	spinlock_t lock;     /* pages[] */
-	unsigned long nr;    /* pages */
-	struct page **pages; /* the object's page cache: one reference each */
+	spinlock_t lock;     /* RANK_SHMEM */
+	unsigned long nr;    /* (C) pages */
+	struct page **pages; /* (H) the object's page cache: one reference each */
 	/* The file a page's first contents come from, or NULL (zeroes). */
 	const struct cow_file *file;
 	struct shmem_object *next_file; /* (S) on sys->file_caches */

@@ -91,21 +91,13 @@ static void evc_signal(struct evc *e)
 
 /* ---- lock ranks ---------------------------------------------------------- */
 
+/* The names lockdep's messages use, from the one list of the lock order. */
+#define RANK_NAME(id, short_name, name, ...) [RANK_##id] = name,
 static const char *const rank_names[RANK_NR] = {
-	[RANK_NONE] = "an unranked lock",
-	[RANK_KSM] = "the KSM mutex",
-	[RANK_MMAP_LOCK] = "mmap_lock",
-	[RANK_PAGE_LOCK] = "a page lock",
-	[RANK_ANON_VMA] = "an anon_vma lock",
-	[RANK_PAGE_TABLE] = "a page_table_lock",
-	[RANK_PTL] = "a PT lock",
-	[RANK_SHMEM] = "a shmem lock",
-	[RANK_SWAP_CACHE] = "the swap-cache lock",
-	[RANK_SYSTEM] = "the system's list lock",
-	[RANK_LRU] = "the LRU lock",
-	[RANK_FRAME_CACHE] = "a frame-cache lock",
-	[RANK_FRAME_POOL] = "the frame-pool lock",
+	[RANK_NONE] = "an unranked lock", /* rank 0: test and demo locks */
+	COW_LOCK_RANKS(RANK_NAME)	  /* RANK_KSM ... RANK_FRAME_POOL */
 };
+#undef RANK_NAME
 
 const char *lock_rank_name(int rank)
 {
@@ -113,6 +105,12 @@ const char *lock_rank_name(int rank)
 }
 
 #if COW_DEBUG
+/* The order as a lockdep panic states it, from the same list: every rank's
+ * short name after ", "; the first separator is skipped where it is used. */
+#define RANK_ORDER(id, short_name, ...) ", " short_name
+static const char rank_order[] = COW_LOCK_RANKS(RANK_ORDER);
+#undef RANK_ORDER
+
 /* Stress threads keep their held locks here; explore tasks in their task. */
 static __thread struct lock_stack thread_locks;
 
@@ -129,12 +127,11 @@ void lockdep_acquire(const void *lock, int rank, bool nested, bool trylock)
 		int r = st->held[i].rank;
 
 		if (r > rank || (r == rank && !nested))
-			cow_panic(
-				__FILE__, __LINE__,
-				"lock order: taking %s %p while holding %s %p (the order is "
-				"mmap_lock, page lock, anon_vma, page_table_lock, PT lock, shmem, "
-				"swap cache, system lists, frame cache, frame pool)",
-				lock_rank_name(rank), lock, lock_rank_name(r), st->held[i].lock);
+			cow_panic(__FILE__, __LINE__,
+				  "lock order: taking %s %p while holding %s %p (the order, "
+				  "outermost first, is %s)",
+				  lock_rank_name(rank), lock, lock_rank_name(r), st->held[i].lock,
+				  rank_order + 2);
 	}
 	COW_CHECK(st->depth < LOCKDEP_DEPTH, "more than %d locks held at once", LOCKDEP_DEPTH);
 	st->held[st->depth].lock = lock;

@@ -49,6 +49,7 @@
 #define COW_SYNC_H
 
 #include "base/base.h"
+#include "sync/lockrank.h"
 
 #define SYNC_MAX_CPUS 64
 
@@ -311,34 +312,23 @@ static inline bool test_and_clear_bit(int nr, unsigned long *addr)
 }
 
 /* ---- lock ranks (the lock order, checked in debug builds) ----------------
- * Every lock of the memory manager has a rank; a CPU may take a lock only
+ * Every lock of the memory manager has a rank, its place in the lock order
+ * (src/sync/lockrank.h, the one list of it); a CPU may take a lock only
  * if every lock it holds has a lower rank (or the same rank, for the one
  * annotated nesting: fork's child PT lock, then the parent's).  Trylocks
  * are not checked (they cannot deadlock) but are recorded.  Rank 0 means
  * unchecked (test and demo locks).  In debug builds (COW_DEBUG=1, the
  * default of `make`) a violation panics with both locks named, even on a
  * run that happens not to deadlock; release builds compile it out.
- *
- *   KSM -> mmap_lock -> page lock -> anon_vma -> page_table_lock -> PT lock ->
- *   shmem -> swap cache -> system lists -> LRU -> frame cache -> frame pool
  */
 
+#define LOCK_RANK_ENUM(id, ...) RANK_##id,
 enum lock_rank {
-	RANK_NONE = 0,
-	RANK_KSM,
-	RANK_MMAP_LOCK,
-	RANK_PAGE_LOCK,
-	RANK_ANON_VMA,
-	RANK_PAGE_TABLE,
-	RANK_PTL,
-	RANK_SHMEM,
-	RANK_SWAP_CACHE,
-	RANK_SYSTEM,
-	RANK_LRU,
-	RANK_FRAME_CACHE,
-	RANK_FRAME_POOL,
+	RANK_NONE = 0,		       /* unchecked: test and demo locks */
+	COW_LOCK_RANKS(LOCK_RANK_ENUM) /* RANK_KSM ... RANK_FRAME_POOL */
 	RANK_NR
 };
+#undef LOCK_RANK_ENUM
 
 /* Reclaim holds the page locks of a whole batch (SWAP_CLUSTER_MAX, 32)
  * while it writes them, and a few more locks besides. */
