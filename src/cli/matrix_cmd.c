@@ -30,11 +30,11 @@
 #include "base/hostfile.h"
 #include "cli.h"
 #include "cowlab.h"
+#include "pool.h"
 #include "scenario/interp.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,19 +353,18 @@ static COW_NORETURN void matrix_worker(const struct matrix *m, int cmd_fd, int r
 
 /* ---- the workers, from the parent ---------------------------------------------------- */
 
-struct worker {
-	pid_t pid;	/* 0: none */
-	int cmd_fd;	/* cells to the worker */
-	int res_fd;	/* results from it */
+/* What the parent knows of each worker's cell. */
+struct slot {
 	int cell;	/* the cell it runs, -1: idle */
 	double started; /* when it was given the cell */
 	bool dying;	/* it sent its crash report, or the watchdog killed it */
 	bool timed_out; /* the watchdog killed it */
 };
 
-struct pool {
-	struct worker *w;
-	unsigned int nr;
+struct cells_run {
+	struct matrix *m;
+	struct wpool pool;
+	struct slot *slot;
 	int *todo; /* cells not yet given out, a stack */
 	int nr_todo;
 	int done, differ;
@@ -373,107 +372,82 @@ struct pool {
 
 static bool cell_matches(const struct matrix *m, int cell);
 
-static int start_worker(struct matrix *m, struct pool *pl, unsigned int j)
+static void serve_cells(void *ctx, unsigned int slot, int cmd_fd, int res_fd)
 {
-	struct worker *w = &pl->w[j];
-	int cmd[2], res[2];
+	struct cells_run *cr = ctx;
 
-	if (pipe(cmd) != 0)
-		return -1;
-	if (pipe(res) != 0) {
-		close(cmd[0]);
-		close(cmd[1]);
-		return -1;
-	}
-	fflush(NULL);
-	w->pid = fork();
-	if (w->pid == 0) {
-		/* The other workers' pipe ends stay theirs: a copy here would
-		 * keep a worker's command pipe open after the parent closed it. */
-		for (unsigned int k = 0; k < pl->nr; k++)
-			if (k != j && pl->w[k].pid > 0) {
-				close(pl->w[k].cmd_fd);
-				close(pl->w[k].res_fd);
-			}
-		close(cmd[1]);
-		close(res[0]);
-		matrix_worker(m, cmd[0], res[1]);
-	}
-	close(cmd[0]);
-	close(res[1]);
-	if (w->pid < 0) {
-		w->pid = 0;
-		close(cmd[1]);
-		close(res[0]);
-		return -1;
-	}
-	w->cmd_fd = cmd[1];
-	w->res_fd = res[0];
-	w->cell = -1;
-	w->dying = false;
-	w->timed_out = false;
-	return 0;
+	(void)slot;
+	matrix_worker(cr->m, cmd_fd, res_fd);
 }
 
-/* Give w the next cell, or close its command pipe (it then exits). */
-static void feed_worker(struct pool *pl, struct worker *w)
+/* Give worker j the next cell, or close its command pipe (it then
+ * exits). */
+static void feed_worker(struct cells_run *cr, unsigned int j)
 {
+	struct slot *s = &cr->slot[j];
 	int cell;
 
-	if (pl->nr_todo == 0 || w->dying) {
-		if (w->cmd_fd >= 0)
-			close(w->cmd_fd);
-		w->cmd_fd = -1;
+	if (cr->nr_todo == 0 || s->dying) {
+		wpool_close_commands(&cr->pool, j);
 		return;
 	}
-	cell = pl->todo[--pl->nr_todo];
-	if (fd_write_full(w->cmd_fd, &cell, sizeof(cell)) != 0) {
+	cell = cr->todo[--cr->nr_todo];
+	if (wpool_send(&cr->pool, j, &cell, sizeof(cell)) != 0) {
 		/* It died between cells: the cell goes back, and the end of
 		 * its result pipe tells the rest. */
-		pl->todo[pl->nr_todo++] = cell;
-		close(w->cmd_fd);
-		w->cmd_fd = -1;
+		cr->todo[cr->nr_todo++] = cell;
 		return;
 	}
-	w->cell = cell;
-	w->started = now_seconds();
+	s->cell = cell;
+	s->started = now_seconds();
 }
 
 /* A cell's result; one without a time (its worker died in the cell) gets
  * the parent's. */
-static void record(struct matrix *m, struct pool *pl, const struct worker *w,
-		   const struct cell_msg *msg)
+static void record(struct cells_run *cr, const struct slot *s, const struct cell_msg *msg)
 {
+	struct matrix *m = cr->m;
+
 	m->cells[msg->cell] = *msg;
 	if (msg->v.seconds == 0)
-		m->cells[msg->cell].v.seconds = now_seconds() - w->started;
-	pl->done++;
+		m->cells[msg->cell].v.seconds = now_seconds() - s->started;
+	cr->done++;
 	if (!cell_matches(m, msg->cell))
-		pl->differ++;
+		cr->differ++;
 }
 
-/* The worker's result pipe ended: reap it, charge the cell it was running
- * with a crash unless it said so itself, and start another if cells are
- * left. */
-static int worker_ended(struct matrix *m, struct pool *pl, unsigned int j)
+static int cell_result(void *ctx, unsigned int j, const void *data)
 {
-	struct worker *w = &pl->w[j];
-	int status = 0;
+	struct cells_run *cr = ctx;
+	struct slot *s = &cr->slot[j];
+	const struct cell_msg *msg = data;
 
-	close(w->res_fd);
-	if (w->cmd_fd >= 0)
-		close(w->cmd_fd);
-	waitpid(w->pid, &status, 0);
-	w->pid = 0;
-	if (w->cell >= 0) {
-		struct cell_msg msg = {.cell = w->cell, .v.failed = 1};
+	if (msg->cell != s->cell)
+		return -1; /* not the cell it was given: end it */
+	record(cr, s, msg);
+	s->cell = -1;
+	s->dying |= msg->dying;
+	feed_worker(cr, j);
+	return 0;
+}
+
+/* Worker j ended: charge the cell it was running with a crash or a
+ * timeout unless it said so itself, and start another if cells are
+ * left. */
+static void worker_ended(void *ctx, unsigned int j, int status)
+{
+	struct cells_run *cr = ctx;
+	struct slot *s = &cr->slot[j];
+
+	if (s->cell >= 0) {
+		struct cell_msg msg = {.cell = s->cell, .v.failed = 1};
 
 		snprintf(msg.v.verdict, sizeof(msg.v.verdict), "%s",
-			 w->timed_out ? "timeout" : "crash");
-		if (w->timed_out)
+			 s->timed_out ? "timeout" : "crash");
+		if (s->timed_out)
 			snprintf(msg.v.message, sizeof(msg.v.message),
 				 "the cell ran past --cell-timeout (%g s): its worker was killed",
-				 m->a.cell_timeout);
+				 cr->m->a.cell_timeout);
 		else if (WIFSIGNALED(status))
 			snprintf(msg.v.message, sizeof(msg.v.message),
 				 "the worker died of signal %d (%s)", WTERMSIG(status),
@@ -481,58 +455,61 @@ static int worker_ended(struct matrix *m, struct pool *pl, unsigned int j)
 		else
 			snprintf(msg.v.message, sizeof(msg.v.message),
 				 "the worker exited with status %d", WEXITSTATUS(status));
-		record(m, pl, w, &msg);
-		w->cell = -1;
+		record(cr, s, &msg);
 	}
-	if (pl->nr_todo == 0)
-		return 0;
-	if (start_worker(m, pl, j) != 0)
-		return -1;
-	feed_worker(pl, w);
-	return 0;
-}
-
-static void show_progress(const struct matrix *m, const struct pool *pl, double start, bool end)
-{
-	fprintf(stderr, "\r  matrix: %d of %d cells, %d differ, %.0f s   %s", pl->done, m->nr_cells,
-		pl->differ, now_seconds() - start, end ? "\n" : "");
+	*s = (struct slot){.cell = -1};
+	/* One that cannot be started leaves the cells to the others (only
+	 * none left alive is an error: run_cells). */
+	if (cr->nr_todo > 0 && !interrupted && wpool_start(&cr->pool, j) == 0)
+		feed_worker(cr, j);
 }
 
 /* The watchdog: kill every worker still in its cell after the cell
  * timeout.  Its result pipe then ends, and worker_ended charges the cell
  * with a timeout. */
-static void kill_overdue(const struct matrix *m, struct pool *pl)
+static void kill_overdue(struct cells_run *cr)
 {
 	double now = now_seconds();
 
-	for (unsigned int j = 0; j < pl->nr; j++) {
-		struct worker *w = &pl->w[j];
+	for (unsigned int j = 0; j < cr->pool.nr; j++) {
+		struct slot *s = &cr->slot[j];
 
-		if (w->pid > 0 && w->cell >= 0 && !w->timed_out &&
-		    now - w->started > m->a.cell_timeout) {
-			kill(w->pid, SIGKILL);
-			w->timed_out = true;
-			w->dying = true;
+		if (s->cell >= 0 && !s->timed_out && now - s->started > cr->m->a.cell_timeout) {
+			wpool_kill(&cr->pool, j, SIGKILL);
+			s->timed_out = true;
+			s->dying = true;
 		}
 	}
 }
+
+static void show_progress(const struct cells_run *cr, double start, bool end)
+{
+	fprintf(stderr, "\r  matrix: %d of %d cells, %d differ, %.0f s   %s", cr->done,
+		cr->m->nr_cells, cr->differ, now_seconds() - start, end ? "\n" : "");
+}
+
+static const struct wpool_ops cell_ops = {
+	.serve = serve_cells,
+	.message = cell_result,
+	.ended = worker_ended,
+	.msg_size = sizeof(struct cell_msg),
+	.commands = true,
+};
 
 /* Run every cell in up to a.jobs workers.  0, or -1 if no worker could be
  * started (the cells not run are left empty). */
 static int run_cells(struct matrix *m)
 {
-	struct pool pl = {0};
-	struct pollfd *fds;
+	struct cells_run cr = {.m = m};
+	unsigned int nr = m->a.jobs < (unsigned int)m->nr_cells ? m->a.jobs : (unsigned int)m->nr_cells;
 	void (*old_sigpipe)(int) = signal(SIGPIPE, SIG_IGN);
 	bool tty = isatty(2);
 	double start = now_seconds(), shown = 0;
 	int err = 0;
 
-	pl.nr = m->a.jobs < (unsigned int)m->nr_cells ? m->a.jobs : (unsigned int)m->nr_cells;
-	pl.w = calloc(pl.nr, sizeof(*pl.w));
-	pl.todo = calloc((size_t)m->nr_cells, sizeof(*pl.todo));
-	fds = calloc(pl.nr, sizeof(*fds));
-	if (!pl.w || !pl.todo || !fds) {
+	cr.slot = calloc(nr, sizeof(*cr.slot));
+	cr.todo = calloc((size_t)m->nr_cells, sizeof(*cr.todo));
+	if (!cr.slot || !cr.todo || wpool_init(&cr.pool, nr, &cell_ops, &cr) != 0) {
 		err = -1;
 		goto out;
 	}
@@ -541,72 +518,37 @@ static int run_cells(struct matrix *m)
 	 * pops cell 0 first.  A worker that cannot be started leaves its
 	 * cells to the others; only none at all is an error. */
 	for (int c = 0; c < m->nr_cells; c++)
-		pl.todo[pl.nr_todo++] = m->nr_cells - 1 - c;
-	for (unsigned int j = 0; j < pl.nr; j++) {
-		if (start_worker(m, &pl, j) != 0)
+		cr.todo[cr.nr_todo++] = m->nr_cells - 1 - c;
+	for (unsigned int j = 0; j < nr; j++) {
+		cr.slot[j].cell = -1;
+		if (wpool_start(&cr.pool, j) != 0)
 			break;
-		feed_worker(&pl, &pl.w[j]);
+		feed_worker(&cr, j);
 	}
-	while (pl.done < m->nr_cells && !interrupted) {
-		unsigned int live = 0;
-
-		for (unsigned int j = 0; j < pl.nr; j++) {
-			fds[j].fd = pl.w[j].pid > 0 ? pl.w[j].res_fd : -1;
-			fds[j].events = POLLIN;
-			fds[j].revents = 0;
-			live += pl.w[j].pid > 0;
-		}
-		if (live == 0) {
+	while (cr.done < m->nr_cells && !interrupted) {
+		if (wpool_live(&cr.pool) == 0 || wpool_poll(&cr.pool, 1000) != 0) {
 			err = -1;
 			break;
 		}
-		if (poll(fds, pl.nr, 1000) < 0 && errno != EINTR) {
-			err = -1;
-			break;
-		}
-		for (unsigned int j = 0; j < pl.nr; j++) {
-			struct worker *w = &pl.w[j];
-			struct cell_msg msg;
-
-			if (fds[j].fd < 0 || !(fds[j].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			if (fd_read_full(w->res_fd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg) ||
-			    msg.cell != w->cell) {
-				if (worker_ended(m, &pl, j) != 0)
-					err = -1;
-				continue;
-			}
-			record(m, &pl, w, &msg);
-			w->cell = -1;
-			w->dying |= msg.dying;
-			feed_worker(&pl, w);
-		}
-		kill_overdue(m, &pl);
-		if (tty && pl.done < m->nr_cells && now_seconds() - shown >= 0.5) {
+		kill_overdue(&cr);
+		if (tty && cr.done < m->nr_cells && now_seconds() - shown >= 0.5) {
 			shown = now_seconds();
-			show_progress(m, &pl, start, false);
+			show_progress(&cr, start, false);
 		}
 	}
 	if (tty)
-		show_progress(m, &pl, start, true);
-	if (pl.done == m->nr_cells || interrupted)
+		show_progress(&cr, start, true);
+	if (cr.done == m->nr_cells || interrupted)
 		err = 0;
 out:
-	for (unsigned int j = 0; pl.w && j < pl.nr; j++) {
-		struct worker *w = &pl.w[j];
-
-		if (w->pid <= 0)
-			continue;
-		if (w->cmd_fd >= 0)
-			close(w->cmd_fd);
-		close(w->res_fd);
-		if (w->cell >= 0)
-			kill(w->pid, SIGKILL);
-		waitpid(w->pid, NULL, 0);
-	}
-	free(pl.w);
-	free(pl.todo);
-	free(fds);
+	/* Workers still in a cell (interrupted) are killed; idle ones end
+	 * at the end of their command pipe. */
+	for (unsigned int j = 0; cr.slot && j < cr.pool.nr; j++)
+		if (cr.slot[j].cell >= 0)
+			wpool_kill(&cr.pool, j, SIGKILL);
+	wpool_destroy(&cr.pool, 0);
+	free(cr.slot);
+	free(cr.todo);
 	signal(SIGPIPE, old_sigpipe);
 	return err;
 }
