@@ -160,6 +160,19 @@ for v in 0 1X -5 G 1.5Q; do
 	grep -q "max-memory takes a size in bytes" "$tmp/err" && ok "run --max-memory '$v' says why" || bad "run --max-memory '$v' says why"
 done
 
+# Ctrl-C in explore (one process or --jobs): the runs so far, exit 130.
+for j in 1 2; do
+	"$cow" explore scenarios/gup/forkscrew.cow --policy linux-6.5 --jobs $j --time 60 >"$tmp/out" 2>"$tmp/err" &
+	epid=$!
+	sleep 2
+	kill -INT "$epid"
+	wait "$epid"
+	got=$?
+	[ "$got" -eq 130 ] && grep -q "nothing found (linux-6.5), sampled: [0-9]* runs" "$tmp/out" && grep -q "interrupted: the search stopped after [0-9]* runs" "$tmp/err" && ok "explore --jobs $j: SIGINT reports the runs and exits 130" || bad "explore --jobs $j: SIGINT reports the runs and exits 130 (exit $got)"
+	sleep 0.2
+	pgrep -f "explore scenarios/gup/forkscrew.cow --policy linux-6.5 --jobs $j --time 60" >/dev/null && bad "explore --jobs $j: workers left after SIGINT" || ok "explore --jobs $j: no worker left after SIGINT"
+done
+
 # A run cut at --max-steps is a livelock, and its token replays it as one.
 expect 1 "explore --max-steps 1: a livelock" "$cow" explore scenarios/fork_vs_writer.cow --max-steps 1
 grep -q "FOUND livelock (linux-6.5)" "$tmp/out" && ok "explore --max-steps 1 says livelock" || bad "explore --max-steps 1 says livelock"

@@ -11,16 +11,15 @@
 #include "base/hostfile.h"
 #include "cli.h"
 #include "cowlab.h"
+#include "pool.h"
 #include "scenario/interp.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage_explore[] =
@@ -65,7 +64,8 @@ static const char usage_explore[] =
 	"nothing found (or skipped), 1 a failing run was found, 2 bad input,\n"
 	"3 the scenario is wrong: a run ended in the verdict 'error' (an\n"
 	"operation failed that the scenario does not mark 'check ... faults'),\n"
-	"printed as ERROR rather than FOUND.\n";
+	"printed as ERROR rather than FOUND, 130 interrupted (Ctrl-C: the\n"
+	"runs made so far are reported).\n";
 
 struct explore_args {
 	const char *file;
@@ -424,87 +424,92 @@ static void run_worker(const struct explore_prog *p, const char *policy,
 	_exit(0);
 }
 
+/* The parent's view of a search spread over workers. */
+struct jobs_run {
+	const struct explore_prog *p;
+	const char *policy;
+	const struct explore_args *a;
+	struct wpool pool;
+	struct worker_msg *last; /* each worker's latest message */
+	struct explore_result *r;
+	struct skips *sk;
+	int err;
+};
+
+static void serve_shard(void *ctx, unsigned int j, int cmd_fd, int res_fd)
+{
+	struct jobs_run *jr = ctx;
+
+	(void)cmd_fd;
+	run_worker(jr->p, jr->policy, jr->a, j, res_fd);
+}
+
+static int shard_message(void *ctx, unsigned int j, const void *data)
+{
+	struct jobs_run *jr = ctx;
+	const struct worker_msg *m = data;
+	struct explore_result *r = jr->r;
+
+	jr->last[j] = *m;
+	if (!m->final)
+		return 0;
+	skips_add(jr->sk, m->skips.skipped, m->skips.judged, m->skips.reason);
+	if (m->err && !jr->err)
+		jr->err = m->err;
+	if (m->failed && !r->failed) {
+		char why[160];
+
+		r->failed = true;
+		if (explore_token_parse(m->token, &r->token, why, sizeof(why)) != 0)
+			jr->err = COW_EINVAL;
+		snprintf(r->message, sizeof(r->message), "%s", m->message);
+		/* Found: the other shards stop. */
+		for (unsigned int k = 0; k < jr->pool.nr; k++)
+			if (k != j)
+				wpool_kill(&jr->pool, k, SIGTERM);
+	}
+	return 0;
+}
+
+static void shard_ended(void *ctx, unsigned int j, int status)
+{
+	struct jobs_run *jr = ctx;
+
+	(void)status;
+	if (!jr->last[j].final && !jr->err && !jr->r->failed && !stop_flag) {
+		snprintf(jr->r->message, sizeof(jr->r->message), "worker %u ended without a result",
+			 j);
+		jr->err = COW_EIO;
+	}
+}
+
+static const struct wpool_ops shard_ops = {
+	.serve = serve_shard,
+	.message = shard_message,
+	.ended = shard_ended,
+	.msg_size = sizeof(struct worker_msg),
+};
+
 /* Run the search in a->jobs workers; the first failing run's token goes to
  * r->token, the workers' skips into sk.  Returns 0 or a COW_E* code. */
 static int run_jobs(const struct explore_prog *p, const char *policy, const struct explore_args *a,
 		    struct progress *pr, struct explore_result *r, struct skips *sk)
 {
-	unsigned int n = a->jobs, live = n;
-	pid_t *pids = calloc(n, sizeof(*pids));
-	struct pollfd *fds = calloc(n, sizeof(*fds));
-	struct worker_msg *last = calloc(n, sizeof(*last));
+	struct jobs_run jr = {.p = p, .policy = policy, .a = a, .r = r, .sk = sk};
+	unsigned int n = a->jobs;
 	double start = now_seconds(), shown = start;
-	int err = 0;
 
-	if (!pids || !fds || !last) {
-		err = COW_ENOMEM;
-		goto out;
+	jr.last = calloc(n, sizeof(*jr.last));
+	if (!jr.last || wpool_init(&jr.pool, n, &shard_ops, &jr) != 0) {
+		free(jr.last);
+		return COW_ENOMEM;
 	}
-	fflush(NULL);
-	for (unsigned int j = 0; j < n; j++) {
-		int pipefd[2];
-
-		if (pipe(pipefd) != 0) {
-			err = COW_ENOMEM;
-			n = j;
-			goto out_kill;
-		}
-		pids[j] = fork();
-		if (pids[j] == 0) {
-			close(pipefd[0]);
-			run_worker(p, policy, a, j, pipefd[1]);
-		}
-		close(pipefd[1]);
-		fds[j].fd = pipefd[0];
-		fds[j].events = POLLIN;
-		if (pids[j] < 0) {
-			close(pipefd[0]);
-			err = COW_ENOMEM;
-			n = j;
-			goto out_kill;
-		}
-	}
-	while (live > 0) {
-		if (poll(fds, n, 200) < 0 && errno != EINTR)
+	for (unsigned int j = 0; j < n && !jr.err; j++)
+		if (wpool_start(&jr.pool, j) != 0)
+			jr.err = COW_ENOMEM;
+	while (!jr.err && !stop_flag && wpool_live(&jr.pool) > 0) {
+		if (wpool_poll(&jr.pool, 200) != 0)
 			break;
-		if (stop_flag)
-			goto out_kill;
-		for (unsigned int j = 0; j < n; j++) {
-			struct worker_msg m;
-			ssize_t got;
-
-			if (fds[j].fd < 0 || !(fds[j].revents & (POLLIN | POLLHUP)))
-				continue;
-			got = fd_read_full(fds[j].fd, &m, sizeof(m));
-			if (got != (ssize_t)sizeof(m)) {
-				/* The worker died without a final word. */
-				close(fds[j].fd);
-				fds[j].fd = -1;
-				live--;
-				if (!last[j].final && !err) {
-					snprintf(r->message, sizeof(r->message),
-						 "worker %u ended without a result", j);
-					err = COW_EIO;
-				}
-				continue;
-			}
-			last[j] = m;
-			if (m.final)
-				skips_add(sk, m.skips.skipped, m.skips.judged, m.skips.reason);
-			if (m.final && m.err && !err)
-				err = m.err;
-			if (m.final && m.failed && !r->failed) {
-				char why[160];
-
-				r->failed = true;
-				if (explore_token_parse(m.token, &r->token, why, sizeof(why)) != 0)
-					err = COW_EINVAL;
-				snprintf(r->message, sizeof(r->message), "%s", m.message);
-				for (unsigned int k = 0; k < n; k++)
-					if (k != j)
-						kill(pids[k], SIGTERM);
-			}
-		}
 		if (now_seconds() - shown >= 1.0) {
 			bool dfs = a->o.algo == SCHED_DFS || a->o.algo == SCHED_AUTO;
 			struct explore_stats st = {.elapsed = now_seconds() - start,
@@ -513,41 +518,30 @@ static int run_jobs(const struct explore_prog *p, const char *policy, const stru
 			shown = now_seconds();
 			st.dfs_done = true;
 			for (unsigned int j = 0; j < n; j++) {
-				st.runs += last[j].runs;
-				st.distinct += last[j].distinct;
-				st.uncounted += last[j].uncounted;
-				if (last[j].max_preemptions > st.max_preemptions)
-					st.max_preemptions = last[j].max_preemptions;
-				st.dfs_done &= last[j].dfs_done;
+				st.runs += jr.last[j].runs;
+				st.distinct += jr.last[j].distinct;
+				st.uncounted += jr.last[j].uncounted;
+				if (jr.last[j].max_preemptions > st.max_preemptions)
+					st.max_preemptions = jr.last[j].max_preemptions;
+				st.dfs_done &= jr.last[j].dfs_done;
 			}
 			show_progress(pr, &st);
 		}
 	}
-	goto out_wait;
-out_kill:
-	for (unsigned int j = 0; j < n; j++)
-		kill(pids[j], SIGTERM);
-out_wait:
-	for (unsigned int j = 0; j < n; j++) {
-		waitpid(pids[j], NULL, 0);
-		if (fds[j].fd >= 0)
-			close(fds[j].fd);
-		r->runs += last[j].runs;
-		r->distinct += last[j].distinct;
-		r->uncounted += last[j].uncounted;
-	}
+	/* Workers still searching (stopped, or a worker's error) end now. */
+	wpool_destroy(&jr.pool, wpool_live(&jr.pool) ? SIGTERM : 0);
 	r->dfs_done = r->exhaustive = true;
 	for (unsigned int j = 0; j < n; j++) {
-		r->dfs_done &= last[j].dfs_done != 0;
-		r->exhaustive &= last[j].exhaustive != 0;
+		r->runs += jr.last[j].runs;
+		r->distinct += jr.last[j].distinct;
+		r->uncounted += jr.last[j].uncounted;
+		r->dfs_done &= jr.last[j].dfs_done != 0;
+		r->exhaustive &= jr.last[j].exhaustive != 0;
 	}
 	r->dfs_bound = explore_dfs_bound(&a->o);
 	r->elapsed = now_seconds() - start;
-out:
-	free(pids);
-	free(fds);
-	free(last);
-	return err;
+	free(jr.last);
+	return jr.err;
 }
 
 /* ---- reporting --------------------------------------------------------------------- */
@@ -775,6 +769,12 @@ int cmd_explore(int argc, char **argv)
 	} else {
 		report_none(&a, policy, r, &k);
 		code = 0;
+	}
+	/* Ctrl-C: what ran is reported above; the status says it stopped. */
+	if (stop_flag && !r->failed && code == 0) {
+		fprintf(stderr, "cowlab explore: interrupted: the search stopped after %" PRIu64
+				" runs\n", r->runs);
+		code = EXIT_INTERRUPTED;
 	}
 	free(r);
 	explore_target_free(target);
