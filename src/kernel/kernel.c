@@ -294,6 +294,11 @@ static int start_root(struct coord *c, int p, const struct scen_op *op)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != c->self)
 			_exit(3);
+		/* The group, as the parent sets it below: both do, so that the
+		 * worker is never seen in the command's group (a terminal's
+		 * Ctrl-C would reach it there) whichever runs first. */
+		if (stop_nr_pgids == 0 || setpgid(0, stop_pgids[0]) != 0)
+			setpgid(0, 0);
 		kern_worker_main(&c->k, p);
 	}
 	/* The worker reads its first command after this: no race (C1). */
