@@ -8,6 +8,7 @@
 #include "sched/explore.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -42,23 +43,43 @@ bool is_help(const char *arg);
 int parse_count(const char *cmd, const char *opt, const char *text, uint64_t min, uint64_t max,
 		uint64_t *out);
 
-/* The options of a command, for cli_next: the table ends with a NULL name. */
+/* The options of a command, one table each, ending with a NULL name:
+ * cli_parse parses the command line by it.  An option sets a field of
+ * the command's argument struct (at off) by its kind, or calls a
+ * function for what a kind does not cover. */
+enum cli_kind {
+	OPT_FLAG,    /* bool, no value */
+	OPT_U64,     /* uint64_t, a whole number from min to max */
+	OPT_UINT,    /* unsigned int, from min to max */
+	OPT_ULONG,   /* unsigned long, from min to max */
+	OPT_SECONDS, /* double, seconds > 0 (at most 1e9) */
+	OPT_TEXT,    /* const char *, the value as given */
+	OPT_POLICY,  /* const char *, a preset of cowlab policies */
+	OPT_MEMORY,  /* --max-memory: the command's memory limit (max_memory) */
+	OPT_CALL,    /* call(args, cmd, opt, value): 0, or -1 after a message */
+};
 struct cli_opt {
 	const char *name; /* "--runs" */
-	bool value;	  /* takes a value: "--runs 5" or "--runs=5" */
+	enum cli_kind kind;
+	size_t off;
+	uint64_t min, max;
+	int (*call)(void *args, const char *cmd, const char *opt, const char *val);
 };
-enum cli_arg {
-	CLI_ARG,  /* a file or other operand: *val */
-	CLI_OPT,  /* an option of the table: *opt (the table's name), *val (NULL for a flag) */
-	CLI_HELP, /* --help or -h */
-	CLI_BAD,  /* an unknown option, a missing value: a message went to stderr */
-};
-/* The argument at argv[*i] of cowlab cmd; advances *i past an option's
- * value when it is the next argument.  Every command parses its options
- * with it, so that each one takes both "--opt value" and "--opt=value"
- * and reports an unknown option as unknown. */
-enum cli_arg cli_next(const char *cmd, const struct cli_opt *opts, int argc, char **argv, int *i,
-		      const char **opt, const char **val);
+#define OPT_FLAG_AT(name, type, field) {name, OPT_FLAG, offsetof(type, field), 0, 0, NULL}
+#define OPT_NUM_AT(name, kind, type, field, min, max) \
+	{name, kind, offsetof(type, field), min, max, NULL}
+#define OPT_AT(name, kind, type, field) {name, kind, offsetof(type, field), 0, 0, NULL}
+#define OPT_CALL_TO(name, fn) {name, OPT_CALL, 0, 0, 0, fn}
+#define OPT_MAX_MEMORY {"--max-memory", OPT_MEMORY, 0, 0, 0, NULL}
+#define OPT_END {NULL, OPT_FLAG, 0, 0, 0, NULL}
+
+/* Parse argv[1..] by opts into args: operands (files, tokens) go to
+ * operands[*nr] (room for argc).  --help or -h prints usage and returns
+ * -1; a bad option or value prints why and returns EXIT_USAGE; else 0.
+ * Every command parses with it, so that each takes both "--opt value"
+ * and "--opt=value" and reports an unknown option as unknown. */
+int cli_parse(const char *cmd, const struct cli_opt *opts, void *args, const char *usage,
+	      int argc, char **argv, const char **operands, int *nr);
 void print_token(const struct explore_token *t);
 /* What a verdict rests on, in words, for the lines of explore, run and
  * matrix (algo: the search's, naming what sampled; bound: dfs's):

@@ -79,8 +79,22 @@ struct diff_row {
 	enum diff_outcome outcome;
 };
 
+static const struct cli_opt diff_opts[] = {
+	OPT_NUM_AT("--iterations", OPT_U64, struct diff_args, iterations, 1, UINT64_MAX),
+	OPT_NUM_AT("--seed", OPT_U64, struct diff_args, seed, 0, UINT64_MAX),
+	OPT_NUM_AT("--delay", OPT_U64, struct diff_args, delay, 0, 1000000),
+	OPT_NUM_AT("--runs", OPT_U64, struct diff_args, runs, 1, UINT64_MAX),
+	OPT_AT("--policy", OPT_POLICY, struct diff_args, policy),
+	OPT_AT("--time", OPT_SECONDS, struct diff_args, time),
+	OPT_FLAG_AT("--json", struct diff_args, json),
+	OPT_MAX_MEMORY,
+	OPT_END,
+};
+
 static int parse_diff_args(int argc, char **argv, struct diff_args *a)
 {
+	int code;
+
 	*a = (struct diff_args){.policy = "linux-6.5",
 				.iterations = 20,
 				.seed = 1,
@@ -89,65 +103,9 @@ static int parse_diff_args(int argc, char **argv, struct diff_args *a)
 	a->paths = calloc((size_t)argc, sizeof(*a->paths));
 	if (!a->paths)
 		return EXIT_USAGE;
-	for (int i = 1; i < argc; i++) {
-		static const struct cli_opt opts[] = {
-			{"--iterations", true}, {"--seed", true},   {"--delay", true},
-			{"--runs", true},	{"--policy", true}, {"--time", true},
-			{"--json", false},	{"--max-memory", true}, {NULL, false},
-		};
-		const char *arg, *val;
-
-		switch (cli_next("diff", opts, argc, argv, &i, &arg, &val)) {
-		case CLI_HELP: fputs(usage_diff, stdout); return -1;
-		case CLI_BAD: return EXIT_USAGE;
-		case CLI_ARG: a->paths[a->nr_paths++] = val; continue;
-		case CLI_OPT: break;
-		}
-		if (strcmp(arg, "--json") == 0) {
-			a->json = true;
-			continue;
-		}
-		if (strcmp(arg, "--max-memory") == 0) {
-			if (parse_max_memory("diff", val))
-				return EXIT_USAGE;
-			continue;
-		}
-		if (strcmp(arg, "--policy") == 0) {
-			if (!cow_policy_find(val)) {
-				fprintf(stderr,
-					"cowlab diff: unknown policy '%s' (see 'cowlab "
-					"policies')\n",
-					val);
-				return EXIT_USAGE;
-			}
-			a->policy = val;
-		} else if (strcmp(arg, "--time") == 0) {
-			char *end;
-
-			a->time = strtod(val, &end);
-			if (end == val || *end || !(a->time > 0) || a->time > 1e6) {
-				fprintf(stderr, "cowlab diff: --time needs seconds > 0, not '%s'\n",
-					val);
-				return EXIT_USAGE;
-			}
-		} else if (strcmp(arg, "--iterations") == 0) {
-			if (parse_count("diff", arg, val, 1, UINT64_MAX, &a->iterations))
-				return EXIT_USAGE;
-		} else if (strcmp(arg, "--runs") == 0) {
-			if (parse_count("diff", arg, val, 1, UINT64_MAX, &a->runs))
-				return EXIT_USAGE;
-		} else if (strcmp(arg, "--seed") == 0) {
-			if (parse_count("diff", arg, val, 0, UINT64_MAX, &a->seed))
-				return EXIT_USAGE;
-		} else if (parse_count("diff", arg, val, 0, 1000000, &a->delay)) {
-			return EXIT_USAGE;
-		}
-	}
-	if (a->iterations == 0 || a->runs == 0 || a->delay > 1000000) {
-		fprintf(stderr, "cowlab diff: --iterations and --runs need at least 1, --delay "
-				"at most 1000000\n");
-		return EXIT_USAGE;
-	}
+	code = cli_parse("diff", diff_opts, a, usage_diff, argc, argv, a->paths, &a->nr_paths);
+	if (code)
+		return code;
 	if (a->nr_paths == 0) {
 		fprintf(stderr, "cowlab diff: no scenario file or folder given\n%s", usage_diff);
 		return EXIT_USAGE;

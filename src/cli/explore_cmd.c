@@ -102,15 +102,16 @@ static void skips_of_search(const struct explore_args *a, struct skips *k)
 	skips_add(k, res.skipped_runs, res.judged_runs, res.message);
 }
 
-static int parse_shard(const char *val, struct explore_opts *o)
+static int parse_shard(void *args, const char *cmd, const char *opt, const char *val)
 {
+	struct explore_opts *o = &((struct explore_args *)args)->o;
 	unsigned int i, n;
 	int used = 0;
 
-	if (!val || sscanf(val, "%u/%u%n", &i, &n, &used) != 2 || val[used] || n == 0 || i >= n ||
+	if (sscanf(val, "%u/%u%n", &i, &n, &used) != 2 || val[used] || n == 0 || i >= n ||
 	    n > 1u << 20) {
-		fprintf(stderr, "cowlab explore: --shard takes I/N with 0 <= I < N, not '%s'\n",
-			val ? val : "");
+		fprintf(stderr, "cowlab %s: %s takes I/N with 0 <= I < N, not '%s'\n", cmd, opt,
+			val);
 		return -1;
 	}
 	o->shard = i;
@@ -118,7 +119,7 @@ static int parse_shard(const char *val, struct explore_opts *o)
 	return 0;
 }
 
-static int parse_algo(const char *val, struct explore_opts *o)
+static int parse_algo(void *args, const char *cmd, const char *opt, const char *val)
 {
 	static const struct {
 		const char *name;
@@ -130,126 +131,71 @@ static int parse_algo(const char *val, struct explore_opts *o)
 		{"dfs", SCHED_DFS},
 	};
 
+	(void)opt;
 	for (size_t i = 0; i < ARRAY_SIZE(algos); i++)
 		if (strcmp(val, algos[i].name) == 0) {
-			o->algo = algos[i].algo;
+			((struct explore_args *)args)->o.algo = algos[i].algo;
 			return 0;
 		}
-	fprintf(stderr, "cowlab explore: unknown algorithm '%s' (auto, pct, random or dfs)\n", val);
+	fprintf(stderr, "cowlab %s: unknown algorithm '%s' (auto, pct, random or dfs)\n", cmd, val);
 	return -1;
 }
 
-static int parse_option(struct explore_args *a, const char *arg, const char *val)
+/* --runs: a number, and given (without it the default depends on --time). */
+static int parse_runs(void *args, const char *cmd, const char *opt, const char *val)
 {
-	uint64_t v;
+	struct explore_args *a = args;
 
-	if (strcmp(arg, "--algo") == 0)
-		return parse_algo(val, &a->o);
-	if (strcmp(arg, "--policy") == 0) {
-		if (!cow_policy_find(val)) {
-			fprintf(stderr,
-				"cowlab explore: unknown policy '%s' (see 'cowlab policies')\n",
-				val);
-			return -1;
-		}
-		a->policy = val;
-		return 0;
-	}
-	if (strcmp(arg, "--shard") == 0)
-		return parse_shard(val, &a->o);
-	if (strcmp(arg, "--save") == 0) {
-		a->save = val;
-		return 0;
-	}
-	if (strcmp(arg, "--time") == 0) {
-		char *end;
-
-		errno = 0;
-		a->o.time = strtod(val, &end);
-		if (errno || *end || !(a->o.time > 0) || a->o.time > 1e9) {
-			fprintf(stderr, "cowlab explore: --time takes seconds > 0, not '%s'\n",
-				val);
-			return -1;
-		}
-		return 0;
-	}
-	if (strcmp(arg, "--depth") == 0) {
-		if (parse_count("explore", arg, val, 1, SCHED_PCT_MAX_DEPTH, &v))
-			return -1;
-		a->o.depth = (unsigned int)v;
-	} else if (strcmp(arg, "--preemptions") == 0) {
-		if (parse_count("explore", arg, val, 0, 64, &v))
-			return -1;
-		a->o.preemptions = (unsigned int)v;
-	} else if (strcmp(arg, "--runs") == 0) {
-		if (parse_count("explore", arg, val, 1, UINT64_MAX, &a->o.runs))
-			return -1;
-		a->runs_given = true;
-	} else if (strcmp(arg, "--seed") == 0) {
-		if (parse_count("explore", arg, val, 0, UINT64_MAX, &a->o.seed))
-			return -1;
-	} else if (strcmp(arg, "--max-steps") == 0) {
-		if (parse_count("explore", arg, val, 0, UINT64_MAX, &a->o.max_steps))
-			return -1;
-	} else {
-		if (parse_count("explore", arg, val, 1, 256, &v))
-			return -1;
-		a->jobs = (unsigned int)v;
-	}
-	return 0;
+	a->runs_given = true;
+	return parse_count(cmd, opt, val, 1, UINT64_MAX, &a->o.runs);
 }
 
 static const struct cli_opt explore_opts[] = {
-	{"--algo", true},	 {"--policy", true},	    {"--shard", true},
-	{"--save", true},	 {"--time", true},	    {"--depth", true},
-	{"--preemptions", true}, {"--runs", true},	    {"--seed", true},
-	{"--max-steps", true},	 {"--jobs", true},	    {"--json", false},
-	{"--no-shrink", false},	 {"--no-reduction", false}, {"--max-memory", true},
-	{NULL, false},
+	OPT_CALL_TO("--algo", parse_algo),
+	OPT_AT("--policy", OPT_POLICY, struct explore_args, policy),
+	OPT_CALL_TO("--shard", parse_shard),
+	OPT_AT("--save", OPT_TEXT, struct explore_args, save),
+	OPT_AT("--time", OPT_SECONDS, struct explore_args, o.time),
+	OPT_NUM_AT("--depth", OPT_UINT, struct explore_args, o.depth, 1, SCHED_PCT_MAX_DEPTH),
+	OPT_NUM_AT("--preemptions", OPT_UINT, struct explore_args, o.preemptions, 0, 64),
+	OPT_CALL_TO("--runs", parse_runs),
+	OPT_NUM_AT("--seed", OPT_U64, struct explore_args, o.seed, 0, UINT64_MAX),
+	OPT_NUM_AT("--max-steps", OPT_U64, struct explore_args, o.max_steps, 0, UINT64_MAX),
+	OPT_NUM_AT("--jobs", OPT_UINT, struct explore_args, jobs, 1, 256),
+	OPT_FLAG_AT("--json", struct explore_args, json),
+	OPT_FLAG_AT("--no-shrink", struct explore_args, no_shrink),
+	OPT_FLAG_AT("--no-reduction", struct explore_args, o.no_reduction),
+	OPT_MAX_MEMORY,
+	OPT_END,
 };
 
 /* 0 to go on, -1 after --help, else the exit code. */
 static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 {
+	const char **files = calloc((size_t)argc, sizeof(*files));
+	int nr = 0, code;
+
 	a->o.algo = SCHED_AUTO;
 	a->o.depth = EXPLORE_DEFAULT_DEPTH;
 	a->o.preemptions = EXPLORE_DEFAULT_PREEMPTIONS;
 	a->o.seed = 1;
 	a->o.nr_shards = 1;
 	a->jobs = 1;
-	for (int i = 1; i < argc; i++) {
-		const char *arg, *val;
-
-		switch (cli_next("explore", explore_opts, argc, argv, &i, &arg, &val)) {
-		case CLI_HELP: fputs(usage_explore, stdout); return -1;
-		case CLI_BAD: return EXIT_USAGE;
-		case CLI_ARG:
-			if (a->file) {
-				fprintf(stderr, "cowlab explore: one file at a time ('%s', '%s')\n",
-					a->file, val);
-				return EXIT_USAGE;
-			}
-			a->file = val;
-			break;
-		case CLI_OPT:
-			if (strcmp(arg, "--json") == 0)
-				a->json = true;
-			else if (strcmp(arg, "--no-shrink") == 0)
-				a->no_shrink = true;
-			else if (strcmp(arg, "--no-reduction") == 0)
-				a->o.no_reduction = true;
-			else if (strcmp(arg, "--max-memory") == 0) {
-				if (parse_max_memory("explore", val))
-					return EXIT_USAGE;
-			} else if (parse_option(a, arg, val) != 0)
-				return EXIT_USAGE;
-			break;
-		}
+	code = files ? cli_parse("explore", explore_opts, a, usage_explore, argc, argv, files, &nr)
+		     : EXIT_USAGE;
+	if (!code && nr > 1) {
+		fprintf(stderr, "cowlab explore: one file at a time ('%s', '%s')\n", files[0],
+			files[1]);
+		code = EXIT_USAGE;
 	}
-	if (!a->file) {
+	if (!code && nr == 0) {
 		fprintf(stderr, "cowlab explore: no scenario file given\n%s", usage_explore);
-		return EXIT_USAGE;
+		code = EXIT_USAGE;
 	}
+	a->file = nr > 0 ? files[0] : NULL;
+	free(files);
+	if (code)
+		return code;
 	if (!a->runs_given && a->o.time == 0 && a->o.algo != SCHED_DFS)
 		a->o.runs = 100000;
 	/* Once dfs has run every schedule there is, nothing is left to find. */

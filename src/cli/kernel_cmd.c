@@ -76,42 +76,28 @@ struct kernel_args {
 	bool json;
 };
 
+static const struct cli_opt kernel_opts[] = {
+	OPT_NUM_AT("--iterations", OPT_U64, struct kernel_args, iterations, 1, UINT64_MAX),
+	OPT_NUM_AT("--seed", OPT_U64, struct kernel_args, seed, 0, UINT64_MAX),
+	OPT_NUM_AT("--delay", OPT_U64, struct kernel_args, delay, 0, 1000000),
+	OPT_FLAG_AT("--json", struct kernel_args, json),
+	OPT_MAX_MEMORY,
+	OPT_END,
+};
+
 static int parse_kernel_args(int argc, char **argv, struct kernel_args *a)
 {
+	int code;
+
 	a->files = calloc((size_t)argc, sizeof(*a->files));
 	if (!a->files)
 		return EXIT_USAGE;
 	a->iterations = 1;
 	a->seed = 1;
 	a->delay = 200;
-	for (int i = 1; i < argc; i++) {
-		static const struct cli_opt opts[] = {
-			{"--iterations", true}, {"--seed", true}, {"--delay", true},
-			{"--json", false},	{"--max-memory", true}, {NULL, false},
-		};
-		const char *arg, *val;
-
-		switch (cli_next("kernel", opts, argc, argv, &i, &arg, &val)) {
-		case CLI_HELP: fputs(usage_kernel, stdout); return -1;
-		case CLI_BAD: return EXIT_USAGE;
-		case CLI_ARG: a->files[a->nr_files++] = val; continue;
-		case CLI_OPT: break;
-		}
-		if (strcmp(arg, "--json") == 0) {
-			a->json = true;
-		} else if (strcmp(arg, "--max-memory") == 0) {
-			if (parse_max_memory("kernel", val))
-				return EXIT_USAGE;
-		} else if (strcmp(arg, "--iterations") == 0) {
-			if (parse_count("kernel", arg, val, 1, UINT64_MAX, &a->iterations))
-				return EXIT_USAGE;
-		} else if (strcmp(arg, "--seed") == 0) {
-			if (parse_count("kernel", arg, val, 0, UINT64_MAX, &a->seed))
-				return EXIT_USAGE;
-		} else if (parse_count("kernel", arg, val, 0, 1000000, &a->delay)) {
-			return EXIT_USAGE;
-		}
-	}
+	code = cli_parse("kernel", kernel_opts, a, usage_kernel, argc, argv, a->files, &a->nr_files);
+	if (code)
+		return code;
 	if (a->nr_files == 0) {
 		fprintf(stderr, "cowlab kernel: no scenario file given\n%s", usage_kernel);
 		return EXIT_USAGE;

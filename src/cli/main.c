@@ -121,95 +121,85 @@ struct run_args {
 	bool iterations_given;
 };
 
+static int parse_mode(void *args, const char *cmd, const char *opt, const char *val)
+{
+	struct run_args *a = args;
+
+	(void)opt;
+	if (strcmp(val, "seq") == 0)
+		a->o.mode = SCEN_SEQ;
+	else if (strcmp(val, "stress") == 0)
+		a->o.mode = SCEN_STRESS;
+	else if (strcmp(val, "explore") == 0)
+		a->o.mode = SCEN_EXPLORE;
+	else if (strcmp(val, "all") == 0)
+		a->all = true;
+	else {
+		fprintf(stderr, "cowlab %s: unknown mode '%s' (seq, stress, explore or all)\n", cmd,
+			val);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_run_algo(void *args, const char *cmd, const char *opt, const char *val)
+{
+	struct run_args *a = args;
+
+	(void)opt;
+	if (strcmp(val, "auto") == 0)
+		a->o.algo = SCHED_AUTO;
+	else if (strcmp(val, "random") == 0)
+		a->o.algo = SCHED_RANDOM;
+	else if (strcmp(val, "pct") == 0)
+		a->o.algo = SCHED_PCT;
+	else {
+		fprintf(stderr, "cowlab %s: unknown algorithm '%s' (auto, random or pct)\n", cmd,
+			val);
+		return -1;
+	}
+	return 0;
+}
+
+/* --iterations: a number, and given (--mode all has its own default). */
+static int parse_iterations(void *args, const char *cmd, const char *opt, const char *val)
+{
+	struct run_args *a = args;
+	uint64_t v;
+
+	if (parse_count(cmd, opt, val, 1, ULONG_MAX, &v))
+		return -1;
+	a->o.iterations = (unsigned long)v;
+	a->iterations_given = true;
+	return 0;
+}
+
 static const struct cli_opt run_opts[] = {
-	{"--mode", true}, {"--policy", true},	 {"--iterations", true},
-	{"--algo", true}, {"--depth", true},	 {"--runs", true},
-	{"--seed", true}, {"--max-steps", true}, {"--max-memory", true},
-	{NULL, false},
+	OPT_CALL_TO("--mode", parse_mode),
+	OPT_AT("--policy", OPT_POLICY, struct run_args, o.policy),
+	OPT_CALL_TO("--iterations", parse_iterations),
+	OPT_CALL_TO("--algo", parse_run_algo),
+	OPT_NUM_AT("--depth", OPT_UINT, struct run_args, o.depth, 1, SCHED_PCT_MAX_DEPTH),
+	OPT_NUM_AT("--runs", OPT_U64, struct run_args, o.runs, 1, UINT64_MAX),
+	OPT_NUM_AT("--seed", OPT_U64, struct run_args, o.seed, 0, UINT64_MAX),
+	OPT_NUM_AT("--max-steps", OPT_U64, struct run_args, o.max_steps, 0, UINT64_MAX),
+	OPT_MAX_MEMORY,
+	OPT_END,
 };
 
 static int parse_run_args(int argc, char **argv, struct run_args *a)
 {
+	int code;
+
 	a->files = calloc((size_t)argc, sizeof(*a->files));
 	if (!a->files)
 		return EXIT_USAGE;
 	a->o.mode = SCEN_SEQ;
 	a->o.seed = 1;
 	a->o.algo = SCHED_AUTO;
-	for (int i = 1; i < argc; i++) {
-		const char *arg, *val;
-
-		switch (cli_next("run", run_opts, argc, argv, &i, &arg, &val)) {
-		case CLI_HELP: fputs(usage_run, stdout); return -1;
-		case CLI_BAD: return EXIT_USAGE;
-		case CLI_ARG: a->files[a->nr_files++] = val; continue;
-		case CLI_OPT: break;
-		}
-		if (strcmp(arg, "--max-memory") == 0) {
-			if (parse_max_memory("run", val))
-				return EXIT_USAGE;
-		} else if (strcmp(arg, "--mode") == 0) {
-			if (strcmp(val, "seq") == 0)
-				a->o.mode = SCEN_SEQ;
-			else if (strcmp(val, "stress") == 0)
-				a->o.mode = SCEN_STRESS;
-			else if (strcmp(val, "explore") == 0)
-				a->o.mode = SCEN_EXPLORE;
-			else if (strcmp(val, "all") == 0)
-				a->all = true;
-			else {
-				fprintf(stderr,
-					"cowlab run: unknown mode '%s' (seq, stress, "
-					"explore or all)\n",
-					val);
-				return EXIT_USAGE;
-			}
-		} else if (strcmp(arg, "--policy") == 0) {
-			if (!cow_policy_find(val)) {
-				fprintf(stderr,
-					"cowlab run: unknown policy '%s' (see 'cowlab policies')\n",
-					val);
-				return EXIT_USAGE;
-			}
-			a->o.policy = val;
-		} else if (strcmp(arg, "--iterations") == 0) {
-			uint64_t v;
-
-			if (parse_count("run", arg, val, 1, ULONG_MAX, &v))
-				return EXIT_USAGE;
-			a->o.iterations = (unsigned long)v;
-			a->iterations_given = true;
-		} else if (strcmp(arg, "--algo") == 0) {
-			if (strcmp(val, "auto") == 0)
-				a->o.algo = SCHED_AUTO;
-			else if (strcmp(val, "random") == 0)
-				a->o.algo = SCHED_RANDOM;
-			else if (strcmp(val, "pct") == 0)
-				a->o.algo = SCHED_PCT;
-			else {
-				fprintf(stderr,
-					"cowlab run: unknown algorithm '%s' (auto, random or "
-					"pct)\n",
-					val);
-				return EXIT_USAGE;
-			}
-		} else if (strcmp(arg, "--depth") == 0) {
-			uint64_t d;
-
-			if (parse_count("run", arg, val, 1, SCHED_PCT_MAX_DEPTH, &d))
-				return EXIT_USAGE;
-			a->o.depth = (unsigned int)d;
-		} else if (strcmp(arg, "--runs") == 0) {
-			if (parse_count("run", arg, val, 1, UINT64_MAX, &a->o.runs))
-				return EXIT_USAGE;
-		} else if (strcmp(arg, "--seed") == 0) {
-			if (parse_count("run", arg, val, 0, UINT64_MAX, &a->o.seed))
-				return EXIT_USAGE;
-		} else {
-			if (parse_count("run", arg, val, 0, UINT64_MAX, &a->o.max_steps))
-				return EXIT_USAGE;
-		}
-	}
+	code = cli_parse("run", run_opts, a, usage_run, argc, argv, a->files, &a->nr_files);
+	if (code)
+		return code;
 	if (a->nr_files == 0) {
 		fprintf(stderr, "cowlab run: no scenario file given\n%s", usage_run);
 		return EXIT_USAGE;
@@ -393,6 +383,13 @@ static int cmd_run(int argc, char **argv)
 
 /* ---- replay ---------------------------------------------------------------------- */
 
+/* replay's one flag is the whole of its argument struct. */
+static const struct cli_opt replay_opts[] = {
+	{"--trace", OPT_FLAG, 0, 0, 0, NULL},
+	OPT_MAX_MEMORY,
+	OPT_END,
+};
+
 static int cmd_replay(int argc, char **argv)
 {
 	const struct explore_prog *p;
@@ -400,39 +397,24 @@ static int cmd_replay(int argc, char **argv)
 	struct explore_token *t = malloc(sizeof(*t));
 	struct explore_result *r = malloc(sizeof(*r));
 	struct scen_result sr;
-	const char *token = NULL, *policy;
+	const char *token = NULL, *policy, **tokens = calloc((size_t)argc, sizeof(*tokens));
 	bool trace = false;
 	char err[256], why[512];
-	int e, code = EXIT_USAGE;
+	int e, nr = 0, code = EXIT_USAGE;
 
-	if (!t || !r)
+	if (!t || !r || !tokens)
 		goto out;
-	for (int i = 1; i < argc; i++) {
-		static const struct cli_opt opts[] = {
-			{"--trace", false}, {"--max-memory", true}, {NULL, false}};
-		const char *opt, *val;
-
-		switch (cli_next("replay", opts, argc, argv, &i, &opt, &val)) {
-		case CLI_HELP:
-			fputs(usage_replay, stdout);
-			code = 0;
-			goto out;
-		case CLI_BAD: goto out;
-		case CLI_OPT:
-			if (strcmp(opt, "--trace") == 0)
-				trace = true;
-			else if (parse_max_memory("replay", val))
-				goto out;
-			break;
-		case CLI_ARG:
-			if (token) {
-				fprintf(stderr, "cowlab replay: one token at a time\n");
-				goto out;
-			}
-			token = val;
-			break;
-		}
+	code = cli_parse("replay", replay_opts, &trace, usage_replay, argc, argv, tokens, &nr);
+	if (code) {
+		code = code < 0 ? 0 : code;
+		goto out;
 	}
+	code = EXIT_USAGE;
+	if (nr > 1) {
+		fprintf(stderr, "cowlab replay: one token at a time\n");
+		goto out;
+	}
+	token = nr ? tokens[0] : NULL;
 	if (!token) {
 		fputs(usage_replay, stderr);
 		goto out;
@@ -484,16 +466,15 @@ static int cmd_policies(int argc, char **argv)
 {
 	char rules[1024];
 
-	static const struct cli_opt opts[] = {{NULL, false}};
-	const char *opt, *val;
+	static const struct cli_opt opts[] = {OPT_END};
+	const char **operands = calloc((size_t)argc, sizeof(*operands));
+	int nr = 0, code = operands ? cli_parse("policies", opts, NULL, usage_policies, argc, argv,
+						operands, &nr)
+				    : EXIT_USAGE;
 
-	for (int i = 1; i < argc; i++) {
-		switch (cli_next("policies", opts, argc, argv, &i, &opt, &val)) {
-		case CLI_HELP: fputs(usage_policies, stdout); return 0;
-		case CLI_BAD: return EXIT_USAGE;
-		default: break;
-		}
-	}
+	free(operands);
+	if (code)
+		return code < 0 ? 0 : code;
 	if (argc != 1) {
 		fputs(usage_policies, stderr);
 		return EXIT_USAGE;
@@ -518,39 +499,41 @@ static int cmd_policies(int argc, char **argv)
 
 /* ---- demo -------------------------------------------------------------------------- */
 
+struct demo_args {
+	uint64_t runs, seed;
+};
+
+/* --runs 0 would search forever: as everywhere, runs start at 1. */
+static const struct cli_opt demo_opts[] = {
+	OPT_NUM_AT("--runs", OPT_U64, struct demo_args, runs, 1, UINT64_MAX),
+	OPT_NUM_AT("--seed", OPT_U64, struct demo_args, seed, 0, UINT64_MAX),
+	OPT_END,
+};
+
 static int cmd_demo(int argc, char **argv)
 {
-	uint64_t runs = 10000, seed = 1;
+	struct demo_args d = {.runs = 10000, .seed = 1};
+	const char **operands = calloc((size_t)argc, sizeof(*operands));
+	int nr = 0, code;
 	struct explore_result found, again, locked;
 	char words[160];
 	double t0, t1;
 	int err;
 
-	for (int i = 1; i < argc; i++) {
-		static const struct cli_opt opts[] = {
-			{"--runs", true}, {"--seed", true}, {NULL, false}};
-		const char *opt, *val;
-
-		switch (cli_next("demo", opts, argc, argv, &i, &opt, &val)) {
-		case CLI_HELP: fputs(usage_demo, stdout); return 0;
-		case CLI_BAD: return EXIT_USAGE;
-		case CLI_ARG:
-			fprintf(stderr, "cowlab demo: takes no file ('%s')\n%s", val, usage_demo);
-			return EXIT_USAGE;
-		case CLI_OPT:
-			/* --runs 0 would search forever: as everywhere, runs start at 1. */
-			if (strcmp(opt, "--runs") == 0
-				    ? parse_count("demo", opt, val, 1, UINT64_MAX, &runs)
-				    : parse_count("demo", opt, val, 0, UINT64_MAX, &seed))
-				return EXIT_USAGE;
-			break;
-		}
+	code = operands ? cli_parse("demo", demo_opts, &d, usage_demo, argc, argv, operands, &nr)
+			: EXIT_USAGE;
+	if (!code && nr > 0) {
+		fprintf(stderr, "cowlab demo: takes no file ('%s')\n%s", operands[0], usage_demo);
+		code = EXIT_USAGE;
 	}
+	free(operands);
+	if (code)
+		return code < 0 ? 0 : code;
 
 	printf("explorer demo: two CPUs each add %d to a counter with READ_ONCE/WRITE_ONCE\n",
 	       DEMO_INCREMENTS);
 	t0 = now_seconds();
-	err = explore_search(&demo_racy_counter, NULL, SCHED_RANDOM, seed, runs, 0, &found);
+	err = explore_search(&demo_racy_counter, NULL, SCHED_RANDOM, d.seed, d.runs, 0, &found);
 	t1 = now_seconds();
 	if (err) {
 		fprintf(stderr, "cowlab demo: %s\n", cow_strerror(err));
@@ -575,7 +558,7 @@ static int cmd_demo(int argc, char **argv)
 
 	printf("the same counter under a spinlock:\n");
 	t0 = now_seconds();
-	err = explore_search(&demo_locked_counter, NULL, SCHED_RANDOM, seed, runs, 0, &locked);
+	err = explore_search(&demo_locked_counter, NULL, SCHED_RANDOM, d.seed, d.runs, 0, &locked);
 	t1 = now_seconds();
 	if (err) {
 		fprintf(stderr, "cowlab demo: %s\n", cow_strerror(err));

@@ -92,6 +92,7 @@ struct matrix_args {
 	double time;	     /* 0: no limit in seconds */
 	double cell_timeout; /* the watchdog's, in seconds */
 	unsigned int jobs;
+	bool markdown, json;
 	enum matrix_format format;
 };
 
@@ -154,59 +155,33 @@ static int parse_presets(struct matrix_args *a, const char *val)
 	return 0;
 }
 
-static const struct cli_opt matrix_opts[] = {
-	{"--policy", true}, {"--time", true},	  {"--cell-timeout", true},
-	{"--runs", true},   {"--seed", true},	  {"--jobs", true},
-	{"--markdown", false}, {"--json", false}, {"--max-memory", true},
-	{NULL, false},
-};
+static int parse_policy_list(void *args, const char *cmd, const char *opt, const char *val)
+{
+	(void)cmd;
+	(void)opt;
+	return parse_presets(args, val) ? -1 : 0;
+}
 
 #define CELL_TIMEOUT 300.0
 
-static int parse_seconds(const char *arg, const char *val, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(val, &end);
-	if (errno || end == val || *end || !(*out > 0) || *out > 1e9)
-		return bad_value(arg, val, "seconds > 0");
-	return 0;
-}
-
-/* One of matrix_opts' options that take a value. */
-static int parse_option(struct matrix_args *a, const char *arg, const char *val)
-{
-	uint64_t v;
-
-	if (strcmp(arg, "--policy") == 0)
-		return parse_presets(a, val);
-	if (strcmp(arg, "--time") == 0)
-		return parse_seconds(arg, val, &a->time);
-	if (strcmp(arg, "--cell-timeout") == 0)
-		return parse_seconds(arg, val, &a->cell_timeout);
-	if (strcmp(arg, "--max-memory") == 0)
-		return parse_max_memory("matrix", val);
-	if (strcmp(arg, "--runs") == 0) {
-		if (parse_count("matrix", arg, val, 1, UINT64_MAX, &a->runs))
-			return EXIT_USAGE;
-	} else if (strcmp(arg, "--seed") == 0) {
-		if (parse_count("matrix", arg, val, 0, UINT64_MAX, &a->seed))
-			return EXIT_USAGE;
-	} else {
-		if (parse_count("matrix", arg, val, 1, MAX_JOBS, &v))
-			return EXIT_USAGE;
-		a->jobs = (unsigned int)v;
-	}
-	return 0;
-}
+static const struct cli_opt matrix_opts[] = {
+	OPT_CALL_TO("--policy", parse_policy_list),
+	OPT_AT("--time", OPT_SECONDS, struct matrix_args, time),
+	OPT_AT("--cell-timeout", OPT_SECONDS, struct matrix_args, cell_timeout),
+	OPT_NUM_AT("--runs", OPT_U64, struct matrix_args, runs, 1, UINT64_MAX),
+	OPT_NUM_AT("--seed", OPT_U64, struct matrix_args, seed, 0, UINT64_MAX),
+	OPT_NUM_AT("--jobs", OPT_UINT, struct matrix_args, jobs, 1, MAX_JOBS),
+	OPT_FLAG_AT("--markdown", struct matrix_args, markdown),
+	OPT_FLAG_AT("--json", struct matrix_args, json),
+	OPT_MAX_MEMORY,
+	OPT_END,
+};
 
 /* 0 to go on, -1 after --help, else the exit code. */
 static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 {
-	bool markdown = false, json = false;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int err;
+	int code;
 
 	a->runs = VERDICT_RUNS;
 	a->seed = 1;
@@ -214,28 +189,14 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 	a->paths = calloc((size_t)argc + 1, sizeof(*a->paths));
 	if (!a->paths)
 		return EXIT_USAGE;
-	for (int i = 1; i < argc; i++) {
-		const char *arg, *val;
-
-		switch (cli_next("matrix", matrix_opts, argc, argv, &i, &arg, &val)) {
-		case CLI_HELP: fputs(usage_matrix, stdout); return -1;
-		case CLI_BAD: return EXIT_USAGE;
-		case CLI_ARG: a->paths[a->nr_paths++] = val; break;
-		case CLI_OPT:
-			if (strcmp(arg, "--markdown") == 0)
-				markdown = true;
-			else if (strcmp(arg, "--json") == 0)
-				json = true;
-			else if ((err = parse_option(a, arg, val)) != 0)
-				return err;
-			break;
-		}
-	}
-	if (markdown && json) {
+	code = cli_parse("matrix", matrix_opts, a, usage_matrix, argc, argv, a->paths, &a->nr_paths);
+	if (code)
+		return code;
+	if (a->markdown && a->json) {
 		fprintf(stderr, "cowlab matrix: --markdown and --json exclude each other\n");
 		return EXIT_USAGE;
 	}
-	a->format = json ? FORMAT_JSON : markdown ? FORMAT_MARKDOWN : FORMAT_TEXT;
+	a->format = a->json ? FORMAT_JSON : a->markdown ? FORMAT_MARKDOWN : FORMAT_TEXT;
 	if (a->cell_timeout == 0)
 		a->cell_timeout = CELL_TIMEOUT + a->time;
 	if (a->nr_paths == 0)

@@ -135,8 +135,17 @@ int parse_count(const char *cmd, const char *opt, const char *text, uint64_t min
 	return -1;
 }
 
-enum cli_arg cli_next(const char *cmd, const struct cli_opt *opts, int argc, char **argv, int *i,
-		      const char **opt, const char **val)
+enum cli_arg {
+	CLI_ARG,  /* a file or other operand: *val */
+	CLI_OPT,  /* an option of the table: *opt, *val (NULL for a flag) */
+	CLI_HELP, /* --help or -h */
+	CLI_BAD,  /* an unknown option, a missing value: a message went to stderr */
+};
+
+/* The argument at argv[*i]; advances *i past an option's value when it is
+ * the next argument. */
+static enum cli_arg cli_next(const char *cmd, const struct cli_opt *opts, int argc, char **argv,
+			     int *i, const struct cli_opt **opt, const char **val)
 {
 	const char *arg = argv[*i], *eq;
 	const struct cli_opt *o;
@@ -160,8 +169,8 @@ enum cli_arg cli_next(const char *cmd, const struct cli_opt *opts, int argc, cha
 			(int)n, arg, cmd);
 		return CLI_BAD;
 	}
-	*opt = o->name;
-	if (!o->value) {
+	*opt = o;
+	if (o->kind == OPT_FLAG) {
 		if (eq) {
 			fprintf(stderr, "cowlab %s: %s takes no value\n", cmd, o->name);
 			return CLI_BAD;
@@ -177,6 +186,75 @@ enum cli_arg cli_next(const char *cmd, const struct cli_opt *opts, int argc, cha
 		return CLI_BAD;
 	}
 	return CLI_OPT;
+}
+
+/* Set the field of o in args from val: 0, or -1 after a message. */
+static int set_option(const char *cmd, const struct cli_opt *o, void *args, const char *val)
+{
+	char *field = (char *)args + o->off;
+	uint64_t v;
+
+	switch (o->kind) {
+	case OPT_FLAG: *(bool *)field = true; return 0;
+	case OPT_TEXT: *(const char **)field = val; return 0;
+	case OPT_MEMORY: return parse_max_memory(cmd, val) ? -1 : 0;
+	case OPT_CALL: return o->call(args, cmd, o->name, val);
+	case OPT_POLICY:
+		if (!cow_policy_find(val)) {
+			fprintf(stderr, "cowlab %s: unknown policy '%s' (see 'cowlab policies')\n",
+				cmd, val);
+			return -1;
+		}
+		*(const char **)field = val;
+		return 0;
+	case OPT_SECONDS: {
+		char *end;
+		double d;
+
+		errno = 0;
+		d = strtod(val, &end);
+		if (errno || end == val || *end || !(d > 0) || d > 1e9) {
+			fprintf(stderr, "cowlab %s: %s takes seconds > 0, not '%s'\n", cmd, o->name,
+				val);
+			return -1;
+		}
+		*(double *)field = d;
+		return 0;
+	}
+	case OPT_U64:
+	case OPT_UINT:
+	case OPT_ULONG:
+		if (parse_count(cmd, o->name, val, o->min, o->max, &v))
+			return -1;
+		if (o->kind == OPT_U64)
+			*(uint64_t *)field = v;
+		else if (o->kind == OPT_UINT)
+			*(unsigned int *)field = (unsigned int)v;
+		else
+			*(unsigned long *)field = (unsigned long)v;
+		return 0;
+	}
+	return -1;
+}
+
+int cli_parse(const char *cmd, const struct cli_opt *opts, void *args, const char *usage,
+	      int argc, char **argv, const char **operands, int *nr)
+{
+	for (int i = 1; i < argc; i++) {
+		const struct cli_opt *o;
+		const char *val;
+
+		switch (cli_next(cmd, opts, argc, argv, &i, &o, &val)) {
+		case CLI_HELP: fputs(usage, stdout); return -1;
+		case CLI_BAD: return EXIT_USAGE;
+		case CLI_ARG: operands[(*nr)++] = val; break;
+		case CLI_OPT:
+			if (set_option(cmd, o, args, val) != 0)
+				return EXIT_USAGE;
+			break;
+		}
+	}
+	return 0;
 }
 
 void print_token(const struct explore_token *t)
