@@ -160,13 +160,19 @@ static inline void cpu_relax(void)
  * Linux's smp_mb() has used since 4.11 (450cbdd0125c); cowlab issues no
  * non-temporal stores, the one thing MFENCE orders and it does not.  The
  * TLB window takes one per access (docs/performance.md). */
-#if defined(__x86_64__)
+#if COW_TSAN
+/* ThreadSanitizer does not model fences: its build gives them a form it
+ * understands (src/sync/tsan.h). */
+#include "sync/tsan.h"
+#elif defined(__x86_64__)
 #define smp_mb() __asm__ __volatile__("lock; addl $0,-4(%%rsp)" ::: "memory", "cc")
 #else
 #define smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #endif
+#if !COW_TSAN
 #define smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
 /* After a value-less atomic RMW that must order like a full barrier. */
 #define smp_mb__after_atomic() smp_mb()
 #define smp_mb__before_atomic() smp_mb()
@@ -618,8 +624,15 @@ static inline void tlb_access_begin(struct tlb_window *w)
 	sync_point(SYNC_WRITE, w);
 	/* Odd here means two OS threads or tasks run as one CPU at once. */
 	COW_CHECK(!(w->seq & 1), "a simulated CPU entered an access twice: two threads share it");
+#if COW_TSAN
+	/* The same order through the window itself, so that TSan's stand-in
+	 * for smp_mb() (src/sync/tsan.h) does not order every access of every
+	 * CPU with every other (an XCHG, as Linux's smp_store_mb()). */
+	__atomic_store_n(&w->seq, w->seq + 1, __ATOMIC_SEQ_CST);
+#else
 	__atomic_store_n(&w->seq, w->seq + 1, __ATOMIC_RELAXED);
 	smp_mb(); /* pairs with the barrier in tlb_shootdown_wait() */
+#endif
 }
 static inline void tlb_access_end(struct tlb_window *w)
 {
