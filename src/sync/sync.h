@@ -445,7 +445,8 @@ static inline bool spin_trylock(spinlock_t *lock)
 }
 static inline void spin_unlock(spinlock_t *lock)
 {
-	COW_ASSERT(lock->locked != 0);
+	/* An atomic load: waiters write the word as we look (src/sync/locks.c). */
+	COW_ASSERT(__atomic_load_n(&lock->locked, __ATOMIC_RELAXED) != 0);
 	if (COW_DEBUG && lock->rank)
 		lockdep_release(lock, lock->rank);
 	sync_point(SYNC_UNLOCK, lock);
