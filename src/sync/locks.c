@@ -606,8 +606,13 @@ void tlb_shootdown_wait(struct tlb_window *windows, size_t stride, int nr)
 	smp_mb(); /* the new translations before the snapshot */
 	for (int i = 0; i < nr; i++) {
 		/* Our own CPU is not inside an access while it changes
-		 * translations, so it never waits for itself. */
-		sd.snap[i] = __atomic_load_n(&window_at(&sd, i)->seq, __ATOMIC_RELAXED);
+		 * translations, so it never waits for itself.  Acquire: a CPU
+		 * found between accesses is not waited for, so its last
+		 * access (a store to a frame this CPU may now copy, write to
+		 * swap or free) must be visible here; pairs with the release
+		 * in tlb_access_end(), as shootdown_acked() does for a CPU
+		 * waited for. */
+		sd.snap[i] = __atomic_load_n(&window_at(&sd, i)->seq, __ATOMIC_ACQUIRE);
 		busy |= sd.snap[i] & 1;
 	}
 	/* No CPU inside an access: nothing to wait for (the explorer still
