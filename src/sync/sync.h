@@ -124,6 +124,15 @@ static inline void cpu_relax(void)
  * there is no interleaving to explore, and teardown of big structures
  * would otherwise cost the explorer thousands of empty steps. */
 #define READ_PRIVATE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+/* A store to a word whose writers all hold one lock, which the caller
+ * holds, and which other CPUs also read without it (with READ_ONCE: a
+ * counter read as a hint, a map looked at before taking the lock).
+ * Atomic, so that those readers do not race with it (a plain store beside
+ * an atomic load is a data race, which ThreadSanitizer reports); not a
+ * yield point, so the explorer's schedules stay those of the plain store
+ * it replaces (the lock and unlock around it are the section's yield
+ * points). */
+#define WRITE_LOCKED(x, val) __atomic_store_n(&(x), (val), __ATOMIC_RELAXED)
 /* A load inside a wait predicate (sync_wait_cond's cond): the explorer
  * evaluates it in its own context and once more in the woken task, where a
  * yield point would let the condition change between the two. */
