@@ -651,6 +651,30 @@ static inline void tlb_access_end(struct tlb_window *w)
 /* Wait for the nr CPUs' windows (an array) as described above. */
 void tlb_shootdown_wait(struct tlb_window *windows, size_t stride, int nr);
 
+/* ---- what ThreadSanitizer cannot see for itself ---------------------------
+ * No-ops except in the TSan build (COW_TSAN=1, src/sync/tsan.h).
+ *
+ * sync_tsan_release(p) and sync_tsan_acquire(p): a happens-before edge
+ * from the first to the second on the same address, where the ordering
+ * comes from outside the instrumented program (the kernel, a library
+ * built without TSan).
+ *
+ * deliberate_race_begin() and deliberate_race_end(): the calling thread's
+ * loads and stores in between are not checked.  Only for the races the
+ * model makes on purpose: each use says why the race is the model's and
+ * not a bug of it. */
+#if COW_TSAN
+#define sync_tsan_release(p) __tsan_release((void *)(p))
+#define sync_tsan_acquire(p) __tsan_acquire((void *)(p))
+#define deliberate_race_begin() __tsan_ignore_thread_begin()
+#define deliberate_race_end() __tsan_ignore_thread_end()
+#else
+#define sync_tsan_release(p) ((void)(p))
+#define sync_tsan_acquire(p) ((void)(p))
+#define deliberate_race_begin() ((void)0)
+#define deliberate_race_end() ((void)0)
+#endif
+
 /* ---- threads (stress back end) and set-up ------------------------------- */
 
 /* Initialise the layer and register the calling thread as CPU 0.  Call

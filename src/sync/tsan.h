@@ -38,6 +38,10 @@
 #include <sanitizer/tsan_interface.h>
 
 extern unsigned long sync_tsan_fence_word;
+/* In the runtime, not in <sanitizer/tsan_interface.h>: stop and resume
+ * checking the calling thread's memory accesses. */
+void __tsan_ignore_thread_begin(void);
+void __tsan_ignore_thread_end(void);
 
 #if defined(__x86_64__)
 #define sync_tsan_hw_mb() __asm__ __volatile__("lock; addl $0,-4(%%rsp)" ::: "memory", "cc")
