@@ -4,7 +4,8 @@
 #   1. DIR/tsan_selftest (tests/tsan_selftest.c): its 'race' case must be
 #      reported, so the suite cannot pass with TSan absent or blind, and
 #      its 'fenced' and 'mb' cases (message passing through the sync
-#      layer's fences) must not be;
+#      layer's fences) and 'rcu' (a plain store after a grace period)
+#      must not be;
 #   2. DIR/cowlab run FILE --mode stress over every bundled scenario:
 #      scenarios/*.cow, scenarios/gup/*.cow and scenarios/matrix/*.cow.
 # Each self-test case and each scenario counts as one item.  A scenario
@@ -81,7 +82,7 @@ fail() {
 start=$(date +%s)
 
 # 1. The self-test.
-for c in race fenced mb; do
+for c in race fenced mb rcu; do
 	log="$logs/selftest_$c.log"
 	sh "$0" --item "$log" "$dir/tsan_selftest" "$c"
 	rc=$(cat "$log.rc")

@@ -12,7 +12,13 @@
  *                          race; TSan must stay silent, which it does only
  *                          if the build's fences tell it what they order
  *                          (src/sync/tsan.h);
- *   tsan_selftest mb       the same with smp_mb() on both sides.
+ *   tsan_selftest mb       the same with smp_mb() on both sides;
+ *   tsan_selftest rcu      a reader reads an object inside an RCU read-side
+ *                          section; the updater unpublishes it, waits for
+ *                          a grace period and then overwrites it plainly.
+ *                          Not a race; TSan must stay silent, which it
+ *                          does only if liburcu's grace period is made
+ *                          visible to it (src/sync/urcu.c).
  *
  * Each case exits 0 by itself; TSan's own exit status reports its finding.
  */
@@ -72,6 +78,44 @@ static void consumer(void *arg)
 	}
 }
 
+/* rcu: the reader reads obj through the published pointer, says so with
+ * a relaxed store (no happens-before) and leaves its section; it stays
+ * until the updater is done, since a thread's exit takes liburcu's
+ * registry mutex, which synchronize_rcu() takes too (an edge TSan sees,
+ * which would hide the one under test). */
+struct rcu_obj {
+	long x;
+};
+static struct rcu_obj rcu_obj = {1};
+static struct rcu_obj *rcu_ptr = &rcu_obj;
+static int rcu_read_done, rcu_update_done;
+
+static void rcu_reader(void *arg)
+{
+	long *seen = arg;
+	struct rcu_obj *p;
+
+	rcu_read_lock();
+	p = rcu_dereference(rcu_ptr);
+	if (p)
+		*seen = p->x;
+	__atomic_store_n(&rcu_read_done, 1, __ATOMIC_RELAXED);
+	rcu_read_unlock();
+	while (!__atomic_load_n(&rcu_update_done, __ATOMIC_RELAXED))
+		cpu_relax();
+}
+
+static void rcu_updater(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&rcu_read_done, __ATOMIC_RELAXED))
+		cpu_relax();
+	rcu_assign_pointer(rcu_ptr, NULL);
+	synchronize_rcu();
+	rcu_obj.x = 2; /* no reader can see it any more */
+	__atomic_store_n(&rcu_update_done, 1, __ATOMIC_RELAXED);
+}
+
 static int run_pair(void (*a)(void *), void *arg_a, void (*b)(void *), void *arg_b)
 {
 	struct sync_thread *ta = sync_thread_start(1, a, arg_a);
@@ -94,8 +138,16 @@ int main(int argc, char **argv)
 	sync_init();
 	if (argc == 2 && strcmp(argv[1], "race") == 0)
 		return run_pair(racer, (void *)1L, racer, (void *)2L);
+	if (argc == 2 && strcmp(argv[1], "rcu") == 0) {
+		rc = run_pair(rcu_reader, &sum, rcu_updater, NULL);
+		if (rc == 0 && sum != 1) {
+			fprintf(stderr, "tsan_selftest: the reader saw %ld, not 1\n", sum);
+			rc = 1;
+		}
+		return rc;
+	}
 	if (argc != 2 || (strcmp(argv[1], "fenced") != 0 && strcmp(argv[1], "mb") != 0)) {
-		fprintf(stderr, "usage: tsan_selftest race|fenced|mb\n");
+		fprintf(stderr, "usage: tsan_selftest race|fenced|mb|rcu\n");
 		return 2;
 	}
 	full_barrier = strcmp(argv[1], "mb") == 0;
