@@ -21,8 +21,14 @@
 # TSan's back.
 #
 # Budget (make test's TSan part is kept near 20 s on two cores):
-# TSAN_ITERATIONS stress repetitions per scenario (default 100), two items
-# at a time (TSAN_JOBS).
+# TSAN_ITERATIONS stress repetitions per scenario (default 100), but
+# TSAN_PRESSURE_ITERATIONS (default 20) for a scenario whose 'system' line
+# limits the frames (memory pressure: each repetition reclaims and swaps
+# through a file, some 30 times the work of the others; they run first),
+# two items at a time (TSAN_JOBS).  TSan finds a race from the order its
+# two accesses were in, not from their overlapping, so what repetitions
+# buy is coverage of paths (contended locks, reclaim meeting a fault), and
+# a hundred short ones cover them.
 #
 # If TSan cannot start on this host (its runtime wants a narrower mmap
 # randomisation than the kernel's vm.mmap_rnd_bits gives: "unexpected
@@ -34,6 +40,7 @@ set -u
 dir=${1:-build/tsan}
 limit=${TEST_TIMEOUT:-600}
 iterations=${TSAN_ITERATIONS:-100}
+pressure=${TSAN_PRESSURE_ITERATIONS:-20}
 root=$(cd "$(dirname "$0")/.." && pwd)
 # --item LOG CMD...: run one item (in a job of xargs below), its exit
 # status to LOG.rc.
@@ -102,12 +109,21 @@ done
 # 2. The scenarios, TSAN_JOBS at a time.
 list="$logs/items"
 : >"$list"
+: >"$list.rest"
 for f in "$root"/scenarios/*.cow "$root"/scenarios/gup/*.cow "$root"/scenarios/matrix/*.cow; do
 	[ -f "$f" ] || continue
 	name=${f#"$root"/}
+	if grep -q '^system .*frames=' "$f"; then
+		n=$pressure
+		out=$list
+	else
+		n=$iterations
+		out=$list.rest
+	fi
 	echo "$name $logs/$(echo "$name" | tr / _).log $dir/cowlab run $f --mode stress" \
-		"--iterations $iterations" >>"$list"
+		"--iterations $n" >>"$out"
 done
+cat "$list.rest" >>"$list"
 cut -d' ' -f2- "$list" | xargs -P "${TSAN_JOBS:-2}" -L 1 sh "$0" --item
 while read -r name log cmd; do
 	rc=$(cat "$log.rc" 2>/dev/null || echo 127)
