@@ -2,8 +2,9 @@
 #
 #   make            build build/cowlab and the library (debug asserts on)
 #   make run        build, then run the main job
-#   make test       build and run the whole test suite, then the sanitizer suite
+#   make test       build and run the whole test suite, then the sanitizer suites
 #   make sanitize   the unit tests and every bundled scenario under ASan + UBSan
+#   make tsan       every bundled scenario's stress mode under ThreadSanitizer
 #   make bench      benchmarks (optimised, asserts off)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -32,7 +33,7 @@ LIB      := $(BUILD)/libcowlab.a
 COWLAB   := $(BUILD)/cowlab
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all run test bench clean install deps unit-tests sanitize sanitize-build
+.PHONY: all run test bench clean install deps unit-tests sanitize sanitize-build tsan tsan-build
 all: $(COWLAB)
 
 deps: $(DEPS_OK)
@@ -66,11 +67,11 @@ run: $(COWLAB)
 
 unit-tests: $(TEST_BINS)
 
-# The normal suite, then the sanitizer suite (make sanitize) folded into
-# the same closing line: tests/run.sh counts it when SANITIZE names its
-# build folder.
-test: $(COWLAB) $(BUILD)/cowbench $(TEST_BINS) sanitize-build
-	@SANITIZE=$(SAN_BUILD) sh tests/run.sh $(BUILD)/tests
+# The normal suite, then the sanitizer suite (make sanitize) and the
+# ThreadSanitizer suite (make tsan) folded into the same closing line:
+# tests/run.sh counts each when SANITIZE or TSAN names its build folder.
+test: $(COWLAB) $(BUILD)/cowbench $(TEST_BINS) sanitize-build tsan-build
+	@SANITIZE=$(SAN_BUILD) TSAN=$(TSAN_BUILD) sh tests/run.sh $(BUILD)/tests
 
 # ---- sanitizers ---------------------------------------------------------------
 # make sanitize
@@ -91,6 +92,28 @@ sanitize-build: | $(DEPS_OK)
 
 sanitize: sanitize-build
 	@sh tests/sanitize.sh $(SAN_BUILD)
+
+# make tsan
+#     builds cowlab and tests/tsan_selftest.c with ThreadSanitizer in
+#     build/tsan (COW_TSAN=1: the fences of src/sync take a form TSan
+#     understands, src/sync/tsan.h) and runs tests/tsan.sh: the self-test
+#     (a deliberate race must be reported, a fenced hand-off must not),
+#     then `cowlab run FILE --mode stress` over every bundled scenario.
+#     Any ThreadSanitizer report fails it.  It ends with
+#         tsan: N passed, N failed
+#     `make test` runs it after the sanitizer suite.  See
+#     docs/architecture.md (ThreadSanitizer).
+TSAN_BUILD  := $(BUILD)/tsan
+TSAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread -DCOW_TSAN=1
+tsan-build: | $(DEPS_OK)
+	@$(MAKE) --no-print-directory BUILD=$(TSAN_BUILD) CFLAGS='$(TSAN_CFLAGS)' \
+		$(TSAN_BUILD)/cowlab $(TSAN_BUILD)/tsan_selftest
+
+tsan: tsan-build
+	@sh tests/tsan.sh $(TSAN_BUILD)
+
+$(BUILD)/tsan_selftest: tests/tsan_selftest.c $(LIB) | $(DEPS_OK)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 # Benchmarks run an optimised build without debug asserts, in build/release.
 RELEASE := $(BUILD)/release

@@ -11,7 +11,11 @@
 #     sanitize: N passed, N failed
 # is printed before the closing line, and its counts are folded into it
 # (each unit-test binary and each scenario run under the sanitizers is one
-# test).
+# test).  With TSAN=DIR (make test sets it to build/tsan), the
+# ThreadSanitizer suite (tests/tsan.sh DIR) runs after it the same way:
+#     tsan: N passed, N failed
+# (or "tsan: SKIPPED (reason)" where TSan cannot run, which counts
+# nothing).
 set -u
 dir=${1:-build/tests}
 limit=${TEST_TIMEOUT:-600}
@@ -89,6 +93,24 @@ if [ -n "${SANITIZE:-}" ]; then
 	grep '^sanitize: ' "$dir/sanitize.log" || echo "sanitize: no summary (see $dir/sanitize.log)"
 	passed=$((passed + p))
 	failed=$((failed + f))
+fi
+# The ThreadSanitizer suite, when asked for.
+if [ -n "${TSAN:-}" ]; then
+	sh "$(dirname "$0")/tsan.sh" "$TSAN" >"$dir/tsan.log" 2>&1
+	if grep -q '^tsan: SKIPPED' "$dir/tsan.log"; then
+		grep '^tsan: SKIPPED' "$dir/tsan.log"
+	else
+		line='^tsan: \([0-9]*\) passed, \([0-9]*\) failed.*'
+		p=$(sed -n "s/$line/\1/p" "$dir/tsan.log")
+		f=$(sed -n "s/$line/\2/p" "$dir/tsan.log")
+		p=${p:-0}
+		f=${f:-1}
+		[ "$f" -ne 0 ] && grep -v '^tsan: ' "$dir/tsan.log" | tail -n 80
+		grep '^tsan time: ' "$dir/tsan.log"
+		grep '^tsan: ' "$dir/tsan.log" || echo "tsan: no summary (see $dir/tsan.log)"
+		passed=$((passed + p))
+		failed=$((failed + f))
+	fi
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

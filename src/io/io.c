@@ -257,6 +257,27 @@ int cow_dio_step(struct cow_dio *d)
 	return 0;
 }
 
+/* Each asynchronous transfer maps a ring of its own and unmaps it at the
+ * end, and the next ring, on any thread, may be mapped at the same
+ * addresses.  liburing maps and unmaps with raw system calls, which
+ * ThreadSanitizer does not see, so it would take the new ring's first
+ * stores for a race with the old ring's last accesses.  The kernel orders
+ * the two (the munmap returns before the mmap that reuses the range):
+ * say so, on the three mapped areas. */
+static void ring_mapped(struct io_uring *ring)
+{
+	sync_tsan_acquire(ring->sq.ring_ptr);
+	sync_tsan_acquire(ring->sq.sqes);
+	sync_tsan_acquire(ring->cq.ring_ptr);
+}
+
+static void ring_unmapping(struct io_uring *ring)
+{
+	sync_tsan_release(ring->sq.ring_ptr);
+	sync_tsan_release(ring->sq.sqes);
+	sync_tsan_release(ring->cq.ring_ptr);
+}
+
 int cow_dio_run_async(struct cow_dio *d)
 {
 	struct io_uring ring;
@@ -286,6 +307,7 @@ int cow_dio_run_async(struct cow_dio *d)
 		free(iov);
 		return COW_EIO;
 	}
+	ring_mapped(&ring);
 	sqe = io_uring_get_sqe(&ring);
 	if (d->to_memory)
 		io_uring_prep_readv(sqe, cow_file_fd(d->file), iov, (unsigned int)nr,
@@ -301,6 +323,7 @@ int cow_dio_run_async(struct cow_dio *d)
 	} else {
 		d->error = COW_EIO;
 	}
+	ring_unmapping(&ring);
 	io_uring_queue_exit(&ring);
 	free(iov);
 	d->done = d->len;

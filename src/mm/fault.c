@@ -225,8 +225,20 @@ static int wp_page_copy(struct vm_area_struct *vma, unsigned long addr, pte_t *p
 		err = COW_ENOMEM;
 		goto out_put_old;
 	}
-	if (old)
+	if (old) {
+		/* A deliberate race: the source may be written while we copy
+		 * it, by whoever maps it writable now (another process that
+		 * reused it after this one's PTE changed, a device), as in
+		 * Linux, which also copies outside the PT lock.  The copy is
+		 * used only if the PTE still holds orig below; when a
+		 * policy's reuse rule lets the source be written and the PTE
+		 * stay, the scenario's checks see the torn or stale copy: that
+		 * is the bug being modelled.  Not checked by ThreadSanitizer
+		 * (src/sync/sync.h). */
+		deliberate_race_begin();
 		copy_frame(sys->pool, new, old);
+		deliberate_race_end();
+	}
 	lru_add(sys->pool, new);
 
 	spin_lock(ptl);

@@ -84,7 +84,15 @@ static int copy_page_for_child(struct vm_area_struct *dst_vma, unsigned long add
 
 	if (!new)
 		return COW_ENOMEM;
+	/* A deliberate race: the parent keeps its PTE writable (the page
+	 * is pinned, it must stay the parent's), so its other threads may
+	 * store to the page while we copy it, and the child gets whatever
+	 * the copy saw, torn or not, as Linux's child does
+	 * (scenarios/matrix/r25_fork_snapshot_page.cow checks the
+	 * snapshot).  Not checked by ThreadSanitizer (src/sync/sync.h). */
+	deliberate_race_begin();
 	copy_frame(sys->pool, new, page);
+	deliberate_race_end();
 	lru_add(sys->pool, new);
 	page_add_new_anon_rmap(new, dst_vma, addr, true);
 	atomic_long_inc(&dst_mm->nr_anon);

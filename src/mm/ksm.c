@@ -149,6 +149,16 @@ void ksm_exit(struct mm_struct *mm)
 
 /* ---- the items ----------------------------------------------------------------------- */
 
+/* Deliberate races: KSM reads candidate pages that are still mapped
+ * writable, while the processes' threads may store to them (the
+ * checksum, and the tree searches' compares).  Linux's KSM does the same
+ * (calc_checksum(), memcmp_pages() in the tree walks): a torn read only
+ * gives a wrong checksum or a wrong match, and no merge rests on it, since
+ * merge_one() compares again after write_protect_page() has made the page
+ * read-only and flushed the TLBs.  So these reads go unchecked by
+ * ThreadSanitizer (deliberate_race_begin(), src/sync/sync.h); the
+ * write-protected compare does not. */
+
 /* A 32-bit checksum of the page's bytes (Linux's calc_checksum, xxhash
  * there): cheap, and only ever compared with itself. */
 static uint32_t page_checksum(const struct frame_pool *pool, const struct page *page)
@@ -156,9 +166,23 @@ static uint32_t page_checksum(const struct frame_pool *pool, const struct page *
 	const uint64_t *w = page_address(pool, page);
 	uint64_t h = 0xcbf29ce484222325ull;
 
+	deliberate_race_begin(); /* the page may be written meanwhile (above) */
 	for (size_t i = 0; i < PAGE_SIZE / sizeof(*w); i++)
 		h = (h ^ w[i]) * 0x100000001b3ull;
+	deliberate_race_end();
 	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* The tree searches' compare of a page that may be written meanwhile
+ * (above). */
+static bool same_bytes_racy(const void *a, const void *b)
+{
+	bool same;
+
+	deliberate_race_begin();
+	same = memcmp(a, b, PAGE_SIZE) == 0;
+	deliberate_race_end();
+	return same;
 }
 
 /* May KSM look at the page this PTE maps? */
@@ -434,7 +458,7 @@ static struct page *stable_search(struct cow_system *sys, struct page *page)
 			free(s);
 			continue;
 		}
-		if (memcmp(data, page_address(sys->pool, kpage), PAGE_SIZE) == 0)
+		if (same_bytes_racy(data, page_address(sys->pool, kpage)))
 			return kpage;
 		put_page(sys->pool, kpage);
 		pp = &s->next;
@@ -479,7 +503,7 @@ static struct ksm_item *unstable_search(struct cow_system *sys, struct ksm_item 
 			*forked = true;
 			return NULL;
 		}
-		if (memcmp(data, page_address(sys->pool, tpage), PAGE_SIZE) == 0) {
+		if (same_bytes_racy(data, page_address(sys->pool, tpage))) {
 			*tree_page = tpage;
 			return t;
 		}

@@ -346,7 +346,7 @@ static void lru_del(struct frame_pool *pool, struct lru_list *list, struct page 
 	else
 		list->tail = prev;
 	clear_mask(BIT_MASK(PG_lru) | PG_LRU_LIST_MASK, &page->flags);
-	list->nr--;
+	WRITE_LOCKED(list->nr, list->nr - 1); /* lru_size() reads it unlocked */
 }
 
 void lru_add(struct frame_pool *pool, struct page *page)
@@ -365,7 +365,7 @@ void lru_add(struct frame_pool *pool, struct page *page)
 	else
 		list->tail = pfn;
 	list->head = pfn;
-	list->nr++;
+	WRITE_LOCKED(list->nr, list->nr + 1);
 	set_mask(BIT_MASK(PG_lru) | c << PG_LRU_LIST_SHIFT, &page->flags);
 	spin_unlock(&list->lock);
 }

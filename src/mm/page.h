@@ -113,7 +113,7 @@ struct lru_list {
 	spinlock_t lock; /* the list, and PG_lru of the pages on it */
 	uint32_t head;	 /* newest */
 	uint32_t tail;	 /* oldest */
-	unsigned long nr;
+	unsigned long nr; /* under lock; lru_size() reads it without */
 } __attribute__((aligned(64)));
 
 /* The pool (fields for page.c and check.c only). */

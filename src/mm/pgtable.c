@@ -18,7 +18,7 @@
  * gup-fast blocks by disabling interrupts, acted as the grace period.
  *
  * Why upper entries are read with an acquire load.  pgtable_populate()
- * zeroes the new table, then publishes it with a store after smp_wmb();
+ * zeroes the new table, then publishes it with a release store;
  * a walker must see the zeroes, not the frame's previous contents.  Linux
  * relies on the address dependency from the entry to the table; C11
  * compilers do not honour dependency ordering, so pxd_get() asks for
@@ -50,7 +50,7 @@ static pte_t *pgd_table(const struct pgtable *pgt)
 	return table_of_page(pgt, pfn_to_page(pgt->pool, pgt->pgd_pfn));
 }
 
-/* Read an upper-level entry; the acquire pairs with the smp_wmb() in
+/* Read an upper-level entry; the acquire pairs with the release store in
  * pgtable_populate() (see the top of the file). */
 static pte_t pxd_get(pte_t *entry)
 {
@@ -175,10 +175,12 @@ static int pgtable_populate(struct pgtable *pgt, pte_t *entry)
 	spin_lock(&pgt->lock);
 	if (pte_none(pxd_get(entry))) {
 		atomic_long_inc(&pgt->nr_tables);
-		/* The zeroed table and its flags before the entry that
-		 * publishes it; pairs with the acquire in pxd_get(). */
-		smp_wmb();
-		WRITE_ONCE(*entry, mk_table_entry(page_to_pfn(pgt->pool, page)));
+		/* The zeroed table, its flags and its PT lock before the
+		 * entry that publishes it; pairs with the acquire in
+		 * pxd_get().  A release store rather than smp_wmb() and a
+		 * plain one: the same instructions on x86, and the pairing
+		 * is on the entry itself, which ThreadSanitizer can see. */
+		smp_store_release(entry, mk_table_entry(page_to_pfn(pgt->pool, page)));
 		page = NULL;
 	}
 	spin_unlock(&pgt->lock);
@@ -289,7 +291,9 @@ pte_t *pgtable_walk_lockless(struct pgtable *pgt, unsigned long addr, pte_t *out
 		table = entry_table(pgt, e);
 	}
 	ptep = &table[pte_index(addr)];
-	*out = ptep_get(ptep);
+	/* Acquire, as for the upper levels: the caller reads the frame the
+	 * PTE maps, which must show what was written before set_pte(). */
+	*out = smp_load_acquire(ptep);
 	return ptep;
 }
 

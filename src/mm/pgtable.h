@@ -333,9 +333,15 @@ static inline pte_t ptep_get(pte_t *ptep)
 {
 	return READ_ONCE(*ptep);
 }
+/* A release store: what was written to the frame and its struct page
+ * before it is mapped (a zeroed or copied page, a swap-in's read) is
+ * visible to a lockless walker that finds the PTE (pgtable_walk_lockless()
+ * reads the leaf with acquire).  Linux orders it with the smp_wmb() of
+ * __folio_mark_uptodate() and the MMU's dependency ordering; C11 has no
+ * dependency ordering, and release is a plain store on x86. */
 static inline void set_pte(pte_t *ptep, pte_t pte)
 {
-	WRITE_ONCE(*ptep, pte);
+	smp_store_release(ptep, pte);
 }
 /* Atomically clear a PTE and return what it held: no hardware-style
  * accessed/dirty update can slip in between read and clear. */

@@ -38,19 +38,27 @@
 
 #include <stdlib.h>
 
-/* The swap device, made on first use (two CPUs may race: one wins). */
+/* The swap device, made on first use.  The first CPU to need it makes it
+ * under the system lock; the others find it with an acquire load, which
+ * shows them the device initialised and orders their later plain reads of
+ * sys->swap after its one store.  (Made without the lock, two CPUs could
+ * race and the loser's failed cmpxchg, which ThreadSanitizer counts as a
+ * store, raced with the plain reads.) */
 static struct swap_device *get_swap(struct cow_system *sys, int *err)
 {
-	struct swap_device *sd = READ_ONCE(sys->swap);
+	struct swap_device *sd = smp_load_acquire(&sys->swap);
 
 	if (sd)
 		return sd;
-	*err = swap_device_create(0, sys->swap_slots, &sd);
-	if (*err)
-		return NULL;
-	if (cmpxchg(&sys->swap, (struct swap_device *)NULL, sd) != NULL)
-		swap_device_destroy(sd);
-	return READ_ONCE(sys->swap);
+	spin_lock(&sys->lock);
+	sd = sys->swap;
+	if (!sd) {
+		*err = swap_device_create(0, sys->swap_slots, &sd);
+		if (!*err)
+			smp_store_release(&sys->swap, sd);
+	}
+	spin_unlock(&sys->lock);
+	return sd;
 }
 
 int add_to_swap(struct cow_system *sys, struct page *page)

@@ -208,9 +208,13 @@ static unsigned long linear_page_index(const struct vm_area_struct *vma, unsigne
 void page_add_new_anon_rmap(struct page *page, struct vm_area_struct *vma, unsigned long addr,
 			    bool exclusive)
 {
-	COW_ASSERT(vma->anon_vma != NULL);
-	page->mapping = (unsigned long)vma->anon_vma;
-	page->index = linear_page_index(vma, addr);
+	struct anon_vma *av = READ_ONCE(vma->anon_vma); /* set once, maybe by another CPU */
+
+	COW_ASSERT(av != NULL);
+	/* The page is on the LRU already, so reclaim's rmap walk may look at
+	 * it now (page_get_anon_vma(), rmap_walk() read these unlocked). */
+	WRITE_ONCE(page->mapping, (unsigned long)av);
+	WRITE_ONCE(page->index, linear_page_index(vma, addr));
 	SetPageFlag(page, PG_anon);
 	if (exclusive)
 		SetPageFlag(page, PG_anon_exclusive);
@@ -271,11 +275,11 @@ int rmap_walk(struct page *page, rmap_fn fn, void *arg)
 	list_for_each_entry(avc, &av->head, same_anon_vma)
 	{
 		struct vm_area_struct *vma = avc->vma;
-		unsigned long addr;
+		unsigned long addr, index = READ_ONCE(page->index);
 
-		if (page->index < vma->vm_pgoff)
+		if (index < vma->vm_pgoff)
 			continue;
-		addr = vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT);
+		addr = vma->vm_start + ((index - vma->vm_pgoff) << PAGE_SHIFT);
 		if (addr >= vma->vm_end)
 			continue;
 		ret = fn(page, vma, addr, arg);

@@ -3,6 +3,10 @@
  * O_DIRECT on an unlinked host file, and injected errors for tests.  The
  * swap cache, reclaim and swap-in build on this.
  *
+ * The map and nr_free change under the lock but are read without it (the
+ * fault path's swap_count(), swap_device_nr_free()): their stores are
+ * WRITE_LOCKED, atomic, so those reads do not race with them.
+ *
  * Invariants (checked by swap_check):
  *   W1  nr_free counts the slots whose count is 0;
  *   W2  a slot's PTE count equals the swap PTEs that refer to it;
@@ -26,9 +30,9 @@ struct swap_device {
 	int fd;
 	int direct;
 	unsigned long nr;
-	unsigned long nr_free; /* (W) */
+	unsigned long nr_free; /* (W), read without it (swap_device_nr_free) */
 	unsigned long cursor;  /* (W) where the next search starts */
-	uint16_t *map;	       /* (W) count per slot */
+	uint16_t *map;	       /* (W) count per slot, read without it (swap_count) */
 	struct page **cache;   /* (W) the swap cache: the page standing for a slot */
 	spinlock_t lock;       /* RANK_SWAP_CACHE */
 	/* fault injection (tests) */
@@ -96,7 +100,7 @@ int swap_cache_add(struct swap_device *sd, swp_entry_t entry, struct page *page)
 	} else {
 		/* swapcache_prepare(): a swap-in's page takes the flag; a
 		 * swap-out's slot came with it. */
-		sd->map[slot] |= SWAP_HAS_CACHE;
+		WRITE_LOCKED(sd->map[slot], sd->map[slot] | SWAP_HAS_CACHE);
 		sd->cache[slot] = page;
 	}
 	spin_unlock(&sd->lock);
@@ -188,8 +192,8 @@ int swap_alloc_slot(struct swap_device *sd, swp_entry_t *out)
 
 		if (sd->map[slot])
 			continue;
-		sd->map[slot] = SWAP_HAS_CACHE;
-		sd->nr_free--;
+		WRITE_LOCKED(sd->map[slot], SWAP_HAS_CACHE);
+		WRITE_LOCKED(sd->nr_free, sd->nr_free - 1);
 		sd->cursor = slot + 1;
 		*out = swp_entry(sd->type, slot);
 		err = 0;
@@ -208,7 +212,7 @@ int swap_duplicate(struct swap_device *sd, swp_entry_t entry)
 	if (sd->map[slot] == 0 || (sd->map[slot] & SWAP_MAP_MAX) == SWAP_MAP_MAX)
 		err = COW_EINVAL;
 	else
-		sd->map[slot]++;
+		WRITE_LOCKED(sd->map[slot], sd->map[slot] + 1);
 	spin_unlock(&sd->lock);
 	return err;
 }
@@ -229,12 +233,12 @@ static void put_slot(struct swap_device *sd, swp_entry_t entry, bool cache, bool
 		sd->cache[slot] = NULL;
 	ok = cache ? (sd->map[slot] & SWAP_HAS_CACHE) != 0 : (sd->map[slot] & SWAP_MAP_MAX) != 0;
 	if (ok) {
-		if (cache)
-			sd->map[slot] &= (uint16_t)~SWAP_HAS_CACHE;
-		else
-			sd->map[slot]--;
-		if (sd->map[slot] == 0)
-			sd->nr_free++;
+		uint16_t count = cache ? sd->map[slot] & (uint16_t)~SWAP_HAS_CACHE
+				       : sd->map[slot] - 1;
+
+		WRITE_LOCKED(sd->map[slot], count);
+		if (count == 0)
+			WRITE_LOCKED(sd->nr_free, sd->nr_free + 1);
 	}
 	spin_unlock(&sd->lock);
 	COW_CHECK(ok,

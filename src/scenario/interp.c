@@ -42,7 +42,7 @@ struct run {
 	struct sched *sched;   /* explore */
 	struct scen_prog *cfg; /* explore: where the run reports */
 	spinlock_t lock;       /* the failure record */
-	bool failed;	       /* the record is written: a failure, or a skip */
+	bool failed;	       /* the record is written: a failure, or a skip; read unlocked */
 	bool skipped;	       /* ... a skip: a require did not hold */
 	char verdict[16];
 	char message[1024];
@@ -109,7 +109,8 @@ static COW_PRINTF(5, 0) void run_record(struct run *r, enum rec_kind kind, const
 
 	spin_lock(&r->lock);
 	if (!r->failed || (kind == REC_END && r->skipped)) {
-		r->failed = true;
+		/* Other threads poll it without the lock (run_failed()). */
+		WRITE_LOCKED(r->failed, true);
 		r->skipped = kind == REC_SKIP;
 		snprintf(r->verdict, sizeof(r->verdict), "%s", verdict);
 		if (op)

@@ -8,6 +8,12 @@
  * sees any.  All of it is sequentially consistent, so a waiter either sees
  * the release or is seen by the releaser (no lost wake-up).
  *
+ * The release paths' asserts read the lock word with a relaxed atomic
+ * load, never plainly: while the holder checks it, other CPUs' trylocks
+ * and waiters change it with atomic RMWs (for a rwsem, other readers'
+ * counts), and a plain read beside those is a data race (ThreadSanitizer
+ * reported each).
+ *
  * Explore waiting is modelled by the scheduler: sync_explore_wait() yields
  * and blocks the task until the lock is free, then the task takes it at
  * once, with no step in between.
@@ -237,7 +243,7 @@ bool mutex_trylock(struct mutex *m)
 
 void mutex_unlock(struct mutex *m)
 {
-	COW_ASSERT(m->state != 0);
+	COW_ASSERT(__atomic_load_n(&m->state, __ATOMIC_RELAXED) != 0);
 	if (COW_DEBUG && m->rank)
 		lockdep_release(m, m->rank);
 	sync_point(SYNC_UNLOCK, m);
@@ -335,7 +341,7 @@ bool down_read_trylock(struct rw_semaphore *sem)
 
 void up_read(struct rw_semaphore *sem)
 {
-	COW_ASSERT(sem->count > 0);
+	COW_ASSERT(__atomic_load_n(&sem->count, __ATOMIC_RELAXED) > 0);
 	if (COW_DEBUG && sem->rank)
 		lockdep_release(sem, sem->rank);
 	sync_point(SYNC_UNLOCK, sem);
@@ -378,7 +384,7 @@ bool down_write_trylock(struct rw_semaphore *sem)
 
 void up_write(struct rw_semaphore *sem)
 {
-	COW_ASSERT(sem->count == -1);
+	COW_ASSERT(__atomic_load_n(&sem->count, __ATOMIC_RELAXED) == -1);
 	if (COW_DEBUG && sem->rank)
 		lockdep_release(sem, sem->rank);
 	sync_point(SYNC_UNLOCK, sem);
@@ -389,7 +395,7 @@ void up_write(struct rw_semaphore *sem)
 
 void downgrade_write(struct rw_semaphore *sem)
 {
-	COW_ASSERT(sem->count == -1);
+	COW_ASSERT(__atomic_load_n(&sem->count, __ATOMIC_RELAXED) == -1);
 	sync_point(SYNC_UNLOCK, sem);
 	__atomic_store_n(&sem->count, 1, __ATOMIC_SEQ_CST);
 	if (sync_explorer == NULL)
@@ -482,7 +488,7 @@ bool bit_trylock(unsigned long *word, int nr)
 
 static void bit_unlock_dep(unsigned long *word, int nr, bool dep)
 {
-	COW_ASSERT(*word & BIT_MASK(nr));
+	COW_ASSERT(__atomic_load_n(word, __ATOMIC_RELAXED) & BIT_MASK(nr));
 	if (COW_DEBUG && dep)
 		lockdep_release(word, RANK_PAGE_LOCK);
 	sync_point(SYNC_UNLOCK, word);
@@ -597,8 +603,13 @@ void tlb_shootdown_wait(struct tlb_window *windows, size_t stride, int nr)
 	smp_mb(); /* the new translations before the snapshot */
 	for (int i = 0; i < nr; i++) {
 		/* Our own CPU is not inside an access while it changes
-		 * translations, so it never waits for itself. */
-		sd.snap[i] = __atomic_load_n(&window_at(&sd, i)->seq, __ATOMIC_RELAXED);
+		 * translations, so it never waits for itself.  Acquire: a CPU
+		 * found between accesses is not waited for, so its last
+		 * access (a store to a frame this CPU may now copy, write to
+		 * swap or free) must be visible here; pairs with the release
+		 * in tlb_access_end(), as shootdown_acked() does for a CPU
+		 * waited for. */
+		sd.snap[i] = __atomic_load_n(&window_at(&sd, i)->seq, __ATOMIC_ACQUIRE);
 		busy |= sd.snap[i] & 1;
 	}
 	/* No CPU inside an access: nothing to wait for (the explorer still

@@ -125,6 +125,15 @@ static inline void cpu_relax(void)
  * there is no interleaving to explore, and teardown of big structures
  * would otherwise cost the explorer thousands of empty steps. */
 #define READ_PRIVATE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+/* A store to a word whose writers all hold one lock, which the caller
+ * holds, and which other CPUs also read without it (with READ_ONCE: a
+ * counter read as a hint, a map looked at before taking the lock).
+ * Atomic, so that those readers do not race with it (a plain store beside
+ * an atomic load is a data race, which ThreadSanitizer reports); not a
+ * yield point, so the explorer's schedules stay those of the plain store
+ * it replaces (the lock and unlock around it are the section's yield
+ * points). */
+#define WRITE_LOCKED(x, val) __atomic_store_n(&(x), (val), __ATOMIC_RELAXED)
 /* A load inside a wait predicate (sync_wait_cond's cond): the explorer
  * evaluates it in its own context and once more in the woken task, where a
  * yield point would let the condition change between the two. */
@@ -161,13 +170,19 @@ static inline void cpu_relax(void)
  * Linux's smp_mb() has used since 4.11 (450cbdd0125c); cowlab issues no
  * non-temporal stores, the one thing MFENCE orders and it does not.  The
  * TLB window takes one per access (docs/performance.md). */
-#if defined(__x86_64__)
+#if COW_TSAN
+/* ThreadSanitizer does not model fences: its build gives them a form it
+ * understands (src/sync/tsan.h). */
+#include "sync/tsan.h"
+#elif defined(__x86_64__)
 #define smp_mb() __asm__ __volatile__("lock; addl $0,-4(%%rsp)" ::: "memory", "cc")
 #else
 #define smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #endif
+#if !COW_TSAN
 #define smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
 /* After a value-less atomic RMW that must order like a full barrier. */
 #define smp_mb__after_atomic() smp_mb()
 #define smp_mb__before_atomic() smp_mb()
@@ -429,7 +444,8 @@ static inline bool spin_trylock(spinlock_t *lock)
 }
 static inline void spin_unlock(spinlock_t *lock)
 {
-	COW_ASSERT(lock->locked != 0);
+	/* An atomic load: waiters write the word as we look (src/sync/locks.c). */
+	COW_ASSERT(__atomic_load_n(&lock->locked, __ATOMIC_RELAXED) != 0);
 	if (COW_DEBUG && lock->rank)
 		lockdep_release(lock, lock->rank);
 	sync_point(SYNC_UNLOCK, lock);
@@ -608,8 +624,15 @@ static inline void tlb_access_begin(struct tlb_window *w)
 	sync_point(SYNC_WRITE, w);
 	/* Odd here means two OS threads or tasks run as one CPU at once. */
 	COW_CHECK(!(w->seq & 1), "a simulated CPU entered an access twice: two threads share it");
+#if COW_TSAN
+	/* The same order through the window itself, so that TSan's stand-in
+	 * for smp_mb() (src/sync/tsan.h) does not order every access of every
+	 * CPU with every other (an XCHG, as Linux's smp_store_mb()). */
+	__atomic_store_n(&w->seq, w->seq + 1, __ATOMIC_SEQ_CST);
+#else
 	__atomic_store_n(&w->seq, w->seq + 1, __ATOMIC_RELAXED);
 	smp_mb(); /* pairs with the barrier in tlb_shootdown_wait() */
+#endif
 }
 static inline void tlb_access_end(struct tlb_window *w)
 {
@@ -617,6 +640,30 @@ static inline void tlb_access_end(struct tlb_window *w)
 }
 /* Wait for the nr CPUs' windows (an array) as described above. */
 void tlb_shootdown_wait(struct tlb_window *windows, size_t stride, int nr);
+
+/* ---- what ThreadSanitizer cannot see for itself ---------------------------
+ * No-ops except in the TSan build (COW_TSAN=1, src/sync/tsan.h).
+ *
+ * sync_tsan_release(p) and sync_tsan_acquire(p): a happens-before edge
+ * from the first to the second on the same address, where the ordering
+ * comes from outside the instrumented program (the kernel, a library
+ * built without TSan).
+ *
+ * deliberate_race_begin() and deliberate_race_end(): the calling thread's
+ * loads and stores in between are not checked.  Only for the races the
+ * model makes on purpose: each use says why the race is the model's and
+ * not a bug of it. */
+#if COW_TSAN
+#define sync_tsan_release(p) __tsan_release((void *)(p))
+#define sync_tsan_acquire(p) __tsan_acquire((void *)(p))
+#define deliberate_race_begin() __tsan_ignore_thread_begin()
+#define deliberate_race_end() __tsan_ignore_thread_end()
+#else
+#define sync_tsan_release(p) ((void)(p))
+#define sync_tsan_acquire(p) ((void)(p))
+#define deliberate_race_begin() ((void)0)
+#define deliberate_race_end() ((void)0)
+#endif
 
 /* ---- threads (stress back end) and set-up ------------------------------- */
 

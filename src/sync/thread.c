@@ -11,6 +11,9 @@
 
 __thread int sync_cpu;
 __thread bool sync_explore_thread;
+#if COW_TSAN
+unsigned long sync_tsan_fence_word; /* src/sync/tsan.h */
+#endif
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
