@@ -189,7 +189,8 @@ static void collect_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *p
 		return;
 	if (c->nr == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 64;
-		struct ksm_item *items = realloc(c->items, cap * sizeof(*items));
+		struct ksm_item *items =
+			FAULT_HIT(FI_KSM_ITEM_ALLOC) ? NULL : realloc(c->items, cap * sizeof(*items));
 
 		if (!items) {
 			c->failed = true;
@@ -323,7 +324,7 @@ static int replace_page(struct vm_area_struct *vma, struct page *page, struct pa
  * stable_tree_insert), under the page lock. */
 static int stable_insert(struct cow_system *sys, struct page *kpage)
 {
-	struct ksm_stable *s = calloc(1, sizeof(*s));
+	struct ksm_stable *s = FAULT_HIT(FI_KSM_NODE_ALLOC) ? NULL : calloc(1, sizeof(*s));
 
 	if (!s)
 		return COW_ENOMEM;

@@ -336,9 +336,15 @@ bool reclaim_before_retry(struct cow_system *sys, int *tries)
 
 struct page *alloc_page_direct(struct cow_system *sys, unsigned int gfp)
 {
-	struct page *page = alloc_page(sys->pool, gfp);
+	struct page *page;
 	int tries = 0;
 
+	/* An injected failure fails the allocation, reclaim and retries
+	 * included: the caller's out-of-memory path is what it tests. */
+	if (FAULT_HIT(FI_FRAME_ALLOC))
+		return NULL;
+	gfp |= GFP_NOINJECT;
+	page = alloc_page(sys->pool, gfp);
 	while (!page && reclaim_before_retry(sys, &tries))
 		page = alloc_page(sys->pool, gfp);
 	return page;
