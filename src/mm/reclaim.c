@@ -71,8 +71,17 @@ int add_to_swap(struct cow_system *sys, struct page *page)
 	page->private = entry.val;
 	SetPageFlag(page, PG_swapcache);
 	err = swap_cache_add(sys->swap, entry, page);
-	COW_CHECK(err == 0, "a fresh swap slot already has a cache page");
-	return 0;
+	COW_CHECK(err != COW_EBUSY && err != COW_ENOENT,
+		  "a fresh swap slot already has a cache page, or is free");
+	if (err) {
+		/* No room in the cache (COW_ENOMEM): the slot goes back and
+		 * the page stays as it was. */
+		ClearPageFlag(page, PG_swapcache);
+		page->private = 0;
+		swapcache_free(sys->swap, entry);
+		put_page(sys->pool, page);
+	}
+	return err;
 }
 
 void delete_from_swap_cache(struct cow_system *sys, struct page *page)

@@ -178,6 +178,32 @@ struct race {
 	bool passed; /* explore: the verdict held, teardown may run */
 };
 
+/* No room in the swap cache for a page being swapped out (an injected
+ * COW_ENOMEM of swap_cache_add): its slot goes back and the page stays
+ * mapped, its data in place.  Once add_to_swap asserted that inserting
+ * a fresh slot always succeeds, and aborted. */
+static void test_swap_cache_insert_failure_keeps_page(void **state)
+{
+	struct rt r = rt_new("linux-6.5");
+
+	(void)state;
+	assert_int_equal(mmt_fill(r.t, r.a, 0x3c, PAGE_SIZE), 0);
+	cow_fault_arm(1, FI_SWAP_CACHE_ADD);
+	(void)cow_swapout(r.t, r.a, PAGE_SIZE);
+	assert_int_equal(cow_fault_fired(), FI_SWAP_CACHE_ADD);
+	cow_fault_disarm();
+	assert_false(swapped(r.p, r.a));
+	assert_int_equal(swap_device_nr_free(r.sys->swap), swap_device_size(r.sys->swap));
+	assert_int_equal(page_ref_count(mmt_page(r.p, r.a)), 1);
+	assert_system_ok(r.sys);
+	assert_true(mmt_holds(r.t, r.a, 0x3c, PAGE_SIZE));
+	/* The next try swaps it out. */
+	assert_int_equal(cow_swapout(r.t, r.a, PAGE_SIZE), 0);
+	assert_true(swapped(r.p, r.a));
+	assert_true(mmt_holds(r.t, r.a, 0x3c, PAGE_SIZE));
+	rt_free(&r);
+}
+
 static void race_thread(void *arg)
 {
 	struct race *x = arg;
@@ -623,6 +649,7 @@ int main(void)
 		cmocka_unit_test(test_pinned_page_under_reclaim),
 		cmocka_unit_test(test_dio_page_lock_keeps_page_mapped),
 		cmocka_unit_test(test_swap_io_errors_lose_nothing),
+		cmocka_unit_test(test_swap_cache_insert_failure_keeps_page),
 		cmocka_unit_test(test_swapout_in_batches),
 		cmocka_unit_test(test_swapin_reads_ahead),
 		cmocka_unit_test(test_reclaim_races_writers_stress),
