@@ -16,6 +16,7 @@ static struct {
 	unsigned long passed;  /* passages through the armed site(s) */
 	enum fault_site fired; /* FI_ANY until the failure happened */
 	bool announce;	       /* armed from the environment: say so */
+	bool pending;	       /* an allocation site failed (fault_take_injected) */
 	unsigned long per_site[FI_NR_SITES];
 } fi = {.site = FI_ANY, .fired = FI_ANY};
 
@@ -51,10 +52,26 @@ bool fault_hit_slow(enum fault_site site)
 	if (fi.passed != fi.target)
 		return false;
 	fi.fired = site;
+	/* The I/O sites report errors; the others are allocations. */
+	fi.pending = site != FI_SWAP_DEVICE && site != FI_SWAP_WRITE && site != FI_SWAP_READ &&
+		     site != FI_DIO_OPEN && site != FI_DIO_STEP && site != FI_DIO_COMPLETE;
 	if (fi.announce)
 		fprintf(stderr, "cowlab: COW_FAULT_AT=%lu: injected a failure at %s\n", fi.target,
 			site_names[site]);
 	return true;
+}
+
+bool fault_take_injected(void)
+{
+	bool was = fi.pending;
+
+	fi.pending = false;
+	return was;
+}
+
+void fault_forget_injected(void)
+{
+	fi.pending = false;
 }
 
 void cow_fault_arm(unsigned long n, enum fault_site site)
@@ -64,6 +81,7 @@ void cow_fault_arm(unsigned long n, enum fault_site site)
 	fi.site = site;
 	fi.passed = 0;
 	fi.fired = FI_ANY;
+	fi.pending = false;
 	fi.announce = false;
 	fault_active = 1;
 }

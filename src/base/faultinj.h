@@ -67,6 +67,16 @@ bool fault_hit_slow(enum fault_site site);
  * branch when nothing counts. */
 #define FAULT_HIT(site) (unlikely(fault_active) && fault_hit_slow(site))
 
+/* Did an allocation site fail by injection since the last call (or the
+ * last fault_forget_injected)?  True once.  Direct reclaim's retry loops
+ * ask it: an injected allocation failure is final, as if reclaim could
+ * free nothing, so that it tests the caller's out-of-memory path (a
+ * retry would swap pages out and change what the workload sees). */
+bool fault_take_injected(void);
+/* A new allocation starts: an earlier injected failure, which no retry
+ * loop took, is forgotten. */
+void fault_forget_injected(void);
+
 /* Arm: the n-th passage from now through site (FI_ANY: any site) fails,
  * once.  n == 0 disarms but keeps counting passages.  Restarts every
  * count. */

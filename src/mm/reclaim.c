@@ -328,6 +328,9 @@ bool reclaim_before_retry(struct cow_system *sys, int *tries)
 {
 	struct frame_pool *pool = sys->pool;
 
+	/* An injected allocation failure is final (faultinj.h). */
+	if (unlikely(fault_active) && fault_take_injected())
+		return false;
 	if (try_to_free_pages(sys, SWAP_CLUSTER_MAX) > 0)
 		return true;
 	/* Nothing for us: another CPU may have isolated the pages we would
@@ -352,6 +355,8 @@ struct page *alloc_page_direct(struct cow_system *sys, unsigned int gfp)
 	 * included: the caller's out-of-memory path is what it tests. */
 	if (FAULT_HIT(FI_FRAME_ALLOC))
 		return NULL;
+	if (unlikely(fault_active))
+		fault_forget_injected();
 	gfp |= GFP_NOINJECT;
 	page = alloc_page(sys->pool, gfp);
 	while (!page && reclaim_before_retry(sys, &tries))
