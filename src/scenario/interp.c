@@ -423,6 +423,14 @@ static void op_error(struct run *r, const struct scen_op *op, const char *what, 
 	run_fail(r, "error", op, "%s failed: %s", what, cow_strerror(err));
 }
 
+/* A read that fails for want of memory or by an I/O error says nothing
+ * about the data: the operation failed (verdict error), where a check
+ * that finds its bytes wrong or gone judges by its own verdict. */
+static bool read_failed(int err)
+{
+	return err == COW_ENOMEM || err == COW_EIO;
+}
+
 static void exec_write(struct run *r, const struct scen_op *op, struct cow_task *t)
 {
 	const struct scen_range *g = &op->write.range;
@@ -577,7 +585,9 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 		unsigned char b = 0;
 		int e = cow_read(t, map_addr(r, op, g), &b, 1);
 
-		if (e != COW_EFAULT)
+		if (read_failed(e))
+			op_error(r, op, "check faults: the read", e);
+		else if (e != COW_EFAULT)
 			run_fail(r, verdict, op,
 				 "check %s %s[%lu] faults failed: the byte is readable (0x%02x)",
 				 verdict, map, g->off, e ? 0 : b);
@@ -590,13 +600,18 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 	case SCEN_MATCH_FAIL: run_fail(r, verdict, op, "%s", msg); return;
 	case SCEN_MATCH_EREAD:
 		g = scen_check_range(op, which);
+		if (read_failed(err)) {
+			run_fail(r, "error", op, "check %s %s[%lu..+%lu]: reading it failed: %s",
+				 verdict, range_name(r, g), g->off, g->len, cow_strerror(err));
+			return;
+		}
 		run_fail(r, verdict, op, "check %s %s[%lu..+%lu]: the memory cannot be read: %s",
 			 verdict, range_name(r, g), g->off, g->len, cow_strerror(err));
 		return;
 	default:
 		g = scen_check_range(op, which);
 		scen_check_describe_values(r->s, op, want, sizeof(want));
-		run_fail(r, verdict, op, "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict,
+		run_fail(r, read_failed(err) ? "error" : verdict, op, "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict,
 			 range_name(r, g), g->off, g->len, want, cow_strerror(err));
 		return;
 	}
