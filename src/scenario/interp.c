@@ -98,17 +98,23 @@ const char *scen_mode_name(enum scen_mode m)
 
 /* How a record is written: a failure or a skip takes an empty record (the
  * first one wins, and stops every thread at its next operation); the end
- * of a run's failures (run_finish: invariants, leaks) also replace a skip,
- * for a skipped run must still leave the system in order. */
+ * of a run's failures (run_finish: invariants, leaks) also replace a skip
+ * or an operation's error, for a run that skipped or met an error must
+ * still leave the system in order, and a leak on an error path is the
+ * worse news (the error is kept at the end of the message). */
 enum rec_kind { REC_FAIL, REC_SKIP, REC_END };
 
 static COW_PRINTF(5, 0) void run_record(struct run *r, enum rec_kind kind, const char *verdict,
 					const struct scen_op *op, const char *fmt, va_list ap)
 {
+	char earlier[sizeof(r->message)] = "";
 	int n = 0;
 
 	spin_lock(&r->lock);
-	if (!r->failed || (kind == REC_END && r->skipped)) {
+	if (!r->failed ||
+	    (kind == REC_END && (r->skipped || strcmp(r->verdict, "error") == 0))) {
+		if (r->failed && !r->skipped)
+			snprintf(earlier, sizeof(earlier), "%s", r->message);
 		r->failed = true;
 		r->skipped = kind == REC_SKIP;
 		snprintf(r->verdict, sizeof(r->verdict), "%s", verdict);
@@ -118,6 +124,11 @@ static COW_PRINTF(5, 0) void run_record(struct run *r, enum rec_kind kind, const
 		if (n < 0 || (size_t)n >= sizeof(r->message))
 			n = 0;
 		vsnprintf(r->message + n, sizeof(r->message) - (size_t)n, fmt, ap);
+		if (earlier[0]) {
+			n = (int)strlen(r->message);
+			snprintf(r->message + n, sizeof(r->message) - (size_t)n,
+				 " (after an error: %s)", earlier);
+		}
 	}
 	spin_unlock(&r->lock);
 }

@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include "base/faultinj.h"
+#include "mm/mm.h"
 #include "scenario/interp.h"
 
 #include <dirent.h>
@@ -431,6 +432,39 @@ static void test_check_read_failure_is_an_error(void **state)
 	}
 }
 
+/* A run that met an error must still end in order: a frame leaked
+ * before it (here by a KSM hook) is reported, not hidden behind it. */
+static struct page *leaked;
+
+static void leak_a_frame(struct cow_system *sys)
+{
+	leaked = alloc_page(sys->pool, 0);
+}
+
+static void test_leak_after_an_error_is_reported(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 1 page\n"
+				      "  madvise buf mergeable\n"
+				      "  write buf 0x11\n"
+				      "  ksm_merge\n"
+				      "  map rbuf 1 page ro\n"
+				      "  write rbuf 0x01\n");
+	struct scen_result r;
+
+	(void)state;
+	ksm_test_between_scans = leak_a_frame;
+	r = run_mode(s, SCEN_SEQ, NULL);
+	ksm_test_between_scans = NULL;
+	assert_non_null(leaked);
+	assert_true(r.failed);
+	assert_string_equal(r.verdict, "crash");
+	assert_non_null(strstr(r.message, "1 frames leaked"));
+	assert_non_null(strstr(r.message, "(after an error: "));
+	assert_non_null(strstr(r.message, "write failed: bad address"));
+	scen_free(s);
+}
+
 static void test_unknown_policy_is_bad_input(void **state)
 {
 	static const char text[] = "policy linux-0.99\nprocess P\n  map buf 1 page\n";
@@ -744,6 +778,7 @@ int main(void)
 		cmocka_unit_test(test_failing_checks_of_each_form),
 		cmocka_unit_test(test_unexpected_fault_is_an_error),
 		cmocka_unit_test(test_check_read_failure_is_an_error),
+		cmocka_unit_test(test_leak_after_an_error_is_reported),
 		cmocka_unit_test(test_unknown_policy_is_bad_input),
 		cmocka_unit_test(test_threads_and_top_level_groups),
 		cmocka_unit_test(test_file_mappings),
