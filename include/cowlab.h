@@ -187,8 +187,11 @@ int cow_clear_refs(struct cow_task *task);
 /* One full pass of KSM over every process's MADV_MERGEABLE memory, run by
  * the task's CPU (ksmd): identical anonymous pages become one write-
  * protected KSM page.  *merged (may be NULL) receives how many mappings
- * were switched to a KSM page.  0, or COW_ENOMEM when host memory for the
- * pass ran short (the pages it had collected were still scanned). */
+ * were switched to a KSM page.  0, or COW_ENOMEM when memory ran short in
+ * the pass (its item array, a stable node, or the copy that gives a page
+ * that could not be merged back its own frame); the pass still scanned
+ * what it could, and the state is consistent (a page left a KSM page with
+ * no node copies on its next write). */
 int cow_ksm_merge(struct cow_task *task, unsigned long *merged);
 /* Load or store len bytes through the task's CPU: TLB, page tables, then
  * the fault handler, as hardware does.  COW_EFAULT where an access would
