@@ -178,7 +178,10 @@ int cow_mprotect(struct cow_task *task, unsigned long addr, unsigned long len, i
 int cow_madvise(struct cow_task *task, unsigned long addr, unsigned long len, int advice);
 /* Swap the pages of [addr, addr+len) out (MADV_PAGEOUT): reclaim through
  * the reverse map, then write them to the swap device.  Advice: pages the
- * policy keeps (pinned) stay, and that is no error. */
+ * policy keeps (pinned) stay, and that is no error, nor is a failed write
+ * (the page stays in the swap cache).  COW_ENOMEM when a page stayed for
+ * want of swap (the device full), after every page was tried; Linux's
+ * MADV_PAGEOUT returns 0 then. */
 int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len);
 /* echo 4 > /proc/PID/clear_refs: clear the soft-dirty bits of the task's
  * process, write-protecting every present PTE (the next write faults and
