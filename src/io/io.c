@@ -274,8 +274,14 @@ int cow_dio_run_async(struct cow_dio *d)
 		return d->error;
 	/* One iovec per page piece: the frames are not contiguous. */
 	iov = calloc(d->pages->nr, sizeof(*iov));
-	if (!iov)
-		return COW_ENOMEM;
+	if (!iov) {
+		/* The request fails, and completes: its pages go back (a
+		 * direct I/O left incomplete could never be freed). */
+		d->error = COW_ENOMEM;
+		d->done = d->len;
+		dio_complete(d);
+		return d->error;
+	}
 	for (unsigned long off = d->done; off < d->len; nr++) {
 		unsigned long in = (d->pages->off + off) & ~PAGE_MASK, n = PAGE_SIZE - in;
 
