@@ -182,7 +182,10 @@ int cow_mprotect(struct cow_task *task, unsigned long addr, unsigned long len, i
 int cow_madvise(struct cow_task *task, unsigned long addr, unsigned long len, int advice);
 /* Swap the pages of [addr, addr+len) out (MADV_PAGEOUT): reclaim through
  * the reverse map, then write them to the swap device.  Advice: pages the
- * policy keeps (pinned) stay, and that is no error. */
+ * policy keeps (pinned) stay, and that is no error, nor is a failed write
+ * (the page stays in the swap cache).  COW_ENOMEM when a page stayed for
+ * want of swap (the device full), after every page was tried; Linux's
+ * MADV_PAGEOUT returns 0 then. */
 int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len);
 /* echo 4 > /proc/PID/clear_refs: clear the soft-dirty bits of the task's
  * process, write-protecting every present PTE (the next write faults and
@@ -191,8 +194,11 @@ int cow_clear_refs(struct cow_task *task);
 /* One full pass of KSM over every process's MADV_MERGEABLE memory, run by
  * the task's CPU (ksmd): identical anonymous pages become one write-
  * protected KSM page.  *merged (may be NULL) receives how many mappings
- * were switched to a KSM page.  0, or COW_ENOMEM when host memory for the
- * pass ran short (the pages it had collected were still scanned). */
+ * were switched to a KSM page.  0, or COW_ENOMEM when memory ran short in
+ * the pass (its item array, a stable node, or the copy that gives a page
+ * that could not be merged back its own frame); the pass still scanned
+ * what it could, and the state is consistent (a page left a KSM page with
+ * no node copies on its next write). */
 int cow_ksm_merge(struct cow_task *task, unsigned long *merged);
 /* Load or store len bytes through the task's CPU: TLB, page tables, then
  * the fault handler, as hardware does.  COW_EFAULT where an access would

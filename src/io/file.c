@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "cowlab.h"
 
+#include "base/faultinj.h"
 #include "base/hostfile.h"
 
 #include <errno.h>
@@ -41,7 +42,7 @@ int cow_file_create(unsigned long size, int fill, struct cow_file **out)
 	*out = NULL;
 	if (size == 0 || size % 512)
 		return COW_EINVAL;
-	f = calloc(1, sizeof(*f));
+	f = FAULT_HIT(FI_DIO_OPEN) ? NULL : calloc(1, sizeof(*f));
 	if (!f || posix_memalign((void **)&buf, ALIGN, ALIGN) != 0) {
 		free(f);
 		return COW_ENOMEM;

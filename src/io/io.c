@@ -60,7 +60,7 @@ int cow_gup(struct cow_task *task, unsigned long addr, unsigned long len, unsign
 		return COW_EINVAL;
 	nr = ((addr + len + PAGE_SIZE - 1) & PAGE_MASK) - start;
 	nr /= PAGE_SIZE;
-	p = malloc(sizeof(*p) + nr * sizeof(p->pages[0]));
+	p = FAULT_HIT(FI_GUP_ALLOC) ? NULL : malloc(sizeof(*p) + nr * sizeof(p->pages[0]));
 	if (!p)
 		return COW_ENOMEM;
 	p->sys = mm->sys;
@@ -181,7 +181,7 @@ int cow_dio_submit(struct cow_task *task, unsigned long addr, unsigned long len,
 	*out = NULL;
 	if ((addr | len | foff) % SECTOR || len == 0 || foff + len > cow_file_size(file))
 		return COW_EINVAL;
-	d = calloc(1, sizeof(*d));
+	d = FAULT_HIT(FI_DIO_SUBMIT) ? NULL : calloc(1, sizeof(*d));
 	if (!d)
 		return COW_ENOMEM;
 	if (sys->policy->dio_mm_lock) {
@@ -223,6 +223,10 @@ static char *dio_frame(struct cow_dio *d, unsigned long off)
  * back (bio_release_pages). */
 static void dio_complete(struct cow_dio *d)
 {
+	/* The request's status (a bio's bi_status) may report an error of
+	 * its own; the pages go back all the same. */
+	if (FAULT_HIT(FI_DIO_COMPLETE) && !d->error)
+		d->error = COW_EIO;
 	if (d->to_memory)
 		for (unsigned long i = 0; i < d->pages->nr; i++)
 			SetPageFlag(d->pages->pages[i], PG_dirty);
@@ -248,7 +252,7 @@ int cow_dio_step(struct cow_dio *d)
 		n = pread(fd, frame, SECTOR, (off_t)(d->foff + d->done));
 	else
 		n = pwrite(fd, frame, SECTOR, (off_t)(d->foff + d->done));
-	if (n != SECTOR && !d->error)
+	if ((n != SECTOR || FAULT_HIT(FI_DIO_STEP)) && !d->error)
 		d->error = COW_EIO;
 	d->done += SECTOR;
 	if (d->done < d->len)
@@ -291,8 +295,14 @@ int cow_dio_run_async(struct cow_dio *d)
 		return d->error;
 	/* One iovec per page piece: the frames are not contiguous. */
 	iov = calloc(d->pages->nr, sizeof(*iov));
-	if (!iov)
-		return COW_ENOMEM;
+	if (!iov) {
+		/* The request fails, and completes: its pages go back (a
+		 * direct I/O left incomplete could never be freed). */
+		d->error = COW_ENOMEM;
+		d->done = d->len;
+		dio_complete(d);
+		return d->error;
+	}
 	for (unsigned long off = d->done; off < d->len; nr++) {
 		unsigned long in = (d->pages->off + off) & ~PAGE_MASK, n = PAGE_SIZE - in;
 

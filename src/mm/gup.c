@@ -207,7 +207,7 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 	if (flags & FOLL_PIN)
 		set_bit(MMF_HAS_PINNED, &mm->flags);
 	down_read(&mm->mmap_lock);
-	for (i = 0; i < nr && !err; i++) {
+	for (i = 0; i < nr; i++) {
 		unsigned long addr = start + i * PAGE_SIZE;
 		struct vm_area_struct *vma = find_vma(mm, addr);
 
@@ -251,6 +251,10 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 					foll |= FOLL_COW;
 			}
 		}
+		/* A failed fault: pages[i] holds nothing, and only the i
+		 * pages before it are given back. */
+		if (err)
+			break;
 	}
 	up_read(&mm->mmap_lock);
 	if (err) {

@@ -101,7 +101,7 @@ struct ksm_collect {
 	size_t nr, cap;
 	struct mm_struct *mm;
 	struct frame_pool *pool;
-	bool failed; /* no host memory for the item array */
+	bool failed; /* memory ran short: the item array, a node, a copy */
 };
 
 void ksm_init(struct cow_system *sys)
@@ -213,7 +213,8 @@ static void collect_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *p
 		return;
 	if (c->nr == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 64;
-		struct ksm_item *items = realloc(c->items, cap * sizeof(*items));
+		struct ksm_item *items =
+			FAULT_HIT(FI_KSM_ITEM_ALLOC) ? NULL : realloc(c->items, cap * sizeof(*items));
 
 		if (!items) {
 			c->failed = true;
@@ -347,7 +348,7 @@ static int replace_page(struct vm_area_struct *vma, struct page *page, struct pa
  * stable_tree_insert), under the page lock. */
 static int stable_insert(struct cow_system *sys, struct page *kpage)
 {
-	struct ksm_stable *s = calloc(1, sizeof(*s));
+	struct ksm_stable *s = FAULT_HIT(FI_KSM_NODE_ALLOC) ? NULL : calloc(1, sizeof(*s));
 
 	if (!s)
 		return COW_ENOMEM;
@@ -403,22 +404,35 @@ out:
  * fault.  The model takes the unshare fault wherever its preset tracks
  * PG_anon_exclusive (5.19 on).  If the fault cannot copy (no memory,
  * the mapping lost its write permission) the page stays a KSM page,
- * mapped once, until it is written or unmapped. */
-static void break_cow(struct ksm_item *it)
+ * mapped once, until it is written or unmapped; the fault's error is
+ * returned (Linux's break_cow ignores break_ksm's). */
+static int break_cow(struct ksm_item *it)
 {
 	struct mm_struct *mm = it->mm;
 	unsigned int flags =
 		mm->sys->policy->anon_exclusive ? FAULT_FLAG_UNSHARE : FAULT_FLAG_WRITE;
 	struct page *page;
+	int err = 0;
 
 	down_read(&mm->mmap_lock);
 	page = follow_page(mm, it->addr);
 	if (page) {
 		if (PageFlag(page, PG_ksm))
-			(void)handle_mm_fault_locked(mm, it->addr, flags);
+			err = handle_mm_fault_locked(mm, it->addr, flags);
 		put_page(mm->sys->pool, page);
 	}
 	up_read(&mm->mmap_lock);
+	return err;
+}
+
+/* A pass reports COW_ENOMEM when memory ran short anywhere in it (the
+ * item array, a stable node, break_cow's copy): the pass did less than
+ * it would have, and the caller is told.  Linux's ksmd has no caller and
+ * tries again on its next scan. */
+static void note_enomem(int err, bool *short_of_memory)
+{
+	if (err == COW_ENOMEM)
+		*short_of_memory = true;
 }
 
 /* ---- the stable tree ---------------------------------------------------------------- */
@@ -515,8 +529,10 @@ static struct ksm_item *unstable_search(struct cow_system *sys, struct ksm_item 
 /* ---- one item: cmp_and_merge_page --------------------------------------------------------- */
 
 /* Compare the item's page with the stable tree, then with the unstable
- * tree, and merge: 1 if a mapping was merged into another page. */
-static int cmp_and_merge_page(struct cow_system *sys, struct ksm_item *items, size_t i)
+ * tree, and merge: 1 if a mapping was merged into another page.  Memory
+ * that ran short sets *nomem. */
+static int cmp_and_merge_page(struct cow_system *sys, struct ksm_item *items, size_t i,
+			      bool *nomem)
 {
 	struct ksm_item *it = &items[i], *t;
 	struct page *page = item_page(it), *kpage, *tpage;
@@ -546,11 +562,12 @@ static int cmp_and_merge_page(struct cow_system *sys, struct ksm_item *items, si
 	 * then the node's page is merged into it. */
 	if (merge_one(it, page, NULL) == 0) {
 		if (merge_one(t, tpage, page) != 0) {
-			break_cow(it);
+			note_enomem(break_cow(it), nomem);
 		} else if (stable_insert(sys, page) != 0) {
 			/* No node: neither mapping may stay on the page. */
-			break_cow(t);
-			break_cow(it);
+			*nomem = true;
+			note_enomem(break_cow(t), nomem);
+			note_enomem(break_cow(it), nomem);
 		} else {
 			t->unstable = false;
 			merged = 1;
@@ -573,10 +590,11 @@ int ksm_scan(struct cow_system *sys, unsigned long *nr_merged)
 	if (ksm_test_between_scans)
 		ksm_test_between_scans(sys);
 	for (size_t i = 0; i < c.nr; i++)
-		merged += cmp_and_merge_page(sys, c.items, i);
+		merged += cmp_and_merge_page(sys, c.items, i, &c.failed);
 	mutex_unlock(&sys->ksm_lock);
 	free(c.items);
 	*nr_merged = merged;
-	/* The pages collected before host memory ran short were scanned. */
+	/* The pages collected before memory ran short were scanned, and
+	 * every merge that could be made was. */
 	return c.failed ? COW_ENOMEM : 0;
 }

@@ -249,6 +249,8 @@ struct page *alloc_page(struct frame_pool *pool, unsigned int gfp)
 	struct page *page;
 	uint32_t pfn;
 
+	if (!(gfp & GFP_NOINJECT) && FAULT_HIT(FI_FRAME_ALLOC))
+		return NULL;
 	pfn = take_frame(pool, pcp);
 	if (unlikely(pfn == PFN_NONE)) {
 		/* Free frames may sit in other CPUs' caches: give them all

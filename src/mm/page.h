@@ -45,6 +45,7 @@
 #define COW_MM_PAGE_H
 
 #include "base/base.h"
+#include "base/faultinj.h"
 #include "sync/sync.h"
 
 #define PAGE_SHIFT 12
@@ -156,10 +157,14 @@ void frame_pool_drain(struct frame_pool *pool);
 
 /* Allocation flags. */
 #define GFP_ZERO 1u /* fill the frame with zeroes */
+/* The caller passed the frame_alloc fault site already (direct reclaim's
+ * retries are one allocation, which an injected failure fails whole, as
+ * Linux's fail_page_alloc fails it before any reclaim). */
+#define GFP_NOINJECT 2u
 
-/* A frame with refcount 1 and no flags, or NULL when the pool is empty.
- * Never sleeps, never takes a global lock while the caller's CPU cache
- * has frames. */
+/* A frame with refcount 1 and no flags, or NULL when the pool is empty
+ * (or the frame_alloc fault site fails).  Never sleeps, never takes a
+ * global lock while the caller's CPU cache has frames. */
 struct page *alloc_page(struct frame_pool *pool, unsigned int gfp);
 /* Return a frame whose refcount has reached zero to the pool. */
 void free_page(struct frame_pool *pool, struct page *page);

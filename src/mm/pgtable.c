@@ -63,8 +63,11 @@ static pte_t pxd_get(pte_t *entry)
 static struct page *table_alloc(struct pgtable *pgt)
 {
 	struct frame_pool *pool = pgt->pool;
-	struct page *page = pgt->alloc ? pgt->alloc(pgt->alloc_ctx) : alloc_page(pool, GFP_ZERO);
+	struct page *page;
 
+	if (FAULT_HIT(FI_PGTABLE_ALLOC))
+		return NULL;
+	page = pgt->alloc ? pgt->alloc(pgt->alloc_ctx) : alloc_page(pool, GFP_ZERO);
 	if (!page)
 		return NULL;
 	page->private = (unsigned long)pool;

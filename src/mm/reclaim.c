@@ -79,8 +79,17 @@ int add_to_swap(struct cow_system *sys, struct page *page)
 	page->private = entry.val;
 	SetPageFlag(page, PG_swapcache);
 	err = swap_cache_add(sys->swap, entry, page);
-	COW_CHECK(err == 0, "a fresh swap slot already has a cache page");
-	return 0;
+	COW_CHECK(err != COW_EBUSY && err != COW_ENOENT,
+		  "a fresh swap slot already has a cache page, or is free");
+	if (err) {
+		/* No room in the cache (COW_ENOMEM): the slot goes back and
+		 * the page stays as it was. */
+		ClearPageFlag(page, PG_swapcache);
+		page->private = 0;
+		swapcache_free(sys->swap, entry);
+		put_page(sys->pool, page);
+	}
+	return err;
 }
 
 void delete_from_swap_cache(struct cow_system *sys, struct page *page)
@@ -252,19 +261,27 @@ _Static_assert(SWAP_CLUSTER_MAX <= SWAP_IO_MAX, "a reclaim batch is one swap wri
 /* Reclaim up to SWAP_CLUSTER_MAX anon pages the caller holds references
  * on: each that can go is prepared, then all are written in one device
  * request, then each is finished.  A page that went is free once the
- * caller lets go of it. */
-static void shrink_pages(struct cow_system *sys, struct page **pages, unsigned int n,
-			 bool check_references)
+ * caller lets go of it.  Returns 0, or the error that kept a page out of
+ * swap for want of swap (COW_ENOMEM: no slot or swap-cache entry;
+ * COW_EIO: no device); a page the policy, a pin or a recent access kept
+ * is no error, nor is a failed write (the page stays, in the cache). */
+static int shrink_pages(struct cow_system *sys, struct page **pages, unsigned int n,
+			bool check_references)
 {
 	struct page *out[SWAP_CLUSTER_MAX];
 	swp_entry_t entries[SWAP_CLUSTER_MAX];
 	void *frames[SWAP_CLUSTER_MAX];
 	int errs[SWAP_CLUSTER_MAX];
 	unsigned int nr = 0;
+	int ret = 0;
 
 	COW_ASSERT(n <= SWAP_CLUSTER_MAX);
 	for (unsigned int i = 0; i < n; i++) {
-		if (shrink_prepare(sys, pages[i], check_references) != 0)
+		int err = shrink_prepare(sys, pages[i], check_references);
+
+		if (err && err != COW_EBUSY && !ret)
+			ret = err;
+		if (err)
 			continue;
 		out[nr] = pages[i];
 		entries[nr].val = pages[i]->private;
@@ -272,10 +289,11 @@ static void shrink_pages(struct cow_system *sys, struct page **pages, unsigned i
 		nr++;
 	}
 	if (nr == 0)
-		return;
+		return ret;
 	swap_write_pages(sys->swap, entries, frames, nr, errs);
 	for (unsigned int i = 0; i < nr; i++)
 		shrink_finish(sys, out[i], errs[i]);
+	return ret;
 }
 
 /* Reclaim from the LRU's oldest pages until nr frames are free again or
@@ -297,7 +315,7 @@ unsigned long try_to_free_pages(struct cow_system *sys, unsigned long nr)
 		if (got == 0)
 			break;
 		scan = scan > got ? scan - got : 0;
-		shrink_pages(sys, batch, got, true);
+		(void)shrink_pages(sys, batch, got, true); /* a full swap frees less */
 		for (unsigned int i = 0; i < got; i++) {
 			struct page *page = batch[i];
 
@@ -327,6 +345,9 @@ bool reclaim_before_retry(struct cow_system *sys, int *tries)
 {
 	struct frame_pool *pool = sys->pool;
 
+	/* An injected allocation failure is final (faultinj.h). */
+	if (unlikely(fault_active) && fault_take_injected())
+		return false;
 	if (try_to_free_pages(sys, SWAP_CLUSTER_MAX) > 0)
 		return true;
 	/* Nothing for us: another CPU may have isolated the pages we would
@@ -344,9 +365,17 @@ bool reclaim_before_retry(struct cow_system *sys, int *tries)
 
 struct page *alloc_page_direct(struct cow_system *sys, unsigned int gfp)
 {
-	struct page *page = alloc_page(sys->pool, gfp);
+	struct page *page;
 	int tries = 0;
 
+	/* An injected failure fails the allocation, reclaim and retries
+	 * included: the caller's out-of-memory path is what it tests. */
+	if (FAULT_HIT(FI_FRAME_ALLOC))
+		return NULL;
+	if (unlikely(fault_active))
+		fault_forget_injected();
+	gfp |= GFP_NOINJECT;
+	page = alloc_page(sys->pool, gfp);
 	while (!page && reclaim_before_retry(sys, &tries))
 		page = alloc_page(sys->pool, gfp);
 	return page;
@@ -409,6 +438,7 @@ int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len)
 	struct cow_system *sys = mm->sys;
 	unsigned long start = addr & PAGE_MASK, end, nr = 0;
 	struct page **pages;
+	int err = 0;
 
 	if (len == 0 || addr + len < addr || addr + len > TASK_SIZE)
 		return COW_EINVAL;
@@ -439,15 +469,22 @@ int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len)
 	}
 	up_read(&mm->mmap_lock);
 	/* Advice, as MADV_PAGEOUT: a page kept in memory (pinned, or its
-	 * write failed) is no error of the caller's. */
+	 * write failed) is no error of the caller's.  But a page kept for
+	 * want of swap (a full device, no swap-cache entry) is reported,
+	 * COW_ENOMEM, after every page was tried: Linux's MADV_PAGEOUT
+	 * returns 0 then, and the caller (a scenario that checks the pages
+	 * are swapped next) would take the page still present for a
+	 * policy's doing. */
 	for (unsigned long i = 0; i < nr; i += SWAP_CLUSTER_MAX) {
 		unsigned int n =
 			(unsigned int)(nr - i < SWAP_CLUSTER_MAX ? nr - i : SWAP_CLUSTER_MAX);
+		int e = shrink_pages(sys, pages + i, n, false);
 
-		shrink_pages(sys, pages + i, n, false);
+		if (e && !err)
+			err = e;
 		for (unsigned int k = 0; k < n; k++)
 			put_page(sys->pool, pages[i + k]);
 	}
 	free(pages);
-	return 0;
+	return err;
 }

@@ -29,7 +29,7 @@
 
 static struct anon_vma *anon_vma_alloc(struct anon_vma *root)
 {
-	struct anon_vma *av = calloc(1, sizeof(*av));
+	struct anon_vma *av = FAULT_HIT(FI_ANON_VMA_ALLOC) ? NULL : calloc(1, sizeof(*av));
 
 	if (!av)
 		return NULL;
@@ -72,7 +72,7 @@ static void anon_vma_unlock_write(struct anon_vma *av)
 /* Link vma to av; the root's rwsem is held for write. */
 static int anon_vma_chain_link(struct vm_area_struct *vma, struct anon_vma *av)
 {
-	struct anon_vma_chain *avc = malloc(sizeof(*avc));
+	struct anon_vma_chain *avc = FAULT_HIT(FI_AVC_ALLOC) ? NULL : malloc(sizeof(*avc));
 
 	if (!avc)
 		return COW_ENOMEM;

@@ -47,6 +47,8 @@ int swap_device_create(unsigned int type, unsigned long nr, struct swap_device *
 	*out = NULL;
 	if (type >= MAX_SWAPFILES || nr == 0 || nr > SWP_OFFSET_MASK)
 		return COW_EINVAL;
+	if (FAULT_HIT(FI_SWAP_DEVICE))
+		return COW_EIO; /* as if the host file could not be made */
 	sd = calloc(1, sizeof(*sd));
 	if (!sd)
 		return COW_ENOMEM;
@@ -92,6 +94,9 @@ int swap_cache_add(struct swap_device *sd, swp_entry_t entry, struct page *page)
 	unsigned long slot = slot_of(sd, entry);
 	int err = 0;
 
+	/* Linux's add_to_swap_cache allocates tree nodes: -ENOMEM. */
+	if (FAULT_HIT(FI_SWAP_CACHE_ADD))
+		return COW_ENOMEM;
 	spin_lock(&sd->lock);
 	if (sd->map[slot] == 0) {
 		err = COW_ENOENT;
@@ -186,6 +191,8 @@ int swap_alloc_slot(struct swap_device *sd, swp_entry_t *out)
 {
 	int err = COW_ENOMEM;
 
+	if (FAULT_HIT(FI_SWAP_SLOT))
+		return COW_ENOMEM; /* as a full device */
 	spin_lock(&sd->lock);
 	for (unsigned long i = 0; i < sd->nr && sd->nr_free; i++) {
 		unsigned long slot = (sd->cursor + i) % sd->nr;
@@ -310,8 +317,8 @@ static void swap_io(struct swap_device *sd, bool write, const swp_entry_t *entri
 	for (unsigned int k = 0; k < n; k++) {
 		unsigned int i = order[k];
 		unsigned long slot = slot_of(sd, entries[i]);
-		bool fail = write ? inject(&sd->writes, sd->every_write)
-				  : inject(&sd->reads, sd->every_read);
+		bool fail = write ? inject(&sd->writes, sd->every_write) || FAULT_HIT(FI_SWAP_WRITE)
+				  : inject(&sd->reads, sd->every_read) || FAULT_HIT(FI_SWAP_READ);
 
 		/* A slot that does not follow, or a page that fails, ends the run. */
 		if (run > 0 && (fail || slot != first + run)) {

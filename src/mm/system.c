@@ -146,7 +146,7 @@ int cow_system_check(struct cow_system *sys, int strict, char *msg, unsigned lon
 static int process_new(struct cow_system *sys, const char *name, struct mm_struct *mm,
 		       struct cow_process **out)
 {
-	struct cow_process *p = calloc(1, sizeof(*p));
+	struct cow_process *p = FAULT_HIT(FI_PROC_ALLOC) ? NULL : calloc(1, sizeof(*p));
 
 	if (!p)
 		return COW_ENOMEM;
@@ -207,7 +207,7 @@ int cow_task_create(struct cow_process *proc, int cpu, struct cow_task **out)
 	*out = NULL;
 	if (cpu < 0 || cpu >= proc->sys->nr_cpus)
 		return COW_EINVAL;
-	t = calloc(1, sizeof(*t));
+	t = FAULT_HIT(FI_PROC_ALLOC) ? NULL : calloc(1, sizeof(*t));
 	if (!t)
 		return COW_ENOMEM;
 	t->proc = proc;

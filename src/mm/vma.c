@@ -33,7 +33,7 @@ struct shmem_object {
 
 static struct shmem_object *shmem_create(unsigned long nr)
 {
-	struct shmem_object *shm = calloc(1, sizeof(*shm));
+	struct shmem_object *shm = FAULT_HIT(FI_SHMEM_ALLOC) ? NULL : calloc(1, sizeof(*shm));
 
 	if (!shm)
 		return NULL;
@@ -190,7 +190,7 @@ static struct page *alloc_table_direct(void *sys)
 
 int mm_alloc(struct cow_system *sys, struct mm_struct **out)
 {
-	struct mm_struct *mm = aligned_alloc(COW_CACHELINE, sizeof(*mm));
+	struct mm_struct *mm = FAULT_HIT(FI_MM_ALLOC) ? NULL : aligned_alloc(COW_CACHELINE, sizeof(*mm));
 	int err;
 
 	*out = NULL;
@@ -274,7 +274,8 @@ int vma_insert(struct mm_struct *mm, struct vm_area_struct *vma)
 
 	if (mm->nr_vmas == mm->cap_vmas) {
 		int cap = mm->cap_vmas ? 2 * mm->cap_vmas : 8;
-		struct vm_area_struct **v = realloc(mm->vmas, (size_t)cap * sizeof(*v));
+		struct vm_area_struct **v =
+			FAULT_HIT(FI_VMA_ALLOC) ? NULL : realloc(mm->vmas, (size_t)cap * sizeof(*v));
 
 		if (!v)
 			return COW_ENOMEM;
@@ -302,7 +303,7 @@ static void vma_remove(struct mm_struct *mm, struct vm_area_struct *vma)
 struct vm_area_struct *vma_alloc(struct mm_struct *mm, unsigned long start, unsigned long end,
 				 unsigned long flags, unsigned long pgoff)
 {
-	struct vm_area_struct *vma = calloc(1, sizeof(*vma));
+	struct vm_area_struct *vma = FAULT_HIT(FI_VMA_ALLOC) ? NULL : calloc(1, sizeof(*vma));
 
 	if (!vma)
 		return NULL;

@@ -98,17 +98,23 @@ const char *scen_mode_name(enum scen_mode m)
 
 /* How a record is written: a failure or a skip takes an empty record (the
  * first one wins, and stops every thread at its next operation); the end
- * of a run's failures (run_finish: invariants, leaks) also replace a skip,
- * for a skipped run must still leave the system in order. */
+ * of a run's failures (run_finish: invariants, leaks) also replace a skip
+ * or an operation's error, for a run that skipped or met an error must
+ * still leave the system in order, and a leak on an error path is the
+ * worse news (the error is kept at the end of the message). */
 enum rec_kind { REC_FAIL, REC_SKIP, REC_END };
 
 static COW_PRINTF(5, 0) void run_record(struct run *r, enum rec_kind kind, const char *verdict,
 					const struct scen_op *op, const char *fmt, va_list ap)
 {
+	char earlier[sizeof(r->message)] = "";
 	int n = 0;
 
 	spin_lock(&r->lock);
-	if (!r->failed || (kind == REC_END && r->skipped)) {
+	if (!r->failed ||
+	    (kind == REC_END && (r->skipped || strcmp(r->verdict, "error") == 0))) {
+		if (r->failed && !r->skipped)
+			snprintf(earlier, sizeof(earlier), "%s", r->message);
 		/* Other threads poll it without the lock (run_failed()). */
 		WRITE_LOCKED(r->failed, true);
 		r->skipped = kind == REC_SKIP;
@@ -119,6 +125,11 @@ static COW_PRINTF(5, 0) void run_record(struct run *r, enum rec_kind kind, const
 		if (n < 0 || (size_t)n >= sizeof(r->message))
 			n = 0;
 		vsnprintf(r->message + n, sizeof(r->message) - (size_t)n, fmt, ap);
+		if (earlier[0]) {
+			n = (int)strlen(r->message);
+			snprintf(r->message + n, sizeof(r->message) - (size_t)n,
+				 " (after an error: %s)", earlier);
+		}
 	}
 	spin_unlock(&r->lock);
 }
@@ -433,6 +444,14 @@ static void op_error(struct run *r, const struct scen_op *op, const char *what, 
 	run_fail(r, "error", op, "%s failed: %s", what, cow_strerror(err));
 }
 
+/* A read that fails for want of memory or by an I/O error says nothing
+ * about the data: the operation failed (verdict error), where a check
+ * that finds its bytes wrong or gone judges by its own verdict. */
+static bool read_failed(int err)
+{
+	return err == COW_ENOMEM || err == COW_EIO;
+}
+
 static void exec_write(struct run *r, const struct scen_op *op, struct cow_task *t)
 {
 	const struct scen_range *g = &op->write.range;
@@ -587,7 +606,9 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 		unsigned char b = 0;
 		int e = cow_read(t, map_addr(r, op, g), &b, 1);
 
-		if (e != COW_EFAULT)
+		if (read_failed(e))
+			op_error(r, op, "check faults: the read", e);
+		else if (e != COW_EFAULT)
 			run_fail(r, verdict, op,
 				 "check %s %s[%lu] faults failed: the byte is readable (0x%02x)",
 				 verdict, map, g->off, e ? 0 : b);
@@ -600,13 +621,18 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 	case SCEN_MATCH_FAIL: run_fail(r, verdict, op, "%s", msg); return;
 	case SCEN_MATCH_EREAD:
 		g = scen_check_range(op, which);
+		if (read_failed(err)) {
+			run_fail(r, "error", op, "check %s %s[%lu..+%lu]: reading it failed: %s",
+				 verdict, range_name(r, g), g->off, g->len, cow_strerror(err));
+			return;
+		}
 		run_fail(r, verdict, op, "check %s %s[%lu..+%lu]: the memory cannot be read: %s",
 			 verdict, range_name(r, g), g->off, g->len, cow_strerror(err));
 		return;
 	default:
 		g = scen_check_range(op, which);
 		scen_check_describe_values(r->s, op, want, sizeof(want));
-		run_fail(r, verdict, op, "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict,
+		run_fail(r, read_failed(err) ? "error" : verdict, op, "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict,
 			 range_name(r, g), g->off, g->len, want, cow_strerror(err));
 		return;
 	}

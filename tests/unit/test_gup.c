@@ -85,6 +85,31 @@ static void test_gup_bad_arguments(void **state)
 	gt_free(&g);
 }
 
+/* A fault that fails part way (no frame for the second page) gives back
+ * the references taken for the pages before it, and only those: once
+ * the loop counted the failed page too, and released whatever its slot
+ * of the array held. */
+static void test_gup_failing_fault_releases_only_taken_pages(void **state)
+{
+	struct gt g = gt_new("linux-6.5");
+	struct page *pages[2], *first;
+
+	(void)state;
+	assert_int_equal(mmt_fill(g.t, g.a, 0x5a, PAGE_SIZE), 0);
+	first = mmt_page(g.p, g.a);
+	/* The failed page's slot holds a live page, as a reused array may. */
+	pages[1] = first;
+	cow_fault_arm(1, FI_FRAME_ALLOC); /* the second page's fault */
+	assert_int_equal(get_user_pages(g.p->mm, g.a, 2, FOLL_GET | FOLL_WRITE, pages),
+			 COW_ENOMEM);
+	assert_int_equal(cow_fault_fired(), FI_FRAME_ALLOC);
+	cow_fault_disarm();
+	assert_int_equal(page_ref_count(first), 1);
+	assert_int_equal(atomic_read(&g.sys->ext_refs[page_to_pfn(g.sys->pool, first)]), 0);
+	assert_true(mmt_holds(g.t, g.a, 0x5a, PAGE_SIZE));
+	gt_free(&g);
+}
+
 /* A write GUP on a page shared after fork breaks COW for the caller. */
 static void test_write_gup_breaks_cow(void **state)
 {
@@ -515,6 +540,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gup_faults_pages_in_and_counts),
 		cmocka_unit_test(test_gup_bad_arguments),
+		cmocka_unit_test(test_gup_failing_fault_releases_only_taken_pages),
 		cmocka_unit_test(test_write_gup_breaks_cow),
 		cmocka_unit_test(test_pin_then_fork),
 		cmocka_unit_test(test_ro_pin_of_shared_page),

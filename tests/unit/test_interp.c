@@ -7,6 +7,8 @@
  */
 #include "testutil.h"
 
+#include "base/faultinj.h"
+#include "mm/mm.h"
 #include "scenario/interp.h"
 
 #include <dirent.h>
@@ -402,6 +404,67 @@ static void test_unexpected_fault_is_an_error(void **state)
 	scen_free(s);
 }
 
+/* A check whose read fails (an I/O error swapping the page back in, or
+ * no memory) found nothing wrong with the data: the verdict is error,
+ * not the check's own, in both forms that read. */
+static void test_check_read_failure_is_an_error(void **state)
+{
+	static const char *const texts[] = {
+		"process P\n  map buf 1 page\n  write buf 0x11\n  swapout buf\n"
+		"  check corrupt buf == 0x11\n",
+		"process P\n  map buf 1 page\n  write buf 0x11\n  swapout buf\n"
+		"  check corrupt buf faults\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
+		struct scenario *s = parse_ok(texts[i]);
+		struct scen_result r;
+
+		cow_fault_arm(1, FI_SWAP_READ); /* the check's swap-in */
+		r = run_mode(s, SCEN_SEQ, NULL);
+		assert_int_equal(cow_fault_fired(), FI_SWAP_READ);
+		cow_fault_disarm();
+		assert_true(r.failed);
+		assert_string_equal(r.verdict, "error");
+		assert_non_null(strstr(r.message, "I/O error"));
+		scen_free(s);
+	}
+}
+
+/* A run that met an error must still end in order: a frame leaked
+ * before it (here by a KSM hook) is reported, not hidden behind it. */
+static struct page *leaked;
+
+static void leak_a_frame(struct cow_system *sys)
+{
+	leaked = alloc_page(sys->pool, 0);
+}
+
+static void test_leak_after_an_error_is_reported(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 1 page\n"
+				      "  madvise buf mergeable\n"
+				      "  write buf 0x11\n"
+				      "  ksm_merge\n"
+				      "  map rbuf 1 page ro\n"
+				      "  write rbuf 0x01\n");
+	struct scen_result r;
+
+	(void)state;
+	ksm_test_between_scans = leak_a_frame;
+	r = run_mode(s, SCEN_SEQ, NULL);
+	ksm_test_between_scans = NULL;
+	assert_non_null(leaked);
+	assert_true(r.failed);
+	assert_string_equal(r.verdict, "crash");
+	assert_non_null(strstr(r.message, "1 frames leaked"));
+	assert_non_null(strstr(r.message, "(after an error: "));
+	assert_non_null(strstr(r.message, "write failed: bad address"));
+	scen_free(s);
+}
+
 static void test_unknown_policy_is_bad_input(void **state)
 {
 	static const char text[] = "policy linux-0.99\nprocess P\n  map buf 1 page\n";
@@ -714,6 +777,8 @@ int main(void)
 		cmocka_unit_test(test_check_forms),
 		cmocka_unit_test(test_failing_checks_of_each_form),
 		cmocka_unit_test(test_unexpected_fault_is_an_error),
+		cmocka_unit_test(test_check_read_failure_is_an_error),
+		cmocka_unit_test(test_leak_after_an_error_is_reported),
 		cmocka_unit_test(test_unknown_policy_is_bad_input),
 		cmocka_unit_test(test_threads_and_top_level_groups),
 		cmocka_unit_test(test_file_mappings),

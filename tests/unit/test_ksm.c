@@ -103,6 +103,35 @@ static void held_page(const char *policy, unsigned int foll, bool skip_check, bo
 	cow_system_destroy(sys);
 }
 
+/* No memory for a merged pair's stable node: both mappings get their own
+ * pages back and the pass says COW_ENOMEM (it once returned 0, as if
+ * nothing had been worth merging); the next pass merges them. */
+static void test_ksm_pass_reports_its_allocation_failure(void **state)
+{
+	struct cow_system *sys = mmt_system("linux-6.5", FRAMES, 2, true);
+	struct cow_process *p = mmt_process(sys, "p");
+	struct cow_task *t = mmt_task(p, 0);
+	unsigned long a = mergeable(t, 2), merged;
+
+	(void)state;
+	assert_int_equal(mmt_fill(t, a, 0x5a, 2 * PAGE_SIZE), 0);
+	cow_fault_arm(1, FI_KSM_NODE_ALLOC);
+	assert_int_equal(cow_ksm_merge(t, &merged), COW_ENOMEM);
+	assert_int_equal(cow_fault_fired(), FI_KSM_NODE_ALLOC);
+	cow_fault_disarm();
+	assert_int_equal(merged, 0);
+	assert_false(PageFlag(mmt_page(p, a), PG_ksm));
+	assert_false(PageFlag(mmt_page(p, a + PAGE_SIZE), PG_ksm));
+	assert_system_ok(sys);
+	assert_true(mmt_holds(t, a, 0x5a, 2 * PAGE_SIZE));
+	assert_int_equal(cow_ksm_merge(t, &merged), 0);
+	assert_int_equal(merged, 1);
+	cow_task_destroy(t);
+	cow_process_exit(p);
+	assert_all_frames_free(sys, FRAMES);
+	cow_system_destroy(sys);
+}
+
 static void test_ksm_leaves_held_pages(void **state)
 {
 	(void)state;
@@ -477,6 +506,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ksm_merges_identical_pages),
 		cmocka_unit_test(test_ksm_leaves_held_pages),
+		cmocka_unit_test(test_ksm_pass_reports_its_allocation_failure),
 		cmocka_unit_test(test_ksm_count_check_is_what_protects),
 		cmocka_unit_test(test_ksm_merges_fork_shared_page),
 		cmocka_unit_test(test_ksm_pinned_node_blocks_its_bytes),

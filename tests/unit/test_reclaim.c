@@ -178,6 +178,54 @@ struct race {
 	bool passed; /* explore: the verdict held, teardown may run */
 };
 
+/* No room in the swap cache for a page being swapped out (an injected
+ * COW_ENOMEM of swap_cache_add): its slot goes back and the page stays
+ * mapped, its data in place.  Once add_to_swap asserted that inserting
+ * a fresh slot always succeeds, and aborted. */
+static void test_swap_cache_insert_failure_keeps_page(void **state)
+{
+	struct rt r = rt_new("linux-6.5");
+
+	(void)state;
+	assert_int_equal(mmt_fill(r.t, r.a, 0x3c, PAGE_SIZE), 0);
+	cow_fault_arm(1, FI_SWAP_CACHE_ADD);
+	assert_int_equal(cow_swapout(r.t, r.a, PAGE_SIZE), COW_ENOMEM);
+	assert_int_equal(cow_fault_fired(), FI_SWAP_CACHE_ADD);
+	cow_fault_disarm();
+	assert_false(swapped(r.p, r.a));
+	assert_int_equal(swap_device_nr_free(r.sys->swap), swap_device_size(r.sys->swap));
+	assert_int_equal(page_ref_count(mmt_page(r.p, r.a)), 1);
+	assert_system_ok(r.sys);
+	assert_true(mmt_holds(r.t, r.a, 0x3c, PAGE_SIZE));
+	/* The next try swaps it out. */
+	assert_int_equal(cow_swapout(r.t, r.a, PAGE_SIZE), 0);
+	assert_true(swapped(r.p, r.a));
+	assert_true(mmt_holds(r.t, r.a, 0x3c, PAGE_SIZE));
+	rt_free(&r);
+}
+
+/* Swap full: the pages that found a slot are swapped out, the others
+ * stay, and the caller hears COW_ENOMEM (MADV_PAGEOUT would say 0). */
+static void test_swapout_with_swap_full_says_so(void **state)
+{
+	struct cow_system *sys = mmt_system_swap("linux-6.5", FRAMES, 1, 2);
+	struct cow_process *p = mmt_process(sys, "p");
+	struct cow_task *t = mmt_task(p, 0);
+	unsigned long a = mmt_map(t, 2, COW_PROT_READ | COW_PROT_WRITE, COW_MAP_PRIVATE);
+
+	(void)state;
+	assert_int_equal(mmt_fill(t, a, 0x42, 2 * PAGE_SIZE), 0);
+	assert_int_equal(cow_swapout(t, a, 2 * PAGE_SIZE), COW_ENOMEM);
+	assert_true(swapped(p, a));
+	assert_false(swapped(p, a + PAGE_SIZE));
+	assert_system_ok(sys);
+	assert_true(mmt_holds(t, a, 0x42, 2 * PAGE_SIZE));
+	cow_task_destroy(t);
+	cow_process_exit(p);
+	assert_all_frames_free(sys, FRAMES);
+	cow_system_destroy(sys);
+}
+
 static void race_thread(void *arg)
 {
 	struct race *x = arg;
@@ -623,6 +671,8 @@ int main(void)
 		cmocka_unit_test(test_pinned_page_under_reclaim),
 		cmocka_unit_test(test_dio_page_lock_keeps_page_mapped),
 		cmocka_unit_test(test_swap_io_errors_lose_nothing),
+		cmocka_unit_test(test_swap_cache_insert_failure_keeps_page),
+		cmocka_unit_test(test_swapout_with_swap_full_says_so),
 		cmocka_unit_test(test_swapout_in_batches),
 		cmocka_unit_test(test_swapin_reads_ahead),
 		cmocka_unit_test(test_reclaim_races_writers_stress),
