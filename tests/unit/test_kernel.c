@@ -703,7 +703,7 @@ static void test_fast_pin_note(void **state)
 /* Every bundled scenario gives on this host the verdict its expect lines
  * document under linux-6.5 (pass where none do), or is skipped with a
  * reason: the model's linux-6.5 verdicts hold on a later kernel.  Row 25
- * (a torn child snapshot) fails on both. */
+ * (a torn child snapshot) fails on both, on the host within five runs. */
 static void test_bundled_scenarios_pass_or_skip(void **state)
 {
 	static const char *const dirs[] = {"scenarios", "scenarios/gup", "scenarios/matrix"};
@@ -728,6 +728,15 @@ static void test_bundled_scenarios_pass_or_skip(void **state)
 			s = load_ok(path);
 			want = scen_expected(s, "linux-6.5");
 			r = run(s, 7);
+			/* A race the host loses (r25's torn snapshot) is
+			 * sampled: one run of thousands of forks may miss it
+			 * (seen about once in ten under load).  A pass where a
+			 * failure is documented gets four more runs. */
+			for (uint64_t seed = 8; want && strcmp(want, "pass") != 0 &&
+						r.status != KERN_SKIP && strcmp(r.verdict, "pass") == 0 &&
+						seed < 12;
+			     seed++)
+				r = run(s, seed);
 			if (r.status != KERN_SKIP && strcmp(r.verdict, want ? want : "pass") != 0)
 				fail_msg("%s: %s, expected %s: %s", path, r.verdict,
 					 want ? want : "pass", r.message);
