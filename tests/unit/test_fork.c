@@ -396,11 +396,20 @@ static const struct explore_prog gens_new_prog = {
 	"generations-6.5", 4, gens_setup_new, gens_check, gens_verdict, gens_teardown,
 };
 
+/* Each run is long (a thousand pages over three generations, every store
+ * a step): under the sanitizers, several times slower, a quarter of the
+ * runs, so that the sanitizer suite fits CI's time. */
+#ifdef __SANITIZE_ADDRESS__
+#define GEN_RUNS 5
+#else
+#define GEN_RUNS 20
+#endif
+
 static void test_generations_explore(void **state)
 {
 	(void)state;
-	assert_explore_clean(&gens_old, 1, 20);
-	assert_explore_clean(&gens_new_prog, 1, 20);
+	assert_explore_clean(&gens_old, 1, GEN_RUNS);
+	assert_explore_clean(&gens_new_prog, 1, GEN_RUNS);
 }
 
 static void test_thousand_pages_three_generations_stress(void **state)

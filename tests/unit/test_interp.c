@@ -23,11 +23,25 @@ static struct scenario *parse_ok(const char *text)
 	return s;
 }
 
+/* Every bundled scenario in every mode: under the sanitizers a smaller
+ * budget, for tests/sanitize.sh runs each of them with `cowlab run --mode
+ * all` at the full one (and the sanitizer suite must fit CI's time). */
+#ifdef __SANITIZE_ADDRESS__
+#define MODE_RUNS 50
+#define MODE_ITERATIONS 5
+#else
+#define MODE_RUNS 200
+#define MODE_ITERATIONS 20
+#endif
+
 static struct scen_result run_mode(const struct scenario *s, enum scen_mode mode,
 				   const char *policy)
 {
-	struct scen_opts o = {
-		.mode = mode, .policy = policy, .iterations = 20, .runs = 200, .seed = 1};
+	struct scen_opts o = {.mode = mode,
+			      .policy = policy,
+			      .iterations = MODE_ITERATIONS,
+			      .runs = MODE_RUNS,
+			      .seed = 1};
 	struct scen_result r;
 
 	assert_int_equal(scen_run(s, &o, &r), 0);
@@ -504,8 +518,8 @@ static void test_threads_and_top_level_groups(void **state)
 		struct scen_result c = run_mode(s, SCEN_EXPLORE, policy);
 
 		assert_false(a.failed || b.failed || c.failed);
-		assert_int_equal(c.runs, 200);
-		assert_int_equal(b.runs, 20);
+		assert_int_equal(c.runs, MODE_RUNS);
+		assert_int_equal(b.runs, MODE_ITERATIONS);
 	}
 	scen_free(s);
 }
@@ -687,6 +701,20 @@ static void test_bundled_scenarios(void **state)
 /* The races of the 2009 thread and their descendants (scenarios/gup):
  * every schedule passes under linux-6.5; under linux-2.6.29 the explorer
  * finds the documented failure, and its token replays it exactly. */
+/* The budget of the searches that must pass (they run to the end): under
+ * the sanitizers, which run several times slower, a quarter, so that the
+ * sanitizer suite stays within CI's time; the normal build runs it all.
+ * The searches that must fail stop at their first failing run either way. */
+#ifdef __SANITIZE_ADDRESS__
+#define PASS_RUNS 500
+#define PASS_ITERATIONS 50
+#define RECLAIM_RUNS 500
+#else
+#define PASS_RUNS 2000
+#define PASS_ITERATIONS 200
+#define RECLAIM_RUNS 2500
+#endif
+
 static void test_gup_race_scenarios(void **state)
 {
 	static const struct {
@@ -704,7 +732,7 @@ static void test_gup_race_scenarios(void **state)
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct scen_opts o = {
-			.mode = SCEN_EXPLORE, .algo = SCHED_AUTO, .runs = 2000, .seed = 1};
+			.mode = SCEN_EXPLORE, .algo = SCHED_AUTO, .runs = PASS_RUNS, .seed = 1};
 		struct scen_result r, again;
 		struct scenario *s;
 		char err[512];
@@ -716,12 +744,13 @@ static void test_gup_race_scenarios(void **state)
 		if (r.failed)
 			fail_msg("%s under linux-6.5: %s: %s", cases[i].file, r.verdict, r.message);
 		o.mode = SCEN_STRESS;
-		o.iterations = 200;
+		o.iterations = PASS_ITERATIONS;
 		assert_int_equal(scen_run(s, &o, &r), 0);
 		if (r.failed)
 			fail_msg("%s stressed under linux-6.5: %s: %s", cases[i].file, r.verdict,
 				 r.message);
 		o.mode = SCEN_EXPLORE;
+		o.runs = 2000;
 		o.policy = "linux-2.6.29";
 		assert_int_equal(scen_run(s, &o, &r), 0);
 		if (!r.failed)
@@ -743,7 +772,8 @@ static void test_gup_race_scenarios(void **state)
  * second cache page for a slot whose page was half way out of the cache
  * (run 78 under linux-6.5), and a page freed after swap-out although a DMA
  * that completed during the write had dirtied it (run 2037 under
- * linux-2.6.29).  Every schedule must pass under both policies. */
+ * linux-2.6.29: the normal build's budget reaches it, the sanitizers'
+ * does not).  Every schedule must pass under both policies. */
 static void test_dio_under_reclaim(void **state)
 {
 	static const char *const policies[] = {"linux-2.6.29", "linux-6.5"};
@@ -756,7 +786,7 @@ static void test_dio_under_reclaim(void **state)
 	for (size_t p = 0; p < ARRAY_SIZE(policies); p++) {
 		struct scen_opts o = {.mode = SCEN_EXPLORE,
 				      .algo = SCHED_AUTO,
-				      .runs = 2500,
+				      .runs = RECLAIM_RUNS,
 				      .seed = 1,
 				      .policy = policies[p]};
 		struct scen_result r;
