@@ -14,8 +14,8 @@
 # test).  With TSAN=DIR (make test sets it to build/tsan), the
 # ThreadSanitizer suite (tests/tsan.sh DIR) runs after it the same way:
 #     tsan: N passed, N failed
-# (or "tsan: SKIPPED (reason)" where TSan cannot run, which counts
-# nothing).
+# (or "tsan: SKIPPED (reason)" where TSan cannot run, which counts as
+# one skipped test, never as a pass).
 set -u
 dir=${1:-build/tests}
 limit=${TEST_TIMEOUT:-600}
@@ -80,37 +80,29 @@ if sh "$(dirname "$0")/check_layers.sh"; then
 else
 	failed=$((failed + 1))
 fi
-# The sanitizer suite, when asked for.
-if [ -n "${SANITIZE:-}" ]; then
-	sh "$(dirname "$0")/sanitize.sh" "$SANITIZE" >"$dir/sanitize.log" 2>&1
-	line='^sanitize: \([0-9]*\) passed, \([0-9]*\) failed.*'
-	p=$(sed -n "s/$line/\1/p" "$dir/sanitize.log")
-	f=$(sed -n "s/$line/\2/p" "$dir/sanitize.log")
+# suite NAME BUILD: run tests/NAME.sh on the build folder BUILD and fold
+# its closing line "NAME: N passed, N failed" into the totals; one that
+# says "NAME: SKIPPED (why)" (the host cannot run it) counts one skip.
+suite() {
+	sh "$(dirname "$0")/$1.sh" "$2" >"$dir/$1.log" 2>&1
+	if grep -q "^$1: SKIPPED" "$dir/$1.log"; then
+		grep "^$1: SKIPPED" "$dir/$1.log"
+		skipped=$((skipped + 1))
+		return
+	fi
+	line="^$1: \\([0-9]*\\) passed, \\([0-9]*\\) failed.*"
+	p=$(sed -n "s/$line/\\1/p" "$dir/$1.log")
+	f=$(sed -n "s/$line/\\2/p" "$dir/$1.log")
 	p=${p:-0}
 	f=${f:-1}
-	[ "$f" -ne 0 ] && grep -v '^sanitize: ' "$dir/sanitize.log" | tail -n 80
-	grep '^sanitize time: ' "$dir/sanitize.log"
-	grep '^sanitize: ' "$dir/sanitize.log" || echo "sanitize: no summary (see $dir/sanitize.log)"
+	[ "$f" -ne 0 ] && grep -v "^$1: " "$dir/$1.log" | tail -n 80
+	grep "^$1 time: " "$dir/$1.log"
+	grep "^$1: " "$dir/$1.log" || echo "$1: no summary (see $dir/$1.log)"
 	passed=$((passed + p))
 	failed=$((failed + f))
-fi
-# The ThreadSanitizer suite, when asked for.
-if [ -n "${TSAN:-}" ]; then
-	sh "$(dirname "$0")/tsan.sh" "$TSAN" >"$dir/tsan.log" 2>&1
-	if grep -q '^tsan: SKIPPED' "$dir/tsan.log"; then
-		grep '^tsan: SKIPPED' "$dir/tsan.log"
-	else
-		line='^tsan: \([0-9]*\) passed, \([0-9]*\) failed.*'
-		p=$(sed -n "s/$line/\1/p" "$dir/tsan.log")
-		f=$(sed -n "s/$line/\2/p" "$dir/tsan.log")
-		p=${p:-0}
-		f=${f:-1}
-		[ "$f" -ne 0 ] && grep -v '^tsan: ' "$dir/tsan.log" | tail -n 80
-		grep '^tsan time: ' "$dir/tsan.log"
-		grep '^tsan: ' "$dir/tsan.log" || echo "tsan: no summary (see $dir/tsan.log)"
-		passed=$((passed + p))
-		failed=$((failed + f))
-	fi
-fi
+}
+# The sanitizer suites, when asked for: ASan/UBSan, then ThreadSanitizer.
+[ -n "${SANITIZE:-}" ] && suite sanitize "$SANITIZE"
+[ -n "${TSAN:-}" ] && suite tsan "$TSAN"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
