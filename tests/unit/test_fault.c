@@ -407,6 +407,30 @@ static void test_policy_table(void **state)
 	}
 }
 
+/* The handles' accessors (public API): a system's preset, a process's
+ * name and pid (unique, the child's its own), a task's process. */
+static void test_handle_accessors(void **state)
+{
+	struct one o = one_new("linux-2.6.29", true);
+	struct cow_process *child;
+	struct cow_task *ct;
+
+	(void)state;
+	assert_ptr_equal(cow_system_policy(o.sys), cow_policy_find("linux-2.6.29"));
+	assert_string_equal(cow_policy_name(cow_system_policy(o.sys)), "linux-2.6.29");
+	assert_string_equal(cow_process_name(o.p), "parent");
+	assert_ptr_equal(cow_task_process(o.t), o.p);
+	assert_int_equal(cow_fork(o.t, "kid", &child), 0);
+	assert_string_equal(cow_process_name(child), "kid");
+	assert_true(cow_process_pid(child) > 0);
+	assert_int_not_equal(cow_process_pid(child), cow_process_pid(o.p));
+	assert_int_equal(cow_task_create(child, 1, &ct), 0);
+	assert_ptr_equal(cow_task_process(ct), child);
+	cow_task_destroy(ct);
+	cow_process_exit(child);
+	one_free(&o);
+}
+
 /* clear_refs soft-dirty: every PTE loses write and soft-dirty, the next
  * write fault restores both, mprotect R/W leaves a clean PTE read-only;
  * linux-6.5 leaves a maybe-pinned page's PTE as it was, 2.6.29 does not,
@@ -667,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_mprotect_never_makes_shared_page_writable),
 		cmocka_unit_test(test_pool_exhaustion_is_enomem),
 		cmocka_unit_test(test_policy_table),
+		cmocka_unit_test(test_handle_accessors),
 		cmocka_unit_test(test_clear_refs_soft_dirty),
 		cmocka_unit_test(test_reuse_rules_of_each_era),
 		cmocka_unit_test(test_trylock_eras_copy_a_locked_page),
