@@ -9,7 +9,7 @@
  * timed, not its set-up.  A round's rate is its work (4 KiB pages, or
  * explorer runs) divided by its time; the tables give each side's median
  * rate and its range, the ratios cowlab/kernel and cowlab/limit, the
- * targets of DESIGN section 8 and the memory figures.
+ * speed and memory targets and the memory figures.
  *
  *   cowbench [--mib N] [--swap-mib N] [--rounds R] [--warmup W]
  *            [--only NAME[,NAME...]] [--side cowlab|kernel]

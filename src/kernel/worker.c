@@ -6,18 +6,18 @@
  * semantics mirror interp.c operation by operation.
  *
  * Invariants:
- *  I1 Every io_uring this process opens is in ring_fds, and its rings are
+ *  H1 Every io_uring this process opens is in ring_fds, and its rings are
  *     MADV_DONTFORK; a fork's child closes every fd in ring_fds before it
  *     runs a command, so a child never keeps its parent's pins or I/O
  *     alive (the pins are the parent's, as in the model).  ring_lock is
  *     held from a ring's creation to its entry in ring_fds and across
  *     fork(), so no ring escapes the table.
- *  I2 A memory access that may fault (write, read, check of a mapping) is
+ *  H2 A memory access that may fault (write, read, check of a mapping) is
  *     guarded: SIGSEGV or SIGBUS inside it longjmps back to the access,
  *     which then fails with EFAULT, as cow_read() and cow_write() return
  *     COW_EFAULT in the model.  Any other fault kills the worker, which
  *     the coordinator reports.
- *  I3 A thread waits for the direct I/O it issued before it ends (the end
+ *  H3 A thread waits for the direct I/O it issued before it ends (the end
  *     of a thread, and of the main thread at exit or at the end, is an
  *     implicit wait, as in interp.c).
  *
@@ -94,9 +94,9 @@ static struct {
 	struct dio_live dio[MAX_DIO]; /* this process's, from submission to reaping */
 } W = {.live_lock = PTHREAD_MUTEX_INITIALIZER};
 
-static atomic_int ring_fds[MAX_RINGS]; /* fd + 1, or 0 (I1) */
+static atomic_int ring_fds[MAX_RINGS]; /* fd + 1, or 0 (H1) */
 static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
-static __thread sigjmp_buf *fault_guard; /* I2 */
+static __thread sigjmp_buf *fault_guard; /* H2 */
 
 COW_NORETURN static void worker_loop(void);
 
@@ -147,7 +147,7 @@ static void op_skip(const struct scen_op *op, const char *why)
 
 /* ---- pipes ------------------------------------------------------------------------ */
 
-/* ---- io_uring instances (I1) --------------------------------------------------------- */
+/* ---- io_uring instances (H1) --------------------------------------------------------- */
 
 static int ring_open(struct io_uring *ring, int *slot)
 {
@@ -194,7 +194,7 @@ static void rings_drop_inherited(void)
 	}
 }
 
-/* ---- guarded memory access (I2) -------------------------------------------------------- */
+/* ---- guarded memory access (H2) -------------------------------------------------------- */
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
@@ -629,7 +629,7 @@ static void exec_check(const struct scen_op *op)
 		free(m.pipe_bytes[i]);
 }
 
-/* The child of a fork becomes the child process's worker (I1). */
+/* The child of a fork becomes the child process's worker (H1). */
 COW_NORETURN static void child_start(int child)
 {
 	W.me = child;
@@ -755,7 +755,7 @@ static bool page_maybe_pinned(unsigned long addr)
 	return hit;
 }
 
-/* Wait for every I/O this thread issued (I3). */
+/* Wait for every I/O this thread issued (H3). */
 static void io_wait(struct tctx *t)
 {
 	char e[128];

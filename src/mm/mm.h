@@ -341,8 +341,8 @@ extern bool fork_test_skip_tlb_flush;
 
 /* ---- check.c ------------------------------------------------------------------------------ */
 
-/* The invariants of the whole system (DESIGN section 6 as far as they
- * apply).  strict: the system is quiescent (no operation in flight), so
+/* The invariants of the whole system (docs/memory-manager.md lists
+ * them).  strict: the system is quiescent (no operation in flight), so
  * counts must match exactly; otherwise only what holds at every step.
  * Returns 0 or COW_ECORRUPT with a message. */
 int system_check(struct cow_system *sys, bool strict, char *msg, size_t len);

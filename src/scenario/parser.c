@@ -11,39 +11,39 @@
  * further, and belongs to the block left on top.  What the parser tracks
  * statically besides the structure:
  *
- *   I1  each process has a set of mapping names: its own maps and those it
+ *   N1  each process has a set of mapping names: its own maps and those it
  *       inherited at fork; munmap keeps the name (an access then faults at
  *       run time).  A range names a mapping of the executing process.
- *   I2  in a thread group, a thread sees its process's set as it was at
+ *   N2  in a thread group, a thread sees its process's set as it was at
  *       the group's first thread, plus its own maps; the sets are merged
  *       at join.  So no thread uses a mapping that a concurrent thread is
  *       still creating, and the interpreter's per-process tables are never
  *       written and read at once.
- *   I3  a process forked by a thread of a group is not used by another
+ *   N3  a process forked by a thread of a group is not used by another
  *       thread of that group; exit never happens in a thread; after exit a
  *       process gets no operation, thread or block.
- *   I4  every mapping name has one length (its first map's, rounded up to
+ *   N4  every mapping name has one length (its first map's, rounded up to
  *       pages), every range lies inside its mapping or file, every file
  *       value is exactly as long as the range it goes with.
  *
- *   I5  munmap, mprotect, madvise, swapout, uffd_continue and pin get page-aligned
+ *   N5  munmap, mprotect, madvise, swapout, uffd_continue and pin get page-aligned
  *       offsets, as the system calls need; their lengths are rounded up by
  *       the kernel.
- *   I6  a pin or pipe is made once (pin, vmsplice) and lives until it ends
+ *   N6  a pin or pipe is made once (pin, vmsplice) and lives until it ends
  *       (unpin by its own process, pipe_read by any process), used only in
  *       between; in a thread group, one a thread makes is not used by the
  *       other threads, and one a thread ends is not used by the others
  *       either (struct pref tracks it).  So the interpreter never sees a
  *       pin or pipe used and ended at once, or used before it exists.
- *   I7  processes, mappings, files, pins and pipes share one namespace,
+ *   N7  processes, mappings, files, pins and pipes share one namespace,
  *       so a check's range name means one thing.
- *   I8  direct I/O keeps O_DIRECT's rules: equally long ranges, offsets
+ *   N8  direct I/O keeps O_DIRECT's rules: equally long ranges, offsets
  *       and length multiples of 512.
- *   I9  an expect line names presets that exist (cow_policy_find, through
+ *   N9  an expect line names presets that exist (cow_policy_find, through
  *       include/cowlab.h), each once in all the expect lines, so that a
  *       (scenario, preset) cell of `cowlab matrix` has at most one
  *       expectation.
- *   I10 a map's file= names a declared file that covers the mapping (its
+ *   N10 a map's file= names a declared file that covers the mapping (its
  *       size rounded up to whole pages, as mmap allows), and a file is
  *       either mapped or a direct-I/O target in the whole scenario, never
  *       both: the page cache the mappings share is not what the device
@@ -101,13 +101,13 @@ struct mapset {
 
 /* What the parser knows of a process, beside its scen_proc. */
 struct pproc {
-	struct mapset mapped; /* I1 */
+	struct mapset mapped; /* N1 */
 	bool exited;
 	struct scen_loc exit_loc;
 	unsigned born_group; /* the group whose thread forked it; 0: none */
 };
 
-/* What the parser knows of a pin or a pipe, beside its scen_ref (I6). */
+/* What the parser knows of a pin or a pipe, beside its scen_ref (N6). */
 struct pref {
 	struct scen_loc loc; /* its name in the pin or vmsplice line */
 	unsigned born_group; /* the group whose thread made it; 0: none */
@@ -168,10 +168,10 @@ struct parser {
 	struct pproc *pp;      /* parallel to s->procs */
 	int ops_cap, threads_cap, procs_cap, maps_cap, files_cap;
 	int tops_cap;			/* of the thread now receiving operations */
-	struct mapset views[MAX_GROUP]; /* I2: the open group's threads */
+	struct mapset views[MAX_GROUP]; /* N2: the open group's threads */
 	struct scen_loc map_loc[MAX_MAPS];
 	struct scen_loc file_loc[MAX_FILES];
-	/* I10: the first map line mapping each file, the first direct I/O
+	/* N10: the first map line mapping each file, the first direct I/O
 	 * using it (line 0: none yet) */
 	struct scen_loc file_map_loc[MAX_FILES], file_dio_loc[MAX_FILES];
 	int pins_cap, pipes_cap;
@@ -490,7 +490,7 @@ static int find_ref(const struct scen_ref *refs, int nr, const struct token *t)
 	return -1;
 }
 
-/* What a name can refer to (I7: one namespace for them all). */
+/* What a name can refer to (N7: one namespace for them all). */
 enum name_kind { NK_NONE, NK_PROC, NK_MAP, NK_FILE, NK_PIN, NK_PIPE };
 
 static const char *const kind_nouns[] = {
@@ -612,7 +612,7 @@ static struct block *open_group(struct parser *ps)
 	return NULL;
 }
 
-/* The mapping names the executor sees (I1, I2). */
+/* The mapping names the executor sees (N1, N2). */
 static struct mapset *ctx_view(struct parser *ps, const struct ctx *c)
 {
 	if (c->thread >= 0 && !c->child)
@@ -739,7 +739,7 @@ static int parse_brackets(struct parser *ps, const char *name, unsigned long siz
 	return 0;
 }
 
-/* RANGE of a mapping the executor has (I1, I2, I4), for operation `word`. */
+/* RANGE of a mapping the executor has (N1, N2, N4), for operation `word`. */
 static int parse_range(struct parser *ps, const struct ctx *c, const char *word,
 		       struct scen_range *r, struct rcols *rc)
 {
@@ -820,7 +820,7 @@ static int parse_file_range(struct parser *ps, const char *role, struct scen_ran
 
 /* ---- pins and pipes ------------------------------------------------------ */
 
-/* I6: a pin or a pipe is made once (by pin or vmsplice), used until it
+/* N6: a pin or a pipe is made once (by pin or vmsplice), used until it
  * ends (unpin, pipe_read), and not shared between the threads of the
  * group that makes or ends it. */
 
@@ -1074,7 +1074,7 @@ static struct scen_op *new_op(struct parser *ps, const struct ctx *c)
 
 /* FILE of a map's file=FILE, at the current token (left there): a
  * declared file that covers the mapping of len bytes and that no direct
- * I/O uses (I10).  st is the map's SIZE, for the error. */
+ * I/O uses (N10).  st is the map's SIZE, for the error. */
 static int parse_map_file(struct parser *ps, struct scen_op *op, unsigned long len,
 			  const struct token *st)
 {
@@ -1499,7 +1499,7 @@ static int dio_misaligned(struct parser *ps, int col, const char *what, unsigned
 		    what, v);
 }
 
-/* I10: file f, named at column col of a direct I/O, is mapped nowhere. */
+/* N10: file f, named at column col of a direct I/O, is mapped nowhere. */
 static int dio_file_unmapped(struct parser *ps, int f, int col)
 {
 	const struct scen_file *file = &ps->s->files[f];
@@ -1514,7 +1514,7 @@ static int dio_file_unmapped(struct parser *ps, int f, int col)
 	return 0;
 }
 
-/* dio_read FRANGE -> RANGE, dio_write RANGE -> FRANGE (I8, I10). */
+/* dio_read FRANGE -> RANGE, dio_write RANGE -> FRANGE (N8, N10). */
 static int parse_dio(struct parser *ps, const struct ctx *c, struct scen_op *op, bool is_read)
 {
 	const char *word = is_read ? "dio_read" : "dio_write";
@@ -2808,7 +2808,7 @@ struct vstate {
 	int group_first;	/* the first thread of the group being walked */
 	int next_thread;	/* the first thread no group took yet */
 	int max_group;		/* the largest group walked */
-	bool mapped[MAX_FILES]; /* a map operation maps the file (I10) */
+	bool mapped[MAX_FILES]; /* a map operation maps the file (N10) */
 };
 
 static COW_PRINTF(2, 3) int vfail(struct vstate *v, const char *fmt, ...)
@@ -2962,7 +2962,7 @@ static int check_dio(struct vstate *v, const struct scen_op *op)
 	return 0;
 }
 
-/* A map of a file (I10): within the file's whole pages. */
+/* A map of a file (N10): within the file's whole pages. */
 static int check_map_file(struct vstate *v, const struct scen_op *op)
 {
 	const struct scen_file *file = &v->s->files[op->map.file];
@@ -3133,7 +3133,7 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* I7: processes, mappings, files, pins and pipes have distinct names. */
+/* N7: processes, mappings, files, pins and pipes have distinct names. */
 static int check_names(struct vstate *v)
 {
 	const struct scenario *s = v->s;

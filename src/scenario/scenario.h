@@ -103,8 +103,8 @@
  *   sees them: through the page cache where the file is mapped), a pin
  *   (what the pinned frames hold) or a pipe (what reading it would
  *   deliver); FRANGE is a file's RANGE.
- * Accepted with a "not supported yet" error: madvise pageout (use
- *   swapout).
+ * `madvise pageout` is refused with a pointer to its spelling here,
+ *   `swapout RANGE`.
  *
  *   SIZE    123, 0x1f, 4K, 2M, 1G, or N page(s)
  *   RANGE   MAP, MAP[OFF], MAP[OFF..END], MAP[OFF..+LEN] (MAP a mapping;

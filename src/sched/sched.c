@@ -9,9 +9,9 @@
  * up to the next one.  Nothing here allocates after sched_create().
  *
  * Invariants (checked with COW_ASSERT):
- *   I1  sync_explorer is non-NULL exactly while a task runs;
- *   I2  s->current is the running task, or NULL in scheduler context;
- *   I3  a BLOCKED task has a predicate; RUNNABLE and DONE tasks have none.
+ *   T1  sync_explorer is non-NULL exactly while a task runs;
+ *   T2  s->current is the running task, or NULL in scheduler context;
+ *   T3  a BLOCKED task has a predicate; RUNNABLE and DONE tasks have none.
  */
 #include "sched.h"
 
@@ -203,7 +203,7 @@ void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg)
 
 /* ---- switching --------------------------------------------------------- */
 
-/* Leave the running task for the scheduler's context (I1, I2). */
+/* Leave the running task for the scheduler's context (T1, T2). */
 static void switch_to_scheduler(struct sched *s)
 {
 	struct task *t = s->current;

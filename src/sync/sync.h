@@ -25,7 +25,7 @@
  * binary run a scenario both ways and lets setup and checking code, which
  * runs in the scheduler's own context, use the same calls without yielding.
  * Lock fast paths stay inline; slow paths (contention, waiting) are out of
- * line in stress.c and explore.c.
+ * line in locks.c and explore.c.
  *
  * Memory ordering follows Linux: READ_ONCE/WRITE_ONCE and atomic_read/set
  * are relaxed, void atomic RMWs (atomic_inc) are relaxed, value-returning

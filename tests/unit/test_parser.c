@@ -1957,7 +1957,7 @@ static void test_dio_errors(void **state)
 }
 
 /* map ... file=FILE: a mapping of a declared file, with the other
- * options in any order (I10). */
+ * options in any order (parser.c N10). */
 static void test_map_file(void **state)
 {
 	struct scenario *s = parse_ok("file data 6000 fill=0x5a\n"
