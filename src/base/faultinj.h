@@ -41,11 +41,11 @@ enum fault_site {
 	FI_AVC_ALLOC,	    /* rmap.c: an anon_vma_chain link */
 	FI_SHMEM_ALLOC,	    /* vma.c: a shared-memory object or file cache */
 	FI_PROC_ALLOC,	    /* system.c: a process or task */
-	FI_SWAP_DEVICE,	    /* swap.c: the swap device (its host file) */
-	FI_SWAP_SLOT,	    /* swap.c: a free swap slot (as if swap were full) */
-	FI_SWAP_CACHE_ADD,  /* swap.c: a swap-cache entry (its tree node) */
-	FI_SWAP_WRITE,	    /* swap.c: one page's write to its slot */
-	FI_SWAP_READ,	    /* swap.c: one page's read from its slot */
+	FI_SWAP_DEVICE,	    /* swapfile.c: the swap device (its host file) */
+	FI_SWAP_SLOT,	    /* swapfile.c: a free swap slot (as if swap were full) */
+	FI_SWAP_CACHE_ADD,  /* swapfile.c: a swap-cache entry (its tree node) */
+	FI_SWAP_WRITE,	    /* swapfile.c: one page's write to its slot */
+	FI_SWAP_READ,	    /* swapfile.c: one page's read from its slot */
 	FI_GUP_ALLOC,	    /* io.c cow_gup: the page set */
 	FI_DIO_OPEN,	    /* file.c: a data file's host file */
 	FI_DIO_SUBMIT,	    /* io.c: a direct I/O request */

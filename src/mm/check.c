@@ -526,7 +526,7 @@ int pgtable_count_maps(struct pgtable *pgt, unsigned long *counts, unsigned long
  *       page in a table whose PT lock is free maps an exclusive page, and
  *       an exclusive page is mapped at most once;
  *   S5  the zero page holds zeroes and is never mapped writable;
- *   S6  the swap device's counts match the swap PTEs (W1-W3 of swap.c);
+ *   S6  the swap device's counts match the swap PTEs (W1-W3 of swapfile.c);
  *   S7  under policies with PG_anon_exclusive, a page that may be pinned
  *       is never unmapped into the swap cache: no swap PTE refers to the
  *       slot of a maybe-pinned swap-cache page (the swap-in after a fork

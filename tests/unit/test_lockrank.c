@@ -265,7 +265,7 @@ static void test_marks_defined(void **state)
 	}
 	closedir(d);
 	assert_int_equal(bad, 0);
-	/* The structures of mm.h, page.h, pgtable.h and swap.c carry dozens. */
+	/* The structures of mm.h, page.h, pgtable.h and swapfile.c carry dozens. */
 	assert_true(found > 50);
 }
 

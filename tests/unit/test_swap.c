@@ -1,5 +1,5 @@
 /*
- * Tests of src/mm/swap.c: the swap device's slots and counts, page I/O
+ * Tests of src/mm/swapfile.c: the swap device's slots and counts, page I/O
  * through the real file, injected I/O errors, the validator, and
  * concurrent use under both back ends.
  */
