@@ -39,7 +39,7 @@ enum fault_site {
 	FI_VMA_ALLOC,	    /* vma.c: a VMA, or room in the mm's VMA array */
 	FI_ANON_VMA_ALLOC,  /* rmap.c: an anon_vma */
 	FI_AVC_ALLOC,	    /* rmap.c: an anon_vma_chain link */
-	FI_SHMEM_ALLOC,	    /* vma.c: a shared-memory object or file cache */
+	FI_SHMEM_ALLOC,	    /* shmem.c: a shared-memory object or file cache */
 	FI_PROC_ALLOC,	    /* system.c: a process or task */
 	FI_SWAP_DEVICE,	    /* swapfile.c: the swap device (its host file) */
 	FI_SWAP_SLOT,	    /* swapfile.c: a free swap slot (as if swap were full) */

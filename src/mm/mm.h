@@ -157,7 +157,7 @@ struct cow_system {
 	struct ksm_stable *ksm_stable;	  /* (K) the KSM pages' nodes */
 };
 
-/* ---- vma.c: address spaces and mappings ---------------------------------------- */
+/* ---- vma.c, mprotect.c, madvise.c: address spaces and mappings ------------------ */
 
 int mm_alloc(struct cow_system *sys, struct mm_struct **out);
 /* Tear down an address space nobody runs in: zap every mapping, free the
@@ -188,12 +188,32 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 int do_munmap(struct mm_struct *mm, unsigned long addr, unsigned long len);
 int do_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot);
 int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice);
-/* clear_refs soft-dirty (see vma.c). */
+/* clear_refs soft-dirty (see mprotect.c). */
 int clear_refs_soft_dirty(struct mm_struct *mm);
 /* Replace bits of a present PTE atomically (PT lock held); the simulated
  * hardware may set accessed/dirty bits concurrently. */
 void ptep_modify(pte_t *ptep, pte_t clear, pte_t set);
 
+/* vma.c's range helpers, for mprotect.c and madvise.c: a page-aligned
+ * range inside the address space; len rounded up to pages; the index of
+ * the first VMA that ends above addr; split the VMAs so that none
+ * straddles start or end (mmap_lock held for write); is [start, end)
+ * covered by VMAs without a hole? */
+bool range_ok(unsigned long addr, unsigned long len);
+unsigned long round_len(unsigned long len);
+int vma_index(const struct mm_struct *mm, unsigned long addr);
+int split_at_edges(struct mm_struct *mm, unsigned long start, unsigned long end);
+bool range_is_mapped(struct mm_struct *mm, unsigned long start, unsigned long end);
+
+/* ---- shmem.c ------------------------------------------------------------------------- */
+
+/* A shmem object of nr pages, one reference; NULL without memory. */
+struct shmem_object *shmem_create(unsigned long nr);
+/* A VMA lets go of the object; the last reference frees its pages. */
+void shmem_put(struct cow_system *sys, struct shmem_object *shm);
+/* The page cache of file, made on first use, with a reference for the
+ * VMA; NULL without memory. */
+struct shmem_object *file_cache_get(struct cow_system *sys, const struct cow_file *file);
 /* Shared anonymous memory: the page at index, allocated zeroed on first
  * use, with a reference for the caller; NULL when the pool is empty. */
 struct page *shmem_get_page(struct cow_system *sys, struct shmem_object *shm, unsigned long index);

@@ -1,8 +1,8 @@
 /*
  * Address spaces and their mappings: struct mm_struct, VMAs, mmap, munmap,
- * mprotect, madvise, and tearing an address space down.  Shared anonymous
- * memory lives in a small shmem object (a page cache of its own) that the
- * VMAs of every process sharing it point to.
+ * and tearing an address space down (mprotect.c and madvise.c change
+ * mappings in place; shmem.c holds shared anonymous memory and the page
+ * cache of files).
  *
  * VMAs of an mm are kept in an array sorted by address: lookup is a binary
  * search, O(log n); insertion and removal move pointers, which is cheap
@@ -18,167 +18,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- shared anonymous memory and the page cache of files ---------------------------- */
-
-struct shmem_object {
-	atomic_t refcount;   /* VMAs pointing here (and the system, for a file's) */
-	spinlock_t lock;     /* RANK_SHMEM */
-	unsigned long nr;    /* (C) pages */
-	struct page **pages; /* (H) the object's page cache: one reference each */
-	/* The file a page's first contents come from, or NULL (zeroes). */
-	const struct cow_file *file;
-	struct shmem_object *next_file; /* (S) on sys->file_caches */
-};
-
-static struct shmem_object *shmem_create(unsigned long nr)
-{
-	struct shmem_object *shm = FAULT_HIT(FI_SHMEM_ALLOC) ? NULL : calloc(1, sizeof(*shm));
-
-	if (!shm)
-		return NULL;
-	shm->pages = calloc(nr, sizeof(*shm->pages));
-	if (!shm->pages) {
-		free(shm);
-		return NULL;
-	}
-	shm->nr = nr;
-	atomic_set(&shm->refcount, 1);
-	spin_lock_init_rank(&shm->lock, RANK_SHMEM);
-	return shm;
-}
-
-void shmem_get(struct shmem_object *shm)
-{
-	if (shm)
-		atomic_inc(&shm->refcount);
-}
-
-static void shmem_put(struct cow_system *sys, struct shmem_object *shm)
-{
-	if (!shm || !atomic_dec_and_test(&shm->refcount))
-		return;
-	for (unsigned long i = 0; i < shm->nr; i++)
-		if (shm->pages[i])
-			put_page(sys->pool, shm->pages[i]);
-	free(shm->pages);
-	free(shm);
-}
-
-/* A file page's contents as the file holds them (zeroes past its end);
- * false if the file cannot be read. */
-static bool file_fill_page(const struct cow_file *file, unsigned long index, void *frame)
-{
-	unsigned long off = index * PAGE_SIZE, size = cow_file_size(file);
-
-	if (off >= size)
-		return true;
-	return cow_file_read(file, off, frame, size - off < PAGE_SIZE ? size - off : PAGE_SIZE) ==
-	       0;
-}
-
-struct page *shmem_get_page(struct cow_system *sys, struct shmem_object *shm, unsigned long index)
-{
-	struct page *page;
-
-	COW_CHECK(index < shm->nr, "shmem index %lu beyond %lu", index, shm->nr);
-	spin_lock(&shm->lock);
-	page = shm->pages[index];
-	if (!page) {
-		page = alloc_page(sys->pool, GFP_ZERO);
-		if (page && shm->file &&
-		    !file_fill_page(shm->file, index, page_address(sys->pool, page))) {
-			put_page(sys->pool, page);
-			page = NULL;
-		}
-		if (page) {
-			page->index = index;
-			shm->pages[index] = page; /* the cache's reference */
-		}
-	}
-	if (page)
-		get_page(page); /* the caller's */
-	spin_unlock(&shm->lock);
-	return page;
-}
-
-/* The page cache of file, created on its first mapping, with a reference
- * for the caller; the system keeps its own until it is destroyed, so the
- * cached pages outlive the mappings (and an overwrite of one stays
- * visible), as a page cache does.  NULL when memory is short. */
-static struct shmem_object *file_cache_get(struct cow_system *sys, const struct cow_file *file)
-{
-	unsigned long nr = (cow_file_size(file) + PAGE_SIZE - 1) / PAGE_SIZE;
-	struct shmem_object *shm;
-
-	spin_lock(&sys->lock);
-	for (shm = sys->file_caches; shm && shm->file != file; shm = shm->next_file)
-		;
-	if (!shm) {
-		shm = shmem_create(nr);
-		if (shm) {
-			shm->file = file;
-			shm->next_file = sys->file_caches;
-			sys->file_caches = shm;
-		}
-	}
-	shmem_get(shm);
-	spin_unlock(&sys->lock);
-	return shm;
-}
-
-void cow_system_drop_caches(struct cow_system *sys)
-{
-	struct shmem_object **pp = &sys->file_caches, *unused = NULL;
-
-	spin_lock(&sys->lock);
-	while (*pp) {
-		struct shmem_object *shm = *pp;
-
-		if (atomic_read(&shm->refcount) == 1) { /* the system's alone */
-			*pp = shm->next_file;
-			shm->next_file = unused;
-			unused = shm;
-		} else {
-			pp = &shm->next_file;
-		}
-	}
-	spin_unlock(&sys->lock);
-	while (unused) {
-		struct shmem_object *shm = unused;
-
-		unused = shm->next_file;
-		shmem_put(sys, shm);
-	}
-}
-
-int cow_file_read_cached(struct cow_system *sys, const struct cow_file *file, unsigned long off,
-			 void *buf, unsigned long len)
-{
-	struct shmem_object *shm;
-	int err = cow_file_read(file, off, buf, len);
-
-	if (err)
-		return err;
-	spin_lock(&sys->lock);
-	for (shm = sys->file_caches; shm && shm->file != file; shm = shm->next_file)
-		;
-	spin_unlock(&sys->lock);
-	for (unsigned long at = off; shm && at < off + len;) {
-		unsigned long index = at / PAGE_SIZE, in = at % PAGE_SIZE;
-		unsigned long n = PAGE_SIZE - in < off + len - at ? PAGE_SIZE - in : off + len - at;
-		struct page *page;
-
-		spin_lock(&shm->lock);
-		page = shm->pages[index];
-		if (page)
-			memcpy((char *)buf + (at - off), (char *)page_address(sys->pool, page) + in,
-			       n);
-		spin_unlock(&shm->lock);
-		at += n;
-	}
-	return 0;
-}
 
 /* ---- the mm -------------------------------------------------------------------------- */
 
@@ -244,7 +83,7 @@ void mm_destroy(struct mm_struct *mm)
 }
 
 /* Index of the first VMA that ends above addr (nr_vmas if none). */
-static int vma_index(const struct mm_struct *mm, unsigned long addr)
+int vma_index(const struct mm_struct *mm, unsigned long addr)
 {
 	int lo = 0, hi = mm->nr_vmas;
 
@@ -438,16 +277,16 @@ void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 	}
 }
 
-/* ---- mmap, munmap, mprotect, madvise ------------------------------------------------ */
+/* ---- mmap and munmap ---------------------------------------------------------------- */
 
 #define MMAP_BASE 0x10000000UL
 
-static bool range_ok(unsigned long addr, unsigned long len)
+bool range_ok(unsigned long addr, unsigned long len)
 {
 	return !(addr & ~PAGE_MASK) && len > 0 && addr + len > addr && addr + len <= TASK_SIZE;
 }
 
-static unsigned long round_len(unsigned long len)
+unsigned long round_len(unsigned long len)
 {
 	return (len + PAGE_SIZE - 1) & PAGE_MASK;
 }
@@ -533,7 +372,7 @@ out_unlock:
 
 /* Split the VMAs so that none straddles start or end; mmap_lock held for
  * write. */
-static int split_at_edges(struct mm_struct *mm, unsigned long start, unsigned long end)
+int split_at_edges(struct mm_struct *mm, unsigned long start, unsigned long end)
 {
 	struct vm_area_struct *vma = find_vma(mm, start);
 	int err;
@@ -550,7 +389,7 @@ static int split_at_edges(struct mm_struct *mm, unsigned long start, unsigned lo
 }
 
 /* Is [start, end) covered by VMAs without a hole? */
-static bool range_is_mapped(struct mm_struct *mm, unsigned long start, unsigned long end)
+bool range_is_mapped(struct mm_struct *mm, unsigned long start, unsigned long end)
 {
 	unsigned long addr = start;
 
@@ -594,220 +433,4 @@ int do_munmap(struct mm_struct *mm, unsigned long addr, unsigned long len)
 out_unlock:
 	up_write(&mm->mmap_lock);
 	return err;
-}
-
-struct prot_change {
-	struct cow_system *sys;
-	bool user;    /* the VMA is accessible at all */
-	bool write;   /* the VMA becomes writable */
-	bool reduced; /* a PTE lost its write bit: shoot down */
-};
-
-void ptep_modify(pte_t *ptep, pte_t clear, pte_t set)
-{
-	pte_t old = ptep_get(ptep);
-
-	while (pte_present(old)) {
-		pte_t seen = cmpxchg(ptep, old, (old & ~clear) | set);
-
-		if (seen == old)
-			return;
-		old = seen;
-	}
-}
-
-static void change_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, void *arg)
-{
-	struct prot_change *pc = arg;
-	pte_t pte = ptep_get(ptep);
-	struct page *page;
-
-	(void)addr;
-	if (!pte_present(pte))
-		return;
-	if (pte_user(pte) != pc->user) {
-		/* PROT_NONE keeps the page mapped but out of reach, as
-		 * Linux's _PAGE_PROTNONE does. */
-		ptep_modify(ptep, pc->user ? 0 : _PAGE_USER, pc->user ? _PAGE_USER : 0);
-		pc->reduced |= !pc->user;
-		pte = ptep_get(ptep);
-	}
-	if (!pc->write) {
-		if (pte_write(pte)) {
-			ptep_modify(ptep, _PAGE_RW, 0);
-			pc->reduced = true;
-		}
-		return;
-	}
-	if (pte_write(pte) || pte_special(pte))
-		return;
-	/* A PTE that soft-dirty tracking write-protected stays so: the next
-	 * write must fault to mark it (can_change_pte_writable). */
-	if (!(vma->vm_flags & VM_SOFTDIRTY) && !pte_soft_dirty(pte))
-		return;
-	/* Gaining write: a shared mapping's page may be mapped writable at
-	 * once; a private one's only if it is an exclusive anonymous page
-	 * (6.0's can_change_pte_writable); older kernels, 5.19 included,
-	 * let the next write fault decide. */
-	page = pfn_to_page(pc->sys->pool, pte_pfn(pte));
-	if ((vma->vm_flags & VM_SHARED) ||
-	    (pc->sys->policy->mprotect_upgrade && PageFlag(page, PG_anon) &&
-	     PageFlag(page, PG_anon_exclusive)))
-		ptep_modify(ptep, 0, _PAGE_RW);
-}
-
-int do_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot)
-{
-	unsigned long end;
-	bool reduced = false;
-	int err;
-
-	len = round_len(len);
-	if (!range_ok(addr, len) || (prot & ~(COW_PROT_READ | COW_PROT_WRITE)))
-		return COW_EINVAL;
-	end = addr + len;
-	down_write(&mm->mmap_lock);
-	if (!range_is_mapped(mm, addr, end)) {
-		err = COW_ENOMEM;
-		goto out_unlock;
-	}
-	err = split_at_edges(mm, addr, end);
-	if (err)
-		goto out_unlock;
-	for (int i = vma_index(mm, addr); i < mm->nr_vmas && mm->vmas[i]->vm_start < end; i++) {
-		struct vm_area_struct *vma = mm->vmas[i];
-		struct prot_change pc = {mm->sys, prot != 0, (prot & COW_PROT_WRITE) != 0, false};
-
-		vma->vm_flags &= ~(VM_READ | VM_WRITE);
-		if (prot & COW_PROT_READ)
-			vma->vm_flags |= VM_READ;
-		if (prot & COW_PROT_WRITE)
-			vma->vm_flags |= VM_WRITE;
-		walk_pte_range(vma, vma->vm_start, vma->vm_end, change_pte, &pc);
-		reduced |= pc.reduced;
-	}
-	if (reduced)
-		flush_tlb_mm(mm);
-out_unlock:
-	up_write(&mm->mmap_lock);
-	return err;
-}
-
-struct soft_dirty_ctx {
-	struct cow_system *sys;
-	bool reduced;
-};
-
-/* clear_soft_dirty(): write-protect the PTE and clear its soft-dirty bit,
- * unless the policy leaves pages that may be pinned (a write would find
- * them exclusive and reuse them anyway under linux-6.5; under the
- * refcount-only rule of 5.9/5.10 it copied them away from the pin). */
-static void clear_soft_dirty_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep,
-				 void *arg)
-{
-	struct soft_dirty_ctx *c = arg;
-	pte_t pte = ptep_get(ptep);
-
-	(void)addr;
-	if (!pte_present(pte))
-		return;
-	if (c->sys->policy->clear_refs_skip_pinned && !pte_special(pte) &&
-	    test_bit(MMF_HAS_PINNED, &vma->vm_mm->flags) && is_cow_mapping(vma->vm_flags) &&
-	    page_maybe_dma_pinned(pfn_to_page(c->sys->pool, pte_pfn(pte))))
-		return;
-	if (pte_write(pte))
-		c->reduced = true;
-	ptep_modify(ptep, _PAGE_RW | _PAGE_SOFT_DIRTY, 0);
-}
-
-int clear_refs_soft_dirty(struct mm_struct *mm)
-{
-	struct soft_dirty_ctx c = {mm->sys, false};
-
-	down_write(&mm->mmap_lock);
-	for (int i = 0; i < mm->nr_vmas; i++) {
-		struct vm_area_struct *vma = mm->vmas[i];
-
-		vma->vm_flags &= ~VM_SOFTDIRTY;
-		walk_pte_range(vma, vma->vm_start, vma->vm_end, clear_soft_dirty_pte, &c);
-	}
-	if (c.reduced)
-		flush_tlb_mm(mm);
-	up_write(&mm->mmap_lock);
-	return 0;
-}
-
-/* MADV_POPULATE_(READ|WRITE): fault every page of [addr, end) in under
- * one hold of mmap_lock, as the access would; a page whose PTE already
- * allows the access costs one spurious fault's PTE-lock round trip. */
-static int populate_range(struct mm_struct *mm, unsigned long addr, unsigned long end, bool write)
-{
-	int err = 0;
-
-	down_read(&mm->mmap_lock);
-	if (!range_is_mapped(mm, addr, end))
-		err = COW_ENOMEM;
-	for (unsigned long a = addr; a < end && !err; a += PAGE_SIZE)
-		err = handle_mm_fault_locked(mm, a, write ? FAULT_FLAG_WRITE : 0);
-	up_read(&mm->mmap_lock);
-	return err;
-}
-
-int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int advice)
-{
-	unsigned long end;
-	int err = 0;
-
-	len = round_len(len);
-	if (!range_ok(addr, len))
-		return COW_EINVAL;
-	end = addr + len;
-	switch (advice) {
-	case COW_MADV_DONTNEED:
-		down_read(&mm->mmap_lock);
-		if (!range_is_mapped(mm, addr, end))
-			err = COW_ENOMEM;
-		for (int i = vma_index(mm, addr); i < mm->nr_vmas && mm->vmas[i]->vm_start < end;
-		     i++) {
-			struct vm_area_struct *vma = mm->vmas[i];
-			unsigned long s = vma->vm_start > addr ? vma->vm_start : addr;
-			unsigned long e = vma->vm_end < end ? vma->vm_end : end;
-
-			zap_page_range(vma, s, e);
-		}
-		up_read(&mm->mmap_lock);
-		return err;
-	case COW_MADV_POPULATE_READ:
-	case COW_MADV_POPULATE_WRITE:
-		return populate_range(mm, addr, end, advice == COW_MADV_POPULATE_WRITE);
-	case COW_MADV_DONTFORK:
-	case COW_MADV_DOFORK:
-	case COW_MADV_MERGEABLE:
-	case COW_MADV_UNMERGEABLE:
-		/* As Linux: the mapped parts get the advice, and a hole in
-		 * the range is reported afterwards as ENOMEM. */
-		down_write(&mm->mmap_lock);
-		err = split_at_edges(mm, addr, end);
-		if (!err) {
-			for (int i = vma_index(mm, addr);
-			     i < mm->nr_vmas && mm->vmas[i]->vm_start < end; i++) {
-				unsigned long flag =
-					(advice == COW_MADV_DONTFORK || advice == COW_MADV_DOFORK)
-						? VM_DONTCOPY
-						: VM_MERGEABLE;
-
-				if (advice == COW_MADV_DONTFORK || advice == COW_MADV_MERGEABLE)
-					mm->vmas[i]->vm_flags |= flag;
-				else
-					mm->vmas[i]->vm_flags &= ~flag;
-			}
-			if (!range_is_mapped(mm, addr, end))
-				err = COW_ENOMEM;
-		}
-		up_write(&mm->mmap_lock);
-		if (advice == COW_MADV_MERGEABLE)
-			ksm_enter(mm);
-		return err;
-	}
-	return COW_EINVAL;
 }
