@@ -33,26 +33,26 @@
  * docs/memory-manager.md in step. */
 enum fault_site {
 	FI_ANY = -1,
-	FI_FRAME_ALLOC,	    /* page.c alloc_page: the pool gives no frame */
-	FI_PGTABLE_ALLOC,   /* pgtable.c: a page-table page */
-	FI_MM_ALLOC,	    /* vma.c mm_alloc: an address space */
-	FI_VMA_ALLOC,	    /* vma.c: a VMA, or room in the mm's VMA array */
-	FI_ANON_VMA_ALLOC,  /* rmap.c: an anon_vma */
-	FI_AVC_ALLOC,	    /* rmap.c: an anon_vma_chain link */
-	FI_SHMEM_ALLOC,	    /* shmem.c: a shared-memory object or file cache */
-	FI_PROC_ALLOC,	    /* system.c: a process or task */
-	FI_SWAP_DEVICE,	    /* swapfile.c: the swap device (its host file) */
-	FI_SWAP_SLOT,	    /* swapfile.c: a free swap slot (as if swap were full) */
-	FI_SWAP_CACHE_ADD,  /* swapfile.c: a swap-cache entry (its tree node) */
-	FI_SWAP_WRITE,	    /* swapfile.c: one page's write to its slot */
-	FI_SWAP_READ,	    /* swapfile.c: one page's read from its slot */
-	FI_GUP_ALLOC,	    /* io.c cow_gup: the page set */
-	FI_DIO_OPEN,	    /* file.c: a data file's host file */
-	FI_DIO_SUBMIT,	    /* io.c: a direct I/O request */
-	FI_DIO_STEP,	    /* io.c: one 512-byte step's transfer */
-	FI_DIO_COMPLETE,    /* io.c: the completion reports an error */
-	FI_KSM_ITEM_ALLOC,  /* ksm.c: room for a pass's items */
-	FI_KSM_NODE_ALLOC,  /* ksm.c: a stable-tree node */
+	FI_FRAME_ALLOC,	   /* page.c alloc_page: the pool gives no frame */
+	FI_PGTABLE_ALLOC,  /* pgtable.c: a page-table page */
+	FI_MM_ALLOC,	   /* vma.c mm_alloc: an address space */
+	FI_VMA_ALLOC,	   /* vma.c: a VMA, or room in the mm's VMA array */
+	FI_ANON_VMA_ALLOC, /* rmap.c: an anon_vma */
+	FI_AVC_ALLOC,	   /* rmap.c: an anon_vma_chain link */
+	FI_SHMEM_ALLOC,	   /* shmem.c: a shared-memory object or file cache */
+	FI_PROC_ALLOC,	   /* system.c: a process or task */
+	FI_SWAP_DEVICE,	   /* swapfile.c: the swap device (its host file) */
+	FI_SWAP_SLOT,	   /* swapfile.c: a free swap slot (as if swap were full) */
+	FI_SWAP_CACHE_ADD, /* swapfile.c: a swap-cache entry (its tree node) */
+	FI_SWAP_WRITE,	   /* swapfile.c: one page's write to its slot */
+	FI_SWAP_READ,	   /* swapfile.c: one page's read from its slot */
+	FI_GUP_ALLOC,	   /* io.c cow_gup: the page set */
+	FI_DIO_OPEN,	   /* file.c: a data file's host file */
+	FI_DIO_SUBMIT,	   /* io.c: a direct I/O request */
+	FI_DIO_STEP,	   /* io.c: one 512-byte step's transfer */
+	FI_DIO_COMPLETE,   /* io.c: the completion reports an error */
+	FI_KSM_ITEM_ALLOC, /* ksm.c: room for a pass's items */
+	FI_KSM_NODE_ALLOC, /* ksm.c: a stable-tree node */
 	FI_NR_SITES,
 };
 

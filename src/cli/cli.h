@@ -65,21 +65,38 @@ struct cli_opt {
 	uint64_t min, max;
 	int (*call)(void *args, const char *cmd, const char *opt, const char *val);
 };
-#define OPT_FLAG_AT(name, type, field) {name, OPT_FLAG, offsetof(type, field), 0, 0, NULL}
-#define OPT_NUM_AT(name, kind, type, field, min, max) \
-	{name, kind, offsetof(type, field), min, max, NULL}
-#define OPT_AT(name, kind, type, field) {name, kind, offsetof(type, field), 0, 0, NULL}
-#define OPT_CALL_TO(name, fn) {name, OPT_CALL, 0, 0, 0, fn}
-#define OPT_MAX_MEMORY {"--max-memory", OPT_MEMORY, 0, 0, 0, NULL}
-#define OPT_END {NULL, OPT_FLAG, 0, 0, 0, NULL}
+#define OPT_FLAG_AT(name, type, field)                            \
+	{                                                         \
+		name, OPT_FLAG, offsetof(type, field), 0, 0, NULL \
+	}
+#define OPT_NUM_AT(name, kind, type, field, min, max)             \
+	{                                                         \
+		name, kind, offsetof(type, field), min, max, NULL \
+	}
+#define OPT_AT(name, kind, type, field)                       \
+	{                                                     \
+		name, kind, offsetof(type, field), 0, 0, NULL \
+	}
+#define OPT_CALL_TO(name, fn)               \
+	{                                   \
+		name, OPT_CALL, 0, 0, 0, fn \
+	}
+#define OPT_MAX_MEMORY                                    \
+	{                                                 \
+		"--max-memory", OPT_MEMORY, 0, 0, 0, NULL \
+	}
+#define OPT_END                               \
+	{                                     \
+		NULL, OPT_FLAG, 0, 0, 0, NULL \
+	}
 
 /* Parse argv[1..] by opts into args: operands (files, tokens) go to
  * operands[*nr] (room for argc).  --help or -h prints usage and returns
  * -1; a bad option or value prints why and returns EXIT_USAGE; else 0.
  * Every command parses with it, so that each takes both "--opt value"
  * and "--opt=value" and reports an unknown option as unknown. */
-int cli_parse(const char *cmd, const struct cli_opt *opts, void *args, const char *usage,
-	      int argc, char **argv, const char **operands, int *nr);
+int cli_parse(const char *cmd, const struct cli_opt *opts, void *args, const char *usage, int argc,
+	      char **argv, const char **operands, int *nr);
 void print_token(const struct explore_token *t);
 /* What a verdict rests on, in words, for the lines of explore, run and
  * matrix (algo: the search's, naming what sampled; bound: dfs's):
@@ -152,7 +169,7 @@ struct scen_entry {
 int parse_max_memory(const char *cmd, const char *text);
 /* The limit in bytes: --max-memory's, else half of the host's RAM. */
 unsigned long long max_memory(void);
-#define MAX_MEMORY_HELP                                                                \
+#define MAX_MEMORY_HELP                                                               \
 	"  --max-memory SIZE refuse a scenario whose run may take more host memory\n" \
 	"                    than SIZE (K, M, G, T; default: half of the RAM)\n"
 /* Load the scenario at path for cowlab cmd: 0, or EXIT_USAGE after a

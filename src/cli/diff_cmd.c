@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A usage text, laid out as it prints. */
+// clang-format off
 static const char usage_diff[] =
 	"usage: cowlab diff FILE|DIR... [options]\n"
 	"\n"
@@ -57,6 +59,7 @@ static const char usage_diff[] =
 	"reasons), 1 one disagrees, 2 bad input, 3 the host's or the model's\n"
 	"verdict is 'error' (the scenario is wrong: an operation failed that it\n"
 	"does not mark 'check ... faults'), whether or not the two agree.\n";
+// clang-format on
 
 struct diff_args {
 	const char **paths;
@@ -340,8 +343,9 @@ int cmd_diff(int argc, char **argv)
 		}
 		code = count[DIFF_DISAGREE] ? EXIT_FOUND : 0;
 		for (int i = 0; i < nr; i++)
-			if (rows[i].outcome != DIFF_SKIP && (verdict_is_error(rows[i].host.verdict) ||
-							     verdict_is_error(rows[i].model.verdict)))
+			if (rows[i].outcome != DIFF_SKIP &&
+			    (verdict_is_error(rows[i].host.verdict) ||
+			     verdict_is_error(rows[i].model.verdict)))
 				code = EXIT_SCENARIO;
 	}
 	free(rows);

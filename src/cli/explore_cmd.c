@@ -22,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A usage text, laid out as it prints. */
+// clang-format off
 static const char usage_explore[] =
 	"usage: cowlab explore FILE [options]\n"
 	"\n"
@@ -66,6 +68,7 @@ static const char usage_explore[] =
 	"operation failed that the scenario does not mark 'check ... faults'),\n"
 	"printed as ERROR rather than FOUND, 130 interrupted (Ctrl-C: the\n"
 	"runs made so far are reported).\n";
+// clang-format on
 
 struct explore_args {
 	const char *file;
@@ -718,8 +721,9 @@ int cmd_explore(int argc, char **argv)
 	}
 	/* Ctrl-C: what ran is reported above; the status says it stopped. */
 	if (stop_flag && !r->failed && code == 0) {
-		fprintf(stderr, "cowlab explore: interrupted: the search stopped after %" PRIu64
-				" runs\n", r->runs);
+		fprintf(stderr,
+			"cowlab explore: interrupted: the search stopped after %" PRIu64 " runs\n",
+			r->runs);
 		code = EXIT_INTERRUPTED;
 	}
 	free(r);

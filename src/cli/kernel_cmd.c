@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A usage text, laid out as it prints. */
+// clang-format off
 static const char usage_kernel[] =
 	"usage: cowlab kernel FILE|DIR... [options]\n"
 	"\n"
@@ -49,6 +51,7 @@ static const char usage_kernel[] =
 	"failed, 2 bad input, 3 an iteration's verdict was 'error' (an operation\n"
 	"failed that the scenario does not mark 'check ... faults': the run says\n"
 	"nothing of the kernel).  Of several files the highest status counts.\n";
+// clang-format on
 
 #define MAX_VERDICTS 8
 
@@ -95,7 +98,8 @@ static int parse_kernel_args(int argc, char **argv, struct kernel_args *a)
 	a->iterations = 1;
 	a->seed = 1;
 	a->delay = 200;
-	code = cli_parse("kernel", kernel_opts, a, usage_kernel, argc, argv, a->files, &a->nr_files);
+	code = cli_parse("kernel", kernel_opts, a, usage_kernel, argc, argv, a->files,
+			 &a->nr_files);
 	if (code)
 		return code;
 	if (a->nr_files == 0) {

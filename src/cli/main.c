@@ -26,6 +26,8 @@
 #include <string.h>
 #include <time.h>
 
+/* A usage text, laid out as it prints. */
+// clang-format off
 static const char usage_main[] =
 	"usage: cowlab [--version] [--help] COMMAND [ARGS]\n"
 	"\n"
@@ -51,7 +53,10 @@ static const char usage_main[] =
 	"Exit status: 0 ok, 1 a check failed or a counterexample was found,\n"
 	"2 bad input or usage, 3 the scenario is wrong (verdict 'error'),\n"
 	"130 interrupted.\n";
+// clang-format on
 
+/* A usage text, laid out as it prints. */
+// clang-format off
 static const char usage_run[] =
 	"usage: cowlab run FILE... [options]\n"
 	"\n"
@@ -82,7 +87,10 @@ static const char usage_run[] =
 	"printed), never counted as a pass.\n"
 	"A failed explore run prints a 'cowlab replay TOKEN' line; one that\n"
 	"passes says whether every schedule ran or they were sampled.\n";
+// clang-format on
 
+/* A usage text, laid out as it prints. */
+// clang-format off
 static const char usage_replay[] =
 	"usage: cowlab replay TOKEN [--trace] [--max-memory SIZE]\n"
 	"\n"
@@ -96,12 +104,18 @@ static const char usage_replay[] =
 	MAX_MEMORY_HELP
 	"Exit 1 if the run fails, as it did when it was found; 3 if it ends in\n"
 	"the verdict 'error' (the scenario is wrong).\n";
+// clang-format on
 
+/* A usage text, laid out as it prints. */
+// clang-format off
 static const char usage_policies[] =
 	"usage: cowlab policies\n"
 	"\n"
 	"Lists every policy preset: its rules and the commits behind them.\n";
+// clang-format on
 
+/* A usage text, laid out as it prints. */
+// clang-format off
 static const char usage_demo[] =
 	"usage: cowlab demo [--runs N] [--seed S]\n"
 	"\n"
@@ -110,6 +124,7 @@ static const char usage_demo[] =
 	"then explores the locked version, which must never fail.\n"
 	"  --runs N   runs per search (default 10000)\n"
 	"  --seed S   first seed (default 1)\n";
+// clang-format on
 
 /* ---- run ---------------------------------------------------------------------- */
 

@@ -41,6 +41,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A usage text, laid out as it prints. */
+// clang-format off
 static const char usage_matrix[] =
 	"usage: cowlab matrix [DIR|FILE...] [options]\n"
 	"\n"
@@ -76,6 +78,7 @@ static const char usage_matrix[] =
 	"differs is 'error' (the scenario is wrong: an operation failed that it\n"
 	"does not mark 'check ... faults'; 'expect error' matches it), 130\n"
 	"interrupted.\n";
+// clang-format on
 
 #define DEFAULT_DIR "scenarios/matrix"
 #define MAX_JOBS 256
@@ -189,7 +192,8 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 	a->paths = calloc((size_t)argc + 1, sizeof(*a->paths));
 	if (!a->paths)
 		return EXIT_USAGE;
-	code = cli_parse("matrix", matrix_opts, a, usage_matrix, argc, argv, a->paths, &a->nr_paths);
+	code = cli_parse("matrix", matrix_opts, a, usage_matrix, argc, argv, a->paths,
+			 &a->nr_paths);
 	if (code)
 		return code;
 	if (a->markdown && a->json) {
@@ -462,7 +466,8 @@ static const struct wpool_ops cell_ops = {
 static int run_cells(struct matrix *m)
 {
 	struct cells_run cr = {.m = m};
-	unsigned int nr = m->a.jobs < (unsigned int)m->nr_cells ? m->a.jobs : (unsigned int)m->nr_cells;
+	unsigned int nr =
+		m->a.jobs < (unsigned int)m->nr_cells ? m->a.jobs : (unsigned int)m->nr_cells;
 	void (*old_sigpipe)(int) = signal(SIGPIPE, SIG_IGN);
 	bool tty = isatty(2);
 	double start = now_seconds(), shown = 0;
@@ -642,8 +647,7 @@ static void print_summary(const struct matrix *m, const char *before)
 	printf("%d fail (each a counterexample); %d pass: %d proven (every schedule ran), "
 	       "%d within %u preemptions, %d sampled\n",
 	       n[EXPLORE_FOUND] - errors, done - crashes - timeouts - n[EXPLORE_FOUND],
-	       n[EXPLORE_EXHAUSTIVE],
-	       n[EXPLORE_BOUNDED], bound, n[EXPLORE_SAMPLED]);
+	       n[EXPLORE_EXHAUSTIVE], n[EXPLORE_BOUNDED], bound, n[EXPLORE_SAMPLED]);
 }
 
 /* The message's first line. */
@@ -818,7 +822,8 @@ static void print_json(const struct matrix *m)
 			printf(",\"match\":%s,\"search\":\"%s\"",
 			       cell_matches(m, c) ? "true" : "false",
 			       cell_lost(m, c) ? "lost"
-			       : explore_cover_name(x->v.failed ? EXPLORE_FOUND : x->v.cover));
+					       : explore_cover_name(x->v.failed ? EXPLORE_FOUND
+										: x->v.cover));
 			if (!x->v.failed && x->v.cover == EXPLORE_BOUNDED)
 				printf(",\"bound\":%u", x->v.dfs_bound);
 			printf(",\"runs\":%" PRIu64 ",\"seconds\":%.3f,\"exhaustive\":%s",

@@ -45,8 +45,8 @@ struct wpool {
 	void *ctx;
 	struct wpool_worker *w;
 	unsigned int nr;
-	void *buf;	     /* one message */
-	struct pollfd *fds;  /* nr */
+	void *buf;	    /* one message */
+	struct pollfd *fds; /* nr */
 };
 
 /* A pool of nr slots, none started.  0 or -1 (out of memory). */

@@ -44,7 +44,8 @@ int parse_max_memory(const char *cmd, const char *text)
 			v *= 1024;
 		end++;
 	}
-	if (errno || end == text || *end || !(v >= 1) || v >= 18e18 || !isdigit((unsigned char)*text)) {
+	if (errno || end == text || *end || !(v >= 1) || v >= 18e18 ||
+	    !isdigit((unsigned char)*text)) {
 		fprintf(stderr,
 			"cowlab %s: --max-memory takes a size in bytes, or with K, M, G or T "
 			"(as 512M or 4G), not '%s'\n",
@@ -237,8 +238,8 @@ static int set_option(const char *cmd, const struct cli_opt *o, void *args, cons
 	return -1;
 }
 
-int cli_parse(const char *cmd, const struct cli_opt *opts, void *args, const char *usage,
-	      int argc, char **argv, const char **operands, int *nr)
+int cli_parse(const char *cmd, const struct cli_opt *opts, void *args, const char *usage, int argc,
+	      char **argv, const char **operands, int *nr)
 {
 	for (int i = 1; i < argc; i++) {
 		const struct cli_opt *o;

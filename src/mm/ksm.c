@@ -213,8 +213,9 @@ static void collect_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *p
 		return;
 	if (c->nr == c->cap) {
 		size_t cap = c->cap ? 2 * c->cap : 64;
-		struct ksm_item *items =
-			FAULT_HIT(FI_KSM_ITEM_ALLOC) ? NULL : realloc(c->items, cap * sizeof(*items));
+		struct ksm_item *items = FAULT_HIT(FI_KSM_ITEM_ALLOC)
+						 ? NULL
+						 : realloc(c->items, cap * sizeof(*items));
 
 		if (!items) {
 			c->failed = true;
@@ -531,8 +532,7 @@ static struct ksm_item *unstable_search(struct cow_system *sys, struct ksm_item 
 /* Compare the item's page with the stable tree, then with the unstable
  * tree, and merge: 1 if a mapping was merged into another page.  Memory
  * that ran short sets *nomem. */
-static int cmp_and_merge_page(struct cow_system *sys, struct ksm_item *items, size_t i,
-			      bool *nomem)
+static int cmp_and_merge_page(struct cow_system *sys, struct ksm_item *items, size_t i, bool *nomem)
 {
 	struct ksm_item *it = &items[i], *t;
 	struct page *page = item_page(it), *kpage, *tpage;

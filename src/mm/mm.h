@@ -148,13 +148,13 @@ struct cow_system {
 	int next_pid;			  /* (S) */
 	atomic_long_t next_mm_id;	  /* (A) */
 	atomic_t *ext_refs;		  /* (A) per pfn: references GUP handed out */
-	struct swap_device *swap;	  /* (A) made on first swap-out (under lock), then constant */
-	unsigned long swap_slots;	  /* (C) its size */
-	atomic_long_t pins_acquired;	  /* (A) FOLL_PIN references taken ... */
-	atomic_long_t pins_released;	  /* (A) ... and given back */
-	struct mutex ksm_lock;		  /* (K): KSM's state, one pass at a time */
-	struct list_head ksm_mms;	  /* (K) mms with mergeable memory */
-	struct ksm_stable *ksm_stable;	  /* (K) the KSM pages' nodes */
+	struct swap_device *swap;      /* (A) made on first swap-out (under lock), then constant */
+	unsigned long swap_slots;      /* (C) its size */
+	atomic_long_t pins_acquired;   /* (A) FOLL_PIN references taken ... */
+	atomic_long_t pins_released;   /* (A) ... and given back */
+	struct mutex ksm_lock;	       /* (K): KSM's state, one pass at a time */
+	struct list_head ksm_mms;      /* (K) mms with mergeable memory */
+	struct ksm_stable *ksm_stable; /* (K) the KSM pages' nodes */
 };
 
 /* ---- vma.c, mprotect.c, madvise.c: address spaces and mappings ------------------ */

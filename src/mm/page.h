@@ -111,9 +111,9 @@ struct pcp {
 
 /* One LRU list (one per simulated CPU), on a cache line of its own. */
 struct lru_list {
-	spinlock_t lock; /* the list, and PG_lru of the pages on it */
-	uint32_t head;	 /* newest */
-	uint32_t tail;	 /* oldest */
+	spinlock_t lock;  /* the list, and PG_lru of the pages on it */
+	uint32_t head;	  /* newest */
+	uint32_t tail;	  /* oldest */
 	unsigned long nr; /* under lock; lru_size() reads it without */
 } __attribute__((aligned(64)));
 

@@ -240,8 +240,8 @@ static void put_slot(struct swap_device *sd, swp_entry_t entry, bool cache, bool
 		sd->cache[slot] = NULL;
 	ok = cache ? (sd->map[slot] & SWAP_HAS_CACHE) != 0 : (sd->map[slot] & SWAP_MAP_MAX) != 0;
 	if (ok) {
-		uint16_t count = cache ? sd->map[slot] & (uint16_t)~SWAP_HAS_CACHE
-				       : sd->map[slot] - 1;
+		uint16_t count =
+			cache ? sd->map[slot] & (uint16_t)~SWAP_HAS_CACHE : sd->map[slot] - 1;
 
 		WRITE_LOCKED(sd->map[slot], count);
 		if (count == 0)

@@ -29,7 +29,8 @@ static struct page *alloc_table_direct(void *sys)
 
 int mm_alloc(struct cow_system *sys, struct mm_struct **out)
 {
-	struct mm_struct *mm = FAULT_HIT(FI_MM_ALLOC) ? NULL : aligned_alloc(COW_CACHELINE, sizeof(*mm));
+	struct mm_struct *mm =
+		FAULT_HIT(FI_MM_ALLOC) ? NULL : aligned_alloc(COW_CACHELINE, sizeof(*mm));
 	int err;
 
 	*out = NULL;
@@ -113,8 +114,9 @@ int vma_insert(struct mm_struct *mm, struct vm_area_struct *vma)
 
 	if (mm->nr_vmas == mm->cap_vmas) {
 		int cap = mm->cap_vmas ? 2 * mm->cap_vmas : 8;
-		struct vm_area_struct **v =
-			FAULT_HIT(FI_VMA_ALLOC) ? NULL : realloc(mm->vmas, (size_t)cap * sizeof(*v));
+		struct vm_area_struct **v = FAULT_HIT(FI_VMA_ALLOC)
+						    ? NULL
+						    : realloc(mm->vmas, (size_t)cap * sizeof(*v));
 
 		if (!v)
 			return COW_ENOMEM;

@@ -111,8 +111,7 @@ static COW_PRINTF(5, 0) void run_record(struct run *r, enum rec_kind kind, const
 	int n = 0;
 
 	spin_lock(&r->lock);
-	if (!r->failed ||
-	    (kind == REC_END && (r->skipped || strcmp(r->verdict, "error") == 0))) {
+	if (!r->failed || (kind == REC_END && (r->skipped || strcmp(r->verdict, "error") == 0))) {
 		if (r->failed && !r->skipped)
 			snprintf(earlier, sizeof(earlier), "%s", r->message);
 		/* Other threads poll it without the lock (run_failed()). */
@@ -632,8 +631,9 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 	default:
 		g = scen_check_range(op, which);
 		scen_check_describe_values(r->s, op, want, sizeof(want));
-		run_fail(r, read_failed(err) ? "error" : verdict, op, "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict,
-			 range_name(r, g), g->off, g->len, want, cow_strerror(err));
+		run_fail(r, read_failed(err) ? "error" : verdict, op,
+			 "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict, range_name(r, g),
+			 g->off, g->len, want, cow_strerror(err));
 		return;
 	}
 }

@@ -51,20 +51,20 @@ void __tsan_ignore_thread_end(void);
 #define sync_tsan_hw_rwmb() sync_tsan_hw_mb()
 #endif
 
-#define smp_mb()                                      \
-	do {                                          \
-		sync_tsan_hw_mb();                    \
+#define smp_mb()                                       \
+	do {                                           \
+		sync_tsan_hw_mb();                     \
 		__tsan_release(&sync_tsan_fence_word); \
 		__tsan_acquire(&sync_tsan_fence_word); \
 	} while (0)
-#define smp_wmb()                                     \
-	do {                                          \
+#define smp_wmb()                                      \
+	do {                                           \
 		__tsan_release(&sync_tsan_fence_word); \
-		sync_tsan_hw_rwmb();                  \
+		sync_tsan_hw_rwmb();                   \
 	} while (0)
-#define smp_rmb()                                     \
-	do {                                          \
-		sync_tsan_hw_rwmb();                  \
+#define smp_rmb()                                      \
+	do {                                           \
+		sync_tsan_hw_rwmb();                   \
 		__tsan_acquire(&sync_tsan_fence_word); \
 	} while (0)
 

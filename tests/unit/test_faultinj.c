@@ -301,10 +301,10 @@ static void test_every_site_of_every_scenario(void **state)
 	static const char *const dirs[] = {"scenarios", "scenarios/gup", "scenarios/matrix"};
 	/* The sites the swap, direct-I/O and KSM scenarios must reach. */
 	static const enum fault_site needed[] = {
-		FI_FRAME_ALLOC, FI_PGTABLE_ALLOC, FI_MM_ALLOC,	   FI_VMA_ALLOC,
-		FI_ANON_VMA_ALLOC, FI_AVC_ALLOC, FI_SWAP_DEVICE,   FI_SWAP_SLOT,
-		FI_SWAP_CACHE_ADD, FI_SWAP_WRITE, FI_SWAP_READ,	   FI_GUP_ALLOC,
-		FI_DIO_OPEN,	   FI_DIO_SUBMIT, FI_DIO_STEP,	   FI_DIO_COMPLETE,
+		FI_FRAME_ALLOC,	   FI_PGTABLE_ALLOC,  FI_MM_ALLOC,    FI_VMA_ALLOC,
+		FI_ANON_VMA_ALLOC, FI_AVC_ALLOC,      FI_SWAP_DEVICE, FI_SWAP_SLOT,
+		FI_SWAP_CACHE_ADD, FI_SWAP_WRITE,     FI_SWAP_READ,   FI_GUP_ALLOC,
+		FI_DIO_OPEN,	   FI_DIO_SUBMIT,     FI_DIO_STEP,    FI_DIO_COMPLETE,
 		FI_KSM_ITEM_ALLOC, FI_KSM_NODE_ALLOC,
 	};
 	static struct totals t;
@@ -321,8 +321,9 @@ static void test_every_site_of_every_scenario(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	for (int i = 0; i < FI_NR_SITES; i++) {
 		sites += reached[i] > 0;
-		print_message("# faultinj: %-16s %6lu tried, %6lu clean errors, %6lu same verdict\n",
-			      cow_fault_site_name(i), t.tried_at[i], t.clean_at[i], t.same_at[i]);
+		print_message(
+			"# faultinj: %-16s %6lu tried, %6lu clean errors, %6lu same verdict\n",
+			cow_fault_site_name(i), t.tried_at[i], t.clean_at[i], t.same_at[i]);
 	}
 	print_message("# faultinj: %d scenarios (%d sampled), %d of %d sites reached, %lu "
 		      "passages, %lu failures tried: %lu clean errors, %lu same verdict, %lu bad "

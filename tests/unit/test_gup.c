@@ -100,8 +100,7 @@ static void test_gup_failing_fault_releases_only_taken_pages(void **state)
 	/* The failed page's slot holds a live page, as a reused array may. */
 	pages[1] = first;
 	cow_fault_arm(1, FI_FRAME_ALLOC); /* the second page's fault */
-	assert_int_equal(get_user_pages(g.p->mm, g.a, 2, FOLL_GET | FOLL_WRITE, pages),
-			 COW_ENOMEM);
+	assert_int_equal(get_user_pages(g.p->mm, g.a, 2, FOLL_GET | FOLL_WRITE, pages), COW_ENOMEM);
 	assert_int_equal(cow_fault_fired(), FI_FRAME_ALLOC);
 	cow_fault_disarm();
 	assert_int_equal(page_ref_count(first), 1);

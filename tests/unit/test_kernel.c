@@ -757,9 +757,9 @@ static void test_bundled_scenarios_pass_or_skip(void **state)
 			 * sampled: one run of thousands of forks may miss it
 			 * (seen about once in ten under load).  A pass where a
 			 * failure is documented gets more runs. */
-			for (uint64_t seed = 8; want && strcmp(want, "pass") != 0 &&
-						r.status != KERN_SKIP && strcmp(r.verdict, "pass") == 0 &&
-						seed < 7 + RACE_RUNS;
+			for (uint64_t seed = 8;
+			     want && strcmp(want, "pass") != 0 && r.status != KERN_SKIP &&
+			     strcmp(r.verdict, "pass") == 0 && seed < 7 + RACE_RUNS;
 			     seed++)
 				r = run(s, seed);
 			if (RACE_MISS_OK && want && strcmp(want, "pass") != 0 &&
