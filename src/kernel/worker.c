@@ -223,19 +223,6 @@ static int guarded_copy(void *volatile dst, const void *volatile src, volatile s
 
 /* ---- ranges and values ----------------------------------------------------------------- */
 
-static unsigned long range_len(const struct scen_range *g)
-{
-	if (!g->whole)
-		return g->len;
-	switch (g->space) {
-	case SPACE_MAP: return W.s->maps[g->name].len;
-	case SPACE_FILE: return W.s->files[g->name].size;
-	case SPACE_PIN: return W.s->pins[g->name].len;
-	case SPACE_PIPE: return W.s->pipes[g->name].len;
-	}
-	return 0;
-}
-
 static const char *range_name(const struct scen_range *g)
 {
 	return scen_range_name(W.s, g);
@@ -346,7 +333,7 @@ static void exec_write(const struct scen_op *op)
 {
 	const struct scen_range *g = &op->write.range;
 	unsigned char *base = map_addr(g), buf[BUF_SIZE];
-	unsigned long len = range_len(g);
+	unsigned long len = g->len;
 
 	for (unsigned long done = 0; done < len;) {
 		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
@@ -367,7 +354,7 @@ static void exec_write(const struct scen_op *op)
 static void exec_poke(const struct scen_op *op)
 {
 	const struct scen_range *g = &op->write.range;
-	unsigned long base = (unsigned long)map_addr(g), len = range_len(g);
+	unsigned long base = (unsigned long)map_addr(g), len = g->len;
 	unsigned char buf[BUF_SIZE];
 	int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 
@@ -399,7 +386,7 @@ static void exec_read(const struct scen_op *op)
 {
 	const struct scen_range *g = &op->read.range;
 	unsigned char *base = map_addr(g), buf[BUF_SIZE];
-	unsigned long len = range_len(g);
+	unsigned long len = g->len;
 
 	for (unsigned long done = 0; done < len;) {
 		unsigned long n = len - done < BUF_SIZE ? len - done : BUF_SIZE;
@@ -426,19 +413,6 @@ static int read_range(const struct scen_range *g, const unsigned char *pipe_byte
 	case SPACE_PIPE: memcpy(buf, pipe_bytes + g->off + at, n); return 0;
 	}
 	return EINVAL;
-}
-
-static void check_fail(const struct scen_op *op, const char *fmt, ...) COW_PRINTF(2, 3);
-
-static void check_fail(const struct scen_op *op, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	kern_record(W.sh, KERN_FAIL, scen_verdict_name(op->check.verdict), W.s, op, "%s", msg);
 }
 
 /* ---- pages: /proc/self/pagemap, /proc/kpagecount, /proc/kpageflags ---------------------- */
@@ -503,127 +477,72 @@ static int page_state(const void *addr, bool flags)
 	return ret;
 }
 
-/* Does every page of op's range (a check's or a require's) have the page
- * state it names?  1, or 0 with the first that has not (its offset in
- * *at, what it is in *what), or -1 if the host cannot tell (root only). */
-static int pages_hold(const struct scen_op *op, unsigned long *at, const char **what)
-{
-	const struct scen_range *g = &op->check.range;
-	const unsigned char *base = map_addr(g);
-	unsigned long len = range_len(g);
-	bool flags = op->check.cmp == CMP_EXCLUSIVE || op->check.cmp == CMP_SHARED ||
-		     op->check.cmp == CMP_MERGED;
-
-	for (*at = 0; *at < len; *at += 4096 - (((uintptr_t)base + *at) & 4095)) {
-		int st = page_state(base + *at, flags);
-
-		if (st < 0)
-			return -1;
-		if (!scen_page_holds(op->check.cmp, st, what))
-			return 0;
-	}
-	return 1;
-}
-
-/* check VERDICT RANGE PAGES, or require RANGE PAGES: page by page,
- * without touching.  A require that does not hold skips the run. */
-static void exec_pages(const struct scen_op *op)
-{
-	const struct scen_range *g = &op->check.range;
-	const char *verdict = scen_verdict_name(op->check.verdict), *what = NULL;
-	const char *cmp = scen_cmp_name(op->check.cmp);
-	bool req = op->kind == OP_REQUIRE;
-	unsigned long at;
-	char why[160];
-
-	switch (pages_hold(op, &at, &what)) {
-	case -1:
-		snprintf(why, sizeof(why), "%s %s: /proc/kpageflags cannot be read (root only)",
-			 req ? "require" : "check", cmp);
-		op_skip(op, why);
-		return;
-	case 0:
-		if (req) {
-			snprintf(why, sizeof(why),
-				 "require %s %s does not hold: the page at %s[%lu] is %s",
-				 range_name(g), cmp, range_name(g), g->off + at, what);
-			op_skip(op, why);
-		} else {
-			check_fail(op, "check %s %s[%lu] %s failed: the page is %s", verdict,
-				   range_name(g), g->off + at, cmp, what);
-		}
-		return;
-	default:
-		if (!req)
-			atomic_fetch_add(&W.sh->checks, 1);
-	}
-}
-
-struct match_arg {
+struct check_arg {
 	const struct scen_op *op;
 	unsigned char *pipe_bytes[SCEN_MAX_TUPLE]; /* a pipe range's whole pipe */
 };
 
-static int match_read(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n)
+/* A pipe is read once, whole, without consuming it, when a check first
+ * reads it. */
+static int check_read(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n)
 {
-	struct match_arg *m = arg;
+	struct check_arg *m = arg;
+	const struct scen_range *g = scen_check_range(m->op, i);
+	int err;
 
-	return read_range(scen_check_range(m->op, i), m->pipe_bytes[i], at, buf, n);
+	if (g->space == SPACE_PIPE && !m->pipe_bytes[i]) {
+		err = pipe_peek(g->name, W.s->pipes[g->name].len, &m->pipe_bytes[i]);
+		if (err)
+			return err;
+	}
+	return read_range(g, m->pipe_bytes[i], at, buf, n);
 }
 
-static int match_fill(void *arg, const struct scen_value *v, unsigned long at, unsigned char *buf,
+static int check_fill(void *arg, const struct scen_value *v, unsigned long at, unsigned char *buf,
 		      unsigned long n)
 {
 	(void)arg;
 	return value_fill(v, at, buf, n);
 }
 
+static int check_page(void *arg, unsigned long at, bool flags)
+{
+	struct check_arg *m = arg;
+
+	return page_state(map_addr(&m->op->check.range) + at, flags);
+}
+
+/* Out of memory or an I/O error: the reading failed, not the memory. */
+static bool check_failed(int err)
+{
+	return err == ENOMEM || err == EIO;
+}
+
+/* check and require: scen_judge's verdict, recorded as the model's is. */
 static void exec_check(const struct scen_op *op)
 {
-	const struct scen_range *g = &op->check.range;
-	const char *verdict = scen_verdict_name(op->check.verdict);
-	struct match_arg m = {op, {NULL}};
-	struct scen_match_io io = {match_read, match_fill, &m};
-	char msg[512], want[256], e[128];
-	int which = -1, err = 0, rc;
+	struct check_arg m = {op, {NULL}};
+	const struct scen_check_io io = {
+		.read = check_read,
+		.fill = check_fill,
+		.page = check_page,
+		.failed = check_failed,
+		.strerror = errname,
+		.no_page_state = "/proc/kpageflags cannot be read (root only)",
+		.efault = EFAULT,
+		.arg = &m,
+	};
+	struct scen_finding f;
 
-	if (scen_cmp_is_page(op->check.cmp)) {
-		exec_pages(op);
-		return;
-	}
-	if (op->check.cmp == CMP_FAULTS) {
-		unsigned char b = 0;
-
-		if (guarded_copy(&b, map_addr(g), 1) != EFAULT)
-			check_fail(op,
-				   "check %s %s[%lu] faults failed: the byte is readable (0x%02x)",
-				   verdict, range_name(g), g->off, b);
-		else
+	scen_judge(W.s, op, &io, &f);
+	switch (f.out) {
+	case SCEN_HELD:
+		if (op->kind == OP_CHECK)
 			atomic_fetch_add(&W.sh->checks, 1);
-		return;
-	}
-	/* A pipe is read once, whole, without consuming it. */
-	for (int i = 0; i < op->check.nr_ranges && !err; i++) {
-		const struct scen_range *r = scen_check_range(op, i);
-
-		if (r->space == SPACE_PIPE)
-			err = pipe_peek(r->name, W.s->pipes[r->name].len, &m.pipe_bytes[i]);
-		which = i;
-	}
-	rc = err ? SCEN_MATCH_EREAD : scen_match(W.s, op, &io, msg, sizeof(msg), &which, &err);
-	if (which >= 0)
-		g = scen_check_range(op, which);
-	switch (rc) {
-	case SCEN_MATCH_OK: atomic_fetch_add(&W.sh->checks, 1); break;
-	case SCEN_MATCH_FAIL: check_fail(op, "%s", msg); break;
-	case SCEN_MATCH_EREAD:
-		check_fail(op, "check %s %s[%lu..+%lu]: the memory cannot be read: %s", verdict,
-			   range_name(g), g->off, range_len(g), errname(err, e, sizeof(e)));
 		break;
-	default:
-		scen_check_describe_values(W.s, op, want, sizeof(want));
-		check_fail(op, "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict,
-			   range_name(g), g->off, range_len(g), want, errname(err, e, sizeof(e)));
+	case SCEN_SKIPPED: op_skip(op, f.msg); break;
+	case SCEN_ERROR: kern_record(W.sh, KERN_ERROR, f.verdict, W.s, op, "%s", f.msg); break;
+	case SCEN_FAILED: kern_record(W.sh, KERN_FAIL, f.verdict, W.s, op, "%s", f.msg); break;
 	}
 	for (int i = 0; i < SCEN_MAX_TUPLE; i++)
 		free(m.pipe_bytes[i]);
@@ -793,7 +712,7 @@ static void exec_dio(const struct scen_op *op, struct tctx *t)
 	bool to_memory = op->kind == OP_DIO_READ;
 	const char *what = to_memory ? "dio_read" : "dio_write";
 	const struct scen_range *m = &op->dio.mem, *f = &op->dio.file;
-	unsigned long len = range_len(m);
+	unsigned long len = m->len;
 	int fd = W.k->fd_direct[f->name], err, slot;
 	struct io_uring_sqe *sqe;
 
@@ -855,7 +774,7 @@ static void exec_pin(const struct scen_op *op)
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	p->addr = (unsigned long)map_addr(m);
-	p->len = range_len(m);
+	p->len = m->len;
 	iov = (struct iovec){(void *)p->addr, p->len};
 	err = -io_uring_register_buffers(&p->ring, &iov, 1);
 	if (err > 0) {
@@ -889,7 +808,7 @@ static void exec_unpin(const struct scen_op *op)
 static void exec_vmsplice(const struct scen_op *op)
 {
 	const struct scen_range *m = &op->splice.mem;
-	struct iovec iov = {map_addr(m), range_len(m)};
+	struct iovec iov = {map_addr(m), m->len};
 
 	while (iov.iov_len) {
 		ssize_t n = vmsplice(W.k->pipes[op->splice.pipe][1], &iov, 1, 0);
@@ -979,7 +898,7 @@ static void exec_madvise(const struct scen_op *op)
 		op_error(op, "madvise", EINVAL);
 		return;
 	}
-	if (madvise(map_addr(g), range_len(g), advice) == 0)
+	if (madvise(map_addr(g), g->len, advice) == 0)
 		return;
 	if (errno == EINVAL && (advice == MADV_MERGEABLE || advice == MADV_UNMERGEABLE))
 		op_skip(op, "madvise mergeable: this kernel has no KSM (CONFIG_KSM)");
@@ -1026,7 +945,7 @@ static bool group_touches(const struct tctx *t, unsigned long addr)
 			if (!g || !W.addrs[g->name])
 				continue;
 			a = (unsigned long)map_addr(g);
-			if (addr + 4096 > a && addr < a + range_len(g))
+			if (addr + 4096 > a && addr < a + g->len)
 				return true;
 		}
 	}
@@ -1102,7 +1021,7 @@ static void exec_swapout(const struct scen_op *op, const struct tctx *t)
 {
 	const struct scen_range *g = &op->swapout.range;
 	unsigned long base = (unsigned long)map_addr(g);
-	unsigned long len = (range_len(g) + 4095) & ~4095UL, first = 0;
+	unsigned long len = (g->len + 4095) & ~4095UL, first = 0;
 	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), stayed = 0;
 	char why[256] = "", at[96] = "";
 	size_t n = 0;
@@ -1203,7 +1122,7 @@ static void exec_op(const struct scen_op *op, struct tctx *t)
 	case OP_POKE: exec_poke(op); return;
 	case OP_READ: exec_read(op); return;
 	case OP_CHECK: exec_check(op); return;
-	case OP_REQUIRE: exec_pages(op); return;
+	case OP_REQUIRE: exec_check(op); return;
 	case OP_FORK: exec_fork(op); return;
 	case OP_REPEAT:
 		for (unsigned long i = 0; i < op->repeat.host_count && !kern_failed(W.sh); i++)
@@ -1211,12 +1130,12 @@ static void exec_op(const struct scen_op *op, struct tctx *t)
 		return;
 	case OP_MUNMAP:
 		g = &op->munmap.range;
-		if (munmap(map_addr(g), range_len(g)) != 0)
+		if (munmap(map_addr(g), g->len) != 0)
 			op_error(op, "munmap", errno);
 		return;
 	case OP_MPROTECT:
 		g = &op->mprotect.range;
-		if (mprotect(map_addr(g), range_len(g), host_prot(op->mprotect.prot)) != 0)
+		if (mprotect(map_addr(g), g->len, host_prot(op->mprotect.prot)) != 0)
 			op_error(op, "mprotect", errno);
 		return;
 	case OP_MADVISE: exec_madvise(op); return;

@@ -368,30 +368,6 @@ static struct cow_task *task_for(struct run *r, int proc, int cpu)
 	return *slot;
 }
 
-static unsigned long range_len(const struct run *r, const struct scen_range *g)
-{
-	if (!g->whole)
-		return g->len;
-	switch (g->space) {
-	case SPACE_MAP: return r->s->maps[g->name].len;
-	case SPACE_FILE: return r->s->files[g->name].size;
-	case SPACE_PIN: return r->s->pins[g->name].len;
-	case SPACE_PIPE: return r->s->pipes[g->name].len;
-	}
-	return 0;
-}
-
-static const char *range_name(const struct run *r, const struct scen_range *g)
-{
-	switch (g->space) {
-	case SPACE_MAP: return r->s->maps[g->name].name;
-	case SPACE_FILE: return r->s->files[g->name].name;
-	case SPACE_PIN: return r->s->pins[g->name].name;
-	case SPACE_PIPE: return r->s->pipes[g->name].name;
-	}
-	return "?";
-}
-
 /* The address where range g (a mapping) starts in the executing process. */
 static unsigned long map_addr(const struct run *r, const struct scen_op *op,
 			      const struct scen_range *g)
@@ -455,7 +431,7 @@ static void exec_write(struct run *r, const struct scen_op *op, struct cow_task 
 {
 	const struct scen_range *g = &op->write.range;
 	unsigned long base = map_addr(r, op, g);
-	unsigned long len = range_len(r, g);
+	unsigned long len = g->len;
 	unsigned char buf[BUF_SIZE];
 
 	for (unsigned long done = 0; done < len;) {
@@ -480,7 +456,7 @@ static void exec_write(struct run *r, const struct scen_op *op, struct cow_task 
 static void exec_poke(struct run *r, const struct scen_op *op, struct cow_task *t)
 {
 	const struct scen_range *g = &op->write.range;
-	unsigned long len = range_len(r, g);
+	unsigned long len = g->len;
 	unsigned char buf[BUF_SIZE];
 	struct cow_pages *pages;
 	int err = cow_gup(t, map_addr(r, op, g), len, COW_GUP_FORCE | COW_GUP_WRITE, &pages);
@@ -507,7 +483,7 @@ static void exec_read(struct run *r, const struct scen_op *op, struct cow_task *
 {
 	const struct scen_range *g = &op->read.range;
 	unsigned long base = map_addr(r, op, g);
-	unsigned long len = range_len(r, g);
+	unsigned long len = g->len;
 	unsigned char buf[BUF_SIZE];
 
 	for (unsigned long done = 0; done < len;) {
@@ -522,119 +498,67 @@ static void exec_read(struct run *r, const struct scen_op *op, struct cow_task *
 	}
 }
 
-/* The page states of a check or a require: page by page, without
- * touching.  true, or false with the first page that differs (its offset
- * in the range in *at) and what it is in *what. */
-static bool pages_hold(struct run *r, const struct scen_op *op, struct cow_task *t,
-		       unsigned long *at, const char **what)
-{
-	unsigned long base = map_addr(r, op, &op->check.range);
-	unsigned long len = range_len(r, &op->check.range);
-
-	_Static_assert(
-		COW_PAGE_PRESENT == SCEN_PAGE_PRESENT && COW_PAGE_SWAPPED == SCEN_PAGE_SWAPPED &&
-			COW_PAGE_EXCLUSIVE == SCEN_PAGE_EXCLUSIVE && COW_PAGE_KSM == SCEN_PAGE_KSM,
-		"page state flags");
-	for (*at = 0; *at < len; *at += 4096 - ((base + *at) & 4095))
-		if (!scen_page_holds(op->check.cmp, cow_page_state(t, base + *at), what))
-			return false;
-	return true;
-}
-
-/* check VERDICT RANGE PAGES (exclusive, shared, present, swapped, merged). */
-static void check_pages(struct run *r, const struct scen_op *op, struct cow_task *t)
-{
-	const char *verdict = scen_verdict_name(op->check.verdict), *what = NULL;
-	unsigned long at;
-
-	if (pages_hold(r, op, t, &at, &what)) {
-		atomic_inc(&r->checks);
-		return;
-	}
-	run_fail(r, verdict, op, "check %s %s[%lu] %s failed: the page is %s", verdict,
-		 range_name(r, &op->check.range), op->check.range.off + at,
-		 scen_cmp_name(op->check.cmp), what);
-}
-
-/* require RANGE PAGES: a run whose premise does not hold is skipped. */
-static void exec_require(struct run *r, const struct scen_op *op, struct cow_task *t)
-{
-	const char *what = NULL;
-	unsigned long at;
-
-	if (!pages_hold(r, op, t, &at, &what))
-		run_skip(r, op, "require %s %s does not hold: the page at %s[%lu] is %s",
-			 range_name(r, &op->check.range), scen_cmp_name(op->check.cmp),
-			 range_name(r, &op->check.range), op->check.range.off + at, what);
-}
-
-struct match_arg {
+struct check_arg {
 	struct run *r;
 	const struct scen_op *op;
 	struct cow_task *t;
 };
 
-static int match_read(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n)
+static int check_read(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n)
 {
-	struct match_arg *m = arg;
+	struct check_arg *m = arg;
 
 	return read_range(m->r, m->op, m->t, scen_check_range(m->op, i), at, buf, n);
 }
 
-static int match_fill(void *arg, const struct scen_value *v, unsigned long at, unsigned char *buf,
+static int check_fill(void *arg, const struct scen_value *v, unsigned long at, unsigned char *buf,
 		      unsigned long n)
 {
-	return value_fill(((struct match_arg *)arg)->r, v, at, buf, n);
+	return value_fill(((struct check_arg *)arg)->r, v, at, buf, n);
 }
 
+/* The page at offset at of the check's range, as its page table has it. */
+static int check_page(void *arg, unsigned long at, bool flags)
+{
+	struct check_arg *m = arg;
+
+	_Static_assert(
+		COW_PAGE_PRESENT == SCEN_PAGE_PRESENT && COW_PAGE_SWAPPED == SCEN_PAGE_SWAPPED &&
+			COW_PAGE_EXCLUSIVE == SCEN_PAGE_EXCLUSIVE && COW_PAGE_KSM == SCEN_PAGE_KSM,
+		"page state flags");
+	(void)flags; /* the model always knows them all */
+	return cow_page_state(m->t, map_addr(m->r, m->op, &m->op->check.range) + at);
+}
+
+static const char *check_strerror(int err, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", cow_strerror(err));
+	return buf;
+}
+
+/* check and require: scen_judge's verdict, recorded. */
 static void exec_check(struct run *r, const struct scen_op *op, struct cow_task *t)
 {
-	const struct scen_range *g = &op->check.range;
-	const char *map = range_name(r, g);
-	const char *verdict = scen_verdict_name(op->check.verdict);
-	struct match_arg m = {r, op, t};
-	struct scen_match_io io = {match_read, match_fill, &m};
-	char msg[1024], want[256];
-	int which, err;
+	struct check_arg m = {r, op, t};
+	const struct scen_check_io io = {
+		.read = check_read,
+		.fill = check_fill,
+		.page = check_page,
+		.failed = read_failed,
+		.strerror = check_strerror,
+		.efault = COW_EFAULT,
+		.arg = &m,
+	};
+	struct scen_finding f;
 
-	if (scen_cmp_is_page(op->check.cmp)) {
-		check_pages(r, op, t);
-		return;
-	}
-	if (op->check.cmp == CMP_FAULTS) {
-		unsigned char b = 0;
-		int e = cow_read(t, map_addr(r, op, g), &b, 1);
-
-		if (read_failed(e))
-			op_error(r, op, "check faults: the read", e);
-		else if (e != COW_EFAULT)
-			run_fail(r, verdict, op,
-				 "check %s %s[%lu] faults failed: the byte is readable (0x%02x)",
-				 verdict, map, g->off, e ? 0 : b);
-		else
+	scen_judge(r->s, op, &io, &f);
+	switch (f.out) {
+	case SCEN_HELD:
+		if (op->kind == OP_CHECK)
 			atomic_inc(&r->checks);
 		return;
-	}
-	switch (scen_match(r->s, op, &io, msg, sizeof(msg), &which, &err)) {
-	case SCEN_MATCH_OK: atomic_inc(&r->checks); return;
-	case SCEN_MATCH_FAIL: run_fail(r, verdict, op, "%s", msg); return;
-	case SCEN_MATCH_EREAD:
-		g = scen_check_range(op, which);
-		if (read_failed(err)) {
-			run_fail(r, "error", op, "check %s %s[%lu..+%lu]: reading it failed: %s",
-				 verdict, range_name(r, g), g->off, g->len, cow_strerror(err));
-			return;
-		}
-		run_fail(r, verdict, op, "check %s %s[%lu..+%lu]: the memory cannot be read: %s",
-			 verdict, range_name(r, g), g->off, g->len, cow_strerror(err));
-		return;
-	default:
-		g = scen_check_range(op, which);
-		scen_check_describe_values(r->s, op, want, sizeof(want));
-		run_fail(r, read_failed(err) ? "error" : verdict, op,
-			 "check %s %s[%lu..+%lu]: %s cannot be read: %s", verdict, range_name(r, g),
-			 g->off, g->len, want, cow_strerror(err));
-		return;
+	case SCEN_SKIPPED: run_skip(r, op, "%s", f.msg); return;
+	default: run_fail(r, f.verdict, op, "%s", f.msg); return;
 	}
 }
 
@@ -705,8 +629,7 @@ static void exec_dio(struct run *r, const struct scen_op *op, struct cow_task *t
 	const struct scen_range *m = &op->dio.mem, *f = &op->dio.file;
 	unsigned long addr = map_addr(r, op, m);
 	struct pending_io *p = &io->io[io->nr];
-	int err = cow_dio_submit(t, addr, range_len(r, m), r->files[f->name], f->off, to_memory,
-				 &p->dio);
+	int err = cow_dio_submit(t, addr, m->len, r->files[f->name], f->off, to_memory, &p->dio);
 
 	if (err) {
 		op_error(r, op, to_memory ? "dio_read" : "dio_write", err);
@@ -739,7 +662,7 @@ static void exec_pin(struct run *r, const struct scen_op *op, struct cow_task *t
 		flags |= COW_GUP_WRITE;
 	if (op->pin.fast)
 		flags |= COW_GUP_FAST;
-	err = cow_gup(t, addr, range_len(r, m), flags, &r->pins[op->pin.pin]);
+	err = cow_gup(t, addr, m->len, flags, &r->pins[op->pin.pin]);
 	if (err)
 		op_error(r, op, "pin", err);
 }
@@ -749,7 +672,7 @@ static void exec_vmsplice(struct run *r, const struct scen_op *op, struct cow_ta
 {
 	const struct scen_range *m = &op->splice.mem;
 	unsigned long addr = map_addr(r, op, m);
-	int err = cow_gup(t, addr, range_len(r, m), COW_GUP_FAST, &r->pipes[op->splice.pipe]);
+	int err = cow_gup(t, addr, m->len, COW_GUP_FAST, &r->pipes[op->splice.pipe]);
 
 	if (err)
 		op_error(r, op, "vmsplice", err);
@@ -823,7 +746,7 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 	case OP_POKE: exec_poke(r, op, t); return;
 	case OP_READ: exec_read(r, op, t); return;
 	case OP_CHECK: exec_check(r, op, t); return;
-	case OP_REQUIRE: exec_require(r, op, t); return;
+	case OP_REQUIRE: exec_check(r, op, t); return;
 	case OP_FORK:
 		exec_fork(r, op, t);
 		if (op->fork.nr > 0)
@@ -847,11 +770,11 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 
 		addr = map_addr(r, op, g);
 		if (op->kind == OP_MUNMAP)
-			err = cow_munmap(t, addr, range_len(r, g));
+			err = cow_munmap(t, addr, g->len);
 		else if (op->kind == OP_MPROTECT)
-			err = cow_mprotect(t, addr, range_len(r, g), op->mprotect.prot);
+			err = cow_mprotect(t, addr, g->len, op->mprotect.prot);
 		else
-			err = cow_madvise(t, addr, range_len(r, g), op->madvise.advice);
+			err = cow_madvise(t, addr, g->len, op->madvise.advice);
 		if (err)
 			op_error(r, op,
 				 op->kind == OP_MUNMAP	   ? "munmap"
@@ -871,14 +794,13 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 	case OP_VMSPLICE: exec_vmsplice(r, op, t); return;
 	case OP_PIPE_READ: exec_pipe_read(r, op, t); return;
 	case OP_SWAPOUT:
-		err = cow_swapout(t, map_addr(r, op, &op->swapout.range),
-				  range_len(r, &op->swapout.range));
+		err = cow_swapout(t, map_addr(r, op, &op->swapout.range), op->swapout.range.len);
 		if (err)
 			op_error(r, op, "swapout", err);
 		return;
 	case OP_UFFD_CONTINUE:
 		err = cow_uffd_continue(t, map_addr(r, op, &op->swapout.range),
-					(range_len(r, &op->swapout.range) + 4095) & ~4095UL);
+					(op->swapout.range.len + 4095) & ~4095UL);
 		if (err)
 			op_error(r, op, "uffd_continue (a file mapping only)", err);
 		return;

@@ -158,6 +158,7 @@
 #include <stddef.h>
 
 #define SCEN_NAME_MAX 32
+#define SCEN_PAGE_SIZE 4096UL
 
 enum scen_verdict { VERDICT_CORRUPT, VERDICT_LEAK, VERDICT_DESYNC, VERDICT_OVERWRITE };
 
@@ -411,9 +412,6 @@ const char *scen_cmp_name(enum scen_cmp c);
 #define SCEN_PAGE_SWAPPED 0x02	 /* a swap entry */
 #define SCEN_PAGE_EXCLUSIVE 0x04 /* present, anonymous, PG_anon_exclusive */
 #define SCEN_PAGE_KSM 0x08	 /* present, a KSM page */
-/* Does a page with flags (SCEN_PAGE_*) have page state c?  If not, *what
- * says what it is instead ("not present", "swapped out", ...). */
-bool scen_page_holds(enum scen_cmp c, int flags, const char **what);
 /* How many operations op stands for in its sequence: 1, plus its body
  * for a repeat or a fork with a body (the body follows it). */
 int scen_op_span(const struct scen_op *op);
@@ -428,25 +426,44 @@ void scen_check_describe_ranges(const struct scenario *s, const struct scen_op *
 void scen_check_describe_values(const struct scenario *s, const struct scen_op *op, char *buf,
 				size_t len);
 
-/* Compare a CMP_EQ or CMP_NE check's ranges with its values: the one
- * comparison the model (interp.c) and the host (src/kernel) share.  read
- * gives n bytes at offset at of range i as the executor sees them, fill
- * the bytes of a value at [at, at + n) of its range; both return 0 or an
- * error code of the caller's, which comes back in *err.  Returns
- * SCEN_MATCH_OK (the check holds), SCEN_MATCH_FAIL (msg says why, worded
- * "check VERDICT ... failed: ..."), or SCEN_MATCH_EREAD / SCEN_MATCH_EVALUE
- * (range *which or a value of it could not be read: *err). */
-enum { SCEN_MATCH_OK, SCEN_MATCH_FAIL, SCEN_MATCH_EREAD, SCEN_MATCH_EVALUE };
-struct scen_match_io {
+/* Judging a check or a require (check.c): one evaluator and one wording
+ * for the model (interp.c) and the host (src/kernel), which differ only
+ * in how they read.  read gives n bytes at offset at of the check's range
+ * i as the executor sees them, fill the bytes of a value at [at, at + n)
+ * of its range (both: 0 or an error code of the executor's); page gives
+ * the SCEN_PAGE_* flags of the page at offset at of the check's range,
+ * without touching it (flags: also SCEN_PAGE_EXCLUSIVE and SCEN_PAGE_KSM
+ * are wanted), or -1 if the executor cannot tell, no_page_state saying
+ * why.  efault is the code read returns where the memory faults; failed
+ * says whether a code means the reading itself failed (out of memory, an
+ * I/O error), which says nothing about the data: verdict error, not the
+ * check's; strerror words a code. */
+struct scen_check_io {
 	int (*read)(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n);
 	int (*fill)(void *arg, const struct scen_value *v, unsigned long at, unsigned char *buf,
 		    unsigned long n);
+	int (*page)(void *arg, unsigned long at, bool flags);
+	bool (*failed)(int err);
+	const char *(*strerror)(int err, char *buf, size_t len);
+	const char *no_page_state;
+	int efault;
 	void *arg;
 };
+/* What a check or a require found: it held (a check counts), it failed
+ * (verdict: the check's), an error (verdict "error"), or the run is
+ * skipped (verdict "skip": a require that does not hold, or a page state
+ * the executor cannot read).  msg is worded "check VERDICT ... failed:
+ * ...", without the "FILE:LINE:COL: " an executor puts before it. */
+enum scen_outcome { SCEN_HELD, SCEN_FAILED, SCEN_ERROR, SCEN_SKIPPED };
+struct scen_finding {
+	enum scen_outcome out;
+	const char *verdict;
+	char msg[1024];
+};
+void scen_judge(const struct scenario *s, const struct scen_op *op, const struct scen_check_io *io,
+		struct scen_finding *f);
 /* The name of what range g reads: a mapping's, file's, pin's or pipe's. */
 const char *scen_range_name(const struct scenario *s, const struct scen_range *g);
-int scen_match(const struct scenario *s, const struct scen_op *op, const struct scen_match_io *io,
-	       char *msg, size_t len, int *which, int *err);
 /* The bytes a byte or string value holds at [at, at + n) of the range it
  * goes with (a file value's bytes are the interpreter's to read). */
 void scen_value_bytes(const struct scen_value *v, unsigned long at, unsigned char *buf,

@@ -1,0 +1,237 @@
+/*
+ * Tests of scen_judge (src/scenario/check.c), the one evaluator of checks
+ * and requires that the model and the host back end share: a fake
+ * executor whose memory, page states and errors the test sets decides
+ * every outcome, and each outcome's verdict and exact wording is
+ * asserted, so a change of either that would split the two back ends'
+ * messages fails here first.
+ */
+#include "testutil.h"
+
+#include "scenario/scenario.h"
+
+#define PATH "t.cow"
+#define E_FAULT 14
+#define E_NOMEM 12
+#define E_IO 5
+#define E_PERM 1
+
+/* The fake executor: one page-sized mapping per range, page flags by
+ * page, an error to return from read or fill (0: none). */
+struct fake {
+	unsigned char mem[4][8192];
+	int pages[4];
+	int read_err, fill_err;
+	unsigned long off; /* where the check's range starts in its mapping */
+};
+
+static int fake_read(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n)
+{
+	struct fake *f = arg;
+
+	if (f->read_err)
+		return f->read_err;
+	memcpy(buf, f->mem[i] + at, n);
+	return 0;
+}
+
+static int fake_fill(void *arg, const struct scen_value *v, unsigned long at, unsigned char *buf,
+		     unsigned long n)
+{
+	struct fake *f = arg;
+
+	if (f->fill_err)
+		return f->fill_err;
+	scen_value_bytes(v, at, buf, n);
+	return 0;
+}
+
+static int fake_page(void *arg, unsigned long at, bool flags)
+{
+	struct fake *f = arg;
+
+	(void)flags;
+	return f->pages[(f->off + at) / 4096];
+}
+
+static bool fake_failed(int err)
+{
+	return err == E_NOMEM || err == E_IO;
+}
+
+static const char *fake_strerror(int err, char *buf, size_t len)
+{
+	snprintf(buf, len, "error %d", err);
+	return buf;
+}
+
+static struct scenario *parse(const char *text)
+{
+	struct scenario *s = NULL;
+	char err[512];
+
+	if (scen_parse(PATH, text, strlen(text), &s, err, sizeof(err)))
+		fail_msg("%s", err);
+	return s;
+}
+
+/* The last operation of the scenario's top level, judged with f. */
+static struct scen_finding judge(const struct scenario *s, struct fake *f)
+{
+	const struct scen_check_io io = {
+		.read = fake_read,
+		.fill = fake_fill,
+		.page = fake_page,
+		.failed = fake_failed,
+		.strerror = fake_strerror,
+		.no_page_state = "the flags are root's",
+		.efault = E_FAULT,
+		.arg = f,
+	};
+	struct scen_finding out;
+
+	scen_judge(s, &s->ops[s->nr_ops - 1], &io, &out);
+	return out;
+}
+
+#define assert_finding(fd, out_, verdict_, msg_)               \
+	do {                                                   \
+		assert_int_equal((fd).out, (out_));            \
+		assert_string_equal((fd).verdict, (verdict_)); \
+		assert_string_equal((fd).msg, (msg_));         \
+	} while (0)
+
+static void test_equal(void **state)
+{
+	struct scenario *s =
+		parse("process p\n  map buf 2 pages\n  check corrupt buf[0..8] == 0x11\n");
+	struct fake f = {0};
+	struct scen_finding fd;
+
+	(void)state;
+	memset(f.mem[0], 0x11, 8);
+	fd = judge(s, &f);
+	assert_int_equal(fd.out, SCEN_HELD);
+	f.mem[0][5] = 0x22;
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_FAILED, "corrupt",
+		       "check corrupt buf[0..+8] == 0x11 failed: found 0x22, expected 0x11 at "
+		       "buf[5] (first difference, offset 5 in the range)");
+	scen_free(s);
+}
+
+static void test_not_equal_and_alternatives(void **state)
+{
+	struct scenario *s = parse("process p\n  map buf 1 page\n  check leak buf[0..2] != 0x00\n");
+	struct fake f = {0};
+	struct scen_finding fd;
+
+	(void)state;
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_FAILED, "leak",
+		       "check leak buf[0..+2] != 0x00 failed: the bytes are equal");
+	f.mem[0][1] = 1;
+	assert_int_equal(judge(s, &f).out, SCEN_HELD);
+	scen_free(s);
+
+	s = parse("process p\n  map a 1 page\n  map b 1 page\n"
+		  "  check corrupt a[0], b[0] == 0x01, 0x01 | 0x02, 0x02\n");
+	memset(&f, 0, sizeof(f));
+	f.mem[0][0] = 1;
+	f.mem[1][0] = 2; /* torn: a from the first alternative, b from the second */
+	fd = judge(s, &f);
+	assert_int_equal(fd.out, SCEN_FAILED);
+	assert_non_null(strstr(fd.msg, "match none of the 2 values"));
+	f.mem[1][0] = 1;
+	assert_int_equal(judge(s, &f).out, SCEN_HELD);
+	scen_free(s);
+}
+
+/* An error that says nothing about the data is verdict error; one that
+ * says the memory is gone is the check's verdict. */
+static void test_read_errors(void **state)
+{
+	struct scenario *s = parse("process p\n  map buf 1 page\n  check corrupt buf == 0x00\n");
+	struct fake f = {0};
+	struct scen_finding fd;
+
+	(void)state;
+	f.read_err = E_NOMEM;
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_ERROR, "error",
+		       "check corrupt buf[0..+4096]: reading it failed: error 12");
+	f.read_err = E_PERM;
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_FAILED, "corrupt",
+		       "check corrupt buf[0..+4096]: the memory cannot be read: error 1");
+	f.read_err = 0;
+	f.fill_err = E_IO;
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_ERROR, "error",
+		       "check corrupt buf[0..+4096]: 0x00 cannot be read: error 5");
+	scen_free(s);
+}
+
+static void test_faults(void **state)
+{
+	struct scenario *s = parse("process p\n  map buf 1 page\n  check leak buf faults\n");
+	struct fake f = {0};
+	struct scen_finding fd;
+
+	(void)state;
+	f.mem[0][0] = 0x7f;
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_FAILED, "leak",
+		       "check leak buf[0] faults failed: the byte is readable (0x7f)");
+	f.read_err = E_FAULT;
+	assert_int_equal(judge(s, &f).out, SCEN_HELD);
+	f.read_err = E_NOMEM;
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_ERROR, "error", "check faults: the read failed: error 12");
+	scen_free(s);
+}
+
+static void test_pages(void **state)
+{
+	struct scenario *s = parse("process p\n  map buf 2 pages\n  check desync buf exclusive\n");
+	struct fake f = {.pages = {SCEN_PAGE_PRESENT | SCEN_PAGE_EXCLUSIVE, SCEN_PAGE_PRESENT}};
+	struct scen_finding fd;
+
+	(void)state;
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_FAILED, "desync",
+		       "check desync buf[4096] exclusive failed: the page is not exclusive");
+	f.pages[1] |= SCEN_PAGE_EXCLUSIVE;
+	assert_int_equal(judge(s, &f).out, SCEN_HELD);
+	f.pages[0] = SCEN_PAGE_SWAPPED;
+	fd = judge(s, &f);
+	assert_string_equal(fd.msg,
+			    "check desync buf[0] exclusive failed: the page is swapped out");
+	f.pages[0] = -1; /* the executor cannot tell: no verdict, a skip */
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_SKIPPED, "skip", "check exclusive: the flags are root's");
+	scen_free(s);
+
+	s = parse("process p\n  map buf 2 pages\n  require buf[4096..+4096] present\n");
+	memset(&f, 0, sizeof(f));
+	f.off = 4096;
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_SKIPPED, "skip",
+		       "require buf present does not hold: the page at buf[4096] is not present");
+	f.pages[1] = SCEN_PAGE_PRESENT;
+	assert_int_equal(judge(s, &f).out, SCEN_HELD);
+	scen_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_equal),
+		cmocka_unit_test(test_not_equal_and_alternatives),
+		cmocka_unit_test(test_read_errors),
+		cmocka_unit_test(test_faults),
+		cmocka_unit_test(test_pages),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
