@@ -155,7 +155,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 FUZZ_CFLAGS  := -std=gnu11 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=undefined -DCOW_DEBUG=1 -Iinclude -Isrc
-FUZZ_SRCS    := tests/fuzz/fuzz_parser.c src/scenario/lexer.c src/scenario/parser.c \
+FUZZ_SRCS    := tests/fuzz/fuzz_parser.c $(wildcard src/scenario/lexer.c src/scenario/pars*.c) \
+                src/scenario/validate.c src/scenario/scenario.c \
                 src/base/base.c src/mm/policy.c
 FUZZ_BIN     := $(BUILD)/fuzz/fuzz_parser
 FUZZ_CORPUS  := tests/fuzz/corpus
@@ -163,7 +164,8 @@ FUZZ_RUN     := -max_len=4096 -timeout=10 -dict=tests/fuzz/parser.dict \
                 -artifact_prefix=$(BUILD)/fuzz/
 
 .PHONY: fuzz fuzz-merge
-$(FUZZ_BIN): $(FUZZ_SRCS) src/scenario/scenario.h src/scenario/lexer.h src/base/base.h \
+$(FUZZ_BIN): $(FUZZ_SRCS) src/scenario/scenario.h src/scenario/ops.def src/scenario/parse.h \
+             src/scenario/lexer.h src/base/base.h \
              src/mm/policy.h include/cowlab.h
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRCS)

@@ -329,7 +329,7 @@ static int pipe_peek(int pipe, unsigned long len, unsigned char **out)
 
 /* ---- operations --------------------------------------------------------------------------- */
 
-static void exec_write(const struct scen_op *op)
+static void host_write(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	const struct scen_range *g = &op->write.range;
 	unsigned char *base = map_addr(g), buf[BUF_SIZE];
@@ -351,7 +351,7 @@ static void exec_write(const struct scen_op *op)
 
 /* A forced write through /proc/self/mem: the kernel's
  * get_user_pages(FOLL_FORCE | FOLL_WRITE), as in the model. */
-static void exec_poke(const struct scen_op *op)
+static void host_poke(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	const struct scen_range *g = &op->write.range;
 	unsigned long base = (unsigned long)map_addr(g), len = g->len;
@@ -382,7 +382,7 @@ static void exec_poke(const struct scen_op *op)
 	close(fd);
 }
 
-static void exec_read(const struct scen_op *op)
+static void host_read(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	const struct scen_range *g = &op->read.range;
 	unsigned char *base = map_addr(g), buf[BUF_SIZE];
@@ -519,7 +519,7 @@ static bool check_failed(int err)
 }
 
 /* check and require: scen_judge's verdict, recorded as the model's is. */
-static void exec_check(const struct scen_op *op)
+static void host_check(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	struct check_arg m = {op, {NULL}};
 	const struct scen_check_io io = {
@@ -602,7 +602,7 @@ static void await_child(const struct scen_op *op, pid_t pid)
 	close(fd);
 }
 
-static void exec_fork(const struct scen_op *op)
+static void host_fork(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	int child = op->fork.child;
 	pid_t pid;
@@ -707,7 +707,7 @@ static void io_wait(struct tctx *t)
 	}
 }
 
-static void exec_dio(const struct scen_op *op, struct tctx *t)
+static void host_dio(const struct scen_op *op, struct tctx *t)
 {
 	bool to_memory = op->kind == OP_DIO_READ;
 	const char *what = to_memory ? "dio_read" : "dio_write";
@@ -755,7 +755,7 @@ static void drop_pin(struct pin *p)
 
 /* A long-term R/W pin: io_uring_register_buffers (FOLL_PIN |
  * FOLL_LONGTERM | FOLL_WRITE), on a ring of its own. */
-static void exec_pin(const struct scen_op *op)
+static void host_pin(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	const struct scen_range *m = &op->pin.mem;
 	struct pin *p = calloc(1, sizeof(*p));
@@ -793,7 +793,7 @@ static void exec_pin(const struct scen_op *op)
 	pthread_mutex_unlock(&W.live_lock);
 }
 
-static void exec_unpin(const struct scen_op *op)
+static void host_unpin(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	struct pin *p;
 
@@ -805,7 +805,7 @@ static void exec_unpin(const struct scen_op *op)
 		drop_pin(p);
 }
 
-static void exec_vmsplice(const struct scen_op *op)
+static void host_vmsplice(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	const struct scen_range *m = &op->splice.mem;
 	struct iovec iov = {map_addr(m), m->len};
@@ -824,7 +824,7 @@ static void exec_vmsplice(const struct scen_op *op)
 	}
 }
 
-static void exec_pipe_read(const struct scen_op *op)
+static void host_pipe_read(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	const struct scen_range *m = &op->splice.mem;
 	unsigned char *addr = map_addr(m);
@@ -861,7 +861,7 @@ static int host_advice(int advice)
 	return -1;
 }
 
-static void exec_map(const struct scen_op *op)
+static void host_map(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	int flags = op->map.shared ? MAP_SHARED : MAP_PRIVATE, fd = -1;
 	void *a;
@@ -879,7 +879,7 @@ static void exec_map(const struct scen_op *op)
 	W.file_map[op->map.name] = fd >= 0;
 }
 
-static void exec_clear_refs(const struct scen_op *op)
+static void host_clear_refs(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
 
@@ -889,7 +889,7 @@ static void exec_clear_refs(const struct scen_op *op)
 		close(fd);
 }
 
-static void exec_madvise(const struct scen_op *op)
+static void host_madvise(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	const struct scen_range *g = &op->madvise.range;
 	int advice = host_advice(op->madvise.advice);
@@ -1017,7 +1017,7 @@ static int pageout_every_cpu(void *addr, size_t len)
  * three more tries on every CPU (pageout_every_cpu) first, a few
  * milliseconds apart: reclaim does not unmap a page while an earlier
  * swap-out still writes it (PG_writeback). */
-static void exec_swapout(const struct scen_op *op, const struct tctx *t)
+static void host_swapout(const struct scen_op *op, struct tctx *t)
 {
 	const struct scen_range *g = &op->swapout.range;
 	unsigned long base = (unsigned long)map_addr(g);
@@ -1075,7 +1075,7 @@ out:
  * merged none skips, or the run would pass without the merge it claims.
  * The rule is "something merged", not "every candidate": a scenario may
  * expect a page (pinned, under I/O, written concurrently) to stay apart. */
-static void exec_ksm_merge(const struct scen_op *op)
+static void host_ksm_merge(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	long merged = 0;
 	int seen = 0;
@@ -1112,47 +1112,60 @@ static void exec_ksm_merge(const struct scen_op *op)
 			    "(ksm_merging_pages 0); the run would pass without a merge");
 }
 
+static void host_repeat(const struct scen_op *op, struct tctx *t)
+{
+	for (unsigned long i = 0; i < op->repeat.host_count && !kern_failed(W.sh); i++)
+		exec_seq(op + 1, op->repeat.nr, t);
+}
+
+/* The worker loop ends the process (H1). */
+static void host_exit(const struct scen_op *op COW_UNUSED, struct tctx *t COW_UNUSED)
+{
+}
+
+static void host_munmap(const struct scen_op *op, struct tctx *t COW_UNUSED)
+{
+	const struct scen_range *g = &op->munmap.range;
+
+	if (munmap(map_addr(g), g->len) != 0)
+		op_error(op, "munmap", errno);
+}
+
+static void host_mprotect(const struct scen_op *op, struct tctx *t COW_UNUSED)
+{
+	const struct scen_range *g = &op->mprotect.range;
+
+	if (mprotect(map_addr(g), g->len, host_prot(op->mprotect.prot)) != 0)
+		op_error(op, "mprotect", errno);
+}
+
+static void host_uffd_continue(const struct scen_op *op, struct tctx *t COW_UNUSED)
+{
+	op_skip(op, "uffd_continue is not run on the host yet");
+}
+
+static void host_wait(const struct scen_op *op COW_UNUSED, struct tctx *t)
+{
+	io_wait(t);
+}
+
+#define host_require host_check
+#define host_dio_read host_dio
+#define host_dio_write host_dio
+
+typedef void host_fn(const struct scen_op *op, struct tctx *t);
+
+/* The host's execution of each operation (ops.def). */
+static host_fn *const host_ops[] = {
+#define OP(kind, word, flags, ...) [OP_##kind] = host_##word,
+#include "scenario/ops.def"
+#undef OP
+};
+
 static void exec_op(const struct scen_op *op, struct tctx *t)
 {
-	const struct scen_range *g;
-
-	switch (op->kind) {
-	case OP_MAP: exec_map(op); return;
-	case OP_WRITE: exec_write(op); return;
-	case OP_POKE: exec_poke(op); return;
-	case OP_READ: exec_read(op); return;
-	case OP_CHECK: exec_check(op); return;
-	case OP_REQUIRE: exec_check(op); return;
-	case OP_FORK: exec_fork(op); return;
-	case OP_REPEAT:
-		for (unsigned long i = 0; i < op->repeat.host_count && !kern_failed(W.sh); i++)
-			exec_seq(op + 1, op->repeat.nr, t);
-		return;
-	case OP_MUNMAP:
-		g = &op->munmap.range;
-		if (munmap(map_addr(g), g->len) != 0)
-			op_error(op, "munmap", errno);
-		return;
-	case OP_MPROTECT:
-		g = &op->mprotect.range;
-		if (mprotect(map_addr(g), g->len, host_prot(op->mprotect.prot)) != 0)
-			op_error(op, "mprotect", errno);
-		return;
-	case OP_MADVISE: exec_madvise(op); return;
-	case OP_DIO_READ:
-	case OP_DIO_WRITE: exec_dio(op, t); return;
-	case OP_WAIT: io_wait(t); return;
-	case OP_PIN: exec_pin(op); return;
-	case OP_UNPIN: exec_unpin(op); return;
-	case OP_VMSPLICE: exec_vmsplice(op); return;
-	case OP_PIPE_READ: exec_pipe_read(op); return;
-	case OP_SWAPOUT: exec_swapout(op, t); return;
-	case OP_CLEAR_REFS: exec_clear_refs(op); return;
-	case OP_KSM_MERGE: exec_ksm_merge(op); return;
-	case OP_UFFD_CONTINUE: op_skip(op, "uffd_continue is not run on the host yet"); return;
-	case OP_EXIT: /* the worker loop's */
-	case OP_GROUP: return;
-	}
+	if (op->kind != OP_GROUP)
+		host_ops[op->kind](op, t);
 }
 
 /* A sequence in order (a body with the operation that owns it), until

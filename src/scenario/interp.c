@@ -427,7 +427,8 @@ static bool read_failed(int err)
 	return err == COW_ENOMEM || err == COW_EIO;
 }
 
-static void exec_write(struct run *r, const struct scen_op *op, struct cow_task *t)
+static void model_write(struct run *r, const struct scen_op *op, struct cow_task *t,
+			struct io_ctx *io COW_UNUSED)
 {
 	const struct scen_range *g = &op->write.range;
 	unsigned long base = map_addr(r, op, g);
@@ -453,7 +454,8 @@ static void exec_write(struct run *r, const struct scen_op *op, struct cow_task 
  * its slow path, which writes even where the mapping forbids it (in a
  * read-only private mapping, into the process's private copy), copies the
  * bytes into the frames and drops the references. */
-static void exec_poke(struct run *r, const struct scen_op *op, struct cow_task *t)
+static void model_poke(struct run *r, const struct scen_op *op, struct cow_task *t,
+		       struct io_ctx *io COW_UNUSED)
 {
 	const struct scen_range *g = &op->write.range;
 	unsigned long len = g->len;
@@ -479,7 +481,8 @@ static void exec_poke(struct run *r, const struct scen_op *op, struct cow_task *
 	cow_pages_release(pages);
 }
 
-static void exec_read(struct run *r, const struct scen_op *op, struct cow_task *t)
+static void model_read(struct run *r, const struct scen_op *op, struct cow_task *t,
+		       struct io_ctx *io COW_UNUSED)
 {
 	const struct scen_range *g = &op->read.range;
 	unsigned long base = map_addr(r, op, g);
@@ -537,10 +540,11 @@ static const char *check_strerror(int err, char *buf, size_t len)
 }
 
 /* check and require: scen_judge's verdict, recorded. */
-static void exec_check(struct run *r, const struct scen_op *op, struct cow_task *t)
+static void model_check(struct run *r, const struct scen_op *op, struct cow_task *t,
+			struct io_ctx *io COW_UNUSED)
 {
 	struct check_arg m = {r, op, t};
-	const struct scen_check_io io = {
+	const struct scen_check_io cio = {
 		.read = check_read,
 		.fill = check_fill,
 		.page = check_page,
@@ -551,7 +555,7 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 	};
 	struct scen_finding f;
 
-	scen_judge(r->s, op, &io, &f);
+	scen_judge(r->s, op, &cio, &f);
 	switch (f.out) {
 	case SCEN_HELD:
 		if (op->kind == OP_CHECK)
@@ -562,7 +566,13 @@ static void exec_check(struct run *r, const struct scen_op *op, struct cow_task 
 	}
 }
 
-static void exec_fork(struct run *r, const struct scen_op *op, struct cow_task *t)
+static void run_group(struct run *r, const struct scen_op *op);
+static void exec_seq(struct run *r, const struct scen_op *ops, int n, struct io_ctx *io);
+static void exec_fork_body(struct run *r, const struct scen_op *op, struct io_ctx *io);
+
+/* fork NAME, and its body if it has one (exec_fork_body). */
+static void model_fork(struct run *r, const struct scen_op *op, struct cow_task *t,
+		       struct io_ctx *io)
 {
 	int child = op->fork.child, nr_maps = r->s->nr_maps;
 	struct cow_process *c;
@@ -575,11 +585,9 @@ static void exec_fork(struct run *r, const struct scen_op *op, struct cow_task *
 	memcpy(&r->addrs[child * nr_maps], &r->addrs[op->proc * nr_maps],
 	       (size_t)nr_maps * sizeof(*r->addrs));
 	WRITE_ONCE(r->procs[child], c);
+	if (op->fork.nr > 0)
+		exec_fork_body(r, op, io);
 }
-
-static void run_group(struct run *r, const struct scen_op *op);
-static void exec_seq(struct run *r, const struct scen_op *ops, int n, struct io_ctx *io);
-static void exec_fork_body(struct run *r, const struct scen_op *op, struct io_ctx *io);
 
 /* ---- get_user_pages, direct I/O and pipes -------------------------------------------- */
 
@@ -623,7 +631,9 @@ static void io_wait(struct run *r, struct io_ctx *io)
 	io->nr = 0;
 }
 
-static void exec_dio(struct run *r, const struct scen_op *op, struct cow_task *t, struct io_ctx *io)
+/* dio_read and dio_write. */
+static void model_dio(struct run *r, const struct scen_op *op, struct cow_task *t,
+		      struct io_ctx *io)
 {
 	bool to_memory = op->kind == OP_DIO_READ;
 	const struct scen_range *m = &op->dio.mem, *f = &op->dio.file;
@@ -651,7 +661,8 @@ static void exec_dio(struct run *r, const struct scen_op *op, struct cow_task *t
 	}
 }
 
-static void exec_pin(struct run *r, const struct scen_op *op, struct cow_task *t)
+static void model_pin(struct run *r, const struct scen_op *op, struct cow_task *t,
+		      struct io_ctx *io COW_UNUSED)
 {
 	const struct scen_range *m = &op->pin.mem;
 	unsigned long addr = map_addr(r, op, m);
@@ -668,7 +679,8 @@ static void exec_pin(struct run *r, const struct scen_op *op, struct cow_task *t
 }
 
 /* vmsplice() takes read references (FOLL_GET) with gup-fast. */
-static void exec_vmsplice(struct run *r, const struct scen_op *op, struct cow_task *t)
+static void model_vmsplice(struct run *r, const struct scen_op *op, struct cow_task *t,
+			   struct io_ctx *io COW_UNUSED)
 {
 	const struct scen_range *m = &op->splice.mem;
 	unsigned long addr = map_addr(r, op, m);
@@ -678,7 +690,8 @@ static void exec_vmsplice(struct run *r, const struct scen_op *op, struct cow_ta
 		op_error(r, op, "vmsplice", err);
 }
 
-static void exec_pipe_read(struct run *r, const struct scen_op *op, struct cow_task *t)
+static void model_pipe_read(struct run *r, const struct scen_op *op, struct cow_task *t,
+			    struct io_ctx *io COW_UNUSED)
 {
 	const struct scen_range *m = &op->splice.mem;
 	unsigned long addr = map_addr(r, op, m);
@@ -702,18 +715,143 @@ static void exec_pipe_read(struct run *r, const struct scen_op *op, struct cow_t
 	r->pipes[op->splice.pipe] = NULL;
 }
 
+static void model_map(struct run *r, const struct scen_op *op, struct cow_task *t,
+		      struct io_ctx *io COW_UNUSED)
+{
+	int share = op->map.shared ? COW_MAP_SHARED : COW_MAP_PRIVATE, err;
+	unsigned long addr;
+
+	/* mmap(2), of the file's descriptor with file=. */
+	if (op->map.file >= 0)
+		err = cow_mmap_file(t, op->map.len, op->map.prot, share, r->files[op->map.file],
+				    &addr);
+	else
+		err = cow_mmap(t, 0, op->map.len, op->map.prot, share, &addr);
+	if (!err)
+		r->addrs[op->proc * r->s->nr_maps + op->map.name] = addr;
+	else
+		op_error(r, op, "map", err);
+}
+
+static void model_repeat(struct run *r, const struct scen_op *op, struct cow_task *t COW_UNUSED,
+			 struct io_ctx *io)
+{
+	for (unsigned long i = 0; i < op->repeat.count && !run_failed(r); i++)
+		exec_seq(r, op + 1, op->repeat.nr, io);
+}
+
+static void model_exit(struct run *r, const struct scen_op *op, struct cow_task *t COW_UNUSED,
+		       struct io_ctx *io COW_UNUSED)
+{
+	drop_tasks(r, op->proc);
+	cow_process_exit(r->procs[op->proc]);
+	r->procs[op->proc] = NULL;
+}
+
+static void model_munmap(struct run *r, const struct scen_op *op, struct cow_task *t,
+			 struct io_ctx *io COW_UNUSED)
+{
+	const struct scen_range *g = &op->munmap.range;
+	int err = cow_munmap(t, map_addr(r, op, g), g->len);
+
+	if (err)
+		op_error(r, op, "munmap", err);
+}
+
+static void model_mprotect(struct run *r, const struct scen_op *op, struct cow_task *t,
+			   struct io_ctx *io COW_UNUSED)
+{
+	const struct scen_range *g = &op->mprotect.range;
+	int err = cow_mprotect(t, map_addr(r, op, g), g->len, op->mprotect.prot);
+
+	if (err)
+		op_error(r, op, "mprotect", err);
+}
+
+static void model_madvise(struct run *r, const struct scen_op *op, struct cow_task *t,
+			  struct io_ctx *io COW_UNUSED)
+{
+	const struct scen_range *g = &op->madvise.range;
+	int err = cow_madvise(t, map_addr(r, op, g), g->len, op->madvise.advice);
+
+	if (err)
+		op_error(r, op, "madvise", err);
+}
+
+static void model_swapout(struct run *r, const struct scen_op *op, struct cow_task *t,
+			  struct io_ctx *io COW_UNUSED)
+{
+	const struct scen_range *g = &op->swapout.range;
+	int err = cow_swapout(t, map_addr(r, op, g), g->len);
+
+	if (err)
+		op_error(r, op, "swapout", err);
+}
+
+static void model_uffd_continue(struct run *r, const struct scen_op *op, struct cow_task *t,
+				struct io_ctx *io COW_UNUSED)
+{
+	const struct scen_range *g = &op->swapout.range;
+	int err = cow_uffd_continue(t, map_addr(r, op, g), (g->len + 4095) & ~4095UL);
+
+	if (err)
+		op_error(r, op, "uffd_continue (a file mapping only)", err);
+}
+
+static void model_wait(struct run *r, const struct scen_op *op COW_UNUSED,
+		       struct cow_task *t COW_UNUSED, struct io_ctx *io)
+{
+	io_wait(r, io);
+}
+
+static void model_unpin(struct run *r, const struct scen_op *op, struct cow_task *t COW_UNUSED,
+			struct io_ctx *io COW_UNUSED)
+{
+	cow_pages_release(r->pins[op->unpin.pin]);
+	r->pins[op->unpin.pin] = NULL;
+}
+
+static void model_clear_refs(struct run *r, const struct scen_op *op, struct cow_task *t,
+			     struct io_ctx *io COW_UNUSED)
+{
+	int err = cow_clear_refs(t);
+
+	if (err)
+		op_error(r, op, "clear_refs", err);
+}
+
+static void model_ksm_merge(struct run *r, const struct scen_op *op, struct cow_task *t,
+			    struct io_ctx *io COW_UNUSED)
+{
+	int err = cow_ksm_merge(t, NULL);
+
+	if (err)
+		op_error(r, op, "ksm_merge", err);
+}
+
+#define model_require model_check
+#define model_dio_read model_dio
+#define model_dio_write model_dio
+
+typedef void model_fn(struct run *r, const struct scen_op *op, struct cow_task *t,
+		      struct io_ctx *io);
+
+/* The model's execution of each operation (ops.def). */
+static model_fn *const model_ops[] = {
+#define OP(kind, word, flags, ...) [OP_##kind] = model_##word,
+#include "scenario/ops.def"
+#undef OP
+};
+
 static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 {
-	int cpu = io->cpu;
 	struct cow_task *t;
-	unsigned long addr;
-	int err = 0;
+	int err;
 
 	if (op->kind == OP_GROUP) {
 		run_group(r, op);
 		return;
 	}
-	(void)cpu;
 	if (!r->procs[op->proc]) {
 		/* The first block of a process that no fork made. */
 		err = cow_process_create(r->sys, r->s->procs[op->proc].name, &r->procs[op->proc]);
@@ -722,100 +860,12 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 			return;
 		}
 	}
-	t = task_for(r, op->proc, cpu);
+	t = task_for(r, op->proc, io->cpu);
 	if (!t) {
 		op_error(r, op, "creating a task", COW_ENOMEM);
 		return;
 	}
-	switch (op->kind) {
-	case OP_MAP:
-		/* mmap(2), of the file's descriptor with file=. */
-		if (op->map.file >= 0)
-			err = cow_mmap_file(t, op->map.len, op->map.prot,
-					    op->map.shared ? COW_MAP_SHARED : COW_MAP_PRIVATE,
-					    r->files[op->map.file], &addr);
-		else
-			err = cow_mmap(t, 0, op->map.len, op->map.prot,
-				       op->map.shared ? COW_MAP_SHARED : COW_MAP_PRIVATE, &addr);
-		if (!err)
-			r->addrs[op->proc * r->s->nr_maps + op->map.name] = addr;
-		else
-			op_error(r, op, "map", err);
-		return;
-	case OP_WRITE: exec_write(r, op, t); return;
-	case OP_POKE: exec_poke(r, op, t); return;
-	case OP_READ: exec_read(r, op, t); return;
-	case OP_CHECK: exec_check(r, op, t); return;
-	case OP_REQUIRE: exec_check(r, op, t); return;
-	case OP_FORK:
-		exec_fork(r, op, t);
-		if (op->fork.nr > 0)
-			exec_fork_body(r, op, io);
-		return;
-	case OP_REPEAT:
-		for (unsigned long i = 0; i < op->repeat.count && !run_failed(r); i++)
-			exec_seq(r, op + 1, op->repeat.nr, io);
-		return;
-	case OP_EXIT:
-		drop_tasks(r, op->proc);
-		cow_process_exit(r->procs[op->proc]);
-		r->procs[op->proc] = NULL;
-		return;
-	case OP_MUNMAP:
-	case OP_MPROTECT:
-	case OP_MADVISE: {
-		const struct scen_range *g = op->kind == OP_MUNMAP     ? &op->munmap.range
-					     : op->kind == OP_MPROTECT ? &op->mprotect.range
-								       : &op->madvise.range;
-
-		addr = map_addr(r, op, g);
-		if (op->kind == OP_MUNMAP)
-			err = cow_munmap(t, addr, g->len);
-		else if (op->kind == OP_MPROTECT)
-			err = cow_mprotect(t, addr, g->len, op->mprotect.prot);
-		else
-			err = cow_madvise(t, addr, g->len, op->madvise.advice);
-		if (err)
-			op_error(r, op,
-				 op->kind == OP_MUNMAP	   ? "munmap"
-				 : op->kind == OP_MPROTECT ? "mprotect"
-							   : "madvise",
-				 err);
-		return;
-	}
-	case OP_DIO_READ:
-	case OP_DIO_WRITE: exec_dio(r, op, t, io); return;
-	case OP_WAIT: io_wait(r, io); return;
-	case OP_PIN: exec_pin(r, op, t); return;
-	case OP_UNPIN:
-		cow_pages_release(r->pins[op->unpin.pin]);
-		r->pins[op->unpin.pin] = NULL;
-		return;
-	case OP_VMSPLICE: exec_vmsplice(r, op, t); return;
-	case OP_PIPE_READ: exec_pipe_read(r, op, t); return;
-	case OP_SWAPOUT:
-		err = cow_swapout(t, map_addr(r, op, &op->swapout.range), op->swapout.range.len);
-		if (err)
-			op_error(r, op, "swapout", err);
-		return;
-	case OP_UFFD_CONTINUE:
-		err = cow_uffd_continue(t, map_addr(r, op, &op->swapout.range),
-					(op->swapout.range.len + 4095) & ~4095UL);
-		if (err)
-			op_error(r, op, "uffd_continue (a file mapping only)", err);
-		return;
-	case OP_CLEAR_REFS:
-		err = cow_clear_refs(t);
-		if (err)
-			op_error(r, op, "clear_refs", err);
-		return;
-	case OP_KSM_MERGE:
-		err = cow_ksm_merge(t, NULL);
-		if (err)
-			op_error(r, op, "ksm_merge", err);
-		return;
-	case OP_GROUP: return;
-	}
+	model_ops[op->kind](r, op, t, io);
 }
 
 /* The operations of a sequence in order, a body as part of the operation

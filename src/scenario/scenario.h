@@ -23,82 +23,13 @@
  *   thread TNAME in PROC              a top-level thread group member
  *   join
  *
- * Operations (OP):
- *   map NAME SIZE [rw|ro|none] [private|shared] [file=FILE]
- *                                     mmap (default rw private) of anonymous
- *                                     memory, or of FILE from its start
- *                                     through the page cache (mmap of the
- *                                     file's descriptor)
- *   write RANGE VALUE                 store VALUE (repeated to fill RANGE)
- *   poke RANGE VALUE                  store VALUE through /proc/PID/mem
- *                                     (get_user_pages with FOLL_FORCE |
- *                                     FOLL_WRITE): also into a read-only or
- *                                     none private mapping, to a private copy
- *   read RANGE                        load (touches the pages)
- *   check VERDICT RANGE == VALUE      the bytes must equal VALUE
- *   check VERDICT RANGE != VALUE      ... must differ somewhere
- *   check VERDICT RANGE faults        the access must fault (unmapped)
- *   check VERDICT RANGE == VALUE | VALUE ...
- *                                     ... equal one of the VALUEs, as a whole
- *   check VERDICT RANGE, RANGE... == VALUE, VALUE... [| VALUE, VALUE...]...
- *                                     the RANGEs (read at once) must equal
- *                                     one alternative: its Nth VALUE for the
- *                                     Nth RANGE
- *   check VERDICT RANGE PAGES         every page of RANGE is so (PAGES below)
- *   require RANGE PAGES               a precondition: when it does not hold,
- *                                     the run stops and is SKIPPED (the
- *                                     reason printed), neither pass nor fail
+ * Operations (OP): one a line, each as ops.def lists it (its word, its
+ *   operands, what it does; docs/scenarios.md's table is generated from
+ *   there).  repeat and fork may open a body: the operations indented
+ *   under them (a fork's child runs its body at once, then exits).
  *   PAGES   exclusive (present, mapped exclusively: PG_anon_exclusive),
  *           shared (present, not exclusive), present (a frame is mapped),
  *           swapped (a swap PTE), merged (present, a KSM page)
- *   repeat N [host=M]                 the indented operations below, N times
- *     OP ...                          (M times on the host; 1..1000000
- *                                     each; no map, munmap, pin,
- *                                     unpin, direct I/O, vmsplice,
- *                                     pipe_read, exit, threads, nor fork
- *                                     without a body inside)
- *   fork NAME                         a child process NAME (a COW copy)
- *   fork NAME                         ... with an indented body: the child
- *     OP ...                          runs it at once (its main thread, on
- *                                     the forker's CPU), then exits; the
- *                                     forker waits for it.  NAME exists
- *                                     only in the body, a fresh process
- *                                     each time the fork runs
- *   exit                              the process exits
- *   munmap RANGE
- *   mprotect RANGE rw|ro|none
- *   madvise RANGE dontneed|dontfork|dofork|mergeable|unmergeable
- *   swapout RANGE                     swap the pages of RANGE out (reclaim
- *                                     unmaps them through the reverse map,
- *                                     then writes them to the swap device;
- *                                     MADV_PAGEOUT)
- *   uffd_continue RANGE               map the page cache's pages into the
- *                                     empty PTEs of a file mapping
- *                                     (userfaultfd's UFFDIO_CONTINUE)
- *   clear_refs                        clear the process's soft-dirty bits
- *                                     (echo 4 > /proc/PID/clear_refs): every
- *                                     PTE becomes write-protected
- *   ksm_merge                         one KSM pass over every process's
- *                                     mergeable memory (madvise mergeable)
- * get_user_pages, direct I/O and pipes:
- *   dio_read FRANGE -> RANGE          asynchronous O_DIRECT read: the pages of
- *                                     RANGE are taken by GUP for write at
- *                                     submission, then a device writes the
- *                                     file's bytes into them, 512 bytes a step
- *   dio_write RANGE -> FRANGE         asynchronous O_DIRECT write: GUP for
- *                                     read, then the device copies the pinned
- *                                     pages into the file
- *   wait                              wait until every I/O this thread (or
- *                                     block) issued has completed; a thread's
- *                                     end and a block's end wait implicitly
- *   pin PNAME RANGE [ro] [fast]       a long-term pin (an io_uring fixed
- *                                     buffer: R/W; ro: a R/O pin; fast: try
- *                                     gup-fast first)
- *   unpin PNAME
- *   vmsplice RANGE -> PIPE            PIPE holds read references (FOLL_GET)
- *                                     to the pages of RANGE
- *   pipe_read PIPE -> RANGE           copy what the pipe's pages hold now into
- *                                     RANGE, and drop the references
  *   In a check, RANGE may also name a file (its bytes now, as read(2)
  *   sees them: through the page cache where the file is mapped), a pin
  *   (what the pinned frames hold) or a pipe (what reading it would
@@ -162,32 +93,36 @@
 
 enum scen_verdict { VERDICT_CORRUPT, VERDICT_LEAK, VERDICT_DESYNC, VERDICT_OVERWRITE };
 
+/* Where an operation may stand (the flags of ops.def). */
+#define OPF_ONCE 1	/* made once: not inside a repeat nor a fork's body */
+#define OPF_NO_REPEAT 2 /* not inside a repeat: it would run again each pass */
+#define OPF_BODY 4	/* opens a body: the lines indented under it */
+#define OPF_MAIN 8	/* not in a thread of a group: a process's main thread */
+
+/* The operations, in ops.def's order, then OP_GROUP: a thread group
+ * (threads first..first+nr-1, then join), which the thread and join
+ * lines make, not an operation's word. */
 enum scen_op_kind {
-	OP_MAP,
-	OP_WRITE,
-	OP_READ,
-	OP_CHECK,
-	OP_FORK,
-	OP_EXIT,
-	OP_MUNMAP,
-	OP_MPROTECT,
-	OP_MADVISE,
-	OP_GROUP, /* a thread group: threads first..first+nr-1, then join */
-	OP_DIO_READ,
-	OP_DIO_WRITE,
-	OP_WAIT,
-	OP_PIN,
-	OP_UNPIN,
-	OP_VMSPLICE,
-	OP_PIPE_READ,
-	OP_SWAPOUT,
-	OP_CLEAR_REFS,
-	OP_KSM_MERGE,
-	OP_POKE, /* a forced write: /proc/PID/mem, ptrace(POKEDATA) */
-	OP_UFFD_CONTINUE,
-	OP_REQUIRE, /* check.range and check.cmp (a page state): SKIP if false */
-	OP_REPEAT,  /* the next repeat.nr operations, repeat.count times */
+#define OP(kind, word, flags, ...) OP_##kind,
+#include "scenario/ops.def"
+#undef OP
+	OP_GROUP,
 };
+#define SCEN_NR_OP_WORDS ((int)OP_GROUP)
+
+/* An operation as ops.def describes it: its word, its OPF_* flags, and
+ * its rows of the operation table in docs/scenarios.md. */
+struct scen_op_form {
+	const char *synopsis, *meaning; /* Markdown */
+};
+struct scen_op_info {
+	const char *word;
+	unsigned flags;
+	const struct scen_op_form *forms;
+	int nr_forms;
+};
+/* kind's description (0 <= kind < SCEN_NR_OP_WORDS). */
+const struct scen_op_info *scen_op_info(int kind);
 
 #define SCEN_MAX_REPEAT 1000000UL /* the largest repeat count */
 #define SCEN_MAX_TUPLE 16	  /* ranges of one check */

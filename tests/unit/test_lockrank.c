@@ -11,6 +11,8 @@
  */
 #include "testutil.h"
 
+#include "docblock.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <signal.h>
@@ -71,78 +73,20 @@ static char *doc_block(void)
 	return buf;
 }
 
-/* The whole of a file (malloc'd, NUL-terminated), or NULL. */
-static char *read_whole(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0, n;
-	char chunk[4096];
-	FILE *out;
-
-	if (!f)
-		return NULL;
-	out = open_memstream(&buf, &len);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, n, out);
-	fclose(f);
-	fclose(out);
-	return buf;
-}
-
-/* Where the block lies in doc: [*begin, *end), or false if a marker is
- * missing or out of order. */
-static bool find_block(const char *doc, const char **begin, const char **end)
-{
-	*begin = strstr(doc, DOC_BEGIN);
-	*end = *begin ? strstr(*begin, DOC_END) : NULL;
-	if (!*end)
-		return false;
-	*end += strlen(DOC_END);
-	return true;
-}
-
-static int write_doc(void)
-{
-	char *doc = read_whole(DOC_PATH), *block = doc_block();
-	const char *begin, *end;
-	FILE *f;
-
-	if (!doc || !find_block(doc, &begin, &end)) {
-		fprintf(stderr, "test_lockrank: %s: %s\n", DOC_PATH,
-			doc ? "no lock-order markers"
-			    : "cannot read it (run from the repository root)");
-		return 1;
-	}
-	f = fopen(DOC_PATH ".tmp", "w");
-	if (!f || fwrite(doc, 1, (size_t)(begin - doc), f) != (size_t)(begin - doc) ||
-	    fputs(block, f) == EOF || fputs(end, f) == EOF || fclose(f) != 0 ||
-	    rename(DOC_PATH ".tmp", DOC_PATH) != 0) {
-		perror("test_lockrank: " DOC_PATH);
-		return 1;
-	}
-	printf("test_lockrank: wrote the lock order to %s\n", DOC_PATH);
-	free(doc);
-	free(block);
-	return 0;
-}
+static const struct docblock doc = {DOC_PATH,
+				    DOC_BEGIN,
+				    DOC_END,
+				    "src/sync/lockrank.h",
+				    "build/tests/test_lockrank --write-doc",
+				    doc_block};
 
 static void test_doc_matches_list(void **state)
 {
-	char *doc = read_whole(DOC_PATH), *block = doc_block();
-	const char *begin, *end;
+	const char *why = docblock_differs(&doc);
 
 	(void)state;
-	if (!doc)
-		fail_msg("cannot read %s: run the tests from the repository root", DOC_PATH);
-	if (!find_block(doc, &begin, &end))
-		fail_msg("%s has no lock-order block between the markers", DOC_PATH);
-	if (strlen(block) != (size_t)(end - begin) || memcmp(begin, block, strlen(block)) != 0)
-		fail_msg("the lock order in %s differs from src/sync/lockrank.h: run "
-			 "build/tests/test_lockrank --write-doc",
-			 DOC_PATH);
-	free(doc);
-	free(block);
+	if (why)
+		fail_msg("%s", why);
 }
 
 /* ---- the list ------------------------------------------------------------------ */
@@ -258,7 +202,7 @@ static void test_marks_defined(void **state)
 		    (e->d_name[n - 1] != 'c' && e->d_name[n - 1] != 'h'))
 			continue;
 		snprintf(path, sizeof(path), "src/mm/%s", e->d_name);
-		text = read_whole(path);
+		text = docblock_read(path);
 		assert_non_null(text);
 		found += check_marks(path, text, &bad);
 		free(text);
@@ -391,7 +335,7 @@ int main(int argc, char **argv)
 	};
 
 	if (argc == 2 && strcmp(argv[1], "--write-doc") == 0)
-		return write_doc();
+		return docblock_write(&doc);
 	if (argc > 1) {
 		fprintf(stderr, "usage: %s [--write-doc]\n", argv[0]);
 		return 2;
