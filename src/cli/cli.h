@@ -163,18 +163,12 @@ struct scen_entry {
 	char *name; /* its file name without .cow */
 	struct scenario *s;
 };
-/* --max-memory SIZE of every command that runs scenarios: bytes, or a
- * number with K, M, G or T (powers of 1024).  Prints why and returns
- * EXIT_USAGE if text is not one. */
-int parse_max_memory(const char *cmd, const char *text);
-/* The limit in bytes: --max-memory's, else half of the host's RAM. */
-unsigned long long max_memory(void);
 #define MAX_MEMORY_HELP                                                               \
 	"  --max-memory SIZE refuse a scenario whose run may take more host memory\n" \
 	"                    than SIZE (K, M, G, T; default: half of the RAM)\n"
 /* Load the scenario at path for cowlab cmd: 0, or EXIT_USAGE after a
  * message on stderr when it does not parse or may take more memory than
- * max_memory() (it is refused before anything is mapped). */
+ * the --max-memory limit (it is refused before anything is mapped). */
 int scen_load_checked(const char *cmd, const char *path, struct scenario **out);
 int scen_list_load(const char *cmd, const char *const *paths, int nr_paths, struct scen_entry **out,
 		   int *nr);

@@ -30,7 +30,10 @@ bool is_help(const char *arg)
 
 static unsigned long long memory_limit; /* --max-memory's; 0: the default */
 
-int parse_max_memory(const char *cmd, const char *text)
+/* --max-memory SIZE of every command that runs scenarios: bytes, or a
+ * number with K, M, G or T (powers of 1024).  Prints why and returns
+ * EXIT_USAGE if text is not one. */
+static int parse_max_memory(const char *cmd, const char *text)
 {
 	static const char units[] = "KMGT";
 	char *end;
@@ -56,7 +59,8 @@ int parse_max_memory(const char *cmd, const char *text)
 	return 0;
 }
 
-unsigned long long max_memory(void)
+/* The limit in bytes: --max-memory's, else half of the host's RAM. */
+static unsigned long long max_memory(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
 

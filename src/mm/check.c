@@ -440,14 +440,12 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 	return 0;
 }
 
-int pgtable_check(struct pgtable *pgt, unsigned int flags, char *msg, size_t len)
-{
-	return pgtable_check_leaves(pgt, flags, NULL, NULL, msg, len);
-}
-
-int pgtable_check_leaves(struct pgtable *pgt, unsigned int flags,
-			 int (*leaf)(unsigned long addr, pte_t *ptep, void *arg), void *arg,
-			 char *msg, size_t len)
+/* pgtable_check(), calling leaf(addr, ptep, arg) for every sound non-none
+ * leaf on the way (one traversal for callers that inspect leaves too); a
+ * non-zero return of leaf ends the check with that value. */
+static int pgtable_check_leaves(struct pgtable *pgt, unsigned int flags,
+				int (*leaf)(unsigned long addr, pte_t *ptep, void *arg), void *arg,
+				char *msg, size_t len)
 {
 	struct pgtable_check_ctx c = {
 		.pgt = pgt,
@@ -484,6 +482,11 @@ int pgtable_check_leaves(struct pgtable *pgt, unsigned int flags,
 out_free_seen:
 	free(c.seen);
 	return err;
+}
+
+int pgtable_check(struct pgtable *pgt, unsigned int flags, char *msg, size_t len)
+{
+	return pgtable_check_leaves(pgt, flags, NULL, NULL, msg, len);
 }
 
 struct count_maps_ctx {

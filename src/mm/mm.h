@@ -167,8 +167,6 @@ void mm_destroy(struct mm_struct *mm);
 struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr);
 /* Insert a VMA (mmap_lock held for write); COW_ENOMEM on failure. */
 int vma_insert(struct mm_struct *mm, struct vm_area_struct *vma);
-/* Split vma at addr (strictly inside it); mmap_lock held for write. */
-int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr);
 void vma_free(struct vm_area_struct *vma);
 /* Unmap the pages of [start, end) inside vma: clear PTEs, shoot down the
  * TLBs, drop the mappings' references. */
@@ -311,8 +309,6 @@ void delete_from_swap_cache(struct cow_system *sys, struct page *page);
 #define SWAP_CLUSTER_MAX 32
 /* Rounds of direct reclaim without progress one allocation may ask for. */
 #define MAX_RECLAIM_RETRIES 16
-/* Reclaim from the LRU (see reclaim.c); returns the frames freed. */
-unsigned long try_to_free_pages(struct cow_system *sys, unsigned long nr);
 /* An allocation found the pool empty: run a round of direct reclaim and
  * say whether the caller should try again: it freed something, or another
  * CPU's reclaim did (waited for), or, nothing being reclaimable now, the

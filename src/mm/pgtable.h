@@ -440,12 +440,6 @@ extern bool pgtable_test_free_immediately;
  * is).  Returns 0, COW_ECORRUPT with a one-line message in msg, or
  * COW_ENOMEM if the host cannot give it scratch memory. */
 int pgtable_check(struct pgtable *pgt, unsigned int flags, char *msg, size_t len);
-/* pgtable_check(), calling leaf(addr, ptep, arg) for every sound non-none
- * leaf on the way (one traversal for callers that inspect leaves too); a
- * non-zero return of leaf ends the check with that value. */
-int pgtable_check_leaves(struct pgtable *pgt, unsigned int flags,
-			 int (*leaf)(unsigned long addr, pte_t *ptep, void *arg), void *arg,
-			 char *msg, size_t len);
 
 /* Add 1 to counts[pfn] for every present leaf PTE that is not special
  * (special PTEs, like the zero page's, are not counted in mapcount, as in

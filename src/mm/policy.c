@@ -374,7 +374,7 @@ const char *cow_policy_commits(const struct cow_policy *p)
 	return p->commits;
 }
 
-const char *gup_rule_name(enum gup_rule r)
+static const char *gup_rule_name(enum gup_rule r)
 {
 	switch (r) {
 	case GUP_PLAIN: return "write GUP breaks COW, read GUP takes the page as is";
@@ -388,7 +388,7 @@ const char *gup_rule_name(enum gup_rule r)
 	return "?";
 }
 
-const char *gupfast_guard_name(enum gupfast_guard g)
+static const char *gupfast_guard_name(enum gupfast_guard g)
 {
 	switch (g) {
 	case GUPFAST_ABSENT: return "none (no gup-fast: the slow path)";
@@ -399,7 +399,7 @@ const char *gupfast_guard_name(enum gupfast_guard g)
 	return "?";
 }
 
-const char *dio_pin_rule_name(enum dio_pin_rule d)
+static const char *dio_pin_rule_name(enum dio_pin_rule d)
 {
 	switch (d) {
 	case DIO_LOCK_PAGES: return "a plain reference and the page lock until completion";
@@ -409,7 +409,7 @@ const char *dio_pin_rule_name(enum dio_pin_rule d)
 	return "?";
 }
 
-const char *force_rule_name(enum force_rule f)
+static const char *force_rule_name(enum force_rule f)
 {
 	switch (f) {
 	case FORCE_MKWRITE:
@@ -421,7 +421,7 @@ const char *force_rule_name(enum force_rule f)
 	return "?";
 }
 
-const char *reclaim_rule_name(enum reclaim_rule r)
+static const char *reclaim_rule_name(enum reclaim_rule r)
 {
 	switch (r) {
 	case RECLAIM_KEEP_RAISED_REFCOUNT: return "never unmap a page with a raised refcount";

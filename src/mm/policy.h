@@ -225,10 +225,5 @@ const struct cow_policy *cow_policy_list(int *nr);
 
 const char *wp_reuse_rule_name(enum wp_reuse_rule r);
 const char *fork_rule_name(enum fork_rule r);
-const char *gup_rule_name(enum gup_rule r);
-const char *gupfast_guard_name(enum gupfast_guard g);
-const char *dio_pin_rule_name(enum dio_pin_rule d);
-const char *force_rule_name(enum force_rule f);
-const char *reclaim_rule_name(enum reclaim_rule r);
 
 #endif /* COW_MM_POLICY_H */

@@ -238,7 +238,8 @@ static int shrink_pages(struct cow_system *sys, struct page **pages, unsigned in
  * memory (used since the last look; mapped still, pinned, locked, in the
  * swap cache with other references, not anonymous yet, KSM) go back to
  * the head of the list.  Returns the number of frames freed. */
-unsigned long try_to_free_pages(struct cow_system *sys, unsigned long nr)
+/* Reclaim from the LRU (see reclaim.c); returns the frames freed. */
+static unsigned long try_to_free_pages(struct cow_system *sys, unsigned long nr)
 {
 	struct frame_pool *pool = sys->pool;
 	unsigned long scan = 2 * lru_size(pool), freed = 0;

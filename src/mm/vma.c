@@ -157,7 +157,8 @@ struct vm_area_struct *vma_alloc(struct mm_struct *mm, unsigned long start, unsi
 	return vma;
 }
 
-int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
+/* Split vma at addr (strictly inside it); mmap_lock held for write. */
+static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned long addr)
 {
 	struct vm_area_struct *tail;
 	int err;

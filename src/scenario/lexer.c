@@ -46,7 +46,8 @@ static int hex_value(unsigned char c)
 	return -1;
 }
 
-int lex_error(struct scen_diag *d, int line, int col, const char *fmt, ...)
+/* Fill d; always returns -1 so an error path can `return lex_error(...)`. */
+static COW_PRINTF(4, 5) int lex_error(struct scen_diag *d, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -80,8 +80,6 @@ void lex_eof_loc(const struct lexer *lx, struct scen_loc *loc);
 /* A token as a message shows it: 'text' (shortened if long) or "the end
  * of the line". */
 const char *tok_show(const struct token *t, char *buf, size_t len);
-/* Fill d; always returns -1 so an error path can `return lex_error(...)`. */
-int lex_error(struct scen_diag *d, int line, int col, const char *fmt, ...) COW_PRINTF(4, 5);
 
 /* Test hook of parser.c: when set to N > 0, the parser's Nth allocation
  * from now fails (and the parse returns COW_ENOMEM).  0: off. */

@@ -137,8 +137,6 @@ struct suggest {
 enum name_kind { NK_NONE, NK_PROC, NK_MAP, NK_FILE, NK_PIN, NK_PIPE };
 extern const char *const ps_kind_nouns[]; /* "name", "process", ... */
 
-#define WHO(ps, c) ps_who((ps), (c), (char[96]){0}, 96)
-
 /* Where the parts of a range are, for messages: the columns of its name,
  * of OFF and of its end or length (OFF's and the name's where absent). */
 struct rcols {
@@ -178,7 +176,6 @@ const char *ps_suggest_file(const struct parser *ps, struct suggest *sg);
 int ps_add_proc(struct parser *ps, const struct token *t);
 struct block *ps_open_group(struct parser *ps);
 struct mapset *ps_ctx_view(struct parser *ps, const struct ctx *c);
-const char *ps_who(const struct parser *ps, const struct ctx *c, char *buf, size_t len);
 int ps_parse_size(struct parser *ps, unsigned long long *v, const char *what);
 int ps_parse_range(struct parser *ps, const struct ctx *c, const char *word, struct scen_range *r,
 		   struct rcols *rc);

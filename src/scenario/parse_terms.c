@@ -378,7 +378,7 @@ struct mapset *ps_ctx_view(struct parser *ps, const struct ctx *c)
 }
 
 /* "process 'P'" or "thread 'a' of process 'P'", for messages. */
-const char *ps_who(const struct parser *ps, const struct ctx *c, char *buf, size_t len)
+static const char *who(const struct parser *ps, const struct ctx *c, char *buf, size_t len)
 {
 	if (c->thread >= 0 && !c->child)
 		snprintf(buf, len, "thread '%s' of process '%s'", ps->s->threads[c->thread].name,
@@ -387,6 +387,8 @@ const char *ps_who(const struct parser *ps, const struct ctx *c, char *buf, size
 		snprintf(buf, len, "process '%s'", ps->s->procs[c->proc].name);
 	return buf;
 }
+
+#define WHO(ps, c) who((ps), (c), (char[96]){0}, 96)
 
 /* ---- sizes, ranges and values ------------------------------------------ */
 

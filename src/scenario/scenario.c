@@ -115,8 +115,10 @@ void scen_value_bytes(const struct scen_value *v, unsigned long at, unsigned cha
 			buf[j] = v->bytes[(at + j) % v->nbytes];
 }
 
-void scen_value_describe(const struct scenario *s, const struct scen_value *v, char *buf,
-			 size_t len)
+/* A value as a failed check names it: "0x11", "a 4-byte string",
+ * "data[0..+4096]". */
+static void scen_value_describe(const struct scenario *s, const struct scen_value *v, char *buf,
+				size_t len)
 {
 	switch (v->kind) {
 	case VAL_BYTE: snprintf(buf, len, "0x%02x", v->byte); return;

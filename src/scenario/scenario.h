@@ -403,10 +403,6 @@ const char *scen_range_name(const struct scenario *s, const struct scen_range *g
  * goes with (a file value's bytes are the interpreter's to read). */
 void scen_value_bytes(const struct scen_value *v, unsigned long at, unsigned char *buf,
 		      unsigned long n);
-/* A value as a failed check names it: "0x11", "a 4-byte string",
- * "data[0..+4096]". */
-void scen_value_describe(const struct scenario *s, const struct scen_value *v, char *buf,
-			 size_t len);
 
 /* The verdicts an expect line takes, nr_out of them: "pass", the check
  * verdicts (corrupt, leak, desync, overwrite), and crash and error, which
