@@ -273,6 +273,14 @@ runs1=$(sed -n 's/^  \([0-9]*\) runs.*/\1/p' "$tmp/out")
 expect 0 "explore dfs --jobs 2" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --jobs 2
 runs2=$(sed -n 's/^  \([0-9]*\) runs.*/\1/p' "$tmp/out")
 [ -n "$runs1" ] && [ "$runs1" = "$runs2" ] && ok "dfs --jobs 2 runs the same schedules ($runs1)" || bad "dfs --jobs 2 runs the same schedules ($runs1 vs $runs2)"
+expect 0 "explore --algo dfs-sleep" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs-sleep
+expect 0 "explore dpor under 6.5 proves the race away" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dpor --json
+grep -q '"search":"exhaustive"' "$tmp/out" && ok "explore dpor: exhaustive" || bad "explore dpor: exhaustive"
+expect 1 "explore dpor under 2.6.29 finds the race" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-2.6.29 --algo dpor
+tok=$(sed -n 's/^ *cowlab replay \(cow2:[^ ]*\).*/\1/p' "$tmp/out" | head -n 1)
+[ -n "$tok" ] && expect 1 "explore dpor: its token replays the failure" "$cow" replay "$tok" || bad "explore dpor: a replay line"
+expect 2 "explore dpor with --jobs 2 is refused" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --algo dpor --jobs 2
+grep -q "dpor runs in one job" "$tmp/err" && ok "explore dpor --jobs: says why" || bad "explore dpor --jobs: says why"
 sum=0
 for i in 0 1 2; do
 	"$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --shard $i/3 >"$tmp/shard" 2>&1

@@ -34,13 +34,16 @@ static const char usage_explore[] =
 	"\n"
 	"  --algo A          auto (default): PCT depth 3, PCT depth 2, random and\n"
 	"                    dfs with bound 2, one run each in turn;\n"
-	"                    pct, random, or dfs (every schedule within the bound)\n"
+	"                    pct; random; dpor (every Mazurkiewicz trace once:\n"
+	"                    optimal partial-order reduction, no bound, one job);\n"
+	"                    dfs-sleep or dfs (every schedule within the bound,\n"
+	"                    with sleep sets)\n"
 	"  --depth D         PCT depth, 1..8 (default " COW_STR(EXPLORE_DEFAULT_DEPTH) ")\n"
 	"  --preemptions K   dfs: the preemption bound (default " COW_STR(
 		EXPLORE_DEFAULT_PREEMPTIONS) ")\n"
 	"  --no-reduction    dfs without sleep sets: also run the schedules that\n"
 	"                    differ only in the order of independent steps\n"
-	"  --runs N          stop after N runs (default 100000; dfs: until done;\n"
+	"  --runs N          stop after N runs (default 100000; dfs, dpor: until done;\n"
 	"                    auto: also once its dfs has run every schedule)\n"
 	"  --time S          stop after S seconds\n"
 	"  --seed S          first seed of random and PCT runs (default 1)\n"
@@ -128,10 +131,8 @@ static int parse_algo(void *args, const char *cmd, const char *opt, const char *
 		const char *name;
 		enum sched_algo algo;
 	} algos[] = {
-		{"auto", SCHED_AUTO},
-		{"pct", SCHED_PCT},
-		{"random", SCHED_RANDOM},
-		{"dfs", SCHED_DFS},
+		{"auto", SCHED_AUTO}, {"pct", SCHED_PCT},	{"random", SCHED_RANDOM},
+		{"dfs", SCHED_DFS},   {"dfs-sleep", SCHED_DFS}, {"dpor", SCHED_DPOR},
 	};
 
 	(void)opt;
@@ -140,7 +141,9 @@ static int parse_algo(void *args, const char *cmd, const char *opt, const char *
 			((struct explore_args *)args)->o.algo = algos[i].algo;
 			return 0;
 		}
-	fprintf(stderr, "cowlab %s: unknown algorithm '%s' (auto, pct, random or dfs)\n", cmd, val);
+	fprintf(stderr,
+		"cowlab %s: unknown algorithm '%s' (auto, pct, random, dfs-sleep or dpor)\n", cmd,
+		val);
 	return -1;
 }
 
@@ -199,8 +202,13 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 	free(files);
 	if (code)
 		return code;
-	if (!a->runs_given && a->o.time == 0 && a->o.algo != SCHED_DFS)
+	if (!a->runs_given && a->o.time == 0 && a->o.algo != SCHED_DFS && a->o.algo != SCHED_DPOR)
 		a->o.runs = 100000;
+	if (a->o.algo == SCHED_DPOR && (a->jobs > 1 || a->o.nr_shards > 1)) {
+		fprintf(stderr, "cowlab explore: --algo dpor runs in one job (--jobs 1), "
+				"unsharded\n");
+		return EXIT_USAGE;
+	}
 	/* Once dfs has run every schedule there is, nothing is left to find. */
 	a->o.stop_exhaustive = true;
 	return 0;

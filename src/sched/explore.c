@@ -15,7 +15,7 @@
 
 static const char *const algo_names[] = {
 	[SCHED_RANDOM] = "random", [SCHED_PCT] = "pct",	  [SCHED_DIRECTED] = "schedule",
-	[SCHED_DFS] = "dfs",	   [SCHED_AUTO] = "auto",
+	[SCHED_DFS] = "dfs",	   [SCHED_AUTO] = "auto", [SCHED_DPOR] = "dpor",
 };
 
 static const char *const verdict_names[] = {
@@ -432,14 +432,16 @@ int explore_run_one(struct sched *s, const struct explore_prog *p, const struct 
 	struct replay_dir replay = {t, 0};
 	enum sched_verdict v;
 	char msg[1024] = "";
+	bool directed;
 
 	/* A token made under a step limit replays under it (explore.h). */
 	if (!max_steps)
 		max_steps = t->max_steps;
-	sched_reset(s, t->algo == SCHED_DFS ? SCHED_DIRECTED : t->algo, t->seed, max_steps);
+	directed = t->algo == SCHED_DIRECTED || t->algo == SCHED_DFS || t->algo == SCHED_DPOR;
+	sched_reset(s, directed ? SCHED_DIRECTED : t->algo, t->seed, max_steps);
 	if (t->algo == SCHED_PCT)
 		sched_set_pct(s, t->depth, t->k);
-	if (t->algo == SCHED_DIRECTED || t->algo == SCHED_DFS) {
+	if (directed) {
 		if (dir)
 			sched_set_director(s, dir, dir_arg);
 		else
@@ -541,6 +543,7 @@ struct search {
 	const struct explore_opts *o;
 	struct sched *s;
 	struct dfs *dfs;
+	struct dpor *dpor;
 	struct explore_token t;
 	uint64_t seeded; /* seeded runs considered, this shard's and others' */
 	uint64_t k;	 /* PCT's k, 0 until the first run has set it */
@@ -586,9 +589,9 @@ int explore_current_token(struct explore_token *t)
 	if (!live)
 		return COW_EINVAL;
 	*t = live->t;
-	if (t->algo != SCHED_DIRECTED && t->algo != SCHED_DFS)
+	if (t->algo != SCHED_DIRECTED && t->algo != SCHED_DFS && t->algo != SCHED_DPOR)
 		return 0;
-	/* A dfs run's schedule so far, as the scheduler recorded it. */
+	/* A dfs or dpor run's schedule so far, as the scheduler recorded it. */
 	devs = sched_devs(live->s, &n, &overflow);
 	if (overflow || n > EXPLORE_MAX_DEVS)
 		return COW_EINVAL;
@@ -608,7 +611,7 @@ static void report_progress(struct search *x, struct explore_result *r, struct f
 		.max_preemptions = r->max_preemptions,
 		.elapsed = now_seconds() - start,
 		.bound = x->dfs ? r->dfs_bound : 0,
-		.dfs_done = x->dfs && dfs_done(x->dfs),
+		.dfs_done = (x->dfs && dfs_done(x->dfs)) || (x->dpor && dpor_exhaustive(x->dpor)),
 	};
 
 	if (x->o->progress)
@@ -625,8 +628,10 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 	int err = 0;
 
 	memset(r, 0, sizeof(*r));
-	if (o->shard >= x.nr_shards || (o->algo != SCHED_RANDOM && o->algo != SCHED_PCT &&
-					o->algo != SCHED_DFS && o->algo != SCHED_AUTO))
+	if (o->shard >= x.nr_shards ||
+	    (o->algo != SCHED_RANDOM && o->algo != SCHED_PCT && o->algo != SCHED_DFS &&
+	     o->algo != SCHED_AUTO && o->algo != SCHED_DPOR) ||
+	    (o->algo == SCHED_DPOR && x.nr_shards > 1))
 		return COW_EINVAL;
 	snprintf(x.t.prog, sizeof(x.t.prog), "%s", p->name);
 	snprintf(x.t.policy, sizeof(x.t.policy), "%s", policy ? policy : "-");
@@ -644,6 +649,13 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 			return COW_ENOMEM;
 		}
 	}
+	if (o->algo == SCHED_DPOR) {
+		x.dpor = dpor_new();
+		if (!x.dpor) {
+			sched_destroy(x.s);
+			return COW_ENOMEM;
+		}
+	}
 	for (uint64_t i = 0;; i++) {
 		struct explore_result one;
 		bool failed, counts = true, use_dfs;
@@ -653,11 +665,15 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 			break;
 		if (x.dfs && dfs_done(x.dfs) && o->algo == SCHED_DFS)
 			break;
+		if (x.dpor && dpor_done(x.dpor))
+			break;
 		if (x.dfs && dfs_exhaustive(x.dfs) && o->stop_exhaustive)
 			break;
 		use_dfs = o->algo == SCHED_DFS ||
 			  (o->algo == SCHED_AUTO && !dfs_done(x.dfs) && x.k && i % 4 == 3);
-		if (use_dfs)
+		if (x.dpor)
+			dpor_next(x.dpor, &x.t);
+		else if (use_dfs)
 			dfs_next(x.dfs, &x.t);
 		else
 			next_seeded(&x);
@@ -665,13 +681,18 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 			o->before_run(o->arg, &x.t);
 		live = &x;
 		one.runs = 0;
-		err = explore_run_one(x.s, p, &x.t, o->max_steps, use_dfs ? dfs_director : NULL,
-				      x.dfs, false, &one, &failed);
+		err = explore_run_one(x.s, p, &x.t, o->max_steps,
+				      x.dpor	? dpor_director
+				      : use_dfs ? dfs_director
+						: NULL,
+				      x.dpor ? (void *)x.dpor : x.dfs, false, &one, &failed);
 		live = NULL;
 		if (err)
 			break;
-		if (use_dfs) {
-			counts = dfs_finish(x.dfs, &err);
+		if (use_dfs || x.dpor) {
+			counts = x.dpor ? dpor_finish(x.dpor, &err) : dfs_finish(x.dfs, &err);
+			if (err == COW_ENOMEM)
+				break;
 			if (err) {
 				snprintf(r->message, sizeof(r->message),
 					 "%s did not run the same way twice: replaying a "
@@ -697,7 +718,7 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 				/* A dfs run may have left its planned schedule
 				 * where a sleep set forbade the default: name it
 				 * by what it did. */
-				if (use_dfs && one.has_schedule)
+				if ((use_dfs || x.dpor) && one.has_schedule)
 					r->token = one.schedule;
 			}
 			/* The last run's outcome. */
@@ -714,7 +735,7 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 			r->uncounted++;
 		if (failed && counts)
 			break;
-		if ((i & 15) == 0 || use_dfs) {
+		if ((i & 15) == 0 || use_dfs || x.dpor) {
 			t_now = now_seconds();
 			if (o->time > 0 && t_now - start >= o->time)
 				break;
@@ -725,12 +746,15 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 		}
 	}
 	r->distinct = fps.nr;
-	r->dfs_done = x.dfs && dfs_done(x.dfs);
-	r->exhaustive = x.dfs && dfs_exhaustive(x.dfs);
+	r->dfs_done = (x.dfs && dfs_done(x.dfs)) || (x.dpor && dpor_exhaustive(x.dpor));
+	r->exhaustive = (x.dfs && dfs_exhaustive(x.dfs)) || (x.dpor && dpor_exhaustive(x.dpor));
+	if (x.dpor)
+		dpor_stats(x.dpor, r);
 	r->elapsed = now_seconds() - start;
 	report_progress(&x, r, &fps, start);
 	free(fps.slot);
 	dfs_free(x.dfs);
+	dpor_free(x.dpor);
 	sched_destroy(x.s);
 	return err;
 }

@@ -126,6 +126,12 @@ struct explore_result {
 	unsigned int dfs_bound;
 	unsigned int max_preemptions; /* the most any counted run made */
 	double elapsed;		      /* seconds */
+	/* dpor: races reversed, sequences inserted, runs cut short with every
+	 * runnable task asleep (uncounted), branches no run could follow
+	 * (then the search is not exhaustive). */
+	struct {
+		uint64_t races, inserted, blocked, divergences;
+	} dpor;
 };
 
 /* What a search's verdict rests on; every verdict the tool prints says
@@ -161,7 +167,7 @@ struct explore_stats {
 #define EXPLORE_DEFAULT_PREEMPTIONS 2
 
 struct explore_opts {
-	enum sched_algo algo;	  /* SCHED_AUTO, SCHED_PCT, SCHED_RANDOM or SCHED_DFS */
+	enum sched_algo algo;	  /* SCHED_AUTO, SCHED_PCT, SCHED_RANDOM, SCHED_DFS or SCHED_DPOR */
 	unsigned int depth;	  /* PCT depth (EXPLORE_DEFAULT_DEPTH) */
 	unsigned int preemptions; /* dfs bound (EXPLORE_DEFAULT_PREEMPTIONS) */
 	bool no_reduction;	  /* dfs without sleep sets */

@@ -1,6 +1,7 @@
 /*
  * Internals shared by the explorer's files (explore.c: tokens, runs and
- * the search loop; dfs.c: depth-first search; shrink.c: shrinking and
+ * the search loop; dfs.c: depth-first search with sleep sets; dpor.c:
+ * optimal dynamic partial-order reduction; shrink.c: shrinking and
  * traces).  Not part of the explorer's interface.
  */
 #ifndef COW_SCHED_EXPLORE_IMPL_H
@@ -46,5 +47,26 @@ bool dfs_done(const struct dfs *d);
 /* Done, and the bound never kept a choice from being tried: every
  * schedule ran, up to the order of independent steps. */
 bool dfs_exhaustive(const struct dfs *d);
+
+/* ---- dpor.c --------------------------------------------------------------- */
+
+struct dpor;
+struct dpor *dpor_new(void);
+void dpor_free(struct dpor *d);
+/* Prepare the next run; false when the search is complete.  t->algo
+ * becomes SCHED_DPOR: the run's schedule is made as it goes (the
+ * scheduler records it, sched_devs). */
+bool dpor_next(struct dpor *d, struct explore_token *t);
+int dpor_director(void *arg, struct sched *s, const int *runnable, unsigned int n, int dflt);
+/* After the run: its races reversed, the next branch chosen.  Whether it
+ * counts: false for a run that ended with every runnable task asleep (it
+ * repeats a trace explored, and was cut short).  A negative COW_E* code
+ * in *err if the program did not replay its prefix the same way. */
+bool dpor_finish(struct dpor *d, int *err);
+bool dpor_done(const struct dpor *d);
+/* Done, and no run left the sequence it was to follow: every trace ran. */
+bool dpor_exhaustive(const struct dpor *d);
+/* Its counters, into r->dpor. */
+void dpor_stats(const struct dpor *d, struct explore_result *r);
 
 #endif

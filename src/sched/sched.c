@@ -426,7 +426,8 @@ static int choose(struct sched *s, unsigned int n, int dflt)
 		return t;
 	case SCHED_RANDOM:
 	case SCHED_AUTO:
-	case SCHED_DFS: break;
+	case SCHED_DFS:
+	case SCHED_DPOR: break;
 	}
 	return s->runnable[splitmix64(&s->rng) % n];
 }

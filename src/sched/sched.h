@@ -58,6 +58,9 @@ enum sched_algo {
 	 * preemption bound, and a mix of PCT, random and DFS, one per run. */
 	SCHED_DFS,
 	SCHED_AUTO,
+	/* Only for the explorer front end: optimal dynamic partial-order
+	 * reduction (dpor.c), every Mazurkiewicz trace once. */
+	SCHED_DPOR,
 };
 
 /*

@@ -657,6 +657,39 @@ static void test_races_found_shrunk_replayed(void **state)
 	}
 }
 
+/* dpor on the scenarios: the gup-fast race of 2009 is found under
+ * linux-2.6.29, and its counterexample (named by the schedule the run
+ * made) replays bit-exactly 100 times out of 100; under linux-6.5 dpor
+ * finishes, without a run cut short or a divergence, and proves the row
+ * (exhaustive).  The other rows dpor proves under linux-6.5 are in
+ * docs/history.md. */
+static void test_dpor_scenarios(void **state)
+{
+	struct explore_opts o = {.algo = SCHED_DPOR};
+	struct explore_result r;
+	struct scen_result sr;
+	struct scen_prog sp;
+	struct scenario *s;
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(
+		scen_load("scenarios/matrix/r17_gup_fast_vs_fork.cow", &s, msg, sizeof(msg)), 0);
+	assert_int_equal(scen_prog_init(s, "linux-2.6.29", &sp, &sr), 0);
+	assert_int_equal(explore_run_search(&sp.prog, sp.policy, &o, &r), 0);
+	assert_true(r.failed);
+	assert_int_equal(r.token.algo, SCHED_DIRECTED);
+	assert_replays_100(&sp.prog, &r.token, &r);
+	assert_int_equal(scen_prog_init(s, "linux-6.5", &sp, &sr), 0);
+	assert_int_equal(explore_run_search(&sp.prog, sp.policy, &o, &r), 0);
+	assert_false(r.failed);
+	assert_true(r.exhaustive);
+	assert_int_equal(explore_result_cover(&r), EXPLORE_EXHAUSTIVE);
+	assert_int_equal(r.uncounted, 0);
+	assert_int_equal(r.dpor.divergences, 0);
+	scen_free(s);
+}
+
 /* A preset's rules hash follows its rules, not its name: two presets
  * hash alike exactly when `cowlab policies` prints the same rules for
  * them (a rule left out of cow_policy_hash fails this as soon as two
@@ -787,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_races_found_shrunk_replayed),
 		cmocka_unit_test(test_gup_fast_vs_fork_dfs_clean_on_65),
 		cmocka_unit_test(test_gup_fast_vs_reclaim),
+		cmocka_unit_test(test_dpor_scenarios),
 	};
 
 	test_init();
