@@ -120,7 +120,7 @@ struct dpor {
 	size_t replay_len; /* nodes the next run replays; the last one branches */
 	struct wt *follow; /* the wakeup subtree below the branch */
 	bool done;
-	uint64_t divergences, blocked, races, inserted;
+	uint64_t divergences; /* branches a run could not follow */
 	/* Stable names seen in the search. */
 	struct stable_name *names;
 	uint32_t nr_names, names_cap;
@@ -188,12 +188,9 @@ bool dpor_exhaustive(const struct dpor *d)
 	return d->done && d->divergences == 0;
 }
 
-void dpor_stats(const struct dpor *d, struct explore_result *r)
+uint64_t dpor_divergences(const struct dpor *d)
 {
-	r->dpor.divergences = d->divergences;
-	r->dpor.blocked = d->blocked;
-	r->dpor.races = d->races;
-	r->dpor.inserted = d->inserted;
+	return d->divergences;
 }
 
 static void *grow(void *p, size_t *cap, size_t need, size_t size)
@@ -632,7 +629,6 @@ static int insert(struct analysis *a, struct dnode *n, int32_t *v, int len)
 			while (*end)
 				end = &(*end)->next;
 			*end = new;
-			a->d->inserted++;
 			return 0;
 		}
 		passed |= BIT(t);
@@ -714,6 +710,18 @@ struct race {
 	int32_t i, j;
 };
 
+/* Record race (i, j) in races[0..*nr), of room *cap. */
+static int add_race(struct race **races, size_t *nr, size_t *cap, int32_t i, int32_t j)
+{
+	struct race *r = grow(*races, cap, *nr + 1, sizeof(**races));
+
+	if (!r)
+		return COW_ENOMEM;
+	*races = r;
+	r[(*nr)++] = (struct race){i, j};
+	return 0;
+}
+
 /* The clocks of the run's steps, and its races: pairs of conflicting steps
  * of different tasks where nothing but the schedule orders the first
  * before the second (the last conflicting step of a task, not ordered
@@ -735,6 +743,7 @@ static int clocks_and_races(struct analysis *a, struct race **races, size_t *nr)
 		struct last_access *la = last_access(bucket, e, nt, &err);
 		int32_t preds[SCHED_MAX_TASKS + 3];
 		int32_t *cand = preds + 3;
+		int32_t disabler = e->disabler != e->enabler ? e->disabler : NO_EVENT;
 		uint32_t *vc = VC(a, j);
 
 		if (j > 0)
@@ -773,30 +782,15 @@ static int clocks_and_races(struct analysis *a, struct race **races, size_t *nr)
 			for (size_t k = 0; k < 3 + nt && immediate; k++)
 				if (preds[k] >= 0 && preds[k] != i && hb(a, i, preds[k]))
 					immediate = false;
-			if (!immediate)
-				continue;
-			if (*nr == cap) {
-				struct race *r = grow(*races, &cap, *nr + 1, sizeof(**races));
-
-				if (!r) {
-					err = COW_ENOMEM;
-					break;
-				}
-				*races = r;
+			if (immediate) {
+				err = add_race(races, nr, &cap, i, (int32_t)j);
+				disabler = i == disabler ? NO_EVENT : disabler;
 			}
-			(*races)[(*nr)++] = (struct race){i, (int32_t)j};
 		}
 		/* The step that disabled this one's task had it waiting: the
 		 * two are in a race however much lies between them. */
-		if (!err && e->disabler >= 0 && e->disabler != e->enabler) {
-			struct race *r = grow(*races, &cap, *nr + 1, sizeof(**races));
-
-			if (!r)
-				err = COW_ENOMEM;
-			else
-				*races = r,
-				(*races)[(*nr)++] = (struct race){e->disabler, (int32_t)j};
-		}
+		if (!err && disabler >= 0)
+			err = add_race(races, nr, &cap, disabler, (int32_t)j);
 		last[e->task] = (int32_t)j;
 		if (e->op != SYNC_YIELD)
 			last_any[e->task] = (int32_t)j;
@@ -833,7 +827,6 @@ static int analyse(struct dpor *d)
 	a.upto = calloc(a.m * nt + 1, sizeof(*a.upto));
 	a.v = calloc(a.m + 1, sizeof(*a.v));
 	err = a.vc && a.upto && a.v ? clocks_and_races(&a, &races, &nr) : COW_ENOMEM;
-	d->races += nr;
 	for (size_t k = 0; k < nr && !err; k++)
 		err = reverse(&a, races[k].i, races[k].j);
 	free(races);
@@ -850,10 +843,6 @@ bool dpor_finish(struct dpor *d, int *err)
 	*err = d->err;
 	if (d->err)
 		return false;
-	if (d->blocked_run)
-		d->blocked++;
-	/* Nodes past the end of this run (its prefix was shorter): none, a
-	 * run that replays a prefix always reaches its branch. */
 	*err = analyse(d);
 	if (*err)
 		return false;

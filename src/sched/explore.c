@@ -749,7 +749,7 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 	r->dfs_done = (x.dfs && dfs_done(x.dfs)) || (x.dpor && dpor_exhaustive(x.dpor));
 	r->exhaustive = (x.dfs && dfs_exhaustive(x.dfs)) || (x.dpor && dpor_exhaustive(x.dpor));
 	if (x.dpor)
-		dpor_stats(x.dpor, r);
+		r->divergences = dpor_divergences(x.dpor);
 	r->elapsed = now_seconds() - start;
 	report_progress(&x, r, &fps, start);
 	free(fps.slot);

@@ -126,12 +126,10 @@ struct explore_result {
 	unsigned int dfs_bound;
 	unsigned int max_preemptions; /* the most any counted run made */
 	double elapsed;		      /* seconds */
-	/* dpor: races reversed, sequences inserted, runs cut short with every
-	 * runnable task asleep (uncounted), branches no run could follow
-	 * (then the search is not exhaustive). */
-	struct {
-		uint64_t races, inserted, blocked, divergences;
-	} dpor;
+	/* dpor: branches no run could follow; with any, the search is not
+	 * exhaustive.  Its runs cut short (every runnable task asleep)
+	 * are in uncounted. */
+	uint64_t divergences;
 };
 
 /* What a search's verdict rests on; every verdict the tool prints says

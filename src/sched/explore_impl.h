@@ -66,7 +66,7 @@ bool dpor_finish(struct dpor *d, int *err);
 bool dpor_done(const struct dpor *d);
 /* Done, and no run left the sequence it was to follow: every trace ran. */
 bool dpor_exhaustive(const struct dpor *d);
-/* Its counters, into r->dpor. */
-void dpor_stats(const struct dpor *d, struct explore_result *r);
+/* Branches no run could follow (then it is not exhaustive). */
+uint64_t dpor_divergences(const struct dpor *d);
 
 #endif

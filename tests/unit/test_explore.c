@@ -686,7 +686,7 @@ static void test_dpor_scenarios(void **state)
 	assert_true(r.exhaustive);
 	assert_int_equal(explore_result_cover(&r), EXPLORE_EXHAUSTIVE);
 	assert_int_equal(r.uncounted, 0);
-	assert_int_equal(r.dpor.divergences, 0);
+	assert_int_equal(r.divergences, 0);
 	scen_free(s);
 }
 
