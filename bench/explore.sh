@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench, the explorer's part: runs per second per core, time to the
-# first counterexample of the bundled races, the speed-up of --jobs 2, and
-# proof searches of dpor against dfs with sleep sets.
+# first counterexample of the bundled races, the speed-up of --jobs 2, the
+# step checker against the full check, and proof searches of dpor against
+# dfs with sleep sets.
 # Every figure comes from `cowlab explore --json` in this one run; the
 # ratios are against baselines measured in the same run.
 #
@@ -85,6 +86,22 @@ scenarios/gup/iouring_fixed_fork.cow"
 		two=$(explore $target --algo random --time 2 --jobs 2 | field runs_per_s)
 		ratio=$(awk -v a="$one" -v b="$two" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }')
 		echo "| $target | $one | $two | $ratio |"
+	done
+	echo
+	echo "## Checks between steps: the step checker against the full check"
+	echo
+	echo "Both sides run the same 5,000 random schedules (seed 1, linux-6.5) of the"
+	echo "same scenario with the same devices in memory and the same full strict"
+	echo "check at the end of each run; only the check at each branch differs."
+	echo
+	echo "| scenario | touched runs/s | full runs/s | touched/full |"
+	echo "|---|---:|---:|---:|"
+	for f in scenarios/gup/gup_fast_vs_fork.cow scenarios/gup/forkscrew.cow \
+		scenarios/gup/forkscrewreverse.cow scenarios/gup/dma_thread.cow; do
+		t=$(explore "$f" --policy linux-6.5 --algo random --runs 5000 --checks touched | field runs_per_s)
+		u=$(explore "$f" --policy linux-6.5 --algo random --runs 5000 --checks full | field runs_per_s)
+		ratio=$(awk -v a="$t" -v b="$u" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+		echo "| $f | $t | $u | $ratio |"
 	done
 	echo
 	echo "## Proofs: dpor against dfs with sleep sets and no bound (linux-6.5, 30 s each)"

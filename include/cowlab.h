@@ -66,6 +66,7 @@ struct cow_system_opts {
 	const char *policy;	  /* preset name (default "linux-6.5") */
 	int no_zero_page;	  /* read faults map fresh pages, as on hosts without one */
 	unsigned long swap_slots; /* swap device size in 4 KiB slots (default: frames) */
+	int mem_devices;	  /* the swap device in host memory, not a host file */
 };
 
 /* The host memory a system of these options takes, in bytes: its frames
@@ -85,6 +86,14 @@ unsigned long cow_system_swap_in_use(struct cow_system *sys);
 /* Check the invariants; strict when nothing is in flight.  0, or
  * COW_ECORRUPT or COW_EOVERWRITE with a message. */
 int cow_system_check(struct cow_system *sys, int strict, char *msg, unsigned long len);
+/* The explorer's check between two steps: the same invariants as
+ * cow_system_check(sys, 0), read only where the steps' logged accesses
+ * touched[0..n) (sched_touched) may have changed something, against what
+ * the previous call kept.  A full check the first time and when touched
+ * is NULL.  Call it from the explorer's context only. */
+struct sync_touch;
+int cow_system_check_touched(struct cow_system *sys, const struct sync_touch *touched,
+			     unsigned long n, char *msg, unsigned long len);
 /* Name the object at obj for an explorer trace ("pte@0x1000 mm1 = pfn 5
  * W", "page pfn 5.refcount [ref 2 map 1 pin 0 excl]", ...); "word" when it
  * is none the system knows.  Returns 1 for the objects a trace shows (PTEs,
@@ -242,9 +251,19 @@ long cow_system_pins_held(const struct cow_system *sys);
  * real file opened with O_DIRECT and unlinked at once ($COWLAB_TMPDIR,
  * else /var/tmp, else the working directory). */
 int cow_file_create(unsigned long size, int fill, struct cow_file **out);
+/* The same device with its bytes in host memory, for the explorer: the
+ * engine moves the same 512-byte sectors with memcpy instead of
+ * pread/pwrite, so a run makes no system call for its I/O. */
+int cow_file_create_mem(unsigned long size, int fill, struct cow_file **out);
 void cow_file_close(struct cow_file *file);
 unsigned long cow_file_size(const struct cow_file *file);
+/* The host file's descriptor, or -1 for a device in memory. */
 int cow_file_fd(const struct cow_file *file);
+/* Move len bytes (whole sectors, at a sector-aligned off) between the
+ * device and mem, which O_DIRECT wants sector aligned too: to_memory
+ * reads the device.  COW_EIO if the host transfer came up short. */
+int cow_file_sector_io(struct cow_file *file, unsigned long off, void *mem, unsigned long len,
+		       int to_memory);
 /* 1 if the file's filesystem really bypasses the page cache for O_DIRECT
  * (0 on tmpfs, which accepts O_DIRECT and buffers silently). */
 int cow_file_direct(const struct cow_file *file);

@@ -281,6 +281,30 @@ tok=$(sed -n 's/^ *cowlab replay \(cow2:[^ ]*\).*/\1/p' "$tmp/out" | head -n 1)
 [ -n "$tok" ] && expect 1 "explore dpor: its token replays the failure" "$cow" replay "$tok" || bad "explore dpor: a replay line"
 expect 2 "explore dpor with --jobs 2 is refused" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --algo dpor --jobs 2
 grep -q "dpor runs in one job" "$tmp/err" && ok "explore dpor --jobs: says why" || bad "explore dpor --jobs: says why"
+
+# The step checker beside the full check at every branch, over every
+# bundled scenario under a preset with the races and one without: no
+# disagreement (a disagreement fails its run with "checks disagree").
+searches=0 disagree=0
+for f in scenarios/*.cow scenarios/gup/*.cow scenarios/matrix/*.cow; do
+	for p in linux-2.6.29 linux-6.5; do
+		"$cow" explore "$f" --policy "$p" --checks both --runs 100 --no-shrink >"$tmp/out" 2>"$tmp/err"
+		searches=$((searches + 1))
+		if grep -q "checks disagree" "$tmp/out" "$tmp/err"; then
+			disagree=$((disagree + 1))
+			echo "cli: checks disagree: $f under $p: $(grep -h "checks disagree" "$tmp/out" "$tmp/err" | head -n 1)"
+		fi
+	done
+done
+[ "$disagree" = 0 ] && [ "$searches" -gt 100 ] && ok "explore --checks both: no disagreement in $searches searches" ||
+	bad "explore --checks both: $disagree of $searches searches disagree"
+expect 2 "explore --checks takes touched, full or both" "$cow" explore scenarios/zero_page.cow --checks some
+expect 2 "COWLAB_CHECKS is checked" env COWLAB_CHECKS=bogus "$cow" explore scenarios/zero_page.cow
+grep -q "COWLAB_CHECKS is 'bogus'" "$tmp/err" && ok "COWLAB_CHECKS: says why" || bad "COWLAB_CHECKS: says why"
+expect 1 "explore --checks full finds dma_thread's race" "$cow" explore scenarios/gup/dma_thread.cow --policy linux-2.6.29 --checks full
+tok=$(grep -o 'cow2:[^ ]*' "$tmp/out" | head -n 1)
+grep -q "COWLAB_CHECKS=full cowlab replay" "$tmp/out" && ok "explore --checks full: the replay line carries it" || bad "explore --checks full: the replay line carries it"
+[ -n "$tok" ] && expect 1 "explore --checks full: its token replays" env COWLAB_CHECKS=full "$cow" replay "$tok" || bad "explore --checks full: a token"
 sum=0
 for i in 0 1 2; do
 	"$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --shard $i/3 >"$tmp/shard" 2>&1

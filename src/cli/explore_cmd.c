@@ -58,6 +58,12 @@ static const char usage_explore[] =
 	"  --save FILE       write each run's replay token to FILE before the run\n"
 	"                    starts (with --jobs, FILE.0, FILE.1, ...)\n"
 	"  --no-shrink       report the failing run as found, unshrunk\n"
+	"  --checks C        how the invariants are checked between steps:\n"
+	"                    touched (default): what the steps since the last\n"
+	"                    check touched; full: everything, at every branch\n"
+	"                    (slower); both: both, a disagreement failing the\n"
+	"                    run.  Every run ends with the full strict check.\n"
+	"                    Same as COWLAB_CHECKS=C, which replay reads too\n"
 	MAX_MEMORY_HELP
 	"  --json            JSON lines: progress once a second, then the result\n"
 	"\n"
@@ -147,6 +153,19 @@ static int parse_algo(void *args, const char *cmd, const char *opt, const char *
 	return -1;
 }
 
+/* --checks: kept in the environment, where the scenario layer reads it
+ * (in worker processes too) and replay finds it. */
+static int parse_checks(void *args, const char *cmd, const char *opt, const char *val)
+{
+	(void)args;
+	if (strcmp(val, "touched") && strcmp(val, "full") && strcmp(val, "both")) {
+		fprintf(stderr, "cowlab %s: %s takes touched, full or both, not '%s'\n", cmd, opt,
+			val);
+		return -1;
+	}
+	return setenv("COWLAB_CHECKS", val, 1) == 0 ? 0 : -1;
+}
+
 /* --runs: a number, and given (without it the default depends on --time). */
 static int parse_runs(void *args, const char *cmd, const char *opt, const char *val)
 {
@@ -165,6 +184,7 @@ static const struct cli_opt explore_opts[] = {
 	OPT_NUM_AT("--depth", OPT_UINT, struct explore_args, o.depth, 1, SCHED_PCT_MAX_DEPTH),
 	OPT_NUM_AT("--preemptions", OPT_UINT, struct explore_args, o.preemptions, 0, 64),
 	OPT_CALL_TO("--runs", parse_runs),
+	OPT_CALL_TO("--checks", parse_checks),
 	OPT_NUM_AT("--seed", OPT_U64, struct explore_args, o.seed, 0, UINT64_MAX),
 	OPT_NUM_AT("--max-steps", OPT_U64, struct explore_args, o.max_steps, 0, UINT64_MAX),
 	OPT_NUM_AT("--jobs", OPT_UINT, struct explore_args, jobs, 1, 256),
@@ -662,7 +682,10 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 			       " (%.2f s)\n",
 			       sr->preemptions, shown, sr->steps, now_seconds() - t0);
 		fputs(trace_text ? trace_text : "", stdout);
-		printf("replay it with:\n  cowlab replay %s\n", tok);
+		printf("replay it with:\n  %s%s%scowlab replay %s\n",
+		       getenv("COWLAB_CHECKS") ? "COWLAB_CHECKS=" : "",
+		       getenv("COWLAB_CHECKS") ? getenv("COWLAB_CHECKS") : "",
+		       getenv("COWLAB_CHECKS") ? " " : "", tok);
 	}
 	free(trace_text);
 	free(shrunk);

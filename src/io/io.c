@@ -3,10 +3,11 @@
  * (for pins and pipes) and the direct-I/O engine, which moves data between
  * a real O_DIRECT file (file.c) and the frames it pinned at submission.
  * Step by step, 512 bytes (one sector) a step with pread/pwrite straight
- * into frame memory: a device step is a yield point of the device's task
- * in explore mode, so schedules can split a transfer, as the 2009 race
- * needs.  Or at once, asynchronously, through io_uring with one iovec per
- * page piece (stress mode, real timing).
+ * into frame memory (memcpy for a device in memory, file.c): a device
+ * step is a yield point of the device's task in explore mode, so
+ * schedules can split a transfer, as the 2009 race needs.  Or at once,
+ * asynchronously, through io_uring with one iovec per page piece (stress
+ * mode, real timing).
  *
  * Layer: beside mm, using its internals (gup.c, struct page); everything
  * above (scenario, cli) sees only the cow_* API of include/cowlab.h.
@@ -240,19 +241,14 @@ static void dio_complete(struct cow_dio *d)
 
 int cow_dio_step(struct cow_dio *d)
 {
-	int fd = cow_file_fd(d->file);
-	char *frame;
-	ssize_t n;
+	int err;
 
 	if (!d->pages)
 		return 0;
 	sync_device_step(d);
-	frame = dio_frame(d, d->done);
-	if (d->to_memory)
-		n = pread(fd, frame, SECTOR, (off_t)(d->foff + d->done));
-	else
-		n = pwrite(fd, frame, SECTOR, (off_t)(d->foff + d->done));
-	if ((n != SECTOR || FAULT_HIT(FI_DIO_STEP)) && !d->error)
+	err = cow_file_sector_io(d->file, d->foff + d->done, dio_frame(d, d->done), SECTOR,
+				 d->to_memory);
+	if ((err || FAULT_HIT(FI_DIO_STEP)) && !d->error)
 		d->error = COW_EIO;
 	d->done += SECTOR;
 	if (d->done < d->len)
@@ -293,6 +289,11 @@ int cow_dio_run_async(struct cow_dio *d)
 
 	if (!d->pages)
 		return d->error;
+	if (cow_file_fd(d->file) < 0) { /* a device in memory: no ring */
+		while (cow_dio_step(d))
+			;
+		return d->error;
+	}
 	/* One iovec per page piece: the frames are not contiguous. */
 	iov = calloc(d->pages->nr, sizeof(*iov));
 	if (!iov) {

@@ -193,21 +193,54 @@ static int check_lru(struct frame_pool *pool, unsigned long *seen, unsigned long
 	return 0;
 }
 
-/* What holds at every step: every frame on the free list or in a cache
- * whose lock is free is PG_free with no counts, and none is listed twice.
- * Allocation and freeing move a frame between "listed" and "allocated"
- * over several steps outside the locks, so F2, F3 and "every PG_free frame
- * is listed" hold only when the pool is quiescent. */
-int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
+/* Every frame in a CPU cache whose lock is free is PG_free with no
+ * counts, and met once (seen holds the free list's frames). */
+static int check_pcps(struct frame_pool *pool, unsigned long *seen, char *msg, size_t len)
 {
-	unsigned long *seen = seen_alloc(pool);
+	for (int c = 0; c < pool->cpus; c++) {
+		struct pcp *pcp = &pool->pcp[c];
+
+		if (spin_is_locked(&pcp->lock))
+			continue;
+		for (unsigned int i = 0; i < READ_ONCE(pcp->count); i++) {
+			unsigned long pfn = READ_ONCE(pcp->pfns[i]);
+			int err = check_listed(pool, seen, pfn, c, msg, len);
+
+			if (!err && (atomic_read(&pool->pages[pfn]._refcount) ||
+				     atomic_read(&pool->pages[pfn]._mapcount)))
+				err = corrupt(msg, len,
+					      "cpu %d's cache holds pfn %lu with counts (F1)", c,
+					      pfn);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/* What holds at every step: every frame on the free list or in a cache
+ * whose lock is free is PG_free with no counts, and none is listed twice;
+ * every LRU list whose lock is free is sound.  Allocation and freeing move
+ * a frame between "listed" and "allocated" over several steps outside the
+ * locks, so F2, F3 and "every PG_free frame is listed" hold only when the
+ * pool is quiescent.  free_lists false: the LRU lists only.  scratch: a
+ * bitmap over the frames, or NULL. */
+int frames_check_step(struct frame_pool *pool, unsigned long *scratch, bool free_lists, char *msg,
+		      size_t len)
+{
+	unsigned long *seen = scratch ? scratch : seen_alloc(pool), n;
+	size_t bytes = frame_map_words(pool) * sizeof(*seen);
+	bool all;
 	int err = 0;
 
 	if (!seen)
 		return no_memory(msg, len, "frames_check_step");
+	memset(seen, 0, bytes);
+	err = check_lru(pool, seen, &n, &all, msg, len);
+	if (err || !free_lists)
+		goto out;
+	memset(seen, 0, bytes);
 	if (!spin_is_locked(&pool->lock)) {
-		unsigned long n = 0;
-
 		err = check_free_map(pool, seen, &n, msg, len);
 		if (!err && n != READ_ONCE(pool->nr_free_list))
 			err = corrupt(msg, len,
@@ -215,31 +248,11 @@ int frames_check_step(struct frame_pool *pool, char *msg, size_t len)
 				      "nr_free_list is %lu",
 				      n, READ_ONCE(pool->nr_free_list));
 	}
-	if (!err) {
-		unsigned long *lru_seen = seen_alloc(pool), n;
-		bool all;
-
-		err = lru_seen ? check_lru(pool, lru_seen, &n, &all, msg, len)
-			       : no_memory(msg, len, "frames_check_step");
-		free(lru_seen);
-	}
-	for (int c = 0; c < pool->cpus && !err; c++) {
-		struct pcp *pcp = &pool->pcp[c];
-
-		if (spin_is_locked(&pcp->lock))
-			continue;
-		for (unsigned int i = 0; i < READ_ONCE(pcp->count) && !err; i++) {
-			unsigned long pfn = READ_ONCE(pcp->pfns[i]);
-
-			err = check_listed(pool, seen, pfn, c, msg, len);
-			if (!err && (atomic_read(&pool->pages[pfn]._refcount) ||
-				     atomic_read(&pool->pages[pfn]._mapcount)))
-				err = corrupt(msg, len,
-					      "cpu %d's cache holds pfn %lu with counts (F1)", c,
-					      pfn);
-		}
-	}
-	free(seen);
+	if (!err)
+		err = check_pcps(pool, seen, msg, len);
+out:
+	if (!scratch)
+		free(seen);
 	return err;
 }
 
@@ -329,7 +342,9 @@ struct pgtable_check_ctx {
 	char *msg;
 	size_t len;
 	int (*leaf)(unsigned long addr, pte_t *ptep, void *arg); /* optional */
-	void *leaf_arg;
+	/* optional: every sound table, before its entries */
+	void (*table)(unsigned long pfn, enum pt_level level, unsigned long base, void *arg);
+	void *leaf_arg; /* of both */
 };
 
 /* A present leaf maps an allocated frame that is not a table (P4). */
@@ -402,6 +417,8 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 			       "still held",
 			       base, pfn);
 	c->tables++;
+	if (c->table)
+		c->table(pfn, level, base, c->leaf_arg);
 
 	table = page_address(c->pool, page);
 	for (unsigned long i = 0; i < PTRS_PER_TABLE; i++) {
@@ -444,8 +461,10 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
  * leaf on the way (one traversal for callers that inspect leaves too); a
  * non-zero return of leaf ends the check with that value. */
 static int pgtable_check_leaves(struct pgtable *pgt, unsigned int flags,
-				int (*leaf)(unsigned long addr, pte_t *ptep, void *arg), void *arg,
-				char *msg, size_t len)
+				int (*leaf)(unsigned long addr, pte_t *ptep, void *arg),
+				void (*table)(unsigned long pfn, enum pt_level level,
+					      unsigned long base, void *arg),
+				void *arg, char *msg, size_t len)
 {
 	struct pgtable_check_ctx c = {
 		.pgt = pgt,
@@ -454,6 +473,7 @@ static int pgtable_check_leaves(struct pgtable *pgt, unsigned int flags,
 		.msg = msg,
 		.len = len,
 		.leaf = leaf,
+		.table = table,
 		.leaf_arg = arg,
 	};
 	bool locked;
@@ -486,7 +506,7 @@ out_free_seen:
 
 int pgtable_check(struct pgtable *pgt, unsigned int flags, char *msg, size_t len)
 {
-	return pgtable_check_leaves(pgt, flags, NULL, NULL, msg, len);
+	return pgtable_check_leaves(pgt, flags, NULL, NULL, NULL, msg, len);
 }
 
 struct count_maps_ctx {
@@ -537,37 +557,49 @@ int pgtable_count_maps(struct pgtable *pgt, unsigned long *counts, unsigned long
  *       pin).  Checked where the swap counts are exact.
  */
 
+/* What the step checker keeps between two checks of a run (below). */
+struct step_state {
+	bool valid;	      /* built by a full scan, nothing lost since */
+	unsigned long nr;     /* frames */
+	unsigned long nslots; /* swap slots counted: 0 before the device exists */
+	unsigned long *maps;  /* per pfn: the PTEs that map it, special ones aside */
+	unsigned long *wmaps; /* per pfn: the writable ones in tables whose lock was free */
+	unsigned long *swaps; /* per slot: the swap PTEs that refer to it */
+	unsigned long nr_swap_ptes;
+	pte_t **shadow;		     /* per pfn: a PTE table's entries at its last scan */
+	unsigned long *base;	     /* per pfn: the address a PTE table translates from */
+	unsigned long *shadowed;     /* bitmap: shadow[pfn] is current */
+	unsigned long *was_locked;   /* bitmap: its PT lock was held at that scan */
+	unsigned long nr_locked;     /* PTE tables locked at their last scan */
+	unsigned long other_locked;  /* other tables' PT locks held at the last full scan */
+	unsigned long *dirty;	     /* bitmap: frames to check again */
+	unsigned long *inexact;	     /* bitmap: frames last checked while a PT lock was held */
+	unsigned long *dirty_tables; /* bitmap: PTE tables to scan again */
+	unsigned long *scratch;	     /* a bitmap for frames_check_step */
+	unsigned long *free_seen;    /* the free list's bitmap as last checked */
+	unsigned long nr_listed;     /* the frames it holds */
+	bool any_dirty, pool_dirty, swap_dirty, zero_dirty, rebuild;
+};
+
 struct sys_check {
 	struct cow_system *sys;
 	unsigned long *maps;  /* PTEs per pfn */
+	unsigned long *wmaps; /* writable PTEs per pfn in unlocked tables, or NULL */
 	unsigned long *swaps; /* swap PTEs per slot */
 	unsigned long nr_swap_ptes;
-	bool any_locked; /* some PT lock is held */
+	bool any_locked;       /* some PT lock is held */
+	struct step_state *st; /* a full scan for the step checker, or NULL */
 	char *msg;
 	size_t len;
 	int err;
 };
 
-static int check_pte_excl(unsigned long addr, pte_t *ptep, void *arg)
+/* S4 and S5's second half for a present PTE in a table whose lock is free. */
+static int check_pte_rules(struct sys_check *c, unsigned long addr, pte_t pte)
 {
-	struct sys_check *c = arg;
 	struct frame_pool *pool = c->sys->pool;
-	struct page *table = virt_to_page(pool, ptep), *page;
-	pte_t pte = ptep_get(ptep);
+	struct page *page = pfn_to_page(pool, pte_pfn(pte));
 
-	if (!pte_present(pte)) {
-		unsigned long slot = swp_offset(pte_to_swp_entry(pte));
-
-		if (c->swaps && slot < swap_device_size(c->sys->swap))
-			c->swaps[slot]++;
-		c->nr_swap_ptes++;
-		return 0;
-	}
-	if (!pte_special(pte))
-		c->maps[pte_pfn(pte)]++;
-	if (spin_is_locked(&table->ptl))
-		return 0;
-	page = pfn_to_page(pool, pte_pfn(pte));
 	if (page == c->sys->zero_page) {
 		if (pte_write(pte))
 			return corrupt(c->msg, c->len,
@@ -584,123 +616,624 @@ static int check_pte_excl(unsigned long addr, pte_t *ptep, void *arg)
 	return 0;
 }
 
-static bool any_pt_lock_held(struct frame_pool *pool)
+/* The full scan's leaf: counts, then the rules. */
+static int check_pte_excl(unsigned long addr, pte_t *ptep, void *arg)
 {
+	struct sys_check *c = arg;
+	struct frame_pool *pool = c->sys->pool;
+	struct page *table = virt_to_page(pool, ptep);
+	pte_t pte = ptep_get(ptep);
+
+	if (!pte_present(pte)) {
+		unsigned long slot = swp_offset(pte_to_swp_entry(pte));
+
+		if (c->swaps && slot < swap_device_size(c->sys->swap))
+			c->swaps[slot]++;
+		c->nr_swap_ptes++;
+		return 0;
+	}
+	if (!pte_special(pte))
+		c->maps[pte_pfn(pte)]++;
+	if (spin_is_locked(&table->ptl))
+		return 0;
+	if (c->wmaps && !pte_special(pte) && pte_write(pte) &&
+	    pfn_to_page(pool, pte_pfn(pte)) != c->sys->zero_page)
+		c->wmaps[pte_pfn(pte)]++;
+	return check_pte_rules(c, addr, pte);
+}
+
+static unsigned long pt_locks_held(struct frame_pool *pool)
+{
+	unsigned long n = 0;
+
 	for (unsigned long pfn = 0; pfn < pool->nr; pfn++) {
 		struct page *page = &pool->pages[pfn];
 
-		if (PageFlag(page, PG_table) && spin_is_locked(&page->ptl))
-			return true;
+		n += PageFlag(page, PG_table) && spin_is_locked(&page->ptl);
 	}
-	return false;
+	return n;
 }
 
-static int check_counts(struct sys_check *c, bool strict)
+/* S2, S3, S4 (an exclusive page mapped once) and S7 for one frame. */
+static int check_frame(struct sys_check *c, unsigned long pfn, bool strict)
+{
+	struct cow_system *sys = c->sys;
+	struct page *page = &sys->pool->pages[pfn];
+	unsigned long flags = READ_ONCE(page->flags);
+	int ref = page_ref_count(page), map = page_mapcount(page);
+	bool exact = strict || !c->any_locked;
+	int want;
+
+	if (flags & (BIT_MASK(PG_free) | BIT_MASK(PG_table) | BIT_MASK(PG_zero)))
+		return 0;
+	if (ref == 0 && !strict)
+		return 0; /* its last reference is being dropped */
+	if ((unsigned long)map < c->maps[pfn] || (exact && (unsigned long)map != c->maps[pfn]))
+		return corrupt(c->msg, c->len, "pfn %lu: mapcount %d but %lu PTEs map it (S2)", pfn,
+			       map, c->maps[pfn]);
+	want = map + ((flags & BIT_MASK(PG_anon)) ? 0 : 1) +
+	       ((flags & BIT_MASK(PG_swapcache)) ? 1 : 0) + atomic_read(&sys->ext_refs[pfn]);
+	if (ref < want || (strict && ref != want))
+		return corrupt(c->msg, c->len,
+			       "pfn %lu: refcount %d, want %s%d (mapcount %d%s, GUP %d) (S3)", pfn,
+			       ref, strict ? "" : "at least ", want, map,
+			       (flags & BIT_MASK(PG_anon)) ? "" : " + page cache",
+			       atomic_read(&sys->ext_refs[pfn]));
+	if (sys->policy->anon_exclusive && exact && (flags & BIT_MASK(PG_anon_exclusive)) &&
+	    map > 1)
+		return corrupt(c->msg, c->len, "pfn %lu is exclusive but mapped %d times (S4)", pfn,
+			       map);
+	if (sys->policy->anon_exclusive && exact && c->swaps && (flags & BIT_MASK(PG_swapcache)) &&
+	    page_maybe_dma_pinned(page)) {
+		unsigned long slot = swp_offset((swp_entry_t){page->private});
+
+		if (slot < swap_device_size(sys->swap) && c->swaps[slot] > 0)
+			return corrupt(c->msg, c->len,
+				       "pfn %lu may be pinned (refcount %d) but was unmapped "
+				       "into the swap cache: %lu swap PTEs refer to slot %lu "
+				       "(S7)",
+				       pfn, ref, c->swaps[slot], slot);
+	}
+	return 0;
+}
+
+/* S6 and S7's sweep, the swap counts exact while no PT lock is held (a
+ * swap count goes up before its PTE appears and down after it is gone). */
+static int check_swap(struct sys_check *c, bool strict)
+{
+	struct cow_system *sys = c->sys;
+	bool exact = strict || !c->any_locked;
+
+	if (!sys->swap && c->nr_swap_ptes)
+		return corrupt(c->msg, c->len, "%lu swap PTEs but no swap device (S6)",
+			       c->nr_swap_ptes);
+	if (sys->swap &&
+	    (c->nr_swap_ptes || swap_device_nr_free(sys->swap) != swap_device_size(sys->swap)))
+		return swap_check(sys->swap, exact ? c->swaps : NULL, strict, c->msg, c->len);
+	return 0;
+}
+
+/* S5's first half. */
+static int check_zero_page(struct cow_system *sys, char *msg, size_t len)
+{
+	static const unsigned char zeroes[PAGE_SIZE];
+	const unsigned char *z;
+
+	if (!sys->zero_page)
+		return 0;
+	z = page_address(sys->pool, sys->zero_page);
+	if (memcmp(z, zeroes, PAGE_SIZE) == 0)
+		return 0;
+	for (size_t i = 0;; i++)
+		if (z[i]) {
+			corrupt(msg, len, "the zero page holds 0x%02x at offset %zu (S5)", z[i], i);
+			return COW_EOVERWRITE;
+		}
+}
+
+static void step_record_table(unsigned long pfn, enum pt_level level, unsigned long base,
+			      void *arg);
+
+/* Everything, once; with c->st set, what the step checker keeps is
+ * rebuilt on the way (its arrays are c's). */
+static int system_scan(struct sys_check *c, bool strict)
 {
 	struct cow_system *sys = c->sys;
 	struct frame_pool *pool = sys->pool;
-	bool exact = strict || !c->any_locked;
+	struct mm_struct *mm;
+	int err;
 
-	for (unsigned long pfn = 0; pfn < pool->nr; pfn++) {
-		struct page *page = &pool->pages[pfn];
-		unsigned long flags = READ_ONCE(page->flags);
-		int ref = page_ref_count(page), map = page_mapcount(page);
-		int want;
-
-		if (flags & (BIT_MASK(PG_free) | BIT_MASK(PG_table) | BIT_MASK(PG_zero)))
-			continue;
-		if (ref == 0 && !strict)
-			continue; /* its last reference is being dropped */
-		if ((unsigned long)map < c->maps[pfn] ||
-		    (exact && (unsigned long)map != c->maps[pfn]))
-			return corrupt(c->msg, c->len,
-				       "pfn %lu: mapcount %d but %lu PTEs map it (S2)", pfn, map,
-				       c->maps[pfn]);
-		want = map + ((flags & BIT_MASK(PG_anon)) ? 0 : 1) +
-		       ((flags & BIT_MASK(PG_swapcache)) ? 1 : 0) +
-		       atomic_read(&sys->ext_refs[pfn]);
-		if (ref < want || (strict && ref != want))
-			return corrupt(
-				c->msg, c->len,
-				"pfn %lu: refcount %d, want %s%d (mapcount %d%s, GUP %d) (S3)", pfn,
-				ref, strict ? "" : "at least ", want, map,
-				(flags & BIT_MASK(PG_anon)) ? "" : " + page cache",
-				atomic_read(&sys->ext_refs[pfn]));
-		if (sys->policy->anon_exclusive && exact && (flags & BIT_MASK(PG_anon_exclusive)) &&
-		    map > 1)
-			return corrupt(c->msg, c->len,
-				       "pfn %lu is exclusive but mapped %d times (S4)", pfn, map);
-		if (sys->policy->anon_exclusive && exact && c->swaps &&
-		    (flags & BIT_MASK(PG_swapcache)) && page_maybe_dma_pinned(page)) {
-			unsigned long slot = swp_offset((swp_entry_t){page->private});
-
-			if (slot < swap_device_size(sys->swap) && c->swaps[slot] > 0)
-				return corrupt(
-					c->msg, c->len,
-					"pfn %lu may be pinned (refcount %d) but was unmapped "
-					"into the swap cache: %lu swap PTEs refer to slot %lu "
-					"(S7)",
-					pfn, ref, c->swaps[slot], slot);
+	err = strict ? frames_check(pool, c->msg, c->len)
+		     : frames_check_step(pool, c->st ? c->st->scratch : NULL, true, c->msg, c->len);
+	if (err)
+		return err;
+	c->any_locked = pt_locks_held(pool) != 0;
+	list_for_each_entry(mm, &sys->mms, mmlist)
+	{
+		err = pgtable_check_leaves(&mm->pgt, strict ? PGTABLE_CHECK_QUIESCENT : 0,
+					   check_pte_excl, c->st ? step_record_table : NULL, c,
+					   c->msg, c->len);
+		if (err) {
+			if (err != COW_ECORRUPT)
+				corrupt(c->msg, c->len, "mm %llu: page-table scan failed: %s",
+					(unsigned long long)mm->id, cow_strerror(err));
+			return COW_ECORRUPT;
 		}
 	}
-	return 0;
+	for (unsigned long pfn = 0; pfn < pool->nr && !err; pfn++)
+		err = check_frame(c, pfn, strict);
+	if (!err)
+		err = check_swap(c, strict);
+	if (!err)
+		err = check_zero_page(sys, c->msg, c->len);
+	return err;
 }
 
 int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
 {
 	struct sys_check c = {.sys = sys, .msg = msg, .len = len};
-	struct frame_pool *pool = sys->pool;
-	struct mm_struct *mm;
 	int err;
 
-	err = strict ? frames_check(pool, msg, len) : frames_check_step(pool, msg, len);
-	if (err)
-		return err;
-	c.maps = calloc(pool->nr, sizeof(*c.maps));
+	c.maps = calloc(sys->pool->nr, sizeof(*c.maps));
 	c.swaps = sys->swap ? calloc(swap_device_size(sys->swap), sizeof(*c.swaps)) : NULL;
-	if (!c.maps || (sys->swap && !c.swaps)) {
-		free(c.maps);
-		free(c.swaps);
-		return no_memory(msg, len, "system_check");
-	}
-	c.any_locked = any_pt_lock_held(pool);
-	list_for_each_entry(mm, &sys->mms, mmlist)
-	{
-		struct pgtable *pgt = &mm->pgt;
-
-		err = pgtable_check_leaves(pgt, strict ? PGTABLE_CHECK_QUIESCENT : 0,
-					   check_pte_excl, &c, msg, len);
-		if (err) {
-			if (err != COW_ECORRUPT)
-				corrupt(msg, len, "mm %llu: page-table scan failed: %s",
-					(unsigned long long)mm->id, cow_strerror(err));
-			err = COW_ECORRUPT;
-			goto out_free;
-		}
-	}
-	err = check_counts(&c, strict);
-	/* W1-W3; the counts exactly only while no PT lock is held (a swap
-	 * count goes up before its PTE appears and down after it is gone). */
-	if (!err && !sys->swap && c.nr_swap_ptes)
-		err = corrupt(msg, len, "%lu swap PTEs but no swap device (S6)", c.nr_swap_ptes);
-	else if (!err && sys->swap &&
-		 (c.nr_swap_ptes || swap_device_nr_free(sys->swap) != swap_device_size(sys->swap)))
-		err = swap_check(sys->swap, (strict || !c.any_locked) ? c.swaps : NULL, strict, msg,
-				 len);
-	if (!err && sys->zero_page) {
-		static const unsigned char zeroes[PAGE_SIZE];
-		const unsigned char *z = page_address(pool, sys->zero_page);
-
-		for (size_t i = 0; memcmp(z, zeroes, PAGE_SIZE) != 0 && i < PAGE_SIZE; i++)
-			if (z[i]) {
-				corrupt(msg, len, "the zero page holds 0x%02x at offset %zu (S5)",
-					z[i], i);
-				err = COW_EOVERWRITE;
-				break;
-			}
-	}
-out_free:
+	if (!c.maps || (sys->swap && !c.swaps))
+		err = no_memory(msg, len, "system_check");
+	else
+		err = system_scan(&c, strict);
 	free(c.maps);
 	free(c.swaps);
+	return err;
+}
+
+/* ---- the step checker -------------------------------------------------------
+ *
+ * The explorer checks the system at every state of a run where the
+ * schedule branches: hundreds of times a run.  system_check() reads every
+ * frame, table and list each time; system_check_touched() reads what the
+ * steps since the previous check touched, which the scheduler logs (the
+ * word of each step's shared access, struct sync_touch), and keeps from
+ * one check to the next what a full scan would recompute: a copy of every
+ * PTE table as it last saw it (and whether its PT lock was held), the
+ * PTEs mapping each frame, the writable ones in unlocked tables, and the
+ * swap PTEs of each slot.
+ *
+ * What a step may change, and how the checker learns of it:
+ *   - a frame's struct page and its GUP count: atomic operations and
+ *     lock operations on the page (PG_locked), each a logged access to
+ *     the struct page (or ext_refs[pfn]); plain stores to a page's other
+ *     fields happen under its lock, or before the page is published;
+ *   - a PTE table: stores under its PT lock, logged as the lock's release
+ *     (or as stores to the table's memory); the table is scanned again
+ *     and compared with its copy, and every frame whose PTEs changed is
+ *     checked;
+ *   - the free list, the CPU caches and the LRU lists: under the pool's
+ *     locks (and its counters), logged as accesses to the pool;
+ *   - the swap device: under its lock, logged as accesses to it;
+ *   - the shape of the tables (an upper level, a table allocated or
+ *     freed), the set of mms, the swap device's creation: any access to
+ *     an mm's table root or counter, to the system lock or to a table's
+ *     struct page makes the next check a full scan;
+ *   - the zero page's bytes: after any device step (DMA writes frames
+ *     without a page table) and any logged store into it.
+ * Any other access (VMAs, rmap, KSM's trees, tasks) touches nothing the
+ * invariants read.  When the log overflowed (one task ran alone for a
+ * long stretch) the check is a full scan.
+ *
+ * A state the step checker passes is one the full scan passes, given the
+ * premise above; `cowlab explore --checks both` runs both at every
+ * branch and reports any disagreement, and the test suite runs it over
+ * every bundled scenario.  Every run ends with the strict full check.
+ */
+
+#define BIT_SET(map, i) ((map)[(i) / FRAME_MAP_BITS] |= 1UL << ((i) % FRAME_MAP_BITS))
+#define BIT_CLEAR(map, i) ((map)[(i) / FRAME_MAP_BITS] &= ~(1UL << ((i) % FRAME_MAP_BITS)))
+#define BIT_TEST(map, i) (((map)[(i) / FRAME_MAP_BITS] >> ((i) % FRAME_MAP_BITS)) & 1)
+
+void step_state_free(struct cow_system *sys)
+{
+	struct step_state *st = sys->step_state;
+
+	if (!st)
+		return;
+	for (unsigned long pfn = 0; st->shadow && pfn < st->nr; pfn++)
+		free(st->shadow[pfn]);
+	free(st->shadow);
+	free(st->base);
+	free(st->maps);
+	free(st->wmaps);
+	free(st->swaps);
+	free(st->shadowed);
+	free(st->was_locked);
+	free(st->dirty);
+	free(st->inexact);
+	free(st->dirty_tables);
+	free(st->scratch);
+	free(st->free_seen);
+	free(st);
+	sys->step_state = NULL;
+}
+
+static struct step_state *step_state_get(struct cow_system *sys)
+{
+	struct step_state *st = sys->step_state;
+	unsigned long nr = sys->pool->nr, words = frame_map_words(sys->pool);
+
+	if (st)
+		return st;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	sys->step_state = st;
+	st->nr = nr;
+	st->shadow = calloc(nr, sizeof(*st->shadow));
+	st->base = calloc(nr, sizeof(*st->base));
+	st->maps = calloc(nr, sizeof(*st->maps));
+	st->wmaps = calloc(nr, sizeof(*st->wmaps));
+	st->shadowed = calloc(words, sizeof(unsigned long));
+	st->was_locked = calloc(words, sizeof(unsigned long));
+	st->dirty = calloc(words, sizeof(unsigned long));
+	st->inexact = calloc(words, sizeof(unsigned long));
+	st->dirty_tables = calloc(words, sizeof(unsigned long));
+	st->scratch = calloc(words, sizeof(unsigned long));
+	st->free_seen = calloc(words, sizeof(unsigned long));
+	if (!st->shadow || !st->base || !st->maps || !st->wmaps || !st->shadowed ||
+	    !st->was_locked || !st->dirty || !st->inexact || !st->dirty_tables || !st->scratch ||
+	    !st->free_seen) {
+		step_state_free(sys);
+		return NULL;
+	}
+	return st;
+}
+
+/* The full scan's hook: keep a copy of every PTE table. */
+static void step_record_table(unsigned long pfn, enum pt_level level, unsigned long base, void *arg)
+{
+	struct sys_check *c = arg;
+	struct step_state *st = c->st;
+	struct page *page = pfn_to_page(c->sys->pool, pfn);
+
+	if (level != PT_PTE)
+		return;
+	if (!st->shadow[pfn]) {
+		st->shadow[pfn] = malloc(PAGE_SIZE);
+		if (!st->shadow[pfn]) {
+			c->err = COW_ENOMEM;
+			return;
+		}
+	}
+	memcpy(st->shadow[pfn], page_address(c->sys->pool, page), PAGE_SIZE);
+	st->base[pfn] = base;
+	BIT_SET(st->shadowed, pfn);
+	if (spin_is_locked(&page->ptl)) {
+		BIT_SET(st->was_locked, pfn);
+		st->nr_locked++;
+	}
+}
+
+static int step_rebuild(struct cow_system *sys, struct step_state *st, char *msg, size_t len)
+{
+	struct sys_check c = {.sys = sys, .msg = msg, .len = len, .st = st};
+	unsigned long words = frame_map_words(sys->pool);
+	unsigned long nslots = sys->swap ? swap_device_size(sys->swap) : 0;
+	int err;
+
+	st->valid = false;
+	if (nslots != st->nslots) {
+		free(st->swaps);
+		st->swaps = nslots ? calloc(nslots, sizeof(*st->swaps)) : NULL;
+		st->nslots = st->swaps ? nslots : 0;
+		if (nslots && !st->swaps)
+			return no_memory(msg, len, "system_check_touched");
+	}
+	memset(st->maps, 0, st->nr * sizeof(*st->maps));
+	memset(st->wmaps, 0, st->nr * sizeof(*st->wmaps));
+	if (st->swaps)
+		memset(st->swaps, 0, st->nslots * sizeof(*st->swaps));
+	memset(st->shadowed, 0, words * sizeof(unsigned long));
+	memset(st->was_locked, 0, words * sizeof(unsigned long));
+	memset(st->dirty, 0, words * sizeof(unsigned long));
+	memset(st->dirty_tables, 0, words * sizeof(unsigned long));
+	st->nr_locked = 0;
+	st->any_dirty = st->pool_dirty = st->swap_dirty = st->zero_dirty = st->rebuild = false;
+	c.maps = st->maps;
+	c.wmaps = st->wmaps;
+	c.swaps = st->swaps;
+	err = system_scan(&c, false);
+	if (!err && c.err)
+		err = no_memory(msg, len, "system_check_touched");
+	st->nr_swap_ptes = c.nr_swap_ptes;
+	st->other_locked = pt_locks_held(sys->pool) - st->nr_locked;
+	/* The free list as the scan saw it (nothing, if it was locked: the
+	 * next check then reads all of it). */
+	memset(st->free_seen, 0, words * sizeof(unsigned long));
+	st->nr_listed = 0;
+	if (!err && !spin_is_locked(&sys->pool->lock)) {
+		memcpy(st->free_seen, sys->pool->free_map, words * sizeof(unsigned long));
+		st->nr_listed = READ_ONCE(sys->pool->nr_free_list);
+	}
+	/* With a PT lock held, S2 was checked as an inequality only. */
+	memset(st->inexact, c.any_locked ? 0xff : 0, words * sizeof(unsigned long));
+	st->valid = err == 0;
+	return err;
+}
+
+static void step_dirty_frame(struct step_state *st, unsigned long pfn)
+{
+	BIT_SET(st->dirty, pfn);
+	st->any_dirty = true;
+}
+
+static bool in_range(const void *obj, const void *start, size_t size)
+{
+	return (uintptr_t)obj >= (uintptr_t)start && (uintptr_t)obj - (uintptr_t)start < size;
+}
+
+/* What one logged access may have changed. */
+static void step_touch(struct cow_system *sys, struct step_state *st, const struct sync_touch *t)
+{
+	struct frame_pool *pool = sys->pool;
+	const void *obj = t->obj;
+	struct mm_struct *mm;
+	unsigned long pfn;
+
+	switch (t->op) {
+	case SYNC_READ:
+	case SYNC_YIELD:
+	case SYNC_RCU: /* a callback's own steps are logged */ return;
+	case SYNC_DEVICE:
+		st->zero_dirty = true; /* DMA writes frames past any table */
+		return;
+	default: break;
+	}
+	if (in_range(obj, pool->pages, pool->nr * sizeof(struct page))) {
+		pfn = ((uintptr_t)obj - (uintptr_t)pool->pages) / sizeof(struct page);
+		if (BIT_TEST(st->shadowed, pfn) && obj == &pool->pages[pfn].ptl)
+			BIT_SET(st->dirty_tables, pfn);
+		else if (BIT_TEST(st->shadowed, pfn) || PageFlag(&pool->pages[pfn], PG_table))
+			st->rebuild = true; /* a table allocated, freed or locked unseen */
+		else
+			step_dirty_frame(st, pfn);
+	} else if (in_range(obj, pool->mem, pool->nr * PAGE_SIZE)) {
+		pfn = ((uintptr_t)obj - (uintptr_t)pool->mem) / PAGE_SIZE;
+		if (BIT_TEST(st->shadowed, pfn))
+			BIT_SET(st->dirty_tables, pfn);
+		else if (PageFlag(&pool->pages[pfn], PG_table))
+			st->rebuild = true; /* an upper level */
+		else if (sys->zero_page && pfn == page_to_pfn(pool, sys->zero_page))
+			st->zero_dirty = true;
+	} else if (in_range(obj, sys->ext_refs, pool->nr * sizeof(*sys->ext_refs))) {
+		step_dirty_frame(st,
+				 ((uintptr_t)obj - (uintptr_t)sys->ext_refs) / sizeof(atomic_t));
+	} else if (in_range(obj, pool, sizeof(*pool)) ||
+		   in_range(obj, pool->pcp, (size_t)pool->cpus * sizeof(*pool->pcp)) ||
+		   in_range(obj, pool->lru, (size_t)pool->cpus * sizeof(*pool->lru)) ||
+		   in_range(obj, pool->free_map, frame_map_words(pool) * sizeof(unsigned long))) {
+		st->pool_dirty = true;
+	} else if (sys->swap && swap_device_owns(sys->swap, obj)) {
+		st->swap_dirty = true;
+	} else if (obj == &sys->lock) {
+		st->rebuild = true; /* the list of mms, the swap device */
+	} else {
+		list_for_each_entry(mm, &sys->mms, mmlist)
+		{
+			if (in_range(obj, &mm->pgt, sizeof(mm->pgt)))
+				st->rebuild = true;
+		}
+	}
+}
+
+/* Count pte (in a table locked or not) into the sums, or out of them
+ * (by -1); the frames it maps are to be checked again. */
+static void step_count(struct cow_system *sys, struct step_state *st, pte_t pte, bool locked,
+		       long by)
+{
+	if (pte_none(pte))
+		return;
+	if (!pte_present(pte)) {
+		unsigned long slot = swp_offset(pte_to_swp_entry(pte));
+
+		if (slot < st->nslots)
+			st->swaps[slot] += (unsigned long)by;
+		st->nr_swap_ptes += (unsigned long)by;
+		st->swap_dirty = true;
+		return;
+	}
+	if (pte_special(pte) || !pfn_valid(sys->pool, pte_pfn(pte)))
+		return;
+	st->maps[pte_pfn(pte)] += (unsigned long)by;
+	if (!locked && pte_write(pte) && pfn_to_page(sys->pool, pte_pfn(pte)) != sys->zero_page)
+		st->wmaps[pte_pfn(pte)] += (unsigned long)by;
+	step_dirty_frame(st, pte_pfn(pte));
+}
+
+/* Scan a PTE table again: the entries that differ from its copy (all of
+ * them when its lock was taken or released) move the sums, and are
+ * checked as the full scan checks a leaf. */
+static int step_rescan(struct sys_check *c, unsigned long tpfn)
+{
+	struct cow_system *sys = c->sys;
+	struct step_state *st = c->st;
+	struct page *page = pfn_to_page(sys->pool, tpfn);
+	unsigned long flags = READ_ONCE(page->flags);
+	bool locked, was = BIT_TEST(st->was_locked, tpfn);
+	pte_t *table = page_address(sys->pool, page), *copy = st->shadow[tpfn];
+	struct pgtable_check_ctx pc = {.pool = sys->pool, .msg = c->msg, .len = c->len};
+	int err = 0;
+
+	if (!(flags & BIT_MASK(PG_table)) || (flags & BIT_MASK(PG_free))) {
+		st->rebuild = true;
+		return 0;
+	}
+	locked = spin_is_locked(&page->ptl);
+	for (unsigned long i = 0; i < PTRS_PER_TABLE && !err; i++) {
+		pte_t e;
+
+		/* Mostly one entry of 512 changed: skip eight equal ones at
+		 * a time (plain loads, as check_table's). */
+		if (locked == was && i % 8 == 0 &&
+		    memcmp(&table[i], &copy[i], 8 * sizeof(pte_t)) == 0) {
+			i += 7;
+			continue;
+		}
+		e = READ_PRIVATE(table[i]);
+		if (e == copy[i] && locked == was)
+			continue;
+		step_count(sys, st, copy[i], was, -1);
+		copy[i] = e;
+		if (pte_none(e))
+			continue;
+		err = check_leaf(&pc, st->base[tpfn] + i * PAGE_SIZE, e);
+		if (!err && pte_present(e) && !locked)
+			err = check_pte_rules(c, st->base[tpfn] + i * PAGE_SIZE, e);
+		if (!err)
+			step_count(sys, st, e, locked, 1);
+	}
+	if (locked != was) {
+		if (locked) {
+			BIT_SET(st->was_locked, tpfn);
+			st->nr_locked++;
+		} else {
+			BIT_CLEAR(st->was_locked, tpfn);
+			st->nr_locked--;
+		}
+	}
+	return err;
+}
+
+/* The frame-side halves of P4 and S4 for a frame whose state or PTEs
+ * changed: no PTE maps a free frame or a table, and no writable PTE in an
+ * unlocked table maps a shared anonymous page. */
+static int step_check_frame(struct sys_check *c, unsigned long pfn)
+{
+	struct cow_system *sys = c->sys;
+	struct step_state *st = c->st;
+	struct page *page = &sys->pool->pages[pfn];
+	unsigned long flags = READ_ONCE(page->flags);
+
+	if (st->maps[pfn] &&
+	    ((flags & (BIT_MASK(PG_free) | BIT_MASK(PG_table))) || page_ref_count(page) <= 0))
+		return corrupt(
+			c->msg, c->len, "%lu PTEs map pfn %lu, which is %s (refcount %d) (P4)",
+			st->maps[pfn], pfn, (flags & BIT_MASK(PG_table)) ? "a page table" : "free",
+			page_ref_count(page));
+	if (sys->policy->anon_exclusive && st->wmaps[pfn] && (flags & BIT_MASK(PG_anon)) &&
+	    !(flags & BIT_MASK(PG_anon_exclusive)))
+		return corrupt(c->msg, c->len,
+			       "%lu writable PTEs map pfn %lu, which is not exclusive "
+			       "(mapcount %d, refcount %d) (S4)",
+			       st->wmaps[pfn], pfn, page_mapcount(page), page_ref_count(page));
+	return check_frame(c, pfn, false);
+}
+
+/* frames_check_step's free-list part, reading only the free list's
+ * bitmap words that changed since the last check (and the frames a step
+ * touched that it holds: they must still be PG_free), then the caches. */
+static int step_free_lists(struct step_state *st, struct frame_pool *pool, char *msg, size_t len)
+{
+	unsigned long words = frame_map_words(pool);
+
+	memset(st->scratch, 0, words * sizeof(unsigned long));
+	if (spin_is_locked(&pool->lock))
+		return check_pcps(pool, st->scratch, msg, len);
+	for (unsigned long w = 0; w < words; w++) {
+		unsigned long now = READ_ONCE(pool->free_map[w]), was = st->free_seen[w];
+
+		for (unsigned long bits = now & (~was | st->dirty[w]); bits; bits &= bits - 1) {
+			unsigned long pfn =
+				w * FRAME_MAP_BITS + (unsigned long)__builtin_ctzl(bits);
+
+			if (pfn >= pool->nr || !PageFlag(&pool->pages[pfn], PG_free))
+				return check_listed(pool, st->scratch, pfn, -1, msg, len);
+		}
+		st->nr_listed += (unsigned long)__builtin_popcountl(now);
+		st->nr_listed -= (unsigned long)__builtin_popcountl(was);
+		st->free_seen[w] = now;
+	}
+	if (st->nr_listed != READ_ONCE(pool->nr_free_list))
+		return corrupt(msg, len,
+			       "frame pool: the free list has %lu frames but nr_free_list is %lu",
+			       st->nr_listed, READ_ONCE(pool->nr_free_list));
+	memcpy(st->scratch, st->free_seen, words * sizeof(unsigned long));
+	return check_pcps(pool, st->scratch, msg, len);
+}
+
+/* Does a dirty frame ask for the free list and the caches to be read? */
+static bool step_frame_listed(struct frame_pool *pool, unsigned long pfn)
+{
+	return PageFlag(&pool->pages[pfn], PG_free) ||
+	       ((READ_ONCE(pool->free_map[pfn / FRAME_MAP_BITS]) >> (pfn % FRAME_MAP_BITS)) & 1);
+}
+
+int system_check_touched(struct cow_system *sys, const struct sync_touch *touched, size_t n,
+			 char *msg, size_t len)
+{
+	struct step_state *st = step_state_get(sys);
+	struct sys_check c = {.sys = sys, .msg = msg, .len = len, .st = st};
+	struct frame_pool *pool = sys->pool;
+	unsigned long words = frame_map_words(pool);
+	bool listed = false;
+	int err = 0;
+
+	if (!st)
+		return no_memory(msg, len, "system_check_touched");
+	for (size_t i = 0; touched && st->valid && i < n && !st->rebuild; i++)
+		step_touch(sys, st, &touched[i]);
+	if (!touched || !st->valid || st->rebuild ||
+	    (sys->swap ? swap_device_size(sys->swap) : 0) != st->nslots)
+		return step_rebuild(sys, st, msg, len);
+	c.maps = st->maps;
+	c.wmaps = st->wmaps;
+	c.swaps = st->swaps;
+	for (unsigned long w = 0; w < words && !err; w++)
+		for (unsigned long bits = st->dirty_tables[w]; bits && !err; bits &= bits - 1)
+			err = step_rescan(&c,
+					  w * FRAME_MAP_BITS + (unsigned long)__builtin_ctzl(bits));
+	if (!err && st->rebuild)
+		return step_rebuild(sys, st, msg, len);
+	c.any_locked = st->nr_locked + st->other_locked != 0;
+	for (unsigned long w = 0; w < words; w++) {
+		/* No PT lock held: the counts are exact again (S2), also for
+		 * the frames last checked while one was. */
+		if (!c.any_locked) {
+			st->dirty[w] |= st->inexact[w];
+			st->any_dirty |= st->inexact[w] != 0;
+			st->inexact[w] = 0;
+		} else {
+			st->inexact[w] |= st->dirty[w];
+		}
+	}
+	for (unsigned long w = 0; st->any_dirty && w < words && !listed; w++)
+		for (unsigned long bits = st->dirty[w]; bits && !listed; bits &= bits - 1) {
+			unsigned long pfn =
+				w * FRAME_MAP_BITS + (unsigned long)__builtin_ctzl(bits);
+
+			listed = pfn < pool->nr && step_frame_listed(pool, pfn);
+		}
+	if (!err && (st->pool_dirty || st->any_dirty))
+		err = frames_check_step(pool, st->scratch, false, msg, len);
+	if (!err && (st->pool_dirty || listed))
+		err = step_free_lists(st, pool, msg, len);
+	for (unsigned long w = 0; st->any_dirty && w < words && !err; w++)
+		for (unsigned long bits = st->dirty[w]; bits && !err; bits &= bits - 1) {
+			unsigned long pfn =
+				w * FRAME_MAP_BITS + (unsigned long)__builtin_ctzl(bits);
+
+			if (pfn < pool->nr)
+				err = step_check_frame(&c, pfn);
+		}
+	if (!err && st->swap_dirty) {
+		c.nr_swap_ptes = st->nr_swap_ptes;
+		err = check_swap(&c, false);
+		/* S7 needs each swap-cache page's slot count: every frame. */
+		for (unsigned long pfn = 0; pfn < pool->nr && !err; pfn++)
+			if (PageFlag(&pool->pages[pfn], PG_swapcache))
+				err = check_frame(&c, pfn, false);
+	}
+	if (!err && st->zero_dirty)
+		err = check_zero_page(sys, msg, len);
+	memset(st->dirty, 0, words * sizeof(unsigned long));
+	memset(st->dirty_tables, 0, words * sizeof(unsigned long));
+	st->any_dirty = st->pool_dirty = st->swap_dirty = st->zero_dirty = false;
+	st->valid = err == 0;
 	return err;
 }

@@ -150,6 +150,8 @@ struct cow_system {
 	atomic_t *ext_refs;		  /* (A) per pfn: references GUP handed out */
 	struct swap_device *swap;      /* (A) made on first swap-out (under lock), then constant */
 	unsigned long swap_slots;      /* (C) its size */
+	bool mem_devices;	       /* (C) the swap device in host memory */
+	struct step_state *step_state; /* system_check_touched's, in the explorer's context */
 	atomic_long_t pins_acquired;   /* (A) FOLL_PIN references taken ... */
 	atomic_long_t pins_released;   /* (A) ... and given back */
 	struct mutex ksm_lock;	       /* (K): KSM's state, one pass at a time */
@@ -362,5 +364,13 @@ extern bool fork_test_skip_tlb_flush;
  * counts must match exactly; otherwise only what holds at every step.
  * Returns 0 or COW_ECORRUPT with a message. */
 int system_check(struct cow_system *sys, bool strict, char *msg, size_t len);
+/* The explorer's check between steps (check.c): what the logged accesses
+ * touched[0..n) may have changed, against what the previous call kept; a
+ * full scan the first time, or when touched is NULL.  Passes where
+ * system_check(sys, false) passes. */
+int system_check_touched(struct cow_system *sys, const struct sync_touch *touched, size_t n,
+			 char *msg, size_t len);
+/* What system_check_touched keeps; on destroying the system. */
+void step_state_free(struct cow_system *sys);
 
 #endif /* COW_MM_MM_H */

@@ -362,7 +362,10 @@ static inline bool PageLocked(const struct page *page)
  * quiescent (no concurrent allocation). */
 int frames_check(struct frame_pool *pool, char *msg, size_t len);
 /* The part of frames_check() that holds between any two steps of an
- * explore run, with operations in flight. */
-int frames_check_step(struct frame_pool *pool, char *msg, size_t len);
+ * explore run, with operations in flight: the LRU lists, and with
+ * free_lists the free list and the CPU caches.  scratch: a bitmap of
+ * frame_map_words() words to use, or NULL. */
+int frames_check_step(struct frame_pool *pool, unsigned long *scratch, bool free_lists, char *msg,
+		      size_t len);
 
 #endif /* COW_MM_PAGE_H */

@@ -31,11 +31,15 @@ struct swap_device;
 /* A device of nr slots of type (0..MAX_SWAPFILES-1), backed by a file in
  * dir (NULL: $COWLAB_TMPDIR, else /var/tmp, else the working directory),
  * unlinked at once.  COW_EINVAL, COW_ENOMEM or COW_EIO. */
-int swap_device_create(unsigned int type, unsigned long nr, struct swap_device **out);
+/* in_memory: the slots' bytes in host memory, not a host file. */
+int swap_device_create(unsigned int type, unsigned long nr, bool in_memory,
+		       struct swap_device **out);
 /* Every slot must be free: a COW_CHECK. */
 void swap_device_destroy(struct swap_device *sd);
 
 unsigned long swap_device_size(const struct swap_device *sd);
+/* Is obj a word of the device (its lock, counts or cache)? */
+bool swap_device_owns(const struct swap_device *sd, const void *obj);
 unsigned long swap_device_nr_free(const struct swap_device *sd);
 
 /* A free slot, with count SWAP_HAS_CACHE; COW_ENOMEM when the device is

@@ -27,7 +27,7 @@ static struct swap_device *get_swap(struct cow_system *sys, int *err)
 	spin_lock(&sys->lock);
 	sd = sys->swap;
 	if (!sd) {
-		*err = swap_device_create(0, sys->swap_slots, &sd);
+		*err = swap_device_create(0, sys->swap_slots, sys->mem_devices, &sd);
 		if (!*err)
 			smp_store_release(&sys->swap, sd);
 	}

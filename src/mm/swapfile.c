@@ -1,6 +1,7 @@
 /*
  * The swap device (see swap.h): slot counts under one lock, page I/O with
- * O_DIRECT on an unlinked host file, and injected errors for tests.  The
+ * O_DIRECT on an unlinked host file (or memcpy to host memory, for the
+ * explorer), and injected errors for tests.  The
  * swap cache, reclaim and swap-in build on this.
  *
  * The map and nr_free change under the lock but are read without it (the
@@ -20,6 +21,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -27,7 +29,8 @@ static unsigned long slot_of(const struct swap_device *sd, swp_entry_t entry);
 
 struct swap_device {
 	unsigned int type;
-	int fd;
+	int fd;		    /* the host file, or -1 */
+	unsigned char *mem; /* or the slots' bytes in memory */
 	int direct;
 	unsigned long nr;
 	unsigned long nr_free; /* (W), read without it (swap_device_nr_free) */
@@ -40,7 +43,8 @@ struct swap_device {
 	atomic_t reads, writes;
 };
 
-int swap_device_create(unsigned int type, unsigned long nr, struct swap_device **out)
+int swap_device_create(unsigned int type, unsigned long nr, bool in_memory,
+		       struct swap_device **out)
 {
 	struct swap_device *sd;
 
@@ -60,8 +64,14 @@ int swap_device_create(unsigned int type, unsigned long nr, struct swap_device *
 		free(sd);
 		return COW_ENOMEM;
 	}
-	sd->fd = host_tmpfile(&sd->direct);
-	if (sd->fd < 0 || ftruncate(sd->fd, (off_t)(nr * PAGE_SIZE)) != 0) {
+	if (in_memory) {
+		sd->fd = -1;
+		sd->mem = calloc(nr, PAGE_SIZE);
+		sd->direct = 1;
+	} else {
+		sd->fd = host_tmpfile(&sd->direct);
+	}
+	if (in_memory ? !sd->mem : sd->fd < 0 || ftruncate(sd->fd, (off_t)(nr * PAGE_SIZE)) != 0) {
 		if (sd->fd >= 0)
 			close(sd->fd);
 		free(sd->map);
@@ -83,10 +93,24 @@ void swap_device_destroy(struct swap_device *sd)
 		return;
 	COW_CHECK(sd->nr_free == sd->nr, "swap device destroyed with %lu slots in use",
 		  sd->nr - sd->nr_free);
-	close(sd->fd);
+	if (sd->mem)
+		free(sd->mem);
+	else
+		close(sd->fd);
 	free(sd->map);
 	free(sd->cache);
 	free(sd);
+}
+
+static bool within(const void *obj, const void *start, size_t size)
+{
+	return (uintptr_t)obj >= (uintptr_t)start && (uintptr_t)obj - (uintptr_t)start < size;
+}
+
+bool swap_device_owns(const struct swap_device *sd, const void *obj)
+{
+	return within(obj, sd, sizeof(*sd)) || within(obj, sd->map, sd->nr * sizeof(*sd->map)) ||
+	       within(obj, sd->cache, sd->nr * sizeof(*sd->cache));
 }
 
 int swap_cache_add(struct swap_device *sd, swp_entry_t entry, struct page *page)
@@ -290,7 +314,16 @@ static void io_run(struct swap_device *sd, bool write, unsigned long first, stru
 	ssize_t want = (ssize_t)(n * PAGE_SIZE), done;
 	off_t at = (off_t)(first * PAGE_SIZE);
 
-	done = write ? pwritev(sd->fd, iov, (int)n, at) : preadv(sd->fd, iov, (int)n, at);
+	if (sd->mem) {
+		for (unsigned int r = 0; r < n; r++, at += PAGE_SIZE)
+			if (write)
+				memcpy(sd->mem + at, iov[r].iov_base, PAGE_SIZE);
+			else
+				memcpy(iov[r].iov_base, sd->mem + at, PAGE_SIZE);
+		done = want;
+	} else {
+		done = write ? pwritev(sd->fd, iov, (int)n, at) : preadv(sd->fd, iov, (int)n, at);
+	}
 	for (unsigned int r = 0; r < n; r++)
 		errs[idx[r]] = done == want ? 0 : COW_EIO;
 }

@@ -68,6 +68,7 @@ int cow_system_create(const struct cow_system_opts *opts, struct cow_system **ou
 	/* The swap device (a host file) is made on first use: most runs
 	 * never swap, and an explorer makes thousands of systems. */
 	sys->swap_slots = o.swap_slots ? o.swap_slots : o.frames;
+	sys->mem_devices = o.mem_devices != 0;
 	if (!o.no_zero_page) {
 		sys->zero_page = alloc_page(sys->pool, GFP_ZERO);
 		if (!sys->zero_page) {
@@ -110,6 +111,7 @@ void cow_system_destroy(struct cow_system *sys)
 	}
 	ksm_destroy(sys);
 	frame_pool_destroy(sys->pool);
+	step_state_free(sys);
 	free(sys->ext_refs);
 	free(sys->cpus);
 	free(sys);
@@ -139,6 +141,12 @@ unsigned long cow_system_swap_in_use(struct cow_system *sys)
 int cow_system_check(struct cow_system *sys, int strict, char *msg, unsigned long len)
 {
 	return system_check(sys, strict != 0, msg, len);
+}
+
+int cow_system_check_touched(struct cow_system *sys, const struct sync_touch *touched,
+			     unsigned long n, char *msg, unsigned long len)
+{
+	return system_check_touched(sys, touched, n, msg, len);
 }
 
 /* ---- processes and tasks ----------------------------------------------------- */

@@ -63,7 +63,7 @@ static int match_range(const struct scen_op *op, const struct scen_check_io *io,
 			*err = io->fill(io->arg, scen_check_value(op, a, i), done, expect, n);
 			if (*err)
 				return MATCH_EVALUE;
-			for (unsigned long j = 0; j < n; j++) {
+			for (unsigned long j = memcmp(buf, expect, n) ? 0 : n; j < n; j++) {
 				if (buf[j] == expect[j])
 					continue;
 				miss[a] = (struct miss){true, i, done + j, buf[j], expect[j]};

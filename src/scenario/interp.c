@@ -220,8 +220,7 @@ static int zero_file_tail(struct cow_file *file, unsigned long size)
 	err = cow_file_read(file, start, sector, SECTOR);
 	if (!err) {
 		memset(sector + in, 0, SECTOR - in);
-		if (pwrite(cow_file_fd(file), sector, SECTOR, (off_t)start) != (ssize_t)SECTOR)
-			err = COW_EIO;
+		err = cow_file_sector_io(file, start, sector, SECTOR, 0);
 	}
 	free(sector);
 	return err;
@@ -251,6 +250,7 @@ static int run_new(const struct scenario *s, const char *policy, enum scen_mode 
 	o.cpus = r->ncpus;
 	o.policy = policy;
 	o.no_zero_page = s->zero_page == 0;
+	o.mem_devices = mode == SCEN_EXPLORE;
 	err = cow_system_create(&o, &r->sys);
 	if (err) {
 		free(r);
@@ -273,7 +273,10 @@ static int run_new(const struct scenario *s, const char *policy, enum scen_mode 
 		 * bounds what it can reach. */
 		unsigned long size = (s->files[i].size + SECTOR - 1) & ~(SECTOR - 1);
 
-		err = cow_file_create(size ? size : SECTOR, s->files[i].fill, &r->files[i]);
+		size = size ? size : SECTOR;
+		err = mode == SCEN_EXPLORE
+			      ? cow_file_create_mem(size, s->files[i].fill, &r->files[i])
+			      : cow_file_create(size, s->files[i].fill, &r->files[i]);
 		if (!err && s->files[i].mapped)
 			err = zero_file_tail(r->files[i], s->files[i].size);
 		if (err) {
@@ -1062,10 +1065,28 @@ static void *explore_setup(struct sched *sch, const void *arg)
 static int explore_check(void *state, char *msg, size_t len)
 {
 	struct run *r = state;
-	char m[512];
+	enum scen_checks how = r->cfg->checks;
+	char m[512], full[512];
+	int err = 0, ferr = 0;
+	size_t n;
 
-	int err = cow_system_check(r->sys, 0, m, sizeof(m));
+	if (how != SCEN_CHECK_FULL) {
+		const struct sync_touch *t = sched_touched(r->sched, &n);
 
+		err = cow_system_check_touched(r->sys, t, n, m, sizeof(m));
+	}
+	if (how != SCEN_CHECK_TOUCHED)
+		ferr = cow_system_check(r->sys, 0, full, sizeof(full));
+	if (how == SCEN_CHECK_BOTH && (err != 0) != (ferr != 0)) {
+		snprintf(msg, len,
+			 "crash: the checks disagree: the step check %s, the full check %s: %s",
+			 err ? "failed" : "passed", ferr ? "failed" : "passed", err ? m : full);
+		return 1;
+	}
+	if (how == SCEN_CHECK_FULL) {
+		err = ferr;
+		memcpy(m, full, sizeof(m));
+	}
 	if (err == 0)
 		return 0;
 	if (err == COW_EOVERWRITE)
@@ -1184,6 +1205,25 @@ static int resolve_policy(const struct scenario *s, const char *override, struct
 	return 0;
 }
 
+/* COWLAB_CHECKS: touched (or unset), full or both. */
+static int checks_from_env(enum scen_checks *how, struct scen_result *res)
+{
+	static const char *const names[] = {"touched", "full", "both"};
+	const char *v = getenv("COWLAB_CHECKS");
+
+	*how = SCEN_CHECK_TOUCHED;
+	if (!v || !*v)
+		return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(v, names[i]) == 0) {
+			*how = (enum scen_checks)i;
+			return 0;
+		}
+	snprintf(res->message, sizeof(res->message),
+		 "COWLAB_CHECKS is '%.100s'; it takes touched, full or both", v);
+	return COW_EINVAL;
+}
+
 int scen_prog_init(const struct scenario *s, const char *policy, struct scen_prog *sp,
 		   struct scen_result *res)
 {
@@ -1201,6 +1241,9 @@ int scen_prog_init(const struct scenario *s, const char *policy, struct scen_pro
 			 s->path, s->nr_threads, s->nr_dio, SCHED_MAX_TASKS - 2);
 		return COW_EINVAL;
 	}
+	err = checks_from_env(&sp->checks, res);
+	if (err)
+		return err;
 	snprintf(sp->policy_name, sizeof(sp->policy_name), "%s", name);
 	sp->s = s;
 	sp->policy = sp->policy_name;

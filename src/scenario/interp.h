@@ -64,8 +64,16 @@ struct scen_result {
 /* A scenario as an explore program (explore.h), for the explorer's own
  * entry points: search, shrink, trace.  The program's name is the
  * scenario's path; policy overrides the file's policy line (NULL: keep). */
+/* How explore runs check the invariants between steps (COWLAB_CHECKS). */
+enum scen_checks {
+	SCEN_CHECK_TOUCHED, /* what the steps since the last check touched (default) */
+	SCEN_CHECK_FULL,    /* everything, at every branch */
+	SCEN_CHECK_BOTH,    /* both, a disagreement failing the run (tests) */
+};
+
 struct scen_prog {
 	struct explore_prog prog;
+	enum scen_checks checks;
 	const char *policy; /* the policy used (points into policy_name) */
 	/* The interpreter's: */
 	char policy_name[64];

@@ -26,6 +26,9 @@
 #define DEFAULT_MAX_STEPS 1000000ull
 #define DEFAULT_STACK (256u * 1024u)
 #define GUARD_SIZE 4096u
+/* Steps between two checks whose accesses are logged; a longer stretch
+ * (one task running alone) gets a full check. */
+#define SCHED_TOUCH_LOG 256
 
 enum task_state { T_RUNNABLE, T_BLOCKED, T_DONE };
 
@@ -86,6 +89,10 @@ struct sched {
 	void *data;
 	bool unchecked; /* a step ran since the hook last saw the state */
 	void *step_arg;
+	/* The steps' accesses since the hook last ran (sched_touched);
+	 * nr_touched counts past the log's end when it overflows. */
+	struct sync_touch touched[SCHED_TOUCH_LOG];
+	unsigned int nr_touched;
 	struct sched_rcu_queue rcu;
 };
 
@@ -160,6 +167,7 @@ void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t 
 	s->verdict = SCHED_OK;
 	s->stop = false;
 	s->unchecked = false;
+	s->nr_touched = 0;
 	s->msg[0] = '\0';
 	s->rcu.head = NULL;
 	s->rcu.tail = &s->rcu.head;
@@ -199,6 +207,12 @@ void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg)
 {
 	s->step_hook = fn;
 	s->step_arg = arg;
+}
+
+const struct sync_touch *sched_touched(const struct sched *s, size_t *n)
+{
+	*n = s->nr_touched;
+	return s->nr_touched <= SCHED_TOUCH_LOG ? s->touched : NULL;
 }
 
 /* ---- switching --------------------------------------------------------- */
@@ -471,6 +485,7 @@ enum sched_verdict sched_run(struct sched *s)
 		if (s->step_hook && s->unchecked && (n != 1 || s->step >= s->max_steps)) {
 			s->unchecked = false;
 			s->step_hook(s->step_arg);
+			s->nr_touched = 0;
 			if (s->stop)
 				break;
 		}
@@ -509,6 +524,10 @@ enum sched_verdict sched_run(struct sched *s)
 		coro_switch(&s->main_ctx, &t->ctx);
 		COW_ASSERT(s->current == NULL && sync_explorer == NULL);
 		s->unchecked = true;
+		if (s->nr_touched < SCHED_TOUCH_LOG)
+			s->touched[s->nr_touched] = (struct sync_touch){op, obj};
+		if (s->nr_touched <= SCHED_TOUCH_LOG)
+			s->nr_touched++;
 		if (s->trace)
 			s->trace(s->trace_arg, s, id, op, obj, true);
 	}

@@ -127,6 +127,11 @@ void *sched_data(const struct sched *s);
  * A state where only one task can run is skipped: no other task sees it
  * in this run.  NULL to disable. */
 void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg);
+/* For the step hook: the accesses of the steps taken since the hook last
+ * ran (since the run began, the first time), in order; *n receives how
+ * many.  NULL when there were more than the log holds: the hook must then
+ * assume that anything may have changed. */
+const struct sync_touch *sched_touched(const struct sched *s, size_t *n);
 
 /* Add a task to the run, on simulated CPU cpu.  May be called before
  * sched_run or from a running task.  Returns its id, or COW_ENOMEM when all

@@ -66,6 +66,14 @@ enum sync_op {
 	SYNC_NR_OPS
 };
 
+/* One explored step's shared access: its operation and the word (the
+ * lock, for SYNC_LOCK and SYNC_UNLOCK).  The scheduler logs them for the
+ * invariant checker, which re-checks what they touched. */
+struct sync_touch {
+	enum sync_op op;
+	const void *obj;
+};
+
 struct sched;
 /* Non-NULL while an explore task runs on this OS thread (see above). */
 extern __thread struct sched *sync_explorer;

@@ -232,20 +232,24 @@ static void test_gup_fast_takes_only_what_it_may(void **state)
 	}
 }
 
-/* The direct-I/O engine against a real O_DIRECT file: a read lands in
- * the pinned frames 512 bytes a step; a write copies the frames into the
- * file; io_uring does the same in one go. */
+/* The direct-I/O engine against a real O_DIRECT file and against a
+ * device in memory (odd i): a read lands in the pinned frames 512 bytes a
+ * step; a write copies the frames into the file; io_uring (or, in
+ * memory, the same steps at once) does it in one go. */
 static void test_dio_read_and_write(void **state)
 {
 	(void)state;
-	for (int i = 0; i < NR_MM_POLICIES; i++) {
-		struct gt g = gt_new(mm_policies[i]);
+	for (int i = 0; i < 2 * NR_MM_POLICIES; i++) {
+		struct gt g = gt_new(mm_policies[i / 2]);
 		unsigned char back[4096];
 		struct cow_file *file;
 		struct cow_dio *d;
 		int steps = 0;
 
-		assert_int_equal(cow_file_create(8192, 0x5a, &file), 0);
+		assert_int_equal(i % 2 ? cow_file_create_mem(8192, 0x5a, &file)
+				       : cow_file_create(8192, 0x5a, &file),
+				 0);
+		assert_true(i % 2 ? cow_file_fd(file) < 0 : cow_file_fd(file) >= 0);
 		assert_int_equal(cow_file_size(file), 8192);
 		assert_int_equal(mmt_fill(g.t, g.a, 0x2a, 3 * PAGE_SIZE), 0);
 		assert_int_equal(cow_dio_submit(g.t, g.a + 512, 4096, file, 0, 1, &d), 0);
@@ -279,6 +283,7 @@ static void test_dio_read_and_write(void **state)
 			struct cow_file *bad;
 
 			assert_int_equal(cow_file_create(100, 0, &bad), COW_EINVAL);
+			assert_int_equal(cow_file_create_mem(100, 0, &bad), COW_EINVAL);
 		}
 		cow_file_close(file);
 		gt_free(&g);

@@ -311,7 +311,7 @@ static void *churn_setup(struct sched *s)
 
 static int churn_check(void *state, char *msg, size_t len)
 {
-	return frames_check_step(((struct churn *)state)->pool, msg, len);
+	return frames_check_step(((struct churn *)state)->pool, NULL, true, msg, len);
 }
 
 static int churn_verdict(void *state, char *msg, size_t len)

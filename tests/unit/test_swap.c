@@ -9,13 +9,22 @@
 #include "mm/swap.h"
 #include "sched/sched.h"
 
-static struct swap_device *dev_new(unsigned long nr)
+/* A device on a host file, or with state pointing to true, in memory. */
+static struct swap_device *dev_on(void **state, unsigned long nr)
 {
 	struct swap_device *sd;
+	bool in_memory = state && *state && *(bool *)*state;
 
-	assert_int_equal(swap_device_create(1, nr, &sd), 0);
+	assert_int_equal(swap_device_create(1, nr, in_memory, &sd), 0);
 	return sd;
 }
+
+static struct swap_device *dev_new(unsigned long nr)
+{
+	return dev_on(NULL, nr);
+}
+
+static bool in_memory = true;
 
 static void assert_swap_ok(struct swap_device *sd, const unsigned long *refs)
 {
@@ -30,9 +39,9 @@ static void test_create_rejects_bad_arguments(void **state)
 	struct swap_device *sd = (void *)1;
 
 	(void)state;
-	assert_int_equal(swap_device_create(MAX_SWAPFILES, 8, &sd), COW_EINVAL);
+	assert_int_equal(swap_device_create(MAX_SWAPFILES, 8, false, &sd), COW_EINVAL);
 	assert_null(sd);
-	assert_int_equal(swap_device_create(0, 0, &sd), COW_EINVAL);
+	assert_int_equal(swap_device_create(0, 0, true, &sd), COW_EINVAL);
 	sd = dev_new(16);
 	assert_int_equal(swap_device_size(sd), 16);
 	assert_int_equal(swap_device_nr_free(sd), 16);
@@ -100,10 +109,11 @@ static int write1(struct swap_device *sd, swp_entry_t e, void *frame)
 	return err;
 }
 
+/* Through the host file, and (prestate in_memory) through memory. */
 static void test_page_io_round_trip(void **state)
 {
 	struct frame_pool *pool;
-	struct swap_device *sd = dev_new(8);
+	struct swap_device *sd = dev_on(state, 8);
 	struct page *a, *b;
 	swp_entry_t e1, e2;
 
@@ -170,7 +180,7 @@ static void test_batch_write(void **state)
 	/* In slot order, every third page fails: slots 0-1 go in one write,
 	 * slot 2 fails, 4-5 go in one write, 7 fails. */
 	static const unsigned int slot_of_page[N] = {5, 0, 2, 7, 1, 4};
-	struct swap_device *sd = dev_new(SLOTS);
+	struct swap_device *sd = dev_on(state, SLOTS);
 	swp_entry_t all[SLOTS], entries[N];
 	void *ptrs[N];
 	int errs[N];
@@ -272,7 +282,7 @@ static void *churn_setup(struct sched *s)
 {
 	struct churn *c = calloc(1, sizeof(*c));
 
-	assert_int_equal(swap_device_create(1, 6, &c->sd), 0);
+	assert_int_equal(swap_device_create(1, 6, false, &c->sd), 0);
 	c->iters = 10;
 	sched_spawn(s, "cpu0", 0, churn_worker, c, 0);
 	sched_spawn(s, "cpu1", 1, churn_worker, c, 0);
@@ -316,8 +326,10 @@ int main(void)
 		cmocka_unit_test(test_slots_until_full),
 		cmocka_unit_test(test_counts_lifecycle),
 		cmocka_unit_test(test_page_io_round_trip),
+		cmocka_unit_test_prestate(test_page_io_round_trip, &in_memory),
 		cmocka_unit_test(test_injected_errors),
 		cmocka_unit_test(test_batch_write),
+		cmocka_unit_test_prestate(test_batch_write, &in_memory),
 		cmocka_unit_test(test_check_finds_mismatches),
 		cmocka_unit_test(test_churn_stress),
 		cmocka_unit_test(test_churn_explore),
