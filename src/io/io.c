@@ -102,6 +102,10 @@ static void pages_copy(const struct cow_pages *p, unsigned long off, void *buf, 
 	unsigned char *b = buf;
 
 	COW_CHECK(off + len <= p->len && off + len >= off, "access beyond a page set");
+	/* No yield point: the step checker learns of the store from this
+	 * flag (explore tasks run on one thread, so a plain store). */
+	if (to_frames && sync_explorer)
+		p->sys->frames_stored = true;
 	off += p->off;
 	while (len > 0) {
 		unsigned long in = off & ~PAGE_MASK, n = PAGE_SIZE - in;

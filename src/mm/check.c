@@ -565,6 +565,7 @@ struct step_state {
 	unsigned long *maps;  /* per pfn: the PTEs that map it, special ones aside */
 	unsigned long *wmaps; /* per pfn: the writable ones in tables whose lock was free */
 	unsigned long *swaps; /* per slot: the swap PTEs that refer to it */
+	unsigned long *maps2, *wmaps2, *swaps2; /* the next sums, while tables are scanned */
 	unsigned long nr_swap_ptes;
 	pte_t **shadow;		     /* per pfn: a PTE table's entries at its last scan */
 	unsigned long *base;	     /* per pfn: the address a PTE table translates from */
@@ -734,25 +735,20 @@ static int check_zero_page(struct cow_system *sys, char *msg, size_t len)
 static void step_record_table(unsigned long pfn, enum pt_level level, unsigned long base,
 			      void *arg);
 
-/* Everything, once; with c->st set, what the step checker keeps is
- * rebuilt on the way (its arrays are c's). */
-static int system_scan(struct sys_check *c, bool strict)
+/* Every mm's tables (P1..P4), counting their PTEs into c's sums and
+ * applying S4 and S5 to their leaves; with c->st set, a copy of each PTE
+ * table is kept. */
+static int scan_tables(struct sys_check *c, bool strict)
 {
-	struct cow_system *sys = c->sys;
-	struct frame_pool *pool = sys->pool;
 	struct mm_struct *mm;
-	int err;
 
-	err = strict ? frames_check(pool, c->msg, c->len)
-		     : frames_check_step(pool, c->st ? c->st->scratch : NULL, true, c->msg, c->len);
-	if (err)
-		return err;
-	c->any_locked = pt_locks_held(pool) != 0;
-	list_for_each_entry(mm, &sys->mms, mmlist)
+	c->any_locked = pt_locks_held(c->sys->pool) != 0;
+	list_for_each_entry(mm, &c->sys->mms, mmlist)
 	{
-		err = pgtable_check_leaves(&mm->pgt, strict ? PGTABLE_CHECK_QUIESCENT : 0,
-					   check_pte_excl, c->st ? step_record_table : NULL, c,
-					   c->msg, c->len);
+		int err = pgtable_check_leaves(&mm->pgt, strict ? PGTABLE_CHECK_QUIESCENT : 0,
+					       check_pte_excl, c->st ? step_record_table : NULL, c,
+					       c->msg, c->len);
+
 		if (err) {
 			if (err != COW_ECORRUPT)
 				corrupt(c->msg, c->len, "mm %llu: page-table scan failed: %s",
@@ -760,6 +756,21 @@ static int system_scan(struct sys_check *c, bool strict)
 			return COW_ECORRUPT;
 		}
 	}
+	return c->err ? no_memory(c->msg, c->len, "system_check_touched") : 0;
+}
+
+/* Everything, once; with c->st set, what the step checker keeps is
+ * rebuilt on the way (its arrays are c's). */
+static int system_scan(struct sys_check *c, bool strict)
+{
+	struct cow_system *sys = c->sys;
+	struct frame_pool *pool = sys->pool;
+	int err;
+
+	err = strict ? frames_check(pool, c->msg, c->len)
+		     : frames_check_step(pool, c->st ? c->st->scratch : NULL, true, c->msg, c->len);
+	if (!err)
+		err = scan_tables(c, strict);
 	for (unsigned long pfn = 0; pfn < pool->nr && !err; pfn++)
 		err = check_frame(c, pfn, strict);
 	if (!err)
@@ -814,7 +825,8 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
  *     an mm's table root or counter, to the system lock or to a table's
  *     struct page makes the next check a full scan;
  *   - the zero page's bytes: after any device step (DMA writes frames
- *     without a page table) and any logged store into it.
+ *     without a page table), any logged store into it, and any store
+ *     through a page set (io.c's copies raise sys->frames_stored).
  * Any other access (VMAs, rmap, KSM's trees, tasks) touches nothing the
  * invariants read.  When the log overflowed (one task ran alone for a
  * long stretch) the check is a full scan.
@@ -842,6 +854,9 @@ void step_state_free(struct cow_system *sys)
 	free(st->maps);
 	free(st->wmaps);
 	free(st->swaps);
+	free(st->maps2);
+	free(st->wmaps2);
+	free(st->swaps2);
 	free(st->shadowed);
 	free(st->was_locked);
 	free(st->dirty);
@@ -869,6 +884,8 @@ static struct step_state *step_state_get(struct cow_system *sys)
 	st->base = calloc(nr, sizeof(*st->base));
 	st->maps = calloc(nr, sizeof(*st->maps));
 	st->wmaps = calloc(nr, sizeof(*st->wmaps));
+	st->maps2 = calloc(nr, sizeof(*st->maps2));
+	st->wmaps2 = calloc(nr, sizeof(*st->wmaps2));
 	st->shadowed = calloc(words, sizeof(unsigned long));
 	st->was_locked = calloc(words, sizeof(unsigned long));
 	st->dirty = calloc(words, sizeof(unsigned long));
@@ -876,9 +893,9 @@ static struct step_state *step_state_get(struct cow_system *sys)
 	st->dirty_tables = calloc(words, sizeof(unsigned long));
 	st->scratch = calloc(words, sizeof(unsigned long));
 	st->free_seen = calloc(words, sizeof(unsigned long));
-	if (!st->shadow || !st->base || !st->maps || !st->wmaps || !st->shadowed ||
-	    !st->was_locked || !st->dirty || !st->inexact || !st->dirty_tables || !st->scratch ||
-	    !st->free_seen) {
+	if (!st->shadow || !st->base || !st->maps || !st->wmaps || !st->maps2 || !st->wmaps2 ||
+	    !st->shadowed || !st->was_locked || !st->dirty || !st->inexact || !st->dirty_tables ||
+	    !st->scratch || !st->free_seen) {
 		step_state_free(sys);
 		return NULL;
 	}
@@ -920,9 +937,11 @@ static int step_rebuild(struct cow_system *sys, struct step_state *st, char *msg
 	st->valid = false;
 	if (nslots != st->nslots) {
 		free(st->swaps);
+		free(st->swaps2);
 		st->swaps = nslots ? calloc(nslots, sizeof(*st->swaps)) : NULL;
-		st->nslots = st->swaps ? nslots : 0;
-		if (nslots && !st->swaps)
+		st->swaps2 = nslots ? calloc(nslots, sizeof(*st->swaps2)) : NULL;
+		st->nslots = st->swaps && st->swaps2 ? nslots : 0;
+		if (nslots && !st->nslots)
 			return no_memory(msg, len, "system_check_touched");
 	}
 	memset(st->maps, 0, st->nr * sizeof(*st->maps));
@@ -934,13 +953,12 @@ static int step_rebuild(struct cow_system *sys, struct step_state *st, char *msg
 	memset(st->dirty, 0, words * sizeof(unsigned long));
 	memset(st->dirty_tables, 0, words * sizeof(unsigned long));
 	st->nr_locked = 0;
+	sys->frames_stored = false; /* the scan reads the zero page */
 	st->any_dirty = st->pool_dirty = st->swap_dirty = st->zero_dirty = st->rebuild = false;
 	c.maps = st->maps;
 	c.wmaps = st->wmaps;
 	c.swaps = st->swaps;
 	err = system_scan(&c, false);
-	if (!err && c.err)
-		err = no_memory(msg, len, "system_check_touched");
 	st->nr_swap_ptes = c.nr_swap_ptes;
 	st->other_locked = pt_locks_held(sys->pool) - st->nr_locked;
 	/* The free list as the scan saw it (nothing, if it was locked: the
@@ -993,6 +1011,8 @@ static void step_touch(struct cow_system *sys, struct step_state *st, const stru
 			st->rebuild = true; /* a table allocated, freed or locked unseen */
 		else
 			step_dirty_frame(st, pfn);
+		if (sys->zero_page && pfn == page_to_pfn(pool, sys->zero_page))
+			st->zero_dirty = true; /* mmu.c's copies name the struct page */
 	} else if (in_range(obj, pool->mem, pool->nr * PAGE_SIZE)) {
 		pfn = ((uintptr_t)obj - (uintptr_t)pool->mem) / PAGE_SIZE;
 		if (BIT_TEST(st->shadowed, pfn))
@@ -1066,14 +1086,19 @@ static int step_rescan(struct sys_check *c, unsigned long tpfn)
 	}
 	locked = spin_is_locked(&page->ptl);
 	for (unsigned long i = 0; i < PTRS_PER_TABLE && !err; i++) {
-		pte_t e;
+		pte_t e, any = 0;
 
-		/* Mostly one entry of 512 changed: skip eight equal ones at
-		 * a time (plain loads, as check_table's). */
-		if (locked == was && i % 8 == 0 &&
-		    memcmp(&table[i], &copy[i], 8 * sizeof(pte_t)) == 0) {
-			i += 7;
-			continue;
+		/* Mostly one entry of 512 changed, and most are empty: skip
+		 * eight at a time that are equal to their copy (or, when the
+		 * lock changed hands, empty in both); plain loads, as
+		 * check_table's. */
+		if (i % 8 == 0) {
+			for (unsigned long j = i; j < i + 8; j++)
+				any |= locked == was ? table[j] ^ copy[j] : table[j] | copy[j];
+			if (!any) {
+				i += 7;
+				continue;
+			}
 		}
 		e = READ_PRIVATE(table[i]);
 		if (e == copy[i] && locked == was)
@@ -1098,6 +1123,47 @@ static int step_rescan(struct sys_check *c, unsigned long tpfn)
 		}
 	}
 	return err;
+}
+
+/* The tables' shape changed (a table allocated, linked or freed, an mm
+ * come or gone): scan every table again, as the full check does, into
+ * fresh sums and fresh copies; the frames and slots whose sums moved are
+ * checked after, with the frames the steps touched. */
+static int step_retables(struct sys_check *c)
+{
+	struct step_state *st = c->st;
+	struct frame_pool *pool = c->sys->pool;
+	unsigned long words = frame_map_words(pool), *t;
+	int err;
+
+	memset(st->maps2, 0, st->nr * sizeof(*st->maps2));
+	memset(st->wmaps2, 0, st->nr * sizeof(*st->wmaps2));
+	if (st->nslots)
+		memset(st->swaps2, 0, st->nslots * sizeof(*st->swaps2));
+	memset(st->shadowed, 0, words * sizeof(unsigned long));
+	memset(st->was_locked, 0, words * sizeof(unsigned long));
+	memset(st->dirty_tables, 0, words * sizeof(unsigned long));
+	st->nr_locked = 0;
+	c->maps = st->maps2;
+	c->wmaps = st->wmaps2;
+	c->swaps = st->swaps2;
+	c->nr_swap_ptes = 0;
+	err = scan_tables(c, false);
+	if (err)
+		return err;
+	for (unsigned long pfn = 0; pfn < st->nr; pfn++)
+		if (st->maps2[pfn] != st->maps[pfn] || st->wmaps2[pfn] != st->wmaps[pfn])
+			step_dirty_frame(st, pfn);
+	st->swap_dirty |=
+		c->nr_swap_ptes != st->nr_swap_ptes ||
+		(st->nslots && memcmp(st->swaps, st->swaps2, st->nslots * sizeof(*st->swaps)) != 0);
+	t = st->maps, st->maps = st->maps2, st->maps2 = t;
+	t = st->wmaps, st->wmaps = st->wmaps2, st->wmaps2 = t;
+	t = st->swaps, st->swaps = st->swaps2, st->swaps2 = t;
+	st->nr_swap_ptes = c->nr_swap_ptes;
+	st->other_locked = pt_locks_held(pool) - st->nr_locked;
+	st->rebuild = false;
+	return 0;
 }
 
 /* The frame-side halves of P4 and S4 for a frame whose state or PTEs
@@ -1176,20 +1242,26 @@ int system_check_touched(struct cow_system *sys, const struct sync_touch *touche
 
 	if (!st)
 		return no_memory(msg, len, "system_check_touched");
-	for (size_t i = 0; touched && st->valid && i < n && !st->rebuild; i++)
-		step_touch(sys, st, &touched[i]);
-	if (!touched || !st->valid || st->rebuild ||
-	    (sys->swap ? swap_device_size(sys->swap) : 0) != st->nslots)
+	if (!touched || !st->valid || (sys->swap ? swap_device_size(sys->swap) : 0) != st->nslots)
 		return step_rebuild(sys, st, msg, len);
+	for (size_t i = 0; i < n; i++)
+		step_touch(sys, st, &touched[i]);
+	/* Stores through a page set (a forced write, a pinned buffer) make
+	 * no logged access of their own. */
+	st->zero_dirty |= sys->frames_stored;
+	sys->frames_stored = false;
 	c.maps = st->maps;
 	c.wmaps = st->wmaps;
 	c.swaps = st->swaps;
-	for (unsigned long w = 0; w < words && !err; w++)
+	for (unsigned long w = 0; w < words && !err && !st->rebuild; w++)
 		for (unsigned long bits = st->dirty_tables[w]; bits && !err; bits &= bits - 1)
 			err = step_rescan(&c,
 					  w * FRAME_MAP_BITS + (unsigned long)__builtin_ctzl(bits));
 	if (!err && st->rebuild)
-		return step_rebuild(sys, st, msg, len);
+		err = step_retables(&c);
+	c.maps = st->maps;
+	c.wmaps = st->wmaps;
+	c.swaps = st->swaps;
 	c.any_locked = st->nr_locked + st->other_locked != 0;
 	for (unsigned long w = 0; w < words; w++) {
 		/* No PT lock held: the counts are exact again (S2), also for
