@@ -305,6 +305,37 @@ expect 1 "explore --checks full finds dma_thread's race" "$cow" explore scenario
 tok=$(grep -o 'cow2:[^ ]*' "$tmp/out" | head -n 1)
 grep -q "COWLAB_CHECKS=full cowlab replay" "$tmp/out" && ok "explore --checks full: the replay line carries it" || bad "explore --checks full: the replay line carries it"
 [ -n "$tok" ] && expect 1 "explore --checks full: its token replays" env COWLAB_CHECKS=full "$cow" replay "$tok" || bad "explore --checks full: a token"
+
+# Program reduction: the race stays a race (the fork stays), the reduced
+# program has fewer statements, fails the same check, passes under
+# linux-6.5, and its token replays 100 times out of 100.
+red="$tmp/reduced.cow"
+expect 1 "explore --reduce gup_fast_vs_fork" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-2.6.29 --reduce "$red"
+grep -q "^reduced scenarios/gup/gup_fast_vs_fork.cow from 13 to [0-9]* statements" "$tmp/out" && ok "explore --reduce: says what it dropped" || bad "explore --reduce: says what it dropped"
+n=$(grep -cv '^ *#\|^ *$' "$red" 2>/dev/null || echo 99)
+[ "$n" -lt 13 ] && ok "explore --reduce: $n statements of 13" || bad "explore --reduce: $n statements of 13"
+grep -q "fork C" "$red" && grep -q "pin ring" "$red" && ok "explore --reduce: keeps the racing operations" || bad "explore --reduce: keeps the racing operations"
+grep -q "FOUND desync (linux-2.6.29)" "$tmp/out" && grep -q "$red:[0-9]*:3: check desync ring" "$tmp/out" && ok "explore --reduce: the same check fails in the reduced file" || bad "explore --reduce: the same check fails in the reduced file"
+tok=$(grep -o 'cow2:[^ ]*' "$tmp/out" | tail -n 1)
+replays=0
+for i in $(seq 100); do "$cow" replay "$tok" >/dev/null 2>&1; [ $? = 1 ] && replays=$((replays + 1)); done
+[ "$replays" = 100 ] && ok "explore --reduce: the reduced token replays 100/100" || bad "explore --reduce: the reduced token replays $replays/100"
+expect 0 "explore --reduce: the reduced program passes under linux-6.5" "$cow" explore "$red" --policy linux-6.5 --runs 2000
+expect 1 "explore --reduce vmsplice_child_leak" "$cow" explore scenarios/gup/vmsplice_child_leak.cow --policy linux-2.6.29 --reduce "$red"
+grep -q "vmsplice buf -> pipe" "$red" && ok "explore --reduce: a leak is not reduced to a check that fails anyway" || bad "explore --reduce: a leak is not reduced to a check that fails anyway"
+# dma_thread: 18 statements and a counterexample of 24 visible steps before.
+expect 1 "explore --reduce dma_thread" "$cow" explore scenarios/gup/dma_thread.cow --policy linux-2.6.29 --reduce "$red" --json
+grep -q '"type":"reduced".*"statements_before":18,"statements_after":\([0-9]\|1[01]\),' "$tmp/out" && ok "explore --reduce dma_thread: at most 11 statements of 18" || bad "explore --reduce dma_thread: at most 11 statements of 18"
+vis=$(sed -n 's/.*"visible_steps":\([0-9]*\).*/\1/p' "$tmp/out")
+[ -n "$vis" ] && [ "$vis" -le 16 ] && ok "explore --reduce dma_thread: $vis visible steps (at most 16)" || bad "explore --reduce dma_thread: $vis visible steps (at most 16)"
+grep -q "dio_read" "$red" && grep -q "fork C" "$red" && ok "explore --reduce dma_thread: keeps the I/O and the fork" || bad "explore --reduce dma_thread: keeps the I/O and the fork"
+tok=$(sed -n 's/.*"token":"\(cow2:[^"]*\)".*/\1/p' "$tmp/out")
+replays=0
+for i in $(seq 100); do "$cow" replay "$tok" >/dev/null 2>&1; [ $? = 1 ] && replays=$((replays + 1)); done
+[ "$replays" = 100 ] && ok "explore --reduce dma_thread: replays 100/100" || bad "explore --reduce dma_thread: replays $replays/100"
+expect 2 "explore --reduce refuses a demo" "$cow" explore racy-counter --reduce "$red"
+expect 0 "explore --reduce with nothing found" "$cow" explore scenarios/zero_page.cow --reduce "$tmp/none.cow"
+[ ! -e "$tmp/none.cow" ] && grep -q "nothing to reduce" "$tmp/err" && ok "explore --reduce: nothing found, nothing written" || bad "explore --reduce: nothing found, nothing written"
 sum=0
 for i in 0 1 2; do
 	"$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --shard $i/3 >"$tmp/shard" 2>&1

@@ -58,6 +58,12 @@ static const char usage_explore[] =
 	"  --save FILE       write each run's replay token to FILE before the run\n"
 	"                    starts (with --jobs, FILE.0, FILE.1, ...)\n"
 	"  --no-shrink       report the failing run as found, unshrunk\n"
+	"  --reduce FILE     shrink the program too: drop statements and make numbers\n"
+	"                    smaller while a search of the rest (auto, seed 1, 2000\n"
+	"                    runs) fails the same check with the same verdict (and\n"
+	"                    stays a race, and passes under linux-6.5, where the\n"
+	"                    original does); write the reduced scenario to FILE and\n"
+	"                    report its counterexample\n"
 	"  --checks C        how the invariants are checked between steps:\n"
 	"                    touched (default): what the steps since the last\n"
 	"                    check touched; full: everything, at every branch\n"
@@ -83,6 +89,7 @@ struct explore_args {
 	const char *file;
 	const char *policy;
 	const char *save;
+	const char *reduce; /* --reduce FILE */
 	struct explore_opts o;
 	bool runs_given, json, no_shrink;
 	unsigned int jobs;
@@ -180,6 +187,7 @@ static const struct cli_opt explore_opts[] = {
 	OPT_AT("--policy", OPT_POLICY, struct explore_args, policy),
 	OPT_CALL_TO("--shard", parse_shard),
 	OPT_AT("--save", OPT_TEXT, struct explore_args, save),
+	OPT_AT("--reduce", OPT_TEXT, struct explore_args, reduce),
 	OPT_AT("--time", OPT_SECONDS, struct explore_args, o.time),
 	OPT_NUM_AT("--depth", OPT_UINT, struct explore_args, o.depth, 1, SCHED_PCT_MAX_DEPTH),
 	OPT_NUM_AT("--preemptions", OPT_UINT, struct explore_args, o.preemptions, 0, 64),
@@ -693,6 +701,70 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 	return verdict_is_error(verdict) ? EXIT_SCENARIO : EXIT_FOUND;
 }
 
+/* --reduce: shrink the program that failed, explore the reduced one as
+ * the reduction did (auto, seed 1, its budget), and report that. */
+static int reduce_and_report(struct explore_args *a, struct explore_target **target,
+			     const struct explore_prog **p, const char **policy,
+			     struct explore_result *r)
+{
+	const char *colon = strstr(r->message, ": ");
+	struct reduce_stats st;
+	char verdict[64], pol[64];
+	int code;
+
+	if (!colon || (size_t)(colon - r->message) >= sizeof(verdict)) {
+		fprintf(stderr, "cowlab explore: --reduce: no verdict in '%.200s'\n", r->message);
+		return EXIT_USAGE;
+	}
+	snprintf(verdict, sizeof(verdict), "%.*s", (int)(colon - r->message), r->message);
+	if (verdict_is_error(verdict))
+		return report_found(a, *p, *policy, r);
+	if (!a->json)
+		printf("%s: FOUND %s (%s) in run %" PRIu64 "; reducing the program...\n", a->file,
+		       verdict, *policy, r->runs);
+	code = explore_reduce(a->file, a->reduce, *policy, verdict, colon + 2, &st);
+	if (code)
+		return code;
+	if (a->json)
+		printf("{\"type\":\"reduced\",\"from\":");
+	else
+		printf("reduced %s from %d to %d statements (%u candidates searched, %u changes "
+		       "kept): %s\n",
+		       a->file, st.lines_before, st.lines_after, st.tried, st.kept, a->reduce);
+	if (a->json) {
+		json_string(stdout, a->file);
+		printf(",\"file\":");
+		json_string(stdout, a->reduce);
+		printf(",\"statements_before\":%d,\"statements_after\":%d,\"candidates\":%u,"
+		       "\"kept\":%u}\n",
+		       st.lines_before, st.lines_after, st.tried, st.kept);
+	}
+	snprintf(pol, sizeof(pol), "%s", *policy); /* the target holds *policy */
+	explore_target_free(*target);
+	*target = NULL;
+	code = explore_target_open(a->reduce, pol, "explore", target, p, policy);
+	if (code)
+		return code;
+	a->target = *target;
+	a->file = a->reduce;
+	a->o = (struct explore_opts){
+		.algo = SCHED_AUTO,
+		.depth = EXPLORE_DEFAULT_DEPTH,
+		.preemptions = EXPLORE_DEFAULT_PREEMPTIONS,
+		.seed = 1,
+		.runs = REDUCE_SEARCH_RUNS,
+		.stop_exhaustive = true,
+	};
+	memset(r, 0, sizeof(*r));
+	if (explore_run_search(*p, *policy, &a->o, r) != 0 || !r->failed) {
+		fprintf(stderr,
+			"cowlab explore: --reduce: %s did not fail when explored again (%.200s)\n",
+			a->reduce, r->message);
+		return EXIT_USAGE;
+	}
+	return report_found(a, *p, *policy, r);
+}
+
 int cmd_explore(int argc, char **argv)
 {
 	struct explore_args a = {0};
@@ -709,6 +781,12 @@ int cmd_explore(int argc, char **argv)
 	code = explore_target_open(a.file, a.policy, "explore", &target, &p, &policy);
 	if (code)
 		return code;
+	if (a.reduce && !target) {
+		fprintf(stderr,
+			"cowlab explore: --reduce reduces a scenario file, not the demo '%s'\n",
+			a.file);
+		return EXIT_USAGE;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		explore_target_free(target);
@@ -741,6 +819,8 @@ int cmd_explore(int argc, char **argv)
 		fprintf(stderr, "cowlab explore: %s\n",
 			r->message[0] ? r->message : cow_strerror(err));
 		code = EXIT_USAGE;
+	} else if (r->failed && a.reduce && !stop_flag) {
+		code = reduce_and_report(&a, &target, &p, &policy, r);
 	} else if (r->failed) {
 		code = report_found(&a, p, policy, r);
 	} else if (k.judged > 0 && k.skipped == k.judged) {
@@ -750,6 +830,11 @@ int cmd_explore(int argc, char **argv)
 		report_none(&a, policy, r, &k);
 		code = 0;
 	}
+	if (a.reduce && code == 0 && !r->failed)
+		fprintf(stderr,
+			"cowlab explore: --reduce: no run failed, so there is nothing to "
+			"reduce (%s not written)\n",
+			a.reduce);
 	/* Ctrl-C: what ran is reported above; the status says it stopped. */
 	if (stop_flag && !r->failed && code == 0) {
 		fprintf(stderr,

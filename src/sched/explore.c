@@ -733,8 +733,12 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 		}
 		if (!counts)
 			r->uncounted++;
-		if (failed && counts)
+		if (failed && counts && !o->until_pass)
 			break;
+		if (!failed && counts && o->until_pass) {
+			r->passed = true;
+			break;
+		}
 		if ((i & 15) == 0 || use_dfs || x.dpor) {
 			t_now = now_seconds();
 			if (o->time > 0 && t_now - start >= o->time)

@@ -112,6 +112,7 @@ struct explore_result {
 	/* The reported run as a schedule token, if its deviations fit. */
 	bool has_schedule;
 	struct explore_token schedule;
+	bool passed; /* until_pass: a counted run passed */
 	char message[2048]; /* why it failed */
 	/* Searches only. */
 	uint64_t distinct; /* distinct schedules run (by fingerprint) */
@@ -176,6 +177,9 @@ struct explore_opts {
 	/* SCHED_AUTO: stop once dfs is exhaustive (explore_result), before
 	 * the runs or the time are used up: nothing is left to find. */
 	bool stop_exhaustive;
+	/* Look for a run that passes instead: stop at the first counted run
+	 * that does not fail (explore_result.passed); failing runs go on. */
+	bool until_pass;
 	/* Shard shard of nr_shards (0 means 1): the runs are split so that
 	 * the shards run disjoint sets of schedules and together all. */
 	unsigned int shard, nr_shards;
