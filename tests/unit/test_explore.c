@@ -439,6 +439,24 @@ static void test_dfs_finds_the_race(void **state)
 	assert_replays_100(&demo_racy_counter, &r.token, &r);
 }
 
+/* until_pass looks for a run that passes: the racy counter has some (the
+ * search stops at the first, before the runs are spent), a program that
+ * spins forever has none (every run fails; the search runs them all). */
+static void test_until_pass(void **state)
+{
+	struct explore_opts o = {.algo = SCHED_RANDOM, .runs = 50, .seed = 1, .until_pass = true};
+	struct explore_result r;
+
+	(void)state;
+	assert_int_equal(explore_run_search(&demo_racy_counter, NULL, &o, &r), 0);
+	assert_true(r.passed);
+	assert_true(r.runs < 50);
+	o.max_steps = 2000;
+	assert_int_equal(explore_run_search(&demo_spin_forever, NULL, &o, &r), 0);
+	assert_false(r.passed);
+	assert_int_equal(r.runs, 50);
+}
+
 /* One CPU counting alone: a program with a single schedule. */
 static void solo_task(void *arg)
 {
@@ -809,6 +827,7 @@ int main(void)
 		cmocka_unit_test(test_recorded_schedules_replay_their_runs),
 		cmocka_unit_test(test_dfs_bounds_and_sleep_sets),
 		cmocka_unit_test(test_dfs_shards_split_the_search),
+		cmocka_unit_test(test_until_pass),
 		cmocka_unit_test(test_dfs_finds_the_race),
 		cmocka_unit_test(test_dfs_exhaustive),
 		cmocka_unit_test(test_policy_hash_follows_rules),
