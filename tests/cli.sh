@@ -306,6 +306,17 @@ tok=$(grep -o 'cow2:[^ ]*' "$tmp/out" | head -n 1)
 grep -q "COWLAB_CHECKS=full cowlab replay" "$tmp/out" && ok "explore --checks full: the replay line carries it" || bad "explore --checks full: the replay line carries it"
 [ -n "$tok" ] && expect 1 "explore --checks full: its token replays" env COWLAB_CHECKS=full "$cow" replay "$tok" || bad "explore --checks full: a token"
 
+# Search-size estimates (dpor): a search that ends says so; one that does
+# not gives an estimate above the runs it made.
+expect 0 "explore --estimate: a search that ends" "$cow" explore scenarios/matrix/r17_gup_fast_vs_fork.cow --policy linux-6.5 --algo dpor --estimate 10
+grep -q "the search is done" "$tmp/out" && ok "explore --estimate: says the search is done" || bad "explore --estimate: says the search is done"
+expect 0 "explore --estimate: dma_thread under linux-6.5" "$cow" explore scenarios/gup/dma_thread.cow --policy linux-6.5 --algo dpor --estimate 1 --json
+est=$(sed -n 's/.*"type":"estimate".*"runs":\([0-9]*\),.*"estimate":\([0-9]*\),.*/\1 \2/p' "$tmp/out")
+made=${est% *} total=${est#* }
+[ -n "$est" ] && [ "$total" -gt "$made" ] && ok "explore --estimate: about $total runs, more than the $made made" || bad "explore --estimate: an estimate ($est)"
+grep -q '"type":"progress".*"estimate":[1-9]' "$tmp/out" && ok "explore --estimate: progress lines carry it" || bad "explore --estimate: progress lines carry it"
+expect 2 "explore --estimate needs dpor" "$cow" explore scenarios/gup/dma_thread.cow --algo dfs --estimate 1
+
 # Program reduction: the race stays a race (the fork stays), the reduced
 # program has fewer statements, fails the same check, passes under
 # linux-6.5, and its token replays 100 times out of 100.

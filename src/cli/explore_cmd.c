@@ -58,6 +58,9 @@ static const char usage_explore[] =
 	"  --save FILE       write each run's replay token to FILE before the run\n"
 	"                    starts (with --jobs, FILE.0, FILE.1, ...)\n"
 	"  --no-shrink       report the failing run as found, unshrunk\n"
+	"  --estimate S      with --algo dpor: search for S seconds, then print how\n"
+	"                    many runs the whole search would make (an estimate from\n"
+	"                    the shape of the tree so far) and how long that takes\n"
 	"  --reduce FILE     shrink the program too: drop statements and make numbers\n"
 	"                    smaller while a search of the rest (auto, seed 1, 2000\n"
 	"                    runs) fails the same check with the same verdict (and\n"
@@ -90,6 +93,7 @@ struct explore_args {
 	const char *policy;
 	const char *save;
 	const char *reduce; /* --reduce FILE */
+	double estimate;    /* --estimate S: only estimate the search's size */
 	struct explore_opts o;
 	bool runs_given, json, no_shrink;
 	unsigned int jobs;
@@ -188,6 +192,7 @@ static const struct cli_opt explore_opts[] = {
 	OPT_CALL_TO("--shard", parse_shard),
 	OPT_AT("--save", OPT_TEXT, struct explore_args, save),
 	OPT_AT("--reduce", OPT_TEXT, struct explore_args, reduce),
+	OPT_AT("--estimate", OPT_SECONDS, struct explore_args, estimate),
 	OPT_AT("--time", OPT_SECONDS, struct explore_args, o.time),
 	OPT_NUM_AT("--depth", OPT_UINT, struct explore_args, o.depth, 1, SCHED_PCT_MAX_DEPTH),
 	OPT_NUM_AT("--preemptions", OPT_UINT, struct explore_args, o.preemptions, 0, 64),
@@ -237,9 +242,53 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 				"unsharded\n");
 		return EXIT_USAGE;
 	}
+	if (a->estimate > 0) {
+		if (a->o.algo != SCHED_DPOR) {
+			fprintf(stderr, "cowlab explore: --estimate estimates a search of "
+					"--algo dpor\n");
+			return EXIT_USAGE;
+		}
+		if (a->jobs > 1 || a->reduce) {
+			fprintf(stderr, "cowlab explore: --estimate runs one job, without --reduce\n");
+			return EXIT_USAGE;
+		}
+		a->o.time = a->estimate;
+	}
 	/* Once dfs has run every schedule there is, nothing is left to find. */
 	a->o.stop_exhaustive = true;
 	return 0;
+}
+
+/* --estimate: what the search made in its time, and what the whole would
+ * take at that rate. */
+static void report_estimate(const struct explore_args *a, const char *policy,
+			    const struct explore_result *r)
+{
+	uint64_t made = r->runs + r->uncounted;
+	double rate = r->elapsed > 0 ? (double)made / r->elapsed : 0;
+	double left = rate > 0 && r->estimate > (double)made ? (r->estimate - (double)made) / rate
+							      : 0;
+	bool done = r->dfs_done;
+
+	if (a->json) {
+		printf("{\"type\":\"estimate\",\"file\":");
+		json_string(stdout, a->file);
+		printf(",\"policy\":");
+		json_string(stdout, policy);
+		printf(",\"done\":%s,\"runs\":%" PRIu64 ",\"elapsed\":%.3f,\"estimate\":%.0f,"
+		       "\"seconds_left\":%.0f}\n",
+		       done ? "true" : "false", made, r->elapsed, r->estimate, left);
+		return;
+	}
+	if (done) {
+		printf("%s (%s): the search is done: %" PRIu64 " runs in %.2f s, nothing found\n",
+		       a->file, policy, made, r->elapsed);
+		return;
+	}
+	printf("%s (%s): about %.3g runs in all (an estimate: %" PRIu64
+	       " made in %.2f s, %.0f runs/s);\n"
+	       "  at that rate the rest takes about %.0f s (%.1f h)\n",
+	       a->file, policy, r->estimate, made, r->elapsed, rate, left, left / 3600);
 }
 
 /* ---- progress -------------------------------------------------------------------- */
@@ -261,20 +310,22 @@ static void show_progress(struct progress *pr, const struct explore_stats *st)
 	if (pr->json) {
 		printf("{\"type\":\"progress\",\"runs\":%" PRIu64 ",\"runs_per_s\":%.0f,"
 		       "\"distinct\":%" PRIu64 ",\"max_preemptions\":%u,\"bound\":%u,"
-		       "\"dfs_done\":%s,\"elapsed\":%.2f}\n",
+		       "\"dfs_done\":%s,\"estimate\":%.0f,\"elapsed\":%.2f}\n",
 		       st->runs, rate, st->distinct, st->max_preemptions, st->bound,
-		       st->dfs_done ? "true" : "false", st->elapsed);
+		       st->dfs_done ? "true" : "false", st->estimate, st->elapsed);
 		fflush(stdout);
 	} else if (pr->tty) {
-		char bound[48] = "";
+		char bound[48] = "", est[64] = "";
 
 		if (st->bound)
 			snprintf(bound, sizeof(bound), ", dfs bound %u%s", st->bound,
 				 st->dfs_done ? " done" : "");
+		if (st->estimate > 0)
+			snprintf(est, sizeof(est), " of about %.3g", st->estimate);
 		fprintf(stderr,
-			"\r  %" PRIu64 " runs, %.0f runs/s, %" PRIu64
+			"\r  %" PRIu64 " runs%s, %.0f runs/s, %" PRIu64
 			" distinct schedules, up to %u preemptions%s, %.0f s   ",
-			st->runs, rate, st->distinct, st->max_preemptions, bound, st->elapsed);
+			st->runs, est, rate, st->distinct, st->max_preemptions, bound, st->elapsed);
 		pr->printed = true;
 	}
 }
@@ -819,6 +870,8 @@ int cmd_explore(int argc, char **argv)
 		fprintf(stderr, "cowlab explore: %s\n",
 			r->message[0] ? r->message : cow_strerror(err));
 		code = EXIT_USAGE;
+	} else if (a.estimate > 0 && !r->failed) {
+		report_estimate(&a, policy, r);
 	} else if (r->failed && a.reduce && !stop_flag) {
 		code = reduce_and_report(&a, &target, &p, &policy, r);
 	} else if (r->failed) {

@@ -240,6 +240,36 @@ static int task_of(const struct dpor *d, uint32_t st)
 
 /* ---- the run ----------------------------------------------------------------------- */
 
+double dpor_fraction_done(const struct dpor *d)
+{
+	uint32_t *done, *total;
+	double f;
+
+	if (d->done)
+		return 1;
+	done = malloc(sizeof(*done) * (d->nr + 1));
+	total = malloc(sizeof(*total) * (d->nr + 1));
+	if (!done || !total) {
+		free(done);
+		free(total);
+		return 0;
+	}
+	for (size_t i = 0; i < d->nr; i++) {
+		const struct dnode *n = &d->nodes[i];
+		uint32_t pending = 0;
+
+		for (const struct wt *w = n->wut; w; w = w->next)
+			pending++; /* branches still to explore from here */
+		/* done never holds the choice in progress (or about to run) */
+		done[i] = (uint32_t)__builtin_popcountll(n->done & ~BIT(n->chosen));
+		total[i] = done[i] + 1 + pending;
+	}
+	f = explore_fraction(done, total, d->nr);
+	free(done);
+	free(total);
+	return f;
+}
+
 bool dpor_next(struct dpor *d, struct explore_token *t)
 {
 	if (d->done)

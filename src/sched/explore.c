@@ -601,6 +601,33 @@ int explore_current_token(struct explore_token *t)
 	return 0;
 }
 
+double explore_fraction(const uint32_t *done, const uint32_t *total, size_t nr)
+{
+	double f = 0, weight = 1;
+
+	for (size_t i = 0; i < nr; i++) {
+		if (total[i] == 0)
+			break;
+		f += weight * done[i] / total[i];
+		weight /= total[i];
+	}
+	return f;
+}
+
+/* dpor: the runs the whole search will make, estimated from the fraction
+ * of the tree done and the runs made; 0 with another algorithm.  (dfs has
+ * a path too, but its siblings' subtrees differ too much for it: the ones
+ * that preempt have less of the bound left, the later ones more tasks
+ * asleep; estimates from its path were off by twenty orders of
+ * magnitude.) */
+static double search_estimate(const struct search *x, const struct explore_result *r)
+{
+	double f = x->dpor ? dpor_fraction_done(x->dpor) : 0;
+	uint64_t made = r->runs + r->uncounted;
+
+	return f > 0 && made > 0 ? (double)made / f : 0;
+}
+
 static void report_progress(struct search *x, struct explore_result *r, struct fp_set *fps,
 			    double start)
 {
@@ -612,6 +639,7 @@ static void report_progress(struct search *x, struct explore_result *r, struct f
 		.elapsed = now_seconds() - start,
 		.bound = x->dfs ? r->dfs_bound : 0,
 		.dfs_done = (x->dfs && dfs_done(x->dfs)) || (x->dpor && dpor_exhaustive(x->dpor)),
+		.estimate = search_estimate(x, r),
 	};
 
 	if (x->o->progress)
@@ -743,7 +771,9 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 			t_now = now_seconds();
 			if (o->time > 0 && t_now - start >= o->time)
 				break;
-			if (t_now - last >= 1.0) {
+			/* Once after the first run too: dpor's first
+			 * estimate of the search's size. */
+			if (t_now - last >= 1.0 || (i == 0 && x.dpor)) {
 				last = t_now;
 				report_progress(&x, r, &fps, start);
 			}
@@ -754,6 +784,7 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 	r->exhaustive = (x.dfs && dfs_exhaustive(x.dfs)) || (x.dpor && dpor_exhaustive(x.dpor));
 	if (x.dpor)
 		r->divergences = dpor_divergences(x.dpor);
+	r->estimate = search_estimate(&x, r);
 	r->elapsed = now_seconds() - start;
 	report_progress(&x, r, &fps, start);
 	free(fps.slot);

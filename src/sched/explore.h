@@ -112,7 +112,8 @@ struct explore_result {
 	/* The reported run as a schedule token, if its deviations fit. */
 	bool has_schedule;
 	struct explore_token schedule;
-	bool passed; /* until_pass: a counted run passed */
+	bool passed;	    /* until_pass: a counted run passed */
+	double estimate;    /* dpor: explore_stats.estimate at the end */
 	char message[2048]; /* why it failed */
 	/* Searches only. */
 	uint64_t distinct; /* distinct schedules run (by fingerprint) */
@@ -158,6 +159,10 @@ struct explore_stats {
 	unsigned int bound; /* dfs: preemption bound (auto: of its dfs part) */
 	bool dfs_done;
 	unsigned int max_preemptions; /* the most any counted run made */
+	/* dpor: the runs (counted or not) the whole search will make,
+	 * estimated from the shape of the tree so far (explore.c); 0: no
+	 * estimate (other algorithms). */
+	double estimate;
 };
 
 /* The search's defaults, for every caller: PCT's depth, and dfs's

@@ -68,5 +68,19 @@ bool dpor_done(const struct dpor *d);
 bool dpor_exhaustive(const struct dpor *d);
 /* Branches no run could follow (then it is not exhaustive). */
 uint64_t dpor_divergences(const struct dpor *d);
+/* Between runs: the fraction of the search done, estimated from the path
+ * of the last run and the branches its wakeup trees hold (see
+ * explore_fraction); 1 once done. */
+double dpor_fraction_done(const struct dpor *d);
+
+/* The fraction of a depth-first search done, from the path of its last
+ * run: node i of the path has n[i] subtrees to explore (as far as it is
+ * known there) of which c[i] are done, so, if subtrees of one node are
+ * about the same size, the done ones make
+ *   sum over i of c[i] / n[i] * product over j < i of 1 / n[j]
+ * of the tree (Knuth's estimate of a tree's size, 1975, and its progress
+ * form).  After the first run, when no subtree is done, the search has
+ * run 1 / (product of n[i]) of it: Knuth's estimate from one probe. */
+double explore_fraction(const uint32_t *done, const uint32_t *total, size_t nr);
 
 #endif
