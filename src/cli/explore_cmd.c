@@ -249,7 +249,8 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 			return EXIT_USAGE;
 		}
 		if (a->jobs > 1 || a->reduce) {
-			fprintf(stderr, "cowlab explore: --estimate runs one job, without --reduce\n");
+			fprintf(stderr,
+				"cowlab explore: --estimate runs one job, without --reduce\n");
 			return EXIT_USAGE;
 		}
 		a->o.time = a->estimate;
@@ -266,8 +267,8 @@ static void report_estimate(const struct explore_args *a, const char *policy,
 {
 	uint64_t made = r->runs + r->uncounted;
 	double rate = r->elapsed > 0 ? (double)made / r->elapsed : 0;
-	double left = rate > 0 && r->estimate > (double)made ? (r->estimate - (double)made) / rate
-							      : 0;
+	double left =
+		rate > 0 && r->estimate > (double)made ? (r->estimate - (double)made) / rate : 0;
 	bool done = r->dfs_done;
 
 	if (a->json) {
