@@ -306,6 +306,15 @@ tok=$(grep -o 'cow2:[^ ]*' "$tmp/out" | head -n 1)
 grep -q "COWLAB_CHECKS=full cowlab replay" "$tmp/out" && ok "explore --checks full: the replay line carries it" || bad "explore --checks full: the replay line carries it"
 [ -n "$tok" ] && expect 1 "explore --checks full: its token replays" env COWLAB_CHECKS=full "$cow" replay "$tok" || bad "explore --checks full: a token"
 
+# matrix --prove: cells that pass on a sample become proofs with dpor.
+rows="scenarios/matrix/r17_gup_fast_vs_fork.cow scenarios/matrix/r18_dirty_cow.cow scenarios/matrix/r07_vmsplice_swapin.cow"
+expect 0 "matrix without --prove: samples" "$cow" matrix $rows --policy linux-6.5
+grep -q "3 pass: 0 proven" "$tmp/out" && ok "matrix without --prove: nothing proven" || bad "matrix without --prove: nothing proven"
+expect 0 "matrix --prove" "$cow" matrix $rows --policy linux-6.5 --prove 60
+grep -q "3 pass: 3 proven (every schedule ran)" "$tmp/out" && ok "matrix --prove: three cells proven" || bad "matrix --prove: three cells proven"
+expect 0 "matrix --prove under linux-2.6.29" "$cow" matrix $rows --policy linux-2.6.29 --prove 60 --json
+[ "$(grep -o '"found":"[a-z]*"' "$tmp/out" | sort | tr '\n' ' ')" = '"found":"desync" "found":"leak" "found":"overwrite" ' ] && ok "matrix --prove: failing cells keep their counterexamples" || bad "matrix --prove: failing cells keep their counterexamples"
+
 # Search-size estimates (dpor): a search that ends says so; one that does
 # not gives an estimate above the runs it made.
 expect 0 "explore --estimate: a search that ends" "$cow" explore scenarios/matrix/r17_gup_fast_vs_fork.cow --policy linux-6.5 --algo dpor --estimate 10

@@ -153,6 +153,12 @@ struct verdict {
 };
 void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs, double time,
 		     uint64_t seed, struct verdict *v);
+/* A pass that is not yet exhaustive: search s with dpor for up to time
+ * seconds.  If dpor runs every trace the pass is proven (exhaustive, its
+ * cover EXPLORE_EXHAUSTIVE); if it finds a failing run, that is the
+ * verdict; else v stands, with dpor's runs and time added. */
+void explore_verdict_prove(const struct scenario *s, const char *preset, double time,
+			   struct verdict *v);
 
 /* Program reduction (reduce.c): delta-debug the scenario at src, whose
  * search under policy failed with verdict and message, a statement at a

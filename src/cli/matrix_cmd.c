@@ -62,7 +62,12 @@ static const char usage_matrix[] =
 	"  --time S          seconds per cell at most as well (default: none, so\n"
 	"                    that a loaded machine gives the same verdicts)\n"
 	"  --cell-timeout S  kill a worker still in one cell after S seconds and\n"
-	"                    mark the cell 'timeout' (default 300, plus --time)\n"
+	"                    mark the cell 'timeout' (default 300, plus --time and\n"
+	"                    --prove)\n"
+	"  --prove S         search each cell that passes, and has not run every\n"
+	"                    schedule, with dpor for up to S seconds: if dpor runs\n"
+	"                    every trace the pass is proven (no mark); if it finds\n"
+	"                    a failing run, that is the cell's verdict\n"
 	"  --seed S          first seed of the random and PCT runs (default 1)\n"
 	"  --jobs J          J worker processes (default: the online CPUs)\n"
 	MAX_MEMORY_HELP
@@ -93,6 +98,7 @@ struct matrix_args {
 	int nr_presets;
 	uint64_t runs, seed;
 	double time;	     /* 0: no limit in seconds */
+	double prove;	     /* --prove S: dpor on the cells that pass, 0: none */
 	double cell_timeout; /* the watchdog's, in seconds */
 	unsigned int jobs;
 	bool markdown, json;
@@ -171,6 +177,7 @@ static const struct cli_opt matrix_opts[] = {
 	OPT_CALL_TO("--policy", parse_policy_list),
 	OPT_AT("--time", OPT_SECONDS, struct matrix_args, time),
 	OPT_AT("--cell-timeout", OPT_SECONDS, struct matrix_args, cell_timeout),
+	OPT_AT("--prove", OPT_SECONDS, struct matrix_args, prove),
 	OPT_NUM_AT("--runs", OPT_U64, struct matrix_args, runs, 1, UINT64_MAX),
 	OPT_NUM_AT("--seed", OPT_U64, struct matrix_args, seed, 0, UINT64_MAX),
 	OPT_NUM_AT("--jobs", OPT_UINT, struct matrix_args, jobs, 1, MAX_JOBS),
@@ -202,7 +209,7 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 	}
 	a->format = a->json ? FORMAT_JSON : a->markdown ? FORMAT_MARKDOWN : FORMAT_TEXT;
 	if (a->cell_timeout == 0)
-		a->cell_timeout = CELL_TIMEOUT + a->time;
+		a->cell_timeout = CELL_TIMEOUT + a->time + a->prove;
 	if (a->nr_paths == 0)
 		a->paths[a->nr_paths++] = DEFAULT_DIR;
 	if (!a->presets) {
@@ -293,6 +300,9 @@ static void run_cell(const struct matrix *m, int cell, struct cell_msg *msg)
 	crash_msg.cell = cell;
 	explore_verdict(m->rows[cell / m->a.nr_presets].s, m->a.presets[cell % m->a.nr_presets],
 			m->a.runs, m->a.time, m->a.seed, &msg->v);
+	if (m->a.prove > 0)
+		explore_verdict_prove(m->rows[cell / m->a.nr_presets].s,
+				      m->a.presets[cell % m->a.nr_presets], m->a.prove, &msg->v);
 }
 
 /* Take cells from cmd_fd until it closes; answer each on res_fd. */

@@ -3,7 +3,8 @@
  * budget: the cell of `cowlab matrix` and the model's side of `cowlab
  * diff`.  The auto search (PCT, random and dfs in turn) stops at the first
  * failing run, unshrunk, or when the runs or the time are spent, or once
- * dfs has run every schedule there is.
+ * dfs has run every schedule there is.  explore_verdict_prove then tries
+ * to make a pass a proof with dpor.
  */
 #include "cli.h"
 #include "cowlab.h"
@@ -12,18 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs, double time,
-		     uint64_t seed, struct verdict *v)
+/* A search of s under preset with options o, as a verdict. */
+static void search_verdict(const struct scenario *s, const char *preset,
+			   const struct explore_opts *o, struct verdict *v)
 {
-	struct explore_opts o = {
-		.algo = SCHED_AUTO,
-		.depth = EXPLORE_DEFAULT_DEPTH,
-		.preemptions = EXPLORE_DEFAULT_PREEMPTIONS,
-		.seed = seed,
-		.runs = runs,
-		.time = time,
-		.stop_exhaustive = true,
-	};
 	struct explore_result *x = calloc(1, sizeof(*x));
 	struct scen_result *res = calloc(1, sizeof(*res));
 	struct explore_target *t;
@@ -37,7 +30,7 @@ void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs
 	} else if (explore_target_scenario(s, preset, "matrix", &t, &p, &policy) != 0) {
 		v->err = COW_EINVAL;
 	} else {
-		v->err = explore_run_search(p, policy, &o, x);
+		v->err = explore_run_search(p, policy, o, x);
 		if (!v->err) {
 			scen_result_from_explore(x, res);
 			explore_target_skips(t, res);
@@ -69,4 +62,42 @@ void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs
 	v->seconds = now_seconds() - t0;
 	free(x);
 	free(res);
+}
+
+void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs, double time,
+		     uint64_t seed, struct verdict *v)
+{
+	struct explore_opts o = {
+		.algo = SCHED_AUTO,
+		.depth = EXPLORE_DEFAULT_DEPTH,
+		.preemptions = EXPLORE_DEFAULT_PREEMPTIONS,
+		.seed = seed,
+		.runs = runs,
+		.time = time,
+		.stop_exhaustive = true,
+	};
+
+	search_verdict(s, preset, &o, v);
+}
+
+void explore_verdict_prove(const struct scenario *s, const char *preset, double time,
+			   struct verdict *v)
+{
+	struct explore_opts o = {.algo = SCHED_DPOR, .time = time};
+	struct verdict d;
+
+	if (v->err || v->failed || v->exhaustive || strcmp(v->verdict, "pass") != 0)
+		return;
+	search_verdict(s, preset, &o, &d);
+	if (d.err)
+		return; /* the pass stands as it was */
+	d.runs += v->runs;
+	d.seconds += v->seconds;
+	if (!d.failed && !d.exhaustive) {
+		/* dpor did not finish: the first search's cover stands */
+		v->runs = d.runs;
+		v->seconds = d.seconds;
+		return;
+	}
+	*v = d;
 }
