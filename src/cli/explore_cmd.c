@@ -799,14 +799,7 @@ static int reduce_and_report(struct explore_args *a, struct explore_target **tar
 		return code;
 	a->target = *target;
 	a->file = a->reduce;
-	a->o = (struct explore_opts){
-		.algo = SCHED_AUTO,
-		.depth = EXPLORE_DEFAULT_DEPTH,
-		.preemptions = EXPLORE_DEFAULT_PREEMPTIONS,
-		.seed = 1,
-		.runs = REDUCE_SEARCH_RUNS,
-		.stop_exhaustive = true,
-	};
+	a->o = explore_auto_opts(1, REDUCE_SEARCH_RUNS, 0);
 	memset(r, 0, sizeof(*r));
 	if (explore_run_search(*p, *policy, &a->o, r) != 0 || !r->failed) {
 		fprintf(stderr,

@@ -122,20 +122,15 @@ static char *candidate_text(const struct reducer *rd, int *map, int *nr, size_t 
  * candidates' budget. */
 static bool passes_somewhere(const struct reducer *rd, const struct scenario *s)
 {
-	struct explore_opts o = {
-		.algo = SCHED_AUTO,
-		.depth = EXPLORE_DEFAULT_DEPTH,
-		.preemptions = EXPLORE_DEFAULT_PREEMPTIONS,
-		.seed = 1,
-		.runs = REDUCE_SEARCH_RUNS,
-		.stop_exhaustive = true,
-		.until_pass = true,
-	};
+	struct explore_opts o = explore_auto_opts(1, REDUCE_SEARCH_RUNS, 0);
 	struct explore_result *x = calloc(1, sizeof(*x));
 	struct explore_target *t = NULL;
 	const struct explore_prog *p;
 	const char *policy;
-	bool passes = x &&
+	bool passes;
+
+	o.until_pass = true;
+	passes = x &&
 		      explore_target_scenario(s, rd->policy, "explore", &t, &p, &policy) == 0 &&
 		      explore_run_search(p, policy, &o, x) == 0 && x->passed;
 

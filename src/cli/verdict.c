@@ -67,15 +67,7 @@ static void search_verdict(const struct scenario *s, const char *preset,
 void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs, double time,
 		     uint64_t seed, struct verdict *v)
 {
-	struct explore_opts o = {
-		.algo = SCHED_AUTO,
-		.depth = EXPLORE_DEFAULT_DEPTH,
-		.preemptions = EXPLORE_DEFAULT_PREEMPTIONS,
-		.seed = seed,
-		.runs = runs,
-		.time = time,
-		.stop_exhaustive = true,
-	};
+	struct explore_opts o = explore_auto_opts(seed, runs, time);
 
 	search_verdict(s, preset, &o, v);
 }

@@ -927,6 +927,27 @@ static void step_record_table(unsigned long pfn, enum pt_level level, unsigned l
 	}
 }
 
+/* Before a scan of the tables: no copies, no locks seen, and the sums
+ * the scan counts into (c's, zeroed) are maps, wmaps and swaps. */
+static void step_tables_reset(struct step_state *st, struct sys_check *c, unsigned long *maps,
+			      unsigned long *wmaps, unsigned long *swaps)
+{
+	size_t words = frame_map_words(c->sys->pool);
+
+	memset(maps, 0, st->nr * sizeof(*maps));
+	memset(wmaps, 0, st->nr * sizeof(*wmaps));
+	if (st->nslots)
+		memset(swaps, 0, st->nslots * sizeof(*swaps));
+	memset(st->shadowed, 0, words * sizeof(unsigned long));
+	memset(st->was_locked, 0, words * sizeof(unsigned long));
+	memset(st->dirty_tables, 0, words * sizeof(unsigned long));
+	st->nr_locked = 0;
+	c->maps = maps;
+	c->wmaps = wmaps;
+	c->swaps = swaps;
+	c->nr_swap_ptes = 0;
+}
+
 static int step_rebuild(struct cow_system *sys, struct step_state *st, char *msg, size_t len)
 {
 	struct sys_check c = {.sys = sys, .msg = msg, .len = len, .st = st};
@@ -944,20 +965,10 @@ static int step_rebuild(struct cow_system *sys, struct step_state *st, char *msg
 		if (nslots && !st->nslots)
 			return no_memory(msg, len, "system_check_touched");
 	}
-	memset(st->maps, 0, st->nr * sizeof(*st->maps));
-	memset(st->wmaps, 0, st->nr * sizeof(*st->wmaps));
-	if (st->swaps)
-		memset(st->swaps, 0, st->nslots * sizeof(*st->swaps));
-	memset(st->shadowed, 0, words * sizeof(unsigned long));
-	memset(st->was_locked, 0, words * sizeof(unsigned long));
+	step_tables_reset(st, &c, st->maps, st->wmaps, st->swaps);
 	memset(st->dirty, 0, words * sizeof(unsigned long));
-	memset(st->dirty_tables, 0, words * sizeof(unsigned long));
-	st->nr_locked = 0;
 	sys->frames_stored = false; /* the scan reads the zero page */
 	st->any_dirty = st->pool_dirty = st->swap_dirty = st->zero_dirty = st->rebuild = false;
-	c.maps = st->maps;
-	c.wmaps = st->wmaps;
-	c.swaps = st->swaps;
 	err = system_scan(&c, false);
 	st->nr_swap_ptes = c.nr_swap_ptes;
 	st->other_locked = pt_locks_held(sys->pool) - st->nr_locked;
@@ -1133,21 +1144,10 @@ static int step_retables(struct sys_check *c)
 {
 	struct step_state *st = c->st;
 	struct frame_pool *pool = c->sys->pool;
-	unsigned long words = frame_map_words(pool), *t;
+	unsigned long *t;
 	int err;
 
-	memset(st->maps2, 0, st->nr * sizeof(*st->maps2));
-	memset(st->wmaps2, 0, st->nr * sizeof(*st->wmaps2));
-	if (st->nslots)
-		memset(st->swaps2, 0, st->nslots * sizeof(*st->swaps2));
-	memset(st->shadowed, 0, words * sizeof(unsigned long));
-	memset(st->was_locked, 0, words * sizeof(unsigned long));
-	memset(st->dirty_tables, 0, words * sizeof(unsigned long));
-	st->nr_locked = 0;
-	c->maps = st->maps2;
-	c->wmaps = st->wmaps2;
-	c->swaps = st->swaps2;
-	c->nr_swap_ptes = 0;
+	step_tables_reset(st, c, st->maps2, st->wmaps2, st->swaps2);
 	err = scan_tables(c, false);
 	if (err)
 		return err;

@@ -198,6 +198,22 @@ struct explore_opts {
 	volatile int *stop;
 };
 
+/* The auto search (PCT, random and dfs in turn, with the defaults) from
+ * seed, for at most runs runs and time seconds (0: no limit), stopping
+ * once dfs has run every schedule there is. */
+static inline struct explore_opts explore_auto_opts(uint64_t seed, uint64_t runs, double time)
+{
+	return (struct explore_opts){
+		.algo = SCHED_AUTO,
+		.depth = EXPLORE_DEFAULT_DEPTH,
+		.preemptions = EXPLORE_DEFAULT_PREEMPTIONS,
+		.seed = seed,
+		.runs = runs,
+		.time = time,
+		.stop_exhaustive = true,
+	};
+}
+
 /* The preemption bound of o's dfs part: --preemptions for dfs, the
  * default for auto. */
 static inline unsigned int explore_dfs_bound(const struct explore_opts *o)
