@@ -130,9 +130,8 @@ static bool passes_somewhere(const struct reducer *rd, const struct scenario *s)
 	bool passes;
 
 	o.until_pass = true;
-	passes = x &&
-		      explore_target_scenario(s, rd->policy, "explore", &t, &p, &policy) == 0 &&
-		      explore_run_search(p, policy, &o, x) == 0 && x->passed;
+	passes = x && explore_target_scenario(s, rd->policy, "explore", &t, &p, &policy) == 0 &&
+		 explore_run_search(p, policy, &o, x) == 0 && x->passed;
 
 	explore_target_free(t);
 	free(x);
