@@ -1,11 +1,13 @@
 /*
  * Whole-structure validators of the mm layer: the frame pool (invariants
  * F1..F4 of page.c), page tables (P1..P4 of pgtable.h) and the whole
- * system (S1..S5 below).  They sit beside
- * the structures they check and are called by tests, by the explorer after
- * every step and by scenarios at their end, so they never panic: a broken
- * invariant comes back as COW_ECORRUPT with one line naming the frame (or
- * address) and the rule it breaks.
+ * system (S1..S7 below), and the step checker, which checks the same
+ * between two explored steps reading only what the steps touched (last
+ * section).  They sit beside the structures they check and are called by
+ * tests, by the explorer where a schedule branches and by scenarios at
+ * their end, so they never panic: a broken invariant comes back as
+ * COW_ECORRUPT with one line naming the frame (or address) and the rule
+ * it breaks.
  *
  * They read shared fields through src/sync like everyone else.  Called in
  * an explore scheduler's own context, those reads are not yield points, so
