@@ -61,9 +61,6 @@ struct scen_result {
 	bool buffered;	 /* a data file's filesystem buffers O_DIRECT (tmpfs) */
 };
 
-/* A scenario as an explore program (explore.h), for the explorer's own
- * entry points: search, shrink, trace.  The program's name is the
- * scenario's path; policy overrides the file's policy line (NULL: keep). */
 /* How explore runs check the invariants between steps (COWLAB_CHECKS). */
 enum scen_checks {
 	SCEN_CHECK_TOUCHED, /* what the steps since the last check touched (default) */
@@ -71,6 +68,9 @@ enum scen_checks {
 	SCEN_CHECK_BOTH,    /* both, a disagreement failing the run (tests) */
 };
 
+/* A scenario as an explore program (explore.h), for the explorer's own
+ * entry points: search, shrink, trace.  The program's name is the
+ * scenario's path; policy overrides the file's policy line (NULL: keep). */
 struct scen_prog {
 	struct explore_prog prog;
 	enum scen_checks checks;
