@@ -152,7 +152,7 @@ struct cow_system {
 	unsigned long swap_slots;      /* (C) its size */
 	bool mem_devices;	       /* (C) the swap device in host memory */
 	struct step_state *step_state; /* system_check_touched's, in the explorer's context */
-	bool frames_stored; /* explore: bytes stored into frames through a page set since */
+	bool frames_stored; /* explore: bytes went into frames through a page set (io.c) */
 	atomic_long_t pins_acquired;   /* (A) FOLL_PIN references taken ... */
 	atomic_long_t pins_released;   /* (A) ... and given back */
 	struct mutex ksm_lock;	       /* (K): KSM's state, one pass at a time */
