@@ -152,11 +152,11 @@ struct cow_system {
 	unsigned long swap_slots;      /* (C) its size */
 	bool mem_devices;	       /* (C) the swap device in host memory */
 	struct step_state *step_state; /* system_check_touched's, in the explorer's context */
-	bool frames_stored; /* explore: bytes went into frames through a page set (io.c) */
-	atomic_long_t pins_acquired;   /* (A) FOLL_PIN references taken ... */
-	atomic_long_t pins_released;   /* (A) ... and given back */
-	struct mutex ksm_lock;	       /* (K): KSM's state, one pass at a time */
-	struct list_head ksm_mms;      /* (K) mms with mergeable memory */
+	bool frames_stored;	     /* explore: bytes went into frames through a page set (io.c) */
+	atomic_long_t pins_acquired; /* (A) FOLL_PIN references taken ... */
+	atomic_long_t pins_released; /* (A) ... and given back */
+	struct mutex ksm_lock;	     /* (K): KSM's state, one pass at a time */
+	struct list_head ksm_mms;    /* (K) mms with mergeable memory */
 	struct ksm_stable *ksm_stable; /* (K) the KSM pages' nodes */
 };
 
