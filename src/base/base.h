@@ -39,6 +39,12 @@
 #define COW_NORETURN __attribute__((noreturn))
 #define COW_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
+/* Is p within the size bytes from start? */
+static inline bool ptr_within(const void *p, const void *start, size_t size)
+{
+	return (uintptr_t)p >= (uintptr_t)start && (uintptr_t)p - (uintptr_t)start < size;
+}
+
 /* 64-bit FNV-1a of n bytes, continuing from h (COW_FNV_BASIS to start):
  * what a replay token carries to name a scenario's text and its rules. */
 #define COW_FNV_BASIS 0xcbf29ce484222325ull

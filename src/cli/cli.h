@@ -160,17 +160,18 @@ void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs
 void explore_verdict_prove(const struct scenario *s, const char *preset, double time,
 			   struct verdict *v);
 
-/* Program reduction (reduce.c): delta-debug the scenario at src, whose
- * search under policy failed with verdict and message, a statement at a
- * time while a search of the rest fails the same way, and write what is
- * left to dst.  0, or EXIT_USAGE after a message on stderr. */
-/* The runs of each search of a candidate (no time limit: a reduction is
- * the same on every machine). */
+/* The runs of each search of a reduction's candidate (no time limit: a
+ * reduction is the same on every machine). */
 #define REDUCE_SEARCH_RUNS 2000
 struct reduce_stats {
 	int lines_before, lines_after; /* statements (no comments, no blanks) */
-	unsigned int tried, kept;      /* candidates searched, drops kept */
+	unsigned int tried, kept;      /* candidates searched, changes kept */
 };
+/* Program reduction (reduce.c): delta-debug the scenario at src, whose
+ * search under policy failed with verdict and message, a statement (then
+ * a number) at a time while a search of the rest fails the same way, and
+ * write what is left to dst.  0, or EXIT_USAGE after a message on
+ * stderr. */
 int explore_reduce(const char *src, const char *dst, const char *policy, const char *verdict,
 		   const char *message, struct reduce_stats *st);
 

@@ -664,6 +664,7 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 	size_t trace_len = 0;
 	int shown = -1, err = 0;
 	double t0 = now_seconds();
+	const char *checks = getenv("COWLAB_CHECKS"); /* the run replays under them */
 
 	if (!shrunk || !sr) {
 		free(shrunk);
@@ -743,9 +744,8 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 			       sr->preemptions, shown, sr->steps, now_seconds() - t0);
 		fputs(trace_text ? trace_text : "", stdout);
 		printf("replay it with:\n  %s%s%scowlab replay %s\n",
-		       getenv("COWLAB_CHECKS") ? "COWLAB_CHECKS=" : "",
-		       getenv("COWLAB_CHECKS") ? getenv("COWLAB_CHECKS") : "",
-		       getenv("COWLAB_CHECKS") ? " " : "", tok);
+		       checks ? "COWLAB_CHECKS=" : "", checks ? checks : "", checks ? " " : "",
+		       tok);
 	}
 	free(trace_text);
 	free(shrunk);

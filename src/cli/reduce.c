@@ -139,7 +139,8 @@ static bool passes_somewhere(const struct reducer *rd, const struct scenario *s)
 }
 
 /* Does the program made of the alive lines still fail the same way, and
- * (if the original's default schedule passed) only on some schedules? */
+ * keep what the original had: a schedule that passes (if it is racy) and
+ * a pass under the reference preset (if it has one)? */
 static bool still_fails(struct reducer *rd)
 {
 	int *map = malloc(sizeof(int) * (size_t)(rd->nr + 1)), nr;
@@ -332,10 +333,9 @@ int explore_reduce(const char *src, const char *dst, const char *policy, const c
 	 * reduction must keep it one (else dropping the operation that
 	 * races would leave a check that fails on every schedule). */
 	{
+		struct verdict *v = calloc(1, sizeof(*v));
 		struct scenario *s = NULL;
 		char msg[512];
-
-		struct verdict *v = calloc(1, sizeof(*v));
 
 		if (v && scen_parse(dst, text, strlen(text), &s, msg, sizeof(msg)) == 0) {
 			rd.racy = passes_somewhere(&rd, s);

@@ -581,7 +581,8 @@ struct step_state {
 	unsigned long *scratch;	     /* a bitmap for frames_check_step */
 	unsigned long *free_seen;    /* the free list's bitmap as last checked */
 	unsigned long nr_listed;     /* the frames it holds */
-	bool any_dirty, pool_dirty, swap_dirty, zero_dirty, rebuild;
+	bool any_dirty, pool_dirty, swap_dirty, zero_dirty;
+	bool reshaped; /* the tables' shape changed: scan them all again */
 };
 
 struct sys_check {
@@ -590,8 +591,9 @@ struct sys_check {
 	unsigned long *wmaps; /* writable PTEs per pfn in unlocked tables, or NULL */
 	unsigned long *swaps; /* swap PTEs per slot */
 	unsigned long nr_swap_ptes;
-	bool any_locked;       /* some PT lock is held */
-	struct step_state *st; /* a full scan for the step checker, or NULL */
+	unsigned long locked_tables; /* tables whose PT lock is held (scan_tables) */
+	bool any_locked;	     /* some PT lock is held */
+	struct step_state *st;	     /* a full scan for the step checker, or NULL */
 	char *msg;
 	size_t len;
 	int err;
@@ -744,7 +746,8 @@ static int scan_tables(struct sys_check *c, bool strict)
 {
 	struct mm_struct *mm;
 
-	c->any_locked = pt_locks_held(c->sys->pool) != 0;
+	c->locked_tables = pt_locks_held(c->sys->pool);
+	c->any_locked = c->locked_tables != 0;
 	list_for_each_entry(mm, &c->sys->mms, mmlist)
 	{
 		int err = pgtable_check_leaves(&mm->pgt, strict ? PGTABLE_CHECK_QUIESCENT : 0,
@@ -823,9 +826,11 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
  *     locks (and its counters), logged as accesses to the pool;
  *   - the swap device: under its lock, logged as accesses to it;
  *   - the shape of the tables (an upper level, a table allocated or
- *     freed), the set of mms, the swap device's creation: any access to
- *     an mm's table root or counter, to the system lock or to a table's
- *     struct page makes the next check a full scan;
+ *     freed), the set of mms: any access to an mm's table root or
+ *     counter, to the system lock or to a table's struct page makes the
+ *     next check scan every table again (step_retables) and check the
+ *     frames whose PTE counts that moved; the swap device's creation
+ *     makes it a full scan;
  *   - the zero page's bytes: after any device step (DMA writes frames
  *     without a page table), any logged store into it, and any store
  *     through a page set (io.c's copies raise sys->frames_stored).
@@ -835,8 +840,9 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
  *
  * A state the step checker passes is one the full scan passes, given the
  * premise above; `cowlab explore --checks both` runs both at every
- * branch and reports any disagreement, and the test suite runs it over
- * every bundled scenario.  Every run ends with the strict full check.
+ * branch and reports any disagreement; the test suite runs it over
+ * every bundled scenario, and test_stepcheck damages the state under the
+ * explorer for both to find.  Every run ends with the strict full check.
  */
 
 #define BIT_SET(map, i) ((map)[(i) / FRAME_MAP_BITS] |= 1UL << ((i) % FRAME_MAP_BITS))
@@ -970,10 +976,10 @@ static int step_rebuild(struct cow_system *sys, struct step_state *st, char *msg
 	step_tables_reset(st, &c, st->maps, st->wmaps, st->swaps);
 	memset(st->dirty, 0, words * sizeof(unsigned long));
 	sys->frames_stored = false; /* the scan reads the zero page */
-	st->any_dirty = st->pool_dirty = st->swap_dirty = st->zero_dirty = st->rebuild = false;
+	st->any_dirty = st->pool_dirty = st->swap_dirty = st->zero_dirty = st->reshaped = false;
 	err = system_scan(&c, false);
 	st->nr_swap_ptes = c.nr_swap_ptes;
-	st->other_locked = pt_locks_held(sys->pool) - st->nr_locked;
+	st->other_locked = c.locked_tables - st->nr_locked;
 	/* The free list as the scan saw it (nothing, if it was locked: the
 	 * next check then reads all of it). */
 	memset(st->free_seen, 0, words * sizeof(unsigned long));
@@ -994,11 +1000,6 @@ static void step_dirty_frame(struct step_state *st, unsigned long pfn)
 	st->any_dirty = true;
 }
 
-static bool in_range(const void *obj, const void *start, size_t size)
-{
-	return (uintptr_t)obj >= (uintptr_t)start && (uintptr_t)obj - (uintptr_t)start < size;
-}
-
 /* What one logged access may have changed. */
 static void step_touch(struct cow_system *sys, struct step_state *st, const struct sync_touch *t)
 {
@@ -1016,41 +1017,41 @@ static void step_touch(struct cow_system *sys, struct step_state *st, const stru
 		return;
 	default: break;
 	}
-	if (in_range(obj, pool->pages, pool->nr * sizeof(struct page))) {
+	if (ptr_within(obj, pool->pages, pool->nr * sizeof(struct page))) {
 		pfn = ((uintptr_t)obj - (uintptr_t)pool->pages) / sizeof(struct page);
 		if (BIT_TEST(st->shadowed, pfn) && obj == &pool->pages[pfn].ptl)
 			BIT_SET(st->dirty_tables, pfn);
 		else if (BIT_TEST(st->shadowed, pfn) || PageFlag(&pool->pages[pfn], PG_table))
-			st->rebuild = true; /* a table allocated, freed or locked unseen */
+			st->reshaped = true; /* a table allocated, freed or locked unseen */
 		else
 			step_dirty_frame(st, pfn);
 		if (sys->zero_page && pfn == page_to_pfn(pool, sys->zero_page))
 			st->zero_dirty = true; /* mmu.c's copies name the struct page */
-	} else if (in_range(obj, pool->mem, pool->nr * PAGE_SIZE)) {
+	} else if (ptr_within(obj, pool->mem, pool->nr * PAGE_SIZE)) {
 		pfn = ((uintptr_t)obj - (uintptr_t)pool->mem) / PAGE_SIZE;
 		if (BIT_TEST(st->shadowed, pfn))
 			BIT_SET(st->dirty_tables, pfn);
 		else if (PageFlag(&pool->pages[pfn], PG_table))
-			st->rebuild = true; /* an upper level */
+			st->reshaped = true; /* an upper level */
 		else if (sys->zero_page && pfn == page_to_pfn(pool, sys->zero_page))
 			st->zero_dirty = true;
-	} else if (in_range(obj, sys->ext_refs, pool->nr * sizeof(*sys->ext_refs))) {
+	} else if (ptr_within(obj, sys->ext_refs, pool->nr * sizeof(*sys->ext_refs))) {
 		step_dirty_frame(st,
 				 ((uintptr_t)obj - (uintptr_t)sys->ext_refs) / sizeof(atomic_t));
-	} else if (in_range(obj, pool, sizeof(*pool)) ||
-		   in_range(obj, pool->pcp, (size_t)pool->cpus * sizeof(*pool->pcp)) ||
-		   in_range(obj, pool->lru, (size_t)pool->cpus * sizeof(*pool->lru)) ||
-		   in_range(obj, pool->free_map, frame_map_words(pool) * sizeof(unsigned long))) {
+	} else if (ptr_within(obj, pool, sizeof(*pool)) ||
+		   ptr_within(obj, pool->pcp, (size_t)pool->cpus * sizeof(*pool->pcp)) ||
+		   ptr_within(obj, pool->lru, (size_t)pool->cpus * sizeof(*pool->lru)) ||
+		   ptr_within(obj, pool->free_map, frame_map_words(pool) * sizeof(unsigned long))) {
 		st->pool_dirty = true;
 	} else if (sys->swap && swap_device_owns(sys->swap, obj)) {
 		st->swap_dirty = true;
 	} else if (obj == &sys->lock) {
-		st->rebuild = true; /* the list of mms, the swap device */
+		st->reshaped = true; /* the list of mms, the swap device */
 	} else {
 		list_for_each_entry(mm, &sys->mms, mmlist)
 		{
-			if (in_range(obj, &mm->pgt, sizeof(mm->pgt)))
-				st->rebuild = true;
+			if (ptr_within(obj, &mm->pgt, sizeof(mm->pgt)))
+				st->reshaped = true;
 		}
 	}
 }
@@ -1094,7 +1095,7 @@ static int step_rescan(struct sys_check *c, unsigned long tpfn)
 	int err = 0;
 
 	if (!(flags & BIT_MASK(PG_table)) || (flags & BIT_MASK(PG_free))) {
-		st->rebuild = true;
+		st->reshaped = true;
 		return 0;
 	}
 	locked = spin_is_locked(&page->ptl);
@@ -1145,7 +1146,6 @@ static int step_rescan(struct sys_check *c, unsigned long tpfn)
 static int step_retables(struct sys_check *c)
 {
 	struct step_state *st = c->st;
-	struct frame_pool *pool = c->sys->pool;
 	unsigned long *t;
 	int err;
 
@@ -1163,8 +1163,8 @@ static int step_retables(struct sys_check *c)
 	t = st->wmaps, st->wmaps = st->wmaps2, st->wmaps2 = t;
 	t = st->swaps, st->swaps = st->swaps2, st->swaps2 = t;
 	st->nr_swap_ptes = c->nr_swap_ptes;
-	st->other_locked = pt_locks_held(pool) - st->nr_locked;
-	st->rebuild = false;
+	st->other_locked = c->locked_tables - st->nr_locked;
+	st->reshaped = false;
 	return 0;
 }
 
@@ -1255,11 +1255,11 @@ int system_check_touched(struct cow_system *sys, const struct sync_touch *touche
 	c.maps = st->maps;
 	c.wmaps = st->wmaps;
 	c.swaps = st->swaps;
-	for (unsigned long w = 0; w < words && !err && !st->rebuild; w++)
+	for (unsigned long w = 0; w < words && !err && !st->reshaped; w++)
 		for (unsigned long bits = st->dirty_tables[w]; bits && !err; bits &= bits - 1)
 			err = step_rescan(&c,
 					  w * FRAME_MAP_BITS + (unsigned long)__builtin_ctzl(bits));
-	if (!err && st->rebuild)
+	if (!err && st->reshaped)
 		err = step_retables(&c);
 	c.maps = st->maps;
 	c.wmaps = st->wmaps;

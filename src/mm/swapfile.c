@@ -102,15 +102,11 @@ void swap_device_destroy(struct swap_device *sd)
 	free(sd);
 }
 
-static bool within(const void *obj, const void *start, size_t size)
-{
-	return (uintptr_t)obj >= (uintptr_t)start && (uintptr_t)obj - (uintptr_t)start < size;
-}
-
 bool swap_device_owns(const struct swap_device *sd, const void *obj)
 {
-	return within(obj, sd, sizeof(*sd)) || within(obj, sd->map, sd->nr * sizeof(*sd->map)) ||
-	       within(obj, sd->cache, sd->nr * sizeof(*sd->cache));
+	return ptr_within(obj, sd, sizeof(*sd)) ||
+	       ptr_within(obj, sd->map, sd->nr * sizeof(*sd->map)) ||
+	       ptr_within(obj, sd->cache, sd->nr * sizeof(*sd->cache));
 }
 
 int swap_cache_add(struct swap_device *sd, swp_entry_t entry, struct page *page)
