@@ -17,9 +17,11 @@
  * leak's vmsplice) would leave a check that fails on every schedule and
  * under every rule, the same check with the same verdict for another
  * reason.
- * After the statements, the numbers on each line are made smaller (half,
- * or one less) under the same rule.  Passes repeat until none changes
- * anything.  Comments and blank lines go first.
+ * After the statements, the ranges on each line are cut to their front
+ * or back half (a line's ranges of one length together), then its
+ * numbers are made smaller (half, or one less), under the same rule.
+ * Passes repeat until none changes anything.  Comments and blank lines
+ * go first.
  *
  * What it shows: the reduced scenario is a program that fails that check;
  * a drop it did not keep may still fail, beyond the budget.  The result is
@@ -34,6 +36,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +251,134 @@ static bool try_numbers(struct reducer *rd, int i)
 	return any;
 }
 
+/* A size as the scenario language writes it: decimal or 0x hex, with an
+ * optional K, M or G; *end receives the first character after it. */
+static bool parse_size(const char *t, const char **end, unsigned long *v)
+{
+	char *e;
+	int shift = 0;
+
+	if (!isdigit((unsigned char)*t))
+		return false;
+	errno = 0;
+	*v = strtoul(t, &e, t[0] == '0' && (t[1] == 'x' || t[1] == 'X') ? 16 : 10);
+	if (errno)
+		return false;
+	switch (*e) {
+	case 'K':
+	case 'k': shift = 10; break;
+	case 'M':
+	case 'm': shift = 20; break;
+	case 'G':
+	case 'g': shift = 30; break;
+	default: break;
+	}
+	if (shift && *v > ULONG_MAX >> shift)
+		return false;
+	*v <<= shift;
+	*end = e + (shift != 0);
+	return true;
+}
+
+/* The ranges of a line written [OFF..END] or [OFF..+LEN]. */
+struct range_at {
+	int open, close; /* the brackets' columns */
+	unsigned long off, len;
+};
+
+#define REDUCE_MAX_RANGES 32
+
+static int find_ranges(const char *t, struct range_at *r)
+{
+	int n = 0;
+
+	for (const char *o = strchr(t, '['); o && n < REDUCE_MAX_RANGES; o = strchr(o + 1, '[')) {
+		const char *p;
+		unsigned long off, to;
+		bool plus;
+
+		if (!parse_size(o + 1, &p, &off) || strncmp(p, "..", 2) != 0)
+			continue;
+		plus = p[2] == '+';
+		if (!parse_size(p + 2 + plus, &p, &to) || *p != ']' || (!plus && to <= off))
+			continue;
+		r[n++] = (struct range_at){(int)(o - t), (int)(p - t), off, plus ? to : to - off};
+	}
+	return n;
+}
+
+static int print_size(char *buf, size_t len, unsigned long v)
+{
+	return v >= 1024 && v % 1024 == 0 ? snprintf(buf, len, "%luK", v / 1024)
+					  : snprintf(buf, len, "%lu", v);
+}
+
+/* Line i with every range of length len cut to its front half (back
+ * false) or its back half; NULL when out of memory. */
+static char *halve_ranges(const char *t, const struct range_at *r, int n, unsigned long len,
+			  bool back)
+{
+	size_t cap = strlen(t) + (size_t)n * 48 + 1, used = 0;
+	char *out = malloc(cap);
+	int from = 0;
+
+	if (!out)
+		return NULL;
+	for (int k = 0; k < n; k++) {
+		char off[24], size[24];
+		unsigned long half = len / 2;
+
+		if (r[k].len != len)
+			continue;
+		print_size(off, sizeof(off), r[k].off + (back ? len - half : 0));
+		print_size(size, sizeof(size), half);
+		used += (size_t)snprintf(out + used, cap - used, "%.*s[%s..+%s]", r[k].open - from,
+					 t + from, off, size);
+		from = r[k].close + 1;
+	}
+	snprintf(out + used, cap - used, "%s", t + from);
+	return out;
+}
+
+/* Cut the ranges of line i to half, front or back, where the program
+ * still fails, as often as it does: fewer bytes of I/O and checks, fewer
+ * pages spanned.  The ranges of one length on a line are cut together (a
+ * transfer's source and destination, a check's range and the file range
+ * it is compared with must stay as long as each other). */
+static bool try_ranges(struct reducer *rd, int i)
+{
+	struct line *l = &rd->lines[i];
+	struct range_at r[REDUCE_MAX_RANGES];
+	bool any = false, cut = true;
+
+	while (cut) {
+		int n = find_ranges(l->text, r);
+
+		cut = false;
+		for (int k = 0; k < n && !cut; k++)
+			for (int back = 0; back < 2 && !cut && r[k].len > 1; back++) {
+				char *was = l->text,
+				     *cand = halve_ranges(was, r, n, r[k].len, back);
+				int was_len = l->len;
+
+				if (!cand)
+					return any;
+				l->text = cand;
+				l->len = (int)strlen(cand);
+				if (still_fails(rd)) {
+					free(was);
+					rd->kept++;
+					any = cut = true;
+				} else {
+					free(cand);
+					l->text = was;
+					l->len = was_len;
+				}
+			}
+	}
+	return any;
+}
+
 static char *read_all(const char *path, size_t *size)
 {
 	FILE *f = fopen(path, "r");
@@ -360,6 +491,9 @@ int explore_reduce(const char *src, const char *dst, const char *policy, const c
 		for (int i = 0; i < rd.nr; i++)
 			if (rd.lines[i].alive)
 				changed |= try_drop(&rd, i);
+		for (int i = 0; !changed && i < rd.nr; i++)
+			if (rd.lines[i].alive)
+				changed |= try_ranges(&rd, i);
 		for (int i = 0; !changed && i < rd.nr; i++)
 			if (rd.lines[i].alive)
 				changed |= try_numbers(&rd, i);
