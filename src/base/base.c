@@ -35,6 +35,14 @@ void cow_panic(const char *file, int line, const char *fmt, ...)
 	abort();
 }
 
+__uint128_t mod_small_magic[MOD_SMALL_MAX + 1];
+
+__attribute__((constructor)) static void mod_small_init(void)
+{
+	for (unsigned int n = 1; n <= MOD_SMALL_MAX; n++)
+		mod_small_magic[n] = ~(__uint128_t)0 / n + 1;
+}
+
 uint64_t cow_fnv1a(uint64_t h, const void *buf, size_t n)
 {
 	const unsigned char *p = buf;

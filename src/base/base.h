@@ -45,6 +45,22 @@ static inline bool ptr_within(const void *p, const void *start, size_t size)
 	return (uintptr_t)p >= (uintptr_t)start && (uintptr_t)p - (uintptr_t)start < size;
 }
 
+/* x % n for 1 <= n <= MOD_SMALL_MAX, exactly, without a 64-bit
+ * division (Lemire, Kaser and Kurz, "Faster remainder by direct
+ * computation", 2019): with M = floor((2^128 - 1) / n) + 1, x % n is the
+ * high 64 bits of the 192-bit product of (M * x mod 2^128) and n.  The
+ * scheduler's random pick among the runnable tasks, its hottest line. */
+#define MOD_SMALL_MAX 64
+extern __uint128_t mod_small_magic[MOD_SMALL_MAX + 1];
+
+static inline uint64_t mod_small(uint64_t x, unsigned int n)
+{
+	__uint128_t low = mod_small_magic[n] * x;
+	__uint128_t bottom = ((low & UINT64_MAX) * n) >> 64, top = (low >> 64) * n;
+
+	return (uint64_t)((bottom + top) >> 64);
+}
+
 /* 64-bit FNV-1a of n bytes, continuing from h (COW_FNV_BASIS to start):
  * what a replay token carries to name a scenario's text and its rules. */
 #define COW_FNV_BASIS 0xcbf29ce484222325ull

@@ -423,24 +423,13 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 		c->table(pfn, level, base, c->leaf_arg);
 
 	table = page_address(c->pool, page);
-	for (unsigned long i = 0; i < PTRS_PER_TABLE; i++) {
+	/* The checker runs in the explorer's scheduler context, where no
+	 * task runs, or on a quiescent system. */
+	for (unsigned int i = table_next_used(table, 0); i < PTRS_PER_TABLE;
+	     i = table_next_used(table, i + 1)) {
 		unsigned long addr = base + i * size;
-		pte_t e;
+		pte_t e = READ_PRIVATE(table[i]);
 
-		/* This loop is the checker's hottest, and tables are mostly
-		 * empty: skip eight empty entries at a time.  Plain loads and
-		 * no yield points: the checker runs in the explorer's
-		 * scheduler context, where no task runs, or on a quiescent
-		 * system. */
-		if (i % 8 == 0 &&
-		    (table[i] | table[i + 1] | table[i + 2] | table[i + 3] | table[i + 4] |
-		     table[i + 5] | table[i + 6] | table[i + 7]) == 0) {
-			i += 7;
-			continue;
-		}
-		e = READ_PRIVATE(table[i]);
-		if (pte_none(e))
-			continue;
 		if (level == PT_PTE) {
 			err = check_leaf(c, addr, e);
 			if (!err && c->leaf)
@@ -583,6 +572,18 @@ struct step_state {
 	unsigned long nr_listed;     /* the frames it holds */
 	bool any_dirty, pool_dirty, swap_dirty, zero_dirty;
 	bool reshaped; /* the tables' shape changed: scan them all again */
+	/* The mms at the last scan of the tables, in list order, and the
+	 * tables each reached (P3 compares it with nr_tables).  The system
+	 * lock (which also guards the list of processes) or an mm's
+	 * pgt->lock and nr_tables being used ask for them to be compared
+	 * (mms_dirty, p3_dirty), not for a scan. */
+	struct step_mm {
+		const struct mm_struct *mm;
+		unsigned long pgd_pfn;
+		long tables;
+	} * mms;
+	int nr_mms, max_mms, cur_mm;
+	bool mms_dirty, p3_dirty;
 };
 
 struct sys_check {
@@ -742,17 +743,41 @@ static void step_record_table(unsigned long pfn, enum pt_level level, unsigned l
 /* Every mm's tables (P1..P4), counting their PTEs into c's sums and
  * applying S4 and S5 to their leaves; with c->st set, a copy of each PTE
  * table is kept. */
+/* The step checker's record of the mms: mm is next, and the tables the
+ * scan reaches from here on (step_record_table) are its. */
+static int step_mm_add(struct step_state *st, const struct mm_struct *mm)
+{
+	if (st->nr_mms == st->max_mms) {
+		int max = st->max_mms ? 2 * st->max_mms : 8;
+		struct step_mm *more = realloc(st->mms, sizeof(*more) * (size_t)max);
+
+		if (!more)
+			return COW_ENOMEM;
+		st->mms = more;
+		st->max_mms = max;
+	}
+	st->cur_mm = st->nr_mms++;
+	st->mms[st->cur_mm] = (struct step_mm){mm, mm->pgt.pgd_pfn, 0};
+	return 0;
+}
+
 static int scan_tables(struct sys_check *c, bool strict)
 {
 	struct mm_struct *mm;
 
 	c->locked_tables = pt_locks_held(c->sys->pool);
 	c->any_locked = c->locked_tables != 0;
+	if (c->st)
+		c->st->nr_mms = 0;
 	list_for_each_entry(mm, &c->sys->mms, mmlist)
 	{
-		int err = pgtable_check_leaves(&mm->pgt, strict ? PGTABLE_CHECK_QUIESCENT : 0,
-					       check_pte_excl, c->st ? step_record_table : NULL, c,
-					       c->msg, c->len);
+		int err;
+
+		if (c->st && step_mm_add(c->st, mm) != 0)
+			return no_memory(c->msg, c->len, "system_check_touched");
+		err = pgtable_check_leaves(&mm->pgt, strict ? PGTABLE_CHECK_QUIESCENT : 0,
+					   check_pte_excl, c->st ? step_record_table : NULL, c,
+					   c->msg, c->len);
 
 		if (err) {
 			if (err != COW_ECORRUPT)
@@ -872,6 +897,7 @@ void step_state_free(struct cow_system *sys)
 	free(st->dirty_tables);
 	free(st->scratch);
 	free(st->free_seen);
+	free(st->mms);
 	free(st);
 	sys->step_state = NULL;
 }
@@ -917,6 +943,7 @@ static void step_record_table(unsigned long pfn, enum pt_level level, unsigned l
 	struct step_state *st = c->st;
 	struct page *page = pfn_to_page(c->sys->pool, pfn);
 
+	st->mms[st->cur_mm].tables++;
 	if (level != PT_PTE)
 		return;
 	if (!st->shadow[pfn]) {
@@ -977,6 +1004,7 @@ static int step_rebuild(struct cow_system *sys, struct step_state *st, char *msg
 	memset(st->dirty, 0, words * sizeof(unsigned long));
 	sys->frames_stored = false; /* the scan reads the zero page */
 	st->any_dirty = st->pool_dirty = st->swap_dirty = st->zero_dirty = st->reshaped = false;
+	st->mms_dirty = st->p3_dirty = false;
 	err = system_scan(&c, false);
 	st->nr_swap_ptes = c.nr_swap_ptes;
 	st->other_locked = c.locked_tables - st->nr_locked;
@@ -1046,14 +1074,53 @@ static void step_touch(struct cow_system *sys, struct step_state *st, const stru
 	} else if (sys->swap && swap_device_owns(sys->swap, obj)) {
 		st->swap_dirty = true;
 	} else if (obj == &sys->lock) {
-		st->reshaped = true; /* the list of mms, the swap device */
+		st->mms_dirty = true; /* the list of mms (a new swap device: a rebuild) */
 	} else {
 		list_for_each_entry(mm, &sys->mms, mmlist)
 		{
-			if (ptr_within(obj, &mm->pgt, sizeof(mm->pgt)))
+			if (obj == &mm->pgt.lock || obj == &mm->pgt.nr_tables)
+				st->p3_dirty = true;
+			else if (ptr_within(obj, &mm->pgt, sizeof(mm->pgt)))
 				st->reshaped = true;
 		}
 	}
+}
+
+/* The system lock or an mm's table lock and count were used, and nothing
+ * changed the tables' shape: if the mms are not those of the last scan,
+ * they must all be scanned again; else P3 for each mm whose lock is free,
+ * against the tables that scan reached. */
+static int step_mms(struct sys_check *c)
+{
+	struct step_state *st = c->st;
+	struct mm_struct *mm;
+	int i = 0;
+
+	st->mms_dirty = st->p3_dirty = false;
+	list_for_each_entry(mm, &c->sys->mms, mmlist)
+	{
+		if (i == st->nr_mms || st->mms[i].mm != mm ||
+		    st->mms[i].pgd_pfn != mm->pgt.pgd_pfn) {
+			st->reshaped = true;
+			return 0;
+		}
+		i++;
+	}
+	if (i != st->nr_mms) {
+		st->reshaped = true;
+		return 0;
+	}
+	for (i = 0; i < st->nr_mms; i++) {
+		const struct pgtable *pgt = &st->mms[i].mm->pgt;
+		long nr = atomic_long_read(&pgt->nr_tables);
+
+		if (!spin_is_locked(&pgt->lock) && nr != st->mms[i].tables)
+			return corrupt(c->msg, c->len,
+				       "page tables: %ld tables are reachable but nr_tables is "
+				       "%ld (P3)",
+				       st->mms[i].tables, nr);
+	}
+	return 0;
 }
 
 /* Count pte (in a table locked or not) into the sums, or out of them
@@ -1164,7 +1231,7 @@ static int step_retables(struct sys_check *c)
 	t = st->swaps, st->swaps = st->swaps2, st->swaps2 = t;
 	st->nr_swap_ptes = c->nr_swap_ptes;
 	st->other_locked = c->locked_tables - st->nr_locked;
-	st->reshaped = false;
+	st->reshaped = st->mms_dirty = st->p3_dirty = false;
 	return 0;
 }
 
@@ -1259,6 +1326,8 @@ int system_check_touched(struct cow_system *sys, const struct sync_touch *touche
 		for (unsigned long bits = st->dirty_tables[w]; bits && !err; bits &= bits - 1)
 			err = step_rescan(&c,
 					  w * FRAME_MAP_BITS + (unsigned long)__builtin_ctzl(bits));
+	if (!err && !st->reshaped && (st->mms_dirty || st->p3_dirty))
+		err = step_mms(&c);
 	if (!err && st->reshaped)
 		err = step_retables(&c);
 	c.maps = st->maps;

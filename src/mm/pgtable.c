@@ -135,11 +135,10 @@ static long destroy_table(struct pgtable *pgt, struct page *page, enum pt_level 
 	pte_t *table = table_of_page(pgt, page);
 	long n = 1;
 
-	for (int i = 0; i < PTRS_PER_TABLE; i++) {
+	for (unsigned int i = table_next_used(table, 0); i < PTRS_PER_TABLE;
+	     i = table_next_used(table, i + 1)) {
 		pte_t e = READ_PRIVATE(table[i]);
 
-		if (pte_none(e))
-			continue;
 		COW_CHECK(level > PT_PTE,
 			  "pgtable_destroy: a PTE is still set (0x%llx); zap it first",
 			  (unsigned long long)e);

@@ -421,6 +421,8 @@ static int default_choice(struct sched *s, unsigned int n)
 	return s->runnable[0];
 }
 
+_Static_assert(SCHED_MAX_TASKS <= MOD_SMALL_MAX, "choose() picks with mod_small()");
+
 static int choose(struct sched *s, unsigned int n, int dflt)
 {
 	int t;
@@ -443,7 +445,7 @@ static int choose(struct sched *s, unsigned int n, int dflt)
 	case SCHED_DFS:
 	case SCHED_DPOR: break;
 	}
-	return s->runnable[splitmix64(&s->rng) % n];
+	return s->runnable[mod_small(splitmix64(&s->rng), n)];
 }
 
 static void record_deviation(struct sched *s, int id, bool preempt)

@@ -373,6 +373,35 @@ static void test_pct_and_auto_find_races(void **state)
 	assert_false(r.failed);
 }
 
+/* The random pick's remainder without a division is the remainder: for
+ * every task count, at the edges of the 64-bit range and at random
+ * points (else every seed's schedule would change). */
+static void test_mod_small_is_the_remainder(void **state)
+{
+	uint64_t x = 0x243f6a8885a308d3ull;
+
+	(void)state;
+	for (unsigned int n = 1; n <= MOD_SMALL_MAX; n++) {
+		uint64_t edges[] = {0,
+				    1,
+				    n - 1,
+				    n,
+				    n + 1,
+				    UINT64_MAX,
+				    UINT64_MAX - 1,
+				    UINT64_MAX - n,
+				    UINT64_MAX / n * n,
+				    UINT64_MAX / n * n - 1};
+
+		for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+			assert_int_equal(mod_small(edges[i], n), edges[i] % n);
+		for (int i = 0; i < 20000; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			assert_int_equal(mod_small(x, n), x % n);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_spawn_beyond_slots),
 		cmocka_unit_test(test_pct_tokens_and_replay),
 		cmocka_unit_test(test_pct_and_auto_find_races),
+		cmocka_unit_test(test_mod_small_is_the_remainder),
 	};
 
 	test_init();

@@ -128,6 +128,31 @@ static void test_mapcount_high(void **state)
 	sc_free(&c);
 }
 
+/* P3: an mm's table count off by one, found from the count's word; and
+ * an mm listed since the last check (the system lock's release) is one
+ * the next check knows: its count, damaged too, is found. */
+static void test_table_count_and_new_mm(void **state)
+{
+	struct sc c = sc_new();
+	struct pgtable *pgt = &c.p->mm->pgt;
+	struct cow_process *q = mmt_process(c.sys, "q");
+
+	(void)state;
+	assert_int_equal(touched(&c, SYNC_UNLOCK, &c.sys->lock), 0);
+	atomic_long_inc(&pgt->nr_tables);
+	assert_found(&c, touched(&c, SYNC_RMW, &pgt->nr_tables), "(P3)");
+	atomic_long_dec(&pgt->nr_tables);
+	assert_int_equal(touched(&c, SYNC_RMW, &pgt->nr_tables), 0);
+	cow_process_exit(q);
+	assert_int_equal(touched(&c, SYNC_UNLOCK, &c.sys->lock), 0);
+	q = mmt_process(c.sys, "q2");
+	atomic_long_inc(&q->mm->pgt.nr_tables);
+	assert_found(&c, touched(&c, SYNC_UNLOCK, &c.sys->lock), "(P3)");
+	atomic_long_dec(&q->mm->pgt.nr_tables);
+	cow_process_exit(q);
+	sc_free(&c);
+}
+
 /* A PTE rewritten to map a free frame: P4, found from the table's store. */
 static void test_pte_to_free_frame(void **state)
 {
@@ -474,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_passes_after_unwatched_work),
 		cmocka_unit_test(test_gup_count_without_reference),
 		cmocka_unit_test(test_mapcount_high),
+		cmocka_unit_test(test_table_count_and_new_mm),
 		cmocka_unit_test(test_pte_to_free_frame),
 		cmocka_unit_test(test_mapped_frame_freed),
 		cmocka_unit_test(test_writable_shared_page),
