@@ -1167,19 +1167,17 @@ static int step_rescan(struct sys_check *c, unsigned long tpfn)
 	}
 	locked = spin_is_locked(&page->ptl);
 	for (unsigned long i = 0; i < PTRS_PER_TABLE && !err; i++) {
-		pte_t e, any = 0;
+		pte_t e;
 
 		/* Mostly one entry of 512 changed, and most are empty: skip
-		 * eight at a time that are equal to their copy (or, when the
+		 * blocks of 64 that are equal to their copy (or, when the
 		 * lock changed hands, empty in both); plain loads, as
 		 * check_table's. */
-		if (i % 8 == 0) {
-			for (unsigned long j = i; j < i + 8; j++)
-				any |= locked == was ? table[j] ^ copy[j] : table[j] | copy[j];
-			if (!any) {
-				i += 7;
-				continue;
-			}
+		if (i % 64 == 0 &&
+		    (locked == was ? table_block_same(table + i, copy + i)
+				   : table_block_empty(table + i) && table_block_empty(copy + i))) {
+			i += 63;
+			continue;
 		}
 		e = READ_PRIVATE(table[i]);
 		if (e == copy[i] && locked == was)

@@ -30,8 +30,6 @@
  * (one task running alone) gets a full check. */
 #define SCHED_TOUCH_LOG 256
 
-enum task_state { T_RUNNABLE, T_BLOCKED, T_DONE };
-
 struct task {
 	struct coro ctx;
 	char *stack;
@@ -42,8 +40,7 @@ struct task {
 	int id;
 	int cpu;
 	unsigned int flags;
-	enum task_state state;
-	sync_pred_fn ready; /* wake predicate while BLOCKED */
+	sync_pred_fn ready; /* wake predicate while blocked */
 	const void *wait_obj;
 	const char *wait_what;
 	const int *wait_owner;
@@ -65,6 +62,11 @@ struct sched {
 	struct task *current;
 	struct coro main_ctx;
 	int *runnable; /* scratch: ids of runnable tasks */
+	/* A task's state, a bit per id (each step reads them all, so they
+	 * sit here rather than in the tasks): live (not done), blocked (a
+	 * live task waiting for its predicate), and ordinary (not a daemon:
+	 * a run ends when no ordinary task is live). */
+	uint64_t live, blocked, ordinary;
 
 	enum sched_algo algo;
 	sched_director_fn director; /* SCHED_DIRECTED */
@@ -97,6 +99,9 @@ struct sched {
 };
 
 __thread struct sched *sync_explorer;
+
+#define BIT64(i) (1ull << (i))
+_Static_assert(SCHED_MAX_TASKS <= 64, "a task's state is a bit of a 64-bit mask");
 
 /* ---- set-up ------------------------------------------------------------ */
 
@@ -159,6 +164,7 @@ void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t 
 {
 	COW_CHECK(s->current == NULL, "sched_reset called from a task");
 	s->nr_tasks = 0;
+	s->live = s->blocked = s->ordinary = 0;
 	s->algo = algo;
 	s->rng = seed;
 	s->step = 0;
@@ -235,7 +241,7 @@ static void task_entry(void *arg)
 
 	t->fn(t->arg);
 	COW_CHECK(t->rcu.nesting == 0, "task %s finished inside an RCU read-side section", t->name);
-	t->state = T_DONE;
+	s->live &= ~BIT64(t->id);
 	switch_to_scheduler(s);
 	cow_panic(__FILE__, __LINE__, "finished task %s resumed", t->name);
 }
@@ -256,7 +262,9 @@ int sched_spawn(struct sched *s, const char *name, int cpu, void (*fn)(void *), 
 	t->id = (int)s->nr_tasks;
 	t->cpu = cpu;
 	t->flags = flags;
-	t->state = T_RUNNABLE;
+	s->live |= BIT64(t->id);
+	if (!(flags & SCHED_DAEMON))
+		s->ordinary |= BIT64(t->id);
 	t->ready = NULL;
 	t->wait_obj = NULL;
 	t->wait_what = NULL;
@@ -296,7 +304,7 @@ void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char
 	COW_ASSERT(t != NULL);
 	if (ready(obj))
 		return;
-	t->state = T_BLOCKED;
+	s->blocked |= BIT64(t->id);
 	t->ready = ready;
 	t->wait_obj = obj;
 	t->wait_what = what;
@@ -307,7 +315,7 @@ void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char
 		t->pend_obj = obj;
 	}
 	switch_to_scheduler(s);
-	COW_ASSERT(t->state == T_RUNNABLE && ready(obj));
+	COW_ASSERT(!(s->blocked & BIT64(t->id)) && ready(obj));
 }
 
 static void vfail(struct sched *s, const char *fmt, va_list ap)
@@ -329,7 +337,7 @@ void sched_fail(struct sched *s, const char *fmt, ...)
 	if (s->current) {
 		/* Abandon the task: it is never resumed, its stack is
 		 * reused by the next run. */
-		s->current->state = T_DONE;
+		s->live &= ~BIT64(s->current->id);
 		switch_to_scheduler(s);
 		cow_panic(__FILE__, __LINE__, "failed task resumed");
 	}
@@ -358,9 +366,9 @@ static void describe_tasks(struct sched *s, const char *headline)
 	for (unsigned int i = 0; i < s->nr_tasks && len < sizeof(s->msg); i++) {
 		struct task *t = &s->tasks[i];
 
-		if (t->state == T_DONE || (t->flags & SCHED_DAEMON))
+		if (!(s->live & s->ordinary & BIT64(i)))
 			continue;
-		if (t->state == T_RUNNABLE) {
+		if (!(s->blocked & BIT64(i))) {
 			n = snprintf(s->msg + len, sizeof(s->msg) - len, "; cpu%d (%s) is runnable",
 				     t->cpu, t->name);
 		} else if (t->wait_owner && *t->wait_owner >= SYNC_OWNER_BASE &&
@@ -383,19 +391,16 @@ static unsigned int collect_runnable(struct sched *s, bool *all_done)
 {
 	unsigned int n = 0;
 
-	*all_done = true;
-	for (unsigned int i = 0; i < s->nr_tasks; i++) {
+	*all_done = !(s->live & s->ordinary);
+	for (uint64_t live = s->live; live; live &= live - 1) {
+		int i = __builtin_ctzll(live);
 		struct task *t = &s->tasks[i];
 
-		if (t->state == T_DONE)
-			continue;
-		if (!(t->flags & SCHED_DAEMON))
-			*all_done = false;
 		/* A blocked task stays blocked until it is picked, so its
 		 * predicate is re-evaluated at every step until then. */
-		if (t->state == T_BLOCKED && !t->ready(t->wait_obj))
+		if ((s->blocked & BIT64(i)) && !t->ready(t->wait_obj))
 			continue;
-		s->runnable[n++] = (int)i;
+		s->runnable[n++] = i;
 	}
 	return n;
 }
@@ -510,8 +515,8 @@ enum sched_verdict sched_run(struct sched *s)
 		if (id != dflt)
 			record_deviation(s, id, dflt == s->last);
 		t = &s->tasks[id];
-		if (t->state == T_BLOCKED) {
-			t->state = T_RUNNABLE;
+		if (s->blocked & BIT64(id)) {
+			s->blocked &= ~BIT64(id);
 			t->ready = NULL;
 		}
 		op = t->pend_op;
