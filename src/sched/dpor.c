@@ -797,22 +797,36 @@ static int clocks_and_races(struct analysis *a, struct race **races, size_t *nr)
 			}
 			cand[q] = c;
 		}
+		/* The clock is the join of the predecessors'.  A candidate
+		 * i = cand[q] (a step of task q) races with this step unless
+		 * it happens before another predecessor p, that is, unless
+		 * p's clock counts i's step of q: others[q] is the largest
+		 * count of q's steps among the predecessors other than i. */
+		uint32_t others[SCHED_MAX_TASKS];
+
+		memset(others, 0, nt * sizeof(others[0]));
 		for (size_t k = 0; k < 3 + nt; k++) {
+			const uint32_t *pv;
+
 			if (preds[k] < 0)
 				continue;
+			pv = VC(a, preds[k]);
 			for (size_t q = 0; q < nt; q++)
-				if (VC(a, preds[k])[q] > vc[q])
-					vc[q] = VC(a, preds[k])[q];
+				if (k != 3 + q && pv[q] > others[q])
+					others[q] = pv[q];
+		}
+		for (size_t q = 0; q < nt; q++) {
+			uint32_t own = cand[q] >= 0 ? d->ev[cand[q]].seq : 0;
+
+			vc[q] = vc[q] > others[q] ? vc[q] : others[q];
+			vc[q] = vc[q] > own ? vc[q] : own;
 		}
 		vc[e->task] = e->seq;
 		for (size_t q = 0; q < nt && !err; q++) {
 			int32_t i = cand[q];
-			bool immediate = i >= 0 && i != e->enabler && i != e->spawner;
 
-			for (size_t k = 0; k < 3 + nt && immediate; k++)
-				if (preds[k] >= 0 && preds[k] != i && hb(a, i, preds[k]))
-					immediate = false;
-			if (immediate) {
+			if (i >= 0 && i != e->enabler && i != e->spawner &&
+			    others[q] < d->ev[i].seq) {
 				err = add_race(races, nr, &cap, i, (int32_t)j);
 				disabler = i == disabler ? NO_EVENT : disabler;
 			}
