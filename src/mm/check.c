@@ -572,6 +572,12 @@ struct step_state {
 	unsigned long nr_listed;     /* the frames it holds */
 	bool any_dirty, pool_dirty, swap_dirty, zero_dirty;
 	bool reshaped; /* the tables' shape changed: scan them all again */
+	/* The CPU caches as last checked: a copy of each whose lock was free
+	 * (pcp_valid), and the frames they hold (cached); pcp_dirty, the
+	 * caches whose lock was used since. */
+	unsigned long *cached;
+	uint64_t pcp_valid, pcp_dirty;
+	struct pcp *pcp_copy;
 	/* The mms at the last scan of the tables, in list order, and the
 	 * tables each reached (P3 compares it with nr_tables).  The system
 	 * lock (which also guards the list of processes) or an mm's
@@ -898,6 +904,8 @@ void step_state_free(struct cow_system *sys)
 	free(st->scratch);
 	free(st->free_seen);
 	free(st->mms);
+	free(st->cached);
+	free(st->pcp_copy);
 	free(st);
 	sys->step_state = NULL;
 }
@@ -927,9 +935,11 @@ static struct step_state *step_state_get(struct cow_system *sys)
 	st->dirty_tables = calloc(words, sizeof(unsigned long));
 	st->scratch = calloc(words, sizeof(unsigned long));
 	st->free_seen = calloc(words, sizeof(unsigned long));
-	if (!st->shadow || !st->base || !st->maps || !st->wmaps || !st->maps2 || !st->wmaps2 ||
-	    !st->shadowed || !st->was_locked || !st->dirty || !st->inexact || !st->dirty_tables ||
-	    !st->scratch || !st->free_seen) {
+	st->cached = calloc(words, sizeof(unsigned long));
+	st->pcp_copy = calloc((size_t)sys->pool->cpus, sizeof(*st->pcp_copy));
+	if (!st->cached || !st->pcp_copy || !st->shadow || !st->base || !st->maps || !st->wmaps ||
+	    !st->maps2 || !st->wmaps2 || !st->shadowed || !st->was_locked || !st->dirty ||
+	    !st->inexact || !st->dirty_tables || !st->scratch || !st->free_seen) {
 		step_state_free(sys);
 		return NULL;
 	}
@@ -983,6 +993,27 @@ static void step_tables_reset(struct step_state *st, struct sys_check *c, unsign
 	c->nr_swap_ptes = 0;
 }
 
+/* Record the caches whose lock is free as they are now (after a full
+ * scan has checked them). */
+static void step_record_pcps(struct step_state *st, struct frame_pool *pool)
+{
+	memset(st->cached, 0, frame_map_words(pool) * sizeof(unsigned long));
+	st->pcp_valid = st->pcp_dirty = 0;
+	for (int c = 0; c < pool->cpus; c++) {
+		struct pcp *pcp = &pool->pcp[c], *copy = &st->pcp_copy[c];
+
+		if (spin_is_locked(&pcp->lock))
+			continue;
+		copy->count = READ_ONCE(pcp->count);
+		for (unsigned int i = 0; i < copy->count && i < PCP_HIGH; i++) {
+			copy->pfns[i] = READ_ONCE(pcp->pfns[i]);
+			if (copy->pfns[i] < pool->nr)
+				BIT_SET(st->cached, copy->pfns[i]);
+		}
+		st->pcp_valid |= 1ull << c;
+	}
+}
+
 static int step_rebuild(struct cow_system *sys, struct step_state *st, char *msg, size_t len)
 {
 	struct sys_check c = {.sys = sys, .msg = msg, .len = len, .st = st};
@@ -1016,6 +1047,7 @@ static int step_rebuild(struct cow_system *sys, struct step_state *st, char *msg
 		memcpy(st->free_seen, sys->pool->free_map, words * sizeof(unsigned long));
 		st->nr_listed = READ_ONCE(sys->pool->nr_free_list);
 	}
+	step_record_pcps(st, sys->pool);
 	/* With a PT lock held, S2 was checked as an inequality only. */
 	memset(st->inexact, c.any_locked ? 0xff : 0, words * sizeof(unsigned long));
 	st->valid = err == 0;
@@ -1066,8 +1098,10 @@ static void step_touch(struct cow_system *sys, struct step_state *st, const stru
 	} else if (ptr_within(obj, sys->ext_refs, pool->nr * sizeof(*sys->ext_refs))) {
 		step_dirty_frame(st,
 				 ((uintptr_t)obj - (uintptr_t)sys->ext_refs) / sizeof(atomic_t));
+	} else if (ptr_within(obj, pool->pcp, (size_t)pool->cpus * sizeof(*pool->pcp))) {
+		st->pcp_dirty |= 1ull
+				 << (((uintptr_t)obj - (uintptr_t)pool->pcp) / sizeof(struct pcp));
 	} else if (ptr_within(obj, pool, sizeof(*pool)) ||
-		   ptr_within(obj, pool->pcp, (size_t)pool->cpus * sizeof(*pool->pcp)) ||
 		   ptr_within(obj, pool->lru, (size_t)pool->cpus * sizeof(*pool->lru)) ||
 		   ptr_within(obj, pool->free_map, frame_map_words(pool) * sizeof(unsigned long))) {
 		st->pool_dirty = true;
@@ -1258,42 +1292,107 @@ static int step_check_frame(struct sys_check *c, unsigned long pfn)
 	return check_frame(c, pfn, false);
 }
 
-/* frames_check_step's free-list part, reading only the free list's
- * bitmap words that changed since the last check (and the frames a step
- * touched that it holds: they must still be PG_free), then the caches. */
+/* A frame a CPU cache holds: PG_free with no counts (F1); cpu, for the
+ * message. */
+static int step_cached_frame(struct frame_pool *pool, unsigned long pfn, int cpu, char *msg,
+			     size_t len)
+{
+	if (!PageFlag(&pool->pages[pfn], PG_free))
+		return corrupt(msg, len, "cpu %d's cache holds pfn %lu, which is not PG_free (F1)",
+			       cpu, pfn);
+	if (atomic_read(&pool->pages[pfn]._refcount) || atomic_read(&pool->pages[pfn]._mapcount))
+		return corrupt(msg, len, "cpu %d's cache holds pfn %lu with counts (F1)", cpu, pfn);
+	return 0;
+}
+
+/* frames_check_step's free-list part, reading only what changed since
+ * the last check: the caches whose lock was used, the free list's bitmap
+ * words that changed (and the frames a step touched that it holds: they
+ * must still be PG_free), and the frames a step touched that an unchanged
+ * cache holds.  No frame may be on the free list and in a cache, or in
+ * two caches, or twice in one (F1): a changed cache is read against the
+ * others and the free list, a frame new on the free list against the
+ * caches.  As in the full check, a cache whose lock is held is not read,
+ * nor the free list while the pool's lock is. */
 static int step_free_lists(struct step_state *st, struct frame_pool *pool, char *msg, size_t len)
 {
 	unsigned long words = frame_map_words(pool);
+	bool locked = spin_is_locked(&pool->lock);
+	int err = 0;
 
-	memset(st->scratch, 0, words * sizeof(unsigned long));
-	if (spin_is_locked(&pool->lock))
-		return check_pcps(pool, st->scratch, msg, len);
-	for (unsigned long w = 0; w < words; w++) {
+	/* The changed caches leave the record. */
+	for (uint64_t dirty = st->pcp_dirty & st->pcp_valid; dirty; dirty &= dirty - 1) {
+		const struct pcp *copy = &st->pcp_copy[__builtin_ctzll(dirty)];
+
+		for (unsigned int i = 0; i < copy->count && i < PCP_HIGH; i++)
+			if (copy->pfns[i] < pool->nr)
+				BIT_CLEAR(st->cached, copy->pfns[i]);
+	}
+	st->pcp_valid &= ~st->pcp_dirty;
+	for (unsigned long w = 0; w < words && !locked; w++) {
 		unsigned long now = READ_ONCE(pool->free_map[w]), was = st->free_seen[w];
 
 		for (unsigned long bits = now & (~was | st->dirty[w]); bits; bits &= bits - 1) {
 			unsigned long pfn =
 				w * FRAME_MAP_BITS + (unsigned long)__builtin_ctzl(bits);
 
-			if (pfn >= pool->nr || !PageFlag(&pool->pages[pfn], PG_free))
+			if (pfn >= pool->nr || !PageFlag(&pool->pages[pfn], PG_free)) {
+				memset(st->scratch, 0, words * sizeof(unsigned long));
 				return check_listed(pool, st->scratch, pfn, -1, msg, len);
+			}
+			if ((now & ~was) >> (pfn % FRAME_MAP_BITS) & 1 && BIT_TEST(st->cached, pfn))
+				return corrupt(
+					msg, len,
+					"the free list: pfn %lu is on the free list or a cache "
+					"twice (F1)",
+					pfn);
 		}
 		st->nr_listed += (unsigned long)__builtin_popcountl(now);
 		st->nr_listed -= (unsigned long)__builtin_popcountl(was);
 		st->free_seen[w] = now;
 	}
-	if (st->nr_listed != READ_ONCE(pool->nr_free_list))
+	if (!locked && st->nr_listed != READ_ONCE(pool->nr_free_list))
 		return corrupt(msg, len,
 			       "frame pool: the free list has %lu frames but nr_free_list is %lu",
 			       st->nr_listed, READ_ONCE(pool->nr_free_list));
-	memcpy(st->scratch, st->free_seen, words * sizeof(unsigned long));
-	return check_pcps(pool, st->scratch, msg, len);
+	/* The changed caches whose lock is free, against the rest. */
+	for (unsigned long w = 0; w < words; w++)
+		st->scratch[w] = st->cached[w] | (locked ? 0 : st->free_seen[w]);
+	for (uint64_t dirty = st->pcp_dirty; dirty && !err; dirty &= dirty - 1) {
+		int c = __builtin_ctzll(dirty);
+		struct pcp *pcp = &pool->pcp[c], *copy = &st->pcp_copy[c];
+
+		if (c >= pool->cpus || spin_is_locked(&pcp->lock))
+			continue;
+		copy->count = READ_ONCE(pcp->count);
+		for (unsigned int i = 0; i < copy->count && i < PCP_HIGH && !err; i++) {
+			unsigned long pfn = copy->pfns[i] = READ_ONCE(pcp->pfns[i]);
+
+			err = check_listed(pool, st->scratch, pfn, c, msg, len);
+			if (!err)
+				err = step_cached_frame(pool, pfn, c, msg, len);
+			if (!err)
+				BIT_SET(st->cached, pfn);
+		}
+		st->pcp_valid |= 1ull << c;
+	}
+	st->pcp_dirty = 0;
+	/* The touched frames the unchanged caches hold. */
+	for (int c = 0; c < pool->cpus && !err && st->any_dirty; c++) {
+		const struct pcp *copy = &st->pcp_copy[c];
+
+		for (unsigned int i = 0; (st->pcp_valid >> c & 1) && i < copy->count && !err; i++)
+			if (copy->pfns[i] < pool->nr && BIT_TEST(st->dirty, copy->pfns[i]))
+				err = step_cached_frame(pool, copy->pfns[i], c, msg, len);
+	}
+	return err;
 }
 
 /* Does a dirty frame ask for the free list and the caches to be read? */
-static bool step_frame_listed(struct frame_pool *pool, unsigned long pfn)
+static bool step_frame_listed(const struct step_state *st, struct frame_pool *pool,
+			      unsigned long pfn)
 {
-	return PageFlag(&pool->pages[pfn], PG_free) ||
+	return PageFlag(&pool->pages[pfn], PG_free) || BIT_TEST(st->cached, pfn) ||
 	       ((READ_ONCE(pool->free_map[pfn / FRAME_MAP_BITS]) >> (pfn % FRAME_MAP_BITS)) & 1);
 }
 
@@ -1348,11 +1447,11 @@ int system_check_touched(struct cow_system *sys, const struct sync_touch *touche
 			unsigned long pfn =
 				w * FRAME_MAP_BITS + (unsigned long)__builtin_ctzl(bits);
 
-			listed = pfn < pool->nr && step_frame_listed(pool, pfn);
+			listed = pfn < pool->nr && step_frame_listed(st, pool, pfn);
 		}
 	if (!err && (st->pool_dirty || st->any_dirty))
 		err = frames_check_step(pool, st->scratch, false, msg, len);
-	if (!err && (st->pool_dirty || listed))
+	if (!err && (st->pool_dirty || st->pcp_dirty || listed))
 		err = step_free_lists(st, pool, msg, len);
 	for (unsigned long w = 0; st->any_dirty && w < words && !err; w++)
 		for (unsigned long bits = st->dirty[w]; bits && !err; bits &= bits - 1) {

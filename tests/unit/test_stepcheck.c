@@ -234,6 +234,52 @@ static void test_free_list_damage(void **state)
 	sc_free(&c);
 }
 
+/* The CPU caches (F1), read again only where their lock was used or a
+ * frame they hold was touched: a cached frame no longer free, a frame
+ * cached twice, a cached frame put on the free list too.  Each is found
+ * from its own access, and the full check agrees. */
+static void test_cache_damage(void **state)
+{
+	struct sc c = sc_new();
+	struct frame_pool *pool = c.sys->pool;
+	struct pcp *pcp = NULL;
+	unsigned long pfn, word;
+	uint32_t saved;
+
+	(void)state;
+	for (int cpu = 0; cpu < pool->cpus && !pcp; cpu++)
+		if (pool->pcp[cpu].count >= 2)
+			pcp = &pool->pcp[cpu];
+	assert_non_null(pcp);
+	pfn = pcp->pfns[0];
+	word = pfn / FRAME_MAP_BITS;
+
+	/* Not free any more: found from the struct page's access. */
+	clear_bit(PG_free, &pool->pages[pfn].flags);
+	assert_full_finds(&c, "(F1)");
+	assert_found(&c, touched(&c, SYNC_RMW, &pool->pages[pfn].flags), "(F1)");
+	set_bit(PG_free, &pool->pages[pfn].flags);
+	assert_int_equal(touched(&c, SYNC_RMW, &pool->pages[pfn].flags), 0);
+
+	/* Twice in one cache: found from the cache's lock. */
+	saved = pcp->pfns[1];
+	pcp->pfns[1] = (uint32_t)pfn;
+	assert_full_finds(&c, "(F1)");
+	assert_found(&c, touched(&c, SYNC_UNLOCK, &pcp->lock), "twice (F1)");
+	pcp->pfns[1] = saved;
+	assert_int_equal(touched(&c, SYNC_UNLOCK, &pcp->lock), 0);
+
+	/* In a cache and on the free list: found from the free list's word,
+	 * the cache unchanged. */
+	pool->free_map[word] |= 1UL << (pfn % FRAME_MAP_BITS);
+	pool->nr_free_list++;
+	assert_full_finds(&c, "(F1)");
+	assert_found(&c, touched(&c, SYNC_WRITE, &pool->free_map[word]), "twice (F1)");
+	pool->free_map[word] &= ~(1UL << (pfn % FRAME_MAP_BITS));
+	pool->nr_free_list--;
+	sc_free(&c);
+}
+
 /* The zero page written by a device: S5 after any device step. */
 static void test_zero_page_written(void **state)
 {
@@ -504,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_mapped_frame_freed),
 		cmocka_unit_test(test_writable_shared_page),
 		cmocka_unit_test(test_free_list_damage),
+		cmocka_unit_test(test_cache_damage),
 		cmocka_unit_test(test_zero_page_written),
 		cmocka_unit_test(test_damage_under_the_explorer),
 	};
