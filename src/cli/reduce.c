@@ -203,6 +203,26 @@ static bool try_drop(struct reducer *rd, int i)
 	return false;
 }
 
+/* Line l reads cand (which it takes) if the program still fails so,
+ * else as it did. */
+static bool try_line(struct reducer *rd, struct line *l, char *cand)
+{
+	char *was = l->text;
+	int was_len = l->len;
+
+	l->text = cand;
+	l->len = (int)strlen(cand);
+	if (still_fails(rd)) {
+		free(was);
+		rd->kept++;
+		return true;
+	}
+	free(cand);
+	l->text = was;
+	l->len = was_len;
+	return false;
+}
+
 /* Make the numbers on line i smaller (half, or one less) where the
  * program still fails: fewer pages, shorter ranges, smaller files.  A
  * number is a run of decimal digits that does not follow a letter, a
@@ -225,24 +245,16 @@ static bool try_numbers(struct reducer *rd, int i)
 		smaller[0] = n / 2;
 		smaller[1] = n - 1;
 		for (int k = 0; k < 2 && n > 0; k++) {
-			char *was = l->text, *cand;
-			int was_len = l->len;
+			char *cand;
 
 			if (k == 1 && smaller[1] == smaller[0])
 				break;
-			if (asprintf(&cand, "%.*s%lu%s", at, was, smaller[k], end) < 0)
+			if (asprintf(&cand, "%.*s%lu%s", at, l->text, smaller[k], end) < 0)
 				return any;
-			l->text = cand;
-			l->len = (int)strlen(cand);
-			if (still_fails(rd)) {
-				free(was);
-				rd->kept++;
+			if (try_line(rd, l, cand)) {
 				any = true;
 				break;
 			}
-			free(cand);
-			l->text = was;
-			l->len = was_len;
 		}
 		/* past this number (as it now reads) */
 		while (at + 1 < l->len && isdigit((unsigned char)l->text[at + 1]))
@@ -256,27 +268,17 @@ static bool try_numbers(struct reducer *rd, int i)
 static bool parse_size(const char *t, const char **end, unsigned long *v)
 {
 	char *e;
-	int shift = 0;
+	int shift;
 
 	if (!isdigit((unsigned char)*t))
 		return false;
 	errno = 0;
 	*v = strtoul(t, &e, t[0] == '0' && (t[1] == 'x' || t[1] == 'X') ? 16 : 10);
-	if (errno)
+	shift = scen_size_shift(*e);
+	if (errno || (shift > 0 && *v > ULONG_MAX >> shift))
 		return false;
-	switch (*e) {
-	case 'K':
-	case 'k': shift = 10; break;
-	case 'M':
-	case 'm': shift = 20; break;
-	case 'G':
-	case 'g': shift = 30; break;
-	default: break;
-	}
-	if (shift && *v > ULONG_MAX >> shift)
-		return false;
-	*v <<= shift;
-	*end = e + (shift != 0);
+	*v <<= shift > 0 ? shift : 0;
+	*end = e + (shift > 0);
 	return true;
 }
 
@@ -357,23 +359,11 @@ static bool try_ranges(struct reducer *rd, int i)
 		cut = false;
 		for (int k = 0; k < n && !cut; k++)
 			for (int back = 0; back < 2 && !cut && r[k].len > 1; back++) {
-				char *was = l->text,
-				     *cand = halve_ranges(was, r, n, r[k].len, back);
-				int was_len = l->len;
+				char *cand = halve_ranges(l->text, r, n, r[k].len, back);
 
 				if (!cand)
 					return any;
-				l->text = cand;
-				l->len = (int)strlen(cand);
-				if (still_fails(rd)) {
-					free(was);
-					rd->kept++;
-					any = cut = true;
-				} else {
-					free(cand);
-					l->text = was;
-					l->len = was_len;
-				}
+				any |= cut = try_line(rd, l, cand);
 			}
 	}
 	return any;

@@ -853,15 +853,22 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
  *     (or as stores to the table's memory); the table is scanned again
  *     and compared with its copy, and every frame whose PTEs changed is
  *     checked;
- *   - the free list, the CPU caches and the LRU lists: under the pool's
- *     locks (and its counters), logged as accesses to the pool;
+ *   - the free list and the LRU lists: under the pool's locks (and its
+ *     counters), logged as accesses to the pool; a CPU cache: under its
+ *     own lock, logged as an access to that cache (the cache is read
+ *     again against its copy of the last check; a frame a step touched
+ *     that an unchanged cache holds is checked on its own);
  *   - the swap device: under its lock, logged as accesses to it;
  *   - the shape of the tables (an upper level, a table allocated or
- *     freed), the set of mms: any access to an mm's table root or
- *     counter, to the system lock or to a table's struct page makes the
- *     next check scan every table again (step_retables) and check the
- *     frames whose PTE counts that moved; the swap device's creation
- *     makes it a full scan;
+ *     freed): any store to an upper table, any access to a table's struct
+ *     page or to an mm's table root makes the next check scan every
+ *     table again (step_retables) and check the frames whose PTE counts
+ *     that moved;
+ *   - the set of mms (under the system lock) and each mm's table count
+ *     (under its pgt->lock): the list is compared with the one the last
+ *     scan saw (a different list is a new shape), and the count with the
+ *     tables that scan reached (P3); the swap device's creation makes
+ *     the check a full scan;
  *   - the zero page's bytes: after any device step (DMA writes frames
  *     without a page table), any logged store into it, and any store
  *     through a page set (io.c's copies raise sys->frames_stored).

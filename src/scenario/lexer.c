@@ -203,6 +203,19 @@ const char *tok_show(const struct token *t, char *buf, size_t len)
 	return buf;
 }
 
+int scen_size_shift(int c)
+{
+	switch (c) {
+	case 'K':
+	case 'k': return 10;
+	case 'M':
+	case 'm': return 20;
+	case 'G':
+	case 'g': return 30;
+	default: return -1;
+	}
+}
+
 static int lex_number(struct lexer *lx, struct token *t, size_t end)
 {
 	const unsigned char *s = (const unsigned char *)t->p;
@@ -229,18 +242,9 @@ static int lex_number(struct lexer *lx, struct token *t, size_t end)
 	if (k == first)
 		goto malformed;
 	if (k < m) {
-		int shift;
+		int shift = scen_size_shift(s[k]);
 
-		switch (s[k]) {
-		case 'K':
-		case 'k': shift = 10; break;
-		case 'M':
-		case 'm': shift = 20; break;
-		case 'G':
-		case 'g': shift = 30; break;
-		default: goto malformed;
-		}
-		if (k + 1 != m)
+		if (shift < 0 || k + 1 != m)
 			goto malformed;
 		if (v > SCEN_MAX_NUMBER >> shift)
 			return lex_error(lx->diag, lx->lineno, t->col, "the number %s is too large",

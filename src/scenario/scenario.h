@@ -339,6 +339,9 @@ int scen_load(const char *path, struct scenario **out, char *err, size_t errlen)
 void scen_free(struct scenario *s);
 
 const char *scen_verdict_name(enum scen_verdict v);
+/* The shift of a size's suffix ('K' 10, 'M' 20, 'G' 30, in either case),
+ * or -1 for any other character. */
+int scen_size_shift(int c);
 /* The word of a page state (scen_cmp_is_page): "exclusive", "swapped"... */
 const char *scen_cmp_name(enum scen_cmp c);
 /* A page as a page-state check sees it: flags from the page table (the
