@@ -276,6 +276,7 @@ runs2=$(sed -n 's/^  \([0-9]*\) runs.*/\1/p' "$tmp/out")
 expect 0 "explore --algo dfs-sleep" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs-sleep
 expect 0 "explore dpor under 6.5 proves the race away" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dpor --json
 grep -q '"search":"exhaustive"' "$tmp/out" && ok "explore dpor: exhaustive" || bad "explore dpor: exhaustive"
+grep -q '"divergences":0[,}]' "$tmp/out" && ok "explore dpor: reports no divergence" || bad "explore dpor: reports no divergence"
 expect 1 "explore dpor under 2.6.29 finds the race" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-2.6.29 --algo dpor
 tok=$(sed -n 's/^ *cowlab replay \(cow2:[^ ]*\).*/\1/p' "$tmp/out" | head -n 1)
 [ -n "$tok" ] && expect 1 "explore dpor: its token replays the failure" "$cow" replay "$tok" || bad "explore dpor: a replay line"

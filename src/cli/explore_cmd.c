@@ -615,6 +615,8 @@ static void report_none(const struct explore_args *a, const char *policy,
 		       ",\"dfs_done\":%s,\"elapsed\":%.3f,\"runs_per_s\":%.0f",
 		       r->runs, r->distinct, r->uncounted, r->dfs_done ? "true" : "false",
 		       r->elapsed, rate);
+		if (a->o.algo == SCHED_DPOR)
+			printf(",\"divergences\":%" PRIu64, r->divergences);
 		if (k->skipped) {
 			printf(",\"skipped_runs\":%" PRIu64 ",\"skip_reason\":", k->skipped);
 			json_string(stdout, k->reason);
@@ -628,6 +630,12 @@ static void report_none(const struct explore_args *a, const char *policy,
 	if (r->uncounted)
 		printf(" (and %" PRIu64 " runs cut short: repeats or other shards')", r->uncounted);
 	printf(", %.2f s (%.0f runs/s)\n", r->elapsed, rate);
+	if (r->divergences)
+		printf("  %" PRIu64
+		       " branch%s of dpor's wakeup trees could not be followed (the task "
+		       "a sequence names could not run there): not a proof, whether or not the "
+		       "search ran to its end\n",
+		       r->divergences, r->divergences == 1 ? "" : "es");
 	if (k->skipped)
 		printf("  %" PRIu64 " of %" PRIu64 " judged runs stopped at a require that did not "
 		       "hold: %s\n",

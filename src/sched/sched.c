@@ -40,8 +40,9 @@ struct task {
 	int id;
 	int cpu;
 	unsigned int flags;
-	sync_pred_fn ready; /* wake predicate while blocked */
-	const void *wait_obj;
+	sync_pred_fn ready;   /* wake predicate while blocked */
+	const void *wait_obj; /* what the wait reads (its step's object) */
+	const void *wait_arg; /* ready's argument */
 	const char *wait_what;
 	const int *wait_owner;
 	struct sched_rcu rcu;
@@ -267,6 +268,7 @@ int sched_spawn(struct sched *s, const char *name, int cpu, void (*fn)(void *), 
 		s->ordinary |= BIT64(t->id);
 	t->ready = NULL;
 	t->wait_obj = NULL;
+	t->wait_arg = NULL;
 	t->wait_what = NULL;
 	t->wait_owner = NULL;
 	t->rcu.nesting = 0;
@@ -299,13 +301,20 @@ void sched_yield_point(struct sched *s, enum sync_op op, const void *obj)
 void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char *what,
 		const int *owner)
 {
+	sched_wait_on(s, ready, obj, obj, what, owner);
+}
+
+void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, const void *obj,
+		   const char *what, const int *owner)
+{
 	struct task *t = s->current;
 
 	COW_ASSERT(t != NULL);
-	if (ready(obj))
+	if (ready(arg))
 		return;
 	s->blocked |= BIT64(t->id);
 	t->ready = ready;
+	t->wait_arg = arg;
 	t->wait_obj = obj;
 	t->wait_what = what;
 	t->wait_owner = owner;
@@ -315,7 +324,7 @@ void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char
 		t->pend_obj = obj;
 	}
 	switch_to_scheduler(s);
-	COW_ASSERT(!(s->blocked & BIT64(t->id)) && ready(obj));
+	COW_ASSERT(!(s->blocked & BIT64(t->id)) && ready(arg));
 }
 
 static void vfail(struct sched *s, const char *fmt, va_list ap)
@@ -398,7 +407,7 @@ static unsigned int collect_runnable(struct sched *s, bool *all_done)
 
 		/* A blocked task stays blocked until it is picked, so its
 		 * predicate is re-evaluated at every step until then. */
-		if ((s->blocked & BIT64(i)) && !t->ready(t->wait_obj))
+		if ((s->blocked & BIT64(i)) && !t->ready(t->wait_arg))
 			continue;
 		s->runnable[n++] = i;
 	}

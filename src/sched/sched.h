@@ -169,6 +169,10 @@ void sched_yield_point(struct sched *s, enum sync_op op, const void *obj);
  * holder's owner tag (SYNC_OWNER_BASE + task id). */
 void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char *what,
 		const int *owner);
+/* The same, for a condition ready(arg) that reads the one word obj (the
+ * object of the waking step) with state of the waiter's own in arg. */
+void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, const void *obj,
+		   const char *what, const int *owner);
 /* End the run as failed with a message.  From a task it does not return;
  * from the step hook it returns and the run stops after the hook. */
 void sched_fail(struct sched *s, const char *fmt, ...) COW_PRINTF(2, 3);

@@ -444,7 +444,12 @@ static void race_step(struct tracer *tr, struct race_finder *rf, size_t i, uint3
 	for (int u = 0; u < nt; u++)
 		if (u != t && o->r_epoch[u] > c[u])
 			mark_race(tr, o->r_step[u], i);
-	vc_join(c, o->r_vc, nt);
+	/* A store after loads of a word the trace does not show (a TLB
+	 * window a shootdown looked at, a seqcount) orders nothing worth
+	 * showing: no data flows from the loads to the store, and taking it
+	 * as an order would hide the races on PTEs and pages behind it. */
+	if (st->shown_obj)
+		vc_join(c, o->r_vc, nt);
 	memset(o->r_epoch, 0, (size_t)nt * sizeof(uint32_t));
 	memset(o->r_vc, 0, (size_t)nt * sizeof(uint32_t));
 	o->written = true;

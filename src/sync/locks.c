@@ -591,6 +591,40 @@ static bool shootdown_acked(const void *arg)
 	return true;
 }
 
+/* One CPU's window as a shootdown found it. */
+struct window_snap {
+	const unsigned int *seq;
+	unsigned int snap;
+};
+
+static bool window_moved(const void *arg)
+{
+	const struct window_snap *ws = arg;
+
+	return __atomic_load_n(ws->seq, __ATOMIC_ACQUIRE) != ws->snap;
+}
+
+/* Under the explorer a shootdown reads each other CPU's window in a step
+ * of its own (as the loop below reads them one after the other), and
+ * waits for each CPU found inside an access to leave it: every step
+ * names the one window it reads, so the explorer sees each conflict with
+ * a CPU's entering or leaving, and each wait is made ready by that CPU's
+ * leaving alone. */
+static void explore_shootdown(const struct shootdown *sd)
+{
+	for (int i = 0; i < sd->nr; i++) {
+		struct window_snap ws = {&window_at(sd, i)->seq, 0};
+
+		if (i == sync_cpu) /* not inside an access while it changes translations */
+			continue;
+		sync_explore_point(SYNC_READ, ws.seq);
+		ws.snap = __atomic_load_n(ws.seq, __ATOMIC_ACQUIRE);
+		if (ws.snap & 1)
+			sync_explore_block_on(&ws, ws.seq, window_moved,
+					      "TLB shootdown acknowledgement");
+	}
+}
+
 void tlb_shootdown_wait(struct tlb_window *windows, size_t stride, int nr)
 {
 	struct shootdown sd; /* snap[] beyond nr stays unwritten: a flush per COW fault */
@@ -600,6 +634,10 @@ void tlb_shootdown_wait(struct tlb_window *windows, size_t stride, int nr)
 	sd.windows = windows;
 	sd.stride = stride;
 	sd.nr = nr;
+	if (unlikely(sync_explorer != NULL)) {
+		explore_shootdown(&sd);
+		return;
+	}
 	smp_mb(); /* the new translations before the snapshot */
 	for (int i = 0; i < nr; i++) {
 		/* Our own CPU is not inside an access while it changes
@@ -612,8 +650,7 @@ void tlb_shootdown_wait(struct tlb_window *windows, size_t stride, int nr)
 		sd.snap[i] = __atomic_load_n(&window_at(&sd, i)->seq, __ATOMIC_ACQUIRE);
 		busy |= sd.snap[i] & 1;
 	}
-	/* No CPU inside an access: nothing to wait for (the explorer still
-	 * gets its scheduling point in sync_wait_cond). */
-	if (busy || unlikely(sync_explorer != NULL))
+	/* No CPU inside an access: nothing to wait for. */
+	if (busy)
 		sync_wait_cond(&sd, shootdown_acked, "TLB shootdown acknowledgement");
 }

@@ -93,6 +93,8 @@ void sync_explore_point(enum sync_op op, const void *obj);
 typedef bool (*sync_pred_fn)(const void *obj);
 /* Block until ready(obj), with no yield point before: a modelled wait. */
 void sync_explore_block(const void *obj, sync_pred_fn ready, const char *what, const int *owner);
+/* The same for ready(arg), a condition on the one word obj. */
+void sync_explore_block_on(const void *arg, const void *obj, sync_pred_fn ready, const char *what);
 /* A yield point, then block until ready(obj). */
 void sync_explore_wait(enum sync_op op, const void *obj, sync_pred_fn ready, const char *what,
 		       const int *owner);
@@ -644,6 +646,11 @@ static inline void tlb_access_begin(struct tlb_window *w)
 }
 static inline void tlb_access_end(struct tlb_window *w)
 {
+	/* A step of its own under the explorer: a shootdown reads the
+	 * window (tlb_shootdown_wait()), so leaving it is a store the
+	 * explorer must see, not one hidden in the access's step. */
+	if (unlikely(sync_explorer != NULL))
+		sync_explore_point(SYNC_WRITE, w);
 	__atomic_store_n(&w->seq, w->seq + 1, __ATOMIC_RELEASE);
 }
 /* Wait for the nr CPUs' windows (an array) as described above. */
