@@ -71,10 +71,15 @@ struct io_ctx {
  * frame allocator wants a cache to return frames to). */
 #define DEVICE_CPU (SYNC_MAX_CPUS - 1)
 
+/* done comes first: the join waits on the group (sync_wait_cond(&g)),
+ * and its waking step must name the word the threads count up, so that
+ * the explorer orders every thread's end before it, not only the last
+ * one's (else dpor diverges: a join woken by the last thread in one
+ * order is still blocked in another). */
 struct group_wait {
+	int done;
 	struct run *r;
 	const struct scen_op *op;
-	int done;
 };
 
 struct thread_ctx {
@@ -965,7 +970,7 @@ static void run_group(struct run *r, const struct scen_op *op)
 		return;
 	}
 	case SCEN_EXPLORE: {
-		struct group_wait g = {r, op, 0};
+		struct group_wait g = {0, r, op};
 
 		for (int i = 0; i < nr; i++) {
 			struct thread_ctx *c = malloc(sizeof(*c));
