@@ -71,15 +71,10 @@ struct io_ctx {
  * frame allocator wants a cache to return frames to). */
 #define DEVICE_CPU (SYNC_MAX_CPUS - 1)
 
-/* done comes first: the join waits on the group (sync_wait_cond(&g)),
- * and its waking step must name the word the threads count up, so that
- * the explorer orders every thread's end before it, not only the last
- * one's (else dpor diverges: a join woken by the last thread in one
- * order is still blocked in another). */
 struct group_wait {
-	int done;
 	struct run *r;
 	const struct scen_op *op;
+	int done;
 };
 
 struct thread_ctx {
@@ -930,9 +925,13 @@ static void thread_main(void *arg)
 	}
 }
 
+/* The join waits on the count the threads raise (arg is &g->done): its
+ * waking step names that word, so the explorer orders every thread's end
+ * before it, not only the last one's (else dpor diverges: a join woken by
+ * the last thread in one order is still blocked in another). */
 static bool group_done(const void *arg)
 {
-	const struct group_wait *g = arg;
+	const struct group_wait *g = container_of(arg, struct group_wait, done);
 
 	return g->done == g->op->group.nr;
 }
@@ -970,7 +969,7 @@ static void run_group(struct run *r, const struct scen_op *op)
 		return;
 	}
 	case SCEN_EXPLORE: {
-		struct group_wait g = {0, r, op};
+		struct group_wait g = {r, op, 0};
 
 		for (int i = 0; i < nr; i++) {
 			struct thread_ctx *c = malloc(sizeof(*c));
@@ -984,7 +983,7 @@ static void run_group(struct run *r, const struct scen_op *op)
 			}
 			*c = (struct thread_ctx){r, &t[i], 1 + i, &g};
 		}
-		sync_wait_cond(&g, group_done, "the threads of a group (join)");
+		sync_wait_cond(&g.done, group_done, "the threads of a group (join)");
 		return;
 	}
 	}
