@@ -268,13 +268,14 @@ static unsigned long try_to_free_pages(struct cow_system *sys, unsigned long nr)
 	return freed;
 }
 
-/* Frames are free again, or no other CPU is in the middle of reclaim. */
+/* No other CPU is in the middle of reclaim: the pages it isolated are
+ * back on the LRU or freed, as Linux's reclaim_throttle() waits for
+ * isolated pages to be put back.  (It once also woke on a free frame; a
+ * wait reads one word, the word the steps that change it name, so that
+ * the explorer sees each of them conflict with the wait.) */
 static bool reclaim_settled(const void *arg)
 {
-	const struct frame_pool *pool = arg;
-
-	return READ_IN_PREDICATE(pool->nr_free.counter) > 0 ||
-	       READ_IN_PREDICATE(pool->nr_isolated.counter) == 0;
+	return READ_IN_PREDICATE(((const atomic_long_t *)arg)->counter) == 0;
 }
 
 bool reclaim_before_retry(struct cow_system *sys, int *tries)
@@ -289,7 +290,7 @@ bool reclaim_before_retry(struct cow_system *sys, int *tries)
 	/* Nothing for us: another CPU may have isolated the pages we would
 	 * have taken.  Wait until its reclaim frees a frame or ends. */
 	if (lru_isolated(pool) > 0)
-		sync_wait_cond(pool, reclaim_settled, "another CPU's reclaim");
+		sync_wait_cond(&pool->nr_isolated, reclaim_settled, "another CPU's reclaim");
 	/* Someone freed frames: try for one (if another CPU takes it first,
 	 * that CPU made progress, and so will we once it is done). */
 	if (frame_pool_nr_free(pool) > 0)

@@ -74,7 +74,7 @@ struct io_ctx {
 struct group_wait {
 	struct run *r;
 	const struct scen_op *op;
-	int done;
+	atomic_t done; /* threads ended */
 };
 
 struct thread_ctx {
@@ -609,9 +609,11 @@ static void device_task(void *arg)
 	WRITE_ONCE(p->done, 1);
 }
 
+/* arg is &p->done, the word the device's last step stores (see
+ * group_done). */
 static bool io_done(const void *arg)
 {
-	return ((const struct pending_io *)arg)->done != 0;
+	return READ_IN_PREDICATE(*(const int *)arg) != 0;
 }
 
 /* Wait for every I/O this context issued, then forget it. */
@@ -623,7 +625,7 @@ static void io_wait(struct run *r, struct io_ctx *io)
 		if (r->mode == SCEN_STRESS && p->device)
 			sync_thread_join(p->device);
 		else if (r->mode == SCEN_EXPLORE)
-			sync_wait_cond(p, io_done, "a direct I/O to complete (wait)");
+			sync_wait_cond(&p->done, io_done, "a direct I/O to complete (wait)");
 		while (cow_dio_step(p->dio)) /* seq, or no device thread */
 			;
 		if (cow_dio_error(p->dio))
@@ -920,7 +922,7 @@ static void thread_main(void *arg)
 
 	exec_ops(c->r, c->t->ops, c->t->nr_ops, c->cpu);
 	if (c->g) {
-		WRITE_ONCE(c->g->done, READ_ONCE(c->g->done) + 1);
+		atomic_inc(&c->g->done); /* one step: two threads may end at once */
 		free(c);
 	}
 }
@@ -933,7 +935,7 @@ static bool group_done(const void *arg)
 {
 	const struct group_wait *g = container_of(arg, struct group_wait, done);
 
-	return g->done == g->op->group.nr;
+	return READ_IN_PREDICATE(g->done.counter) == g->op->group.nr;
 }
 
 static void run_group(struct run *r, const struct scen_op *op)
@@ -969,7 +971,7 @@ static void run_group(struct run *r, const struct scen_op *op)
 		return;
 	}
 	case SCEN_EXPLORE: {
-		struct group_wait g = {r, op, 0};
+		struct group_wait g = {r, op, ATOMIC_INIT(0)};
 
 		for (int i = 0; i < nr; i++) {
 			struct thread_ctx *c = malloc(sizeof(*c));
@@ -978,7 +980,7 @@ static void run_group(struct run *r, const struct scen_op *op)
 				/* Cannot happen: scen_run sized the slots. */
 				free(c);
 				run_fail(r, "error", op, "no task slot for thread %s", t[i].name);
-				g.done++;
+				g.done.counter++; /* no task has run yet */
 				continue;
 			}
 			*c = (struct thread_ctx){r, &t[i], 1 + i, &g};

@@ -238,7 +238,7 @@ static void wake_sleepers(struct dfs *d, struct sched *s, int task)
 		int v = __builtin_ctzll(m);
 
 		sched_pending(s, v, &vop, &vobj);
-		if (explore_conflict(op, obj, vop, vobj))
+		if (sched_conflict(op, obj, vop, vobj))
 			d->sleep &= ~BIT(v);
 	}
 }

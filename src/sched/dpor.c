@@ -9,7 +9,7 @@
  * Events.  An event is one step: the task the scheduler runs and the
  * operation it declared at its last yield point (sched_pending), which the
  * step performs before running on to its next yield point.  Two events
- * conflict when explore_conflict says so or when one task makes the other
+ * conflict when sched_conflict says so or when one task makes the other
  * runnable again: a task that blocked (a lock taken, a bit set, a grace
  * period pending) and becomes runnable after step k has step k as its
  * enabler, which orders its next step after k like a conflict (an
@@ -341,7 +341,7 @@ static uint64_t independent_of(const struct dpor *d, const struct dnode *n, uint
 		int q = __builtin_ctzll(mask);
 		const struct pend *pq = node_pend(d, n, q);
 
-		if (p && pq && !explore_conflict(p->op, p->obj, pq->op, pq->obj))
+		if (p && pq && !sched_conflict(p->op, p->obj, pq->op, pq->obj))
 			keep |= BIT(q);
 	}
 	return keep;
@@ -553,7 +553,7 @@ static int initial(const struct analysis *a, const int32_t *v, int len, int t)
 			const struct event *e = &a->d->ev[v[l]];
 
 			if (e->task == ej->task || v[l] == ej->enabler || v[l] == ej->spawner ||
-			    explore_conflict(e->op, e->obj, ej->op, ej->obj))
+			    sched_conflict(e->op, e->obj, ej->op, ej->obj))
 				return 0;
 		}
 		return 1;
@@ -570,7 +570,7 @@ static bool commutes(const struct analysis *a, const struct pend *p, const int32
 	for (int k = 0; k < len; k++) {
 		const struct event *e = &a->d->ev[v[k]];
 
-		if (explore_conflict(e->op, e->obj, p->op, p->obj))
+		if (sched_conflict(e->op, e->obj, p->op, p->obj))
 			return false;
 	}
 	return true;

@@ -348,17 +348,6 @@ int explore_token_check(const struct explore_prog *p, const struct explore_token
 	return COW_EINVAL;
 }
 
-bool explore_conflict(enum sync_op a, const void *oa, enum sync_op b, const void *ob)
-{
-	if (a == SYNC_YIELD || b == SYNC_YIELD)
-		return false;
-	if (a == SYNC_DEVICE || b == SYNC_DEVICE)
-		return true;
-	if (a == SYNC_RCU || b == SYNC_RCU)
-		return a == b;
-	return oa == ob && (a != SYNC_READ || b != SYNC_READ);
-}
-
 /* ---- runs ---------------------------------------------------------------- */
 
 struct run_ctx {

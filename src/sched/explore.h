@@ -38,10 +38,8 @@
  * differ only in the order of independent steps run once; auto, a mix of
  * PCT depth 3, PCT depth 2, random and dfs with bound 2, run in turn.
  *
- * Two steps conflict when their operations (sync.h) touch the same object
- * and one of them writes (a read never conflicts with a read); an RCU step
- * conflicts with every RCU step, a device step (a DMA chunk) with every
- * step, a bare yield with none.  Bytes of page contents are not objects:
+ * The conflict relation is sched_conflict (sched.h).  Bytes of page
+ * contents are not objects:
  * their order follows the PTE, page and lock operations around them, and
  * a device step conflicts with everything.
  */
@@ -261,9 +259,6 @@ void explore_failure_key(const char *message, char *key, size_t len);
  * r gets the run. */
 int explore_trace(const struct explore_prog *p, const struct explore_token *t, FILE *f,
 		  struct explore_result *r);
-
-/* Whether the operations of two steps conflict (see above). */
-bool explore_conflict(enum sync_op a, const void *oa, enum sync_op b, const void *ob);
 
 /* The token's text, "cow2:...", into buf; COW_EINVAL if it does not fit
  * or a name holds ':' or blanks.  Async-signal-safe (crash handlers call

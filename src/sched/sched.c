@@ -68,11 +68,15 @@ struct sched {
 	 * live task waiting for its predicate), and ordinary (not a daemon:
 	 * a run ends when no ordinary task is live). */
 	uint64_t live, blocked, ordinary;
+	/* The blocked tasks whose predicate held when last evaluated. */
+	uint64_t wait_held;
 
 	enum sched_algo algo;
 	sched_director_fn director; /* SCHED_DIRECTED */
 	void *director_arg;
-	int last; /* the task that took the previous step, -1 */
+	int last;	      /* the task that took the previous step, -1 */
+	enum sync_op last_op; /* and the operation that step performed */
+	const void *last_obj;
 	struct sched_dev devs[SCHED_MAX_DEVS];
 	unsigned int nr_devs;
 	bool devs_overflow;
@@ -165,7 +169,7 @@ void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t 
 {
 	COW_CHECK(s->current == NULL, "sched_reset called from a task");
 	s->nr_tasks = 0;
-	s->live = s->blocked = s->ordinary = 0;
+	s->live = s->blocked = s->ordinary = s->wait_held = 0;
 	s->algo = algo;
 	s->rng = seed;
 	s->step = 0;
@@ -301,11 +305,13 @@ void sched_yield_point(struct sched *s, enum sync_op op, const void *obj)
 void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char *what,
 		const int *owner)
 {
-	sched_wait_on(s, ready, obj, obj, what, owner);
+	const struct task *t = s->current;
+
+	sched_wait_on(s, ready, obj, t->pend_obj == obj ? t->pend_op : SYNC_READ, obj, what, owner);
 }
 
-void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, const void *obj,
-		   const char *what, const int *owner)
+void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, enum sync_op op,
+		   const void *obj, const char *what, const int *owner)
 {
 	struct task *t = s->current;
 
@@ -313,16 +319,14 @@ void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, const v
 	if (ready(arg))
 		return;
 	s->blocked |= BIT64(t->id);
+	s->wait_held &= ~BIT64(t->id);
 	t->ready = ready;
 	t->wait_arg = arg;
 	t->wait_obj = obj;
 	t->wait_what = what;
 	t->wait_owner = owner;
-	/* Waking reads what the wait is for. */
-	if (t->pend_obj != obj) {
-		t->pend_op = SYNC_READ;
-		t->pend_obj = obj;
-	}
+	t->pend_op = op;
+	t->pend_obj = obj;
 	switch_to_scheduler(s);
 	COW_ASSERT(!(s->blocked & BIT64(t->id)) && ready(arg));
 }
@@ -396,6 +400,46 @@ static void describe_tasks(struct sched *s, const char *headline)
 	}
 }
 
+bool sched_conflict(enum sync_op a, const void *oa, enum sync_op b, const void *ob)
+{
+	if (a == SYNC_YIELD || b == SYNC_YIELD)
+		return false;
+	if (a == SYNC_DEVICE || b == SYNC_DEVICE)
+		return true;
+	if (a == SYNC_RCU || b == SYNC_RCU)
+		return a == b;
+	return oa == ob && (a != SYNC_READ || b != SYNC_READ);
+}
+
+static const char *const op_word[SYNC_NR_OPS] = {
+	[SYNC_READ] = "read",	  [SYNC_WRITE] = "write",   [SYNC_RMW] = "atomic",
+	[SYNC_LOCK] = "lock",	  [SYNC_UNLOCK] = "unlock", [SYNC_RCU] = "rcu",
+	[SYNC_DEVICE] = "device", [SYNC_YIELD] = "yield",
+};
+
+/* The last step made blocked task t's predicate hold, or stop holding:
+ * it must conflict with t's pending operation (see sched_conflict). */
+static void check_wake(struct sched *s, const struct task *t, bool held)
+{
+	const struct task *by;
+
+	if (s->last < 0 || s->last == t->id ||
+	    sched_conflict(s->last_op, s->last_obj, t->pend_op, t->pend_obj))
+		return;
+	by = &s->tasks[s->last];
+	if (s->verdict == SCHED_OK) {
+		s->verdict = SCHED_FAILED;
+		snprintf(s->msg, sizeof(s->msg),
+			 "crash: cowlab's model is wrong: step %llu of cpu%d (%s), a %s of %p, "
+			 "made the wait of cpu%d (%s) for %s %s, but the wait is a %s of %p, "
+			 "which that step does not touch",
+			 (unsigned long long)s->step, by->cpu, by->name, op_word[s->last_op],
+			 s->last_obj, t->cpu, t->name, t->wait_what, held ? "hold" : "stop holding",
+			 op_word[t->pend_op], t->pend_obj);
+	}
+	s->stop = true;
+}
+
 static unsigned int collect_runnable(struct sched *s, bool *all_done)
 {
 	unsigned int n = 0;
@@ -407,8 +451,16 @@ static unsigned int collect_runnable(struct sched *s, bool *all_done)
 
 		/* A blocked task stays blocked until it is picked, so its
 		 * predicate is re-evaluated at every step until then. */
-		if ((s->blocked & BIT64(i)) && !t->ready(t->wait_arg))
-			continue;
+		if (s->blocked & BIT64(i)) {
+			bool held = t->ready(t->wait_arg);
+
+			if (held != !!(s->wait_held & BIT64(i))) {
+				s->wait_held ^= BIT64(i);
+				check_wake(s, t, held);
+			}
+			if (!held)
+				continue;
+		}
 		s->runnable[n++] = i;
 	}
 	return n;
@@ -493,6 +545,9 @@ enum sched_verdict sched_run(struct sched *s)
 		enum sync_op op;
 		const void *obj;
 
+		if (s->stop) /* check_wake */
+			break;
+
 		/* The step hook sees every state where the schedule branches
 		 * (two or more tasks could take the next step) and the final
 		 * one.  A state where only one task can run is seen by no
@@ -534,6 +589,8 @@ enum sched_verdict sched_run(struct sched *s)
 			s->trace(s->trace_arg, s, id, op, obj, false);
 		s->step++;
 		s->last = id;
+		s->last_op = op;
+		s->last_obj = obj;
 		s->current = t;
 		sync_explorer = s;
 		sync_cpu = t->cpu;

@@ -160,19 +160,39 @@ void sched_pending(const struct sched *s, int task, enum sync_op *op, const void
 const char *sched_task_name(const struct sched *s, int task);
 int sched_task_cpu(const struct sched *s, int task);
 
+/*
+ * The conflict relation the searches reduce by.  Two steps conflict when
+ * their operations (sync.h) touch the same object and one of them writes
+ * (a read never conflicts with a read); an RCU step conflicts with every
+ * RCU step, a device step (a DMA chunk) with every step, a bare yield with
+ * none.
+ *
+ * The scheduler holds the model to it where waiting is concerned: a step
+ * that makes a blocked task's wake predicate true or false must conflict
+ * with the operation the task waits at (its pending step).  A step that
+ * changed what a wait reads without naming it would let a search take the
+ * two for independent and run only one of their orders.  A run where that
+ * happens stops with an error that names both (a bug in cowlab's model,
+ * not in the scenario).
+ */
+bool sched_conflict(enum sync_op a, const void *oa, enum sync_op b, const void *ob);
+
 /* ---- called from inside tasks (through src/sync) ----------------------- */
 
 /* A yield point: the scheduler may now run another task. */
 void sched_yield_point(struct sched *s, enum sync_op op, const void *obj);
 /* Block the running task until ready(obj) holds.  what names the wait in
  * deadlock reports; owner, if not NULL, points at a word that holds the
- * holder's owner tag (SYNC_OWNER_BASE + task id). */
+ * holder's owner tag (SYNC_OWNER_BASE + task id).  The task waits at its
+ * last yield point's operation if that named obj, else at a read of obj. */
 void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char *what,
 		const int *owner);
-/* The same, for a condition ready(arg) that reads the one word obj (the
- * object of the waking step) with state of the waiter's own in arg. */
-void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, const void *obj,
-		   const char *what, const int *owner);
+/* The same, for a condition ready(arg) that reads the one word obj with
+ * state of the waiter's own in arg; op, obj is the operation the task
+ * waits at, which every step that changes the condition conflicts with
+ * (sched_conflict: the run stops with an error where one does not). */
+void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, enum sync_op op,
+		   const void *obj, const char *what, const int *owner);
 /* End the run as failed with a message.  From a task it does not return;
  * from the step hook it returns and the run stops after the hook. */
 void sched_fail(struct sched *s, const char *fmt, ...) COW_PRINTF(2, 3);

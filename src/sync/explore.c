@@ -22,9 +22,10 @@ void sync_explore_block(const void *obj, sync_pred_fn ready, const char *what, c
 	sched_wait(sync_explorer, ready, obj, what, owner);
 }
 
-void sync_explore_block_on(const void *arg, const void *obj, sync_pred_fn ready, const char *what)
+void sync_explore_block_on(enum sync_op op, const void *arg, const void *obj, sync_pred_fn ready,
+			   const char *what)
 {
-	sched_wait_on(sync_explorer, ready, arg, obj, what, NULL);
+	sched_wait_on(sync_explorer, ready, arg, op, obj, what, NULL);
 }
 
 void sync_explore_wait(enum sync_op op, const void *obj, sync_pred_fn ready, const char *what,

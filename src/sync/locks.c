@@ -465,7 +465,7 @@ static void bit_lock_dep(unsigned long *word, int nr, bool dep)
 		lockdep_acquire(word, RANK_PAGE_LOCK, false, false);
 	if (unlikely(sync_explorer != NULL)) {
 		sync_point(SYNC_LOCK, word);
-		sync_explore_block(&b, bit_clear_pred, "bit lock", NULL);
+		sync_explore_block_on(SYNC_LOCK, &b, word, bit_clear_pred, "bit lock");
 		*word |= BIT_MASK(nr);
 		return;
 	}
@@ -523,7 +523,7 @@ void bit_wait_unlocked(unsigned long *word, int nr)
 
 	if (unlikely(sync_explorer != NULL)) {
 		sync_point(SYNC_READ, word);
-		sync_explore_block(&b, bit_clear_pred, "bit unlock", NULL);
+		sync_explore_block_on(SYNC_READ, &b, word, bit_clear_pred, "bit unlock");
 		return;
 	}
 	if (!bit_clear_now(&b))
@@ -556,16 +556,22 @@ unsigned int read_seqcount_begin(const seqcount_t *s)
 
 /* ---- conditions and TLB shootdown ---------------------------------------- */
 
-void sync_wait_cond(const void *obj, sync_pred_fn cond, const char *what)
+void sync_wait_cond_on(const void *arg, const void *obj, sync_pred_fn cond, const char *what)
 {
 	if (unlikely(sync_explorer != NULL)) {
-		sync_explore_wait(SYNC_READ, obj, cond, what, NULL);
+		sync_explore_point(SYNC_READ, obj);
+		sync_explore_block_on(SYNC_READ, arg, obj, cond, what);
 		return;
 	}
-	for (int spins = 0; !cond(obj); spins++) {
+	for (int spins = 0; !cond(arg); spins++) {
 		no_wait_in_explore_context(obj, what);
 		relax_host(spins);
 	}
+}
+
+void sync_wait_cond(const void *obj, sync_pred_fn cond, const char *what)
+{
+	sync_wait_cond_on(obj, obj, cond, what);
 }
 
 struct shootdown {
@@ -619,8 +625,8 @@ static void explore_shootdown(const struct shootdown *sd)
 			continue;
 		sync_explore_point(SYNC_READ, ws.seq);
 		ws.snap = __atomic_load_n(ws.seq, __ATOMIC_ACQUIRE);
-		if (ws.snap & 1)
-			sync_explore_block_on(&ws, ws.seq, window_moved,
+		if (ws.snap & 1) /* the wait's read is the one above: no second step */
+			sync_explore_block_on(SYNC_READ, &ws, ws.seq, window_moved,
 					      "TLB shootdown acknowledgement");
 	}
 }

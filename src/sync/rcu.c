@@ -55,7 +55,7 @@ static void explore_synchronize(struct sched *s)
 		g.inside[i] = r->nesting > 0;
 		g.exits[i] = r->exits;
 	}
-	sched_wait(s, gp_done, &g, "an RCU grace period", NULL);
+	sched_wait_on(s, gp_done, &g, SYNC_RCU, NULL, "an RCU grace period", NULL);
 }
 
 static bool queue_has_work(const void *arg)
@@ -80,7 +80,7 @@ static void rcu_daemon(void *arg)
 	struct sched_rcu_queue *q = sched_rcu_queue(s);
 
 	for (;;) {
-		sched_wait(s, queue_has_work, q, "RCU callbacks", NULL);
+		sched_wait_on(s, queue_has_work, q, SYNC_RCU, NULL, "RCU callbacks", NULL);
 		q->batch = q->head;
 		q->head = NULL;
 		q->tail = &q->head;
@@ -256,7 +256,7 @@ void rcu_barrier(void)
 		struct barrier_wait b = {sched_rcu_queue(s), sched_rcu_queue(s)->queued};
 
 		sched_yield_point(s, SYNC_RCU, NULL);
-		sched_wait(s, barrier_done, &b, "rcu_barrier", NULL);
+		sched_wait_on(s, barrier_done, &b, SYNC_RCU, NULL, "rcu_barrier", NULL);
 	} else if (!sync_explore_thread) {
 		stress_barrier();
 	}

@@ -93,8 +93,10 @@ void sync_explore_point(enum sync_op op, const void *obj);
 typedef bool (*sync_pred_fn)(const void *obj);
 /* Block until ready(obj), with no yield point before: a modelled wait. */
 void sync_explore_block(const void *obj, sync_pred_fn ready, const char *what, const int *owner);
-/* The same for ready(arg), a condition on the one word obj. */
-void sync_explore_block_on(const void *arg, const void *obj, sync_pred_fn ready, const char *what);
+/* The same for ready(arg), a condition on the one word obj, waiting at
+ * operation op on it (sched_wait_on). */
+void sync_explore_block_on(enum sync_op op, const void *arg, const void *obj, sync_pred_fn ready,
+			   const char *what);
 /* A yield point, then block until ready(obj). */
 void sync_explore_wait(enum sync_op op, const void *obj, sync_pred_fn ready, const char *what,
 		       const int *owner);
@@ -125,10 +127,14 @@ static inline void cpu_relax(void)
 		sync_point(SYNC_READ, &(x));             \
 		__atomic_load_n(&(x), __ATOMIC_RELAXED); \
 	})
-#define WRITE_ONCE(x, val)                                       \
-	do {                                                     \
-		sync_point(SYNC_WRITE, &(x));                    \
-		__atomic_store_n(&(x), (val), __ATOMIC_RELAXED); \
+/* The stored value is computed before the yield point: the step the
+ * point starts must be the one that stores (a value read with READ_ONCE
+ * would otherwise carry the store into the read's step, named a read). */
+#define WRITE_ONCE(x, val)                                        \
+	do {                                                      \
+		__typeof__(x) __wo_v = (val);                     \
+		sync_point(SYNC_WRITE, &(x));                     \
+		__atomic_store_n(&(x), __wo_v, __ATOMIC_RELAXED); \
 	} while (0)
 /* A load of a word that no other CPU can touch now (an object being torn
  * down after its last user, or not yet published).  Not a yield point:
@@ -139,11 +145,14 @@ static inline void cpu_relax(void)
  * holds, and which other CPUs also read without it (with READ_ONCE: a
  * counter read as a hint, a map looked at before taking the lock).
  * Atomic, so that those readers do not race with it (a plain store beside
- * an atomic load is a data race, which ThreadSanitizer reports); not a
- * yield point, so the explorer's schedules stay those of the plain store
- * it replaces (the lock and unlock around it are the section's yield
- * points). */
-#define WRITE_LOCKED(x, val) __atomic_store_n(&(x), (val), __ATOMIC_RELAXED)
+ * an atomic load is a data race, which ThreadSanitizer reports).  It is a
+ * yield point that names the word, like WRITE_ONCE: a step names one
+ * word, and had the store ridden in the step of the lock (or of another
+ * access in the section), the explorer would see no conflict between it
+ * and a lockless reader's load, and would run only one of their two
+ * orders.  The writers' plain loads of the word need no yield point: the
+ * lock orders them against every store. */
+#define WRITE_LOCKED(x, val) WRITE_ONCE(x, val)
 /* A load inside a wait predicate (sync_wait_cond's cond): the explorer
  * evaluates it in its own context and once more in the woken task, where a
  * yield point would let the condition change between the two. */
@@ -154,22 +163,24 @@ static inline void cpu_relax(void)
 		sync_point(SYNC_READ, (p));             \
 		__atomic_load_n((p), __ATOMIC_ACQUIRE); \
 	})
-#define smp_store_release(p, val)                               \
-	do {                                                    \
-		sync_point(SYNC_WRITE, (p));                    \
-		__atomic_store_n((p), (val), __ATOMIC_RELEASE); \
+#define smp_store_release(p, val)                                \
+	do {                                                     \
+		__typeof__(*(p)) __sr_v = (val);                 \
+		sync_point(SYNC_WRITE, (p));                     \
+		__atomic_store_n((p), __sr_v, __ATOMIC_RELEASE); \
 	} while (0)
 /* Atomic exchange and compare-exchange of a word (e.g. a PTE). */
-#define xchg(p, val)                                               \
-	({                                                         \
-		sync_point(SYNC_RMW, (p));                         \
-		__atomic_exchange_n((p), (val), __ATOMIC_SEQ_CST); \
+#define xchg(p, val)                                                \
+	({                                                          \
+		__typeof__(*(p)) __xc_v = (val);                    \
+		sync_point(SYNC_RMW, (p));                          \
+		__atomic_exchange_n((p), __xc_v, __ATOMIC_SEQ_CST); \
 	})
 #define cmpxchg(p, old, new)                                                             \
 	({                                                                               \
-		__typeof__(*(p)) __old = (old);                                          \
+		__typeof__(*(p)) __old = (old), __new = (new);                           \
 		sync_point(SYNC_RMW, (p));                                               \
-		__atomic_compare_exchange_n((p), &__old, (new), false, __ATOMIC_SEQ_CST, \
+		__atomic_compare_exchange_n((p), &__old, __new, false, __ATOMIC_SEQ_CST, \
 					    __ATOMIC_SEQ_CST);                           \
 		__old;                                                                   \
 	})
@@ -610,10 +621,15 @@ static inline void sync_device_step(const void *dev)
  * Wait until cond(obj) holds, where another CPU makes it true through sync
  * operations.  Stress spins, then yields the host CPU; explore blocks the
  * task until the predicate holds (a modelled wait, part of deadlock
- * detection).  cond reads shared state with READ_IN_PREDICATE only.  For a
- * lock, use the lock. */
+ * detection).  cond reads shared state with READ_IN_PREDICATE only, and
+ * only the word obj: the explorer takes the wait for a read of obj, and a
+ * step that changes the condition without touching obj stops the run with
+ * a model error (sched_conflict).  For a lock, use the lock. */
 
 void sync_wait_cond(const void *obj, sync_pred_fn cond, const char *what);
+/* The same for cond(arg), a condition on the one word obj with state of
+ * the waiter's own in arg. */
+void sync_wait_cond_on(const void *arg, const void *obj, sync_pred_fn cond, const char *what);
 
 /* ---- TLB shootdown ---------------------------------------------------------
  * A simulated CPU brackets every access that may use its software TLB (the

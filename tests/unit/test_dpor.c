@@ -104,10 +104,9 @@ static uint64_t trace_form(void)
 			bool free = !done[k];
 
 			for (int l = 0; l < k && free; l++)
-				if (!done[l] &&
-				    (rec.steps[l].task == rec.steps[k].task ||
-				     explore_conflict(rec.steps[l].op, rec.steps[l].obj,
-						      rec.steps[k].op, rec.steps[k].obj)))
+				if (!done[l] && (rec.steps[l].task == rec.steps[k].task ||
+						 sched_conflict(rec.steps[l].op, rec.steps[l].obj,
+								rec.steps[k].op, rec.steps[k].obj)))
 					free = false;
 			if (free && (pick < 0 || rec.steps[k].task < rec.steps[pick].task))
 				pick = k;

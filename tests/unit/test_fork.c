@@ -197,7 +197,7 @@ struct gens {
 	unsigned long a;
 	int gen; /* the generation being written */
 	unsigned long pages;
-	int done[GGENS_MAX]; /* explore: threads done with each round */
+	atomic_t done[GGENS_MAX]; /* explore: threads done with each round */
 	bool passed;
 };
 
@@ -306,18 +306,20 @@ struct gens_round {
 	int g;
 };
 
+/* The fork of round g happened (task 0 forks only once the last round is
+ * done).  A wait reads one word: gen here, done[g - 1] below. */
 static bool gens_round_ready(const void *arg)
 {
 	const struct gens_round *r = arg;
 
-	return r->g == 0 || (r->G->done[r->g - 1] == 2 && r->G->gen == r->g);
+	return READ_IN_PREDICATE(r->G->gen) == r->g;
 }
 
 static bool gens_forked_ready(const void *arg)
 {
 	const struct gens_round *r = arg;
 
-	return r->g == 0 || r->G->done[r->g - 1] == 2;
+	return READ_IN_PREDICATE(r->G->done[r->g - 1].counter) == 2;
 }
 
 static void gens_explore_task(void *arg)
@@ -328,15 +330,16 @@ static void gens_explore_task(void *arg)
 	for (int g = 0; g < GGENS; g++) {
 		struct gens_round r = {G, g};
 
-		if (half == 0) {
-			sync_wait_cond(&r, gens_forked_ready, "the previous round");
-			if (g > 0)
-				gens_fork(G, g);
+		if (half == 0 && g > 0) {
+			sync_wait_cond_on(&r, &G->done[g - 1], gens_forked_ready,
+					  "the previous round");
+			gens_fork(G, g);
 		}
-		sync_wait_cond(&r, gens_round_ready, "the fork of this round");
+		if (g > 0)
+			sync_wait_cond_on(&r, &G->gen, gens_round_ready, "the fork of this round");
 		for (int w = g > 0 ? g - 1 : 0; w <= g; w++)
 			gens_write(G, w, half);
-		WRITE_ONCE(G->done[g], G->done[g] + 1);
+		atomic_inc(&G->done[g]); /* both halves: one step each */
 	}
 }
 
@@ -561,7 +564,7 @@ static void explore_writer(void *arg)
 	struct race *r = arg;
 
 	race_writer(r, 3);
-	sync_wait_cond(r, child_ready, "the child's first read");
+	sync_wait_cond_on(r, &r->child_ready, child_ready, "the child's first read");
 	for (int v = 4; v <= 6; v++) {
 		task_check(mmt_fill(r->writer, r->a, v, ACCESS_CHUNK) == 0);
 		WRITE_ONCE(r->written, v);

@@ -322,6 +322,78 @@ static void test_spawn_beyond_slots(void **state)
 	sched_destroy(s);
 }
 
+/* The wake check: a step that makes a wait's predicate hold must touch the
+ * word the wait names.  The words: a (the wait's), b (another), c (read to
+ * compute a stored value). */
+struct wake_words {
+	int a, b, c;
+	int kind; /* 0: the setter stores a; 1: it stores b; 2: a from c */
+};
+
+static bool a_or_b_set(const void *arg)
+{
+	const struct wake_words *w = container_of(arg, struct wake_words, a);
+
+	return READ_IN_PREDICATE(w->a) || READ_IN_PREDICATE(w->b);
+}
+
+static void wake_waiter(void *arg)
+{
+	struct wake_words *w = arg;
+
+	sync_wait_cond(&w->a, a_or_b_set, "a or b");
+}
+
+static void wake_setter(void *arg)
+{
+	struct wake_words *w = arg;
+
+	if (w->kind == 1)
+		WRITE_ONCE(w->b, 1);
+	else if (w->kind == 2)
+		WRITE_ONCE(w->a, READ_ONCE(w->c) + 1); /* the store is the write's step */
+	else
+		WRITE_ONCE(w->a, 1);
+}
+
+/* Runs of the two tasks, seeds 1..40; returns how many stopped with the
+ * model error, and checks the others passed. */
+static int wake_runs(int kind)
+{
+	struct sched *s = sched_create(NULL);
+	int wrong = 0;
+
+	assert_non_null(s);
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		struct wake_words w = {.kind = kind};
+		enum sched_verdict v;
+
+		sched_reset(s, SCHED_RANDOM, seed, 0);
+		sched_spawn(s, "waiter", 0, wake_waiter, &w, 0);
+		sched_spawn(s, "setter", 1, wake_setter, &w, 0);
+		v = sched_run(s);
+		if (v == SCHED_FAILED) {
+			assert_non_null(strstr(sched_message(s), "cowlab's model is wrong"));
+			assert_non_null(strstr(sched_message(s), "(setter), a write of"));
+			wrong++;
+		} else {
+			assert_int_equal(v, SCHED_OK);
+		}
+	}
+	sched_destroy(s);
+	return wrong;
+}
+
+static void test_wake_must_touch_the_waited_word(void **state)
+{
+	(void)state;
+	assert_int_equal(wake_runs(0), 0);
+	assert_int_equal(wake_runs(2), 0);
+	/* The negative control: a store to another word wakes the wait.
+	 * Runs where the waiter blocks first stop with the error. */
+	assert_true(wake_runs(1) > 0);
+}
+
 /* PCT: tokens carry depth and k, runs replay exactly, and a search with
  * PCT finds the races the random walk finds. */
 static void test_pct_tokens_and_replay(void **state)
@@ -422,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_pct_tokens_and_replay),
 		cmocka_unit_test(test_pct_and_auto_find_races),
 		cmocka_unit_test(test_mod_small_is_the_remainder),
+		cmocka_unit_test(test_wake_must_touch_the_waited_word),
 	};
 
 	test_init();

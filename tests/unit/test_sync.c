@@ -756,7 +756,8 @@ static void tlb_shooter(struct tlbtest *t)
 		for (int i = 0; i < 4; i++)
 			cpu_relax();
 	} else {
-		sync_wait_cond(t, new_target_used, "stores through the new translation");
+		sync_wait_cond_on(t, &t->bufs[1], new_target_used,
+				  "stores through the new translation");
 		WRITE_ONCE(t->stop, 1);
 	}
 	task_check(READ_ONCE(t->bufs[0]) == snap);
