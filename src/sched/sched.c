@@ -291,12 +291,7 @@ int sched_spawn(struct sched *s, const char *name, int cpu, void (*fn)(void *), 
 
 void sched_yield_point(struct sched *s, enum sync_op op, const void *obj)
 {
-	(void)obj;
 	COW_ASSERT(s->current != NULL);
-	/* The fingerprint covers who stepped and at which kind of
-	 * operation; object addresses differ between processes. */
-	s->fingerprint =
-		(s->fingerprint ^ (uint64_t)(s->current->id * 16 + (int)op)) * 0x100000001b3ull;
 	s->current->pend_op = op;
 	s->current->pend_obj = obj;
 	switch_to_scheduler(s);
@@ -585,6 +580,12 @@ enum sched_verdict sched_run(struct sched *s)
 		}
 		op = t->pend_op;
 		obj = t->pend_obj;
+		/* The fingerprint covers every step: who took it and its kind
+		 * of operation (object addresses differ between runs).  The
+		 * tasks chosen determine the run, so two runs with different
+		 * schedules differ in it (but for a hash collision). */
+		s->fingerprint =
+			(s->fingerprint ^ (uint64_t)(id * 16 + (int)op)) * 0x100000001b3ull;
 		if (s->trace)
 			s->trace(s->trace_arg, s, id, op, obj, false);
 		s->step++;

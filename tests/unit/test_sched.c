@@ -394,6 +394,66 @@ static void test_wake_must_touch_the_waited_word(void **state)
 	assert_true(wake_runs(1) > 0);
 }
 
+/* A run's fingerprint names its schedule: runs that chose the same tasks
+ * have equal ones, and runs that did not have different ones, also where
+ * they differ only in when a task took its last step (after its last
+ * yield point, where nothing yields again). */
+static void store_once(void *arg)
+{
+	WRITE_ONCE(*(int *)arg, 1);
+}
+
+struct sched_log {
+	char tasks[16];
+	unsigned int n;
+};
+
+static void log_step(void *arg, struct sched *s, int task, enum sync_op op, const void *obj,
+		     bool after)
+{
+	struct sched_log *l = arg;
+
+	(void)s, (void)op, (void)obj;
+	if (!after && l->n + 1 < sizeof(l->tasks))
+		l->tasks[l->n++] = (char)('a' + task);
+}
+
+static void test_fingerprint_names_the_schedule(void **state)
+{
+	struct sched *s = sched_create(NULL);
+	char seen[64][16];
+	uint64_t prints[64];
+	int nr = 0;
+
+	(void)state;
+	assert_non_null(s);
+	for (uint64_t seed = 1; seed <= 200; seed++) {
+		struct sched_log l = {{0}, 0};
+		int x = 0, y = 0, i;
+
+		sched_reset(s, SCHED_RANDOM, seed, 0);
+		sched_set_trace(s, log_step, &l);
+		sched_spawn(s, "a", 0, store_once, &x, 0);
+		sched_spawn(s, "b", 1, store_once, &y, 0);
+		assert_int_equal(sched_run(s), SCHED_OK);
+		for (i = 0; i < nr; i++)
+			if (!strcmp(seen[i], l.tasks) || prints[i] == sched_fingerprint(s))
+				break;
+		if (i == nr) {
+			assert_true(nr < 64);
+			strcpy(seen[nr], l.tasks);
+			prints[nr++] = sched_fingerprint(s);
+		} else {
+			assert_string_equal(seen[i], l.tasks);
+			assert_true(prints[i] == sched_fingerprint(s));
+		}
+	}
+	sched_set_trace(s, NULL, NULL);
+	sched_destroy(s);
+	/* Two tasks of two steps each: the 6 interleavings. */
+	assert_int_equal(nr, 6);
+}
+
 /* PCT: tokens carry depth and k, runs replay exactly, and a search with
  * PCT finds the races the random walk finds. */
 static void test_pct_tokens_and_replay(void **state)
@@ -495,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_pct_and_auto_find_races),
 		cmocka_unit_test(test_mod_small_is_the_remainder),
 		cmocka_unit_test(test_wake_must_touch_the_waited_word),
+		cmocka_unit_test(test_fingerprint_names_the_schedule),
 	};
 
 	test_init();
