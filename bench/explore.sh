@@ -106,22 +106,24 @@ scenarios/gup/iouring_fixed_fork.cow"
 	echo
 	echo "## Proofs: dpor against dfs with sleep sets and no bound (linux-6.5, 30 s each)"
 	echo
-	echo "Every counted run of either is a trace of its own; runs cut short (every"
-	echo "runnable task asleep) are counted apart and cost time too."
+	echo "Both count the distinct traces of their runs (--count-traces, by Foata"
+	echo "normal form) and the digest of that set: equal digests, the same traces."
+	echo "Runs cut short (every runnable task asleep) are counted apart and cost"
+	echo "time too."
 	echo
-	echo "| scenario | algorithm | search | counted runs | cut short | seconds | traces/s |"
-	echo "|---|---|---|---:|---:|---:|---:|"
+	echo "| scenario | algorithm | search | counted runs | traces | digest | cut short | seconds | traces/s |"
+	echo "|---|---|---|---:|---:|---|---:|---:|---:|"
 	for f in scenarios/matrix/r17_gup_fast_vs_fork.cow scenarios/matrix/r18_dirty_cow.cow \
 		scenarios/matrix/r18_dirty_cow_zero_page.cow scenarios/gup/gup_fast_vs_fork.cow; do
 		for algo in dpor dfs-sleep; do
 			if [ "$algo" = dpor ]; then
-				r=$(explore "$f" --policy linux-6.5 --algo dpor --time 30)
+				r=$(explore "$f" --policy linux-6.5 --algo dpor --count-traces --time 30)
 			else
-				r=$(explore "$f" --policy linux-6.5 --algo dfs-sleep --preemptions 64 --time 30)
+				r=$(explore "$f" --policy linux-6.5 --algo dfs-sleep --preemptions 64 --count-traces --time 30)
 			fi
-			runs=$(echo "$r" | field runs) el=$(echo "$r" | field elapsed)
-			rate=$(awk -v n="$runs" -v t="$el" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }')
-			echo "| $f | $algo | $(echo "$r" | field search) | $runs | $(echo "$r" | field uncounted) | $el | $rate |"
+			runs=$(echo "$r" | field runs) el=$(echo "$r" | field elapsed) tr=$(echo "$r" | field traces)
+			rate=$(awk -v n="$tr" -v t="$el" 'BEGIN { if (t > 0) printf "%.0f", n / t; else print "-" }')
+			echo "| $f | $algo | $(echo "$r" | field search) | $runs | $tr | $(echo "$r" | field traces_digest) | $(echo "$r" | field uncounted) | $el | $rate |"
 		done
 	done
 } | tee "$md"

@@ -283,6 +283,16 @@ tok=$(sed -n 's/^ *cowlab replay \(cow2:[^ ]*\).*/\1/p' "$tmp/out" | head -n 1)
 expect 2 "explore dpor with --jobs 2 is refused" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --algo dpor --jobs 2
 grep -q "dpor runs in one job" "$tmp/err" && ok "explore dpor --jobs: says why" || bad "explore dpor --jobs: says why"
 
+# --count-traces: dpor's runs are traces of their own, and sleep-set dfs
+# without a bound runs the same set of traces (same count, same digest).
+num() { sed -n "s/.*\"$1\":\"\{0,1\}\([0-9a-f]*\)\"\{0,1\}[,}].*/\1/p" "$tmp/out" | tail -n 1; }
+expect 0 "explore dpor --count-traces" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dpor --count-traces --json
+dr=$(num runs) dt=$(num traces) dd=$(num traces_digest)
+[ -n "$dt" ] && [ "$dt" -gt 100 ] && [ "$dt" = "$dr" ] && ok "count-traces: each dpor run a trace of its own ($dt)" || bad "count-traces: dpor runs $dr, traces $dt"
+expect 0 "explore dfs-sleep --count-traces" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs-sleep --preemptions 64 --count-traces --json
+[ "$(num traces)" = "$dt" ] && [ "$(num traces_digest)" = "$dd" ] && ok "count-traces: dfs-sleep ran the same traces as dpor" || bad "count-traces: dfs-sleep traces $(num traces) digest $(num traces_digest), dpor $dt $dd"
+expect 2 "explore --count-traces with --jobs 2 is refused" "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --count-traces --jobs 2
+
 # The step checker beside the full check at every branch, over every
 # bundled scenario under every preset: no disagreement (a disagreement
 # fails its run with "checks disagree").

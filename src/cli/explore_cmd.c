@@ -58,6 +58,9 @@ static const char usage_explore[] =
 	"  --save FILE       write each run's replay token to FILE before the run\n"
 	"                    starts (with --jobs, FILE.0, FILE.1, ...)\n"
 	"  --no-shrink       report the failing run as found, unshrunk\n"
+	"  --count-traces    count the distinct Mazurkiewicz traces of the runs\n"
+	"                    (by Foata normal form, a lower bound; one job), and\n"
+	"                    so how many runs repeated a trace\n"
 	"  --estimate S      with --algo dpor: search for S seconds, then print how\n"
 	"                    many runs the whole search would make (an estimate from\n"
 	"                    the shape of the tree so far) and how long that takes\n"
@@ -203,6 +206,7 @@ static const struct cli_opt explore_opts[] = {
 	OPT_NUM_AT("--jobs", OPT_UINT, struct explore_args, jobs, 1, 256),
 	OPT_FLAG_AT("--json", struct explore_args, json),
 	OPT_FLAG_AT("--no-shrink", struct explore_args, no_shrink),
+	OPT_FLAG_AT("--count-traces", struct explore_args, o.count_traces),
 	OPT_FLAG_AT("--no-reduction", struct explore_args, o.no_reduction),
 	OPT_MAX_MEMORY,
 	OPT_END,
@@ -240,6 +244,10 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 	if (a->o.algo == SCHED_DPOR && (a->jobs > 1 || a->o.nr_shards > 1)) {
 		fprintf(stderr, "cowlab explore: --algo dpor runs in one job (--jobs 1), "
 				"unsharded\n");
+		return EXIT_USAGE;
+	}
+	if (a->o.count_traces && a->jobs > 1) {
+		fprintf(stderr, "cowlab explore: --count-traces counts in one job (--jobs 1)\n");
 		return EXIT_USAGE;
 	}
 	if (a->estimate > 0) {
@@ -617,6 +625,9 @@ static void report_none(const struct explore_args *a, const char *policy,
 		       r->elapsed, rate);
 		if (a->o.algo == SCHED_DPOR)
 			printf(",\"divergences\":%" PRIu64, r->divergences);
+		if (a->o.count_traces)
+			printf(",\"traces\":%" PRIu64 ",\"traces_digest\":\"%016" PRIx64 "\"",
+			       r->traces, r->traces_digest);
 		if (k->skipped) {
 			printf(",\"skipped_runs\":%" PRIu64 ",\"skip_reason\":", k->skipped);
 			json_string(stdout, k->reason);
@@ -630,6 +641,10 @@ static void report_none(const struct explore_args *a, const char *policy,
 	if (r->uncounted)
 		printf(" (and %" PRIu64 " runs cut short: repeats or other shards')", r->uncounted);
 	printf(", %.2f s (%.0f runs/s)\n", r->elapsed, rate);
+	if (a->o.count_traces)
+		printf("  %" PRIu64 " distinct traces (Foata normal forms); %" PRIu64
+		       " counted runs repeated a trace run before\n",
+		       r->traces, r->runs - r->traces);
 	if (r->divergences)
 		printf("  %" PRIu64
 		       " branch%s of dpor's wakeup trees could not be followed (the task "

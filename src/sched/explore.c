@@ -533,6 +533,7 @@ struct search {
 	struct sched *s;
 	struct dfs *dfs;
 	struct dpor *dpor;
+	struct trace_count *traces; /* count_traces */
 	struct explore_token t;
 	uint64_t seeded; /* seeded runs considered, this shard's and others' */
 	uint64_t k;	 /* PCT's k, 0 until the first run has set it */
@@ -669,6 +670,16 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 	if (o->algo == SCHED_DPOR) {
 		x.dpor = dpor_new();
 		if (!x.dpor) {
+			dfs_free(x.dfs);
+			sched_destroy(x.s);
+			return COW_ENOMEM;
+		}
+	}
+	if (o->count_traces) {
+		x.traces = trace_count_new(x.s);
+		if (!x.traces) {
+			dfs_free(x.dfs);
+			dpor_free(x.dpor);
 			sched_destroy(x.s);
 			return COW_ENOMEM;
 		}
@@ -725,6 +736,8 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 			uint64_t runs = r->runs + 1;
 
 			fp_add(&fps, one.fingerprint);
+			if (x.traces && (err = trace_count_add(x.traces)) != 0)
+				break;
 			if (failed) {
 				unsigned int bound = r->dfs_bound;
 				uint64_t uncounted = r->uncounted;
@@ -769,6 +782,8 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 		}
 	}
 	r->distinct = fps.nr;
+	if (x.traces)
+		r->traces = trace_count_nr(x.traces, &r->traces_digest);
 	r->dfs_done = (x.dfs && dfs_done(x.dfs)) || (x.dpor && dpor_exhaustive(x.dpor));
 	r->exhaustive = (x.dfs && dfs_exhaustive(x.dfs)) || (x.dpor && dpor_exhaustive(x.dpor));
 	if (x.dpor)
@@ -777,6 +792,7 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 	r->elapsed = now_seconds() - start;
 	report_progress(&x, r, &fps, start);
 	free(fps.slot);
+	trace_count_free(x.traces);
 	dfs_free(x.dfs);
 	dpor_free(x.dpor);
 	sched_destroy(x.s);

@@ -34,8 +34,10 @@
  * token that still fails the same way.
  *
  * Algorithms: random; PCT; dfs, every schedule within a preemption bound,
- * with sleep sets over the conflict relation below so that schedules that
- * differ only in the order of independent steps run once; auto, a mix of
+ * with sleep sets over the conflict relation below so that most schedules
+ * that differ only in the order of independent steps do not run (its
+ * bound-aware sleep rule leaves repeats: --count-traces found every trace
+ * of the bundled scenarios it ran to the end run twice); auto, a mix of
  * PCT depth 3, PCT depth 2, random and dfs with bound 2, run in turn.
  *
  * The conflict relation is sched_conflict (sched.h).  Bytes of page
@@ -130,6 +132,11 @@ struct explore_result {
 	 * exhaustive.  Its runs cut short (every runnable task asleep)
 	 * are in uncounted. */
 	uint64_t divergences;
+	/* With count_traces: the distinct traces among the counted runs, by
+	 * their Foata normal form (a lower bound; equal to runs when no run
+	 * repeated a trace). */
+	uint64_t traces;
+	uint64_t traces_digest; /* of their set: equal sets, equal digests */
 };
 
 /* What a search's verdict rests on; every verdict the tool prints says
@@ -194,6 +201,9 @@ struct explore_opts {
 	void *arg;
 	/* Optional: set from a signal handler to stop the search. */
 	volatile int *stop;
+	/* Count the distinct traces of the counted runs (explore_result's
+	 * traces; traces.c says how).  One job only. */
+	bool count_traces;
 };
 
 /* The auto search (PCT, random and dfs in turn, with the defaults) from

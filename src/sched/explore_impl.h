@@ -31,6 +31,16 @@ int explore_replay_traced(const struct explore_prog *p, const struct explore_tok
 
 struct dfs;
 /* reduce: use sleep sets. */
+/* Counting distinct traces (traces.c): a counter attached to the
+ * scheduler's trace hook; add the run just made once it counts
+ * (COW_EINVAL if the program replaced the hook, COW_ENOMEM). */
+struct trace_count;
+struct trace_count *trace_count_new(struct sched *s);
+void trace_count_free(struct trace_count *tc);
+int trace_count_add(struct trace_count *tc);
+/* The distinct traces, and their set's digest (the same for the same set). */
+uint64_t trace_count_nr(const struct trace_count *tc, uint64_t *digest);
+
 struct dfs *dfs_new(unsigned int bound, bool reduce, unsigned int shard, unsigned int nr_shards);
 void dfs_free(struct dfs *d);
 /* Prepare the next run; false when the search is complete.  t->devs and

@@ -708,6 +708,50 @@ static void test_dpor_scenarios(void **state)
 	scen_free(s);
 }
 
+/* --count-traces: on a scenario, dpor's runs are each a trace of its own,
+ * and sleep-set dfs without a bound (which repeats some) runs the same set
+ * of traces; on a demo, enumeration of every schedule collapses to the
+ * traces dpor runs. */
+static void count_traces(const struct explore_prog *p, const char *policy, enum sched_algo algo,
+			 bool no_reduction, struct explore_result *r)
+{
+	struct explore_opts o = {.algo = algo,
+				 .preemptions = 64,
+				 .no_reduction = no_reduction,
+				 .count_traces = true};
+
+	assert_int_equal(explore_run_search(p, policy, &o, r), 0);
+	assert_false(r->failed);
+	assert_true(r->exhaustive);
+}
+
+static void test_count_traces(void **state)
+{
+	struct explore_result d, f;
+	struct scen_result sr;
+	struct scen_prog sp;
+	struct scenario *s;
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(scen_load("scenarios/matrix/r18_dirty_cow.cow", &s, msg, sizeof(msg)), 0);
+	assert_int_equal(scen_prog_init(s, "linux-6.5", &sp, &sr), 0);
+	count_traces(&sp.prog, sp.policy, SCHED_DPOR, false, &d);
+	count_traces(&sp.prog, sp.policy, SCHED_DFS, false, &f);
+	assert_true(d.traces > 100);
+	assert_int_equal(d.traces, d.runs);
+	assert_int_equal(f.traces, d.traces);
+	assert_true(f.traces_digest == d.traces_digest);
+	scen_free(s);
+
+	count_traces(&demo_locked_counter, NULL, SCHED_DPOR, false, &d);
+	count_traces(&demo_locked_counter, NULL, SCHED_DFS, true, &f);
+	assert_int_equal(d.traces, d.runs);
+	assert_true(f.runs > 10 * f.traces); /* schedules of one trace count once */
+	assert_int_equal(f.traces, d.traces);
+	assert_true(f.traces_digest == d.traces_digest);
+}
+
 /* A preset's rules hash follows its rules, not its name: two presets
  * hash alike exactly when `cowlab policies` prints the same rules for
  * them (a rule left out of cow_policy_hash fails this as soon as two
@@ -840,6 +884,7 @@ int main(void)
 		cmocka_unit_test(test_gup_fast_vs_fork_dfs_clean_on_65),
 		cmocka_unit_test(test_gup_fast_vs_reclaim),
 		cmocka_unit_test(test_dpor_scenarios),
+		cmocka_unit_test(test_count_traces),
 	};
 
 	test_init();
