@@ -406,11 +406,16 @@ bool sched_conflict(enum sync_op a, const void *oa, enum sync_op b, const void *
 	return oa == ob && (a != SYNC_READ || b != SYNC_READ);
 }
 
-static const char *const op_word[SYNC_NR_OPS] = {
-	[SYNC_READ] = "read",	  [SYNC_WRITE] = "write",   [SYNC_RMW] = "atomic",
-	[SYNC_LOCK] = "lock",	  [SYNC_UNLOCK] = "unlock", [SYNC_RCU] = "rcu",
-	[SYNC_DEVICE] = "device", [SYNC_YIELD] = "yield",
-};
+const char *sched_op_name(enum sync_op op)
+{
+	static const char *const names[SYNC_NR_OPS + 1] = {
+		[SYNC_READ] = "read",	  [SYNC_WRITE] = "write",   [SYNC_RMW] = "rmw",
+		[SYNC_LOCK] = "lock",	  [SYNC_UNLOCK] = "unlock", [SYNC_RCU] = "rcu",
+		[SYNC_DEVICE] = "device", [SYNC_YIELD] = "yield",   [SYNC_NR_OPS] = "start",
+	};
+
+	return (unsigned int)op <= SYNC_NR_OPS ? names[op] : "?";
+}
 
 /* The last step made blocked task t's predicate hold, or stop holding:
  * it must conflict with t's pending operation (see sched_conflict). */
@@ -428,9 +433,9 @@ static void check_wake(struct sched *s, const struct task *t, bool held)
 			 "crash: cowlab's model is wrong: step %llu of cpu%d (%s), a %s of %p, "
 			 "made the wait of cpu%d (%s) for %s %s, but the wait is a %s of %p, "
 			 "which that step does not touch",
-			 (unsigned long long)s->step, by->cpu, by->name, op_word[s->last_op],
+			 (unsigned long long)s->step, by->cpu, by->name, sched_op_name(s->last_op),
 			 s->last_obj, t->cpu, t->name, t->wait_what, held ? "hold" : "stop holding",
-			 op_word[t->pend_op], t->pend_obj);
+			 sched_op_name(t->pend_op), t->pend_obj);
 	}
 	s->stop = true;
 }

@@ -176,6 +176,9 @@ int sched_task_cpu(const struct sched *s, int task);
  * not in the scenario).
  */
 bool sched_conflict(enum sync_op a, const void *oa, enum sync_op b, const void *ob);
+/* An operation's name in traces and messages ("read", "rmw", ...);
+ * SYNC_NR_OPS names a task's first step, "start". */
+const char *sched_op_name(enum sync_op op);
 
 /* ---- called from inside tasks (through src/sync) ----------------------- */
 

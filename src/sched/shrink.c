@@ -262,12 +262,6 @@ struct tracer {
 	char names[SCHED_MAX_TASKS][40];
 };
 
-static const char *const op_names[SYNC_NR_OPS + 1] = {
-	[SYNC_READ] = "read",	  [SYNC_WRITE] = "write",   [SYNC_RMW] = "rmw",
-	[SYNC_LOCK] = "lock",	  [SYNC_UNLOCK] = "unlock", [SYNC_RCU] = "rcu",
-	[SYNC_DEVICE] = "device", [SYNC_YIELD] = "yield",   [SYNC_NR_OPS] = "start",
-};
-
 /* Whether a trace shows the object. */
 static bool describe(struct tracer *tr, struct sched *s, const void *obj, char *buf)
 {
@@ -559,7 +553,7 @@ static void print_trace(FILE *f, const struct tracer *tr, size_t rows,
 		if (!first->visible)
 			continue;
 		/* The row: this step and the visible steps that continue it. */
-		used = (size_t)snprintf(ops, sizeof(ops), "%s", op_names[first->op]);
+		used = (size_t)snprintf(ops, sizeof(ops), "%s", sched_op_name(first->op));
 		prev = first;
 		for (size_t j = i + 1; j < tr->nr; j++) {
 			const struct trace_step *b = &tr->steps[j];
@@ -570,7 +564,7 @@ static void print_trace(FILE *f, const struct tracer *tr, size_t rows,
 				break;
 			if (used < sizeof(ops))
 				used += (size_t)snprintf(ops + used, sizeof(ops) - used, ",%s",
-							 op_names[b->op]);
+							 sched_op_name(b->op));
 			prev = end = b;
 			i = j;
 		}
