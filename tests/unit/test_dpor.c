@@ -301,6 +301,29 @@ static void *shootdown_setup(struct sched *s)
 	return state_new(s, 2, shootdown);
 }
 
+/* A store under a lock that the other task reads without it (the swap
+ * map's pattern: swap_count() beside a slot's update).  Before
+ * WRITE_LOCKED was a yield point of its own, the store rode in the step
+ * of the lock and dpor ran one order of it and the load: 1 of the 2 final
+ * states. */
+static void locked_store(void *arg)
+{
+	struct prog_state *st = arg;
+
+	if (me() == 0) {
+		spin_lock(&st->lock);
+		WRITE_LOCKED(st->x, st->x + 1);
+		spin_unlock(&st->lock);
+	} else {
+		st->r[1] = READ_ONCE(st->x);
+	}
+}
+
+static void *locked_store_setup(struct sched *s)
+{
+	return state_new(s, 2, locked_store);
+}
+
 /* The negative control: each task's step on its own word also writes or
  * reads a word no yield point names. */
 static void hidden(void *arg)
@@ -368,6 +391,7 @@ static const struct explore_prog hidden_prog = PROG("hidden", hidden_setup, 2);
  * shootdown named the windows it read, dpor reached 4 of this program's
  * 6 final states. */
 static const struct explore_prog shootdown_prog = PROG("shootdown", shootdown_setup, 2);
+static const struct explore_prog locked_store_prog = PROG("locked_store", locked_store_setup, 2);
 
 /* ---- searches ------------------------------------------------------------------------- */
 
@@ -442,6 +466,8 @@ static void test_complete_and_optimal(void **state)
 	for (size_t i = 0; i < NR_PROGS; i++)
 		check_complete(&progs[i]);
 	check_complete(&shootdown_prog);
+	check_complete(&locked_store_prog);
+	assert_int_equal(dpor.nr_finals, 2);
 }
 
 /* A relation that misses a conflict makes dpor miss final states: the
