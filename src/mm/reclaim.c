@@ -288,7 +288,8 @@ bool reclaim_before_retry(struct cow_system *sys, int *tries)
 	if (try_to_free_pages(sys, SWAP_CLUSTER_MAX) > 0)
 		return true;
 	/* Nothing for us: another CPU may have isolated the pages we would
-	 * have taken.  Wait until its reclaim frees a frame or ends. */
+	 * have taken.  Wait until its reclaim has put them back or freed
+	 * them. */
 	if (lru_isolated(pool) > 0)
 		sync_wait_cond(&pool->nr_isolated, reclaim_settled, "another CPU's reclaim");
 	/* Someone freed frames: try for one (if another CPU takes it first,
