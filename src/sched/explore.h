@@ -37,7 +37,8 @@
  * with sleep sets over the conflict relation below so that most schedules
  * that differ only in the order of independent steps do not run (its
  * bound-aware sleep rule leaves repeats: --count-traces found every trace
- * of the bundled scenarios it ran to the end run twice); auto, a mix of
+ * of gup_fast_vs_fork, r18_dirty_cow and fork_vs_writer run twice, those
+ * of some smaller scenarios once); auto, a mix of
  * PCT depth 3, PCT depth 2, random and dfs with bound 2, run in turn.
  *
  * The conflict relation is sched_conflict (sched.h).  Bytes of page
