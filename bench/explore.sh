@@ -107,7 +107,8 @@ scenarios/gup/iouring_fixed_fork.cow"
 	echo "## Proofs: dpor against dfs with sleep sets and no bound (linux-6.5, 30 s each)"
 	echo
 	echo "Both count the distinct traces of their runs (--count-traces, by Foata"
-	echo "normal form) and the digest of that set: equal digests, the same traces."
+	echo "normal form, a lower bound) and print a digest of the set of forms:"
+	echo "equal digests, the same forms."
 	echo "Runs cut short (every runnable task asleep) are counted apart and cost"
 	echo "time too."
 	echo

@@ -61,6 +61,21 @@ static inline uint64_t mod_small(uint64_t x, unsigned int n)
 	return (uint64_t)((bottom + top) >> 64);
 }
 
+/* SplitMix64 (Steele, Lea and Flood): cow_mix64 scrambles a word, a hash
+ * of it; cow_splitmix64 advances the state *x and returns its next
+ * pseudo-random word. */
+static inline uint64_t cow_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static inline uint64_t cow_splitmix64(uint64_t *x)
+{
+	return cow_mix64(*x += 0x9e3779b97f4a7c15ull);
+}
+
 /* 64-bit FNV-1a of n bytes, continuing from h (COW_FNV_BASIS to start):
  * what a replay token carries to name a scenario's text and its rules. */
 #define COW_FNV_BASIS 0xcbf29ce484222325ull

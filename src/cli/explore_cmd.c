@@ -642,8 +642,9 @@ static void report_none(const struct explore_args *a, const char *policy,
 		printf(" (and %" PRIu64 " runs cut short: repeats or other shards')", r->uncounted);
 	printf(", %.2f s (%.0f runs/s)\n", r->elapsed, rate);
 	if (a->o.count_traces)
-		printf("  %" PRIu64 " distinct traces (Foata normal forms); %" PRIu64
-		       " counted runs repeated a trace run before\n",
+		printf("  %" PRIu64 " distinct traces by Foata normal form (a lower bound: "
+		       "traces whose steps differ only in the objects they touch share a "
+		       "form); %" PRIu64 " counted runs share a form with an earlier run\n",
 		       r->traces, r->runs - r->traces);
 	if (r->divergences)
 		printf("  %" PRIu64

@@ -1178,15 +1178,6 @@ static void exec_seq(const struct scen_op *ops, int n, struct tctx *t)
 
 /* ---- threads ------------------------------------------------------------------------------ */
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static void tctx_init(struct tctx *t, uint64_t salt)
 {
 	t->slot = -1;
@@ -1209,7 +1200,7 @@ static void delay(struct tctx *t)
 	unsigned int max = W.k->o.max_delay_us;
 
 	if (W.k->o.seed && max)
-		usleep((useconds_t)(splitmix64(&t->rng) % ((uint64_t)max + 1)));
+		usleep((useconds_t)(cow_splitmix64(&t->rng) % ((uint64_t)max + 1)));
 }
 
 struct gate {

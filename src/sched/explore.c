@@ -490,15 +490,7 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The distinct schedules seen, as a set of run fingerprints (open
- * addressing; it stops growing at 2^22 entries and then counts a lower
- * bound). */
-struct fp_set {
-	uint64_t *slot;
-	size_t cap, nr;
-};
-
-static void fp_add(struct fp_set *f, uint64_t fp)
+int fp_add(struct fp_set *f, uint64_t fp, size_t max_cap)
 {
 	size_t i;
 
@@ -507,12 +499,13 @@ static void fp_add(struct fp_set *f, uint64_t fp)
 		size_t cap = f->cap ? 2 * f->cap : 1024;
 		uint64_t *slot;
 
-		if (cap > (1u << 22) || !(slot = calloc(cap, sizeof(*slot))))
-			return;
+		if (cap > max_cap || !(slot = calloc(cap, sizeof(*slot))))
+			return COW_ENOMEM;
 		for (size_t j = 0; j < f->cap; j++) {
 			if (!f->slot[j])
 				continue;
-			for (i = f->slot[j] & (cap - 1); slot[i]; i = (i + 1) & (cap - 1))
+			for (i = cow_mix64(f->slot[j]) & (cap - 1); slot[i];
+			     i = (i + 1) & (cap - 1))
 				;
 			slot[i] = f->slot[j];
 		}
@@ -520,11 +513,12 @@ static void fp_add(struct fp_set *f, uint64_t fp)
 		f->slot = slot;
 		f->cap = cap;
 	}
-	for (i = fp & (f->cap - 1); f->slot[i]; i = (i + 1) & (f->cap - 1))
+	for (i = cow_mix64(fp) & (f->cap - 1); f->slot[i]; i = (i + 1) & (f->cap - 1))
 		if (f->slot[i] == fp)
-			return;
+			return 0;
 	f->slot[i] = fp;
 	f->nr++;
+	return 1;
 }
 
 struct search {
@@ -735,7 +729,8 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 		if (counts) {
 			uint64_t runs = r->runs + 1;
 
-			fp_add(&fps, one.fingerprint);
+			/* Past 2^22 schedules, the count is a lower bound. */
+			(void)fp_add(&fps, one.fingerprint, (size_t)1 << 22);
 			if (x.traces && (err = trace_count_add(x.traces)) != 0)
 				break;
 			if (failed) {

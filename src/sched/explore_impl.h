@@ -31,6 +31,15 @@ int explore_replay_traced(const struct explore_prog *p, const struct explore_tok
 
 struct dfs;
 /* reduce: use sleep sets. */
+/* A set of 64-bit hashes (open addressing): add fp, growing the table up
+ * to max_cap slots; 1 if fp is new, 0 if it was there, COW_ENOMEM if the
+ * set could not grow to take it. */
+struct fp_set {
+	uint64_t *slot;
+	size_t cap, nr;
+};
+int fp_add(struct fp_set *f, uint64_t fp, size_t max_cap);
+
 /* Counting distinct traces (traces.c): a counter attached to the
  * scheduler's trace hook; add the run just made once it counts
  * (COW_EINVAL if the program replaced the hook, COW_ENOMEM). */

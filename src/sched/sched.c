@@ -40,8 +40,7 @@ struct task {
 	int id;
 	int cpu;
 	unsigned int flags;
-	sync_pred_fn ready;   /* wake predicate while blocked */
-	const void *wait_obj; /* what the wait reads (its step's object) */
+	sync_pred_fn ready;   /* wake predicate while blocked (its step: pend_obj) */
 	const void *wait_arg; /* ready's argument */
 	const char *wait_what;
 	const int *wait_owner;
@@ -156,15 +155,6 @@ void sched_destroy(struct sched *s)
 	free(s);
 }
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t max_steps)
 {
 	COW_CHECK(s->current == NULL, "sched_reset called from a task");
@@ -211,7 +201,7 @@ void sched_set_pct(struct sched *s, unsigned int depth, uint64_t k)
 		  "bad PCT parameters: depth %u, k %llu", depth, (unsigned long long)k);
 	s->pct_changes = depth - 1;
 	for (unsigned int i = 0; i < depth - 1; i++)
-		s->pct_change[i] = 1 + splitmix64(&s->rng) % k;
+		s->pct_change[i] = 1 + cow_splitmix64(&s->rng) % k;
 }
 
 void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg)
@@ -271,7 +261,6 @@ int sched_spawn(struct sched *s, const char *name, int cpu, void (*fn)(void *), 
 	if (!(flags & SCHED_DAEMON))
 		s->ordinary |= BIT64(t->id);
 	t->ready = NULL;
-	t->wait_obj = NULL;
 	t->wait_arg = NULL;
 	t->wait_what = NULL;
 	t->wait_owner = NULL;
@@ -282,7 +271,7 @@ int sched_spawn(struct sched *s, const char *name, int cpu, void (*fn)(void *), 
 	t->pend_obj = NULL;
 	/* A random priority above every change-point priority (those are
 	 * below SCHED_PCT_MAX_DEPTH); the id breaks the (unlikely) ties. */
-	t->prio = (splitmix64(&s->rng) | (1ull << 63)) & ~(uint64_t)(SCHED_MAX_TASKS - 1);
+	t->prio = (cow_splitmix64(&s->rng) | (1ull << 63)) & ~(uint64_t)(SCHED_MAX_TASKS - 1);
 	t->prio |= (uint64_t)t->id;
 	coro_init(&t->ctx, t->stack, s->stack_size, task_entry, t);
 	s->nr_tasks++;
@@ -297,14 +286,6 @@ void sched_yield_point(struct sched *s, enum sync_op op, const void *obj)
 	switch_to_scheduler(s);
 }
 
-void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char *what,
-		const int *owner)
-{
-	const struct task *t = s->current;
-
-	sched_wait_on(s, ready, obj, t->pend_obj == obj ? t->pend_op : SYNC_READ, obj, what, owner);
-}
-
 void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, enum sync_op op,
 		   const void *obj, const char *what, const int *owner)
 {
@@ -317,7 +298,6 @@ void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, enum sy
 	s->wait_held &= ~BIT64(t->id);
 	t->ready = ready;
 	t->wait_arg = arg;
-	t->wait_obj = obj;
 	t->wait_what = what;
 	t->wait_owner = owner;
 	t->pend_op = op;
@@ -385,11 +365,11 @@ static void describe_tasks(struct sched *s, const char *headline)
 
 			n = snprintf(s->msg + len, sizeof(s->msg) - len,
 				     "; cpu%d (%s) waits for %s %p held by cpu%d (%s)", t->cpu,
-				     t->name, t->wait_what, t->wait_obj, h->cpu, h->name);
+				     t->name, t->wait_what, t->pend_obj, h->cpu, h->name);
 		} else {
 			n = snprintf(s->msg + len, sizeof(s->msg) - len,
 				     "; cpu%d (%s) waits for %s %p", t->cpu, t->name, t->wait_what,
-				     t->wait_obj);
+				     t->pend_obj);
 		}
 		len += n > 0 ? (size_t)n : 0;
 	}
@@ -511,7 +491,7 @@ static int choose(struct sched *s, unsigned int n, int dflt)
 	case SCHED_DFS:
 	case SCHED_DPOR: break;
 	}
-	return s->runnable[mod_small(splitmix64(&s->rng), n)];
+	return s->runnable[mod_small(cow_splitmix64(&s->rng), n)];
 }
 
 static void record_deviation(struct sched *s, int id, bool preempt)

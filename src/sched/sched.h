@@ -20,7 +20,7 @@
  *
  * State diagram of a task:
  *
- *     spawn -> RUNNABLE <-> BLOCKED      (sched_wait / predicate holds)
+ *     spawn -> RUNNABLE <-> BLOCKED      (sched_wait_on / predicate holds)
  *                  |
  *                  v
  *                 DONE                   (its function returned)
@@ -184,16 +184,13 @@ const char *sched_op_name(enum sync_op op);
 
 /* A yield point: the scheduler may now run another task. */
 void sched_yield_point(struct sched *s, enum sync_op op, const void *obj);
-/* Block the running task until ready(obj) holds.  what names the wait in
- * deadlock reports; owner, if not NULL, points at a word that holds the
- * holder's owner tag (SYNC_OWNER_BASE + task id).  The task waits at its
- * last yield point's operation if that named obj, else at a read of obj. */
-void sched_wait(struct sched *s, sync_pred_fn ready, const void *obj, const char *what,
-		const int *owner);
-/* The same, for a condition ready(arg) that reads the one word obj with
- * state of the waiter's own in arg; op, obj is the operation the task
- * waits at, which every step that changes the condition conflicts with
- * (sched_conflict: the run stops with an error where one does not). */
+/* Block the running task until ready(arg) holds, a condition on the one
+ * word obj (with state of the waiter's own in arg).  op, obj is the
+ * operation the task waits at, which every step that changes the
+ * condition must conflict with (sched_conflict: the run stops with an
+ * error where one does not).  what names the wait in deadlock reports;
+ * owner, if not NULL, points at a word that holds the holder's owner tag
+ * (SYNC_OWNER_BASE + task id). */
 void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, enum sync_op op,
 		   const void *obj, const char *what, const int *owner);
 /* End the run as failed with a message.  From a task it does not return;

@@ -36,8 +36,7 @@ struct obj_levels {
 };
 
 struct trace_count {
-	uint64_t *forms; /* a set of forms, open addressing, 0 = empty */
-	size_t forms_cap, nr;
+	struct fp_set forms;
 	uint64_t digest; /* the sum of the set's forms */
 	struct sched *s;
 	/* The run in progress. */
@@ -54,18 +53,9 @@ struct trace_count {
 	bool overflow; /* no memory for the objects: the form is not counted */
 };
 
-static uint64_t mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 static size_t obj_slot(const struct obj_levels *t, size_t cap, const void *obj)
 {
-	size_t i = (size_t)mix((uintptr_t)obj) & (cap - 1);
+	size_t i = (size_t)cow_mix64((uintptr_t)obj) & (cap - 1);
 
 	while (t[i].obj && t[i].obj != obj)
 		i = (i + 1) & (cap - 1);
@@ -134,7 +124,7 @@ static void trace_step(void *arg, struct sched *s, int task, enum sync_op op, co
 		int p = tc->last < 0 ? SCHED_MAX_TASKS : tc->last;
 		uint64_t parent = tc->last < 0 ? 0 : tc->name[tc->last];
 
-		tc->name[tc->known] = mix(parent * 31 + tc->spawned[p]++ + 1);
+		tc->name[tc->known] = cow_mix64(parent * 31 + tc->spawned[p]++ + 1);
 		tc->level[tc->known] = 0;
 	}
 	l = tc->level[task];
@@ -164,7 +154,7 @@ static void trace_step(void *arg, struct sched *s, int task, enum sync_op op, co
 	tc->level[task] = l;
 	tc->top = max32(tc->top, l);
 	tc->last = task;
-	tc->form += mix(mix(tc->name[task] ^ ((uint64_t)l << 8)) + (uint64_t)op);
+	tc->form += cow_mix64(cow_mix64(tc->name[task] ^ ((uint64_t)l << 8)) + (uint64_t)op);
 }
 
 struct trace_count *trace_count_new(struct sched *s)
@@ -182,49 +172,30 @@ void trace_count_free(struct trace_count *tc)
 {
 	if (!tc)
 		return;
-	free(tc->forms);
+	free(tc->forms.slot);
 	free(tc->objs);
 	free(tc);
 }
 
 int trace_count_add(struct trace_count *tc)
 {
-	uint64_t f = tc->form | 1; /* 0 marks an empty slot */
-	size_t i;
+	int added;
 
 	if (tc->overflow)
 		return COW_ENOMEM;
 	/* The program set a trace hook of its own (a test's recorder). */
 	if (tc->steps != sched_steps(tc->s))
 		return COW_EINVAL;
-	if ((tc->nr + 1) * 4 > tc->forms_cap * 3) {
-		size_t cap = tc->forms_cap ? 2 * tc->forms_cap : 1024;
-		uint64_t *t = calloc(cap, sizeof(*t));
-
-		if (!t)
-			return COW_ENOMEM;
-		for (size_t j = 0; j < tc->forms_cap; j++) {
-			if (!tc->forms[j])
-				continue;
-			for (i = mix(tc->forms[j]) & (cap - 1); t[i]; i = (i + 1) & (cap - 1))
-				;
-			t[i] = tc->forms[j];
-		}
-		free(tc->forms);
-		tc->forms = t;
-		tc->forms_cap = cap;
-	}
-	for (i = mix(f) & (tc->forms_cap - 1); tc->forms[i]; i = (i + 1) & (tc->forms_cap - 1))
-		if (tc->forms[i] == f)
-			return 0;
-	tc->forms[i] = f;
-	tc->nr++;
-	tc->digest += mix(f);
+	added = fp_add(&tc->forms, tc->form, SIZE_MAX);
+	if (added < 0)
+		return added;
+	if (added)
+		tc->digest += cow_mix64(tc->form | 1);
 	return 0;
 }
 
 uint64_t trace_count_nr(const struct trace_count *tc, uint64_t *digest)
 {
 	*digest = tc->digest;
-	return tc->nr;
+	return tc->forms.nr;
 }

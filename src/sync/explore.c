@@ -17,13 +17,8 @@ void sync_explore_point(enum sync_op op, const void *obj)
 	sched_yield_point(sync_explorer, op, obj);
 }
 
-void sync_explore_block(const void *obj, sync_pred_fn ready, const char *what, const int *owner)
-{
-	sched_wait(sync_explorer, ready, obj, what, owner);
-}
-
-void sync_explore_block_on(enum sync_op op, const void *arg, const void *obj, sync_pred_fn ready,
-			   const char *what)
+void sync_explore_block(enum sync_op op, const void *arg, const void *obj, sync_pred_fn ready,
+			const char *what)
 {
 	sched_wait_on(sync_explorer, ready, arg, op, obj, what, NULL);
 }
@@ -35,5 +30,5 @@ void sync_explore_wait(enum sync_op op, const void *obj, sync_pred_fn ready, con
 	/* The scheduler re-evaluates ready() when it picks this task, and
 	 * nothing runs between that and our return: the caller may take
 	 * the object without a further check. */
-	sched_wait(sync_explorer, ready, obj, what, owner);
+	sched_wait_on(sync_explorer, ready, obj, op, obj, what, owner);
 }

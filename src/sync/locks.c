@@ -358,7 +358,7 @@ void down_write(struct rw_semaphore *sem)
 		if (sem->count != 0) {
 			/* Queue first, so that new readers hold back. */
 			sem->writers_waiting++;
-			sync_explore_block(sem, rwsem_write_ready, "rwsem (write)", NULL);
+			sync_explore_block(SYNC_LOCK, sem, sem, rwsem_write_ready, "rwsem (write)");
 			sem->writers_waiting--;
 		}
 		sem->count = -1;
@@ -465,7 +465,7 @@ static void bit_lock_dep(unsigned long *word, int nr, bool dep)
 		lockdep_acquire(word, RANK_PAGE_LOCK, false, false);
 	if (unlikely(sync_explorer != NULL)) {
 		sync_point(SYNC_LOCK, word);
-		sync_explore_block_on(SYNC_LOCK, &b, word, bit_clear_pred, "bit lock");
+		sync_explore_block(SYNC_LOCK, &b, word, bit_clear_pred, "bit lock");
 		*word |= BIT_MASK(nr);
 		return;
 	}
@@ -523,7 +523,7 @@ void bit_wait_unlocked(unsigned long *word, int nr)
 
 	if (unlikely(sync_explorer != NULL)) {
 		sync_point(SYNC_READ, word);
-		sync_explore_block_on(SYNC_READ, &b, word, bit_clear_pred, "bit unlock");
+		sync_explore_block(SYNC_READ, &b, word, bit_clear_pred, "bit unlock");
 		return;
 	}
 	if (!bit_clear_now(&b))
@@ -560,7 +560,7 @@ void sync_wait_cond_on(const void *arg, const void *obj, sync_pred_fn cond, cons
 {
 	if (unlikely(sync_explorer != NULL)) {
 		sync_explore_point(SYNC_READ, obj);
-		sync_explore_block_on(SYNC_READ, arg, obj, cond, what);
+		sync_explore_block(SYNC_READ, arg, obj, cond, what);
 		return;
 	}
 	for (int spins = 0; !cond(arg); spins++) {
@@ -626,8 +626,8 @@ static void explore_shootdown(const struct shootdown *sd)
 		sync_explore_point(SYNC_READ, ws.seq);
 		ws.snap = __atomic_load_n(ws.seq, __ATOMIC_ACQUIRE);
 		if (ws.snap & 1) /* the wait's read is the one above: no second step */
-			sync_explore_block_on(SYNC_READ, &ws, ws.seq, window_moved,
-					      "TLB shootdown acknowledgement");
+			sync_explore_block(SYNC_READ, &ws, ws.seq, window_moved,
+					   "TLB shootdown acknowledgement");
 	}
 }
 

@@ -91,13 +91,12 @@ extern __thread bool sync_explore_thread;
  * sync_explorer is set. */
 void sync_explore_point(enum sync_op op, const void *obj);
 typedef bool (*sync_pred_fn)(const void *obj);
-/* Block until ready(obj), with no yield point before: a modelled wait. */
-void sync_explore_block(const void *obj, sync_pred_fn ready, const char *what, const int *owner);
-/* The same for ready(arg), a condition on the one word obj, waiting at
- * operation op on it (sched_wait_on). */
-void sync_explore_block_on(enum sync_op op, const void *arg, const void *obj, sync_pred_fn ready,
-			   const char *what);
-/* A yield point, then block until ready(obj). */
+/* Block until ready(arg), a condition on the one word obj, with no yield
+ * point before (a modelled wait), waiting at operation op on obj
+ * (sched_wait_on). */
+void sync_explore_block(enum sync_op op, const void *arg, const void *obj, sync_pred_fn ready,
+			const char *what);
+/* A yield point at op on obj, then block there until ready(obj). */
 void sync_explore_wait(enum sync_op op, const void *obj, sync_pred_fn ready, const char *what,
 		       const int *owner);
 int sync_explore_owner_tag(void);
