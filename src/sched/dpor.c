@@ -113,6 +113,20 @@ struct event {
 	int32_t spawner;  /* for a task's first step: the step that spawned it */
 };
 
+/* Where the last steps on one object are, per task: the last step on it
+ * and the last that writes, at pool[slot + q] and pool[slot + nt + q]. */
+struct last_access {
+	const void *obj;
+	uint32_t slot;
+	int32_t next; /* the next in its bucket, -1 */
+};
+
+#define BUCKETS 1024
+
+struct race {
+	int32_t i, j;
+};
+
 struct dpor {
 	/* The search: the path of the last run and what the next one does. */
 	struct dnode *nodes;
@@ -142,6 +156,19 @@ struct dpor {
 	size_t pos;
 	bool frozen, blocked_run;
 	int err;
+	/* The race analysis' memory, kept from run to run. */
+	uint32_t *vc;
+	size_t vc_cap;
+	int32_t *v, *next;
+	size_t v_cap, next_cap;
+	struct race *races;
+	size_t races_cap, nr_races;
+	size_t vc_m, vc_nt; /* the clocks in vc: of so many steps and tasks */
+	int32_t bucket[BUCKETS];
+	struct last_access *la;
+	size_t nr_la, la_cap;
+	int32_t *pool;
+	size_t pool_cap;
 };
 
 /* ---- wakeup trees --------------------------------------------------------------- */
@@ -175,6 +202,12 @@ void dpor_free(struct dpor *d)
 	free(d->names);
 	free(d->ev);
 	free(d->pends);
+	free(d->vc);
+	free(d->v);
+	free(d->next);
+	free(d->races);
+	free(d->la);
+	free(d->pool);
 	free(d);
 }
 
@@ -506,17 +539,20 @@ struct analysis {
 	struct dpor *d;
 	size_t m;
 	int nt;
-	uint32_t *vc;	/* [m][nt]: steps of each task that happen before, or are, step j */
-	uint32_t *upto; /* [m][nt]: steps of each task at positions <= j */
+	uint32_t *vc; /* [m][nt]: steps of each task that happen before, or are, step j */
 	/* The sequence being reversed: v[0..len), after race (i, j), with
-	 * the first removed[t] steps of each task t taken off. */
-	int32_t *v;
+	 * the first removed[t] steps of each task t taken off (those are -1
+	 * in v; left remain); first[t]: the index of t's first step left in
+	 * v, and next[k] that of the one after v[k] (-1: none); upto[t]: the
+	 * steps of task t at positions up to i. */
+	int32_t *v, *next;
+	int len, left;
 	int32_t i, j;
-	uint32_t removed[SCHED_MAX_TASKS];
+	int32_t first[SCHED_MAX_TASKS];
+	uint32_t removed[SCHED_MAX_TASKS], upto[SCHED_MAX_TASKS];
 };
 
 #define VC(a, k) (&(a)->vc[(size_t)(k) * (size_t)(a)->nt])
-#define UPTO(a, k) (&(a)->upto[(size_t)(k) * (size_t)(a)->nt])
 
 /* Step x happens before (or is) step y. */
 static bool hb(const struct analysis *a, int32_t x, int32_t y)
@@ -536,23 +572,24 @@ static bool hb(const struct analysis *a, int32_t x, int32_t y)
  * different: in E its past may run through steps that happen after i,
  * which v leaves out; in v it comes after the steps of v it depends on
  * directly (same task, a conflict, its enabler or spawner). */
-static int initial(const struct analysis *a, const int32_t *v, int len, int t)
+static int initial(const struct analysis *a, int t)
 {
-	const uint32_t *upto = UPTO(a, a->i);
+	const uint32_t *upto = a->upto;
 	const struct event *ej = &a->d->ev[a->j];
-	int32_t b = -1;
-	int k;
+	int32_t k = a->first[t], b;
 
-	for (k = 0; k < len && b < 0; k++)
-		if (a->d->ev[v[k]].task == t)
-			b = v[k];
-	if (b < 0)
+	if (k < 0)
 		return -1;
+	b = a->v[k];
 	if (b == a->j) {
-		for (int l = 0; l < k - 1; l++) {
-			const struct event *e = &a->d->ev[v[l]];
+		for (int32_t l = 0; l < k; l++) {
+			const struct event *e;
 
-			if (e->task == ej->task || v[l] == ej->enabler || v[l] == ej->spawner ||
+			if (a->v[l] < 0)
+				continue;
+			e = &a->d->ev[a->v[l]];
+			if (e->task == ej->task || a->v[l] == ej->enabler ||
+			    a->v[l] == ej->spawner ||
 			    sched_conflict(e->op, e->obj, ej->op, ej->obj))
 				return 0;
 		}
@@ -564,12 +601,26 @@ static int initial(const struct analysis *a, const int32_t *v, int len, int t)
 	return 1;
 }
 
-/* Whether the pending operation p commutes with every step of v. */
-static bool commutes(const struct analysis *a, const struct pend *p, const int32_t *v, int len)
+/* Take t's first step off v. */
+static void take_off(struct analysis *a, int t)
 {
-	for (int k = 0; k < len; k++) {
-		const struct event *e = &a->d->ev[v[k]];
+	int32_t k = a->first[t];
 
+	a->first[t] = a->next[k];
+	a->v[k] = -1;
+	a->removed[t]++;
+	a->left--;
+}
+
+/* Whether the pending operation p commutes with every step of v. */
+static bool commutes(const struct analysis *a, const struct pend *p)
+{
+	for (int k = 0; k < a->len; k++) {
+		const struct event *e;
+
+		if (a->v[k] < 0)
+			continue;
+		e = &a->d->ev[a->v[k]];
 		if (sched_conflict(e->op, e->obj, p->op, p->obj))
 			return false;
 	}
@@ -578,42 +629,44 @@ static bool commutes(const struct analysis *a, const struct pend *p, const int32
 
 /* Task q, runnable at node n, is a weak initial of v there: it starts v,
  * or it is not in v and its step commutes with all of v. */
-static bool weak_initial(const struct analysis *a, const struct dnode *n, const int32_t *v, int len,
-			 int q)
+static bool weak_initial(const struct analysis *a, const struct dnode *n, int q)
 {
-	int in = initial(a, v, len, q);
+	int in = initial(a, q);
 	const struct pend *p;
 
 	if (in >= 0)
 		return in == 1;
 	p = node_pend(a->d, n, q);
-	return p && commutes(a, p, v, len);
+	return p && commutes(a, p);
 }
 
-/* A chain of steps v[0..len) as wakeup-tree nodes. */
-static struct wt *chain(const struct analysis *a, const int32_t *v, int len)
+/* The steps left in v as a chain of wakeup-tree nodes. */
+static struct wt *chain(const struct analysis *a)
 {
 	struct wt *head = NULL, **tail = &head;
 
-	for (int k = 0; k < len; k++) {
-		struct wt *c = calloc(1, sizeof(*c));
+	for (int k = 0; k < a->len; k++) {
+		struct wt *c;
 
+		if (a->v[k] < 0)
+			continue;
+		c = calloc(1, sizeof(*c));
 		if (!c) {
 			wt_free(head);
 			return NULL;
 		}
-		c->st = a->d->ev[v[k]].st;
+		c->st = a->d->ev[a->v[k]].st;
 		*tail = c;
 		tail = &c->child;
 	}
 	return head;
 }
 
-/* Insert v[0..len) into the wakeup tree of node n (insert_[E'] of the
- * paper): follow the branches v starts with, up to the order of
- * independent steps; where none does, v's rest becomes a new branch, last.
- * Where v runs out, or a branch ends, v is covered already. */
-static int insert(struct analysis *a, struct dnode *n, int32_t *v, int len)
+/* Insert v into the wakeup tree of node n (insert_[E'] of the paper):
+ * follow the branches v starts with, up to the order of independent steps;
+ * where none does, v's rest becomes a new branch, last.  Where v runs out,
+ * or a branch ends, v is covered already. */
+static int insert(struct analysis *a, struct dnode *n)
 {
 	struct wt **list = &n->wut;
 	uint64_t passed = 0; /* tasks that stepped on the way down */
@@ -623,7 +676,7 @@ static int insert(struct analysis *a, struct dnode *n, int32_t *v, int len)
 		struct wt *c;
 		int t = -1;
 
-		if ((!root && !*list) || len == 0)
+		if ((!root && !*list) || a->left == 0)
 			return 0;
 		for (c = *list; c; c = c->next) {
 			int in;
@@ -631,28 +684,19 @@ static int insert(struct analysis *a, struct dnode *n, int32_t *v, int len)
 			t = task_of(a->d, c->st);
 			if (t < 0)
 				continue;
-			in = initial(a, v, len, t);
+			in = initial(a, t);
 			if (in == 1) {
-				/* Take t's first step off v. */
-				for (int k = 0; k < len; k++) {
-					if (a->d->ev[v[k]].task != t)
-						continue;
-					memmove(&v[k], &v[k + 1],
-						(size_t)(len - k - 1) * sizeof(*v));
-					len--;
-					break;
-				}
-				a->removed[t]++;
+				take_off(a, t);
 				break;
 			}
 			/* A task not in v whose step here is known (it did not
 			 * step on the way down) covers v if it commutes. */
 			if (in < 0 && !(passed & BIT(t)) && (n->enabled & BIT(t)) &&
-			    weak_initial(a, n, v, len, t))
+			    weak_initial(a, n, t))
 				break;
 		}
 		if (!c) {
-			struct wt *new = chain(a, v, len), **end = list;
+			struct wt *new = chain(a), **end = list;
 
 			if (!new)
 				return COW_ENOMEM;
@@ -678,17 +722,31 @@ static int reverse(struct analysis *a, int32_t i, int32_t j)
 	a->i = i;
 	a->j = j;
 	memset(a->removed, 0, sizeof(a->removed));
-	/* v: the steps after i that do not happen after it, then j. */
-	for (size_t k = (size_t)i + 1; k < a->m; k++)
+	/* v: the steps after i that do not happen after it, then j; and
+	 * the steps of each task up to i, its steps in all less those after. */
+	for (int q = 0; q < a->nt; q++)
+		a->upto[q] = d->seq[q];
+	for (size_t k = (size_t)i + 1; k < a->m; k++) {
+		a->upto[d->ev[k].task]--;
 		if ((int32_t)k != j && !hb(a, i, (int32_t)k))
 			a->v[len++] = (int32_t)k;
+	}
 	a->v[len++] = j;
+	a->len = a->left = len;
+	for (int q = 0; q < a->nt; q++)
+		a->first[q] = -1;
+	for (int k = len - 1; k >= 0; k--) {
+		int t = d->ev[a->v[k]].task;
+
+		a->next[k] = a->first[t];
+		a->first[t] = k;
+	}
 	/* Some task runnable at the node must start v, and no task asleep
 	 * there may (v would repeat a trace explored). */
 	for (uint64_t m = n->enabled & ~BIT(d->ev[i].task); m; m &= m - 1) {
 		int q = __builtin_ctzll(m);
 
-		if (initial(a, a->v, len, q) != 1)
+		if (initial(a, q) != 1)
 			continue;
 		if (sleeping & BIT(q))
 			return 0;
@@ -696,145 +754,152 @@ static int reverse(struct analysis *a, int32_t i, int32_t j)
 	}
 	if (!starts)
 		return 0;
-	return insert(a, n, a->v, len);
+	return insert(a, n);
 }
 
-/* Where the last steps on one object are, per task. */
-struct last_access {
-	const void *obj;
-	int32_t *any, *wr; /* [nt]: the last step on it, the last that writes */
-	struct last_access *next;
-};
-
-#define BUCKETS 1024
-
-/* The last steps on e's object, made on first use; NULL for an operation
- * without an object, or out of memory (*err). */
-static struct last_access *last_access(struct last_access **bucket, const struct event *e,
-				       size_t nt, int *err)
+/* The last steps on e's object (their first slot in d->pool), made on
+ * first use; -1 for an operation without an object, or out of memory
+ * (*err). */
+static int32_t last_access(struct dpor *d, const struct event *e, size_t nt, int *err)
 {
 	size_t h = ((uintptr_t)e->obj >> 3) % BUCKETS;
 	struct last_access *la;
+	void *p;
 
 	if (e->op == SYNC_YIELD || e->op == SYNC_DEVICE || e->op == SYNC_RCU)
-		return NULL;
-	for (la = bucket[h]; la; la = la->next)
-		if (la->obj == e->obj)
-			return la;
-	la = malloc(sizeof(*la) + 2 * nt * sizeof(int32_t));
-	if (!la) {
+		return -1;
+	for (int32_t k = d->bucket[h]; k >= 0; k = d->la[k].next)
+		if (d->la[k].obj == e->obj)
+			return (int32_t)d->la[k].slot;
+	p = grow(d->la, &d->la_cap, d->nr_la + 1, sizeof(*d->la));
+	if (p)
+		d->la = p;
+	p = p ? grow(d->pool, &d->pool_cap, (d->nr_la + 1) * 2 * nt, sizeof(*d->pool)) : NULL;
+	if (!p) {
 		*err = COW_ENOMEM;
-		return NULL;
+		return -1;
 	}
+	d->pool = p;
+	la = &d->la[d->nr_la];
 	la->obj = e->obj;
-	la->any = (int32_t *)(la + 1);
-	la->wr = la->any + nt;
-	for (size_t q = 0; q < nt; q++)
-		la->any[q] = la->wr[q] = NO_EVENT;
-	la->next = bucket[h];
-	bucket[h] = la;
-	return la;
+	la->slot = (uint32_t)(d->nr_la * 2 * nt);
+	la->next = d->bucket[h];
+	d->bucket[h] = (int32_t)d->nr_la++;
+	for (size_t q = 0; q < 2 * nt; q++)
+		d->pool[la->slot + q] = NO_EVENT;
+	return (int32_t)la->slot;
 }
 
-struct race {
-	int32_t i, j;
-};
-
-/* Record race (i, j) in races[0..*nr), of room *cap. */
-static int add_race(struct race **races, size_t *nr, size_t *cap, int32_t i, int32_t j)
+/* Record race (i, j) in d->races[0..*nr). */
+static int add_race(struct dpor *d, size_t *nr, int32_t i, int32_t j)
 {
-	struct race *r = grow(*races, cap, *nr + 1, sizeof(**races));
+	struct race *r = grow(d->races, &d->races_cap, *nr + 1, sizeof(*d->races));
 
 	if (!r)
 		return COW_ENOMEM;
-	*races = r;
+	d->races = r;
 	r[(*nr)++] = (struct race){i, j};
 	return 0;
 }
 
-/* The clocks of the run's steps, and its races: pairs of conflicting steps
+/* The clocks of the run's steps from start on, and its races there (the
+ * clocks and races before start are the last run's, which had the same
+ * steps up to there): pairs of conflicting steps
  * of different tasks where nothing but the schedule orders the first
  * before the second (the last conflicting step of a task, not ordered
  * before any other of the second's predecessors), except where the first
  * enabled or spawned the second's task (that order cannot be reversed). */
-static int clocks_and_races(struct analysis *a, struct race **races, size_t *nr)
+static int clocks_and_races(struct analysis *a, size_t start, size_t *nr)
 {
 	struct dpor *d = a->d;
-	size_t nt = (size_t)a->nt, cap = 0;
+	size_t nt = (size_t)a->nt;
 	int32_t last[SCHED_MAX_TASKS], last_dev[SCHED_MAX_TASKS], last_rcu[SCHED_MAX_TASKS];
 	int32_t last_any[SCHED_MAX_TASKS];
-	struct last_access **bucket = calloc(BUCKETS, sizeof(*bucket));
-	int err = bucket ? 0 : COW_ENOMEM;
+	int err = 0;
 
+	memset(d->bucket, 0xff, sizeof(d->bucket)); /* every bucket empty (-1) */
+	d->nr_la = 0;
 	for (size_t q = 0; q < nt; q++)
 		last[q] = last_dev[q] = last_rcu[q] = last_any[q] = NO_EVENT;
 	for (size_t j = 0; j < a->m && !err; j++) {
 		const struct event *e = &d->ev[j];
-		struct last_access *la = last_access(bucket, e, nt, &err);
+		int32_t slot = last_access(d, e, nt, &err);
+		int32_t *any = slot >= 0 ? &d->pool[slot] : NULL, *wr = any ? any + nt : NULL;
 		int32_t preds[SCHED_MAX_TASKS + 3];
 		int32_t *cand = preds + 3;
 		int32_t disabler = e->disabler != e->enabler ? e->disabler : NO_EVENT;
 		uint32_t *vc = VC(a, j);
 
-		if (j > 0)
-			memcpy(UPTO(a, j), UPTO(a, j - 1), nt * sizeof(uint32_t));
-		UPTO(a, j)[e->task]++;
-		preds[0] = last[e->task];
-		preds[1] = e->enabler;
-		preds[2] = e->spawner;
-		for (size_t q = 0; q < nt; q++) {
-			int32_t c = NO_EVENT;
+		if (j >= start) {
+			preds[0] = last[e->task];
+			preds[1] = e->enabler;
+			preds[2] = e->spawner;
+			for (size_t q = 0; q < nt; q++) {
+				int32_t c = NO_EVENT;
 
-			if ((int)q != e->task && e->op != SYNC_YIELD) {
-				if (e->op == SYNC_DEVICE)
-					c = last_any[q];
-				else if (e->op == SYNC_RCU)
-					c = last_rcu[q];
-				else if (la)
-					c = e->op == SYNC_READ ? la->wr[q] : la->any[q];
-				if (last_dev[q] > c)
-					c = last_dev[q];
+				if ((int)q != e->task && e->op != SYNC_YIELD) {
+					if (e->op == SYNC_DEVICE)
+						c = last_any[q];
+					else if (e->op == SYNC_RCU)
+						c = last_rcu[q];
+					else if (any)
+						c = e->op == SYNC_READ ? wr[q] : any[q];
+					if (last_dev[q] > c)
+						c = last_dev[q];
+				}
+				cand[q] = c;
 			}
-			cand[q] = c;
-		}
-		/* The clock is the join of the predecessors'.  A candidate
-		 * i = cand[q] (a step of task q) races with this step unless
-		 * it happens before another predecessor p, that is, unless
-		 * p's clock counts i's step of q: others[q] is the largest
-		 * count of q's steps among the predecessors other than i. */
-		uint32_t others[SCHED_MAX_TASKS];
+			/* The clock is the join of the predecessors': join[] of
+			 * the three that are no candidates, then the candidates
+			 * (few: the tasks that touched the object).  A candidate
+			 * i = cand[q] (a step of task q) races with this step unless
+			 * it happens before another predecessor p, that is, unless
+			 * p's clock counts i's step of q. */
+			uint32_t join[SCHED_MAX_TASKS];
+			int cq[SCHED_MAX_TASKS], nc = 0;
 
-		memset(others, 0, nt * sizeof(others[0]));
-		for (size_t k = 0; k < 3 + nt; k++) {
-			const uint32_t *pv;
+			memset(join, 0, nt * sizeof(join[0]));
+			for (size_t k = 0; k < 3; k++) {
+				const uint32_t *pv;
 
-			if (preds[k] < 0)
-				continue;
-			pv = VC(a, preds[k]);
-			for (size_t q = 0; q < nt; q++)
-				if (k != 3 + q && pv[q] > others[q])
-					others[q] = pv[q];
-		}
-		for (size_t q = 0; q < nt; q++) {
-			uint32_t own = cand[q] >= 0 ? d->ev[cand[q]].seq : 0;
-
-			vc[q] = vc[q] > others[q] ? vc[q] : others[q];
-			vc[q] = vc[q] > own ? vc[q] : own;
-		}
-		vc[e->task] = e->seq;
-		for (size_t q = 0; q < nt && !err; q++) {
-			int32_t i = cand[q];
-
-			if (i >= 0 && i != e->enabler && i != e->spawner &&
-			    others[q] < d->ev[i].seq) {
-				err = add_race(races, nr, &cap, i, (int32_t)j);
-				disabler = i == disabler ? NO_EVENT : disabler;
+				if (preds[k] < 0)
+					continue;
+				pv = VC(a, preds[k]);
+				for (size_t q = 0; q < nt; q++)
+					join[q] = pv[q] > join[q] ? pv[q] : join[q];
 			}
+			memcpy(vc, join, nt * sizeof(join[0]));
+			for (size_t q = 0; q < nt; q++) {
+				const uint32_t *pv;
+
+				if (cand[q] < 0)
+					continue;
+				cq[nc++] = (int)q;
+				pv = VC(a, cand[q]);
+				for (size_t u = 0; u < nt; u++)
+					vc[u] = pv[u] > vc[u] ? pv[u] : vc[u];
+			}
+			vc[e->task] = e->seq;
+			for (int c = 0; c < nc && !err; c++) {
+				int q = cq[c];
+				int32_t i = cand[q];
+				uint32_t others = join[q];
+
+				if (i == e->enabler || i == e->spawner)
+					continue;
+				for (int c2 = 0; c2 < nc; c2++)
+					if (c2 != c && VC(a, cand[cq[c2]])[q] > others)
+						others = VC(a, cand[cq[c2]])[q];
+				if (others < d->ev[i].seq) {
+					err = add_race(d, nr, i, (int32_t)j);
+					disabler = i == disabler ? NO_EVENT : disabler;
+				}
+			}
+			/* The step that disabled this one's task had it waiting: the
+			 * two are in a race however much lies between them. */
+			if (!err && disabler >= 0)
+				err = add_race(d, nr, disabler, (int32_t)j);
 		}
-		/* The step that disabled this one's task had it waiting: the
-		 * two are in a race however much lies between them. */
-		if (!err && disabler >= 0)
-			err = add_race(races, nr, &cap, disabler, (int32_t)j);
 		last[e->task] = (int32_t)j;
 		if (e->op != SYNC_YIELD)
 			last_any[e->task] = (int32_t)j;
@@ -842,20 +907,12 @@ static int clocks_and_races(struct analysis *a, struct race **races, size_t *nr)
 			last_dev[e->task] = (int32_t)j;
 		if (e->op == SYNC_RCU)
 			last_rcu[e->task] = (int32_t)j;
-		if (la) {
-			la->any[e->task] = (int32_t)j;
+		if (any) {
+			any[e->task] = (int32_t)j;
 			if (e->op != SYNC_READ)
-				la->wr[e->task] = (int32_t)j;
+				wr[e->task] = (int32_t)j;
 		}
 	}
-	for (size_t h = 0; bucket && h < BUCKETS; h++)
-		while (bucket[h]) {
-			struct last_access *next = bucket[h]->next;
-
-			free(bucket[h]);
-			bucket[h] = next;
-		}
-	free(bucket);
 	return err;
 }
 
@@ -863,20 +920,39 @@ static int clocks_and_races(struct analysis *a, struct race **races, size_t *nr)
 static int analyse(struct dpor *d)
 {
 	struct analysis a = {.d = d, .m = d->nr_ev, .nt = d->ntasks ? d->ntasks : 1};
-	size_t nt = (size_t)a.nt, nr = 0;
-	struct race *races = NULL;
+	size_t nt = (size_t)a.nt, nr = 0, start = 0;
+	void *p;
 	int err;
 
-	a.vc = calloc(a.m * nt + 1, sizeof(*a.vc));
-	a.upto = calloc(a.m * nt + 1, sizeof(*a.upto));
-	a.v = calloc(a.m + 1, sizeof(*a.v));
-	err = a.vc && a.upto && a.v ? clocks_and_races(&a, &races, &nr) : COW_ENOMEM;
+	p = grow(d->vc, &d->vc_cap, a.m * nt + 1, sizeof(*d->vc));
+	if (!p)
+		return COW_ENOMEM;
+	d->vc = p;
+	p = grow(d->v, &d->v_cap, a.m + 1, sizeof(*d->v));
+	if (!p)
+		return COW_ENOMEM;
+	d->v = p;
+	p = grow(d->next, &d->next_cap, a.m + 1, sizeof(*d->next));
+	if (!p)
+		return COW_ENOMEM;
+	d->next = p;
+	a.next = d->next;
+	a.vc = d->vc;
+	a.v = d->v;
+	/* This run replayed the last one's steps up to its branch: their
+	 * clocks and races are the same (where the clocks had as many
+	 * tasks). */
+	if (d->replay_len > 0 && d->vc_nt == nt && d->vc_m + 1 >= d->replay_len) {
+		start = d->replay_len - 1;
+		while (nr < d->nr_races && (size_t)d->races[nr].j < start)
+			nr++;
+	}
+	err = clocks_and_races(&a, start, &nr);
+	d->nr_races = nr;
+	d->vc_nt = err ? 0 : nt;
+	d->vc_m = err ? 0 : a.m;
 	for (size_t k = 0; k < nr && !err; k++)
-		err = reverse(&a, races[k].i, races[k].j);
-	free(races);
-	free(a.vc);
-	free(a.upto);
-	free(a.v);
+		err = reverse(&a, d->races[k].i, d->races[k].j);
 	return err;
 }
 
