@@ -81,6 +81,7 @@ struct dfs {
 	unsigned int devs;
 	uint64_t first_dev; /* the run's first deviation: node << 8 | task */
 	bool frozen;	    /* no more nodes this run */
+	bool started_run;   /* the director ran this run */
 	bool redundant;	    /* ... because it repeats a run done */
 	int err;
 };
@@ -138,6 +139,7 @@ bool dfs_next(struct dfs *d, struct explore_token *t)
 	d->sleep = 0;
 	d->preempts = 0;
 	d->frozen = false;
+	d->started_run = false;
 	d->redundant = false;
 	d->devs = 0;
 	d->chose = 0;
@@ -252,6 +254,13 @@ int dfs_director(void *arg, struct sched *s, const int *runnable, unsigned int n
 
 	if (d->frozen)
 		return dflt;
+	/* The states up to the branch are the last run's, checked there
+	 * (or, in its own replayed steps, before). */
+	if (!d->started_run) {
+		d->started_run = true;
+		if (d->replay_len)
+			sched_check_from(s, d->nodes[d->replay_len - 1].step + 1);
+	}
 	for (unsigned int i = 0; i < n; i++)
 		enabled |= BIT(runnable[i]);
 	if (d->chose) {

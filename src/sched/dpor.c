@@ -414,6 +414,10 @@ int dpor_director(void *arg, struct sched *s, const int *runnable, unsigned int 
 
 	if (d->frozen)
 		return dflt;
+	/* The states up to the branch are the last run's, checked there
+	 * (or, in its own replayed steps, before). */
+	if (d->pos == 0)
+		sched_check_from(s, d->replay_len);
 	err = note_spawns(d, s);
 	if (err) {
 		freeze(d, s, err);

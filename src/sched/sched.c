@@ -93,7 +93,8 @@ struct sched {
 	sched_trace_fn trace;
 	void *trace_arg;
 	void *data;
-	bool unchecked; /* a step ran since the hook last saw the state */
+	bool unchecked;	     /* a step ran since the hook last saw the state */
+	uint64_t check_from; /* the hook sees no state before this step */
 	void *step_arg;
 	/* The steps' accesses since the hook last ran (sched_touched);
 	 * nr_touched counts past the log's end when it overflows. */
@@ -168,6 +169,7 @@ void sched_reset(struct sched *s, enum sched_algo algo, uint64_t seed, uint64_t 
 	s->verdict = SCHED_OK;
 	s->stop = false;
 	s->unchecked = false;
+	s->check_from = 0;
 	s->nr_touched = 0;
 	s->msg[0] = '\0';
 	s->rcu.head = NULL;
@@ -202,6 +204,11 @@ void sched_set_pct(struct sched *s, unsigned int depth, uint64_t k)
 	s->pct_changes = depth - 1;
 	for (unsigned int i = 0; i < depth - 1; i++)
 		s->pct_change[i] = 1 + cow_splitmix64(&s->rng) % k;
+}
+
+void sched_check_from(struct sched *s, uint64_t step)
+{
+	s->check_from = step;
 }
 
 void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg)
@@ -533,7 +540,8 @@ enum sched_verdict sched_run(struct sched *s)
 		 * one.  A state where only one task can run is seen by no
 		 * other task, in this run; a schedule in which another task
 		 * could run there checks it at that point. */
-		if (s->step_hook && s->unchecked && (n != 1 || s->step >= s->max_steps)) {
+		if (s->step_hook && s->unchecked && s->step >= s->check_from &&
+		    (n != 1 || s->step >= s->max_steps)) {
 			s->unchecked = false;
 			s->step_hook(s->step_arg);
 			s->nr_touched = 0;

@@ -127,6 +127,11 @@ void *sched_data(const struct sched *s);
  * A state where only one task can run is skipped: no other task sees it
  * in this run.  NULL to disable. */
 void sched_set_step_hook(struct sched *s, void (*fn)(void *), void *arg);
+/* The hook sees no state before step (this run's; sched_reset sets 0): a
+ * search that replays the steps of an earlier run up to there has seen
+ * those states already.  The accesses of the steps it skips stay in
+ * sched_touched for the first state it sees. */
+void sched_check_from(struct sched *s, uint64_t step);
 /* For the step hook: the accesses of the steps taken since the hook last
  * ran (since the run began, the first time), in order; *n receives how
  * many.  NULL when there were more than the log holds: the hook must then

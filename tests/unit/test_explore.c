@@ -752,6 +752,93 @@ static void test_count_traces(void **state)
 	assert_true(f.traces_digest == d.traces_digest);
 }
 
+/* Searches that replay a prefix of the last run check only the states
+ * after it (sched_check_from): the states before were checked in that
+ * run.  On a program of blind writes to one word (every step conflicts
+ * with every other task's, so every schedule is a trace of its own), dpor
+ * and dfs must still check every state random runs do, which check every
+ * state of every run.  The state is the history of the writes, so each
+ * is reached by one order of the steps before it. */
+static uint64_t checked[40]; /* bit: a state the checker saw */
+
+static void blind_writes(struct shared *sh, int me)
+{
+	for (int i = 0; i < 3; i++) {
+		WRITE_ONCE(sh->count, me * 10 + i);
+		sh->own[0] = sh->own[0] * 3 + me + 1; /* the history: no step of its own */
+	}
+}
+
+static void blind_cpu0(void *arg)
+{
+	blind_writes(arg, 0);
+}
+
+static void blind_cpu1(void *arg)
+{
+	blind_writes(arg, 1);
+}
+
+static void *blind_setup(struct sched *s)
+{
+	return spawn_pair(s, blind_cpu0, blind_cpu1);
+}
+
+static int record_state(void *state, char *msg, size_t len)
+{
+	struct shared *sh = state;
+	long key = sh->own[0]; /* < 3^7 */
+
+	(void)msg;
+	(void)len;
+	checked[key / 64] |= 1ull << (key % 64);
+	return 0;
+}
+
+static int pass(void *state, char *msg, size_t len)
+{
+	(void)state;
+	(void)msg;
+	(void)len;
+	return 0;
+}
+
+static const struct explore_prog blind_prog = {
+	"blind-writes", 2, blind_setup, record_state, pass, free,
+};
+
+static void test_checks_skip_only_replayed_states(void **state)
+{
+	const struct {
+		enum sched_algo algo;
+		bool no_reduction;
+	} searches[] = {{SCHED_DPOR, false}, {SCHED_DFS, false}, {SCHED_DFS, true}};
+	struct explore_opts o = {.algo = SCHED_RANDOM, .runs = 3000, .seed = 1};
+	struct explore_result r;
+	uint64_t all[40];
+	int n = 0;
+
+	(void)state;
+	memset(checked, 0, sizeof(checked));
+	assert_int_equal(explore_run_search(&blind_prog, NULL, &o, &r), 0);
+	memcpy(all, checked, sizeof(all));
+	for (int w = 0; w < 40; w++)
+		n += __builtin_popcountll(all[w]);
+	/* Where both CPUs can still write (a < 3 writes of one and b < 3 of
+	 * the other, in (a + b choose a) orders): 19; and the 20 final ones. */
+	assert_int_equal(n, 39);
+	for (size_t i = 0; i < sizeof(searches) / sizeof(searches[0]); i++) {
+		o = (struct explore_opts){.algo = searches[i].algo,
+					  .preemptions = 64,
+					  .no_reduction = searches[i].no_reduction};
+		memset(checked, 0, sizeof(checked));
+		assert_int_equal(explore_run_search(&blind_prog, NULL, &o, &r), 0);
+		assert_true(r.exhaustive);
+		assert_true(r.runs >= 20); /* the 6-choose-3 orders of the writes */
+		assert_memory_equal(checked, all, sizeof(all));
+	}
+}
+
 /* A preset's rules hash follows its rules, not its name: two presets
  * hash alike exactly when `cowlab policies` prints the same rules for
  * them (a rule left out of cow_policy_hash fails this as soon as two
@@ -885,6 +972,7 @@ int main(void)
 		cmocka_unit_test(test_gup_fast_vs_reclaim),
 		cmocka_unit_test(test_dpor_scenarios),
 		cmocka_unit_test(test_count_traces),
+		cmocka_unit_test(test_checks_skip_only_replayed_states),
 	};
 
 	test_init();
