@@ -1,12 +1,17 @@
 /*
  * The deterministic scheduler (see sched.h for the model).
  *
- * Control flow: sched_run() loops in the scheduler's own context.  Each
- * iteration wakes blocked tasks whose predicate holds, lets the chooser
- * pick one runnable task, and switches to it; the task runs until its next
- * yield point (or until it blocks, fails or finishes) and switches back.
- * So a "step" is the operation at a yield point plus the task's local code
- * up to the next one.  Nothing here allocates after sched_create().
+ * Control flow: between two steps the scheduler wakes blocked tasks
+ * whose predicate holds, runs the step hook, lets the chooser pick one
+ * runnable task and makes it current (next_step); the task runs until its
+ * next yield point (or until it blocks, fails or finishes).  That work
+ * between steps runs in scheduler context (no task current, T1 and T2)
+ * but on the stack of the task that just ran (task_yield), which goes on
+ * without a switch if it was chosen again, so a coroutine switch happens
+ * only where the running task changes; sched_run() starts the first step
+ * and is returned to when the run is over.  A "step" is the operation at
+ * a yield point plus the task's local code up to the next one.  Nothing
+ * here allocates after sched_create().
  *
  * Invariants (checked with COW_ASSERT):
  *   T1  sync_explorer is non-NULL exactly while a task runs;
@@ -225,15 +230,26 @@ const struct sync_touch *sched_touched(const struct sched *s, size_t *n)
 
 /* ---- switching --------------------------------------------------------- */
 
-/* Leave the running task for the scheduler's context (T1, T2). */
-static void switch_to_scheduler(struct sched *s)
+static struct task *next_step(struct sched *s);
+static void step_done(struct sched *s);
+
+/* The running task ends its step.  The scheduler's work between two
+ * steps (step_done, next_step) runs here, on this task's stack, as no
+ * task (T1, T2); then the task goes on if it takes the next step too, or
+ * switches to the task that does, or back to sched_run when the run is
+ * over.  A step costs a switch only where the running task changes. */
+static void task_yield(struct sched *s)
 {
-	struct task *t = s->current;
+	struct task *t = s->current, *next;
 
 	s->current = NULL;
 	sync_explorer = NULL;
-	coro_switch(&t->ctx, &s->main_ctx);
-	/* Resumed: the scheduler set current, sync_explorer and sync_cpu. */
+	step_done(s);
+	next = next_step(s);
+	if (next != t)
+		coro_switch(&t->ctx, next ? &next->ctx : &s->main_ctx);
+	/* Resumed: whoever chose this task set current, sync_explorer and
+	 * sync_cpu. */
 }
 
 static void task_entry(void *arg)
@@ -244,7 +260,7 @@ static void task_entry(void *arg)
 	t->fn(t->arg);
 	COW_CHECK(t->rcu.nesting == 0, "task %s finished inside an RCU read-side section", t->name);
 	s->live &= ~BIT64(t->id);
-	switch_to_scheduler(s);
+	task_yield(s);
 	cow_panic(__FILE__, __LINE__, "finished task %s resumed", t->name);
 }
 
@@ -290,7 +306,7 @@ void sched_yield_point(struct sched *s, enum sync_op op, const void *obj)
 	COW_ASSERT(s->current != NULL);
 	s->current->pend_op = op;
 	s->current->pend_obj = obj;
-	switch_to_scheduler(s);
+	task_yield(s);
 }
 
 void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, enum sync_op op,
@@ -309,7 +325,7 @@ void sched_wait_on(struct sched *s, sync_pred_fn ready, const void *arg, enum sy
 	t->wait_owner = owner;
 	t->pend_op = op;
 	t->pend_obj = obj;
-	switch_to_scheduler(s);
+	task_yield(s);
 	COW_ASSERT(!(s->blocked & BIT64(t->id)) && ready(arg));
 }
 
@@ -333,7 +349,7 @@ void sched_fail(struct sched *s, const char *fmt, ...)
 		/* Abandon the task: it is never resumed, its stack is
 		 * reused by the next run. */
 		s->live &= ~BIT64(s->current->id);
-		switch_to_scheduler(s);
+		task_yield(s);
 		cow_panic(__FILE__, __LINE__, "failed task resumed");
 	}
 }
@@ -514,90 +530,107 @@ static void record_deviation(struct sched *s, int id, bool preempt)
 	s->preemptions += preempt;
 }
 
+/* Log the step just taken (by s->last) for the step hook. */
+static void step_done(struct sched *s)
+{
+	s->unchecked = true;
+	if (s->nr_touched < SCHED_TOUCH_LOG)
+		s->touched[s->nr_touched] = (struct sync_touch){s->last_op, s->last_obj};
+	if (s->nr_touched <= SCHED_TOUCH_LOG)
+		s->nr_touched++;
+	if (s->trace)
+		s->trace(s->trace_arg, s, s->last, s->last_op, s->last_obj, true);
+}
+
+/* Between two steps: wake, check, choose.  Returns the task that takes
+ * the next step, made current, or NULL when the run is over. */
+static struct task *next_step(struct sched *s)
+{
+	bool all_done;
+	unsigned int n;
+	struct task *t;
+	int dflt, id;
+	enum sync_op op;
+	const void *obj;
+
+	if (s->stop)
+		return NULL;
+	n = collect_runnable(s, &all_done);
+	if (s->stop) /* check_wake */
+		return NULL;
+
+	/* The step hook sees every state where the schedule branches (two
+	 * or more tasks could take the next step) and the final one.  A
+	 * state where only one task can run is seen by no other task, in
+	 * this run; a schedule in which another task could run there
+	 * checks it at that point. */
+	if (s->step_hook && s->unchecked && s->step >= s->check_from &&
+	    (n != 1 || s->step >= s->max_steps)) {
+		s->unchecked = false;
+		s->step_hook(s->step_arg);
+		s->nr_touched = 0;
+		if (s->stop)
+			return NULL;
+	}
+	if (n == 0) {
+		if (!all_done) {
+			s->verdict = SCHED_DEADLOCK;
+			describe_tasks(s, "deadlock: every task is blocked");
+		}
+		return NULL;
+	}
+	if (s->step >= s->max_steps) {
+		s->verdict = SCHED_LIVELOCK;
+		snprintf(s->msg, sizeof(s->msg), "livelock: no outcome after %llu steps",
+			 (unsigned long long)s->step);
+		describe_tasks(s, "");
+		return NULL;
+	}
+	dflt = default_choice(s, n);
+	id = choose(s, n, dflt);
+	if (id != dflt)
+		record_deviation(s, id, dflt == s->last);
+	t = &s->tasks[id];
+	if (s->blocked & BIT64(id)) {
+		s->blocked &= ~BIT64(id);
+		t->ready = NULL;
+	}
+	op = t->pend_op;
+	obj = t->pend_obj;
+	/* The fingerprint covers every step: who took it and its kind of
+	 * operation (object addresses differ between runs).  The tasks
+	 * chosen determine the run, so two runs with different schedules
+	 * differ in it (but for a hash collision). */
+	s->fingerprint = (s->fingerprint ^ (uint64_t)(id * 16 + (int)op)) * 0x100000001b3ull;
+	if (s->trace)
+		s->trace(s->trace_arg, s, id, op, obj, false);
+	s->step++;
+	s->last = id;
+	s->last_op = op;
+	s->last_obj = obj;
+	s->current = t;
+	sync_explorer = s;
+	sync_cpu = t->cpu;
+	return t;
+}
+
 enum sched_verdict sched_run(struct sched *s)
 {
 	struct sched *outer_panic = panic_sched;
 	cow_panic_fn old_handler;
 	int saved_cpu = sync_cpu;
+	struct task *t;
 
 	COW_CHECK(s->current == NULL && sync_explorer == NULL,
 		  "sched_run called from inside a run");
 	panic_sched = s;
 	old_handler = cow_set_panic_handler(sched_panic);
-	while (!s->stop) {
-		bool all_done;
-		unsigned int n = collect_runnable(s, &all_done);
-		struct task *t;
-		int dflt, id;
-		enum sync_op op;
-		const void *obj;
-
-		if (s->stop) /* check_wake */
-			break;
-
-		/* The step hook sees every state where the schedule branches
-		 * (two or more tasks could take the next step) and the final
-		 * one.  A state where only one task can run is seen by no
-		 * other task, in this run; a schedule in which another task
-		 * could run there checks it at that point. */
-		if (s->step_hook && s->unchecked && s->step >= s->check_from &&
-		    (n != 1 || s->step >= s->max_steps)) {
-			s->unchecked = false;
-			s->step_hook(s->step_arg);
-			s->nr_touched = 0;
-			if (s->stop)
-				break;
-		}
-		if (n == 0) {
-			if (!all_done) {
-				s->verdict = SCHED_DEADLOCK;
-				describe_tasks(s, "deadlock: every task is blocked");
-			}
-			break;
-		}
-		if (s->step >= s->max_steps) {
-			s->verdict = SCHED_LIVELOCK;
-			snprintf(s->msg, sizeof(s->msg), "livelock: no outcome after %llu steps",
-				 (unsigned long long)s->step);
-			describe_tasks(s, "");
-			break;
-		}
-		dflt = default_choice(s, n);
-		id = choose(s, n, dflt);
-		if (id != dflt)
-			record_deviation(s, id, dflt == s->last);
-		t = &s->tasks[id];
-		if (s->blocked & BIT64(id)) {
-			s->blocked &= ~BIT64(id);
-			t->ready = NULL;
-		}
-		op = t->pend_op;
-		obj = t->pend_obj;
-		/* The fingerprint covers every step: who took it and its kind
-		 * of operation (object addresses differ between runs).  The
-		 * tasks chosen determine the run, so two runs with different
-		 * schedules differ in it (but for a hash collision). */
-		s->fingerprint =
-			(s->fingerprint ^ (uint64_t)(id * 16 + (int)op)) * 0x100000001b3ull;
-		if (s->trace)
-			s->trace(s->trace_arg, s, id, op, obj, false);
-		s->step++;
-		s->last = id;
-		s->last_op = op;
-		s->last_obj = obj;
-		s->current = t;
-		sync_explorer = s;
-		sync_cpu = t->cpu;
+	/* The tasks choose each next step themselves (task_yield); the
+	 * last one comes back here when the run is over. */
+	t = next_step(s);
+	if (t)
 		coro_switch(&s->main_ctx, &t->ctx);
-		COW_ASSERT(s->current == NULL && sync_explorer == NULL);
-		s->unchecked = true;
-		if (s->nr_touched < SCHED_TOUCH_LOG)
-			s->touched[s->nr_touched] = (struct sync_touch){op, obj};
-		if (s->nr_touched <= SCHED_TOUCH_LOG)
-			s->nr_touched++;
-		if (s->trace)
-			s->trace(s->trace_arg, s, id, op, obj, true);
-	}
+	COW_ASSERT(s->current == NULL && sync_explorer == NULL);
 	sync_cpu = saved_cpu;
 	cow_set_panic_handler(old_handler);
 	panic_sched = outer_panic;
