@@ -161,6 +161,8 @@ struct dpor {
 	size_t vc_cap;
 	int32_t *v, *next;
 	size_t v_cap, next_cap;
+	int32_t *tpos; /* each task's steps, task by task (struct analysis) */
+	size_t tpos_cap;
 	struct race *races;
 	size_t races_cap, nr_races;
 	size_t vc_m, vc_nt; /* the clocks in vc: of so many steps and tasks */
@@ -205,6 +207,7 @@ void dpor_free(struct dpor *d)
 	free(d->vc);
 	free(d->v);
 	free(d->next);
+	free(d->tpos);
 	free(d->races);
 	free(d->la);
 	free(d->pool);
@@ -554,6 +557,10 @@ struct analysis {
 	int32_t i, j;
 	int32_t first[SCHED_MAX_TASKS];
 	uint32_t removed[SCHED_MAX_TASKS], upto[SCHED_MAX_TASKS];
+	/* The positions of task t's steps in the run, in order:
+	 * tpos[tstart[t] .. tstart[t] + seq[t]). */
+	const int32_t *tpos;
+	uint32_t tstart[SCHED_MAX_TASKS];
 };
 
 #define VC(a, k) (&(a)->vc[(size_t)(k) * (size_t)(a)->nt])
@@ -723,18 +730,45 @@ static int reverse(struct analysis *a, int32_t i, int32_t j)
 	uint64_t sleeping = n->sleep | n->done, starts = 0;
 	int len = 0;
 
+	uint32_t cut[SCHED_MAX_TASKS];
+	int32_t end = i;
+
 	a->i = i;
 	a->j = j;
 	memset(a->removed, 0, sizeof(a->removed));
-	/* v: the steps after i that do not happen after it, then j; and
-	 * the steps of each task up to i, its steps in all less those after. */
-	for (int q = 0; q < a->nt; q++)
-		a->upto[q] = d->seq[q];
-	for (size_t k = (size_t)i + 1; k < a->m; k++) {
-		a->upto[d->ev[k].task]--;
-		if ((int32_t)k != j && !hb(a, i, (int32_t)k))
-			a->v[len++] = (int32_t)k;
+	/* v: the steps after i that do not happen after it, then j.  A
+	 * task's clock only grows along its steps, so of each task q's steps
+	 * after i those that do not happen after i come first: its steps
+	 * upto[q] + 1 .. cut[q] (upto[q]: its steps at positions up to i). */
+	for (int q = 0; q < a->nt; q++) {
+		const int32_t *p = a->tpos + a->tstart[q];
+		uint32_t lo = 0, hi = d->seq[q];
+
+		while (lo < hi) { /* the first of q's steps after i */
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (p[mid] <= i)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		a->upto[q] = lo;
+		hi = q == d->ev[i].task ? lo : d->seq[q];
+		while (lo < hi) { /* the first of them that happens after i */
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (hb(a, i, p[mid]))
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		cut[q] = lo;
+		if (lo > a->upto[q] && p[lo - 1] > end)
+			end = p[lo - 1];
 	}
+	for (int32_t k = i + 1; k <= end; k++)
+		if (k != j && d->ev[k].seq <= cut[d->ev[k].task])
+			a->v[len++] = k;
 	a->v[len++] = j;
 	a->len = a->left = len;
 	for (int q = 0; q < a->nt; q++)
@@ -943,6 +977,15 @@ static int analyse(struct dpor *d)
 	a.next = d->next;
 	a.vc = d->vc;
 	a.v = d->v;
+	p = grow(d->tpos, &d->tpos_cap, a.m + 1, sizeof(*d->tpos));
+	if (!p)
+		return COW_ENOMEM;
+	d->tpos = p;
+	a.tpos = d->tpos;
+	for (size_t q = 0, at = 0; q < nt; at += d->seq[q], q++)
+		a.tstart[q] = (uint32_t)at;
+	for (size_t k = 0; k < a.m; k++)
+		d->tpos[a.tstart[d->ev[k].task] + d->ev[k].seq - 1] = (int32_t)k;
 	/* This run replayed the last one's steps up to its branch: their
 	 * clocks and races are the same (where the clocks had as many
 	 * tasks). */
