@@ -728,10 +728,9 @@ static int reverse(struct analysis *a, int32_t i, int32_t j)
 	struct dpor *d = a->d;
 	struct dnode *n = &d->nodes[i];
 	uint64_t sleeping = n->sleep | n->done, starts = 0;
-	int len = 0;
-
 	uint32_t cut[SCHED_MAX_TASKS];
-	int32_t end = i;
+	int32_t end = i; /* the last step v takes before j */
+	int len = 0;
 
 	a->i = i;
 	a->j = j;

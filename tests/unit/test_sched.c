@@ -418,6 +418,56 @@ static void log_step(void *arg, struct sched *s, int task, enum sync_op op, cons
 		l->tasks[l->n++] = (char)('a' + task);
 }
 
+/* The step hook runs between two steps on the stack of the task that took
+ * the last one (task_yield), but as no task: no task current, and its
+ * shared reads are no yield points. */
+struct hook_seen {
+	struct sched *s;
+	int words[2];
+	unsigned int calls, as_task, stepped;
+};
+
+static void store_three(void *arg)
+{
+	for (int i = 1; i <= 3; i++)
+		WRITE_ONCE(*(int *)arg, i);
+}
+
+static void hook_look(void *arg)
+{
+	struct hook_seen *h = arg;
+	uint64_t before = sched_steps(h->s);
+
+	h->calls++;
+	h->as_task += sync_explorer != NULL || sched_task_id(h->s) != -1;
+	(void)READ_ONCE(h->words[0]);
+	h->stepped += sched_steps(h->s) != before;
+}
+
+static void test_hook_runs_as_no_task(void **state)
+{
+	struct sched *s = sched_create(NULL);
+
+	(void)state;
+	assert_non_null(s);
+	for (uint64_t seed = 1; seed <= 50; seed++) {
+		struct hook_seen h = {.s = s};
+
+		sched_reset(s, SCHED_RANDOM, seed, 0);
+		sched_set_step_hook(s, hook_look, &h);
+		sched_spawn(s, "a", 0, store_three, &h.words[0], 0);
+		sched_spawn(s, "b", 1, store_three, &h.words[1], 0);
+		assert_int_equal(sched_run(s), SCHED_OK);
+		assert_true(h.calls > 0);
+		assert_int_equal(h.as_task, 0);
+		assert_int_equal(h.stepped, 0);
+		assert_int_equal(h.words[0], 3);
+		assert_int_equal(h.words[1], 3);
+		assert_null(sync_explorer);
+	}
+	sched_destroy(s);
+}
+
 static void test_fingerprint_names_the_schedule(void **state)
 {
 	struct sched *s = sched_create(NULL);
@@ -556,6 +606,7 @@ int main(void)
 		cmocka_unit_test(test_mod_small_is_the_remainder),
 		cmocka_unit_test(test_wake_must_touch_the_waited_word),
 		cmocka_unit_test(test_fingerprint_names_the_schedule),
+		cmocka_unit_test(test_hook_runs_as_no_task),
 	};
 
 	test_init();
