@@ -917,6 +917,12 @@ void step_state_free(struct cow_system *sys)
 	sys->step_state = NULL;
 }
 
+void step_state_forget(struct cow_system *sys)
+{
+	if (sys->step_state)
+		sys->step_state->valid = false;
+}
+
 static struct step_state *step_state_get(struct cow_system *sys)
 {
 	struct step_state *st = sys->step_state;

@@ -135,7 +135,12 @@ struct cow_task {
 
 struct ksm_stable;
 
+/* How many systems cow_system_create made on this thread out of one that
+ * cow_system_destroy kept (system.c); for tests. */
+unsigned long system_reuses(void);
+
 struct cow_system {
+	struct cow_system_opts opts;	  /* (C) as made, defaults filled in, no policy name */
 	struct frame_pool *pool;	  /* (C) */
 	const struct cow_policy *policy;  /* (C) */
 	int nr_cpus;			  /* (C) */
@@ -373,5 +378,8 @@ int system_check_touched(struct cow_system *sys, const struct sync_touch *touche
 			 char *msg, size_t len);
 /* What system_check_touched keeps; on destroying the system. */
 void step_state_free(struct cow_system *sys);
+/* Forget what it kept (its buffers stay): the next call is a full scan,
+ * as on a new system. */
+void step_state_forget(struct cow_system *sys);
 
 #endif /* COW_MM_MM_H */

@@ -68,7 +68,6 @@ int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 		return COW_ENOMEM;
 	pool->nr = nr;
 	pool->cpus = cpus;
-	spin_lock_init_rank(&pool->lock, RANK_FRAME_POOL);
 	pool->mem = frames_map(nr);
 	if (!pool->mem)
 		goto out_free_pool;
@@ -78,26 +77,13 @@ int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 	pool->pcp = aligned_alloc(64, sizeof(struct pcp) * (size_t)cpus);
 	if (!pool->pcp)
 		goto out_free_pages;
-	memset(pool->pcp, 0, sizeof(struct pcp) * (size_t)cpus);
-	for (int c = 0; c < cpus; c++)
-		spin_lock_init_rank(&pool->pcp[c].lock, RANK_FRAME_CACHE);
 	pool->lru = aligned_alloc(64, sizeof(struct lru_list) * (size_t)cpus);
 	if (!pool->lru)
 		goto out_free_pcp;
-	memset(pool->lru, 0, sizeof(struct lru_list) * (size_t)cpus);
-	for (int c = 0; c < cpus; c++) {
-		spin_lock_init_rank(&pool->lru[c].lock, RANK_LRU);
-		pool->lru[c].head = pool->lru[c].tail = PFN_NONE;
-	}
 	pool->free_map = calloc(frame_map_words(pool), sizeof(unsigned long));
 	if (!pool->free_map)
 		goto out_free_lru;
-	for (unsigned long pfn = 0; pfn < nr; pfn++) {
-		pool->pages[pfn].flags = BIT_MASK(PG_free);
-		pool->free_map[pfn / FRAME_MAP_BITS] |= 1UL << (pfn % FRAME_MAP_BITS);
-	}
-	pool->nr_free_list = nr;
-	pool->nr_free.counter = (long)nr;
+	frame_pool_reset(pool);
 	*out = pool;
 	return 0;
 
@@ -112,6 +98,32 @@ out_unmap:
 out_free_pool:
 	free(pool);
 	return COW_ENOMEM;
+}
+
+void frame_pool_reset(struct frame_pool *pool)
+{
+	unsigned long nr = pool->nr;
+	int cpus = pool->cpus;
+
+	spin_lock_init_rank(&pool->lock, RANK_FRAME_POOL);
+	memset(pool->pages, 0, nr * sizeof(struct page));
+	memset(pool->free_map, 0, frame_map_words(pool) * sizeof(unsigned long));
+	for (unsigned long pfn = 0; pfn < nr; pfn++) {
+		pool->pages[pfn].flags = BIT_MASK(PG_free);
+		pool->free_map[pfn / FRAME_MAP_BITS] |= 1UL << (pfn % FRAME_MAP_BITS);
+	}
+	pool->free_cursor = 0;
+	pool->nr_free_list = nr;
+	pool->nr_free.counter = (long)nr;
+	memset(pool->pcp, 0, sizeof(struct pcp) * (size_t)cpus);
+	memset(pool->lru, 0, sizeof(struct lru_list) * (size_t)cpus);
+	for (int c = 0; c < cpus; c++) {
+		spin_lock_init_rank(&pool->pcp[c].lock, RANK_FRAME_CACHE);
+		spin_lock_init_rank(&pool->lru[c].lock, RANK_LRU);
+		pool->lru[c].head = pool->lru[c].tail = PFN_NONE;
+	}
+	pool->lru_next.counter = 0;
+	pool->nr_isolated.counter = 0;
 }
 
 void frame_pool_destroy(struct frame_pool *pool)

@@ -145,6 +145,11 @@ static inline unsigned long frame_map_words(const struct frame_pool *pool)
  * Returns 0, COW_EINVAL for a zero size or bad cpu count, COW_ENOMEM when
  * the host cannot provide the memory. */
 int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus);
+/* Make every frame free again, as frame_pool_create leaves them: the
+ * free list in pfn order, the CPU caches and LRU lists empty, every
+ * struct page cleared but for PG_free.  The frames' bytes stay (stale, as
+ * a new pool's may be).  Only for a pool nobody uses. */
+void frame_pool_reset(struct frame_pool *pool);
 /* Free the pool.  Frames still allocated are the caller's leak; the pool
  * is unmapped regardless. */
 void frame_pool_destroy(struct frame_pool *pool);

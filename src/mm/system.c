@@ -21,9 +21,111 @@ unsigned long long cow_system_memory(const struct cow_system_opts *opts)
 	return frames * (PAGE_SIZE + sizeof(struct page) + sizeof(atomic_t));
 }
 
+/* The last system this thread destroyed while it was as good as new (no
+ * process, every frame free, no pin or cache left), kept for the next
+ * cow_system_create with the same options: the explorer makes a system
+ * for every run, and allocating and freeing one costs about a tenth of a
+ * short run.  system_init makes it new again, so that nothing of its last
+ * use shows: the same state, in the same order, as a system just
+ * allocated (tests/unit/test_system.c compares the two). */
+static __thread struct cow_system *spare_sys;
+static __thread unsigned long nr_reused;
+
+unsigned long system_reuses(void)
+{
+	return nr_reused;
+}
+
+static bool same_opts(const struct cow_system *sys, const struct cow_system_opts *o,
+		      const struct cow_policy *policy)
+{
+	const struct cow_system_opts *a = &sys->opts;
+
+	return sys->policy == policy && a->frames == o->frames && a->cpus == o->cpus &&
+	       !a->no_zero_page == !o->no_zero_page && a->swap_slots == o->swap_slots &&
+	       !a->mem_devices == !o->mem_devices;
+}
+
+/* Allocate a system's parts for o; their state is system_init's. */
+static int system_alloc(const struct cow_system_opts *o, struct cow_system **out)
+{
+	struct cow_system *sys = calloc(1, sizeof(*sys));
+	int err = COW_ENOMEM;
+
+	if (!sys)
+		return COW_ENOMEM;
+	sys->cpus = aligned_alloc(64, sizeof(struct cow_cpu) * (size_t)o->cpus);
+	if (!sys->cpus)
+		goto out_free_sys;
+	err = frame_pool_create(&sys->pool, o->frames, o->cpus);
+	if (err)
+		goto out_free_cpus;
+	sys->ext_refs = calloc(o->frames, sizeof(*sys->ext_refs));
+	if (!sys->ext_refs) {
+		frame_pool_destroy(sys->pool);
+		err = COW_ENOMEM;
+		goto out_free_cpus;
+	}
+	*out = sys;
+	return 0;
+
+out_free_cpus:
+	free(sys->cpus);
+out_free_sys:
+	free(sys);
+	return err;
+}
+
+static void system_free(struct cow_system *sys)
+{
+	frame_pool_destroy(sys->pool);
+	step_state_free(sys);
+	free(sys->ext_refs);
+	free(sys->cpus);
+	free(sys);
+}
+
+/* A new system's state, on parts just allocated or on a spare whose pool
+ * was reset: everything below but the parts and the step checker's
+ * buffers (which it fills anew) is set here. */
+static int system_init(struct cow_system *sys, const struct cow_system_opts *o,
+		       const struct cow_policy *policy)
+{
+	sys->opts = *o;
+	sys->opts.policy = NULL; /* the caller's string; policy is the preset */
+	sys->policy = policy;
+	sys->nr_cpus = o->cpus;
+	spin_lock_init_rank(&sys->lock, RANK_SYSTEM);
+	ksm_init(sys);
+	INIT_LIST_HEAD(&sys->processes);
+	INIT_LIST_HEAD(&sys->mms);
+	sys->file_caches = NULL;
+	sys->next_pid = 1;
+	atomic_long_set(&sys->next_mm_id, 0);
+	memset(sys->cpus, 0, sizeof(struct cow_cpu) * (size_t)o->cpus);
+	memset(sys->ext_refs, 0, o->frames * sizeof(*sys->ext_refs));
+	/* The swap device (a host file) is made on first use: most runs
+	 * never swap, and an explorer makes thousands of systems. */
+	sys->swap = NULL;
+	sys->swap_slots = o->swap_slots ? o->swap_slots : o->frames;
+	sys->mem_devices = o->mem_devices != 0;
+	sys->frames_stored = false;
+	atomic_long_set(&sys->pins_acquired, 0);
+	atomic_long_set(&sys->pins_released, 0);
+	sys->zero_page = NULL;
+	if (!o->no_zero_page) {
+		sys->zero_page = alloc_page(sys->pool, GFP_ZERO);
+		if (!sys->zero_page)
+			return COW_ENOMEM;
+		SetPageFlag(sys->zero_page, PG_zero);
+	}
+	return 0;
+}
+
 int cow_system_create(const struct cow_system_opts *opts, struct cow_system **out)
 {
 	struct cow_system_opts o = {DEFAULT_FRAMES, DEFAULT_CPUS, NULL, 0};
+	const struct cow_policy *policy;
 	struct cow_system *sys;
 	int err;
 
@@ -36,63 +138,34 @@ int cow_system_create(const struct cow_system_opts *opts, struct cow_system **ou
 		o.cpus = DEFAULT_CPUS;
 	if (o.cpus < 1 || o.cpus > SYNC_MAX_CPUS)
 		return COW_EINVAL;
-	sys = calloc(1, sizeof(*sys));
-	if (!sys)
-		return COW_ENOMEM;
-	sys->policy = o.policy ? cow_policy_find(o.policy) : cow_policy_default();
-	if (!sys->policy) {
-		free(sys);
+	policy = o.policy ? cow_policy_find(o.policy) : cow_policy_default();
+	if (!policy)
 		return COW_EINVAL;
-	}
 	sync_init();
-	sys->nr_cpus = o.cpus;
-	spin_lock_init_rank(&sys->lock, RANK_SYSTEM);
-	ksm_init(sys);
-	INIT_LIST_HEAD(&sys->processes);
-	INIT_LIST_HEAD(&sys->mms);
-	sys->next_pid = 1;
-	sys->cpus = aligned_alloc(64, sizeof(struct cow_cpu) * (size_t)o.cpus);
-	if (!sys->cpus) {
-		err = COW_ENOMEM;
-		goto out_free_sys;
+	if (spare_sys && same_opts(spare_sys, &o, policy)) {
+		sys = spare_sys;
+		spare_sys = NULL;
+		nr_reused++;
+		frame_pool_reset(sys->pool);
+		step_state_forget(sys);
+	} else {
+		err = system_alloc(&o, &sys);
+		if (err)
+			return err;
 	}
-	memset(sys->cpus, 0, sizeof(struct cow_cpu) * (size_t)o.cpus);
-	err = frame_pool_create(&sys->pool, o.frames, o.cpus);
-	if (err)
-		goto out_free_cpus;
-	sys->ext_refs = calloc(o.frames, sizeof(*sys->ext_refs));
-	if (!sys->ext_refs) {
-		err = COW_ENOMEM;
-		goto out_free_pool;
-	}
-	/* The swap device (a host file) is made on first use: most runs
-	 * never swap, and an explorer makes thousands of systems. */
-	sys->swap_slots = o.swap_slots ? o.swap_slots : o.frames;
-	sys->mem_devices = o.mem_devices != 0;
-	if (!o.no_zero_page) {
-		sys->zero_page = alloc_page(sys->pool, GFP_ZERO);
-		if (!sys->zero_page) {
-			err = COW_ENOMEM;
-			goto out_free_pool;
-		}
-		SetPageFlag(sys->zero_page, PG_zero);
+	err = system_init(sys, &o, policy);
+	if (err) {
+		system_free(sys);
+		return err;
 	}
 	*out = sys;
 	return 0;
-
-out_free_pool:
-	free(sys->ext_refs);
-	frame_pool_destroy(sys->pool);
-out_free_cpus:
-	free(sys->cpus);
-out_free_sys:
-	free(sys);
-	return err;
 }
 
 void cow_system_destroy(struct cow_system *sys)
 {
 	struct cow_process *p, *n;
+	bool clean;
 
 	if (!sys)
 		return;
@@ -108,13 +181,19 @@ void cow_system_destroy(struct cow_system *sys)
 	if (sys->swap) {
 		swap_cache_drain(sys);
 		swap_device_destroy(sys->swap);
+		sys->swap = NULL;
 	}
 	ksm_destroy(sys);
-	frame_pool_destroy(sys->pool);
-	step_state_free(sys);
-	free(sys->ext_refs);
-	free(sys->cpus);
-	free(sys);
+	clean = list_empty(&sys->mms) && !sys->file_caches &&
+		frame_pool_nr_free(sys->pool) == frame_pool_size(sys->pool) &&
+		atomic_long_read(&sys->pins_acquired) == atomic_long_read(&sys->pins_released);
+	if (!clean) {
+		system_free(sys);
+		return;
+	}
+	if (spare_sys) /* the newer is likelier to be asked for again */
+		system_free(spare_sys);
+	spare_sys = sys;
 }
 
 const struct cow_policy *cow_system_policy(const struct cow_system *sys)
