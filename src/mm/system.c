@@ -126,7 +126,7 @@ int cow_system_create(const struct cow_system_opts *opts, struct cow_system **ou
 {
 	struct cow_system_opts o = {DEFAULT_FRAMES, DEFAULT_CPUS, NULL, 0};
 	const struct cow_policy *policy;
-	struct cow_system *sys;
+	struct cow_system *sys = NULL;
 	int err;
 
 	*out = NULL;
