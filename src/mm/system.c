@@ -28,6 +28,7 @@ unsigned long long cow_system_memory(const struct cow_system_opts *opts)
  * short run.  system_init makes it new again, so that nothing of its last
  * use shows: the same state, in the same order, as a system just
  * allocated (tests/unit/test_system.c compares the two). */
+#define SPARE_MAX_BYTES (64ull << 20) /* a bigger system is freed, not kept */
 static __thread struct cow_system *spare_sys;
 static __thread unsigned long nr_reused;
 
@@ -184,8 +185,8 @@ void cow_system_destroy(struct cow_system *sys)
 		sys->swap = NULL;
 	}
 	ksm_destroy(sys);
-	clean = list_empty(&sys->mms) && !sys->file_caches &&
-		frame_pool_nr_free(sys->pool) == frame_pool_size(sys->pool) &&
+	clean = cow_system_memory(&sys->opts) <= SPARE_MAX_BYTES && list_empty(&sys->mms) &&
+		!sys->file_caches && frame_pool_nr_free(sys->pool) == frame_pool_size(sys->pool) &&
 		atomic_long_read(&sys->pins_acquired) == atomic_long_read(&sys->pins_released);
 	if (!clean) {
 		system_free(sys);

@@ -163,6 +163,16 @@ static void test_only_a_clean_system_is_kept(void **state)
 	sys = make("linux-6.5", true);
 	assert_int_equal(system_reuses(), before);
 	cow_system_destroy(sys); /* clean: kept */
+	/* A system over 64 MiB: freed, not kept. */
+	{
+		struct cow_system_opts big = {(64ul << 20) / PAGE_SIZE + 1, CPUS, "linux-6.5", 1};
+
+		assert_int_equal(cow_system_create(&big, &other), 0);
+		cow_system_destroy(other);
+		assert_int_equal(cow_system_create(&big, &other), 0);
+		assert_int_equal(system_reuses(), before);
+		cow_system_destroy(other);
+	}
 	/* Other options make a new system; the spare stays until a newer
 	 * one replaces it. */
 	other = make("linux-2.6.29", true);
