@@ -24,7 +24,7 @@ unsigned long long cow_system_memory(const struct cow_system_opts *opts)
 /* The last system this thread destroyed while it was as good as new (no
  * process, every frame free, no pin or cache left), kept for the next
  * cow_system_create with the same options: the explorer makes a system
- * for every run, and allocating and freeing one costs about a tenth of a
+ * for every run, and allocating and freeing one cost up to a tenth of a
  * short run.  system_init makes it new again, so that nothing of its last
  * use shows: the same state, in the same order, as a system just
  * allocated (tests/unit/test_system.c compares the two). */
