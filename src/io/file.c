@@ -22,6 +22,7 @@
 
 #include "base/faultinj.h"
 #include "base/hostfile.h"
+#include "sync/sync.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,11 +138,21 @@ int cow_file_read(const struct cow_file *f, unsigned long off, void *buf, unsign
 	if (off + len > f->size || off + len < off)
 		return COW_EINVAL;
 	if (f->mem) {
-		memcpy(buf, f->mem + off, len);
+		/* Under the explorer, a step per sector that names the file:
+		 * it conflicts with the devices' steps (sync_dma_step), which
+		 * move the file's sectors. */
+		for (unsigned long at = off, n; at < off + len; at += n) {
+			n = 512 - at % 512;
+			if (n > off + len - at)
+				n = off + len - at;
+			sync_dma_step(f);
+			memcpy((char *)buf + (at - off), f->mem + at, n);
+		}
 		return 0;
 	}
 	if (posix_memalign((void **)&bounce, ALIGN, end - start) != 0)
 		return COW_ENOMEM;
+	sync_dma_step(f);
 	if (pread(f->fd, bounce, end - start, (off_t)start) != (ssize_t)(end - start))
 		err = COW_EIO;
 	else

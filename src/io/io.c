@@ -102,17 +102,20 @@ static void pages_copy(const struct cow_pages *p, unsigned long off, void *buf, 
 	unsigned char *b = buf;
 
 	COW_CHECK(off + len <= p->len && off + len >= off, "access beyond a page set");
-	/* No yield point: the step checker learns of the store from this
-	 * flag (explore tasks run on one thread, so a plain store). */
+	/* The step checker also learns of the store from this flag (explore
+	 * tasks run on one thread, so a plain store). */
 	if (to_frames && sync_explorer)
 		p->sys->frames_stored = true;
 	off += p->off;
 	while (len > 0) {
-		unsigned long in = off & ~PAGE_MASK, n = PAGE_SIZE - in;
+		unsigned long in = off & ~PAGE_MASK;
+		unsigned long n = sync_explorer ? ACCESS_CHUNK - in % ACCESS_CHUNK : PAGE_SIZE - in;
 		char *frame = page_address(p->sys->pool, p->pages[off / PAGE_SIZE]);
 
 		if (n > len)
 			n = len;
+		/* A CPU's copy, as mmu.c's: a step per chunk, naming it. */
+		sync_point(to_frames ? SYNC_WRITE : SYNC_READ, frame_chunk(frame, in));
 		if (to_frames)
 			memcpy(frame + in, b, n);
 		else
@@ -249,7 +252,7 @@ int cow_dio_step(struct cow_dio *d)
 
 	if (!d->pages)
 		return 0;
-	sync_device_step(d);
+	sync_dma_step(dio_frame(d, d->done)); /* one sector of the file and of a frame */
 	err = cow_file_sector_io(d->file, d->foff + d->done, dio_frame(d, d->done), SECTOR,
 				 d->to_memory);
 	if ((err || FAULT_HIT(FI_DIO_STEP)) && !d->error)

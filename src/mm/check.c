@@ -1088,6 +1088,10 @@ static void step_touch(struct cow_system *sys, struct step_state *st, const stru
 	case SYNC_DEVICE:
 		st->zero_dirty = true; /* DMA writes frames past any table */
 		return;
+	case SYNC_DMA:
+		/* The same, and its frame is dirty (below). */
+		st->zero_dirty = true;
+		break;
 	default: break;
 	}
 	if (ptr_within(obj, pool->pages, pool->nr * sizeof(struct page))) {
@@ -1098,15 +1102,15 @@ static void step_touch(struct cow_system *sys, struct step_state *st, const stru
 			st->reshaped = true; /* a table allocated, freed or locked unseen */
 		else
 			step_dirty_frame(st, pfn);
-		if (sys->zero_page && pfn == page_to_pfn(pool, sys->zero_page))
-			st->zero_dirty = true; /* mmu.c's copies name the struct page */
 	} else if (ptr_within(obj, pool->mem, pool->nr * PAGE_SIZE)) {
 		pfn = ((uintptr_t)obj - (uintptr_t)pool->mem) / PAGE_SIZE;
 		if (BIT_TEST(st->shadowed, pfn))
 			BIT_SET(st->dirty_tables, pfn);
 		else if (PageFlag(&pool->pages[pfn], PG_table))
 			st->reshaped = true; /* an upper level */
-		else if (sys->zero_page && pfn == page_to_pfn(pool, sys->zero_page))
+		else
+			step_dirty_frame(st, pfn); /* a chunk of page contents (frame_chunk) */
+		if (sys->zero_page && pfn == page_to_pfn(pool, sys->zero_page))
 			st->zero_dirty = true;
 	} else if (ptr_within(obj, sys->ext_refs, pool->nr * sizeof(*sys->ext_refs))) {
 		step_dirty_frame(st,

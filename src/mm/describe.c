@@ -88,7 +88,9 @@ static int describe_frame(struct cow_system *sys, struct page *page, const void 
 	char val[48];
 
 	if (!PageFlag(page, PG_table)) {
-		snprintf(buf, len, "data pfn %lu+%zu", page_to_pfn(pool, page), off);
+		/* A chunk of page contents (frame_chunk): a row with the
+		 * page's other steps. */
+		snprintf(buf, len, "page pfn %lu.data+%zu", page_to_pfn(pool, page), off);
 		return 1;
 	}
 	pte_value(*(const pte_t *)obj, val, sizeof(val));

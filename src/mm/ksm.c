@@ -167,20 +167,43 @@ static uint32_t page_checksum(const struct frame_pool *pool, const struct page *
 	uint64_t h = 0xcbf29ce484222325ull;
 
 	deliberate_race_begin(); /* the page may be written meanwhile (above) */
-	for (size_t i = 0; i < PAGE_SIZE / sizeof(*w); i++)
+	for (size_t i = 0; i < PAGE_SIZE / sizeof(*w); i++) {
+		if (i % (ACCESS_CHUNK / sizeof(*w)) == 0)
+			sync_point(SYNC_READ, &w[i]); /* a step per chunk, as a copy */
 		h = (h ^ w[i]) * 0x100000001b3ull;
+	}
 	deliberate_race_end();
 	return (uint32_t)(h ^ (h >> 32));
 }
 
+/* Whether pages a and b hold the same bytes.  Under the explorer a's
+ * bytes are copied out a chunk a step (read_frame_chunked), then b's
+ * compared with them the same way. */
+static bool same_bytes(const struct frame_pool *pool, const struct page *a, const struct page *b)
+{
+	unsigned char copy[PAGE_SIZE];
+	const unsigned char *pb = page_address(pool, b);
+
+	if (!sync_explorer)
+		return memcmp(page_address(pool, a), pb, PAGE_SIZE) == 0;
+	read_frame_chunked(pool, a, 0, copy, PAGE_SIZE);
+	for (unsigned long off = 0; off < PAGE_SIZE; off += ACCESS_CHUNK) {
+		sync_point(SYNC_READ, pb + off);
+		if (memcmp(copy + off, pb + off, ACCESS_CHUNK) != 0)
+			return false;
+	}
+	return true;
+}
+
 /* The tree searches' compare of a page that may be written meanwhile
  * (above). */
-static bool same_bytes_racy(const void *a, const void *b)
+static bool same_bytes_racy(const struct frame_pool *pool, const struct page *a,
+			    const struct page *b)
 {
 	bool same;
 
 	deliberate_race_begin();
-	same = memcmp(a, b, PAGE_SIZE) == 0;
+	same = same_bytes(pool, a, b);
 	deliberate_race_end();
 	return same;
 }
@@ -387,8 +410,7 @@ static int merge_one(struct ksm_item *it, struct page *page, struct page *kpage)
 			SetPageFlag(page, PG_ksm);
 			WRITE_ONCE(page->mapping, 0);
 			err = 0;
-		} else if (memcmp(page_address(pool, page), page_address(pool, kpage), PAGE_SIZE) ==
-			   0)
+		} else if (same_bytes(pool, page, kpage))
 			err = replace_page(vma, page, kpage, it->addr, orig);
 	}
 	unlock_page(page);
@@ -458,8 +480,6 @@ static struct page *get_ksm_page(struct cow_system *sys, struct ksm_stable *s)
  * unmapped KSM page again (Linux's rmap_hlist_len test). */
 static struct page *stable_search(struct cow_system *sys, struct page *page)
 {
-	const void *data = page_address(sys->pool, page);
-
 	for (struct ksm_stable **pp = &sys->ksm_stable; *pp;) {
 		struct ksm_stable *s = *pp;
 		struct page *kpage = get_ksm_page(sys, s);
@@ -473,7 +493,7 @@ static struct page *stable_search(struct cow_system *sys, struct page *page)
 			free(s);
 			continue;
 		}
-		if (same_bytes_racy(data, page_address(sys->pool, kpage)))
+		if (same_bytes_racy(sys->pool, page, kpage))
 			return kpage;
 		put_page(sys->pool, kpage);
 		pp = &s->next;
@@ -493,8 +513,6 @@ static struct page *stable_search(struct cow_system *sys, struct page *page)
 static struct ksm_item *unstable_search(struct cow_system *sys, struct ksm_item *items, size_t n,
 					struct page *page, struct page **tree_page, bool *forked)
 {
-	const void *data = page_address(sys->pool, page);
-
 	*forked = false;
 	for (size_t j = 0; j < n; j++) {
 		struct ksm_item *t = &items[j];
@@ -518,7 +536,7 @@ static struct ksm_item *unstable_search(struct cow_system *sys, struct ksm_item 
 			*forked = true;
 			return NULL;
 		}
-		if (same_bytes_racy(data, page_address(sys->pool, tpage))) {
+		if (same_bytes_racy(sys->pool, page, tpage)) {
 			*tree_page = tpage;
 			return t;
 		}

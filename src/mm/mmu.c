@@ -51,11 +51,10 @@ void flush_tlb_mm(struct mm_struct *mm)
 	tlb_shootdown_wait(&sys->cpus[0].window, sizeof(struct cow_cpu), sys->nr_cpus);
 }
 
-static void copy_bytes(const struct frame_pool *pool, char *frame, unsigned long off, void *buf,
-		       unsigned long n, bool write)
+static void copy_bytes(char *frame, unsigned long off, void *buf, unsigned long n, bool write)
 {
 	if (unlikely(sync_explorer != NULL))
-		sync_point(write ? SYNC_WRITE : SYNC_READ, virt_to_page(pool, frame));
+		sync_point(write ? SYNC_WRITE : SYNC_READ, frame_chunk(frame, off));
 	if (write)
 		memcpy(frame + off, buf, n);
 	else
@@ -82,7 +81,7 @@ static int access_one_page(struct cow_task *task, unsigned long addr, void *buf,
 		smp_rmb(); /* the generation before the PTEs it covers */
 		if (e->mm_id == mm->id && e->vpn == vpn && e->gen == gen &&
 		    (!write || e->writable)) {
-			copy_bytes(sys->pool, e->frame, off, buf, n, write);
+			copy_bytes(e->frame, off, buf, n, write);
 			tlb_access_end(&cpu->window);
 			cpu->tlb_hits++;
 			return 0;
@@ -101,7 +100,7 @@ static int access_one_page(struct cow_task *task, unsigned long addr, void *buf,
 				e->frame = page_address(sys->pool, page);
 				e->writable = pte_write(pte);
 				rcu_read_unlock();
-				copy_bytes(sys->pool, e->frame, off, buf, n, write);
+				copy_bytes(e->frame, off, buf, n, write);
 				tlb_access_end(&cpu->window);
 				cpu->tlb_misses++;
 				return 0;

@@ -159,8 +159,28 @@ void copy_frame_chunked(const struct frame_pool *pool, struct page *to, const st
 	const char *s = page_address(pool, from);
 
 	for (unsigned int off = 0; off < PAGE_SIZE; off += ACCESS_CHUNK) {
-		sync_point(SYNC_READ, from);
+		sync_point(SYNC_READ, s + off);
 		memcpy(d + off, s + off, ACCESS_CHUNK);
+	}
+}
+
+void read_frame_chunked(const struct frame_pool *pool, const struct page *page, unsigned long off,
+			void *buf, unsigned long n)
+{
+	const char *s = page_address(pool, page);
+	char *d = buf;
+
+	COW_ASSERT(off + n <= PAGE_SIZE);
+	if (sync_explorer == NULL) {
+		memcpy(d, s + off, n);
+		return;
+	}
+	for (unsigned long at = off, k; at < off + n; at += k) {
+		k = ACCESS_CHUNK - at % ACCESS_CHUNK;
+		if (k > off + n - at)
+			k = off + n - at;
+		sync_point(SYNC_READ, frame_chunk(s, at));
+		memcpy(d + (at - off), s + at, k);
 	}
 }
 

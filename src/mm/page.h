@@ -235,10 +235,19 @@ static inline void copy_page(void *restrict to, const void *restrict from)
  * memory: 512 bytes, a disk sector, the unit the direct-I/O engine moves
  * per step (docs/explorer.md says why). */
 #define ACCESS_CHUNK 512
-/* A page copy under the explorer: a yield point that reads from before
- * each chunk, so that another CPU's store (a parent thread writing through
- * a still-writable PTE, a device's DMA) can land between two chunks and
- * tear the copy, as it can tear a real memcpy. */
+/* The word a step on a frame's bytes names: the first byte of the chunk
+ * (of ACCESS_CHUNK) that holds byte off of frame memory at frame.  A
+ * step's bytes lie in one chunk, so steps on two chunks of a frame are
+ * independent, as a DMA into a page's first sector and a store to its
+ * last are. */
+static inline const void *frame_chunk(const void *frame, unsigned long off)
+{
+	return (const char *)frame + (off & ~(unsigned long)(ACCESS_CHUNK - 1));
+}
+/* A page copy under the explorer: a yield point that reads from's chunk
+ * before each chunk is copied, so that another CPU's store (a parent
+ * thread writing through a still-writable PTE, a device's DMA) can land
+ * between two chunks and tear the copy, as it can tear a real memcpy. */
 void copy_frame_chunked(const struct frame_pool *pool, struct page *to, const struct page *from);
 static inline void copy_frame(const struct frame_pool *pool, struct page *to,
 			      const struct page *from)
@@ -248,6 +257,11 @@ static inline void copy_frame(const struct frame_pool *pool, struct page *to,
 	else
 		copy_page(page_address(pool, to), page_address(pool, from));
 }
+/* A CPU's read of n bytes at off in the frame, into buf: under the
+ * explorer a yield point that reads each chunk before it, as mmu.c's
+ * accesses have. */
+void read_frame_chunked(const struct frame_pool *pool, const struct page *page, unsigned long off,
+			void *buf, unsigned long n);
 /* The struct page of a frame address inside the pool, or NULL. */
 struct page *virt_to_page(const struct frame_pool *pool, const void *addr);
 bool pfn_valid(const struct frame_pool *pool, unsigned long pfn);

@@ -161,8 +161,7 @@ int cow_file_read_cached(struct cow_system *sys, const struct cow_file *file, un
 		spin_lock(&shm->lock);
 		page = shm->pages[index];
 		if (page)
-			memcpy((char *)buf + (at - off), (char *)page_address(sys->pool, page) + in,
-			       n);
+			read_frame_chunked(sys->pool, page, in, (char *)buf + (at - off), n);
 		spin_unlock(&shm->lock);
 		at += n;
 	}

@@ -42,9 +42,8 @@
  * PCT depth 3, PCT depth 2, random and dfs with bound 2, run in turn.
  *
  * The conflict relation is sched_conflict (sched.h).  Bytes of page
- * contents are not objects:
- * their order follows the PTE, page and lock operations around them, and
- * a device step conflicts with everything.
+ * contents are named by chunk: a step on them names its 512 bytes
+ * (frame_chunk, src/mm/page.h).
  */
 #ifndef COW_SCHED_EXPLORE_H
 #define COW_SCHED_EXPLORE_H

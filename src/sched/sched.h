@@ -169,8 +169,9 @@ int sched_task_cpu(const struct sched *s, int task);
  * The conflict relation the searches reduce by.  Two steps conflict when
  * their operations (sync.h) touch the same object and one of them writes
  * (a read never conflicts with a read); an RCU step conflicts with every
- * RCU step, a device step (a DMA chunk) with every step, a bare yield with
- * none.
+ * RCU step, a device step (SYNC_DEVICE) with every step, a DMA step with
+ * every device or DMA step and every step on its object (storage is named
+ * by no word: sync.h), a bare yield with none.
  *
  * The scheduler holds the model to it where waiting is concerned: a step
  * that makes a blocked task's wake predicate true or false must conflict

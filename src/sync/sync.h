@@ -61,7 +61,10 @@ enum sync_op {
 	SYNC_LOCK,   /* an attempt to take a lock of any kind */
 	SYNC_UNLOCK, /* a release */
 	SYNC_RCU,    /* RCU read-side entry or exit, or a grace period */
-	SYNC_DEVICE, /* one step of a simulated device (a DMA chunk) */
+	SYNC_DEVICE, /* a device's step that may touch any frame (a swap request) */
+	SYNC_DMA,    /* a step that moves storage bytes (a file's, a swap slot's) to or
+		      * from the one frame it names, or a CPU's read of a file's bytes
+		      * (naming the file) */
 	SYNC_YIELD,  /* an explicit yield with no object */
 	SYNC_NR_OPS
 };
@@ -606,14 +609,27 @@ void sync_explore_drain(struct sched *s);
 #define rcu_assign_pointer(p, v) smp_store_release(&(p), (v))
 
 /* ---- devices ------------------------------------------------------------
- * A simulated device (the direct-I/O engine) calls this before each unit
- * of work it does on memory.  In explore mode it is a yield point of the
- * device's task, so interleavings can split a transfer; in stress mode the
- * device runs as it is scheduled by the host. */
+ * A simulated device calls one of these before each unit of work it does
+ * on memory.  In explore mode it is a yield point of the device's task, so
+ * interleavings can split a transfer; in stress mode the device runs as it
+ * is scheduled by the host.
+ *
+ * Storage (a file's bytes, the swap slots) is named by no word: every step
+ * that touches it conflicts with every other.  sync_dma_step() is a step
+ * that touches storage and the one frame whose struct page it names (a
+ * direct I/O's sector), so it also conflicts with every step on that
+ * frame, and with nothing else; a CPU's read of a file's bytes names the
+ * file.  sync_device_step() is a step that may touch any frame (a swap
+ * request of several pages): it conflicts with every step. */
 
 static inline void sync_device_step(const void *dev)
 {
 	sync_point(SYNC_DEVICE, dev);
+}
+
+static inline void sync_dma_step(const void *frame_or_file)
+{
+	sync_point(SYNC_DMA, frame_or_file);
 }
 
 /* ---- waiting for a condition --------------------------------------------

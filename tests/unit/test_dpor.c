@@ -28,7 +28,7 @@
 /* ---- what a run did -------------------------------------------------------------- */
 
 struct prog_state {
-	long x, y, z, hidden;
+	long x, y, z, hidden, file;
 	long r[4];
 	spinlock_t lock;
 	int nr_tasks, loops, loops1;
@@ -324,6 +324,39 @@ static void *locked_store_setup(struct sched *s)
 	return state_new(s, 2, locked_store);
 }
 
+/* A device's DMA steps (sync_dma_step), each moving a word of storage (z,
+ * which only such steps touch) into the frame they name (x); a CPU that
+ * reads the frame, then stores to a word of its own (y); and a CPU that
+ * reads the storage (a file read: a DMA step naming the file), then takes
+ * a swap request's step (sync_device_step: any frame) that reads x and y.
+ * With DMA steps that conflicted only with steps on their frame, dpor
+ * missed the orders of the file read and the device's steps. */
+static void dma(void *arg)
+{
+	struct prog_state *st = arg;
+
+	if (me() == 0) {
+		for (long k = 1; k <= 2; k++) {
+			sync_dma_step(&st->x);
+			st->x = k;
+			st->z = k;
+		}
+	} else if (me() == 1) {
+		st->r[1] = READ_ONCE(st->x);
+		WRITE_ONCE(st->y, 1);
+	} else {
+		sync_dma_step(&st->file);
+		st->r[2] = st->z;
+		sync_device_step(st);
+		st->r[0] = st->x * 4 + st->y;
+	}
+}
+
+static void *dma_setup(struct sched *s)
+{
+	return state_new(s, 3, dma);
+}
+
 /* The negative control: each task's step on its own word also writes or
  * reads a word no yield point names. */
 static void hidden(void *arg)
@@ -392,6 +425,7 @@ static const struct explore_prog hidden_prog = PROG("hidden", hidden_setup, 2);
  * 6 final states. */
 static const struct explore_prog shootdown_prog = PROG("shootdown", shootdown_setup, 2);
 static const struct explore_prog locked_store_prog = PROG("locked_store", locked_store_setup, 2);
+static const struct explore_prog dma_prog = PROG("dma", dma_setup, 3);
 
 /* ---- searches ------------------------------------------------------------------------- */
 
@@ -468,6 +502,7 @@ static void test_complete_and_optimal(void **state)
 	check_complete(&shootdown_prog);
 	check_complete(&locked_store_prog);
 	assert_int_equal(dpor.nr_finals, 2);
+	check_complete(&dma_prog);
 }
 
 /* A relation that misses a conflict makes dpor miss final states: the

@@ -708,6 +708,54 @@ static void test_dpor_scenarios(void **state)
 	scen_free(s);
 }
 
+/* A direct I/O's steps conflict with the steps on the 512 bytes of the
+ * frame each moves, and not with steps on the frame's other bytes.  A
+ * thread stores into the second sector a direct read is filling: dpor
+ * must run both orders of the store and the device's step (each of the
+ * two checks fails in one), and prove the same race on a sector the read
+ * does not touch.  Naming the file instead of the frame in the device's
+ * step (a scratch edit of io.c) makes dpor prove the first check. */
+static const char dma_race[] = "file data 4K fill=0x5a\n"
+			       "process P\n"
+			       "  map buf 1 page\n"
+			       "  write buf 0x11\n"
+			       "  thread reader\n"
+			       "    dio_read data[0..1K] -> buf[0..1K]\n"
+			       "    wait\n"
+			       "  thread writer write buf[%s] 0x33\n"
+			       "  join\n"
+			       "  check corrupt %s\n";
+
+static void dpor_on(const char *store, const char *check, struct explore_result *r)
+{
+	struct explore_opts o = {.algo = SCHED_DPOR};
+	struct scen_result sr;
+	struct scen_prog sp;
+	struct scenario *s;
+	char text[512], err[512];
+	int n = snprintf(text, sizeof(text), dma_race, store, check);
+
+	assert_int_equal(scen_parse("dma.cow", text, (size_t)n, &s, err, sizeof(err)), 0);
+	assert_int_equal(scen_prog_init(s, "linux-6.5", &sp, &sr), 0);
+	assert_int_equal(explore_run_search(&sp.prog, sp.policy, &o, r), 0);
+	scen_free(s);
+}
+
+static void test_dpor_dma_orders(void **state)
+{
+	struct explore_result r;
+
+	(void)state;
+	dpor_on("512..1K", "buf[512..1K] == 0x5a", &r); /* the store must not come last */
+	assert_true(r.failed);
+	dpor_on("512..1K", "buf[512..1K] == 0x33", &r); /* nor the device's step */
+	assert_true(r.failed);
+	dpor_on("2K..2560", "buf[0..1K] == data[0..1K]", &r);
+	assert_false(r.failed);
+	assert_true(r.exhaustive);
+	assert_int_equal(r.divergences, 0);
+}
+
 /* --count-traces: on a scenario, dpor's runs are each a trace of its own,
  * and sleep-set dfs without a bound (which repeats some) runs the same set
  * of traces; on a demo, enumeration of every schedule collapses to the
@@ -971,6 +1019,7 @@ int main(void)
 		cmocka_unit_test(test_gup_fast_vs_fork_dfs_clean_on_65),
 		cmocka_unit_test(test_gup_fast_vs_reclaim),
 		cmocka_unit_test(test_dpor_scenarios),
+		cmocka_unit_test(test_dpor_dma_orders),
 		cmocka_unit_test(test_count_traces),
 		cmocka_unit_test(test_checks_skip_only_replayed_states),
 	};
