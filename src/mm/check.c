@@ -1089,6 +1089,7 @@ static void step_touch(struct cow_system *sys, struct step_state *st, const stru
 		st->zero_dirty = true; /* DMA writes frames past any table */
 		return;
 	case SYNC_DMA:
+	case SYNC_SWAP:
 		/* The same, and its frame is dirty (below). */
 		st->zero_dirty = true;
 		break;

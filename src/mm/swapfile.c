@@ -300,6 +300,13 @@ static bool inject(atomic_t *count, unsigned int every)
 	return every && atomic_inc_return(count) % (int)every == 0;
 }
 
+/* Should the next page of a request fail? */
+static bool page_fails(struct swap_device *sd, bool write)
+{
+	return write ? inject(&sd->writes, sd->every_write) || FAULT_HIT(FI_SWAP_WRITE)
+		     : inject(&sd->reads, sd->every_read) || FAULT_HIT(FI_SWAP_READ);
+}
+
 /* Write or read one run of pages in consecutive slots from slot first
  * with a single pwritev or preadv, as a block layer merges the bios of
  * neighbouring slots; idx[] are the run's pages' places in the caller's
@@ -324,6 +331,33 @@ static void io_run(struct swap_device *sd, bool write, unsigned long first, stru
 		errs[idx[r]] = done == want ? 0 : COW_EIO;
 }
 
+/* The pages of a request to a device in memory, under the explorer: each
+ * page a step per chunk (sync_swap_step), in slot order, so that the
+ * request conflicts with the steps on the chunks it moves and with other
+ * steps on the swap slots, not with every step.  Whether a page fails is decided in
+ * its first step. */
+static void swap_io_steps(struct swap_device *sd, bool write, const swp_entry_t *entries,
+			  void *const *frames, const unsigned int *order, unsigned int n, int *errs)
+{
+	for (unsigned int k = 0; k < n; k++) {
+		unsigned int i = order[k];
+		unsigned char *slot = sd->mem + slot_of(sd, entries[i]) * PAGE_SIZE;
+		unsigned char *frame = frames[i];
+
+		for (unsigned long off = 0; off < PAGE_SIZE; off += ACCESS_CHUNK) {
+			sync_swap_step(frame + off);
+			if (off == 0)
+				errs[i] = page_fails(sd, write) ? COW_EIO : 0;
+			if (errs[i])
+				break;
+			if (write)
+				memcpy(slot + off, frame + off, ACCESS_CHUNK);
+			else
+				memcpy(frame + off, slot + off, ACCESS_CHUNK);
+		}
+	}
+}
+
 /* n pages to or from their slots as one device request. */
 static void swap_io(struct swap_device *sd, bool write, const swp_entry_t *entries,
 		    void *const *frames, unsigned int n, int *errs)
@@ -342,12 +376,15 @@ static void swap_io(struct swap_device *sd, bool write, const swp_entry_t *entri
 			order[j] = order[j - 1];
 		order[j] = i;
 	}
+	if (sync_explorer && sd->mem) {
+		swap_io_steps(sd, write, entries, frames, order, n, errs);
+		return;
+	}
 	sync_device_step(sd); /* one request to the device */
 	for (unsigned int k = 0; k < n; k++) {
 		unsigned int i = order[k];
 		unsigned long slot = slot_of(sd, entries[i]);
-		bool fail = write ? inject(&sd->writes, sd->every_write) || FAULT_HIT(FI_SWAP_WRITE)
-				  : inject(&sd->reads, sd->every_read) || FAULT_HIT(FI_SWAP_READ);
+		bool fail = page_fails(sd, write);
 
 		/* A slot that does not follow, or a page that fails, ends the run. */
 		if (run > 0 && (fail || slot != first + run)) {

@@ -804,7 +804,7 @@ static int32_t last_access(struct dpor *d, const struct event *e, size_t nt, int
 	void *p;
 
 	if (e->op == SYNC_YIELD || e->op == SYNC_DEVICE || e->op == SYNC_RCU)
-		return -1; /* a DMA step's object is its chunk of a frame, or a file */
+		return -1; /* a DMA or swap step's object is a chunk of a frame, or a file */
 	for (int32_t k = d->bucket[h]; k >= 0; k = d->la[k].next)
 		if (d->la[k].obj == e->obj)
 			return (int32_t)d->la[k].slot;
@@ -851,13 +851,15 @@ static int clocks_and_races(struct analysis *a, size_t start, size_t *nr)
 	struct dpor *d = a->d;
 	size_t nt = (size_t)a->nt;
 	int32_t last[SCHED_MAX_TASKS], last_dev[SCHED_MAX_TASKS], last_rcu[SCHED_MAX_TASKS];
-	int32_t last_any[SCHED_MAX_TASKS], last_io[SCHED_MAX_TASKS]; /* io: device or DMA */
+	int32_t last_any[SCHED_MAX_TASKS], last_dma[SCHED_MAX_TASKS], last_swap[SCHED_MAX_TASKS];
 	int err = 0;
 
 	memset(d->bucket, 0xff, sizeof(d->bucket)); /* every bucket empty (-1) */
 	d->nr_la = 0;
 	for (size_t q = 0; q < nt; q++)
-		last[q] = last_dev[q] = last_rcu[q] = last_any[q] = last_io[q] = NO_EVENT;
+		last[q] = last_dev[q] = last_rcu[q] = last_any[q] = NO_EVENT;
+	for (size_t q = 0; q < nt; q++)
+		last_dma[q] = last_swap[q] = NO_EVENT;
 	for (size_t j = 0; j < a->m && !err; j++) {
 		const struct event *e = &d->ev[j];
 		int32_t slot = last_access(d, e, nt, &err);
@@ -881,8 +883,11 @@ static int clocks_and_races(struct analysis *a, size_t start, size_t *nr)
 						c = last_rcu[q];
 					else if (any)
 						c = e->op == SYNC_READ ? wr[q] : any[q];
-					if (e->op == SYNC_DMA && last_io[q] > c)
-						c = last_io[q];
+					/* Storage: a file's or the swap slots'. */
+					if (e->op == SYNC_DMA && last_dma[q] > c)
+						c = last_dma[q];
+					if (e->op == SYNC_SWAP && last_swap[q] > c)
+						c = last_swap[q];
 					if (last_dev[q] > c)
 						c = last_dev[q];
 				}
@@ -944,8 +949,10 @@ static int clocks_and_races(struct analysis *a, size_t start, size_t *nr)
 			last_any[e->task] = (int32_t)j;
 		if (e->op == SYNC_DEVICE)
 			last_dev[e->task] = (int32_t)j;
-		if (e->op == SYNC_DEVICE || e->op == SYNC_DMA)
-			last_io[e->task] = (int32_t)j;
+		if (e->op == SYNC_DMA)
+			last_dma[e->task] = (int32_t)j;
+		if (e->op == SYNC_SWAP)
+			last_swap[e->task] = (int32_t)j;
 		if (e->op == SYNC_RCU)
 			last_rcu[e->task] = (int32_t)j;
 		if (any) {

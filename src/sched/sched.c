@@ -402,7 +402,9 @@ bool sched_conflict(enum sync_op a, const void *oa, enum sync_op b, const void *
 {
 	if (a == SYNC_YIELD || b == SYNC_YIELD)
 		return false;
-	if (a == SYNC_DEVICE || b == SYNC_DEVICE || (a == SYNC_DMA && b == SYNC_DMA))
+	if (a == SYNC_DEVICE || b == SYNC_DEVICE)
+		return true;
+	if (a == b && (a == SYNC_DMA || a == SYNC_SWAP)) /* the same storage */
 		return true;
 	if (a == SYNC_RCU || b == SYNC_RCU)
 		return a == b;
@@ -414,8 +416,8 @@ const char *sched_op_name(enum sync_op op)
 	static const char *const names[SYNC_NR_OPS + 1] = {
 		[SYNC_READ] = "read",	  [SYNC_WRITE] = "write",   [SYNC_RMW] = "rmw",
 		[SYNC_LOCK] = "lock",	  [SYNC_UNLOCK] = "unlock", [SYNC_RCU] = "rcu",
-		[SYNC_DEVICE] = "device", [SYNC_DMA] = "dma",	    [SYNC_YIELD] = "yield",
-		[SYNC_NR_OPS] = "start",
+		[SYNC_DEVICE] = "device", [SYNC_DMA] = "dma",	    [SYNC_SWAP] = "swap",
+		[SYNC_YIELD] = "yield",	  [SYNC_NR_OPS] = "start",
 	};
 
 	return (unsigned int)op <= SYNC_NR_OPS ? names[op] : "?";

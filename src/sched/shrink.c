@@ -461,7 +461,7 @@ static void find_races(struct tracer *tr, struct race_finder *rf)
 		uint32_t *c = &rf->vc[(size_t)st->task * (size_t)nt];
 
 		c[st->task]++;
-		if (st->obj && (st->op < SYNC_RCU || st->op == SYNC_DMA))
+		if (st->obj && (st->op < SYNC_RCU || st->op == SYNC_DMA || st->op == SYNC_SWAP))
 			race_step(tr, rf, i, c);
 		/* Tasks this step spawned start from its clock. */
 		for (int k = 0; k < nt; k++)
@@ -497,7 +497,7 @@ static size_t mark_visible(struct tracer *tr)
 
 		/* Without the memory for clocks, every shown step. */
 		a->visible |= a->deviation || a->op == SYNC_DEVICE || a->op == SYNC_DMA ||
-			      i + 1 == tr->nr ||
+			      a->op == SYNC_SWAP || i + 1 == tr->nr ||
 			      ((rf.failed || !rf.vc || !rf.objs) && a->shown_obj);
 		if (!a->visible)
 			continue;

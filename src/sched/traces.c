@@ -47,7 +47,7 @@ struct trace_count {
 	uint64_t name[SCHED_MAX_TASKS];
 	uint32_t spawned[SCHED_MAX_TASKS + 1]; /* children per task; [MAX]: setup */
 	uint32_t level[SCHED_MAX_TASKS];       /* of each task's last step */
-	uint32_t device, io, rcu, top; /* the highest of those (io: device or DMA) and of all */
+	uint32_t device, dma, swap, rcu, top;  /* the highest of those and of all */
 	struct obj_levels *objs;
 	size_t objs_cap, objs_nr;
 	bool overflow; /* no memory for the objects: the form is not counted */
@@ -93,7 +93,7 @@ static void run_start(struct trace_count *tc)
 	tc->steps = 0;
 	tc->known = 0;
 	tc->last = -1;
-	tc->device = tc->io = tc->rcu = tc->top = 0;
+	tc->device = tc->dma = tc->swap = tc->rcu = tc->top = 0;
 	tc->overflow = false;
 	memset(tc->spawned, 0, sizeof(tc->spawned));
 	if (tc->objs_nr) {
@@ -141,7 +141,9 @@ static void trace_step(void *arg, struct sched *s, int task, enum sync_op op, co
 		}
 		l = max32(l, max32(tc->device, op == SYNC_READ ? o->write : o->any));
 		if (op == SYNC_DMA)
-			l = max32(l, tc->io);
+			l = max32(l, tc->dma);
+		else if (op == SYNC_SWAP)
+			l = max32(l, tc->swap);
 		l++;
 		if (op != SYNC_READ)
 			o->write = l;
@@ -153,8 +155,10 @@ static void trace_step(void *arg, struct sched *s, int task, enum sync_op op, co
 		tc->device = l;
 	else if (op == SYNC_RCU)
 		tc->rcu = l;
-	if (op == SYNC_DEVICE || op == SYNC_DMA)
-		tc->io = l;
+	else if (op == SYNC_DMA)
+		tc->dma = l;
+	else if (op == SYNC_SWAP)
+		tc->swap = l;
 	tc->level[task] = l;
 	tc->top = max32(tc->top, l);
 	tc->last = task;

@@ -61,10 +61,12 @@ enum sync_op {
 	SYNC_LOCK,   /* an attempt to take a lock of any kind */
 	SYNC_UNLOCK, /* a release */
 	SYNC_RCU,    /* RCU read-side entry or exit, or a grace period */
-	SYNC_DEVICE, /* a device's step that may touch any frame (a swap request) */
-	SYNC_DMA,    /* a step that moves storage bytes (a file's, a swap slot's) to or
-		      * from the one frame it names, or a CPU's read of a file's bytes
-		      * (naming the file) */
+	SYNC_DEVICE, /* a device's step that may touch any frame and any storage */
+	SYNC_DMA,    /* a step that moves a file's bytes to or from the chunk of a
+		      * frame it names, or a CPU's read of a file's bytes (naming the
+		      * file) */
+	SYNC_SWAP,   /* a step that moves a swap slot's bytes to or from the chunk of a
+		      * frame it names */
 	SYNC_YIELD,  /* an explicit yield with no object */
 	SYNC_NR_OPS
 };
@@ -614,22 +616,29 @@ void sync_explore_drain(struct sched *s);
  * interleavings can split a transfer; in stress mode the device runs as it
  * is scheduled by the host.
  *
- * Storage (a file's bytes, the swap slots) is named by no word: every step
- * that touches it conflicts with every other.  sync_dma_step() is a step
- * that touches storage and the one frame whose struct page it names (a
- * direct I/O's sector), so it also conflicts with every step on that
- * frame, and with nothing else; a CPU's read of a file's bytes names the
- * file.  sync_device_step() is a step that may touch any frame (a swap
- * request of several pages): it conflicts with every step. */
+ * Storage (the files' bytes, the swap slots) is named by no word: every
+ * step on the files conflicts with every other, and so does every step on
+ * the swap slots.  sync_dma_step() is a step that touches the files and
+ * the one chunk of a frame it names (frame_chunk: a direct I/O's sector),
+ * so it also conflicts with every step on that chunk, and with nothing
+ * else; a CPU's read of a file's bytes names the file.  sync_swap_step()
+ * is the same for a chunk of a swap request.  sync_device_step() is a step
+ * that may touch any frame and any storage: it conflicts with every
+ * step. */
 
 static inline void sync_device_step(const void *dev)
 {
 	sync_point(SYNC_DEVICE, dev);
 }
 
-static inline void sync_dma_step(const void *frame_or_file)
+static inline void sync_dma_step(const void *chunk_or_file)
 {
-	sync_point(SYNC_DMA, frame_or_file);
+	sync_point(SYNC_DMA, chunk_or_file);
+}
+
+static inline void sync_swap_step(const void *chunk)
+{
+	sync_point(SYNC_SWAP, chunk);
 }
 
 /* ---- waiting for a condition --------------------------------------------

@@ -28,7 +28,7 @@
 /* ---- what a run did -------------------------------------------------------------- */
 
 struct prog_state {
-	long x, y, z, hidden, file;
+	long x, y, z, hidden, file, slot;
 	long r[4];
 	spinlock_t lock;
 	int nr_tasks, loops, loops1;
@@ -324,13 +324,15 @@ static void *locked_store_setup(struct sched *s)
 	return state_new(s, 2, locked_store);
 }
 
-/* A device's DMA steps (sync_dma_step), each moving a word of storage (z,
- * which only such steps touch) into the frame they name (x); a CPU that
- * reads the frame, then stores to a word of its own (y); and a CPU that
- * reads the storage (a file read: a DMA step naming the file), then takes
- * a swap request's step (sync_device_step: any frame) that reads x and y.
- * With DMA steps that conflicted only with steps on their frame, dpor
- * missed the orders of the file read and the device's steps. */
+/* Storage steps.  A device's DMA steps (sync_dma_step) each move a word of
+ * a file (z, which only DMA steps touch) into the chunk they name (x),
+ * then a swap step (sync_swap_step) moves x into a swap slot (slot, which
+ * only swap steps touch).  A CPU reads x, then stores to y.  Another reads
+ * the file (a DMA step naming the file), swaps the slot into y (a swap
+ * step naming y), then takes a step that may touch anything
+ * (sync_device_step) and reads x and y.  With storage steps that conflicted
+ * only with the steps on their chunk, dpor missed the orders of the file
+ * read and the DMA steps, and of the two swap steps. */
 static void dma(void *arg)
 {
 	struct prog_state *st = arg;
@@ -341,12 +343,16 @@ static void dma(void *arg)
 			st->x = k;
 			st->z = k;
 		}
+		sync_swap_step(&st->x);
+		st->slot = st->x;
 	} else if (me() == 1) {
 		st->r[1] = READ_ONCE(st->x);
 		WRITE_ONCE(st->y, 1);
 	} else {
 		sync_dma_step(&st->file);
 		st->r[2] = st->z;
+		sync_swap_step(&st->y);
+		st->y = st->slot + 8;
 		sync_device_step(st);
 		st->r[0] = st->x * 4 + st->y;
 	}
