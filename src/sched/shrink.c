@@ -495,9 +495,12 @@ static size_t mark_visible(struct tracer *tr)
 	for (size_t i = 0; i < tr->nr; i++) {
 		struct trace_step *a = &tr->steps[i];
 
-		/* Without the memory for clocks, every shown step. */
-		a->visible |= a->deviation || a->op == SYNC_DEVICE || a->op == SYNC_DMA ||
-			      a->op == SYNC_SWAP || i + 1 == tr->nr ||
+		/* A device's steps on frames, not a CPU's reads of a file's
+		 * bytes (a DMA step on the file, not shown).  Without the
+		 * memory for clocks, every shown step. */
+		a->visible |= a->deviation || a->op == SYNC_DEVICE ||
+			      ((a->op == SYNC_DMA || a->op == SYNC_SWAP) && a->shown_obj) ||
+			      i + 1 == tr->nr ||
 			      ((rf.failed || !rf.vc || !rf.objs) && a->shown_obj);
 		if (!a->visible)
 			continue;
