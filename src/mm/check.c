@@ -869,9 +869,10 @@ int system_check(struct cow_system *sys, bool strict, char *msg, size_t len)
  *     scan saw (a different list is a new shape), and the count with the
  *     tables that scan reached (P3); the swap device's creation makes
  *     the check a full scan;
- *   - the zero page's bytes: after any device step (DMA writes frames
- *     without a page table), any logged store into it, and any store
- *     through a page set (io.c's copies raise sys->frames_stored).
+ *   - the zero page's bytes: after any device step (it may write any
+ *     frame, past the page tables), a DMA or swap step or any logged
+ *     store into one of its chunks, and any store through a page set
+ *     (io.c's copies raise sys->frames_stored).
  * Any other access (VMAs, rmap, KSM's trees, tasks) touches nothing the
  * invariants read.  When the log overflowed (one task ran alone for a
  * long stretch) the check is a full scan.
@@ -1088,12 +1089,7 @@ static void step_touch(struct cow_system *sys, struct step_state *st, const stru
 	case SYNC_DEVICE:
 		st->zero_dirty = true; /* DMA writes frames past any table */
 		return;
-	case SYNC_DMA:
-	case SYNC_SWAP:
-		/* The same, and its frame is dirty (below). */
-		st->zero_dirty = true;
-		break;
-	default: break;
+	default: break; /* a DMA or swap step: its chunk, below */
 	}
 	if (ptr_within(obj, pool->pages, pool->nr * sizeof(struct page))) {
 		pfn = ((uintptr_t)obj - (uintptr_t)pool->pages) / sizeof(struct page);

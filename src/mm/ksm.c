@@ -167,10 +167,10 @@ static uint32_t page_checksum(const struct frame_pool *pool, const struct page *
 	uint64_t h = 0xcbf29ce484222325ull;
 
 	deliberate_race_begin(); /* the page may be written meanwhile (above) */
-	for (size_t i = 0; i < PAGE_SIZE / sizeof(*w); i++) {
-		if (i % (ACCESS_CHUNK / sizeof(*w)) == 0)
-			sync_point(SYNC_READ, &w[i]); /* a step per chunk, as a copy */
-		h = (h ^ w[i]) * 0x100000001b3ull;
+	for (size_t c = 0; c < PAGE_SIZE / sizeof(*w); c += ACCESS_CHUNK / sizeof(*w)) {
+		sync_point(SYNC_READ, &w[c]); /* a step per chunk, as a copy */
+		for (size_t i = c; i < c + ACCESS_CHUNK / sizeof(*w); i++)
+			h = (h ^ w[i]) * 0x100000001b3ull;
 	}
 	deliberate_race_end();
 	return (uint32_t)(h ^ (h >> 32));

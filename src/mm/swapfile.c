@@ -334,8 +334,8 @@ static void io_run(struct swap_device *sd, bool write, unsigned long first, stru
 /* The pages of a request to a device in memory, under the explorer: each
  * page a step per chunk (sync_swap_step), in slot order, so that the
  * request conflicts with the steps on the chunks it moves and with other
- * steps on the swap slots, not with every step.  Whether a page fails is decided in
- * its first step. */
+ * steps on the swap slots, not with every step.  Whether a page fails is
+ * decided in its first step. */
 static void swap_io_steps(struct swap_device *sd, bool write, const swp_entry_t *entries,
 			  void *const *frames, const unsigned int *order, unsigned int n, int *errs)
 {
