@@ -58,7 +58,40 @@ static bool seen_mark(unsigned long *seen, unsigned long bit)
 
 /* ---- the frame pool -------------------------------------------------------- */
 
-/* F1 and F3 frame by frame; counts the PG_free frames into *nfree and
+/* F5 for the folio headed at pfn (its head's refcount is > 0 already). */
+static int check_folio(struct frame_pool *pool, unsigned long pfn, char *msg, size_t len)
+{
+	const unsigned long head_only = BIT_MASK(PG_free) | BIT_MASK(PG_lru) | BIT_MASK(PG_locked) |
+					BIT_MASK(PG_swapcache) | BIT_MASK(PG_ksm) |
+					BIT_MASK(PG_table) | BIT_MASK(PG_head) | PG_LRU_LIST_MASK;
+	struct page *head = &pool->pages[pfn];
+	unsigned long order = pfn + 1 < pool->nr ? READ_ONCE(head[1].private) : 0, n = 1UL << order;
+	int pin = atomic_read(&head->_pincount), entire;
+
+	if (order < 1 || order > MAX_FOLIO_ORDER || pfn % n || pfn + n > pool->nr)
+		return corrupt(msg, len, "pfn %lu: a folio head of order %lu (F5)", pfn, order);
+	entire = atomic_read(&head[1]._entire_mapcount);
+	if (pin < 0 || pin > atomic_read(&head->_refcount) || entire < 0)
+		return corrupt(
+			msg, len,
+			"pfn %lu: folio with refcount %d, pincount %d, entire mapcount %d (F5)",
+			pfn, atomic_read(&head->_refcount), pin, entire);
+	for (unsigned long i = 1; i < n; i++) {
+		struct page *tail = head + i;
+		unsigned long flags = READ_ONCE(tail->flags);
+
+		if (!(flags & BIT_MASK(PG_tail)) || (flags & head_only) || tail->lru.next != i ||
+		    atomic_read(&tail->_refcount) || (i > 1 && atomic_read(&tail->_pincount)))
+			return corrupt(msg, len,
+				       "pfn %lu: tail %lu of the folio at pfn %lu has flags 0x%lx, "
+				       "offset %u, refcount %d (F5)",
+				       pfn + i, i, pfn, flags, tail->lru.next,
+				       atomic_read(&tail->_refcount));
+	}
+	return 0;
+}
+
+/* F1, F3 and F5 frame by frame; counts the PG_free frames into *nfree and
  * the PG_lru ones into *nlru. */
 static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, unsigned long *nlru,
 			    char *msg, size_t len)
@@ -70,12 +103,21 @@ static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, unsig
 		int map = atomic_read(&page->_mapcount);
 		int pin = atomic_read(&page->_pincount);
 
+		if (flags & BIT_MASK(PG_tail))
+			return corrupt(msg, len, "pfn %lu: a tail outside any folio (F5)", pfn);
 		if (!(flags & BIT_MASK(PG_free))) {
 			*nlru += (flags & BIT_MASK(PG_lru)) != 0;
 			if (ref <= 0)
 				return corrupt(msg, len,
 					       "pfn %lu: allocated frame has refcount %d (F3)", pfn,
 					       ref);
+			if (flags & BIT_MASK(PG_head)) {
+				int err = check_folio(pool, pfn, msg, len);
+
+				if (err)
+					return err;
+				pfn += folio_nr_pages(page) - 1;
+			}
 			continue;
 		}
 		if (flags != BIT_MASK(PG_free))

@@ -40,7 +40,7 @@ static int refs_for(const struct page *page, unsigned int flags)
 {
 	if (!(flags & FOLL_PIN))
 		return 1;
-	return PageFlag(page, PG_head) ? 1 : GUP_PIN_COUNTING_BIAS;
+	return PageCompound(page) ? 1 : GUP_PIN_COUNTING_BIAS;
 }
 
 /* The shadow count of one page's GUP references (see above). */

@@ -13,7 +13,13 @@
  *   F3  an allocated frame has refcount > 0;
  *   F4  each LRU list is a doubly linked list of allocated frames, nr
  *       long, and a frame is on a list iff PG_lru is set, the list's
- *       number in its flags.
+ *       number in its flags;
+ *   F5  a PG_head frame heads a folio of order 1..MAX_FOLIO_ORDER aligned
+ *       to its size, whose other frames are PG_tail with their offset,
+ *       refcount 0, no pincount and none of the head's flags (free, lru,
+ *       locked, swapcache, ksm, table); no PG_tail frame is outside one;
+ *       the folio's pincount and entire mapcount are >= 0, and its
+ *       pincount is at most its refcount.
  */
 #include "page.h"
 
@@ -314,6 +320,124 @@ struct page *alloc_page(struct frame_pool *pool, unsigned int gfp)
 	return page;
 }
 
+/* Is the block of n frames at pfn (n a power of two, pfn a multiple of n)
+ * all on the free list?  Pool lock held. */
+static bool block_free(const struct frame_pool *pool, unsigned long pfn, unsigned long n)
+{
+	const unsigned long *w = &pool->free_map[pfn / FRAME_MAP_BITS];
+
+	if (n < FRAME_MAP_BITS) {
+		unsigned long mask = ((1UL << n) - 1) << (pfn % FRAME_MAP_BITS);
+
+		return (*w & mask) == mask;
+	}
+	for (unsigned long i = 0; i < n / FRAME_MAP_BITS; i++)
+		if (w[i] != ~0UL)
+			return false;
+	return true;
+}
+
+/* Take the lowest free aligned block of n frames off the free list;
+ * PFN_NONE if there is none.  Pool lock held. */
+static uint32_t take_block(struct frame_pool *pool, unsigned long n)
+{
+	unsigned long first = pool->free_cursor * FRAME_MAP_BITS & ~(n - 1);
+
+	if (pool->nr_free_list < n)
+		return PFN_NONE;
+	for (unsigned long pfn = first; pfn + n <= pool->nr; pfn += n) {
+		if (!block_free(pool, pfn, n))
+			continue;
+		for (unsigned long i = pfn; i < pfn + n; i++)
+			pool->free_map[i / FRAME_MAP_BITS] &= ~(1UL << (i % FRAME_MAP_BITS));
+		pool->nr_free_list -= n;
+		return (uint32_t)pfn;
+	}
+	return PFN_NONE;
+}
+
+static uint32_t take_folio_frames(struct frame_pool *pool, unsigned long n)
+{
+	uint32_t pfn;
+
+	spin_lock(&pool->lock);
+	pfn = take_block(pool, n);
+	spin_unlock(&pool->lock);
+	return pfn;
+}
+
+struct page *alloc_folio(struct frame_pool *pool, unsigned int order, unsigned int gfp)
+{
+	unsigned long n = 1UL << order;
+	struct page *head;
+	uint32_t pfn;
+
+	COW_ASSERT(order >= 1 && order <= MAX_FOLIO_ORDER);
+	if (!(gfp & GFP_NOINJECT) && FAULT_HIT(FI_FRAME_ALLOC))
+		return NULL;
+	pfn = take_folio_frames(pool, n);
+	if (pfn == PFN_NONE) {
+		/* Free frames in the CPU caches may complete a block. */
+		frame_pool_drain(pool);
+		pfn = take_folio_frames(pool, n);
+		if (pfn == PFN_NONE)
+			return NULL;
+	}
+	atomic_long_sub((long)n, &pool->nr_free);
+	head = &pool->pages[pfn];
+	for (unsigned long i = 0; i < n; i++) {
+		struct page *page = head + i;
+
+		COW_ASSERT(page->flags == BIT_MASK(PG_free));
+		memset(page, 0, sizeof(*page));
+		if (i > 0) {
+			page->flags = BIT_MASK(PG_tail);
+			page->lru.next = (uint32_t)i;
+			page->lru.prev = PFN_NONE;
+		}
+		if (gfp & GFP_ZERO)
+			clear_page(page_address(pool, page));
+	}
+	head->lru.next = head->lru.prev = PFN_NONE;
+	head[1].private = order;
+	/* As alloc_page: the refcount goes up last. */
+	head->flags = BIT_MASK(PG_head);
+	smp_wmb();
+	atomic_set(&head->_refcount, 1);
+	return head;
+}
+
+/* Free a folio whose refcount reached zero: its frames go straight back to
+ * the free list, as one block. */
+static void free_folio(struct frame_pool *pool, struct page *head)
+{
+	unsigned long pfn = page_to_pfn(pool, head), n = folio_nr_pages(head);
+
+	COW_CHECK(atomic_read(&head->_pincount) == 0, "freeing folio pfn %lu with pincount %d", pfn,
+		  atomic_read(&head->_pincount));
+	COW_CHECK(folio_entire_mapcount(head) == 0, "freeing folio pfn %lu with entire mapcount %d",
+		  pfn, folio_entire_mapcount(head));
+	for (unsigned long i = 0; i < n; i++) {
+		struct page *page = head + i;
+
+		COW_CHECK(atomic_read(&page->_mapcount) == 0,
+			  "freeing folio pfn %lu whose pfn %lu has mapcount %d", pfn, pfn + i,
+			  atomic_read(&page->_mapcount));
+		COW_CHECK(i == 0 || PageFlag(page, PG_tail), "folio pfn %lu lost its tail %lu", pfn,
+			  pfn + i);
+		memset(page, 0, sizeof(*page));
+		WRITE_ONCE(page->flags, BIT_MASK(PG_free));
+	}
+	spin_lock(&pool->lock);
+	for (unsigned long i = pfn; i < pfn + n; i++)
+		pool->free_map[i / FRAME_MAP_BITS] |= 1UL << (i % FRAME_MAP_BITS);
+	if (pfn / FRAME_MAP_BITS < pool->free_cursor)
+		pool->free_cursor = pfn / FRAME_MAP_BITS;
+	pool->nr_free_list += n;
+	atomic_long_add((long)n, &pool->nr_free);
+	spin_unlock(&pool->lock);
+}
+
 void free_page(struct frame_pool *pool, struct page *page)
 {
 	struct pcp *pcp = this_pcp(pool);
@@ -325,6 +449,11 @@ void free_page(struct frame_pool *pool, struct page *page)
 		  page_mapcount(page));
 	COW_CHECK(!PageFlag(page, PG_free), "double free of pfn %u", pfn);
 	COW_CHECK(!PageLocked(page), "freeing locked pfn %u", pfn);
+	COW_CHECK(!PageFlag(page, PG_tail), "freeing tail pfn %u alone", pfn);
+	if (PageFlag(page, PG_head)) {
+		free_folio(pool, page);
+		return;
+	}
 	WRITE_ONCE(page->flags, BIT_MASK(PG_free));
 
 	spin_lock(&pcp->lock);
@@ -389,7 +518,7 @@ void lru_add(struct frame_pool *pool, struct page *page)
 	struct lru_list *list = &pool->lru[c];
 	uint32_t pfn = (uint32_t)page_to_pfn(pool, page);
 
-	COW_ASSERT(page_ref_count(page) > 0);
+	COW_ASSERT(page_ref_count(page) > 0 && !PageFlag(page, PG_tail));
 	spin_lock(&list->lock);
 	COW_CHECK(!PageFlag(page, PG_lru), "pfn %u added to the LRU twice", pfn);
 	page->lru.prev = PFN_NONE;
@@ -465,7 +594,10 @@ unsigned long lru_size(const struct frame_pool *pool)
 
 void page_ref_sub(struct frame_pool *pool, struct page *page, int n)
 {
-	int left = atomic_sub_return(n, &page->_refcount);
+	int left;
+
+	page = compound_head(page);
+	left = atomic_sub_return(n, &page->_refcount);
 
 	COW_CHECK(left >= 0, "refcount of pfn %lu went negative (%d)", page_to_pfn(pool, page),
 		  left);
@@ -490,6 +622,7 @@ void put_page(struct frame_pool *pool, struct page *page)
 
 void page_pin(struct page *page)
 {
+	page = compound_head(page);
 	COW_ASSERT(page_ref_count(page) > 0);
 	if (PageFlag(page, PG_head)) {
 		atomic_inc(&page->_pincount);
@@ -501,9 +634,11 @@ void page_pin(struct page *page)
 
 void unpin_user_page(struct frame_pool *pool, struct page *page)
 {
+	page = compound_head(page);
 	if (PageFlag(page, PG_head)) {
-		COW_CHECK(atomic_dec_return(&page->_pincount) >= 0,
-			  "unpin of unpinned compound pfn %lu", page_to_pfn(pool, page));
+		COW_CHECK(atomic_read(&page->_pincount) > 0, "unpin of unpinned folio pfn %lu",
+			  page_to_pfn(pool, page));
+		atomic_dec(&page->_pincount);
 		put_page(pool, page);
 	} else {
 		COW_CHECK(page_ref_count(page) >= GUP_PIN_COUNTING_BIAS,
@@ -515,6 +650,7 @@ void unpin_user_page(struct frame_pool *pool, struct page *page)
 
 bool page_maybe_dma_pinned(const struct page *page)
 {
+	page = compound_head(page);
 	if (PageFlag(page, PG_head))
 		return atomic_read(&page->_pincount) > 0;
 	/* 1024 ordinary references are indistinguishable from a pin: a

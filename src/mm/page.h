@@ -23,7 +23,24 @@
  *             transient speculative references (reclaim's isolation);
  *   mapcount  the number of PTEs that map the page (0 when unmapped;
  *             Linux stores it biased by -1, cowlab does not);
- *   pincount  FOLL_PIN count of a compound (huge) page's head.
+ *   pincount  FOLL_PIN count of a large folio (below).
+ *
+ * Large folios (compound pages): 2^order frames, aligned to their size,
+ * allocated and freed as one (alloc_folio()), as Linux keeps them:
+ *   head      page[0], PG_head: the folio's refcount, its pincount (one per
+ *             FOLL_PIN, each pin also one reference: no bias), its LRU
+ *             links and flags, its anon_vma and index, and subpage 0's own
+ *             mapcount;
+ *   tails     page[1..], PG_tail, refcount 0; lru.next holds the tail's
+ *             offset from the head (so compound_head() needs no pool);
+ *             each keeps its own mapcount (PTEs that map that subpage)
+ *             and its own PG_anon_exclusive;
+ *   page[1]   also the folio's order (private) and its entire mapcount
+ *             (the PMDs that map the whole folio).
+ * A reference or a pin taken through any subpage is the folio's: the
+ * count functions below go to the head.  page_mapcount() of a subpage is
+ * its own mapcount plus the entire mapcount, as Linux's was before 6.9.
+ * Only heads go on the LRU; tails are never free-listed one by one.
  *
  * The LRU: anonymous pages live on one list per simulated CPU, each under
  * its own lock, as Linux splits its LRU into an lruvec per node and memory
@@ -68,6 +85,7 @@ enum pageflags {
 	PG_dontcow,	   /* 2009 Nick Piggin: never COW-share again */
 	PG_head,	   /* head of a compound (huge) page */
 	PG_zero,	   /* the shared zero page */
+	PG_tail,	   /* a tail of a large folio (lru.next: its offset) */
 	NR_PAGEFLAGS
 };
 
@@ -93,8 +111,9 @@ struct page {
 		struct rcu_head rcu; /* (T) freeing a page table through RCU */
 	};
 	union {
-		spinlock_t ptl;	    /* (T) split PT lock of a PTE table */
-		atomic_t _pincount; /* (A) compound head: FOLL_PIN count */
+		spinlock_t ptl;		   /* (T) split PT lock of a PTE table */
+		atomic_t _pincount;	   /* (A) folio head: FOLL_PIN count */
+		atomic_t _entire_mapcount; /* (A) folio page[1]: PMD mappings */
 	};
 };
 
@@ -108,6 +127,12 @@ struct pcp {
 } __attribute__((aligned(64)));
 
 #define PFN_NONE UINT32_MAX
+
+/* The order of a PMD-sized folio (2 MiB of 4 KiB frames), the largest the
+ * pool gives. */
+#define HPAGE_PMD_ORDER 9
+#define HPAGE_PMD_NR (1UL << HPAGE_PMD_ORDER)
+#define MAX_FOLIO_ORDER HPAGE_PMD_ORDER
 
 /* One LRU list (one per simulated CPU), on a cache line of its own. */
 struct lru_list {
@@ -171,7 +196,14 @@ void frame_pool_drain(struct frame_pool *pool);
  * (or the frame_alloc fault site fails).  Never sleeps, never takes a
  * global lock while the caller's CPU cache has frames. */
 struct page *alloc_page(struct frame_pool *pool, unsigned int gfp);
-/* Return a frame whose refcount has reached zero to the pool. */
+/* A large folio of 2^order frames (order 1..MAX_FOLIO_ORDER), aligned to
+ * its size: the head with refcount 1, the tails set up as page.h says.
+ * NULL when no aligned run of free frames exists (the pool does not
+ * compact: callers fall back to small pages, as a THP fault does) or the
+ * frame_alloc fault site fails. */
+struct page *alloc_folio(struct frame_pool *pool, unsigned int order, unsigned int gfp);
+/* Return a frame (or a folio, by its head) whose refcount has reached zero
+ * to the pool. */
 void free_page(struct frame_pool *pool, struct page *page);
 
 static inline struct page *pfn_to_page(const struct frame_pool *pool, unsigned long pfn)
@@ -284,19 +316,59 @@ long lru_isolated(const struct frame_pool *pool);
 /* Pages on the LRU lists. */
 unsigned long lru_size(const struct frame_pool *pool);
 
+/* ---- large folios ------------------------------------------------------- */
+
+static inline bool PageFlag(const struct page *page, enum pageflags f)
+{
+	return test_bit(f, &page->flags);
+}
+/* The head of the folio page belongs to (page itself for a small page). */
+static inline struct page *compound_head(const struct page *page)
+{
+	if (unlikely(PageFlag(page, PG_tail)))
+		page -= page->lru.next;
+	return (struct page *)page;
+}
+/* A head or tail of a large folio. */
+static inline bool PageCompound(const struct page *page)
+{
+	return (page->flags & (BIT_MASK(PG_head) | BIT_MASK(PG_tail))) != 0;
+}
+/* The order of the folio whose head is head (0 for a small page). */
+static inline unsigned int folio_order(const struct page *head)
+{
+	return PageFlag(head, PG_head) ? (unsigned int)head[1].private : 0;
+}
+static inline unsigned long folio_nr_pages(const struct page *head)
+{
+	return 1UL << folio_order(head);
+}
+/* How many PMDs map the whole folio (0 for a small page). */
+static inline int folio_entire_mapcount(const struct page *head)
+{
+	return PageFlag(head, PG_head) ? atomic_read(&head[1]._entire_mapcount) : 0;
+}
+
 /* ---- reference counts -------------------------------------------------- */
 
+/* The count of the folio the page belongs to. */
 static inline int page_ref_count(const struct page *page)
 {
-	return atomic_read(&page->_refcount);
+	return atomic_read(&compound_head(page)->_refcount);
 }
+/* The PTEs that map this page, plus the PMDs that map its whole folio. */
 static inline int page_mapcount(const struct page *page)
 {
-	return atomic_read(&page->_mapcount);
+	int n = atomic_read(&page->_mapcount);
+
+	if (unlikely(PageCompound(page)))
+		n += folio_entire_mapcount(compound_head(page));
+	return n;
 }
 static inline void get_page(struct page *page)
 {
-	COW_ASSERT(page_ref_count(page) > 0);
+	page = compound_head(page);
+	COW_ASSERT(atomic_read(&page->_refcount) > 0);
 	atomic_inc(&page->_refcount);
 }
 /* A speculative reference, for lockless lookups (gup-fast): fails if the
@@ -304,23 +376,21 @@ static inline void get_page(struct page *page)
  * the one it looked up. */
 static inline bool get_page_unless_zero(struct page *page)
 {
-	return atomic_inc_not_zero(&page->_refcount);
+	return atomic_inc_not_zero(&compound_head(page)->_refcount);
 }
 /* Add refs references unless the count is zero (a frame being freed):
- * gup-fast's speculative grab.  Returns whether it added. */
+ * gup-fast's speculative grab.  Returns whether it added.  (A tail read
+ * racing with the folio's freeing can name the wrong head; the caller's
+ * re-check of the entry catches that, as Linux's try_grab_folio does.) */
 static inline bool page_ref_add_unless_zero(struct page *page, int refs)
 {
-	return atomic_add_unless(&page->_refcount, refs, 0);
+	return atomic_add_unless(&compound_head(page)->_refcount, refs, 0);
 }
 /* Drop a reference; the last one frees the frame. */
 void put_page(struct frame_pool *pool, struct page *page);
 /* Drop n references at once (an unpin drops the bias). */
 void page_ref_sub(struct frame_pool *pool, struct page *page, int n);
 
-static inline bool PageFlag(const struct page *page, enum pageflags f)
-{
-	return test_bit(f, &page->flags);
-}
 static inline void SetPageFlag(struct page *page, enum pageflags f)
 {
 	set_bit(f, (unsigned long *)&page->flags);
@@ -333,7 +403,8 @@ static inline void ClearPageFlag(struct page *page, enum pageflags f)
 /* ---- pins ------------------------------------------------------------- */
 
 /* Take a FOLL_PIN reference: GUP_PIN_COUNTING_BIAS on a small page, or the
- * head's exact pincount plus one reference on a compound page. */
+ * folio's exact pincount plus one reference on a large folio (through
+ * any of its pages). */
 void page_pin(struct page *page);
 /* Drop a FOLL_PIN reference taken by page_pin(). */
 void unpin_user_page(struct frame_pool *pool, struct page *page);
@@ -343,17 +414,18 @@ bool page_maybe_dma_pinned(const struct page *page);
 
 /* ---- the page lock ------------------------------------------------------ */
 
+/* The lock of a large folio is its head's, whichever page names it. */
 static inline void lock_page(struct page *page)
 {
-	bit_lock(&page->flags, PG_locked);
+	bit_lock(&compound_head(page)->flags, PG_locked);
 }
 static inline bool trylock_page(struct page *page)
 {
-	return bit_trylock(&page->flags, PG_locked);
+	return bit_trylock(&compound_head(page)->flags, PG_locked);
 }
 static inline void unlock_page(struct page *page)
 {
-	bit_unlock(&page->flags, PG_locked);
+	bit_unlock(&compound_head(page)->flags, PG_locked);
 }
 /* The page lock held for an I/O (2.4's direct I/O): see bit_lock_io. */
 static inline void lock_page_io(struct page *page)
@@ -366,11 +438,11 @@ static inline void unlock_page_io(struct page *page)
 }
 static inline void wait_on_page_locked(struct page *page)
 {
-	bit_wait_unlocked(&page->flags, PG_locked);
+	bit_wait_unlocked(&compound_head(page)->flags, PG_locked);
 }
 static inline bool PageLocked(const struct page *page)
 {
-	return PageFlag(page, PG_locked);
+	return PageFlag(compound_head(page), PG_locked);
 }
 
 /* ---- validation (check.c) ------------------------------------------------ */

@@ -213,23 +213,190 @@ static void test_pin_bias_and_maybe_pinned(void **state)
 	frame_pool_destroy(pool);
 }
 
-static void test_compound_head_pins_exactly(void **state)
+/* frames_check() fails, naming the invariant. */
+static void assert_pool_corrupt(struct frame_pool *pool, const char *what)
 {
-	struct frame_pool *pool = pool_new(8, 1);
-	struct page *page = alloc_page(pool, 0);
+	char msg[256] = "";
+
+	assert_int_equal(frames_check(pool, msg, sizeof(msg)), COW_ECORRUPT);
+	if (!strstr(msg, what))
+		fail_msg("frames_check said '%s', not '%s'", msg, what);
+}
+
+/* A PMD-sized folio: aligned, head and tails as page.h lays them out,
+ * zeroed whole with GFP_ZERO, freed whole by the last put through any
+ * page, and the pool sound throughout. */
+static void test_folio_layout_and_free(void **state)
+{
+	struct frame_pool *pool = pool_new(3 * HPAGE_PMD_NR, 1);
+	struct page *small = alloc_page(pool, 0), *head;
+	unsigned long pfn;
+	char *mem;
 
 	(void)state;
-	SetPageFlag(page, PG_head);
-	page_pin(page);
-	page_pin(page);
-	assert_int_equal(atomic_read(&page->_pincount), 2);
-	assert_int_equal(page_ref_count(page), 3);
-	assert_true(page_maybe_dma_pinned(page));
-	unpin_user_page(pool, page);
-	unpin_user_page(pool, page);
-	assert_false(page_maybe_dma_pinned(page));
-	ClearPageFlag(page, PG_head);
-	put_page(pool, page);
+	head = alloc_folio(pool, HPAGE_PMD_ORDER, 0);
+	assert_non_null(head);
+	pfn = page_to_pfn(pool, head);
+	assert_int_equal(pfn, HPAGE_PMD_NR); /* pfn 0's block holds the small page */
+	assert_int_equal(frame_pool_nr_free(pool), 2 * HPAGE_PMD_NR - 1);
+	assert_true(PageFlag(head, PG_head) && !PageFlag(head, PG_tail));
+	assert_int_equal(folio_order(head), HPAGE_PMD_ORDER);
+	assert_int_equal(folio_nr_pages(head), HPAGE_PMD_NR);
+	assert_int_equal(folio_order(small), 0);
+	assert_ptr_equal(compound_head(small), small);
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+		struct page *p = head + i;
+
+		assert_ptr_equal(compound_head(p), head);
+		assert_true(PageCompound(p));
+		assert_int_equal(PageFlag(p, PG_tail), i > 0);
+		assert_int_equal(page_ref_count(p), 1);
+		assert_int_equal(page_mapcount(p), 0);
+	}
+	assert_pool_healthy(pool);
+	/* Dirty every frame; GFP_ZERO must clean the whole folio. */
+	mem = page_address(pool, head);
+	memset(mem, 0xab, HPAGE_PMD_NR * PAGE_SIZE);
+	put_page(pool, head + 77); /* the last reference, through a tail */
+	assert_int_equal(frame_pool_nr_free(pool), 3 * HPAGE_PMD_NR - 1);
+	assert_true(PageFlag(head + 77, PG_free) && !PageFlag(head + 77, PG_tail));
+	assert_pool_healthy(pool);
+	head = alloc_folio(pool, HPAGE_PMD_ORDER, GFP_ZERO);
+	assert_int_equal(page_to_pfn(pool, head), pfn);
+	for (unsigned long i = 0; i < HPAGE_PMD_NR * PAGE_SIZE; i++)
+		if (mem[i] != 0)
+			fail_msg("byte %lu of a GFP_ZERO folio is 0x%x", i, (unsigned char)mem[i]);
+	/* Small orders too, aligned to their size. */
+	struct page *four = alloc_folio(pool, 2, 0);
+	assert_int_equal(page_to_pfn(pool, four) % 4, 0);
+	assert_true(page_to_pfn(pool, four) < HPAGE_PMD_NR);
+	assert_int_equal(folio_nr_pages(four), 4);
+	assert_pool_healthy(pool);
+	put_page(pool, four);
+	put_page(pool, head);
+	put_page(pool, small);
+	assert_int_equal(frame_pool_nr_free(pool), 3 * HPAGE_PMD_NR);
+	assert_pool_healthy(pool);
+	frame_pool_destroy(pool);
+}
+
+/* References, pins and the lock taken through any page are the folio's;
+ * a subpage's mapcount adds the folio's entire mapcount. */
+static void test_folio_counts_through_tails(void **state)
+{
+	struct frame_pool *pool = pool_new(HPAGE_PMD_NR, 1);
+	struct page *head = alloc_folio(pool, HPAGE_PMD_ORDER, 0);
+
+	(void)state;
+	get_page(head + 5);
+	assert_true(get_page_unless_zero(head + 300));
+	assert_true(page_ref_add_unless_zero(head + 511, 2));
+	assert_int_equal(atomic_read(&head->_refcount), 5);
+	assert_int_equal(atomic_read(&head[5]._refcount), 0);
+	/* Pins: exact, one reference each, no bias. */
+	assert_false(page_maybe_dma_pinned(head + 9));
+	page_pin(head + 9);
+	page_pin(head + 10);
+	assert_int_equal(atomic_read(&head->_pincount), 2);
+	assert_int_equal(page_ref_count(head + 400), 7);
+	assert_true(page_maybe_dma_pinned(head + 400));
+	unpin_user_page(pool, head + 10);
+	unpin_user_page(pool, head + 400);
+	assert_false(page_maybe_dma_pinned(head));
+	assert_int_equal(page_ref_count(head), 5);
+	expect_panic(unpin_user_page(pool, head + 3), "unpin of unpinned");
+	/* Mapcounts: own PTEs, plus the PMDs that map the whole folio. */
+	atomic_inc(&head[3]._mapcount);
+	atomic_add(2, &head[1]._entire_mapcount);
+	assert_int_equal(page_mapcount(head + 3), 3);
+	assert_int_equal(page_mapcount(head + 4), 2);
+	assert_int_equal(folio_entire_mapcount(head), 2);
+	atomic_dec(&head[3]._mapcount);
+	atomic_sub(2, &head[1]._entire_mapcount);
+	/* The lock is the head's. */
+	assert_true(trylock_page(head + 42));
+	assert_true(PageLocked(head) && PageLocked(head + 7));
+	assert_false(trylock_page(head));
+	unlock_page(head + 1);
+	assert_false(PageLocked(head));
+	assert_pool_healthy(pool);
+	page_ref_sub(pool, head + 2, 4);
+	assert_int_equal(frame_pool_nr_free(pool), 0);
+	put_page(pool, head + 100);
+	assert_int_equal(frame_pool_nr_free(pool), HPAGE_PMD_NR);
+	assert_false(get_page_unless_zero(head));
+	frame_pool_destroy(pool);
+}
+
+/* No aligned block of free frames, no folio; frames parked in CPU caches
+ * still count; freeing a mapped or pinned folio is caught. */
+static void test_folio_alloc_needs_an_aligned_block(void **state)
+{
+	struct frame_pool *pool = pool_new(2 * HPAGE_PMD_NR, 2);
+	struct page *pages[2 * HPAGE_PMD_NR], *head;
+	unsigned long n = 0;
+
+	(void)state;
+	while ((pages[n] = alloc_page(pool, 0)) != NULL)
+		n++;
+	assert_int_equal(n, 2 * HPAGE_PMD_NR);
+	/* Keep one frame in each half: 1022 frames free, no block. */
+	for (unsigned long i = 0; i < n; i++)
+		if (i != 3 && i != HPAGE_PMD_NR + 3)
+			put_page(pool, pages[i]);
+	assert_null(alloc_folio(pool, HPAGE_PMD_ORDER, 0));
+	assert_int_equal(frame_pool_nr_free(pool), 2 * HPAGE_PMD_NR - 2);
+	assert_pool_healthy(pool);
+	/* The second half's frame goes back to this CPU's cache, not the
+	 * free list; the folio must still be found. */
+	put_page(pool, pages[HPAGE_PMD_NR + 3]);
+	head = alloc_folio(pool, HPAGE_PMD_ORDER, 0);
+	assert_non_null(head);
+	assert_int_equal(page_to_pfn(pool, head), HPAGE_PMD_NR);
+	/* Smaller orders fit beside the kept frame, aligned. */
+	assert_int_equal(page_to_pfn(pool, alloc_folio(pool, 8, 0)), HPAGE_PMD_NR / 2);
+	assert_int_equal(page_to_pfn(pool, alloc_folio(pool, 1, 0)), 0);
+	assert_int_equal(page_to_pfn(pool, alloc_folio(pool, 7, 0)), HPAGE_PMD_NR / 4);
+	assert_int_equal(page_to_pfn(pool, alloc_folio(pool, 6, 0)), HPAGE_PMD_NR / 8);
+	assert_null(alloc_folio(pool, 6, 0)); /* 0..63 holds frames 0, 1 and 3 */
+	assert_pool_healthy(pool);
+	atomic_inc(&head[7]._mapcount);
+	expect_panic(put_page(pool, head), "mapcount 1");
+	frame_pool_destroy(pool);
+}
+
+/* frames_check() catches each way a folio can be malformed (F5). */
+static void test_folio_invariants_catch_corruption(void **state)
+{
+	struct frame_pool *pool = pool_new(HPAGE_PMD_NR, 1);
+	struct page *head = alloc_folio(pool, 4, 0);
+
+	(void)state;
+	assert_pool_healthy(pool);
+	head[3].lru.next = 2;
+	assert_pool_corrupt(pool, "tail 3 of the folio at pfn 0");
+	head[3].lru.next = 3;
+	atomic_set(&head[15]._refcount, 1);
+	assert_pool_corrupt(pool, "tail 15");
+	atomic_set(&head[15]._refcount, 0);
+	SetPageFlag(&head[2], PG_lru);
+	assert_pool_corrupt(pool, "tail 2");
+	ClearPageFlag(&head[2], PG_lru);
+	head[1].private = 12;
+	assert_pool_corrupt(pool, "folio head of order 12");
+	head[1].private = 4;
+	atomic_set(&head->_pincount, 2);
+	assert_pool_corrupt(pool, "pincount 2");
+	atomic_set(&head->_pincount, 0);
+	assert_pool_healthy(pool);
+	/* A tail left behind by a folio that is no more. */
+	struct page *small = alloc_page(pool, 0);
+	SetPageFlag(small, PG_tail);
+	assert_pool_corrupt(pool, "a tail outside any folio");
+	ClearPageFlag(small, PG_tail);
+	put_page(pool, small);
+	put_page(pool, head);
+	assert_pool_healthy(pool);
 	frame_pool_destroy(pool);
 }
 
@@ -539,7 +706,10 @@ int main(void)
 		cmocka_unit_test(test_drain_empties_caches),
 		cmocka_unit_test(test_refcount_get_put),
 		cmocka_unit_test(test_pin_bias_and_maybe_pinned),
-		cmocka_unit_test(test_compound_head_pins_exactly),
+		cmocka_unit_test(test_folio_layout_and_free),
+		cmocka_unit_test(test_folio_counts_through_tails),
+		cmocka_unit_test(test_folio_alloc_needs_an_aligned_block),
+		cmocka_unit_test(test_folio_invariants_catch_corruption),
 		cmocka_unit_test(test_misuse_is_caught),
 		cmocka_unit_test(test_churn_stress),
 		cmocka_unit_test(test_churn_explore_checked_every_step),
