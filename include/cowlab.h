@@ -144,6 +144,11 @@ struct cow_process *cow_task_process(const struct cow_task *task);
 #define COW_PROT_WRITE 0x2
 #define COW_MAP_PRIVATE 0x2
 #define COW_MAP_SHARED 0x1
+/* With COW_MAP_PRIVATE, for anonymous memory: a mapping that asks for
+ * transparent huge pages, as mmap then madvise(MADV_HUGEPAGE), placed at a
+ * 2 MiB-aligned address (as Linux places a large anonymous mapping since
+ * 6.7) so that every whole 2 MiB of it can be mapped by a huge PMD. */
+#define COW_MAP_THP 0x100
 
 enum cow_advice {
 	COW_MADV_DONTNEED = 4,
@@ -151,6 +156,10 @@ enum cow_advice {
 	COW_MADV_DOFORK = 11,
 	COW_MADV_MERGEABLE = 12,   /* KSM may merge the range's pages */
 	COW_MADV_UNMERGEABLE = 13, /* ... no longer (merged pages stay shared) */
+	/* Transparent huge pages for the range's next faults (where the
+	 * policy's era has them), or none; huge PMDs already there stay. */
+	COW_MADV_HUGEPAGE = 14,
+	COW_MADV_NOHUGEPAGE = 15,
 	/* Fault the range's pages in now, as a read or a write would
 	 * (breaking COW for a write); COW_ENOMEM for a hole in the range,
 	 * COW_EFAULT where the access is not allowed. */
@@ -186,6 +195,8 @@ int cow_page_exclusive(struct cow_task *task, unsigned long addr);
 #define COW_PAGE_SWAPPED 0x02	/* a swap entry (pagemap bit 62) */
 #define COW_PAGE_EXCLUSIVE 0x04 /* present, anonymous, PG_anon_exclusive */
 #define COW_PAGE_KSM 0x08	/* present, a KSM page (KPF_KSM) */
+#define COW_PAGE_HUGE 0x10	/* present, mapped by a huge PMD (smaps AnonHugePages) */
+#define COW_PAGE_LARGE 0x20	/* present, a page of a large folio (KPF_THP) */
 int cow_page_state(struct cow_task *task, unsigned long addr);
 /* Free the page caches of files no mapping uses any more (echo 1 >
  * /proc/sys/vm/drop_caches); a later mapping reads the file again. */

@@ -424,6 +424,24 @@ static int check_leaf(struct pgtable_check_ctx *c, unsigned long addr, pte_t pte
 	return 0;
 }
 
+/* A huge PMD maps the head of a live PMD-sized folio (P4). */
+static int check_huge_leaf(struct pgtable_check_ctx *c, unsigned long addr, pte_t pmd)
+{
+	unsigned long pfn = pte_pfn(pmd);
+	struct page *head;
+
+	if (!pfn_valid(c->pool, pfn) || pfn % HPAGE_PMD_NR || !pfn_valid(c->pool, pfn + 1))
+		return corrupt(c->msg, c->len, "huge PMD for 0x%lx maps pfn %lu (P4)", addr, pfn);
+	head = pfn_to_page(c->pool, pfn);
+	if (!PageFlag(head, PG_head) || folio_order(head) != HPAGE_PMD_ORDER ||
+	    page_ref_count(head) <= 0)
+		return corrupt(c->msg, c->len,
+			       "huge PMD for 0x%lx maps pfn %lu, not the head of a live "
+			       "PMD-sized folio (flags 0x%lx, refcount %d) (P4)",
+			       addr, pfn, READ_ONCE(head->flags), page_ref_count(head));
+	return 0;
+}
+
 /* Check the table in pfn, at level, translating addresses from base, and
  * everything below it (P1, P2, P4). */
 static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_level level,
@@ -472,8 +490,9 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 		unsigned long addr = base + i * size;
 		pte_t e = READ_PRIVATE(table[i]);
 
-		if (level == PT_PTE) {
-			err = check_leaf(c, addr, e);
+		if (level == PT_PTE || (level == PT_PMD && pmd_trans_huge(e))) {
+			err = level == PT_PTE ? check_leaf(c, addr, e)
+					      : check_huge_leaf(c, addr, e);
 			if (!err && c->leaf)
 				err = c->leaf(addr, &table[i], c->leaf_arg);
 		} else if (table_entry_bad(e)) {
@@ -552,12 +571,15 @@ static int count_one(unsigned long addr, pte_t *ptep, void *arg)
 	struct count_maps_ctx *c = arg;
 	pte_t pte = ptep_get(ptep);
 
+	unsigned long n = pmd_trans_huge(pte) ? HPAGE_PMD_NR : 1;
+
 	(void)addr;
 	if (!pte_present(pte) || pte_special(pte))
 		return 0;
-	if (pte_pfn(pte) >= c->nr)
+	if (pte_pfn(pte) + n > c->nr)
 		return COW_EINVAL;
-	c->counts[pte_pfn(pte)]++;
+	for (unsigned long i = 0; i < n; i++)
+		c->counts[pte_pfn(pte) + i]++;
 	return 0;
 }
 
@@ -606,6 +628,7 @@ struct step_state {
 	unsigned long *was_locked;   /* bitmap: its PT lock was held at that scan */
 	unsigned long nr_locked;     /* PTE tables locked at their last scan */
 	unsigned long other_locked;  /* other tables' PT locks held at the last full scan */
+	unsigned long pgt_locked;    /* page_table_locks held at the last scan of the mms */
 	unsigned long *dirty;	     /* bitmap: frames to check again */
 	unsigned long *inexact;	     /* bitmap: frames last checked while a PT lock was held */
 	unsigned long *dirty_tables; /* bitmap: PTE tables to scan again */
@@ -641,7 +664,9 @@ struct sys_check {
 	unsigned long *swaps; /* swap PTEs per slot */
 	unsigned long nr_swap_ptes;
 	unsigned long locked_tables; /* tables whose PT lock is held (scan_tables) */
-	bool any_locked;	     /* some PT lock is held */
+	unsigned long pgt_locked;    /* mms whose page_table_lock (PMD lock) is held */
+	bool any_locked;	     /* some PT or PMD lock is held */
+	struct pgtable *cur_pgt;     /* the tables scan_tables is in */
 	struct step_state *st;	     /* a full scan for the step checker, or NULL */
 	char *msg;
 	size_t len;
@@ -660,13 +685,15 @@ static int check_pte_rules(struct sys_check *c, unsigned long addr, pte_t pte)
 				       "the zero page is mapped writable at 0x%lx (S5)", addr);
 		return 0;
 	}
-	if (c->sys->policy->anon_exclusive && pte_write(pte) && PageFlag(page, PG_anon) &&
-	    !PageFlag(page, PG_anon_exclusive))
-		return corrupt(c->msg, c->len,
-			       "writable PTE at 0x%lx maps pfn %lu, which is not exclusive "
-			       "(mapcount %d, refcount %d) (S4)",
-			       addr, page_to_pfn(pool, page), page_mapcount(page),
-			       page_ref_count(page));
+	for (unsigned long i = 0; i < (pmd_trans_huge(pte) ? HPAGE_PMD_NR : 1); i++)
+		if (c->sys->policy->anon_exclusive && pte_write(pte) &&
+		    PageFlag(page + i, PG_anon) && !PageFlag(page + i, PG_anon_exclusive))
+			return corrupt(c->msg, c->len,
+				       "writable %s at 0x%lx maps pfn %lu, which is not exclusive "
+				       "(mapcount %d, refcount %d) (S4)",
+				       pmd_trans_huge(pte) ? "huge PMD" : "PTE",
+				       addr + i * PAGE_SIZE, page_to_pfn(pool, page + i),
+				       page_mapcount(page + i), page_ref_count(page));
 	return 0;
 }
 
@@ -685,6 +712,18 @@ static int check_pte_excl(unsigned long addr, pte_t *ptep, void *arg)
 			c->swaps[slot]++;
 		c->nr_swap_ptes++;
 		return 0;
+	}
+	if (pmd_trans_huge(pte)) {
+		/* A huge PMD maps each of its 512 frames once; S4 while its
+		 * PMD lock is free. */
+		bool unlocked = !spin_is_locked(&c->cur_pgt->lock);
+
+		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+			c->maps[pte_pfn(pte) + i]++;
+			if (c->wmaps && unlocked && pte_write(pte))
+				c->wmaps[pte_pfn(pte) + i]++;
+		}
+		return unlocked ? check_pte_rules(c, addr, pte) : 0;
 	}
 	if (!pte_special(pte))
 		c->maps[pte_pfn(pte)]++;
@@ -716,7 +755,7 @@ static int check_frame(struct sys_check *c, unsigned long pfn, bool strict)
 	unsigned long flags = READ_ONCE(page->flags);
 	int ref = page_ref_count(page), map = page_mapcount(page);
 	bool exact = strict || !c->any_locked;
-	int want;
+	int want, mapped, gup;
 
 	if (flags & (BIT_MASK(PG_free) | BIT_MASK(PG_table) | BIT_MASK(PG_zero)))
 		return 0;
@@ -725,14 +764,27 @@ static int check_frame(struct sys_check *c, unsigned long pfn, bool strict)
 	if ((unsigned long)map < c->maps[pfn] || (exact && (unsigned long)map != c->maps[pfn]))
 		return corrupt(c->msg, c->len, "pfn %lu: mapcount %d but %lu PTEs map it (S2)", pfn,
 			       map, c->maps[pfn]);
-	want = map + ((flags & BIT_MASK(PG_anon)) ? 0 : 1) +
-	       ((flags & BIT_MASK(PG_swapcache)) ? 1 : 0) + atomic_read(&sys->ext_refs[pfn]);
+	if (flags & BIT_MASK(PG_tail))
+		goto s4; /* S3 is its folio's, checked at the head */
+	gup = atomic_read(&sys->ext_refs[pfn]);
+	mapped = map;
+	if (flags & BIT_MASK(PG_head)) {
+		/* A folio: a reference per PTE of any subpage, one per huge
+		 * PMD, GUP's on any subpage. */
+		mapped = folio_entire_mapcount(page);
+		for (unsigned long i = 0; i < folio_nr_pages(page); i++) {
+			mapped += atomic_read(&page[i]._mapcount);
+			gup += i ? atomic_read(&sys->ext_refs[pfn + i]) : 0;
+		}
+	}
+	want = mapped + ((flags & BIT_MASK(PG_anon)) ? 0 : 1) +
+	       ((flags & BIT_MASK(PG_swapcache)) ? 1 : 0) + gup;
 	if (ref < want || (strict && ref != want))
 		return corrupt(c->msg, c->len,
 			       "pfn %lu: refcount %d, want %s%d (mapcount %d%s, GUP %d) (S3)", pfn,
-			       ref, strict ? "" : "at least ", want, map,
-			       (flags & BIT_MASK(PG_anon)) ? "" : " + page cache",
-			       atomic_read(&sys->ext_refs[pfn]));
+			       ref, strict ? "" : "at least ", want, mapped,
+			       (flags & BIT_MASK(PG_anon)) ? "" : " + page cache", gup);
+s4:
 	if (sys->policy->anon_exclusive && exact && (flags & BIT_MASK(PG_anon_exclusive)) &&
 	    map > 1)
 		return corrupt(c->msg, c->len, "pfn %lu is exclusive but mapped %d times (S4)", pfn,
@@ -809,12 +861,27 @@ static int step_mm_add(struct step_state *st, const struct mm_struct *mm)
 	return 0;
 }
 
+/* The mms whose page_table_lock is held: a huge PMD's counts may be
+ * moving then, as a PTE's are under its PT lock. */
+static unsigned long pgt_locks_held(struct cow_system *sys)
+{
+	struct mm_struct *mm;
+	unsigned long n = 0;
+
+	list_for_each_entry(mm, &sys->mms, mmlist)
+	{
+		n += spin_is_locked(&mm->pgt.lock);
+	}
+	return n;
+}
+
 static int scan_tables(struct sys_check *c, bool strict)
 {
 	struct mm_struct *mm;
 
 	c->locked_tables = pt_locks_held(c->sys->pool);
-	c->any_locked = c->locked_tables != 0;
+	c->pgt_locked = pgt_locks_held(c->sys);
+	c->any_locked = c->locked_tables + c->pgt_locked != 0;
 	if (c->st)
 		c->st->nr_mms = 0;
 	list_for_each_entry(mm, &c->sys->mms, mmlist)
@@ -823,6 +890,7 @@ static int scan_tables(struct sys_check *c, bool strict)
 
 		if (c->st && step_mm_add(c->st, mm) != 0)
 			return no_memory(c->msg, c->len, "system_check_touched");
+		c->cur_pgt = &mm->pgt;
 		err = pgtable_check_leaves(&mm->pgt, strict ? PGTABLE_CHECK_QUIESCENT : 0,
 					   check_pte_excl, c->st ? step_record_table : NULL, c,
 					   c->msg, c->len);
@@ -1095,6 +1163,7 @@ static int step_rebuild(struct cow_system *sys, struct step_state *st, char *msg
 	err = system_scan(&c, false);
 	st->nr_swap_ptes = c.nr_swap_ptes;
 	st->other_locked = c.locked_tables - st->nr_locked;
+	st->pgt_locked = c.pgt_locked;
 	/* The free list as the scan saw it (nothing, if it was locked: the
 	 * next check then reads all of it). */
 	memset(st->free_seen, 0, words * sizeof(unsigned long));
@@ -1184,9 +1253,18 @@ static int step_mms(struct sys_check *c)
 {
 	struct step_state *st = c->st;
 	struct mm_struct *mm;
+	unsigned long held;
 	int i = 0;
 
 	st->mms_dirty = st->p3_dirty = false;
+	held = pgt_locks_held(c->sys);
+	if (st->pgt_locked && !held) {
+		/* A huge PMD's change is over: count its maps again, and
+		 * check S4 on it. */
+		st->reshaped = true;
+		return 0;
+	}
+	st->pgt_locked = held;
 	list_for_each_entry(mm, &c->sys->mms, mmlist)
 	{
 		if (i == st->nr_mms || st->mms[i].mm != mm ||
@@ -1319,6 +1397,7 @@ static int step_retables(struct sys_check *c)
 	t = st->swaps, st->swaps = st->swaps2, st->swaps2 = t;
 	st->nr_swap_ptes = c->nr_swap_ptes;
 	st->other_locked = c->locked_tables - st->nr_locked;
+	st->pgt_locked = c->pgt_locked;
 	st->reshaped = st->mms_dirty = st->p3_dirty = false;
 	return 0;
 }
@@ -1486,7 +1565,18 @@ int system_check_touched(struct cow_system *sys, const struct sync_touch *touche
 	c.maps = st->maps;
 	c.wmaps = st->wmaps;
 	c.swaps = st->swaps;
-	c.any_locked = st->nr_locked + st->other_locked != 0;
+	c.any_locked = st->nr_locked + st->other_locked + st->pgt_locked != 0;
+	/* A tail's counts (its mapcount, GUP's references to it) enter its
+	 * folio's S3, checked at the head. */
+	for (unsigned long w = 0; st->any_dirty && w < words; w++)
+		for (unsigned long bits = st->dirty[w]; bits; bits &= bits - 1) {
+			unsigned long pfn =
+				w * FRAME_MAP_BITS + (unsigned long)__builtin_ctzl(bits);
+
+			if (pfn < pool->nr && PageFlag(&pool->pages[pfn], PG_tail))
+				BIT_SET(st->dirty,
+					page_to_pfn(pool, compound_head(&pool->pages[pfn])));
+		}
 	for (unsigned long w = 0; w < words; w++) {
 		/* No PT lock held: the counts are exact again (S2), also for
 		 * the frames last checked while one was. */

@@ -673,7 +673,8 @@ static int handle_pte_fault(struct vm_area_struct *vma, unsigned long addr, unsi
 
 	ptep = pte_alloc_map_lock(&mm->pgt, addr, &ptl);
 	if (!ptep)
-		return COW_ENOMEM;
+		/* A huge PMD mapped there since we looked: retry. */
+		return pmd_trans_huge(pmd_peek(&mm->pgt, addr)) ? 0 : COW_ENOMEM;
 	pte = ptep_get(ptep);
 	if (pte_none(pte)) {
 		struct fault_pte fp = {ptep, ptl};
@@ -713,6 +714,14 @@ int handle_mm_fault_locked(struct mm_struct *mm, unsigned long addr, unsigned in
 		return COW_EFAULT;
 	if (!(flags & FAULT_FLAG_FORCE) && !(vma->vm_flags & (VM_READ | VM_WRITE)))
 		return COW_EFAULT;
+	/* Only a mapping that asked for THP ever has a huge PMD (the
+	 * advice is never taken back, only overruled by VM_NOHUGEPAGE). */
+	if (vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) {
+		int err = huge_pmd_fault(vma, addr, flags);
+
+		if (err != THP_FALLBACK)
+			return err;
+	}
 	return handle_pte_fault(vma, addr & PAGE_MASK, flags);
 }
 

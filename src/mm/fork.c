@@ -184,6 +184,30 @@ static int copy_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 	return 0;
 }
 
+/* The parent has no PTE table at addr: share its huge PMD there with the
+ * child, if it has one, unless the fork rule would copy its folio for
+ * the child; such a PMD is split (d042035eaf5f, 5.9) and THP_FALLBACK
+ * sends the caller to copy its PTEs, each by the rule for small pages. */
+static int copy_huge_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma,
+			   unsigned long addr)
+{
+	struct cow_system *sys = src_vma->vm_mm->sys;
+	pte_t pmd;
+
+	if (!(src_vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)))
+		return 0;
+	/* Stable: we hold the parent's mmap_lock for write. */
+	pmd = pmd_peek(&src_vma->vm_mm->pgt, addr);
+	if (!pmd_trans_huge(pmd))
+		return 0;
+	if (fork_must_copy(sys->policy, src_vma, pfn_to_page(sys->pool, pte_pfn(pmd)))) {
+		int err = split_huge_pmd(src_vma, addr);
+
+		return err ? err : THP_FALLBACK;
+	}
+	return copy_huge_pmd(dst_vma, src_vma, addr & PMD_MASK);
+}
+
 /* Copy the PTEs of src_vma into dst_vma.  An allocation that finds the
  * pool empty (a child's PTE table, the copy of a pinned page) drops both
  * PT locks, reclaims and resumes at the same address. */
@@ -206,12 +230,23 @@ static int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct
 		/* Skip ranges where the parent has no PTE table. */
 		src_ptep = pte_offset_map_lock(&src_mm->pgt, addr, &src_ptl);
 		if (!src_ptep) {
-			addr = next;
-			continue;
+			err = copy_huge_range(dst_vma, src_vma, addr);
+			if (err == THP_FALLBACK) {
+				err = 0;
+				continue; /* split: copy its PTEs */
+			}
+			if (!err) {
+				addr = next;
+				continue;
+			}
+			dst_ptep = NULL;
+		} else {
+			pte_unmap_unlock(src_ptep, src_ptl);
+			dst_ptep = pte_alloc_map_lock(&dst_mm->pgt, addr, &dst_ptl);
 		}
-		pte_unmap_unlock(src_ptep, src_ptl);
-		dst_ptep = pte_alloc_map_lock(&dst_mm->pgt, addr, &dst_ptl);
-		if (dst_ptep) {
+		if (err) {
+			/* copy_huge_range's error, retried below */
+		} else if (dst_ptep) {
 			src_ptep = pte_offset_map_lock_nested(&src_mm->pgt, addr, &src_ptl);
 			for (; addr < next; addr += PAGE_SIZE, src_ptep++, dst_ptep++) {
 				err = copy_pte(dst_vma, src_vma, addr, dst_ptep, src_ptep);

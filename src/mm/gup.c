@@ -159,7 +159,9 @@ static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, u
 	struct cow_system *sys = mm->sys;
 	struct page *page;
 	spinlock_t *ptl;
-	pte_t *ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
+	/* A huge PMD gets the same tests as a PTE, for the subpage that
+	 * holds addr (follow_trans_huge_pmd()). */
+	pte_t *ptep = leaf_offset_map_lock(mm, addr, &ptl);
 	pte_t pte;
 
 	if (!ptep)
@@ -169,7 +171,8 @@ static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, u
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_FAULT;
 	}
-	page = pte_special(pte) ? sys->zero_page : pfn_to_page(sys->pool, pte_pfn(pte));
+	page = pte_special(pte) ? sys->zero_page
+				: pfn_to_page(sys->pool, pte_pfn(pte) + huge_offset(pte, addr));
 	if ((flags & FOLL_WRITE) && !pte_write(pte) && !forced_write_ok(sys, flags, pte, page)) {
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_FAULT;
@@ -264,9 +267,23 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 	return (long)nr;
 }
 
-/* Drop a speculative reference that gup-fast may not keep. */
-static void gup_fast_undo(struct cow_system *sys, struct page *page, int refs)
+/* gup-fast's speculative grab (try_grab_folio()): refs references unless
+ * the folio is being freed, and a pin of a large folio in its pincount
+ * too.  Returns whether it took them. */
+static bool gup_fast_grab(struct page *page, int refs, unsigned int flags)
 {
+	if (!page_ref_add_unless_zero(page, refs))
+		return false;
+	if ((flags & FOLL_PIN) && PageCompound(page))
+		atomic_inc(&compound_head(page)->_pincount);
+	return true;
+}
+
+/* Drop a speculative grab that gup-fast may not keep. */
+static void gup_fast_undo(struct cow_system *sys, struct page *page, int refs, unsigned int flags)
+{
+	if ((flags & FOLL_PIN) && PageCompound(page))
+		atomic_dec(&compound_head(page)->_pincount);
 	page_ref_sub(sys->pool, page, refs);
 }
 
@@ -300,21 +317,22 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 	}
 	/* The upper levels are walked once per PTE table, as Linux's
 	 * gup_pgd_range() walks them once per range. */
-	for (pte_t *ptep = NULL; n < nr; n++) {
+	for (pte_t *ptep = NULL, pte = 0; n < nr; n++) {
 		unsigned long addr = start + n * PAGE_SIZE;
 		struct page *page;
-		pte_t pte;
 		int refs;
 
 		if (!ptep || (addr & ~PMD_MASK) == 0)
 			ptep = pgtable_walk_lockless(&mm->pgt, addr, &pte);
+		else if (pmd_trans_huge(pte))
+			pte = ptep_get(ptep); /* gup_huge_pmd(): the same PMD */
 		else
 			pte = ptep_get(++ptep);
 		if (!ptep || !pte_present(pte) || !pte_user(pte) || pte_special(pte))
 			break;
 		if (need_write && !pte_write(pte))
 			break;
-		page = pfn_to_page(sys->pool, pte_pfn(pte));
+		page = pfn_to_page(sys->pool, pte_pfn(pte) + huge_offset(pte, addr));
 		if (gup_must_unshare(sys, NULL, flags, page))
 			break;
 		/* dontcow-2009: an anon page the slow path has not de-COWed
@@ -323,13 +341,13 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 		    !PageFlag(page, PG_dontcow))
 			break;
 		refs = refs_for(page, flags);
-		if (!page_ref_add_unless_zero(page, refs))
+		if (!gup_fast_grab(page, refs, flags))
 			break;
 		/* The forkfix flags the page before its re-check, so that a
 		 * fork either sees the flag or makes the re-check fail. */
 		gup_mark_page(sys, page);
 		if (recheck && ptep_get(ptep) != pte) {
-			gup_fast_undo(sys, page, refs);
+			gup_fast_undo(sys, page, refs, flags);
 			break;
 		}
 		account_refs(sys, page, refs);

@@ -216,7 +216,9 @@ static struct page *mergeable_pte_page(struct frame_pool *pool, pte_t pte)
 	if (!pte_present(pte) || pte_special(pte))
 		return NULL;
 	page = pfn_to_page(pool, pte_pfn(pte));
-	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_swapcache))
+	/* A subpage of a large folio stays: Linux splits the folio first,
+	 * which cowlab does not do yet. */
+	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_swapcache) || PageCompound(page))
 		return NULL;
 	return page;
 }

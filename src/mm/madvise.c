@@ -1,6 +1,7 @@
 /*
  * madvise, as Linux's mm/madvise.c: dontneed, dontfork and dofork,
- * mergeable and unmergeable (KSM), and the populate advice.
+ * mergeable and unmergeable (KSM), hugepage and nohugepage (THP), and the
+ * populate advice.
  */
 #include "mm/mm.h"
 
@@ -48,23 +49,32 @@ int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int 
 	case COW_MADV_DOFORK:
 	case COW_MADV_MERGEABLE:
 	case COW_MADV_UNMERGEABLE:
+	case COW_MADV_HUGEPAGE:
+	case COW_MADV_NOHUGEPAGE:
 		/* As Linux: the mapped parts get the advice, and a hole in
 		 * the range is reported afterwards as ENOMEM. */
 		down_write(&mm->mmap_lock);
 		err = split_at_edges(mm, addr, end);
 		if (!err) {
-			for (int i = vma_index(mm, addr);
-			     i < mm->nr_vmas && mm->vmas[i]->vm_start < end; i++) {
-				unsigned long flag =
-					(advice == COW_MADV_DONTFORK || advice == COW_MADV_DOFORK)
-						? VM_DONTCOPY
-						: VM_MERGEABLE;
+			unsigned long set = 0, clear = 0;
 
-				if (advice == COW_MADV_DONTFORK || advice == COW_MADV_MERGEABLE)
-					mm->vmas[i]->vm_flags |= flag;
-				else
-					mm->vmas[i]->vm_flags &= ~flag;
+			switch (advice) {
+			case COW_MADV_DONTFORK: set = VM_DONTCOPY; break;
+			case COW_MADV_DOFORK: clear = VM_DONTCOPY; break;
+			case COW_MADV_MERGEABLE: set = VM_MERGEABLE; break;
+			case COW_MADV_UNMERGEABLE: clear = VM_MERGEABLE; break;
+			case COW_MADV_HUGEPAGE:
+				set = VM_HUGEPAGE;
+				clear = VM_NOHUGEPAGE;
+				break;
+			default:
+				set = VM_NOHUGEPAGE;
+				clear = VM_HUGEPAGE;
+				break;
 			}
+			for (int i = vma_index(mm, addr);
+			     i < mm->nr_vmas && mm->vmas[i]->vm_start < end; i++)
+				mm->vmas[i]->vm_flags = (mm->vmas[i]->vm_flags & ~clear) | set;
 			if (!range_is_mapped(mm, addr, end))
 				err = COW_ENOMEM;
 		}

@@ -28,9 +28,11 @@
 #define VM_WRITE 0x2UL
 #define VM_SHARED 0x8UL
 #define VM_MAYWRITE 0x20UL
-#define VM_DONTCOPY 0x20000UL	  /* MADV_DONTFORK */
-#define VM_SOFTDIRTY 0x8000000UL  /* not soft-dirty tracked since clear_refs */
-#define VM_MERGEABLE 0x80000000UL /* MADV_MERGEABLE: KSM may merge its pages */
+#define VM_DONTCOPY 0x20000UL	   /* MADV_DONTFORK */
+#define VM_SOFTDIRTY 0x8000000UL   /* not soft-dirty tracked since clear_refs */
+#define VM_HUGEPAGE 0x20000000UL   /* MADV_HUGEPAGE: THP where the era has them */
+#define VM_NOHUGEPAGE 0x40000000UL /* MADV_NOHUGEPAGE */
+#define VM_MERGEABLE 0x80000000UL  /* MADV_MERGEABLE: KSM may merge its pages */
 
 struct shmem_object;
 
@@ -250,6 +252,36 @@ int handle_mm_fault(struct mm_struct *mm, unsigned long addr, unsigned int flags
 int do_uffd_continue(struct mm_struct *mm, unsigned long addr, unsigned long len);
 /* The same with the mmap_lock already held for read (get_user_pages). */
 int handle_mm_fault_locked(struct mm_struct *mm, unsigned long addr, unsigned int flags);
+
+/* ---- huge_memory.c: transparent huge pages --------------------------------------------- */
+
+/* What a huge-PMD function returns when the caller should go on with
+ * PTEs instead (no THP here, no folio to be had, a PTE table there). */
+#define THP_FALLBACK 1
+/* The fault's huge-PMD part (mmap_lock held for read): map a new THP at
+ * an empty PMD where the mapping allows one, or handle a write (unshare)
+ * fault on a write-protected huge PMD.  Returns 0 (retry the access), an
+ * error, or THP_FALLBACK. */
+int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int flags);
+int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr);
+int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags);
+/* Replace the huge PMD that maps addr, if there is one, by a PTE table
+ * mapping the same subpages with the same bits.  0 or COW_ENOMEM (no
+ * frame for the table). */
+int split_huge_pmd(struct vm_area_struct *vma, unsigned long addr);
+/* Clear the huge PMD at haddr; returns its folio, whose reference the
+ * caller drops after the TLB shootdown, or NULL if it was none. */
+struct page *zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr);
+/* addr's leaf entry, locked: its PTE under the PT lock, or the huge PMD
+ * that maps it under the PMD lock (then pmd_trans_huge(*leaf) and
+ * huge_offset() name the subpage); NULL if there is neither.  Unlock
+ * with pte_unmap_unlock(). */
+pte_t *leaf_offset_map_lock(struct mm_struct *mm, unsigned long addr, spinlock_t **ptlp);
+/* fork: share the folio of the parent's huge PMD at haddr with the child,
+ * write-protecting both.  0, COW_ENOMEM, or THP_FALLBACK when the PMD is
+ * not huge (any more). */
+int copy_huge_pmd(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma,
+		  unsigned long haddr);
 
 /* ---- rmap.c ---------------------------------------------------------------------------- */
 

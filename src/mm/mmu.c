@@ -92,7 +92,8 @@ static int access_one_page(struct cow_task *task, unsigned long addr, void *buf,
 			pte_t young = pte_mkyoung(write ? pte_mkdirty(pte) : pte);
 
 			if (young == pte || cmpxchg(ptep, pte, young) == pte) {
-				struct page *page = pfn_to_page(sys->pool, pte_pfn(pte));
+				struct page *page = pfn_to_page(
+					sys->pool, pte_pfn(pte) + huge_offset(pte, addr));
 
 				e->mm_id = mm->id;
 				e->vpn = vpn;

@@ -139,9 +139,9 @@ static long destroy_table(struct pgtable *pgt, struct page *page, enum pt_level 
 	     i = table_next_used(table, i + 1)) {
 		pte_t e = READ_PRIVATE(table[i]);
 
-		COW_CHECK(level > PT_PTE,
-			  "pgtable_destroy: a PTE is still set (0x%llx); zap it first",
-			  (unsigned long long)e);
+		COW_CHECK(level > PT_PTE && !(level == PT_PMD && pmd_trans_huge(e)),
+			  "pgtable_destroy: a %s is still set (0x%llx); zap it first",
+			  level == PT_PTE ? "PTE" : "huge PMD", (unsigned long long)e);
 		n += destroy_table(pgt, entry_page(pgt, e), level - 1);
 	}
 	table_free_now(page);
@@ -191,14 +191,15 @@ static int pgtable_populate(struct pgtable *pgt, pte_t *entry)
 	return 0;
 }
 
-/* The struct page of addr's PTE table, or NULL if a level is missing (and
- * alloc is false) or a table could not be allocated (alloc is true). */
-static struct page *find_pte_table(struct pgtable *pgt, unsigned long addr, bool alloc)
+/* The entry for addr in the table at level `to` (PT_PMD: the PMD table's
+ * entry; PT_PTE: ... never asked), walking down from the PGD; NULL if a
+ * level is missing (and alloc is false) or a table could not be
+ * allocated (alloc is true). */
+static pte_t *find_entry(struct pgtable *pgt, unsigned long addr, enum pt_level to, bool alloc)
 {
 	pte_t *table = pgd_table(pgt);
-	struct page *page = NULL;
 
-	for (int level = PT_PGD; level > PT_PTE; level--) {
+	for (int level = PT_PGD; level > (int)to; level--) {
 		pte_t *entry = &table[pt_index(addr, level)];
 		pte_t e = pxd_get(entry);
 
@@ -208,10 +209,30 @@ static struct page *find_pte_table(struct pgtable *pgt, unsigned long addr, bool
 			e = pxd_get(entry);
 		}
 		COW_ASSERT(!table_entry_bad(e));
-		page = entry_page(pgt, e);
-		table = table_of_page(pgt, page);
+		table = entry_table(pgt, e);
 	}
-	return page;
+	return &table[pt_index(addr, to)];
+}
+
+/* The struct page of addr's PTE table, or NULL if a level is missing (and
+ * alloc is false), a table could not be allocated (alloc is true), or
+ * the PMD is a huge leaf. */
+static struct page *find_pte_table(struct pgtable *pgt, unsigned long addr, bool alloc)
+{
+	pte_t *pmdp = find_entry(pgt, addr, PT_PMD, alloc), e;
+
+	if (!pmdp)
+		return NULL;
+	e = pxd_get(pmdp);
+	if (pte_none(e)) {
+		if (!alloc || pgtable_populate(pgt, pmdp) != 0)
+			return NULL;
+		e = pxd_get(pmdp);
+	}
+	if (pmd_trans_huge(e))
+		return NULL;
+	COW_ASSERT(!table_entry_bad(e));
+	return entry_page(pgt, e);
 }
 
 static pte_t *lock_pte(struct pgtable *pgt, struct page *ptable, unsigned long addr,
@@ -275,6 +296,55 @@ spinlock_t *pte_lockptr(struct pgtable *pgt, pte_t *ptep)
 	return &page->ptl;
 }
 
+/* ---- huge PMDs --------------------------------------------------------------- */
+
+pte_t *pmd_lock_entry(struct pgtable *pgt, unsigned long addr, bool alloc, bool nested,
+		      spinlock_t **ptlp)
+{
+	pte_t *pmdp;
+
+	COW_CHECK(addr < VA_END, "pmd_lock_entry: address 0x%lx beyond %d bits", addr, VA_BITS);
+	pmdp = find_entry(pgt, addr, PT_PMD, alloc);
+	if (!pmdp)
+		return NULL;
+	if (nested)
+		spin_lock_nested(&pgt->lock);
+	else
+		spin_lock(&pgt->lock);
+	*ptlp = &pgt->lock;
+	return pmdp;
+}
+
+pte_t pmd_peek(struct pgtable *pgt, unsigned long addr)
+{
+	pte_t *pmdp = addr < VA_END ? find_entry(pgt, addr, PT_PMD, false) : NULL;
+
+	return pmdp ? pxd_get(pmdp) : 0;
+}
+
+struct page *pte_table_alloc(struct pgtable *pgt)
+{
+	return table_alloc(pgt);
+}
+
+void pte_table_free(struct page *table)
+{
+	table_free_now(table);
+}
+
+pte_t *pte_table_entries(struct pgtable *pgt, struct page *table)
+{
+	return table_of_page(pgt, table);
+}
+
+void pmd_populate_locked(struct pgtable *pgt, pte_t *pmdp, struct page *table)
+{
+	atomic_long_inc(&pgt->nr_tables);
+	/* The filled table before the entry that publishes it (as
+	 * pgtable_populate). */
+	smp_store_release(pmdp, mk_table_entry(page_to_pfn(pgt->pool, table)));
+}
+
 pte_t *pgtable_walk_lockless(struct pgtable *pgt, unsigned long addr, pte_t *out)
 {
 	pte_t *table, *ptep;
@@ -290,6 +360,10 @@ pte_t *pgtable_walk_lockless(struct pgtable *pgt, unsigned long addr, pte_t *out
 		 * stays one until our rcu_read_unlock() (P5). */
 		if (!pte_present(e))
 			return NULL;
+		if (level == PT_PMD && pmd_trans_huge(e)) {
+			*out = e;
+			return &table[pt_index(addr, level)];
+		}
 		table = entry_table(pgt, e);
 	}
 	ptep = &table[pte_index(addr)];
@@ -331,8 +405,11 @@ static int walk_range_level(struct pgtable *pgt, pte_t *table, enum pt_level lev
 
 			if (pte_none(e))
 				continue;
-			ret = walk_range_level(pgt, entry_table(pgt, e), level - 1, addr, next, fn,
-					       arg);
+			if (level == PT_PMD && pmd_trans_huge(e))
+				ret = fn(addr & PMD_MASK, entry, arg);
+			else
+				ret = walk_range_level(pgt, entry_table(pgt, e), level - 1, addr,
+						       next, fn, arg);
 		}
 		if (ret)
 			return ret;
@@ -394,6 +471,10 @@ static bool free_range_level(struct pgtable *pgt, pte_t *table, enum pt_level le
 		next = entry_end(addr, end, level);
 		if (pte_none(e))
 			continue;
+		if (level == PT_PMD && pmd_trans_huge(e)) {
+			empty = false; /* a mapping, not a table: the caller zaps those */
+			continue;
+		}
 		child = entry_page(pgt, e);
 		whole = next - addr == pt_level_size(level);
 		if (level == PT_PMD)

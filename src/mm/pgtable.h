@@ -9,13 +9,15 @@
  * Entry encoding (our own, x86-like).  One type, pte_t, serves all levels.
  *
  *   present leaf     bit 0 present, 1 write, 2 user, 5 accessed, 6 dirty,
- *                    7 PSE (reserved for huge pages), 9 special,
- *                    11 soft-dirty, PFN in bits 12..51;
+ *                    7 PSE (a PMD that maps 2 MiB itself: a huge leaf),
+ *                    9 special, 11 soft-dirty, PFN in bits 12..51;
  *   swap entry       any non-zero leaf with bit 0 clear: bit 1 soft-dirty,
  *                    bit 2 exclusive, bit 3 a marker that is always set (so
  *                    type 0 offset 0 is not pte_none), bits 4..8 the swap
  *                    type, bits 12..61 the offset;
- *   upper level      0, or a table's PFN with _PAGE_TABLE.
+ *   upper level      0, or a table's PFN with _PAGE_TABLE; a PMD may
+ *                    instead be a huge leaf (PSE set), mapping the 512
+ *                    frames of a PMD-sized folio from its head's PFN.
  *
  * Locks (their letters and ranks are defined in src/sync/lockrank.h):
  *   (C) constant after pgtable_init()      (A) atomic
@@ -32,11 +34,13 @@
  *   P1  every table is a frame with PG_table, not PG_free, whose private
  *       word points at the pool, referenced by exactly one upper entry
  *       (the PGD by pgd_pfn);
- *   P2  an upper entry is 0 or mk_table_entry(pfn of a table);
+ *   P2  an upper entry is 0 or mk_table_entry(pfn of a table), or at
+ *       the PMD level a huge leaf;
  *   P3  nr_tables counts the reachable tables, PGD included, whenever
  *       pgt->lock is free (populate and free update both under it);
  *   P4  a present leaf maps an allocated frame (refcount > 0); a non-present
- *       non-zero leaf is a well-formed swap entry;
+ *       non-zero leaf is a well-formed swap entry; a huge leaf maps the
+ *       head of a PMD-sized folio;
  *   P5  a table unlinked by free_pgd_range() stays a table (PG_table, not
  *       reused) until an RCU grace period has passed, so a lockless walker
  *       inside rcu_read_lock() never reads a reused frame.
@@ -223,12 +227,29 @@ static inline pte_t pte_mkspecial(pte_t pte)
 	return pte | _PAGE_SPECIAL;
 }
 
+/* A PMD that maps a 2 MiB folio itself (Linux's pmd_trans_huge). */
+static inline bool pmd_trans_huge(pte_t pmd)
+{
+	return (pmd & (_PAGE_PRESENT | _PAGE_PSE)) == (_PAGE_PRESENT | _PAGE_PSE);
+}
+static inline pte_t pmd_mkhuge(pte_t pmd)
+{
+	return pmd | _PAGE_PSE;
+}
+/* Where addr's frame lies from the frame a leaf names: its subpage's
+ * index in a huge PMD's folio, 0 for a PTE. */
+static inline unsigned long huge_offset(pte_t leaf, unsigned long addr)
+{
+	return pmd_trans_huge(leaf) ? pte_index(addr) : 0;
+}
+
 /* Upper-level entries (PGD, PUD, PMD) point at the table one level down. */
 static inline pte_t mk_table_entry(unsigned long pfn)
 {
 	return pfn_pte(pfn, _PAGE_TABLE);
 }
-/* Neither none nor a well-formed table entry (P2). */
+/* Neither none nor a well-formed table entry (P2); a huge leaf is bad
+ * here too, and the PMD level tests for it first. */
 static inline bool table_entry_bad(pte_t entry)
 {
 	return !pte_none(entry) && (entry & PTE_FLAGS_MASK) != _PAGE_TABLE;
@@ -443,15 +464,16 @@ void pgtable_set_allocator(struct pgtable *pgt, struct page *(*alloc)(void *ctx)
 void pgtable_destroy(struct pgtable *pgt);
 
 /* Return addr's PTE with the PT lock of its table held (*ptlp), allocating
- * missing tables on the way.  Upper entries are populated under pgt->lock;
+ * missing tables on the way; NULL where addr's PMD is a huge leaf (the
+ * caller handles or splits it first).  Upper entries are populated under pgt->lock;
  * a racing thread that populated first wins and our frame goes back to the
  * pool.  Returns NULL when the pool is exhausted: tables populated before
  * that stay in the tree (counted, freed by free_pgd_range() or
  * pgtable_destroy()), nothing leaks.  addr must be below VA_END.  May take
  * the frame pool's locks and pgt->lock (never nested) before the PT lock. */
 pte_t *pte_alloc_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp);
-/* As pte_alloc_map_lock() without allocating: NULL if a level is missing
- * or addr is at or above VA_END. */
+/* As pte_alloc_map_lock() without allocating: NULL if a level is missing,
+ * the PMD is a huge leaf, or addr is at or above VA_END. */
 pte_t *pte_offset_map_lock(struct pgtable *pgt, unsigned long addr, spinlock_t **ptlp);
 /* As pte_offset_map_lock() while the PT lock of another table (of the
  * same rank) is held: fork holds the child's, then takes the parent's. */
@@ -461,9 +483,40 @@ void pte_unmap_unlock(pte_t *ptep, spinlock_t *ptl);
 /* The PT lock of the PTE table that holds ptep. */
 spinlock_t *pte_lockptr(struct pgtable *pgt, pte_t *ptep);
 
+/* ---- huge PMDs ------------------------------------------------------------
+ *
+ * A huge leaf is read and changed under the PMD lock, which is pgt->lock
+ * (Linux's pmd_lock() without split PMD locks is mm->page_table_lock):
+ * installing one, splitting it into a PTE table and zapping it all
+ * happen under the lock that populates upper entries, so a PMD changes
+ * between none, table and huge leaf only under that lock. */
+
+/* addr's PMD entry with the PMD lock held (*ptlp), allocating missing
+ * upper tables on the way (alloc) or not; NULL where a level is missing
+ * (or could not be allocated).  nested: the caller holds another mm's
+ * PMD lock (fork: the child's, then the parent's). */
+pte_t *pmd_lock_entry(struct pgtable *pgt, unsigned long addr, bool alloc, bool nested,
+		      spinlock_t **ptlp);
+/* Read addr's PMD entry without a lock (0 if a level is missing): the
+ * fault path's first look, re-checked under the lock. */
+pte_t pmd_peek(struct pgtable *pgt, unsigned long addr);
+/* A zeroed PTE table for pmd_populate_locked(), allocated with no lock
+ * held; NULL when the pool is exhausted. */
+struct page *pte_table_alloc(struct pgtable *pgt);
+/* Give back a table pte_table_alloc() returned that was never linked. */
+void pte_table_free(struct page *table);
+/* The PTEs of a table not linked yet (the caller fills it before
+ * pmd_populate_locked() publishes it). */
+pte_t *pte_table_entries(struct pgtable *pgt, struct page *table);
+/* Replace the PMD at pmdp (PMD lock held) by a link to table, publishing
+ * the entries the caller wrote into it. */
+void pmd_populate_locked(struct pgtable *pgt, pte_t *pmdp, struct page *table);
+
 /* The gup-fast walk.  The caller holds rcu_read_lock(); no lock is taken.
  * Each level is read once; returns addr's PTE pointer and its value in
- * *out, or NULL if a level is missing (or addr >= VA_END).  The pointer
+ * *out, or NULL if a level is missing (or addr >= VA_END).  A huge PMD is
+ * returned as the leaf itself: the pointer to the PMD, *out with PSE set
+ * (pmd_trans_huge), mapping addr at pte_pfn(*out) + pte_index(addr).  The pointer
  * stays valid, pointing into a frame that is still a page table, until
  * rcu_read_unlock(); the table may meanwhile have been unlinked, so a
  * caller that acts on the value must re-check it (as gup-fast does). */
@@ -478,7 +531,8 @@ pte_t *pgtable_walk_lockless(struct pgtable *pgt, unsigned long addr, pte_t *out
 void free_pgd_range(struct pgtable *pgt, unsigned long start, unsigned long end);
 
 /* Call fn(addr, ptep, arg) for every PTE in [start, end) that is not none,
- * in address order, skipping missing tables.  The caller provides the
+ * in address order, skipping missing tables; a huge PMD that maps part of
+ * the range is passed once, as (its first address, its PMD).  The caller provides the
  * exclusion (PT locks are not taken).  Stops at and returns fn's first
  * non-zero return; returns 0, or COW_EINVAL for a bad range. */
 int pgtable_walk_range(struct pgtable *pgt, unsigned long start, unsigned long end,
@@ -505,7 +559,8 @@ int pgtable_check(struct pgtable *pgt, unsigned int flags, char *msg, size_t len
 
 /* Add 1 to counts[pfn] for every present leaf PTE that is not special
  * (special PTEs, like the zero page's, are not counted in mapcount, as in
- * Linux's vm_normal_page()).  The tree must be quiescent.  Returns 0, or
+ * Linux's vm_normal_page()), and to each of the 512 frames a huge PMD
+ * maps.  The tree must be quiescent.  Returns 0, or
  * COW_EINVAL when a pfn is not below nr (counts are then partly added). */
 int pgtable_count_maps(struct pgtable *pgt, unsigned long *counts, unsigned long nr);
 

@@ -170,6 +170,31 @@ enum reclaim_rule {
 	RECLAIM_SHARE_EXCLUSIVE,
 };
 
+/* Transparent huge pages: whether an anonymous fault in a mapping that
+ * allows them maps a PMD-sized folio, and what a write fault on a
+ * write-protected huge PMD does (do_huge_pmd_wp_page).  Where it does
+ * not reuse the folio it splits the PMD into PTEs and the PTE fault
+ * decides per subpage (the fallback Linux takes from 5.8; before, it
+ * copied the whole 2 MiB, which a check of the data cannot tell apart). */
+enum thp_rule {
+	/* Before 2.6.38, which brought THP: such a mapping faults small
+	 * pages. */
+	THP_NONE,
+	/* 2.6.38 .. 5.17: reuse iff the folio is mapped once
+	 * (reuse_swap_page through page_trans_huge_mapcount): references
+	 * from GUP are invisible, the PMD twin of CVE-2020-29374 that 5.9
+	 * closed for small pages only. */
+	THP_REUSE_MAPCOUNT,
+	/* 5.18 ("mm: COW fixes part 1", "streamline COW logic in
+	 * do_huge_pmd_wp_page()"): reuse iff the folio's refcount is 1. */
+	THP_REUSE_REFCOUNT,
+	/* 5.19+ (6c287605fd56): reuse if the head is PG_anon_exclusive,
+	 * else iff the refcount is 1, claiming exclusivity. */
+	THP_REUSE_EXCLUSIVE,
+	/* broken-always-reuse's rule for huge PMDs too. */
+	THP_REUSE_ALWAYS,
+};
+
 /* Every rule field below name, summary and commits also joins
  * cow_policy_hash() (policy.c), which replay tokens carry, and the
  * listing of cow_policy_rules(). */
@@ -214,6 +239,10 @@ struct cow_policy {
 	 * the child's copy.  (The 2009 forkfix write-protects and flushes as
 	 * part of its own fork rule.) */
 	bool fork_copy_coherent;
+	/* Transparent huge pages (fork of a huge PMD follows the fork rule:
+	 * a folio fork would copy for the child is split first, and its
+	 * PTEs copied one by one, as d042035eaf5f did from 5.9). */
+	enum thp_rule thp;
 };
 
 /* The preset of that name, or NULL. */

@@ -139,7 +139,8 @@ static int shrink_prepare(struct cow_system *sys, struct page *page, bool check_
 
 	if (!trylock_page(page))
 		return COW_EBUSY;
-	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_ksm) ||
+	/* A large folio stays: cowlab's reclaim does not split one yet. */
+	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_ksm) || PageCompound(page) ||
 	    (check_references && page_referenced(page))) {
 		err = COW_EBUSY;
 		goto out_unlock;

@@ -336,13 +336,18 @@ int cow_page_state(struct cow_task *task, unsigned long addr)
 	int ret = 0;
 
 	down_read(&mm->mmap_lock);
-	ptep = pte_offset_map_lock(&mm->pgt, addr & PAGE_MASK, &ptl);
+	ptep = leaf_offset_map_lock(mm, addr & PAGE_MASK, &ptl);
 	if (ptep) {
 		pte = ptep_get(ptep);
 		if (pte_present(pte)) {
-			struct page *page = pfn_to_page(mm->sys->pool, pte_pfn(pte));
+			struct page *page =
+				pfn_to_page(mm->sys->pool, pte_pfn(pte) + huge_offset(pte, addr));
 
 			ret = COW_PAGE_PRESENT;
+			if (pmd_trans_huge(pte))
+				ret |= COW_PAGE_HUGE;
+			if (!pte_special(pte) && PageCompound(page))
+				ret |= COW_PAGE_LARGE;
 			if (!pte_special(pte) && PageFlag(page, PG_anon) &&
 			    PageFlag(page, PG_anon_exclusive))
 				ret |= COW_PAGE_EXCLUSIVE;

@@ -202,6 +202,14 @@ void walk_pte_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 		if (next > end || next == 0)
 			next = end;
 		ptep = pte_offset_map_lock(pgt, addr, &ptl);
+		if (!ptep && (vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) &&
+		    pmd_trans_huge(pmd_peek(pgt, addr))) {
+			/* fn knows PTEs only: split the huge PMD first.  With
+			 * no frame for the table, the range stays huge and fn
+			 * does not see it. */
+			if (split_huge_pmd(vma, addr) == 0)
+				ptep = pte_offset_map_lock(pgt, addr, &ptl);
+		}
 		if (ptep) {
 			for (; addr < next; addr += PAGE_SIZE, ptep++)
 				fn(vma, addr, ptep, arg);
@@ -264,12 +272,32 @@ static void zap_one(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep,
 	tlb->pages[tlb->nr++] = page;
 }
 
+/* A huge PMD at the start of [start, end) that the range covers whole
+ * goes at once (zap_huge_pmd); one it covers in part is split by the walk.
+ * Returns where the PTE walk is to go on. */
+static unsigned long zap_huge(struct mmu_gather *tlb, struct vm_area_struct *vma,
+			      unsigned long start, unsigned long end)
+{
+	struct page *head;
+
+	if (!(vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) || (start & ~PMD_MASK) ||
+	    end - start < PMD_SIZE || !pmd_trans_huge(pmd_peek(&vma->vm_mm->pgt, start)))
+		return start;
+	head = zap_huge_pmd(vma, start);
+	if (head) {
+		tlb->need_flush = true;
+		tlb->pages[tlb->nr++] = head;
+		tlb_flush_and_free(tlb);
+	}
+	return start + PMD_SIZE;
+}
+
 void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end)
 {
 	struct mmu_gather tlb = {.mm = vma->vm_mm};
 
 	/* Walk in chunks that can never overflow the gather. */
-	while (start < end) {
+	while ((start = zap_huge(&tlb, vma, start, end)) < end) {
 		unsigned long stop = start + (unsigned long)GATHER_MAX * PAGE_SIZE;
 
 		if (stop > end || stop < start)
@@ -294,16 +322,20 @@ unsigned long round_len(unsigned long len)
 	return (len + PAGE_SIZE - 1) & PAGE_MASK;
 }
 
-/* The lowest free range of len bytes at or above MMAP_BASE; 0 if none. */
-static unsigned long get_unmapped_area(struct mm_struct *mm, unsigned long len)
+/* The lowest free range of len bytes at or above MMAP_BASE that starts
+ * at a multiple of align (a power of two); 0 if none. */
+static unsigned long get_unmapped_area(struct mm_struct *mm, unsigned long len, unsigned long align)
 {
 	unsigned long addr = MMAP_BASE;
 
 	for (int i = vma_index(mm, addr); i < mm->nr_vmas; i++) {
+		addr = (addr + align - 1) & ~(align - 1);
 		if (mm->vmas[i]->vm_start >= addr + len)
 			break;
-		addr = mm->vmas[i]->vm_end;
+		if (mm->vmas[i]->vm_end > addr)
+			addr = mm->vmas[i]->vm_end;
 	}
+	addr = (addr + align - 1) & ~(align - 1);
 	return addr + len <= TASK_SIZE ? addr : 0;
 }
 
@@ -321,9 +353,13 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	struct vm_area_struct *vma;
 	int err = 0;
 
+	bool thp = (flags & COW_MAP_THP) != 0;
+
 	len = round_len(len);
+	flags &= ~COW_MAP_THP;
 	if (len == 0 || (prot & ~(COW_PROT_READ | COW_PROT_WRITE)) ||
-	    (flags != COW_MAP_PRIVATE && flags != COW_MAP_SHARED))
+	    (flags != COW_MAP_PRIVATE && flags != COW_MAP_SHARED) ||
+	    (thp && (flags != COW_MAP_PRIVATE || file)))
 		return COW_EINVAL;
 	if (addr && !range_ok(addr, len))
 		return COW_EINVAL;
@@ -336,10 +372,12 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 		vm_flags |= VM_WRITE;
 	if (flags == COW_MAP_SHARED)
 		vm_flags |= VM_SHARED;
+	if (thp)
+		vm_flags |= VM_HUGEPAGE;
 
 	down_write(&mm->mmap_lock);
 	if (!addr)
-		addr = get_unmapped_area(mm, len);
+		addr = get_unmapped_area(mm, len, thp ? PMD_SIZE : PAGE_SIZE);
 	if (!addr) {
 		err = COW_ENOMEM;
 		goto out_unlock;

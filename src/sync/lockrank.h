@@ -36,8 +36,8 @@
 	X(ANON_VMA, "anon_vma", "an anon_vma lock", 'R',                                           \
 	  "the reverse map: the chains of an anon_vma tree, under its root's rwsem")               \
 	X(PAGE_TABLE, "page_table_lock", "a page_table_lock", 'P',                                 \
-	  "an mm's upper-level table entries (populating and clearing them), "                     \
-	  "and vma->anon_vma")                                                                     \
+	  "an mm's upper-level table entries (populating and clearing them), its "                 \
+	  "huge PMDs (the PMD lock), and vma->anon_vma")                                           \
 	X(PTL, "PT lock", "a PT lock", 'E',                                                        \
 	  "the 512 leaf entries of one PTE table (split: one lock per table)")                     \
 	X(SHMEM, "shmem", "a shmem lock", 'H',                                                     \

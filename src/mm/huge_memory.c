@@ -1,0 +1,320 @@
+/*
+ * Transparent huge pages: anonymous memory mapped by PMDs that point at
+ * a PMD-sized folio (page.h) rather than at a PTE table.
+ *
+ * Where.  A private anonymous mapping that asked for them (VM_HUGEPAGE:
+ * `map ... thp`, or madvise(MADV_HUGEPAGE)), under a policy whose era
+ * has THP (thp != THP_NONE), gets a huge PMD on its first fault in each
+ * 2 MiB-aligned range that lies wholly inside it, when the pool has an
+ * aligned block of 512 free frames; otherwise the fault falls back to
+ * small pages, as Linux's does when it cannot allocate one.  As Linux's
+ * "madvise" mode: no mapping gets THP it did not ask for.
+ *
+ * Counts, as Linux keeps them.  A huge PMD holds one reference on the
+ * folio and adds one to its entire mapcount; every subpage is PG_anon
+ * with the anon_vma and its own index (Linux keeps those on the head
+ * alone; cowlab repeats them on each subpage so that the reverse map and
+ * every PageFlag(page, PG_anon) test work on a subpage unchanged).
+ * PG_anon_exclusive is kept on every subpage: a fresh THP is exclusive
+ * whole, fork clears all 512 bits, a split keeps each.
+ *
+ * Locks.  The PMD lock is the mm's page_table_lock (pgtable.h); a huge
+ * PMD is installed, write-protected, split and zapped under it, and the
+ * folio's counts change while it is held, going up before the entry
+ * that needs them appears and down after it is gone (the order the
+ * checker's S2 and S3 rely on).
+ *
+ * Splitting a PMD (split_huge_pmd) replaces the huge leaf by a PTE table
+ * whose 512 PTEs map the subpages with the PMD's bits: each subpage's
+ * mapcount goes up by one, the entire mapcount down by one, and the
+ * folio gains 511 references (one per PTE where the PMD held one).  The
+ * folio stays one folio, now PTE-mapped: Linux splits the folio itself
+ * later (deferred split, or reclaim); cowlab's reclaim and KSM leave a
+ * large folio alone for now.  Everything that changes PTEs and knows no
+ * huge PMD (mprotect, clear_refs, KSM's scan, a zap of part of one)
+ * splits it first, through walk_pte_range().
+ */
+#include "mm/mm.h"
+
+static bool thp_allowed(const struct vm_area_struct *vma, unsigned long haddr)
+{
+	return vma->vm_mm->sys->policy->thp != THP_NONE && (vma->vm_flags & VM_HUGEPAGE) &&
+	       !(vma->vm_flags & (VM_NOHUGEPAGE | VM_SHARED)) && !vma->shm &&
+	       haddr >= vma->vm_start && haddr + PMD_SIZE <= vma->vm_end;
+}
+
+static pte_t mk_huge_pmd(struct cow_system *sys, struct page *head,
+			 const struct vm_area_struct *vma)
+{
+	pte_t pmd = pfn_pte(page_to_pfn(sys->pool, head), PAGE_READONLY);
+
+	pmd = pte_mkyoung(pte_mkdirty(pmd_mkhuge(pmd)));
+	return (vma->vm_flags & VM_WRITE) ? pte_mkwrite(pmd) : pmd;
+}
+
+static void folio_set_exclusive(struct page *head, bool exclusive)
+{
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+		if (exclusive)
+			SetPageFlag(head + i, PG_anon_exclusive);
+		else
+			ClearPageFlag(head + i, PG_anon_exclusive);
+	}
+}
+
+int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
+{
+	unsigned long haddr = addr & PMD_MASK;
+	struct mm_struct *mm = vma->vm_mm;
+	struct cow_system *sys = mm->sys;
+	struct anon_vma *av;
+	struct page *head;
+	spinlock_t *ptl;
+	pte_t *pmdp;
+	int err;
+
+	if (!thp_allowed(vma, haddr))
+		return THP_FALLBACK;
+	err = anon_vma_prepare(vma);
+	if (err)
+		return err;
+	head = alloc_folio(sys->pool, HPAGE_PMD_ORDER, GFP_ZERO);
+	if (!head)
+		return THP_FALLBACK;
+	av = READ_ONCE(vma->anon_vma);
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+		struct page *page = head + i;
+
+		page->mapping = (unsigned long)av;
+		page->index = ((haddr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff + i;
+		SetPageFlag(page, PG_anon);
+	}
+	folio_set_exclusive(head, sys->policy->anon_exclusive);
+	lru_add(sys->pool, head);
+	pmdp = pmd_lock_entry(&mm->pgt, haddr, true, false, &ptl);
+	if (!pmdp) {
+		put_page(sys->pool, head);
+		return COW_ENOMEM;
+	}
+	if (!pte_none(ptep_get(pmdp))) {
+		/* Another thread mapped this range first (a PTE table or a
+		 * huge PMD): the access retries against what it put there. */
+		spin_unlock(ptl);
+		put_page(sys->pool, head);
+		return 0;
+	}
+	atomic_inc(&head[1]._entire_mapcount);
+	atomic_long_add(HPAGE_PMD_NR, &mm->nr_anon);
+	set_pte(pmdp, mk_huge_pmd(sys, head, vma));
+	spin_unlock(ptl);
+	return 0;
+}
+
+/* Replace the huge PMD at pmdp (its value pmd; PMD lock held) by table,
+ * filled with 512 PTEs that map the subpages with the PMD's bits. */
+static void split_huge_pmd_locked(struct mm_struct *mm, pte_t *pmdp, pte_t pmd, struct page *table)
+{
+	struct cow_system *sys = mm->sys;
+	struct page *head = pfn_to_page(sys->pool, pte_pfn(pmd));
+	pte_t *ptes = pte_table_entries(&mm->pgt, table);
+	pte_t bits = pmd & PTE_FLAGS_MASK & ~(pte_t)_PAGE_PSE;
+
+	/* Counts up first: a reference per PTE (the PMD's one goes last),
+	 * a mapcount per subpage. */
+	atomic_add(HPAGE_PMD_NR, &head->_refcount);
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+		atomic_inc(&head[i]._mapcount);
+		ptes[i] = pfn_pte(pte_pfn(pmd) + i, bits);
+	}
+	pmd_populate_locked(&mm->pgt, pmdp, table);
+	atomic_dec(&head[1]._entire_mapcount);
+	page_ref_sub(sys->pool, head, 1);
+}
+
+int split_huge_pmd(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct page *table = pte_table_alloc(&mm->pgt);
+	spinlock_t *ptl;
+	pte_t *pmdp;
+
+	if (!table)
+		return COW_ENOMEM;
+	pmdp = pmd_lock_entry(&mm->pgt, addr & PMD_MASK, false, false, &ptl);
+	if (pmdp) {
+		pte_t pmd = ptep_get(pmdp);
+
+		if (pmd_trans_huge(pmd)) {
+			split_huge_pmd_locked(mm, pmdp, pmd, table);
+			table = NULL;
+		}
+		spin_unlock(ptl);
+	}
+	if (table)
+		pte_table_free(table);
+	return 0;
+}
+
+struct page *zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct page *head = NULL;
+	spinlock_t *ptl;
+	pte_t *pmdp = pmd_lock_entry(&mm->pgt, haddr, false, false, &ptl);
+
+	if (!pmdp)
+		return NULL;
+	if (pmd_trans_huge(ptep_get(pmdp))) {
+		pte_t pmd = ptep_get_and_clear(pmdp);
+
+		head = pfn_to_page(mm->sys->pool, pte_pfn(pmd));
+		atomic_dec(&head[1]._entire_mapcount);
+		atomic_long_sub(HPAGE_PMD_NR, &mm->nr_anon);
+	}
+	spin_unlock(ptl);
+	return head; /* the caller flushes the TLBs, then drops the reference */
+}
+
+int copy_huge_pmd(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma,
+		  unsigned long haddr)
+{
+	struct mm_struct *src_mm = src_vma->vm_mm, *dst_mm = dst_vma->vm_mm;
+	spinlock_t *src_ptl, *dst_ptl;
+	pte_t *src_pmdp, *dst_pmdp, pmd;
+	struct page *head;
+
+	dst_pmdp = pmd_lock_entry(&dst_mm->pgt, haddr, true, false, &dst_ptl);
+	if (!dst_pmdp)
+		return COW_ENOMEM;
+	src_pmdp = pmd_lock_entry(&src_mm->pgt, haddr, false, true, &src_ptl);
+	pmd = src_pmdp ? ptep_get(src_pmdp) : 0;
+	if (!pmd_trans_huge(pmd)) {
+		if (src_pmdp)
+			spin_unlock(src_ptl);
+		spin_unlock(dst_ptl);
+		return THP_FALLBACK;
+	}
+	head = pfn_to_page(src_mm->sys->pool, pte_pfn(pmd));
+	get_page(head);
+	atomic_inc(&head[1]._entire_mapcount);
+	atomic_long_add(HPAGE_PMD_NR, &dst_mm->nr_anon);
+	/* Shared from now on, as copy_pte() shares a small page. */
+	folio_set_exclusive(head, false);
+	if (pte_write(pmd)) {
+		pmd = pte_wrprotect(pmd);
+		ptep_modify(src_pmdp, _PAGE_RW, 0);
+	}
+	set_pte(dst_pmdp, pte_mkold(pmd));
+	spin_unlock(src_ptl);
+	spin_unlock(dst_ptl);
+	return 0;
+}
+
+/* The era's answer: may a write (or unshare) fault reuse this folio,
+ * mapped by a write-protected huge PMD, in place?  PMD lock held, and
+ * the folio's lock. */
+static bool huge_can_reuse(const struct cow_policy *policy, struct page *head)
+{
+	switch (policy->thp) {
+	case THP_NONE: break;
+	case THP_REUSE_MAPCOUNT:
+		/* reuse_swap_page() on a THP: no subpage mapped more than
+		 * once, counting the PMDs that map them all. */
+		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+			if (page_mapcount(head + i) > 1)
+				return false;
+		return true;
+	case THP_REUSE_REFCOUNT: return page_ref_count(head) == 1;
+	case THP_REUSE_EXCLUSIVE:
+		return PageFlag(head, PG_anon_exclusive) || page_ref_count(head) == 1;
+	case THP_REUSE_ALWAYS: return true;
+	}
+	return false;
+}
+
+int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags)
+{
+	unsigned long haddr = addr & PMD_MASK;
+	struct mm_struct *mm = vma->vm_mm;
+	struct cow_system *sys = mm->sys;
+	bool unshare = (flags & FAULT_FLAG_UNSHARE) != 0;
+	struct page *head;
+	spinlock_t *ptl;
+	pte_t *pmdp = pmd_lock_entry(&mm->pgt, haddr, false, false, &ptl), pmd;
+	bool reuse;
+
+	if (!pmdp)
+		return 0;
+	pmd = ptep_get(pmdp);
+	if (!pmd_trans_huge(pmd))
+		goto out_unlock; /* split or zapped meanwhile: retry */
+	head = pfn_to_page(sys->pool, pte_pfn(pmd));
+	if (unshare ? PageFlag(head, PG_anon_exclusive) : pte_write(pmd))
+		goto out_unlock; /* resolved meanwhile */
+	if (!trylock_page(head)) {
+		/* Sleep for the folio lock without the PMD lock, as Linux
+		 * does, then look again. */
+		get_page(head);
+		spin_unlock(ptl);
+		lock_page(head);
+		spin_lock(ptl);
+		if (ptep_get(pmdp) != pmd) {
+			unlock_page(head);
+			put_page(sys->pool, head);
+			goto out_unlock;
+		}
+		put_page(sys->pool, head);
+	}
+	reuse = huge_can_reuse(sys->policy, head);
+	if (reuse) {
+		if (sys->policy->anon_exclusive)
+			folio_set_exclusive(head, true);
+		if (!unshare)
+			ptep_modify(pmdp, 0,
+				    ((vma->vm_flags & VM_WRITE) ? _PAGE_RW : 0) | _PAGE_DIRTY |
+					    _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
+	}
+	unlock_page(head);
+	spin_unlock(ptl);
+	/* Otherwise split, and the retried access meets the PTE fault,
+	 * which copies the subpage it touches (5.8's fallback). */
+	return reuse ? 0 : split_huge_pmd(vma, haddr);
+
+out_unlock:
+	spin_unlock(ptl);
+	return 0;
+}
+
+pte_t *leaf_offset_map_lock(struct mm_struct *mm, unsigned long addr, spinlock_t **ptlp)
+{
+	pte_t *ptep = pte_offset_map_lock(&mm->pgt, addr, ptlp);
+
+	if (ptep || mm->sys->policy->thp == THP_NONE)
+		return ptep;
+	ptep = pmd_lock_entry(&mm->pgt, addr, false, false, ptlp);
+	if (ptep && !pmd_trans_huge(ptep_get(ptep))) {
+		spin_unlock(*ptlp);
+		ptep = NULL;
+	}
+	return ptep;
+}
+
+int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int flags)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	pte_t pmd;
+
+	if (mm->sys->policy->thp == THP_NONE)
+		return THP_FALLBACK;
+	pmd = pmd_peek(&mm->pgt, addr);
+	if (pte_none(pmd))
+		return do_huge_pmd_anonymous_page(vma, addr);
+	if (!pmd_trans_huge(pmd))
+		return THP_FALLBACK; /* a PTE table: the PTE fault */
+	if ((flags & FAULT_FLAG_WRITE) && !pte_write(pmd))
+		return do_huge_pmd_wp_page(vma, addr, flags);
+	if ((flags & FAULT_FLAG_UNSHARE) &&
+	    !PageFlag(pfn_to_page(mm->sys->pool, pte_pfn(pmd)), PG_anon_exclusive))
+		return do_huge_pmd_wp_page(vma, addr, flags);
+	return 0; /* spurious: the PMD allows the access */
+}

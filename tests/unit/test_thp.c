@@ -1,0 +1,509 @@
+/*
+ * Tests of transparent huge pages (src/mm/huge_memory.c with fault.c,
+ * fork.c, gup.c and vma.c): the huge PMD a fault maps, the fallback to
+ * small pages, fork of a huge PMD, the write fault's reuse rule of each
+ * era (the PMD twin of CVE-2020-29374 under 5.9 .. 5.17), the split of a
+ * pinned THP at fork (5.9), splits by munmap and mprotect, GUP and
+ * gup-fast through a huge PMD, the checker's folio invariants, and a
+ * fork racing a writer under the explorer.
+ */
+#include "mmtest.h"
+
+#include "sched/explore.h"
+
+#define FRAMES 2048
+#define HUGE (HPAGE_PMD_NR * PAGE_SIZE)
+#define RW (COW_PROT_READ | COW_PROT_WRITE)
+
+/* Presets with THP, and each era's rule; linux-2.6.29 has none. */
+static const char *const thp_policies[] = {"linux-5.8", "linux-5.9", "linux-5.18", "linux-6.5"};
+
+static unsigned long map_thp(struct cow_task *t, unsigned long len)
+{
+	unsigned long a;
+
+	assert_int_equal(cow_mmap(t, 0, len, RW, COW_MAP_PRIVATE | COW_MAP_THP, &a), 0);
+	assert_int_equal(a % HUGE, 0);
+	return a;
+}
+
+/* Does every page of [a, a + len) in t's process have these page-state
+ * bits (of COW_PAGE_HUGE | COW_PAGE_LARGE)? */
+static bool pages_are(struct cow_task *t, unsigned long a, unsigned long len, int want)
+{
+	for (unsigned long off = 0; off < len; off += PAGE_SIZE) {
+		int st = cow_page_state(t, a + off);
+
+		if (!(st & COW_PAGE_PRESENT) || (st & (COW_PAGE_HUGE | COW_PAGE_LARGE)) != want)
+			return false;
+	}
+	return true;
+}
+
+/* The strict check, once the page tables munmap freed have left
+ * through RCU (their frames go back to the pool in a callback). */
+#define assert_quiet_system_ok(sys)    \
+	do {                           \
+		rcu_barrier();         \
+		assert_system_ok(sys); \
+	} while (0)
+
+#define PMD_MAPPED (COW_PAGE_HUGE | COW_PAGE_LARGE)
+#define PTE_MAPPED_THP COW_PAGE_LARGE
+
+/* The folio head a huge PMD or PTE maps at a in p. */
+static struct page *folio_at(struct cow_process *p, unsigned long a)
+{
+	pte_t e = mmt_pte(p, a);
+
+	assert_true(pte_present(e));
+	return compound_head(pfn_to_page(p->sys->pool, pte_pfn(e) + huge_offset(e, a)));
+}
+
+struct thp_env {
+	struct cow_system *sys;
+	struct cow_process *p;
+	struct cow_task *t;
+	unsigned long a;
+};
+
+static struct thp_env thp_env(const char *policy, unsigned long len)
+{
+	struct thp_env e;
+
+	e.sys = mmt_system(policy, FRAMES, 4, false);
+	e.p = mmt_process(e.sys, "parent");
+	e.t = mmt_task(e.p, 0);
+	e.a = map_thp(e.t, len);
+	return e;
+}
+
+static void thp_env_end(struct thp_env *e)
+{
+	assert_quiet_system_ok(e->sys);
+	cow_task_destroy(e->t);
+	cow_process_exit(e->p);
+	assert_all_frames_free(e->sys, FRAMES);
+	cow_system_destroy(e->sys);
+}
+
+/* A fault maps a whole zeroed folio by one PMD where the era has THP and
+ * the mapping asked; small pages elsewhere and in 2.6.29. */
+static void test_fault_maps_huge_pmd(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(thp_policies); i++) {
+		struct thp_env e = thp_env(thp_policies[i], HUGE);
+		unsigned long plain = mmt_map(e.t, 4, RW, COW_MAP_PRIVATE);
+		struct page *head;
+
+		assert_true(mmt_holds(e.t, e.a + 12345, 0, 100)); /* a read fault */
+		assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+		assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+		assert_int_equal(mmt_fill(e.t, plain, 0x22, 4 * PAGE_SIZE), 0);
+		assert_true(pages_are(e.t, plain, 4 * PAGE_SIZE, 0));
+		head = folio_at(e.p, e.a + 77 * PAGE_SIZE);
+		assert_ptr_equal(head, folio_at(e.p, e.a));
+		assert_int_equal(folio_order(head), HPAGE_PMD_ORDER);
+		assert_int_equal(page_ref_count(head), 1);
+		assert_int_equal(folio_entire_mapcount(head), 1);
+		assert_int_equal(page_mapcount(head + 300), 1);
+		assert_int_equal(atomic_read(&head[300]._mapcount), 0);
+		assert_int_equal(PageFlag(head + 300, PG_anon_exclusive),
+				 strcmp(thp_policies[i], "linux-6.5") == 0);
+		assert_true(mmt_holds(e.t, e.a, 0x11, HUGE));
+		thp_env_end(&e);
+	}
+	/* No THP in 2.6.29: the same mapping faults small pages. */
+	struct thp_env e = thp_env("linux-2.6.29", HUGE);
+
+	assert_int_equal(mmt_fill(e.t, e.a, 0x11, 8 * PAGE_SIZE), 0);
+	assert_true(pages_are(e.t, e.a, 8 * PAGE_SIZE, 0));
+	thp_env_end(&e);
+}
+
+/* A pool with no aligned block of 512 free frames: small pages, the
+ * same data. */
+static void test_fault_falls_back_without_a_block(void **state)
+{
+	struct cow_system *sys = mmt_system("linux-6.5", 600, 2, false);
+	struct cow_process *p = mmt_process(sys, "p");
+	struct cow_task *t = mmt_task(p, 0);
+	unsigned long a = map_thp(t, HUGE);
+
+	(void)state;
+	assert_int_equal(mmt_fill(t, a, 0x5a, 64 * PAGE_SIZE), 0);
+	assert_true(pages_are(t, a, 64 * PAGE_SIZE, 0));
+	assert_true(mmt_holds(t, a, 0x5a, 64 * PAGE_SIZE));
+	assert_quiet_system_ok(sys);
+	cow_task_destroy(t);
+	cow_process_exit(p);
+	assert_all_frames_free(sys, 600);
+	cow_system_destroy(sys);
+}
+
+/* Fork shares the folio by a write-protected PMD on both sides; a write
+ * splits the writer's PMD and copies the one subpage; the rest stays
+ * shared, PTE-mapped on the writer's side and PMD-mapped on the other. */
+static void test_fork_shares_then_splits_on_write(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(thp_policies); i++) {
+		struct thp_env e = thp_env(thp_policies[i], HUGE);
+		struct cow_process *c;
+		struct cow_task *ct;
+		struct page *head;
+
+		assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+		head = folio_at(e.p, e.a);
+		assert_int_equal(cow_fork(e.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		assert_ptr_equal(folio_at(c, e.a), head);
+		assert_int_equal(folio_entire_mapcount(head), 2);
+		assert_int_equal(page_ref_count(head), 2);
+		assert_false(pte_write(mmt_pte(e.p, e.a)) || pte_write(mmt_pte(c, e.a)));
+		assert_false(PageFlag(head + 9, PG_anon_exclusive));
+		assert_quiet_system_ok(e.sys);
+
+		assert_int_equal(mmt_fill(e.t, e.a + 5 * PAGE_SIZE, 0x22, PAGE_SIZE), 0);
+		assert_true(pages_are(e.t, e.a + 5 * PAGE_SIZE, PAGE_SIZE, 0));
+		assert_true(pages_are(e.t, e.a, 5 * PAGE_SIZE, PTE_MAPPED_THP));
+		assert_true(pages_are(ct, e.a, HUGE, PMD_MAPPED));
+		assert_true(mmt_holds(ct, e.a, 0x11, HUGE));
+		assert_true(mmt_holds(e.t, e.a + 5 * PAGE_SIZE, 0x22, PAGE_SIZE));
+		assert_true(mmt_holds(e.t, e.a + 6 * PAGE_SIZE, 0x11, PAGE_SIZE));
+		/* 511 PTEs of the parent, the child's PMD. */
+		assert_int_equal(page_ref_count(head), 512);
+		assert_quiet_system_ok(e.sys);
+
+		/* The child writes too: its own copy of another subpage. */
+		assert_int_equal(mmt_fill(ct, e.a + 7 * PAGE_SIZE, 0x33, PAGE_SIZE), 0);
+		assert_true(mmt_holds(e.t, e.a + 7 * PAGE_SIZE, 0x11, PAGE_SIZE));
+		assert_true(mmt_holds(ct, e.a + 7 * PAGE_SIZE, 0x33, PAGE_SIZE));
+		assert_quiet_system_ok(e.sys);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		assert_true(mmt_holds(e.t, e.a + 7 * PAGE_SIZE, 0x11, PAGE_SIZE));
+		thp_env_end(&e);
+	}
+}
+
+/* Once the child has gone, the folio is the parent's alone again and
+ * every era reuses it in place, still PMD-mapped. */
+static void test_reuse_after_the_child_exits(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(thp_policies); i++) {
+		struct thp_env e = thp_env(thp_policies[i], HUGE);
+		struct cow_process *c;
+		struct page *head;
+
+		assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+		head = folio_at(e.p, e.a);
+		assert_int_equal(cow_fork(e.t, "child", &c), 0);
+		cow_process_exit(c);
+		assert_int_equal(mmt_fill(e.t, e.a + 3 * PAGE_SIZE, 0x44, PAGE_SIZE), 0);
+		assert_ptr_equal(folio_at(e.p, e.a), head);
+		assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+		assert_true(pte_write(mmt_pte(e.p, e.a)));
+		thp_env_end(&e);
+	}
+}
+
+/* Matrix row 7 with a PMD-mapped THP: the child takes a read-only GUP
+ * reference (vmsplice) on a page it shares with the parent, unmaps its
+ * mapping, and the parent writes.  5.9 .. 5.17 reuse a folio mapped once,
+ * whatever references GUP holds, so the parent's write reaches the
+ * child's pipe (the PMD twin of CVE-2020-29374); 5.8 broke COW at GUP
+ * time, 5.18 counts references, 5.19+ exclusivity. */
+static void test_vmsplice_leak_by_era(void **state)
+{
+	static const struct {
+		const char *policy;
+		bool leaks;
+	} cases[] = {{"linux-5.8", false},
+		     {"linux-5.9", true},
+		     {"linux-5.11", true},
+		     {"linux-5.18", false},
+		     {"linux-6.5", false}};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct thp_env e = thp_env(cases[i].policy, HUGE);
+		struct cow_process *c;
+		struct cow_task *ct;
+		struct cow_pages *pipe;
+		unsigned char b;
+
+		assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+		assert_int_equal(cow_fork(e.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		assert_int_equal(cow_gup(ct, e.a + 3 * PAGE_SIZE, PAGE_SIZE, 0, &pipe), 0);
+		assert_int_equal(cow_munmap(ct, e.a, HUGE), 0);
+		assert_int_equal(mmt_fill(e.t, e.a + 3 * PAGE_SIZE, 0x22, PAGE_SIZE), 0);
+		cow_pages_read(pipe, 100, &b, 1);
+		if (b != (cases[i].leaks ? 0x22 : 0x11))
+			fail_msg("%s: the pipe holds 0x%02x", cases[i].policy, b);
+		assert_true(mmt_holds(e.t, e.a + 3 * PAGE_SIZE, 0x22, PAGE_SIZE));
+		assert_quiet_system_ok(e.sys);
+		cow_pages_release(pipe);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		thp_env_end(&e);
+	}
+}
+
+/* A pinned THP at fork: 5.9+ split the parent's PMD and copy the pinned
+ * subpages for the child, so the pin keeps seeing the parent's writes;
+ * 5.8 shares the folio and the parent's write copies away from the pin. */
+static void test_pinned_thp_is_split_at_fork(void **state)
+{
+	static const struct {
+		const char *policy;
+		bool pin_follows;
+	} cases[] = {{"linux-5.8", false}, {"linux-5.9", true}, {"linux-6.5", true}};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct thp_env e = thp_env(cases[i].policy, HUGE);
+		struct cow_process *c;
+		struct cow_task *ct;
+		struct cow_pages *pin;
+		unsigned char b;
+
+		assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+		assert_int_equal(cow_gup(e.t, e.a + 2 * PAGE_SIZE, PAGE_SIZE,
+					 COW_GUP_PIN | COW_GUP_WRITE | COW_GUP_LONGTERM, &pin),
+				 0);
+		assert_int_equal(cow_fork(e.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		assert_true(pages_are(e.t, e.a, HUGE,
+				      cases[i].pin_follows ? PTE_MAPPED_THP : PMD_MAPPED));
+		assert_true(mmt_holds(ct, e.a, 0x11, HUGE));
+		assert_int_equal(mmt_fill(e.t, e.a + 2 * PAGE_SIZE, 0x33, PAGE_SIZE), 0);
+		cow_pages_read(pin, 0, &b, 1);
+		if (b != (cases[i].pin_follows ? 0x33 : 0x11))
+			fail_msg("%s: the pin holds 0x%02x", cases[i].policy, b);
+		assert_true(mmt_holds(ct, e.a + 2 * PAGE_SIZE, 0x11, PAGE_SIZE));
+		assert_quiet_system_ok(e.sys);
+		cow_pages_release(pin);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		thp_env_end(&e);
+	}
+}
+
+/* munmap of part of a huge PMD and mprotect of one page split it; the
+ * rest stays mapped, PTE-mapped, with its data. */
+static void test_partial_munmap_and_mprotect_split(void **state)
+{
+	struct thp_env e = thp_env("linux-6.5", 2 * HUGE);
+
+	(void)state;
+	assert_int_equal(mmt_fill(e.t, e.a, 0x11, 2 * HUGE), 0);
+	assert_true(pages_are(e.t, e.a, 2 * HUGE, PMD_MAPPED));
+	assert_int_equal(cow_munmap(e.t, e.a, PAGE_SIZE), 0);
+	assert_int_equal(cow_page_state(e.t, e.a), 0);
+	assert_true(pages_are(e.t, e.a + PAGE_SIZE, HUGE - PAGE_SIZE, PTE_MAPPED_THP));
+	assert_true(mmt_holds(e.t, e.a + PAGE_SIZE, 0x11, HUGE - PAGE_SIZE));
+	assert_int_equal(cow_mprotect(e.t, e.a + HUGE + 8 * PAGE_SIZE, PAGE_SIZE, COW_PROT_READ),
+			 0);
+	assert_true(pages_are(e.t, e.a + HUGE, HUGE, PTE_MAPPED_THP));
+	assert_int_equal(cow_write(e.t, e.a + HUGE + 8 * PAGE_SIZE, "x", 1), COW_EFAULT);
+	assert_int_equal(mmt_fill(e.t, e.a + HUGE + 9 * PAGE_SIZE, 0x22, PAGE_SIZE), 0);
+	assert_true(mmt_holds(e.t, e.a + HUGE + 8 * PAGE_SIZE, 0x11, PAGE_SIZE));
+	assert_quiet_system_ok(e.sys);
+	/* munmap of the whole second 2 MiB zaps its PTEs and frees it. */
+	assert_int_equal(cow_munmap(e.t, e.a + HUGE, HUGE), 0);
+	assert_quiet_system_ok(e.sys);
+	thp_env_end(&e);
+}
+
+/* GUP and gup-fast through a huge PMD take the subpage of each address,
+ * as references and pins on the folio. */
+static void test_gup_and_gup_fast_through_a_pmd(void **state)
+{
+	struct thp_env e = thp_env("linux-6.5", HUGE);
+	struct cow_pages *fast, *slow;
+	struct page *head;
+	unsigned char buf[3];
+
+	(void)state;
+	for (unsigned long k = 0; k < HPAGE_PMD_NR; k++)
+		assert_int_equal(
+			cow_write(e.t, e.a + k * PAGE_SIZE, &(unsigned char){(unsigned char)k}, 1),
+			0);
+	head = folio_at(e.p, e.a);
+	assert_int_equal(cow_gup(e.t, e.a + 510 * PAGE_SIZE, 2 * PAGE_SIZE,
+				 COW_GUP_FAST | COW_GUP_PIN | COW_GUP_WRITE, &fast),
+			 0);
+	assert_int_equal(cow_gup(e.t, e.a + 7 * PAGE_SIZE, PAGE_SIZE, 0, &slow), 0);
+	assert_int_equal(atomic_read(&head->_pincount), 2);
+	assert_int_equal(page_ref_count(head), 4);
+	assert_true(page_maybe_dma_pinned(head + 100));
+	cow_pages_read(fast, 0, &buf[0], 1);
+	cow_pages_read(fast, PAGE_SIZE, &buf[1], 1);
+	cow_pages_read(slow, 0, &buf[2], 1);
+	assert_int_equal(buf[0], 510 % 256);
+	assert_int_equal(buf[1], 511 % 256);
+	assert_int_equal(buf[2], 7);
+	/* A store through the pin is the process's byte. */
+	cow_pages_write(fast, 1, "Z", 1);
+	assert_int_equal(mmt_byte(e.t, e.a + 510 * PAGE_SIZE + 1), 'Z');
+	assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+	assert_quiet_system_ok(e.sys);
+	cow_pages_release(fast);
+	cow_pages_release(slow);
+	assert_int_equal(page_ref_count(head), 1);
+	thp_env_end(&e);
+}
+
+/* The checker counts a huge PMD's maps and the folio's references: a
+ * wrong entire mapcount, a tail's stray mapcount or a missing reference
+ * each fail it. */
+static void test_checker_sees_folio_counts(void **state)
+{
+	struct thp_env e = thp_env("linux-6.5", HUGE);
+	struct page *head;
+	char msg[512] = "";
+
+	(void)state;
+	assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+	head = folio_at(e.p, e.a);
+	assert_quiet_system_ok(e.sys);
+	atomic_inc(&head[1]._entire_mapcount);
+	assert_int_equal(cow_system_check(e.sys, 1, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "(S2)"));
+	atomic_dec(&head[1]._entire_mapcount);
+	atomic_inc(&head[40]._mapcount);
+	assert_int_equal(cow_system_check(e.sys, 1, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "pfn"));
+	atomic_dec(&head[40]._mapcount);
+	atomic_inc(&head->_refcount);
+	assert_int_equal(cow_system_check(e.sys, 1, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "(S3)"));
+	atomic_dec(&head->_refcount);
+	ClearPageFlag(head + 200, PG_anon_exclusive);
+	assert_int_equal(cow_system_check(e.sys, 1, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "(S4)"));
+	SetPageFlag(head + 200, PG_anon_exclusive);
+	thp_env_end(&e);
+}
+
+/* ---- fork races a writer of the THP, under the explorer ---------------------------- */
+
+struct race {
+	struct cow_system *sys;
+	struct cow_process *p, *c;
+	struct cow_task *forker, *writer;
+	unsigned long a;
+	bool forked;	  /* fork had returned ... */
+	bool wrote_after; /* ... when the writer began */
+	bool passed;
+};
+
+static void race_forker(void *arg)
+{
+	struct race *r = arg;
+
+	task_check(cow_fork(r->forker, "child", &r->c) == 0);
+	WRITE_ONCE(r->forked, true);
+}
+
+static void race_writer(void *arg)
+{
+	struct race *r = arg;
+
+	r->wrote_after = READ_ONCE(r->forked);
+	task_check(mmt_fill(r->writer, r->a + 4 * PAGE_SIZE, 0x22, ACCESS_CHUNK) == 0);
+}
+
+static void *race_setup(struct sched *s)
+{
+	struct race *r = calloc(1, sizeof(*r));
+
+	r->sys = mmt_system("linux-6.5", FRAMES, 2, false);
+	r->p = mmt_process(r->sys, "parent");
+	r->forker = mmt_task(r->p, 0);
+	r->writer = mmt_task(r->p, 1);
+	r->a = map_thp(r->forker, HUGE);
+	assert_int_equal(mmt_fill(r->forker, r->a, 0x11, HUGE), 0);
+	sched_spawn(s, "forker", 0, race_forker, r, 0);
+	sched_spawn(s, "writer", 1, race_writer, r, 0);
+	return r;
+}
+
+static int race_check(void *state, char *msg, size_t len)
+{
+	return mmt_step_check(((struct race *)state)->sys, msg, len);
+}
+
+/* The child sees its snapshot: all 0x11, or the write where it may have
+ * come before the fork; never a write that began after fork returned. */
+static int race_verdict(void *state, char *msg, size_t len)
+{
+	struct race *r = state;
+	struct cow_task *ct;
+	int err = cow_system_check(r->sys, 1, msg, len), b;
+
+	if (err)
+		return err;
+	if (!mmt_holds(r->forker, r->a + 4 * PAGE_SIZE, 0x22, ACCESS_CHUNK)) {
+		snprintf(msg, len, "the parent lost its write");
+		return 1;
+	}
+	if (cow_task_create(r->c, 0, &ct) != 0)
+		return 1;
+	b = mmt_byte(ct, r->a + 4 * PAGE_SIZE);
+	if ((b != 0x11 && (b != 0x22 || r->wrote_after)) ||
+	    !mmt_holds(ct, r->a + 5 * PAGE_SIZE, 0x11, PAGE_SIZE)) {
+		snprintf(msg, len, "the child holds 0x%02x", b);
+		cow_task_destroy(ct);
+		return 1;
+	}
+	cow_task_destroy(ct);
+	r->passed = true;
+	return 0;
+}
+
+static void race_teardown(void *state)
+{
+	struct race *r = state;
+
+	if (r->passed) {
+		cow_task_destroy(r->forker);
+		cow_task_destroy(r->writer);
+		cow_process_exit(r->c);
+		cow_process_exit(r->p);
+		cow_system_destroy(r->sys);
+	}
+	free(r);
+}
+
+static const struct explore_prog race_prog = {
+	"thp-fork-writer-6.5", 4, race_setup, race_check, race_verdict, race_teardown,
+};
+
+static void test_fork_races_writer_explore(void **state)
+{
+	(void)state;
+	assert_explore_clean(&race_prog, 1, 200);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fault_maps_huge_pmd),
+		cmocka_unit_test(test_fault_falls_back_without_a_block),
+		cmocka_unit_test(test_fork_shares_then_splits_on_write),
+		cmocka_unit_test(test_reuse_after_the_child_exits),
+		cmocka_unit_test(test_vmsplice_leak_by_era),
+		cmocka_unit_test(test_pinned_thp_is_split_at_fork),
+		cmocka_unit_test(test_partial_munmap_and_mprotect_split),
+		cmocka_unit_test(test_gup_and_gup_fast_through_a_pmd),
+		cmocka_unit_test(test_checker_sees_folio_counts),
+		cmocka_unit_test(test_fork_races_writer_explore),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
