@@ -165,6 +165,12 @@ static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 
 	COW_CHECK(addr > vma->vm_start && addr < vma->vm_end && !(addr & ~PAGE_MASK),
 		  "bad split of [%#lx, %#lx) at %#lx", vma->vm_start, vma->vm_end, addr);
+	/* A huge PMD never straddles two VMAs (vma_adjust_trans_huge()). */
+	if ((vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) && (addr & ~PMD_MASK)) {
+		err = split_huge_pmd(vma, addr);
+		if (err)
+			return err;
+	}
 	tail = vma_alloc(mm, addr, vma->vm_end, vma->vm_flags,
 			 vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT));
 	if (!tail)

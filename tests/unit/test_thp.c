@@ -319,6 +319,32 @@ static void test_partial_munmap_and_mprotect_split(void **state)
 	thp_env_end(&e);
 }
 
+/* A VMA split inside a huge PMD splits the PMD first: after MADV_DONTFORK
+ * on all but the first page, fork gives the child that page alone. */
+static void test_vma_split_splits_the_pmd(void **state)
+{
+	struct thp_env e = thp_env("linux-6.5", HUGE);
+	struct cow_process *c;
+	struct cow_task *ct;
+
+	(void)state;
+	assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+	assert_int_equal(cow_madvise(e.t, e.a + PAGE_SIZE, HUGE - PAGE_SIZE, COW_MADV_DONTFORK), 0);
+	assert_true(pages_are(e.t, e.a, HUGE, PTE_MAPPED_THP));
+	assert_int_equal(cow_fork(e.t, "child", &c), 0);
+	ct = mmt_task(c, 1);
+	assert_true(mmt_holds(ct, e.a, 0x11, PAGE_SIZE));
+	assert_int_equal(cow_page_state(ct, e.a + PAGE_SIZE), 0);
+	assert_int_equal(mmt_byte(ct, e.a + PAGE_SIZE), -1); /* no mapping there */
+	/* Partially shared: subpage 0 by both, the rest by the parent. */
+	assert_false(PageFlag(mmt_page(e.p, e.a), PG_anon_exclusive));
+	assert_true(PageFlag(mmt_page(e.p, e.a + PAGE_SIZE), PG_anon_exclusive));
+	assert_quiet_system_ok(e.sys);
+	cow_task_destroy(ct);
+	cow_process_exit(c);
+	thp_env_end(&e);
+}
+
 /* GUP and gup-fast through a huge PMD take the subpage of each address,
  * as references and pins on the folio. */
 static void test_gup_and_gup_fast_through_a_pmd(void **state)
@@ -500,6 +526,7 @@ int main(void)
 		cmocka_unit_test(test_vmsplice_leak_by_era),
 		cmocka_unit_test(test_pinned_thp_is_split_at_fork),
 		cmocka_unit_test(test_partial_munmap_and_mprotect_split),
+		cmocka_unit_test(test_vma_split_splits_the_pmd),
 		cmocka_unit_test(test_gup_and_gup_fast_through_a_pmd),
 		cmocka_unit_test(test_checker_sees_folio_counts),
 		cmocka_unit_test(test_fork_races_writer_explore),
