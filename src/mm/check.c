@@ -861,8 +861,10 @@ static int step_mm_add(struct step_state *st, const struct mm_struct *mm)
 	return 0;
 }
 
-/* The mms whose page_table_lock is held: a huge PMD's counts may be
- * moving then, as a PTE's are under its PT lock. */
+/* The mms with huge PMDs whose page_table_lock is held: a huge PMD's
+ * counts may be moving then, as a PTE's are under its PT lock.  (In an
+ * mm that never had one the lock guards upper entries alone, which move
+ * no count.) */
 static unsigned long pgt_locks_held(struct cow_system *sys)
 {
 	struct mm_struct *mm;
@@ -870,7 +872,7 @@ static unsigned long pgt_locks_held(struct cow_system *sys)
 
 	list_for_each_entry(mm, &sys->mms, mmlist)
 	{
-		n += spin_is_locked(&mm->pgt.lock);
+		n += test_bit(MMF_HAS_THP, &mm->flags) && spin_is_locked(&mm->pgt.lock);
 	}
 	return n;
 }

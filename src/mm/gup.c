@@ -161,7 +161,7 @@ static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, u
 	spinlock_t *ptl;
 	/* A huge PMD gets the same tests as a PTE, for the subpage that
 	 * holds addr (follow_trans_huge_pmd()). */
-	pte_t *ptep = leaf_offset_map_lock(mm, addr, &ptl);
+	pte_t *ptep = leaf_offset_map_lock(vma, addr, &ptl);
 	pte_t pte;
 
 	if (!ptep)

@@ -103,6 +103,9 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 		put_page(sys->pool, head);
 		return 0;
 	}
+	/* Before the counts move: the checker takes this mm's PMD lock
+	 * for counts in flight only in an mm that has huge PMDs. */
+	set_bit(MMF_HAS_THP, &mm->flags);
 	atomic_inc(&head[1]._entire_mapcount);
 	atomic_long_add(HPAGE_PMD_NR, &mm->nr_anon);
 	set_pte(pmdp, mk_huge_pmd(sys, head, vma));
@@ -195,6 +198,7 @@ int copy_huge_pmd(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma
 		return THP_FALLBACK;
 	}
 	head = pfn_to_page(src_mm->sys->pool, pte_pfn(pmd));
+	set_bit(MMF_HAS_THP, &dst_mm->flags);
 	get_page(head);
 	atomic_inc(&head[1]._entire_mapcount);
 	atomic_long_add(HPAGE_PMD_NR, &dst_mm->nr_anon);
@@ -285,11 +289,12 @@ out_unlock:
 	return 0;
 }
 
-pte_t *leaf_offset_map_lock(struct mm_struct *mm, unsigned long addr, spinlock_t **ptlp)
+pte_t *leaf_offset_map_lock(struct vm_area_struct *vma, unsigned long addr, spinlock_t **ptlp)
 {
+	struct mm_struct *mm = vma->vm_mm;
 	pte_t *ptep = pte_offset_map_lock(&mm->pgt, addr, ptlp);
 
-	if (ptep || mm->sys->policy->thp == THP_NONE)
+	if (ptep || !(vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)))
 		return ptep;
 	ptep = pmd_lock_entry(&mm->pgt, addr, false, false, ptlp);
 	if (ptep && !pmd_trans_huge(ptep_get(ptep))) {

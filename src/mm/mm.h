@@ -78,6 +78,7 @@ struct anon_vma_chain {
 
 #define MMF_HAS_PINNED 0   /* bit in mm->flags: has ever FOLL_PIN'd (sticky) */
 #define MMF_VM_MERGEABLE 1 /* bit in mm->flags: registered with KSM (K) */
+#define MMF_HAS_THP 2	   /* bit in mm->flags: has had a huge PMD (sticky) */
 
 /* The fields every access reads come first; the ones every fault writes
  * (mmap_lock's count, nr_anon) each start a cache line of their own, so
@@ -276,7 +277,7 @@ struct page *zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr);
  * that maps it under the PMD lock (then pmd_trans_huge(*leaf) and
  * huge_offset() name the subpage); NULL if there is neither.  Unlock
  * with pte_unmap_unlock(). */
-pte_t *leaf_offset_map_lock(struct mm_struct *mm, unsigned long addr, spinlock_t **ptlp);
+pte_t *leaf_offset_map_lock(struct vm_area_struct *vma, unsigned long addr, spinlock_t **ptlp);
 /* fork: share the folio of the parent's huge PMD at haddr with the child,
  * write-protecting both.  0, COW_ENOMEM, or THP_FALLBACK when the PMD is
  * not huge (any more). */

@@ -331,12 +331,14 @@ int cow_mmap_file(struct cow_task *task, unsigned long len, int prot, int flags,
 int cow_page_state(struct cow_task *task, unsigned long addr)
 {
 	struct mm_struct *mm = task->proc->mm;
+	struct vm_area_struct *vma;
 	spinlock_t *ptl;
 	pte_t *ptep, pte;
 	int ret = 0;
 
 	down_read(&mm->mmap_lock);
-	ptep = leaf_offset_map_lock(mm, addr & PAGE_MASK, &ptl);
+	vma = find_vma(mm, addr);
+	ptep = vma ? leaf_offset_map_lock(vma, addr & PAGE_MASK, &ptl) : NULL;
 	if (ptep) {
 		pte = ptep_get(ptep);
 		if (pte_present(pte)) {

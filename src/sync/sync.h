@@ -145,6 +145,12 @@ static inline void cpu_relax(void)
  * there is no interleaving to explore, and teardown of big structures
  * would otherwise cost the explorer thousands of empty steps. */
 #define READ_PRIVATE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+/* A load of a word other CPUs may change, for bits of it that do not
+ * change while the caller can reach the object (a page's PG_head and
+ * PG_tail while it holds a reference or a mapping).  Not a yield point:
+ * the bits read conflict with no step that can run meanwhile, and the
+ * other bits are not the caller's to use. */
+#define READ_STABLE_BITS(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 /* A store to a word whose writers all hold one lock, which the caller
  * holds, and which other CPUs also read without it (with READ_ONCE: a
  * counter read as a hint, a map looked at before taking the lock).

@@ -333,7 +333,7 @@ static void test_folio_counts_through_tails(void **state)
 static void test_folio_alloc_needs_an_aligned_block(void **state)
 {
 	struct frame_pool *pool = pool_new(2 * HPAGE_PMD_NR, 2);
-	struct page *pages[2 * HPAGE_PMD_NR], *head;
+	struct page *pages[2 * HPAGE_PMD_NR + 1], *head; /* + the NULL that ends it */
 	unsigned long n = 0;
 
 	(void)state;
