@@ -54,6 +54,29 @@ int kern_host_zero_page(void)
 	return answer;
 }
 
+#define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
+
+const char *kern_thp_unavailable(void)
+{
+	char buf[128];
+	int fd = open(THP_ENABLED, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	/* Missing: a kernel without THP, or no sysfs here; MADV_HUGEPAGE
+	 * tells which when the run maps (EINVAL: a skip). */
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	if (strstr(buf, "[never]"))
+		return "thp: transparent huge pages are disabled on this host (" THP_ENABLED
+		       " is [never]), so no mapping gets a huge page";
+	return NULL;
+}
+
 /* ---- a temporary swap area ------------------------------------------------------------ */
 
 /* Set before the step they undo, so that a signal handler that runs in

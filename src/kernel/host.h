@@ -12,6 +12,11 @@
  * /proc/self/pagemap read as 0 without CAP_SYS_ADMIN). */
 int kern_host_zero_page(void);
 
+/* Transparent huge pages for map ... thp and madvise hugepage: why the
+ * host gives none (its THP setting is "never"), or NULL.  A kernel
+ * without THP at all shows when the run asks (MADV_HUGEPAGE: EINVAL). */
+const char *kern_thp_unavailable(void);
+
 /* Is a swap area active (/proc/swaps)? */
 bool kern_swap_active(void);
 /* Make sure swap is active for a run's swapout: when none is but other

@@ -172,13 +172,15 @@ static const char *op_skip_reason(const struct scenario *s, const struct scen_op
 			return "pin ... ro: a read-only long-term pin needs the gup_test module "
 			       "(CONFIG_GUP_TEST); io_uring fixed buffers pin read-write";
 		return NULL;
+	case OP_MAP: return op->map.thp ? kern_thp_unavailable() : NULL;
+	case OP_MADVISE:
+		return op->madvise.advice == COW_MADV_HUGEPAGE ? kern_thp_unavailable() : NULL;
 	case OP_CHECK:
 	case OP_REQUIRE:
-		if ((op->check.cmp == CMP_EXCLUSIVE || op->check.cmp == CMP_SHARED ||
-		     op->check.cmp == CMP_MERGED) &&
-		    access("/proc/kpageflags", R_OK) != 0)
-			return "check or require exclusive|shared|merged: reading page flags "
-			       "(/proc/kpageflags) needs root";
+		if (scen_cmp_is_page(op->check.cmp) && op->check.cmp != CMP_PRESENT &&
+		    op->check.cmp != CMP_SWAPPED && access("/proc/kpageflags", R_OK) != 0)
+			return "check or require exclusive|shared|merged|huge|pte-mapped: reading "
+			       "page flags (/proc/kpageflags) needs root";
 		if (op->check.range.space == SPACE_PIN &&
 		    s->pins[op->check.range.name].proc != op->proc)
 			return "a check of another process's pin: the pin's io_uring belongs to "

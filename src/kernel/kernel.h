@@ -77,9 +77,10 @@ void kern_judge(const struct scenario *s, struct kern_result *r);
 const char *kern_host_note(const struct scenario *s);
 
 /* Why the host cannot run s (a static look at its operations and at the
- * host: KSM passes, userfaultfd, swap, read-only pins, zero_page=off), or
- * NULL if it can.  A run may still skip for what only running finds (a
- * filesystem without O_DIRECT, a kernel without KSM). */
+ * host: KSM passes, userfaultfd, swap, read-only pins, zero_page=off,
+ * transparent huge pages set to never), or NULL if it can.  A run may
+ * still skip for what only running finds (a filesystem without O_DIRECT,
+ * a kernel without KSM or without THP). */
 const char *kern_skip_reason(const struct scenario *s);
 
 /* Run s once on the host.  The delays (o->seed) come at the operation

@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
@@ -423,6 +424,7 @@ static int read_range(const struct scen_range *g, const unsigned char *pipe_byte
 #define KPF_WRITEBACK 8
 #define KPF_ANON 12
 #define KPF_KSM 21
+#define KPF_THP 22 /* a page of a large anonymous folio, or the huge zero page */
 #define KPF_ZERO_PAGE 24
 #define KPF_MAPPEDTODISK 34 /* PG_anon_exclusive, for anonymous pages */
 
@@ -451,14 +453,120 @@ static bool kpage_word(const char *file, uint64_t pfn, uint64_t *out)
 	return ok;
 }
 
-/* The page at addr as SCEN_PAGE_* flags: pagemap says present (bit 63)
- * and swapped (bit 62); with flags, the frame's /proc/kpageflags word
- * says KPF_ANON with PG_anon_exclusive (KPF_MAPPEDTODISK for anonymous
- * pages) and KPF_KSM.  -1 if what is asked cannot be read (pagemap, or
- * the frame and its flags: root only). */
-static int page_state(const void *addr, bool flags)
+/* What /proc/self/smaps says of the VMA holding an address: its bounds
+ * and how much of it huge PMDs map (AnonHugePages counts PMD-mapped
+ * anonymous THPs only; the huge zero page is not among them). */
+struct vma_thp {
+	unsigned long start, end; /* end 0: not read yet */
+	unsigned long pmd_bytes;
+};
+
+/* Read the VMA holding addr from /proc/self/smaps into *v: 0, or -1 if it
+ * cannot be read or has no AnonHugePages line (a kernel without THP). */
+static int smaps_vma(unsigned long addr, struct vma_thp *v)
 {
-	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), ret;
+	FILE *f = fopen("/proc/self/smaps", "re");
+	unsigned long start = 0, end = 0, a, b, kb;
+	char line[512];
+	bool in = false;
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* A VMA's first line: "START-END PERMS ...". */
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2) {
+			if (in)
+				break; /* the VMA had no AnonHugePages line */
+			in = addr >= a && addr < b;
+			start = a;
+			end = b;
+		} else if (in && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
+			*v = (struct vma_thp){start, end, kb * 1024};
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/* The PAGEMAP_SCAN ioctl of /proc/PID/pagemap (6.7+; the uapi header
+ * may predate it): the categories of each page, PAGE_IS_HUGE for one a
+ * huge PMD maps (a THP's or hugetlb's). */
+struct pm_page_region {
+	uint64_t start, end, categories;
+};
+struct pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define PM_SCAN _IOWR('f', 16, struct pm_scan_arg)
+#define PM_PAGE_IS_HUGE (1ULL << 6)
+
+/* Is the page at addr mapped by a huge PMD, as PAGEMAP_SCAN tells: 1 or
+ * 0, or -1 if the kernel has no such ioctl (before 6.7). */
+static int scan_pmd_mapped(unsigned long addr)
+{
+	struct pm_page_region r = {0};
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.start = addr & ~4095UL,
+		.end = (addr & ~4095UL) + 4096,
+		.vec = (uint64_t)(uintptr_t)&r,
+		.vec_len = 1,
+		.return_mask = PM_PAGE_IS_HUGE,
+	};
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), n;
+
+	if (fd < 0)
+		return -1;
+	n = ioctl(fd, PM_SCAN, &a);
+	close(fd);
+	if (n < 0)
+		return -1;
+	return n == 1 && (r.categories & PM_PAGE_IS_HUGE) && addr >= r.start && addr < r.end;
+}
+
+/* Is the THP page at addr mapped by a huge PMD?  /proc/self/smaps counts
+ * a VMA's PMD-mapped bytes, not which pages they are: none of the VMA
+ * means no, all of it yes; between the two, PAGEMAP_SCAN says (6.7+), or
+ * it cannot be told (-1, why says so).  v caches the VMA for the next
+ * page of one check. */
+static int pmd_mapped(unsigned long addr, struct vma_thp *v, char *why, size_t len)
+{
+	int pmd;
+
+	if (!(v->end && addr >= v->start && addr < v->end) && smaps_vma(addr, v)) {
+		snprintf(why, len, "/proc/self/smaps has no AnonHugePages for the page's VMA");
+		return -1;
+	}
+	if (v->pmd_bytes == 0)
+		return 0;
+	if (v->pmd_bytes == v->end - v->start)
+		return 1;
+	pmd = scan_pmd_mapped(addr);
+	if (pmd >= 0)
+		return pmd;
+	snprintf(why, len,
+		 "the mapping is part PMD-mapped, part not (AnonHugePages %lu of %lu kB of its "
+		 "VMA): /proc/self/smaps cannot tell which page, and this kernel has no "
+		 "PAGEMAP_SCAN (6.7)",
+		 v->pmd_bytes / 1024, (v->end - v->start) / 1024);
+	return -1;
+}
+
+/* The page at addr as SCEN_PAGE_* flags: pagemap says present (bit 63)
+ * and swapped (bit 62); with want, the frame's /proc/kpageflags word
+ * says KPF_ANON with PG_anon_exclusive (KPF_MAPPEDTODISK for anonymous
+ * pages), KPF_KSM and KPF_THP (a large folio), and for SCEN_PAGE_HUGE
+ * pmd_mapped() says whether a THP page is mapped by a huge PMD (the huge
+ * zero page always is: a split maps the small zero page instead).  -1 if
+ * what is asked cannot be read (pagemap, or the frame and its flags: root
+ * only; why says so where it is not the flags). */
+static int page_state(const void *addr, int want, struct vma_thp *v, char *why, size_t len)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), ret, pmd;
 	uint64_t e, f;
 
 	if (pm < 0)
@@ -466,7 +574,7 @@ static int page_state(const void *addr, bool flags)
 	e = pagemap_entry(pm, (unsigned long)addr);
 	close(pm);
 	ret = (e & PM_PRESENT ? SCEN_PAGE_PRESENT : 0) | (e & PM_SWAP ? SCEN_PAGE_SWAPPED : 0);
-	if (!flags || !(e & PM_PRESENT))
+	if (!want || !(e & PM_PRESENT))
 		return ret;
 	if (!kpage_word("/proc/kpageflags", e & PM_PFN, &f))
 		return -1;
@@ -474,12 +582,25 @@ static int page_state(const void *addr, bool flags)
 		ret |= SCEN_PAGE_EXCLUSIVE;
 	if (f >> KPF_KSM & 1)
 		ret |= SCEN_PAGE_KSM;
-	return ret;
+	if (!(f >> KPF_THP & 1))
+		return ret;
+	ret |= SCEN_PAGE_LARGE;
+	if (f >> KPF_ZERO_PAGE & 1)
+		return ret | SCEN_PAGE_HUGE;
+	if (!(want & SCEN_PAGE_HUGE))
+		return ret;
+	pmd = pmd_mapped((unsigned long)addr, v, why, len);
+	if (pmd < 0)
+		return -1;
+	return pmd ? ret | SCEN_PAGE_HUGE : ret;
 }
 
 struct check_arg {
 	const struct scen_op *op;
 	unsigned char *pipe_bytes[SCEN_MAX_TUPLE]; /* a pipe range's whole pipe */
+	struct scen_check_io *io;		   /* its no_page_state: why, when set */
+	struct vma_thp vma;
+	char why[256];
 };
 
 /* A pipe is read once, whole, without consuming it, when a check first
@@ -505,11 +626,18 @@ static int check_fill(void *arg, const struct scen_value *v, unsigned long at, u
 	return value_fill(v, at, buf, n);
 }
 
-static int check_page(void *arg, unsigned long at, bool flags)
+#define NO_KPAGEFLAGS "/proc/kpageflags cannot be read (root only)"
+
+static int check_page(void *arg, unsigned long at, int want)
 {
 	struct check_arg *m = arg;
+	int st;
 
-	return page_state(map_addr(&m->op->check.range) + at, flags);
+	m->why[0] = '\0';
+	st = page_state(map_addr(&m->op->check.range) + at, want, &m->vma, m->why, sizeof(m->why));
+	if (st < 0)
+		m->io->no_page_state = m->why[0] ? m->why : NO_KPAGEFLAGS;
+	return st;
 }
 
 /* Out of memory or an I/O error: the reading failed, not the memory. */
@@ -521,19 +649,20 @@ static bool check_failed(int err)
 /* check and require: scen_judge's verdict, recorded as the model's is. */
 static void host_check(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
-	struct check_arg m = {op, {NULL}};
-	const struct scen_check_io io = {
+	struct check_arg m = {.op = op};
+	struct scen_check_io io = {
 		.read = check_read,
 		.fill = check_fill,
 		.page = check_page,
 		.failed = check_failed,
 		.strerror = errname,
-		.no_page_state = "/proc/kpageflags cannot be read (root only)",
+		.no_page_state = NO_KPAGEFLAGS,
 		.efault = EFAULT,
 		.arg = &m,
 	};
 	struct scen_finding f;
 
+	m.io = &io;
 	scen_judge(W.s, op, &io, &f);
 	switch (f.out) {
 	case SCEN_HELD:
@@ -857,8 +986,45 @@ static int host_advice(int advice)
 	case COW_MADV_DOFORK: return MADV_DOFORK;
 	case COW_MADV_MERGEABLE: return MADV_MERGEABLE;
 	case COW_MADV_UNMERGEABLE: return MADV_UNMERGEABLE;
+	case COW_MADV_HUGEPAGE: return MADV_HUGEPAGE;
+	case COW_MADV_NOHUGEPAGE: return MADV_NOHUGEPAGE;
 	}
 	return -1;
+}
+
+#define HPAGE_SIZE (2UL << 20)
+/* MADV_HUGEPAGE and MADV_NOHUGEPAGE fail with EINVAL: what the run skips. */
+#define NO_THP(what) \
+	what ": EINVAL: this kernel has no transparent huge pages (CONFIG_TRANSPARENT_HUGEPAGE)"
+
+/* map ... thp: anonymous memory at a 2 MiB-aligned address (mmap 2 MiB
+ * more, unmap the head and the tail), then madvise(MADV_HUGEPAGE).  Its
+ * address, or 0 (failed or skipped: recorded). */
+static unsigned long map_thp(const struct scen_op *op)
+{
+	unsigned long len = op->map.len, a, start;
+	void *p = mmap(NULL, len + HPAGE_SIZE, host_prot(op->map.prot), MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	if (p == MAP_FAILED) {
+		op_error(op, "map", errno);
+		return 0;
+	}
+	a = (unsigned long)p;
+	start = (a + HPAGE_SIZE - 1) & ~(HPAGE_SIZE - 1);
+	if ((start > a && munmap(p, start - a) != 0) ||
+	    munmap((void *)(start + len), a + HPAGE_SIZE - start) != 0) {
+		op_error(op, "map (trimming to a 2 MiB boundary: munmap)", errno);
+		return 0;
+	}
+	if (madvise((void *)start, len, MADV_HUGEPAGE) == 0)
+		return start;
+	if (errno == EINVAL)
+		op_skip(op, NO_THP("map ... thp: madvise(MADV_HUGEPAGE)"));
+	else
+		op_error(op, "map (madvise MADV_HUGEPAGE)", errno);
+	munmap((void *)start, len);
+	return 0;
 }
 
 static void host_map(const struct scen_op *op, struct tctx *t COW_UNUSED)
@@ -866,6 +1032,11 @@ static void host_map(const struct scen_op *op, struct tctx *t COW_UNUSED)
 	int flags = op->map.shared ? MAP_SHARED : MAP_PRIVATE, fd = -1;
 	void *a;
 
+	if (op->map.thp) {
+		W.addrs[op->map.name] = map_thp(op);
+		W.file_map[op->map.name] = false;
+		return;
+	}
 	if (op->map.file >= 0)
 		fd = W.k->fd_cached[op->map.file];
 	else
@@ -902,6 +1073,8 @@ static void host_madvise(const struct scen_op *op, struct tctx *t COW_UNUSED)
 		return;
 	if (errno == EINVAL && (advice == MADV_MERGEABLE || advice == MADV_UNMERGEABLE))
 		op_skip(op, "madvise mergeable: this kernel has no KSM (CONFIG_KSM)");
+	else if (errno == EINVAL && (advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE))
+		op_skip(op, NO_THP("madvise hugepage|nohugepage"));
 	else
 		op_error(op, "madvise", errno);
 }

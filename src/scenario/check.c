@@ -147,6 +147,10 @@ static bool page_holds(enum scen_cmp c, int flags, const char **what)
 	case CMP_PRESENT: ok = present; break;
 	case CMP_SWAPPED: ok = flags & SCEN_PAGE_SWAPPED; break;
 	case CMP_MERGED: ok = present && (flags & SCEN_PAGE_KSM); break;
+	case CMP_HUGE: ok = present && (flags & SCEN_PAGE_HUGE); break;
+	case CMP_PTE_MAPPED:
+		ok = present && (flags & SCEN_PAGE_LARGE) && !(flags & SCEN_PAGE_HUGE);
+		break;
 	default: break;
 	}
 	if (ok)
@@ -157,9 +161,28 @@ static bool page_holds(enum scen_cmp c, int flags, const char **what)
 		*what = flags & SCEN_PAGE_EXCLUSIVE ? "exclusive" : "not exclusive";
 	else if (c == CMP_MERGED)
 		*what = "not a KSM page";
+	else if (c == CMP_HUGE)
+		*what = "not mapped by a huge PMD";
+	else if (c == CMP_PTE_MAPPED)
+		*what = flags & SCEN_PAGE_HUGE ? "mapped by a huge PMD"
+					       : "not part of a large folio";
 	else
 		*what = "present";
 	return false;
+}
+
+/* The SCEN_PAGE_* flags beyond present and swapped that page state c
+ * needs (scen_check_io's page: the host reads them at a cost). */
+static int page_wants(enum scen_cmp c)
+{
+	switch (c) {
+	case CMP_EXCLUSIVE:
+	case CMP_SHARED: return SCEN_PAGE_EXCLUSIVE;
+	case CMP_MERGED: return SCEN_PAGE_KSM;
+	case CMP_HUGE: return SCEN_PAGE_HUGE;
+	case CMP_PTE_MAPPED: return SCEN_PAGE_LARGE | SCEN_PAGE_HUGE;
+	default: return 0;
+	}
 }
 
 /* Does every page of op's range (a check's or a require's) have the page
@@ -171,11 +194,10 @@ static int pages_hold(const struct scen_op *op, const struct scen_check_io *io, 
 		      const char **what)
 {
 	const struct scen_range *g = &op->check.range;
-	bool flags = op->check.cmp == CMP_EXCLUSIVE || op->check.cmp == CMP_SHARED ||
-		     op->check.cmp == CMP_MERGED;
+	int want = page_wants(op->check.cmp);
 
 	for (*at = 0; *at < g->len; *at += SCEN_PAGE_SIZE - ((g->off + *at) % SCEN_PAGE_SIZE)) {
-		int st = io->page(io->arg, *at, flags);
+		int st = io->page(io->arg, *at, want);
 
 		if (st < 0)
 			return -1;

@@ -29,6 +29,7 @@
 
 #define BUF_SIZE 4096
 #define SECTOR 512UL
+#define HPAGE_BYTES (2UL << 20) /* a huge page: 512 frames */
 
 struct run {
 	const struct scenario *s;
@@ -177,20 +178,39 @@ static const char *effective_policy(const struct scenario *s, const char *overri
 
 static void run_free(struct run *r);
 
+/* Is mapping name m mapped with thp anywhere in ops (n of them)? */
+static bool thp_mapped(const struct scen_op *ops, int n, int m)
+{
+	for (int i = 0; i < n; i++)
+		if (ops[i].kind == OP_MAP && ops[i].map.name == m && ops[i].map.thp)
+			return true;
+	return false;
+}
+
 /* Without a `system frames=` line: room for every process to hold a
  * private copy of every mapping, plus the page cache of every mapped file,
- * page tables and slack.  A small pool keeps the explorer's per-step
- * checks cheap. */
+ * page tables and slack; and where a mapping asks for huge pages, an
+ * aligned block of 512 free frames for each of its 2 MiB and one more, so
+ * that small pages taken first leave the blocks whole.  A small pool
+ * keeps the explorer's per-step checks cheap. */
 static unsigned long default_frames(const struct scenario *s)
 {
-	unsigned long pages = 0, cached = 0;
+	unsigned long pages = 0, cached = 0, huge = 0;
 
-	for (int i = 0; i < s->nr_maps; i++)
+	for (int i = 0; i < s->nr_maps; i++) {
+		bool thp = thp_mapped(s->ops, s->nr_ops, i);
+
+		for (int t = 0; t < s->nr_threads && !thp; t++)
+			thp = thp_mapped(s->threads[t].ops, s->threads[t].nr_ops, i);
 		pages += s->maps[i].len / 4096;
+		if (thp)
+			huge += (s->maps[i].len + HPAGE_BYTES - 1) / HPAGE_BYTES;
+	}
 	for (int i = 0; i < s->nr_files; i++)
 		if (s->files[i].mapped)
 			cached += (s->files[i].size + 4095) / 4096;
-	return 64 + cached + (unsigned long)s->nr_procs * (pages + 16);
+	return 64 + cached + (unsigned long)s->nr_procs * (pages + 16) +
+	       (huge ? (huge + 1) * (HPAGE_BYTES / 4096) : 0);
 }
 
 unsigned long long scen_memory_bytes(const struct scenario *s)
@@ -523,16 +543,19 @@ static int check_fill(void *arg, const struct scen_value *v, unsigned long at, u
 	return value_fill(((struct check_arg *)arg)->r, v, at, buf, n);
 }
 
-/* The page at offset at of the check's range, as its page table has it. */
-static int check_page(void *arg, unsigned long at, bool flags)
+/* The page at offset at of the check's range, as its page table has it:
+ * every SCEN_PAGE_* flag, huge PMD and large folio included. */
+static int check_page(void *arg, unsigned long at, int want)
 {
 	struct check_arg *m = arg;
 
-	_Static_assert(
-		COW_PAGE_PRESENT == SCEN_PAGE_PRESENT && COW_PAGE_SWAPPED == SCEN_PAGE_SWAPPED &&
-			COW_PAGE_EXCLUSIVE == SCEN_PAGE_EXCLUSIVE && COW_PAGE_KSM == SCEN_PAGE_KSM,
-		"page state flags");
-	(void)flags; /* the model always knows them all */
+	_Static_assert(COW_PAGE_PRESENT == SCEN_PAGE_PRESENT &&
+			       COW_PAGE_SWAPPED == SCEN_PAGE_SWAPPED &&
+			       COW_PAGE_EXCLUSIVE == SCEN_PAGE_EXCLUSIVE &&
+			       COW_PAGE_KSM == SCEN_PAGE_KSM && COW_PAGE_HUGE == SCEN_PAGE_HUGE &&
+			       COW_PAGE_LARGE == SCEN_PAGE_LARGE,
+		       "page state flags");
+	(void)want; /* the model always knows them all */
 	return cow_page_state(m->t, map_addr(m->r, m->op, &m->op->check.range) + at);
 }
 
@@ -726,7 +749,10 @@ static void model_map(struct run *r, const struct scen_op *op, struct cow_task *
 	int share = op->map.shared ? COW_MAP_SHARED : COW_MAP_PRIVATE, err;
 	unsigned long addr;
 
-	/* mmap(2), of the file's descriptor with file=. */
+	/* mmap(2), of the file's descriptor with file=; with thp, then
+	 * madvise(MADV_HUGEPAGE), at a 2 MiB-aligned address. */
+	if (op->map.thp)
+		share |= COW_MAP_THP;
 	if (op->map.file >= 0)
 		err = cow_mmap_file(t, op->map.len, op->map.prot, share, r->files[op->map.file],
 				    &addr);

@@ -76,6 +76,9 @@ static int parse_map_file(struct parser *ps, struct scen_op *op, unsigned long l
 	return 0;
 }
 
+/* thp with shared or file=, reported at the later of the two. */
+#define THP_ONLY "thp is for private anonymous mappings only: not with %s"
+
 static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 {
 	struct scenario *s = ps->s;
@@ -141,7 +144,8 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 	op->map.file = -1;
 	while (ps->tok.kind == TOK_IDENT) {
 		const struct token *t = &ps->tok;
-		static const char *const opts[] = {"rw", "ro", "none", "private", "shared", "file"};
+		static const char *const opts[] = {"rw",     "ro",  "none", "private",
+						   "shared", "thp", "file"};
 		struct suggest sg = {.t = t};
 
 		if (ps_tok_is(t, "rw") || ps_tok_is(t, "ro") || ps_tok_is(t, "none")) {
@@ -156,10 +160,21 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 				return ps_terr(ps, t, "private or shared is given twice");
 			have_share = true;
 			op->map.shared = ps_tok_is(t, "shared");
+			if (op->map.shared && op->map.thp)
+				return ps_terr(ps, t, THP_ONLY, "shared");
+		} else if (ps_tok_is(t, "thp")) {
+			if (op->map.thp)
+				return ps_terr(ps, t, "thp is given twice");
+			if (op->map.shared || have_file)
+				return ps_terr(ps, t, THP_ONLY,
+					       op->map.shared ? "shared" : "file=");
+			op->map.thp = true;
 		} else if (ps_tok_is(t, "file")) {
 			if (have_file)
 				return ps_terr(ps, t,
 					       "file= is given twice: a mapping maps one file");
+			if (op->map.thp)
+				return ps_terr(ps, t, THP_ONLY, "file=");
 			have_file = true;
 			if (ps_next(ps))
 				return -1;
@@ -172,8 +187,8 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 			ps_suggest_list(&sg, opts, ARRAY_SIZE(opts));
 			return ps_terr(
 				ps, t,
-				"unknown map option %s%s: expected rw, ro, none, private, shared "
-				"or file=FILE",
+				"unknown map option %s%s: expected rw, ro, none, private, shared, "
+				"thp or file=FILE",
 				SHOW(t), SUGGESTION(&sg));
 		}
 		if (ps_next(ps))
@@ -209,8 +224,8 @@ static int parse_prot(struct parser *ps, int *prot)
 
 static int parse_advice(struct parser *ps, int *advice)
 {
-	static const char *const words[] = {"dontneed", "dontfork", "dofork", "mergeable",
-					    "unmergeable"};
+	static const char *const words[] = {"dontneed",	   "dontfork", "dofork",    "mergeable",
+					    "unmergeable", "hugepage", "nohugepage"};
 	const struct token *t = &ps->tok;
 	struct suggest sg = {.t = t};
 
@@ -226,21 +241,26 @@ static int parse_advice(struct parser *ps, int *advice)
 		*advice = COW_MADV_MERGEABLE;
 	else if (ps_tok_is(t, "unmergeable"))
 		*advice = COW_MADV_UNMERGEABLE;
+	else if (ps_tok_is(t, "hugepage"))
+		*advice = COW_MADV_HUGEPAGE;
+	else if (ps_tok_is(t, "nohugepage"))
+		*advice = COW_MADV_NOHUGEPAGE;
 	else {
 		if (t->kind == TOK_IDENT)
 			ps_suggest_list(&sg, words, ARRAY_SIZE(words));
 		return ps_terr(ps, t,
-			       "expected an advice (dontneed, dontfork, dofork, mergeable or "
-			       "unmergeable) after the range, found %s%s",
+			       "expected an advice (dontneed, dontfork, dofork, mergeable, "
+			       "unmergeable, hugepage or nohugepage) after the range, found %s%s",
 			       SHOW(t), SUGGESTION(&sg));
 	}
 	return ps_next(ps);
 }
 
 /* The page states a check or a require tests (scen_cmp_is_page). */
-static const char *const page_words[] = {"exclusive", "shared", "present", "swapped", "merged"};
-static const enum scen_cmp page_cmps[] = {CMP_EXCLUSIVE, CMP_SHARED, CMP_PRESENT, CMP_SWAPPED,
-					  CMP_MERGED};
+static const char *const page_words[] = {"exclusive", "shared", "present",   "swapped",
+					 "merged",    "huge",	"pte-mapped"};
+static const enum scen_cmp page_cmps[] = {CMP_EXCLUSIVE, CMP_SHARED, CMP_PRESENT,   CMP_SWAPPED,
+					  CMP_MERGED,	 CMP_HUGE,   CMP_PTE_MAPPED};
 
 static int page_word(const struct token *t)
 {
@@ -397,7 +417,8 @@ static int parse_check(struct parser *ps, const struct ctx *c, struct scen_op *o
 			ps, t,
 			nr > 1 ? "expected '==' or ',' after the ranges, found %s"
 			       : "expected '==', '!=', ',', 'faults' or a page state (exclusive, "
-				 "shared, present, swapped, merged) after the range, found %s",
+				 "shared, present, swapped, merged, huge, pte-mapped) after the "
+				 "range, found %s",
 			SHOW(t));
 	op->check.cmp = t->kind == TOK_EQ ? CMP_EQ : CMP_NE;
 	if (nr > 1 && op->check.cmp == CMP_NE)
@@ -421,7 +442,7 @@ static int parse_require(struct parser *ps, const struct ctx *c, struct scen_op 
 	if (page_word(t) < 0)
 		return ps_terr(ps, t,
 			       "expected a page state after the range (exclusive, shared, present, "
-			       "swapped or merged), found %s",
+			       "swapped, merged, huge or pte-mapped), found %s",
 			       SHOW(t));
 	return parse_page_state(ps, &op->check.range, &op->check.cmp);
 }

@@ -135,6 +135,7 @@ static const char *const cmp_words[] = {
 	[CMP_FAULTS] = "faults",   [CMP_EXCLUSIVE] = "exclusive",
 	[CMP_SHARED] = "shared",   [CMP_PRESENT] = "present",
 	[CMP_SWAPPED] = "swapped", [CMP_MERGED] = "merged",
+	[CMP_HUGE] = "huge",	   [CMP_PTE_MAPPED] = "pte-mapped",
 };
 
 const char *scen_cmp_name(enum scen_cmp c)

@@ -29,7 +29,9 @@
  *   under them (a fork's child runs its body at once, then exits).
  *   PAGES   exclusive (present, mapped exclusively: PG_anon_exclusive),
  *           shared (present, not exclusive), present (a frame is mapped),
- *           swapped (a swap PTE), merged (present, a KSM page)
+ *           swapped (a swap PTE), merged (present, a KSM page), huge
+ *           (present, mapped by a huge PMD), pte-mapped (present, a page
+ *           of a large folio mapped by a PTE)
  *   In a check, RANGE may also name a file (its bytes now, as read(2)
  *   sees them: through the page cache where the file is mapped), a pin
  *   (what the pinned frames hold) or a pipe (what reading it would
@@ -57,6 +59,8 @@
  *   (LEN need not be).  dio_read and dio_write move equally long ranges,
  *   and both offsets and the length are multiples of 512 (O_DIRECT's
  *   rules).
+ *   map thp asks for transparent huge pages: private anonymous memory only
+ *   (not with shared, nor with file=).
  *   map file=FILE names a declared file, once, and maps at most the file's
  *   size rounded up to whole pages.  A file is either mapped (in any map
  *   line) or a direct-I/O target (in any dio_read or dio_write), never
@@ -141,7 +145,10 @@ enum scen_space {
  * CMP_EXCLUSIVE on, the page states (scen_cmp_is_page) a check or a
  * require tests page by page, without touching: CMP_PRESENT a frame is
  * mapped, CMP_SWAPPED a swap PTE (the host: /proc/self/pagemap bits 63
- * and 62), CMP_MERGED present and a KSM page (the host: KPF_KSM). */
+ * and 62), CMP_MERGED present and a KSM page (the host: KPF_KSM),
+ * CMP_HUGE present and mapped by a huge PMD, CMP_PTE_MAPPED present, a
+ * page of a large folio (THP) and mapped by a PTE (the host: KPF_THP,
+ * and the VMA's AnonHugePages in /proc/self/smaps). */
 enum scen_cmp {
 	CMP_EQ,
 	CMP_NE,
@@ -151,7 +158,10 @@ enum scen_cmp {
 	CMP_PRESENT,
 	CMP_SWAPPED,
 	CMP_MERGED,
+	CMP_HUGE,
+	CMP_PTE_MAPPED,
 };
+#define CMP_LAST CMP_PTE_MAPPED
 
 static inline bool scen_cmp_is_page(enum scen_cmp c)
 {
@@ -193,6 +203,7 @@ struct scen_op {
 			int prot;	   /* COW_PROT_* */
 			bool shared;
 			int file; /* files[] it maps (file=), or -1: anonymous */
+			bool thp; /* COW_MAP_THP: private anonymous memory only */
 		} map;
 		struct {
 			struct scen_range range;
@@ -350,6 +361,8 @@ const char *scen_cmp_name(enum scen_cmp c);
 #define SCEN_PAGE_SWAPPED 0x02	 /* a swap entry */
 #define SCEN_PAGE_EXCLUSIVE 0x04 /* present, anonymous, PG_anon_exclusive */
 #define SCEN_PAGE_KSM 0x08	 /* present, a KSM page */
+#define SCEN_PAGE_HUGE 0x10	 /* present, mapped by a huge PMD */
+#define SCEN_PAGE_LARGE 0x20	 /* present, a page of a large folio (KPF_THP) */
 /* How many operations op stands for in its sequence: 1, plus its body
  * for a repeat or a fork with a body (the body follows it). */
 int scen_op_span(const struct scen_op *op);
@@ -370,17 +383,18 @@ void scen_check_describe_values(const struct scenario *s, const struct scen_op *
  * i as the executor sees them, fill the bytes of a value at [at, at + n)
  * of its range (both: 0 or an error code of the executor's); page gives
  * the SCEN_PAGE_* flags of the page at offset at of the check's range,
- * without touching it (flags: also SCEN_PAGE_EXCLUSIVE and SCEN_PAGE_KSM
- * are wanted), or -1 if the executor cannot tell, no_page_state saying
- * why.  efault is the code read returns where the memory faults; failed
- * says whether a code means the reading itself failed (out of memory, an
- * I/O error), which says nothing about the data: verdict error, not the
- * check's; strerror words a code. */
+ * without touching it (want: the flags beyond SCEN_PAGE_PRESENT and
+ * SCEN_PAGE_SWAPPED that the page state needs, which may cost the
+ * executor more to read), or -1 if the executor cannot tell,
+ * no_page_state saying why (the executor may set it in the call).  efault is the code read returns
+ * where the memory faults; failed says whether a code means the reading itself failed (out of
+ * memory, an I/O error), which says nothing about the data: verdict error, not the check's;
+ * strerror words a code. */
 struct scen_check_io {
 	int (*read)(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n);
 	int (*fill)(void *arg, const struct scen_value *v, unsigned long at, unsigned char *buf,
 		    unsigned long n);
-	int (*page)(void *arg, unsigned long at, bool flags);
+	int (*page)(void *arg, unsigned long at, int want);
 	bool (*failed)(int err);
 	const char *(*strerror)(int err, char *buf, size_t len);
 	const char *no_page_state;

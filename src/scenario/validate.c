@@ -250,7 +250,7 @@ static int validate_map(struct vstate *v, const struct scen_op *op, int thread, 
 	(void)flags;
 	if (op->map.name < 0 || op->map.name >= s->nr_maps ||
 	    op->map.len != s->maps[op->map.name].len || (op->map.prot & ~RW) || op->map.file < -1 ||
-	    op->map.file >= s->nr_files)
+	    op->map.file >= s->nr_files || (op->map.thp && (op->map.shared || op->map.file >= 0)))
 		return vfail(v, "%d:%d: a bad map", op->loc.line, op->loc.col);
 	return op->map.file >= 0 ? check_map_file(v, op) : 0;
 }
@@ -279,8 +279,8 @@ static int validate_check(struct vstate *v, const struct scen_op *op, int thread
 
 	(void)flags;
 	v->checks += op->kind == OP_CHECK;
-	if ((unsigned)op->check.verdict > VERDICT_OVERWRITE ||
-	    (unsigned)op->check.cmp > CMP_MERGED || (unsigned)r->space > SPACE_PIPE ||
+	if ((unsigned)op->check.verdict > VERDICT_OVERWRITE || (unsigned)op->check.cmp > CMP_LAST ||
+	    (unsigned)r->space > SPACE_PIPE ||
 	    (op->check.cmp >= CMP_FAULTS && r->space != SPACE_MAP) ||
 	    (op->kind == OP_REQUIRE && !scen_cmp_is_page(op->check.cmp)))
 		return vfail(v, "%d:%d: a bad check", op->loc.line, op->loc.col);
@@ -345,7 +345,8 @@ static int validate_madvise(struct vstate *v, const struct scen_op *op, int thre
 	(void)thread;
 	(void)flags;
 	if (a != COW_MADV_DONTNEED && a != COW_MADV_DONTFORK && a != COW_MADV_DOFORK &&
-	    a != COW_MADV_MERGEABLE && a != COW_MADV_UNMERGEABLE)
+	    a != COW_MADV_MERGEABLE && a != COW_MADV_UNMERGEABLE && a != COW_MADV_HUGEPAGE &&
+	    a != COW_MADV_NOHUGEPAGE)
 		return vfail(v, "%d:%d: a bad advice", op->loc.line, op->loc.col);
 	return aligned_range(v, op, &op->madvise.range);
 }

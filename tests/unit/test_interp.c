@@ -2,8 +2,9 @@
  * Tests of src/scenario/interp.c: scenarios run in the three modes, checks
  * that hold and checks that fail with the right verdict and message, the
  * invariants at the end of a run, explore failures replayed from their
- * token, file mappings and forced writes (poke), and every bundled
- * scenario under every implemented policy.
+ * token, file mappings and forced writes (poke), transparent huge pages
+ * (map ... thp, huge and pte-mapped), and every bundled scenario under
+ * every implemented policy.
  */
 #include "testutil.h"
 
@@ -342,6 +343,83 @@ static void test_page_states(void **state)
 	expect_text_fail("process P\n  map buf 1 page\n  write buf 0x5a\n  check leak buf merged\n",
 			 SCEN_SEQ, NULL, "leak",
 			 "check leak buf[0] merged failed: the page is not a KSM page");
+}
+
+/* map ... thp: a huge PMD where the preset's era has THP (6.5), small
+ * pages where it has none (2.6.29); an mprotect of one page splits the
+ * PMD and leaves the folio: its pages are pte-mapped. */
+static void test_thp(void **state)
+{
+	static const char huge[] = "system frames=2048\n"
+				   "process P\n"
+				   "  map buf 2M thp\n"
+				   "  write buf 0x11\n"
+				   "  check corrupt buf present\n"
+				   "  check corrupt buf huge\n"
+				   "  check corrupt buf == 0x11\n";
+	static const char split[] = "system frames=2048\n"
+				    "process P\n"
+				    "  map buf 2M thp\n"
+				    "  write buf 0x11\n"
+				    "  mprotect buf[0..4K] ro\n"
+				    "  check corrupt buf[4096..+4096] pte-mapped\n"
+				    "  check corrupt buf[0..4K] pte-mapped\n"
+				    "  check corrupt buf huge\n";
+	static const enum scen_mode modes[] = {SCEN_SEQ, SCEN_STRESS, SCEN_EXPLORE};
+
+	(void)state;
+	for (size_t m = 0; m < ARRAY_SIZE(modes); m++)
+		expect_text_pass(huge, modes[m], "linux-6.5", 3);
+	expect_text_pass(huge, SCEN_SEQ, "linux-5.8", 3);
+	expect_text_fail(huge, SCEN_SEQ, "linux-2.6.29", "corrupt",
+			 "test.cow:6:3: check corrupt buf[0] huge failed: the page is not mapped "
+			 "by a huge PMD");
+	expect_text_pass("system frames=2048\nprocess P\n  map buf 2M thp\n  write buf 0x11\n"
+			 "  check corrupt buf present\n  check corrupt buf == 0x11\n",
+			 SCEN_SEQ, "linux-2.6.29", 2);
+	expect_text_fail(split, SCEN_SEQ, "linux-6.5", "corrupt",
+			 "test.cow:8:3: check corrupt buf[0] huge failed: the page is not mapped "
+			 "by a huge PMD");
+	/* Both checks before it held. */
+	{
+		struct scenario *s = parse_ok(split);
+		struct scen_result r = run_mode(s, SCEN_SEQ, "linux-6.5");
+
+		assert_true(r.failed);
+		assert_int_equal(r.checks, 2);
+		scen_free(s);
+	}
+	/* pte-mapped's failures say what the page is instead. */
+	expect_text_fail(
+		"system frames=2048\nprocess P\n  map buf 2M thp\n  write buf 0x11\n"
+		"  check leak buf[8K..+4K] pte-mapped\n",
+		SCEN_SEQ, "linux-6.5", "leak",
+		"check leak buf[8192] pte-mapped failed: the page is mapped by a huge PMD");
+	expect_text_fail(
+		"process P\n  map buf 2 pages\n  write buf 0x11\n"
+		"  check leak buf pte-mapped\n",
+		SCEN_SEQ, "linux-6.5", "leak",
+		"check leak buf[0] pte-mapped failed: the page is not part of a large folio");
+	expect_text_fail("system frames=2048\nprocess P\n  map buf 2M thp\n"
+			 "  check leak buf huge\n",
+			 SCEN_SEQ, "linux-6.5", "leak",
+			 "check leak buf[0] huge failed: the page is not present");
+	/* Without a system line the default pool has room for the huge page. */
+	expect_text_pass("process P\n  map small 3 pages\n  write small 0x01\n"
+			 "  map buf 4M thp\n  write buf 0x11\n  check corrupt buf huge\n"
+			 "process Q\n  map buf 4M thp\n  read buf\n  check corrupt buf huge\n",
+			 SCEN_SEQ, "linux-6.5", 2);
+	/* The advice: hugepage on a plain mapping, nohugepage before the
+	 * first fault of a thp one. */
+	expect_text_pass("system frames=4096\nprocess P\n  map buf 4M\n"
+			 "  madvise buf hugepage\n  write buf 0x11\n  check corrupt buf huge\n",
+			 SCEN_SEQ, "linux-6.5", 1);
+	expect_text_fail("system frames=2048\nprocess P\n  map t 2M thp\n"
+			 "  madvise t nohugepage\n  write t 0x22\n"
+			 "  check corrupt t present\n  check corrupt t huge\n",
+			 SCEN_SEQ, "linux-6.5", "corrupt",
+			 "test.cow:7:3: check corrupt t[0] huge failed: the page is not mapped by "
+			 "a huge PMD");
 }
 
 /* A require that does not hold skips the run: never a pass, never a
@@ -821,6 +899,7 @@ int main(void)
 		cmocka_unit_test(test_check_alternatives),
 		cmocka_unit_test(test_repeat_and_fork_bodies),
 		cmocka_unit_test(test_page_states),
+		cmocka_unit_test(test_thp),
 		cmocka_unit_test(test_require_skips),
 	};
 

@@ -23,6 +23,9 @@ struct fake {
 	int pages[4];
 	int read_err, fill_err;
 	unsigned long off; /* where the check's range starts in its mapping */
+	int want;	   /* what page was last asked for */
+	const char *why;   /* set as no_page_state when a page reads -1 */
+	struct scen_check_io *io;
 };
 
 static int fake_read(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n)
@@ -46,12 +49,15 @@ static int fake_fill(void *arg, const struct scen_value *v, unsigned long at, un
 	return 0;
 }
 
-static int fake_page(void *arg, unsigned long at, bool flags)
+static int fake_page(void *arg, unsigned long at, int want)
 {
 	struct fake *f = arg;
+	int st = f->pages[(f->off + at) / 4096];
 
-	(void)flags;
-	return f->pages[(f->off + at) / 4096];
+	f->want = want;
+	if (st < 0 && f->why)
+		f->io->no_page_state = f->why;
+	return st;
 }
 
 static bool fake_failed(int err)
@@ -78,7 +84,7 @@ static struct scenario *parse(const char *text)
 /* The last operation of the scenario's top level, judged with f. */
 static struct scen_finding judge(const struct scenario *s, struct fake *f)
 {
-	const struct scen_check_io io = {
+	struct scen_check_io io = {
 		.read = fake_read,
 		.fill = fake_fill,
 		.page = fake_page,
@@ -90,6 +96,7 @@ static struct scen_finding judge(const struct scenario *s, struct fake *f)
 	};
 	struct scen_finding out;
 
+	f->io = &io;
 	scen_judge(s, &s->ops[s->nr_ops - 1], &io, &out);
 	return out;
 }
@@ -223,6 +230,71 @@ static void test_pages(void **state)
 	scen_free(s);
 }
 
+/* huge and pte-mapped: what each asks the executor for, and the words
+ * for a page that is something else. */
+static void test_huge_and_pte_mapped(void **state)
+{
+	const int thp = SCEN_PAGE_PRESENT | SCEN_PAGE_LARGE;
+	struct scenario *s = parse("process p\n  map buf 2 pages\n  check leak buf huge\n");
+	struct fake f = {.pages = {thp | SCEN_PAGE_HUGE, thp}};
+	struct scen_finding fd;
+
+	(void)state;
+	fd = judge(s, &f);
+	assert_int_equal(f.want, SCEN_PAGE_HUGE);
+	assert_finding(fd, SCEN_FAILED, "leak",
+		       "check leak buf[4096] huge failed: the page is not mapped by a huge PMD");
+	f.pages[1] |= SCEN_PAGE_HUGE;
+	assert_int_equal(judge(s, &f).out, SCEN_HELD);
+	f.pages[0] = 0;
+	fd = judge(s, &f);
+	assert_string_equal(fd.msg, "check leak buf[0] huge failed: the page is not present");
+	/* The executor's own reason for a page it cannot tell. */
+	f.pages[0] = -1;
+	f.why = "part PMD-mapped";
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_SKIPPED, "skip", "check huge: part PMD-mapped");
+	scen_free(s);
+
+	s = parse("process p\n  map buf 3 pages\n  check corrupt buf pte-mapped\n");
+	memset(&f, 0, sizeof(f));
+	f.pages[0] = f.pages[1] = f.pages[2] = thp;
+	assert_int_equal(judge(s, &f).out, SCEN_HELD);
+	assert_int_equal(f.want, SCEN_PAGE_LARGE | SCEN_PAGE_HUGE);
+	f.pages[1] = thp | SCEN_PAGE_HUGE;
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_FAILED, "corrupt",
+		       "check corrupt buf[4096] pte-mapped failed: the page is mapped by a huge "
+		       "PMD");
+	f.pages[1] = SCEN_PAGE_PRESENT | SCEN_PAGE_EXCLUSIVE;
+	fd = judge(s, &f);
+	assert_string_equal(fd.msg, "check corrupt buf[4096] pte-mapped failed: the page is not "
+				    "part of a large folio");
+	f.pages[1] = thp;
+	f.pages[2] = SCEN_PAGE_SWAPPED;
+	fd = judge(s, &f);
+	assert_string_equal(fd.msg,
+			    "check corrupt buf[8192] pte-mapped failed: the page is swapped out");
+	scen_free(s);
+
+	s = parse("process p\n  map buf 1 page\n  require buf pte-mapped\n");
+	memset(&f, 0, sizeof(f));
+	f.pages[0] = thp | SCEN_PAGE_HUGE;
+	fd = judge(s, &f);
+	assert_finding(fd, SCEN_SKIPPED, "skip",
+		       "require buf pte-mapped does not hold: the page at buf[0] is mapped by a "
+		       "huge PMD");
+	scen_free(s);
+	/* present and swapped ask for nothing more. */
+	s = parse("process p\n  map buf 1 page\n  check leak buf present\n");
+	memset(&f, 0, sizeof(f));
+	f.pages[0] = SCEN_PAGE_PRESENT;
+	f.want = -1;
+	assert_int_equal(judge(s, &f).out, SCEN_HELD);
+	assert_int_equal(f.want, 0);
+	scen_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_read_errors),
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_pages),
+		cmocka_unit_test(test_huge_and_pte_mapped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,9 +5,10 @@
  * fixed buffers (pins) across fork, vmsplice, forced writes through
  * /proc/self/mem, threads with random delays, checks of pins and pipes,
  * faults, skips and their reasons, that a swap-out or a KSM pass that
- * did nothing skips, that a pass ran every check, and that a run leaves
- * no process and no file behind.  What needs root (page flags, a swap
- * file, KSM passes) is skipped with the reason without it.
+ * did nothing skips, transparent huge pages (huge and pte-mapped), that
+ * a pass ran every check, and that a run leaves no process and no file
+ * behind.  What needs root (page flags, a swap file, KSM passes) is
+ * skipped with the reason without it.
  */
 #include "testutil.h"
 
@@ -385,6 +386,85 @@ static void test_merged_on_host(void **state)
 	assert_int_equal(r.checks, 4);
 	scen_free(s);
 	assert_nothing_left();
+}
+
+/* Run text on the host, where it needs THP and /proc/kpageflags: NULL
+ * (with *r) when it ran, or why the host cannot run it. */
+static const char *run_thp(const char *text, struct kern_result *r)
+{
+	struct scenario *s = parse_ok(text);
+	const char *why = kern_skip_reason(s);
+
+	if (!why)
+		*r = run(s, 0);
+	scen_free(s);
+	assert_nothing_left();
+	return why;
+}
+
+/* map ... thp, huge and pte-mapped on the host, worded as the model's;
+ * a require huge first, for a host that finds no free 2 MiB (a skip). */
+static void test_thp_on_host(void **state)
+{
+	static const char huge[] = "process P\n"
+				   "  map buf 4M thp\n"
+				   "  write buf 0x11\n"
+				   "  require buf huge\n"
+				   "  check corrupt buf present\n"
+				   "  check corrupt buf huge\n"
+				   "  check corrupt buf == 0x11\n"
+				   "  mprotect buf[0..4K] ro\n"
+				   "  check corrupt buf[4096..+4096] pte-mapped\n"
+				   "  check corrupt buf[0..4K] pte-mapped\n"
+				   "  check corrupt buf[2M..4M] huge\n"
+				   "  check corrupt buf huge\n";
+	/* One VMA, part PMD-mapped: PAGEMAP_SCAN tells which pages (6.7+);
+	 * an older kernel cannot, and the run skips. */
+	static const char part[] = "process P\n"
+				   "  map buf 4M thp\n"
+				   "  write buf 0x11\n"
+				   "  require buf huge\n"
+				   "  madvise buf[2M..+4K] dontneed\n"
+				   "  check corrupt buf[0..2M] huge\n"
+				   "  check corrupt buf[2101248..+4K] pte-mapped\n"
+				   "  check corrupt buf[2M..+4K] == 0x00\n";
+	struct scenario *s = parse_ok(huge);
+	const char *why = kern_thp_unavailable();
+	struct kern_result r;
+
+	(void)state;
+	/* The reasons, before anything runs. */
+	if (why)
+		assert_string_equal(kern_skip_reason(s), why);
+	else if (access("/proc/kpageflags", R_OK) != 0)
+		assert_non_null(strstr(kern_skip_reason(s), "huge|pte-mapped"));
+	else
+		assert_null(kern_skip_reason(s));
+	scen_free(s);
+	s = parse_ok("process P\n  map buf 2M\n  madvise buf hugepage\n  write buf 0x11\n");
+	assert_true(kern_skip_reason(s) == why);
+	scen_free(s);
+	if ((why = run_thp(huge, &r)))
+		skip_because(why);
+	if (r.status == KERN_SKIP && strstr(r.message, "require buf huge does not hold"))
+		skip_because(r.message); /* no free 2 MiB on this host now */
+	if (r.status != KERN_FAIL)
+		fail_msg("%s: %s", r.verdict, r.message);
+	assert_string_equal(r.message, "test.cow:12:3: check corrupt buf[0] huge failed: the page "
+				       "is not mapped by a huge PMD");
+	assert_int_equal(r.checks, 6);
+	assert_null(run_thp(part, &r));
+	if (r.status == KERN_SKIP && !strstr(r.message, "require buf huge does not hold"))
+		assert_non_null(strstr(r.message,
+				       "test.cow:6:3: check huge: the mapping is part "
+				       "PMD-mapped, part not (AnonHugePages 2048 of 4096 "
+				       "kB of its VMA): /proc/self/smaps cannot tell "
+				       "which page"));
+	else if (r.status != KERN_SKIP) {
+		if (r.status != KERN_PASS)
+			fail_msg("%s: %s", r.verdict, r.message);
+		assert_int_equal(r.checks, 3);
+	}
 }
 
 /* An operation the host refuses is an error, worded as the model's. */
@@ -822,6 +902,7 @@ int main(void)
 		cmocka_unit_test(test_repeat_and_fork_bodies),
 		cmocka_unit_test(test_page_states_and_require),
 		cmocka_unit_test(test_merged_on_host),
+		cmocka_unit_test(test_thp_on_host),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

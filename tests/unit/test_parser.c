@@ -685,7 +685,7 @@ static void test_map_options(void **state)
 		   "private or shared is given twice");
 	expect_err("process P\n  map a 4K rx\n", "2:12",
 		   "unknown map option 'rx' (did you mean 'rw'?): expected rw, ro, none, private, "
-		   "shared or file=FILE");
+		   "shared, thp or file=FILE");
 	expect_err("process P\n  map a 4K rw [\n", "2:15",
 		   "unexpected '[' after the 'map' operation");
 	expect_err("process P\n  map 4K\n", "2:7",
@@ -866,7 +866,7 @@ static void test_checks(void **state)
 	expect_err(C2 "  check buf == 0x00\n", "3:9", "expected a verdict");
 	expect_err(C2 "  check leak buf = 0x00\n", "3:18",
 		   "expected '==', '!=', ',', 'faults' or a page state (exclusive, shared, "
-		   "present, swapped, merged) after the range, found '='");
+		   "present, swapped, merged, huge, pte-mapped) after the range, found '='");
 	expect_err(C2 "  check leak buf\n", "3:17",
 		   "expected '==', '!=', ',', 'faults' or a page state");
 	expect_err(C2 "  check leak buf faults 0x00\n", "3:25",
@@ -930,8 +930,9 @@ static void test_mprotect_madvise_munmap(void **state)
 		   "mean 'rw'?)");
 	expect_err(M2 "  mprotect buf\n", "3:15", "expected a protection (rw, ro or none)");
 	expect_err(M2 "  madvise buf dontned\n", "3:15",
-		   "expected an advice (dontneed, dontfork, dofork, mergeable or unmergeable) "
-		   "after the range, found 'dontned' (did you mean 'dontneed'?)");
+		   "expected an advice (dontneed, dontfork, dofork, mergeable, unmergeable, "
+		   "hugepage or nohugepage) after the range, found 'dontned' (did you mean "
+		   "'dontneed'?)");
 	expect_err(M2 "  madvise buf pageout\n", "3:15",
 		   "'madvise pageout' is spelled 'swapout RANGE' in scenarios");
 	expect_err(M2 "  munmap buf ro\n", "3:14", "unexpected 'ro' after the 'munmap' operation");
@@ -2474,8 +2475,8 @@ static void test_page_states_and_require(void **state)
 
 #define C2 "file d 4K\nprocess P\n  map buf 8K\n"
 	expect_err(C2 "  require buf\n", "4:14",
-		   "expected a page state after the range (exclusive, shared, present, swapped "
-		   "or merged), found the end of the line");
+		   "expected a page state after the range (exclusive, shared, present, swapped, "
+		   "merged, huge or pte-mapped), found the end of the line");
 	expect_err(C2 "  require buf == 0x11\n", "4:15", "expected a page state");
 	expect_err(C2 "  require buf swaped\n", "4:15", "expected a page state");
 	expect_err(C2 "  require d swapped\n", "4:11", "'d' is a file, not a mapping");
@@ -2486,6 +2487,109 @@ static void test_page_states_and_require(void **state)
 	expect_err(C2 "  require nope swapped\n", "4:11", "unknown mapping 'nope'");
 	expect_err("process P\n  require buf swapped\n", "2:11", "unknown mapping 'buf'");
 #undef C2
+}
+
+/* map ... thp, madvise hugepage|nohugepage, and the page states huge and
+ * pte-mapped ('-' is a name character: one token). */
+static void test_thp(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map a 2M thp\n"
+				      "  map b 4M ro private thp\n"
+				      "  map c 2M thp private rw\n"
+				      "  map d 2M private\n"
+				      "  madvise d hugepage\n"
+				      "  madvise a[2093056..+4K] nohugepage\n"
+				      "  check leak a huge\n"
+				      "  check corrupt a[4K..+4K] pte-mapped\n"
+				      "  require b huge\n"
+				      "  require c[0..8K] pte-mapped\n"
+				      "  thread t check leak a pte-mapped\n"
+				      "  join\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(s->nr_ops, 11);
+	assert_true(op[0].map.thp);
+	assert_false(op[0].map.shared);
+	assert_int_equal(op[0].map.prot, RW);
+	assert_int_equal(op[0].map.file, -1);
+	assert_int_equal(op[0].map.len, 2UL << 20);
+	assert_true(op[1].map.thp);
+	assert_int_equal(op[1].map.prot, COW_PROT_READ);
+	assert_true(op[2].map.thp);
+	assert_int_equal(op[2].map.prot, RW);
+	assert_false(op[3].map.thp);
+	assert_int_equal(op[4].madvise.advice, COW_MADV_HUGEPAGE);
+	assert_range(&op[4].madvise.range, 3, true, 0, 2UL << 20);
+	assert_int_equal(op[5].madvise.advice, COW_MADV_NOHUGEPAGE);
+	assert_range(&op[5].madvise.range, 0, false, (2UL << 20) - 4096, 4096);
+	assert_int_equal(op[6].kind, OP_CHECK);
+	assert_int_equal(op[6].check.cmp, CMP_HUGE);
+	assert_int_equal(op[6].check.verdict, VERDICT_LEAK);
+	assert_int_equal(op[7].check.cmp, CMP_PTE_MAPPED);
+	assert_range(&op[7].check.range, 0, false, 4096, 4096);
+	assert_int_equal(op[8].kind, OP_REQUIRE);
+	assert_int_equal(op[8].check.cmp, CMP_HUGE);
+	assert_int_equal(op[9].check.cmp, CMP_PTE_MAPPED);
+	assert_int_equal(s->threads[0].ops[0].check.cmp, CMP_PTE_MAPPED);
+	assert_int_equal(s->nr_checks, 3);
+	assert_string_equal(scen_cmp_name(CMP_HUGE), "huge");
+	assert_string_equal(scen_cmp_name(CMP_PTE_MAPPED), "pte-mapped");
+	/* scen_check holds thp to private anonymous memory. */
+	{
+		struct scen_op *w = (struct scen_op *)op;
+		char msg[256];
+
+		w[0].map.shared = true;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "2:3: a bad map"));
+		w[0].map.shared = false;
+		w[7].check.cmp = (enum scen_cmp)(CMP_PTE_MAPPED + 1);
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "9:3: a bad check"));
+		w[7].check.cmp = CMP_PTE_MAPPED;
+		w[4].madvise.advice = COW_MADV_NOHUGEPAGE + 1;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "6:3: a bad advice"));
+		w[4].madvise.advice = COW_MADV_HUGEPAGE;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+	}
+	scen_free(s);
+
+#define T "file f 2M\nprocess P\n"
+	/* Not with shared nor file=: at the later of the two words. */
+	expect_err(T "  map a 2M shared thp\n", "3:19",
+		   "thp is for private anonymous mappings only: not with shared");
+	expect_err(T "  map a 2M thp shared\n", "3:16",
+		   "thp is for private anonymous mappings only: not with shared");
+	expect_err(T "  map a 2M ro thp file=f\n", "3:19",
+		   "thp is for private anonymous mappings only: not with file=");
+	expect_err(T "  map a 2M file=f thp\n", "3:19",
+		   "thp is for private anonymous mappings only: not with file=");
+	expect_err(T "  map a 2M thp private thp\n", "3:24", "thp is given twice");
+	expect_err(T "  map a 2M thq\n", "3:12",
+		   "unknown map option 'thq' (did you mean 'thp'?): expected rw, ro, none, "
+		   "private, shared, thp or file=FILE");
+	expect_err(T "  map a 2M\n  madvise a hugepages\n", "4:13",
+		   "expected an advice (dontneed, dontfork, dofork, mergeable, unmergeable, "
+		   "hugepage or nohugepage) after the range, found 'hugepages' (did you mean "
+		   "'hugepage'?)");
+	expect_err(T "  map a 2M\n  madvise a[1K..+4K] hugepage\n", "4:13",
+		   "madvise needs a page-aligned offset");
+	expect_err(T "  map a 2M\n  check leak a hug\n", "4:16",
+		   "expected '==', '!=', ',', 'faults' or a page state (exclusive, shared, "
+		   "present, swapped, merged, huge, pte-mapped) after the range, found 'hug'");
+	expect_err(T "  map a 2M\n  require a pte_mapped\n", "4:13",
+		   "expected a page state after the range (exclusive, shared, present, swapped, "
+		   "merged, huge or pte-mapped), found 'pte_mapped'");
+	expect_err(T "  map a 2M\n  require a pte -mapped\n", "4:13",
+		   "expected a page state after the range");
+	expect_err(T "  check leak f huge\n", "3:16",
+		   "'huge' checks a mapping's pages: a file is not mapped");
+	expect_err(T "  map a 2M\n  check leak a pte-mapped huge\n", "4:27",
+		   "unexpected 'huge' after the 'check' operation");
+#undef T
 }
 
 /* repeat N and fork NAME with a body. */
@@ -3213,6 +3317,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_check_spaces),
 		cmocka_unit_test(test_check_alternatives),
 		cmocka_unit_test(test_page_states_and_require),
+		cmocka_unit_test(test_thp),
 		cmocka_unit_test(test_repeat_and_fork_bodies),
 		cmocka_unit_test(test_gup_thread_groups),
 		cmocka_unit_test(test_one_namespace),
