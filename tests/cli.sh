@@ -103,7 +103,7 @@ kill -INT "$mpid"
 wait "$mpid"
 got=$?
 [ "$got" -eq 130 ] && ok "matrix: SIGINT exits 130" || bad "matrix: SIGINT exits 130 (exit $got)"
-grep -q "^interrupted: [0-9]* of 357 cells finished, the others are marked '-'" "$tmp/out" && ok "matrix: SIGINT says it was interrupted" || bad "matrix: SIGINT says it was interrupted"
+grep -q "^interrupted: [0-9]* of 391 cells finished, the others are marked '-'" "$tmp/out" && ok "matrix: SIGINT says it was interrupted" || bad "matrix: SIGINT says it was interrupted"
 grep -q "^r01_cow_after_fork  *pass " "$tmp/out" && grep -q "^r2[0-9].*  -  " "$tmp/out" && ok "matrix: SIGINT prints the finished cells and marks the others" || bad "matrix: SIGINT prints the finished cells and marks the others"
 
 # A cell's default budget is runs, not seconds: the same search as with
@@ -565,6 +565,31 @@ if [ "$(id -u)" = 0 ] && [ -e /sys/kernel/mm/ksm/run ]; then
 	expect 0 "diff: KSM merges as the host's does" "$cow" diff scenarios/ksm_fork_shared.cow scenarios/ksm_pinned_node.cow scenarios/ksm_half_merged.cow --iterations 3
 	grep -q "^diff: 3 agree, 0 disagree, 0 skipped; 3 scenarios" "$tmp/out" && ok "diff: the KSM rows ran on the host and agree" || bad "diff: the KSM rows ran on the host and agree: $(cat "$tmp/out")"
 fi
+# Transparent huge pages: a thp mapping's huge PMDs, one split by a
+# dontneed of a page and one by an mprotect (pte-mapped), under a preset
+# with THP and one without, and on the host (root, THP not never; else
+# the row skips, as it does where the host finds no free 2 MiB).
+cat >"$tmp/thp.cow" <<'EOF'
+process P
+  map buf 4M thp
+  write buf 0x11
+  require buf huge
+  madvise buf[2M..+4K] dontneed
+  check corrupt buf[0..2M] huge
+  check corrupt buf[2101248..+4K] pte-mapped
+  mprotect buf[0..4K] ro
+  check corrupt buf[4K..+4K] pte-mapped
+  check corrupt buf huge
+EOF
+expect 1 "run: thp: huge, then pte-mapped" "$cow" run "$tmp/thp.cow" --mode all --iterations 3 --runs 20
+grep -q "thp.cow:10:3: check corrupt buf\[0\] huge failed: the page is not mapped by a huge PMD" "$tmp/out" && ok "run: thp: the split page is no longer huge" || bad "run: thp: the split page is no longer huge"
+expect 0 "run: thp before 2.6.38: the require skips" "$cow" run "$tmp/thp.cow" --policy linux-2.6.29
+grep -q "thp.cow:4:3: require buf huge does not hold: the page at buf\[0\] is not mapped by a huge PMD" "$tmp/out" && ok "run: thp before 2.6.38: small pages" || bad "run: thp before 2.6.38: small pages"
+printf 'process P\n  map buf 2M shared thp\n' >"$tmp/thpsh.cow"
+expect 2 "run: thp with shared" "$cow" run "$tmp/thpsh.cow"
+grep -q "thpsh.cow:2:21: thp is for private anonymous mappings only: not with shared" "$tmp/err" && ok "run: thp with shared: the error at its place" || bad "run: thp with shared: the error at its place"
+expect 0 "diff: THP as the host's" "$cow" diff "$tmp/thp.cow" --iterations 2
+grep -q "^diff: [01] agree, 0 disagree, [01] skipped; 1 scenario" "$tmp/out" && ok "diff: the THP row agrees or skips" || bad "diff: the THP row agrees or skips: $(cat "$tmp/out")"
 expect 2 "diff: no file" "$cow" diff
 expect 2 "diff: an unknown policy" "$cow" diff scenarios/zero_page.cow --policy linux-9
 expect 2 "diff: --iterations 0" "$cow" diff scenarios/zero_page.cow --iterations 0
