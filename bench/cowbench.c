@@ -16,7 +16,9 @@
  *            [--json FILE] [--markdown FILE]
  *
  * Defaults: 1024 MiB, swap 256 MiB, 3 rounds after 1 warm-up.  Fairness:
- * host mappings get MADV_NOHUGEPAGE (cowlab has 4 KiB pages only),
+ * host mappings get MADV_NOHUGEPAGE (as cowlab's plain mappings have 4 KiB
+ * pages), except in the thp benchmarks, where both sides ask for huge
+ * pages and a side that did not get them all is not counted,
  * cowlab's frame pool is faulted in on the host before the first round
  * (it stands for the machine's memory), and cowlab's rounds alternate with
  * its limit's.  The host's swap is a temporary swap file (root), as
@@ -489,6 +491,180 @@ static double b_fork_repeat(enum side s)
 	return fork_round(s, true);
 }
 
+/* Why a round could not run, when it returns -1. */
+static char round_skip[200];
+
+/* ---- transparent huge pages ------------------------------------------------------- */
+
+#define HPAGE_PAGES 512UL /* 4 KiB pages in a 2 MiB huge page */
+
+/* The working set in whole huge pages (at least one). */
+static unsigned long thp_set(void)
+{
+	unsigned long n = cfg.pages / HPAGE_PAGES * HPAGE_PAGES;
+
+	return n ? n : HPAGE_PAGES;
+}
+
+/* cowlab: a mapping that asks for huge pages (2 MiB-aligned). */
+static unsigned long cmap_thp(struct cow_task *t, unsigned long pages)
+{
+	unsigned long a;
+
+	check(cow_mmap(t, 0, pages * PG, COW_PROT_READ | COW_PROT_WRITE,
+		       COW_MAP_PRIVATE | COW_MAP_THP, &a),
+	      "cow_mmap thp");
+	return a;
+}
+
+/* A store to the first byte of each 2 MiB: a huge-page fault each, the
+ * whole 2 MiB zeroed. */
+static void ctouch_huge(struct cow_task *t, unsigned long a, unsigned long pages)
+{
+	char v = 1;
+
+	for (unsigned long i = 0; i < pages; i += HPAGE_PAGES)
+		check(cow_write(t, a + i * PG, &v, 1), "cow_write");
+}
+
+static void htouch_huge(char *p, unsigned long pages)
+{
+	for (unsigned long i = 0; i < pages; i += HPAGE_PAGES)
+		((volatile char *)p)[i * PG] = 1;
+}
+
+/* Is every 2 MiB of the mapping a huge PMD?  The sides must do the same
+ * work: a side that fell back to small pages did other work. */
+static void chuge_check(struct cow_task *t, unsigned long a, unsigned long pages)
+{
+	for (unsigned long i = 0; i < pages; i += HPAGE_PAGES)
+		if (!(cow_page_state(t, a + i * PG) & COW_PAGE_HUGE))
+			die("cowlab mapped small pages at 2 MiB %lu of the set: its frame pool "
+			    "has no aligned block of 512 free frames left",
+			    i / HPAGE_PAGES);
+}
+
+/* 1 if every 2 MiB of the host's mapping at p is a huge PMD (smaps'
+ * AnonHugePages), else 0 with the reason in round_skip. */
+static int hhuge(char *p, unsigned long pages)
+{
+	struct vma_thp v;
+
+	if (kern_smaps_thp((unsigned long)p, &v) != 0) {
+		snprintf(round_skip, sizeof(round_skip),
+			 "skip: /proc/self/smaps shows no AnonHugePages");
+		return 0;
+	}
+	if (v.pmd_bytes >= pages * PG)
+		return 1;
+	snprintf(round_skip, sizeof(round_skip),
+		 "skip: the host gave huge pages for %lu of %lu KiB (free memory too fragmented, "
+		 "or a "
+		 "THP defrag setting that does not compact on fault): not the same work",
+		 v.pmd_bytes / 1024, pages * PG / 1024);
+	return 0;
+}
+
+/* The host: pages pages at a 2 MiB-aligned address with MADV_HUGEPAGE,
+ * in a mapping from *base of *len bytes; NULL with the reason in
+ * round_skip when the host gives no huge pages. */
+static char *hmap_thp(unsigned long pages, char **base, size_t *len)
+{
+	const char *no = kern_thp_unavailable();
+	char *m, *p;
+
+	if (no) {
+		snprintf(round_skip, sizeof(round_skip), "skip: %s", no);
+		return NULL;
+	}
+	*len = (pages + HPAGE_PAGES) * PG;
+	m = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		die("mmap: %s", strerror(errno));
+	p = (char *)(((unsigned long)m + HPAGE_PAGES * PG - 1) & ~(HPAGE_PAGES * PG - 1));
+	if (madvise(p, pages * PG, MADV_HUGEPAGE) != 0) {
+		snprintf(round_skip, sizeof(round_skip), "skip: MADV_HUGEPAGE: %s",
+			 strerror(errno));
+		munmap(m, *len);
+		return NULL;
+	}
+	*base = m;
+	return p;
+}
+
+/* Huge-page write faults: a store to each 2 MiB of a fresh set, each
+ * fault zeroing 2 MiB and mapping it by one PMD. */
+static double b_thp_touch(enum side s)
+{
+	unsigned long n = thp_set();
+	double t0, t;
+
+	if (s == COWLAB) {
+		unsigned long a = cmap_thp(task, n);
+
+		t0 = now();
+		ctouch_huge(task, a, n);
+		t = now() - t0;
+		chuge_check(task, a, n);
+		cunmap(task, a, n);
+	} else {
+		char *base, *p;
+		size_t len;
+
+		p = hmap_thp(n, &base, &len);
+		if (!p)
+			return -1;
+		t0 = now();
+		htouch_huge(p, n);
+		t = now() - t0;
+		if (!hhuge(p, n))
+			t = -1;
+		munmap(base, len);
+	}
+	return t;
+}
+
+/* fork of a process whose set is huge pages, written: one huge PMD
+ * shared and write-protected per 2 MiB. */
+static double b_thp_fork(enum side s)
+{
+	unsigned long n = thp_set();
+	double t0, t;
+
+	if (s == COWLAB) {
+		struct cow_process *child;
+		unsigned long a = cmap_thp(task, n);
+
+		ctouch_huge(task, a, n);
+		chuge_check(task, a, n);
+		t0 = now();
+		check(cow_fork(task, "child", &child), "cow_fork");
+		t = now() - t0;
+		cow_process_exit(child);
+		cunmap(task, a, n);
+	} else {
+		char *base, *p;
+		size_t len;
+		int go[2];
+		pid_t pid;
+
+		p = hmap_thp(n, &base, &len);
+		if (!p)
+			return -1;
+		htouch_huge(p, n);
+		if (!hhuge(p, n)) {
+			munmap(base, len);
+			return -1;
+		}
+		t0 = now();
+		pid = hfork_holder(go);
+		t = now() - t0;
+		hrelease(pid, go);
+		munmap(base, len);
+	}
+	return t;
+}
+
 /* Exit of a process that owns the working set. */
 static double b_exit(enum side s)
 {
@@ -571,9 +747,6 @@ static double b_cow(enum side s)
 	}
 	return t;
 }
-
-/* Why a round could not run, when it returns -1. */
-static char round_skip[200];
 
 /* Long-term pins of the written working set: cowlab's GUP (gup-fast or
  * the slow path) against the host's io_uring buffer registration, which
@@ -938,6 +1111,11 @@ static struct bench benches[] = {
 	 "swap-in: a read of each swapped page (kernel: in a memory cgroup emptied first, so that "
 	 "the reads reach the device)",
 	 b_swapin, true, NULL, true, 3},
+	{"thp-touch",
+	 "huge-page write faults: a store to each 2 MiB of a MADV_HUGEPAGE set (each zeroes "
+	 "2 MiB)",
+	 b_thp_touch, true},
+	{"thp-fork", "fork of a process with the set written as huge pages", b_thp_fork, true},
 	{"tlb-hit", "an 8-byte load that hits the software TLB", b_tlbhit, false},
 	{"explore", "explorer: two tasks, ~100 steps, random, one core", b_explore, false, NULL,
 	 false, 3},
@@ -1340,7 +1518,9 @@ int main(int argc, char **argv)
 			  : b->round == b_tlbhit ? "loads/s"
 						 : "pages/s";
 		b->work = b->round == b_tlbhit ? TLB_HIT_ACCESSES
-					       : (double)(b->swap ? cfg.swap_pages : cfg.pages);
+			  : b->round == b_thp_touch || b->round == b_thp_fork
+				  ? (double)thp_set()
+				  : (double)(b->swap ? cfg.swap_pages : cfg.pages);
 		need_limits |= selected(b) && b->limit && (cfg.sides & 1);
 		need_swap |= selected(b) && b->swap && (cfg.sides & 2);
 	}

@@ -701,11 +701,19 @@ expect 2 "cowbench: an unknown option" "$bench" --frob
 expect 2 "cowbench: an unknown benchmark" "$bench" --only populate,nope
 expect 2 "cowbench: a bad size" "$bench" --mib 0
 expect 0 "cowbench, small" "$bench" --mib 16 --swap-mib 4 --rounds 1 --warmup 0 \
-	--only populate,touch,touch-2t,fork-first,fork-repeat,exit,munmap,dontneed,cow,pin-fast,pin-slow,swapout,swapin \
+	--only populate,touch,touch-2t,fork-first,fork-repeat,exit,munmap,dontneed,cow,pin-fast,pin-slow,swapout,swapin,thp-touch,thp-fork \
 	--json "$tmp/bench.json" --markdown "$tmp/bench.md"
 for b in populate touch touch-2t fork-first fork-repeat exit munmap dontneed cow pin-fast pin-slow; do
 	grep -q "^| $b | .* | [0-9.]* | [0-9.-]* |\$" "$tmp/bench.md" && grep -q "\"name\":\"$b\",\"unit\":\"pages/s\",\"cowlab\":{\"median\":[0-9]" "$tmp/bench.json" &&
 		ok "cowbench: $b ran on both sides" || bad "cowbench: $b ran on both sides"
+done
+# The huge-page rows: cowlab's side always runs (it dies if it got small
+# pages); the host's runs, or says why it did not (THP never, small pages).
+for b in thp-touch thp-fork; do
+	grep -q "\"name\":\"$b\",\"unit\":\"pages/s\",\"cowlab\":{\"median\":[0-9]" "$tmp/bench.json" &&
+		{ grep -q "\"name\":\"$b\".*\"kernel\":{\"median\":[0-9]" "$tmp/bench.json" ||
+			grep -q "\"name\":\"$b\".*\"kernel_skip\":\"skip: [^\"]" "$tmp/bench.json"; } &&
+		ok "cowbench: $b ran (the host's side, or why not)" || bad "cowbench: $b ran (the host's side, or why not)"
 done
 grep -q '"struct_page_bytes":64,"cowlab_pt_bytes_per_gib":2[0-9]*,' "$tmp/bench.json" && ok "cowbench: the memory figures" || bad "cowbench: the memory figures"
 if [ "$(id -u)" = 0 ]; then

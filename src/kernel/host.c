@@ -297,3 +297,31 @@ int kern_ksm_pass(unsigned int timeout_ms)
 	}
 	return knob_write("run", "0") == 0 && now >= start + 2 ? 0 : -1;
 }
+
+int kern_smaps_thp(unsigned long addr, struct vma_thp *v)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	unsigned long start = 0, end = 0, a, b, kb;
+	char line[512];
+	bool in = false;
+	int ret = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* A VMA's first line: "START-END PERMS ...". */
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2) {
+			if (in)
+				break; /* the VMA had no AnonHugePages line */
+			in = addr >= a && addr < b;
+			start = a;
+			end = b;
+		} else if (in && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
+			*v = (struct vma_thp){start, end, kb * 1024};
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}

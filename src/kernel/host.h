@@ -17,6 +17,17 @@ int kern_host_zero_page(void);
  * without THP at all shows when the run asks (MADV_HUGEPAGE: EINVAL). */
 const char *kern_thp_unavailable(void);
 
+/* What /proc/self/smaps says of the VMA holding an address: its bounds
+ * and how much of it huge PMDs map (AnonHugePages counts PMD-mapped
+ * anonymous THPs only; the huge zero page is not among them). */
+struct vma_thp {
+	unsigned long start, end; /* end 0: not read yet */
+	unsigned long pmd_bytes;
+};
+/* Read the VMA holding addr into *v: 0, or -1 if /proc/self/smaps cannot
+ * be read or has no AnonHugePages line for it (a kernel without THP). */
+int kern_smaps_thp(unsigned long addr, struct vma_thp *v);
+
 /* Is a swap area active (/proc/swaps)? */
 bool kern_swap_active(void);
 /* Make sure swap is active for a run's swapout: when none is but other

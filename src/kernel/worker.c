@@ -453,44 +453,6 @@ static bool kpage_word(const char *file, uint64_t pfn, uint64_t *out)
 	return ok;
 }
 
-/* What /proc/self/smaps says of the VMA holding an address: its bounds
- * and how much of it huge PMDs map (AnonHugePages counts PMD-mapped
- * anonymous THPs only; the huge zero page is not among them). */
-struct vma_thp {
-	unsigned long start, end; /* end 0: not read yet */
-	unsigned long pmd_bytes;
-};
-
-/* Read the VMA holding addr from /proc/self/smaps into *v: 0, or -1 if it
- * cannot be read or has no AnonHugePages line (a kernel without THP). */
-static int smaps_vma(unsigned long addr, struct vma_thp *v)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	unsigned long start = 0, end = 0, a, b, kb;
-	char line[512];
-	bool in = false;
-	int ret = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		/* A VMA's first line: "START-END PERMS ...". */
-		if (sscanf(line, "%lx-%lx ", &a, &b) == 2) {
-			if (in)
-				break; /* the VMA had no AnonHugePages line */
-			in = addr >= a && addr < b;
-			start = a;
-			end = b;
-		} else if (in && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) {
-			*v = (struct vma_thp){start, end, kb * 1024};
-			ret = 0;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
-}
-
 /* The PAGEMAP_SCAN ioctl of /proc/PID/pagemap (6.7+; the uapi header
  * may predate it): the categories of each page, PAGE_IS_HUGE for one a
  * huge PMD maps (a THP's or hugetlb's). */
@@ -537,7 +499,7 @@ static int pmd_mapped(unsigned long addr, struct vma_thp *v, char *why, size_t l
 {
 	int pmd;
 
-	if (!(v->end && addr >= v->start && addr < v->end) && smaps_vma(addr, v)) {
+	if (!(v->end && addr >= v->start && addr < v->end) && kern_smaps_thp(addr, v)) {
 		snprintf(why, len, "/proc/self/smaps has no AnonHugePages for the page's VMA");
 		return -1;
 	}
