@@ -383,6 +383,7 @@ struct pgtable_check_ctx {
 	unsigned long *seen; /* table pfns met so far */
 	unsigned int flags;
 	long tables; /* reachable tables, PGD included */
+	long huge;   /* huge PMDs met */
 	char *msg;
 	size_t len;
 	int (*leaf)(unsigned long addr, pte_t *ptep, void *arg); /* optional */
@@ -493,6 +494,7 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 		if (level == PT_PTE || (level == PT_PMD && pmd_trans_huge(e))) {
 			err = level == PT_PTE ? check_leaf(c, addr, e)
 					      : check_huge_leaf(c, addr, e);
+			c->huge += level == PT_PMD;
 			if (!err && c->leaf)
 				err = c->leaf(addr, &table[i], c->leaf_arg);
 		} else if (table_entry_bad(e)) {
@@ -551,6 +553,9 @@ static int pgtable_check_leaves(struct pgtable *pgt, unsigned int flags,
 			      "page tables: %ld tables are reachable but nr_tables is "
 			      "%ld (P3)",
 			      c.tables, nr);
+	else if (!locked && c.huge != pgt->nr_deposit)
+		err = corrupt(msg, len, "page tables: %ld huge PMDs but %ld tables deposited (P6)",
+			      c.huge, pgt->nr_deposit);
 out_free_seen:
 	free(c.seen);
 	return err;

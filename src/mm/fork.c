@@ -201,9 +201,8 @@ static int copy_huge_range(struct vm_area_struct *dst_vma, struct vm_area_struct
 	if (!pmd_trans_huge(pmd))
 		return 0;
 	if (fork_must_copy(sys->policy, src_vma, pfn_to_page(sys->pool, pte_pfn(pmd)))) {
-		int err = split_huge_pmd(src_vma, addr);
-
-		return err ? err : THP_FALLBACK;
+		split_huge_pmd(src_vma, addr);
+		return THP_FALLBACK;
 	}
 	return copy_huge_pmd(dst_vma, src_vma, addr & PMD_MASK);
 }

@@ -25,7 +25,9 @@
  * checker's S2 and S3 rely on).
  *
  * Splitting a PMD (split_huge_pmd) replaces the huge leaf by a PTE table
- * whose 512 PTEs map the subpages with the PMD's bits: each subpage's
+ * (the one deposited when the huge PMD was installed, so a split never
+ * fails for want of memory) whose 512 PTEs map the subpages with the
+ * PMD's bits: each subpage's
  * mapcount goes up by one, the entire mapcount down by one, and the
  * folio gains 511 references (one per PTE where the PMD held one).  The
  * folio stays one folio, now PTE-mapped: Linux splits the folio itself
@@ -68,7 +70,7 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 	struct mm_struct *mm = vma->vm_mm;
 	struct cow_system *sys = mm->sys;
 	struct anon_vma *av;
-	struct page *head;
+	struct page *head, *table;
 	spinlock_t *ptl;
 	pte_t *pmdp;
 	int err;
@@ -81,6 +83,11 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 	head = alloc_folio(sys->pool, HPAGE_PMD_ORDER, GFP_ZERO);
 	if (!head)
 		return THP_FALLBACK;
+	table = pte_table_alloc(&mm->pgt); /* deposited for a later split */
+	if (!table) {
+		put_page(sys->pool, head);
+		return THP_FALLBACK;
+	}
 	av = READ_ONCE(vma->anon_vma);
 	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
 		struct page *page = head + i;
@@ -92,17 +99,17 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 	folio_set_exclusive(head, sys->policy->anon_exclusive);
 	lru_add(sys->pool, head);
 	pmdp = pmd_lock_entry(&mm->pgt, haddr, true, false, &ptl);
-	if (!pmdp) {
+	if (!pmdp || !pte_none(ptep_get(pmdp))) {
+		/* No memory for the upper tables, or another thread mapped
+		 * this range first (a PTE table or a huge PMD): the access
+		 * retries against what it put there. */
+		if (pmdp)
+			spin_unlock(ptl);
+		pte_table_free(table);
 		put_page(sys->pool, head);
-		return COW_ENOMEM;
+		return pmdp ? 0 : COW_ENOMEM;
 	}
-	if (!pte_none(ptep_get(pmdp))) {
-		/* Another thread mapped this range first (a PTE table or a
-		 * huge PMD): the access retries against what it put there. */
-		spin_unlock(ptl);
-		put_page(sys->pool, head);
-		return 0;
-	}
+	pgtable_deposit(&mm->pgt, table);
 	/* Before the counts move: the checker takes this mm's PMD lock
 	 * for counts in flight only in an mm that has huge PMDs. */
 	set_bit(MMF_HAS_THP, &mm->flags);
@@ -113,12 +120,14 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 	return 0;
 }
 
-/* Replace the huge PMD at pmdp (its value pmd; PMD lock held) by table,
- * filled with 512 PTEs that map the subpages with the PMD's bits. */
-static void split_huge_pmd_locked(struct mm_struct *mm, pte_t *pmdp, pte_t pmd, struct page *table)
+/* Replace the huge PMD at pmdp (its value pmd; PMD lock held) by its
+ * deposited table, filled with 512 PTEs that map the subpages with the
+ * PMD's bits. */
+static void split_huge_pmd_locked(struct mm_struct *mm, pte_t *pmdp, pte_t pmd)
 {
 	struct cow_system *sys = mm->sys;
 	struct page *head = pfn_to_page(sys->pool, pte_pfn(pmd));
+	struct page *table = pgtable_withdraw(&mm->pgt);
 	pte_t *ptes = pte_table_entries(&mm->pgt, table);
 	pte_t bits = pmd & PTE_FLAGS_MASK & ~(pte_t)_PAGE_PSE;
 
@@ -134,34 +143,23 @@ static void split_huge_pmd_locked(struct mm_struct *mm, pte_t *pmdp, pte_t pmd, 
 	page_ref_sub(sys->pool, head, 1);
 }
 
-int split_huge_pmd(struct vm_area_struct *vma, unsigned long addr)
+void split_huge_pmd(struct vm_area_struct *vma, unsigned long addr)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	struct page *table = pte_table_alloc(&mm->pgt);
 	spinlock_t *ptl;
-	pte_t *pmdp;
+	pte_t *pmdp = pmd_lock_entry(&mm->pgt, addr & PMD_MASK, false, false, &ptl);
 
-	if (!table)
-		return COW_ENOMEM;
-	pmdp = pmd_lock_entry(&mm->pgt, addr & PMD_MASK, false, false, &ptl);
-	if (pmdp) {
-		pte_t pmd = ptep_get(pmdp);
-
-		if (pmd_trans_huge(pmd)) {
-			split_huge_pmd_locked(mm, pmdp, pmd, table);
-			table = NULL;
-		}
-		spin_unlock(ptl);
-	}
-	if (table)
-		pte_table_free(table);
-	return 0;
+	if (!pmdp)
+		return;
+	if (pmd_trans_huge(ptep_get(pmdp)))
+		split_huge_pmd_locked(mm, pmdp, ptep_get(pmdp));
+	spin_unlock(ptl);
 }
 
 struct page *zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	struct page *head = NULL;
+	struct page *head = NULL, *table = NULL;
 	spinlock_t *ptl;
 	pte_t *pmdp = pmd_lock_entry(&mm->pgt, haddr, false, false, &ptl);
 
@@ -173,8 +171,11 @@ struct page *zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
 		head = pfn_to_page(mm->sys->pool, pte_pfn(pmd));
 		atomic_dec(&head[1]._entire_mapcount);
 		atomic_long_sub(HPAGE_PMD_NR, &mm->nr_anon);
+		table = pgtable_withdraw(&mm->pgt);
 	}
 	spin_unlock(ptl);
+	if (table)
+		pte_table_free(table);
 	return head; /* the caller flushes the TLBs, then drops the reference */
 }
 
@@ -182,21 +183,27 @@ int copy_huge_pmd(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma
 		  unsigned long haddr)
 {
 	struct mm_struct *src_mm = src_vma->vm_mm, *dst_mm = dst_vma->vm_mm;
+	struct page *head, *table = pte_table_alloc(&dst_mm->pgt);
 	spinlock_t *src_ptl, *dst_ptl;
 	pte_t *src_pmdp, *dst_pmdp, pmd;
-	struct page *head;
 
-	dst_pmdp = pmd_lock_entry(&dst_mm->pgt, haddr, true, false, &dst_ptl);
-	if (!dst_pmdp)
+	if (!table)
 		return COW_ENOMEM;
+	dst_pmdp = pmd_lock_entry(&dst_mm->pgt, haddr, true, false, &dst_ptl);
+	if (!dst_pmdp) {
+		pte_table_free(table);
+		return COW_ENOMEM;
+	}
 	src_pmdp = pmd_lock_entry(&src_mm->pgt, haddr, false, true, &src_ptl);
 	pmd = src_pmdp ? ptep_get(src_pmdp) : 0;
 	if (!pmd_trans_huge(pmd)) {
 		if (src_pmdp)
 			spin_unlock(src_ptl);
 		spin_unlock(dst_ptl);
+		pte_table_free(table);
 		return THP_FALLBACK;
 	}
+	pgtable_deposit(&dst_mm->pgt, table);
 	head = pfn_to_page(src_mm->sys->pool, pte_pfn(pmd));
 	set_bit(MMF_HAS_THP, &dst_mm->flags);
 	get_page(head);
@@ -282,7 +289,9 @@ int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, unsigned
 	spin_unlock(ptl);
 	/* Otherwise split, and the retried access meets the PTE fault,
 	 * which copies the subpage it touches (5.8's fallback). */
-	return reuse ? 0 : split_huge_pmd(vma, haddr);
+	if (!reuse)
+		split_huge_pmd(vma, haddr);
+	return 0;
 
 out_unlock:
 	spin_unlock(ptl);

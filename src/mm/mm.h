@@ -267,9 +267,9 @@ int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int 
 int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr);
 int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags);
 /* Replace the huge PMD that maps addr, if there is one, by a PTE table
- * mapping the same subpages with the same bits.  0 or COW_ENOMEM (no
- * frame for the table). */
-int split_huge_pmd(struct vm_area_struct *vma, unsigned long addr);
+ * mapping the same subpages with the same bits (its deposited table:
+ * this needs no memory). */
+void split_huge_pmd(struct vm_area_struct *vma, unsigned long addr);
 /* Clear the huge PMD at haddr; returns its folio, whose reference the
  * caller drops after the TLB shootdown, or NULL if it was none. */
 struct page *zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr);

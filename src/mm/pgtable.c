@@ -113,6 +113,8 @@ int pgtable_init(struct pgtable *pgt, struct frame_pool *pool)
 	pgt->pgd_pfn = PFN_NONE;
 	pgt->alloc = NULL;
 	pgt->alloc_ctx = NULL;
+	pgt->deposit = PFN_NONE;
+	pgt->nr_deposit = 0;
 	pgd = table_alloc(pgt);
 	if (!pgd)
 		return COW_ENOMEM;
@@ -154,6 +156,8 @@ void pgtable_destroy(struct pgtable *pgt)
 
 	if (pgt->pgd_pfn == PFN_NONE)
 		return; /* pgtable_init() failed or already destroyed */
+	COW_CHECK(pgt->nr_deposit == 0, "pgtable_destroy: %ld tables still deposited for huge PMDs",
+		  pgt->nr_deposit);
 	freed = destroy_table(pgt, pfn_to_page(pgt->pool, pgt->pgd_pfn), PT_PGD);
 	COW_CHECK(freed == atomic_long_read(&pgt->nr_tables),
 		  "pgtable_destroy: freed %ld tables but nr_tables was %ld", freed,
@@ -330,6 +334,25 @@ struct page *pte_table_alloc(struct pgtable *pgt)
 void pte_table_free(struct page *table)
 {
 	table_free_now(table);
+}
+
+void pgtable_deposit(struct pgtable *pgt, struct page *table)
+{
+	table->lru.next = pgt->deposit;
+	pgt->deposit = (uint32_t)page_to_pfn(pgt->pool, table);
+	pgt->nr_deposit++;
+}
+
+struct page *pgtable_withdraw(struct pgtable *pgt)
+{
+	struct page *table;
+
+	COW_CHECK(pgt->deposit != PFN_NONE, "pgtable_withdraw: no table deposited");
+	table = pfn_to_page(pgt->pool, pgt->deposit);
+	pgt->deposit = table->lru.next;
+	table->lru.next = PFN_NONE;
+	pgt->nr_deposit--;
+	return table;
 }
 
 pte_t *pte_table_entries(struct pgtable *pgt, struct page *table)

@@ -43,7 +43,8 @@
  *       head of a PMD-sized folio;
  *   P5  a table unlinked by free_pgd_range() stays a table (PG_table, not
  *       reused) until an RCU grace period has passed, so a lockless walker
- *       inside rcu_read_lock() never reads a reused frame.
+ *       inside rcu_read_lock() never reads a reused frame;
+ *   P6  while pgt->lock is free, one table is deposited per huge PMD.
  */
 #ifndef COW_MM_PGTABLE_H
 #define COW_MM_PGTABLE_H
@@ -448,6 +449,12 @@ struct pgtable {
 	 * which returns a zeroed frame or NULL; NULL: the pool as it is. */
 	struct page *(*alloc)(void *alloc_ctx);
 	void *alloc_ctx;
+	/* (P) PTE tables set aside for splitting huge PMDs, one per huge PMD
+	 * (Linux's pgtable_trans_huge_deposit), so that a split never needs
+	 * memory: a stack linked through the tables' lru.next, and its
+	 * length.  Not linked into the tree, not counted in nr_tables. */
+	uint32_t deposit;
+	long nr_deposit;
 };
 
 /* Allocate the PGD.  Returns 0, or COW_ENOMEM when the pool is empty. */
@@ -500,11 +507,16 @@ pte_t *pmd_lock_entry(struct pgtable *pgt, unsigned long addr, bool alloc, bool 
 /* Read addr's PMD entry without a lock (0 if a level is missing): the
  * fault path's first look, re-checked under the lock. */
 pte_t pmd_peek(struct pgtable *pgt, unsigned long addr);
-/* A zeroed PTE table for pmd_populate_locked(), allocated with no lock
- * held; NULL when the pool is exhausted. */
+/* A zeroed PTE table for pgtable_deposit(), allocated with no lock held;
+ * NULL when the pool is exhausted. */
 struct page *pte_table_alloc(struct pgtable *pgt);
-/* Give back a table pte_table_alloc() returned that was never linked. */
+/* Give back a table pte_table_alloc() or pgtable_withdraw() returned that
+ * is not linked. */
 void pte_table_free(struct page *table);
+/* Set a table aside for the split of a huge PMD being installed, and take
+ * one back (a split, or the huge PMD's zap); the PMD lock held. */
+void pgtable_deposit(struct pgtable *pgt, struct page *table);
+struct page *pgtable_withdraw(struct pgtable *pgt);
 /* The PTEs of a table not linked yet (the caller fills it before
  * pmd_populate_locked() publishes it). */
 pte_t *pte_table_entries(struct pgtable *pgt, struct page *table);

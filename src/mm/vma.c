@@ -166,11 +166,8 @@ static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 	COW_CHECK(addr > vma->vm_start && addr < vma->vm_end && !(addr & ~PAGE_MASK),
 		  "bad split of [%#lx, %#lx) at %#lx", vma->vm_start, vma->vm_end, addr);
 	/* A huge PMD never straddles two VMAs (vma_adjust_trans_huge()). */
-	if ((vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) && (addr & ~PMD_MASK)) {
-		err = split_huge_pmd(vma, addr);
-		if (err)
-			return err;
-	}
+	if ((vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) && (addr & ~PMD_MASK))
+		split_huge_pmd(vma, addr);
 	tail = vma_alloc(mm, addr, vma->vm_end, vma->vm_flags,
 			 vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT));
 	if (!tail)
@@ -210,11 +207,9 @@ void walk_pte_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 		ptep = pte_offset_map_lock(pgt, addr, &ptl);
 		if (!ptep && (vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) &&
 		    pmd_trans_huge(pmd_peek(pgt, addr))) {
-			/* fn knows PTEs only: split the huge PMD first.  With
-			 * no frame for the table, the range stays huge and fn
-			 * does not see it. */
-			if (split_huge_pmd(vma, addr) == 0)
-				ptep = pte_offset_map_lock(pgt, addr, &ptl);
+			/* fn knows PTEs only: split the huge PMD first. */
+			split_huge_pmd(vma, addr);
+			ptep = pte_offset_map_lock(pgt, addr, &ptl);
 		}
 		if (ptep) {
 			for (; addr < next; addr += PAGE_SIZE, ptep++)

@@ -345,6 +345,28 @@ static void test_vma_split_splits_the_pmd(void **state)
 	thp_env_end(&e);
 }
 
+/* A split takes the table deposited with the huge PMD: with not one
+ * frame left in the pool, munmap of one page of a THP still splits it. */
+static void test_split_needs_no_memory(void **state)
+{
+	struct thp_env e = thp_env("linux-6.5", HUGE);
+	struct page *taken[FRAMES];
+	unsigned long n = 0;
+
+	(void)state;
+	assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+	assert_int_equal(e.p->mm->pgt.nr_deposit, 1);
+	while ((taken[n] = alloc_page(e.sys->pool, GFP_NOINJECT)) != NULL)
+		n++;
+	assert_int_equal(cow_munmap(e.t, e.a + 5 * PAGE_SIZE, PAGE_SIZE), 0);
+	assert_int_equal(e.p->mm->pgt.nr_deposit, 0);
+	assert_true(pages_are(e.t, e.a, 5 * PAGE_SIZE, PTE_MAPPED_THP));
+	assert_true(mmt_holds(e.t, e.a + 6 * PAGE_SIZE, 0x11, PAGE_SIZE));
+	while (n > 0)
+		put_page(e.sys->pool, taken[--n]);
+	thp_env_end(&e);
+}
+
 /* GUP and gup-fast through a huge PMD take the subpage of each address,
  * as references and pins on the folio. */
 static void test_gup_and_gup_fast_through_a_pmd(void **state)
@@ -413,6 +435,10 @@ static void test_checker_sees_folio_counts(void **state)
 	assert_int_equal(cow_system_check(e.sys, 1, msg, sizeof(msg)), COW_ECORRUPT);
 	assert_non_null(strstr(msg, "(S4)"));
 	SetPageFlag(head + 200, PG_anon_exclusive);
+	e.p->mm->pgt.nr_deposit++;
+	assert_int_equal(cow_system_check(e.sys, 1, msg, sizeof(msg)), COW_ECORRUPT);
+	assert_non_null(strstr(msg, "(P6)"));
+	e.p->mm->pgt.nr_deposit--;
 	thp_env_end(&e);
 }
 
@@ -527,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_pinned_thp_is_split_at_fork),
 		cmocka_unit_test(test_partial_munmap_and_mprotect_split),
 		cmocka_unit_test(test_vma_split_splits_the_pmd),
+		cmocka_unit_test(test_split_needs_no_memory),
 		cmocka_unit_test(test_gup_and_gup_fast_through_a_pmd),
 		cmocka_unit_test(test_checker_sees_folio_counts),
 		cmocka_unit_test(test_fork_races_writer_explore),
