@@ -27,9 +27,9 @@
  * Splitting a PMD (split_huge_pmd) replaces the huge leaf by a PTE table
  * (the one deposited when the huge PMD was installed, so a split never
  * fails for want of memory) whose 512 PTEs map the subpages with the
- * PMD's bits: each subpage's
- * mapcount goes up by one, the entire mapcount down by one, and the
- * folio gains 511 references (one per PTE where the PMD held one).  The
+ * PMD's bits: each subpage's mapcount goes up by one, the entire
+ * mapcount down by one, and the folio gains 511 references (one per PTE
+ * where the PMD held one).  The
  * folio stays one folio, now PTE-mapped: Linux splits the folio itself
  * later (deferred split, or reclaim); cowlab's reclaim and KSM leave a
  * large folio alone for now.  Everything that changes PTEs and knows no
@@ -48,7 +48,10 @@ static bool thp_allowed(const struct vm_area_struct *vma, unsigned long haddr)
 static pte_t mk_huge_pmd(struct cow_system *sys, struct page *head,
 			 const struct vm_area_struct *vma)
 {
-	pte_t pmd = pfn_pte(page_to_pfn(sys->pool, head), PAGE_READONLY);
+	/* As a PTE's bits: no user access in a PROT_NONE mapping (a forced
+	 * access may fault one in). */
+	pte_t prot = (vma->vm_flags & (VM_READ | VM_WRITE)) ? PAGE_READONLY : _PAGE_PRESENT;
+	pte_t pmd = pfn_pte(page_to_pfn(sys->pool, head), prot);
 
 	pmd = pte_mkyoung(pte_mkdirty(pmd_mkhuge(pmd)));
 	return (vma->vm_flags & VM_WRITE) ? pte_mkwrite(pmd) : pmd;

@@ -367,6 +367,25 @@ static void test_split_needs_no_memory(void **state)
 	thp_env_end(&e);
 }
 
+/* A forced write (as ptrace's) into a PROT_NONE mapping that asked for
+ * THP faults in a huge PMD the process itself may not use. */
+static void test_forced_write_into_prot_none(void **state)
+{
+	struct thp_env e = thp_env("linux-6.5", HUGE);
+	struct cow_pages *pg;
+
+	(void)state;
+	assert_int_equal(cow_mprotect(e.t, e.a, HUGE, 0), 0);
+	assert_int_equal(cow_gup(e.t, e.a, PAGE_SIZE, COW_GUP_FORCE | COW_GUP_WRITE, &pg), 0);
+	assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+	cow_pages_write(pg, 0, "Q", 1);
+	cow_pages_release(pg);
+	assert_int_equal(mmt_byte(e.t, e.a), -1);
+	assert_int_equal(cow_mprotect(e.t, e.a, HUGE, COW_PROT_READ), 0);
+	assert_int_equal(mmt_byte(e.t, e.a), 'Q');
+	thp_env_end(&e);
+}
+
 /* GUP and gup-fast through a huge PMD take the subpage of each address,
  * as references and pins on the folio. */
 static void test_gup_and_gup_fast_through_a_pmd(void **state)
@@ -554,6 +573,7 @@ int main(void)
 		cmocka_unit_test(test_partial_munmap_and_mprotect_split),
 		cmocka_unit_test(test_vma_split_splits_the_pmd),
 		cmocka_unit_test(test_split_needs_no_memory),
+		cmocka_unit_test(test_forced_write_into_prot_none),
 		cmocka_unit_test(test_gup_and_gup_fast_through_a_pmd),
 		cmocka_unit_test(test_checker_sees_folio_counts),
 		cmocka_unit_test(test_fork_races_writer_explore),
