@@ -8,7 +8,11 @@
  *   - a clean error: the operation that met the failure reports it
  *     (verdict "error", out of memory or an I/O error), or
  *   - the verdict of the disarmed run (the failure was retried or
- *     absorbed: reclaim and retry, a read-ahead page dropped, ...),
+ *     absorbed: reclaim and retry, a read-ahead page dropped, ...), or
+ *   - a skip where the disarmed run was judged: the failure took a
+ *     premise away (a huge-page fault that fell back to small pages, as
+ *     Linux's does when it cannot allocate, and a `require ... huge`
+ *     that then does not hold), so nothing is judged,
  * and never in a crash (each run is a child process), a broken
  * invariant, a pin, frame or swap slot left over once every process
  * exited (the interpreter's end-of-run accounting, which reports a leak
@@ -173,15 +177,16 @@ static bool run_forked(const struct scenario *s, unsigned long n, enum fault_sit
 struct totals {
 	int scenarios, sampled;
 	unsigned long passages; /* of the disarmed runs */
-	unsigned long tried, clean, same, bad;
+	unsigned long tried, clean, same, premise, bad;
 	unsigned long tried_at[FI_NR_SITES], clean_at[FI_NR_SITES], same_at[FI_NR_SITES];
 };
 
 /* Is the armed run's outcome a clean error or the disarmed verdict?  0,
  * or why not. */
-static const char *judge(const struct outcome *base, const struct outcome *o, bool *clean)
+static const char *judge(const struct outcome *base, const struct outcome *o, bool *clean,
+			 bool *premise)
 {
-	*clean = false;
+	*clean = *premise = false;
 	if (o->fired == FI_ANY)
 		return "the armed passage was never reached (the count is not deterministic)";
 	if (o->host_leak)
@@ -199,7 +204,11 @@ static const char *judge(const struct outcome *base, const struct outcome *o, bo
 	if (o->failed == base->failed && o->skipped == base->skipped &&
 	    strcmp(o->verdict, base->verdict) == 0 && (o->failed || o->checks == base->checks))
 		return NULL;
-	return "neither a clean error nor the disarmed verdict";
+	if (o->skipped && !o->failed && !base->skipped) {
+		*premise = true;
+		return NULL;
+	}
+	return "neither a clean error, the disarmed verdict nor a premise given up";
 }
 
 /* Make the n-th passage through site fail, and judge the outcome. */
@@ -208,24 +217,25 @@ static void try_one(const char *path, const struct scenario *s, const struct out
 {
 	struct outcome o;
 	const char *bad;
-	bool clean = false;
+	bool clean = false, premise = false;
 	char why[128];
 
 	if (!run_forked(s, n, site, &o, why, sizeof(why))) {
 		bad = why;
 		o.fired = FI_ANY;
 	} else {
-		bad = judge(base, &o, &clean);
+		bad = judge(base, &o, &clean, &premise);
 	}
 	t->tried++;
 	if (o.fired != FI_ANY) {
 		t->tried_at[o.fired]++;
 		t->clean_at[o.fired] += !bad && clean;
-		t->same_at[o.fired] += !bad && !clean;
+		t->same_at[o.fired] += !bad && !clean && !premise;
 	}
 	if (!bad) {
 		t->clean += clean;
-		t->same += !clean;
+		t->premise += premise;
+		t->same += !clean && !premise;
 		return;
 	}
 	t->bad++;
@@ -326,10 +336,10 @@ static void test_every_site_of_every_scenario(void **state)
 			cow_fault_site_name(i), t.tried_at[i], t.clean_at[i], t.same_at[i]);
 	}
 	print_message("# faultinj: %d scenarios (%d sampled), %d of %d sites reached, %lu "
-		      "passages, %lu failures tried: %lu clean errors, %lu same verdict, %lu bad "
-		      "(%.1fs)\n",
+		      "passages, %lu failures tried: %lu clean errors, %lu same verdict, %lu "
+		      "premises given up, %lu bad (%.1fs)\n",
 		      t.scenarios, t.sampled, sites, FI_NR_SITES, t.passages, t.tried, t.clean,
-		      t.same, t.bad,
+		      t.same, t.premise, t.bad,
 		      (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
 	assert_true(t.scenarios >= 50);
 	for (size_t i = 0; i < ARRAY_SIZE(needed); i++)
