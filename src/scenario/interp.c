@@ -351,7 +351,13 @@ static void run_free(struct run *r)
 static void run_finish(struct run *r)
 {
 	char msg[512];
-	int err = cow_system_check(r->sys, 1, msg, sizeof(msg));
+	int err;
+
+	/* Strict means at rest: page tables that munmap handed to RCU go
+	 * back to the pool in a callback thread, which must not be freeing
+	 * frames while the check counts them. */
+	rcu_barrier();
+	err = cow_system_check(r->sys, 1, msg, sizeof(msg));
 
 	if (err == COW_EOVERWRITE)
 		run_fail_end(r, "overwrite", "%s: at the end: %s", r->s->path, msg);
