@@ -683,6 +683,7 @@ static int check_pte_rules(struct sys_check *c, unsigned long addr, pte_t pte)
 {
 	struct frame_pool *pool = c->sys->pool;
 	struct page *page = pfn_to_page(pool, pte_pfn(pte));
+	unsigned long n = pmd_trans_huge(pte) ? HPAGE_PMD_NR : 1; /* frames it maps */
 
 	if (page == c->sys->zero_page) {
 		if (pte_write(pte))
@@ -690,7 +691,7 @@ static int check_pte_rules(struct sys_check *c, unsigned long addr, pte_t pte)
 				       "the zero page is mapped writable at 0x%lx (S5)", addr);
 		return 0;
 	}
-	for (unsigned long i = 0; i < (pmd_trans_huge(pte) ? HPAGE_PMD_NR : 1); i++)
+	for (unsigned long i = 0; i < n; i++)
 		if (c->sys->policy->anon_exclusive && pte_write(pte) &&
 		    PageFlag(page + i, PG_anon) && !PageFlag(page + i, PG_anon_exclusive))
 			return corrupt(c->msg, c->len,

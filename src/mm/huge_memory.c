@@ -150,12 +150,13 @@ void split_huge_pmd(struct vm_area_struct *vma, unsigned long addr)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	spinlock_t *ptl;
-	pte_t *pmdp = pmd_lock_entry(&mm->pgt, addr & PMD_MASK, false, false, &ptl);
+	pte_t *pmdp = pmd_lock_entry(&mm->pgt, addr & PMD_MASK, false, false, &ptl), pmd;
 
 	if (!pmdp)
 		return;
-	if (pmd_trans_huge(ptep_get(pmdp)))
-		split_huge_pmd_locked(mm, pmdp, ptep_get(pmdp));
+	pmd = ptep_get(pmdp);
+	if (pmd_trans_huge(pmd))
+		split_huge_pmd_locked(mm, pmdp, pmd);
 	spin_unlock(ptl);
 }
 
