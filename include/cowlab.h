@@ -39,6 +39,10 @@ enum cow_error {
 	 * zero page): not the model's inconsistency but the policy's failure,
 	 * as Dirty COW wrote the zero page before 4.9. */
 	COW_EOVERWRITE = -12,
+	/* An access to a hugetlb mapping found no huge page it could have
+	 * (the pool ran dry, or the page was taken away for the mapping's
+	 * owner): the process would get SIGBUS. */
+	COW_ESIGBUS = -13,
 };
 
 /* A static, human-readable name for a COW_E* code (or "unknown error"). */
@@ -67,6 +71,9 @@ struct cow_system_opts {
 	int no_zero_page;	  /* read faults map fresh pages, as on hosts without one */
 	unsigned long swap_slots; /* swap device size in 4 KiB slots (default: frames) */
 	int mem_devices;	  /* the swap device in host memory, not a host file */
+	/* The hugetlb pool: huge pages of 2 MiB set aside at creation (as
+	 * nr_hugepages), for MAP_HUGETLB mappings; 0: none. */
+	unsigned long hugepages;
 };
 
 /* The host memory a system of these options takes, in bytes: its frames
@@ -149,6 +156,13 @@ struct cow_process *cow_task_process(const struct cow_task *task);
  * 2 MiB-aligned address (as Linux places a large anonymous mapping since
  * 6.7) so that every whole 2 MiB of it can be mapped by a huge PMD. */
 #define COW_MAP_THP 0x100
+/* With COW_MAP_PRIVATE, for anonymous memory: a hugetlb mapping (Linux's
+ * MAP_HUGETLB), backed by 2 MiB pages of the system's hugetlb pool.  The
+ * length is rounded up to 2 MiB and the address must be 2 MiB aligned;
+ * mmap reserves a huge page for every 2 MiB and fails with COW_ENOMEM
+ * when the pool cannot promise them.  Where the policy's era has no
+ * hugetlb (2.4) the mapping gets small pages. */
+#define COW_MAP_HUGETLB 0x40000
 
 enum cow_advice {
 	COW_MADV_DONTNEED = 4,
@@ -195,8 +209,9 @@ int cow_page_exclusive(struct cow_task *task, unsigned long addr);
 #define COW_PAGE_SWAPPED 0x02	/* a swap entry (pagemap bit 62) */
 #define COW_PAGE_EXCLUSIVE 0x04 /* present, anonymous, PG_anon_exclusive */
 #define COW_PAGE_KSM 0x08	/* present, a KSM page (KPF_KSM) */
-#define COW_PAGE_HUGE 0x10	/* present, mapped by a huge PMD (smaps AnonHugePages) */
-#define COW_PAGE_LARGE 0x20	/* present, a page of a large folio (KPF_THP) */
+#define COW_PAGE_HUGE 0x10    /* present, mapped by a huge PMD (smaps AnonHugePages, or hugetlb) */
+#define COW_PAGE_LARGE 0x20   /* present, a page of a large folio (KPF_THP) */
+#define COW_PAGE_HUGETLB 0x40 /* present, a page of the hugetlb pool (KPF_HUGE) */
 int cow_page_state(struct cow_task *task, unsigned long addr);
 /* Free the page caches of files no mapping uses any more (echo 1 >
  * /proc/sys/vm/drop_caches); a later mapping reads the file again. */

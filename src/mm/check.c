@@ -94,7 +94,7 @@ static int check_folio(struct frame_pool *pool, unsigned long pfn, char *msg, si
 /* F1, F3 and F5 frame by frame; counts the PG_free frames into *nfree and
  * the PG_lru ones into *nlru. */
 static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, unsigned long *nlru,
-			    char *msg, size_t len)
+			    unsigned long *nhuge_free, char *msg, size_t len)
 {
 	for (unsigned long pfn = 0; pfn < pool->nr; pfn++) {
 		struct page *page = &pool->pages[pfn];
@@ -107,6 +107,16 @@ static int check_each_frame(struct frame_pool *pool, unsigned long *nfree, unsig
 			return corrupt(msg, len, "pfn %lu: a tail outside any folio (F5)", pfn);
 		if (!(flags & BIT_MASK(PG_free))) {
 			*nlru += (flags & BIT_MASK(PG_lru)) != 0;
+			if (ref == 0 && flags == (BIT_MASK(PG_head) | BIT_MASK(PG_hugetlb))) {
+				/* A free page of the hugetlb pool (F6). */
+				int err = check_folio(pool, pfn, msg, len);
+
+				if (err)
+					return err;
+				(*nhuge_free)++;
+				pfn += folio_nr_pages(page) - 1;
+				continue;
+			}
 			if (ref <= 0)
 				return corrupt(msg, len,
 					       "pfn %lu: allocated frame has refcount %d (F3)", pfn,
@@ -302,15 +312,22 @@ out:
 
 int frames_check(struct frame_pool *pool, char *msg, size_t len)
 {
-	unsigned long nfree = 0, nlru = 0, listed = 0, nr_free_list, lru_listed;
+	unsigned long nfree = 0, nlru = 0, nhuge_free = 0, listed = 0, nr_free_list, lru_listed;
 	bool all;
 	long nr_free = atomic_long_read(&pool->nr_free);
 	unsigned long *seen;
 	int err;
 
-	err = check_each_frame(pool, &nfree, &nlru, msg, len);
+	err = check_each_frame(pool, &nfree, &nlru, &nhuge_free, msg, len);
 	if (err)
 		return err;
+	if (!spin_is_locked(&pool->lock) &&
+	    (nhuge_free != pool->nr_huge_free || pool->nr_huge_free > pool->nr_huge ||
+	     pool->resv_huge > pool->nr_huge_free))
+		return corrupt(msg, len,
+			       "hugetlb pool: %lu free huge pages found, %lu counted free of %lu, "
+			       "%lu reserved (F6)",
+			       nhuge_free, pool->nr_huge_free, pool->nr_huge, pool->resv_huge);
 	if ((long)nfree != nr_free)
 		return corrupt(msg, len,
 			       "frame pool: %lu frames are PG_free but nr_free is %ld "
@@ -440,6 +457,8 @@ static int check_huge_leaf(struct pgtable_check_ctx *c, unsigned long addr, pte_
 			       "huge PMD for 0x%lx maps pfn %lu, not the head of a live "
 			       "PMD-sized folio (flags 0x%lx, refcount %d) (P4)",
 			       addr, pfn, READ_ONCE(head->flags), page_ref_count(head));
+	/* P6 counts THP's PMDs: hugetlb deposits no table. */
+	c->huge += !(READ_ONCE(head->flags) & BIT_MASK(PG_hugetlb));
 	return 0;
 }
 
@@ -494,7 +513,6 @@ static int check_table(struct pgtable_check_ctx *c, unsigned long pfn, enum pt_l
 		if (level == PT_PTE || (level == PT_PMD && pmd_trans_huge(e))) {
 			err = level == PT_PTE ? check_leaf(c, addr, e)
 					      : check_huge_leaf(c, addr, e);
-			c->huge += level == PT_PMD;
 			if (!err && c->leaf)
 				err = c->leaf(addr, &table[i], c->leaf_arg);
 		} else if (table_entry_bad(e)) {
@@ -765,6 +783,8 @@ static int check_frame(struct sys_check *c, unsigned long pfn, bool strict)
 
 	if (flags & (BIT_MASK(PG_free) | BIT_MASK(PG_table) | BIT_MASK(PG_zero)))
 		return 0;
+	if (ref == 0 && (flags & BIT_MASK(PG_hugetlb)))
+		return 0; /* a free page of the hugetlb pool (F6) */
 	if (ref == 0 && !strict)
 		return 0; /* its last reference is being dropped */
 	if ((unsigned long)map < c->maps[pfn] || (exact && (unsigned long)map != c->maps[pfn]))

@@ -22,6 +22,7 @@ const char *cow_strerror(int err)
 	case COW_EDEADLK: return "deadlock";
 	case COW_ELIVELOCK: return "livelock (step limit reached)";
 	case COW_EOVERWRITE: return "a page that must not change was written";
+	case COW_ESIGBUS: return "no huge page for a hugetlb mapping (SIGBUS)";
 	}
 	return "unknown error";
 }

@@ -714,6 +714,8 @@ int handle_mm_fault_locked(struct mm_struct *mm, unsigned long addr, unsigned in
 		return COW_EFAULT;
 	if (!(flags & FAULT_FLAG_FORCE) && !(vma->vm_flags & (VM_READ | VM_WRITE)))
 		return COW_EFAULT;
+	if (vma->vm_flags & VM_HUGETLB)
+		return hugetlb_fault(vma, addr, flags);
 	/* Only a mapping that asked for THP ever has a huge PMD (the
 	 * advice is never taken back, only overruled by VM_NOHUGEPAGE). */
 	if (vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) {

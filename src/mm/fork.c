@@ -73,6 +73,15 @@ static bool forkfix_must_copy(struct page *page)
 	return held;
 }
 
+bool fork_copies_page(struct vm_area_struct *src_vma, struct page *page)
+{
+	const struct cow_policy *policy = src_vma->vm_mm->sys->policy;
+
+	if (policy->fork == FORK_COPY_GUP_FLAGGED)
+		return is_cow_mapping(src_vma->vm_flags) && forkfix_must_copy(page);
+	return fork_must_copy(policy, src_vma, page);
+}
+
 /* Give the child its own copy of page at addr (copy_present_page). */
 static int copy_page_for_child(struct vm_area_struct *dst_vma, unsigned long addr, pte_t *dst_ptep,
 			       struct page *page)
@@ -219,6 +228,12 @@ static int copy_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct
 
 	if (cow)
 		write_seqcount_begin(&src_mm->write_protect_seq);
+	if (src_vma->vm_flags & VM_HUGETLB) {
+		/* The seqcount too (5.19, "mm/hugetlb: take
+		 * src_mm->write_protect_seq in copy_hugetlb_page_range()"). */
+		err = copy_hugetlb_page_range(dst_vma, src_vma);
+		addr = end;
+	}
 	while (addr < end && !err) {
 		unsigned long next = (addr + PMD_SIZE) & PMD_MASK;
 		spinlock_t *src_ptl, *dst_ptl;

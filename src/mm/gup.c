@@ -123,6 +123,8 @@ static void gup_mark_page(const struct cow_system *sys, struct page *page)
 {
 	enum gup_rule rule = sys->policy->gup;
 
+	/* On the head of a large folio (a hugetlb page), which fork tests. */
+	page = compound_head(page);
 	if ((rule == GUP_DECOW_FLAG || rule == GUP_DECOW_DONTCOW) && PageFlag(page, PG_anon))
 		SetPageFlag(page, rule == GUP_DECOW_FLAG ? PG_gup : PG_dontcow);
 }
@@ -338,7 +340,7 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 		/* dontcow-2009: an anon page the slow path has not de-COWed
 		 * and marked yet goes there. */
 		if (rule == GUP_DECOW_DONTCOW && PageFlag(page, PG_anon) &&
-		    !PageFlag(page, PG_dontcow))
+		    !PageFlag(compound_head(page), PG_dontcow))
 			break;
 		refs = refs_for(page, flags);
 		if (!gup_fast_grab(page, refs, flags))

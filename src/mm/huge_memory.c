@@ -45,8 +45,7 @@ static bool thp_allowed(const struct vm_area_struct *vma, unsigned long haddr)
 	       haddr >= vma->vm_start && haddr + PMD_SIZE <= vma->vm_end;
 }
 
-static pte_t mk_huge_pmd(struct cow_system *sys, struct page *head,
-			 const struct vm_area_struct *vma)
+pte_t mk_huge_pmd(struct cow_system *sys, struct page *head, const struct vm_area_struct *vma)
 {
 	/* As a PTE's bits: no user access in a PROT_NONE mapping (a forced
 	 * access may fault one in). */
@@ -57,7 +56,7 @@ static pte_t mk_huge_pmd(struct cow_system *sys, struct page *head,
 	return (vma->vm_flags & VM_WRITE) ? pte_mkwrite(pmd) : pmd;
 }
 
-static void folio_set_exclusive(struct page *head, bool exclusive)
+void folio_set_exclusive(struct page *head, bool exclusive)
 {
 	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
 		if (exclusive)
@@ -175,7 +174,8 @@ struct page *zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
 		head = pfn_to_page(mm->sys->pool, pte_pfn(pmd));
 		atomic_dec(&head[1]._entire_mapcount);
 		atomic_long_sub(HPAGE_PMD_NR, &mm->nr_anon);
-		table = pgtable_withdraw(&mm->pgt);
+		if (!(vma->vm_flags & VM_HUGETLB)) /* hugetlb deposits none */
+			table = pgtable_withdraw(&mm->pgt);
 	}
 	spin_unlock(ptl);
 	if (table)
@@ -307,7 +307,7 @@ pte_t *leaf_offset_map_lock(struct vm_area_struct *vma, unsigned long addr, spin
 	struct mm_struct *mm = vma->vm_mm;
 	pte_t *ptep = pte_offset_map_lock(&mm->pgt, addr, ptlp);
 
-	if (ptep || !(vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)))
+	if (ptep || !vma_may_be_huge(vma))
 		return ptep;
 	ptep = pmd_lock_entry(&mm->pgt, addr, false, false, ptlp);
 	if (ptep && !pmd_trans_huge(ptep_get(ptep))) {

@@ -38,6 +38,15 @@ int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int 
 			unsigned long s = vma->vm_start > addr ? vma->vm_start : addr;
 			unsigned long e = vma->vm_end < end ? vma->vm_end : end;
 
+			/* Whole huge pages only: the start aligned, the end
+			 * rounded down (6.1's madvise_dontneed_free). */
+			if (vma->vm_flags & VM_HUGETLB) {
+				if (s & ~PMD_MASK) {
+					err = COW_EINVAL;
+					break;
+				}
+				e &= PMD_MASK;
+			}
 			zap_page_range(vma, s, e);
 		}
 		up_read(&mm->mmap_lock);
@@ -73,8 +82,16 @@ int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int 
 				break;
 			}
 			for (int i = vma_index(mm, addr);
-			     i < mm->nr_vmas && mm->vmas[i]->vm_start < end; i++)
-				mm->vmas[i]->vm_flags = (mm->vmas[i]->vm_flags & ~clear) | set;
+			     i < mm->nr_vmas && mm->vmas[i]->vm_start < end; i++) {
+				struct vm_area_struct *vma = mm->vmas[i];
+
+				/* KSM and THP leave hugetlb alone (ksm_madvise,
+				 * hugepage_madvise accept and ignore it). */
+				if ((vma->vm_flags & VM_HUGETLB) && !(set & VM_DONTCOPY) &&
+				    !(clear & VM_DONTCOPY))
+					continue;
+				vma->vm_flags = (vma->vm_flags & ~clear) | set;
+			}
 			if (!range_is_mapped(mm, addr, end))
 				err = COW_ENOMEM;
 		}

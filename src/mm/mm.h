@@ -29,6 +29,7 @@
 #define VM_SHARED 0x8UL
 #define VM_MAYWRITE 0x20UL
 #define VM_DONTCOPY 0x20000UL	   /* MADV_DONTFORK */
+#define VM_HUGETLB 0x400000UL	   /* MAP_HUGETLB: pages of the hugetlb pool */
 #define VM_SOFTDIRTY 0x8000000UL   /* not soft-dirty tracked since clear_refs */
 #define VM_HUGEPAGE 0x20000000UL   /* MADV_HUGEPAGE: THP where the era has them */
 #define VM_NOHUGEPAGE 0x40000000UL /* MADV_NOHUGEPAGE */
@@ -46,7 +47,17 @@ struct vm_area_struct {
 	/* (C) shared anonymous memory, or the page cache of the file a
 	 * mapping maps (shared or private) */
 	struct shmem_object *shm;
+	/* hugetlb: the reservations this VMA owns (NULL in a child's, or
+	 * once given back), and HUGETLB_* bits (A) */
+	struct hugetlb_resv *resv;
+	unsigned long hugetlb_flags;
 };
+
+/* Can a huge PMD map part of this VMA (THP asked for, or hugetlb)? */
+static inline bool vma_may_be_huge(const struct vm_area_struct *vma)
+{
+	return vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE | VM_HUGETLB);
+}
 
 /* Private mappings that may become writable are copy-on-write. */
 static inline bool is_cow_mapping(unsigned long flags)
@@ -78,7 +89,7 @@ struct anon_vma_chain {
 
 #define MMF_HAS_PINNED 0   /* bit in mm->flags: has ever FOLL_PIN'd (sticky) */
 #define MMF_VM_MERGEABLE 1 /* bit in mm->flags: registered with KSM (K) */
-#define MMF_HAS_THP 2	   /* bit in mm->flags: has had a huge PMD (sticky) */
+#define MMF_HAS_THP 2	   /* bit in mm->flags: has had a huge PMD, THP or hugetlb (sticky) */
 
 /* The fields every access reads come first; the ones every fault writes
  * (mmap_lock's count, nr_anon) each start a cache line of their own, so
@@ -166,6 +177,7 @@ struct cow_system {
 	struct mutex ksm_lock;	     /* (K): KSM's state, one pass at a time */
 	struct list_head ksm_mms;    /* (K) mms with mergeable memory */
 	struct ksm_stable *ksm_stable; /* (K) the KSM pages' nodes */
+	struct mutex hugetlb_mutex;    /* (G) hugetlb faults, one at a time */
 };
 
 /* ---- vma.c, mprotect.c, madvise.c: address spaces and mappings ------------------ */
@@ -283,6 +295,29 @@ pte_t *leaf_offset_map_lock(struct vm_area_struct *vma, unsigned long addr, spin
  * not huge (any more). */
 int copy_huge_pmd(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma,
 		  unsigned long haddr);
+
+/* The bits of a new huge PMD that maps head in vma (writable if the VMA
+ * is), and PG_anon_exclusive of all its subpages set or cleared. */
+pte_t mk_huge_pmd(struct cow_system *sys, struct page *head, const struct vm_area_struct *vma);
+void folio_set_exclusive(struct page *head, bool exclusive);
+
+/* ---- hugetlb.c ------------------------------------------------------------------------- */
+
+/* mmap of a hugetlb mapping: reserve a huge page of the pool for each
+ * 2 MiB of vma, which then owns them.  0 or COW_ENOMEM. */
+int hugetlb_reserve_pages(struct vm_area_struct *vma);
+/* split_vma: tail shares vma's reservations. */
+void hugetlb_vma_split(struct vm_area_struct *vma, struct vm_area_struct *tail);
+/* The VMA goes: give back the reservations it still holds. */
+void hugetlb_vma_close(struct vm_area_struct *vma);
+/* A fault in a hugetlb VMA (mmap_lock held for read): 0 (retry the
+ * access), COW_ESIGBUS when no huge page can be had, or an error. */
+int hugetlb_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int flags);
+/* fork of a hugetlb VMA: share every huge page with the child, or copy
+ * it where the fork rule says so (parent's mmap_lock held for write). */
+int copy_hugetlb_page_range(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma);
+/* fork.c: would fork copy this page for the child rather than share it? */
+bool fork_copies_page(struct vm_area_struct *src_vma, struct page *page);
 
 /* ---- rmap.c ---------------------------------------------------------------------------- */
 

@@ -48,7 +48,9 @@ static void change_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *pt
 		}
 		return;
 	}
-	if (pte_write(pte) || pte_special(pte))
+	/* A hugetlb page waits for the write fault (hugetlb_change_protection
+	 * maps a private mapping's pages read-only). */
+	if (pte_write(pte) || pte_special(pte) || pmd_trans_huge(pte))
 		return;
 	/* A PTE that soft-dirty tracking write-protected stays so: the next
 	 * write must fault to mark it (can_change_pte_writable). */
@@ -138,7 +140,10 @@ int clear_refs_soft_dirty(struct mm_struct *mm)
 		struct vm_area_struct *vma = mm->vmas[i];
 
 		vma->vm_flags &= ~VM_SOFTDIRTY;
-		walk_pte_range(vma, vma->vm_start, vma->vm_end, clear_soft_dirty_pte, &c);
+		/* No soft-dirty tracking of hugetlb (its walk has no
+		 * hugetlb_entry). */
+		if (!(vma->vm_flags & VM_HUGETLB))
+			walk_pte_range(vma, vma->vm_start, vma->vm_end, clear_soft_dirty_pte, &c);
 	}
 	if (c.reduced)
 		flush_tlb_mm(mm);

@@ -89,10 +89,15 @@ int frame_pool_create(struct frame_pool **out, unsigned long nr, int cpus)
 	pool->free_map = calloc(frame_map_words(pool), sizeof(unsigned long));
 	if (!pool->free_map)
 		goto out_free_lru;
+	pool->huge_free = calloc(nr / HPAGE_PMD_NR + 1, sizeof(uint32_t));
+	if (!pool->huge_free)
+		goto out_free_map;
 	frame_pool_reset(pool);
 	*out = pool;
 	return 0;
 
+out_free_map:
+	free(pool->free_map);
 out_free_lru:
 	free(pool->lru);
 out_free_pcp:
@@ -130,6 +135,7 @@ void frame_pool_reset(struct frame_pool *pool)
 	}
 	pool->lru_next.counter = 0;
 	pool->nr_isolated.counter = 0;
+	pool->nr_huge = pool->nr_huge_free = pool->resv_huge = 0;
 }
 
 void frame_pool_destroy(struct frame_pool *pool)
@@ -137,6 +143,7 @@ void frame_pool_destroy(struct frame_pool *pool)
 	if (!pool)
 		return;
 	frames_unmap(pool->mem, pool->nr);
+	free(pool->huge_free);
 	free(pool->free_map);
 	free(pool->lru);
 	free(pool->pcp);
@@ -407,11 +414,32 @@ struct page *alloc_folio(struct frame_pool *pool, unsigned int order, unsigned i
 	return head;
 }
 
-/* Free a folio whose refcount reached zero: its frames go straight back to
- * the free list, as one block. */
+/* The frames of a folio (refcount 0) back on the free list, as one
+ * block. */
+static void folio_to_free_list(struct frame_pool *pool, struct page *head)
+{
+	unsigned long pfn = page_to_pfn(pool, head), n = folio_nr_pages(head);
+
+	for (unsigned long i = 0; i < n; i++) {
+		memset(head + i, 0, sizeof(*head));
+		WRITE_ONCE(head[i].flags, BIT_MASK(PG_free));
+	}
+	spin_lock(&pool->lock);
+	for (unsigned long i = pfn; i < pfn + n; i++)
+		pool->free_map[i / FRAME_MAP_BITS] |= 1UL << (i % FRAME_MAP_BITS);
+	if (pfn / FRAME_MAP_BITS < pool->free_cursor)
+		pool->free_cursor = pfn / FRAME_MAP_BITS;
+	pool->nr_free_list += n;
+	atomic_long_add((long)n, &pool->nr_free);
+	spin_unlock(&pool->lock);
+}
+
+/* Free a folio whose refcount reached zero: a hugetlb folio goes back to
+ * the hugetlb pool whole (free_huge_folio), any other to the free list. */
 static void free_folio(struct frame_pool *pool, struct page *head)
 {
 	unsigned long pfn = page_to_pfn(pool, head), n = folio_nr_pages(head);
+	bool hugetlb = PageFlag(head, PG_hugetlb);
 
 	COW_CHECK(atomic_read(&head->_pincount) == 0, "freeing folio pfn %lu with pincount %d", pfn,
 		  atomic_read(&head->_pincount));
@@ -425,17 +453,94 @@ static void free_folio(struct frame_pool *pool, struct page *head)
 			  atomic_read(&page->_mapcount));
 		COW_CHECK(i == 0 || PageFlag(page, PG_tail), "folio pfn %lu lost its tail %lu", pfn,
 			  pfn + i);
-		memset(page, 0, sizeof(*page));
-		WRITE_ONCE(page->flags, BIT_MASK(PG_free));
+		if (hugetlb && i > 0) {
+			/* Back to the layout alloc_folio gave it. */
+			page->mapping = page->index = 0;
+			WRITE_ONCE(page->flags, BIT_MASK(PG_tail));
+		}
 	}
+	if (!hugetlb) {
+		folio_to_free_list(pool, head);
+		return;
+	}
+	head->mapping = head->index = 0;
+	WRITE_ONCE(head->flags, BIT_MASK(PG_head) | BIT_MASK(PG_hugetlb));
 	spin_lock(&pool->lock);
-	for (unsigned long i = pfn; i < pfn + n; i++)
-		pool->free_map[i / FRAME_MAP_BITS] |= 1UL << (i % FRAME_MAP_BITS);
-	if (pfn / FRAME_MAP_BITS < pool->free_cursor)
-		pool->free_cursor = pfn / FRAME_MAP_BITS;
-	pool->nr_free_list += n;
-	atomic_long_add((long)n, &pool->nr_free);
+	pool->huge_free[pool->nr_huge_free++] = (uint32_t)pfn;
 	spin_unlock(&pool->lock);
+}
+
+int hugetlb_pool_grow(struct frame_pool *pool, unsigned long nr)
+{
+	for (unsigned long i = 0; i < nr; i++) {
+		struct page *head = alloc_folio(pool, HPAGE_PMD_ORDER, GFP_NOINJECT);
+
+		if (!head)
+			return COW_ENOMEM;
+		SetPageFlag(head, PG_hugetlb);
+		spin_lock(&pool->lock);
+		pool->nr_huge++;
+		spin_unlock(&pool->lock);
+		/* The last reference puts it on the pool's free stack. */
+		put_page(pool, head);
+	}
+	return 0;
+}
+
+bool hugetlb_pool_release(struct frame_pool *pool)
+{
+	if (pool->nr_huge_free != pool->nr_huge || pool->resv_huge != 0)
+		return false;
+	while (pool->nr_huge_free > 0) {
+		struct page *head = &pool->pages[pool->huge_free[--pool->nr_huge_free]];
+
+		pool->nr_huge--;
+		folio_to_free_list(pool, head);
+	}
+	return true;
+}
+
+int hugetlb_reserve(struct frame_pool *pool, unsigned long n)
+{
+	int err = COW_ENOMEM;
+
+	spin_lock(&pool->lock);
+	if (pool->nr_huge_free - pool->resv_huge >= n) {
+		pool->resv_huge += n;
+		err = 0;
+	}
+	spin_unlock(&pool->lock);
+	return err;
+}
+
+void hugetlb_unreserve(struct frame_pool *pool, unsigned long n)
+{
+	spin_lock(&pool->lock);
+	COW_CHECK(pool->resv_huge >= n, "giving back %lu huge pages of %lu reserved", n,
+		  pool->resv_huge);
+	pool->resv_huge -= n;
+	spin_unlock(&pool->lock);
+}
+
+struct page *alloc_hugetlb_folio(struct frame_pool *pool, bool reserved)
+{
+	struct page *head = NULL;
+
+	spin_lock(&pool->lock);
+	COW_CHECK(!reserved || pool->resv_huge > 0, "a reserved huge page nobody reserved");
+	if (reserved || pool->nr_huge_free > pool->resv_huge) {
+		pool->resv_huge -= reserved;
+		head = &pool->pages[pool->huge_free[--pool->nr_huge_free]];
+	}
+	spin_unlock(&pool->lock);
+	if (head)
+		atomic_set(&head->_refcount, 1);
+	return head;
+}
+
+unsigned long hugetlb_pool_nr_free(const struct frame_pool *pool)
+{
+	return READ_ONCE(pool->nr_huge_free);
 }
 
 void free_page(struct frame_pool *pool, struct page *page)

@@ -86,6 +86,7 @@ enum pageflags {
 	PG_head,	   /* head of a compound (huge) page */
 	PG_zero,	   /* the shared zero page */
 	PG_tail,	   /* a tail of a large folio (lru.next: its offset) */
+	PG_hugetlb,	   /* head of a folio of the hugetlb pool */
 	NR_PAGEFLAGS
 };
 
@@ -157,6 +158,13 @@ struct frame_pool {
 	struct lru_list *lru;	   /* cpus entries */
 	atomic_t lru_next;	   /* the list reclaim isolates from next */
 	atomic_long_t nr_isolated; /* taken off the LRU by reclaim, not back yet */
+	/* The hugetlb pool (under lock): huge folios set aside from the
+	 * frames, as Linux's hstate.  A free one keeps its folio layout,
+	 * with refcount 0, PG_head and PG_hugetlb; huge_free stacks them. */
+	uint32_t *huge_free;   /* nr / HPAGE_PMD_NR entries */
+	unsigned long nr_huge; /* folios in the pool */
+	unsigned long nr_huge_free;
+	unsigned long resv_huge; /* free ones promised to mappings */
 };
 
 /* Words of the free list's bitmap (and of any bitmap over the frames). */
@@ -202,8 +210,26 @@ struct page *alloc_page(struct frame_pool *pool, unsigned int gfp);
  * compact: callers fall back to small pages, as a THP fault does) or the
  * frame_alloc fault site fails. */
 struct page *alloc_folio(struct frame_pool *pool, unsigned int order, unsigned int gfp);
+/* The hugetlb pool (as nr_hugepages and Linux's hstate counts).  Grow it
+ * by nr huge folios taken from the free frames: 0, or COW_ENOMEM when no
+ * aligned block is left (the folios taken so far stay). */
+int hugetlb_pool_grow(struct frame_pool *pool, unsigned long nr);
+/* Give every huge folio of the pool back to the frames, if every one is
+ * free and none is promised (a system's teardown); false, and nothing
+ * done, otherwise. */
+bool hugetlb_pool_release(struct frame_pool *pool);
+/* Promise n free huge pages to a mapping (hugetlb_acct_memory): 0, or
+ * COW_ENOMEM when fewer than n free ones are unpromised. */
+int hugetlb_reserve(struct frame_pool *pool, unsigned long n);
+void hugetlb_unreserve(struct frame_pool *pool, unsigned long n);
+/* A huge folio of the pool, refcount 1, bytes stale: one promised to the
+ * caller (reserved: it consumes the promise), or else one nobody was
+ * promised; NULL when there is none. */
+struct page *alloc_hugetlb_folio(struct frame_pool *pool, bool reserved);
+/* Free huge pages of the pool (promised ones included). */
+unsigned long hugetlb_pool_nr_free(const struct frame_pool *pool);
 /* Return a frame (or a folio, by its head) whose refcount has reached zero
- * to the pool. */
+ * to the pool (a hugetlb folio to the hugetlb pool). */
 void free_page(struct frame_pool *pool, struct page *page);
 
 static inline struct page *pfn_to_page(const struct frame_pool *pool, unsigned long pfn)

@@ -26,6 +26,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-2.4",
 		.thp = THP_NONE,
+		.hugetlb = HUGETLB_NONE,
+		.hugetlb_fork_copy = false,
 		.summary = "refcount-based reuse under a page-lock trylock; direct I/O holds "
 			   "the page lock until completion, so reclaim cannot unmap the page",
 		.commits = "2.4 direct I/O (page lock held to end_io), as Andrea recalls it "
@@ -47,6 +49,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-2.6.7",
 		.thp = THP_NONE,
+		.hugetlb = HUGETLB_NO_COW,
+		.hugetlb_fork_copy = false,
 		.summary = "refcount-based reuse under a page-lock trylock; reclaim never "
 			   "unmaps a page GUP holds (2.6.7's rule, gone in 2.6.13)",
 		.commits = "try_to_unmap_one's page_count back-out (v2.6.7), removed by "
@@ -65,6 +69,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-2.6.13",
 		.thp = THP_NONE,
+		.hugetlb = HUGETLB_NO_COW,
+		.hugetlb_fork_copy = false,
 		.summary = "mapcount-based reuse under a page-lock trylock (a locked page "
 			   "is copied); reclaim unmaps any page",
 		.commits = "c475a8ab625d (v2.6.13); the trylock until ab967d86015a (v2.6.29)",
@@ -82,6 +88,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-2.6.29",
 		.thp = THP_NONE,
+		.hugetlb = HUGETLB_REUSE_REFCOUNT,
+		.hugetlb_fork_copy = false,
 		.summary = "mapcount-based reuse under the sleeping page lock; fork "
 			   "shares every anonymous page (the 2009 thread's baseline)",
 		.commits = "c475a8ab625d (v2.6.13), x86 gup-fast (v2.6.27), ab967d86015a "
@@ -100,6 +108,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "forkfix-2009",
 		.thp = THP_NONE,
+		.hugetlb = HUGETLB_REUSE_REFCOUNT,
+		.hugetlb_fork_copy = true,
 		.summary = "Andrea's patch: GUP flags pages (PG_gup) and de-COWs them even "
 			   "for reads; fork copies flagged pages with extra references "
 			   "for the child; gup-fast re-checks the PTE",
@@ -119,6 +129,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "dontcow-2009",
 		.thp = THP_NONE,
+		.hugetlb = HUGETLB_REUSE_REFCOUNT,
+		.hugetlb_fork_copy = false,
 		.summary = "Nick's patch: GUP de-COWs every anon page and marks it "
 			   "PG_dontcow forever; fork copies dontcow pages for the child; "
 			   "gup-fast only for dontcow pages",
@@ -138,6 +150,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "pagecount-2009",
 		.thp = THP_NONE,
+		.hugetlb = HUGETLB_REUSE_REFCOUNT,
+		.hugetlb_fork_copy = false,
 		.summary = "Linus's proposal: reuse iff the page count is 1, with 2.6.7's "
 			   "rule that reclaim never unmaps a page with a raised count",
 		.commits = "Linus Torvalds, 16-17 Mar 2009 (reuse_swap_page && page_count == "
@@ -156,6 +170,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "mmlock-2009",
 		.thp = THP_NONE,
+		.hugetlb = HUGETLB_REUSE_REFCOUNT,
+		.hugetlb_fork_copy = false,
 		.summary = "linux-2.6.29 plus an mm-wide lock outside GUP: direct I/O holds it "
 			   "for read from GUP to completion, fork takes it for write",
 		.commits = "Linus's per-mm lock idea and KOSAKI Motohiro's directio_sem "
@@ -177,6 +193,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-5.8",
 		.thp = THP_REUSE_MAPCOUNT,
+		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
+		.hugetlb_fork_copy = false,
 		.summary = "mapcount-based reuse; GUP in a COW mapping breaks COW even for "
 			   "reads, gup-fast takes only writable PTEs",
 		.commits = "17839856fd58 (v5.8, CVE-2020-29374); generic gup-fast PTE "
@@ -195,6 +213,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-5.9",
 		.thp = THP_REUSE_MAPCOUNT,
+		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
+		.hugetlb_fork_copy = false,
 		.summary = "refcount-based reuse (swap-in still by mapcount); fork copies "
 			   "maybe-pinned pages for the child; no forced COW in GUP",
 		.commits = "09854ba94c6a, a308c71bf1e6, 008cfe4418b3, 70e806e4e645, "
@@ -213,6 +233,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-5.11",
 		.thp = THP_REUSE_MAPCOUNT,
+		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
+		.hugetlb_fork_copy = false,
 		.summary = "5.9 plus gup-fast's write_protect_seq, no pinned page into the "
 			   "swap cache, clear_refs leaves pinned pages",
 		.commits = "57efa1fe5957, feb889fb40fa, \"mm: don't play games with pinned "
@@ -227,6 +249,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-5.18",
 		.thp = THP_REUSE_REFCOUNT,
+		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
+		.hugetlb_fork_copy = true,
 		.summary = "the refcount rule everywhere, swap-in included, after dropping "
 			   "an unshared swap cache",
 		.commits = "\"mm: COW fixes part 1\" (Hildenbrand, v5.18): reuse_swap_page() "
@@ -241,6 +265,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-5.19",
 		.thp = THP_REUSE_EXCLUSIVE,
+		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
+		.hugetlb_fork_copy = true,
 		.summary = "PG_anon_exclusive decides reuse, else refcount == 1; R/O pins "
 			   "unshare first; fork copies maybe-pinned exclusive pages",
 		.commits = "6c287605fd56, c89357e27f20, a7f226604170, 1493a1913e34 (v5.19)",
@@ -255,6 +281,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-6.2",
 		.thp = THP_REUSE_EXCLUSIVE,
+		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
+		.hugetlb_fork_copy = true,
 		.summary = "5.19 plus R/O long-term pins that unshare the zero page too",
 		.commits = "84209e87c696 (v6.2), on 5.19's",
 		EXCLUSIVE_519,
@@ -268,6 +296,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-6.5",
 		.thp = THP_REUSE_EXCLUSIVE,
+		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
+		.hugetlb_fork_copy = true,
 		.summary = "PG_anon_exclusive decides reuse, else refcount == 1; fork "
 			   "copies maybe-pinned exclusive pages; direct I/O pins",
 		.commits = "09854ba94c6a (v5.9), 70e806e4e645 (v5.9), 57efa1fe5957 "
@@ -284,6 +314,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "fork-coherent-2025",
 		.thp = THP_REUSE_EXCLUSIVE,
+		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
+		.hugetlb_fork_copy = true,
 		.summary = "linux-6.5 plus a coherent snapshot at fork: the parent's PTE is "
 			   "write-protected and flushed before its page is copied for the child",
 		.commits = "\"mm/memory: ensure fork child sees coherent memory snapshot\" "
@@ -299,6 +331,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "broken-always-reuse",
 		.thp = THP_REUSE_ALWAYS,
+		.hugetlb = HUGETLB_REUSE_ALWAYS,
+		.hugetlb_fork_copy = false,
 		.summary = "deliberately wrong: a write fault always reuses the page, so "
 			   "writes after fork leak into the other process (a negative control)",
 		.commits = "none: no kernel shipped this rule",
@@ -452,6 +486,18 @@ static const char *thp_rule_name(enum thp_rule t)
 	return "?";
 }
 
+static const char *hugetlb_rule_name(enum hugetlb_rule h)
+{
+	switch (h) {
+	case HUGETLB_NONE: return "none (small pages only)";
+	case HUGETLB_NO_COW: return "no COW: fork shares private huge pages writable";
+	case HUGETLB_REUSE_REFCOUNT: return "write fault reuses iff refcount == 1, else copies";
+	case HUGETLB_REUSE_MAPCOUNT: return "write fault reuses iff mapped once, else copies";
+	case HUGETLB_REUSE_ALWAYS: return "write fault always reuses (deliberately wrong)";
+	}
+	return "?";
+}
+
 static const char *reclaim_rule_name(enum reclaim_rule r)
 {
 	switch (r) {
@@ -479,7 +525,9 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "clear_refs:        %s\n"
 		 "mprotect +write:   %s\n"
 		 "fork's early copy: %s\n"
-		 "huge pages (THP): %s\n",
+		 "huge pages (THP): %s\n"
+		 "hugetlb:           %s\n"
+		 "hugetlb at fork:   %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
 		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used",
 		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
@@ -494,7 +542,9 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 				     : "leaves private pages to the write fault",
 		 p->fork_copy_coherent ? "write-protects and flushes first (a coherent snapshot)"
 				       : "the parent's PTE stays writable meanwhile",
-		 thp_rule_name(p->thp));
+		 thp_rule_name(p->thp), hugetlb_rule_name(p->hugetlb),
+		 p->hugetlb_fork_copy ? "copied for the child where a small page would be"
+				      : "always shared");
 	return buf;
 }
 
@@ -518,6 +568,8 @@ unsigned long long cow_policy_hash(const struct cow_policy *p)
 		p->mprotect_upgrade,
 		p->fork_copy_coherent,
 		p->thp,
+		p->hugetlb,
+		p->hugetlb_fork_copy,
 	};
 	char text[2048];
 

@@ -195,6 +195,30 @@ enum thp_rule {
 	THP_REUSE_ALWAYS,
 };
 
+/* hugetlb (MAP_HUGETLB, 2 MiB pages of the hugetlb pool): what a write
+ * (or unshare) fault on a write-protected huge page of a private mapping
+ * does.  Where it does not reuse the page it copies all 2 MiB into a new
+ * huge page; with none to spare, SIGBUS (the mapping's owner first takes
+ * the page from the children that share it, as unmap_ref_private). */
+enum hugetlb_rule {
+	/* 2.4: no hugetlb; such a mapping gets small pages. */
+	HUGETLB_NONE,
+	/* 2.6 until 2.6.16: no copy-on-write for hugetlb; a private
+	 * mapping's pages are shared with the child at fork, writable, as a
+	 * shared mapping's are. */
+	HUGETLB_NO_COW,
+	/* 2.6.16 (1e8f889b10d8, "Hugetlb: Copy on Write support") .. 2.6.35:
+	 * reuse iff page_count == 1, so a GUP reference forces a copy. */
+	HUGETLB_REUSE_REFCOUNT,
+	/* 2.6.36 (0fe6e20b9c4c, "hugetlb, rmap: add reverse mapping for
+	 * hugepage") to this day: reuse iff mapped once (page_mapcount), so
+	 * GUP references are invisible; the vmsplice leak of
+	 * CVE-2020-29374 stays open for hugetlb (cow.c marks it XFAIL). */
+	HUGETLB_REUSE_MAPCOUNT,
+	/* broken-always-reuse's rule for hugetlb too. */
+	HUGETLB_REUSE_ALWAYS,
+};
+
 /* Every rule field below name, summary and commits also joins
  * cow_policy_hash() (policy.c), which replay tokens carry, and the
  * listing of cow_policy_rules(). */
@@ -243,6 +267,13 @@ struct cow_policy {
 	 * a folio fork would copy for the child is split first, and its
 	 * PTEs copied one by one, as d042035eaf5f did from 5.9). */
 	enum thp_rule thp;
+	enum hugetlb_rule hugetlb;
+	/* fork copies a hugetlb page for the child where the fork rule
+	 * would copy a small page (5.12, 4eae4efa2c29 "hugetlb: do early cow
+	 * when page pinned on src mm"; the 2009 forkfix's
+	 * copy_hugetlb_page_range too).  Otherwise every hugetlb page is
+	 * shared. */
+	bool hugetlb_fork_copy;
 };
 
 /* The preset of that name, or NULL. */

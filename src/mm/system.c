@@ -44,7 +44,7 @@ static bool same_opts(const struct cow_system *sys, const struct cow_system_opts
 
 	return sys->policy == policy && a->frames == o->frames && a->cpus == o->cpus &&
 	       !a->no_zero_page == !o->no_zero_page && a->swap_slots == o->swap_slots &&
-	       !a->mem_devices == !o->mem_devices;
+	       !a->mem_devices == !o->mem_devices && a->hugepages == o->hugepages;
 }
 
 /* Allocate a system's parts for o; their state is system_init's. */
@@ -98,6 +98,7 @@ static int system_init(struct cow_system *sys, const struct cow_system_opts *o,
 	sys->nr_cpus = o->cpus;
 	spin_lock_init_rank(&sys->lock, RANK_SYSTEM);
 	ksm_init(sys);
+	mutex_init_rank(&sys->hugetlb_mutex, RANK_HUGETLB_FAULT);
 	INIT_LIST_HEAD(&sys->processes);
 	INIT_LIST_HEAD(&sys->mms);
 	sys->file_caches = NULL;
@@ -120,7 +121,9 @@ static int system_init(struct cow_system *sys, const struct cow_system_opts *o,
 			return COW_ENOMEM;
 		SetPageFlag(sys->zero_page, PG_zero);
 	}
-	return 0;
+	/* The hugetlb pool, set aside before anything can fragment the
+	 * frames (as nr_hugepages at boot). */
+	return hugetlb_pool_grow(sys->pool, o->hugepages);
 }
 
 int cow_system_create(const struct cow_system_opts *opts, struct cow_system **out)
@@ -185,7 +188,8 @@ void cow_system_destroy(struct cow_system *sys)
 		sys->swap = NULL;
 	}
 	ksm_destroy(sys);
-	clean = cow_system_memory(&sys->opts) <= SPARE_MAX_BYTES && list_empty(&sys->mms) &&
+	clean = hugetlb_pool_release(sys->pool) &&
+		cow_system_memory(&sys->opts) <= SPARE_MAX_BYTES && list_empty(&sys->mms) &&
 		!sys->file_caches && frame_pool_nr_free(sys->pool) == frame_pool_size(sys->pool) &&
 		atomic_long_read(&sys->pins_acquired) == atomic_long_read(&sys->pins_released);
 	if (!clean) {
@@ -204,8 +208,10 @@ const struct cow_policy *cow_system_policy(const struct cow_system *sys)
 
 unsigned long cow_system_free_frames(const struct cow_system *sys)
 {
-	/* The zero page is the system's own, not a leak. */
-	return frame_pool_nr_free(sys->pool) + (sys->zero_page ? 1 : 0);
+	/* The zero page is the system's own, not a leak; a free huge page
+	 * of the hugetlb pool is free memory. */
+	return frame_pool_nr_free(sys->pool) + (sys->zero_page ? 1 : 0) +
+	       hugetlb_pool_nr_free(sys->pool) * HPAGE_PMD_NR;
 }
 
 unsigned long cow_system_swap_in_use(struct cow_system *sys)
@@ -348,8 +354,10 @@ int cow_page_state(struct cow_task *task, unsigned long addr)
 			ret = COW_PAGE_PRESENT;
 			if (pmd_trans_huge(pte))
 				ret |= COW_PAGE_HUGE;
+			/* KPF_THP for a THP's pages, KPF_HUGE for hugetlb's. */
 			if (!pte_special(pte) && PageCompound(page))
-				ret |= COW_PAGE_LARGE;
+				ret |= PageFlag(compound_head(page), PG_hugetlb) ? COW_PAGE_HUGETLB
+										 : COW_PAGE_LARGE;
 			if (!pte_special(pte) && PageFlag(page, PG_anon) &&
 			    PageFlag(page, PG_anon_exclusive))
 				ret |= COW_PAGE_EXCLUSIVE;

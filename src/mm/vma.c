@@ -59,6 +59,7 @@ int mm_alloc(struct cow_system *sys, struct mm_struct **out)
 
 void vma_free(struct vm_area_struct *vma)
 {
+	hugetlb_vma_close(vma);
 	unlink_anon_vmas(vma);
 	shmem_put(vma->vm_mm->sys, vma->shm);
 	free(vma);
@@ -165,7 +166,10 @@ static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 
 	COW_CHECK(addr > vma->vm_start && addr < vma->vm_end && !(addr & ~PAGE_MASK),
 		  "bad split of [%#lx, %#lx) at %#lx", vma->vm_start, vma->vm_end, addr);
-	/* A huge PMD never straddles two VMAs (vma_adjust_trans_huge()). */
+	/* A huge PMD never straddles two VMAs (vma_adjust_trans_huge());
+	 * a hugetlb page cannot be split at all (hugetlb_vm_op_split()). */
+	if ((vma->vm_flags & VM_HUGETLB) && (addr & ~PMD_MASK))
+		return COW_EINVAL;
 	if ((vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) && (addr & ~PMD_MASK))
 		split_huge_pmd(vma, addr);
 	tail = vma_alloc(mm, addr, vma->vm_end, vma->vm_flags,
@@ -179,6 +183,7 @@ static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 	}
 	tail->shm = vma->shm;
 	shmem_get(tail->shm);
+	hugetlb_vma_split(vma, tail);
 	/* The array stays sorted: the tail goes right after vma. */
 	vma->vm_end = addr;
 	err = vma_insert(mm, tail);
@@ -205,6 +210,17 @@ void walk_pte_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 		if (next > end || next == 0)
 			next = end;
 		ptep = pte_offset_map_lock(pgt, addr, &ptl);
+		if (!ptep && (vma->vm_flags & VM_HUGETLB)) {
+			/* A hugetlb page is never split: fn sees its huge
+			 * PMD, once, under the PMD lock. */
+			ptep = leaf_offset_map_lock(vma, addr, &ptl);
+			if (ptep) {
+				fn(vma, addr & PMD_MASK, ptep, arg);
+				pte_unmap_unlock(ptep, ptl);
+			}
+			addr = next;
+			continue;
+		}
 		if (!ptep && (vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) &&
 		    pmd_trans_huge(pmd_peek(pgt, addr))) {
 			/* fn knows PTEs only: split the huge PMD first. */
@@ -281,8 +297,8 @@ static unsigned long zap_huge(struct mmu_gather *tlb, struct vm_area_struct *vma
 {
 	struct page *head;
 
-	if (!(vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) || (start & ~PMD_MASK) ||
-	    end - start < PMD_SIZE || !pmd_trans_huge(pmd_peek(&vma->vm_mm->pgt, start)))
+	if (!vma_may_be_huge(vma) || (start & ~PMD_MASK) || end - start < PMD_SIZE ||
+	    !pmd_trans_huge(pmd_peek(&vma->vm_mm->pgt, start)))
 		return start;
 	head = zap_huge_pmd(vma, start);
 	if (head) {
@@ -297,6 +313,12 @@ void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 {
 	struct mmu_gather tlb = {.mm = vma->vm_mm};
 
+	if (vma->vm_flags & VM_HUGETLB) {
+		/* Whole huge pages (the callers align the range). */
+		for (; start < end; start += PMD_SIZE)
+			zap_huge(&tlb, vma, start, end);
+		return;
+	}
 	/* Walk in chunks that can never overflow the gather. */
 	while ((start = zap_huge(&tlb, vma, start, end)) < end) {
 		unsigned long stop = start + (unsigned long)GATHER_MAX * PAGE_SIZE;
@@ -354,15 +376,15 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	struct vm_area_struct *vma;
 	int err = 0;
 
-	bool thp = (flags & COW_MAP_THP) != 0;
+	bool thp = (flags & COW_MAP_THP) != 0, hugetlb = (flags & COW_MAP_HUGETLB) != 0;
 
-	len = round_len(len);
-	flags &= ~COW_MAP_THP;
+	len = hugetlb ? (len + PMD_SIZE - 1) & PMD_MASK : round_len(len);
+	flags &= ~(COW_MAP_THP | COW_MAP_HUGETLB);
 	if (len == 0 || (prot & ~(COW_PROT_READ | COW_PROT_WRITE)) ||
 	    (flags != COW_MAP_PRIVATE && flags != COW_MAP_SHARED) ||
-	    (thp && (flags != COW_MAP_PRIVATE || file)))
+	    ((thp || hugetlb) && (flags != COW_MAP_PRIVATE || file)) || (thp && hugetlb))
 		return COW_EINVAL;
-	if (addr && !range_ok(addr, len))
+	if (addr && (!range_ok(addr, len) || (hugetlb && (addr & ~PMD_MASK))))
 		return COW_EINVAL;
 	/* A file is mapped from its start, and not past its last page. */
 	if (file && len > ((cow_file_size(file) + PAGE_SIZE - 1) & PAGE_MASK))
@@ -375,10 +397,13 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 		vm_flags |= VM_SHARED;
 	if (thp)
 		vm_flags |= VM_HUGEPAGE;
+	/* An era without hugetlb (2.4) maps small pages there. */
+	if (hugetlb && mm->sys->policy->hugetlb != HUGETLB_NONE)
+		vm_flags |= VM_HUGETLB;
 
 	down_write(&mm->mmap_lock);
 	if (!addr)
-		addr = get_unmapped_area(mm, len, thp ? PMD_SIZE : PAGE_SIZE);
+		addr = get_unmapped_area(mm, len, (thp || hugetlb) ? PMD_SIZE : PAGE_SIZE);
 	if (!addr) {
 		err = COW_ENOMEM;
 		goto out_unlock;
@@ -398,6 +423,13 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 		if (!vma->shm) {
 			free(vma);
 			err = COW_ENOMEM;
+			goto out_unlock;
+		}
+	}
+	if (vm_flags & VM_HUGETLB) {
+		err = hugetlb_reserve_pages(vma);
+		if (err) {
+			free(vma);
 			goto out_unlock;
 		}
 	}

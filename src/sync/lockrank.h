@@ -31,6 +31,9 @@
 	  "KSM's state (its list of mms, its stable pages): one KSM pass at a time")               \
 	X(MMAP_LOCK, "mmap_lock", "mmap_lock", 'M',                                                \
 	  "an mm's VMAs (an rwsem: read to use them, write to change them)")                       \
+	X(HUGETLB_FAULT, "hugetlb fault mutex", "the hugetlb fault mutex", 'G',                    \
+	  "hugetlb faults, one at a time (Linux hashes it by page), and the reservation "          \
+	  "bits of a hugetlb mapping")                                                             \
 	X(PAGE_LOCK, "page lock", "a page lock", 'L',                                              \
 	  "a page's mapping, index and swap entry (PG_locked, a bit lock)")                        \
 	X(ANON_VMA, "anon_vma", "an anon_vma lock", 'R',                                           \
@@ -50,7 +53,7 @@
 	  "one CPU's LRU list: its ends and count, the links and PG_lru of its pages")             \
 	X(FRAME_CACHE, "frame cache", "a frame-cache lock", 'Q', "one CPU's cache of free frames") \
 	X(FRAME_POOL, "frame pool", "the frame-pool lock", 'B',                                    \
-	  "the pool's free list (a bitmap) and its cursor and count")
+	  "the pool's free list (a bitmap) and its cursor and count, and the hugetlb pool")
 
 /* The letters of field comments that name no lock: X(letter, meaning). */
 #define COW_FIELD_MARKS(X)                                                     \
