@@ -336,3 +336,142 @@ int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int 
 		return do_huge_pmd_wp_page(vma, addr, flags);
 	return 0; /* spurious: the PMD allows the access */
 }
+
+/* ---- MADV_COLLAPSE ---------------------------------------------------------- */
+
+/* May collapse take the page a PTE maps?  Anonymous, not KSM, locked by
+ * us (trylock), and with no reference beyond its mappings and the swap
+ * cache (is_refcount_suitable(): a pinned page, or one reclaim holds,
+ * fails).  A folio is counted whole: every mapping of every subpage. */
+static int collapse_page_ok(struct page *page)
+{
+	struct page *head = compound_head(page);
+	long mapped = PageFlag(head, PG_head) ? folio_entire_mapcount(head) : 0;
+
+	if (!PageFlag(head, PG_anon) || PageFlag(head, PG_ksm))
+		return COW_EINVAL; /* SCAN_PAGE_ANON */
+	for (unsigned long i = 0; i < folio_nr_pages(head); i++)
+		mapped += atomic_read(&head[i]._mapcount);
+	if (page_ref_count(head) != mapped + PageFlag(head, PG_swapcache))
+		return COW_EAGAIN; /* SCAN_PAGE_COUNT */
+	return 0;
+}
+
+/* collapse_huge_page() for the 2 MiB at haddr of vma (mmap_lock held for
+ * write): the PMD's PTE table is unlinked and the TLBs shot down (which
+ * waits for gup-fast), so nothing can take a new reference on its pages;
+ * then every page is checked, the 512 pages (or zeroes for empty PTEs
+ * and the zero page) are copied into a new folio, the old mappings go,
+ * and a huge PMD maps the new folio, exclusive, the old table deposited
+ * for its split.  A page two processes map stays the other's (the copy
+ * is this process's alone).  A failure puts the table back untouched. */
+static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct cow_system *sys = mm->sys;
+	struct page *head, *table, *old[HPAGE_PMD_NR];
+	bool writable = false;
+	spinlock_t *ptl;
+	pte_t *pmdp, *ptes;
+	int err = anon_vma_prepare(vma), nr_old = 0;
+
+	if (err)
+		return err;
+	head = alloc_folio(sys->pool, HPAGE_PMD_ORDER, 0);
+	if (!head)
+		return COW_ENOMEM; /* SCAN_ALLOC_HUGE_PAGE_FAIL */
+	pmdp = pmd_lock_entry(&mm->pgt, haddr, false, false, &ptl);
+	table = pmdp ? pmd_unlink_table_locked(&mm->pgt, pmdp) : NULL;
+	if (!table) {
+		if (pmdp)
+			spin_unlock(ptl);
+		put_page(sys->pool, head);
+		/* Huge already: nothing to do; no table: SCAN_PMD_NULL. */
+		return pmdp && pmd_trans_huge(ptep_get(pmdp)) ? 0 : COW_EINVAL;
+	}
+	flush_tlb_mm(mm);
+	ptes = pte_table_entries(&mm->pgt, table);
+	for (unsigned long i = 0; i < HPAGE_PMD_NR && !err; i++) {
+		pte_t pte = ptep_get(&ptes[i]);
+		struct page *page;
+
+		if (pte_none(pte) || (pte_present(pte) && pte_special(pte)))
+			continue;
+		if (!pte_present(pte)) {
+			err = COW_EAGAIN; /* swapped out: cowlab does not swap in here */
+			break;
+		}
+		writable |= pte_write(pte);
+		page = pfn_to_page(sys->pool, pte_pfn(pte));
+		if (!trylock_page(compound_head(page))) {
+			err = COW_EAGAIN; /* SCAN_PAGE_LOCK */
+			break;
+		}
+		err = collapse_page_ok(page);
+		unlock_page(compound_head(page));
+	}
+	if (!err && !writable)
+		err = COW_EINVAL; /* SCAN_PAGE_RO: no PTE was writable */
+	if (err) {
+		pmd_populate_locked(&mm->pgt, pmdp, table);
+		spin_unlock(ptl);
+		put_page(sys->pool, head);
+		return err;
+	}
+	/* The copy: nothing else can reach these PTEs now. */
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+		pte_t pte = ptep_get_and_clear(&ptes[i]);
+		struct page *page;
+
+		if (!pte_present(pte) || pte_special(pte)) {
+			clear_page(page_address(sys->pool, head + i));
+			continue;
+		}
+		page = pfn_to_page(sys->pool, pte_pfn(pte));
+		copy_frame(sys->pool, head + i, page);
+		page_remove_rmap(page);
+		atomic_long_dec(&mm->nr_anon);
+		old[nr_old++] = page;
+	}
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+		head[i].mapping = (unsigned long)READ_ONCE(vma->anon_vma);
+		head[i].index = ((haddr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff + i;
+		SetPageFlag(head + i, PG_anon);
+	}
+	folio_set_exclusive(head, sys->policy->anon_exclusive);
+	lru_add(sys->pool, head);
+	pgtable_deposit(&mm->pgt, table);
+	set_bit(MMF_HAS_THP, &mm->flags);
+	atomic_inc(&head[1]._entire_mapcount);
+	atomic_long_add(HPAGE_PMD_NR, &mm->nr_anon);
+	set_pte(pmdp, mk_huge_pmd(sys, head, vma));
+	spin_unlock(ptl);
+	for (int i = 0; i < nr_old; i++)
+		put_page(sys->pool, old[i]);
+	return 0;
+}
+
+int madvise_collapse(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	int err = 0;
+
+	if (!mm->sys->policy->madv_collapse)
+		return COW_EINVAL; /* no such advice before 6.1 */
+	/* Every whole 2 MiB of the range, each of which one VMA that may
+	 * have THP must hold (hugepage_vma_revalidate()); the last failure
+	 * is the answer, as Linux's madvise_collapse() gives it. */
+	for (unsigned long a = (start + PMD_SIZE - 1) & PMD_MASK; a + PMD_SIZE <= end;
+	     a += PMD_SIZE) {
+		struct vm_area_struct *vma = find_vma(mm, a);
+		int e;
+
+		if (!vma || a + PMD_SIZE > vma->vm_end ||
+		    (vma->vm_flags & (VM_SHARED | VM_NOHUGEPAGE | VM_HUGETLB)) || vma->shm)
+			e = COW_EINVAL; /* SCAN_VMA_CHECK */
+		else
+			e = collapse_huge_page(vma, a);
+		if (e)
+			err = e;
+	}
+	return err;
+}

@@ -54,6 +54,13 @@ int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int 
 	case COW_MADV_POPULATE_READ:
 	case COW_MADV_POPULATE_WRITE:
 		return populate_range(mm, addr, end, advice == COW_MADV_POPULATE_WRITE);
+	case COW_MADV_COLLAPSE:
+		/* For write, where Linux drops the read lock and takes the
+		 * write lock around each collapse_huge_page(). */
+		down_write(&mm->mmap_lock);
+		err = range_is_mapped(mm, addr, end) ? madvise_collapse(mm, addr, end) : COW_ENOMEM;
+		up_write(&mm->mmap_lock);
+		return err;
 	case COW_MADV_DONTFORK:
 	case COW_MADV_DOFORK:
 	case COW_MADV_MERGEABLE:
@@ -92,6 +99,7 @@ int do_madvise(struct mm_struct *mm, unsigned long addr, unsigned long len, int 
 					continue;
 				vma->vm_flags = (vma->vm_flags & ~clear) | set;
 			}
+			vma_merge_range(mm, addr, end);
 			if (!range_is_mapped(mm, addr, end))
 				err = COW_ENOMEM;
 		}

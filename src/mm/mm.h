@@ -191,6 +191,10 @@ struct vm_area_struct *find_vma(struct mm_struct *mm, unsigned long addr);
 /* Insert a VMA (mmap_lock held for write); COW_ENOMEM on failure. */
 int vma_insert(struct mm_struct *mm, struct vm_area_struct *vma);
 void vma_free(struct vm_area_struct *vma);
+/* Merge the VMAs around and inside [start, end) that nothing tells apart
+ * any more (madvise after it changed their flags); mmap_lock held for
+ * write. */
+void vma_merge_range(struct mm_struct *mm, unsigned long start, unsigned long end);
 /* Unmap the pages of [start, end) inside vma: clear PTEs, shoot down the
  * TLBs, drop the mappings' references. */
 void zap_page_range(struct vm_area_struct *vma, unsigned long start, unsigned long end);
@@ -296,6 +300,9 @@ pte_t *leaf_offset_map_lock(struct vm_area_struct *vma, unsigned long addr, spin
 int copy_huge_pmd(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma,
 		  unsigned long haddr);
 
+/* MADV_COLLAPSE on [start, end) (mmap_lock held for write): every whole
+ * 2 MiB that a PTE table maps becomes a THP. */
+int madvise_collapse(struct mm_struct *mm, unsigned long start, unsigned long end);
 /* The bits of a new huge PMD that maps head in vma (writable if the VMA
  * is), and PG_anon_exclusive of all its subpages set or cleared. */
 pte_t mk_huge_pmd(struct cow_system *sys, struct page *head, const struct vm_area_struct *vma);

@@ -99,6 +99,7 @@ int do_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int
 	}
 	if (reduced)
 		flush_tlb_mm(mm);
+	vma_merge_range(mm, addr, end);
 out_unlock:
 	up_write(&mm->mmap_lock);
 	return err;

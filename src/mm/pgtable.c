@@ -368,6 +368,18 @@ void pmd_populate_locked(struct pgtable *pgt, pte_t *pmdp, struct page *table)
 	smp_store_release(pmdp, mk_table_entry(page_to_pfn(pgt->pool, table)));
 }
 
+struct page *pmd_unlink_table_locked(struct pgtable *pgt, pte_t *pmdp)
+{
+	pte_t e = pxd_get(pmdp);
+
+	if (pte_none(e) || pmd_trans_huge(e))
+		return NULL;
+	COW_ASSERT(!table_entry_bad(e));
+	ptep_get_and_clear(pmdp);
+	atomic_long_dec(&pgt->nr_tables);
+	return entry_page(pgt, e);
+}
+
 pte_t *pgtable_walk_lockless(struct pgtable *pgt, unsigned long addr, pte_t *out)
 {
 	pte_t *table, *ptep;

@@ -523,6 +523,11 @@ pte_t *pte_table_entries(struct pgtable *pgt, struct page *table);
 /* Replace the PMD at pmdp (PMD lock held) by a link to table, publishing
  * the entries the caller wrote into it. */
 void pmd_populate_locked(struct pgtable *pgt, pte_t *pmdp, struct page *table);
+/* Unlink the PTE table the PMD at pmdp links to (PMD lock held) and
+ * return it, still whole, or NULL if the PMD links none (collapse:
+ * pmdp_collapse_flush(); the caller shoots the TLBs down before it
+ * trusts that no lockless walker still reads the table). */
+struct page *pmd_unlink_table_locked(struct pgtable *pgt, pte_t *pmdp);
 
 /* The gup-fast walk.  The caller holds rcu_read_lock(); no lock is taken.
  * Each level is read once; returns addr's PTE pointer and its value in

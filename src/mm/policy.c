@@ -28,6 +28,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_NONE,
 		.hugetlb = HUGETLB_NONE,
 		.hugetlb_fork_copy = false,
+		.madv_collapse = false,
 		.summary = "refcount-based reuse under a page-lock trylock; direct I/O holds "
 			   "the page lock until completion, so reclaim cannot unmap the page",
 		.commits = "2.4 direct I/O (page lock held to end_io), as Andrea recalls it "
@@ -51,6 +52,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_NONE,
 		.hugetlb = HUGETLB_NO_COW,
 		.hugetlb_fork_copy = false,
+		.madv_collapse = false,
 		.summary = "refcount-based reuse under a page-lock trylock; reclaim never "
 			   "unmaps a page GUP holds (2.6.7's rule, gone in 2.6.13)",
 		.commits = "try_to_unmap_one's page_count back-out (v2.6.7), removed by "
@@ -71,6 +73,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_NONE,
 		.hugetlb = HUGETLB_NO_COW,
 		.hugetlb_fork_copy = false,
+		.madv_collapse = false,
 		.summary = "mapcount-based reuse under a page-lock trylock (a locked page "
 			   "is copied); reclaim unmaps any page",
 		.commits = "c475a8ab625d (v2.6.13); the trylock until ab967d86015a (v2.6.29)",
@@ -90,6 +93,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_NONE,
 		.hugetlb = HUGETLB_REUSE_REFCOUNT,
 		.hugetlb_fork_copy = false,
+		.madv_collapse = false,
 		.summary = "mapcount-based reuse under the sleeping page lock; fork "
 			   "shares every anonymous page (the 2009 thread's baseline)",
 		.commits = "c475a8ab625d (v2.6.13), x86 gup-fast (v2.6.27), ab967d86015a "
@@ -110,6 +114,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_NONE,
 		.hugetlb = HUGETLB_REUSE_REFCOUNT,
 		.hugetlb_fork_copy = true,
+		.madv_collapse = false,
 		.summary = "Andrea's patch: GUP flags pages (PG_gup) and de-COWs them even "
 			   "for reads; fork copies flagged pages with extra references "
 			   "for the child; gup-fast re-checks the PTE",
@@ -131,6 +136,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_NONE,
 		.hugetlb = HUGETLB_REUSE_REFCOUNT,
 		.hugetlb_fork_copy = false,
+		.madv_collapse = false,
 		.summary = "Nick's patch: GUP de-COWs every anon page and marks it "
 			   "PG_dontcow forever; fork copies dontcow pages for the child; "
 			   "gup-fast only for dontcow pages",
@@ -152,6 +158,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_NONE,
 		.hugetlb = HUGETLB_REUSE_REFCOUNT,
 		.hugetlb_fork_copy = false,
+		.madv_collapse = false,
 		.summary = "Linus's proposal: reuse iff the page count is 1, with 2.6.7's "
 			   "rule that reclaim never unmaps a page with a raised count",
 		.commits = "Linus Torvalds, 16-17 Mar 2009 (reuse_swap_page && page_count == "
@@ -172,6 +179,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_NONE,
 		.hugetlb = HUGETLB_REUSE_REFCOUNT,
 		.hugetlb_fork_copy = false,
+		.madv_collapse = false,
 		.summary = "linux-2.6.29 plus an mm-wide lock outside GUP: direct I/O holds it "
 			   "for read from GUP to completion, fork takes it for write",
 		.commits = "Linus's per-mm lock idea and KOSAKI Motohiro's directio_sem "
@@ -195,6 +203,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_REUSE_MAPCOUNT,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = false,
+		.madv_collapse = false,
 		.summary = "mapcount-based reuse; GUP in a COW mapping breaks COW even for "
 			   "reads, gup-fast takes only writable PTEs",
 		.commits = "17839856fd58 (v5.8, CVE-2020-29374); generic gup-fast PTE "
@@ -215,6 +224,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_REUSE_MAPCOUNT,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = false,
+		.madv_collapse = false,
 		.summary = "refcount-based reuse (swap-in still by mapcount); fork copies "
 			   "maybe-pinned pages for the child; no forced COW in GUP",
 		.commits = "09854ba94c6a, a308c71bf1e6, 008cfe4418b3, 70e806e4e645, "
@@ -235,6 +245,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_REUSE_MAPCOUNT,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = false,
+		.madv_collapse = false,
 		.summary = "5.9 plus gup-fast's write_protect_seq, no pinned page into the "
 			   "swap cache, clear_refs leaves pinned pages",
 		.commits = "57efa1fe5957, feb889fb40fa, \"mm: don't play games with pinned "
@@ -251,6 +262,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_REUSE_REFCOUNT,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = true,
+		.madv_collapse = false,
 		.summary = "the refcount rule everywhere, swap-in included, after dropping "
 			   "an unshared swap cache",
 		.commits = "\"mm: COW fixes part 1\" (Hildenbrand, v5.18): reuse_swap_page() "
@@ -267,6 +279,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_REUSE_EXCLUSIVE,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = true,
+		.madv_collapse = false,
 		.summary = "PG_anon_exclusive decides reuse, else refcount == 1; R/O pins "
 			   "unshare first; fork copies maybe-pinned exclusive pages",
 		.commits = "6c287605fd56, c89357e27f20, a7f226604170, 1493a1913e34 (v5.19)",
@@ -283,6 +296,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_REUSE_EXCLUSIVE,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = true,
+		.madv_collapse = true,
 		.summary = "5.19 plus R/O long-term pins that unshare the zero page too",
 		.commits = "84209e87c696 (v6.2), on 5.19's",
 		EXCLUSIVE_519,
@@ -298,6 +312,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_REUSE_EXCLUSIVE,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = true,
+		.madv_collapse = true,
 		.summary = "PG_anon_exclusive decides reuse, else refcount == 1; fork "
 			   "copies maybe-pinned exclusive pages; direct I/O pins",
 		.commits = "09854ba94c6a (v5.9), 70e806e4e645 (v5.9), 57efa1fe5957 "
@@ -316,6 +331,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_REUSE_EXCLUSIVE,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = true,
+		.madv_collapse = true,
 		.summary = "linux-6.5 plus a coherent snapshot at fork: the parent's PTE is "
 			   "write-protected and flushed before its page is copied for the child",
 		.commits = "\"mm/memory: ensure fork child sees coherent memory snapshot\" "
@@ -333,6 +349,7 @@ static const struct cow_policy presets[] = {
 		.thp = THP_REUSE_ALWAYS,
 		.hugetlb = HUGETLB_REUSE_ALWAYS,
 		.hugetlb_fork_copy = false,
+		.madv_collapse = true,
 		.summary = "deliberately wrong: a write fault always reuses the page, so "
 			   "writes after fork leak into the other process (a negative control)",
 		.commits = "none: no kernel shipped this rule",
@@ -527,7 +544,8 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "fork's early copy: %s\n"
 		 "huge pages (THP): %s\n"
 		 "hugetlb:           %s\n"
-		 "hugetlb at fork:   %s\n",
+		 "hugetlb at fork:   %s\n"
+		 "MADV_COLLAPSE:     %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
 		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used",
 		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
@@ -544,7 +562,9 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 				       : "the parent's PTE stays writable meanwhile",
 		 thp_rule_name(p->thp), hugetlb_rule_name(p->hugetlb),
 		 p->hugetlb_fork_copy ? "copied for the child where a small page would be"
-				      : "always shared");
+				      : "always shared",
+		 p->madv_collapse ? "copies PTE-mapped pages into a new THP (6.1)"
+				  : "none (EINVAL)");
 	return buf;
 }
 
@@ -570,6 +590,7 @@ unsigned long long cow_policy_hash(const struct cow_policy *p)
 		p->thp,
 		p->hugetlb,
 		p->hugetlb_fork_copy,
+		p->madv_collapse,
 	};
 	char text[2048];
 

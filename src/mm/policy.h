@@ -274,6 +274,9 @@ struct cow_policy {
 	 * copy_hugetlb_page_range too).  Otherwise every hugetlb page is
 	 * shared. */
 	bool hugetlb_fork_copy;
+	/* MADV_COLLAPSE (6.1, 7d8faaf15545): collapse a range mapped by
+	 * PTEs into a THP, copied into a new folio. */
+	bool madv_collapse;
 };
 
 /* The preset of that name, or NULL. */

@@ -194,6 +194,37 @@ static int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, unsigned 
 	return err;
 }
 
+/* Can b, which follows a, join it?  Nothing may tell them apart: flags,
+ * anon_vma, offsets that continue, no page cache, no hugetlb
+ * reservations (vma_merge()'s tests). */
+static bool vmas_mergeable(const struct vm_area_struct *a, const struct vm_area_struct *b)
+{
+	return a->vm_end == b->vm_start && a->vm_flags == b->vm_flags &&
+	       a->anon_vma == b->anon_vma && !a->shm && !b->shm && !a->resv && !b->resv &&
+	       !a->hugetlb_flags && !b->hugetlb_flags &&
+	       a->vm_pgoff + ((a->vm_end - a->vm_start) >> PAGE_SHIFT) == b->vm_pgoff;
+}
+
+void vma_merge_range(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	int i = vma_index(mm, start);
+
+	if (i > 0)
+		i--;
+	while (i + 1 < mm->nr_vmas && mm->vmas[i]->vm_start < end) {
+		struct vm_area_struct *a = mm->vmas[i], *b = mm->vmas[i + 1];
+
+		if (!vmas_mergeable(a, b)) {
+			i++;
+			continue;
+		}
+		/* b's pages are a's: the same anon_vma finds them. */
+		vma_remove(mm, b);
+		a->vm_end = b->vm_end;
+		vma_free(b);
+	}
+}
+
 /* ---- walking PTEs ------------------------------------------------------------------- */
 
 void walk_pte_range(struct vm_area_struct *vma, unsigned long start, unsigned long end,

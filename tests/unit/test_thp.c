@@ -425,6 +425,114 @@ static void test_gup_and_gup_fast_through_a_pmd(void **state)
 	thp_env_end(&e);
 }
 
+/* MADV_COLLAPSE (6.1+) maps a PTE-mapped THP by a huge PMD again, in a
+ * new folio, data kept; the old folio goes.  Before 6.1 the advice does
+ * not exist. */
+static void test_collapse_pte_mapped_thp(void **state)
+{
+	struct thp_env e = thp_env("linux-6.5", HUGE);
+	struct page *old;
+
+	(void)state;
+	assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+	assert_int_equal(mmt_fill(e.t, e.a + 7 * PAGE_SIZE, 0x77, PAGE_SIZE), 0);
+	old = folio_at(e.p, e.a);
+	assert_int_equal(cow_mprotect(e.t, e.a + PAGE_SIZE, PAGE_SIZE, COW_PROT_READ), 0);
+	assert_int_equal(cow_mprotect(e.t, e.a + PAGE_SIZE, PAGE_SIZE, RW), 0);
+	assert_true(pages_are(e.t, e.a, HUGE, PTE_MAPPED_THP));
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_COLLAPSE), 0);
+	assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+	assert_ptr_not_equal(folio_at(e.p, e.a), old);
+	assert_true(PageFlag(folio_at(e.p, e.a) + 9, PG_anon_exclusive));
+	assert_true(mmt_holds(e.t, e.a, 0x11, 7 * PAGE_SIZE));
+	assert_true(mmt_holds(e.t, e.a + 7 * PAGE_SIZE, 0x77, PAGE_SIZE));
+	assert_true(mmt_holds(e.t, e.a + 8 * PAGE_SIZE, 0x11, HUGE - 8 * PAGE_SIZE));
+	/* Huge already: nothing to do. */
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_COLLAPSE), 0);
+	assert_quiet_system_ok(e.sys);
+	thp_env_end(&e);
+
+	e = thp_env("linux-5.19", HUGE);
+	assert_int_equal(mmt_fill(e.t, e.a, 0x11, PAGE_SIZE), 0);
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_COLLAPSE), COW_EINVAL);
+	thp_env_end(&e);
+}
+
+/* Small pages and holes collapse too (holes read as zeroes); a pinned
+ * page, whose references exceed its mappings, makes it fail with
+ * COW_EAGAIN and leaves every PTE as it was. */
+static void test_collapse_small_pages_unless_pinned(void **state)
+{
+	struct thp_env e = thp_env("linux-6.5", HUGE);
+	struct cow_pages *pin;
+
+	(void)state;
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_NOHUGEPAGE), 0);
+	assert_int_equal(mmt_fill(e.t, e.a + 3 * PAGE_SIZE, 0x33, PAGE_SIZE), 0);
+	assert_int_equal(mmt_fill(e.t, e.a + 300 * PAGE_SIZE, 0x44, PAGE_SIZE), 0);
+	assert_int_equal(cow_page_state(e.t, e.a + 3 * PAGE_SIZE) & PMD_MAPPED, 0);
+	/* VM_NOHUGEPAGE refuses it. */
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_COLLAPSE), COW_EINVAL);
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_HUGEPAGE), 0);
+	assert_int_equal(cow_gup(e.t, e.a + 300 * PAGE_SIZE, PAGE_SIZE,
+				 COW_GUP_PIN | COW_GUP_WRITE | COW_GUP_LONGTERM, &pin),
+			 0);
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_COLLAPSE), COW_EAGAIN);
+	assert_int_equal(cow_page_state(e.t, e.a + 300 * PAGE_SIZE) & PMD_MAPPED, 0);
+	assert_true(mmt_holds(e.t, e.a + 300 * PAGE_SIZE, 0x44, PAGE_SIZE));
+	assert_quiet_system_ok(e.sys);
+	cow_pages_release(pin);
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_COLLAPSE), 0);
+	assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+	assert_true(mmt_holds(e.t, e.a, 0, 3 * PAGE_SIZE));
+	assert_true(mmt_holds(e.t, e.a + 3 * PAGE_SIZE, 0x33, PAGE_SIZE));
+	assert_true(mmt_holds(e.t, e.a + 300 * PAGE_SIZE, 0x44, PAGE_SIZE));
+	assert_quiet_system_ok(e.sys);
+	thp_env_end(&e);
+}
+
+/* Matrix row 23 (cow.c's "collapsing after fork (lower shared)"): the
+ * THP is PTE-mapped, its lower half shared with a child (MADV_DONTFORK
+ * on the upper half across fork), the upper half exclusive.  Collapse
+ * copies into a new exclusive THP; the parent's writes stay its own and
+ * the child keeps its snapshot.  A fully shared range has no writable
+ * PTE and is refused. */
+static void test_collapse_after_fork_lower_shared(void **state)
+{
+	struct thp_env e = thp_env("linux-6.5", HUGE);
+	struct cow_process *c;
+	struct cow_task *ct;
+
+	(void)state;
+	assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+	assert_int_equal(cow_madvise(e.t, e.a + HUGE / 2, HUGE / 2, COW_MADV_DONTFORK), 0);
+	assert_int_equal(cow_fork(e.t, "child", &c), 0);
+	ct = mmt_task(c, 1);
+	assert_int_equal(cow_madvise(e.t, e.a + HUGE / 2, HUGE / 2, COW_MADV_DOFORK), 0);
+	assert_int_equal(find_vma(e.p->mm, e.a)->vm_end, e.a + HUGE); /* merged again */
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_COLLAPSE), 0);
+	assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+	assert_int_equal(mmt_fill(e.t, e.a, 0x22, HUGE), 0);
+	assert_true(mmt_holds(ct, e.a, 0x11, HUGE / 2));
+	assert_true(mmt_holds(e.t, e.a, 0x22, HUGE));
+	assert_quiet_system_ok(e.sys);
+	cow_task_destroy(ct);
+	cow_process_exit(c);
+	thp_env_end(&e);
+
+	/* Fully shared: every PTE read-only (SCAN_PAGE_RO). */
+	e = thp_env("linux-6.5", HUGE);
+	assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+	assert_int_equal(cow_mprotect(e.t, e.a, PAGE_SIZE, COW_PROT_READ), 0);
+	assert_int_equal(cow_mprotect(e.t, e.a, PAGE_SIZE, RW), 0);
+	assert_int_equal(cow_fork(e.t, "child", &c), 0);
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_COLLAPSE), COW_EINVAL);
+	assert_true(pages_are(e.t, e.a, HUGE, PTE_MAPPED_THP));
+	assert_quiet_system_ok(e.sys);
+	cow_process_exit(c);
+	thp_env_end(&e);
+}
+
 /* The checker counts a huge PMD's maps and the folio's references: a
  * wrong entire mapcount, a tail's stray mapcount or a missing reference
  * each fail it. */
@@ -575,6 +683,9 @@ int main(void)
 		cmocka_unit_test(test_split_needs_no_memory),
 		cmocka_unit_test(test_forced_write_into_prot_none),
 		cmocka_unit_test(test_gup_and_gup_fast_through_a_pmd),
+		cmocka_unit_test(test_collapse_pte_mapped_thp),
+		cmocka_unit_test(test_collapse_small_pages_unless_pinned),
+		cmocka_unit_test(test_collapse_after_fork_lower_shared),
 		cmocka_unit_test(test_checker_sees_folio_counts),
 		cmocka_unit_test(test_fork_races_writer_explore),
 	};

@@ -665,17 +665,19 @@ static void test_mprotect_partial_splits(void **state)
 					 (i >= 2 && i < 5) ? COW_EFAULT : 0);
 		assert_true(mmt_holds(f.t, a + 2 * PAGE_SIZE, 0x82, 16));
 		assert_true(stamped(f.t, a + 2 * PAGE_SIZE, 3, 0x82));
-		/* A range over two of the parts splits the tail one again. */
+		/* A range over two of the parts splits the tail one again;
+		 * the two parts inside it, alike now, merge (vma_merge). */
 		assert_int_equal(cow_mprotect(f.t, a + 4 * PAGE_SIZE, 2 * PAGE_SIZE, 0), 0);
-		assert_int_equal(nr_vmas(f.p), 5);
+		assert_int_equal(nr_vmas(f.p), 4);
 		assert_int_equal(read_err(f.t, a + 3 * PAGE_SIZE), 0);
 		assert_int_equal(read_err(f.t, a + 4 * PAGE_SIZE), COW_EFAULT);
 		assert_int_equal(read_err(f.t, a + 5 * PAGE_SIZE), COW_EFAULT);
 		assert_int_equal(read_err(f.t, a + 6 * PAGE_SIZE), 0);
-		/* The whole range back to read-write: data intact everywhere.
-		 * (VMAs are not merged again, as the model has no merging.) */
+		/* The whole range back to read-write: data intact everywhere,
+		 * and one VMA again. */
 		assert_int_equal(
 			cow_mprotect(f.t, a, 8 * PAGE_SIZE, COW_PROT_READ | COW_PROT_WRITE), 0);
+		assert_int_equal(nr_vmas(f.p), 1);
 		for (unsigned long i = 0; i < 8; i++)
 			assert_int_equal(mmt_byte(f.t, a + i * PAGE_SIZE),
 					 (i >= 2 && i < 5) ? (int)(0x80 + i) : 0x5a);
