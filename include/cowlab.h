@@ -180,8 +180,9 @@ enum cow_advice {
 	COW_MADV_POPULATE_READ = 22,
 	COW_MADV_POPULATE_WRITE = 23,
 	/* Collapse every whole 2 MiB of the range that PTEs map into a THP
-	 * now (6.1+; COW_EINVAL before, or where it cannot be: no page
-	 * table, no writable PTE, a page that is not anonymous; COW_EAGAIN
+	 * now (6.1+; COW_ENOTSUP under an older policy, where Linux says
+	 * EINVAL; COW_EINVAL where it cannot be: no page table, no writable
+	 * PTE, a page that is not anonymous; COW_EAGAIN
 	 * where a page holds references beyond its mappings, e.g. a pin, or
 	 * is swapped out; COW_ENOMEM without an aligned block). */
 	COW_MADV_COLLAPSE = 25,

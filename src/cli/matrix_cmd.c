@@ -617,7 +617,7 @@ static void count_covers(const struct matrix *m, int n[EXPLORE_EXHAUSTIVE + 1], 
 	for (int c = 0; c < m->nr_cells; c++) {
 		const struct verdict *v = &m->cells[c].v;
 
-		if (!cell_done(m, c) || cell_lost(m, c))
+		if (!cell_done(m, c) || cell_lost(m, c) || strcmp(v->verdict, "skip") == 0)
 			continue;
 		n[v->failed ? EXPLORE_FOUND : v->cover]++;
 		if (!v->failed && v->cover == EXPLORE_BOUNDED)
@@ -638,6 +638,7 @@ static void print_summary(const struct matrix *m, const char *before)
 {
 	int differ = count_differ(m), done = count_done(m), n[EXPLORE_EXHAUSTIVE + 1], errors = 0;
 	int crashes = count_verdict(m, "crash"), timeouts = count_verdict(m, "timeout");
+	int skips = count_verdict(m, "skip");
 	unsigned int bound;
 
 	count_covers(m, n, &bound);
@@ -654,9 +655,12 @@ static void print_summary(const struct matrix *m, const char *before)
 		       crashes, timeouts);
 	if (errors)
 		printf("%d error (the scenario is wrong, not a counterexample); ", errors);
+	if (skips)
+		printf("%d skip (every run skipped: the era lacks what the scenario needs); ",
+		       skips);
 	printf("%d fail (each a counterexample); %d pass: %d proven (every schedule ran), "
 	       "%d within %u preemptions, %d sampled\n",
-	       n[EXPLORE_FOUND] - errors, done - crashes - timeouts - n[EXPLORE_FOUND],
+	       n[EXPLORE_FOUND] - errors, done - crashes - timeouts - skips - n[EXPLORE_FOUND],
 	       n[EXPLORE_EXHAUSTIVE], n[EXPLORE_BOUNDED], bound, n[EXPLORE_SAMPLED]);
 }
 

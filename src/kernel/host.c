@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/swap.h>
 #include <unistd.h>
@@ -324,4 +325,233 @@ int kern_smaps_thp(unsigned long addr, struct vma_thp *v)
 	}
 	fclose(f);
 	return ret;
+}
+
+/* ---- the hugetlb pool ------------------------------------------------------------------ */
+
+#define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
+#define NR_OVERCOMMIT "/proc/sys/vm/nr_overcommit_hugepages"
+#define HUGETLB_LOCK_MS 60000 /* the longest a run waits for another's pool */
+
+/* The pool of the default huge page size, as /proc/meminfo has it. */
+struct hp_pool {
+	long free, rsvd, size_kb;
+};
+
+/* Read the pool: 0, or -1 if /proc/meminfo lacks its lines. */
+static int hp_pool_read(struct hp_pool *p)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[256];
+	int seen = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		seen += sscanf(line, "HugePages_Free: %ld", &p->free) == 1;
+		seen += sscanf(line, "HugePages_Rsvd: %ld", &p->rsvd) == 1;
+		seen += sscanf(line, "Hugepagesize: %ld kB", &p->size_kb) == 1;
+	}
+	fclose(f);
+	return seen == 3 ? 0 : -1;
+}
+
+/* Free huge pages no mapping has reserved: what a new mapping can reserve. */
+static long hp_available(const struct hp_pool *p)
+{
+	return p->free > p->rsvd ? p->free - p->rsvd : 0;
+}
+
+static long read_long(const char *path)
+{
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtol(buf, NULL, 10);
+}
+
+static char hp_why[512];
+
+/* Why the pool as it is now cannot serve n pages (exact: no more either),
+ * for a process that can (root) or cannot raise it, or NULL. */
+static const char *hp_pool_unfit(unsigned long n, bool exact, bool root)
+{
+	struct hp_pool p;
+	long overcommit;
+
+	if (access(NR_HUGEPAGES, F_OK) != 0)
+		return "map ... hugetlb: this kernel has no hugetlb pages (" NR_HUGEPAGES
+		       " is missing: CONFIG_HUGETLBFS)";
+	if (hp_pool_read(&p) != 0)
+		return "map ... hugetlb: /proc/meminfo does not show the hugetlb pool "
+		       "(HugePages_Free, HugePages_Rsvd, Hugepagesize)";
+	if (p.size_kb != 2048) {
+		snprintf(hp_why, sizeof(hp_why),
+			 "map ... hugetlb: the host's default huge page size is %ld kB "
+			 "(Hugepagesize in /proc/meminfo), the pool " NR_HUGEPAGES
+			 " sizes; cowlab's huge pages are 2048 kB",
+			 p.size_kb);
+		return hp_why;
+	}
+	if (hp_available(&p) < (long)n && !root) {
+		snprintf(hp_why, sizeof(hp_why),
+			 "map ... hugetlb: the scenario's pool needs free huge pages of 2 MiB "
+			 "(system hugepages=%lu) and the host has %ld (HugePages_Free less "
+			 "HugePages_Rsvd in /proc/meminfo); only root can raise " NR_HUGEPAGES,
+			 n, hp_available(&p));
+		return hp_why;
+	}
+	if (!exact)
+		return NULL;
+	if (hp_available(&p) > (long)n) {
+		snprintf(hp_why, sizeof(hp_why),
+			 "sigbus: the scenario expects SIGBUS where its pool (system "
+			 "hugepages=%lu) runs dry, and the host has %ld free huge pages: an "
+			 "access may find a page where the scenario's pool has none",
+			 n, hp_available(&p));
+		return hp_why;
+	}
+	overcommit = read_long(NR_OVERCOMMIT);
+	if (overcommit > 0) {
+		snprintf(hp_why, sizeof(hp_why),
+			 "sigbus: the scenario expects SIGBUS where its pool (system "
+			 "hugepages=%lu) runs dry, and " NR_OVERCOMMIT
+			 " is %ld: the kernel may allocate surplus pages there",
+			 n, overcommit);
+		return hp_why;
+	}
+	return NULL;
+}
+
+const char *kern_hugetlb_unavailable(unsigned long n)
+{
+	return hp_pool_unfit(n, false, geteuid() == 0);
+}
+
+/* NR_HUGEPAGES, open and flock'ed from kern_hugetlb_prepare to
+ * kern_hugetlb_restore (one cowlab run changes the pool at a time: two
+ * that saved and restored it across each other would leave it changed);
+ * the value it had, written back when hp_changed. */
+static volatile sig_atomic_t hp_fd = -1, hp_changed;
+static char hp_saved[32];
+static volatile sig_atomic_t hp_saved_len;
+
+/* Take the lock on NR_HUGEPAGES within HUGETLB_LOCK_MS: 0, or -1. */
+static int hp_lock(int fd)
+{
+	for (int ms = 0; ms < HUGETLB_LOCK_MS; ms += 10) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		usleep(10000);
+	}
+	return -1;
+}
+
+int kern_hugetlb_prepare(unsigned long n, bool exact, char *why, size_t len)
+{
+	bool root = geteuid() == 0;
+	const char *unfit = hp_pool_unfit(n, false, root);
+	struct hp_pool p = {0};
+	ssize_t got;
+	long want;
+	int fd;
+
+	if (unfit) {
+		snprintf(why, len, "%s", unfit);
+		return 1;
+	}
+	fd = open(NR_HUGEPAGES, (root ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "map ... hugetlb: cannot open " NR_HUGEPAGES ": %s",
+			 strerror(errno));
+		return 1;
+	}
+	if (hp_lock(fd) != 0) {
+		close(fd);
+		snprintf(why, len,
+			 "map ... hugetlb: another cowlab run kept the hugetlb pool (its lock "
+			 "on " NR_HUGEPAGES ") for %d s",
+			 HUGETLB_LOCK_MS / 1000);
+		return 1;
+	}
+	hp_fd = fd;
+	got = pread(fd, hp_saved, sizeof(hp_saved) - 1, 0);
+	if (got <= 0) {
+		snprintf(why, len, "map ... hugetlb: cannot read " NR_HUGEPAGES);
+		kern_hugetlb_restore();
+		return 1;
+	}
+	hp_saved[got] = '\0';
+	hp_saved[strcspn(hp_saved, "\n")] = '\0';
+	hp_saved_len = (sig_atomic_t)strlen(hp_saved);
+	/* Under the lock, the pool as it is now (no other cowlab run is
+	 * between its change and its restore, whose raised pool could look
+	 * too large for an exact one). */
+	unfit = hp_pool_unfit(n, exact, root);
+	if (unfit || hp_pool_read(&p) != 0) {
+		snprintf(why, len, "%s", unfit ? unfit : "map ... hugetlb: /proc/meminfo changed");
+		kern_hugetlb_restore();
+		return 1;
+	}
+	if (hp_available(&p) >= (long)n)
+		return 0;
+	/* Raise the pool by the shortfall, then see that it took (the
+	 * kernel gives what it finds: memory may be fragmented). */
+	want = strtol(hp_saved, NULL, 10) + (long)n - hp_available(&p);
+	{
+		char buf[32];
+		int w = snprintf(buf, sizeof(buf), "%ld", want);
+
+		hp_changed = 1;
+		if (pwrite(fd, buf, (size_t)w, 0) != w) {
+			snprintf(why, len,
+				 "map ... hugetlb: writing %ld to " NR_HUGEPAGES " failed: %s",
+				 want, strerror(errno));
+			kern_hugetlb_restore();
+			return 1;
+		}
+	}
+	if (hp_pool_read(&p) != 0 || hp_available(&p) < (long)n) {
+		snprintf(why, len,
+			 "map ... hugetlb: the host could give only %ld of %lu huge pages of 2 MiB "
+			 "(system hugepages=%lu; " NR_HUGEPAGES " raised from %s to %ld, then "
+			 "restored)",
+			 hp_available(&p), n, n, hp_saved, want);
+		kern_hugetlb_restore();
+		return 1;
+	}
+	return 0;
+}
+
+void kern_hugetlb_restore(void)
+{
+	int fd = hp_fd;
+
+	if (fd < 0)
+		return;
+	if (hp_changed)
+		(void)!pwrite(fd, hp_saved, (size_t)hp_saved_len, 0);
+	hp_changed = 0;
+	hp_fd = -1;
+	close(fd); /* the lock goes with it */
+}
+
+void kern_hugetlb_forget(void)
+{
+	int fd = hp_fd;
+
+	hp_changed = 0;
+	hp_fd = -1;
+	if (fd >= 0)
+		close(fd);
 }

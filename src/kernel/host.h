@@ -28,6 +28,25 @@ struct vma_thp {
  * be read or has no AnonHugePages line for it (a kernel without THP). */
 int kern_smaps_thp(unsigned long addr, struct vma_thp *v);
 
+/* The hugetlb pool for map ... hugetlb (2 MiB pages: /proc/sys/vm/
+ * nr_hugepages and /proc/meminfo, whose default size must be 2 MiB).
+ * unavailable: why a scenario that needs n pages cannot run on this host
+ * as it is (no hugetlb, another default size, too few free pages and not
+ * root), or NULL (a static text, or the last reason in a buffer of
+ * host.c's).  The coordinator prepares the pool for a run: it takes a
+ * lock (a flock on nr_hugepages: one cowlab run changes the pool at a
+ * time), checks the pool again under it (exact: and no more than n free
+ * pages nor overcommit, for an expected SIGBUS), and as root raises
+ * nr_hugepages by the shortfall of free unreserved pages: 0, or 1 with
+ * the reason to skip (the host could not give them).  restore writes back
+ * the old nr_hugepages and drops the lock (also from a signal handler:
+ * pwrite and close only); a worker forgets the lock it inherited (closes
+ * it, without restoring anything). */
+const char *kern_hugetlb_unavailable(unsigned long n);
+int kern_hugetlb_prepare(unsigned long n, bool exact, char *why, size_t len);
+void kern_hugetlb_restore(void);
+void kern_hugetlb_forget(void);
+
 /* Is a swap area active (/proc/swaps)? */
 bool kern_swap_active(void);
 /* Make sure swap is active for a run's swapout: when none is but other

@@ -20,9 +20,11 @@
  *  C3 Data files are unlinked right after they are created; the window
  *     between the two is covered by stop_path, which the signal handler
  *     unlinks.
- *  C4 The SIGINT and SIGTERM handler uses async-signal-safe calls only:
- *     it kills and reaps the groups (C1, C2), unlinks stop_path (C3),
- *     restores the default action and raises the signal again.
+ *  C4 The SIGINT, SIGTERM and SIGHUP handler uses async-signal-safe calls
+ *     only: it kills and reaps the groups (C1, C2), unlinks stop_path
+ *     (C3), undoes what the run changed on the host (a temporary swap
+ *     file, KSM's settings, nr_hugepages), restores the default action
+ *     and raises the signal again.
  */
 #define _GNU_SOURCE
 #include "base/hostfile.h"
@@ -154,6 +156,26 @@ static bool needs_ksm(const struct scenario *s)
 	return has_op(s, OP_KSM_MERGE);
 }
 
+static bool ops_expect_sigbus(const struct scen_op *ops, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (scen_op_sigbus(&ops[i]))
+			return true;
+	return false;
+}
+
+/* Does s expect SIGBUS somewhere?  Then its hugetlb pool must be what it
+ * says on the host too, not larger. */
+static bool expects_sigbus(const struct scenario *s)
+{
+	if (ops_expect_sigbus(s->ops, s->nr_ops))
+		return true;
+	for (int t = 0; t < s->nr_threads; t++)
+		if (ops_expect_sigbus(s->threads[t].ops, s->threads[t].nr_ops))
+			return true;
+	return false;
+}
+
 static const char *op_skip_reason(const struct scenario *s, const struct scen_op *op)
 {
 	switch (op->kind) {
@@ -179,8 +201,8 @@ static const char *op_skip_reason(const struct scenario *s, const struct scen_op
 	case OP_REQUIRE:
 		if (scen_cmp_is_page(op->check.cmp) && op->check.cmp != CMP_PRESENT &&
 		    op->check.cmp != CMP_SWAPPED && access("/proc/kpageflags", R_OK) != 0)
-			return "check or require exclusive|shared|merged|huge|pte-mapped: reading "
-			       "page flags (/proc/kpageflags) needs root";
+			return "check or require exclusive|shared|merged|huge|pte-mapped|hugetlb: "
+			       "reading page flags (/proc/kpageflags) needs root";
 		if (op->check.range.space == SPACE_PIN &&
 		    s->pins[op->check.range.name].proc != op->proc)
 			return "a check of another process's pin: the pin's io_uring belongs to "
@@ -204,6 +226,8 @@ const char *kern_skip_reason(const struct scenario *s)
 	if (s->zero_page == 1 && zero == 0)
 		return "system zero_page=on: this host maps no shared zero page (a read fault "
 		       "of anonymous memory gets a page of its own)";
+	if (scen_has_hugetlb(s) && (why = kern_hugetlb_unavailable(s->hugepages)))
+		return why;
 	for (int i = 0; i < s->nr_ops; i++)
 		if ((why = op_skip_reason(s, &s->ops[i])))
 			return why;
@@ -255,6 +279,7 @@ static void on_stop_signal(int sig)
 		unlink(stop_path);
 	kern_swap_off();
 	kern_ksm_restore();
+	kern_hugetlb_restore();
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigaction(sig, &dfl, NULL);
@@ -685,7 +710,7 @@ out_errno:
 /* ---- the run ------------------------------------------------------------------------ */
 
 struct saved_state {
-	struct sigaction intr, term, pipe;
+	struct sigaction intr, term, hup, pipe;
 	int subreaper;
 };
 
@@ -700,14 +725,18 @@ static void enter_run(struct saved_state *st)
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, SIGINT);
 	sigaddset(&sa.sa_mask, SIGTERM);
-	/* A signal ignored when we started (a background job's SIGINT) stays
-	 * ignored: it cannot interrupt the run. */
+	sigaddset(&sa.sa_mask, SIGHUP);
+	/* A signal ignored when we started (a background job's SIGINT, a
+	 * nohup's SIGHUP) stays ignored: it cannot interrupt the run. */
 	sigaction(SIGINT, NULL, &st->intr);
 	sigaction(SIGTERM, NULL, &st->term);
+	sigaction(SIGHUP, NULL, &st->hup);
 	if (st->intr.sa_handler != SIG_IGN)
 		sigaction(SIGINT, &sa, NULL);
 	if (st->term.sa_handler != SIG_IGN)
 		sigaction(SIGTERM, &sa, NULL);
+	if (st->hup.sa_handler != SIG_IGN)
+		sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN; /* a dead worker's pipe: an error, not our death */
 	sigaction(SIGPIPE, &sa, &st->pipe);
 	st->subreaper = 0;
@@ -719,6 +748,7 @@ static void leave_run(const struct saved_state *st)
 {
 	sigaction(SIGINT, &st->intr, NULL);
 	sigaction(SIGTERM, &st->term, NULL);
+	sigaction(SIGHUP, &st->hup, NULL);
 	sigaction(SIGPIPE, &st->pipe, NULL);
 	prctl(PR_SET_CHILD_SUBREAPER, st->subreaper);
 	stop_nr_pgids = 0;
@@ -763,6 +793,16 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 		leave_run(&st);
 		return 0;
 	}
+	/* The hugetlb pool: raised for this run, restored after it (and by
+	 * the signal handler), one run at a time. */
+	if (scen_has_hugetlb(s) &&
+	    kern_hugetlb_prepare(s->hugepages, expects_sigbus(s), why, sizeof(why)) != 0) {
+		kern_ksm_restore();
+		kern_swap_off();
+		set_result(r, KERN_SKIP, "skip", why);
+		leave_run(&st);
+		return 0;
+	}
 	err = coord_new(&c, s, o ? o : &none, why, sizeof(why));
 	if (err == 1) {
 		set_result(r, KERN_SKIP, "skip", why);
@@ -783,6 +823,7 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 	coord_free(&c);
 	kern_swap_off();
 	kern_ksm_restore();
+	kern_hugetlb_restore();
 	leave_run(&st);
 	return err;
 }

@@ -21,13 +21,15 @@
  * says (a swapout whose pages stayed in memory, a ksm_merge that merged
  * nothing); a run passes only if every check of the scenario ran.  A
  * run leaves nothing behind: its processes are gone and its data files
- * were unlinked as soon as they were opened, also when a SIGINT or
- * SIGTERM interrupts it (the process then dies of the signal, as it would
+ * were unlinked as soon as they were opened, and what it changed on the
+ * host for its run (a temporary swap file, KSM's settings, the hugetlb
+ * pool's nr_hugepages) is back as it was, also when a SIGINT, SIGTERM or
+ * SIGHUP interrupts it (the process then dies of the signal, as it would
  * have without cowlab's handler).
  *
- * kern_run changes process-wide state while it runs (the SIGINT, SIGTERM
- * and SIGPIPE dispositions, PR_SET_CHILD_SUBREAPER) and restores it; one
- * run at a time per process.
+ * kern_run changes process-wide state while it runs (the SIGINT, SIGTERM,
+ * SIGHUP and SIGPIPE dispositions, PR_SET_CHILD_SUBREAPER) and restores
+ * it; one run at a time per process.
  */
 #ifndef COW_KERNEL_H
 #define COW_KERNEL_H
@@ -78,9 +80,10 @@ const char *kern_host_note(const struct scenario *s);
 
 /* Why the host cannot run s (a static look at its operations and at the
  * host: KSM passes, userfaultfd, swap, read-only pins, zero_page=off,
- * transparent huge pages set to never), or NULL if it can.  A run may
- * still skip for what only running finds (a filesystem without O_DIRECT,
- * a kernel without KSM or without THP). */
+ * transparent huge pages set to never, a hugetlb pool it cannot have),
+ * or NULL if it can.  A run may still skip for what only running finds
+ * (a filesystem without O_DIRECT, a kernel without KSM or without THP,
+ * huge pages the kernel could not find when the run raised the pool). */
 const char *kern_skip_reason(const struct scenario *s);
 
 /* Run s once on the host.  The delays (o->seed) come at the operation

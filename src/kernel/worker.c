@@ -14,9 +14,10 @@
  *     fork(), so no ring escapes the table.
  *  H2 A memory access that may fault (write, read, check of a mapping) is
  *     guarded: SIGSEGV or SIGBUS inside it longjmps back to the access,
- *     which then fails with EFAULT, as cow_read() and cow_write() return
- *     COW_EFAULT in the model.  Any other fault kills the worker, which
- *     the coordinator reports.
+ *     which then fails with EFAULT (SIGSEGV) or ESIGBUS_HOST (SIGBUS: a
+ *     hugetlb mapping without its huge page), as cow_read() and
+ *     cow_write() return COW_EFAULT and COW_ESIGBUS in the model.  Any
+ *     other fault kills the worker, which the coordinator reports.
  *  H3 A thread waits for the direct I/O it issued before it ends (the end
  *     of a thread, and of the main thread at exit or at the end, is an
  *     implicit wait, as in interp.c).
@@ -95,6 +96,10 @@ static struct {
 	struct dio_live dio[MAX_DIO]; /* this process's, from submission to reaping */
 } W = {.live_lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* What a guarded access returns where it raised SIGBUS (H2): no errno is
+ * this large. */
+#define ESIGBUS_HOST 0x10000
+
 static atomic_int ring_fds[MAX_RINGS]; /* fd + 1, or 0 (H1) */
 static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread sigjmp_buf *fault_guard; /* H2 */
@@ -124,9 +129,14 @@ void kern_record(struct kern_shared *sh, enum kern_status st, const char *verdic
 	atomic_store_explicit(&sh->state, 2, memory_order_release);
 }
 
-/* strerror, lower case as cow_strerror words its codes. */
+/* strerror, lower case as cow_strerror words its codes (SIGBUS as the
+ * model's COW_ESIGBUS). */
 static const char *errname(int err, char *buf, size_t len)
 {
+	if (err == ESIGBUS_HOST) {
+		snprintf(buf, len, "no huge page for a hugetlb mapping (SIGBUS)");
+		return buf;
+	}
 	snprintf(buf, len, "%s", strerror(err));
 	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
 		buf[0] = (char)(buf[0] - 'A' + 'a');
@@ -202,18 +212,21 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
 	(void)si;
 	(void)uc;
 	if (fault_guard)
-		siglongjmp(*fault_guard, 1);
+		siglongjmp(*fault_guard, sig);
 	signal(sig, SIG_DFL); /* the access faults again and kills us */
 }
 
-/* Copy n bytes as loads and stores of this thread: 0 or EFAULT. */
+/* Copy n bytes as loads and stores of this thread: 0, EFAULT (SIGSEGV)
+ * or ESIGBUS_HOST (SIGBUS).  The bytes before the page that faulted are
+ * copied, as by any loop of stores. */
 static int guarded_copy(void *volatile dst, const void *volatile src, volatile size_t n)
 {
 	sigjmp_buf jb;
 
-	if (sigsetjmp(jb, 1)) {
-		fault_guard = NULL;
-		return EFAULT;
+	switch (sigsetjmp(jb, 1)) { /* on_fault's siglongjmp gives the signal */
+	case 0: break;
+	case SIGBUS: fault_guard = NULL; return ESIGBUS_HOST;
+	default: fault_guard = NULL; return EFAULT;
 	}
 	fault_guard = &jb;
 	memcpy(dst, src, n);
@@ -330,6 +343,18 @@ static int pipe_peek(int pipe, unsigned long len, unsigned char **out)
 
 /* ---- operations --------------------------------------------------------------------------- */
 
+/* A write or a read that ran to its end (err 0) or stopped with err,
+ * against its sigbus expectation (scen_judge_access), as the model's. */
+static void access_done(const struct scen_op *op, int err)
+{
+	struct scen_finding f;
+	char e[128];
+
+	scen_judge_access(W.s, op, err, ESIGBUS_HOST, err ? errname(err, e, sizeof(e)) : NULL, &f);
+	if (f.out != SCEN_HELD)
+		kern_record(W.sh, KERN_ERROR, f.verdict, W.s, op, "%s", f.msg);
+}
+
 static void host_write(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	const struct scen_range *g = &op->write.range;
@@ -343,11 +368,12 @@ static void host_write(const struct scen_op *op, struct tctx *t COW_UNUSED)
 		if (!err)
 			err = guarded_copy(base + done, buf, n);
 		if (err) {
-			op_error(op, "write", err);
+			access_done(op, err);
 			return;
 		}
 		done += n;
 	}
+	access_done(op, 0);
 }
 
 /* A forced write through /proc/self/mem: the kernel's
@@ -394,11 +420,12 @@ static void host_read(const struct scen_op *op, struct tctx *t COW_UNUSED)
 		int err = guarded_copy(buf, base + done, n);
 
 		if (err) {
-			op_error(op, "read", err);
+			access_done(op, err);
 			return;
 		}
 		done += n;
 	}
+	access_done(op, 0);
 }
 
 /* n bytes at offset at of range g, as the executing thread sees them. */
@@ -423,6 +450,7 @@ static int read_range(const struct scen_range *g, const unsigned char *pipe_byte
 #define PM_PFN ((1ULL << 55) - 1) /* reads as 0 without CAP_SYS_ADMIN */
 #define KPF_WRITEBACK 8
 #define KPF_ANON 12
+#define KPF_HUGE 17 /* a page of the hugetlb pool */
 #define KPF_KSM 21
 #define KPF_THP 22 /* a page of a large anonymous folio, or the huge zero page */
 #define KPF_ZERO_PAGE 24
@@ -521,11 +549,13 @@ static int pmd_mapped(unsigned long addr, struct vma_thp *v, char *why, size_t l
 /* The page at addr as SCEN_PAGE_* flags: pagemap says present (bit 63)
  * and swapped (bit 62); with want, the frame's /proc/kpageflags word
  * says KPF_ANON with PG_anon_exclusive (KPF_MAPPEDTODISK for anonymous
- * pages), KPF_KSM and KPF_THP (a large folio), and for SCEN_PAGE_HUGE
- * pmd_mapped() says whether a THP page is mapped by a huge PMD (the huge
- * zero page always is: a split maps the small zero page instead).  -1 if
- * what is asked cannot be read (pagemap, or the frame and its flags: root
- * only; why says so where it is not the flags). */
+ * pages), KPF_KSM, KPF_HUGE (a page of the hugetlb pool, which the
+ * worker maps in 2 MiB pages, MAP_HUGE_2MB: always by a PMD, so huge
+ * too) and KPF_THP (a large folio), and for SCEN_PAGE_HUGE pmd_mapped()
+ * says whether a THP page is mapped by a huge PMD (the huge zero page
+ * always is: a split maps the small zero page instead).  -1 if what is
+ * asked cannot be read (pagemap, or the frame and its flags: root only;
+ * why says so where it is not the flags). */
 static int page_state(const void *addr, int want, struct vma_thp *v, char *why, size_t len)
 {
 	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), ret, pmd;
@@ -544,6 +574,8 @@ static int page_state(const void *addr, int want, struct vma_thp *v, char *why, 
 		ret |= SCEN_PAGE_EXCLUSIVE;
 	if (f >> KPF_KSM & 1)
 		ret |= SCEN_PAGE_KSM;
+	if (f >> KPF_HUGE & 1)
+		return ret | SCEN_PAGE_HUGETLB | SCEN_PAGE_HUGE;
 	if (!(f >> KPF_THP & 1))
 		return ret;
 	ret |= SCEN_PAGE_LARGE;
@@ -620,6 +652,7 @@ static void host_check(const struct scen_op *op, struct tctx *t COW_UNUSED)
 		.strerror = errname,
 		.no_page_state = NO_KPAGEFLAGS,
 		.efault = EFAULT,
+		.esigbus = ESIGBUS_HOST,
 		.arg = &m,
 	};
 	struct scen_finding f;
@@ -950,6 +983,7 @@ static int host_advice(int advice)
 	case COW_MADV_UNMERGEABLE: return MADV_UNMERGEABLE;
 	case COW_MADV_HUGEPAGE: return MADV_HUGEPAGE;
 	case COW_MADV_NOHUGEPAGE: return MADV_NOHUGEPAGE;
+	case COW_MADV_COLLAPSE: return 25; /* MADV_COLLAPSE, 6.1 (older headers lack it) */
 	}
 	return -1;
 }
@@ -989,13 +1023,40 @@ static unsigned long map_thp(const struct scen_op *op)
 	return 0;
 }
 
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
+#endif
+
+/* map ... hugetlb: MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB of 2 MiB
+ * pages (MAP_HUGE_2MB, whatever the host's default size), which the
+ * kernel places at a 2 MiB-aligned address itself and for which it
+ * reserves a page of the pool per 2 MiB (ENOMEM: the pool cannot
+ * promise them, as the model's COW_ENOMEM).  Its address, or 0
+ * (failed: recorded). */
+static unsigned long map_hugetlb(const struct scen_op *op)
+{
+	void *p = mmap(NULL, op->map.len, host_prot(op->map.prot),
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+
+	if (p == MAP_FAILED) {
+		op_error(op, "map", errno);
+		return 0;
+	}
+	if ((unsigned long)p % HPAGE_SIZE) {
+		munmap(p, op->map.len);
+		op_error(op, "map (MAP_HUGETLB gave an address off a 2 MiB boundary)", EINVAL);
+		return 0;
+	}
+	return (unsigned long)p;
+}
+
 static void host_map(const struct scen_op *op, struct tctx *t COW_UNUSED)
 {
 	int flags = op->map.shared ? MAP_SHARED : MAP_PRIVATE, fd = -1;
 	void *a;
 
-	if (op->map.thp) {
-		W.addrs[op->map.name] = map_thp(op);
+	if (op->map.thp || op->map.hugetlb) {
+		W.addrs[op->map.name] = op->map.thp ? map_thp(op) : map_hugetlb(op);
 		W.file_map[op->map.name] = false;
 		return;
 	}
@@ -1037,6 +1098,9 @@ static void host_madvise(const struct scen_op *op, struct tctx *t COW_UNUSED)
 		op_skip(op, "madvise mergeable: this kernel has no KSM (CONFIG_KSM)");
 	else if (errno == EINVAL && (advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE))
 		op_skip(op, NO_THP("madvise hugepage|nohugepage"));
+	else if (errno == EINVAL && op->madvise.advice == COW_MADV_COLLAPSE)
+		op_skip(op, "madvise collapse: EINVAL: this kernel has no MADV_COLLAPSE (6.1+, "
+			    "CONFIG_TRANSPARENT_HUGEPAGE), or refused this range");
 	else
 		op_error(op, "madvise", errno);
 }
@@ -1455,7 +1519,10 @@ void kern_worker_main(const struct kern_ctx *k, int proc)
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGPIPE, &sa, NULL);
+	/* The coordinator's lock on the hugetlb pool, not ours to keep. */
+	kern_hugetlb_forget();
 	sa.sa_handler = SIG_IGN; /* forked workers are reaped by the kernel */
 	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = NULL;

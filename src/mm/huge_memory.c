@@ -456,7 +456,7 @@ int madvise_collapse(struct mm_struct *mm, unsigned long start, unsigned long en
 	int err = 0;
 
 	if (!mm->sys->policy->madv_collapse)
-		return COW_EINVAL; /* no such advice before 6.1 */
+		return COW_ENOTSUP; /* no such advice before 6.1 (Linux: EINVAL) */
 	/* Every whole 2 MiB of the range, each of which one VMA that may
 	 * have THP must hold (hugepage_vma_revalidate()); the last failure
 	 * is the answer, as Linux's madvise_collapse() gives it. */

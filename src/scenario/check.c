@@ -15,6 +15,13 @@
  * and then B can never be caught with B's new bytes and A's old ones by a
  * reader that reads B before A, so a tuple check of a concurrent reader
  * is about the writer's order, not about the reader's timing.
+ *
+ * SIGBUS (an access to a hugetlb mapping that finds no huge page) is the
+ * scenario's business: `check VERDICT RANGE sigbus` and a write or read
+ * that ends with `sigbus` expect it, and hold only when it comes; any
+ * other access that raises it is an error (the scenario did not say),
+ * and so is an expected one that does not come.  scen_judge_access words
+ * the write's and the read's, scen_judge the checks'.
  */
 #include "scenario/scenario.h"
 
@@ -151,6 +158,7 @@ static bool page_holds(enum scen_cmp c, int flags, const char **what)
 	case CMP_PTE_MAPPED:
 		ok = present && (flags & SCEN_PAGE_LARGE) && !(flags & SCEN_PAGE_HUGE);
 		break;
+	case CMP_HUGETLB: ok = present && (flags & SCEN_PAGE_HUGETLB); break;
 	default: break;
 	}
 	if (ok)
@@ -166,6 +174,8 @@ static bool page_holds(enum scen_cmp c, int flags, const char **what)
 	else if (c == CMP_PTE_MAPPED)
 		*what = flags & SCEN_PAGE_HUGE ? "mapped by a huge PMD"
 					       : "not part of a large folio";
+	else if (c == CMP_HUGETLB)
+		*what = "not a hugetlb page";
 	else
 		*what = "present";
 	return false;
@@ -181,6 +191,7 @@ static int page_wants(enum scen_cmp c)
 	case CMP_MERGED: return SCEN_PAGE_KSM;
 	case CMP_HUGE: return SCEN_PAGE_HUGE;
 	case CMP_PTE_MAPPED: return SCEN_PAGE_LARGE | SCEN_PAGE_HUGE;
+	case CMP_HUGETLB: return SCEN_PAGE_HUGETLB;
 	default: return 0;
 	}
 }
@@ -247,6 +258,58 @@ static void judge_pages(const struct scenario *s, const struct scen_op *op,
 	}
 }
 
+/* Did the access that returned err raise SIGBUS? */
+static bool is_sigbus(const struct scen_check_io *io, int err)
+{
+	return err != 0 && err == io->esigbus;
+}
+
+/* Why an access raises SIGBUS, in cowlab: the model's COW_ESIGBUS, and
+ * on the host the only SIGBUS a scenario's memory can raise. */
+#define SIGBUS_WHY "no huge page for the hugetlb mapping"
+
+/* A check that is not `sigbus` raised it reading [off..+len] of range g:
+ * an error (the scenario did not say). */
+static void unexpected_sigbus(const struct scenario *s, const struct scen_range *g,
+			      unsigned long off, unsigned long len, struct scen_finding *f)
+{
+	found(f, SCEN_ERROR,
+	      "check %s %s[%lu..+%lu]: reading it raised SIGBUS (" SIGBUS_WHY "); a check that "
+	      "expects SIGBUS is written 'check %s %s sigbus'",
+	      f->verdict, scen_range_name(s, g), off, len, f->verdict, scen_range_name(s, g));
+}
+
+/* check VERDICT RANGE sigbus: reading RANGE must raise SIGBUS (on any of
+ * its pages: the read stops there).  Anything else is an error: the
+ * scenario's premise (a hugetlb page missing) did not hold. */
+static void judge_sigbus(const struct scenario *s, const struct scen_op *op,
+			 const struct scen_check_io *io, struct scen_finding *f)
+{
+	const struct scen_range *g = &op->check.range;
+	unsigned char buf[CHUNK];
+	char e[128];
+
+	for (unsigned long done = 0; done < g->len;) {
+		unsigned long n = g->len - done < CHUNK ? g->len - done : CHUNK;
+		int err = io->read(io->arg, 0, done, buf, n);
+
+		if (is_sigbus(io, err)) {
+			f->out = SCEN_HELD;
+			return;
+		}
+		if (err) {
+			found(f, SCEN_ERROR,
+			      "check %s %s[%lu..+%lu] sigbus: expected SIGBUS, the read failed: %s",
+			      f->verdict, scen_range_name(s, g), g->off, g->len,
+			      io->strerror(err, e, sizeof(e)));
+			return;
+		}
+		done += n;
+	}
+	found(f, SCEN_ERROR, "check %s %s[%lu..+%lu] sigbus: expected SIGBUS, the access succeeded",
+	      f->verdict, scen_range_name(s, g), g->off, g->len);
+}
+
 /* check VERDICT RANGE faults: reading its first byte must fault. */
 static void judge_faults(const struct scenario *s, const struct scen_op *op,
 			 const struct scen_check_io *io, struct scen_finding *f)
@@ -258,6 +321,8 @@ static void judge_faults(const struct scenario *s, const struct scen_op *op,
 
 	if (err == io->efault)
 		f->out = SCEN_HELD;
+	else if (is_sigbus(io, err))
+		unexpected_sigbus(s, g, g->off, 1, f);
 	else if (err && io->failed(err))
 		found(f, SCEN_ERROR, "check faults: the read failed: %s",
 		      io->strerror(err, e, sizeof(e)));
@@ -280,6 +345,10 @@ static void judge_compare(const struct scenario *s, const struct scen_op *op,
 		return;
 	}
 	g = scen_check_range(op, which);
+	if (rc == MATCH_EREAD && is_sigbus(io, err)) {
+		unexpected_sigbus(s, g, g->off, g->len, f);
+		return;
+	}
 	io->strerror(err, e, sizeof(e));
 	if (rc == MATCH_EVALUE) {
 		scen_check_describe_values(s, op, want, sizeof(want));
@@ -304,10 +373,47 @@ void scen_judge(const struct scenario *s, const struct scen_op *op, const struct
 		judge_pages(s, op, io, f);
 	else if (op->check.cmp == CMP_FAULTS)
 		judge_faults(s, op, io, f);
+	else if (op->check.cmp == CMP_SIGBUS)
+		judge_sigbus(s, op, io, f);
 	else
 		judge_compare(s, op, io, f);
 	if (f->out == SCEN_ERROR)
 		f->verdict = "error";
 	else if (f->out == SCEN_SKIPPED)
 		f->verdict = "skip";
+}
+
+void scen_judge_access(const struct scenario *s, const struct scen_op *op, int err, int esigbus,
+		       const char *errtext, struct scen_finding *f)
+{
+	const char *word = scen_op_info(op->kind)->word;
+	const struct scen_range *g = op->kind == OP_READ ? &op->read.range : &op->write.range;
+	bool expect = scen_op_sigbus(op);
+
+	f->verdict = "error";
+	f->msg[0] = '\0';
+	if (err == 0 && !expect) {
+		f->out = SCEN_HELD;
+		return;
+	}
+	if (err == 0) {
+		found(f, SCEN_ERROR,
+		      "%s %s[%lu..+%lu] sigbus: expected SIGBUS, the access succeeded", word,
+		      scen_range_name(s, g), g->off, g->len);
+		return;
+	}
+	if (err == esigbus && expect) {
+		f->out = SCEN_HELD;
+		return;
+	}
+	if (err == esigbus)
+		found(f, SCEN_ERROR,
+		      "%s %s[%lu..+%lu] raised SIGBUS (" SIGBUS_WHY "); a %s that expects SIGBUS "
+		      "ends with 'sigbus'",
+		      word, scen_range_name(s, g), g->off, g->len, word);
+	else if (expect)
+		found(f, SCEN_ERROR, "%s %s[%lu..+%lu] sigbus: expected SIGBUS, the %s failed: %s",
+		      word, scen_range_name(s, g), g->off, g->len, word, errtext);
+	else
+		found(f, SCEN_ERROR, "%s failed: %s", word, errtext);
 }

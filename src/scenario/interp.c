@@ -189,10 +189,12 @@ static bool thp_mapped(const struct scen_op *ops, int n, int m)
 
 /* Without a `system frames=` line: room for every process to hold a
  * private copy of every mapping, plus the page cache of every mapped file,
- * page tables and slack; and where a mapping asks for huge pages, an
- * aligned block of 512 free frames for each of its 2 MiB and one more, so
- * that small pages taken first leave the blocks whole.  A small pool
- * keeps the explorer's per-step checks cheap. */
+ * page tables and slack; where a mapping asks for huge pages, an aligned
+ * block of 512 free frames for each of its 2 MiB and one more, so that
+ * small pages taken first leave the blocks whole; and the hugetlb pool
+ * (`system hugepages=N`), N aligned blocks of 512 frames set aside at the
+ * system's creation, and one more block for their alignment.  A small
+ * pool keeps the explorer's per-step checks cheap. */
 static unsigned long default_frames(const struct scenario *s)
 {
 	unsigned long pages = 0, cached = 0, huge = 0;
@@ -210,7 +212,8 @@ static unsigned long default_frames(const struct scenario *s)
 		if (s->files[i].mapped)
 			cached += (s->files[i].size + 4095) / 4096;
 	return 64 + cached + (unsigned long)s->nr_procs * (pages + 16) +
-	       (huge ? (huge + 1) * (HPAGE_BYTES / 4096) : 0);
+	       (huge ? (huge + 1) * (HPAGE_BYTES / 4096) : 0) +
+	       (s->hugepages ? (s->hugepages + 1) * (HPAGE_BYTES / 4096) : 0);
 }
 
 unsigned long long scen_memory_bytes(const struct scenario *s)
@@ -270,6 +273,7 @@ static int run_new(const struct scenario *s, const char *policy, enum scen_mode 
 	o.cpus = r->ncpus;
 	o.policy = policy;
 	o.no_zero_page = s->zero_page == 0;
+	o.hugepages = s->hugepages;
 	o.mem_devices = mode == SCEN_EXPLORE;
 	err = cow_system_create(&o, &r->sys);
 	if (err) {
@@ -443,9 +447,22 @@ static int value_fill(struct run *r, const struct scen_value *v, unsigned long a
 	return 0;
 }
 
+/* An operation failed: its error (COW_ESIGBUS, from an access to a
+ * hugetlb mapping without its huge page, names SIGBUS). */
 static void op_error(struct run *r, const struct scen_op *op, const char *what, int err)
 {
 	run_fail(r, "error", op, "%s failed: %s", what, cow_strerror(err));
+}
+
+/* A write or a read that ran to its end (err 0) or stopped with err,
+ * against its sigbus expectation (scen_judge_access). */
+static void access_done(struct run *r, const struct scen_op *op, int err)
+{
+	struct scen_finding f;
+
+	scen_judge_access(r->s, op, err, COW_ESIGBUS, err ? cow_strerror(err) : NULL, &f);
+	if (f.out != SCEN_HELD)
+		run_fail(r, f.verdict, op, "%s", f.msg);
 }
 
 /* A read that fails for want of memory or by an I/O error says nothing
@@ -471,11 +488,12 @@ static void model_write(struct run *r, const struct scen_op *op, struct cow_task
 		if (!err)
 			err = cow_write(t, base + done, buf, n);
 		if (err) {
-			op_error(r, op, "write", err);
+			access_done(r, op, err);
 			return;
 		}
 		done += n;
 	}
+	access_done(r, op, 0);
 }
 
 /* A write through /proc/PID/mem (or ptrace(PTRACE_POKEDATA)): the kernel
@@ -523,11 +541,12 @@ static void model_read(struct run *r, const struct scen_op *op, struct cow_task 
 		int err = cow_read(t, base + done, buf, n);
 
 		if (err) {
-			op_error(r, op, "read", err);
+			access_done(r, op, err);
 			return;
 		}
 		done += n;
 	}
+	access_done(r, op, 0);
 }
 
 struct check_arg {
@@ -555,12 +574,12 @@ static int check_page(void *arg, unsigned long at, int want)
 {
 	struct check_arg *m = arg;
 
-	_Static_assert(COW_PAGE_PRESENT == SCEN_PAGE_PRESENT &&
-			       COW_PAGE_SWAPPED == SCEN_PAGE_SWAPPED &&
-			       COW_PAGE_EXCLUSIVE == SCEN_PAGE_EXCLUSIVE &&
-			       COW_PAGE_KSM == SCEN_PAGE_KSM && COW_PAGE_HUGE == SCEN_PAGE_HUGE &&
-			       COW_PAGE_LARGE == SCEN_PAGE_LARGE,
-		       "page state flags");
+	_Static_assert(
+		COW_PAGE_PRESENT == SCEN_PAGE_PRESENT && COW_PAGE_SWAPPED == SCEN_PAGE_SWAPPED &&
+			COW_PAGE_EXCLUSIVE == SCEN_PAGE_EXCLUSIVE &&
+			COW_PAGE_KSM == SCEN_PAGE_KSM && COW_PAGE_HUGE == SCEN_PAGE_HUGE &&
+			COW_PAGE_LARGE == SCEN_PAGE_LARGE && COW_PAGE_HUGETLB == SCEN_PAGE_HUGETLB,
+		"page state flags");
 	(void)want; /* the model always knows them all */
 	return cow_page_state(m->t, map_addr(m->r, m->op, &m->op->check.range) + at);
 }
@@ -583,6 +602,7 @@ static void model_check(struct run *r, const struct scen_op *op, struct cow_task
 		.failed = read_failed,
 		.strerror = check_strerror,
 		.efault = COW_EFAULT,
+		.esigbus = COW_ESIGBUS,
 		.arg = &m,
 	};
 	struct scen_finding f;
@@ -756,9 +776,12 @@ static void model_map(struct run *r, const struct scen_op *op, struct cow_task *
 	unsigned long addr;
 
 	/* mmap(2), of the file's descriptor with file=; with thp, then
-	 * madvise(MADV_HUGEPAGE), at a 2 MiB-aligned address. */
+	 * madvise(MADV_HUGEPAGE), at a 2 MiB-aligned address; with hugetlb,
+	 * MAP_HUGETLB (2 MiB-aligned, its huge pages reserved). */
 	if (op->map.thp)
 		share |= COW_MAP_THP;
+	if (op->map.hugetlb)
+		share |= COW_MAP_HUGETLB;
 	if (op->map.file >= 0)
 		err = cow_mmap_file(t, op->map.len, op->map.prot, share, r->files[op->map.file],
 				    &addr);
@@ -811,7 +834,11 @@ static void model_madvise(struct run *r, const struct scen_op *op, struct cow_ta
 	const struct scen_range *g = &op->madvise.range;
 	int err = cow_madvise(t, map_addr(r, op, g), g->len, op->madvise.advice);
 
-	if (err)
+	/* A preset from before 6.1 has no MADV_COLLAPSE: nothing to judge,
+	 * as a host without it. */
+	if (err == COW_ENOTSUP && op->madvise.advice == COW_MADV_COLLAPSE)
+		run_skip(r, op, "madvise collapse: the policy's era has no MADV_COLLAPSE (6.1)");
+	else if (err)
 		op_error(r, op, "madvise", err);
 }
 

@@ -107,6 +107,7 @@ struct parser {
 	bool seen_process; /* a process or thread line was seen */
 	struct scen_loc system_loc, policy_loc;
 	bool have_system, have_policy;
+	bool hp_given; /* the system line gives hugepages= */
 	int expects_cap;
 	unsigned group_serial; /* numbers the groups, from 1 */
 	struct pproc *pp;      /* parallel to s->procs */

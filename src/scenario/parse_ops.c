@@ -76,8 +76,35 @@ static int parse_map_file(struct parser *ps, struct scen_op *op, unsigned long l
 	return 0;
 }
 
-/* thp with shared or file=, reported at the later of the two. */
+/* thp or hugetlb with shared, file= or each other, reported at the later
+ * of the two words. */
 #define THP_ONLY "thp is for private anonymous mappings only: not with %s"
+#define HUGETLB_ONLY "hugetlb is for private anonymous mappings only: not with %s"
+#define HUGETLB_THP                                                                        \
+	"hugetlb and thp do not go together: a hugetlb mapping has huge pages of its own " \
+	"(the hugetlb pool), thp asks for transparent ones"
+
+/* map ... hugetlb, at the word (t): the size in whole huge pages (st, the
+ * size's token, for the error), and a pool to take them from (N). */
+static int hugetlb_ok(struct parser *ps, const struct token *t, const struct token *st,
+		      unsigned long long size)
+{
+	static const char none[] = "a hugetlb mapping needs huge pages: add 'system "
+				   "hugepages=N' (the hugetlb pool, N huge pages of 2M) before "
+				   "the first process";
+	static const char zero[] = "a hugetlb mapping needs huge pages, and 'system "
+				   "hugepages=0' gives none: give 'system hugepages=N' (N huge "
+				   "pages of 2M) a count above 0";
+
+	if (size % SCEN_HPAGE_SIZE)
+		return ps_terr(ps, st,
+			       "a hugetlb mapping is whole huge pages: %llu bytes is not a "
+			       "multiple of 2M",
+			       size);
+	if (ps->s->hugepages == 0)
+		return ps_terr(ps, t, "%s", ps->hp_given ? zero : none);
+	return 0;
+}
 
 static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 {
@@ -144,8 +171,8 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 	op->map.file = -1;
 	while (ps->tok.kind == TOK_IDENT) {
 		const struct token *t = &ps->tok;
-		static const char *const opts[] = {"rw",     "ro",  "none", "private",
-						   "shared", "thp", "file"};
+		static const char *const opts[] = {"rw",     "ro",  "none",    "private",
+						   "shared", "thp", "hugetlb", "file"};
 		struct suggest sg = {.t = t};
 
 		if (ps_tok_is(t, "rw") || ps_tok_is(t, "ro") || ps_tok_is(t, "none")) {
@@ -162,19 +189,36 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 			op->map.shared = ps_tok_is(t, "shared");
 			if (op->map.shared && op->map.thp)
 				return ps_terr(ps, t, THP_ONLY, "shared");
+			if (op->map.shared && op->map.hugetlb)
+				return ps_terr(ps, t, HUGETLB_ONLY, "shared");
 		} else if (ps_tok_is(t, "thp")) {
 			if (op->map.thp)
 				return ps_terr(ps, t, "thp is given twice");
 			if (op->map.shared || have_file)
 				return ps_terr(ps, t, THP_ONLY,
 					       op->map.shared ? "shared" : "file=");
+			if (op->map.hugetlb)
+				return ps_terr(ps, t, HUGETLB_THP);
 			op->map.thp = true;
+		} else if (ps_tok_is(t, "hugetlb")) {
+			if (op->map.hugetlb)
+				return ps_terr(ps, t, "hugetlb is given twice");
+			if (op->map.shared || have_file)
+				return ps_terr(ps, t, HUGETLB_ONLY,
+					       op->map.shared ? "shared" : "file=");
+			if (op->map.thp)
+				return ps_terr(ps, t, HUGETLB_THP);
+			if (hugetlb_ok(ps, t, &st, size))
+				return -1;
+			op->map.hugetlb = true;
 		} else if (ps_tok_is(t, "file")) {
 			if (have_file)
 				return ps_terr(ps, t,
 					       "file= is given twice: a mapping maps one file");
 			if (op->map.thp)
 				return ps_terr(ps, t, THP_ONLY, "file=");
+			if (op->map.hugetlb)
+				return ps_terr(ps, t, HUGETLB_ONLY, "file=");
 			have_file = true;
 			if (ps_next(ps))
 				return -1;
@@ -188,7 +232,7 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 			return ps_terr(
 				ps, t,
 				"unknown map option %s%s: expected rw, ro, none, private, shared, "
-				"thp or file=FILE",
+				"thp, hugetlb or file=FILE",
 				SHOW(t), SUGGESTION(&sg));
 		}
 		if (ps_next(ps))
@@ -224,8 +268,8 @@ static int parse_prot(struct parser *ps, int *prot)
 
 static int parse_advice(struct parser *ps, int *advice)
 {
-	static const char *const words[] = {"dontneed",	   "dontfork", "dofork",    "mergeable",
-					    "unmergeable", "hugepage", "nohugepage"};
+	static const char *const words[] = {"dontneed",	   "dontfork", "dofork",     "mergeable",
+					    "unmergeable", "hugepage", "nohugepage", "collapse"};
 	const struct token *t = &ps->tok;
 	struct suggest sg = {.t = t};
 
@@ -245,22 +289,25 @@ static int parse_advice(struct parser *ps, int *advice)
 		*advice = COW_MADV_HUGEPAGE;
 	else if (ps_tok_is(t, "nohugepage"))
 		*advice = COW_MADV_NOHUGEPAGE;
+	else if (ps_tok_is(t, "collapse"))
+		*advice = COW_MADV_COLLAPSE;
 	else {
 		if (t->kind == TOK_IDENT)
 			ps_suggest_list(&sg, words, ARRAY_SIZE(words));
 		return ps_terr(ps, t,
 			       "expected an advice (dontneed, dontfork, dofork, mergeable, "
-			       "unmergeable, hugepage or nohugepage) after the range, found %s%s",
+			       "unmergeable, hugepage, nohugepage or collapse) after the range, "
+			       "found %s%s",
 			       SHOW(t), SUGGESTION(&sg));
 	}
 	return ps_next(ps);
 }
 
 /* The page states a check or a require tests (scen_cmp_is_page). */
-static const char *const page_words[] = {"exclusive", "shared", "present",   "swapped",
-					 "merged",    "huge",	"pte-mapped"};
-static const enum scen_cmp page_cmps[] = {CMP_EXCLUSIVE, CMP_SHARED, CMP_PRESENT,   CMP_SWAPPED,
-					  CMP_MERGED,	 CMP_HUGE,   CMP_PTE_MAPPED};
+static const char *const page_words[] = {"exclusive", "shared", "present",    "swapped",
+					 "merged",    "huge",	"pte-mapped", "hugetlb"};
+static const enum scen_cmp page_cmps[] = {CMP_EXCLUSIVE, CMP_SHARED, CMP_PRESENT,    CMP_SWAPPED,
+					  CMP_MERGED,	 CMP_HUGE,   CMP_PTE_MAPPED, CMP_HUGETLB};
 
 static int page_word(const struct token *t)
 {
@@ -392,15 +439,18 @@ static int parse_check(struct parser *ps, const struct ctx *c, struct scen_op *o
 	op->check.nr_ranges = 1;
 	op->check.nr_alts = 1;
 	ranges[0] = op->check.range;
-	if (ps_tok_is(t, "faults")) {
+	if (ps_tok_is(t, "faults") || ps_tok_is(t, "sigbus")) {
+		bool faults = ps_tok_is(t, "faults");
+
 		if (op->check.range.space != SPACE_MAP)
 			return ps_terr(ps, t,
-				       "'faults' checks a mapping: a %s is not mapped, it cannot "
-				       "fault",
+				       "'%s' checks a mapping: a %s is not mapped, it cannot %s",
+				       faults ? "faults" : "sigbus",
 				       op->check.range.space == SPACE_FILE  ? "file"
 				       : op->check.range.space == SPACE_PIN ? "pin"
-									    : "pipe");
-		op->check.cmp = CMP_FAULTS;
+									    : "pipe",
+				       faults ? "fault" : "raise SIGBUS");
+		op->check.cmp = faults ? CMP_FAULTS : CMP_SIGBUS;
 		return ps_next(ps);
 	}
 	if (page_word(t) >= 0)
@@ -416,9 +466,9 @@ static int parse_check(struct parser *ps, const struct ctx *c, struct scen_op *o
 		return ps_terr(
 			ps, t,
 			nr > 1 ? "expected '==' or ',' after the ranges, found %s"
-			       : "expected '==', '!=', ',', 'faults' or a page state (exclusive, "
-				 "shared, present, swapped, merged, huge, pte-mapped) after the "
-				 "range, found %s",
+			       : "expected '==', '!=', ',', 'faults', 'sigbus' or a page state "
+				 "(exclusive, shared, present, swapped, merged, huge, pte-mapped, "
+				 "hugetlb) after the range, found %s",
 			SHOW(t));
 	op->check.cmp = t->kind == TOK_EQ ? CMP_EQ : CMP_NE;
 	if (nr > 1 && op->check.cmp == CMP_NE)
@@ -426,7 +476,14 @@ static int parse_check(struct parser *ps, const struct ctx *c, struct scen_op *o
 	if (ps_next(ps))
 		return -1;
 	op->check.nr_ranges = nr;
-	return parse_check_values(ps, op, ranges, nr);
+	if (parse_check_values(ps, op, ranges, nr))
+		return -1;
+	if (ps_tok_is(t, "sigbus"))
+		return ps_terr(ps, t,
+			       "a check that expects SIGBUS compares no bytes: write 'check %s "
+			       "RANGE sigbus'",
+			       scen_verdict_name(op->check.verdict));
+	return 0;
 }
 
 /* require RANGE PAGES: a mapping's range and a page state. */
@@ -442,7 +499,7 @@ static int parse_require(struct parser *ps, const struct ctx *c, struct scen_op 
 	if (page_word(t) < 0)
 		return ps_terr(ps, t,
 			       "expected a page state after the range (exclusive, shared, present, "
-			       "swapped, merged, huge or pte-mapped), found %s",
+			       "swapped, merged, huge, pte-mapped or hugetlb), found %s",
 			       SHOW(t));
 	return parse_page_state(ps, &op->check.range, &op->check.cmp);
 }
@@ -565,6 +622,10 @@ static int parse_pin(struct parser *ps, const struct ctx *c, struct scen_op *op)
 			if (*have)
 				return ps_terr(ps, t, "%s is given twice", SHOW(t));
 			*have = true;
+		} else if (ps_tok_is(t, "sigbus")) {
+			return ps_terr(ps, t,
+				       "'sigbus' goes with write, read and check (check VERDICT "
+				       "RANGE sigbus) only, not with 'pin'");
 		} else {
 			ps_suggest_list(&sg, opts, ARRAY_SIZE(opts));
 			return ps_terr(ps, t, "unknown pin option %s%s: expected ro or fast",
@@ -680,7 +741,16 @@ static int parse_repeat(struct parser *ps, const struct ctx *c, struct scen_op *
 	return parse_count(ps, &op->repeat.host_count, "'host='");
 }
 
-/* write RANGE VALUE, poke RANGE VALUE: a store, plain or forced. */
+/* A trailing 'sigbus' (write, read): into *sigbus. */
+static int parse_sigbus(struct parser *ps, bool *sigbus)
+{
+	if (!ps_tok_is(&ps->tok, "sigbus"))
+		return 0;
+	*sigbus = true;
+	return ps_next(ps);
+}
+
+/* write RANGE VALUE [sigbus], poke RANGE VALUE: a store, plain or forced. */
 static int store(struct parser *ps, const struct ctx *c, struct scen_op *op, const char *word)
 {
 	struct rcols rc;
@@ -688,6 +758,13 @@ static int store(struct parser *ps, const struct ctx *c, struct scen_op *op, con
 	if (ps_parse_range(ps, c, word, &op->write.range, &rc) ||
 	    ps_parse_value(ps, &op->write.value, op->write.range.len))
 		return -1;
+	if (op->kind == OP_WRITE)
+		return parse_sigbus(ps, &op->write.sigbus);
+	if (ps_tok_is(&ps->tok, "sigbus"))
+		return ps_terr(ps, &ps->tok,
+			       "poke does not raise SIGBUS: get_user_pages fails with EFAULT where "
+			       "a hugetlb page is missing (an error); 'sigbus' goes with write, "
+			       "read and check only");
 	return 0;
 }
 
@@ -705,7 +782,9 @@ static int parse_read(struct parser *ps, const struct ctx *c, struct scen_op *op
 {
 	struct rcols rc;
 
-	return ps_parse_range(ps, c, "read", &op->read.range, &rc);
+	if (ps_parse_range(ps, c, "read", &op->read.range, &rc))
+		return -1;
+	return parse_sigbus(ps, &op->read.sigbus);
 }
 
 /* exit: the process ends here (N3). */

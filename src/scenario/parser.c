@@ -198,6 +198,12 @@ static int parse_op(struct parser *ps, const struct ctx *c)
 	op->proc = c->proc;
 	if (ps_next(ps) || ps_parse_operands(ps, c, op))
 		return -1;
+	if (ps_tok_is(&ps->tok, "sigbus") && kind != OP_WRITE && kind != OP_READ &&
+	    kind != OP_CHECK)
+		return ps_terr(ps, &ps->tok,
+			       "'sigbus' goes with write, read and check (check VERDICT RANGE "
+			       "sigbus) only, not with '%s'",
+			       info->word);
 	snprintf(after, sizeof(after), "the '%s' operation", info->word);
 	if (ps_expect_eol(ps, after))
 		return -1;
@@ -386,7 +392,9 @@ static int parse_system(struct parser *ps)
 {
 	struct scenario *s = ps->s;
 	struct token kw = ps->tok;
-	bool have_frames = false, have_swap = false, have_cpus = false, have_zp = false;
+	bool have_frames = false, have_swap = false, have_cpus = false, have_zp = false,
+	     have_hp = false;
+	struct token frames_tok = {0}, hp_tok = {0};
 
 	if (ps->have_system)
 		return ps_terr(ps, &kw, "a second 'system' line: the first is at line %d",
@@ -398,7 +406,8 @@ static int parse_system(struct parser *ps)
 	if (ps_next(ps))
 		return -1;
 	while (ps->tok.kind != TOK_EOL) {
-		static const char *const keys[] = {"frames", "swap", "cpus", "zero_page"};
+		static const char *const keys[] = {"frames", "swap", "cpus", "zero_page",
+						   "hugepages"};
 		struct token key = ps->tok, vt;
 		struct suggest sg = {.t = &key};
 		bool *seen;
@@ -414,12 +423,14 @@ static int parse_system(struct parser *ps)
 			seen = &have_cpus;
 		else if (ps_tok_is(&key, "zero_page"))
 			seen = &have_zp;
+		else if (ps_tok_is(&key, "hugepages"))
+			seen = &have_hp;
 		else {
 			ps_suggest_list(&sg, keys, ARRAY_SIZE(keys));
 			return ps_terr(
 				ps, &key,
-				"unknown system setting %s%s: expected frames=, swap=, cpus= "
-				"or zero_page=",
+				"unknown system setting %s%s: expected frames=, swap=, cpus=, "
+				"zero_page= or hugepages=",
 				SHOW(&key), SUGGESTION(&sg));
 		}
 		if (*seen)
@@ -447,6 +458,17 @@ static int parse_system(struct parser *ps)
 					"found %s",
 					SHOW(&vt));
 			s->frames = (unsigned long)vt.num;
+			frames_tok = vt;
+		} else if (seen == &have_hp) {
+			if (vt.kind != TOK_NUMBER || vt.suffix || vt.num > SCEN_MAX_HUGEPAGES)
+				return ps_terr(
+					ps, &vt,
+					"expected a count of 2M huge pages from 0 to %lu after "
+					"'hugepages=', found %s",
+					SCEN_MAX_HUGEPAGES, SHOW(&vt));
+			s->hugepages = (unsigned long)vt.num;
+			hp_tok = vt;
+			ps->hp_given = true;
 		} else if (seen == &have_swap) {
 			if (vt.kind != TOK_NUMBER || vt.num < 1 || vt.num > MAX_FRAMES)
 				return ps_terr(
@@ -467,6 +489,14 @@ static int parse_system(struct parser *ps)
 		if (ps_next(ps))
 			return -1;
 	}
+	/* The pool's frames are set aside from memory (512 per huge page). */
+	if (have_frames && have_hp && s->frames < s->hugepages * (SCEN_HPAGE_SIZE / PAGE_SIZE))
+		return ps_terr(ps, frames_tok.p > hp_tok.p ? &frames_tok : &hp_tok,
+			       "hugepages=%lu takes %lu frames (512 for each 2M page) from memory, "
+			       "more than frames=%lu: give more frames, or leave frames= out (the "
+			       "default makes room)",
+			       s->hugepages, s->hugepages * (SCEN_HPAGE_SIZE / PAGE_SIZE),
+			       s->frames);
 	return 0;
 }
 
@@ -526,7 +556,7 @@ static int parse_expect(struct parser *ps)
 			ps_suggest_list(&sg, expect_verdicts, (size_t)nr_verdicts);
 		return ps_terr(ps, &vt,
 			       "expected a verdict after 'expect' (pass, corrupt, leak, desync, "
-			       "overwrite, crash or error), found %s%s",
+			       "overwrite, crash, error or skip), found %s%s",
 			       SHOW(&vt), SUGGESTION(&sg));
 	}
 	if (ps_next(ps))

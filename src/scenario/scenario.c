@@ -39,8 +39,8 @@ static const char *const verdict_names[] = {
  * and error (an operation failed unexpectedly); scen_result_from_explore
  * gives the same words.  The explorer's deadlock and livelock are bugs of
  * the model, not history, and have no place here. */
-static const char *const expect_verdicts[] = {"pass",	   "corrupt", "leak", "desync",
-					      "overwrite", "crash",   "error"};
+static const char *const expect_verdicts[] = {"pass",	   "corrupt", "leak",  "desync",
+					      "overwrite", "crash",   "error", "skip"};
 
 int ps_find_expect(const struct scenario *s, const char *preset)
 {
@@ -136,6 +136,7 @@ static const char *const cmp_words[] = {
 	[CMP_SHARED] = "shared",   [CMP_PRESENT] = "present",
 	[CMP_SWAPPED] = "swapped", [CMP_MERGED] = "merged",
 	[CMP_HUGE] = "huge",	   [CMP_PTE_MAPPED] = "pte-mapped",
+	[CMP_SIGBUS] = "sigbus",   [CMP_HUGETLB] = "hugetlb",
 };
 
 const char *scen_cmp_name(enum scen_cmp c)
@@ -143,6 +144,34 @@ const char *scen_cmp_name(enum scen_cmp c)
 	if ((unsigned)c < ARRAY_SIZE(cmp_words))
 		return cmp_words[c];
 	return "?";
+}
+
+bool scen_op_sigbus(const struct scen_op *op)
+{
+	switch (op->kind) {
+	case OP_WRITE: return op->write.sigbus;
+	case OP_READ: return op->read.sigbus;
+	case OP_CHECK: return op->check.cmp == CMP_SIGBUS;
+	default: return false;
+	}
+}
+
+static bool ops_map_hugetlb(const struct scen_op *ops, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ops[i].kind == OP_MAP && ops[i].map.hugetlb)
+			return true;
+	return false;
+}
+
+bool scen_has_hugetlb(const struct scenario *s)
+{
+	if (ops_map_hugetlb(s->ops, s->nr_ops))
+		return true;
+	for (int t = 0; t < s->nr_threads; t++)
+		if (ops_map_hugetlb(s->threads[t].ops, s->threads[t].nr_ops))
+			return true;
+	return false;
 }
 
 int scen_op_span(const struct scen_op *op)

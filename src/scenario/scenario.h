@@ -6,7 +6,10 @@
  * a line belongs to the block of the nearest less-indented line above it
  * that opens a block (process, thread).  Tabs count as 8 columns.
  *
- *   system [frames=N] [swap=N] [cpus=N] [zero_page=on|off]
+ *   system [frames=N] [swap=N] [cpus=N] [zero_page=on|off] [hugepages=N]
+ *                                     hugepages: the hugetlb pool, N pages
+ *                                     of 2 MiB (0..1024), which a map ...
+ *                                     hugetlb needs
  *   policy NAME                       default preset (cowlab --policy wins)
  *   expect VERDICT PRESET...          the verdict history documents under
  *                                     each PRESET (cowlab matrix checks it):
@@ -31,7 +34,12 @@
  *           shared (present, not exclusive), present (a frame is mapped),
  *           swapped (a swap PTE), merged (present, a KSM page), huge
  *           (present, mapped by a huge PMD), pte-mapped (present, a page
- *           of a large folio mapped by a PTE)
+ *           of a large folio mapped by a PTE), hugetlb (present, a page of
+ *           the hugetlb pool; huge holds for it too)
+ *   sigbus  write, read and check (check VERDICT RANGE sigbus) expect the
+ *           access to raise SIGBUS (a hugetlb mapping without its huge
+ *           page): it must, or the run is an error; an access without it
+ *           that raises SIGBUS is an error too
  *   In a check, RANGE may also name a file (its bytes now, as read(2)
  *   sees them: through the page cache where the file is mapped), a pin
  *   (what the pinned frames hold) or a pipe (what reading it would
@@ -60,7 +68,9 @@
  *   and both offsets and the length are multiples of 512 (O_DIRECT's
  *   rules).
  *   map thp asks for transparent huge pages: private anonymous memory only
- *   (not with shared, nor with file=).
+ *   (not with shared, nor with file=).  map hugetlb likewise (and not with
+ *   thp), of a size in whole 2M, in a scenario whose system line gives
+ *   hugepages=N (N >= 1; frames=, if given, at least N * 512).
  *   map file=FILE names a declared file, once, and maps at most the file's
  *   size rounded up to whole pages.  A file is either mapped (in any map
  *   line) or a direct-I/O target (in any dio_read or dio_write), never
@@ -140,7 +150,9 @@ enum scen_space {
 	SPACE_PIPE, /* pipes[]: offsets relative to the spliced range */
 };
 
-/* CMP_EXCLUSIVE, CMP_SHARED: every page of the range is (is not) mapped
+/* CMP_FAULTS, CMP_SIGBUS: reading the range (a mapping's) must fault,
+ * must raise SIGBUS (a hugetlb mapping without its huge page).
+ * CMP_EXCLUSIVE, CMP_SHARED: every page of the range is (is not) mapped
  * exclusively, PG_anon_exclusive (the host: /proc/kpageflags).  From
  * CMP_EXCLUSIVE on, the page states (scen_cmp_is_page) a check or a
  * require tests page by page, without touching: CMP_PRESENT a frame is
@@ -148,11 +160,13 @@ enum scen_space {
  * and 62), CMP_MERGED present and a KSM page (the host: KPF_KSM),
  * CMP_HUGE present and mapped by a huge PMD, CMP_PTE_MAPPED present, a
  * page of a large folio (THP) and mapped by a PTE (the host: KPF_THP,
- * and the VMA's AnonHugePages in /proc/self/smaps). */
+ * and the VMA's AnonHugePages in /proc/self/smaps), CMP_HUGETLB present
+ * and a page of the hugetlb pool (the host: KPF_HUGE). */
 enum scen_cmp {
 	CMP_EQ,
 	CMP_NE,
 	CMP_FAULTS,
+	CMP_SIGBUS,
 	CMP_EXCLUSIVE,
 	CMP_SHARED,
 	CMP_PRESENT,
@@ -160,8 +174,9 @@ enum scen_cmp {
 	CMP_MERGED,
 	CMP_HUGE,
 	CMP_PTE_MAPPED,
+	CMP_HUGETLB,
 };
-#define CMP_LAST CMP_PTE_MAPPED
+#define CMP_LAST CMP_HUGETLB
 
 static inline bool scen_cmp_is_page(enum scen_cmp c)
 {
@@ -204,13 +219,18 @@ struct scen_op {
 			bool shared;
 			int file; /* files[] it maps (file=), or -1: anonymous */
 			bool thp; /* COW_MAP_THP: private anonymous memory only */
+			/* COW_MAP_HUGETLB: private anonymous memory, whole 2M,
+			 * not with thp */
+			bool hugetlb;
 		} map;
 		struct {
 			struct scen_range range;
 			struct scen_value value;
-		} write; /* OP_WRITE, OP_POKE */
+			bool sigbus; /* OP_WRITE: it must raise SIGBUS */
+		} write;	     /* OP_WRITE, OP_POKE */
 		struct {
 			struct scen_range range;
+			bool sigbus;	 /* OP_READ: it must raise SIGBUS */
 		} read, munmap, swapout; /* swapout: OP_UFFD_CONTINUE too */
 		/* OP_CHECK; OP_REQUIRE uses range and cmp (a page state).
 		 * CMP_EQ may compare several ranges at once against several
@@ -332,7 +352,8 @@ struct scenario {
 	unsigned long frames;
 	unsigned long swap_slots; /* 0: the default, 4 per frame */
 	int cpus;
-	int zero_page; /* -1 not given, 0 off, 1 on */
+	int zero_page;		 /* -1 not given, 0 off, 1 on */
+	unsigned long hugepages; /* the hugetlb pool in 2 MiB pages; 0: none */
 	char policy[64];
 	struct scen_expect *expects; /* expect lines, in file order */
 	int nr_expects;
@@ -363,6 +384,17 @@ const char *scen_cmp_name(enum scen_cmp c);
 #define SCEN_PAGE_KSM 0x08	 /* present, a KSM page */
 #define SCEN_PAGE_HUGE 0x10	 /* present, mapped by a huge PMD */
 #define SCEN_PAGE_LARGE 0x20	 /* present, a page of a large folio (KPF_THP) */
+#define SCEN_PAGE_HUGETLB 0x40	 /* present, a page of the hugetlb pool (KPF_HUGE) */
+
+/* A huge page, THP's or hugetlb's. */
+#define SCEN_HPAGE_SIZE (2UL << 20)
+/* The largest hugetlb pool (system hugepages=). */
+#define SCEN_MAX_HUGEPAGES 1024UL
+/* Does op expect its access to raise SIGBUS (write ... sigbus, read ...
+ * sigbus, check VERDICT RANGE sigbus)? */
+bool scen_op_sigbus(const struct scen_op *op);
+/* Does s map hugetlb memory anywhere (map ... hugetlb)? */
+bool scen_has_hugetlb(const struct scenario *s);
 /* How many operations op stands for in its sequence: 1, plus its body
  * for a repeat or a fork with a body (the body follows it). */
 int scen_op_span(const struct scen_op *op);
@@ -387,9 +419,9 @@ void scen_check_describe_values(const struct scenario *s, const struct scen_op *
  * SCEN_PAGE_SWAPPED that the page state needs, which may cost the
  * executor more to read), or -1 if the executor cannot tell,
  * no_page_state saying why (the executor may set it in the call).  efault is the code read returns
- * where the memory faults; failed says whether a code means the reading itself failed (out of
- * memory, an I/O error), which says nothing about the data: verdict error, not the check's;
- * strerror words a code. */
+ * where the memory faults, esigbus where the access raised SIGBUS (never 0); failed says whether
+ * a code means the reading itself failed (out of memory, an I/O error), which says nothing about
+ * the data: verdict error, not the check's; strerror words a code. */
 struct scen_check_io {
 	int (*read)(void *arg, int i, unsigned long at, unsigned char *buf, unsigned long n);
 	int (*fill)(void *arg, const struct scen_value *v, unsigned long at, unsigned char *buf,
@@ -399,6 +431,7 @@ struct scen_check_io {
 	const char *(*strerror)(int err, char *buf, size_t len);
 	const char *no_page_state;
 	int efault;
+	int esigbus;
 	void *arg;
 };
 /* What a check or a require found: it held (a check counts), it failed
@@ -414,6 +447,17 @@ struct scen_finding {
 };
 void scen_judge(const struct scenario *s, const struct scen_op *op, const struct scen_check_io *io,
 		struct scen_finding *f);
+/* An access that is not a check (write, read) against its sigbus
+ * expectation (scen_op_sigbus), judged and worded once for both
+ * executors: err is 0 (the access ran to its end) or the code that
+ * stopped it, esigbus the executor's code for SIGBUS (never 0), errtext
+ * err's wording.  SCEN_HELD where it did what the scenario says (ran
+ * through, or raised an expected SIGBUS), else SCEN_ERROR with the
+ * message ("write failed: ..." as an executor words a failed operation,
+ * "... raised SIGBUS ...", "... expected SIGBUS, the access
+ * succeeded"). */
+void scen_judge_access(const struct scenario *s, const struct scen_op *op, int err, int esigbus,
+		       const char *errtext, struct scen_finding *f);
 /* The name of what range g reads: a mapping's, file's, pin's or pipe's. */
 const char *scen_range_name(const struct scenario *s, const struct scen_range *g);
 /* The bytes a byte or string value holds at [at, at + n) of the range it

@@ -250,16 +250,21 @@ static int validate_map(struct vstate *v, const struct scen_op *op, int thread, 
 	(void)flags;
 	if (op->map.name < 0 || op->map.name >= s->nr_maps ||
 	    op->map.len != s->maps[op->map.name].len || (op->map.prot & ~RW) || op->map.file < -1 ||
-	    op->map.file >= s->nr_files || (op->map.thp && (op->map.shared || op->map.file >= 0)))
+	    op->map.file >= s->nr_files || (op->map.thp && (op->map.shared || op->map.file >= 0)) ||
+	    (op->map.hugetlb && (op->map.shared || op->map.file >= 0 || op->map.thp ||
+				 op->map.len % SCEN_HPAGE_SIZE || s->hugepages == 0)))
 		return vfail(v, "%d:%d: a bad map", op->loc.line, op->loc.col);
 	return op->map.file >= 0 ? check_map_file(v, op) : 0;
 }
 
-/* write and poke: a range and the value stored into it. */
+/* write and poke: a range and the value stored into it (sigbus: write's
+ * only). */
 static int validate_write(struct vstate *v, const struct scen_op *op, int thread, unsigned flags)
 {
 	(void)thread;
 	(void)flags;
+	if (op->write.sigbus && op->kind != OP_WRITE)
+		return vfail(v, "%d:%d: a poke that expects SIGBUS", op->loc.line, op->loc.col);
 	if (check_range(v, &op->write.range, SPACE_MAP))
 		return COW_ECORRUPT;
 	return check_value(v, &op->write.value, op->write.range.len);
@@ -322,11 +327,20 @@ static int validate_exit(struct vstate *v, const struct scen_op *op, int thread,
 	return 0;
 }
 
+/* munmap, swapout and uffd_continue share read's operands, without its
+ * sigbus. */
+static int no_sigbus(struct vstate *v, const struct scen_op *op)
+{
+	if (op->read.sigbus)
+		return vfail(v, "%d:%d: expects SIGBUS", op->loc.line, op->loc.col);
+	return 0;
+}
+
 static int validate_munmap(struct vstate *v, const struct scen_op *op, int thread, unsigned flags)
 {
 	(void)thread;
 	(void)flags;
-	return aligned_range(v, op, &op->munmap.range);
+	return no_sigbus(v, op) || aligned_range(v, op, &op->munmap.range) ? COW_ECORRUPT : 0;
 }
 
 static int validate_mprotect(struct vstate *v, const struct scen_op *op, int thread, unsigned flags)
@@ -356,7 +370,7 @@ static int validate_swapout(struct vstate *v, const struct scen_op *op, int thre
 {
 	(void)thread;
 	(void)flags;
-	return aligned_range(v, op, &op->swapout.range);
+	return no_sigbus(v, op) || aligned_range(v, op, &op->swapout.range) ? COW_ECORRUPT : 0;
 }
 
 /* dio_read and dio_write. */
@@ -614,7 +628,9 @@ static int check_all(struct vstate *v)
 	    s->nr_maps > MAX_MAPS || s->nr_files < 0 || s->nr_files > MAX_FILES)
 		return vfail(v, "bad counts");
 	if (s->zero_page < -1 || s->zero_page > 1 || s->cpus < 0 || s->cpus > MAX_CPUS ||
-	    s->frames > MAX_FRAMES || s->swap_slots > MAX_FRAMES)
+	    s->frames > MAX_FRAMES || s->swap_slots > MAX_FRAMES ||
+	    s->hugepages > SCEN_MAX_HUGEPAGES ||
+	    (s->frames && s->frames < s->hugepages * (SCEN_HPAGE_SIZE / PAGE_SIZE)))
 		return vfail(v, "bad system settings");
 	for (int i = 0; i < s->nr_procs; i++)
 		if (!name_ok(s->procs[i].name))

@@ -3,8 +3,9 @@
  * that hold and checks that fail with the right verdict and message, the
  * invariants at the end of a run, explore failures replayed from their
  * token, file mappings and forced writes (poke), transparent huge pages
- * (map ... thp, huge and pte-mapped), and every bundled scenario under
- * every implemented policy.
+ * (map ... thp, huge and pte-mapped), hugetlb mappings and SIGBUS (map ...
+ * hugetlb, the page state hugetlb, sigbus), and every bundled scenario
+ * under every implemented policy.
  */
 #include "testutil.h"
 
@@ -420,6 +421,137 @@ static void test_thp(void **state)
 			 SCEN_SEQ, "linux-6.5", "corrupt",
 			 "test.cow:7:3: check corrupt t[0] huge failed: the page is not mapped by "
 			 "a huge PMD");
+}
+
+/* map ... hugetlb (the model's side of it: these tests need
+ * COW_MAP_HUGETLB and the hugetlb pool in src/mm): the pages are the
+ * pool's, PMD-mapped; mmap reserves them and fails when the pool cannot
+ * promise them; after fork a write that needs a copy the pool cannot give
+ * raises SIGBUS, as does the child's access to a page its parent took
+ * back (the owner's reservation wins); `sigbus` says so, and SIGBUS
+ * without it, or none where it is expected, is an error. */
+static void test_hugetlb(void **state)
+{
+	static const char basic[] = "system hugepages=2\n"
+				    "process P\n"
+				    "  map buf 4M hugetlb\n"
+				    "  write buf 0x11\n"
+				    "  check corrupt buf hugetlb\n"
+				    "  check corrupt buf huge\n"
+				    "  check corrupt buf present\n"
+				    "  check corrupt buf == 0x11\n";
+	/* The child's write needs a page the empty pool has not. */
+	static const char child_writes[] = "system hugepages=1\n"
+					   "process P\n"
+					   "  map buf 2M hugetlb\n"
+					   "  write buf 0x11\n"
+					   "  fork C\n"
+					   "process C\n"
+					   "  write buf[4K..8K] 0x22 sigbus\n"
+					   "  check leak buf == 0x11\n"
+					   "process P\n"
+					   "  check corrupt buf == 0x11\n";
+	/* The parent, which owns the reservation, takes the page back from
+	 * its child: the child's next access raises SIGBUS. */
+	static const char parent_writes[] = "system hugepages=1\n"
+					    "process P\n"
+					    "  map buf 2M hugetlb\n"
+					    "  write buf 0x11\n"
+					    "  fork C\n"
+					    "  write buf[0..4K] 0x22\n"
+					    "  check corrupt buf[0..4K] == 0x22\n"
+					    "  check corrupt buf[4K..8K] == 0x11\n"
+					    "process C\n"
+					    "  check leak buf sigbus\n"
+					    "  read buf[2093056..2M] sigbus\n";
+	static const enum scen_mode modes[] = {SCEN_SEQ, SCEN_STRESS, SCEN_EXPLORE};
+
+	(void)state;
+	for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
+		expect_text_pass(basic, modes[m], "linux-6.5", 4);
+		expect_text_pass(child_writes, modes[m], "linux-6.5", 2);
+		expect_text_pass(parent_writes, modes[m], "linux-6.5", 3);
+	}
+	/* A hugetlb page is not pte-mapped, nor a small page hugetlb. */
+	expect_text_fail("system hugepages=1\nprocess P\n  map buf 2M hugetlb\n  write buf 0x11\n"
+			 "  check leak buf[8K..+4K] pte-mapped\n",
+			 SCEN_SEQ, "linux-6.5", "leak",
+			 "test.cow:5:3: check leak buf[8192] pte-mapped failed: the page is mapped "
+			 "by a huge PMD");
+	expect_text_fail(
+		"system hugepages=1\nprocess P\n  map buf 2M\n  write buf 0x11\n"
+		"  check leak buf hugetlb\n",
+		SCEN_SEQ, "linux-6.5", "leak",
+		"test.cow:5:3: check leak buf[0] hugetlb failed: the page is not a hugetlb "
+		"page");
+	expect_text_fail("system hugepages=1\nprocess P\n  map buf 2M hugetlb\n"
+			 "  check leak buf hugetlb\n",
+			 SCEN_SEQ, "linux-6.5", "leak",
+			 "check leak buf[0] hugetlb failed: the page is not present");
+	/* mmap reserves: a pool of one cannot promise two. */
+	expect_text_fail("system hugepages=1\nprocess P\n  map buf 4M hugetlb\n", SCEN_SEQ,
+			 "linux-6.5", "error", "test.cow:3:3: map failed: out of memory");
+	expect_text_pass("system hugepages=2\nprocess P\n  map a 2M hugetlb\n  map b 2M hugetlb\n"
+			 "  write a 0x11\n  write b 0x22\n  check corrupt a == 0x11\n"
+			 "  check corrupt b == 0x22\n",
+			 SCEN_SEQ, "linux-6.5", 2);
+	/* SIGBUS where the scenario does not say: an error naming it. */
+	expect_text_fail("system hugepages=1\nprocess P\n  map buf 2M hugetlb\n  write buf 0x11\n"
+			 "  fork C\nprocess C\n  write buf 0x22\n",
+			 SCEN_SEQ, "linux-6.5", "error",
+			 "test.cow:7:3: write buf[0..+2097152] raised SIGBUS (no huge page for the "
+			 "hugetlb mapping); a write that expects SIGBUS ends with 'sigbus'");
+	expect_text_fail("system hugepages=1\nprocess P\n  map buf 2M hugetlb\n  write buf 0x11\n"
+			 "  fork C\n  write buf 0x22\nprocess C\n  check leak buf == 0x11\n",
+			 SCEN_SEQ, "linux-6.5", "error",
+			 "test.cow:8:3: check leak buf[0..+2097152]: reading it raised SIGBUS (no "
+			 "huge page for the hugetlb mapping); a check that expects SIGBUS is "
+			 "written 'check leak buf sigbus'");
+	/* An operation that reaches the memory through GUP (vmsplice, poke)
+	 * and finds no huge page fails, naming SIGBUS. */
+	expect_text_fail(
+		"system hugepages=1\nprocess P\n  map buf 2M hugetlb\n  write buf 0x11\n"
+		"  fork C\n  write buf[0..4K] 0x22\nprocess C\n"
+		"  vmsplice buf[0..4K] -> p\n",
+		SCEN_SEQ, "linux-6.5", "error",
+		"test.cow:8:3: vmsplice failed: no huge page for a hugetlb mapping (SIGBUS)");
+	/* ... and none where it does: a pool with a page to spare. */
+	expect_text_fail("system hugepages=2\nprocess P\n  map buf 2M hugetlb\n  write buf 0x11\n"
+			 "  fork C\nprocess C\n  write buf 0x22 sigbus\n",
+			 SCEN_SEQ, "linux-6.5", "error",
+			 "test.cow:7:3: write buf[0..+2097152] sigbus: expected SIGBUS, the access "
+			 "succeeded");
+	expect_text_fail("system hugepages=2\nprocess P\n  map buf 2M hugetlb\n  write buf 0x11\n"
+			 "  fork C\n  write buf 0x22\nprocess C\n  check desync buf sigbus\n",
+			 SCEN_SEQ, "linux-6.5", "error",
+			 "test.cow:8:3: check desync buf[0..+2097152] sigbus: expected SIGBUS, the "
+			 "access succeeded");
+	/* Without a system frames= line the default pool holds the
+	 * hugetlb pool and the small pages beside it. */
+	expect_text_pass("system hugepages=4\nprocess P\n  map small 3 pages\n  write small 0x01\n"
+			 "  map a 4M hugetlb\n  map b 4M hugetlb\n  write a 0x11\n  write b 0x22\n"
+			 "  check corrupt a hugetlb\n  check corrupt b == 0x22\n"
+			 "  check corrupt small == 0x01\n",
+			 SCEN_SEQ, "linux-6.5", 3);
+	/* Where the era has no hugetlb (2.4), small pages. */
+	expect_text_fail("system hugepages=1\nprocess P\n  map buf 2M hugetlb\n  write buf 0x11\n"
+			 "  check corrupt buf == 0x11\n  check corrupt buf hugetlb\n",
+			 SCEN_SEQ, "linux-2.4", "corrupt",
+			 "test.cow:6:3: check corrupt buf[0] hugetlb failed: the page is not a "
+			 "hugetlb page");
+}
+
+/* The default frame count makes room for the hugetlb pool: the memory a
+ * run takes grows by the pool's 2 MiB pages (and a block to align them). */
+static void test_hugetlb_default_frames(void **state)
+{
+	struct scenario *none = parse_ok("process P\n  map buf 2 pages\n");
+	struct scenario *four = parse_ok("system hugepages=4\nprocess P\n  map buf 2 pages\n");
+
+	(void)state;
+	assert_true(scen_memory_bytes(four) >= scen_memory_bytes(none) + 5 * (2ULL << 20));
+	scen_free(none);
+	scen_free(four);
 }
 
 /* A require that does not hold skips the run: never a pass, never a
@@ -900,6 +1032,8 @@ int main(void)
 		cmocka_unit_test(test_repeat_and_fork_bodies),
 		cmocka_unit_test(test_page_states),
 		cmocka_unit_test(test_thp),
+		cmocka_unit_test(test_hugetlb),
+		cmocka_unit_test(test_hugetlb_default_frames),
 		cmocka_unit_test(test_require_skips),
 	};
 

@@ -5,10 +5,12 @@
  * fixed buffers (pins) across fork, vmsplice, forced writes through
  * /proc/self/mem, threads with random delays, checks of pins and pipes,
  * faults, skips and their reasons, that a swap-out or a KSM pass that
- * did nothing skips, transparent huge pages (huge and pte-mapped), that
- * a pass ran every check, and that a run leaves no process and no file
- * behind.  What needs root (page flags, a swap file, KSM passes) is
- * skipped with the reason without it.
+ * did nothing skips, transparent huge pages (huge and pte-mapped),
+ * hugetlb mappings (the page state hugetlb, SIGBUS caught and judged as
+ * the model's, nr_hugepages back after every run and after a signal),
+ * that a pass ran every check, and that a run leaves no process and no
+ * file behind.  What needs root (page flags, a swap file, KSM passes, a
+ * hugetlb pool raised for a run) is skipped with the reason without it.
  */
 #include "testutil.h"
 
@@ -18,6 +20,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -467,6 +470,261 @@ static void test_thp_on_host(void **state)
 	}
 }
 
+/* ---- hugetlb -------------------------------------------------------------------------- */
+
+/* /proc/sys/vm/nr_hugepages, or -1 (a kernel without hugetlb). */
+static long nr_hugepages(void)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static void set_nr_hugepages(long v)
+{
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "w");
+
+	assert_non_null(f);
+	fprintf(f, "%ld\n", v);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Free huge pages no mapping has reserved (/proc/meminfo). */
+static long hugepages_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	long free_ = 0, rsvd = 0;
+	char line[256];
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "HugePages_Free: %ld", &free_);
+		sscanf(line, "HugePages_Rsvd: %ld", &rsvd);
+	}
+	fclose(f);
+	return free_ - rsvd;
+}
+
+/* A hugetlb scenario the host runs as the model does: the pages are the
+ * pool's (KPF_HUGE), PMD-mapped; a child's write that needs a page the
+ * raised pool has not raises SIGBUS, caught by the worker, as does the
+ * child's access to a page the parent (the reservation's owner) took
+ * back; `sigbus` accesses judge as the model's, and so do the errors.
+ * nr_hugepages is back after every run. */
+static void test_hugetlb_on_host(void **state)
+{
+	static const char basic[] = "system hugepages=2\n"
+				    "process P\n"
+				    "  map buf 4M hugetlb\n"
+				    "  write buf 0x11\n"
+				    "  check corrupt buf hugetlb\n"
+				    "  check corrupt buf huge\n"
+				    "  check corrupt buf present\n"
+				    "  check corrupt buf == 0x11\n"
+				    "  check corrupt buf[8K..+4K] pte-mapped\n";
+	static const char child_writes[] = "system hugepages=1\n"
+					   "process P\n"
+					   "  map buf 2M hugetlb\n"
+					   "  write buf 0x11\n"
+					   "  fork C\n"
+					   "process C\n"
+					   "  write buf[4K..8K] 0x22 sigbus\n"
+					   "  check leak buf == 0x11\n"
+					   "process P\n"
+					   "  check corrupt buf == 0x11\n";
+	static const char parent_writes[] = "system hugepages=1\n"
+					    "process P\n"
+					    "  map buf 2M hugetlb\n"
+					    "  write buf 0x11\n"
+					    "  fork C\n"
+					    "  write buf[0..4K] 0x22\n"
+					    "  check corrupt buf[0..4K] == 0x22\n"
+					    "  check corrupt buf[4K..8K] == 0x11\n"
+					    "process C\n"
+					    "  check leak buf sigbus\n"
+					    "  read buf[2093056..2M] sigbus\n";
+	struct scenario *s = parse_ok(basic);
+	const char *why = kern_skip_reason(s);
+	long before = nr_hugepages(), spare;
+	struct kern_result r;
+
+	(void)state;
+	if (why) {
+		scen_free(s);
+		skip_because(why);
+	}
+	spare = hugepages_available();
+	r = run(s, 0);
+	scen_free(s);
+	assert_int_equal(nr_hugepages(), before);
+	if (r.status == KERN_SKIP && strstr(r.message, "the host could give only"))
+		skip_because(r.message);
+	assert_int_equal(r.status, KERN_FAIL);
+	assert_string_equal(r.message, "test.cow:9:3: check corrupt buf[8192] pte-mapped failed: "
+				       "the page is mapped by a huge PMD");
+	assert_int_equal(r.checks, 4);
+	assert_nothing_left();
+
+	/* The SIGBUS scenarios need the pool exactly as they say (a host
+	 * with spare huge pages skips them, with the reason). */
+	s = parse_ok(child_writes);
+	r = run(s, 0);
+	scen_free(s);
+	if (r.status == KERN_SKIP) {
+		assert_non_null(strstr(r.message,
+				       "sigbus: the scenario expects SIGBUS where its pool "
+				       "(system hugepages=1) runs dry"));
+		skip_because(r.message);
+	}
+	if (r.status != KERN_PASS)
+		fail_msg("%s: %s", r.verdict, r.message);
+	assert_int_equal(r.checks, 2);
+	assert_nothing_left();
+	expect_host(parent_writes, KERN_PASS, NULL, 3);
+	/* SIGBUS where the scenario does not say, and none where it does:
+	 * errors, worded as the model's. */
+	expect_host("system hugepages=1\nprocess P\n  map buf 2M hugetlb\n  write buf 0x11\n"
+		    "  fork C\nprocess C\n  write buf 0x22\n",
+		    KERN_ERROR,
+		    "test.cow:7:3: write buf[0..+2097152] raised SIGBUS (no huge page for the "
+		    "hugetlb mapping); a write that expects SIGBUS ends with 'sigbus'",
+		    0);
+	expect_host("system hugepages=1\nprocess P\n  map buf 2M hugetlb\n  write buf 0x11\n"
+		    "  fork C\n  write buf 0x22\nprocess C\n  check leak buf == 0x11\n",
+		    KERN_ERROR,
+		    "test.cow:8:3: check leak buf[0..+2097152]: reading it raised SIGBUS (no huge "
+		    "page for the hugetlb mapping); a check that expects SIGBUS is written 'check "
+		    "leak buf sigbus'",
+		    0);
+	expect_host("system hugepages=2\nprocess P\n  map buf 2M hugetlb\n  write buf 0x11\n"
+		    "  fork C\nprocess C\n  write buf 0x22 sigbus\n",
+		    KERN_ERROR,
+		    "test.cow:7:3: write buf[0..+2097152] sigbus: expected SIGBUS, the access "
+		    "succeeded",
+		    0);
+	/* mmap reserves: a pool of one cannot promise two pages. */
+	if (spare == 0)
+		expect_host("system hugepages=1\nprocess P\n  map buf 4M hugetlb\n", KERN_ERROR,
+			    "test.cow:3:3: map failed: cannot allocate memory", 0);
+	assert_int_equal(nr_hugepages(), before);
+}
+
+/* Run s in a child of ours and stop it with sig once the run raised
+ * nr_hugepages above was: the child dies of sig, and the pool is back. */
+static void interrupt_hugetlb_run(const struct scenario *s, long was, int sig)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct kern_opts o = {.tmpdir = tmpdir};
+		struct kern_result r;
+
+		kern_run(s, &o, &r);
+		_exit(r.status == KERN_SKIP ? 2 : 3); /* not stopped: the run ended */
+	}
+	for (int ms = 0; ms < 10000 && nr_hugepages() <= was; ms += 10)
+		usleep(10000);
+	assert_true(nr_hugepages() > was);
+	usleep(100000); /* the workers at their loop */
+	assert_int_equal(kill(pid, sig), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != sig)
+		fail_msg("the run did not die of signal %d (status 0x%x)", sig, status);
+	assert_int_equal(nr_hugepages(), was);
+}
+
+/* A run never leaves nr_hugepages changed: it raises the pool by what is
+ * missing and writes the old value back after the run, whatever it was,
+ * and from the handler of SIGHUP, SIGTERM and SIGINT.  Root only (a user
+ * cannot raise it: such a run skips, saying so). */
+static void test_hugetlb_pool_restored(void **state)
+{
+	static const char needs3[] = "system hugepages=3\n"
+				     "process P\n"
+				     "  map buf 6M hugetlb\n"
+				     "  write buf 0x11\n"
+				     "  check corrupt buf == 0x11\n";
+	static const int sigs[] = {SIGHUP, SIGTERM, SIGINT};
+	long orig = nr_hugepages(), after;
+	struct scenario *s;
+	struct kern_result r;
+
+	(void)state;
+	if (orig < 0)
+		skip_because("this kernel has no hugetlb pages (/proc/sys/vm/nr_hugepages)");
+	if (geteuid() != 0) {
+		if (hugepages_available() < 3)
+			assert_non_null(strstr(kern_hugetlb_unavailable(3),
+					       "only root can raise /proc/sys/vm/nr_hugepages"));
+		skip_because("raising /proc/sys/vm/nr_hugepages needs root");
+	}
+	/* Not root, too few free pages: a skip that says why (in a child that
+	 * gives up root). */
+	{
+		pid_t pid = fork();
+		int status;
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			const char *why;
+
+			if (setgid(65534) != 0 || setuid(65534) != 0)
+				_exit(2);
+			why = kern_hugetlb_unavailable((unsigned long)hugepages_available() + 1);
+			_exit(why && strstr(why, "only root can raise") ? 0 : 1);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	s = parse_ok(needs3);
+	if (kern_skip_reason(s)) {
+		scen_free(s);
+		skip_because("the host cannot have a hugetlb pool");
+	}
+	/* From the host's own value, and from one of ours (a free page of
+	 * it counts: the run raises by 2, then lowers to it again). */
+	r = run(s, 0);
+	assert_int_equal(nr_hugepages(), orig);
+	if (r.status == KERN_SKIP)
+		assert_non_null(strstr(r.message, "the host could give only"));
+	else
+		assert_int_equal(r.status, KERN_PASS);
+	set_nr_hugepages(orig + 1);
+	r = run(s, 0);
+	after = nr_hugepages();
+	set_nr_hugepages(orig);
+	assert_int_equal(after, orig + 1);
+	assert_int_equal(nr_hugepages(), orig);
+	assert_true(r.status == KERN_PASS || r.status == KERN_SKIP);
+	scen_free(s);
+	assert_nothing_left();
+	/* Interrupted in the middle of a run that raised the pool (by one
+	 * page over what is free). */
+	{
+		long n = hugepages_available() + 1;
+		char text[256];
+
+		snprintf(text, sizeof(text),
+			 "system hugepages=%ld\nprocess P\n  map buf %ldM hugetlb\n"
+			 "  repeat 1 host=1000000\n    write buf 0x11\n",
+			 n, 2 * n);
+		s = parse_ok(text);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		interrupt_hugetlb_run(s, orig, sigs[i]);
+	scen_free(s);
+	assert_nothing_left();
+}
+
 /* An operation the host refuses is an error, worded as the model's. */
 static void test_failed_operation_is_an_error(void **state)
 {
@@ -903,6 +1161,8 @@ int main(void)
 		cmocka_unit_test(test_page_states_and_require),
 		cmocka_unit_test(test_merged_on_host),
 		cmocka_unit_test(test_thp_on_host),
+		cmocka_unit_test(test_hugetlb_on_host),
+		cmocka_unit_test(test_hugetlb_pool_restored),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -500,7 +500,7 @@ static void test_expect_lines(void **state)
 	scen_free(s);
 	/* Every verdict word is taken. */
 	words = scen_expect_verdicts(&nr);
-	assert_int_equal(nr, 7);
+	assert_int_equal(nr, 8);
 	assert_string_equal(words[0], "pass");
 	for (int i = 0; i < nr; i++) {
 		snprintf(text, sizeof(text), "expect %s %s\nprocess P\n", words[i], dflt);
@@ -515,7 +515,7 @@ static void test_expect_lines(void **state)
 	snprintf(text, sizeof(text), "expect lek %s\n", dflt);
 	expect_err(text, "1:8",
 		   "expected a verdict after 'expect' (pass, corrupt, leak, desync, overwrite, "
-		   "crash or error), found 'lek' (did you mean 'leak'?)");
+		   "crash, error or skip), found 'lek' (did you mean 'leak'?)");
 	snprintf(text, sizeof(text), "expect deadlock %s\n", dflt);
 	expect_err(text, "1:8", "expected a verdict after 'expect' (pass, corrupt");
 	expect_err("expect\n", "1:7", "expected a verdict after 'expect'");
@@ -685,7 +685,7 @@ static void test_map_options(void **state)
 		   "private or shared is given twice");
 	expect_err("process P\n  map a 4K rx\n", "2:12",
 		   "unknown map option 'rx' (did you mean 'rw'?): expected rw, ro, none, private, "
-		   "shared, thp or file=FILE");
+		   "shared, thp, hugetlb or file=FILE");
 	expect_err("process P\n  map a 4K rw [\n", "2:15",
 		   "unexpected '[' after the 'map' operation");
 	expect_err("process P\n  map 4K\n", "2:7",
@@ -865,10 +865,11 @@ static void test_checks(void **state)
 		   "'corupt' (did you mean 'corrupt'?)");
 	expect_err(C2 "  check buf == 0x00\n", "3:9", "expected a verdict");
 	expect_err(C2 "  check leak buf = 0x00\n", "3:18",
-		   "expected '==', '!=', ',', 'faults' or a page state (exclusive, shared, "
-		   "present, swapped, merged, huge, pte-mapped) after the range, found '='");
+		   "expected '==', '!=', ',', 'faults', 'sigbus' or a page state (exclusive, "
+		   "shared, present, swapped, merged, huge, pte-mapped, hugetlb) after the range, "
+		   "found '='");
 	expect_err(C2 "  check leak buf\n", "3:17",
-		   "expected '==', '!=', ',', 'faults' or a page state");
+		   "expected '==', '!=', ',', 'faults', 'sigbus' or a page state");
 	expect_err(C2 "  check leak buf faults 0x00\n", "3:25",
 		   "unexpected '0x00' after the 'check' operation");
 	expect_err("file d 4K\nprocess P\n  check leak d exclusive\n", "3:16",
@@ -931,7 +932,8 @@ static void test_mprotect_madvise_munmap(void **state)
 	expect_err(M2 "  mprotect buf\n", "3:15", "expected a protection (rw, ro or none)");
 	expect_err(M2 "  madvise buf dontned\n", "3:15",
 		   "expected an advice (dontneed, dontfork, dofork, mergeable, unmergeable, "
-		   "hugepage or nohugepage) after the range, found 'dontned' (did you mean "
+		   "hugepage, nohugepage or collapse) after the range, found 'dontned' (did you "
+		   "mean "
 		   "'dontneed'?)");
 	expect_err(M2 "  madvise buf pageout\n", "3:15",
 		   "'madvise pageout' is spelled 'swapout RANGE' in scenarios");
@@ -2476,7 +2478,7 @@ static void test_page_states_and_require(void **state)
 #define C2 "file d 4K\nprocess P\n  map buf 8K\n"
 	expect_err(C2 "  require buf\n", "4:14",
 		   "expected a page state after the range (exclusive, shared, present, swapped, "
-		   "merged, huge or pte-mapped), found the end of the line");
+		   "merged, huge, pte-mapped or hugetlb), found the end of the line");
 	expect_err(C2 "  require buf == 0x11\n", "4:15", "expected a page state");
 	expect_err(C2 "  require buf swaped\n", "4:15", "expected a page state");
 	expect_err(C2 "  require d swapped\n", "4:11", "'d' is a file, not a mapping");
@@ -2545,7 +2547,7 @@ static void test_thp(void **state)
 		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
 		assert_non_null(strstr(msg, "2:3: a bad map"));
 		w[0].map.shared = false;
-		w[7].check.cmp = (enum scen_cmp)(CMP_PTE_MAPPED + 1);
+		w[7].check.cmp = (enum scen_cmp)(CMP_LAST + 1);
 		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
 		assert_non_null(strstr(msg, "9:3: a bad check"));
 		w[7].check.cmp = CMP_PTE_MAPPED;
@@ -2570,19 +2572,23 @@ static void test_thp(void **state)
 	expect_err(T "  map a 2M thp private thp\n", "3:24", "thp is given twice");
 	expect_err(T "  map a 2M thq\n", "3:12",
 		   "unknown map option 'thq' (did you mean 'thp'?): expected rw, ro, none, "
-		   "private, shared, thp or file=FILE");
+		   "private, shared, thp, hugetlb or file=FILE");
+	expect_err(T "  map a 2M\n  madvise a colapse\n", "4:13",
+		   "found 'colapse' (did you mean 'collapse'?)");
 	expect_err(T "  map a 2M\n  madvise a hugepages\n", "4:13",
 		   "expected an advice (dontneed, dontfork, dofork, mergeable, unmergeable, "
-		   "hugepage or nohugepage) after the range, found 'hugepages' (did you mean "
+		   "hugepage, nohugepage or collapse) after the range, found 'hugepages' (did you "
+		   "mean "
 		   "'hugepage'?)");
 	expect_err(T "  map a 2M\n  madvise a[1K..+4K] hugepage\n", "4:13",
 		   "madvise needs a page-aligned offset");
 	expect_err(T "  map a 2M\n  check leak a hug\n", "4:16",
-		   "expected '==', '!=', ',', 'faults' or a page state (exclusive, shared, "
-		   "present, swapped, merged, huge, pte-mapped) after the range, found 'hug'");
+		   "expected '==', '!=', ',', 'faults', 'sigbus' or a page state (exclusive, "
+		   "shared, present, swapped, merged, huge, pte-mapped, hugetlb) after the range, "
+		   "found 'hug'");
 	expect_err(T "  map a 2M\n  require a pte_mapped\n", "4:13",
 		   "expected a page state after the range (exclusive, shared, present, swapped, "
-		   "merged, huge or pte-mapped), found 'pte_mapped'");
+		   "merged, huge, pte-mapped or hugetlb), found 'pte_mapped'");
 	expect_err(T "  map a 2M\n  require a pte -mapped\n", "4:13",
 		   "expected a page state after the range");
 	expect_err(T "  check leak f huge\n", "3:16",
@@ -2590,6 +2596,240 @@ static void test_thp(void **state)
 	expect_err(T "  map a 2M\n  check leak a pte-mapped huge\n", "4:27",
 		   "unexpected 'huge' after the 'check' operation");
 #undef T
+}
+
+/* system hugepages=N, map ... hugetlb, the page state hugetlb, and
+ * sigbus at the end of a write, a read or as a check. */
+static void test_hugetlb(void **state)
+{
+	struct scenario *s = parse_ok("system hugepages=3\n"
+				      "file f 4K\n"
+				      "process P\n"
+				      "  map a 2M hugetlb\n"
+				      "  map b 4M ro private hugetlb\n"
+				      "  map c 2M hugetlb rw\n"
+				      "  map d 2M\n"
+				      "  write a 0x11 sigbus\n"
+				      "  write a[4K..+8] f[0..8] sigbus\n"
+				      "  write a 0x11\n"
+				      "  read b sigbus\n"
+				      "  read b\n"
+				      "  check leak a sigbus\n"
+				      "  check corrupt a[2097151] sigbus\n"
+				      "  check leak a hugetlb\n"
+				      "  require b[0..8K] hugetlb\n"
+				      "  poke c 0x22\n"
+				      "  thread t write c 0x33 sigbus\n"
+				      "  join\n");
+	const struct scen_op *op = s->ops;
+
+	(void)state;
+	assert_int_equal(s->hugepages, 3);
+	assert_int_equal(s->nr_ops, 15);
+	assert_true(op[0].map.hugetlb);
+	assert_false(op[0].map.thp);
+	assert_false(op[0].map.shared);
+	assert_int_equal(op[0].map.file, -1);
+	assert_int_equal(op[0].map.prot, RW);
+	assert_int_equal(op[0].map.len, 2UL << 20);
+	assert_true(op[1].map.hugetlb);
+	assert_int_equal(op[1].map.prot, COW_PROT_READ);
+	assert_int_equal(op[1].map.len, 4UL << 20);
+	assert_true(op[2].map.hugetlb);
+	assert_false(op[3].map.hugetlb);
+	assert_int_equal(op[4].kind, OP_WRITE);
+	assert_true(op[4].write.sigbus);
+	assert_true(scen_op_sigbus(&op[4]));
+	assert_true(op[5].write.sigbus);
+	assert_int_equal(op[5].write.value.kind, VAL_FILE);
+	assert_false(op[6].write.sigbus);
+	assert_false(scen_op_sigbus(&op[6]));
+	assert_int_equal(op[7].kind, OP_READ);
+	assert_true(op[7].read.sigbus);
+	assert_true(scen_op_sigbus(&op[7]));
+	assert_false(op[8].read.sigbus);
+	assert_int_equal(op[9].kind, OP_CHECK);
+	assert_int_equal(op[9].check.cmp, CMP_SIGBUS);
+	assert_int_equal(op[9].check.verdict, VERDICT_LEAK);
+	assert_range(&op[9].check.range, 0, true, 0, 2UL << 20);
+	assert_true(scen_op_sigbus(&op[9]));
+	assert_false(scen_cmp_is_page(CMP_SIGBUS));
+	assert_range(&op[10].check.range, 0, false, (2UL << 20) - 1, 1);
+	assert_int_equal(op[11].check.cmp, CMP_HUGETLB);
+	assert_true(scen_cmp_is_page(CMP_HUGETLB));
+	assert_false(scen_op_sigbus(&op[11]));
+	assert_int_equal(op[12].kind, OP_REQUIRE);
+	assert_int_equal(op[12].check.cmp, CMP_HUGETLB);
+	assert_int_equal(op[13].kind, OP_POKE);
+	assert_false(op[13].write.sigbus);
+	assert_true(s->threads[0].ops[0].write.sigbus);
+	assert_int_equal(s->nr_checks, 3);
+	assert_string_equal(scen_cmp_name(CMP_SIGBUS), "sigbus");
+	assert_string_equal(scen_cmp_name(CMP_HUGETLB), "hugetlb");
+	assert_true(scen_has_hugetlb(s));
+	/* scen_check holds hugetlb to private anonymous memory of whole huge
+	 * pages from a pool, and sigbus to write, read and check. */
+	{
+		struct scen_op *w = (struct scen_op *)op;
+		struct scenario *ws = (struct scenario *)s;
+		char msg[256];
+
+		w[0].map.shared = true;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "4:3: a bad map"));
+		w[0].map.shared = false;
+		w[0].map.thp = true;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		w[0].map.thp = false;
+		w[3].map.hugetlb = true; /* d is 2M: whole, so this one holds */
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+		w[3].map.hugetlb = false;
+		ws->hugepages = 0;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "4:3: a bad map"));
+		ws->hugepages = SCEN_MAX_HUGEPAGES + 1;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "bad system settings"));
+		ws->hugepages = 3;
+		ws->frames = 3 * 512 - 1;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		ws->frames = 3 * 512;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+		ws->frames = 0;
+		w[13].write.sigbus = true;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "a poke that expects SIGBUS"));
+		w[13].write.sigbus = false;
+		w[11].check.cmp = (enum scen_cmp)(CMP_LAST + 1);
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		w[11].check.cmp = CMP_SIGBUS;
+		w[11].check.range.space = SPACE_FILE;
+		w[11].check.range.is_file = true;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "15:3: a bad check"));
+		w[11].check.range.space = SPACE_MAP;
+		w[11].check.range.is_file = false;
+		w[12].check.cmp = CMP_SIGBUS; /* a require tests a page state */
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		w[12].check.cmp = CMP_HUGETLB;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+	}
+	scen_free(s);
+	s = parse_ok("system hugepages=1024 frames=524288\nprocess P\n  map a 2M\n"
+		     "  munmap a[0..4K]\n");
+	assert_int_equal(s->hugepages, 1024);
+	assert_false(scen_has_hugetlb(s));
+	{
+		struct scen_op *w = (struct scen_op *)s->ops;
+		char msg[256];
+
+		w[1].read.sigbus = true; /* munmap shares read's operands */
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "4:3: expects SIGBUS"));
+	}
+	scen_free(s);
+	s = parse_ok("system hugepages=0\nprocess P\n  map a 2M\n");
+	assert_int_equal(s->hugepages, 0);
+	scen_free(s);
+	s = parse_ok("system hugepages=1\nprocess P\n  map a 2M\n  thread t map b 2M hugetlb\n"
+		     "  join\n");
+	assert_true(scen_has_hugetlb(s));
+	scen_free(s);
+
+	/* The system line. */
+	expect_err("system hugepage=2\n", "1:8",
+		   "unknown system setting 'hugepage' (did you mean 'hugepages'?): expected "
+		   "frames=, swap=, cpus=, zero_page= or hugepages=");
+	expect_err("system hugepages=1025\n", "1:18",
+		   "expected a count of 2M huge pages from 0 to 1024 after 'hugepages=', found "
+		   "'1025'");
+	expect_err("system hugepages=2M\n", "1:18",
+		   "expected a count of 2M huge pages from 0 to 1024 after 'hugepages=', found "
+		   "'2M'");
+	expect_err("system hugepages=many\n", "1:18", "expected a count of 2M huge pages");
+	expect_err("system hugepages=-1\n", "1:18", "a number cannot be negative");
+	expect_err("system hugepages=1 hugepages=2\n", "1:20", "'hugepages' is given twice");
+	expect_err("system hugepages=4 frames=2047\n", "1:27",
+		   "hugepages=4 takes 2048 frames (512 for each 2M page) from memory, more than "
+		   "frames=2047: give more frames, or leave frames= out (the default makes room)");
+	expect_err("system frames=1000 hugepages=2\n", "1:30",
+		   "hugepages=2 takes 1024 frames (512 for each 2M page) from memory, more than "
+		   "frames=1000");
+
+#define H "system hugepages=2\nfile f 2M\nprocess P\n"
+	/* A pool to take the pages from. */
+	expect_err("process P\n  map a 2M hugetlb\n", "2:12",
+		   "a hugetlb mapping needs huge pages: add 'system hugepages=N' (the hugetlb "
+		   "pool, N huge pages of 2M) before the first process");
+	expect_err("system frames=4096\nprocess P\n  map a 2M hugetlb\n", "3:12",
+		   "add 'system hugepages=N'");
+	expect_err("system hugepages=0\nprocess P\n  map a 2M hugetlb\n", "3:12",
+		   "a hugetlb mapping needs huge pages, and 'system hugepages=0' gives none: give "
+		   "'system hugepages=N' (N huge pages of 2M) a count above 0");
+	/* Whole huge pages. */
+	expect_err(H "  map a 3M hugetlb\n", "4:9",
+		   "a hugetlb mapping is whole huge pages: 3145728 bytes is not a multiple of 2M");
+	expect_err(H "  map a 4097 hugetlb\n", "4:9", "4097 bytes is not a multiple of 2M");
+	expect_err(H "  map a 511 pages hugetlb\n", "4:9", "a hugetlb mapping is whole huge pages");
+	/* Not with shared, file= or thp: at the later of the two words. */
+	expect_err(H "  map a 2M shared hugetlb\n", "4:19",
+		   "hugetlb is for private anonymous mappings only: not with shared");
+	expect_err(H "  map a 2M hugetlb shared\n", "4:20",
+		   "hugetlb is for private anonymous mappings only: not with shared");
+	expect_err(H "  map a 2M hugetlb file=f\n", "4:20",
+		   "hugetlb is for private anonymous mappings only: not with file=");
+	expect_err(H "  map a 2M file=f hugetlb\n", "4:19",
+		   "hugetlb is for private anonymous mappings only: not with file=");
+	expect_err(H "  map a 2M thp hugetlb\n", "4:16",
+		   "hugetlb and thp do not go together: a hugetlb mapping has huge pages of its "
+		   "own (the hugetlb pool), thp asks for transparent ones");
+	expect_err(H "  map a 2M hugetlb thp\n", "4:20", "hugetlb and thp do not go together");
+	expect_err(H "  map a 2M hugetlb ro hugetlb\n", "4:23", "hugetlb is given twice");
+	expect_err(H "  map a 2M hugetbl\n", "4:12",
+		   "unknown map option 'hugetbl' (did you mean 'hugetlb'?): expected rw, ro, "
+		   "none, private, shared, thp, hugetlb or file=FILE");
+	/* The page state. */
+	expect_err(H "  map a 2M hugetlb\n  require a huge_tlb\n", "5:13",
+		   "expected a page state after the range (exclusive, shared, present, swapped, "
+		   "merged, huge, pte-mapped or hugetlb), found 'huge_tlb'");
+	expect_err(H "  check leak f hugetlb\n", "4:16",
+		   "'hugetlb' checks a mapping's pages: a file is not mapped");
+	/* sigbus: the end of a write, a read, or a check of its own. */
+	expect_err(H "  map a 2M hugetlb\n  check leak a == 0x11 sigbus\n", "5:24",
+		   "a check that expects SIGBUS compares no bytes: write 'check leak RANGE "
+		   "sigbus'");
+	expect_err(H "  map a 2M hugetlb\n  check corrupt a, a == 0x11, 0x11 sigbus\n", "5:36",
+		   "write 'check corrupt RANGE sigbus'");
+	expect_err(H "  check leak f sigbus\n", "4:16",
+		   "'sigbus' checks a mapping: a file is not mapped, it cannot raise SIGBUS");
+	expect_err(H "  map a 2M hugetlb\n  check leak a sigbus 0x11\n", "5:23",
+		   "unexpected '0x11' after the 'check' operation");
+	expect_err(H "  map a 2M hugetlb\n  check leak a present sigbus\n", "5:24",
+		   "unexpected 'sigbus' after the 'check' operation");
+	expect_err(H "  map a 2M hugetlb\n  require a sigbus\n", "5:13",
+		   "expected a page state after the range");
+	expect_err(H "  map a 2M hugetlb\n  poke a 0x11 sigbus\n", "5:15",
+		   "poke does not raise SIGBUS: get_user_pages fails with EFAULT where a hugetlb "
+		   "page is missing (an error); 'sigbus' goes with write, read and check only");
+	expect_err(H "  map a 2M hugetlb\n  munmap a sigbus\n", "5:12",
+		   "'sigbus' goes with write, read and check (check VERDICT RANGE sigbus) only, "
+		   "not with 'munmap'");
+	expect_err(H "  map a 2M hugetlb\n  vmsplice a -> p sigbus\n", "5:19",
+		   "'sigbus' goes with write, read and check (check VERDICT RANGE sigbus) only, "
+		   "not with 'vmsplice'");
+	expect_err(H "  map a 2M hugetlb\n  exit sigbus\n", "5:8", "not with 'exit'");
+	expect_err(H "  map a 2M hugetlb\n  pin p1 a sigbus\n", "5:12",
+		   "'sigbus' goes with write, read and check (check VERDICT RANGE sigbus) only, "
+		   "not with 'pin'");
+	expect_err(H "  map a 2M hugetlb\n  mprotect a ro sigbus\n", "5:17", "not with 'mprotect'");
+	expect_err(H "  map a 2M hugetlb\n  write a 0x11 sigbus sigbus\n", "5:23",
+		   "unexpected 'sigbus' after the 'write' operation");
+	expect_err(H "  map a 2M hugetlb\n  write a sigbus\n", "5:11", "unknown file 'sigbus'");
+	expect_err(H "  map a 2M hugetlb\n  read a sigbus sigbus\n", "5:17",
+		   "unexpected 'sigbus' after the 'read' operation");
+	expect_err(H "  map a 2M hugetlb\n  read a sigbuss\n", "5:10",
+		   "unexpected 'sigbuss' after the 'read' operation");
+#undef H
 }
 
 /* repeat N and fork NAME with a body. */
@@ -3318,6 +3558,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_check_alternatives),
 		cmocka_unit_test(test_page_states_and_require),
 		cmocka_unit_test(test_thp),
+		cmocka_unit_test(test_hugetlb),
 		cmocka_unit_test(test_repeat_and_fork_bodies),
 		cmocka_unit_test(test_gup_thread_groups),
 		cmocka_unit_test(test_one_namespace),
