@@ -66,12 +66,36 @@ void folio_set_exclusive(struct page *head, bool exclusive)
 	}
 }
 
+void folio_add_new_anon_rmap(struct page *head, struct vm_area_struct *vma, unsigned long haddr,
+			     bool exclusive)
+{
+	struct anon_vma *av = READ_ONCE(vma->anon_vma);
+
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+		struct page *page = head + i;
+
+		page->mapping = (unsigned long)av;
+		page->index = ((haddr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff + i;
+		SetPageFlag(page, PG_anon);
+	}
+	folio_set_exclusive(head, exclusive);
+}
+
+void huge_pmd_install(struct mm_struct *mm, pte_t *pmdp, struct page *head, pte_t pmd)
+{
+	/* Before the counts move: the checker takes this mm's PMD lock
+	 * for counts in flight only in an mm that has huge PMDs. */
+	set_bit(MMF_HAS_THP, &mm->flags);
+	atomic_inc(&head[1]._entire_mapcount);
+	atomic_long_add(HPAGE_PMD_NR, &mm->nr_anon);
+	set_pte(pmdp, pmd);
+}
+
 int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 {
 	unsigned long haddr = addr & PMD_MASK;
 	struct mm_struct *mm = vma->vm_mm;
 	struct cow_system *sys = mm->sys;
-	struct anon_vma *av;
 	struct page *head, *table;
 	spinlock_t *ptl;
 	pte_t *pmdp;
@@ -90,15 +114,7 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 		put_page(sys->pool, head);
 		return THP_FALLBACK;
 	}
-	av = READ_ONCE(vma->anon_vma);
-	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
-		struct page *page = head + i;
-
-		page->mapping = (unsigned long)av;
-		page->index = ((haddr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff + i;
-		SetPageFlag(page, PG_anon);
-	}
-	folio_set_exclusive(head, sys->policy->anon_exclusive);
+	folio_add_new_anon_rmap(head, vma, haddr, sys->policy->anon_exclusive);
 	lru_add(sys->pool, head);
 	pmdp = pmd_lock_entry(&mm->pgt, haddr, true, false, &ptl);
 	if (!pmdp || !pte_none(ptep_get(pmdp))) {
@@ -112,12 +128,7 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 		return pmdp ? 0 : COW_ENOMEM;
 	}
 	pgtable_deposit(&mm->pgt, table);
-	/* Before the counts move: the checker takes this mm's PMD lock
-	 * for counts in flight only in an mm that has huge PMDs. */
-	set_bit(MMF_HAS_THP, &mm->flags);
-	atomic_inc(&head[1]._entire_mapcount);
-	atomic_long_add(HPAGE_PMD_NR, &mm->nr_anon);
-	set_pte(pmdp, mk_huge_pmd(sys, head, vma));
+	huge_pmd_install(mm, pmdp, head, mk_huge_pmd(sys, head, vma));
 	spin_unlock(ptl);
 	return 0;
 }
@@ -433,18 +444,10 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr)
 		atomic_long_dec(&mm->nr_anon);
 		old[nr_old++] = page;
 	}
-	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
-		head[i].mapping = (unsigned long)READ_ONCE(vma->anon_vma);
-		head[i].index = ((haddr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff + i;
-		SetPageFlag(head + i, PG_anon);
-	}
-	folio_set_exclusive(head, sys->policy->anon_exclusive);
+	folio_add_new_anon_rmap(head, vma, haddr, sys->policy->anon_exclusive);
 	lru_add(sys->pool, head);
 	pgtable_deposit(&mm->pgt, table);
-	set_bit(MMF_HAS_THP, &mm->flags);
-	atomic_inc(&head[1]._entire_mapcount);
-	atomic_long_add(HPAGE_PMD_NR, &mm->nr_anon);
-	set_pte(pmdp, mk_huge_pmd(sys, head, vma));
+	huge_pmd_install(mm, pmdp, head, mk_huge_pmd(sys, head, vma));
 	spin_unlock(ptl);
 	for (int i = 0; i < nr_old; i++)
 		put_page(sys->pool, old[i]);

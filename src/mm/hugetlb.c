@@ -147,22 +147,6 @@ static void resv_restore(struct vm_area_struct *vma, unsigned long addr)
 		resv->bits[i / FRAME_MAP_BITS] |= 1UL << (i % FRAME_MAP_BITS);
 }
 
-/* Make head's subpages anonymous pages of vma at haddr. */
-static void hugetlb_set_anon(struct page *head, struct vm_area_struct *vma, unsigned long haddr,
-			     bool exclusive)
-{
-	struct anon_vma *av = READ_ONCE(vma->anon_vma);
-
-	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
-		struct page *page = head + i;
-
-		page->mapping = (unsigned long)av;
-		page->index = ((haddr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff + i;
-		SetPageFlag(page, PG_anon);
-	}
-	folio_set_exclusive(head, exclusive);
-}
-
 static pte_t mk_hugetlb_pmd(struct cow_system *sys, struct page *head,
 			    const struct vm_area_struct *vma, bool writable)
 {
@@ -193,7 +177,7 @@ static int hugetlb_no_page(struct vm_area_struct *vma, unsigned long haddr, unsi
 		return COW_ESIGBUS;
 	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
 		clear_page(page_address(sys->pool, head + i));
-	hugetlb_set_anon(head, vma, haddr, sys->policy->anon_exclusive);
+	folio_add_new_anon_rmap(head, vma, haddr, sys->policy->anon_exclusive);
 	pmdp = pmd_lock_entry(&mm->pgt, haddr, true, false, &ptl);
 	if (!pmdp || !pte_none(ptep_get(pmdp))) {
 		if (pmdp)
@@ -203,12 +187,9 @@ static int hugetlb_no_page(struct vm_area_struct *vma, unsigned long haddr, unsi
 			resv_restore(vma, haddr);
 		return pmdp ? 0 : COW_ENOMEM;
 	}
-	set_bit(MMF_HAS_THP, &mm->flags);
-	atomic_inc(&head[1]._entire_mapcount);
-	atomic_long_add(HPAGE_PMD_NR, &mm->nr_anon);
 	/* A read fault in a private mapping maps the page read-only, so
 	 * the first write takes hugetlb_wp (which reuses it). */
-	set_pte(pmdp, mk_hugetlb_pmd(sys, head, vma, write));
+	huge_pmd_install(mm, pmdp, head, mk_hugetlb_pmd(sys, head, vma, write));
 	spin_unlock(ptl);
 	return 0;
 }
@@ -339,7 +320,7 @@ retry:
 	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
 		copy_frame(sys->pool, new + i, head + i);
 	deliberate_race_end();
-	hugetlb_set_anon(new, vma, haddr, sys->policy->anon_exclusive);
+	folio_add_new_anon_rmap(new, vma, haddr, sys->policy->anon_exclusive);
 	spin_lock(ptl);
 	if (ptep_get(pmdp) == pmd) {
 		ptep_get_and_clear(pmdp);
@@ -394,16 +375,14 @@ static int copy_hugetlb_for_child(struct vm_area_struct *dst_vma, unsigned long 
 		return COW_ENOMEM; /* fork fails, as copy_hugetlb_page_range */
 	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
 		copy_frame(sys->pool, new + i, head + i);
-	hugetlb_set_anon(new, dst_vma, haddr, sys->policy->anon_exclusive);
+	folio_add_new_anon_rmap(new, dst_vma, haddr, sys->policy->anon_exclusive);
 	pmdp = pmd_lock_entry(&dst_mm->pgt, haddr, true, false, &ptl);
 	if (!pmdp) {
 		put_page(sys->pool, new);
 		return COW_ENOMEM;
 	}
-	set_bit(MMF_HAS_THP, &dst_mm->flags);
-	atomic_inc(&new[1]._entire_mapcount);
-	atomic_long_add(HPAGE_PMD_NR, &dst_mm->nr_anon);
-	set_pte(pmdp, mk_hugetlb_pmd(sys, new, dst_vma, dst_vma->vm_flags & VM_WRITE));
+	huge_pmd_install(dst_mm, pmdp, new,
+			 mk_hugetlb_pmd(sys, new, dst_vma, dst_vma->vm_flags & VM_WRITE));
 	spin_unlock(ptl);
 	return 0;
 }

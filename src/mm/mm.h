@@ -307,6 +307,15 @@ int madvise_collapse(struct mm_struct *mm, unsigned long start, unsigned long en
  * is), and PG_anon_exclusive of all its subpages set or cleared. */
 pte_t mk_huge_pmd(struct cow_system *sys, struct page *head, const struct vm_area_struct *vma);
 void folio_set_exclusive(struct page *head, bool exclusive);
+/* A new PMD-sized folio's subpages become anonymous pages of vma at
+ * haddr (the anon_vma and each one's index, on every subpage), exclusive
+ * or not. */
+void folio_add_new_anon_rmap(struct page *head, struct vm_area_struct *vma, unsigned long haddr,
+			     bool exclusive);
+/* Map head by the huge PMD value pmd at pmdp (PMD lock held, the PMD
+ * empty): its entire mapcount and the mm's count of anon pages go up
+ * first, then the entry appears. */
+void huge_pmd_install(struct mm_struct *mm, pte_t *pmdp, struct page *head, pte_t pmd);
 
 /* ---- hugetlb.c ------------------------------------------------------------------------- */
 
