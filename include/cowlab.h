@@ -156,12 +156,14 @@ struct cow_process *cow_task_process(const struct cow_task *task);
  * 2 MiB-aligned address (as Linux places a large anonymous mapping since
  * 6.7) so that every whole 2 MiB of it can be mapped by a huge PMD. */
 #define COW_MAP_THP 0x100
-/* With COW_MAP_PRIVATE, for anonymous memory: a hugetlb mapping (Linux's
+/* For anonymous memory, private or shared: a hugetlb mapping (Linux's
  * MAP_HUGETLB), backed by 2 MiB pages of the system's hugetlb pool.  The
  * length is rounded up to 2 MiB and the address must be 2 MiB aligned;
  * mmap reserves a huge page for every 2 MiB and fails with COW_ENOMEM
- * when the pool cannot promise them.  Where the policy's era has no
- * hugetlb (2.4) the mapping gets small pages. */
+ * when the pool cannot promise them.  A shared one's pages stay with the
+ * mapping (as in a hugetlbfs file) until its last VMA, in any process,
+ * goes.  Where the policy's era has no hugetlb (2.4) the mapping gets
+ * small pages. */
 #define COW_MAP_HUGETLB 0x40000
 
 enum cow_advice {

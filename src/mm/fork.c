@@ -307,6 +307,7 @@ int dup_mm(struct mm_struct *oldmm, struct mm_struct **out)
 		}
 		dst->shm = src->shm;
 		shmem_get(dst->shm);
+		hugetlb_vma_dup(dst, src);
 		err = anon_vma_fork(dst, src);
 		if (!err)
 			err = vma_insert(mm, dst);
@@ -314,7 +315,9 @@ int dup_mm(struct mm_struct *oldmm, struct mm_struct **out)
 			vma_free(dst);
 			break;
 		}
-		if (!(src->vm_flags & VM_SHARED))
+		/* A shared mapping refaults from its object in the child;
+		 * hugetlb copies its PMDs anyway, shared ones as they are. */
+		if (!(src->vm_flags & VM_SHARED) || (src->vm_flags & VM_HUGETLB))
 			err = copy_page_range(dst, src);
 	}
 	/* The parent's PTEs may have lost their write bit: shoot down. */

@@ -53,6 +53,23 @@ struct hugetlb_resv {
 
 #define HUGETLB_UNMAPPED 0 /* bit in vma->hugetlb_flags: pages taken for the owner */
 
+/* A shared mapping's pages, as the page cache of the hugetlbfs file
+ * behind MAP_SHARED|MAP_HUGETLB: a huge page per 2 MiB once faulted, and
+ * the reservations made at mmap that no fault has consumed yet.  Every
+ * VMA that maps it holds a reference (fork, split); the last one frees
+ * the pages to the pool and gives the reservations back. */
+struct hugetlb_file {
+	atomic_t refs;	      /* (A) */
+	unsigned long nr;     /* (C) huge pages */
+	unsigned long resv;   /* (G) reservations still held */
+	struct page *pages[]; /* (G) each holds a reference, NULL until faulted */
+};
+
+static unsigned long file_index(const struct vm_area_struct *vma, unsigned long addr)
+{
+	return (((addr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff) / HPAGE_PMD_NR;
+}
+
 static unsigned long resv_index(const struct hugetlb_resv *resv, const struct vm_area_struct *vma,
 				unsigned long addr)
 {
@@ -60,14 +77,34 @@ static unsigned long resv_index(const struct hugetlb_resv *resv, const struct vm
 	       HPAGE_PMD_NR;
 }
 
+/* A shared mapping reserves for its file, which owns the reservations. */
+static int hugetlb_file_create(struct vm_area_struct *vma, unsigned long nr)
+{
+	struct hugetlb_file *f = calloc(1, sizeof(*f) + nr * sizeof(struct page *));
+
+	if (!f)
+		return COW_ENOMEM;
+	if (hugetlb_reserve(vma->vm_mm->sys->pool, nr) != 0) {
+		free(f);
+		return COW_ENOMEM;
+	}
+	atomic_set(&f->refs, 1);
+	f->nr = f->resv = nr;
+	vma->hfile = f;
+	return 0;
+}
+
 int hugetlb_reserve_pages(struct vm_area_struct *vma)
 {
 	struct frame_pool *pool = vma->vm_mm->sys->pool;
 	unsigned long nr = (vma->vm_end - vma->vm_start) / PMD_SIZE;
 	size_t words = (nr + FRAME_MAP_BITS - 1) / FRAME_MAP_BITS;
-	struct hugetlb_resv *resv = calloc(1, sizeof(*resv) + words * sizeof(unsigned long));
+	struct hugetlb_resv *resv;
 	int err;
 
+	if (vma->vm_flags & VM_SHARED)
+		return hugetlb_file_create(vma, nr);
+	resv = calloc(1, sizeof(*resv) + words * sizeof(unsigned long));
 	if (!resv)
 		return COW_ENOMEM;
 	err = hugetlb_reserve(pool, nr);
@@ -89,6 +126,27 @@ void hugetlb_vma_split(struct vm_area_struct *vma, struct vm_area_struct *tail)
 	tail->resv = vma->resv;
 	if (tail->resv)
 		tail->resv->users++;
+	hugetlb_vma_dup(tail, vma);
+}
+
+void hugetlb_vma_dup(struct vm_area_struct *dst, struct vm_area_struct *src)
+{
+	dst->hfile = src->hfile;
+	if (dst->hfile)
+		atomic_inc(&dst->hfile->refs);
+}
+
+static void hugetlb_file_put(struct cow_system *sys, struct hugetlb_file *f)
+{
+	if (!atomic_dec_and_test(&f->refs))
+		return;
+	/* No VMA maps the file any more, so no fault can reach it. */
+	for (unsigned long i = 0; i < f->nr; i++)
+		if (f->pages[i])
+			put_page(sys->pool, f->pages[i]);
+	if (f->resv)
+		hugetlb_unreserve(sys->pool, f->resv);
+	free(f);
 }
 
 void hugetlb_vma_close(struct vm_area_struct *vma)
@@ -97,6 +155,10 @@ void hugetlb_vma_close(struct vm_area_struct *vma)
 	struct hugetlb_resv *resv = vma->resv;
 	unsigned long held = 0;
 
+	if (vma->hfile) {
+		hugetlb_file_put(sys, vma->hfile);
+		vma->hfile = NULL;
+	}
 	if (!resv)
 		return;
 	/* Give back what this part of the mapping never faulted in. */
@@ -155,6 +217,40 @@ static pte_t mk_hugetlb_pmd(struct cow_system *sys, struct page *head,
 	return writable ? pmd : pte_wrprotect(pmd);
 }
 
+/* hugetlb_no_page() in a shared mapping: the file's page, allocated on
+ * the first fault from the file's reservations, mapped writable where
+ * the mapping is (hugetlb fault mutex held). */
+static int hugetlb_shared_fault(struct vm_area_struct *vma, unsigned long haddr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct cow_system *sys = mm->sys;
+	struct hugetlb_file *f = vma->hfile;
+	unsigned long i = file_index(vma, haddr);
+	struct page *head = f->pages[i];
+	spinlock_t *ptl;
+	pte_t *pmdp;
+
+	if (!head) {
+		head = alloc_hugetlb_folio(sys->pool, f->resv > 0);
+		if (!head)
+			return COW_ESIGBUS;
+		f->resv -= f->resv > 0;
+		for (unsigned long k = 0; k < HPAGE_PMD_NR; k++)
+			clear_page(page_address(sys->pool, head + k));
+		f->pages[i] = head; /* the file's reference */
+	}
+	pmdp = pmd_lock_entry(&mm->pgt, haddr, true, false, &ptl);
+	if (!pmdp)
+		return COW_ENOMEM;
+	if (pte_none(ptep_get(pmdp))) {
+		get_page(head);
+		huge_pmd_install(mm, pmdp, head,
+				 mk_hugetlb_pmd(sys, head, vma, vma->vm_flags & VM_WRITE));
+	}
+	spin_unlock(ptl);
+	return 0;
+}
+
 /* hugetlb_no_page(): the first fault on an empty huge PMD. */
 static int hugetlb_no_page(struct vm_area_struct *vma, unsigned long haddr, unsigned int flags)
 {
@@ -166,6 +262,8 @@ static int hugetlb_no_page(struct vm_area_struct *vma, unsigned long haddr, unsi
 	pte_t *pmdp;
 	int err;
 
+	if (vma->hfile)
+		return hugetlb_shared_fault(vma, haddr);
 	if (test_bit(HUGETLB_UNMAPPED, &vma->hugetlb_flags))
 		return COW_ESIGBUS; /* the owner took this mapping's pages */
 	err = anon_vma_prepare(vma);
@@ -259,6 +357,14 @@ retry:
 	if (!pmdp)
 		return 0;
 	pmd = ptep_get(pmdp);
+	if (vma->vm_flags & VM_SHARED) {
+		/* No COW in a shared mapping: the write just needs the bit
+		 * (mprotect took it, or gave it back). */
+		if (pmd_trans_huge(pmd) && writable)
+			ptep_modify(pmdp, 0, _PAGE_RW | _PAGE_DIRTY | _PAGE_ACCESSED);
+		spin_unlock(ptl);
+		return writable ? 0 : COW_EFAULT;
+	}
 	head = pfn_to_page(sys->pool, pte_pfn(pmd));
 	if (!pmd_trans_huge(pmd) ||
 	    (unshare ? PageFlag(head, PG_anon_exclusive) : pte_write(pmd))) {
@@ -353,7 +459,7 @@ int hugetlb_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int f
 		err = hugetlb_no_page(vma, haddr, flags);
 	else if (pmd_trans_huge(pmd) &&
 		 (((flags & FAULT_FLAG_WRITE) && !pte_write(pmd)) ||
-		  ((flags & FAULT_FLAG_UNSHARE) &&
+		  ((flags & FAULT_FLAG_UNSHARE) && !(vma->vm_flags & VM_SHARED) &&
 		   !PageFlag(pfn_to_page(sys->pool, pte_pfn(pmd)), PG_anon_exclusive))))
 		err = hugetlb_wp(vma, haddr, flags);
 	mutex_unlock(&sys->hugetlb_mutex);
@@ -403,8 +509,8 @@ int copy_hugetlb_page_range(struct vm_area_struct *dst_vma, struct vm_area_struc
 		if (!pmd_trans_huge(pmd))
 			continue;
 		head = pfn_to_page(sys->pool, pte_pfn(pmd));
-		if (sys->policy->hugetlb != HUGETLB_NO_COW && sys->policy->hugetlb_fork_copy &&
-		    fork_copies_page(src_vma, head)) {
+		if (is_cow_mapping(src_vma->vm_flags) && sys->policy->hugetlb != HUGETLB_NO_COW &&
+		    sys->policy->hugetlb_fork_copy && fork_copies_page(src_vma, head)) {
 			err = copy_hugetlb_for_child(dst_vma, a, head);
 			continue;
 		}
@@ -419,10 +525,12 @@ int copy_hugetlb_page_range(struct vm_area_struct *dst_vma, struct vm_area_struc
 		get_page(head);
 		atomic_inc(&head[1]._entire_mapcount);
 		atomic_long_add(HPAGE_PMD_NR, &dst_mm->nr_anon);
-		folio_set_exclusive(head, false);
-		/* Before 2.6.16 there is no COW: the child shares the page
-		 * as it is, writable. */
-		if (sys->policy->hugetlb != HUGETLB_NO_COW && pte_write(pmd)) {
+		if (PageFlag(head, PG_anon))
+			folio_set_exclusive(head, false);
+		/* A shared mapping's page, and before 2.6.16 a private
+		 * one's (no COW), is shared as it is, writable. */
+		if (is_cow_mapping(src_vma->vm_flags) && sys->policy->hugetlb != HUGETLB_NO_COW &&
+		    pte_write(pmd)) {
 			pmd = pte_wrprotect(pmd);
 			ptep_modify(src_pmdp, _PAGE_RW, 0);
 		}

@@ -51,6 +51,7 @@ struct vm_area_struct {
 	 * once given back), and HUGETLB_* bits (A) */
 	struct hugetlb_resv *resv;
 	unsigned long hugetlb_flags;
+	struct hugetlb_file *hfile; /* (C) a shared hugetlb mapping's pages */
 };
 
 /* Can a huge PMD map part of this VMA (THP asked for, or hugetlb)? */
@@ -322,8 +323,11 @@ void huge_pmd_install(struct mm_struct *mm, pte_t *pmdp, struct page *head, pte_
 /* mmap of a hugetlb mapping: reserve a huge page of the pool for each
  * 2 MiB of vma, which then owns them.  0 or COW_ENOMEM. */
 int hugetlb_reserve_pages(struct vm_area_struct *vma);
-/* split_vma: tail shares vma's reservations. */
+/* split_vma: tail shares vma's reservations (and a shared mapping's
+ * pages). */
 void hugetlb_vma_split(struct vm_area_struct *vma, struct vm_area_struct *tail);
+/* fork: the child's VMA of a shared hugetlb mapping maps the same pages. */
+void hugetlb_vma_dup(struct vm_area_struct *dst, struct vm_area_struct *src);
 /* The VMA goes: give back the reservations it still holds. */
 void hugetlb_vma_close(struct vm_area_struct *vma);
 /* A fault in a hugetlb VMA (mmap_lock held for read): 0 (retry the

@@ -201,7 +201,7 @@ static bool vmas_mergeable(const struct vm_area_struct *a, const struct vm_area_
 {
 	return a->vm_end == b->vm_start && a->vm_flags == b->vm_flags &&
 	       a->anon_vma == b->anon_vma && !a->shm && !b->shm && !a->resv && !b->resv &&
-	       !a->hugetlb_flags && !b->hugetlb_flags &&
+	       !a->hfile && !b->hfile && !a->hugetlb_flags && !b->hugetlb_flags &&
 	       a->vm_pgoff + ((a->vm_end - a->vm_start) >> PAGE_SHIFT) == b->vm_pgoff;
 }
 
@@ -413,7 +413,7 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 	flags &= ~(COW_MAP_THP | COW_MAP_HUGETLB);
 	if (len == 0 || (prot & ~(COW_PROT_READ | COW_PROT_WRITE)) ||
 	    (flags != COW_MAP_PRIVATE && flags != COW_MAP_SHARED) ||
-	    ((thp || hugetlb) && (flags != COW_MAP_PRIVATE || file)) || (thp && hugetlb))
+	    (thp && (flags != COW_MAP_PRIVATE || file)) || (hugetlb && (file || thp)))
 		return COW_EINVAL;
 	if (addr && (!range_ok(addr, len) || (hugetlb && (addr & ~PMD_MASK))))
 		return COW_EINVAL;
@@ -449,7 +449,7 @@ int do_mmap(struct mm_struct *mm, unsigned long addr, unsigned long len, int pro
 		err = COW_ENOMEM;
 		goto out_unlock;
 	}
-	if (file || flags == COW_MAP_SHARED) {
+	if (file || (flags == COW_MAP_SHARED && !(vm_flags & VM_HUGETLB))) {
 		vma->shm = file ? file_cache_get(mm->sys, file) : shmem_create(len >> PAGE_SHIFT);
 		if (!vma->shm) {
 			free(vma);

@@ -354,6 +354,65 @@ static void test_mprotect_and_dontneed(void **state)
 	env_end(&e);
 }
 
+/* A shared hugetlb mapping: one page for parent and child, written by
+ * both without a copy; MADV_DONTNEED drops the mapping, not the page,
+ * which stays with the mapping until its last VMA goes; mprotect takes
+ * the write bit and the next write gives it back, no copy either. */
+static void test_shared_mapping(void **state)
+{
+	struct cow_system *sys = hugetlb_system("linux-6.5", 2);
+	struct cow_process *p = mmt_process(sys, "parent"), *c;
+	struct cow_task *t = mmt_task(p, 0), *ct;
+	struct page *head;
+	unsigned long a;
+
+	(void)state;
+	assert_int_equal(cow_mmap(t, 0, HUGE, RW, COW_MAP_SHARED | COW_MAP_HUGETLB, &a), 0);
+	assert_int_equal(sys->pool->resv_huge, 1);
+	assert_int_equal(mmt_fill(t, a, 0x11, HUGE), 0);
+	assert_int_equal(sys->pool->resv_huge, 0);
+	head = head_at(p, a);
+	assert_false(PageFlag(head, PG_anon));
+	assert_int_equal(cow_page_state(t, a) & (COW_PAGE_HUGETLB | COW_PAGE_EXCLUSIVE),
+			 COW_PAGE_HUGETLB);
+	assert_int_equal(cow_fork(t, "child", &c), 0);
+	ct = mmt_task(c, 1);
+	assert_ptr_equal(head_at(c, a), head);
+	assert_true(pte_write(mmt_pte(p, a)));
+	assert_int_equal(page_ref_count(head), 3); /* the file and two PMDs */
+	assert_int_equal(mmt_fill(ct, a, 0x22, PAGE_SIZE), 0);
+	assert_true(mmt_holds(t, a, 0x22, PAGE_SIZE));
+	assert_int_equal(mmt_fill(t, a + PAGE_SIZE, 0x33, PAGE_SIZE), 0);
+	assert_true(mmt_holds(ct, a + PAGE_SIZE, 0x33, PAGE_SIZE));
+	assert_int_equal(cow_madvise(t, a, HUGE, COW_MADV_DONTNEED), 0);
+	assert_int_equal(mmt_pte(p, a), 0);
+	assert_int_equal(hugetlb_pool_nr_free(sys->pool), 1);
+	assert_true(mmt_holds(t, a, 0x22, PAGE_SIZE));
+	assert_ptr_equal(head_at(p, a), head);
+	assert_int_equal(cow_mprotect(t, a, HUGE, COW_PROT_READ), 0);
+	assert_int_equal(mmt_fill(t, a, 0x44, PAGE_SIZE), COW_EFAULT);
+	assert_int_equal(cow_mprotect(t, a, HUGE, RW), 0);
+	assert_int_equal(mmt_fill(t, a, 0x44, PAGE_SIZE), 0);
+	assert_ptr_equal(head_at(p, a), head);
+	assert_true(mmt_holds(ct, a, 0x44, PAGE_SIZE));
+	assert_quiet_system_ok(sys);
+	/* The page stays while the child maps it, then goes back. */
+	assert_int_equal(cow_munmap(t, a, HUGE), 0);
+	assert_int_equal(hugetlb_pool_nr_free(sys->pool), 1);
+	cow_task_destroy(ct);
+	cow_process_exit(c);
+	assert_int_equal(hugetlb_pool_nr_free(sys->pool), 2);
+	assert_int_equal(sys->pool->resv_huge, 0);
+	/* Three huge pages are more than the pool has. */
+	assert_int_equal(cow_mmap(t, 0, 3 * HUGE, RW, COW_MAP_SHARED | COW_MAP_HUGETLB, &a),
+			 COW_ENOMEM);
+	assert_quiet_system_ok(sys);
+	cow_task_destroy(t);
+	cow_process_exit(p);
+	assert_all_frames_free(sys, FRAMES);
+	cow_system_destroy(sys);
+}
+
 /* The checker accounts for the pool: a free huge page lost from the
  * count, or promised beyond the free ones, fails it (F6). */
 static void test_checker_sees_the_pool(void **state)
@@ -418,6 +477,7 @@ int main(void)
 		cmocka_unit_test(test_fork_copies_a_pinned_page),
 		cmocka_unit_test(test_gup_and_gup_fast),
 		cmocka_unit_test(test_mprotect_and_dontneed),
+		cmocka_unit_test(test_shared_mapping),
 		cmocka_unit_test(test_checker_sees_the_pool),
 		cmocka_unit_test(test_fork_races_writer_explore),
 	};
