@@ -541,6 +541,19 @@ if [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/nr_hugepages ]; then
 		expect 0 "diff: a hugetlb scenario with a SIGBUS" env COWLAB_TMPDIR="$tmp/kdir" "$cow" diff "$tmp/khuge.cow" --iterations 2
 		grep -q "khuge.cow  *pass  *pass  .*agree$" "$tmp/out" && ok "diff: host and model agree on the SIGBUS" || bad "diff: host and model agree on the SIGBUS: $(cat "$tmp/out")"
 	fi
+	# Shared hugetlb memory: the parent sees its child's write, the page
+	# stays in the shared object after MADV_DONTNEED; a pool of one page
+	# cannot promise a second mapping (an error on both sides, or a skip
+	# where the host has spare huge pages).
+	printf 'system hugepages=1\nprocess P\n  map buf 2M shared hugetlb\n  write buf 0x11\n  fork C\nprocess C\n  write buf[0..4K] 0x22\nprocess P\n  check corrupt buf[0..4K] == 0x22\n  check corrupt buf hugetlb\n  madvise buf dontneed\n  check corrupt buf[0..4K] == 0x22\n' >"$tmp/kshuge.cow"
+	printf 'system hugepages=1\nprocess P\n  map a 2M shared hugetlb\n  map b 2M shared hugetlb\n' >"$tmp/kshugedry.cow"
+	COWLAB_TMPDIR="$tmp/kdir" "$cow" diff "$tmp/kshuge.cow" "$tmp/kshugedry.cow" --iterations 2 >"$tmp/out" 2>&1
+	if grep -q "kshuge.cow  *skip" "$tmp/out"; then
+		skip "diff: shared hugetlb memory ($(cat "$tmp/out"))"
+	else
+		grep -q "kshuge.cow  *pass  *pass  .*agree$" "$tmp/out" && ok "diff: host and model agree on shared hugetlb memory" || bad "diff: host and model agree on shared hugetlb memory: $(cat "$tmp/out")"
+		{ grep -q "kshugedry.cow  *error  *error  .*agree$" "$tmp/out" || grep -q "^  skipped: .*its pool (system hugepages=1) holds, .*free huge pages: a map may reserve a page" "$tmp/out"; } && ok "diff: a shared hugetlb map the pool cannot promise" || bad "diff: a shared hugetlb map the pool cannot promise: $(cat "$tmp/out")"
+	fi
 	[ "$(cat /proc/sys/vm/nr_hugepages)" = "$before" ] && ok "kernel: nr_hugepages back after the runs" || bad "kernel: nr_hugepages back after the runs ($(cat /proc/sys/vm/nr_hugepages), was $before)"
 	for sig in HUP TERM; do
 		COWLAB_TMPDIR="$tmp/kdir" "$cow" kernel "$tmp/khugeloop.cow" >/dev/null 2>&1 &

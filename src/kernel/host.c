@@ -380,12 +380,14 @@ static long read_long(const char *path)
 
 static char hp_why[512];
 
-/* Why the pool as it is now cannot serve n pages (exact: no more either),
- * for a process that can (root) or cannot raise it, or NULL. */
-static const char *hp_pool_unfit(unsigned long n, bool exact, bool root)
+/* Why the pool as it is now cannot serve n pages (fit: at least n free,
+ * or exactly n, without overcommit, for a scenario whose pool must run
+ * dry), for a process that can (root) or cannot raise it, or NULL. */
+static const char *hp_pool_unfit(unsigned long n, enum kern_hp_fit fit, bool root)
 {
 	struct hp_pool p;
 	long overcommit;
+	char premise[160];
 
 	if (access(NR_HUGEPAGES, F_OK) != 0)
 		return "map ... hugetlb: this kernel has no hugetlb pages (" NR_HUGEPAGES
@@ -409,23 +411,30 @@ static const char *hp_pool_unfit(unsigned long n, bool exact, bool root)
 			 n, hp_available(&p));
 		return hp_why;
 	}
-	if (!exact)
+	if (fit == KERN_HP_AT_LEAST)
 		return NULL;
+	snprintf(premise, sizeof(premise),
+		 fit == KERN_HP_SIGBUS
+			 ? "sigbus: the scenario expects SIGBUS where its pool (system "
+			   "hugepages=%lu) runs dry"
+			 : "map ... hugetlb: the scenario's maps ask more huge pages than its pool "
+			   "(system hugepages=%lu) holds, so one fails (out of memory)",
+		 n);
 	if (hp_available(&p) > (long)n) {
 		snprintf(hp_why, sizeof(hp_why),
-			 "sigbus: the scenario expects SIGBUS where its pool (system "
-			 "hugepages=%lu) runs dry, and the host has %ld free huge pages: an "
-			 "access may find a page where the scenario's pool has none",
-			 n, hp_available(&p));
+			 "%s, and the host has %ld free huge pages: %s where the scenario's pool "
+			 "has none",
+			 premise, hp_available(&p),
+			 fit == KERN_HP_SIGBUS ? "an access may find a page"
+					       : "a map may reserve a page");
 		return hp_why;
 	}
 	overcommit = read_long(NR_OVERCOMMIT);
 	if (overcommit > 0) {
 		snprintf(hp_why, sizeof(hp_why),
-			 "sigbus: the scenario expects SIGBUS where its pool (system "
-			 "hugepages=%lu) runs dry, and " NR_OVERCOMMIT
-			 " is %ld: the kernel may allocate surplus pages there",
-			 n, overcommit);
+			 "%s, and " NR_OVERCOMMIT " is %ld: the kernel may allocate surplus pages "
+			 "there",
+			 premise, overcommit);
 		return hp_why;
 	}
 	return NULL;
@@ -433,7 +442,7 @@ static const char *hp_pool_unfit(unsigned long n, bool exact, bool root)
 
 const char *kern_hugetlb_unavailable(unsigned long n)
 {
-	return hp_pool_unfit(n, false, geteuid() == 0);
+	return hp_pool_unfit(n, KERN_HP_AT_LEAST, geteuid() == 0);
 }
 
 /* NR_HUGEPAGES, open and flock'ed from kern_hugetlb_prepare to
@@ -457,10 +466,10 @@ static int hp_lock(int fd)
 	return -1;
 }
 
-int kern_hugetlb_prepare(unsigned long n, bool exact, char *why, size_t len)
+int kern_hugetlb_prepare(unsigned long n, enum kern_hp_fit fit, char *why, size_t len)
 {
 	bool root = geteuid() == 0;
-	const char *unfit = hp_pool_unfit(n, false, root);
+	const char *unfit = hp_pool_unfit(n, KERN_HP_AT_LEAST, root);
 	struct hp_pool p = {0};
 	ssize_t got;
 	long want;
@@ -497,7 +506,7 @@ int kern_hugetlb_prepare(unsigned long n, bool exact, char *why, size_t len)
 	/* Under the lock, the pool as it is now (no other cowlab run is
 	 * between its change and its restore, whose raised pool could look
 	 * too large for an exact one). */
-	unfit = hp_pool_unfit(n, exact, root);
+	unfit = hp_pool_unfit(n, fit, root);
 	if (unfit || hp_pool_read(&p) != 0) {
 		snprintf(why, len, "%s", unfit ? unfit : "map ... hugetlb: /proc/meminfo changed");
 		kern_hugetlb_restore();

@@ -35,15 +35,22 @@ int kern_smaps_thp(unsigned long addr, struct vma_thp *v);
  * root), or NULL (a static text, or the last reason in a buffer of
  * host.c's).  The coordinator prepares the pool for a run: it takes a
  * lock (a flock on nr_hugepages: one cowlab run changes the pool at a
- * time), checks the pool again under it (exact: and no more than n free
- * pages nor overcommit, for an expected SIGBUS), and as root raises
+ * time), checks the pool again under it (fit: with n free pages or
+ * more; or exactly n and no overcommit where the scenario's premise is
+ * a pool that runs dry: an expected SIGBUS, or maps that ask more pages
+ * than the pool has, one of which fails), and as root raises
  * nr_hugepages by the shortfall of free unreserved pages: 0, or 1 with
  * the reason to skip (the host could not give them).  restore writes back
  * the old nr_hugepages and drops the lock (also from a signal handler:
  * pwrite and close only); a worker forgets the lock it inherited (closes
  * it, without restoring anything). */
+enum kern_hp_fit {
+	KERN_HP_AT_LEAST, /* n free huge pages, or more */
+	KERN_HP_SIGBUS,	  /* exactly n: an expected SIGBUS needs the pool dry */
+	KERN_HP_DRY_MAP,  /* exactly n: the maps ask more, and one must fail */
+};
 const char *kern_hugetlb_unavailable(unsigned long n);
-int kern_hugetlb_prepare(unsigned long n, bool exact, char *why, size_t len);
+int kern_hugetlb_prepare(unsigned long n, enum kern_hp_fit fit, char *why, size_t len);
 void kern_hugetlb_restore(void);
 void kern_hugetlb_forget(void);
 

@@ -176,6 +176,36 @@ static bool expects_sigbus(const struct scenario *s)
 	return false;
 }
 
+/* The huge pages the map ... hugetlb lines among ops (n of them) ask of
+ * the pool, a line once (a map does not repeat). */
+static unsigned long ops_hugetlb_pages(const struct scen_op *ops, int n)
+{
+	unsigned long pages = 0;
+
+	for (int i = 0; i < n; i++)
+		if (ops[i].kind == OP_MAP && ops[i].map.hugetlb)
+			pages += ops[i].map.len / SCEN_HPAGE_SIZE;
+	return pages;
+}
+
+/* How s's pool must be on the host: exactly as s says (no more free
+ * pages, no overcommit) where s expects SIGBUS somewhere, or where its
+ * maps reserve more huge pages than the pool holds, so that the map the
+ * model fails (out of memory) fails on the host too.  Each map line
+ * counts once: fork reserves nothing (a private mapping's child has no
+ * reservation, a shared mapping's shares its object's); a process
+ * that unmaps and maps a name again counts twice, more than it needs. */
+static enum kern_hp_fit hugetlb_fit(const struct scenario *s)
+{
+	unsigned long pages = ops_hugetlb_pages(s->ops, s->nr_ops);
+
+	if (expects_sigbus(s))
+		return KERN_HP_SIGBUS;
+	for (int t = 0; t < s->nr_threads; t++)
+		pages += ops_hugetlb_pages(s->threads[t].ops, s->threads[t].nr_ops);
+	return pages > s->hugepages ? KERN_HP_DRY_MAP : KERN_HP_AT_LEAST;
+}
+
 static const char *op_skip_reason(const struct scenario *s, const struct scen_op *op)
 {
 	switch (op->kind) {
@@ -796,7 +826,7 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 	/* The hugetlb pool: raised for this run, restored after it (and by
 	 * the signal handler), one run at a time. */
 	if (scen_has_hugetlb(s) &&
-	    kern_hugetlb_prepare(s->hugepages, expects_sigbus(s), why, sizeof(why)) != 0) {
+	    kern_hugetlb_prepare(s->hugepages, hugetlb_fit(s), why, sizeof(why)) != 0) {
 		kern_ksm_restore();
 		kern_swap_off();
 		set_result(r, KERN_SKIP, "skip", why);

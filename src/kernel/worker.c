@@ -1027,17 +1027,30 @@ static unsigned long map_thp(const struct scen_op *op)
 #define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
 #endif
 
-/* map ... hugetlb: MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB of 2 MiB
- * pages (MAP_HUGE_2MB, whatever the host's default size), which the
- * kernel places at a 2 MiB-aligned address itself and for which it
- * reserves a page of the pool per 2 MiB (ENOMEM: the pool cannot
- * promise them, as the model's COW_ENOMEM).  Its address, or 0
- * (failed: recorded). */
+/* map ... hugetlb: MAP_PRIVATE or MAP_SHARED, with MAP_ANONYMOUS |
+ * MAP_HUGETLB, of 2 MiB pages (MAP_HUGE_2MB, whatever the host's
+ * default size), which the kernel places at a 2 MiB-aligned address
+ * itself and for which it reserves a page of the pool per 2 MiB
+ * (ENOMEM: the pool cannot promise them, as the model's COW_ENOMEM).  A
+ * shared one is a file of the kernel's internal hugetlbfs mount: fork
+ * shares its pages, MADV_DONTNEED unmaps them and leaves them in the
+ * file, and they go back to the pool with its last mapping.  Its
+ * address, or 0 (failed: recorded). */
 static unsigned long map_hugetlb(const struct scen_op *op)
 {
 	void *p = mmap(NULL, op->map.len, host_prot(op->map.prot),
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+		       (op->map.shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS | MAP_HUGETLB |
+			       MAP_HUGE_2MB,
+		       -1, 0);
 
+	if (p == MAP_FAILED && errno == ENOMEM) {
+		char e[128];
+
+		kern_record(W.sh, KERN_ERROR, "error", W.s, op,
+			    "map failed: %s" SCEN_HUGETLB_ENOMEM, errname(ENOMEM, e, sizeof(e)),
+			    W.s->hugepages);
+		return 0;
+	}
 	if (p == MAP_FAILED) {
 		op_error(op, "map", errno);
 		return 0;

@@ -789,6 +789,9 @@ static void model_map(struct run *r, const struct scen_op *op, struct cow_task *
 		err = cow_mmap(t, 0, op->map.len, op->map.prot, share, &addr);
 	if (!err)
 		r->addrs[op->proc * r->s->nr_maps + op->map.name] = addr;
+	else if (err == COW_ENOMEM && op->map.hugetlb)
+		run_fail(r, "error", op, "map failed: %s" SCEN_HUGETLB_ENOMEM, cow_strerror(err),
+			 r->s->hugepages);
 	else
 		op_error(r, op, "map", err);
 }

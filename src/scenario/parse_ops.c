@@ -76,10 +76,15 @@ static int parse_map_file(struct parser *ps, struct scen_op *op, unsigned long l
 	return 0;
 }
 
-/* thp or hugetlb with shared, file= or each other, reported at the later
- * of the two words. */
+/* thp with shared or file=, hugetlb with file=, or the two together,
+ * reported at the later of the two words.  A hugetlb mapping is private
+ * or shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB:
+ * a hugetlbfs file of the kernel's own); a scenario's files are not on
+ * hugetlbfs. */
 #define THP_ONLY "thp is for private anonymous mappings only: not with %s"
-#define HUGETLB_ONLY "hugetlb is for private anonymous mappings only: not with %s"
+#define HUGETLB_FILE                                                                     \
+	"hugetlb is for anonymous mappings (private or shared) only: not with file= (a " \
+	"scenario's files are not on hugetlbfs)"
 #define HUGETLB_THP                                                                        \
 	"hugetlb and thp do not go together: a hugetlb mapping has huge pages of its own " \
 	"(the hugetlb pool), thp asks for transparent ones"
@@ -189,8 +194,6 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 			op->map.shared = ps_tok_is(t, "shared");
 			if (op->map.shared && op->map.thp)
 				return ps_terr(ps, t, THP_ONLY, "shared");
-			if (op->map.shared && op->map.hugetlb)
-				return ps_terr(ps, t, HUGETLB_ONLY, "shared");
 		} else if (ps_tok_is(t, "thp")) {
 			if (op->map.thp)
 				return ps_terr(ps, t, "thp is given twice");
@@ -203,9 +206,8 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 		} else if (ps_tok_is(t, "hugetlb")) {
 			if (op->map.hugetlb)
 				return ps_terr(ps, t, "hugetlb is given twice");
-			if (op->map.shared || have_file)
-				return ps_terr(ps, t, HUGETLB_ONLY,
-					       op->map.shared ? "shared" : "file=");
+			if (have_file)
+				return ps_terr(ps, t, HUGETLB_FILE);
 			if (op->map.thp)
 				return ps_terr(ps, t, HUGETLB_THP);
 			if (hugetlb_ok(ps, t, &st, size))
@@ -218,7 +220,7 @@ static int parse_map(struct parser *ps, const struct ctx *c, struct scen_op *op)
 			if (op->map.thp)
 				return ps_terr(ps, t, THP_ONLY, "file=");
 			if (op->map.hugetlb)
-				return ps_terr(ps, t, HUGETLB_ONLY, "file=");
+				return ps_terr(ps, t, HUGETLB_FILE);
 			have_file = true;
 			if (ps_next(ps))
 				return -1;

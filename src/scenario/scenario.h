@@ -68,9 +68,10 @@
  *   and both offsets and the length are multiples of 512 (O_DIRECT's
  *   rules).
  *   map thp asks for transparent huge pages: private anonymous memory only
- *   (not with shared, nor with file=).  map hugetlb likewise (and not with
- *   thp), of a size in whole 2M, in a scenario whose system line gives
- *   hugepages=N (N >= 1; frames=, if given, at least N * 512).
+ *   (not with shared, nor with file=).  map hugetlb is anonymous memory,
+ *   private or shared (not with file=, nor with thp), of a size in whole
+ *   2M, in a scenario whose system line gives hugepages=N (N >= 1;
+ *   frames=, if given, at least N * 512).
  *   map file=FILE names a declared file, once, and maps at most the file's
  *   size rounded up to whole pages.  A file is either mapped (in any map
  *   line) or a direct-I/O target (in any dio_read or dio_write), never
@@ -219,8 +220,8 @@ struct scen_op {
 			bool shared;
 			int file; /* files[] it maps (file=), or -1: anonymous */
 			bool thp; /* COW_MAP_THP: private anonymous memory only */
-			/* COW_MAP_HUGETLB: private anonymous memory, whole 2M,
-			 * not with thp */
+			/* COW_MAP_HUGETLB: anonymous memory, private or shared
+			 * (then COW_MAP_SHARED too), whole 2M, not with thp */
 			bool hugetlb;
 		} map;
 		struct {
@@ -388,6 +389,13 @@ const char *scen_cmp_name(enum scen_cmp c);
 
 /* A huge page, THP's or hugetlb's. */
 #define SCEN_HPAGE_SIZE (2UL << 20)
+/* What a map ... hugetlb that fails for want of memory says after the
+ * executor's word for it (the model's "out of memory", the host's
+ * ENOMEM): mmap reserves the mapping's huge pages, and the pool (its
+ * argument: the scenario's hugepages) has too few left. */
+#define SCEN_HUGETLB_ENOMEM                                                          \
+	"; a hugetlb mapping fails so too when the pool (system hugepages=%lu) has " \
+	"no huge page left to reserve for each 2M of it"
 /* The largest hugetlb pool (system hugepages=). */
 #define SCEN_MAX_HUGEPAGES 1024UL
 /* Does op expect its access to raise SIGBUS (write ... sigbus, read ...

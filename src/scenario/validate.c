@@ -251,7 +251,7 @@ static int validate_map(struct vstate *v, const struct scen_op *op, int thread, 
 	if (op->map.name < 0 || op->map.name >= s->nr_maps ||
 	    op->map.len != s->maps[op->map.name].len || (op->map.prot & ~RW) || op->map.file < -1 ||
 	    op->map.file >= s->nr_files || (op->map.thp && (op->map.shared || op->map.file >= 0)) ||
-	    (op->map.hugetlb && (op->map.shared || op->map.file >= 0 || op->map.thp ||
+	    (op->map.hugetlb && (op->map.file >= 0 || op->map.thp ||
 				 op->map.len % SCEN_HPAGE_SIZE || s->hugepages == 0)))
 		return vfail(v, "%d:%d: a bad map", op->loc.line, op->loc.col);
 	return op->map.file >= 0 ? check_map_file(v, op) : 0;

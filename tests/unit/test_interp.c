@@ -3,9 +3,9 @@
  * that hold and checks that fail with the right verdict and message, the
  * invariants at the end of a run, explore failures replayed from their
  * token, file mappings and forced writes (poke), transparent huge pages
- * (map ... thp, huge and pte-mapped), hugetlb mappings and SIGBUS (map ...
- * hugetlb, the page state hugetlb, sigbus), and every bundled scenario
- * under every implemented policy.
+ * (map ... thp, huge and pte-mapped), hugetlb mappings, private and shared,
+ * and SIGBUS (map ... hugetlb, the page state hugetlb, sigbus), and every
+ * bundled scenario under every implemented policy.
  */
 #include "testutil.h"
 
@@ -541,6 +541,123 @@ static void test_hugetlb(void **state)
 			 "hugetlb page");
 }
 
+/* map ... shared hugetlb (the model's side of it: these tests need
+ * COW_MAP_SHARED | COW_MAP_HUGETLB in src/mm): fork shares the huge page
+ * (the parent sees the child's write, no copy-on-write), which is a
+ * hugetlb page, PMD-mapped and not exclusive (not anonymous);
+ * MADV_DONTNEED unmaps it and leaves it in the shared object, so a
+ * refault reads the data back; mmap reserves a page per 2 MiB, and the
+ * page goes back to the pool with the object's last mapping, in any
+ * process. */
+static void test_hugetlb_shared(void **state)
+{
+	static const char child_writes[] = "system hugepages=1\n"
+					   "process P\n"
+					   "  map buf 2M shared hugetlb\n"
+					   "  write buf 0x11\n"
+					   "  fork C\n"
+					   "process C\n"
+					   "  write buf[0..4K] 0x22\n"
+					   "process P\n"
+					   "  check corrupt buf[0..4K] == 0x22\n"
+					   "  check corrupt buf[4K..8K] == 0x11\n"
+					   "  check corrupt buf hugetlb\n"
+					   "  check corrupt buf huge\n"
+					   "  check corrupt buf shared\n"
+					   "  madvise buf dontneed\n"
+					   "  check corrupt buf[0..4K] == 0x22\n"
+					   "process C\n"
+					   "  check corrupt buf[0..4K] == 0x22\n";
+	/* The parent's write after fork, a child's MADV_DONTNEED. */
+	static const char parent_writes[] = "system hugepages=1\n"
+					    "process P\n"
+					    "  map buf 2M hugetlb shared\n"
+					    "  fork C\n"
+					    "  write buf 0x11\n"
+					    "process C\n"
+					    "  check corrupt buf == 0x11\n"
+					    "  madvise buf dontneed\n"
+					    "  check corrupt buf[2093056..2M] == 0x11\n"
+					    "  write buf[0..4K] 0x33\n"
+					    "process P\n"
+					    "  check corrupt buf[0..4K] == 0x33\n";
+	/* The child keeps the page after the parent unmaps; when the child
+	 * is gone too, the pool has it again (a fresh, zeroed page). */
+	static const char last_unmap[] = "system hugepages=1\n"
+					 "process P\n"
+					 "  map a 2M shared hugetlb\n"
+					 "  write a 0x11\n"
+					 "  fork C\n"
+					 "  munmap a\n"
+					 "process C\n"
+					 "  check corrupt a == 0x11\n"
+					 "  exit\n"
+					 "process P\n"
+					 "  map b 2M shared hugetlb\n"
+					 "  check corrupt b == 0x00\n"
+					 "  write b 0x44\n"
+					 "  check corrupt b hugetlb\n";
+	/* Shared and private hugetlb mappings of one pool: the private one's
+	 * copy-on-write still needs a page. */
+	static const char mixed[] = "system hugepages=2\n"
+				    "process P\n"
+				    "  map a 2M shared hugetlb\n"
+				    "  map p 2M hugetlb\n"
+				    "  write a 0x11\n"
+				    "  write p 0x22\n"
+				    "  check corrupt p exclusive\n"
+				    "  fork C\n"
+				    "process C\n"
+				    "  write p[0..4K] 0x33 sigbus\n"
+				    "  write a[0..4K] 0x44\n"
+				    "process P\n"
+				    "  check corrupt a[0..4K] == 0x44\n"
+				    "  check corrupt p == 0x22\n";
+	static const enum scen_mode modes[] = {SCEN_SEQ, SCEN_STRESS, SCEN_EXPLORE};
+
+	(void)state;
+	for (size_t m = 0; m < ARRAY_SIZE(modes); m++) {
+		expect_text_pass(child_writes, modes[m], "linux-6.5", 7);
+		expect_text_pass(parent_writes, modes[m], "linux-6.5", 3);
+		expect_text_pass(last_unmap, modes[m], "linux-6.5", 3);
+		expect_text_pass(mixed, modes[m], "linux-6.5", 3);
+	}
+	/* Not anonymous: never exclusive, in the process that made it either. */
+	expect_text_fail("system hugepages=1\nprocess P\n  map buf 2M shared hugetlb\n"
+			 "  write buf 0x11\n  check leak buf exclusive\n",
+			 SCEN_SEQ, "linux-6.5", "leak",
+			 "test.cow:5:3: check leak buf[0] exclusive failed: the page is not "
+			 "exclusive");
+	/* Unmapped, the page is gone from this process (present no more). */
+	expect_text_fail("system hugepages=1\nprocess P\n  map buf 2M shared hugetlb\n"
+			 "  write buf 0x11\n  madvise buf dontneed\n  check leak buf present\n",
+			 SCEN_SEQ, "linux-6.5", "leak",
+			 "test.cow:6:3: check leak buf[0] present failed: the page is not present");
+	/* mmap reserves: a pool of one cannot promise a second mapping, nor
+	 * one while a child still maps the page of the first. */
+	expect_text_fail("system hugepages=1\nprocess P\n  map a 2M shared hugetlb\n"
+			 "  map b 2M shared hugetlb\n",
+			 SCEN_SEQ, "linux-6.5", "error",
+			 "test.cow:4:3: map failed: out of memory (no frame free or "
+			 "reclaimable: swap full, or every page in use); a hugetlb mapping "
+			 "fails so too when the pool (system hugepages=1) has no huge page "
+			 "left to reserve for each 2M of it");
+	expect_text_fail("system hugepages=1\nprocess P\n  map a 2M shared hugetlb\n"
+			 "  write a 0x11\n  fork C\n  munmap a\n  map b 2M hugetlb\n",
+			 SCEN_SEQ, "linux-6.5", "error",
+			 "test.cow:7:3: map failed: out of memory (no frame free");
+	/* An unfaulted mapping's reservation goes with it. */
+	expect_text_pass("system hugepages=1\nprocess P\n  map a 2M shared hugetlb\n"
+			 "  munmap a\n  map b 2M shared hugetlb\n  write b 0x12\n"
+			 "  check corrupt b == 0x12\n",
+			 SCEN_SEQ, "linux-6.5", 1);
+	/* A huge page is not split: part of it cannot be unmapped. */
+	expect_text_fail("system hugepages=1\nprocess P\n  map a 2M shared hugetlb\n"
+			 "  write a 0x11\n  munmap a[0..4K]\n",
+			 SCEN_SEQ, "linux-6.5", "error",
+			 "test.cow:5:3: munmap failed: invalid argument");
+}
+
 /* The default frame count makes room for the hugetlb pool: the memory a
  * run takes grows by the pool's 2 MiB pages (and a block to align them). */
 static void test_hugetlb_default_frames(void **state)
@@ -1033,6 +1150,7 @@ int main(void)
 		cmocka_unit_test(test_page_states),
 		cmocka_unit_test(test_thp),
 		cmocka_unit_test(test_hugetlb),
+		cmocka_unit_test(test_hugetlb_shared),
 		cmocka_unit_test(test_hugetlb_default_frames),
 		cmocka_unit_test(test_require_skips),
 	};

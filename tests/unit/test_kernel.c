@@ -6,8 +6,9 @@
  * /proc/self/mem, threads with random delays, checks of pins and pipes,
  * faults, skips and their reasons, that a swap-out or a KSM pass that
  * did nothing skips, transparent huge pages (huge and pte-mapped),
- * hugetlb mappings (the page state hugetlb, SIGBUS caught and judged as
- * the model's, nr_hugepages back after every run and after a signal),
+ * hugetlb mappings, private and shared (the page state hugetlb, SIGBUS
+ * caught and judged as the model's, a map the pool cannot promise,
+ * nr_hugepages back after every run and after a signal),
  * that a pass ran every check, and that a run leaves no process and no
  * file behind.  What needs root (page flags, a swap file, KSM passes, a
  * hugetlb pool raised for a run) is skipped with the reason without it.
@@ -615,6 +616,164 @@ static void test_hugetlb_on_host(void **state)
 	assert_int_equal(nr_hugepages(), before);
 }
 
+/* Write v to a /proc/sys file of ours (nr_hugepages and the like). */
+static void set_proc_long(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "%ld\n", v);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Shared hugetlb memory (MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB) on the
+ * host as in the model: fork shares the page (the parent sees the
+ * child's write), a page of the pool, PMD-mapped and never exclusive;
+ * MADV_DONTNEED leaves it in the object, so a refault reads it back; a
+ * pool of one page cannot promise a second mapping, nor one while a
+ * child still maps the first page; with the last mapping gone, the pool
+ * has the page again.  A scenario whose maps ask more pages than its
+ * pool needs the pool exactly as it says: a host with spare pages (or
+ * overcommit) skips it, saying so. */
+static void test_hugetlb_shared_on_host(void **state)
+{
+	static const char child_writes[] = "system hugepages=1\n"
+					   "process P\n"
+					   "  map buf 2M shared hugetlb\n"
+					   "  write buf 0x11\n"
+					   "  fork C\n"
+					   "process C\n"
+					   "  write buf[0..4K] 0x22\n"
+					   "process P\n"
+					   "  check corrupt buf[0..4K] == 0x22\n"
+					   "  check corrupt buf[4K..8K] == 0x11\n"
+					   "  check corrupt buf hugetlb\n"
+					   "  check corrupt buf huge\n"
+					   "  check corrupt buf shared\n"
+					   "  madvise buf dontneed\n"
+					   "  check corrupt buf[0..4K] == 0x22\n"
+					   "process C\n"
+					   "  check corrupt buf[0..4K] == 0x22\n";
+	static const char parent_writes[] = "system hugepages=1\n"
+					    "process P\n"
+					    "  map buf 2M hugetlb shared\n"
+					    "  fork C\n"
+					    "  write buf 0x11\n"
+					    "process C\n"
+					    "  check corrupt buf == 0x11\n"
+					    "  madvise buf dontneed\n"
+					    "  check corrupt buf[2093056..2M] == 0x11\n"
+					    "  write buf[0..4K] 0x33\n"
+					    "process P\n"
+					    "  check corrupt buf[0..4K] == 0x33\n";
+	static const char last_unmap[] = "system hugepages=1\n"
+					 "process P\n"
+					 "  map a 2M shared hugetlb\n"
+					 "  write a 0x11\n"
+					 "  fork C\n"
+					 "  munmap a\n"
+					 "process C\n"
+					 "  check corrupt a == 0x11\n"
+					 "  exit\n"
+					 "process P\n"
+					 "  map b 2M shared hugetlb\n"
+					 "  check corrupt b == 0x00\n"
+					 "  write b 0x44\n"
+					 "  check corrupt b hugetlb\n";
+	static const char two_maps[] = "system hugepages=1\n"
+				       "process P\n"
+				       "  map a 2M shared hugetlb\n"
+				       "  map b 2M shared hugetlb\n";
+	static const char dry[] = "the scenario's maps ask more huge pages than its pool (system "
+				  "hugepages=1) holds, so one fails (out of memory)";
+	struct scenario *s = parse_ok(child_writes);
+	const char *why = kern_skip_reason(s);
+	long before = nr_hugepages(), spare;
+	struct kern_result r;
+
+	(void)state;
+	if (why) {
+		scen_free(s);
+		skip_because(why);
+	}
+	spare = hugepages_available();
+	r = run(s, 0);
+	scen_free(s);
+	assert_int_equal(nr_hugepages(), before);
+	if (r.status == KERN_SKIP && strstr(r.message, "the host could give only"))
+		skip_because(r.message);
+	if (r.status != KERN_PASS)
+		fail_msg("%s: %s", r.verdict, r.message);
+	assert_int_equal(r.checks, 7);
+	assert_nothing_left();
+	expect_host(parent_writes, KERN_PASS, NULL, 3);
+	/* Not anonymous: not exclusive in the process that made it either. */
+	expect_host("system hugepages=1\nprocess P\n  map buf 2M shared hugetlb\n"
+		    "  write buf 0x11\n  check leak buf exclusive\n",
+		    KERN_FAIL,
+		    "test.cow:5:3: check leak buf[0] exclusive failed: the page is not exclusive",
+		    0);
+	/* A huge page is not split: part of it cannot be unmapped. */
+	expect_host("system hugepages=1\nprocess P\n  map a 2M shared hugetlb\n"
+		    "  write a 0x11\n  munmap a[0..4K]\n",
+		    KERN_ERROR, "test.cow:5:3: munmap failed: invalid argument", 0);
+	/* The pool runs dry at a map: exactly where the host has no spare
+	 * page (the run raised the pool by what the scenario says). */
+	if (spare == 0) {
+		expect_host(two_maps, KERN_ERROR,
+			    "test.cow:4:3: map failed: cannot allocate memory; a hugetlb mapping "
+			    "fails so too when the pool (system hugepages=1) has no huge page left "
+			    "to reserve for each 2M of it",
+			    0);
+		expect_host("system hugepages=1\nprocess P\n  map a 2M shared hugetlb\n"
+			    "  write a 0x11\n  fork C\n  munmap a\n  map b 2M hugetlb\n",
+			    KERN_ERROR, "test.cow:7:3: map failed: cannot allocate memory", 0);
+		expect_host(last_unmap, KERN_PASS, NULL, 3);
+	} else {
+		expect_host(two_maps, KERN_SKIP, dry, 0);
+	}
+	assert_int_equal(nr_hugepages(), before);
+	if (geteuid() != 0)
+		return;
+	/* Spare pages, then overcommit: a map would find what the
+	 * scenario's pool has not, so the run skips. */
+	set_nr_hugepages(before + 2);
+	spare = hugepages_available();
+	s = parse_ok(two_maps);
+	r = run(s, 0);
+	set_nr_hugepages(before);
+	assert_int_equal(nr_hugepages(), before);
+	if (spare > 1) {
+		assert_int_equal(r.status, KERN_SKIP);
+		assert_non_null(strstr(r.message, dry));
+		assert_non_null(strstr(r.message, "free huge pages: a map may reserve a page where "
+						  "the scenario's pool has none"));
+	}
+	{
+		long overcommit = -1;
+		FILE *f = fopen("/proc/sys/vm/nr_overcommit_hugepages", "r");
+
+		if (f) {
+			if (fscanf(f, "%ld", &overcommit) != 1)
+				overcommit = -1;
+			fclose(f);
+		}
+		if (overcommit == 0 && hugepages_available() == 0) {
+			set_proc_long("/proc/sys/vm/nr_overcommit_hugepages", 1);
+			r = run(s, 0);
+			set_proc_long("/proc/sys/vm/nr_overcommit_hugepages", 0);
+			assert_int_equal(r.status, KERN_SKIP);
+			assert_non_null(strstr(r.message, dry));
+			assert_non_null(strstr(r.message,
+					       "nr_overcommit_hugepages is 1: the kernel "
+					       "may allocate surplus pages there"));
+		}
+	}
+	scen_free(s);
+	assert_int_equal(nr_hugepages(), before);
+	assert_nothing_left();
+}
+
 /* Run s in a child of ours and stop it with sig once the run raised
  * nr_hugepages above was: the child dies of sig, and the pool is back. */
 static void interrupt_hugetlb_run(const struct scenario *s, long was, int sig)
@@ -1162,6 +1321,7 @@ int main(void)
 		cmocka_unit_test(test_merged_on_host),
 		cmocka_unit_test(test_thp_on_host),
 		cmocka_unit_test(test_hugetlb_on_host),
+		cmocka_unit_test(test_hugetlb_shared_on_host),
 		cmocka_unit_test(test_hugetlb_pool_restored),
 	};
 

@@ -2674,9 +2674,16 @@ static void test_hugetlb(void **state)
 		struct scenario *ws = (struct scenario *)s;
 		char msg[256];
 
-		w[0].map.shared = true;
+		w[0].map.shared = true; /* MAP_SHARED | MAP_HUGETLB */
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+		w[0].map.thp = true;
 		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
 		assert_non_null(strstr(msg, "4:3: a bad map"));
+		w[0].map.thp = false;
+		w[0].map.file = 0;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
+		assert_non_null(strstr(msg, "4:3: a bad map"));
+		w[0].map.file = -1;
 		w[0].map.shared = false;
 		w[0].map.thp = true;
 		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
@@ -2712,6 +2719,47 @@ static void test_hugetlb(void **state)
 		w[12].check.cmp = CMP_SIGBUS; /* a require tests a page state */
 		assert_int_equal(scen_check(s, msg, sizeof(msg)), COW_ECORRUPT);
 		w[12].check.cmp = CMP_HUGETLB;
+		assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
+	}
+	scen_free(s);
+	/* Shared hugetlb memory (MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB):
+	 * shared before or after hugetlb, with any protection; the same
+	 * rules of size and pool. */
+	s = parse_ok("system hugepages=2\n"
+		     "process P\n"
+		     "  map a 2M shared hugetlb\n"
+		     "  map b 4M hugetlb ro shared\n"
+		     "  map c 2M none shared hugetlb\n"
+		     "  map d 2M shared\n"
+		     "  write a 0x11\n"
+		     "  fork C\n"
+		     "process C\n"
+		     "  write a[0..4K] 0x22\n"
+		     "process P\n"
+		     "  check corrupt a[0..4K] == 0x22\n"
+		     "  check corrupt a hugetlb\n"
+		     "  madvise a dontneed\n"
+		     "  check corrupt a[0..4K] == 0x22\n");
+	op = s->ops;
+	assert_true(op[0].map.hugetlb);
+	assert_true(op[0].map.shared);
+	assert_false(op[0].map.thp);
+	assert_int_equal(op[0].map.file, -1);
+	assert_int_equal(op[0].map.prot, RW);
+	assert_int_equal(op[0].map.len, 2UL << 20);
+	assert_true(op[1].map.hugetlb);
+	assert_true(op[1].map.shared);
+	assert_int_equal(op[1].map.prot, COW_PROT_READ);
+	assert_int_equal(op[1].map.len, 4UL << 20);
+	assert_true(op[2].map.hugetlb);
+	assert_true(op[2].map.shared);
+	assert_int_equal(op[2].map.prot, 0);
+	assert_false(op[3].map.hugetlb);
+	assert_true(op[3].map.shared);
+	assert_true(scen_has_hugetlb(s));
+	{
+		char msg[256];
+
 		assert_int_equal(scen_check(s, msg, sizeof(msg)), 0);
 	}
 	scen_free(s);
@@ -2771,15 +2819,32 @@ static void test_hugetlb(void **state)
 		   "a hugetlb mapping is whole huge pages: 3145728 bytes is not a multiple of 2M");
 	expect_err(H "  map a 4097 hugetlb\n", "4:9", "4097 bytes is not a multiple of 2M");
 	expect_err(H "  map a 511 pages hugetlb\n", "4:9", "a hugetlb mapping is whole huge pages");
-	/* Not with shared, file= or thp: at the later of the two words. */
-	expect_err(H "  map a 2M shared hugetlb\n", "4:19",
-		   "hugetlb is for private anonymous mappings only: not with shared");
-	expect_err(H "  map a 2M hugetlb shared\n", "4:20",
-		   "hugetlb is for private anonymous mappings only: not with shared");
+	/* Shared too, under the same rules of size and pool. */
+	expect_err(H "  map a 3M shared hugetlb\n", "4:9",
+		   "a hugetlb mapping is whole huge pages: 3145728 bytes is not a multiple of 2M");
+	expect_err(H "  map a 1M hugetlb shared\n", "4:9", "1048576 bytes is not a multiple of 2M");
+	expect_err("process P\n  map a 2M shared hugetlb\n", "2:19",
+		   "a hugetlb mapping needs huge pages: add 'system hugepages=N'");
+	expect_err("system hugepages=0\nprocess P\n  map a 2M hugetlb shared\n", "3:12",
+		   "'system hugepages=0' gives none");
+	expect_err(H "  map a 2M shared hugetlb private\n", "4:27",
+		   "private or shared is given twice");
+	expect_err(H "  map a 2M private hugetlb shared\n", "4:28",
+		   "private or shared is given twice");
+	/* Not with file= or thp: at the later of the two words. */
 	expect_err(H "  map a 2M hugetlb file=f\n", "4:20",
-		   "hugetlb is for private anonymous mappings only: not with file=");
+		   "hugetlb is for anonymous mappings (private or shared) only: not with file= (a "
+		   "scenario's files are not on hugetlbfs)");
 	expect_err(H "  map a 2M file=f hugetlb\n", "4:19",
-		   "hugetlb is for private anonymous mappings only: not with file=");
+		   "hugetlb is for anonymous mappings (private or shared) only: not with file=");
+	expect_err(H "  map a 2M shared file=f hugetlb\n", "4:26",
+		   "hugetlb is for anonymous mappings (private or shared) only: not with file=");
+	expect_err(H "  map a 2M shared hugetlb file=f\n", "4:27",
+		   "hugetlb is for anonymous mappings (private or shared) only: not with file=");
+	expect_err(H "  map a 2M shared hugetlb thp\n", "4:27",
+		   "thp is for private anonymous mappings only: not with shared");
+	expect_err(H "  map a 2M hugetlb thp shared\n", "4:20",
+		   "hugetlb and thp do not go together");
 	expect_err(H "  map a 2M thp hugetlb\n", "4:16",
 		   "hugetlb and thp do not go together: a hugetlb mapping has huge pages of its "
 		   "own (the hugetlb pool), thp asks for transparent ones");
