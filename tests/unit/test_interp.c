@@ -8,6 +8,7 @@
  * bundled scenario under every implemented policy.
  */
 #include "testutil.h"
+#include "hugetlb_scenarios.h"
 
 #include "base/faultinj.h"
 #include "mm/mm.h"
@@ -441,29 +442,10 @@ static void test_hugetlb(void **state)
 				    "  check corrupt buf present\n"
 				    "  check corrupt buf == 0x11\n";
 	/* The child's write needs a page the empty pool has not. */
-	static const char child_writes[] = "system hugepages=1\n"
-					   "process P\n"
-					   "  map buf 2M hugetlb\n"
-					   "  write buf 0x11\n"
-					   "  fork C\n"
-					   "process C\n"
-					   "  write buf[4K..8K] 0x22 sigbus\n"
-					   "  check leak buf == 0x11\n"
-					   "process P\n"
-					   "  check corrupt buf == 0x11\n";
+	static const char child_writes[] = HUGETLB_CHILD_WRITES;
 	/* The parent, which owns the reservation, takes the page back from
 	 * its child: the child's next access raises SIGBUS. */
-	static const char parent_writes[] = "system hugepages=1\n"
-					    "process P\n"
-					    "  map buf 2M hugetlb\n"
-					    "  write buf 0x11\n"
-					    "  fork C\n"
-					    "  write buf[0..4K] 0x22\n"
-					    "  check corrupt buf[0..4K] == 0x22\n"
-					    "  check corrupt buf[4K..8K] == 0x11\n"
-					    "process C\n"
-					    "  check leak buf sigbus\n"
-					    "  read buf[2093056..2M] sigbus\n";
+	static const char parent_writes[] = HUGETLB_PARENT_WRITES;
 	static const enum scen_mode modes[] = {SCEN_SEQ, SCEN_STRESS, SCEN_EXPLORE};
 
 	(void)state;
@@ -551,52 +533,12 @@ static void test_hugetlb(void **state)
  * process. */
 static void test_hugetlb_shared(void **state)
 {
-	static const char child_writes[] = "system hugepages=1\n"
-					   "process P\n"
-					   "  map buf 2M shared hugetlb\n"
-					   "  write buf 0x11\n"
-					   "  fork C\n"
-					   "process C\n"
-					   "  write buf[0..4K] 0x22\n"
-					   "process P\n"
-					   "  check corrupt buf[0..4K] == 0x22\n"
-					   "  check corrupt buf[4K..8K] == 0x11\n"
-					   "  check corrupt buf hugetlb\n"
-					   "  check corrupt buf huge\n"
-					   "  check corrupt buf shared\n"
-					   "  madvise buf dontneed\n"
-					   "  check corrupt buf[0..4K] == 0x22\n"
-					   "process C\n"
-					   "  check corrupt buf[0..4K] == 0x22\n";
+	static const char child_writes[] = HUGETLB_SHARED_CHILD_WRITES;
 	/* The parent's write after fork, a child's MADV_DONTNEED. */
-	static const char parent_writes[] = "system hugepages=1\n"
-					    "process P\n"
-					    "  map buf 2M hugetlb shared\n"
-					    "  fork C\n"
-					    "  write buf 0x11\n"
-					    "process C\n"
-					    "  check corrupt buf == 0x11\n"
-					    "  madvise buf dontneed\n"
-					    "  check corrupt buf[2093056..2M] == 0x11\n"
-					    "  write buf[0..4K] 0x33\n"
-					    "process P\n"
-					    "  check corrupt buf[0..4K] == 0x33\n";
+	static const char parent_writes[] = HUGETLB_SHARED_PARENT_WRITES;
 	/* The child keeps the page after the parent unmaps; when the child
 	 * is gone too, the pool has it again (a fresh, zeroed page). */
-	static const char last_unmap[] = "system hugepages=1\n"
-					 "process P\n"
-					 "  map a 2M shared hugetlb\n"
-					 "  write a 0x11\n"
-					 "  fork C\n"
-					 "  munmap a\n"
-					 "process C\n"
-					 "  check corrupt a == 0x11\n"
-					 "  exit\n"
-					 "process P\n"
-					 "  map b 2M shared hugetlb\n"
-					 "  check corrupt b == 0x00\n"
-					 "  write b 0x44\n"
-					 "  check corrupt b hugetlb\n";
+	static const char last_unmap[] = HUGETLB_SHARED_LAST_UNMAP;
 	/* Shared and private hugetlb mappings of one pool: the private one's
 	 * copy-on-write still needs a page. */
 	static const char mixed[] = "system hugepages=2\n"

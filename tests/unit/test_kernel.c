@@ -14,6 +14,7 @@
  * hugetlb pool raised for a run) is skipped with the reason without it.
  */
 #include "testutil.h"
+#include "hugetlb_scenarios.h"
 
 #include "kernel/host.h"
 #include "kernel/kernel.h"
@@ -529,27 +530,8 @@ static void test_hugetlb_on_host(void **state)
 				    "  check corrupt buf present\n"
 				    "  check corrupt buf == 0x11\n"
 				    "  check corrupt buf[8K..+4K] pte-mapped\n";
-	static const char child_writes[] = "system hugepages=1\n"
-					   "process P\n"
-					   "  map buf 2M hugetlb\n"
-					   "  write buf 0x11\n"
-					   "  fork C\n"
-					   "process C\n"
-					   "  write buf[4K..8K] 0x22 sigbus\n"
-					   "  check leak buf == 0x11\n"
-					   "process P\n"
-					   "  check corrupt buf == 0x11\n";
-	static const char parent_writes[] = "system hugepages=1\n"
-					    "process P\n"
-					    "  map buf 2M hugetlb\n"
-					    "  write buf 0x11\n"
-					    "  fork C\n"
-					    "  write buf[0..4K] 0x22\n"
-					    "  check corrupt buf[0..4K] == 0x22\n"
-					    "  check corrupt buf[4K..8K] == 0x11\n"
-					    "process C\n"
-					    "  check leak buf sigbus\n"
-					    "  read buf[2093056..2M] sigbus\n";
+	static const char child_writes[] = HUGETLB_CHILD_WRITES;
+	static const char parent_writes[] = HUGETLB_PARENT_WRITES;
 	struct scenario *s = parse_ok(basic);
 	const char *why = kern_skip_reason(s);
 	long before = nr_hugepages(), spare;
@@ -637,49 +619,9 @@ static void set_proc_long(const char *path, long v)
  * overcommit) skips it, saying so. */
 static void test_hugetlb_shared_on_host(void **state)
 {
-	static const char child_writes[] = "system hugepages=1\n"
-					   "process P\n"
-					   "  map buf 2M shared hugetlb\n"
-					   "  write buf 0x11\n"
-					   "  fork C\n"
-					   "process C\n"
-					   "  write buf[0..4K] 0x22\n"
-					   "process P\n"
-					   "  check corrupt buf[0..4K] == 0x22\n"
-					   "  check corrupt buf[4K..8K] == 0x11\n"
-					   "  check corrupt buf hugetlb\n"
-					   "  check corrupt buf huge\n"
-					   "  check corrupt buf shared\n"
-					   "  madvise buf dontneed\n"
-					   "  check corrupt buf[0..4K] == 0x22\n"
-					   "process C\n"
-					   "  check corrupt buf[0..4K] == 0x22\n";
-	static const char parent_writes[] = "system hugepages=1\n"
-					    "process P\n"
-					    "  map buf 2M hugetlb shared\n"
-					    "  fork C\n"
-					    "  write buf 0x11\n"
-					    "process C\n"
-					    "  check corrupt buf == 0x11\n"
-					    "  madvise buf dontneed\n"
-					    "  check corrupt buf[2093056..2M] == 0x11\n"
-					    "  write buf[0..4K] 0x33\n"
-					    "process P\n"
-					    "  check corrupt buf[0..4K] == 0x33\n";
-	static const char last_unmap[] = "system hugepages=1\n"
-					 "process P\n"
-					 "  map a 2M shared hugetlb\n"
-					 "  write a 0x11\n"
-					 "  fork C\n"
-					 "  munmap a\n"
-					 "process C\n"
-					 "  check corrupt a == 0x11\n"
-					 "  exit\n"
-					 "process P\n"
-					 "  map b 2M shared hugetlb\n"
-					 "  check corrupt b == 0x00\n"
-					 "  write b 0x44\n"
-					 "  check corrupt b hugetlb\n";
+	static const char child_writes[] = HUGETLB_SHARED_CHILD_WRITES;
+	static const char parent_writes[] = HUGETLB_SHARED_PARENT_WRITES;
+	static const char last_unmap[] = HUGETLB_SHARED_LAST_UNMAP;
 	static const char two_maps[] = "system hugepages=1\n"
 				       "process P\n"
 				       "  map a 2M shared hugetlb\n"
