@@ -194,11 +194,30 @@ struct page *zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
 	return head; /* the caller flushes the TLBs, then drops the reference */
 }
 
+void huge_pmd_share(struct mm_struct *dst_mm, pte_t *dst_pmdp, pte_t *src_pmdp, pte_t pmd, bool cow)
+{
+	struct page *head = pfn_to_page(dst_mm->sys->pool, pte_pfn(pmd));
+
+	set_bit(MMF_HAS_THP, &dst_mm->flags);
+	get_page(head);
+	atomic_inc(&head[1]._entire_mapcount);
+	atomic_long_add(HPAGE_PMD_NR, &dst_mm->nr_anon);
+	if (cow) {
+		/* Shared from now on, as copy_pte() shares a small page. */
+		folio_set_exclusive(head, false);
+		if (pte_write(pmd)) {
+			pmd = pte_wrprotect(pmd);
+			ptep_modify(src_pmdp, _PAGE_RW, 0);
+		}
+	}
+	set_pte(dst_pmdp, pte_mkold(pmd));
+}
+
 int copy_huge_pmd(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma,
 		  unsigned long haddr)
 {
 	struct mm_struct *src_mm = src_vma->vm_mm, *dst_mm = dst_vma->vm_mm;
-	struct page *head, *table = pte_table_alloc(&dst_mm->pgt);
+	struct page *table = pte_table_alloc(&dst_mm->pgt);
 	spinlock_t *src_ptl, *dst_ptl;
 	pte_t *src_pmdp, *dst_pmdp, pmd;
 
@@ -219,18 +238,7 @@ int copy_huge_pmd(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma
 		return THP_FALLBACK;
 	}
 	pgtable_deposit(&dst_mm->pgt, table);
-	head = pfn_to_page(src_mm->sys->pool, pte_pfn(pmd));
-	set_bit(MMF_HAS_THP, &dst_mm->flags);
-	get_page(head);
-	atomic_inc(&head[1]._entire_mapcount);
-	atomic_long_add(HPAGE_PMD_NR, &dst_mm->nr_anon);
-	/* Shared from now on, as copy_pte() shares a small page. */
-	folio_set_exclusive(head, false);
-	if (pte_write(pmd)) {
-		pmd = pte_wrprotect(pmd);
-		ptep_modify(src_pmdp, _PAGE_RW, 0);
-	}
-	set_pte(dst_pmdp, pte_mkold(pmd));
+	huge_pmd_share(dst_mm, dst_pmdp, src_pmdp, pmd, true);
 	spin_unlock(src_ptl);
 	spin_unlock(dst_ptl);
 	return 0;

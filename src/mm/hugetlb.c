@@ -94,6 +94,22 @@ static int hugetlb_file_create(struct vm_area_struct *vma, unsigned long nr)
 	return 0;
 }
 
+/* The reservation of the huge page at the VMA's addr: held again
+ * (resv_hold), or taken if still held (resv_take). */
+static void resv_hold(struct hugetlb_resv *resv, unsigned long i)
+{
+	resv->bits[i / FRAME_MAP_BITS] |= 1UL << (i % FRAME_MAP_BITS);
+}
+
+static bool resv_take(struct hugetlb_resv *resv, unsigned long i)
+{
+	unsigned long *word = &resv->bits[i / FRAME_MAP_BITS], mask = 1UL << (i % FRAME_MAP_BITS);
+	bool held = (*word & mask) != 0;
+
+	*word &= ~mask;
+	return held;
+}
+
 int hugetlb_reserve_pages(struct vm_area_struct *vma)
 {
 	struct frame_pool *pool = vma->vm_mm->sys->pool;
@@ -116,7 +132,7 @@ int hugetlb_reserve_pages(struct vm_area_struct *vma)
 	resv->pgoff = vma->vm_pgoff;
 	resv->nr = nr;
 	for (unsigned long i = 0; i < nr; i++)
-		resv->bits[i / FRAME_MAP_BITS] |= 1UL << (i % FRAME_MAP_BITS);
+		resv_hold(resv, i);
 	vma->resv = resv;
 	return 0;
 }
@@ -163,14 +179,8 @@ void hugetlb_vma_close(struct vm_area_struct *vma)
 		return;
 	/* Give back what this part of the mapping never faulted in. */
 	mutex_lock(&sys->hugetlb_mutex);
-	for (unsigned long a = vma->vm_start; a < vma->vm_end; a += PMD_SIZE) {
-		unsigned long i = resv_index(resv, vma, a);
-
-		if (resv->bits[i / FRAME_MAP_BITS] & (1UL << (i % FRAME_MAP_BITS))) {
-			resv->bits[i / FRAME_MAP_BITS] &= ~(1UL << (i % FRAME_MAP_BITS));
-			held++;
-		}
-	}
+	for (unsigned long a = vma->vm_start; a < vma->vm_end; a += PMD_SIZE)
+		held += resv_take(resv, resv_index(resv, vma, a));
 	mutex_unlock(&sys->hugetlb_mutex);
 	if (held)
 		hugetlb_unreserve(sys->pool, held);
@@ -183,30 +193,17 @@ void hugetlb_vma_close(struct vm_area_struct *vma)
  * it (hugetlb fault mutex held). */
 static bool resv_consume(struct vm_area_struct *vma, unsigned long addr)
 {
-	struct hugetlb_resv *resv = vma->resv;
-	unsigned long i, mask;
-
-	if (!resv)
-		return false;
-	i = resv_index(resv, vma, addr);
-	mask = 1UL << (i % FRAME_MAP_BITS);
-	if (!(resv->bits[i / FRAME_MAP_BITS] & mask))
-		return false;
-	resv->bits[i / FRAME_MAP_BITS] &= ~mask;
-	return true;
+	return vma->resv && resv_take(vma->resv, resv_index(vma->resv, vma, addr));
 }
 
 /* restore_reserve_on_error(): a fault that consumed the reservation and
  * freed its page again gives the reservation back. */
 static void resv_restore(struct vm_area_struct *vma, unsigned long addr)
 {
-	struct hugetlb_resv *resv = vma->resv;
-	unsigned long i = resv_index(resv, vma, addr);
-
 	/* The page went back to the pool's free stack before this, so a
 	 * promise of it can always be made again. */
 	if (hugetlb_reserve(vma->vm_mm->sys->pool, 1) == 0)
-		resv->bits[i / FRAME_MAP_BITS] |= 1UL << (i % FRAME_MAP_BITS);
+		resv_hold(vma->resv, resv_index(vma->resv, vma, addr));
 }
 
 static pte_t mk_hugetlb_pmd(struct cow_system *sys, struct page *head,
@@ -497,6 +494,7 @@ int copy_hugetlb_page_range(struct vm_area_struct *dst_vma, struct vm_area_struc
 {
 	struct mm_struct *src_mm = src_vma->vm_mm, *dst_mm = dst_vma->vm_mm;
 	struct cow_system *sys = src_mm->sys;
+	bool cow = is_cow_mapping(src_vma->vm_flags) && sys->policy->hugetlb != HUGETLB_NO_COW;
 	int err = 0;
 
 	for (unsigned long a = src_vma->vm_start; a < src_vma->vm_end && !err; a += PMD_SIZE) {
@@ -509,8 +507,7 @@ int copy_hugetlb_page_range(struct vm_area_struct *dst_vma, struct vm_area_struc
 		if (!pmd_trans_huge(pmd))
 			continue;
 		head = pfn_to_page(sys->pool, pte_pfn(pmd));
-		if (is_cow_mapping(src_vma->vm_flags) && sys->policy->hugetlb != HUGETLB_NO_COW &&
-		    sys->policy->hugetlb_fork_copy && fork_copies_page(src_vma, head)) {
+		if (cow && sys->policy->hugetlb_fork_copy && fork_copies_page(src_vma, head)) {
 			err = copy_hugetlb_for_child(dst_vma, a, head);
 			continue;
 		}
@@ -520,21 +517,9 @@ int copy_hugetlb_page_range(struct vm_area_struct *dst_vma, struct vm_area_struc
 			break;
 		}
 		src_pmdp = pmd_lock_entry(&src_mm->pgt, a, false, true, &src_ptl);
-		pmd = ptep_get(src_pmdp);
-		set_bit(MMF_HAS_THP, &dst_mm->flags);
-		get_page(head);
-		atomic_inc(&head[1]._entire_mapcount);
-		atomic_long_add(HPAGE_PMD_NR, &dst_mm->nr_anon);
-		if (PageFlag(head, PG_anon))
-			folio_set_exclusive(head, false);
 		/* A shared mapping's page, and before 2.6.16 a private
 		 * one's (no COW), is shared as it is, writable. */
-		if (is_cow_mapping(src_vma->vm_flags) && sys->policy->hugetlb != HUGETLB_NO_COW &&
-		    pte_write(pmd)) {
-			pmd = pte_wrprotect(pmd);
-			ptep_modify(src_pmdp, _PAGE_RW, 0);
-		}
-		set_pte(dst_pmdp, pte_mkold(pmd));
+		huge_pmd_share(dst_mm, dst_pmdp, src_pmdp, ptep_get(src_pmdp), cow);
 		spin_unlock(src_ptl);
 		spin_unlock(dst_ptl);
 	}

@@ -295,6 +295,13 @@ struct page *zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr);
  * huge_offset() name the subpage); NULL if there is neither.  Unlock
  * with pte_unmap_unlock(). */
 pte_t *leaf_offset_map_lock(struct vm_area_struct *vma, unsigned long addr, spinlock_t **ptlp);
+/* fork: the child's PMD at dst_pmdp maps the folio of the parent's huge
+ * PMD pmd at src_pmdp (both PMD locks held), its counts up first; in a COW
+ * mapping (cow) the folio is shared from now on and both PMDs lose the
+ * write bit, otherwise (a shared mapping, hugetlb before 2.6.16) the
+ * child's is the parent's. */
+void huge_pmd_share(struct mm_struct *dst_mm, pte_t *dst_pmdp, pte_t *src_pmdp, pte_t pmd,
+		    bool cow);
 /* fork: share the folio of the parent's huge PMD at haddr with the child,
  * write-protecting both.  0, COW_ENOMEM, or THP_FALLBACK when the PMD is
  * not huge (any more). */

@@ -244,11 +244,11 @@ void walk_pte_range(struct vm_area_struct *vma, unsigned long start, unsigned lo
 		if (!ptep && (vma->vm_flags & VM_HUGETLB)) {
 			/* A hugetlb page is never split: fn sees its huge
 			 * PMD, once, under the PMD lock. */
-			ptep = leaf_offset_map_lock(vma, addr, &ptl);
-			if (ptep) {
+			ptep = pmd_lock_entry(pgt, addr, false, false, &ptl);
+			if (ptep && pmd_trans_huge(ptep_get(ptep)))
 				fn(vma, addr & PMD_MASK, ptep, arg);
-				pte_unmap_unlock(ptep, ptl);
-			}
+			if (ptep)
+				spin_unlock(ptl);
 			addr = next;
 			continue;
 		}
