@@ -39,8 +39,8 @@ fi
 # program's own 1 and 2.  Leak detection stays on: liburcu's and
 # liburing's allocations are freed or still reachable at exit
 # (LeakSanitizer reports only unreachable blocks); the only suppressed
-# leaks are test_fork's deliberately abandoned failed runs (tests/lsan.supp
-# says why).  detect_stack_use_after_return stays off (gcc's default): its
+# leaks are the deliberately abandoned failed runs of test_fork's programs
+# and of one test_interp test (tests/lsan.supp says why).  detect_stack_use_after_return stays off (gcc's default): its
 # fake stacks would need each finished coroutine's last switch to free
 # them (src/sched/coro.h).
 SAN_RC=86

@@ -703,10 +703,11 @@ static int check_pte_rules(struct sys_check *c, unsigned long addr, pte_t pte)
 	struct page *page = pfn_to_page(pool, pte_pfn(pte));
 	unsigned long n = pmd_trans_huge(pte) ? HPAGE_PMD_NR : 1; /* frames it maps */
 
-	if (page == c->sys->zero_page) {
+	if (READ_ONCE(page->flags) & BIT_MASK(PG_zero)) {
 		if (pte_write(pte))
 			return corrupt(c->msg, c->len,
-				       "the zero page is mapped writable at 0x%lx (S5)", addr);
+				       "the %szero page is mapped writable at 0x%lx (S5)",
+				       pmd_trans_huge(pte) ? "huge " : "", addr);
 		return 0;
 	}
 	for (unsigned long i = 0; i < n; i++)
@@ -742,7 +743,7 @@ static int check_pte_excl(unsigned long addr, pte_t *ptep, void *arg)
 		 * PMD lock is free. */
 		bool unlocked = !spin_is_locked(&c->cur_pgt->lock);
 
-		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++) {
+		for (unsigned long i = 0; i < HPAGE_PMD_NR && !pte_special(pte); i++) {
 			c->maps[pte_pfn(pte) + i]++;
 			if (c->wmaps && unlocked && pte_write(pte))
 				c->wmaps[pte_pfn(pte) + i]++;
@@ -845,22 +846,37 @@ static int check_swap(struct sys_check *c, bool strict)
 	return 0;
 }
 
-/* S5's first half. */
-static int check_zero_page(struct cow_system *sys, char *msg, size_t len)
+/* S5's first half: the zero pages hold zeroes. */
+static int check_zero_bytes(const unsigned char *z, size_t size, const char *what, char *msg,
+			    size_t len)
 {
 	static const unsigned char zeroes[PAGE_SIZE];
-	const unsigned char *z;
 
-	if (!sys->zero_page)
-		return 0;
-	z = page_address(sys->pool, sys->zero_page);
-	if (memcmp(z, zeroes, PAGE_SIZE) == 0)
-		return 0;
-	for (size_t i = 0;; i++)
-		if (z[i]) {
-			corrupt(msg, len, "the zero page holds 0x%02x at offset %zu (S5)", z[i], i);
-			return COW_EOVERWRITE;
-		}
+	for (size_t off = 0; off < size; off += PAGE_SIZE) {
+		if (memcmp(z + off, zeroes, PAGE_SIZE) == 0)
+			continue;
+		for (size_t i = off;; i++)
+			if (z[i]) {
+				corrupt(msg, len, "the %s holds 0x%02x at offset %zu (S5)", what,
+					z[i], i);
+				return COW_EOVERWRITE;
+			}
+	}
+	return 0;
+}
+
+static int check_zero_page(struct cow_system *sys, char *msg, size_t len)
+{
+	struct page *huge = READ_PRIVATE(sys->huge_zero_page);
+	int err = 0;
+
+	if (sys->zero_page)
+		err = check_zero_bytes(page_address(sys->pool, sys->zero_page), PAGE_SIZE,
+				       "zero page", msg, len);
+	if (!err && huge)
+		err = check_zero_bytes(page_address(sys->pool, huge), PMD_SIZE, "huge zero page",
+				       msg, len);
+	return err;
 }
 
 static void step_record_table(unsigned long pfn, enum pt_level level, unsigned long base,
@@ -1246,7 +1262,7 @@ static void step_touch(struct cow_system *sys, struct step_state *st, const stru
 			st->reshaped = true; /* an upper level */
 		else
 			step_dirty_frame(st, pfn); /* a chunk of page contents (frame_chunk) */
-		if (sys->zero_page && pfn == page_to_pfn(pool, sys->zero_page))
+		if (PageFlag(&pool->pages[pfn], PG_zero))
 			st->zero_dirty = true;
 	} else if (ptr_within(obj, sys->ext_refs, pool->nr * sizeof(*sys->ext_refs))) {
 		step_dirty_frame(st,
@@ -1265,7 +1281,10 @@ static void step_touch(struct cow_system *sys, struct step_state *st, const stru
 	} else {
 		list_for_each_entry(mm, &sys->mms, mmlist)
 		{
-			if (obj == &mm->pgt.lock || obj == &mm->pgt.nr_tables)
+			/* mm->flags: MMF_HAS_THP, set with the PMD lock held,
+			 * makes that lock one the counts in flight hide
+			 * behind (pgt_locks_held()). */
+			if (obj == &mm->pgt.lock || obj == &mm->pgt.nr_tables || obj == &mm->flags)
 				st->p3_dirty = true;
 			else if (ptr_within(obj, &mm->pgt, sizeof(mm->pgt)))
 				st->reshaped = true;

@@ -209,7 +209,8 @@ static int copy_huge_range(struct vm_area_struct *dst_vma, struct vm_area_struct
 	pmd = pmd_peek(&src_vma->vm_mm->pgt, addr);
 	if (!pmd_trans_huge(pmd))
 		return 0;
-	if (fork_must_copy(sys->policy, src_vma, pfn_to_page(sys->pool, pte_pfn(pmd)))) {
+	if (!is_huge_zero_pmd(pmd) &&
+	    fork_must_copy(sys->policy, src_vma, pfn_to_page(sys->pool, pte_pfn(pmd)))) {
 		split_huge_pmd(src_vma, addr);
 		return THP_FALLBACK;
 	}

@@ -141,7 +141,9 @@ enum follow { FOLLOW_OK, FOLLOW_FAULT, FOLLOW_WRITE_FAULT, FOLLOW_UNSHARE };
 static bool forced_write_ok(const struct cow_system *sys, unsigned int flags, pte_t pte,
 			    const struct page *page)
 {
-	if (!(flags & FOLL_FORCE) || pte_special(pte))
+	/* The small zero page never (its PTE is never dirty); the huge zero
+	 * page as any huge PMD, by its dirty bit. */
+	if (!(flags & FOLL_FORCE) || (pte_special(pte) && !pmd_trans_huge(pte)))
 		return false;
 	switch (sys->policy->force) {
 	case FORCE_MKWRITE:
@@ -173,8 +175,8 @@ static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, u
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_FAULT;
 	}
-	page = pte_special(pte) ? sys->zero_page
-				: pfn_to_page(sys->pool, pte_pfn(pte) + huge_offset(pte, addr));
+	/* The small zero page, the huge zero page's subpage, or the page. */
+	page = pfn_to_page(sys->pool, pte_pfn(pte) + huge_offset(pte, addr));
 	if ((flags & FOLL_WRITE) && !pte_write(pte) && !forced_write_ok(sys, flags, pte, page)) {
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_FAULT;
@@ -187,6 +189,12 @@ static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, u
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_WRITE_FAULT;
 	}
+	/* FOLL_TOUCH: until 4.15 (a8f97366452e) touch_pmd() marked a THP's
+	 * PMD dirty for a read too, which the FOLL_COW test above then takes
+	 * for a forced write's private copy, on the huge zero page too. */
+	if (sys->policy->thp_touch_dirty && pmd_trans_huge(pte) && !(vma->vm_flags & VM_HUGETLB) &&
+	    !pte_dirty(pte))
+		ptep_modify(ptep, 0, _PAGE_DIRTY | _PAGE_ACCESSED);
 	grab_page(sys, page, flags);
 	gup_mark_page(sys, page);
 	pte_unmap_unlock(ptep, ptl);
@@ -330,7 +338,10 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 			pte = ptep_get(ptep); /* gup_huge_pmd(): the same PMD */
 		else
 			pte = ptep_get(++ptep);
-		if (!ptep || !pte_present(pte) || !pte_user(pte) || pte_special(pte))
+		/* Not the small zero page (pte_special); the huge zero page's
+		 * PMD, as gup_huge_pmd() takes it, yes. */
+		if (!ptep || !pte_present(pte) || !pte_user(pte) ||
+		    (pte_special(pte) && !pmd_trans_huge(pte)))
 			break;
 		if (need_write && !pte_write(pte))
 			break;

@@ -15,8 +15,9 @@
  * with the anon_vma and its own index (Linux keeps those on the head
  * alone; cowlab repeats them on each subpage so that the reverse map and
  * every PageFlag(page, PG_anon) test work on a subpage unchanged).
- * PG_anon_exclusive is kept on every subpage: a fresh THP is exclusive
- * whole, fork clears all 512 bits, a split keeps each.
+ * PG_anon_exclusive is kept on every subpage, in every era as for small
+ * pages (only 5.19+ decide by it): a fresh THP is exclusive whole, a
+ * reuse makes it so, fork clears all 512 bits, a split keeps each.
  *
  * Locks.  The PMD lock is the mm's page_table_lock (pgtable.h); a huge
  * PMD is installed, write-protected, split and zapped under it, and the
@@ -35,6 +36,14 @@
  * large folio alone for now.  Everything that changes PTEs and knows no
  * huge PMD (mprotect, clear_refs, KSM's scan, a zap of part of one)
  * splits it first, through walk_pte_range().
+ *
+ * The huge zero page (3.8).  A read fault where a THP could go maps a
+ * PMD-sized folio of zeroes that every such mapping shares, as the small
+ * zero page is shared: made on first use, kept by the system, flagged
+ * PG_zero on every subpage; its PMD is read-only and special (pte_special:
+ * no reference, no mapcount, no reverse map), with a deposited table
+ * like any huge PMD.  Splitting it maps the small zero page 512 times; a
+ * write maps a new THP or splits it, by the era (thp_cow_huge).
  */
 #include "mm/mm.h"
 
@@ -91,7 +100,65 @@ void huge_pmd_install(struct mm_struct *mm, pte_t *pmdp, struct page *head, pte_
 	set_pte(pmdp, pmd);
 }
 
-int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
+/* get_huge_zero_page(): the huge zero page, made now if no fault made it
+ * yet (two racing faults may both allocate; one keeps its folio); NULL
+ * without the small zero page or when the pool has no aligned 2 MiB. */
+static struct page *get_huge_zero_page(struct cow_system *sys)
+{
+	struct page *zero = READ_ONCE(sys->huge_zero_page), *old;
+
+	if (zero || !sys->zero_page)
+		return zero;
+	zero = alloc_folio(sys->pool, HPAGE_PMD_ORDER, GFP_ZERO);
+	if (!zero)
+		return NULL;
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+		SetPageFlag(zero + i, PG_zero);
+	old = cmpxchg(&sys->huge_zero_page, NULL, zero);
+	if (old) {
+		huge_zero_page_free(sys->pool, zero);
+		return old;
+	}
+	return zero;
+}
+
+void huge_zero_page_free(struct frame_pool *pool, struct page *zero)
+{
+	for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+		ClearPageFlag(zero + i, PG_zero);
+	put_page(pool, zero);
+}
+
+/* A read fault at the empty PMD at haddr: map the huge zero page there,
+ * read-only and clean (set_huge_zero_page()). */
+static int map_huge_zero_page(struct vm_area_struct *vma, unsigned long haddr)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct page *zero = get_huge_zero_page(mm->sys), *table;
+	pte_t prot = (vma->vm_flags & (VM_READ | VM_WRITE)) ? PAGE_READONLY : _PAGE_PRESENT;
+	spinlock_t *ptl;
+	pte_t *pmdp;
+
+	if (!zero)
+		return THP_FALLBACK;
+	table = pte_table_alloc(&mm->pgt); /* deposited for a later split */
+	if (!table)
+		return THP_FALLBACK;
+	pmdp = pmd_lock_entry(&mm->pgt, haddr, true, false, &ptl);
+	if (!pmdp || !pte_none(ptep_get(pmdp))) {
+		if (pmdp)
+			spin_unlock(ptl);
+		pte_table_free(table);
+		return pmdp ? 0 : COW_ENOMEM;
+	}
+	set_bit(MMF_HAS_THP, &mm->flags);
+	pgtable_deposit(&mm->pgt, table);
+	set_pte(pmdp, pte_mkspecial(pmd_mkhuge(pfn_pte(page_to_pfn(mm->sys->pool, zero), prot))));
+	spin_unlock(ptl);
+	return 0;
+}
+
+int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags)
 {
 	unsigned long haddr = addr & PMD_MASK;
 	struct mm_struct *mm = vma->vm_mm;
@@ -103,6 +170,8 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 
 	if (!thp_allowed(vma, haddr))
 		return THP_FALLBACK;
+	if (!(flags & FAULT_FLAG_WRITE) && sys->zero_page)
+		return map_huge_zero_page(vma, haddr);
 	err = anon_vma_prepare(vma);
 	if (err)
 		return err;
@@ -114,7 +183,7 @@ int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr)
 		put_page(sys->pool, head);
 		return THP_FALLBACK;
 	}
-	folio_add_new_anon_rmap(head, vma, haddr, sys->policy->anon_exclusive);
+	folio_add_new_anon_rmap(head, vma, haddr, true);
 	lru_add(sys->pool, head);
 	pmdp = pmd_lock_entry(&mm->pgt, haddr, true, false, &ptl);
 	if (!pmdp || !pte_none(ptep_get(pmdp))) {
@@ -144,6 +213,16 @@ static void split_huge_pmd_locked(struct mm_struct *mm, pte_t *pmdp, pte_t pmd)
 	pte_t *ptes = pte_table_entries(&mm->pgt, table);
 	pte_t bits = pmd & PTE_FLAGS_MASK & ~(pte_t)_PAGE_PSE;
 
+	if (is_huge_zero_pmd(pmd)) {
+		/* __split_huge_zero_page_pmd(): the small zero page, special
+		 * and read-only, 512 times; no counts move. */
+		pte_t zero = pfn_pte(page_to_pfn(sys->pool, sys->zero_page), bits);
+
+		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+			ptes[i] = zero;
+		pmd_populate_locked(&mm->pgt, pmdp, table);
+		return;
+	}
 	/* Counts up first: a reference per PTE (the PMD's one goes last),
 	 * a mapcount per subpage. */
 	atomic_add(HPAGE_PMD_NR, &head->_refcount);
@@ -170,28 +249,35 @@ void split_huge_pmd(struct vm_area_struct *vma, unsigned long addr)
 	spin_unlock(ptl);
 }
 
-struct page *zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr)
+bool zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr, struct page **headp)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	struct page *head = NULL, *table = NULL;
+	struct page *table = NULL;
 	spinlock_t *ptl;
 	pte_t *pmdp = pmd_lock_entry(&mm->pgt, haddr, false, false, &ptl);
+	bool zapped = false;
 
+	*headp = NULL;
 	if (!pmdp)
-		return NULL;
+		return false;
 	if (pmd_trans_huge(ptep_get(pmdp))) {
 		pte_t pmd = ptep_get_and_clear(pmdp);
 
-		head = pfn_to_page(mm->sys->pool, pte_pfn(pmd));
-		atomic_dec(&head[1]._entire_mapcount);
-		atomic_long_sub(HPAGE_PMD_NR, &mm->nr_anon);
+		zapped = true;
+		if (!is_huge_zero_pmd(pmd)) {
+			struct page *head = pfn_to_page(mm->sys->pool, pte_pfn(pmd));
+
+			atomic_dec(&head[1]._entire_mapcount);
+			atomic_long_sub(HPAGE_PMD_NR, &mm->nr_anon);
+			*headp = head;
+		}
 		if (!(vma->vm_flags & VM_HUGETLB)) /* hugetlb deposits none */
 			table = pgtable_withdraw(&mm->pgt);
 	}
 	spin_unlock(ptl);
 	if (table)
 		pte_table_free(table);
-	return head; /* the caller flushes the TLBs, then drops the reference */
+	return zapped; /* the caller flushes the TLBs, then drops the reference */
 }
 
 void huge_pmd_share(struct mm_struct *dst_mm, pte_t *dst_pmdp, pte_t *src_pmdp, pte_t pmd, bool cow)
@@ -199,6 +285,10 @@ void huge_pmd_share(struct mm_struct *dst_mm, pte_t *dst_pmdp, pte_t *src_pmdp, 
 	struct page *head = pfn_to_page(dst_mm->sys->pool, pte_pfn(pmd));
 
 	set_bit(MMF_HAS_THP, &dst_mm->flags);
+	if (is_huge_zero_pmd(pmd)) {
+		set_pte(dst_pmdp, pmd); /* read-only already, and counts none */
+		return;
+	}
 	get_page(head);
 	atomic_inc(&head[1]._entire_mapcount);
 	atomic_long_add(HPAGE_PMD_NR, &dst_mm->nr_anon);
@@ -266,6 +356,62 @@ static bool huge_can_reuse(const struct cow_policy *policy, struct page *head)
 	return false;
 }
 
+/* Map a new THP in place of the huge PMD orig at pmdp (ptl its lock, not
+ * held; mmap_lock held for read): a copy of old, on which the caller holds
+ * a reference that this drops, or zeroes for the huge zero page (old
+ * NULL).  The copy runs without locks and is used only if the PMD still
+ * holds orig, as wp_page_copy() does for a small page.  No THP to be had:
+ * split instead, and the PTE fault copies the page touched. */
+static int huge_wp_copy(struct vm_area_struct *vma, unsigned long haddr, pte_t *pmdp,
+			spinlock_t *ptl, pte_t orig, struct page *old)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct cow_system *sys = mm->sys;
+	struct page *head = NULL;
+	bool replaced = false;
+
+	if (anon_vma_prepare(vma) == 0)
+		head = alloc_folio(sys->pool, HPAGE_PMD_ORDER, old ? 0 : GFP_ZERO);
+	if (!head) {
+		if (old)
+			put_page(sys->pool, old);
+		split_huge_pmd(vma, haddr);
+		return 0;
+	}
+	if (old) {
+		/* The deliberate race of wp_page_copy(): see there. */
+		deliberate_race_begin();
+		for (unsigned long i = 0; i < HPAGE_PMD_NR; i++)
+			copy_frame(sys->pool, head + i, old + i);
+		deliberate_race_end();
+	}
+	folio_add_new_anon_rmap(head, vma, haddr, true);
+	lru_add(sys->pool, head);
+	spin_lock(ptl);
+	if (ptep_get(pmdp) == orig) {
+		/* Clear and flush first, so that no CPU goes on using the old
+		 * page through its TLB; the deposited table stays for the new
+		 * PMD. */
+		ptep_get_and_clear(pmdp);
+		flush_tlb_mm(mm);
+		if (old) {
+			atomic_dec(&old[1]._entire_mapcount);
+			atomic_long_sub(HPAGE_PMD_NR, &mm->nr_anon);
+		}
+		huge_pmd_install(mm, pmdp, head, mk_huge_pmd(sys, head, vma));
+		replaced = true;
+	}
+	spin_unlock(ptl);
+	if (!replaced)
+		put_page(sys->pool, head); /* resolved, split or zapped meanwhile */
+	if (old) {
+		if (replaced)
+			put_page(sys->pool, old); /* the old PMD's reference */
+		put_page(sys->pool, old);	  /* ours */
+	}
+	return 0;
+}
+
 int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags)
 {
 	unsigned long haddr = addr & PMD_MASK;
@@ -282,6 +428,16 @@ int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, unsigned
 	pmd = ptep_get(pmdp);
 	if (!pmd_trans_huge(pmd))
 		goto out_unlock; /* split or zapped meanwhile: retry */
+	if (is_huge_zero_pmd(pmd)) {
+		/* The huge zero page: a new zeroed THP before 5.8 (and from
+		 * 6.13), else split, and the PTE fault copies the small zero
+		 * page touched. */
+		spin_unlock(ptl);
+		if (sys->policy->thp_cow_huge)
+			return huge_wp_copy(vma, haddr, pmdp, ptl, pmd, NULL);
+		split_huge_pmd(vma, haddr);
+		return 0;
+	}
 	head = pfn_to_page(sys->pool, pte_pfn(pmd));
 	if (unshare ? PageFlag(head, PG_anon_exclusive) : pte_write(pmd))
 		goto out_unlock; /* resolved meanwhile */
@@ -301,19 +457,24 @@ int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, unsigned
 	}
 	reuse = huge_can_reuse(sys->policy, head);
 	if (reuse) {
-		if (sys->policy->anon_exclusive)
-			folio_set_exclusive(head, true);
+		folio_set_exclusive(head, true);
 		if (!unshare)
 			ptep_modify(pmdp, 0,
 				    ((vma->vm_flags & VM_WRITE) ? _PAGE_RW : 0) | _PAGE_DIRTY |
 					    _PAGE_SOFT_DIRTY | _PAGE_ACCESSED);
+	} else if (sys->policy->thp_cow_huge) {
+		get_page(head); /* the copy's source, without the locks */
 	}
 	unlock_page(head);
 	spin_unlock(ptl);
-	/* Otherwise split, and the retried access meets the PTE fault,
-	 * which copies the subpage it touches (5.8's fallback). */
-	if (!reuse)
-		split_huge_pmd(vma, haddr);
+	if (reuse)
+		return 0;
+	/* Before 5.8 a copy of all 2 MiB; from 5.8 (or with no THP to be
+	 * had) a split, and the retried access meets the PTE fault, which
+	 * copies the subpage it touches. */
+	if (sys->policy->thp_cow_huge)
+		return huge_wp_copy(vma, haddr, pmdp, ptl, pmd, head);
+	split_huge_pmd(vma, haddr);
 	return 0;
 
 out_unlock:
@@ -345,7 +506,7 @@ int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int 
 		return THP_FALLBACK;
 	pmd = pmd_peek(&mm->pgt, addr);
 	if (pte_none(pmd))
-		return do_huge_pmd_anonymous_page(vma, addr);
+		return do_huge_pmd_anonymous_page(vma, addr, flags);
 	if (!pmd_trans_huge(pmd))
 		return THP_FALLBACK; /* a PTE table: the PTE fault */
 	if ((flags & FAULT_FLAG_WRITE) && !pte_write(pmd))
@@ -452,7 +613,7 @@ static int collapse_huge_page(struct vm_area_struct *vma, unsigned long haddr)
 		atomic_long_dec(&mm->nr_anon);
 		old[nr_old++] = page;
 	}
-	folio_add_new_anon_rmap(head, vma, haddr, sys->policy->anon_exclusive);
+	folio_add_new_anon_rmap(head, vma, haddr, true);
 	lru_add(sys->pool, head);
 	pgtable_deposit(&mm->pgt, table);
 	huge_pmd_install(mm, pmdp, head, mk_huge_pmd(sys, head, vma));

@@ -155,12 +155,15 @@ struct ksm_stable;
 unsigned long system_reuses(void);
 
 struct cow_system {
-	struct cow_system_opts opts;	  /* (C) as made, defaults filled in, no policy name */
-	struct frame_pool *pool;	  /* (C) */
-	const struct cow_policy *policy;  /* (C) */
-	int nr_cpus;			  /* (C) */
-	struct cow_cpu *cpus;		  /* (C) nr_cpus entries */
-	struct page *zero_page;		  /* (C) NULL when disabled */
+	struct cow_system_opts opts;	 /* (C) as made, defaults filled in, no policy name */
+	struct frame_pool *pool;	 /* (C) */
+	const struct cow_policy *policy; /* (C) */
+	int nr_cpus;			 /* (C) */
+	struct cow_cpu *cpus;		 /* (C) nr_cpus entries */
+	struct page *zero_page;		 /* (C) NULL when disabled */
+	/* (A) The huge zero page's head: made on the first read fault that
+	 * wants it (never without zero_page), then kept to the end. */
+	struct page *huge_zero_page;
 	spinlock_t lock;		  /* the process and mm lists, pids */
 	struct list_head processes;	  /* (S) */
 	struct list_head mms;		  /* (S) every mm, also mid-fork */
@@ -281,15 +284,25 @@ int handle_mm_fault_locked(struct mm_struct *mm, unsigned long addr, unsigned in
  * fault on a write-protected huge PMD.  Returns 0 (retry the access), an
  * error, or THP_FALLBACK. */
 int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int flags);
-int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr);
+int do_huge_pmd_anonymous_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags);
 int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, unsigned int flags);
 /* Replace the huge PMD that maps addr, if there is one, by a PTE table
  * mapping the same subpages with the same bits (its deposited table:
  * this needs no memory). */
 void split_huge_pmd(struct vm_area_struct *vma, unsigned long addr);
-/* Clear the huge PMD at haddr; returns its folio, whose reference the
- * caller drops after the TLB shootdown, or NULL if it was none. */
-struct page *zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr);
+/* Give the huge zero page back to the pool (the system's end). */
+void huge_zero_page_free(struct frame_pool *pool, struct page *zero);
+/* Clear the huge PMD at haddr; returns whether there was one (then the
+ * caller shoots the TLBs down), and *headp its folio, whose reference the
+ * caller drops after that, or NULL for the huge zero page, which holds
+ * none. */
+bool zap_huge_pmd(struct vm_area_struct *vma, unsigned long haddr, struct page **headp);
+/* A huge PMD that maps the huge zero page: read-only, special (no
+ * reference, no mapcount, no reverse map, as for the small zero page). */
+static inline bool is_huge_zero_pmd(pte_t pmd)
+{
+	return pmd_trans_huge(pmd) && pte_special(pmd);
+}
 /* addr's leaf entry, locked: its PTE under the PT lock, or the huge PMD
  * that maps it under the PMD lock (then pmd_trans_huge(*leaf) and
  * huge_offset() name the subpage); NULL if there is neither.  Unlock

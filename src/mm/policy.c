@@ -26,6 +26,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-2.4",
 		.thp = THP_NONE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_NONE,
 		.hugetlb_fork_copy = false,
 		.madv_collapse = false,
@@ -50,6 +52,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-2.6.7",
 		.thp = THP_NONE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_NO_COW,
 		.hugetlb_fork_copy = false,
 		.madv_collapse = false,
@@ -71,6 +75,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-2.6.13",
 		.thp = THP_NONE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_NO_COW,
 		.hugetlb_fork_copy = false,
 		.madv_collapse = false,
@@ -91,6 +97,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-2.6.29",
 		.thp = THP_NONE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_REFCOUNT,
 		.hugetlb_fork_copy = false,
 		.madv_collapse = false,
@@ -112,6 +120,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "forkfix-2009",
 		.thp = THP_NONE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_REFCOUNT,
 		.hugetlb_fork_copy = true,
 		.madv_collapse = false,
@@ -134,6 +144,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "dontcow-2009",
 		.thp = THP_NONE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_REFCOUNT,
 		.hugetlb_fork_copy = false,
 		.madv_collapse = false,
@@ -156,6 +168,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "pagecount-2009",
 		.thp = THP_NONE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_REFCOUNT,
 		.hugetlb_fork_copy = false,
 		.madv_collapse = false,
@@ -177,6 +191,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "mmlock-2009",
 		.thp = THP_NONE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_REFCOUNT,
 		.hugetlb_fork_copy = false,
 		.madv_collapse = false,
@@ -199,8 +215,34 @@ static const struct cow_policy presets[] = {
 		.uffd_dirty = false,
 	},
 	{
+		.name = "linux-4.14",
+		.thp = THP_REUSE_MAPCOUNT,
+		.thp_touch_dirty = true,
+		.thp_cow_huge = true,
+		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
+		.hugetlb_fork_copy = false,
+		.madv_collapse = false,
+		.summary = "mapcount-based reuse for small pages, THP and hugetlb; Dirty COW "
+			   "fixed by FOLL_COW, but a read GUP dirties a huge PMD (Huge Dirty COW)",
+		.commits = "19be0eaffa3a (v4.9, FOLL_COW), 8310d48b125d (FOLL_COW for THP), "
+			   "x86 generic gup-fast (v4.13); the touch fixed by a8f97366452e "
+			   "(v4.15)",
+		.wp_reuse = REUSE_MAPCOUNT_LOCK,
+		.fork = FORK_SHARE,
+		.gup = GUP_PLAIN,
+		.gupfast = GUPFAST_RECHECK,
+		NO_PINS,
+		.reclaim = RECLAIM_UNMAP_ANY,
+		.force = FORCE_COW_DIRTY,
+		.mprotect_upgrade = false,
+		.fork_copy_coherent = false,
+		.uffd_dirty = false,
+	},
+	{
 		.name = "linux-5.8",
 		.thp = THP_REUSE_MAPCOUNT,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = false,
 		.madv_collapse = false,
@@ -222,6 +264,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-5.9",
 		.thp = THP_REUSE_MAPCOUNT,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = false,
 		.madv_collapse = false,
@@ -243,6 +287,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-5.11",
 		.thp = THP_REUSE_MAPCOUNT,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = false,
 		.madv_collapse = false,
@@ -260,6 +306,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-5.18",
 		.thp = THP_REUSE_REFCOUNT,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = true,
 		.madv_collapse = false,
@@ -277,6 +325,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-5.19",
 		.thp = THP_REUSE_EXCLUSIVE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = true,
 		.madv_collapse = false,
@@ -294,6 +344,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-6.2",
 		.thp = THP_REUSE_EXCLUSIVE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = true,
 		.madv_collapse = true,
@@ -310,6 +362,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "linux-6.5",
 		.thp = THP_REUSE_EXCLUSIVE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = true,
 		.madv_collapse = true,
@@ -329,6 +383,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "fork-coherent-2025",
 		.thp = THP_REUSE_EXCLUSIVE,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_MAPCOUNT,
 		.hugetlb_fork_copy = true,
 		.madv_collapse = true,
@@ -347,6 +403,8 @@ static const struct cow_policy presets[] = {
 	{
 		.name = "broken-always-reuse",
 		.thp = THP_REUSE_ALWAYS,
+		.thp_touch_dirty = false,
+		.thp_cow_huge = false,
 		.hugetlb = HUGETLB_REUSE_ALWAYS,
 		.hugetlb_fork_copy = false,
 		.madv_collapse = true,
@@ -543,6 +601,8 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "mprotect +write:   %s\n"
 		 "fork's early copy: %s\n"
 		 "huge pages (THP): %s\n"
+		 "GUP's touch:       %s\n"
+		 "THP copy-on-write: %s\n"
 		 "hugetlb:           %s\n"
 		 "hugetlb at fork:   %s\n"
 		 "MADV_COLLAPSE:     %s\n",
@@ -560,7 +620,15 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 				     : "leaves private pages to the write fault",
 		 p->fork_copy_coherent ? "write-protects and flushes first (a coherent snapshot)"
 				       : "the parent's PTE stays writable meanwhile",
-		 thp_rule_name(p->thp), hugetlb_rule_name(p->hugetlb),
+		 thp_rule_name(p->thp),
+		 p->thp == THP_NONE   ? "no huge PMDs (no THP)"
+		 : p->thp_touch_dirty ? "dirties a huge PMD, even for a read (before 4.15)"
+				      : "dirties a huge PMD only for a write (4.15)",
+		 p->thp == THP_NONE ? "none (no THP)"
+		 : p->thp_cow_huge  ? "a new THP, copied whole (a new zeroed one for the huge "
+				      "zero page; before 5.8)"
+				    : "split the PMD, copy the page touched (5.8)",
+		 hugetlb_rule_name(p->hugetlb),
 		 p->hugetlb_fork_copy ? "copied for the child where a small page would be"
 				      : "always shared",
 		 p->madv_collapse ? "copies PTE-mapped pages into a new THP (6.1)"
@@ -588,6 +656,8 @@ unsigned long long cow_policy_hash(const struct cow_policy *p)
 		p->mprotect_upgrade,
 		p->fork_copy_coherent,
 		p->thp,
+		p->thp_touch_dirty,
+		p->thp_cow_huge,
 		p->hugetlb,
 		p->hugetlb_fork_copy,
 		p->madv_collapse,

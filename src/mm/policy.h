@@ -172,10 +172,8 @@ enum reclaim_rule {
 
 /* Transparent huge pages: whether an anonymous fault in a mapping that
  * allows them maps a PMD-sized folio, and what a write fault on a
- * write-protected huge PMD does (do_huge_pmd_wp_page).  Where it does
- * not reuse the folio it splits the PMD into PTEs and the PTE fault
- * decides per subpage (the fallback Linux takes from 5.8; before, it
- * copied the whole 2 MiB, which a check of the data cannot tell apart). */
+ * write-protected huge PMD does (do_huge_pmd_wp_page): reuse the folio,
+ * or not (then what, thp_cow_huge says). */
 enum thp_rule {
 	/* Before 2.6.38, which brought THP: such a mapping faults small
 	 * pages. */
@@ -267,6 +265,19 @@ struct cow_policy {
 	 * a folio fork would copy for the child is split first, and its
 	 * PTEs copied one by one, as d042035eaf5f did from 5.9). */
 	enum thp_rule thp;
+	/* GUP's FOLL_TOUCH marks a huge PMD dirty even for a read
+	 * (touch_pmd() until a8f97366452e, 4.15): the dirty bit 4.9's
+	 * FOLL_COW test takes for a forced write's private copy then stands
+	 * on the huge zero page (Huge Dirty COW, CVE-2017-1000405).  After
+	 * the fix, only a write dirties it. */
+	bool thp_touch_dirty;
+	/* 2.6.38 .. 5.7: a write fault on a huge PMD that does not reuse its
+	 * folio copies all 2 MiB into a new THP, and one on the huge zero
+	 * page maps a new zeroed THP (split to PTEs only when no THP can be
+	 * had).  From 5.8 (3917c80280c9, "thp: change CoW semantics for
+	 * anon-THP") the PMD is split and the PTE fault copies the page
+	 * touched (6.13 maps a new THP for the huge zero page again). */
+	bool thp_cow_huge;
 	enum hugetlb_rule hugetlb;
 	/* fork copies a hugetlb page for the child where the fork rule
 	 * would copy a small page (5.12, 4eae4efa2c29 "hugetlb: do early cow

@@ -115,6 +115,7 @@ static int system_init(struct cow_system *sys, const struct cow_system_opts *o,
 	atomic_long_set(&sys->pins_acquired, 0);
 	atomic_long_set(&sys->pins_released, 0);
 	sys->zero_page = NULL;
+	sys->huge_zero_page = NULL;
 	if (!o->no_zero_page) {
 		sys->zero_page = alloc_page(sys->pool, GFP_ZERO);
 		if (!sys->zero_page)
@@ -175,6 +176,8 @@ void cow_system_destroy(struct cow_system *sys)
 		return;
 	list_for_each_entry_safe(p, n, &sys->processes, node) cow_process_exit(p);
 	cow_system_drop_caches(sys);
+	if (sys->huge_zero_page)
+		huge_zero_page_free(sys->pool, sys->huge_zero_page);
 	if (sys->zero_page) {
 		ClearPageFlag(sys->zero_page, PG_zero);
 		put_page(sys->pool, sys->zero_page);
@@ -208,9 +211,10 @@ const struct cow_policy *cow_system_policy(const struct cow_system *sys)
 
 unsigned long cow_system_free_frames(const struct cow_system *sys)
 {
-	/* The zero page is the system's own, not a leak; a free huge page
-	 * of the hugetlb pool is free memory. */
+	/* The zero pages are the system's own, not a leak; a free huge
+	 * page of the hugetlb pool is free memory. */
 	return frame_pool_nr_free(sys->pool) + (sys->zero_page ? 1 : 0) +
+	       (sys->huge_zero_page ? HPAGE_PMD_NR : 0) +
 	       hugetlb_pool_nr_free(sys->pool) * HPAGE_PMD_NR;
 }
 
@@ -352,7 +356,7 @@ int cow_page_state(struct cow_task *task, unsigned long addr)
 				pfn_to_page(mm->sys->pool, pte_pfn(pte) + huge_offset(pte, addr));
 
 			ret = COW_PAGE_PRESENT;
-			if (pmd_trans_huge(pte))
+			if (pmd_trans_huge(pte)) /* the huge zero page too */
 				ret |= COW_PAGE_HUGE;
 			/* KPF_THP for a THP's pages, KPF_HUGE for hugetlb's. */
 			if (!pte_special(pte) && PageCompound(page))

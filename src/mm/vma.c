@@ -331,10 +331,10 @@ static unsigned long zap_huge(struct mmu_gather *tlb, struct vm_area_struct *vma
 	if (!vma_may_be_huge(vma) || (start & ~PMD_MASK) || end - start < PMD_SIZE ||
 	    !pmd_trans_huge(pmd_peek(&vma->vm_mm->pgt, start)))
 		return start;
-	head = zap_huge_pmd(vma, start);
-	if (head) {
+	if (zap_huge_pmd(vma, start, &head)) {
 		tlb->need_flush = true;
-		tlb->pages[tlb->nr++] = head;
+		if (head) /* none for the huge zero page */
+			tlb->pages[tlb->nr++] = head;
 		tlb_flush_and_free(tlb);
 	}
 	return start + PMD_SIZE;

@@ -347,6 +347,45 @@ static void test_page_states(void **state)
 			 "check leak buf[0] merged failed: the page is not a KSM page");
 }
 
+/* Matrix row 19, Huge Dirty COW: a forced write races MADV_DONTNEED and a
+ * read GUP that faults the huge zero page in.  linux-4.14's touch dirties
+ * the zero page's PMD and the retried write lands in it (the checker
+ * names the huge zero page); 5.8 dirties only for writes (sampled). */
+static void test_huge_dirty_cow(void **state)
+{
+	static const char text[] = "system zero_page=on\n"
+				   "process P\n"
+				   "  map view 2M ro thp\n"
+				   "  thread poker\n"
+				   "    poke view[0..8] 0x66\n"
+				   "  thread zapper\n"
+				   "    madvise view dontneed\n"
+				   "  thread reader\n"
+				   "    vmsplice view[0..4K] -> pipe\n"
+				   "  join\n"
+				   "  map other 2M ro thp\n"
+				   "  check overwrite other[0..4K] == 0x00\n";
+
+	/* Two threads fault the same huge page in at once: the checker
+	 * must see the counts in flight under the PMD lock of an mm that
+	 * just got its first huge PMD (it once called that broken S2). */
+	static const char racing_faults[] = "system zero_page=off\n"
+					    "process P\n"
+					    "  map view 2M ro thp\n"
+					    "  thread poker\n"
+					    "    poke view[0..8] 0x66\n"
+					    "  thread reader\n"
+					    "    read view[4K..+8]\n"
+					    "  join\n"
+					    "  check corrupt view[0..8] == 0x66\n";
+
+	(void)state;
+	expect_text_fail(text, SCEN_EXPLORE, "linux-4.14", "overwrite",
+			 "the huge zero page holds 0x66 at offset 0");
+	expect_text_pass(text, SCEN_EXPLORE, "linux-5.8", 1);
+	expect_text_pass(racing_faults, SCEN_EXPLORE, "linux-6.5", 1);
+}
+
 /* map ... thp: a huge PMD where the preset's era has THP (6.5), small
  * pages where it has none (2.6.29); an mprotect of one page splits the
  * PMD and leaves the folio: its pages are pte-mapped. */
@@ -407,10 +446,11 @@ static void test_thp(void **state)
 			 SCEN_SEQ, "linux-6.5", "leak",
 			 "check leak buf[0] huge failed: the page is not present");
 	/* Without a system line the default pool has room for the huge page. */
-	expect_text_pass("process P\n  map small 3 pages\n  write small 0x01\n"
-			 "  map buf 4M thp\n  write buf 0x11\n  check corrupt buf huge\n"
-			 "process Q\n  map buf 4M thp\n  read buf\n  check corrupt buf huge\n",
-			 SCEN_SEQ, "linux-6.5", 2);
+	expect_text_pass(
+		"process P\n  map small 3 pages\n  write small 0x01\n"
+		"  map buf 4M thp\n  write buf 0x11\n  check corrupt buf huge\n"
+		"process Q\n  map buf 4M thp\n  write buf 0x22\n  check corrupt buf huge\n",
+		SCEN_SEQ, "linux-6.5", 2);
 	/* The advice: hugepage on a plain mapping, nohugepage before the
 	 * first fault of a thp one. */
 	expect_text_pass("system frames=4096\nprocess P\n  map buf 4M\n"
@@ -1091,6 +1131,7 @@ int main(void)
 		cmocka_unit_test(test_repeat_and_fork_bodies),
 		cmocka_unit_test(test_page_states),
 		cmocka_unit_test(test_thp),
+		cmocka_unit_test(test_huge_dirty_cow),
 		cmocka_unit_test(test_hugetlb),
 		cmocka_unit_test(test_hugetlb_shared),
 		cmocka_unit_test(test_hugetlb_default_frames),

@@ -4,8 +4,9 @@
  * small pages, fork of a huge PMD, the write fault's reuse rule of each
  * era (the PMD twin of CVE-2020-29374 under 5.9 .. 5.17), the split of a
  * pinned THP at fork (5.9), splits by munmap and mprotect, GUP and
- * gup-fast through a huge PMD, the checker's folio invariants, and a
- * fork racing a writer under the explorer.
+ * gup-fast through a huge PMD, the checker's folio invariants, a fork
+ * racing a writer under the explorer, the huge zero page, the whole-page
+ * copy before 5.8, and the read GUP that dirtied a huge PMD before 4.15.
  */
 #include "mmtest.h"
 
@@ -107,8 +108,8 @@ static void test_fault_maps_huge_pmd(void **state)
 		assert_int_equal(folio_entire_mapcount(head), 1);
 		assert_int_equal(page_mapcount(head + 300), 1);
 		assert_int_equal(atomic_read(&head[300]._mapcount), 0);
-		assert_int_equal(PageFlag(head + 300, PG_anon_exclusive),
-				 strcmp(thp_policies[i], "linux-6.5") == 0);
+		/* Tracked in every era, as for small pages. */
+		assert_true(PageFlag(head + 300, PG_anon_exclusive));
 		assert_true(mmt_holds(e.t, e.a, 0x11, HUGE));
 		thp_env_end(&e);
 	}
@@ -589,6 +590,158 @@ static void test_fork_races_writer_explore(void **state)
 	assert_explore_clean(&race_prog, 1, 200);
 }
 
+/* ---- the huge zero page ---------------------------------------------------- */
+
+static struct thp_env zero_env(const char *policy, int prot)
+{
+	struct thp_env e;
+
+	e.sys = mmt_system(policy, FRAMES, 4, true);
+	e.p = mmt_process(e.sys, "parent");
+	e.t = mmt_task(e.p, 0);
+	assert_int_equal(cow_mmap(e.t, 0, HUGE, prot, COW_MAP_PRIVATE | COW_MAP_THP, &e.a), 0);
+	assert_int_equal(e.a % HUGE, 0);
+	return e;
+}
+
+static bool huge_zero_clean(const struct cow_system *sys)
+{
+	const unsigned char *z = page_address(sys->pool, sys->huge_zero_page);
+
+	for (unsigned long i = 0; i < HUGE; i++)
+		if (z[i])
+			return false;
+	return true;
+}
+
+/* A read fault maps the huge zero page by a read-only, clean, special
+ * PMD (no reference, no mapcount; `huge` but not `pte-mapped`, as on the
+ * host); fork copies that PMD; a write maps a
+ * new zeroed THP before 5.8 and splits the PMD into PTEs of the small
+ * zero page from 5.8, copying only the page written. */
+static void test_huge_zero_page(void **state)
+{
+	static const struct {
+		const char *policy;
+		bool new_thp;
+	} cases[] = {{"linux-4.14", true}, {"linux-5.8", false}, {"linux-6.5", false}};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct thp_env e = zero_env(cases[i].policy, RW);
+		struct cow_process *c;
+		struct cow_task *ct;
+		struct page *zero;
+		unsigned long b;
+		pte_t pmd;
+
+		assert_true(mmt_holds(e.t, e.a + 12345, 0, 100));
+		pmd = mmt_pte(e.p, e.a);
+		zero = e.sys->huge_zero_page;
+		assert_non_null(zero);
+		assert_true(is_huge_zero_pmd(pmd));
+		assert_false(pte_write(pmd) || pte_dirty(pmd));
+		assert_int_equal(pte_pfn(pmd), page_to_pfn(e.sys->pool, zero));
+		/* Mapped by a huge PMD, but no large folio of anyone's. */
+		assert_true(pages_are(e.t, e.a, HUGE, COW_PAGE_HUGE));
+		assert_int_equal(page_ref_count(zero), 1);
+		assert_int_equal(folio_entire_mapcount(zero), 0);
+		/* A second mapping shares it. */
+		assert_int_equal(cow_mmap(e.t, 0, HUGE, RW, COW_MAP_PRIVATE | COW_MAP_THP, &b), 0);
+		assert_true(mmt_holds(e.t, b, 0, 8));
+		assert_int_equal(mmt_pte(e.p, b), pmd);
+		assert_int_equal(cow_fork(e.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		assert_int_equal(mmt_pte(c, e.a), pmd);
+		assert_quiet_system_ok(e.sys);
+
+		assert_int_equal(mmt_fill(e.t, e.a + 5 * PAGE_SIZE, 0x22, PAGE_SIZE), 0);
+		if (cases[i].new_thp) {
+			assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+			assert_ptr_not_equal(folio_at(e.p, e.a), zero);
+		} else {
+			assert_true(pages_are(e.t, e.a + 5 * PAGE_SIZE, PAGE_SIZE, 0));
+			assert_true(pte_special(mmt_pte(e.p, e.a)));
+			assert_false(pmd_trans_huge(mmt_pte(e.p, e.a)));
+			assert_int_equal(pte_pfn(mmt_pte(e.p, e.a)),
+					 page_to_pfn(e.sys->pool, e.sys->zero_page));
+		}
+		assert_true(mmt_holds(e.t, e.a, 0, 5 * PAGE_SIZE));
+		assert_true(mmt_holds(e.t, e.a + 5 * PAGE_SIZE, 0x22, PAGE_SIZE));
+		assert_true(mmt_holds(e.t, e.a + 6 * PAGE_SIZE, 0, HUGE - 6 * PAGE_SIZE));
+		assert_true(mmt_holds(ct, e.a, 0, HUGE));
+		assert_int_equal(mmt_pte(c, e.a), pmd);
+		assert_true(huge_zero_clean(e.sys));
+		assert_quiet_system_ok(e.sys);
+
+		/* munmap of part splits it; of all of it zaps it. */
+		assert_int_equal(cow_munmap(ct, e.a, PAGE_SIZE), 0);
+		assert_true(mmt_holds(ct, e.a + PAGE_SIZE, 0, 8));
+		assert_int_equal(cow_munmap(e.t, b, HUGE), 0);
+		assert_quiet_system_ok(e.sys);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		thp_env_end(&e);
+	}
+}
+
+/* Before 5.8 a write fault that does not reuse a huge page copies all
+ * 2 MiB into a new one: both sides stay PMD-mapped (5.8 splits, see
+ * test_fork_shares_then_splits_on_write). */
+static void test_huge_copy_before_5_8(void **state)
+{
+	struct thp_env e = thp_env("linux-4.14", HUGE);
+	struct cow_process *c;
+	struct cow_task *ct;
+	struct page *head;
+
+	(void)state;
+	assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+	head = folio_at(e.p, e.a);
+	assert_int_equal(cow_fork(e.t, "child", &c), 0);
+	ct = mmt_task(c, 1);
+	assert_int_equal(mmt_fill(e.t, e.a + 5 * PAGE_SIZE, 0x22, PAGE_SIZE), 0);
+	assert_ptr_not_equal(folio_at(e.p, e.a), head);
+	assert_ptr_equal(folio_at(c, e.a), head);
+	assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+	assert_true(pages_are(ct, e.a, HUGE, PMD_MAPPED));
+	assert_int_equal(folio_entire_mapcount(head), 1);
+	assert_int_equal(page_ref_count(head), 1);
+	assert_true(pte_write(mmt_pte(e.p, e.a)));
+	assert_true(mmt_holds(e.t, e.a, 0x11, 5 * PAGE_SIZE));
+	assert_true(mmt_holds(e.t, e.a + 5 * PAGE_SIZE, 0x22, PAGE_SIZE));
+	assert_true(mmt_holds(e.t, e.a + 6 * PAGE_SIZE, 0x11, HUGE - 6 * PAGE_SIZE));
+	assert_true(mmt_holds(ct, e.a, 0x11, HUGE));
+	assert_quiet_system_ok(e.sys);
+	cow_task_destroy(ct);
+	cow_process_exit(c);
+	thp_env_end(&e);
+}
+
+/* FOLL_TOUCH: until 4.15 (a8f97366452e) a read GUP marks a huge PMD
+ * dirty, the huge zero page's too; from then on only a write does. */
+static void test_read_gup_dirties_huge_pmd_before_4_15(void **state)
+{
+	static const struct {
+		const char *policy;
+		bool dirties;
+	} cases[] = {{"linux-4.14", true}, {"linux-5.8", false}, {"linux-6.5", false}};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct thp_env e = zero_env(cases[i].policy, COW_PROT_READ);
+		struct cow_pages *pages;
+
+		assert_int_equal(cow_gup(e.t, e.a + PAGE_SIZE, PAGE_SIZE, 0, &pages), 0);
+		assert_true(is_huge_zero_pmd(mmt_pte(e.p, e.a)));
+		if (pte_dirty(mmt_pte(e.p, e.a)) != cases[i].dirties)
+			fail_msg("%s: the PMD is %s", cases[i].policy,
+				 cases[i].dirties ? "clean" : "dirty");
+		cow_pages_release(pages);
+		thp_env_end(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -608,6 +761,9 @@ int main(void)
 		cmocka_unit_test(test_collapse_after_fork_lower_shared),
 		cmocka_unit_test(test_checker_sees_folio_counts),
 		cmocka_unit_test(test_fork_races_writer_explore),
+		cmocka_unit_test(test_huge_zero_page),
+		cmocka_unit_test(test_huge_copy_before_5_8),
+		cmocka_unit_test(test_read_gup_dirties_huge_pmd_before_4_15),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
