@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/swap.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 /* The page frame behind addr, from /proc/self/pagemap (bit 63: present,
@@ -56,6 +57,19 @@ int kern_host_zero_page(void)
 }
 
 #define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
+
+bool kern_host_knows_madv_collapse(void)
+{
+	struct utsname u;
+	int major = 0, minor = 0;
+
+	/* MADV_COLLAPSE needs THP (its sysfs folder) whatever "enabled"
+	 * says, and came with 6.1 (7d8faaf15545). */
+	if (access("/sys/kernel/mm/transparent_hugepage", F_OK) != 0 || uname(&u) != 0 ||
+	    sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 1);
+}
 
 const char *kern_thp_unavailable(void)
 {

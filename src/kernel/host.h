@@ -16,6 +16,11 @@ int kern_host_zero_page(void);
  * host gives none (its THP setting is "never"), or NULL.  A kernel
  * without THP at all shows when the run asks (MADV_HUGEPAGE: EINVAL). */
 const char *kern_thp_unavailable(void);
+/* Does this kernel know MADV_COLLAPSE (6.1+, with THP)?  Then its EINVAL
+ * is a refusal of the range (a read-only range, a page that is not
+ * anonymous), an error as in the model; on an older kernel or one
+ * without THP the advice itself is unknown, and the run skips. */
+bool kern_host_knows_madv_collapse(void);
 
 /* What /proc/self/smaps says of the VMA holding an address: its bounds
  * and how much of it huge PMDs map (AnonHugePages counts PMD-mapped

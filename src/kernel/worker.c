@@ -1111,9 +1111,10 @@ static void host_madvise(const struct scen_op *op, struct tctx *t COW_UNUSED)
 		op_skip(op, "madvise mergeable: this kernel has no KSM (CONFIG_KSM)");
 	else if (errno == EINVAL && (advice == MADV_HUGEPAGE || advice == MADV_NOHUGEPAGE))
 		op_skip(op, NO_THP("madvise hugepage|nohugepage"));
-	else if (errno == EINVAL && op->madvise.advice == COW_MADV_COLLAPSE)
+	else if (errno == EINVAL && op->madvise.advice == COW_MADV_COLLAPSE &&
+		 !kern_host_knows_madv_collapse())
 		op_skip(op, "madvise collapse: EINVAL: this kernel has no MADV_COLLAPSE (6.1+, "
-			    "CONFIG_TRANSPARENT_HUGEPAGE), or refused this range");
+			    "CONFIG_TRANSPARENT_HUGEPAGE)");
 	else
 		op_error(op, "madvise", errno);
 }

@@ -472,6 +472,45 @@ static void test_thp_on_host(void **state)
 	}
 }
 
+/* madvise collapse on the host: a PTE-mapped THP becomes PMD-mapped again;
+ * on a kernel that knows MADV_COLLAPSE (6.1+) a refusal (VM_NOHUGEPAGE)
+ * is the scenario's error, as in the model, not a skip. */
+static void test_collapse_on_host(void **state)
+{
+	static const char good[] = "process P\n"
+				   "  map buf 2M thp\n"
+				   "  write buf 0x11\n"
+				   "  require buf huge\n"
+				   "  mprotect buf[0..4K] ro\n"
+				   "  mprotect buf[0..4K] rw\n"
+				   "  require buf pte-mapped\n"
+				   "  madvise buf collapse\n"
+				   "  check corrupt buf huge\n"
+				   "  check corrupt buf == 0x11\n";
+	static const char refused[] = "process P\n"
+				      "  map buf 2M thp\n"
+				      "  write buf 0x11\n"
+				      "  madvise buf nohugepage\n"
+				      "  madvise buf collapse\n";
+	struct kern_result r;
+	const char *why;
+
+	(void)state;
+	if (!kern_host_knows_madv_collapse())
+		skip_because("this kernel has no MADV_COLLAPSE (6.1+, with THP)");
+	if ((why = run_thp(refused, &r)))
+		skip_because(why);
+	if (r.status != KERN_ERROR)
+		fail_msg("status %d (%s: %s), expected an error", r.status, r.verdict, r.message);
+	assert_non_null(strstr(r.message, "test.cow:5:3: madvise failed: invalid argument"));
+	assert_null(run_thp(good, &r));
+	if (r.status == KERN_SKIP && strstr(r.message, "does not hold"))
+		skip_because(r.message); /* no free 2 MiB on this host now */
+	if (r.status != KERN_PASS)
+		fail_msg("%s: %s", r.verdict, r.message);
+	assert_int_equal(r.checks, 2);
+}
+
 /* ---- hugetlb -------------------------------------------------------------------------- */
 
 /* /proc/sys/vm/nr_hugepages, or -1 (a kernel without hugetlb). */
@@ -1262,6 +1301,7 @@ int main(void)
 		cmocka_unit_test(test_page_states_and_require),
 		cmocka_unit_test(test_merged_on_host),
 		cmocka_unit_test(test_thp_on_host),
+		cmocka_unit_test(test_collapse_on_host),
 		cmocka_unit_test(test_hugetlb_on_host),
 		cmocka_unit_test(test_hugetlb_shared_on_host),
 		cmocka_unit_test(test_hugetlb_pool_restored),
