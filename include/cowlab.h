@@ -247,6 +247,12 @@ int cow_clear_refs(struct cow_task *task);
  * what it could, and the state is consistent (a page left a KSM page with
  * no node copies on its next write). */
 int cow_ksm_merge(struct cow_task *task, unsigned long *merged);
+/* One pass of khugepaged (its default tunables) over the task's process:
+ * each whole 2 MiB of a mapping that asked for THP, mapped by PTEs, that
+ * khugepaged's scan accepts is collapsed into a new THP, as MADV_COLLAPSE
+ * does (pinned pages refuse it).  *collapsed (may be NULL) receives how
+ * many.  0, COW_ENOMEM, or COW_ENOTSUP under a policy without THP. */
+int cow_khugepaged(struct cow_task *task, unsigned long *collapsed);
 /* Load or store len bytes through the task's CPU: TLB, page tables, then
  * the fault handler, as hardware does.  COW_EFAULT where an access would
  * raise SIGSEGV (bytes before it were transferred). */

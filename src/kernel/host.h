@@ -21,6 +21,11 @@ const char *kern_thp_unavailable(void);
  * anonymous), an error as in the model; on an older kernel or one
  * without THP the advice itself is unknown, and the run skips. */
 bool kern_host_knows_madv_collapse(void);
+/* Why a scenario with khugepaged skips on the host. */
+#define KERN_NO_KHUGEPAGED                                                                   \
+	"khugepaged: the host's khugepaged is not driven yet (a daemon over every process, " \
+	"its passes timed by /sys/kernel/mm/transparent_hugepage/khugepaged); the model "    \
+	"runs one pass over the process"
 
 /* What /proc/self/smaps says of the VMA holding an address: its bounds
  * and how much of it huge PMDs map (AnonHugePages counts PMD-mapped

@@ -210,6 +210,7 @@ static const char *op_skip_reason(const struct scenario *s, const struct scen_op
 {
 	switch (op->kind) {
 	case OP_KSM_MERGE: return kern_ksm_unavailable();
+	case OP_KHUGEPAGED: return KERN_NO_KHUGEPAGED;
 	case OP_UFFD_CONTINUE:
 		return "uffd_continue: needs a shmem mapping registered with userfaultfd for "
 		       "minor faults, not set up on the host yet";

@@ -1325,6 +1325,12 @@ static void host_ksm_merge(const struct scen_op *op, struct tctx *t COW_UNUSED)
 			    "(ksm_merging_pages 0); the run would pass without a merge");
 }
 
+/* khugepaged: never reached, the run skips before it starts (kernel.c). */
+static void host_khugepaged(const struct scen_op *op, struct tctx *t COW_UNUSED)
+{
+	op_skip(op, KERN_NO_KHUGEPAGED);
+}
+
 static void host_repeat(const struct scen_op *op, struct tctx *t)
 {
 	for (unsigned long i = 0; i < op->repeat.host_count && !kern_failed(W.sh); i++)

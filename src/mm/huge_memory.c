@@ -647,3 +647,92 @@ int madvise_collapse(struct mm_struct *mm, unsigned long start, unsigned long en
 	}
 	return err;
 }
+
+/* ---- khugepaged -------------------------------------------------------------------- */
+
+/* max_ptes_shared's default (5.8+): at most half the range shared. */
+#define KHUGEPAGED_MAX_PTES_SHARED (HPAGE_PMD_NR / 2)
+
+/* hpage_collapse_scan_pmd() as khugepaged runs it, with its defaults, on
+ * the 2 MiB at haddr of vma (mmap_lock held): a PTE table maps it, not
+ * every PTE is empty (max_ptes_none 511), none is a swap PTE (Linux allows
+ * 64 and swaps them in; cowlab's collapse does not), every page is
+ * anonymous and not KSM, one PTE was accessed since the last look
+ * (SCAN_LACK_REFERENCED_PAGE; collapse_huge_page() wants a writable one,
+ * SCAN_PAGE_RO); and by the era:
+ * at most 256 pages mapped more than once, pages of a PTE-mapped THP
+ * allowed (5.8), or no page with a reference beyond its one mapping and
+ * no large folio (before). */
+static bool khugepaged_scan_pmd(struct vm_area_struct *vma, unsigned long haddr)
+{
+	struct cow_system *sys = vma->vm_mm->sys;
+	unsigned long none = 0, shared = 0;
+	bool referenced = false, ok = true;
+	spinlock_t *ptl;
+	pte_t *ptep = pte_offset_map_lock(&vma->vm_mm->pgt, haddr, &ptl);
+
+	if (!ptep)
+		return false; /* nothing mapped, or a huge PMD already */
+	for (unsigned long i = 0; i < HPAGE_PMD_NR && ok; i++) {
+		pte_t pte = ptep_get(ptep + i);
+		struct page *page;
+
+		if (pte_none(pte) || (pte_present(pte) && pte_special(pte))) {
+			none++;
+			continue;
+		}
+		if (!pte_present(pte)) {
+			ok = false; /* swapped out */
+			break;
+		}
+		referenced |= pte_young(pte);
+		page = pfn_to_page(sys->pool, pte_pfn(pte));
+		if (!PageFlag(page, PG_anon) || PageFlag(page, PG_ksm))
+			ok = false; /* SCAN_PAGE_ANON */
+		else if (sys->policy->khugepaged_shared)
+			shared += page_mapcount(page) > 1;
+		else if (PageCompound(page) ||
+			 page_ref_count(page) != 1 + PageFlag(page, PG_swapcache))
+			ok = false; /* SCAN_PAGE_COMPOUND, SCAN_PAGE_COUNT */
+	}
+	pte_unmap_unlock(ptep, ptl);
+	return ok && none < HPAGE_PMD_NR && shared <= KHUGEPAGED_MAX_PTES_SHARED && referenced;
+}
+
+int khugepaged_scan_mm(struct mm_struct *mm, unsigned long *collapsed)
+{
+	unsigned long n = 0;
+	int err = 0;
+
+	*collapsed = 0;
+	if (mm->sys->policy->thp == THP_NONE)
+		return COW_ENOTSUP; /* no khugepaged before 2.6.38 */
+	/* For write throughout, where Linux scans for read and takes the
+	 * write lock for each collapse_huge_page(). */
+	down_write(&mm->mmap_lock);
+	for (int i = 0; i < mm->nr_vmas; i++) {
+		struct vm_area_struct *vma = mm->vmas[i];
+
+		/* The "madvise" mode: mappings that asked for THP. */
+		if (!(vma->vm_flags & VM_HUGEPAGE) ||
+		    (vma->vm_flags & (VM_NOHUGEPAGE | VM_SHARED | VM_HUGETLB)) || vma->shm)
+			continue;
+		for (unsigned long a = (vma->vm_start + PMD_SIZE - 1) & PMD_MASK;
+		     a + PMD_SIZE <= vma->vm_end; a += PMD_SIZE) {
+			int e;
+
+			if (!khugepaged_scan_pmd(vma, a))
+				continue;
+			/* It rechecks (references, locks) with the table
+			 * unlinked; a failure leaves the range as it was. */
+			e = collapse_huge_page(vma, a);
+			if (e == 0)
+				n++;
+			else if (e == COW_ENOMEM && !err)
+				err = e;
+		}
+	}
+	up_write(&mm->mmap_lock);
+	*collapsed = n;
+	return err;
+}

@@ -324,6 +324,11 @@ int copy_huge_pmd(struct vm_area_struct *dst_vma, struct vm_area_struct *src_vma
 /* MADV_COLLAPSE on [start, end) (mmap_lock held for write): every whole
  * 2 MiB that a PTE table maps becomes a THP. */
 int madvise_collapse(struct mm_struct *mm, unsigned long start, unsigned long end);
+/* One khugepaged pass over mm's mappings that asked for THP (mmap_lock
+ * not held): every 2 MiB that khugepaged's scan accepts is collapsed as
+ * MADV_COLLAPSE does.  *collapsed receives how many.  0, COW_ENOMEM
+ * (no folio for a collapse), or COW_ENOTSUP before THP. */
+int khugepaged_scan_mm(struct mm_struct *mm, unsigned long *collapsed);
 /* The bits of a new huge PMD that maps head in vma (writable if the VMA
  * is), and PG_anon_exclusive of all its subpages set or cleared. */
 pte_t mk_huge_pmd(struct cow_system *sys, struct page *head, const struct vm_area_struct *vma);

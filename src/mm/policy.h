@@ -278,6 +278,14 @@ struct cow_policy {
 	 * anon-THP") the PMD is split and the PTE fault copies the page
 	 * touched (6.13 maps a new THP for the huge zero page again). */
 	bool thp_cow_huge;
+	/* khugepaged collapses a range whose pages other processes map too
+	 * (up to max_ptes_shared, 256) and the pages of a PTE-mapped THP
+	 * (5.8: 71a2c112a0f6 "khugepaged: introduce 'max_ptes_shared'
+	 * tunable", "khugepaged: allow to collapse PTE-mapped compound
+	 * pages").  Before, a page with a reference beyond its one mapping
+	 * (page_count != 1 + swap cache: shared after fork, or held by GUP)
+	 * or a page of a large folio stops the collapse. */
+	bool khugepaged_shared;
 	enum hugetlb_rule hugetlb;
 	/* fork copies a hugetlb page for the child where the fork rule
 	 * would copy a small page (5.12, 4eae4efa2c29 "hugetlb: do early cow

@@ -410,6 +410,16 @@ int cow_ksm_merge(struct cow_task *task, unsigned long *merged)
 	return err;
 }
 
+int cow_khugepaged(struct cow_task *task, unsigned long *collapsed)
+{
+	unsigned long n;
+	int err = khugepaged_scan_mm(task->proc->mm, &n);
+
+	if (collapsed)
+		*collapsed = n;
+	return err;
+}
+
 int cow_clear_refs(struct cow_task *task)
 {
 	return clear_refs_soft_dirty(task->proc->mm);

@@ -896,6 +896,18 @@ static void model_ksm_merge(struct run *r, const struct scen_op *op, struct cow_
 		op_error(r, op, "ksm_merge", err);
 }
 
+static void model_khugepaged(struct run *r, const struct scen_op *op, struct cow_task *t,
+			     struct io_ctx *io COW_UNUSED)
+{
+	int err = cow_khugepaged(t, NULL);
+
+	/* No THP, so no khugepaged: nothing to judge, as for collapse. */
+	if (err == COW_ENOTSUP)
+		run_skip(r, op, "khugepaged: the policy's era has no THP (2.6.38)");
+	else if (err)
+		op_error(r, op, "khugepaged", err);
+}
+
 #define model_require model_check
 #define model_dio_read model_dio
 #define model_dio_write model_dio

@@ -859,6 +859,14 @@ static int parse_ksm_merge(struct parser *ps, const struct ctx *c, struct scen_o
 	return ps_expect_eol(ps, "'ksm_merge'");
 }
 
+/* One khugepaged pass over the process's THP mappings. */
+static int parse_khugepaged(struct parser *ps, const struct ctx *c, struct scen_op *op)
+{
+	(void)c;
+	(void)op;
+	return ps_expect_eol(ps, "'khugepaged'");
+}
+
 /* echo 4 > /proc/PID/clear_refs: the whole address space. */
 static int parse_clear_refs(struct parser *ps, const struct ctx *c, struct scen_op *op)
 {

@@ -381,7 +381,7 @@ static int validate_dio(struct vstate *v, const struct scen_op *op, int thread, 
 	return check_dio(v, op);
 }
 
-/* wait, ksm_merge, clear_refs: nothing to check. */
+/* wait, ksm_merge, clear_refs, khugepaged: nothing to check. */
 static int validate_nothing(struct vstate *v, const struct scen_op *op, int thread, unsigned flags)
 {
 	(void)v;
@@ -441,6 +441,7 @@ static int validate_pipe_read(struct vstate *v, const struct scen_op *op, int th
 #define validate_wait validate_nothing
 #define validate_ksm_merge validate_nothing
 #define validate_clear_refs validate_nothing
+#define validate_khugepaged validate_nothing
 
 typedef int validate_fn(struct vstate *v, const struct scen_op *op, int thread, unsigned flags);
 

@@ -386,6 +386,38 @@ static void test_huge_dirty_cow(void **state)
 	expect_text_pass(racing_faults, SCEN_EXPLORE, "linux-6.5", 1);
 }
 
+/* khugepaged: a range the parent shares in part with its child collapses
+ * from 5.8 (at most 256 pages shared), not under 4.14; before THP the run
+ * skips. */
+static void test_khugepaged_op(void **state)
+{
+	static const char text[] = "system frames=3072\n"
+				   "process P\n"
+				   "  map buf 2M thp\n"
+				   "  madvise buf nohugepage\n"
+				   "  write buf 0x11\n"
+				   "  madvise buf hugepage\n"
+				   "  fork C\n"
+				   "  write buf[0..1200K] 0x33\n"
+				   "  khugepaged\n"
+				   "  check corrupt buf huge\n"
+				   "  check corrupt buf[0..1200K] == 0x33\n"
+				   "  check corrupt buf[1200K..2M] == 0x11\n"
+				   "process C\n"
+				   "  check leak buf == 0x11\n";
+	struct scenario *s = parse_ok(text);
+	struct scen_result r = run_mode(s, SCEN_SEQ, "linux-2.6.29");
+
+	(void)state;
+	assert_true(r.skipped);
+	assert_non_null(strstr(r.message, "khugepaged: the policy's era has no THP"));
+	scen_free(s);
+	expect_text_pass(text, SCEN_SEQ, "linux-6.5", 4);
+	expect_text_pass(text, SCEN_EXPLORE, "linux-5.8", 4);
+	expect_text_fail(text, SCEN_SEQ, "linux-4.14", "corrupt",
+			 "check corrupt buf[0] huge failed: the page is not mapped by a huge PMD");
+}
+
 /* map ... thp: a huge PMD where the preset's era has THP (6.5), small
  * pages where it has none (2.6.29); an mprotect of one page splits the
  * PMD and leaves the folio: its pages are pte-mapped. */
@@ -1132,6 +1164,7 @@ int main(void)
 		cmocka_unit_test(test_page_states),
 		cmocka_unit_test(test_thp),
 		cmocka_unit_test(test_huge_dirty_cow),
+		cmocka_unit_test(test_khugepaged_op),
 		cmocka_unit_test(test_hugetlb),
 		cmocka_unit_test(test_hugetlb_shared),
 		cmocka_unit_test(test_hugetlb_default_frames),

@@ -474,7 +474,8 @@ static void test_thp_on_host(void **state)
 
 /* madvise collapse on the host: a PTE-mapped THP becomes PMD-mapped again;
  * on a kernel that knows MADV_COLLAPSE (6.1+) a refusal (VM_NOHUGEPAGE)
- * is the scenario's error, as in the model, not a skip. */
+ * is the scenario's error, as in the model, not a skip.  khugepaged
+ * skips. */
 static void test_collapse_on_host(void **state)
 {
 	static const char good[] = "process P\n"
@@ -493,9 +494,14 @@ static void test_collapse_on_host(void **state)
 				      "  madvise buf nohugepage\n"
 				      "  madvise buf collapse\n";
 	struct kern_result r;
+	struct scenario *s;
 	const char *why;
 
 	(void)state;
+	/* khugepaged is not driven on the host: a skip, said before the run. */
+	s = parse_ok("process P\n  map buf 2M thp\n  write buf 0x11\n  khugepaged\n");
+	assert_string_equal(kern_skip_reason(s), KERN_NO_KHUGEPAGED);
+	scen_free(s);
 	if (!kern_host_knows_madv_collapse())
 		skip_because("this kernel has no MADV_COLLAPSE (6.1+, with THP)");
 	if ((why = run_thp(refused, &r)))

@@ -1283,11 +1283,11 @@ static void test_group_errors(void **state)
 #undef G2
 }
 
-/* clear_refs and ksm_merge take no operands, may stand wherever an
- * operation may, and are keywords. */
+/* clear_refs, ksm_merge and khugepaged take no operands, may stand
+ * wherever an operation may, and are keywords. */
 static void test_argless_operations(void **state)
 {
-	static const char *const words[] = {"clear_refs", "ksm_merge"};
+	static const char *const words[] = {"clear_refs", "ksm_merge", "khugepaged"};
 	char text[256], msg[256], where[32];
 	struct scenario *s;
 
@@ -1296,6 +1296,9 @@ static void test_argless_operations(void **state)
 		     "  thread t ksm_merge\n  join\n  madvise buf unmergeable\n");
 	assert_int_equal(s->ops[2].kind, OP_CLEAR_REFS);
 	assert_int_equal(s->ops[1].madvise.advice, COW_MADV_MERGEABLE);
+	scen_free(s);
+	s = parse_ok("process P\n  map buf 2M thp\n  khugepaged\n");
+	assert_int_equal(s->ops[1].kind, OP_KHUGEPAGED);
 	scen_free(s);
 	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
 		snprintf(text, sizeof(text), "process P\n  %s now\n", words[i]);

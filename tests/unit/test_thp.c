@@ -742,6 +742,145 @@ static void test_read_gup_dirties_huge_pmd_before_4_15(void **state)
 	}
 }
 
+/* ---- khugepaged --------------------------------------------------------------------- */
+
+/* A 2 MiB of small pages in a mapping that asked for THP afterwards; with
+ * the child of a fork sharing it, of which the parent then rewrote the
+ * first `written` pages (its own copies now). */
+static struct thp_env small_pages_env(const char *policy, struct cow_process **child,
+				      unsigned long written)
+{
+	struct thp_env e = thp_env(policy, HUGE);
+
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_NOHUGEPAGE), 0);
+	assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_HUGEPAGE), 0);
+	assert_true(pages_are(e.t, e.a, HUGE, 0));
+	if (child) {
+		assert_int_equal(cow_fork(e.t, "child", child), 0);
+		assert_int_equal(mmt_fill(e.t, e.a, 0x33, written * PAGE_SIZE), 0);
+	}
+	return e;
+}
+
+/* As reclaim's look at the accessed bits leaves them: cleared, and no TLB
+ * holding a translation that would spare the next access the walk. */
+static void clear_young(struct cow_process *p, unsigned long a, unsigned long len)
+{
+	for (unsigned long off = 0; off < len; off += PAGE_SIZE) {
+		spinlock_t *ptl;
+		pte_t *ptep = pte_offset_map_lock(&p->mm->pgt, a + off, &ptl);
+
+		assert_non_null(ptep);
+		ptep_modify(ptep, _PAGE_ACCESSED, 0);
+		pte_unmap_unlock(ptep, ptl);
+	}
+	flush_tlb_mm(p->mm);
+}
+
+/* khugepaged collapses small pages of a mapping that asked for THP into a
+ * new THP; with a child sharing some of the pages, 5.8+ collapse while at
+ * most 256 are shared (the child keeps its pages), and 4.14 does not
+ * collapse a range with any shared page. */
+static void test_khugepaged(void **state)
+{
+	static const struct {
+		const char *policy;
+		bool shared_ok;
+	} cases[] = {{"linux-4.14", false}, {"linux-5.8", true}, {"linux-6.5", true}};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct thp_env e = small_pages_env(cases[i].policy, NULL, 0);
+		struct cow_process *c;
+		struct cow_task *ct;
+		unsigned long n;
+
+		assert_int_equal(cow_khugepaged(e.t, &n), 0);
+		assert_int_equal(n, 1);
+		assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+		assert_true(mmt_holds(e.t, e.a, 0x11, HUGE));
+		assert_quiet_system_ok(e.sys);
+		thp_env_end(&e);
+
+		/* 300 of the 512 pages are the parent's own: 212 shared. */
+		e = small_pages_env(cases[i].policy, &c, 300);
+		ct = mmt_task(c, 1);
+		assert_int_equal(cow_khugepaged(e.t, &n), 0);
+		assert_int_equal(n, cases[i].shared_ok);
+		assert_true(pages_are(e.t, e.a, HUGE, cases[i].shared_ok ? PMD_MAPPED : 0));
+		assert_true(mmt_holds(e.t, e.a, 0x33, 300 * PAGE_SIZE));
+		assert_true(mmt_holds(e.t, e.a + 300 * PAGE_SIZE, 0x11, HUGE - 300 * PAGE_SIZE));
+		assert_true(mmt_holds(ct, e.a, 0x11, HUGE));
+		assert_true(pages_are(ct, e.a, HUGE, 0));
+		assert_quiet_system_ok(e.sys);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		thp_env_end(&e);
+
+		/* 100 of them: 412 shared, more than khugepaged takes. */
+		e = small_pages_env(cases[i].policy, &c, 100);
+		assert_int_equal(cow_khugepaged(e.t, &n), 0);
+		assert_int_equal(n, 0);
+		cow_process_exit(c);
+		thp_env_end(&e);
+	}
+	/* No THP, no khugepaged. */
+	struct thp_env e = thp_env("linux-2.6.29", HUGE);
+	unsigned long n;
+
+	assert_int_equal(cow_khugepaged(e.t, &n), COW_ENOTSUP);
+	thp_env_end(&e);
+}
+
+/* khugepaged leaves a range no access used since the last look, one with
+ * a pinned page (its references), a read-only one, and one of a mapping
+ * that took back its THP advice or never asked for THP. */
+static void test_khugepaged_leaves(void **state)
+{
+	struct thp_env e = small_pages_env("linux-6.5", NULL, 0);
+	struct cow_pages *pin;
+	unsigned long n, plain;
+
+	(void)state;
+	/* No page used since the last look: none worth a huge page. */
+	clear_young(e.p, e.a, HUGE);
+	assert_int_equal(cow_khugepaged(e.t, &n), 0);
+	assert_int_equal(n, 0);
+	assert_true(mmt_holds(e.t, e.a + 9 * PAGE_SIZE, 0x11, 8));
+	assert_int_equal(
+		cow_gup(e.t, e.a + 7 * PAGE_SIZE, PAGE_SIZE, COW_GUP_PIN | COW_GUP_LONGTERM, &pin),
+		0);
+	assert_int_equal(cow_khugepaged(e.t, &n), 0);
+	assert_int_equal(n, 0);
+	cow_pages_release(pin);
+	assert_int_equal(cow_mprotect(e.t, e.a, HUGE, COW_PROT_READ), 0);
+	assert_int_equal(cow_khugepaged(e.t, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(cow_mprotect(e.t, e.a, HUGE, RW), 0);
+	assert_int_equal(mmt_fill(e.t, e.a, 0x22, PAGE_SIZE), 0); /* a writable PTE again */
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_NOHUGEPAGE), 0);
+	assert_int_equal(cow_khugepaged(e.t, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(cow_madvise(e.t, e.a, HUGE, COW_MADV_HUGEPAGE), 0);
+	assert_int_equal(cow_khugepaged(e.t, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(mmt_holds(e.t, e.a, 0x22, PAGE_SIZE));
+	assert_true(mmt_holds(e.t, e.a + PAGE_SIZE, 0x11, HUGE - PAGE_SIZE));
+	/* A mapping that never asked, then asks. */
+	assert_int_equal(cow_mmap(e.t, 0, 2 * HUGE, RW, COW_MAP_PRIVATE, &plain), 0);
+	plain = (plain + HUGE - 1) & ~(HUGE - 1);
+	assert_int_equal(mmt_fill(e.t, plain, 0x44, HUGE), 0);
+	assert_int_equal(cow_khugepaged(e.t, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(cow_madvise(e.t, plain, HUGE, COW_MADV_HUGEPAGE), 0);
+	assert_int_equal(cow_khugepaged(e.t, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(pages_are(e.t, plain, HUGE, PMD_MAPPED));
+	assert_true(mmt_holds(e.t, plain, 0x44, HUGE));
+	thp_env_end(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -764,6 +903,8 @@ int main(void)
 		cmocka_unit_test(test_huge_zero_page),
 		cmocka_unit_test(test_huge_copy_before_5_8),
 		cmocka_unit_test(test_read_gup_dirties_huge_pmd_before_4_15),
+		cmocka_unit_test(test_khugepaged),
+		cmocka_unit_test(test_khugepaged_leaves),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
