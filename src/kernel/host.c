@@ -208,15 +208,15 @@ static const char *const ksm_knobs[] = {"pages_to_scan", "sleep_millisecs", "sma
 static char ksm_saved[4][32];
 static volatile sig_atomic_t ksm_changed;
 
-/* Write a sysfs value with open, write and close only (a signal handler
- * restores the settings). */
-static int knob_write(const char *name, const char *val)
+/* Write a sysfs value in dir with open, write and close only (a signal
+ * handler restores the settings). */
+static int dir_knob_write(const char *dir, const char *name, const char *val)
 {
-	char path[128];
+	char path[160];
 	size_t n = strlen(val);
 	int fd, ok;
 
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	snprintf(path, sizeof(path), "%s%s", dir, name);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -225,13 +225,13 @@ static int knob_write(const char *name, const char *val)
 	return ok ? 0 : -1;
 }
 
-static int knob_read(const char *name, char *buf, size_t len)
+static int dir_knob_read(const char *dir, const char *name, char *buf, size_t len)
 {
-	char path[128];
+	char path[160];
 	int fd;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	snprintf(path, sizeof(path), "%s%s", dir, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -242,6 +242,16 @@ static int knob_read(const char *name, char *buf, size_t len)
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
+}
+
+static int knob_write(const char *name, const char *val)
+{
+	return dir_knob_write(KSM_DIR, name, val);
+}
+
+static int knob_read(const char *name, char *buf, size_t len)
+{
+	return dir_knob_read(KSM_DIR, name, buf, len);
 }
 
 const char *kern_ksm_unavailable(void)
@@ -577,4 +587,79 @@ void kern_hugetlb_forget(void)
 	hp_fd = -1;
 	if (fd >= 0)
 		close(fd);
+}
+
+/* ---- khugepaged -------------------------------------------------------------------------- */
+
+#define KHP_DIR "/sys/kernel/mm/transparent_hugepage/khugepaged/"
+
+/* The settings a pass changes, as they were, to be written back. */
+static const char *const khp_knobs[] = {"pages_to_scan", "alloc_sleep_millisecs",
+					"scan_sleep_millisecs"};
+static char khp_saved[3][32];
+static volatile sig_atomic_t khp_changed;
+
+const char *kern_khugepaged_unavailable(void)
+{
+	const char *why = kern_thp_unavailable();
+
+	if (access(KHP_DIR "full_scans", F_OK) != 0)
+		return "khugepaged: this kernel has no THP (" KHP_DIR " is missing)";
+	if (why)
+		return why; /* khugepaged does not run with THP [never] */
+	if (geteuid() != 0)
+		return "khugepaged: driving khugepaged passes (" KHP_DIR ") needs root";
+	return NULL;
+}
+
+int kern_khugepaged_prepare(char *why, size_t len)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (dir_knob_read(KHP_DIR, khp_knobs[i], khp_saved[i], sizeof(khp_saved[i])) != 0) {
+			snprintf(why, len, "khugepaged: cannot read " KHP_DIR "%s", khp_knobs[i]);
+			return 1;
+		}
+	khp_changed = 1;
+	return 0;
+}
+
+void kern_khugepaged_restore(void)
+{
+	if (!khp_changed)
+		return;
+	/* scan_sleep_millisecs last: writing it wakes khugepaged, which
+	 * then goes on with the old settings. */
+	for (size_t i = 0; i < 3; i++)
+		dir_knob_write(KHP_DIR, khp_knobs[i], khp_saved[i]);
+	khp_changed = 0;
+}
+
+int kern_khugepaged_pass(unsigned int timeout_ms)
+{
+	static const char *const fast[] = {"65536", "0", "0"};
+	char buf[32];
+	long start, now;
+	int err = 0;
+
+	if (!khp_changed || dir_knob_read(KHP_DIR, "full_scans", buf, sizeof(buf)) != 0)
+		return -1;
+	now = start = strtol(buf, NULL, 10);
+	/* Every page of every registered process in each scan, no sleep
+	 * between scans: the write of scan_sleep_millisecs wakes it. */
+	for (size_t i = 0; i < 3 && !err; i++)
+		err = dir_knob_write(KHP_DIR, khp_knobs[i], fast[i]);
+	/* Two full scans: the one under way when it woke may have passed
+	 * the scenario's process already. */
+	for (unsigned int ms = 0; !err; ms++) {
+		if (dir_knob_read(KHP_DIR, "full_scans", buf, sizeof(buf)) != 0)
+			break;
+		now = strtol(buf, NULL, 10);
+		if (now >= start + 2 || ms >= timeout_ms)
+			break;
+		usleep(1000);
+	}
+	/* Back to the old pace, until the next pass or the run's end. */
+	for (size_t i = 0; i < 3; i++)
+		dir_knob_write(KHP_DIR, khp_knobs[i], khp_saved[i]);
+	return !err && now >= start + 2 ? 0 : -1;
 }

@@ -21,11 +21,6 @@ const char *kern_thp_unavailable(void);
  * anonymous), an error as in the model; on an older kernel or one
  * without THP the advice itself is unknown, and the run skips. */
 bool kern_host_knows_madv_collapse(void);
-/* Why a scenario with khugepaged skips on the host. */
-#define KERN_NO_KHUGEPAGED                                                                   \
-	"khugepaged: the host's khugepaged is not driven yet (a daemon over every process, " \
-	"its passes timed by /sys/kernel/mm/transparent_hugepage/khugepaged); the model "    \
-	"runs one pass over the process"
 
 /* What /proc/self/smaps says of the VMA holding an address: its bounds
  * and how much of it huge PMDs map (AnonHugePages counts PMD-mapped
@@ -86,5 +81,19 @@ const char *kern_ksm_unavailable(void);
 int kern_ksm_prepare(char *why, size_t len);
 void kern_ksm_restore(void);
 int kern_ksm_pass(unsigned int timeout_ms);
+
+/* khugepaged passes, as KSM's: why the host cannot drive them (no THP,
+ * THP [never], not root), or NULL; the coordinator saves the settings of
+ * /sys/kernel/mm/transparent_hugepage/khugepaged (prepare: 0, or 1 with
+ * the reason to skip) and writes them back (restore, also from a signal
+ * handler); a worker runs a pass: every page of every registered process
+ * in each scan and no sleep between scans until two full scans have
+ * ended, then the old settings again: 0, or -1 if they did not end
+ * within timeout_ms.  khugepaged scans every process that asked for THP,
+ * not only the scenario's. */
+const char *kern_khugepaged_unavailable(void);
+int kern_khugepaged_prepare(char *why, size_t len);
+void kern_khugepaged_restore(void);
+int kern_khugepaged_pass(unsigned int timeout_ms);
 
 #endif /* COW_KERNEL_HOST_H */

@@ -156,6 +156,11 @@ static bool needs_ksm(const struct scenario *s)
 	return has_op(s, OP_KSM_MERGE);
 }
 
+static bool needs_khugepaged(const struct scenario *s)
+{
+	return has_op(s, OP_KHUGEPAGED);
+}
+
 static bool ops_expect_sigbus(const struct scen_op *ops, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -210,7 +215,7 @@ static const char *op_skip_reason(const struct scenario *s, const struct scen_op
 {
 	switch (op->kind) {
 	case OP_KSM_MERGE: return kern_ksm_unavailable();
-	case OP_KHUGEPAGED: return KERN_NO_KHUGEPAGED;
+	case OP_KHUGEPAGED: return kern_khugepaged_unavailable();
 	case OP_UFFD_CONTINUE:
 		return "uffd_continue: needs a shmem mapping registered with userfaultfd for "
 		       "minor faults, not set up on the host yet";
@@ -310,6 +315,7 @@ static void on_stop_signal(int sig)
 		unlink(stop_path);
 	kern_swap_off();
 	kern_ksm_restore();
+	kern_khugepaged_restore();
 	kern_hugetlb_restore();
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
@@ -818,7 +824,9 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 		leave_run(&st);
 		return 0;
 	}
-	if (needs_ksm(s) && kern_ksm_prepare(why, sizeof(why)) != 0) {
+	if ((needs_ksm(s) && kern_ksm_prepare(why, sizeof(why)) != 0) ||
+	    (needs_khugepaged(s) && kern_khugepaged_prepare(why, sizeof(why)) != 0)) {
+		kern_ksm_restore();
 		kern_swap_off();
 		set_result(r, KERN_SKIP, "skip", why);
 		leave_run(&st);
@@ -828,6 +836,7 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 	 * the signal handler), one run at a time. */
 	if (scen_has_hugetlb(s) &&
 	    kern_hugetlb_prepare(s->hugepages, hugetlb_fit(s), why, sizeof(why)) != 0) {
+		kern_khugepaged_restore();
 		kern_ksm_restore();
 		kern_swap_off();
 		set_result(r, KERN_SKIP, "skip", why);
@@ -854,6 +863,7 @@ int kern_run(const struct scenario *s, const struct kern_opts *o, struct kern_re
 	coord_free(&c);
 	kern_swap_off();
 	kern_ksm_restore();
+	kern_khugepaged_restore();
 	kern_hugetlb_restore();
 	leave_run(&st);
 	return err;
