@@ -124,7 +124,9 @@ const struct cow_policy *cow_policy_at(int i);
 const char *cow_policy_name(const struct cow_policy *p);
 const char *cow_policy_summary(const struct cow_policy *p);
 const char *cow_policy_commits(const struct cow_policy *p);
-/* One line per rule ("rule: choice\n"), into buf; returns buf. */
+/* One line per rule ("rule: choice\n"), into buf; returns buf.  A buffer
+ * of COW_POLICY_RULES_MAX bytes holds every preset's. */
+#define COW_POLICY_RULES_MAX 4096
 const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned long len);
 /* A hash of the preset's rules (their values and the words
  * cow_policy_rules prints for them; not its name): two presets with the

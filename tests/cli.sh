@@ -32,6 +32,9 @@ for c in run explore matrix replay policies demo kernel diff; do
 done
 expect 0 "policies" "$cow" policies
 grep -q "linux-2.6.29" "$tmp/out" && ok "policies lists linux-2.6.29" || bad "policies lists linux-2.6.29"
+# Every preset's listing whole, to its last rule and its commits.
+np=$(grep -c "^[a-z]" "$tmp/out"); nl=$(grep -c "^    MADV_COLLAPSE: " "$tmp/out"); nc=$(grep -c "^    commits: " "$tmp/out")
+[ "$np" -ge 18 ] && [ "$nl" = "$np" ] && [ "$nc" = "$np" ] && ok "policies lists every rule of all $np presets" || bad "policies lists every rule of every preset ($np presets, $nl last rules, $nc commit lines)"
 expect 0 "run a bundled scenario" "$cow" run scenarios/cow_parent_writes.cow
 expect 0 "run stress" "$cow" run scenarios/fork_vs_writer.cow --mode stress --iterations 50
 expect 0 "run explore" "$cow" run scenarios/fork_vs_writer.cow --mode explore --runs 200

@@ -479,7 +479,7 @@ out:
 
 static int cmd_policies(int argc, char **argv)
 {
-	char rules[1024];
+	char rules[COW_POLICY_RULES_MAX];
 
 	static const struct cli_opt opts[] = {OPT_END};
 	const char **operands = calloc((size_t)argc, sizeof(*operands));

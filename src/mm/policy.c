@@ -5,6 +5,8 @@
  */
 #include "policy.h"
 
+#include "cowlab.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -570,10 +572,9 @@ static const char *thp_rule_name(enum thp_rule t)
 {
 	switch (t) {
 	case THP_NONE: return "none (small pages only)";
-	case THP_REUSE_MAPCOUNT: return "PMD write fault reuses iff mapped once, else splits";
-	case THP_REUSE_REFCOUNT: return "PMD write fault reuses iff refcount == 1, else splits";
-	case THP_REUSE_EXCLUSIVE:
-		return "PMD write fault reuses if exclusive or refcount == 1, else splits";
+	case THP_REUSE_MAPCOUNT: return "PMD write fault reuses iff mapped once";
+	case THP_REUSE_REFCOUNT: return "PMD write fault reuses iff refcount == 1";
+	case THP_REUSE_EXCLUSIVE: return "PMD write fault reuses if exclusive or refcount == 1";
 	case THP_REUSE_ALWAYS: return "PMD write fault always reuses (deliberately wrong)";
 	}
 	return "?";
@@ -685,7 +686,7 @@ unsigned long long cow_policy_hash(const struct cow_policy *p)
 		p->hugetlb_fork_copy,
 		p->madv_collapse,
 	};
-	char text[2048];
+	char text[COW_POLICY_RULES_MAX];
 
 	cow_policy_rules(p, text, sizeof(text));
 	return cow_fnv1a(cow_fnv1a(COW_FNV_BASIS, rules, sizeof(rules)), text, strlen(text));

@@ -893,7 +893,7 @@ static void test_checks_skip_only_replayed_states(void **state)
  * presets differ only in it). */
 static void test_policy_hash_follows_rules(void **state)
 {
-	char a[1024], b[1024];
+	char a[COW_POLICY_RULES_MAX], b[COW_POLICY_RULES_MAX];
 
 	(void)state;
 	for (int i = 0; i < cow_policy_count(); i++)
@@ -901,6 +901,10 @@ static void test_policy_hash_follows_rules(void **state)
 			const struct cow_policy *p = cow_policy_at(i), *q = cow_policy_at(j);
 			bool same_rules = strcmp(cow_policy_rules(p, a, sizeof(a)),
 						 cow_policy_rules(q, b, sizeof(b))) == 0;
+
+			/* Whole listings, not cut at the buffer's end. */
+			assert_true(strlen(a) + 1 < sizeof(a) && strlen(b) + 1 < sizeof(b));
+			assert_non_null(strstr(a, "\nMADV_COLLAPSE:"));
 
 			if (same_rules != (cow_policy_hash(p) == cow_policy_hash(q)))
 				fail_msg("%s and %s: rules %s, hashes %s", cow_policy_name(p),
