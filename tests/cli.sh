@@ -35,6 +35,18 @@ grep -q "linux-2.6.29" "$tmp/out" && ok "policies lists linux-2.6.29" || bad "po
 # Every preset's listing whole, to its last rule and its commits.
 np=$(grep -c "^[a-z]" "$tmp/out"); nl=$(grep -c "^    MADV_COLLAPSE: " "$tmp/out"); nc=$(grep -c "^    commits: " "$tmp/out")
 [ "$np" -ge 18 ] && [ "$nl" = "$np" ] && [ "$nc" = "$np" ] && ok "policies lists every rule of all $np presets" || bad "policies lists every rule of every preset ($np presets, $nl last rules, $nc commit lines)"
+# The replay token the README and docs/explorer.md print still replays
+# the counterexample it names on this build (a rule change makes it
+# stale: explore again and put the new token in both).
+for doc in README.md docs/explorer.md; do
+	tok=$(sed -n 's/.*replay --trace \(cow2:[^ ]*\).*/\1/p' "$doc" | head -n 1)
+	if [ -n "$tok" ]; then
+		expect 1 "the token in $doc replays its counterexample" "$cow" replay "$tok"
+		grep -q "FAILED after" "$tmp/out" || bad "the token in $doc names a failing run"
+	else
+		bad "$doc shows a replay token"
+	fi
+done
 expect 0 "run a bundled scenario" "$cow" run scenarios/cow_parent_writes.cow
 expect 0 "run stress" "$cow" run scenarios/fork_vs_writer.cow --mode stress --iterations 50
 expect 0 "run explore" "$cow" run scenarios/fork_vs_writer.cow --mode explore --runs 200
