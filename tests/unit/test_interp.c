@@ -9,6 +9,7 @@
  */
 #include "testutil.h"
 #include "hugetlb_scenarios.h"
+#include "thp_scenarios.h"
 
 #include "base/faultinj.h"
 #include "mm/mm.h"
@@ -391,20 +392,7 @@ static void test_huge_dirty_cow(void **state)
  * skips. */
 static void test_khugepaged_op(void **state)
 {
-	static const char text[] = "system frames=3072\n"
-				   "process P\n"
-				   "  map buf 2M thp\n"
-				   "  madvise buf nohugepage\n"
-				   "  write buf 0x11\n"
-				   "  madvise buf hugepage\n"
-				   "  fork C\n"
-				   "  write buf[0..1200K] 0x33\n"
-				   "  khugepaged\n"
-				   "  check corrupt buf huge\n"
-				   "  check corrupt buf[0..1200K] == 0x33\n"
-				   "  check corrupt buf[1200K..2M] == 0x11\n"
-				   "process C\n"
-				   "  check leak buf == 0x11\n";
+	static const char text[] = THP_KHUGEPAGED_PARTLY_SHARED;
 	struct scenario *s = parse_ok(text);
 	struct scen_result r = run_mode(s, SCEN_SEQ, "linux-2.6.29");
 

@@ -15,6 +15,7 @@
  */
 #include "testutil.h"
 #include "hugetlb_scenarios.h"
+#include "thp_scenarios.h"
 
 #include "kernel/host.h"
 #include "kernel/kernel.h"
@@ -541,19 +542,7 @@ static void khugepaged_settings(char *buf, size_t len)
  * run. */
 static void test_khugepaged_on_host(void **state)
 {
-	static const char text[] = "process P\n"
-				   "  map buf 2M thp\n"
-				   "  madvise buf nohugepage\n"
-				   "  write buf 0x11\n"
-				   "  madvise buf hugepage\n"
-				   "  fork C\n"
-				   "  write buf[0..1200K] 0x33\n"
-				   "  khugepaged\n"
-				   "  check corrupt buf huge\n"
-				   "  check corrupt buf[0..1200K] == 0x33\n"
-				   "  check corrupt buf[1200K..2M] == 0x11\n"
-				   "process C\n"
-				   "  check leak buf == 0x11\n";
+	static const char text[] = THP_KHUGEPAGED_PARTLY_SHARED;
 	struct scenario *s = parse_ok(text);
 	const char *why = kern_khugepaged_unavailable();
 	char before[256], after[256];
