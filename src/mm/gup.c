@@ -143,7 +143,7 @@ static bool forced_write_ok(const struct cow_system *sys, unsigned int flags, pt
 {
 	/* The small zero page never (its PTE is never dirty); the huge zero
 	 * page as any huge PMD, by its dirty bit. */
-	if (!(flags & FOLL_FORCE) || (pte_special(pte) && !pmd_trans_huge(pte)))
+	if (!(flags & FOLL_FORCE) || is_zero_pte(pte))
 		return false;
 	switch (sys->policy->force) {
 	case FORCE_MKWRITE:
@@ -338,10 +338,9 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 			pte = ptep_get(ptep); /* gup_huge_pmd(): the same PMD */
 		else
 			pte = ptep_get(++ptep);
-		/* Not the small zero page (pte_special); the huge zero page's
-		 * PMD, as gup_huge_pmd() takes it, yes. */
-		if (!ptep || !pte_present(pte) || !pte_user(pte) ||
-		    (pte_special(pte) && !pmd_trans_huge(pte)))
+		/* Not the small zero page; the huge zero page's PMD, as
+		 * gup_huge_pmd() takes it, yes. */
+		if (!ptep || !pte_present(pte) || !pte_user(pte) || is_zero_pte(pte))
 			break;
 		if (need_write && !pte_write(pte))
 			break;

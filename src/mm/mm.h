@@ -303,6 +303,11 @@ static inline bool is_huge_zero_pmd(pte_t pmd)
 {
 	return pmd_trans_huge(pmd) && pte_special(pmd);
 }
+/* A leaf (PTE or huge PMD) that maps the small zero page. */
+static inline bool is_zero_pte(pte_t leaf)
+{
+	return pte_special(leaf) && !pmd_trans_huge(leaf);
+}
 /* addr's leaf entry, locked: its PTE under the PT lock, or the huge PMD
  * that maps it under the PMD lock (then pmd_trans_huge(*leaf) and
  * huge_offset() name the subpage); NULL if there is neither.  Unlock

@@ -605,6 +605,30 @@ static long hugepages_available(void)
 	return free_ - rsvd;
 }
 
+/* Run a hugetlb scenario on the host, which must leave nr_hugepages as
+ * it was; the test skips where the host cannot run it (the reason said
+ * before the run, or a pool it could not raise far enough).  *spare: the
+ * free huge pages no mapping had reserved before the run. */
+static struct kern_result run_hugetlb(const char *text, long *spare)
+{
+	struct scenario *s = parse_ok(text);
+	const char *why = kern_skip_reason(s);
+	long before = nr_hugepages();
+	struct kern_result r;
+
+	if (why) {
+		scen_free(s);
+		skip_because(why);
+	}
+	*spare = hugepages_available();
+	r = run(s, 0);
+	scen_free(s);
+	assert_int_equal(nr_hugepages(), before);
+	if (r.status == KERN_SKIP && strstr(r.message, "the host could give only"))
+		skip_because(r.message);
+	return r;
+}
+
 /* A hugetlb scenario the host runs as the model does: the pages are the
  * pool's (KPF_HUGE), PMD-mapped; a child's write that needs a page the
  * raised pool has not raises SIGBUS, caught by the worker, as does the
@@ -624,22 +648,12 @@ static void test_hugetlb_on_host(void **state)
 				    "  check corrupt buf[8K..+4K] pte-mapped\n";
 	static const char child_writes[] = HUGETLB_CHILD_WRITES;
 	static const char parent_writes[] = HUGETLB_PARENT_WRITES;
-	struct scenario *s = parse_ok(basic);
-	const char *why = kern_skip_reason(s);
 	long before = nr_hugepages(), spare;
 	struct kern_result r;
+	struct scenario *s;
 
 	(void)state;
-	if (why) {
-		scen_free(s);
-		skip_because(why);
-	}
-	spare = hugepages_available();
-	r = run(s, 0);
-	scen_free(s);
-	assert_int_equal(nr_hugepages(), before);
-	if (r.status == KERN_SKIP && strstr(r.message, "the host could give only"))
-		skip_because(r.message);
+	r = run_hugetlb(basic, &spare);
 	assert_int_equal(r.status, KERN_FAIL);
 	assert_string_equal(r.message, "test.cow:9:3: check corrupt buf[8192] pte-mapped failed: "
 				       "the page is mapped by a huge PMD");
@@ -720,22 +734,12 @@ static void test_hugetlb_shared_on_host(void **state)
 				       "  map b 2M shared hugetlb\n";
 	static const char dry[] = "the scenario's maps ask more huge pages than its pool (system "
 				  "hugepages=1) holds, so one fails (out of memory)";
-	struct scenario *s = parse_ok(child_writes);
-	const char *why = kern_skip_reason(s);
 	long before = nr_hugepages(), spare;
 	struct kern_result r;
+	struct scenario *s;
 
 	(void)state;
-	if (why) {
-		scen_free(s);
-		skip_because(why);
-	}
-	spare = hugepages_available();
-	r = run(s, 0);
-	scen_free(s);
-	assert_int_equal(nr_hugepages(), before);
-	if (r.status == KERN_SKIP && strstr(r.message, "the host could give only"))
-		skip_because(r.message);
+	r = run_hugetlb(child_writes, &spare);
 	if (r.status != KERN_PASS)
 		fail_msg("%s: %s", r.verdict, r.message);
 	assert_int_equal(r.checks, 7);
