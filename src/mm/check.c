@@ -423,6 +423,15 @@ static int check_leaf(struct pgtable_check_ctx *c, unsigned long addr, pte_t pte
 				       "PTE for 0x%lx is 0x%llx: neither present "
 				       "nor a swap entry (P4)",
 				       addr, (unsigned long long)pte);
+		if (is_migration_pte(pte)) {
+			pfn = swp_offset(pte_to_swp_entry(pte));
+			if (!pfn_valid(c->pool, pfn) ||
+			    (READ_ONCE(pfn_to_page(c->pool, pfn)->flags) & BIT_MASK(PG_free)))
+				return corrupt(c->msg, c->len,
+					       "migration entry for 0x%lx names pfn %lu, which "
+					       "is free or beyond the pool (P4)",
+					       addr, pfn);
+		}
 		return 0;
 	}
 	if (!pfn_valid(c->pool, pfn))
@@ -730,6 +739,8 @@ static int check_pte_excl(unsigned long addr, pte_t *ptep, void *arg)
 	struct page *table = virt_to_page(pool, ptep);
 	pte_t pte = ptep_get(ptep);
 
+	if (is_migration_pte(pte))
+		return 0; /* no mapping, no slot: a split in flight */
 	if (!pte_present(pte)) {
 		unsigned long slot = swp_offset(pte_to_swp_entry(pte));
 
@@ -1305,9 +1316,11 @@ static int step_mms(struct sys_check *c)
 
 	st->mms_dirty = st->p3_dirty = false;
 	held = pgt_locks_held(c->sys);
-	if (st->pgt_locked && !held) {
-		/* A huge PMD's change is over: count its maps again, and
-		 * check S4 on it. */
+	if (held != st->pgt_locked) {
+		/* A PMD lock was taken or let go: count the maps again, so
+		 * that S4 leaves out a huge PMD whose lock is held (fork
+		 * clears its folio's exclusive bits before it write-protects
+		 * it) and checks it once the change is over. */
 		st->reshaped = true;
 		return 0;
 	}
@@ -1345,6 +1358,12 @@ static void step_count(struct cow_system *sys, struct step_state *st, pte_t pte,
 {
 	if (pte_none(pte))
 		return;
+	if (is_migration_pte(pte)) {
+		/* No mapping and no slot; its page's counts changed. */
+		if (pfn_valid(sys->pool, swp_offset(pte_to_swp_entry(pte))))
+			step_dirty_frame(st, swp_offset(pte_to_swp_entry(pte)));
+		return;
+	}
 	if (!pte_present(pte)) {
 		unsigned long slot = swp_offset(pte_to_swp_entry(pte));
 

@@ -70,6 +70,8 @@ static void pte_value(pte_t pte, char *buf, size_t len)
 {
 	if (pte_none(pte))
 		snprintf(buf, len, "none");
+	else if (is_migration_pte(pte))
+		snprintf(buf, len, "migration entry pfn %lu", swp_offset(pte_to_swp_entry(pte)));
 	else if (!pte_present(pte))
 		snprintf(buf, len, "swap slot %lu", swp_offset(pte_to_swp_entry(pte)));
 	else

@@ -34,12 +34,6 @@
 
 #include <string.h>
 
-/* PTE bits for a page mapped in vma, before any write permission. */
-static pte_t vma_pte_bits(const struct vm_area_struct *vma)
-{
-	return (vma->vm_flags & (VM_READ | VM_WRITE)) ? PAGE_READONLY : _PAGE_PRESENT;
-}
-
 /* maybe_mkwrite(): may a write fault make the PTE writable?  Only in a
  * mapping with VM_WRITE: a forced write (FOLL_FORCE) to one without
  * leaves the PTE read-only.  2.4 had no such test (FORCE_MKWRITE): its
@@ -608,6 +602,37 @@ static bool swapin_exclusive(struct cow_system *sys, struct page *page, swp_entr
 	return false;
 }
 
+struct migration_wait {
+	const pte_t *ptep;
+	pte_t entry;
+};
+
+static bool migration_done(const void *arg)
+{
+	const struct migration_wait *w = arg;
+
+	return READ_IN_PREDICATE(*w->ptep) != w->entry;
+}
+
+void migration_entry_wait(struct mm_struct *mm, unsigned long addr, pte_t entry)
+{
+	spinlock_t *ptl;
+	pte_t *ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
+	struct migration_wait w = {ptep, entry};
+	bool wait;
+
+	if (!ptep)
+		return;
+	wait = ptep_get(ptep) == entry;
+	pte_unmap_unlock(ptep, ptl);
+	/* Linux sleeps on the folio lock, which the split holds until every
+	 * entry is gone; cowlab waits for this PTE to change, the one word
+	 * the split's remap (or a zap) writes.  The table stays: the caller
+	 * holds the mmap_lock, and only munmap frees tables. */
+	if (wait)
+		sync_wait_cond_on(&w, ptep, migration_done, "a page's split (a migration entry)");
+}
+
 static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, pte_t orig,
 			unsigned int flags)
 {
@@ -618,8 +643,13 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, pte_t or
 	struct page *page;
 	spinlock_t *ptl;
 	pte_t *ptep, pte;
-	int err = anon_vma_prepare(vma);
+	int err;
 
+	if (is_migration_entry(entry)) {
+		migration_entry_wait(mm, addr, orig);
+		return 0;
+	}
+	err = anon_vma_prepare(vma);
 	if (err)
 		return err;
 	page = swapin_page(sys, entry, &err);

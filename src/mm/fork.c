@@ -121,6 +121,22 @@ static int copy_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 
 	if (pte_none(pte))
 		return 0;
+	if (is_migration_pte(pte)) {
+		/* copy_nonpresent_pte(): the page being split is shared from
+		 * now on, so both entries become plain read entries; the
+		 * split's remap maps it in both, read-only. */
+		swp_entry_t entry = pte_to_swp_entry(pte);
+
+		if (swp_type(entry) != SWP_MIGRATION_READ) {
+			pte_t swp = swp_entry_to_pte(
+				make_migration_entry(swp_offset(entry), false, false));
+
+			pte = pte_swp_soft_dirty(pte) ? pte_swp_mksoft_dirty(swp) : swp;
+			set_pte(src_ptep, pte);
+		}
+		set_pte(dst_ptep, pte);
+		return 0;
+	}
 	if (!pte_present(pte)) {
 		/* copy_nonpresent_pte(): one more PTE refers to the slot; the
 		 * page behind it is shared now, so neither side keeps the

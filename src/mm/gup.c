@@ -280,12 +280,24 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 /* gup-fast's speculative grab (try_grab_folio()): refs references unless
  * the folio is being freed, and a pin of a large folio in its pincount
  * too.  Returns whether it took them. */
-static bool gup_fast_grab(struct page *page, int refs, unsigned int flags)
+static bool gup_fast_grab(struct frame_pool *pool, struct page *page, int refs, unsigned int flags)
 {
-	if (!page_ref_add_unless_zero(page, refs))
+	struct page *head = compound_head(page);
+	bool large = PageCompound(page);
+
+	if (!page_ref_add_unless_zero(head, refs))
 		return false;
-	if ((flags & FOLL_PIN) && PageCompound(page))
-		atomic_inc(&compound_head(page)->_pincount);
+	/* try_grab_folio(): the folio may have been split between the look
+	 * at the page and the grab (refs was counted for what it was then):
+	 * let go unless the page still belongs to the folio grabbed.  Once
+	 * the reference is in, no split can happen (split_folio() freezes
+	 * the count at what it expects). */
+	if (unlikely(compound_head(page) != head || PageCompound(page) != large)) {
+		page_ref_sub(pool, head, refs);
+		return false;
+	}
+	if ((flags & FOLL_PIN) && large)
+		atomic_inc(&head->_pincount);
 	return true;
 }
 
@@ -353,7 +365,7 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 		    !PageFlag(compound_head(page), PG_dontcow))
 			break;
 		refs = refs_for(page, flags);
-		if (!gup_fast_grab(page, refs, flags))
+		if (!gup_fast_grab(sys->pool, page, refs, flags))
 			break;
 		/* The forkfix flags the page before its re-check, so that a
 		 * fork either sees the flag or makes the re-check fail. */

@@ -30,12 +30,13 @@
  * fails for want of memory) whose 512 PTEs map the subpages with the
  * PMD's bits: each subpage's mapcount goes up by one, the entire
  * mapcount down by one, and the folio gains 511 references (one per PTE
- * where the PMD held one).  The
- * folio stays one folio, now PTE-mapped: Linux splits the folio itself
- * later (deferred split, or reclaim); cowlab's reclaim and KSM leave a
- * large folio alone for now.  Everything that changes PTEs and knows no
- * huge PMD (mprotect, clear_refs, KSM's scan, a zap of part of one)
- * splits it first, through walk_pte_range().
+ * where the PMD held one).  The folio stays one folio, now PTE-mapped,
+ * until reclaim splits the folio itself (split_folio() below).  Linux
+ * also splits it from its deferred-split list, which cowlab does not
+ * model, and KSM splits a folio it merges, where cowlab's KSM leaves a
+ * large folio alone.  Everything that changes PTEs and knows no huge PMD
+ * (mprotect, clear_refs, KSM's scan, a zap of part of one) splits the
+ * PMD first, through walk_pte_range().
  *
  * The huge zero page (3.8).  A read fault where a THP could go maps a
  * PMD-sized folio of zeroes that every such mapping shares, as the small
@@ -56,10 +57,7 @@ static bool thp_allowed(const struct vm_area_struct *vma, unsigned long haddr)
 
 pte_t mk_huge_pmd(struct cow_system *sys, struct page *head, const struct vm_area_struct *vma)
 {
-	/* As a PTE's bits: no user access in a PROT_NONE mapping (a forced
-	 * access may fault one in). */
-	pte_t prot = (vma->vm_flags & (VM_READ | VM_WRITE)) ? PAGE_READONLY : _PAGE_PRESENT;
-	pte_t pmd = pfn_pte(page_to_pfn(sys->pool, head), prot);
+	pte_t pmd = pfn_pte(page_to_pfn(sys->pool, head), vma_pte_bits(vma));
 
 	pmd = pte_mkyoung(pte_mkdirty(pmd_mkhuge(pmd)));
 	return (vma->vm_flags & VM_WRITE) ? pte_mkwrite(pmd) : pmd;
@@ -135,7 +133,6 @@ static int map_huge_zero_page(struct vm_area_struct *vma, unsigned long haddr)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct page *zero = get_huge_zero_page(mm->sys), *table;
-	pte_t prot = (vma->vm_flags & (VM_READ | VM_WRITE)) ? PAGE_READONLY : _PAGE_PRESENT;
 	spinlock_t *ptl;
 	pte_t *pmdp;
 
@@ -153,7 +150,8 @@ static int map_huge_zero_page(struct vm_area_struct *vma, unsigned long haddr)
 	}
 	set_bit(MMF_HAS_THP, &mm->flags);
 	pgtable_deposit(&mm->pgt, table);
-	set_pte(pmdp, pte_mkspecial(pmd_mkhuge(pfn_pte(page_to_pfn(mm->sys->pool, zero), prot))));
+	set_pte(pmdp, pte_mkspecial(pmd_mkhuge(
+			      pfn_pte(page_to_pfn(mm->sys->pool, zero), vma_pte_bits(vma)))));
 	spin_unlock(ptl);
 	return 0;
 }
@@ -515,6 +513,224 @@ int huge_pmd_fault(struct vm_area_struct *vma, unsigned long addr, unsigned int 
 	    !PageFlag(pfn_to_page(mm->sys->pool, pte_pfn(pmd)), PG_anon_exclusive))
 		return do_huge_pmd_wp_page(vma, addr, flags);
 	return 0; /* spurious: the PMD allows the access */
+}
+
+/* ---- splitting a folio --------------------------------------------------------
+ *
+ * split_huge_page() as Linux has done it since 4.5 (the THP refcounting
+ * rework): every THP preset is of that age.  The caller holds the folio
+ * lock and one reference; the anon_vma is held for write throughout, so
+ * that no fork links a new VMA meanwhile without its PTEs being seen.
+ *
+ *   1. can_split_folio(): every reference is a mapping's, or the caller's.
+ *      A pinned folio fails here, in every era: splitting it would leave
+ *      the pin on one small page and the mappings on others.
+ *   2. unmap_folio(): a huge PMD that maps the folio becomes a PTE table
+ *      (TTU_SPLIT_HUGE_PMD); each PTE that maps a page of the folio is
+ *      cleared, the TLBs shot down (which also waits for every gup-fast
+ *      that read the old PTE), and a migration entry put in its place;
+ *      the mapcount and the mapping's reference go.
+ *   3. folio_ref_freeze(): only the caller's reference may be left.  A
+ *      gup-fast that took a reference before its PTE was cleared shows
+ *      here; the folio is then mapped again whole and the split fails.
+ *   4. The folio becomes small pages (folio_split_frozen(): one step, with
+ *      the refcount at zero, so nobody can take a reference meanwhile),
+ *      the refcount comes back, and remap_page() turns every migration
+ *      entry back into a PTE of its page (writable if it was and the VMA
+ *      still is; PG_anon_exclusive from the entry, as 5.19 carries it).
+ *   5. Pages nobody maps any more (a munmap of part of a PTE-mapped THP)
+ *      are freed; the others go on the LRU as small pages.
+ */
+
+struct split_walk {
+	struct cow_system *sys;
+	struct page *head;
+};
+
+/* Where vma would map page, by its index: false outside vma. */
+static bool page_address_in_vma(const struct page *page, const struct vm_area_struct *vma,
+				unsigned long *addr)
+{
+	unsigned long index = page->index; /* (L): the folio lock is held */
+
+	if (index < vma->vm_pgoff)
+		return false;
+	*addr = vma->vm_start + ((index - vma->vm_pgoff) << PAGE_SHIFT);
+	return *addr >= vma->vm_start && *addr < vma->vm_end;
+}
+
+/* The pages of the folio vma may map from page i on that one PTE table
+ * holds: how many (0 if vma maps page i nowhere), with *addr the first's
+ * address. */
+static unsigned long folio_run_in_table(const struct split_walk *w,
+					const struct vm_area_struct *vma, unsigned long i,
+					unsigned long *addr)
+{
+	unsigned long table_end, n;
+
+	if (!page_address_in_vma(w->head + i, vma, addr))
+		return 0;
+	table_end = (*addr & PMD_MASK) + PMD_SIZE;
+	n = (table_end - *addr) >> PAGE_SHIFT;
+	if (n > HPAGE_PMD_NR - i)
+		n = HPAGE_PMD_NR - i;
+	if (n > (vma->vm_end - *addr) >> PAGE_SHIFT)
+		n = (vma->vm_end - *addr) >> PAGE_SHIFT;
+	return n;
+}
+
+/* Step 2 in one VMA. */
+static void unmap_folio_vma(struct vm_area_struct *vma, void *arg)
+{
+	struct split_walk *w = arg;
+	struct mm_struct *mm = vma->vm_mm;
+	struct frame_pool *pool = w->sys->pool;
+	unsigned long head_pfn = page_to_pfn(pool, w->head), addr;
+
+	if (page_address_in_vma(w->head, vma, &addr) && !(addr & ~PMD_MASK)) {
+		spinlock_t *ptl;
+		pte_t *pmdp = pmd_lock_entry(&mm->pgt, addr, false, false, &ptl), pmd;
+
+		if (pmdp) {
+			pmd = ptep_get(pmdp);
+			if (pmd_trans_huge(pmd) && pte_pfn(pmd) == head_pfn)
+				split_huge_pmd_locked(mm, pmdp, pmd);
+			spin_unlock(ptl);
+		}
+	}
+	for (unsigned long i = 0; i < HPAGE_PMD_NR;) {
+		unsigned long n = folio_run_in_table(w, vma, i, &addr), idx[HPAGE_PMD_NR], nr = 0;
+		pte_t old[HPAGE_PMD_NR];
+		spinlock_t *ptl;
+		pte_t *ptep;
+
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
+		for (unsigned long k = 0; ptep && k < n; k++) {
+			pte_t pte = ptep_get(ptep + k);
+
+			if (pte_present(pte) && pte_pfn(pte) == head_pfn + i + k) {
+				old[nr] = ptep_get_and_clear(ptep + k);
+				idx[nr++] = k;
+			}
+		}
+		if (nr > 0)
+			flush_tlb_mm(mm);
+		for (unsigned long m = 0; m < nr; m++) {
+			struct page *page = w->head + i + idx[m];
+			bool exclusive = PageFlag(page, PG_anon_exclusive);
+			pte_t swp = swp_entry_to_pte(make_migration_entry(
+				head_pfn + i + idx[m], pte_write(old[m]), exclusive));
+
+			if (pte_dirty(old[m]))
+				SetPageFlag(page, PG_dirty);
+			if (pte_soft_dirty(old[m]))
+				swp = pte_swp_mksoft_dirty(swp);
+			if (exclusive)
+				ClearPageFlag(page, PG_anon_exclusive);
+			set_pte(ptep + idx[m], swp);
+			page_remove_rmap(page);
+		}
+		if (nr > 0) {
+			atomic_long_sub((long)nr, &mm->nr_anon);
+			page_ref_sub(pool, w->head, (int)nr); /* never the last: ours */
+		}
+		if (ptep)
+			pte_unmap_unlock(ptep, ptl);
+		i += n;
+	}
+}
+
+/* remove_migration_ptes() in one VMA: every migration entry that names a
+ * page of the (former) folio maps that page again. */
+static void remap_folio_vma(struct vm_area_struct *vma, void *arg)
+{
+	struct split_walk *w = arg;
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long head_pfn = page_to_pfn(w->sys->pool, w->head), addr;
+
+	for (unsigned long i = 0; i < HPAGE_PMD_NR;) {
+		unsigned long n = folio_run_in_table(w, vma, i, &addr);
+		spinlock_t *ptl;
+		pte_t *ptep;
+
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
+		for (unsigned long k = 0; ptep && k < n; k++) {
+			pte_t swp = ptep_get(ptep + k), pte;
+			struct page *page = w->head + i + k;
+			swp_entry_t entry;
+
+			if (!is_migration_pte(swp))
+				continue;
+			entry = pte_to_swp_entry(swp);
+			if (swp_offset(entry) != head_pfn + i + k)
+				continue;
+			/* Counts up before the PTE appears; the exclusive bit
+			 * before a writable PTE (S2, S3, S4). */
+			get_page(page);
+			if (swp_type(entry) != SWP_MIGRATION_READ)
+				SetPageFlag(page, PG_anon_exclusive);
+			page_dup_anon_rmap(page);
+			atomic_long_inc(&mm->nr_anon);
+			pte = pfn_pte(head_pfn + i + k, vma_pte_bits(vma));
+			if (swp_type(entry) == SWP_MIGRATION_WRITE && (vma->vm_flags & VM_WRITE))
+				pte = pte_mkwrite(pte);
+			if (pte_swp_soft_dirty(swp))
+				pte = pte_mksoft_dirty(pte);
+			set_pte(ptep + k, pte);
+		}
+		if (ptep)
+			pte_unmap_unlock(ptep, ptl);
+		i += n;
+	}
+}
+
+int split_folio(struct cow_system *sys, struct page *head)
+{
+	struct split_walk w = {sys, head};
+	struct anon_vma *av;
+	long mapped;
+	int err = 0;
+
+	COW_ASSERT(PageLocked(head));
+	if (!PageFlag(head, PG_head) || !PageFlag(head, PG_anon) || PageFlag(head, PG_hugetlb) ||
+	    PageFlag(head, PG_ksm) || PageFlag(head, PG_swapcache) || PageFlag(head, PG_zero))
+		return COW_EBUSY;
+	av = folio_lock_anon_vma_write(head, &mapped);
+	if (page_ref_count(head) != mapped + 1) {
+		err = COW_EBUSY; /* can_split_folio(): pinned, or GUP holds it */
+		goto out;
+	}
+	if (av)
+		anon_vma_walk_locked(av, unmap_folio_vma, &w);
+	if (cmpxchg(&head->_refcount.counter, 1, 0) != 1) {
+		err = COW_EAGAIN; /* a reference was taken during the unmap */
+	} else {
+		folio_split_frozen(sys->pool, head);
+		atomic_set(&head->_refcount, 1);
+	}
+	if (av)
+		anon_vma_walk_locked(av, remap_folio_vma, &w);
+	if (err)
+		goto out;
+	for (unsigned long i = 1; i < HPAGE_PMD_NR; i++) {
+		struct page *page = head + i;
+
+		if (page_mapcount(page) > 0)
+			lru_add(sys->pool, page);
+		put_page(sys->pool, page); /* the split's: frees an unmapped page */
+	}
+out:
+	if (av)
+		folio_unlock_anon_vma_write(av);
+	return err;
 }
 
 /* ---- MADV_COLLAPSE ---------------------------------------------------------- */

@@ -60,6 +60,13 @@ static inline bool vma_may_be_huge(const struct vm_area_struct *vma)
 	return vma->vm_flags & (VM_HUGEPAGE | VM_NOHUGEPAGE | VM_HUGETLB);
 }
 
+/* PTE bits for a page mapped in vma, before any write permission: no user
+ * access in a PROT_NONE mapping (a forced access may fault one in). */
+static inline pte_t vma_pte_bits(const struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & (VM_READ | VM_WRITE)) ? PAGE_READONLY : _PAGE_PRESENT;
+}
+
 /* Private mappings that may become writable are copy-on-write. */
 static inline bool is_cow_mapping(unsigned long flags)
 {
@@ -273,6 +280,10 @@ int handle_mm_fault(struct mm_struct *mm, unsigned long addr, unsigned int flags
 int do_uffd_continue(struct mm_struct *mm, unsigned long addr, unsigned long len);
 /* The same with the mmap_lock already held for read (get_user_pages). */
 int handle_mm_fault_locked(struct mm_struct *mm, unsigned long addr, unsigned int flags);
+/* An access met the migration entry entry at addr (mmap_lock held for
+ * read): wait until the PTE holds something else (the split that put it
+ * there is done), then the access retries. */
+void migration_entry_wait(struct mm_struct *mm, unsigned long addr, pte_t entry);
 
 /* ---- huge_memory.c: transparent huge pages --------------------------------------------- */
 
@@ -334,6 +345,17 @@ int madvise_collapse(struct mm_struct *mm, unsigned long start, unsigned long en
  * MADV_COLLAPSE does.  *collapsed receives how many.  0, COW_ENOMEM
  * (no folio for a collapse), or COW_ENOTSUP before THP. */
 int khugepaged_scan_mm(struct mm_struct *mm, unsigned long *collapsed);
+/* split_huge_page(): the anonymous large folio at head, locked by the
+ * caller, who holds one reference besides its mappings, becomes small
+ * pages.  Its mappings become migration entries (a huge PMD is split
+ * first), the refcount is frozen at zero (only the caller's reference may
+ * be left), the folio is split and each page mapped again where it was.
+ * Pages nobody maps are freed; the others go on the LRU; the head stays
+ * the caller's, locked.  COW_EBUSY, the folio untouched, when it has a
+ * reference beyond its mappings and the caller's (GUP: a pinned folio is
+ * never split) or is not an anonymous THP; COW_EAGAIN, mapped again, when
+ * a reference appeared during the unmap. */
+int split_folio(struct cow_system *sys, struct page *head);
 /* The bits of a new huge PMD that maps head in vma (writable if the VMA
  * is), and PG_anon_exclusive of all its subpages set or cleared. */
 pte_t mk_huge_pmd(struct cow_system *sys, struct page *head, const struct vm_area_struct *vma);
@@ -393,6 +415,15 @@ void page_move_anon_rmap(struct page *page, struct vm_area_struct *vma);
 typedef int (*rmap_fn)(struct page *page, struct vm_area_struct *vma, unsigned long addr,
 		       void *arg);
 int rmap_walk(struct page *page, rmap_fn fn, void *arg);
+/* The anon_vma of the large folio at head (page lock held), referenced
+ * and locked for write, as split_huge_page() holds it for a whole split;
+ * *mapped is the number of its mappings (the PMDs that map it whole and
+ * the PTEs of every page) read meanwhile.  NULL when nothing maps it. */
+struct anon_vma *folio_lock_anon_vma_write(struct page *head, long *mapped);
+void folio_unlock_anon_vma_write(struct anon_vma *av);
+/* fn for every VMA linked to av, whose lock the caller holds. */
+void anon_vma_walk_locked(struct anon_vma *av, void (*fn)(struct vm_area_struct *vma, void *arg),
+			  void *arg);
 /* For an rmap_walk callback: the PTE at addr of vma if it maps page, with
  * its PT lock held (*ptlp); NULL otherwise. */
 pte_t *page_vma_mapped(struct page *page, struct vm_area_struct *vma, unsigned long addr,

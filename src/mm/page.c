@@ -414,6 +414,28 @@ struct page *alloc_folio(struct frame_pool *pool, unsigned int order, unsigned i
 	return head;
 }
 
+void folio_split_frozen(struct frame_pool *pool, struct page *head)
+{
+	unsigned long n = folio_nr_pages(head);
+
+	COW_CHECK(READ_PRIVATE(head->_refcount.counter) == 0 &&
+			  READ_PRIVATE(head->_pincount.counter) == 0 &&
+			  READ_PRIVATE(head[1]._entire_mapcount.counter) == 0,
+		  "split of folio pfn %lu that is not frozen and unmapped",
+		  page_to_pfn(pool, head));
+	for (unsigned long i = 1; i < n; i++) {
+		struct page *page = head + i;
+
+		WRITE_PRIVATE(page->flags, READ_PRIVATE(page->flags) & ~BIT_MASK(PG_tail));
+		WRITE_PRIVATE(page->lru.next, PFN_NONE);
+		WRITE_PRIVATE(page->_refcount.counter, 1);
+	}
+	WRITE_PRIVATE(head[1].private, 0UL);
+	/* Atomic, without a yield point: other CPUs may still try bit
+	 * operations on the head's word (a trylock that will fail). */
+	__atomic_fetch_and(&head->flags, ~BIT_MASK(PG_head), __ATOMIC_RELAXED);
+}
+
 /* The frames of a folio (refcount 0) back on the free list, as one
  * block. */
 static void folio_to_free_list(struct frame_pool *pool, struct page *head)

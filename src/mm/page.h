@@ -228,6 +228,12 @@ void hugetlb_unreserve(struct frame_pool *pool, unsigned long n);
 struct page *alloc_hugetlb_folio(struct frame_pool *pool, bool reserved);
 /* Free huge pages of the pool (promised ones included). */
 unsigned long hugetlb_pool_nr_free(const struct frame_pool *pool);
+/* A folio whose refcount the caller froze at zero, and that nothing maps,
+ * becomes small pages: each tail a page of its own with refcount 1 (the
+ * caller's to drop), its flags, index, anon_vma and mapcount kept; the
+ * head a small page, its refcount still zero for the caller to restore.
+ * One step for the explorer: no yield point inside. */
+void folio_split_frozen(struct frame_pool *pool, struct page *head);
 /* Return a frame (or a folio, by its head) whose refcount has reached zero
  * to the pool (a hugetlb folio to the hugetlb pool). */
 void free_page(struct frame_pool *pool, struct page *page);
@@ -349,10 +355,14 @@ static inline bool PageFlag(const struct page *page, enum pageflags f)
 	return test_bit(f, &page->flags);
 }
 /* PG_head and PG_tail are set before a folio is handed out and cleared
- * when it is freed, never while anyone holds a reference: like a
- * constant field, they are read here without a yield point, so that the
- * count functions below take no more steps under the explorer for a
- * small page than they did before large folios existed. */
+ * when it is freed or split (folio_split_frozen(), with its refcount
+ * frozen at zero and no PTE mapping it), never while anyone holds a
+ * reference or a mapping: like a constant field, they are read here
+ * without a yield point, so that the count functions below take no more
+ * steps under the explorer for a small page than they did before large
+ * folios existed.  (A lockless reader that met the folio through a PTE
+ * before the split unmapped it has left by then: the unmap's TLB
+ * shootdown waits for it; see gup_fast_grab() for the one that grabs.) */
 static inline unsigned long folio_bits(const struct page *page)
 {
 	return READ_STABLE_BITS(page->flags) & (BIT_MASK(PG_head) | BIT_MASK(PG_tail));

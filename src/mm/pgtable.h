@@ -14,7 +14,8 @@
  *   swap entry       any non-zero leaf with bit 0 clear: bit 1 soft-dirty,
  *                    bit 2 exclusive, bit 3 a marker that is always set (so
  *                    type 0 offset 0 is not pte_none), bits 4..8 the swap
- *                    type, bits 12..61 the offset;
+ *                    type (the top three: a migration entry, whose offset
+ *                    is a pfn), bits 12..61 the offset;
  *   upper level      0, or a table's PFN with _PAGE_TABLE; a PMD may
  *                    instead be a huge leaf (PSE set), mapping the 512
  *                    frames of a PMD-sized folio from its head's PFN.
@@ -39,7 +40,8 @@
  *   P3  nr_tables counts the reachable tables, PGD included, whenever
  *       pgt->lock is free (populate and free update both under it);
  *   P4  a present leaf maps an allocated frame (refcount > 0); a non-present
- *       non-zero leaf is a well-formed swap entry; a huge leaf maps the
+ *       non-zero leaf is a well-formed swap entry (a migration entry names
+ *       a frame of the pool that is not free); a huge leaf maps the
  *       head of a PMD-sized folio;
  *   P5  a table unlinked by free_pgd_range() stays a table (PG_table, not
  *       reused) until an RCU grace period has passed, so a lockless walker
@@ -325,8 +327,14 @@ typedef struct {
 	unsigned long val;
 } swp_entry_t;
 
-#define MAX_SWAPFILES_SHIFT 5
-#define MAX_SWAPFILES (1U << MAX_SWAPFILES_SHIFT)
+#define SWP_TYPE_SHIFT 5
+#define SWP_TYPES (1U << SWP_TYPE_SHIFT)
+/* The top three types are not devices but migration entries (below), as
+ * Linux takes its SWP_MIGRATION_* types from the top of the type field. */
+#define MAX_SWAPFILES (SWP_TYPES - 3)
+#define SWP_MIGRATION_READ MAX_SWAPFILES
+#define SWP_MIGRATION_READ_EXCLUSIVE (MAX_SWAPFILES + 1)
+#define SWP_MIGRATION_WRITE (MAX_SWAPFILES + 2)
 #define SWP_OFFSET_BITS 50
 #define SWP_OFFSET_MASK ((1UL << SWP_OFFSET_BITS) - 1)
 
@@ -338,14 +346,14 @@ typedef struct {
 /* Every bit a swap PTE may have set. */
 #define _PAGE_SWP_MASK                                                   \
 	(_PAGE_SWP_SOFT_DIRTY | _PAGE_SWP_EXCLUSIVE | _PAGE_SWP_MARKER | \
-	 ((pte_t)(MAX_SWAPFILES - 1) << _PAGE_SWP_TYPE_SHIFT) |          \
+	 ((pte_t)(SWP_TYPES - 1) << _PAGE_SWP_TYPE_SHIFT) |              \
 	 ((pte_t)SWP_OFFSET_MASK << _PAGE_SWP_OFFSET_SHIFT))
 
 static inline swp_entry_t swp_entry(unsigned int type, unsigned long offset)
 {
 	swp_entry_t e = {((unsigned long)type << SWP_OFFSET_BITS) | offset};
 
-	COW_ASSERT(type < MAX_SWAPFILES && offset <= SWP_OFFSET_MASK);
+	COW_ASSERT(type < SWP_TYPES && offset <= SWP_OFFSET_MASK);
 	return e;
 }
 static inline unsigned int swp_type(swp_entry_t entry)
@@ -372,13 +380,36 @@ static inline pte_t swp_entry_to_pte(swp_entry_t entry)
 static inline swp_entry_t pte_to_swp_entry(pte_t pte)
 {
 	COW_ASSERT(is_swap_pte(pte));
-	return swp_entry((unsigned int)(pte >> _PAGE_SWP_TYPE_SHIFT) & (MAX_SWAPFILES - 1),
+	return swp_entry((unsigned int)(pte >> _PAGE_SWP_TYPE_SHIFT) & (SWP_TYPES - 1),
 			 (unsigned long)(pte >> _PAGE_SWP_OFFSET_SHIFT) & SWP_OFFSET_MASK);
 }
 /* Not a swap PTE we could have made (checked by pgtable_check). */
 static inline bool swap_pte_bad(pte_t pte)
 {
 	return !(pte & _PAGE_SWP_MARKER) || (pte & ~_PAGE_SWP_MASK);
+}
+
+/* A migration entry stands in a PTE while the page it names (its offset
+ * is the pfn) is being split out of its large folio (huge_memory.c): the
+ * PTE maps nothing, holds no mapcount and no reference, and counts as no
+ * swap slot.  Its type keeps what the mapping allowed: READ_EXCLUSIVE and
+ * WRITE carry PG_anon_exclusive, which the page gives up meanwhile, and
+ * WRITE the write permission.  An access waits until the entry is gone
+ * (migration_entry_wait()); fork copies it read-only; a zap just clears it. */
+static inline bool is_migration_entry(swp_entry_t entry)
+{
+	return swp_type(entry) >= SWP_MIGRATION_READ;
+}
+static inline bool is_migration_pte(pte_t pte)
+{
+	return is_swap_pte(pte) && is_migration_entry(pte_to_swp_entry(pte));
+}
+static inline swp_entry_t make_migration_entry(unsigned long pfn, bool write, bool exclusive)
+{
+	return swp_entry(write	     ? SWP_MIGRATION_WRITE
+			 : exclusive ? SWP_MIGRATION_READ_EXCLUSIVE
+				     : SWP_MIGRATION_READ,
+			 pfn);
 }
 
 /* The exclusive bit of a swap PTE: the swapped-out page was exclusive to

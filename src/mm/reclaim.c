@@ -139,7 +139,15 @@ static int shrink_prepare(struct cow_system *sys, struct page *page, bool check_
 
 	if (!trylock_page(page))
 		return COW_EBUSY;
-	/* A large folio stays: cowlab's reclaim does not split one yet. */
+	/* A large folio is split first, as Linux's reclaim splits one it
+	 * cannot swap out whole (cowlab models no THP_SWAP); its other pages
+	 * go on the LRU for later rounds.  One that will not split (pinned,
+	 * or GUP holds it) stays.  (Linux looks at the PMD's accessed bit
+	 * before it splits; cowlab looks at the head page's after.) */
+	if (PageCompound(page) && PageFlag(page, PG_anon) && split_folio(sys, page) != 0) {
+		err = COW_EBUSY;
+		goto out_unlock;
+	}
 	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_ksm) || PageCompound(page) ||
 	    (check_references && page_referenced(page))) {
 		err = COW_EBUSY;
@@ -320,42 +328,110 @@ struct page *alloc_page_direct(struct cow_system *sys, unsigned int gfp)
 	return page;
 }
 
+/* A THP's folio to split (an anonymous large folio, not hugetlb), by
+ * the leaf that maps one of its pages; NULL for anything else. */
+static struct page *thp_folio(struct frame_pool *pool, pte_t leaf)
+{
+	struct page *head;
+
+	if (!pte_present(leaf) || pte_special(leaf))
+		return NULL;
+	head = compound_head(pfn_to_page(pool, pte_pfn(leaf)));
+	return PageFlag(head, PG_head) && PageFlag(head, PG_anon) && !PageFlag(head, PG_hugetlb)
+		       ? head
+		       : NULL;
+}
+
+/* The walk of MADV_PAGEOUT (mmap_lock held for read): a reference on
+ * every small anon page that [start, end) maps, into pages[], and on
+ * every THP one of whose pages it maps, once, into folios[]. */
+static void pageout_collect(struct mm_struct *mm, unsigned long start, unsigned long end,
+			    struct page **pages, unsigned long *nr, struct page **folios,
+			    unsigned long *nfolios)
+{
+	struct frame_pool *pool = mm->sys->pool;
+
+	*nr = *nfolios = 0;
+	for (unsigned long a = start; a < end; a += PAGE_SIZE) {
+		spinlock_t *ptl;
+		pte_t *ptep = pte_offset_map_lock(&mm->pgt, a, &ptl), pte;
+		struct page *page;
+
+		if (!ptep) {
+			/* No table, or a huge PMD: a THP's is taken whole. */
+			pte_t *pmdp = pmd_lock_entry(&mm->pgt, a, false, false, &ptl);
+
+			if (!pmdp)
+				continue;
+			pte = ptep_get(pmdp);
+			page = pmd_trans_huge(pte) ? thp_folio(pool, pte) : NULL;
+			if (page) {
+				get_page(page);
+				folios[(*nfolios)++] = page;
+				a = (a & PMD_MASK) + PMD_SIZE - PAGE_SIZE;
+			}
+			spin_unlock(ptl);
+			continue;
+		}
+		pte = ptep_get(ptep);
+		if (pte_present(pte) && !pte_special(pte)) {
+			page = thp_folio(pool, pte);
+			if (page) {
+				if (*nfolios == 0 || folios[*nfolios - 1] != page) {
+					get_page(page);
+					folios[(*nfolios)++] = page;
+				}
+			} else {
+				page = pfn_to_page(pool, pte_pfn(pte));
+				if (PageFlag(page, PG_anon) && !PageCompound(page)) {
+					get_page(page);
+					pages[(*nr)++] = page;
+				}
+			}
+		}
+		pte_unmap_unlock(ptep, ptl);
+	}
+}
+
 int cow_swapout(struct cow_task *task, unsigned long addr, unsigned long len)
 {
 	struct mm_struct *mm = task->proc->mm;
 	struct cow_system *sys = mm->sys;
-	unsigned long start = addr & PAGE_MASK, end, nr = 0;
-	struct page **pages;
+	unsigned long start = addr & PAGE_MASK, end, nr = 0, nfolios = 0;
+	struct page **pages, **folios;
 	int err = 0;
 
 	if (len == 0 || addr + len < addr || addr + len > TASK_SIZE)
 		return COW_EINVAL;
 	end = (addr + len + PAGE_SIZE - 1) & PAGE_MASK;
-	pages = calloc((end - start) / PAGE_SIZE, sizeof(*pages));
+	pages = calloc(2 * ((end - start) / PAGE_SIZE), sizeof(*pages));
 	if (!pages)
 		return COW_ENOMEM;
+	folios = pages + (end - start) / PAGE_SIZE;
 	/* MADV_PAGEOUT: take the anon pages the range maps, then reclaim
-	 * them without the mmap_lock. */
+	 * them without the mmap_lock.  A THP is split first (Linux splits
+	 * one the range covers in part, and reclaim one it cannot swap out
+	 * whole), and the range walked again for its pages; one that will
+	 * not split stays whole, in memory. */
 	down_read(&mm->mmap_lock);
-	for (unsigned long a = start; a < end; a += PAGE_SIZE) {
-		spinlock_t *ptl;
-		pte_t *ptep = pte_offset_map_lock(&mm->pgt, a, &ptl);
-		pte_t pte;
-
-		if (!ptep)
-			continue;
-		pte = ptep_get(ptep);
-		if (pte_present(pte) && !pte_special(pte)) {
-			struct page *page = pfn_to_page(sys->pool, pte_pfn(pte));
-
-			if (PageFlag(page, PG_anon)) {
-				get_page(page);
-				pages[nr++] = page;
-			}
-		}
-		pte_unmap_unlock(ptep, ptl);
-	}
+	pageout_collect(mm, start, end, pages, &nr, folios, &nfolios);
 	up_read(&mm->mmap_lock);
+	if (nfolios > 0) {
+		for (unsigned long i = 0; i < nr; i++)
+			put_page(sys->pool, pages[i]);
+		for (unsigned long i = 0; i < nfolios; i++) {
+			if (trylock_page(folios[i])) {
+				(void)split_folio(sys, folios[i]);
+				unlock_page(folios[i]);
+			}
+			put_page(sys->pool, folios[i]);
+		}
+		down_read(&mm->mmap_lock);
+		pageout_collect(mm, start, end, pages, &nr, folios, &nfolios);
+		up_read(&mm->mmap_lock);
+		for (unsigned long i = 0; i < nfolios; i++)
+			put_page(sys->pool, folios[i]);
+	}
 	/* Advice, as MADV_PAGEOUT: a page kept in memory (pinned, or its
 	 * write failed) is no error of the caller's.  But a page kept for
 	 * want of swap (a full device, no swap-cache entry) is reported,

@@ -291,6 +291,47 @@ int rmap_walk(struct page *page, rmap_fn fn, void *arg)
 	return ret;
 }
 
+struct anon_vma *folio_lock_anon_vma_write(struct page *head, long *mapped)
+{
+	struct anon_vma *av = NULL;
+	long n;
+
+	rcu_read_lock();
+	n = folio_entire_mapcount(head);
+	for (unsigned long i = 0; i < folio_nr_pages(head); i++)
+		n += atomic_read(&head[i]._mapcount);
+	/* Mapped during this read-side section: the anon_vma lives at least
+	 * until its end (a VMA that maps a page keeps it), so the reference
+	 * may be tried. */
+	if (n > 0) {
+		av = (struct anon_vma *)READ_ONCE(head->mapping);
+		if (av && !atomic_inc_not_zero(&av->refcount))
+			av = NULL;
+	}
+	rcu_read_unlock();
+	*mapped = n;
+	if (av)
+		anon_vma_lock_write(av);
+	return av;
+}
+
+void folio_unlock_anon_vma_write(struct anon_vma *av)
+{
+	anon_vma_unlock_write(av);
+	put_anon_vma(av);
+}
+
+void anon_vma_walk_locked(struct anon_vma *av, void (*fn)(struct vm_area_struct *vma, void *arg),
+			  void *arg)
+{
+	struct anon_vma_chain *avc;
+
+	list_for_each_entry(avc, &av->head, same_anon_vma)
+	{
+		fn(avc->vma, arg);
+	}
+}
+
 pte_t *page_vma_mapped(struct page *page, struct vm_area_struct *vma, unsigned long addr,
 		       spinlock_t **ptlp)
 {

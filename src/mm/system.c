@@ -367,7 +367,7 @@ int cow_page_state(struct cow_task *task, unsigned long addr)
 				ret |= COW_PAGE_EXCLUSIVE;
 			if (!pte_special(pte) && PageFlag(page, PG_ksm))
 				ret |= COW_PAGE_KSM;
-		} else if (is_swap_pte(pte)) {
+		} else if (is_swap_pte(pte) && !is_migration_pte(pte)) {
 			ret = COW_PAGE_SWAPPED;
 		}
 		pte_unmap_unlock(ptep, ptl);

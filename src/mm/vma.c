@@ -304,8 +304,10 @@ static void zap_one(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep,
 	pte = ptep_get_and_clear(ptep);
 	if (!pte_present(pte)) {
 		/* A swap PTE: its slot count, and the cache page if nothing
-		 * needs it any more. */
-		free_swap_and_cache(tlb->mm->sys, pte_to_swp_entry(pte));
+		 * needs it any more.  A migration entry holds no count: the
+		 * split finds the page unmapped here and frees it. */
+		if (!is_migration_pte(pte))
+			free_swap_and_cache(tlb->mm->sys, pte_to_swp_entry(pte));
 		return;
 	}
 	/* Even a zero-page PTE may sit in a TLB: without the flush a read

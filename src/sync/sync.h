@@ -145,6 +145,10 @@ static inline void cpu_relax(void)
  * there is no interleaving to explore, and teardown of big structures
  * would otherwise cost the explorer thousands of empty steps. */
 #define READ_PRIVATE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+/* The store beside it: a word no other CPU can use now (a frozen folio's
+ * struct pages as it is split).  Not a yield point, so that a change of
+ * many such words is one step that no check sees halfway. */
+#define WRITE_PRIVATE(x, val) __atomic_store_n(&(x), (val), __ATOMIC_RELAXED)
 /* A load of a word other CPUs may change, for bits of it that do not
  * change while the caller can reach the object (a page's PG_head and
  * PG_tail while it holds a reference or a mapping).  Not a yield point:

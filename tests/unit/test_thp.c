@@ -6,7 +6,9 @@
  * pinned THP at fork (5.9), splits by munmap and mprotect, GUP and
  * gup-fast through a huge PMD, the checker's folio invariants, a fork
  * racing a writer under the explorer, the huge zero page, the whole-page
- * copy before 5.8, and the read GUP that dirtied a huge PMD before 4.15.
+ * copy before 5.8, the read GUP that dirtied a huge PMD before 4.15, and
+ * the split of a folio (partly unmapped, pinned, shared after fork) and
+ * the reclaim that splits a THP before it swaps it out.
  */
 #include "mmtest.h"
 
@@ -881,6 +883,160 @@ static void test_khugepaged_leaves(void **state)
 	thp_env_end(&e);
 }
 
+/* ---- folio split and reclaim ---------------------------------------------- */
+
+/* split_folio() with the lock and a reference, as reclaim calls it. */
+static int split_at(struct thp_env *e, unsigned long a)
+{
+	struct page *head = folio_at(e->p, a);
+	int err;
+
+	get_page(head);
+	lock_page(head);
+	err = split_folio(e->sys, head);
+	unlock_page(head);
+	put_page(e->sys->pool, head);
+	return err;
+}
+
+/* A PTE-mapped THP, part of it unmapped, splits into small pages: the
+ * unmapped ones are freed (the frames munmap could not give back), the
+ * rest stay mapped where they were, writable and exclusive, their data
+ * whole; a PMD-mapped one splits its PMD first.  In every era with THP. */
+static void test_split_folio(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(thp_policies); i++) {
+		struct thp_env e = thp_env(thp_policies[i], 2 * HUGE);
+		unsigned long before;
+
+		assert_int_equal(mmt_fill(e.t, e.a, 0x11, 2 * HUGE), 0);
+		assert_int_equal(cow_munmap(e.t, e.a + 8 * PAGE_SIZE, 8 * PAGE_SIZE), 0);
+		assert_true(pages_are(e.t, e.a, 8 * PAGE_SIZE, PTE_MAPPED_THP));
+		before = cow_system_free_frames(e.sys);
+		assert_int_equal(split_at(&e, e.a), 0);
+		/* The 8 pages nobody mapped, and the deposited table the PMD
+		 * split gave back earlier is not among them. */
+		assert_int_equal(cow_system_free_frames(e.sys), before + 8);
+		assert_true(pages_are(e.t, e.a, 8 * PAGE_SIZE, 0));
+		assert_true(pages_are(e.t, e.a + 16 * PAGE_SIZE, HUGE - 16 * PAGE_SIZE, 0));
+		for (unsigned long off = 0; off < HUGE; off += 37 * PAGE_SIZE) {
+			struct page *page;
+
+			if (off >= 8 * PAGE_SIZE && off < 16 * PAGE_SIZE)
+				continue;
+			page = mmt_page(e.p, e.a + off);
+			assert_true(pte_write(mmt_pte(e.p, e.a + off)));
+			assert_true(PageFlag(page, PG_anon_exclusive));
+			assert_int_equal(page_ref_count(page), 1);
+			assert_int_equal(page_mapcount(page), 1);
+		}
+		assert_true(mmt_holds(e.t, e.a, 0x11, 8 * PAGE_SIZE));
+		assert_true(mmt_holds(e.t, e.a + 16 * PAGE_SIZE, 0x11, HUGE - 16 * PAGE_SIZE));
+		assert_quiet_system_ok(e.sys);
+		/* The second 2 MiB, PMD-mapped: the PMD is split on the way. */
+		assert_true(pages_are(e.t, e.a + HUGE, HUGE, PMD_MAPPED));
+		assert_int_equal(split_at(&e, e.a + HUGE), 0);
+		assert_true(pages_are(e.t, e.a + HUGE, HUGE, 0));
+		assert_int_equal(mmt_fill(e.t, e.a + HUGE + 5 * PAGE_SIZE, 0x22, PAGE_SIZE), 0);
+		assert_true(mmt_holds(e.t, e.a + HUGE + 4 * PAGE_SIZE, 0x11, PAGE_SIZE));
+		thp_env_end(&e);
+	}
+}
+
+/* A pinned THP is not split (can_split_folio): the call fails and leaves
+ * it PMD-mapped, counts as they were.  Once unpinned, it splits. */
+static void test_split_folio_refuses_pinned(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(thp_policies); i++) {
+		struct thp_env e = thp_env(thp_policies[i], HUGE);
+		struct cow_pages *pin;
+		struct page *head;
+
+		assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+		assert_int_equal(cow_gup(e.t, e.a + 3 * PAGE_SIZE, PAGE_SIZE,
+					 COW_GUP_PIN | COW_GUP_WRITE | COW_GUP_LONGTERM, &pin),
+				 0);
+		head = folio_at(e.p, e.a);
+		assert_int_equal(split_at(&e, e.a), COW_EBUSY);
+		assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+		assert_int_equal(page_ref_count(head), 2);
+		assert_int_equal(atomic_read(&head->_pincount), 1);
+		assert_quiet_system_ok(e.sys);
+		cow_pages_release(pin);
+		assert_int_equal(split_at(&e, e.a), 0);
+		assert_true(pages_are(e.t, e.a, HUGE, 0));
+		thp_env_end(&e);
+	}
+}
+
+/* After fork both processes map the folio; the split maps each page in
+ * both again, read-only and shared (mapcount 2, not exclusive), and the
+ * next write copies as for any shared small page. */
+static void test_split_folio_after_fork(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(thp_policies); i++) {
+		struct thp_env e = thp_env(thp_policies[i], HUGE);
+		struct cow_process *c;
+		struct cow_task *ct;
+		struct page *page;
+
+		assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+		assert_int_equal(cow_fork(e.t, "child", &c), 0);
+		ct = mmt_task(c, 1);
+		assert_int_equal(split_at(&e, e.a), 0);
+		assert_true(pages_are(e.t, e.a, HUGE, 0));
+		assert_true(pages_are(ct, e.a, HUGE, 0));
+		page = mmt_page(e.p, e.a + 9 * PAGE_SIZE);
+		assert_ptr_equal(page, mmt_page(c, e.a + 9 * PAGE_SIZE));
+		assert_int_equal(page_mapcount(page), 2);
+		assert_int_equal(page_ref_count(page), 2);
+		assert_false(PageFlag(page, PG_anon_exclusive));
+		assert_false(pte_write(mmt_pte(e.p, e.a + 9 * PAGE_SIZE)));
+		assert_int_equal(mmt_fill(e.t, e.a + 9 * PAGE_SIZE, 0x22, PAGE_SIZE), 0);
+		assert_true(mmt_holds(ct, e.a + 9 * PAGE_SIZE, 0x11, PAGE_SIZE));
+		assert_true(mmt_holds(e.t, e.a + 9 * PAGE_SIZE, 0x22, PAGE_SIZE));
+		assert_quiet_system_ok(e.sys);
+		cow_task_destroy(ct);
+		cow_process_exit(c);
+		thp_env_end(&e);
+	}
+}
+
+/* MADV_PAGEOUT of a THP splits it and swaps every page out; the data
+ * comes back on access.  A pinned one stays whole and in memory. */
+static void test_swapout_splits_thp(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(thp_policies); i++) {
+		struct thp_env e;
+		struct cow_pages *pin;
+		unsigned long free_before;
+
+		e.sys = mmt_system_swap(thp_policies[i], FRAMES, 1024, 4);
+		e.p = mmt_process(e.sys, "parent");
+		e.t = mmt_task(e.p, 0);
+		e.a = map_thp(e.t, HUGE);
+		assert_int_equal(mmt_fill(e.t, e.a, 0x11, HUGE), 0);
+		assert_int_equal(mmt_fill(e.t, e.a + 7 * PAGE_SIZE, 0x77, PAGE_SIZE), 0);
+		assert_int_equal(cow_gup(e.t, e.a, PAGE_SIZE, COW_GUP_PIN | COW_GUP_WRITE, &pin),
+				 0);
+		assert_int_equal(cow_swapout(e.t, e.a, HUGE), 0);
+		assert_true(pages_are(e.t, e.a, HUGE, PMD_MAPPED));
+		cow_pages_release(pin);
+		free_before = cow_system_free_frames(e.sys);
+		assert_int_equal(cow_swapout(e.t, e.a, HUGE), 0);
+		for (unsigned long off = 0; off < HUGE; off += PAGE_SIZE)
+			assert_int_equal(cow_page_state(e.t, e.a + off), COW_PAGE_SWAPPED);
+		assert_true(cow_system_free_frames(e.sys) >= free_before + HPAGE_PMD_NR);
+		assert_true(mmt_holds(e.t, e.a + 7 * PAGE_SIZE, 0x77, PAGE_SIZE));
+		assert_true(mmt_holds(e.t, e.a + 8 * PAGE_SIZE, 0x11, HUGE - 8 * PAGE_SIZE));
+		thp_env_end(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -905,6 +1061,10 @@ int main(void)
 		cmocka_unit_test(test_read_gup_dirties_huge_pmd_before_4_15),
 		cmocka_unit_test(test_khugepaged),
 		cmocka_unit_test(test_khugepaged_leaves),
+		cmocka_unit_test(test_split_folio),
+		cmocka_unit_test(test_split_folio_refuses_pinned),
+		cmocka_unit_test(test_split_folio_after_fork),
+		cmocka_unit_test(test_swapout_splits_thp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
