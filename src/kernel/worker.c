@@ -454,6 +454,8 @@ static int read_range(const struct scen_range *g, const unsigned char *pipe_byte
 #define KPF_KSM 21
 #define KPF_THP 22 /* a page of a large anonymous folio, or the huge zero page */
 #define KPF_ZERO_PAGE 24
+/* The size of a PMD-mapped THP on x86-64. */
+#define HPAGE_SIZE (2UL << 20)
 #define KPF_MAPPEDTODISK 34 /* PG_anon_exclusive, for anonymous pages */
 
 /* The pagemap entry of the page at addr (pagemap: an open
@@ -783,19 +785,33 @@ static unsigned long dio_done(uint64_t slot)
 
 /* May a pin of this process hold the page at addr: a long-term pin, or a
  * direct I/O not reaped yet? */
-static bool page_maybe_pinned(unsigned long addr)
+static bool page_maybe_pinned(unsigned long addr, unsigned long len)
 {
 	bool hit = false;
 
 	pthread_mutex_lock(&W.live_lock);
 	for (int i = 0; i < W.s->nr_pins && !hit; i++)
-		hit = W.pins[i] && addr + 4096 > W.pins[i]->addr &&
+		hit = W.pins[i] && addr + len > W.pins[i]->addr &&
 		      addr < W.pins[i]->addr + W.pins[i]->len;
 	for (int i = 0; i < MAX_DIO && !hit; i++)
-		hit = W.dio[i].len && addr + 4096 > W.dio[i].addr &&
+		hit = W.dio[i].len && addr + len > W.dio[i].addr &&
 		      addr < W.dio[i].addr + W.dio[i].len;
 	pthread_mutex_unlock(&W.live_lock);
 	return hit;
+}
+
+/* Does reclaim keep the page at addr (pagemap entry e) for a pin?  Its
+ * own, or, for a page of a THP (KPF_THP, as root), one on any page of the
+ * aligned 2 MiB its folio takes: a pinned folio is neither split nor
+ * swapped whole. */
+static bool reclaim_keeps_pinned(unsigned long addr, uint64_t e)
+{
+	uint64_t flags;
+
+	if (page_maybe_pinned(addr, 4096))
+		return true;
+	return kpage_word("/proc/kpageflags", e & PM_PFN, &flags) && (flags >> KPF_THP & 1) &&
+	       page_maybe_pinned(addr & ~(HPAGE_SIZE - 1), HPAGE_SIZE);
 }
 
 /* Wait for every I/O this thread issued (H3). */
@@ -988,7 +1004,6 @@ static int host_advice(int advice)
 	return -1;
 }
 
-#define HPAGE_SIZE (2UL << 20)
 /* MADV_HUGEPAGE and MADV_NOHUGEPAGE fail with EINVAL: what the run skips. */
 #define NO_THP(what) \
 	what ": EINVAL: this kernel has no transparent huge pages (CONFIG_TRANSPARENT_HUGEPAGE)"
@@ -1260,8 +1275,9 @@ static void host_swapout(const struct scen_op *op, struct tctx *t)
 		for (unsigned long off = 0; off < len; off += 4096) {
 			uint64_t e = pagemap_entry(pm, base + off);
 
-			if ((e & PM_SWAP) || !(e & PM_PRESENT) || page_maybe_pinned(base + off) ||
-			    group_touches(t, base + off) || !stayed_why(e, why, sizeof(why)))
+			if ((e & PM_SWAP) || !(e & PM_PRESENT) ||
+			    reclaim_keeps_pinned(base + off, e) || group_touches(t, base + off) ||
+			    !stayed_why(e, why, sizeof(why)))
 				continue;
 			if (stayed++ == 0)
 				first = off;
