@@ -387,6 +387,41 @@ static void test_huge_dirty_cow(void **state)
 	expect_text_pass(racing_faults, SCEN_EXPLORE, "linux-6.5", 1);
 }
 
+/* Reclaim splits a THP while other threads pin a page of it with
+ * gup-fast, write another and zap a third: under the explorer, in no
+ * schedule does a check fail or an invariant break (split_folio()'s
+ * freeze against the pin, its migration entries against the write and
+ * the zap), and the pin follows the last write. */
+static void test_thp_split_races_explore(void **state)
+{
+	struct scenario *s = parse_ok("process P\n"
+				      "  map buf 2M thp\n"
+				      "  write buf 0x11\n"
+				      "  require buf huge\n"
+				      "  thread pinner\n"
+				      "    pin ring buf[4K..+4K] fast\n"
+				      "  thread writer\n"
+				      "    write buf[8K..+4K] 0x22\n"
+				      "  thread zapper\n"
+				      "    madvise buf[12K..+4K] dontneed\n"
+				      "  thread reclaim\n"
+				      "    swapout buf\n"
+				      "  join\n"
+				      "  write buf[4K..+4K] 0x33\n"
+				      "  check desync ring == 0x33\n"
+				      "  unpin ring\n"
+				      "  check corrupt buf[8K..+4K] == 0x22\n"
+				      "  check corrupt buf[12K..+4K] == 0x00\n"
+				      "  check corrupt buf[16K..2M] == 0x11\n");
+	struct scen_result r = run_mode(s, SCEN_EXPLORE, "linux-6.5");
+
+	(void)state;
+	if (r.failed || r.skipped)
+		fail_msg("%s: %s", r.verdict, r.message);
+	assert_true(r.runs >= MODE_RUNS / 2);
+	scen_free(s);
+}
+
 /* khugepaged: a range the parent shares in part with its child collapses
  * from 5.8 (at most 256 pages shared), not under 4.14; before THP the run
  * skips. */
@@ -1153,6 +1188,7 @@ int main(void)
 		cmocka_unit_test(test_thp),
 		cmocka_unit_test(test_huge_dirty_cow),
 		cmocka_unit_test(test_khugepaged_op),
+		cmocka_unit_test(test_thp_split_races_explore),
 		cmocka_unit_test(test_hugetlb),
 		cmocka_unit_test(test_hugetlb_shared),
 		cmocka_unit_test(test_hugetlb_default_frames),
