@@ -31,10 +31,9 @@
  * PMD's bits: each subpage's mapcount goes up by one, the entire
  * mapcount down by one, and the folio gains 511 references (one per PTE
  * where the PMD held one).  The folio stays one folio, now PTE-mapped,
- * until reclaim splits the folio itself (split_folio() below).  Linux
- * also splits it from its deferred-split list, which cowlab does not
- * model, and KSM splits a folio it merges, where cowlab's KSM leaves a
- * large folio alone.  Everything that changes PTEs and knows no huge PMD
+ * until reclaim or KSM splits the folio itself (split_folio() below).
+ * Linux also splits it from its deferred-split list, which cowlab does
+ * not model.  Everything that changes PTEs and knows no huge PMD
  * (mprotect, clear_refs, KSM's scan, a zap of part of one) splits the
  * PMD first, through walk_pte_range().
  *
@@ -692,8 +691,9 @@ static void remap_folio_vma(struct vm_area_struct *vma, void *arg)
 	}
 }
 
-int split_folio(struct cow_system *sys, struct page *head)
+int split_folio(struct cow_system *sys, struct page *page)
 {
+	struct page *head = compound_head(page);
 	struct split_walk w = {sys, head};
 	struct anon_vma *av;
 	long mapped;
@@ -715,17 +715,28 @@ int split_folio(struct cow_system *sys, struct page *head)
 	} else {
 		folio_split_frozen(sys->pool, head);
 		atomic_set(&head->_refcount, 1);
+		/* The caller's lock goes to page: nobody can reach it before
+		 * the remap (no PTE maps it, no LRU holds it), so the trylock
+		 * takes it, out of the lock order without waiting. */
+		COW_CHECK(page == head || trylock_page(page), "a page of a split folio was locked");
 	}
 	if (av)
 		anon_vma_walk_locked(av, remap_folio_vma, &w);
 	if (err)
 		goto out;
+	/* The caller's lock and reference go to page: the head lets go of
+	 * them if it is not page, and page keeps the split's. */
+	if (page != head) {
+		unlock_page(head);
+		put_page(sys->pool, head);
+	}
 	for (unsigned long i = 1; i < HPAGE_PMD_NR; i++) {
-		struct page *page = head + i;
+		struct page *sub = head + i;
 
-		if (page_mapcount(page) > 0)
-			lru_add(sys->pool, page);
-		put_page(sys->pool, page); /* the split's: frees an unmapped page */
+		if (page_mapcount(sub) > 0 || sub == page)
+			lru_add(sys->pool, sub);
+		if (sub != page)
+			put_page(sys->pool, sub); /* the split's: frees an unmapped page */
 	}
 out:
 	if (av)

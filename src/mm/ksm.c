@@ -10,7 +10,8 @@
  *      for read; each present anonymous page of a mergeable private VMA
  *      becomes an item (Linux's rmap_item: mm, address) with a checksum
  *      of its bytes.  No reference is kept.  Pages in the swap cache and
- *      KSM pages are left out.
+ *      KSM pages are left out; pages of a THP are in (merging one splits
+ *      its folio first), hugetlb's are not.
  *   2. The second scan, cmp_and_merge_page for each item in turn: the
  *      page its address maps now is looked up with one reference (Linux's
  *      follow_page(FOLL_GET)), held only while the item is compared, and
@@ -216,9 +217,10 @@ static struct page *mergeable_pte_page(struct frame_pool *pool, pte_t pte)
 	if (!pte_present(pte) || pte_special(pte))
 		return NULL;
 	page = pfn_to_page(pool, pte_pfn(pte));
-	/* A subpage of a large folio stays: Linux splits the folio first,
-	 * which cowlab does not do yet. */
-	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_swapcache) || PageCompound(page))
+	/* A page of a THP is taken too: merging it splits its folio first
+	 * (merge_one()).  hugetlb's pages are never merged. */
+	if (!PageFlag(page, PG_anon) || PageFlag(page, PG_swapcache) ||
+	    PageFlag(compound_head(page), PG_hugetlb))
 		return NULL;
 	return page;
 }
@@ -401,6 +403,14 @@ static int merge_one(struct ksm_item *it, struct page *page, struct page *kpage)
 	vma = find_vma(mm, it->addr);
 	if (!mergeable_vma(vma) || !trylock_page(page))
 		goto out;
+	/* try_to_merge_one_page(): a page of a THP splits its folio first,
+	 * which fails (and the page stays) while anything but its mappings
+	 * and our reference holds the folio; the lock and our reference
+	 * stay with the page. */
+	if (PageCompound(page) && split_folio(mm->sys, page) != 0) {
+		unlock_page(page);
+		goto out;
+	}
 	if (write_protect_page(vma, page, it->addr, &orig) == 0) {
 		struct frame_pool *pool = mm->sys->pool;
 
@@ -556,7 +566,7 @@ static int cmp_and_merge_page(struct cow_system *sys, struct ksm_item *items, si
 {
 	struct ksm_item *it = &items[i], *t;
 	struct page *page = item_page(it), *kpage, *tpage;
-	bool forked;
+	bool forked, split;
 	int merged = 0;
 
 	if (!page)
@@ -578,6 +588,9 @@ static int cmp_and_merge_page(struct cow_system *sys, struct ksm_item *items, si
 		it->unstable = !forked;
 		goto out;
 	}
+	/* Two pages of one THP: neither merge can split the folio while the
+	 * other's reference holds it. */
+	split = PageCompound(page) && compound_head(page) == compound_head(tpage);
 	/* try_to_merge_two_pages: the item's page becomes the KSM page,
 	 * then the node's page is merged into it. */
 	if (merge_one(it, page, NULL) == 0) {
@@ -594,6 +607,13 @@ static int cmp_and_merge_page(struct cow_system *sys, struct ksm_item *items, si
 		}
 	}
 	put_page(sys->pool, tpage);
+	if (split && !merged && trylock_page(page)) {
+		/* cmp_and_merge_page(): split it now, with the node's
+		 * reference gone, so that the next pass can merge its pages;
+		 * skipped if the lock is busy. */
+		(void)split_folio(sys, page);
+		unlock_page(page);
+	}
 out:
 	put_page(sys->pool, page);
 	return merged;

@@ -345,13 +345,13 @@ int madvise_collapse(struct mm_struct *mm, unsigned long start, unsigned long en
  * MADV_COLLAPSE does.  *collapsed receives how many.  0, COW_ENOMEM
  * (no folio for a collapse), or COW_ENOTSUP before THP. */
 int khugepaged_scan_mm(struct mm_struct *mm, unsigned long *collapsed);
-/* split_huge_page(): the anonymous large folio at head, locked by the
+/* split_huge_page(): the anonymous large folio of page, locked by the
  * caller, who holds one reference besides its mappings, becomes small
  * pages.  Its mappings become migration entries (a huge PMD is split
  * first), the refcount is frozen at zero (only the caller's reference may
  * be left), the folio is split and each page mapped again where it was.
- * Pages nobody maps are freed; the others go on the LRU; the head stays
- * the caller's, locked.  COW_EBUSY, the folio untouched, when it has a
+ * Pages nobody maps are freed; the others go on the LRU; the caller's
+ * lock and reference end on page.  COW_EBUSY, the folio untouched, when it has a
  * reference beyond its mappings and the caller's (GUP: a pinned folio is
  * never split) or is not an anonymous THP; COW_EAGAIN, mapped again, when
  * a reference appeared during the unmap. */

@@ -1037,6 +1037,68 @@ static void test_swapout_splits_thp(void **state)
 	}
 }
 
+/* Pages of [a, a + len) that are KSM pages. */
+static unsigned long ksm_pages(struct cow_task *t, unsigned long a, unsigned long len)
+{
+	unsigned long n = 0;
+
+	for (unsigned long off = 0; off < len; off += PAGE_SIZE)
+		n += (cow_page_state(t, a + off) & COW_PAGE_KSM) != 0;
+	return n;
+}
+
+/* KSM merges the pages of THPs, splitting each folio first
+ * (try_to_merge_one_page).  Two pages of one folio cannot merge with each
+ * other in the pass that meets them (each holds the folio against the
+ * other's split): the folio is split after the attempt
+ * (cmp_and_merge_page), and its second page merges on the next pass.  A
+ * pinned THP is never split, so none of its pages merge, and the pin
+ * still sees the process's writes. */
+static void test_ksm_splits_thp(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(thp_policies); i++) {
+		struct thp_env e = thp_env(thp_policies[i], 2 * HUGE);
+		unsigned long b = e.a + HUGE, merged;
+		struct cow_pages *pin;
+		unsigned char byte;
+
+		assert_int_equal(cow_madvise(e.t, e.a, 2 * HUGE, COW_MADV_MERGEABLE), 0);
+		assert_int_equal(mmt_fill(e.t, e.a, 0x11, 2 * HUGE), 0);
+		assert_int_equal(cow_ksm_merge(e.t, &merged), 0);
+		assert_int_equal(ksm_pages(e.t, e.a, 2 * HUGE), 2 * HPAGE_PMD_NR - 1);
+		assert_int_equal(ksm_pages(e.t, e.a + PAGE_SIZE, PAGE_SIZE), 0);
+		assert_int_equal(cow_ksm_merge(e.t, &merged), 0);
+		assert_int_equal(ksm_pages(e.t, e.a, 2 * HUGE), 2 * HPAGE_PMD_NR);
+		assert_true(pages_are(e.t, e.a, 2 * HUGE, 0));
+		assert_int_equal(mmt_fill(e.t, b, 0x22, PAGE_SIZE), 0);
+		assert_true(mmt_holds(e.t, e.a, 0x11, HUGE));
+		assert_quiet_system_ok(e.sys);
+		assert_int_equal(cow_munmap(e.t, e.a, 2 * HUGE), 0);
+
+		/* A pinned THP, and beside it one that merges. */
+		e.a = map_thp(e.t, 2 * HUGE);
+		b = e.a + HUGE;
+		assert_int_equal(cow_madvise(e.t, e.a, 2 * HUGE, COW_MADV_MERGEABLE), 0);
+		assert_int_equal(mmt_fill(e.t, e.a, 0x33, HUGE), 0);
+		assert_int_equal(mmt_fill(e.t, b, 0x55, HUGE), 0);
+		assert_int_equal(cow_gup(e.t, e.a + 3 * PAGE_SIZE, PAGE_SIZE,
+					 COW_GUP_PIN | COW_GUP_WRITE | COW_GUP_LONGTERM, &pin),
+				 0);
+		assert_int_equal(cow_ksm_merge(e.t, &merged), 0);
+		assert_int_equal(cow_ksm_merge(e.t, &merged), 0);
+		assert_int_equal(ksm_pages(e.t, e.a, HUGE), 0);
+		assert_true(pages_are(e.t, e.a, HUGE, PTE_MAPPED_THP));
+		assert_int_equal(ksm_pages(e.t, b, HUGE), HPAGE_PMD_NR);
+		assert_int_equal(mmt_fill(e.t, e.a + 3 * PAGE_SIZE, 0x44, PAGE_SIZE), 0);
+		cow_pages_read(pin, 0, &byte, 1);
+		assert_int_equal(byte, 0x44);
+		assert_quiet_system_ok(e.sys);
+		cow_pages_release(pin);
+		thp_env_end(&e);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1065,6 +1127,7 @@ int main(void)
 		cmocka_unit_test(test_split_folio_refuses_pinned),
 		cmocka_unit_test(test_split_folio_after_fork),
 		cmocka_unit_test(test_swapout_splits_thp),
+		cmocka_unit_test(test_ksm_splits_thp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
