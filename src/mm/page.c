@@ -431,9 +431,7 @@ void folio_split_frozen(struct frame_pool *pool, struct page *head)
 		WRITE_PRIVATE(page->_refcount.counter, 1);
 	}
 	WRITE_PRIVATE(head[1].private, 0UL);
-	/* Atomic, without a yield point: other CPUs may still try bit
-	 * operations on the head's word (a trylock that will fail). */
-	__atomic_fetch_and(&head->flags, ~BIT_MASK(PG_head), __ATOMIC_RELAXED);
+	clear_bit_private(PG_head, &head->flags);
 }
 
 /* The frames of a folio (refcount 0) back on the free list, as one

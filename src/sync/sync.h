@@ -342,6 +342,13 @@ static inline void clear_mask(unsigned long mask, unsigned long *addr)
 	sync_point(SYNC_RMW, addr);
 	__atomic_fetch_and(addr, ~mask, __ATOMIC_RELAXED);
 }
+/* clear_bit() inside a step of WRITE_PRIVATE stores (a folio being
+ * split): atomic, since other CPUs may still try bit operations on the
+ * word (a trylock that fails), but not a yield point. */
+static inline void clear_bit_private(int nr, unsigned long *addr)
+{
+	__atomic_fetch_and(addr, ~BIT_MASK(nr), __ATOMIC_RELAXED);
+}
 static inline void set_bit(int nr, unsigned long *addr)
 {
 	set_mask(BIT_MASK(nr), addr);
