@@ -114,9 +114,30 @@ int cow_system_describe(struct cow_system *sys, const void *obj, char *buf, unsi
 
 /* ---- policies -------------------------------------------------------------
  * A policy is a named preset of the historical rules (write-fault reuse,
- * fork, ...).  The default is "linux-6.5". */
+ * fork, ...).  The default is "linux-6.5".  A rule set of the user's is a
+ * preset with rules changed, "BASE+RULE=VALUE+...": cow_policy_find()
+ * makes it (once, under its canonical name: the base, then each rule
+ * that differs from the base's in the knobs' order; a set that changes
+ * nothing is the preset itself). */
 
+/* The longest name of a rule set, its NUL included. */
+#define COW_POLICY_NAME_MAX 128
+/* A preset by name, or a rule set "BASE+RULE=VALUE..."; NULL if there is
+ * no such preset or the set is malformed (cow_policy_check says why). */
 const struct cow_policy *cow_policy_find(const char *name);
+/* 0 if name is a preset or a well-formed rule set; else COW_EINVAL with
+ * one line in err: the unknown preset, rule or value, with the choices. */
+int cow_policy_check(const char *name, char *err, unsigned long errlen);
+/* The rules one can set (the knobs), in a fixed order: the i-th's name,
+ * the line of `cowlab policies` it is (*what) and how many values it has;
+ * NULL past the last. */
+int cow_policy_knob_count(void);
+const char *cow_policy_knob(int i, const char **what, int *nr_values);
+/* Value v of knob i: its short name (NULL past the last), and in *text
+ * the words `cowlab policies` prints for it ("" for a bool's off and on). */
+const char *cow_policy_knob_value(int i, int v, const char **text);
+/* The value knob i has in p. */
+int cow_policy_knob_get(const struct cow_policy *p, int i);
 const struct cow_policy *cow_policy_default(void);
 int cow_policy_count(void);
 /* The i-th preset in historical order (0 <= i < cow_policy_count()). */

@@ -109,9 +109,16 @@ static const char usage_replay[] =
 /* A usage text, laid out as it prints. */
 // clang-format off
 static const char usage_policies[] =
-	"usage: cowlab policies\n"
+	"usage: cowlab policies [--rules]\n"
 	"\n"
-	"Lists every policy preset: its rules and the commits behind them.\n";
+	"Lists every policy preset: its rules and the commits behind them.\n"
+	"  --rules           list instead every rule a rule set of your own may\n"
+	"                    change, its values and the presets that use each\n"
+	"\n"
+	"A rule set of your own is a preset with rules changed, wherever a\n"
+	"preset is named: --policy linux-6.5+fork=share+reclaim=unmap-any, or\n"
+	"in a scenario 'policy linux-6.5 + fork = share'.  Its replay tokens\n"
+	"carry it, and replay on any build that knows its rules.\n";
 // clang-format on
 
 /* A usage text, laid out as it prints. */
@@ -477,22 +484,62 @@ out:
 
 /* ---- policies ---------------------------------------------------------------------- */
 
+struct policies_args {
+	bool rules;
+};
+
+/* policies --rules: each knob, each of its values with the words the
+ * listing prints and the presets that have it. */
+static void print_knobs(void)
+{
+	printf("Rules a rule set may change (PRESET+RULE=VALUE+...):\n");
+	for (int i = 0; i < cow_policy_knob_count(); i++) {
+		const char *what, *name = cow_policy_knob(i, &what, &(int){0}), *text, *value;
+
+		printf("\n%s: %s\n", name, what);
+		for (int v = 0; (value = cow_policy_knob_value(i, v, &text)) != NULL; v++) {
+			int n = 0;
+
+			printf("  %-22s %s\n", value, text);
+			for (int k = 0; k < cow_policy_count(); k++) {
+				const struct cow_policy *p = cow_policy_at(k);
+
+				if (cow_policy_knob_get(p, i) != v)
+					continue;
+				if (n++ == 0)
+					printf("  %-22s presets: ", "");
+				else
+					printf(", ");
+				printf("%s", cow_policy_name(p));
+			}
+			if (n == 0)
+				printf("  %-22s presets: none", "");
+			printf("\n");
+		}
+	}
+}
+
 static int cmd_policies(int argc, char **argv)
 {
 	char rules[COW_POLICY_RULES_MAX];
-
-	static const struct cli_opt opts[] = {OPT_END};
+	struct policies_args a = {false};
+	static const struct cli_opt opts[] = {OPT_FLAG_AT("--rules", struct policies_args, rules),
+					      OPT_END};
 	const char **operands = calloc((size_t)argc, sizeof(*operands));
-	int nr = 0, code = operands ? cli_parse("policies", opts, NULL, usage_policies, argc, argv,
+	int nr = 0, code = operands ? cli_parse("policies", opts, &a, usage_policies, argc, argv,
 						operands, &nr)
 				    : EXIT_USAGE;
 
 	free(operands);
 	if (code)
 		return code < 0 ? 0 : code;
-	if (argc != 1) {
+	if (nr != 0) {
 		fputs(usage_policies, stderr);
 		return EXIT_USAGE;
+	}
+	if (a.rules) {
+		print_knobs();
+		return 0;
 	}
 	for (int i = 0; i < cow_policy_count(); i++) {
 		const struct cow_policy *p = cow_policy_at(i);

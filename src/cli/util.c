@@ -206,8 +206,11 @@ static int set_option(const char *cmd, const struct cli_opt *o, void *args, cons
 	case OPT_CALL: return o->call(args, cmd, o->name, val);
 	case OPT_POLICY:
 		if (!cow_policy_find(val)) {
-			fprintf(stderr, "cowlab %s: unknown policy '%s' (see 'cowlab policies')\n",
-				cmd, val);
+			char why[256];
+
+			if (cow_policy_check(val, why, sizeof(why)) == 0)
+				snprintf(why, sizeof(why), "out of memory");
+			fprintf(stderr, "cowlab %s: --policy %s: %s\n", cmd, val, why);
 			return -1;
 		}
 		*(const char **)field = val;

@@ -202,6 +202,9 @@ static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, u
 	return FOLLOW_OK;
 }
 
+/* Faults at one address before GUP gives up (no preset comes near). */
+#define GUP_MAX_FAULTS 1000
+
 static int check_flags(unsigned int flags)
 {
 	/* Exactly one of FOLL_GET and FOLL_PIN, as Linux insists. */
@@ -239,12 +242,21 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 		if (sys->policy->gup == GUP_FORCE_COW && is_cow_mapping(vma->vm_flags) &&
 		    (vma->vm_flags & VM_WRITE))
 			foll |= FOLL_WRITE;
-		for (;;) {
+		for (unsigned int faults = 0;; faults++) {
 			enum follow f = follow_page(vma, addr, foll, &pages[i]);
 
 			if (f == FOLLOW_OK)
 				break;
 			unsigned int fault = (foll & FOLL_FORCE) ? FAULT_FLAG_FORCE : 0;
+
+			/* Linux retries for as long as it takes.  A rule set of
+			 * the user's whose fault never gives GUP the page it
+			 * wants (an unshare rule without exclusive reuse) would
+			 * spin here forever: give up, named a livelock. */
+			if (faults == GUP_MAX_FAULTS) {
+				err = COW_ELIVELOCK;
+				break;
+			}
 
 			if (f == FOLLOW_UNSHARE)
 				fault |= FAULT_FLAG_UNSHARE;

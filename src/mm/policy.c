@@ -6,8 +6,11 @@
 #include "policy.h"
 
 #include "cowlab.h"
+#include "sync/sync.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Rule groups shared by several presets.  Each preset names every rule
@@ -444,12 +447,14 @@ static const struct cow_policy presets[] = {
 	},
 };
 
+static const struct cow_policy *custom_find(const char *spec);
+
 const struct cow_policy *cow_policy_find(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(presets); i++)
 		if (strcmp(presets[i].name, name) == 0)
 			return &presets[i];
-	return NULL;
+	return strchr(name, '+') ? custom_find(name) : NULL;
 }
 
 const struct cow_policy *cow_policy_default(void)
@@ -659,35 +664,320 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 	return buf;
 }
 
+/* ---- the rules as knobs ----------------------------------------------------------
+ *
+ * Every rule field of struct cow_policy, by the name a user sets it with
+ * (`--policy linux-6.5+fork=share`) and the short names of its values, in
+ * the order the hash reads them.  An enum rule's values are its enum's, in
+ * order; a bool rule's are off and on. */
+
+static const char *const off_on[] = {"off", "on"};
+static const char *const wp_reuse_values[] = {
+	"refcount-trylock", "mapcount-trylock", "mapcount-lock", "refcount-lock",
+	"refcount",	    "refcount-all",	"exclusive",	 "always"};
+static const char *const fork_values[] = {"share", "copy-gup-flagged", "copy-dontcow",
+					  "copy-pinned", "copy-pinned-exclusive"};
+static const char *const gup_values[] = {"plain",	  "decow-flag",	    "decow-dontcow",
+					 "force-cow", "unshare-ro-pin", "unshare-all"};
+static const char *const gupfast_values[] = {"absent", "none", "recheck", "recheck-seq"};
+static const char *const force_values[] = {"mkwrite", "drop-write", "cow-dirty", "exclusive"};
+static const char *const dio_pin_values[] = {"lock-pages", "foll-get", "foll-pin"};
+static const char *const reclaim_values[] = {"keep-raised-refcount", "unmap-any", "skip-pinned",
+					     "share-exclusive"};
+static const char *const thp_values[] = {"none", "reuse-mapcount", "reuse-refcount",
+					 "reuse-exclusive", "reuse-always"};
+static const char *const hugetlb_values[] = {"none", "no-cow", "reuse-refcount", "reuse-mapcount",
+					     "reuse-always"};
+
+static const char *wp_reuse_text(int v)
+{
+	return wp_reuse_rule_name((enum wp_reuse_rule)v);
+}
+static const char *fork_text(int v)
+{
+	return fork_rule_name((enum fork_rule)v);
+}
+static const char *gup_text(int v)
+{
+	return gup_rule_name((enum gup_rule)v);
+}
+static const char *gupfast_text(int v)
+{
+	return gupfast_guard_name((enum gupfast_guard)v);
+}
+static const char *force_text(int v)
+{
+	return force_rule_name((enum force_rule)v);
+}
+static const char *dio_pin_text(int v)
+{
+	return dio_pin_rule_name((enum dio_pin_rule)v);
+}
+static const char *reclaim_text(int v)
+{
+	return reclaim_rule_name((enum reclaim_rule)v);
+}
+static const char *thp_text(int v)
+{
+	return thp_rule_name((enum thp_rule)v);
+}
+static const char *hugetlb_text(int v)
+{
+	return hugetlb_rule_name((enum hugetlb_rule)v);
+}
+
+struct policy_knob {
+	const char *name;
+	const char *what; /* the line of `cowlab policies` it is */
+	size_t offset;	  /* of the field in struct cow_policy */
+	bool is_bool;
+	const char *const *values;
+	int nr_values;
+	const char *(*text)(int v); /* an enum value's words; NULL for a bool */
+};
+
+#define ENUM_KNOB(field, what, vals, fn) \
+	{#field, what, offsetof(struct cow_policy, field), false, vals, ARRAY_SIZE(vals), fn}
+#define BOOL_KNOB(field, what) \
+	{#field, what, offsetof(struct cow_policy, field), true, off_on, 2, NULL}
+
+static const struct policy_knob knobs[] = {
+	ENUM_KNOB(wp_reuse, "write-fault reuse", wp_reuse_values, wp_reuse_text),
+	ENUM_KNOB(fork, "fork", fork_values, fork_text),
+	BOOL_KNOB(anon_exclusive, "PG_anon_exclusive tracked and checked (5.19)"),
+	ENUM_KNOB(gup, "get_user_pages", gup_values, gup_text),
+	ENUM_KNOB(gupfast, "gup-fast guard", gupfast_values, gupfast_text),
+	ENUM_KNOB(force, "forced write", force_values, force_text),
+	BOOL_KNOB(uffd_dirty, "UFFDIO_CONTINUE installs the PTE dirty (5.16)"),
+	ENUM_KNOB(dio_pin, "direct I/O holds", dio_pin_values, dio_pin_text),
+	BOOL_KNOB(dio_mm_lock, "dio vs fork: an mm rwsem (mmlock-2009)"),
+	ENUM_KNOB(reclaim, "reclaim", reclaim_values, reclaim_text),
+	BOOL_KNOB(clear_refs_skip_pinned, "clear_refs skips maybe-pinned pages (5.11)"),
+	BOOL_KNOB(mprotect_upgrade, "mprotect +write maps exclusive pages writable (6.0)"),
+	BOOL_KNOB(fork_copy_coherent, "fork's early copy write-protects and flushes first"),
+	ENUM_KNOB(thp, "huge pages (THP)", thp_values, thp_text),
+	BOOL_KNOB(thp_touch_dirty, "GUP's touch dirties a huge PMD even for a read (< 4.15)"),
+	BOOL_KNOB(thp_cow_huge, "THP copy-on-write copies the whole huge page (< 5.8)"),
+	BOOL_KNOB(khugepaged_shared, "khugepaged collapses shared pages too (5.8)"),
+	ENUM_KNOB(hugetlb, "hugetlb", hugetlb_values, hugetlb_text),
+	BOOL_KNOB(hugetlb_fork_copy, "fork copies a maybe-pinned hugetlb page (5.12)"),
+	BOOL_KNOB(madv_collapse, "MADV_COLLAPSE (6.1)"),
+};
+
+static int knob_get(const struct cow_policy *p, const struct policy_knob *k)
+{
+	const char *field = (const char *)p + k->offset;
+
+	if (k->is_bool)
+		return *(const bool *)field;
+	return (int)*(const enum fork_rule *)field; /* every rule enum is int-sized */
+}
+
+static void knob_set(struct cow_policy *p, const struct policy_knob *k, int v)
+{
+	char *field = (char *)p + k->offset;
+
+	if (k->is_bool)
+		*(bool *)field = v != 0;
+	else
+		*(enum fork_rule *)field = (enum fork_rule)v;
+}
+
+_Static_assert(sizeof(enum wp_reuse_rule) == sizeof(enum fork_rule) &&
+		       sizeof(enum gup_rule) == sizeof(enum fork_rule) &&
+		       sizeof(enum gupfast_guard) == sizeof(enum fork_rule) &&
+		       sizeof(enum force_rule) == sizeof(enum fork_rule) &&
+		       sizeof(enum dio_pin_rule) == sizeof(enum fork_rule) &&
+		       sizeof(enum reclaim_rule) == sizeof(enum fork_rule) &&
+		       sizeof(enum thp_rule) == sizeof(enum fork_rule) &&
+		       sizeof(enum hugetlb_rule) == sizeof(enum fork_rule),
+	       "every rule enum is read as one int-sized type");
+
+int cow_policy_knob_count(void)
+{
+	return (int)ARRAY_SIZE(knobs);
+}
+
+const char *cow_policy_knob(int i, const char **what, int *nr_values)
+{
+	if (i < 0 || i >= (int)ARRAY_SIZE(knobs))
+		return NULL;
+	*what = knobs[i].what;
+	*nr_values = knobs[i].nr_values;
+	return knobs[i].name;
+}
+
+const char *cow_policy_knob_value(int i, int v, const char **text)
+{
+	const struct policy_knob *k = &knobs[i];
+
+	if (v < 0 || v >= k->nr_values)
+		return NULL;
+	*text = k->text ? k->text(v) : "";
+	return k->values[v];
+}
+
+int cow_policy_knob_get(const struct cow_policy *p, int i)
+{
+	return knob_get(p, &knobs[i]);
+}
+
 unsigned long long cow_policy_hash(const struct cow_policy *p)
 {
-	/* Every rule field by value, in a fixed order, then the words
+	/* Every rule field by value, in the knobs' order, then the words
 	 * `cowlab policies` prints for the rules: a rule added to the struct
-	 * and the listing but not to this array still changes the hash. */
-	const uint32_t rules[] = {
-		p->wp_reuse,
-		p->fork,
-		p->anon_exclusive,
-		p->gup,
-		p->gupfast,
-		p->force,
-		p->uffd_dirty,
-		p->dio_pin,
-		p->dio_mm_lock,
-		p->reclaim,
-		p->clear_refs_skip_pinned,
-		p->mprotect_upgrade,
-		p->fork_copy_coherent,
-		p->thp,
-		p->thp_touch_dirty,
-		p->thp_cow_huge,
-		p->khugepaged_shared,
-		p->hugetlb,
-		p->hugetlb_fork_copy,
-		p->madv_collapse,
-	};
+	 * and the listing but not to the knobs still changes the hash. */
+	uint32_t rules[ARRAY_SIZE(knobs)];
 	char text[COW_POLICY_RULES_MAX];
 
+	for (size_t i = 0; i < ARRAY_SIZE(knobs); i++)
+		rules[i] = (uint32_t)knob_get(p, &knobs[i]);
 	cow_policy_rules(p, text, sizeof(text));
 	return cow_fnv1a(cow_fnv1a(COW_FNV_BASIS, rules, sizeof(rules)), text, strlen(text));
+}
+
+/* ---- rule sets of the user's ------------------------------------------------------
+ *
+ * "BASE+RULE=VALUE+...": a preset with some rules changed.  Each is made
+ * once, under its canonical name (the base, then each rule that differs
+ * from the base's, in the knobs' order), and kept until the process ends,
+ * so that a pointer to it is as good as a preset's.  Made where a name is
+ * checked (the command line, a scenario's policy line), outside the
+ * explorer's tasks, so that a run's lookups only read the list, with no
+ * yield point; two threads that make the same one at once may each keep
+ * a copy, both right. */
+
+struct custom_policy {
+	struct cow_policy p;
+	struct custom_policy *next;
+	char name[COW_POLICY_NAME_MAX];
+	char summary[COW_POLICY_NAME_MAX + 64];
+};
+
+static struct custom_policy *customs;
+
+static const struct cow_policy *preset_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(presets); i++)
+		if (strlen(presets[i].name) == len && strncmp(presets[i].name, name, len) == 0)
+			return &presets[i];
+	return NULL;
+}
+
+/* Parse spec into *out and its canonical name; 0, or COW_EINVAL with the
+ * reason in err. */
+static int spec_parse(const char *spec, struct cow_policy *out, char *name, size_t namelen,
+		      char *err, size_t errlen)
+{
+	const char *plus = strchr(spec, '+'), *p;
+	const struct cow_policy *base;
+	bool set[ARRAY_SIZE(knobs)] = {false};
+	size_t used;
+
+	base = preset_find(spec, plus ? (size_t)(plus - spec) : strlen(spec));
+	if (!base) {
+		snprintf(err, errlen, "unknown preset '%.*s' (cowlab policies lists them)",
+			 plus ? (int)(plus - spec) : (int)strlen(spec), spec);
+		return COW_EINVAL;
+	}
+	*out = *base;
+	for (p = plus; p && *p; ) {
+		const char *eq, *end = strchr(p + 1, '+');
+		size_t klen, vlen;
+		int k, v;
+
+		end = end ? end : p + strlen(p);
+		eq = memchr(p + 1, '=', (size_t)(end - p - 1));
+		if (!eq) {
+			snprintf(err, errlen, "'%.*s' is not RULE=VALUE", (int)(end - p - 1), p + 1);
+			return COW_EINVAL;
+		}
+		klen = (size_t)(eq - p - 1);
+		vlen = (size_t)(end - eq - 1);
+		for (k = 0; k < (int)ARRAY_SIZE(knobs); k++)
+			if (strlen(knobs[k].name) == klen && strncmp(knobs[k].name, p + 1, klen) == 0)
+				break;
+		if (k == (int)ARRAY_SIZE(knobs)) {
+			snprintf(err, errlen,
+				 "unknown rule '%.*s' (cowlab policies --rules lists them)",
+				 (int)klen, p + 1);
+			return COW_EINVAL;
+		}
+		if (set[k]) {
+			snprintf(err, errlen, "rule '%s' is set twice", knobs[k].name);
+			return COW_EINVAL;
+		}
+		for (v = 0; v < knobs[k].nr_values; v++)
+			if (strlen(knobs[k].values[v]) == vlen &&
+			    strncmp(knobs[k].values[v], eq + 1, vlen) == 0)
+				break;
+		if (v == knobs[k].nr_values) {
+			used = (size_t)snprintf(err, errlen, "rule '%s' has no value '%.*s' (one of",
+						knobs[k].name, (int)vlen, eq + 1);
+			for (int i = 0; i < knobs[k].nr_values && used < errlen; i++)
+				used += (size_t)snprintf(err + used, errlen - used, "%s %s",
+							 i ? "," : "", knobs[k].values[i]);
+			if (used < errlen)
+				snprintf(err + used, errlen - used, ")");
+			return COW_EINVAL;
+		}
+		set[k] = true;
+		knob_set(out, &knobs[k], v);
+		p = end;
+	}
+	used = (size_t)snprintf(name, namelen, "%s", base->name);
+	for (size_t k = 0; k < ARRAY_SIZE(knobs) && used < namelen; k++) {
+		int v = knob_get(out, &knobs[k]);
+
+		if (v != knob_get(base, &knobs[k]))
+			used += (size_t)snprintf(name + used, namelen - used, "+%s=%s",
+						 knobs[k].name, knobs[k].values[v]);
+	}
+	if (used >= namelen) {
+		snprintf(err, errlen, "the rule set's name is longer than %d characters",
+			 COW_POLICY_NAME_MAX - 1);
+		return COW_EINVAL;
+	}
+	return 0;
+}
+
+int cow_policy_check(const char *spec, char *err, unsigned long errlen)
+{
+	struct cow_policy p;
+	char name[COW_POLICY_NAME_MAX];
+
+	return spec_parse(spec, &p, name, sizeof(name), err, errlen);
+}
+
+static const struct cow_policy *custom_find(const char *spec)
+{
+	struct custom_policy *c, *head;
+	struct cow_policy p;
+	char name[COW_POLICY_NAME_MAX], err[256];
+	const struct cow_policy *base;
+
+	if (spec_parse(spec, &p, name, sizeof(name), err, sizeof(err)) != 0)
+		return NULL;
+	base = preset_find(name, strlen(name));
+	if (base)
+		return base; /* nothing differs from the preset */
+	for (c = READ_PRIVATE(customs); c; c = c->next)
+		if (strcmp(c->name, name) == 0)
+			return &c->p;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->p = p;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	base = preset_find(spec, strcspn(spec, "+"));
+	snprintf(c->summary, sizeof(c->summary), "a rule set of the user's: %s with %s",
+		 base->name, name + strlen(base->name) + 1);
+	c->p.name = c->name;
+	c->p.summary = c->summary;
+	c->p.commits = "none: the user's rule set; its preset's are listed under it";
+	do {
+		head = READ_PRIVATE(customs);
+		c->next = head;
+	} while (cmpxchg(&customs, head, c) != head);
+	return &c->p;
 }

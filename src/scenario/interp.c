@@ -448,10 +448,19 @@ static int value_fill(struct run *r, const struct scen_value *v, unsigned long a
 }
 
 /* An operation failed: its error (COW_ESIGBUS, from an access to a
- * hugetlb mapping without its huge page, names SIGBUS). */
+ * hugetlb mapping without its huge page, names SIGBUS).  A GUP that gave
+ * up after its fault never gave it the page (COW_ELIVELOCK: a rule set
+ * whose unshare fault does not make the page exclusive) is a livelock of
+ * the rules, not a mistake of the scenario's. */
 static void op_error(struct run *r, const struct scen_op *op, const char *what, int err)
 {
-	run_fail(r, "error", op, "%s failed: %s", what, cow_strerror(err));
+	if (err == COW_ELIVELOCK)
+		run_fail(r, "livelock", op,
+			 "%s: get_user_pages faulted 1000 times at one address and never got "
+			 "the page it wanted: the policy's fault rules do not give it one",
+			 what);
+	else
+		run_fail(r, "error", op, "%s failed: %s", what, cow_strerror(err));
 }
 
 /* A write or a read that ran to its end (err 0) or stopped with err,
@@ -1276,8 +1285,11 @@ static int resolve_policy(const struct scenario *s, const char *override, struct
 	if (!name)
 		name = cow_policy_name(cow_policy_default());
 	if (!cow_policy_find(name)) {
-		snprintf(res->message, sizeof(res->message),
-			 "unknown policy '%s' (cowlab policies lists them)", name);
+		char why[256];
+
+		if (cow_policy_check(name, why, sizeof(why)) == 0)
+			snprintf(why, sizeof(why), "out of memory");
+		snprintf(res->message, sizeof(res->message), "policy %s: %s", name, why);
 		return COW_EINVAL;
 	}
 	snprintf(res->policy, sizeof(res->policy), "%s", name);

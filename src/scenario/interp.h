@@ -57,7 +57,7 @@ struct scen_result {
 	enum explore_cover cover;
 	unsigned int bound;
 	uint64_t steps;
-	char policy[64]; /* the policy that was used */
+	char policy[COW_POLICY_NAME_MAX]; /* the policy that was used */
 	bool buffered;	 /* a data file's filesystem buffers O_DIRECT (tmpfs) */
 };
 

@@ -502,7 +502,7 @@ static int parse_system(struct parser *ps)
 
 static int parse_policy(struct parser *ps)
 {
-	struct token kw = ps->tok;
+	struct token kw = ps->tok, name;
 
 	if (ps->have_policy)
 		return ps_terr(ps, &kw, "a second 'policy' line: the first is at line %d",
@@ -516,19 +516,55 @@ static int parse_policy(struct parser *ps)
 	if (ps->tok.kind != TOK_IDENT)
 		return ps_terr(ps, &ps->tok, "expected a policy name like linux-6.5, found %s",
 			       SHOW(&ps->tok));
+	name = ps->tok;
 	ps_tok_copy(&ps->tok, ps->s->policy, sizeof(ps->s->policy));
+	if (ps_next(ps))
+		return -1;
+	/* A rule set of the user's: PRESET + RULE = VALUE ..., the rules
+	 * glued to the name as --policy takes it. */
+	while (ps->tok.kind == TOK_PLUS) {
+		char rule[COW_POLICY_NAME_MAX], value[COW_POLICY_NAME_MAX];
+		size_t used = strlen(ps->s->policy);
+
+		if (ps_next(ps))
+			return -1;
+		if (ps->tok.kind != TOK_IDENT)
+			return ps_terr(ps, &ps->tok, "expected a rule name after '+', found %s",
+				       SHOW(&ps->tok));
+		ps_tok_copy(&ps->tok, rule, sizeof(rule));
+		if (ps_next(ps))
+			return -1;
+		if (ps->tok.kind != TOK_ASSIGN)
+			return ps_terr(ps, &ps->tok, "expected '=' after the rule %s, found %s", rule,
+				       SHOW(&ps->tok));
+		if (ps_next(ps))
+			return -1;
+		if (ps->tok.kind != TOK_IDENT)
+			return ps_terr(ps, &ps->tok, "expected a value of the rule %s, found %s",
+				       rule, SHOW(&ps->tok));
+		ps_tok_copy(&ps->tok, value, sizeof(value));
+		if ((size_t)snprintf(ps->s->policy + used, sizeof(ps->s->policy) - used, "+%s=%s",
+				     rule, value) >= sizeof(ps->s->policy) - used)
+			return ps_terr(ps, &name, "the rule set is longer than %d characters",
+				       COW_POLICY_NAME_MAX - 1);
+		if (ps_next(ps))
+			return -1;
+	}
 	/* Checked here, as expect lines are, so that the message points at
 	 * the name rather than coming from the run without a position. */
 	if (!cow_policy_find(ps->s->policy)) {
-		struct suggest sg = {.t = &ps->tok};
+		struct suggest sg = {.t = &name};
+		char why[256];
 
+		if (strchr(ps->s->policy, '+') && cow_policy_check(ps->s->policy, why,
+								   sizeof(why)) != 0 &&
+		    strncmp(why, "unknown preset", 14) != 0)
+			return ps_terr(ps, &name, "policy %s: %s", ps->s->policy, why);
 		for (int i = 0; i < cow_policy_count(); i++)
 			ps_suggest_try(&sg, cow_policy_name(cow_policy_at(i)));
-		return ps_terr(ps, &ps->tok, "unknown policy '%s'%s (cowlab policies lists them)",
-			       ps->s->policy, SUGGESTION(&sg));
+		return ps_terr(ps, &name, "unknown policy '%.*s'%s (cowlab policies lists them)",
+			       (int)strcspn(ps->s->policy, "+"), ps->s->policy, SUGGESTION(&sg));
 	}
-	if (ps_next(ps))
-		return -1;
 	return ps_expect_eol(ps, "the policy name");
 }
 

@@ -355,7 +355,7 @@ struct scenario {
 	int cpus;
 	int zero_page;		 /* -1 not given, 0 off, 1 on */
 	unsigned long hugepages; /* the hugetlb pool in 2 MiB pages; 0: none */
-	char policy[64];
+	char policy[COW_POLICY_NAME_MAX];
 	struct scen_expect *expects; /* expect lines, in file order */
 	int nr_expects;
 	int max_group; /* the largest thread group */

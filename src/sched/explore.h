@@ -52,7 +52,7 @@
 
 #include <stdio.h>
 
-#define EXPLORE_NAME_MAX 96
+#define EXPLORE_NAME_MAX 128
 #define EXPLORE_MAX_DEVS 256 /* deviations a schedule token can hold */
 #define EXPLORE_TOKEN_MAX (2 * EXPLORE_NAME_MAX + 104 + 8 * EXPLORE_MAX_DEVS)
 

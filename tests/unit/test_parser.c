@@ -446,6 +446,59 @@ static void test_policy_line(void **state)
 	expect_err("policy 2.6\n", "1:8", "expected a policy name like linux-6.5, found '2'");
 }
 
+/* A rule set of the user's on the policy line: PRESET + RULE = VALUE ...,
+ * kept as --policy takes it; cow_policy_find() makes it under its
+ * canonical name (rules in the knobs' order, only those that differ), a
+ * set that changes nothing is the preset, and a bad rule or value is
+ * named with the choices. */
+static void test_policy_rule_sets(void **state)
+{
+	struct scenario *s = parse_ok("policy linux-6.5 + reclaim=unmap-any +fork = share\n"
+				      "process P\n");
+	const struct cow_policy *p, *base = cow_policy_find("linux-6.5");
+	char err[256];
+
+	(void)state;
+	assert_string_equal(s->policy, "linux-6.5+reclaim=unmap-any+fork=share");
+	p = cow_policy_find(s->policy);
+	assert_non_null(p);
+	assert_string_equal(cow_policy_name(p), "linux-6.5+fork=share+reclaim=unmap-any");
+	assert_ptr_equal(p, cow_policy_find("linux-6.5+fork=share+reclaim=unmap-any"));
+	assert_true(cow_policy_hash(p) != cow_policy_hash(base));
+	for (int i = 0; i < cow_policy_knob_count(); i++) {
+		const char *what, *name = cow_policy_knob(i, &what, &(int){0}), *text;
+		const char *want = strcmp(name, "fork") == 0	  ? "share"
+				   : strcmp(name, "reclaim") == 0 ? "unmap-any"
+								  : NULL;
+
+		if (want)
+			assert_string_equal(cow_policy_knob_value(i, cow_policy_knob_get(p, i), &text),
+					    want);
+		else
+			assert_int_equal(cow_policy_knob_get(p, i), cow_policy_knob_get(base, i));
+	}
+	scen_free(s);
+	/* Setting a rule to the preset's own value changes nothing. */
+	assert_ptr_equal(cow_policy_find("linux-6.5+anon_exclusive=on"), base);
+	assert_int_equal(cow_policy_check("linux-6.5+fork=share", err, sizeof(err)), 0);
+	assert_int_equal(cow_policy_check("linux-6.5+fork", err, sizeof(err)), COW_EINVAL);
+	assert_string_equal(err, "'fork' is not RULE=VALUE");
+	assert_int_equal(cow_policy_check("linux-6.5+fork=share+fork=share", err, sizeof(err)),
+			 COW_EINVAL);
+	assert_string_equal(err, "rule 'fork' is set twice");
+	assert_null(cow_policy_find("linux-6.5+fork=sometimes"));
+	expect_err("policy linux-6.5 + fork = sometimes\n", "1:8",
+		   "policy linux-6.5+fork=sometimes: rule 'fork' has no value 'sometimes' (one of "
+		   "share, copy-gup-flagged, copy-dontcow, copy-pinned, copy-pinned-exclusive)");
+	expect_err("policy linux-6.5 + frok = share\n", "1:8",
+		   "policy linux-6.5+frok=share: unknown rule 'frok' (cowlab policies --rules "
+		   "lists them)");
+	expect_err("policy linux-6.6 + fork = share\n", "1:8", "unknown policy 'linux-6.6'");
+	expect_err("policy linux-6.5 + fork share\n", "1:25",
+		   "expected '=' after the rule fork, found 'share'");
+	expect_err("policy linux-6.5 +\n", "1:19", "expected a rule name after '+'");
+}
+
 /* expect VERDICT PRESET...: one entry a preset, in file order; the
  * presets come from the policy table, never from this test. */
 static void test_expect_lines(void **state)
@@ -3583,6 +3636,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_empty_scenarios),
 		cmocka_unit_test(test_system_line),
 		cmocka_unit_test(test_policy_line),
+		cmocka_unit_test(test_policy_rule_sets),
 		cmocka_unit_test(test_expect_lines),
 		cmocka_unit_test(test_file_line),
 		cmocka_unit_test(test_process_blocks),
