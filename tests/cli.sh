@@ -27,7 +27,7 @@ expect 0 "--help" "$cow" --help
 expect 0 "--version" "$cow" --version
 expect 2 "no command" "$cow"
 expect 2 "unknown command" "$cow" frobnicate
-for c in run explore matrix replay policies demo kernel diff; do
+for c in run explore matrix replay policies demo kernel diff check; do
 	expect 0 "$c --help" "$cow" "$c" --help
 done
 expect 0 "policies" "$cow" policies
@@ -73,6 +73,15 @@ grep -q "the rules of linux-6.5+fork=share differ" "$tmp/err" && ok "a token und
 # a broken invariant, as it is under 5.19's rules.)
 expect 1 "matrix with a rule set as a column (no expect line names it)" "$cow" matrix scenarios/matrix/r01_cow_after_fork.cow --policy linux-6.5,linux-6.5+wp_reuse=always+anon_exclusive=off
 grep -q "^r01_cow_after_fork  *pass  *leak?" "$tmp/out" && ok "matrix: the rule set's column" || bad "matrix: the rule set's column"
+# check: parse and validate, run nothing; every file is reported.
+expect 0 "check every bundled scenario" "$cow" check scenarios scenarios/gup scenarios/matrix
+nf=$(ls scenarios/*.cow scenarios/gup/*.cow scenarios/matrix/*.cow | wc -l)
+grep -q "^check: $nf of $nf files valid$" "$tmp/out" && [ "$(grep -c ': ok: ' "$tmp/out")" = "$nf" ] && ok "check: all $nf files valid, one line each" || bad "check: all $nf files valid, one line each"
+printf 'process P\n  map buf 1 page\n  wirte buf 0x11\n' >"$tmp/typo2.cow"
+printf 'policy linux-6.5 + fork = sometimes\nprocess P\n  map buf 1 page\n' >"$tmp/rules.cow"
+expect 2 "check: invalid files" "$cow" check "$tmp/typo2.cow" scenarios/zero_page.cow "$tmp/rules.cow"
+grep -q "typo2.cow:3:3: " "$tmp/err" && grep -q "rules.cow:1:8: policy linux-6.5+fork=sometimes: rule 'fork' has no value 'sometimes'" "$tmp/err" && grep -q "^scenarios/zero_page.cow: ok: " "$tmp/out" && grep -q "^check: 1 of 3 files valid$" "$tmp/out" && ok "check: each error at FILE:LINE:COL, the valid file still reported" || bad "check: each error at FILE:LINE:COL, the valid file still reported"
+expect 2 "check without a file" "$cow" check
 expect 0 "run a bundled scenario" "$cow" run scenarios/cow_parent_writes.cow
 expect 0 "run stress" "$cow" run scenarios/fork_vs_writer.cow --mode stress --iterations 50
 expect 0 "run explore" "$cow" run scenarios/fork_vs_writer.cow --mode explore --runs 200
@@ -84,7 +93,7 @@ expect 2 "run a missing file" "$cow" run "$tmp/nope.cow"
 
 # Options: an unknown one is named as unknown, a zero count names the
 # option and its range, --opt=value is the same as --opt value.
-for c in run explore matrix replay demo kernel diff policies; do
+for c in run explore matrix replay demo kernel diff policies check; do
 	expect 2 "$c: an unknown option" "$cow" "$c" --frob
 	grep -q "unknown option '--frob'" "$tmp/err" && ok "$c: says the option is unknown" || bad "$c: says the option is unknown"
 done

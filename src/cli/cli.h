@@ -193,6 +193,9 @@ struct scen_entry {
 int scen_load_checked(const char *cmd, const char *path, struct scenario **out);
 int scen_list_load(const char *cmd, const char *const *paths, int nr_paths, struct scen_entry **out,
 		   int *nr);
+/* The same list, none of its files read yet (every s NULL). */
+int scen_list_paths(const char *cmd, const char *const *paths, int nr_paths,
+		    struct scen_entry **out, int *nr);
 void scen_list_free(struct scen_entry *v, int nr);
 
 int cmd_explore(int argc, char **argv);

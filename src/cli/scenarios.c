@@ -104,8 +104,8 @@ out_free:
 	return code;
 }
 
-int scen_list_load(const char *cmd, const char *const *paths, int nr_paths, struct scen_entry **out,
-		   int *nr)
+int scen_list_paths(const char *cmd, const char *const *paths, int nr_paths,
+		    struct scen_entry **out, int *nr)
 {
 	int code = 0;
 
@@ -125,6 +125,14 @@ int scen_list_load(const char *cmd, const char *const *paths, int nr_paths, stru
 			code = EXIT_USAGE;
 		}
 	}
+	return code;
+}
+
+int scen_list_load(const char *cmd, const char *const *paths, int nr_paths, struct scen_entry **out,
+		   int *nr)
+{
+	int code = scen_list_paths(cmd, paths, nr_paths, out, nr);
+
 	for (int i = 0; i < *nr && !code; i++)
 		code = scen_load_checked(cmd, (*out)[i].file, &(*out)[i].s);
 	return code;

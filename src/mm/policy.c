@@ -677,7 +677,7 @@ static const char *const wp_reuse_values[] = {
 	"refcount",	    "refcount-all",	"exclusive",	 "always"};
 static const char *const fork_values[] = {"share", "copy-gup-flagged", "copy-dontcow",
 					  "copy-pinned", "copy-pinned-exclusive"};
-static const char *const gup_values[] = {"plain",	  "decow-flag",	    "decow-dontcow",
+static const char *const gup_values[] = {"plain",     "decow-flag",	"decow-dontcow",
 					 "force-cow", "unshare-ro-pin", "unshare-all"};
 static const char *const gupfast_values[] = {"absent", "none", "recheck", "recheck-seq"};
 static const char *const force_values[] = {"mkwrite", "drop-write", "cow-dirty", "exclusive"};
@@ -736,10 +736,15 @@ struct policy_knob {
 	const char *(*text)(int v); /* an enum value's words; NULL for a bool */
 };
 
-#define ENUM_KNOB(field, what, vals, fn) \
-	{#field, what, offsetof(struct cow_policy, field), false, vals, ARRAY_SIZE(vals), fn}
-#define BOOL_KNOB(field, what) \
-	{#field, what, offsetof(struct cow_policy, field), true, off_on, 2, NULL}
+#define ENUM_KNOB(field, what, vals, fn)                                                         \
+	{                                                                                        \
+#field, what, offsetof(struct cow_policy, field), false, vals, ARRAY_SIZE(vals), \
+			fn                                                                       \
+	}
+#define BOOL_KNOB(field, what)                                                          \
+	{                                                                               \
+#field, what, offsetof(struct cow_policy, field), true, off_on, 2, NULL \
+	}
 
 static const struct policy_knob knobs[] = {
 	ENUM_KNOB(wp_reuse, "write-fault reuse", wp_reuse_values, wp_reuse_text),
@@ -881,7 +886,7 @@ static int spec_parse(const char *spec, struct cow_policy *out, char *name, size
 		return COW_EINVAL;
 	}
 	*out = *base;
-	for (p = plus; p && *p; ) {
+	for (p = plus; p && *p;) {
 		const char *eq, *end = strchr(p + 1, '+');
 		size_t klen, vlen;
 		int k, v;
@@ -889,13 +894,15 @@ static int spec_parse(const char *spec, struct cow_policy *out, char *name, size
 		end = end ? end : p + strlen(p);
 		eq = memchr(p + 1, '=', (size_t)(end - p - 1));
 		if (!eq) {
-			snprintf(err, errlen, "'%.*s' is not RULE=VALUE", (int)(end - p - 1), p + 1);
+			snprintf(err, errlen, "'%.*s' is not RULE=VALUE", (int)(end - p - 1),
+				 p + 1);
 			return COW_EINVAL;
 		}
 		klen = (size_t)(eq - p - 1);
 		vlen = (size_t)(end - eq - 1);
 		for (k = 0; k < (int)ARRAY_SIZE(knobs); k++)
-			if (strlen(knobs[k].name) == klen && strncmp(knobs[k].name, p + 1, klen) == 0)
+			if (strlen(knobs[k].name) == klen &&
+			    strncmp(knobs[k].name, p + 1, klen) == 0)
 				break;
 		if (k == (int)ARRAY_SIZE(knobs)) {
 			snprintf(err, errlen,
@@ -912,7 +919,8 @@ static int spec_parse(const char *spec, struct cow_policy *out, char *name, size
 			    strncmp(knobs[k].values[v], eq + 1, vlen) == 0)
 				break;
 		if (v == knobs[k].nr_values) {
-			used = (size_t)snprintf(err, errlen, "rule '%s' has no value '%.*s' (one of",
+			used = (size_t)snprintf(err, errlen,
+						"rule '%s' has no value '%.*s' (one of",
 						knobs[k].name, (int)vlen, eq + 1);
 			for (int i = 0; i < knobs[k].nr_values && used < errlen; i++)
 				used += (size_t)snprintf(err + used, errlen - used, "%s %s",
@@ -970,8 +978,8 @@ static const struct cow_policy *custom_find(const char *spec)
 	c->p = p;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	base = preset_find(spec, strcspn(spec, "+"));
-	snprintf(c->summary, sizeof(c->summary), "a rule set of the user's: %s with %s",
-		 base->name, name + strlen(base->name) + 1);
+	snprintf(c->summary, sizeof(c->summary), "a rule set of the user's: %s with %s", base->name,
+		 name + strlen(base->name) + 1);
 	c->p.name = c->name;
 	c->p.summary = c->summary;
 	c->p.commits = "none: the user's rule set; its preset's are listed under it";

@@ -535,8 +535,8 @@ static int parse_policy(struct parser *ps)
 		if (ps_next(ps))
 			return -1;
 		if (ps->tok.kind != TOK_ASSIGN)
-			return ps_terr(ps, &ps->tok, "expected '=' after the rule %s, found %s", rule,
-				       SHOW(&ps->tok));
+			return ps_terr(ps, &ps->tok, "expected '=' after the rule %s, found %s",
+				       rule, SHOW(&ps->tok));
 		if (ps_next(ps))
 			return -1;
 		if (ps->tok.kind != TOK_IDENT)
@@ -556,8 +556,8 @@ static int parse_policy(struct parser *ps)
 		struct suggest sg = {.t = &name};
 		char why[256];
 
-		if (strchr(ps->s->policy, '+') && cow_policy_check(ps->s->policy, why,
-								   sizeof(why)) != 0 &&
+		if (strchr(ps->s->policy, '+') &&
+		    cow_policy_check(ps->s->policy, why, sizeof(why)) != 0 &&
 		    strncmp(why, "unknown preset", 14) != 0)
 			return ps_terr(ps, &name, "policy %s: %s", ps->s->policy, why);
 		for (int i = 0; i < cow_policy_count(); i++)

@@ -472,8 +472,8 @@ static void test_policy_rule_sets(void **state)
 								  : NULL;
 
 		if (want)
-			assert_string_equal(cow_policy_knob_value(i, cow_policy_knob_get(p, i), &text),
-					    want);
+			assert_string_equal(
+				cow_policy_knob_value(i, cow_policy_knob_get(p, i), &text), want);
 		else
 			assert_int_equal(cow_policy_knob_get(p, i), cow_policy_knob_get(base, i));
 	}
