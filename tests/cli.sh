@@ -626,7 +626,35 @@ else
 	skip "kernel: a hugetlb pool raised for a run and restored (needs root and /proc/sys/vm/nr_hugepages)"
 fi
 
+# --tap: KTAP as the kernel's selftests print it.  ktap_well_formed
+# FILE N: the version line, the plan 1..N, then N results numbered in
+# order, "ok"/"not ok", each name free of '#' but for a SKIP directive,
+# every other line a "# " comment.
+ktap_well_formed() {
+	awk -v n="$2" 'NR == 1 { if ($0 != "KTAP version 1") exit 1; next }
+		NR == 2 { if ($0 != "1.." n) exit 1; next }
+		/^# / { next }
+		/^(not )?ok [0-9]+ / { k++; num = ($1 == "not") ? $3 : $2; if (num != k) exit 1
+			rest = $0; sub(/ # SKIP .*/, "", rest); if (rest ~ /#/) exit 1; next }
+		{ exit 1 }
+		END { if (k != n) exit 1 }' "$1"
+}
+printf 'KTAP version 1\n1..2\nok 1 a\nok 3 b\n' >"$tmp/bad.tap"
+printf 'KTAP version 1\n1..2\nok 1 a\nnot ok 2 b # c\n' >"$tmp/bad2.tap"
+if ! ktap_well_formed "$tmp/bad.tap" 2 && ! ktap_well_formed "$tmp/bad2.tap" 2; then ok "ktap_well_formed refuses a skipped number and a stray '#'"; else bad "ktap_well_formed refuses a skipped number and a stray '#'"; fi
+expect 1 "run --tap: two failures and a skip" "$cow" run scenarios/cow_parent_writes.cow "$tmp/skip.cow" scenarios/matrix/r01_cow_after_fork.cow --policy broken-always-reuse --tap
+# (cow_parent_writes leaks under broken-always-reuse too.)
+grep -q "^not ok 1 scenarios/cow_parent_writes.cow seq$" "$tmp/out" && grep -q "^ok 2 .*skip.cow seq # SKIP .*require buf swapped does not hold" "$tmp/out" && grep -q "^not ok 3 scenarios/matrix/r01_cow_after_fork.cow seq$" "$tmp/out" && grep -q "^# leak: scenarios/matrix/r01_cow_after_fork.cow:" "$tmp/out" && grep -q "^# Totals: pass:0 fail:2 xfail:0 xpass:0 skip:1 error:0$" "$tmp/out" &&
+	ktap_well_formed "$tmp/out" 3 && ok "run --tap: well-formed KTAP, SKIP with its reason, the failure's verdict in a comment" || bad "run --tap: well-formed KTAP ($(head -c 300 "$tmp/out"))"
+expect 0 "run --tap --mode all" "$cow" run scenarios/fork_vs_writer.cow --tap --mode all --iterations 5 --runs 20
+ktap_well_formed "$tmp/out" 3 && grep -q "^ok 3 scenarios/fork_vs_writer.cow explore$" "$tmp/out" && ok "run --tap --mode all: a test per mode" || bad "run --tap --mode all: a test per mode"
+expect 1 "matrix --tap" "$cow" matrix scenarios/matrix/r01_cow_after_fork.cow scenarios/matrix/r23_collapse_after_fork_lower_shared.cow --policy linux-2.6.29,linux-6.5,linux-6.5+wp_reuse=always+anon_exclusive=off --tap
+ktap_well_formed "$tmp/out" 6 && grep -q "^ok 4 r23_collapse_after_fork_lower_shared linux-2.6.29 # SKIP " "$tmp/out" && grep -q "^not ok 3 r01_cow_after_fork linux-6.5+wp_reuse=always+anon_exclusive=off$" "$tmp/out" && grep -q "^# found leak; no expect line names linux-6.5+wp_reuse=always+anon_exclusive=off$" "$tmp/out" && grep -q "^# cowlab replay cow2:" "$tmp/out" && ok "matrix --tap: a test a cell, the mismatch explained" || bad "matrix --tap: a test a cell, the mismatch explained"
+expect 2 "matrix: --tap and --json exclude each other" "$cow" matrix scenarios/matrix/r01_cow_after_fork.cow --tap --json
+
 # cowlab diff: the host's verdict beside the model's.
+expect 1 "diff --tap: an old preset disagrees" "$cow" diff scenarios/cow_parent_writes.cow scenarios/matrix/r03_pin_fork.cow --policy linux-2.6.29 --iterations 3 --tap
+ktap_well_formed "$tmp/out" 2 && grep -q "^ok 1 scenarios/cow_parent_writes.cow$" "$tmp/out" && grep -q "^not ok 2 scenarios/matrix/r03_pin_fork.cow$" "$tmp/out" && grep -q "^# host pass, model desync$" "$tmp/out" && ok "diff --tap: agree ok, disagree not ok, with both verdicts" || bad "diff --tap: agree ok, disagree not ok ($(cat "$tmp/out" | head -c 400))"
 expect 0 "diff: host and model agree" "$cow" diff scenarios/cow_parent_writes.cow scenarios/gup/vmsplice_child_leak.cow --iterations 3
 grep -q "^scenarios/cow_parent_writes.cow  *pass  *pass  *exhaustive ([0-9]* runs)  *agree$" "$tmp/out" && ok "diff prints an agreeing row, the model's search exhaustive" || bad "diff prints an agreeing row, the model's search exhaustive"
 grep -q "^scenarios/gup/vmsplice_child_leak.cow  *pass  *pass  *[a-z].* ([0-9]* runs)  *agree$" "$tmp/out" && ok "diff prints a second agreeing row" || bad "diff prints a second agreeing row"

@@ -114,6 +114,15 @@ const char *cover_mark(enum explore_cover c, unsigned int bound, char *buf, size
 /* s as a JSON string literal, quotes included. */
 void json_string(FILE *f, const char *s);
 
+/* KTAP, the format of the kernel's selftests (--tap): the header and the
+ * plan, then one result line per test, "ok N NAME", "not ok N NAME" or
+ * "ok N NAME # SKIP REASON", each after its diagnostic lines ("# ...");
+ * the closing totals line is a comment, as kselftest prints it. */
+void ktap_header(int nr_tests);
+void ktap_diag(const char *fmt, ...) COW_PRINTF(1, 2);
+void ktap_result(int n, bool ok, const char *name, const char *skip_reason);
+void ktap_totals(int pass, int fail, int skip);
+
 /* An explore program by name: a scenario file, or one of the demo
  * programs (cowlab demo).  On success *p is the program and *policy the
  * policy it runs under; release with explore_target_free.  On failure a

@@ -54,6 +54,9 @@ static const char usage_diff[] =
 	"                    gives the same verdict)\n"
 	MAX_MEMORY_HELP
 	"  --json            one JSON document instead of the table\n"
+	"  --tap             KTAP, as the kernel's selftests print it: one test a\n"
+	"                    scenario, 'ok' when host and model agree (SKIP when\n"
+	"                    one of them could not judge it)\n"
 	"\n"
 	"Exit status: 0 no scenario disagrees (skips listed with their\n"
 	"reasons), 1 one disagrees, 2 bad input, 3 the host's or the model's\n"
@@ -67,7 +70,7 @@ struct diff_args {
 	const char *policy;
 	uint64_t iterations, seed, delay, runs;
 	double time;
-	bool json;
+	bool json, tap;
 };
 
 enum diff_outcome { DIFF_AGREE, DIFF_DISAGREE, DIFF_SKIP };
@@ -90,6 +93,7 @@ static const struct cli_opt diff_opts[] = {
 	OPT_AT("--policy", OPT_POLICY, struct diff_args, policy),
 	OPT_AT("--time", OPT_SECONDS, struct diff_args, time),
 	OPT_FLAG_AT("--json", struct diff_args, json),
+	OPT_FLAG_AT("--tap", struct diff_args, tap),
 	OPT_MAX_MEMORY,
 	OPT_END,
 };
@@ -111,6 +115,10 @@ static int parse_diff_args(int argc, char **argv, struct diff_args *a)
 		return code;
 	if (a->nr_paths == 0) {
 		fprintf(stderr, "cowlab diff: no scenario file or folder given\n%s", usage_diff);
+		return EXIT_USAGE;
+	}
+	if (a->json && a->tap) {
+		fprintf(stderr, "cowlab diff: --json and --tap exclude each other\n");
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -292,6 +300,29 @@ static void print_json(const struct diff_row *rows, int n, const char *policy, c
 	       count[DIFF_DISAGREE], count[DIFF_SKIP]);
 }
 
+static void print_tap(const struct diff_row *rows, int n, const int *count)
+{
+	ktap_header(n);
+	for (int i = 0; i < n; i++) {
+		const struct diff_row *r = &rows[i];
+
+		if (r->outcome == DIFF_SKIP) {
+			ktap_result(i + 1, true, r->e->file, r->host.message);
+			continue;
+		}
+		ktap_diag("host %s, model %s", r->host.verdict, r->model.verdict);
+		if (r->outcome == DIFF_DISAGREE) {
+			if (r->host.status != KERN_PASS)
+				ktap_diag("host: %s", r->host.message);
+			if (r->model.failed)
+				ktap_diag("model: %s\ncowlab replay %s", r->model.message,
+					  r->model.token);
+		}
+		ktap_result(i + 1, r->outcome == DIFF_AGREE, r->e->file, NULL);
+	}
+	ktap_totals(count[DIFF_AGREE], count[DIFF_DISAGREE], count[DIFF_SKIP]);
+}
+
 int cmd_diff(int argc, char **argv)
 {
 	struct diff_args a;
@@ -331,6 +362,8 @@ int cmd_diff(int argc, char **argv)
 	if (!code) {
 		if (a.json) {
 			print_json(rows, nr, a.policy, count);
+		} else if (a.tap) {
+			print_tap(rows, nr, count);
 		} else {
 			print_table(rows, nr, a.policy);
 			printf("\ndiff: %d agree, %d disagree, %d skipped%s; %d scenario%s, "

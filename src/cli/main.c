@@ -78,6 +78,9 @@ static const char usage_run[] =
 	"  --runs N          explore: runs (default 1000)\n"
 	"  --seed S          explore: first seed (default 1)\n"
 	"  --max-steps N     explore: step limit of a run (default 1000000)\n"
+	"  --tap             KTAP, as the kernel's selftests print it: one test a\n"
+	"                    file (a file and mode with --mode all); SKIP for a\n"
+	"                    run whose 'require' did not hold\n"
 	MAX_MEMORY_HELP
 	"\n"
 	"Exit status: 0 every check held, 1 a check failed, 2 bad input, 3 the\n"
@@ -142,6 +145,7 @@ struct run_args {
 	bool all;
 	struct scen_opts o;
 	bool iterations_given;
+	bool tap;
 };
 
 static int parse_mode(void *args, const char *cmd, const char *opt, const char *val)
@@ -206,6 +210,7 @@ static const struct cli_opt run_opts[] = {
 	OPT_NUM_AT("--runs", OPT_U64, struct run_args, o.runs, 1, UINT64_MAX),
 	OPT_NUM_AT("--seed", OPT_U64, struct run_args, o.seed, 0, UINT64_MAX),
 	OPT_NUM_AT("--max-steps", OPT_U64, struct run_args, o.max_steps, 0, UINT64_MAX),
+	OPT_FLAG_AT("--tap", struct run_args, tap),
 	OPT_MAX_MEMORY,
 	OPT_END,
 };
@@ -371,6 +376,71 @@ static int run_all_modes(const struct scenario *s, const struct run_args *a, int
 	return code;
 }
 
+/* --tap: one KTAP test a file in each mode it runs in (a file that does
+ * not load fails every one of its tests). */
+static int run_tap(const struct run_args *a)
+{
+	static const enum scen_mode all[] = {SCEN_SEQ, SCEN_STRESS, SCEN_EXPLORE};
+	int nr_modes = a->all ? 3 : 1, n = 0, pass = 0, fail = 0, skip = 0, code = 0;
+	char name[512], token[EXPLORE_TOKEN_MAX], words[160];
+
+	ktap_header(a->nr_files * nr_modes);
+	for (int i = 0; i < a->nr_files; i++) {
+		struct scenario *s = NULL;
+		bool loaded = scen_load_checked("run", a->files[i], &s) == 0;
+
+		for (int m = 0; m < nr_modes; m++) {
+			struct scen_opts o = a->o;
+			struct scen_result r;
+
+			o.mode = a->all ? all[m] : a->o.mode;
+			if (a->all && o.mode == SCEN_STRESS && !a->iterations_given)
+				o.iterations = 100;
+			snprintf(name, sizeof(name), "%s %s", a->files[i], scen_mode_name(o.mode));
+			n++;
+			if (!loaded || scen_run(s, &o, &r) != 0) {
+				ktap_diag("%s", loaded ? r.message
+						       : "does not load (the error is on stderr)");
+				ktap_result(n, false, name, NULL);
+				fail++;
+				code = code > EXIT_USAGE ? code : EXIT_USAGE;
+				continue;
+			}
+			note_buffered(&r);
+			if (r.failed) {
+				ktap_diag("%s%s: %s",
+					  verdict_is_error(r.verdict) ? "the scenario is wrong: "
+								      : "",
+					  r.verdict, r.message);
+				if (r.has_token &&
+				    explore_token_format(&r.token, token, sizeof(token)) == 0)
+					ktap_diag("cowlab replay %s", token);
+				ktap_result(n, false, name, NULL);
+				fail++;
+				if (verdict_is_error(r.verdict))
+					code = EXIT_SCENARIO;
+				else if (code < EXIT_FOUND)
+					code = EXIT_FOUND;
+			} else if (r.skipped) {
+				ktap_result(n, true, name, r.message);
+				skip++;
+			} else {
+				ktap_diag("%d checks held (%s)%s%s", r.checks, r.policy,
+					  o.mode == SCEN_EXPLORE ? "; " : "",
+					  o.mode == SCEN_EXPLORE
+						  ? cover_words(r.cover, o.algo, r.bound, r.runs,
+								words, sizeof(words))
+						  : "");
+				ktap_result(n, true, name, NULL);
+				pass++;
+			}
+		}
+		scen_free(s);
+	}
+	ktap_totals(pass, fail, skip);
+	return code;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_args a = {0};
@@ -379,6 +449,11 @@ static int cmd_run(int argc, char **argv)
 	if (err) {
 		free(a.files);
 		return err < 0 ? 0 : err;
+	}
+	if (a.tap) {
+		code = run_tap(&a);
+		free(a.files);
+		return code;
 	}
 	for (int i = 0; i < a.nr_files; i++)
 		if ((int)strlen(a.files[i]) > name_width)

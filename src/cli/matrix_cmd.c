@@ -74,6 +74,9 @@ static const char usage_matrix[] =
 	"  --markdown        a markdown table\n"
 	"  --json            one JSON document, with a replay token for every\n"
 	"                    failing cell\n"
+	"  --tap             KTAP, as the kernel's selftests print it: one test a\n"
+	"                    cell, 'ok' when it matches its expect line (SKIP for\n"
+	"                    a cell whose every run skipped, as expected)\n"
 	"\n"
 	"Ctrl-C (SIGINT) stops the search: the cells finished so far are\n"
 	"printed, the others as '-', and the exit status is 130.\n"
@@ -88,7 +91,7 @@ static const char usage_matrix[] =
 #define DEFAULT_DIR "scenarios/matrix"
 #define MAX_JOBS 256
 
-enum matrix_format { FORMAT_TEXT, FORMAT_MARKDOWN, FORMAT_JSON };
+enum matrix_format { FORMAT_TEXT, FORMAT_MARKDOWN, FORMAT_JSON, FORMAT_TAP };
 
 struct matrix_args {
 	const char **paths; /* DIRs and FILEs as given */
@@ -101,7 +104,7 @@ struct matrix_args {
 	double prove;	     /* --prove S: dpor on the cells that pass, 0: none */
 	double cell_timeout; /* the watchdog's, in seconds */
 	unsigned int jobs;
-	bool markdown, json;
+	bool markdown, json, tap;
 	enum matrix_format format;
 };
 
@@ -185,6 +188,7 @@ static const struct cli_opt matrix_opts[] = {
 	OPT_NUM_AT("--jobs", OPT_UINT, struct matrix_args, jobs, 1, MAX_JOBS),
 	OPT_FLAG_AT("--markdown", struct matrix_args, markdown),
 	OPT_FLAG_AT("--json", struct matrix_args, json),
+	OPT_FLAG_AT("--tap", struct matrix_args, tap),
 	OPT_MAX_MEMORY,
 	OPT_END,
 };
@@ -205,11 +209,14 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 			 &a->nr_paths);
 	if (code)
 		return code;
-	if (a->markdown && a->json) {
-		fprintf(stderr, "cowlab matrix: --markdown and --json exclude each other\n");
+	if (a->markdown + a->json + a->tap > 1) {
+		fprintf(stderr, "cowlab matrix: --markdown, --json and --tap exclude each other\n");
 		return EXIT_USAGE;
 	}
-	a->format = a->json ? FORMAT_JSON : a->markdown ? FORMAT_MARKDOWN : FORMAT_TEXT;
+	a->format = a->json	  ? FORMAT_JSON
+		    : a->markdown ? FORMAT_MARKDOWN
+		    : a->tap	  ? FORMAT_TAP
+				  : FORMAT_TEXT;
 	if (a->cell_timeout == 0)
 		a->cell_timeout = CELL_TIMEOUT + a->time + a->prove;
 	if (a->nr_paths == 0)
@@ -867,6 +874,52 @@ static void print_json(const struct matrix *m)
 	       interrupted ? "true" : "false", count_differ(m));
 }
 
+/* One KTAP test a cell, named "SCENARIO PRESET". */
+static void print_tap(const struct matrix *m)
+{
+	int n = m->a.nr_presets, pass = 0, fail = 0, skip = 0;
+	char name[512], buf[32];
+
+	ktap_header(m->nr_cells);
+	for (int c = 0; c < m->nr_cells; c++) {
+		const struct cell_msg *x = &m->cells[c];
+		const char *want = cell_expected(m, c);
+
+		snprintf(name, sizeof(name), "%s %s", m->rows[c / n].name, m->a.presets[c % n]);
+		if (!cell_done(m, c)) {
+			ktap_diag("stopped before a verdict");
+			ktap_result(c + 1, false, name, NULL);
+			fail++;
+			continue;
+		}
+		if (cell_matches(m, c)) {
+			if (x->v.failed)
+				ktap_diag("%s, as expected (%s)", cell_text(m, c, buf, sizeof(buf)),
+					  x->v.message);
+			if (strcmp(x->v.verdict, "skip") == 0) {
+				ktap_result(c + 1, true, name, x->v.message);
+				skip++;
+			} else {
+				ktap_result(c + 1, true, name, NULL);
+				pass++;
+			}
+			continue;
+		}
+		if (want)
+			ktap_diag("found %s, expected %s", cell_text(m, c, buf, sizeof(buf)), want);
+		else
+			ktap_diag("found %s; no expect line names %s", x->v.verdict,
+				  m->a.presets[c % n]);
+		if (x->v.message[0])
+			ktap_diag("%s", x->v.message);
+		if (x->v.token[0])
+			ktap_diag("cowlab replay %s", x->v.token);
+		ktap_result(c + 1, false, name, NULL);
+		fail++;
+	}
+	ktap_totals(pass, fail, skip);
+}
+
 /* ---- the command ------------------------------------------------------------------- */
 
 static void matrix_free(struct matrix *m)
@@ -903,6 +956,8 @@ int cmd_matrix(int argc, char **argv)
 	}
 	if (m.a.format == FORMAT_JSON)
 		print_json(&m);
+	else if (m.a.format == FORMAT_TAP)
+		print_tap(&m);
 	else if (m.a.format == FORMAT_MARKDOWN)
 		print_markdown(&m);
 	else

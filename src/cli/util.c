@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -311,6 +312,51 @@ const char *cover_mark(enum explore_cover c, unsigned int bound, char *buf, size
 	else
 		snprintf(buf, len, "%s", "");
 	return buf;
+}
+
+void ktap_header(int nr_tests)
+{
+	printf("KTAP version 1\n1..%d\n", nr_tests);
+}
+
+/* s on one line, without a '#' (which would start a directive). */
+static void ktap_words(const char *s)
+{
+	for (; *s; s++)
+		putchar(*s == '\n' ? ' ' : *s == '#' ? '_' : *s);
+}
+
+void ktap_diag(const char *fmt, ...)
+{
+	char buf[4096];
+	const char *line = buf;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	while (*line) {
+		size_t n = strcspn(line, "\n");
+
+		printf("# %.*s\n", (int)n, line);
+		line += n + (line[n] == '\n');
+	}
+}
+
+void ktap_result(int n, bool ok, const char *name, const char *skip_reason)
+{
+	printf("%sok %d ", ok ? "" : "not ", n);
+	ktap_words(name);
+	if (skip_reason) {
+		printf(" # SKIP ");
+		ktap_words(skip_reason);
+	}
+	printf("\n");
+}
+
+void ktap_totals(int pass, int fail, int skip)
+{
+	printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n", pass, fail, skip);
 }
 
 void json_string(FILE *f, const char *s)
