@@ -6,7 +6,7 @@
 #   make sanitize   the unit tests and every bundled scenario under ASan + UBSan
 #   make tsan       every bundled scenario's stress mode under ThreadSanitizer
 #   make bench      benchmarks (optimised, asserts off)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=  (make install-dev: the library too)
 #   make clean
 
 CC       ?= cc
@@ -33,7 +33,7 @@ LIB      := $(BUILD)/libcowlab.a
 COWLAB   := $(BUILD)/cowlab
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all run test bench clean install deps unit-tests sanitize sanitize-build tsan tsan-build
+.PHONY: all run test bench clean install install-dev deps unit-tests sanitize sanitize-build tsan tsan-build
 all: $(COWLAB)
 
 deps: $(DEPS_OK)
@@ -127,9 +127,30 @@ bench:
 $(BUILD)/cowbench: bench/cowbench.c $(LIB) | $(DEPS_OK)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-install: $(COWLAB)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
-	install -m 755 $(COWLAB) $(DESTDIR)$(PREFIX)/bin/cowlab
+# make install: the optimised cowlab (built in $(RELEASE), debug checks
+# off), its manual pages, the bundled scenarios and the documentation
+# under share/cowlab (README and docs/ as in the tree, so their links
+# hold), and bash completion.  `cowlab matrix` with no folder finds the
+# installed scenarios beside the binary.  make install-dev adds the
+# library and its header.
+SHARE := $(DESTDIR)$(PREFIX)/share
+install:
+	@$(MAKE) --no-print-directory BUILD=$(RELEASE) COW_DEBUG=0 $(RELEASE)/cowlab
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/man/man1 $(SHARE)/man/man5 \
+		$(SHARE)/cowlab/scenarios/gup $(SHARE)/cowlab/scenarios/matrix \
+		$(SHARE)/cowlab/doc/docs $(SHARE)/bash-completion/completions
+	install -m 755 $(RELEASE)/cowlab $(DESTDIR)$(PREFIX)/bin/cowlab
+	install -m 644 man/cowlab.1 $(SHARE)/man/man1/cowlab.1
+	install -m 644 man/cowlab-scenarios.5 $(SHARE)/man/man5/cowlab-scenarios.5
+	install -m 644 scenarios/*.cow $(SHARE)/cowlab/scenarios/
+	install -m 644 scenarios/gup/*.cow $(SHARE)/cowlab/scenarios/gup/
+	install -m 644 scenarios/matrix/*.cow $(SHARE)/cowlab/scenarios/matrix/
+	install -m 644 README.md $(SHARE)/cowlab/doc/
+	install -m 644 docs/*.md $(SHARE)/cowlab/doc/docs/
+	install -m 644 contrib/bash-completion/cowlab $(SHARE)/bash-completion/completions/cowlab
+
+install-dev: $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/libcowlab.a
 	install -m 644 include/cowlab.h $(DESTDIR)$(PREFIX)/include/cowlab.h
 

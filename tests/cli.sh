@@ -626,6 +626,35 @@ else
 	skip "kernel: a hugetlb pool raised for a run and restored (needs root and /proc/sys/vm/nr_hugepages)"
 fi
 
+# make install into a DESTDIR: the optimised binary (the release build,
+# not build/cowlab), the manual pages, every bundled scenario, the docs
+# and bash completion; the installed `cowlab matrix` with no folder,
+# started away from the source tree, explores the installed matrix.
+inst="$tmp/inst"
+if make -s install DESTDIR="$inst" PREFIX=/usr >"$tmp/out" 2>&1; then
+	ok "make install into a DESTDIR"
+	cmp -s "$inst/usr/bin/cowlab" build/release/cowlab && ! cmp -s "$inst/usr/bin/cowlab" "$cow" && ok "install: the optimised binary" || bad "install: the optimised binary"
+	nf=$(ls scenarios/*.cow scenarios/gup/*.cow scenarios/matrix/*.cow | wc -l)
+	ni=$(find "$inst/usr/share/cowlab/scenarios" -name '*.cow' | wc -l)
+	[ -f "$inst/usr/share/man/man1/cowlab.1" ] && [ -f "$inst/usr/share/man/man5/cowlab-scenarios.5" ] && [ "$ni" = "$nf" ] &&
+		[ -f "$inst/usr/share/cowlab/doc/README.md" ] && [ -f "$inst/usr/share/cowlab/doc/docs/history.md" ] &&
+		[ -f "$inst/usr/share/bash-completion/completions/cowlab" ] && [ ! -e "$inst/usr/lib/libcowlab.a" ] &&
+		ok "install: man pages, all $nf scenarios, the docs, bash completion (no library)" || bad "install: man pages, all $nf scenarios ($ni installed), the docs, bash completion"
+	bash -n "$inst/usr/share/bash-completion/completions/cowlab" && ok "install: the completion script parses" || bad "install: the completion script parses"
+	if command -v groff >/dev/null 2>&1; then
+		groff -man -ww -z "$inst/usr/share/man/man1/cowlab.1" "$inst/usr/share/man/man5/cowlab-scenarios.5" 2>"$tmp/err" && [ ! -s "$tmp/err" ] &&
+			ok "install: the man pages format without a warning" || bad "install: the man pages format without a warning: $(head -n 3 "$tmp/err")"
+	else
+		skip "install: the man pages' formatting (no groff on this host)"
+	fi
+	nm=$(ls scenarios/matrix/*.cow | wc -l)
+	(cd "$tmp" && "$inst/usr/bin/cowlab" matrix --policy linux-6.5 >"$tmp/out" 2>"$tmp/err"); rc=$?
+	[ "$rc" = 0 ] && grep -q "^$nm cells, $nm match, 0 differ$" "$tmp/out" && ok "install: the installed matrix runs the installed scenarios ($nm cells under linux-6.5)" || bad "install: the installed matrix runs the installed scenarios (exit $rc: $(tail -n 2 "$tmp/out") $(head -n 2 "$tmp/err"))"
+	(cd "$tmp" && "$inst/usr/bin/cowlab" check "$inst/usr/share/cowlab/scenarios" >"$tmp/out" 2>&1) && ok "install: the installed scenarios check" || bad "install: the installed scenarios check"
+else
+	bad "make install into a DESTDIR: $(tail -n 3 "$tmp/out")"
+fi
+
 # --tap: KTAP as the kernel's selftests print it.  ktap_well_formed
 # FILE N: the version line, the plan 1..N, then N results numbered in
 # order, "ok"/"not ok", each name free of '#' but for a SKIP directive,

@@ -35,9 +35,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,7 +55,8 @@ static const char usage_matrix[] =
 	"within K preemptions, 'pass~' sampled.  A cell that differs from the\n"
 	"scenario's 'expect' line for that preset is marked '!'; one that no\n"
 	"expect line covers is marked '?' and counts as a difference.  A DIR\n"
-	"stands for its *.cow files, sorted by name (default: scenarios/matrix).\n"
+	"stands for its *.cow files, sorted by name (default: scenarios/matrix,\n"
+	"or where cowlab is installed, its share/cowlab/scenarios/matrix).\n"
 	"\n"
 	"  --policy P1,P2,... the presets to run, in this order (default: all of\n"
 	"                    'cowlab policies', in its order)\n"
@@ -89,6 +92,32 @@ static const char usage_matrix[] =
 // clang-format on
 
 #define DEFAULT_DIR "scenarios/matrix"
+
+/* The folder a bare `cowlab matrix` explores: scenarios/matrix of the
+ * working directory (a source tree), else the installed one beside the
+ * binary, ../share/cowlab/scenarios/matrix (wherever it was installed,
+ * a DESTDIR included). */
+static const char *default_dir(void)
+{
+	static char path[PATH_MAX + 64];
+	char exe[PATH_MAX];
+	ssize_t n;
+	struct stat st;
+	char *slash;
+
+	if (stat(DEFAULT_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+		return DEFAULT_DIR;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return DEFAULT_DIR;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return DEFAULT_DIR;
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/../share/cowlab/" DEFAULT_DIR, exe);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? path : DEFAULT_DIR;
+}
 #define MAX_JOBS 256
 
 enum matrix_format { FORMAT_TEXT, FORMAT_MARKDOWN, FORMAT_JSON, FORMAT_TAP };
@@ -220,7 +249,7 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 	if (a->cell_timeout == 0)
 		a->cell_timeout = CELL_TIMEOUT + a->time + a->prove;
 	if (a->nr_paths == 0)
-		a->paths[a->nr_paths++] = DEFAULT_DIR;
+		a->paths[a->nr_paths++] = default_dir();
 	if (!a->presets) {
 		a->nr_presets = cow_policy_count();
 		a->presets = calloc((size_t)a->nr_presets, sizeof(*a->presets));

@@ -3,7 +3,8 @@
  * its entries are well formed, every word is an operation to the parser
  * and a keyword it refuses as a name, where each may stand follows its
  * flags, and the operation table in docs/scenarios.md is the one the
- * list generates, which this program also writes:
+ * list generates, as is the list in the manual page cowlab-scenarios(5),
+ * both of which this program also writes:
  *
  *     build/tests/test_ops --write-doc
  *
@@ -62,11 +63,74 @@ static const struct docblock doc = {"docs/scenarios.md",
 				    "build/tests/test_ops --write-doc",
 				    doc_block};
 
+/* The same list in the manual page cowlab-scenarios(5): roff, each form
+ * a tagged paragraph, the Markdown of the list reduced to its words (no
+ * backquotes; a link's text without its target). */
+#define MAN_BEGIN                                                       \
+	".\\\" The operations, generated from src/scenario/ops.def by " \
+	"`build/tests/test_ops --write-doc`: edit the list there, not here.\n"
+#define MAN_END ".\\\" End of the generated operations.\n"
+
+static void put_roff(FILE *f, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", f);
+	for (; *s; s++) {
+		const char *close;
+
+		if (*s == '`')
+			continue;
+		if (*s == '\\') {
+			fputs("\\e", f);
+			continue;
+		}
+		/* [text](target): the text. */
+		if (*s == ']' && s[1] == '(' && (close = strchr(s, ')')) != NULL) {
+			s = close;
+			continue;
+		}
+		if (*s == '[' && strchr(s, ']') && strchr(s, ']')[1] == '(')
+			continue;
+		fputc(*s, f);
+	}
+}
+
+static char *man_block(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	fputs(MAN_BEGIN, f);
+	for (int k = 0; k < SCEN_NR_OP_WORDS; k++) {
+		const struct scen_op_info *info = scen_op_info(k);
+
+		for (int i = 0; i < info->nr_forms; i++) {
+			fputs(".TP\n\\fB", f);
+			put_roff(f, info->forms[i].synopsis);
+			fputs("\\fR\n", f);
+			put_roff(f, info->forms[i].meaning);
+			fputs("\n", f);
+		}
+	}
+	fputs(MAN_END, f);
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+static const struct docblock man = {
+	"man/cowlab-scenarios.5",	    MAN_BEGIN, MAN_END, "src/scenario/ops.def",
+	"build/tests/test_ops --write-doc", man_block};
+
 static void test_doc_matches_list(void **state)
 {
 	const char *why = docblock_differs(&doc);
 
 	(void)state;
+	if (why)
+		fail_msg("%s", why);
+	why = docblock_differs(&man);
 	if (why)
 		fail_msg("%s", why);
 }
@@ -170,7 +234,7 @@ int main(int argc, char **argv)
 	};
 
 	if (argc == 2 && strcmp(argv[1], "--write-doc") == 0) {
-		return docblock_write(&doc);
+		return docblock_write(&doc) | docblock_write(&man);
 	}
 	if (argc != 1) {
 		fprintf(stderr, "usage: %s [--write-doc]\n", argv[0]);
