@@ -578,13 +578,78 @@ static unsigned long folio_run_in_table(const struct split_walk *w,
 	return n;
 }
 
-/* Step 2 in one VMA. */
+/* fn for each run of the folio's pages that vma maps in one PTE table:
+ * pages i .. i + n - 1 of the folio, their PTEs from ptep on, the PT
+ * lock held. */
+static void folio_for_each_table(struct split_walk *w, struct vm_area_struct *vma,
+				 void (*fn)(struct split_walk *w, struct mm_struct *mm,
+					    const struct vm_area_struct *vma, pte_t *ptep,
+					    unsigned long i, unsigned long n))
+{
+	for (unsigned long i = 0; i < HPAGE_PMD_NR;) {
+		unsigned long addr, n = folio_run_in_table(w, vma, i, &addr);
+		spinlock_t *ptl;
+		pte_t *ptep;
+
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		ptep = pte_offset_map_lock(&vma->vm_mm->pgt, addr, &ptl);
+		if (ptep) {
+			fn(w, vma->vm_mm, vma, ptep, i, n);
+			pte_unmap_unlock(ptep, ptl);
+		}
+		i += n;
+	}
+}
+
+/* Step 2 for one run: each PTE that maps its page is cleared, then (one
+ * shootdown for the run) becomes a migration entry. */
+static void unmap_run(struct split_walk *w, struct mm_struct *mm, const struct vm_area_struct *vma,
+		      pte_t *ptep, unsigned long i, unsigned long n)
+{
+	struct frame_pool *pool = w->sys->pool;
+	unsigned long head_pfn = page_to_pfn(pool, w->head), idx[HPAGE_PMD_NR], nr = 0;
+	pte_t old[HPAGE_PMD_NR];
+
+	(void)vma;
+	for (unsigned long k = 0; k < n; k++) {
+		pte_t pte = ptep_get(ptep + k);
+
+		if (pte_present(pte) && pte_pfn(pte) == head_pfn + i + k) {
+			old[nr] = ptep_get_and_clear(ptep + k);
+			idx[nr++] = k;
+		}
+	}
+	if (nr == 0)
+		return;
+	flush_tlb_mm(mm);
+	for (unsigned long m = 0; m < nr; m++) {
+		struct page *page = w->head + i + idx[m];
+		bool exclusive = PageFlag(page, PG_anon_exclusive);
+		pte_t swp = swp_entry_to_pte(
+			make_migration_entry(head_pfn + i + idx[m], pte_write(old[m]), exclusive));
+
+		if (pte_dirty(old[m]))
+			SetPageFlag(page, PG_dirty);
+		if (pte_soft_dirty(old[m]))
+			swp = pte_swp_mksoft_dirty(swp);
+		if (exclusive)
+			ClearPageFlag(page, PG_anon_exclusive);
+		set_pte(ptep + idx[m], swp);
+		page_remove_rmap(page);
+	}
+	atomic_long_sub((long)nr, &mm->nr_anon);
+	page_ref_sub(pool, w->head, (int)nr); /* never the last: ours */
+}
+
+/* Step 2 in one VMA: a huge PMD that maps the folio is split first. */
 static void unmap_folio_vma(struct vm_area_struct *vma, void *arg)
 {
 	struct split_walk *w = arg;
 	struct mm_struct *mm = vma->vm_mm;
-	struct frame_pool *pool = w->sys->pool;
-	unsigned long head_pfn = page_to_pfn(pool, w->head), addr;
+	unsigned long addr;
 
 	if (page_address_in_vma(w->head, vma, &addr) && !(addr & ~PMD_MASK)) {
 		spinlock_t *ptl;
@@ -592,103 +657,51 @@ static void unmap_folio_vma(struct vm_area_struct *vma, void *arg)
 
 		if (pmdp) {
 			pmd = ptep_get(pmdp);
-			if (pmd_trans_huge(pmd) && pte_pfn(pmd) == head_pfn)
+			if (pmd_trans_huge(pmd) &&
+			    pte_pfn(pmd) == page_to_pfn(w->sys->pool, w->head))
 				split_huge_pmd_locked(mm, pmdp, pmd);
 			spin_unlock(ptl);
 		}
 	}
-	for (unsigned long i = 0; i < HPAGE_PMD_NR;) {
-		unsigned long n = folio_run_in_table(w, vma, i, &addr), idx[HPAGE_PMD_NR], nr = 0;
-		pte_t old[HPAGE_PMD_NR];
-		spinlock_t *ptl;
-		pte_t *ptep;
+	folio_for_each_table(w, vma, unmap_run);
+}
 
-		if (n == 0) {
-			i++;
+/* remove_migration_ptes() for one run: every migration entry that names
+ * a page of the (former) folio maps that page again. */
+static void remap_run(struct split_walk *w, struct mm_struct *mm, const struct vm_area_struct *vma,
+		      pte_t *ptep, unsigned long i, unsigned long n)
+{
+	unsigned long head_pfn = page_to_pfn(w->sys->pool, w->head);
+
+	for (unsigned long k = 0; k < n; k++) {
+		pte_t swp = ptep_get(ptep + k), pte;
+		struct page *page = w->head + i + k;
+		swp_entry_t entry;
+
+		if (!is_migration_pte(swp))
 			continue;
-		}
-		ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
-		for (unsigned long k = 0; ptep && k < n; k++) {
-			pte_t pte = ptep_get(ptep + k);
-
-			if (pte_present(pte) && pte_pfn(pte) == head_pfn + i + k) {
-				old[nr] = ptep_get_and_clear(ptep + k);
-				idx[nr++] = k;
-			}
-		}
-		if (nr > 0)
-			flush_tlb_mm(mm);
-		for (unsigned long m = 0; m < nr; m++) {
-			struct page *page = w->head + i + idx[m];
-			bool exclusive = PageFlag(page, PG_anon_exclusive);
-			pte_t swp = swp_entry_to_pte(make_migration_entry(
-				head_pfn + i + idx[m], pte_write(old[m]), exclusive));
-
-			if (pte_dirty(old[m]))
-				SetPageFlag(page, PG_dirty);
-			if (pte_soft_dirty(old[m]))
-				swp = pte_swp_mksoft_dirty(swp);
-			if (exclusive)
-				ClearPageFlag(page, PG_anon_exclusive);
-			set_pte(ptep + idx[m], swp);
-			page_remove_rmap(page);
-		}
-		if (nr > 0) {
-			atomic_long_sub((long)nr, &mm->nr_anon);
-			page_ref_sub(pool, w->head, (int)nr); /* never the last: ours */
-		}
-		if (ptep)
-			pte_unmap_unlock(ptep, ptl);
-		i += n;
+		entry = pte_to_swp_entry(swp);
+		if (swp_offset(entry) != head_pfn + i + k)
+			continue;
+		/* Counts up before the PTE appears; the exclusive bit before
+		 * a writable PTE (S2, S3, S4). */
+		get_page(page);
+		if (swp_type(entry) != SWP_MIGRATION_READ)
+			SetPageFlag(page, PG_anon_exclusive);
+		page_dup_anon_rmap(page);
+		atomic_long_inc(&mm->nr_anon);
+		pte = pfn_pte(head_pfn + i + k, vma_pte_bits(vma));
+		if (swp_type(entry) == SWP_MIGRATION_WRITE && (vma->vm_flags & VM_WRITE))
+			pte = pte_mkwrite(pte);
+		if (pte_swp_soft_dirty(swp))
+			pte = pte_mksoft_dirty(pte);
+		set_pte(ptep + k, pte);
 	}
 }
 
-/* remove_migration_ptes() in one VMA: every migration entry that names a
- * page of the (former) folio maps that page again. */
 static void remap_folio_vma(struct vm_area_struct *vma, void *arg)
 {
-	struct split_walk *w = arg;
-	struct mm_struct *mm = vma->vm_mm;
-	unsigned long head_pfn = page_to_pfn(w->sys->pool, w->head), addr;
-
-	for (unsigned long i = 0; i < HPAGE_PMD_NR;) {
-		unsigned long n = folio_run_in_table(w, vma, i, &addr);
-		spinlock_t *ptl;
-		pte_t *ptep;
-
-		if (n == 0) {
-			i++;
-			continue;
-		}
-		ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
-		for (unsigned long k = 0; ptep && k < n; k++) {
-			pte_t swp = ptep_get(ptep + k), pte;
-			struct page *page = w->head + i + k;
-			swp_entry_t entry;
-
-			if (!is_migration_pte(swp))
-				continue;
-			entry = pte_to_swp_entry(swp);
-			if (swp_offset(entry) != head_pfn + i + k)
-				continue;
-			/* Counts up before the PTE appears; the exclusive bit
-			 * before a writable PTE (S2, S3, S4). */
-			get_page(page);
-			if (swp_type(entry) != SWP_MIGRATION_READ)
-				SetPageFlag(page, PG_anon_exclusive);
-			page_dup_anon_rmap(page);
-			atomic_long_inc(&mm->nr_anon);
-			pte = pfn_pte(head_pfn + i + k, vma_pte_bits(vma));
-			if (swp_type(entry) == SWP_MIGRATION_WRITE && (vma->vm_flags & VM_WRITE))
-				pte = pte_mkwrite(pte);
-			if (pte_swp_soft_dirty(swp))
-				pte = pte_mksoft_dirty(pte);
-			set_pte(ptep + k, pte);
-		}
-		if (ptep)
-			pte_unmap_unlock(ptep, ptl);
-		i += n;
-	}
+	folio_for_each_table(arg, vma, remap_run);
 }
 
 int split_folio(struct cow_system *sys, struct page *page)
