@@ -27,7 +27,7 @@ expect 0 "--help" "$cow" --help
 expect 0 "--version" "$cow" --version
 expect 2 "no command" "$cow"
 expect 2 "unknown command" "$cow" frobnicate
-for c in run explore matrix replay policies demo kernel diff check; do
+for c in run explore matrix replay policies demo kernel diff check compare; do
 	expect 0 "$c --help" "$cow" "$c" --help
 done
 expect 0 "policies" "$cow" policies
@@ -73,6 +73,20 @@ grep -q "the rules of linux-6.5+fork=share differ" "$tmp/err" && ok "a token und
 # a broken invariant, as it is under 5.19's rules.)
 expect 1 "matrix with a rule set as a column (no expect line names it)" "$cow" matrix scenarios/matrix/r01_cow_after_fork.cow --policy linux-6.5,linux-6.5+wp_reuse=always+anon_exclusive=off
 grep -q "^r01_cow_after_fork  *pass  *leak?" "$tmp/out" && ok "matrix: the rule set's column" || bad "matrix: the rule set's column"
+# compare: the same seeds under two rule sets, the first that tells them
+# apart with both traces and tokens, each of which replays its run.
+expect 1 "compare: linux-2.6.29 and linux-6.5 on row 3" "$cow" compare scenarios/matrix/r03_pin_fork.cow --policy linux-2.6.29,linux-6.5 --runs 50
+grep -q "tells them apart: desync under linux-2.6.29, pass under linux-6.5$" "$tmp/out" && [ "$(grep -c '^trace: ' "$tmp/out")" = 2 ] && ok "compare: both verdicts and both traces" || bad "compare: both verdicts and both traces"
+ta=$(sed -n 's/^replay it with: cowlab replay --trace \(cow2:[^ ]*linux-2.6.29[^ ]*\)$/\1/p' "$tmp/out")
+tb=$(sed -n 's/^replay it with: cowlab replay --trace \(cow2:[^ ]*linux-6.5[^ ]*\)$/\1/p' "$tmp/out")
+[ -n "$ta" ] && expect 1 "compare: the failing side's token replays its failure" "$cow" replay "$ta"
+[ -n "$tb" ] && expect 0 "compare: the passing side's token replays its pass" "$cow" replay "$tb"
+expect 0 "compare: two presets that agree on a sample" "$cow" compare scenarios/cow_parent_writes.cow --policy linux-6.2,linux-6.5 --runs 20
+grep -q "same verdict on every one of 20 random schedules (seeds 1 to 20): sampled, not every schedule$" "$tmp/out" && ok "compare: agreement is called a sample" || bad "compare: agreement is called a sample"
+expect 2 "compare: one policy" "$cow" compare scenarios/cow_parent_writes.cow --policy linux-6.5
+expect 2 "compare: the same rules twice" "$cow" compare scenarios/cow_parent_writes.cow --policy linux-6.5,linux-6.5+anon_exclusive=on
+grep -q "are the same rules" "$tmp/err" && ok "compare: the same rules twice, said" || bad "compare: the same rules twice, said"
+
 # check: parse and validate, run nothing; every file is reported.
 expect 0 "check every bundled scenario" "$cow" check scenarios scenarios/gup scenarios/matrix
 nf=$(ls scenarios/*.cow scenarios/gup/*.cow scenarios/matrix/*.cow | wc -l)
@@ -93,7 +107,7 @@ expect 2 "run a missing file" "$cow" run "$tmp/nope.cow"
 
 # Options: an unknown one is named as unknown, a zero count names the
 # option and its range, --opt=value is the same as --opt value.
-for c in run explore matrix replay demo kernel diff policies check; do
+for c in run explore matrix replay demo kernel diff policies check compare; do
 	expect 2 "$c: an unknown option" "$cow" "$c" --frob
 	grep -q "unknown option '--frob'" "$tmp/err" && ok "$c: says the option is unknown" || bad "$c: says the option is unknown"
 done

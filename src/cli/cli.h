@@ -208,6 +208,7 @@ int scen_list_paths(const char *cmd, const char *const *paths, int nr_paths,
 void scen_list_free(struct scen_entry *v, int nr);
 
 int cmd_explore(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 int cmd_matrix(int argc, char **argv);
 int cmd_kernel(int argc, char **argv);
 int cmd_diff(int argc, char **argv);

@@ -43,6 +43,8 @@ static const char usage_main[] =
 	"  replay TOKEN   re-run exactly the explore run a token names\n"
 	"  kernel FILE... run scenario files on the host's real Linux kernel\n"
 	"  diff FILE...   run scenarios on the host and on the model, compare\n"
+	"  compare FILE   run a scenario's schedules under two policies, report\n"
+	"                 the first whose verdicts differ, with both traces\n"
 	"  check FILE...  parse and validate scenario files without running them\n"
 	"  policies       list the historical policies and their rules\n"
 	"  demo           show the explorer finding a lost update\n"
@@ -798,6 +800,8 @@ int main(int argc, char **argv)
 		return cmd_policies(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
+	if (strcmp(argv[1], "compare") == 0)
+		return cmd_compare(argc - 1, argv + 1);
 	if (strcmp(argv[1], "demo") == 0)
 		return cmd_demo(argc - 1, argv + 1);
 	fprintf(stderr, "cowlab: unknown command '%s'\n%s", argv[1], usage_main);
