@@ -1,16 +1,19 @@
 /*
- * cowlab compare: one scenario under two rule sets, run by run.  The
- * random schedule of each seed from --seed on runs under A and under B,
- * judged the same way (checks, invariants, the end-of-run checks); the
- * first seed whose two verdicts differ is reported with both runs'
- * traces and replay tokens.  A seed is the same choices at every step: the
- * two runs follow the same schedule for as long as the two rule sets take
- * the same steps, and where one takes a step the other does not, the
- * schedules part.  Agreement on N seeds is a sample, not a proof, and the
- * output says so.
+ * cowlab compare: one scenario under two rule sets, run by run.  First the
+ * schedule without a deviation (each thread runs until it blocks or ends,
+ * as explore's first run), then for each seed from --seed on the seeded
+ * schedule explore's auto search would run (PCT of depth 3, PCT of depth
+ * 2, a random walk, in turn, PCT's change points within the length of the
+ * first run), each under A and under B, judged the same way (checks,
+ * invariants, the end-of-run checks); the first schedule whose two
+ * verdicts differ is reported with both runs' traces and replay tokens.
+ * A seed makes the same choices at every step: the two runs follow one
+ * schedule for as long as the two rule sets take the same steps, and where
+ * one takes a step the other does not, the schedules part.  Agreement on N
+ * schedules is a sample, not a proof, and the output says so.
  *
- * Exit status: 0 no seed tried tells them apart, 1 one does, 2 bad input
- * or usage.
+ * Exit status: 0 no schedule tried tells them apart, 1 one does, 2 bad
+ * input or usage.
  */
 #include "cli.h"
 #include "cowlab.h"
@@ -25,19 +28,20 @@
 static const char usage_compare[] =
 	"usage: cowlab compare FILE --policy A,B [options]\n"
 	"\n"
-	"Runs the scenario's random schedules, seed after seed, under the two\n"
-	"policies (presets or rule sets such as linux-6.5+fork=share) and stops\n"
-	"at the first seed whose verdicts differ: it prints both verdicts, both\n"
-	"runs' traces and their replay tokens.\n"
+	"Runs the scenario's schedules one by one under the two policies\n"
+	"(presets or rule sets such as linux-6.5+fork=share): the one without a\n"
+	"deviation, then seeded ones as explore's search mixes them (PCT, random\n"
+	"walks).  It stops at the first schedule whose verdicts differ and prints\n"
+	"both verdicts, both runs' traces and their replay tokens.\n"
 	"\n"
 	"  --policy A,B      the two policies (required)\n"
-	"  --runs N          seeds to try (default 2000)\n"
+	"  --runs N          schedules to try (default 2000)\n"
 	"  --seed S          the first seed (default 1)\n"
 	"  --max-steps N     step limit of a run (default 1000000)\n"
 	MAX_MEMORY_HELP
 	"\n"
-	"Exit status: 0 no seed told them apart (a sample, not a proof), 1 one\n"
-	"did, 2 bad input or usage.\n";
+	"Exit status: 0 no schedule told them apart (a sample, not a proof), 1\n"
+	"one did, 2 bad input or usage.\n";
 // clang-format on
 
 struct compare_args {
@@ -77,9 +81,12 @@ static int side_open(struct side *x, const struct scenario *s, const char *polic
 	return explore_target_scenario(s, policy, "compare", &x->target, &x->p, &x->policy);
 }
 
-/* The run of seed under x's policy, judged. */
-static int side_run(struct side *x, uint64_t seed, uint64_t max_steps)
+/* Run k of the comparison under x's policy, judged: run 0 the schedule
+ * without a deviation, run k > 0 seed + k - 1 of the PCT-3, PCT-2,
+ * random mix (pct_k: PCT's k). */
+static int side_run(struct side *x, uint64_t k, uint64_t seed, uint64_t pct_k, uint64_t max_steps)
 {
+	static const unsigned int mix[] = {3, 2, 0};
 	int err;
 
 	memset(&x->t, 0, sizeof(x->t));
@@ -87,9 +94,15 @@ static int side_run(struct side *x, uint64_t seed, uint64_t max_steps)
 	snprintf(x->t.policy, sizeof(x->t.policy), "%s", x->policy);
 	x->t.hash = x->p->hash;
 	x->t.rules_hash = x->p->rules_hash;
-	x->t.algo = SCHED_RANDOM;
-	x->t.seed = seed;
 	x->t.max_steps = max_steps;
+	if (k == 0) {
+		x->t.algo = SCHED_DIRECTED; /* no deviation */
+	} else {
+		x->t.seed = seed + k - 1;
+		x->t.depth = mix[(k - 1) % 3];
+		x->t.algo = x->t.depth ? SCHED_PCT : SCHED_RANDOM;
+		x->t.k = pct_k;
+	}
 	err = explore_replay(x->p, &x->t, max_steps, &x->r);
 	if (err < 0)
 		return err;
@@ -148,20 +161,32 @@ int cmd_compare(int argc, char **argv)
 		fprintf(stderr, "cowlab compare: %s and %s are the same rules\n", list, comma + 1);
 		goto out;
 	}
-	for (uint64_t k = 0; k < a.runs; k++) {
-		uint64_t seed = a.seed + k;
+	for (uint64_t k = 0, pct_k = 0; k < a.runs; k++) {
+		char what[64];
 
-		if (side_run(&x[0], seed, a.max_steps) < 0 ||
-		    side_run(&x[1], seed, a.max_steps) < 0) {
+		if (side_run(&x[0], k, a.seed, pct_k, a.max_steps) < 0 ||
+		    side_run(&x[1], k, a.seed, pct_k, a.max_steps) < 0) {
 			fprintf(stderr, "cowlab compare: a run could not be made\n");
 			goto out;
 		}
+		if (k == 0) {
+			/* PCT's change points fall within the length of a run. */
+			uint64_t n = x[0].r.steps > x[1].r.steps ? x[0].r.steps : x[1].r.steps;
+
+			pct_k = n + n / 4 + 1;
+		}
 		if (strcmp(x[0].v.verdict, x[1].v.verdict) == 0)
 			continue;
-		printf("%s: the random schedule of seed %" PRIu64 " (run %" PRIu64
-		       " of the comparison) tells them apart: %s under %s, %s "
-		       "under %s\n",
-		       files[0], seed, k + 1, x[0].v.verdict, x[0].policy, x[1].v.verdict,
+		if (k == 0)
+			snprintf(what, sizeof(what), "the schedule without a deviation");
+		else if (x[0].t.algo == SCHED_PCT)
+			snprintf(what, sizeof(what), "PCT of depth %u, seed %" PRIu64, x[0].t.depth,
+				 x[0].t.seed);
+		else
+			snprintf(what, sizeof(what), "a random walk, seed %" PRIu64, x[0].t.seed);
+		printf("%s: run %" PRIu64 " of the comparison (%s) tells them apart: %s under %s, "
+		       "%s under %s\n",
+		       files[0], k + 1, what, x[0].v.verdict, x[0].policy, x[1].v.verdict,
 		       x[1].policy);
 		side_report(&x[0]);
 		side_report(&x[1]);
@@ -169,9 +194,9 @@ int cmd_compare(int argc, char **argv)
 		goto out;
 	}
 	printf("%s: %s and %s gave the same verdict on every one of %" PRIu64
-	       " random schedules (seeds %" PRIu64 " to %" PRIu64
+	       " schedules (the one without a deviation, then seeds from %" PRIu64
 	       "): sampled, not every schedule\n",
-	       files[0], x[0].policy, x[1].policy, a.runs, a.seed, a.seed + a.runs - 1);
+	       files[0], x[0].policy, x[1].policy, a.runs, a.seed);
 	code = 0;
 out:
 	if (x) {
