@@ -87,6 +87,17 @@ expect 2 "compare: one policy" "$cow" compare scenarios/cow_parent_writes.cow --
 expect 2 "compare: the same rules twice" "$cow" compare scenarios/cow_parent_writes.cow --policy linux-6.5,linux-6.5+anon_exclusive=on
 grep -q "are the same rules" "$tmp/err" && ok "compare: the same rules twice, said" || bad "compare: the same rules twice, said"
 
+# The README's quick start, as a reader would run it.
+sed -n '/^<!-- quick start scenario -->$/,/^<!-- end of the quick start scenario -->$/p' README.md | sed '1,2d;$d' | sed '$d' >"$tmp/race.cow"
+expect 0 "quick start: check" "$cow" check "$tmp/race.cow"
+expect 1 "quick start: linux-2.6.29 loses the read" "$cow" explore "$tmp/race.cow" --policy linux-2.6.29
+grep -q "corrupt: .*race.cow:12:3: check corrupt buf\[0..+2048\] == data" "$tmp/out" && ok "quick start: the verdict the README names" || bad "quick start: the verdict the README names"
+tok=$(grep -o 'cow2:[^ ]*' "$tmp/out" | head -n 1)
+[ -n "$tok" ] && expect 1 "quick start: the replay line" "$cow" replay --trace "$tok"
+expect 0 "quick start: linux-6.5 finds nothing" "$cow" explore "$tmp/race.cow" --policy linux-6.5 --runs 3000
+expect 1 "quick start: compare tells them apart" "$cow" compare "$tmp/race.cow" --policy linux-2.6.29,linux-6.5
+expect 1 "quick start: linux-6.5 without its fix loses the read" "$cow" explore "$tmp/race.cow" --policy linux-6.5+fork=share+dio_pin=foll-get
+
 # check: parse and validate, run nothing; every file is reported.
 expect 0 "check every bundled scenario" "$cow" check scenarios scenarios/gup scenarios/matrix
 nf=$(ls scenarios/*.cow scenarios/gup/*.cow scenarios/matrix/*.cow | wc -l)
