@@ -128,6 +128,13 @@ const struct cow_policy *cow_policy_find(const char *name);
 /* 0 if name is a preset or a well-formed rule set; else COW_EINVAL with
  * one line in err: the unknown preset, rule or value, with the choices. */
 int cow_policy_check(const char *name, char *err, unsigned long errlen);
+/* Name a rule set (or a preset) for cow_policy_find: 0, or COW_EINVAL
+ * with the reason (a bad or taken name, a bad rule set) in err.  Runs
+ * and tokens carry the rule set's own name, so they do not need this
+ * one to replay. */
+int cow_policy_define(const char *name, const char *spec, char *err, unsigned long errlen);
+/* The i-th name defined, its rule set in *p; NULL past the last. */
+const char *cow_policy_alias(int i, const struct cow_policy **p);
 /* The rules one can set (the knobs), in a fixed order: the i-th's name,
  * the line of `cowlab policies` it is (*what) and how many values it has;
  * NULL past the last. */

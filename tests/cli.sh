@@ -73,6 +73,21 @@ grep -q "the rules of linux-6.5+fork=share differ" "$tmp/err" && ok "a token und
 # a broken invariant, as it is under 5.19's rules.)
 expect 1 "matrix with a rule set as a column (no expect line names it)" "$cow" matrix scenarios/matrix/r01_cow_after_fork.cow --policy linux-6.5,linux-6.5+wp_reuse=always+anon_exclusive=off
 grep -q "^r01_cow_after_fork  *pass  *leak?" "$tmp/out" && ok "matrix: the rule set's column" || bad "matrix: the rule set's column"
+# --policies FILE: named rule sets, usable by --policy of any command;
+# the run and its token carry the rule set itself, so the token replays
+# without the file.
+printf '# rule sets\nnofix = linux-6.5 + fork=share + dio_pin = foll-get\nsix = linux-6.5+anon_exclusive=on\n' >"$tmp/my.policy"
+expect 1 "--policies: a named rule set" "$cow" explore scenarios/gup/dma_thread.cow --policy nofix --policies "$tmp/my.policy"
+tok=$(grep -o 'cow2:[^ ]*' "$tmp/out" | head -n 1)
+case "$tok" in *:linux-6.5+fork=share+dio_pin=foll-get:*) ok "--policies: the token carries the rule set, not its name" ;; *) bad "--policies: the token carries the rule set, not its name ($tok)" ;; esac
+[ -n "$tok" ] && expect 1 "--policies: the token replays without the file" "$cow" replay "$tok"
+expect 0 "policies --policies lists the names" "$cow" policies --policies "$tmp/my.policy"
+grep -q "^nofix = linux-6.5+fork=share+dio_pin=foll-get$" "$tmp/out" && grep -q "^six = linux-6.5$" "$tmp/out" && ok "policies: a name and its rule set" || bad "policies: a name and its rule set"
+printf 'ok1 = linux-6.5\nlinux-5.8 = linux-6.5+fork=share\n' >"$tmp/bad.policy"
+expect 2 "--policies: a preset's name is refused" "$cow" run scenarios/cow_parent_writes.cow --policies "$tmp/bad.policy"
+grep -q "bad.policy:2: 'linux-5.8' is a preset already" "$tmp/err" && ok "--policies: FILE:LINE and the reason" || bad "--policies: FILE:LINE and the reason"
+expect 2 "--policies: a missing file" "$cow" run scenarios/cow_parent_writes.cow --policies "$tmp/none.policy"
+
 # compare: the same seeds under two rule sets, the first that tells them
 # apart with both traces and tokens, each of which replays its run.
 expect 1 "compare: linux-2.6.29 and linux-6.5 on row 3" "$cow" compare scenarios/matrix/r03_pin_fork.cow --policy linux-2.6.29,linux-6.5 --runs 50

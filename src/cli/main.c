@@ -49,6 +49,8 @@ static const char usage_main[] =
 	"  policies       list the historical policies and their rules\n"
 	"  demo           show the explorer finding a lost update\n"
 	"\n"
+	"Every command takes --policies FILE, named rule sets for --policy\n"
+	"('cowlab policies --help').\n"
 	"Run 'cowlab COMMAND --help' for a command's options; an option's value\n"
 	"follows it ('--runs 5') or an '=' ('--runs=5').  The scenario\n"
 	"language is described in docs/scenarios.md.\n"
@@ -124,7 +126,9 @@ static const char usage_policies[] =
 	"A rule set of your own is a preset with rules changed, wherever a\n"
 	"preset is named: --policy linux-6.5+fork=share+reclaim=unmap-any, or\n"
 	"in a scenario 'policy linux-6.5 + fork = share'.  Its replay tokens\n"
-	"carry it, and replay on any build that knows its rules.\n";
+	"carry it, and replay on any build that knows its rules.  Every\n"
+	"command takes --policies FILE: lines 'NAME = PRESET+RULE=VALUE...'\n"
+	"that name rule sets for --policy; this command then lists them too.\n";
 // clang-format on
 
 /* A usage text, laid out as it prints. */
@@ -686,6 +690,15 @@ static int cmd_policies(int argc, char **argv)
 			line += n + (nl ? 1 : 0);
 		}
 		printf("    commits:           %s\n\n", cow_policy_commits(p));
+	}
+	for (int i = 0;; i++) {
+		const struct cow_policy *p;
+		const char *name = cow_policy_alias(i, &p);
+
+		if (!name)
+			break;
+		printf("%s%s = %s\n", i ? "" : "rule sets of yours (--policies):\n", name,
+		       cow_policy_name(p));
 	}
 	return 0;
 }

@@ -246,9 +246,84 @@ static int set_option(const char *cmd, const struct cli_opt *o, void *args, cons
 	return -1;
 }
 
+/* A --policies file: "NAME = PRESET+RULE=VALUE..." a line (blanks
+ * anywhere in the rule set), '#' comments, blank lines. */
+static int policy_file_load(const char *cmd, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024], spec[COW_POLICY_NAME_MAX], err[256];
+	int lineno = 0, code = 0;
+
+	if (!f) {
+		fprintf(stderr, "cowlab %s: --policies %s: %s\n", cmd, path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	while (!code && fgets(line, sizeof(line), f)) {
+		char *hash = strchr(line, '#'), *eq, *name, *end;
+		size_t n = 0;
+
+		lineno++;
+		if (hash)
+			*hash = '\0';
+		name = line + strspn(line, " \t\r\n");
+		if (!*name)
+			continue;
+		eq = strchr(name, '=');
+		if (!eq) {
+			fprintf(stderr, "cowlab %s: %s:%d: expected NAME = PRESET+RULE=VALUE...\n",
+				cmd, path, lineno);
+			code = EXIT_USAGE;
+			break;
+		}
+		for (end = eq; end > name && strchr(" \t", end[-1]); end--)
+			;
+		*end = '\0';
+		for (const char *c = eq + 1; *c && n + 1 < sizeof(spec); c++)
+			if (!strchr(" \t\r\n", *c))
+				spec[n++] = *c;
+		spec[n] = '\0';
+		if (cow_policy_define(name, spec, err, sizeof(err)) != 0) {
+			fprintf(stderr, "cowlab %s: %s:%d: %s\n", cmd, path, lineno, err);
+			code = EXIT_USAGE;
+		}
+	}
+	fclose(f);
+	return code;
+}
+
+/* --policies FILE, which every command takes anywhere: read first, so
+ * that --policy may name what it defines; argv loses it. */
+static int load_policy_files(const char *cmd, int *argc, char **argv)
+{
+	int j = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *file;
+
+		if (strcmp(argv[i], "--policies") == 0) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "cowlab %s: --policies needs a file\n", cmd);
+				return EXIT_USAGE;
+			}
+			file = argv[++i];
+		} else if (strncmp(argv[i], "--policies=", 11) == 0) {
+			file = argv[i] + 11;
+		} else {
+			argv[j++] = argv[i];
+			continue;
+		}
+		if (policy_file_load(cmd, file) != 0)
+			return EXIT_USAGE;
+	}
+	*argc = j;
+	return 0;
+}
+
 int cli_parse(const char *cmd, const struct cli_opt *opts, void *args, const char *usage, int argc,
 	      char **argv, const char **operands, int *nr)
 {
+	if (load_policy_files(cmd, &argc, argv) != 0)
+		return EXIT_USAGE;
 	for (int i = 1; i < argc; i++) {
 		const struct cli_opt *o;
 		const char *val;

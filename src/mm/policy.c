@@ -448,13 +448,14 @@ static const struct cow_policy presets[] = {
 };
 
 static const struct cow_policy *custom_find(const char *spec);
+static const struct cow_policy *alias_find(const char *name);
 
 const struct cow_policy *cow_policy_find(const char *name)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(presets); i++)
 		if (strcmp(presets[i].name, name) == 0)
 			return &presets[i];
-	return strchr(name, '+') ? custom_find(name) : NULL;
+	return strchr(name, '+') ? custom_find(name) : alias_find(name);
 }
 
 const struct cow_policy *cow_policy_default(void)
@@ -988,4 +989,69 @@ static const struct cow_policy *custom_find(const char *spec)
 		c->next = head;
 	} while (cmpxchg(&customs, head, c) != head);
 	return &c->p;
+}
+
+/* Names the user gave rule sets (cow_policy_define), kept as the rule
+ * sets are, and defined as they are: before the runs. */
+struct policy_alias {
+	char name[COW_POLICY_NAME_MAX];
+	const struct cow_policy *p;
+	struct policy_alias *next;
+};
+
+static struct policy_alias *aliases;
+
+static const struct cow_policy *alias_find(const char *name)
+{
+	for (struct policy_alias *a = READ_PRIVATE(aliases); a; a = a->next)
+		if (strcmp(a->name, name) == 0)
+			return a->p;
+	return NULL;
+}
+
+int cow_policy_define(const char *name, const char *spec, char *err, unsigned long errlen)
+{
+	struct policy_alias *a, **tail;
+	const struct cow_policy *p;
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= COW_POLICY_NAME_MAX ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz"
+			 "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789._-") != n) {
+		snprintf(err, errlen,
+			 "'%s' is not a name for a rule set (letters, digits, '.', '_', '-')",
+			 name);
+		return COW_EINVAL;
+	}
+	if (preset_find(name, n) || alias_find(name)) {
+		snprintf(err, errlen, "'%s' is %s already", name,
+			 preset_find(name, n) ? "a preset" : "defined");
+		return COW_EINVAL;
+	}
+	if (cow_policy_check(spec, err, errlen) != 0)
+		return COW_EINVAL;
+	p = cow_policy_find(spec);
+	a = calloc(1, sizeof(*a));
+	if (!p || !a) {
+		free(a);
+		snprintf(err, errlen, "out of memory");
+		return COW_ENOMEM;
+	}
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->p = p;
+	for (tail = &aliases; *tail; tail = &(*tail)->next)
+		;
+	*tail = a;
+	return 0;
+}
+
+const char *cow_policy_alias(int i, const struct cow_policy **p)
+{
+	for (struct policy_alias *a = aliases; a; a = a->next)
+		if (i-- == 0) {
+			*p = a->p;
+			return a->name;
+		}
+	return NULL;
 }

@@ -1292,7 +1292,9 @@ static int resolve_policy(const struct scenario *s, const char *override, struct
 		snprintf(res->message, sizeof(res->message), "policy %s: %s", name, why);
 		return COW_EINVAL;
 	}
-	snprintf(res->policy, sizeof(res->policy), "%s", name);
+	/* The rule set's own name, not one a --policies file gave it: a
+	 * token replays without the file. */
+	snprintf(res->policy, sizeof(res->policy), "%s", cow_policy_name(cow_policy_find(name)));
 	*out = res->policy;
 	return 0;
 }
