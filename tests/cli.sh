@@ -88,6 +88,28 @@ expect 2 "--policies: a preset's name is refused" "$cow" run scenarios/cow_paren
 grep -q "bad.policy:2: 'linux-5.8' is a preset already" "$tmp/err" && ok "--policies: FILE:LINE and the reason" || bad "--policies: FILE:LINE and the reason"
 expect 2 "--policies: a missing file" "$cow" run scenarios/cow_parent_writes.cow --policies "$tmp/none.policy"
 
+# explore --json: the trace as events, as many as the text's rows.
+expect 1 "explore --json: a trace as events" "$cow" explore scenarios/gup/dma_thread.cow --policy linux-2.6.29 --json
+if command -v python3 >/dev/null 2>&1; then
+	python3 - "$tmp/out" <<'PY' && ok "explore --json: trace_events has the documented fields, a row per visible step" || bad "explore --json: trace_events"
+import json, sys
+res = [json.loads(l) for l in open(sys.argv[1]) if '"type":"result"' in l][0]
+t = res["trace_events"]
+assert set(t) == {"steps", "visible_steps", "preemptions", "truncated", "tasks", "events", "failed"}
+assert t["visible_steps"] == res["visible_steps"] == len(t["events"]) > 5
+assert t["failed"] == res["message"] and res["trace"].rstrip().endswith("failed: " + res["message"])
+steps = [e["step"] for e in t["events"]]
+assert steps == sorted(steps)
+for e in t["events"]:
+    assert set(e) == {"step", "last_step", "task", "ops", "object", "before", "after", "deviation"}
+    assert e["task"] in t["tasks"] and e["last_step"] >= e["step"]
+    assert "%5d" % e["step"] in res["trace"]
+assert any(e["object"].startswith("page pfn") and e["before"] != e["after"] for e in t["events"])
+PY
+else
+	skip "explore --json: trace_events (no python3 to read JSON)"
+fi
+
 # compare: the same seeds under two rule sets, the first that tells them
 # apart with both traces and tokens, each of which replays its run.
 expect 1 "compare: linux-2.6.29 and linux-6.5 on row 3" "$cow" compare scenarios/matrix/r03_pin_fork.cow --policy linux-2.6.29,linux-6.5 --runs 50

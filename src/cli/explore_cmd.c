@@ -745,6 +745,11 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 		       sr->preemptions, shrunk->algo == SCHED_DIRECTED ? shrunk->nr_devs : 0, shown,
 		       sr->steps, found->runs, found->elapsed, now_seconds() - t0);
 		json_string(stdout, trace_text ? trace_text : "");
+		/* The same trace as events, for other tools (docs/explorer.md). */
+		printf(",\"trace_events\":");
+		fflush(stdout);
+		if (explore_trace_json(p, shrunk, stdout, sr) < 0)
+			printf("null");
 		printf("}\n");
 	} else if (verdict_is_error(verdict)) {
 		printf("%s: ERROR (%s) in run %" PRIu64 " after %.2f s: the scenario is wrong: an "

@@ -269,6 +269,10 @@ void explore_failure_key(const char *message, char *key, size_t len);
  * r gets the run. */
 int explore_trace(const struct explore_prog *p, const struct explore_token *t, FILE *f,
 		  struct explore_result *r);
+/* The same trace as one JSON object (its rows as "events"; the schema is
+ * in docs/explorer.md), for other tools. */
+int explore_trace_json(const struct explore_prog *p, const struct explore_token *t, FILE *f,
+		       struct explore_result *r);
 
 /* The token's text, "cow2:...", into buf; COW_EINVAL if it does not fit
  * or a name holds ':' or blanks.  Async-signal-safe (crash handlers call

@@ -538,11 +538,55 @@ static void print_cell(FILE *f, const char *lead, int col, const char *text)
 	} while (len > 0);
 }
 
+/* One row of a trace: a visible step and the visible steps after it that
+ * continue it (same_row), their operations joined by commas; the object,
+ * its state before the first and after the last (the after empty when it
+ * did not change). */
+struct trace_row {
+	const struct trace_step *first, *end;
+	char ops[64];
+	char object[DESC_MAX], before[DESC_MAX], after[DESC_MAX];
+};
+
+/* The row that starts at the visible step *i; *i moves to its last step. */
+static void trace_row(const struct tracer *tr, size_t *i, struct trace_row *row)
+{
+	const struct trace_step *prev;
+	size_t used, n;
+
+	row->first = row->end = prev = &tr->steps[*i];
+	used = (size_t)snprintf(row->ops, sizeof(row->ops), "%s", sched_op_name(prev->op));
+	for (size_t j = *i + 1; j < tr->nr; j++) {
+		const struct trace_step *b = &tr->steps[j];
+
+		if (!b->visible)
+			continue;
+		if (!same_row(prev, b))
+			break;
+		if (used < sizeof(row->ops))
+			used += (size_t)snprintf(row->ops + used, sizeof(row->ops) - used, ",%s",
+						 sched_op_name(b->op));
+		prev = row->end = b;
+		*i = j;
+	}
+	n = object_len(row->first->before);
+	snprintf(row->object, sizeof(row->object), "%.*s", (int)n, row->first->before);
+	snprintf(row->before, sizeof(row->before), "%s",
+		 row->first->before + n + strspn(row->first->before + n, " "));
+	row->after[0] = '\0';
+	if (row->end->after[0]) {
+		const char *a = row->end->after + object_len(row->end->after);
+
+		if (strcmp(row->first->before + n, a) != 0)
+			snprintf(row->after, sizeof(row->after), "%s", a + strspn(a, " "));
+	}
+}
+
 static void print_trace(FILE *f, const struct tracer *tr, size_t rows,
 			const struct explore_result *r)
 {
-	char cell[3 * DESC_MAX + 64], ops[64], lead[16];
-	const struct trace_step *prev = NULL;
+	char cell[3 * DESC_MAX + 64], lead[16];
+	struct trace_row row;
 
 	fprintf(f, "trace: %zu visible steps of %zu, %u preemptions; * marks a deviation\n", rows,
 		tr->nr, r->preemptions);
@@ -551,38 +595,17 @@ static void print_trace(FILE *f, const struct tracer *tr, size_t rows,
 		fprintf(f, "%-*.*s", COL_WIDTH, COL_WIDTH - 1, tr->names[i]);
 	fputc('\n', f);
 	for (size_t i = 0; i < tr->nr; i++) {
-		const struct trace_step *first = &tr->steps[i], *end = first;
-		size_t used;
-
-		if (!first->visible)
+		if (!tr->steps[i].visible)
 			continue;
-		/* The row: this step and the visible steps that continue it. */
-		used = (size_t)snprintf(ops, sizeof(ops), "%s", sched_op_name(first->op));
-		prev = first;
-		for (size_t j = i + 1; j < tr->nr; j++) {
-			const struct trace_step *b = &tr->steps[j];
-
-			if (!b->visible)
-				continue;
-			if (!same_row(prev, b))
-				break;
-			if (used < sizeof(ops))
-				used += (size_t)snprintf(ops + used, sizeof(ops) - used, ",%s",
-							 sched_op_name(b->op));
-			prev = end = b;
-			i = j;
-		}
-		if (first->before[0] && end->after[0] &&
-		    strcmp(first->before + object_len(first->before),
-			   end->after + object_len(end->after)) != 0)
-			snprintf(cell, sizeof(cell), "%s %s -> %s", ops, first->before,
-				 end->after + object_len(end->after) +
-					 strspn(end->after + object_len(end->after), " "));
+		trace_row(tr, &i, &row);
+		if (row.after[0])
+			snprintf(cell, sizeof(cell), "%s %s -> %s", row.ops, row.first->before,
+				 row.after);
 		else
-			snprintf(cell, sizeof(cell), "%s %s", ops, first->before);
-		snprintf(lead, sizeof(lead), "%c%5" PRIu32 " ", first->deviation ? '*' : ' ',
-			 first->step);
-		print_cell(f, lead, first->task, cell);
+			snprintf(cell, sizeof(cell), "%s %s", row.ops, row.first->before);
+		snprintf(lead, sizeof(lead), "%c%5" PRIu32 " ", row.first->deviation ? '*' : ' ',
+			 row.first->step);
+		print_cell(f, lead, row.first->task, cell);
 	}
 	if (tr->truncated)
 		fprintf(f, "(the trace stops after %u steps)\n", TRACE_MAX_STEPS);
@@ -590,8 +613,69 @@ static void print_trace(FILE *f, const struct tracer *tr, size_t rows,
 		fprintf(f, "failed: %s\n", r->message);
 }
 
-int explore_trace(const struct explore_prog *p, const struct explore_token *t, FILE *f,
-		  struct explore_result *r)
+/* s as a JSON string. */
+static void json_text(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* The rows of print_trace as JSON (docs/explorer.md gives the schema). */
+static void print_events(FILE *f, const struct tracer *tr, size_t rows,
+			 const struct explore_result *r)
+{
+	struct trace_row row;
+	const char *sep = "";
+
+	fprintf(f,
+		"{\"steps\":%zu,\"visible_steps\":%zu,\"preemptions\":%u,\"truncated\":%s,"
+		"\"tasks\":[",
+		tr->nr, rows, r->preemptions, tr->truncated ? "true" : "false");
+	for (int i = 0; i < tr->nr_tasks; i++) {
+		fputs(i ? "," : "", f);
+		json_text(f, tr->names[i]);
+	}
+	fputs("],\"events\":[", f);
+	for (size_t i = 0; i < tr->nr; i++) {
+		if (!tr->steps[i].visible)
+			continue;
+		trace_row(tr, &i, &row);
+		fprintf(f, "%s{\"step\":%" PRIu32 ",\"last_step\":%" PRIu32 ",\"task\":", sep,
+			row.first->step, row.end->step);
+		json_text(f, tr->names[row.first->task]);
+		fputs(",\"ops\":", f);
+		json_text(f, row.ops);
+		fputs(",\"object\":", f);
+		json_text(f, row.object);
+		fputs(",\"before\":", f);
+		json_text(f, row.before);
+		fputs(",\"after\":", f);
+		json_text(f, row.after[0] ? row.after : row.before);
+		fprintf(f, ",\"deviation\":%s}", row.first->deviation ? "true" : "false");
+		sep = ",";
+	}
+	fputs("],\"failed\":", f);
+	if (r->failed)
+		json_text(f, r->message);
+	else
+		fputs("null", f);
+	fputs("}", f);
+}
+
+static int trace_as(const struct explore_prog *p, const struct explore_token *t, FILE *f,
+		    struct explore_result *r,
+		    void (*print)(FILE *f, const struct tracer *tr, size_t rows,
+				  const struct explore_result *r))
 {
 	struct tracer tr = {.p = p, .t = t};
 	size_t shown;
@@ -603,9 +687,21 @@ int explore_trace(const struct explore_prog *p, const struct explore_token *t, F
 	err = explore_replay_traced(p, t, 0, trace_hook, &tr, r);
 	if (!err) {
 		shown = mark_visible(&tr);
-		print_trace(f, &tr, shown, r);
+		print(f, &tr, shown, r);
 		err = (int)shown;
 	}
 	free(tr.steps);
 	return err;
+}
+
+int explore_trace(const struct explore_prog *p, const struct explore_token *t, FILE *f,
+		  struct explore_result *r)
+{
+	return trace_as(p, t, f, r, print_trace);
+}
+
+int explore_trace_json(const struct explore_prog *p, const struct explore_token *t, FILE *f,
+		       struct explore_result *r)
+{
+	return trace_as(p, t, f, r, print_events);
 }
