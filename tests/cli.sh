@@ -105,6 +105,7 @@ for e in t["events"]:
     assert e["task"] in t["tasks"] and e["last_step"] >= e["step"]
     assert "%5d" % e["step"] in res["trace"]
 assert any(e["object"].startswith("page pfn") and e["before"] != e["after"] for e in t["events"])
+assert {"dio of worker0 (cpu63)", "dio of worker1 (cpu63)", "dio of worker2 (cpu63)"} <= set(t["tasks"])
 PY
 else
 	skip "explore --json: trace_events (no python3 to read JSON)"

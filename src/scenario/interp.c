@@ -58,12 +58,14 @@ struct run {
 /* Direct I/O in flight, issued by one thread (or a block's main thread). */
 struct pending_io {
 	struct cow_dio *dio;
-	struct sync_thread *device; /* stress */
-	int done;		    /* explore */
+	struct sync_thread *device;   /* stress */
+	int done;		      /* explore */
+	char name[SCEN_NAME_MAX + 8]; /* explore: the device task's, "dio of T" */
 };
 
 struct io_ctx {
 	int cpu;
+	const char *who; /* the thread that issues the I/O (main: "main") */
 	int nr;
 	struct pending_io *io; /* room for every dio of the scenario */
 };
@@ -718,7 +720,10 @@ static void model_dio(struct run *r, const struct scen_op *op, struct cow_task *
 		return;
 	case SCEN_STRESS: p->device = sync_thread_start(DEVICE_CPU, device_thread, p->dio); return;
 	case SCEN_EXPLORE:
-		if (sched_spawn(r->sched, "dio", DEVICE_CPU, device_task, p, 0) < 0)
+		/* Named for the thread that issued it, so that a trace's
+		 * columns tell the devices apart. */
+		snprintf(p->name, sizeof(p->name), "dio of %s", io->who);
+		if (sched_spawn(r->sched, p->name, DEVICE_CPU, device_task, p, 0) < 0)
 			run_fail(r, "error", op, "no task slot for the device");
 		return;
 	}
@@ -981,9 +986,9 @@ static void exec_fork_body(struct run *r, const struct scen_op *op, struct io_ct
 }
 
 /* Run a sequence as CPU cpu; its I/O completes before it returns. */
-static void exec_ops(struct run *r, const struct scen_op *ops, int n, int cpu)
+static void exec_ops(struct run *r, const struct scen_op *ops, int n, int cpu, const char *who)
 {
-	struct io_ctx io = {cpu, 0, NULL};
+	struct io_ctx io = {cpu, who, 0, NULL};
 
 	if (r->s->nr_dio) {
 		io.io = calloc((size_t)r->s->nr_dio, sizeof(*io.io));
@@ -1003,7 +1008,7 @@ static void thread_main(void *arg)
 {
 	struct thread_ctx *c = arg;
 
-	exec_ops(c->r, c->t->ops, c->t->nr_ops, c->cpu);
+	exec_ops(c->r, c->t->ops, c->t->nr_ops, c->cpu, c->t->name);
 	if (c->g) {
 		atomic_inc(&c->g->done); /* one step: two threads may end at once */
 		free(c);
@@ -1115,7 +1120,7 @@ static int run_direct(const struct scenario *s, const char *policy, const struct
 
 		if (err)
 			return err;
-		exec_ops(r, s->ops, s->nr_ops, 0);
+		exec_ops(r, s->ops, s->nr_ops, 0, "main");
 		run_finish(r);
 		res->runs = i + 1;
 		copy_failure(r, res);
@@ -1133,7 +1138,7 @@ static void main_task(void *arg)
 {
 	struct run *r = arg;
 
-	exec_ops(r, r->s->ops, r->s->nr_ops, 0);
+	exec_ops(r, r->s->ops, r->s->nr_ops, 0, "main");
 }
 
 static void *explore_setup(struct sched *sch, const void *arg)
