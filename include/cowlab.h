@@ -34,7 +34,9 @@ enum cow_error {
 	COW_ECORRUPT = -8,   /* a validator found a broken invariant */
 	COW_ENOENT = -9,     /* no such object (name, entry, token) */
 	COW_EDEADLK = -10,   /* the explorer found every task blocked */
-	COW_ELIVELOCK = -11, /* the explorer stopped a run at its step limit */
+	COW_ELIVELOCK = -11, /* the explorer stopped a run at its step limit, or
+			      * GUP faulted COW_GUP_MAX_FAULTS times at one
+			      * address without getting its page */
 	/* A validator found a page the kernel must never write written (the
 	 * zero page): not the model's inconsistency but the policy's failure,
 	 * as Dirty COW wrote the zero page before 4.9. */
@@ -111,6 +113,12 @@ int cow_system_check_touched(struct cow_system *sys, const struct sync_touch *to
  * bookkeeping (allocator, lists, TLBs, upper tables).  Only while no task
  * of the system runs. */
 int cow_system_describe(struct cow_system *sys, const void *obj, char *buf, unsigned long len);
+
+/* Faults get_user_pages takes at one address before it gives up with
+ * COW_ELIVELOCK: Linux retries for as long as it takes, and a rule set
+ * whose fault never gives GUP the page it wants would spin (no preset
+ * comes near). */
+#define COW_GUP_MAX_FAULTS 1000
 
 /* ---- policies -------------------------------------------------------------
  * A policy is a named preset of the historical rules (write-fault reuse,

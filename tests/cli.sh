@@ -73,6 +73,11 @@ grep -q "the rules of linux-6.5+fork=share differ" "$tmp/err" && ok "a token und
 # a broken invariant, as it is under 5.19's rules.)
 expect 1 "matrix with a rule set as a column (no expect line names it)" "$cow" matrix scenarios/matrix/r01_cow_after_fork.cow --policy linux-6.5,linux-6.5+wp_reuse=always+anon_exclusive=off
 grep -q "^r01_cow_after_fork  *pass  *leak?" "$tmp/out" && ok "matrix: the rule set's column" || bad "matrix: the rule set's column"
+# A rule set whose unshare fault never makes the page exclusive: GUP gives
+# up after COW_GUP_MAX_FAULTS faults (a livelock), where it would spin.
+expect 1 "a rule set that livelocks GUP ends, as a livelock" timeout 60 "$cow" run scenarios/swap_in_gup.cow --policy linux-2.6.29+gup=unshare-all
+grep -q "livelock: scenarios/swap_in_gup.cow:11:3: pin: get_user_pages faulted 1000 times at one address" "$tmp/out" && ok "a GUP livelock names the operation and the bound" || bad "a GUP livelock names the operation and the bound"
+
 # --policies FILE: named rule sets, usable by --policy of any command;
 # the run and its token carry the rule set itself, so the token replays
 # without the file.

@@ -113,6 +113,9 @@ const char *cover_mark(enum explore_cover c, unsigned int bound, char *buf, size
 
 /* s as a JSON string literal, quotes included. */
 void json_string(FILE *f, const char *s);
+/* Whether name is a preset, a rule set or a name --policies gave one;
+ * if not, says why on stderr ("cowlab CMD: --policy NAME: ..."). */
+bool policy_known(const char *cmd, const char *name);
 
 /* KTAP, the format of the kernel's selftests (--tap): the header and the
  * plan, then one result line per test, "ok N NAME", "not ok N NAME" or

@@ -70,14 +70,8 @@ struct side {
 
 static int side_open(struct side *x, const struct scenario *s, const char *policy)
 {
-	char why[256];
-
-	if (!cow_policy_find(policy)) {
-		if (cow_policy_check(policy, why, sizeof(why)) == 0)
-			snprintf(why, sizeof(why), "out of memory");
-		fprintf(stderr, "cowlab compare: --policy %s: %s\n", policy, why);
+	if (!policy_known("compare", policy))
 		return EXIT_USAGE;
-	}
 	return explore_target_scenario(s, policy, "compare", &x->target, &x->p, &x->policy);
 }
 

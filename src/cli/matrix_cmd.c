@@ -179,14 +179,8 @@ static int parse_presets(struct matrix_args *a, const char *val)
 		return bad_value("--policy", val,
 				 "a comma-separated list of presets like linux-6.5");
 	for (name = strtok_r(a->policy_list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-		if (!cow_policy_find(name)) {
-			char why[256];
-
-			if (cow_policy_check(name, why, sizeof(why)) == 0)
-				snprintf(why, sizeof(why), "out of memory");
-			fprintf(stderr, "cowlab matrix: --policy %s: %s\n", name, why);
+		if (!policy_known("matrix", name))
 			return EXIT_USAGE;
-		}
 		for (int i = 0; i < nr; i++)
 			if (strcmp(a->presets[i], name) == 0) {
 				fprintf(stderr, "cowlab matrix: --policy names '%s' twice\n", name);

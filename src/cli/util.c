@@ -206,14 +206,8 @@ static int set_option(const char *cmd, const struct cli_opt *o, void *args, cons
 	case OPT_MEMORY: return parse_max_memory(cmd, val) ? -1 : 0;
 	case OPT_CALL: return o->call(args, cmd, o->name, val);
 	case OPT_POLICY:
-		if (!cow_policy_find(val)) {
-			char why[256];
-
-			if (cow_policy_check(val, why, sizeof(why)) == 0)
-				snprintf(why, sizeof(why), "out of memory");
-			fprintf(stderr, "cowlab %s: --policy %s: %s\n", cmd, val, why);
+		if (!policy_known(cmd, val))
 			return -1;
-		}
 		*(const char **)field = val;
 		return 0;
 	case OPT_SECONDS: {
@@ -317,6 +311,18 @@ static int load_policy_files(const char *cmd, int *argc, char **argv)
 	}
 	*argc = j;
 	return 0;
+}
+
+bool policy_known(const char *cmd, const char *name)
+{
+	char why[256];
+
+	if (cow_policy_find(name))
+		return true;
+	if (cow_policy_check(name, why, sizeof(why)) == 0)
+		snprintf(why, sizeof(why), "out of memory");
+	fprintf(stderr, "cowlab %s: --policy %s: %s\n", cmd, name, why);
+	return false;
 }
 
 int cli_parse(const char *cmd, const struct cli_opt *opts, void *args, const char *usage, int argc,

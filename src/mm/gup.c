@@ -202,9 +202,6 @@ static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, u
 	return FOLLOW_OK;
 }
 
-/* Faults at one address before GUP gives up (no preset comes near). */
-#define GUP_MAX_FAULTS 1000
-
 static int check_flags(unsigned int flags)
 {
 	/* Exactly one of FOLL_GET and FOLL_PIN, as Linux insists. */
@@ -253,7 +250,7 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 			 * the user's whose fault never gives GUP the page it
 			 * wants (an unshare rule without exclusive reuse) would
 			 * spin here forever: give up, named a livelock. */
-			if (faults == GUP_MAX_FAULTS) {
+			if (faults == COW_GUP_MAX_FAULTS) {
 				err = COW_ELIVELOCK;
 				break;
 			}

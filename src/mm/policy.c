@@ -469,39 +469,6 @@ const struct cow_policy *cow_policy_list(int *nr)
 	return presets;
 }
 
-const char *wp_reuse_rule_name(enum wp_reuse_rule r)
-{
-	switch (r) {
-	case REUSE_REFCOUNT_TRYLOCK:
-		return "reuse iff refcount == 1 (+ an unshared swap cache), page lock trylock";
-	case REUSE_MAPCOUNT_TRYLOCK:
-		return "reuse iff mapcount + swapcount == 1, page lock trylock";
-	case REUSE_MAPCOUNT_LOCK: return "reuse iff mapcount + swapcount == 1 (page lock)";
-	case REUSE_REFCOUNT_LOCK:
-		return "reuse iff refcount == 1 (+ an unshared swap cache), page lock";
-	case REUSE_REFCOUNT:
-		return "reuse iff refcount == 1 and mapcount == 1 (swap-in: mapcount + swapcount)";
-	case REUSE_REFCOUNT_ALL:
-		return "reuse iff refcount == 1, swap-in too, after dropping the swap cache";
-	case REUSE_EXCLUSIVE: return "reuse if exclusive, else iff refcount == 1";
-	case REUSE_ALWAYS: return "always reuse (deliberately wrong)";
-	}
-	return "?";
-}
-
-const char *fork_rule_name(enum fork_rule r)
-{
-	switch (r) {
-	case FORK_SHARE: return "share every anonymous page";
-	case FORK_COPY_GUP_FLAGGED:
-		return "copy PG_gup pages with references beyond mapcount + swap cache";
-	case FORK_COPY_DONTCOW: return "copy PG_dontcow pages for the child";
-	case FORK_COPY_PINNED: return "copy maybe-pinned pages for the child";
-	case FORK_COPY_PINNED_EXCLUSIVE: return "copy maybe-pinned exclusive pages for the child";
-	}
-	return "?";
-}
-
 int cow_policy_count(void)
 {
 	return (int)ARRAY_SIZE(presets);
@@ -527,86 +494,107 @@ const char *cow_policy_commits(const struct cow_policy *p)
 	return p->commits;
 }
 
-static const char *gup_rule_name(enum gup_rule r)
+/* A value of a rule: its short name (what a rule set writes) and the
+ * words `cowlab policies` prints for it.  Indexed by the enum's value. */
+struct rule_value {
+	const char *name, *text;
+};
+
+static const struct rule_value off_on[] = {{"off", ""}, {"on", ""}};
+static const struct rule_value wp_reuse_values[] = {
+	[REUSE_REFCOUNT_TRYLOCK] = {"refcount-trylock", "reuse iff refcount == 1 (+ an unshared "
+							"swap cache), page lock trylock"},
+	[REUSE_MAPCOUNT_TRYLOCK] = {"mapcount-trylock",
+				    "reuse iff mapcount + swapcount == 1, page lock trylock"},
+	[REUSE_MAPCOUNT_LOCK] = {"mapcount-lock",
+				 "reuse iff mapcount + swapcount == 1 (page lock)"},
+	[REUSE_REFCOUNT_LOCK] = {"refcount-lock",
+				 "reuse iff refcount == 1 (+ an unshared swap cache), page lock"},
+	[REUSE_REFCOUNT] = {"refcount", "reuse iff refcount == 1 and mapcount == 1 (swap-in: "
+					"mapcount + swapcount)"},
+	[REUSE_REFCOUNT_ALL] = {"refcount-all", "reuse iff refcount == 1, swap-in too, after "
+						"dropping the swap cache"},
+	[REUSE_EXCLUSIVE] = {"exclusive", "reuse if exclusive, else iff refcount == 1"},
+	[REUSE_ALWAYS] = {"always", "always reuse (deliberately wrong)"},
+};
+static const struct rule_value fork_values[] = {
+	[FORK_SHARE] = {"share", "share every anonymous page"},
+	[FORK_COPY_GUP_FLAGGED] = {"copy-gup-flagged", "copy PG_gup pages with references beyond "
+						       "mapcount + swap cache"},
+	[FORK_COPY_DONTCOW] = {"copy-dontcow", "copy PG_dontcow pages for the child"},
+	[FORK_COPY_PINNED] = {"copy-pinned", "copy maybe-pinned pages for the child"},
+	[FORK_COPY_PINNED_EXCLUSIVE] = {"copy-pinned-exclusive",
+					"copy maybe-pinned exclusive pages for the child"},
+};
+static const struct rule_value gup_values[] = {
+	[GUP_PLAIN] = {"plain", "write GUP breaks COW, read GUP takes the page as is"},
+	[GUP_DECOW_FLAG] = {"decow-flag", "break COW for reads too, flag pages PG_gup"},
+	[GUP_DECOW_DONTCOW] = {"decow-dontcow",
+			       "break COW for reads too, mark pages PG_dontcow forever"},
+	[GUP_FORCE_COW] = {"force-cow", "every GUP in a COW mapping breaks COW as for a write"},
+	[GUP_UNSHARE_RO_PIN] = {"unshare-ro-pin",
+				"also unshare before a R/O pin of a maybe-shared page"},
+	[GUP_UNSHARE_ALL] = {"unshare-all", "also unshare before a R/O pin of a maybe-shared page "
+					    "or the zero page"},
+};
+static const struct rule_value gupfast_values[] = {
+	[GUPFAST_ABSENT] = {"absent", "none (no gup-fast: the slow path)"},
+	[GUPFAST_NONE] = {"none", "the PTE as read, no re-check"},
+	[GUPFAST_RECHECK] = {"recheck", "PTE re-check after the reference"},
+	[GUPFAST_RECHECK_SEQ] = {"recheck-seq", "PTE re-check, write_protect_seq for pins"},
+};
+static const struct rule_value force_values[] = {
+	[FORCE_MKWRITE] = {"mkwrite", "the COW fault maps the private copy writable, even "
+				      "without VM_WRITE"},
+	[FORCE_DROP_WRITE] = {"drop-write", "after the COW fault, retry as a read (Dirty COW)"},
+	[FORCE_COW_DIRTY] = {"cow-dirty", "FOLL_COW: a read-only PTE only if dirty"},
+	[FORCE_EXCLUSIVE] = {"exclusive", "a read-only PTE only onto an exclusive anon page"},
+};
+static const struct rule_value dio_pin_values[] = {
+	[DIO_LOCK_PAGES] = {"lock-pages", "a plain reference and the page lock until completion"},
+	[DIO_FOLL_GET] = {"foll-get", "FOLL_GET (a plain reference)"},
+	[DIO_FOLL_PIN] = {"foll-pin", "FOLL_PIN"},
+};
+static const struct rule_value reclaim_values[] = {
+	[RECLAIM_KEEP_RAISED_REFCOUNT] = {"keep-raised-refcount",
+					  "never unmap a page with a raised refcount"},
+	[RECLAIM_UNMAP_ANY] = {"unmap-any", "unmap any unlocked page, GUP references or not"},
+	[RECLAIM_SKIP_PINNED] = {"skip-pinned", "keep maybe-pinned pages out of the swap cache"},
+	[RECLAIM_SHARE_EXCLUSIVE] = {"share-exclusive", "keep maybe-pinned pages mapped"},
+};
+static const struct rule_value thp_values[] = {
+	[THP_NONE] = {"none", "none (small pages only)"},
+	[THP_REUSE_MAPCOUNT] = {"reuse-mapcount", "PMD write fault reuses iff mapped once"},
+	[THP_REUSE_REFCOUNT] = {"reuse-refcount", "PMD write fault reuses iff refcount == 1"},
+	[THP_REUSE_EXCLUSIVE] = {"reuse-exclusive",
+				 "PMD write fault reuses if exclusive or refcount == 1"},
+	[THP_REUSE_ALWAYS] = {"reuse-always", "PMD write fault always reuses (deliberately wrong)"},
+};
+static const struct rule_value hugetlb_values[] = {
+	[HUGETLB_NONE] = {"none", "none (small pages only)"},
+	[HUGETLB_NO_COW] = {"no-cow", "no COW: fork shares private huge pages writable"},
+	[HUGETLB_REUSE_REFCOUNT] = {"reuse-refcount",
+				    "write fault reuses iff refcount == 1, else copies"},
+	[HUGETLB_REUSE_MAPCOUNT] = {"reuse-mapcount",
+				    "write fault reuses iff mapped once, else copies"},
+	[HUGETLB_REUSE_ALWAYS] = {"reuse-always", "write fault always reuses (deliberately wrong)"},
+};
+
+/* The words of value v of a table of n, "?" for one it does not name. */
+static const char *value_text(const struct rule_value *t, size_t n, int v)
 {
-	switch (r) {
-	case GUP_PLAIN: return "write GUP breaks COW, read GUP takes the page as is";
-	case GUP_DECOW_FLAG: return "break COW for reads too, flag pages PG_gup";
-	case GUP_DECOW_DONTCOW: return "break COW for reads too, mark pages PG_dontcow forever";
-	case GUP_FORCE_COW: return "every GUP in a COW mapping breaks COW as for a write";
-	case GUP_UNSHARE_RO_PIN: return "also unshare before a R/O pin of a maybe-shared page";
-	case GUP_UNSHARE_ALL:
-		return "also unshare before a R/O pin of a maybe-shared page or the zero page";
-	}
-	return "?";
+	return v >= 0 && (size_t)v < n && t[v].text ? t[v].text : "?";
+}
+#define RULE_TEXT(table, v) value_text(table, ARRAY_SIZE(table), (int)(v))
+
+const char *wp_reuse_rule_name(enum wp_reuse_rule r)
+{
+	return RULE_TEXT(wp_reuse_values, r);
 }
 
-static const char *gupfast_guard_name(enum gupfast_guard g)
+const char *fork_rule_name(enum fork_rule r)
 {
-	switch (g) {
-	case GUPFAST_ABSENT: return "none (no gup-fast: the slow path)";
-	case GUPFAST_NONE: return "the PTE as read, no re-check";
-	case GUPFAST_RECHECK: return "PTE re-check after the reference";
-	case GUPFAST_RECHECK_SEQ: return "PTE re-check, write_protect_seq for pins";
-	}
-	return "?";
-}
-
-static const char *dio_pin_rule_name(enum dio_pin_rule d)
-{
-	switch (d) {
-	case DIO_LOCK_PAGES: return "a plain reference and the page lock until completion";
-	case DIO_FOLL_GET: return "FOLL_GET (a plain reference)";
-	case DIO_FOLL_PIN: return "FOLL_PIN";
-	}
-	return "?";
-}
-
-static const char *force_rule_name(enum force_rule f)
-{
-	switch (f) {
-	case FORCE_MKWRITE:
-		return "the COW fault maps the private copy writable, even without VM_WRITE";
-	case FORCE_DROP_WRITE: return "after the COW fault, retry as a read (Dirty COW)";
-	case FORCE_COW_DIRTY: return "FOLL_COW: a read-only PTE only if dirty";
-	case FORCE_EXCLUSIVE: return "a read-only PTE only onto an exclusive anon page";
-	}
-	return "?";
-}
-
-static const char *thp_rule_name(enum thp_rule t)
-{
-	switch (t) {
-	case THP_NONE: return "none (small pages only)";
-	case THP_REUSE_MAPCOUNT: return "PMD write fault reuses iff mapped once";
-	case THP_REUSE_REFCOUNT: return "PMD write fault reuses iff refcount == 1";
-	case THP_REUSE_EXCLUSIVE: return "PMD write fault reuses if exclusive or refcount == 1";
-	case THP_REUSE_ALWAYS: return "PMD write fault always reuses (deliberately wrong)";
-	}
-	return "?";
-}
-
-static const char *hugetlb_rule_name(enum hugetlb_rule h)
-{
-	switch (h) {
-	case HUGETLB_NONE: return "none (small pages only)";
-	case HUGETLB_NO_COW: return "no COW: fork shares private huge pages writable";
-	case HUGETLB_REUSE_REFCOUNT: return "write fault reuses iff refcount == 1, else copies";
-	case HUGETLB_REUSE_MAPCOUNT: return "write fault reuses iff mapped once, else copies";
-	case HUGETLB_REUSE_ALWAYS: return "write fault always reuses (deliberately wrong)";
-	}
-	return "?";
-}
-
-static const char *reclaim_rule_name(enum reclaim_rule r)
-{
-	switch (r) {
-	case RECLAIM_KEEP_RAISED_REFCOUNT: return "never unmap a page with a raised refcount";
-	case RECLAIM_UNMAP_ANY: return "unmap any unlocked page, GUP references or not";
-	case RECLAIM_SKIP_PINNED: return "keep maybe-pinned pages out of the swap cache";
-	case RECLAIM_SHARE_EXCLUSIVE: return "keep maybe-pinned pages mapped";
-	}
-	return "?";
+	return RULE_TEXT(fork_values, r);
 }
 
 const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned long len)
@@ -634,19 +622,19 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 "MADV_COLLAPSE:     %s\n",
 		 wp_reuse_rule_name(p->wp_reuse), fork_rule_name(p->fork),
 		 p->anon_exclusive ? "tracked and checked (PG_anon_exclusive)" : "not used",
-		 gup_rule_name(p->gup), gupfast_guard_name(p->gupfast),
-		 dio_pin_rule_name(p->dio_pin),
+		 RULE_TEXT(gup_values, p->gup), RULE_TEXT(gupfast_values, p->gupfast),
+		 RULE_TEXT(dio_pin_values, p->dio_pin),
 		 p->dio_mm_lock ? "an mm rwsem: I/O holds it for read, fork for write" : "no lock",
-		 force_rule_name(p->force),
+		 RULE_TEXT(force_values, p->force),
 		 p->uffd_dirty ? "installs the PTE dirty (5.16+)" : "installs the PTE clean",
-		 reclaim_rule_name(p->reclaim),
+		 RULE_TEXT(reclaim_values, p->reclaim),
 		 p->clear_refs_skip_pinned ? "skips maybe-pinned pages (5.11)"
 					   : "write-protects every page",
 		 p->mprotect_upgrade ? "maps exclusive anon pages writable at once (6.0)"
 				     : "leaves private pages to the write fault",
 		 p->fork_copy_coherent ? "write-protects and flushes first (a coherent snapshot)"
 				       : "the parent's PTE stays writable meanwhile",
-		 thp_rule_name(p->thp),
+		 RULE_TEXT(thp_values, p->thp),
 		 p->thp == THP_NONE   ? "no huge PMDs (no THP)"
 		 : p->thp_touch_dirty ? "dirties a huge PMD, even for a read (before 4.15)"
 				      : "dirties a huge PMD only for a write (4.15)",
@@ -657,7 +645,7 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
 		 p->thp == THP_NONE	? "none (no THP)"
 		 : p->khugepaged_shared ? "collapses shared pages too, up to 256 (5.8)"
 					: "stops at a page with a reference beyond its mapping",
-		 hugetlb_rule_name(p->hugetlb),
+		 RULE_TEXT(hugetlb_values, p->hugetlb),
 		 p->hugetlb_fork_copy ? "copied for the child where a small page would be"
 				      : "always shared",
 		 p->madv_collapse ? "copies PTE-mapped pages into a new THP (6.1)"
@@ -669,103 +657,46 @@ const char *cow_policy_rules(const struct cow_policy *p, char *buf, unsigned lon
  *
  * Every rule field of struct cow_policy, by the name a user sets it with
  * (`--policy linux-6.5+fork=share`) and the short names of its values, in
- * the order the hash reads them.  An enum rule's values are its enum's, in
- * order; a bool rule's are off and on. */
-
-static const char *const off_on[] = {"off", "on"};
-static const char *const wp_reuse_values[] = {
-	"refcount-trylock", "mapcount-trylock", "mapcount-lock", "refcount-lock",
-	"refcount",	    "refcount-all",	"exclusive",	 "always"};
-static const char *const fork_values[] = {"share", "copy-gup-flagged", "copy-dontcow",
-					  "copy-pinned", "copy-pinned-exclusive"};
-static const char *const gup_values[] = {"plain",     "decow-flag",	"decow-dontcow",
-					 "force-cow", "unshare-ro-pin", "unshare-all"};
-static const char *const gupfast_values[] = {"absent", "none", "recheck", "recheck-seq"};
-static const char *const force_values[] = {"mkwrite", "drop-write", "cow-dirty", "exclusive"};
-static const char *const dio_pin_values[] = {"lock-pages", "foll-get", "foll-pin"};
-static const char *const reclaim_values[] = {"keep-raised-refcount", "unmap-any", "skip-pinned",
-					     "share-exclusive"};
-static const char *const thp_values[] = {"none", "reuse-mapcount", "reuse-refcount",
-					 "reuse-exclusive", "reuse-always"};
-static const char *const hugetlb_values[] = {"none", "no-cow", "reuse-refcount", "reuse-mapcount",
-					     "reuse-always"};
-
-static const char *wp_reuse_text(int v)
-{
-	return wp_reuse_rule_name((enum wp_reuse_rule)v);
-}
-static const char *fork_text(int v)
-{
-	return fork_rule_name((enum fork_rule)v);
-}
-static const char *gup_text(int v)
-{
-	return gup_rule_name((enum gup_rule)v);
-}
-static const char *gupfast_text(int v)
-{
-	return gupfast_guard_name((enum gupfast_guard)v);
-}
-static const char *force_text(int v)
-{
-	return force_rule_name((enum force_rule)v);
-}
-static const char *dio_pin_text(int v)
-{
-	return dio_pin_rule_name((enum dio_pin_rule)v);
-}
-static const char *reclaim_text(int v)
-{
-	return reclaim_rule_name((enum reclaim_rule)v);
-}
-static const char *thp_text(int v)
-{
-	return thp_rule_name((enum thp_rule)v);
-}
-static const char *hugetlb_text(int v)
-{
-	return hugetlb_rule_name((enum hugetlb_rule)v);
-}
+ * the order the hash reads them.  An enum rule's values are its table of
+ * rule_value above, indexed by the enum; a bool rule's are off and on. */
 
 struct policy_knob {
 	const char *name;
 	const char *what; /* the line of `cowlab policies` it is */
 	size_t offset;	  /* of the field in struct cow_policy */
 	bool is_bool;
-	const char *const *values;
+	const struct rule_value *values;
 	int nr_values;
-	const char *(*text)(int v); /* an enum value's words; NULL for a bool */
 };
 
-#define ENUM_KNOB(field, what, vals, fn)                                                         \
-	{                                                                                        \
-#field, what, offsetof(struct cow_policy, field), false, vals, ARRAY_SIZE(vals), \
-			fn                                                                       \
+#define ENUM_KNOB(field, what, vals)                                                            \
+	{                                                                                       \
+#field, what, offsetof(struct cow_policy, field), false, vals, ARRAY_SIZE(vals) \
 	}
-#define BOOL_KNOB(field, what)                                                          \
-	{                                                                               \
-#field, what, offsetof(struct cow_policy, field), true, off_on, 2, NULL \
+#define BOOL_KNOB(field, what)                                                    \
+	{                                                                         \
+#field, what, offsetof(struct cow_policy, field), true, off_on, 2 \
 	}
 
 static const struct policy_knob knobs[] = {
-	ENUM_KNOB(wp_reuse, "write-fault reuse", wp_reuse_values, wp_reuse_text),
-	ENUM_KNOB(fork, "fork", fork_values, fork_text),
+	ENUM_KNOB(wp_reuse, "write-fault reuse", wp_reuse_values),
+	ENUM_KNOB(fork, "fork", fork_values),
 	BOOL_KNOB(anon_exclusive, "PG_anon_exclusive tracked and checked (5.19)"),
-	ENUM_KNOB(gup, "get_user_pages", gup_values, gup_text),
-	ENUM_KNOB(gupfast, "gup-fast guard", gupfast_values, gupfast_text),
-	ENUM_KNOB(force, "forced write", force_values, force_text),
+	ENUM_KNOB(gup, "get_user_pages", gup_values),
+	ENUM_KNOB(gupfast, "gup-fast guard", gupfast_values),
+	ENUM_KNOB(force, "forced write", force_values),
 	BOOL_KNOB(uffd_dirty, "UFFDIO_CONTINUE installs the PTE dirty (5.16)"),
-	ENUM_KNOB(dio_pin, "direct I/O holds", dio_pin_values, dio_pin_text),
+	ENUM_KNOB(dio_pin, "direct I/O holds", dio_pin_values),
 	BOOL_KNOB(dio_mm_lock, "dio vs fork: an mm rwsem (mmlock-2009)"),
-	ENUM_KNOB(reclaim, "reclaim", reclaim_values, reclaim_text),
+	ENUM_KNOB(reclaim, "reclaim", reclaim_values),
 	BOOL_KNOB(clear_refs_skip_pinned, "clear_refs skips maybe-pinned pages (5.11)"),
 	BOOL_KNOB(mprotect_upgrade, "mprotect +write maps exclusive pages writable (6.0)"),
 	BOOL_KNOB(fork_copy_coherent, "fork's early copy write-protects and flushes first"),
-	ENUM_KNOB(thp, "huge pages (THP)", thp_values, thp_text),
+	ENUM_KNOB(thp, "huge pages (THP)", thp_values),
 	BOOL_KNOB(thp_touch_dirty, "GUP's touch dirties a huge PMD even for a read (< 4.15)"),
 	BOOL_KNOB(thp_cow_huge, "THP copy-on-write copies the whole huge page (< 5.8)"),
 	BOOL_KNOB(khugepaged_shared, "khugepaged collapses shared pages too (5.8)"),
-	ENUM_KNOB(hugetlb, "hugetlb", hugetlb_values, hugetlb_text),
+	ENUM_KNOB(hugetlb, "hugetlb", hugetlb_values),
 	BOOL_KNOB(hugetlb_fork_copy, "fork copies a maybe-pinned hugetlb page (5.12)"),
 	BOOL_KNOB(madv_collapse, "MADV_COLLAPSE (6.1)"),
 };
@@ -819,8 +750,8 @@ const char *cow_policy_knob_value(int i, int v, const char **text)
 
 	if (v < 0 || v >= k->nr_values)
 		return NULL;
-	*text = k->text ? k->text(v) : "";
-	return k->values[v];
+	*text = k->values[v].text ? k->values[v].text : "?";
+	return k->values[v].name;
 }
 
 int cow_policy_knob_get(const struct cow_policy *p, int i)
@@ -916,8 +847,8 @@ static int spec_parse(const char *spec, struct cow_policy *out, char *name, size
 			return COW_EINVAL;
 		}
 		for (v = 0; v < knobs[k].nr_values; v++)
-			if (strlen(knobs[k].values[v]) == vlen &&
-			    strncmp(knobs[k].values[v], eq + 1, vlen) == 0)
+			if (knobs[k].values[v].name && strlen(knobs[k].values[v].name) == vlen &&
+			    strncmp(knobs[k].values[v].name, eq + 1, vlen) == 0)
 				break;
 		if (v == knobs[k].nr_values) {
 			used = (size_t)snprintf(err, errlen,
@@ -925,7 +856,7 @@ static int spec_parse(const char *spec, struct cow_policy *out, char *name, size
 						knobs[k].name, (int)vlen, eq + 1);
 			for (int i = 0; i < knobs[k].nr_values && used < errlen; i++)
 				used += (size_t)snprintf(err + used, errlen - used, "%s %s",
-							 i ? "," : "", knobs[k].values[i]);
+							 i ? "," : "", knobs[k].values[i].name);
 			if (used < errlen)
 				snprintf(err + used, errlen - used, ")");
 			return COW_EINVAL;
@@ -940,7 +871,7 @@ static int spec_parse(const char *spec, struct cow_policy *out, char *name, size
 
 		if (v != knob_get(base, &knobs[k]))
 			used += (size_t)snprintf(name + used, namelen - used, "+%s=%s",
-						 knobs[k].name, knobs[k].values[v]);
+						 knobs[k].name, knobs[k].values[v].name);
 	}
 	if (used >= namelen) {
 		snprintf(err, errlen, "the rule set's name is longer than %d characters",

@@ -458,9 +458,9 @@ static void op_error(struct run *r, const struct scen_op *op, const char *what, 
 {
 	if (err == COW_ELIVELOCK)
 		run_fail(r, "livelock", op,
-			 "%s: get_user_pages faulted 1000 times at one address and never got "
+			 "%s: get_user_pages faulted %d times at one address and never got "
 			 "the page it wanted: the policy's fault rules do not give it one",
-			 what);
+			 what, COW_GUP_MAX_FAULTS);
 	else
 		run_fail(r, "error", op, "%s failed: %s", what, cow_strerror(err));
 }

@@ -58,7 +58,7 @@ struct scen_result {
 	unsigned int bound;
 	uint64_t steps;
 	char policy[COW_POLICY_NAME_MAX]; /* the policy that was used */
-	bool buffered;	 /* a data file's filesystem buffers O_DIRECT (tmpfs) */
+	bool buffered;			  /* a data file's filesystem buffers O_DIRECT (tmpfs) */
 };
 
 /* How explore runs check the invariants between steps (COWLAB_CHECKS). */
