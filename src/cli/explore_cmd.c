@@ -790,7 +790,7 @@ static int reduce_and_report(struct explore_args *a, struct explore_target **tar
 {
 	const char *colon = strstr(r->message, ": ");
 	struct reduce_stats st;
-	char verdict[64], pol[64];
+	char verdict[64], pol[COW_POLICY_NAME_MAX];
 	int code;
 
 	if (!colon || (size_t)(colon - r->message) >= sizeof(verdict)) {

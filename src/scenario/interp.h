@@ -76,7 +76,7 @@ struct scen_prog {
 	enum scen_checks checks;
 	const char *policy; /* the policy used (points into policy_name) */
 	/* The interpreter's: */
-	char policy_name[64];
+	char policy_name[COW_POLICY_NAME_MAX];
 	const struct scenario *s;
 	int last_checks; /* checks that held in the last run that ended */
 	bool buffered;	 /* a data file's filesystem buffers O_DIRECT */
