@@ -113,6 +113,13 @@ int cow_system_check_touched(struct cow_system *sys, const struct sync_touch *to
  * bookkeeping (allocator, lists, TLBs, upper tables).  Only while no task
  * of the system runs. */
 int cow_system_describe(struct cow_system *sys, const void *obj, char *buf, unsigned long len);
+/* Have fn(arg, text) called with each decision the memory manager takes
+ * and its reason, as it takes it ("do_wp_page: mapcount 1, reuse"; "fork:
+ * maybe pinned, copy for child"), in the context of the task that takes
+ * it; fn NULL: none (the default).  For traces: the words are for people
+ * and may change. */
+void cow_system_set_decisions(struct cow_system *sys, void (*fn)(void *arg, const char *text),
+			      void *arg);
 
 /* Faults get_user_pages takes at one address before it gives up with
  * COW_ELIVELOCK: Linux retries for as long as it takes, and a rule set

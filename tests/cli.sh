@@ -100,17 +100,37 @@ if command -v python3 >/dev/null 2>&1; then
 import json, sys
 res = [json.loads(l) for l in open(sys.argv[1]) if '"type":"result"' in l][0]
 t = res["trace_events"]
-assert set(t) == {"steps", "visible_steps", "preemptions", "truncated", "tasks", "events", "failed"}
+assert set(t) == {"steps", "visible_steps", "preemptions", "truncated", "tasks", "events", "failed",
+                  "failed_step", "failed_source", "failed_operation"}
 assert t["visible_steps"] == res["visible_steps"] == len(t["events"]) > 5
-assert t["failed"] == res["message"] and res["trace"].rstrip().endswith("failed: " + res["message"])
+assert t["failed"] == res["message"] and t["failed_source"] == "dma_thread.cow:21"
+assert t["failed_operation"].startswith("check corrupt buf[4608..+4K]")
 steps = [e["step"] for e in t["events"]]
-assert steps == sorted(steps)
+assert steps == sorted(steps) and t["failed_step"] >= steps[-1]
+text = res["trace"].splitlines()
+# The text's last row is the failing check's, with the bytes found and expected.
+last = [l for l in text if l.startswith("!")]
+assert len(last) == 1 and "dma_thread.cow:21  failed: corrupt:" in last[0] and "found 0xfa" in res["trace"]
+assert max(len(l) for l in text) <= 120
 for e in t["events"]:
-    assert set(e) == {"step", "last_step", "task", "ops", "object", "before", "after", "deviation"}
-    assert e["task"] in t["tasks"] and e["last_step"] >= e["step"]
-    assert "%5d" % e["step"] in res["trace"]
+    assert set(e) == {"step", "last_step", "task", "task_index", "source", "operation", "ops",
+                      "object", "before", "after", "deviation", "decisions"}
+    assert t["tasks"][e["task_index"]] == e["task"] and e["last_step"] >= e["step"]
+    assert "%6d" % e["step"] in res["trace"]
+    # Every row of a thread or device names its .cow line and operation.
+    if e["source"]:
+        assert e["source"].startswith("dma_thread.cow:") and e["operation"]
+        assert any(("%6d" % e["step"]) in l and e["source"] in l for l in text)
+    for d in e["decisions"]:
+        assert ("= " + d)[:40] in res["trace"]
 assert any(e["object"].startswith("page pfn") and e["before"] != e["after"] for e in t["events"])
 assert {"dio of worker0 (cpu63)", "dio of worker1 (cpu63)", "dio of worker2 (cpu63)"} <= set(t["tasks"])
+# The decisions that make the race, with their reasons.
+ds = [d for e in t["events"] for d in e["decisions"]]
+assert any(d.startswith("gup-fast 0x") and d.endswith("(no re-check in this era)") for d in ds)
+assert any(d.startswith("fork pfn") and "the era shares every page" in d for d in ds)
+assert any(d.startswith("do_wp_page pfn") and d.endswith("mapcount rule, copy") for d in ds)
+assert sum(1 for e in t["events"] if e["source"]) >= len(t["events"]) - 1
 PY
 else
 	skip "explore --json: trace_events (no python3 to read JSON)"
@@ -498,6 +518,10 @@ done
 [ "$sum" = "$runs1" ] && ok "three shards make the whole dfs" || bad "three shards make the whole dfs ($sum vs $runs1)"
 expect 1 "explore finds forkscrew's loss" "$cow" explore scenarios/gup/forkscrew.cow --policy linux-2.6.29
 grep -q "rmw pte@0x10001000 mm1 = pfn [0-9]* W" "$tmp/out" && ok "the trace shows fork write-protecting the PTE" || bad "the trace shows fork write-protecting the PTE"
+# Dirty COW's trace says why: the forced write's fault, then its retry as a read.
+expect 1 "explore finds Dirty COW" "$cow" explore scenarios/matrix/r18_dirty_cow.cow --policy linux-2.6.29
+grep -q "= gup 0x[0-9a-f]*: the forced write faulted, retry as a read" "$tmp/out" && grep -q "r18_dirty_cow.cow:[0-9]*  poke " "$tmp/out" && ok "trace rows: the .cow line, the operation and GUP's decisions" || bad "trace rows: the .cow line, the operation and GUP's decisions"
+expect 0 "Dirty COW under linux-6.5" "$cow" explore scenarios/matrix/r18_dirty_cow.cow --policy linux-6.5 --runs 300
 expect 1 "explore --jobs 2 finds dma_thread's loss" "$cow" explore scenarios/gup/dma_thread.cow --policy linux-2.6.29 --jobs 2
 token=$(sed -n 's/^ *cowlab replay //p' "$tmp/out" | head -n 1)
 expect 1 "a worker's find replays" "$cow" replay "$token"

@@ -7,6 +7,7 @@
 #include "mm.h"
 #include "swap.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -192,4 +193,55 @@ int cow_system_describe(struct cow_system *sys, const void *obj, char *buf, unsi
 	}
 	snprintf(buf, len, "word");
 	return 0;
+}
+
+/* ---- decisions ---------------------------------------------------------------- */
+
+void cow_system_set_decisions(struct cow_system *sys, void (*fn)(void *arg, const char *text),
+			      void *arg)
+{
+	sys->decide_arg = arg;
+	sys->decide_fn = fn;
+}
+
+void mm_decide_text(struct cow_system *sys, const char *fmt, ...)
+{
+	char text[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	sys->decide_fn(sys->decide_arg, text);
+}
+
+/* Plain loads: a decision's words must not add a step to the run they
+ * describe (a traced replay takes the steps the run it replays took). */
+static int peek_mapcount(const struct page *page)
+{
+	const struct page *head = compound_head(page);
+	int map = READ_PRIVATE(page->_mapcount.counter);
+
+	if (head != page || (READ_PRIVATE(head->flags) & BIT_MASK(PG_head)))
+		map += READ_PRIVATE(head[1]._entire_mapcount.counter);
+	return map;
+}
+
+int mm_page_extra_refs(const struct page *page)
+{
+	return READ_PRIVATE(compound_head(page)->_refcount.counter) - peek_mapcount(page) -
+	       !!(READ_PRIVATE(page->flags) & BIT_MASK(PG_swapcache));
+}
+
+const char *mm_page_counts(struct cow_system *sys, const struct page *page, char *buf, size_t len)
+{
+	const struct page *head = compound_head(page);
+	unsigned long flags = READ_PRIVATE(page->flags);
+
+	snprintf(buf, len, "pfn %lu [ref %d map %d pin %d%s%s]", page_to_pfn(sys->pool, page),
+		 READ_PRIVATE(head->_refcount.counter), peek_mapcount(page),
+		 READ_PRIVATE(head->_pincount.counter),
+		 flags & BIT_MASK(PG_anon_exclusive) ? " excl" : "",
+		 flags & BIT_MASK(PG_swapcache) ? " swapcache" : "");
+	return buf;
 }

@@ -339,19 +339,26 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct cow_system *sys = mm->sys;
+	const char *fn = (flags & FAULT_FLAG_UNSHARE) ? "unshare fault" : "do_wp_page";
+	const char *why = "no rule";
 	struct page *page;
 	bool reuse = false;
+	char counts[64];
 
 	if (pte_special(pte)) {
 		/* The zero page: a write gets a fresh page. */
+		mm_decide(sys, "%s: the zero page, copy", fn);
 		pte_unmap_unlock(ptep, ptl);
 		return wp_page_copy(vma, addr, ptep, ptl, pte, NULL, flags);
 	}
 	page = pfn_to_page(sys->pool, pte_pfn(pte));
-	if (vma->vm_flags & VM_SHARED)
+	if (vma->vm_flags & VM_SHARED) {
+		mm_decide(sys, "%s: a shared mapping, reuse", fn);
 		return wp_page_reuse(vma, ptep, ptl, flags);
+	}
 	if (!PageFlag(page, PG_anon)) {
 		/* A page-cache page in a private mapping: always a copy. */
+		mm_decide(sys, "%s: a file page in a private mapping, copy", fn);
 		get_page(page);
 		pte_unmap_unlock(ptep, ptl);
 		return wp_page_copy(vma, addr, ptep, ptl, pte, page, flags);
@@ -362,10 +369,18 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 	case REUSE_MAPCOUNT_TRYLOCK:
 		/* can_share_swap_page() under a trylock: a locked page is
 		 * treated as shared (the copy ab967d86015a later avoided). */
-		if ((flags & FAULT_FLAG_UNSHARE) || PageFlag(page, PG_ksm) || !trylock_page(page))
-			break;
-		reuse = reuse_locked_page(sys, page,
-					  sys->policy->wp_reuse == REUSE_REFCOUNT_TRYLOCK);
+		if (flags & FAULT_FLAG_UNSHARE) {
+			why = "an unshare fault, which the rule never reuses for";
+		} else if (PageFlag(page, PG_ksm)) {
+			why = "a KSM page";
+		} else if (!trylock_page(page)) {
+			why = "the page is locked (trylock failed)";
+		} else {
+			bool by_ref = sys->policy->wp_reuse == REUSE_REFCOUNT_TRYLOCK;
+
+			why = by_ref ? "refcount rule" : "mapcount rule";
+			reuse = reuse_locked_page(sys, page, by_ref);
+		}
 		break;
 	case REUSE_MAPCOUNT_LOCK:
 	case REUSE_REFCOUNT_LOCK:
@@ -374,8 +389,11 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 			pte_unmap_unlock(ptep, ptl);
 			return 0;
 		}
+		why = "a KSM page";
 		if (PageFlag(page, PG_ksm))
 			break;
+		why = sys->policy->wp_reuse == REUSE_REFCOUNT_LOCK ? "refcount rule"
+								   : "mapcount rule";
 		if (!trylock_page(page)) {
 			/* ab967d86015a: sleep for the lock instead of
 			 * treating a locked page as shared. */
@@ -384,6 +402,10 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 			lock_page(page);
 			ptep = pte_offset_map_lock(&mm->pgt, addr, &ptl);
 			if (!ptep || ptep_get(ptep) != pte) {
+				mm_decide(sys,
+					  "%s: the PTE changed while it slept for the page "
+					  "lock, retry",
+					  fn);
 				unlock_page(page);
 				put_page(sys->pool, page);
 				if (ptep)
@@ -394,19 +416,28 @@ static int do_wp_page(struct vm_area_struct *vma, unsigned long addr, pte_t *pte
 		}
 		reuse = reuse_locked_page(sys, page, sys->policy->wp_reuse == REUSE_REFCOUNT_LOCK);
 		break;
-	case REUSE_ALWAYS: reuse = !(flags & FAULT_FLAG_UNSHARE); break;
+	case REUSE_ALWAYS:
+		why = "the era reuses any anonymous page";
+		reuse = !(flags & FAULT_FLAG_UNSHARE);
+		break;
 	case REUSE_REFCOUNT:
 	case REUSE_REFCOUNT_ALL:
 	case REUSE_EXCLUSIVE:
 		if (sys->policy->wp_reuse == REUSE_EXCLUSIVE && PageFlag(page, PG_anon_exclusive)) {
+			why = "PG_anon_exclusive";
 			reuse = true;
-		} else if (can_reuse_anon_page(page, vma,
-					       sys->policy->wp_reuse != REUSE_REFCOUNT)) {
+			break;
+		}
+		why = sys->policy->wp_reuse == REUSE_EXCLUSIVE ? "not exclusive, refcount rule"
+							       : "refcount rule";
+		if (can_reuse_anon_page(page, vma, sys->policy->wp_reuse != REUSE_REFCOUNT)) {
 			SetPageFlag(page, PG_anon_exclusive);
 			reuse = true;
 		}
 		break;
 	}
+	mm_decide(sys, "%s %s: %s, %s", fn, mm_page_counts(sys, page, counts, sizeof(counts)), why,
+		  reuse ? "reuse" : "copy");
 	if (reuse)
 		return wp_page_reuse(vma, ptep, ptl, flags);
 	get_page(page);
@@ -664,6 +695,14 @@ static int do_swap_page(struct vm_area_struct *vma, unsigned long addr, pte_t or
 	}
 	exclusive = swapin_exclusive(sys, page, entry, pte_swp_exclusive(orig),
 				     flags & FAULT_FLAG_WRITE);
+	if (unlikely(sys->decide_fn)) {
+		char counts[64];
+
+		mm_decide(sys, "do_swap_page %s, slot %lu%s: map it %s",
+			  mm_page_counts(sys, page, counts, sizeof(counts)), swp_offset(entry),
+			  pte_swp_exclusive(orig) ? " (exclusive)" : "",
+			  exclusive ? "exclusive" : "not exclusive (a write asks do_wp_page)");
+	}
 	/* The PTE's reference to the slot becomes the mapping's to the page. */
 	swap_free(sys->swap, entry);
 	if (page_mapcount(page) == 0 && page->mapping == 0) {

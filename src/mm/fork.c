@@ -73,13 +73,41 @@ static bool forkfix_must_copy(struct page *page)
 	return held;
 }
 
+/* Say why fork copies or shares an anonymous page, for traces: every copy,
+ * and a share of a page held beyond its mappings (by GUP, maybe). */
+static void fork_decide(struct cow_system *sys, const struct page *page, bool copy)
+{
+	const char *why = "";
+	char counts[64];
+
+	if (likely(!sys->decide_fn) || (!copy && mm_page_extra_refs(page) <= 0))
+		return;
+	switch (sys->policy->fork) {
+	case FORK_SHARE: why = "the era shares every page"; break;
+	case FORK_COPY_GUP_FLAGGED:
+		why = copy ? "flagged by GUP and held beyond its mappings" : "not flagged and held";
+		break;
+	case FORK_COPY_DONTCOW: why = copy ? "PG_dontcow" : "not PG_dontcow"; break;
+	case FORK_COPY_PINNED: why = copy ? "maybe pinned" : "not pinned"; break;
+	case FORK_COPY_PINNED_EXCLUSIVE:
+		why = copy ? "exclusive and maybe pinned" : "not both exclusive and maybe pinned";
+		break;
+	}
+	mm_decide(sys, "fork %s: %s, %s", mm_page_counts(sys, page, counts, sizeof(counts)), why,
+		  copy ? "copy for the child" : "share it write-protected");
+}
+
 bool fork_copies_page(struct vm_area_struct *src_vma, struct page *page)
 {
-	const struct cow_policy *policy = src_vma->vm_mm->sys->policy;
+	struct cow_system *sys = src_vma->vm_mm->sys;
+	bool copy;
 
-	if (policy->fork == FORK_COPY_GUP_FLAGGED)
-		return is_cow_mapping(src_vma->vm_flags) && forkfix_must_copy(page);
-	return fork_must_copy(policy, src_vma, page);
+	if (sys->policy->fork == FORK_COPY_GUP_FLAGGED)
+		copy = is_cow_mapping(src_vma->vm_flags) && forkfix_must_copy(page);
+	else
+		copy = fork_must_copy(sys->policy, src_vma, page);
+	fork_decide(sys, page, copy);
+	return copy;
 }
 
 /* Give the child its own copy of page at addr (copy_present_page). */
@@ -162,6 +190,7 @@ static int copy_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 				if (forkfix_must_copy(page)) {
 					int err;
 
+					fork_decide(sys, page, true);
 					/* fork_pre_cow(): flush before the copy,
 					 * so that no thread of the parent writes
 					 * the page while it is copied (Andrea:
@@ -177,6 +206,7 @@ static int copy_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 				}
 			}
 			if (fork_must_copy(sys->policy, src_vma, page)) {
+				fork_decide(sys, page, true);
 				/* 2025's coherent snapshot: the parent's
 				 * writes wait (their fault needs the mmap_lock
 				 * fork holds) until the copy is made; its PTE
@@ -188,6 +218,7 @@ static int copy_pte(struct vm_area_struct *dst_vma, struct vm_area_struct *src_v
 				}
 				return copy_page_for_child(dst_vma, addr, dst_ptep, page);
 			}
+			fork_decide(sys, page, false);
 			get_page(page);
 			/* Shared from now on: neither side may write
 			 * without asking do_wp_page first. */

@@ -168,24 +168,32 @@ static enum follow follow_page(struct vm_area_struct *vma, unsigned long addr, u
 	pte_t *ptep = leaf_offset_map_lock(vma, addr, &ptl);
 	pte_t pte;
 
-	if (!ptep)
+	if (!ptep) {
+		mm_decide(sys, "gup 0x%lx: no page table, fault", addr);
 		return FOLLOW_FAULT;
+	}
 	pte = ptep_get(ptep);
 	if (!pte_present(pte) || (!pte_user(pte) && !(flags & FOLL_FORCE))) {
+		mm_decide(sys, "gup 0x%lx: no page mapped, fault", addr);
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_FAULT;
 	}
 	/* The small zero page, the huge zero page's subpage, or the page. */
 	page = pfn_to_page(sys->pool, pte_pfn(pte) + huge_offset(pte, addr));
 	if ((flags & FOLL_WRITE) && !pte_write(pte) && !forced_write_ok(sys, flags, pte, page)) {
+		mm_decide(sys, "gup 0x%lx: a write to a read-only PTE, write fault", addr);
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_FAULT;
 	}
 	if (gup_must_unshare(sys, vma, flags, page)) {
+		mm_decide(sys,
+			  "gup 0x%lx: a read-only pin of a page that may be shared, unshare fault",
+			  addr);
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_UNSHARE;
 	}
 	if (gup_must_decow(sys, vma, pte, page)) {
+		mm_decide(sys, "gup 0x%lx: a read of a COW page, de-COW with a write fault", addr);
 		pte_unmap_unlock(ptep, ptl);
 		return FOLLOW_WRITE_FAULT;
 	}
@@ -267,10 +275,15 @@ long get_user_pages(struct mm_struct *mm, unsigned long start, unsigned long nr,
 			 * write through the read-only PTE is the era's. */
 			if ((fault & FAULT_FLAG_WRITE) && (foll & FOLL_FORCE) &&
 			    !(vma->vm_flags & VM_WRITE)) {
-				if (sys->policy->force == FORCE_DROP_WRITE)
+				if (sys->policy->force == FORCE_DROP_WRITE) {
 					foll &= ~FOLL_WRITE; /* Dirty COW's window */
-				else if (sys->policy->force == FORCE_COW_DIRTY)
+					mm_decide(sys,
+						  "gup 0x%lx: the forced write faulted, retry as a "
+						  "read",
+						  addr);
+				} else if (sys->policy->force == FORCE_COW_DIRTY) {
 					foll |= FOLL_COW;
+				}
 			}
 		}
 		/* A failed fault: pages[i] holds nothing, and only the i
@@ -343,8 +356,11 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 	rcu_read_lock();
 	if (seqcheck) {
 		seq = raw_read_seqcount(&mm->write_protect_seq);
-		if (seq & 1)
-			goto out; /* fork is copying this mm right now */
+		if (seq & 1) {
+			/* fork is copying this mm right now */
+			mm_decide(sys, "gup-fast: write_protect_seq odd (a fork runs), fall back");
+			goto out;
+		}
 	}
 	/* The upper levels are walked once per PTE table, as Linux's
 	 * gup_pgd_range() walks them once per range. */
@@ -361,28 +377,47 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 			pte = ptep_get(++ptep);
 		/* Not the small zero page; the huge zero page's PMD, as
 		 * gup_huge_pmd() takes it, yes. */
-		if (!ptep || !pte_present(pte) || !pte_user(pte) || is_zero_pte(pte))
+		if (!ptep || !pte_present(pte) || !pte_user(pte) || is_zero_pte(pte)) {
+			mm_decide(sys, "gup-fast 0x%lx: no page it may take, fall back", addr);
 			break;
-		if (need_write && !pte_write(pte))
+		}
+		if (need_write && !pte_write(pte)) {
+			mm_decide(sys, "gup-fast 0x%lx: the PTE is read-only, fall back", addr);
 			break;
+		}
 		page = pfn_to_page(sys->pool, pte_pfn(pte) + huge_offset(pte, addr));
-		if (gup_must_unshare(sys, NULL, flags, page))
+		if (gup_must_unshare(sys, NULL, flags, page)) {
+			mm_decide(sys,
+				  "gup-fast 0x%lx: the page may be shared, fall back to unshare",
+				  addr);
 			break;
+		}
 		/* dontcow-2009: an anon page the slow path has not de-COWed
 		 * and marked yet goes there. */
 		if (rule == GUP_DECOW_DONTCOW && PageFlag(page, PG_anon) &&
-		    !PageFlag(compound_head(page), PG_dontcow))
+		    !PageFlag(compound_head(page), PG_dontcow)) {
+			mm_decide(sys, "gup-fast 0x%lx: not PG_dontcow yet, fall back", addr);
 			break;
+		}
 		refs = refs_for(page, flags);
-		if (!gup_fast_grab(sys->pool, page, refs, flags))
+		if (!gup_fast_grab(sys->pool, page, refs, flags)) {
+			mm_decide(sys,
+				  "gup-fast 0x%lx: the page is being freed or split, fall back",
+				  addr);
 			break;
+		}
 		/* The forkfix flags the page before its re-check, so that a
 		 * fork either sees the flag or makes the re-check fail. */
 		gup_mark_page(sys, page);
 		if (recheck && ptep_get(ptep) != pte) {
+			mm_decide(sys, "gup-fast 0x%lx: the PTE changed after the grab, fall back",
+				  addr);
 			gup_fast_undo(sys, page, refs, flags);
 			break;
 		}
+		mm_decide(sys, "gup-fast 0x%lx: takes pfn %lu %s", addr,
+			  page_to_pfn(sys->pool, page),
+			  recheck ? "(the PTE re-checked)" : "(no re-check in this era)");
 		account_refs(sys, page, refs);
 		pages[n] = page;
 	}
@@ -390,6 +425,7 @@ long gup_fast(struct mm_struct *mm, int cpu, unsigned long start, unsigned long 
 	if (seqcheck && n > 0 && read_seqcount_retry(&mm->write_protect_seq, seq)) {
 		/* A fork write-protected under us: what we pinned may now be
 		 * shared.  Give it all back; the slow path sorts it out. */
+		mm_decide(sys, "gup-fast: write_protect_seq changed, give back %lu, fall back", n);
 		gup_put_pages(sys, pages, n, flags);
 		n = 0;
 	}

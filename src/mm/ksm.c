@@ -330,6 +330,10 @@ static int write_protect_page(struct vm_area_struct *vma, struct page *page, uns
 		if ((!ksm_test_skip_count_check &&
 		     page_mapcount(page) + 1 + swapped != page_ref_count(page)) ||
 		    (exclusive && sys->policy->anon_exclusive && page_maybe_dma_pinned(page))) {
+			char counts[64];
+
+			mm_decide(sys, "ksm %s: held beyond its mappings or maybe pinned, no merge",
+				  mm_page_counts(sys, page, counts, sizeof(counts)));
 			set_pte(ptep, pte);
 			err = COW_EBUSY;
 			goto out_unlock;

@@ -189,7 +189,29 @@ struct cow_system {
 	struct list_head ksm_mms;    /* (K) mms with mergeable memory */
 	struct ksm_stable *ksm_stable; /* (K) the KSM pages' nodes */
 	struct mutex hugetlb_mutex;    /* (G) hugetlb faults, one at a time */
+	/* (C) Where the decisions go (cow_system_set_decisions), or NULL. */
+	void (*decide_fn)(void *arg, const char *text);
+	void *decide_arg;
 };
+
+/* ---- describe.c: decisions for traces ----------------------------------------- */
+
+/* Report a decision the code took and why, "do_wp_page: mapcount 1,
+ * reuse", to the trace that listens (cow_system_set_decisions).  Costs one
+ * test when nobody listens; the arguments are not evaluated then. */
+#define mm_decide(sys, ...)                                 \
+	do {                                                \
+		if (unlikely((sys)->decide_fn != NULL))     \
+			mm_decide_text((sys), __VA_ARGS__); \
+	} while (0)
+void mm_decide_text(struct cow_system *sys, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A page and its counts as a trace prints them, "pfn 5 [ref 2 map 1 pin 0
+ * excl]", read without a yield point (for decisions, which are made in a
+ * task's context); buf. */
+const char *mm_page_counts(struct cow_system *sys, const struct page *page, char *buf, size_t len);
+/* Its references beyond its mappings and the swap cache's, read so. */
+int mm_page_extra_refs(const struct page *page);
 
 /* ---- vma.c, mprotect.c, madvise.c: address spaces and mappings ------------------ */
 

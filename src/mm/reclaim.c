@@ -42,6 +42,7 @@ struct unmap_ctx {
 	struct cow_system *sys;
 	swp_entry_t entry;
 	bool failed;
+	char counts[64]; /* room for a decision's words */
 };
 
 static int try_to_unmap_one(struct page *page, struct vm_area_struct *vma, unsigned long addr,
@@ -62,8 +63,11 @@ static int try_to_unmap_one(struct page *page, struct vm_area_struct *vma, unsig
 	 * it (the "ironic" get_user_pages race).  Tested before the PTE is
 	 * cleared, as 2.6.7 did: its GUP took the page-table lock we hold. */
 	if (sys->policy->reclaim == RECLAIM_KEEP_RAISED_REFCOUNT &&
-	    page_ref_count(page) != page_mapcount(page) + 2)
+	    page_ref_count(page) != page_mapcount(page) + 2) {
+		mm_decide(sys, "try_to_unmap %s: held beyond its mappings, keep it mapped",
+			  mm_page_counts(sys, page, c->counts, sizeof(c->counts)));
 		goto out_keep;
+	}
 	pte = ptep_get_and_clear(ptep);
 	flush_tlb_mm(vma->vm_mm);
 	/* 5.19+: page_try_share_anon_rmap() fails on a page that may be
@@ -75,9 +79,13 @@ static int try_to_unmap_one(struct page *page, struct vm_area_struct *vma, unsig
 	 * land in between and the pinned page would be unmapped. */
 	if (sys->policy->reclaim == RECLAIM_SHARE_EXCLUSIVE && exclusive &&
 	    page_maybe_dma_pinned(page)) {
+		mm_decide(sys, "try_to_unmap %s: exclusive and maybe pinned, map it again",
+			  mm_page_counts(sys, page, c->counts, sizeof(c->counts)));
 		set_pte(ptep, pte);
 		goto out_keep;
 	}
+	mm_decide(sys, "try_to_unmap %s: unmap, swap slot %lu in the PTE",
+		  mm_page_counts(sys, page, c->counts, sizeof(c->counts)), swp_offset(c->entry));
 	if (pte_dirty(pte))
 		SetPageFlag(page, PG_dirty);
 	COW_CHECK(swap_duplicate(sys->swap, c->entry) == 0, "swap count overflow");
@@ -134,7 +142,7 @@ static int page_referenced(struct page *page)
  * access kept it, COW_ENOMEM if swap is full (the page unlocked). */
 static int shrink_prepare(struct cow_system *sys, struct page *page, bool check_references)
 {
-	struct unmap_ctx c = {sys, {0}, false};
+	struct unmap_ctx c = {sys, {0}, false, ""};
 	int err = 0;
 
 	if (!trylock_page(page))
@@ -158,6 +166,8 @@ static int shrink_prepare(struct cow_system *sys, struct page *page, bool check_
 		if ((sys->policy->reclaim == RECLAIM_SKIP_PINNED ||
 		     sys->policy->reclaim == RECLAIM_SHARE_EXCLUSIVE) &&
 		    page_maybe_dma_pinned(page)) {
+			mm_decide(sys, "reclaim %s: maybe pinned, keep it out of swap",
+				  mm_page_counts(sys, page, c.counts, sizeof(c.counts)));
 			err = COW_EBUSY;
 			goto out_unlock;
 		}

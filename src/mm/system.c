@@ -153,6 +153,7 @@ int cow_system_create(const struct cow_system_opts *opts, struct cow_system **ou
 		nr_reused++;
 		frame_pool_reset(sys->pool);
 		step_state_forget(sys);
+		cow_system_set_decisions(sys, NULL, NULL); /* its last trace's */
 	} else {
 		err = system_alloc(&o, &sys);
 		if (err)

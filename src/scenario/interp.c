@@ -48,11 +48,12 @@ struct run {
 	char verdict[16];
 	char message[1024];
 	atomic_t checks;
-	bool clean;		  /* explore: the verdict passed, teardown may run */
-	struct cow_file **files;  /* [nr_files]: real O_DIRECT files */
-	struct cow_pages **pins;  /* [nr_pins]: held from pin to unpin */
-	struct cow_pages **pipes; /* [nr_pipes]: held from vmsplice to pipe_read */
-	bool buffered_files;	  /* a file's filesystem buffers O_DIRECT (tmpfs) */
+	bool clean;		   /* explore: the verdict passed, teardown may run */
+	struct cow_file **files;   /* [nr_files]: real O_DIRECT files */
+	struct cow_pages **pins;   /* [nr_pins]: held from pin to unpin */
+	struct cow_pages **pipes;  /* [nr_pipes]: held from vmsplice to pipe_read */
+	bool buffered_files;	   /* a file's filesystem buffers O_DIRECT (tmpfs) */
+	int line[SCHED_MAX_TASKS]; /* explore: the line of the operation each task runs */
 };
 
 /* Direct I/O in flight, issued by one thread (or a block's main thread). */
@@ -723,8 +724,11 @@ static void model_dio(struct run *r, const struct scen_op *op, struct cow_task *
 		/* Named for the thread that issued it, so that a trace's
 		 * columns tell the devices apart. */
 		snprintf(p->name, sizeof(p->name), "dio of %s", io->who);
-		if (sched_spawn(r->sched, p->name, DEVICE_CPU, device_task, p, 0) < 0)
+		err = sched_spawn(r->sched, p->name, DEVICE_CPU, device_task, p, 0);
+		if (err < 0)
 			run_fail(r, "error", op, "no task slot for the device");
+		else
+			r->line[err] = op->loc.line; /* the device runs its dio */
 		return;
 	}
 }
@@ -953,6 +957,8 @@ static void exec_op(struct run *r, const struct scen_op *op, struct io_ctx *io)
 			return;
 		}
 	}
+	if (r->sched)
+		r->line[sched_task_id(r->sched)] = op->loc.line;
 	t = task_for(r, op->proc, io->cpu);
 	if (!t) {
 		op_error(r, op, "creating a task", COW_ENOMEM);
@@ -1063,8 +1069,10 @@ static void run_group(struct run *r, const struct scen_op *op)
 
 		for (int i = 0; i < nr; i++) {
 			struct thread_ctx *c = malloc(sizeof(*c));
+			int id =
+				c ? sched_spawn(r->sched, t[i].name, 1 + i, thread_main, c, 0) : -1;
 
-			if (!c || sched_spawn(r->sched, t[i].name, 1 + i, thread_main, c, 0) < 0) {
+			if (id < 0) {
 				/* Cannot happen: scen_run sized the slots. */
 				free(c);
 				run_fail(r, "error", op, "no task slot for thread %s", t[i].name);
@@ -1072,6 +1080,8 @@ static void run_group(struct run *r, const struct scen_op *op)
 				continue;
 			}
 			*c = (struct thread_ctx){r, &t[i], 1 + i, &g};
+			/* Its first step comes before its first operation. */
+			r->line[id] = t[i].nr_ops ? t[i].ops[0].loc.line : t[i].loc.line;
 		}
 		sync_wait_cond(&g.done, group_done, "the threads of a group (join)");
 		return;
@@ -1232,6 +1242,28 @@ static bool explore_describe(void *state, const void *obj, char *buf, size_t len
 	return cow_system_describe(r->sys, obj, buf, len) != 0;
 }
 
+static int explore_locate(void *state, int task)
+{
+	struct run *r = state;
+
+	return task >= 0 && task < SCHED_MAX_TASKS ? r->line[task] : 0;
+}
+
+static bool explore_source(const struct explore_prog *p, int line, char *buf, size_t len)
+{
+	/* p is the first member of the scen_prog that scen_prog_init made. */
+	const struct scen_prog *sp = (const struct scen_prog *)p;
+
+	return scen_source_line(sp->s, line, buf, len);
+}
+
+static void explore_decisions(void *state, void (*fn)(void *arg, const char *text), void *arg)
+{
+	struct run *r = state;
+
+	cow_system_set_decisions(r->sys, fn, arg);
+}
+
 void scen_result_from_explore(const struct explore_result *x, struct scen_result *res)
 {
 	const char *colon = strstr(x->message, ": ");
@@ -1355,6 +1387,9 @@ int scen_prog_init(const struct scenario *s, const char *policy, struct scen_pro
 		.setup_arg = explore_setup,
 		.arg = sp,
 		.describe = explore_describe,
+		.locate = explore_locate,
+		.source = explore_source,
+		.decisions = explore_decisions,
 		.hash = s->hash,
 		.rules_hash = cow_policy_hash(cow_policy_find(name)),
 	};

@@ -901,6 +901,19 @@ int scen_parse(const char *path, const char *text, size_t len, struct scenario *
 	s->hash = cow_fnv1a(COW_FNV_BASIS, text, len);
 	lex_init(&ps->lx, text, len, &ps->diag);
 
+	if (len <= SCEN_MAX_FILE) {
+		s->text = ps_alloc_hook(NULL, len + 1);
+		if (!s->text) {
+			free(ps);
+			scen_free(s);
+			if (err && errlen)
+				snprintf(err, errlen, "%s: out of memory", path);
+			return COW_ENOMEM;
+		}
+		memcpy(s->text, text, len);
+		s->text[len] = '\0';
+		s->text_len = len;
+	}
 	if (len > SCEN_MAX_FILE)
 		rc = ps_lerr(ps, (struct scen_loc){1, 1},
 			     "the file is larger than 1 MiB: a scenario is at most %lu bytes",

@@ -82,7 +82,36 @@ void scen_free(struct scenario *s)
 	free(s->pins);
 	free(s->pipes);
 	free(s->expects);
+	free(s->text);
 	free(s);
+}
+
+bool scen_source_line(const struct scenario *s, int line, char *buf, size_t len)
+{
+	const char *p = s->text, *end = s->text + s->text_len, *eol;
+	size_t n;
+
+	if (!p || line < 1)
+		return false;
+	for (int i = 1; i < line; i++) {
+		p = memchr(p, '\n', (size_t)(end - p));
+		if (!p++)
+			return false;
+	}
+	eol = memchr(p, '\n', (size_t)(end - p));
+	if (!eol)
+		eol = end;
+	n = strcspn(p, "#\n");
+	if (p + n > eol)
+		n = (size_t)(eol - p);
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
+		n--;
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	snprintf(buf, len, "%.*s", (int)n, p);
+	return true;
 }
 
 const char *const *scen_expect_verdicts(int *nr_out)

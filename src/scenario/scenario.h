@@ -360,6 +360,8 @@ struct scenario {
 	int nr_expects;
 	int max_group; /* the largest thread group */
 	int nr_checks;
+	char *text; /* the text parsed, NUL-terminated (traces quote its lines) */
+	size_t text_len;
 };
 
 /* Parse text (len bytes, need not be NUL-terminated) read from path.
@@ -370,6 +372,9 @@ int scen_parse(const char *path, const char *text, size_t len, struct scenario *
 /* Read and parse a file; COW_ENOENT with the reason in err if unreadable. */
 int scen_load(const char *path, struct scenario **out, char *err, size_t errlen);
 void scen_free(struct scenario *s);
+/* Line line of the text, without its indentation, comment and trailing
+ * blanks, into buf; false if there is no such line. */
+bool scen_source_line(const struct scenario *s, int line, char *buf, size_t len);
 
 const char *scen_verdict_name(enum scen_verdict v);
 /* The shift of a size's suffix ('K' 10, 'M' 20, 'G' 30, in either case),

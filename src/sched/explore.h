@@ -78,6 +78,15 @@ struct explore_prog {
 	 * pfn 5.refcount [ref 2 map 1 pin 0 excl]".  Returns whether a trace
 	 * shows steps on it (false for bookkeeping such as allocator locks). */
 	bool (*describe)(void *state, const void *obj, char *buf, size_t len);
+	/* Optional, for traces too: the line of the program's source that
+	 * task runs (0: none known), in scheduler context ... */
+	int (*locate)(void *state, int task);
+	/* ... that line's text, into buf (false: no such line) ... */
+	bool (*source)(const struct explore_prog *p, int line, char *buf, size_t len);
+	/* ... and from now on, fn(arg, text) for each decision the program's
+	 * code takes, with its reason, in the context of the task that takes
+	 * it ("do_wp_page pfn 5 [...]: mapcount rule, reuse"). */
+	void (*decisions)(void *state, void (*fn)(void *arg, const char *text), void *arg);
 	/* What the program is, as its maker names it (opaque here): a hash
 	 * of its text (a scenario file's bytes; a built-in program's version
 	 * number) and one of the rules it runs under (0: none).  Tokens carry
@@ -257,13 +266,17 @@ int explore_shrink(const struct explore_prog *p, const struct explore_token *t, 
  * after its verdict word, with addresses and numbers left out. */
 void explore_failure_key(const char *message, char *key, size_t len);
 
-/* Replay t and print its trace to f: one column per task, one row per
- * visible step, naming its operation and object before and after, the
- * deviations marked, and the failure.  A step is visible when it races
+/* Replay t and print its trace to f, in lines of at most 120 columns where
+ * the words allow: a lane per task (its letter where it acts), one row
+ * per visible step naming the program's source line (locate, source) and
+ * operation, the step's object before and after, and the decisions the
+ * code took on the way (decisions), the deviations marked, and the
+ * failure as the last row.  A step is visible when it races
  * with a step of another task on an object a trace shows (describe):
  * they conflict and only the schedule orders them, not program order,
  * spawning or other conflicting steps in between (vector clocks);
- * deviations, device steps and the last step are always visible.
+ * deviations, device steps, steps with a decision and the last step
+ * (of a failed run: when it shows an object) are always visible.
  * Consecutive visible steps of one task on one page or PTE make one row.
  * Returns the number of rows (visible steps) or a negative COW_E* code;
  * r gets the run. */

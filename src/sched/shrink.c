@@ -237,13 +237,15 @@ out_free:
 
 #define DESC_MAX 112
 #define TRACE_MAX_STEPS 200000u
-#define COL_WIDTH 34
+#define TRACE_WIDTH 120 /* a text trace's lines, where the words allow */
 
 struct trace_step {
 	uint32_t step;
 	uint16_t task;
 	uint8_t op; /* SYNC_NR_OPS: the task's first step */
 	bool deviation, visible, shown_obj;
+	uint32_t line; /* of the program's source the task ran (locate), 0: unknown */
+	uint32_t note; /* its decisions in notes[note - 1 ...], '\n' between; 0: none */
 	const void *obj;
 	char before[DESC_MAX], after[DESC_MAX];
 };
@@ -253,6 +255,9 @@ struct tracer {
 	const struct explore_token *t;
 	struct trace_step *steps;
 	size_t nr;
+	char *notes; /* the decisions, each step's NUL-terminated */
+	size_t notes_len, notes_cap;
+	bool notes_lost; /* no memory for some */
 	unsigned int next_dev;
 	uint64_t started; /* tasks that took a step */
 	bool truncated;
@@ -276,11 +281,42 @@ static bool describe(struct tracer *tr, struct sched *s, const void *obj, char *
 	return true;
 }
 
+/* A decision the task of the step in progress took (explore_prog's
+ * decisions): all of them come before the next step starts, so they are
+ * the last in notes. */
+static void trace_note(void *arg, const char *text)
+{
+	struct tracer *tr = arg;
+	struct trace_step *st = tr->nr ? &tr->steps[tr->nr - 1] : NULL;
+	size_t n = strlen(text) + 1;
+
+	if (!st || tr->truncated)
+		return;
+	if (tr->notes_len + n > tr->notes_cap) {
+		size_t cap = 2 * (tr->notes_len + n) + 4096;
+		char *m = cap <= UINT32_MAX ? realloc(tr->notes, cap) : NULL;
+
+		if (!m) {
+			tr->notes_lost = true;
+			return;
+		}
+		tr->notes = m;
+		tr->notes_cap = cap;
+	}
+	if (st->note)
+		tr->notes[tr->notes_len - 1] = '\n';
+	else
+		st->note = (uint32_t)tr->notes_len + 1;
+	memcpy(tr->notes + tr->notes_len, text, n);
+	tr->notes_len += n;
+}
+
 static void trace_hook(void *arg, struct sched *s, int task, enum sync_op op, const void *obj,
 		       bool after)
 {
 	struct tracer *tr = arg;
 	struct trace_step *st;
+	void *state = sched_data(s);
 
 	if (after) {
 		if (tr->nr && tr->steps[tr->nr - 1].task == task && !tr->truncated)
@@ -289,9 +325,12 @@ static void trace_hook(void *arg, struct sched *s, int task, enum sync_op op, co
 			tr->spawn_step[tr->spawned] = tr->nr - 1;
 		return;
 	}
-	if (tr->nr == 0)
+	if (tr->nr == 0) {
 		for (; tr->spawned < sched_nr_tasks(s); tr->spawned++)
 			tr->spawn_step[tr->spawned] = SIZE_MAX;
+		if (tr->p->decisions && state)
+			tr->p->decisions(state, trace_note, tr);
+	}
 	if (tr->nr == TRACE_MAX_STEPS) {
 		tr->truncated = true;
 		return;
@@ -311,6 +350,8 @@ static void trace_hook(void *arg, struct sched *s, int task, enum sync_op op, co
 		st->deviation = true;
 	st->shown_obj = describe(tr, s, obj, st->before);
 	st->after[0] = '\0';
+	st->line = tr->p->locate && state ? (uint32_t)tr->p->locate(state, task) : 0;
+	st->note = 0;
 	if (task < SCHED_MAX_TASKS && task >= tr->nr_tasks) {
 		for (int i = tr->nr_tasks; i <= task; i++) {
 			char cpu[16];
@@ -470,8 +511,10 @@ static void find_races(struct tracer *tr, struct race_finder *rf)
 	}
 }
 
-/* Mark the visible steps (see explore.h) and count the rows they make. */
-static size_t mark_visible(struct tracer *tr)
+/* Mark the visible steps (see explore.h) and count the rows they make;
+ * a failed run's last step only when it shows something (the failure has
+ * a row of its own). */
+static size_t mark_visible(struct tracer *tr, bool failed)
 {
 	struct race_finder rf = {.nt = tr->spawned > tr->nr_tasks ? tr->spawned : tr->nr_tasks};
 	const struct trace_step *prev = NULL;
@@ -498,9 +541,9 @@ static size_t mark_visible(struct tracer *tr)
 		/* A device's steps on frames, not a CPU's reads of a file's
 		 * bytes (a DMA step on the file, not shown).  Without the
 		 * memory for clocks, every shown step. */
-		a->visible |= a->deviation || a->op == SYNC_DEVICE ||
+		a->visible |= a->deviation || a->op == SYNC_DEVICE || a->note ||
 			      ((a->op == SYNC_DMA || a->op == SYNC_SWAP) && a->shown_obj) ||
-			      i + 1 == tr->nr ||
+			      (i + 1 == tr->nr && (!failed || a->shown_obj)) ||
 			      ((rf.failed || !rf.vc || !rf.objs) && a->shown_obj);
 		if (!a->visible)
 			continue;
@@ -509,33 +552,6 @@ static size_t mark_visible(struct tracer *tr)
 		prev = a;
 	}
 	return rows;
-}
-
-/* Print text in column col, wrapped to the column's width. */
-static void print_cell(FILE *f, const char *lead, int col, const char *text)
-{
-	size_t len = strlen(text);
-
-	do {
-		size_t n = len > COL_WIDTH - 1 ? COL_WIDTH - 1 : len;
-
-		if (n < len) { /* break at a space if there is one */
-			size_t sp = n;
-
-			while (sp > COL_WIDTH / 2 && text[sp] != ' ')
-				sp--;
-			if (text[sp] == ' ')
-				n = sp;
-		}
-		fprintf(f, "%s%*s%.*s\n", lead, col * COL_WIDTH, "", (int)n, text);
-		lead = "       ";
-		text += n;
-		len -= n;
-		while (*text == ' ') {
-			text++;
-			len--;
-		}
-	} while (len > 0);
 }
 
 /* One row of a trace: a visible step and the visible steps after it that
@@ -582,42 +598,211 @@ static void trace_row(const struct tracer *tr, size_t *i, struct trace_row *row)
 	}
 }
 
+/* The letter of task k in lanes, deviations and tokens: a..z, A..Z. */
+static char lane_letter(int k)
+{
+	return k < 26 ? (char)('a' + k) : k < 52 ? (char)('A' + k - 26) : '?';
+}
+
+/* "file.cow:13": the program's base name and the step's source line. */
+static void row_source(const struct tracer *tr, const struct trace_step *st, char *buf, size_t len)
+{
+	const char *base = strrchr(tr->p->name, '/');
+
+	buf[0] = '\0';
+	if (st->line)
+		snprintf(buf, len, "%s:%" PRIu32, base ? base + 1 : tr->p->name, st->line);
+}
+
+/* The text of the operation at the step's source line ("" if unknown). */
+static void row_operation(const struct tracer *tr, const struct trace_step *st, char *buf,
+			  size_t len)
+{
+	buf[0] = '\0';
+	if (st->line && tr->p->source && !tr->p->source(tr->p, (int)st->line, buf, len))
+		buf[0] = '\0';
+}
+
+/* The decisions of the row's steps, one after the other: *at (start it at
+ * NULL) moves to the next; NULL when there is none left. */
+static const char *next_note(const struct tracer *tr, const struct trace_row *row,
+			     const struct trace_step **at, const char **text, size_t *len)
+{
+	const struct trace_step *st = *at ? *at : row->first;
+	const char *from = *text;
+
+	for (; st <= row->end; st++, from = NULL) {
+		const char *n;
+
+		if (!st->visible || !st->note)
+			continue;
+		n = from ? from : tr->notes + st->note - 1;
+		if (!*n)
+			continue;
+		*len = strcspn(n, "\n");
+		*at = st;
+		*text = n[*len] ? n + *len + 1 : n + *len;
+		return n;
+	}
+	return NULL;
+}
+
+/* Print text after lead (col characters), broken at blanks into lines
+ * that end by TRACE_WIDTH where the room allows, indent blanks before
+ * each; the lines after the first start blank, indented 2 more. */
+static void print_event(FILE *f, const char *lead, int col, int indent, const char *text,
+			size_t len)
+{
+	int room = TRACE_WIDTH - col - indent;
+
+	if (room < 40)
+		room = 40;
+	do {
+		size_t n = len > (size_t)room ? (size_t)room : len;
+
+		if (n < len) { /* break at a blank if there is one */
+			size_t sp = n;
+
+			while (sp > (size_t)room / 2 && text[sp] != ' ')
+				sp--;
+			if (text[sp] == ' ')
+				n = sp;
+		}
+		fprintf(f, "%-*s%*s%.*s\n", col, lead, indent, "", (int)n, text);
+		lead = "";
+		if (indent == 0 || room > 42) {
+			indent += 2;
+			room -= 2;
+		}
+		text += n;
+		len -= n;
+		while (len > 0 && *text == ' ') {
+			text++;
+			len--;
+		}
+	} while (len > 0);
+}
+
+/* The left part of a row: the step (marked * for a deviation, ! for the
+ * failure), a lane per task (its letter where it acts, | while it lives),
+ * the source.  Returns its width. */
+static int row_lead(const struct tracer *tr, const size_t *first, const size_t *last, size_t at,
+		    char mark, int srcw, char *lead, size_t len)
+{
+	const struct trace_step *st = &tr->steps[at];
+	int lane = tr->nr_tasks <= 16 ? 2 : 1;
+	char src[EXPLORE_NAME_MAX + 16];
+	size_t n = (size_t)snprintf(lead, len, "%c%6" PRIu32 "  ", mark, st->step);
+
+	for (int k = 0; k < tr->nr_tasks && n + 2 < len; k++) {
+		lead[n++] = k == st->task		      ? lane_letter(k)
+			    : first[k] <= at && at <= last[k] ? '|'
+							      : ' ';
+		if (lane == 2)
+			lead[n++] = ' ';
+	}
+	row_source(tr, st, src, sizeof(src));
+	snprintf(lead + n, len - n, " %-*s  ", srcw, src);
+	return (int)strlen(lead);
+}
+
 static void print_trace(FILE *f, const struct tracer *tr, size_t rows,
 			const struct explore_result *r)
 {
-	char cell[3 * DESC_MAX + 64], lead[16];
+	size_t first[SCHED_MAX_TASKS], last[SCHED_MAX_TASKS];
+	uint32_t op_line[SCHED_MAX_TASKS] = {0};
+	char cell[3 * DESC_MAX + 64], lead[256], op[160], src[EXPLORE_NAME_MAX + 16];
+	const char *note, *next;
+	const struct trace_step *at;
 	struct trace_row row;
+	int srcw = 6, col;
+	size_t len;
 
-	fprintf(f, "trace: %zu visible steps of %zu, %u preemptions; * marks a deviation\n", rows,
-		tr->nr, r->preemptions);
-	fprintf(f, "%-7s", "  step");
-	for (int i = 0; i < tr->nr_tasks; i++)
-		fprintf(f, "%-*.*s", COL_WIDTH, COL_WIDTH - 1, tr->names[i]);
-	fputc('\n', f);
+	for (int k = 0; k < SCHED_MAX_TASKS; k++) {
+		first[k] = SIZE_MAX;
+		last[k] = 0;
+	}
+	for (size_t i = 0; i < tr->nr; i++) {
+		const struct trace_step *st = &tr->steps[i];
+
+		if (first[st->task] == SIZE_MAX)
+			first[st->task] = i;
+		last[st->task] = i;
+		if (st->visible || i + 1 == tr->nr) {
+			row_source(tr, st, src, sizeof(src));
+			if ((int)strlen(src) > srcw)
+				srcw = (int)strlen(src) > 40 ? 40 : (int)strlen(src);
+		}
+	}
+	fprintf(f,
+		"trace: %zu rows for %zu steps, %u preemptions; * marks a deviation from the "
+		"default "
+		"schedule%s\n",
+		rows, tr->nr, r->preemptions, r->failed ? ", ! the failing check" : "");
+	col = snprintf(lead, sizeof(lead), "lanes:");
+	for (int k = 0; k < tr->nr_tasks; k++) {
+		int w = (int)strlen(tr->names[k]) + 4;
+
+		if (col + w > TRACE_WIDTH) {
+			fprintf(f, "%s\n", lead);
+			col = snprintf(lead, sizeof(lead), "      ");
+		}
+		col += snprintf(lead + col, sizeof(lead) - (size_t)col, "  %c %s", lane_letter(k),
+				tr->names[k]);
+	}
+	fprintf(f, "%s\n", lead);
+	col = snprintf(lead, sizeof(lead), "   step  ");
+	for (int k = 0; k < tr->nr_tasks; k++)
+		col += snprintf(lead + col, sizeof(lead) - (size_t)col,
+				tr->nr_tasks <= 16 ? "%c " : "%c", lane_letter(k));
+	fprintf(f, "%s %-*s  event\n", lead, srcw, "source");
 	for (size_t i = 0; i < tr->nr; i++) {
 		if (!tr->steps[i].visible)
 			continue;
 		trace_row(tr, &i, &row);
+		col = row_lead(tr, first, last, (size_t)(row.first - tr->steps),
+			       row.first->deviation ? '*' : ' ', srcw, lead, sizeof(lead));
+		if (row.first->line != op_line[row.first->task]) {
+			op_line[row.first->task] = row.first->line;
+			row_operation(tr, row.first, op, sizeof(op));
+			if (op[0]) {
+				print_event(f, lead, col, 0, op, strlen(op));
+				lead[0] = '\0';
+			}
+		}
 		if (row.after[0])
 			snprintf(cell, sizeof(cell), "%s %s -> %s", row.ops, row.first->before,
 				 row.after);
 		else
 			snprintf(cell, sizeof(cell), "%s %s", row.ops, row.first->before);
-		snprintf(lead, sizeof(lead), "%c%5" PRIu32 " ", row.first->deviation ? '*' : ' ',
-			 row.first->step);
-		print_cell(f, lead, row.first->task, cell);
+		print_event(f, lead, col, 2, cell, strlen(cell));
+		at = NULL;
+		next = NULL;
+		while ((note = next_note(tr, &row, &at, &next, &len)) != NULL) {
+			snprintf(cell, sizeof(cell), "= %.*s", (int)len, note);
+			print_event(f, "", col, 2, cell, strlen(cell));
+		}
 	}
 	if (tr->truncated)
 		fprintf(f, "(the trace stops after %u steps)\n", TRACE_MAX_STEPS);
-	if (r->failed)
+	if (tr->notes_lost)
+		fprintf(f, "(some decisions are missing: out of memory)\n");
+	if (r->failed && tr->nr) {
+		char failed[sizeof(r->message) + 16];
+
+		col = row_lead(tr, first, last, tr->nr - 1, '!', srcw, lead, sizeof(lead));
+		snprintf(failed, sizeof(failed), "failed: %s", r->message);
+		print_event(f, lead, col, 0, failed, strlen(failed));
+	} else if (r->failed) {
 		fprintf(f, "failed: %s\n", r->message);
+	}
 }
 
-/* s as a JSON string. */
-static void json_text(FILE *f, const char *s)
+/* The n bytes at s as a JSON string. */
+static void json_text_n(FILE *f, const char *s, size_t n)
 {
 	fputc('"', f);
-	for (; *s; s++) {
+	for (const char *end = s + n; s < end; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\')
@@ -630,12 +815,40 @@ static void json_text(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+static void json_text(FILE *f, const char *s)
+{
+	json_text_n(f, s, strlen(s));
+}
+
+/* A step's source ("file.cow:13") and its operation's text, as the
+ * values of a member whose name was printed and of the member op_key
+ * (null where unknown). */
+static void json_source(FILE *f, const struct tracer *tr, const struct trace_step *st,
+			const char *op_key)
+{
+	char src[EXPLORE_NAME_MAX + 16], op[160];
+
+	row_source(tr, st, src, sizeof(src));
+	row_operation(tr, st, op, sizeof(op));
+	if (src[0])
+		json_text(f, src);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"%s\":", op_key);
+	if (op[0])
+		json_text(f, op);
+	else
+		fputs("null", f);
+}
+
 /* The rows of print_trace as JSON (docs/explorer.md gives the schema). */
 static void print_events(FILE *f, const struct tracer *tr, size_t rows,
 			 const struct explore_result *r)
 {
+	const char *sep = "", *note, *next;
+	const struct trace_step *at;
 	struct trace_row row;
-	const char *sep = "";
+	size_t len;
 
 	fprintf(f,
 		"{\"steps\":%zu,\"visible_steps\":%zu,\"preemptions\":%u,\"truncated\":%s,"
@@ -653,6 +866,8 @@ static void print_events(FILE *f, const struct tracer *tr, size_t rows,
 		fprintf(f, "%s{\"step\":%" PRIu32 ",\"last_step\":%" PRIu32 ",\"task\":", sep,
 			row.first->step, row.end->step);
 		json_text(f, tr->names[row.first->task]);
+		fprintf(f, ",\"task_index\":%u,\"source\":", row.first->task);
+		json_source(f, tr, row.first, "operation");
 		fputs(",\"ops\":", f);
 		json_text(f, row.ops);
 		fputs(",\"object\":", f);
@@ -661,7 +876,16 @@ static void print_events(FILE *f, const struct tracer *tr, size_t rows,
 		json_text(f, row.before);
 		fputs(",\"after\":", f);
 		json_text(f, row.after[0] ? row.after : row.before);
-		fprintf(f, ",\"deviation\":%s}", row.first->deviation ? "true" : "false");
+		fprintf(f, ",\"deviation\":%s,\"decisions\":[",
+			row.first->deviation ? "true" : "false");
+		at = NULL;
+		next = NULL;
+		for (const char *s = ""; (note = next_note(tr, &row, &at, &next, &len)) != NULL;
+		     s = ",") {
+			fputs(s, f);
+			json_text_n(f, note, len);
+		}
+		fputs("]}", f);
 		sep = ",";
 	}
 	fputs("],\"failed\":", f);
@@ -669,6 +893,13 @@ static void print_events(FILE *f, const struct tracer *tr, size_t rows,
 		json_text(f, r->message);
 	else
 		fputs("null", f);
+	fputs(",\"failed_step\":", f);
+	if (r->failed && tr->nr) {
+		fprintf(f, "%" PRIu32 ",\"failed_source\":", tr->steps[tr->nr - 1].step);
+		json_source(f, tr, &tr->steps[tr->nr - 1], "failed_operation");
+	} else {
+		fputs("null,\"failed_source\":null,\"failed_operation\":null", f);
+	}
 	fputs("}", f);
 }
 
@@ -686,7 +917,7 @@ static int trace_as(const struct explore_prog *p, const struct explore_token *t,
 		return COW_ENOMEM;
 	err = explore_replay_traced(p, t, 0, trace_hook, &tr, r);
 	if (!err) {
-		shown = mark_visible(&tr);
+		shown = mark_visible(&tr, r->failed);
 		print(f, &tr, shown, r);
 		err = (int)shown;
 	}

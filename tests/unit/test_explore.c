@@ -675,6 +675,68 @@ static void test_races_found_shrunk_replayed(void **state)
 	}
 }
 
+/* The trace of 2009's dma_thread race names each row's .cow line and
+ * operation and the decisions the kernel code took with their reasons,
+ * ends with the failing check's row, fits 120 columns, and its JSON has
+ * the same rows with the same fields; tracing adds no step to the run
+ * (the decisions read the state without a yield point). */
+static void test_trace_explains(void **state)
+{
+	struct explore_opts o = {
+		.algo = SCHED_AUTO, .depth = 3, .preemptions = 2, .seed = 1, .runs = 2000};
+	struct explore_result found, shrunk, traced, plain;
+	struct explore_token t;
+	struct scen_result sr;
+	struct scen_prog sp;
+	struct scenario *s;
+	char msg[512], *text = NULL, *json = NULL, *line, *last = NULL;
+	size_t len = 0, jlen = 0;
+	FILE *f;
+	int rows, lines = 0;
+
+	(void)state;
+	assert_int_equal(scen_load("scenarios/gup/dma_thread.cow", &s, msg, sizeof(msg)), 0);
+	assert_int_equal(scen_prog_init(s, "linux-2.6.29", &sp, &sr), 0);
+	assert_int_equal(explore_run_search(&sp.prog, sp.policy, &o, &found), 0);
+	assert_true(found.failed);
+	assert_int_equal(explore_shrink(&sp.prog, &found.token, 0, &t, &shrunk), 0);
+	f = open_memstream(&text, &len);
+	rows = explore_trace(&sp.prog, &t, f, &traced);
+	fclose(f);
+	assert_true(rows > 0);
+	assert_int_equal(explore_replay(&sp.prog, &t, 0, &plain), 0);
+	assert_same_run(&traced, &plain);
+	/* Rows name the line and the operation; the decisions that make
+	 * the race: gup-fast trusting its PTE, fork sharing a page GUP
+	 * holds, do_wp_page copying a page mapped twice. */
+	assert_non_null(strstr(text, "dma_thread.cow:12  dio_read data[0..4K] -> buf[512..+4K]"));
+	assert_non_null(strstr(text, "(no re-check in this era)"));
+	assert_non_null(strstr(text, ": the era shares every page"));
+	assert_non_null(strstr(text, "mapcount rule, copy"));
+	assert_non_null(strstr(text, "lanes:  a main (cpu0)  b worker0 (cpu1)"));
+	for (line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strlen(line) > 120)
+			fail_msg("a line of %zu columns: %s", strlen(line), line);
+		if (line[0] == '!')
+			last = line;
+		lines++;
+	}
+	/* The failing check's row comes last, with its bytes. */
+	assert_non_null(last);
+	assert_non_null(strstr(last, "dma_thread.cow:21  failed: corrupt:"));
+	assert_true(lines > rows);
+	f = open_memstream(&json, &jlen);
+	assert_int_equal(explore_trace_json(&sp.prog, &t, f, &traced), rows);
+	fclose(f);
+	assert_non_null(strstr(json, "\"source\":\"dma_thread.cow:12\",\"operation\":\"dio_read "
+				     "data[0..4K] -> buf[512..+4K]\""));
+	assert_non_null(strstr(json, "\"decisions\":[\"gup-fast 0x"));
+	assert_non_null(strstr(json, "\"failed_source\":\"dma_thread.cow:21\""));
+	free(text);
+	free(json);
+	scen_free(s);
+}
+
 /* dpor on the scenarios: the gup-fast race of 2009 is found under
  * linux-2.6.29, and its counterexample (named by the schedule the run
  * made) replays bit-exactly 100 times out of 100; under linux-6.5 dpor
@@ -1020,6 +1082,7 @@ int main(void)
 		cmocka_unit_test(test_shrink_random_failures),
 		cmocka_unit_test(test_failure_keys),
 		cmocka_unit_test(test_races_found_shrunk_replayed),
+		cmocka_unit_test(test_trace_explains),
 		cmocka_unit_test(test_gup_fast_vs_fork_dfs_clean_on_65),
 		cmocka_unit_test(test_gup_fast_vs_reclaim),
 		cmocka_unit_test(test_dpor_scenarios),
