@@ -453,6 +453,15 @@ int do_huge_pmd_wp_page(struct vm_area_struct *vma, unsigned long addr, unsigned
 		put_page(sys->pool, head);
 	}
 	reuse = huge_can_reuse(sys->policy, head);
+	if (unlikely(sys->decide_fn)) {
+		char counts[64];
+
+		mm_decide(sys, "%s %s: %s", unshare ? "unshare fault (THP)" : "do_huge_pmd_wp_page",
+			  mm_page_counts(sys, head, counts, sizeof(counts)),
+			  reuse			      ? "reuse the whole THP"
+			  : sys->policy->thp_cow_huge ? "copy the whole THP"
+						      : "split the PMD, the PTE fault decides");
+	}
 	if (reuse) {
 		folio_set_exclusive(head, true);
 		if (!unshare)
