@@ -277,7 +277,8 @@ void explore_failure_key(const char *message, char *key, size_t len);
  * spawning or other conflicting steps in between (vector clocks);
  * deviations, device steps, steps with a decision and the last step
  * (of a failed run: when it shows an object) are always visible.
- * Consecutive visible steps of one task on one page or PTE make one row.
+ * Consecutive visible steps of one task in one line of the program's
+ * source on one page or PTE make one row.
  * Returns the number of rows (visible steps) or a negative COW_E* code;
  * r gets the run. */
 int explore_trace(const struct explore_prog *p, const struct explore_token *t, FILE *f,

@@ -380,12 +380,13 @@ static size_t object_len(const char *desc)
 }
 
 /* Whether visible step b continues the row of visible step a: the same
- * task, on the same page or PTE, with no deviation at b. */
+ * task, in the same operation of the program, on the same page or PTE,
+ * with no deviation at b. */
 static bool same_row(const struct trace_step *a, const struct trace_step *b)
 {
 	size_t n;
 
-	if (!a || a->task != b->task || b->deviation || !a->before[0])
+	if (!a || a->task != b->task || a->line != b->line || b->deviation || !a->before[0])
 		return false;
 	n = object_len(a->before);
 	return n == object_len(b->before) && strncmp(a->before, b->before, n) == 0;
@@ -598,6 +599,17 @@ static void trace_row(const struct tracer *tr, size_t *i, struct trace_row *row)
 	}
 }
 
+/* The step a failure's row stands at: the last one of a task running a
+ * line of the program (the check that failed, for a scenario), else the
+ * run's last.  tr->nr > 0. */
+static size_t failure_step(const struct tracer *tr)
+{
+	for (size_t i = tr->nr; i-- > 0;)
+		if (tr->steps[i].line)
+			return i;
+	return tr->nr - 1;
+}
+
 /* The letter of task k in lanes, deviations and tokens: a..z, A..Z. */
 static char lane_letter(int k)
 {
@@ -790,7 +802,7 @@ static void print_trace(FILE *f, const struct tracer *tr, size_t rows,
 	if (r->failed && tr->nr) {
 		char failed[sizeof(r->message) + 16];
 
-		col = row_lead(tr, first, last, tr->nr - 1, '!', srcw, lead, sizeof(lead));
+		col = row_lead(tr, first, last, failure_step(tr), '!', srcw, lead, sizeof(lead));
 		snprintf(failed, sizeof(failed), "failed: %s", r->message);
 		print_event(f, lead, col, 0, failed, strlen(failed));
 	} else if (r->failed) {
@@ -895,8 +907,10 @@ static void print_events(FILE *f, const struct tracer *tr, size_t rows,
 		fputs("null", f);
 	fputs(",\"failed_step\":", f);
 	if (r->failed && tr->nr) {
-		fprintf(f, "%" PRIu32 ",\"failed_source\":", tr->steps[tr->nr - 1].step);
-		json_source(f, tr, &tr->steps[tr->nr - 1], "failed_operation");
+		const struct trace_step *st = &tr->steps[failure_step(tr)];
+
+		fprintf(f, "%" PRIu32 ",\"failed_source\":", st->step);
+		json_source(f, tr, st, "failed_operation");
 	} else {
 		fputs("null,\"failed_source\":null,\"failed_operation\":null", f);
 	}
