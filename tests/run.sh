@@ -6,6 +6,10 @@
 # root) is neither passed nor failed.  A binary that crashes or times out
 # before printing its summary counts as one failed test.  Exit status 0
 # iff nothing failed and something passed.
+# Where build/cowlab exists, the browser suite (tests/browser.sh build:
+# the trace page in headless Chromium) runs after the command's checks
+# the same way ("browser: N passed, N failed", or "browser: SKIPPED
+# (reason)" without Chromium, one skipped test).
 # With SANITIZE=DIR (make test sets it to build/asan), the sanitizer suite
 # (tests/sanitize.sh DIR) runs last; its line
 #     sanitize: N passed, N failed
@@ -101,6 +105,10 @@ suite() {
 	passed=$((passed + p))
 	failed=$((failed + f))
 }
+# The trace page (cowlab replay --html) in headless Chromium, on the
+# cowlab the command's checks use; "browser: SKIPPED" where there is no
+# Chromium and it cannot be installed.
+[ -x build/cowlab ] && suite browser build
 # The sanitizer suites, when asked for: ASan/UBSan, then ThreadSanitizer.
 [ -n "${SANITIZE:-}" ] && suite sanitize "$SANITIZE"
 [ -n "${TSAN:-}" ] && suite tsan "$TSAN"

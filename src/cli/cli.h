@@ -210,6 +210,15 @@ int scen_list_paths(const char *cmd, const char *const *paths, int nr_paths,
 		    struct scen_entry **out, int *nr);
 void scen_list_free(struct scen_entry *v, int nr);
 
+/* The trace page (trace_html.c, cowlab replay --html): replay t and
+ * write its trace to f as one self-contained HTML file (its data, style
+ * and script inline, nothing fetched), headed by t's program, policy (the
+ * policy it runs under) and token.  Returns the trace's visible steps or
+ * a negative COW_E* code (explore_trace_json's); r gets the run.  The
+ * caller checks f for write errors. */
+int trace_html(FILE *f, const struct explore_prog *p, const struct explore_token *t,
+	       const char *policy, struct explore_result *r);
+
 int cmd_explore(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_matrix(int argc, char **argv);

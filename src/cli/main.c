@@ -100,7 +100,7 @@ static const char usage_run[] =
 /* A usage text, laid out as it prints. */
 // clang-format off
 static const char usage_replay[] =
-	"usage: cowlab replay TOKEN [--trace] [--max-memory SIZE]\n"
+	"usage: cowlab replay TOKEN [--trace] [--html FILE] [--max-memory SIZE]\n"
 	"\n"
 	"Re-runs exactly the run named by TOKEN (a line \"cow2:...\" printed by\n"
 	"an exploration).  The token names the scenario file by the path it was\n"
@@ -109,6 +109,10 @@ static const char usage_replay[] =
 	"(exit 2), and so are tokens of the old format \"cow1:...\", which carry\n"
 	"no hash.\n"
 	"  --trace           print the run's trace (as cowlab explore does)\n"
+	"  --html FILE       also write the trace as one self-contained web page\n"
+	"                    to FILE (- for stdout, the summary then on stderr):\n"
+	"                    a column per task, each page's and PTE's states\n"
+	"                    over the steps, the failed check (docs/trace-page.md)\n"
 	MAX_MEMORY_HELP
 	"Exit 1 if the run fails, as it did when it was found; 3 if it ends in\n"
 	"the verdict 'error' (the scenario is wrong).\n";
@@ -487,12 +491,43 @@ static int cmd_run(int argc, char **argv)
 
 /* ---- replay ---------------------------------------------------------------------- */
 
-/* replay's one flag is the whole of its argument struct. */
+struct replay_args {
+	bool trace;
+	const char *html; /* --html FILE: the trace page, "-" stdout */
+};
+
 static const struct cli_opt replay_opts[] = {
-	{"--trace", OPT_FLAG, 0, 0, 0, NULL},
+	OPT_FLAG_AT("--trace", struct replay_args, trace),
+	OPT_AT("--html", OPT_TEXT, struct replay_args, html),
 	OPT_MAX_MEMORY,
 	OPT_END,
 };
+
+/* The trace page, len bytes at page, to path ("-": stdout): 0, or
+ * EXIT_USAGE after a message. */
+static int write_page(const char *path, const char *page, size_t len)
+{
+	bool out = strcmp(path, "-") == 0;
+	FILE *f = out ? stdout : fopen(path, "w");
+	int err = 0;
+
+	if (!f) {
+		fprintf(stderr, "cowlab replay: --html %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	errno = 0;
+	if (fwrite(page, 1, len, f) != len || fflush(f) != 0)
+		err = errno ? errno : EIO;
+	errno = 0;
+	if (!out && fclose(f) != 0 && !err)
+		err = errno ? errno : EIO;
+	if (err) {
+		fprintf(stderr, "cowlab replay: --html %s: %s\n", out ? "- (stdout)" : path,
+			strerror(err));
+		return EXIT_USAGE;
+	}
+	return 0;
+}
 
 static int cmd_replay(int argc, char **argv)
 {
@@ -501,14 +536,16 @@ static int cmd_replay(int argc, char **argv)
 	struct explore_token *t = malloc(sizeof(*t));
 	struct explore_result *r = malloc(sizeof(*r));
 	struct scen_result sr;
+	struct replay_args a = {0};
 	const char *token = NULL, *policy, **tokens = calloc((size_t)argc, sizeof(*tokens));
-	bool trace = false;
-	char err[256], why[512];
-	int e, nr = 0, code = EXIT_USAGE;
+	char err[256], why[512], *page = NULL;
+	size_t page_len = 0;
+	FILE *say = stdout; /* the summary's stream: stderr when the page is on stdout */
+	int e = 0, nr = 0, code = EXIT_USAGE;
 
 	if (!t || !r || !tokens)
 		goto out;
-	code = cli_parse("replay", replay_opts, &trace, usage_replay, argc, argv, tokens, &nr);
+	code = cli_parse("replay", replay_opts, &a, usage_replay, argc, argv, tokens, &nr);
 	if (code) {
 		code = code < 0 ? 0 : code;
 		goto out;
@@ -517,6 +554,18 @@ static int cmd_replay(int argc, char **argv)
 	if (nr > 1) {
 		fprintf(stderr, "cowlab replay: one token at a time\n");
 		goto out;
+	}
+	if (a.html && !*a.html) {
+		fprintf(stderr, "cowlab replay: --html needs a file name (- for stdout)\n");
+		goto out;
+	}
+	if (a.html && strcmp(a.html, "-") == 0) {
+		if (a.trace) {
+			fprintf(stderr, "cowlab replay: --trace and --html - would both write to "
+					"stdout; give --html a file\n");
+			goto out;
+		}
+		say = stderr;
 	}
 	token = nr ? tokens[0] : NULL;
 	if (!token) {
@@ -538,7 +587,17 @@ static int cmd_replay(int argc, char **argv)
 		code = EXIT_USAGE;
 		goto out;
 	}
-	e = trace ? explore_trace(p, t, stdout, r) : explore_replay(p, t, 0, r);
+	if (a.trace)
+		e = explore_trace(p, t, stdout, r);
+	if (a.html && e >= 0) {
+		FILE *m = open_memstream(&page, &page_len);
+
+		e = m ? trace_html(m, p, t, policy, r) : COW_ENOMEM;
+		if (m && fclose(m) != 0 && e >= 0)
+			e = COW_ENOMEM;
+	}
+	if (!a.trace && !a.html)
+		e = explore_replay(p, t, 0, r);
 	if (e < 0) {
 		fprintf(stderr, "cowlab replay: %s\n", cow_strerror(e));
 		code = EXIT_USAGE;
@@ -549,16 +608,30 @@ static int cmd_replay(int argc, char **argv)
 			snprintf(sr.verdict, sizeof(sr.verdict), "%s",
 				 sched_verdict_name(r->verdict)),
 				snprintf(sr.message, sizeof(sr.message), "%s", r->message);
-		printf("%s (%s): %s after %" PRIu64
-		       " steps, %u preemptions (fingerprint %016" PRIx64 ")\n",
-		       t->prog, policy, r->failed ? "FAILED" : "ok", r->steps, r->preemptions,
-		       r->fingerprint);
+		fprintf(say,
+			"%s (%s): %s after %" PRIu64
+			" steps, %u preemptions (fingerprint %016" PRIx64 ")\n",
+			t->prog, policy, r->failed ? "FAILED" : "ok", r->steps, r->preemptions,
+			r->fingerprint);
 		if (r->failed)
-			printf("  %s: %s\n", sr.verdict, sr.message);
+			fprintf(say, "  %s: %s\n", sr.verdict, sr.message);
 		code = !r->failed ? 0 : verdict_is_error(sr.verdict) ? EXIT_SCENARIO : EXIT_FOUND;
+		if (a.html) {
+			fflush(say);
+			if (write_page(a.html, page, page_len) != 0)
+				code = EXIT_USAGE;
+			else if (say == stderr)
+				fprintf(say, "  wrote the trace page to stdout: %d visible steps\n",
+					e);
+			else
+				fprintf(say, "  wrote %s: the trace page, %d visible steps\n",
+					a.html, e);
+		}
 	}
 	explore_target_free(target);
 out:
+	free(page);
+	free(tokens);
 	free(t);
 	free(r);
 	return code;
