@@ -27,7 +27,7 @@ expect 0 "--help" "$cow" --help
 expect 0 "--version" "$cow" --version
 expect 2 "no command" "$cow"
 expect 2 "unknown command" "$cow" frobnicate
-for c in run explore matrix replay policies demo kernel diff check compare; do
+for c in run explore matrix merge replay policies demo kernel diff check compare; do
 	expect 0 "$c --help" "$cow" "$c" --help
 done
 expect 0 "policies" "$cow" policies
@@ -983,6 +983,91 @@ if command -v python3 >/dev/null 2>&1; then
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["targets"]) == 9' "$tmp/bench.json" &&
 		ok "cowbench --json: valid JSON" || bad "cowbench --json: valid JSON"
 fi
+
+# Shards on a cluster (docs/scale-out.md): --shard I/N or auto, --out DIR,
+# cowlab merge DIR.  Merged results equal the single process's on three
+# scenarios: two passing whole dfs searches (runs and distinct schedules
+# add up to the same) and a failing one (the same verdict, and a token
+# that replays it).
+jnum() { sed -n "s/.*\"$1\":\([0-9]*\)[,}].*/\1/p" "$2" | tail -n 1; }
+for sc in "scenarios/gup/gup_fast_vs_fork.cow 3" "scenarios/fork_vs_writer.cow 2"; do
+	set -- $sc
+	"$cow" explore "$1" --policy linux-6.5 --algo dfs --json >"$tmp/one" 2>&1
+	rm -rf "$tmp/shards"
+	i=0
+	while [ "$i" -lt "$2" ]; do
+		"$cow" explore "$1" --policy linux-6.5 --algo dfs --shard "$i/$2" --out "$tmp/shards" >/dev/null 2>&1
+		i=$((i + 1))
+	done
+	expect 0 "merge: $2 shards of $(basename "$1")" "$cow" merge "$tmp/shards" --json
+	[ -n "$(jnum runs "$tmp/one")" ] && [ "$(jnum runs "$tmp/out")" = "$(jnum runs "$tmp/one")" ] && [ "$(jnum distinct "$tmp/out")" = "$(jnum distinct "$tmp/one")" ] && grep -q '"found":false' "$tmp/out" && grep -q "\"cover\":\"$(sed -n 's/.*"search":"\([a-z]*\)".*/\1/p' "$tmp/one")\"" "$tmp/out" && ok "merge: $(basename "$1")'s runs, schedules and cover equal one process's ($(jnum runs "$tmp/one") runs)" || bad "merge: $(basename "$1"): merged $(jnum runs "$tmp/out")/$(jnum distinct "$tmp/out"), one process $(jnum runs "$tmp/one")/$(jnum distinct "$tmp/one")"
+done
+"$cow" explore scenarios/gup/dma_thread.cow --policy linux-2.6.29 --json >"$tmp/one" 2>&1
+rm -rf "$tmp/shards"
+for i in 0 1; do "$cow" explore scenarios/gup/dma_thread.cow --policy linux-2.6.29 --shard $i/2 --out "$tmp/shards" >/dev/null 2>&1; done
+expect 1 "merge: a failing search's shards" "$cow" merge "$tmp/shards" --json
+tok=$(sed -n 's/.*"token":"\(cow2:[^"]*\)".*/\1/p' "$tmp/out")
+grep -q '"found":true,"cover":"found"' "$tmp/out" && grep -q '"verdict":"corrupt"' "$tmp/out" && grep -q '"verdict":"corrupt"' "$tmp/one" && ok "merge: the failure found, with the verdict one process finds" || bad "merge: the failure found, with the verdict one process finds"
+expect 1 "merge: the merged token replays the failure" "$cow" replay "$tok"
+expect 1 "merge: the text report" "$cow" merge "$tmp/shards"
+grep -q "^scenarios/gup/dma_thread.cow: FOUND corrupt (linux-2.6.29) in shard [01] of 2" "$tmp/out" && grep -q "^!  *[0-9]*  a  .*dma_thread.cow:[0-9]*  failed: corrupt" "$tmp/out" && grep -q "^  cowlab replay cow2:" "$tmp/out" && ok "merge: the failure's trace and replay line" || bad "merge: the failure's trace and replay line"
+# A shard missing, there twice, or of another search: errors that name it.
+mv "$tmp/shards/explore-1-of-2.json" "$tmp/one.json"
+expect 2 "merge: a missing shard" "$cow" merge "$tmp/shards"
+grep -q "shard 1 of 2 is missing (.*explore-1-of-2.json)" "$tmp/err" && ok "merge: names the missing shard" || bad "merge: names the missing shard"
+cp "$tmp/one.json" "$tmp/shards/explore-1-of-2.json"
+cp "$tmp/one.json" "$tmp/shards/again.json"
+expect 2 "merge: a shard twice" "$cow" merge "$tmp/shards"
+grep -q "shard 1 of 2 is there twice: .*again.json and .*explore-1-of-2.json" "$tmp/err" && ok "merge: names the shard there twice" || bad "merge: names the shard there twice"
+rm "$tmp/shards/again.json"
+"$cow" explore scenarios/gup/dma_thread.cow --policy linux-2.6.29 --seed 7 --shard 0/2 --out "$tmp/other" >/dev/null 2>&1
+cp "$tmp/other/explore-0-of-2.json" "$tmp/shards/seed7.json"
+expect 2 "merge: a shard of another search" "$cow" merge "$tmp/shards"
+grep -q "seed7.json is a shard of another search" "$tmp/err" && ok "merge: names the shard of another search" || bad "merge: names the shard of another search"
+printf '{"format":1,"kind":"explore"' >"$tmp/shards/seed7.json"
+expect 2 "merge: a truncated shard file" "$cow" merge "$tmp/shards"
+grep -q "seed7.json: not a shard's result: line 1: " "$tmp/err" && ok "merge: says where the file is broken" || bad "merge: says where the file is broken"
+mkdir -p "$tmp/empty"
+expect 2 "merge: a folder without shards" "$cow" merge "$tmp/empty"
+expect 2 "merge: no folder" "$cow" merge
+# --shard auto: Slurm job arrays (index - min over step, of count) and
+# Kubernetes Indexed Jobs (JOB_COMPLETION_INDEX of --shards or COWLAB_SHARDS).
+rm -rf "$tmp/auto"
+for id in 4 6 8; do
+	SLURM_ARRAY_TASK_ID=$id SLURM_ARRAY_TASK_MIN=4 SLURM_ARRAY_TASK_STEP=2 SLURM_ARRAY_TASK_COUNT=3 "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --shard auto --out "$tmp/auto" >/dev/null 2>&1
+done
+[ -f "$tmp/auto/explore-0-of-3.json" ] && [ -f "$tmp/auto/explore-1-of-3.json" ] && [ -f "$tmp/auto/explore-2-of-3.json" ] && ok "--shard auto: a Slurm array's tasks are shards 0..2 of 3" || bad "--shard auto: a Slurm array's tasks are shards 0..2 of 3"
+"$cow" merge "$tmp/auto" --json >"$tmp/out" 2>&1
+"$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --json >"$tmp/one" 2>&1
+[ "$(jnum runs "$tmp/out")" = "$(jnum runs "$tmp/one")" ] && ok "--shard auto: the Slurm shards merge to the whole" || bad "--shard auto: the Slurm shards merge to the whole"
+rm -rf "$tmp/auto"
+for id in 0 1; do
+	JOB_COMPLETION_INDEX=$id COWLAB_SHARDS=2 "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --shard auto --out "$tmp/auto" >/dev/null 2>&1
+done
+JOB_COMPLETION_INDEX=1 "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --policy linux-6.5 --algo dfs --shard auto --shards 2 >"$tmp/out" 2>&1
+[ -f "$tmp/auto/explore-0-of-2.json" ] && [ -f "$tmp/auto/explore-1-of-2.json" ] && grep -q "of shard 1/2's part" "$tmp/out" && ok "--shard auto: a Kubernetes Indexed Job's index, of COWLAB_SHARDS or --shards" || bad "--shard auto: a Kubernetes Indexed Job's index, of COWLAB_SHARDS or --shards"
+expect 2 "--shard auto outside Slurm and Kubernetes" env -u SLURM_ARRAY_TASK_ID -u JOB_COMPLETION_INDEX "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --shard auto
+grep -q "not in a Slurm job array (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job" "$tmp/err" && ok "--shard auto: says what it looked for" || bad "--shard auto: says what it looked for"
+expect 2 "--shard auto in an Indexed Job without the count" env JOB_COMPLETION_INDEX=0 "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --shard auto
+expect 2 "--shard auto: --shards against the Slurm array's count" env SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT=2 "$cow" explore scenarios/gup/gup_fast_vs_fork.cow --shard auto --shards 3
+# The matrix: shards of cells (2 of 6 cells), and of each cell's search
+# (7 shards of 6 cells: each cell's runs in 2 parts); the merged table's
+# verdicts are the single process's.
+mx="scenarios/matrix/r17_gup_fast_vs_fork.cow scenarios/matrix/r18_dirty_cow.cow scenarios/zero_page.cow"
+"$cow" matrix $mx --policy linux-2.6.29,linux-6.5 --jobs 2 --json >"$tmp/one" 2>&1
+verdicts() { sed 's/"found":"/\n&/g' "$1" | sed -n 's/^"found":"\([a-z]*\)".*/\1/p' | tr '\n' ' '; }
+for n in 2 7; do
+	rm -rf "$tmp/mx"
+	i=0
+	while [ "$i" -lt "$n" ]; do
+		"$cow" matrix $mx --policy linux-2.6.29,linux-6.5 --jobs 2 --shard "$i/$n" --out "$tmp/mx" >/dev/null 2>&1
+		i=$((i + 1))
+	done
+	"$cow" merge "$tmp/mx" --json >"$tmp/out" 2>"$tmp/err"
+	[ -n "$(verdicts "$tmp/one")" ] && [ "$(verdicts "$tmp/out")" = "$(verdicts "$tmp/one")" ] && grep -q '"cells":6,"finished":6' "$tmp/out" && ok "merge: a matrix in $n shards has the single process's verdicts ($(verdicts "$tmp/one"))" || bad "merge: a matrix in $n shards: $(verdicts "$tmp/out") vs $(verdicts "$tmp/one")"
+done
+"$cow" matrix $mx --policy linux-2.6.29,linux-6.5 --jobs 2 --shard 1/7 >"$tmp/out" 2>&1
+grep -q "^shard 1 of 7: one of the 2 parts of the search of each of 2 cells" "$tmp/out" && ok "matrix --shard: says which part it ran" || bad "matrix --shard: says which part it ran"
 
 echo "cli: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -165,6 +165,11 @@ struct verdict {
 };
 void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs, double time,
 		     uint64_t seed, struct verdict *v);
+/* Part part of parts of that search (explore's --shard part/parts, with
+ * runs / parts of the runs): its verdict is the part's. */
+void explore_verdict_part(const struct scenario *s, const char *preset, uint64_t runs,
+			  double time, uint64_t seed, unsigned int part, unsigned int parts,
+			  struct verdict *v);
 /* A pass that is not yet exhaustive: search s with dpor for up to time
  * seconds.  If dpor runs every trace the pass is proven (exhaustive, its
  * cover EXPLORE_EXHAUSTIVE); if it finds a failing run, that is the
@@ -222,6 +227,12 @@ int trace_html(FILE *f, const struct explore_prog *p, const struct explore_token
 int cmd_explore(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_matrix(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+/* merge's part for a matrix: the shards' results (what `matrix --json`
+ * prints) and whether each ran to its end; prints the whole table as
+ * matrix does (JSON if json) and returns matrix's exit status. */
+struct json;
+int matrix_merge(struct json *const *results, const bool *complete, unsigned int shards, bool json);
 int cmd_kernel(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 

@@ -10,6 +10,7 @@
  */
 #include "base/hostfile.h"
 #include "cli.h"
+#include "shard.h"
 #include "cowlab.h"
 #include "pool.h"
 #include "scenario/interp.h"
@@ -54,7 +55,13 @@ static const char usage_explore[] =
 	"                    carries the limit (':max-steps=N') so that replay\n"
 	"                    cuts it at the same step\n"
 	"  --jobs J          J worker processes (default 1)\n"
-	"  --shard I/N       explore shard I (0..N-1) of a search split N ways\n"
+	"  --shard I/N       explore shard I (0..N-1) of a search split N ways;\n"
+	"                    auto: I and N from a Slurm job array or a Kubernetes\n"
+	"                    Indexed Job (docs/scale-out.md)\n"
+	"  --shards N        the shard count for --shard auto in a Kubernetes\n"
+	"                    Indexed Job (else COWLAB_SHARDS)\n"
+	"  --out DIR         also write the result as JSON to\n"
+	"                    DIR/explore-I-of-N.json, for cowlab merge DIR\n"
 	"  --save FILE       write each run's replay token to FILE before the run\n"
 	"                    starts (with --jobs, FILE.0, FILE.1, ...)\n"
 	"  --no-shrink       report the failing run as found, unshrunk\n"
@@ -98,6 +105,7 @@ struct explore_args {
 	const char *reduce; /* --reduce FILE */
 	double estimate;    /* --estimate S: only estimate the search's size */
 	struct explore_opts o;
+	struct shard_opt sh; /* --shard, --shards, --out */
 	bool runs_given, json, no_shrink;
 	unsigned int jobs;
 	struct explore_target *target; /* what is explored */
@@ -130,19 +138,7 @@ static void skips_of_search(const struct explore_args *a, struct skips *k)
 
 static int parse_shard(void *args, const char *cmd, const char *opt, const char *val)
 {
-	struct explore_opts *o = &((struct explore_args *)args)->o;
-	unsigned int i, n;
-	int used = 0;
-
-	if (sscanf(val, "%u/%u%n", &i, &n, &used) != 2 || val[used] || n == 0 || i >= n ||
-	    n > 1u << 20) {
-		fprintf(stderr, "cowlab %s: %s takes I/N with 0 <= I < N, not '%s'\n", cmd, opt,
-			val);
-		return -1;
-	}
-	o->shard = i;
-	o->nr_shards = n;
-	return 0;
+	return shard_parse(&((struct explore_args *)args)->sh, cmd, opt, val);
 }
 
 static int parse_algo(void *args, const char *cmd, const char *opt, const char *val)
@@ -193,6 +189,8 @@ static const struct cli_opt explore_opts[] = {
 	OPT_CALL_TO("--algo", parse_algo),
 	OPT_AT("--policy", OPT_POLICY, struct explore_args, policy),
 	OPT_CALL_TO("--shard", parse_shard),
+	OPT_NUM_AT("--shards", OPT_UINT, struct explore_args, sh.shards_flag, 1, 1u << 20),
+	OPT_AT("--out", OPT_TEXT, struct explore_args, sh.out),
 	OPT_AT("--save", OPT_TEXT, struct explore_args, save),
 	OPT_AT("--reduce", OPT_TEXT, struct explore_args, reduce),
 	OPT_AT("--estimate", OPT_SECONDS, struct explore_args, estimate),
@@ -222,7 +220,7 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 	a->o.depth = EXPLORE_DEFAULT_DEPTH;
 	a->o.preemptions = EXPLORE_DEFAULT_PREEMPTIONS;
 	a->o.seed = 1;
-	a->o.nr_shards = 1;
+	a->sh.shards = 1;
 	a->jobs = 1;
 	code = files ? cli_parse("explore", explore_opts, a, usage_explore, argc, argv, files, &nr)
 		     : EXIT_USAGE;
@@ -239,6 +237,15 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 	free(files);
 	if (code)
 		return code;
+	if (shard_resolve(&a->sh, "explore") != 0)
+		return EXIT_USAGE;
+	a->o.shard = a->sh.shard;
+	a->o.nr_shards = a->sh.shards;
+	if (a->sh.out && (a->reduce || a->estimate > 0)) {
+		fprintf(stderr, "cowlab explore: --out writes a search's result, not --reduce's or "
+				"--estimate's\n");
+		return EXIT_USAGE;
+	}
 	if (!a->runs_given && a->o.time == 0 && a->o.algo != SCHED_DFS && a->o.algo != SCHED_DPOR)
 		a->o.runs = 100000;
 	if (a->o.algo == SCHED_DPOR && (a->jobs > 1 || a->o.nr_shards > 1)) {
@@ -266,6 +273,24 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 	/* Once dfs has run every schedule there is, nothing is left to find. */
 	a->o.stop_exhaustive = true;
 	return 0;
+}
+
+/* What makes the runs of a shard (--out): the program, the policy, and the
+ * options that choose its runs.  Every shard of one search has the same. */
+static const char *search_key(const struct explore_args *a, const struct explore_prog *p,
+			      const char *policy, char *buf, size_t len)
+{
+	const char *checks = getenv("COWLAB_CHECKS");
+
+	snprintf(buf, len,
+		 "explore %s (%016" PRIx64 ") --policy %s --algo %s --seed %" PRIu64
+		 " --runs %" PRIu64 " --time %g --depth %u --preemptions %u --max-steps %" PRIu64
+		 "%s%s --checks %s",
+		 a->file, p->hash, policy, sched_algo_name(a->o.algo), a->o.seed, a->o.runs,
+		 a->o.time, a->o.depth, a->o.preemptions, a->o.max_steps,
+		 a->o.no_reduction ? " --no-reduction" : "",
+		 a->o.count_traces ? " --count-traces" : "", checks ? checks : "touched");
+	return buf;
 }
 
 /* --estimate: what the search made in its time, and what the whole would
@@ -604,81 +629,91 @@ static const char *search_words(const struct explore_args *a, const struct explo
 	return buf;
 }
 
-static void report_none(const struct explore_args *a, const char *policy,
+static void report_none(FILE *f, bool json, const struct explore_args *a, const char *policy,
 			const struct explore_result *r, const struct skips *k)
 {
 	double rate = r->elapsed > 0 ? (double)r->runs / r->elapsed : 0;
 	enum explore_cover cover = explore_result_cover(r);
 	char words[160];
 
-	if (a->json) {
-		printf("{\"type\":\"result\",\"file\":");
-		json_string(stdout, a->file);
-		printf(",\"policy\":");
-		json_string(stdout, policy);
-		printf(",\"found\":false,\"search\":\"%s\"", explore_cover_name(cover));
+	if (json) {
+		fprintf(f, "{\"type\":\"result\",\"file\":");
+		json_string(f, a->file);
+		fprintf(f, ",\"policy\":");
+		json_string(f, policy);
+		fprintf(f, ",\"found\":false,\"search\":\"%s\"", explore_cover_name(cover));
 		if (cover == EXPLORE_BOUNDED)
-			printf(",\"bound\":%u", r->dfs_bound);
-		printf(",\"runs\":%" PRIu64 ",\"distinct\":%" PRIu64 ",\"uncounted\":%" PRIu64
-		       ",\"dfs_done\":%s,\"elapsed\":%.3f,\"runs_per_s\":%.0f",
-		       r->runs, r->distinct, r->uncounted, r->dfs_done ? "true" : "false",
-		       r->elapsed, rate);
+			fprintf(f, ",\"bound\":%u", r->dfs_bound);
+		fprintf(f,
+			",\"runs\":%" PRIu64 ",\"distinct\":%" PRIu64 ",\"uncounted\":%" PRIu64
+			",\"dfs_done\":%s,\"elapsed\":%.3f,\"runs_per_s\":%.0f",
+			r->runs, r->distinct, r->uncounted, r->dfs_done ? "true" : "false",
+			r->elapsed, rate);
 		if (a->o.algo == SCHED_DPOR)
-			printf(",\"divergences\":%" PRIu64, r->divergences);
+			fprintf(f, ",\"divergences\":%" PRIu64, r->divergences);
 		if (a->o.count_traces)
-			printf(",\"traces\":%" PRIu64 ",\"traces_digest\":\"%016" PRIx64 "\"",
-			       r->traces, r->traces_digest);
+			fprintf(f, ",\"traces\":%" PRIu64 ",\"traces_digest\":\"%016" PRIx64 "\"",
+				r->traces, r->traces_digest);
 		if (k->skipped) {
-			printf(",\"skipped_runs\":%" PRIu64 ",\"skip_reason\":", k->skipped);
-			json_string(stdout, k->reason);
+			fprintf(f, ",\"skipped_runs\":%" PRIu64 ",\"skip_reason\":", k->skipped);
+			json_string(f, k->reason);
 		}
-		printf("}\n");
+		fprintf(f, "}\n");
 		return;
 	}
-	printf("%s: nothing found (%s), %s\n", a->file, policy,
-	       search_words(a, r, words, sizeof(words)));
-	printf("  %" PRIu64 " runs, %" PRIu64 " distinct schedules", r->runs, r->distinct);
+	fprintf(f, "%s: nothing found (%s), %s\n", a->file, policy,
+		search_words(a, r, words, sizeof(words)));
+	fprintf(f, "  %" PRIu64 " runs, %" PRIu64 " distinct schedules", r->runs, r->distinct);
 	if (r->uncounted)
-		printf(" (and %" PRIu64 " runs cut short: repeats or other shards')", r->uncounted);
-	printf(", %.2f s (%.0f runs/s)\n", r->elapsed, rate);
+		fprintf(f, " (and %" PRIu64 " runs cut short: repeats or other shards')",
+			r->uncounted);
+	fprintf(f, ", %.2f s (%.0f runs/s)\n", r->elapsed, rate);
 	if (a->o.count_traces)
-		printf("  %" PRIu64 " distinct traces by Foata normal form (a lower bound: "
-		       "traces whose steps differ only in the objects they touch share a "
-		       "form); %" PRIu64 " counted runs share a form with an earlier run\n",
-		       r->traces, r->runs - r->traces);
+		fprintf(f,
+			"  %" PRIu64 " distinct traces by Foata normal form (a lower bound: "
+			"traces whose steps differ only in the objects they touch share a "
+			"form); %" PRIu64 " counted runs share a form with an earlier run\n",
+			r->traces, r->runs - r->traces);
 	if (r->divergences)
-		printf("  %" PRIu64
-		       " branch%s of dpor's wakeup trees could not be followed (the task "
-		       "a sequence names could not run there): not a proof, whether or not the "
-		       "search ran to its end\n",
-		       r->divergences, r->divergences == 1 ? "" : "es");
+		fprintf(f,
+			"  %" PRIu64
+			" branch%s of dpor's wakeup trees could not be followed (the task "
+			"a sequence names could not run there): not a proof, whether or not the "
+			"search ran to its end\n",
+			r->divergences, r->divergences == 1 ? "" : "es");
 	if (k->skipped)
-		printf("  %" PRIu64 " of %" PRIu64 " judged runs stopped at a require that did not "
-		       "hold: %s\n",
-		       k->skipped, k->judged, k->reason);
+		fprintf(f,
+			"  %" PRIu64 " of %" PRIu64
+			" judged runs stopped at a require that did not "
+			"hold: %s\n",
+			k->skipped, k->judged, k->reason);
 }
 
 /* Every run stopped at a require that did not hold: a skip, not a pass. */
-static void report_skipped(const struct explore_args *a, const char *policy, const struct skips *k)
+static void report_skipped(FILE *f, bool json, const struct explore_args *a, const char *policy,
+			   const struct skips *k)
 {
-	if (a->json) {
-		printf("{\"type\":\"result\",\"file\":");
-		json_string(stdout, a->file);
-		printf(",\"policy\":");
-		json_string(stdout, policy);
-		printf(",\"found\":false,\"skipped\":true,\"runs\":%" PRIu64 ",\"reason\":",
-		       k->judged);
-		json_string(stdout, k->reason);
-		printf("}\n");
+	if (json) {
+		fprintf(f, "{\"type\":\"result\",\"file\":");
+		json_string(f, a->file);
+		fprintf(f, ",\"policy\":");
+		json_string(f, policy);
+		fprintf(f, ",\"found\":false,\"skipped\":true,\"runs\":%" PRIu64 ",\"reason\":",
+			k->judged);
+		json_string(f, k->reason);
+		fprintf(f, "}\n");
 		return;
 	}
-	printf("%s: SKIPPED (%s): every one of %" PRIu64 " runs stopped at a require that did "
-	       "not hold, so nothing was judged\n  skipped: %s\n",
-	       a->file, policy, k->judged, k->reason);
+	fprintf(f,
+		"%s: SKIPPED (%s): every one of %" PRIu64 " runs stopped at a require that did "
+		"not hold, so nothing was judged\n  skipped: %s\n",
+		a->file, policy, k->judged, k->reason);
 }
 
+/* Shrink the failing run, then print it to stdout, and as JSON to out
+ * (a shard's result file) unless it is NULL. */
 static int report_found(const struct explore_args *a, const struct explore_prog *p,
-			const char *policy, const struct explore_result *found)
+			const char *policy, const struct explore_result *found, FILE *out)
 {
 	struct explore_token *shrunk = malloc(sizeof(*shrunk));
 	struct explore_result *sr = malloc(sizeof(*sr));
@@ -726,55 +761,71 @@ static int report_found(const struct explore_args *a, const struct explore_prog 
 		else
 			snprintf(verdict, sizeof(verdict), "%.*s", (int)n, sr->message);
 	}
-	if (a->json) {
-		printf("{\"type\":\"result\",\"file\":");
-		json_string(stdout, a->file);
-		printf(",\"policy\":");
-		json_string(stdout, policy);
-		printf(",\"found\":true,\"search\":\"found\",\"verdict\":");
-		json_string(stdout, verdict);
-		printf(",\"message\":");
-		json_string(stdout, sr->message);
-		printf(",\"token\":");
-		json_string(stdout, tok);
-		printf(",\"found_by\":");
-		json_string(stdout, orig);
-		printf(",\"preemptions\":%u,\"deviations\":%u,\"visible_steps\":%d,\"steps\":"
-		       "%" PRIu64 ",\"runs\":%" PRIu64
-		       ",\"elapsed\":%.3f,\"shrink_s\":%.3f,\"trace\":",
-		       sr->preemptions, shrunk->algo == SCHED_DIRECTED ? shrunk->nr_devs : 0, shown,
-		       sr->steps, found->runs, found->elapsed, now_seconds() - t0);
-		json_string(stdout, trace_text ? trace_text : "");
-		/* The same trace as events, for other tools (docs/explorer.md). */
-		printf(",\"trace_events\":");
-		fflush(stdout);
-		if (explore_trace_json(p, shrunk, stdout, sr) < 0)
-			printf("null");
-		printf("}\n");
-	} else if (verdict_is_error(verdict)) {
-		printf("%s: ERROR (%s) in run %" PRIu64 " after %.2f s: the scenario is wrong: an "
-		       "operation failed that it does not mark 'check ... faults'\n",
-		       a->file, policy, found->runs, found->elapsed);
-	} else {
-		printf("%s: FOUND %s (%s) in run %" PRIu64 " after %.2f s: a counterexample\n",
-		       a->file, verdict, policy, found->runs, found->elapsed);
-	}
-	if (!a->json) {
-		printf("  %s\n", sr->message);
-		if (strcmp(verdict, "livelock") == 0 && a->o.max_steps)
-			printf("  (the run reached --max-steps %" PRIu64
-			       ": raise it if the scenario needs more steps; the token "
-			       "replays under the same limit)\n",
-			       a->o.max_steps);
-		printf("  found by   %s\n", orig);
-		if (!a->no_shrink)
-			printf("  shrunk to  %u preemptions, %d visible steps of %" PRIu64
-			       " (%.2f s)\n",
-			       sr->preemptions, shown, sr->steps, now_seconds() - t0);
-		fputs(trace_text ? trace_text : "", stdout);
-		printf("replay it with:\n  %s%s%scowlab replay %s\n",
-		       checks ? "COWLAB_CHECKS=" : "", checks ? checks : "", checks ? " " : "",
-		       tok);
+	for (int pass = 0; pass < 2; pass++) {
+		FILE *f = pass ? out : stdout;
+		bool json = pass || a->json;
+
+		if (!f)
+			continue;
+		if (json) {
+			fprintf(f, "{\"type\":\"result\",\"file\":");
+			json_string(f, a->file);
+			fprintf(f, ",\"policy\":");
+			json_string(f, policy);
+			fprintf(f, ",\"found\":true,\"search\":\"found\",\"verdict\":");
+			json_string(f, verdict);
+			fprintf(f, ",\"message\":");
+			json_string(f, sr->message);
+			fprintf(f, ",\"token\":");
+			json_string(f, tok);
+			fprintf(f, ",\"found_by\":");
+			json_string(f, orig);
+			fprintf(f,
+				",\"preemptions\":%u,\"deviations\":%u,\"visible_steps\":%d,"
+				"\"steps\":"
+				"%" PRIu64 ",\"runs\":%" PRIu64
+				",\"elapsed\":%.3f,\"shrink_s\":%.3f,\"trace\":",
+				sr->preemptions,
+				shrunk->algo == SCHED_DIRECTED ? shrunk->nr_devs : 0, shown,
+				sr->steps, found->runs, found->elapsed, now_seconds() - t0);
+			json_string(f, trace_text ? trace_text : "");
+			/* The same trace as events, for other tools (docs/explorer.md). */
+			fprintf(f, ",\"trace_events\":");
+			fflush(f);
+			if (explore_trace_json(p, shrunk, f, sr) < 0)
+				fprintf(f, "null");
+			fprintf(f, "}\n");
+		} else if (verdict_is_error(verdict)) {
+			fprintf(f,
+				"%s: ERROR (%s) in run %" PRIu64
+				" after %.2f s: the scenario is wrong: an "
+				"operation failed that it does not mark 'check ... faults'\n",
+				a->file, policy, found->runs, found->elapsed);
+		} else {
+			fprintf(f,
+				"%s: FOUND %s (%s) in run %" PRIu64
+				" after %.2f s: a counterexample\n",
+				a->file, verdict, policy, found->runs, found->elapsed);
+		}
+		if (!json) {
+			fprintf(f, "  %s\n", sr->message);
+			if (strcmp(verdict, "livelock") == 0 && a->o.max_steps)
+				fprintf(f,
+					"  (the run reached --max-steps %" PRIu64
+					": raise it if the scenario needs more steps; the token "
+					"replays under the same limit)\n",
+					a->o.max_steps);
+			fprintf(f, "  found by   %s\n", orig);
+			if (!a->no_shrink)
+				fprintf(f,
+					"  shrunk to  %u preemptions, %d visible steps of %" PRIu64
+					" (%.2f s)\n",
+					sr->preemptions, shown, sr->steps, now_seconds() - t0);
+			fputs(trace_text ? trace_text : "", f);
+			fprintf(f, "replay it with:\n  %s%s%scowlab replay %s\n",
+				checks ? "COWLAB_CHECKS=" : "", checks ? checks : "",
+				checks ? " " : "", tok);
+		}
 	}
 	free(trace_text);
 	free(shrunk);
@@ -799,7 +850,7 @@ static int reduce_and_report(struct explore_args *a, struct explore_target **tar
 	}
 	snprintf(verdict, sizeof(verdict), "%.*s", (int)(colon - r->message), r->message);
 	if (verdict_is_error(verdict))
-		return report_found(a, *p, *policy, r);
+		return report_found(a, *p, *policy, r, NULL);
 	if (!a->json)
 		printf("%s: FOUND %s (%s) in run %" PRIu64 "; reducing the program...\n", a->file,
 		       verdict, *policy, r->runs);
@@ -836,7 +887,7 @@ static int reduce_and_report(struct explore_args *a, struct explore_target **tar
 			a->reduce, r->message);
 		return EXIT_USAGE;
 	}
-	return report_found(a, *p, *policy, r);
+	return report_found(a, *p, *policy, r, NULL);
 }
 
 int cmd_explore(int argc, char **argv)
@@ -848,6 +899,7 @@ int cmd_explore(int argc, char **argv)
 	struct explore_result *r;
 	struct skips k = {0};
 	const char *policy;
+	FILE *out = NULL; /* --out: the shard's result file */
 	int code = parse_explore_args(argc, argv, &a), err;
 
 	if (code)
@@ -889,23 +941,38 @@ int cmd_explore(int argc, char **argv)
 	end_progress(&pr);
 	if (save_fd >= 0)
 		close(save_fd);
+	if (!err && a.sh.out) {
+		char search[1024];
+
+		out = shard_open(&a.sh, "explore", "explore",
+				 search_key(&a, p, policy, search, sizeof(search)));
+		if (!out)
+			err = COW_EIO;
+	}
 	if (err) {
-		fprintf(stderr, "cowlab explore: %s\n",
-			r->message[0] ? r->message : cow_strerror(err));
+		if (!a.sh.out || out)
+			fprintf(stderr, "cowlab explore: %s\n",
+				r->message[0] ? r->message : cow_strerror(err));
 		code = EXIT_USAGE;
 	} else if (a.estimate > 0 && !r->failed) {
 		report_estimate(&a, policy, r);
 	} else if (r->failed && a.reduce && !stop_flag) {
 		code = reduce_and_report(&a, &target, &p, &policy, r);
 	} else if (r->failed) {
-		code = report_found(&a, p, policy, r);
+		code = report_found(&a, p, policy, r, out);
 	} else if (k.judged > 0 && k.skipped == k.judged) {
-		report_skipped(&a, policy, &k);
+		report_skipped(stdout, a.json, &a, policy, &k);
+		if (out)
+			report_skipped(out, true, &a, policy, &k);
 		code = 0;
 	} else {
-		report_none(&a, policy, r, &k);
+		report_none(stdout, a.json, &a, policy, r, &k);
+		if (out)
+			report_none(out, true, &a, policy, r, &k);
 		code = 0;
 	}
+	if (out && shard_close(out, &a.sh, "explore", "explore", !stop_flag) != 0)
+		code = EXIT_USAGE;
 	if (a.reduce && code == 0 && !r->failed)
 		fprintf(stderr,
 			"cowlab explore: --reduce: no run failed, so there is nothing to "

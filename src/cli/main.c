@@ -40,6 +40,7 @@ static const char usage_main[] =
 	"                 shrink it and print its trace\n"
 	"  matrix [DIR]   explore every scenario under every policy preset and\n"
 	"                 check the verdicts against the files' expect lines\n"
+	"  merge DIR      put together the results of a search's shards (--out)\n"
 	"  replay TOKEN   re-run exactly the explore run a token names\n"
 	"  kernel FILE... run scenario files on the host's real Linux kernel\n"
 	"  diff FILE...   run scenarios on the host and on the model, compare\n"
@@ -878,6 +879,8 @@ int main(int argc, char **argv)
 		return cmd_explore(argc - 1, argv + 1);
 	if (strcmp(argv[1], "matrix") == 0)
 		return cmd_matrix(argc - 1, argv + 1);
+	if (strcmp(argv[1], "merge") == 0)
+		return cmd_merge(argc - 1, argv + 1);
 	if (strcmp(argv[1], "kernel") == 0)
 		return cmd_kernel(argc - 1, argv + 1);
 	if (strcmp(argv[1], "diff") == 0)

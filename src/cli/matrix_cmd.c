@@ -30,8 +30,10 @@
 #include "base/hostfile.h"
 #include "cli.h"
 #include "cowlab.h"
+#include "json.h"
 #include "pool.h"
 #include "scenario/interp.h"
+#include "shard.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -73,6 +75,15 @@ static const char usage_matrix[] =
 	"                    a failing run, that is the cell's verdict\n"
 	"  --seed S          first seed of the random and PCT runs (default 1)\n"
 	"  --jobs J          J worker processes (default: the online CPUs)\n"
+	"  --shard I/N       run shard I (0..N-1) of the matrix split N ways: every\n"
+	"                    N-th cell, or with more shards than cells a part of\n"
+	"                    each cell's search (its runs shared out, no --prove);\n"
+	"                    auto: I and N from a Slurm job array or a Kubernetes\n"
+	"                    Indexed Job (docs/scale-out.md)\n"
+	"  --shards N        the shard count for --shard auto in a Kubernetes\n"
+	"                    Indexed Job (else COWLAB_SHARDS)\n"
+	"  --out DIR         also write the shard's cells as JSON to\n"
+	"                    DIR/matrix-I-of-N.json, for cowlab merge DIR\n"
 	MAX_MEMORY_HELP
 	"  --markdown        a markdown table\n"
 	"  --json            one JSON document, with a replay token for every\n"
@@ -135,6 +146,7 @@ struct matrix_args {
 	unsigned int jobs;
 	bool markdown, json, tap;
 	enum matrix_format format;
+	struct shard_opt sh; /* --shard, --shards, --out */
 };
 
 /* One cell's result, as a worker sends it to the parent. */
@@ -150,7 +162,21 @@ struct matrix {
 	int nr_rows;
 	struct cell_msg *cells; /* nr_rows * a.nr_presets, row by row */
 	int nr_cells;
+	const char **expected; /* [nr_cells]: the expect line's verdict, or NULL */
+	/* A cell's search is split in parts when there are more shards than
+	 * cells (cell_part). */
+	unsigned int parts;
+	char **owned; /* merge: the strings expected and rows point to */
+	int nr_owned;
 };
+
+static int cell_part(const struct matrix *m, int cell);
+
+/* The shard that runs part part of cell's search (cell_part). */
+static unsigned int part_shard(const struct matrix *m, int cell, unsigned int part)
+{
+	return (unsigned int)(((unsigned long)cell * m->parts + part) % m->a.sh.shards);
+}
 
 /* ---- arguments ---------------------------------------------------------------------- */
 
@@ -201,6 +227,11 @@ static int parse_policy_list(void *args, const char *cmd, const char *opt, const
 
 #define CELL_TIMEOUT 300.0
 
+static int parse_shard(void *args, const char *cmd, const char *opt, const char *val)
+{
+	return shard_parse(&((struct matrix_args *)args)->sh, cmd, opt, val);
+}
+
 static const struct cli_opt matrix_opts[] = {
 	OPT_CALL_TO("--policy", parse_policy_list),
 	OPT_AT("--time", OPT_SECONDS, struct matrix_args, time),
@@ -212,6 +243,9 @@ static const struct cli_opt matrix_opts[] = {
 	OPT_FLAG_AT("--markdown", struct matrix_args, markdown),
 	OPT_FLAG_AT("--json", struct matrix_args, json),
 	OPT_FLAG_AT("--tap", struct matrix_args, tap),
+	OPT_CALL_TO("--shard", parse_shard),
+	OPT_NUM_AT("--shards", OPT_UINT, struct matrix_args, sh.shards_flag, 1, 1u << 20),
+	OPT_AT("--out", OPT_TEXT, struct matrix_args, sh.out),
 	OPT_MAX_MEMORY,
 	OPT_END,
 };
@@ -224,6 +258,7 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 
 	a->runs = VERDICT_RUNS;
 	a->seed = 1;
+	a->sh.shards = 1;
 	a->jobs = cpus < 1 ? 1 : cpus > MAX_JOBS ? MAX_JOBS : (unsigned int)cpus;
 	a->paths = calloc((size_t)argc + 1, sizeof(*a->paths));
 	if (!a->paths)
@@ -232,6 +267,8 @@ static int parse_matrix_args(int argc, char **argv, struct matrix_args *a)
 			 &a->nr_paths);
 	if (code)
 		return code;
+	if (shard_resolve(&a->sh, "matrix") != 0)
+		return EXIT_USAGE;
 	if (a->markdown + a->json + a->tap > 1) {
 		fprintf(stderr, "cowlab matrix: --markdown, --json and --tap exclude each other\n");
 		return EXIT_USAGE;
@@ -330,9 +367,11 @@ static void run_cell(const struct matrix *m, int cell, struct cell_msg *msg)
 	memset(msg, 0, sizeof(*msg));
 	msg->cell = cell;
 	crash_msg.cell = cell;
-	explore_verdict(m->rows[cell / m->a.nr_presets].s, m->a.presets[cell % m->a.nr_presets],
-			m->a.runs, m->a.time, m->a.seed, &msg->v);
-	if (m->a.prove > 0)
+	explore_verdict_part(m->rows[cell / m->a.nr_presets].s,
+			     m->a.presets[cell % m->a.nr_presets], m->a.runs, m->a.time, m->a.seed,
+			     (unsigned int)cell_part(m, cell), m->parts, &msg->v);
+	/* dpor runs in one piece: a cell in parts is not proven. */
+	if (m->a.prove > 0 && m->parts == 1)
 		explore_verdict_prove(m->rows[cell / m->a.nr_presets].s,
 				      m->a.presets[cell % m->a.nr_presets], m->a.prove, &msg->v);
 }
@@ -378,6 +417,17 @@ struct cells_run {
 };
 
 static bool cell_matches(const struct matrix *m, int cell);
+static bool cell_mine(const struct matrix *m, int cell);
+
+/* The cells this process runs. */
+static int nr_mine(const struct matrix *m)
+{
+	int n = 0;
+
+	for (int c = 0; c < m->nr_cells; c++)
+		n += cell_mine(m, c);
+	return n;
+}
 
 static void serve_cells(void *ctx, unsigned int slot, int cmd_fd, int res_fd)
 {
@@ -492,7 +542,7 @@ static void kill_overdue(struct cells_run *cr)
 static void show_progress(const struct cells_run *cr, double start, bool end)
 {
 	fprintf(stderr, "\r  matrix: %d of %d cells, %d differ, %.0f s   %s", cr->done,
-		cr->m->nr_cells, cr->differ, now_seconds() - start, end ? "\n" : "");
+		nr_mine(cr->m), cr->differ, now_seconds() - start, end ? "\n" : "");
 }
 
 static const struct wpool_ops cell_ops = {
@@ -503,13 +553,23 @@ static const struct wpool_ops cell_ops = {
 	.commands = true,
 };
 
-/* Run every cell in up to a.jobs workers.  0, or -1 if no worker could be
+/* The cells the workers are in. */
+static int busy(const struct cells_run *cr)
+{
+	int n = 0;
+
+	for (unsigned int j = 0; j < cr->pool.nr; j++)
+		n += cr->slot[j].cell >= 0;
+	return n;
+}
+
+/* Run every cell (of this shard) in up to a.jobs workers.  0, or -1 if no worker could be
  * started (the cells not run are left empty). */
 static int run_cells(struct matrix *m)
 {
 	struct cells_run cr = {.m = m};
 	unsigned int nr =
-		m->a.jobs < (unsigned int)m->nr_cells ? m->a.jobs : (unsigned int)m->nr_cells;
+		m->a.jobs < (unsigned int)nr_mine(m) ? m->a.jobs : (unsigned int)nr_mine(m);
 	void (*old_sigpipe)(int) = signal(SIGPIPE, SIG_IGN);
 	bool tty = isatty(2);
 	double start = now_seconds(), shown = 0;
@@ -525,28 +585,29 @@ static int run_cells(struct matrix *m)
 	 * kill the command (feed_worker).  Cells go row by row: the stack
 	 * pops cell 0 first.  A worker that cannot be started leaves its
 	 * cells to the others; only none at all is an error. */
-	for (int c = 0; c < m->nr_cells; c++)
-		cr.todo[cr.nr_todo++] = m->nr_cells - 1 - c;
+	for (int c = m->nr_cells - 1; c >= 0; c--)
+		if (cell_mine(m, c))
+			cr.todo[cr.nr_todo++] = c;
 	for (unsigned int j = 0; j < nr; j++) {
 		cr.slot[j].cell = -1;
 		if (wpool_start(&cr.pool, j) != 0)
 			break;
 		feed_worker(&cr, j);
 	}
-	while (cr.done < m->nr_cells && !interrupted) {
+	while (cr.nr_todo + busy(&cr) > 0 && !interrupted) {
 		if (wpool_live(&cr.pool) == 0 || wpool_poll(&cr.pool, 1000) != 0) {
 			err = -1;
 			break;
 		}
 		kill_overdue(&cr);
-		if (tty && cr.done < m->nr_cells && now_seconds() - shown >= 0.5) {
+		if (tty && now_seconds() - shown >= 0.5) {
 			shown = now_seconds();
 			show_progress(&cr, start, false);
 		}
 	}
 	if (tty)
 		show_progress(&cr, start, true);
-	if (cr.done == m->nr_cells || interrupted)
+	if (cr.nr_todo + busy(&cr) == 0 || interrupted)
 		err = 0;
 out:
 	/* Workers still in a cell (interrupted) are killed; idle ones end
@@ -565,8 +626,26 @@ out:
 
 static const char *cell_expected(const struct matrix *m, int cell)
 {
-	return scen_expected(m->rows[cell / m->a.nr_presets].s,
-			     m->a.presets[cell % m->a.nr_presets]);
+	return m->expected[cell];
+}
+
+/* The part of the cell's search this process runs, -1: none.  Not
+ * sharded: the whole (part 0 of 1) of every cell.  Sharded, the work is
+ * nr_cells * parts units, unit u = cell * parts + part, and unit u is
+ * shard u % shards's: every shards-th cell when there are as many cells
+ * as shards, else each cell split among ceil(shards / nr_cells) shards
+ * (a shard runs at most one part of a cell: parts <= shards). */
+static int cell_part(const struct matrix *m, int cell)
+{
+	for (unsigned int p = 0; p < m->parts; p++)
+		if (part_shard(m, cell, p) == m->a.sh.shard)
+			return (int)p;
+	return -1;
+}
+
+static bool cell_mine(const struct matrix *m, int cell)
+{
+	return cell_part(m, cell) >= 0;
 }
 
 /* A cell run to its verdict: not one left when the search was
@@ -674,11 +753,23 @@ static void print_summary(const struct matrix *m, const char *before)
 	unsigned int bound;
 
 	count_covers(m, n, &bound);
-	if (done < m->nr_cells)
+	if (m->a.sh.shards > 1) {
+		if (m->parts > 1)
+			printf("%sshard %u of %u: one of the %u parts of the search of each of %d "
+			       "cells (the others, '-', are other shards')\n",
+			       before, m->a.sh.shard, m->a.sh.shards, m->parts, nr_mine(m));
+		else
+			printf("%sshard %u of %u: %d of the %d cells (the others, '-', are other "
+			       "shards')\n",
+			       before, m->a.sh.shard, m->a.sh.shards, nr_mine(m), m->nr_cells);
+		before = "";
+	}
+	if (done < nr_mine(m)) {
 		printf("%sinterrupted: %d of %d cells finished, the others are marked '-'\n",
-		       before, done, m->nr_cells);
-	printf("%s%d cells, %d match, %d differ\n", done < m->nr_cells ? "" : before, done,
-	       done - differ, differ);
+		       before, done, nr_mine(m));
+		before = "";
+	}
+	printf("%s%d cells, %d match, %d differ\n", before, done, done - differ, differ);
 	for (int c = 0; c < m->nr_cells; c++)
 		errors += cell_done(m, c) && verdict_is_error(m->cells[c].v.verdict);
 	if (crashes || timeouts)
@@ -825,76 +916,84 @@ static void print_markdown(const struct matrix *m)
 	print_summary(m, "\n");
 }
 
-static void print_json(const struct matrix *m)
+static void print_json(FILE *f, const struct matrix *m)
 {
 	int n[EXPLORE_EXHAUSTIVE + 1];
 	unsigned int bound;
 
-	printf("{\"presets\":[");
+	fprintf(f, "{\"parts\":%u,\"presets\":[", m->parts);
 	for (int p = 0; p < m->a.nr_presets; p++) {
-		printf("%s", p ? "," : "");
-		json_string(stdout, m->a.presets[p]);
+		fprintf(f, "%s", p ? "," : "");
+		json_string(f, m->a.presets[p]);
 	}
-	printf("],\"budget\":{\"runs\":%" PRIu64 ",\"time\":", m->a.runs);
+	fprintf(f, "],\"budget\":{\"runs\":%" PRIu64 ",\"time\":", m->a.runs);
 	if (m->a.time > 0)
-		printf("%g", m->a.time);
+		fprintf(f, "%g", m->a.time);
 	else
-		printf("null");
-	printf(",\"cell_timeout\":%g},\"rows\":[", m->a.cell_timeout);
+		fprintf(f, "null");
+	fprintf(f, ",\"cell_timeout\":%g},\"rows\":[", m->a.cell_timeout);
 	for (int i = 0; i < m->nr_rows; i++) {
-		printf("%s{\"scenario\":", i ? "," : "");
-		json_string(stdout, m->rows[i].name);
-		printf(",\"file\":");
-		json_string(stdout, m->rows[i].file);
-		printf(",\"cells\":[");
+		fprintf(f, "%s{\"scenario\":", i ? "," : "");
+		json_string(f, m->rows[i].name);
+		fprintf(f, ",\"file\":");
+		json_string(f, m->rows[i].file);
+		fprintf(f, ",\"cells\":[");
 		for (int p = 0; p < m->a.nr_presets; p++) {
 			int c = i * m->a.nr_presets + p;
 			const struct cell_msg *x = &m->cells[c];
 			const char *want = cell_expected(m, c);
 
-			printf("%s{\"preset\":", p ? "," : "");
-			json_string(stdout, m->a.presets[p]);
-			if (!cell_done(m, c)) {
-				printf(",\"found\":null,\"stopped\":true}");
+			fprintf(f, "%s{\"preset\":", p ? "," : "");
+			json_string(f, m->a.presets[p]);
+			if (!cell_mine(m, c)) {
+				fprintf(f, ",\"found\":null,\"shard\":%u}",
+					(unsigned int)c % m->a.sh.shards);
 				continue;
 			}
-			printf(",\"found\":");
-			json_string(stdout, x->v.verdict);
-			printf(",\"expected\":");
+			if (!cell_done(m, c)) {
+				fprintf(f, ",\"found\":null,\"stopped\":true}");
+				continue;
+			}
+			fprintf(f, ",\"found\":");
+			json_string(f, x->v.verdict);
+			fprintf(f, ",\"expected\":");
 			if (want)
-				json_string(stdout, want);
+				json_string(f, want);
 			else
-				printf("null");
-			printf(",\"match\":%s,\"search\":\"%s\"",
-			       cell_matches(m, c) ? "true" : "false",
-			       cell_lost(m, c) ? "lost"
-					       : explore_cover_name(x->v.failed ? EXPLORE_FOUND
-										: x->v.cover));
+				fprintf(f, "null");
+			fprintf(f, ",\"match\":%s,\"search\":\"%s\"",
+				cell_matches(m, c) ? "true" : "false",
+				cell_lost(m, c) ? "lost"
+						: explore_cover_name(x->v.failed ? EXPLORE_FOUND
+										 : x->v.cover));
 			if (!x->v.failed && x->v.cover == EXPLORE_BOUNDED)
-				printf(",\"bound\":%u", x->v.dfs_bound);
-			printf(",\"runs\":%" PRIu64 ",\"seconds\":%.3f,\"exhaustive\":%s",
-			       x->v.runs, x->v.seconds, x->v.exhaustive ? "true" : "false");
+				fprintf(f, ",\"bound\":%u", x->v.dfs_bound);
+			fprintf(f, ",\"runs\":%" PRIu64 ",\"seconds\":%.3f,\"exhaustive\":%s",
+				x->v.runs, x->v.seconds, x->v.exhaustive ? "true" : "false");
+			if (m->parts > 1)
+				fprintf(f, ",\"part\":%d", cell_part(m, c));
 			if (x->v.failed) {
-				printf(",\"message\":");
-				json_string(stdout, x->v.message);
+				fprintf(f, ",\"message\":");
+				json_string(f, x->v.message);
 				if (x->v.token[0]) {
-					printf(",\"token\":");
-					json_string(stdout, x->v.token);
+					fprintf(f, ",\"token\":");
+					json_string(f, x->v.token);
 				}
 			}
-			printf("}");
+			fprintf(f, "}");
 		}
-		printf("]}");
+		fprintf(f, "]}");
 	}
 	count_covers(m, n, &bound);
-	printf("],\"search\":{");
+	fprintf(f, "],\"search\":{");
 	for (int k = 0; k <= EXPLORE_EXHAUSTIVE; k++)
-		printf("%s\"%s\":%d", k ? "," : "", explore_cover_name((enum explore_cover)k),
-		       n[k]);
-	printf("},\"cells\":%d,\"finished\":%d,\"crashes\":%d,\"timeouts\":%d,"
-	       "\"interrupted\":%s,\"mismatches\":%d}\n",
-	       m->nr_cells, count_done(m), count_verdict(m, "crash"), count_verdict(m, "timeout"),
-	       interrupted ? "true" : "false", count_differ(m));
+		fprintf(f, "%s\"%s\":%d", k ? "," : "", explore_cover_name((enum explore_cover)k),
+			n[k]);
+	fprintf(f,
+		"},\"cells\":%d,\"finished\":%d,\"crashes\":%d,\"timeouts\":%d,"
+		"\"interrupted\":%s,\"mismatches\":%d}\n",
+		m->nr_cells, count_done(m), count_verdict(m, "crash"), count_verdict(m, "timeout"),
+		interrupted ? "true" : "false", count_differ(m));
 }
 
 /* One KTAP test a cell, named "SCENARIO PRESET". */
@@ -903,15 +1002,19 @@ static void print_tap(const struct matrix *m)
 	int n = m->a.nr_presets, pass = 0, fail = 0, skip = 0;
 	char name[512], buf[32];
 
-	ktap_header(m->nr_cells);
-	for (int c = 0; c < m->nr_cells; c++) {
+	ktap_header(nr_mine(m));
+	for (int c = 0, k = 0; c < m->nr_cells; c++) {
 		const struct cell_msg *x = &m->cells[c];
 		const char *want = cell_expected(m, c);
+
+		if (!cell_mine(m, c))
+			continue;
+		k++;
 
 		snprintf(name, sizeof(name), "%s %s", m->rows[c / n].name, m->a.presets[c % n]);
 		if (!cell_done(m, c)) {
 			ktap_diag("stopped before a verdict");
-			ktap_result(c + 1, false, name, NULL);
+			ktap_result(k, false, name, NULL);
 			fail++;
 			continue;
 		}
@@ -920,10 +1023,10 @@ static void print_tap(const struct matrix *m)
 				ktap_diag("%s, as expected (%s)", cell_text(m, c, buf, sizeof(buf)),
 					  x->v.message);
 			if (strcmp(x->v.verdict, "skip") == 0) {
-				ktap_result(c + 1, true, name, x->v.message);
+				ktap_result(k, true, name, x->v.message);
 				skip++;
 			} else {
-				ktap_result(c + 1, true, name, NULL);
+				ktap_result(k, true, name, NULL);
 				pass++;
 			}
 			continue;
@@ -937,7 +1040,7 @@ static void print_tap(const struct matrix *m)
 			ktap_diag("%s", x->v.message);
 		if (x->v.token[0])
 			ktap_diag("cowlab replay %s", x->v.token);
-		ktap_result(c + 1, false, name, NULL);
+		ktap_result(k, false, name, NULL);
 		fail++;
 	}
 	ktap_totals(pass, fail, skip);
@@ -949,9 +1052,61 @@ static void matrix_free(struct matrix *m)
 {
 	scen_list_free(m->rows, m->nr_rows);
 	free(m->cells);
+	free(m->expected);
+	for (int i = 0; i < m->nr_owned; i++)
+		free(m->owned[i]);
+	free(m->owned);
 	free(m->a.paths);
 	free(m->a.presets);
 	free(m->a.policy_list);
+}
+
+/* Print the table in the format asked for; the exit status it makes. */
+static int print_matrix(const struct matrix *m)
+{
+	if (m->a.format == FORMAT_JSON)
+		print_json(stdout, m);
+	else if (m->a.format == FORMAT_TAP)
+		print_tap(m);
+	else if (m->a.format == FORMAT_MARKDOWN)
+		print_markdown(m);
+	else
+		print_text(m);
+	if (interrupted)
+		return EXIT_INTERRUPTED;
+	if (any_error_differs(m))
+		return EXIT_SCENARIO;
+	return count_differ(m) ? EXIT_FOUND : 0;
+}
+
+/* --out: the shard's cells as `matrix --json` gives them, in its file;
+ * the search it is a shard of names every row's file and hash. */
+static int write_shard(const struct matrix *m)
+{
+	char *key = NULL;
+	size_t len = 0;
+	FILE *k = open_memstream(&key, &len), *f;
+	int rc = -1;
+
+	if (!k) {
+		fprintf(stderr, "cowlab matrix: out of memory\n");
+		return -1;
+	}
+	fprintf(k, "matrix --policy ");
+	for (int p = 0; p < m->a.nr_presets; p++)
+		fprintf(k, "%s%s", p ? "," : "", m->a.presets[p]);
+	fprintf(k, " --runs %" PRIu64 " --seed %" PRIu64 " --time %g --prove %g", m->a.runs,
+		m->a.seed, m->a.time, m->a.prove);
+	for (int i = 0; i < m->nr_rows; i++)
+		fprintf(k, " %s (%016" PRIx64 ")", m->rows[i].file, m->rows[i].s->hash);
+	fclose(k);
+	f = key ? shard_open(&m->a.sh, "matrix", "matrix", key) : NULL;
+	if (f) {
+		print_json(f, m);
+		rc = shard_close(f, &m->a.sh, "matrix", "matrix", !interrupted);
+	}
+	free(key);
+	return rc;
 }
 
 int cmd_matrix(int argc, char **argv)
@@ -966,32 +1121,197 @@ int cmd_matrix(int argc, char **argv)
 		goto out;
 	m.nr_cells = m.nr_rows * m.a.nr_presets;
 	m.cells = calloc((size_t)m.nr_cells, sizeof(*m.cells));
-	if (!m.cells) {
+	m.expected = calloc((size_t)m.nr_cells, sizeof(*m.expected));
+	if (!m.cells || !m.expected) {
 		fprintf(stderr, "cowlab matrix: out of memory\n");
 		code = EXIT_USAGE;
 		goto out;
 	}
+	for (int c = 0; c < m.nr_cells; c++)
+		m.expected[c] = scen_expected(m.rows[c / m.a.nr_presets].s,
+					      m.a.presets[c % m.a.nr_presets]);
+	m.parts =
+		m.a.sh.shards > (unsigned int)m.nr_cells
+			? (m.a.sh.shards + (unsigned int)m.nr_cells - 1) / (unsigned int)m.nr_cells
+			: 1;
 	signal(SIGINT, interrupt_handler);
+	signal(SIGTERM, interrupt_handler);
 	if (run_cells(&m) != 0) {
 		fprintf(stderr, "cowlab matrix: cannot run the workers: %s\n", strerror(errno));
 		code = EXIT_USAGE;
 		goto out;
 	}
-	if (m.a.format == FORMAT_JSON)
-		print_json(&m);
-	else if (m.a.format == FORMAT_TAP)
-		print_tap(&m);
-	else if (m.a.format == FORMAT_MARKDOWN)
-		print_markdown(&m);
-	else
-		print_text(&m);
-	if (interrupted)
-		code = EXIT_INTERRUPTED;
-	else if (any_error_differs(&m))
-		code = EXIT_SCENARIO;
-	else
-		code = count_differ(&m) ? EXIT_FOUND : 0;
+	code = print_matrix(&m);
+	if (m.a.sh.out && write_shard(&m) != 0)
+		code = EXIT_USAGE;
 out:
 	matrix_free(&m);
 	return code < 0 ? 0 : code;
+}
+
+/* ---- cowlab merge, of a matrix's shards ----------------------------------------------- */
+
+/* A copy of s that m frees; NULL without memory. */
+static const char *keep(struct matrix *m, const char *s)
+{
+	char **o = realloc(m->owned, (size_t)(m->nr_owned + 1) * sizeof(*o));
+
+	if (!o)
+		return NULL;
+	m->owned = o;
+	return m->owned[m->nr_owned++] = strdup(s ? s : "");
+}
+
+/* Cell c's result from its shard's JSON cell x: false if x is not one. */
+static bool cell_from_json(struct matrix *m, int c, const struct json *x, struct verdict *v)
+{
+	const char *found = json_get_str(x, "found"), *search = json_get_str(x, "search");
+	const char *want = json_get_str(x, "expected"), *s;
+	uint64_t n;
+
+	memset(v, 0, sizeof(*v));
+	m->expected[c] = want ? keep(m, want) : NULL;
+	if (!found) /* stopped before its verdict */
+		return json_get(x, "stopped") != NULL;
+	if (!search || strlen(found) >= sizeof(v->verdict) || (want && !m->expected[c]))
+		return false;
+	snprintf(v->verdict, sizeof(v->verdict), "%s", found);
+	v->failed = strcmp(search, "found") == 0 || strcmp(search, "lost") == 0;
+	v->cover = strcmp(search, "exhaustive") == 0 ? EXPLORE_EXHAUSTIVE
+		   : strcmp(search, "bounded") == 0  ? EXPLORE_BOUNDED
+		   : v->failed			     ? EXPLORE_FOUND
+						     : EXPLORE_SAMPLED;
+	if (json_get_u64(x, "bound", &n))
+		v->dfs_bound = (unsigned int)n;
+	if (json_get_u64(x, "runs", &n))
+		v->runs = n;
+	s = json_get_str(x, "message");
+	snprintf(v->message, sizeof(v->message), "%s", s ? s : "");
+	s = json_get_str(x, "token");
+	snprintf(v->token, sizeof(v->token), "%s", s ? s : "");
+	{
+		const struct json *sec = json_get(x, "seconds");
+		bool b;
+
+		if (sec && sec->type == JSON_NUM)
+			v->seconds = strtod(sec->text, NULL);
+		if (json_get_bool(x, "exhaustive", &b))
+			v->exhaustive = b;
+	}
+	return true;
+}
+
+/* Add the verdict of a part of a cell's search to the cell's (first: the
+ * first part): runs and seconds add up; the first failing part's verdict
+ * is the cell's; a pass rests on what its weakest part rests on; a cell
+ * skips only if every part did. */
+static void add_part(struct verdict *v, const struct verdict *p, bool first)
+{
+	struct verdict sum = *v;
+
+	if (first) {
+		*v = *p;
+		return;
+	}
+	if ((!v->failed && p->failed) ||
+	    (strcmp(v->verdict, "skip") == 0 && strcmp(p->verdict, "pass") == 0))
+		*v = *p; /* the failure, or the pass, is the cell's verdict */
+	if (!v->failed) {
+		v->exhaustive = sum.exhaustive && p->exhaustive;
+		v->dfs_done = sum.dfs_done && p->dfs_done;
+		v->cover = sum.cover < p->cover ? sum.cover : p->cover;
+		v->dfs_bound = sum.dfs_bound > p->dfs_bound ? sum.dfs_bound : p->dfs_bound;
+	}
+	v->runs = sum.runs + p->runs;
+	v->seconds = sum.seconds + p->seconds;
+}
+
+int matrix_merge(struct json *const *results, const bool *complete, unsigned int shards, bool json)
+{
+	struct matrix m = {0};
+	const struct json *rows = json_get(results[0], "rows"),
+			  *presets = json_get(results[0], "presets"), *e;
+	int code = EXIT_USAGE, r = 0;
+	uint64_t parts;
+
+	m.a.format = json ? FORMAT_JSON : FORMAT_TEXT;
+	if (!rows || rows->type != JSON_ARR || !presets || presets->type != JSON_ARR)
+		goto bad;
+	for (e = presets->child; e; e = e->next)
+		m.a.nr_presets++;
+	for (e = rows->child; e; e = e->next)
+		m.nr_rows++;
+	m.nr_cells = m.nr_rows * m.a.nr_presets;
+	m.a.presets = calloc((size_t)m.a.nr_presets + 1, sizeof(*m.a.presets));
+	m.rows = calloc((size_t)m.nr_rows + 1, sizeof(*m.rows));
+	m.cells = calloc((size_t)m.nr_cells + 1, sizeof(*m.cells));
+	m.expected = calloc((size_t)m.nr_cells + 1, sizeof(*m.expected));
+	if (!m.a.presets || !m.rows || !m.cells || !m.expected || m.nr_cells == 0)
+		goto bad;
+	r = 0;
+	for (e = presets->child; e; e = e->next)
+		if (e->type != JSON_STR || !(m.a.presets[r++] = keep(&m, e->text)))
+			goto bad;
+	r = 0;
+	for (e = rows->child; e; e = e->next, r++) {
+		const struct json *cells = json_get(e, "cells");
+
+		m.rows[r].name = (char *)keep(&m, json_get_str(e, "scenario"));
+		m.rows[r].file = (char *)keep(&m, json_get_str(e, "file"));
+		if (!m.rows[r].name || !m.rows[r].file || !cells || cells->type != JSON_ARR)
+			goto bad;
+	}
+	/* Each cell from the shards that ran its parts. */
+	if (!json_get_u64(results[0], "parts", &parts) || parts < 1 || parts > shards)
+		goto bad;
+	m.parts = (unsigned int)parts;
+	m.a.sh.shards = shards;
+	for (int c = 0; c < m.nr_cells; c++) {
+		int i = c / m.a.nr_presets, p = c % m.a.nr_presets;
+		bool stopped = false;
+
+		m.cells[c].cell = c;
+		for (unsigned int part = 0; part < m.parts; part++) {
+			unsigned int owner = part_shard(&m, c, part);
+			const struct json *row = json_get(results[owner], "rows"), *x;
+			struct verdict v;
+
+			row = row ? row->child : NULL;
+			for (int k = 0; row && k < i; k++)
+				row = row->next;
+			x = row ? json_get(row, "cells") : NULL;
+			x = x ? x->child : NULL;
+			for (int k = 0; x && k < p; k++)
+				x = x->next;
+			if (!x || !cell_from_json(&m, c, x, &v))
+				goto bad;
+			if (!v.verdict[0] && complete[owner]) {
+				fprintf(stderr,
+					"cowlab merge: shard %u has no verdict for %s under %s, "
+					"yet "
+					"it says it ran to its end\n",
+					owner, m.rows[i].name, m.a.presets[p]);
+				goto out;
+			}
+			stopped |= !v.verdict[0];
+			add_part(&m.cells[c].v, &v, part == 0);
+		}
+		if (stopped)
+			m.cells[c].v.verdict[0] = '\0'; /* no verdict: a part is missing */
+	}
+	m.a.sh.shards = 1; /* the merged table is the whole */
+	m.parts = 1;
+	for (unsigned int j = 0; j < shards; j++)
+		interrupted |= !complete[j];
+	code = print_matrix(&m);
+	goto out;
+bad:
+	fprintf(stderr, "cowlab merge: a matrix shard's cells are not as `matrix --json` "
+			"writes them\n");
+out:
+	free(m.rows); /* its strings are in owned */
+	m.rows = NULL;
+	m.nr_rows = 0;
+	matrix_free(&m);
+	return code;
 }

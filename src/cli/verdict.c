@@ -67,8 +67,19 @@ static void search_verdict(const struct scenario *s, const char *preset,
 void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs, double time,
 		     uint64_t seed, struct verdict *v)
 {
-	struct explore_opts o = explore_auto_opts(seed, runs, time);
+	explore_verdict_part(s, preset, runs, time, seed, 0, 1, v);
+}
 
+void explore_verdict_part(const struct scenario *s, const char *preset, uint64_t runs, double time,
+			  uint64_t seed, unsigned int part, unsigned int parts, struct verdict *v)
+{
+	/* The runs are shared out as --jobs shares them among workers. */
+	struct explore_opts o = explore_auto_opts(seed, runs / parts + (part < runs % parts), time);
+
+	if (runs && o.runs == 0)
+		o.runs = 1; /* 0 would be no limit */
+	o.shard = part;
+	o.nr_shards = parts;
 	search_verdict(s, preset, &o, v);
 }
 
