@@ -109,6 +109,11 @@ suite() {
 # cowlab the command's checks use; "browser: SKIPPED" where there is no
 # Chromium and it cannot be installed.
 [ -x build/cowlab ] && suite browser build
+# The scale-out recipes (docs/scale-out.md): the Slurm one on a real
+# one-node cluster (root; it installs Debian's slurm and munge), the
+# Kubernetes manifest read and its pods' commands played out here.
+[ -x build/cowlab ] && suite slurm build
+[ -x build/cowlab ] && suite k8s build
 # The sanitizer suites, when asked for: ASan/UBSan, then ThreadSanitizer.
 [ -n "${SANITIZE:-}" ] && suite sanitize "$SANITIZE"
 [ -n "${TSAN:-}" ] && suite tsan "$TSAN"
