@@ -986,21 +986,25 @@ fi
 
 # Shards on a cluster (docs/scale-out.md): --shard I/N or auto, --out DIR,
 # cowlab merge DIR.  Merged results equal the single process's on three
-# scenarios: two passing whole dfs searches (runs and distinct schedules
-# add up to the same) and a failing one (the same verdict, and a token
-# that replays it).
-jnum() { sed -n "s/.*\"$1\":\([0-9]*\)[,}].*/\1/p" "$2" | tail -n 1; }
+# scenarios: two passing whole dfs searches (runs, distinct schedules and
+# distinct traces, the shards' sets of traces joined, with their digest)
+# and a failing one (the same verdict, and a token that replays it).
+jnum() { sed -n "s/.*\"$1\":\"\{0,1\}\([0-9a-f]*\)\"\{0,1\}[,}].*/\1/p" "$2" | tail -n 1; }
 for sc in "scenarios/gup/gup_fast_vs_fork.cow 3" "scenarios/fork_vs_writer.cow 2"; do
 	set -- $sc
-	"$cow" explore "$1" --policy linux-6.5 --algo dfs --json >"$tmp/one" 2>&1
+	"$cow" explore "$1" --policy linux-6.5 --algo dfs --count-traces --json >"$tmp/one" 2>&1
 	rm -rf "$tmp/shards"
 	i=0
 	while [ "$i" -lt "$2" ]; do
-		"$cow" explore "$1" --policy linux-6.5 --algo dfs --shard "$i/$2" --out "$tmp/shards" >/dev/null 2>&1
+		"$cow" explore "$1" --policy linux-6.5 --algo dfs --count-traces --shard "$i/$2" --out "$tmp/shards" >/dev/null 2>&1
 		i=$((i + 1))
 	done
 	expect 0 "merge: $2 shards of $(basename "$1")" "$cow" merge "$tmp/shards" --json
-	[ -n "$(jnum runs "$tmp/one")" ] && [ "$(jnum runs "$tmp/out")" = "$(jnum runs "$tmp/one")" ] && [ "$(jnum distinct "$tmp/out")" = "$(jnum distinct "$tmp/one")" ] && grep -q '"found":false' "$tmp/out" && grep -q "\"cover\":\"$(sed -n 's/.*"search":"\([a-z]*\)".*/\1/p' "$tmp/one")\"" "$tmp/out" && ok "merge: $(basename "$1")'s runs, schedules and cover equal one process's ($(jnum runs "$tmp/one") runs)" || bad "merge: $(basename "$1"): merged $(jnum runs "$tmp/out")/$(jnum distinct "$tmp/out"), one process $(jnum runs "$tmp/one")/$(jnum distinct "$tmp/one")"
+	same=yes
+	for f in runs distinct traces traces_digest; do
+		[ -n "$(jnum $f "$tmp/one")" ] && [ "$(jnum $f "$tmp/out")" = "$(jnum $f "$tmp/one")" ] || same="no ($f: merged $(jnum $f "$tmp/out"), one process $(jnum $f "$tmp/one"))"
+	done
+	[ "$same" = yes ] && grep -q '"found":false' "$tmp/out" && grep -q "\"cover\":\"$(sed -n 's/.*"search":"\([a-z]*\)".*/\1/p' "$tmp/one")\"" "$tmp/out" && ok "merge: $(basename "$1")'s runs, schedules, traces and cover equal one process's ($(jnum runs "$tmp/one") runs, $(jnum traces "$tmp/one") traces)" || bad "merge: $(basename "$1"): $same"
 done
 "$cow" explore scenarios/gup/dma_thread.cow --policy linux-2.6.29 --json >"$tmp/one" 2>&1
 rm -rf "$tmp/shards"

@@ -167,9 +167,8 @@ void explore_verdict(const struct scenario *s, const char *preset, uint64_t runs
 		     uint64_t seed, struct verdict *v);
 /* Part part of parts of that search (explore's --shard part/parts, with
  * runs / parts of the runs): its verdict is the part's. */
-void explore_verdict_part(const struct scenario *s, const char *preset, uint64_t runs,
-			  double time, uint64_t seed, unsigned int part, unsigned int parts,
-			  struct verdict *v);
+void explore_verdict_part(const struct scenario *s, const char *preset, uint64_t runs, double time,
+			  uint64_t seed, unsigned int part, unsigned int parts, struct verdict *v);
 /* A pass that is not yet exhaustive: search s with dpor for up to time
  * seconds.  If dpor runs every trace the pass is proven (exhaustive, its
  * cover EXPLORE_EXHAUSTIVE); if it finds a failing run, that is the

@@ -241,6 +241,8 @@ static int parse_explore_args(int argc, char **argv, struct explore_args *a)
 		return EXIT_USAGE;
 	a->o.shard = a->sh.shard;
 	a->o.nr_shards = a->sh.shards;
+	/* A shard's traces are joined with the other shards' by merge. */
+	a->o.keep_forms = a->o.count_traces && a->sh.out;
 	if (a->sh.out && (a->reduce || a->estimate > 0)) {
 		fprintf(stderr, "cowlab explore: --out writes a search's result, not --reduce's or "
 				"--estimate's\n");
@@ -971,8 +973,15 @@ int cmd_explore(int argc, char **argv)
 			report_none(out, true, &a, policy, r, &k);
 		code = 0;
 	}
+	if (out && r->forms) {
+		fputs(",\"forms\":[", out);
+		for (uint64_t i = 0; i < r->traces; i++)
+			fprintf(out, "%s\"%016" PRIx64 "\"", i ? "," : "", r->forms[i]);
+		fputs("]", out);
+	}
 	if (out && shard_close(out, &a.sh, "explore", "explore", !stop_flag) != 0)
 		code = EXIT_USAGE;
+	free(r->forms);
 	if (a.reduce && code == 0 && !r->failed)
 		fprintf(stderr,
 			"cowlab explore: --reduce: no run failed, so there is nothing to "

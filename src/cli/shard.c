@@ -446,6 +446,55 @@ static uint64_t sum_u64(const struct merge *m, const char *key)
 	return sum;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* --count-traces: the shards' sets of traces joined (a trace two shards
+ * ran counts once), their number and digest (traces.c).  False if a
+ * shard has no set. */
+static bool join_forms(const struct merge *m, uint64_t *traces, uint64_t *digest)
+{
+	uint64_t *all = NULL, n = 0, cap = 0;
+
+	*traces = *digest = 0;
+	for (unsigned int i = 0; i < m->shards; i++) {
+		const struct json *f = json_get(m->files[i].doc, "forms");
+
+		if (!f || f->type != JSON_ARR) {
+			free(all);
+			return false;
+		}
+		for (const struct json *e = f->child; e; e = e->next) {
+			if (n == cap) {
+				uint64_t *g = realloc(all, (cap = 2 * cap + 1024) * sizeof(*all));
+
+				if (!g) {
+					free(all);
+					return false;
+				}
+				all = g;
+			}
+			if (e->type != JSON_STR || sscanf(e->text, "%" SCNx64, &all[n]) != 1) {
+				free(all);
+				return false;
+			}
+			n++;
+		}
+	}
+	qsort(all, n, sizeof(*all), cmp_u64);
+	for (uint64_t i = 0; i < n; i++)
+		if (i == 0 || all[i] != all[i - 1]) {
+			(*traces)++;
+			*digest += cow_mix64(all[i]);
+		}
+	free(all);
+	return true;
+}
+
 static int merge_explore(const struct merge *m)
 {
 	const struct shard_file *found = NULL;
@@ -454,6 +503,8 @@ static int merge_explore(const struct merge *m)
 	uint64_t runs = sum_u64(m, "runs"), distinct = sum_u64(m, "distinct"),
 		 uncounted = sum_u64(m, "uncounted"), bound = 0, b;
 	bool exhaustive = true, bounded = true, complete = true, skipped = true, v;
+	uint64_t traces, digest;
+	bool counted = join_forms(m, &traces, &digest);
 	char cover[160];
 
 	for (unsigned int i = 0; i < m->shards; i++) {
@@ -503,6 +554,9 @@ static int merge_explore(const struct merge *m)
 		       runs, distinct, uncounted, complete ? "true" : "false");
 		if (bounded && !exhaustive && !found)
 			printf(",\"bound\":%" PRIu64, bound);
+		if (counted)
+			printf(",\"traces\":%" PRIu64 ",\"traces_digest\":\"%016" PRIx64 "\"",
+			       traces, digest);
 		if (found) {
 			static const char *const keys[] = {"verdict", "message", "token", "trace"};
 
@@ -537,6 +591,11 @@ static int merge_explore(const struct merge *m)
 			printf(" (and %" PRIu64 " runs cut short: repeats or other shards')",
 			       uncounted);
 		printf(" in %u shards\n", m->shards);
+		if (counted)
+			printf("  %" PRIu64
+			       " distinct traces by Foata normal form (the shards' sets "
+			       "joined: a trace two shards ran counts once)\n",
+			       traces);
 		for (unsigned int i = 0; i < m->shards; i++)
 			if (!m->files[i].complete)
 				printf("  shard %u was stopped before its end (%s): its part was "

@@ -777,8 +777,11 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 		}
 	}
 	r->distinct = fps.nr;
-	if (x.traces)
+	if (x.traces) {
 		r->traces = trace_count_nr(x.traces, &r->traces_digest);
+		if (o->keep_forms)
+			r->forms = trace_count_forms(x.traces);
+	}
 	r->dfs_done = (x.dfs && dfs_done(x.dfs)) || (x.dpor && dpor_exhaustive(x.dpor));
 	r->exhaustive = (x.dfs && dfs_exhaustive(x.dfs)) || (x.dpor && dpor_exhaustive(x.dpor));
 	if (x.dpor)

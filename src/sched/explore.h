@@ -146,6 +146,11 @@ struct explore_result {
 	 * repeated a trace). */
 	uint64_t traces;
 	uint64_t traces_digest; /* of their set: equal sets, equal digests */
+	/* With count_traces and keep_forms: the set itself, its traces
+	 * elements (malloc'd; the caller frees it), so that the sets of
+	 * shards can be joined (a trace two shards both ran counts once);
+	 * the digest is the sum of cow_mix64 of each.  NULL without memory. */
+	uint64_t *forms;
 };
 
 /* What a search's verdict rests on; every verdict the tool prints says
@@ -213,6 +218,7 @@ struct explore_opts {
 	/* Count the distinct traces of the counted runs (explore_result's
 	 * traces; traces.c says how).  One job only. */
 	bool count_traces;
+	bool keep_forms; /* ... and hand their set over (explore_result.forms) */
 };
 
 /* The auto search (PCT, random and dfs in turn, with the defaults) from

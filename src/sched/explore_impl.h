@@ -49,6 +49,9 @@ void trace_count_free(struct trace_count *tc);
 int trace_count_add(struct trace_count *tc);
 /* The distinct traces, and their set's digest (the same for the same set). */
 uint64_t trace_count_nr(const struct trace_count *tc, uint64_t *digest);
+/* The set's elements, trace_count_nr of them, in a malloc'd array (NULL
+ * without memory). */
+uint64_t *trace_count_forms(const struct trace_count *tc);
 
 struct dfs *dfs_new(unsigned int bound, bool reduce, unsigned int shard, unsigned int nr_shards);
 void dfs_free(struct dfs *d);

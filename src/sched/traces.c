@@ -207,3 +207,14 @@ uint64_t trace_count_nr(const struct trace_count *tc, uint64_t *digest)
 	*digest = tc->digest;
 	return tc->forms.nr;
 }
+
+uint64_t *trace_count_forms(const struct trace_count *tc)
+{
+	uint64_t *v = malloc((tc->forms.nr + 1) * sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; v && i < tc->forms.cap; i++)
+		if (tc->forms.slot[i])
+			v[n++] = tc->forms.slot[i];
+	return v;
+}
