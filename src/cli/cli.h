@@ -111,6 +111,9 @@ const char *cover_words(enum explore_cover c, enum sched_algo algo, unsigned int
  * every schedule within K preemptions ran, "~" when sampled. */
 const char *cover_mark(enum explore_cover c, unsigned int bound, char *buf, size_t len);
 
+/* The whole of a file, NUL-terminated, its length in *len (malloc'd);
+ * NULL with errno set if it cannot be read. */
+char *read_whole(const char *path, size_t *len);
 /* s as a JSON string literal, quotes included. */
 void json_string(FILE *f, const char *s);
 /* Whether name is a preset, a rule set or a name --policies gave one;

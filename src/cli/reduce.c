@@ -369,43 +369,12 @@ static bool try_ranges(struct reducer *rd, int i)
 	return any;
 }
 
-static char *read_all(const char *path, size_t *size)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (!f)
-		return NULL;
-	for (;;) {
-		if (n + 4096 + 1 > cap) {
-			char *more = realloc(buf, cap = 2 * cap + 8192);
-
-			if (!more) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = more;
-		}
-		size_t got = fread(buf + n, 1, 4096, f);
-
-		n += got;
-		if (got < 4096)
-			break;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	*size = n;
-	return buf;
-}
-
 int explore_reduce(const char *src, const char *dst, const char *policy, const char *verdict,
 		   const char *message, struct reduce_stats *st)
 {
 	struct reducer rd = {.path = dst, .policy = policy};
 	size_t size;
-	char *text = read_all(src, &size), *out;
+	char *text = read_whole(src, &size), *out;
 	int *map, nr = 0, err = 0, changed = 1;
 	FILE *f;
 
