@@ -740,6 +740,9 @@ int explore_run_search(const struct explore_prog *p, const char *policy,
 				memcpy(r, &one, sizeof(one));
 				r->dfs_bound = bound;
 				r->uncounted = uncounted;
+				/* Not one's: the search's, set at its end. */
+				r->traces = r->traces_digest = 0;
+				r->forms = NULL;
 				/* A dfs run may have left its planned schedule
 				 * where a sleep set forbade the default: name it
 				 * by what it did. */

@@ -935,6 +935,7 @@ static int trace_as(const struct explore_prog *p, const struct explore_token *t,
 		print(f, &tr, shown, r);
 		err = (int)shown;
 	}
+	free(tr.notes);
 	free(tr.steps);
 	return err;
 }
