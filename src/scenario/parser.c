@@ -910,7 +910,8 @@ int scen_parse(const char *path, const char *text, size_t len, struct scenario *
 				snprintf(err, errlen, "%s: out of memory", path);
 			return COW_ENOMEM;
 		}
-		memcpy(s->text, text, len);
+		if (len) /* text may be NULL then */
+			memcpy(s->text, text, len);
 		s->text[len] = '\0';
 		s->text_len = len;
 	}
