@@ -294,6 +294,10 @@ pass_file=$top/scenarios/gup/gup_fast_vs_fork.cow
 pass_args="--policy linux-6.5 --algo dfs"
 fail_file=$top/scenarios/gup/dma_thread.cow
 fail_args="--policy linux-2.6.29"
+# The matrix: 3 scenarios under 2 presets in 4 shards (cells, with no
+# part split: 6 cells), each cell as its expect lines say.
+mx_files="$top/scenarios/matrix/r17_gup_fast_vs_fork.cow $top/scenarios/matrix/r18_dirty_cow.cow $top/scenarios/matrix/r07_vmsplice_thp.cow"
+mx_args="--policy linux-2.6.29,linux-6.5 --jobs 1"
 
 # --- submit both searches, then wait for both -----------------------------
 jobs_start=$(date +%s)
@@ -307,7 +311,12 @@ pass_merge=$merge_id
 submit fail 2 explore "$fail_file" $fail_args && fail_ok=1
 fail_array=$array_id
 fail_merge=$merge_id
-[ "$pass_ok" -eq 1 ] || [ "$fail_ok" -eq 1 ] || finish
+mx_ok=0
+# shellcheck disable=SC2086
+submit matrix 4 matrix $mx_files $mx_args && mx_ok=1
+mx_array=$array_id
+mx_merge=$merge_id
+[ "$pass_ok" -eq 1 ] || [ "$fail_ok" -eq 1 ] || [ "$mx_ok" -eq 1 ] || finish
 
 # The unsharded searches, run here while the cluster works.
 # shellcheck disable=SC2086
@@ -316,10 +325,13 @@ pass_direct_rc=$?
 # shellcheck disable=SC2086
 "$cowlab" explore "$fail_file" $fail_args --json >"$tmp/fail.direct" 2>"$tmp/fail.direct.err"
 fail_direct_rc=$?
+# shellcheck disable=SC2086
+"$cowlab" matrix $mx_files $mx_args --json >"$tmp/matrix.direct" 2>"$tmp/matrix.direct.err"
 
 ids=
 [ "$pass_ok" -eq 1 ] && ids="$pass_array $pass_merge"
 [ "$fail_ok" -eq 1 ] && ids="$ids $fail_array $fail_merge"
+[ "$mx_ok" -eq 1 ] && ids="$ids $mx_array $mx_merge"
 # shellcheck disable=SC2086
 if wait_done $ids; then
 	ok "every job ended within ${wait_jobs}s (in $(($(date +%s) - jobs_start))s)"
@@ -463,6 +475,36 @@ print(json.loads(lines[-1]).get("verdict", "") if lines else "")' "$tmp/fail.dir
 	else
 		fail "fail: the unsharded search exited $fail_direct_rc with verdict '$dverdict', the merge's '$verdict'"
 	fi
+fi
+
+# --- the matrix --------------------------------------------------------------
+if [ "$mx_ok" -eq 1 ]; then
+	check_jobs matrix "$mx_array" 4 "$mx_merge" 0
+	out=$(python3 - "$tmp/matrix/merged.jsonl" "$tmp/matrix.direct" <<'EOF'
+import json, sys
+def cells(path):
+    lines = [l for l in open(path) if l.strip().startswith("{")]
+    d = json.loads(lines[-1])
+    return d, [(r["scenario"], c["preset"], c.get("found"), c.get("match"))
+               for r in d["rows"] for c in r["cells"]]
+try:
+    m, mc = cells(sys.argv[1])
+    d, dc = cells(sys.argv[2])
+except Exception as e:
+    print("slurm: FAIL - matrix: reading the merged or the direct matrix: %s" % e)
+    sys.exit(0)
+if mc == dc and m.get("finished") == m.get("cells") == 6 and m.get("mismatches") == 0:
+    print("slurm: ok - matrix: the merged table's 6 cells have the unsharded matrix's verdicts (%s)"
+          % " ".join(c[2] for c in mc))
+else:
+    print("slurm: FAIL - matrix: merged %s, unsharded %s" % (mc, dc))
+EOF
+)
+	echo "$out"
+	case $out in
+	*"slurm: ok - "*) passed=$((passed + 1)) ;;
+	*) failed=$((failed + 1)) ;;
+	esac
 fi
 
 finish
