@@ -522,6 +522,10 @@ grep -q "rmw pte@0x10001000 mm1 = pfn [0-9]* W" "$tmp/out" && ok "the trace show
 expect 1 "explore finds Dirty COW" "$cow" explore scenarios/matrix/r18_dirty_cow.cow --policy linux-2.6.29
 grep -q "= gup 0x[0-9a-f]*: the forced write faulted, retry as a read" "$tmp/out" && grep -q "r18_dirty_cow.cow:[0-9]*  poke " "$tmp/out" && ok "trace rows: the .cow line, the operation and GUP's decisions" || bad "trace rows: the .cow line, the operation and GUP's decisions"
 expect 0 "Dirty COW under linux-6.5" "$cow" explore scenarios/matrix/r18_dirty_cow.cow --policy linux-6.5 --runs 300
+# A pinned page's soft-dirty desync (5.9): clear_refs write-protects the
+# pinned page, mprotect leaves it read-only, the write copies it.
+expect 1 "explore finds the soft-dirty desync under linux-5.9" "$cow" explore scenarios/matrix/r11_pin_mprotect_softdirty.cow --policy linux-5.9
+grep -q "= clear_refs pfn [0-9]* \[ref 1025 map 1 pin 0 excl\]: held beyond its" "$tmp/out" && grep -q "= mprotect pfn [0-9]* \[ref 1025 map 1 pin 0 excl\]: soft-dirty clear, leave" "$tmp/out" && grep -q "= do_wp_page pfn [0-9]* \[ref 1025 map 1 pin 0 excl\]: refcount rule, copy" "$tmp/out" && ok "trace rows: clear_refs's, mprotect's and do_wp_page's decisions" || bad "trace rows: clear_refs's, mprotect's and do_wp_page's decisions"
 # A leak with no race: the rows are the operations that decided it.
 expect 1 "explore finds the child's vmsplice leak" "$cow" explore scenarios/gup/vmsplice_child_leak.cow --policy linux-2.6.29
 grep -q "vmsplice_child_leak.cow:12  vmsplice buf -> pipe" "$tmp/out" && grep -q "vmsplice_child_leak.cow:15  write buf 0x22" "$tmp/out" && grep -q "= do_wp_page pfn [0-9]* \[ref 2 map 1 pin 0 excl\]: mapcount rule, reuse" "$tmp/out" && grep -q "^!  *[0-9]*  a    vmsplice_child_leak.cow:19  failed: leak" "$tmp/out" && ok "trace rows: a leak's vmsplice, the write that reused the page, the check" || bad "trace rows: a leak's vmsplice, the write that reused the page, the check"

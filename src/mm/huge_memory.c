@@ -728,6 +728,12 @@ int split_folio(struct cow_system *sys, struct page *page)
 	av = folio_lock_anon_vma_write(head, &mapped);
 	if (page_ref_count(head) != mapped + 1) {
 		err = COW_EBUSY; /* can_split_folio(): pinned, or GUP holds it */
+		if (unlikely(sys->decide_fn)) {
+			char counts[64];
+
+			mm_decide(sys, "split_folio %s: held beyond its mappings, not split",
+				  mm_page_counts(sys, head, counts, sizeof(counts)));
+		}
 		goto out;
 	}
 	if (av)

@@ -25,6 +25,16 @@ void ptep_modify(pte_t *ptep, pte_t clear, pte_t set)
 	}
 }
 
+/* Say what mprotect did with a private anonymous page gaining write. */
+static void mprotect_decide(struct cow_system *sys, const struct page *page, const char *what)
+{
+	char counts[64];
+
+	if (unlikely(sys->decide_fn))
+		mm_decide(sys, "mprotect %s: %s", mm_page_counts(sys, page, counts, sizeof(counts)),
+			  what);
+}
+
 static void change_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *ptep, void *arg)
 {
 	struct prot_change *pc = arg;
@@ -54,8 +64,12 @@ static void change_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *pt
 		return;
 	/* A PTE that soft-dirty tracking write-protected stays so: the next
 	 * write must fault to mark it (can_change_pte_writable). */
-	if (!(vma->vm_flags & VM_SOFTDIRTY) && !pte_soft_dirty(pte))
+	if (!(vma->vm_flags & VM_SOFTDIRTY) && !pte_soft_dirty(pte)) {
+		if (!(vma->vm_flags & VM_SHARED))
+			mprotect_decide(pc->sys, pfn_to_page(pc->sys->pool, pte_pfn(pte)),
+					"soft-dirty clear, leave it read-only (a write marks it)");
 		return;
+	}
 	/* Gaining write: a shared mapping's page may be mapped writable at
 	 * once; a private one's only if it is an exclusive anonymous page
 	 * (6.0's can_change_pte_writable); older kernels, 5.19 included,
@@ -63,8 +77,16 @@ static void change_pte(struct vm_area_struct *vma, unsigned long addr, pte_t *pt
 	page = pfn_to_page(pc->sys->pool, pte_pfn(pte));
 	if ((vma->vm_flags & VM_SHARED) ||
 	    (pc->sys->policy->mprotect_upgrade && PageFlag(page, PG_anon) &&
-	     PageFlag(page, PG_anon_exclusive)))
+	     PageFlag(page, PG_anon_exclusive))) {
 		ptep_modify(ptep, 0, _PAGE_RW);
+		if (!(vma->vm_flags & VM_SHARED))
+			mprotect_decide(pc->sys, page, "exclusive, map it writable now");
+	} else if (PageFlag(page, PG_anon)) {
+		mprotect_decide(pc->sys, page,
+				pc->sys->policy->mprotect_upgrade
+					? "not exclusive, leave it read-only (a write faults)"
+					: "the era leaves it read-only (a write faults)");
+	}
 }
 
 int do_mprotect(struct mm_struct *mm, unsigned long addr, unsigned long len, int prot)
@@ -125,8 +147,26 @@ static void clear_soft_dirty_pte(struct vm_area_struct *vma, unsigned long addr,
 		return;
 	if (c->sys->policy->clear_refs_skip_pinned && !pte_special(pte) &&
 	    test_bit(MMF_HAS_PINNED, &vma->vm_mm->flags) && is_cow_mapping(vma->vm_flags) &&
-	    page_maybe_dma_pinned(pfn_to_page(c->sys->pool, pte_pfn(pte))))
+	    page_maybe_dma_pinned(pfn_to_page(c->sys->pool, pte_pfn(pte)))) {
+		if (unlikely(c->sys->decide_fn)) {
+			char counts[64];
+
+			mm_decide(c->sys, "clear_refs %s: maybe pinned, leave it writable",
+				  mm_page_counts(c->sys, pfn_to_page(c->sys->pool, pte_pfn(pte)),
+						 counts, sizeof(counts)));
+		}
 		return;
+	}
+	if (unlikely(c->sys->decide_fn) && !pte_special(pte) &&
+	    mm_page_extra_refs(pfn_to_page(c->sys->pool, pte_pfn(pte))) > 0) {
+		char counts[64];
+
+		mm_decide(c->sys, "clear_refs %s: held beyond its mappings, write-protect it%s",
+			  mm_page_counts(c->sys, pfn_to_page(c->sys->pool, pte_pfn(pte)), counts,
+					 sizeof(counts)),
+			  c->sys->policy->clear_refs_skip_pinned ? " (not maybe pinned)"
+								 : " (the era skips no page)");
+	}
 	if (pte_write(pte))
 		c->reduced = true;
 	ptep_modify(ptep, _PAGE_RW | _PAGE_SOFT_DIRTY, 0);
