@@ -1074,6 +1074,27 @@ for n in 2 7; do
 	"$cow" merge "$tmp/mx" --json >"$tmp/out" 2>"$tmp/err"
 	[ -n "$(verdicts "$tmp/one")" ] && [ "$(verdicts "$tmp/out")" = "$(verdicts "$tmp/one")" ] && grep -q '"cells":6,"finished":6' "$tmp/out" && ok "merge: a matrix in $n shards has the single process's verdicts ($(verdicts "$tmp/one"))" || bad "merge: a matrix in $n shards: $(verdicts "$tmp/out") vs $(verdicts "$tmp/one")"
 done
+# A matrix shard stopped before its end: its cells without a verdict are
+# '-' and merge exits 130; one stopped after its cells finished left
+# nothing out.
+rm -rf "$tmp/mx"
+for i in 0 1; do "$cow" matrix scenarios/matrix/r17_gup_fast_vs_fork.cow --policy linux-2.6.29,linux-6.5 --shard $i/2 --out "$tmp/mx" >/dev/null 2>&1; done
+sed 's/"complete":true/"complete":false/' "$tmp/mx/matrix-1-of-2.json" >"$tmp/stopped.json" && mv "$tmp/stopped.json" "$tmp/mx/matrix-1-of-2.json"
+expect 0 "merge: a matrix shard stopped after its cells finished" "$cow" merge "$tmp/mx"
+if command -v python3 >/dev/null 2>&1; then
+	python3 - "$tmp/mx/matrix-1-of-2.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for r in d["result"]["rows"]:
+    r["cells"] = [c if c.get("found") is None else {"preset": c["preset"], "found": None, "stopped": True}
+                  for c in r["cells"]]
+json.dump(d, open(sys.argv[1], "w"))
+PY
+	expect 130 "merge: a matrix shard stopped before a cell's verdict" "$cow" merge "$tmp/mx"
+	grep -q "^interrupted: 1 of 2 cells finished, the others are marked '-'" "$tmp/out" && ok "merge: the stopped shard's cell is '-'" || bad "merge: the stopped shard's cell is '-'"
+else
+	skip "merge: a matrix shard stopped before a cell's verdict (no python3 to edit the JSON)"
+fi
 "$cow" matrix $mx --policy linux-2.6.29,linux-6.5 --jobs 2 --shard 1/7 >"$tmp/out" 2>&1
 grep -q "^shard 1 of 7: one of the 2 parts of the search of each of 2 cells" "$tmp/out" && ok "matrix --shard: says which part it ran" || bad "matrix --shard: says which part it ran"
 

@@ -1170,7 +1170,8 @@ static bool cell_from_json(struct matrix *m, int c, const struct json *x, struct
 	uint64_t n;
 
 	memset(v, 0, sizeof(*v));
-	m->expected[c] = want ? keep(m, want) : NULL;
+	if (want && !m->expected[c]) /* the same in every part of the cell */
+		m->expected[c] = keep(m, want);
 	if (!found) /* stopped before its verdict */
 		return json_get(x, "stopped") != NULL;
 	if (!search || strlen(found) >= sizeof(v->verdict) || (want && !m->expected[c]))
@@ -1301,8 +1302,10 @@ int matrix_merge(struct json *const *results, const bool *complete, unsigned int
 	}
 	m.a.sh.shards = 1; /* the merged table is the whole */
 	m.parts = 1;
-	for (unsigned int j = 0; j < shards; j++)
-		interrupted |= !complete[j];
+	/* A shard stopped before its end left cells without a verdict: the
+	 * table is an interrupted one (a stopped shard whose cells all
+	 * finished left nothing out). */
+	interrupted = count_done(&m) < m.nr_cells;
 	code = print_matrix(&m);
 	goto out;
 bad:

@@ -235,7 +235,8 @@ static const char usage_merge[] =
 	"Exit status: 0 nothing found (explore) or every cell as expected\n"
 	"(matrix), 1 a failure found or a cell that differs, 2 bad input (a\n"
 	"shard missing or wrong), 3 a failing run whose verdict is 'error' (the\n"
-	"scenario is wrong).\n";
+	"scenario is wrong), 130 a matrix shard was stopped before its end (its\n"
+	"cells without a verdict are marked '-').\n";
 // clang-format on
 
 struct shard_file {
